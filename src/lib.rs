@@ -1,0 +1,7 @@
+//! vcall: a command-line video-call client and embedded SFU server.
+pub mod peer;
+pub mod auth;
+pub mod session;
+pub mod signaling;
+pub mod server;
+pub mod media;

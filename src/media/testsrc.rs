@@ -1,0 +1,198 @@
+//! The test pattern: moving colour bars with the frame number and capture time burned in as
+//! two rows of large black/white blocks that survive H.264 compression. A receiver reads them
+//! back from the decoded picture (`read_marks`) and can regenerate the exact source frame
+//! (`render`) to measure PSNR.
+
+/// One I420 picture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct I420 {
+    pub width: usize,
+    pub height: usize,
+    /// Y plane, then U, then V; no padding.
+    pub data: Vec<u8>,
+}
+
+impl I420 {
+    pub fn new(width: usize, height: usize) -> I420 {
+        I420 {
+            width,
+            height,
+            data: vec![0; width * height * 3 / 2],
+        }
+    }
+    pub fn y(&self) -> &[u8] {
+        &self.data[..self.width * self.height]
+    }
+}
+
+/// Bits of the frame-number row, then of the capture-time row.
+const FRAME_BITS: usize = 32;
+const TIME_BITS: usize = 48;
+/// Height of a mark row in pixels.
+const ROW_H: usize = 16;
+
+/// The marks burned into a test-pattern frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Marks {
+    pub frame: u32,
+    /// Capture time, Unix milliseconds (low 48 bits).
+    pub capture_ms: u64,
+}
+
+fn block_w(width: usize) -> usize {
+    width / TIME_BITS
+}
+
+/// Smallest picture the marks fit in.
+pub const MIN_WIDTH: usize = 2 * TIME_BITS;
+pub const MIN_HEIGHT: usize = 3 * ROW_H;
+
+/// Draws frame `marks.frame` of the pattern into `img` (even dimensions, at least MIN_*).
+pub fn render(img: &mut I420, marks: Marks) {
+    let (w, h) = (img.width, img.height);
+    let (y, uv) = img.data.split_at_mut(w * h);
+    let (u, v) = uv.split_at_mut(w * h / 4);
+    // Colour bars scrolling 4 px per frame, with a luma ramp down the picture.
+    let shift = (marks.frame as usize * 4) % w;
+    const BARS: [(u8, u8, u8); 8] = [
+        (235, 128, 128),
+        (210, 16, 146),
+        (170, 166, 16),
+        (145, 54, 34),
+        (106, 202, 222),
+        (81, 90, 240),
+        (41, 240, 110),
+        (16, 128, 128),
+    ];
+    for row in 0..h {
+        for col in 0..w {
+            let bar = BARS[((col + shift) % w) * 8 / w];
+            let ramp = (row * 64 / h) as i32 - 32;
+            y[row * w + col] = (bar.0 as i32 + ramp).clamp(16, 235) as u8;
+        }
+    }
+    for row in 0..h / 2 {
+        for col in 0..w / 2 {
+            let bar = BARS[((col * 2 + shift) % w) * 8 / w];
+            u[row * (w / 2) + col] = bar.1;
+            v[row * (w / 2) + col] = bar.2;
+        }
+    }
+    // A white square bouncing along the bottom, to give the encoder motion.
+    let side = (h / 8).max(4);
+    let span = w - side;
+    let period = 2 * span;
+    let p = (marks.frame as usize * 8) % period.max(1);
+    let x0 = if p < span { p } else { period - p };
+    let y0 = h - side - 2;
+    for row in y0..y0 + side {
+        for col in x0..x0 + side {
+            y[row * w + col] = 235;
+        }
+    }
+    // The mark rows, on a neutral background.
+    let bw = block_w(w);
+    let draw_row = |y: &mut [u8], u: &mut [u8], v: &mut [u8], top: usize, value: u64, bits: usize| {
+        for bit in 0..bits {
+            let on = (value >> (bits - 1 - bit)) & 1 == 1;
+            for row in top..top + ROW_H {
+                for col in bit * bw..(bit + 1) * bw {
+                    y[row * w + col] = if on { 235 } else { 16 };
+                }
+            }
+        }
+        for row in top / 2..(top + ROW_H) / 2 {
+            for col in 0..bits * bw / 2 {
+                u[row * (w / 2) + col] = 128;
+                v[row * (w / 2) + col] = 128;
+            }
+        }
+    };
+    draw_row(y, u, v, 0, marks.frame as u64, FRAME_BITS);
+    draw_row(y, u, v, ROW_H, marks.capture_ms & ((1 << TIME_BITS) - 1), TIME_BITS);
+}
+
+/// Reads the marks back from a (decoded) picture of the pattern.
+pub fn read_marks(img: &I420) -> Option<Marks> {
+    let w = img.width;
+    if w < MIN_WIDTH || img.height < MIN_HEIGHT {
+        return None;
+    }
+    let bw = block_w(w);
+    let y = img.y();
+    let read_row = |top: usize, bits: usize| -> (u64, u32) {
+        let mut value = 0u64;
+        let mut doubtful = 0;
+        for bit in 0..bits {
+            // Average the block's centre, away from edges the encoder may blur.
+            let (mut sum, mut n) = (0u32, 0u32);
+            for row in top + ROW_H / 4..top + ROW_H * 3 / 4 {
+                for col in bit * bw + bw / 4..bit * bw + bw * 3 / 4 + 1 {
+                    sum += y[row * w + col] as u32;
+                    n += 1;
+                }
+            }
+            let avg = sum / n.max(1);
+            if (90..160).contains(&avg) {
+                doubtful += 1;
+            }
+            value = (value << 1) | u64::from(avg >= 126);
+        }
+        (value, doubtful)
+    };
+    let (frame, d1) = read_row(0, FRAME_BITS);
+    let (capture_ms, d2) = read_row(ROW_H, TIME_BITS);
+    (d1 + d2 == 0).then_some(Marks {
+        frame: frame as u32,
+        capture_ms,
+    })
+}
+
+/// PSNR of the luma planes, in dB (capped at 100 for identical pictures).
+pub fn psnr_y(a: &I420, b: &I420) -> f64 {
+    let n = a.width * a.height;
+    let mse: f64 = a.y()[..n]
+        .iter()
+        .zip(&b.y()[..n])
+        .map(|(&x, &y)| {
+            let d = x as f64 - y as f64;
+            d * d
+        })
+        .sum::<f64>()
+        / n as f64;
+    if mse == 0.0 {
+        100.0
+    } else {
+        10.0 * (255.0 * 255.0 / mse).log10()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_read_back_from_the_rendered_picture() {
+        let mut img = I420::new(640, 480);
+        let marks = Marks {
+            frame: 123_456,
+            capture_ms: 1_790_000_000_123,
+        };
+        render(&mut img, marks);
+        assert_eq!(read_marks(&img), Some(marks));
+    }
+
+    #[test]
+    fn marks_survive_noise() {
+        let mut img = I420::new(320, 240);
+        let marks = Marks {
+            frame: 7,
+            capture_ms: 42,
+        };
+        render(&mut img, marks);
+        for (i, p) in img.data.iter_mut().enumerate() {
+            *p = (*p as i32 + (i as i32 * 7919 % 41) - 20).clamp(0, 255) as u8;
+        }
+        assert_eq!(read_marks(&img), Some(marks));
+    }
+}

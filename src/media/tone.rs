@@ -1,0 +1,58 @@
+//! The test tone: a sine with a timing mark at every whole second of the capture clock — the
+//! first `MARK_MS` of each second are silent. A receiver finds the marks (`find_marks`) and
+//! compares them with the video frames captured at the same instants to measure A/V offset.
+
+pub const SAMPLE_RATE: u32 = 48_000;
+/// Length of the silent mark at the start of each second.
+pub const MARK_MS: u32 = 50;
+const AMPLITUDE: f64 = 0.3 * i16::MAX as f64;
+
+/// Fills `out` with the tone's samples starting at sample index `start` (mono, 48 kHz).
+pub fn render(hz: f64, start: u64, out: &mut [i16]) {
+    let mark_len = (SAMPLE_RATE * MARK_MS / 1000) as u64;
+    for (i, s) in out.iter_mut().enumerate() {
+        let n = start + i as u64;
+        *s = if n % SAMPLE_RATE as u64 >= mark_len {
+            let t = n as f64 / SAMPLE_RATE as f64;
+            (AMPLITUDE * (2.0 * std::f64::consts::PI * hz * t).sin()) as i16
+        } else {
+            0
+        };
+    }
+}
+
+/// Sample indices where a silent mark begins: a run of at least 3/4 of a mark of near-silence
+/// after sound. Works on decoded audio whatever its absolute position.
+pub fn find_marks(samples: &[i16], rate: u32) -> Vec<usize> {
+    let min_run = (rate * MARK_MS / 1000 * 3 / 4) as usize;
+    let quiet = (AMPLITUDE * 0.05) as i32;
+    let mut marks = Vec::new();
+    let mut run_start = None;
+    let mut loud_before = false;
+    for (i, &s) in samples.iter().enumerate() {
+        if (s as i32).abs() <= quiet {
+            let start = *run_start.get_or_insert(i);
+            if i + 1 - start == min_run && loud_before {
+                marks.push(start);
+            }
+        } else {
+            // Zero crossings of the sine are far shorter than `min_run`: they never count.
+            loud_before = true;
+            run_start = None;
+        }
+    }
+    marks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_are_found_at_whole_seconds() {
+        let mut buf = vec![0i16; SAMPLE_RATE as usize * 3 + 3000];
+        render(440.0, 0, &mut buf);
+        // The first mark is at 0, after no sound: it is not reported.
+        assert_eq!(find_marks(&buf, SAMPLE_RATE), vec![48_000, 96_000, 144_000]);
+    }
+}

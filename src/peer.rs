@@ -1,0 +1,669 @@
+//! The only module that knows webrtc-rs: peer connections, local tracks that take RTP packets,
+//! remote tracks that yield them, and keyframe requests in both directions.
+//!
+//! Everything else in vcall sees [`Peer`], [`LocalTrack`], [`RemoteTrack`] and [`Rtp`].
+//! Signaling is not done here: a peer produces and consumes SDP strings, and gathers all of
+//! its candidates before it hands out a description (no trickle), so one message carries all.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::configuration::interceptor_registry::{
+    Registry, register_default_interceptors,
+};
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
+};
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::transport::RTCIceServer;
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
+    RTCRtpEncodingParameters, RtpCodecKind,
+};
+use rtc::sansio::Protocol;
+use tokio::sync::{mpsc, watch};
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
+    RTCPeerConnectionState,
+};
+use webrtc::rtp_transceiver::RtpSender;
+
+/// What can go wrong with a peer connection.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    #[error("WebRTC: {0}")]
+    WebRtc(String),
+    #[error("ICE gathering did not complete within {0:?}")]
+    GatheringTimeout(Duration),
+    #[error("the remote description is not valid SDP: {0}")]
+    BadSdp(String),
+}
+
+fn webrtc_err(e: impl std::fmt::Display) -> PeerError {
+    PeerError::WebRtc(e.to_string())
+}
+
+/// Media kind of a track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Audio,
+    Video,
+}
+
+/// The codecs vcall sends and receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    H264,
+    Vp8,
+    Opus,
+}
+
+impl Codec {
+    pub fn kind(self) -> Kind {
+        match self {
+            Codec::H264 | Codec::Vp8 => Kind::Video,
+            Codec::Opus => Kind::Audio,
+        }
+    }
+
+    pub fn clock_rate(self) -> u32 {
+        match self {
+            Codec::H264 | Codec::Vp8 => 90_000,
+            Codec::Opus => 48_000,
+        }
+    }
+
+    fn mime(self) -> &'static str {
+        match self {
+            Codec::H264 => MIME_TYPE_H264,
+            Codec::Vp8 => MIME_TYPE_VP8,
+            Codec::Opus => MIME_TYPE_OPUS,
+        }
+    }
+
+    fn from_mime(mime: &str) -> Option<Codec> {
+        [Codec::H264, Codec::Vp8, Codec::Opus]
+            .into_iter()
+            .find(|c| c.mime().eq_ignore_ascii_case(mime))
+    }
+
+    /// Payload type vcall offers for this codec.
+    fn payload_type(self) -> u8 {
+        match self {
+            Codec::H264 => 102,
+            Codec::Vp8 => 96,
+            Codec::Opus => 111,
+        }
+    }
+
+    fn rtp_codec(self) -> RTCRtpCodec {
+        let video_fb = || {
+            [("nack", ""), ("nack", "pli"), ("ccm", "fir")]
+                .into_iter()
+                .map(|(typ, parameter)| RTCPFeedback {
+                    typ: typ.to_owned(),
+                    parameter: parameter.to_owned(),
+                })
+                .collect()
+        };
+        match self {
+            Codec::H264 => RTCRtpCodec {
+                mime_type: MIME_TYPE_H264.to_owned(),
+                clock_rate: 90_000,
+                channels: 0,
+                sdp_fmtp_line:
+                    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+                        .to_owned(),
+                rtcp_feedback: video_fb(),
+            },
+            Codec::Vp8 => RTCRtpCodec {
+                mime_type: MIME_TYPE_VP8.to_owned(),
+                clock_rate: 90_000,
+                channels: 0,
+                sdp_fmtp_line: String::new(),
+                rtcp_feedback: video_fb(),
+            },
+            Codec::Opus => RTCRtpCodec {
+                mime_type: MIME_TYPE_OPUS.to_owned(),
+                clock_rate: 48_000,
+                channels: 2,
+                sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+                rtcp_feedback: vec![],
+            },
+        }
+    }
+}
+
+/// One RTP packet, as received or to be sent. Cloning shares the payload.
+#[derive(Debug, Clone)]
+pub struct Rtp(rtc::rtp::Packet);
+
+impl Rtp {
+    pub fn new(payload_type: u8, seq: u16, timestamp: u32, marker: bool, payload: Bytes) -> Rtp {
+        let mut p = rtc::rtp::Packet::default();
+        p.header.version = 2;
+        p.header.payload_type = payload_type;
+        p.header.sequence_number = seq;
+        p.header.timestamp = timestamp;
+        p.header.marker = marker;
+        p.payload = payload;
+        Rtp(p)
+    }
+    pub fn seq(&self) -> u16 {
+        self.0.header.sequence_number
+    }
+    pub fn timestamp(&self) -> u32 {
+        self.0.header.timestamp
+    }
+    pub fn marker(&self) -> bool {
+        self.0.header.marker
+    }
+    pub fn payload(&self) -> &Bytes {
+        &self.0.payload
+    }
+}
+
+/// How a peer binds its sockets and finds its way out.
+#[derive(Debug, Clone)]
+pub struct PeerConfig {
+    /// Address the UDP socket binds; 127.0.0.1 gives loopback candidates, 0.0.0.0 all host ones.
+    pub bind_ip: IpAddr,
+    /// STUN/TURN URLs (`stun:host:port`, `turn:user:pass@host:port`).
+    pub ice_servers: Vec<String>,
+}
+
+/// Connection state changes worth telling the user about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerState {
+    New,
+    Connected,
+    Failed,
+    Closed,
+}
+
+/// Events from a peer connection to its owner.
+pub enum PeerEvent {
+    Track(RemoteTrack),
+}
+
+struct Handler {
+    gathered: watch::Sender<bool>,
+    state: watch::Sender<PeerState>,
+    events: mpsc::UnboundedSender<PeerEvent>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            let _ = self.gathered.send(true);
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        tracing::debug!("peer connection state: {state}");
+        let s = match state {
+            RTCPeerConnectionState::Connected => PeerState::Connected,
+            RTCPeerConnectionState::Failed => PeerState::Failed,
+            RTCPeerConnectionState::Closed => PeerState::Closed,
+            _ => return,
+        };
+        let _ = self.state.send(s);
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let Some(ssrc) = track.ssrcs().await.first().copied() else {
+            tracing::warn!("remote track without SSRC ignored");
+            return;
+        };
+        let mime = track
+            .codec(ssrc)
+            .await
+            .map(|c| c.mime_type)
+            .unwrap_or_default();
+        let Some(codec) = Codec::from_mime(&mime) else {
+            tracing::warn!("remote track with unsupported codec {mime:?} ignored");
+            return;
+        };
+        let remote = RemoteTrack {
+            codec,
+            ssrc,
+            track_id: track.track_id().await,
+            inner: track,
+        };
+        let _ = self.events.send(PeerEvent::Track(remote));
+    }
+}
+
+/// Marks keyframe requests (PLI, FIR) so that they reach the application's local tracks.
+struct KeyframeRequestTap {
+    read: std::collections::VecDeque<TaggedPacket>,
+    write: std::collections::VecDeque<TaggedPacket>,
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestTap {
+    type Rout = TaggedPacket;
+    type Wout = TaggedPacket;
+    type Eout = ();
+    type Error = rtc::shared::error::Error;
+    type Time = Instant;
+
+    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
+        if let Packet::Rtcp(packets) = &msg.message.packet
+            && packets.iter().any(|p| {
+                let any = p.as_any();
+                any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
+            })
+        {
+            msg.message.add(Attribute::DeliverToApplication);
+        }
+        self.read.push_back(msg);
+        Ok(())
+    }
+    fn poll_read(&mut self) -> Option<TaggedPacket> {
+        self.read.pop_front()
+    }
+    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        self.write.push_back(msg);
+        Ok(())
+    }
+    fn poll_write(&mut self) -> Option<TaggedPacket> {
+        self.write.pop_front()
+    }
+}
+
+impl Interceptor for KeyframeRequestTap {
+    fn bind_local_stream(&mut self, _: &StreamInfo) {}
+    fn unbind_local_stream(&mut self, _: &StreamInfo) {}
+    fn bind_remote_stream(&mut self, _: &StreamInfo) {}
+    fn unbind_remote_stream(&mut self, _: &StreamInfo) {}
+}
+
+const GATHER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One WebRTC peer connection.
+pub struct Peer {
+    pc: Arc<dyn PeerConnection>,
+    gathered: watch::Receiver<bool>,
+    state: watch::Receiver<PeerState>,
+}
+
+impl Peer {
+    /// Creates a peer connection and the receiver of its events (remote tracks).
+    pub async fn new(
+        config: &PeerConfig,
+    ) -> Result<(Peer, mpsc::UnboundedReceiver<PeerEvent>), PeerError> {
+        let mut media = MediaEngine::default();
+        for codec in [Codec::Opus, Codec::H264, Codec::Vp8] {
+            let kind = match codec.kind() {
+                Kind::Audio => RtpCodecKind::Audio,
+                Kind::Video => RtpCodecKind::Video,
+            };
+            media
+                .register_codec(
+                    RTCRtpCodecParameters {
+                        rtp_codec: codec.rtp_codec(),
+                        payload_type: codec.payload_type(),
+                    },
+                    kind,
+                )
+                .map_err(webrtc_err)?;
+        }
+        let registry =
+            register_default_interceptors(Registry::new(), &mut media).map_err(webrtc_err)?;
+        let registry = registry.with(
+            Slot::from(14_000),
+            KeyframeRequestTap {
+                read: Default::default(),
+                write: Default::default(),
+            },
+        );
+        let ice_servers = config
+            .ice_servers
+            .iter()
+            .map(|url| parse_ice_server(url))
+            .collect();
+        let rtc_config = RTCConfigurationBuilder::new()
+            .with_ice_servers(ice_servers)
+            .build();
+        let (gathered_tx, gathered) = watch::channel(false);
+        let (state_tx, state) = watch::channel(PeerState::New);
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let handler = Arc::new(Handler {
+            gathered: gathered_tx,
+            state: state_tx,
+            events: events_tx,
+        });
+        let pc = PeerConnectionBuilder::new()
+            .with_configuration(rtc_config)
+            .with_media_engine(media)
+            .with_interceptor_registry(registry)
+            .with_handler(handler)
+            .with_udp_addrs(vec![format!(
+                "{}:0",
+                match config.bind_ip {
+                    IpAddr::V6(ip) => format!("[{ip}]"),
+                    IpAddr::V4(ip) => ip.to_string(),
+                }
+            )])
+            .build()
+            .await
+            .map_err(webrtc_err)?;
+        Ok((
+            Peer {
+                pc: Arc::new(pc),
+                gathered,
+                state,
+            },
+            events,
+        ))
+    }
+
+    /// Adds a send-only track for `codec` and returns its writer.
+    pub async fn add_track(
+        &self,
+        codec: Codec,
+        stream_label: &str,
+        ssrc: u32,
+    ) -> Result<LocalTrack, PeerError> {
+        let kind = match codec.kind() {
+            Kind::Audio => RtpCodecKind::Audio,
+            Kind::Video => RtpCodecKind::Video,
+        };
+        let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+            stream_label.to_owned(),
+            format!("{stream_label}-{}", if kind == RtpCodecKind::Audio { "audio" } else { "video" }),
+            stream_label.to_owned(),
+            kind,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
+                codec: codec.rtp_codec(),
+                ..Default::default()
+            }],
+        )));
+        let sender = self
+            .pc
+            .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
+            .await
+            .map_err(webrtc_err)?;
+        Ok(LocalTrack {
+            codec,
+            ssrc,
+            track,
+            sender,
+            payload_type: AtomicU8::new(0),
+            packetizer: tokio::sync::Mutex::new(Packetizer {
+                payloader: match codec {
+                    Codec::H264 => Box::new(rtc::rtp::codec::h264::H264Payloader::default()),
+                    Codec::Vp8 => Box::new(rtc::rtp::codec::vp8::Vp8Payloader::default()),
+                    Codec::Opus => Box::new(rtc::rtp::codec::opus::OpusPayloader),
+                },
+                seq: rand::random(),
+            }),
+        })
+    }
+
+    /// Creates an offer, applies it, waits for ICE gathering and returns the complete SDP.
+    pub async fn create_offer(&self) -> Result<String, PeerError> {
+        let offer = self.pc.create_offer(None).await.map_err(webrtc_err)?;
+        self.pc
+            .set_local_description(offer)
+            .await
+            .map_err(webrtc_err)?;
+        self.local_sdp().await
+    }
+
+    /// Applies a remote offer and returns the complete answer SDP.
+    pub async fn accept_offer(&self, sdp: &str) -> Result<String, PeerError> {
+        let offer =
+            RTCSessionDescription::offer(sdp.to_owned()).map_err(|e| PeerError::BadSdp(e.to_string()))?;
+        self.pc
+            .set_remote_description(offer)
+            .await
+            .map_err(|e| PeerError::BadSdp(e.to_string()))?;
+        let answer = self.pc.create_answer(None).await.map_err(webrtc_err)?;
+        self.pc
+            .set_local_description(answer)
+            .await
+            .map_err(webrtc_err)?;
+        self.local_sdp().await
+    }
+
+    /// Applies the remote answer to our offer.
+    pub async fn accept_answer(&self, sdp: &str) -> Result<(), PeerError> {
+        let answer = RTCSessionDescription::answer(sdp.to_owned())
+            .map_err(|e| PeerError::BadSdp(e.to_string()))?;
+        self.pc
+            .set_remote_description(answer)
+            .await
+            .map_err(|e| PeerError::BadSdp(e.to_string()))
+    }
+
+    async fn local_sdp(&self) -> Result<String, PeerError> {
+        let mut gathered = self.gathered.clone();
+        tokio::time::timeout(GATHER_TIMEOUT, gathered.wait_for(|g| *g))
+            .await
+            .map_err(|_| PeerError::GatheringTimeout(GATHER_TIMEOUT))?
+            .map_err(webrtc_err)?;
+        let desc = self
+            .pc
+            .local_description()
+            .await
+            .ok_or_else(|| PeerError::WebRtc("no local description".into()))?;
+        Ok(desc.sdp)
+    }
+
+    /// A watch on the connection state.
+    pub fn state(&self) -> watch::Receiver<PeerState> {
+        self.state.clone()
+    }
+
+    /// Waits until the connection is up; an error if it fails or the time runs out.
+    pub async fn connected(&self, limit: Duration) -> Result<(), PeerError> {
+        let mut state = self.state.clone();
+        let res = tokio::time::timeout(
+            limit,
+            state.wait_for(|s| matches!(s, PeerState::Connected | PeerState::Failed | PeerState::Closed)),
+        )
+        .await;
+        match res {
+            Ok(Ok(s)) if *s == PeerState::Connected => Ok(()),
+            Ok(Ok(s)) => Err(PeerError::WebRtc(format!("ICE/DTLS connection {:?}", *s).to_lowercase())),
+            Ok(Err(_)) => Err(PeerError::WebRtc("peer connection dropped".into())),
+            Err(_) => Err(PeerError::WebRtc(format!(
+                "ICE/DTLS connection not established within {limit:?}"
+            ))),
+        }
+    }
+
+    pub async fn close(&self) {
+        if let Err(e) = self.pc.close().await {
+            tracing::debug!("closing peer connection: {e}");
+        }
+    }
+}
+
+fn parse_ice_server(url: &str) -> RTCIceServer {
+    // `turn:user:pass@host:port` carries its credentials inline.
+    if let Some((scheme, rest)) = url.split_once(':')
+        && let Some((creds, host)) = rest.rsplit_once('@')
+        && let Some((user, pass)) = creds.split_once(':')
+    {
+        return RTCIceServer {
+            urls: vec![format!("{scheme}:{host}")],
+            username: user.to_owned(),
+            credential: pass.to_owned(),
+        };
+    }
+    RTCIceServer {
+        urls: vec![url.to_owned()],
+        ..Default::default()
+    }
+}
+
+/// A track we send: write RTP packets, read keyframe requests.
+pub struct LocalTrack {
+    pub codec: Codec,
+    ssrc: u32,
+    track: Arc<TrackLocalStaticRTP>,
+    sender: Arc<dyn RtpSender>,
+    /// The payload type negotiated on this leg, learned on the first write (0 = not yet).
+    payload_type: AtomicU8,
+    /// Splits encoded frames into RTP payloads, for tracks fed with frames.
+    packetizer: tokio::sync::Mutex<Packetizer>,
+}
+
+struct Packetizer {
+    payloader: Box<dyn rtc::rtp::packetizer::Payloader>,
+    seq: u16,
+}
+
+/// Payload bytes per RTP packet, leaving room for SRTP and headers under a 1280-byte path MTU.
+const RTP_PAYLOAD_MTU: usize = 1160;
+
+impl LocalTrack {
+    /// Sends one packet; SSRC and payload type are set to this leg's, header extensions dropped.
+    pub async fn write(&self, mut rtp: Rtp) -> Result<(), PeerError> {
+        let mut pt = self.payload_type.load(Ordering::Relaxed);
+        if pt == 0 {
+            let params = self.sender.get_parameters().await.map_err(webrtc_err)?;
+            pt = params
+                .rtp_parameters
+                .codecs
+                .iter()
+                .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(self.codec.mime()))
+                .map(|c| c.payload_type)
+                .ok_or_else(|| {
+                    PeerError::WebRtc(format!("{:?} was not negotiated", self.codec))
+                })?;
+            self.payload_type.store(pt, Ordering::Relaxed);
+        }
+        rtp.0.header.ssrc = self.ssrc;
+        rtp.0.header.payload_type = pt;
+        rtp.0.header.extension = false;
+        rtp.0.header.extensions.clear();
+        self.track.write_rtp(rtp.0).await.map_err(webrtc_err)
+    }
+
+    /// Packetizes one encoded frame (Annex B for H.264) stamped `timestamp` and sends it.
+    pub async fn send_frame(&self, frame: Bytes, timestamp: u32) -> Result<usize, PeerError> {
+        let packets = {
+            let mut p = self.packetizer.lock().await;
+            let payloads = p
+                .payloader
+                .payload(RTP_PAYLOAD_MTU, &frame)
+                .map_err(webrtc_err)?;
+            let n = payloads.len();
+            payloads
+                .into_iter()
+                .enumerate()
+                .map(|(i, payload)| {
+                    p.seq = p.seq.wrapping_add(1);
+                    Rtp::new(0, p.seq, timestamp, i + 1 == n, payload)
+                })
+                .collect::<Vec<_>>()
+        };
+        let n = packets.len();
+        for packet in packets {
+            self.write(packet).await?;
+        }
+        Ok(n)
+    }
+
+    /// Waits for the next keyframe request (PLI or FIR) from the far end; `None` once closed.
+    pub async fn keyframe_request(&self) -> Option<()> {
+        loop {
+            match self.track.poll().await? {
+                TrackLocalEvent::OnRtcpPacket(_) => return Some(()),
+                #[allow(unreachable_patterns)]
+                _ => continue,
+            }
+        }
+    }
+}
+
+/// A track we receive.
+pub struct RemoteTrack {
+    pub codec: Codec,
+    pub ssrc: u32,
+    /// The sender's track id (its `a=msid` track part).
+    pub track_id: String,
+    inner: Arc<dyn TrackRemote>,
+}
+
+impl RemoteTrack {
+    /// The next RTP packet; `None` once the track has ended.
+    pub async fn recv(&self) -> Option<Rtp> {
+        loop {
+            match self.inner.poll().await? {
+                TrackRemoteEvent::OnRtpPacket(p) => return Some(Rtp(p)),
+                TrackRemoteEvent::OnEnded => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// A cheap handle to request keyframes from elsewhere.
+    pub fn keyframe_requester(&self) -> KeyframeRequester {
+        KeyframeRequester {
+            ssrc: self.ssrc,
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+/// Sends PLIs for one remote track.
+#[derive(Clone)]
+pub struct KeyframeRequester {
+    ssrc: u32,
+    inner: Arc<dyn TrackRemote>,
+}
+
+impl KeyframeRequester {
+    pub async fn request(&self) {
+        let pli = PictureLossIndication {
+            sender_ssrc: 0,
+            media_ssrc: self.ssrc,
+        };
+        if let Err(e) = self.inner.write_rtcp(vec![Box::new(pli)]).await {
+            tracing::debug!("PLI not sent: {e}");
+        }
+    }
+}
+
+/// Turns one RTP payload into codec bitstream: Annex B NAL units for H.264 (FU-A reassembled,
+/// STAP-A split), the VP8 frame data, the Opus packet.
+pub struct Depacketizer {
+    inner: Box<dyn rtc::rtp::packetizer::Depacketizer + Send>,
+}
+
+impl Depacketizer {
+    pub fn new(codec: Codec) -> Depacketizer {
+        let inner: Box<dyn rtc::rtp::packetizer::Depacketizer + Send> = match codec {
+            Codec::H264 => Box::new(rtc::rtp::codec::h264::H264Packet::default()),
+            Codec::Vp8 => Box::new(rtc::rtp::codec::vp8::Vp8Packet::default()),
+            Codec::Opus => Box::new(rtc::rtp::codec::opus::OpusPacket),
+        };
+        Depacketizer { inner }
+    }
+
+    /// The bytes this payload contributes to its frame (may be empty mid-fragment).
+    pub fn push(&mut self, payload: &Bytes) -> Result<Bytes, PeerError> {
+        self.inner.depacketize(payload).map_err(webrtc_err)
+    }
+}

@@ -1,0 +1,167 @@
+//! Forwarding: one `Hub` per published track fans its RTP out to every subscribed leg.
+//!
+//! The per-packet path is: receive from the publisher's leg, clone the packet (the payload is
+//! shared, not copied) into each subscriber's bounded queue with `try_send`, and let that
+//! subscriber's own task write it to its leg. A slow subscriber loses packets (and recovers
+//! through NACK or a keyframe); it never slows the publisher or the other subscribers.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::peer::{Codec, KeyframeRequester, Kind, LocalTrack, Peer, PeerConfig, PeerError, RemoteTrack, Rtp};
+
+/// Packets a subscriber leg may fall behind before its packets are dropped.
+const LEG_QUEUE: usize = 1024;
+/// Keyframe requests to a publisher are merged within this window.
+const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
+
+/// One published track and the legs it feeds.
+pub(crate) struct Hub {
+    pub codec: Codec,
+    keyframes: KeyframeRequester,
+    legs: Mutex<Vec<(u64, mpsc::Sender<Rtp>)>>,
+    next_leg: AtomicU64,
+    last_keyframe_request: Mutex<Option<Instant>>,
+    /// Packets dropped because a leg's queue was full.
+    pub dropped: AtomicU64,
+}
+
+impl Hub {
+    /// Starts forwarding `track`; the task ends when the track ends.
+    pub fn start(track: RemoteTrack) -> Arc<Hub> {
+        let hub = Arc::new(Hub {
+            codec: track.codec,
+            keyframes: track.keyframe_requester(),
+            legs: Mutex::default(),
+            next_leg: AtomicU64::new(1),
+            last_keyframe_request: Mutex::default(),
+            dropped: AtomicU64::new(0),
+        });
+        let h = Arc::clone(&hub);
+        tokio::spawn(async move {
+            while let Some(packet) = track.recv().await {
+                let legs = h.legs.lock().expect("legs lock");
+                for (_, leg) in legs.iter() {
+                    if leg.try_send(packet.clone()).is_err() {
+                        h.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            h.close();
+        });
+        hub
+    }
+
+    fn attach(&self) -> (u64, mpsc::Receiver<Rtp>) {
+        let (tx, rx) = mpsc::channel(LEG_QUEUE);
+        let id = self.next_leg.fetch_add(1, Ordering::Relaxed);
+        self.legs.lock().expect("legs lock").push((id, tx));
+        (id, rx)
+    }
+
+    fn detach(&self, id: u64) {
+        self.legs.lock().expect("legs lock").retain(|(i, _)| *i != id);
+    }
+
+    /// Ends every leg (their queues close).
+    pub fn close(&self) {
+        self.legs.lock().expect("legs lock").clear();
+    }
+
+    /// Asks the publisher for a keyframe, merging requests that come close together.
+    pub async fn request_keyframe(&self) {
+        if self.codec.kind() != Kind::Video {
+            return;
+        }
+        {
+            let mut last = self.last_keyframe_request.lock().expect("keyframe lock");
+            let now = Instant::now();
+            if last.is_some_and(|t| now.duration_since(t) < KEYFRAME_REQUEST_GAP) {
+                return;
+            }
+            *last = Some(now);
+        }
+        self.keyframes.request().await;
+    }
+}
+
+/// One subscriber's peer connection to one stream.
+pub(crate) struct Subscription {
+    peer: Arc<Peer>,
+    legs: Vec<(Arc<Hub>, Arc<LocalTrack>)>,
+    attached: Mutex<Vec<(Arc<Hub>, u64)>>,
+}
+
+impl Subscription {
+    /// Builds the peer connection with one track per hub and returns the offer.
+    pub async fn offer(
+        config: &PeerConfig,
+        stream_id: &str,
+        hubs: Vec<Arc<Hub>>,
+    ) -> Result<(Subscription, String), PeerError> {
+        let (peer, _events) = Peer::new(config).await?;
+        let mut legs = Vec::new();
+        for hub in hubs {
+            let track = peer.add_track(hub.codec, stream_id, rand::random()).await?;
+            legs.push((hub, Arc::new(track)));
+        }
+        let sdp = peer.create_offer().await?;
+        Ok((
+            Subscription {
+                peer: Arc::new(peer),
+                legs,
+                attached: Mutex::default(),
+            },
+            sdp,
+        ))
+    }
+
+    /// Applies the subscriber's answer and starts forwarding.
+    pub async fn start(&self, answer: &str) -> Result<(), PeerError> {
+        self.peer.accept_answer(answer).await?;
+        for (hub, track) in &self.legs {
+            let (id, mut rx) = hub.attach();
+            self.attached
+                .lock()
+                .expect("attached lock")
+                .push((Arc::clone(hub), id));
+            let writer = Arc::clone(track);
+            tokio::spawn(async move {
+                while let Some(packet) = rx.recv().await {
+                    if let Err(e) = writer.write(packet).await {
+                        tracing::debug!("forwarding stopped: {e}");
+                        break;
+                    }
+                }
+            });
+            // Keyframe requests from the subscriber reach the publisher.
+            let (hub2, track2) = (Arc::clone(hub), Arc::clone(track));
+            tokio::spawn(async move {
+                while track2.keyframe_request().await.is_some() {
+                    hub2.request_keyframe().await;
+                }
+            });
+        }
+        // A late joiner gets a keyframe as soon as its leg is up, not at the next periodic one.
+        let peer = Arc::clone(&self.peer);
+        let hubs: Vec<Arc<Hub>> = self.legs.iter().map(|(h, _)| Arc::clone(h)).collect();
+        tokio::spawn(async move {
+            if peer.connected(Duration::from_secs(30)).await.is_ok() {
+                for hub in hubs {
+                    hub.request_keyframe().await;
+                }
+            }
+        });
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        for (hub, id) in self.attached.lock().expect("attached lock").drain(..) {
+            hub.detach(id);
+        }
+        self.peer.close().await;
+    }
+}

@@ -1,0 +1,60 @@
+//! The call model shared by every protocol: connections, streams and the events a session
+//! reports (OpenTok's vocabulary). Nothing here knows a wire format.
+
+use serde::{Deserialize, Serialize};
+
+/// A participant's connection to a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    pub id: String,
+    /// Token data (OpenVidu's serverData).
+    #[serde(default)]
+    pub data: String,
+    /// Data the client gave on connect (OpenVidu's clientData).
+    #[serde(default)]
+    pub client_data: String,
+    /// Unix milliseconds when it joined.
+    pub created_at: u64,
+}
+
+/// A published stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stream {
+    pub id: String,
+    pub name: String,
+    pub has_audio: bool,
+    pub has_video: bool,
+    /// Id of the connection that publishes it.
+    pub connection_id: String,
+    /// Unix milliseconds when it was created.
+    pub created_at: u64,
+}
+
+/// What a session reports to its participants, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "camelCase")]
+pub enum SessionEvent {
+    #[serde(rename_all = "camelCase")]
+    SessionConnected {
+        session_id: String,
+        connection: Connection,
+        connection_count: usize,
+        connections: Vec<Connection>,
+        streams: Vec<Stream>,
+    },
+    ConnectionCreated { connection: Connection },
+    ConnectionDestroyed { connection: Connection, reason: String },
+    StreamCreated { stream: Stream },
+    StreamDestroyed { stream: Stream, reason: String },
+    SessionDisconnected { reason: String },
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

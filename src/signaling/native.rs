@@ -1,0 +1,381 @@
+//! vcall's native signaling protocol: JSON messages over one WebSocket (`/v1/signaling`).
+//! The wire types live here and only here; `docs/protocol.md` is their prose description.
+//! The client driver is a read task and a write task around the socket, with requests matched
+//! to their responses by `req`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures_util::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::session::SessionEvent;
+use crate::signaling::SignalingError;
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Messages from a client to the server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ClientMsg {
+    /// The first message on a socket.
+    #[serde(rename_all = "camelCase")]
+    Connect {
+        version: u32,
+        session_id: String,
+        token: String,
+        #[serde(default)]
+        client_data: String,
+    },
+    /// Publish a stream: `sdp` is the offer; answered by `published`.
+    #[serde(rename_all = "camelCase")]
+    Publish {
+        req: u64,
+        name: String,
+        has_audio: bool,
+        has_video: bool,
+        sdp: String,
+    },
+    /// Stop publishing; answered by `ok`.
+    #[serde(rename_all = "camelCase")]
+    Unpublish { req: u64, stream_id: String },
+    /// Subscribe to a stream; answered by `subscribeOffer`.
+    #[serde(rename_all = "camelCase")]
+    Subscribe {
+        req: u64,
+        stream_id: String,
+        audio: bool,
+        video: bool,
+    },
+    /// The answer to a `subscribeOffer`; answered by `ok`.
+    #[serde(rename_all = "camelCase")]
+    SubscribeAnswer {
+        req: u64,
+        subscription_id: String,
+        sdp: String,
+    },
+    /// Moderators only: force a stream to stop; answered by `ok`.
+    #[serde(rename_all = "camelCase")]
+    ForceUnpublish { req: u64, stream_id: String },
+    /// Moderators only: force a connection out; answered by `ok`.
+    #[serde(rename_all = "camelCase")]
+    ForceDisconnect { req: u64, connection_id: String },
+    /// Leave the session.
+    Disconnect,
+}
+
+/// Error codes the server sends; see docs/protocol.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ErrorCode {
+    VersionUnsupported,
+    BadRequest,
+    InvalidToken,
+    TokenExpired,
+    SessionNotFound,
+    WrongSession,
+    Forbidden,
+    NotFound,
+    Media,
+    Internal,
+}
+
+/// Messages from the server to a client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ServerMsg {
+    /// A session event (see `SessionEvent`).
+    Event {
+        #[serde(flatten)]
+        event: SessionEvent,
+    },
+    /// The answer to `publish`.
+    #[serde(rename_all = "camelCase")]
+    Published {
+        req: u64,
+        stream_id: String,
+        sdp: String,
+    },
+    /// The server's offer for a subscription.
+    #[serde(rename_all = "camelCase")]
+    SubscribeOffer {
+        req: u64,
+        subscription_id: String,
+        stream_id: String,
+        sdp: String,
+    },
+    /// A request succeeded.
+    Ok { req: u64 },
+    /// A request (or, without `req`, the connection) failed.
+    Error {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        req: Option<u64>,
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+impl ServerMsg {
+    fn req(&self) -> Option<u64> {
+        match self {
+            ServerMsg::Published { req, .. }
+            | ServerMsg::SubscribeOffer { req, .. }
+            | ServerMsg::Ok { req } => Some(*req),
+            ServerMsg::Error { req, .. } => *req,
+            ServerMsg::Event { .. } => None,
+        }
+    }
+}
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<ServerMsg>>>>;
+
+/// A connected native-protocol client.
+pub struct NativeClient {
+    out: mpsc::UnboundedSender<ClientMsg>,
+    pending: Pending,
+    next_req: std::sync::atomic::AtomicU64,
+}
+
+impl NativeClient {
+    /// Opens the socket, sends `connect`, and waits for `sessionConnected`.
+    /// Returns the client, the first event, and the receiver of all later events.
+    pub async fn connect(
+        url: &str,
+        session_id: &str,
+        token: &str,
+        client_data: &str,
+    ) -> Result<(NativeClient, SessionEvent, mpsc::UnboundedReceiver<SessionEvent>), SignalingError>
+    {
+        let ws_url = format!("{}/v1/signaling", url.trim_end_matches('/'));
+        let (ws, _) = tokio_tungstenite::connect_async(&ws_url)
+            .await
+            .map_err(|e| SignalingError::Unreachable(format!("{url}: {e}")))?;
+        let (mut sink, mut stream) = ws.split();
+
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<ClientMsg>();
+        let (events_tx, events_rx) = mpsc::unbounded_channel::<SessionEvent>();
+        let pending: Pending = Arc::default();
+
+        // Write task: everything the client sends goes through here, in order.
+        tokio::spawn(async move {
+            while let Some(msg) = out_rx.recv().await {
+                let text = serde_json::to_string(&msg).expect("client messages serialize");
+                if sink.send(Message::text(text)).await.is_err() {
+                    break;
+                }
+                if matches!(msg, ClientMsg::Disconnect) {
+                    let _ = sink.close().await;
+                    break;
+                }
+            }
+        });
+
+        // Read task: responses go to their waiters, events to the event channel. When the
+        // socket ends without a `sessionDisconnected`, report the loss as one.
+        let (first_tx, first_rx) = oneshot::channel::<Result<SessionEvent, SignalingError>>();
+        let pending_r = Arc::clone(&pending);
+        tokio::spawn(async move {
+            let mut first_tx = Some(first_tx);
+            let mut disconnected = false;
+            while let Some(frame) = stream.next().await {
+                let text = match frame {
+                    Ok(Message::Text(t)) => t,
+                    Ok(Message::Close(_)) | Err(_) => break,
+                    Ok(_) => continue,
+                };
+                let msg: ServerMsg = match serde_json::from_str(&text) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::warn!("ignoring unreadable server message: {e}");
+                        continue;
+                    }
+                };
+                if let Some(req) = msg.req() {
+                    if let Some(waiter) = pending_r.lock().expect("pending lock").remove(&req) {
+                        let _ = waiter.send(msg);
+                    }
+                    continue;
+                }
+                match msg {
+                    ServerMsg::Event { event } => {
+                        if matches!(event, SessionEvent::SessionDisconnected { .. }) {
+                            disconnected = true;
+                        }
+                        if matches!(event, SessionEvent::SessionConnected { .. })
+                            && let Some(tx) = first_tx.take()
+                        {
+                            let _ = tx.send(Ok(event));
+                            continue;
+                        }
+                        let _ = events_tx.send(event);
+                    }
+                    ServerMsg::Error { code, message, .. } => {
+                        let err = SignalingError::from_code(code, message.clone());
+                        if let Some(tx) = first_tx.take() {
+                            let _ = tx.send(Err(err));
+                        } else {
+                            tracing::warn!("server error: {message}");
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(tx) = first_tx.take() {
+                let _ = tx.send(Err(SignalingError::Lost(
+                    "the server closed the connection before the session was joined".into(),
+                )));
+            } else if !disconnected {
+                let _ = events_tx.send(SessionEvent::SessionDisconnected {
+                    reason: "networkDisconnected".into(),
+                });
+            }
+            // Wake every waiter: their requests will not be answered.
+            pending_r.lock().expect("pending lock").clear();
+        });
+
+        let client = NativeClient {
+            out: out_tx,
+            pending,
+            next_req: 1.into(),
+        };
+        client.send(ClientMsg::Connect {
+            version: PROTOCOL_VERSION,
+            session_id: session_id.to_owned(),
+            token: token.to_owned(),
+            client_data: client_data.to_owned(),
+        })?;
+        let first = first_rx
+            .await
+            .map_err(|_| SignalingError::Lost("signaling task ended".into()))??;
+        Ok((client, first, events_rx))
+    }
+
+    fn send(&self, msg: ClientMsg) -> Result<(), SignalingError> {
+        self.out
+            .send(msg)
+            .map_err(|_| SignalingError::Lost("the signaling connection is closed".into()))
+    }
+
+    fn next_req(&self) -> u64 {
+        self.next_req
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sends a request built with a fresh `req` id and waits for its response.
+    async fn request(&self, build: impl FnOnce(u64) -> ClientMsg) -> Result<ServerMsg, SignalingError> {
+        let req = self.next_req();
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().expect("pending lock").insert(req, tx);
+        self.send(build(req))?;
+        match rx.await {
+            Ok(ServerMsg::Error { code, message, .. }) => {
+                Err(SignalingError::from_code(code, message))
+            }
+            Ok(msg) => Ok(msg),
+            Err(_) => Err(SignalingError::Lost(
+                "the signaling connection closed before the server answered".into(),
+            )),
+        }
+    }
+
+    /// Publishes a stream; returns its id and the server's answer SDP.
+    pub async fn publish(
+        &self,
+        name: &str,
+        has_audio: bool,
+        has_video: bool,
+        offer: String,
+    ) -> Result<(String, String), SignalingError> {
+        match self
+            .request(|req| ClientMsg::Publish {
+                req,
+                name: name.to_owned(),
+                has_audio,
+                has_video,
+                sdp: offer,
+            })
+            .await?
+        {
+            ServerMsg::Published { stream_id, sdp, .. } => Ok((stream_id, sdp)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn unpublish(&self, stream_id: &str) -> Result<(), SignalingError> {
+        self.request(|req| ClientMsg::Unpublish {
+            req,
+            stream_id: stream_id.to_owned(),
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Asks for a subscription; returns its id and the server's offer SDP.
+    pub async fn subscribe(
+        &self,
+        stream_id: &str,
+        audio: bool,
+        video: bool,
+    ) -> Result<(String, String), SignalingError> {
+        match self
+            .request(|req| ClientMsg::Subscribe {
+                req,
+                stream_id: stream_id.to_owned(),
+                audio,
+                video,
+            })
+            .await?
+        {
+            ServerMsg::SubscribeOffer {
+                subscription_id,
+                sdp,
+                ..
+            } => Ok((subscription_id, sdp)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn subscribe_answer(
+        &self,
+        subscription_id: &str,
+        sdp: String,
+    ) -> Result<(), SignalingError> {
+        self.request(|req| ClientMsg::SubscribeAnswer {
+            req,
+            subscription_id: subscription_id.to_owned(),
+            sdp,
+        })
+        .await
+        .map(drop)
+    }
+
+    pub async fn force_unpublish(&self, stream_id: &str) -> Result<(), SignalingError> {
+        self.request(|req| ClientMsg::ForceUnpublish {
+            req,
+            stream_id: stream_id.to_owned(),
+        })
+        .await
+        .map(drop)
+    }
+
+    pub async fn force_disconnect(&self, connection_id: &str) -> Result<(), SignalingError> {
+        self.request(|req| ClientMsg::ForceDisconnect {
+            req,
+            connection_id: connection_id.to_owned(),
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Leaves the session; the server tells the others.
+    pub fn disconnect(&self) {
+        let _ = self.send(ClientMsg::Disconnect);
+    }
+}
+
+fn unexpected(msg: ServerMsg) -> SignalingError {
+    SignalingError::Protocol(format!("unexpected response {msg:?}"))
+}
