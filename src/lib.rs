@@ -5,3 +5,5 @@ pub mod session;
 pub mod signaling;
 pub mod server;
 pub mod media;
+pub mod codec;
+pub mod record;

@@ -1,0 +1,265 @@
+//! Turns a track's RTP packets into whole frames: reorders within a window, reassembles
+//! fragmented frames, and after a loss it cannot repair skips video to the next keyframe
+//! (asking for one), so a recording never holds a frame built from missing pieces.
+//! Pure: fed packets, it hands back frames and requests.
+
+use std::collections::BTreeMap;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::peer::{Codec, Depacketizer, Rtp};
+
+/// Packets held waiting for a missing one before it is declared lost.
+const REORDER_WINDOW: u64 = 200;
+
+/// One complete encoded frame.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// RTP timestamp, extended to 64 bits so it never wraps.
+    pub timestamp: u64,
+    /// H.264 in Annex B, VP8 and Opus as their bitstreams.
+    pub data: Bytes,
+    pub keyframe: bool,
+}
+
+/// What the assembler asks of its driver besides taking frames.
+#[derive(Debug, Default)]
+pub struct Output {
+    pub frames: Vec<Frame>,
+    /// Ask the sender for a keyframe.
+    pub request_keyframe: bool,
+    /// Packets given up as lost so far.
+    pub lost: u64,
+}
+
+pub struct Assembler {
+    codec: Codec,
+    depack: Depacketizer,
+    /// Packets not yet assembled, by extended sequence number.
+    pending: BTreeMap<u64, Rtp>,
+    /// The extended sequence number of the next packet to assemble.
+    next: Option<u64>,
+    last_seq: Option<u64>,
+    last_ts: Option<u64>,
+    /// Dropping video until the next keyframe.
+    waiting_for_keyframe: bool,
+    lost: u64,
+}
+
+fn extend(last: Option<u64>, value: u32, bits: u32) -> u64 {
+    let Some(last) = last else {
+        return value as u64 + (1 << bits);
+    };
+    let modulus = 1u64 << bits;
+    let base = last & !(modulus - 1);
+    let candidates = [base.wrapping_sub(modulus), base, base + modulus];
+    candidates
+        .into_iter()
+        .map(|b| b.wrapping_add(value as u64))
+        .min_by_key(|c| c.abs_diff(last))
+        .expect("three candidates")
+}
+
+impl Assembler {
+    pub fn new(codec: Codec) -> Assembler {
+        Assembler {
+            codec,
+            depack: Depacketizer::new(codec),
+            pending: BTreeMap::new(),
+            next: None,
+            last_seq: None,
+            last_ts: None,
+            waiting_for_keyframe: codec != Codec::Opus,
+            lost: 0,
+        }
+    }
+
+    /// Feeds one packet; returns the frames it completes.
+    pub fn push(&mut self, packet: Rtp) -> Output {
+        let seq = extend(self.last_seq, packet.seq() as u32, 16);
+        self.last_seq = Some(self.last_seq.map_or(seq, |l| l.max(seq)));
+        let next = *self.next.get_or_insert(seq);
+        if seq < next {
+            return self.output(false); // late duplicate or retransmission of a done frame
+        }
+        self.pending.insert(seq, packet);
+        let mut out = Output::default();
+        loop {
+            let Some((&first, _)) = self.pending.first_key_value() else { break };
+            let expected = self.next.expect("set above");
+            if first != expected {
+                let newest = *self.pending.keys().next_back().expect("non-empty");
+                if newest - expected < REORDER_WINDOW {
+                    break; // wait for the gap to fill (NACK may bring it)
+                }
+                // Give up on the gap: count it, and resync on a frame boundary.
+                self.lost += first - expected;
+                self.next = Some(first);
+                if self.codec != Codec::Opus {
+                    self.waiting_for_keyframe = true;
+                    out.request_keyframe = true;
+                }
+                continue;
+            }
+            // Is a whole frame present from `first`?
+            let frame_end = if self.codec == Codec::Opus {
+                Some(first)
+            } else {
+                let ts = self.pending[&first].timestamp();
+                let mut end = None;
+                let mut s = first;
+                while let Some(p) = self.pending.get(&s) {
+                    if p.timestamp() != ts {
+                        end = Some(s - 1); // marker lost: the timestamp changed
+                        break;
+                    }
+                    if p.marker() {
+                        end = Some(s);
+                        break;
+                    }
+                    s += 1;
+                }
+                end
+            };
+            let Some(end) = frame_end else { break };
+            let packets: Vec<Rtp> = (first..=end).filter_map(|s| self.pending.remove(&s)).collect();
+            self.next = Some(end + 1);
+            if let Some(frame) = self.build(&packets) {
+                if self.waiting_for_keyframe && !frame.keyframe {
+                    out.request_keyframe = true;
+                    continue;
+                }
+                self.waiting_for_keyframe = false;
+                out.frames.push(frame);
+            }
+        }
+        let mut o = self.output(false);
+        o.frames = out.frames;
+        o.request_keyframe |= out.request_keyframe;
+        o
+    }
+
+    fn output(&self, request_keyframe: bool) -> Output {
+        Output {
+            frames: Vec::new(),
+            request_keyframe,
+            lost: self.lost,
+        }
+    }
+
+    fn build(&mut self, packets: &[Rtp]) -> Option<Frame> {
+        let first = packets.first()?;
+        let ts = extend(self.last_ts, first.timestamp(), 32);
+        self.last_ts = Some(ts);
+        let mut data = BytesMut::new();
+        for p in packets {
+            match self.depack.push(p.payload()) {
+                Ok(b) => data.extend_from_slice(&b),
+                Err(e) => {
+                    tracing::debug!("dropping an undecodable packet: {e}");
+                    return None;
+                }
+            }
+        }
+        if data.is_empty() {
+            return None;
+        }
+        let keyframe = match self.codec {
+            Codec::Opus => true,
+            Codec::H264 => h264_has_idr(&data),
+            // VP8 payload header's P bit (first byte, bit 0) is 0 on keyframes.
+            Codec::Vp8 => data[0] & 0x01 == 0,
+        };
+        Some(Frame {
+            timestamp: ts,
+            data: data.freeze(),
+            keyframe,
+        })
+    }
+}
+
+/// Splits Annex B into NAL units (without start codes).
+pub fn nal_units(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + 3 <= data.len() {
+        if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
+            starts.push(i + 3);
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    let ends: Vec<usize> = starts
+        .iter()
+        .skip(1)
+        .map(|&s| {
+            let mut e = s - 3;
+            while e > 0 && data[e - 1] == 0 {
+                e -= 1;
+            }
+            e
+        })
+        .chain(std::iter::once(data.len()))
+        .collect();
+    starts
+        .into_iter()
+        .zip(ends)
+        .filter(|(s, e)| e > s)
+        .map(move |(s, e)| &data[s..e])
+}
+
+fn h264_has_idr(data: &[u8]) -> bool {
+    nal_units(data).any(|n| n[0] & 0x1f == 5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opus(seq: u16, ts: u32) -> Rtp {
+        Rtp::new(111, seq, ts, true, Bytes::from_static(&[0xf8, 1, 2]))
+    }
+
+    #[test]
+    fn reordered_audio_comes_out_in_order() {
+        let mut a = Assembler::new(Codec::Opus);
+        assert_eq!(a.push(opus(10, 0)).frames.len(), 1);
+        assert!(a.push(opus(12, 1920)).frames.is_empty());
+        let out = a.push(opus(11, 960));
+        let ts: Vec<u64> = out.frames.iter().map(|f| f.timestamp).collect();
+        assert_eq!(ts.len(), 2);
+        assert_eq!(ts[1] - ts[0], 960);
+    }
+
+    #[test]
+    fn sequence_numbers_wrap() {
+        let mut a = Assembler::new(Codec::Opus);
+        let mut n = 0;
+        for (i, seq) in [65534u16, 65535, 0, 1].into_iter().enumerate() {
+            n += a.push(opus(seq, i as u32 * 960)).frames.len();
+        }
+        assert_eq!(n, 4);
+    }
+
+    #[test]
+    fn fragmented_h264_is_reassembled_and_loss_waits_for_a_keyframe() {
+        let idr = |seq, ts, marker, part: &'static [u8]| Rtp::new(102, seq, ts, marker, Bytes::from_static(part));
+        let mut a = Assembler::new(Codec::H264);
+        // FU-A: indicator 0x7c (type 28), header start 0x85 / end 0x45 (type 5 = IDR).
+        assert!(a.push(idr(1, 0, false, &[0x7c, 0x85, 1, 2])).frames.is_empty());
+        let out = a.push(idr(2, 0, true, &[0x7c, 0x45, 3]));
+        assert_eq!(out.frames.len(), 1);
+        assert!(out.frames[0].keyframe);
+        assert_eq!(&out.frames[0].data[..], &[0, 0, 0, 1, 0x65, 1, 2, 3]);
+        // A P frame after a gap that never fills is dropped and a keyframe requested.
+        let mut requested = false;
+        for seq in 4..(4 + REORDER_WINDOW as u16 + 1) {
+            let o = a.push(idr(seq, 3000 * seq as u32, true, &[0x41, 9]));
+            requested |= o.request_keyframe;
+            assert!(o.frames.is_empty());
+        }
+        assert!(requested);
+        assert_eq!(a.push(idr(4 + REORDER_WINDOW as u16 + 1, 900_000, true, &[0x65, 7])).frames.len(), 1);
+    }
+}
