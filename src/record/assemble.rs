@@ -156,7 +156,8 @@ impl Assembler {
             match self.depack.push(p.payload()) {
                 Ok(b) => data.extend_from_slice(&b),
                 Err(e) => {
-                    tracing::debug!("dropping an undecodable packet: {e}");
+                    tracing::debug!("dropping a frame with an undecodable packet: {e}");
+                    self.depack = Depacketizer::new(self.codec); // no half-built NAL carries over
                     return None;
                 }
             }
@@ -255,11 +256,12 @@ mod tests {
         // A P frame after a gap that never fills is dropped and a keyframe requested.
         let mut requested = false;
         for seq in 4..(4 + REORDER_WINDOW as u16 + 1) {
-            let o = a.push(idr(seq, 3000 * seq as u32, true, &[0x41, 9]));
+            let o = a.push(idr(seq, 3000 * seq as u32, true, &[0x41, 9, 9]));
             requested |= o.request_keyframe;
             assert!(o.frames.is_empty());
         }
         assert!(requested);
-        assert_eq!(a.push(idr(4 + REORDER_WINDOW as u16 + 1, 900_000, true, &[0x65, 7])).frames.len(), 1);
+        let o = a.push(idr(4 + REORDER_WINDOW as u16 + 1, 900_000, true, &[0x65, 7, 7]));
+        assert_eq!(o.frames.len(), 1);
     }
 }
