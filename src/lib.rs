@@ -7,3 +7,8 @@ pub mod server;
 pub mod media;
 pub mod codec;
 pub mod record;
+pub mod admin;
+pub mod cli;
+pub mod client;
+pub mod demo;
+pub mod exit;

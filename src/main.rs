@@ -1,1 +1,58 @@
-fn main() {}
+//! vcall's entry point: parse, run the command, map the outcome to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use vcall::cli::{Cli, Command, ModerateCommand, SessionCommand, TokenCommand};
+use vcall::exit::{Exit, Failure};
+use vcall::{admin, client, demo};
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "error,vcall=info",
+        (false, 1) => "warn,vcall=debug",
+        _ => "debug,vcall=trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+async fn run(cli: Cli) -> Result<Exit, Failure> {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Serve(a) => admin::serve(a).await,
+        Command::Session(SessionCommand::Create(a)) => admin::session_create(a).await,
+        Command::Token(TokenCommand::Create(a)) => admin::token_create(a),
+        Command::Connect(a) => client::connect::connect(a).await,
+        Command::ListStreams(a) => client::connect::list_streams(a).await,
+        Command::Publish(a) => client::publish::publish(a, quiet, client::interrupted()).await,
+        Command::Subscribe(a) => client::subscribe::subscribe(a, quiet, client::interrupted(), None).await,
+        Command::Moderate(ModerateCommand::ForceUnpublish(a)) => client::moderate::force_unpublish(a).await,
+        Command::Moderate(ModerateCommand::ForceDisconnect(a)) => client::moderate::force_disconnect(a).await,
+        Command::Devices(a) => client::devices(a),
+        Command::Demo(a) => demo::demo(a, quiet).await,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("vcall: error: cannot start the async runtime: {e}");
+            return ExitCode::from(Exit::Failure as u8);
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    // Threads blocked on stdin or a device must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(f) => {
+            eprintln!("vcall: error: {f}");
+            ExitCode::from(f.code as u8)
+        }
+    }
+}

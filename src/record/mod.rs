@@ -7,9 +7,8 @@ pub mod mkv;
 pub mod mp4;
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{self, BufWriter};
-use std::path::{Path, PathBuf};
+use std::io::{self, Write};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -54,9 +53,12 @@ pub struct Sample {
     pub video: bool,
 }
 
+/// Where a recording goes: a file, or stdout.
+pub type Output = Box<dyn Write + Send>;
+
 enum Writer {
-    Mp4(mp4::Mp4Writer<BufWriter<File>>),
-    Mkv(mkv::MkvWriter<BufWriter<File>>),
+    Mp4(mp4::Mp4Writer<Output>),
+    Mkv(mkv::MkvWriter<Output>),
 }
 
 /// How long samples wait so that both tracks' samples go out in time order.
@@ -71,7 +73,6 @@ struct RecTrack {
     config: Option<VideoConfig>,
     /// Index in the written file, once the header is out.
     index: Option<usize>,
-    frames: u64,
 }
 
 /// Counters for progress and summaries.
@@ -82,15 +83,23 @@ pub struct RecordStats {
     pub bytes: u64,
     /// Presentation time of the newest sample written, microseconds.
     pub duration_us: i64,
+    /// A limit was reached: nothing more will be written.
+    pub complete: bool,
 }
 
-/// Writes one stream (up to one audio and one video track) to one file.
+/// The two track slots of a stream.
+pub const VIDEO: usize = 0;
+pub const AUDIO: usize = 1;
+
+/// Writes one stream (up to one video and one audio track) to one container.
 pub struct Recorder {
-    path: PathBuf,
     container: Container,
-    file: Option<File>,
+    out: Option<Output>,
     writer: Option<Writer>,
-    tracks: Vec<RecTrack>,
+    /// Slot VIDEO and slot AUDIO, filled as the tracks arrive.
+    tracks: [Option<RecTrack>; 2],
+    /// How many tracks the stream has; the header waits for all of them (or TRACK_WAIT).
+    expected: usize,
     origin: Instant,
     /// Presentation time subtracted so the file starts at zero.
     base_us: Option<i64>,
@@ -98,40 +107,58 @@ pub struct Recorder {
     queue: BTreeMap<(i64, u64), (usize, Sample)>,
     counter: u64,
     stats: RecordStats,
+    /// Stop after this much media (microseconds) or this many video frames.
+    limit_us: Option<i64>,
+    limit_frames: Option<u64>,
 }
 
 impl Recorder {
-    /// Creates the file now (so a bad path fails before any media flows).
-    pub fn create(path: &Path, container: Container, codecs: &[Codec]) -> io::Result<Recorder> {
-        let file = File::create(path).map_err(|e| io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display())))?;
-        Ok(Recorder {
-            path: path.to_owned(),
+    /// Records into `out`; the header is written once `expected` tracks have sent a frame.
+    pub fn new(out: Output, container: Container, expected: usize) -> Recorder {
+        Recorder {
             container,
-            file: Some(file),
+            out: Some(out),
             writer: None,
-            tracks: codecs
-                .iter()
-                .map(|&codec| RecTrack { codec, anchor: None, config: None, index: None, frames: 0 })
-                .collect(),
+            tracks: [None, None],
+            expected,
             origin: Instant::now(),
             base_us: None,
             queue: BTreeMap::new(),
             counter: 0,
             stats: RecordStats::default(),
-        })
+            limit_us: None,
+            limit_frames: None,
+        }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Sets how many tracks the header waits for.
+    pub fn set_expected(&mut self, expected: usize) {
+        self.expected = expected;
+    }
+
+    /// Ends the recording after `duration` of media or `frames` video frames, exactly.
+    pub fn set_limits(&mut self, duration: Option<Duration>, frames: Option<u64>) {
+        self.limit_us = duration.map(|d| d.as_micros() as i64);
+        self.limit_frames = frames;
+    }
+
+    /// Creates a file now (so a bad path fails before any media flows) and records into it.
+    pub fn create(path: &Path, container: Container, expected: usize) -> io::Result<Recorder> {
+        let file = std::fs::File::create(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display())))?;
+        Ok(Recorder::new(Box::new(io::BufWriter::new(file)), container, expected))
     }
 
     pub fn stats(&self) -> RecordStats {
         self.stats
     }
 
-    /// Takes one frame of track `track` that arrived at `arrival`.
-    pub fn push(&mut self, track: usize, frame: Frame, arrival: Instant) -> io::Result<()> {
-        let t = &mut self.tracks[track];
+    /// Takes one frame of the track in `slot` (VIDEO or AUDIO) that arrived at `arrival`.
+    pub fn push(&mut self, slot: usize, codec: Codec, frame: Frame, arrival: Instant) -> io::Result<()> {
+        if self.writer.is_some() && self.tracks[slot].as_ref().is_none_or(|t| t.index.is_none()) {
+            return Ok(()); // a track that came after the header cannot be added
+        }
+        let t = self.tracks[slot].get_or_insert(RecTrack { codec, anchor: None, config: None, index: None });
         if t.config.is_none() && t.codec != Codec::Opus {
             t.config = match t.codec {
                 Codec::H264 => VideoConfig::from_h264(&frame.data),
@@ -148,23 +175,24 @@ impl Recorder {
         let video = t.codec != Codec::Opus;
         let data = if t.codec == Codec::H264 { Bytes::from(codecs::annexb_to_avcc(&frame.data)) } else { frame.data };
         self.counter += 1;
-        self.queue.insert((pts_us, self.counter), (track, Sample { pts_us, data, keyframe: frame.keyframe, video }));
+        self.queue.insert((pts_us, self.counter), (slot, Sample { pts_us, data, keyframe: frame.keyframe, video }));
         self.drain(false)
     }
 
     fn ready_for_header(&self) -> bool {
-        self.tracks.iter().all(|t| t.anchor.is_some()) || self.origin.elapsed() > TRACK_WAIT
+        self.tracks.iter().flatten().filter(|t| t.anchor.is_some()).count() >= self.expected
+            || self.origin.elapsed() > TRACK_WAIT
     }
 
     fn write_header(&mut self) -> io::Result<()> {
         let mut specs = Vec::new();
-        for t in self.tracks.iter_mut() {
+        for t in self.tracks.iter_mut().flatten() {
             if t.anchor.is_some() {
                 t.index = Some(specs.len());
                 specs.push(TrackSpec { codec: t.codec, video: t.config.clone() });
             }
         }
-        let file = BufWriter::new(self.file.take().expect("header written once"));
+        let file = self.out.take().expect("header written once");
         self.writer = Some(match self.container {
             Container::Mp4 => Writer::Mp4(mp4::Mp4Writer::new(file, &specs)?),
             Container::Mkv => Writer::Mkv(mkv::MkvWriter::new(file, &specs)?),
@@ -188,12 +216,18 @@ impl Recorder {
                 break;
             }
             let (_, (track, mut sample)) = self.queue.pop_first().expect("non-empty");
-            let Some(index) = self.tracks[track].index else { continue };
+            let Some(t) = self.tracks[track].as_mut() else { continue };
+            let Some(index) = t.index else { continue };
             sample.pts_us -= base;
-            if sample.pts_us < 0 {
+            if sample.pts_us < 0 || self.stats.complete {
                 continue;
             }
-            self.tracks[track].frames += 1;
+            if self.limit_us.is_some_and(|l| sample.pts_us >= l)
+                || (sample.video && self.limit_frames.is_some_and(|l| self.stats.video_frames >= l))
+            {
+                self.stats.complete = true;
+                continue;
+            }
             if sample.video { self.stats.video_frames += 1 } else { self.stats.audio_frames += 1 }
             self.stats.bytes += sample.data.len() as u64;
             self.stats.duration_us = self.stats.duration_us.max(sample.pts_us);

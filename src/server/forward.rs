@@ -119,9 +119,20 @@ impl Subscription {
         ))
     }
 
-    /// Applies the subscriber's answer and starts forwarding.
-    pub async fn start(&self, answer: &str) -> Result<(), PeerError> {
+    /// Applies the subscriber's answer; forwarding starts once the leg is connected.
+    pub async fn start(self: &Arc<Self>, answer: &str) -> Result<(), PeerError> {
         self.peer.accept_answer(answer).await?;
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            match this.peer.connected(Duration::from_secs(30)).await {
+                Ok(()) => this.forward(),
+                Err(e) => tracing::info!("subscriber leg did not connect: {e}"),
+            }
+        });
+        Ok(())
+    }
+
+    fn forward(&self) {
         for (hub, track) in &self.legs {
             let (id, mut rx) = hub.attach();
             self.attached
@@ -146,16 +157,12 @@ impl Subscription {
             });
         }
         // A late joiner gets a keyframe as soon as its leg is up, not at the next periodic one.
-        let peer = Arc::clone(&self.peer);
         let hubs: Vec<Arc<Hub>> = self.legs.iter().map(|(h, _)| Arc::clone(h)).collect();
         tokio::spawn(async move {
-            if peer.connected(Duration::from_secs(30)).await.is_ok() {
-                for hub in hubs {
-                    hub.request_keyframe().await;
-                }
+            for hub in hubs {
+                hub.request_keyframe().await;
             }
         });
-        Ok(())
     }
 
     pub async fn close(&self) {

@@ -137,6 +137,8 @@ pub struct NativeClient {
     out: mpsc::UnboundedSender<ClientMsg>,
     pending: Pending,
     next_req: std::sync::atomic::AtomicU64,
+    /// Resolves when the write task has sent everything and closed the socket.
+    written: tokio::sync::Mutex<Option<oneshot::Receiver<()>>>,
 }
 
 impl NativeClient {
@@ -160,7 +162,9 @@ impl NativeClient {
         let pending: Pending = Arc::default();
 
         // Write task: everything the client sends goes through here, in order.
+        let (written_tx, written_rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
+            let _written = written_tx; // dropped when the task ends: the socket is done
             while let Some(msg) = out_rx.recv().await {
                 let text = serde_json::to_string(&msg).expect("client messages serialize");
                 if sink.send(Message::text(text)).await.is_err() {
@@ -240,6 +244,7 @@ impl NativeClient {
             out: out_tx,
             pending,
             next_req: 1.into(),
+            written: tokio::sync::Mutex::new(Some(written_rx)),
         };
         client.send(ClientMsg::Connect {
             version: PROTOCOL_VERSION,
@@ -370,9 +375,13 @@ impl NativeClient {
         .map(drop)
     }
 
-    /// Leaves the session; the server tells the others.
-    pub fn disconnect(&self) {
+    /// Leaves the session (the server tells the others) and waits, briefly, until the
+    /// goodbye is on the wire.
+    pub async fn disconnect(&self) {
         let _ = self.send(ClientMsg::Disconnect);
+        if let Some(rx) = self.written.lock().await.take() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), rx).await;
+        }
     }
 }
 

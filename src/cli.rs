@@ -1,0 +1,356 @@
+//! The command line: one clap definition per command. Doc comments are the help text; the
+//! completions and man page in `completions/` are generated from these definitions.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::auth::Role;
+
+/// Join video calls from a terminal or a script: publish, subscribe, record, and serve.
+#[derive(Debug, Parser)]
+#[command(name = "vcall", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors on stderr; no progress display.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the embedded server: signaling, media forwarding (SFU) and the session API.
+    Serve(ServeArgs),
+    /// Create sessions on a server.
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// Create tokens (offline, signed with the API secret).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Join a session and print its events until Ctrl-C or --duration.
+    Connect(ConnectArgs),
+    /// Print the streams in a session and the connection count, then exit.
+    ListStreams(ListStreamsArgs),
+    /// Publish a stream: camera and microphone, a test pattern and tone, files or stdin.
+    Publish(PublishArgs),
+    /// Subscribe to streams and record them to files or pipe them to stdout.
+    Subscribe(SubscribeArgs),
+    /// Moderator actions: force a stream to unpublish or a connection to leave.
+    #[command(subcommand)]
+    Moderate(ModerateCommand),
+    /// List cameras and microphones.
+    Devices(DevicesArgs),
+    /// Start a server, publish, subscribe and record a few seconds, all in one process.
+    Demo(DemoArgs),
+}
+
+/// The API key pair, from flags or the environment.
+#[derive(Debug, Clone, Args)]
+pub struct KeyArgs {
+    /// API key [env: VCALL_API_KEY]
+    #[arg(long, env = "VCALL_API_KEY", hide_env = true)]
+    pub api_key: Option<String>,
+    /// API secret [env: VCALL_API_SECRET]
+    #[arg(long, env = "VCALL_API_SECRET", hide_env = true, hide_env_values = true)]
+    pub api_secret: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address for signaling and the HTTP API.
+    #[arg(long, default_value = "127.0.0.1:7880")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    /// STUN or TURN server for the server's media connections (repeatable);
+    /// `turn:user:pass@host:port` carries credentials.
+    #[arg(long = "ice-server", value_name = "URL")]
+    pub ice_servers: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Ask the server for a new session and print its id.
+    Create(SessionCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SessionCreateArgs {
+    /// Server URL [env: VCALL_URL]
+    #[arg(long, env = "VCALL_URL", hide_env = true, default_value = "ws://127.0.0.1:7880")]
+    pub url: String,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    /// Ask for peer-to-peer media where possible (kept and reported).
+    #[arg(long)]
+    pub p2p: bool,
+    /// An IP address hinting where the session's media should be handled.
+    #[arg(long, value_name = "IP")]
+    pub location_hint: Option<std::net::IpAddr>,
+    /// Print the whole session as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a token for a session.
+    Create(TokenCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// The session the token admits to [env: VCALL_SESSION]
+    #[arg(long, env = "VCALL_SESSION", hide_env = true)]
+    pub session: String,
+    /// What the holder may do.
+    #[arg(long, value_enum, default_value = "publisher")]
+    pub role: Role,
+    /// Token data, visible to the other participants.
+    #[arg(long, default_value = "")]
+    pub data: String,
+    /// Lifetime, e.g. 30m, 24h, 7d.
+    #[arg(long, value_parser = parse_duration, default_value = "24h")]
+    pub expire_in: Duration,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// Where and as whom to connect.
+#[derive(Debug, Clone, Args)]
+pub struct ConnArgs {
+    /// Server URL [env: VCALL_URL]
+    #[arg(long, env = "VCALL_URL", hide_env = true, default_value = "ws://127.0.0.1:7880")]
+    pub url: String,
+    /// Session id [env: VCALL_SESSION]
+    #[arg(long, env = "VCALL_SESSION", hide_env = true)]
+    pub session: String,
+    /// Token [env: VCALL_TOKEN]
+    #[arg(long, env = "VCALL_TOKEN", hide_env = true, hide_env_values = true)]
+    pub token: String,
+    /// Client data, visible to the other participants.
+    #[arg(long, default_value = "")]
+    pub data: String,
+    /// STUN or TURN server for media (repeatable).
+    #[arg(long = "ice-server", value_name = "URL")]
+    pub ice_servers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// Leave after this long (e.g. 10s); default: until Ctrl-C.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListStreamsArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// One JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// The stream's name, visible to others.
+    #[arg(long, default_value = "vcall")]
+    pub name: String,
+    /// Video source: camera[:INDEX|NAME], testsrc, a .y4m file, or - for Y4M on stdin.
+    #[arg(long, default_value = "camera")]
+    pub video: String,
+    /// Audio source: mic[:NAME], tone[:HZ], or a .wav file.
+    #[arg(long, default_value = "mic")]
+    pub audio: String,
+    /// Send no audio.
+    #[arg(long)]
+    pub no_audio: bool,
+    /// Send no video.
+    #[arg(long)]
+    pub no_video: bool,
+    /// Picture width for camera and testsrc.
+    #[arg(long, default_value_t = 640)]
+    pub width: u32,
+    /// Picture height for camera and testsrc.
+    #[arg(long, default_value_t = 480)]
+    pub height: u32,
+    /// Frame rate for camera and testsrc.
+    #[arg(long, default_value_t = 30.0)]
+    pub fps: f64,
+    /// H.264 bitrate, bits per second (k and M suffixes work).
+    #[arg(long, value_parser = parse_bitrate, default_value = "1M")]
+    pub video_bitrate: u32,
+    /// Opus bitrate, bits per second.
+    #[arg(long, value_parser = parse_bitrate, default_value = "48k")]
+    pub audio_bitrate: u32,
+    /// Frames between keyframes (a keyframe is also sent whenever a receiver asks).
+    #[arg(long, default_value_t = 60)]
+    pub keyframe_interval: u32,
+    /// Start file sources again at their end.
+    #[arg(long = "loop")]
+    pub looping: bool,
+    /// Unpublish after this long; default: until Ctrl-C or the end of the sources.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+}
+
+/// Formats for `-o -`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutFormat {
+    /// Matroska with the encoded streams.
+    Mkv,
+    /// Decoded video, YUV4MPEG2.
+    Y4m,
+    /// Decoded audio, 48 kHz stereo 16-bit WAV.
+    Wav,
+    /// Encoded H.264, Annex B.
+    H264,
+    /// Encoded Opus in Ogg.
+    Ogg,
+}
+
+#[derive(Debug, Args)]
+pub struct SubscribeArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// Stream id or name to subscribe to (repeatable); default: every stream, including later ones.
+    #[arg(long = "stream", value_name = "ID_OR_NAME")]
+    pub streams: Vec<String>,
+    /// Receive no audio.
+    #[arg(long)]
+    pub no_audio: bool,
+    /// Receive no video.
+    #[arg(long)]
+    pub no_video: bool,
+    /// Output file (.mp4 or .mkv: one file with audio and video), or - for stdout with --format.
+    #[arg(short, long, value_name = "FILE", conflicts_with = "output_dir")]
+    pub output: Option<PathBuf>,
+    /// Record every stream to its own file in this folder, named from its name and id.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// Format on stdout (with -o -) or for --output-dir files (mp4 or mkv by default mp4).
+    #[arg(long, value_enum)]
+    pub format: Option<OutFormat>,
+    /// Stop after this much recorded media (e.g. 10s).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Stop after this many video frames.
+    #[arg(long)]
+    pub frames: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModerateCommand {
+    /// Force a stream to stop; its publisher and everyone else see streamDestroyed.
+    ForceUnpublish(ForceUnpublishArgs),
+    /// Force a connection out of the session.
+    ForceDisconnect(ForceDisconnectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ForceUnpublishArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// Stream id or name.
+    #[arg(long = "stream", value_name = "ID_OR_NAME")]
+    pub stream: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ForceDisconnectArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// Connection id.
+    #[arg(long = "connection", value_name = "ID")]
+    pub connection: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DevicesArgs {
+    /// One JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How much to record.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub duration: Duration,
+    /// The recording.
+    #[arg(short, long, default_value = "vcall-demo.mp4")]
+    pub output: PathBuf,
+}
+
+/// Parses `500ms`, `10s`, `5m`, `24h`, `7d`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (try 500ms, 10s, 5m, 24h, 7d)"))?;
+    let secs = match unit {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        "d" => value * 86400.0,
+        _ => return Err(format!("unknown unit {unit:?} in {s:?} (use ms, s, m, h or d)")),
+    };
+    if !secs.is_finite() || secs <= 0.0 {
+        return Err(format!("{s:?}: a duration must be positive"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parses `800000`, `800k`, `2M`.
+pub fn parse_bitrate(s: &str) -> Result<u32, String> {
+    let (num, mult) = match s.chars().last() {
+        Some('k' | 'K') => (&s[..s.len() - 1], 1_000.0),
+        Some('M' | 'm') => (&s[..s.len() - 1], 1_000_000.0),
+        _ => (s, 1.0),
+    };
+    let v: f64 = num.parse().map_err(|_| format!("{s:?} is not a bitrate (try 800k or 2M)"))?;
+    let bps = v * mult;
+    if !(6_000.0..=100_000_000.0).contains(&bps) {
+        return Err(format!("{s:?}: a bitrate must be between 6k and 100M"));
+    }
+    Ok(bps as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_and_bitrates_parse() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86400));
+        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
+        assert!(parse_duration("3x").is_err());
+        assert!(parse_duration("0s").is_err());
+        assert_eq!(parse_bitrate("800k").unwrap(), 800_000);
+        assert!(parse_bitrate("1").is_err());
+    }
+}

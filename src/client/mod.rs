@@ -1,0 +1,157 @@
+//! The client commands: joining a session, and what each command does once joined.
+
+pub mod connect;
+pub mod moderate;
+pub mod output;
+pub mod progress;
+pub mod publish;
+pub mod sources;
+pub mod subscribe;
+
+use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::mpsc;
+
+use crate::cli::ConnArgs;
+use crate::exit::{Exit, Failure};
+use crate::peer::PeerConfig;
+use crate::session::{SessionEvent, Stream};
+use crate::signaling::native::NativeClient;
+
+/// A joined session.
+pub struct Joined {
+    pub client: NativeClient,
+    /// `sessionConnected`, with who and what was there.
+    pub first: SessionEvent,
+    pub events: mpsc::UnboundedReceiver<SessionEvent>,
+    pub peer_config: PeerConfig,
+}
+
+impl Joined {
+    pub fn streams(&self) -> &[Stream] {
+        match &self.first {
+            SessionEvent::SessionConnected { streams, .. } => streams,
+            _ => &[],
+        }
+    }
+    pub fn connection_id(&self) -> &str {
+        match &self.first {
+            SessionEvent::SessionConnected { connection, .. } => &connection.id,
+            _ => "",
+        }
+    }
+}
+
+/// Checks the URL and returns the host to reach.
+fn server_host(url: &str) -> Result<String, Failure> {
+    let rest = if let Some(r) = url.strip_prefix("ws://").or_else(|| url.strip_prefix("wss://")) {
+        r
+    } else if url.starts_with("janus") {
+        return Err(Failure::new(
+            Exit::Usage,
+            format!("{url}: Janus servers are not supported by this version of vcall; use a ws:// or wss:// URL of a vcall server"),
+        ));
+    } else {
+        return Err(Failure::new(Exit::Usage, format!("{url}: the server URL must start with ws:// or wss://")));
+    };
+    let authority = rest.split('/').next().unwrap_or(rest);
+    Ok(authority.to_owned())
+}
+
+/// The media socket address: loopback when the server is on loopback, else all interfaces.
+fn media_ip(authority: &str) -> IpAddr {
+    let with_port = if authority.contains(':') && !authority.ends_with(']') { authority.to_owned() } else { format!("{authority}:80") };
+    let loopback = with_port.to_socket_addrs().is_ok_and(|mut addrs| addrs.all(|a| a.ip().is_loopback()));
+    if loopback { IpAddr::V4(Ipv4Addr::LOCALHOST) } else { IpAddr::V4(Ipv4Addr::UNSPECIFIED) }
+}
+
+/// Connects to the session named by `conn`.
+pub async fn join(conn: &ConnArgs) -> Result<Joined, Failure> {
+    let authority = server_host(&conn.url)?;
+    if conn.session.trim().is_empty() {
+        return Err(Failure::new(Exit::Usage, "--session is empty"));
+    }
+    let (client, first, events) = NativeClient::connect(&conn.url, &conn.session, &conn.token, &conn.data).await?;
+    Ok(Joined {
+        client,
+        first,
+        events,
+        peer_config: PeerConfig { bind_ip: media_ip(&authority), ice_servers: conn.ice_servers.clone() },
+    })
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Completes at the first Ctrl-C (SIGINT) or SIGTERM; a second Ctrl-C exits at once with 130.
+pub async fn interrupted() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let term_recv = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term_recv => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    if !INTERRUPTED.swap(true, Ordering::SeqCst) {
+        tokio::spawn(async {
+            let _ = tokio::signal::ctrl_c().await;
+            eprintln!("vcall: interrupted again, exiting now");
+            std::process::exit(Exit::Interrupted as i32);
+        });
+    }
+}
+
+/// The exit code for a session that ended with `sessionDisconnected { reason }`.
+pub fn disconnected_failure(reason: &str) -> Failure {
+    let text = match reason {
+        "serverShutdown" => "the server shut down".to_owned(),
+        "forceDisconnected" => "a moderator removed this connection from the session".to_owned(),
+        "networkDisconnected" => "the connection to the server was lost".to_owned(),
+        other => format!("disconnected from the session ({other})"),
+    };
+    Failure::new(Exit::Disconnected, format!("session ended: {text}"))
+}
+
+/// Finds streams by id or name.
+pub fn match_stream<'a>(streams: impl IntoIterator<Item = &'a Stream>, wanted: &str) -> Option<&'a Stream> {
+    let all: Vec<&Stream> = streams.into_iter().collect();
+    all.iter().find(|s| s.id == wanted).or_else(|| all.iter().find(|s| s.name == wanted)).copied()
+}
+
+/// `vcall devices`: cameras and microphones with their formats.
+pub fn devices(args: crate::cli::DevicesArgs) -> crate::exit::CmdResult {
+    use std::io::Write;
+    let (devices, problems) = crate::media::devices::list();
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let _ = writeln!(out, "{}", serde_json::json!({ "devices": devices, "problems": problems }));
+    } else {
+        for d in &devices {
+            let _ = writeln!(out, "{:<10} {:<24} {}", d.kind, d.id, d.name);
+            for f in &d.formats {
+                let _ = writeln!(out, "{:<10} {:<24}   {f}", "", "");
+            }
+        }
+        if !devices.iter().any(|d| d.kind == "camera") {
+            let _ = writeln!(out, "no cameras found");
+        }
+        if !devices.iter().any(|d| d.kind == "microphone") {
+            let _ = writeln!(out, "no microphones found");
+        }
+        for p in &problems {
+            eprintln!("vcall: {p}");
+        }
+    }
+    Ok(crate::exit::Exit::Ok)
+}

@@ -1,0 +1,25 @@
+//! `vcall moderate`: a moderator forces a stream to unpublish or a connection to leave.
+
+use crate::cli::{ForceDisconnectArgs, ForceUnpublishArgs};
+use crate::client::{join, match_stream};
+use crate::exit::{CmdResult, Exit, Failure};
+
+pub async fn force_unpublish(args: ForceUnpublishArgs) -> CmdResult {
+    let joined = join(&args.conn).await?;
+    let stream = match_stream(joined.streams(), &args.stream)
+        .map(|s| s.id.clone())
+        .ok_or_else(|| Failure::new(Exit::NotFound, format!("no stream {:?} in this session", args.stream)));
+    let result = match stream {
+        Ok(id) => joined.client.force_unpublish(&id).await.map_err(Failure::from),
+        Err(e) => Err(e),
+    };
+    joined.client.disconnect().await;
+    result.map(|_| Exit::Ok)
+}
+
+pub async fn force_disconnect(args: ForceDisconnectArgs) -> CmdResult {
+    let joined = join(&args.conn).await?;
+    let result = joined.client.force_disconnect(&args.connection).await.map_err(Failure::from);
+    joined.client.disconnect().await;
+    result.map(|_| Exit::Ok)
+}

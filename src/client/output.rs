@@ -1,0 +1,316 @@
+//! Where a subscription's frames go: a container (MP4, Matroska) through the recorder, or one
+//! of the single-track stdout formats — H.264 Annex B, Ogg Opus, decoded Y4M, decoded WAV.
+
+use std::io::{self, Write};
+use std::time::Instant;
+
+use crate::cli::OutFormat;
+use crate::codec::{H264Decoder, OpusDecoder};
+use crate::peer::Codec;
+use crate::record::assemble::Frame;
+use crate::record::codecs::{OPUS_PRE_SKIP, opus_head};
+use crate::record::{AUDIO, Output, RecordStats, Recorder, VIDEO};
+
+/// A sink for one stream's frames.
+pub enum Sink {
+    Container(Recorder),
+    H264 { out: Output, stats: RecordStats, ts0: Option<u64> },
+    Ogg(OggOpus),
+    Y4m(Y4mWriter),
+    Wav(WavWriter),
+}
+
+impl Sink {
+    /// A sink for `format` (stdout formats).
+    pub fn for_format(format: OutFormat, out: Output, expected: usize) -> Result<Sink, crate::exit::Failure> {
+        Ok(match format {
+            OutFormat::Mkv => Sink::Container(Recorder::new(out, crate::record::Container::Mkv, expected)),
+            OutFormat::H264 => Sink::H264 { out, stats: RecordStats::default(), ts0: None },
+            OutFormat::Ogg => Sink::Ogg(OggOpus::new(out)),
+            OutFormat::Y4m => Sink::Y4m(Y4mWriter::new(out)?),
+            OutFormat::Wav => Sink::Wav(WavWriter::new(out)?),
+        })
+    }
+
+    /// Which slots this sink takes.
+    pub fn wants(&self, slot: usize) -> bool {
+        match self {
+            Sink::Container(_) => true,
+            Sink::H264 { .. } | Sink::Y4m(_) => slot == VIDEO,
+            Sink::Ogg(_) | Sink::Wav(_) => slot == AUDIO,
+        }
+    }
+
+    pub fn push(&mut self, slot: usize, codec: Codec, frame: Frame, arrival: Instant) -> io::Result<()> {
+        if !self.wants(slot) {
+            return Ok(());
+        }
+        match self {
+            Sink::Container(r) => r.push(slot, codec, frame, arrival),
+            Sink::H264 { out, stats, ts0 } => {
+                if codec != Codec::H264 {
+                    return Err(io::Error::other("the stream's video is not H.264; use --format mkv"));
+                }
+                let t0 = *ts0.get_or_insert(frame.timestamp);
+                out.write_all(&frame.data)?;
+                out.flush()?;
+                stats.video_frames += 1;
+                stats.bytes += frame.data.len() as u64;
+                stats.duration_us = ((frame.timestamp - t0) * 1_000_000 / 90_000) as i64;
+                Ok(())
+            }
+            Sink::Ogg(o) => o.push(&frame),
+            Sink::Y4m(y) => {
+                if codec != Codec::H264 {
+                    return Err(io::Error::other("decoding is available for H.264 video only; use --format mkv to record VP8"));
+                }
+                y.push(&frame)
+            }
+            Sink::Wav(w) => w.push(&frame),
+        }
+    }
+
+    pub fn stats(&self) -> RecordStats {
+        match self {
+            Sink::Container(r) => r.stats(),
+            Sink::H264 { stats, .. } => *stats,
+            Sink::Ogg(o) => o.stats,
+            Sink::Y4m(y) => y.stats,
+            Sink::Wav(w) => w.stats,
+        }
+    }
+
+    pub fn finish(self) -> io::Result<RecordStats> {
+        match self {
+            Sink::Container(r) => r.finish(),
+            Sink::H264 { mut out, stats, .. } => out.flush().map(|_| stats),
+            Sink::Ogg(mut o) => o.out.flush().map(|_| o.stats),
+            Sink::Y4m(mut y) => y.out.flush().map(|_| y.stats),
+            Sink::Wav(mut w) => w.out.flush().map(|_| w.stats),
+        }
+    }
+}
+
+fn ogg_crc(data: &[u8]) -> u32 {
+    let mut crc = 0u32;
+    for &b in data {
+        crc ^= (b as u32) << 24;
+        for _ in 0..8 {
+            crc = if crc & 0x8000_0000 != 0 { (crc << 1) ^ 0x04c1_1db7 } else { crc << 1 };
+        }
+    }
+    crc
+}
+
+/// Ogg Opus (RFC 7845): one packet a page, granule positions from RTP time, pre-skip set.
+pub struct OggOpus {
+    out: Output,
+    serial: u32,
+    page: u32,
+    ts0: Option<u64>,
+    stats: RecordStats,
+}
+
+impl OggOpus {
+    fn new(out: Output) -> OggOpus {
+        OggOpus { out, serial: rand::random(), page: 0, ts0: None, stats: RecordStats::default() }
+    }
+
+    fn page(&mut self, packet: &[u8], granule: u64, flags: u8) -> io::Result<()> {
+        let mut p = b"OggS".to_vec();
+        p.push(0);
+        p.push(flags);
+        p.extend_from_slice(&granule.to_le_bytes());
+        p.extend_from_slice(&self.serial.to_le_bytes());
+        p.extend_from_slice(&self.page.to_le_bytes());
+        p.extend_from_slice(&[0; 4]);
+        let mut lacing = vec![255u8; packet.len() / 255];
+        lacing.push((packet.len() % 255) as u8);
+        p.push(lacing.len() as u8);
+        p.extend_from_slice(&lacing);
+        p.extend_from_slice(packet);
+        let crc = ogg_crc(&p);
+        p[22..26].copy_from_slice(&crc.to_le_bytes());
+        self.page += 1;
+        self.out.write_all(&p)
+    }
+
+    fn push(&mut self, frame: &Frame) -> io::Result<()> {
+        if self.ts0.is_none() {
+            self.page(&opus_head(), 0, 0x02)?;
+            let vendor = concat!("vcall ", env!("CARGO_PKG_VERSION"));
+            let mut tags = b"OpusTags".to_vec();
+            tags.extend_from_slice(&(vendor.len() as u32).to_le_bytes());
+            tags.extend_from_slice(vendor.as_bytes());
+            tags.extend_from_slice(&0u32.to_le_bytes());
+            self.page(&tags, 0, 0)?;
+        }
+        let t0 = *self.ts0.get_or_insert(frame.timestamp);
+        let samples = opus_samples(&frame.data);
+        let granule = OPUS_PRE_SKIP as u64 + (frame.timestamp - t0) + samples;
+        if frame.data.len() > 255 * 254 {
+            return Err(io::Error::other("an Opus packet too large for one Ogg page"));
+        }
+        self.page(&frame.data, granule, 0)?;
+        self.out.flush()?;
+        self.stats.audio_frames += 1;
+        self.stats.bytes += frame.data.len() as u64;
+        self.stats.duration_us = ((granule - OPUS_PRE_SKIP as u64) * 1_000_000 / 48_000) as i64;
+        Ok(())
+    }
+}
+
+/// Samples (at 48 kHz) in one Opus packet, from its TOC byte.
+pub fn opus_samples(packet: &[u8]) -> u64 {
+    let Some(&toc) = packet.first() else { return 0 };
+    let config = toc >> 3;
+    let frame = match config {
+        0..=11 => [480, 960, 1920, 2880][(config % 4) as usize],
+        12..=15 => [480, 960][(config % 2) as usize],
+        _ => [120, 240, 480, 960][(config % 4) as usize],
+    };
+    let count = match toc & 3 {
+        0 => 1,
+        1 | 2 => 2,
+        _ => packet.get(1).map(|b| (b & 0x3f) as u64).unwrap_or(1),
+    };
+    frame * count
+}
+
+/// Decoded video as YUV4MPEG2 at a constant rate: gaps repeat the last picture, so the
+/// stream's clock is kept.
+pub struct Y4mWriter {
+    out: Output,
+    decoder: H264Decoder,
+    /// Held until the second frame tells the frame rate.
+    first: Option<(u64, crate::media::testsrc::I420)>,
+    fps: f64,
+    ts0: u64,
+    written: u64,
+    last: Option<crate::media::testsrc::I420>,
+    stats: RecordStats,
+}
+
+impl Y4mWriter {
+    fn new(out: Output) -> Result<Y4mWriter, crate::exit::Failure> {
+        Ok(Y4mWriter { out, decoder: H264Decoder::new()?, first: None, fps: 0.0, ts0: 0, written: 0, last: None, stats: RecordStats::default() })
+    }
+
+    fn push(&mut self, frame: &Frame) -> io::Result<()> {
+        let Some(img) = self.decoder.decode(&frame.data).map_err(io::Error::other)? else { return Ok(()) };
+        if self.fps == 0.0 {
+            match self.first.take() {
+                None => {
+                    self.first = Some((frame.timestamp, img));
+                    return Ok(());
+                }
+                Some((ts, first)) => {
+                    let dt = (frame.timestamp.saturating_sub(ts)).max(1) as f64 / 90_000.0;
+                    // Snap to a common rate: 1/dt within 5%, else the nearest integer.
+                    self.fps = [5.0, 10.0, 12.0, 15.0, 24.0, 25.0, 30.0, 50.0, 60.0]
+                        .into_iter()
+                        .find(|r: &f64| ((1.0 / dt) - r).abs() / r < 0.05)
+                        .unwrap_or((1.0 / dt).round().clamp(1.0, 120.0));
+                    self.ts0 = ts;
+                    let (n, d) = if self.fps.fract() == 0.0 { (self.fps as u64, 1) } else { ((self.fps * 1000.0) as u64, 1000) };
+                    writeln!(self.out, "YUV4MPEG2 W{} H{} F{n}:{d} Ip A1:1 C420jpeg", first.width, first.height)?;
+                    self.emit(ts, first)?;
+                }
+            }
+        }
+        self.emit(frame.timestamp, img)
+    }
+
+    fn emit(&mut self, ts: u64, img: crate::media::testsrc::I420) -> io::Result<()> {
+        let index = (((ts - self.ts0) as f64 / 90_000.0) * self.fps).round() as u64;
+        // Fill a gap with the previous picture.
+        while self.written < index {
+            let Some(prev) = &self.last else { break };
+            self.out.write_all(b"FRAME\n")?;
+            self.out.write_all(&prev.data)?;
+            self.written += 1;
+        }
+        if index < self.written {
+            return Ok(()); // a frame for a slot already written
+        }
+        self.out.write_all(b"FRAME\n")?;
+        self.out.write_all(&img.data)?;
+        self.out.flush()?;
+        self.written += 1;
+        self.stats.video_frames += 1;
+        self.stats.bytes += img.data.len() as u64;
+        self.stats.duration_us = (self.written as f64 / self.fps * 1e6) as i64;
+        self.last = Some(img);
+        Ok(())
+    }
+}
+
+/// Decoded audio as streaming WAV (48 kHz stereo 16-bit; sizes left open); gaps are silence.
+pub struct WavWriter {
+    out: Output,
+    decoder: OpusDecoder,
+    /// RTP time of the next sample to write.
+    next: Option<u64>,
+    stats: RecordStats,
+}
+
+impl WavWriter {
+    fn new(out: Output) -> Result<WavWriter, crate::exit::Failure> {
+        Ok(WavWriter { out, decoder: OpusDecoder::new()?, next: None, stats: RecordStats::default() })
+    }
+
+    fn push(&mut self, frame: &Frame) -> io::Result<()> {
+        if self.next.is_none() {
+            let mut h = b"RIFF".to_vec();
+            h.extend_from_slice(&u32::MAX.to_le_bytes());
+            h.extend_from_slice(b"WAVEfmt ");
+            h.extend_from_slice(&16u32.to_le_bytes());
+            h.extend_from_slice(&1u16.to_le_bytes());
+            h.extend_from_slice(&2u16.to_le_bytes());
+            h.extend_from_slice(&48_000u32.to_le_bytes());
+            h.extend_from_slice(&(48_000u32 * 4).to_le_bytes());
+            h.extend_from_slice(&4u16.to_le_bytes());
+            h.extend_from_slice(&16u16.to_le_bytes());
+            h.extend_from_slice(b"data");
+            h.extend_from_slice(&u32::MAX.to_le_bytes());
+            self.out.write_all(&h)?;
+            self.next = Some(frame.timestamp);
+        }
+        let next = self.next.expect("set above");
+        if frame.timestamp < next {
+            return Ok(()); // overlaps what is written
+        }
+        let gap = (frame.timestamp - next) as usize;
+        if gap > 0 {
+            let silence = vec![0u8; gap.min(48_000 * 60) * 4];
+            self.out.write_all(&silence)?;
+        }
+        let pcm = self.decoder.decode(&frame.data).map_err(io::Error::other)?;
+        let bytes: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
+        self.out.write_all(&bytes)?;
+        self.out.flush()?;
+        let samples = (pcm.len() / 2) as u64;
+        self.next = Some(frame.timestamp + samples);
+        self.stats.audio_frames += 1;
+        self.stats.bytes += bytes.len() as u64;
+        self.stats.duration_us += ((gap as u64 + samples) * 1_000_000 / 48_000) as i64;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ogg_crc_matches_the_reference_value() {
+        // CRC of "OggS" with the Ogg polynomial, as libogg computes it.
+        assert_eq!(ogg_crc(b"123456789"), 0x89a1_897f);
+    }
+
+    #[test]
+    fn opus_frame_sizes_come_from_the_toc() {
+        assert_eq!(opus_samples(&[0xf8]), 960); // CELT FB 20 ms, one frame
+        assert_eq!(opus_samples(&[0x08 | 1]), 1920); // SILK NB 20 ms, two frames
+    }
+}

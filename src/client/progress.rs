@@ -1,0 +1,90 @@
+//! Progress on a terminal (indicatif): elapsed time, frames, bitrate, bytes. Silent when
+//! stderr is not a terminal or with --quiet; the closing summary is printed either way.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+struct Inner {
+    label: &'static str,
+    start: Instant,
+    video_frames: AtomicU64,
+    audio_frames: AtomicU64,
+    bytes: AtomicU64,
+    bar: Option<ProgressBar>,
+}
+
+/// Counters of one command's media, shared by its tasks.
+#[derive(Clone)]
+pub struct Progress(Arc<Inner>);
+
+impl Progress {
+    pub fn new(label: &'static str, quiet: bool) -> Progress {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(ProgressStyle::with_template("{spinner} {prefix} {elapsed_precise} {msg}").expect("valid template"));
+            bar.set_prefix(label);
+            bar.enable_steady_tick(Duration::from_millis(250));
+            bar
+        });
+        Progress(Arc::new(Inner {
+            label,
+            start: Instant::now(),
+            video_frames: AtomicU64::new(0),
+            audio_frames: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            bar,
+        }))
+    }
+
+    /// Counts one frame of `bytes` bytes.
+    pub fn add(&self, video: bool, bytes: u64) {
+        let counter = if video { &self.0.video_frames } else { &self.0.audio_frames };
+        counter.fetch_add(1, Ordering::Relaxed);
+        self.0.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Sets the counters from elsewhere (a recorder's totals).
+    pub fn set(&self, video_frames: u64, audio_frames: u64, bytes: u64) {
+        self.0.video_frames.store(video_frames, Ordering::Relaxed);
+        self.0.audio_frames.store(audio_frames, Ordering::Relaxed);
+        self.0.bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    fn line(&self) -> String {
+        let secs = self.0.start.elapsed().as_secs_f64().max(0.001);
+        let bytes = self.0.bytes.load(Ordering::Relaxed);
+        format!(
+            "video {} frames, audio {} frames, {:.2} MB, {:.0} kbit/s",
+            self.0.video_frames.load(Ordering::Relaxed),
+            self.0.audio_frames.load(Ordering::Relaxed),
+            bytes as f64 / 1e6,
+            bytes as f64 * 8.0 / secs / 1000.0
+        )
+    }
+
+    /// Resolves once a second to refresh the display; never when there is no display.
+    pub async fn tick(&self) {
+        match &self.0.bar {
+            Some(bar) => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                bar.set_message(self.line());
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.0.bar {
+            bar.finish_and_clear();
+        }
+    }
+
+    /// One line for the end of the command.
+    pub fn summary(&self) -> String {
+        format!("{}: {:.1} s, {}", self.0.label, self.0.start.elapsed().as_secs_f64(), self.line())
+    }
+}

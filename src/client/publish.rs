@@ -1,0 +1,284 @@
+//! `vcall publish`: sources are read and encoded on their own threads, paced by one capture
+//! clock (frame n of a source at t0 + n / rate), and their RTP timestamps come from that same
+//! clock, so audio and video stay in sync. The async side only packetizes and sends.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::cli::PublishArgs;
+use crate::client::progress::Progress;
+use crate::client::sources::{self, AudioSource, AudioSpec, Tone, VideoSource, VideoSpec, WavSource, Y4mSource};
+use crate::client::{disconnected_failure, join};
+use crate::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
+use crate::exit::{CmdResult, Exit, Failure};
+use crate::peer::{Codec, LocalTrack, Peer, PeerState};
+use crate::session::{SessionEvent, now_ms};
+
+/// How long ICE/DTLS may take before the publish fails.
+const CONNECT_LIMIT: Duration = Duration::from_secs(20);
+
+/// One encoded frame on its way to the network.
+struct Encoded {
+    data: Bytes,
+    /// RTP ticks since the capture clock's start.
+    ticks: u64,
+}
+
+/// The sources a publish will read, opened before anything connects.
+pub struct Sources {
+    pub video: Option<Box<dyn VideoSource>>,
+    pub audio: Option<Box<dyn AudioSource>>,
+}
+
+pub fn open_sources(args: &PublishArgs) -> Result<Sources, Failure> {
+    if args.no_audio && args.no_video {
+        return Err(Failure::new(Exit::Usage, "--no-audio and --no-video together leave nothing to publish"));
+    }
+    if !(1.0..=120.0).contains(&args.fps) {
+        return Err(Failure::new(Exit::Usage, format!("--fps {}: must be 1 to 120", args.fps)));
+    }
+    let video = if args.no_video {
+        None
+    } else {
+        Some(match VideoSpec::parse(&args.video)? {
+            VideoSpec::TestSrc => Box::new(sources::TestSrc::new(args.width, args.height, args.fps)?) as Box<dyn VideoSource>,
+            VideoSpec::Y4m(p) => Box::new(Y4mSource::open(Some(&p), args.looping)?),
+            VideoSpec::Stdin => Box::new(Y4mSource::open(None, false)?),
+            VideoSpec::Camera(which) => sources::open_camera(which.as_deref(), args.width, args.height, args.fps)?,
+        })
+    };
+    let audio = if args.no_audio {
+        None
+    } else {
+        Some(match AudioSpec::parse(&args.audio)? {
+            AudioSpec::Tone(hz) => Box::new(Tone::new(hz)) as Box<dyn AudioSource>,
+            AudioSpec::Wav(p) => Box::new(WavSource::open(&p, args.looping)?),
+            AudioSpec::Mic(which) => sources::open_mic(which.as_deref())?,
+        })
+    };
+    Ok(Sources { video, audio })
+}
+
+fn sleep_until(t: Instant, stop: &AtomicBool) -> bool {
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= t {
+            return true;
+        }
+        std::thread::sleep((t - now).min(Duration::from_millis(50)));
+    }
+}
+
+fn video_thread(
+    mut src: Box<dyn VideoSource>,
+    mut enc: H264Encoder,
+    t0: (Instant, u64),
+    stop: Arc<AtomicBool>,
+    keyframe: Arc<AtomicBool>,
+    tx: mpsc::Sender<Encoded>,
+) -> Result<(), Failure> {
+    let fps = src.fps();
+    for n in 0u64.. {
+        let offset = Duration::from_secs_f64(n as f64 / fps);
+        if !sleep_until(t0.0 + offset, &stop) {
+            break;
+        }
+        let capture_ms = t0.1 + offset.as_millis() as u64;
+        let Some(img) = src.next(capture_ms)? else { break };
+        let (data, _key) = enc.encode(&img, keyframe.swap(false, Ordering::Relaxed))?;
+        if data.is_empty() {
+            continue;
+        }
+        let ticks = (n as f64 * 90_000.0 / fps).round() as u64;
+        if tx.blocking_send(Encoded { data: Bytes::from(data), ticks }).is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn audio_thread(
+    mut src: Box<dyn AudioSource>,
+    mut enc: OpusEncoder,
+    t0: (Instant, u64),
+    stop: Arc<AtomicBool>,
+    tx: mpsc::Sender<Encoded>,
+) -> Result<(), Failure> {
+    let mut pcm = [0i16; OPUS_FRAME];
+    for m in 0u64.. {
+        if !sleep_until(t0.0 + Duration::from_millis(20 * m), &stop) {
+            break;
+        }
+        if !src.next(&mut pcm)? {
+            break;
+        }
+        let data = enc.encode(&pcm)?;
+        if tx.blocking_send(Encoded { data: Bytes::from(data), ticks: m * OPUS_FRAME as u64 }).is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Sends a source's frames on its track until the source ends; returns frames and bytes sent.
+async fn pump(track: Arc<LocalTrack>, mut rx: mpsc::Receiver<Encoded>, progress: Progress) -> Result<(), Failure> {
+    let base: u32 = rand::random();
+    let video = track.codec == Codec::H264;
+    while let Some(frame) = rx.recv().await {
+        let len = frame.data.len();
+        track.send_frame(frame.data, base.wrapping_add(frame.ticks as u32)).await?;
+        progress.add(video, len as u64);
+    }
+    Ok(())
+}
+
+/// What ended a publish.
+enum End {
+    Duration,
+    Interrupted,
+    SourceEnded,
+}
+
+/// Publishes until the duration, the end of the sources, or `stop` (Ctrl-C for the CLI).
+pub async fn publish(args: PublishArgs, quiet: bool, stop_signal: impl std::future::Future<Output = ()>) -> CmdResult {
+    let sources = open_sources(&args)?;
+    let encoders = (
+        match &sources.video {
+            Some(v) => {
+                let (w, h) = v.size();
+                Some(H264Encoder::new(w, h, v.fps() as f32, args.video_bitrate, args.keyframe_interval.max(1))?)
+            }
+            None => None,
+        },
+        match &sources.audio {
+            Some(_) => Some(OpusEncoder::new(args.audio_bitrate)?),
+            None => None,
+        },
+    );
+    let mut joined = join(&args.conn).await?;
+    let (peer, _events) = Peer::new(&joined.peer_config).await?;
+    let video_track = match &sources.video {
+        Some(_) => Some(Arc::new(peer.add_track(Codec::H264, &args.name, rand::random()).await?)),
+        None => None,
+    };
+    let audio_track = match &sources.audio {
+        Some(_) => Some(Arc::new(peer.add_track(Codec::Opus, &args.name, rand::random()).await?)),
+        None => None,
+    };
+    let offer = peer.create_offer().await?;
+    let (stream_id, answer) = joined.client.publish(&args.name, audio_track.is_some(), video_track.is_some(), offer).await?;
+    peer.accept_answer(&answer).await?;
+    tracing::info!(stream = %stream_id, "publishing");
+    if let Err(e) = peer.connected(CONNECT_LIMIT).await {
+        joined.client.disconnect().await;
+        return Err(Failure::new(Exit::Media, format!("media connection to the server failed: {e}")));
+    }
+
+    // Start the sources on one capture clock.
+    let stop = Arc::new(AtomicBool::new(false));
+    let keyframe = Arc::new(AtomicBool::new(false));
+    let t0 = (Instant::now(), now_ms());
+    let progress = Progress::new("publish", quiet);
+    let (done_tx, mut done_rx) = mpsc::channel::<Result<(), Failure>>(4);
+    let mut threads = Vec::new();
+    if let (Some(src), Some(enc), Some(track)) = (sources.video, encoders.0, video_track.clone()) {
+        let (tx, rx) = mpsc::channel(8);
+        let (stop2, key2) = (Arc::clone(&stop), Arc::clone(&keyframe));
+        let done = done_tx.clone();
+        threads.push(std::thread::spawn(move || {
+            let r = video_thread(src, enc, t0, stop2, key2, tx);
+            let _ = done.blocking_send(r);
+        }));
+        tokio::spawn(pump(Arc::clone(&track), rx, progress.clone()));
+        // A keyframe whenever the far end asks.
+        let key3 = Arc::clone(&keyframe);
+        tokio::spawn(async move {
+            while track.keyframe_request().await.is_some() {
+                tracing::debug!("keyframe requested");
+                key3.store(true, Ordering::Relaxed);
+            }
+        });
+    }
+    if let (Some(src), Some(enc), Some(track)) = (sources.audio, encoders.1, audio_track.clone()) {
+        let (tx, rx) = mpsc::channel(8);
+        let stop2 = Arc::clone(&stop);
+        let done = done_tx.clone();
+        threads.push(std::thread::spawn(move || {
+            let r = audio_thread(src, enc, t0, stop2, tx);
+            let _ = done.blocking_send(r);
+        }));
+        tokio::spawn(pump(track, rx, progress.clone()));
+    }
+    drop(done_tx);
+
+    let duration = async {
+        match args.duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(duration);
+    let ctrl_c = stop_signal;
+    tokio::pin!(ctrl_c);
+    let mut peer_state = peer.state();
+    let mut seen_created = false;
+    let created_limit = tokio::time::sleep(CONNECT_LIMIT);
+    tokio::pin!(created_limit);
+    let outcome: Result<End, Failure> = loop {
+        tokio::select! {
+            _ = &mut duration => break Ok(End::Duration),
+            _ = &mut ctrl_c => break Ok(End::Interrupted),
+            r = done_rx.recv() => match r {
+                Some(Err(e)) => break Err(e),
+                _ => break Ok(End::SourceEnded),
+            },
+            _ = progress.tick() => {}
+            _ = &mut created_limit, if !seen_created => {
+                break Err(Failure::new(Exit::Media, "the server did not confirm the stream: it received no media"));
+            }
+            r = peer_state.changed() => {
+                if r.is_err() || matches!(*peer_state.borrow(), PeerState::Failed | PeerState::Closed) {
+                    break Err(Failure::new(Exit::Media, "the media connection to the server failed"));
+                }
+            }
+            ev = joined.events.recv() => match ev {
+                Some(SessionEvent::StreamCreated { stream }) if stream.id == stream_id => {
+                    seen_created = true;
+                    tracing::info!(stream = %stream_id, "stream is live");
+                }
+                Some(SessionEvent::StreamDestroyed { stream, reason }) if stream.id == stream_id => {
+                    break Err(Failure::new(Exit::Disconnected, format!("the stream was stopped by the server ({reason})")));
+                }
+                Some(SessionEvent::SessionDisconnected { reason }) => break Err(disconnected_failure(&reason)),
+                None => break Err(disconnected_failure("networkDisconnected")),
+                Some(_) => {}
+            },
+        }
+    };
+    // Stop the sources, then leave cleanly.
+    stop.store(true, Ordering::Relaxed);
+    progress.finish();
+    let session_alive = !matches!(&outcome, Err(f) if f.code == Exit::Disconnected);
+    if session_alive {
+        if let Err(e) = joined.client.unpublish(&stream_id).await {
+            tracing::debug!("unpublish: {e}");
+        }
+        joined.client.disconnect().await;
+    }
+    peer.close().await;
+    for t in threads {
+        let _ = t.join();
+    }
+    eprintln!("{}", progress.summary());
+    match outcome? {
+        End::Duration | End::SourceEnded => Ok(Exit::Ok),
+        End::Interrupted => Ok(Exit::Interrupted),
+    }
+}

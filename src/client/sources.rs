@@ -1,0 +1,344 @@
+//! Where published media comes from: the test pattern and tone, Y4M and WAV files, Y4M on
+//! stdin, camera and microphone. Sources produce raw frames on demand; `publish` paces them on
+//! one capture clock.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use crate::codec::OPUS_FRAME;
+use crate::exit::{Exit, Failure};
+use crate::media::testsrc::{self, I420, Marks};
+use crate::media::tone;
+
+/// A video source as named on the command line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VideoSpec {
+    Camera(Option<String>),
+    TestSrc,
+    Y4m(PathBuf),
+    Stdin,
+}
+
+impl VideoSpec {
+    pub fn parse(s: &str) -> Result<VideoSpec, Failure> {
+        Ok(match s {
+            "camera" => VideoSpec::Camera(None),
+            "testsrc" => VideoSpec::TestSrc,
+            "-" => VideoSpec::Stdin,
+            _ if s.starts_with("camera:") => VideoSpec::Camera(Some(s["camera:".len()..].to_owned())),
+            _ if s.to_ascii_lowercase().ends_with(".y4m") => VideoSpec::Y4m(PathBuf::from(s)),
+            _ => {
+                return Err(Failure::new(
+                    Exit::Usage,
+                    format!("--video {s:?}: expected camera, camera:INDEX, testsrc, a .y4m file, or - for Y4M on stdin"),
+                ));
+            }
+        })
+    }
+}
+
+/// An audio source as named on the command line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AudioSpec {
+    Mic(Option<String>),
+    Tone(f64),
+    Wav(PathBuf),
+}
+
+impl AudioSpec {
+    pub fn parse(s: &str) -> Result<AudioSpec, Failure> {
+        Ok(match s {
+            "mic" => AudioSpec::Mic(None),
+            "tone" => AudioSpec::Tone(440.0),
+            _ if s.starts_with("mic:") => AudioSpec::Mic(Some(s[4..].to_owned())),
+            _ if s.starts_with("tone:") => {
+                let hz: f64 = s[5..].parse().ok().filter(|h| (20.0..=20_000.0).contains(h)).ok_or_else(|| {
+                    Failure::new(Exit::Usage, format!("--audio {s:?}: the tone's frequency must be 20 to 20000 Hz"))
+                })?;
+                AudioSpec::Tone(hz)
+            }
+            _ if s.to_ascii_lowercase().ends_with(".wav") => AudioSpec::Wav(PathBuf::from(s)),
+            _ => {
+                return Err(Failure::new(
+                    Exit::Usage,
+                    format!("--audio {s:?}: expected mic, mic:NAME, tone, tone:HZ, or a .wav file"),
+                ));
+            }
+        })
+    }
+}
+
+/// Raw pictures at a frame rate.
+pub trait VideoSource: Send {
+    fn size(&self) -> (usize, usize);
+    fn fps(&self) -> f64;
+    /// The next picture, captured at `capture_ms` (Unix ms); `None` at the end.
+    fn next(&mut self, capture_ms: u64) -> Result<Option<I420>, Failure>;
+    /// Whether the pictures carry the test pattern's marks.
+    fn is_test_pattern(&self) -> bool {
+        false
+    }
+}
+
+/// 20 ms frames of 48 kHz mono audio.
+pub trait AudioSource: Send {
+    /// Fills the next frame; `false` at the end.
+    fn next(&mut self, out: &mut [i16; OPUS_FRAME]) -> Result<bool, Failure>;
+}
+
+pub struct TestSrc {
+    width: usize,
+    height: usize,
+    fps: f64,
+    frame: u32,
+}
+
+impl TestSrc {
+    pub fn new(width: u32, height: u32, fps: f64) -> Result<TestSrc, Failure> {
+        let (w, h) = (width as usize, height as usize);
+        if w < testsrc::MIN_WIDTH || h < testsrc::MIN_HEIGHT || w % 2 == 1 || h % 2 == 1 || w > 7680 || h > 4320 {
+            return Err(Failure::new(
+                Exit::Usage,
+                format!("testsrc needs an even size from {}x{} to 7680x4320, not {w}x{h}", testsrc::MIN_WIDTH, testsrc::MIN_HEIGHT),
+            ));
+        }
+        Ok(TestSrc { width: w, height: h, fps, frame: 0 })
+    }
+}
+
+impl VideoSource for TestSrc {
+    fn size(&self) -> (usize, usize) {
+        (self.width, self.height)
+    }
+    fn fps(&self) -> f64 {
+        self.fps
+    }
+    fn next(&mut self, capture_ms: u64) -> Result<Option<I420>, Failure> {
+        let mut img = I420::new(self.width, self.height);
+        testsrc::render(&mut img, Marks { frame: self.frame, capture_ms });
+        self.frame += 1;
+        Ok(Some(img))
+    }
+    fn is_test_pattern(&self) -> bool {
+        true
+    }
+}
+
+/// YUV4MPEG2 (4:2:0 only) from a file or stdin.
+pub struct Y4mSource {
+    path: Option<PathBuf>,
+    reader: Box<dyn BufRead + Send>,
+    width: usize,
+    height: usize,
+    fps: f64,
+    looping: bool,
+}
+
+fn y4m_error(path: &Option<PathBuf>, msg: impl std::fmt::Display) -> Failure {
+    let name = path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "stdin".into());
+    Failure::new(Exit::Usage, format!("{name}: {msg}"))
+}
+
+impl Y4mSource {
+    pub fn open(path: Option<&Path>, looping: bool) -> Result<Y4mSource, Failure> {
+        let path = path.map(Path::to_owned);
+        let reader: Box<dyn BufRead + Send> = match &path {
+            Some(p) => Box::new(BufReader::new(File::open(p).map_err(|e| y4m_error(&path, e))?)),
+            None => Box::new(BufReader::new(std::io::stdin())),
+        };
+        let mut s = Y4mSource { path, reader, width: 0, height: 0, fps: 0.0, looping };
+        s.read_header()?;
+        Ok(s)
+    }
+
+    fn read_header(&mut self) -> Result<(), Failure> {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).map_err(|e| y4m_error(&self.path, e))?;
+        let mut parts = line.trim_end().split(' ');
+        if parts.next() != Some("YUV4MPEG2") {
+            return Err(y4m_error(&self.path, "not a YUV4MPEG2 stream"));
+        }
+        let (mut w, mut h, mut fps) = (0, 0, 30.0);
+        for p in parts {
+            let (tag, v) = p.split_at(1.min(p.len()));
+            match tag {
+                "W" => w = v.parse().unwrap_or(0),
+                "H" => h = v.parse().unwrap_or(0),
+                "F" => {
+                    if let Some((n, d)) = v.split_once(':') {
+                        let (n, d): (f64, f64) = (n.parse().unwrap_or(0.0), d.parse().unwrap_or(0.0));
+                        if n > 0.0 && d > 0.0 {
+                            fps = n / d;
+                        }
+                    }
+                }
+                "C" if !v.starts_with("420") => {
+                    return Err(y4m_error(&self.path, format!("colour space C{v} is not supported; convert to 4:2:0 (e.g. ffmpeg -pix_fmt yuv420p)")));
+                }
+                "I" if v != "p" && v != "?" => {
+                    return Err(y4m_error(&self.path, "interlaced Y4M is not supported"));
+                }
+                _ => {}
+            }
+        }
+        if w == 0 || h == 0 || w % 2 == 1 || h % 2 == 1 {
+            return Err(y4m_error(&self.path, format!("unsupported picture size {w}x{h} (needs even, non-zero)")));
+        }
+        if self.width != 0 && (w, h) != (self.width, self.height) {
+            return Err(y4m_error(&self.path, "picture size changed"));
+        }
+        (self.width, self.height, self.fps) = (w, h, fps);
+        Ok(())
+    }
+}
+
+impl VideoSource for Y4mSource {
+    fn size(&self) -> (usize, usize) {
+        (self.width, self.height)
+    }
+    fn fps(&self) -> f64 {
+        self.fps
+    }
+    fn next(&mut self, _capture_ms: u64) -> Result<Option<I420>, Failure> {
+        let mut line = String::new();
+        let n = self.reader.read_line(&mut line).map_err(|e| y4m_error(&self.path, e))?;
+        if n == 0 {
+            if self.looping && let Some(p) = self.path.clone() {
+                self.reader = Box::new(BufReader::new(File::open(&p).map_err(|e| y4m_error(&self.path, e))?));
+                self.read_header()?;
+                return self.next(_capture_ms);
+            }
+            return Ok(None);
+        }
+        if !line.starts_with("FRAME") {
+            return Err(y4m_error(&self.path, "corrupt stream: expected FRAME"));
+        }
+        let mut img = I420::new(self.width, self.height);
+        match self.reader.read_exact(&mut img.data) {
+            Ok(()) => Ok(Some(img)),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                tracing::warn!("the Y4M stream ends in the middle of a frame; the partial frame is dropped");
+                Ok(None)
+            }
+            Err(e) => Err(y4m_error(&self.path, e)),
+        }
+    }
+}
+
+pub struct Tone {
+    hz: f64,
+    sample: u64,
+}
+
+impl Tone {
+    pub fn new(hz: f64) -> Tone {
+        Tone { hz, sample: 0 }
+    }
+}
+
+impl AudioSource for Tone {
+    fn next(&mut self, out: &mut [i16; OPUS_FRAME]) -> Result<bool, Failure> {
+        tone::render(self.hz, self.sample, out);
+        self.sample += OPUS_FRAME as u64;
+        Ok(true)
+    }
+}
+
+/// A WAV file (16-bit PCM or 32-bit float, any rate and channel count), mixed to mono and
+/// resampled to 48 kHz.
+pub struct WavSource {
+    path: PathBuf,
+    /// The whole file as 48 kHz mono, read up front (WAV files for calls are small).
+    samples: Vec<i16>,
+    pos: usize,
+    looping: bool,
+}
+
+impl WavSource {
+    pub fn open(path: &Path, looping: bool) -> Result<WavSource, Failure> {
+        let err = |m: String| Failure::new(Exit::Usage, format!("{}: {m}", path.display()));
+        let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+        if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+            return Err(err("not a WAV file".into()));
+        }
+        let (mut fmt, mut data) = (None, None);
+        let mut at = 12;
+        while at + 8 <= bytes.len() {
+            let id = &bytes[at..at + 4];
+            let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes")) as usize;
+            let body = &bytes[at + 8..(at + 8 + len).min(bytes.len())];
+            match id {
+                b"fmt " => fmt = Some(body),
+                b"data" => data = Some(body),
+                _ => {}
+            }
+            at += 8 + len + (len & 1);
+        }
+        let fmt = fmt.filter(|f| f.len() >= 16).ok_or_else(|| err("no fmt chunk".into()))?;
+        let data = data.ok_or_else(|| err("no data chunk".into()))?;
+        let format = u16::from_le_bytes([fmt[0], fmt[1]]);
+        let channels = u16::from_le_bytes([fmt[2], fmt[3]]) as usize;
+        let rate = u32::from_le_bytes(fmt[4..8].try_into().expect("4 bytes"));
+        let bits = u16::from_le_bytes([fmt[14], fmt[15]]);
+        let format = if format == 0xFFFE && fmt.len() >= 26 { u16::from_le_bytes([fmt[24], fmt[25]]) } else { format };
+        if channels == 0 || rate == 0 {
+            return Err(err("zero channels or sample rate".into()));
+        }
+        let frames: Vec<f64> = match (format, bits) {
+            (1, 16) => data.chunks_exact(2 * channels).map(|f| f.chunks_exact(2).map(|s| i16::from_le_bytes([s[0], s[1]]) as f64).sum::<f64>() / channels as f64).collect(),
+            (3, 32) => data.chunks_exact(4 * channels).map(|f| f.chunks_exact(4).map(|s| f32::from_le_bytes(s.try_into().expect("4 bytes")) as f64 * 32767.0).sum::<f64>() / channels as f64).collect(),
+            _ => return Err(err(format!("unsupported WAV encoding (format {format}, {bits} bits); use 16-bit PCM or 32-bit float"))),
+        };
+        let samples = resample(&frames, rate, tone::SAMPLE_RATE);
+        if samples.is_empty() {
+            return Err(err("no audio in the file".into()));
+        }
+        Ok(WavSource { path: path.to_owned(), samples, pos: 0, looping })
+    }
+}
+
+/// Linear-interpolation resampling to `to` Hz.
+fn resample(input: &[f64], from: u32, to: u32) -> Vec<i16> {
+    if from == to {
+        return input.iter().map(|&s| s.clamp(-32768.0, 32767.0) as i16).collect();
+    }
+    let n = (input.len() as u64 * to as u64 / from as u64) as usize;
+    (0..n)
+        .map(|i| {
+            let x = i as f64 * from as f64 / to as f64;
+            let i0 = x.floor() as usize;
+            let frac = x - i0 as f64;
+            let a = input[i0.min(input.len() - 1)];
+            let b = input[(i0 + 1).min(input.len() - 1)];
+            (a + (b - a) * frac).clamp(-32768.0, 32767.0) as i16
+        })
+        .collect()
+}
+
+impl AudioSource for WavSource {
+    fn next(&mut self, out: &mut [i16; OPUS_FRAME]) -> Result<bool, Failure> {
+        if self.pos >= self.samples.len() {
+            if !self.looping {
+                return Ok(false);
+            }
+            self.pos = 0;
+        }
+        let take = (self.samples.len() - self.pos).min(OPUS_FRAME);
+        out[..take].copy_from_slice(&self.samples[self.pos..self.pos + take]);
+        out[take..].fill(0);
+        self.pos += take;
+        let _ = &self.path;
+        Ok(true)
+    }
+}
+
+/// Opens the camera (`None`: the first one).
+pub fn open_camera(which: Option<&str>, width: u32, height: u32, fps: f64) -> Result<Box<dyn VideoSource>, Failure> {
+    crate::media::devices::open_camera(which, width, height, fps)
+}
+
+/// Opens the microphone (`None`: the default one).
+pub fn open_mic(which: Option<&str>) -> Result<Box<dyn AudioSource>, Failure> {
+    crate::media::devices::open_mic(which)
+}

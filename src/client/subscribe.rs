@@ -1,0 +1,363 @@
+//! `vcall subscribe`: one peer connection per subscribed stream; each track's packets are
+//! assembled into frames on the track's task and handed to the stream's sink (a recorder or
+//! a stdout writer), which alone touches the output.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::cli::{OutFormat, SubscribeArgs};
+use crate::client::output::Sink;
+use crate::client::progress::Progress;
+use crate::client::{Joined, disconnected_failure, join, match_stream};
+use crate::exit::{CmdResult, Exit, Failure};
+use crate::peer::{Kind, Peer, PeerEvent, PeerState};
+use crate::record::assemble::{Assembler, Frame};
+use crate::record::{AUDIO, Container, RecordStats, Recorder, VIDEO};
+use crate::session::{SessionEvent, Stream};
+use crate::signaling::native::NativeClient;
+
+const CONNECT_LIMIT: Duration = Duration::from_secs(20);
+
+/// Where the recordings go.
+enum Target {
+    /// One stream into one file.
+    File(PathBuf, Container),
+    /// One stream to stdout.
+    Stdout(OutFormat),
+    /// Every stream into its own file in a folder.
+    Dir(PathBuf, Container),
+}
+
+fn target(args: &SubscribeArgs) -> Result<Target, Failure> {
+    let usage = |m: String| Failure::new(Exit::Usage, m);
+    match (&args.output, &args.output_dir) {
+        (Some(p), _) if p.as_os_str() == "-" => {
+            let format = args.format.unwrap_or(OutFormat::Mkv);
+            if std::io::stdout().is_terminal() {
+                return Err(usage("refusing to write media to a terminal: redirect stdout or pipe it to a player".into()));
+            }
+            Ok(Target::Stdout(format))
+        }
+        (Some(p), _) => {
+            let c = Container::from_path(p).ok_or_else(|| usage(format!("{}: the file name must end in .mp4 or .mkv (or use -o - with --format)", p.display())))?;
+            match args.format {
+                None | Some(OutFormat::Mkv) if c == Container::Mkv => Ok(Target::File(p.clone(), c)),
+                None => Ok(Target::File(p.clone(), c)),
+                Some(f) => Err(usage(format!("--format {f:?} applies to -o - only; the file's extension chooses its container").to_lowercase())),
+            }
+        }
+        (None, Some(dir)) => {
+            let c = match args.format {
+                None => Container::Mp4,
+                Some(OutFormat::Mkv) => Container::Mkv,
+                Some(f) => return Err(usage(format!("--output-dir records mp4 or mkv files, not {f:?}").to_lowercase())),
+            };
+            std::fs::create_dir_all(dir).map_err(|e| Failure::new(Exit::Failure, format!("cannot create {}: {e}", dir.display())))?;
+            Ok(Target::Dir(dir.clone(), c))
+        }
+        (None, None) => Err(usage("nothing to do: give -o FILE (.mp4 or .mkv), -o - with --format, or --output-dir DIR".into())),
+    }
+}
+
+/// A file name from a stream's name and id, safe on every file system.
+fn file_name(stream: &Stream, container: Container) -> String {
+    let clean: String = stream.name.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).take(64).collect();
+    let ext = if container == Container::Mp4 { "mp4" } else { "mkv" };
+    format!("{}-{}.{ext}", if clean.is_empty() { "stream" } else { &clean }, stream.id)
+}
+
+/// A frame on its way to its stream's sink.
+struct Delivery {
+    slot: usize,
+    codec: crate::peer::Codec,
+    frame: Frame,
+    arrival: Instant,
+}
+
+/// One subscribed stream being recorded.
+struct Recording {
+    stream: Stream,
+    peer: Arc<Peer>,
+    /// Closing it tells the sink task to finish.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<Result<RecordStats, Failure>>,
+    stats: tokio::sync::watch::Receiver<RecordStats>,
+    label: String,
+}
+
+async fn start_recording(
+    client: &NativeClient,
+    joined_cfg: &crate::peer::PeerConfig,
+    stream: &Stream,
+    audio: bool,
+    video: bool,
+    mut sink: Sink,
+    label: String,
+    measure: Option<Arc<Mutex<Measurements>>>,
+) -> Result<Recording, Failure> {
+    let audio = audio && stream.has_audio && sink.wants(AUDIO);
+    let video = video && stream.has_video && sink.wants(VIDEO);
+    if !audio && !video {
+        return Err(Failure::new(Exit::Usage, format!("stream {} has none of the media asked for", stream.id)));
+    }
+    let (subscription, offer) = client.subscribe(&stream.id, audio, video).await?;
+    let (peer, mut events) = Peer::new(joined_cfg).await?;
+    let answer = peer.accept_offer(&offer).await?;
+    client.subscribe_answer(&subscription, answer).await?;
+    peer.connected(CONNECT_LIMIT).await.map_err(|e| Failure::new(Exit::Media, format!("media connection for stream {} failed: {e}", stream.id)))?;
+    let peer = Arc::new(peer);
+
+    let (tx, mut rx) = mpsc::channel::<Delivery>(256);
+    // Track tasks: packets -> frames.
+    tokio::spawn(async move {
+        while let Some(PeerEvent::Track(track)) = events.recv().await {
+            let tx = tx.clone();
+            let measure = measure.clone();
+            tokio::spawn(async move {
+                let slot = if track.codec.kind() == Kind::Video { VIDEO } else { AUDIO };
+                let mut probe = match (&measure, track.codec) {
+                    (Some(m), crate::peer::Codec::H264) => crate::codec::H264Decoder::new().ok().map(|d| (d, Arc::clone(m))),
+                    _ => None,
+                };
+                let mut asm = Assembler::new(track.codec);
+                let keyframes = track.keyframe_requester();
+                if slot == VIDEO {
+                    keyframes.request().await;
+                }
+                while let Some(packet) = track.recv().await {
+                    let arrival = Instant::now();
+                    let out = asm.push(packet);
+                    if out.request_keyframe {
+                        keyframes.request().await;
+                    }
+                    for frame in out.frames {
+                        if let Some((decoder, m)) = probe.as_mut() {
+                            measure_frame(decoder, m, &frame.data);
+                        }
+                        if tx.send(Delivery { slot, codec: track.codec, frame, arrival }).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    // The sink task: the only writer of this stream's output.
+    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (stats_tx, stats_rx) = tokio::sync::watch::channel(RecordStats::default());
+    let done = tokio::task::spawn_blocking(move || {
+        let handle = tokio::runtime::Handle::current();
+        loop {
+            let d = handle.block_on(async {
+                tokio::select! {
+                    d = rx.recv() => d,
+                    _ = &mut stop_rx => None,
+                }
+            });
+            let Some(d) = d else { break };
+            if let Err(e) = sink.push(d.slot, d.codec, d.frame, d.arrival) {
+                let stats = sink.finish().unwrap_or_default();
+                let _ = stats_tx.send(stats);
+                return Err(if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    Failure::new(Exit::Ok, "")
+                } else {
+                    Failure::new(Exit::Failure, format!("writing the recording failed: {e}"))
+                });
+            }
+            let _ = stats_tx.send(sink.stats());
+        }
+        sink.finish().map_err(|e| Failure::new(Exit::Failure, format!("finishing the recording failed: {e}")))
+    });
+    Ok(Recording { stream: stream.clone(), peer, stop: Some(stop_tx), done, stats: stats_rx, label })
+}
+
+impl Recording {
+    async fn finish(mut self) -> Result<RecordStats, Failure> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.peer.close().await;
+        let r = self.done.await.map_err(|e| Failure::new(Exit::Failure, format!("recorder task failed: {e}")))?;
+        match r {
+            Ok(stats) => {
+                eprintln!("{}: {} video frames, {} audio frames, {:.1} s", self.label, stats.video_frames, stats.audio_frames, stats.duration_us as f64 / 1e6);
+                Ok(stats)
+            }
+            Err(f) if f.code == Exit::Ok => Ok(RecordStats::default()), // broken pipe: the reader is gone
+            Err(f) => Err(f),
+        }
+    }
+}
+
+fn sink_for(target: &Target, stream: &Stream, expected: usize) -> Result<(Sink, String), Failure> {
+    Ok(match target {
+        Target::File(path, c) => (Sink::Container(Recorder::create(path, *c, expected)?), path.display().to_string()),
+        Target::Dir(dir, c) => {
+            let path: PathBuf = Path::new(dir).join(file_name(stream, *c));
+            (Sink::Container(Recorder::create(&path, *c, expected)?), path.display().to_string())
+        }
+        Target::Stdout(f) => (Sink::for_format(*f, Box::new(std::io::stdout()), expected)?, "stdout".to_owned()),
+    })
+}
+
+/// What the test pattern's marks tell about received video.
+#[derive(Debug, Default, Clone)]
+pub struct Measurements {
+    /// Capture-to-receipt latency of each frame whose marks were read, ms.
+    pub latencies_ms: Vec<f64>,
+    /// Frames decoded, and those whose marks could not be read.
+    pub decoded: u64,
+    pub unreadable: u64,
+    /// The first decoded frame's arrival.
+    pub first_frame: Option<Instant>,
+}
+
+fn measure_frame(decoder: &mut crate::codec::H264Decoder, m: &Mutex<Measurements>, au: &[u8]) {
+    let Ok(Some(img)) = decoder.decode(au) else { return };
+    let now_ms = crate::session::now_ms();
+    let mut m = m.lock().expect("measurements lock");
+    m.decoded += 1;
+    m.first_frame.get_or_insert_with(Instant::now);
+    match crate::media::testsrc::read_marks(&img) {
+        Some(marks) => m.latencies_ms.push(now_ms as f64 - marks.capture_ms as f64),
+        None => m.unreadable += 1,
+    }
+}
+
+/// Tracks a stream will deliver to a sink.
+fn expected_tracks(stream: &Stream, sink: &Sink, args: &SubscribeArgs) -> usize {
+    usize::from(stream.has_video && !args.no_video && sink.wants(VIDEO))
+        + usize::from(stream.has_audio && !args.no_audio && sink.wants(AUDIO))
+}
+
+/// What ended a subscribe.
+enum End {
+    Complete,
+    Interrupted,
+}
+
+/// Subscribes until the limits, the end of the stream, or `stop` (Ctrl-C for the CLI).
+/// With `measure`, video from vcall's test pattern is decoded and its marks read.
+pub async fn subscribe(
+    args: SubscribeArgs,
+    quiet: bool,
+    stop_signal: impl std::future::Future<Output = ()>,
+    measure: Option<Arc<Mutex<Measurements>>>,
+) -> CmdResult {
+    if args.no_audio && args.no_video {
+        return Err(Failure::new(Exit::Usage, "--no-audio and --no-video together leave nothing to receive"));
+    }
+    let target = target(&args)?;
+    let single = !matches!(target, Target::Dir(..));
+    if single && args.streams.len() > 1 {
+        return Err(Failure::new(Exit::Usage, "-o records one stream; use --output-dir to record several"));
+    }
+    let joined = join(&args.conn).await?;
+    let initial: Vec<Stream> = joined.streams().to_vec();
+    let Joined { client, mut events, peer_config, .. } = joined;
+    let wanted = |s: &Stream| args.streams.is_empty() || args.streams.iter().any(|w| match_stream([s], w).is_some());
+    let mut pending: std::collections::VecDeque<Stream> = initial.into_iter().filter(|s| wanted(s)).collect();
+    if pending.is_empty() {
+        tracing::info!("waiting for a stream to be published");
+    }
+    let progress = Progress::new("subscribe", quiet);
+    let mut recordings: Vec<Recording> = Vec::new();
+    let mut finished: Vec<RecordStats> = Vec::new();
+    let ctrl_c = stop_signal;
+    tokio::pin!(ctrl_c);
+    let mut check = tokio::time::interval(Duration::from_millis(200));
+    let outcome: Result<End, Failure> = 'outer: loop {
+        while let Some(stream) = pending.pop_front() {
+            if single && (!recordings.is_empty() || !finished.is_empty()) {
+                break;
+            }
+            let (mut sink, label) = match sink_for(&target, &stream, 0) {
+                Ok(s) => s,
+                Err(e) => break 'outer Err(e),
+            };
+            let expected = expected_tracks(&stream, &sink, &args);
+            if let Sink::Container(r) = &mut sink {
+                r.set_expected(expected);
+                r.set_limits(args.duration, args.frames);
+            }
+            tracing::info!(stream = %stream.id, name = %stream.name, "recording to {label}");
+            match start_recording(&client, &peer_config, &stream, !args.no_audio, !args.no_video, sink, label, measure.clone()).await {
+                Ok(r) => recordings.push(r),
+                Err(e) if single => break 'outer Err(e),
+                Err(e) => eprintln!("vcall: stream {}: {e}", stream.id),
+            }
+        }
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Some(SessionEvent::StreamCreated { stream }) if wanted(&stream) => pending.push_back(stream),
+                Some(SessionEvent::StreamDestroyed { stream, reason }) => {
+                    pending.retain(|s| s.id != stream.id);
+                    if let Some(i) = recordings.iter().position(|r| r.stream.id == stream.id) {
+                        tracing::info!(stream = %stream.id, reason, "stream ended");
+                        match recordings.remove(i).finish().await {
+                            Ok(st) => finished.push(st),
+                            Err(e) => break Err(e),
+                        }
+                        if single {
+                            break Ok(End::Complete);
+                        }
+                    }
+                }
+                Some(SessionEvent::SessionDisconnected { reason }) => break Err(disconnected_failure(&reason)),
+                None => break Err(disconnected_failure("networkDisconnected")),
+                Some(_) => {}
+            },
+            _ = &mut ctrl_c => break Ok(End::Interrupted),
+            _ = progress.tick() => {}
+            _ = check.tick() => {
+                let mut all_complete = !recordings.is_empty();
+                let (mut v, mut a, mut b) = (0, 0, 0);
+                for r in &recordings {
+                    let st = *r.stats.borrow();
+                    let reached = st.complete
+                        || args.duration.is_some_and(|d| st.duration_us >= d.as_micros() as i64)
+                        || args.frames.is_some_and(|n| st.video_frames >= n);
+                    all_complete &= reached;
+                    (v, a, b) = (v + st.video_frames, a + st.audio_frames, b + st.bytes);
+                }
+                progress.set(v, a, b);
+                if all_complete && (args.duration.is_some() || args.frames.is_some()) {
+                    break Ok(End::Complete);
+                }
+                if recordings.iter().any(|r| matches!(*r.peer.state().borrow(), PeerState::Failed)) {
+                    break Err(Failure::new(Exit::Media, "the media connection to the server failed"));
+                }
+            }
+        }
+    };
+    progress.finish();
+    // Whatever ended the call, every recording is finished so nothing received is lost.
+    let mut first_error = None;
+    for r in recordings {
+        match r.finish().await {
+            Ok(st) => finished.push(st),
+            Err(e) => {
+                eprintln!("vcall: {e}");
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if !matches!(&outcome, Err(f) if f.code == Exit::Disconnected) {
+        client.disconnect().await;
+    }
+    let end = outcome?;
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    if finished.iter().all(|s| s.video_frames + s.audio_frames == 0) && matches!(end, End::Complete) {
+        return Err(Failure::new(Exit::NoMedia, "no media was received"));
+    }
+    Ok(match end {
+        End::Complete => Exit::Ok,
+        End::Interrupted => Exit::Interrupted,
+    })
+}

@@ -1,0 +1,267 @@
+//! Cameras (nokhwa) and microphones (cpal). Each sits behind its cargo feature; without the
+//! feature, or without a device, opening one fails with a message naming the alternatives.
+
+use crate::client::sources::{AudioSource, VideoSource};
+use crate::exit::{Exit, Failure};
+
+const NO_CAMERA_HINT: &str = "use --video testsrc, --video FILE.y4m, or --video - for Y4M on stdin";
+const NO_MIC_HINT: &str = "use --audio tone or --audio FILE.wav";
+
+/// A capture device and what it offers.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Device {
+    pub kind: &'static str,
+    /// What `--video camera:ID` or `--audio mic:ID` takes.
+    pub id: String,
+    pub name: String,
+    pub formats: Vec<String>,
+}
+
+/// Every camera and microphone found; errors only for a backend that failed outright.
+pub fn list() -> (Vec<Device>, Vec<String>) {
+    let (mut devices, mut problems) = (Vec::new(), Vec::new());
+    match cameras() {
+        Ok(c) => devices.extend(c),
+        Err(e) => problems.push(e),
+    }
+    match mics() {
+        Ok(m) => devices.extend(m),
+        Err(e) => problems.push(e),
+    }
+    (devices, problems)
+}
+
+#[cfg(feature = "camera")]
+fn cameras() -> Result<Vec<Device>, String> {
+    use nokhwa::pixel_format::RgbFormat;
+    use nokhwa::utils::{ApiBackend, RequestedFormat, RequestedFormatType};
+    let infos = nokhwa::query(ApiBackend::Auto).map_err(|e| format!("cameras: {e}"))?;
+    Ok(infos
+        .into_iter()
+        .map(|info| {
+            let formats = nokhwa::Camera::new(info.index().clone(), RequestedFormat::new::<RgbFormat>(RequestedFormatType::None))
+                .and_then(|mut c| c.compatible_camera_formats())
+                .map(|fs| fs.iter().map(|f| format!("{} {}x{}@{}", f.format(), f.resolution().width(), f.resolution().height(), f.frame_rate())).collect())
+                .unwrap_or_default();
+            Device { kind: "camera", id: info.index().to_string(), name: info.human_name(), formats }
+        })
+        .collect())
+}
+
+#[cfg(not(feature = "camera"))]
+fn cameras() -> Result<Vec<Device>, String> {
+    Err("cameras: this build has no camera support (cargo feature `camera`)".into())
+}
+
+#[cfg(feature = "mic")]
+fn mics() -> Result<Vec<Device>, String> {
+    use cpal::traits::{DeviceTrait, HostTrait};
+    let host = cpal::default_host();
+    let devices = host.input_devices().map_err(|e| format!("microphones: {e}"))?;
+    Ok(devices
+        .filter_map(|d| {
+            let name = d.name().ok()?;
+            let formats = d
+                .supported_input_configs()
+                .map(|cs| cs.map(|c| format!("{:?} {}ch {}-{} Hz", c.sample_format(), c.channels(), c.min_sample_rate().0, c.max_sample_rate().0)).collect())
+                .unwrap_or_default();
+            Some(Device { kind: "microphone", id: name.clone(), name, formats })
+        })
+        .collect())
+}
+
+#[cfg(not(feature = "mic"))]
+fn mics() -> Result<Vec<Device>, String> {
+    Err("microphones: this build has no microphone support (cargo feature `mic`)".into())
+}
+
+/// Pictures from the camera thread (nokhwa's camera is not Send, so one thread owns it).
+#[cfg(feature = "camera")]
+struct Camera {
+    rx: std::sync::mpsc::Receiver<Result<crate::media::testsrc::I420, String>>,
+    width: usize,
+    height: usize,
+    fps: f64,
+}
+
+#[cfg(feature = "camera")]
+impl VideoSource for Camera {
+    fn size(&self) -> (usize, usize) {
+        (self.width, self.height)
+    }
+    fn fps(&self) -> f64 {
+        self.fps
+    }
+    fn next(&mut self, _capture_ms: u64) -> Result<Option<crate::media::testsrc::I420>, Failure> {
+        match self.rx.recv() {
+            Ok(Ok(img)) => Ok(Some(img)),
+            Ok(Err(e)) => Err(Failure::new(Exit::Device, format!("camera: {e}"))),
+            Err(_) => Err(Failure::new(Exit::Device, "the camera stopped")),
+        }
+    }
+}
+
+/// BT.601 RGB to I420, cropping to an even `w` x `h`.
+pub fn rgb_to_i420(rgb: &[u8], src_w: usize, src_h: usize, w: usize, h: usize) -> crate::media::testsrc::I420 {
+    let mut img = crate::media::testsrc::I420::new(w, h);
+    let (y, uv) = img.data.split_at_mut(w * h);
+    let (u, v) = uv.split_at_mut(w * h / 4);
+    let px = |x: usize, yy: usize| {
+        let i = (yy.min(src_h - 1) * src_w + x.min(src_w - 1)) * 3;
+        (rgb[i] as i32, rgb[i + 1] as i32, rgb[i + 2] as i32)
+    };
+    for row in 0..h {
+        for col in 0..w {
+            let (r, g, b) = px(col, row);
+            y[row * w + col] = (((66 * r + 129 * g + 25 * b + 128) >> 8) + 16).clamp(0, 255) as u8;
+        }
+    }
+    for row in 0..h / 2 {
+        for col in 0..w / 2 {
+            let (r, g, b) = px(col * 2, row * 2);
+            u[row * w / 2 + col] = (((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128).clamp(0, 255) as u8;
+            v[row * w / 2 + col] = (((112 * r - 94 * g - 18 * b + 128) >> 8) + 128).clamp(0, 255) as u8;
+        }
+    }
+    img
+}
+
+#[cfg(feature = "camera")]
+pub fn open_camera(which: Option<&str>, width: u32, height: u32, fps: f64) -> Result<Box<dyn VideoSource>, Failure> {
+    use nokhwa::pixel_format::RgbFormat;
+    use nokhwa::utils::{ApiBackend, CameraFormat, FrameFormat, RequestedFormat, RequestedFormatType};
+    let none = |why: String| Failure::new(Exit::Device, format!("no camera: {why}; {NO_CAMERA_HINT}"));
+    let cams = nokhwa::query(ApiBackend::Auto).map_err(|e| none(e.to_string()))?;
+    let info = match which {
+        None => cams.first(),
+        Some(w) => cams.iter().find(|c| c.index().to_string() == w || c.human_name() == w),
+    }
+    .ok_or_else(|| none(match which { None => "none was found".into(), Some(w) => format!("{w:?} was not found") }))?;
+    let index = info.index().clone();
+    let name = info.human_name();
+    let wanted = CameraFormat::new_from(width, height, FrameFormat::MJPEG, fps.round() as u32);
+    let (tx, rx) = std::sync::mpsc::sync_channel(2);
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(usize, usize, f64), String>>();
+    std::thread::spawn(move || {
+        let opened = nokhwa::Camera::new(index, RequestedFormat::new::<RgbFormat>(RequestedFormatType::Closest(wanted)))
+            .and_then(|mut cam| cam.open_stream().map(|_| cam));
+        let mut cam = match opened {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = ready_tx.send(Err(e.to_string()));
+                return;
+            }
+        };
+        let f = cam.camera_format();
+        let (w, h) = ((f.resolution().width() & !1) as usize, (f.resolution().height() & !1) as usize);
+        tracing::info!("camera {name}: {} {w}x{h} at {} fps", f.format(), f.frame_rate());
+        let _ = ready_tx.send(Ok((w, h, f.frame_rate().max(1) as f64)));
+        loop {
+            let picture = cam
+                .frame()
+                .and_then(|frame| frame.decode_image::<RgbFormat>())
+                .map(|rgb| rgb_to_i420(rgb.as_raw(), rgb.width() as usize, rgb.height() as usize, w, h))
+                .map_err(|e| e.to_string());
+            let failed = picture.is_err();
+            match tx.try_send(picture) {
+                Err(std::sync::mpsc::TrySendError::Disconnected(_)) => break,
+                _ if failed => break,
+                _ => {} // a full queue drops the picture: the encoder is behind
+            }
+        }
+    });
+    let (w, h, rate) = ready_rx.recv().map_err(|_| none("the capture thread failed".into()))?.map_err(none)?;
+    Ok(Box::new(Camera { rx, width: w, height: h, fps: rate }))
+}
+
+#[cfg(not(feature = "camera"))]
+pub fn open_camera(_which: Option<&str>, _w: u32, _h: u32, _fps: f64) -> Result<Box<dyn VideoSource>, Failure> {
+    Err(Failure::new(Exit::Device, format!("this build of vcall has no camera support; {NO_CAMERA_HINT}")))
+}
+
+#[cfg(feature = "mic")]
+struct Mic {
+    rx: std::sync::mpsc::Receiver<Vec<i16>>,
+    buffered: std::collections::VecDeque<i16>,
+    /// Keeps the capture thread (which owns the non-Send stream) alive.
+    _stop: std::sync::mpsc::Sender<()>,
+}
+
+#[cfg(feature = "mic")]
+impl AudioSource for Mic {
+    fn next(&mut self, out: &mut [i16; crate::codec::OPUS_FRAME]) -> Result<bool, Failure> {
+        while self.buffered.len() < out.len() {
+            let chunk = self.rx.recv().map_err(|_| Failure::new(Exit::Device, "the microphone stopped"))?;
+            self.buffered.extend(chunk);
+        }
+        for s in out.iter_mut() {
+            *s = self.buffered.pop_front().unwrap_or(0);
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(feature = "mic")]
+pub fn open_mic(which: Option<&str>) -> Result<Box<dyn AudioSource>, Failure> {
+    use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+    let none = |why: String| Failure::new(Exit::Device, format!("no microphone: {why}; {NO_MIC_HINT}"));
+    let host = cpal::default_host();
+    let device = match which {
+        None => host.default_input_device(),
+        Some(w) => host.input_devices().map_err(|e| none(e.to_string()))?.find(|d| d.name().is_ok_and(|n| n == w)),
+    }
+    .ok_or_else(|| none(match which { None => "none was found".into(), Some(w) => format!("{w:?} was not found") }))?;
+    let config = device.default_input_config().map_err(|e| none(e.to_string()))?;
+    let (rate, channels) = (config.sample_rate().0, config.channels() as usize);
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<i16>>();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+    // cpal streams are not Send: one thread builds, runs and drops it.
+    std::thread::spawn(move || {
+        let mut pos = 0.0f64;
+        let step = rate as f64 / 48_000.0;
+        let mut carry: Vec<f32> = Vec::new();
+        let stream = device.build_input_stream(
+            &config.into(),
+            move |data: &[f32], _| {
+                // Mix to mono, then resample to 48 kHz by linear interpolation.
+                carry.extend(data.chunks(channels).map(|f| f.iter().sum::<f32>() / channels as f32));
+                let mut out = Vec::new();
+                while pos + 1.0 < carry.len() as f64 {
+                    let i = pos as usize;
+                    let frac = (pos - i as f64) as f32;
+                    let s = carry[i] + (carry[i + 1] - carry[i]) * frac;
+                    out.push((s * 32767.0).clamp(-32768.0, 32767.0) as i16);
+                    pos += step;
+                }
+                let used = pos as usize;
+                carry.drain(..used);
+                pos -= used as f64;
+                let _ = tx.send(out);
+            },
+            |e| tracing::warn!("microphone: {e}"),
+            None,
+        );
+        match stream {
+            Ok(s) => match s.play() {
+                Ok(()) => {
+                    let _ = ready_tx.send(Ok(()));
+                    let _ = stop_rx.recv();
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e.to_string()));
+                }
+            },
+            Err(e) => {
+                let _ = ready_tx.send(Err(e.to_string()));
+            }
+        }
+    });
+    ready_rx.recv().map_err(|_| none("the capture thread failed".into()))?.map_err(none)?;
+    Ok(Box::new(Mic { rx, buffered: Default::default(), _stop: stop_tx }))
+}
+
+#[cfg(not(feature = "mic"))]
+pub fn open_mic(_which: Option<&str>) -> Result<Box<dyn AudioSource>, Failure> {
+    Err(Failure::new(Exit::Device, format!("this build of vcall has no microphone support; {NO_MIC_HINT}")))
+}
