@@ -66,10 +66,17 @@ const INTERLEAVE: Duration = Duration::from_millis(500);
 /// How long to wait for every expected track before writing the header without the missing.
 const TRACK_WAIT: Duration = Duration::from_secs(5);
 
+/// Maps a track's RTP time to the recording's clock. The offset is the smallest seen of
+/// (arrival - RTP time): network and scheduling delays only ever add to a frame's arrival,
+/// so the minimum is the truest alignment, and both tracks get it the same way.
 struct RecTrack {
     codec: Codec,
-    /// Arrival instant and RTP timestamp of the first frame: maps RTP time to the clock.
-    anchor: Option<(Instant, u64)>,
+    /// RTP timestamp of the first frame.
+    ts0: Option<u64>,
+    /// min(arrival - RTP time), microseconds since the recorder's origin.
+    offset_us: i64,
+    /// Presentation time of this track's last written sample (kept increasing).
+    last_pts: i64,
     config: Option<VideoConfig>,
     /// Index in the written file, once the header is out.
     index: Option<usize>,
@@ -158,7 +165,7 @@ impl Recorder {
         if self.writer.is_some() && self.tracks[slot].as_ref().is_none_or(|t| t.index.is_none()) {
             return Ok(()); // a track that came after the header cannot be added
         }
-        let t = self.tracks[slot].get_or_insert(RecTrack { codec, anchor: None, config: None, index: None });
+        let t = self.tracks[slot].get_or_insert(RecTrack { codec, ts0: None, offset_us: i64::MAX, last_pts: i64::MIN, config: None, index: None });
         if t.config.is_none() && t.codec != Codec::Opus {
             t.config = match t.codec {
                 Codec::H264 => VideoConfig::from_h264(&frame.data),
@@ -168,26 +175,28 @@ impl Recorder {
                 return Ok(()); // cannot describe the track yet: wait for a keyframe with it
             }
         }
-        let (at, ts0) = *t.anchor.get_or_insert((arrival, frame.timestamp));
-        let offset = (at.saturating_duration_since(self.origin)).as_micros() as i64;
-        let rel = (frame.timestamp as i128 - ts0 as i128) * 1_000_000 / t.codec.clock_rate() as i128;
-        let pts_us = offset + rel as i64;
+        let ts0 = *t.ts0.get_or_insert(frame.timestamp);
+        let rtp_us = ((frame.timestamp as i128 - ts0 as i128) * 1_000_000 / t.codec.clock_rate() as i128) as i64;
+        let arrival_us = arrival.saturating_duration_since(self.origin).as_micros() as i64;
+        t.offset_us = t.offset_us.min(arrival_us - rtp_us);
+        // Queued by arrival-based time; the final time is computed when written.
+        let pts_us = rtp_us;
         let video = t.codec != Codec::Opus;
         let data = if t.codec == Codec::H264 { Bytes::from(codecs::annexb_to_avcc(&frame.data)) } else { frame.data };
         self.counter += 1;
-        self.queue.insert((pts_us, self.counter), (slot, Sample { pts_us, data, keyframe: frame.keyframe, video }));
+        self.queue.insert((arrival_us, self.counter), (slot, Sample { pts_us, data, keyframe: frame.keyframe, video }));
         self.drain(false)
     }
 
     fn ready_for_header(&self) -> bool {
-        self.tracks.iter().flatten().filter(|t| t.anchor.is_some()).count() >= self.expected
+        self.tracks.iter().flatten().filter(|t| t.ts0.is_some()).count() >= self.expected
             || self.origin.elapsed() > TRACK_WAIT
     }
 
     fn write_header(&mut self) -> io::Result<()> {
         let mut specs = Vec::new();
         for t in self.tracks.iter_mut().flatten() {
-            if t.anchor.is_some() {
+            if t.ts0.is_some() {
                 t.index = Some(specs.len());
                 specs.push(TrackSpec { codec: t.codec, video: t.config.clone() });
             }
@@ -197,7 +206,11 @@ impl Recorder {
             Container::Mp4 => Writer::Mp4(mp4::Mp4Writer::new(file, &specs)?),
             Container::Mkv => Writer::Mkv(mkv::MkvWriter::new(file, &specs)?),
         });
-        self.base_us = self.queue.keys().next().map(|k| k.0);
+        self.base_us = self
+            .queue
+            .values()
+            .filter_map(|(slot, s)| self.tracks[*slot].as_ref().map(|t| s.pts_us + t.offset_us))
+            .min();
         Ok(())
     }
 
@@ -218,10 +231,11 @@ impl Recorder {
             let (_, (track, mut sample)) = self.queue.pop_first().expect("non-empty");
             let Some(t) = self.tracks[track].as_mut() else { continue };
             let Some(index) = t.index else { continue };
-            sample.pts_us -= base;
+            sample.pts_us = (sample.pts_us + t.offset_us - base).max(t.last_pts + 1);
             if sample.pts_us < 0 || self.stats.complete {
                 continue;
             }
+            t.last_pts = sample.pts_us;
             if self.limit_us.is_some_and(|l| sample.pts_us >= l)
                 || (sample.video && self.limit_frames.is_some_and(|l| self.stats.video_frames >= l))
             {

@@ -1,0 +1,387 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'vcall'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'vcall' {
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the embedded server: signaling, media forwarding (SFU) and the session API')
+            [CompletionResult]::new('session', 'session', [CompletionResultType]::ParameterValue, 'Create sessions on a server')
+            [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'Create tokens (offline, signed with the API secret)')
+            [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Join a session and print its events until Ctrl-C or --duration')
+            [CompletionResult]::new('list-streams', 'list-streams', [CompletionResultType]::ParameterValue, 'Print the streams in a session and the connection count, then exit')
+            [CompletionResult]::new('publish', 'publish', [CompletionResultType]::ParameterValue, 'Publish a stream: camera and microphone, a test pattern and tone, files or stdin')
+            [CompletionResult]::new('subscribe', 'subscribe', [CompletionResultType]::ParameterValue, 'Subscribe to streams and record them to files or pipe them to stdout')
+            [CompletionResult]::new('moderate', 'moderate', [CompletionResultType]::ParameterValue, 'Moderator actions: force a stream to unpublish or a connection to leave')
+            [CompletionResult]::new('devices', 'devices', [CompletionResultType]::ParameterValue, 'List cameras and microphones')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Start a server, publish, subscribe and record a few seconds, all in one process')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'vcall;serve' {
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address for signaling and the HTTP API')
+            [CompletionResult]::new('--api-key', '--api-key', [CompletionResultType]::ParameterName, 'API key [env: VCALL_API_KEY]')
+            [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'API secret [env: VCALL_API_SECRET]')
+            [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for the server''s media connections (repeatable); `turn:user:pass@host:port` carries credentials')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'vcall;session' {
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Ask the server for a new session and print its id')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'vcall;session;create' {
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
+            [CompletionResult]::new('--api-key', '--api-key', [CompletionResultType]::ParameterName, 'API key [env: VCALL_API_KEY]')
+            [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'API secret [env: VCALL_API_SECRET]')
+            [CompletionResult]::new('--location-hint', '--location-hint', [CompletionResultType]::ParameterName, 'An IP address hinting where the session''s media should be handled')
+            [CompletionResult]::new('--p2p', '--p2p', [CompletionResultType]::ParameterName, 'Ask for peer-to-peer media where possible (kept and reported)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the whole session as one JSON object')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'vcall;session;help' {
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Ask the server for a new session and print its id')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'vcall;session;help;create' {
+            break
+        }
+        'vcall;session;help;help' {
+            break
+        }
+        'vcall;token' {
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Print a token for a session')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'vcall;token;create' {
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'The session the token admits to [env: VCALL_SESSION]')
+            [CompletionResult]::new('--role', '--role', [CompletionResultType]::ParameterName, 'What the holder may do')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Token data, visible to the other participants')
+            [CompletionResult]::new('--expire-in', '--expire-in', [CompletionResultType]::ParameterName, 'Lifetime, e.g. 30m, 24h, 7d')
+            [CompletionResult]::new('--api-key', '--api-key', [CompletionResultType]::ParameterName, 'API key [env: VCALL_API_KEY]')
+            [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'API secret [env: VCALL_API_SECRET]')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'vcall;token;help' {
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Print a token for a session')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'vcall;token;help;create' {
+            break
+        }
+        'vcall;token;help;help' {
+            break
+        }
+        'vcall;connect' {
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id [env: VCALL_SESSION]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants')
+            [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable)')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Leave after this long (e.g. 10s); default: until Ctrl-C')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object per line')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'vcall;list-streams' {
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id [env: VCALL_SESSION]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants')
+            [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'vcall;publish' {
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id [env: VCALL_SESSION]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants')
+            [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable)')
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The stream''s name, visible to others')
+            [CompletionResult]::new('--video', '--video', [CompletionResultType]::ParameterName, 'Video source: camera[:INDEX|NAME], testsrc, a .y4m file, or - for Y4M on stdin')
+            [CompletionResult]::new('--audio', '--audio', [CompletionResultType]::ParameterName, 'Audio source: mic[:NAME], tone[:HZ], or a .wav file')
+            [CompletionResult]::new('--width', '--width', [CompletionResultType]::ParameterName, 'Picture width for camera and testsrc')
+            [CompletionResult]::new('--height', '--height', [CompletionResultType]::ParameterName, 'Picture height for camera and testsrc')
+            [CompletionResult]::new('--fps', '--fps', [CompletionResultType]::ParameterName, 'Frame rate for camera and testsrc')
+            [CompletionResult]::new('--video-bitrate', '--video-bitrate', [CompletionResultType]::ParameterName, 'H.264 bitrate, bits per second (k and M suffixes work)')
+            [CompletionResult]::new('--audio-bitrate', '--audio-bitrate', [CompletionResultType]::ParameterName, 'Opus bitrate, bits per second')
+            [CompletionResult]::new('--keyframe-interval', '--keyframe-interval', [CompletionResultType]::ParameterName, 'Frames between keyframes (a keyframe is also sent whenever a receiver asks)')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Unpublish after this long; default: until Ctrl-C or the end of the sources')
+            [CompletionResult]::new('--no-audio', '--no-audio', [CompletionResultType]::ParameterName, 'Send no audio')
+            [CompletionResult]::new('--no-video', '--no-video', [CompletionResultType]::ParameterName, 'Send no video')
+            [CompletionResult]::new('--loop', '--loop', [CompletionResultType]::ParameterName, 'Start file sources again at their end')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'vcall;subscribe' {
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id [env: VCALL_SESSION]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants')
+            [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable)')
+            [CompletionResult]::new('--stream', '--stream', [CompletionResultType]::ParameterName, 'Stream id or name to subscribe to (repeatable); default: every stream, including later ones')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output file (.mp4 or .mkv: one file with audio and video), or - for stdout with --format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output file (.mp4 or .mkv: one file with audio and video), or - for stdout with --format')
+            [CompletionResult]::new('--output-dir', '--output-dir', [CompletionResultType]::ParameterName, 'Record every stream to its own file in this folder, named from its name and id')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Format on stdout (with -o -) or for --output-dir files (mp4 or mkv by default mp4)')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Stop after this much recorded media (e.g. 10s)')
+            [CompletionResult]::new('--frames', '--frames', [CompletionResultType]::ParameterName, 'Stop after this many video frames')
+            [CompletionResult]::new('--no-audio', '--no-audio', [CompletionResultType]::ParameterName, 'Receive no audio')
+            [CompletionResult]::new('--no-video', '--no-video', [CompletionResultType]::ParameterName, 'Receive no video')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'vcall;moderate' {
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('force-unpublish', 'force-unpublish', [CompletionResultType]::ParameterValue, 'Force a stream to stop; its publisher and everyone else see streamDestroyed')
+            [CompletionResult]::new('force-disconnect', 'force-disconnect', [CompletionResultType]::ParameterValue, 'Force a connection out of the session')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'vcall;moderate;force-unpublish' {
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id [env: VCALL_SESSION]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants')
+            [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable)')
+            [CompletionResult]::new('--stream', '--stream', [CompletionResultType]::ParameterName, 'Stream id or name')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'vcall;moderate;force-disconnect' {
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id [env: VCALL_SESSION]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants')
+            [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable)')
+            [CompletionResult]::new('--connection', '--connection', [CompletionResultType]::ParameterName, 'Connection id')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'vcall;moderate;help' {
+            [CompletionResult]::new('force-unpublish', 'force-unpublish', [CompletionResultType]::ParameterValue, 'Force a stream to stop; its publisher and everyone else see streamDestroyed')
+            [CompletionResult]::new('force-disconnect', 'force-disconnect', [CompletionResultType]::ParameterValue, 'Force a connection out of the session')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'vcall;moderate;help;force-unpublish' {
+            break
+        }
+        'vcall;moderate;help;force-disconnect' {
+            break
+        }
+        'vcall;moderate;help;help' {
+            break
+        }
+        'vcall;devices' {
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'vcall;demo' {
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'How much to record')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'The recording')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'The recording')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'vcall;help' {
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the embedded server: signaling, media forwarding (SFU) and the session API')
+            [CompletionResult]::new('session', 'session', [CompletionResultType]::ParameterValue, 'Create sessions on a server')
+            [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'Create tokens (offline, signed with the API secret)')
+            [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Join a session and print its events until Ctrl-C or --duration')
+            [CompletionResult]::new('list-streams', 'list-streams', [CompletionResultType]::ParameterValue, 'Print the streams in a session and the connection count, then exit')
+            [CompletionResult]::new('publish', 'publish', [CompletionResultType]::ParameterValue, 'Publish a stream: camera and microphone, a test pattern and tone, files or stdin')
+            [CompletionResult]::new('subscribe', 'subscribe', [CompletionResultType]::ParameterValue, 'Subscribe to streams and record them to files or pipe them to stdout')
+            [CompletionResult]::new('moderate', 'moderate', [CompletionResultType]::ParameterValue, 'Moderator actions: force a stream to unpublish or a connection to leave')
+            [CompletionResult]::new('devices', 'devices', [CompletionResultType]::ParameterValue, 'List cameras and microphones')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Start a server, publish, subscribe and record a few seconds, all in one process')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'vcall;help;serve' {
+            break
+        }
+        'vcall;help;session' {
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Ask the server for a new session and print its id')
+            break
+        }
+        'vcall;help;session;create' {
+            break
+        }
+        'vcall;help;token' {
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Print a token for a session')
+            break
+        }
+        'vcall;help;token;create' {
+            break
+        }
+        'vcall;help;connect' {
+            break
+        }
+        'vcall;help;list-streams' {
+            break
+        }
+        'vcall;help;publish' {
+            break
+        }
+        'vcall;help;subscribe' {
+            break
+        }
+        'vcall;help;moderate' {
+            [CompletionResult]::new('force-unpublish', 'force-unpublish', [CompletionResultType]::ParameterValue, 'Force a stream to stop; its publisher and everyone else see streamDestroyed')
+            [CompletionResult]::new('force-disconnect', 'force-disconnect', [CompletionResultType]::ParameterValue, 'Force a connection out of the session')
+            break
+        }
+        'vcall;help;moderate;force-unpublish' {
+            break
+        }
+        'vcall;help;moderate;force-disconnect' {
+            break
+        }
+        'vcall;help;devices' {
+            break
+        }
+        'vcall;help;demo' {
+            break
+        }
+        'vcall;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

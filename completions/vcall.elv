@@ -1,0 +1,341 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[vcall] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'vcall'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'vcall'= {
+            cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress display'
+            cand --quiet 'Only errors on stderr; no progress display'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand serve 'Run the embedded server: signaling, media forwarding (SFU) and the session API'
+            cand session 'Create sessions on a server'
+            cand token 'Create tokens (offline, signed with the API secret)'
+            cand connect 'Join a session and print its events until Ctrl-C or --duration'
+            cand list-streams 'Print the streams in a session and the connection count, then exit'
+            cand publish 'Publish a stream: camera and microphone, a test pattern and tone, files or stdin'
+            cand subscribe 'Subscribe to streams and record them to files or pipe them to stdout'
+            cand moderate 'Moderator actions: force a stream to unpublish or a connection to leave'
+            cand devices 'List cameras and microphones'
+            cand demo 'Start a server, publish, subscribe and record a few seconds, all in one process'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'vcall;serve'= {
+            cand --listen 'Address for signaling and the HTTP API'
+            cand --api-key 'API key [env: VCALL_API_KEY]'
+            cand --api-secret 'API secret [env: VCALL_API_SECRET]'
+            cand --ice-server 'STUN or TURN server for the server''s media connections (repeatable); `turn:user:pass@host:port` carries credentials'
+            cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress display'
+            cand --quiet 'Only errors on stderr; no progress display'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'vcall;session'= {
+            cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress display'
+            cand --quiet 'Only errors on stderr; no progress display'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand create 'Ask the server for a new session and print its id'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'vcall;session;create'= {
+            cand --url 'Server URL [env: VCALL_URL]'
+            cand --api-key 'API key [env: VCALL_API_KEY]'
+            cand --api-secret 'API secret [env: VCALL_API_SECRET]'
+            cand --location-hint 'An IP address hinting where the session''s media should be handled'
+            cand --p2p 'Ask for peer-to-peer media where possible (kept and reported)'
+            cand --json 'Print the whole session as one JSON object'
+            cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress display'
+            cand --quiet 'Only errors on stderr; no progress display'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'vcall;session;help'= {
+            cand create 'Ask the server for a new session and print its id'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'vcall;session;help;create'= {
+        }
+        &'vcall;session;help;help'= {
+        }
+        &'vcall;token'= {
+            cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress display'
+            cand --quiet 'Only errors on stderr; no progress display'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand create 'Print a token for a session'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'vcall;token;create'= {
+            cand --session 'The session the token admits to [env: VCALL_SESSION]'
+            cand --role 'What the holder may do'
+            cand --data 'Token data, visible to the other participants'
+            cand --expire-in 'Lifetime, e.g. 30m, 24h, 7d'
+            cand --api-key 'API key [env: VCALL_API_KEY]'
+            cand --api-secret 'API secret [env: VCALL_API_SECRET]'
+            cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress display'
+            cand --quiet 'Only errors on stderr; no progress display'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'vcall;token;help'= {
+            cand create 'Print a token for a session'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'vcall;token;help;create'= {
+        }
+        &'vcall;token;help;help'= {
+        }
+        &'vcall;connect'= {
+            cand --url 'Server URL [env: VCALL_URL]'
+            cand --session 'Session id [env: VCALL_SESSION]'
+            cand --token 'Token [env: VCALL_TOKEN]'
+            cand --data 'Client data, visible to the other participants'
+            cand --ice-server 'STUN or TURN server for media (repeatable)'
+            cand --duration 'Leave after this long (e.g. 10s); default: until Ctrl-C'
+            cand --json 'One JSON object per line'
+            cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress display'
+            cand --quiet 'Only errors on stderr; no progress display'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'vcall;list-streams'= {
+            cand --url 'Server URL [env: VCALL_URL]'
+            cand --session 'Session id [env: VCALL_SESSION]'
+            cand --token 'Token [env: VCALL_TOKEN]'
+            cand --data 'Client data, visible to the other participants'
+            cand --ice-server 'STUN or TURN server for media (repeatable)'
+            cand --json 'One JSON object'
+            cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress display'
+            cand --quiet 'Only errors on stderr; no progress display'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'vcall;publish'= {
+            cand --url 'Server URL [env: VCALL_URL]'
+            cand --session 'Session id [env: VCALL_SESSION]'
+            cand --token 'Token [env: VCALL_TOKEN]'
+            cand --data 'Client data, visible to the other participants'
+            cand --ice-server 'STUN or TURN server for media (repeatable)'
+            cand --name 'The stream''s name, visible to others'
+            cand --video 'Video source: camera[:INDEX|NAME], testsrc, a .y4m file, or - for Y4M on stdin'
+            cand --audio 'Audio source: mic[:NAME], tone[:HZ], or a .wav file'
+            cand --width 'Picture width for camera and testsrc'
+            cand --height 'Picture height for camera and testsrc'
+            cand --fps 'Frame rate for camera and testsrc'
+            cand --video-bitrate 'H.264 bitrate, bits per second (k and M suffixes work)'
+            cand --audio-bitrate 'Opus bitrate, bits per second'
+            cand --keyframe-interval 'Frames between keyframes (a keyframe is also sent whenever a receiver asks)'
+            cand --duration 'Unpublish after this long; default: until Ctrl-C or the end of the sources'
+            cand --no-audio 'Send no audio'
+            cand --no-video 'Send no video'
+            cand --loop 'Start file sources again at their end'
+            cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress display'
+            cand --quiet 'Only errors on stderr; no progress display'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'vcall;subscribe'= {
+            cand --url 'Server URL [env: VCALL_URL]'
+            cand --session 'Session id [env: VCALL_SESSION]'
+            cand --token 'Token [env: VCALL_TOKEN]'
+            cand --data 'Client data, visible to the other participants'
+            cand --ice-server 'STUN or TURN server for media (repeatable)'
+            cand --stream 'Stream id or name to subscribe to (repeatable); default: every stream, including later ones'
+            cand -o 'Output file (.mp4 or .mkv: one file with audio and video), or - for stdout with --format'
+            cand --output 'Output file (.mp4 or .mkv: one file with audio and video), or - for stdout with --format'
+            cand --output-dir 'Record every stream to its own file in this folder, named from its name and id'
+            cand --format 'Format on stdout (with -o -) or for --output-dir files (mp4 or mkv by default mp4)'
+            cand --duration 'Stop after this much recorded media (e.g. 10s)'
+            cand --frames 'Stop after this many video frames'
+            cand --no-audio 'Receive no audio'
+            cand --no-video 'Receive no video'
+            cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress display'
+            cand --quiet 'Only errors on stderr; no progress display'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'vcall;moderate'= {
+            cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress display'
+            cand --quiet 'Only errors on stderr; no progress display'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand force-unpublish 'Force a stream to stop; its publisher and everyone else see streamDestroyed'
+            cand force-disconnect 'Force a connection out of the session'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'vcall;moderate;force-unpublish'= {
+            cand --url 'Server URL [env: VCALL_URL]'
+            cand --session 'Session id [env: VCALL_SESSION]'
+            cand --token 'Token [env: VCALL_TOKEN]'
+            cand --data 'Client data, visible to the other participants'
+            cand --ice-server 'STUN or TURN server for media (repeatable)'
+            cand --stream 'Stream id or name'
+            cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress display'
+            cand --quiet 'Only errors on stderr; no progress display'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'vcall;moderate;force-disconnect'= {
+            cand --url 'Server URL [env: VCALL_URL]'
+            cand --session 'Session id [env: VCALL_SESSION]'
+            cand --token 'Token [env: VCALL_TOKEN]'
+            cand --data 'Client data, visible to the other participants'
+            cand --ice-server 'STUN or TURN server for media (repeatable)'
+            cand --connection 'Connection id'
+            cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress display'
+            cand --quiet 'Only errors on stderr; no progress display'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'vcall;moderate;help'= {
+            cand force-unpublish 'Force a stream to stop; its publisher and everyone else see streamDestroyed'
+            cand force-disconnect 'Force a connection out of the session'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'vcall;moderate;help;force-unpublish'= {
+        }
+        &'vcall;moderate;help;force-disconnect'= {
+        }
+        &'vcall;moderate;help;help'= {
+        }
+        &'vcall;devices'= {
+            cand --json 'One JSON object'
+            cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress display'
+            cand --quiet 'Only errors on stderr; no progress display'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'vcall;demo'= {
+            cand --duration 'How much to record'
+            cand -o 'The recording'
+            cand --output 'The recording'
+            cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress display'
+            cand --quiet 'Only errors on stderr; no progress display'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'vcall;help'= {
+            cand serve 'Run the embedded server: signaling, media forwarding (SFU) and the session API'
+            cand session 'Create sessions on a server'
+            cand token 'Create tokens (offline, signed with the API secret)'
+            cand connect 'Join a session and print its events until Ctrl-C or --duration'
+            cand list-streams 'Print the streams in a session and the connection count, then exit'
+            cand publish 'Publish a stream: camera and microphone, a test pattern and tone, files or stdin'
+            cand subscribe 'Subscribe to streams and record them to files or pipe them to stdout'
+            cand moderate 'Moderator actions: force a stream to unpublish or a connection to leave'
+            cand devices 'List cameras and microphones'
+            cand demo 'Start a server, publish, subscribe and record a few seconds, all in one process'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'vcall;help;serve'= {
+        }
+        &'vcall;help;session'= {
+            cand create 'Ask the server for a new session and print its id'
+        }
+        &'vcall;help;session;create'= {
+        }
+        &'vcall;help;token'= {
+            cand create 'Print a token for a session'
+        }
+        &'vcall;help;token;create'= {
+        }
+        &'vcall;help;connect'= {
+        }
+        &'vcall;help;list-streams'= {
+        }
+        &'vcall;help;publish'= {
+        }
+        &'vcall;help;subscribe'= {
+        }
+        &'vcall;help;moderate'= {
+            cand force-unpublish 'Force a stream to stop; its publisher and everyone else see streamDestroyed'
+            cand force-disconnect 'Force a connection out of the session'
+        }
+        &'vcall;help;moderate;force-unpublish'= {
+        }
+        &'vcall;help;moderate;force-disconnect'= {
+        }
+        &'vcall;help;devices'= {
+        }
+        &'vcall;help;demo'= {
+        }
+        &'vcall;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,207 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_vcall_global_optspecs
+    string join \n v/verbose q/quiet h/help V/version
+end
+
+function __fish_vcall_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_vcall_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_vcall_using_subcommand
+    set -l cmd (__fish_vcall_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c vcall -n "__fish_vcall_needs_command" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+complete -c vcall -n "__fish_vcall_needs_command" -s q -l quiet -d 'Only errors on stderr; no progress display'
+complete -c vcall -n "__fish_vcall_needs_command" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_needs_command" -s V -l version -d 'Print version'
+complete -c vcall -n "__fish_vcall_needs_command" -f -a "serve" -d 'Run the embedded server: signaling, media forwarding (SFU) and the session API'
+complete -c vcall -n "__fish_vcall_needs_command" -f -a "session" -d 'Create sessions on a server'
+complete -c vcall -n "__fish_vcall_needs_command" -f -a "token" -d 'Create tokens (offline, signed with the API secret)'
+complete -c vcall -n "__fish_vcall_needs_command" -f -a "connect" -d 'Join a session and print its events until Ctrl-C or --duration'
+complete -c vcall -n "__fish_vcall_needs_command" -f -a "list-streams" -d 'Print the streams in a session and the connection count, then exit'
+complete -c vcall -n "__fish_vcall_needs_command" -f -a "publish" -d 'Publish a stream: camera and microphone, a test pattern and tone, files or stdin'
+complete -c vcall -n "__fish_vcall_needs_command" -f -a "subscribe" -d 'Subscribe to streams and record them to files or pipe them to stdout'
+complete -c vcall -n "__fish_vcall_needs_command" -f -a "moderate" -d 'Moderator actions: force a stream to unpublish or a connection to leave'
+complete -c vcall -n "__fish_vcall_needs_command" -f -a "devices" -d 'List cameras and microphones'
+complete -c vcall -n "__fish_vcall_needs_command" -f -a "demo" -d 'Start a server, publish, subscribe and record a few seconds, all in one process'
+complete -c vcall -n "__fish_vcall_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vcall -n "__fish_vcall_using_subcommand serve" -l listen -d 'Address for signaling and the HTTP API' -r
+complete -c vcall -n "__fish_vcall_using_subcommand serve" -l api-key -d 'API key [env: VCALL_API_KEY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand serve" -l api-secret -d 'API secret [env: VCALL_API_SECRET]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand serve" -l ice-server -d 'STUN or TURN server for the server\'s media connections (repeatable); `turn:user:pass@host:port` carries credentials' -r
+complete -c vcall -n "__fish_vcall_using_subcommand serve" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+complete -c vcall -n "__fish_vcall_using_subcommand serve" -s q -l quiet -d 'Only errors on stderr; no progress display'
+complete -c vcall -n "__fish_vcall_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_using_subcommand serve" -s V -l version -d 'Print version'
+complete -c vcall -n "__fish_vcall_using_subcommand session; and not __fish_seen_subcommand_from create help" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+complete -c vcall -n "__fish_vcall_using_subcommand session; and not __fish_seen_subcommand_from create help" -s q -l quiet -d 'Only errors on stderr; no progress display'
+complete -c vcall -n "__fish_vcall_using_subcommand session; and not __fish_seen_subcommand_from create help" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_using_subcommand session; and not __fish_seen_subcommand_from create help" -s V -l version -d 'Print version'
+complete -c vcall -n "__fish_vcall_using_subcommand session; and not __fish_seen_subcommand_from create help" -f -a "create" -d 'Ask the server for a new session and print its id'
+complete -c vcall -n "__fish_vcall_using_subcommand session; and not __fish_seen_subcommand_from create help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l url -d 'Server URL [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l api-key -d 'API key [env: VCALL_API_KEY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l api-secret -d 'API secret [env: VCALL_API_SECRET]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l location-hint -d 'An IP address hinting where the session\'s media should be handled' -r
+complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l p2p -d 'Ask for peer-to-peer media where possible (kept and reported)'
+complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l json -d 'Print the whole session as one JSON object'
+complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Only errors on stderr; no progress display'
+complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "create" -d 'Ask the server for a new session and print its id'
+complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vcall -n "__fish_vcall_using_subcommand token; and not __fish_seen_subcommand_from create help" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+complete -c vcall -n "__fish_vcall_using_subcommand token; and not __fish_seen_subcommand_from create help" -s q -l quiet -d 'Only errors on stderr; no progress display'
+complete -c vcall -n "__fish_vcall_using_subcommand token; and not __fish_seen_subcommand_from create help" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_using_subcommand token; and not __fish_seen_subcommand_from create help" -s V -l version -d 'Print version'
+complete -c vcall -n "__fish_vcall_using_subcommand token; and not __fish_seen_subcommand_from create help" -f -a "create" -d 'Print a token for a session'
+complete -c vcall -n "__fish_vcall_using_subcommand token; and not __fish_seen_subcommand_from create help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l session -d 'The session the token admits to [env: VCALL_SESSION]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l role -d 'What the holder may do' -r -f -a "subscriber\t'May subscribe only'
+publisher\t'May publish and subscribe'
+moderator\t'May publish, subscribe, and force others to unpublish or leave'"
+complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l data -d 'Token data, visible to the other participants' -r
+complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l expire-in -d 'Lifetime, e.g. 30m, 24h, 7d' -r
+complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l api-key -d 'API key [env: VCALL_API_KEY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l api-secret -d 'API secret [env: VCALL_API_SECRET]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Only errors on stderr; no progress display'
+complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "create" -d 'Print a token for a session'
+complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l url -d 'Server URL [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l session -d 'Session id [env: VCALL_SESSION]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l token -d 'Token [env: VCALL_TOKEN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l data -d 'Client data, visible to the other participants' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l ice-server -d 'STUN or TURN server for media (repeatable)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l duration -d 'Leave after this long (e.g. 10s); default: until Ctrl-C' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l json -d 'One JSON object per line'
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -s q -l quiet -d 'Only errors on stderr; no progress display'
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -s V -l version -d 'Print version'
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l url -d 'Server URL [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l session -d 'Session id [env: VCALL_SESSION]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l token -d 'Token [env: VCALL_TOKEN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l data -d 'Client data, visible to the other participants' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l ice-server -d 'STUN or TURN server for media (repeatable)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l json -d 'One JSON object'
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -s q -l quiet -d 'Only errors on stderr; no progress display'
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -s V -l version -d 'Print version'
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l url -d 'Server URL [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l session -d 'Session id [env: VCALL_SESSION]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l token -d 'Token [env: VCALL_TOKEN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l data -d 'Client data, visible to the other participants' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l ice-server -d 'STUN or TURN server for media (repeatable)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l name -d 'The stream\'s name, visible to others' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l video -d 'Video source: camera[:INDEX|NAME], testsrc, a .y4m file, or - for Y4M on stdin' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l audio -d 'Audio source: mic[:NAME], tone[:HZ], or a .wav file' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l width -d 'Picture width for camera and testsrc' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l height -d 'Picture height for camera and testsrc' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l fps -d 'Frame rate for camera and testsrc' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l video-bitrate -d 'H.264 bitrate, bits per second (k and M suffixes work)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l audio-bitrate -d 'Opus bitrate, bits per second' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l keyframe-interval -d 'Frames between keyframes (a keyframe is also sent whenever a receiver asks)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l duration -d 'Unpublish after this long; default: until Ctrl-C or the end of the sources' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l no-audio -d 'Send no audio'
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l no-video -d 'Send no video'
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l loop -d 'Start file sources again at their end'
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -s q -l quiet -d 'Only errors on stderr; no progress display'
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -s V -l version -d 'Print version'
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l url -d 'Server URL [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l session -d 'Session id [env: VCALL_SESSION]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l token -d 'Token [env: VCALL_TOKEN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l data -d 'Client data, visible to the other participants' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l ice-server -d 'STUN or TURN server for media (repeatable)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l stream -d 'Stream id or name to subscribe to (repeatable); default: every stream, including later ones' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -s o -l output -d 'Output file (.mp4 or .mkv: one file with audio and video), or - for stdout with --format' -r -F
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l output-dir -d 'Record every stream to its own file in this folder, named from its name and id' -r -F
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l format -d 'Format on stdout (with -o -) or for --output-dir files (mp4 or mkv by default mp4)' -r -f -a "mkv\t'Matroska with the encoded streams'
+y4m\t'Decoded video, YUV4MPEG2'
+wav\t'Decoded audio, 48 kHz stereo 16-bit WAV'
+h264\t'Encoded H.264, Annex B'
+ogg\t'Encoded Opus in Ogg'"
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l duration -d 'Stop after this much recorded media (e.g. 10s)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l frames -d 'Stop after this many video frames' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l no-audio -d 'Receive no audio'
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l no-video -d 'Receive no video'
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -s q -l quiet -d 'Only errors on stderr; no progress display'
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -s V -l version -d 'Print version'
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and not __fish_seen_subcommand_from force-unpublish force-disconnect help" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and not __fish_seen_subcommand_from force-unpublish force-disconnect help" -s q -l quiet -d 'Only errors on stderr; no progress display'
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and not __fish_seen_subcommand_from force-unpublish force-disconnect help" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and not __fish_seen_subcommand_from force-unpublish force-disconnect help" -s V -l version -d 'Print version'
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and not __fish_seen_subcommand_from force-unpublish force-disconnect help" -f -a "force-unpublish" -d 'Force a stream to stop; its publisher and everyone else see streamDestroyed'
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and not __fish_seen_subcommand_from force-unpublish force-disconnect help" -f -a "force-disconnect" -d 'Force a connection out of the session'
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and not __fish_seen_subcommand_from force-unpublish force-disconnect help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l url -d 'Server URL [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l session -d 'Session id [env: VCALL_SESSION]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l token -d 'Token [env: VCALL_TOKEN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l data -d 'Client data, visible to the other participants' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l ice-server -d 'STUN or TURN server for media (repeatable)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l stream -d 'Stream id or name' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -s q -l quiet -d 'Only errors on stderr; no progress display'
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -s V -l version -d 'Print version'
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l url -d 'Server URL [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l session -d 'Session id [env: VCALL_SESSION]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l token -d 'Token [env: VCALL_TOKEN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l data -d 'Client data, visible to the other participants' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l ice-server -d 'STUN or TURN server for media (repeatable)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l connection -d 'Connection id' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -s q -l quiet -d 'Only errors on stderr; no progress display'
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -s V -l version -d 'Print version'
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from help" -f -a "force-unpublish" -d 'Force a stream to stop; its publisher and everyone else see streamDestroyed'
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from help" -f -a "force-disconnect" -d 'Force a connection out of the session'
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vcall -n "__fish_vcall_using_subcommand devices" -l json -d 'One JSON object'
+complete -c vcall -n "__fish_vcall_using_subcommand devices" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+complete -c vcall -n "__fish_vcall_using_subcommand devices" -s q -l quiet -d 'Only errors on stderr; no progress display'
+complete -c vcall -n "__fish_vcall_using_subcommand devices" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_using_subcommand devices" -s V -l version -d 'Print version'
+complete -c vcall -n "__fish_vcall_using_subcommand demo" -l duration -d 'How much to record' -r
+complete -c vcall -n "__fish_vcall_using_subcommand demo" -s o -l output -d 'The recording' -r -F
+complete -c vcall -n "__fish_vcall_using_subcommand demo" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+complete -c vcall -n "__fish_vcall_using_subcommand demo" -s q -l quiet -d 'Only errors on stderr; no progress display'
+complete -c vcall -n "__fish_vcall_using_subcommand demo" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_using_subcommand demo" -s V -l version -d 'Print version'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate devices demo help" -f -a "serve" -d 'Run the embedded server: signaling, media forwarding (SFU) and the session API'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate devices demo help" -f -a "session" -d 'Create sessions on a server'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate devices demo help" -f -a "token" -d 'Create tokens (offline, signed with the API secret)'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate devices demo help" -f -a "connect" -d 'Join a session and print its events until Ctrl-C or --duration'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate devices demo help" -f -a "list-streams" -d 'Print the streams in a session and the connection count, then exit'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate devices demo help" -f -a "publish" -d 'Publish a stream: camera and microphone, a test pattern and tone, files or stdin'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate devices demo help" -f -a "subscribe" -d 'Subscribe to streams and record them to files or pipe them to stdout'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate devices demo help" -f -a "moderate" -d 'Moderator actions: force a stream to unpublish or a connection to leave'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate devices demo help" -f -a "devices" -d 'List cameras and microphones'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate devices demo help" -f -a "demo" -d 'Start a server, publish, subscribe and record a few seconds, all in one process'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate devices demo help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "create" -d 'Ask the server for a new session and print its id'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "create" -d 'Print a token for a session'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and __fish_seen_subcommand_from moderate" -f -a "force-unpublish" -d 'Force a stream to stop; its publisher and everyone else see streamDestroyed'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and __fish_seen_subcommand_from moderate" -f -a "force-disconnect" -d 'Force a connection out of the session'

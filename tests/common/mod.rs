@@ -1,0 +1,298 @@
+//! The shared harness: an in-process server on 127.0.0.1:0, the real `vcall` executable as a
+//! child process with a cleared environment, waiting on output lines (never on the clock),
+//! and decoding with ffmpeg to check what came out.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use vcall::auth::{KeyPair, Role, SessionProps, TokenClaims, unix_now};
+use vcall::media::testsrc::I420;
+use vcall::server::{self, ServerConfig};
+
+/// Generous limits: tests run on a loaded 2-core machine. They bound a wait; they time nothing.
+pub const LIMIT: Duration = Duration::from_secs(60);
+
+pub struct Server {
+    pub url: String,
+    pub keys: KeyPair,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let keys = KeyPair::generate();
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let k = keys.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                let addr = listener.local_addr().expect("addr");
+                addr_tx.send(addr).expect("send addr");
+                let config = ServerConfig { keys: k, ice_servers: vec![], media_ip: addr.ip() };
+                server::run(listener, config, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("server runs");
+            });
+        });
+        let addr = addr_rx.recv_timeout(LIMIT).expect("server started");
+        Server { url: format!("ws://{addr}"), keys, stop: Some(stop), thread: Some(thread) }
+    }
+
+    pub fn session(&self) -> String {
+        self.keys.create_session(&SessionProps { p2p: false, location_hint: None, created_at: unix_now(), nonce: format!("{:x}", rand::random::<u32>()) })
+    }
+
+    pub fn token(&self, session: &str, role: Role) -> String {
+        self.token_with(session, role, "", unix_now() + 3600)
+    }
+
+    pub fn token_with(&self, session: &str, role: Role, data: &str, exp: u64) -> String {
+        self.keys.create_token(&TokenClaims { iss: self.keys.key.clone(), sid: session.into(), role, data: data.into(), iat: unix_now(), exp })
+    }
+
+    /// Shuts the server down (clients are told) and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    /// `vcall <args> --url .. --session .. --token ..`
+    pub fn cmd(&self, session: &str, role: Role, args: &[&str]) -> Command {
+        let mut c = vcall();
+        c.args(args).args(["--url", &self.url, "--session", session, "--token", &self.token(session, role)]);
+        c
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The real executable, with no VCALL_* or RUST_LOG from the outside.
+pub fn vcall() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vcall"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("VCALL_") || k == "RUST_LOG" {
+            c.env_remove(k);
+        }
+    }
+    c.stdin(Stdio::null());
+    c
+}
+
+/// A running child with its stdout and stderr lines readable as they come.
+pub struct Proc {
+    pub child: Child,
+    lines: mpsc::Receiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl Proc {
+    pub fn spawn(mut cmd: Command) -> Proc {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("vcall starts");
+        let (tx, lines) = mpsc::channel();
+        for pipe in [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Proc { child, lines, seen: Vec::new() }
+    }
+
+    /// Waits for a line containing `needle`; panics with what was seen if none comes.
+    pub fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + LIMIT;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no line with {needle:?}; saw:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    pub fn interrupt(&self) {
+        unsafe_kill(self.child.id(), "INT");
+    }
+
+    pub fn kill9(&self) {
+        unsafe_kill(self.child.id(), "KILL");
+    }
+
+    /// Waits for the exit and returns the code, with all output kept in `seen`.
+    pub fn wait(&mut self) -> i32 {
+        let deadline = std::time::Instant::now() + LIMIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                // Collect what is left of the output.
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+                    self.seen.push(line);
+                }
+                return status.code().unwrap_or(-1);
+            }
+            match self.lines.recv_timeout(Duration::from_millis(100)) {
+                Ok(line) => self.seen.push(line),
+                Err(_) if std::time::Instant::now() > deadline => {
+                    let _ = self.child.kill();
+                    panic!("process did not exit; saw:\n{}", self.seen.join("\n"));
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    pub fn output(&self) -> String {
+        self.seen.join("\n")
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unsafe_kill(pid: u32, sig: &str) {
+    let _ = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status();
+}
+
+/// Runs a command to the end: (exit code, stdout, stderr).
+pub fn run(mut cmd: Command) -> (i32, String, String) {
+    let out = cmd.output().expect("vcall runs");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// A publisher of the test pattern and tone at a small size, until interrupted or --duration.
+pub fn publisher(server: &Server, session: &str, name: &str, extra: &[&str]) -> Proc {
+    let mut args = vec!["publish", "--name", name, "--video", "testsrc", "--audio", "tone", "--width", "320", "--height", "240", "--video-bitrate", "600k"];
+    args.extend_from_slice(extra);
+    let mut p = Proc::spawn(server.cmd(session, Role::Publisher, &args));
+    p.wait_for("stream is live");
+    p
+}
+
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+/// ffprobe's view of a file's streams.
+pub fn probe(path: &Path) -> serde_json::Value {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-show_streams", "-show_format", "-of", "json"])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs (installed by the test command)");
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+/// Decoded pictures of a file's video, in decode order, with their presentation times (s).
+pub fn decode_video(path: &Path) -> Vec<(f64, I420)> {
+    let times = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "frame=pts_time", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs");
+    let times: Vec<f64> = String::from_utf8_lossy(&times.stdout).lines().filter_map(|l| l.trim().trim_end_matches(',').parse().ok()).collect();
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-map", "0:v:0", "-fps_mode", "passthrough", "-f", "yuv4mpegpipe", "-pix_fmt", "yuv420p", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    let pictures = parse_y4m(&out.stdout);
+    assert_eq!(times.len(), pictures.len(), "ffprobe and ffmpeg disagree on the frame count of {}", path.display());
+    times.into_iter().zip(pictures).collect()
+}
+
+/// Decoded audio of a file as 48 kHz mono, and the audio stream's start time (s).
+pub fn decode_audio(path: &Path) -> (f64, Vec<i16>) {
+    let start = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "a:0", "-show_entries", "stream=start_time", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs");
+    let start: f64 = String::from_utf8_lossy(&start.stdout).trim().parse().unwrap_or(0.0);
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "s16le", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    (start, out.stdout.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect())
+}
+
+pub fn parse_y4m(data: &[u8]) -> Vec<I420> {
+    let Some(nl) = data.iter().position(|&b| b == b'\n') else { return Vec::new() };
+    let header = String::from_utf8_lossy(&data[..nl]);
+    let field = |tag: char| header.split(' ').find_map(|p| p.strip_prefix(tag)).and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+    let (w, h) = (field('W'), field('H'));
+    let size = w * h * 3 / 2;
+    let mut pictures = Vec::new();
+    let mut at = nl + 1;
+    while at < data.len() {
+        let Some(nl) = data[at..].iter().position(|&b| b == b'\n') else { break };
+        at += nl + 1;
+        if at + size > data.len() {
+            break;
+        }
+        pictures.push(I420 { width: w, height: h, data: data[at..at + size].to_vec() });
+        at += size;
+    }
+    pictures
+}
+
+/// Checks decoded test-pattern video: marks readable, numbers consecutive, PSNR above `min_psnr`.
+/// Returns the frame numbers.
+pub fn check_pattern(pictures: &[I420], min_psnr: f64) -> Vec<u32> {
+    let mut numbers = Vec::new();
+    let mut worst = f64::INFINITY;
+    for (i, p) in pictures.iter().enumerate() {
+        let marks = vcall::media::testsrc::read_marks(p).unwrap_or_else(|| panic!("frame {i}: marks unreadable"));
+        let mut source = I420::new(p.width, p.height);
+        vcall::media::testsrc::render(&mut source, marks);
+        worst = worst.min(vcall::media::testsrc::psnr_y(&source, p));
+        numbers.push(marks.frame);
+    }
+    for w in numbers.windows(2) {
+        assert_eq!(w[1], w[0] + 1, "frame numbers not consecutive: {numbers:?}");
+    }
+    assert!(worst >= min_psnr, "worst PSNR {worst:.1} dB is below {min_psnr} dB");
+    numbers
+}
+
+pub fn path_str(p: &Path) -> String {
+    p.to_str().expect("utf-8 path").to_owned()
+}
+
+pub fn file(dir: &Path, name: &str) -> PathBuf {
+    dir.join(name)
+}

@@ -1,0 +1,227 @@
+//! Media checked by decoding what came out: recordings, stdout formats, file and stdin
+//! sources, a recording killed mid-way.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Stdio;
+
+use vcall::auth::Role;
+use vcall::media::testsrc::{self, I420, Marks};
+use vcall::media::tone;
+
+use crate::common::*;
+
+/// Lowest PSNR accepted for the 320x240 test pattern at 600 kbit/s. The pattern is sharp-edged
+/// colour bars; openh264 at this rate gives about 38-45 dB, so 30 dB leaves room for rate
+/// control swings while still failing on a wrong, shifted or corrupted picture (which scores
+/// well under 20 dB).
+const MIN_PSNR: f64 = 30.0;
+
+/// Audio/video offset the recording must stay within.
+const MAX_AV_SKEW: f64 = 0.040;
+
+/// The audio marks (s) and the presentation times of video frames captured at whole seconds.
+fn av_skews(path: &Path, video: &[(f64, I420)], fps: u32) -> Vec<f64> {
+    let (start, audio) = decode_audio(path);
+    let marks: Vec<f64> = tone::find_marks(&audio, 48_000).into_iter().map(|i| start + i as f64 / 48_000.0).collect();
+    assert!(!marks.is_empty(), "no audio marks found in {}", path.display());
+    let first = testsrc::read_marks(&video[0].1).unwrap().frame;
+    let mut skews = Vec::new();
+    for (pts, pic) in video {
+        let n = testsrc::read_marks(pic).unwrap().frame;
+        if n % fps != 0 {
+            continue;
+        }
+        // The audio mark for the same capture second: the one nearest to this frame.
+        if let Some(m) = marks.iter().min_by(|a, b| (*a - pts).abs().total_cmp(&(*b - pts).abs())) {
+            if (m - pts).abs() < 0.5 {
+                skews.push(m - pts);
+            }
+        }
+        let _ = first;
+    }
+    skews
+}
+
+fn check_recording(path: &Path, seconds: f64) {
+    let video = decode_video(path);
+    let expected = seconds * 30.0;
+    assert!((video.len() as f64 - expected).abs() <= 3.0, "{} video frames for {seconds} s", video.len());
+    let pictures: Vec<I420> = video.iter().map(|(_, p)| p.clone()).collect();
+    check_pattern(&pictures, MIN_PSNR);
+    let (_, audio) = decode_audio(path);
+    let audio_secs = audio.len() as f64 / 48_000.0;
+    assert!((audio_secs - seconds).abs() <= 0.1, "{audio_secs} s of audio for {seconds} s");
+    let skews = av_skews(path, &video, 30);
+    assert!(!skews.is_empty(), "no whole-second frames matched to audio marks");
+    for s in &skews {
+        assert!(s.abs() < MAX_AV_SKEW, "audio/video offset {:.1} ms (all: {skews:?})", s * 1000.0);
+    }
+}
+
+#[test]
+fn recording_to_mp4_and_mkv_decodes_to_the_source() {
+    let server = Server::start();
+    let session = server.session();
+    let _p = publisher(&server, &session, "src", &[]);
+    let dir = temp_dir();
+    for name in ["rec.mp4", "rec.mkv"] {
+        let out = dir.path().join(name);
+        let (code, _, err) = run(server.cmd(&session, Role::Subscriber, &["subscribe", "-o", &path_str(&out), "--duration", "4s"]));
+        assert_eq!(code, 0, "{err}");
+        check_recording(&out, 4.0);
+    }
+}
+
+#[test]
+fn frames_limit_stops_the_recording_exactly() {
+    let server = Server::start();
+    let session = server.session();
+    let _p = publisher(&server, &session, "src", &["--no-audio"]);
+    let dir = temp_dir();
+    let out = dir.path().join("f.mkv");
+    let (code, _, err) = run(server.cmd(&session, Role::Subscriber, &["subscribe", "-o", &path_str(&out), "--frames", "45"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(decode_video(&out).len(), 45);
+}
+
+fn subscribe_stdout(server: &Server, session: &str, format: &str, extra: &[&str]) -> Vec<u8> {
+    let mut c = server.cmd(session, Role::Subscriber, &["subscribe", "-o", "-", "--format", format]);
+    c.args(extra).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+#[test]
+fn every_stdout_format_decodes() {
+    let server = Server::start();
+    let session = server.session();
+    let _p = publisher(&server, &session, "src", &[]);
+    let dir = temp_dir();
+
+    let y4m = subscribe_stdout(&server, &session, "y4m", &["--duration", "2s"]);
+    let pictures = parse_y4m(&y4m);
+    assert!((pictures.len() as i64 - 60).abs() <= 3, "{} pictures", pictures.len());
+    check_pattern(&pictures, MIN_PSNR);
+
+    let wav = subscribe_stdout(&server, &session, "wav", &["--duration", "2s"]);
+    let path = dir.path().join("a.wav");
+    std::fs::write(&path, &wav).unwrap();
+    let (_, samples) = decode_audio(&path);
+    let secs = samples.len() as f64 / 48_000.0;
+    assert!((secs - 2.0).abs() < 0.25, "{secs} s of WAV");
+    assert!(!tone::find_marks(&samples, 48_000).is_empty() || secs < 1.5, "the tone's marks are in the WAV");
+
+    for (format, ext, codec) in [("h264", "h264", "h264"), ("ogg", "ogg", "opus"), ("mkv", "mkv", "h264")] {
+        let bytes = subscribe_stdout(&server, &session, format, &["--duration", "2s"]);
+        let path = dir.path().join(format!("out.{ext}"));
+        std::fs::write(&path, &bytes).unwrap();
+        let p = probe(&path);
+        let s = &p["streams"][0];
+        assert_eq!(s["codec_name"], codec, "{format}: {p}");
+        let frames: u64 = s["nb_read_frames"].as_str().unwrap_or("0").parse().unwrap();
+        assert!(frames >= 40, "{format}: {frames} frames");
+    }
+}
+
+#[test]
+fn a_recording_killed_with_sigkill_still_plays_up_to_near_the_kill() {
+    let server = Server::start();
+    let session = server.session();
+    let _p = publisher(&server, &session, "src", &[]);
+    let dir = temp_dir();
+    for name in ["killed.mp4", "killed.mkv"] {
+        let out = dir.path().join(name);
+        let mut sub = Proc::spawn(server.cmd(&session, Role::Subscriber, &["subscribe", "-o", &path_str(&out)]));
+        // Wait (on the file, not the clock) until about four seconds are on disk.
+        let deadline = std::time::Instant::now() + LIMIT;
+        loop {
+            let d = probe(&out)["format"]["duration"].as_str().and_then(|d| d.parse::<f64>().ok()).unwrap_or(0.0);
+            if d >= 4.0 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the recording did not grow; {}", sub.output());
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        // What a reader could see just before the kill, as media time.
+        let before = decode_video(&out).last().map(|(t, _)| *t).unwrap_or(0.0);
+        sub.kill9();
+        sub.wait();
+        let video = decode_video(&out);
+        let last = video.last().map(|(t, _)| *t).unwrap_or(0.0);
+        assert!(last >= before - 0.05 && last >= 2.0, "{name}: plays to {last} s, {before} s was on disk before the kill");
+        let pictures: Vec<I420> = video.into_iter().map(|(_, p)| p).collect();
+        check_pattern(&pictures, MIN_PSNR);
+    }
+}
+
+fn write_y4m(path: &Path, frames: u32) {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(f, "YUV4MPEG2 W320 H240 F25:1 Ip A1:1 C420jpeg").unwrap();
+    let mut img = I420::new(320, 240);
+    for n in 0..frames {
+        testsrc::render(&mut img, Marks { frame: n, capture_ms: 1000 + n as u64 * 40 });
+        f.write_all(b"FRAME\n").unwrap();
+        f.write_all(&img.data).unwrap();
+    }
+}
+
+fn write_wav(path: &Path, seconds: u32, rate: u32) {
+    let mut pcm = vec![0i16; (rate * seconds) as usize];
+    // A 440 Hz tone at the file's own rate.
+    for (i, s) in pcm.iter_mut().enumerate() {
+        *s = (8000.0 * (2.0 * std::f64::consts::PI * 440.0 * i as f64 / rate as f64).sin()) as i16;
+    }
+    let data: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let mut h = b"RIFF".to_vec();
+    h.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    h.extend_from_slice(b"WAVEfmt ");
+    h.extend_from_slice(&16u32.to_le_bytes());
+    h.extend_from_slice(&1u16.to_le_bytes());
+    h.extend_from_slice(&1u16.to_le_bytes());
+    h.extend_from_slice(&rate.to_le_bytes());
+    h.extend_from_slice(&(rate * 2).to_le_bytes());
+    h.extend_from_slice(&2u16.to_le_bytes());
+    h.extend_from_slice(&16u16.to_le_bytes());
+    h.extend_from_slice(b"data");
+    h.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    h.extend_from_slice(&data);
+    std::fs::write(path, h).unwrap();
+}
+
+#[test]
+fn y4m_and_wav_files_and_y4m_on_stdin_are_published_whole() {
+    let server = Server::start();
+    let session = server.session();
+    let dir = temp_dir();
+    let y4m = dir.path().join("clip.y4m");
+    let wav = dir.path().join("clip.wav");
+    write_y4m(&y4m, 75);
+    write_wav(&wav, 3, 44_100);
+
+    for stdin in [false, true] {
+        let out = dir.path().join(format!("from-file-{stdin}.mkv"));
+        let mut sub = Proc::spawn(server.cmd(&session, Role::Subscriber, &["subscribe", "-o", &path_str(&out), "-v"]));
+        sub.wait_for("waiting for a stream");
+        let mut cmd = server.cmd(&session, Role::Publisher, &["publish", "--name", "file", "--video", if stdin { "-" } else { y4m.to_str().unwrap() }, "--audio", wav.to_str().unwrap()]);
+        if stdin {
+            cmd.stdin(std::fs::File::open(&y4m).unwrap());
+        }
+        let (code, _, err) = run(cmd);
+        assert_eq!(code, 0, "{err}");
+        // The stream ended with the file: the subscriber finishes on its own.
+        assert_eq!(sub.wait(), 0, "{}", sub.output());
+        let video = decode_video(&out);
+        let pictures: Vec<I420> = video.iter().map(|(_, p)| p.clone()).collect();
+        let numbers = check_pattern(&pictures, MIN_PSNR);
+        // Every frame of the file arrives (the recording starts at the first keyframe).
+        assert_eq!(*numbers.last().unwrap(), 74, "{numbers:?}");
+        assert!(numbers.len() >= 70, "{} of 75 frames", numbers.len());
+        // Pacing follows the file's 25 fps, not the disk: 75 frames span about 3 s.
+        let span = video.last().unwrap().0 - video.first().unwrap().0;
+        assert!((span - 74.0 / 25.0).abs() < 0.2 + (75 - numbers.len()) as f64 / 25.0, "{span} s");
+        let (_, audio) = decode_audio(&out);
+        assert!(audio.len() as f64 / 48_000.0 > 2.0, "{} s of audio", audio.len() as f64 / 48_000.0);
+    }
+}

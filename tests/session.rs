@@ -1,0 +1,167 @@
+//! The session model end to end: events, list-streams, two publishers, server shutdown,
+//! moderation.
+
+use vcall::auth::Role;
+
+use crate::common::*;
+
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+#[test]
+fn two_publishers_one_subscriber_events_in_order() {
+    let server = Server::start();
+    let session = server.session();
+    let mut watcher = Proc::spawn(server.cmd(&session, Role::Subscriber, &["connect", "--json", "--data", "watcher"]));
+    watcher.wait_for("sessionConnected");
+
+    let mut alice = publisher(&server, &session, "alice", &[]);
+    watcher.wait_for("\"name\":\"alice\"");
+    let bob = publisher(&server, &session, "bob", &[]);
+    watcher.wait_for("\"name\":\"bob\"");
+
+    let dir = temp_dir();
+    let (code, _out, err) = run(server.cmd(&session, Role::Subscriber, &["subscribe", "--output-dir", &path_str(dir.path()), "--duration", "2s"]));
+    assert_eq!(code, 0, "{err}");
+    let mut names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names[0].starts_with("alice-s-") && names[1].starts_with("bob-s-"), "{names:?}");
+    for n in &names {
+        let p = probe(&dir.path().join(n));
+        let streams = p["streams"].as_array().expect("streams");
+        assert_eq!(streams.len(), 2, "{n}: {p}");
+        for s in streams {
+            let frames: u64 = s["nb_read_frames"].as_str().unwrap().parse().unwrap();
+            assert!(frames >= 40, "{n}: only {frames} frames in {s}");
+        }
+    }
+
+    alice.interrupt();
+    assert_eq!(alice.wait(), 130, "{}", alice.output());
+    watcher.wait_for("connectionDestroyed");
+    drop(bob);
+    watcher.interrupt();
+    assert_eq!(watcher.wait(), 130);
+
+    let events = json_lines(&watcher.output());
+    let kinds: Vec<String> = events.iter().map(|e| {
+        let name = e["stream"]["name"].as_str().or(e["connection"]["data"].as_str()).unwrap_or("");
+        format!("{}:{}", e["event"].as_str().unwrap(), name)
+    }).collect();
+    let pos = |k: &str| kinds.iter().position(|x| x == k).unwrap_or_else(|| panic!("no {k} in {kinds:?}"));
+    assert_eq!(kinds[0], "sessionConnected:");
+    assert!(pos("streamCreated:alice") < pos("streamCreated:bob"), "{kinds:?}");
+    assert!(pos("streamCreated:bob") < pos("streamDestroyed:alice"), "{kinds:?}");
+    assert!(pos("streamDestroyed:alice") < kinds.iter().rposition(|k| k.starts_with("connectionDestroyed")).unwrap(), "{kinds:?}");
+    // Every event carries a time.
+    assert!(events.iter().all(|e| e["time"].as_u64().is_some()));
+}
+
+#[test]
+fn list_streams_and_connect_report_what_is_there_before_and_after_unpublish() {
+    let server = Server::start();
+    let session = server.session();
+    let list = || {
+        let (code, out, err) = run(server.cmd(&session, Role::Subscriber, &["list-streams", "--json"]));
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(out.trim()).expect("one JSON object")
+    };
+    let empty = list();
+    assert_eq!(empty["streams"].as_array().unwrap().len(), 0);
+    assert_eq!(empty["connectionCount"], 0);
+
+    let mut p = publisher(&server, &session, "cam1", &["--no-audio"]);
+    let one = list();
+    let streams = one["streams"].as_array().unwrap();
+    assert_eq!(streams.len(), 1, "{one}");
+    assert_eq!(streams[0]["name"], "cam1");
+    assert_eq!(streams[0]["hasVideo"], true);
+    assert_eq!(streams[0]["hasAudio"], false);
+    assert_eq!(one["connectionCount"], 1);
+
+    let (code, out, _) = run(server.cmd(&session, Role::Subscriber, &["list-streams"]));
+    assert_eq!(code, 0);
+    assert!(out.contains("cam1") && out.contains("1 stream(s)"), "{out}");
+
+    let (code, out, _) = run(server.cmd(&session, Role::Subscriber, &["connect", "--json", "--duration", "100ms"]));
+    assert_eq!(code, 0);
+    let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(first["event"], "sessionConnected");
+    assert_eq!(first["streams"][0]["name"], "cam1");
+
+    p.interrupt();
+    assert_eq!(p.wait(), 130, "{}", p.output());
+    let after = list();
+    assert_eq!(after["streams"].as_array().unwrap().len(), 0, "{after}");
+    assert_eq!(after["connectionCount"], 0);
+}
+
+#[test]
+fn server_shutdown_mid_call_is_reported_and_the_recording_survives() {
+    let mut server = Server::start();
+    let session = server.session();
+    let mut publisher = publisher(&server, &session, "p", &[]);
+    let dir = temp_dir();
+    let out = dir.path().join("cut.mkv");
+    let mut sub = Proc::spawn(server.cmd(&session, Role::Subscriber, &["subscribe", "-o", &path_str(&out), "-v"]));
+    sub.wait_for("recording to");
+    let mut watcher = Proc::spawn(server.cmd(&session, Role::Subscriber, &["connect"]));
+    watcher.wait_for("sessionConnected");
+    server.stop();
+    assert_eq!(publisher.wait(), 7, "{}", publisher.output());
+    assert!(publisher.output().contains("server shut down"), "{}", publisher.output());
+    assert_eq!(sub.wait(), 7, "{}", sub.output());
+    assert_eq!(watcher.wait(), 7);
+    assert!(watcher.output().contains("sessionDisconnected   reason=serverShutdown"), "{}", watcher.output());
+    // Whatever was recorded is a playable file.
+    let p = probe(&out);
+    assert_eq!(p["streams"].as_array().map(Vec::len), Some(2), "{p}");
+}
+
+#[test]
+fn a_moderator_forces_an_unpublish_and_others_may_not() {
+    let server = Server::start();
+    let session = server.session();
+    let mut p = publisher(&server, &session, "victim", &[]);
+    let (code, _, err) = run(server.cmd(&session, Role::Publisher, &["moderate", "force-unpublish", "--stream", "victim"]));
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("moderator"), "{err}");
+    let (code, _, err) = run(server.cmd(&session, Role::Moderator, &["moderate", "force-unpublish", "--stream", "nobody"]));
+    assert_eq!(code, 4, "{err}");
+    let (code, _, err) = run(server.cmd(&session, Role::Moderator, &["moderate", "force-unpublish", "--stream", "victim"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(p.wait(), 7, "{}", p.output());
+    assert!(p.output().contains("forceUnpublished"), "{}", p.output());
+}
+
+#[test]
+fn a_moderator_forces_a_connection_out() {
+    let server = Server::start();
+    let session = server.session();
+    let mut w = Proc::spawn(server.cmd(&session, Role::Subscriber, &["connect", "--json"]));
+    let line = w.wait_for("sessionConnected");
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let id = v["connection"]["id"].as_str().unwrap().to_owned();
+    let (code, _, err) = run(server.cmd(&session, Role::Moderator, &["moderate", "force-disconnect", "--connection", &id]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(w.wait(), 7);
+    assert!(w.output().contains("forceDisconnected"), "{}", w.output());
+}
+
+#[test]
+fn token_and_client_data_are_visible_to_others() {
+    let server = Server::start();
+    let session = server.session();
+    let mut w = Proc::spawn(server.cmd(&session, Role::Subscriber, &["connect", "--json"]));
+    w.wait_for("sessionConnected");
+    let mut c = vcall();
+    c.args(["connect", "--json", "--data", "client-42", "--url", &server.url, "--session", &session, "--token", &server.token_with(&session, Role::Publisher, "server-7", vcall::auth::unix_now() + 60)]);
+    let mut other = Proc::spawn(c);
+    other.wait_for("sessionConnected");
+    let line = w.wait_for("connectionCreated");
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["connection"]["data"], "server-7");
+    assert_eq!(v["connection"]["clientData"], "client-42");
+}

@@ -1,0 +1,9 @@
+//! All integration tests, built into one binary. Each module is one behaviour; they share
+//! the harness in `common`.
+
+mod common;
+
+mod auth_errors;
+mod completions;
+mod media;
+mod session;
