@@ -105,8 +105,8 @@ fn server_shutdown_mid_call_is_reported_and_the_recording_survives() {
     let mut publisher = publisher(&server, &session, "p", &[]);
     let dir = temp_dir();
     let out = dir.path().join("cut.mkv");
-    let mut sub = Proc::spawn(server.cmd(&session, Role::Subscriber, &["subscribe", "-o", &path_str(&out), "-v"]));
-    sub.wait_for("recording to");
+    let mut sub = Proc::spawn(server.cmd(&session, Role::Subscriber, &["subscribe", "-o", &path_str(&out)]));
+    wait_for_media(&out, 1.0, &sub);
     let mut watcher = Proc::spawn(server.cmd(&session, Role::Subscriber, &["connect"]));
     watcher.wait_for("sessionConnected");
     server.stop();

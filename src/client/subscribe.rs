@@ -87,6 +87,8 @@ struct Recording {
     done: tokio::task::JoinHandle<Result<RecordStats, Failure>>,
     stats: tokio::sync::watch::Receiver<RecordStats>,
     label: String,
+    /// When the subscription was made: its media must connect within CONNECT_LIMIT.
+    started: Instant,
 }
 
 async fn start_recording(
@@ -108,7 +110,6 @@ async fn start_recording(
     let (peer, mut events) = Peer::new(joined_cfg).await?;
     let answer = peer.accept_offer(&offer).await?;
     client.subscribe_answer(&subscription, answer).await?;
-    peer.connected(CONNECT_LIMIT).await.map_err(|e| Failure::new(Exit::Media, format!("media connection for stream {} failed: {e}", stream.id)))?;
     let peer = Arc::new(peer);
 
     let (tx, mut rx) = mpsc::channel::<Delivery>(256);
@@ -172,7 +173,7 @@ async fn start_recording(
         }
         sink.finish().map_err(|e| Failure::new(Exit::Failure, format!("finishing the recording failed: {e}")))
     });
-    Ok(Recording { stream: stream.clone(), peer, stop: Some(stop_tx), done, stats: stats_rx, label })
+    Ok(Recording { stream: stream.clone(), peer, stop: Some(stop_tx), done, stats: stats_rx, label, started: Instant::now() })
 }
 
 impl Recording {
@@ -328,8 +329,11 @@ pub async fn subscribe(
                 if all_complete && (args.duration.is_some() || args.frames.is_some()) {
                     break Ok(End::Complete);
                 }
-                if recordings.iter().any(|r| matches!(*r.peer.state().borrow(), PeerState::Failed)) {
-                    break Err(Failure::new(Exit::Media, "the media connection to the server failed"));
+                if let Some(r) = recordings.iter().find(|r| {
+                    let state = *r.peer.state().borrow();
+                    state == PeerState::Failed || (state == PeerState::New && r.started.elapsed() > CONNECT_LIMIT)
+                }) {
+                    break Err(Failure::new(Exit::Media, format!("the media connection for stream {} failed (ICE/DTLS)", r.stream.id)));
                 }
             }
         }

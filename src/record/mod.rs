@@ -231,8 +231,10 @@ impl Recorder {
             let (_, (track, mut sample)) = self.queue.pop_first().expect("non-empty");
             let Some(t) = self.tracks[track].as_mut() else { continue };
             let Some(index) = t.index else { continue };
-            sample.pts_us = (sample.pts_us + t.offset_us - base).max(t.last_pts + 1);
-            if sample.pts_us < 0 || self.stats.complete {
+            // The offset may still shrink a little after the header: never below zero, never
+            // back in time.
+            sample.pts_us = (sample.pts_us + t.offset_us - base).max(t.last_pts + 1).max(0);
+            if self.stats.complete {
                 continue;
             }
             t.last_pts = sample.pts_us;

@@ -296,3 +296,21 @@ pub fn path_str(p: &Path) -> String {
 pub fn file(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
 }
+
+/// Waits (on the file, polling ffprobe) until `seconds` of media are on disk.
+pub fn wait_for_media(path: &Path, seconds: f64, proc: &Proc) {
+    let deadline = std::time::Instant::now() + LIMIT;
+    loop {
+        if media_end(path) >= seconds {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{} did not grow to {seconds} s; {}", path.display(), proc.output());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The presentation time of the last packet in a file (0 when none is readable).
+pub fn media_end(path: &Path) -> f64 {
+    let out = Command::new("ffprobe").args(["-v", "quiet", "-show_entries", "packet=pts_time", "-of", "csv=p=0"]).arg(path).output().expect("ffprobe runs");
+    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().trim_end_matches(',').parse::<f64>().ok()).fold(0.0, f64::max)
+}
