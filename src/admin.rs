@@ -12,8 +12,14 @@ use crate::server::{self, ServerConfig};
 
 fn key_pair(keys: &KeyArgs) -> Result<KeyPair, Failure> {
     match (&keys.api_key, &keys.api_secret) {
-        (Some(key), Some(secret)) if !key.is_empty() && !secret.is_empty() => Ok(KeyPair { key: key.clone(), secret: secret.clone() }),
-        _ => Err(Failure::new(Exit::Usage, "an API key pair is needed: --api-key and --api-secret, or VCALL_API_KEY and VCALL_API_SECRET")),
+        (Some(key), Some(secret)) if !key.is_empty() && !secret.is_empty() => Ok(KeyPair {
+            key: key.clone(),
+            secret: secret.clone(),
+        }),
+        _ => Err(Failure::new(
+            Exit::Usage,
+            "an API key pair is needed: --api-key and --api-secret, or VCALL_API_KEY and VCALL_API_SECRET",
+        )),
     }
 }
 
@@ -22,18 +28,34 @@ pub async fn serve(args: ServeArgs) -> CmdResult {
         (None, None) => {
             let k = KeyPair::generate();
             eprintln!("vcall: no API key pair given; generated a development pair:");
-            eprintln!("  export VCALL_API_KEY={} VCALL_API_SECRET={}", k.key, k.secret);
+            eprintln!(
+                "  export VCALL_API_KEY={} VCALL_API_SECRET={}",
+                k.key, k.secret
+            );
             k
         }
         _ => key_pair(&args.keys)?,
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
-        .map_err(|e| Failure::new(Exit::Failure, format!("cannot listen on {}: {e}", args.listen)))?;
+        .map_err(|e| {
+            Failure::new(
+                Exit::Failure,
+                format!("cannot listen on {}: {e}", args.listen),
+            )
+        })?;
     let addr = listener.local_addr()?;
-    let media_ip = if addr.ip().is_unspecified() { IpAddr::V4(Ipv4Addr::UNSPECIFIED) } else { addr.ip() };
+    let media_ip = if addr.ip().is_unspecified() {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    } else {
+        addr.ip()
+    };
     eprintln!("vcall: serving on ws://{addr} (Ctrl-C stops)");
-    let config = ServerConfig { keys, ice_servers: args.ice_servers, media_ip };
+    let config = ServerConfig {
+        keys,
+        ice_servers: args.ice_servers,
+        media_ip,
+    };
     server::run(listener, config, async {
         crate::client::interrupted().await;
         eprintln!("vcall: shutting down; telling clients");
@@ -53,34 +75,60 @@ fn http_base(url: &str) -> Result<String, Failure> {
     } else if let Some(r) = url.strip_prefix("https://") {
         ("https", r)
     } else {
-        return Err(Failure::new(Exit::Usage, format!("{url}: the server URL must start with ws://, wss://, http:// or https://")));
+        return Err(Failure::new(
+            Exit::Usage,
+            format!("{url}: the server URL must start with ws://, wss://, http:// or https://"),
+        ));
     };
-    Ok(format!("{scheme}://{}", rest.split('/').next().unwrap_or(rest)))
+    Ok(format!(
+        "{scheme}://{}",
+        rest.split('/').next().unwrap_or(rest)
+    ))
 }
 
 pub async fn session_create(args: SessionCreateArgs) -> CmdResult {
     let keys = key_pair(&args.keys)?;
     let url = format!("{}/v1/sessions", http_base(&args.url)?);
     let body = serde_json::json!({ "p2p": args.p2p, "locationHint": args.location_hint.map(|ip| ip.to_string()) });
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", keys.key, keys.secret));
+    let auth =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", keys.key, keys.secret));
     let url2 = url.clone();
     let result = tokio::task::spawn_blocking(move || {
-        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        agent.post(&url2).header("authorization", &format!("Basic {auth}")).send_json(&body)
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        agent
+            .post(&url2)
+            .header("authorization", &format!("Basic {auth}"))
+            .send_json(&body)
     })
     .await
     .map_err(|e| Failure::new(Exit::Failure, e.to_string()))?;
-    let mut resp = result.map_err(|e| Failure::new(Exit::Unreachable, format!("cannot reach the server at {url}: {e}")))?;
+    let mut resp = result.map_err(|e| {
+        Failure::new(
+            Exit::Unreachable,
+            format!("cannot reach the server at {url}: {e}"),
+        )
+    })?;
     let status = resp.status();
     let json: serde_json::Value = resp.body_mut().read_json().unwrap_or_default();
     if status == 401 {
-        return Err(Failure::new(Exit::Auth, "the server refused the API key or secret"));
+        return Err(Failure::new(
+            Exit::Auth,
+            "the server refused the API key or secret",
+        ));
     }
     if !status.is_success() {
         let msg = json["error"].as_str().unwrap_or("no details").to_owned();
-        return Err(Failure::new(Exit::Failure, format!("the server refused to create a session ({status}): {msg}")));
+        return Err(Failure::new(
+            Exit::Failure,
+            format!("the server refused to create a session ({status}): {msg}"),
+        ));
     }
-    let id = json["sessionId"].as_str().ok_or_else(|| Failure::new(Exit::Failure, "the server's answer has no sessionId"))?;
+    let id = json["sessionId"]
+        .as_str()
+        .ok_or_else(|| Failure::new(Exit::Failure, "the server's answer has no sessionId"))?;
     let mut out = std::io::stdout().lock();
     if args.json {
         let _ = writeln!(out, "{json}");
@@ -93,7 +141,13 @@ pub async fn session_create(args: SessionCreateArgs) -> CmdResult {
 pub fn token_create(args: TokenCreateArgs) -> CmdResult {
     let keys = key_pair(&args.keys)?;
     if keys.open_session(&args.session).is_err() {
-        return Err(Failure::new(Exit::NotFound, format!("{:?} is not a session of this API key pair (create one with `vcall session create`)", args.session)));
+        return Err(Failure::new(
+            Exit::NotFound,
+            format!(
+                "{:?} is not a session of this API key pair (create one with `vcall session create`)",
+                args.session
+            ),
+        ));
     }
     let now = unix_now();
     let token = keys.create_token(&TokenClaims {

@@ -11,7 +11,12 @@ use crate::auth::Role;
 
 /// Join video calls from a terminal or a script: publish, subscribe, record, and serve.
 #[derive(Debug, Parser)]
-#[command(name = "vcall", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "vcall",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -57,7 +62,12 @@ pub struct KeyArgs {
     #[arg(long, env = "VCALL_API_KEY", hide_env = true)]
     pub api_key: Option<String>,
     /// API secret [env: VCALL_API_SECRET]
-    #[arg(long, env = "VCALL_API_SECRET", hide_env = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "VCALL_API_SECRET",
+        hide_env = true,
+        hide_env_values = true
+    )]
     pub api_secret: Option<String>,
 }
 
@@ -83,7 +93,12 @@ pub enum SessionCommand {
 #[derive(Debug, Args)]
 pub struct SessionCreateArgs {
     /// Server URL [env: VCALL_URL]
-    #[arg(long, env = "VCALL_URL", hide_env = true, default_value = "ws://127.0.0.1:7880")]
+    #[arg(
+        long,
+        env = "VCALL_URL",
+        hide_env = true,
+        default_value = "ws://127.0.0.1:7880"
+    )]
     pub url: String,
     #[command(flatten)]
     pub keys: KeyArgs,
@@ -126,7 +141,12 @@ pub struct TokenCreateArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ConnArgs {
     /// Server URL [env: VCALL_URL]
-    #[arg(long, env = "VCALL_URL", hide_env = true, default_value = "ws://127.0.0.1:7880")]
+    #[arg(
+        long,
+        env = "VCALL_URL",
+        hide_env = true,
+        default_value = "ws://127.0.0.1:7880"
+    )]
     pub url: String,
     /// Session id [env: VCALL_SESSION]
     #[arg(long, env = "VCALL_SESSION", hide_env = true)]
@@ -299,7 +319,9 @@ pub struct DemoArgs {
 /// Parses `500ms`, `10s`, `5m`, `24h`, `7d`, or plain seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let value: f64 = num
         .parse()
@@ -310,7 +332,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "m" => value * 60.0,
         "h" => value * 3600.0,
         "d" => value * 86400.0,
-        _ => return Err(format!("unknown unit {unit:?} in {s:?} (use ms, s, m, h or d)")),
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {s:?} (use ms, s, m, h or d)"
+            ));
+        }
     };
     if !secs.is_finite() || secs <= 0.0 {
         return Err(format!("{s:?}: a duration must be positive"));
@@ -325,7 +351,9 @@ pub fn parse_bitrate(s: &str) -> Result<u32, String> {
         Some('M' | 'm') => (&s[..s.len() - 1], 1_000_000.0),
         _ => (s, 1.0),
     };
-    let v: f64 = num.parse().map_err(|_| format!("{s:?} is not a bitrate (try 800k or 2M)"))?;
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a bitrate (try 800k or 2M)"))?;
     let bps = v * mult;
     if !(6_000.0..=100_000_000.0).contains(&bps) {
         return Err(format!("{s:?}: a bitrate must be between 6k and 100M"));

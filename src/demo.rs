@@ -20,21 +20,49 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
     if crate::record::Container::from_path(&args.output).is_none() {
-        return Err(Failure::new(Exit::Usage, format!("{}: the file name must end in .mp4 or .mkv", args.output.display())));
+        return Err(Failure::new(
+            Exit::Usage,
+            format!(
+                "{}: the file name must end in .mp4 or .mkv",
+                args.output.display()
+            ),
+        ));
     }
     let keys = KeyPair::generate();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let config = ServerConfig { keys: keys.clone(), ice_servers: vec![], media_ip: addr.ip() };
+    let config = ServerConfig {
+        keys: keys.clone(),
+        ice_servers: vec![],
+        media_ip: addr.ip(),
+    };
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(server::run(listener, config, async {
         let _ = server_stopped.await;
     }));
-    let session = keys.create_session(&SessionProps { p2p: false, location_hint: None, created_at: unix_now(), nonce: "demo".into() });
+    let session = keys.create_session(&SessionProps {
+        p2p: false,
+        location_hint: None,
+        created_at: unix_now(),
+        nonce: "demo".into(),
+    });
     let token = |role| {
-        keys.create_token(&TokenClaims { iss: keys.key.clone(), sid: session.clone(), role, data: String::new(), iat: unix_now(), exp: unix_now() + 3600 })
+        keys.create_token(&TokenClaims {
+            iss: keys.key.clone(),
+            sid: session.clone(),
+            role,
+            data: String::new(),
+            iat: unix_now(),
+            exp: unix_now() + 3600,
+        })
     };
-    let conn = |role| ConnArgs { url: format!("ws://{addr}"), session: session.clone(), token: token(role), data: String::new(), ice_servers: vec![] };
+    let conn = |role| ConnArgs {
+        url: format!("ws://{addr}"),
+        session: session.clone(),
+        token: token(role),
+        data: String::new(),
+        ice_servers: vec![],
+    };
 
     // Camera and microphone where they work, the test sources otherwise.
     let camera = crate::media::devices::open_camera(None, 640, 480, 30.0).is_ok();
@@ -43,8 +71,16 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
     let audio = if mic { "mic" } else { "tone" };
     eprintln!(
         "vcall demo: server on ws://{addr}; publishing {} and {}",
-        if camera { "the camera" } else { "the test pattern (no camera found)" },
-        if mic { "the microphone" } else { "a test tone (no microphone found)" }
+        if camera {
+            "the camera"
+        } else {
+            "the test pattern (no camera found)"
+        },
+        if mic {
+            "the microphone"
+        } else {
+            "a test tone (no microphone found)"
+        }
     );
     let publish_args = PublishArgs {
         conn: conn(Role::Publisher),
@@ -79,9 +115,17 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
         frames: None,
     };
     let started = Instant::now();
-    let sub_result = crate::client::subscribe::subscribe(subscribe_args, quiet, crate::client::interrupted(), Some(Arc::clone(&measure))).await;
+    let sub_result = crate::client::subscribe::subscribe(
+        subscribe_args,
+        quiet,
+        crate::client::interrupted(),
+        Some(Arc::clone(&measure)),
+    )
+    .await;
     let _ = stop_pub.send(());
-    let pub_result = publisher.await.map_err(|e| Failure::new(Exit::Failure, e.to_string()))?;
+    let pub_result = publisher
+        .await
+        .map_err(|e| Failure::new(Exit::Failure, e.to_string()))?;
     let _ = stop_server.send(());
     let _ = server.await;
     let sub_exit = sub_result?;
@@ -90,23 +134,41 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
     let m = measure.lock().expect("measurements lock").clone();
     let mut lat = m.latencies_ms.clone();
     lat.sort_by(f64::total_cmp);
-    println!("recorded {} ({:?} of audio and video)", args.output.display(), args.duration);
-    println!("video frames decoded: {} (marks unreadable in {})", m.decoded, m.unreadable);
+    println!(
+        "recorded {} ({:?} of audio and video)",
+        args.output.display(),
+        args.duration
+    );
+    println!(
+        "video frames decoded: {} (marks unreadable in {})",
+        m.decoded, m.unreadable
+    );
     if camera {
         println!("latency: not measured (the camera's pictures carry no capture marks)");
     } else {
-        println!("latency (capture to receipt): p50 {:.1} ms, p95 {:.1} ms", percentile(&lat, 0.5), percentile(&lat, 0.95));
+        println!(
+            "latency (capture to receipt): p50 {:.1} ms, p95 {:.1} ms",
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.95)
+        );
     }
     if let Some(first) = m.first_frame {
-        println!("first decoded frame {:.0} ms after subscribing", first.duration_since(started).as_secs_f64() * 1000.0);
+        println!(
+            "first decoded frame {:.0} ms after subscribing",
+            first.duration_since(started).as_secs_f64() * 1000.0
+        );
     }
     println!();
     println!("The same by hand, in separate terminals:");
     println!("  vcall serve --api-key KEY --api-secret SECRET");
     println!("  export VCALL_API_KEY=KEY VCALL_API_SECRET=SECRET");
     println!("  export VCALL_SESSION=$(vcall session create)");
-    println!("  vcall publish --token \"$(vcall token create --role publisher)\" --video testsrc --audio tone");
+    println!(
+        "  vcall publish --token \"$(vcall token create --role publisher)\" --video testsrc --audio tone"
+    );
     println!("  vcall list-streams --token \"$(vcall token create --role subscriber)\"");
-    println!("  vcall subscribe --token \"$(vcall token create --role subscriber)\" -o call.mp4 --duration 10s");
+    println!(
+        "  vcall subscribe --token \"$(vcall token create --role subscriber)\" -o call.mp4 --duration 10s"
+    );
     Ok(sub_exit)
 }

@@ -14,8 +14,13 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, 1) => "warn,vcall=debug",
         _ => "debug,vcall=trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }
 
 async fn run(cli: Cli) -> Result<Exit, Failure> {
@@ -27,9 +32,15 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Connect(a) => client::connect::connect(a).await,
         Command::ListStreams(a) => client::connect::list_streams(a).await,
         Command::Publish(a) => client::publish::publish(a, quiet, client::interrupted()).await,
-        Command::Subscribe(a) => client::subscribe::subscribe(a, quiet, client::interrupted(), None).await,
-        Command::Moderate(ModerateCommand::ForceUnpublish(a)) => client::moderate::force_unpublish(a).await,
-        Command::Moderate(ModerateCommand::ForceDisconnect(a)) => client::moderate::force_disconnect(a).await,
+        Command::Subscribe(a) => {
+            client::subscribe::subscribe(a, quiet, client::interrupted(), None).await
+        }
+        Command::Moderate(ModerateCommand::ForceUnpublish(a)) => {
+            client::moderate::force_unpublish(a).await
+        }
+        Command::Moderate(ModerateCommand::ForceDisconnect(a)) => {
+            client::moderate::force_disconnect(a).await
+        }
         Command::Devices(a) => client::devices(a),
         Command::Demo(a) => demo::demo(a, quiet).await,
     }

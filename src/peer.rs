@@ -384,7 +384,14 @@ impl Peer {
         };
         let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
             stream_label.to_owned(),
-            format!("{stream_label}-{}", if kind == RtpCodecKind::Audio { "audio" } else { "video" }),
+            format!(
+                "{stream_label}-{}",
+                if kind == RtpCodecKind::Audio {
+                    "audio"
+                } else {
+                    "video"
+                }
+            ),
             stream_label.to_owned(),
             kind,
             vec![RTCRtpEncodingParameters {
@@ -430,8 +437,8 @@ impl Peer {
 
     /// Applies a remote offer and returns the complete answer SDP.
     pub async fn accept_offer(&self, sdp: &str) -> Result<String, PeerError> {
-        let offer =
-            RTCSessionDescription::offer(sdp.to_owned()).map_err(|e| PeerError::BadSdp(e.to_string()))?;
+        let offer = RTCSessionDescription::offer(sdp.to_owned())
+            .map_err(|e| PeerError::BadSdp(e.to_string()))?;
         self.pc
             .set_remote_description(offer)
             .await
@@ -478,12 +485,19 @@ impl Peer {
         let mut state = self.state.clone();
         let res = tokio::time::timeout(
             limit,
-            state.wait_for(|s| matches!(s, PeerState::Connected | PeerState::Failed | PeerState::Closed)),
+            state.wait_for(|s| {
+                matches!(
+                    s,
+                    PeerState::Connected | PeerState::Failed | PeerState::Closed
+                )
+            }),
         )
         .await;
         match res {
             Ok(Ok(s)) if *s == PeerState::Connected => Ok(()),
-            Ok(Ok(s)) => Err(PeerError::WebRtc(format!("ICE/DTLS connection {:?}", *s).to_lowercase())),
+            Ok(Ok(s)) => Err(PeerError::WebRtc(
+                format!("ICE/DTLS connection {:?}", *s).to_lowercase(),
+            )),
             Ok(Err(_)) => Err(PeerError::WebRtc("peer connection dropped".into())),
             Err(_) => Err(PeerError::WebRtc(format!(
                 "ICE/DTLS connection not established within {limit:?}"
@@ -546,11 +560,13 @@ impl LocalTrack {
                 .rtp_parameters
                 .codecs
                 .iter()
-                .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(self.codec.mime()))
+                .find(|c| {
+                    c.rtp_codec
+                        .mime_type
+                        .eq_ignore_ascii_case(self.codec.mime())
+                })
                 .map(|c| c.payload_type)
-                .ok_or_else(|| {
-                    PeerError::WebRtc(format!("{:?} was not negotiated", self.codec))
-                })?;
+                .ok_or_else(|| PeerError::WebRtc(format!("{:?} was not negotiated", self.codec)))?;
             self.payload_type.store(pt, Ordering::Relaxed);
         }
         rtp.0.header.ssrc = self.ssrc;

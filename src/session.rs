@@ -44,11 +44,23 @@ pub enum SessionEvent {
         connections: Vec<Connection>,
         streams: Vec<Stream>,
     },
-    ConnectionCreated { connection: Connection },
-    ConnectionDestroyed { connection: Connection, reason: String },
-    StreamCreated { stream: Stream },
-    StreamDestroyed { stream: Stream, reason: String },
-    SessionDisconnected { reason: String },
+    ConnectionCreated {
+        connection: Connection,
+    },
+    ConnectionDestroyed {
+        connection: Connection,
+        reason: String,
+    },
+    StreamCreated {
+        stream: Stream,
+    },
+    StreamDestroyed {
+        stream: Stream,
+        reason: String,
+    },
+    SessionDisconnected {
+        reason: String,
+    },
 }
 
 /// Unix milliseconds now.

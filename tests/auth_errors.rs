@@ -6,7 +6,8 @@ use crate::common::*;
 
 fn connect_with(server: &Server, session: &str, token: &str, args: &[&str]) -> (i32, String) {
     let mut c = vcall();
-    c.args(args).args(["--url", &server.url, "--session", session, "--token", token]);
+    c.args(args)
+        .args(["--url", &server.url, "--session", session, "--token", token]);
     let (code, _, err) = run(c);
     (code, err)
 }
@@ -15,7 +16,12 @@ fn connect_with(server: &Server, session: &str, token: &str, args: &[&str]) -> (
 fn a_subscriber_token_cannot_publish_and_no_stream_appears() {
     let server = Server::start();
     let session = server.session();
-    let (code, err) = connect_with(&server, &session, &server.token(&session, Role::Subscriber), &["publish", "--video", "testsrc", "--audio", "tone"]);
+    let (code, err) = connect_with(
+        &server,
+        &session,
+        &server.token(&session, Role::Subscriber),
+        &["publish", "--video", "testsrc", "--audio", "tone"],
+    );
     assert_eq!(code, 5, "{err}");
     assert!(err.contains("subscriber token cannot publish"), "{err}");
     let (code, out, _) = run(server.cmd(&session, Role::Subscriber, &["list-streams", "--json"]));
@@ -33,12 +39,27 @@ fn bad_tokens_are_refused_with_the_auth_code() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("expired"), "{err}");
 
-    let (code, err) = connect_with(&server, &session, &server.token(&other_session, Role::Publisher), &["connect"]);
+    let (code, err) = connect_with(
+        &server,
+        &session,
+        &server.token(&other_session, Role::Publisher),
+        &["connect"],
+    );
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("another session"), "{err}");
 
-    let forger = KeyPair { key: server.keys.key.clone(), secret: "not-the-secret".into() };
-    let forged = forger.create_token(&TokenClaims { iss: forger.key.clone(), sid: session.clone(), role: Role::Moderator, data: String::new(), iat: unix_now(), exp: unix_now() + 60 });
+    let forger = KeyPair {
+        key: server.keys.key.clone(),
+        secret: "not-the-secret".into(),
+    };
+    let forged = forger.create_token(&TokenClaims {
+        iss: forger.key.clone(),
+        sid: session.clone(),
+        role: Role::Moderator,
+        data: String::new(),
+        iat: unix_now(),
+        exp: unix_now() + 60,
+    });
     let (code, err) = connect_with(&server, &session, &forged, &["connect"]);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("signature"), "{err}");
@@ -58,9 +79,21 @@ fn an_unknown_session_is_not_found() {
 #[test]
 fn an_unreachable_server_has_its_own_code() {
     // Bind and drop a port: nothing listens there now.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut c = vcall();
-    c.args(["list-streams", "--url", &format!("ws://127.0.0.1:{port}"), "--session", "s", "--token", "t"]);
+    c.args([
+        "list-streams",
+        "--url",
+        &format!("ws://127.0.0.1:{port}"),
+        "--session",
+        "s",
+        "--token",
+        "t",
+    ]);
     let (code, _, err) = run(c);
     assert_eq!(code, 6, "{err}");
     assert!(err.contains("cannot reach the server"), "{err}");
@@ -70,10 +103,21 @@ fn an_unreachable_server_has_its_own_code() {
 fn missing_camera_and_microphone_are_device_errors() {
     let server = Server::start();
     let session = server.session();
-    let (code, _, err) = run(server.cmd(&session, Role::Publisher, &["publish", "--video", "camera", "--no-audio"]));
+    let (code, _, err) = run(server.cmd(
+        &session,
+        Role::Publisher,
+        &["publish", "--video", "camera", "--no-audio"],
+    ));
     assert_eq!(code, 10, "{err}");
-    assert!(err.contains("testsrc"), "the error names the alternatives: {err}");
-    let (code, _, err) = run(server.cmd(&session, Role::Publisher, &["publish", "--audio", "mic", "--no-video"]));
+    assert!(
+        err.contains("testsrc"),
+        "the error names the alternatives: {err}"
+    );
+    let (code, _, err) = run(server.cmd(
+        &session,
+        Role::Publisher,
+        &["publish", "--audio", "mic", "--no-video"],
+    ));
     assert_eq!(code, 10, "{err}");
     assert!(err.contains("tone"), "{err}");
     let (code, out, _) = run({
@@ -88,13 +132,45 @@ fn missing_camera_and_microphone_are_device_errors() {
 #[test]
 fn usage_errors_exit_2() {
     for args in [
-        vec!["publish", "--session", "s", "--token", "t", "--video", "nonsense"],
-        vec!["publish", "--session", "s", "--token", "t", "--no-audio", "--no-video"],
+        vec![
+            "publish",
+            "--session",
+            "s",
+            "--token",
+            "t",
+            "--video",
+            "nonsense",
+        ],
+        vec![
+            "publish",
+            "--session",
+            "s",
+            "--token",
+            "t",
+            "--no-audio",
+            "--no-video",
+        ],
         vec!["subscribe", "--session", "s", "--token", "t"],
         vec!["subscribe", "--session", "s", "--token", "t", "-o", "x.avi"],
         vec!["token", "create", "--session", "s"],
-        vec!["connect", "--session", "s", "--token", "t", "--url", "http://x"],
-        vec!["connect", "--session", "s", "--token", "t", "--duration", "soon"],
+        vec![
+            "connect",
+            "--session",
+            "s",
+            "--token",
+            "t",
+            "--url",
+            "http://x",
+        ],
+        vec![
+            "connect",
+            "--session",
+            "s",
+            "--token",
+            "t",
+            "--duration",
+            "soon",
+        ],
     ] {
         let mut c = vcall();
         c.args(&args);
@@ -108,38 +184,89 @@ fn usage_errors_exit_2() {
 fn serve_session_create_token_create_and_ctrl_c_from_the_command_line() {
     let mut serve = Proc::spawn({
         let mut c = vcall();
-        c.args(["serve", "--listen", "127.0.0.1:0", "--api-key", "key1", "--api-secret", "secret1"]);
+        c.args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--api-key",
+            "key1",
+            "--api-secret",
+            "secret1",
+        ]);
         c
     });
     let line = serve.wait_for("serving on ws://");
-    let url = line.split_whitespace().find(|w| w.starts_with("ws://")).unwrap().to_owned();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("ws://"))
+        .unwrap()
+        .to_owned();
     let keyed = |args: &[&str]| {
         let mut c = vcall();
-        c.args(args).env("VCALL_API_KEY", "key1").env("VCALL_API_SECRET", "secret1").env("VCALL_URL", &url);
+        c.args(args)
+            .env("VCALL_API_KEY", "key1")
+            .env("VCALL_API_SECRET", "secret1")
+            .env("VCALL_URL", &url);
         run(c)
     };
-    let (code, session, err) = keyed(&["session", "create", "--p2p", "--location-hint", "10.0.0.1"]);
+    let (code, session, err) =
+        keyed(&["session", "create", "--p2p", "--location-hint", "10.0.0.1"]);
     assert_eq!(code, 0, "{err}");
     let session = session.trim().to_owned();
     let (code, json, _) = keyed(&["session", "create", "--json"]);
     assert_eq!(code, 0);
     assert!(json.contains("\"p2p\":false"), "{json}");
-    let props = KeyPair { key: "key1".into(), secret: "secret1".into() }.open_session(&session).unwrap();
+    let props = KeyPair {
+        key: "key1".into(),
+        secret: "secret1".into(),
+    }
+    .open_session(&session)
+    .unwrap();
     assert!(props.p2p);
     assert_eq!(props.location_hint.as_deref(), Some("10.0.0.1"));
 
     let mut wrong = vcall();
-    wrong.args(["session", "create", "--url", &url, "--api-key", "key1", "--api-secret", "wrong"]);
+    wrong.args([
+        "session",
+        "create",
+        "--url",
+        &url,
+        "--api-key",
+        "key1",
+        "--api-secret",
+        "wrong",
+    ]);
     assert_eq!(run(wrong).0, 3);
 
-    let (code, token, err) = keyed(&["token", "create", "--session", &session, "--role", "subscriber", "--expire-in", "1h"]);
+    let (code, token, err) = keyed(&[
+        "token",
+        "create",
+        "--session",
+        &session,
+        "--role",
+        "subscriber",
+        "--expire-in",
+        "1h",
+    ]);
     assert_eq!(code, 0, "{err}");
     let mut c = vcall();
-    c.args(["connect", "--url", &url, "--session", &session, "--token", token.trim()]);
+    c.args([
+        "connect",
+        "--url",
+        &url,
+        "--session",
+        &session,
+        "--token",
+        token.trim(),
+    ]);
     let mut client = Proc::spawn(c);
     client.wait_for("sessionConnected");
     serve.interrupt();
     assert_eq!(serve.wait(), 0, "{}", serve.output());
     assert_eq!(client.wait(), 7, "{}", client.output());
-    assert!(client.output().contains("the server shut down"), "{}", client.output());
+    assert!(
+        client.output().contains("the server shut down"),
+        "{}",
+        client.output()
+    );
 }

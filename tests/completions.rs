@@ -8,7 +8,13 @@ use clap_complete::Shell;
 
 fn generated() -> Vec<(String, Vec<u8>)> {
     let mut files = Vec::new();
-    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish, Shell::PowerShell, Shell::Elvish] {
+    for shell in [
+        Shell::Bash,
+        Shell::Zsh,
+        Shell::Fish,
+        Shell::PowerShell,
+        Shell::Elvish,
+    ] {
         let mut cmd = vcall::cli::Cli::command();
         let mut buf = Vec::new();
         clap_complete::generate(shell, &mut cmd, "vcall", &mut buf);
@@ -22,7 +28,9 @@ fn generated() -> Vec<(String, Vec<u8>)> {
         files.push((name.to_owned(), buf));
     }
     let mut man = Vec::new();
-    clap_mangen::Man::new(vcall::cli::Cli::command()).render(&mut man).expect("man page renders");
+    clap_mangen::Man::new(vcall::cli::Cli::command())
+        .render(&mut man)
+        .expect("man page renders");
     files.push(("vcall.1".to_owned(), man));
     files
 }
@@ -41,5 +49,8 @@ fn completions_and_man_page_are_current() {
             stale.push(name);
         }
     }
-    assert!(stale.is_empty(), "stale in completions/: {stale:?}; run VCALL_UPDATE_COMPLETIONS=1 cargo test completions");
+    assert!(
+        stale.is_empty(),
+        "stale in completions/: {stale:?}; run VCALL_UPDATE_COMPLETIONS=1 cargo test completions"
+    );
 }

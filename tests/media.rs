@@ -23,8 +23,15 @@ const MAX_AV_SKEW: f64 = 0.040;
 /// The audio marks (s) and the presentation times of video frames captured at whole seconds.
 fn av_skews(path: &Path, video: &[(f64, I420)], fps: u32) -> Vec<f64> {
     let (start, audio) = decode_audio(path);
-    let marks: Vec<f64> = tone::find_marks(&audio, 48_000).into_iter().map(|i| start + i as f64 / 48_000.0).collect();
-    assert!(!marks.is_empty(), "no audio marks found in {}", path.display());
+    let marks: Vec<f64> = tone::find_marks(&audio, 48_000)
+        .into_iter()
+        .map(|i| start + i as f64 / 48_000.0)
+        .collect();
+    assert!(
+        !marks.is_empty(),
+        "no audio marks found in {}",
+        path.display()
+    );
     let first = testsrc::read_marks(&video[0].1).unwrap().frame;
     let mut skews = Vec::new();
     for (pts, pic) in video {
@@ -33,7 +40,10 @@ fn av_skews(path: &Path, video: &[(f64, I420)], fps: u32) -> Vec<f64> {
             continue;
         }
         // The audio mark for the same capture second: the one nearest to this frame.
-        if let Some(m) = marks.iter().min_by(|a, b| (*a - pts).abs().total_cmp(&(*b - pts).abs())) {
+        if let Some(m) = marks
+            .iter()
+            .min_by(|a, b| (*a - pts).abs().total_cmp(&(*b - pts).abs()))
+        {
             if (m - pts).abs() < 0.5 {
                 skews.push(m - pts);
             }
@@ -46,16 +56,30 @@ fn av_skews(path: &Path, video: &[(f64, I420)], fps: u32) -> Vec<f64> {
 fn check_recording(path: &Path, seconds: f64) {
     let video = decode_video(path);
     let expected = seconds * 30.0;
-    assert!((video.len() as f64 - expected).abs() <= 3.0, "{} video frames for {seconds} s", video.len());
+    assert!(
+        (video.len() as f64 - expected).abs() <= 3.0,
+        "{} video frames for {seconds} s",
+        video.len()
+    );
     let pictures: Vec<I420> = video.iter().map(|(_, p)| p.clone()).collect();
     check_pattern(&pictures, MIN_PSNR);
     let (_, audio) = decode_audio(path);
     let audio_secs = audio.len() as f64 / 48_000.0;
-    assert!((audio_secs - seconds).abs() <= 0.1, "{audio_secs} s of audio for {seconds} s");
+    assert!(
+        (audio_secs - seconds).abs() <= 0.1,
+        "{audio_secs} s of audio for {seconds} s"
+    );
     let skews = av_skews(path, &video, 30);
-    assert!(!skews.is_empty(), "no whole-second frames matched to audio marks");
+    assert!(
+        !skews.is_empty(),
+        "no whole-second frames matched to audio marks"
+    );
     for s in &skews {
-        assert!(s.abs() < MAX_AV_SKEW, "audio/video offset {:.1} ms (all: {skews:?})", s * 1000.0);
+        assert!(
+            s.abs() < MAX_AV_SKEW,
+            "audio/video offset {:.1} ms (all: {skews:?})",
+            s * 1000.0
+        );
     }
 }
 
@@ -67,7 +91,11 @@ fn recording_to_mp4_and_mkv_decodes_to_the_source() {
     let dir = temp_dir();
     for name in ["rec.mp4", "rec.mkv"] {
         let out = dir.path().join(name);
-        let (code, _, err) = run(server.cmd(&session, Role::Subscriber, &["subscribe", "-o", &path_str(&out), "--duration", "4s"]));
+        let (code, _, err) = run(server.cmd(
+            &session,
+            Role::Subscriber,
+            &["subscribe", "-o", &path_str(&out), "--duration", "4s"],
+        ));
         assert_eq!(code, 0, "{err}");
         check_recording(&out, 4.0);
     }
@@ -80,16 +108,29 @@ fn frames_limit_stops_the_recording_exactly() {
     let _p = publisher(&server, &session, "src", &["--no-audio"]);
     let dir = temp_dir();
     let out = dir.path().join("f.mkv");
-    let (code, _, err) = run(server.cmd(&session, Role::Subscriber, &["subscribe", "-o", &path_str(&out), "--frames", "45"]));
+    let (code, _, err) = run(server.cmd(
+        &session,
+        Role::Subscriber,
+        &["subscribe", "-o", &path_str(&out), "--frames", "45"],
+    ));
     assert_eq!(code, 0, "{err}");
     assert_eq!(decode_video(&out).len(), 45);
 }
 
 fn subscribe_stdout(server: &Server, session: &str, format: &str, extra: &[&str]) -> Vec<u8> {
-    let mut c = server.cmd(session, Role::Subscriber, &["subscribe", "-o", "-", "--format", format]);
+    let mut c = server.cmd(
+        session,
+        Role::Subscriber,
+        &["subscribe", "-o", "-", "--format", format],
+    );
     c.args(extra).stdout(Stdio::piped()).stderr(Stdio::piped());
     let out = c.output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
@@ -102,7 +143,11 @@ fn every_stdout_format_decodes() {
 
     let y4m = subscribe_stdout(&server, &session, "y4m", &["--duration", "2s"]);
     let pictures = parse_y4m(&y4m);
-    assert!((pictures.len() as i64 - 60).abs() <= 3, "{} pictures", pictures.len());
+    assert!(
+        (pictures.len() as i64 - 60).abs() <= 3,
+        "{} pictures",
+        pictures.len()
+    );
     check_pattern(&pictures, MIN_PSNR);
 
     let wav = subscribe_stdout(&server, &session, "wav", &["--duration", "2s"]);
@@ -111,9 +156,16 @@ fn every_stdout_format_decodes() {
     let (_, samples) = decode_audio(&path);
     let secs = samples.len() as f64 / 48_000.0;
     assert!((secs - 2.0).abs() < 0.25, "{secs} s of WAV");
-    assert!(!tone::find_marks(&samples, 48_000).is_empty() || secs < 1.5, "the tone's marks are in the WAV");
+    assert!(
+        !tone::find_marks(&samples, 48_000).is_empty() || secs < 1.5,
+        "the tone's marks are in the WAV"
+    );
 
-    for (format, ext, codec) in [("h264", "h264", "h264"), ("ogg", "ogg", "opus"), ("mkv", "mkv", "h264")] {
+    for (format, ext, codec) in [
+        ("h264", "h264", "h264"),
+        ("ogg", "ogg", "opus"),
+        ("mkv", "mkv", "h264"),
+    ] {
         let bytes = subscribe_stdout(&server, &session, format, &["--duration", "2s"]);
         let path = dir.path().join(format!("out.{ext}"));
         std::fs::write(&path, &bytes).unwrap();
@@ -133,7 +185,11 @@ fn a_recording_killed_with_sigkill_still_plays_up_to_near_the_kill() {
     let dir = temp_dir();
     for name in ["killed.mp4", "killed.mkv"] {
         let out = dir.path().join(name);
-        let mut sub = Proc::spawn(server.cmd(&session, Role::Subscriber, &["subscribe", "-o", &path_str(&out)]));
+        let mut sub = Proc::spawn(server.cmd(
+            &session,
+            Role::Subscriber,
+            &["subscribe", "-o", &path_str(&out)],
+        ));
         // Wait (on the file, not the clock) until about four seconds are on disk.
         wait_for_media(&out, 4.0, &sub);
         // What a reader could see just before the kill, as media time.
@@ -142,7 +198,10 @@ fn a_recording_killed_with_sigkill_still_plays_up_to_near_the_kill() {
         sub.wait();
         let video = decode_video(&out);
         let last = video.last().map(|(t, _)| *t).unwrap_or(0.0);
-        assert!(last >= before - 0.05 && last >= 2.0, "{name}: plays to {last} s, {before} s was on disk before the kill");
+        assert!(
+            last >= before - 0.05 && last >= 2.0,
+            "{name}: plays to {last} s, {before} s was on disk before the kill"
+        );
         let pictures: Vec<I420> = video.into_iter().map(|(_, p)| p).collect();
         check_pattern(&pictures, MIN_PSNR);
     }
@@ -153,7 +212,13 @@ fn write_y4m(path: &Path, frames: u32) {
     writeln!(f, "YUV4MPEG2 W320 H240 F25:1 Ip A1:1 C420jpeg").unwrap();
     let mut img = I420::new(320, 240);
     for n in 0..frames {
-        testsrc::render(&mut img, Marks { frame: n, capture_ms: 1000 + n as u64 * 40 });
+        testsrc::render(
+            &mut img,
+            Marks {
+                frame: n,
+                capture_ms: 1000 + n as u64 * 40,
+            },
+        );
         f.write_all(b"FRAME\n").unwrap();
         f.write_all(&img.data).unwrap();
     }
@@ -194,9 +259,25 @@ fn y4m_and_wav_files_and_y4m_on_stdin_are_published_whole() {
 
     for stdin in [false, true] {
         let out = dir.path().join(format!("from-file-{stdin}.mkv"));
-        let mut sub = Proc::spawn(server.cmd(&session, Role::Subscriber, &["subscribe", "-o", &path_str(&out), "-v"]));
+        let mut sub = Proc::spawn(server.cmd(
+            &session,
+            Role::Subscriber,
+            &["subscribe", "-o", &path_str(&out), "-v"],
+        ));
         sub.wait_for("waiting for a stream");
-        let mut cmd = server.cmd(&session, Role::Publisher, &["publish", "--name", "file", "--video", if stdin { "-" } else { y4m.to_str().unwrap() }, "--audio", wav.to_str().unwrap()]);
+        let mut cmd = server.cmd(
+            &session,
+            Role::Publisher,
+            &[
+                "publish",
+                "--name",
+                "file",
+                "--video",
+                if stdin { "-" } else { y4m.to_str().unwrap() },
+                "--audio",
+                wav.to_str().unwrap(),
+            ],
+        );
         if stdin {
             cmd.stdin(std::fs::File::open(&y4m).unwrap());
         }
@@ -214,8 +295,15 @@ fn y4m_and_wav_files_and_y4m_on_stdin_are_published_whole() {
         assert!(numbers.len() >= 50, "{} of 75 frames", numbers.len());
         // Pacing follows the file's 25 fps, not the disk: 75 frames span about 3 s.
         let span = video.last().unwrap().0 - video.first().unwrap().0;
-        assert!((span - 74.0 / 25.0).abs() < 0.2 + (75 - numbers.len()) as f64 / 25.0, "{span} s");
+        assert!(
+            (span - 74.0 / 25.0).abs() < 0.2 + (75 - numbers.len()) as f64 / 25.0,
+            "{span} s"
+        );
         let (_, audio) = decode_audio(&out);
-        assert!(audio.len() as f64 / 48_000.0 > 2.0, "{} s of audio", audio.len() as f64 / 48_000.0);
+        assert!(
+            audio.len() as f64 / 48_000.0 > 2.0,
+            "{} s of audio",
+            audio.len() as f64 / 48_000.0
+        );
     }
 }

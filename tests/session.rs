@@ -6,14 +6,20 @@ use vcall::auth::Role;
 use crate::common::*;
 
 fn json_lines(text: &str) -> Vec<serde_json::Value> {
-    text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    text.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 #[test]
 fn two_publishers_one_subscriber_events_in_order() {
     let server = Server::start();
     let session = server.session();
-    let mut watcher = Proc::spawn(server.cmd(&session, Role::Subscriber, &["connect", "--json", "--data", "watcher"]));
+    let mut watcher = Proc::spawn(server.cmd(
+        &session,
+        Role::Subscriber,
+        &["connect", "--json", "--data", "watcher"],
+    ));
     watcher.wait_for("sessionConnected");
 
     let mut alice = publisher(&server, &session, "alice", &[]);
@@ -22,12 +28,28 @@ fn two_publishers_one_subscriber_events_in_order() {
     watcher.wait_for("\"name\":\"bob\"");
 
     let dir = temp_dir();
-    let (code, _out, err) = run(server.cmd(&session, Role::Subscriber, &["subscribe", "--output-dir", &path_str(dir.path()), "--duration", "2s"]));
+    let (code, _out, err) = run(server.cmd(
+        &session,
+        Role::Subscriber,
+        &[
+            "subscribe",
+            "--output-dir",
+            &path_str(dir.path()),
+            "--duration",
+            "2s",
+        ],
+    ));
     assert_eq!(code, 0, "{err}");
-    let mut names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     names.sort();
     assert_eq!(names.len(), 2, "{names:?}");
-    assert!(names[0].starts_with("alice-s-") && names[1].starts_with("bob-s-"), "{names:?}");
+    assert!(
+        names[0].starts_with("alice-s-") && names[1].starts_with("bob-s-"),
+        "{names:?}"
+    );
     for n in &names {
         let p = probe(&dir.path().join(n));
         let streams = p["streams"].as_array().expect("streams");
@@ -46,15 +68,39 @@ fn two_publishers_one_subscriber_events_in_order() {
     assert_eq!(watcher.wait(), 130);
 
     let events = json_lines(&watcher.output());
-    let kinds: Vec<String> = events.iter().map(|e| {
-        let name = e["stream"]["name"].as_str().or(e["connection"]["data"].as_str()).unwrap_or("");
-        format!("{}:{}", e["event"].as_str().unwrap(), name)
-    }).collect();
-    let pos = |k: &str| kinds.iter().position(|x| x == k).unwrap_or_else(|| panic!("no {k} in {kinds:?}"));
+    let kinds: Vec<String> = events
+        .iter()
+        .map(|e| {
+            let name = e["stream"]["name"]
+                .as_str()
+                .or(e["connection"]["data"].as_str())
+                .unwrap_or("");
+            format!("{}:{}", e["event"].as_str().unwrap(), name)
+        })
+        .collect();
+    let pos = |k: &str| {
+        kinds
+            .iter()
+            .position(|x| x == k)
+            .unwrap_or_else(|| panic!("no {k} in {kinds:?}"))
+    };
     assert_eq!(kinds[0], "sessionConnected:");
-    assert!(pos("streamCreated:alice") < pos("streamCreated:bob"), "{kinds:?}");
-    assert!(pos("streamCreated:bob") < pos("streamDestroyed:alice"), "{kinds:?}");
-    assert!(pos("streamDestroyed:alice") < kinds.iter().rposition(|k| k.starts_with("connectionDestroyed")).unwrap(), "{kinds:?}");
+    assert!(
+        pos("streamCreated:alice") < pos("streamCreated:bob"),
+        "{kinds:?}"
+    );
+    assert!(
+        pos("streamCreated:bob") < pos("streamDestroyed:alice"),
+        "{kinds:?}"
+    );
+    assert!(
+        pos("streamDestroyed:alice")
+            < kinds
+                .iter()
+                .rposition(|k| k.starts_with("connectionDestroyed"))
+                .unwrap(),
+        "{kinds:?}"
+    );
     // Every event carries a time.
     assert!(events.iter().all(|e| e["time"].as_u64().is_some()));
 }
@@ -64,7 +110,8 @@ fn list_streams_and_connect_report_what_is_there_before_and_after_unpublish() {
     let server = Server::start();
     let session = server.session();
     let list = || {
-        let (code, out, err) = run(server.cmd(&session, Role::Subscriber, &["list-streams", "--json"]));
+        let (code, out, err) =
+            run(server.cmd(&session, Role::Subscriber, &["list-streams", "--json"]));
         assert_eq!(code, 0, "{err}");
         serde_json::from_str::<serde_json::Value>(out.trim()).expect("one JSON object")
     };
@@ -85,7 +132,11 @@ fn list_streams_and_connect_report_what_is_there_before_and_after_unpublish() {
     assert_eq!(code, 0);
     assert!(out.contains("cam1") && out.contains("1 stream(s)"), "{out}");
 
-    let (code, out, _) = run(server.cmd(&session, Role::Subscriber, &["connect", "--json", "--duration", "100ms"]));
+    let (code, out, _) = run(server.cmd(
+        &session,
+        Role::Subscriber,
+        &["connect", "--json", "--duration", "100ms"],
+    ));
     assert_eq!(code, 0);
     let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     assert_eq!(first["event"], "sessionConnected");
@@ -105,16 +156,30 @@ fn server_shutdown_mid_call_is_reported_and_the_recording_survives() {
     let mut publisher = publisher(&server, &session, "p", &[]);
     let dir = temp_dir();
     let out = dir.path().join("cut.mkv");
-    let mut sub = Proc::spawn(server.cmd(&session, Role::Subscriber, &["subscribe", "-o", &path_str(&out)]));
+    let mut sub = Proc::spawn(server.cmd(
+        &session,
+        Role::Subscriber,
+        &["subscribe", "-o", &path_str(&out)],
+    ));
     wait_for_media(&out, 1.0, &sub);
     let mut watcher = Proc::spawn(server.cmd(&session, Role::Subscriber, &["connect"]));
     watcher.wait_for("sessionConnected");
     server.stop();
     assert_eq!(publisher.wait(), 7, "{}", publisher.output());
-    assert!(publisher.output().contains("server shut down"), "{}", publisher.output());
+    assert!(
+        publisher.output().contains("server shut down"),
+        "{}",
+        publisher.output()
+    );
     assert_eq!(sub.wait(), 7, "{}", sub.output());
     assert_eq!(watcher.wait(), 7);
-    assert!(watcher.output().contains("sessionDisconnected   reason=serverShutdown"), "{}", watcher.output());
+    assert!(
+        watcher
+            .output()
+            .contains("sessionDisconnected   reason=serverShutdown"),
+        "{}",
+        watcher.output()
+    );
     // Whatever was recorded is a playable file.
     let p = probe(&out);
     assert_eq!(p["streams"].as_array().map(Vec::len), Some(2), "{p}");
@@ -125,12 +190,24 @@ fn a_moderator_forces_an_unpublish_and_others_may_not() {
     let server = Server::start();
     let session = server.session();
     let mut p = publisher(&server, &session, "victim", &[]);
-    let (code, _, err) = run(server.cmd(&session, Role::Publisher, &["moderate", "force-unpublish", "--stream", "victim"]));
+    let (code, _, err) = run(server.cmd(
+        &session,
+        Role::Publisher,
+        &["moderate", "force-unpublish", "--stream", "victim"],
+    ));
     assert_eq!(code, 5, "{err}");
     assert!(err.contains("moderator"), "{err}");
-    let (code, _, err) = run(server.cmd(&session, Role::Moderator, &["moderate", "force-unpublish", "--stream", "nobody"]));
+    let (code, _, err) = run(server.cmd(
+        &session,
+        Role::Moderator,
+        &["moderate", "force-unpublish", "--stream", "nobody"],
+    ));
     assert_eq!(code, 4, "{err}");
-    let (code, _, err) = run(server.cmd(&session, Role::Moderator, &["moderate", "force-unpublish", "--stream", "victim"]));
+    let (code, _, err) = run(server.cmd(
+        &session,
+        Role::Moderator,
+        &["moderate", "force-unpublish", "--stream", "victim"],
+    ));
     assert_eq!(code, 0, "{err}");
     assert_eq!(p.wait(), 7, "{}", p.output());
     assert!(p.output().contains("forceUnpublished"), "{}", p.output());
@@ -144,7 +221,11 @@ fn a_moderator_forces_a_connection_out() {
     let line = w.wait_for("sessionConnected");
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
     let id = v["connection"]["id"].as_str().unwrap().to_owned();
-    let (code, _, err) = run(server.cmd(&session, Role::Moderator, &["moderate", "force-disconnect", "--connection", &id]));
+    let (code, _, err) = run(server.cmd(
+        &session,
+        Role::Moderator,
+        &["moderate", "force-disconnect", "--connection", &id],
+    ));
     assert_eq!(code, 0, "{err}");
     assert_eq!(w.wait(), 7);
     assert!(w.output().contains("forceDisconnected"), "{}", w.output());
@@ -157,7 +238,23 @@ fn token_and_client_data_are_visible_to_others() {
     let mut w = Proc::spawn(server.cmd(&session, Role::Subscriber, &["connect", "--json"]));
     w.wait_for("sessionConnected");
     let mut c = vcall();
-    c.args(["connect", "--json", "--data", "client-42", "--url", &server.url, "--session", &session, "--token", &server.token_with(&session, Role::Publisher, "server-7", vcall::auth::unix_now() + 60)]);
+    c.args([
+        "connect",
+        "--json",
+        "--data",
+        "client-42",
+        "--url",
+        &server.url,
+        "--session",
+        &session,
+        "--token",
+        &server.token_with(
+            &session,
+            Role::Publisher,
+            "server-7",
+            vcall::auth::unix_now() + 60,
+        ),
+    ]);
     let mut other = Proc::spawn(c);
     other.wait_for("sessionConnected");
     let line = w.wait_for("connectionCreated");

@@ -18,22 +18,50 @@ pub fn human(event: &SessionEvent) -> String {
         (false, false) => "no media",
     };
     match event {
-        SessionEvent::SessionConnected { session_id: _, connection, connection_count, streams, .. } => {
-            format!("sessionConnected      connection={} connections={} streams={}", connection.id, connection_count, streams.len())
+        SessionEvent::SessionConnected {
+            session_id: _,
+            connection,
+            connection_count,
+            streams,
+            ..
+        } => {
+            format!(
+                "sessionConnected      connection={} connections={} streams={}",
+                connection.id,
+                connection_count,
+                streams.len()
+            )
         }
         SessionEvent::ConnectionCreated { connection } => {
-            format!("connectionCreated     connection={} data={:?} clientData={:?}", connection.id, connection.data, connection.client_data)
+            format!(
+                "connectionCreated     connection={} data={:?} clientData={:?}",
+                connection.id, connection.data, connection.client_data
+            )
         }
         SessionEvent::ConnectionDestroyed { connection, reason } => {
-            format!("connectionDestroyed   connection={} reason={reason}", connection.id)
+            format!(
+                "connectionDestroyed   connection={} reason={reason}",
+                connection.id
+            )
         }
         SessionEvent::StreamCreated { stream } => {
-            format!("streamCreated         stream={} name={:?} {} connection={}", stream.id, stream.name, media(stream), stream.connection_id)
+            format!(
+                "streamCreated         stream={} name={:?} {} connection={}",
+                stream.id,
+                stream.name,
+                media(stream),
+                stream.connection_id
+            )
         }
         SessionEvent::StreamDestroyed { stream, reason } => {
-            format!("streamDestroyed       stream={} name={:?} reason={reason}", stream.id, stream.name)
+            format!(
+                "streamDestroyed       stream={} name={:?} reason={reason}",
+                stream.id, stream.name
+            )
         }
-        SessionEvent::SessionDisconnected { reason } => format!("sessionDisconnected   reason={reason}"),
+        SessionEvent::SessionDisconnected { reason } => {
+            format!("sessionDisconnected   reason={reason}")
+        }
     }
 }
 
@@ -45,7 +73,11 @@ pub fn json_line(event: &SessionEvent) -> String {
 }
 
 fn print(event: &SessionEvent, as_json: bool) {
-    let line = if as_json { json_line(event) } else { human(event) };
+    let line = if as_json {
+        json_line(event)
+    } else {
+        human(event)
+    };
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
@@ -80,7 +112,13 @@ pub async fn connect(args: ConnectArgs) -> CmdResult {
 
 pub async fn list_streams(args: ListStreamsArgs) -> CmdResult {
     let joined = join(&args.conn).await?;
-    let SessionEvent::SessionConnected { session_id, connection_count, streams, .. } = &joined.first else {
+    let SessionEvent::SessionConnected {
+        session_id,
+        connection_count,
+        streams,
+        ..
+    } = &joined.first
+    else {
         unreachable!("join returns sessionConnected");
     };
     // Our own connection is not one of the participants being listed.
@@ -90,12 +128,29 @@ pub async fn list_streams(args: ListStreamsArgs) -> CmdResult {
         let v = json!({ "sessionId": session_id, "connectionCount": others, "streams": streams, "time": now_ms() });
         let _ = writeln!(out, "{v}");
     } else {
-        let _ = writeln!(out, "{:<20} {:<20} {:<6} {:<6} CONNECTION", "STREAM", "NAME", "AUDIO", "VIDEO");
+        let _ = writeln!(
+            out,
+            "{:<20} {:<20} {:<6} {:<6} CONNECTION",
+            "STREAM", "NAME", "AUDIO", "VIDEO"
+        );
         for s in streams {
             let yn = |b: bool| if b { "yes" } else { "no" };
-            let _ = writeln!(out, "{:<20} {:<20} {:<6} {:<6} {}", s.id, s.name, yn(s.has_audio), yn(s.has_video), s.connection_id);
+            let _ = writeln!(
+                out,
+                "{:<20} {:<20} {:<6} {:<6} {}",
+                s.id,
+                s.name,
+                yn(s.has_audio),
+                yn(s.has_video),
+                s.connection_id
+            );
         }
-        let _ = writeln!(out, "{} stream(s), {} connection(s) besides this one", streams.len(), others);
+        let _ = writeln!(
+            out,
+            "{} stream(s), {} connection(s) besides this one",
+            streams.len(),
+            others
+        );
     }
     let _ = out.flush();
     joined.client.disconnect().await;

@@ -45,15 +45,23 @@ impl Joined {
 
 /// Checks the URL and returns the host to reach.
 fn server_host(url: &str) -> Result<String, Failure> {
-    let rest = if let Some(r) = url.strip_prefix("ws://").or_else(|| url.strip_prefix("wss://")) {
+    let rest = if let Some(r) = url
+        .strip_prefix("ws://")
+        .or_else(|| url.strip_prefix("wss://"))
+    {
         r
     } else if url.starts_with("janus") {
         return Err(Failure::new(
             Exit::Usage,
-            format!("{url}: Janus servers are not supported by this version of vcall; use a ws:// or wss:// URL of a vcall server"),
+            format!(
+                "{url}: Janus servers are not supported by this version of vcall; use a ws:// or wss:// URL of a vcall server"
+            ),
         ));
     } else {
-        return Err(Failure::new(Exit::Usage, format!("{url}: the server URL must start with ws:// or wss://")));
+        return Err(Failure::new(
+            Exit::Usage,
+            format!("{url}: the server URL must start with ws:// or wss://"),
+        ));
     };
     let authority = rest.split('/').next().unwrap_or(rest);
     Ok(authority.to_owned())
@@ -61,9 +69,19 @@ fn server_host(url: &str) -> Result<String, Failure> {
 
 /// The media socket address: loopback when the server is on loopback, else all interfaces.
 fn media_ip(authority: &str) -> IpAddr {
-    let with_port = if authority.contains(':') && !authority.ends_with(']') { authority.to_owned() } else { format!("{authority}:80") };
-    let loopback = with_port.to_socket_addrs().is_ok_and(|mut addrs| addrs.all(|a| a.ip().is_loopback()));
-    if loopback { IpAddr::V4(Ipv4Addr::LOCALHOST) } else { IpAddr::V4(Ipv4Addr::UNSPECIFIED) }
+    let with_port = if authority.contains(':') && !authority.ends_with(']') {
+        authority.to_owned()
+    } else {
+        format!("{authority}:80")
+    };
+    let loopback = with_port
+        .to_socket_addrs()
+        .is_ok_and(|mut addrs| addrs.all(|a| a.ip().is_loopback()));
+    if loopback {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    }
 }
 
 /// Connects to the session named by `conn`.
@@ -72,12 +90,16 @@ pub async fn join(conn: &ConnArgs) -> Result<Joined, Failure> {
     if conn.session.trim().is_empty() {
         return Err(Failure::new(Exit::Usage, "--session is empty"));
     }
-    let (client, first, events) = NativeClient::connect(&conn.url, &conn.session, &conn.token, &conn.data).await?;
+    let (client, first, events) =
+        NativeClient::connect(&conn.url, &conn.session, &conn.token, &conn.data).await?;
     Ok(Joined {
         client,
         first,
         events,
-        peer_config: PeerConfig { bind_ip: media_ip(&authority), ice_servers: conn.ice_servers.clone() },
+        peer_config: PeerConfig {
+            bind_ip: media_ip(&authority),
+            ice_servers: conn.ice_servers.clone(),
+        },
     })
 }
 
@@ -87,7 +109,8 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 pub async fn interrupted() {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         let term_recv = async {
             match term.as_mut() {
                 Some(t) => {
@@ -124,9 +147,15 @@ pub fn disconnected_failure(reason: &str) -> Failure {
 }
 
 /// Finds streams by id or name.
-pub fn match_stream<'a>(streams: impl IntoIterator<Item = &'a Stream>, wanted: &str) -> Option<&'a Stream> {
+pub fn match_stream<'a>(
+    streams: impl IntoIterator<Item = &'a Stream>,
+    wanted: &str,
+) -> Option<&'a Stream> {
     let all: Vec<&Stream> = streams.into_iter().collect();
-    all.iter().find(|s| s.id == wanted).or_else(|| all.iter().find(|s| s.name == wanted)).copied()
+    all.iter()
+        .find(|s| s.id == wanted)
+        .or_else(|| all.iter().find(|s| s.name == wanted))
+        .copied()
 }
 
 /// `vcall devices`: cameras and microphones with their formats.
@@ -135,7 +164,11 @@ pub fn devices(args: crate::cli::DevicesArgs) -> crate::exit::CmdResult {
     let (devices, problems) = crate::media::devices::list();
     let mut out = std::io::stdout().lock();
     if args.json {
-        let _ = writeln!(out, "{}", serde_json::json!({ "devices": devices, "problems": problems }));
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::json!({ "devices": devices, "problems": problems })
+        );
     } else {
         for d in &devices {
             let _ = writeln!(out, "{:<10} {:<24} {}", d.kind, d.id, d.name);

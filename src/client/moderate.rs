@@ -8,9 +8,18 @@ pub async fn force_unpublish(args: ForceUnpublishArgs) -> CmdResult {
     let joined = join(&args.conn).await?;
     let stream = match_stream(joined.streams(), &args.stream)
         .map(|s| s.id.clone())
-        .ok_or_else(|| Failure::new(Exit::NotFound, format!("no stream {:?} in this session", args.stream)));
+        .ok_or_else(|| {
+            Failure::new(
+                Exit::NotFound,
+                format!("no stream {:?} in this session", args.stream),
+            )
+        });
     let result = match stream {
-        Ok(id) => joined.client.force_unpublish(&id).await.map_err(Failure::from),
+        Ok(id) => joined
+            .client
+            .force_unpublish(&id)
+            .await
+            .map_err(Failure::from),
         Err(e) => Err(e),
     };
     joined.client.disconnect().await;
@@ -19,7 +28,11 @@ pub async fn force_unpublish(args: ForceUnpublishArgs) -> CmdResult {
 
 pub async fn force_disconnect(args: ForceDisconnectArgs) -> CmdResult {
     let joined = join(&args.conn).await?;
-    let result = joined.client.force_disconnect(&args.connection).await.map_err(Failure::from);
+    let result = joined
+        .client
+        .force_disconnect(&args.connection)
+        .await
+        .map_err(Failure::from);
     joined.client.disconnect().await;
     result.map(|_| Exit::Ok)
 }

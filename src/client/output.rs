@@ -14,7 +14,11 @@ use crate::record::{AUDIO, Output, RecordStats, Recorder, VIDEO};
 /// A sink for one stream's frames.
 pub enum Sink {
     Container(Recorder),
-    H264 { out: Output, stats: RecordStats, ts0: Option<u64> },
+    H264 {
+        out: Output,
+        stats: RecordStats,
+        ts0: Option<u64>,
+    },
     Ogg(OggOpus),
     Y4m(Y4mWriter),
     Wav(WavWriter),
@@ -22,10 +26,20 @@ pub enum Sink {
 
 impl Sink {
     /// A sink for `format` (stdout formats).
-    pub fn for_format(format: OutFormat, out: Output, expected: usize) -> Result<Sink, crate::exit::Failure> {
+    pub fn for_format(
+        format: OutFormat,
+        out: Output,
+        expected: usize,
+    ) -> Result<Sink, crate::exit::Failure> {
         Ok(match format {
-            OutFormat::Mkv => Sink::Container(Recorder::new(out, crate::record::Container::Mkv, expected)),
-            OutFormat::H264 => Sink::H264 { out, stats: RecordStats::default(), ts0: None },
+            OutFormat::Mkv => {
+                Sink::Container(Recorder::new(out, crate::record::Container::Mkv, expected))
+            }
+            OutFormat::H264 => Sink::H264 {
+                out,
+                stats: RecordStats::default(),
+                ts0: None,
+            },
             OutFormat::Ogg => Sink::Ogg(OggOpus::new(out)),
             OutFormat::Y4m => Sink::Y4m(Y4mWriter::new(out)?),
             OutFormat::Wav => Sink::Wav(WavWriter::new(out)?),
@@ -41,7 +55,13 @@ impl Sink {
         }
     }
 
-    pub fn push(&mut self, slot: usize, codec: Codec, frame: Frame, arrival: Instant) -> io::Result<()> {
+    pub fn push(
+        &mut self,
+        slot: usize,
+        codec: Codec,
+        frame: Frame,
+        arrival: Instant,
+    ) -> io::Result<()> {
         if !self.wants(slot) {
             return Ok(());
         }
@@ -49,7 +69,9 @@ impl Sink {
             Sink::Container(r) => r.push(slot, codec, frame, arrival),
             Sink::H264 { out, stats, ts0 } => {
                 if codec != Codec::H264 {
-                    return Err(io::Error::other("the stream's video is not H.264; use --format mkv"));
+                    return Err(io::Error::other(
+                        "the stream's video is not H.264; use --format mkv",
+                    ));
                 }
                 let t0 = *ts0.get_or_insert(frame.timestamp);
                 out.write_all(&frame.data)?;
@@ -62,7 +84,9 @@ impl Sink {
             Sink::Ogg(o) => o.push(&frame),
             Sink::Y4m(y) => {
                 if codec != Codec::H264 {
-                    return Err(io::Error::other("decoding is available for H.264 video only; use --format mkv to record VP8"));
+                    return Err(io::Error::other(
+                        "decoding is available for H.264 video only; use --format mkv to record VP8",
+                    ));
                 }
                 y.push(&frame)
             }
@@ -96,7 +120,11 @@ fn ogg_crc(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= (b as u32) << 24;
         for _ in 0..8 {
-            crc = if crc & 0x8000_0000 != 0 { (crc << 1) ^ 0x04c1_1db7 } else { crc << 1 };
+            crc = if crc & 0x8000_0000 != 0 {
+                (crc << 1) ^ 0x04c1_1db7
+            } else {
+                crc << 1
+            };
         }
     }
     crc
@@ -113,7 +141,13 @@ pub struct OggOpus {
 
 impl OggOpus {
     fn new(out: Output) -> OggOpus {
-        OggOpus { out, serial: rand::random(), page: 0, ts0: None, stats: RecordStats::default() }
+        OggOpus {
+            out,
+            serial: rand::random(),
+            page: 0,
+            ts0: None,
+            stats: RecordStats::default(),
+        }
     }
 
     fn page(&mut self, packet: &[u8], granule: u64, flags: u8) -> io::Result<()> {
@@ -149,7 +183,9 @@ impl OggOpus {
         let samples = opus_samples(&frame.data);
         let granule = OPUS_PRE_SKIP as u64 + (frame.timestamp - t0) + samples;
         if frame.data.len() > 255 * 254 {
-            return Err(io::Error::other("an Opus packet too large for one Ogg page"));
+            return Err(io::Error::other(
+                "an Opus packet too large for one Ogg page",
+            ));
         }
         self.page(&frame.data, granule, 0)?;
         self.out.flush()?;
@@ -193,11 +229,22 @@ pub struct Y4mWriter {
 
 impl Y4mWriter {
     fn new(out: Output) -> Result<Y4mWriter, crate::exit::Failure> {
-        Ok(Y4mWriter { out, decoder: H264Decoder::new()?, first: None, fps: 0.0, ts0: 0, written: 0, last: None, stats: RecordStats::default() })
+        Ok(Y4mWriter {
+            out,
+            decoder: H264Decoder::new()?,
+            first: None,
+            fps: 0.0,
+            ts0: 0,
+            written: 0,
+            last: None,
+            stats: RecordStats::default(),
+        })
     }
 
     fn push(&mut self, frame: &Frame) -> io::Result<()> {
-        let Some(img) = self.decoder.decode(&frame.data).map_err(io::Error::other)? else { return Ok(()) };
+        let Some(img) = self.decoder.decode(&frame.data).map_err(io::Error::other)? else {
+            return Ok(());
+        };
         if self.fps == 0.0 {
             match self.first.take() {
                 None => {
@@ -212,8 +259,16 @@ impl Y4mWriter {
                         .find(|r: &f64| ((1.0 / dt) - r).abs() / r < 0.05)
                         .unwrap_or((1.0 / dt).round().clamp(1.0, 120.0));
                     self.ts0 = ts;
-                    let (n, d) = if self.fps.fract() == 0.0 { (self.fps as u64, 1) } else { ((self.fps * 1000.0) as u64, 1000) };
-                    writeln!(self.out, "YUV4MPEG2 W{} H{} F{n}:{d} Ip A1:1 C420jpeg", first.width, first.height)?;
+                    let (n, d) = if self.fps.fract() == 0.0 {
+                        (self.fps as u64, 1)
+                    } else {
+                        ((self.fps * 1000.0) as u64, 1000)
+                    };
+                    writeln!(
+                        self.out,
+                        "YUV4MPEG2 W{} H{} F{n}:{d} Ip A1:1 C420jpeg",
+                        first.width, first.height
+                    )?;
                     self.emit(ts, first)?;
                 }
             }
@@ -256,7 +311,12 @@ pub struct WavWriter {
 
 impl WavWriter {
     fn new(out: Output) -> Result<WavWriter, crate::exit::Failure> {
-        Ok(WavWriter { out, decoder: OpusDecoder::new()?, next: None, stats: RecordStats::default() })
+        Ok(WavWriter {
+            out,
+            decoder: OpusDecoder::new()?,
+            next: None,
+            stats: RecordStats::default(),
+        })
     }
 
     fn push(&mut self, frame: &Frame) -> io::Result<()> {

@@ -25,7 +25,10 @@ impl Progress {
     pub fn new(label: &'static str, quiet: bool) -> Progress {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new_spinner();
-            bar.set_style(ProgressStyle::with_template("{spinner} {prefix} {elapsed_precise} {msg}").expect("valid template"));
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {prefix} {elapsed_precise} {msg}")
+                    .expect("valid template"),
+            );
             bar.set_prefix(label);
             bar.enable_steady_tick(Duration::from_millis(250));
             bar
@@ -42,7 +45,11 @@ impl Progress {
 
     /// Counts one frame of `bytes` bytes.
     pub fn add(&self, video: bool, bytes: u64) {
-        let counter = if video { &self.0.video_frames } else { &self.0.audio_frames };
+        let counter = if video {
+            &self.0.video_frames
+        } else {
+            &self.0.audio_frames
+        };
         counter.fetch_add(1, Ordering::Relaxed);
         self.0.bytes.fetch_add(bytes, Ordering::Relaxed);
     }
@@ -85,6 +92,11 @@ impl Progress {
 
     /// One line for the end of the command.
     pub fn summary(&self) -> String {
-        format!("{}: {:.1} s, {}", self.0.label, self.0.start.elapsed().as_secs_f64(), self.line())
+        format!(
+            "{}: {:.1} s, {}",
+            self.0.label,
+            self.0.start.elapsed().as_secs_f64(),
+            self.line()
+        )
     }
 }

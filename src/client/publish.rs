@@ -11,7 +11,9 @@ use tokio::sync::mpsc;
 
 use crate::cli::PublishArgs;
 use crate::client::progress::Progress;
-use crate::client::sources::{self, AudioSource, AudioSpec, Tone, VideoSource, VideoSpec, WavSource, Y4mSource};
+use crate::client::sources::{
+    self, AudioSource, AudioSpec, Tone, VideoSource, VideoSpec, WavSource, Y4mSource,
+};
 use crate::client::{disconnected_failure, join};
 use crate::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
 use crate::exit::{CmdResult, Exit, Failure};
@@ -36,19 +38,30 @@ pub struct Sources {
 
 pub fn open_sources(args: &PublishArgs) -> Result<Sources, Failure> {
     if args.no_audio && args.no_video {
-        return Err(Failure::new(Exit::Usage, "--no-audio and --no-video together leave nothing to publish"));
+        return Err(Failure::new(
+            Exit::Usage,
+            "--no-audio and --no-video together leave nothing to publish",
+        ));
     }
     if !(1.0..=120.0).contains(&args.fps) {
-        return Err(Failure::new(Exit::Usage, format!("--fps {}: must be 1 to 120", args.fps)));
+        return Err(Failure::new(
+            Exit::Usage,
+            format!("--fps {}: must be 1 to 120", args.fps),
+        ));
     }
     let video = if args.no_video {
         None
     } else {
         Some(match VideoSpec::parse(&args.video)? {
-            VideoSpec::TestSrc => Box::new(sources::TestSrc::new(args.width, args.height, args.fps)?) as Box<dyn VideoSource>,
+            VideoSpec::TestSrc => {
+                Box::new(sources::TestSrc::new(args.width, args.height, args.fps)?)
+                    as Box<dyn VideoSource>
+            }
             VideoSpec::Y4m(p) => Box::new(Y4mSource::open(Some(&p), args.looping)?),
             VideoSpec::Stdin => Box::new(Y4mSource::open(None, false)?),
-            VideoSpec::Camera(which) => sources::open_camera(which.as_deref(), args.width, args.height, args.fps)?,
+            VideoSpec::Camera(which) => {
+                sources::open_camera(which.as_deref(), args.width, args.height, args.fps)?
+            }
         })
     };
     let audio = if args.no_audio {
@@ -91,13 +104,21 @@ fn video_thread(
             break;
         }
         let capture_ms = t0.1 + offset.as_millis() as u64;
-        let Some(img) = src.next(capture_ms)? else { break };
+        let Some(img) = src.next(capture_ms)? else {
+            break;
+        };
         let (data, _key) = enc.encode(&img, keyframe.swap(false, Ordering::Relaxed))?;
         if data.is_empty() {
             continue;
         }
         let ticks = (n as f64 * 90_000.0 / fps).round() as u64;
-        if tx.blocking_send(Encoded { data: Bytes::from(data), ticks }).is_err() {
+        if tx
+            .blocking_send(Encoded {
+                data: Bytes::from(data),
+                ticks,
+            })
+            .is_err()
+        {
             break;
         }
     }
@@ -120,7 +141,13 @@ fn audio_thread(
             break;
         }
         let data = enc.encode(&pcm)?;
-        if tx.blocking_send(Encoded { data: Bytes::from(data), ticks: m * OPUS_FRAME as u64 }).is_err() {
+        if tx
+            .blocking_send(Encoded {
+                data: Bytes::from(data),
+                ticks: m * OPUS_FRAME as u64,
+            })
+            .is_err()
+        {
             break;
         }
     }
@@ -128,12 +155,18 @@ fn audio_thread(
 }
 
 /// Sends a source's frames on its track until the source ends; returns frames and bytes sent.
-async fn pump(track: Arc<LocalTrack>, mut rx: mpsc::Receiver<Encoded>, progress: Progress) -> Result<(), Failure> {
+async fn pump(
+    track: Arc<LocalTrack>,
+    mut rx: mpsc::Receiver<Encoded>,
+    progress: Progress,
+) -> Result<(), Failure> {
     let base: u32 = rand::random();
     let video = track.codec == Codec::H264;
     while let Some(frame) = rx.recv().await {
         let len = frame.data.len();
-        track.send_frame(frame.data, base.wrapping_add(frame.ticks as u32)).await?;
+        track
+            .send_frame(frame.data, base.wrapping_add(frame.ticks as u32))
+            .await?;
         progress.add(video, len as u64);
     }
     Ok(())
@@ -147,13 +180,23 @@ enum End {
 }
 
 /// Publishes until the duration, the end of the sources, or `stop` (Ctrl-C for the CLI).
-pub async fn publish(args: PublishArgs, quiet: bool, stop_signal: impl std::future::Future<Output = ()>) -> CmdResult {
+pub async fn publish(
+    args: PublishArgs,
+    quiet: bool,
+    stop_signal: impl std::future::Future<Output = ()>,
+) -> CmdResult {
     let sources = open_sources(&args)?;
     let encoders = (
         match &sources.video {
             Some(v) => {
                 let (w, h) = v.size();
-                Some(H264Encoder::new(w, h, v.fps() as f32, args.video_bitrate, args.keyframe_interval.max(1))?)
+                Some(H264Encoder::new(
+                    w,
+                    h,
+                    v.fps() as f32,
+                    args.video_bitrate,
+                    args.keyframe_interval.max(1),
+                )?)
             }
             None => None,
         },
@@ -165,20 +208,37 @@ pub async fn publish(args: PublishArgs, quiet: bool, stop_signal: impl std::futu
     let mut joined = join(&args.conn).await?;
     let (peer, _events) = Peer::new(&joined.peer_config).await?;
     let video_track = match &sources.video {
-        Some(_) => Some(Arc::new(peer.add_track(Codec::H264, &args.name, rand::random()).await?)),
+        Some(_) => Some(Arc::new(
+            peer.add_track(Codec::H264, &args.name, rand::random())
+                .await?,
+        )),
         None => None,
     };
     let audio_track = match &sources.audio {
-        Some(_) => Some(Arc::new(peer.add_track(Codec::Opus, &args.name, rand::random()).await?)),
+        Some(_) => Some(Arc::new(
+            peer.add_track(Codec::Opus, &args.name, rand::random())
+                .await?,
+        )),
         None => None,
     };
     let offer = peer.create_offer().await?;
-    let (stream_id, answer) = joined.client.publish(&args.name, audio_track.is_some(), video_track.is_some(), offer).await?;
+    let (stream_id, answer) = joined
+        .client
+        .publish(
+            &args.name,
+            audio_track.is_some(),
+            video_track.is_some(),
+            offer,
+        )
+        .await?;
     peer.accept_answer(&answer).await?;
     tracing::info!(stream = %stream_id, "publishing");
     if let Err(e) = peer.connected(CONNECT_LIMIT).await {
         joined.client.disconnect().await;
-        return Err(Failure::new(Exit::Media, format!("media connection to the server failed: {e}")));
+        return Err(Failure::new(
+            Exit::Media,
+            format!("media connection to the server failed: {e}"),
+        ));
     }
 
     // Start the sources on one capture clock.

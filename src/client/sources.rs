@@ -26,12 +26,16 @@ impl VideoSpec {
             "camera" => VideoSpec::Camera(None),
             "testsrc" => VideoSpec::TestSrc,
             "-" => VideoSpec::Stdin,
-            _ if s.starts_with("camera:") => VideoSpec::Camera(Some(s["camera:".len()..].to_owned())),
+            _ if s.starts_with("camera:") => {
+                VideoSpec::Camera(Some(s["camera:".len()..].to_owned()))
+            }
             _ if s.to_ascii_lowercase().ends_with(".y4m") => VideoSpec::Y4m(PathBuf::from(s)),
             _ => {
                 return Err(Failure::new(
                     Exit::Usage,
-                    format!("--video {s:?}: expected camera, camera:INDEX, testsrc, a .y4m file, or - for Y4M on stdin"),
+                    format!(
+                        "--video {s:?}: expected camera, camera:INDEX, testsrc, a .y4m file, or - for Y4M on stdin"
+                    ),
                 ));
             }
         })
@@ -53,9 +57,16 @@ impl AudioSpec {
             "tone" => AudioSpec::Tone(440.0),
             _ if s.starts_with("mic:") => AudioSpec::Mic(Some(s[4..].to_owned())),
             _ if s.starts_with("tone:") => {
-                let hz: f64 = s[5..].parse().ok().filter(|h| (20.0..=20_000.0).contains(h)).ok_or_else(|| {
-                    Failure::new(Exit::Usage, format!("--audio {s:?}: the tone's frequency must be 20 to 20000 Hz"))
-                })?;
+                let hz: f64 = s[5..]
+                    .parse()
+                    .ok()
+                    .filter(|h| (20.0..=20_000.0).contains(h))
+                    .ok_or_else(|| {
+                        Failure::new(
+                            Exit::Usage,
+                            format!("--audio {s:?}: the tone's frequency must be 20 to 20000 Hz"),
+                        )
+                    })?;
                 AudioSpec::Tone(hz)
             }
             _ if s.to_ascii_lowercase().ends_with(".wav") => AudioSpec::Wav(PathBuf::from(s)),
@@ -97,13 +108,28 @@ pub struct TestSrc {
 impl TestSrc {
     pub fn new(width: u32, height: u32, fps: f64) -> Result<TestSrc, Failure> {
         let (w, h) = (width as usize, height as usize);
-        if w < testsrc::MIN_WIDTH || h < testsrc::MIN_HEIGHT || w % 2 == 1 || h % 2 == 1 || w > 7680 || h > 4320 {
+        if w < testsrc::MIN_WIDTH
+            || h < testsrc::MIN_HEIGHT
+            || w % 2 == 1
+            || h % 2 == 1
+            || w > 7680
+            || h > 4320
+        {
             return Err(Failure::new(
                 Exit::Usage,
-                format!("testsrc needs an even size from {}x{} to 7680x4320, not {w}x{h}", testsrc::MIN_WIDTH, testsrc::MIN_HEIGHT),
+                format!(
+                    "testsrc needs an even size from {}x{} to 7680x4320, not {w}x{h}",
+                    testsrc::MIN_WIDTH,
+                    testsrc::MIN_HEIGHT
+                ),
             ));
         }
-        Ok(TestSrc { width: w, height: h, fps, frame: 0 })
+        Ok(TestSrc {
+            width: w,
+            height: h,
+            fps,
+            frame: 0,
+        })
     }
 }
 
@@ -116,7 +142,13 @@ impl VideoSource for TestSrc {
     }
     fn next(&mut self, capture_ms: u64) -> Result<Option<I420>, Failure> {
         let mut img = I420::new(self.width, self.height);
-        testsrc::render(&mut img, Marks { frame: self.frame, capture_ms });
+        testsrc::render(
+            &mut img,
+            Marks {
+                frame: self.frame,
+                capture_ms,
+            },
+        );
         self.frame += 1;
         Ok(Some(img))
     }
@@ -136,7 +168,10 @@ pub struct Y4mSource {
 }
 
 fn y4m_error(path: &Option<PathBuf>, msg: impl std::fmt::Display) -> Failure {
-    let name = path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "stdin".into());
+    let name = path
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "stdin".into());
     Failure::new(Exit::Usage, format!("{name}: {msg}"))
 }
 
@@ -144,17 +179,28 @@ impl Y4mSource {
     pub fn open(path: Option<&Path>, looping: bool) -> Result<Y4mSource, Failure> {
         let path = path.map(Path::to_owned);
         let reader: Box<dyn BufRead + Send> = match &path {
-            Some(p) => Box::new(BufReader::new(File::open(p).map_err(|e| y4m_error(&path, e))?)),
+            Some(p) => Box::new(BufReader::new(
+                File::open(p).map_err(|e| y4m_error(&path, e))?,
+            )),
             None => Box::new(BufReader::new(std::io::stdin())),
         };
-        let mut s = Y4mSource { path, reader, width: 0, height: 0, fps: 0.0, looping };
+        let mut s = Y4mSource {
+            path,
+            reader,
+            width: 0,
+            height: 0,
+            fps: 0.0,
+            looping,
+        };
         s.read_header()?;
         Ok(s)
     }
 
     fn read_header(&mut self) -> Result<(), Failure> {
         let mut line = String::new();
-        self.reader.read_line(&mut line).map_err(|e| y4m_error(&self.path, e))?;
+        self.reader
+            .read_line(&mut line)
+            .map_err(|e| y4m_error(&self.path, e))?;
         let mut parts = line.trim_end().split(' ');
         if parts.next() != Some("YUV4MPEG2") {
             return Err(y4m_error(&self.path, "not a YUV4MPEG2 stream"));
@@ -167,14 +213,20 @@ impl Y4mSource {
                 "H" => h = v.parse().unwrap_or(0),
                 "F" => {
                     if let Some((n, d)) = v.split_once(':') {
-                        let (n, d): (f64, f64) = (n.parse().unwrap_or(0.0), d.parse().unwrap_or(0.0));
+                        let (n, d): (f64, f64) =
+                            (n.parse().unwrap_or(0.0), d.parse().unwrap_or(0.0));
                         if n > 0.0 && d > 0.0 {
                             fps = n / d;
                         }
                     }
                 }
                 "C" if !v.starts_with("420") => {
-                    return Err(y4m_error(&self.path, format!("colour space C{v} is not supported; convert to 4:2:0 (e.g. ffmpeg -pix_fmt yuv420p)")));
+                    return Err(y4m_error(
+                        &self.path,
+                        format!(
+                            "colour space C{v} is not supported; convert to 4:2:0 (e.g. ffmpeg -pix_fmt yuv420p)"
+                        ),
+                    ));
                 }
                 "I" if v != "p" && v != "?" => {
                     return Err(y4m_error(&self.path, "interlaced Y4M is not supported"));
@@ -183,7 +235,10 @@ impl Y4mSource {
             }
         }
         if w == 0 || h == 0 || w % 2 == 1 || h % 2 == 1 {
-            return Err(y4m_error(&self.path, format!("unsupported picture size {w}x{h} (needs even, non-zero)")));
+            return Err(y4m_error(
+                &self.path,
+                format!("unsupported picture size {w}x{h} (needs even, non-zero)"),
+            ));
         }
         if self.width != 0 && (w, h) != (self.width, self.height) {
             return Err(y4m_error(&self.path, "picture size changed"));
@@ -202,10 +257,17 @@ impl VideoSource for Y4mSource {
     }
     fn next(&mut self, _capture_ms: u64) -> Result<Option<I420>, Failure> {
         let mut line = String::new();
-        let n = self.reader.read_line(&mut line).map_err(|e| y4m_error(&self.path, e))?;
+        let n = self
+            .reader
+            .read_line(&mut line)
+            .map_err(|e| y4m_error(&self.path, e))?;
         if n == 0 {
-            if self.looping && let Some(p) = self.path.clone() {
-                self.reader = Box::new(BufReader::new(File::open(&p).map_err(|e| y4m_error(&self.path, e))?));
+            if self.looping
+                && let Some(p) = self.path.clone()
+            {
+                self.reader = Box::new(BufReader::new(
+                    File::open(&p).map_err(|e| y4m_error(&self.path, e))?,
+                ));
                 self.read_header()?;
                 return self.next(_capture_ms);
             }
@@ -218,7 +280,9 @@ impl VideoSource for Y4mSource {
         match self.reader.read_exact(&mut img.data) {
             Ok(()) => Ok(Some(img)),
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                tracing::warn!("the Y4M stream ends in the middle of a frame; the partial frame is dropped");
+                tracing::warn!(
+                    "the Y4M stream ends in the middle of a frame; the partial frame is dropped"
+                );
                 Ok(None)
             }
             Err(e) => Err(y4m_error(&self.path, e)),
@@ -266,7 +330,8 @@ impl WavSource {
         let mut at = 12;
         while at + 8 <= bytes.len() {
             let id = &bytes[at..at + 4];
-            let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes")) as usize;
+            let len =
+                u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes")) as usize;
             let body = &bytes[at + 8..(at + 8 + len).min(bytes.len())];
             match id {
                 b"fmt " => fmt = Some(body),
@@ -275,33 +340,69 @@ impl WavSource {
             }
             at += 8 + len + (len & 1);
         }
-        let fmt = fmt.filter(|f| f.len() >= 16).ok_or_else(|| err("no fmt chunk".into()))?;
+        let fmt = fmt
+            .filter(|f| f.len() >= 16)
+            .ok_or_else(|| err("no fmt chunk".into()))?;
         let data = data.ok_or_else(|| err("no data chunk".into()))?;
         let format = u16::from_le_bytes([fmt[0], fmt[1]]);
         let channels = u16::from_le_bytes([fmt[2], fmt[3]]) as usize;
         let rate = u32::from_le_bytes(fmt[4..8].try_into().expect("4 bytes"));
         let bits = u16::from_le_bytes([fmt[14], fmt[15]]);
-        let format = if format == 0xFFFE && fmt.len() >= 26 { u16::from_le_bytes([fmt[24], fmt[25]]) } else { format };
+        let format = if format == 0xFFFE && fmt.len() >= 26 {
+            u16::from_le_bytes([fmt[24], fmt[25]])
+        } else {
+            format
+        };
         if channels == 0 || rate == 0 {
             return Err(err("zero channels or sample rate".into()));
         }
         let frames: Vec<f64> = match (format, bits) {
-            (1, 16) => data.chunks_exact(2 * channels).map(|f| f.chunks_exact(2).map(|s| i16::from_le_bytes([s[0], s[1]]) as f64).sum::<f64>() / channels as f64).collect(),
-            (3, 32) => data.chunks_exact(4 * channels).map(|f| f.chunks_exact(4).map(|s| f32::from_le_bytes(s.try_into().expect("4 bytes")) as f64 * 32767.0).sum::<f64>() / channels as f64).collect(),
-            _ => return Err(err(format!("unsupported WAV encoding (format {format}, {bits} bits); use 16-bit PCM or 32-bit float"))),
+            (1, 16) => data
+                .chunks_exact(2 * channels)
+                .map(|f| {
+                    f.chunks_exact(2)
+                        .map(|s| i16::from_le_bytes([s[0], s[1]]) as f64)
+                        .sum::<f64>()
+                        / channels as f64
+                })
+                .collect(),
+            (3, 32) => data
+                .chunks_exact(4 * channels)
+                .map(|f| {
+                    f.chunks_exact(4)
+                        .map(|s| {
+                            f32::from_le_bytes(s.try_into().expect("4 bytes")) as f64 * 32767.0
+                        })
+                        .sum::<f64>()
+                        / channels as f64
+                })
+                .collect(),
+            _ => {
+                return Err(err(format!(
+                    "unsupported WAV encoding (format {format}, {bits} bits); use 16-bit PCM or 32-bit float"
+                )));
+            }
         };
         let samples = resample(&frames, rate, tone::SAMPLE_RATE);
         if samples.is_empty() {
             return Err(err("no audio in the file".into()));
         }
-        Ok(WavSource { path: path.to_owned(), samples, pos: 0, looping })
+        Ok(WavSource {
+            path: path.to_owned(),
+            samples,
+            pos: 0,
+            looping,
+        })
     }
 }
 
 /// Linear-interpolation resampling to `to` Hz.
 fn resample(input: &[f64], from: u32, to: u32) -> Vec<i16> {
     if from == to {
-        return input.iter().map(|&s| s.clamp(-32768.0, 32767.0) as i16).collect();
+        return input
+            .iter()
+            .map(|&s| s.clamp(-32768.0, 32767.0) as i16)
+            .collect();
     }
     let n = (input.len() as u64 * to as u64 / from as u64) as usize;
     (0..n)
@@ -334,7 +435,12 @@ impl AudioSource for WavSource {
 }
 
 /// Opens the camera (`None`: the first one).
-pub fn open_camera(which: Option<&str>, width: u32, height: u32, fps: f64) -> Result<Box<dyn VideoSource>, Failure> {
+pub fn open_camera(
+    which: Option<&str>,
+    width: u32,
+    height: u32,
+    fps: f64,
+) -> Result<Box<dyn VideoSource>, Failure> {
     crate::media::devices::open_camera(which, width, height, fps)
 }
 

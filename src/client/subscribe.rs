@@ -38,12 +38,20 @@ fn target(args: &SubscribeArgs) -> Result<Target, Failure> {
         (Some(p), _) if p.as_os_str() == "-" => {
             let format = args.format.unwrap_or(OutFormat::Mkv);
             if std::io::stdout().is_terminal() {
-                return Err(usage("refusing to write media to a terminal: redirect stdout or pipe it to a player".into()));
+                return Err(usage(
+                    "refusing to write media to a terminal: redirect stdout or pipe it to a player"
+                        .into(),
+                ));
             }
             Ok(Target::Stdout(format))
         }
         (Some(p), _) => {
-            let c = Container::from_path(p).ok_or_else(|| usage(format!("{}: the file name must end in .mp4 or .mkv (or use -o - with --format)", p.display())))?;
+            let c = Container::from_path(p).ok_or_else(|| {
+                usage(format!(
+                    "{}: the file name must end in .mp4 or .mkv (or use -o - with --format)",
+                    p.display()
+                ))
+            })?;
             match args.format {
                 None | Some(OutFormat::Mkv) if c == Container::Mkv => Ok(Target::File(p.clone(), c)),
                 None => Ok(Target::File(p.clone(), c)),
@@ -54,20 +62,51 @@ fn target(args: &SubscribeArgs) -> Result<Target, Failure> {
             let c = match args.format {
                 None => Container::Mp4,
                 Some(OutFormat::Mkv) => Container::Mkv,
-                Some(f) => return Err(usage(format!("--output-dir records mp4 or mkv files, not {f:?}").to_lowercase())),
+                Some(f) => {
+                    return Err(usage(
+                        format!("--output-dir records mp4 or mkv files, not {f:?}").to_lowercase(),
+                    ));
+                }
             };
-            std::fs::create_dir_all(dir).map_err(|e| Failure::new(Exit::Failure, format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Failure::new(
+                    Exit::Failure,
+                    format!("cannot create {}: {e}", dir.display()),
+                )
+            })?;
             Ok(Target::Dir(dir.clone(), c))
         }
-        (None, None) => Err(usage("nothing to do: give -o FILE (.mp4 or .mkv), -o - with --format, or --output-dir DIR".into())),
+        (None, None) => Err(usage(
+            "nothing to do: give -o FILE (.mp4 or .mkv), -o - with --format, or --output-dir DIR"
+                .into(),
+        )),
     }
 }
 
 /// A file name from a stream's name and id, safe on every file system.
 fn file_name(stream: &Stream, container: Container) -> String {
-    let clean: String = stream.name.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).take(64).collect();
-    let ext = if container == Container::Mp4 { "mp4" } else { "mkv" };
-    format!("{}-{}.{ext}", if clean.is_empty() { "stream" } else { &clean }, stream.id)
+    let clean: String = stream
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    let ext = if container == Container::Mp4 {
+        "mp4"
+    } else {
+        "mkv"
+    };
+    format!(
+        "{}-{}.{ext}",
+        if clean.is_empty() { "stream" } else { &clean },
+        stream.id
+    )
 }
 
 /// A frame on its way to its stream's sink.
@@ -91,23 +130,37 @@ struct Recording {
     started: Instant,
 }
 
-async fn start_recording(
-    client: &NativeClient,
-    joined_cfg: &crate::peer::PeerConfig,
-    stream: &Stream,
+/// What a recording starts from: the session, and what to do with one stream.
+struct RecordingPlan<'a> {
+    client: &'a NativeClient,
+    peer_config: &'a crate::peer::PeerConfig,
+    stream: &'a Stream,
     audio: bool,
     video: bool,
-    mut sink: Sink,
     label: String,
     measure: Option<Arc<Mutex<Measurements>>>,
-) -> Result<Recording, Failure> {
+}
+
+async fn start_recording(plan: RecordingPlan<'_>, mut sink: Sink) -> Result<Recording, Failure> {
+    let RecordingPlan {
+        client,
+        peer_config,
+        stream,
+        audio,
+        video,
+        label,
+        measure,
+    } = plan;
     let audio = audio && stream.has_audio && sink.wants(AUDIO);
     let video = video && stream.has_video && sink.wants(VIDEO);
     if !audio && !video {
-        return Err(Failure::new(Exit::Usage, format!("stream {} has none of the media asked for", stream.id)));
+        return Err(Failure::new(
+            Exit::Usage,
+            format!("stream {} has none of the media asked for", stream.id),
+        ));
     }
     let (subscription, offer) = client.subscribe(&stream.id, audio, video).await?;
-    let (peer, mut events) = Peer::new(joined_cfg).await?;
+    let (peer, mut events) = Peer::new(peer_config).await?;
     let answer = peer.accept_offer(&offer).await?;
     client.subscribe_answer(&subscription, answer).await?;
     let peer = Arc::new(peer);
@@ -119,9 +172,15 @@ async fn start_recording(
             let tx = tx.clone();
             let measure = measure.clone();
             tokio::spawn(async move {
-                let slot = if track.codec.kind() == Kind::Video { VIDEO } else { AUDIO };
+                let slot = if track.codec.kind() == Kind::Video {
+                    VIDEO
+                } else {
+                    AUDIO
+                };
                 let mut probe = match (&measure, track.codec) {
-                    (Some(m), crate::peer::Codec::H264) => crate::codec::H264Decoder::new().ok().map(|d| (d, Arc::clone(m))),
+                    (Some(m), crate::peer::Codec::H264) => crate::codec::H264Decoder::new()
+                        .ok()
+                        .map(|d| (d, Arc::clone(m))),
                     _ => None,
                 };
                 let mut asm = Assembler::new(track.codec);
@@ -139,7 +198,16 @@ async fn start_recording(
                         if let Some((decoder, m)) = probe.as_mut() {
                             measure_frame(decoder, m, &frame.data);
                         }
-                        if tx.send(Delivery { slot, codec: track.codec, frame, arrival }).await.is_err() {
+                        if tx
+                            .send(Delivery {
+                                slot,
+                                codec: track.codec,
+                                frame,
+                                arrival,
+                            })
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
                     }
@@ -171,9 +239,22 @@ async fn start_recording(
             }
             let _ = stats_tx.send(sink.stats());
         }
-        sink.finish().map_err(|e| Failure::new(Exit::Failure, format!("finishing the recording failed: {e}")))
+        sink.finish().map_err(|e| {
+            Failure::new(
+                Exit::Failure,
+                format!("finishing the recording failed: {e}"),
+            )
+        })
     });
-    Ok(Recording { stream: stream.clone(), peer, stop: Some(stop_tx), done, stats: stats_rx, label, started: Instant::now() })
+    Ok(Recording {
+        stream: stream.clone(),
+        peer,
+        stop: Some(stop_tx),
+        done,
+        stats: stats_rx,
+        label,
+        started: Instant::now(),
+    })
 }
 
 impl Recording {
@@ -182,10 +263,19 @@ impl Recording {
             let _ = stop.send(());
         }
         self.peer.close().await;
-        let r = self.done.await.map_err(|e| Failure::new(Exit::Failure, format!("recorder task failed: {e}")))?;
+        let r = self
+            .done
+            .await
+            .map_err(|e| Failure::new(Exit::Failure, format!("recorder task failed: {e}")))?;
         match r {
             Ok(stats) => {
-                eprintln!("{}: {} video frames, {} audio frames, {:.1} s", self.label, stats.video_frames, stats.audio_frames, stats.duration_us as f64 / 1e6);
+                eprintln!(
+                    "{}: {} video frames, {} audio frames, {:.1} s",
+                    self.label,
+                    stats.video_frames,
+                    stats.audio_frames,
+                    stats.duration_us as f64 / 1e6
+                );
                 Ok(stats)
             }
             Err(f) if f.code == Exit::Ok => Ok(RecordStats::default()), // broken pipe: the reader is gone
@@ -196,12 +286,21 @@ impl Recording {
 
 fn sink_for(target: &Target, stream: &Stream, expected: usize) -> Result<(Sink, String), Failure> {
     Ok(match target {
-        Target::File(path, c) => (Sink::Container(Recorder::create(path, *c, expected)?), path.display().to_string()),
+        Target::File(path, c) => (
+            Sink::Container(Recorder::create(path, *c, expected)?),
+            path.display().to_string(),
+        ),
         Target::Dir(dir, c) => {
             let path: PathBuf = Path::new(dir).join(file_name(stream, *c));
-            (Sink::Container(Recorder::create(&path, *c, expected)?), path.display().to_string())
+            (
+                Sink::Container(Recorder::create(&path, *c, expected)?),
+                path.display().to_string(),
+            )
         }
-        Target::Stdout(f) => (Sink::for_format(*f, Box::new(std::io::stdout()), expected)?, "stdout".to_owned()),
+        Target::Stdout(f) => (
+            Sink::for_format(*f, Box::new(std::io::stdout()), expected)?,
+            "stdout".to_owned(),
+        ),
     })
 }
 
@@ -218,7 +317,9 @@ pub struct Measurements {
 }
 
 fn measure_frame(decoder: &mut crate::codec::H264Decoder, m: &Mutex<Measurements>, au: &[u8]) {
-    let Ok(Some(img)) = decoder.decode(au) else { return };
+    let Ok(Some(img)) = decoder.decode(au) else {
+        return;
+    };
     let now_ms = crate::session::now_ms();
     let mut m = m.lock().expect("measurements lock");
     m.decoded += 1;
@@ -250,18 +351,32 @@ pub async fn subscribe(
     measure: Option<Arc<Mutex<Measurements>>>,
 ) -> CmdResult {
     if args.no_audio && args.no_video {
-        return Err(Failure::new(Exit::Usage, "--no-audio and --no-video together leave nothing to receive"));
+        return Err(Failure::new(
+            Exit::Usage,
+            "--no-audio and --no-video together leave nothing to receive",
+        ));
     }
     let target = target(&args)?;
     let single = !matches!(target, Target::Dir(..));
     if single && args.streams.len() > 1 {
-        return Err(Failure::new(Exit::Usage, "-o records one stream; use --output-dir to record several"));
+        return Err(Failure::new(
+            Exit::Usage,
+            "-o records one stream; use --output-dir to record several",
+        ));
     }
     let joined = join(&args.conn).await?;
     let initial: Vec<Stream> = joined.streams().to_vec();
-    let Joined { client, mut events, peer_config, .. } = joined;
-    let wanted = |s: &Stream| args.streams.is_empty() || args.streams.iter().any(|w| match_stream([s], w).is_some());
-    let mut pending: std::collections::VecDeque<Stream> = initial.into_iter().filter(|s| wanted(s)).collect();
+    let Joined {
+        client,
+        mut events,
+        peer_config,
+        ..
+    } = joined;
+    let wanted = |s: &Stream| {
+        args.streams.is_empty() || args.streams.iter().any(|w| match_stream([s], w).is_some())
+    };
+    let mut pending: std::collections::VecDeque<Stream> =
+        initial.into_iter().filter(|s| wanted(s)).collect();
     if pending.is_empty() {
         tracing::info!("waiting for a stream to be published");
     }
@@ -286,7 +401,16 @@ pub async fn subscribe(
                 r.set_limits(args.duration, args.frames);
             }
             tracing::info!(stream = %stream.id, name = %stream.name, "recording to {label}");
-            match start_recording(&client, &peer_config, &stream, !args.no_audio, !args.no_video, sink, label, measure.clone()).await {
+            let plan = RecordingPlan {
+                client: &client,
+                peer_config: &peer_config,
+                stream: &stream,
+                audio: !args.no_audio,
+                video: !args.no_video,
+                label,
+                measure: measure.clone(),
+            };
+            match start_recording(plan, sink).await {
                 Ok(r) => recordings.push(r),
                 Err(e) if single => break 'outer Err(e),
                 Err(e) => eprintln!("vcall: stream {}: {e}", stream.id),
@@ -357,7 +481,11 @@ pub async fn subscribe(
     if let Some(e) = first_error {
         return Err(e);
     }
-    if finished.iter().all(|s| s.video_frames + s.audio_frames == 0) && matches!(end, End::Complete) {
+    if finished
+        .iter()
+        .all(|s| s.video_frames + s.audio_frames == 0)
+        && matches!(end, End::Complete)
+    {
         return Err(Failure::new(Exit::NoMedia, "no media was received"));
     }
     Ok(match end {

@@ -17,8 +17,17 @@ pub struct H264Encoder {
 }
 
 impl H264Encoder {
-    pub fn new(width: usize, height: usize, fps: f32, bitrate: u32, keyframe_interval: u32) -> Result<H264Encoder, CodecError> {
-        use openh264::encoder::{BitRate, EncoderConfig, FrameRate, IntraFramePeriod, RateControlMode, SpsPpsStrategy, UsageType};
+    pub fn new(
+        width: usize,
+        height: usize,
+        fps: f32,
+        bitrate: u32,
+        keyframe_interval: u32,
+    ) -> Result<H264Encoder, CodecError> {
+        use openh264::encoder::{
+            BitRate, EncoderConfig, FrameRate, IntraFramePeriod, RateControlMode, SpsPpsStrategy,
+            UsageType,
+        };
         let _ = (width, height);
         let config = EncoderConfig::new()
             .bitrate(BitRate::from_bps(bitrate))
@@ -28,13 +37,20 @@ impl H264Encoder {
             .skip_frames(false)
             .sps_pps_strategy(SpsPpsStrategy::ConstantId)
             .intra_frame_period(IntraFramePeriod::from_num_frames(keyframe_interval));
-        let inner = openh264::encoder::Encoder::with_api_config(openh264::OpenH264API::from_source(), config)
-            .map_err(|e| CodecError::H264(e.to_string()))?;
+        let inner = openh264::encoder::Encoder::with_api_config(
+            openh264::OpenH264API::from_source(),
+            config,
+        )
+        .map_err(|e| CodecError::H264(e.to_string()))?;
         Ok(H264Encoder { inner })
     }
 
     /// Encodes one picture; returns the Annex B access unit and whether it is a keyframe.
-    pub fn encode(&mut self, img: &I420, force_keyframe: bool) -> Result<(Vec<u8>, bool), CodecError> {
+    pub fn encode(
+        &mut self,
+        img: &I420,
+        force_keyframe: bool,
+    ) -> Result<(Vec<u8>, bool), CodecError> {
         if force_keyframe {
             self.inner.force_intra_frame();
         }
@@ -42,8 +58,14 @@ impl H264Encoder {
         let (y, uv) = img.data.split_at(w * h);
         let (u, v) = uv.split_at(w * h / 4);
         let src = openh264::formats::YUVSlices::new((y, u, v), (w, h), (w, w / 2, w / 2));
-        let bs = self.inner.encode(&src).map_err(|e| CodecError::H264(e.to_string()))?;
-        let key = matches!(bs.frame_type(), openh264::encoder::FrameType::IDR | openh264::encoder::FrameType::I);
+        let bs = self
+            .inner
+            .encode(&src)
+            .map_err(|e| CodecError::H264(e.to_string()))?;
+        let key = matches!(
+            bs.frame_type(),
+            openh264::encoder::FrameType::IDR | openh264::encoder::FrameType::I
+        );
         Ok((bs.to_vec(), key))
     }
 }
@@ -55,14 +77,19 @@ pub struct H264Decoder {
 
 impl H264Decoder {
     pub fn new() -> Result<H264Decoder, CodecError> {
-        let inner = openh264::decoder::Decoder::new().map_err(|e| CodecError::H264(e.to_string()))?;
+        let inner =
+            openh264::decoder::Decoder::new().map_err(|e| CodecError::H264(e.to_string()))?;
         Ok(H264Decoder { inner })
     }
 
     /// Decodes one Annex B access unit; `None` when it yields no picture (yet).
     pub fn decode(&mut self, au: &[u8]) -> Result<Option<I420>, CodecError> {
         use openh264::formats::YUVSource;
-        let Some(pic) = self.inner.decode(au).map_err(|e| CodecError::H264(e.to_string()))? else {
+        let Some(pic) = self
+            .inner
+            .decode(au)
+            .map_err(|e| CodecError::H264(e.to_string()))?
+        else {
             return Ok(None);
         };
         let (w, h) = pic.dimensions();
@@ -93,16 +120,25 @@ pub struct OpusEncoder {
 impl OpusEncoder {
     pub fn new(bitrate: u32) -> Result<OpusEncoder, CodecError> {
         let e = |e: opus::Error| CodecError::Opus(e.to_string());
-        let mut inner = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).map_err(e)?;
-        inner.set_bitrate(opus::Bitrate::Bits(bitrate as i32)).map_err(e)?;
+        let mut inner =
+            opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).map_err(e)?;
+        inner
+            .set_bitrate(opus::Bitrate::Bits(bitrate as i32))
+            .map_err(e)?;
         inner.set_inband_fec(true).map_err(e)?;
         inner.set_packet_loss_perc(5).map_err(e)?;
-        Ok(OpusEncoder { inner, out: vec![0; 4000] })
+        Ok(OpusEncoder {
+            inner,
+            out: vec![0; 4000],
+        })
     }
 
     /// Encodes one 20 ms frame of mono samples.
     pub fn encode(&mut self, pcm: &[i16]) -> Result<Vec<u8>, CodecError> {
-        let n = self.inner.encode(pcm, &mut self.out).map_err(|e| CodecError::Opus(e.to_string()))?;
+        let n = self
+            .inner
+            .encode(pcm, &mut self.out)
+            .map_err(|e| CodecError::Opus(e.to_string()))?;
         Ok(self.out[..n].to_vec())
     }
 
@@ -120,13 +156,20 @@ pub struct OpusDecoder {
 
 impl OpusDecoder {
     pub fn new() -> Result<OpusDecoder, CodecError> {
-        let inner = opus::Decoder::new(48_000, opus::Channels::Stereo).map_err(|e| CodecError::Opus(e.to_string()))?;
-        Ok(OpusDecoder { inner, out: vec![0; 5760 * 2] })
+        let inner = opus::Decoder::new(48_000, opus::Channels::Stereo)
+            .map_err(|e| CodecError::Opus(e.to_string()))?;
+        Ok(OpusDecoder {
+            inner,
+            out: vec![0; 5760 * 2],
+        })
     }
 
     /// Decodes one packet to interleaved stereo samples; an empty packet conceals a lost one.
     pub fn decode(&mut self, packet: &[u8]) -> Result<&[i16], CodecError> {
-        let n = self.inner.decode(packet, &mut self.out, false).map_err(|e| CodecError::Opus(e.to_string()))?;
+        let n = self
+            .inner
+            .decode(packet, &mut self.out, false)
+            .map_err(|e| CodecError::Opus(e.to_string()))?;
         Ok(&self.out[..n * 2])
     }
 }

@@ -39,11 +39,31 @@ fn cameras() -> Result<Vec<Device>, String> {
     Ok(infos
         .into_iter()
         .map(|info| {
-            let formats = nokhwa::Camera::new(info.index().clone(), RequestedFormat::new::<RgbFormat>(RequestedFormatType::None))
-                .and_then(|mut c| c.compatible_camera_formats())
-                .map(|fs| fs.iter().map(|f| format!("{} {}x{}@{}", f.format(), f.resolution().width(), f.resolution().height(), f.frame_rate())).collect())
-                .unwrap_or_default();
-            Device { kind: "camera", id: info.index().to_string(), name: info.human_name(), formats }
+            let formats = nokhwa::Camera::new(
+                info.index().clone(),
+                RequestedFormat::new::<RgbFormat>(RequestedFormatType::None),
+            )
+            .and_then(|mut c| c.compatible_camera_formats())
+            .map(|fs| {
+                fs.iter()
+                    .map(|f| {
+                        format!(
+                            "{} {}x{}@{}",
+                            f.format(),
+                            f.resolution().width(),
+                            f.resolution().height(),
+                            f.frame_rate()
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+            Device {
+                kind: "camera",
+                id: info.index().to_string(),
+                name: info.human_name(),
+                formats,
+            }
         })
         .collect())
 }
@@ -57,15 +77,33 @@ fn cameras() -> Result<Vec<Device>, String> {
 fn mics() -> Result<Vec<Device>, String> {
     use cpal::traits::{DeviceTrait, HostTrait};
     let host = cpal::default_host();
-    let devices = host.input_devices().map_err(|e| format!("microphones: {e}"))?;
+    let devices = host
+        .input_devices()
+        .map_err(|e| format!("microphones: {e}"))?;
     Ok(devices
         .filter_map(|d| {
             let name = d.name().ok()?;
             let formats = d
                 .supported_input_configs()
-                .map(|cs| cs.map(|c| format!("{:?} {}ch {}-{} Hz", c.sample_format(), c.channels(), c.min_sample_rate().0, c.max_sample_rate().0)).collect())
+                .map(|cs| {
+                    cs.map(|c| {
+                        format!(
+                            "{:?} {}ch {}-{} Hz",
+                            c.sample_format(),
+                            c.channels(),
+                            c.min_sample_rate().0,
+                            c.max_sample_rate().0
+                        )
+                    })
+                    .collect()
+                })
                 .unwrap_or_default();
-            Some(Device { kind: "microphone", id: name.clone(), name, formats })
+            Some(Device {
+                kind: "microphone",
+                id: name.clone(),
+                name,
+                formats,
+            })
         })
         .collect())
 }
@@ -102,7 +140,13 @@ impl VideoSource for Camera {
 }
 
 /// BT.601 RGB to I420, cropping to an even `w` x `h`.
-pub fn rgb_to_i420(rgb: &[u8], src_w: usize, src_h: usize, w: usize, h: usize) -> crate::media::testsrc::I420 {
+pub fn rgb_to_i420(
+    rgb: &[u8],
+    src_w: usize,
+    src_h: usize,
+    w: usize,
+    h: usize,
+) -> crate::media::testsrc::I420 {
     let mut img = crate::media::testsrc::I420::new(w, h);
     let (y, uv) = img.data.split_at_mut(w * h);
     let (u, v) = uv.split_at_mut(w * h / 4);
@@ -119,32 +163,52 @@ pub fn rgb_to_i420(rgb: &[u8], src_w: usize, src_h: usize, w: usize, h: usize) -
     for row in 0..h / 2 {
         for col in 0..w / 2 {
             let (r, g, b) = px(col * 2, row * 2);
-            u[row * w / 2 + col] = (((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128).clamp(0, 255) as u8;
-            v[row * w / 2 + col] = (((112 * r - 94 * g - 18 * b + 128) >> 8) + 128).clamp(0, 255) as u8;
+            u[row * w / 2 + col] =
+                (((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128).clamp(0, 255) as u8;
+            v[row * w / 2 + col] =
+                (((112 * r - 94 * g - 18 * b + 128) >> 8) + 128).clamp(0, 255) as u8;
         }
     }
     img
 }
 
 #[cfg(feature = "camera")]
-pub fn open_camera(which: Option<&str>, width: u32, height: u32, fps: f64) -> Result<Box<dyn VideoSource>, Failure> {
+pub fn open_camera(
+    which: Option<&str>,
+    width: u32,
+    height: u32,
+    fps: f64,
+) -> Result<Box<dyn VideoSource>, Failure> {
     use nokhwa::pixel_format::RgbFormat;
-    use nokhwa::utils::{ApiBackend, CameraFormat, FrameFormat, RequestedFormat, RequestedFormatType};
-    let none = |why: String| Failure::new(Exit::Device, format!("no camera: {why}; {NO_CAMERA_HINT}"));
+    use nokhwa::utils::{
+        ApiBackend, CameraFormat, FrameFormat, RequestedFormat, RequestedFormatType,
+    };
+    let none =
+        |why: String| Failure::new(Exit::Device, format!("no camera: {why}; {NO_CAMERA_HINT}"));
     let cams = nokhwa::query(ApiBackend::Auto).map_err(|e| none(e.to_string()))?;
     let info = match which {
         None => cams.first(),
-        Some(w) => cams.iter().find(|c| c.index().to_string() == w || c.human_name() == w),
+        Some(w) => cams
+            .iter()
+            .find(|c| c.index().to_string() == w || c.human_name() == w),
     }
-    .ok_or_else(|| none(match which { None => "none was found".into(), Some(w) => format!("{w:?} was not found") }))?;
+    .ok_or_else(|| {
+        none(match which {
+            None => "none was found".into(),
+            Some(w) => format!("{w:?} was not found"),
+        })
+    })?;
     let index = info.index().clone();
     let name = info.human_name();
     let wanted = CameraFormat::new_from(width, height, FrameFormat::MJPEG, fps.round() as u32);
     let (tx, rx) = std::sync::mpsc::sync_channel(2);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(usize, usize, f64), String>>();
     std::thread::spawn(move || {
-        let opened = nokhwa::Camera::new(index, RequestedFormat::new::<RgbFormat>(RequestedFormatType::Closest(wanted)))
-            .and_then(|mut cam| cam.open_stream().map(|_| cam));
+        let opened = nokhwa::Camera::new(
+            index,
+            RequestedFormat::new::<RgbFormat>(RequestedFormatType::Closest(wanted)),
+        )
+        .and_then(|mut cam| cam.open_stream().map(|_| cam));
         let mut cam = match opened {
             Ok(c) => c,
             Err(e) => {
@@ -153,14 +217,29 @@ pub fn open_camera(which: Option<&str>, width: u32, height: u32, fps: f64) -> Re
             }
         };
         let f = cam.camera_format();
-        let (w, h) = ((f.resolution().width() & !1) as usize, (f.resolution().height() & !1) as usize);
-        tracing::info!("camera {name}: {} {w}x{h} at {} fps", f.format(), f.frame_rate());
+        let (w, h) = (
+            (f.resolution().width() & !1) as usize,
+            (f.resolution().height() & !1) as usize,
+        );
+        tracing::info!(
+            "camera {name}: {} {w}x{h} at {} fps",
+            f.format(),
+            f.frame_rate()
+        );
         let _ = ready_tx.send(Ok((w, h, f.frame_rate().max(1) as f64)));
         loop {
             let picture = cam
                 .frame()
                 .and_then(|frame| frame.decode_image::<RgbFormat>())
-                .map(|rgb| rgb_to_i420(rgb.as_raw(), rgb.width() as usize, rgb.height() as usize, w, h))
+                .map(|rgb| {
+                    rgb_to_i420(
+                        rgb.as_raw(),
+                        rgb.width() as usize,
+                        rgb.height() as usize,
+                        w,
+                        h,
+                    )
+                })
                 .map_err(|e| e.to_string());
             let failed = picture.is_err();
             match tx.try_send(picture) {
@@ -170,13 +249,29 @@ pub fn open_camera(which: Option<&str>, width: u32, height: u32, fps: f64) -> Re
             }
         }
     });
-    let (w, h, rate) = ready_rx.recv().map_err(|_| none("the capture thread failed".into()))?.map_err(none)?;
-    Ok(Box::new(Camera { rx, width: w, height: h, fps: rate }))
+    let (w, h, rate) = ready_rx
+        .recv()
+        .map_err(|_| none("the capture thread failed".into()))?
+        .map_err(none)?;
+    Ok(Box::new(Camera {
+        rx,
+        width: w,
+        height: h,
+        fps: rate,
+    }))
 }
 
 #[cfg(not(feature = "camera"))]
-pub fn open_camera(_which: Option<&str>, _w: u32, _h: u32, _fps: f64) -> Result<Box<dyn VideoSource>, Failure> {
-    Err(Failure::new(Exit::Device, format!("this build of vcall has no camera support; {NO_CAMERA_HINT}")))
+pub fn open_camera(
+    _which: Option<&str>,
+    _w: u32,
+    _h: u32,
+    _fps: f64,
+) -> Result<Box<dyn VideoSource>, Failure> {
+    Err(Failure::new(
+        Exit::Device,
+        format!("this build of vcall has no camera support; {NO_CAMERA_HINT}"),
+    ))
 }
 
 #[cfg(feature = "mic")]
@@ -191,7 +286,10 @@ struct Mic {
 impl AudioSource for Mic {
     fn next(&mut self, out: &mut [i16; crate::codec::OPUS_FRAME]) -> Result<bool, Failure> {
         while self.buffered.len() < out.len() {
-            let chunk = self.rx.recv().map_err(|_| Failure::new(Exit::Device, "the microphone stopped"))?;
+            let chunk = self
+                .rx
+                .recv()
+                .map_err(|_| Failure::new(Exit::Device, "the microphone stopped"))?;
             self.buffered.extend(chunk);
         }
         for s in out.iter_mut() {
@@ -204,14 +302,25 @@ impl AudioSource for Mic {
 #[cfg(feature = "mic")]
 pub fn open_mic(which: Option<&str>) -> Result<Box<dyn AudioSource>, Failure> {
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
-    let none = |why: String| Failure::new(Exit::Device, format!("no microphone: {why}; {NO_MIC_HINT}"));
+    let none =
+        |why: String| Failure::new(Exit::Device, format!("no microphone: {why}; {NO_MIC_HINT}"));
     let host = cpal::default_host();
     let device = match which {
         None => host.default_input_device(),
-        Some(w) => host.input_devices().map_err(|e| none(e.to_string()))?.find(|d| d.name().is_ok_and(|n| n == w)),
+        Some(w) => host
+            .input_devices()
+            .map_err(|e| none(e.to_string()))?
+            .find(|d| d.name().is_ok_and(|n| n == w)),
     }
-    .ok_or_else(|| none(match which { None => "none was found".into(), Some(w) => format!("{w:?} was not found") }))?;
-    let config = device.default_input_config().map_err(|e| none(e.to_string()))?;
+    .ok_or_else(|| {
+        none(match which {
+            None => "none was found".into(),
+            Some(w) => format!("{w:?} was not found"),
+        })
+    })?;
+    let config = device
+        .default_input_config()
+        .map_err(|e| none(e.to_string()))?;
     let (rate, channels) = (config.sample_rate().0, config.channels() as usize);
     let (tx, rx) = std::sync::mpsc::channel::<Vec<i16>>();
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
@@ -225,7 +334,10 @@ pub fn open_mic(which: Option<&str>) -> Result<Box<dyn AudioSource>, Failure> {
             &config.into(),
             move |data: &[f32], _| {
                 // Mix to mono, then resample to 48 kHz by linear interpolation.
-                carry.extend(data.chunks(channels).map(|f| f.iter().sum::<f32>() / channels as f32));
+                carry.extend(
+                    data.chunks(channels)
+                        .map(|f| f.iter().sum::<f32>() / channels as f32),
+                );
                 let mut out = Vec::new();
                 while pos + 1.0 < carry.len() as f64 {
                     let i = pos as usize;
@@ -257,11 +369,21 @@ pub fn open_mic(which: Option<&str>) -> Result<Box<dyn AudioSource>, Failure> {
             }
         }
     });
-    ready_rx.recv().map_err(|_| none("the capture thread failed".into()))?.map_err(none)?;
-    Ok(Box::new(Mic { rx, buffered: Default::default(), _stop: stop_tx }))
+    ready_rx
+        .recv()
+        .map_err(|_| none("the capture thread failed".into()))?
+        .map_err(none)?;
+    Ok(Box::new(Mic {
+        rx,
+        buffered: Default::default(),
+        _stop: stop_tx,
+    }))
 }
 
 #[cfg(not(feature = "mic"))]
 pub fn open_mic(_which: Option<&str>) -> Result<Box<dyn AudioSource>, Failure> {
-    Err(Failure::new(Exit::Device, format!("this build of vcall has no microphone support; {NO_MIC_HINT}")))
+    Err(Failure::new(
+        Exit::Device,
+        format!("this build of vcall has no microphone support; {NO_MIC_HINT}"),
+    ))
 }

@@ -92,24 +92,32 @@ pub fn render(img: &mut I420, marks: Marks) {
     }
     // The mark rows, on a neutral background.
     let bw = block_w(w);
-    let draw_row = |y: &mut [u8], u: &mut [u8], v: &mut [u8], top: usize, value: u64, bits: usize| {
-        for bit in 0..bits {
-            let on = (value >> (bits - 1 - bit)) & 1 == 1;
-            for row in top..top + ROW_H {
-                for col in bit * bw..(bit + 1) * bw {
-                    y[row * w + col] = if on { 235 } else { 16 };
+    let draw_row =
+        |y: &mut [u8], u: &mut [u8], v: &mut [u8], top: usize, value: u64, bits: usize| {
+            for bit in 0..bits {
+                let on = (value >> (bits - 1 - bit)) & 1 == 1;
+                for row in top..top + ROW_H {
+                    for col in bit * bw..(bit + 1) * bw {
+                        y[row * w + col] = if on { 235 } else { 16 };
+                    }
                 }
             }
-        }
-        for row in top / 2..(top + ROW_H) / 2 {
-            for col in 0..bits * bw / 2 {
-                u[row * (w / 2) + col] = 128;
-                v[row * (w / 2) + col] = 128;
+            for row in top / 2..(top + ROW_H) / 2 {
+                for col in 0..bits * bw / 2 {
+                    u[row * (w / 2) + col] = 128;
+                    v[row * (w / 2) + col] = 128;
+                }
             }
-        }
-    };
+        };
     draw_row(y, u, v, 0, marks.frame as u64, FRAME_BITS);
-    draw_row(y, u, v, ROW_H, marks.capture_ms & ((1 << TIME_BITS) - 1), TIME_BITS);
+    draw_row(
+        y,
+        u,
+        v,
+        ROW_H,
+        marks.capture_ms & ((1 << TIME_BITS) - 1),
+        TIME_BITS,
+    );
 }
 
 /// Reads the marks back from a (decoded) picture of the pattern.

@@ -84,8 +84,7 @@ impl Assembler {
         }
         self.pending.insert(seq, packet);
         let mut out = Output::default();
-        loop {
-            let Some((&first, _)) = self.pending.first_key_value() else { break };
+        while let Some((&first, _)) = self.pending.first_key_value() {
             let expected = self.next.expect("set above");
             if first != expected {
                 let newest = *self.pending.keys().next_back().expect("non-empty");
@@ -122,7 +121,9 @@ impl Assembler {
                 end
             };
             let Some(end) = frame_end else { break };
-            let packets: Vec<Rtp> = (first..=end).filter_map(|s| self.pending.remove(&s)).collect();
+            let packets: Vec<Rtp> = (first..=end)
+                .filter_map(|s| self.pending.remove(&s))
+                .collect();
             self.next = Some(end + 1);
             if let Some(frame) = self.build(&packets) {
                 if self.waiting_for_keyframe && !frame.keyframe {
@@ -245,10 +246,16 @@ mod tests {
 
     #[test]
     fn fragmented_h264_is_reassembled_and_loss_waits_for_a_keyframe() {
-        let idr = |seq, ts, marker, part: &'static [u8]| Rtp::new(102, seq, ts, marker, Bytes::from_static(part));
+        let idr = |seq, ts, marker, part: &'static [u8]| {
+            Rtp::new(102, seq, ts, marker, Bytes::from_static(part))
+        };
         let mut a = Assembler::new(Codec::H264);
         // FU-A: indicator 0x7c (type 28), header start 0x85 / end 0x45 (type 5 = IDR).
-        assert!(a.push(idr(1, 0, false, &[0x7c, 0x85, 1, 2])).frames.is_empty());
+        assert!(
+            a.push(idr(1, 0, false, &[0x7c, 0x85, 1, 2]))
+                .frames
+                .is_empty()
+        );
         let out = a.push(idr(2, 0, true, &[0x7c, 0x45, 3]));
         assert_eq!(out.frames.len(), 1);
         assert!(out.frames[0].keyframe);
@@ -261,7 +268,12 @@ mod tests {
             assert!(o.frames.is_empty());
         }
         assert!(requested);
-        let o = a.push(idr(4 + REORDER_WINDOW as u16 + 1, 900_000, true, &[0x65, 7, 7]));
+        let o = a.push(idr(
+            4 + REORDER_WINDOW as u16 + 1,
+            900_000,
+            true,
+            &[0x65, 7, 7],
+        ));
         assert_eq!(o.frames.len(), 1);
     }
 }

@@ -121,7 +121,11 @@ impl Bits<'_> {
     }
     fn se(&mut self) -> Option<i32> {
         let v = self.ue()?;
-        Some(if v & 1 == 1 { v.div_ceil(2) as i32 } else { -((v / 2) as i32) })
+        Some(if v & 1 == 1 {
+            v.div_ceil(2) as i32
+        } else {
+            -((v / 2) as i32)
+        })
     }
 }
 
@@ -138,7 +142,10 @@ pub fn sps_size(sps: &[u8]) -> Option<(u32, u32)> {
         zeros = if b == 0 { zeros + 1 } else { 0 };
         rbsp.push(b);
     }
-    let mut r = Bits { data: &rbsp, pos: 0 };
+    let mut r = Bits {
+        data: &rbsp,
+        pos: 0,
+    };
     let profile = r.bits(8)?;
     r.bits(16)?; // constraints, level
     r.ue()?; // sps id
@@ -213,7 +220,13 @@ mod tests {
     fn sps_size_of_openh264_output() {
         let mut enc = crate::codec::H264Encoder::new(320, 240, 30.0, 500_000, 60).unwrap();
         let mut img = crate::media::testsrc::I420::new(320, 240);
-        crate::media::testsrc::render(&mut img, crate::media::testsrc::Marks { frame: 0, capture_ms: 0 });
+        crate::media::testsrc::render(
+            &mut img,
+            crate::media::testsrc::Marks {
+                frame: 0,
+                capture_ms: 0,
+            },
+        );
         let (au, key) = enc.encode(&img, true).unwrap();
         assert!(key);
         assert_eq!(VideoConfig::from_h264(&au).unwrap().size(), (320, 240));

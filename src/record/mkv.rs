@@ -67,7 +67,12 @@ impl<W: Write> MkvWriter<W> {
         out.write_all(&id_bytes(0x18538067))?;
         out.write_all(&UNKNOWN_SIZE)?;
         let app = concat!("vcall ", env!("CARGO_PKG_VERSION"));
-        let info = [uint(0x2AD7B1, 1_000_000), string(0x4D80, app), string(0x5741, app)].concat();
+        let info = [
+            uint(0x2AD7B1, 1_000_000),
+            string(0x4D80, app),
+            string(0x5741, app),
+        ]
+        .concat();
         out.write_all(&element(0x1549A966, &info))?;
         let mut entries = Vec::new();
         for (i, t) in tracks.iter().enumerate() {
@@ -78,9 +83,15 @@ impl<W: Write> MkvWriter<W> {
                     e.push(uint(0x83, 2));
                     e.push(string(0x86, "A_OPUS"));
                     e.push(element(0x63A2, &super::codecs::opus_head()));
-                    e.push(uint(0x56AA, super::codecs::OPUS_PRE_SKIP as u64 * 1_000_000_000 / 48_000));
+                    e.push(uint(
+                        0x56AA,
+                        super::codecs::OPUS_PRE_SKIP as u64 * 1_000_000_000 / 48_000,
+                    ));
                     e.push(uint(0x56BB, 80_000_000));
-                    e.push(element(0xE1, &[float(0xB5, 48_000.0), uint(0x9F, 2)].concat()));
+                    e.push(element(
+                        0xE1,
+                        &[float(0xB5, 48_000.0), uint(0x9F, 2)].concat(),
+                    ));
                 }
                 (codec, Some(v)) => {
                     e.push(uint(0x83, 1));
@@ -91,7 +102,10 @@ impl<W: Write> MkvWriter<W> {
                         e.push(string(0x86, "V_VP8"));
                     }
                     let (w, h) = v.size();
-                    e.push(element(0xE0, &[uint(0xB0, w as u64), uint(0xBA, h as u64)].concat()));
+                    e.push(element(
+                        0xE0,
+                        &[uint(0xB0, w as u64), uint(0xBA, h as u64)].concat(),
+                    ));
                 }
                 (_, None) => return Err(io::Error::other("video track without configuration")),
             }
@@ -99,7 +113,10 @@ impl<W: Write> MkvWriter<W> {
         }
         out.write_all(&element(0x1654AE6B, &entries.concat()))?;
         out.flush()?;
-        Ok(MkvWriter { out, cluster_ms: None })
+        Ok(MkvWriter {
+            out,
+            cluster_ms: None,
+        })
     }
 
     /// Writes one sample of track `track` (index into the specs) at `pts_ms`.
@@ -107,7 +124,11 @@ impl<W: Write> MkvWriter<W> {
         let pts = sample.pts_us.div_euclid(1000);
         let new_cluster = match self.cluster_ms {
             None => true,
-            Some(c) => pts - c >= CLUSTER_MS || pts < c - 30_000 || (sample.keyframe && sample.video && pts != c),
+            Some(c) => {
+                pts - c >= CLUSTER_MS
+                    || pts < c - 30_000
+                    || (sample.keyframe && sample.video && pts != c)
+            }
         };
         if new_cluster {
             self.out.flush()?;
@@ -116,13 +137,15 @@ impl<W: Write> MkvWriter<W> {
             self.out.write_all(&uint(0xE7, pts.max(0) as u64))?;
             self.cluster_ms = Some(pts.max(0));
         }
-        let rel = (pts - self.cluster_ms.unwrap_or(0)).clamp(i16::MIN as i64, i16::MAX as i64) as i16;
+        let rel =
+            (pts - self.cluster_ms.unwrap_or(0)).clamp(i16::MIN as i64, i16::MAX as i64) as i16;
         let mut block = vint_size(track as u64 + 1);
         // vint_size encodes a size; a track number uses the same coding.
         block.extend_from_slice(&rel.to_be_bytes());
         block.push(if sample.keyframe { 0x80 } else { 0 });
         self.out.write_all(&id_bytes(0xA3))?;
-        self.out.write_all(&vint_size((block.len() + sample.data.len()) as u64))?;
+        self.out
+            .write_all(&vint_size((block.len() + sample.data.len()) as u64))?;
         self.out.write_all(&block)?;
         self.out.write_all(&sample.data)
     }

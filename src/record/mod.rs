@@ -151,9 +151,14 @@ impl Recorder {
 
     /// Creates a file now (so a bad path fails before any media flows) and records into it.
     pub fn create(path: &Path, container: Container, expected: usize) -> io::Result<Recorder> {
-        let file = std::fs::File::create(path)
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display())))?;
-        Ok(Recorder::new(Box::new(io::BufWriter::new(file)), container, expected))
+        let file = std::fs::File::create(path).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display()))
+        })?;
+        Ok(Recorder::new(
+            Box::new(io::BufWriter::new(file)),
+            container,
+            expected,
+        ))
     }
 
     pub fn stats(&self) -> RecordStats {
@@ -161,11 +166,24 @@ impl Recorder {
     }
 
     /// Takes one frame of the track in `slot` (VIDEO or AUDIO) that arrived at `arrival`.
-    pub fn push(&mut self, slot: usize, codec: Codec, frame: Frame, arrival: Instant) -> io::Result<()> {
+    pub fn push(
+        &mut self,
+        slot: usize,
+        codec: Codec,
+        frame: Frame,
+        arrival: Instant,
+    ) -> io::Result<()> {
         if self.writer.is_some() && self.tracks[slot].as_ref().is_none_or(|t| t.index.is_none()) {
             return Ok(()); // a track that came after the header cannot be added
         }
-        let t = self.tracks[slot].get_or_insert(RecTrack { codec, ts0: None, offset_us: i64::MAX, last_pts: i64::MIN, config: None, index: None });
+        let t = self.tracks[slot].get_or_insert(RecTrack {
+            codec,
+            ts0: None,
+            offset_us: i64::MAX,
+            last_pts: i64::MIN,
+            config: None,
+            index: None,
+        });
         if t.config.is_none() && t.codec != Codec::Opus {
             t.config = match t.codec {
                 Codec::H264 => VideoConfig::from_h264(&frame.data),
@@ -176,20 +194,41 @@ impl Recorder {
             }
         }
         let ts0 = *t.ts0.get_or_insert(frame.timestamp);
-        let rtp_us = ((frame.timestamp as i128 - ts0 as i128) * 1_000_000 / t.codec.clock_rate() as i128) as i64;
+        let rtp_us = ((frame.timestamp as i128 - ts0 as i128) * 1_000_000
+            / t.codec.clock_rate() as i128) as i64;
         let arrival_us = arrival.saturating_duration_since(self.origin).as_micros() as i64;
         t.offset_us = t.offset_us.min(arrival_us - rtp_us);
         // Queued by arrival-based time; the final time is computed when written.
         let pts_us = rtp_us;
         let video = t.codec != Codec::Opus;
-        let data = if t.codec == Codec::H264 { Bytes::from(codecs::annexb_to_avcc(&frame.data)) } else { frame.data };
+        let data = if t.codec == Codec::H264 {
+            Bytes::from(codecs::annexb_to_avcc(&frame.data))
+        } else {
+            frame.data
+        };
         self.counter += 1;
-        self.queue.insert((arrival_us, self.counter), (slot, Sample { pts_us, data, keyframe: frame.keyframe, video }));
+        self.queue.insert(
+            (arrival_us, self.counter),
+            (
+                slot,
+                Sample {
+                    pts_us,
+                    data,
+                    keyframe: frame.keyframe,
+                    video,
+                },
+            ),
+        );
         self.drain(false)
     }
 
     fn ready_for_header(&self) -> bool {
-        self.tracks.iter().flatten().filter(|t| t.ts0.is_some()).count() >= self.expected
+        self.tracks
+            .iter()
+            .flatten()
+            .filter(|t| t.ts0.is_some())
+            .count()
+            >= self.expected
             || self.origin.elapsed() > TRACK_WAIT
     }
 
@@ -198,7 +237,10 @@ impl Recorder {
         for t in self.tracks.iter_mut().flatten() {
             if t.ts0.is_some() {
                 t.index = Some(specs.len());
-                specs.push(TrackSpec { codec: t.codec, video: t.config.clone() });
+                specs.push(TrackSpec {
+                    codec: t.codec,
+                    video: t.config.clone(),
+                });
             }
         }
         let file = self.out.take().expect("header written once");
@@ -229,22 +271,33 @@ impl Recorder {
                 break;
             }
             let (_, (track, mut sample)) = self.queue.pop_first().expect("non-empty");
-            let Some(t) = self.tracks[track].as_mut() else { continue };
+            let Some(t) = self.tracks[track].as_mut() else {
+                continue;
+            };
             let Some(index) = t.index else { continue };
             // The offset may still shrink a little after the header: never below zero, never
             // back in time.
-            sample.pts_us = (sample.pts_us + t.offset_us - base).max(t.last_pts + 1).max(0);
+            sample.pts_us = (sample.pts_us + t.offset_us - base)
+                .max(t.last_pts + 1)
+                .max(0);
             if self.stats.complete {
                 continue;
             }
             t.last_pts = sample.pts_us;
             if self.limit_us.is_some_and(|l| sample.pts_us >= l)
-                || (sample.video && self.limit_frames.is_some_and(|l| self.stats.video_frames >= l))
+                || (sample.video
+                    && self
+                        .limit_frames
+                        .is_some_and(|l| self.stats.video_frames >= l))
             {
                 self.stats.complete = true;
                 continue;
             }
-            if sample.video { self.stats.video_frames += 1 } else { self.stats.audio_frames += 1 }
+            if sample.video {
+                self.stats.video_frames += 1
+            } else {
+                self.stats.audio_frames += 1
+            }
             self.stats.bytes += sample.data.len() as u64;
             self.stats.duration_us = self.stats.duration_us.max(sample.pts_us);
             match self.writer.as_mut().expect("header written") {

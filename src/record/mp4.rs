@@ -53,7 +53,18 @@ pub struct Mp4Writer<W: Write> {
 
 impl<W: Write> Mp4Writer<W> {
     pub fn new(mut out: W, specs: &[TrackSpec]) -> io::Result<Mp4Writer<W>> {
-        out.write_all(&bx(b"ftyp", &[b"isom".as_slice(), &512u32.to_be_bytes(), b"isom", b"iso6", b"mp41", b"avc1"].concat()))?;
+        out.write_all(&bx(
+            b"ftyp",
+            &[
+                b"isom".as_slice(),
+                &512u32.to_be_bytes(),
+                b"isom",
+                b"iso6",
+                b"mp41",
+                b"avc1",
+            ]
+            .concat(),
+        ))?;
         let mut traks = Vec::new();
         let mut trexs = Vec::new();
         for (i, t) in specs.iter().enumerate() {
@@ -68,10 +79,33 @@ impl<W: Write> Mp4Writer<W> {
             tkhd.extend(be32s(&MATRIX));
             tkhd.extend(be32s(&[w << 16, h << 16]));
             let mdhd = [be32s(&[0, 0, timescale, 0]), vec![0x55, 0xc4, 0, 0]].concat();
-            let (handler, name) = if audio { (b"soun", "SoundHandler") } else { (b"vide", "VideoHandler") };
-            let hdlr = [be32s(&[0]), handler.to_vec(), be32s(&[0, 0, 0]), name.as_bytes().to_vec(), vec![0]].concat();
-            let xmhd = if audio { full(b"smhd", 0, 0, &[0, 0, 0, 0]) } else { full(b"vmhd", 0, 1, &[0; 8]) };
-            let dinf = bx(b"dinf", &full(b"dref", 0, 0, &[be32s(&[1]), full(b"url ", 0, 1, &[])].concat()));
+            let (handler, name) = if audio {
+                (b"soun", "SoundHandler")
+            } else {
+                (b"vide", "VideoHandler")
+            };
+            let hdlr = [
+                be32s(&[0]),
+                handler.to_vec(),
+                be32s(&[0, 0, 0]),
+                name.as_bytes().to_vec(),
+                vec![0],
+            ]
+            .concat();
+            let xmhd = if audio {
+                full(b"smhd", 0, 0, &[0, 0, 0, 0])
+            } else {
+                full(b"vmhd", 0, 1, &[0; 8])
+            };
+            let dinf = bx(
+                b"dinf",
+                &full(
+                    b"dref",
+                    0,
+                    0,
+                    &[be32s(&[1]), full(b"url ", 0, 1, &[])].concat(),
+                ),
+            );
             let entry = if audio {
                 let mut e = vec![0u8; 6];
                 e.extend_from_slice(&1u16.to_be_bytes());
@@ -87,7 +121,10 @@ impl<W: Write> Mp4Writer<W> {
                 e.extend(bx(b"dOps", &dops));
                 bx(b"Opus", &e)
             } else {
-                let v = t.video.as_ref().ok_or_else(|| io::Error::other("video track without configuration"))?;
+                let v = t
+                    .video
+                    .as_ref()
+                    .ok_or_else(|| io::Error::other("video track without configuration"))?;
                 let mut e = vec![0u8; 6];
                 e.extend_from_slice(&1u16.to_be_bytes());
                 e.extend_from_slice(&[0; 16]);
@@ -110,9 +147,22 @@ impl<W: Write> Mp4Writer<W> {
                 }
             };
             let stsd = full(b"stsd", 0, 0, &[be32s(&[1]), entry].concat());
-            let stbl = bx(b"stbl", &[stsd, full(b"stts", 0, 0, &be32s(&[0])), full(b"stsc", 0, 0, &be32s(&[0])), full(b"stsz", 0, 0, &be32s(&[0, 0])), full(b"stco", 0, 0, &be32s(&[0]))].concat());
+            let stbl = bx(
+                b"stbl",
+                &[
+                    stsd,
+                    full(b"stts", 0, 0, &be32s(&[0])),
+                    full(b"stsc", 0, 0, &be32s(&[0])),
+                    full(b"stsz", 0, 0, &be32s(&[0, 0])),
+                    full(b"stco", 0, 0, &be32s(&[0])),
+                ]
+                .concat(),
+            );
             let minf = bx(b"minf", &[xmhd, dinf, stbl].concat());
-            let mdia = bx(b"mdia", &[full(b"mdhd", 0, 0, &mdhd), full(b"hdlr", 0, 0, &hdlr), minf].concat());
+            let mdia = bx(
+                b"mdia",
+                &[full(b"mdhd", 0, 0, &mdhd), full(b"hdlr", 0, 0, &hdlr), minf].concat(),
+            );
             traks.push(bx(b"trak", &[full(b"tkhd", 0, 3, &tkhd), mdia].concat()));
             trexs.push(full(b"trex", 0, 0, &be32s(&[id, 1, 0, 0, 0])));
         }
@@ -122,19 +172,39 @@ impl<W: Write> Mp4Writer<W> {
         mvhd.extend(be32s(&MATRIX));
         mvhd.extend(be32s(&[0; 6]));
         mvhd.extend(be32s(&[specs.len() as u32 + 1]));
-        let moov = bx(b"moov", &[full(b"mvhd", 0, 0, &mvhd), traks.concat(), bx(b"mvex", &trexs.concat())].concat());
+        let moov = bx(
+            b"moov",
+            &[
+                full(b"mvhd", 0, 0, &mvhd),
+                traks.concat(),
+                bx(b"mvex", &trexs.concat()),
+            ]
+            .concat(),
+        );
         out.write_all(&moov)?;
         out.flush()?;
         let tracks = specs
             .iter()
-            .map(|t| TrackState { timescale: t.codec.clock_rate(), queued: Vec::new(), last: None, last_duration: t.codec.clock_rate() / 30 })
+            .map(|t| TrackState {
+                timescale: t.codec.clock_rate(),
+                queued: Vec::new(),
+                last: None,
+                last_duration: t.codec.clock_rate() / 30,
+            })
             .collect();
-        Ok(Mp4Writer { out, tracks, sequence: 0, fragment_start_us: None })
+        Ok(Mp4Writer {
+            out,
+            tracks,
+            sequence: 0,
+            fragment_start_us: None,
+        })
     }
 
     pub fn write(&mut self, track: usize, sample: &Sample) -> io::Result<()> {
         let start = *self.fragment_start_us.get_or_insert(sample.pts_us);
-        if sample.pts_us - start >= FRAGMENT_US && (!sample.video || sample.keyframe || sample.pts_us - start >= 3 * FRAGMENT_US) {
+        if sample.pts_us - start >= FRAGMENT_US
+            && (!sample.video || sample.keyframe || sample.pts_us - start >= 3 * FRAGMENT_US)
+        {
             self.flush_fragment()?;
             self.fragment_start_us = Some(sample.pts_us);
         }
@@ -143,9 +213,13 @@ impl<W: Write> Mp4Writer<W> {
         if let Some(prev) = t.last.take() {
             let duration = (dts - prev.dts).clamp(1, u32::MAX as i64) as u32;
             t.last_duration = duration;
-            t.queued.push((prev.dts, duration, prev.sample.keyframe, prev.sample.data));
+            t.queued
+                .push((prev.dts, duration, prev.sample.keyframe, prev.sample.data));
         }
-        t.last = Some(Pending { dts, sample: sample.clone() });
+        t.last = Some(Pending {
+            dts,
+            sample: sample.clone(),
+        });
         Ok(())
     }
 
@@ -166,11 +240,21 @@ impl<W: Write> Mp4Writer<W> {
                 let mut trun = be32s(&[t.queued.len() as u32]);
                 trun.extend_from_slice(&offsets[i].to_be_bytes());
                 for (_, dur, key, data) in &t.queued {
-                    trun.extend(be32s(&[*dur, data.len() as u32, if *key { 0x02000000 } else { 0x01010000 }]));
+                    trun.extend(be32s(&[
+                        *dur,
+                        data.len() as u32,
+                        if *key { 0x02000000 } else { 0x01010000 },
+                    ]));
                 }
-                trafs.push(bx(b"traf", &[tfhd, tfdt, full(b"trun", 0, 0x000701, &trun)].concat()));
+                trafs.push(bx(
+                    b"traf",
+                    &[tfhd, tfdt, full(b"trun", 0, 0x000701, &trun)].concat(),
+                ));
             }
-            bx(b"moof", &[full(b"mfhd", 0, 0, &be32s(&[seq])), trafs.concat()].concat())
+            bx(
+                b"moof",
+                &[full(b"mfhd", 0, 0, &be32s(&[seq])), trafs.concat()].concat(),
+            )
         };
         let zero = vec![0i32; self.tracks.len()];
         let moof_len = build(&zero, &self.tracks, self.sequence).len();
@@ -196,7 +280,12 @@ impl<W: Write> Mp4Writer<W> {
     pub fn finish(mut self) -> io::Result<()> {
         for t in &mut self.tracks {
             if let Some(last) = t.last.take() {
-                t.queued.push((last.dts, t.last_duration, last.sample.keyframe, last.sample.data));
+                t.queued.push((
+                    last.dts,
+                    t.last_duration,
+                    last.sample.keyframe,
+                    last.sample.data,
+                ));
             }
         }
         self.flush_fragment()

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::peer::{Codec, KeyframeRequester, Kind, LocalTrack, Peer, PeerConfig, PeerError, RemoteTrack, Rtp};
+use crate::peer::{
+    Codec, KeyframeRequester, Kind, LocalTrack, Peer, PeerConfig, PeerError, RemoteTrack, Rtp,
+};
 
 /// Packets a subscriber leg may fall behind before its packets are dropped.
 const LEG_QUEUE: usize = 1024;
@@ -63,7 +65,10 @@ impl Hub {
     }
 
     fn detach(&self, id: u64) {
-        self.legs.lock().expect("legs lock").retain(|(i, _)| *i != id);
+        self.legs
+            .lock()
+            .expect("legs lock")
+            .retain(|(i, _)| *i != id);
     }
 
     /// Ends every leg (their queues close).

@@ -272,20 +272,30 @@ async fn serve_connection(state: AppState, mut socket: WebSocket) -> Result<(), 
                 let msg = error_msg(
                     None,
                     ErrorCode::VersionUnsupported,
-                    format!("protocol version {version} is not supported; this server speaks {PROTOCOL_VERSION}"),
+                    format!(
+                        "protocol version {version} is not supported; this server speaks {PROTOCOL_VERSION}"
+                    ),
                 );
                 return send(&mut socket, &msg).await;
             }
             (session_id, token, client_data)
         }
         _ => {
-            let msg = error_msg(None, ErrorCode::BadRequest, "the first message must be connect");
+            let msg = error_msg(
+                None,
+                ErrorCode::BadRequest,
+                "the first message must be connect",
+            );
             return send(&mut socket, &msg).await;
         }
     };
     let keys = &state.config.keys;
     if let Err(e) = keys.open_session(&session) {
-        return send(&mut socket, &error_msg(None, ErrorCode::SessionNotFound, e.to_string())).await;
+        return send(
+            &mut socket,
+            &error_msg(None, ErrorCode::SessionNotFound, e.to_string()),
+        )
+        .await;
     }
     let claims = match keys.verify_token(&token, &session, unix_now()) {
         Ok(c) => c,
@@ -455,7 +465,11 @@ async fn handle(
         ClientMsg::Unpublish { req, stream_id } => {
             let owned = owner_of(state, &ctx.session, &stream_id).as_deref() == Some(&ctx.id);
             if !owned {
-                error_msg(Some(req), ErrorCode::NotFound, format!("you publish no stream {stream_id:?}"))
+                error_msg(
+                    Some(req),
+                    ErrorCode::NotFound,
+                    format!("you publish no stream {stream_id:?}"),
+                )
             } else {
                 end_stream(state, &ctx.session, &stream_id, "unpublished").await;
                 ServerMsg::Ok { req }
@@ -472,7 +486,11 @@ async fn handle(
             subscription_id,
             sdp,
         } => match ctx.subscriptions.get(&subscription_id) {
-            None => error_msg(Some(req), ErrorCode::NotFound, format!("no subscription {subscription_id:?}")),
+            None => error_msg(
+                Some(req),
+                ErrorCode::NotFound,
+                format!("no subscription {subscription_id:?}"),
+            ),
             Some(sub) => match sub.start(&sdp).await {
                 Ok(()) => ServerMsg::Ok { req },
                 Err(e) => error_msg(Some(req), ErrorCode::Media, e.to_string()),
@@ -480,24 +498,55 @@ async fn handle(
         },
         ClientMsg::ForceUnpublish { req, stream_id } => {
             if !ctx.role.may_moderate() {
-                error_msg(Some(req), ErrorCode::Forbidden, format!("a {:?} token cannot force an unpublish; a moderator token can", ctx.role).to_lowercase())
+                error_msg(
+                    Some(req),
+                    ErrorCode::Forbidden,
+                    format!(
+                        "a {:?} token cannot force an unpublish; a moderator token can",
+                        ctx.role
+                    )
+                    .to_lowercase(),
+                )
             } else if end_stream(state, &ctx.session, &stream_id, "forceUnpublished").await {
                 ServerMsg::Ok { req }
             } else {
-                error_msg(Some(req), ErrorCode::NotFound, format!("no stream {stream_id:?} in this session"))
+                error_msg(
+                    Some(req),
+                    ErrorCode::NotFound,
+                    format!("no stream {stream_id:?} in this session"),
+                )
             }
         }
         ClientMsg::ForceDisconnect { req, connection_id } => {
             if !ctx.role.may_moderate() {
-                error_msg(Some(req), ErrorCode::Forbidden, format!("a {:?} token cannot force a disconnect; a moderator token can", ctx.role).to_lowercase())
+                error_msg(
+                    Some(req),
+                    ErrorCode::Forbidden,
+                    format!(
+                        "a {:?} token cannot force a disconnect; a moderator token can",
+                        ctx.role
+                    )
+                    .to_lowercase(),
+                )
             } else {
                 let rooms = state.rooms.lock().expect("rooms lock");
-                match rooms.get(&ctx.session).and_then(|r| r.members.get(&connection_id)) {
+                match rooms
+                    .get(&ctx.session)
+                    .and_then(|r| r.members.get(&connection_id))
+                {
                     Some(m) => {
-                        let _ = m.tx.send(ServerMsg::Event { event: SessionEvent::SessionDisconnected { reason: "forceDisconnected".into() } });
+                        let _ = m.tx.send(ServerMsg::Event {
+                            event: SessionEvent::SessionDisconnected {
+                                reason: "forceDisconnected".into(),
+                            },
+                        });
                         ServerMsg::Ok { req }
                     }
-                    None => error_msg(Some(req), ErrorCode::NotFound, format!("no connection {connection_id:?} in this session")),
+                    None => error_msg(
+                        Some(req),
+                        ErrorCode::NotFound,
+                        format!("no connection {connection_id:?} in this session"),
+                    ),
                 }
             }
         }
@@ -542,7 +591,11 @@ async fn publish(
         );
     }
     if !has_audio && !has_video {
-        return error_msg(Some(req), ErrorCode::BadRequest, "a stream needs audio or video");
+        return error_msg(
+            Some(req),
+            ErrorCode::BadRequest,
+            "a stream needs audio or video",
+        );
     }
     let (peer, mut events) = match Peer::new(&peer_config(state)).await {
         Ok(p) => p,
@@ -587,7 +640,11 @@ async fn publish(
         }
         if tracks.len() < wanted {
             tracing::warn!(stream = %stream.id, "publisher's media did not arrive; publish abandoned");
-            let _ = owner_tx.send(error_msg(None, ErrorCode::Media, "the server received no media for the published stream"));
+            let _ = owner_tx.send(error_msg(
+                None,
+                ErrorCode::Media,
+                "the server received no media for the published stream",
+            ));
             peer.close().await;
             return;
         }
@@ -596,17 +653,35 @@ async fn publish(
         stream.created_at = now_ms();
         {
             let mut rooms = state2.rooms.lock().expect("rooms lock");
-            let Some(room) = rooms.get_mut(&session) else { return };
+            let Some(room) = rooms.get_mut(&session) else {
+                return;
+            };
             if !room.members.contains_key(&stream.connection_id) {
                 return;
             }
-            room.broadcast(&SessionEvent::StreamCreated { stream: stream.clone() });
-            room.streams.insert(stream.id.clone(), Published { info: stream.clone(), peer: Arc::clone(&peer), hubs: hubs.clone() });
+            room.broadcast(&SessionEvent::StreamCreated {
+                stream: stream.clone(),
+            });
+            room.streams.insert(
+                stream.id.clone(),
+                Published {
+                    info: stream.clone(),
+                    peer: Arc::clone(&peer),
+                    hubs: hubs.clone(),
+                },
+            );
         }
         tracing::info!(stream = %stream.id, name = %stream.name, "stream created");
         // When the publisher's media ends (peer failed or closed), the stream ends.
         let mut peer_state = peer.state();
-        let _ = peer_state.wait_for(|s| matches!(s, crate::peer::PeerState::Failed | crate::peer::PeerState::Closed)).await;
+        let _ = peer_state
+            .wait_for(|s| {
+                matches!(
+                    s,
+                    crate::peer::PeerState::Failed | crate::peer::PeerState::Closed
+                )
+            })
+            .await;
         end_stream(&state2, &session, &stream.id, "mediaStopped").await;
     });
     ServerMsg::Published {
@@ -626,7 +701,10 @@ async fn subscribe(
 ) -> ServerMsg {
     let hubs: Vec<Arc<Hub>> = {
         let rooms = state.rooms.lock().expect("rooms lock");
-        match rooms.get(&ctx.session).and_then(|r| r.streams.get(&stream_id)) {
+        match rooms
+            .get(&ctx.session)
+            .and_then(|r| r.streams.get(&stream_id))
+        {
             Some(p) => p
                 .hubs
                 .iter()
@@ -637,18 +715,32 @@ async fn subscribe(
                 .cloned()
                 .collect(),
             None => {
-                return error_msg(Some(req), ErrorCode::NotFound, format!("no stream {stream_id:?} in this session"));
+                return error_msg(
+                    Some(req),
+                    ErrorCode::NotFound,
+                    format!("no stream {stream_id:?} in this session"),
+                );
             }
         }
     };
     if hubs.is_empty() {
-        return error_msg(Some(req), ErrorCode::BadRequest, "nothing to subscribe to: the stream has none of the requested media");
+        return error_msg(
+            Some(req),
+            ErrorCode::BadRequest,
+            "nothing to subscribe to: the stream has none of the requested media",
+        );
     }
     let subscription_id = random_id("sub-");
     match Subscription::offer(&peer_config(state), &stream_id, hubs).await {
         Ok((sub, sdp)) => {
-            ctx.subscriptions.insert(subscription_id.clone(), Arc::new(sub));
-            ServerMsg::SubscribeOffer { req, subscription_id, stream_id, sdp }
+            ctx.subscriptions
+                .insert(subscription_id.clone(), Arc::new(sub));
+            ServerMsg::SubscribeOffer {
+                req,
+                subscription_id,
+                stream_id,
+                sdp,
+            }
         }
         Err(e) => error_msg(Some(req), ErrorCode::Internal, e.to_string()),
     }

@@ -149,8 +149,14 @@ impl NativeClient {
         session_id: &str,
         token: &str,
         client_data: &str,
-    ) -> Result<(NativeClient, SessionEvent, mpsc::UnboundedReceiver<SessionEvent>), SignalingError>
-    {
+    ) -> Result<
+        (
+            NativeClient,
+            SessionEvent,
+            mpsc::UnboundedReceiver<SessionEvent>,
+        ),
+        SignalingError,
+    > {
         let ws_url = format!("{}/v1/signaling", url.trim_end_matches('/'));
         let (ws, _) = tokio_tungstenite::connect_async(&ws_url)
             .await
@@ -270,7 +276,10 @@ impl NativeClient {
     }
 
     /// Sends a request built with a fresh `req` id and waits for its response.
-    async fn request(&self, build: impl FnOnce(u64) -> ClientMsg) -> Result<ServerMsg, SignalingError> {
+    async fn request(
+        &self,
+        build: impl FnOnce(u64) -> ClientMsg,
+    ) -> Result<ServerMsg, SignalingError> {
         let req = self.next_req();
         let (tx, rx) = oneshot::channel();
         self.pending.lock().expect("pending lock").insert(req, tx);

@@ -33,10 +33,16 @@ impl Server {
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Runtime::new().expect("runtime");
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
                 let addr = listener.local_addr().expect("addr");
                 addr_tx.send(addr).expect("send addr");
-                let config = ServerConfig { keys: k, ice_servers: vec![], media_ip: addr.ip() };
+                let config = ServerConfig {
+                    keys: k,
+                    ice_servers: vec![],
+                    media_ip: addr.ip(),
+                };
                 server::run(listener, config, async {
                     let _ = stopped.await;
                 })
@@ -45,11 +51,21 @@ impl Server {
             });
         });
         let addr = addr_rx.recv_timeout(LIMIT).expect("server started");
-        Server { url: format!("ws://{addr}"), keys, stop: Some(stop), thread: Some(thread) }
+        Server {
+            url: format!("ws://{addr}"),
+            keys,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
     }
 
     pub fn session(&self) -> String {
-        self.keys.create_session(&SessionProps { p2p: false, location_hint: None, created_at: unix_now(), nonce: format!("{:x}", rand::random::<u32>()) })
+        self.keys.create_session(&SessionProps {
+            p2p: false,
+            location_hint: None,
+            created_at: unix_now(),
+            nonce: format!("{:x}", rand::random::<u32>()),
+        })
     }
 
     pub fn token(&self, session: &str, role: Role) -> String {
@@ -57,7 +73,14 @@ impl Server {
     }
 
     pub fn token_with(&self, session: &str, role: Role, data: &str, exp: u64) -> String {
-        self.keys.create_token(&TokenClaims { iss: self.keys.key.clone(), sid: session.into(), role, data: data.into(), iat: unix_now(), exp })
+        self.keys.create_token(&TokenClaims {
+            iss: self.keys.key.clone(),
+            sid: session.into(),
+            role,
+            data: data.into(),
+            iat: unix_now(),
+            exp,
+        })
     }
 
     /// Shuts the server down (clients are told) and waits for it.
@@ -73,7 +96,14 @@ impl Server {
     /// `vcall <args> --url .. --session .. --token ..`
     pub fn cmd(&self, session: &str, role: Role, args: &[&str]) -> Command {
         let mut c = vcall();
-        c.args(args).args(["--url", &self.url, "--session", session, "--token", &self.token(session, role)]);
+        c.args(args).args([
+            "--url",
+            &self.url,
+            "--session",
+            session,
+            "--token",
+            &self.token(session, role),
+        ]);
         c
     }
 }
@@ -108,7 +138,10 @@ impl Proc {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("vcall starts");
         let (tx, lines) = mpsc::channel();
-        for pipe in [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())] {
+        for pipe in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
             let tx = tx.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(pipe).lines() {
@@ -119,7 +152,11 @@ impl Proc {
                 }
             });
         }
-        Proc { child, lines, seen: Vec::new() }
+        Proc {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
     }
 
     /// Waits for a line containing `needle`; panics with what was seen if none comes.
@@ -182,18 +219,39 @@ impl Drop for Proc {
 }
 
 fn unsafe_kill(pid: u32, sig: &str) {
-    let _ = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status();
 }
 
 /// Runs a command to the end: (exit code, stdout, stderr).
 pub fn run(mut cmd: Command) -> (i32, String, String) {
     let out = cmd.output().expect("vcall runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// A publisher of the test pattern and tone at a small size, until interrupted or --duration.
 pub fn publisher(server: &Server, session: &str, name: &str, extra: &[&str]) -> Proc {
-    let mut args = vec!["publish", "--name", name, "--video", "testsrc", "--audio", "tone", "--width", "320", "--height", "240", "--video-bitrate", "600k"];
+    let mut args = vec![
+        "publish",
+        "--name",
+        name,
+        "--video",
+        "testsrc",
+        "--audio",
+        "tone",
+        "--width",
+        "320",
+        "--height",
+        "240",
+        "--video-bitrate",
+        "600k",
+    ];
     args.extend_from_slice(extra);
     let mut p = Proc::spawn(server.cmd(session, Role::Publisher, &args));
     p.wait_for("stream is live");
@@ -207,7 +265,15 @@ pub fn temp_dir() -> tempfile::TempDir {
 /// ffprobe's view of a file's streams.
 pub fn probe(path: &Path) -> serde_json::Value {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-show_streams", "-show_format", "-of", "json"])
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-show_streams",
+            "-show_format",
+            "-of",
+            "json",
+        ])
         .arg(path)
         .output()
         .expect("ffprobe runs (installed by the test command)");
@@ -217,54 +283,115 @@ pub fn probe(path: &Path) -> serde_json::Value {
 /// Decoded pictures of a file's video, in decode order, with their presentation times (s).
 pub fn decode_video(path: &Path) -> Vec<(f64, I420)> {
     let times = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "frame=pts_time", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "frame=pts_time",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(path)
         .output()
         .expect("ffprobe runs");
-    let times: Vec<f64> = String::from_utf8_lossy(&times.stdout).lines().filter_map(|l| l.trim().trim_end_matches(',').parse().ok()).collect();
+    let times: Vec<f64> = String::from_utf8_lossy(&times.stdout)
+        .lines()
+        .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
+        .collect();
     let out = Command::new("ffmpeg")
         .args(["-v", "error", "-i"])
         .arg(path)
-        .args(["-map", "0:v:0", "-fps_mode", "passthrough", "-f", "yuv4mpegpipe", "-pix_fmt", "yuv420p", "-"])
+        .args([
+            "-map",
+            "0:v:0",
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "yuv4mpegpipe",
+            "-pix_fmt",
+            "yuv420p",
+            "-",
+        ])
         .output()
         .expect("ffmpeg runs");
     let pictures = parse_y4m(&out.stdout);
-    assert_eq!(times.len(), pictures.len(), "ffprobe and ffmpeg disagree on the frame count of {}", path.display());
+    assert_eq!(
+        times.len(),
+        pictures.len(),
+        "ffprobe and ffmpeg disagree on the frame count of {}",
+        path.display()
+    );
     times.into_iter().zip(pictures).collect()
 }
 
 /// Decoded audio of a file as 48 kHz mono, and the audio stream's start time (s).
 pub fn decode_audio(path: &Path) -> (f64, Vec<i16>) {
     let start = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "a:0", "-show_entries", "stream=start_time", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "stream=start_time",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(path)
         .output()
         .expect("ffprobe runs");
-    let start: f64 = String::from_utf8_lossy(&start.stdout).trim().parse().unwrap_or(0.0);
+    let start: f64 = String::from_utf8_lossy(&start.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0.0);
     let out = Command::new("ffmpeg")
         .args(["-v", "error", "-i"])
         .arg(path)
-        .args(["-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "s16le", "-"])
+        .args([
+            "-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "s16le", "-",
+        ])
         .output()
         .expect("ffmpeg runs");
-    (start, out.stdout.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect())
+    (
+        start,
+        out.stdout
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+            .collect(),
+    )
 }
 
 pub fn parse_y4m(data: &[u8]) -> Vec<I420> {
-    let Some(nl) = data.iter().position(|&b| b == b'\n') else { return Vec::new() };
+    let Some(nl) = data.iter().position(|&b| b == b'\n') else {
+        return Vec::new();
+    };
     let header = String::from_utf8_lossy(&data[..nl]);
-    let field = |tag: char| header.split(' ').find_map(|p| p.strip_prefix(tag)).and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+    let field = |tag: char| {
+        header
+            .split(' ')
+            .find_map(|p| p.strip_prefix(tag))
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0)
+    };
     let (w, h) = (field('W'), field('H'));
     let size = w * h * 3 / 2;
     let mut pictures = Vec::new();
     let mut at = nl + 1;
     while at < data.len() {
-        let Some(nl) = data[at..].iter().position(|&b| b == b'\n') else { break };
+        let Some(nl) = data[at..].iter().position(|&b| b == b'\n') else {
+            break;
+        };
         at += nl + 1;
         if at + size > data.len() {
             break;
         }
-        pictures.push(I420 { width: w, height: h, data: data[at..at + size].to_vec() });
+        pictures.push(I420 {
+            width: w,
+            height: h,
+            data: data[at..at + size].to_vec(),
+        });
         at += size;
     }
     pictures
@@ -276,7 +403,8 @@ pub fn check_pattern(pictures: &[I420], min_psnr: f64) -> Vec<u32> {
     let mut numbers = Vec::new();
     let mut worst = f64::INFINITY;
     for (i, p) in pictures.iter().enumerate() {
-        let marks = vcall::media::testsrc::read_marks(p).unwrap_or_else(|| panic!("frame {i}: marks unreadable"));
+        let marks = vcall::media::testsrc::read_marks(p)
+            .unwrap_or_else(|| panic!("frame {i}: marks unreadable"));
         let mut source = I420::new(p.width, p.height);
         vcall::media::testsrc::render(&mut source, marks);
         worst = worst.min(vcall::media::testsrc::psnr_y(&source, p));
@@ -285,7 +413,10 @@ pub fn check_pattern(pictures: &[I420], min_psnr: f64) -> Vec<u32> {
     for w in numbers.windows(2) {
         assert_eq!(w[1], w[0] + 1, "frame numbers not consecutive: {numbers:?}");
     }
-    assert!(worst >= min_psnr, "worst PSNR {worst:.1} dB is below {min_psnr} dB");
+    assert!(
+        worst >= min_psnr,
+        "worst PSNR {worst:.1} dB is below {min_psnr} dB"
+    );
     numbers
 }
 
@@ -304,13 +435,32 @@ pub fn wait_for_media(path: &Path, seconds: f64, proc: &Proc) {
         if media_end(path) >= seconds {
             return;
         }
-        assert!(std::time::Instant::now() < deadline, "{} did not grow to {seconds} s; {}", path.display(), proc.output());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} did not grow to {seconds} s; {}",
+            path.display(),
+            proc.output()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
 
 /// The presentation time of the last packet in a file (0 when none is readable).
 pub fn media_end(path: &Path) -> f64 {
-    let out = Command::new("ffprobe").args(["-v", "quiet", "-show_entries", "packet=pts_time", "-of", "csv=p=0"]).arg(path).output().expect("ffprobe runs");
-    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().trim_end_matches(',').parse::<f64>().ok()).fold(0.0, f64::max)
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "quiet",
+            "-show_entries",
+            "packet=pts_time",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().trim_end_matches(',').parse::<f64>().ok())
+        .fold(0.0, f64::max)
 }
