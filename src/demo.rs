@@ -99,9 +99,14 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
         duration: None,
     };
     let (stop_pub, pub_stopped) = tokio::sync::oneshot::channel::<()>();
-    let publisher = tokio::spawn(crate::client::publish::publish(publish_args, true, async {
-        let _ = pub_stopped.await;
-    }));
+    let sent = crate::client::progress::Progress::new("publish", true);
+    let publisher = tokio::spawn(crate::client::publish::publish(
+        publish_args,
+        sent.clone(),
+        async {
+            let _ = pub_stopped.await;
+        },
+    ));
     let measure = Arc::new(Mutex::new(Measurements::default()));
     let subscribe_args = SubscribeArgs {
         conn: conn(Role::Subscriber),
@@ -139,8 +144,10 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
         args.output.display(),
         args.duration
     );
+    let (video_sent, audio_sent, _) = sent.counts();
+    println!("frames sent: {video_sent} video, {audio_sent} audio");
     println!(
-        "video frames decoded: {} (marks unreadable in {})",
+        "video frames received and decoded: {} (marks unreadable in {})",
         m.decoded, m.unreadable
     );
     if camera {

@@ -31,7 +31,10 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Token(TokenCommand::Create(a)) => admin::token_create(a),
         Command::Connect(a) => client::connect::connect(a).await,
         Command::ListStreams(a) => client::connect::list_streams(a).await,
-        Command::Publish(a) => client::publish::publish(a, quiet, client::interrupted()).await,
+        Command::Publish(a) => {
+            let progress = client::progress::Progress::new("publish", quiet);
+            client::publish::publish(a, progress, client::interrupted()).await
+        }
         Command::Subscribe(a) => {
             client::subscribe::subscribe(a, quiet, client::interrupted(), None).await
         }

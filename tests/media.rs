@@ -307,3 +307,32 @@ fn y4m_and_wav_files_and_y4m_on_stdin_are_published_whole() {
         );
     }
 }
+
+#[test]
+fn a_late_subscriber_gets_a_keyframe_by_asking_for_one() {
+    // No periodic keyframes after the first: only a keyframe request (PLI) relayed by the
+    // server to the publisher can start the late subscriber's recording.
+    let server = Server::start();
+    let session = server.session();
+    let _p = publisher(
+        &server,
+        &session,
+        "src",
+        &["--keyframe-interval", "100000", "--no-audio"],
+    );
+    let dir = temp_dir();
+    let out = dir.path().join("late.mkv");
+    let (code, _, err) = run(server.cmd(
+        &session,
+        Role::Subscriber,
+        &["subscribe", "-o", &path_str(&out), "--frames", "30"],
+    ));
+    assert_eq!(code, 0, "{err}");
+    let pictures: Vec<I420> = decode_video(&out).into_iter().map(|(_, p)| p).collect();
+    assert_eq!(pictures.len(), 30);
+    let numbers = check_pattern(&pictures, MIN_PSNR);
+    assert!(
+        numbers[0] > 0,
+        "the recording starts at a requested keyframe, not the first frame"
+    );
+}

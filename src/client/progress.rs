@@ -61,6 +61,15 @@ impl Progress {
         self.0.bytes.store(bytes, Ordering::Relaxed);
     }
 
+    /// Video frames, audio frames and bytes so far.
+    pub fn counts(&self) -> (u64, u64, u64) {
+        (
+            self.0.video_frames.load(Ordering::Relaxed),
+            self.0.audio_frames.load(Ordering::Relaxed),
+            self.0.bytes.load(Ordering::Relaxed),
+        )
+    }
+
     fn line(&self) -> String {
         let secs = self.0.start.elapsed().as_secs_f64().max(0.001);
         let bytes = self.0.bytes.load(Ordering::Relaxed);

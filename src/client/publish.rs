@@ -59,9 +59,12 @@ pub fn open_sources(args: &PublishArgs) -> Result<Sources, Failure> {
             }
             VideoSpec::Y4m(p) => Box::new(Y4mSource::open(Some(&p), args.looping)?),
             VideoSpec::Stdin => Box::new(Y4mSource::open(None, false)?),
-            VideoSpec::Camera(which) => {
-                sources::open_camera(which.as_deref(), args.width, args.height, args.fps)?
-            }
+            VideoSpec::Camera(which) => crate::media::devices::open_camera(
+                which.as_deref(),
+                args.width,
+                args.height,
+                args.fps,
+            )?,
         })
     };
     let audio = if args.no_audio {
@@ -70,7 +73,7 @@ pub fn open_sources(args: &PublishArgs) -> Result<Sources, Failure> {
         Some(match AudioSpec::parse(&args.audio)? {
             AudioSpec::Tone(hz) => Box::new(Tone::new(hz)) as Box<dyn AudioSource>,
             AudioSpec::Wav(p) => Box::new(WavSource::open(&p, args.looping)?),
-            AudioSpec::Mic(which) => sources::open_mic(which.as_deref())?,
+            AudioSpec::Mic(which) => crate::media::devices::open_mic(which.as_deref())?,
         })
     };
     Ok(Sources { video, audio })
@@ -182,7 +185,7 @@ enum End {
 /// Publishes until the duration, the end of the sources, or `stop` (Ctrl-C for the CLI).
 pub async fn publish(
     args: PublishArgs,
-    quiet: bool,
+    progress: Progress,
     stop_signal: impl std::future::Future<Output = ()>,
 ) -> CmdResult {
     let sources = open_sources(&args)?;
@@ -245,7 +248,6 @@ pub async fn publish(
     let stop = Arc::new(AtomicBool::new(false));
     let keyframe = Arc::new(AtomicBool::new(false));
     let t0 = (Instant::now(), now_ms());
-    let progress = Progress::new("publish", quiet);
     let (done_tx, mut done_rx) = mpsc::channel::<Result<(), Failure>>(4);
     let mut threads = Vec::new();
     if let (Some(src), Some(enc), Some(track)) = (sources.video, encoders.0, video_track.clone()) {

@@ -312,7 +312,6 @@ impl AudioSource for Tone {
 /// A WAV file (16-bit PCM or 32-bit float, any rate and channel count), mixed to mono and
 /// resampled to 48 kHz.
 pub struct WavSource {
-    path: PathBuf,
     /// The whole file as 48 kHz mono, read up front (WAV files for calls are small).
     samples: Vec<i16>,
     pos: usize,
@@ -388,7 +387,6 @@ impl WavSource {
             return Err(err("no audio in the file".into()));
         }
         Ok(WavSource {
-            path: path.to_owned(),
             samples,
             pos: 0,
             looping,
@@ -429,22 +427,6 @@ impl AudioSource for WavSource {
         out[..take].copy_from_slice(&self.samples[self.pos..self.pos + take]);
         out[take..].fill(0);
         self.pos += take;
-        let _ = &self.path;
         Ok(true)
     }
-}
-
-/// Opens the camera (`None`: the first one).
-pub fn open_camera(
-    which: Option<&str>,
-    width: u32,
-    height: u32,
-    fps: f64,
-) -> Result<Box<dyn VideoSource>, Failure> {
-    crate::media::devices::open_camera(which, width, height, fps)
-}
-
-/// Opens the microphone (`None`: the default one).
-pub fn open_mic(which: Option<&str>) -> Result<Box<dyn AudioSource>, Failure> {
-    crate::media::devices::open_mic(which)
 }

@@ -326,7 +326,6 @@ async fn serve_connection(state: AppState, mut socket: WebSocket) -> Result<(), 
             info.id.clone(),
             Member {
                 info: info.clone(),
-
                 tx: tx.clone(),
             },
         );
