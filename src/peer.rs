@@ -346,8 +346,15 @@ impl Peer {
             state: state_tx,
             events: events_tx,
         });
+        // No mDNS: host candidates carry IPs, and no multicast socket is needed (binding one
+        // fails with ENODEV on hosts without a multicast route, such as minimal containers).
+        let setting_engine =
+            rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder::new()
+                .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+                .build();
         let pc = PeerConnectionBuilder::new()
             .with_configuration(rtc_config)
+            .with_setting_engine(setting_engine)
             .with_media_engine(media)
             .with_interceptor_registry(registry)
             .with_handler(handler)

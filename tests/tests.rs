@@ -6,4 +6,5 @@ mod common;
 mod auth_errors;
 mod completions;
 mod media;
+mod network;
 mod session;

@@ -26,6 +26,12 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Server {
+        Server::start_on("127.0.0.1")
+    }
+
+    /// A server listening (and sending media) on `ip`.
+    pub fn start_on(ip: &str) -> Server {
+        let bind = format!("{ip}:0");
         let keys = KeyPair::generate();
         let (addr_tx, addr_rx) = mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -33,9 +39,7 @@ impl Server {
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Runtime::new().expect("runtime");
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
+                let listener = tokio::net::TcpListener::bind(bind).await.expect("bind");
                 let addr = listener.local_addr().expect("addr");
                 addr_tx.send(addr).expect("send addr");
                 let config = ServerConfig {
