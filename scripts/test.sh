@@ -3,5 +3,5 @@
 # independently), then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh ffmpeg iproute2
+scripts/setup.sh ffmpeg iproute2 iptables
 cargo test --locked "$@"
