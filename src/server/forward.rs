@@ -28,7 +28,7 @@ pub(crate) struct Hub {
     next_leg: AtomicU64,
     last_keyframe_request: Mutex<Option<Instant>>,
     /// Packets dropped because a leg's queue was full.
-    pub dropped: AtomicU64,
+    dropped: AtomicU64,
 }
 
 impl Hub {
@@ -53,6 +53,10 @@ impl Hub {
                 }
             }
             h.close();
+            let dropped = h.dropped.load(Ordering::Relaxed);
+            if dropped > 0 {
+                tracing::info!(codec = ?h.codec, dropped, "track ended; packets dropped for slow subscribers");
+            }
         });
         hub
     }

@@ -247,6 +247,8 @@ struct ConnCtx {
     session: String,
     id: String,
     role: Role,
+    /// This connection's outbound messages.
+    tx: mpsc::UnboundedSender<ServerMsg>,
     /// Subscriptions offered but not yet answered, and those running.
     subscriptions: HashMap<String, Arc<Subscription>>,
 }
@@ -350,6 +352,7 @@ async fn serve_connection(state: AppState, mut socket: WebSocket) -> Result<(), 
         session,
         id: info.id.clone(),
         role: claims.role,
+        tx: tx.clone(),
         subscriptions: HashMap::new(),
     };
     let mut shutdown = state.shutdown.clone();
@@ -371,7 +374,7 @@ async fn serve_connection(state: AppState, mut socket: WebSocket) -> Result<(), 
                 };
                 match serde_json::from_str::<ClientMsg>(&text) {
                     Ok(ClientMsg::Disconnect) => break,
-                    Ok(msg) => handle(&state, &mut ctx, &tx, msg).await,
+                    Ok(msg) => handle(&state, &mut ctx, msg).await,
                     Err(e) => { let _ = tx.send(error_msg(None, ErrorCode::BadRequest, format!("unreadable message: {e}"))); }
                 }
             }
@@ -447,12 +450,7 @@ async fn end_stream(state: &Shared, session: &str, stream_id: &str, reason: &str
     true
 }
 
-async fn handle(
-    state: &AppState,
-    ctx: &mut ConnCtx,
-    tx: &mpsc::UnboundedSender<ServerMsg>,
-    msg: ClientMsg,
-) {
+async fn handle(state: &AppState, ctx: &mut ConnCtx, msg: ClientMsg) {
     let reply = match msg {
         ClientMsg::Publish {
             req,
@@ -460,7 +458,7 @@ async fn handle(
             has_audio,
             has_video,
             sdp,
-        } => publish(state, ctx, tx, req, name, has_audio, has_video, sdp).await,
+        } => publish(state, ctx, req, name, has_audio, has_video, sdp).await,
         ClientMsg::Unpublish { req, stream_id } => {
             let owned = owner_of(state, &ctx.session, &stream_id).as_deref() == Some(&ctx.id);
             if !owned {
@@ -552,7 +550,7 @@ async fn handle(
         ClientMsg::Connect { .. } => error_msg(None, ErrorCode::BadRequest, "already connected"),
         ClientMsg::Disconnect => return,
     };
-    let _ = tx.send(reply);
+    let _ = ctx.tx.send(reply);
 }
 
 fn owner_of(state: &Shared, session: &str, stream_id: &str) -> Option<String> {
@@ -571,11 +569,9 @@ fn peer_config(state: &Shared) -> PeerConfig {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn publish(
     state: &AppState,
     ctx: &ConnCtx,
-    tx: &mpsc::UnboundedSender<ServerMsg>,
     req: u64,
     name: String,
     has_audio: bool,
@@ -617,7 +613,7 @@ async fn publish(
     // The stream exists for others once its tracks arrive.
     let state2 = Arc::clone(state);
     let session = ctx.session.clone();
-    let owner_tx = tx.clone();
+    let owner_tx = ctx.tx.clone();
     tokio::spawn(async move {
         let wanted = usize::from(has_audio) + usize::from(has_video);
         let mut tracks: Vec<RemoteTrack> = Vec::new();
