@@ -66,6 +66,24 @@ fn bad_tokens_are_refused_with_the_auth_code() {
 
     let (code, err) = connect_with(&server, &session, "garbage", &["list-streams"]);
     assert_eq!(code, 3, "{err}");
+
+    // `connect` also reports the failure as an event on stdout, for scripts.
+    let mut c = vcall();
+    c.args([
+        "connect",
+        "--json",
+        "--url",
+        &server.url,
+        "--session",
+        &session,
+        "--token",
+        &expired,
+    ]);
+    let (code, out, _) = run(c);
+    assert_eq!(code, 3);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    assert_eq!(v["event"], "sessionFailed");
+    assert_eq!(v["exitCode"], 3);
 }
 
 #[test]

@@ -336,3 +336,45 @@ fn a_late_subscriber_gets_a_keyframe_by_asking_for_one() {
         "the recording starts at a requested keyframe, not the first frame"
     );
 }
+
+#[test]
+fn a_looped_file_plays_again_from_the_start() {
+    let server = Server::start();
+    let session = server.session();
+    let dir = temp_dir();
+    let y4m = dir.path().join("short.y4m");
+    write_y4m(&y4m, 20);
+    let mut p = Proc::spawn(server.cmd(
+        &session,
+        Role::Publisher,
+        &[
+            "publish",
+            "--video",
+            y4m.to_str().unwrap(),
+            "--loop",
+            "--no-audio",
+        ],
+    ));
+    p.wait_for("stream is live");
+    let out = dir.path().join("loop.mkv");
+    let (code, _, err) = run(server.cmd(
+        &session,
+        Role::Subscriber,
+        &["subscribe", "-o", &path_str(&out), "--frames", "50"],
+    ));
+    assert_eq!(code, 0, "{err}");
+    let numbers: Vec<u32> = decode_video(&out)
+        .iter()
+        .map(|(_, p)| testsrc::read_marks(p).expect("marks").frame)
+        .collect();
+    assert_eq!(numbers.len(), 50);
+    // 50 frames of a 20-frame file: it wrapped from 19 back to 0 at least once.
+    assert!(
+        numbers.windows(2).any(|w| w[0] == 19 && w[1] == 0),
+        "{numbers:?}"
+    );
+    assert!(
+        numbers.windows(2).all(|w| w[1] == (w[0] + 1) % 20),
+        "{numbers:?}"
+    );
+}

@@ -24,8 +24,33 @@ fn two_publishers_one_subscriber_events_in_order() {
 
     let mut alice = publisher(&server, &session, "alice", &[]);
     watcher.wait_for("\"name\":\"alice\"");
-    let bob = publisher(&server, &session, "bob", &[]);
+    let bob = publisher(
+        &server,
+        &session,
+        "bob",
+        &["--width", "352", "--height", "288"],
+    );
     watcher.wait_for("\"name\":\"bob\"");
+
+    // One stream by name: bob's is the 352x288 one.
+    let dir = temp_dir();
+    let only_bob = dir.path().join("bob.mkv");
+    let (code, _, err) = run(server.cmd(
+        &session,
+        Role::Subscriber,
+        &[
+            "subscribe",
+            "--stream",
+            "bob",
+            "-o",
+            &path_str(&only_bob),
+            "--frames",
+            "10",
+        ],
+    ));
+    assert_eq!(code, 0, "{err}");
+    let p = probe(&only_bob);
+    assert_eq!(p["streams"][0]["width"], 352, "{p}");
 
     let dir = temp_dir();
     let (code, _out, err) = run(server.cmd(

@@ -84,7 +84,21 @@ fn print(event: &SessionEvent, as_json: bool) {
 }
 
 pub async fn connect(args: ConnectArgs) -> CmdResult {
-    let mut joined = join(&args.conn).await?;
+    let mut joined = match join(&args.conn).await {
+        Ok(j) => j,
+        Err(failure) => {
+            // Scripts reading the event stream see why it ended, as OpenTok's sessionFailed.
+            if failure.code != Exit::Usage {
+                let line = if args.json {
+                    json!({ "event": "sessionFailed", "reason": failure.message, "exitCode": failure.code as u8, "time": now_ms() }).to_string()
+                } else {
+                    format!("sessionFailed         reason={}", failure.message)
+                };
+                println!("{line}");
+            }
+            return Err(failure);
+        }
+    };
     print(&joined.first, args.json);
     let stop = async {
         match args.duration {

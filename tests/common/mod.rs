@@ -242,20 +242,18 @@ pub fn run(mut cmd: Command) -> (i32, String, String) {
 /// A publisher of the test pattern and tone at a small size, until interrupted or --duration.
 pub fn publisher(server: &Server, session: &str, name: &str, extra: &[&str]) -> Proc {
     let mut args = vec![
-        "publish",
-        "--name",
-        name,
-        "--video",
-        "testsrc",
-        "--audio",
-        "tone",
-        "--width",
-        "320",
-        "--height",
-        "240",
-        "--video-bitrate",
-        "600k",
+        "publish", "--name", name, "--video", "testsrc", "--audio", "tone",
     ];
+    // Small pictures keep a loaded machine's encoders ahead; `extra` may choose others.
+    for (flag, value) in [
+        ("--width", "320"),
+        ("--height", "240"),
+        ("--video-bitrate", "600k"),
+    ] {
+        if !extra.contains(&flag) {
+            args.extend([flag, value]);
+        }
+    }
     args.extend_from_slice(extra);
     let mut p = Proc::spawn(server.cmd(session, Role::Publisher, &args));
     p.wait_for("stream is live");
