@@ -7,9 +7,11 @@ use vcall::cli::{Cli, Command, ModerateCommand, SessionCommand, TokenCommand};
 use vcall::exit::{Exit, Failure};
 use vcall::{admin, client, demo};
 
-fn init_logging(verbose: u8, quiet: bool) {
+fn init_logging(verbose: u8, quiet: bool, demo: bool) {
     let default = match (quiet, verbose) {
         (true, _) => "error",
+        // The demo's in-process server would interleave its log with the demo's own report.
+        (false, 0) if demo => "error,vcall=info,vcall::server=warn",
         (false, 0) => "error,vcall=info",
         (false, 1) => "warn,vcall=debug",
         _ => "debug,vcall=trace",
@@ -51,7 +53,11 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose, cli.quiet);
+    init_logging(
+        cli.verbose,
+        cli.quiet,
+        matches!(cli.command, Command::Demo(_)),
+    );
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {

@@ -1,20 +1,22 @@
 //! Progress on a terminal (indicatif): elapsed time, frames, bitrate, bytes. Silent when
-//! stderr is not a terminal or with --quiet; the closing summary is printed either way.
+//! stderr is not a terminal or with --quiet; the closing summary is printed unless --quiet.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 struct Inner {
-    label: &'static str,
+    label: String,
     start: Instant,
     video_frames: AtomicU64,
     audio_frames: AtomicU64,
     bytes: AtomicU64,
     bar: Option<ProgressBar>,
+    /// No summary either (`--quiet`).
+    quiet: bool,
 }
 
 /// Counters of one command's media, shared by its tasks.
@@ -22,24 +24,37 @@ struct Inner {
 pub struct Progress(Arc<Inner>);
 
 impl Progress {
-    pub fn new(label: &'static str, quiet: bool) -> Progress {
-        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-            let bar = ProgressBar::new_spinner();
+    /// A progress line of its own, shown when stderr is a terminal and not `quiet`.
+    pub fn new(label: &str, quiet: bool) -> Progress {
+        let group = Progress::group(quiet);
+        Progress::in_group(group.as_ref(), label, quiet)
+    }
+
+    /// Where several progress lines share the terminal; `None` when nothing is to be shown.
+    pub fn group(quiet: bool) -> Option<MultiProgress> {
+        (!quiet && std::io::stderr().is_terminal()).then(MultiProgress::new)
+    }
+
+    /// A progress line in `group` (none without a group).
+    pub fn in_group(group: Option<&MultiProgress>, label: &str, quiet: bool) -> Progress {
+        let bar = group.map(|group| {
+            let bar = group.add(ProgressBar::new_spinner());
             bar.set_style(
                 ProgressStyle::with_template("{spinner} {prefix} {elapsed_precise} {msg}")
                     .expect("valid template"),
             );
-            bar.set_prefix(label);
+            bar.set_prefix(label.to_owned());
             bar.enable_steady_tick(Duration::from_millis(250));
             bar
         });
         Progress(Arc::new(Inner {
-            label,
+            label: label.to_owned(),
             start: Instant::now(),
             video_frames: AtomicU64::new(0),
             audio_frames: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             bar,
+            quiet,
         }))
     }
 
@@ -82,6 +97,13 @@ impl Progress {
         )
     }
 
+    /// Shows the current counts now.
+    pub fn refresh(&self) {
+        if let Some(bar) = &self.0.bar {
+            bar.set_message(self.line());
+        }
+    }
+
     /// Resolves once a second to refresh the display; never when there is no display.
     pub async fn tick(&self) {
         match &self.0.bar {
@@ -93,19 +115,18 @@ impl Progress {
         }
     }
 
+    /// Clears the progress line and prints the one-line summary (unless quiet).
     pub fn finish(&self) {
         if let Some(bar) = &self.0.bar {
             bar.finish_and_clear();
         }
-    }
-
-    /// One line for the end of the command.
-    pub fn summary(&self) -> String {
-        format!(
-            "{}: {:.1} s, {}",
-            self.0.label,
-            self.0.start.elapsed().as_secs_f64(),
-            self.line()
-        )
+        if !self.0.quiet {
+            eprintln!(
+                "{}: {:.1} s, {}",
+                self.0.label,
+                self.0.start.elapsed().as_secs_f64(),
+                self.line()
+            );
+        }
     }
 }

@@ -326,7 +326,6 @@ pub async fn publish(
     };
     // Stop the sources, then leave cleanly.
     stop.store(true, Ordering::Relaxed);
-    progress.finish();
     let session_alive = !matches!(&outcome, Err(f) if f.code == Exit::Disconnected);
     if session_alive {
         if let Err(e) = joined.client.unpublish(&stream_id).await {
@@ -338,7 +337,7 @@ pub async fn publish(
     for t in threads {
         let _ = t.join();
     }
-    eprintln!("{}", progress.summary());
+    progress.finish();
     match outcome? {
         End::Duration | End::SourceEnded => Ok(Exit::Ok),
         End::Interrupted => Ok(Exit::Interrupted),

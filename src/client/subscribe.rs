@@ -125,9 +125,10 @@ struct Recording {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     done: tokio::task::JoinHandle<Result<RecordStats, Failure>>,
     stats: tokio::sync::watch::Receiver<RecordStats>,
-    label: String,
     /// When the subscription was made: its media must connect within CONNECT_LIMIT.
     started: Instant,
+    /// This stream's line on the terminal.
+    progress: Progress,
 }
 
 /// What a recording starts from: the session, and what to do with one stream.
@@ -137,8 +138,8 @@ struct RecordingPlan<'a> {
     stream: &'a Stream,
     audio: bool,
     video: bool,
-    label: String,
     measure: Option<Arc<Mutex<Measurements>>>,
+    progress: Progress,
 }
 
 async fn start_recording(plan: RecordingPlan<'_>, mut sink: Sink) -> Result<Recording, Failure> {
@@ -148,8 +149,8 @@ async fn start_recording(plan: RecordingPlan<'_>, mut sink: Sink) -> Result<Reco
         stream,
         audio,
         video,
-        label,
         measure,
+        progress,
     } = plan;
     let audio = audio && stream.has_audio && sink.wants(AUDIO);
     let video = video && stream.has_video && sink.wants(VIDEO);
@@ -252,8 +253,8 @@ async fn start_recording(plan: RecordingPlan<'_>, mut sink: Sink) -> Result<Reco
         stop: Some(stop_tx),
         done,
         stats: stats_rx,
-        label,
         started: Instant::now(),
+        progress,
     })
 }
 
@@ -269,13 +270,9 @@ impl Recording {
             .map_err(|e| Failure::new(Exit::Failure, format!("recorder task failed: {e}")))?;
         match r {
             Ok(stats) => {
-                eprintln!(
-                    "{}: {} video frames, {} audio frames, {:.1} s",
-                    self.label,
-                    stats.video_frames,
-                    stats.audio_frames,
-                    stats.duration_us as f64 / 1e6
-                );
+                self.progress
+                    .set(stats.video_frames, stats.audio_frames, stats.bytes);
+                self.progress.finish();
                 Ok(stats)
             }
             Err(f) if f.code == Exit::Ok => Ok(RecordStats::default()), // broken pipe: the reader is gone
@@ -380,7 +377,7 @@ pub async fn subscribe(
     if pending.is_empty() {
         tracing::info!("waiting for a stream to be published");
     }
-    let progress = Progress::new("subscribe", quiet);
+    let bars = Progress::group(quiet);
     let mut recordings: Vec<Recording> = Vec::new();
     let mut finished: Vec<RecordStats> = Vec::new();
     let ctrl_c = stop_signal;
@@ -407,7 +404,7 @@ pub async fn subscribe(
                 stream: &stream,
                 audio: !args.no_audio,
                 video: !args.no_video,
-                label,
+                progress: Progress::in_group(bars.as_ref(), &label, quiet),
                 measure: measure.clone(),
             };
             match start_recording(plan, sink).await {
@@ -437,19 +434,17 @@ pub async fn subscribe(
                 Some(_) => {}
             },
             _ = &mut ctrl_c => break Ok(End::Interrupted),
-            _ = progress.tick() => {}
             _ = check.tick() => {
                 let mut all_complete = !recordings.is_empty();
-                let (mut v, mut a, mut b) = (0, 0, 0);
                 for r in &recordings {
                     let st = *r.stats.borrow();
                     let reached = st.complete
                         || args.duration.is_some_and(|d| st.duration_us >= d.as_micros() as i64)
                         || args.frames.is_some_and(|n| st.video_frames >= n);
                     all_complete &= reached;
-                    (v, a, b) = (v + st.video_frames, a + st.audio_frames, b + st.bytes);
+                    r.progress.set(st.video_frames, st.audio_frames, st.bytes);
+                    r.progress.refresh();
                 }
-                progress.set(v, a, b);
                 if all_complete && (args.duration.is_some() || args.frames.is_some()) {
                     break Ok(End::Complete);
                 }
@@ -462,7 +457,6 @@ pub async fn subscribe(
             }
         }
     };
-    progress.finish();
     // Whatever ended the call, every recording is finished so nothing received is lost.
     let mut first_error = None;
     for r in recordings {

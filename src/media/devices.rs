@@ -314,6 +314,11 @@ pub fn open_mic(which: Option<&str>) -> Result<Box<dyn AudioSource>, Failure> {
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
     let none =
         |why: String| Failure::new(Exit::Device, format!("no microphone: {why}; {NO_MIC_HINT}"));
+    if no_sound_cards() {
+        return Err(none(
+            "this machine has no sound card (/dev/snd is missing)".into(),
+        ));
+    }
     let host = cpal::default_host();
     let device = match which {
         None => host.default_input_device(),
