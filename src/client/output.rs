@@ -11,8 +11,17 @@ use crate::record::assemble::Frame;
 use crate::record::codecs::{OPUS_PRE_SKIP, opus_head};
 use crate::record::{AUDIO, Output, RecordStats, Recorder, VIDEO};
 
-/// A sink for one stream's frames.
-pub enum Sink {
+/// A sink for one stream's frames, ending itself exactly at its limits.
+pub struct Sink {
+    kind: SinkKind,
+    /// First RTP timestamp taken, to place frames against the duration limit.
+    ts0: Option<u64>,
+    limit_us: Option<i64>,
+    limit_frames: Option<u64>,
+    complete: bool,
+}
+
+enum SinkKind {
     Container(Recorder),
     H264 {
         out: Output,
@@ -25,33 +34,64 @@ pub enum Sink {
 }
 
 impl Sink {
+    fn of(kind: SinkKind) -> Sink {
+        Sink {
+            kind,
+            ts0: None,
+            limit_us: None,
+            limit_frames: None,
+            complete: false,
+        }
+    }
+
+    /// A sink writing a container through `recorder`.
+    pub fn container(recorder: Recorder) -> Sink {
+        Sink::of(SinkKind::Container(recorder))
+    }
+
+    /// How many tracks a container waits for before its header.
+    pub fn set_expected(&mut self, expected: usize) {
+        if let SinkKind::Container(r) = &mut self.kind {
+            r.set_expected(expected);
+        }
+    }
+
+    /// Ends the output after `duration` of media or `frames` video frames.
+    pub fn set_limits(&mut self, duration: Option<std::time::Duration>, frames: Option<u64>) {
+        if let SinkKind::Container(r) = &mut self.kind {
+            r.set_limits(duration, frames);
+        }
+        self.limit_us = duration.map(|d| d.as_micros() as i64);
+        self.limit_frames = frames;
+    }
+
     /// A sink for `format` (stdout formats).
     pub fn for_format(
         format: OutFormat,
         out: Output,
         expected: usize,
     ) -> Result<Sink, crate::exit::Failure> {
-        Ok(match format {
+        Ok(Sink::of(match format {
             OutFormat::Mkv => {
-                Sink::Container(Recorder::new(out, crate::record::Container::Mkv, expected))
+                SinkKind::Container(Recorder::new(out, crate::record::Container::Mkv, expected))
             }
-            OutFormat::H264 => Sink::H264 {
+            OutFormat::H264 => SinkKind::H264 {
                 out,
                 stats: RecordStats::default(),
                 ts0: None,
             },
-            OutFormat::Ogg => Sink::Ogg(OggOpus::new(out)),
-            OutFormat::Y4m => Sink::Y4m(Y4mWriter::new(out)?),
-            OutFormat::Wav => Sink::Wav(WavWriter::new(out)?),
-        })
+            OutFormat::Ogg => SinkKind::Ogg(OggOpus::new(out)),
+            OutFormat::Y4m => SinkKind::Y4m(Y4mWriter::new(out)?),
+            OutFormat::Wav => SinkKind::Wav(WavWriter::new(out)?),
+        }))
     }
 
     /// Which slots this sink takes.
     pub fn wants(&self, slot: usize) -> bool {
-        match self {
-            Sink::Container(_) => true,
-            Sink::H264 { .. } | Sink::Y4m(_) => slot == VIDEO,
-            Sink::Ogg(_) | Sink::Wav(_) => slot == AUDIO,
+        match self.kind {
+            SinkKind::Container(_) => true,
+            SinkKind::H264 { .. } | SinkKind::Y4m(_) => slot == VIDEO,
+            SinkKind::Ogg(_) | SinkKind::Wav(_) => slot == AUDIO,
         }
     }
 
@@ -62,12 +102,25 @@ impl Sink {
         frame: Frame,
         arrival: Instant,
     ) -> io::Result<()> {
-        if !self.wants(slot) {
+        if !self.wants(slot) || self.complete {
             return Ok(());
         }
-        match self {
-            Sink::Container(r) => r.push(slot, codec, frame, arrival),
-            Sink::H264 { out, stats, ts0 } => {
+        if !matches!(self.kind, SinkKind::Container(_)) {
+            // Single-track outputs write at once: check each frame against the limits here.
+            let t0 = *self.ts0.get_or_insert(frame.timestamp);
+            let start_us = ((frame.timestamp - t0) * 1_000_000 / codec.clock_rate() as u64) as i64;
+            if self.limit_us.is_some_and(|l| start_us >= l)
+                || self
+                    .limit_frames
+                    .is_some_and(|l| self.stats().video_frames >= l)
+            {
+                self.complete = true;
+                return Ok(());
+            }
+        }
+        match &mut self.kind {
+            SinkKind::Container(r) => r.push(slot, codec, frame, arrival),
+            SinkKind::H264 { out, stats, ts0 } => {
                 if codec != Codec::H264 {
                     return Err(io::Error::other(
                         "the stream's video is not H.264; use --format mkv",
@@ -81,8 +134,8 @@ impl Sink {
                 stats.duration_us = ((frame.timestamp - t0) * 1_000_000 / 90_000) as i64;
                 Ok(())
             }
-            Sink::Ogg(o) => o.push(&frame),
-            Sink::Y4m(y) => {
+            SinkKind::Ogg(o) => o.push(&frame),
+            SinkKind::Y4m(y) => {
                 if codec != Codec::H264 {
                     return Err(io::Error::other(
                         "decoding is available for H.264 video only; use --format mkv to record VP8",
@@ -90,28 +143,33 @@ impl Sink {
                 }
                 y.push(&frame)
             }
-            Sink::Wav(w) => w.push(&frame),
+            SinkKind::Wav(w) => w.push(&frame),
         }
     }
 
     pub fn stats(&self) -> RecordStats {
-        match self {
-            Sink::Container(r) => r.stats(),
-            Sink::H264 { stats, .. } => *stats,
-            Sink::Ogg(o) => o.stats,
-            Sink::Y4m(y) => y.stats,
-            Sink::Wav(w) => w.stats,
-        }
+        let mut stats = match &self.kind {
+            SinkKind::Container(r) => r.stats(),
+            SinkKind::H264 { stats, .. } => *stats,
+            SinkKind::Ogg(o) => o.stats,
+            SinkKind::Y4m(y) => y.stats,
+            SinkKind::Wav(w) => w.stats,
+        };
+        stats.complete |= self.complete;
+        stats
     }
 
     pub fn finish(self) -> io::Result<RecordStats> {
-        match self {
-            Sink::Container(r) => r.finish(),
-            Sink::H264 { mut out, stats, .. } => out.flush().map(|_| stats),
-            Sink::Ogg(mut o) => o.out.flush().map(|_| o.stats),
-            Sink::Y4m(mut y) => y.out.flush().map(|_| y.stats),
-            Sink::Wav(mut w) => w.out.flush().map(|_| w.stats),
-        }
+        let complete = self.complete;
+        let mut stats = match self.kind {
+            SinkKind::Container(r) => r.finish(),
+            SinkKind::H264 { mut out, stats, .. } => out.flush().map(|_| stats),
+            SinkKind::Ogg(mut o) => o.out.flush().map(|_| o.stats),
+            SinkKind::Y4m(mut y) => y.out.flush().map(|_| y.stats),
+            SinkKind::Wav(mut w) => w.out.flush().map(|_| w.stats),
+        }?;
+        stats.complete |= complete;
+        Ok(stats)
     }
 }
 

@@ -284,13 +284,13 @@ impl Recording {
 fn sink_for(target: &Target, stream: &Stream, expected: usize) -> Result<(Sink, String), Failure> {
     Ok(match target {
         Target::File(path, c) => (
-            Sink::Container(Recorder::create(path, *c, expected)?),
+            Sink::container(Recorder::create(path, *c, expected)?),
             path.display().to_string(),
         ),
         Target::Dir(dir, c) => {
             let path: PathBuf = Path::new(dir).join(file_name(stream, *c));
             (
-                Sink::Container(Recorder::create(&path, *c, expected)?),
+                Sink::container(Recorder::create(&path, *c, expected)?),
                 path.display().to_string(),
             )
         }
@@ -393,10 +393,8 @@ pub async fn subscribe(
                 Err(e) => break 'outer Err(e),
             };
             let expected = expected_tracks(&stream, &sink, &args);
-            if let Sink::Container(r) = &mut sink {
-                r.set_expected(expected);
-                r.set_limits(args.duration, args.frames);
-            }
+            sink.set_expected(expected);
+            sink.set_limits(args.duration, args.frames);
             tracing::info!(stream = %stream.id, name = %stream.name, "recording to {label}");
             let plan = RecordingPlan {
                 client: &client,
@@ -438,10 +436,7 @@ pub async fn subscribe(
                 let mut all_complete = !recordings.is_empty();
                 for r in &recordings {
                     let st = *r.stats.borrow();
-                    let reached = st.complete
-                        || args.duration.is_some_and(|d| st.duration_us >= d.as_micros() as i64)
-                        || args.frames.is_some_and(|n| st.video_frames >= n);
-                    all_complete &= reached;
+                    all_complete &= st.complete;
                     r.progress.set(st.video_frames, st.audio_frames, st.bytes);
                     r.progress.refresh();
                 }
