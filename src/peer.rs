@@ -685,6 +685,11 @@ impl Depacketizer {
         Depacketizer { inner }
     }
 
+    /// Whether this payload can begin a frame (not the middle of a fragmented unit).
+    pub fn is_frame_start(&self, payload: &Bytes) -> bool {
+        self.inner.is_partition_head(payload)
+    }
+
     /// The bytes this payload contributes to its frame (may be empty mid-fragment).
     pub fn push(&mut self, payload: &Bytes) -> Result<Bytes, PeerError> {
         self.inner.depacketize(payload).map_err(webrtc_err)

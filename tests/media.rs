@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
 
 use vcall::auth::Role;
 use vcall::media::testsrc::{self, I420, Marks};
@@ -123,15 +122,10 @@ fn subscribe_stdout(server: &Server, session: &str, format: &str, extra: &[&str]
         Role::Subscriber,
         &["subscribe", "-o", "-", "--format", format],
     );
-    c.args(extra).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let out = c.output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    c.args(extra);
+    let (code, out, err) = run_bytes(c);
+    assert_eq!(code, 0, "{err}");
+    out
 }
 
 #[test]

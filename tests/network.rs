@@ -1,6 +1,6 @@
-//! Across machines and over a lossy network: clients in a network namespace of their own
-//! (another host, as far as ICE can tell) reach the server over a veth link; iptables drops
-//! packets at random inside that namespace to stand in for a lossy path.
+//! Across machines and over a lossy network: processes in network namespaces of their own
+//! (other hosts, as far as ICE can tell) joined by veth links; iptables drops packets at
+//! random on arrival to stand in for a lossy path.
 
 use std::process::Command;
 
@@ -66,53 +66,6 @@ impl Netns {
     }
 }
 
-impl Netns {
-    /// Drops `percent` of UDP packets in and out of the namespace, at random.
-    fn lossy(&self, percent: u32) {
-        let p = format!("{:.3}", percent as f64 / 100.0);
-        for chain in ["INPUT", "OUTPUT"] {
-            let ok = Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    &self.name,
-                    "iptables",
-                    "-A",
-                    chain,
-                    "-p",
-                    "udp",
-                    "-m",
-                    "statistic",
-                    "--mode",
-                    "random",
-                    "--probability",
-                    &p,
-                    "-j",
-                    "DROP",
-                ])
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "iptables failed (this test needs root and iptables)");
-        }
-    }
-
-    /// `vcall args` inside the namespace, against `server`.
-    fn vcall(&self, server: &Server, session: &str, role: Role, args: &[&str]) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.name, env!("CARGO_BIN_EXE_vcall")])
-            .args(args);
-        cmd.args([
-            "--url",
-            &server.url,
-            "--session",
-            session,
-            "--token",
-            &server.token(session, role),
-        ]);
-        cmd
-    }
-}
-
 impl Drop for Netns {
     fn drop(&mut self) {
         ip(&["link", "del", &self.host_if]);
@@ -159,16 +112,154 @@ fn a_publisher_on_another_host_is_recorded() {
     assert_eq!(publisher.wait(), 130, "{}", publisher.output());
 }
 
+/// Two hosts of their own, joined by one veth link: `a` (.1) and `b` (.2). Deleting a
+/// namespace deletes its end of the link.
+struct LinkedHosts {
+    a: String,
+    b: String,
+    a_ip: String,
+}
+
+impl LinkedHosts {
+    fn create() -> LinkedHosts {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = (std::process::id() + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+            % 200
+            + 20;
+        let (a, b) = (format!("vcall-a{n}"), format!("vcall-b{n}"));
+        let (a_if, b_if) = (format!("vca{n}"), format!("vcb{n}"));
+        let (a_ip, b_ip) = (format!("10.214.{n}.1"), format!("10.214.{n}.2"));
+        let hosts = LinkedHosts {
+            a: a.clone(),
+            b: b.clone(),
+            a_ip: a_ip.clone(),
+        };
+        let steps: [&[&str]; 11] = [
+            &["netns", "add", &a],
+            &["netns", "add", &b],
+            &["link", "add", &a_if, "type", "veth", "peer", "name", &b_if],
+            &["link", "set", &a_if, "netns", &a],
+            &["link", "set", &b_if, "netns", &b],
+            &["-n", &a, "addr", "add", &format!("{a_ip}/24"), "dev", &a_if],
+            &["-n", &b, "addr", "add", &format!("{b_ip}/24"), "dev", &b_if],
+            &["-n", &a, "link", "set", &a_if, "up"],
+            &["-n", &b, "link", "set", &b_if, "up"],
+            &["-n", &a, "link", "set", "lo", "up"],
+            &["-n", &b, "link", "set", "lo", "up"],
+        ];
+        for step in steps {
+            assert!(
+                ip(step),
+                "ip {step:?} failed (this test needs root and iproute2)"
+            );
+        }
+        hosts
+    }
+
+    /// Drops `percent` of the UDP packets arriving at host `ns`, at random. (Dropping on
+    /// arrival, not departure: a local sender would see EPERM rather than a silent loss.)
+    fn lossy(ns: &str, percent: u32) {
+        let p = format!("{:.3}", percent as f64 / 100.0);
+        let ok = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                ns,
+                "iptables",
+                "-A",
+                "INPUT",
+                "-p",
+                "udp",
+                "-m",
+                "statistic",
+                "--mode",
+                "random",
+                "--probability",
+                &p,
+                "-j",
+                "DROP",
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "iptables failed (this test needs root and iptables)");
+    }
+}
+
+impl Drop for LinkedHosts {
+    fn drop(&mut self) {
+        ip(&["netns", "del", &self.a]);
+        ip(&["netns", "del", &self.b]);
+    }
+}
+
+/// `vcall args` run on host `ns`.
+fn on_host(ns: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_vcall")])
+        .args(args);
+    cmd
+}
+
 #[test]
 fn retransmissions_repair_a_lossy_path_on_both_legs() {
-    // 3% of UDP lost each way on both the publisher's and the subscriber's leg. Without NACK
-    // about a tenth of the video frames would be damaged and the recording would skip to
-    // keyframes; with it, nearly every frame arrives.
-    let ns = Netns::create();
-    let server = Server::start_on(&ns.host_ip);
-    let session = server.session();
-    ns.lossy(3);
-    let args = [
+    // `vcall serve` on host a, publisher and subscriber on host b, 3% of UDP lost on arrival
+    // at each host: the publisher's leg loses RTP on its way to the server, the subscriber's
+    // on its way from it. Without NACK about a tenth of the video frames would be damaged and
+    // the recording would skip to keyframes (none are periodic here); with it, nearly every
+    // frame arrives.
+    let hosts = LinkedHosts::create();
+    let keys = vcall::auth::KeyPair {
+        key: "k".into(),
+        secret: "s".into(),
+    };
+    let mut serve = Proc::spawn(on_host(
+        &hosts.a,
+        &[
+            "serve",
+            "--listen",
+            &format!("{}:0", hosts.a_ip),
+            "--api-key",
+            "k",
+            "--api-secret",
+            "s",
+        ],
+    ));
+    let line = serve.wait_for("serving on ws://");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("ws://"))
+        .unwrap()
+        .to_owned();
+    let session = keys.create_session(&vcall::auth::SessionProps {
+        p2p: false,
+        location_hint: None,
+        created_at: 0,
+        nonce: "loss".into(),
+    });
+    let token = |role| {
+        let now = vcall::auth::unix_now();
+        keys.create_token(&vcall::auth::TokenClaims {
+            iss: "k".into(),
+            sid: session.clone(),
+            role,
+            data: String::new(),
+            iat: now,
+            exp: now + 600,
+        })
+    };
+    LinkedHosts::lossy(&hosts.a, 3);
+    LinkedHosts::lossy(&hosts.b, 3);
+    let conn = |role| {
+        vec![
+            "--url".to_owned(),
+            url.clone(),
+            "--session".to_owned(),
+            session.clone(),
+            "--token".to_owned(),
+            token(role),
+        ]
+    };
+    let mut publish_args: Vec<String> = [
         "publish",
         "--video",
         "testsrc",
@@ -179,16 +270,28 @@ fn retransmissions_repair_a_lossy_path_on_both_legs() {
         "240",
         "--keyframe-interval",
         "100000",
-    ];
-    let mut publisher = Proc::spawn(ns.vcall(&server, &session, Role::Publisher, &args));
+    ]
+    .map(String::from)
+    .to_vec();
+    publish_args.extend(conn(Role::Publisher));
+    let mut publisher = Proc::spawn(on_host(
+        &hosts.b,
+        &publish_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
     publisher.wait_for("stream is live");
     let dir = temp_dir();
     let out = dir.path().join("lossy.mkv");
-    let (code, _, err) = run(ns.vcall(
-        &server,
-        &session,
-        Role::Subscriber,
-        &["subscribe", "-o", &path_str(&out), "--duration", "4s"],
+    let mut sub_args: Vec<String> = vec![
+        "subscribe".into(),
+        "-o".into(),
+        path_str(&out),
+        "--duration".into(),
+        "4s".into(),
+    ];
+    sub_args.extend(conn(Role::Subscriber));
+    let (code, _, err) = run(on_host(
+        &hosts.b,
+        &sub_args.iter().map(String::as_str).collect::<Vec<_>>(),
     ));
     assert_eq!(code, 0, "{err}");
     let pictures: Vec<_> = decode_video(&out).into_iter().map(|(_, p)| p).collect();
@@ -208,4 +311,6 @@ fn retransmissions_repair_a_lossy_path_on_both_legs() {
     assert!(span >= 100, "{span} frames in 4 s");
     publisher.interrupt();
     publisher.wait();
+    serve.interrupt();
+    serve.wait();
 }

@@ -43,6 +43,9 @@ pub struct Assembler {
     last_ts: Option<u64>,
     /// Dropping video until the next keyframe.
     waiting_for_keyframe: bool,
+    /// H.264 parameter sets (SPS and PPS) have been seen: a keyframe without them can only
+    /// be decoded after one with them.
+    have_params: bool,
     lost: u64,
 }
 
@@ -70,6 +73,7 @@ impl Assembler {
             last_seq: None,
             last_ts: None,
             waiting_for_keyframe: codec != Codec::Opus,
+            have_params: codec != Codec::H264,
             lost: 0,
         }
     }
@@ -125,8 +129,18 @@ impl Assembler {
                 .filter_map(|s| self.pending.remove(&s))
                 .collect();
             self.next = Some(end + 1);
+            // A frame whose first packet is the middle of a fragmented unit lost its start
+            // (we joined mid-frame, or gave up on a gap): it cannot be decoded.
+            if !self.depack.is_frame_start(packets[0].payload()) {
+                if self.codec != Codec::Opus {
+                    self.waiting_for_keyframe = true;
+                    out.request_keyframe = true;
+                }
+                self.depack = Depacketizer::new(self.codec);
+                continue;
+            }
             if let Some(frame) = self.build(&packets) {
-                if self.waiting_for_keyframe && !frame.keyframe {
+                if self.waiting_for_keyframe && !(frame.keyframe && self.have_params) {
                     out.request_keyframe = true;
                     continue;
                 }
@@ -168,7 +182,11 @@ impl Assembler {
         }
         let keyframe = match self.codec {
             Codec::Opus => true,
-            Codec::H264 => h264_has_idr(&data),
+            Codec::H264 => {
+                let types: Vec<u8> = nal_units(&data).map(|n| n[0] & 0x1f).collect();
+                self.have_params |= types.contains(&7) && types.contains(&8);
+                types.contains(&5)
+            }
             // VP8 payload header's P bit (first byte, bit 0) is 0 on keyframes.
             Codec::Vp8 => data[0] & 0x01 == 0,
         };
@@ -211,10 +229,6 @@ pub fn nal_units(data: &[u8]) -> impl Iterator<Item = &[u8]> {
         .map(move |(s, e)| &data[s..e])
 }
 
-fn h264_has_idr(data: &[u8]) -> bool {
-    nal_units(data).any(|n| n[0] & 0x1f == 5)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,36 +258,56 @@ mod tests {
         assert_eq!(n, 4);
     }
 
+    fn pkt(seq: u16, ts: u32, marker: bool, payload: &'static [u8]) -> Rtp {
+        Rtp::new(102, seq, ts, marker, Bytes::from_static(payload))
+    }
+
+    /// STAP-A carrying an SPS (type 7) and a PPS (type 8).
+    const PARAMS: &[u8] = &[0x78, 0, 3, 0x67, 0x42, 0xc0, 0, 2, 0x68, 0xce];
+
     #[test]
     fn fragmented_h264_is_reassembled_and_loss_waits_for_a_keyframe() {
-        let idr = |seq, ts, marker, part: &'static [u8]| {
-            Rtp::new(102, seq, ts, marker, Bytes::from_static(part))
-        };
         let mut a = Assembler::new(Codec::H264);
-        // FU-A: indicator 0x7c (type 28), header start 0x85 / end 0x45 (type 5 = IDR).
+        // Parameter sets, then an IDR (type 5) in two FU-A fragments: indicator 0x7c,
+        // header start 0x85 / end 0x45.
+        assert!(a.push(pkt(1, 0, false, PARAMS)).frames.is_empty());
         assert!(
-            a.push(idr(1, 0, false, &[0x7c, 0x85, 1, 2]))
+            a.push(pkt(2, 0, false, &[0x7c, 0x85, 1, 2]))
                 .frames
                 .is_empty()
         );
-        let out = a.push(idr(2, 0, true, &[0x7c, 0x45, 3]));
+        let out = a.push(pkt(3, 0, true, &[0x7c, 0x45, 3]));
         assert_eq!(out.frames.len(), 1);
         assert!(out.frames[0].keyframe);
-        assert_eq!(&out.frames[0].data[..], &[0, 0, 0, 1, 0x65, 1, 2, 3]);
+        assert!(out.frames[0].data.ends_with(&[0, 0, 0, 1, 0x65, 1, 2, 3]));
         // A P frame after a gap that never fills is dropped and a keyframe requested.
         let mut requested = false;
-        for seq in 4..(4 + REORDER_WINDOW as u16 + 1) {
-            let o = a.push(idr(seq, 3000 * seq as u32, true, &[0x41, 9, 9]));
+        for seq in 5..(5 + REORDER_WINDOW as u16 + 1) {
+            let o = a.push(pkt(seq, 3000 * seq as u32, true, &[0x41, 9, 9]));
             requested |= o.request_keyframe;
             assert!(o.frames.is_empty());
         }
         assert!(requested);
-        let o = a.push(idr(
-            4 + REORDER_WINDOW as u16 + 1,
+        let o = a.push(pkt(
+            5 + REORDER_WINDOW as u16 + 1,
             900_000,
             true,
             &[0x65, 7, 7],
         ));
         assert_eq!(o.frames.len(), 1);
+    }
+
+    #[test]
+    fn the_first_keyframe_needs_parameter_sets_and_a_start() {
+        let mut a = Assembler::new(Codec::H264);
+        // Joined mid-frame: the end of a fragmented IDR alone is no frame.
+        let o = a.push(pkt(10, 0, true, &[0x7c, 0x45, 3]));
+        assert!(o.frames.is_empty() && o.request_keyframe);
+        // A whole IDR, but no SPS/PPS seen yet: a decoder could not start here.
+        let o = a.push(pkt(11, 3000, true, &[0x65, 7, 7]));
+        assert!(o.frames.is_empty() && o.request_keyframe);
+        // Parameter sets and IDR together: the recording starts.
+        assert!(a.push(pkt(12, 6000, false, PARAMS)).frames.is_empty());
+        assert_eq!(a.push(pkt(13, 6000, true, &[0x65, 7, 7])).frames.len(), 1);
     }
 }

@@ -390,6 +390,12 @@ async fn serve_connection(state: AppState, mut socket: WebSocket) -> Result<(), 
     Ok(())
 }
 
+/// While the server shuts down, every client is told `sessionDisconnected` and nothing else:
+/// streams and connections ending on the way out are not news to anyone.
+fn shutting_down(state: &Shared) -> bool {
+    *state.shutdown.borrow()
+}
+
 /// Removes a connection: its streams end, its subscriptions close, the others are told.
 async fn leave(state: &Shared, ctx: &ConnCtx, reason: &str) {
     let own_streams: Vec<String> = {
@@ -415,10 +421,12 @@ async fn leave(state: &Shared, ctx: &ConnCtx, reason: &str) {
     if let Some(room) = rooms.get_mut(&ctx.session)
         && let Some(member) = room.members.remove(&ctx.id)
     {
-        room.broadcast(&SessionEvent::ConnectionDestroyed {
-            connection: member.info,
-            reason: reason.to_owned(),
-        });
+        if !shutting_down(state) {
+            room.broadcast(&SessionEvent::ConnectionDestroyed {
+                connection: member.info,
+                reason: reason.to_owned(),
+            });
+        }
         if room.members.is_empty() && room.streams.is_empty() {
             rooms.remove(&ctx.session);
         }
@@ -436,10 +444,12 @@ async fn end_stream(state: &Shared, session: &str, stream_id: &str, reason: &str
         let Some(p) = room.streams.remove(stream_id) else {
             return false;
         };
-        room.broadcast(&SessionEvent::StreamDestroyed {
-            stream: p.info.clone(),
-            reason: reason.to_owned(),
-        });
+        if !shutting_down(state) {
+            room.broadcast(&SessionEvent::StreamDestroyed {
+                stream: p.info.clone(),
+                reason: reason.to_owned(),
+            });
+        }
         p
     };
     for hub in &published.hubs {

@@ -230,13 +230,42 @@ fn unsafe_kill(pid: u32, sig: &str) {
 }
 
 /// Runs a command to the end: (exit code, stdout, stderr).
-pub fn run(mut cmd: Command) -> (i32, String, String) {
-    let out = cmd.output().expect("vcall runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// Runs a command to the end: (exit code, stdout, stderr).
+pub fn run(cmd: Command) -> (i32, String, String) {
+    let (code, out, err) = run_bytes(cmd);
+    (code, String::from_utf8_lossy(&out).into_owned(), err)
+}
+
+/// Runs a command to the end, within a bound (killed and reported past it): (exit code,
+/// stdout bytes, stderr).
+pub fn run_bytes(mut cmd: Command) -> (i32, Vec<u8>, String) {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("vcall starts");
+    let read_all = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = pipe.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let out = read_all(Box::new(child.stdout.take().expect("stdout")));
+    let err = read_all(Box::new(child.stderr.take().expect("stderr")));
+    let deadline = std::time::Instant::now() + 2 * LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let err = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+            panic!("{cmd:?} did not finish in {:?}; stderr:\n{err}", 2 * LIMIT);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = out.join().unwrap_or_default();
+    let err = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+    (status.code().unwrap_or(-1), out, err)
 }
 
 /// A publisher of the test pattern and tone at a small size, until interrupted or --duration.
