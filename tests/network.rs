@@ -314,3 +314,68 @@ fn retransmissions_repair_a_lossy_path_on_both_legs() {
     serve.interrupt();
     serve.wait();
 }
+
+#[test]
+fn media_that_cannot_flow_is_an_ice_failure() {
+    // Signaling (TCP) reaches the server; every UDP packet to the client's host is dropped,
+    // so ICE cannot complete: the publish fails with the media exit code, not a hang.
+    let hosts = LinkedHosts::create();
+    let keys = vcall::auth::KeyPair {
+        key: "k".into(),
+        secret: "s".into(),
+    };
+    let mut serve = Proc::spawn(on_host(
+        &hosts.a,
+        &[
+            "serve",
+            "--listen",
+            &format!("{}:0", hosts.a_ip),
+            "--api-key",
+            "k",
+            "--api-secret",
+            "s",
+        ],
+    ));
+    let line = serve.wait_for("serving on ws://");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("ws://"))
+        .unwrap()
+        .to_owned();
+    let session = keys.create_session(&vcall::auth::SessionProps {
+        p2p: false,
+        location_hint: None,
+        created_at: 0,
+        nonce: "ice".into(),
+    });
+    let now = vcall::auth::unix_now();
+    let token = keys.create_token(&vcall::auth::TokenClaims {
+        iss: "k".into(),
+        sid: session.clone(),
+        role: Role::Publisher,
+        data: String::new(),
+        iat: now,
+        exp: now + 600,
+    });
+    LinkedHosts::lossy(&hosts.b, 100);
+    let (code, _, err) = run(on_host(
+        &hosts.b,
+        &[
+            "publish",
+            "--video",
+            "testsrc",
+            "--audio",
+            "tone",
+            "--url",
+            &url,
+            "--session",
+            &session,
+            "--token",
+            &token,
+        ],
+    ));
+    assert_eq!(code, 8, "{err}");
+    assert!(err.contains("media connection"), "{err}");
+    serve.interrupt();
+    serve.wait();
+}
