@@ -213,12 +213,7 @@ fn serve_session_create_token_create_and_ctrl_c_from_the_command_line() {
         ]);
         c
     });
-    let line = serve.wait_for("serving on ws://");
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("ws://"))
-        .unwrap()
-        .to_owned();
+    let url = serve_url(&mut serve);
     let keyed = |args: &[&str]| {
         let mut c = vcall();
         c.args(args)

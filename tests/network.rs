@@ -200,6 +200,81 @@ fn on_host(ns: &str, args: &[&str]) -> Command {
     cmd
 }
 
+/// `vcall serve` running on a host of its own, with one session.
+struct RemoteServer {
+    serve: Proc,
+    keys: vcall::auth::KeyPair,
+    url: String,
+    session: String,
+}
+
+impl RemoteServer {
+    fn start(ns: &str, ip: &str) -> RemoteServer {
+        let keys = vcall::auth::KeyPair {
+            key: "k".into(),
+            secret: "s".into(),
+        };
+        let listen = format!("{ip}:0");
+        let mut serve = Proc::spawn(on_host(
+            ns,
+            &[
+                "serve",
+                "--listen",
+                &listen,
+                "--api-key",
+                "k",
+                "--api-secret",
+                "s",
+            ],
+        ));
+        let url = serve_url(&mut serve);
+        let props = vcall::auth::SessionProps {
+            p2p: false,
+            location_hint: None,
+            created_at: 0,
+            nonce: "remote".into(),
+        };
+        let session = keys.create_session(&props);
+        RemoteServer {
+            serve,
+            keys,
+            url,
+            session,
+        }
+    }
+
+    /// `vcall args --url .. --session .. --token ..` run on host `ns`.
+    fn cmd(&self, ns: &str, role: Role, args: &[&str]) -> Command {
+        let now = vcall::auth::unix_now();
+        let claims = vcall::auth::TokenClaims {
+            iss: "k".into(),
+            sid: self.session.clone(),
+            role,
+            data: String::new(),
+            iat: now,
+            exp: now + 600,
+        };
+        let token = self.keys.create_token(&claims);
+        let mut cmd = on_host(ns, args);
+        cmd.args([
+            "--url",
+            &self.url,
+            "--session",
+            &self.session,
+            "--token",
+            &token,
+        ]);
+        cmd
+    }
+}
+
+impl Drop for RemoteServer {
+    fn drop(&mut self) {
+        self.serve.interrupt();
+        self.serve.wait();
+    }
+}
+
 #[test]
 fn retransmissions_repair_a_lossy_path_on_both_legs() {
     // `vcall serve` on host a, publisher and subscriber on host b, 3% of UDP lost on arrival
@@ -208,58 +283,10 @@ fn retransmissions_repair_a_lossy_path_on_both_legs() {
     // the recording would skip to keyframes (none are periodic here); with it, nearly every
     // frame arrives.
     let hosts = LinkedHosts::create();
-    let keys = vcall::auth::KeyPair {
-        key: "k".into(),
-        secret: "s".into(),
-    };
-    let mut serve = Proc::spawn(on_host(
-        &hosts.a,
-        &[
-            "serve",
-            "--listen",
-            &format!("{}:0", hosts.a_ip),
-            "--api-key",
-            "k",
-            "--api-secret",
-            "s",
-        ],
-    ));
-    let line = serve.wait_for("serving on ws://");
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("ws://"))
-        .unwrap()
-        .to_owned();
-    let session = keys.create_session(&vcall::auth::SessionProps {
-        p2p: false,
-        location_hint: None,
-        created_at: 0,
-        nonce: "loss".into(),
-    });
-    let token = |role| {
-        let now = vcall::auth::unix_now();
-        keys.create_token(&vcall::auth::TokenClaims {
-            iss: "k".into(),
-            sid: session.clone(),
-            role,
-            data: String::new(),
-            iat: now,
-            exp: now + 600,
-        })
-    };
+    let server = RemoteServer::start(&hosts.a, &hosts.a_ip);
     LinkedHosts::lossy(&hosts.a, 3);
     LinkedHosts::lossy(&hosts.b, 3);
-    let conn = |role| {
-        vec![
-            "--url".to_owned(),
-            url.clone(),
-            "--session".to_owned(),
-            session.clone(),
-            "--token".to_owned(),
-            token(role),
-        ]
-    };
-    let mut publish_args: Vec<String> = [
+    let args = [
         "publish",
         "--video",
         "testsrc",
@@ -270,28 +297,15 @@ fn retransmissions_repair_a_lossy_path_on_both_legs() {
         "240",
         "--keyframe-interval",
         "100000",
-    ]
-    .map(String::from)
-    .to_vec();
-    publish_args.extend(conn(Role::Publisher));
-    let mut publisher = Proc::spawn(on_host(
-        &hosts.b,
-        &publish_args.iter().map(String::as_str).collect::<Vec<_>>(),
-    ));
+    ];
+    let mut publisher = Proc::spawn(server.cmd(&hosts.b, Role::Publisher, &args));
     publisher.wait_for("stream is live");
     let dir = temp_dir();
     let out = dir.path().join("lossy.mkv");
-    let mut sub_args: Vec<String> = vec![
-        "subscribe".into(),
-        "-o".into(),
-        path_str(&out),
-        "--duration".into(),
-        "4s".into(),
-    ];
-    sub_args.extend(conn(Role::Subscriber));
-    let (code, _, err) = run(on_host(
+    let (code, _, err) = run(server.cmd(
         &hosts.b,
-        &sub_args.iter().map(String::as_str).collect::<Vec<_>>(),
+        Role::Subscriber,
+        &["subscribe", "-o", &path_str(&out), "--duration", "4s"],
     ));
     assert_eq!(code, 0, "{err}");
     let pictures: Vec<_> = decode_video(&out).into_iter().map(|(_, p)| p).collect();
@@ -311,8 +325,6 @@ fn retransmissions_repair_a_lossy_path_on_both_legs() {
     assert!(span >= 100, "{span} frames in 4 s");
     publisher.interrupt();
     publisher.wait();
-    serve.interrupt();
-    serve.wait();
 }
 
 #[test]
@@ -320,62 +332,13 @@ fn media_that_cannot_flow_is_an_ice_failure() {
     // Signaling (TCP) reaches the server; every UDP packet to the client's host is dropped,
     // so ICE cannot complete: the publish fails with the media exit code, not a hang.
     let hosts = LinkedHosts::create();
-    let keys = vcall::auth::KeyPair {
-        key: "k".into(),
-        secret: "s".into(),
-    };
-    let mut serve = Proc::spawn(on_host(
-        &hosts.a,
-        &[
-            "serve",
-            "--listen",
-            &format!("{}:0", hosts.a_ip),
-            "--api-key",
-            "k",
-            "--api-secret",
-            "s",
-        ],
-    ));
-    let line = serve.wait_for("serving on ws://");
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("ws://"))
-        .unwrap()
-        .to_owned();
-    let session = keys.create_session(&vcall::auth::SessionProps {
-        p2p: false,
-        location_hint: None,
-        created_at: 0,
-        nonce: "ice".into(),
-    });
-    let now = vcall::auth::unix_now();
-    let token = keys.create_token(&vcall::auth::TokenClaims {
-        iss: "k".into(),
-        sid: session.clone(),
-        role: Role::Publisher,
-        data: String::new(),
-        iat: now,
-        exp: now + 600,
-    });
+    let server = RemoteServer::start(&hosts.a, &hosts.a_ip);
     LinkedHosts::lossy(&hosts.b, 100);
-    let (code, _, err) = run(on_host(
+    let (code, _, err) = run(server.cmd(
         &hosts.b,
-        &[
-            "publish",
-            "--video",
-            "testsrc",
-            "--audio",
-            "tone",
-            "--url",
-            &url,
-            "--session",
-            &session,
-            "--token",
-            &token,
-        ],
+        Role::Publisher,
+        &["publish", "--video", "testsrc", "--audio", "tone"],
     ));
     assert_eq!(code, 8, "{err}");
     assert!(err.contains("media connection"), "{err}");
-    serve.interrupt();
-    serve.wait();
 }

@@ -495,3 +495,12 @@ pub fn media_end(path: &Path) -> f64 {
         .filter_map(|l| l.trim().trim_end_matches(',').parse::<f64>().ok())
         .fold(0.0, f64::max)
 }
+
+/// The URL a starting `vcall serve` prints.
+pub fn serve_url(serve: &mut Proc) -> String {
+    let line = serve.wait_for("serving on ws://");
+    line.split_whitespace()
+        .find(|w| w.starts_with("ws://"))
+        .expect("a ws:// URL")
+        .to_owned()
+}
