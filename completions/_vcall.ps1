@@ -181,7 +181,7 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants')
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable)')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The stream''s name, visible to others')
-            [CompletionResult]::new('--video', '--video', [CompletionResultType]::ParameterName, 'Video source: camera[:INDEX|NAME], testsrc, a .y4m file, or - for Y4M on stdin')
+            [CompletionResult]::new('--video', '--video', [CompletionResultType]::ParameterName, 'Video source: camera[:INDEX|NAME], testsrc, a .y4m file, a .ivf file (VP8 or H.264, sent as it is), or - for Y4M on stdin')
             [CompletionResult]::new('--audio', '--audio', [CompletionResultType]::ParameterName, 'Audio source: mic[:NAME], tone[:HZ], or a .wav file')
             [CompletionResult]::new('--width', '--width', [CompletionResultType]::ParameterName, 'Picture width for camera and testsrc')
             [CompletionResult]::new('--height', '--height', [CompletionResultType]::ParameterName, 'Picture height for camera and testsrc')

@@ -164,7 +164,7 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --data 'Client data, visible to the other participants'
             cand --ice-server 'STUN or TURN server for media (repeatable)'
             cand --name 'The stream''s name, visible to others'
-            cand --video 'Video source: camera[:INDEX|NAME], testsrc, a .y4m file, or - for Y4M on stdin'
+            cand --video 'Video source: camera[:INDEX|NAME], testsrc, a .y4m file, a .ivf file (VP8 or H.264, sent as it is), or - for Y4M on stdin'
             cand --audio 'Audio source: mic[:NAME], tone[:HZ], or a .wav file'
             cand --width 'Picture width for camera and testsrc'
             cand --height 'Picture height for camera and testsrc'

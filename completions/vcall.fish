@@ -112,7 +112,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand publish" -l token -d 'Token 
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l data -d 'Client data, visible to the other participants' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l ice-server -d 'STUN or TURN server for media (repeatable)' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l name -d 'The stream\'s name, visible to others' -r
-complete -c vcall -n "__fish_vcall_using_subcommand publish" -l video -d 'Video source: camera[:INDEX|NAME], testsrc, a .y4m file, or - for Y4M on stdin' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l video -d 'Video source: camera[:INDEX|NAME], testsrc, a .y4m file, a .ivf file (VP8 or H.264, sent as it is), or - for Y4M on stdin' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l audio -d 'Audio source: mic[:NAME], tone[:HZ], or a .wav file' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l width -d 'Picture width for camera and testsrc' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l height -d 'Picture height for camera and testsrc' -r

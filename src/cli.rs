@@ -190,7 +190,8 @@ pub struct PublishArgs {
     /// The stream's name, visible to others.
     #[arg(long, default_value = "vcall")]
     pub name: String,
-    /// Video source: camera[:INDEX|NAME], testsrc, a .y4m file, or - for Y4M on stdin.
+    /// Video source: camera[:INDEX|NAME], testsrc, a .y4m file, a .ivf file (VP8 or H.264, sent as
+    /// it is), or - for Y4M on stdin.
     #[arg(long, default_value = "camera")]
     pub video: String,
     /// Audio source: mic[:NAME], tone[:HZ], or a .wav file.

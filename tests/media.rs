@@ -372,3 +372,56 @@ fn a_looped_file_plays_again_from_the_start() {
         "{numbers:?}"
     );
 }
+
+#[test]
+fn vp8_is_recorded_as_it_comes_into_mp4_and_mkv() {
+    // VP8, as browsers send it: an IVF made by ffmpeg (libvpx) is published as it is, and the
+    // recording holds the same VP8, not a transcode.
+    let dir = temp_dir();
+    let ivf = dir.path().join("clip.ivf");
+    let made = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=25",
+            "-t",
+            "6",
+            "-c:v",
+            "libvpx",
+            "-g",
+            "10",
+            "-b:v",
+            "500k",
+        ])
+        .arg(&ivf)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(made.success());
+    let server = Server::start();
+    let session = server.session();
+    for name in ["vp8.mkv", "vp8.mp4"] {
+        let out = dir.path().join(name);
+        let mut sub = Proc::spawn(server.cmd(
+            &session,
+            Role::Subscriber,
+            &["subscribe", "-o", &path_str(&out), "--frames", "25", "-v"],
+        ));
+        sub.wait_for("waiting for a stream");
+        let mut p = Proc::spawn(server.cmd(
+            &session,
+            Role::Publisher,
+            &["publish", "--video", ivf.to_str().unwrap(), "--no-audio"],
+        ));
+        assert_eq!(sub.wait(), 0, "{}", sub.output());
+        p.interrupt();
+        p.wait();
+        let probe = probe(&out);
+        assert_eq!(probe["streams"][0]["codec_name"], "vp8", "{probe}");
+        assert_eq!(probe["streams"][0]["width"], 320, "{probe}");
+        assert_eq!(decode_video(&out).len(), 25, "{name}");
+    }
+}

@@ -30,9 +30,15 @@ struct Encoded {
     ticks: u64,
 }
 
+/// Video to publish: raw pictures to encode, or frames encoded already.
+pub enum VideoInput {
+    Raw(Box<dyn VideoSource>),
+    Encoded(sources::IvfSource),
+}
+
 /// The sources a publish will read, opened before anything connects.
 pub struct Sources {
-    pub video: Option<Box<dyn VideoSource>>,
+    pub video: Option<VideoInput>,
     pub audio: Option<Box<dyn AudioSource>>,
 }
 
@@ -53,18 +59,22 @@ pub fn open_sources(args: &PublishArgs) -> Result<Sources, Failure> {
         None
     } else {
         Some(match VideoSpec::parse(&args.video)? {
-            VideoSpec::TestSrc => {
-                Box::new(sources::TestSrc::new(args.width, args.height, args.fps)?)
-                    as Box<dyn VideoSource>
+            VideoSpec::Ivf(p) => VideoInput::Encoded(sources::IvfSource::open(&p, args.looping)?),
+            VideoSpec::TestSrc => VideoInput::Raw(Box::new(sources::TestSrc::new(
+                args.width,
+                args.height,
+                args.fps,
+            )?)),
+            VideoSpec::Y4m(p) => {
+                VideoInput::Raw(Box::new(Y4mSource::open(Some(&p), args.looping)?))
             }
-            VideoSpec::Y4m(p) => Box::new(Y4mSource::open(Some(&p), args.looping)?),
-            VideoSpec::Stdin => Box::new(Y4mSource::open(None, false)?),
-            VideoSpec::Camera(which) => crate::media::devices::open_camera(
+            VideoSpec::Stdin => VideoInput::Raw(Box::new(Y4mSource::open(None, false)?)),
+            VideoSpec::Camera(which) => VideoInput::Raw(crate::media::devices::open_camera(
                 which.as_deref(),
                 args.width,
                 args.height,
                 args.fps,
-            )?,
+            )?),
         })
     };
     let audio = if args.no_audio {
@@ -128,6 +138,33 @@ fn video_thread(
     Ok(())
 }
 
+/// Sends pre-encoded frames at their own timestamps. Keyframe requests cannot be honoured:
+/// the file has the keyframes it has.
+fn encoded_video_thread(
+    mut src: sources::IvfSource,
+    t0: Instant,
+    stop: Arc<AtomicBool>,
+    tx: mpsc::Sender<Encoded>,
+) -> Result<(), Failure> {
+    while let Some((data, pts)) = src.next_frame()? {
+        let offset = Duration::from_secs_f64(pts.max(0.0));
+        if !sleep_until(t0 + offset, &stop) {
+            break;
+        }
+        let ticks = (pts.max(0.0) * 90_000.0).round() as u64;
+        if tx
+            .blocking_send(Encoded {
+                data: Bytes::from(data),
+                ticks,
+            })
+            .is_err()
+        {
+            break;
+        }
+    }
+    Ok(())
+}
+
 fn audio_thread(
     mut src: Box<dyn AudioSource>,
     mut enc: OpusEncoder,
@@ -164,7 +201,7 @@ async fn pump(
     progress: Progress,
 ) -> Result<(), Failure> {
     let base: u32 = rand::random();
-    let video = track.codec == Codec::H264;
+    let video = track.codec != Codec::Opus;
     while let Some(frame) = rx.recv().await {
         let len = frame.data.len();
         track
@@ -191,7 +228,7 @@ pub async fn publish(
     let sources = open_sources(&args)?;
     let encoders = (
         match &sources.video {
-            Some(v) => {
+            Some(VideoInput::Raw(v)) => {
                 let (w, h) = v.size();
                 Some(H264Encoder::new(
                     w,
@@ -201,7 +238,7 @@ pub async fn publish(
                     args.keyframe_interval.max(1),
                 )?)
             }
-            None => None,
+            _ => None,
         },
         match &sources.audio {
             Some(_) => Some(OpusEncoder::new(args.audio_bitrate)?),
@@ -210,9 +247,13 @@ pub async fn publish(
     );
     let mut joined = join(&args.conn).await?;
     let (peer, _events) = Peer::new(&joined.peer_config).await?;
+    let video_codec = match &sources.video {
+        Some(VideoInput::Encoded(ivf)) => ivf.codec,
+        _ => Codec::H264,
+    };
     let video_track = match &sources.video {
         Some(_) => Some(Arc::new(
-            peer.add_track(Codec::H264, &args.name, rand::random())
+            peer.add_track(video_codec, &args.name, rand::random())
                 .await?,
         )),
         None => None,
@@ -250,12 +291,17 @@ pub async fn publish(
     let t0 = (Instant::now(), now_ms());
     let (done_tx, mut done_rx) = mpsc::channel::<Result<(), Failure>>(4);
     let mut threads = Vec::new();
-    if let (Some(src), Some(enc), Some(track)) = (sources.video, encoders.0, video_track.clone()) {
+    if let (Some(input), Some(track)) = (sources.video, video_track.clone()) {
         let (tx, rx) = mpsc::channel(8);
         let (stop2, key2) = (Arc::clone(&stop), Arc::clone(&keyframe));
         let done = done_tx.clone();
+        let encoder = encoders.0;
         threads.push(std::thread::spawn(move || {
-            let r = video_thread(src, enc, t0, stop2, key2, tx);
+            let r = match (input, encoder) {
+                (VideoInput::Raw(src), Some(enc)) => video_thread(src, enc, t0, stop2, key2, tx),
+                (VideoInput::Encoded(src), _) => encoded_video_thread(src, t0.0, stop2, tx),
+                (VideoInput::Raw(_), None) => Ok(()),
+            };
             let _ = done.blocking_send(r);
         }));
         tokio::spawn(pump(Arc::clone(&track), rx, progress.clone()));

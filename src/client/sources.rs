@@ -17,6 +17,8 @@ pub enum VideoSpec {
     Camera(Option<String>),
     TestSrc,
     Y4m(PathBuf),
+    /// Pre-encoded VP8 or H.264 in an IVF file, sent as it is.
+    Ivf(PathBuf),
     Stdin,
 }
 
@@ -30,6 +32,7 @@ impl VideoSpec {
                 VideoSpec::Camera(Some(s["camera:".len()..].to_owned()))
             }
             _ if s.to_ascii_lowercase().ends_with(".y4m") => VideoSpec::Y4m(PathBuf::from(s)),
+            _ if s.to_ascii_lowercase().ends_with(".ivf") => VideoSpec::Ivf(PathBuf::from(s)),
             _ => {
                 return Err(Failure::new(
                     Exit::Usage,
@@ -428,5 +431,102 @@ impl AudioSource for WavSource {
         out[take..].fill(0);
         self.pos += take;
         Ok(true)
+    }
+}
+
+/// Pre-encoded video from an IVF file (VP8 or H.264), with its timestamps.
+pub struct IvfSource {
+    path: PathBuf,
+    reader: BufReader<File>,
+    pub codec: crate::peer::Codec,
+    /// Seconds per timestamp unit.
+    unit: f64,
+    looping: bool,
+    /// Added to timestamps after each loop, seconds.
+    loop_offset: f64,
+    last: f64,
+    step: f64,
+}
+
+impl IvfSource {
+    pub fn open(path: &Path, looping: bool) -> Result<IvfSource, Failure> {
+        let err = |m: String| Failure::new(Exit::Usage, format!("{}: {m}", path.display()));
+        let mut reader = BufReader::new(File::open(path).map_err(|e| err(e.to_string()))?);
+        let mut h = [0u8; 32];
+        reader
+            .read_exact(&mut h)
+            .map_err(|_| err("not an IVF file (too short)".into()))?;
+        if &h[0..4] != b"DKIF" {
+            return Err(err("not an IVF file".into()));
+        }
+        let codec = match &h[8..12] {
+            b"VP80" => crate::peer::Codec::Vp8,
+            b"H264" => crate::peer::Codec::H264,
+            other => {
+                return Err(err(format!(
+                    "IVF codec {:?} is not supported (VP8 or H.264)",
+                    String::from_utf8_lossy(other)
+                )));
+            }
+        };
+        let den = u32::from_le_bytes(h[16..20].try_into().expect("4 bytes"));
+        let num = u32::from_le_bytes(h[20..24].try_into().expect("4 bytes"));
+        if den == 0 || num == 0 {
+            return Err(err("IVF time base is zero".into()));
+        }
+        let header_len = u16::from_le_bytes([h[6], h[7]]) as usize;
+        if header_len > 32 {
+            let mut skip = vec![0u8; header_len - 32];
+            reader
+                .read_exact(&mut skip)
+                .map_err(|e| err(e.to_string()))?;
+        }
+        Ok(IvfSource {
+            path: path.to_owned(),
+            reader,
+            codec,
+            unit: num as f64 / den as f64,
+            looping,
+            loop_offset: 0.0,
+            last: 0.0,
+            step: 1.0 / 30.0,
+        })
+    }
+
+    /// The next frame and its presentation time in seconds; `None` at the end.
+    pub fn next_frame(&mut self) -> Result<Option<(Vec<u8>, f64)>, Failure> {
+        let err = |m: String| Failure::new(Exit::Usage, format!("{}: {m}", self.path.display()));
+        let mut fh = [0u8; 12];
+        match self.reader.read_exact(&mut fh) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                if !self.looping {
+                    return Ok(None);
+                }
+                let again = IvfSource::open(&self.path, true)?;
+                self.reader = again.reader;
+                self.loop_offset = self.last + self.step;
+                return self.next_frame();
+            }
+            Err(e) => return Err(err(e.to_string())),
+        }
+        let size = u32::from_le_bytes(fh[0..4].try_into().expect("4 bytes")) as usize;
+        let pts = u64::from_le_bytes(fh[4..12].try_into().expect("8 bytes")) as f64 * self.unit
+            + self.loop_offset;
+        if size > 16 << 20 {
+            return Err(err(format!("a frame of {size} bytes: the file is corrupt")));
+        }
+        let mut data = vec![0u8; size];
+        if self.reader.read_exact(&mut data).is_err() {
+            tracing::warn!(
+                "the IVF file ends in the middle of a frame; the partial frame is dropped"
+            );
+            return Ok(None);
+        }
+        if pts > self.last {
+            self.step = pts - self.last;
+        }
+        self.last = pts;
+        Ok(Some((data, pts)))
     }
 }
