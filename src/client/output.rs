@@ -108,7 +108,8 @@ impl Sink {
         if !matches!(self.kind, SinkKind::Container(_)) {
             // Single-track outputs write at once: check each frame against the limits here.
             let t0 = *self.ts0.get_or_insert(frame.timestamp);
-            let start_us = ((frame.timestamp - t0) * 1_000_000 / codec.clock_rate() as u64) as i64;
+            let start_us =
+                (frame.timestamp.saturating_sub(t0) * 1_000_000 / codec.clock_rate() as u64) as i64;
             if self.limit_us.is_some_and(|l| start_us >= l)
                 || self
                     .limit_frames
@@ -131,7 +132,8 @@ impl Sink {
                 out.flush()?;
                 stats.video_frames += 1;
                 stats.bytes += frame.data.len() as u64;
-                stats.duration_us = ((frame.timestamp - t0) * 1_000_000 / 90_000) as i64;
+                stats.duration_us =
+                    (frame.timestamp.saturating_sub(t0) * 1_000_000 / 90_000) as i64;
                 Ok(())
             }
             SinkKind::Ogg(o) => o.push(&frame),
@@ -239,7 +241,7 @@ impl OggOpus {
         }
         let t0 = *self.ts0.get_or_insert(frame.timestamp);
         let samples = opus_samples(&frame.data);
-        let granule = OPUS_PRE_SKIP as u64 + (frame.timestamp - t0) + samples;
+        let granule = OPUS_PRE_SKIP as u64 + frame.timestamp.saturating_sub(t0) + samples;
         if frame.data.len() > 255 * 254 {
             return Err(io::Error::other(
                 "an Opus packet too large for one Ogg page",
@@ -335,7 +337,7 @@ impl Y4mWriter {
     }
 
     fn emit(&mut self, ts: u64, img: crate::media::testsrc::I420) -> io::Result<()> {
-        let index = (((ts - self.ts0) as f64 / 90_000.0) * self.fps).round() as u64;
+        let index = ((ts.saturating_sub(self.ts0) as f64 / 90_000.0) * self.fps).round() as u64;
         // Fill a gap with the previous picture.
         while self.written < index {
             let Some(prev) = &self.last else { break };

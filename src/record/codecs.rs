@@ -29,7 +29,9 @@ impl VideoConfig {
 
     /// From an H.264 keyframe (Annex B) carrying SPS and PPS.
     pub fn from_h264(keyframe: &[u8]) -> Option<VideoConfig> {
-        let sps = nal_units(keyframe).find(|n| n[0] & 0x1f == 7)?.to_vec();
+        let sps = nal_units(keyframe)
+            .find(|n| n[0] & 0x1f == 7 && n.len() >= 4)?
+            .to_vec();
         let pps = nal_units(keyframe).find(|n| n[0] & 0x1f == 8)?.to_vec();
         let (width, height) = sps_size(&sps)?;
         Some(VideoConfig::H264 {
