@@ -55,8 +55,7 @@ fn webrtc_err(e: impl std::fmt::Display) -> PeerError {
 }
 
 /// Media kind of a track.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Audio,
     Video,
@@ -240,7 +239,6 @@ impl PeerConnectionEventHandler for Handler {
         let remote = RemoteTrack {
             codec,
             ssrc,
-            track_id: track.track_id().await,
             inner: track,
         };
         let _ = self.events.send(PeerEvent::Track(remote));
@@ -624,8 +622,6 @@ impl LocalTrack {
 pub struct RemoteTrack {
     pub codec: Codec,
     pub ssrc: u32,
-    /// The sender's track id (its `a=msid` track part).
-    pub track_id: String,
     inner: Arc<dyn TrackRemote>,
 }
 

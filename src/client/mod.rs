@@ -35,12 +35,6 @@ impl Joined {
             _ => &[],
         }
     }
-    pub fn connection_id(&self) -> &str {
-        match &self.first {
-            SessionEvent::SessionConnected { connection, .. } => &connection.id,
-            _ => "",
-        }
-    }
 }
 
 /// Checks the URL and returns the host to reach.

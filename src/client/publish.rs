@@ -30,16 +30,16 @@ struct Encoded {
     ticks: u64,
 }
 
-/// Video to publish: raw pictures to encode, or frames encoded already.
+/// Video to publish: raw pictures and their encoder, or frames encoded already.
 pub enum VideoInput {
-    Raw(Box<dyn VideoSource>),
+    Raw(Box<dyn VideoSource>, Box<H264Encoder>),
     Encoded(sources::IvfSource),
 }
 
-/// The sources a publish will read, opened before anything connects.
+/// The sources a publish will read, with their encoders, ready before anything connects.
 pub struct Sources {
     pub video: Option<VideoInput>,
-    pub audio: Option<Box<dyn AudioSource>>,
+    pub audio: Option<(Box<dyn AudioSource>, OpusEncoder)>,
 }
 
 pub fn open_sources(args: &PublishArgs) -> Result<Sources, Failure> {
@@ -60,33 +60,58 @@ pub fn open_sources(args: &PublishArgs) -> Result<Sources, Failure> {
     } else {
         Some(match VideoSpec::parse(&args.video)? {
             VideoSpec::Ivf(p) => VideoInput::Encoded(sources::IvfSource::open(&p, args.looping)?),
-            VideoSpec::TestSrc => VideoInput::Raw(Box::new(sources::TestSrc::new(
-                args.width,
-                args.height,
-                args.fps,
-            )?)),
+            VideoSpec::TestSrc => raw_video(
+                Box::new(sources::TestSrc::new(args.width, args.height, args.fps)?),
+                args,
+            )?,
             VideoSpec::Y4m(p) => {
-                VideoInput::Raw(Box::new(Y4mSource::open(Some(&p), args.looping)?))
+                raw_video(Box::new(Y4mSource::open(Some(&p), args.looping)?), args)?
             }
-            VideoSpec::Stdin => VideoInput::Raw(Box::new(Y4mSource::open(None, false)?)),
-            VideoSpec::Camera(which) => VideoInput::Raw(crate::media::devices::open_camera(
-                which.as_deref(),
-                args.width,
-                args.height,
-                args.fps,
-            )?),
+            VideoSpec::Stdin => raw_video(Box::new(Y4mSource::open(None, false)?), args)?,
+            VideoSpec::Camera(which) => raw_video(
+                crate::media::devices::open_camera(
+                    which.as_deref(),
+                    args.width,
+                    args.height,
+                    args.fps,
+                )?,
+                args,
+            )?,
         })
     };
     let audio = if args.no_audio {
         None
     } else {
-        Some(match AudioSpec::parse(&args.audio)? {
+        let src = match AudioSpec::parse(&args.audio)? {
             AudioSpec::Tone(hz) => Box::new(Tone::new(hz)) as Box<dyn AudioSource>,
             AudioSpec::Wav(p) => Box::new(WavSource::open(&p, args.looping)?),
             AudioSpec::Mic(which) => crate::media::devices::open_mic(which.as_deref())?,
-        })
+        };
+        Some((src, OpusEncoder::new(args.audio_bitrate)?))
     };
     Ok(Sources { video, audio })
+}
+
+/// A raw source with an H.264 encoder for its size and rate.
+fn raw_video(src: Box<dyn VideoSource>, args: &PublishArgs) -> Result<VideoInput, Failure> {
+    let (w, h) = src.size();
+    let enc = H264Encoder::new(
+        w,
+        h,
+        src.fps() as f32,
+        args.video_bitrate,
+        args.keyframe_interval.max(1),
+    )?;
+    Ok(VideoInput::Raw(src, Box::new(enc)))
+}
+
+/// Hands an encoded frame to the network side; `false` once that side is gone.
+fn send(tx: &mpsc::Sender<Encoded>, data: Vec<u8>, ticks: u64) -> bool {
+    tx.blocking_send(Encoded {
+        data: Bytes::from(data),
+        ticks,
+    })
+    .is_ok()
 }
 
 fn sleep_until(t: Instant, stop: &AtomicBool) -> bool {
@@ -125,13 +150,7 @@ fn video_thread(
             continue;
         }
         let ticks = (n as f64 * 90_000.0 / fps).round() as u64;
-        if tx
-            .blocking_send(Encoded {
-                data: Bytes::from(data),
-                ticks,
-            })
-            .is_err()
-        {
+        if !send(&tx, data, ticks) {
             break;
         }
     }
@@ -152,13 +171,7 @@ fn encoded_video_thread(
             break;
         }
         let ticks = (pts.max(0.0) * 90_000.0).round() as u64;
-        if tx
-            .blocking_send(Encoded {
-                data: Bytes::from(data),
-                ticks,
-            })
-            .is_err()
-        {
+        if !send(&tx, data, ticks) {
             break;
         }
     }
@@ -181,13 +194,7 @@ fn audio_thread(
             break;
         }
         let data = enc.encode(&pcm)?;
-        if tx
-            .blocking_send(Encoded {
-                data: Bytes::from(data),
-                ticks: m * OPUS_FRAME as u64,
-            })
-            .is_err()
-        {
+        if !send(&tx, data, m * OPUS_FRAME as u64) {
             break;
         }
     }
@@ -226,25 +233,6 @@ pub async fn publish(
     stop_signal: impl std::future::Future<Output = ()>,
 ) -> CmdResult {
     let sources = open_sources(&args)?;
-    let encoders = (
-        match &sources.video {
-            Some(VideoInput::Raw(v)) => {
-                let (w, h) = v.size();
-                Some(H264Encoder::new(
-                    w,
-                    h,
-                    v.fps() as f32,
-                    args.video_bitrate,
-                    args.keyframe_interval.max(1),
-                )?)
-            }
-            _ => None,
-        },
-        match &sources.audio {
-            Some(_) => Some(OpusEncoder::new(args.audio_bitrate)?),
-            None => None,
-        },
-    );
     let mut joined = join(&args.conn).await?;
     let (peer, _events) = Peer::new(&joined.peer_config).await?;
     let video_codec = match &sources.video {
@@ -295,12 +283,10 @@ pub async fn publish(
         let (tx, rx) = mpsc::channel(8);
         let (stop2, key2) = (Arc::clone(&stop), Arc::clone(&keyframe));
         let done = done_tx.clone();
-        let encoder = encoders.0;
         threads.push(std::thread::spawn(move || {
-            let r = match (input, encoder) {
-                (VideoInput::Raw(src), Some(enc)) => video_thread(src, enc, t0, stop2, key2, tx),
-                (VideoInput::Encoded(src), _) => encoded_video_thread(src, t0.0, stop2, tx),
-                (VideoInput::Raw(_), None) => Ok(()),
+            let r = match input {
+                VideoInput::Raw(src, enc) => video_thread(src, *enc, t0, stop2, key2, tx),
+                VideoInput::Encoded(src) => encoded_video_thread(src, t0.0, stop2, tx),
             };
             let _ = done.blocking_send(r);
         }));
@@ -314,7 +300,7 @@ pub async fn publish(
             }
         });
     }
-    if let (Some(src), Some(enc), Some(track)) = (sources.audio, encoders.1, audio_track.clone()) {
+    if let (Some((src, enc)), Some(track)) = (sources.audio, audio_track.clone()) {
         let (tx, rx) = mpsc::channel(8);
         let stop2 = Arc::clone(&stop);
         let done = done_tx.clone();

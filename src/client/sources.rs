@@ -89,10 +89,6 @@ pub trait VideoSource: Send {
     fn fps(&self) -> f64;
     /// The next picture, captured at `capture_ms` (Unix ms); `None` at the end.
     fn next(&mut self, capture_ms: u64) -> Result<Option<I420>, Failure>;
-    /// Whether the pictures carry the test pattern's marks.
-    fn is_test_pattern(&self) -> bool {
-        false
-    }
 }
 
 /// 20 ms frames of 48 kHz mono audio.
@@ -154,9 +150,6 @@ impl VideoSource for TestSrc {
         );
         self.frame += 1;
         Ok(Some(img))
-    }
-    fn is_test_pattern(&self) -> bool {
-        true
     }
 }
 

@@ -52,9 +52,10 @@ fn target(args: &SubscribeArgs) -> Result<Target, Failure> {
                     p.display()
                 ))
             })?;
+            // The extension chooses the container; --format may only agree with it.
             match args.format {
-                None | Some(OutFormat::Mkv) if c == Container::Mkv => Ok(Target::File(p.clone(), c)),
                 None => Ok(Target::File(p.clone(), c)),
+                Some(OutFormat::Mkv) if c == Container::Mkv => Ok(Target::File(p.clone(), c)),
                 Some(f) => Err(usage(format!("--format {f:?} applies to -o - only; the file's extension chooses its container").to_lowercase())),
             }
         }

@@ -141,11 +141,6 @@ impl OpusEncoder {
             .map_err(|e| CodecError::Opus(e.to_string()))?;
         Ok(self.out[..n].to_vec())
     }
-
-    /// Samples the encoder delays its output by (the Ogg/Matroska pre-skip).
-    pub fn lookahead(&mut self) -> u32 {
-        self.inner.get_lookahead().map(|v| v as u32).unwrap_or(312)
-    }
 }
 
 /// An Opus decoder to 48 kHz stereo (what WebRTC senders signal).
