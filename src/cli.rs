@@ -49,6 +49,9 @@ pub enum Command {
     /// Moderator actions: force a stream to unpublish or a connection to leave.
     #[command(subcommand)]
     Moderate(ModerateCommand),
+    /// Check a server end to end: send the test pattern and tone, get them back, report the
+    /// round trip (Janus's EchoTest plugin, or publish-and-subscribe-to-self on a vcall server).
+    EchoTest(EchoTestArgs),
     /// List cameras and microphones.
     Devices(DevicesArgs),
     /// Start a server, publish, subscribe and record a few seconds, all in one process.
@@ -148,11 +151,24 @@ pub struct ConnArgs {
         default_value = "ws://127.0.0.1:7880"
     )]
     pub url: String,
-    /// Session id [env: VCALL_SESSION]
-    #[arg(long, env = "VCALL_SESSION", hide_env = true)]
+    /// Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]
+    #[arg(
+        long,
+        env = "VCALL_SESSION",
+        hide_env = true,
+        default_value = "",
+        hide_default_value = true
+    )]
     pub session: String,
     /// Token [env: VCALL_TOKEN]
-    #[arg(long, env = "VCALL_TOKEN", hide_env = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "VCALL_TOKEN",
+        hide_env = true,
+        hide_env_values = true,
+        default_value = "",
+        hide_default_value = true
+    )]
     pub token: String,
     /// Client data, visible to the other participants.
     #[arg(long, default_value = "")]
@@ -160,6 +176,58 @@ pub struct ConnArgs {
     /// STUN or TURN server for media (repeatable).
     #[arg(long = "ice-server", value_name = "URL")]
     pub ice_servers: Vec<String>,
+    /// Limit for each answer from the server [env: VCALL_TIMEOUT]
+    #[arg(long, env = "VCALL_TIMEOUT", hide_env = true, value_parser = parse_duration, default_value = "10s")]
+    pub timeout: Duration,
+    #[command(flatten)]
+    pub janus: JanusArgs,
+}
+
+impl Default for JanusArgs {
+    /// The same defaults as the flags'.
+    fn default() -> JanusArgs {
+        JanusArgs {
+            api_secret: None,
+            pin: None,
+            display: None,
+            create_room: false,
+            max_retries: 3,
+            retry_delay: Duration::from_secs(1),
+            keepalive_interval: Duration::from_secs(25),
+        }
+    }
+}
+
+/// Options for Janus servers (`--url janus+ws://…` or `janus+http://…`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Janus")]
+pub struct JanusArgs {
+    /// Janus API secret (`apisecret`) [env: VCALL_API_SECRET]
+    #[arg(
+        long,
+        env = "VCALL_API_SECRET",
+        hide_env = true,
+        hide_env_values = true
+    )]
+    pub api_secret: Option<String>,
+    /// The room's PIN [env: VCALL_PIN]
+    #[arg(long, env = "VCALL_PIN", hide_env = true, hide_env_values = true)]
+    pub pin: Option<String>,
+    /// The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]
+    #[arg(long, env = "VCALL_DISPLAY", hide_env = true)]
+    pub display: Option<String>,
+    /// Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]
+    #[arg(long, env = "VCALL_CREATE_ROOM", hide_env = true)]
+    pub create_room: bool,
+    /// Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]
+    #[arg(long, env = "VCALL_MAX_RETRIES", hide_env = true, default_value_t = 3)]
+    pub max_retries: u32,
+    /// First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]
+    #[arg(long, env = "VCALL_RETRY_DELAY", hide_env = true, value_parser = parse_duration, default_value = "1s")]
+    pub retry_delay: Duration,
+    /// Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]
+    #[arg(long, env = "VCALL_KEEPALIVE_INTERVAL", hide_env = true, value_parser = parse_duration_or_zero, default_value = "25s")]
+    pub keepalive_interval: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -179,6 +247,21 @@ pub struct ListStreamsArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
     /// One JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EchoTestArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// How long to send.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub duration: Duration,
+    /// Also record what came back (.mp4 or .mkv).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The result as one JSON object.
     #[arg(long)]
     pub json: bool,
 }
@@ -318,6 +401,14 @@ pub struct DemoArgs {
 }
 
 /// Parses `500ms`, `10s`, `5m`, `24h`, `7d`, or plain seconds.
+/// A duration where 0 means "off".
+pub fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
+    if s.trim().trim_end_matches(|c: char| c.is_ascii_alphabetic()) == "0" {
+        return Ok(Duration::ZERO);
+    }
+    parse_duration(s)
+}
+
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s

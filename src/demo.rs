@@ -62,6 +62,8 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
         token: token(role),
         data: String::new(),
         ice_servers: vec![],
+        timeout: std::time::Duration::from_secs(10),
+        janus: crate::cli::JanusArgs::default(),
     };
 
     // Camera and microphone where they work, the test sources otherwise.

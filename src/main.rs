@@ -46,6 +46,7 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Moderate(ModerateCommand::ForceDisconnect(a)) => {
             client::moderate::force_disconnect(a).await
         }
+        Command::EchoTest(a) => client::echo::echo_test(a, quiet, client::interrupted()).await,
         Command::Devices(a) => client::devices(a),
         Command::Demo(a) => demo::demo(a, quiet).await,
     }

@@ -1,6 +1,7 @@
 //! The client commands: joining a session, and what each command does once joined.
 
 pub mod connect;
+pub mod echo;
 pub mod moderate;
 pub mod output;
 pub mod progress;
@@ -17,11 +18,14 @@ use crate::cli::ConnArgs;
 use crate::exit::{Exit, Failure};
 use crate::peer::PeerConfig;
 use crate::session::{SessionEvent, Stream};
+use crate::signaling::Client;
+use crate::signaling::janus::{self, JanusOptions};
+use crate::signaling::janus::videoroom::{RoomOptions, VideoRoomClient};
 use crate::signaling::native::NativeClient;
 
 /// A joined session.
 pub struct Joined {
-    pub client: NativeClient,
+    pub client: Client,
     /// `sessionConnected`, with who and what was there.
     pub first: SessionEvent,
     pub events: mpsc::UnboundedReceiver<SessionEvent>,
@@ -37,28 +41,20 @@ impl Joined {
     }
 }
 
-/// Checks the URL and returns the host to reach.
+/// Checks a native server's URL and returns the host to reach.
 fn server_host(url: &str) -> Result<String, Failure> {
-    let rest = if let Some(r) = url
+    let Some(rest) = url
         .strip_prefix("ws://")
         .or_else(|| url.strip_prefix("wss://"))
-    {
-        r
-    } else if url.starts_with("janus") {
+    else {
         return Err(Failure::new(
             Exit::Usage,
             format!(
-                "{url}: Janus servers are not supported by this version of vcall; use a ws:// or wss:// URL of a vcall server"
+                "{url}: the server URL must start with ws:// or wss:// (vcall server) or janus+ws://, janus+wss://, janus+http:// or janus+https:// (Janus)"
             ),
         ));
-    } else {
-        return Err(Failure::new(
-            Exit::Usage,
-            format!("{url}: the server URL must start with ws:// or wss://"),
-        ));
     };
-    let authority = rest.split('/').next().unwrap_or(rest);
-    Ok(authority.to_owned())
+    Ok(rest.split('/').next().unwrap_or(rest).to_owned())
 }
 
 /// The media socket address: loopback when the server is on loopback, else all interfaces.
@@ -78,22 +74,63 @@ fn media_ip(authority: &str) -> IpAddr {
     }
 }
 
+/// How to reach Janus, from the connection options.
+pub fn janus_options(conn: &ConnArgs) -> JanusOptions {
+    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    JanusOptions {
+        url: conn.url.clone(),
+        token: nonempty(&conn.token),
+        api_secret: conn.janus.api_secret.clone(),
+        timeout: conn.timeout,
+        max_retries: conn.janus.max_retries,
+        retry_delay: conn.janus.retry_delay,
+        keepalive: (!conn.janus.keepalive_interval.is_zero()).then_some(conn.janus.keepalive_interval),
+    }
+}
+
+/// The peer connection settings for a server at `url`.
+pub fn peer_config(conn: &ConnArgs) -> Result<PeerConfig, Failure> {
+    let authority = match janus::authority(&conn.url) {
+        Some(a) => a,
+        None => server_host(&conn.url)?,
+    };
+    Ok(PeerConfig {
+        bind_ip: media_ip(&authority),
+        ice_servers: conn.ice_servers.clone(),
+    })
+}
+
 /// Connects to the session named by `conn`.
 pub async fn join(conn: &ConnArgs) -> Result<Joined, Failure> {
-    let authority = server_host(&conn.url)?;
+    let peer_config = peer_config(conn)?;
     if conn.session.trim().is_empty() {
         return Err(Failure::new(Exit::Usage, "--session is empty"));
     }
-    let (client, first, events) =
-        NativeClient::connect(&conn.url, &conn.session, &conn.token, &conn.data).await?;
+    let (client, first, events) = if janus::is_janus_url(&conn.url) {
+        let room = RoomOptions {
+            room: conn.session.clone(),
+            pin: conn.janus.pin.clone(),
+            display: conn.janus.display.clone(),
+            create: conn.janus.create_room,
+        };
+        let (c, first, events) = VideoRoomClient::connect(&janus_options(conn), &room).await?;
+        (Client::Janus(c), first, events)
+    } else {
+        let (c, first, events) = NativeClient::connect(
+            &conn.url,
+            &conn.session,
+            &conn.token,
+            &conn.data,
+            conn.timeout,
+        )
+        .await?;
+        (Client::Native(c), first, events)
+    };
     Ok(Joined {
         client,
         first,
         events,
-        peer_config: PeerConfig {
-            bind_ip: media_ip(&authority),
-            ice_servers: conn.ice_servers.clone(),
-        },
+        peer_config,
     })
 }
 

@@ -219,6 +219,107 @@ async fn pump(
     Ok(())
 }
 
+/// Adds a track for each source: H.264 (or the IVF file's codec) and Opus.
+pub(crate) async fn add_tracks(
+    peer: &Peer,
+    (video_codec, has_audio): (Option<Codec>, bool),
+    name: &str,
+) -> Result<(Option<Arc<LocalTrack>>, Option<Arc<LocalTrack>>), Failure> {
+    let video = match video_codec {
+        Some(codec) => Some(Arc::new(
+            peer.add_track(codec, name, rand::random()).await?,
+        )),
+        None => None,
+    };
+    let audio = match has_audio {
+        true => Some(Arc::new(
+            peer.add_track(Codec::Opus, name, rand::random()).await?,
+        )),
+        false => None,
+    };
+    Ok((video, audio))
+}
+
+impl Sources {
+    /// The codecs these sources send: the video's (H.264, or an IVF file's own) and whether
+    /// there is Opus audio.
+    pub(crate) fn codecs(&self) -> (Option<Codec>, bool) {
+        let video = match &self.video {
+            Some(VideoInput::Encoded(ivf)) => Some(ivf.codec),
+            Some(VideoInput::Raw(..)) => Some(Codec::H264),
+            None => None,
+        };
+        (video, self.audio.is_some())
+    }
+}
+
+/// The sources running: one thread each on one capture clock, their frames pumped onto the
+/// tracks, keyframes made when the far end asks.
+pub(crate) struct Sending {
+    pub stop: Arc<AtomicBool>,
+    /// A source's end (`Ok`) or failure.
+    pub done: mpsc::Receiver<Result<(), Failure>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Sending {
+    pub fn start(
+        sources: Sources,
+        video_track: Option<Arc<LocalTrack>>,
+        audio_track: Option<Arc<LocalTrack>>,
+        progress: &Progress,
+    ) -> Sending {
+        let stop = Arc::new(AtomicBool::new(false));
+        let keyframe = Arc::new(AtomicBool::new(false));
+        let t0 = (Instant::now(), now_ms());
+        let (done_tx, done) = mpsc::channel::<Result<(), Failure>>(4);
+        let mut threads = Vec::new();
+        if let (Some(input), Some(track)) = (sources.video, video_track) {
+            let (tx, rx) = mpsc::channel(8);
+            let (stop2, key2) = (Arc::clone(&stop), Arc::clone(&keyframe));
+            let done = done_tx.clone();
+            threads.push(std::thread::spawn(move || {
+                let r = match input {
+                    VideoInput::Raw(src, enc) => video_thread(src, *enc, t0, stop2, key2, tx),
+                    VideoInput::Encoded(src) => encoded_video_thread(src, t0.0, stop2, tx),
+                };
+                let _ = done.blocking_send(r);
+            }));
+            tokio::spawn(pump(Arc::clone(&track), rx, progress.clone()));
+            // A keyframe whenever the far end asks.
+            tokio::spawn(async move {
+                while track.keyframe_request().await.is_some() {
+                    tracing::debug!("keyframe requested");
+                    keyframe.store(true, Ordering::Relaxed);
+                }
+            });
+        }
+        if let (Some((src, enc)), Some(track)) = (sources.audio, audio_track) {
+            let (tx, rx) = mpsc::channel(8);
+            let stop2 = Arc::clone(&stop);
+            let done = done_tx.clone();
+            threads.push(std::thread::spawn(move || {
+                let r = audio_thread(src, enc, t0, stop2, tx);
+                let _ = done.blocking_send(r);
+            }));
+            tokio::spawn(pump(track, rx, progress.clone()));
+        }
+        Sending {
+            stop,
+            done,
+            threads,
+        }
+    }
+
+    /// Stops the sources and waits for their threads.
+    pub fn join(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
 /// What ended a publish.
 enum End {
     Duration,
@@ -235,24 +336,7 @@ pub async fn publish(
     let sources = open_sources(&args)?;
     let mut joined = join(&args.conn).await?;
     let (peer, _events) = Peer::new(&joined.peer_config).await?;
-    let video_codec = match &sources.video {
-        Some(VideoInput::Encoded(ivf)) => ivf.codec,
-        _ => Codec::H264,
-    };
-    let video_track = match &sources.video {
-        Some(_) => Some(Arc::new(
-            peer.add_track(video_codec, &args.name, rand::random())
-                .await?,
-        )),
-        None => None,
-    };
-    let audio_track = match &sources.audio {
-        Some(_) => Some(Arc::new(
-            peer.add_track(Codec::Opus, &args.name, rand::random())
-                .await?,
-        )),
-        None => None,
-    };
+    let (video_track, audio_track) = add_tracks(&peer, sources.codecs(), &args.name).await?;
     let offer = peer.create_offer().await?;
     let (stream_id, answer) = joined
         .client
@@ -273,44 +357,7 @@ pub async fn publish(
         ));
     }
 
-    // Start the sources on one capture clock.
-    let stop = Arc::new(AtomicBool::new(false));
-    let keyframe = Arc::new(AtomicBool::new(false));
-    let t0 = (Instant::now(), now_ms());
-    let (done_tx, mut done_rx) = mpsc::channel::<Result<(), Failure>>(4);
-    let mut threads = Vec::new();
-    if let (Some(input), Some(track)) = (sources.video, video_track.clone()) {
-        let (tx, rx) = mpsc::channel(8);
-        let (stop2, key2) = (Arc::clone(&stop), Arc::clone(&keyframe));
-        let done = done_tx.clone();
-        threads.push(std::thread::spawn(move || {
-            let r = match input {
-                VideoInput::Raw(src, enc) => video_thread(src, *enc, t0, stop2, key2, tx),
-                VideoInput::Encoded(src) => encoded_video_thread(src, t0.0, stop2, tx),
-            };
-            let _ = done.blocking_send(r);
-        }));
-        tokio::spawn(pump(Arc::clone(&track), rx, progress.clone()));
-        // A keyframe whenever the far end asks.
-        let key3 = Arc::clone(&keyframe);
-        tokio::spawn(async move {
-            while track.keyframe_request().await.is_some() {
-                tracing::debug!("keyframe requested");
-                key3.store(true, Ordering::Relaxed);
-            }
-        });
-    }
-    if let (Some((src, enc)), Some(track)) = (sources.audio, audio_track.clone()) {
-        let (tx, rx) = mpsc::channel(8);
-        let stop2 = Arc::clone(&stop);
-        let done = done_tx.clone();
-        threads.push(std::thread::spawn(move || {
-            let r = audio_thread(src, enc, t0, stop2, tx);
-            let _ = done.blocking_send(r);
-        }));
-        tokio::spawn(pump(track, rx, progress.clone()));
-    }
-    drop(done_tx);
+    let mut sending = Sending::start(sources, video_track.clone(), audio_track.clone(), &progress);
 
     let duration = async {
         match args.duration {
@@ -329,7 +376,7 @@ pub async fn publish(
         tokio::select! {
             _ = &mut duration => break Ok(End::Duration),
             _ = &mut ctrl_c => break Ok(End::Interrupted),
-            r = done_rx.recv() => match r {
+            r = sending.done.recv() => match r {
                 Some(Err(e)) => break Err(e),
                 _ => break Ok(End::SourceEnded),
             },
@@ -357,7 +404,7 @@ pub async fn publish(
         }
     };
     // Stop the sources, then leave cleanly.
-    stop.store(true, Ordering::Relaxed);
+    sending.stop.store(true, Ordering::Relaxed);
     let session_alive = !matches!(&outcome, Err(f) if f.code == Exit::Disconnected);
     if session_alive {
         if let Err(e) = joined.client.unpublish(&stream_id).await {
@@ -366,9 +413,7 @@ pub async fn publish(
         joined.client.disconnect().await;
     }
     peer.close().await;
-    for t in threads {
-        let _ = t.join();
-    }
+    sending.join();
     progress.finish();
     match outcome? {
         End::Duration | End::SourceEnded => Ok(Exit::Ok),

@@ -18,7 +18,7 @@ use crate::peer::{Kind, Peer, PeerEvent, PeerState};
 use crate::record::assemble::{Assembler, Frame};
 use crate::record::{AUDIO, Container, RecordStats, Recorder, VIDEO};
 use crate::session::{SessionEvent, Stream};
-use crate::signaling::native::NativeClient;
+use crate::signaling::Client;
 
 const CONNECT_LIMIT: Duration = Duration::from_secs(20);
 
@@ -119,13 +119,13 @@ struct Delivery {
 }
 
 /// One subscribed stream being recorded.
-struct Recording {
+pub(crate) struct Recording {
     stream: Stream,
     peer: Arc<Peer>,
     /// Closing it tells the sink task to finish.
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     done: tokio::task::JoinHandle<Result<RecordStats, Failure>>,
-    stats: tokio::sync::watch::Receiver<RecordStats>,
+    pub stats: tokio::sync::watch::Receiver<RecordStats>,
     /// When the subscription was made: its media must connect within CONNECT_LIMIT.
     started: Instant,
     /// This stream's line on the terminal.
@@ -134,7 +134,7 @@ struct Recording {
 
 /// What a recording starts from: the session, and what to do with one stream.
 struct RecordingPlan<'a> {
-    client: &'a NativeClient,
+    client: &'a Client,
     peer_config: &'a crate::peer::PeerConfig,
     stream: &'a Stream,
     audio: bool,
@@ -143,7 +143,7 @@ struct RecordingPlan<'a> {
     progress: Progress,
 }
 
-async fn start_recording(plan: RecordingPlan<'_>, mut sink: Sink) -> Result<Recording, Failure> {
+async fn start_recording(plan: RecordingPlan<'_>, sink: Sink) -> Result<Recording, Failure> {
     let RecordingPlan {
         client,
         peer_config,
@@ -162,10 +162,22 @@ async fn start_recording(plan: RecordingPlan<'_>, mut sink: Sink) -> Result<Reco
         ));
     }
     let (subscription, offer) = client.subscribe(&stream.id, audio, video).await?;
-    let (peer, mut events) = Peer::new(peer_config).await?;
+    let (peer, events) = Peer::new(peer_config).await?;
     let answer = peer.accept_offer(&offer).await?;
     client.subscribe_answer(&subscription, answer).await?;
-    let peer = Arc::new(peer);
+    Ok(record_peer(stream, Arc::new(peer), events, sink, measure, progress))
+}
+
+/// Records what arrives on `peer` into `sink`: each track assembled into frames on its own
+/// task (and measured when `measure` is given), one blocking task writing.
+pub(crate) fn record_peer(
+    stream: &Stream,
+    peer: Arc<Peer>,
+    mut events: mpsc::UnboundedReceiver<PeerEvent>,
+    mut sink: Sink,
+    measure: Option<Arc<Mutex<Measurements>>>,
+    progress: Progress,
+) -> Recording {
 
     let (tx, mut rx) = mpsc::channel::<Delivery>(256);
     // Track tasks: packets -> frames.
@@ -248,7 +260,7 @@ async fn start_recording(plan: RecordingPlan<'_>, mut sink: Sink) -> Result<Reco
             )
         })
     });
-    Ok(Recording {
+    Recording {
         stream: stream.clone(),
         peer,
         stop: Some(stop_tx),
@@ -256,11 +268,11 @@ async fn start_recording(plan: RecordingPlan<'_>, mut sink: Sink) -> Result<Reco
         stats: stats_rx,
         started: Instant::now(),
         progress,
-    })
+    }
 }
 
 impl Recording {
-    async fn finish(mut self) -> Result<RecordStats, Failure> {
+    pub(crate) async fn finish(mut self) -> Result<RecordStats, Failure> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

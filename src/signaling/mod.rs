@@ -1,6 +1,7 @@
 //! Signaling protocols. Each submodule knows one protocol's wire format; the rest of vcall
 //! sees `SessionEvent`s and SDP strings.
 
+pub mod janus;
 pub mod native;
 
 use native::ErrorCode;
@@ -22,6 +23,10 @@ pub enum SignalingError {
     Refused(String),
     #[error("signaling connection lost: {0}")]
     Lost(String),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Timeout(String),
     #[error("protocol error: {0}")]
     Protocol(String),
 }
@@ -41,4 +46,86 @@ impl SignalingError {
             ErrorCode::Media | ErrorCode::Internal => SignalingError::Refused(message),
         }
     }
+}
+
+/// A joined session on whichever server the URL names. Every command talks through this, so
+/// each behaves the same against the embedded server and against Janus.
+pub enum Client {
+    Native(native::NativeClient),
+    Janus(janus::videoroom::VideoRoomClient),
+}
+
+impl Client {
+    /// Publishes with `offer`; returns the stream id and the server's answer.
+    pub async fn publish(
+        &self,
+        name: &str,
+        has_audio: bool,
+        has_video: bool,
+        offer: String,
+    ) -> Result<(String, String), SignalingError> {
+        match self {
+            Client::Native(c) => c.publish(name, has_audio, has_video, offer).await,
+            Client::Janus(c) => c.publish(name, offer).await,
+        }
+    }
+
+    pub async fn unpublish(&self, stream_id: &str) -> Result<(), SignalingError> {
+        match self {
+            Client::Native(c) => c.unpublish(stream_id).await,
+            Client::Janus(c) => c.unpublish().await,
+        }
+    }
+
+    /// Asks for a subscription; returns its id and the server's offer.
+    pub async fn subscribe(
+        &self,
+        stream_id: &str,
+        audio: bool,
+        video: bool,
+    ) -> Result<(String, String), SignalingError> {
+        match self {
+            Client::Native(c) => c.subscribe(stream_id, audio, video).await,
+            Client::Janus(c) => c.subscribe(stream_id, audio, video).await,
+        }
+    }
+
+    pub async fn subscribe_answer(
+        &self,
+        subscription_id: &str,
+        sdp: String,
+    ) -> Result<(), SignalingError> {
+        match self {
+            Client::Native(c) => c.subscribe_answer(subscription_id, sdp).await,
+            Client::Janus(c) => c.subscribe_answer(subscription_id, sdp).await,
+        }
+    }
+
+    pub async fn force_unpublish(&self, stream_id: &str) -> Result<(), SignalingError> {
+        match self {
+            Client::Native(c) => c.force_unpublish(stream_id).await,
+            Client::Janus(_) => Err(no_moderation()),
+        }
+    }
+
+    pub async fn force_disconnect(&self, connection_id: &str) -> Result<(), SignalingError> {
+        match self {
+            Client::Native(c) => c.force_disconnect(connection_id).await,
+            Client::Janus(_) => Err(no_moderation()),
+        }
+    }
+
+    /// Leaves the session cleanly.
+    pub async fn disconnect(&self) {
+        match self {
+            Client::Native(c) => c.disconnect().await,
+            Client::Janus(c) => c.disconnect().await,
+        }
+    }
+}
+
+fn no_moderation() -> SignalingError {
+    SignalingError::Usage(
+        "moderation is not available on Janus (the VideoRoom's kick needs the room secret)".into(),
+    )
 }

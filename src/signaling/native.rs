@@ -137,6 +137,8 @@ pub struct NativeClient {
     out: mpsc::UnboundedSender<ClientMsg>,
     pending: Pending,
     next_req: std::sync::atomic::AtomicU64,
+    /// Limit for each answer.
+    timeout: std::time::Duration,
     /// Resolves when the write task has sent everything and closed the socket.
     written: tokio::sync::Mutex<Option<oneshot::Receiver<()>>>,
 }
@@ -149,6 +151,7 @@ impl NativeClient {
         session_id: &str,
         token: &str,
         client_data: &str,
+        timeout: std::time::Duration,
     ) -> Result<
         (
             NativeClient,
@@ -158,8 +161,9 @@ impl NativeClient {
         SignalingError,
     > {
         let ws_url = format!("{}/v1/signaling", url.trim_end_matches('/'));
-        let (ws, _) = tokio_tungstenite::connect_async(&ws_url)
+        let (ws, _) = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(&ws_url))
             .await
+            .map_err(|_| SignalingError::Unreachable(format!("{url}: no answer within {timeout:?}")))?
             .map_err(|e| SignalingError::Unreachable(format!("{url}: {e}")))?;
         let (mut sink, mut stream) = ws.split();
 
@@ -249,6 +253,7 @@ impl NativeClient {
         let client = NativeClient {
             out: out_tx,
             pending,
+            timeout,
             next_req: 1.into(),
             written: tokio::sync::Mutex::new(Some(written_rx)),
         };
@@ -258,8 +263,11 @@ impl NativeClient {
             token: token.to_owned(),
             client_data: client_data.to_owned(),
         })?;
-        let first = first_rx
+        let first = tokio::time::timeout(timeout, first_rx)
             .await
+            .map_err(|_| {
+                SignalingError::Timeout(format!("the server did not answer within {timeout:?}"))
+            })?
             .map_err(|_| SignalingError::Lost("signaling task ended".into()))??;
         Ok((client, first, events_rx))
     }
@@ -284,7 +292,14 @@ impl NativeClient {
         let (tx, rx) = oneshot::channel();
         self.pending.lock().expect("pending lock").insert(req, tx);
         self.send(build(req))?;
-        match rx.await {
+        let answer = tokio::time::timeout(self.timeout, rx).await.map_err(|_| {
+            self.pending.lock().expect("pending lock").remove(&req);
+            SignalingError::Timeout(format!(
+                "the server did not answer within {:?}",
+                self.timeout
+            ))
+        })?;
+        match answer {
             Ok(ServerMsg::Error { code, message, .. }) => {
                 Err(SignalingError::from_code(code, message))
             }

@@ -1,0 +1,273 @@
+//! `vcall echo-test`: is this media server healthy? The test pattern and tone go out, come
+//! back, and the burned-in capture times give the round trip. Against Janus it is the
+//! EchoTest plugin (one peer connection, media looped back by the server); against a vcall
+//! server it is a publish and a subscription to that same stream (through the SFU and back).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::cli::{EchoTestArgs, OutFormat, PublishArgs};
+use crate::client::output::Sink;
+use crate::client::progress::Progress;
+use crate::client::publish::{Sending, add_tracks, open_sources};
+use crate::client::subscribe::{Measurements, record_peer};
+use crate::client::{Joined, janus_options, join, peer_config};
+use crate::exit::{CmdResult, Exit, Failure};
+use crate::peer::Peer;
+use crate::record::{Container, RecordStats, Recorder};
+use crate::session::{SessionEvent, Stream, now_ms};
+use crate::signaling::janus::{self, EchoTest};
+
+const CONNECT_LIMIT: Duration = Duration::from_secs(20);
+const NAME: &str = "echo-test";
+
+/// How the media goes round.
+enum Loop {
+    Janus(EchoTest),
+    Native(Joined, Peer, String),
+}
+
+pub async fn echo_test(
+    args: EchoTestArgs,
+    quiet: bool,
+    stop_signal: impl std::future::Future<Output = ()>,
+) -> CmdResult {
+    let sink = match &args.output {
+        Some(path) => {
+            let container = Container::from_path(path).ok_or_else(|| {
+                Failure::new(
+                    Exit::Usage,
+                    format!("{}: the file name must end in .mp4 or .mkv", path.display()),
+                )
+            })?;
+            Sink::container(Recorder::create(path, container, 2)?)
+        }
+        None => Sink::for_format(OutFormat::Mkv, Box::new(std::io::sink()), 2)?,
+    };
+    let sources = open_sources(&test_sources(&args))?;
+    let config = peer_config(&args.conn)?;
+    let sent = Progress::new("echo-test", quiet);
+    let measure = Arc::new(Mutex::new(Measurements::default()));
+    let stream = Stream {
+        id: NAME.into(),
+        name: NAME.into(),
+        has_audio: true,
+        has_video: true,
+        connection_id: String::new(),
+        created_at: now_ms(),
+    };
+    let started = Instant::now();
+
+    // Out and back: the sending peer, and where what comes back is recorded.
+    let (tx_peer, tx_events) = Peer::new(&config).await?;
+    let (video, audio) = add_tracks(&tx_peer, sources.codecs(), NAME).await?;
+    let offer = tx_peer.create_offer().await?;
+    let (lp, recording, sending) = if janus::is_janus_url(&args.conn.url) {
+        let (echo, answer) = EchoTest::start(&janus_options(&args.conn), offer).await?;
+        let setup = async {
+            tx_peer.accept_answer(&answer).await?;
+            connected(&tx_peer).await
+        }
+        .await;
+        if let Err(e) = setup {
+            echo.stop().await;
+            return Err(e);
+        }
+        let tx_peer = Arc::new(tx_peer);
+        let progress = Progress::new(NAME, true);
+        let recording = record_peer(&stream, tx_peer, tx_events, sink, Some(Arc::clone(&measure)), progress);
+        let sending = Sending::start(sources, video, audio, &sent);
+        (Loop::Janus(echo), recording, sending)
+    } else {
+        let mut joined = join(&args.conn).await?;
+        let looped = async {
+            let (stream_id, answer) = joined.client.publish(NAME, true, true, offer).await?;
+            tx_peer.accept_answer(&answer).await?;
+            connected(&tx_peer).await?;
+            Ok::<_, Failure>(stream_id)
+        }
+        .await;
+        let stream_id = match looped {
+            Ok(id) => id,
+            Err(e) => {
+                joined.client.disconnect().await;
+                return Err(e);
+            }
+        };
+        let sending = Sending::start(sources, video, audio, &sent);
+        let subscribed = async {
+            wait_for_stream(&mut joined, &stream_id).await?;
+            let (sub, offer) = joined.client.subscribe(&stream_id, true, true).await?;
+            let (rx_peer, rx_events) = Peer::new(&config).await?;
+            let answer = rx_peer.accept_offer(&offer).await?;
+            joined.client.subscribe_answer(&sub, answer).await?;
+            Ok::<_, Failure>((rx_peer, rx_events))
+        }
+        .await;
+        let (rx_peer, rx_events) = match subscribed {
+            Ok(r) => r,
+            Err(e) => {
+                sending.join();
+                joined.client.disconnect().await;
+                tx_peer.close().await;
+                return Err(e);
+            }
+        };
+        let progress = Progress::new(NAME, true);
+        let recording = record_peer(&stream, Arc::new(rx_peer), rx_events, sink, Some(Arc::clone(&measure)), progress);
+        (Loop::Native(joined, tx_peer, stream_id), recording, sending)
+    };
+
+    // Send for the duration (or until Ctrl-C), then stop and tear down cleanly.
+    let interrupted = run(&args, sending, &sent, stop_signal).await;
+    let stats = recording.finish().await;
+    match lp {
+        Loop::Janus(echo) => echo.stop().await,
+        Loop::Native(joined, tx_peer, stream_id) => {
+            if let Err(e) = joined.client.unpublish(&stream_id).await {
+                tracing::debug!("unpublish: {e}");
+            }
+            joined.client.disconnect().await;
+            tx_peer.close().await;
+        }
+    }
+    sent.finish();
+    let stats = stats?;
+    let m = measure.lock().expect("measurements lock").clone();
+    report(&args, &sent, &stats, &m, started)?;
+    Ok(if interrupted? { Exit::Interrupted } else { Exit::Ok })
+}
+
+/// The publish settings of the echo's sources: test pattern and tone, VGA at 30 fps.
+fn test_sources(args: &EchoTestArgs) -> PublishArgs {
+    PublishArgs {
+        conn: args.conn.clone(),
+        name: NAME.into(),
+        video: "testsrc".into(),
+        audio: "tone".into(),
+        no_audio: false,
+        no_video: false,
+        width: 640,
+        height: 480,
+        fps: 30.0,
+        video_bitrate: 1_000_000,
+        audio_bitrate: 48_000,
+        keyframe_interval: 60,
+        looping: false,
+        duration: None,
+    }
+}
+
+async fn connected(peer: &Peer) -> Result<(), Failure> {
+    peer.connected(CONNECT_LIMIT).await.map_err(|e| {
+        Failure::new(Exit::Media, format!("media connection to the server failed: {e}"))
+    })
+}
+
+/// Waits until the server reports our stream live.
+async fn wait_for_stream(joined: &mut Joined, stream_id: &str) -> Result<(), Failure> {
+    let wait = async {
+        loop {
+            match joined.events.recv().await {
+                Some(SessionEvent::StreamCreated { stream }) if stream.id == stream_id => return Ok(()),
+                Some(SessionEvent::SessionDisconnected { reason }) => {
+                    return Err(crate::client::disconnected_failure(&reason));
+                }
+                None => return Err(crate::client::disconnected_failure("networkDisconnected")),
+                Some(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(CONNECT_LIMIT, wait).await.map_err(|_| {
+        Failure::new(Exit::Media, "the server did not confirm the stream: it received no media")
+    })?
+}
+
+/// Sends until the duration is over or `stop` fires; `Ok(true)` when interrupted.
+async fn run(
+    args: &EchoTestArgs,
+    mut sending: Sending,
+    sent: &Progress,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<bool, Failure> {
+    let end = tokio::time::sleep(args.duration);
+    tokio::pin!(end, stop);
+    let outcome = loop {
+        tokio::select! {
+            _ = &mut end => break Ok(false),
+            _ = &mut stop => break Ok(true),
+            r = sending.done.recv() => if let Some(Err(e)) = r { break Err(e) },
+            _ = sent.tick() => {}
+        }
+    };
+    sending.join();
+    // What is still on its way back gets a moment to arrive.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    outcome
+}
+
+fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    (!sorted.is_empty()).then(|| sorted[((sorted.len() - 1) as f64 * p).round() as usize])
+}
+
+/// Prints the result; nothing back (audio or video) is a failure.
+fn report(
+    args: &EchoTestArgs,
+    sent: &Progress,
+    back: &RecordStats,
+    m: &Measurements,
+    started: Instant,
+) -> Result<(), Failure> {
+    let (video_sent, audio_sent, _) = sent.counts();
+    let mut rtt = m.latencies_ms.clone();
+    rtt.sort_by(f64::total_cmp);
+    let (p50, p95, max) = (percentile(&rtt, 0.5), percentile(&rtt, 0.95), rtt.last().copied());
+    let first_ms = m.first_frame.map(|t| t.duration_since(started).as_millis() as u64);
+    let missing: Vec<&str> = [("video", back.video_frames), ("audio", back.audio_frames)]
+        .iter()
+        .filter(|(_, n)| *n == 0)
+        .map(|(k, _)| *k)
+        .collect();
+    if args.json {
+        let v = json!({
+            "event": "echoTest",
+            "url": args.conn.url,
+            "ok": missing.is_empty(),
+            "sent": { "videoFrames": video_sent, "audioFrames": audio_sent },
+            "received": { "videoFrames": back.video_frames, "audioFrames": back.audio_frames, "decodedFrames": m.decoded },
+            "rttMs": { "p50": p50, "p95": p95, "max": max },
+            "firstFrameMs": first_ms,
+            "time": now_ms(),
+        });
+        println!("{v}");
+    } else {
+        println!("sent      {video_sent} video frames, {audio_sent} audio frames");
+        println!(
+            "returned  {} video frames ({} decoded), {} audio frames",
+            back.video_frames, m.decoded, back.audio_frames
+        );
+        match (p50, p95, max) {
+            (Some(p50), Some(p95), Some(max)) => println!(
+                "round trip  p50 {p50:.1} ms, p95 {p95:.1} ms, max {max:.1} ms ({} frames measured)",
+                rtt.len()
+            ),
+            _ => println!("round trip  not measured (no test-pattern frame came back readable)"),
+        }
+        if let Some(ms) = first_ms {
+            println!("first frame back {ms} ms after the start");
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::new(
+            Exit::NoMedia,
+            format!(
+                "echo test failed: no {} came back from the server (sent {video_sent} video and {audio_sent} audio frames)",
+                missing.join(" and no ")
+            ),
+        ))
+    }
+}

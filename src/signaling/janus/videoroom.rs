@@ -1,0 +1,550 @@
+//! Janus's VideoRoom plugin as a vcall session: the room is the session, each participant a
+//! connection, each publisher's feed a stream. A "control" handle joins as a publisher (that
+//! is how one hears the room's events, and how one publishes); each subscription is a handle
+//! of its own, for which Janus makes the offer.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::{Handle, JanusOptions, JanusSession, sdp_of};
+use crate::session::{Connection, SessionEvent, Stream, now_ms};
+use crate::signaling::SignalingError;
+
+const PLUGIN: &str = "janus.plugin.videoroom";
+
+/// Which room, and who we are in it.
+#[derive(Debug, Clone)]
+pub struct RoomOptions {
+    /// Numeric, or a string where the server uses string ids.
+    pub room: String,
+    pub pin: Option<String>,
+    /// The name others see; `None`: "vcall", and a publisher's stream name once it publishes.
+    pub display: Option<String>,
+    /// Create the room (H.264 and VP8, Opus) when it does not exist.
+    pub create: bool,
+}
+
+/// A room's ids are numbers unless the server was configured for strings.
+fn id_value(id: &str) -> Value {
+    id.parse::<u64>().map(Value::from).unwrap_or_else(|_| json!(id))
+}
+
+fn id_string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A publisher's feed: the stream others see and the `mid`s of its media.
+#[derive(Debug, Clone)]
+struct Feed {
+    stream: Stream,
+    mids: Vec<(String, String)>,
+}
+
+fn feed(p: &Value) -> Feed {
+    let id = id_string(&p["id"]);
+    let mut mids = Vec::new();
+    for s in p["streams"].as_array().into_iter().flatten() {
+        if s["disabled"].as_bool() == Some(true) {
+            continue;
+        }
+        if let (Some(kind), Some(mid)) = (s["type"].as_str(), s["mid"].as_str()) {
+            mids.push((kind.to_owned(), mid.to_owned()));
+        }
+    }
+    let has = |k: &str| mids.iter().any(|(kind, _)| kind == k);
+    Feed {
+        stream: Stream {
+            id: id.clone(),
+            name: p["display"].as_str().unwrap_or(&id).to_owned(),
+            has_audio: has("audio"),
+            has_video: has("video"),
+            connection_id: id,
+            created_at: now_ms(),
+        },
+        mids,
+    }
+}
+
+fn connection(id: &str, display: &str) -> Connection {
+    Connection {
+        id: id.to_owned(),
+        data: String::new(),
+        client_data: display.to_owned(),
+        created_at: now_ms(),
+    }
+}
+
+/// What the event task and the requests share.
+#[derive(Default)]
+struct Room {
+    feeds: HashMap<String, Feed>,
+    participants: HashMap<String, Connection>,
+}
+
+/// A client in a VideoRoom.
+pub struct VideoRoomClient {
+    session: Arc<JanusSession>,
+    control: u64,
+    room: Value,
+    pin: Option<String>,
+    display: Option<String>,
+    me: String,
+    private_id: Option<u64>,
+    state: Arc<Mutex<Room>>,
+    published: Arc<AtomicBool>,
+    subscriptions: Mutex<Vec<u64>>,
+}
+
+impl VideoRoomClient {
+    /// Creates a Janus session, joins the room, and reports it as `sessionConnected`.
+    pub async fn connect(
+        opts: &JanusOptions,
+        room: &RoomOptions,
+    ) -> Result<
+        (
+            VideoRoomClient,
+            SessionEvent,
+            mpsc::UnboundedReceiver<SessionEvent>,
+        ),
+        SignalingError,
+    > {
+        if room.room.trim().is_empty() {
+            return Err(SignalingError::Usage(
+                "--session must name the VideoRoom room (e.g. 1234)".into(),
+            ));
+        }
+        let session = Arc::new(JanusSession::connect(opts).await?);
+        match Self::join(Arc::clone(&session), room).await {
+            Ok(joined) => Ok(joined),
+            Err(e) => {
+                // Leave nothing behind on the server.
+                session.destroy().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn join(
+        session: Arc<JanusSession>,
+        opts: &RoomOptions,
+    ) -> Result<
+        (
+            VideoRoomClient,
+            SessionEvent,
+            mpsc::UnboundedReceiver<SessionEvent>,
+        ),
+        SignalingError,
+    > {
+        let control = session.attach(PLUGIN).await?;
+        let room = id_value(&opts.room);
+        if opts.create {
+            create_room(&session, control.id, &room, opts.pin.as_deref()).await?;
+        }
+        let display = opts.display.clone().unwrap_or_else(|| "vcall".into());
+        let mut body = json!({ "request": "join", "ptype": "publisher", "room": room, "display": display });
+        if let Some(pin) = &opts.pin {
+            body["pin"] = json!(pin);
+        }
+        let (joined, _) = session.message(control.id, body, None).await?;
+        if joined["videoroom"] != "joined" {
+            return Err(SignalingError::Protocol(format!(
+                "unexpected answer to join: {joined}"
+            )));
+        }
+        let me = id_string(&joined["id"]);
+        let mut state = Room::default();
+        for p in joined["publishers"].as_array().into_iter().flatten() {
+            let f = feed(p);
+            state.feeds.insert(f.stream.id.clone(), f);
+        }
+        // Everyone in the room, publishing or not.
+        let (list, _) = session
+            .message(
+                control.id,
+                json!({ "request": "listparticipants", "room": room }),
+                None,
+            )
+            .await?;
+        for p in list["participants"].as_array().into_iter().flatten() {
+            let id = id_string(&p["id"]);
+            let c = connection(&id, p["display"].as_str().unwrap_or_default());
+            state.participants.insert(id, c);
+        }
+        let myself = state
+            .participants
+            .remove(&me)
+            .unwrap_or_else(|| connection(&me, &display));
+        let mut connections: Vec<Connection> = state.participants.values().cloned().collect();
+        connections.push(myself.clone());
+        let first = SessionEvent::SessionConnected {
+            session_id: opts.room.clone(),
+            connection: myself,
+            connection_count: connections.len(),
+            connections,
+            streams: state.feeds.values().map(|f| f.stream.clone()).collect(),
+        };
+        let state = Arc::new(Mutex::new(state));
+        let published = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let control_id = control.id;
+        tokio::spawn(translate(
+            control,
+            session.gone(),
+            me.clone(),
+            Arc::clone(&state),
+            Arc::clone(&published),
+            tx,
+        ));
+        let client = VideoRoomClient {
+            control: control_id,
+            session,
+            room,
+            pin: opts.pin.clone(),
+            display: opts.display.clone(),
+            me,
+            private_id: joined["private_id"].as_u64(),
+            state,
+            published,
+            subscriptions: Mutex::default(),
+        };
+        Ok((client, first, rx))
+    }
+
+    /// Publishes with `offer`; returns our feed id (the stream id) and Janus's answer.
+    pub async fn publish(
+        &self,
+        name: &str,
+        offer: String,
+    ) -> Result<(String, String), SignalingError> {
+        let display = self.display.clone().unwrap_or_else(|| name.to_owned());
+        let (_, jsep) = self
+            .session
+            .message(
+                self.control,
+                json!({ "request": "publish", "display": display }),
+                Some(json!({ "type": "offer", "sdp": offer, "trickle": false })),
+            )
+            .await?;
+        let answer = sdp_of(jsep, "answer")?;
+        self.published.store(true, Ordering::SeqCst);
+        Ok((self.me.clone(), answer))
+    }
+
+    pub async fn unpublish(&self) -> Result<(), SignalingError> {
+        self.published.store(false, Ordering::SeqCst);
+        self.session
+            .message(self.control, json!({ "request": "unpublish" }), None)
+            .await
+            .map(drop)
+    }
+
+    /// A subscriber handle for one feed; returns its id and Janus's offer.
+    pub async fn subscribe(
+        &self,
+        stream_id: &str,
+        audio: bool,
+        video: bool,
+    ) -> Result<(String, String), SignalingError> {
+        let mids: Vec<Value> = {
+            let state = self.state.lock().expect("room lock");
+            match state.feeds.get(stream_id) {
+                Some(f) if !(audio && video) => f
+                    .mids
+                    .iter()
+                    .filter(|(kind, _)| (kind == "audio" && audio) || (kind == "video" && video))
+                    .map(|(_, mid)| json!({ "feed": id_value(stream_id), "mid": mid }))
+                    .collect(),
+                _ => vec![json!({ "feed": id_value(stream_id) })],
+            }
+        };
+        let handle = self.session.attach(PLUGIN).await?;
+        self.subscriptions
+            .lock()
+            .expect("subscriptions lock")
+            .push(handle.id);
+        let mut body = json!({ "request": "join", "ptype": "subscriber", "room": self.room, "streams": mids });
+        if let Some(p) = self.private_id {
+            body["private_id"] = json!(p);
+        }
+        if let Some(pin) = &self.pin {
+            body["pin"] = json!(pin);
+        }
+        let (_, jsep) = self.session.message(handle.id, body, None).await?;
+        Ok((handle.id.to_string(), sdp_of(jsep, "offer")?))
+    }
+
+    pub async fn subscribe_answer(&self, subscription: &str, sdp: String) -> Result<(), SignalingError> {
+        let handle: u64 = subscription
+            .parse()
+            .map_err(|_| SignalingError::Protocol(format!("bad subscription id {subscription}")))?;
+        self.session
+            .message(
+                handle,
+                json!({ "request": "start" }),
+                Some(json!({ "type": "answer", "sdp": sdp, "trickle": false })),
+            )
+            .await
+            .map(drop)
+    }
+
+    /// Leaves: subscriptions detached, the room left, the session destroyed.
+    pub async fn disconnect(&self) {
+        let subs: Vec<u64> = std::mem::take(&mut *self.subscriptions.lock().expect("subscriptions lock"));
+        for h in subs {
+            if let Err(e) = self.session.detach(h).await {
+                tracing::debug!("detaching subscriber handle: {e}");
+            }
+        }
+        if self.session.gone().borrow().is_none() {
+            if let Err(e) = self
+                .session
+                .message(self.control, json!({ "request": "leave" }), None)
+                .await
+            {
+                tracing::debug!("leaving the room: {e}");
+            }
+            if let Err(e) = self.session.detach(self.control).await {
+                tracing::debug!("detaching: {e}");
+            }
+        }
+        self.session.destroy().await;
+    }
+}
+
+async fn create_room(
+    session: &JanusSession,
+    handle: u64,
+    room: &Value,
+    pin: Option<&str>,
+) -> Result<(), SignalingError> {
+    let (exists, _) = session
+        .message(handle, json!({ "request": "exists", "room": room }), None)
+        .await?;
+    if exists["exists"] == true {
+        return Ok(());
+    }
+    let mut body = json!({
+        "request": "create",
+        "room": room,
+        "description": "created by vcall",
+        "publishers": 16,
+        "videocodec": "h264,vp8",
+        "audiocodec": "opus",
+        "notify_joining": true,
+    });
+    if let Some(pin) = pin {
+        body["pin"] = json!(pin);
+    }
+    match session.message(handle, body, None).await {
+        Ok(_) => {
+            tracing::info!("created VideoRoom room {room}");
+            Ok(())
+        }
+        // Someone else created it meanwhile.
+        Err(SignalingError::Refused(m)) if m.contains("427") => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Turns the control handle's events into session events.
+async fn translate(
+    mut control: Handle,
+    mut gone: super::Gone,
+    me: String,
+    state: Arc<Mutex<Room>>,
+    published: Arc<AtomicBool>,
+    tx: mpsc::UnboundedSender<SessionEvent>,
+) {
+    let mut own_stream_live = false;
+    loop {
+        let msg = tokio::select! {
+            m = control.events.recv() => m,
+            _ = gone.wait_for(|g| g.is_some()) => None,
+        };
+        let Some(msg) = msg else {
+            // Without a reason the handle was detached by us: a normal leave.
+            let Some(reason) = gone.borrow().clone() else {
+                return;
+            };
+            tracing::warn!("Janus session over: {reason}");
+            let reason = if reason.contains("timed") {
+                "sessionTimeout"
+            } else {
+                "networkDisconnected"
+            };
+            let _ = tx.send(SessionEvent::SessionDisconnected { reason: reason.into() });
+            return;
+        };
+        let events = {
+            let mut room = state.lock().expect("room lock");
+            events_for(&msg, &me, &mut room, &published, &mut own_stream_live)
+        };
+        for e in events {
+            let end = matches!(e, SessionEvent::SessionDisconnected { .. });
+            if tx.send(e).is_err() || end {
+                return;
+            }
+        }
+    }
+}
+
+/// The session events one Janus message means.
+fn events_for(
+    msg: &Value,
+    me: &str,
+    room: &mut Room,
+    published: &AtomicBool,
+    own_stream_live: &mut bool,
+) -> Vec<SessionEvent> {
+    let mut out = Vec::new();
+    match msg["janus"].as_str().unwrap_or_default() {
+        // Janus receives our media: the stream is live (like the embedded server's streamCreated).
+        "media" if msg["receiving"] == true && published.load(Ordering::SeqCst) && !*own_stream_live => {
+            *own_stream_live = true;
+            out.push(SessionEvent::StreamCreated {
+                stream: own_stream(me, msg),
+            });
+        }
+        "hangup" if *own_stream_live => {
+            *own_stream_live = false;
+            out.push(SessionEvent::StreamDestroyed {
+                stream: own_stream(me, msg),
+                reason: "mediaStopped".into(),
+            });
+        }
+        "event" => {
+            let data = &msg["plugindata"]["data"];
+            if data["videoroom"] == "destroyed" {
+                out.push(SessionEvent::SessionDisconnected {
+                    reason: "roomDestroyed".into(),
+                });
+                return out;
+            }
+            if let Some(j) = data.get("joining") {
+                let id = id_string(&j["id"]);
+                let c = connection(&id, j["display"].as_str().unwrap_or_default());
+                if room.participants.insert(id, c.clone()).is_none() {
+                    out.push(SessionEvent::ConnectionCreated { connection: c });
+                }
+            }
+            for p in data["publishers"].as_array().into_iter().flatten() {
+                let f = feed(p);
+                if f.stream.id == me || room.feeds.contains_key(&f.stream.id) {
+                    continue;
+                }
+                if !room.participants.contains_key(&f.stream.id) {
+                    let c = connection(&f.stream.id, &f.stream.name);
+                    room.participants.insert(f.stream.id.clone(), c.clone());
+                    out.push(SessionEvent::ConnectionCreated { connection: c });
+                }
+                out.push(SessionEvent::StreamCreated {
+                    stream: f.stream.clone(),
+                });
+                room.feeds.insert(f.stream.id.clone(), f);
+            }
+            if let Some(id) = data.get("unpublished").filter(|v| *v != "ok") {
+                if let Some(f) = room.feeds.remove(&id_string(id)) {
+                    out.push(SessionEvent::StreamDestroyed {
+                        stream: f.stream,
+                        reason: "unpublished".into(),
+                    });
+                }
+            }
+            if let Some(id) = data.get("leaving") {
+                if *id == "ok" {
+                    if data["reason"] == "kicked" {
+                        out.push(SessionEvent::SessionDisconnected {
+                            reason: "forceDisconnected".into(),
+                        });
+                    }
+                    return out;
+                }
+                let id = id_string(id);
+                if let Some(f) = room.feeds.remove(&id) {
+                    out.push(SessionEvent::StreamDestroyed {
+                        stream: f.stream,
+                        reason: "clientDisconnected".into(),
+                    });
+                }
+                let c = room
+                    .participants
+                    .remove(&id)
+                    .unwrap_or_else(|| connection(&id, ""));
+                out.push(SessionEvent::ConnectionDestroyed {
+                    connection: c,
+                    reason: "clientDisconnected".into(),
+                });
+            }
+            if let Some(id) = data.get("kicked") {
+                let id = id_string(id);
+                if let Some(f) = room.feeds.remove(&id) {
+                    out.push(SessionEvent::StreamDestroyed {
+                        stream: f.stream,
+                        reason: "forceUnpublished".into(),
+                    });
+                }
+                if let Some(c) = room.participants.remove(&id) {
+                    out.push(SessionEvent::ConnectionDestroyed {
+                        connection: c,
+                        reason: "forceDisconnected".into(),
+                    });
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+fn own_stream(me: &str, _msg: &Value) -> Stream {
+    Stream {
+        id: me.to_owned(),
+        name: String::new(),
+        has_audio: true,
+        has_video: true,
+        connection_id: me.to_owned(),
+        created_at: now_ms(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(data: Value) -> Value {
+        json!({ "janus": "event", "sender": 1, "plugindata": { "plugin": PLUGIN, "data": data } })
+    }
+
+    #[test]
+    fn room_events_become_session_events() {
+        let mut room = Room::default();
+        let published = AtomicBool::new(false);
+        let mut live = false;
+        let pubs = ev(json!({ "videoroom": "event", "publishers": [
+            { "id": 42, "display": "cam", "streams": [
+                { "type": "audio", "mid": "0", "codec": "opus" },
+                { "type": "video", "mid": "1", "codec": "h264" } ] } ] }));
+        let out = events_for(&pubs, "7", &mut room, &published, &mut live);
+        assert!(matches!(&out[0], SessionEvent::ConnectionCreated { connection } if connection.id == "42"));
+        assert!(matches!(&out[1], SessionEvent::StreamCreated { stream } if stream.name == "cam" && stream.has_audio && stream.has_video));
+        // The same publisher announced again is not a new stream.
+        assert!(events_for(&pubs, "7", &mut room, &published, &mut live).is_empty());
+        let out = events_for(&ev(json!({ "videoroom": "event", "unpublished": 42 })), "7", &mut room, &published, &mut live);
+        assert!(matches!(&out[0], SessionEvent::StreamDestroyed { stream, .. } if stream.id == "42"));
+        let out = events_for(&ev(json!({ "videoroom": "event", "leaving": 42 })), "7", &mut room, &published, &mut live);
+        assert_eq!(out.len(), 1);
+        assert!(matches!(&out[0], SessionEvent::ConnectionDestroyed { connection, .. } if connection.id == "42"));
+        // Our own media reaching Janus makes our stream live, once.
+        published.store(true, Ordering::SeqCst);
+        let media = json!({ "janus": "media", "sender": 1, "type": "video", "receiving": true });
+        assert_eq!(events_for(&media, "7", &mut room, &published, &mut live).len(), 1);
+        assert!(events_for(&media, "7", &mut room, &published, &mut live).is_empty());
+    }
+}
