@@ -52,7 +52,7 @@ fn av_skews(path: &Path, video: &[(f64, I420)], fps: u32) -> Vec<f64> {
     skews
 }
 
-fn check_recording(path: &Path, seconds: f64) {
+pub(crate) fn check_recording(path: &Path, seconds: f64) {
     let video = decode_video(path);
     let expected = seconds * 30.0;
     assert!(

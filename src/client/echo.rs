@@ -77,7 +77,14 @@ pub async fn echo_test(
         }
         let tx_peer = Arc::new(tx_peer);
         let progress = Progress::new(NAME, true);
-        let recording = record_peer(&stream, tx_peer, tx_events, sink, Some(Arc::clone(&measure)), progress);
+        let recording = record_peer(
+            &stream,
+            tx_peer,
+            tx_events,
+            sink,
+            Some(Arc::clone(&measure)),
+            progress,
+        );
         let sending = Sending::start(sources, video, audio, &sent);
         (Loop::Janus(echo), recording, sending)
     } else {
@@ -116,7 +123,14 @@ pub async fn echo_test(
             }
         };
         let progress = Progress::new(NAME, true);
-        let recording = record_peer(&stream, Arc::new(rx_peer), rx_events, sink, Some(Arc::clone(&measure)), progress);
+        let recording = record_peer(
+            &stream,
+            Arc::new(rx_peer),
+            rx_events,
+            sink,
+            Some(Arc::clone(&measure)),
+            progress,
+        );
         (Loop::Native(joined, tx_peer, stream_id), recording, sending)
     };
 
@@ -137,7 +151,11 @@ pub async fn echo_test(
     let stats = stats?;
     let m = measure.lock().expect("measurements lock").clone();
     report(&args, &sent, &stats, &m, started)?;
-    Ok(if interrupted? { Exit::Interrupted } else { Exit::Ok })
+    Ok(if interrupted? {
+        Exit::Interrupted
+    } else {
+        Exit::Ok
+    })
 }
 
 /// The publish settings of the echo's sources: test pattern and tone, VGA at 30 fps.
@@ -162,7 +180,10 @@ fn test_sources(args: &EchoTestArgs) -> PublishArgs {
 
 async fn connected(peer: &Peer) -> Result<(), Failure> {
     peer.connected(CONNECT_LIMIT).await.map_err(|e| {
-        Failure::new(Exit::Media, format!("media connection to the server failed: {e}"))
+        Failure::new(
+            Exit::Media,
+            format!("media connection to the server failed: {e}"),
+        )
     })
 }
 
@@ -171,7 +192,9 @@ async fn wait_for_stream(joined: &mut Joined, stream_id: &str) -> Result<(), Fai
     let wait = async {
         loop {
             match joined.events.recv().await {
-                Some(SessionEvent::StreamCreated { stream }) if stream.id == stream_id => return Ok(()),
+                Some(SessionEvent::StreamCreated { stream }) if stream.id == stream_id => {
+                    return Ok(());
+                }
                 Some(SessionEvent::SessionDisconnected { reason }) => {
                     return Err(crate::client::disconnected_failure(&reason));
                 }
@@ -180,9 +203,14 @@ async fn wait_for_stream(joined: &mut Joined, stream_id: &str) -> Result<(), Fai
             }
         }
     };
-    tokio::time::timeout(CONNECT_LIMIT, wait).await.map_err(|_| {
-        Failure::new(Exit::Media, "the server did not confirm the stream: it received no media")
-    })?
+    tokio::time::timeout(CONNECT_LIMIT, wait)
+        .await
+        .map_err(|_| {
+            Failure::new(
+                Exit::Media,
+                "the server did not confirm the stream: it received no media",
+            )
+        })?
 }
 
 /// Sends until the duration is over or `stop` fires; `Ok(true)` when interrupted.
@@ -223,8 +251,14 @@ fn report(
     let (video_sent, audio_sent, _) = sent.counts();
     let mut rtt = m.latencies_ms.clone();
     rtt.sort_by(f64::total_cmp);
-    let (p50, p95, max) = (percentile(&rtt, 0.5), percentile(&rtt, 0.95), rtt.last().copied());
-    let first_ms = m.first_frame.map(|t| t.duration_since(started).as_millis() as u64);
+    let (p50, p95, max) = (
+        percentile(&rtt, 0.5),
+        percentile(&rtt, 0.95),
+        rtt.last().copied(),
+    );
+    let first_ms = m
+        .first_frame
+        .map(|t| t.duration_since(started).as_millis() as u64);
     let missing: Vec<&str> = [("video", back.video_frames), ("audio", back.audio_frames)]
         .iter()
         .filter(|(_, n)| *n == 0)

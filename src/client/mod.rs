@@ -19,8 +19,8 @@ use crate::exit::{Exit, Failure};
 use crate::peer::PeerConfig;
 use crate::session::{SessionEvent, Stream};
 use crate::signaling::Client;
-use crate::signaling::janus::{self, JanusOptions};
 use crate::signaling::janus::videoroom::{RoomOptions, VideoRoomClient};
+use crate::signaling::janus::{self, JanusOptions};
 use crate::signaling::native::NativeClient;
 
 /// A joined session.
@@ -84,7 +84,8 @@ pub fn janus_options(conn: &ConnArgs) -> JanusOptions {
         timeout: conn.timeout,
         max_retries: conn.janus.max_retries,
         retry_delay: conn.janus.retry_delay,
-        keepalive: (!conn.janus.keepalive_interval.is_zero()).then_some(conn.janus.keepalive_interval),
+        keepalive: (!conn.janus.keepalive_interval.is_zero())
+            .then_some(conn.janus.keepalive_interval),
     }
 }
 
@@ -172,6 +173,8 @@ pub fn disconnected_failure(reason: &str) -> Failure {
         "serverShutdown" => "the server shut down".to_owned(),
         "forceDisconnected" => "a moderator removed this connection from the session".to_owned(),
         "networkDisconnected" => "the connection to the server was lost".to_owned(),
+        "sessionTimeout" => "the server timed the session out (no keepalives arrived)".to_owned(),
+        "roomDestroyed" => "the room was destroyed".to_owned(),
         other => format!("disconnected from the session ({other})"),
     };
     Failure::new(Exit::Disconnected, format!("session ended: {text}"))

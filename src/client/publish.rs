@@ -226,9 +226,7 @@ pub(crate) async fn add_tracks(
     name: &str,
 ) -> Result<(Option<Arc<LocalTrack>>, Option<Arc<LocalTrack>>), Failure> {
     let video = match video_codec {
-        Some(codec) => Some(Arc::new(
-            peer.add_track(codec, name, rand::random()).await?,
-        )),
+        Some(codec) => Some(Arc::new(peer.add_track(codec, name, rand::random()).await?)),
         None => None,
     };
     let audio = match has_audio {

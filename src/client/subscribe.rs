@@ -165,7 +165,14 @@ async fn start_recording(plan: RecordingPlan<'_>, sink: Sink) -> Result<Recordin
     let (peer, events) = Peer::new(peer_config).await?;
     let answer = peer.accept_offer(&offer).await?;
     client.subscribe_answer(&subscription, answer).await?;
-    Ok(record_peer(stream, Arc::new(peer), events, sink, measure, progress))
+    Ok(record_peer(
+        stream,
+        Arc::new(peer),
+        events,
+        sink,
+        measure,
+        progress,
+    ))
 }
 
 /// Records what arrives on `peer` into `sink`: each track assembled into frames on its own
@@ -178,7 +185,6 @@ pub(crate) fn record_peer(
     measure: Option<Arc<Mutex<Measurements>>>,
     progress: Progress,
 ) -> Recording {
-
     let (tx, mut rx) = mpsc::channel::<Delivery>(256);
     // Track tasks: packets -> frames.
     tokio::spawn(async move {

@@ -163,7 +163,9 @@ impl NativeClient {
         let ws_url = format!("{}/v1/signaling", url.trim_end_matches('/'));
         let (ws, _) = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(&ws_url))
             .await
-            .map_err(|_| SignalingError::Unreachable(format!("{url}: no answer within {timeout:?}")))?
+            .map_err(|_| {
+                SignalingError::Unreachable(format!("{url}: no answer within {timeout:?}"))
+            })?
             .map_err(|e| SignalingError::Unreachable(format!("{url}: {e}")))?;
         let (mut sink, mut stream) = ws.split();
 

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod janus;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -165,7 +167,12 @@ impl Proc {
 
     /// Waits for a line containing `needle`; panics with what was seen if none comes.
     pub fn wait_for(&mut self, needle: &str) -> String {
-        let deadline = std::time::Instant::now() + LIMIT;
+        self.wait_for_within(needle, LIMIT)
+    }
+
+    /// `wait_for` with a bound of its own, for what the far end does only after a while.
+    pub fn wait_for_within(&mut self, needle: &str, limit: Duration) -> String {
+        let deadline = std::time::Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match self.lines.recv_timeout(left) {

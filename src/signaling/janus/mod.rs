@@ -233,12 +233,18 @@ impl JanusSession {
                 // nobody waits on it, so a lost session shows up through `timeout`/`gone` instead.
                 let (tx, rx) = oneshot::channel();
                 let txn = msg["transaction"].as_str().unwrap_or_default().to_owned();
-                routes.lock().expect("routes lock").pending.insert(txn, Waiter { tx, ack_done: true });
+                routes
+                    .lock()
+                    .expect("routes lock")
+                    .pending
+                    .insert(txn, Waiter { tx, ack_done: true });
                 if out.send(msg).is_err() {
                     return;
                 }
                 tokio::spawn(async move {
-                    if let Ok(reply) = rx.await && reply["janus"] == "error" {
+                    if let Ok(reply) = rx.await
+                        && reply["janus"] == "error"
+                    {
                         tracing::warn!("Janus refused a keepalive: {}", reply["error"]["reason"]);
                     }
                 });
@@ -414,7 +420,11 @@ fn route(routes: &Mutex<Routes>, gone: Option<&watch::Sender<Option<String>>>, m
 
 /// One connection to the server; it ends when the transport fails or the queue closes.
 enum Link {
-    Ws(tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>),
+    Ws(
+        tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+    ),
     Http(HttpLink),
 }
 
@@ -444,7 +454,12 @@ async fn open(
             );
             let (ws, _) = tokio::time::timeout(opts.timeout, tokio_tungstenite::connect_async(req))
                 .await
-                .map_err(|_| SignalingError::Unreachable(format!("{url}: no answer within {:?}", opts.timeout)))?
+                .map_err(|_| {
+                    SignalingError::Unreachable(format!(
+                        "{url}: no answer within {:?}",
+                        opts.timeout
+                    ))
+                })?
                 .map_err(|e| SignalingError::Unreachable(format!("{url}: {e}")))?;
             Ok(Link::Ws(ws))
         }
@@ -509,7 +524,9 @@ impl Supervisor {
             link = match open_with_retries(&self.endpoint, &self.opts, self.sid.clone()).await {
                 Ok(l) => l,
                 Err(e) => {
-                    let _ = self.gone.send(Some(format!("the connection to Janus was lost and could not be restored: {e}")));
+                    let _ = self.gone.send(Some(format!(
+                        "the connection to Janus was lost and could not be restored: {e}"
+                    )));
                     self.fail_pending();
                     return;
                 }
@@ -518,9 +535,13 @@ impl Supervisor {
             let sid = *self.sid.borrow();
             if let (Link::Ws(ws), Some(id)) = (&mut link, sid) {
                 match claim(ws, id, &self.opts).await {
-                    Ok(()) => tracing::info!(session = id, "reconnected to Janus and claimed the session"),
+                    Ok(()) => {
+                        tracing::info!(session = id, "reconnected to Janus and claimed the session")
+                    }
                     Err(e) => {
-                        let _ = self.gone.send(Some(format!("reconnected to Janus, but the session is gone: {e}")));
+                        let _ = self.gone.send(Some(format!(
+                            "reconnected to Janus, but the session is gone: {e}"
+                        )));
                         self.fail_pending();
                         return;
                     }
@@ -536,7 +557,9 @@ impl Supervisor {
 
     async fn run_ws(
         &mut self,
-        ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+        ws: &mut tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
         out: &mut mpsc::UnboundedReceiver<Value>,
         mut owed: Option<Value>,
     ) -> LinkEnd {
@@ -622,7 +645,9 @@ impl Supervisor {
 
 /// Claims session `id` on a fresh WebSocket.
 async fn claim(
-    ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
     id: u64,
     opts: &JanusOptions,
 ) -> Result<(), SignalingError> {
@@ -714,7 +739,10 @@ impl HttpLink {
         let agent = self.agent.clone();
         let body = msg.clone();
         tokio::task::spawn_blocking(move || -> Result<Value, String> {
-            let mut resp = agent.post(&url).send_json(&body).map_err(|e| e.to_string())?;
+            let mut resp = agent
+                .post(&url)
+                .send_json(&body)
+                .map_err(|e| e.to_string())?;
             resp.body_mut()
                 .read_json::<Value>()
                 .map_err(|e| e.to_string())
@@ -724,13 +752,20 @@ impl HttpLink {
     }
 
     /// Starts the long poll; each event (or the error that ended it) goes to `tx`.
-    fn spawn_poll(&self, tx: mpsc::UnboundedSender<Result<Value, String>>) -> tokio::task::JoinHandle<()> {
+    fn spawn_poll(
+        &self,
+        tx: mpsc::UnboundedSender<Result<Value, String>>,
+    ) -> tokio::task::JoinHandle<()> {
         let mut sid = self.sid.clone();
         let agent = self.agent.clone();
         let base = self.base.clone();
         let query = self.query.clone();
         tokio::spawn(async move {
-            let Ok(id) = sid.wait_for(|s| s.is_some()).await.map(|s| s.expect("some")) else {
+            let Ok(id) = sid
+                .wait_for(|s| s.is_some())
+                .await
+                .map(|s| s.expect("some"))
+            else {
                 return;
             };
             let url = format!("{base}/{id}?{query}");
@@ -739,7 +774,9 @@ impl HttpLink {
                 let url = url.clone();
                 let r = tokio::task::spawn_blocking(move || -> Result<Value, String> {
                     let mut resp = agent.get(&url).call().map_err(|e| e.to_string())?;
-                    resp.body_mut().read_json::<Value>().map_err(|e| e.to_string())
+                    resp.body_mut()
+                        .read_json::<Value>()
+                        .map_err(|e| e.to_string())
                 })
                 .await
                 .unwrap_or_else(|e| Err(e.to_string()));
@@ -789,7 +826,10 @@ pub struct EchoTest {
 
 impl EchoTest {
     /// Creates a session, attaches the plugin and hands it `offer`; returns Janus's answer.
-    pub async fn start(opts: &JanusOptions, offer: String) -> Result<(EchoTest, String), SignalingError> {
+    pub async fn start(
+        opts: &JanusOptions,
+        offer: String,
+    ) -> Result<(EchoTest, String), SignalingError> {
         let session = JanusSession::connect(opts).await?;
         let started = async {
             let handle = session.attach("janus.plugin.echotest").await?;
@@ -858,14 +898,28 @@ mod tests {
     fn routing_waits_past_ack_and_routes_events_by_sender() {
         let routes = Mutex::new(Routes::default());
         let (tx, mut rx) = oneshot::channel();
-        routes.lock().unwrap().pending.insert("t1".into(), Waiter { tx, ack_done: false });
+        routes.lock().unwrap().pending.insert(
+            "t1".into(),
+            Waiter {
+                tx,
+                ack_done: false,
+            },
+        );
         let (htx, mut hrx) = mpsc::unbounded_channel();
         routes.lock().unwrap().handles.insert(7, htx);
         route(&routes, None, json!({"janus": "ack", "transaction": "t1"}));
         assert!(rx.try_recv().is_err());
-        route(&routes, None, json!({"janus": "event", "sender": 7, "plugindata": {}}));
+        route(
+            &routes,
+            None,
+            json!({"janus": "event", "sender": 7, "plugindata": {}}),
+        );
         assert_eq!(hrx.try_recv().unwrap()["sender"], 7);
-        route(&routes, None, json!({"janus": "event", "transaction": "t1", "sender": 7}));
+        route(
+            &routes,
+            None,
+            json!({"janus": "event", "transaction": "t1", "sender": 7}),
+        );
         assert_eq!(rx.try_recv().unwrap()["janus"], "event");
         assert!(routes.lock().unwrap().pending.is_empty());
     }
@@ -874,9 +928,13 @@ mod tests {
     fn errors_map_to_kinds() {
         let e = check(json!({"janus": "error", "error": {"code": 403, "reason": "Unauthorized"}}));
         assert!(matches!(e, Err(SignalingError::Auth(_))));
-        let e = check(json!({"janus": "event", "plugindata": {"data": {"error_code": 426, "error": "No such room"}}}));
+        let e = check(
+            json!({"janus": "event", "plugindata": {"data": {"error_code": 426, "error": "No such room"}}}),
+        );
         assert!(matches!(e, Err(SignalingError::SessionNotFound(_))));
-        let e = check(json!({"janus": "event", "plugindata": {"data": {"error_code": 433, "error": "wrong pin"}}}));
+        let e = check(
+            json!({"janus": "event", "plugindata": {"data": {"error_code": 433, "error": "wrong pin"}}}),
+        );
         assert!(matches!(e, Err(SignalingError::Auth(_))));
         assert!(check(json!({"janus": "success"})).is_ok());
     }

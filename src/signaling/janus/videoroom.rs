@@ -30,7 +30,9 @@ pub struct RoomOptions {
 
 /// A room's ids are numbers unless the server was configured for strings.
 fn id_value(id: &str) -> Value {
-    id.parse::<u64>().map(Value::from).unwrap_or_else(|_| json!(id))
+    id.parse::<u64>()
+        .map(Value::from)
+        .unwrap_or_else(|_| json!(id))
 }
 
 fn id_string(v: &Value) -> String {
@@ -148,7 +150,8 @@ impl VideoRoomClient {
             create_room(&session, control.id, &room, opts.pin.as_deref()).await?;
         }
         let display = opts.display.clone().unwrap_or_else(|| "vcall".into());
-        let mut body = json!({ "request": "join", "ptype": "publisher", "room": room, "display": display });
+        let mut body =
+            json!({ "request": "join", "ptype": "publisher", "room": room, "display": display });
         if let Some(pin) = &opts.pin {
             body["pin"] = json!(pin);
         }
@@ -269,7 +272,8 @@ impl VideoRoomClient {
             .lock()
             .expect("subscriptions lock")
             .push(handle.id);
-        let mut body = json!({ "request": "join", "ptype": "subscriber", "room": self.room, "streams": mids });
+        let mut body =
+            json!({ "request": "join", "ptype": "subscriber", "room": self.room, "streams": mids });
         if let Some(p) = self.private_id {
             body["private_id"] = json!(p);
         }
@@ -280,7 +284,11 @@ impl VideoRoomClient {
         Ok((handle.id.to_string(), sdp_of(jsep, "offer")?))
     }
 
-    pub async fn subscribe_answer(&self, subscription: &str, sdp: String) -> Result<(), SignalingError> {
+    pub async fn subscribe_answer(
+        &self,
+        subscription: &str,
+        sdp: String,
+    ) -> Result<(), SignalingError> {
         let handle: u64 = subscription
             .parse()
             .map_err(|_| SignalingError::Protocol(format!("bad subscription id {subscription}")))?;
@@ -296,7 +304,8 @@ impl VideoRoomClient {
 
     /// Leaves: subscriptions detached, the room left, the session destroyed.
     pub async fn disconnect(&self) {
-        let subs: Vec<u64> = std::mem::take(&mut *self.subscriptions.lock().expect("subscriptions lock"));
+        let subs: Vec<u64> =
+            std::mem::take(&mut *self.subscriptions.lock().expect("subscriptions lock"));
         for h in subs {
             if let Err(e) = self.session.detach(h).await {
                 tracing::debug!("detaching subscriber handle: {e}");
@@ -379,7 +388,9 @@ async fn translate(
             } else {
                 "networkDisconnected"
             };
-            let _ = tx.send(SessionEvent::SessionDisconnected { reason: reason.into() });
+            let _ = tx.send(SessionEvent::SessionDisconnected {
+                reason: reason.into(),
+            });
             return;
         };
         let events = {
@@ -406,7 +417,11 @@ fn events_for(
     let mut out = Vec::new();
     match msg["janus"].as_str().unwrap_or_default() {
         // Janus receives our media: the stream is live (like the embedded server's streamCreated).
-        "media" if msg["receiving"] == true && published.load(Ordering::SeqCst) && !*own_stream_live => {
+        "media"
+            if msg["receiving"] == true
+                && published.load(Ordering::SeqCst)
+                && !*own_stream_live =>
+        {
             *own_stream_live = true;
             out.push(SessionEvent::StreamCreated {
                 stream: own_stream(me, msg),
@@ -532,19 +547,42 @@ mod tests {
                 { "type": "audio", "mid": "0", "codec": "opus" },
                 { "type": "video", "mid": "1", "codec": "h264" } ] } ] }));
         let out = events_for(&pubs, "7", &mut room, &published, &mut live);
-        assert!(matches!(&out[0], SessionEvent::ConnectionCreated { connection } if connection.id == "42"));
-        assert!(matches!(&out[1], SessionEvent::StreamCreated { stream } if stream.name == "cam" && stream.has_audio && stream.has_video));
+        assert!(
+            matches!(&out[0], SessionEvent::ConnectionCreated { connection } if connection.id == "42")
+        );
+        assert!(
+            matches!(&out[1], SessionEvent::StreamCreated { stream } if stream.name == "cam" && stream.has_audio && stream.has_video)
+        );
         // The same publisher announced again is not a new stream.
         assert!(events_for(&pubs, "7", &mut room, &published, &mut live).is_empty());
-        let out = events_for(&ev(json!({ "videoroom": "event", "unpublished": 42 })), "7", &mut room, &published, &mut live);
-        assert!(matches!(&out[0], SessionEvent::StreamDestroyed { stream, .. } if stream.id == "42"));
-        let out = events_for(&ev(json!({ "videoroom": "event", "leaving": 42 })), "7", &mut room, &published, &mut live);
+        let out = events_for(
+            &ev(json!({ "videoroom": "event", "unpublished": 42 })),
+            "7",
+            &mut room,
+            &published,
+            &mut live,
+        );
+        assert!(
+            matches!(&out[0], SessionEvent::StreamDestroyed { stream, .. } if stream.id == "42")
+        );
+        let out = events_for(
+            &ev(json!({ "videoroom": "event", "leaving": 42 })),
+            "7",
+            &mut room,
+            &published,
+            &mut live,
+        );
         assert_eq!(out.len(), 1);
-        assert!(matches!(&out[0], SessionEvent::ConnectionDestroyed { connection, .. } if connection.id == "42"));
+        assert!(
+            matches!(&out[0], SessionEvent::ConnectionDestroyed { connection, .. } if connection.id == "42")
+        );
         // Our own media reaching Janus makes our stream live, once.
         published.store(true, Ordering::SeqCst);
         let media = json!({ "janus": "media", "sender": 1, "type": "video", "receiving": true });
-        assert_eq!(events_for(&media, "7", &mut room, &published, &mut live).len(), 1);
+        assert_eq!(
+            events_for(&media, "7", &mut room, &published, &mut live).len(),
+            1
+        );
         assert!(events_for(&media, "7", &mut room, &published, &mut live).is_empty());
     }
 }

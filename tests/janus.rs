@@ -1,0 +1,248 @@
+//! Against a real Janus (Debian's package, started by the harness): the same commands, events,
+//! recordings and exit codes as against the embedded server, over both Janus transports.
+
+use std::process::Command;
+
+use crate::common::janus::{self, Janus};
+use crate::common::*;
+
+/// A publisher of the test pattern and tone into `room` (created if missing).
+fn publisher(j: &Janus, url: &str, room: &str, name: &str) -> Proc {
+    let mut p = Proc::spawn(j.cmd(
+        url,
+        room,
+        &[
+            "publish",
+            "--create-room",
+            "--name",
+            name,
+            "--video",
+            "testsrc",
+            "--audio",
+            "tone",
+            "--width",
+            "320",
+            "--height",
+            "240",
+            "--video-bitrate",
+            "600k",
+        ],
+    ));
+    p.wait_for("stream is live");
+    p
+}
+
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+#[test]
+fn a_stream_published_into_a_room_is_recorded_intact() {
+    // Published over the WebSocket transport, recorded over HTTP long poll.
+    let j = janus::shared();
+    let _p = publisher(j, &j.ws, "1001", "cam");
+    let dir = temp_dir();
+    let out = dir.path().join("room.mp4");
+    let (code, _, err) = run(j.cmd(
+        &j.http,
+        "1001",
+        &["subscribe", "-o", &path_str(&out), "--duration", "4s"],
+    ));
+    assert_eq!(code, 0, "{err}");
+    crate::media::check_recording(&out, 4.0);
+}
+
+#[test]
+fn two_publishers_are_listed_and_followed_until_one_leaves() {
+    let j = janus::shared();
+    let room = "1002";
+    let mut watcher = Proc::spawn(j.cmd(&j.ws, room, &["connect", "--json", "--create-room"]));
+    watcher.wait_for("sessionConnected");
+    let _alice = publisher(j, &j.ws, room, "alice");
+    let mut bob = publisher(j, &j.http, room, "bob");
+    watcher.wait_for("\"name\":\"alice\"");
+    watcher.wait_for("\"name\":\"bob\"");
+
+    let (code, out, err) = run(j.cmd(&j.ws, room, &["list-streams", "--json"]));
+    assert_eq!(code, 0, "{err}");
+    let listed = &json_lines(&out)[0];
+    let mut names: Vec<&str> = listed["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["alice", "bob"], "{out}");
+    // The watcher and the two publishers, besides the lister itself.
+    assert_eq!(listed["connectionCount"], 3, "{out}");
+    let (code, out, _) = run(j.cmd(&j.http, room, &["list-streams"]));
+    assert_eq!(code, 0);
+    assert!(out.contains("2 stream(s), 3 connection(s)"), "{out}");
+
+    bob.interrupt();
+    assert_eq!(bob.wait(), 130, "{}", bob.output());
+    let gone = watcher.wait_for("streamDestroyed");
+    assert!(gone.contains("\"name\":\"bob\""), "{gone}");
+    watcher.wait_for("connectionDestroyed");
+    let (_, out, _) = run(j.cmd(&j.ws, room, &["list-streams", "--json"]));
+    let streams = json_lines(&out)[0]["streams"].as_array().unwrap().clone();
+    assert_eq!(streams.len(), 1, "{out}");
+    assert_eq!(streams[0]["name"], "alice");
+}
+
+#[test]
+fn echo_test_reports_the_round_trip() {
+    let j = janus::shared();
+    for url in [&j.ws, &j.http] {
+        let (code, out, err) = run(j.cmd(url, "", &["echo-test", "--json", "--duration", "3s"]));
+        assert_eq!(code, 0, "{err}");
+        let r = &json_lines(&out)[0];
+        assert_eq!(r["ok"], true, "{out}");
+        // 3 s at 30 fps went out; nearly all of it must come back, with readable marks.
+        assert!(
+            r["received"]["videoFrames"].as_u64().unwrap() >= 60,
+            "{out}"
+        );
+        assert!(
+            r["received"]["audioFrames"].as_u64().unwrap() >= 100,
+            "{out}"
+        );
+        let p95 = r["rttMs"]["p95"].as_f64().expect("round trip measured");
+        assert!(p95 < 1000.0, "{out}");
+    }
+}
+
+/// Drops, on arrival, RTP and RTCP (first byte 128-191, RFC 7983) from a Janus's media ports,
+/// leaving ICE and DTLS alone: the call connects, and no media comes back.
+struct DropRtpFrom(String);
+
+impl DropRtpFrom {
+    fn ports(range: (u16, u16)) -> DropRtpFrom {
+        let spec = format!("{}:{}", range.0, range.1);
+        let r = DropRtpFrom(spec);
+        assert!(
+            r.iptables("-A"),
+            "iptables failed (this test needs root, iptables and the u32 match)"
+        );
+        r
+    }
+    fn iptables(&self, op: &str) -> bool {
+        Command::new("iptables")
+            .args([
+                op, "INPUT", "-p", "udp", "--sport", &self.0, "-m", "u32", "--u32",
+            ])
+            .arg("0>>22&0x3C@8>>24=128:191")
+            .args(["-j", "DROP"])
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for DropRtpFrom {
+    fn drop(&mut self) {
+        self.iptables("-D");
+    }
+}
+
+#[test]
+fn echo_test_fails_when_nothing_comes_back() {
+    let j = Janus::start();
+    let _drop = DropRtpFrom::ports(j.rtp_ports);
+    let (code, out, err) = run(j.cmd(&j.ws, "", &["echo-test", "--duration", "2s"]));
+    assert_eq!(code, 9, "{out}\n{err}");
+    assert!(err.contains("no video and no audio came back"), "{err}");
+}
+
+#[test]
+fn keepalives_hold_a_session_past_janus_timeout() {
+    // Janus drops a silent session after 60 s. Two watchers join; the one without keepalives
+    // is dropped, the other still hears the room afterwards.
+    let j = janus::shared();
+    let room = "1003";
+    let mut kept = Proc::spawn(j.cmd(&j.ws, room, &["connect", "--json", "--create-room"]));
+    kept.wait_for("sessionConnected");
+    let mut silent = Proc::spawn(j.cmd(
+        &j.ws,
+        room,
+        &["connect", "--json", "--keepalive-interval", "0"],
+    ));
+    silent.wait_for("sessionConnected");
+    // Janus checks for silent sessions every couple of seconds after the 60 s.
+    let timed_out =
+        silent.wait_for_within("sessionDisconnected", std::time::Duration::from_secs(150));
+    assert!(timed_out.contains("sessionTimeout"), "{timed_out}");
+    assert_eq!(silent.wait(), 7, "{}", silent.output());
+    assert!(
+        silent.output().contains("timed the session out"),
+        "{}",
+        silent.output()
+    );
+    let _late = publisher(j, &j.ws, room, "late");
+    kept.wait_for("\"name\":\"late\"");
+}
+
+#[test]
+fn janus_errors_are_clear_and_coded() {
+    let j = janus::shared();
+    let cases: [(&str, &str, &str, i32, &str); 4] = [
+        (janus::TOKEN, "999999", "", 4, "No such room"),
+        (janus::TOKEN, "4321", "1111", 3, "wrong pin"),
+        ("not-the-token", "4321", "", 3, "Unauthorized"),
+        ("", "4321", "", 3, "Unauthorized"),
+    ];
+    for (token, room, pin, want, text) in cases {
+        for url in [&j.ws, &j.http] {
+            let mut c = vcall();
+            c.args([
+                "list-streams",
+                "--url",
+                url,
+                "--session",
+                room,
+                "--token",
+                token,
+            ]);
+            if !pin.is_empty() {
+                c.args(["--pin", pin]);
+            }
+            let (code, _, err) = run(c);
+            assert_eq!(code, want, "{token} {room} {pin} {url}: {err}");
+            assert!(err.contains(text), "{token} {room} {pin} {url}: {err}");
+        }
+    }
+    let (code, _, err) = run(j.cmd("janus+ftp://127.0.0.1:1", "1", &["list-streams"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("a Janus URL is"), "{err}");
+    // The right PIN gets in.
+    let (code, _, err) = run(j.cmd(&j.ws, "4321", &["list-streams", "--pin", "2468"]));
+    assert_eq!(code, 0, "{err}");
+    // Nobody listening: retried, then exit 6.
+    let closed = format!("janus+ws://127.0.0.1:{}", free_port());
+    let mut c = j.cmd(
+        &closed,
+        "1",
+        &[
+            "list-streams",
+            "--max-retries",
+            "2",
+            "--retry-delay",
+            "50ms",
+        ],
+    );
+    c.env("RUST_LOG", "warn");
+    let (code, _, err) = run(c);
+    assert_eq!(code, 6, "{err}");
+    assert!(err.contains("attempt 2 of 2"), "{err}");
+    assert!(err.contains("cannot reach"), "{err}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
