@@ -55,6 +55,31 @@ fn a_stream_published_into_a_room_is_recorded_intact() {
 }
 
 #[test]
+fn vp8_from_a_browser_like_publisher_is_recorded() {
+    let j = janus::shared();
+    let dir = temp_dir();
+    let ivf = vp8_clip(dir.path());
+    let out = dir.path().join("vp8.mkv");
+    let mut sub = Proc::spawn(j.cmd(
+        &j.ws,
+        "1005",
+        &["subscribe", "--create-room", "-o", &path_str(&out), "--frames", "25", "-v"],
+    ));
+    sub.wait_for("waiting for a stream");
+    let mut p = Proc::spawn(j.cmd(
+        &j.ws,
+        "1005",
+        &["publish", "--video", &path_str(&ivf), "--no-audio"],
+    ));
+    assert_eq!(sub.wait(), 0, "{}", sub.output());
+    p.interrupt();
+    p.wait();
+    let probe = probe(&out);
+    assert_eq!(probe["streams"][0]["codec_name"], "vp8", "{probe}");
+    assert_eq!(decode_video(&out).len(), 25);
+}
+
+#[test]
 fn two_publishers_are_listed_and_followed_until_one_leaves() {
     let j = janus::shared();
     let room = "1002";
@@ -245,4 +270,66 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A TCP relay to Janus that can drop every connection through it, as a flaky network would.
+struct Relay {
+    port: u16,
+    live: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Relay {
+    fn to(target: &str) -> Relay {
+        let target: std::net::SocketAddr = target.parse().unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let live: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>> = Default::default();
+        let live2 = live.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Ok(server) = std::net::TcpStream::connect(target) else { continue };
+                let mut l = live2.lock().unwrap();
+                l.push(client.try_clone().unwrap());
+                l.push(server.try_clone().unwrap());
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Relay { port, live }
+    }
+
+    /// Drops every connection now open; new ones are relayed again.
+    fn cut(&self) {
+        for s in self.live.lock().unwrap().drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+#[test]
+fn a_dropped_websocket_is_reconnected_and_the_session_claimed_back() {
+    let j = janus::shared();
+    let room = "1004";
+    let relay = Relay::to(j.ws.trim_start_matches("janus+ws://"));
+    let via_relay = format!("janus+ws://127.0.0.1:{}", relay.port);
+    let mut watcher = Proc::spawn(j.cmd(
+        &via_relay,
+        room,
+        &["connect", "--json", "--create-room", "--retry-delay", "100ms"],
+    ));
+    watcher.wait_for("sessionConnected");
+    relay.cut();
+    watcher.wait_for("reconnecting");
+    watcher.wait_for("claimed the session");
+    // Still in the room: a newcomer is seen.
+    let _p = publisher(j, &j.ws, room, "after-the-drop");
+    watcher.wait_for("\"name\":\"after-the-drop\"");
 }

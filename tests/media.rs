@@ -378,29 +378,7 @@ fn vp8_is_recorded_as_it_comes_into_mp4_and_mkv() {
     // VP8, as browsers send it: an IVF made by ffmpeg (libvpx) is published as it is, and the
     // recording holds the same VP8, not a transcode.
     let dir = temp_dir();
-    let ivf = dir.path().join("clip.ivf");
-    let made = std::process::Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=320x240:rate=25",
-            "-t",
-            "6",
-            "-c:v",
-            "libvpx",
-            "-g",
-            "10",
-            "-b:v",
-            "500k",
-        ])
-        .arg(&ivf)
-        .status()
-        .expect("ffmpeg runs");
-    assert!(made.success());
+    let ivf = vp8_clip(dir.path());
     let server = Server::start();
     let session = server.session();
     for name in ["vp8.mkv", "vp8.mp4"] {
@@ -424,4 +402,25 @@ fn vp8_is_recorded_as_it_comes_into_mp4_and_mkv() {
         assert_eq!(probe["streams"][0]["width"], 320, "{probe}");
         assert_eq!(decode_video(&out).len(), 25, "{name}");
     }
+}
+
+#[test]
+fn echo_test_through_the_embedded_server() {
+    // Published and subscribed back through the SFU; the marks give the round trip.
+    let server = Server::start();
+    let session = server.session();
+    let (code, out, err) = run(server.cmd(
+        &session,
+        Role::Publisher,
+        &["echo-test", "--json", "--duration", "3s"],
+    ));
+    assert_eq!(code, 0, "{err}");
+    let r: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    assert_eq!(r["ok"], true, "{out}");
+    assert!(r["received"]["videoFrames"].as_u64().unwrap() >= 60, "{out}");
+    assert!(r["received"]["audioFrames"].as_u64().unwrap() >= 100, "{out}");
+    assert!(r["rttMs"]["p95"].as_f64().is_some(), "{out}");
+    // Echo needs publishing rights.
+    let (code, _, err) = run(server.cmd(&session, Role::Subscriber, &["echo-test"]));
+    assert_eq!(code, 5, "{err}");
 }

@@ -26,7 +26,7 @@ const NAME: &str = "echo-test";
 /// How the media goes round.
 enum Loop {
     Janus(EchoTest),
-    Native(Joined, Peer, String),
+    Native(Box<Joined>, Peer, String),
 }
 
 pub async fn echo_test(
@@ -131,7 +131,11 @@ pub async fn echo_test(
             Some(Arc::clone(&measure)),
             progress,
         );
-        (Loop::Native(joined, tx_peer, stream_id), recording, sending)
+        (
+            Loop::Native(Box::new(joined), tx_peer, stream_id),
+            recording,
+            sending,
+        )
     };
 
     // Send for the duration (or until Ctrl-C), then stop and tear down cleanly.

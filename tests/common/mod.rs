@@ -511,3 +511,31 @@ pub fn serve_url(serve: &mut Proc) -> String {
         .expect("a ws:// URL")
         .to_owned()
 }
+
+/// Six seconds of VP8 in IVF, as browsers send it, made by ffmpeg (libvpx).
+pub fn vp8_clip(dir: &Path) -> PathBuf {
+    let ivf = dir.join("clip.ivf");
+    let made = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=25",
+            "-t",
+            "6",
+            "-c:v",
+            "libvpx",
+            "-g",
+            "10",
+            "-b:v",
+            "500k",
+        ])
+        .arg(&ivf)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(made.success());
+    ivf
+}

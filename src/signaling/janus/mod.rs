@@ -418,13 +418,12 @@ fn route(routes: &Mutex<Routes>, gone: Option<&watch::Sender<Option<String>>>, m
     tracing::trace!("unrouted Janus message: {msg}");
 }
 
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
 /// One connection to the server; it ends when the transport fails or the queue closes.
 enum Link {
-    Ws(
-        tokio_tungstenite::WebSocketStream<
-            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-        >,
-    ),
+    Ws(Box<Ws>),
     Http(HttpLink),
 }
 
@@ -461,7 +460,7 @@ async fn open(
                     ))
                 })?
                 .map_err(|e| SignalingError::Unreachable(format!("{url}: {e}")))?;
-            Ok(Link::Ws(ws))
+            Ok(Link::Ws(Box::new(ws)))
         }
         Endpoint::Http(base) => {
             let link = HttpLink::new(base, sid, opts);
@@ -557,9 +556,7 @@ impl Supervisor {
 
     async fn run_ws(
         &mut self,
-        ws: &mut tokio_tungstenite::WebSocketStream<
-            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-        >,
+        ws: &mut Ws,
         out: &mut mpsc::UnboundedReceiver<Value>,
         mut owed: Option<Value>,
     ) -> LinkEnd {
@@ -644,13 +641,7 @@ impl Supervisor {
 }
 
 /// Claims session `id` on a fresh WebSocket.
-async fn claim(
-    ws: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-    id: u64,
-    opts: &JanusOptions,
-) -> Result<(), SignalingError> {
+async fn claim(ws: &mut Ws, id: u64, opts: &JanusOptions) -> Result<(), SignalingError> {
     let mut msg = json!({ "janus": "claim", "session_id": id, "transaction": "claim" });
     if let Some(t) = &opts.token {
         msg["token"] = json!(t);
