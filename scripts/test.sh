@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the tests need (the build's packages, and ffmpeg to decode recordings
-# independently), then runs every test.
+# Installs what the tests need (the build's packages, ffmpeg to decode recordings
+# independently, Janus to test against a real media server), then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh ffmpeg iproute2 iptables
+scripts/setup.sh ffmpeg iproute2 iptables janus
 cargo test --locked "$@"
