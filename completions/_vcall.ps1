@@ -37,6 +37,7 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('publish', 'publish', [CompletionResultType]::ParameterValue, 'Publish a stream: camera and microphone, a test pattern and tone, files or stdin')
             [CompletionResult]::new('subscribe', 'subscribe', [CompletionResultType]::ParameterValue, 'Subscribe to streams and record them to files or pipe them to stdout')
             [CompletionResult]::new('moderate', 'moderate', [CompletionResultType]::ParameterValue, 'Moderator actions: force a stream to unpublish or a connection to leave')
+            [CompletionResult]::new('echo-test', 'echo-test', [CompletionResultType]::ParameterValue, 'Check a server end to end: send the test pattern and tone, get them back, report the round trip (Janus''s EchoTest plugin, or publish-and-subscribe-to-self on a vcall server)')
             [CompletionResult]::new('devices', 'devices', [CompletionResultType]::ParameterValue, 'List cameras and microphones')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Start a server, publish, subscribe and record a few seconds, all in one process')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -141,11 +142,19 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
         }
         'vcall;connect' {
             [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
-            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id [env: VCALL_SESSION]')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants')
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Limit for each answer from the server [env: VCALL_TIMEOUT]')
+            [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]')
+            [CompletionResult]::new('--pin', '--pin', [CompletionResultType]::ParameterName, 'The room''s PIN [env: VCALL_PIN]')
+            [CompletionResult]::new('--display', '--display', [CompletionResultType]::ParameterName, 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]')
+            [CompletionResult]::new('--max-retries', '--max-retries', [CompletionResultType]::ParameterName, 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]')
+            [CompletionResult]::new('--retry-delay', '--retry-delay', [CompletionResultType]::ParameterName, 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]')
+            [CompletionResult]::new('--keepalive-interval', '--keepalive-interval', [CompletionResultType]::ParameterName, 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]')
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Leave after this long (e.g. 10s); default: until Ctrl-C')
+            [CompletionResult]::new('--create-room', '--create-room', [CompletionResultType]::ParameterName, 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object per line')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
@@ -159,10 +168,18 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
         }
         'vcall;list-streams' {
             [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
-            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id [env: VCALL_SESSION]')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants')
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Limit for each answer from the server [env: VCALL_TIMEOUT]')
+            [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]')
+            [CompletionResult]::new('--pin', '--pin', [CompletionResultType]::ParameterName, 'The room''s PIN [env: VCALL_PIN]')
+            [CompletionResult]::new('--display', '--display', [CompletionResultType]::ParameterName, 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]')
+            [CompletionResult]::new('--max-retries', '--max-retries', [CompletionResultType]::ParameterName, 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]')
+            [CompletionResult]::new('--retry-delay', '--retry-delay', [CompletionResultType]::ParameterName, 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]')
+            [CompletionResult]::new('--keepalive-interval', '--keepalive-interval', [CompletionResultType]::ParameterName, 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]')
+            [CompletionResult]::new('--create-room', '--create-room', [CompletionResultType]::ParameterName, 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
@@ -176,10 +193,17 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
         }
         'vcall;publish' {
             [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
-            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id [env: VCALL_SESSION]')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants')
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Limit for each answer from the server [env: VCALL_TIMEOUT]')
+            [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]')
+            [CompletionResult]::new('--pin', '--pin', [CompletionResultType]::ParameterName, 'The room''s PIN [env: VCALL_PIN]')
+            [CompletionResult]::new('--display', '--display', [CompletionResultType]::ParameterName, 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]')
+            [CompletionResult]::new('--max-retries', '--max-retries', [CompletionResultType]::ParameterName, 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]')
+            [CompletionResult]::new('--retry-delay', '--retry-delay', [CompletionResultType]::ParameterName, 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]')
+            [CompletionResult]::new('--keepalive-interval', '--keepalive-interval', [CompletionResultType]::ParameterName, 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The stream''s name, visible to others')
             [CompletionResult]::new('--video', '--video', [CompletionResultType]::ParameterName, 'Video source: camera[:INDEX|NAME], testsrc, a .y4m file, a .ivf file (VP8 or H.264, sent as it is), or - for Y4M on stdin')
             [CompletionResult]::new('--audio', '--audio', [CompletionResultType]::ParameterName, 'Audio source: mic[:NAME], tone[:HZ], or a .wav file')
@@ -190,6 +214,7 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--audio-bitrate', '--audio-bitrate', [CompletionResultType]::ParameterName, 'Opus bitrate, bits per second')
             [CompletionResult]::new('--keyframe-interval', '--keyframe-interval', [CompletionResultType]::ParameterName, 'Frames between keyframes (a keyframe is also sent whenever a receiver asks)')
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Unpublish after this long; default: until Ctrl-C or the end of the sources')
+            [CompletionResult]::new('--create-room', '--create-room', [CompletionResultType]::ParameterName, 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]')
             [CompletionResult]::new('--no-audio', '--no-audio', [CompletionResultType]::ParameterName, 'Send no audio')
             [CompletionResult]::new('--no-video', '--no-video', [CompletionResultType]::ParameterName, 'Send no video')
             [CompletionResult]::new('--loop', '--loop', [CompletionResultType]::ParameterName, 'Start file sources again at their end')
@@ -205,10 +230,17 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
         }
         'vcall;subscribe' {
             [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
-            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id [env: VCALL_SESSION]')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants')
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Limit for each answer from the server [env: VCALL_TIMEOUT]')
+            [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]')
+            [CompletionResult]::new('--pin', '--pin', [CompletionResultType]::ParameterName, 'The room''s PIN [env: VCALL_PIN]')
+            [CompletionResult]::new('--display', '--display', [CompletionResultType]::ParameterName, 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]')
+            [CompletionResult]::new('--max-retries', '--max-retries', [CompletionResultType]::ParameterName, 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]')
+            [CompletionResult]::new('--retry-delay', '--retry-delay', [CompletionResultType]::ParameterName, 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]')
+            [CompletionResult]::new('--keepalive-interval', '--keepalive-interval', [CompletionResultType]::ParameterName, 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]')
             [CompletionResult]::new('--stream', '--stream', [CompletionResultType]::ParameterName, 'Stream id or name to subscribe to (repeatable); default: every stream, including later ones')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output file (.mp4 or .mkv: one file with audio and video), or - for stdout with --format')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output file (.mp4 or .mkv: one file with audio and video), or - for stdout with --format')
@@ -216,6 +248,7 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Format on stdout (with -o -) or for --output-dir files (mp4 or mkv by default mp4)')
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Stop after this much recorded media (e.g. 10s)')
             [CompletionResult]::new('--frames', '--frames', [CompletionResultType]::ParameterName, 'Stop after this many video frames')
+            [CompletionResult]::new('--create-room', '--create-room', [CompletionResultType]::ParameterName, 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]')
             [CompletionResult]::new('--no-audio', '--no-audio', [CompletionResultType]::ParameterName, 'Receive no audio')
             [CompletionResult]::new('--no-video', '--no-video', [CompletionResultType]::ParameterName, 'Receive no video')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
@@ -244,11 +277,19 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
         }
         'vcall;moderate;force-unpublish' {
             [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
-            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id [env: VCALL_SESSION]')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants')
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Limit for each answer from the server [env: VCALL_TIMEOUT]')
+            [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]')
+            [CompletionResult]::new('--pin', '--pin', [CompletionResultType]::ParameterName, 'The room''s PIN [env: VCALL_PIN]')
+            [CompletionResult]::new('--display', '--display', [CompletionResultType]::ParameterName, 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]')
+            [CompletionResult]::new('--max-retries', '--max-retries', [CompletionResultType]::ParameterName, 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]')
+            [CompletionResult]::new('--retry-delay', '--retry-delay', [CompletionResultType]::ParameterName, 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]')
+            [CompletionResult]::new('--keepalive-interval', '--keepalive-interval', [CompletionResultType]::ParameterName, 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]')
             [CompletionResult]::new('--stream', '--stream', [CompletionResultType]::ParameterName, 'Stream id or name')
+            [CompletionResult]::new('--create-room', '--create-room', [CompletionResultType]::ParameterName, 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
@@ -261,11 +302,19 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
         }
         'vcall;moderate;force-disconnect' {
             [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
-            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id [env: VCALL_SESSION]')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants')
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Limit for each answer from the server [env: VCALL_TIMEOUT]')
+            [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]')
+            [CompletionResult]::new('--pin', '--pin', [CompletionResultType]::ParameterName, 'The room''s PIN [env: VCALL_PIN]')
+            [CompletionResult]::new('--display', '--display', [CompletionResultType]::ParameterName, 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]')
+            [CompletionResult]::new('--max-retries', '--max-retries', [CompletionResultType]::ParameterName, 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]')
+            [CompletionResult]::new('--retry-delay', '--retry-delay', [CompletionResultType]::ParameterName, 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]')
+            [CompletionResult]::new('--keepalive-interval', '--keepalive-interval', [CompletionResultType]::ParameterName, 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]')
             [CompletionResult]::new('--connection', '--connection', [CompletionResultType]::ParameterName, 'Connection id')
+            [CompletionResult]::new('--create-room', '--create-room', [CompletionResultType]::ParameterName, 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
@@ -289,6 +338,34 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;moderate;help;help' {
+            break
+        }
+        'vcall;echo-test' {
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants')
+            [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Limit for each answer from the server [env: VCALL_TIMEOUT]')
+            [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]')
+            [CompletionResult]::new('--pin', '--pin', [CompletionResultType]::ParameterName, 'The room''s PIN [env: VCALL_PIN]')
+            [CompletionResult]::new('--display', '--display', [CompletionResultType]::ParameterName, 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]')
+            [CompletionResult]::new('--max-retries', '--max-retries', [CompletionResultType]::ParameterName, 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]')
+            [CompletionResult]::new('--retry-delay', '--retry-delay', [CompletionResultType]::ParameterName, 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]')
+            [CompletionResult]::new('--keepalive-interval', '--keepalive-interval', [CompletionResultType]::ParameterName, 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'How long to send')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Also record what came back (.mp4 or .mkv)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Also record what came back (.mp4 or .mkv)')
+            [CompletionResult]::new('--create-room', '--create-room', [CompletionResultType]::ParameterName, 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'The result as one JSON object')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
         'vcall;devices' {
@@ -326,6 +403,7 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('publish', 'publish', [CompletionResultType]::ParameterValue, 'Publish a stream: camera and microphone, a test pattern and tone, files or stdin')
             [CompletionResult]::new('subscribe', 'subscribe', [CompletionResultType]::ParameterValue, 'Subscribe to streams and record them to files or pipe them to stdout')
             [CompletionResult]::new('moderate', 'moderate', [CompletionResultType]::ParameterValue, 'Moderator actions: force a stream to unpublish or a connection to leave')
+            [CompletionResult]::new('echo-test', 'echo-test', [CompletionResultType]::ParameterValue, 'Check a server end to end: send the test pattern and tone, get them back, report the round trip (Janus''s EchoTest plugin, or publish-and-subscribe-to-self on a vcall server)')
             [CompletionResult]::new('devices', 'devices', [CompletionResultType]::ParameterValue, 'List cameras and microphones')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Start a server, publish, subscribe and record a few seconds, all in one process')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -369,6 +447,9 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;help;moderate;force-disconnect' {
+            break
+        }
+        'vcall;help;echo-test' {
             break
         }
         'vcall;help;devices' {

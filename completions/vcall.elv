@@ -34,6 +34,7 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand publish 'Publish a stream: camera and microphone, a test pattern and tone, files or stdin'
             cand subscribe 'Subscribe to streams and record them to files or pipe them to stdout'
             cand moderate 'Moderator actions: force a stream to unpublish or a connection to leave'
+            cand echo-test 'Check a server end to end: send the test pattern and tone, get them back, report the round trip (Janus''s EchoTest plugin, or publish-and-subscribe-to-self on a vcall server)'
             cand devices 'List cameras and microphones'
             cand demo 'Start a server, publish, subscribe and record a few seconds, all in one process'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -126,11 +127,19 @@ set edit:completion:arg-completer[vcall] = {|@words|
         }
         &'vcall;connect'= {
             cand --url 'Server URL [env: VCALL_URL]'
-            cand --session 'Session id [env: VCALL_SESSION]'
+            cand --session 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]'
             cand --token 'Token [env: VCALL_TOKEN]'
             cand --data 'Client data, visible to the other participants'
             cand --ice-server 'STUN or TURN server for media (repeatable)'
+            cand --timeout 'Limit for each answer from the server [env: VCALL_TIMEOUT]'
+            cand --api-secret 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]'
+            cand --pin 'The room''s PIN [env: VCALL_PIN]'
+            cand --display 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]'
+            cand --max-retries 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]'
+            cand --retry-delay 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]'
+            cand --keepalive-interval 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]'
             cand --duration 'Leave after this long (e.g. 10s); default: until Ctrl-C'
+            cand --create-room 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
             cand --json 'One JSON object per line'
             cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
             cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
@@ -143,10 +152,18 @@ set edit:completion:arg-completer[vcall] = {|@words|
         }
         &'vcall;list-streams'= {
             cand --url 'Server URL [env: VCALL_URL]'
-            cand --session 'Session id [env: VCALL_SESSION]'
+            cand --session 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]'
             cand --token 'Token [env: VCALL_TOKEN]'
             cand --data 'Client data, visible to the other participants'
             cand --ice-server 'STUN or TURN server for media (repeatable)'
+            cand --timeout 'Limit for each answer from the server [env: VCALL_TIMEOUT]'
+            cand --api-secret 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]'
+            cand --pin 'The room''s PIN [env: VCALL_PIN]'
+            cand --display 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]'
+            cand --max-retries 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]'
+            cand --retry-delay 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]'
+            cand --keepalive-interval 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]'
+            cand --create-room 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
             cand --json 'One JSON object'
             cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
             cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
@@ -159,10 +176,17 @@ set edit:completion:arg-completer[vcall] = {|@words|
         }
         &'vcall;publish'= {
             cand --url 'Server URL [env: VCALL_URL]'
-            cand --session 'Session id [env: VCALL_SESSION]'
+            cand --session 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]'
             cand --token 'Token [env: VCALL_TOKEN]'
             cand --data 'Client data, visible to the other participants'
             cand --ice-server 'STUN or TURN server for media (repeatable)'
+            cand --timeout 'Limit for each answer from the server [env: VCALL_TIMEOUT]'
+            cand --api-secret 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]'
+            cand --pin 'The room''s PIN [env: VCALL_PIN]'
+            cand --display 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]'
+            cand --max-retries 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]'
+            cand --retry-delay 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]'
+            cand --keepalive-interval 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]'
             cand --name 'The stream''s name, visible to others'
             cand --video 'Video source: camera[:INDEX|NAME], testsrc, a .y4m file, a .ivf file (VP8 or H.264, sent as it is), or - for Y4M on stdin'
             cand --audio 'Audio source: mic[:NAME], tone[:HZ], or a .wav file'
@@ -173,6 +197,7 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --audio-bitrate 'Opus bitrate, bits per second'
             cand --keyframe-interval 'Frames between keyframes (a keyframe is also sent whenever a receiver asks)'
             cand --duration 'Unpublish after this long; default: until Ctrl-C or the end of the sources'
+            cand --create-room 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
             cand --no-audio 'Send no audio'
             cand --no-video 'Send no video'
             cand --loop 'Start file sources again at their end'
@@ -187,10 +212,17 @@ set edit:completion:arg-completer[vcall] = {|@words|
         }
         &'vcall;subscribe'= {
             cand --url 'Server URL [env: VCALL_URL]'
-            cand --session 'Session id [env: VCALL_SESSION]'
+            cand --session 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]'
             cand --token 'Token [env: VCALL_TOKEN]'
             cand --data 'Client data, visible to the other participants'
             cand --ice-server 'STUN or TURN server for media (repeatable)'
+            cand --timeout 'Limit for each answer from the server [env: VCALL_TIMEOUT]'
+            cand --api-secret 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]'
+            cand --pin 'The room''s PIN [env: VCALL_PIN]'
+            cand --display 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]'
+            cand --max-retries 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]'
+            cand --retry-delay 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]'
+            cand --keepalive-interval 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]'
             cand --stream 'Stream id or name to subscribe to (repeatable); default: every stream, including later ones'
             cand -o 'Output file (.mp4 or .mkv: one file with audio and video), or - for stdout with --format'
             cand --output 'Output file (.mp4 or .mkv: one file with audio and video), or - for stdout with --format'
@@ -198,6 +230,7 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --format 'Format on stdout (with -o -) or for --output-dir files (mp4 or mkv by default mp4)'
             cand --duration 'Stop after this much recorded media (e.g. 10s)'
             cand --frames 'Stop after this many video frames'
+            cand --create-room 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
             cand --no-audio 'Receive no audio'
             cand --no-video 'Receive no video'
             cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
@@ -224,11 +257,19 @@ set edit:completion:arg-completer[vcall] = {|@words|
         }
         &'vcall;moderate;force-unpublish'= {
             cand --url 'Server URL [env: VCALL_URL]'
-            cand --session 'Session id [env: VCALL_SESSION]'
+            cand --session 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]'
             cand --token 'Token [env: VCALL_TOKEN]'
             cand --data 'Client data, visible to the other participants'
             cand --ice-server 'STUN or TURN server for media (repeatable)'
+            cand --timeout 'Limit for each answer from the server [env: VCALL_TIMEOUT]'
+            cand --api-secret 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]'
+            cand --pin 'The room''s PIN [env: VCALL_PIN]'
+            cand --display 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]'
+            cand --max-retries 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]'
+            cand --retry-delay 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]'
+            cand --keepalive-interval 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]'
             cand --stream 'Stream id or name'
+            cand --create-room 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
             cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
             cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
             cand -q 'Only errors on stderr; no progress display'
@@ -240,11 +281,19 @@ set edit:completion:arg-completer[vcall] = {|@words|
         }
         &'vcall;moderate;force-disconnect'= {
             cand --url 'Server URL [env: VCALL_URL]'
-            cand --session 'Session id [env: VCALL_SESSION]'
+            cand --session 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]'
             cand --token 'Token [env: VCALL_TOKEN]'
             cand --data 'Client data, visible to the other participants'
             cand --ice-server 'STUN or TURN server for media (repeatable)'
+            cand --timeout 'Limit for each answer from the server [env: VCALL_TIMEOUT]'
+            cand --api-secret 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]'
+            cand --pin 'The room''s PIN [env: VCALL_PIN]'
+            cand --display 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]'
+            cand --max-retries 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]'
+            cand --retry-delay 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]'
+            cand --keepalive-interval 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]'
             cand --connection 'Connection id'
+            cand --create-room 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
             cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
             cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
             cand -q 'Only errors on stderr; no progress display'
@@ -264,6 +313,33 @@ set edit:completion:arg-completer[vcall] = {|@words|
         &'vcall;moderate;help;force-disconnect'= {
         }
         &'vcall;moderate;help;help'= {
+        }
+        &'vcall;echo-test'= {
+            cand --url 'Server URL [env: VCALL_URL]'
+            cand --session 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]'
+            cand --token 'Token [env: VCALL_TOKEN]'
+            cand --data 'Client data, visible to the other participants'
+            cand --ice-server 'STUN or TURN server for media (repeatable)'
+            cand --timeout 'Limit for each answer from the server [env: VCALL_TIMEOUT]'
+            cand --api-secret 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]'
+            cand --pin 'The room''s PIN [env: VCALL_PIN]'
+            cand --display 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]'
+            cand --max-retries 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]'
+            cand --retry-delay 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]'
+            cand --keepalive-interval 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]'
+            cand --duration 'How long to send'
+            cand -o 'Also record what came back (.mp4 or .mkv)'
+            cand --output 'Also record what came back (.mp4 or .mkv)'
+            cand --create-room 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
+            cand --json 'The result as one JSON object'
+            cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress display'
+            cand --quiet 'Only errors on stderr; no progress display'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
         }
         &'vcall;devices'= {
             cand --json 'One JSON object'
@@ -298,6 +374,7 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand publish 'Publish a stream: camera and microphone, a test pattern and tone, files or stdin'
             cand subscribe 'Subscribe to streams and record them to files or pipe them to stdout'
             cand moderate 'Moderator actions: force a stream to unpublish or a connection to leave'
+            cand echo-test 'Check a server end to end: send the test pattern and tone, get them back, report the round trip (Janus''s EchoTest plugin, or publish-and-subscribe-to-self on a vcall server)'
             cand devices 'List cameras and microphones'
             cand demo 'Start a server, publish, subscribe and record a few seconds, all in one process'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -329,6 +406,8 @@ set edit:completion:arg-completer[vcall] = {|@words|
         &'vcall;help;moderate;force-unpublish'= {
         }
         &'vcall;help;moderate;force-disconnect'= {
+        }
+        &'vcall;help;echo-test'= {
         }
         &'vcall;help;devices'= {
         }

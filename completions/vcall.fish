@@ -36,6 +36,7 @@ complete -c vcall -n "__fish_vcall_needs_command" -f -a "list-streams" -d 'Print
 complete -c vcall -n "__fish_vcall_needs_command" -f -a "publish" -d 'Publish a stream: camera and microphone, a test pattern and tone, files or stdin'
 complete -c vcall -n "__fish_vcall_needs_command" -f -a "subscribe" -d 'Subscribe to streams and record them to files or pipe them to stdout'
 complete -c vcall -n "__fish_vcall_needs_command" -f -a "moderate" -d 'Moderator actions: force a stream to unpublish or a connection to leave'
+complete -c vcall -n "__fish_vcall_needs_command" -f -a "echo-test" -d 'Check a server end to end: send the test pattern and tone, get them back, report the round trip (Janus\'s EchoTest plugin, or publish-and-subscribe-to-self on a vcall server)'
 complete -c vcall -n "__fish_vcall_needs_command" -f -a "devices" -d 'List cameras and microphones'
 complete -c vcall -n "__fish_vcall_needs_command" -f -a "demo" -d 'Start a server, publish, subscribe and record a few seconds, all in one process'
 complete -c vcall -n "__fish_vcall_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -86,31 +87,54 @@ complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subco
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "create" -d 'Print a token for a session'
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l url -d 'Server URL [env: VCALL_URL]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand connect" -l session -d 'Session id [env: VCALL_SESSION]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l session -d 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l data -d 'Client data, visible to the other participants' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l ice-server -d 'STUN or TURN server for media (repeatable)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l timeout -d 'Limit for each answer from the server [env: VCALL_TIMEOUT]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l display -d 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l max-retries -d 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l retry-delay -d 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l duration -d 'Leave after this long (e.g. 10s); default: until Ctrl-C' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l create-room -d 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l json -d 'One JSON object per line'
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -s h -l help -d 'Print help'
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -s V -l version -d 'Print version'
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l url -d 'Server URL [env: VCALL_URL]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l session -d 'Session id [env: VCALL_SESSION]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l session -d 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l data -d 'Client data, visible to the other participants' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l ice-server -d 'STUN or TURN server for media (repeatable)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l timeout -d 'Limit for each answer from the server [env: VCALL_TIMEOUT]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l display -d 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l max-retries -d 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l retry-delay -d 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l create-room -d 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l json -d 'One JSON object'
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -s h -l help -d 'Print help'
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -s V -l version -d 'Print version'
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l url -d 'Server URL [env: VCALL_URL]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand publish" -l session -d 'Session id [env: VCALL_SESSION]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l session -d 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l data -d 'Client data, visible to the other participants' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l ice-server -d 'STUN or TURN server for media (repeatable)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l timeout -d 'Limit for each answer from the server [env: VCALL_TIMEOUT]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l display -d 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l max-retries -d 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l retry-delay -d 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l name -d 'The stream\'s name, visible to others' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l video -d 'Video source: camera[:INDEX|NAME], testsrc, a .y4m file, a .ivf file (VP8 or H.264, sent as it is), or - for Y4M on stdin' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l audio -d 'Audio source: mic[:NAME], tone[:HZ], or a .wav file' -r
@@ -121,6 +145,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand publish" -l video-bitrate -d
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l audio-bitrate -d 'Opus bitrate, bits per second' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l keyframe-interval -d 'Frames between keyframes (a keyframe is also sent whenever a receiver asks)' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l duration -d 'Unpublish after this long; default: until Ctrl-C or the end of the sources' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l create-room -d 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l no-audio -d 'Send no audio'
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l no-video -d 'Send no video'
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l loop -d 'Start file sources again at their end'
@@ -129,10 +154,17 @@ complete -c vcall -n "__fish_vcall_using_subcommand publish" -s q -l quiet -d 'O
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -s h -l help -d 'Print help'
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -s V -l version -d 'Print version'
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l url -d 'Server URL [env: VCALL_URL]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l session -d 'Session id [env: VCALL_SESSION]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l session -d 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l data -d 'Client data, visible to the other participants' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l ice-server -d 'STUN or TURN server for media (repeatable)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l timeout -d 'Limit for each answer from the server [env: VCALL_TIMEOUT]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l display -d 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l max-retries -d 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l retry-delay -d 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l stream -d 'Stream id or name to subscribe to (repeatable); default: every stream, including later ones' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -s o -l output -d 'Output file (.mp4 or .mkv: one file with audio and video), or - for stdout with --format' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l output-dir -d 'Record every stream to its own file in this folder, named from its name and id' -r -F
@@ -143,6 +175,7 @@ h264\t'Encoded H.264, Annex B'
 ogg\t'Encoded Opus in Ogg'"
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l duration -d 'Stop after this much recorded media (e.g. 10s)' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l frames -d 'Stop after this many video frames' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l create-room -d 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l no-audio -d 'Receive no audio'
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l no-video -d 'Receive no video'
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
@@ -157,21 +190,37 @@ complete -c vcall -n "__fish_vcall_using_subcommand moderate; and not __fish_see
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and not __fish_seen_subcommand_from force-unpublish force-disconnect help" -f -a "force-disconnect" -d 'Force a connection out of the session'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and not __fish_seen_subcommand_from force-unpublish force-disconnect help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l url -d 'Server URL [env: VCALL_URL]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l session -d 'Session id [env: VCALL_SESSION]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l session -d 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l data -d 'Client data, visible to the other participants' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l ice-server -d 'STUN or TURN server for media (repeatable)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l timeout -d 'Limit for each answer from the server [env: VCALL_TIMEOUT]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l display -d 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l max-retries -d 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l retry-delay -d 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l stream -d 'Stream id or name' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l create-room -d 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -s h -l help -d 'Print help'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -s V -l version -d 'Print version'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l url -d 'Server URL [env: VCALL_URL]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l session -d 'Session id [env: VCALL_SESSION]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l session -d 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l data -d 'Client data, visible to the other participants' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l ice-server -d 'STUN or TURN server for media (repeatable)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l timeout -d 'Limit for each answer from the server [env: VCALL_TIMEOUT]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l display -d 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l max-retries -d 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l retry-delay -d 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l connection -d 'Connection id' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l create-room -d 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -s h -l help -d 'Print help'
@@ -179,6 +228,26 @@ complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_su
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from help" -f -a "force-unpublish" -d 'Force a stream to stop; its publisher and everyone else see streamDestroyed'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from help" -f -a "force-disconnect" -d 'Force a connection out of the session'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l url -d 'Server URL [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l session -d 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l token -d 'Token [env: VCALL_TOKEN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l data -d 'Client data, visible to the other participants' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l ice-server -d 'STUN or TURN server for media (repeatable)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l timeout -d 'Limit for each answer from the server [env: VCALL_TIMEOUT]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l display -d 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l max-retries -d 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l retry-delay -d 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l duration -d 'How long to send' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -s o -l output -d 'Also record what came back (.mp4 or .mkv)' -r -F
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l create-room -d 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l json -d 'The result as one JSON object'
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -s q -l quiet -d 'Only errors on stderr; no progress display'
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -s V -l version -d 'Print version'
 complete -c vcall -n "__fish_vcall_using_subcommand devices" -l json -d 'One JSON object'
 complete -c vcall -n "__fish_vcall_using_subcommand devices" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand devices" -s q -l quiet -d 'Only errors on stderr; no progress display'
@@ -190,17 +259,18 @@ complete -c vcall -n "__fish_vcall_using_subcommand demo" -s v -l verbose -d 'Mo
 complete -c vcall -n "__fish_vcall_using_subcommand demo" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c vcall -n "__fish_vcall_using_subcommand demo" -s V -l version -d 'Print version'
-complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate devices demo help" -f -a "serve" -d 'Run the embedded server: signaling, media forwarding (SFU) and the session API'
-complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate devices demo help" -f -a "session" -d 'Create sessions on a server'
-complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate devices demo help" -f -a "token" -d 'Create tokens (offline, signed with the API secret)'
-complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate devices demo help" -f -a "connect" -d 'Join a session and print its events until Ctrl-C or --duration'
-complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate devices demo help" -f -a "list-streams" -d 'Print the streams in a session and the connection count, then exit'
-complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate devices demo help" -f -a "publish" -d 'Publish a stream: camera and microphone, a test pattern and tone, files or stdin'
-complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate devices demo help" -f -a "subscribe" -d 'Subscribe to streams and record them to files or pipe them to stdout'
-complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate devices demo help" -f -a "moderate" -d 'Moderator actions: force a stream to unpublish or a connection to leave'
-complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate devices demo help" -f -a "devices" -d 'List cameras and microphones'
-complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate devices demo help" -f -a "demo" -d 'Start a server, publish, subscribe and record a few seconds, all in one process'
-complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate devices demo help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test devices demo help" -f -a "serve" -d 'Run the embedded server: signaling, media forwarding (SFU) and the session API'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test devices demo help" -f -a "session" -d 'Create sessions on a server'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test devices demo help" -f -a "token" -d 'Create tokens (offline, signed with the API secret)'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test devices demo help" -f -a "connect" -d 'Join a session and print its events until Ctrl-C or --duration'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test devices demo help" -f -a "list-streams" -d 'Print the streams in a session and the connection count, then exit'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test devices demo help" -f -a "publish" -d 'Publish a stream: camera and microphone, a test pattern and tone, files or stdin'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test devices demo help" -f -a "subscribe" -d 'Subscribe to streams and record them to files or pipe them to stdout'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test devices demo help" -f -a "moderate" -d 'Moderator actions: force a stream to unpublish or a connection to leave'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test devices demo help" -f -a "echo-test" -d 'Check a server end to end: send the test pattern and tone, get them back, report the round trip (Janus\'s EchoTest plugin, or publish-and-subscribe-to-self on a vcall server)'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test devices demo help" -f -a "devices" -d 'List cameras and microphones'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test devices demo help" -f -a "demo" -d 'Start a server, publish, subscribe and record a few seconds, all in one process'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test devices demo help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c vcall -n "__fish_vcall_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "create" -d 'Ask the server for a new session and print its id'
 complete -c vcall -n "__fish_vcall_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "create" -d 'Print a token for a session'
 complete -c vcall -n "__fish_vcall_using_subcommand help; and __fish_seen_subcommand_from moderate" -f -a "force-unpublish" -d 'Force a stream to stop; its publisher and everyone else see streamDestroyed'

@@ -200,33 +200,54 @@ impl Default for JanusArgs {
 
 /// Options for Janus servers (`--url janus+ws://…` or `janus+http://…`).
 #[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Janus")]
 pub struct JanusArgs {
     /// Janus API secret (`apisecret`) [env: VCALL_API_SECRET]
     #[arg(
         long,
+        help_heading = "Janus",
         env = "VCALL_API_SECRET",
         hide_env = true,
         hide_env_values = true
     )]
     pub api_secret: Option<String>,
     /// The room's PIN [env: VCALL_PIN]
-    #[arg(long, env = "VCALL_PIN", hide_env = true, hide_env_values = true)]
+    #[arg(
+        long,
+        help_heading = "Janus",
+        env = "VCALL_PIN",
+        hide_env = true,
+        hide_env_values = true
+    )]
     pub pin: Option<String>,
     /// The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]
-    #[arg(long, env = "VCALL_DISPLAY", hide_env = true)]
+    #[arg(long, help_heading = "Janus", env = "VCALL_DISPLAY", hide_env = true)]
     pub display: Option<String>,
     /// Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]
-    #[arg(long, env = "VCALL_CREATE_ROOM", hide_env = true)]
+    #[arg(
+        long,
+        help_heading = "Janus",
+        env = "VCALL_CREATE_ROOM",
+        hide_env = true
+    )]
     pub create_room: bool,
     /// Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]
-    #[arg(long, env = "VCALL_MAX_RETRIES", hide_env = true, default_value_t = 3)]
+    #[arg(
+        long,
+        help_heading = "Janus",
+        env = "VCALL_MAX_RETRIES",
+        hide_env = true,
+        default_value_t = 3
+    )]
     pub max_retries: u32,
     /// First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]
-    #[arg(long, env = "VCALL_RETRY_DELAY", hide_env = true, value_parser = parse_duration, default_value = "1s")]
+    #[arg(
+        long,
+        help_heading = "Janus", env = "VCALL_RETRY_DELAY", hide_env = true, value_parser = parse_duration, default_value = "1s")]
     pub retry_delay: Duration,
     /// Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]
-    #[arg(long, env = "VCALL_KEEPALIVE_INTERVAL", hide_env = true, value_parser = parse_duration_or_zero, default_value = "25s")]
+    #[arg(
+        long,
+        help_heading = "Janus", env = "VCALL_KEEPALIVE_INTERVAL", hide_env = true, value_parser = parse_duration_or_zero, default_value = "25s")]
     pub keepalive_interval: Duration,
 }
 

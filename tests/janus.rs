@@ -63,7 +63,15 @@ fn vp8_from_a_browser_like_publisher_is_recorded() {
     let mut sub = Proc::spawn(j.cmd(
         &j.ws,
         "1005",
-        &["subscribe", "--create-room", "-o", &path_str(&out), "--frames", "25", "-v"],
+        &[
+            "subscribe",
+            "--create-room",
+            "-o",
+            &path_str(&out),
+            "--frames",
+            "25",
+            "-v",
+        ],
     ));
     sub.wait_for("waiting for a stream");
     let mut p = Proc::spawn(j.cmd(
@@ -288,7 +296,9 @@ impl Relay {
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { return };
-                let Ok(server) = std::net::TcpStream::connect(target) else { continue };
+                let Ok(server) = std::net::TcpStream::connect(target) else {
+                    continue;
+                };
                 let mut l = live2.lock().unwrap();
                 l.push(client.try_clone().unwrap());
                 l.push(server.try_clone().unwrap());
@@ -323,7 +333,13 @@ fn a_dropped_websocket_is_reconnected_and_the_session_claimed_back() {
     let mut watcher = Proc::spawn(j.cmd(
         &via_relay,
         room,
-        &["connect", "--json", "--create-room", "--retry-delay", "100ms"],
+        &[
+            "connect",
+            "--json",
+            "--create-room",
+            "--retry-delay",
+            "100ms",
+        ],
     ));
     watcher.wait_for("sessionConnected");
     relay.cut();
