@@ -272,6 +272,29 @@ pub struct ListStreamsArgs {
     pub json: bool,
 }
 
+impl PublishArgs {
+    /// Settings for in-process publishers (demo, echo-test): 640x480 at 30 fps, the flags'
+    /// default rates.
+    pub fn vga(conn: ConnArgs, name: &str, video: &str, audio: &str) -> PublishArgs {
+        PublishArgs {
+            conn,
+            name: name.into(),
+            video: video.into(),
+            audio: audio.into(),
+            no_audio: false,
+            no_video: false,
+            width: 640,
+            height: 480,
+            fps: 30.0,
+            video_bitrate: 1_000_000,
+            audio_bitrate: 48_000,
+            keyframe_interval: 60,
+            looping: false,
+            duration: None,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct EchoTestArgs {
     #[command(flatten)]

@@ -84,22 +84,7 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
             "a test tone (no microphone found)"
         }
     );
-    let publish_args = PublishArgs {
-        conn: conn(Role::Publisher),
-        name: "demo".into(),
-        video: video.into(),
-        audio: audio.into(),
-        no_audio: false,
-        no_video: false,
-        width: 640,
-        height: 480,
-        fps: 30.0,
-        video_bitrate: 1_000_000,
-        audio_bitrate: 48_000,
-        keyframe_interval: 60,
-        looping: false,
-        duration: None,
-    };
+    let publish_args = PublishArgs::vga(conn(Role::Publisher), "demo", video, audio);
     let (stop_pub, pub_stopped) = tokio::sync::oneshot::channel::<()>();
     let sent = crate::client::progress::Progress::new("publish", true);
     let publisher = tokio::spawn(crate::client::publish::publish(

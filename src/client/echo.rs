@@ -46,7 +46,12 @@ pub async fn echo_test(
         }
         None => Sink::for_format(OutFormat::Mkv, Box::new(std::io::sink()), 2)?,
     };
-    let sources = open_sources(&test_sources(&args))?;
+    let sources = open_sources(&PublishArgs::vga(
+        args.conn.clone(),
+        NAME,
+        "testsrc",
+        "tone",
+    ))?;
     let config = peer_config(&args.conn)?;
     let sent = Progress::new("echo-test", quiet);
     let measure = Arc::new(Mutex::new(Measurements::default()));
@@ -160,26 +165,6 @@ pub async fn echo_test(
     } else {
         Exit::Ok
     })
-}
-
-/// The publish settings of the echo's sources: test pattern and tone, VGA at 30 fps.
-fn test_sources(args: &EchoTestArgs) -> PublishArgs {
-    PublishArgs {
-        conn: args.conn.clone(),
-        name: NAME.into(),
-        video: "testsrc".into(),
-        audio: "tone".into(),
-        no_audio: false,
-        no_video: false,
-        width: 640,
-        height: 480,
-        fps: 30.0,
-        video_bitrate: 1_000_000,
-        audio_bitrate: 48_000,
-        keyframe_interval: 60,
-        looping: false,
-        duration: None,
-    }
 }
 
 async fn connected(peer: &Peer) -> Result<(), Failure> {

@@ -90,6 +90,13 @@ struct Room {
     participants: HashMap<String, Connection>,
 }
 
+/// A joined room: the client, `sessionConnected`, and the events after it.
+type Joined = (
+    VideoRoomClient,
+    SessionEvent,
+    mpsc::UnboundedReceiver<SessionEvent>,
+);
+
 /// A client in a VideoRoom.
 pub struct VideoRoomClient {
     session: Arc<JanusSession>,
@@ -109,14 +116,7 @@ impl VideoRoomClient {
     pub async fn connect(
         opts: &JanusOptions,
         room: &RoomOptions,
-    ) -> Result<
-        (
-            VideoRoomClient,
-            SessionEvent,
-            mpsc::UnboundedReceiver<SessionEvent>,
-        ),
-        SignalingError,
-    > {
+    ) -> Result<Joined, SignalingError> {
         if room.room.trim().is_empty() {
             return Err(SignalingError::Usage(
                 "--session must name the VideoRoom room (e.g. 1234)".into(),
@@ -136,14 +136,7 @@ impl VideoRoomClient {
     async fn join(
         session: Arc<JanusSession>,
         opts: &RoomOptions,
-    ) -> Result<
-        (
-            VideoRoomClient,
-            SessionEvent,
-            mpsc::UnboundedReceiver<SessionEvent>,
-        ),
-        SignalingError,
-    > {
+    ) -> Result<Joined, SignalingError> {
         let control = session.attach(PLUGIN).await?;
         let room = id_value(&opts.room);
         if opts.create {
