@@ -148,6 +148,22 @@ fn echo_test_reports_the_round_trip() {
     }
 }
 
+#[test]
+fn tls_transports_work_with_a_trusted_certificate_and_refuse_others() {
+    let j = janus::shared();
+    for url in [&j.wss, &j.https] {
+        let mut c = j.cmd(url, "", &["echo-test", "--json", "--duration", "1s"]);
+        c.env("SSL_CERT_FILE", j.cert());
+        let (code, out, err) = run(c);
+        assert_eq!(code, 0, "{url}: {err}");
+        assert_eq!(json_lines(&out)[0]["ok"], true, "{out}");
+        // Without trusting it: the certificate is refused, clearly.
+        let (code, _, err) = run(j.cmd(url, "1", &["list-streams", "--max-retries", "0"]));
+        assert_eq!(code, 6, "{url}: {err}");
+        assert!(err.contains("certificate"), "{url}: {err}");
+    }
+}
+
 /// Drops, on arrival, RTP and RTCP (first byte 128-191, RFC 7983) from a Janus's media ports,
 /// leaving ICE and DTLS alone: the call connects, and no media comes back.
 struct DropRtpFrom(String);

@@ -21,6 +21,8 @@ const ADMIN_SECRET: &str = "vcall-test-admin";
 pub struct Janus {
     pub ws: String,
     pub http: String,
+    pub wss: String,
+    pub https: String,
     /// The UDP ports its media uses.
     pub rtp_ports: (u16, u16),
     pid: u32,
@@ -34,12 +36,12 @@ pub fn shared() -> &'static Janus {
     SHARED.get_or_init(Janus::start)
 }
 
-/// Three distinct free ports (held together while chosen, so they differ).
-fn free_ports() -> (u16, u16, u16) {
-    let bind = || std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let (a, b, c) = (bind(), bind(), bind());
-    let port = |l: &std::net::TcpListener| l.local_addr().expect("address").port();
-    (port(&a), port(&b), port(&c))
+/// Distinct free ports (held together while chosen, so they differ).
+fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    std::array::from_fn(|i| held[i].local_addr().expect("address").port())
 }
 
 /// A range of media ports of its own for each instance (per process and per instance).
@@ -73,7 +75,7 @@ impl Janus {
             "the `janus` executable is missing: scripts/test.sh installs Debian's janus package"
         );
         let dir = tempfile::tempdir().expect("temp dir");
-        let (ws_port, http_port, admin_port) = free_ports();
+        let [ws_port, http_port, admin_port, wss_port, https_port] = free_ports();
         let rtp = rtp_range();
         let lib = Path::new("/usr/lib/x86_64-linux-gnu/janus");
         let lib = if lib.exists() {
@@ -114,6 +116,8 @@ impl Janus {
                 .replace("@DIR@", &dir.path().display().to_string())
                 .replace("@WS_PORT@", &ws_port.to_string())
                 .replace("@HTTP_PORT@", &http_port.to_string())
+                .replace("@WSS_PORT@", &wss_port.to_string())
+                .replace("@HTTPS_PORT@", &https_port.to_string())
                 .replace("@ADMIN_PORT@", &admin_port.to_string())
                 .replace("@ADMIN_SECRET@", ADMIN_SECRET)
                 .replace("@RTP_PORTS@", &format!("{}-{}", rtp.0, rtp.1));
@@ -121,6 +125,12 @@ impl Janus {
                 .expect("write config");
         }
         let shim = shim(dir.path());
+        // TLS: a certificate for 127.0.0.1 that clients trust through SSL_CERT_FILE.
+        let cert =
+            rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).expect("certificate");
+        std::fs::write(dir.path().join("cert.pem"), cert.cert.pem()).expect("write cert");
+        std::fs::write(dir.path().join("key.pem"), cert.signing_key.serialize_pem())
+            .expect("write key");
 
         // Line-buffered, so that readiness shows as it happens (Janus's stdio is buffered).
         let mut cmd = Command::new("stdbuf");
@@ -155,6 +165,8 @@ impl Janus {
                 "Websockets server started",
                 "HTTP webserver started",
                 "Admin/monitor HTTP webserver started",
+                "Secure Websockets server started",
+                "HTTPS webserver started",
                 "EchoTest plugin initialized",
                 "VideoRoom plugin initialized",
             ];
@@ -183,6 +195,8 @@ impl Janus {
         let janus = Janus {
             ws: format!("janus+ws://127.0.0.1:{ws_port}"),
             http: format!("janus+http://127.0.0.1:{http_port}/janus"),
+            wss: format!("janus+wss://127.0.0.1:{wss_port}"),
+            https: format!("janus+https://127.0.0.1:{https_port}/janus"),
             rtp_ports: rtp,
             pid,
             dir,
@@ -213,6 +227,11 @@ impl Janus {
         c.args(args)
             .args(["--url", url, "--session", room, "--token", TOKEN]);
         c
+    }
+
+    /// The certificate its TLS transports present (for SSL_CERT_FILE).
+    pub fn cert(&self) -> PathBuf {
+        self.dir.path().join("cert.pem")
     }
 
     pub fn log(&self) -> String {
