@@ -365,3 +365,27 @@ fn a_dropped_websocket_is_reconnected_and_the_session_claimed_back() {
     let _p = publisher(j, &j.ws, room, "after-the-drop");
     watcher.wait_for("\"name\":\"after-the-drop\"");
 }
+
+#[test]
+fn a_room_that_refuses_h264_is_a_clear_media_error_and_left_cleanly() {
+    let j = janus::shared();
+    let (code, _, err) = run(j.cmd(
+        &j.ws,
+        "5555",
+        &[
+            "publish",
+            "--video",
+            "testsrc",
+            "--audio",
+            "tone",
+            "--duration",
+            "5s",
+        ],
+    ));
+    assert_eq!(code, 8, "{err}");
+    assert!(err.contains("does not take its codec"), "{err}");
+    // Nothing left behind in the room.
+    let (code, out, err) = run(j.cmd(&j.http, "5555", &["list-streams"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("0 stream(s), 0 connection(s)"), "{out}");
+}

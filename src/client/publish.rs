@@ -333,27 +333,34 @@ pub async fn publish(
 ) -> CmdResult {
     let sources = open_sources(&args)?;
     let mut joined = join(&args.conn).await?;
-    let (peer, _events) = Peer::new(&joined.peer_config).await?;
-    let (video_track, audio_track) = add_tracks(&peer, sources.codecs(), &args.name).await?;
-    let offer = peer.create_offer().await?;
-    let (stream_id, answer) = joined
-        .client
-        .publish(
-            &args.name,
-            audio_track.is_some(),
-            video_track.is_some(),
-            offer,
-        )
-        .await?;
-    peer.accept_answer(&answer).await?;
-    tracing::info!(stream = %stream_id, "publishing");
-    if let Err(e) = peer.connected(CONNECT_LIMIT).await {
-        joined.client.disconnect().await;
-        return Err(Failure::new(
-            Exit::Media,
-            format!("media connection to the server failed: {e}"),
-        ));
+    // Whatever fails from here on, the session is left cleanly.
+    let codecs = sources.codecs();
+    let started = async {
+        let (peer, _events) = Peer::new(&joined.peer_config).await?;
+        let (video, audio) = add_tracks(&peer, codecs, &args.name).await?;
+        let offer = peer.create_offer().await?;
+        let (stream_id, answer) = joined
+            .client
+            .publish(&args.name, audio.is_some(), video.is_some(), offer)
+            .await?;
+        peer.accept_answer(&answer).await?;
+        tracing::info!(stream = %stream_id, "publishing");
+        peer.connected(CONNECT_LIMIT).await.map_err(|e| {
+            Failure::new(
+                Exit::Media,
+                format!("media connection to the server failed: {e}"),
+            )
+        })?;
+        Ok::<_, Failure>((peer, video, audio, stream_id))
     }
+    .await;
+    let (peer, video_track, audio_track, stream_id) = match started {
+        Ok(s) => s,
+        Err(e) => {
+            joined.client.disconnect().await;
+            return Err(e);
+        }
+    };
 
     let mut sending = Sending::start(sources, video_track.clone(), audio_track.clone(), &progress);
 

@@ -229,6 +229,21 @@ impl VideoRoomClient {
             )
             .await?;
         let answer = sdp_of(jsep, "answer")?;
+        tracing::trace!("Janus answered:\n{answer}");
+        let refused = rejected_media(&answer);
+        if !refused.is_empty() {
+            let _ = self
+                .session
+                .message(self.control, json!({ "request": "unpublish" }), None)
+                .await;
+            return Err(SignalingError::Refused(format!(
+                "Janus refused the {} of this stream: room {} does not take its codec (rooms take \
+                 VP8 and Opus unless configured otherwise; --create-room makes rooms that take \
+                 H.264 and VP8; an IVF file sends VP8)",
+                refused.join(" and "),
+                self.room
+            )));
+        }
         self.published.store(true, Ordering::SeqCst);
         Ok((self.me.clone(), answer))
     }
@@ -318,6 +333,28 @@ impl VideoRoomClient {
         }
         self.session.destroy().await;
     }
+}
+
+/// The media sections an answer rejects ("audio", "video"): port 0, or, as Janus answers a
+/// codec the room does not take, `a=inactive`.
+fn rejected_media(sdp: &str) -> Vec<&str> {
+    let mut sections: Vec<(&str, bool)> = Vec::new();
+    for line in sdp.lines().map(str::trim) {
+        if let Some(m) = line.strip_prefix("m=") {
+            let mut parts = m.split_whitespace();
+            let kind = parts.next().unwrap_or_default();
+            sections.push((kind, parts.next() == Some("0")));
+        } else if line == "a=inactive"
+            && let Some((_, rejected)) = sections.last_mut()
+        {
+            *rejected = true;
+        }
+    }
+    sections
+        .into_iter()
+        .filter(|(_, rejected)| *rejected)
+        .map(|(kind, _)| kind)
+        .collect()
 }
 
 async fn create_room(
@@ -528,6 +565,16 @@ mod tests {
 
     fn ev(data: Value) -> Value {
         json!({ "janus": "event", "sender": 1, "plugindata": { "plugin": PLUGIN, "data": data } })
+    }
+
+    #[test]
+    fn rejected_sections_are_found() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nm=video 0 UDP/TLS/RTP/SAVPF 102\r\n";
+        assert_eq!(rejected_media(sdp), ["video"]);
+        assert!(rejected_media("m=audio 9 X 111\r\nm=video 9 X 96").is_empty());
+        let janus =
+            "m=video 9 UDP/TLS/RTP/SAVPF 0\r\na=inactive\r\nm=audio 9 X 111\r\na=recvonly\r\n";
+        assert_eq!(rejected_media(janus), ["video"]);
     }
 
     #[test]
