@@ -237,15 +237,24 @@ impl JanusSession {
                     .lock()
                     .expect("routes lock")
                     .pending
-                    .insert(txn, Waiter { tx, ack_done: true });
+                    .insert(txn.clone(), Waiter { tx, ack_done: true });
                 if out.send(msg).is_err() {
                     return;
                 }
+                let routes = Arc::clone(&routes);
                 tokio::spawn(async move {
-                    if let Ok(reply) = rx.await
-                        && reply["janus"] == "error"
-                    {
-                        tracing::warn!("Janus refused a keepalive: {}", reply["error"]["reason"]);
+                    match tokio::time::timeout(every, rx).await {
+                        Ok(Ok(reply)) if reply["janus"] == "error" => {
+                            tracing::warn!(
+                                "Janus refused a keepalive: {}",
+                                reply["error"]["reason"]
+                            );
+                        }
+                        Ok(_) => {}
+                        // Unanswered (a dropped transport): stop waiting for it.
+                        Err(_) => {
+                            routes.lock().expect("routes lock").pending.remove(&txn);
+                        }
                     }
                 });
                 tracing::trace!(session = id, "keepalive sent");
