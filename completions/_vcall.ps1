@@ -21,6 +21,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'vcall' {
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
@@ -38,6 +40,7 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('subscribe', 'subscribe', [CompletionResultType]::ParameterValue, 'Subscribe to streams and record them to files or pipe them to stdout')
             [CompletionResult]::new('moderate', 'moderate', [CompletionResultType]::ParameterValue, 'Moderator actions: force a stream to unpublish or a connection to leave')
             [CompletionResult]::new('echo-test', 'echo-test', [CompletionResultType]::ParameterValue, 'Check a server end to end: send the test pattern and tone, get them back, report the round trip (Janus''s EchoTest plugin, or publish-and-subscribe-to-self on a vcall server)')
+            [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'The configuration: settings from flags, environment and the profile in the file')
             [CompletionResult]::new('devices', 'devices', [CompletionResultType]::ParameterValue, 'List cameras and microphones')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Start a server, publish, subscribe and record a few seconds, all in one process')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -48,6 +51,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--api-key', '--api-key', [CompletionResultType]::ParameterName, 'API key [env: VCALL_API_KEY]')
             [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'API secret [env: VCALL_API_SECRET]')
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for the server''s media connections (repeatable); `turn:user:pass@host:port` carries credentials')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
@@ -59,6 +64,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;session' {
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
@@ -76,6 +83,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--api-key', '--api-key', [CompletionResultType]::ParameterName, 'API key [env: VCALL_API_KEY]')
             [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'API secret [env: VCALL_API_SECRET]')
             [CompletionResult]::new('--location-hint', '--location-hint', [CompletionResultType]::ParameterName, 'An IP address hinting where the session''s media should be handled')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
             [CompletionResult]::new('--p2p', '--p2p', [CompletionResultType]::ParameterName, 'Ask for peer-to-peer media where possible (kept and reported)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the whole session as one JSON object')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
@@ -100,6 +109,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;token' {
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
@@ -119,6 +130,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--expire-in', '--expire-in', [CompletionResultType]::ParameterName, 'Lifetime, e.g. 30m, 24h, 7d')
             [CompletionResult]::new('--api-key', '--api-key', [CompletionResultType]::ParameterName, 'API key [env: VCALL_API_KEY]')
             [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'API secret [env: VCALL_API_SECRET]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
@@ -144,8 +157,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
             [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
-            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants')
-            [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable)')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants [env: VCALL_DATA]')
+            [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Limit for each answer from the server [env: VCALL_TIMEOUT]')
             [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]')
             [CompletionResult]::new('--pin', '--pin', [CompletionResultType]::ParameterName, 'The room''s PIN [env: VCALL_PIN]')
@@ -154,6 +167,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--retry-delay', '--retry-delay', [CompletionResultType]::ParameterName, 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]')
             [CompletionResult]::new('--keepalive-interval', '--keepalive-interval', [CompletionResultType]::ParameterName, 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]')
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Leave after this long (e.g. 10s); default: until Ctrl-C')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
             [CompletionResult]::new('--create-room', '--create-room', [CompletionResultType]::ParameterName, 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object per line')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
@@ -170,8 +185,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
             [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
-            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants')
-            [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable)')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants [env: VCALL_DATA]')
+            [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Limit for each answer from the server [env: VCALL_TIMEOUT]')
             [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]')
             [CompletionResult]::new('--pin', '--pin', [CompletionResultType]::ParameterName, 'The room''s PIN [env: VCALL_PIN]')
@@ -179,6 +194,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--max-retries', '--max-retries', [CompletionResultType]::ParameterName, 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]')
             [CompletionResult]::new('--retry-delay', '--retry-delay', [CompletionResultType]::ParameterName, 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]')
             [CompletionResult]::new('--keepalive-interval', '--keepalive-interval', [CompletionResultType]::ParameterName, 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
             [CompletionResult]::new('--create-room', '--create-room', [CompletionResultType]::ParameterName, 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
@@ -195,8 +212,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
             [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
-            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants')
-            [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable)')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants [env: VCALL_DATA]')
+            [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Limit for each answer from the server [env: VCALL_TIMEOUT]')
             [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]')
             [CompletionResult]::new('--pin', '--pin', [CompletionResultType]::ParameterName, 'The room''s PIN [env: VCALL_PIN]')
@@ -214,6 +231,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--audio-bitrate', '--audio-bitrate', [CompletionResultType]::ParameterName, 'Opus bitrate, bits per second')
             [CompletionResult]::new('--keyframe-interval', '--keyframe-interval', [CompletionResultType]::ParameterName, 'Frames between keyframes (a keyframe is also sent whenever a receiver asks)')
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Unpublish after this long; default: until Ctrl-C or the end of the sources')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
             [CompletionResult]::new('--create-room', '--create-room', [CompletionResultType]::ParameterName, 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]')
             [CompletionResult]::new('--no-audio', '--no-audio', [CompletionResultType]::ParameterName, 'Send no audio')
             [CompletionResult]::new('--no-video', '--no-video', [CompletionResultType]::ParameterName, 'Send no video')
@@ -232,8 +251,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
             [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
-            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants')
-            [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable)')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants [env: VCALL_DATA]')
+            [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Limit for each answer from the server [env: VCALL_TIMEOUT]')
             [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]')
             [CompletionResult]::new('--pin', '--pin', [CompletionResultType]::ParameterName, 'The room''s PIN [env: VCALL_PIN]')
@@ -248,6 +267,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Format on stdout (with -o -) or for --output-dir files (mp4 or mkv by default mp4)')
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Stop after this much recorded media (e.g. 10s)')
             [CompletionResult]::new('--frames', '--frames', [CompletionResultType]::ParameterName, 'Stop after this many video frames')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
             [CompletionResult]::new('--create-room', '--create-room', [CompletionResultType]::ParameterName, 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]')
             [CompletionResult]::new('--no-audio', '--no-audio', [CompletionResultType]::ParameterName, 'Receive no audio')
             [CompletionResult]::new('--no-video', '--no-video', [CompletionResultType]::ParameterName, 'Receive no video')
@@ -262,6 +283,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;moderate' {
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
@@ -279,8 +302,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
             [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
-            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants')
-            [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable)')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants [env: VCALL_DATA]')
+            [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Limit for each answer from the server [env: VCALL_TIMEOUT]')
             [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]')
             [CompletionResult]::new('--pin', '--pin', [CompletionResultType]::ParameterName, 'The room''s PIN [env: VCALL_PIN]')
@@ -289,6 +312,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--retry-delay', '--retry-delay', [CompletionResultType]::ParameterName, 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]')
             [CompletionResult]::new('--keepalive-interval', '--keepalive-interval', [CompletionResultType]::ParameterName, 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]')
             [CompletionResult]::new('--stream', '--stream', [CompletionResultType]::ParameterName, 'Stream id or name')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
             [CompletionResult]::new('--create-room', '--create-room', [CompletionResultType]::ParameterName, 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
@@ -304,8 +329,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
             [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
-            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants')
-            [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable)')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants [env: VCALL_DATA]')
+            [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Limit for each answer from the server [env: VCALL_TIMEOUT]')
             [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]')
             [CompletionResult]::new('--pin', '--pin', [CompletionResultType]::ParameterName, 'The room''s PIN [env: VCALL_PIN]')
@@ -314,6 +339,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--retry-delay', '--retry-delay', [CompletionResultType]::ParameterName, 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]')
             [CompletionResult]::new('--keepalive-interval', '--keepalive-interval', [CompletionResultType]::ParameterName, 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]')
             [CompletionResult]::new('--connection', '--connection', [CompletionResultType]::ParameterName, 'Connection id')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
             [CompletionResult]::new('--create-room', '--create-room', [CompletionResultType]::ParameterName, 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
@@ -344,8 +371,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
             [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
-            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants')
-            [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable)')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants [env: VCALL_DATA]')
+            [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Limit for each answer from the server [env: VCALL_TIMEOUT]')
             [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]')
             [CompletionResult]::new('--pin', '--pin', [CompletionResultType]::ParameterName, 'The room''s PIN [env: VCALL_PIN]')
@@ -356,6 +383,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'How long to send')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Also record what came back (.mp4 or .mkv)')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Also record what came back (.mp4 or .mkv)')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
             [CompletionResult]::new('--create-room', '--create-room', [CompletionResultType]::ParameterName, 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'The result as one JSON object')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
@@ -368,7 +397,63 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'vcall;config' {
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the resolved connection settings and where each comes from (secrets masked)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'vcall;config;show' {
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants [env: VCALL_DATA]')
+            [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Limit for each answer from the server [env: VCALL_TIMEOUT]')
+            [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]')
+            [CompletionResult]::new('--pin', '--pin', [CompletionResultType]::ParameterName, 'The room''s PIN [env: VCALL_PIN]')
+            [CompletionResult]::new('--display', '--display', [CompletionResultType]::ParameterName, 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]')
+            [CompletionResult]::new('--max-retries', '--max-retries', [CompletionResultType]::ParameterName, 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]')
+            [CompletionResult]::new('--retry-delay', '--retry-delay', [CompletionResultType]::ParameterName, 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]')
+            [CompletionResult]::new('--keepalive-interval', '--keepalive-interval', [CompletionResultType]::ParameterName, 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]')
+            [CompletionResult]::new('--api-key', '--api-key', [CompletionResultType]::ParameterName, 'API key, for the commands that sign tokens [env: VCALL_API_KEY]')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
+            [CompletionResult]::new('--create-room', '--create-room', [CompletionResultType]::ParameterName, 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'vcall;config;help' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the resolved connection settings and where each comes from (secrets masked)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'vcall;config;help;show' {
+            break
+        }
+        'vcall;config;help;help' {
+            break
+        }
         'vcall;devices' {
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
@@ -384,6 +469,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'How much to record')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'The recording')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'The recording')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
@@ -404,6 +491,7 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('subscribe', 'subscribe', [CompletionResultType]::ParameterValue, 'Subscribe to streams and record them to files or pipe them to stdout')
             [CompletionResult]::new('moderate', 'moderate', [CompletionResultType]::ParameterValue, 'Moderator actions: force a stream to unpublish or a connection to leave')
             [CompletionResult]::new('echo-test', 'echo-test', [CompletionResultType]::ParameterValue, 'Check a server end to end: send the test pattern and tone, get them back, report the round trip (Janus''s EchoTest plugin, or publish-and-subscribe-to-self on a vcall server)')
+            [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'The configuration: settings from flags, environment and the profile in the file')
             [CompletionResult]::new('devices', 'devices', [CompletionResultType]::ParameterValue, 'List cameras and microphones')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Start a server, publish, subscribe and record a few seconds, all in one process')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -450,6 +538,13 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;help;echo-test' {
+            break
+        }
+        'vcall;help;config' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the resolved connection settings and where each comes from (secrets masked)')
+            break
+        }
+        'vcall;help;config;show' {
             break
         }
         'vcall;help;devices' {

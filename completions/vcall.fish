@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_vcall_global_optspecs
-    string join \n v/verbose q/quiet h/help V/version
+    string join \n v/verbose q/quiet profile= config= h/help V/version
 end
 
 function __fish_vcall_needs_command
@@ -24,6 +24,8 @@ function __fish_vcall_using_subcommand
     contains -- $cmd[1] $argv
 end
 
+complete -c vcall -n "__fish_vcall_needs_command" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
+complete -c vcall -n "__fish_vcall_needs_command" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
 complete -c vcall -n "__fish_vcall_needs_command" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_needs_command" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_needs_command" -s h -l help -d 'Print help'
@@ -37,6 +39,7 @@ complete -c vcall -n "__fish_vcall_needs_command" -f -a "publish" -d 'Publish a 
 complete -c vcall -n "__fish_vcall_needs_command" -f -a "subscribe" -d 'Subscribe to streams and record them to files or pipe them to stdout'
 complete -c vcall -n "__fish_vcall_needs_command" -f -a "moderate" -d 'Moderator actions: force a stream to unpublish or a connection to leave'
 complete -c vcall -n "__fish_vcall_needs_command" -f -a "echo-test" -d 'Check a server end to end: send the test pattern and tone, get them back, report the round trip (Janus\'s EchoTest plugin, or publish-and-subscribe-to-self on a vcall server)'
+complete -c vcall -n "__fish_vcall_needs_command" -f -a "config" -d 'The configuration: settings from flags, environment and the profile in the file'
 complete -c vcall -n "__fish_vcall_needs_command" -f -a "devices" -d 'List cameras and microphones'
 complete -c vcall -n "__fish_vcall_needs_command" -f -a "demo" -d 'Start a server, publish, subscribe and record a few seconds, all in one process'
 complete -c vcall -n "__fish_vcall_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -44,10 +47,14 @@ complete -c vcall -n "__fish_vcall_using_subcommand serve" -l listen -d 'Address
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l api-key -d 'API key [env: VCALL_API_KEY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l api-secret -d 'API secret [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l ice-server -d 'STUN or TURN server for the server\'s media connections (repeatable); `turn:user:pass@host:port` carries credentials' -r
+complete -c vcall -n "__fish_vcall_using_subcommand serve" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand serve" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -s V -l version -d 'Print version'
+complete -c vcall -n "__fish_vcall_using_subcommand session; and not __fish_seen_subcommand_from create help" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand session; and not __fish_seen_subcommand_from create help" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand session; and not __fish_seen_subcommand_from create help" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand session; and not __fish_seen_subcommand_from create help" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand session; and not __fish_seen_subcommand_from create help" -s h -l help -d 'Print help'
@@ -58,6 +65,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_sub
 complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l api-key -d 'API key [env: VCALL_API_KEY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l api-secret -d 'API secret [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l location-hint -d 'An IP address hinting where the session\'s media should be handled' -r
+complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l p2p -d 'Ask for peer-to-peer media where possible (kept and reported)'
 complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l json -d 'Print the whole session as one JSON object'
 complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
@@ -66,6 +75,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_sub
 complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
 complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "create" -d 'Ask the server for a new session and print its id'
 complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vcall -n "__fish_vcall_using_subcommand token; and not __fish_seen_subcommand_from create help" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand token; and not __fish_seen_subcommand_from create help" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand token; and not __fish_seen_subcommand_from create help" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand token; and not __fish_seen_subcommand_from create help" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand token; and not __fish_seen_subcommand_from create help" -s h -l help -d 'Print help'
@@ -80,6 +91,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subco
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l expire-in -d 'Lifetime, e.g. 30m, 24h, 7d' -r
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l api-key -d 'API key [env: VCALL_API_KEY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l api-secret -d 'API secret [env: VCALL_API_SECRET]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -89,8 +102,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subco
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l url -d 'Server URL [env: VCALL_URL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l session -d 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l token -d 'Token [env: VCALL_TOKEN]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand connect" -l data -d 'Client data, visible to the other participants' -r
-complete -c vcall -n "__fish_vcall_using_subcommand connect" -l ice-server -d 'STUN or TURN server for media (repeatable)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l timeout -d 'Limit for each answer from the server [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
@@ -99,6 +112,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand connect" -l max-retries -d '
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l retry-delay -d 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l duration -d 'Leave after this long (e.g. 10s); default: until Ctrl-C' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l create-room -d 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l json -d 'One JSON object per line'
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
@@ -108,8 +123,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand connect" -s V -l version -d 
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l url -d 'Server URL [env: VCALL_URL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l session -d 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l token -d 'Token [env: VCALL_TOKEN]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l data -d 'Client data, visible to the other participants' -r
-complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l ice-server -d 'STUN or TURN server for media (repeatable)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l timeout -d 'Limit for each answer from the server [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
@@ -117,6 +132,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l display -d 
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l max-retries -d 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l retry-delay -d 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l create-room -d 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l json -d 'One JSON object'
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
@@ -126,8 +143,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -s V -l versio
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l url -d 'Server URL [env: VCALL_URL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l session -d 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l token -d 'Token [env: VCALL_TOKEN]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand publish" -l data -d 'Client data, visible to the other participants' -r
-complete -c vcall -n "__fish_vcall_using_subcommand publish" -l ice-server -d 'STUN or TURN server for media (repeatable)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l timeout -d 'Limit for each answer from the server [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
@@ -145,6 +162,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand publish" -l video-bitrate -d
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l audio-bitrate -d 'Opus bitrate, bits per second' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l keyframe-interval -d 'Frames between keyframes (a keyframe is also sent whenever a receiver asks)' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l duration -d 'Unpublish after this long; default: until Ctrl-C or the end of the sources' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l create-room -d 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l no-audio -d 'Send no audio'
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l no-video -d 'Send no video'
@@ -156,8 +175,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand publish" -s V -l version -d 
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l url -d 'Server URL [env: VCALL_URL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l session -d 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l token -d 'Token [env: VCALL_TOKEN]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l data -d 'Client data, visible to the other participants' -r
-complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l ice-server -d 'STUN or TURN server for media (repeatable)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l timeout -d 'Limit for each answer from the server [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
@@ -175,6 +194,8 @@ h264\t'Encoded H.264, Annex B'
 ogg\t'Encoded Opus in Ogg'"
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l duration -d 'Stop after this much recorded media (e.g. 10s)' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l frames -d 'Stop after this many video frames' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l create-room -d 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l no-audio -d 'Receive no audio'
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l no-video -d 'Receive no video'
@@ -182,6 +203,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -s v -l verbose -
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -s V -l version -d 'Print version'
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and not __fish_seen_subcommand_from force-unpublish force-disconnect help" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and not __fish_seen_subcommand_from force-unpublish force-disconnect help" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and not __fish_seen_subcommand_from force-unpublish force-disconnect help" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and not __fish_seen_subcommand_from force-unpublish force-disconnect help" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and not __fish_seen_subcommand_from force-unpublish force-disconnect help" -s h -l help -d 'Print help'
@@ -192,8 +215,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand moderate; and not __fish_see
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l url -d 'Server URL [env: VCALL_URL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l session -d 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l token -d 'Token [env: VCALL_TOKEN]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l data -d 'Client data, visible to the other participants' -r
-complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l ice-server -d 'STUN or TURN server for media (repeatable)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l timeout -d 'Limit for each answer from the server [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
@@ -202,6 +225,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_su
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l retry-delay -d 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l stream -d 'Stream id or name' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l create-room -d 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -s q -l quiet -d 'Only errors on stderr; no progress display'
@@ -210,8 +235,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_su
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l url -d 'Server URL [env: VCALL_URL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l session -d 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l token -d 'Token [env: VCALL_TOKEN]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l data -d 'Client data, visible to the other participants' -r
-complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l ice-server -d 'STUN or TURN server for media (repeatable)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l timeout -d 'Limit for each answer from the server [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
@@ -220,6 +245,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_su
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l retry-delay -d 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l connection -d 'Connection id' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l create-room -d 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -s q -l quiet -d 'Only errors on stderr; no progress display'
@@ -231,8 +258,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_su
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l url -d 'Server URL [env: VCALL_URL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l session -d 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l token -d 'Token [env: VCALL_TOKEN]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l data -d 'Client data, visible to the other participants' -r
-complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l ice-server -d 'STUN or TURN server for media (repeatable)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l timeout -d 'Limit for each answer from the server [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
@@ -242,12 +269,47 @@ complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l retry-delay -d
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l duration -d 'How long to send' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -s o -l output -d 'Also record what came back (.mp4 or .mkv)' -r -F
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l create-room -d 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l json -d 'The result as one JSON object'
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -s h -l help -d 'Print help'
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -s V -l version -d 'Print version'
+complete -c vcall -n "__fish_vcall_using_subcommand config; and not __fish_seen_subcommand_from show help" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand config; and not __fish_seen_subcommand_from show help" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
+complete -c vcall -n "__fish_vcall_using_subcommand config; and not __fish_seen_subcommand_from show help" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+complete -c vcall -n "__fish_vcall_using_subcommand config; and not __fish_seen_subcommand_from show help" -s q -l quiet -d 'Only errors on stderr; no progress display'
+complete -c vcall -n "__fish_vcall_using_subcommand config; and not __fish_seen_subcommand_from show help" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_using_subcommand config; and not __fish_seen_subcommand_from show help" -s V -l version -d 'Print version'
+complete -c vcall -n "__fish_vcall_using_subcommand config; and not __fish_seen_subcommand_from show help" -f -a "show" -d 'Print the resolved connection settings and where each comes from (secrets masked)'
+complete -c vcall -n "__fish_vcall_using_subcommand config; and not __fish_seen_subcommand_from show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l url -d 'Server URL [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l session -d 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l token -d 'Token [env: VCALL_TOKEN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l timeout -d 'Limit for each answer from the server [env: VCALL_TIMEOUT]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l display -d 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l max-retries -d 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l retry-delay -d 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l api-key -d 'API key, for the commands that sign tokens [env: VCALL_API_KEY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l create-room -d 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l json -d 'One JSON object'
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Only errors on stderr; no progress display'
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the resolved connection settings and where each comes from (secrets masked)'
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vcall -n "__fish_vcall_using_subcommand devices" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand devices" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand devices" -l json -d 'One JSON object'
 complete -c vcall -n "__fish_vcall_using_subcommand devices" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand devices" -s q -l quiet -d 'Only errors on stderr; no progress display'
@@ -255,23 +317,27 @@ complete -c vcall -n "__fish_vcall_using_subcommand devices" -s h -l help -d 'Pr
 complete -c vcall -n "__fish_vcall_using_subcommand devices" -s V -l version -d 'Print version'
 complete -c vcall -n "__fish_vcall_using_subcommand demo" -l duration -d 'How much to record' -r
 complete -c vcall -n "__fish_vcall_using_subcommand demo" -s o -l output -d 'The recording' -r -F
+complete -c vcall -n "__fish_vcall_using_subcommand demo" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand demo" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand demo" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand demo" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c vcall -n "__fish_vcall_using_subcommand demo" -s V -l version -d 'Print version'
-complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test devices demo help" -f -a "serve" -d 'Run the embedded server: signaling, media forwarding (SFU) and the session API'
-complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test devices demo help" -f -a "session" -d 'Create sessions on a server'
-complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test devices demo help" -f -a "token" -d 'Create tokens (offline, signed with the API secret)'
-complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test devices demo help" -f -a "connect" -d 'Join a session and print its events until Ctrl-C or --duration'
-complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test devices demo help" -f -a "list-streams" -d 'Print the streams in a session and the connection count, then exit'
-complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test devices demo help" -f -a "publish" -d 'Publish a stream: camera and microphone, a test pattern and tone, files or stdin'
-complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test devices demo help" -f -a "subscribe" -d 'Subscribe to streams and record them to files or pipe them to stdout'
-complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test devices demo help" -f -a "moderate" -d 'Moderator actions: force a stream to unpublish or a connection to leave'
-complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test devices demo help" -f -a "echo-test" -d 'Check a server end to end: send the test pattern and tone, get them back, report the round trip (Janus\'s EchoTest plugin, or publish-and-subscribe-to-self on a vcall server)'
-complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test devices demo help" -f -a "devices" -d 'List cameras and microphones'
-complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test devices demo help" -f -a "demo" -d 'Start a server, publish, subscribe and record a few seconds, all in one process'
-complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test devices demo help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test config devices demo help" -f -a "serve" -d 'Run the embedded server: signaling, media forwarding (SFU) and the session API'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test config devices demo help" -f -a "session" -d 'Create sessions on a server'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test config devices demo help" -f -a "token" -d 'Create tokens (offline, signed with the API secret)'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test config devices demo help" -f -a "connect" -d 'Join a session and print its events until Ctrl-C or --duration'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test config devices demo help" -f -a "list-streams" -d 'Print the streams in a session and the connection count, then exit'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test config devices demo help" -f -a "publish" -d 'Publish a stream: camera and microphone, a test pattern and tone, files or stdin'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test config devices demo help" -f -a "subscribe" -d 'Subscribe to streams and record them to files or pipe them to stdout'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test config devices demo help" -f -a "moderate" -d 'Moderator actions: force a stream to unpublish or a connection to leave'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test config devices demo help" -f -a "echo-test" -d 'Check a server end to end: send the test pattern and tone, get them back, report the round trip (Janus\'s EchoTest plugin, or publish-and-subscribe-to-self on a vcall server)'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test config devices demo help" -f -a "config" -d 'The configuration: settings from flags, environment and the profile in the file'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test config devices demo help" -f -a "devices" -d 'List cameras and microphones'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test config devices demo help" -f -a "demo" -d 'Start a server, publish, subscribe and record a few seconds, all in one process'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and not __fish_seen_subcommand_from serve session token connect list-streams publish subscribe moderate echo-test config devices demo help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c vcall -n "__fish_vcall_using_subcommand help; and __fish_seen_subcommand_from session" -f -a "create" -d 'Ask the server for a new session and print its id'
 complete -c vcall -n "__fish_vcall_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "create" -d 'Print a token for a session'
 complete -c vcall -n "__fish_vcall_using_subcommand help; and __fish_seen_subcommand_from moderate" -f -a "force-unpublish" -d 'Force a stream to stop; its publisher and everyone else see streamDestroyed'
 complete -c vcall -n "__fish_vcall_using_subcommand help; and __fish_seen_subcommand_from moderate" -f -a "force-disconnect" -d 'Force a connection out of the session'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the resolved connection settings and where each comes from (secrets masked)'

@@ -24,6 +24,18 @@ pub struct Cli {
     /// Only errors on stderr; no progress display.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// The settings profile to use from the configuration file [env: VCALL_PROFILE]
+    #[arg(long, global = true, env = "VCALL_PROFILE", hide_env = true)]
+    pub profile: Option<String>,
+    /// The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]
+    #[arg(
+        long,
+        global = true,
+        env = "VCALL_CONFIG",
+        hide_env = true,
+        value_name = "FILE"
+    )]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -52,6 +64,9 @@ pub enum Command {
     /// Check a server end to end: send the test pattern and tone, get them back, report the
     /// round trip (Janus's EchoTest plugin, or publish-and-subscribe-to-self on a vcall server).
     EchoTest(EchoTestArgs),
+    /// The configuration: settings from flags, environment and the profile in the file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// List cameras and microphones.
     Devices(DevicesArgs),
     /// Start a server, publish, subscribe and record a few seconds, all in one process.
@@ -170,11 +185,17 @@ pub struct ConnArgs {
         hide_default_value = true
     )]
     pub token: String,
-    /// Client data, visible to the other participants.
-    #[arg(long, default_value = "")]
+    /// Client data, visible to the other participants [env: VCALL_DATA]
+    #[arg(long, env = "VCALL_DATA", hide_env = true, default_value = "")]
     pub data: String,
-    /// STUN or TURN server for media (repeatable).
-    #[arg(long = "ice-server", value_name = "URL")]
+    /// STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]
+    #[arg(
+        long = "ice-server",
+        value_name = "URL",
+        env = "VCALL_ICE_SERVERS",
+        hide_env = true,
+        value_delimiter = ','
+    )]
     pub ice_servers: Vec<String>,
     /// Limit for each answer from the server [env: VCALL_TIMEOUT]
     #[arg(long, env = "VCALL_TIMEOUT", hide_env = true, value_parser = parse_duration, default_value = "10s")]
@@ -293,6 +314,24 @@ impl PublishArgs {
             duration: None,
         }
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the resolved connection settings and where each comes from (secrets masked).
+    Show(ConfigShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigShowArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// API key, for the commands that sign tokens [env: VCALL_API_KEY]
+    #[arg(long, env = "VCALL_API_KEY", hide_env = true)]
+    pub api_key: Option<String>,
+    /// One JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

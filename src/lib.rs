@@ -4,6 +4,7 @@ pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod codec;
+pub mod config;
 pub mod demo;
 pub mod exit;
 pub mod media;

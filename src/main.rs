@@ -2,8 +2,9 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use vcall::cli::{Cli, Command, ModerateCommand, SessionCommand, TokenCommand};
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
+use vcall::cli::{Cli, Command, ConfigCommand, ModerateCommand, SessionCommand, TokenCommand};
+use vcall::config::{self, Applied};
 use vcall::exit::{Exit, Failure};
 use vcall::{admin, client, demo};
 
@@ -25,9 +26,16 @@ fn init_logging(verbose: u8, quiet: bool, demo: bool) {
         .init();
 }
 
-async fn run(cli: Cli) -> Result<Exit, Failure> {
+async fn run(cli: Cli, matches: ArgMatches, applied: Applied) -> Result<Exit, Failure> {
     let quiet = cli.quiet;
     match cli.command {
+        Command::Config(ConfigCommand::Show(a)) => {
+            let show = matches
+                .subcommand_matches("config")
+                .and_then(|m| m.subcommand_matches("show"))
+                .expect("config show matched");
+            config::show(&applied, show, a.json)
+        }
         Command::Serve(a) => admin::serve(a).await,
         Command::Session(SessionCommand::Create(a)) => admin::session_create(a).await,
         Command::Token(TokenCommand::Create(a)) => admin::token_create(a),
@@ -53,7 +61,20 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The configuration file goes into the environment first: flags > environment > file.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let applied = match config::apply(&args) {
+        Ok(a) => a,
+        Err(f) => {
+            eprintln!("vcall: error: {f}");
+            return ExitCode::from(f.code as u8);
+        }
+    };
+    let matches = Cli::command().get_matches_from(&args);
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     init_logging(
         cli.verbose,
         cli.quiet,
@@ -66,7 +87,7 @@ fn main() -> ExitCode {
             return ExitCode::from(Exit::Failure as u8);
         }
     };
-    let result = runtime.block_on(run(cli));
+    let result = runtime.block_on(run(cli, matches, applied));
     // Threads blocked on stdin or a device must not hold the exit.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     match result {

@@ -5,6 +5,7 @@ mod common;
 
 mod auth_errors;
 mod completions;
+mod config;
 mod janus;
 mod media;
 mod network;

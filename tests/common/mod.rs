@@ -128,6 +128,8 @@ pub fn vcall() -> Command {
             c.env_remove(k);
         }
     }
+    // Nobody's own configuration file.
+    c.env("XDG_CONFIG_HOME", "/nonexistent/vcall-tests");
     c.stdin(Stdio::null());
     c
 }
