@@ -330,7 +330,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__connect)
-            opts="-v -q -h -V --url --session --token --data --ice-server --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --duration --json --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --url --session --token --data --ice-server --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --wait-for --duration --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -381,6 +381,10 @@ _vcall() {
                     return 0
                     ;;
                 --keepalive-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-for)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -104,13 +104,14 @@ complete -c vcall -n "__fish_vcall_using_subcommand connect" -l session -d 'Sess
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand connect" -l timeout -d 'Limit for each answer from the server [env: VCALL_TIMEOUT]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l timeout -d 'Limit for each wait: an answer from the server, the first media, a --wait-for condition (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l display -d 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l max-retries -d 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l retry-delay -d 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l wait-for -d 'Wait until the session reaches a state, then exit 0: comma-separated conditions on `streams` and `connections` (others than this one), e.g. \'streams>=2, connections>=3\'. With --timeout, exit 11 when it is not reached in time' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l duration -d 'Leave after this long (e.g. 10s); default: until Ctrl-C' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
@@ -125,7 +126,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l session -d 
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l timeout -d 'Limit for each answer from the server [env: VCALL_TIMEOUT]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l timeout -d 'Limit for each wait: an answer from the server, the first media, a --wait-for condition (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l display -d 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]' -r
@@ -145,7 +146,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand publish" -l session -d 'Sess
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand publish" -l timeout -d 'Limit for each answer from the server [env: VCALL_TIMEOUT]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l timeout -d 'Limit for each wait: an answer from the server, the first media, a --wait-for condition (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l display -d 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]' -r
@@ -177,7 +178,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l session -d 'Se
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l timeout -d 'Limit for each answer from the server [env: VCALL_TIMEOUT]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l timeout -d 'Limit for each wait: an answer from the server, the first media, a --wait-for condition (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l display -d 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]' -r
@@ -217,7 +218,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_su
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l timeout -d 'Limit for each answer from the server [env: VCALL_TIMEOUT]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l timeout -d 'Limit for each wait: an answer from the server, the first media, a --wait-for condition (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l display -d 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]' -r
@@ -237,7 +238,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_su
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l timeout -d 'Limit for each answer from the server [env: VCALL_TIMEOUT]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l timeout -d 'Limit for each wait: an answer from the server, the first media, a --wait-for condition (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l display -d 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]' -r
@@ -260,7 +261,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l session -d 'Se
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l timeout -d 'Limit for each answer from the server [env: VCALL_TIMEOUT]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l timeout -d 'Limit for each wait: an answer from the server, the first media, a --wait-for condition (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l display -d 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]' -r
@@ -290,7 +291,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subc
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l timeout -d 'Limit for each answer from the server [env: VCALL_TIMEOUT]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l timeout -d 'Limit for each wait: an answer from the server, the first media, a --wait-for condition (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l display -d 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]' -r

@@ -197,11 +197,19 @@ pub struct ConnArgs {
         value_delimiter = ','
     )]
     pub ice_servers: Vec<String>,
-    /// Limit for each answer from the server [env: VCALL_TIMEOUT]
-    #[arg(long, env = "VCALL_TIMEOUT", hide_env = true, value_parser = parse_duration, default_value = "10s")]
-    pub timeout: Duration,
+    /// Limit for each wait: an answer from the server, the first media, a --wait-for condition
+    /// (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]
+    #[arg(long, env = "VCALL_TIMEOUT", hide_env = true, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
     #[command(flatten)]
     pub janus: JanusArgs,
+}
+
+impl ConnArgs {
+    /// The limit for each answer from the server.
+    pub fn request_timeout(&self) -> Duration {
+        self.timeout.unwrap_or(Duration::from_secs(10))
+    }
 }
 
 impl Default for JanusArgs {
@@ -276,6 +284,11 @@ pub struct JanusArgs {
 pub struct ConnectArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
+    /// Wait until the session reaches a state, then exit 0: comma-separated conditions on
+    /// `streams` and `connections` (others than this one), e.g. 'streams>=2, connections>=3'.
+    /// With --timeout, exit 11 when it is not reached in time.
+    #[arg(long, value_name = "CONDITIONS", value_parser = crate::client::connect::parse_wait_for)]
+    pub wait_for: Option<crate::client::connect::WaitFor>,
     /// Leave after this long (e.g. 10s); default: until Ctrl-C.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,

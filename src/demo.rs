@@ -62,7 +62,7 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
         token: token(role),
         data: String::new(),
         ice_servers: vec![],
-        timeout: std::time::Duration::from_secs(10),
+        timeout: None,
         janus: crate::cli::JanusArgs::default(),
     };
 

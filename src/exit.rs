@@ -31,6 +31,8 @@ pub enum Exit {
     NoMedia = 9,
     /// A capture device (camera, microphone) is missing or failed.
     Device = 10,
+    /// A condition asked for (`--wait-for`, `--expect`) was not met.
+    Assertion = 11,
     /// Stopped by Ctrl-C (output finished cleanly).
     Interrupted = 130,
 }

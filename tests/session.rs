@@ -287,3 +287,54 @@ fn token_and_client_data_are_visible_to_others() {
     assert_eq!(v["connection"]["data"], "server-7");
     assert_eq!(v["connection"]["clientData"], "client-42");
 }
+
+#[test]
+fn connect_waits_for_a_session_state() {
+    let server = Server::start();
+    let session = server.session();
+    let mut waiter = Proc::spawn(server.cmd(
+        &session,
+        Role::Subscriber,
+        &[
+            "connect",
+            "--json",
+            "--wait-for",
+            "streams>=2, connections>=2",
+            "--timeout",
+            "60s",
+        ],
+    ));
+    waiter.wait_for("sessionConnected");
+    let _a = publisher(&server, &session, "a", &[]);
+    let _b = publisher(&server, &session, "b", &[]);
+    assert_eq!(waiter.wait(), 0, "{}", waiter.output());
+    let done = waiter
+        .seen
+        .iter()
+        .find(|l| l.contains("waitSatisfied"))
+        .expect("waitSatisfied");
+    let v: serde_json::Value = serde_json::from_str(done).unwrap();
+    assert_eq!(
+        (v["streams"].as_u64(), v["connections"].as_u64()),
+        (Some(2), Some(2)),
+        "{done}"
+    );
+
+    // Not reached in time: its own exit code, and what was measured.
+    let (code, out, err) = run(server.cmd(
+        &session,
+        Role::Subscriber,
+        &["connect", "--wait-for", "streams>=3", "--timeout", "1s"],
+    ));
+    assert_eq!(code, 11, "{err}");
+    assert!(out.contains("waitTimedOut"), "{out}");
+    assert!(err.contains("streams>=3 (is 2)"), "{err}");
+    // A condition vcall cannot check is a usage error.
+    let (code, _, err) = run(server.cmd(
+        &session,
+        Role::Subscriber,
+        &["connect", "--wait-for", "fps>=3"],
+    ));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("unknown metric"), "{err}");
+}

@@ -5,8 +5,9 @@ use std::io::Write;
 use serde_json::json;
 
 use crate::cli::{ConnectArgs, ListStreamsArgs};
+use crate::client::conditions::{self, Condition, Unit};
 use crate::client::{disconnected_failure, interrupted, join};
-use crate::exit::{CmdResult, Exit};
+use crate::exit::{CmdResult, Exit, Failure};
 use crate::session::{SessionEvent, Stream, now_ms};
 
 /// One event as a human-readable line.
@@ -100,6 +101,7 @@ pub async fn connect(args: ConnectArgs) -> CmdResult {
         }
     };
     print(&joined.first, args.json);
+    let mut state = State::from(&joined.first);
     let stop = async {
         match args.duration {
             Some(d) => tokio::time::sleep(d).await,
@@ -107,20 +109,123 @@ pub async fn connect(args: ConnectArgs) -> CmdResult {
         }
     };
     tokio::pin!(stop);
+    let wait_limit = async {
+        match (&args.wait_for, args.conn.timeout) {
+            (Some(_), Some(d)) => tokio::time::sleep(d).await,
+            _ => std::future::pending().await,
+        }
+    };
+    tokio::pin!(wait_limit);
     let ctrl_c = interrupted();
     tokio::pin!(ctrl_c);
     loop {
+        if let Some(wait) = &args.wait_for
+            && wait.0.iter().all(|c| c.holds(state.value(&c.metric)))
+        {
+            print_wait(&args, "waitSatisfied", &state);
+            joined.client.disconnect().await;
+            return Ok(Exit::Ok);
+        }
         tokio::select! {
             ev = joined.events.recv() => {
                 let Some(ev) = ev else { return Err(disconnected_failure("networkDisconnected")) };
                 print(&ev, args.json);
+                state.apply(&ev);
                 if let SessionEvent::SessionDisconnected { reason } = ev {
                     return Err(disconnected_failure(&reason));
                 }
             }
+            _ = &mut wait_limit => {
+                print_wait(&args, "waitTimedOut", &state);
+                joined.client.disconnect().await;
+                let wait = args.wait_for.as_ref().expect("a wait");
+                let unmet: Vec<String> = wait.0.iter()
+                    .filter(|c| !c.holds(state.value(&c.metric)))
+                    .map(|c| format!("{c} (is {})", c.show(state.value(&c.metric))))
+                    .collect();
+                return Err(Failure::new(Exit::Assertion, format!(
+                    "not reached within {:?}: {}", args.conn.timeout.unwrap_or_default(), unmet.join(", ")
+                )));
+            }
             _ = &mut stop => { joined.client.disconnect().await; return Ok(Exit::Ok); }
             _ = &mut ctrl_c => { joined.client.disconnect().await; return Ok(Exit::Interrupted); }
         }
+    }
+}
+
+/// `--wait-for`'s conditions.
+#[derive(Debug, Clone)]
+pub struct WaitFor(pub Vec<Condition>);
+
+pub fn parse_wait_for(s: &str) -> Result<WaitFor, String> {
+    conditions::parse(s, &[("streams", Unit::Count), ("connections", Unit::Count)]).map(WaitFor)
+}
+
+/// The session as events tell it: its streams, and the connections besides ours.
+struct State {
+    streams: std::collections::HashSet<String>,
+    others: i64,
+}
+
+impl State {
+    fn from(first: &SessionEvent) -> State {
+        match first {
+            SessionEvent::SessionConnected {
+                streams,
+                connection_count,
+                ..
+            } => State {
+                streams: streams.iter().map(|s| s.id.clone()).collect(),
+                others: *connection_count as i64 - 1,
+            },
+            _ => State {
+                streams: Default::default(),
+                others: 0,
+            },
+        }
+    }
+
+    fn apply(&mut self, event: &SessionEvent) {
+        match event {
+            SessionEvent::ConnectionCreated { .. } => self.others += 1,
+            SessionEvent::ConnectionDestroyed { .. } => self.others -= 1,
+            SessionEvent::StreamCreated { stream } => {
+                self.streams.insert(stream.id.clone());
+            }
+            SessionEvent::StreamDestroyed { stream, .. } => {
+                self.streams.remove(&stream.id);
+            }
+            _ => {}
+        }
+    }
+
+    fn value(&self, metric: &str) -> f64 {
+        match metric {
+            "streams" => self.streams.len() as f64,
+            _ => self.others.max(0) as f64,
+        }
+    }
+}
+
+fn print_wait(args: &ConnectArgs, event: &str, state: &State) {
+    let conditions = args
+        .wait_for
+        .as_ref()
+        .map(|w| {
+            w.0.iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    let (streams, connections) = (state.value("streams"), state.value("connections"));
+    if args.json {
+        println!(
+            "{}",
+            json!({ "event": event, "conditions": conditions, "streams": streams as u64, "connections": connections as u64, "time": now_ms() })
+        );
+    } else {
+        println!("{event:<21} {conditions} streams={streams} connections={connections}");
     }
 }
 

@@ -1,5 +1,6 @@
 //! The client commands: joining a session, and what each command does once joined.
 
+pub mod conditions;
 pub mod connect;
 pub mod echo;
 pub mod moderate;
@@ -81,7 +82,7 @@ pub fn janus_options(conn: &ConnArgs) -> JanusOptions {
         url: conn.url.clone(),
         token: nonempty(&conn.token),
         api_secret: conn.janus.api_secret.clone(),
-        timeout: conn.timeout,
+        timeout: conn.request_timeout(),
         max_retries: conn.janus.max_retries,
         retry_delay: conn.janus.retry_delay,
         keepalive: (!conn.janus.keepalive_interval.is_zero())
@@ -122,7 +123,7 @@ pub async fn join(conn: &ConnArgs) -> Result<Joined, Failure> {
             &conn.session,
             &conn.token,
             &conn.data,
-            conn.timeout,
+            conn.request_timeout(),
         )
         .await?;
         (Client::Native(c), first, events)
