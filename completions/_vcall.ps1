@@ -268,6 +268,7 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Format on stdout (with -o -) or for --output-dir files (mp4 or mkv by default mp4)')
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Stop after this much recorded media (e.g. 10s)')
             [CompletionResult]::new('--frames', '--frames', [CompletionResultType]::ParameterName, 'Stop after this many video frames')
+            [CompletionResult]::new('--expect', '--expect', [CompletionResultType]::ParameterName, 'Conditions the received media must meet, checked at the end (exit 11 when one fails or cannot be measured), e.g. ''frames>=300, latency.p95<200ms, freeze.max<500ms, av-skew<40ms, loss<1%''. Metrics: frames, audio-frames, frames.lost, latency.p50, latency.p95, latency.max, freeze.max, av-skew, loss')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
             [CompletionResult]::new('--create-room', '--create-room', [CompletionResultType]::ParameterName, 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]')

@@ -1358,7 +1358,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__subscribe)
-            opts="-o -v -q -h -V --url --session --token --data --ice-server --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --stream --no-audio --no-video --output --output-dir --format --duration --frames --verbose --quiet --profile --config --help --version"
+            opts="-o -v -q -h -V --url --session --token --data --ice-server --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --stream --no-audio --no-video --output --output-dir --format --duration --frames --expect --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1437,6 +1437,10 @@ _vcall() {
                     return 0
                     ;;
                 --frames)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expect)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -250,6 +250,7 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --format 'Format on stdout (with -o -) or for --output-dir files (mp4 or mkv by default mp4)'
             cand --duration 'Stop after this much recorded media (e.g. 10s)'
             cand --frames 'Stop after this many video frames'
+            cand --expect 'Conditions the received media must meet, checked at the end (exit 11 when one fails or cannot be measured), e.g. ''frames>=300, latency.p95<200ms, freeze.max<500ms, av-skew<40ms, loss<1%''. Metrics: frames, audio-frames, frames.lost, latency.p50, latency.p95, latency.max, freeze.max, av-skew, loss'
             cand --profile 'The settings profile to use from the configuration file [env: VCALL_PROFILE]'
             cand --config 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]'
             cand --create-room 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'

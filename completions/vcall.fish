@@ -195,6 +195,7 @@ h264\t'Encoded H.264, Annex B'
 ogg\t'Encoded Opus in Ogg'"
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l duration -d 'Stop after this much recorded media (e.g. 10s)' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l frames -d 'Stop after this many video frames' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l expect -d 'Conditions the received media must meet, checked at the end (exit 11 when one fails or cannot be measured), e.g. \'frames>=300, latency.p95<200ms, freeze.max<500ms, av-skew<40ms, loss<1%\'. Metrics: frames, audio-frames, frames.lost, latency.p50, latency.p95, latency.max, freeze.max, av-skew, loss' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l create-room -d 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'

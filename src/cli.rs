@@ -451,6 +451,20 @@ pub struct SubscribeArgs {
     /// Stop after this many video frames.
     #[arg(long)]
     pub frames: Option<u64>,
+    /// Conditions the received media must meet, checked at the end (exit 11 when one fails
+    /// or cannot be measured), e.g. 'frames>=300, latency.p95<200ms, freeze.max<500ms,
+    /// av-skew<40ms, loss<1%'. Metrics: frames, audio-frames, frames.lost, latency.p50,
+    /// latency.p95, latency.max, freeze.max, av-skew, loss.
+    #[arg(long, value_name = "CONDITIONS", value_parser = parse_expect)]
+    pub expect: Option<Expect>,
+}
+
+/// `--expect`'s conditions.
+#[derive(Debug, Clone)]
+pub struct Expect(pub Vec<crate::client::conditions::Condition>);
+
+fn parse_expect(s: &str) -> Result<Expect, String> {
+    crate::client::conditions::parse(s, crate::client::measure::METRICS).map(Expect)
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::auth::{KeyPair, Role, SessionProps, TokenClaims, unix_now};
 use crate::cli::{ConnArgs, DemoArgs, PublishArgs, SubscribeArgs};
-use crate::client::subscribe::Measurements;
+use crate::client::measure::Measurements;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::server::{self, ServerConfig};
 
@@ -105,6 +105,7 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
         format: None,
         duration: Some(args.duration),
         frames: None,
+        expect: None,
     };
     let started = Instant::now();
     let sub_result = crate::client::subscribe::subscribe(

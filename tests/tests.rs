@@ -6,6 +6,7 @@ mod common;
 mod auth_errors;
 mod completions;
 mod config;
+mod expect;
 mod janus;
 mod media;
 mod network;

@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::cli::{EchoTestArgs, OutFormat, PublishArgs};
+use crate::client::measure::Measurements;
 use crate::client::output::Sink;
 use crate::client::progress::Progress;
 use crate::client::publish::{Sending, add_tracks, open_sources};
-use crate::client::subscribe::{Measurements, record_peer};
+use crate::client::subscribe::record_peer;
 use crate::client::{Joined, janus_options, join, peer_config};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::Peer;

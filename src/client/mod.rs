@@ -3,6 +3,7 @@
 pub mod conditions;
 pub mod connect;
 pub mod echo;
+pub mod measure;
 pub mod moderate;
 pub mod output;
 pub mod progress;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::cli::{OutFormat, SubscribeArgs};
+use crate::client::measure::{Measurements, TrackProbe};
 use crate::client::output::Sink;
 use crate::client::progress::Progress;
 use crate::client::{Joined, disconnected_failure, join, match_stream};
@@ -130,6 +131,8 @@ pub(crate) struct Recording {
     started: Instant,
     /// This stream's line on the terminal.
     progress: Progress,
+    /// Where its media is measured, if it is.
+    measure: Option<Arc<Mutex<Measurements>>>,
 }
 
 /// What a recording starts from: the session, and what to do with one stream.
@@ -186,6 +189,8 @@ pub(crate) fn record_peer(
     progress: Progress,
 ) -> Recording {
     let (tx, mut rx) = mpsc::channel::<Delivery>(256);
+    let started = Instant::now();
+    let measure_out = measure.clone();
     // Track tasks: packets -> frames.
     tokio::spawn(async move {
         while let Some(PeerEvent::Track(track)) = events.recv().await {
@@ -197,12 +202,9 @@ pub(crate) fn record_peer(
                 } else {
                     AUDIO
                 };
-                let mut probe = match (&measure, track.codec) {
-                    (Some(m), crate::peer::Codec::H264) => crate::codec::H264Decoder::new()
-                        .ok()
-                        .map(|d| (d, Arc::clone(m))),
-                    _ => None,
-                };
+                let mut probe = measure
+                    .as_ref()
+                    .map(|m| TrackProbe::new(track.codec, Arc::clone(m), started));
                 let mut asm = Assembler::new(track.codec);
                 let keyframes = track.keyframe_requester();
                 if slot == VIDEO {
@@ -210,13 +212,16 @@ pub(crate) fn record_peer(
                 }
                 while let Some(packet) = track.recv().await {
                     let arrival = Instant::now();
+                    if let Some(p) = probe.as_mut() {
+                        p.packet(packet.seq());
+                    }
                     let out = asm.push(packet);
                     if out.request_keyframe {
                         keyframes.request().await;
                     }
                     for frame in out.frames {
-                        if let Some((decoder, m)) = probe.as_mut() {
-                            measure_frame(decoder, m, &frame.data);
+                        if let Some(p) = probe.as_mut() {
+                            p.frame(&frame, arrival);
                         }
                         if tx
                             .send(Delivery {
@@ -274,6 +279,7 @@ pub(crate) fn record_peer(
         stats: stats_rx,
         started: Instant::now(),
         progress,
+        measure: measure_out,
     }
 }
 
@@ -289,6 +295,10 @@ impl Recording {
             .map_err(|e| Failure::new(Exit::Failure, format!("recorder task failed: {e}")))?;
         match r {
             Ok(stats) => {
+                if let Some(m) = &self.measure {
+                    m.lock().expect("measurements lock").recorded =
+                        Some((stats.video_frames, stats.audio_frames));
+                }
                 self.progress
                     .set(stats.video_frames, stats.audio_frames, stats.bytes);
                 self.progress.finish();
@@ -318,32 +328,6 @@ fn sink_for(target: &Target, stream: &Stream, expected: usize) -> Result<(Sink, 
             "stdout".to_owned(),
         ),
     })
-}
-
-/// What the test pattern's marks tell about received video.
-#[derive(Debug, Default, Clone)]
-pub struct Measurements {
-    /// Capture-to-receipt latency of each frame whose marks were read, ms.
-    pub latencies_ms: Vec<f64>,
-    /// Frames decoded, and those whose marks could not be read.
-    pub decoded: u64,
-    pub unreadable: u64,
-    /// The first decoded frame's arrival.
-    pub first_frame: Option<Instant>,
-}
-
-fn measure_frame(decoder: &mut crate::codec::H264Decoder, m: &Mutex<Measurements>, au: &[u8]) {
-    let Ok(Some(img)) = decoder.decode(au) else {
-        return;
-    };
-    let now_ms = crate::session::now_ms();
-    let mut m = m.lock().expect("measurements lock");
-    m.decoded += 1;
-    m.first_frame.get_or_insert_with(Instant::now);
-    match crate::media::testsrc::read_marks(&img) {
-        Some(marks) => m.latencies_ms.push(now_ms as f64 - marks.capture_ms as f64),
-        None => m.unreadable += 1,
-    }
 }
 
 /// Tracks a stream will deliver to a sink.
@@ -397,6 +381,8 @@ pub async fn subscribe(
         tracing::info!("waiting for a stream to be published");
     }
     let bars = Progress::group(quiet);
+    let mut measured: Vec<(Stream, Arc<Mutex<Measurements>>)> = Vec::new();
+    let started = Instant::now();
     let mut recordings: Vec<Recording> = Vec::new();
     let mut finished: Vec<RecordStats> = Vec::new();
     let ctrl_c = stop_signal;
@@ -422,7 +408,15 @@ pub async fn subscribe(
                 audio: !args.no_audio,
                 video: !args.no_video,
                 progress: Progress::in_group(bars.as_ref(), &label, quiet),
-                measure: measure.clone(),
+                measure: match (&measure, &args.expect) {
+                    (Some(m), _) => Some(Arc::clone(m)),
+                    (None, Some(_)) => {
+                        let m = Arc::new(Mutex::new(Measurements::default()));
+                        measured.push((stream.clone(), Arc::clone(&m)));
+                        Some(m)
+                    }
+                    (None, None) => None,
+                },
             };
             match start_recording(plan, sink).await {
                 Ok(r) => recordings.push(r),
@@ -462,6 +456,13 @@ pub async fn subscribe(
                 if all_complete && (args.duration.is_some() || args.frames.is_some()) {
                     break Ok(End::Complete);
                 }
+                if let Some(limit) = args.conn.timeout
+                    && started.elapsed() > limit
+                    && finished.iter().chain(recordings.iter().map(|r| *r.stats.borrow()).collect::<Vec<_>>().iter())
+                        .all(|s| s.video_frames + s.audio_frames == 0)
+                {
+                    break Err(Failure::new(Exit::NoMedia, format!("no media arrived within {limit:?}")));
+                }
                 if let Some(r) = recordings.iter().find(|r| {
                     let state = *r.peer.state().borrow();
                     state == PeerState::Failed || (state == PeerState::New && r.started.elapsed() > CONNECT_LIMIT)
@@ -496,8 +497,46 @@ pub async fn subscribe(
     {
         return Err(Failure::new(Exit::NoMedia, "no media was received"));
     }
+    if let Some(expect) = &args.expect {
+        check_expectations(&expect.0, &measured)?;
+    }
     Ok(match end {
         End::Complete => Exit::Ok,
         End::Interrupted => Exit::Interrupted,
     })
+}
+
+/// Checks `--expect` on every stream recorded; prints each result on stderr.
+fn check_expectations(
+    conditions: &[crate::client::conditions::Condition],
+    measured: &[(Stream, Arc<Mutex<Measurements>>)],
+) -> Result<(), Failure> {
+    if measured.is_empty() {
+        return Err(Failure::new(
+            Exit::Assertion,
+            "--expect: no stream was received to check",
+        ));
+    }
+    let mut failures = Vec::new();
+    for (stream, m) in measured {
+        let m = m.lock().expect("measurements lock");
+        for c in conditions {
+            let line = match m.value(&c.metric) {
+                Ok(v) if c.holds(v) => format!("ok      {c} (measured {})", c.show(v)),
+                Ok(v) => format!("FAILED  {c} (measured {})", c.show(v)),
+                Err(why) => format!("FAILED  {c} (cannot be measured: {why})"),
+            };
+            eprintln!("vcall: expect: stream {}: {line}", stream.id);
+        }
+        failures.extend(
+            m.check(conditions)
+                .into_iter()
+                .map(|f| format!("stream {}: {f}", stream.id)),
+        );
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::new(Exit::Assertion, failures.join("; ")))
+    }
 }

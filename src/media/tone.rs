@@ -21,11 +21,21 @@ pub fn render(hz: f64, start: u64, out: &mut [i16]) {
     }
 }
 
+/// The loudest sample that counts as silence.
+pub fn quiet_level() -> i32 {
+    (AMPLITUDE * 0.05) as i32
+}
+
+/// How many quiet samples in a row make a mark: 3/4 of one.
+pub fn min_mark_run(rate: u32) -> usize {
+    (rate * MARK_MS / 1000 * 3 / 4) as usize
+}
+
 /// Sample indices where a silent mark begins: a run of at least 3/4 of a mark of near-silence
 /// after sound. Works on decoded audio whatever its absolute position.
 pub fn find_marks(samples: &[i16], rate: u32) -> Vec<usize> {
-    let min_run = (rate * MARK_MS / 1000 * 3 / 4) as usize;
-    let quiet = (AMPLITUDE * 0.05) as i32;
+    let min_run = min_mark_run(rate);
+    let quiet = quiet_level();
     let mut marks = Vec::new();
     let mut run_start = None;
     let mut loud_before = false;
