@@ -1108,7 +1108,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__publish)
-            opts="-v -q -h -V --url --session --token --data --ice-server --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --name --video --audio --no-audio --no-video --width --height --fps --video-bitrate --audio-bitrate --keyframe-interval --loop --duration --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --url --session --token --data --ice-server --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --name --video --audio --no-audio --no-video --width --height --fps --video-bitrate --audio-bitrate --keyframe-interval --loop --duration --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1358,7 +1358,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__subscribe)
-            opts="-o -v -q -h -V --url --session --token --data --ice-server --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --stream --no-audio --no-video --output --output-dir --format --duration --frames --expect --verbose --quiet --profile --config --help --version"
+            opts="-o -v -q -h -V --url --session --token --data --ice-server --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --stream --no-audio --no-video --output --output-dir --format --duration --frames --expect --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

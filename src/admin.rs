@@ -131,7 +131,7 @@ pub async fn session_create(args: SessionCreateArgs) -> CmdResult {
         .ok_or_else(|| Failure::new(Exit::Failure, "the server's answer has no sessionId"))?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        let _ = writeln!(out, "{json}");
+        let _ = writeln!(out, "{}", crate::jsonl::line("session", json.clone()));
     } else {
         let _ = writeln!(out, "{id}");
     }

@@ -325,6 +325,24 @@ impl PublishArgs {
             keyframe_interval: 60,
             looping: false,
             duration: None,
+            json: false,
+        }
+    }
+}
+
+impl Command {
+    /// Whether the command was asked for JSON output (then its error is a JSON line too).
+    pub fn json(&self) -> bool {
+        match self {
+            Command::Connect(a) => a.json,
+            Command::ListStreams(a) => a.json,
+            Command::Publish(a) => a.json,
+            Command::Subscribe(a) => a.json,
+            Command::EchoTest(a) => a.json,
+            Command::Devices(a) => a.json,
+            Command::Config(ConfigCommand::Show(a)) => a.json,
+            Command::Session(SessionCommand::Create(a)) => a.json,
+            _ => false,
         }
     }
 }
@@ -406,6 +424,9 @@ pub struct PublishArgs {
     /// Unpublish after this long; default: until Ctrl-C or the end of the sources.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
+    /// Events and the result as JSON lines on stdout (docs/json.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Formats for `-o -`.
@@ -457,6 +478,9 @@ pub struct SubscribeArgs {
     /// latency.p95, latency.max, freeze.max, av-skew, loss.
     #[arg(long, value_name = "CONDITIONS", value_parser = parse_expect)]
     pub expect: Option<Expect>,
+    /// Events and results as JSON lines on stdout (docs/json.md); not with -o -.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `--expect`'s conditions.

@@ -294,9 +294,9 @@ pub fn show(applied: &Applied, matches: &clap::ArgMatches, json_out: bool) -> Cm
             .iter()
             .map(|(k, v, s)| ((*k).to_owned(), json!({ "value": v, "source": s })))
             .collect();
-        println!(
-            "{}",
-            json!({ "file": file, "profile": applied.profile, "settings": settings })
+        crate::jsonl::emit(
+            "config",
+            json!({ "file": file, "profile": applied.profile, "settings": settings }),
         );
     } else {
         println!("file     {file}");

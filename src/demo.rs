@@ -106,6 +106,7 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
         duration: Some(args.duration),
         frames: None,
         expect: None,
+        json: false,
     };
     let started = Instant::now();
     let sub_result = crate::client::subscribe::subscribe(

@@ -42,10 +42,11 @@ async fn run(cli: Cli, matches: ArgMatches, applied: Applied) -> Result<Exit, Fa
         Command::Connect(a) => client::connect::connect(a).await,
         Command::ListStreams(a) => client::connect::list_streams(a).await,
         Command::Publish(a) => {
-            let progress = client::progress::Progress::new("publish", quiet);
+            let progress = client::progress::Progress::new("publish", quiet || a.json);
             client::publish::publish(a, progress, client::interrupted()).await
         }
         Command::Subscribe(a) => {
+            let quiet = quiet || a.json;
             client::subscribe::subscribe(a, quiet, client::interrupted(), None).await
         }
         Command::Moderate(ModerateCommand::ForceUnpublish(a)) => {
@@ -87,6 +88,7 @@ fn main() -> ExitCode {
             return ExitCode::from(Exit::Failure as u8);
         }
     };
+    let json = cli.command.json();
     let result = runtime.block_on(run(cli, matches, applied));
     // Threads blocked on stdin or a device must not hold the exit.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
@@ -94,6 +96,12 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code as u8),
         Err(f) => {
             eprintln!("vcall: error: {f}");
+            if json {
+                vcall::jsonl::emit(
+                    "error",
+                    serde_json::json!({ "exitCode": f.code as u8, "message": f.message }),
+                );
+            }
             ExitCode::from(f.code as u8)
         }
     }

@@ -8,6 +8,7 @@ mod completions;
 mod config;
 mod expect;
 mod janus;
+mod json;
 mod media;
 mod network;
 mod session;

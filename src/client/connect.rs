@@ -8,7 +8,7 @@ use crate::cli::{ConnectArgs, ListStreamsArgs};
 use crate::client::conditions::{self, Condition, Unit};
 use crate::client::{disconnected_failure, interrupted, join};
 use crate::exit::{CmdResult, Exit, Failure};
-use crate::session::{SessionEvent, Stream, now_ms};
+use crate::session::{SessionEvent, Stream};
 
 /// One event as a human-readable line.
 pub fn human(event: &SessionEvent) -> String {
@@ -66,11 +66,11 @@ pub fn human(event: &SessionEvent) -> String {
     }
 }
 
-/// One event as a JSON line: the event's fields plus `time` (Unix ms).
+/// One event as a JSON line (`docs/json.md`).
 pub fn json_line(event: &SessionEvent) -> String {
-    let mut v = serde_json::to_value(event).expect("events serialize");
-    v["time"] = json!(now_ms());
-    v.to_string()
+    let v = serde_json::to_value(event).expect("events serialize");
+    let name = v["event"].as_str().unwrap_or("event").to_owned();
+    crate::jsonl::line(&name, v)
 }
 
 fn print(event: &SessionEvent, as_json: bool) {
@@ -91,7 +91,10 @@ pub async fn connect(args: ConnectArgs) -> CmdResult {
             // Scripts reading the event stream see why it ended, as OpenTok's sessionFailed.
             if failure.code != Exit::Usage {
                 let line = if args.json {
-                    json!({ "event": "sessionFailed", "reason": failure.message, "exitCode": failure.code as u8, "time": now_ms() }).to_string()
+                    crate::jsonl::line(
+                        "sessionFailed",
+                        json!({ "reason": failure.message, "exitCode": failure.code as u8 }),
+                    )
                 } else {
                     format!("sessionFailed         reason={}", failure.message)
                 };
@@ -220,9 +223,9 @@ fn print_wait(args: &ConnectArgs, event: &str, state: &State) {
         .unwrap_or_default();
     let (streams, connections) = (state.value("streams"), state.value("connections"));
     if args.json {
-        println!(
-            "{}",
-            json!({ "event": event, "conditions": conditions, "streams": streams as u64, "connections": connections as u64, "time": now_ms() })
+        crate::jsonl::emit(
+            event,
+            json!({ "conditions": conditions, "streams": streams as u64, "connections": connections as u64 }),
         );
     } else {
         println!("{event:<21} {conditions} streams={streams} connections={connections}");
@@ -244,8 +247,8 @@ pub async fn list_streams(args: ListStreamsArgs) -> CmdResult {
     let others = connection_count.saturating_sub(1);
     let mut out = std::io::stdout().lock();
     if args.json {
-        let v = json!({ "sessionId": session_id, "connectionCount": others, "streams": streams, "time": now_ms() });
-        let _ = writeln!(out, "{v}");
+        let v = json!({ "sessionId": session_id, "connectionCount": others, "streams": streams });
+        let _ = writeln!(out, "{}", crate::jsonl::line("streams", v));
     } else {
         let _ = writeln!(
             out,

@@ -256,16 +256,14 @@ fn report(
         .collect();
     if args.json {
         let v = json!({
-            "event": "echoTest",
             "url": args.conn.url,
             "ok": missing.is_empty(),
             "sent": { "videoFrames": video_sent, "audioFrames": audio_sent },
             "received": { "videoFrames": back.video_frames, "audioFrames": back.audio_frames, "decodedFrames": m.decoded },
             "rttMs": { "p50": p50, "p95": p95, "max": max },
             "firstFrameMs": first_ms,
-            "time": now_ms(),
         });
-        println!("{v}");
+        crate::jsonl::emit("echoTest", v);
     } else {
         println!("sent      {video_sent} video frames, {audio_sent} audio frames");
         println!(

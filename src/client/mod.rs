@@ -203,7 +203,10 @@ pub fn devices(args: crate::cli::DevicesArgs) -> crate::exit::CmdResult {
         let _ = writeln!(
             out,
             "{}",
-            serde_json::json!({ "devices": devices, "problems": problems })
+            crate::jsonl::line(
+                "devices",
+                serde_json::json!({ "devices": devices, "problems": problems })
+            )
         );
     } else {
         for d in &devices {

@@ -76,6 +76,11 @@ impl Progress {
         self.0.bytes.store(bytes, Ordering::Relaxed);
     }
 
+    /// Time since the start.
+    pub fn elapsed(&self) -> Duration {
+        self.0.start.elapsed()
+    }
+
     /// Video frames, audio frames and bytes so far.
     pub fn counts(&self) -> (u64, u64, u64) {
         (

@@ -398,6 +398,12 @@ pub async fn publish(
                 Some(SessionEvent::StreamCreated { stream }) if stream.id == stream_id => {
                     seen_created = true;
                     tracing::info!(stream = %stream_id, "stream is live");
+                    if args.json {
+                        crate::jsonl::emit("published", serde_json::json!({
+                            "streamId": stream_id, "name": args.name,
+                            "hasAudio": audio_track.is_some(), "hasVideo": video_track.is_some(),
+                        }));
+                    }
                 }
                 Some(SessionEvent::StreamDestroyed { stream, reason }) if stream.id == stream_id => {
                     break Err(Failure::new(Exit::Disconnected, format!("the stream was stopped by the server ({reason})")));
@@ -420,6 +426,16 @@ pub async fn publish(
     peer.close().await;
     sending.join();
     progress.finish();
+    if args.json {
+        let (video, audio, bytes) = progress.counts();
+        crate::jsonl::emit(
+            "publishSummary",
+            serde_json::json!({
+                "streamId": stream_id, "videoFrames": video, "audioFrames": audio, "bytes": bytes,
+                "durationMs": progress.elapsed().as_millis() as u64,
+            }),
+        );
+    }
     match outcome? {
         End::Duration | End::SourceEnded => Ok(Exit::Ok),
         End::Interrupted => Ok(Exit::Interrupted),

@@ -133,6 +133,9 @@ pub(crate) struct Recording {
     progress: Progress,
     /// Where its media is measured, if it is.
     measure: Option<Arc<Mutex<Measurements>>>,
+    /// Where it goes (for the report), and whether to report it as JSON.
+    pub output: String,
+    pub json: bool,
 }
 
 /// What a recording starts from: the session, and what to do with one stream.
@@ -280,6 +283,8 @@ pub(crate) fn record_peer(
         started: Instant::now(),
         progress,
         measure: measure_out,
+        output: String::new(),
+        json: false,
     }
 }
 
@@ -301,6 +306,17 @@ impl Recording {
                 }
                 self.progress
                     .set(stats.video_frames, stats.audio_frames, stats.bytes);
+                if self.json {
+                    crate::jsonl::emit(
+                        "recordingFinished",
+                        serde_json::json!({
+                            "streamId": self.stream.id, "name": self.stream.name, "output": self.output,
+                            "videoFrames": stats.video_frames, "audioFrames": stats.audio_frames,
+                            "bytes": stats.bytes, "durationMs": stats.duration_us / 1000,
+                            "complete": stats.complete,
+                        }),
+                    );
+                }
                 self.progress.finish();
                 Ok(stats)
             }
@@ -357,6 +373,12 @@ pub async fn subscribe(
         ));
     }
     let target = target(&args)?;
+    if args.json && matches!(target, Target::Stdout(_)) {
+        return Err(Failure::new(
+            Exit::Usage,
+            "--json writes to stdout, which -o - gives to the media; record to a file or a folder",
+        ));
+    }
     let single = !matches!(target, Target::Dir(..));
     if single && args.streams.len() > 1 {
         return Err(Failure::new(
@@ -419,7 +441,19 @@ pub async fn subscribe(
                 },
             };
             match start_recording(plan, sink).await {
-                Ok(r) => recordings.push(r),
+                Ok(mut r) => {
+                    if args.json {
+                        crate::jsonl::emit(
+                            "recordingStarted",
+                            serde_json::json!({
+                                "streamId": stream.id, "name": stream.name, "output": label,
+                            }),
+                        );
+                    }
+                    r.output = label;
+                    r.json = args.json;
+                    recordings.push(r);
+                }
                 Err(e) if single => break 'outer Err(e),
                 Err(e) => eprintln!("vcall: stream {}: {e}", stream.id),
             }
@@ -498,7 +532,7 @@ pub async fn subscribe(
         return Err(Failure::new(Exit::NoMedia, "no media was received"));
     }
     if let Some(expect) = &args.expect {
-        check_expectations(&expect.0, &measured)?;
+        check_expectations(&expect.0, &measured, args.json)?;
     }
     Ok(match end {
         End::Complete => Exit::Ok,
@@ -510,6 +544,7 @@ pub async fn subscribe(
 fn check_expectations(
     conditions: &[crate::client::conditions::Condition],
     measured: &[(Stream, Arc<Mutex<Measurements>>)],
+    json: bool,
 ) -> Result<(), Failure> {
     if measured.is_empty() {
         return Err(Failure::new(
@@ -527,6 +562,20 @@ fn check_expectations(
                 Err(why) => format!("FAILED  {c} (cannot be measured: {why})"),
             };
             eprintln!("vcall: expect: stream {}: {line}", stream.id);
+            if json {
+                let (measured, reason) = match m.value(&c.metric) {
+                    Ok(v) => (Some(v), None),
+                    Err(why) => (None, Some(why)),
+                };
+                crate::jsonl::emit(
+                    "expect",
+                    serde_json::json!({
+                        "streamId": stream.id, "condition": c.to_string(),
+                        "ok": measured.is_some_and(|v| c.holds(v)),
+                        "measured": measured, "reason": reason,
+                    }),
+                );
+            }
         }
         failures.extend(
             m.check(conditions)
