@@ -81,9 +81,16 @@ fn bad_tokens_are_refused_with_the_auth_code() {
     ]);
     let (code, out, _) = run(c);
     assert_eq!(code, 3);
-    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
-    assert_eq!(v["event"], "sessionFailed");
-    assert_eq!(v["exitCode"], 3);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON lines"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(lines[0]["event"], "sessionFailed");
+    assert_eq!(lines[0]["exitCode"], 3);
+    // The command's failure, last, as every --json command ends one.
+    assert_eq!(lines[1]["event"], "error");
+    assert_eq!(lines[1]["exitCode"], 3);
 }
 
 #[test]
