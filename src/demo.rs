@@ -11,13 +11,6 @@ use crate::client::measure::Measurements;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::server::{self, ServerConfig};
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
 pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
     if crate::record::Container::from_path(&args.output).is_none() {
         return Err(Failure::new(
@@ -126,8 +119,6 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
     pub_result?;
 
     let m = measure.lock().expect("measurements lock").clone();
-    let mut lat = m.latencies_ms.clone();
-    lat.sort_by(f64::total_cmp);
     println!(
         "recorded {} ({:?} of audio and video)",
         args.output.display(),
@@ -144,8 +135,8 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
     } else {
         println!(
             "latency (capture to receipt): p50 {:.1} ms, p95 {:.1} ms",
-            percentile(&lat, 0.5),
-            percentile(&lat, 0.95)
+            m.value("latency.p50").unwrap_or(f64::NAN),
+            m.value("latency.p95").unwrap_or(f64::NAN)
         );
     }
     if let Some(first) = m.first_frame {

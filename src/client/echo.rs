@@ -12,7 +12,7 @@ use crate::cli::{EchoTestArgs, OutFormat, PublishArgs};
 use crate::client::measure::Measurements;
 use crate::client::output::Sink;
 use crate::client::progress::Progress;
-use crate::client::publish::{Sending, add_tracks, open_sources};
+use crate::client::publish::{Sending, add_tracks, media_connected, open_sources};
 use crate::client::subscribe::record_peer;
 use crate::client::{Joined, janus_options, join, peer_config};
 use crate::exit::{CmdResult, Exit, Failure};
@@ -74,7 +74,7 @@ pub async fn echo_test(
         let (echo, answer) = EchoTest::start(&janus_options(&args.conn), offer).await?;
         let setup = async {
             tx_peer.accept_answer(&answer).await?;
-            connected(&tx_peer).await
+            media_connected(&tx_peer).await
         }
         .await;
         if let Err(e) = setup {
@@ -98,7 +98,7 @@ pub async fn echo_test(
         let looped = async {
             let (stream_id, answer) = joined.client.publish(NAME, true, true, offer).await?;
             tx_peer.accept_answer(&answer).await?;
-            connected(&tx_peer).await?;
+            media_connected(&tx_peer).await?;
             Ok::<_, Failure>(stream_id)
         }
         .await;
@@ -168,15 +168,6 @@ pub async fn echo_test(
     })
 }
 
-async fn connected(peer: &Peer) -> Result<(), Failure> {
-    peer.connected(CONNECT_LIMIT).await.map_err(|e| {
-        Failure::new(
-            Exit::Media,
-            format!("media connection to the server failed: {e}"),
-        )
-    })
-}
-
 /// Waits until the server reports our stream live.
 async fn wait_for_stream(joined: &mut Joined, stream_id: &str) -> Result<(), Failure> {
     let wait = async {
@@ -226,10 +217,6 @@ async fn run(
     outcome
 }
 
-fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
-    (!sorted.is_empty()).then(|| sorted[((sorted.len() - 1) as f64 * p).round() as usize])
-}
-
 /// Prints the result; nothing back (audio or video) is a failure.
 fn report(
     args: &EchoTestArgs,
@@ -239,13 +226,9 @@ fn report(
     started: Instant,
 ) -> Result<(), Failure> {
     let (video_sent, audio_sent, _) = sent.counts();
-    let mut rtt = m.latencies_ms.clone();
-    rtt.sort_by(f64::total_cmp);
-    let (p50, p95, max) = (
-        percentile(&rtt, 0.5),
-        percentile(&rtt, 0.95),
-        rtt.last().copied(),
-    );
+    // The round trip is the latency the marks measure: sent and received on one clock.
+    let rtt = |metric: &str| m.value(metric).ok();
+    let (p50, p95, max) = (rtt("latency.p50"), rtt("latency.p95"), rtt("latency.max"));
     let first_ms = m
         .first_frame
         .map(|t| t.duration_since(started).as_millis() as u64);
@@ -273,7 +256,7 @@ fn report(
         match (p50, p95, max) {
             (Some(p50), Some(p95), Some(max)) => println!(
                 "round trip  p50 {p50:.1} ms, p95 {p95:.1} ms, max {max:.1} ms ({} frames measured)",
-                rtt.len()
+                m.latencies_ms.len()
             ),
             _ => println!("round trip  not measured (no test-pattern frame came back readable)"),
         }

@@ -24,6 +24,13 @@ pub const METRICS: &[(&str, Unit)] = &[
     ("loss", Unit::Percent),
 ];
 
+/// The `p` quantile (0..=1) of `values`, nearest rank; `None` when there are none.
+fn percentile(values: &[f64], p: f64) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    (!sorted.is_empty()).then(|| sorted[((sorted.len() - 1) as f64 * p).round() as usize])
+}
+
 /// Opus's decoder delay (libopus's lookahead) in samples at 48 kHz.
 const OPUS_DELAY: u64 = 312;
 
@@ -48,9 +55,8 @@ pub struct Measurements {
     /// Frame numbers missing between the marks read.
     pub frames_lost: u64,
     last_number: Option<u32>,
-    /// RTP packets received and expected (from sequence numbers), all tracks.
-    pub packets_received: u64,
-    pub packets_expected: u64,
+    /// Per track kind (video, audio): RTP packets received and expected (from sequence numbers).
+    packets: [(u64, u64); 2],
     /// Per track kind (video, audio): the smallest (arrival − RTP time) seen, ms — the same
     /// alignment the recorder uses.
     base_ms: [Option<f64>; 2],
@@ -114,16 +120,10 @@ impl Measurements {
     /// A metric's value, or why it cannot be measured.
     pub fn value(&self, metric: &str) -> Result<f64, String> {
         let pct = |p: f64| {
-            let mut l = self.latencies_ms.clone();
-            l.sort_by(f64::total_cmp);
-            if l.is_empty() {
-                Err(
-                    "no frame with readable test-pattern marks (needs vcall's --video testsrc)"
-                        .to_owned(),
-                )
-            } else {
-                Ok(l[((l.len() - 1) as f64 * p).round() as usize])
-            }
+            percentile(&self.latencies_ms, p).ok_or_else(|| {
+                "no frame with readable test-pattern marks (needs vcall's --video testsrc)"
+                    .to_owned()
+            })
         };
         match metric {
             "frames" => Ok(self.recorded.map_or(self.video_frames, |r| r.0) as f64),
@@ -145,14 +145,14 @@ impl Measurements {
                 .av_skews()
                 .map(|s| s.iter().fold(0.0f64, |m, x| m.max(x.abs()))),
             "loss" => {
-                if self.packets_expected == 0 {
+                let (received, expected) = self
+                    .packets
+                    .iter()
+                    .fold((0, 0), |(r, e), (pr, pe)| (r + pr, e + pe));
+                if expected == 0 {
                     Err("no packets".into())
                 } else {
-                    Ok(
-                        100.0
-                            * (self.packets_expected.saturating_sub(self.packets_received)) as f64
-                            / self.packets_expected as f64,
-                    )
+                    Ok(100.0 * expected.saturating_sub(received) as f64 / expected as f64)
                 }
             }
             other => Err(format!("unknown metric {other}")),
@@ -263,15 +263,10 @@ impl TrackProbe {
             }
         }
         let mut m = self.m.lock().expect("measurements lock");
+        let kind = usize::from(!is_video);
         let expected = self.first_seq.map_or(0, |f| self.last_seq + 1 - f);
-        // Each track adds its own packets: keep per-probe totals and the sum in `m`.
-        m.packets_received += self.received;
-        m.packets_expected += expected;
-        self.received = 0;
-        if let Some(f) = self.first_seq.as_mut() {
-            *f = self.last_seq + 1;
-        }
-        m.note_base(usize::from(!is_video), arrival_ms, rtp_ms);
+        m.packets[kind] = (self.received, expected);
+        m.note_base(kind, arrival_ms, rtp_ms);
         m.audio_marks.extend(audio_marks);
         if is_video {
             m.video_frames += 1;

@@ -219,6 +219,16 @@ async fn pump(
     Ok(())
 }
 
+/// Waits for the media connection to the server; its failure is a media failure (exit 8).
+pub(crate) async fn media_connected(peer: &Peer) -> Result<(), Failure> {
+    peer.connected(CONNECT_LIMIT).await.map_err(|e| {
+        Failure::new(
+            Exit::Media,
+            format!("media connection to the server failed: {e}"),
+        )
+    })
+}
+
 /// Adds a track for each source: H.264 (or the IVF file's codec) and Opus.
 pub(crate) async fn add_tracks(
     peer: &Peer,
@@ -345,12 +355,7 @@ pub async fn publish(
             .await?;
         peer.accept_answer(&answer).await?;
         tracing::info!(stream = %stream_id, "publishing");
-        peer.connected(CONNECT_LIMIT).await.map_err(|e| {
-            Failure::new(
-                Exit::Media,
-                format!("media connection to the server failed: {e}"),
-            )
-        })?;
+        media_connected(&peer).await?;
         Ok::<_, Failure>((peer, video, audio, stream_id))
     }
     .await;

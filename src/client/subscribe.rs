@@ -492,8 +492,8 @@ pub async fn subscribe(
                 }
                 if let Some(limit) = args.conn.timeout
                     && started.elapsed() > limit
-                    && finished.iter().chain(recordings.iter().map(|r| *r.stats.borrow()).collect::<Vec<_>>().iter())
-                        .all(|s| s.video_frames + s.audio_frames == 0)
+                    && finished.iter().all(|s| s.video_frames + s.audio_frames == 0)
+                    && recordings.iter().all(|r| { let s = r.stats.borrow(); s.video_frames + s.audio_frames == 0 })
                 {
                     break Err(Failure::new(Exit::NoMedia, format!("no media arrived within {limit:?}")));
                 }

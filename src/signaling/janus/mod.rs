@@ -218,7 +218,7 @@ impl JanusSession {
         let routes = Arc::clone(&self.routes);
         let id = self.id;
         let mut closing = self.closing.subscribe();
-        let auth = self.auth_fields();
+        let auth = auth_fields(&self.opts);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.tick().await;
@@ -262,17 +262,6 @@ impl JanusSession {
         });
     }
 
-    fn auth_fields(&self) -> Value {
-        let mut v = json!({});
-        if let Some(t) = &self.opts.token {
-            v["token"] = json!(t);
-        }
-        if let Some(s) = &self.opts.api_secret {
-            v["apisecret"] = json!(s);
-        }
-        v
-    }
-
     /// Sends `msg` with a new transaction and returns Janus's reply: the first that is not
     /// an `ack`, unless `ack_done`. Errors Janus reports become `SignalingError`s.
     pub async fn request(&self, mut msg: Value, ack_done: bool) -> Result<Value, SignalingError> {
@@ -281,7 +270,7 @@ impl JanusSession {
         if self.id != 0 {
             msg["session_id"] = json!(self.id);
         }
-        merge(&mut msg, &self.auth_fields());
+        merge(&mut msg, &auth_fields(&self.opts));
         let what = msg["janus"].as_str().unwrap_or("request").to_owned();
         let (tx, rx) = oneshot::channel();
         self.routes
@@ -381,6 +370,18 @@ impl JanusSession {
             let _ = tokio::time::timeout(Duration::from_secs(2), rx).await;
         }
     }
+}
+
+/// The token and API secret every request carries.
+fn auth_fields(opts: &JanusOptions) -> Value {
+    let mut v = json!({});
+    if let Some(t) = &opts.token {
+        v["token"] = json!(t);
+    }
+    if let Some(s) = &opts.api_secret {
+        v["apisecret"] = json!(s);
+    }
+    v
 }
 
 /// Completes when `closing` turns true (holding no borrow of it afterwards).
@@ -652,12 +653,7 @@ impl Supervisor {
 /// Claims session `id` on a fresh WebSocket.
 async fn claim(ws: &mut Ws, id: u64, opts: &JanusOptions) -> Result<(), SignalingError> {
     let mut msg = json!({ "janus": "claim", "session_id": id, "transaction": "claim" });
-    if let Some(t) = &opts.token {
-        msg["token"] = json!(t);
-    }
-    if let Some(s) = &opts.api_secret {
-        msg["apisecret"] = json!(s);
-    }
+    merge(&mut msg, &auth_fields(opts));
     ws.send(Message::text(msg.to_string()))
         .await
         .map_err(|e| SignalingError::Lost(e.to_string()))?;

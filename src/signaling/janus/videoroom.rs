@@ -454,13 +454,13 @@ fn events_for(
         {
             *own_stream_live = true;
             out.push(SessionEvent::StreamCreated {
-                stream: own_stream(me, msg),
+                stream: own_stream(me),
             });
         }
         "hangup" if *own_stream_live => {
             *own_stream_live = false;
             out.push(SessionEvent::StreamDestroyed {
-                stream: own_stream(me, msg),
+                stream: own_stream(me),
                 reason: "mediaStopped".into(),
             });
         }
@@ -548,7 +548,7 @@ fn events_for(
     out
 }
 
-fn own_stream(me: &str, _msg: &Value) -> Stream {
+fn own_stream(me: &str) -> Stream {
     Stream {
         id: me.to_owned(),
         name: String::new(),
