@@ -24,17 +24,17 @@ fn key_pair(keys: &KeyArgs) -> Result<KeyPair, Failure> {
 }
 
 pub async fn serve(args: ServeArgs) -> CmdResult {
-    let keys = match (&args.keys.api_key, &args.keys.api_secret) {
-        (None, None) => {
-            let k = KeyPair::generate();
-            eprintln!("vcall: no API key pair given; generated a development pair:");
-            eprintln!(
-                "  export VCALL_API_KEY={} VCALL_API_SECRET={}",
-                k.key, k.secret
-            );
-            k
-        }
-        _ => key_pair(&args.keys)?,
+    let generated = args.keys.api_key.is_none() && args.keys.api_secret.is_none();
+    let keys = if generated {
+        let k = KeyPair::generate();
+        eprintln!("vcall: no API key pair given; generated a development pair:");
+        eprintln!(
+            "  export VCALL_API_KEY={} VCALL_API_SECRET={}",
+            k.key, k.secret
+        );
+        k
+    } else {
+        key_pair(&args.keys)?
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -51,6 +51,17 @@ pub async fn serve(args: ServeArgs) -> CmdResult {
         addr.ip()
     };
     eprintln!("vcall: serving on ws://{addr} (Ctrl-C stops)");
+    if args.json {
+        crate::jsonl::emit(
+            "serving",
+            serde_json::json!({
+                "url": format!("ws://{addr}"), "listen": addr.to_string(),
+                "generatedKeys": generated.then(|| serde_json::json!({
+                    "apiKey": keys.key, "apiSecret": keys.secret,
+                })),
+            }),
+        );
+    }
     let config = ServerConfig {
         keys,
         ice_servers: args.ice_servers,
@@ -61,6 +72,12 @@ pub async fn serve(args: ServeArgs) -> CmdResult {
         eprintln!("vcall: shutting down; telling clients");
     })
     .await?;
+    if args.json {
+        crate::jsonl::emit(
+            "serverStopped",
+            serde_json::json!({ "reason": "interrupted" }),
+        );
+    }
     Ok(Exit::Ok)
 }
 
@@ -150,14 +167,25 @@ pub fn token_create(args: TokenCreateArgs) -> CmdResult {
         ));
     }
     let now = unix_now();
-    let token = keys.create_token(&TokenClaims {
+    let claims = TokenClaims {
         iss: keys.key.clone(),
         sid: args.session,
         role: args.role,
         data: args.data,
         iat: now,
         exp: now + args.expire_in.as_secs().max(1),
-    });
-    println!("{token}");
+    };
+    let token = keys.create_token(&claims);
+    if args.json {
+        crate::jsonl::emit(
+            "token",
+            serde_json::json!({
+                "token": token, "sessionId": claims.sid, "role": claims.role,
+                "data": claims.data, "expiresAt": claims.exp,
+            }),
+        );
+    } else {
+        println!("{token}");
+    }
     Ok(Exit::Ok)
 }

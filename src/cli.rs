@@ -100,6 +100,9 @@ pub struct ServeArgs {
     /// `turn:user:pass@host:port` carries credentials.
     #[arg(long = "ice-server", value_name = "URL")]
     pub ice_servers: Vec<String>,
+    /// `serving` when it listens and `serverStopped` at the end, as JSON lines (docs/json.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,6 +156,9 @@ pub struct TokenCreateArgs {
     pub expire_in: Duration,
     #[command(flatten)]
     pub keys: KeyArgs,
+    /// The token and its claims as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Where and as whom to connect.
@@ -325,6 +331,7 @@ impl PublishArgs {
             keyframe_interval: 60,
             looping: false,
             duration: None,
+            stats_interval: None,
             json: false,
         }
     }
@@ -342,7 +349,11 @@ impl Command {
             Command::Devices(a) => a.json,
             Command::Config(ConfigCommand::Show(a)) => a.json,
             Command::Session(SessionCommand::Create(a)) => a.json,
-            _ => false,
+            Command::Serve(a) => a.json,
+            Command::Token(TokenCommand::Create(a)) => a.json,
+            Command::Moderate(ModerateCommand::ForceUnpublish(a)) => a.json,
+            Command::Moderate(ModerateCommand::ForceDisconnect(a)) => a.json,
+            Command::Demo(a) => a.json,
         }
     }
 }
@@ -424,6 +435,11 @@ pub struct PublishArgs {
     /// Unpublish after this long; default: until Ctrl-C or the end of the sources.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
+    /// Per-track figures this often on stderr (bitrate, frame rate, size, packets, loss, jitter,
+    /// round trip, NACKs, PLIs, keyframes, freezes; `stats` lines with --json) and a summary at
+    /// the end; 0: the summary only.
+    #[arg(long, value_name = "INTERVAL", value_parser = parse_duration_or_zero)]
+    pub stats_interval: Option<Duration>,
     /// Events and the result as JSON lines on stdout (docs/json.md).
     #[arg(long)]
     pub json: bool,
@@ -478,6 +494,11 @@ pub struct SubscribeArgs {
     /// latency.p95, latency.max, freeze.max, av-skew, loss.
     #[arg(long, value_name = "CONDITIONS", value_parser = parse_expect)]
     pub expect: Option<Expect>,
+    /// Per-track figures this often on stderr (bitrate, frame rate, size, packets, loss, jitter,
+    /// round trip, NACKs, PLIs, keyframes, freezes; `stats` lines with --json) and a summary at
+    /// the end; 0: the summary only.
+    #[arg(long, value_name = "INTERVAL", value_parser = parse_duration_or_zero)]
+    pub stats_interval: Option<Duration>,
     /// Events and results as JSON lines on stdout (docs/json.md); not with -o -.
     #[arg(long)]
     pub json: bool,
@@ -506,6 +527,9 @@ pub struct ForceUnpublishArgs {
     /// Stream id or name.
     #[arg(long = "stream", value_name = "ID_OR_NAME")]
     pub stream: String,
+    /// The result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -515,6 +539,9 @@ pub struct ForceDisconnectArgs {
     /// Connection id.
     #[arg(long = "connection", value_name = "ID")]
     pub connection: String,
+    /// The result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -532,6 +559,9 @@ pub struct DemoArgs {
     /// The recording.
     #[arg(short, long, default_value = "vcall-demo.mp4")]
     pub output: PathBuf,
+    /// The report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Parses `500ms`, `10s`, `5m`, `24h`, `7d`, or plain seconds.

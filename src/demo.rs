@@ -99,6 +99,7 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
         duration: Some(args.duration),
         frames: None,
         expect: None,
+        stats_interval: None,
         json: false,
     };
     let started = Instant::now();
@@ -119,31 +120,48 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
     pub_result?;
 
     let m = measure.lock().expect("measurements lock").clone();
+    let (video_sent, audio_sent, _) = sent.counts();
+    let latency = (!camera)
+        .then(|| Some((m.value("latency.p50").ok()?, m.value("latency.p95").ok()?)))
+        .flatten();
+    let first_ms = m
+        .first_frame
+        .map(|first| first.duration_since(started).as_secs_f64() * 1000.0);
+    if args.json {
+        crate::jsonl::emit(
+            "demo",
+            serde_json::json!({
+                "output": args.output.display().to_string(),
+                "durationMs": args.duration.as_millis() as u64,
+                "sent": { "videoFrames": video_sent, "audioFrames": audio_sent },
+                "received": { "decodedFrames": m.decoded, "unreadableMarks": m.unreadable },
+                "latencyMs": latency.map(|(p50, p95)| serde_json::json!({ "p50": p50, "p95": p95 })),
+                "firstFrameMs": first_ms.map(|ms| ms.round() as u64),
+            }),
+        );
+        return Ok(sub_exit);
+    }
     println!(
         "recorded {} ({:?} of audio and video)",
         args.output.display(),
         args.duration
     );
-    let (video_sent, audio_sent, _) = sent.counts();
     println!("frames sent: {video_sent} video, {audio_sent} audio");
     println!(
         "video frames received and decoded: {} (marks unreadable in {})",
         m.decoded, m.unreadable
     );
-    if camera {
-        println!("latency: not measured (the camera's pictures carry no capture marks)");
-    } else {
-        println!(
-            "latency (capture to receipt): p50 {:.1} ms, p95 {:.1} ms",
-            m.value("latency.p50").unwrap_or(f64::NAN),
-            m.value("latency.p95").unwrap_or(f64::NAN)
-        );
+    match latency {
+        Some((p50, p95)) => {
+            println!("latency (capture to receipt): p50 {p50:.1} ms, p95 {p95:.1} ms")
+        }
+        None if camera => {
+            println!("latency: not measured (the camera's pictures carry no capture marks)")
+        }
+        None => println!("latency: not measured (no frame's marks could be read)"),
     }
-    if let Some(first) = m.first_frame {
-        println!(
-            "first decoded frame {:.0} ms after subscribing",
-            first.duration_since(started).as_secs_f64() * 1000.0
-        );
+    if let Some(ms) = first_ms {
+        println!("first decoded frame {ms:.0} ms after subscribing");
     }
     println!();
     println!("The same by hand, in separate terminals:");

@@ -57,7 +57,10 @@ async fn run(cli: Cli, matches: ArgMatches, applied: Applied) -> Result<Exit, Fa
         }
         Command::EchoTest(a) => client::echo::echo_test(a, quiet, client::interrupted()).await,
         Command::Devices(a) => client::devices(a),
-        Command::Demo(a) => demo::demo(a, quiet).await,
+        Command::Demo(a) => {
+            let quiet = quiet || a.json;
+            demo::demo(a, quiet).await
+        }
     }
 }
 

@@ -24,6 +24,9 @@ use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::RTCIceServer;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::receiver_report::ReceiverReport;
+use rtc::rtcp::sender_report::SenderReport;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
     RTCRtpEncodingParameters, RtpCodecKind,
@@ -245,13 +248,67 @@ impl PeerConnectionEventHandler for Handler {
     }
 }
 
-/// Marks keyframe requests (PLI, FIR) so that they reach the application's local tracks.
-struct KeyframeRequestTap {
-    read: std::collections::VecDeque<TaggedPacket>,
-    write: std::collections::VecDeque<TaggedPacket>,
+/// What the far end's RTCP said about one stream we send.
+#[derive(Debug, Default, Clone, Copy)]
+struct Feedback {
+    nacks: u32,
+    /// PLIs and FIRs.
+    plis: u32,
+    /// From the last reception report: cumulative packets lost and jitter (RTP ticks).
+    lost: i64,
+    jitter: u32,
 }
 
-impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestTap {
+/// Feedback per SSRC, written by [`RtcpTap`], read by [`Peer::stats`].
+type FeedbackLog = Arc<std::sync::Mutex<std::collections::HashMap<u32, Feedback>>>;
+
+/// Sees the RTCP that arrives: marks keyframe requests (PLI, FIR) so that they reach the
+/// application's local tracks, and counts the far end's feedback on what we send (webrtc-rs
+/// 0.21.1 leaves its own send-side counters of it at zero).
+struct RtcpTap {
+    read: std::collections::VecDeque<TaggedPacket>,
+    write: std::collections::VecDeque<TaggedPacket>,
+    feedback: FeedbackLog,
+}
+
+impl RtcpTap {
+    /// Notes `packets`; whether one of them asks for a keyframe.
+    fn note(&self, packets: &[Box<dyn rtc::rtcp::Packet>]) -> bool {
+        let mut log = self.feedback.lock().expect("feedback lock");
+        let mut keyframe = false;
+        let mut report = |r: &rtc::rtcp::reception_report::ReceptionReport| {
+            let f = log.entry(r.ssrc).or_default();
+            // total_lost is a signed 24-bit field.
+            f.lost = ((r.total_lost << 8) as i32 >> 8) as i64;
+            f.jitter = r.jitter;
+        };
+        for p in packets {
+            let any = p.as_any();
+            if let Some(rr) = any.downcast_ref::<ReceiverReport>() {
+                rr.reports.iter().for_each(&mut report);
+            } else if let Some(sr) = any.downcast_ref::<SenderReport>() {
+                sr.reports.iter().for_each(&mut report);
+            }
+        }
+        for p in packets {
+            let any = p.as_any();
+            if let Some(pli) = any.downcast_ref::<PictureLossIndication>() {
+                log.entry(pli.media_ssrc).or_default().plis += 1;
+                keyframe = true;
+            } else if let Some(fir) = any.downcast_ref::<FullIntraRequest>() {
+                for e in &fir.fir {
+                    log.entry(e.ssrc).or_default().plis += 1;
+                }
+                keyframe = true;
+            } else if let Some(nack) = any.downcast_ref::<TransportLayerNack>() {
+                log.entry(nack.media_ssrc).or_default().nacks += 1;
+            }
+        }
+        keyframe
+    }
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for RtcpTap {
     type Rout = TaggedPacket;
     type Wout = TaggedPacket;
     type Eout = ();
@@ -260,10 +317,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestTap {
 
     fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
         if let Packet::Rtcp(packets) = &msg.message.packet
-            && packets.iter().any(|p| {
-                let any = p.as_any();
-                any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
-            })
+            && self.note(packets)
         {
             msg.message.add(Attribute::DeliverToApplication);
         }
@@ -282,7 +336,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestTap {
     }
 }
 
-impl Interceptor for KeyframeRequestTap {
+impl Interceptor for RtcpTap {
     fn bind_local_stream(&mut self, _: &StreamInfo) {}
     fn unbind_local_stream(&mut self, _: &StreamInfo) {}
     fn bind_remote_stream(&mut self, _: &StreamInfo) {}
@@ -296,6 +350,7 @@ pub struct Peer {
     pc: Arc<dyn PeerConnection>,
     gathered: watch::Receiver<bool>,
     state: watch::Receiver<PeerState>,
+    feedback: FeedbackLog,
 }
 
 impl Peer {
@@ -321,11 +376,13 @@ impl Peer {
         }
         let registry =
             register_default_interceptors(Registry::new(), &mut media).map_err(webrtc_err)?;
+        let feedback = FeedbackLog::default();
         let registry = registry.with(
             Slot::from(14_000),
-            KeyframeRequestTap {
+            RtcpTap {
                 read: Default::default(),
                 write: Default::default(),
+                feedback: Arc::clone(&feedback),
             },
         );
         let ice_servers = config
@@ -371,6 +428,7 @@ impl Peer {
                 pc: Arc::new(pc),
                 gathered,
                 state,
+                feedback,
             },
             events,
         ))
@@ -510,11 +568,117 @@ impl Peer {
         }
     }
 
+    /// What webrtc-rs counted on this connection so far: per RTP stream and the ICE round trip.
+    pub async fn stats(&self) -> PeerStats {
+        let report = self
+            .pc
+            .get_stats(Instant::now(), webrtc::peer_connection::StatsSelector::None)
+            .await;
+        let feedback = self.feedback.lock().expect("feedback lock").clone();
+        peer_stats(&report, &feedback)
+    }
+
     pub async fn close(&self) {
         if let Err(e) = self.pc.close().await {
             tracing::debug!("closing peer connection: {e}");
         }
     }
+}
+
+/// Transport-level figures of one RTP stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RtpCounters {
+    pub ssrc: u32,
+    /// Sent by us (`true`) or received.
+    pub outbound: bool,
+    /// Packets and payload bytes sent or received.
+    pub packets: u64,
+    pub bytes: u64,
+    /// Received: lost as our receiver reports count them; sent: as the far end reports.
+    pub packets_lost: i64,
+    /// Interarrival jitter (ours when receiving, the far end's report when sending), ms.
+    pub jitter_ms: f64,
+    /// NACKs and keyframe requests (PLI and FIR): sent when receiving, received when sending.
+    pub nacks: u32,
+    pub plis: u32,
+}
+
+/// A snapshot of a peer connection's figures.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PeerStats {
+    /// Round trip of the selected ICE candidate pair's last STUN check, ms.
+    pub rtt_ms: Option<f64>,
+    pub streams: Vec<RtpCounters>,
+}
+
+impl PeerStats {
+    pub fn stream(&self, ssrc: u32) -> Option<&RtpCounters> {
+        self.streams.iter().find(|s| s.ssrc == ssrc)
+    }
+}
+
+fn peer_stats(
+    report: &webrtc::peer_connection::RTCStatsReport,
+    feedback: &std::collections::HashMap<u32, Feedback>,
+) -> PeerStats {
+    use webrtc::peer_connection::RTCStatsReportEntry as E;
+    // webrtc-rs reports RTCP's jitter as it is on the wire: in RTP clock ticks.
+    let jitter_ms = |kind: RtpCodecKind, ticks: f64| {
+        let rate = if kind == RtpCodecKind::Audio {
+            Codec::Opus.clock_rate()
+        } else {
+            Codec::H264.clock_rate()
+        };
+        ticks * 1000.0 / rate as f64
+    };
+    let mut stats = PeerStats::default();
+    let selected = report.iter().find_map(|e| match e {
+        E::Transport(t) if !t.selected_candidate_pair_id.is_empty() => {
+            Some(t.selected_candidate_pair_id.clone())
+        }
+        _ => None,
+    });
+    for entry in report.iter() {
+        match entry {
+            E::InboundRtp(i) => {
+                let r = &i.received_rtp_stream_stats;
+                stats.streams.push(RtpCounters {
+                    ssrc: r.rtp_stream_stats.ssrc,
+                    outbound: false,
+                    packets: r.packets_received,
+                    bytes: i.bytes_received,
+                    packets_lost: r.packets_lost,
+                    jitter_ms: jitter_ms(r.rtp_stream_stats.kind, r.jitter),
+                    nacks: i.nack_count,
+                    plis: i.pli_count + i.fir_count,
+                });
+            }
+            E::OutboundRtp(o) => {
+                let s = &o.sent_rtp_stream_stats;
+                let ssrc = s.rtp_stream_stats.ssrc;
+                let f = feedback.get(&ssrc).copied().unwrap_or_default();
+                stats.streams.push(RtpCounters {
+                    ssrc,
+                    outbound: true,
+                    packets: s.packets_sent,
+                    bytes: s.bytes_sent,
+                    packets_lost: f.lost,
+                    jitter_ms: jitter_ms(s.rtp_stream_stats.kind, f.jitter as f64),
+                    nacks: f.nacks,
+                    plis: f.plis,
+                });
+            }
+            E::IceCandidatePair(p)
+                if selected.as_deref() == Some(p.stats.id.as_str())
+                    && p.current_round_trip_time > 0.0 =>
+            {
+                stats.rtt_ms = Some(p.current_round_trip_time * 1000.0);
+            }
+            _ => {}
+        }
+    }
+    stats.streams.sort_by_key(|s| (s.outbound, s.ssrc));
+    stats
 }
 
 fn parse_ice_server(url: &str) -> RTCIceServer {
@@ -556,6 +720,10 @@ struct Packetizer {
 const RTP_PAYLOAD_MTU: usize = 1160;
 
 impl LocalTrack {
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
     /// Sends one packet; SSRC and payload type are set to this leg's, header extensions dropped.
     pub async fn write(&self, mut rtp: Rtp) -> Result<(), PeerError> {
         let mut pt = self.payload_type.load(Ordering::Relaxed);
@@ -689,5 +857,54 @@ impl Depacketizer {
     /// The bytes this payload contributes to its frame (may be empty mid-fragment).
     pub fn push(&mut self, payload: &Bytes) -> Result<Bytes, PeerError> {
         self.inner.depacketize(payload).map_err(webrtc_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtc::rtcp::payload_feedbacks::full_intra_request::FirEntry;
+    use rtc::rtcp::reception_report::ReceptionReport;
+
+    #[test]
+    fn rtcp_feedback_is_counted_per_stream_and_keyframe_requests_flagged() {
+        let tap = RtcpTap {
+            read: Default::default(),
+            write: Default::default(),
+            feedback: FeedbackLog::default(),
+        };
+        let report = |ssrc, total_lost, jitter| ReceptionReport {
+            ssrc,
+            total_lost,
+            jitter,
+            ..Default::default()
+        };
+        let rr = ReceiverReport {
+            reports: vec![report(1, 5, 900), report(2, 0x00ff_fffe, 0)],
+            ..Default::default()
+        };
+        let nack = TransportLayerNack {
+            media_ssrc: 1,
+            ..Default::default()
+        };
+        assert!(!tap.note(&[Box::new(rr), Box::new(nack.clone()), Box::new(nack)]));
+        let pli = PictureLossIndication {
+            sender_ssrc: 0,
+            media_ssrc: 1,
+        };
+        let fir = FullIntraRequest {
+            fir: vec![FirEntry {
+                ssrc: 2,
+                sequence_number: 1,
+            }],
+            ..Default::default()
+        };
+        assert!(tap.note(&[Box::new(pli)]));
+        assert!(tap.note(&[Box::new(fir)]));
+        let log = tap.feedback.lock().unwrap();
+        let (one, two) = (log[&1], log[&2]);
+        assert_eq!((one.nacks, one.plis, one.lost, one.jitter), (2, 1, 5, 900));
+        // A negative 24-bit total (duplicates outnumber losses) stays negative.
+        assert_eq!((two.nacks, two.plis, two.lost), (0, 1, -2));
     }
 }

@@ -47,7 +47,12 @@ fn every_json_line_matches_the_schema() {
         &["connect", "--json", "--duration", "60s"],
     ));
     watcher.wait_for("sessionConnected");
-    let mut p = publisher(&server, &session, "cam", &["--json"]);
+    let mut p = publisher(
+        &server,
+        &session,
+        "cam",
+        &["--json", "--stats-interval", "500ms"],
+    );
     watcher.wait_for("streamCreated");
 
     let (code, out, err) = run(server.cmd(&session, Role::Subscriber, &["list-streams", "--json"]));
@@ -67,6 +72,8 @@ fn every_json_line_matches_the_schema() {
             "2s",
             "--expect",
             "frames>=30, latency.p95<5s",
+            "--stats-interval",
+            "500ms",
         ],
     ));
     assert_eq!(code, 0, "{err}");
@@ -118,6 +125,24 @@ fn every_json_line_matches_the_schema() {
     assert_eq!(code, 11);
     lines.extend(stdout_lines(&out));
 
+    // Moderation: a second publisher forced out.
+    let mut q = publisher(&server, &session, "q", &[]);
+    let (code, out, err) = run(server.cmd(
+        &session,
+        Role::Moderator,
+        &["moderate", "force-unpublish", "--stream", "q", "--json"],
+    ));
+    assert_eq!(code, 0, "{err}");
+    lines.extend(stdout_lines(&out));
+    q.wait();
+    let mut token = vcall();
+    token.args(["token", "create", "--json", "--role", "subscriber"]);
+    token.args(["--session", &session, "--api-key", &server.keys.key]);
+    token.args(["--api-secret", &server.keys.secret]);
+    let (code, out, err) = run(token);
+    assert_eq!(code, 0, "{err}");
+    lines.extend(stdout_lines(&out));
+
     p.interrupt();
     assert_eq!(p.wait(), 130);
     lines.extend(p.seen.iter().filter(|l| l.starts_with('{')).cloned());
@@ -142,9 +167,20 @@ fn every_json_line_matches_the_schema() {
     let (code, out, _) = run(c);
     assert_eq!(code, 3);
     lines.extend(stdout_lines(&out));
+    // A server of its own, and the demo.
+    let mut serve = vcall();
+    serve.args(["serve", "--json", "--listen", "127.0.0.1:0"]);
+    let mut serve = Proc::spawn(serve);
+    serve.wait_for("\"serving\"");
+    serve.interrupt();
+    assert_eq!(serve.wait(), 0);
+    lines.extend(serve.seen.iter().filter(|l| l.starts_with('{')).cloned());
+    let dir = temp_dir();
+    let demo_out = path_str(&dir.path().join("demo.mp4"));
     for args in [
         &["config", "show", "--json"][..],
         &["devices", "--json"][..],
+        &["demo", "--json", "--duration", "1s", "-o", &demo_out][..],
     ] {
         let mut c = vcall();
         c.args(args);
@@ -165,6 +201,13 @@ fn every_json_line_matches_the_schema() {
         "streams",
         "published",
         "publishSummary",
+        "stats",
+        "statsSummary",
+        "serving",
+        "serverStopped",
+        "token",
+        "moderated",
+        "demo",
         "recordingStarted",
         "recordingFinished",
         "expect",
@@ -193,6 +236,7 @@ fn the_schema_rejects_what_it_does_not_describe() {
         r#"{"event":"error","exitCode":3,"message":"x","time":1}"#,
         r#"{"event":"nonsense","v":1,"time":1}"#,
         r#"{"event":"error","exitCode":"3","message":"x","v":1,"time":1}"#,
+        r#"{"event":"stats","streamId":"s","direction":"send","elapsedMs":1,"rttMs":null,"tracks":[{"kind":"video"}],"v":1,"time":1}"#,
     ] {
         let v: serde_json::Value = serde_json::from_str(bad).unwrap();
         assert!(!validator.is_valid(&v), "accepted {bad}");

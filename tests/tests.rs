@@ -12,3 +12,4 @@ mod json;
 mod media;
 mod network;
 mod session;
+mod stats;

@@ -88,10 +88,10 @@ pub async fn echo_test(
             tx_peer,
             tx_events,
             sink,
-            Some(Arc::clone(&measure)),
+            (Some(Arc::clone(&measure)), None),
             progress,
         );
-        let sending = Sending::start(sources, video, audio, &sent);
+        let sending = Sending::start(sources, video, audio, &sent, None);
         (Loop::Janus(echo), recording, sending)
     } else {
         let mut joined = join(&args.conn).await?;
@@ -109,7 +109,7 @@ pub async fn echo_test(
                 return Err(e);
             }
         };
-        let sending = Sending::start(sources, video, audio, &sent);
+        let sending = Sending::start(sources, video, audio, &sent, None);
         let subscribed = async {
             wait_for_stream(&mut joined, &stream_id).await?;
             let (sub, offer) = joined.client.subscribe(&stream_id, true, true).await?;
@@ -134,7 +134,7 @@ pub async fn echo_test(
             Arc::new(rx_peer),
             rx_events,
             sink,
-            Some(Arc::clone(&measure)),
+            (Some(Arc::clone(&measure)), None),
             progress,
         );
         (

@@ -9,6 +9,7 @@ pub mod output;
 pub mod progress;
 pub mod publish;
 pub mod sources;
+pub mod stats;
 pub mod subscribe;
 
 use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};

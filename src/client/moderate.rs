@@ -19,11 +19,26 @@ pub async fn force_unpublish(args: ForceUnpublishArgs) -> CmdResult {
             .client
             .force_unpublish(&id)
             .await
+            .map(|_| id)
             .map_err(Failure::from),
         Err(e) => Err(e),
     };
     joined.client.disconnect().await;
-    result.map(|_| Exit::Ok)
+    let id = result?;
+    report(args.json, "forceUnpublish", &id);
+    Ok(Exit::Ok)
+}
+
+/// Tells what was done: on stderr, or as a `moderated` line.
+fn report(json: bool, action: &str, target: &str) {
+    if json {
+        crate::jsonl::emit(
+            "moderated",
+            serde_json::json!({ "action": action, "target": target }),
+        );
+    } else {
+        tracing::info!(target, "{action} done");
+    }
 }
 
 pub async fn force_disconnect(args: ForceDisconnectArgs) -> CmdResult {
@@ -34,5 +49,7 @@ pub async fn force_disconnect(args: ForceDisconnectArgs) -> CmdResult {
         .await
         .map_err(Failure::from);
     joined.client.disconnect().await;
-    result.map(|_| Exit::Ok)
+    result?;
+    report(args.json, "forceDisconnect", &args.connection);
+    Ok(Exit::Ok)
 }

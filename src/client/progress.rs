@@ -120,6 +120,15 @@ impl Progress {
         }
     }
 
+    /// Prints `line` on stderr above the progress lines (nothing when quiet).
+    pub fn println(&self, line: &str) {
+        match &self.0.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None if !self.0.quiet => eprintln!("{line}"),
+            None => {}
+        }
+    }
+
     /// Clears the progress line and prints the one-line summary (unless quiet).
     pub fn finish(&self) {
         if let Some(bar) = &self.0.bar {

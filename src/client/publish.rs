@@ -14,10 +14,12 @@ use crate::client::progress::Progress;
 use crate::client::sources::{
     self, AudioSource, AudioSpec, Tone, VideoSource, VideoSpec, WavSource, Y4mSource,
 };
+use crate::client::stats::{Figures, Monitor, Tracks, stats_ticker};
 use crate::client::{disconnected_failure, join};
 use crate::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::{Codec, LocalTrack, Peer, PeerState};
+use crate::record::codecs::is_keyframe;
 use crate::session::{SessionEvent, now_ms};
 
 /// How long ICE/DTLS may take before the publish fails.
@@ -201,16 +203,22 @@ fn audio_thread(
     Ok(())
 }
 
-/// Sends a source's frames on its track until the source ends; returns frames and bytes sent.
+/// Sends a source's frames on its track until the source ends, counting them.
 async fn pump(
     track: Arc<LocalTrack>,
     mut rx: mpsc::Receiver<Encoded>,
     progress: Progress,
+    figures: Option<Figures>,
 ) -> Result<(), Failure> {
     let base: u32 = rand::random();
     let video = track.codec != Codec::Opus;
     while let Some(frame) = rx.recv().await {
         let len = frame.data.len();
+        if let Some(f) = &figures {
+            let key = is_keyframe(track.codec, &frame.data);
+            let mut f = f.lock().expect("figures lock");
+            f.frame(track.codec, &frame.data, key, Instant::now());
+        }
         track
             .send_frame(frame.data, base.wrapping_add(frame.ticks as u32))
             .await?;
@@ -276,7 +284,9 @@ impl Sending {
         video_track: Option<Arc<LocalTrack>>,
         audio_track: Option<Arc<LocalTrack>>,
         progress: &Progress,
+        stats: Option<&Tracks>,
     ) -> Sending {
+        let figures = |t: &LocalTrack| stats.map(|s| s.add(t.codec, t.ssrc()));
         let stop = Arc::new(AtomicBool::new(false));
         let keyframe = Arc::new(AtomicBool::new(false));
         let t0 = (Instant::now(), now_ms());
@@ -293,7 +303,12 @@ impl Sending {
                 };
                 let _ = done.blocking_send(r);
             }));
-            tokio::spawn(pump(Arc::clone(&track), rx, progress.clone()));
+            tokio::spawn(pump(
+                Arc::clone(&track),
+                rx,
+                progress.clone(),
+                figures(&track),
+            ));
             // A keyframe whenever the far end asks.
             tokio::spawn(async move {
                 while track.keyframe_request().await.is_some() {
@@ -310,7 +325,8 @@ impl Sending {
                 let r = audio_thread(src, enc, t0, stop2, tx);
                 let _ = done.blocking_send(r);
             }));
-            tokio::spawn(pump(track, rx, progress.clone()));
+            let figures = figures(&track);
+            tokio::spawn(pump(track, rx, progress.clone(), figures));
         }
         Sending {
             stop,
@@ -367,7 +383,17 @@ pub async fn publish(
         }
     };
 
-    let mut sending = Sending::start(sources, video_track.clone(), audio_track.clone(), &progress);
+    let mut monitor = args
+        .stats_interval
+        .map(|i| Monitor::new(&stream_id, true, i, args.json, progress.clone()));
+    let mut sending = Sending::start(
+        sources,
+        video_track.clone(),
+        audio_track.clone(),
+        &progress,
+        monitor.as_ref().map(|m| &m.tracks),
+    );
+    let mut stats_tick = stats_ticker(args.stats_interval);
 
     let duration = async {
         match args.duration {
@@ -391,6 +417,11 @@ pub async fn publish(
                 _ => break Ok(End::SourceEnded),
             },
             _ = progress.tick() => {}
+            _ = stats_tick.tick(), if monitor.is_some() => {
+                if let Some(m) = monitor.as_mut() {
+                    m.sample(&peer).await;
+                }
+            }
             _ = &mut created_limit, if !seen_created => {
                 break Err(Failure::new(Exit::Media, "the server did not confirm the stream: it received no media"));
             }
@@ -419,8 +450,11 @@ pub async fn publish(
             },
         }
     };
-    // Stop the sources, then leave cleanly.
+    // Stop the sources, sum up, then leave cleanly.
     sending.stop.store(true, Ordering::Relaxed);
+    if let Some(m) = monitor {
+        m.finish(&peer).await;
+    }
     let session_alive = !matches!(&outcome, Err(f) if f.code == Exit::Disconnected);
     if session_alive {
         if let Err(e) = joined.client.unpublish(&stream_id).await {

@@ -13,6 +13,7 @@ use crate::cli::{OutFormat, SubscribeArgs};
 use crate::client::measure::{Measurements, TrackProbe};
 use crate::client::output::Sink;
 use crate::client::progress::Progress;
+use crate::client::stats::{Monitor, stats_ticker};
 use crate::client::{Joined, disconnected_failure, join, match_stream};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::{Kind, Peer, PeerEvent, PeerState};
@@ -133,6 +134,8 @@ pub(crate) struct Recording {
     progress: Progress,
     /// Where its media is measured, if it is.
     measure: Option<Arc<Mutex<Measurements>>>,
+    /// Its `--stats-interval` figures.
+    monitor: Option<Monitor>,
     /// Where it goes (for the report), and whether to report it as JSON.
     pub output: String,
     pub json: bool,
@@ -147,6 +150,8 @@ struct RecordingPlan<'a> {
     video: bool,
     measure: Option<Arc<Mutex<Measurements>>>,
     progress: Progress,
+    /// `--stats-interval`, and whether its reports are JSON.
+    stats: Option<(Duration, bool)>,
 }
 
 async fn start_recording(plan: RecordingPlan<'_>, sink: Sink) -> Result<Recording, Failure> {
@@ -158,6 +163,7 @@ async fn start_recording(plan: RecordingPlan<'_>, sink: Sink) -> Result<Recordin
         video,
         measure,
         progress,
+        stats,
     } = plan;
     let audio = audio && stream.has_audio && sink.wants(AUDIO);
     let video = video && stream.has_video && sink.wants(VIDEO);
@@ -171,26 +177,29 @@ async fn start_recording(plan: RecordingPlan<'_>, sink: Sink) -> Result<Recordin
     let (peer, events) = Peer::new(peer_config).await?;
     let answer = peer.accept_offer(&offer).await?;
     client.subscribe_answer(&subscription, answer).await?;
+    let monitor = stats
+        .map(|(interval, json)| Monitor::new(&stream.id, false, interval, json, progress.clone()));
     Ok(record_peer(
         stream,
         Arc::new(peer),
         events,
         sink,
-        measure,
+        (measure, monitor),
         progress,
     ))
 }
 
 /// Records what arrives on `peer` into `sink`: each track assembled into frames on its own
-/// task (and measured when `measure` is given), one blocking task writing.
+/// task (measured when `measure` is given, counted for `monitor`), one blocking task writing.
 pub(crate) fn record_peer(
     stream: &Stream,
     peer: Arc<Peer>,
     mut events: mpsc::UnboundedReceiver<PeerEvent>,
     mut sink: Sink,
-    measure: Option<Arc<Mutex<Measurements>>>,
+    (measure, monitor): (Option<Arc<Mutex<Measurements>>>, Option<Monitor>),
     progress: Progress,
 ) -> Recording {
+    let tracks = monitor.as_ref().map(|m| m.tracks.clone());
     let (tx, mut rx) = mpsc::channel::<Delivery>(256);
     let started = Instant::now();
     let measure_out = measure.clone();
@@ -199,6 +208,7 @@ pub(crate) fn record_peer(
         while let Some(PeerEvent::Track(track)) = events.recv().await {
             let tx = tx.clone();
             let measure = measure.clone();
+            let figures = tracks.as_ref().map(|t| t.add(track.codec, track.ssrc));
             tokio::spawn(async move {
                 let slot = if track.codec.kind() == Kind::Video {
                     VIDEO
@@ -225,6 +235,10 @@ pub(crate) fn record_peer(
                     for frame in out.frames {
                         if let Some(p) = probe.as_mut() {
                             p.frame(&frame, arrival);
+                        }
+                        if let Some(f) = &figures {
+                            let mut f = f.lock().expect("figures lock");
+                            f.frame(track.codec, &frame.data, frame.keyframe, arrival);
                         }
                         if tx
                             .send(Delivery {
@@ -283,15 +297,26 @@ pub(crate) fn record_peer(
         started: Instant::now(),
         progress,
         measure: measure_out,
+        monitor,
         output: String::new(),
         json: false,
     }
 }
 
 impl Recording {
+    /// Reports this stream's `--stats-interval` figures.
+    async fn sample_stats(&mut self) {
+        if let Some(m) = self.monitor.as_mut() {
+            m.sample(&self.peer).await;
+        }
+    }
+
     pub(crate) async fn finish(mut self) -> Result<RecordStats, Failure> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        if let Some(m) = self.monitor.take() {
+            m.finish(&self.peer).await;
         }
         self.peer.close().await;
         let r = self
@@ -410,6 +435,7 @@ pub async fn subscribe(
     let ctrl_c = stop_signal;
     tokio::pin!(ctrl_c);
     let mut check = tokio::time::interval(Duration::from_millis(200));
+    let mut stats_tick = stats_ticker(args.stats_interval);
     let outcome: Result<End, Failure> = 'outer: loop {
         while let Some(stream) = pending.pop_front() {
             if single && (!recordings.is_empty() || !finished.is_empty()) {
@@ -430,6 +456,7 @@ pub async fn subscribe(
                 audio: !args.no_audio,
                 video: !args.no_video,
                 progress: Progress::in_group(bars.as_ref(), &label, quiet),
+                stats: args.stats_interval.map(|i| (i, args.json)),
                 measure: match (&measure, &args.expect) {
                     (Some(m), _) => Some(Arc::clone(m)),
                     (None, Some(_)) => {
@@ -479,6 +506,11 @@ pub async fn subscribe(
                 Some(_) => {}
             },
             _ = &mut ctrl_c => break Ok(End::Interrupted),
+            _ = stats_tick.tick(), if args.stats_interval.is_some() => {
+                for r in recordings.iter_mut() {
+                    r.sample_stats().await;
+                }
+            }
             _ = check.tick() => {
                 let mut all_complete = !recordings.is_empty();
                 for r in &recordings {

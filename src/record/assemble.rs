@@ -187,8 +187,7 @@ impl Assembler {
                 self.have_params |= types.contains(&7) && types.contains(&8);
                 types.contains(&5)
             }
-            // VP8 payload header's P bit (first byte, bit 0) is 0 on keyframes.
-            Codec::Vp8 => data[0] & 0x01 == 0,
+            Codec::Vp8 => super::codecs::is_keyframe(Codec::Vp8, &data),
         };
         Some(Frame {
             timestamp: ts,

@@ -2,6 +2,7 @@
 //! size, VP8 keyframe size, the Opus identification header.
 
 use super::assemble::nal_units;
+use crate::peer::Codec;
 
 /// The decoder configuration of a video track, learned from its first keyframe.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +25,15 @@ impl VideoConfig {
             VideoConfig::H264 { width, height, .. } | VideoConfig::Vp8 { width, height } => {
                 (*width, *height)
             }
+        }
+    }
+
+    /// From a video keyframe of `codec`.
+    pub fn from_keyframe(codec: Codec, keyframe: &[u8]) -> Option<VideoConfig> {
+        match codec {
+            Codec::H264 => VideoConfig::from_h264(keyframe),
+            Codec::Vp8 => VideoConfig::from_vp8(keyframe),
+            Codec::Opus => None,
         }
     }
 
@@ -67,6 +77,16 @@ impl VideoConfig {
         out.extend_from_slice(&(pps.len() as u16).to_be_bytes());
         out.extend_from_slice(pps);
         Some(out)
+    }
+}
+
+/// Whether an encoded video frame is a keyframe: an H.264 access unit (Annex B) with an IDR
+/// slice, a VP8 frame whose P bit (first byte, bit 0) is clear.
+pub fn is_keyframe(codec: Codec, frame: &[u8]) -> bool {
+    match codec {
+        Codec::H264 => nal_units(frame).any(|n| n[0] & 0x1f == 5),
+        Codec::Vp8 => frame.first().is_some_and(|b| b & 0x01 == 0),
+        Codec::Opus => true,
     }
 }
 
@@ -219,7 +239,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sps_size_of_openh264_output() {
+    fn size_and_keyframes_of_openh264_output() {
         let mut enc = crate::codec::H264Encoder::new(320, 240, 30.0, 500_000, 60).unwrap();
         let mut img = crate::media::testsrc::I420::new(320, 240);
         crate::media::testsrc::render(
@@ -230,7 +250,25 @@ mod tests {
             },
         );
         let (au, key) = enc.encode(&img, true).unwrap();
-        assert!(key);
-        assert_eq!(VideoConfig::from_h264(&au).unwrap().size(), (320, 240));
+        assert!(key && is_keyframe(Codec::H264, &au));
+        assert_eq!(
+            VideoConfig::from_keyframe(Codec::H264, &au).unwrap().size(),
+            (320, 240)
+        );
+        let (au, key) = enc.encode(&img, false).unwrap();
+        assert!(!key && !is_keyframe(Codec::H264, &au));
+        assert_eq!(VideoConfig::from_keyframe(Codec::H264, &au), None);
+    }
+
+    #[test]
+    fn vp8_keyframes_carry_their_size() {
+        // A VP8 keyframe's frame tag (P bit clear), start code, 14-bit width and height.
+        let key = [0x50, 0x42, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00];
+        assert!(is_keyframe(Codec::Vp8, &key));
+        assert_eq!(
+            VideoConfig::from_keyframe(Codec::Vp8, &key).unwrap().size(),
+            (320, 240)
+        );
+        assert!(!is_keyframe(Codec::Vp8, &[0x51, 0, 0]));
     }
 }

@@ -185,10 +185,7 @@ impl Recorder {
             index: None,
         });
         if t.config.is_none() && t.codec != Codec::Opus {
-            t.config = match t.codec {
-                Codec::H264 => VideoConfig::from_h264(&frame.data),
-                _ => VideoConfig::from_vp8(&frame.data),
-            };
+            t.config = VideoConfig::from_keyframe(t.codec, &frame.data);
             if t.config.is_none() {
                 return Ok(()); // cannot describe the track yet: wait for a keyframe with it
             }
