@@ -408,7 +408,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__demo)
-            opts="-o -v -q -h -V --duration --output --verbose --quiet --profile --config --help --version"
+            opts="-o -v -q -h -V --duration --output --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -904,7 +904,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__moderate__subcmd__force__subcmd__disconnect)
-            opts="-v -q -h -V --url --session --token --data --ice-server --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --connection --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --url --session --token --data --ice-server --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --connection --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -978,7 +978,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__moderate__subcmd__force__subcmd__unpublish)
-            opts="-v -q -h -V --url --session --token --data --ice-server --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --stream --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --url --session --token --data --ice-server --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --stream --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1108,7 +1108,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__publish)
-            opts="-v -q -h -V --url --session --token --data --ice-server --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --name --video --audio --no-audio --no-video --width --height --fps --video-bitrate --audio-bitrate --keyframe-interval --loop --duration --json --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --url --session --token --data --ice-server --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --name --video --audio --no-audio --no-video --width --height --fps --video-bitrate --audio-bitrate --keyframe-interval --loop --duration --stats-interval --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1202,6 +1202,10 @@ _vcall() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --stats-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1218,7 +1222,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__serve)
-            opts="-v -q -h -V --listen --api-key --api-secret --ice-server --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --listen --api-key --api-secret --ice-server --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1358,7 +1362,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__subscribe)
-            opts="-o -v -q -h -V --url --session --token --data --ice-server --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --stream --no-audio --no-video --output --output-dir --format --duration --frames --expect --json --verbose --quiet --profile --config --help --version"
+            opts="-o -v -q -h -V --url --session --token --data --ice-server --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --stream --no-audio --no-video --output --output-dir --format --duration --frames --expect --stats-interval --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1444,6 +1448,10 @@ _vcall() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --stats-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1482,7 +1490,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__token__subcmd__create)
-            opts="-v -q -h -V --session --role --data --expire-in --api-key --api-secret --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --session --role --data --expire-in --api-key --api-secret --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -49,6 +49,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand serve" -l api-secret -d 'API
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l ice-server -d 'STUN or TURN server for the server\'s media connections (repeatable); `turn:user:pass@host:port` carries credentials' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
+complete -c vcall -n "__fish_vcall_using_subcommand serve" -l json -d '`serving` when it listens and `serverStopped` at the end, as JSON lines (docs/json.md)'
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -s h -l help -d 'Print help'
@@ -93,6 +94,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subco
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l api-secret -d 'API secret [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
+complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l json -d 'The token and its claims as one JSON object'
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -163,6 +165,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand publish" -l video-bitrate -d
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l audio-bitrate -d 'Opus bitrate, bits per second' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l keyframe-interval -d 'Frames between keyframes (a keyframe is also sent whenever a receiver asks)' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l duration -d 'Unpublish after this long; default: until Ctrl-C or the end of the sources' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l stats-interval -d 'Per-track figures this often on stderr (bitrate, frame rate, size, packets, loss, jitter, round trip, NACKs, PLIs, keyframes, freezes; `stats` lines with --json) and a summary at the end; 0: the summary only' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l create-room -d 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
@@ -197,6 +200,7 @@ ogg\t'Encoded Opus in Ogg'"
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l duration -d 'Stop after this much recorded media (e.g. 10s)' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l frames -d 'Stop after this many video frames' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l expect -d 'Conditions the received media must meet, checked at the end (exit 11 when one fails or cannot be measured), e.g. \'frames>=300, latency.p95<200ms, freeze.max<500ms, av-skew<40ms, loss<1%\'. Metrics: frames, audio-frames, frames.lost, latency.p50, latency.p95, latency.max, freeze.max, av-skew, loss' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l stats-interval -d 'Per-track figures this often on stderr (bitrate, frame rate, size, packets, loss, jitter, round trip, NACKs, PLIs, keyframes, freezes; `stats` lines with --json) and a summary at the end; 0: the summary only' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l create-room -d 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
@@ -232,6 +236,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_su
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l create-room -d 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l json -d 'The result as one JSON object'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -s h -l help -d 'Print help'
@@ -252,6 +257,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_su
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l create-room -d 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l json -d 'The result as one JSON object'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -s h -l help -d 'Print help'
@@ -323,6 +329,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand demo" -l duration -d 'How mu
 complete -c vcall -n "__fish_vcall_using_subcommand demo" -s o -l output -d 'The recording' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand demo" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand demo" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
+complete -c vcall -n "__fish_vcall_using_subcommand demo" -l json -d 'The report as one JSON object'
 complete -c vcall -n "__fish_vcall_using_subcommand demo" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand demo" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand demo" -s h -l help -d 'Print help'
