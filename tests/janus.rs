@@ -45,13 +45,36 @@ fn a_stream_published_into_a_room_is_recorded_intact() {
     let _p = publisher(j, &j.ws, "1001", "cam");
     let dir = temp_dir();
     let out = dir.path().join("room.mp4");
-    let (code, _, err) = run(j.cmd(
+    let (code, stdout, err) = run(j.cmd(
         &j.http,
         "1001",
-        &["subscribe", "-o", &path_str(&out), "--duration", "4s"],
+        &[
+            "subscribe",
+            "-o",
+            &path_str(&out),
+            "--duration",
+            "4s",
+            "--json",
+            "--stats-interval",
+            "1s",
+        ],
     ));
     assert_eq!(code, 0, "{err}");
     crate::media::check_recording(&out, 4.0);
+    // Stats from Janus's leg: its packets, the picture's size, the ICE round trip.
+    let lines = json_lines(&stdout);
+    assert!(lines.iter().any(|l| l["event"] == "stats"), "{stdout}");
+    let video = crate::stats::summary_track(&lines, "video");
+    assert_eq!(
+        (video["width"].as_u64(), video["height"].as_u64()),
+        (Some(320), Some(240))
+    );
+    assert!(video["packets"].as_u64().unwrap() >= 100, "{video}");
+    assert!(video["keyframes"].as_u64().unwrap() >= 1, "{video}");
+    let audio = crate::stats::summary_track(&lines, "audio");
+    assert!(audio["frames"].as_u64().unwrap() >= 150, "{audio}");
+    let summary = lines.iter().find(|l| l["event"] == "statsSummary").unwrap();
+    assert!(summary["rttMs"]["avg"].as_f64().is_some(), "{summary}");
 }
 
 #[test]

@@ -7,6 +7,7 @@ use std::process::Command;
 use vcall::auth::Role;
 
 use crate::common::*;
+use crate::stats::{json_lines, summary_track};
 
 /// A network namespace joined to this one by a veth pair; removed on drop.
 struct Netns {
@@ -297,15 +298,27 @@ fn retransmissions_repair_a_lossy_path_on_both_legs() {
         "240",
         "--keyframe-interval",
         "100000",
+        "--json",
+        "--stats-interval",
+        "0",
     ];
     let mut publisher = Proc::spawn(server.cmd(&hosts.b, Role::Publisher, &args));
     publisher.wait_for("stream is live");
     let dir = temp_dir();
     let out = dir.path().join("lossy.mkv");
-    let (code, _, err) = run(server.cmd(
+    let (code, stdout, err) = run(server.cmd(
         &hosts.b,
         Role::Subscriber,
-        &["subscribe", "-o", &path_str(&out), "--duration", "4s"],
+        &[
+            "subscribe",
+            "-o",
+            &path_str(&out),
+            "--duration",
+            "4s",
+            "--json",
+            "--stats-interval",
+            "0",
+        ],
     ));
     assert_eq!(code, 0, "{err}");
     let pictures: Vec<_> = decode_video(&out).into_iter().map(|(_, p)| p).collect();
@@ -325,6 +338,17 @@ fn retransmissions_repair_a_lossy_path_on_both_legs() {
     assert!(span >= 100, "{span} frames in 4 s");
     publisher.interrupt();
     publisher.wait();
+    // The stats saw the repairs: the server asked the publisher for lost packets, and the
+    // subscriber asked the server. With 3% lost on each leg over hundreds of packets, some
+    // NACKs on at least one leg are all but certain (the chance of none is below 1e-4).
+    let lines: Vec<String> = stdout.lines().map(str::to_owned).collect();
+    let received = summary_track(&json_lines(&lines), "video");
+    let sent = summary_track(&json_lines(&publisher.seen), "video");
+    let nacks = |t: &serde_json::Value| t["nacks"].as_u64().unwrap();
+    assert!(
+        nacks(&received) + nacks(&sent) > 0,
+        "no NACKs on a lossy path: sent {sent}, received {received}"
+    );
 }
 
 #[test]
