@@ -201,6 +201,93 @@ fn a_recording_killed_with_sigkill_still_plays_up_to_near_the_kill() {
     }
 }
 
+#[test]
+fn ctrl_c_finishes_the_recording_and_a_second_one_quits_at_once() {
+    let server = Server::start();
+    let session = server.session();
+    let _p = publisher(&server, &session, "src", &[]);
+    let dir = temp_dir();
+    // One Ctrl-C: the file is finished and plays to where the recording was.
+    let out = dir.path().join("stopped.mp4");
+    let mut sub = Proc::spawn(server.cmd(
+        &session,
+        Role::Subscriber,
+        &["subscribe", "-o", &path_str(&out)],
+    ));
+    wait_for_media(&out, 2.0, &sub);
+    let before = media_end(&out);
+    sub.interrupt();
+    assert_eq!(sub.wait(), 130, "{}", sub.output());
+    let video = decode_video(&out);
+    let last = video.last().map(|(t, _)| *t).unwrap_or(0.0);
+    assert!(last >= before, "plays to {last} s, {before} s was on disk");
+    let pictures: Vec<I420> = video.into_iter().map(|(_, p)| p).collect();
+    check_pattern(&pictures, MIN_PSNR);
+
+    // A recording that cannot finish: decoded video into a pipe nobody reads. One picture
+    // (115 kB) is more than the pipe holds, so the writer blocks; the first Ctrl-C waits for
+    // it, the second quits at once.
+    use std::process::Stdio;
+    let mut cmd = server.cmd(
+        &session,
+        Role::Subscriber,
+        &["subscribe", "-o", "-", "--format", "y4m"],
+    );
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("vcall starts");
+    let unread = child.stdout.take().expect("stdout");
+    let (tx, stderr) = std::sync::mpsc::channel();
+    let err = child.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Blocked: one of its threads sleeps in the kernel's pipe write (wchan `pipe_write`, or
+    // `anon_pipe_write` on newer kernels).
+    let blocked = |pid: u32| {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|t| {
+                std::fs::read_to_string(t.path().join("wchan"))
+                    .is_ok_and(|w| w.contains("pipe_write"))
+            })
+    };
+    let deadline = std::time::Instant::now() + LIMIT;
+    while !blocked(child.id()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer never blocked"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let wait_line = |needle: &str| loop {
+        let line = stderr.recv_timeout(LIMIT).expect("stderr line");
+        if line.contains(needle) {
+            break;
+        }
+    };
+    let int = |pid: u32| {
+        std::process::Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .expect("kill");
+    };
+    int(child.id());
+    wait_line("Ctrl-C again to quit at once");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "exited on the first Ctrl-C"
+    );
+    int(child.id());
+    wait_line("interrupted again, exiting now");
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    drop(unread);
+}
+
 fn write_y4m(path: &Path, frames: u32) {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     writeln!(f, "YUV4MPEG2 W320 H240 F25:1 Ip A1:1 C420jpeg").unwrap();

@@ -162,7 +162,19 @@ pub async fn interrupted() {
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
     if !INTERRUPTED.swap(true, Ordering::SeqCst) {
-        tokio::spawn(async {
+        // Listening before saying so: a second Ctrl-C after the message is never missed.
+        #[cfg(unix)]
+        let again = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+        eprintln!("vcall: interrupted; finishing (Ctrl-C again to quit at once)");
+        tokio::spawn(async move {
+            #[cfg(unix)]
+            match again {
+                Some(mut again) => {
+                    again.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+            #[cfg(not(unix))]
             let _ = tokio::signal::ctrl_c().await;
             eprintln!("vcall: interrupted again, exiting now");
             std::process::exit(Exit::Interrupted as i32);
