@@ -36,7 +36,7 @@ fn stdout_lines(text: &str) -> Vec<String> {
 
 #[test]
 fn every_json_line_matches_the_schema() {
-    let server = Server::start();
+    let mut server = Server::start();
     let session = server.session();
     let mut lines = Vec::new();
 
@@ -142,6 +142,17 @@ fn every_json_line_matches_the_schema() {
     let (code, out, err) = run(token);
     assert_eq!(code, 0, "{err}");
     lines.extend(stdout_lines(&out));
+    let mut create = vcall();
+    create.args(["session", "create", "--json", "--url", &server.url]);
+    create.args([
+        "--api-key",
+        &server.keys.key,
+        "--api-secret",
+        &server.keys.secret,
+    ]);
+    let (code, out, err) = run(create);
+    assert_eq!(code, 0, "{err}");
+    lines.extend(stdout_lines(&out));
 
     p.interrupt();
     assert_eq!(p.wait(), 130);
@@ -188,9 +199,18 @@ fn every_json_line_matches_the_schema() {
         lines.extend(stdout_lines(&out));
     }
 
+    // The server going away: sessionDisconnected, then the error.
+    let mut last = Proc::spawn(server.cmd(&session, Role::Subscriber, &["connect", "--json"]));
+    last.wait_for("sessionConnected");
+    server.stop();
+    assert_eq!(last.wait(), 7);
+    lines.extend(last.seen.iter().filter(|l| l.starts_with('{')).cloned());
+
     let events = validate(&lines);
     for e in [
         "sessionConnected",
+        "sessionDisconnected",
+        "session",
         "connectionCreated",
         "connectionDestroyed",
         "streamCreated",
