@@ -122,7 +122,7 @@ pub async fn echo_test(
         let (rx_peer, rx_events) = match subscribed {
             Ok(r) => r,
             Err(e) => {
-                sending.join();
+                sending.finish().await;
                 joined.client.disconnect().await;
                 tx_peer.close().await;
                 return Err(e);
@@ -211,7 +211,7 @@ async fn run(
             _ = sent.tick() => {}
         }
     };
-    sending.join();
+    sending.finish().await;
     // What is still on its way back gets a moment to arrive.
     tokio::time::sleep(Duration::from_millis(300)).await;
     outcome

@@ -22,6 +22,9 @@ use crate::peer::{Codec, LocalTrack, Peer, PeerState};
 use crate::record::codecs::is_keyframe;
 use crate::session::{SessionEvent, now_ms};
 
+/// How long the frames still queued at the end may take to go out.
+const PUMP_DRAIN: Duration = Duration::from_secs(2);
+
 /// How long ICE/DTLS may take before the publish fails.
 const CONNECT_LIMIT: Duration = Duration::from_secs(20);
 
@@ -276,6 +279,8 @@ pub(crate) struct Sending {
     /// A source's end (`Ok`) or failure.
     pub done: mpsc::Receiver<Result<(), Failure>>,
     threads: Vec<std::thread::JoinHandle<()>>,
+    /// The tasks sending the sources' frames on the tracks.
+    pumps: Vec<tokio::task::JoinHandle<Result<(), Failure>>>,
 }
 
 impl Sending {
@@ -292,6 +297,7 @@ impl Sending {
         let t0 = (Instant::now(), now_ms());
         let (done_tx, done) = mpsc::channel::<Result<(), Failure>>(4);
         let mut threads = Vec::new();
+        let mut pumps = Vec::new();
         if let (Some(input), Some(track)) = (sources.video, video_track) {
             let (tx, rx) = mpsc::channel(8);
             let (stop2, key2) = (Arc::clone(&stop), Arc::clone(&keyframe));
@@ -303,12 +309,12 @@ impl Sending {
                 };
                 let _ = done.blocking_send(r);
             }));
-            tokio::spawn(pump(
+            pumps.push(tokio::spawn(pump(
                 Arc::clone(&track),
                 rx,
                 progress.clone(),
                 figures(&track),
-            ));
+            )));
             // A keyframe whenever the far end asks.
             tokio::spawn(async move {
                 while track.keyframe_request().await.is_some() {
@@ -326,20 +332,32 @@ impl Sending {
                 let _ = done.blocking_send(r);
             }));
             let figures = figures(&track);
-            tokio::spawn(pump(track, rx, progress.clone(), figures));
+            pumps.push(tokio::spawn(pump(track, rx, progress.clone(), figures)));
         }
         Sending {
             stop,
             done,
             threads,
+            pumps,
         }
     }
 
-    /// Stops the sources and waits for their threads.
-    pub fn join(self) {
+    /// Stops the sources, waits for their threads, and lets the frames already encoded go out
+    /// (so every count agrees on what was sent).
+    pub async fn finish(self) {
         self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads {
-            let _ = t.join();
+        let threads = self.threads;
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
+        for pump in self.pumps {
+            // A connection that no longer takes packets must not hold the exit up.
+            if let Ok(Ok(Err(e))) = tokio::time::timeout(PUMP_DRAIN, pump).await {
+                tracing::debug!("sending the last frames: {e}");
+            }
         }
     }
 }
@@ -450,8 +468,8 @@ pub async fn publish(
             },
         }
     };
-    // Stop the sources, sum up, then leave cleanly.
-    sending.stop.store(true, Ordering::Relaxed);
+    // Stop the sources and send what they made, sum up, then leave cleanly.
+    sending.finish().await;
     if let Some(m) = monitor {
         m.finish(&peer).await;
     }
@@ -463,7 +481,6 @@ pub async fn publish(
         joined.client.disconnect().await;
     }
     peer.close().await;
-    sending.join();
     progress.finish();
     if args.json {
         let (video, audio, bytes) = progress.counts();
