@@ -276,22 +276,21 @@ impl RtcpTap {
     fn note(&self, packets: &[Box<dyn rtc::rtcp::Packet>]) -> bool {
         let mut log = self.feedback.lock().expect("feedback lock");
         let mut keyframe = false;
-        let mut report = |r: &rtc::rtcp::reception_report::ReceptionReport| {
-            let f = log.entry(r.ssrc).or_default();
-            // total_lost is a signed 24-bit field.
-            f.lost = ((r.total_lost << 8) as i32 >> 8) as i64;
-            f.jitter = r.jitter;
-        };
         for p in packets {
             let any = p.as_any();
-            if let Some(rr) = any.downcast_ref::<ReceiverReport>() {
-                rr.reports.iter().for_each(&mut report);
+            let reports = if let Some(rr) = any.downcast_ref::<ReceiverReport>() {
+                &rr.reports[..]
             } else if let Some(sr) = any.downcast_ref::<SenderReport>() {
-                sr.reports.iter().for_each(&mut report);
+                &sr.reports[..]
+            } else {
+                &[]
+            };
+            for r in reports {
+                let f = log.entry(r.ssrc).or_default();
+                // total_lost is a signed 24-bit field.
+                f.lost = ((r.total_lost << 8) as i32 >> 8) as i64;
+                f.jitter = r.jitter;
             }
-        }
-        for p in packets {
-            let any = p.as_any();
             if let Some(pli) = any.downcast_ref::<PictureLossIndication>() {
                 log.entry(pli.media_ssrc).or_default().plis += 1;
                 keyframe = true;
@@ -586,7 +585,7 @@ impl Peer {
 }
 
 /// Transport-level figures of one RTP stream.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct RtpCounters {
     pub ssrc: u32,
     /// Sent by us (`true`) or received.

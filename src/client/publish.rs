@@ -33,6 +33,8 @@ struct Encoded {
     data: Bytes,
     /// RTP ticks since the capture clock's start.
     ticks: u64,
+    /// A video keyframe (as the encoder or the file says).
+    key: bool,
 }
 
 /// Video to publish: raw pictures and their encoder, or frames encoded already.
@@ -111,10 +113,11 @@ fn raw_video(src: Box<dyn VideoSource>, args: &PublishArgs) -> Result<VideoInput
 }
 
 /// Hands an encoded frame to the network side; `false` once that side is gone.
-fn send(tx: &mpsc::Sender<Encoded>, data: Vec<u8>, ticks: u64) -> bool {
+fn send(tx: &mpsc::Sender<Encoded>, data: Vec<u8>, ticks: u64, key: bool) -> bool {
     tx.blocking_send(Encoded {
         data: Bytes::from(data),
         ticks,
+        key,
     })
     .is_ok()
 }
@@ -150,12 +153,12 @@ fn video_thread(
         let Some(img) = src.next(capture_ms)? else {
             break;
         };
-        let (data, _key) = enc.encode(&img, keyframe.swap(false, Ordering::Relaxed))?;
+        let (data, key) = enc.encode(&img, keyframe.swap(false, Ordering::Relaxed))?;
         if data.is_empty() {
             continue;
         }
         let ticks = (n as f64 * 90_000.0 / fps).round() as u64;
-        if !send(&tx, data, ticks) {
+        if !send(&tx, data, ticks, key) {
             break;
         }
     }
@@ -176,7 +179,8 @@ fn encoded_video_thread(
             break;
         }
         let ticks = (pts.max(0.0) * 90_000.0).round() as u64;
-        if !send(&tx, data, ticks) {
+        let key = is_keyframe(src.codec, &data);
+        if !send(&tx, data, ticks, key) {
             break;
         }
     }
@@ -199,7 +203,7 @@ fn audio_thread(
             break;
         }
         let data = enc.encode(&pcm)?;
-        if !send(&tx, data, m * OPUS_FRAME as u64) {
+        if !send(&tx, data, m * OPUS_FRAME as u64, false) {
             break;
         }
     }
@@ -218,9 +222,8 @@ async fn pump(
     while let Some(frame) = rx.recv().await {
         let len = frame.data.len();
         if let Some(f) = &figures {
-            let key = is_keyframe(track.codec, &frame.data);
             let mut f = f.lock().expect("figures lock");
-            f.frame(track.codec, &frame.data, key, Instant::now());
+            f.frame(track.codec, &frame.data, frame.key, Instant::now());
         }
         track
             .send_frame(frame.data, base.wrapping_add(frame.ticks as u32))

@@ -201,10 +201,15 @@ impl Monitor {
     /// Takes a sample of `peer` and reports it (unless only the summary is wanted).
     pub async fn sample(&mut self, peer: &Peer) {
         let stats = peer.stats().await;
-        self.take(&stats, Instant::now());
+        let rows = self.note(&stats);
+        if self.every {
+            self.report(&stats, &rows, Instant::now());
+        }
     }
 
-    fn take(&mut self, stats: &PeerStats, now: Instant) {
+    /// The tracks' rows for `stats`, keeping what the summary needs from every sample: the
+    /// round trip and each track's highest jitter.
+    fn note(&mut self, stats: &PeerStats) -> Vec<Row> {
         let rows = self.rows(stats);
         if let Some(rtt) = stats.rtt_ms {
             self.rtt.push(rtt);
@@ -215,30 +220,25 @@ impl Monitor {
                 *max = max.max(rtp.jitter_ms);
             }
         }
+        rows
+    }
+
+    /// Prints one sample, with rates over the time since the previous one.
+    fn report(&mut self, stats: &PeerStats, rows: &[Row], now: Instant) {
         let counts: Vec<(u32, u64, u64)> = rows
             .iter()
-            .map(|r| {
-                (
-                    r.ssrc,
-                    r.rtp.as_ref().map_or(0, |s| s.bytes),
-                    r.figures.frames,
-                )
-            })
+            .map(|r| (r.ssrc, r.rtp.unwrap_or_default().bytes, r.figures.frames))
             .collect();
         let since = std::mem::replace(&mut self.last_at, now);
         let before = std::mem::replace(&mut self.last, counts);
-        if !self.every {
-            return;
-        }
         let secs = now.saturating_duration_since(since).as_secs_f64().max(1e-3);
         let rate = |r: &Row| {
             let (bytes0, frames0) = before
                 .iter()
                 .find(|b| b.0 == r.ssrc)
                 .map_or((0, 0), |b| (b.1, b.2));
-            let bytes = r.rtp.as_ref().map_or(0, |s| s.bytes);
             (
-                bytes.saturating_sub(bytes0) as f64 * 8.0 / secs / 1000.0,
+                r.rtp.unwrap_or_default().bytes.saturating_sub(bytes0) as f64 * 8.0 / secs / 1000.0,
                 r.figures.frames.saturating_sub(frames0) as f64 / secs,
             )
         };
@@ -247,12 +247,8 @@ impl Monitor {
                 .iter()
                 .map(|r| {
                     let (kbps, fps) = rate(r);
-                    self.row_json(
-                        r,
-                        kbps,
-                        fps,
-                        json!({ "jitterMs": r.rtp.as_ref().map(|s| round1(s.jitter_ms)) }),
-                    )
+                    let jitter = r.rtp.map(|s| round1(s.jitter_ms));
+                    self.row_json(r, kbps, fps, json!({ "jitterMs": jitter }))
                 })
                 .collect();
             crate::jsonl::emit(
@@ -264,7 +260,7 @@ impl Monitor {
                 }),
             );
         }
-        for r in &rows {
+        for r in rows {
             let (kbps, fps) = rate(r);
             self.progress
                 .println(&self.row_line(r, kbps, fps, stats.rtt_ms));
@@ -275,7 +271,7 @@ impl Monitor {
     fn row_json(&self, r: &Row, kbps: f64, fps: f64, extra: Value) -> Value {
         let video = r.codec.kind() == Kind::Video;
         let f = &r.figures;
-        let rtp = r.rtp.clone();
+        let rtp = r.rtp.unwrap_or_default();
         let mut v = json!({
             "kind": kind_name(r.codec), "codec": codec_name(r.codec), "ssrc": r.ssrc,
             "frames": f.frames,
@@ -283,11 +279,11 @@ impl Monitor {
             "width": f.size.map(|s| s.0), "height": f.size.map(|s| s.1),
             "fps": video.then_some(round1(fps)),
             "bitrateKbps": round1(kbps),
-            "packets": rtp.as_ref().map_or(0, |s| s.packets),
-            "bytes": rtp.as_ref().map_or(0, |s| s.bytes),
-            "packetsLost": rtp.as_ref().map_or(0, |s| s.packets_lost),
-            "nacks": rtp.as_ref().map_or(0, |s| s.nacks),
-            "plis": rtp.as_ref().map_or(0, |s| s.plis),
+            "packets": rtp.packets,
+            "bytes": rtp.bytes,
+            "packetsLost": rtp.packets_lost,
+            "nacks": rtp.nacks,
+            "plis": rtp.plis,
             "freezes": (video && !self.outbound).then_some(f.freezes),
             "freezeMs": (video && !self.outbound).then_some(f.freeze_ms.round()),
         });
@@ -339,17 +335,15 @@ impl Monitor {
     /// and as a `statsSummary` line with `--json`.
     pub async fn finish(mut self, peer: &Peer) {
         let stats = peer.stats().await;
-        self.every = false;
-        self.take(&stats, Instant::now());
-        self.summarize(&stats, Instant::now());
+        let rows = self.note(&stats);
+        self.summarize(&rows, Instant::now());
     }
 
-    fn summarize(&self, stats: &PeerStats, now: Instant) {
+    fn summarize(&self, rows: &[Row], now: Instant) {
         let secs = now
             .saturating_duration_since(self.start)
             .as_secs_f64()
             .max(1e-3);
-        let rows = self.rows(stats);
         let rtt = (!self.rtt.is_empty()).then(|| {
             (
                 self.rtt.iter().sum::<f64>() / self.rtt.len() as f64,
@@ -357,7 +351,7 @@ impl Monitor {
             )
         });
         let loss = |r: &Row| {
-            r.rtp.as_ref().map(|s| {
+            r.rtp.map(|s| {
                 let lost = s.packets_lost.max(0) as f64;
                 // Sent: the far end's lost of what we sent; received: lost of what was due.
                 let total = if self.outbound {
@@ -376,7 +370,7 @@ impl Monitor {
         // Rates over the time the track had frames, not the setup before them.
         let average = |r: &Row| match r.figures.span_secs() {
             Some(span) => (
-                r.rtp.as_ref().map_or(0, |s| s.bytes) as f64 * 8.0 / span / 1000.0,
+                r.rtp.unwrap_or_default().bytes as f64 * 8.0 / span / 1000.0,
                 (r.figures.frames - 1) as f64 / span,
             ),
             None => (0.0, 0.0),
@@ -431,21 +425,12 @@ impl Monitor {
             "key",
             "freezes"
         );
-        for r in &rows {
+        for r in rows {
             let (kbps, fps) = average(r);
             let video = r.codec.kind() == Kind::Video;
             let f = &r.figures;
             let dash = || "-".to_owned();
-            let s = r.rtp.clone().unwrap_or(RtpCounters {
-                ssrc: r.ssrc,
-                outbound: self.outbound,
-                packets: 0,
-                bytes: 0,
-                packets_lost: 0,
-                jitter_ms: 0.0,
-                nacks: 0,
-                plis: 0,
-            });
+            let s = r.rtp.unwrap_or_default();
             out += &format!(
                 "\n  {:<6}{:<6}{:>10}{:>7}{:>9.0}{:>9}{:>15}{:>11}{:>6}{:>5}{:>6}{:>14}",
                 kind_name(r.codec),
@@ -528,11 +513,9 @@ mod tests {
                 plis: 0,
             }],
         };
-        let t = m.start + Duration::from_secs(1);
-        m.take(&stats, t);
+        let rows = m.note(&stats);
         assert_eq!(m.rtt, vec![2.0]);
         assert_eq!(m.jitter_max[&7], 3.0);
-        let rows = m.rows(&stats);
         assert_eq!(rows[0].rtp.as_ref().unwrap().packets, 99);
         // A sent stream's counters do not match a receiving monitor's track.
         let mut sent = stats.clone();
