@@ -50,6 +50,8 @@ pub async fn serve(args: ServeArgs) -> CmdResult {
     } else {
         addr.ip()
     };
+    // Listening for Ctrl-C before saying "serving": a Ctrl-C right after it stops cleanly.
+    let stop = crate::client::interrupted();
     eprintln!("vcall: serving on ws://{addr} (Ctrl-C stops)");
     if args.json {
         crate::jsonl::emit(
@@ -68,7 +70,7 @@ pub async fn serve(args: ServeArgs) -> CmdResult {
         media_ip,
     };
     server::run(listener, config, async {
-        crate::client::interrupted().await;
+        stop.await;
         eprintln!("vcall: shutting down; telling clients");
     })
     .await?;

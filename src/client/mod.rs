@@ -141,44 +141,52 @@ pub async fn join(conn: &ConnArgs) -> Result<Joined, Failure> {
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Completes at the first Ctrl-C (SIGINT) or SIGTERM; a second Ctrl-C exits at once with 130.
-pub async fn interrupted() {
+///
+/// The signals are caught from the moment this is called, not from its first poll: a command
+/// that says "ready" after calling it never dies of a Ctrl-C that came right after. Must be
+/// called inside the runtime.
+pub fn interrupted() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let term_recv = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending().await,
+    let (mut int, mut term) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = next_signal(int.as_mut()) => {}
+                _ = next_signal(term.as_mut()) => {}
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term_recv => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        if !INTERRUPTED.swap(true, Ordering::SeqCst) {
+            eprintln!("vcall: interrupted; finishing (Ctrl-C again to quit at once)");
+            // `int` still listens: a second Ctrl-C after the message is never missed.
+            tokio::spawn(async move {
+                #[cfg(unix)]
+                next_signal(int.as_mut()).await;
+                #[cfg(not(unix))]
+                let _ = tokio::signal::ctrl_c().await;
+                eprintln!("vcall: interrupted again, exiting now");
+                std::process::exit(Exit::Interrupted as i32);
+            });
         }
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
-    if !INTERRUPTED.swap(true, Ordering::SeqCst) {
-        // Listening before saying so: a second Ctrl-C after the message is never missed.
-        #[cfg(unix)]
-        let again = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
-        eprintln!("vcall: interrupted; finishing (Ctrl-C again to quit at once)");
-        tokio::spawn(async move {
-            #[cfg(unix)]
-            match again {
-                Some(mut again) => {
-                    again.recv().await;
-                }
-                None => std::future::pending().await,
-            }
-            #[cfg(not(unix))]
-            let _ = tokio::signal::ctrl_c().await;
-            eprintln!("vcall: interrupted again, exiting now");
-            std::process::exit(Exit::Interrupted as i32);
-        });
+}
+
+/// The next delivery of a signal that is being listened for; never, for one that is not.
+#[cfg(unix)]
+async fn next_signal(signal: Option<&mut tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
     }
 }
 

@@ -110,16 +110,12 @@ impl Sink {
             let t0 = *self.ts0.get_or_insert(frame.timestamp);
             let start_us =
                 (frame.timestamp.saturating_sub(t0) * 1_000_000 / codec.clock_rate() as u64) as i64;
-            if self.limit_us.is_some_and(|l| start_us >= l)
-                || self
-                    .limit_frames
-                    .is_some_and(|l| self.stats().video_frames >= l)
-            {
+            if self.limit_us.is_some_and(|l| start_us >= l) {
                 self.complete = true;
                 return Ok(());
             }
         }
-        match &mut self.kind {
+        let written = match &mut self.kind {
             SinkKind::Container(r) => r.push(slot, codec, frame, arrival),
             SinkKind::H264 { out, stats, ts0 } => {
                 if codec != Codec::H264 {
@@ -146,7 +142,15 @@ impl Sink {
                 y.push(&frame)
             }
             SinkKind::Wav(w) => w.push(&frame),
+        };
+        // The last frame asked for: done now, not when the next one shows up.
+        if self
+            .limit_frames
+            .is_some_and(|l| self.stats().video_frames >= l)
+        {
+            self.complete = true;
         }
+        written
     }
 
     pub fn stats(&self) -> RecordStats {

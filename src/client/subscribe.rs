@@ -279,7 +279,11 @@ pub(crate) fn record_peer(
                     Failure::new(Exit::Failure, format!("writing the recording failed: {e}"))
                 });
             }
-            let _ = stats_tx.send(sink.stats());
+            let stats = sink.stats();
+            let _ = stats_tx.send(stats);
+            if stats.complete {
+                break; // a limit was reached: nothing more goes in
+            }
         }
         sink.finish().map_err(|e| {
             Failure::new(
@@ -375,6 +379,20 @@ fn sink_for(target: &Target, stream: &Stream, expected: usize) -> Result<(Sink, 
 fn expected_tracks(stream: &Stream, sink: &Sink, args: &SubscribeArgs) -> usize {
     usize::from(stream.has_video && !args.no_video && sink.wants(VIDEO))
         + usize::from(stream.has_audio && !args.no_audio && sink.wants(AUDIO))
+}
+
+/// Completes when every recording has reached its limits (`--duration`, `--frames`); never
+/// while there is none, or one whose writer has stopped for another reason.
+async fn all_complete(recordings: &mut [Recording]) {
+    if recordings.is_empty() {
+        return std::future::pending().await;
+    }
+    futures_util::future::join_all(recordings.iter_mut().map(|r| async move {
+        if r.stats.wait_for(|s| s.complete).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }))
+    .await;
 }
 
 /// What ended a subscribe.
@@ -510,6 +528,9 @@ pub async fn subscribe(
                 for r in recordings.iter_mut() {
                     r.sample_stats().await;
                 }
+            }
+            _ = all_complete(&mut recordings), if args.duration.is_some() || args.frames.is_some() => {
+                break Ok(End::Complete);
             }
             _ = check.tick() => {
                 let mut all_complete = !recordings.is_empty();

@@ -216,7 +216,27 @@ impl Recorder {
                 },
             ),
         );
-        self.drain(false)
+        // Once what is queued reaches a limit, nothing that comes later belongs in the file:
+        // write it all now instead of waiting out the interleave window.
+        let at_limit = self.writer.is_some() && self.queued_reaches_limit();
+        self.drain(at_limit)
+    }
+
+    /// Whether the samples written and queued reach `--duration` or `--frames`.
+    fn queued_reaches_limit(&self) -> bool {
+        let frames = self.limit_frames.is_some_and(|l| {
+            let queued = self.queue.values().filter(|(_, s)| s.video).count() as u64;
+            self.stats.video_frames + queued >= l
+        });
+        let base = self.base_us.unwrap_or(0);
+        let duration = self.limit_us.is_some_and(|l| {
+            self.queue.values().any(|(slot, s)| {
+                self.tracks[*slot]
+                    .as_ref()
+                    .is_some_and(|t| s.pts_us + t.offset_us - base >= l)
+            })
+        });
+        frames || duration
     }
 
     fn ready_for_header(&self) -> bool {
@@ -300,6 +320,13 @@ impl Recorder {
             match self.writer.as_mut().expect("header written") {
                 Writer::Mp4(w) => w.write(index, &sample)?,
                 Writer::Mkv(w) => w.write(index, &sample)?,
+            }
+            // The last frame asked for: done now, not when the next one shows up.
+            if self
+                .limit_frames
+                .is_some_and(|l| self.stats.video_frames >= l)
+            {
+                self.stats.complete = true;
             }
         }
         Ok(())

@@ -97,11 +97,16 @@ impl Hub {
     }
 }
 
+/// A leg attached to a hub, by the id the hub gave it.
+type Attachment = (Arc<Hub>, u64);
+
 /// One subscriber's peer connection to one stream.
 pub(crate) struct Subscription {
     peer: Arc<Peer>,
     legs: Vec<(Arc<Hub>, Arc<LocalTrack>)>,
-    attached: Mutex<Vec<(Arc<Hub>, u64)>>,
+    /// The hubs this leg is attached to; `None` once detached, so a leg that connects after
+    /// its subscription ended is never attached.
+    attached: Mutex<Option<Vec<Attachment>>>,
 }
 
 impl Subscription {
@@ -122,7 +127,7 @@ impl Subscription {
             Subscription {
                 peer: Arc::new(peer),
                 legs,
-                attached: Mutex::default(),
+                attached: Mutex::new(Some(Vec::new())),
             },
             sdp,
         ))
@@ -142,12 +147,13 @@ impl Subscription {
     }
 
     fn forward(&self) {
+        let mut attached = self.attached.lock().expect("attached lock");
+        let Some(attached) = attached.as_mut() else {
+            return;
+        };
         for (hub, track) in &self.legs {
             let (id, mut rx) = hub.attach();
-            self.attached
-                .lock()
-                .expect("attached lock")
-                .push((Arc::clone(hub), id));
+            attached.push((Arc::clone(hub), id));
             let writer = Arc::clone(track);
             tokio::spawn(async move {
                 while let Some(packet) = rx.recv().await {
@@ -174,10 +180,12 @@ impl Subscription {
         });
     }
 
-    pub async fn close(&self) {
-        for (hub, id) in self.attached.lock().expect("attached lock").drain(..) {
+    /// Stops forwarding to this leg; returns its peer connection, to be closed.
+    pub fn detach(&self) -> Arc<Peer> {
+        let attached = self.attached.lock().expect("attached lock").take();
+        for (hub, id) in attached.into_iter().flatten() {
             hub.detach(id);
         }
-        self.peer.close().await;
+        Arc::clone(&self.peer)
     }
 }

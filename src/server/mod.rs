@@ -1,10 +1,14 @@
 //! The embedded server: signaling over WebSocket, a small HTTP API, and an SFU that forwards
 //! every published track's RTP to its subscribers without decoding.
 //!
-//! The caller binds the listener and decides when to stop (`run(listener, .., shutdown)`).
-//! Room state sits behind one `std::sync::Mutex` that is never held across an `.await`.
+//! The session logic is [`room::Core`], a state machine with no I/O; this module is its
+//! driver: it runs the sockets and the peer connections, feeds what happens to the core and
+//! does what the core says. The caller binds the listener and decides when to stop
+//! (`run(listener, .., shutdown)`). The core and the driver's tables sit behind one
+//! `std::sync::Mutex` that is never held across an `.await`.
 
 mod forward;
+mod room;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -20,64 +24,282 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc};
 
-use crate::auth::{AuthError, KeyPair, Role, SessionProps, unix_now};
-use crate::peer::{Kind, Peer, PeerConfig, PeerEvent, RemoteTrack};
-use crate::session::{Connection, SessionEvent, Stream, now_ms};
-use crate::signaling::native::{ClientMsg, ErrorCode, PROTOCOL_VERSION, ServerMsg};
+use crate::auth::{SessionProps, unix_now};
+use crate::peer::{Kind, Peer, PeerConfig, PeerEvent, PeerState, RemoteTrack};
+use crate::session::now_ms;
+use crate::signaling::native::{ClientMsg, ServerMsg};
 use forward::{Hub, Subscription};
+use room::{Core, Input, Output, SockId};
 
 /// How the server runs.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    pub keys: KeyPair,
+    pub keys: crate::auth::KeyPair,
     /// STUN/TURN servers for the server's own peer connections.
     pub ice_servers: Vec<String>,
     /// Address the media sockets bind (the listen address, or 0.0.0.0 for all interfaces).
     pub media_ip: IpAddr,
 }
 
-/// How long a publisher has to get its tracks flowing before the publish is abandoned.
-const TRACK_WAIT: Duration = Duration::from_secs(15);
+/// How long connections get to send their goodbyes when the server stops.
+const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
-struct Member {
-    info: Connection,
-    tx: mpsc::UnboundedSender<ServerMsg>,
+/// What a socket's task is told to do.
+enum SockCmd {
+    Send(ServerMsg),
+    Close,
 }
 
+/// A published stream's media: the publisher's peer connection and one hub per track
+/// (empty until the tracks arrive).
 struct Published {
-    info: Stream,
     peer: Arc<Peer>,
     hubs: Vec<Arc<Hub>>,
 }
 
-#[derive(Default)]
-struct Room {
-    members: HashMap<String, Member>,
-    streams: HashMap<String, Published>,
-}
-
-impl Room {
-    fn broadcast(&self, event: &SessionEvent) {
-        for m in self.members.values() {
-            let _ = m.tx.send(ServerMsg::Event {
-                event: event.clone(),
-            });
-        }
-    }
+/// The core and the I/O it refers to by id.
+struct Tables {
+    core: Core,
+    socks: HashMap<SockId, mpsc::UnboundedSender<SockCmd>>,
+    next_sock: u64,
+    published: HashMap<String, Published>,
+    subscriptions: HashMap<String, Arc<Subscription>>,
 }
 
 struct Shared {
     config: ServerConfig,
-    rooms: Mutex<HashMap<String, Room>>,
-    shutdown: watch::Receiver<bool>,
+    tables: Mutex<Tables>,
+    /// Woken when the core's next deadline may have changed.
+    timer: Notify,
 }
 
 type AppState = Arc<Shared>;
 
-fn random_id(prefix: &str) -> String {
-    format!("{prefix}{:016x}", rand::random::<u64>())
+/// Peer connections to close, taken out of the tables under the lock, closed outside it.
+#[derive(Default)]
+struct Closing(Vec<Arc<Peer>>);
+
+impl Closing {
+    fn spawn(self) {
+        if !self.0.is_empty() {
+            tokio::spawn(self.run());
+        }
+    }
+    async fn run(self) {
+        for p in self.0 {
+            p.close().await;
+        }
+    }
+}
+
+impl Shared {
+    /// Feeds `input` to the core (after `before` updates the tables, under the same lock)
+    /// and does what it says. Peer connections to close are returned.
+    fn feed_with(self: &Arc<Self>, input: Input, before: impl FnOnce(&mut Tables)) -> Closing {
+        let mut closing = Closing::default();
+        let mut t = self.tables.lock().expect("tables lock");
+        before(&mut t);
+        let outputs = t.core.handle(input, now_ms());
+        for output in outputs {
+            self.execute(&mut t, output, &mut closing);
+        }
+        drop(t);
+        self.timer.notify_one();
+        closing
+    }
+
+    fn feed(self: &Arc<Self>, input: Input) {
+        self.feed_with(input, |_| {}).spawn();
+    }
+
+    fn execute(self: &Arc<Self>, t: &mut Tables, output: Output, closing: &mut Closing) {
+        match output {
+            Output::Send { sock, msg } => {
+                if let Some(tx) = t.socks.get(&sock) {
+                    let _ = tx.send(SockCmd::Send(msg));
+                }
+            }
+            Output::Close { sock } => {
+                if let Some(tx) = t.socks.remove(&sock) {
+                    let _ = tx.send(SockCmd::Close);
+                }
+            }
+            Output::StartPublish {
+                stream,
+                sdp,
+                audio,
+                video,
+            } => {
+                tokio::spawn(Arc::clone(self).publish(stream, sdp, audio, video));
+            }
+            Output::StartSubscription {
+                sub,
+                stream,
+                audio,
+                video,
+            } => {
+                let hubs: Vec<Arc<Hub>> = t
+                    .published
+                    .get(&stream)
+                    .map(|p| {
+                        p.hubs
+                            .iter()
+                            .filter(|h| match h.codec.kind() {
+                                Kind::Audio => audio,
+                                Kind::Video => video,
+                            })
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                tokio::spawn(Arc::clone(self).offer_subscription(sub, stream, hubs));
+            }
+            Output::AnswerSubscription { sub, sdp } => {
+                let s = t.subscriptions.get(&sub).cloned();
+                let this = Arc::clone(self);
+                tokio::spawn(async move {
+                    let result = match s {
+                        Some(s) => s.start(&sdp).await.map_err(|e| e.to_string()),
+                        None => Err("the subscription is gone".to_owned()),
+                    };
+                    this.feed(Input::SubscriptionAnswered { sub, result });
+                });
+            }
+            Output::EndStream { stream } => {
+                if let Some(p) = t.published.remove(&stream) {
+                    for hub in &p.hubs {
+                        hub.close();
+                    }
+                    closing.0.push(p.peer);
+                }
+            }
+            Output::EndSubscription { sub } => {
+                if let Some(s) = t.subscriptions.remove(&sub) {
+                    closing.0.push(s.detach());
+                }
+            }
+        }
+    }
+
+    fn peer_config(&self) -> PeerConfig {
+        PeerConfig {
+            bind_ip: self.config.media_ip,
+            ice_servers: self.config.ice_servers.clone(),
+        }
+    }
+
+    /// A publish's media work: answer the offer, wait for the tracks, then for the end.
+    async fn publish(self: Arc<Self>, stream: String, sdp: String, audio: bool, video: bool) {
+        let made = async {
+            let (peer, events) = Peer::new(&self.peer_config())
+                .await
+                .map_err(|e| e.to_string())?;
+            let answer = peer.accept_offer(&sdp).await.map_err(|e| e.to_string())?;
+            Ok::<_, String>((Arc::new(peer), events, answer))
+        };
+        let (peer, mut events, answer) = match made.await {
+            Ok(m) => m,
+            Err(e) => {
+                self.feed(Input::PublishAnswered {
+                    stream,
+                    result: Err(e),
+                });
+                return;
+            }
+        };
+        self.feed_with(
+            Input::PublishAnswered {
+                stream: stream.clone(),
+                result: Ok(answer),
+            },
+            |t| {
+                let published = Published {
+                    peer: Arc::clone(&peer),
+                    hubs: vec![],
+                };
+                t.published.insert(stream.clone(), published);
+            },
+        )
+        .spawn();
+        // The tracks, until the peer ends (the core closes it when it gives up waiting).
+        let wanted = usize::from(audio) + usize::from(video);
+        let mut tracks: Vec<RemoteTrack> = Vec::new();
+        let mut state = peer.state();
+        while tracks.len() < wanted {
+            tokio::select! {
+                ev = events.recv() => match ev {
+                    Some(PeerEvent::Track(t)) => {
+                        let kind = t.codec.kind();
+                        if (kind == Kind::Audio && audio) || (kind == Kind::Video && video) {
+                            tracks.push(t);
+                        }
+                    }
+                    None => return,
+                },
+                _ = state.wait_for(|s| matches!(s, PeerState::Failed | PeerState::Closed)) => {
+                    self.feed(Input::MediaEnded { stream });
+                    return;
+                }
+            }
+        }
+        let hubs: Vec<Arc<Hub>> = tracks.into_iter().map(Hub::start).collect();
+        self.feed_with(
+            Input::PublishMedia {
+                stream: stream.clone(),
+            },
+            |t| match t.published.get_mut(&stream) {
+                Some(p) => p.hubs = hubs,
+                None => hubs.iter().for_each(|h| h.close()),
+            },
+        )
+        .spawn();
+        let _ = state
+            .wait_for(|s| matches!(s, PeerState::Failed | PeerState::Closed))
+            .await;
+        self.feed(Input::MediaEnded { stream });
+    }
+
+    async fn offer_subscription(self: Arc<Self>, sub: String, stream: String, hubs: Vec<Arc<Hub>>) {
+        match Subscription::offer(&self.peer_config(), &stream, hubs).await {
+            Ok((s, sdp)) => {
+                let s = Arc::new(s);
+                self.feed_with(
+                    Input::SubscriptionOffered {
+                        sub: sub.clone(),
+                        result: Ok(sdp),
+                    },
+                    |t| {
+                        t.subscriptions.insert(sub.clone(), s);
+                    },
+                )
+                .spawn();
+            }
+            Err(e) => self.feed(Input::SubscriptionOffered {
+                sub,
+                result: Err(e.to_string()),
+            }),
+        }
+    }
+
+    /// Calls the core at its deadlines.
+    async fn run_timer(self: Arc<Self>) {
+        loop {
+            let next = self.tables.lock().expect("tables lock").core.poll_timeout();
+            let notified = self.timer.notified();
+            match next {
+                Some(at) => {
+                    let wait = Duration::from_millis(at.saturating_sub(now_ms()));
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => self.feed(Input::Timeout),
+                        _ = notified => {}
+                    }
+                }
+                None => notified.await,
+            }
+        }
+    }
 }
 
 /// Serves until `shutdown` completes; then tells every client why and closes.
@@ -86,41 +308,45 @@ pub async fn run(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let keys = config.keys.clone();
     let shared = Arc::new(Shared {
         config,
-        rooms: Mutex::default(),
-        shutdown: stop_rx.clone(),
+        tables: Mutex::new(Tables {
+            core: Core::new(keys, rand::random()),
+            socks: HashMap::new(),
+            next_sock: 1,
+            published: HashMap::new(),
+            subscriptions: HashMap::new(),
+        }),
+        timer: Notify::new(),
     });
+    // Every socket task holds a clone of `live`; when all are gone, `drained` ends.
+    let (live, mut drained) = mpsc::channel::<()>(1);
     let app = Router::new()
         .route("/v1/signaling", get(ws_handler))
         .route("/v1/sessions", post(create_session))
         .route("/v1/sessions/{id}", get(get_session))
         .route("/healthz", get(|| async { "ok" }))
+        .layer(axum::Extension(live))
         .with_state(Arc::clone(&shared));
-    let mut stop_wait = stop_rx.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = stop_wait.wait_for(|s| *s).await;
-        // Give connection tasks a moment to send their goodbyes.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    let timer = tokio::spawn(Arc::clone(&shared).run_timer());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.await;
+            })
+            .await
     });
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
-    server.await?;
-    // Close every media connection that is left.
-    let peers: Vec<Arc<Peer>> = {
-        let mut rooms = shared.rooms.lock().expect("rooms lock");
-        rooms
-            .drain()
-            .flat_map(|(_, r)| r.streams.into_values().map(|p| p.peer))
-            .collect()
-    };
-    for p in peers {
-        p.close().await;
-    }
-    Ok(())
+    shutdown.await;
+    // Every client hears `sessionDisconnected`, every socket closes, every peer connection
+    // closes; the listener stops once the sockets have said their goodbyes.
+    let closing = shared.feed_with(Input::Shutdown, |_| {});
+    let _ = stop_tx.send(());
+    let _ = tokio::time::timeout(DRAIN_LIMIT, drained.recv()).await;
+    closing.run().await;
+    timer.abort();
+    server.await.map_err(std::io::Error::other)?
 }
 
 fn api_authorized(state: &Shared, headers: &HeaderMap) -> bool {
@@ -196,557 +422,77 @@ async fn get_session(
         Ok(p) => p,
         Err(e) => return api_error(StatusCode::NOT_FOUND, &e.to_string()),
     };
-    let rooms = state.rooms.lock().expect("rooms lock");
-    let (connections, streams): (Vec<Connection>, Vec<Stream>) = rooms
-        .get(&id)
-        .map(|r| {
-            (
-                r.members.values().map(|m| m.info.clone()).collect(),
-                r.streams.values().map(|s| s.info.clone()).collect(),
-            )
-        })
-        .unwrap_or_default();
+    let view = state.tables.lock().expect("tables lock").core.view(&id);
     Json(serde_json::json!({
         "sessionId": id,
         "p2p": props.p2p,
         "locationHint": props.location_hint,
         "createdAt": props.created_at,
-        "connectionCount": connections.len(),
-        "connections": connections,
-        "streams": streams,
+        "connectionCount": view.connections.len(),
+        "connections": view.connections,
+        "streams": view.streams,
     }))
     .into_response()
 }
 
-async fn ws_handler(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+async fn ws_handler(
+    State(state): State<AppState>,
+    axum::Extension(live): axum::Extension<mpsc::Sender<()>>,
+    ws: WebSocketUpgrade,
+) -> Response {
     ws.on_upgrade(move |socket| async move {
-        if let Err(e) = serve_connection(state, socket).await {
-            tracing::debug!("connection ended: {e}");
-        }
+        serve_socket(state, socket).await;
+        drop(live);
     })
 }
 
-fn error_msg(req: Option<u64>, code: ErrorCode, message: impl Into<String>) -> ServerMsg {
-    ServerMsg::Error {
-        req,
-        code,
-        message: message.into(),
-    }
-}
-
-async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> Result<(), axum::Error> {
-    socket
-        .send(Message::text(
-            serde_json::to_string(msg).expect("server messages serialize"),
-        ))
-        .await
-}
-
-/// What one connection has open besides its membership.
-struct ConnCtx {
-    session: String,
-    id: String,
-    role: Role,
-    /// This connection's outbound messages.
-    tx: mpsc::UnboundedSender<ServerMsg>,
-    /// Subscriptions offered but not yet answered, and those running.
-    subscriptions: HashMap<String, Arc<Subscription>>,
-}
-
-async fn serve_connection(state: AppState, mut socket: WebSocket) -> Result<(), axum::Error> {
-    // The first message must be `connect`.
-    let first = loop {
-        match socket.recv().await {
-            Some(Ok(Message::Text(t))) => break t,
-            Some(Ok(Message::Close(_))) | None => return Ok(()),
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => return Err(e),
-        }
+/// One signaling socket: messages in go to the core, the core's messages go out.
+async fn serve_socket(state: AppState, mut socket: WebSocket) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<SockCmd>();
+    let sock = {
+        let mut t = state.tables.lock().expect("tables lock");
+        let sock = SockId(t.next_sock);
+        t.next_sock += 1;
+        t.socks.insert(sock, tx);
+        sock
     };
-    let (session, token, client_data) = match serde_json::from_str::<ClientMsg>(&first) {
-        Ok(ClientMsg::Connect {
-            version,
-            session_id,
-            token,
-            client_data,
-        }) => {
-            if version != PROTOCOL_VERSION {
-                let msg = error_msg(
-                    None,
-                    ErrorCode::VersionUnsupported,
-                    format!(
-                        "protocol version {version} is not supported; this server speaks {PROTOCOL_VERSION}"
-                    ),
-                );
-                return send(&mut socket, &msg).await;
-            }
-            (session_id, token, client_data)
-        }
-        _ => {
-            let msg = error_msg(
-                None,
-                ErrorCode::BadRequest,
-                "the first message must be connect",
-            );
-            return send(&mut socket, &msg).await;
-        }
-    };
-    let keys = &state.config.keys;
-    if let Err(e) = keys.open_session(&session) {
-        return send(
-            &mut socket,
-            &error_msg(None, ErrorCode::SessionNotFound, e.to_string()),
-        )
-        .await;
-    }
-    let claims = match keys.verify_token(&token, &session, unix_now()) {
-        Ok(c) => c,
-        Err(e) => {
-            let code = match e {
-                AuthError::Expired(_) => ErrorCode::TokenExpired,
-                AuthError::WrongSession => ErrorCode::WrongSession,
-                _ => ErrorCode::InvalidToken,
-            };
-            return send(&mut socket, &error_msg(None, code, e.to_string())).await;
-        }
-    };
-
-    let (tx, mut rx) = mpsc::unbounded_channel::<ServerMsg>();
-    let info = Connection {
-        id: random_id("c-"),
-        data: claims.data,
-        client_data,
-        created_at: now_ms(),
-    };
-    {
-        let mut rooms = state.rooms.lock().expect("rooms lock");
-        let room = rooms.entry(session.clone()).or_default();
-        room.broadcast(&SessionEvent::ConnectionCreated {
-            connection: info.clone(),
-        });
-        room.members.insert(
-            info.id.clone(),
-            Member {
-                info: info.clone(),
-                tx: tx.clone(),
-            },
-        );
-        let mut connections: Vec<Connection> =
-            room.members.values().map(|m| m.info.clone()).collect();
-        connections.sort_by_key(|c| c.created_at);
-        let mut streams: Vec<Stream> = room.streams.values().map(|s| s.info.clone()).collect();
-        streams.sort_by_key(|s| s.created_at);
-        let _ = tx.send(ServerMsg::Event {
-            event: SessionEvent::SessionConnected {
-                session_id: session.clone(),
-                connection: info.clone(),
-                connection_count: connections.len(),
-                connections,
-                streams,
-            },
-        });
-    }
-    tracing::info!(connection = %info.id, role = ?claims.role, "joined");
-
-    let mut ctx = ConnCtx {
-        session,
-        id: info.id.clone(),
-        role: claims.role,
-        tx: tx.clone(),
-        subscriptions: HashMap::new(),
-    };
-    let mut shutdown = state.shutdown.clone();
-    let mut reason = "clientDisconnected";
     loop {
         tokio::select! {
-            out = rx.recv() => {
-                let Some(msg) = out else { break };
-                let ends = matches!(&msg, ServerMsg::Event { event: SessionEvent::SessionDisconnected { .. } });
-                if send(&mut socket, &msg).await.is_err() { reason = "networkDisconnected"; break; }
-                if ends { reason = "forceDisconnected"; break; }
-            }
-            incoming = socket.recv() => {
-                let text = match incoming {
-                    Some(Ok(Message::Text(t))) => t,
-                    Some(Ok(Message::Close(_))) | None => break,
-                    Some(Ok(_)) => continue,
-                    Some(Err(_)) => { reason = "networkDisconnected"; break; }
-                };
-                match serde_json::from_str::<ClientMsg>(&text) {
-                    Ok(ClientMsg::Disconnect) => break,
-                    Ok(msg) => handle(&state, &mut ctx, msg).await,
-                    Err(e) => { let _ = tx.send(error_msg(None, ErrorCode::BadRequest, format!("unreadable message: {e}"))); }
+            cmd = rx.recv() => match cmd {
+                Some(SockCmd::Send(msg)) => {
+                    let text = serde_json::to_string(&msg).expect("server messages serialize");
+                    if socket.send(Message::text(text)).await.is_err() {
+                        state.feed(Input::Closed { sock, reason: "networkDisconnected" });
+                        break;
+                    }
                 }
-            }
-            _ = async { let _ = shutdown.wait_for(|s| *s).await; } => {
-                let _ = send(&mut socket, &ServerMsg::Event { event: SessionEvent::SessionDisconnected { reason: "serverShutdown".into() } }).await;
-                reason = "serverShutdown";
-                break;
-            }
-        }
-    }
-    leave(&state, &ctx, reason).await;
-    let _ = socket.send(Message::Close(None)).await;
-    Ok(())
-}
-
-/// While the server shuts down, every client is told `sessionDisconnected` and nothing else:
-/// streams and connections ending on the way out are not news to anyone.
-fn shutting_down(state: &Shared) -> bool {
-    *state.shutdown.borrow()
-}
-
-/// Removes a connection: its streams end, its subscriptions close, the others are told.
-async fn leave(state: &Shared, ctx: &ConnCtx, reason: &str) {
-    let own_streams: Vec<String> = {
-        let rooms = state.rooms.lock().expect("rooms lock");
-        rooms
-            .get(&ctx.session)
-            .map(|r| {
-                r.streams
-                    .values()
-                    .filter(|s| s.info.connection_id == ctx.id)
-                    .map(|s| s.info.id.clone())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    for stream in own_streams {
-        end_stream(state, &ctx.session, &stream, reason).await;
-    }
-    for sub in ctx.subscriptions.values() {
-        sub.close().await;
-    }
-    let mut rooms = state.rooms.lock().expect("rooms lock");
-    if let Some(room) = rooms.get_mut(&ctx.session)
-        && let Some(member) = room.members.remove(&ctx.id)
-    {
-        if !shutting_down(state) {
-            room.broadcast(&SessionEvent::ConnectionDestroyed {
-                connection: member.info,
-                reason: reason.to_owned(),
-            });
-        }
-        if room.members.is_empty() && room.streams.is_empty() {
-            rooms.remove(&ctx.session);
-        }
-    }
-    tracing::info!(connection = %ctx.id, reason, "left");
-}
-
-/// Ends a stream: removes it, tells everyone, closes the publisher's peer connection.
-async fn end_stream(state: &Shared, session: &str, stream_id: &str, reason: &str) -> bool {
-    let published = {
-        let mut rooms = state.rooms.lock().expect("rooms lock");
-        let Some(room) = rooms.get_mut(session) else {
-            return false;
-        };
-        let Some(p) = room.streams.remove(stream_id) else {
-            return false;
-        };
-        if !shutting_down(state) {
-            room.broadcast(&SessionEvent::StreamDestroyed {
-                stream: p.info.clone(),
-                reason: reason.to_owned(),
-            });
-        }
-        p
-    };
-    for hub in &published.hubs {
-        hub.close();
-    }
-    published.peer.close().await;
-    tracing::info!(stream = %stream_id, reason, "stream ended");
-    true
-}
-
-async fn handle(state: &AppState, ctx: &mut ConnCtx, msg: ClientMsg) {
-    let reply = match msg {
-        ClientMsg::Publish {
-            req,
-            name,
-            has_audio,
-            has_video,
-            sdp,
-        } => publish(state, ctx, req, name, has_audio, has_video, sdp).await,
-        ClientMsg::Unpublish { req, stream_id } => {
-            let owned = owner_of(state, &ctx.session, &stream_id).as_deref() == Some(&ctx.id);
-            if !owned {
-                error_msg(
-                    Some(req),
-                    ErrorCode::NotFound,
-                    format!("you publish no stream {stream_id:?}"),
-                )
-            } else {
-                end_stream(state, &ctx.session, &stream_id, "unpublished").await;
-                ServerMsg::Ok { req }
-            }
-        }
-        ClientMsg::Subscribe {
-            req,
-            stream_id,
-            audio,
-            video,
-        } => subscribe(state, ctx, req, stream_id, audio, video).await,
-        ClientMsg::SubscribeAnswer {
-            req,
-            subscription_id,
-            sdp,
-        } => match ctx.subscriptions.get(&subscription_id) {
-            None => error_msg(
-                Some(req),
-                ErrorCode::NotFound,
-                format!("no subscription {subscription_id:?}"),
-            ),
-            Some(sub) => match sub.start(&sdp).await {
-                Ok(()) => ServerMsg::Ok { req },
-                Err(e) => error_msg(Some(req), ErrorCode::Media, e.to_string()),
+                Some(SockCmd::Close) | None => {
+                    let _ = socket.send(Message::Close(None)).await;
+                    break;
+                }
             },
-        },
-        ClientMsg::ForceUnpublish { req, stream_id } => {
-            if !ctx.role.may_moderate() {
-                error_msg(
-                    Some(req),
-                    ErrorCode::Forbidden,
-                    format!(
-                        "a {:?} token cannot force an unpublish; a moderator token can",
-                        ctx.role
-                    )
-                    .to_lowercase(),
-                )
-            } else if end_stream(state, &ctx.session, &stream_id, "forceUnpublished").await {
-                ServerMsg::Ok { req }
-            } else {
-                error_msg(
-                    Some(req),
-                    ErrorCode::NotFound,
-                    format!("no stream {stream_id:?} in this session"),
-                )
-            }
-        }
-        ClientMsg::ForceDisconnect { req, connection_id } => {
-            if !ctx.role.may_moderate() {
-                error_msg(
-                    Some(req),
-                    ErrorCode::Forbidden,
-                    format!(
-                        "a {:?} token cannot force a disconnect; a moderator token can",
-                        ctx.role
-                    )
-                    .to_lowercase(),
-                )
-            } else {
-                let rooms = state.rooms.lock().expect("rooms lock");
-                match rooms
-                    .get(&ctx.session)
-                    .and_then(|r| r.members.get(&connection_id))
-                {
-                    Some(m) => {
-                        let _ = m.tx.send(ServerMsg::Event {
-                            event: SessionEvent::SessionDisconnected {
-                                reason: "forceDisconnected".into(),
-                            },
-                        });
-                        ServerMsg::Ok { req }
-                    }
-                    None => error_msg(
-                        Some(req),
-                        ErrorCode::NotFound,
-                        format!("no connection {connection_id:?} in this session"),
-                    ),
+            incoming = socket.recv() => {
+                let input = match incoming {
+                    Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMsg>(&text) {
+                        Ok(msg) => Input::Message { sock, msg },
+                        Err(e) => Input::Unreadable { sock, error: e.to_string() },
+                    },
+                    Some(Ok(Message::Close(_))) | None => Input::Closed { sock, reason: "clientDisconnected" },
+                    Some(Ok(_)) => continue,
+                    Some(Err(_)) => Input::Closed { sock, reason: "networkDisconnected" },
+                };
+                let closed = matches!(input, Input::Closed { .. });
+                state.feed(input);
+                if closed {
+                    break;
                 }
             }
         }
-        ClientMsg::Connect { .. } => error_msg(None, ErrorCode::BadRequest, "already connected"),
-        ClientMsg::Disconnect => return,
-    };
-    let _ = ctx.tx.send(reply);
-}
-
-fn owner_of(state: &Shared, session: &str, stream_id: &str) -> Option<String> {
-    let rooms = state.rooms.lock().expect("rooms lock");
-    rooms
-        .get(session)?
-        .streams
-        .get(stream_id)
-        .map(|s| s.info.connection_id.clone())
-}
-
-fn peer_config(state: &Shared) -> PeerConfig {
-    PeerConfig {
-        bind_ip: state.config.media_ip,
-        ice_servers: state.config.ice_servers.clone(),
     }
-}
-
-async fn publish(
-    state: &AppState,
-    ctx: &ConnCtx,
-    req: u64,
-    name: String,
-    has_audio: bool,
-    has_video: bool,
-    sdp: String,
-) -> ServerMsg {
-    if !ctx.role.may_publish() {
-        return error_msg(
-            Some(req),
-            ErrorCode::Forbidden,
-            "a subscriber token cannot publish; ask for a publisher or moderator token",
-        );
-    }
-    if !has_audio && !has_video {
-        return error_msg(
-            Some(req),
-            ErrorCode::BadRequest,
-            "a stream needs audio or video",
-        );
-    }
-    let (peer, mut events) = match Peer::new(&peer_config(state)).await {
-        Ok(p) => p,
-        Err(e) => return error_msg(Some(req), ErrorCode::Internal, e.to_string()),
-    };
-    let answer = match peer.accept_offer(&sdp).await {
-        Ok(a) => a,
-        Err(e) => return error_msg(Some(req), ErrorCode::Media, e.to_string()),
-    };
-    let peer = Arc::new(peer);
-    let stream = Stream {
-        id: random_id("s-"),
-        name,
-        has_audio,
-        has_video,
-        connection_id: ctx.id.clone(),
-        created_at: 0,
-    };
-    let stream_id = stream.id.clone();
-    // The stream exists for others once its tracks arrive.
-    let state2 = Arc::clone(state);
-    let session = ctx.session.clone();
-    let owner_tx = ctx.tx.clone();
-    tokio::spawn(async move {
-        let wanted = usize::from(has_audio) + usize::from(has_video);
-        let mut tracks: Vec<RemoteTrack> = Vec::new();
-        let deadline = tokio::time::sleep(TRACK_WAIT);
-        tokio::pin!(deadline);
-        while tracks.len() < wanted {
-            tokio::select! {
-                ev = events.recv() => match ev {
-                    Some(PeerEvent::Track(t)) => {
-                        let kind = t.codec.kind();
-                        if (kind == Kind::Audio && has_audio) || (kind == Kind::Video && has_video) {
-                            tracks.push(t);
-                        }
-                    }
-                    None => break,
-                },
-                _ = &mut deadline => break,
-            }
-        }
-        if tracks.len() < wanted {
-            tracing::warn!(stream = %stream.id, "publisher's media did not arrive; publish abandoned");
-            let _ = owner_tx.send(error_msg(
-                None,
-                ErrorCode::Media,
-                "the server received no media for the published stream",
-            ));
-            peer.close().await;
-            return;
-        }
-        let hubs: Vec<Arc<Hub>> = tracks.into_iter().map(Hub::start).collect();
-        let mut stream = stream;
-        stream.created_at = now_ms();
-        {
-            let mut rooms = state2.rooms.lock().expect("rooms lock");
-            let Some(room) = rooms.get_mut(&session) else {
-                return;
-            };
-            if !room.members.contains_key(&stream.connection_id) {
-                return;
-            }
-            room.broadcast(&SessionEvent::StreamCreated {
-                stream: stream.clone(),
-            });
-            room.streams.insert(
-                stream.id.clone(),
-                Published {
-                    info: stream.clone(),
-                    peer: Arc::clone(&peer),
-                    hubs: hubs.clone(),
-                },
-            );
-        }
-        tracing::info!(stream = %stream.id, name = %stream.name, "stream created");
-        // When the publisher's media ends (peer failed or closed), the stream ends.
-        let mut peer_state = peer.state();
-        let _ = peer_state
-            .wait_for(|s| {
-                matches!(
-                    s,
-                    crate::peer::PeerState::Failed | crate::peer::PeerState::Closed
-                )
-            })
-            .await;
-        end_stream(&state2, &session, &stream.id, "mediaStopped").await;
-    });
-    ServerMsg::Published {
-        req,
-        stream_id,
-        sdp: answer,
-    }
-}
-
-async fn subscribe(
-    state: &AppState,
-    ctx: &mut ConnCtx,
-    req: u64,
-    stream_id: String,
-    audio: bool,
-    video: bool,
-) -> ServerMsg {
-    let hubs: Vec<Arc<Hub>> = {
-        let rooms = state.rooms.lock().expect("rooms lock");
-        match rooms
-            .get(&ctx.session)
-            .and_then(|r| r.streams.get(&stream_id))
-        {
-            Some(p) => p
-                .hubs
-                .iter()
-                .filter(|h| match h.codec.kind() {
-                    Kind::Audio => audio,
-                    Kind::Video => video,
-                })
-                .cloned()
-                .collect(),
-            None => {
-                return error_msg(
-                    Some(req),
-                    ErrorCode::NotFound,
-                    format!("no stream {stream_id:?} in this session"),
-                );
-            }
-        }
-    };
-    if hubs.is_empty() {
-        return error_msg(
-            Some(req),
-            ErrorCode::BadRequest,
-            "nothing to subscribe to: the stream has none of the requested media",
-        );
-    }
-    let subscription_id = random_id("sub-");
-    match Subscription::offer(&peer_config(state), &stream_id, hubs).await {
-        Ok((sub, sdp)) => {
-            ctx.subscriptions
-                .insert(subscription_id.clone(), Arc::new(sub));
-            ServerMsg::SubscribeOffer {
-                req,
-                subscription_id,
-                stream_id,
-                sdp,
-            }
-        }
-        Err(e) => error_msg(Some(req), ErrorCode::Internal, e.to_string()),
-    }
+    state
+        .tables
+        .lock()
+        .expect("tables lock")
+        .socks
+        .remove(&sock);
 }

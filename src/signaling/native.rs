@@ -84,7 +84,7 @@ pub enum ErrorCode {
 }
 
 /// Messages from the server to a client.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum ServerMsg {
     /// A session event (see `SessionEvent`).

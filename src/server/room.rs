@@ -1,0 +1,1554 @@
+//! The server's session logic as a state machine: joins, leaves, publishing, subscribing,
+//! moderation, shutdown and token checks, for every session the server holds.
+//!
+//! [`Core`] owns no socket, task, peer connection or clock. It is fed an [`Input`] (a client's
+//! message, the result of media work the driver did, the current time) and returns
+//! [`Output`]s (messages to send, sockets to close, media work to start or end). The async
+//! driver in `server/mod.rs` does the I/O and feeds the results back, so every flow can be
+//! stepped in a unit test on virtual time, without WebRTC.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::auth::{AuthError, KeyPair, Role};
+use crate::session::{Connection, SessionEvent, Stream};
+use crate::signaling::native::{ClientMsg, ErrorCode, PROTOCOL_VERSION, ServerMsg};
+
+/// How long a publisher has to get its tracks flowing before the publish is abandoned, ms.
+pub(crate) const TRACK_WAIT_MS: u64 = 15_000;
+
+/// The driver's handle for one signaling socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct SockId(pub u64);
+
+/// What happened, as the driver tells it.
+#[derive(Debug)]
+pub(crate) enum Input {
+    /// A message arrived on a socket (the first must be `connect`).
+    Message { sock: SockId, msg: ClientMsg },
+    /// A text frame that is not a message.
+    Unreadable { sock: SockId, error: String },
+    /// The socket ended: the client went away (`clientDisconnected`) or the network did
+    /// (`networkDisconnected`).
+    Closed { sock: SockId, reason: &'static str },
+    /// The server's peer connection for a publish answered the offer, or failed to.
+    PublishAnswered {
+        stream: String,
+        result: Result<String, String>,
+    },
+    /// Every track of a published stream arrived.
+    PublishMedia { stream: String },
+    /// A published stream's media connection failed or closed.
+    MediaEnded { stream: String },
+    /// The server's peer connection for a subscription made its offer, or failed to.
+    SubscriptionOffered {
+        sub: String,
+        result: Result<String, String>,
+    },
+    /// The subscriber's answer was applied, or was refused.
+    SubscriptionAnswered {
+        sub: String,
+        result: Result<(), String>,
+    },
+    /// Time passed (the driver calls at [`Core::poll_timeout`]).
+    Timeout,
+    /// The server is stopping.
+    Shutdown,
+}
+
+/// What the driver is to do, in order.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Output {
+    Send {
+        sock: SockId,
+        msg: ServerMsg,
+    },
+    /// Close the socket once what was sent before is out.
+    Close {
+        sock: SockId,
+    },
+    /// Create a peer connection that answers `sdp` (feeds `PublishAnswered`), then wait for
+    /// the wanted tracks (`PublishMedia`) and for the connection's end (`MediaEnded`).
+    StartPublish {
+        stream: String,
+        sdp: String,
+        audio: bool,
+        video: bool,
+    },
+    /// Create a peer connection that sends `stream`'s tracks of these kinds and offer it
+    /// (feeds `SubscriptionOffered`).
+    StartSubscription {
+        sub: String,
+        stream: String,
+        audio: bool,
+        video: bool,
+    },
+    /// Apply the subscriber's answer (feeds `SubscriptionAnswered`).
+    AnswerSubscription {
+        sub: String,
+        sdp: String,
+    },
+    /// Stop forwarding a stream and close its publisher's peer connection.
+    EndStream {
+        stream: String,
+    },
+    /// Close a subscription's peer connection.
+    EndSubscription {
+        sub: String,
+    },
+}
+
+/// Where a published stream is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StreamState {
+    /// The server's answer is being made; `published` goes to request `req`.
+    Negotiating { req: u64 },
+    /// Answered; its media must arrive before `deadline` (Unix ms).
+    AwaitingMedia { deadline: u64 },
+    /// Others see it and may subscribe.
+    Live,
+}
+
+struct StreamEntry {
+    info: Stream,
+    state: StreamState,
+}
+
+/// Where a subscription is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SubState {
+    /// The server's offer is being made for request `req`.
+    Offering { req: u64 },
+    /// Offered; waiting for the subscriber's answer.
+    Offered,
+    /// The answer is being applied for request `req`.
+    Answering { req: u64 },
+    /// Media flows (or will once the leg connects).
+    Active,
+}
+
+struct Sub {
+    session: String,
+    conn: String,
+    stream: String,
+    state: SubState,
+}
+
+struct Member {
+    info: Connection,
+    sock: SockId,
+    role: Role,
+}
+
+#[derive(Default)]
+struct Room {
+    members: BTreeMap<String, Member>,
+    streams: BTreeMap<String, StreamEntry>,
+}
+
+impl Room {
+    fn live_streams(&self) -> impl Iterator<Item = &Stream> {
+        self.streams
+            .values()
+            .filter(|s| s.state == StreamState::Live)
+            .map(|s| &s.info)
+    }
+}
+
+/// Every session the server holds, and every socket it talks to.
+pub(crate) struct Core {
+    keys: KeyPair,
+    /// Session id → its room (present while it has members or streams).
+    rooms: HashMap<String, Room>,
+    /// Socket → the session and connection it joined (absent before `connect`).
+    socks: HashMap<SockId, Option<(String, String)>>,
+    subs: HashMap<String, Sub>,
+    /// Makes ids: unique per server run, unpredictable across runs.
+    id_seed: u64,
+    id_counter: u64,
+    shutting_down: bool,
+    out: Vec<Output>,
+}
+
+fn error(req: Option<u64>, code: ErrorCode, message: impl Into<String>) -> ServerMsg {
+    ServerMsg::Error {
+        req,
+        code,
+        message: message.into(),
+    }
+}
+
+/// The whole of a session as the HTTP API shows it.
+pub(crate) struct SessionView {
+    pub connections: Vec<Connection>,
+    pub streams: Vec<Stream>,
+}
+
+impl Core {
+    /// A core that checks tokens with `keys`; `id_seed` makes its ids (random in the server,
+    /// fixed in tests).
+    pub fn new(keys: KeyPair, id_seed: u64) -> Core {
+        Core {
+            keys,
+            rooms: HashMap::new(),
+            socks: HashMap::new(),
+            subs: HashMap::new(),
+            id_seed,
+            id_counter: 0,
+            shutting_down: false,
+            out: Vec::new(),
+        }
+    }
+
+    /// Takes `input` at `now` (Unix ms); returns what to do, in order.
+    pub fn handle(&mut self, input: Input, now: u64) -> Vec<Output> {
+        match input {
+            Input::Message { sock, msg } => self.message(sock, msg, now),
+            Input::Unreadable { sock, error: e } => {
+                let joined = matches!(self.socks.get(&sock), Some(Some(_)));
+                self.send(
+                    sock,
+                    error(
+                        None,
+                        ErrorCode::BadRequest,
+                        format!("unreadable message: {e}"),
+                    ),
+                );
+                if !joined {
+                    self.out.push(Output::Close { sock });
+                }
+            }
+            Input::Closed { sock, reason } => {
+                if let Some(Some((session, conn))) = self.socks.remove(&sock) {
+                    self.leave(&session, &conn, reason);
+                }
+            }
+            Input::PublishAnswered { stream, result } => self.publish_answered(stream, result, now),
+            Input::PublishMedia { stream } => self.publish_media(stream, now),
+            Input::MediaEnded { stream } => {
+                if let Some(session) = self.session_of_stream(&stream) {
+                    self.end_stream(&session, &stream, "mediaStopped");
+                }
+            }
+            Input::SubscriptionOffered { sub, result } => self.subscription_offered(sub, result),
+            Input::SubscriptionAnswered { sub, result } => self.subscription_answered(sub, result),
+            Input::Timeout => self.timeout(now),
+            Input::Shutdown => self.shutdown(),
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    /// When the core next needs [`Input::Timeout`] (Unix ms), if ever.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.rooms
+            .values()
+            .flat_map(|r| r.streams.values())
+            .filter_map(|s| match s.state {
+                StreamState::AwaitingMedia { deadline } => Some(deadline),
+                _ => None,
+            })
+            .min()
+    }
+
+    /// A session's connections and live streams, oldest first.
+    pub fn view(&self, session: &str) -> SessionView {
+        let Some(room) = self.rooms.get(session) else {
+            return SessionView {
+                connections: vec![],
+                streams: vec![],
+            };
+        };
+        let mut connections: Vec<Connection> =
+            room.members.values().map(|m| m.info.clone()).collect();
+        connections.sort_by_key(|c| c.created_at);
+        let mut streams: Vec<Stream> = room.live_streams().cloned().collect();
+        streams.sort_by_key(|s| s.created_at);
+        SessionView {
+            connections,
+            streams,
+        }
+    }
+
+    fn next_id(&mut self, prefix: &str) -> String {
+        self.id_counter += 1;
+        // splitmix64: distinct for every counter value, unpredictable without the seed.
+        let mut z = self
+            .id_seed
+            .wrapping_add(self.id_counter.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        format!("{prefix}{:016x}", z ^ (z >> 31))
+    }
+
+    fn send(&mut self, sock: SockId, msg: ServerMsg) {
+        self.out.push(Output::Send { sock, msg });
+    }
+
+    fn broadcast(&mut self, session: &str, event: SessionEvent) {
+        let Some(room) = self.rooms.get(session) else {
+            return;
+        };
+        let socks: Vec<SockId> = room.members.values().map(|m| m.sock).collect();
+        for sock in socks {
+            self.send(
+                sock,
+                ServerMsg::Event {
+                    event: event.clone(),
+                },
+            );
+        }
+    }
+
+    fn message(&mut self, sock: SockId, msg: ClientMsg, now: u64) {
+        let joined = match self.socks.get(&sock) {
+            Some(Some(j)) => Some(j.clone()),
+            Some(None) | None => None,
+        };
+        let Some((session, conn)) = joined else {
+            return self.connect(sock, msg, now);
+        };
+        let Some(role) = self
+            .rooms
+            .get(&session)
+            .and_then(|r| r.members.get(&conn))
+            .map(|m| m.role)
+        else {
+            return;
+        };
+        let reply = match msg {
+            ClientMsg::Connect { .. } => error(None, ErrorCode::BadRequest, "already connected"),
+            ClientMsg::Disconnect => {
+                self.socks.remove(&sock);
+                self.leave(&session, &conn, "clientDisconnected");
+                self.out.push(Output::Close { sock });
+                return;
+            }
+            ClientMsg::Publish {
+                req,
+                name,
+                has_audio,
+                has_video,
+                sdp,
+            } => {
+                if !role.may_publish() {
+                    error(
+                        Some(req),
+                        ErrorCode::Forbidden,
+                        "a subscriber token cannot publish; ask for a publisher or moderator token",
+                    )
+                } else if !has_audio && !has_video {
+                    error(
+                        Some(req),
+                        ErrorCode::BadRequest,
+                        "a stream needs audio or video",
+                    )
+                } else {
+                    let id = self.next_id("s-");
+                    let entry = StreamEntry {
+                        info: Stream {
+                            id: id.clone(),
+                            name,
+                            has_audio,
+                            has_video,
+                            connection_id: conn.clone(),
+                            created_at: 0,
+                        },
+                        state: StreamState::Negotiating { req },
+                    };
+                    self.rooms
+                        .get_mut(&session)
+                        .expect("member's room")
+                        .streams
+                        .insert(id.clone(), entry);
+                    self.out.push(Output::StartPublish {
+                        stream: id,
+                        sdp,
+                        audio: has_audio,
+                        video: has_video,
+                    });
+                    return;
+                }
+            }
+            ClientMsg::Unpublish { req, stream_id } => {
+                let owned = self
+                    .rooms
+                    .get(&session)
+                    .and_then(|r| r.streams.get(&stream_id))
+                    .is_some_and(|s| s.info.connection_id == conn);
+                if owned {
+                    self.end_stream(&session, &stream_id, "unpublished");
+                    ServerMsg::Ok { req }
+                } else {
+                    error(
+                        Some(req),
+                        ErrorCode::NotFound,
+                        format!("you publish no stream {stream_id:?}"),
+                    )
+                }
+            }
+            ClientMsg::Subscribe {
+                req,
+                stream_id,
+                audio,
+                video,
+            } => {
+                let stream = self
+                    .rooms
+                    .get(&session)
+                    .and_then(|r| r.streams.get(&stream_id))
+                    .filter(|s| s.state == StreamState::Live)
+                    .map(|s| (s.info.has_audio && audio, s.info.has_video && video));
+                match stream {
+                    None => error(
+                        Some(req),
+                        ErrorCode::NotFound,
+                        format!("no stream {stream_id:?} in this session"),
+                    ),
+                    Some((false, false)) => error(
+                        Some(req),
+                        ErrorCode::BadRequest,
+                        "nothing to subscribe to: the stream has none of the requested media",
+                    ),
+                    Some((audio, video)) => {
+                        let id = self.next_id("sub-");
+                        self.subs.insert(
+                            id.clone(),
+                            Sub {
+                                session: session.clone(),
+                                conn: conn.clone(),
+                                stream: stream_id.clone(),
+                                state: SubState::Offering { req },
+                            },
+                        );
+                        self.out.push(Output::StartSubscription {
+                            sub: id,
+                            stream: stream_id,
+                            audio,
+                            video,
+                        });
+                        return;
+                    }
+                }
+            }
+            ClientMsg::SubscribeAnswer {
+                req,
+                subscription_id,
+                sdp,
+            } => match self.subs.get_mut(&subscription_id) {
+                Some(s) if s.conn == conn && s.state == SubState::Offered => {
+                    s.state = SubState::Answering { req };
+                    self.out.push(Output::AnswerSubscription {
+                        sub: subscription_id,
+                        sdp,
+                    });
+                    return;
+                }
+                _ => error(
+                    Some(req),
+                    ErrorCode::NotFound,
+                    format!("no subscription {subscription_id:?}"),
+                ),
+            },
+            ClientMsg::ForceUnpublish { req, stream_id } => {
+                if !role.may_moderate() {
+                    forbidden(req, role, "force an unpublish")
+                } else if self.end_stream(&session, &stream_id, "forceUnpublished") {
+                    ServerMsg::Ok { req }
+                } else {
+                    error(
+                        Some(req),
+                        ErrorCode::NotFound,
+                        format!("no stream {stream_id:?} in this session"),
+                    )
+                }
+            }
+            ClientMsg::ForceDisconnect { req, connection_id } => {
+                let target = self
+                    .rooms
+                    .get(&session)
+                    .and_then(|r| r.members.get(&connection_id))
+                    .map(|m| m.sock);
+                match target {
+                    _ if !role.may_moderate() => forbidden(req, role, "force a disconnect"),
+                    None => error(
+                        Some(req),
+                        ErrorCode::NotFound,
+                        format!("no connection {connection_id:?} in this session"),
+                    ),
+                    Some(target) => {
+                        self.send(
+                            target,
+                            ServerMsg::Event {
+                                event: SessionEvent::SessionDisconnected {
+                                    reason: "forceDisconnected".into(),
+                                },
+                            },
+                        );
+                        self.out.push(Output::Close { sock: target });
+                        self.socks.remove(&target);
+                        self.leave(&session, &connection_id, "forceDisconnected");
+                        ServerMsg::Ok { req }
+                    }
+                }
+            }
+        };
+        self.send(sock, reply);
+    }
+
+    /// A socket's first message: checks the version, the session and the token, and joins.
+    fn connect(&mut self, sock: SockId, msg: ClientMsg, now: u64) {
+        let refuse = |core: &mut Core, code, message: String| {
+            core.send(sock, error(None, code, message));
+            core.out.push(Output::Close { sock });
+        };
+        let ClientMsg::Connect {
+            version,
+            session_id,
+            token,
+            client_data,
+        } = msg
+        else {
+            return refuse(
+                self,
+                ErrorCode::BadRequest,
+                "the first message must be connect".into(),
+            );
+        };
+        if version != PROTOCOL_VERSION {
+            return refuse(
+                self,
+                ErrorCode::VersionUnsupported,
+                format!(
+                    "protocol version {version} is not supported; this server speaks {PROTOCOL_VERSION}"
+                ),
+            );
+        }
+        if let Err(e) = self.keys.open_session(&session_id) {
+            return refuse(self, ErrorCode::SessionNotFound, e.to_string());
+        }
+        let claims = match self.keys.verify_token(&token, &session_id, now / 1000) {
+            Ok(c) => c,
+            Err(e) => {
+                let code = match e {
+                    AuthError::Expired(_) => ErrorCode::TokenExpired,
+                    AuthError::WrongSession => ErrorCode::WrongSession,
+                    _ => ErrorCode::InvalidToken,
+                };
+                return refuse(self, code, e.to_string());
+            }
+        };
+        if self.shutting_down {
+            self.send(sock, disconnected("serverShutdown"));
+            self.out.push(Output::Close { sock });
+            return;
+        }
+        let info = Connection {
+            id: self.next_id("c-"),
+            data: claims.data,
+            client_data,
+            created_at: now,
+        };
+        self.broadcast(
+            &session_id,
+            SessionEvent::ConnectionCreated {
+                connection: info.clone(),
+            },
+        );
+        self.rooms
+            .entry(session_id.clone())
+            .or_default()
+            .members
+            .insert(
+                info.id.clone(),
+                Member {
+                    info: info.clone(),
+                    sock,
+                    role: claims.role,
+                },
+            );
+        self.socks
+            .insert(sock, Some((session_id.clone(), info.id.clone())));
+        let view = self.view(&session_id);
+        self.send(
+            sock,
+            ServerMsg::Event {
+                event: SessionEvent::SessionConnected {
+                    session_id,
+                    connection: info.clone(),
+                    connection_count: view.connections.len(),
+                    connections: view.connections,
+                    streams: view.streams,
+                },
+            },
+        );
+        tracing::info!(connection = %info.id, role = ?claims.role, "joined");
+    }
+
+    fn publish_answered(&mut self, stream: String, result: Result<String, String>, now: u64) {
+        let Some(session) = self.session_of_stream(&stream) else {
+            // Its publisher left while the answer was being made.
+            self.out.push(Output::EndStream { stream });
+            return;
+        };
+        let room = self.rooms.get_mut(&session).expect("stream's room");
+        let entry = room.streams.get_mut(&stream).expect("stream");
+        let StreamState::Negotiating { req } = entry.state else {
+            return;
+        };
+        let sock = room.members[&entry.info.connection_id].sock;
+        match result {
+            Ok(sdp) => {
+                entry.state = StreamState::AwaitingMedia {
+                    deadline: now + TRACK_WAIT_MS,
+                };
+                self.send(
+                    sock,
+                    ServerMsg::Published {
+                        req,
+                        stream_id: stream,
+                        sdp,
+                    },
+                );
+            }
+            Err(e) => {
+                room.streams.remove(&stream);
+                self.send(sock, error(Some(req), ErrorCode::Media, e));
+                self.out.push(Output::EndStream { stream });
+            }
+        }
+    }
+
+    fn publish_media(&mut self, stream: String, now: u64) {
+        let Some(session) = self.session_of_stream(&stream) else {
+            self.out.push(Output::EndStream { stream });
+            return;
+        };
+        let room = self.rooms.get_mut(&session).expect("stream's room");
+        let entry = room.streams.get_mut(&stream).expect("stream");
+        if !matches!(entry.state, StreamState::AwaitingMedia { .. }) {
+            return;
+        }
+        entry.state = StreamState::Live;
+        entry.info.created_at = now;
+        let info = entry.info.clone();
+        tracing::info!(stream = %info.id, name = %info.name, "stream created");
+        self.broadcast(&session, SessionEvent::StreamCreated { stream: info });
+    }
+
+    fn subscription_offered(&mut self, sub: String, result: Result<String, String>) {
+        let Some(s) = self.subs.get(&sub) else {
+            // The subscriber left, or the stream ended, while the offer was being made.
+            self.out.push(Output::EndSubscription { sub });
+            return;
+        };
+        let SubState::Offering { req } = s.state else {
+            return;
+        };
+        let Some(sock) = self.sock_of(&s.session, &s.conn) else {
+            return;
+        };
+        let s = self.subs.get_mut(&sub).expect("subscription");
+        match result {
+            Ok(sdp) => {
+                s.state = SubState::Offered;
+                let stream_id = s.stream.clone();
+                self.send(
+                    sock,
+                    ServerMsg::SubscribeOffer {
+                        req,
+                        subscription_id: sub,
+                        stream_id,
+                        sdp,
+                    },
+                );
+            }
+            Err(e) => {
+                self.subs.remove(&sub);
+                self.send(sock, error(Some(req), ErrorCode::Internal, e));
+                self.out.push(Output::EndSubscription { sub });
+            }
+        }
+    }
+
+    fn subscription_answered(&mut self, sub: String, result: Result<(), String>) {
+        let Some(s) = self.subs.get(&sub) else {
+            return;
+        };
+        let SubState::Answering { req } = s.state else {
+            return;
+        };
+        let Some(sock) = self.sock_of(&s.session, &s.conn) else {
+            return;
+        };
+        let s = self.subs.get_mut(&sub).expect("subscription");
+        match result {
+            Ok(()) => {
+                s.state = SubState::Active;
+                self.send(sock, ServerMsg::Ok { req });
+            }
+            Err(e) => {
+                self.subs.remove(&sub);
+                self.send(sock, error(Some(req), ErrorCode::Media, e));
+                self.out.push(Output::EndSubscription { sub });
+            }
+        }
+    }
+
+    fn timeout(&mut self, now: u64) {
+        let late: Vec<(String, String)> = self
+            .rooms
+            .iter()
+            .flat_map(|(session, r)| {
+                r.streams.values().filter_map(move |s| match s.state {
+                    StreamState::AwaitingMedia { deadline } if deadline <= now => {
+                        Some((session.clone(), s.info.id.clone()))
+                    }
+                    _ => None,
+                })
+            })
+            .collect();
+        for (session, stream) in late {
+            tracing::warn!(%stream, "publisher's media did not arrive; publish abandoned");
+            let owner = self.rooms[&session].streams[&stream]
+                .info
+                .connection_id
+                .clone();
+            if let Some(sock) = self.sock_of(&session, &owner) {
+                self.send(
+                    sock,
+                    error(
+                        None,
+                        ErrorCode::Media,
+                        "the server received no media for the published stream",
+                    ),
+                );
+            }
+            self.end_stream(&session, &stream, "mediaStopped");
+        }
+    }
+
+    fn shutdown(&mut self) {
+        self.shutting_down = true;
+        let socks: Vec<(SockId, bool)> =
+            self.socks.iter().map(|(s, j)| (*s, j.is_some())).collect();
+        for (sock, joined) in socks {
+            if joined {
+                self.send(sock, disconnected("serverShutdown"));
+            }
+            self.out.push(Output::Close { sock });
+        }
+        self.socks.clear();
+        // Nobody hears of the streams and connections the shutdown ends.
+        for (_, room) in self.rooms.drain() {
+            for stream in room.streams.into_keys() {
+                self.out.push(Output::EndStream { stream });
+            }
+        }
+        for sub in self.subs.drain().map(|(id, _)| id).collect::<Vec<_>>() {
+            self.out.push(Output::EndSubscription { sub });
+        }
+    }
+
+    /// Removes a connection: its streams end, its subscriptions close, the others are told.
+    fn leave(&mut self, session: &str, conn: &str, reason: &str) {
+        let own: Vec<String> = self.rooms.get(session).map_or_else(Vec::new, |r| {
+            r.streams
+                .values()
+                .filter(|s| s.info.connection_id == conn)
+                .map(|s| s.info.id.clone())
+                .collect()
+        });
+        for stream in own {
+            self.end_stream(session, &stream, reason);
+        }
+        let subs: Vec<String> = self
+            .subs
+            .iter()
+            .filter(|(_, s)| s.conn == conn)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for sub in subs {
+            self.subs.remove(&sub);
+            self.out.push(Output::EndSubscription { sub });
+        }
+        let Some(room) = self.rooms.get_mut(session) else {
+            return;
+        };
+        let Some(member) = room.members.remove(conn) else {
+            return;
+        };
+        if room.members.is_empty() && room.streams.is_empty() {
+            self.rooms.remove(session);
+        }
+        self.broadcast(
+            session,
+            SessionEvent::ConnectionDestroyed {
+                connection: member.info,
+                reason: reason.to_owned(),
+            },
+        );
+        tracing::info!(connection = %conn, reason, "left");
+    }
+
+    /// Ends a stream in any state: its subscriptions close, and if others could see it they
+    /// are told. Whether there was such a stream.
+    fn end_stream(&mut self, session: &str, stream: &str, reason: &str) -> bool {
+        let Some(entry) = self
+            .rooms
+            .get_mut(session)
+            .and_then(|r| r.streams.remove(stream))
+        else {
+            return false;
+        };
+        let subs: Vec<String> = self
+            .subs
+            .iter()
+            .filter(|(_, s)| s.stream == stream)
+            .map(|(id, _)| id.clone())
+            .collect();
+        if entry.state == StreamState::Live {
+            self.broadcast(
+                session,
+                SessionEvent::StreamDestroyed {
+                    stream: entry.info,
+                    reason: reason.to_owned(),
+                },
+            );
+        }
+        for sub in subs {
+            self.subs.remove(&sub);
+            self.out.push(Output::EndSubscription { sub });
+        }
+        self.out.push(Output::EndStream {
+            stream: stream.to_owned(),
+        });
+        tracing::info!(%stream, reason, "stream ended");
+        true
+    }
+
+    fn session_of_stream(&self, stream: &str) -> Option<String> {
+        self.rooms
+            .iter()
+            .find(|(_, r)| r.streams.contains_key(stream))
+            .map(|(s, _)| s.clone())
+    }
+
+    fn sock_of(&self, session: &str, conn: &str) -> Option<SockId> {
+        Some(self.rooms.get(session)?.members.get(conn)?.sock)
+    }
+}
+
+fn forbidden(req: u64, role: Role, what: &str) -> ServerMsg {
+    error(
+        Some(req),
+        ErrorCode::Forbidden,
+        format!("a {role:?} token cannot {what}; a moderator token can").to_lowercase(),
+    )
+}
+
+fn disconnected(reason: &str) -> ServerMsg {
+    ServerMsg::Event {
+        event: SessionEvent::SessionDisconnected {
+            reason: reason.into(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Whole scenarios stepped on virtual time: no sockets, no WebRTC, no clock.
+
+    use super::*;
+    use crate::auth::{SessionProps, TokenClaims};
+
+    const T0: u64 = 1_800_000_000_000;
+
+    struct Harness {
+        core: Core,
+        keys: KeyPair,
+        session: String,
+        now: u64,
+    }
+
+    fn harness() -> Harness {
+        let keys = KeyPair {
+            key: "k".into(),
+            secret: "s".into(),
+        };
+        let session = keys.create_session(&SessionProps {
+            p2p: false,
+            location_hint: None,
+            created_at: T0 / 1000,
+            nonce: "n".into(),
+        });
+        Harness {
+            core: Core::new(keys.clone(), 7),
+            keys,
+            session,
+            now: T0,
+        }
+    }
+
+    fn msgs(out: &[Output], to: SockId) -> Vec<ServerMsg> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Send { sock, msg } if *sock == to => Some(msg.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn events(out: &[Output], to: SockId) -> Vec<SessionEvent> {
+        msgs(out, to)
+            .into_iter()
+            .filter_map(|m| match m {
+                ServerMsg::Event { event } => Some(event),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn error_code(out: &[Output], to: SockId) -> Option<ErrorCode> {
+        msgs(out, to).into_iter().find_map(|m| match m {
+            ServerMsg::Error { code, .. } => Some(code),
+            _ => None,
+        })
+    }
+
+    impl Harness {
+        fn input(&mut self, input: Input) -> Vec<Output> {
+            self.core.handle(input, self.now)
+        }
+
+        fn msg(&mut self, sock: u64, msg: ClientMsg) -> Vec<Output> {
+            self.input(Input::Message {
+                sock: SockId(sock),
+                msg,
+            })
+        }
+
+        fn token(&self, role: Role, exp: u64) -> String {
+            self.keys.create_token(&TokenClaims {
+                iss: "k".into(),
+                sid: self.session.clone(),
+                role,
+                data: format!("{role:?}"),
+                iat: self.now / 1000,
+                exp,
+            })
+        }
+
+        fn connect_msg(&self, token: String) -> ClientMsg {
+            ClientMsg::Connect {
+                version: PROTOCOL_VERSION,
+                session_id: self.session.clone(),
+                token,
+                client_data: String::new(),
+            }
+        }
+
+        /// Joins on `sock`; returns the connection id.
+        fn join(&mut self, sock: u64, role: Role) -> String {
+            let token = self.token(role, self.now / 1000 + 60);
+            let out = self.msg(sock, self.connect_msg(token));
+            match events(&out, SockId(sock)).as_slice() {
+                [SessionEvent::SessionConnected { connection, .. }] => connection.id.clone(),
+                other => panic!("not joined: {other:?}"),
+            }
+        }
+
+        /// Publishes from `sock` up to the stream being live; returns its id.
+        fn publish_live(&mut self, sock: u64, req: u64) -> String {
+            let stream = self.publish_answered(sock, req);
+            let out = self.input(Input::PublishMedia {
+                stream: stream.clone(),
+            });
+            assert!(matches!(
+                events(&out, SockId(sock)).as_slice(),
+                [SessionEvent::StreamCreated { .. }]
+            ));
+            stream
+        }
+
+        /// Publishes from `sock` up to the answer; returns the stream id.
+        fn publish_answered(&mut self, sock: u64, req: u64) -> String {
+            let out = self.msg(sock, publish(req));
+            let [Output::StartPublish { stream, .. }] = out.as_slice() else {
+                panic!("{out:?}");
+            };
+            let stream = stream.clone();
+            let out = self.input(Input::PublishAnswered {
+                stream: stream.clone(),
+                result: Ok("answer".into()),
+            });
+            assert_eq!(
+                msgs(&out, SockId(sock)),
+                [ServerMsg::Published {
+                    req,
+                    stream_id: stream.clone(),
+                    sdp: "answer".into()
+                }]
+            );
+            stream
+        }
+
+        /// Subscribes `sock` to `stream` up to the offer; returns the subscription id.
+        fn subscription_offered(&mut self, sock: u64, req: u64, stream: &str) -> String {
+            let out = self.msg(
+                sock,
+                ClientMsg::Subscribe {
+                    req,
+                    stream_id: stream.into(),
+                    audio: true,
+                    video: true,
+                },
+            );
+            let [
+                Output::StartSubscription {
+                    sub,
+                    audio: true,
+                    video: true,
+                    ..
+                },
+            ] = out.as_slice()
+            else {
+                panic!("{out:?}");
+            };
+            let sub = sub.clone();
+            let out = self.input(Input::SubscriptionOffered {
+                sub: sub.clone(),
+                result: Ok("offer".into()),
+            });
+            assert!(matches!(
+                msgs(&out, SockId(sock)).as_slice(),
+                [ServerMsg::SubscribeOffer { req: r, .. }] if *r == req
+            ));
+            sub
+        }
+    }
+
+    fn publish(req: u64) -> ClientMsg {
+        ClientMsg::Publish {
+            req,
+            name: "cam".into(),
+            has_audio: true,
+            has_video: true,
+            sdp: "offer".into(),
+        }
+    }
+
+    #[test]
+    fn joining_tells_the_newcomer_everything_and_the_others_of_the_newcomer() {
+        let mut h = harness();
+        let a = h.join(1, Role::Publisher);
+        let stream = h.publish_live(1, 1);
+        h.now += 1000;
+        let token = h.token(Role::Subscriber, h.now / 1000 + 60);
+        let out = h.msg(2, h.connect_msg(token));
+        match events(&out, SockId(2)).as_slice() {
+            [
+                SessionEvent::SessionConnected {
+                    connection_count: 2,
+                    connections,
+                    streams,
+                    ..
+                },
+            ] => {
+                assert_eq!(connections[0].id, a);
+                assert_eq!(connections[1].created_at, h.now);
+                assert_eq!(streams[0].id, stream);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            events(&out, SockId(1)).as_slice(),
+            [SessionEvent::ConnectionCreated { connection }] if connection.data == "Subscriber"
+        ));
+    }
+
+    #[test]
+    fn connect_is_refused_with_the_reason_and_the_socket_closed() {
+        let mut h = harness();
+        let exp = h.now / 1000 + 60;
+        let cases: Vec<(ClientMsg, ErrorCode)> = vec![
+            (
+                ClientMsg::Connect {
+                    version: PROTOCOL_VERSION + 1,
+                    session_id: h.session.clone(),
+                    token: h.token(Role::Publisher, exp),
+                    client_data: String::new(),
+                },
+                ErrorCode::VersionUnsupported,
+            ),
+            (publish(1), ErrorCode::BadRequest),
+            (
+                h.connect_msg(h.token(Role::Publisher, h.now / 1000 - 1)),
+                ErrorCode::TokenExpired,
+            ),
+            (h.connect_msg("a.b.c".into()), ErrorCode::InvalidToken),
+            (
+                ClientMsg::Connect {
+                    version: PROTOCOL_VERSION,
+                    session_id: "1_nope.nope".into(),
+                    token: h.token(Role::Publisher, exp),
+                    client_data: String::new(),
+                },
+                ErrorCode::SessionNotFound,
+            ),
+        ];
+        let other = h.keys.create_session(&SessionProps {
+            p2p: false,
+            location_hint: None,
+            created_at: 1,
+            nonce: "other".into(),
+        });
+        let wrong_session = ClientMsg::Connect {
+            version: PROTOCOL_VERSION,
+            session_id: other,
+            token: h.token(Role::Publisher, exp),
+            client_data: String::new(),
+        };
+        for (i, (msg, code)) in cases
+            .into_iter()
+            .chain([(wrong_session, ErrorCode::WrongSession)])
+            .enumerate()
+        {
+            let sock = 10 + i as u64;
+            let out = h.msg(sock, msg);
+            assert_eq!(error_code(&out, SockId(sock)), Some(code));
+            assert_eq!(out.last(), Some(&Output::Close { sock: SockId(sock) }));
+        }
+        assert!(h.core.view(&h.session).connections.is_empty());
+    }
+
+    #[test]
+    fn a_stream_is_seen_by_everyone_once_its_media_arrives() {
+        let mut h = harness();
+        h.join(1, Role::Publisher);
+        h.join(2, Role::Subscriber);
+        let stream = h.publish_answered(1, 5);
+        assert!(h.core.view(&h.session).streams.is_empty());
+        h.now += 300;
+        let out = h.input(Input::PublishMedia {
+            stream: stream.clone(),
+        });
+        for sock in [1, 2] {
+            assert!(matches!(
+                events(&out, SockId(sock)).as_slice(),
+                [SessionEvent::StreamCreated { stream: s }] if s.id == stream && s.created_at == h.now
+            ));
+        }
+        assert_eq!(h.core.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_subscriber_that_joined_first_subscribes_when_the_stream_appears() {
+        let mut h = harness();
+        h.join(2, Role::Subscriber);
+        h.join(1, Role::Publisher);
+        let stream = h.publish_live(1, 1);
+        let sub = h.subscription_offered(2, 1, &stream);
+        let out = h.msg(
+            2,
+            ClientMsg::SubscribeAnswer {
+                req: 2,
+                subscription_id: sub.clone(),
+                sdp: "answer".into(),
+            },
+        );
+        assert_eq!(
+            out,
+            [Output::AnswerSubscription {
+                sub: sub.clone(),
+                sdp: "answer".into()
+            }]
+        );
+        let out = h.input(Input::SubscriptionAnswered {
+            sub,
+            result: Ok(()),
+        });
+        assert_eq!(msgs(&out, SockId(2)), [ServerMsg::Ok { req: 2 }]);
+    }
+
+    #[test]
+    fn subscribing_needs_a_live_stream_with_the_media_asked_for() {
+        let mut h = harness();
+        h.join(1, Role::Publisher);
+        let pending = h.publish_answered(1, 1);
+        let out = h.msg(
+            1,
+            ClientMsg::Subscribe {
+                req: 2,
+                stream_id: pending,
+                audio: true,
+                video: true,
+            },
+        );
+        assert_eq!(error_code(&out, SockId(1)), Some(ErrorCode::NotFound));
+        let out = h.msg(
+            1,
+            ClientMsg::Publish {
+                req: 3,
+                name: "mic".into(),
+                has_audio: true,
+                has_video: false,
+                sdp: "offer".into(),
+            },
+        );
+        let [Output::StartPublish { stream, .. }] = out.as_slice() else {
+            panic!("{out:?}");
+        };
+        let audio_only = stream.clone();
+        h.input(Input::PublishAnswered {
+            stream: audio_only.clone(),
+            result: Ok("a".into()),
+        });
+        h.input(Input::PublishMedia {
+            stream: audio_only.clone(),
+        });
+        let out = h.msg(
+            1,
+            ClientMsg::Subscribe {
+                req: 4,
+                stream_id: audio_only,
+                audio: false,
+                video: true,
+            },
+        );
+        assert_eq!(error_code(&out, SockId(1)), Some(ErrorCode::BadRequest));
+    }
+
+    #[test]
+    fn a_stream_unpublished_while_being_subscribed_ends_the_subscription_quietly() {
+        let mut h = harness();
+        h.join(1, Role::Publisher);
+        h.join(2, Role::Subscriber);
+        let stream = h.publish_live(1, 1);
+        let out = h.msg(
+            2,
+            ClientMsg::Subscribe {
+                req: 1,
+                stream_id: stream.clone(),
+                audio: true,
+                video: true,
+            },
+        );
+        let [Output::StartSubscription { sub, .. }] = out.as_slice() else {
+            panic!("{out:?}");
+        };
+        let sub = sub.clone();
+        let out = h.msg(
+            1,
+            ClientMsg::Unpublish {
+                req: 2,
+                stream_id: stream.clone(),
+            },
+        );
+        assert!(matches!(
+            events(&out, SockId(2)).as_slice(),
+            [SessionEvent::StreamDestroyed { reason, .. }] if reason == "unpublished"
+        ));
+        assert_eq!(
+            msgs(&out, SockId(1)).last(),
+            Some(&ServerMsg::Ok { req: 2 })
+        );
+        assert!(out.contains(&Output::EndSubscription { sub: sub.clone() }));
+        assert!(out.contains(&Output::EndStream { stream }));
+        // The offer that was under way is thrown away; nobody hears of it.
+        let out = h.input(Input::SubscriptionOffered {
+            sub: sub.clone(),
+            result: Ok("offer".into()),
+        });
+        assert_eq!(out, [Output::EndSubscription { sub }]);
+    }
+
+    #[test]
+    fn only_the_owner_unpublishes_and_only_publishers_publish() {
+        let mut h = harness();
+        h.join(1, Role::Publisher);
+        h.join(2, Role::Subscriber);
+        let stream = h.publish_live(1, 1);
+        let out = h.msg(
+            2,
+            ClientMsg::Unpublish {
+                req: 1,
+                stream_id: stream,
+            },
+        );
+        assert_eq!(error_code(&out, SockId(2)), Some(ErrorCode::NotFound));
+        let out = h.msg(2, publish(2));
+        assert_eq!(error_code(&out, SockId(2)), Some(ErrorCode::Forbidden));
+        let out = h.msg(
+            1,
+            ClientMsg::Publish {
+                req: 3,
+                name: "nothing".into(),
+                has_audio: false,
+                has_video: false,
+                sdp: String::new(),
+            },
+        );
+        assert_eq!(error_code(&out, SockId(1)), Some(ErrorCode::BadRequest));
+        let out = h.msg(
+            1,
+            ClientMsg::ForceDisconnect {
+                req: 4,
+                connection_id: "c-x".into(),
+            },
+        );
+        assert_eq!(error_code(&out, SockId(1)), Some(ErrorCode::Forbidden));
+    }
+
+    #[test]
+    fn a_moderator_removes_a_subscriber_in_the_middle_of_its_negotiation() {
+        let mut h = harness();
+        h.join(1, Role::Publisher);
+        let victim = h.join(2, Role::Subscriber);
+        h.join(3, Role::Moderator);
+        let stream = h.publish_live(1, 1);
+        let sub = h.subscription_offered(2, 1, &stream);
+        h.msg(
+            2,
+            ClientMsg::SubscribeAnswer {
+                req: 2,
+                subscription_id: sub.clone(),
+                sdp: "answer".into(),
+            },
+        );
+        let out = h.msg(
+            3,
+            ClientMsg::ForceDisconnect {
+                req: 9,
+                connection_id: victim.clone(),
+            },
+        );
+        assert_eq!(
+            events(&out, SockId(2)),
+            [SessionEvent::SessionDisconnected {
+                reason: "forceDisconnected".into()
+            }]
+        );
+        assert!(out.contains(&Output::Close { sock: SockId(2) }));
+        assert!(out.contains(&Output::EndSubscription { sub: sub.clone() }));
+        assert!(matches!(
+            events(&out, SockId(1)).as_slice(),
+            [SessionEvent::ConnectionDestroyed { connection, reason }]
+                if connection.id == victim && reason == "forceDisconnected"
+        ));
+        assert_eq!(
+            msgs(&out, SockId(3)).last(),
+            Some(&ServerMsg::Ok { req: 9 })
+        );
+        // The answer that was being applied finishes into nothing.
+        let out = h.input(Input::SubscriptionAnswered {
+            sub,
+            result: Ok(()),
+        });
+        assert!(out.is_empty(), "{out:?}");
+        // Its socket closing later changes nothing.
+        let out = h.input(Input::Closed {
+            sock: SockId(2),
+            reason: "clientDisconnected",
+        });
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!(h.core.view(&h.session).connections.len(), 2);
+    }
+
+    #[test]
+    fn a_moderator_force_unpublishes_a_stream_still_negotiating() {
+        let mut h = harness();
+        h.join(1, Role::Publisher);
+        h.join(3, Role::Moderator);
+        let out = h.msg(1, publish(1));
+        let [Output::StartPublish { stream, .. }] = out.as_slice() else {
+            panic!("{out:?}");
+        };
+        let stream = stream.clone();
+        let out = h.msg(
+            3,
+            ClientMsg::ForceUnpublish {
+                req: 2,
+                stream_id: stream.clone(),
+            },
+        );
+        // Nobody had seen it, so nobody hears that it ended.
+        assert!(events(&out, SockId(1)).is_empty());
+        assert_eq!(msgs(&out, SockId(3)), [ServerMsg::Ok { req: 2 }]);
+        assert!(out.contains(&Output::EndStream {
+            stream: stream.clone()
+        }));
+        let out = h.input(Input::PublishAnswered {
+            stream: stream.clone(),
+            result: Ok("answer".into()),
+        });
+        assert_eq!(out, [Output::EndStream { stream }]);
+    }
+
+    #[test]
+    fn a_publish_whose_media_never_arrives_is_abandoned_at_its_deadline() {
+        let mut h = harness();
+        h.join(1, Role::Publisher);
+        let stream = h.publish_answered(1, 1);
+        assert_eq!(h.core.poll_timeout(), Some(T0 + TRACK_WAIT_MS));
+        h.now += TRACK_WAIT_MS - 1;
+        assert!(h.input(Input::Timeout).is_empty());
+        h.now += 1;
+        let out = h.input(Input::Timeout);
+        assert_eq!(error_code(&out, SockId(1)), Some(ErrorCode::Media));
+        assert!(out.contains(&Output::EndStream { stream }));
+        assert_eq!(h.core.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_failed_answer_is_an_error_for_the_request() {
+        let mut h = harness();
+        h.join(1, Role::Publisher);
+        let out = h.msg(1, publish(7));
+        let [Output::StartPublish { stream, .. }] = out.as_slice() else {
+            panic!("{out:?}");
+        };
+        let stream = stream.clone();
+        let out = h.input(Input::PublishAnswered {
+            stream: stream.clone(),
+            result: Err("bad sdp".into()),
+        });
+        assert_eq!(
+            msgs(&out, SockId(1)),
+            [error(Some(7), ErrorCode::Media, "bad sdp")]
+        );
+        assert!(out.contains(&Output::EndStream { stream }));
+    }
+
+    #[test]
+    fn a_publisher_leaving_ends_its_streams_before_its_connection() {
+        let mut h = harness();
+        let a = h.join(1, Role::Publisher);
+        h.join(2, Role::Subscriber);
+        let stream = h.publish_live(1, 1);
+        let sub = h.subscription_offered(2, 1, &stream);
+        let out = h.input(Input::Closed {
+            sock: SockId(1),
+            reason: "networkDisconnected",
+        });
+        match events(&out, SockId(2)).as_slice() {
+            [
+                SessionEvent::StreamDestroyed {
+                    stream: s,
+                    reason: r1,
+                },
+                SessionEvent::ConnectionDestroyed {
+                    connection,
+                    reason: r2,
+                },
+            ] => {
+                assert_eq!(
+                    (s.id.as_str(), r1.as_str()),
+                    (stream.as_str(), "networkDisconnected")
+                );
+                assert_eq!(
+                    (connection.id.as_str(), r2.as_str()),
+                    (a.as_str(), "networkDisconnected")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(out.contains(&Output::EndSubscription { sub }));
+        assert!(out.contains(&Output::EndStream { stream }));
+    }
+
+    #[test]
+    fn shutdown_tells_every_joined_client_only_that_and_ends_all_media() {
+        let mut h = harness();
+        h.join(1, Role::Publisher);
+        h.join(2, Role::Subscriber);
+        // Socket 3 is open but has not joined; socket 1 has a live stream and one negotiating;
+        // socket 2 has a subscription being offered.
+        h.input(Input::Unreadable {
+            sock: SockId(3),
+            error: "x".into(),
+        });
+        let live = h.publish_live(1, 1);
+        let out = h.msg(1, publish(2));
+        let [
+            Output::StartPublish {
+                stream: negotiating,
+                ..
+            },
+        ] = out.as_slice()
+        else {
+            panic!("{out:?}");
+        };
+        let negotiating = negotiating.clone();
+        let out = h.msg(
+            2,
+            ClientMsg::Subscribe {
+                req: 1,
+                stream_id: live.clone(),
+                audio: true,
+                video: true,
+            },
+        );
+        let [Output::StartSubscription { sub, .. }] = out.as_slice() else {
+            panic!("{out:?}");
+        };
+        let sub = sub.clone();
+        let out = h.input(Input::Shutdown);
+        for sock in [1, 2] {
+            assert_eq!(
+                msgs(&out, SockId(sock)),
+                [disconnected("serverShutdown")],
+                "socket {sock}"
+            );
+            assert!(out.contains(&Output::Close { sock: SockId(sock) }));
+        }
+        assert!(msgs(&out, SockId(3)).is_empty());
+        for o in [
+            Output::EndStream { stream: live },
+            Output::EndStream {
+                stream: negotiating.clone(),
+            },
+            Output::EndSubscription { sub: sub.clone() },
+        ] {
+            assert!(out.contains(&o), "{o:?} missing from {out:?}");
+        }
+        // What was under way finishes into nothing; sockets closing are not news.
+        let late = [
+            Input::PublishAnswered {
+                stream: negotiating.clone(),
+                result: Ok("a".into()),
+            },
+            Input::SubscriptionOffered {
+                sub: sub.clone(),
+                result: Ok("o".into()),
+            },
+            Input::Closed {
+                sock: SockId(1),
+                reason: "clientDisconnected",
+            },
+        ];
+        for input in late {
+            let out = h.input(input);
+            assert!(
+                out.iter().all(|o| !matches!(o, Output::Send { .. })),
+                "{out:?}"
+            );
+        }
+        // A client arriving now is turned away.
+        let token = h.token(Role::Publisher, h.now / 1000 + 60);
+        let out = h.msg(4, h.connect_msg(token));
+        assert_eq!(msgs(&out, SockId(4)), [disconnected("serverShutdown")]);
+    }
+
+    #[test]
+    fn ids_are_unique() {
+        let mut core = Core::new(
+            KeyPair {
+                key: "k".into(),
+                secret: "s".into(),
+            },
+            1,
+        );
+        let ids: std::collections::HashSet<String> =
+            (0..1000).map(|_| core.next_id("c-")).collect();
+        assert_eq!(ids.len(), 1000);
+    }
+}
