@@ -5,11 +5,13 @@
 //! subscriber's own task write it to its leg. A slow subscriber loses packets (and recovers
 //! through NACK or a keyframe); it never slows the publisher or the other subscribers.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
+
+use super::keyframe::starts_keyframe;
 
 use crate::peer::{
     Codec, KeyframeRequester, Kind, LocalTrack, Peer, PeerConfig, PeerError, RemoteTrack, Rtp,
@@ -26,7 +28,11 @@ pub(crate) struct Hub {
     keyframes: KeyframeRequester,
     legs: Mutex<Vec<(u64, mpsc::Sender<Rtp>)>>,
     next_leg: AtomicU64,
+    /// When a keyframe was last asked of the publisher.
     last_keyframe_request: Mutex<Option<Instant>>,
+    /// A keyframe was asked for and has not gone out yet: a leg attached now will get it,
+    /// so asking again is not needed. Only while this is set are packets looked at.
+    keyframe_pending: AtomicBool,
     /// Packets dropped because a leg's queue was full.
     dropped: AtomicU64,
 }
@@ -40,11 +46,17 @@ impl Hub {
             legs: Mutex::default(),
             next_leg: AtomicU64::new(1),
             last_keyframe_request: Mutex::default(),
+            keyframe_pending: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
         });
         let h = Arc::clone(&hub);
         tokio::spawn(async move {
             while let Some(packet) = track.recv().await {
+                if h.keyframe_pending.load(Ordering::Relaxed)
+                    && starts_keyframe(h.codec, packet.payload())
+                {
+                    h.keyframe_pending.store(false, Ordering::Relaxed);
+                }
                 let legs = h.legs.lock().expect("legs lock");
                 for (_, leg) in legs.iter() {
                     if leg.try_send(packet.clone()).is_err() {
@@ -80,7 +92,9 @@ impl Hub {
         self.legs.lock().expect("legs lock").clear();
     }
 
-    /// Asks the publisher for a keyframe, merging requests that come close together.
+    /// Asks the publisher for a keyframe, unless one asked for within KEYFRAME_REQUEST_GAP
+    /// has not gone out yet (every leg attached by then gets that one). A keyframe that has
+    /// gone out does not hold back a new leg's request.
     pub async fn request_keyframe(&self) {
         if self.codec.kind() != Kind::Video {
             return;
@@ -88,10 +102,13 @@ impl Hub {
         {
             let mut last = self.last_keyframe_request.lock().expect("keyframe lock");
             let now = Instant::now();
-            if last.is_some_and(|t| now.duration_since(t) < KEYFRAME_REQUEST_GAP) {
+            if self.keyframe_pending.load(Ordering::Relaxed)
+                && last.is_some_and(|t| now.duration_since(t) < KEYFRAME_REQUEST_GAP)
+            {
                 return;
             }
             *last = Some(now);
+            self.keyframe_pending.store(true, Ordering::Relaxed);
         }
         self.keyframes.request().await;
     }

@@ -8,6 +8,7 @@
 //! `std::sync::Mutex` that is never held across an `.await`.
 
 mod forward;
+mod keyframe;
 mod room;
 
 use std::collections::HashMap;
