@@ -31,6 +31,7 @@ use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
     RTCRtpEncodingParameters, RtpCodecKind,
 };
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use rtc::sansio::Protocol;
 use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
@@ -195,15 +196,28 @@ pub enum PeerState {
     Closed,
 }
 
-/// Events from a peer connection to its owner.
-pub enum PeerEvent {
-    Track(RemoteTrack),
-}
-
 struct Handler {
     gathered: watch::Sender<bool>,
     state: watch::Sender<PeerState>,
-    events: mpsc::UnboundedSender<PeerEvent>,
+    tracks: mpsc::UnboundedSender<RemoteTrack>,
+    /// The connection itself, to find a new track's `mid` (set once it is built).
+    pc: std::sync::OnceLock<std::sync::Weak<dyn PeerConnection>>,
+}
+
+impl Handler {
+    /// The `mid` of the transceiver that receives `track`.
+    async fn mid_of(&self, track: &Arc<dyn TrackRemote>) -> Option<String> {
+        let pc = self.pc.get()?.upgrade()?;
+        for t in pc.get_transceivers().await {
+            let Ok(Some(receiver)) = t.receiver().await else {
+                continue;
+            };
+            if std::ptr::addr_eq(Arc::as_ptr(receiver.track()), Arc::as_ptr(track)) {
+                return t.mid().await.ok().flatten();
+            }
+        }
+        None
+    }
 }
 
 #[async_trait::async_trait]
@@ -242,9 +256,12 @@ impl PeerConnectionEventHandler for Handler {
         let remote = RemoteTrack {
             codec,
             ssrc,
+            mid: self.mid_of(&track).await,
+            stream_id: track.stream_id().await.to_string(),
             inner: track,
         };
-        let _ = self.events.send(PeerEvent::Track(remote));
+        tracing::debug!(mid = ?remote.mid, stream = %remote.stream_id, ?codec, "remote track");
+        let _ = self.tracks.send(remote);
     }
 }
 
@@ -352,19 +369,23 @@ const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(20);
 /// more than the 1.4 s webrtc-rs gives by default, so slow paths are not given up sooner.
 const ICE_MAX_CHECKS: u16 = 100;
 
-/// One WebRTC peer connection.
+/// One WebRTC peer connection: everything one client sends and receives goes over one, with
+/// renegotiation as streams come and go.
 pub struct Peer {
     pc: Arc<dyn PeerConnection>,
     gathered: watch::Receiver<bool>,
     state: watch::Receiver<PeerState>,
     feedback: FeedbackLog,
+    /// Held for the whole of one offer/answer exchange, so that exchanges never overlap.
+    negotiation: tokio::sync::Mutex<()>,
 }
 
 impl Peer {
-    /// Creates a peer connection and the receiver of its events (remote tracks).
+    /// Creates a peer connection and the receiver of its remote tracks (each once its first
+    /// packet arrives).
     pub async fn new(
         config: &PeerConfig,
-    ) -> Result<(Peer, mpsc::UnboundedReceiver<PeerEvent>), PeerError> {
+    ) -> Result<(Peer, mpsc::UnboundedReceiver<RemoteTrack>), PeerError> {
         let mut media = MediaEngine::default();
         for codec in [Codec::Opus, Codec::H264, Codec::Vp8] {
             let kind = match codec.kind() {
@@ -402,11 +423,12 @@ impl Peer {
             .build();
         let (gathered_tx, gathered) = watch::channel(false);
         let (state_tx, state) = watch::channel(PeerState::New);
-        let (events_tx, events) = mpsc::unbounded_channel();
+        let (tracks_tx, tracks) = mpsc::unbounded_channel();
         let handler = Arc::new(Handler {
             gathered: gathered_tx,
             state: state_tx,
-            events: events_tx,
+            tracks: tracks_tx,
+            pc: std::sync::OnceLock::new(),
         });
         // No mDNS: host candidates carry IPs, and no multicast socket is needed (binding one
         // fails with ENODEV on hosts without a multicast route, such as minimal containers).
@@ -420,7 +442,7 @@ impl Peer {
             .with_setting_engine(setting_engine)
             .with_media_engine(media)
             .with_interceptor_registry(registry)
-            .with_handler(handler)
+            .with_handler(Arc::clone(&handler) as Arc<dyn PeerConnectionEventHandler>)
             .with_udp_addrs(vec![format!(
                 "{}:0",
                 match config.bind_ip {
@@ -431,23 +453,100 @@ impl Peer {
             .build()
             .await
             .map_err(webrtc_err)?;
+        let pc: Arc<dyn PeerConnection> = Arc::new(pc);
+        let _ = handler.pc.set(Arc::downgrade(&pc));
         Ok((
             Peer {
-                pc: Arc::new(pc),
+                pc,
                 gathered,
                 state,
                 feedback,
+                negotiation: tokio::sync::Mutex::new(()),
             },
-            events,
+            tracks,
         ))
     }
 
-    /// Adds a send-only track for `codec` and returns its writer.
+    /// Waits until no other offer/answer exchange is under way on this connection; the
+    /// exchange is this caller's until the guard is dropped.
+    pub async fn negotiation(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.negotiation.lock().await
+    }
+
+    /// Adds a receive-only section for each of `kinds` and makes an offer with them; returns
+    /// the offer and the new sections' `mid`s, in the order of `kinds`.
+    pub async fn offer_to_receive(
+        &self,
+        kinds: &[Kind],
+    ) -> Result<(String, Vec<String>), PeerError> {
+        let mut transceivers = Vec::new();
+        for kind in kinds {
+            let kind = match kind {
+                Kind::Audio => RtpCodecKind::Audio,
+                Kind::Video => RtpCodecKind::Video,
+            };
+            let init = RTCRtpTransceiverInit {
+                direction: RTCRtpTransceiverDirection::Recvonly,
+                streams: vec![],
+                send_encodings: vec![],
+            };
+            transceivers.push(
+                self.pc
+                    .add_transceiver_from_kind(kind, Some(init))
+                    .await
+                    .map_err(webrtc_err)?,
+            );
+        }
+        let offer = self.create_offer().await?;
+        let mut mids = Vec::new();
+        for t in transceivers {
+            let mid = t.mid().await.map_err(webrtc_err)?;
+            mids.push(mid.ok_or_else(|| PeerError::WebRtc("a new section got no mid".into()))?);
+        }
+        Ok((offer, mids))
+    }
+
+    /// Adds a send-only section for `codec` (always a new one: receiving sections are never
+    /// reused for sending) and returns its writer. In an answer, it takes the place of a
+    /// receive-only section of its kind that the offer added.
     pub async fn add_track(
         &self,
         codec: Codec,
         stream_label: &str,
         ssrc: u32,
+    ) -> Result<LocalTrack, PeerError> {
+        self.add_section(
+            codec,
+            stream_label,
+            ssrc,
+            RTCRtpTransceiverDirection::Sendonly,
+        )
+        .await
+    }
+
+    /// Adds a section for `codec` that sends and also receives what the far end sends back
+    /// in it (an echo), and returns its writer.
+    pub async fn add_echo_track(
+        &self,
+        codec: Codec,
+        stream_label: &str,
+        ssrc: u32,
+    ) -> Result<LocalTrack, PeerError> {
+        self.add_section(
+            codec,
+            stream_label,
+            ssrc,
+            RTCRtpTransceiverDirection::Sendrecv,
+        )
+        .await
+    }
+
+    async fn add_section(
+        &self,
+        codec: Codec,
+        stream_label: &str,
+        ssrc: u32,
+        direction: RTCRtpTransceiverDirection,
     ) -> Result<LocalTrack, PeerError> {
         let kind = match codec.kind() {
             Kind::Audio => RtpCodecKind::Audio,
@@ -474,11 +573,21 @@ impl Peer {
                 ..Default::default()
             }],
         )));
-        let sender = self
+        let init = RTCRtpTransceiverInit {
+            direction,
+            streams: vec![],
+            send_encodings: vec![],
+        };
+        let transceiver = self
             .pc
-            .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
+            .add_transceiver_from_track(Arc::clone(&track) as Arc<dyn TrackLocal>, Some(init))
             .await
             .map_err(webrtc_err)?;
+        let sender = transceiver
+            .sender()
+            .await
+            .map_err(webrtc_err)?
+            .ok_or_else(|| PeerError::WebRtc("a send section without a sender".into()))?;
         Ok(LocalTrack {
             codec,
             ssrc,
@@ -798,6 +907,10 @@ impl LocalTrack {
 pub struct RemoteTrack {
     pub codec: Codec,
     pub ssrc: u32,
+    /// The section it arrives in (how a subscriber knows which stream it belongs to).
+    pub mid: Option<String>,
+    /// The sender's media stream id (`msid`): how the server knows which publish it is.
+    pub stream_id: String,
     inner: Arc<dyn TrackRemote>,
 }
 

@@ -229,6 +229,7 @@ fn every_json_line_matches_the_schema() {
         "moderated",
         "demo",
         "recordingStarted",
+        "firstFrame",
         "recordingFinished",
         "expect",
         "echoTest",

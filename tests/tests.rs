@@ -6,6 +6,7 @@ mod common;
 mod auth_errors;
 mod completions;
 mod config;
+mod connection;
 mod expect;
 mod janus;
 mod json;

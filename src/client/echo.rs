@@ -12,13 +12,14 @@ use crate::cli::{EchoTestArgs, OutFormat, PublishArgs};
 use crate::client::measure::Measurements;
 use crate::client::output::Sink;
 use crate::client::progress::Progress;
-use crate::client::publish::{Sending, add_tracks, media_connected, open_sources};
-use crate::client::subscribe::record_peer;
+use crate::client::publish::{Sending, add_tracks, media_connected, new_msid, open_sources};
+use crate::client::subscribe::{SharedPeer, record_peer};
 use crate::client::{Joined, janus_options, join, peer_config};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::Peer;
 use crate::record::{Container, RecordStats, Recorder};
 use crate::session::{SessionEvent, Stream, now_ms};
+use crate::signaling::Client;
 use crate::signaling::janus::{self, EchoTest};
 
 const CONNECT_LIMIT: Duration = Duration::from_secs(20);
@@ -26,8 +27,8 @@ const NAME: &str = "echo-test";
 
 /// How the media goes round.
 enum Loop {
-    Janus(EchoTest),
-    Native(Box<Joined>, Peer, String),
+    Janus(Box<EchoTest>),
+    Native(Box<Joined>, Arc<Peer>, String),
 }
 
 pub async fn echo_test(
@@ -68,9 +69,12 @@ pub async fn echo_test(
 
     // Out and back: the sending peer, and where what comes back is recorded.
     let (tx_peer, tx_events) = Peer::new(&config).await?;
-    let (video, audio) = add_tracks(&tx_peer, sources.codecs(), NAME).await?;
+    let msid = new_msid();
+    // Janus's EchoTest sends back in the sections it receives in.
+    let janus = janus::is_janus_url(&args.conn.url);
+    let (video, audio) = add_tracks(&tx_peer, sources.codecs(), &msid, janus).await?;
     let offer = tx_peer.create_offer().await?;
-    let (lp, recording, sending) = if janus::is_janus_url(&args.conn.url) {
+    let (lp, recording, sending) = if janus {
         let (echo, answer) = EchoTest::start(&janus_options(&args.conn), offer).await?;
         let setup = async {
             tx_peer.accept_answer(&answer).await?;
@@ -88,15 +92,18 @@ pub async fn echo_test(
             tx_peer,
             tx_events,
             sink,
-            (Some(Arc::clone(&measure)), None),
+            (Some(Arc::clone(&measure)), None, None),
             progress,
         );
         let sending = Sending::start(sources, video, audio, &sent, None);
-        (Loop::Janus(echo), recording, sending)
+        (Loop::Janus(Box::new(echo)), recording, sending)
     } else {
         let mut joined = join(&args.conn).await?;
         let looped = async {
-            let (stream_id, answer) = joined.client.publish(NAME, true, true, offer).await?;
+            let (stream_id, answer) = joined
+                .client
+                .publish(NAME, true, true, &msid, offer)
+                .await?;
             tx_peer.accept_answer(&answer).await?;
             media_connected(&tx_peer).await?;
             Ok::<_, Failure>(stream_id)
@@ -110,35 +117,37 @@ pub async fn echo_test(
             }
         };
         let sending = Sending::start(sources, video, audio, &sent, None);
+        // What comes back comes over the same connection.
+        let peer = SharedPeer::over(Arc::new(tx_peer), tx_events);
         let subscribed = async {
             wait_for_stream(&mut joined, &stream_id).await?;
-            let (sub, offer) = joined.client.subscribe(&stream_id, true, true).await?;
-            let (rx_peer, rx_events) = Peer::new(&config).await?;
-            let answer = rx_peer.accept_offer(&offer).await?;
-            joined.client.subscribe_answer(&sub, answer).await?;
-            Ok::<_, Failure>((rx_peer, rx_events))
+            let Client::Native(native) = &joined.client else {
+                unreachable!("a native URL joins a native server");
+            };
+            peer.subscribe(native, &stream_id, true, true).await
         }
         .await;
-        let (rx_peer, rx_events) = match subscribed {
-            Ok(r) => r,
+        let tracks = match subscribed {
+            Ok(t) => t,
             Err(e) => {
                 sending.finish().await;
                 joined.client.disconnect().await;
-                tx_peer.close().await;
+                peer.peer().close().await;
                 return Err(e);
             }
         };
         let progress = Progress::new(NAME, true);
-        let recording = record_peer(
+        let mut recording = record_peer(
             &stream,
-            Arc::new(rx_peer),
-            rx_events,
+            Arc::clone(peer.peer()),
+            tracks,
             sink,
-            (Some(Arc::clone(&measure)), None),
+            (Some(Arc::clone(&measure)), None, None),
             progress,
         );
+        recording.keep_peer();
         (
-            Loop::Native(Box::new(joined), tx_peer, stream_id),
+            Loop::Native(Box::new(joined), Arc::clone(peer.peer()), stream_id),
             recording,
             sending,
         )

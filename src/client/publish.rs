@@ -243,20 +243,35 @@ pub(crate) async fn media_connected(peer: &Peer) -> Result<(), Failure> {
     })
 }
 
-/// Adds a track for each source: H.264 (or the IVF file's codec) and Opus.
+/// A fresh media stream id for the tracks of one published stream (how the server tells
+/// one publish's tracks from another's on the same connection).
+pub(crate) fn new_msid() -> String {
+    format!("vcall-{:016x}", rand::random::<u64>())
+}
+
+/// Adds a track for each source: H.264 (or the IVF file's codec) and Opus, both carrying
+/// the media stream id `msid`; send-only, or also receiving what comes back in the same
+/// sections with `echo`.
 pub(crate) async fn add_tracks(
     peer: &Peer,
     (video_codec, has_audio): (Option<Codec>, bool),
-    name: &str,
+    msid: &str,
+    echo: bool,
 ) -> Result<(Option<Arc<LocalTrack>>, Option<Arc<LocalTrack>>), Failure> {
+    let add = |codec| async move {
+        let track = if echo {
+            peer.add_echo_track(codec, msid, rand::random()).await?
+        } else {
+            peer.add_track(codec, msid, rand::random()).await?
+        };
+        Ok::<_, Failure>(Arc::new(track))
+    };
     let video = match video_codec {
-        Some(codec) => Some(Arc::new(peer.add_track(codec, name, rand::random()).await?)),
+        Some(codec) => Some(add(codec).await?),
         None => None,
     };
     let audio = match has_audio {
-        true => Some(Arc::new(
-            peer.add_track(Codec::Opus, name, rand::random()).await?,
-        )),
+        true => Some(add(Codec::Opus).await?),
         false => None,
     };
     Ok((video, audio))
@@ -383,12 +398,13 @@ pub async fn publish(
     // Whatever fails from here on, the session is left cleanly.
     let codecs = sources.codecs();
     let started = async {
-        let (peer, _events) = Peer::new(&joined.peer_config).await?;
-        let (video, audio) = add_tracks(&peer, codecs, &args.name).await?;
+        let (peer, _tracks) = Peer::new(&joined.peer_config).await?;
+        let msid = new_msid();
+        let (video, audio) = add_tracks(&peer, codecs, &msid, false).await?;
         let offer = peer.create_offer().await?;
         let (stream_id, answer) = joined
             .client
-            .publish(&args.name, audio.is_some(), video.is_some(), offer)
+            .publish(&args.name, audio.is_some(), video.is_some(), &msid, offer)
             .await?;
         peer.accept_answer(&answer).await?;
         tracing::info!(stream = %stream_id, "publishing");

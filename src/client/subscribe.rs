@@ -2,6 +2,7 @@
 //! assembled into frames on the track's task and handed to the stream's sink (a recorder or
 //! a stdout writer), which alone touches the output.
 
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -16,7 +17,7 @@ use crate::client::progress::Progress;
 use crate::client::stats::{Monitor, stats_ticker};
 use crate::client::{Joined, disconnected_failure, join, match_stream};
 use crate::exit::{CmdResult, Exit, Failure};
-use crate::peer::{Kind, Peer, PeerEvent, PeerState};
+use crate::peer::{Kind, Peer, PeerState, RemoteTrack};
 use crate::record::assemble::{Assembler, Frame};
 use crate::record::{AUDIO, Container, RecordStats, Recorder, VIDEO};
 use crate::session::{SessionEvent, Stream};
@@ -139,11 +140,86 @@ pub(crate) struct Recording {
     /// Where it goes (for the report), and whether to report it as JSON.
     pub output: String,
     pub json: bool,
+    /// Whether the peer connection is this recording's alone (closed when it finishes).
+    close_peer: bool,
+}
+
+/// A peer connection that receives for several recordings: each track goes to the recording
+/// whose sections it arrives in. A native server's streams all come over one.
+pub(crate) struct SharedPeer {
+    peer: Arc<Peer>,
+    routes: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<RemoteTrack>>>>,
+}
+
+impl SharedPeer {
+    pub(crate) async fn new(config: &crate::peer::PeerConfig) -> Result<SharedPeer, Failure> {
+        let (peer, tracks) = Peer::new(config).await?;
+        Ok(SharedPeer::over(Arc::new(peer), tracks))
+    }
+
+    /// Routes the tracks of an existing peer connection.
+    pub(crate) fn over(
+        peer: Arc<Peer>,
+        mut tracks: mpsc::UnboundedReceiver<RemoteTrack>,
+    ) -> SharedPeer {
+        let routes: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<RemoteTrack>>>> =
+            Arc::default();
+        let r = Arc::clone(&routes);
+        tokio::spawn(async move {
+            while let Some(track) = tracks.recv().await {
+                let routes = r.lock().expect("routes lock");
+                match track.mid.as_ref().and_then(|m| routes.get(m)) {
+                    Some(tx) => {
+                        let _ = tx.send(track);
+                    }
+                    None => tracing::debug!(mid = ?track.mid, "a track for no recording"),
+                }
+            }
+        });
+        SharedPeer { peer, routes }
+    }
+
+    /// The tracks that arrive in sections `mids`.
+    fn route(&self, mids: &[String]) -> mpsc::UnboundedReceiver<RemoteTrack> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut routes = self.routes.lock().expect("routes lock");
+        for mid in mids {
+            routes.insert(mid.clone(), tx.clone());
+        }
+        rx
+    }
+
+    /// Subscribes to `stream` over this connection: an offer with a receive-only section for
+    /// each kind, answered by the native server. Returns the tracks that will come.
+    pub(crate) async fn subscribe(
+        &self,
+        client: &crate::signaling::native::NativeClient,
+        stream: &str,
+        audio: bool,
+        video: bool,
+    ) -> Result<mpsc::UnboundedReceiver<RemoteTrack>, Failure> {
+        let kinds: Vec<Kind> = [(audio, Kind::Audio), (video, Kind::Video)]
+            .into_iter()
+            .filter_map(|(wanted, k)| wanted.then_some(k))
+            .collect();
+        let _exchange = self.peer.negotiation().await;
+        let (offer, mids) = self.peer.offer_to_receive(&kinds).await?;
+        let tracks = self.route(&mids);
+        let (_subscription, answer) = client.subscribe(stream, audio, video, offer).await?;
+        self.peer.accept_answer(&answer).await?;
+        Ok(tracks)
+    }
+
+    pub(crate) fn peer(&self) -> &Arc<Peer> {
+        &self.peer
+    }
 }
 
 /// What a recording starts from: the session, and what to do with one stream.
 struct RecordingPlan<'a> {
     client: &'a Client,
+    /// The native server's streams come over this one connection.
+    shared: Option<&'a SharedPeer>,
     peer_config: &'a crate::peer::PeerConfig,
     stream: &'a Stream,
     audio: bool,
@@ -152,11 +228,13 @@ struct RecordingPlan<'a> {
     progress: Progress,
     /// `--stats-interval`, and whether its reports are JSON.
     stats: Option<(Duration, bool)>,
+    json: bool,
 }
 
 async fn start_recording(plan: RecordingPlan<'_>, sink: Sink) -> Result<Recording, Failure> {
     let RecordingPlan {
         client,
+        shared,
         peer_config,
         stream,
         audio,
@@ -164,6 +242,7 @@ async fn start_recording(plan: RecordingPlan<'_>, sink: Sink) -> Result<Recordin
         measure,
         progress,
         stats,
+        json,
     } = plan;
     let audio = audio && stream.has_audio && sink.wants(AUDIO);
     let video = video && stream.has_video && sink.wants(VIDEO);
@@ -173,20 +252,62 @@ async fn start_recording(plan: RecordingPlan<'_>, sink: Sink) -> Result<Recordin
             format!("stream {} has none of the media asked for", stream.id),
         ));
     }
-    let (subscription, offer) = client.subscribe(&stream.id, audio, video).await?;
-    let (peer, events) = Peer::new(peer_config).await?;
-    let answer = peer.accept_offer(&offer).await?;
-    client.subscribe_answer(&subscription, answer).await?;
+    let requested = Instant::now();
+    let (peer, tracks, own_peer) = match (client, shared) {
+        (Client::Native(c), Some(shared)) => {
+            let tracks = shared.subscribe(c, &stream.id, audio, video).await?;
+            (Arc::clone(shared.peer()), tracks, false)
+        }
+        // Janus: a handle and a peer connection per feed; Janus offers, vcall answers.
+        _ => {
+            let (subscription, offer) = client.subscribe(&stream.id, audio, video).await?;
+            let (peer, tracks) = Peer::new(peer_config).await?;
+            let answer = peer.accept_offer(&offer).await?;
+            client.subscribe_answer(&subscription, answer).await?;
+            (Arc::new(peer), tracks, true)
+        }
+    };
     let monitor = stats
         .map(|(interval, json)| Monitor::new(&stream.id, false, interval, json, progress.clone()));
-    Ok(record_peer(
+    let first = FirstFrame {
+        requested,
+        video,
+        json,
+    };
+    let mut r = record_peer(
         stream,
-        Arc::new(peer),
-        events,
+        peer,
+        tracks,
         sink,
-        (measure, monitor),
+        (measure, monitor, Some(first)),
         progress,
-    ))
+    );
+    if !own_peer {
+        r.keep_peer();
+    }
+    Ok(r)
+}
+
+/// When a subscription's first frame came (video's, or audio's for a stream without video):
+/// logged, and a `firstFrame` line with `--json`.
+#[derive(Clone, Copy)]
+pub(crate) struct FirstFrame {
+    requested: Instant,
+    video: bool,
+    json: bool,
+}
+
+impl FirstFrame {
+    fn report(&self, stream: &str, at: Instant) {
+        let ms = at.saturating_duration_since(self.requested).as_millis() as u64;
+        tracing::info!(%stream, "first frame {ms} ms after the subscription was asked for");
+        if self.json {
+            crate::jsonl::emit(
+                "firstFrame",
+                serde_json::json!({ "streamId": stream, "afterMs": ms }),
+            );
+        }
+    }
 }
 
 /// Records what arrives on `peer` into `sink`: each track assembled into frames on its own
@@ -194,18 +315,23 @@ async fn start_recording(plan: RecordingPlan<'_>, sink: Sink) -> Result<Recordin
 pub(crate) fn record_peer(
     stream: &Stream,
     peer: Arc<Peer>,
-    mut events: mpsc::UnboundedReceiver<PeerEvent>,
+    mut incoming: mpsc::UnboundedReceiver<RemoteTrack>,
     mut sink: Sink,
-    (measure, monitor): (Option<Arc<Mutex<Measurements>>>, Option<Monitor>),
+    (measure, monitor, mut first): (
+        Option<Arc<Mutex<Measurements>>>,
+        Option<Monitor>,
+        Option<FirstFrame>,
+    ),
     progress: Progress,
 ) -> Recording {
+    let stream_id = stream.id.clone();
     let tracks = monitor.as_ref().map(|m| m.tracks.clone());
     let (tx, mut rx) = mpsc::channel::<Delivery>(256);
     let started = Instant::now();
     let measure_out = measure.clone();
     // Track tasks: packets -> frames.
     tokio::spawn(async move {
-        while let Some(PeerEvent::Track(track)) = events.recv().await {
+        while let Some(track) = incoming.recv().await {
             let tx = tx.clone();
             let measure = measure.clone();
             let figures = tracks.as_ref().map(|t| t.add(track.codec, track.ssrc));
@@ -270,6 +396,12 @@ pub(crate) fn record_peer(
                 }
             });
             let Some(d) = d else { break };
+            if let Some(f) = first
+                && (d.slot == VIDEO || !f.video)
+            {
+                f.report(&stream_id, d.arrival);
+                first = None;
+            }
             if let Err(e) = sink.push(d.slot, d.codec, d.frame, d.arrival) {
                 let stats = sink.finish().unwrap_or_default();
                 let _ = stats_tx.send(stats);
@@ -304,10 +436,16 @@ pub(crate) fn record_peer(
         monitor,
         output: String::new(),
         json: false,
+        close_peer: true,
     }
 }
 
 impl Recording {
+    /// The peer connection is shared: finishing leaves it open.
+    pub(crate) fn keep_peer(&mut self) {
+        self.close_peer = false;
+    }
+
     /// Reports this stream's `--stats-interval` figures.
     async fn sample_stats(&mut self) {
         if let Some(m) = self.monitor.as_mut() {
@@ -322,7 +460,9 @@ impl Recording {
         if let Some(m) = self.monitor.take() {
             m.finish(&self.peer).await;
         }
-        self.peer.close().await;
+        if self.close_peer {
+            self.peer.close().await;
+        }
         let r = self
             .done
             .await
@@ -450,6 +590,8 @@ pub async fn subscribe(
     let started = Instant::now();
     let mut recordings: Vec<Recording> = Vec::new();
     let mut finished: Vec<RecordStats> = Vec::new();
+    // The native server's streams all come over one peer connection, made with the first.
+    let mut shared: Option<SharedPeer> = None;
     let ctrl_c = stop_signal;
     tokio::pin!(ctrl_c);
     let mut check = tokio::time::interval(Duration::from_millis(200));
@@ -467,8 +609,16 @@ pub async fn subscribe(
             sink.set_expected(expected);
             sink.set_limits(args.duration, args.frames);
             tracing::info!(stream = %stream.id, name = %stream.name, "recording to {label}");
+            if shared.is_none() && matches!(client, Client::Native(_)) {
+                match SharedPeer::new(&peer_config).await {
+                    Ok(p) => shared = Some(p),
+                    Err(e) => break 'outer Err(e),
+                }
+            }
             let plan = RecordingPlan {
                 client: &client,
+                shared: shared.as_ref(),
+                json: args.json,
                 peer_config: &peer_config,
                 stream: &stream,
                 audio: !args.no_audio,
@@ -569,6 +719,9 @@ pub async fn subscribe(
                 first_error.get_or_insert(e);
             }
         }
+    }
+    if let Some(shared) = shared {
+        shared.peer().close().await;
     }
     if !matches!(&outcome, Err(f) if f.code == Exit::Disconnected) {
         client.disconnect().await;

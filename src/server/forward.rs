@@ -13,9 +13,7 @@ use tokio::sync::mpsc;
 
 use super::keyframe::starts_keyframe;
 
-use crate::peer::{
-    Codec, KeyframeRequester, Kind, LocalTrack, Peer, PeerConfig, PeerError, RemoteTrack, Rtp,
-};
+use crate::peer::{Codec, KeyframeRequester, Kind, LocalTrack, Peer, PeerError, RemoteTrack, Rtp};
 
 /// Packets a subscriber leg may fall behind before its packets are dropped.
 const LEG_QUEUE: usize = 1024;
@@ -117,7 +115,8 @@ impl Hub {
 /// A leg attached to a hub, by the id the hub gave it.
 type Attachment = (Arc<Hub>, u64);
 
-/// One subscriber's peer connection to one stream.
+/// One subscriber's subscription to one stream: send-only sections on the subscriber's one
+/// peer connection, fed by the stream's hubs.
 pub(crate) struct Subscription {
     peer: Arc<Peer>,
     legs: Vec<(Arc<Hub>, Arc<LocalTrack>)>,
@@ -127,22 +126,23 @@ pub(crate) struct Subscription {
 }
 
 impl Subscription {
-    /// Builds the peer connection with one track per hub and returns the offer.
-    pub async fn offer(
-        config: &PeerConfig,
+    /// Adds a send-only section per hub to `peer` and answers the subscriber's `offer`, whose
+    /// new receive-only sections they fill.
+    pub async fn answer(
+        peer: Arc<Peer>,
         stream_id: &str,
         hubs: Vec<Arc<Hub>>,
+        offer: &str,
     ) -> Result<(Subscription, String), PeerError> {
-        let (peer, _events) = Peer::new(config).await?;
         let mut legs = Vec::new();
         for hub in hubs {
             let track = peer.add_track(hub.codec, stream_id, rand::random()).await?;
             legs.push((hub, Arc::new(track)));
         }
-        let sdp = peer.create_offer().await?;
+        let sdp = peer.accept_offer(offer).await?;
         Ok((
             Subscription {
-                peer: Arc::new(peer),
+                peer,
                 legs,
                 attached: Mutex::new(Some(Vec::new())),
             },
@@ -150,9 +150,8 @@ impl Subscription {
         ))
     }
 
-    /// Applies the subscriber's answer; forwarding starts once the leg is connected.
-    pub async fn start(self: &Arc<Self>, answer: &str) -> Result<(), PeerError> {
-        self.peer.accept_answer(answer).await?;
+    /// Forwarding starts once the connection is up (at once when it is up already).
+    pub fn start(self: &Arc<Self>) {
         let this = Arc::clone(self);
         tokio::spawn(async move {
             match this.peer.connected(Duration::from_secs(30)).await {
@@ -160,7 +159,6 @@ impl Subscription {
                 Err(e) => tracing::info!("subscriber leg did not connect: {e}"),
             }
         });
-        Ok(())
     }
 
     fn forward(&self) {
@@ -197,12 +195,11 @@ impl Subscription {
         });
     }
 
-    /// Stops forwarding to this leg; returns its peer connection, to be closed.
-    pub fn detach(&self) -> Arc<Peer> {
+    /// Stops forwarding to this subscription.
+    pub fn detach(&self) {
         let attached = self.attached.lock().expect("attached lock").take();
         for (hub, id) in attached.into_iter().flatten() {
             hub.detach(id);
         }
-        Arc::clone(&self.peer)
     }
 }

@@ -28,7 +28,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
 
 use crate::auth::{SessionProps, unix_now};
-use crate::peer::{Kind, Peer, PeerConfig, PeerEvent, PeerState, RemoteTrack};
+use crate::peer::{Kind, Peer, PeerConfig, PeerState, RemoteTrack};
 use crate::session::now_ms;
 use crate::signaling::native::{ClientMsg, ServerMsg};
 use forward::{Hub, Subscription};
@@ -53,11 +53,19 @@ enum SockCmd {
     Close,
 }
 
-/// A published stream's media: the publisher's peer connection and one hub per track
-/// (empty until the tracks arrive).
-struct Published {
+/// A publish whose tracks are awaited on its connection's peer connection.
+struct PendingPublish {
+    stream: String,
+    audio: bool,
+    video: bool,
+    tracks: Vec<RemoteTrack>,
+}
+
+/// A connection's one peer connection, and the publishes waiting for their tracks on it
+/// (by the media stream id their tracks carry).
+struct ConnMedia {
     peer: Arc<Peer>,
-    hubs: Vec<Arc<Hub>>,
+    pending: HashMap<String, PendingPublish>,
 }
 
 /// The core and the I/O it refers to by id.
@@ -65,8 +73,10 @@ struct Tables {
     core: Core,
     socks: HashMap<SockId, mpsc::UnboundedSender<SockCmd>>,
     next_sock: u64,
-    published: HashMap<String, Published>,
+    /// Each live stream's hubs, one per track.
+    published: HashMap<String, Vec<Arc<Hub>>>,
     subscriptions: HashMap<String, Arc<Subscription>>,
+    media: HashMap<SockId, ConnMedia>,
 }
 
 struct Shared {
@@ -128,158 +138,203 @@ impl Shared {
                 }
             }
             Output::StartPublish {
+                sock,
                 stream,
+                msid,
                 sdp,
                 audio,
                 video,
             } => {
-                tokio::spawn(Arc::clone(self).publish(stream, sdp, audio, video));
+                let pending = PendingPublish {
+                    stream,
+                    audio,
+                    video,
+                    tracks: Vec::new(),
+                };
+                tokio::spawn(Arc::clone(self).publish(sock, msid, pending, sdp));
             }
             Output::StartSubscription {
+                sock,
                 sub,
                 stream,
                 audio,
                 video,
+                sdp,
             } => {
                 let hubs: Vec<Arc<Hub>> = t
                     .published
                     .get(&stream)
-                    .map(|p| {
-                        p.hubs
-                            .iter()
-                            .filter(|h| match h.codec.kind() {
-                                Kind::Audio => audio,
-                                Kind::Video => video,
-                            })
-                            .cloned()
-                            .collect()
+                    .into_iter()
+                    .flatten()
+                    .filter(|h| match h.codec.kind() {
+                        Kind::Audio => audio,
+                        Kind::Video => video,
                     })
-                    .unwrap_or_default();
-                tokio::spawn(Arc::clone(self).offer_subscription(sub, stream, hubs));
-            }
-            Output::AnswerSubscription { sub, sdp } => {
-                let s = t.subscriptions.get(&sub).cloned();
-                let this = Arc::clone(self);
-                tokio::spawn(async move {
-                    let result = match s {
-                        Some(s) => s.start(&sdp).await.map_err(|e| e.to_string()),
-                        None => Err("the subscription is gone".to_owned()),
-                    };
-                    this.feed(Input::SubscriptionAnswered { sub, result });
-                });
+                    .cloned()
+                    .collect();
+                tokio::spawn(Arc::clone(self).subscribe(sock, sub, stream, hubs, sdp));
             }
             Output::EndStream { stream } => {
-                if let Some(p) = t.published.remove(&stream) {
-                    for hub in &p.hubs {
-                        hub.close();
-                    }
-                    closing.0.push(p.peer);
+                for hub in t.published.remove(&stream).into_iter().flatten() {
+                    hub.close();
+                }
+                for m in t.media.values_mut() {
+                    m.pending.retain(|_, p| p.stream != stream);
                 }
             }
             Output::EndSubscription { sub } => {
                 if let Some(s) = t.subscriptions.remove(&sub) {
-                    closing.0.push(s.detach());
+                    s.detach();
+                }
+            }
+            Output::CloseMedia { sock } => {
+                if let Some(m) = t.media.remove(&sock) {
+                    closing.0.push(m.peer);
                 }
             }
         }
     }
 
-    fn peer_config(&self) -> PeerConfig {
-        PeerConfig {
+    /// The socket's peer connection, made at its first offer: its remote tracks go to the
+    /// publishes waiting for them, its failure ends the connection's media.
+    async fn media_for(self: &Arc<Self>, sock: SockId) -> Result<Arc<Peer>, String> {
+        if let Some(m) = self.tables.lock().expect("tables lock").media.get(&sock) {
+            return Ok(Arc::clone(&m.peer));
+        }
+        let config = PeerConfig {
             bind_ip: self.config.media_ip,
             ice_servers: self.config.ice_servers.clone(),
-        }
+        };
+        let (peer, mut tracks) = Peer::new(&config).await.map_err(|e| e.to_string())?;
+        let peer = Arc::new(peer);
+        self.tables.lock().expect("tables lock").media.insert(
+            sock,
+            ConnMedia {
+                peer: Arc::clone(&peer),
+                pending: HashMap::new(),
+            },
+        );
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            while let Some(track) = tracks.recv().await {
+                this.track_arrived(sock, track);
+            }
+        });
+        let (this, mut state) = (Arc::clone(self), peer.state());
+        tokio::spawn(async move {
+            let _ = state
+                .wait_for(|s| matches!(s, PeerState::Failed | PeerState::Closed))
+                .await;
+            this.feed(Input::MediaFailed { sock });
+        });
+        Ok(peer)
     }
 
-    /// A publish's media work: answer the offer, wait for the tracks, then for the end.
-    async fn publish(self: Arc<Self>, stream: String, sdp: String, audio: bool, video: bool) {
-        let made = async {
-            let (peer, events) = Peer::new(&self.peer_config())
-                .await
-                .map_err(|e| e.to_string())?;
-            let answer = peer.accept_offer(&sdp).await.map_err(|e| e.to_string())?;
-            Ok::<_, String>((Arc::new(peer), events, answer))
-        };
-        let (peer, mut events, answer) = match made.await {
-            Ok(m) => m,
-            Err(e) => {
-                self.feed(Input::PublishAnswered {
-                    stream,
-                    result: Err(e),
-                });
+    /// A remote track goes to the publish that waits for its media stream id; once a publish
+    /// has all of its tracks, its hubs start and the stream goes live.
+    fn track_arrived(self: &Arc<Self>, sock: SockId, track: RemoteTrack) {
+        let mut ready: Option<(String, Vec<Arc<Hub>>)> = None;
+        {
+            let mut t = self.tables.lock().expect("tables lock");
+            let Some(media) = t.media.get_mut(&sock) else {
                 return;
+            };
+            let msid = track.stream_id.clone();
+            let Some(p) = media.pending.get_mut(&msid) else {
+                tracing::debug!(stream = %msid, "a track nobody waits for");
+                return;
+            };
+            let wanted = match track.codec.kind() {
+                Kind::Audio => p.audio,
+                Kind::Video => p.video,
+            };
+            if wanted
+                && !p
+                    .tracks
+                    .iter()
+                    .any(|t| t.codec.kind() == track.codec.kind())
+            {
+                p.tracks.push(track);
             }
-        };
-        self.feed_with(
-            Input::PublishAnswered {
-                stream: stream.clone(),
-                result: Ok(answer),
-            },
-            |t| {
-                let published = Published {
-                    peer: Arc::clone(&peer),
-                    hubs: vec![],
-                };
-                t.published.insert(stream.clone(), published);
-            },
-        )
-        .spawn();
-        // The tracks, until the peer ends (the core closes it when it gives up waiting).
-        let wanted = usize::from(audio) + usize::from(video);
-        let mut tracks: Vec<RemoteTrack> = Vec::new();
-        let mut state = peer.state();
-        while tracks.len() < wanted {
-            tokio::select! {
-                ev = events.recv() => match ev {
-                    Some(PeerEvent::Track(t)) => {
-                        let kind = t.codec.kind();
-                        if (kind == Kind::Audio && audio) || (kind == Kind::Video && video) {
-                            tracks.push(t);
-                        }
-                    }
-                    None => return,
-                },
-                _ = state.wait_for(|s| matches!(s, PeerState::Failed | PeerState::Closed)) => {
-                    self.feed(Input::MediaEnded { stream });
-                    return;
-                }
+            if p.tracks.len() == usize::from(p.audio) + usize::from(p.video) {
+                let p = media.pending.remove(&msid).expect("pending publish");
+                ready = Some((p.stream, p.tracks.into_iter().map(Hub::start).collect()));
             }
         }
-        let hubs: Vec<Arc<Hub>> = tracks.into_iter().map(Hub::start).collect();
-        self.feed_with(
-            Input::PublishMedia {
-                stream: stream.clone(),
-            },
-            |t| match t.published.get_mut(&stream) {
-                Some(p) => p.hubs = hubs,
-                None => hubs.iter().for_each(|h| h.close()),
-            },
-        )
-        .spawn();
-        let _ = state
-            .wait_for(|s| matches!(s, PeerState::Failed | PeerState::Closed))
-            .await;
-        self.feed(Input::MediaEnded { stream });
+        if let Some((stream, hubs)) = ready {
+            self.feed_with(
+                Input::PublishMedia {
+                    stream: stream.clone(),
+                },
+                |t| {
+                    t.published.insert(stream, hubs);
+                },
+            )
+            .spawn();
+        }
     }
 
-    async fn offer_subscription(self: Arc<Self>, sub: String, stream: String, hubs: Vec<Arc<Hub>>) {
-        match Subscription::offer(&self.peer_config(), &stream, hubs).await {
-            Ok((s, sdp)) => {
-                let s = Arc::new(s);
+    /// A publish's offer, answered on the connection's peer connection.
+    async fn publish(
+        self: Arc<Self>,
+        sock: SockId,
+        msid: String,
+        pending: PendingPublish,
+        sdp: String,
+    ) {
+        let result = async {
+            let peer = self.media_for(sock).await?;
+            let _exchange = peer.negotiation().await;
+            if let Some(m) = self
+                .tables
+                .lock()
+                .expect("tables lock")
+                .media
+                .get_mut(&sock)
+            {
+                m.pending.insert(msid, pending);
+            }
+            peer.accept_offer(&sdp).await.map_err(|e| e.to_string())
+        }
+        .await;
+        self.feed(Input::Answered { sock, result });
+    }
+
+    /// A subscribe's offer, answered with send-only sections fed by the stream's hubs.
+    async fn subscribe(
+        self: Arc<Self>,
+        sock: SockId,
+        sub: String,
+        stream: String,
+        hubs: Vec<Arc<Hub>>,
+        sdp: String,
+    ) {
+        let made = async {
+            let peer = self.media_for(sock).await?;
+            let _exchange = peer.negotiation().await;
+            Subscription::answer(Arc::clone(&peer), &stream, hubs, &sdp)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        .await;
+        match made {
+            Ok((subscription, answer)) => {
+                let subscription = Arc::new(subscription);
+                subscription.start();
                 self.feed_with(
-                    Input::SubscriptionOffered {
-                        sub: sub.clone(),
-                        result: Ok(sdp),
+                    Input::Answered {
+                        sock,
+                        result: Ok(answer),
                     },
                     |t| {
-                        t.subscriptions.insert(sub.clone(), s);
+                        t.subscriptions.insert(sub, subscription);
                     },
                 )
                 .spawn();
             }
-            Err(e) => self.feed(Input::SubscriptionOffered {
-                sub,
-                result: Err(e.to_string()),
+            Err(e) => self.feed(Input::Answered {
+                sock,
+                result: Err(e),
             }),
         }
     }
@@ -318,6 +373,7 @@ pub async fn run(
             next_sock: 1,
             published: HashMap::new(),
             subscriptions: HashMap::new(),
+            media: HashMap::new(),
         }),
         timer: Notify::new(),
     });

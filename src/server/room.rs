@@ -30,25 +30,16 @@ pub(crate) enum Input {
     /// The socket ended: the client went away (`clientDisconnected`) or the network did
     /// (`networkDisconnected`).
     Closed { sock: SockId, reason: &'static str },
-    /// The server's peer connection for a publish answered the offer, or failed to.
-    PublishAnswered {
-        stream: String,
+    /// The connection's offer (a publish or a subscribe) was answered by its peer
+    /// connection on the server, or could not be.
+    Answered {
+        sock: SockId,
         result: Result<String, String>,
     },
     /// Every track of a published stream arrived.
     PublishMedia { stream: String },
-    /// A published stream's media connection failed or closed.
-    MediaEnded { stream: String },
-    /// The server's peer connection for a subscription made its offer, or failed to.
-    SubscriptionOffered {
-        sub: String,
-        result: Result<String, String>,
-    },
-    /// The subscriber's answer was applied, or was refused.
-    SubscriptionAnswered {
-        sub: String,
-        result: Result<(), String>,
-    },
+    /// A connection's peer connection failed or closed.
+    MediaFailed { sock: SockId },
     /// Time passed (the driver calls at [`Core::poll_timeout`]).
     Timeout,
     /// The server is stopping.
@@ -66,42 +57,45 @@ pub(crate) enum Output {
     Close {
         sock: SockId,
     },
-    /// Create a peer connection that answers `sdp` (feeds `PublishAnswered`), then wait for
-    /// the wanted tracks (`PublishMedia`) and for the connection's end (`MediaEnded`).
+    /// Answer `sdp` on the socket's peer connection (made at its first offer), feeding
+    /// `Answered`; then wait for the tracks carrying `msid` (`PublishMedia`).
     StartPublish {
+        sock: SockId,
         stream: String,
+        msid: String,
         sdp: String,
         audio: bool,
         video: bool,
     },
-    /// Create a peer connection that sends `stream`'s tracks of these kinds and offer it
-    /// (feeds `SubscriptionOffered`).
+    /// Add send-only sections with `stream`'s tracks of these kinds to the socket's peer
+    /// connection and answer `sdp` with them (feeding `Answered`); forward once connected.
     StartSubscription {
+        sock: SockId,
         sub: String,
         stream: String,
         audio: bool,
         video: bool,
-    },
-    /// Apply the subscriber's answer (feeds `SubscriptionAnswered`).
-    AnswerSubscription {
-        sub: String,
         sdp: String,
     },
-    /// Stop forwarding a stream and close its publisher's peer connection.
+    /// Stop forwarding a stream.
     EndStream {
         stream: String,
     },
-    /// Close a subscription's peer connection.
+    /// Stop forwarding to a subscription.
     EndSubscription {
         sub: String,
+    },
+    /// Close the socket's peer connection.
+    CloseMedia {
+        sock: SockId,
     },
 }
 
 /// Where a published stream is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StreamState {
-    /// The server's answer is being made; `published` goes to request `req`.
-    Negotiating { req: u64 },
+    /// Its offer is being answered.
+    Negotiating,
     /// Answered; its media must arrive before `deadline` (Unix ms).
     AwaitingMedia { deadline: u64 },
     /// Others see it and may subscribe.
@@ -113,30 +107,33 @@ struct StreamEntry {
     state: StreamState,
 }
 
-/// Where a subscription is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SubState {
-    /// The server's offer is being made for request `req`.
-    Offering { req: u64 },
-    /// Offered; waiting for the subscriber's answer.
-    Offered,
-    /// The answer is being applied for request `req`.
-    Answering { req: u64 },
-    /// Media flows (or will once the leg connects).
-    Active,
-}
-
 struct Sub {
-    session: String,
     conn: String,
     stream: String,
-    state: SubState,
+}
+
+/// The one offer/answer exchange a connection may have under way.
+#[derive(Debug, Clone)]
+enum Negotiation {
+    Publish {
+        req: u64,
+        stream: String,
+    },
+    Subscribe {
+        req: u64,
+        sub: String,
+        stream: String,
+    },
 }
 
 struct Member {
     info: Connection,
     sock: SockId,
     role: Role,
+    /// The exchange under way on its peer connection, if any.
+    negotiation: Option<Negotiation>,
+    /// Publishes and subscribes that came while one was under way, in order.
+    waiting: std::collections::VecDeque<ClientMsg>,
 }
 
 #[derive(Default)]
@@ -222,15 +219,9 @@ impl Core {
                     self.leave(&session, &conn, reason);
                 }
             }
-            Input::PublishAnswered { stream, result } => self.publish_answered(stream, result, now),
+            Input::Answered { sock, result } => self.answered(sock, result, now),
             Input::PublishMedia { stream } => self.publish_media(stream, now),
-            Input::MediaEnded { stream } => {
-                if let Some(session) = self.session_of_stream(&stream) {
-                    self.end_stream(&session, &stream, "mediaStopped");
-                }
-            }
-            Input::SubscriptionOffered { sub, result } => self.subscription_offered(sub, result),
-            Input::SubscriptionAnswered { sub, result } => self.subscription_answered(sub, result),
+            Input::MediaFailed { sock } => self.media_failed(sock),
             Input::Timeout => self.timeout(now),
             Input::Shutdown => self.shutdown(),
         }
@@ -322,50 +313,15 @@ impl Core {
                 self.out.push(Output::Close { sock });
                 return;
             }
-            ClientMsg::Publish {
-                req,
-                name,
-                has_audio,
-                has_video,
-                sdp,
-            } => {
-                if !role.may_publish() {
-                    error(
-                        Some(req),
-                        ErrorCode::Forbidden,
-                        "a subscriber token cannot publish; ask for a publisher or moderator token",
-                    )
-                } else if !has_audio && !has_video {
-                    error(
-                        Some(req),
-                        ErrorCode::BadRequest,
-                        "a stream needs audio or video",
-                    )
-                } else {
-                    let id = self.next_id("s-");
-                    let entry = StreamEntry {
-                        info: Stream {
-                            id: id.clone(),
-                            name,
-                            has_audio,
-                            has_video,
-                            connection_id: conn.clone(),
-                            created_at: 0,
-                        },
-                        state: StreamState::Negotiating { req },
-                    };
-                    self.rooms
-                        .get_mut(&session)
-                        .expect("member's room")
-                        .streams
-                        .insert(id.clone(), entry);
-                    self.out.push(Output::StartPublish {
-                        stream: id,
-                        sdp,
-                        audio: has_audio,
-                        video: has_video,
-                    });
+            msg @ (ClientMsg::Publish { .. } | ClientMsg::Subscribe { .. }) => {
+                let member = self.member_mut(&session, &conn).expect("member");
+                if member.negotiation.is_some() {
+                    member.waiting.push_back(msg);
                     return;
+                }
+                match self.negotiate(sock, &session, &conn, role, msg) {
+                    Some(reply) => reply,
+                    None => return,
                 }
             }
             ClientMsg::Unpublish { req, stream_id } => {
@@ -385,69 +341,28 @@ impl Core {
                     )
                 }
             }
-            ClientMsg::Subscribe {
-                req,
-                stream_id,
-                audio,
-                video,
-            } => {
-                let stream = self
-                    .rooms
-                    .get(&session)
-                    .and_then(|r| r.streams.get(&stream_id))
-                    .filter(|s| s.state == StreamState::Live)
-                    .map(|s| (s.info.has_audio && audio, s.info.has_video && video));
-                match stream {
-                    None => error(
-                        Some(req),
-                        ErrorCode::NotFound,
-                        format!("no stream {stream_id:?} in this session"),
-                    ),
-                    Some((false, false)) => error(
-                        Some(req),
-                        ErrorCode::BadRequest,
-                        "nothing to subscribe to: the stream has none of the requested media",
-                    ),
-                    Some((audio, video)) => {
-                        let id = self.next_id("sub-");
-                        self.subs.insert(
-                            id.clone(),
-                            Sub {
-                                session: session.clone(),
-                                conn: conn.clone(),
-                                stream: stream_id.clone(),
-                                state: SubState::Offering { req },
-                            },
-                        );
-                        self.out.push(Output::StartSubscription {
-                            sub: id,
-                            stream: stream_id,
-                            audio,
-                            video,
-                        });
-                        return;
-                    }
-                }
-            }
-            ClientMsg::SubscribeAnswer {
+            ClientMsg::Unsubscribe {
                 req,
                 subscription_id,
-                sdp,
-            } => match self.subs.get_mut(&subscription_id) {
-                Some(s) if s.conn == conn && s.state == SubState::Offered => {
-                    s.state = SubState::Answering { req };
-                    self.out.push(Output::AnswerSubscription {
+            } => {
+                if self
+                    .subs
+                    .get(&subscription_id)
+                    .is_some_and(|s| s.conn == conn)
+                {
+                    self.subs.remove(&subscription_id);
+                    self.out.push(Output::EndSubscription {
                         sub: subscription_id,
-                        sdp,
                     });
-                    return;
+                    ServerMsg::Ok { req }
+                } else {
+                    error(
+                        Some(req),
+                        ErrorCode::NotFound,
+                        format!("no subscription {subscription_id:?}"),
+                    )
                 }
-                _ => error(
-                    Some(req),
-                    ErrorCode::NotFound,
-                    format!("no subscription {subscription_id:?}"),
-                ),
-            },
+            }
             ClientMsg::ForceUnpublish { req, stream_id } => {
                 if !role.may_moderate() {
                     forbidden(req, role, "force an unpublish")
@@ -563,6 +478,8 @@ impl Core {
                     info: info.clone(),
                     sock,
                     role: claims.role,
+                    negotiation: None,
+                    waiting: Default::default(),
                 },
             );
         self.socks
@@ -583,38 +500,237 @@ impl Core {
         tracing::info!(connection = %info.id, role = ?claims.role, "joined");
     }
 
-    fn publish_answered(&mut self, stream: String, result: Result<String, String>, now: u64) {
-        let Some(session) = self.session_of_stream(&stream) else {
-            // Its publisher left while the answer was being made.
-            self.out.push(Output::EndStream { stream });
-            return;
-        };
-        let room = self.rooms.get_mut(&session).expect("stream's room");
-        let entry = room.streams.get_mut(&stream).expect("stream");
-        let StreamState::Negotiating { req } = entry.state else {
-            return;
-        };
-        let sock = room.members[&entry.info.connection_id].sock;
-        match result {
-            Ok(sdp) => {
-                entry.state = StreamState::AwaitingMedia {
-                    deadline: now + TRACK_WAIT_MS,
+    /// Starts a publish or a subscribe on the connection's peer connection; a reply when it
+    /// is refused at once, `None` when it started.
+    fn negotiate(
+        &mut self,
+        sock: SockId,
+        session: &str,
+        conn: &str,
+        role: Role,
+        msg: ClientMsg,
+    ) -> Option<ServerMsg> {
+        match msg {
+            ClientMsg::Publish {
+                req,
+                name,
+                has_audio,
+                has_video,
+                msid,
+                sdp,
+            } => {
+                if !role.may_publish() {
+                    return Some(error(
+                        Some(req),
+                        ErrorCode::Forbidden,
+                        "a subscriber token cannot publish; ask for a publisher or moderator token",
+                    ));
+                }
+                if !has_audio && !has_video {
+                    return Some(error(
+                        Some(req),
+                        ErrorCode::BadRequest,
+                        "a stream needs audio or video",
+                    ));
+                }
+                let id = self.next_id("s-");
+                let entry = StreamEntry {
+                    info: Stream {
+                        id: id.clone(),
+                        name,
+                        has_audio,
+                        has_video,
+                        connection_id: conn.to_owned(),
+                        created_at: 0,
+                    },
+                    state: StreamState::Negotiating,
                 };
-                self.send(
-                    sock,
-                    ServerMsg::Published {
+                let room = self.rooms.get_mut(session).expect("member's room");
+                room.streams.insert(id.clone(), entry);
+                room.members.get_mut(conn).expect("member").negotiation =
+                    Some(Negotiation::Publish {
                         req,
-                        stream_id: stream,
-                        sdp,
+                        stream: id.clone(),
+                    });
+                self.out.push(Output::StartPublish {
+                    sock,
+                    stream: id,
+                    msid,
+                    sdp,
+                    audio: has_audio,
+                    video: has_video,
+                });
+                None
+            }
+            ClientMsg::Subscribe {
+                req,
+                stream_id,
+                audio,
+                video,
+                sdp,
+            } => {
+                let kinds = self
+                    .rooms
+                    .get(session)
+                    .and_then(|r| r.streams.get(&stream_id))
+                    .filter(|s| s.state == StreamState::Live)
+                    .map(|s| (s.info.has_audio && audio, s.info.has_video && video));
+                let (audio, video) = match kinds {
+                    None => {
+                        return Some(error(
+                            Some(req),
+                            ErrorCode::NotFound,
+                            format!("no stream {stream_id:?} in this session"),
+                        ));
+                    }
+                    Some((false, false)) => {
+                        return Some(error(
+                            Some(req),
+                            ErrorCode::BadRequest,
+                            "nothing to subscribe to: the stream has none of the requested media",
+                        ));
+                    }
+                    Some(k) => k,
+                };
+                let id = self.next_id("sub-");
+                self.subs.insert(
+                    id.clone(),
+                    Sub {
+                        conn: conn.to_owned(),
+                        stream: stream_id.clone(),
                     },
                 );
+                self.member_mut(session, conn).expect("member").negotiation =
+                    Some(Negotiation::Subscribe {
+                        req,
+                        sub: id.clone(),
+                        stream: stream_id.clone(),
+                    });
+                self.out.push(Output::StartSubscription {
+                    sock,
+                    sub: id,
+                    stream: stream_id,
+                    audio,
+                    video,
+                    sdp,
+                });
+                None
             }
-            Err(e) => {
-                room.streams.remove(&stream);
+            _ => unreachable!("only publishes and subscribes negotiate"),
+        }
+    }
+
+    /// The connection's exchange is over: the client gets the answer (even when what it was
+    /// for has ended meanwhile, so both peer connections stay in step) and the next waiting
+    /// publish or subscribe starts.
+    fn answered(&mut self, sock: SockId, result: Result<String, String>, now: u64) {
+        let Some(Some((session, conn))) = self.socks.get(&sock).cloned() else {
+            return;
+        };
+        let Some(negotiation) = self
+            .member_mut(&session, &conn)
+            .and_then(|m| m.negotiation.take())
+        else {
+            return;
+        };
+        match (negotiation, result) {
+            (Negotiation::Publish { req, stream }, Ok(sdp)) => {
+                let entry = self
+                    .rooms
+                    .get_mut(&session)
+                    .and_then(|r| r.streams.get_mut(&stream));
+                let ended = entry.is_none();
+                if let Some(entry) = entry {
+                    entry.state = StreamState::AwaitingMedia {
+                        deadline: now + TRACK_WAIT_MS,
+                    };
+                }
+                let reply = ServerMsg::Published {
+                    req,
+                    stream_id: stream.clone(),
+                    sdp,
+                };
+                self.send(sock, reply);
+                if ended {
+                    // Ended meanwhile: its media is not to be waited for.
+                    self.out.push(Output::EndStream { stream });
+                }
+            }
+            (Negotiation::Publish { req, stream }, Err(e)) => {
+                if let Some(room) = self.rooms.get_mut(&session) {
+                    room.streams.remove(&stream);
+                }
                 self.send(sock, error(Some(req), ErrorCode::Media, e));
                 self.out.push(Output::EndStream { stream });
             }
+            (
+                Negotiation::Subscribe {
+                    req,
+                    sub,
+                    stream: stream_id,
+                },
+                Ok(sdp),
+            ) => {
+                let ended = !self.subs.contains_key(&sub);
+                let reply = ServerMsg::Subscribed {
+                    req,
+                    subscription_id: sub.clone(),
+                    stream_id,
+                    sdp,
+                };
+                self.send(sock, reply);
+                if ended {
+                    // Its stream ended meanwhile: nothing is to be forwarded.
+                    self.out.push(Output::EndSubscription { sub });
+                }
+            }
+            (Negotiation::Subscribe { req, sub, .. }, Err(e)) => {
+                self.subs.remove(&sub);
+                self.send(sock, error(Some(req), ErrorCode::Media, e));
+                self.out.push(Output::EndSubscription { sub });
+            }
         }
+        while let Some(member) = self.member_mut(&session, &conn)
+            && member.negotiation.is_none()
+            && let Some(next) = member.waiting.pop_front()
+        {
+            self.message(sock, next, now);
+        }
+    }
+
+    /// A connection's media is gone: its streams end, its subscriptions stop.
+    fn media_failed(&mut self, sock: SockId) {
+        let Some(Some((session, conn))) = self.socks.get(&sock).cloned() else {
+            return;
+        };
+        let own: Vec<String> = self.rooms.get(&session).map_or_else(Vec::new, |r| {
+            r.streams
+                .values()
+                .filter(|s| s.info.connection_id == conn)
+                .map(|s| s.info.id.clone())
+                .collect()
+        });
+        for stream in own {
+            self.end_stream(&session, &stream, "mediaStopped");
+        }
+        self.end_subscriptions_of(&conn);
+    }
+
+    fn end_subscriptions_of(&mut self, conn: &str) {
+        let subs: Vec<String> = self
+            .subs
+            .iter()
+            .filter(|(_, s)| s.conn == conn)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for sub in subs {
+            self.subs.remove(&sub);
+            self.out.push(Output::EndSubscription { sub });
+        }
+    }
+
+    fn member_mut(&mut self, session: &str, conn: &str) -> Option<&mut Member> {
+        self.rooms.get_mut(session)?.members.get_mut(conn)
     }
 
     fn publish_media(&mut self, stream: String, now: u64) {
@@ -632,65 +748,6 @@ impl Core {
         let info = entry.info.clone();
         tracing::info!(stream = %info.id, name = %info.name, "stream created");
         self.broadcast(&session, SessionEvent::StreamCreated { stream: info });
-    }
-
-    fn subscription_offered(&mut self, sub: String, result: Result<String, String>) {
-        let Some(s) = self.subs.get(&sub) else {
-            // The subscriber left, or the stream ended, while the offer was being made.
-            self.out.push(Output::EndSubscription { sub });
-            return;
-        };
-        let SubState::Offering { req } = s.state else {
-            return;
-        };
-        let Some(sock) = self.sock_of(&s.session, &s.conn) else {
-            return;
-        };
-        let s = self.subs.get_mut(&sub).expect("subscription");
-        match result {
-            Ok(sdp) => {
-                s.state = SubState::Offered;
-                let stream_id = s.stream.clone();
-                self.send(
-                    sock,
-                    ServerMsg::SubscribeOffer {
-                        req,
-                        subscription_id: sub,
-                        stream_id,
-                        sdp,
-                    },
-                );
-            }
-            Err(e) => {
-                self.subs.remove(&sub);
-                self.send(sock, error(Some(req), ErrorCode::Internal, e));
-                self.out.push(Output::EndSubscription { sub });
-            }
-        }
-    }
-
-    fn subscription_answered(&mut self, sub: String, result: Result<(), String>) {
-        let Some(s) = self.subs.get(&sub) else {
-            return;
-        };
-        let SubState::Answering { req } = s.state else {
-            return;
-        };
-        let Some(sock) = self.sock_of(&s.session, &s.conn) else {
-            return;
-        };
-        let s = self.subs.get_mut(&sub).expect("subscription");
-        match result {
-            Ok(()) => {
-                s.state = SubState::Active;
-                self.send(sock, ServerMsg::Ok { req });
-            }
-            Err(e) => {
-                self.subs.remove(&sub);
-                self.send(sock, error(Some(req), ErrorCode::Media, e));
-                self.out.push(Output::EndSubscription { sub });
-            }
-        }
     }
 
     fn timeout(&mut self, now: u64) {
@@ -733,6 +790,7 @@ impl Core {
         for (sock, joined) in socks {
             if joined {
                 self.send(sock, disconnected("serverShutdown"));
+                self.out.push(Output::CloseMedia { sock });
             }
             self.out.push(Output::Close { sock });
         }
@@ -760,22 +818,14 @@ impl Core {
         for stream in own {
             self.end_stream(session, &stream, reason);
         }
-        let subs: Vec<String> = self
-            .subs
-            .iter()
-            .filter(|(_, s)| s.conn == conn)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for sub in subs {
-            self.subs.remove(&sub);
-            self.out.push(Output::EndSubscription { sub });
-        }
+        self.end_subscriptions_of(conn);
         let Some(room) = self.rooms.get_mut(session) else {
             return;
         };
         let Some(member) = room.members.remove(conn) else {
             return;
         };
+        self.out.push(Output::CloseMedia { sock: member.sock });
         if room.members.is_empty() && room.streams.is_empty() {
             self.rooms.remove(session);
         }
@@ -805,14 +855,15 @@ impl Core {
             .filter(|(_, s)| s.stream == stream)
             .map(|(id, _)| id.clone())
             .collect();
+        let event = SessionEvent::StreamDestroyed {
+            stream: entry.info.clone(),
+            reason: reason.to_owned(),
+        };
         if entry.state == StreamState::Live {
-            self.broadcast(
-                session,
-                SessionEvent::StreamDestroyed {
-                    stream: entry.info,
-                    reason: reason.to_owned(),
-                },
-            );
+            self.broadcast(session, event);
+        } else if let Some(owner) = self.sock_of(session, &entry.info.connection_id) {
+            // Nobody else had seen it; its publisher learns that it will not go live.
+            self.send(owner, ServerMsg::Event { event });
         }
         for sub in subs {
             self.subs.remove(&sub);
@@ -972,14 +1023,12 @@ mod tests {
         /// Publishes from `sock` up to the answer; returns the stream id.
         fn publish_answered(&mut self, sock: u64, req: u64) -> String {
             let out = self.msg(sock, publish(req));
-            let [Output::StartPublish { stream, .. }] = out.as_slice() else {
+            let [Output::StartPublish { stream, msid, .. }] = out.as_slice() else {
                 panic!("{out:?}");
             };
+            assert_eq!(msid, "m");
             let stream = stream.clone();
-            let out = self.input(Input::PublishAnswered {
-                stream: stream.clone(),
-                result: Ok("answer".into()),
-            });
+            let out = self.answered(sock, Ok("answer"));
             assert_eq!(
                 msgs(&out, SockId(sock)),
                 [ServerMsg::Published {
@@ -991,38 +1040,56 @@ mod tests {
             stream
         }
 
-        /// Subscribes `sock` to `stream` up to the offer; returns the subscription id.
-        fn subscription_offered(&mut self, sock: u64, req: u64, stream: &str) -> String {
-            let out = self.msg(
-                sock,
-                ClientMsg::Subscribe {
-                    req,
-                    stream_id: stream.into(),
-                    audio: true,
-                    video: true,
-                },
-            );
+        fn answered(&mut self, sock: u64, result: Result<&str, &str>) -> Vec<Output> {
+            self.input(Input::Answered {
+                sock: SockId(sock),
+                result: result.map(str::to_owned).map_err(str::to_owned),
+            })
+        }
+
+        /// Starts subscribing `sock` to `stream`; returns the subscription id.
+        fn subscribe_started(&mut self, sock: u64, req: u64, stream: &str) -> String {
+            let out = self.msg(sock, subscribe(req, stream));
             let [
                 Output::StartSubscription {
                     sub,
                     audio: true,
                     video: true,
+                    sdp,
                     ..
                 },
             ] = out.as_slice()
             else {
                 panic!("{out:?}");
             };
-            let sub = sub.clone();
-            let out = self.input(Input::SubscriptionOffered {
-                sub: sub.clone(),
-                result: Ok("offer".into()),
-            });
-            assert!(matches!(
-                msgs(&out, SockId(sock)).as_slice(),
-                [ServerMsg::SubscribeOffer { req: r, .. }] if *r == req
-            ));
+            assert_eq!(sdp, "offer");
+            sub.clone()
+        }
+
+        /// Subscribes `sock` to `stream` up to the answer; returns the subscription id.
+        fn subscribed(&mut self, sock: u64, req: u64, stream: &str) -> String {
+            let sub = self.subscribe_started(sock, req, stream);
+            let out = self.answered(sock, Ok("answer"));
+            assert_eq!(
+                msgs(&out, SockId(sock)),
+                [ServerMsg::Subscribed {
+                    req,
+                    subscription_id: sub.clone(),
+                    stream_id: stream.into(),
+                    sdp: "answer".into()
+                }]
+            );
             sub
+        }
+    }
+
+    fn subscribe(req: u64, stream: &str) -> ClientMsg {
+        ClientMsg::Subscribe {
+            req,
+            stream_id: stream.into(),
+            audio: true,
+            video: true,
+            sdp: "offer".into(),
         }
     }
 
@@ -1032,6 +1099,7 @@ mod tests {
             name: "cam".into(),
             has_audio: true,
             has_video: true,
+            msid: "m".into(),
             sdp: "offer".into(),
         }
     }
@@ -1146,27 +1214,7 @@ mod tests {
         h.join(2, Role::Subscriber);
         h.join(1, Role::Publisher);
         let stream = h.publish_live(1, 1);
-        let sub = h.subscription_offered(2, 1, &stream);
-        let out = h.msg(
-            2,
-            ClientMsg::SubscribeAnswer {
-                req: 2,
-                subscription_id: sub.clone(),
-                sdp: "answer".into(),
-            },
-        );
-        assert_eq!(
-            out,
-            [Output::AnswerSubscription {
-                sub: sub.clone(),
-                sdp: "answer".into()
-            }]
-        );
-        let out = h.input(Input::SubscriptionAnswered {
-            sub,
-            result: Ok(()),
-        });
-        assert_eq!(msgs(&out, SockId(2)), [ServerMsg::Ok { req: 2 }]);
+        h.subscribed(2, 1, &stream);
     }
 
     #[test]
@@ -1174,15 +1222,7 @@ mod tests {
         let mut h = harness();
         h.join(1, Role::Publisher);
         let pending = h.publish_answered(1, 1);
-        let out = h.msg(
-            1,
-            ClientMsg::Subscribe {
-                req: 2,
-                stream_id: pending,
-                audio: true,
-                video: true,
-            },
-        );
+        let out = h.msg(1, subscribe(2, &pending));
         assert_eq!(error_code(&out, SockId(1)), Some(ErrorCode::NotFound));
         let out = h.msg(
             1,
@@ -1191,6 +1231,7 @@ mod tests {
                 name: "mic".into(),
                 has_audio: true,
                 has_video: false,
+                msid: "m2".into(),
                 sdp: "offer".into(),
             },
         );
@@ -1198,10 +1239,7 @@ mod tests {
             panic!("{out:?}");
         };
         let audio_only = stream.clone();
-        h.input(Input::PublishAnswered {
-            stream: audio_only.clone(),
-            result: Ok("a".into()),
-        });
+        h.answered(1, Ok("a"));
         h.input(Input::PublishMedia {
             stream: audio_only.clone(),
         });
@@ -1212,9 +1250,31 @@ mod tests {
                 stream_id: audio_only,
                 audio: false,
                 video: true,
+                sdp: "offer".into(),
             },
         );
         assert_eq!(error_code(&out, SockId(1)), Some(ErrorCode::BadRequest));
+    }
+
+    #[test]
+    fn a_second_exchange_waits_for_the_first() {
+        let mut h = harness();
+        h.join(1, Role::Publisher);
+        h.join(2, Role::Publisher);
+        let live = h.publish_live(2, 1);
+        let out = h.msg(1, publish(1));
+        assert!(matches!(out.as_slice(), [Output::StartPublish { .. }]));
+        // A subscribe while the publish is being answered waits its turn.
+        assert!(h.msg(1, subscribe(2, &live)).is_empty());
+        let out = h.answered(1, Ok("answer"));
+        assert!(matches!(
+            msgs(&out, SockId(1)).as_slice(),
+            [ServerMsg::Published { req: 1, .. }]
+        ));
+        assert!(matches!(
+            out.last(),
+            Some(Output::StartSubscription { stream, .. }) if *stream == live
+        ));
     }
 
     #[test]
@@ -1223,19 +1283,7 @@ mod tests {
         h.join(1, Role::Publisher);
         h.join(2, Role::Subscriber);
         let stream = h.publish_live(1, 1);
-        let out = h.msg(
-            2,
-            ClientMsg::Subscribe {
-                req: 1,
-                stream_id: stream.clone(),
-                audio: true,
-                video: true,
-            },
-        );
-        let [Output::StartSubscription { sub, .. }] = out.as_slice() else {
-            panic!("{out:?}");
-        };
-        let sub = sub.clone();
+        let sub = h.subscribe_started(2, 1, &stream);
         let out = h.msg(
             1,
             ClientMsg::Unpublish {
@@ -1252,38 +1300,53 @@ mod tests {
             Some(&ServerMsg::Ok { req: 2 })
         );
         assert!(out.contains(&Output::EndSubscription { sub: sub.clone() }));
-        assert!(out.contains(&Output::EndStream { stream }));
-        // The offer that was under way is thrown away; nobody hears of it.
-        let out = h.input(Input::SubscriptionOffered {
-            sub: sub.clone(),
-            result: Ok("offer".into()),
-        });
-        assert_eq!(out, [Output::EndSubscription { sub }]);
+        assert!(out.contains(&Output::EndStream {
+            stream: stream.clone()
+        }));
+        // The exchange under way still ends with its answer, so both ends stay in step;
+        // nothing is forwarded.
+        let out = h.answered(2, Ok("answer"));
+        assert!(matches!(
+            msgs(&out, SockId(2)).as_slice(),
+            [ServerMsg::Subscribed { req: 1, .. }]
+        ));
+        assert!(out.contains(&Output::EndSubscription { sub }));
     }
 
     #[test]
-    fn only_the_owner_unpublishes_and_only_publishers_publish() {
+    fn only_the_owner_unpublishes_or_unsubscribes_and_only_publishers_publish() {
         let mut h = harness();
         h.join(1, Role::Publisher);
         h.join(2, Role::Subscriber);
         let stream = h.publish_live(1, 1);
+        let sub = h.subscribed(2, 1, &stream);
         let out = h.msg(
             2,
             ClientMsg::Unpublish {
-                req: 1,
-                stream_id: stream,
+                req: 2,
+                stream_id: stream.clone(),
             },
         );
         assert_eq!(error_code(&out, SockId(2)), Some(ErrorCode::NotFound));
-        let out = h.msg(2, publish(2));
+        let unsubscribe = |req| ClientMsg::Unsubscribe {
+            req,
+            subscription_id: sub.clone(),
+        };
+        let out = h.msg(1, unsubscribe(3));
+        assert_eq!(error_code(&out, SockId(1)), Some(ErrorCode::NotFound));
+        let out = h.msg(2, unsubscribe(4));
+        assert_eq!(msgs(&out, SockId(2)), [ServerMsg::Ok { req: 4 }]);
+        assert!(out.contains(&Output::EndSubscription { sub: sub.clone() }));
+        let out = h.msg(2, publish(5));
         assert_eq!(error_code(&out, SockId(2)), Some(ErrorCode::Forbidden));
         let out = h.msg(
             1,
             ClientMsg::Publish {
-                req: 3,
+                req: 6,
                 name: "nothing".into(),
                 has_audio: false,
                 has_video: false,
+                msid: "m".into(),
                 sdp: String::new(),
             },
         );
@@ -1291,7 +1354,7 @@ mod tests {
         let out = h.msg(
             1,
             ClientMsg::ForceDisconnect {
-                req: 4,
+                req: 7,
                 connection_id: "c-x".into(),
             },
         );
@@ -1305,15 +1368,7 @@ mod tests {
         let victim = h.join(2, Role::Subscriber);
         h.join(3, Role::Moderator);
         let stream = h.publish_live(1, 1);
-        let sub = h.subscription_offered(2, 1, &stream);
-        h.msg(
-            2,
-            ClientMsg::SubscribeAnswer {
-                req: 2,
-                subscription_id: sub.clone(),
-                sdp: "answer".into(),
-            },
-        );
+        let sub = h.subscribe_started(2, 1, &stream);
         let out = h.msg(
             3,
             ClientMsg::ForceDisconnect {
@@ -1327,8 +1382,13 @@ mod tests {
                 reason: "forceDisconnected".into()
             }]
         );
-        assert!(out.contains(&Output::Close { sock: SockId(2) }));
-        assert!(out.contains(&Output::EndSubscription { sub: sub.clone() }));
+        for o in [
+            Output::Close { sock: SockId(2) },
+            Output::EndSubscription { sub },
+            Output::CloseMedia { sock: SockId(2) },
+        ] {
+            assert!(out.contains(&o), "{o:?} missing from {out:?}");
+        }
         assert!(matches!(
             events(&out, SockId(1)).as_slice(),
             [SessionEvent::ConnectionDestroyed { connection, reason }]
@@ -1338,11 +1398,8 @@ mod tests {
             msgs(&out, SockId(3)).last(),
             Some(&ServerMsg::Ok { req: 9 })
         );
-        // The answer that was being applied finishes into nothing.
-        let out = h.input(Input::SubscriptionAnswered {
-            sub,
-            result: Ok(()),
-        });
+        // The answer that was being made finishes into nothing.
+        let out = h.answered(2, Ok("answer"));
         assert!(out.is_empty(), "{out:?}");
         // Its socket closing later changes nothing.
         let out = h.input(Input::Closed {
@@ -1357,6 +1414,7 @@ mod tests {
     fn a_moderator_force_unpublishes_a_stream_still_negotiating() {
         let mut h = harness();
         h.join(1, Role::Publisher);
+        h.join(2, Role::Subscriber);
         h.join(3, Role::Moderator);
         let out = h.msg(1, publish(1));
         let [Output::StartPublish { stream, .. }] = out.as_slice() else {
@@ -1370,17 +1428,24 @@ mod tests {
                 stream_id: stream.clone(),
             },
         );
-        // Nobody had seen it, so nobody hears that it ended.
-        assert!(events(&out, SockId(1)).is_empty());
+        // Nobody else had seen it; its publisher learns it will not go live.
+        assert!(events(&out, SockId(2)).is_empty());
+        assert!(matches!(
+            events(&out, SockId(1)).as_slice(),
+            [SessionEvent::StreamDestroyed { stream: s, reason }]
+                if s.id == stream && reason == "forceUnpublished"
+        ));
         assert_eq!(msgs(&out, SockId(3)), [ServerMsg::Ok { req: 2 }]);
         assert!(out.contains(&Output::EndStream {
             stream: stream.clone()
         }));
-        let out = h.input(Input::PublishAnswered {
-            stream: stream.clone(),
-            result: Ok("answer".into()),
-        });
-        assert_eq!(out, [Output::EndStream { stream }]);
+        let out = h.answered(1, Ok("answer"));
+        assert!(matches!(
+            msgs(&out, SockId(1)).as_slice(),
+            [ServerMsg::Published { req: 1, .. }]
+        ));
+        assert!(out.contains(&Output::EndStream { stream }));
+        assert_eq!(h.core.poll_timeout(), None);
     }
 
     #[test]
@@ -1407,10 +1472,7 @@ mod tests {
             panic!("{out:?}");
         };
         let stream = stream.clone();
-        let out = h.input(Input::PublishAnswered {
-            stream: stream.clone(),
-            result: Err("bad sdp".into()),
-        });
+        let out = h.answered(1, Err("bad sdp"));
         assert_eq!(
             msgs(&out, SockId(1)),
             [error(Some(7), ErrorCode::Media, "bad sdp")]
@@ -1419,12 +1481,30 @@ mod tests {
     }
 
     #[test]
+    fn failed_media_ends_the_connections_streams_and_subscriptions() {
+        let mut h = harness();
+        h.join(1, Role::Publisher);
+        h.join(2, Role::Publisher);
+        let mine = h.publish_live(1, 1);
+        let theirs = h.publish_live(2, 1);
+        let sub = h.subscribed(1, 2, &theirs);
+        let out = h.input(Input::MediaFailed { sock: SockId(1) });
+        assert!(matches!(
+            events(&out, SockId(2)).as_slice(),
+            [SessionEvent::StreamDestroyed { stream, reason }]
+                if stream.id == mine && reason == "mediaStopped"
+        ));
+        assert!(out.contains(&Output::EndSubscription { sub }));
+        assert_eq!(h.core.view(&h.session).connections.len(), 2);
+    }
+
+    #[test]
     fn a_publisher_leaving_ends_its_streams_before_its_connection() {
         let mut h = harness();
         let a = h.join(1, Role::Publisher);
         h.join(2, Role::Subscriber);
         let stream = h.publish_live(1, 1);
-        let sub = h.subscription_offered(2, 1, &stream);
+        let sub = h.subscribed(2, 1, &stream);
         let out = h.input(Input::Closed {
             sock: SockId(1),
             reason: "networkDisconnected",
@@ -1451,8 +1531,13 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(out.contains(&Output::EndSubscription { sub }));
-        assert!(out.contains(&Output::EndStream { stream }));
+        for o in [
+            Output::EndSubscription { sub },
+            Output::EndStream { stream },
+            Output::CloseMedia { sock: SockId(1) },
+        ] {
+            assert!(out.contains(&o), "{o:?} missing from {out:?}");
+        }
     }
 
     #[test]
@@ -1461,7 +1546,7 @@ mod tests {
         h.join(1, Role::Publisher);
         h.join(2, Role::Subscriber);
         // Socket 3 is open but has not joined; socket 1 has a live stream and one negotiating;
-        // socket 2 has a subscription being offered.
+        // socket 2 has a subscription being negotiated.
         h.input(Input::Unreadable {
             sock: SockId(3),
             error: "x".into(),
@@ -1478,19 +1563,7 @@ mod tests {
             panic!("{out:?}");
         };
         let negotiating = negotiating.clone();
-        let out = h.msg(
-            2,
-            ClientMsg::Subscribe {
-                req: 1,
-                stream_id: live.clone(),
-                audio: true,
-                video: true,
-            },
-        );
-        let [Output::StartSubscription { sub, .. }] = out.as_slice() else {
-            panic!("{out:?}");
-        };
-        let sub = sub.clone();
+        let sub = h.subscribe_started(2, 1, &live);
         let out = h.input(Input::Shutdown);
         for sock in [1, 2] {
             assert_eq!(
@@ -1499,6 +1572,7 @@ mod tests {
                 "socket {sock}"
             );
             assert!(out.contains(&Output::Close { sock: SockId(sock) }));
+            assert!(out.contains(&Output::CloseMedia { sock: SockId(sock) }));
         }
         assert!(msgs(&out, SockId(3)).is_empty());
         for o in [
@@ -1511,21 +1585,19 @@ mod tests {
             assert!(out.contains(&o), "{o:?} missing from {out:?}");
         }
         // What was under way finishes into nothing; sockets closing are not news.
-        let late = [
-            Input::PublishAnswered {
-                stream: negotiating.clone(),
+        for input in [
+            Input::Answered {
+                sock: SockId(1),
                 result: Ok("a".into()),
             },
-            Input::SubscriptionOffered {
-                sub: sub.clone(),
-                result: Ok("o".into()),
+            Input::PublishMedia {
+                stream: negotiating,
             },
             Input::Closed {
                 sock: SockId(1),
                 reason: "clientDisconnected",
             },
-        ];
-        for input in late {
+        ] {
             let out = h.input(input);
             assert!(
                 out.iter().all(|o| !matches!(o, Output::Send { .. })),

@@ -56,16 +56,18 @@ pub enum Client {
 }
 
 impl Client {
-    /// Publishes with `offer`; returns the stream id and the server's answer.
+    /// Publishes with `offer`, whose tracks carry the media stream id `msid`; returns the
+    /// stream id and the server's answer.
     pub async fn publish(
         &self,
         name: &str,
         has_audio: bool,
         has_video: bool,
+        msid: &str,
         offer: String,
     ) -> Result<(String, String), SignalingError> {
         match self {
-            Client::Native(c) => c.publish(name, has_audio, has_video, offer).await,
+            Client::Native(c) => c.publish(name, has_audio, has_video, msid, offer).await,
             Client::Janus(c) => c.publish(name, offer).await,
         }
     }
@@ -77,7 +79,8 @@ impl Client {
         }
     }
 
-    /// Asks for a subscription; returns its id and the server's offer.
+    /// Janus: asks for a subscription (a handle of its own); returns its id and Janus's offer.
+    /// The native server is subscribed to with an offer instead (`NativeClient::subscribe`).
     pub async fn subscribe(
         &self,
         stream_id: &str,
@@ -85,18 +88,23 @@ impl Client {
         video: bool,
     ) -> Result<(String, String), SignalingError> {
         match self {
-            Client::Native(c) => c.subscribe(stream_id, audio, video).await,
+            Client::Native(_) => Err(SignalingError::Protocol(
+                "the native server is subscribed to with an offer".into(),
+            )),
             Client::Janus(c) => c.subscribe(stream_id, audio, video).await,
         }
     }
 
+    /// Janus: the answer to a subscription's offer.
     pub async fn subscribe_answer(
         &self,
         subscription_id: &str,
         sdp: String,
     ) -> Result<(), SignalingError> {
         match self {
-            Client::Native(c) => c.subscribe_answer(subscription_id, sdp).await,
+            Client::Native(_) => Err(SignalingError::Protocol(
+                "the native server answers subscriptions".into(),
+            )),
             Client::Janus(c) => c.subscribe_answer(subscription_id, sdp).await,
         }
     }

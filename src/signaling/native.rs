@@ -15,7 +15,7 @@ use crate::session::SessionEvent;
 use crate::signaling::SignalingError;
 
 /// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Messages from a client to the server.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -30,33 +30,35 @@ pub enum ClientMsg {
         #[serde(default)]
         client_data: String,
     },
-    /// Publish a stream: `sdp` is the offer; answered by `published`.
+    /// Publish a stream: `sdp` is an offer of the client's one peer connection with the
+    /// stream's send-only sections added, whose tracks carry `msid` as their media stream id;
+    /// answered by `published`.
     #[serde(rename_all = "camelCase")]
     Publish {
         req: u64,
         name: String,
         has_audio: bool,
         has_video: bool,
+        msid: String,
         sdp: String,
     },
     /// Stop publishing; answered by `ok`.
     #[serde(rename_all = "camelCase")]
     Unpublish { req: u64, stream_id: String },
-    /// Subscribe to a stream; answered by `subscribeOffer`.
+    /// Subscribe to a stream: `sdp` is an offer of the client's peer connection with a
+    /// receive-only section added for each kind asked for (audio first); answered by
+    /// `subscribed`.
     #[serde(rename_all = "camelCase")]
     Subscribe {
         req: u64,
         stream_id: String,
         audio: bool,
         video: bool,
-    },
-    /// The answer to a `subscribeOffer`; answered by `ok`.
-    #[serde(rename_all = "camelCase")]
-    SubscribeAnswer {
-        req: u64,
-        subscription_id: String,
         sdp: String,
     },
+    /// Stop receiving a subscription; answered by `ok`.
+    #[serde(rename_all = "camelCase")]
+    Unsubscribe { req: u64, subscription_id: String },
     /// Moderators only: force a stream to stop; answered by `ok`.
     #[serde(rename_all = "camelCase")]
     ForceUnpublish { req: u64, stream_id: String },
@@ -99,9 +101,9 @@ pub enum ServerMsg {
         stream_id: String,
         sdp: String,
     },
-    /// The server's offer for a subscription.
+    /// The answer to `subscribe`: the stream's media arrives in the sections it offered.
     #[serde(rename_all = "camelCase")]
-    SubscribeOffer {
+    Subscribed {
         req: u64,
         subscription_id: String,
         stream_id: String,
@@ -122,7 +124,7 @@ impl ServerMsg {
     fn req(&self) -> Option<u64> {
         match self {
             ServerMsg::Published { req, .. }
-            | ServerMsg::SubscribeOffer { req, .. }
+            | ServerMsg::Subscribed { req, .. }
             | ServerMsg::Ok { req } => Some(*req),
             ServerMsg::Error { req, .. } => *req,
             ServerMsg::Event { .. } => None,
@@ -312,12 +314,13 @@ impl NativeClient {
         }
     }
 
-    /// Publishes a stream; returns its id and the server's answer SDP.
+    /// Publishes a stream whose tracks carry `msid`; returns its id and the server's answer.
     pub async fn publish(
         &self,
         name: &str,
         has_audio: bool,
         has_video: bool,
+        msid: &str,
         offer: String,
     ) -> Result<(String, String), SignalingError> {
         match self
@@ -326,6 +329,7 @@ impl NativeClient {
                 name: name.to_owned(),
                 has_audio,
                 has_video,
+                msid: msid.to_owned(),
                 sdp: offer,
             })
             .await?
@@ -344,12 +348,14 @@ impl NativeClient {
         .map(drop)
     }
 
-    /// Asks for a subscription; returns its id and the server's offer SDP.
+    /// Subscribes with `offer` (receive-only sections for the kinds asked for); returns the
+    /// subscription's id and the server's answer.
     pub async fn subscribe(
         &self,
         stream_id: &str,
         audio: bool,
         video: bool,
+        offer: String,
     ) -> Result<(String, String), SignalingError> {
         match self
             .request(|req| ClientMsg::Subscribe {
@@ -357,10 +363,11 @@ impl NativeClient {
                 stream_id: stream_id.to_owned(),
                 audio,
                 video,
+                sdp: offer,
             })
             .await?
         {
-            ServerMsg::SubscribeOffer {
+            ServerMsg::Subscribed {
                 subscription_id,
                 sdp,
                 ..
@@ -369,15 +376,10 @@ impl NativeClient {
         }
     }
 
-    pub async fn subscribe_answer(
-        &self,
-        subscription_id: &str,
-        sdp: String,
-    ) -> Result<(), SignalingError> {
-        self.request(|req| ClientMsg::SubscribeAnswer {
+    pub async fn unsubscribe(&self, subscription_id: &str) -> Result<(), SignalingError> {
+        self.request(|req| ClientMsg::Unsubscribe {
             req,
             subscription_id: subscription_id.to_owned(),
-            sdp,
         })
         .await
         .map(drop)
