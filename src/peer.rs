@@ -167,6 +167,9 @@ impl Rtp {
     pub fn seq(&self) -> u16 {
         self.0.header.sequence_number
     }
+    pub fn ssrc(&self) -> u32 {
+        self.0.header.ssrc
+    }
     pub fn timestamp(&self) -> u32 {
         self.0.header.timestamp
     }
@@ -926,12 +929,22 @@ impl RemoteTrack {
         }
     }
 
-    /// A cheap handle to request keyframes from elsewhere.
-    pub fn keyframe_requester(&self) -> KeyframeRequester {
+    /// A cheap handle to request keyframes of the stream `ssrc` in this track's section.
+    pub fn keyframe_requester(&self, ssrc: u32) -> KeyframeRequester {
         KeyframeRequester {
-            ssrc: self.ssrc,
+            ssrc,
             inner: Arc::clone(&self.inner),
         }
+    }
+
+    /// The codec of the stream `ssrc` in this track's section (a section can carry another
+    /// stream later, when the far end reuses it).
+    pub async fn codec_of(&self, ssrc: u32) -> Codec {
+        self.inner
+            .codec(ssrc)
+            .await
+            .and_then(|c| Codec::from_mime(&c.mime_type))
+            .unwrap_or(self.codec)
     }
 }
 

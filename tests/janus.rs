@@ -7,7 +7,7 @@ use crate::common::janus::{self, Janus};
 use crate::common::*;
 
 /// A publisher of the test pattern and tone into `room` (created if missing).
-fn publisher(j: &Janus, url: &str, room: &str, name: &str) -> Proc {
+pub(crate) fn publisher(j: &Janus, url: &str, room: &str, name: &str) -> Proc {
     let mut p = Proc::spawn(j.cmd(
         url,
         room,

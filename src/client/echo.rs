@@ -13,13 +13,12 @@ use crate::client::measure::Measurements;
 use crate::client::output::Sink;
 use crate::client::progress::Progress;
 use crate::client::publish::{Sending, add_tracks, media_connected, new_msid, open_sources};
-use crate::client::subscribe::{SharedPeer, record_peer};
+use crate::client::subscribe::{Incoming, SharedPeer, record_peer};
 use crate::client::{Joined, janus_options, join, peer_config};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::Peer;
 use crate::record::{Container, RecordStats, Recorder};
 use crate::session::{SessionEvent, Stream, now_ms};
-use crate::signaling::Client;
 use crate::signaling::janus::{self, EchoTest};
 
 const CONNECT_LIMIT: Duration = Duration::from_secs(20);
@@ -90,7 +89,7 @@ pub async fn echo_test(
         let recording = record_peer(
             &stream,
             tx_peer,
-            tx_events,
+            Incoming::all(tx_events),
             sink,
             (Some(Arc::clone(&measure)), None, None),
             progress,
@@ -121,10 +120,7 @@ pub async fn echo_test(
         let peer = SharedPeer::over(Arc::new(tx_peer), tx_events);
         let subscribed = async {
             wait_for_stream(&mut joined, &stream_id).await?;
-            let Client::Native(native) = &joined.client else {
-                unreachable!("a native URL joins a native server");
-            };
-            peer.subscribe(native, &stream_id, true, true).await
+            peer.subscribe(&joined.client, &stream_id, true, true).await
         }
         .await;
         let tracks = match subscribed {

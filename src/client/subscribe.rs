@@ -17,11 +17,12 @@ use crate::client::progress::Progress;
 use crate::client::stats::{Monitor, stats_ticker};
 use crate::client::{Joined, disconnected_failure, join, match_stream};
 use crate::exit::{CmdResult, Exit, Failure};
-use crate::peer::{Kind, Peer, PeerState, RemoteTrack};
+use crate::peer::{Codec, KeyframeRequester, Kind, Peer, PeerState, RemoteTrack, Rtp};
 use crate::record::assemble::{Assembler, Frame};
 use crate::record::{AUDIO, Container, RecordStats, Recorder, VIDEO};
 use crate::session::{SessionEvent, Stream};
 use crate::signaling::Client;
+use crate::signaling::janus::videoroom::Answerer;
 
 const CONNECT_LIMIT: Duration = Duration::from_secs(20);
 
@@ -144,11 +145,64 @@ pub(crate) struct Recording {
     close_peer: bool,
 }
 
-/// A peer connection that receives for several recordings: each track goes to the recording
-/// whose sections it arrives in. A native server's streams all come over one.
+/// One stream of packets as a recording takes it: one SSRC in one section.
+pub(crate) struct Incoming {
+    pub codec: Codec,
+    pub ssrc: u32,
+    packets: mpsc::Receiver<Rtp>,
+    keyframes: KeyframeRequester,
+}
+
+impl Incoming {
+    async fn recv(&mut self) -> Option<Rtp> {
+        self.packets.recv().await
+    }
+
+    /// Every track of a connection whole, as it comes (for a connection of one recording).
+    pub(crate) fn all(
+        mut tracks: mpsc::UnboundedReceiver<RemoteTrack>,
+    ) -> mpsc::UnboundedReceiver<Incoming> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(track) = tracks.recv().await {
+                let (ptx, packets) = mpsc::channel(INCOMING_QUEUE);
+                let incoming = Incoming {
+                    codec: track.codec,
+                    ssrc: track.ssrc,
+                    packets,
+                    keyframes: track.keyframe_requester(track.ssrc),
+                };
+                if tx.send(incoming).is_err() {
+                    break;
+                }
+                tokio::spawn(async move {
+                    while let Some(p) = track.recv().await {
+                        if ptx.send(p).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        rx
+    }
+}
+
+/// Packets a recording's track may have waiting.
+const INCOMING_QUEUE: usize = 512;
+/// Packets a section keeps while no recording has claimed it yet.
+const UNCLAIMED_QUEUE: usize = 512;
+
+/// A connection shared by several recordings: which recording takes each section's packets.
+type Routes = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Incoming>>>>;
+
+/// A peer connection that receives for several recordings: each section's packets go to the
+/// recording that subscribed to it, as an [`Incoming`] per stream. A section the far end
+/// reuses for another stream (Janus does, after a feed leaves) goes to that stream's
+/// recording. Every stream a subscriber records comes over one connection.
 pub(crate) struct SharedPeer {
     peer: Arc<Peer>,
-    routes: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<RemoteTrack>>>>,
+    routes: Routes,
 }
 
 impl SharedPeer {
@@ -162,25 +216,18 @@ impl SharedPeer {
         peer: Arc<Peer>,
         mut tracks: mpsc::UnboundedReceiver<RemoteTrack>,
     ) -> SharedPeer {
-        let routes: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<RemoteTrack>>>> =
-            Arc::default();
+        let routes: Routes = Arc::default();
         let r = Arc::clone(&routes);
         tokio::spawn(async move {
             while let Some(track) = tracks.recv().await {
-                let routes = r.lock().expect("routes lock");
-                match track.mid.as_ref().and_then(|m| routes.get(m)) {
-                    Some(tx) => {
-                        let _ = tx.send(track);
-                    }
-                    None => tracing::debug!(mid = ?track.mid, "a track for no recording"),
-                }
+                tokio::spawn(section(track, Arc::clone(&r)));
             }
         });
         SharedPeer { peer, routes }
     }
 
-    /// The tracks that arrive in sections `mids`.
-    fn route(&self, mids: &[String]) -> mpsc::UnboundedReceiver<RemoteTrack> {
+    /// The streams that arrive in sections `mids`.
+    fn route(&self, mids: &[String]) -> mpsc::UnboundedReceiver<Incoming> {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut routes = self.routes.lock().expect("routes lock");
         for mid in mids {
@@ -189,25 +236,43 @@ impl SharedPeer {
         rx
     }
 
-    /// Subscribes to `stream` over this connection: an offer with a receive-only section for
-    /// each kind, answered by the native server. Returns the tracks that will come.
+    /// Subscribes to `stream` over this connection: with the native server, an offer with a
+    /// receive-only section for each kind, which the server answers; with Janus, through its
+    /// multistream subscriber, which offers and is answered here. Returns the tracks that
+    /// will come.
     pub(crate) async fn subscribe(
         &self,
-        client: &crate::signaling::native::NativeClient,
+        client: &Client,
         stream: &str,
         audio: bool,
         video: bool,
-    ) -> Result<mpsc::UnboundedReceiver<RemoteTrack>, Failure> {
-        let kinds: Vec<Kind> = [(audio, Kind::Audio), (video, Kind::Video)]
-            .into_iter()
-            .filter_map(|(wanted, k)| wanted.then_some(k))
-            .collect();
-        let _exchange = self.peer.negotiation().await;
-        let (offer, mids) = self.peer.offer_to_receive(&kinds).await?;
-        let tracks = self.route(&mids);
-        let (_subscription, answer) = client.subscribe(stream, audio, video, offer).await?;
-        self.peer.accept_answer(&answer).await?;
-        Ok(tracks)
+    ) -> Result<mpsc::UnboundedReceiver<Incoming>, Failure> {
+        match client {
+            Client::Native(c) => {
+                let kinds: Vec<Kind> = [(audio, Kind::Audio), (video, Kind::Video)]
+                    .into_iter()
+                    .filter_map(|(wanted, k)| wanted.then_some(k))
+                    .collect();
+                let _exchange = self.peer.negotiation().await;
+                let (offer, mids) = self.peer.offer_to_receive(&kinds).await?;
+                let tracks = self.route(&mids);
+                let (_subscription, answer) = c.subscribe(stream, audio, video, offer).await?;
+                self.peer.accept_answer(&answer).await?;
+                Ok(tracks)
+            }
+            Client::Janus(c) => {
+                let peer = Arc::clone(&self.peer);
+                let answer: Answerer = Arc::new(move |offer: String| {
+                    let peer = Arc::clone(&peer);
+                    Box::pin(async move {
+                        let _exchange = peer.negotiation().await;
+                        peer.accept_offer(&offer).await.map_err(|e| e.to_string())
+                    })
+                });
+                let mids = c.subscribe(stream, audio, video, answer).await?;
+                Ok(self.route(&mids))
+            }
+        }
     }
 
     pub(crate) fn peer(&self) -> &Arc<Peer> {
@@ -215,12 +280,61 @@ impl SharedPeer {
     }
 }
 
+/// Reads one section of a shared connection for as long as it lasts and hands its packets to
+/// the recording that owns the section now: a new SSRC, or the owner having finished, makes
+/// a new [`Incoming`] for whoever owns it then. Packets wait (a few) until the section has an
+/// owner, so a stream's first keyframe is not lost to a subscription still being answered.
+async fn section(track: RemoteTrack, routes: Routes) {
+    let mid = track.mid.clone().unwrap_or_default();
+    let mut current: Option<(u32, mpsc::Sender<Rtp>)> = None;
+    let mut waiting: std::collections::VecDeque<Rtp> = Default::default();
+    while let Some(packet) = track.recv().await {
+        let ssrc = packet.ssrc();
+        if current
+            .as_ref()
+            .is_some_and(|(s, tx)| *s != ssrc || tx.is_closed())
+        {
+            current = None;
+        }
+        if current.is_none() {
+            let owner = routes.lock().expect("routes lock").get(&mid).cloned();
+            match owner {
+                Some(owner) => {
+                    let (tx, packets) = mpsc::channel(INCOMING_QUEUE);
+                    let incoming = Incoming {
+                        codec: track.codec_of(ssrc).await,
+                        ssrc,
+                        packets,
+                        keyframes: track.keyframe_requester(ssrc),
+                    };
+                    if owner.send(incoming).is_ok() {
+                        current = Some((ssrc, tx));
+                    }
+                }
+                None => {
+                    if waiting.len() == UNCLAIMED_QUEUE {
+                        waiting.pop_front();
+                    }
+                    waiting.push_back(packet);
+                    continue;
+                }
+            }
+        }
+        let Some((_, tx)) = &current else {
+            continue;
+        };
+        for p in waiting.drain(..).filter(|p| p.ssrc() == ssrc) {
+            let _ = tx.send(p).await;
+        }
+        let _ = tx.send(packet).await;
+    }
+}
+
 /// What a recording starts from: the session, and what to do with one stream.
 struct RecordingPlan<'a> {
     client: &'a Client,
-    /// The native server's streams come over this one connection.
-    shared: Option<&'a SharedPeer>,
-    peer_config: &'a crate::peer::PeerConfig,
+    /// Every stream comes over this one connection.
+    shared: &'a SharedPeer,
     stream: &'a Stream,
     audio: bool,
     video: bool,
@@ -235,7 +349,6 @@ async fn start_recording(plan: RecordingPlan<'_>, sink: Sink) -> Result<Recordin
     let RecordingPlan {
         client,
         shared,
-        peer_config,
         stream,
         audio,
         video,
@@ -253,20 +366,8 @@ async fn start_recording(plan: RecordingPlan<'_>, sink: Sink) -> Result<Recordin
         ));
     }
     let requested = Instant::now();
-    let (peer, tracks, own_peer) = match (client, shared) {
-        (Client::Native(c), Some(shared)) => {
-            let tracks = shared.subscribe(c, &stream.id, audio, video).await?;
-            (Arc::clone(shared.peer()), tracks, false)
-        }
-        // Janus: a handle and a peer connection per feed; Janus offers, vcall answers.
-        _ => {
-            let (subscription, offer) = client.subscribe(&stream.id, audio, video).await?;
-            let (peer, tracks) = Peer::new(peer_config).await?;
-            let answer = peer.accept_offer(&offer).await?;
-            client.subscribe_answer(&subscription, answer).await?;
-            (Arc::new(peer), tracks, true)
-        }
-    };
+    let tracks = shared.subscribe(client, &stream.id, audio, video).await?;
+    let peer = Arc::clone(shared.peer());
     let monitor = stats
         .map(|(interval, json)| Monitor::new(&stream.id, false, interval, json, progress.clone()));
     let first = FirstFrame {
@@ -282,9 +383,7 @@ async fn start_recording(plan: RecordingPlan<'_>, sink: Sink) -> Result<Recordin
         (measure, monitor, Some(first)),
         progress,
     );
-    if !own_peer {
-        r.keep_peer();
-    }
+    r.keep_peer();
     Ok(r)
 }
 
@@ -315,7 +414,7 @@ impl FirstFrame {
 pub(crate) fn record_peer(
     stream: &Stream,
     peer: Arc<Peer>,
-    mut incoming: mpsc::UnboundedReceiver<RemoteTrack>,
+    mut incoming: mpsc::UnboundedReceiver<Incoming>,
     mut sink: Sink,
     (measure, monitor, mut first): (
         Option<Arc<Mutex<Measurements>>>,
@@ -331,7 +430,7 @@ pub(crate) fn record_peer(
     let measure_out = measure.clone();
     // Track tasks: packets -> frames.
     tokio::spawn(async move {
-        while let Some(track) = incoming.recv().await {
+        while let Some(mut track) = incoming.recv().await {
             let tx = tx.clone();
             let measure = measure.clone();
             let figures = tracks.as_ref().map(|t| t.add(track.codec, track.ssrc));
@@ -345,7 +444,7 @@ pub(crate) fn record_peer(
                     .as_ref()
                     .map(|m| TrackProbe::new(track.codec, Arc::clone(m), started));
                 let mut asm = Assembler::new(track.codec);
-                let keyframes = track.keyframe_requester();
+                let keyframes = track.keyframes.clone();
                 if slot == VIDEO {
                     keyframes.request().await;
                 }
@@ -590,7 +689,7 @@ pub async fn subscribe(
     let started = Instant::now();
     let mut recordings: Vec<Recording> = Vec::new();
     let mut finished: Vec<RecordStats> = Vec::new();
-    // The native server's streams all come over one peer connection, made with the first.
+    // Every stream comes over one peer connection, made with the first subscription.
     let mut shared: Option<SharedPeer> = None;
     let ctrl_c = stop_signal;
     tokio::pin!(ctrl_c);
@@ -609,7 +708,7 @@ pub async fn subscribe(
             sink.set_expected(expected);
             sink.set_limits(args.duration, args.frames);
             tracing::info!(stream = %stream.id, name = %stream.name, "recording to {label}");
-            if shared.is_none() && matches!(client, Client::Native(_)) {
+            if shared.is_none() {
                 match SharedPeer::new(&peer_config).await {
                     Ok(p) => shared = Some(p),
                     Err(e) => break 'outer Err(e),
@@ -617,9 +716,8 @@ pub async fn subscribe(
             }
             let plan = RecordingPlan {
                 client: &client,
-                shared: shared.as_ref(),
+                shared: shared.as_ref().expect("made above"),
                 json: args.json,
-                peer_config: &peer_config,
                 stream: &stream,
                 audio: !args.no_audio,
                 video: !args.no_video,

@@ -40,7 +40,7 @@ impl Hub {
     pub fn start(track: RemoteTrack) -> Arc<Hub> {
         let hub = Arc::new(Hub {
             codec: track.codec,
-            keyframes: track.keyframe_requester(),
+            keyframes: track.keyframe_requester(track.ssrc),
             legs: Mutex::default(),
             next_leg: AtomicU64::new(1),
             last_keyframe_request: Mutex::default(),

@@ -79,36 +79,6 @@ impl Client {
         }
     }
 
-    /// Janus: asks for a subscription (a handle of its own); returns its id and Janus's offer.
-    /// The native server is subscribed to with an offer instead (`NativeClient::subscribe`).
-    pub async fn subscribe(
-        &self,
-        stream_id: &str,
-        audio: bool,
-        video: bool,
-    ) -> Result<(String, String), SignalingError> {
-        match self {
-            Client::Native(_) => Err(SignalingError::Protocol(
-                "the native server is subscribed to with an offer".into(),
-            )),
-            Client::Janus(c) => c.subscribe(stream_id, audio, video).await,
-        }
-    }
-
-    /// Janus: the answer to a subscription's offer.
-    pub async fn subscribe_answer(
-        &self,
-        subscription_id: &str,
-        sdp: String,
-    ) -> Result<(), SignalingError> {
-        match self {
-            Client::Native(_) => Err(SignalingError::Protocol(
-                "the native server answers subscriptions".into(),
-            )),
-            Client::Janus(c) => c.subscribe_answer(subscription_id, sdp).await,
-        }
-    }
-
     pub async fn force_unpublish(&self, stream_id: &str) -> Result<(), SignalingError> {
         match self {
             Client::Native(c) => c.force_unpublish(stream_id).await,

@@ -108,7 +108,8 @@ pub struct VideoRoomClient {
     private_id: Option<u64>,
     state: Arc<Mutex<Room>>,
     published: Arc<AtomicBool>,
-    subscriptions: Mutex<Vec<u64>>,
+    /// The one subscriber handle, once something is subscribed.
+    subscriber: tokio::sync::Mutex<Option<Subscriber>>,
 }
 
 impl VideoRoomClient {
@@ -208,7 +209,7 @@ impl VideoRoomClient {
             private_id: joined["private_id"].as_u64(),
             state,
             published,
-            subscriptions: Mutex::default(),
+            subscriber: tokio::sync::Mutex::new(None),
         };
         Ok((client, first, rx))
     }
@@ -256,14 +257,17 @@ impl VideoRoomClient {
             .map(drop)
     }
 
-    /// A subscriber handle for one feed; returns its id and Janus's offer.
+    /// Subscribes to a feed over the one subscriber handle (Janus's multistream subscriber):
+    /// Janus offers the subscription's sections on the same peer connection as the others,
+    /// `answer` answers on it. Returns the `mid`s the feed's media comes in.
     pub async fn subscribe(
         &self,
         stream_id: &str,
         audio: bool,
         video: bool,
-    ) -> Result<(String, String), SignalingError> {
-        let mids: Vec<Value> = {
+        answer: Answerer,
+    ) -> Result<Vec<String>, SignalingError> {
+        let streams: Vec<Value> = {
             let state = self.state.lock().expect("room lock");
             match state.feeds.get(stream_id) {
                 Some(f) if !(audio && video) => f
@@ -275,49 +279,56 @@ impl VideoRoomClient {
                 _ => vec![json!({ "feed": id_value(stream_id) })],
             }
         };
-        let handle = self.session.attach(PLUGIN).await?;
-        self.subscriptions
-            .lock()
-            .expect("subscriptions lock")
-            .push(handle.id);
-        let mut body =
-            json!({ "request": "join", "ptype": "subscriber", "room": self.room, "streams": mids });
-        if let Some(p) = self.private_id {
-            body["private_id"] = json!(p);
-        }
-        if let Some(pin) = &self.pin {
-            body["pin"] = json!(pin);
-        }
-        let (_, jsep) = self.session.message(handle.id, body, None).await?;
-        Ok((handle.id.to_string(), sdp_of(jsep, "offer")?))
-    }
-
-    pub async fn subscribe_answer(
-        &self,
-        subscription: &str,
-        sdp: String,
-    ) -> Result<(), SignalingError> {
-        let handle: u64 = subscription
-            .parse()
-            .map_err(|_| SignalingError::Protocol(format!("bad subscription id {subscription}")))?;
-        self.session
-            .message(
+        let mut subscriber = self.subscriber.lock().await;
+        if subscriber.is_none() {
+            let handle = self.session.attach(PLUGIN).await?;
+            let mut join = json!({ "request": "join", "ptype": "subscriber", "room": self.room });
+            if let Some(p) = self.private_id {
+                join["private_id"] = json!(p);
+            }
+            if let Some(pin) = &self.pin {
+                join["pin"] = json!(pin);
+            }
+            let (tx, rx) = mpsc::unbounded_channel();
+            let id = handle.id;
+            tokio::spawn(run_subscriber(
+                Arc::clone(&self.session),
                 handle,
-                json!({ "request": "start" }),
-                Some(json!({ "type": "answer", "sdp": sdp, "trickle": false })),
-            )
+                answer,
+                join,
+                rx,
+            ));
+            *subscriber = Some(Subscriber {
+                handle: id,
+                adds: tx,
+            });
+        }
+        let sub = subscriber.as_ref().expect("subscriber");
+        let (reply, mids) = tokio::sync::oneshot::channel();
+        sub.adds
+            .send(AddFeed {
+                feed: stream_id.to_owned(),
+                streams,
+                reply,
+            })
+            .map_err(|_| SignalingError::Lost("the subscriber handle is gone".into()))?;
+        drop(subscriber);
+        tokio::time::timeout(OFFER_WAIT, mids)
             .await
-            .map(drop)
+            .map_err(|_| {
+                SignalingError::Timeout(format!(
+                    "Janus made no offer for feed {stream_id} within {OFFER_WAIT:?}"
+                ))
+            })?
+            .map_err(|_| SignalingError::Lost("the subscriber handle is gone".into()))?
     }
 
     /// Leaves: subscriptions detached, the room left, the session destroyed.
     pub async fn disconnect(&self) {
-        let subs: Vec<u64> =
-            std::mem::take(&mut *self.subscriptions.lock().expect("subscriptions lock"));
-        for h in subs {
-            if let Err(e) = self.session.detach(h).await {
-                tracing::debug!("detaching subscriber handle: {e}");
-            }
+        if let Some(sub) = self.subscriber.lock().await.take()
+            && let Err(e) = self.session.detach(sub.handle).await
+        {
+            tracing::debug!("detaching the subscriber handle: {e}");
         }
         if self.session.gone().borrow().is_none() {
             if let Err(e) = self
@@ -333,6 +344,126 @@ impl VideoRoomClient {
         }
         self.session.destroy().await;
     }
+}
+
+/// Answers an offer Janus makes on the subscriber's peer connection (the caller's).
+pub type Answerer = Arc<
+    dyn Fn(String) -> futures_util::future::BoxFuture<'static, Result<String, String>>
+        + Send
+        + Sync,
+>;
+
+/// How long a subscription waits for Janus's offer (it postpones one while another is
+/// unanswered).
+const OFFER_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The one subscriber handle and the task that owns it.
+struct Subscriber {
+    handle: u64,
+    adds: mpsc::UnboundedSender<AddFeed>,
+}
+
+/// A feed to add to the subscription; answered with the `mid`s its media comes in.
+struct AddFeed {
+    feed: String,
+    /// The `streams` of Janus's `join`/`subscribe` request.
+    streams: Vec<Value>,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<String>, SignalingError>>,
+}
+
+/// The multistream subscriber: joins with the first feed, adds later ones with `subscribe`,
+/// and answers every offer Janus makes — for the feeds asked for, and unasked when a feed
+/// leaves (`updated`) — with `start`. Janus makes one offer at a time and may fold several
+/// requests into one, so waiters are answered from the layout each offer describes.
+async fn run_subscriber(
+    session: Arc<JanusSession>,
+    mut handle: Handle,
+    answer: Answerer,
+    join: Value,
+    mut adds: mpsc::UnboundedReceiver<AddFeed>,
+) {
+    let mut joined = false;
+    // (mid, feed) of every active section.
+    let mut layout: Vec<(String, String)> = Vec::new();
+    let mut waiting: Vec<AddFeed> = Vec::new();
+    loop {
+        let offered = tokio::select! {
+            add = adds.recv() => {
+                let Some(add) = add else { break };
+                let body = if joined {
+                    json!({ "request": "subscribe", "streams": add.streams })
+                } else {
+                    let mut j = join.clone();
+                    j["streams"] = json!(add.streams);
+                    j
+                };
+                match session.message(handle.id, body, None).await {
+                    Ok((data, jsep)) => {
+                        joined = true;
+                        waiting.push(add);
+                        jsep.map(|j| (data, j))
+                    }
+                    Err(e) => {
+                        let _ = add.reply.send(Err(e));
+                        None
+                    }
+                }
+            }
+            ev = handle.events.recv() => {
+                let Some(ev) = ev else { break };
+                ev.get("jsep").cloned().map(|j| (ev["plugindata"]["data"].clone(), j))
+            }
+        };
+        if let Some((data, jsep)) = offered {
+            if let Err(e) = answer_offer(&session, handle.id, &answer, jsep).await {
+                for w in waiting.drain(..) {
+                    let _ = w.reply.send(Err(SignalingError::Refused(e.clone())));
+                }
+                continue;
+            }
+            if let Some(streams) = data["streams"].as_array() {
+                layout = streams
+                    .iter()
+                    .filter(|s| s["active"].as_bool() != Some(false))
+                    .filter_map(|s| Some((s["mid"].as_str()?.to_owned(), id_string(&s["feed_id"]))))
+                    .collect();
+            }
+        }
+        let mut still = Vec::new();
+        for w in waiting.drain(..) {
+            let mids: Vec<String> = layout
+                .iter()
+                .filter(|(_, feed)| *feed == w.feed)
+                .map(|(mid, _)| mid.clone())
+                .collect();
+            if mids.is_empty() {
+                still.push(w);
+            } else {
+                let _ = w.reply.send(Ok(mids));
+            }
+        }
+        waiting = still;
+    }
+}
+
+/// Answers one of Janus's offers on the subscriber's connection and sends the answer.
+async fn answer_offer(
+    session: &JanusSession,
+    handle: u64,
+    answer: &Answerer,
+    jsep: Value,
+) -> Result<(), String> {
+    let offer = sdp_of(Some(jsep), "offer").map_err(|e| e.to_string())?;
+    let sdp = answer(offer).await?;
+    session
+        .message(
+            handle,
+            json!({ "request": "start" }),
+            Some(json!({ "type": "answer", "sdp": sdp, "trickle": false })),
+        )
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// The media sections an answer rejects ("audio", "video"): port 0, or, as Janus answers a
