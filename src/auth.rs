@@ -85,19 +85,19 @@ impl KeyPair {
         mac.finalize().into_bytes().to_vec()
     }
 
+    /// Whether `sig` is `data`'s tag (or its first 16 or more bytes), in constant time.
     fn verify(&self, data: &[u8], sig: &[u8]) -> bool {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(self.secret.as_bytes()).expect("HMAC takes any key");
         mac.update(data);
-        // Constant-time comparison of the (possibly truncated) tag.
-        let full = mac.finalize().into_bytes();
-        sig.len() >= 16
-            && sig.len() <= full.len()
-            && full[..sig.len()]
-                .iter()
-                .zip(sig)
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
+        sig.len() >= 16 && mac.verify_truncated_left(sig).is_ok()
+    }
+
+    /// Whether `credentials` are this pair's `KEY:SECRET` (HTTP Basic auth), compared in
+    /// constant time: the tags of both are compared, never the secret itself.
+    pub fn check_credentials(&self, credentials: &[u8]) -> bool {
+        let expected = self.mac(format!("{}:{}", self.key, self.secret).as_bytes());
+        self.verify(credentials, &expected)
     }
 
     /// Creates a new session id carrying its properties.
@@ -207,6 +207,24 @@ pub fn unix_now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_credentials_must_match_exactly() {
+        let keys = KeyPair {
+            key: "key".into(),
+            secret: "secret".into(),
+        };
+        assert!(keys.check_credentials(b"key:secret"));
+        for wrong in [
+            &b"key:secreT"[..],
+            b"key:secret ",
+            b"key:",
+            b"",
+            b"other:secret",
+        ] {
+            assert!(!keys.check_credentials(wrong), "{wrong:?}");
+        }
+    }
 
     fn pair() -> KeyPair {
         KeyPair {

@@ -37,11 +37,22 @@ impl H264Encoder {
             .skip_frames(false)
             .sps_pps_strategy(SpsPpsStrategy::ConstantId)
             .intra_frame_period(IntraFramePeriod::from_num_frames(keyframe_interval));
-        let inner = openh264::encoder::Encoder::with_api_config(
+        let mut inner = openh264::encoder::Encoder::with_api_config(
             openh264::OpenH264API::from_source(),
             config,
         )
         .map_err(|e| CodecError::H264(e.to_string()))?;
+        // openh264 logs its parameter checks to stderr when the encoder is initialized (at the
+        // first picture), before the crate applies the configured log level: quiet it now.
+        let mut quiet = openh264_sys2::WELS_LOG_QUIET;
+        // SAFETY: the encoder was created above; the option takes a pointer to an int that
+        // it reads during the call.
+        unsafe {
+            inner.raw_api().set_option(
+                openh264_sys2::ENCODER_OPTION_TRACE_LEVEL,
+                std::ptr::addr_of_mut!(quiet).cast(),
+            );
+        }
         Ok(H264Encoder { inner })
     }
 

@@ -417,8 +417,7 @@ fn api_authorized(state: &Shared, headers: &HeaderMap) -> bool {
     let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(value) else {
         return false;
     };
-    let expected = format!("{}:{}", state.config.keys.key, state.config.keys.secret);
-    decoded == expected.as_bytes()
+    state.config.keys.check_credentials(&decoded)
 }
 
 #[derive(serde::Deserialize, Default)]
