@@ -181,6 +181,14 @@ impl Rtp {
     }
 }
 
+/// What a sending section does besides sending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    SendOnly,
+    /// Also receives what the far end sends back in it (an echo service's answer).
+    Echo,
+}
+
 /// How a peer binds its sockets and finds its way out.
 #[derive(Debug, Clone)]
 pub struct PeerConfig {
@@ -509,39 +517,21 @@ impl Peer {
         Ok((offer, mids))
     }
 
-    /// Adds a send-only section for `codec` (always a new one: receiving sections are never
-    /// reused for sending) and returns its writer. In an answer, it takes the place of a
-    /// receive-only section of its kind that the offer added.
+    /// Adds a section that sends `codec` (always a new one: receiving sections are never
+    /// reused for sending) and returns its writer. A send-only section, in an answer, takes the
+    /// place of a receive-only section of its kind that the offer added.
     pub async fn add_track(
         &self,
         codec: Codec,
         stream_label: &str,
         ssrc: u32,
+        section: Section,
     ) -> Result<LocalTrack, PeerError> {
-        self.add_section(
-            codec,
-            stream_label,
-            ssrc,
-            RTCRtpTransceiverDirection::Sendonly,
-        )
-        .await
-    }
-
-    /// Adds a section for `codec` that sends and also receives what the far end sends back
-    /// in it (an echo), and returns its writer.
-    pub async fn add_echo_track(
-        &self,
-        codec: Codec,
-        stream_label: &str,
-        ssrc: u32,
-    ) -> Result<LocalTrack, PeerError> {
-        self.add_section(
-            codec,
-            stream_label,
-            ssrc,
-            RTCRtpTransceiverDirection::Sendrecv,
-        )
-        .await
+        let direction = match section {
+            Section::SendOnly => RTCRtpTransceiverDirection::Sendonly,
+            Section::Echo => RTCRtpTransceiverDirection::Sendrecv,
+        };
+        self.add_section(codec, stream_label, ssrc, direction).await
     }
 
     async fn add_section(

@@ -18,7 +18,7 @@ use crate::client::stats::{Figures, Monitor, Tracks, stats_ticker};
 use crate::client::{disconnected_failure, join};
 use crate::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
 use crate::exit::{CmdResult, Exit, Failure};
-use crate::peer::{Codec, LocalTrack, Peer, PeerState};
+use crate::peer::{Codec, LocalTrack, Peer, PeerState, Section};
 use crate::record::codecs::is_keyframe;
 use crate::session::{SessionEvent, now_ms};
 
@@ -258,12 +258,13 @@ pub(crate) async fn add_tracks(
     msid: &str,
     echo: bool,
 ) -> Result<(Option<Arc<LocalTrack>>, Option<Arc<LocalTrack>>), Failure> {
+    let section = if echo {
+        Section::Echo
+    } else {
+        Section::SendOnly
+    };
     let add = |codec| async move {
-        let track = if echo {
-            peer.add_echo_track(codec, msid, rand::random()).await?
-        } else {
-            peer.add_track(codec, msid, rand::random()).await?
-        };
+        let track = peer.add_track(codec, msid, rand::random(), section).await?;
         Ok::<_, Failure>(Arc::new(track))
     };
     let video = match video_codec {

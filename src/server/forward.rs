@@ -13,7 +13,9 @@ use tokio::sync::mpsc;
 
 use super::keyframe::starts_keyframe;
 
-use crate::peer::{Codec, KeyframeRequester, Kind, LocalTrack, Peer, PeerError, RemoteTrack, Rtp};
+use crate::peer::{
+    Codec, KeyframeRequester, Kind, LocalTrack, Peer, PeerError, RemoteTrack, Rtp, Section,
+};
 
 /// Packets a subscriber leg may fall behind before its packets are dropped.
 const LEG_QUEUE: usize = 1024;
@@ -136,7 +138,9 @@ impl Subscription {
     ) -> Result<(Subscription, String), PeerError> {
         let mut legs = Vec::new();
         for hub in hubs {
-            let track = peer.add_track(hub.codec, stream_id, rand::random()).await?;
+            let track = peer
+                .add_track(hub.codec, stream_id, rand::random(), Section::SendOnly)
+                .await?;
             legs.push((hub, Arc::new(track)));
         }
         let sdp = peer.accept_offer(offer).await?;

@@ -1083,6 +1083,13 @@ mod tests {
         }
     }
 
+    fn unpublish(req: u64, stream: &str) -> ClientMsg {
+        ClientMsg::Unpublish {
+            req,
+            stream_id: stream.into(),
+        }
+    }
+
     fn subscribe(req: u64, stream: &str) -> ClientMsg {
         ClientMsg::Subscribe {
             req,
@@ -1284,13 +1291,7 @@ mod tests {
         h.join(2, Role::Subscriber);
         let stream = h.publish_live(1, 1);
         let sub = h.subscribe_started(2, 1, &stream);
-        let out = h.msg(
-            1,
-            ClientMsg::Unpublish {
-                req: 2,
-                stream_id: stream.clone(),
-            },
-        );
+        let out = h.msg(1, unpublish(2, &stream));
         assert!(matches!(
             events(&out, SockId(2)).as_slice(),
             [SessionEvent::StreamDestroyed { reason, .. }] if reason == "unpublished"
@@ -1320,13 +1321,7 @@ mod tests {
         h.join(2, Role::Subscriber);
         let stream = h.publish_live(1, 1);
         let sub = h.subscribed(2, 1, &stream);
-        let out = h.msg(
-            2,
-            ClientMsg::Unpublish {
-                req: 2,
-                stream_id: stream.clone(),
-            },
-        );
+        let out = h.msg(2, unpublish(2, &stream));
         assert_eq!(error_code(&out, SockId(2)), Some(ErrorCode::NotFound));
         let unsubscribe = |req| ClientMsg::Unsubscribe {
             req,
