@@ -376,15 +376,6 @@ impl NativeClient {
         }
     }
 
-    pub async fn unsubscribe(&self, subscription_id: &str) -> Result<(), SignalingError> {
-        self.request(|req| ClientMsg::Unsubscribe {
-            req,
-            subscription_id: subscription_id.to_owned(),
-        })
-        .await
-        .map(drop)
-    }
-
     pub async fn force_unpublish(&self, stream_id: &str) -> Result<(), SignalingError> {
         self.request(|req| ClientMsg::ForceUnpublish {
             req,
