@@ -298,29 +298,25 @@ async fn section(track: RemoteTrack, routes: Routes) {
         }
         if current.is_none() {
             let owner = routes.lock().expect("routes lock").get(&mid).cloned();
-            match owner {
-                Some(owner) => {
-                    let (tx, packets) = mpsc::channel(INCOMING_QUEUE);
-                    let incoming = Incoming {
-                        codec: track.codec_of(ssrc).await,
-                        ssrc,
-                        packets,
-                        keyframes: track.keyframe_requester(ssrc),
-                    };
-                    if owner.send(incoming).is_ok() {
-                        current = Some((ssrc, tx));
-                    }
-                }
-                None => {
-                    if waiting.len() == UNCLAIMED_QUEUE {
-                        waiting.pop_front();
-                    }
-                    waiting.push_back(packet);
-                    continue;
+            if let Some(owner) = owner.filter(|o| !o.is_closed()) {
+                let (tx, packets) = mpsc::channel(INCOMING_QUEUE);
+                let incoming = Incoming {
+                    codec: track.codec_of(ssrc).await,
+                    ssrc,
+                    packets,
+                    keyframes: track.keyframe_requester(ssrc),
+                };
+                if owner.send(incoming).is_ok() {
+                    current = Some((ssrc, tx));
                 }
             }
         }
         let Some((_, tx)) = &current else {
+            // Nobody owns the section (yet): keep the newest packets for whoever will.
+            if waiting.len() == UNCLAIMED_QUEUE {
+                waiting.pop_front();
+            }
+            waiting.push_back(packet);
             continue;
         };
         for p in waiting.drain(..).filter(|p| p.ssrc() == ssrc) {
@@ -428,9 +424,18 @@ pub(crate) fn record_peer(
     let (tx, mut rx) = mpsc::channel::<Delivery>(256);
     let started = Instant::now();
     let measure_out = measure.clone();
-    // Track tasks: packets -> frames.
+    // Track tasks: packets -> frames. When the recording has finished (its writer is gone),
+    // they stop taking packets and tracks at once, so a shared connection hands its sections
+    // to whoever subscribes to them next.
     tokio::spawn(async move {
-        while let Some(mut track) = incoming.recv().await {
+        loop {
+            let mut track = tokio::select! {
+                t = incoming.recv() => match t {
+                    Some(t) => t,
+                    None => break,
+                },
+                _ = tx.closed() => break,
+            };
             let tx = tx.clone();
             let measure = measure.clone();
             let figures = tracks.as_ref().map(|t| t.add(track.codec, track.ssrc));
@@ -448,7 +453,14 @@ pub(crate) fn record_peer(
                 if slot == VIDEO {
                     keyframes.request().await;
                 }
-                while let Some(packet) = track.recv().await {
+                loop {
+                    let packet = tokio::select! {
+                        p = track.recv() => match p {
+                            Some(p) => p,
+                            None => break,
+                        },
+                        _ = tx.closed() => break,
+                    };
                     let arrival = Instant::now();
                     if let Some(p) = probe.as_mut() {
                         p.packet(packet.seq());
