@@ -293,8 +293,8 @@ pub struct ConnectArgs {
     /// Wait until the session reaches a state, then exit 0: comma-separated conditions on
     /// `streams` and `connections` (others than this one), e.g. 'streams>=2, connections>=3'.
     /// With --timeout, exit 11 when it is not reached in time.
-    #[arg(long, value_name = "CONDITIONS", value_parser = crate::client::connect::parse_wait_for)]
-    pub wait_for: Option<crate::client::connect::WaitFor>,
+    #[arg(long, value_name = "CONDITIONS", value_parser = crate::client::conditions::parse_wait_for)]
+    pub wait_for: Option<crate::client::conditions::WaitFor>,
     /// Leave after this long (e.g. 10s); default: until Ctrl-C.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
@@ -509,7 +509,7 @@ pub struct SubscribeArgs {
 pub struct Expect(pub Vec<crate::client::conditions::Condition>);
 
 fn parse_expect(s: &str) -> Result<Expect, String> {
-    crate::client::conditions::parse(s, crate::client::measure::METRICS).map(Expect)
+    crate::client::conditions::parse(s, crate::client::conditions::METRICS).map(Expect)
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,6 +10,7 @@ mod connection;
 mod expect;
 mod janus;
 mod json;
+mod layout;
 mod media;
 mod network;
 mod session;

@@ -129,6 +129,27 @@ pub fn parse(text: &str, known: &[(&str, Unit)]) -> Result<Vec<Condition>, Strin
     Ok(out)
 }
 
+/// The metrics `--expect` knows, with their units.
+pub const METRICS: &[(&str, Unit)] = &[
+    ("frames", Unit::Count),
+    ("audio-frames", Unit::Count),
+    ("frames.lost", Unit::Count),
+    ("latency.p50", Unit::Ms),
+    ("latency.p95", Unit::Ms),
+    ("latency.max", Unit::Ms),
+    ("freeze.max", Unit::Ms),
+    ("av-skew", Unit::Ms),
+    ("loss", Unit::Percent),
+];
+
+/// `--wait-for`'s conditions: on the session's streams and connections.
+#[derive(Debug, Clone)]
+pub struct WaitFor(pub Vec<Condition>);
+
+pub fn parse_wait_for(s: &str) -> Result<WaitFor, String> {
+    parse(s, &[("streams", Unit::Count), ("connections", Unit::Count)]).map(WaitFor)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

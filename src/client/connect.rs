@@ -5,7 +5,6 @@ use std::io::Write;
 use serde_json::json;
 
 use crate::cli::{ConnectArgs, ListStreamsArgs};
-use crate::client::conditions::{self, Condition, Unit};
 use crate::client::{disconnected_failure, interrupted, join};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::session::{SessionEvent, Stream};
@@ -154,14 +153,6 @@ pub async fn connect(args: ConnectArgs) -> CmdResult {
             _ = &mut ctrl_c => { joined.client.disconnect().await; return Ok(Exit::Interrupted); }
         }
     }
-}
-
-/// `--wait-for`'s conditions.
-#[derive(Debug, Clone)]
-pub struct WaitFor(pub Vec<Condition>);
-
-pub fn parse_wait_for(s: &str) -> Result<WaitFor, String> {
-    conditions::parse(s, &[("streams", Unit::Count), ("connections", Unit::Count)]).map(WaitFor)
 }
 
 /// The session as events tell it: its streams, and the connections besides ours.

@@ -5,24 +5,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::client::conditions::{Condition, Unit};
+use crate::client::conditions::Condition;
 use crate::codec::{H264Decoder, OpusDecoder};
 use crate::media::{testsrc, tone};
 use crate::peer::Codec;
 use crate::record::assemble::Frame;
-
-/// The metrics `--expect` knows, with their units.
-pub const METRICS: &[(&str, Unit)] = &[
-    ("frames", Unit::Count),
-    ("audio-frames", Unit::Count),
-    ("frames.lost", Unit::Count),
-    ("latency.p50", Unit::Ms),
-    ("latency.p95", Unit::Ms),
-    ("latency.max", Unit::Ms),
-    ("freeze.max", Unit::Ms),
-    ("av-skew", Unit::Ms),
-    ("loss", Unit::Percent),
-];
 
 /// The `p` quantile (0..=1) of `values`, nearest rank; `None` when there are none.
 fn percentile(values: &[f64], p: f64) -> Option<f64> {

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use bytes::{Bytes, BytesMut};
 
+use super::codecs;
 use crate::peer::{Codec, Depacketizer, Rtp};
 
 /// Packets held waiting for a missing one before it is declared lost.
@@ -183,11 +184,11 @@ impl Assembler {
         let keyframe = match self.codec {
             Codec::Opus => true,
             Codec::H264 => {
-                let types: Vec<u8> = nal_units(&data).map(|n| n[0] & 0x1f).collect();
+                let types: Vec<u8> = codecs::nal_units(&data).map(|n| n[0] & 0x1f).collect();
                 self.have_params |= types.contains(&7) && types.contains(&8);
                 types.contains(&5)
             }
-            Codec::Vp8 => super::codecs::is_keyframe(Codec::Vp8, &data),
+            Codec::Vp8 => codecs::is_keyframe(Codec::Vp8, &data),
         };
         Some(Frame {
             timestamp: ts,
@@ -195,37 +196,6 @@ impl Assembler {
             keyframe,
         })
     }
-}
-
-/// Splits Annex B into NAL units (without start codes).
-pub fn nal_units(data: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut starts = Vec::new();
-    let mut i = 0;
-    while i + 3 <= data.len() {
-        if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
-            starts.push(i + 3);
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    let ends: Vec<usize> = starts
-        .iter()
-        .skip(1)
-        .map(|&s| {
-            let mut e = s - 3;
-            while e > 0 && data[e - 1] == 0 {
-                e -= 1;
-            }
-            e
-        })
-        .chain(std::iter::once(data.len()))
-        .collect();
-    starts
-        .into_iter()
-        .zip(ends)
-        .filter(|(s, e)| e > s)
-        .map(move |(s, e)| &data[s..e])
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! What a container needs to know about a codec's bitstream: H.264 parameter sets and picture
 //! size, VP8 keyframe size, the Opus identification header.
 
-use super::assemble::nal_units;
 use crate::peer::Codec;
 
 /// The decoder configuration of a video track, learned from its first keyframe.
@@ -81,6 +80,37 @@ impl VideoConfig {
 }
 
 /// Whether an encoded video frame is a keyframe: an H.264 access unit (Annex B) with an IDR
+/// Splits Annex B into NAL units (without start codes).
+pub fn nal_units(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + 3 <= data.len() {
+        if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
+            starts.push(i + 3);
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    let ends: Vec<usize> = starts
+        .iter()
+        .skip(1)
+        .map(|&s| {
+            let mut e = s - 3;
+            while e > 0 && data[e - 1] == 0 {
+                e -= 1;
+            }
+            e
+        })
+        .chain(std::iter::once(data.len()))
+        .collect();
+    starts
+        .into_iter()
+        .zip(ends)
+        .filter(|(s, e)| e > s)
+        .map(move |(s, e)| &data[s..e])
+}
+
 /// slice, a VP8 frame whose P bit (first byte, bit 0) is clear.
 pub fn is_keyframe(codec: Codec, frame: &[u8]) -> bool {
     match codec {
