@@ -14,3 +14,4 @@ pub mod record;
 pub mod server;
 pub mod session;
 pub mod signaling;
+pub mod vocab;

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use bytes::{Bytes, BytesMut};
 
 use super::codecs;
-use crate::peer::{Codec, Depacketizer, Rtp};
+use crate::peer::{Depacketizer, Rtp};
+use crate::vocab::Codec;
 
 /// Packets held waiting for a missing one before it is declared lost.
 const REORDER_WINDOW: u64 = 200;
