@@ -155,18 +155,6 @@ pub(crate) struct Incoming {
 }
 
 impl Incoming {
-    /// The stream `ssrc` of `codec` in `track`'s section, and where its packets go in.
-    fn of(track: &RemoteTrack, codec: Codec, ssrc: u32) -> (Incoming, mpsc::Sender<Rtp>) {
-        let (tx, packets) = mpsc::channel(INCOMING_QUEUE);
-        let incoming = Incoming {
-            codec,
-            ssrc,
-            packets,
-            keyframes: track.keyframe_requester(ssrc),
-        };
-        (incoming, tx)
-    }
-
     async fn recv(&mut self) -> Option<Rtp> {
         self.packets.recv().await
     }
@@ -178,7 +166,13 @@ impl Incoming {
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             while let Some(track) = tracks.recv().await {
-                let (incoming, ptx) = Incoming::of(&track, track.codec, track.ssrc);
+                let (ptx, packets) = mpsc::channel(INCOMING_QUEUE);
+                let incoming = Incoming {
+                    codec: track.codec,
+                    ssrc: track.ssrc,
+                    packets,
+                    keyframes: track.keyframe_requester(track.ssrc),
+                };
                 if tx.send(incoming).is_err() {
                     break;
                 }
@@ -306,7 +300,13 @@ async fn section(track: RemoteTrack, routes: Routes) {
         if current.is_none() {
             let owner = routes.lock().expect("routes lock").get(&mid).cloned();
             if let Some(owner) = owner.filter(|o| !o.is_closed()) {
-                let (incoming, tx) = Incoming::of(&track, track.codec_of(ssrc).await, ssrc);
+                let (tx, packets) = mpsc::channel(INCOMING_QUEUE);
+                let incoming = Incoming {
+                    codec: track.codec_of(ssrc).await,
+                    ssrc,
+                    packets,
+                    keyframes: track.keyframe_requester(ssrc),
+                };
                 if owner.send(incoming).is_ok() {
                     current = Some((ssrc, tx));
                 }
