@@ -124,9 +124,6 @@ pub(crate) struct Subscription {
     /// The hubs this leg is attached to; `None` once detached, so a leg that connects after
     /// its subscription ended is never attached.
     attached: Mutex<Option<Vec<Attachment>>>,
-    /// Turns true when detached: the tasks passing keyframe requests on stop then (the
-    /// connection, shared with the client's other subscriptions, lives on).
-    detached: tokio::sync::watch::Sender<bool>,
 }
 
 impl Subscription {
@@ -151,7 +148,6 @@ impl Subscription {
                 peer,
                 legs,
                 attached: Mutex::new(Some(Vec::new())),
-                detached: tokio::sync::watch::Sender::new(false),
             },
             sdp,
         ))
@@ -187,16 +183,9 @@ impl Subscription {
             });
             // Keyframe requests from the subscriber reach the publisher.
             let (hub2, track2) = (Arc::clone(hub), Arc::clone(track));
-            let mut detached = self.detached.subscribe();
             tokio::spawn(async move {
-                loop {
-                    tokio::select! {
-                        r = track2.keyframe_request() => match r {
-                            Some(()) => hub2.request_keyframe().await,
-                            None => break,
-                        },
-                        _ = async { let _ = detached.wait_for(|d| *d).await; } => break,
-                    }
+                while track2.keyframe_request().await.is_some() {
+                    hub2.request_keyframe().await;
                 }
             });
         }
@@ -211,7 +200,6 @@ impl Subscription {
 
     /// Stops forwarding to this subscription.
     pub fn detach(&self) {
-        self.detached.send_replace(true);
         let attached = self.attached.lock().expect("attached lock").take();
         for (hub, id) in attached.into_iter().flatten() {
             hub.detach(id);
