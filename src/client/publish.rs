@@ -11,12 +11,13 @@ use tokio::sync::mpsc;
 
 use crate::cli::PublishArgs;
 use crate::client::progress::Progress;
-use crate::client::sources::{self, AudioSpec, Tone, VideoSpec, WavSource, Y4mSource};
+use crate::client::sources::{
+    self, AudioSource, AudioSpec, Tone, VideoSource, VideoSpec, WavSource, Y4mSource,
+};
 use crate::client::stats::{Figures, Monitor, Tracks, stats_ticker};
 use crate::client::{disconnected_failure, join};
 use crate::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
 use crate::exit::{CmdResult, Exit, Failure};
-use crate::media::{AudioSource, VideoSource};
 use crate::peer::{LocalTrack, Peer, PeerState, Section};
 use crate::record::codecs::is_keyframe;
 use crate::session::{SessionEvent, now_ms};

@@ -10,7 +10,6 @@ use crate::codec::OPUS_FRAME;
 use crate::exit::{Exit, Failure};
 use crate::media::testsrc::{self, Marks};
 use crate::media::tone;
-use crate::media::{AudioSource, VideoSource};
 use crate::vocab::I420;
 
 /// A video source as named on the command line.
@@ -83,6 +82,20 @@ impl AudioSpec {
             }
         })
     }
+}
+
+/// Raw pictures at a frame rate.
+pub trait VideoSource: Send {
+    fn size(&self) -> (usize, usize);
+    fn fps(&self) -> f64;
+    /// The next picture, captured at `capture_ms` (Unix ms); `None` at the end.
+    fn next(&mut self, capture_ms: u64) -> Result<Option<I420>, Failure>;
+}
+
+/// 20 ms frames of 48 kHz mono audio.
+pub trait AudioSource: Send {
+    /// Fills the next frame; `false` at the end.
+    fn next(&mut self, out: &mut [i16; OPUS_FRAME]) -> Result<bool, Failure>;
 }
 
 pub struct TestSrc {

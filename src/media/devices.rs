@@ -1,8 +1,8 @@
 //! Cameras (nokhwa) and microphones (cpal). Each sits behind its cargo feature; without the
 //! feature, or without a device, opening one fails with a message naming the alternatives.
 
+use crate::client::sources::{AudioSource, VideoSource};
 use crate::exit::{Exit, Failure};
-use crate::media::{AudioSource, VideoSource};
 
 const NO_CAMERA_HINT: &str = "use --video testsrc, --video FILE.y4m, or --video - for Y4M on stdin";
 const NO_MIC_HINT: &str = "use --audio tone or --audio FILE.wav";
