@@ -14,4 +14,3 @@ pub mod record;
 pub mod server;
 pub mod session;
 pub mod signaling;
-pub mod vocab;

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::vocab::{Codec, Kind};
 use bytes::Bytes;
 use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
 use rtc::media_stream::MediaStreamTrack;
@@ -59,16 +58,36 @@ fn webrtc_err(e: impl std::fmt::Display) -> PeerError {
     PeerError::WebRtc(e.to_string())
 }
 
-/// What webrtc-rs needs to know of a codec: its MIME type, the payload type vcall offers, its
-/// RTP parameters. Only this module sees them.
-trait CodecWire: Sized {
-    fn mime(self) -> &'static str;
-    fn from_mime(mime: &str) -> Option<Self>;
-    fn payload_type(self) -> u8;
-    fn rtp_codec(self) -> RTCRtpCodec;
+/// Media kind of a track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Audio,
+    Video,
 }
 
-impl CodecWire for Codec {
+/// The codecs vcall sends and receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    H264,
+    Vp8,
+    Opus,
+}
+
+impl Codec {
+    pub fn kind(self) -> Kind {
+        match self {
+            Codec::H264 | Codec::Vp8 => Kind::Video,
+            Codec::Opus => Kind::Audio,
+        }
+    }
+
+    pub fn clock_rate(self) -> u32 {
+        match self {
+            Codec::H264 | Codec::Vp8 => 90_000,
+            Codec::Opus => 48_000,
+        }
+    }
+
     fn mime(self) -> &'static str {
         match self {
             Codec::H264 => MIME_TYPE_H264,

@@ -18,10 +18,9 @@ use crate::client::stats::{Figures, Monitor, Tracks, stats_ticker};
 use crate::client::{disconnected_failure, join};
 use crate::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
 use crate::exit::{CmdResult, Exit, Failure};
-use crate::peer::{LocalTrack, Peer, PeerState, Section};
+use crate::peer::{Codec, LocalTrack, Peer, PeerState, Section};
 use crate::record::codecs::is_keyframe;
 use crate::session::{SessionEvent, now_ms};
-use crate::vocab::Codec;
 
 /// How long the frames still queued at the end may take to go out.
 const PUMP_DRAIN: Duration = Duration::from_secs(2);

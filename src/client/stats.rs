@@ -10,9 +10,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::client::progress::Progress;
-use crate::peer::{Peer, PeerStats, RtpCounters};
+use crate::peer::{Codec, Kind, Peer, PeerStats, RtpCounters};
 use crate::record::codecs::VideoConfig;
-use crate::vocab::{Codec, Kind};
 
 /// What a track's task counts about its frames.
 #[derive(Debug, Default, Clone)]

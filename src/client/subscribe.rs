@@ -17,13 +17,12 @@ use crate::client::progress::Progress;
 use crate::client::stats::{Monitor, stats_ticker};
 use crate::client::{Joined, disconnected_failure, join, match_stream};
 use crate::exit::{CmdResult, Exit, Failure};
-use crate::peer::{KeyframeRequester, Peer, PeerState, RemoteTrack, Rtp};
+use crate::peer::{Codec, KeyframeRequester, Kind, Peer, PeerState, RemoteTrack, Rtp};
 use crate::record::assemble::{Assembler, Frame};
 use crate::record::{AUDIO, Container, RecordStats, Recorder, VIDEO};
 use crate::session::{SessionEvent, Stream};
 use crate::signaling::Client;
 use crate::signaling::janus::videoroom::Answerer;
-use crate::vocab::{Codec, Kind};
 
 const CONNECT_LIMIT: Duration = Duration::from_secs(20);
 
@@ -118,7 +117,7 @@ fn file_name(stream: &Stream, container: Container) -> String {
 /// A frame on its way to its stream's sink.
 struct Delivery {
     slot: usize,
-    codec: crate::vocab::Codec,
+    codec: crate::peer::Codec,
     frame: Frame,
     arrival: Instant,
 }

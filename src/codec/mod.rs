@@ -1,6 +1,6 @@
 //! Encoders and decoders behind small types: H.264 through openh264, Opus through libopus.
 
-use crate::vocab::I420;
+use crate::media::testsrc::I420;
 
 /// What can go wrong in a codec.
 #[derive(Debug, thiserror::Error)]

@@ -3,7 +3,27 @@
 //! back from the decoded picture (`read_marks`) and can regenerate the exact source frame
 //! (`render`) to measure PSNR.
 
-pub use crate::vocab::I420;
+/// One I420 picture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct I420 {
+    pub width: usize,
+    pub height: usize,
+    /// Y plane, then U, then V; no padding.
+    pub data: Vec<u8>,
+}
+
+impl I420 {
+    pub fn new(width: usize, height: usize) -> I420 {
+        I420 {
+            width,
+            height,
+            data: vec![0; width * height * 3 / 2],
+        }
+    }
+    pub fn y(&self) -> &[u8] {
+        &self.data[..self.width * self.height]
+    }
+}
 
 /// Bits of the frame-number row, then of the capture-time row.
 const FRAME_BITS: usize = 32;

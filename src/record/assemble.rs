@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 use bytes::{Bytes, BytesMut};
 
 use super::codecs;
-use crate::peer::{Depacketizer, Rtp};
-use crate::vocab::Codec;
+use crate::peer::{Codec, Depacketizer, Rtp};
 
 /// Packets held waiting for a missing one before it is declared lost.
 const REORDER_WINDOW: u64 = 200;

@@ -1,7 +1,7 @@
 //! What a container needs to know about a codec's bitstream: H.264 parameter sets and picture
 //! size, VP8 keyframe size, the Opus identification header.
 
-use crate::vocab::Codec;
+use crate::peer::Codec;
 
 /// The decoder configuration of a video track, learned from its first keyframe.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -271,7 +271,7 @@ mod tests {
     #[test]
     fn size_and_keyframes_of_openh264_output() {
         let mut enc = crate::codec::H264Encoder::new(320, 240, 30.0, 500_000, 60).unwrap();
-        let mut img = crate::vocab::I420::new(320, 240);
+        let mut img = crate::media::testsrc::I420::new(320, 240);
         crate::media::testsrc::render(
             &mut img,
             crate::media::testsrc::Marks {

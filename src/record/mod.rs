@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::vocab::Codec;
+use crate::peer::Codec;
 use assemble::Frame;
 use codecs::VideoConfig;
 

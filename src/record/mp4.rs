@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use super::{Sample, TrackSpec};
-use crate::vocab::Codec;
+use crate::peer::Codec;
 
 const FRAGMENT_US: i64 = 1_000_000;
 

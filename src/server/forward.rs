@@ -13,8 +13,9 @@ use tokio::sync::mpsc;
 
 use super::keyframe::starts_keyframe;
 
-use crate::peer::{KeyframeRequester, LocalTrack, Peer, PeerError, RemoteTrack, Rtp, Section};
-use crate::vocab::{Codec, Kind};
+use crate::peer::{
+    Codec, KeyframeRequester, Kind, LocalTrack, Peer, PeerError, RemoteTrack, Rtp, Section,
+};
 
 /// Packets a subscriber leg may fall behind before its packets are dropped.
 const LEG_QUEUE: usize = 1024;

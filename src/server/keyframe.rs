@@ -1,7 +1,7 @@
 //! Which RTP packets begin a keyframe, read from the payload's first bytes (no decoding), so
 //! the forwarder knows when a keyframe it asked for has gone out.
 
-use crate::vocab::Codec;
+use crate::peer::Codec;
 
 /// Whether `payload` (one RTP packet's) begins a keyframe: for H.264 an IDR slice or a
 /// sequence parameter set, alone, first in a STAP-A, or starting an FU-A; for VP8 the first

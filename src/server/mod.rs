@@ -28,10 +28,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
 
 use crate::auth::{SessionProps, unix_now};
-use crate::peer::{Peer, PeerConfig, PeerState, RemoteTrack};
+use crate::peer::{Kind, Peer, PeerConfig, PeerState, RemoteTrack};
 use crate::session::now_ms;
 use crate::signaling::native::{ClientMsg, ServerMsg};
-use crate::vocab::Kind;
 use forward::{Hub, Subscription};
 use room::{Core, Input, Output, SockId};
 
