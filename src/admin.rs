@@ -68,6 +68,7 @@ pub async fn serve(args: ServeArgs) -> CmdResult {
         keys,
         ice_servers: args.ice_servers,
         media_ip,
+        network: crate::peer::Network::new(args.impair.impair.as_ref()),
     };
     server::run(listener, config, async {
         stop.await;

@@ -103,6 +103,18 @@ pub struct ServeArgs {
     /// `serving` when it listens and `serverStopped` at the end, as JSON lines (docs/json.md).
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub impair: ImpairArgs,
+}
+
+/// A bad network on purpose, for rehearsing one (README: "Rehearse a bad network").
+#[derive(Debug, Clone, Default, Args)]
+pub struct ImpairArgs {
+    /// Impair this process's media, both directions, in userspace: comma-separated
+    /// loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start,
+    /// repeatable), rate=500kbit, queue=300ms (the rate's queue), seed=N [env: VCALL_IMPAIR]
+    #[arg(long, value_name = "SPEC", env = "VCALL_IMPAIR", hide_env = true)]
+    pub impair: Option<crate::impair::Impairment>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -318,6 +330,7 @@ impl PublishArgs {
     pub fn vga(conn: ConnArgs, name: &str, video: &str, audio: &str) -> PublishArgs {
         PublishArgs {
             conn,
+            impair: ImpairArgs::default(),
             name: name.into(),
             video: video.into(),
             audio: audio.into(),
@@ -380,6 +393,8 @@ pub struct ConfigShowArgs {
 pub struct EchoTestArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
+    #[command(flatten)]
+    pub impair: ImpairArgs,
     /// How long to send.
     #[arg(long, value_parser = parse_duration, default_value = "5s")]
     pub duration: Duration,
@@ -395,6 +410,8 @@ pub struct EchoTestArgs {
 pub struct PublishArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
+    #[command(flatten)]
+    pub impair: ImpairArgs,
     /// The stream's name, visible to others.
     #[arg(long, default_value = "vcall")]
     pub name: String,
@@ -464,6 +481,8 @@ pub enum OutFormat {
 pub struct SubscribeArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
+    #[command(flatten)]
+    pub impair: ImpairArgs,
     /// Stream id or name to subscribe to (repeatable); default: every stream, including later ones.
     #[arg(long = "stream", value_name = "ID_OR_NAME")]
     pub streams: Vec<String>,

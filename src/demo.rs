@@ -28,6 +28,7 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
         keys: keys.clone(),
         ice_servers: vec![],
         media_ip: addr.ip(),
+        network: Default::default(),
     };
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(server::run(listener, config, async {
@@ -90,6 +91,7 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
     let measure = Arc::new(Mutex::new(Measurements::default()));
     let subscribe_args = SubscribeArgs {
         conn: conn(Role::Subscriber),
+        impair: Default::default(),
         streams: vec![],
         no_audio: false,
         no_video: false,

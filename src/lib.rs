@@ -7,6 +7,7 @@ pub mod codec;
 pub mod config;
 pub mod demo;
 pub mod exit;
+pub mod impair;
 pub mod jsonl;
 pub mod media;
 pub mod peer;

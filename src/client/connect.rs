@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::cli::{ConnectArgs, ListStreamsArgs};
 use crate::client::{disconnected_failure, interrupted, join};
 use crate::exit::{CmdResult, Exit, Failure};
+use crate::peer::Network;
 use crate::session::{SessionEvent, Stream};
 
 /// One event as a human-readable line.
@@ -84,7 +85,7 @@ fn print(event: &SessionEvent, as_json: bool) {
 }
 
 pub async fn connect(args: ConnectArgs) -> CmdResult {
-    let mut joined = match join(&args.conn).await {
+    let mut joined = match join(&args.conn, Network::default()).await {
         Ok(j) => j,
         Err(failure) => {
             // Scripts reading the event stream see why it ended, as OpenTok's sessionFailed.
@@ -224,7 +225,7 @@ fn print_wait(args: &ConnectArgs, event: &str, state: &State) {
 }
 
 pub async fn list_streams(args: ListStreamsArgs) -> CmdResult {
-    let joined = join(&args.conn).await?;
+    let joined = join(&args.conn, Network::default()).await?;
     let SessionEvent::SessionConnected {
         session_id,
         connection_count,

@@ -16,7 +16,7 @@ use crate::client::publish::{Sending, add_tracks, media_connected, new_msid, ope
 use crate::client::subscribe::{Incoming, SharedPeer, record_peer};
 use crate::client::{Joined, janus_options, join, peer_config};
 use crate::exit::{CmdResult, Exit, Failure};
-use crate::peer::Peer;
+use crate::peer::{Network, Peer};
 use crate::record::{Container, RecordStats, Recorder};
 use crate::session::{SessionEvent, Stream, now_ms};
 use crate::signaling::janus::{self, EchoTest};
@@ -53,7 +53,8 @@ pub async fn echo_test(
         "testsrc",
         "tone",
     ))?;
-    let config = peer_config(&args.conn)?;
+    let network = Network::new(args.impair.impair.as_ref());
+    let config = peer_config(&args.conn, network.clone())?;
     let sent = Progress::new("echo-test", quiet);
     let measure = Arc::new(Mutex::new(Measurements::default()));
     let stream = Stream {
@@ -97,7 +98,7 @@ pub async fn echo_test(
         let sending = Sending::start(sources, video, audio, &sent, None);
         (Loop::Janus(Box::new(echo)), recording, sending)
     } else {
-        let mut joined = join(&args.conn).await?;
+        let mut joined = join(&args.conn, network).await?;
         let looped = async {
             let (stream_id, answer) = joined
                 .client

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 use crate::cli::ConnArgs;
 use crate::exit::{Exit, Failure};
-use crate::peer::PeerConfig;
+use crate::peer::{Network, PeerConfig};
 use crate::session::{SessionEvent, Stream};
 use crate::signaling::Client;
 use crate::signaling::janus::videoroom::{RoomOptions, VideoRoomClient};
@@ -93,7 +93,7 @@ pub fn janus_options(conn: &ConnArgs) -> JanusOptions {
 }
 
 /// The peer connection settings for a server at `url`.
-pub fn peer_config(conn: &ConnArgs) -> Result<PeerConfig, Failure> {
+pub fn peer_config(conn: &ConnArgs, network: Network) -> Result<PeerConfig, Failure> {
     let authority = match janus::authority(&conn.url) {
         Some(a) => a,
         None => server_host(&conn.url)?,
@@ -101,12 +101,13 @@ pub fn peer_config(conn: &ConnArgs) -> Result<PeerConfig, Failure> {
     Ok(PeerConfig {
         bind_ip: media_ip(&authority),
         ice_servers: conn.ice_servers.clone(),
+        network,
     })
 }
 
-/// Connects to the session named by `conn`.
-pub async fn join(conn: &ConnArgs) -> Result<Joined, Failure> {
-    let peer_config = peer_config(conn)?;
+/// Connects to the session named by `conn`; media will go through `network`.
+pub async fn join(conn: &ConnArgs, network: Network) -> Result<Joined, Failure> {
+    let peer_config = peer_config(conn, network)?;
     if conn.session.trim().is_empty() {
         return Err(Failure::new(Exit::Usage, "--session is empty"));
     }

@@ -3,9 +3,10 @@
 use crate::cli::{ForceDisconnectArgs, ForceUnpublishArgs};
 use crate::client::{join, match_stream};
 use crate::exit::{CmdResult, Exit, Failure};
+use crate::peer::Network;
 
 pub async fn force_unpublish(args: ForceUnpublishArgs) -> CmdResult {
-    let joined = join(&args.conn).await?;
+    let joined = join(&args.conn, Network::default()).await?;
     let stream = match_stream(joined.streams(), &args.stream)
         .map(|s| s.id.clone())
         .ok_or_else(|| {
@@ -42,7 +43,7 @@ fn report(json: bool, action: &str, target: &str) {
 }
 
 pub async fn force_disconnect(args: ForceDisconnectArgs) -> CmdResult {
-    let joined = join(&args.conn).await?;
+    let joined = join(&args.conn, Network::default()).await?;
     let result = joined
         .client
         .force_disconnect(&args.connection)

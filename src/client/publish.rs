@@ -18,7 +18,7 @@ use crate::client::stats::{Figures, Monitor, Tracks, stats_ticker};
 use crate::client::{disconnected_failure, join};
 use crate::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
 use crate::exit::{CmdResult, Exit, Failure};
-use crate::peer::{Codec, LocalTrack, Peer, PeerState, Section};
+use crate::peer::{Codec, LocalTrack, Network, Peer, PeerState, Section};
 use crate::record::codecs::is_keyframe;
 use crate::session::{SessionEvent, now_ms};
 
@@ -395,7 +395,8 @@ pub async fn publish(
     stop_signal: impl std::future::Future<Output = ()>,
 ) -> CmdResult {
     let sources = open_sources(&args)?;
-    let mut joined = join(&args.conn).await?;
+    let network = Network::new(args.impair.impair.as_ref());
+    let mut joined = join(&args.conn, network).await?;
     // Whatever fails from here on, the session is left cleanly.
     let codecs = sources.codecs();
     let started = async {

@@ -17,7 +17,8 @@ use crate::client::progress::Progress;
 use crate::client::stats::{Monitor, stats_ticker};
 use crate::client::{Joined, disconnected_failure, join, match_stream};
 use crate::exit::{CmdResult, Exit, Failure};
-use crate::peer::{Codec, KeyframeRequester, Kind, Peer, PeerState, RemoteTrack, Rtp};
+use crate::peer::{Codec, KeyframeRequester, Kind, Network, Peer, PeerState, RemoteTrack, Rtp};
+use crate::codec::OpusRecovery;
 use crate::record::assemble::{Assembler, Frame};
 use crate::record::{AUDIO, Container, RecordStats, Recorder, VIDEO};
 use crate::session::{SessionEvent, Stream};
@@ -405,6 +406,13 @@ impl FirstFrame {
     }
 }
 
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Records what arrives on `peer` into `sink`: each track assembled into frames on its own
 /// task (measured when `measure` is given, counted for `monitor`), one blocking task writing.
 pub(crate) fn record_peer(
@@ -453,23 +461,41 @@ pub(crate) fn record_peer(
                 if slot == VIDEO {
                     keyframes.request().await;
                 }
+                let mut recovery = (track.codec == Codec::Opus)
+                    .then(|| OpusRecovery::new().ok())
+                    .flatten();
                 loop {
-                    let packet = tokio::select! {
+                    let deadline = asm.deadline();
+                    let mut ended = false;
+                    let out = tokio::select! {
                         p = track.recv() => match p {
-                            Some(p) => p,
-                            None => break,
+                            Some(p) => {
+                                if let Some(probe) = probe.as_mut() {
+                                    probe.packet(p.seq());
+                                }
+                                asm.push(p, Instant::now())
+                            }
+                            None => {
+                                ended = true;
+                                asm.flush(Instant::now())
+                            }
                         },
+                        () = sleep_until(deadline) => asm.poll(Instant::now()),
                         _ = tx.closed() => break,
                     };
                     let arrival = Instant::now();
-                    if let Some(p) = probe.as_mut() {
-                        p.packet(packet.seq());
-                    }
-                    let out = asm.push(packet);
                     if out.request_keyframe {
                         keyframes.request().await;
                     }
-                    for frame in out.frames {
+                    for mut frame in out.frames {
+                        if frame.fec {
+                            // A lost audio frame: kept when the next packet carries it.
+                            let recovered = recovery.as_mut().and_then(|r| r.recover(&frame.data));
+                            let Some(data) = recovered else { continue };
+                            (frame.data, frame.fec) = (data.into(), false);
+                        } else if let Some(r) = recovery.as_mut() {
+                            r.observe(&frame.data);
+                        }
                         if let Some(p) = probe.as_mut() {
                             p.frame(&frame, arrival);
                         }
@@ -489,6 +515,9 @@ pub(crate) fn record_peer(
                         {
                             return;
                         }
+                    }
+                    if ended {
+                        break;
                     }
                 }
             });
@@ -680,7 +709,8 @@ pub async fn subscribe(
             "-o records one stream; use --output-dir to record several",
         ));
     }
-    let joined = join(&args.conn).await?;
+    let network = Network::new(args.impair.impair.as_ref());
+    let joined = join(&args.conn, network).await?;
     let initial: Vec<Stream> = joined.streams().to_vec();
     let Joined {
         client,

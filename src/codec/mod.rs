@@ -137,7 +137,8 @@ impl OpusEncoder {
             .set_bitrate(opus::Bitrate::Bits(bitrate as i32))
             .map_err(e)?;
         inner.set_inband_fec(true).map_err(e)?;
-        inner.set_packet_loss_perc(5).map_err(e)?;
+        // FEC sized for 10 % loss: a single lost packet is carried again, coarser, in the next.
+        inner.set_packet_loss_perc(10).map_err(e)?;
         Ok(OpusEncoder {
             inner,
             out: vec![0; 4000],
@@ -177,5 +178,53 @@ impl OpusDecoder {
             .decode(packet, &mut self.out, false)
             .map_err(|e| CodecError::Opus(e.to_string()))?;
         Ok(&self.out[..n * 2])
+    }
+}
+
+/// Recovers a lost Opus frame from the in-band FEC (LBRR) of the packet after it, encoded
+/// anew as a packet of its own so that a recording holds it; everything else is kept as it
+/// was received.
+pub struct OpusRecovery {
+    decoder: opus::Decoder,
+    encoder: opus::Encoder,
+    pcm: Vec<i16>,
+    out: Vec<u8>,
+}
+
+impl OpusRecovery {
+    pub fn new() -> Result<OpusRecovery, CodecError> {
+        let e = |e: opus::Error| CodecError::Opus(e.to_string());
+        let decoder = opus::Decoder::new(48_000, opus::Channels::Mono).map_err(e)?;
+        let mut encoder =
+            opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).map_err(e)?;
+        encoder
+            .set_bitrate(opus::Bitrate::Bits(32_000))
+            .map_err(e)?;
+        Ok(OpusRecovery {
+            decoder,
+            encoder,
+            pcm: vec![0; 5760],
+            out: vec![0; 4000],
+        })
+    }
+
+    /// Keeps the decoder in step with the stream, so what it recovers continues it.
+    pub fn observe(&mut self, packet: &[u8]) {
+        let _ = self.decoder.decode(packet, &mut self.pcm, false);
+    }
+
+    /// The frame lost before `next`, when `next` carries it as FEC (it is as long as `next`).
+    pub fn recover(&mut self, next: &[u8]) -> Option<Vec<u8>> {
+        let len = i32::try_from(next.len()).ok()?;
+        // SAFETY: reads `len` bytes of `next`, a live slice, and keeps no pointer.
+        let has_fec = unsafe { opusic_sys::opus_packet_has_lbrr(next.as_ptr(), len) } == 1;
+        let samples = opus::packet::get_nb_samples(next, 48_000).ok()?;
+        if !has_fec || !matches!(samples, 120 | 240 | 480 | 960 | 1920 | 2880) {
+            return None;
+        }
+        let pcm = &mut self.pcm[..samples];
+        let n = self.decoder.decode(next, pcm, true).ok()?;
+        let n = self.encoder.encode(&pcm[..n], &mut self.out).ok()?;
+        Some(self.out[..n].to_vec())
     }
 }

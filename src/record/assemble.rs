@@ -1,17 +1,26 @@
 //! Turns a track's RTP packets into whole frames: reorders within a window, reassembles
 //! fragmented frames, and after a loss it cannot repair skips video to the next keyframe
-//! (asking for one), so a recording never holds a frame built from missing pieces.
-//! Pure: fed packets, it hands back frames and requests.
+//! (asking for one), so a recording never holds a frame built from missing pieces. Audio
+//! never waits long: a gap is given up after a short wait, and the packet after it is handed
+//! back to recover the lost one from its in-band FEC.
+//! Pure: fed packets and the time, it hands back frames and requests.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
 use super::codecs;
 use crate::peer::{Codec, Depacketizer, Rtp};
 
-/// Packets held waiting for a missing one before it is declared lost.
+/// At most this many packets wait behind a missing one, however young the gap.
 const REORDER_WINDOW: u64 = 200;
+/// How long packets wait behind a missing video packet: long enough for NACKs (sent every
+/// 20 ms) to bring it back over paths with a few hundred ms of round trip.
+const VIDEO_PATIENCE: Duration = Duration::from_millis(400);
+/// How long packets wait behind a missing audio packet, which nobody retransmits: only for
+/// a reordered one.
+const AUDIO_PATIENCE: Duration = Duration::from_millis(100);
 
 /// One complete encoded frame.
 #[derive(Debug, Clone)]
@@ -21,6 +30,9 @@ pub struct Frame {
     /// H.264 in Annex B, VP8 and Opus as their bitstreams.
     pub data: Bytes,
     pub keyframe: bool,
+    /// Audio only: this frame was lost, and `data` is the packet after it, whose in-band FEC
+    /// may carry it (see `codec::OpusRecovery`).
+    pub fec: bool,
 }
 
 /// What the assembler asks of its driver besides taking frames.
@@ -36,8 +48,9 @@ pub struct Output {
 pub struct Assembler {
     codec: Codec,
     depack: Depacketizer,
-    /// Packets not yet assembled, by extended sequence number.
-    pending: BTreeMap<u64, Rtp>,
+    /// Packets not yet assembled, by extended sequence number, with when they arrived.
+    pending: BTreeMap<u64, (Rtp, Instant)>,
+    patience: Duration,
     /// The extended sequence number of the next packet to assemble.
     next: Option<u64>,
     last_seq: Option<u64>,
@@ -70,6 +83,11 @@ impl Assembler {
             codec,
             depack: Depacketizer::new(codec),
             pending: BTreeMap::new(),
+            patience: if codec == Codec::Opus {
+                AUDIO_PATIENCE
+            } else {
+                VIDEO_PATIENCE
+            },
             next: None,
             last_seq: None,
             last_ts: None,
@@ -79,80 +97,142 @@ impl Assembler {
         }
     }
 
-    /// Feeds one packet; returns the frames it completes.
-    pub fn push(&mut self, packet: Rtp) -> Output {
+    /// Feeds one packet that arrived at `now`; returns the frames it completes.
+    pub fn push(&mut self, packet: Rtp, now: Instant) -> Output {
         let seq = extend(self.last_seq, packet.seq() as u32, 16);
         self.last_seq = Some(self.last_seq.map_or(seq, |l| l.max(seq)));
         let next = *self.next.get_or_insert(seq);
         if seq < next {
             return self.output(false); // late duplicate or retransmission of a done frame
         }
-        self.pending.insert(seq, packet);
+        self.pending.entry(seq).or_insert((packet, now));
+        self.assemble(now, false)
+    }
+
+    /// When a gap will have waited long enough ([`poll`](Self::poll) then gives it up).
+    pub fn deadline(&self) -> Option<Instant> {
+        let (_, resume) = self.first_hole(self.next?)?;
+        Some(self.pending[&resume].1 + self.patience)
+    }
+
+    /// Gives up the gaps that have waited long enough by `now`.
+    pub fn poll(&mut self, now: Instant) -> Output {
+        self.assemble(now, false)
+    }
+
+    /// The track ended: every gap is given up, and whatever is whole comes out.
+    pub fn flush(&mut self, now: Instant) -> Output {
+        self.assemble(now, true)
+    }
+
+    fn assemble(&mut self, now: Instant, flush: bool) -> Output {
         let mut out = Output::default();
-        while let Some((&first, _)) = self.pending.first_key_value() {
-            let expected = self.next.expect("set above");
-            if first != expected {
-                let newest = *self.pending.keys().next_back().expect("non-empty");
-                if newest - expected < REORDER_WINDOW {
-                    break; // wait for the gap to fill (NACK may bring it)
-                }
-                // Give up on the gap: count it, and resync on a frame boundary.
-                self.lost += first - expected;
-                self.next = Some(first);
-                if self.codec != Codec::Opus {
-                    self.waiting_for_keyframe = true;
-                    out.request_keyframe = true;
-                }
+        while let Some(&first) = self.pending.keys().next() {
+            let expected = self.next.expect("set by the first packet");
+            if let Some(end) = (first == expected).then(|| self.frame_end(first)).flatten() {
+                self.take_frame(first, end, &mut out);
                 continue;
             }
-            // Is a whole frame present from `first`?
-            let frame_end = if self.codec == Codec::Opus {
-                Some(first)
-            } else {
-                let ts = self.pending[&first].timestamp();
-                let mut end = None;
-                let mut s = first;
-                while let Some(p) = self.pending.get(&s) {
-                    if p.timestamp() != ts {
-                        end = Some(s - 1); // marker lost: the timestamp changed
-                        break;
-                    }
-                    if p.marker() {
-                        end = Some(s);
-                        break;
-                    }
-                    s += 1;
-                }
-                end
+            // Something is missing before the next whole frame: wait, or give it up.
+            let Some((hole, resume)) = self.first_hole(expected) else {
+                break; // the newest frame is still arriving
             };
-            let Some(end) = frame_end else { break };
-            let packets: Vec<Rtp> = (first..=end)
-                .filter_map(|s| self.pending.remove(&s))
-                .collect();
-            self.next = Some(end + 1);
-            // A frame whose first packet is the middle of a fragmented unit lost its start
-            // (we joined mid-frame, or gave up on a gap): it cannot be decoded.
-            if !self.depack.is_frame_start(packets[0].payload()) {
-                if self.codec != Codec::Opus {
-                    self.waiting_for_keyframe = true;
-                    out.request_keyframe = true;
-                }
-                self.depack = Depacketizer::new(self.codec);
-                continue;
+            let newest = *self.pending.keys().next_back().expect("non-empty");
+            let waited = now.saturating_duration_since(self.pending[&resume].1);
+            if !flush && newest - hole < REORDER_WINDOW && waited < self.patience {
+                break; // wait for the gap to fill (NACK or a late packet may bring it)
             }
-            if let Some(frame) = self.build(&packets) {
-                if self.waiting_for_keyframe && !(frame.keyframe && self.have_params) {
-                    out.request_keyframe = true;
-                    continue;
-                }
-                self.waiting_for_keyframe = false;
-                out.frames.push(frame);
+            // Given up: the part of a frame before the hole goes too; resume after it.
+            let partial: Vec<u64> = self.pending.range(..hole).map(|(&s, _)| s).collect();
+            for s in partial {
+                self.pending.remove(&s);
+            }
+            self.lost += resume - hole;
+            self.next = Some(resume);
+            if self.codec == Codec::Opus {
+                out.frames.extend(self.fec_frame(resume - hole, resume));
+            } else {
+                self.depack = Depacketizer::new(self.codec);
+                self.waiting_for_keyframe = true;
+                out.request_keyframe = true;
             }
         }
         let mut o = self.output(false);
         o.frames = out.frames;
         o.request_keyframe |= out.request_keyframe;
         o
+    }
+
+    /// The first missing sequence number from `expected` that a later packet has passed, and
+    /// that packet's.
+    fn first_hole(&self, expected: u64) -> Option<(u64, u64)> {
+        let mut want = expected;
+        for &s in self.pending.range(expected..).map(|(s, _)| s) {
+            if s != want {
+                return Some((want, s));
+            }
+            want = s + 1;
+        }
+        None
+    }
+
+    /// The last packet of the frame that begins at `first`, when all of it is here.
+    fn frame_end(&self, first: u64) -> Option<u64> {
+        if self.codec == Codec::Opus {
+            return Some(first);
+        }
+        let ts = self.pending[&first].0.timestamp();
+        let mut s = first;
+        while let Some((p, _)) = self.pending.get(&s) {
+            if p.timestamp() != ts {
+                return Some(s - 1); // marker lost: the timestamp changed
+            }
+            if p.marker() {
+                return Some(s);
+            }
+            s += 1;
+        }
+        None
+    }
+
+    fn take_frame(&mut self, first: u64, end: u64, out: &mut Output) {
+        let packets: Vec<Rtp> = (first..=end)
+            .filter_map(|s| self.pending.remove(&s).map(|(p, _)| p))
+            .collect();
+        self.next = Some(end + 1);
+        // A frame whose first packet is the middle of a fragmented unit lost its start
+        // (we joined mid-frame, or gave up on a gap): it cannot be decoded.
+        if !self.depack.is_frame_start(packets[0].payload()) {
+            if self.codec != Codec::Opus {
+                self.waiting_for_keyframe = true;
+                out.request_keyframe = true;
+            }
+            self.depack = Depacketizer::new(self.codec);
+            return;
+        }
+        if let Some(frame) = self.build(&packets) {
+            if self.waiting_for_keyframe && !(frame.keyframe && self.have_params) {
+                out.request_keyframe = true;
+                return;
+            }
+            self.waiting_for_keyframe = false;
+            out.frames.push(frame);
+        }
+    }
+
+    /// The last of `missing` lost audio packets before the one at `after`, to be recovered
+    /// from that packet's in-band FEC; its time lies one frame before it.
+    fn fec_frame(&self, missing: u64, after: u64) -> Option<Frame> {
+        let last = self.last_ts?;
+        let (packet, _) = self.pending.get(&after)?;
+        let ts = extend(Some(last), packet.timestamp(), 32);
+        let frame = ts.checked_sub(last)? / (missing + 1);
+        (frame > 0).then(|| Frame {
+            timestamp: ts - frame,
+            data: packet.payload().clone(),
+            keyframe: true,
+            fec: true,
+        })
     }
 
     fn output(&self, request_keyframe: bool) -> Output {
@@ -194,6 +274,7 @@ impl Assembler {
             timestamp: ts,
             data: data.freeze(),
             keyframe,
+            fec: false,
         })
     }
 }

@@ -28,7 +28,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
 
 use crate::auth::{SessionProps, unix_now};
-use crate::peer::{Kind, Peer, PeerConfig, PeerState, RemoteTrack};
+use crate::peer::{Kind, Network, Peer, PeerConfig, PeerState, RemoteTrack};
 use crate::session::now_ms;
 use crate::signaling::native::{ClientMsg, ServerMsg};
 use forward::{Hub, Subscription};
@@ -42,6 +42,8 @@ pub struct ServerConfig {
     pub ice_servers: Vec<String>,
     /// Address the media sockets bind (the listen address, or 0.0.0.0 for all interfaces).
     pub media_ip: IpAddr,
+    /// The network its media goes through (`serve --impair`).
+    pub network: Network,
 }
 
 /// How long connections get to send their goodbyes when the server stops.
@@ -204,6 +206,7 @@ impl Shared {
         let config = PeerConfig {
             bind_ip: self.config.media_ip,
             ice_servers: self.config.ice_servers.clone(),
+            network: self.config.network.clone(),
         };
         let (peer, mut tracks) = Peer::new(&config).await.map_err(|e| e.to_string())?;
         let peer = Arc::new(peer);

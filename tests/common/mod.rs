@@ -48,6 +48,7 @@ impl Server {
                     keys: k,
                     ice_servers: vec![],
                     media_ip: addr.ip(),
+                    network: Default::default(),
                 };
                 server::run(listener, config, async {
                     let _ = stopped.await;

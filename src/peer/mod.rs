@@ -5,6 +5,8 @@
 //! Signaling is not done here: a peer produces and consumes SDP strings, and gathers all of
 //! its candidates before it hands out a description (no trickle), so one message carries all.
 
+mod impaired;
+
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -14,8 +16,10 @@ use bytes::Bytes;
 use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::interceptor::{NackGeneratorBuilder, NackResponderBuilder};
 use rtc::peer_connection::configuration::interceptor_registry::{
-    Registry, register_default_interceptors,
+    Registry, configure_rtcp_reports, configure_simulcast_extension_headers,
+    configure_twcc_receiver_only,
 };
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
@@ -42,6 +46,8 @@ use webrtc::peer_connection::{
     RTCPeerConnectionState,
 };
 use webrtc::rtp_transceiver::RtpSender;
+
+use crate::impair::Impairment;
 
 /// What can go wrong with a peer connection.
 #[derive(Debug, thiserror::Error)]
@@ -196,6 +202,23 @@ pub struct PeerConfig {
     pub bind_ip: IpAddr,
     /// STUN/TURN URLs (`stun:host:port`, `turn:user:pass@host:port`).
     pub ice_servers: Vec<String>,
+    /// The network the media goes through: the real one, or one impaired on purpose.
+    pub network: Network,
+}
+
+/// The network a process's peer connections use: every connection made with one `Network`
+/// shares its impairment and the start its outages are timed from.
+#[derive(Debug, Clone, Default)]
+pub struct Network(Option<Arc<impaired::ImpairedRuntime>>);
+
+impl Network {
+    /// The real network when `spec` is `None`; else one impaired as `spec` says, from now.
+    pub fn new(spec: Option<&Impairment>) -> Network {
+        Network(spec.map(|spec| {
+            tracing::info!("impairing media: {spec} (repeat a run with its seed)");
+            Arc::new(impaired::ImpairedRuntime::new(spec.clone()))
+        }))
+    }
 }
 
 /// Connection state changes worth telling the user about.
@@ -380,6 +403,40 @@ const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(20);
 /// more than the 1.4 s webrtc-rs gives by default, so slow paths are not given up sooner.
 const ICE_MAX_CHECKS: u16 = 100;
 
+/// How often a receiver asks again for packets still missing: a lost packet is asked for at
+/// the next tick after a later one arrives (webrtc-rs's default is 100 ms, which makes every
+/// repaired loss a visible freeze).
+const NACK_INTERVAL: Duration = Duration::from_millis(20);
+/// How many times one packet is asked for: with NACK_INTERVAL, repair is tried for 160 ms.
+/// On long paths a packet may be sent more than once; that costs bandwidth only on losses.
+const NACK_TRIES: u16 = 8;
+
+/// webrtc-rs's default interceptors (NACK both ways, receiver-side transport-wide feedback,
+/// RTCP reports) with NACKs sent at once and kept up.
+fn interceptors(media: &mut MediaEngine) -> Result<Registry, PeerError> {
+    for parameter in ["", "pli"] {
+        media.register_feedback(
+            RTCPFeedback {
+                typ: "nack".into(),
+                parameter: parameter.into(),
+            },
+            RtpCodecKind::Video,
+        );
+    }
+    let registry = Registry::new()
+        .with(Slot::NackResponder, NackResponderBuilder::new().build())
+        .with(
+            Slot::NackGenerator,
+            NackGeneratorBuilder::new()
+                .with_interval(NACK_INTERVAL)
+                .with_max_nacks_per_packet(NACK_TRIES)
+                .build(),
+        );
+    configure_simulcast_extension_headers(media).map_err(webrtc_err)?;
+    let registry = configure_twcc_receiver_only(registry, media).map_err(webrtc_err)?;
+    Ok(configure_rtcp_reports(registry))
+}
+
 /// One WebRTC peer connection: everything one client sends and receives goes over one, with
 /// renegotiation as streams come and go.
 pub struct Peer {
@@ -413,8 +470,7 @@ impl Peer {
                 )
                 .map_err(webrtc_err)?;
         }
-        let registry =
-            register_default_interceptors(Registry::new(), &mut media).map_err(webrtc_err)?;
+        let registry = interceptors(&mut media)?;
         let feedback = FeedbackLog::default();
         let registry = registry.with(
             Slot::from(14_000),
@@ -448,7 +504,11 @@ impl Peer {
                 .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
                 .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), Some(ICE_MAX_CHECKS))
                 .build();
-        let pc = PeerConnectionBuilder::new()
+        let mut builder = PeerConnectionBuilder::new();
+        if let Some(runtime) = &config.network.0 {
+            builder = builder.with_runtime(Arc::clone(runtime) as Arc<dyn webrtc::runtime::Runtime>);
+        }
+        let pc = builder
             .with_configuration(rtc_config)
             .with_setting_engine(setting_engine)
             .with_media_engine(media)
