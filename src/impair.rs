@@ -307,8 +307,8 @@ mod tests {
             delays.push(at - now);
             last = at;
         }
-        assert!(delays.iter().min().unwrap() < &(80 * MS));
-        assert!(delays.iter().max().unwrap() > &(120 * MS));
+        let spread = *delays.iter().max().unwrap() - *delays.iter().min().unwrap();
+        assert!(spread > 30 * MS, "{spread:?}");
     }
 
     #[test]

@@ -283,6 +283,15 @@ impl Assembler {
 mod tests {
     use super::*;
 
+    fn t0() -> Instant {
+        static T0: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        *T0.get_or_init(Instant::now)
+    }
+
+    fn at(ms: u64) -> Instant {
+        t0() + Duration::from_millis(ms)
+    }
+
     fn opus(seq: u16, ts: u32) -> Rtp {
         Rtp::new(111, seq, ts, true, Bytes::from_static(&[0xf8, 1, 2]))
     }
@@ -290,9 +299,9 @@ mod tests {
     #[test]
     fn reordered_audio_comes_out_in_order() {
         let mut a = Assembler::new(Codec::Opus);
-        assert_eq!(a.push(opus(10, 0)).frames.len(), 1);
-        assert!(a.push(opus(12, 1920)).frames.is_empty());
-        let out = a.push(opus(11, 960));
+        assert_eq!(a.push(opus(10, 0), t0()).frames.len(), 1);
+        assert!(a.push(opus(12, 1920), t0()).frames.is_empty());
+        let out = a.push(opus(11, 960), t0());
         let ts: Vec<u64> = out.frames.iter().map(|f| f.timestamp).collect();
         assert_eq!(ts.len(), 2);
         assert_eq!(ts[1] - ts[0], 960);
@@ -303,7 +312,7 @@ mod tests {
         let mut a = Assembler::new(Codec::Opus);
         let mut n = 0;
         for (i, seq) in [65534u16, 65535, 0, 1].into_iter().enumerate() {
-            n += a.push(opus(seq, i as u32 * 960)).frames.len();
+            n += a.push(opus(seq, i as u32 * 960), t0()).frames.len();
         }
         assert_eq!(n, 4);
     }
@@ -320,20 +329,20 @@ mod tests {
         let mut a = Assembler::new(Codec::H264);
         // Parameter sets, then an IDR (type 5) in two FU-A fragments: indicator 0x7c,
         // header start 0x85 / end 0x45.
-        assert!(a.push(pkt(1, 0, false, PARAMS)).frames.is_empty());
+        assert!(a.push(pkt(1, 0, false, PARAMS), t0()).frames.is_empty());
         assert!(
-            a.push(pkt(2, 0, false, &[0x7c, 0x85, 1, 2]))
+            a.push(pkt(2, 0, false, &[0x7c, 0x85, 1, 2]), t0())
                 .frames
                 .is_empty()
         );
-        let out = a.push(pkt(3, 0, true, &[0x7c, 0x45, 3]));
+        let out = a.push(pkt(3, 0, true, &[0x7c, 0x45, 3]), t0());
         assert_eq!(out.frames.len(), 1);
         assert!(out.frames[0].keyframe);
         assert!(out.frames[0].data.ends_with(&[0, 0, 0, 1, 0x65, 1, 2, 3]));
         // A P frame after a gap that never fills is dropped and a keyframe requested.
         let mut requested = false;
         for seq in 5..(5 + REORDER_WINDOW as u16 + 1) {
-            let o = a.push(pkt(seq, 3000 * seq as u32, true, &[0x41, 9, 9]));
+            let o = a.push(pkt(seq, 3000 * seq as u32, true, &[0x41, 9, 9]), t0());
             requested |= o.request_keyframe;
             assert!(o.frames.is_empty());
         }
@@ -343,7 +352,7 @@ mod tests {
             900_000,
             true,
             &[0x65, 7, 7],
-        ));
+        ), t0());
         assert_eq!(o.frames.len(), 1);
     }
 
@@ -351,13 +360,70 @@ mod tests {
     fn the_first_keyframe_needs_parameter_sets_and_a_start() {
         let mut a = Assembler::new(Codec::H264);
         // Joined mid-frame: the end of a fragmented IDR alone is no frame.
-        let o = a.push(pkt(10, 0, true, &[0x7c, 0x45, 3]));
+        let o = a.push(pkt(10, 0, true, &[0x7c, 0x45, 3]), t0());
         assert!(o.frames.is_empty() && o.request_keyframe);
         // A whole IDR, but no SPS/PPS seen yet: a decoder could not start here.
-        let o = a.push(pkt(11, 3000, true, &[0x65, 7, 7]));
+        let o = a.push(pkt(11, 3000, true, &[0x65, 7, 7]), t0());
         assert!(o.frames.is_empty() && o.request_keyframe);
         // Parameter sets and IDR together: the recording starts.
-        assert!(a.push(pkt(12, 6000, false, PARAMS)).frames.is_empty());
-        assert_eq!(a.push(pkt(13, 6000, true, &[0x65, 7, 7])).frames.len(), 1);
+        assert!(a.push(pkt(12, 6000, false, PARAMS), t0()).frames.is_empty());
+        assert_eq!(a.push(pkt(13, 6000, true, &[0x65, 7, 7]), t0()).frames.len(), 1);
+    }
+
+    #[test]
+    fn audio_gives_up_a_gap_soon_and_hands_back_the_packet_after_it_for_fec() {
+        let mut a = Assembler::new(Codec::Opus);
+        assert_eq!(a.push(opus(1, 0), at(0)).frames.len(), 1);
+        // 2 is lost; 3 and 4 wait for it, but not for long.
+        assert!(a.push(opus(3, 1920), at(40)).frames.is_empty());
+        assert!(a.push(opus(4, 2880), at(60)).frames.is_empty());
+        assert_eq!(a.deadline(), Some(at(40) + AUDIO_PATIENCE));
+        assert!(a.poll(at(100)).frames.is_empty());
+        let out = a.poll(at(40) + AUDIO_PATIENCE);
+        let got: Vec<(u64, bool)> = out.frames.iter().map(|f| (f.timestamp, f.fec)).collect();
+        let base = out.frames[0].timestamp - 960;
+        assert_eq!(
+            got,
+            vec![(base + 960, true), (base + 1920, false), (base + 2880, false)]
+        );
+        assert_eq!(out.lost, 1);
+        assert_eq!(a.deadline(), None);
+    }
+
+    #[test]
+    fn a_hole_inside_a_video_frame_is_given_up_in_time_and_a_keyframe_asked_for() {
+        let mut a = Assembler::new(Codec::H264);
+        assert!(a.push(pkt(1, 0, false, PARAMS), at(0)).frames.is_empty());
+        assert_eq!(a.push(pkt(2, 0, true, &[0x65, 7, 7]), at(0)).frames.len(), 1);
+        // A P frame in three fragments loses its middle one; the next frame waits behind it.
+        a.push(pkt(3, 3000, false, &[0x7c, 0x81, 1]), at(33));
+        a.push(pkt(5, 3000, true, &[0x7c, 0x41, 3]), at(34));
+        a.push(pkt(6, 6000, true, &[0x41, 9, 9]), at(66));
+        assert_eq!(a.deadline(), Some(at(34) + VIDEO_PATIENCE));
+        let o = a.poll(at(34) + VIDEO_PATIENCE);
+        assert!(o.frames.is_empty() && o.request_keyframe);
+        assert_eq!(o.lost, 1);
+        // The next keyframe resumes the recording.
+        let o = a.push(pkt(7, 9000, true, &[0x65, 7, 7]), at(500));
+        assert_eq!(o.frames.len(), 1);
+    }
+
+    #[test]
+    fn a_retransmission_in_time_fills_the_hole() {
+        let mut a = Assembler::new(Codec::H264);
+        a.push(pkt(1, 0, false, PARAMS), at(0));
+        a.push(pkt(2, 0, true, &[0x65, 7, 7]), at(0));
+        a.push(pkt(4, 6000, true, &[0x41, 9, 9]), at(66));
+        let o = a.push(pkt(3, 3000, true, &[0x41, 8, 8]), at(90));
+        assert_eq!(o.frames.len(), 2);
+        assert_eq!(o.lost, 0);
+    }
+
+    #[test]
+    fn flushing_gives_up_every_gap() {
+        let mut a = Assembler::new(Codec::Opus);
+        a.push(opus(1, 0), at(0));
+        a.push(opus(3, 1920), at(40));
+        assert_eq!(a.flush(at(41)).frames.len(), 2);
     }
 }

@@ -1,0 +1,180 @@
+//! Bad networks on loopback, made by `--impair` in the processes themselves (no root, no
+//! netem): loss on both legs, delay with jitter and reordering, duplicates, an outage. The
+//! recordings are decoded and the receiver's own measurements checked with `--expect`.
+
+use vcall::auth::Role;
+
+use crate::common::*;
+use crate::stats::{json_lines, summary_track};
+
+/// A publisher and a recording subscriber, each impaired as given; returns the recording,
+/// the subscriber's exit code, JSON lines and stderr.
+fn call(
+    publisher_impair: &str,
+    subscriber_impair: &str,
+    seconds: u32,
+    expect: &str,
+) -> (tempfile::TempDir, std::path::PathBuf, i32, Vec<String>, String) {
+    let server = Server::start();
+    let session = server.session();
+    let mut extra = vec![];
+    if !publisher_impair.is_empty() {
+        extra = vec!["--impair", publisher_impair];
+    }
+    let mut publisher = publisher(&server, &session, "drill", &extra);
+    let dir = temp_dir();
+    let out = dir.path().join("drill.mp4");
+    let duration = format!("{seconds}s");
+    let out_arg = path_str(&out);
+    let mut args = vec![
+        "subscribe",
+        "-o",
+        &out_arg,
+        "--duration",
+        &duration,
+        "--json",
+        "--stats-interval",
+        "0",
+        "--expect",
+        expect,
+    ];
+    if !subscriber_impair.is_empty() {
+        args.extend(["--impair", subscriber_impair]);
+    }
+    let (code, stdout, err) = run(server.cmd(&session, Role::Subscriber, &args));
+    publisher.interrupt();
+    publisher.wait();
+    let lines = stdout.lines().map(str::to_owned).collect();
+    (dir, out, code, lines, err)
+}
+
+/// Every audio packet that arrived is in the file, and the audio runs to the end of the
+/// recording (it once stopped seconds early: packets after a loss waited for 200 more).
+/// The few that arrive after the limit was reached, while the subscriber leaves, are not.
+fn audio_is_complete(out: &std::path::Path, lines: &[String], seconds: f64) {
+    let events = json_lines(lines);
+    let audio = summary_track(&events, "audio");
+    let arrived = audio["packets"].as_u64().unwrap();
+    let finished = events
+        .iter()
+        .find(|e| e["event"] == "recordingFinished")
+        .expect("recordingFinished");
+    let written = finished["audioFrames"].as_u64().unwrap();
+    assert!(
+        written + 5 >= arrived,
+        "{written} audio frames written of {arrived} packets that arrived"
+    );
+    let (start, samples) = decode_audio(out);
+    let audio_seconds = start + samples.len() as f64 / 48_000.0;
+    assert!(
+        audio_seconds > seconds - 0.3,
+        "the audio ends at {audio_seconds:.2} s of a {seconds} s recording"
+    );
+}
+
+fn assert_ok(code: i32, err: &str) {
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn audio_lost_under_loss_5_percent() {
+    let (_dir, out, code, lines, err) = call(
+        "loss=5%",
+        "loss=5%",
+        6,
+        "frames.lost==0, freeze.max<=150ms, audio-frames>=280",
+    );
+    assert_ok(code, &err);
+    audio_is_complete(&out, &lines, 6.0);
+}
+
+#[test]
+fn audio_lost_under_loss_10_percent() {
+    let (_dir, out, code, lines, err) = call(
+        "loss=10%",
+        "loss=10%",
+        6,
+        "frames.lost==0, freeze.max<=250ms, audio-frames>=270",
+    );
+    assert_ok(code, &err);
+    audio_is_complete(&out, &lines, 6.0);
+    // Some of what was lost came back from the next packet's FEC.
+    let events = json_lines(&lines);
+    let audio = summary_track(&events, "audio");
+    let arrived = audio["packets"].as_u64().unwrap();
+    let written = events
+        .iter()
+        .find(|e| e["event"] == "recordingFinished")
+        .and_then(|e| e["audioFrames"].as_u64())
+        .unwrap();
+    assert!(written > arrived, "nothing recovered: {written} of {arrived}");
+}
+
+#[test]
+fn impair_delay_jitter_and_reordering_lose_no_frame() {
+    let spec = "delay=100ms,jitter=30ms,reorder=2%";
+    let (_dir, out, code, lines, err) =
+        call(spec, spec, 5, "frames.lost==0, av-skew<40ms, audio-frames>=240");
+    assert_ok(code, &err);
+    audio_is_complete(&out, &lines, 5.0);
+    let numbers: Vec<u32> = decode_video(&out)
+        .iter()
+        .map(|(_, p)| vcall::media::testsrc::read_marks(p).expect("marks").frame)
+        .collect();
+    assert!(
+        numbers.windows(2).all(|w| w[1] == w[0] + 1),
+        "frames missing: {numbers:?}"
+    );
+}
+
+#[test]
+fn impair_duplicates_are_recorded_once() {
+    let (_dir, out, code, lines, err) = call(
+        "duplicate=10%",
+        "duplicate=10%",
+        4,
+        "frames.lost==0, audio-frames>=190, audio-frames<=205",
+    );
+    assert_ok(code, &err);
+    audio_is_complete(&out, &lines, 4.0);
+}
+
+#[test]
+fn impair_outage_is_survived_and_the_recording_goes_on() {
+    // Nothing reaches the subscriber from 1.5 s to 3.5 s: the call stays up, the recording
+    // holds media from after the outage to its end.
+    let (_dir, out, code, _lines, err) = call("", "outage=2s@1500ms", 6, "frames>=90");
+    assert_ok(code, &err);
+    let times: Vec<f64> = decode_video(&out).iter().map(|(t, _)| *t).collect();
+    assert!(*times.last().unwrap() > 5.5, "video ends at {times:?}");
+    let gap = times
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .fold(0.0f64, f64::max);
+    assert!(gap < 2.6, "a gap of {gap:.2} s for a 2 s outage");
+}
+
+#[test]
+fn impair_bad_specs_are_usage_errors() {
+    for (spec, says) in [
+        ("loss=150%", "between 0% and 100%"),
+        ("delay=40", "needs a unit"),
+        ("bandwidth=1M", "unknown impairment"),
+    ] {
+        let (code, _, err) = run({
+            let mut c = vcall();
+            c.args([
+                "subscribe",
+                "--session",
+                "x",
+                "--token",
+                "t",
+                "--impair",
+                spec,
+            ]);
+            c
+        });
+        assert_eq!(code, 2, "{spec}: {err}");
+        assert!(err.contains(says), "{spec}: {err}");
+    }
+}
