@@ -69,6 +69,10 @@ pub async fn serve(args: ServeArgs) -> CmdResult {
         ice_servers: args.ice_servers,
         media_ip,
         network: crate::peer::Network::new(args.impair.impair.as_ref()),
+        limits: crate::server::Limits {
+            connections: args.max_connections,
+            connections_per_ip: args.max_connections_per_ip,
+        },
     };
     server::run(listener, config, async {
         stop.await;

@@ -103,6 +103,12 @@ pub struct ServeArgs {
     /// `serving` when it listens and `serverStopped` at the end, as JSON lines (docs/json.md).
     #[arg(long)]
     pub json: bool,
+    /// Signaling connections open at once; more are refused with `tooManyConnections`.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_connections: usize,
+    /// Signaling connections open at once from one IP address.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_connections_per_ip: usize,
     #[command(flatten)]
     pub impair: ImpairArgs,
 }

@@ -29,6 +29,7 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
         ice_servers: vec![],
         media_ip: addr.ip(),
         network: Default::default(),
+        limits: Default::default(),
     };
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(server::run(listener, config, async {

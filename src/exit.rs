@@ -62,7 +62,9 @@ impl std::fmt::Display for Failure {
 impl From<SignalingError> for Failure {
     fn from(e: SignalingError) -> Failure {
         let code = match &e {
-            SignalingError::Unreachable(_) | SignalingError::Timeout(_) => Exit::Unreachable,
+            SignalingError::Unreachable(_)
+            | SignalingError::Timeout(_)
+            | SignalingError::Busy(_) => Exit::Unreachable,
             SignalingError::Usage(_) => Exit::Usage,
             SignalingError::Auth(_) => Exit::Auth,
             SignalingError::SessionNotFound(_) | SignalingError::NotFound(_) => Exit::NotFound,

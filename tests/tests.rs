@@ -8,6 +8,7 @@ mod completions;
 mod config;
 mod connection;
 mod expect;
+mod hostile;
 mod impair;
 mod janus;
 mod json;

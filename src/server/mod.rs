@@ -30,7 +30,7 @@ use tokio::sync::{Notify, mpsc};
 use crate::auth::{SessionProps, unix_now};
 use crate::peer::{Kind, Network, Peer, PeerConfig, PeerState, RemoteTrack};
 use crate::session::now_ms;
-use crate::signaling::native::{ClientMsg, ServerMsg};
+use crate::signaling::native::{ClientMsg, ErrorCode, ServerMsg};
 use forward::{Hub, Subscription};
 use room::{Core, Input, Output, SockId};
 
@@ -44,7 +44,28 @@ pub struct ServerConfig {
     pub media_ip: IpAddr,
     /// The network its media goes through (`serve --impair`).
     pub network: Network,
+    /// Signaling sockets open at once, in total and from one IP address.
+    pub limits: Limits,
 }
+
+/// How many signaling sockets the server keeps open.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub connections: usize,
+    pub connections_per_ip: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            connections: 1000,
+            connections_per_ip: 100,
+        }
+    }
+}
+
+/// The largest signaling message taken (an offer for dozens of streams fits many times over).
+const MAX_MESSAGE: usize = 1 << 20;
 
 /// How long connections get to send their goodbyes when the server stops.
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
@@ -86,6 +107,52 @@ struct Shared {
     tables: Mutex<Tables>,
     /// Woken when the core's next deadline may have changed.
     timer: Notify,
+    /// Open signaling sockets by client address.
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One open socket counted against the limits, until dropped.
+struct Counted {
+    shared: AppState,
+    ip: IpAddr,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let mut open = self.shared.open.lock().expect("open lock");
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// Counts a socket from `ip`, or says which limit it would exceed.
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Counted, String> {
+        let limits = self.config.limits;
+        let mut open = self.open.lock().expect("open lock");
+        let total: usize = open.values().sum();
+        let from_ip = open.get(&ip).copied().unwrap_or(0);
+        if total >= limits.connections {
+            return Err(format!(
+                "the server has {total} connections open, its limit (--max-connections)"
+            ));
+        }
+        if from_ip >= limits.connections_per_ip {
+            return Err(format!(
+                "{from_ip} connections are open from {ip}, the limit per address \
+                 (--max-connections-per-ip)"
+            ));
+        }
+        *open.entry(ip).or_default() += 1;
+        Ok(Counted {
+            shared: Arc::clone(self),
+            ip,
+        })
+    }
 }
 
 type AppState = Arc<Shared>;
@@ -379,6 +446,7 @@ pub async fn run(
             media: HashMap::new(),
         }),
         timer: Notify::new(),
+        open: Mutex::new(HashMap::new()),
     });
     // Every socket task holds a clone of `live`; when all are gone, `drained` ends.
     let (live, mut drained) = mpsc::channel::<()>(1);
@@ -392,8 +460,11 @@ pub async fn run(
     let timer = tokio::spawn(Arc::clone(&shared).run_timer());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
                 let _ = stop_rx.await;
             })
             .await
@@ -497,12 +568,29 @@ async fn get_session(
 async fn ws_handler(
     State(state): State<AppState>,
     axum::Extension(live): axum::Extension<mpsc::Sender<()>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    ws.on_upgrade(move |socket| async move {
-        serve_socket(state, socket).await;
-        drop(live);
-    })
+    let admitted = state.admit(peer.ip());
+    ws.max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+        .on_upgrade(move |mut socket| async move {
+            match admitted {
+                Ok(_counted) => serve_socket(state, socket).await,
+                Err(why) => {
+                    tracing::warn!(%peer, "connection refused: {why}");
+                    let msg = ServerMsg::Error {
+                        req: None,
+                        code: ErrorCode::TooManyConnections,
+                        message: why,
+                    };
+                    let text = serde_json::to_string(&msg).expect("server messages serialize");
+                    let _ = socket.send(Message::text(text)).await;
+                    let _ = socket.send(Message::Close(None)).await;
+                }
+            }
+            drop(live);
+        })
 }
 
 /// One signaling socket: messages in go to the core, the core's messages go out.
@@ -515,6 +603,7 @@ async fn serve_socket(state: AppState, mut socket: WebSocket) {
         t.socks.insert(sock, tx);
         sock
     };
+    state.feed(Input::Opened { sock });
     loop {
         tokio::select! {
             cmd = rx.recv() => match cmd {
@@ -536,8 +625,12 @@ async fn serve_socket(state: AppState, mut socket: WebSocket) {
                         Ok(msg) => Input::Message { sock, msg },
                         Err(e) => Input::Unreadable { sock, error: e.to_string() },
                     },
+                    Some(Ok(Message::Binary(_))) => Input::Unreadable {
+                        sock,
+                        error: "binary frames are not part of the protocol (JSON text only)".into(),
+                    },
                     Some(Ok(Message::Close(_))) | None => Input::Closed { sock, reason: "clientDisconnected" },
-                    Some(Ok(_)) => continue,
+                    Some(Ok(_)) => continue, // ping and pong
                     Some(Err(_)) => Input::Closed { sock, reason: "networkDisconnected" },
                 };
                 let closed = matches!(input, Input::Closed { .. });

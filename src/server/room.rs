@@ -15,6 +15,8 @@ use crate::signaling::native::{ClientMsg, ErrorCode, PROTOCOL_VERSION, ServerMsg
 
 /// How long a publisher has to get its tracks flowing before the publish is abandoned, ms.
 pub(crate) const TRACK_WAIT_MS: u64 = 15_000;
+/// How long a new socket has to send `connect` before it is closed.
+pub(crate) const CONNECT_WAIT_MS: u64 = 10_000;
 
 /// The driver's handle for one signaling socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -23,9 +25,11 @@ pub(crate) struct SockId(pub u64);
 /// What happened, as the driver tells it.
 #[derive(Debug)]
 pub(crate) enum Input {
+    /// A socket was accepted: it must send `connect` within [`CONNECT_WAIT_MS`].
+    Opened { sock: SockId },
     /// A message arrived on a socket (the first must be `connect`).
     Message { sock: SockId, msg: ClientMsg },
-    /// A text frame that is not a message.
+    /// A frame that is not a message (unreadable text, or binary).
     Unreadable { sock: SockId, error: String },
     /// The socket ended: the client went away (`clientDisconnected`) or the network did
     /// (`networkDisconnected`).
@@ -158,6 +162,8 @@ pub(crate) struct Core {
     rooms: HashMap<String, Room>,
     /// Socket → the session and connection it joined (absent before `connect`).
     socks: HashMap<SockId, Option<(String, String)>>,
+    /// Sockets that have not joined yet, with the time by which they must have.
+    unjoined: BTreeMap<SockId, u64>,
     subs: HashMap<String, Sub>,
     /// Makes ids: unique per server run, unpredictable across runs.
     id_seed: u64,
@@ -188,6 +194,7 @@ impl Core {
             keys,
             rooms: HashMap::new(),
             socks: HashMap::new(),
+            unjoined: BTreeMap::new(),
             subs: HashMap::new(),
             id_seed,
             id_counter: 0,
@@ -199,7 +206,15 @@ impl Core {
     /// Takes `input` at `now` (Unix ms); returns what to do, in order.
     pub fn handle(&mut self, input: Input, now: u64) -> Vec<Output> {
         match input {
-            Input::Message { sock, msg } => self.message(sock, msg, now),
+            Input::Opened { sock } => {
+                self.unjoined.insert(sock, now + CONNECT_WAIT_MS);
+            }
+            Input::Message { sock, msg } => {
+                self.message(sock, msg, now);
+                if matches!(self.socks.get(&sock), Some(Some(_))) {
+                    self.unjoined.remove(&sock);
+                }
+            }
             Input::Unreadable { sock, error: e } => {
                 let joined = matches!(self.socks.get(&sock), Some(Some(_)));
                 self.send(
@@ -215,6 +230,7 @@ impl Core {
                 }
             }
             Input::Closed { sock, reason } => {
+                self.unjoined.remove(&sock);
                 if let Some(Some((session, conn))) = self.socks.remove(&sock) {
                     self.leave(&session, &conn, reason);
                 }
@@ -237,6 +253,7 @@ impl Core {
                 StreamState::AwaitingMedia { deadline } => Some(deadline),
                 _ => None,
             })
+            .chain(self.unjoined.values().copied())
             .min()
     }
 
@@ -751,6 +768,24 @@ impl Core {
     }
 
     fn timeout(&mut self, now: u64) {
+        let idle: Vec<SockId> = self
+            .unjoined
+            .iter()
+            .filter(|&(_, &deadline)| deadline <= now)
+            .map(|(&sock, _)| sock)
+            .collect();
+        for sock in idle {
+            self.unjoined.remove(&sock);
+            self.send(
+                sock,
+                error(
+                    None,
+                    ErrorCode::ConnectTimeout,
+                    format!("no connect message within {} s", CONNECT_WAIT_MS / 1000),
+                ),
+            );
+            self.out.push(Output::Close { sock });
+        }
         let late: Vec<(String, String)> = self
             .rooms
             .iter()
@@ -1138,6 +1173,38 @@ mod tests {
             events(&out, SockId(1)).as_slice(),
             [SessionEvent::ConnectionCreated { connection }] if connection.data == "Subscriber"
         ));
+    }
+
+    #[test]
+    fn a_socket_that_never_connects_is_closed_after_the_connect_wait() {
+        let mut h = harness();
+        h.input(Input::Opened { sock: SockId(1) });
+        h.input(Input::Opened { sock: SockId(2) });
+        assert_eq!(h.core.poll_timeout(), Some(T0 + CONNECT_WAIT_MS));
+        h.now += 1_000;
+        h.join(2, Role::Subscriber);
+        h.now = T0 + CONNECT_WAIT_MS - 1;
+        assert!(h.input(Input::Timeout).is_empty());
+        h.now += 1;
+        let out = h.input(Input::Timeout);
+        assert!(
+            matches!(
+                out.as_slice(),
+                [
+                    Output::Send {
+                        sock: SockId(1),
+                        msg: ServerMsg::Error {
+                            code: ErrorCode::ConnectTimeout,
+                            ..
+                        }
+                    },
+                    Output::Close { sock: SockId(1) }
+                ]
+            ),
+            "{out:?}"
+        );
+        // The joined socket stays; nothing more is due.
+        assert_eq!(h.core.poll_timeout(), None);
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub enum SignalingError {
     Refused(String),
     #[error("signaling connection lost: {0}")]
     Lost(String),
+    #[error("the server is at its connection limit: {0}")]
+    Busy(String),
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
@@ -40,10 +42,11 @@ impl SignalingError {
             ErrorCode::SessionNotFound => SignalingError::SessionNotFound(message),
             ErrorCode::Forbidden => SignalingError::Forbidden(message),
             ErrorCode::NotFound => SignalingError::NotFound(message),
-            ErrorCode::VersionUnsupported | ErrorCode::BadRequest => {
+            ErrorCode::VersionUnsupported | ErrorCode::BadRequest | ErrorCode::ConnectTimeout => {
                 SignalingError::Protocol(message)
             }
             ErrorCode::Media | ErrorCode::Internal => SignalingError::Refused(message),
+            ErrorCode::TooManyConnections => SignalingError::Busy(message),
         }
     }
 }

@@ -83,6 +83,10 @@ pub enum ErrorCode {
     NotFound,
     Media,
     Internal,
+    /// A socket sent no `connect` in time.
+    ConnectTimeout,
+    /// The server's connection limits (in total, or from one address) are reached.
+    TooManyConnections,
 }
 
 /// Messages from the server to a client.

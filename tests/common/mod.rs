@@ -49,6 +49,7 @@ impl Server {
                     ice_servers: vec![],
                     media_ip: addr.ip(),
                     network: Default::default(),
+                    limits: Default::default(),
                 };
                 server::run(listener, config, async {
                     let _ = stopped.await;
