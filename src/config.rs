@@ -14,7 +14,7 @@
 //! environment variables where the environment has none, and clap takes it from there.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::parser::ValueSource;
 use serde_json::json;
@@ -176,9 +176,33 @@ pub fn apply(args: &[OsString]) -> Result<Applied, Failure> {
             ));
         }
     };
-    let doc: toml::Table = toml::from_str(&text)
+    let mut set = Vec::new();
+    for (env, value) in settings(&text, &path, &profile, explicit_profile.is_some())? {
+        if std::env::var_os(env).is_none() {
+            // SAFETY: called from `main` before the runtime or any other thread starts.
+            unsafe { std::env::set_var(env, value) };
+            set.push(env);
+        }
+    }
+    Ok(Applied {
+        path: Some(path),
+        profile,
+        set,
+    })
+}
+
+
+/// The settings of `profile` in the configuration file's `text`, as (environment variable,
+/// value) pairs; `explicit` when the profile was asked for by name (then it must exist).
+fn settings(
+    text: &str,
+    path: &Path,
+    profile: &str,
+    explicit: bool,
+) -> Result<Vec<(&'static str, String)>, Failure> {
+    let doc: toml::Table = toml::from_str(text)
         .map_err(|e| Failure::new(Exit::Usage, format!("{}: {e}", path.display())))?;
-    let table = match doc.get(&profile) {
+    let table = match doc.get(profile) {
         Some(toml::Value::Table(t)) => t.clone(),
         Some(_) => {
             return Err(Failure::new(
@@ -186,7 +210,7 @@ pub fn apply(args: &[OsString]) -> Result<Applied, Failure> {
                 format!("{}: [{profile}] must be a table", path.display()),
             ));
         }
-        None if explicit_profile.is_some() => {
+        None if explicit => {
             let names: Vec<&String> = doc.keys().collect();
             return Err(Failure::new(
                 Exit::Usage,
@@ -207,7 +231,7 @@ pub fn apply(args: &[OsString]) -> Result<Applied, Failure> {
         }
         None => toml::Table::new(),
     };
-    let mut set = Vec::new();
+    let mut settings = Vec::new();
     for (name, value) in &table {
         let key = KEYS.iter().find(|k| k.name == name).ok_or_else(|| {
             Failure::new(
@@ -243,17 +267,9 @@ pub fn apply(args: &[OsString]) -> Result<Applied, Failure> {
                 ));
             }
         };
-        if std::env::var_os(key.env).is_none() {
-            // SAFETY: called from `main` before the runtime or any other thread starts.
-            unsafe { std::env::set_var(key.env, text) };
-            set.push(key.env);
-        }
+        settings.push((key.env, text));
     }
-    Ok(Applied {
-        path: Some(path),
-        profile,
-        set,
-    })
+    Ok(settings)
 }
 
 /// `vcall config show`: every setting, its value (secrets masked) and where it came from.

@@ -225,6 +225,9 @@ impl Assembler {
     fn fec_frame(&self, missing: u64, after: u64) -> Option<Frame> {
         let last = self.last_ts?;
         let (packet, _) = self.pending.get(&after)?;
+        if packet.payload().is_empty() {
+            return None;
+        }
         let ts = extend(Some(last), packet.timestamp(), 32);
         let frame = ts.checked_sub(last)? / (missing + 1);
         (frame > 0).then(|| Frame {
@@ -425,5 +428,54 @@ mod tests {
         a.push(opus(1, 0), at(0));
         a.push(opus(3, 1920), at(40));
         assert_eq!(a.flush(at(41)).frames.len(), 2);
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Packets as a hostile or broken sender might send them: sequence numbers and
+        /// timestamps near each other (so frames do form) or anywhere, any payload.
+        fn packets() -> impl Strategy<Value = Vec<(u16, u32, bool, Vec<u8>, u64)>> {
+            prop::collection::vec(
+                (
+                    prop_oneof![0u16..40, any::<u16>()],
+                    prop_oneof![(0u32..8).prop_map(|t| t * 3000), any::<u32>()],
+                    any::<bool>(),
+                    prop_oneof![
+                        prop::collection::vec(any::<u8>(), 0..8),
+                        prop::collection::vec(any::<u8>(), 0..1400),
+                    ],
+                    0u64..2000,
+                ),
+                0..80,
+            )
+        }
+
+        proptest! {
+            #[test]
+            fn prop_any_packets_give_whole_frames_or_none(
+                codec in prop_oneof![Just(Codec::H264), Just(Codec::Vp8), Just(Codec::Opus)],
+                packets in packets(),
+            ) {
+                let mut a = Assembler::new(codec);
+                let mut frames = Vec::new();
+                for (seq, ts, marker, payload, ms) in packets {
+                    let rtp = Rtp::new(96, seq, ts, marker, Bytes::from(payload));
+                    frames.extend(a.push(rtp, at(ms)).frames);
+                    frames.extend(a.poll(at(ms)).frames);
+                    if let Some(deadline) = a.deadline() {
+                        prop_assert!(deadline >= at(0));
+                    }
+                }
+                frames.extend(a.flush(at(5000)).frames);
+                for f in frames {
+                    prop_assert!(!f.data.is_empty());
+                    if codec == Codec::H264 {
+                        prop_assert!(f.data.starts_with(&[0, 0, 0, 1]));
+                    }
+                }
+            }
+        }
     }
 }

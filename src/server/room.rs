@@ -1685,4 +1685,179 @@ mod tests {
             (0..1000).map(|_| core.next_id("c-")).collect();
         assert_eq!(ids.len(), 1000);
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// One step a client, the driver or the clock may take; ids are picked among those the
+        /// core has handed out so far (or made up), so that deep states are reached.
+        #[derive(Debug, Clone)]
+        enum Op {
+            Open(u8),
+            Connect(u8, u8, bool),
+            Publish(u8, bool),
+            Unpublish(u8, u8),
+            Subscribe(u8, u8, bool),
+            Unsubscribe(u8, u8),
+            ForceUnpublish(u8, u8),
+            ForceDisconnect(u8, u8),
+            Leave(u8),
+            Unreadable(u8),
+            Close(u8),
+            Answer(u8, bool),
+            Media(u8),
+            MediaFailed(u8),
+            Tick(u16),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            let s = 0u8..6;
+            prop_oneof![
+                s.clone().prop_map(Op::Open),
+                (s.clone(), 0u8..4, any::<bool>()).prop_map(|(a, b, c)| Op::Connect(a, b, c)),
+                (s.clone(), any::<bool>()).prop_map(|(a, b)| Op::Publish(a, b)),
+                (s.clone(), any::<u8>()).prop_map(|(a, b)| Op::Unpublish(a, b)),
+                (s.clone(), any::<u8>(), any::<bool>()).prop_map(|(a, b, c)| Op::Subscribe(a, b, c)),
+                (s.clone(), any::<u8>()).prop_map(|(a, b)| Op::Unsubscribe(a, b)),
+                (s.clone(), any::<u8>()).prop_map(|(a, b)| Op::ForceUnpublish(a, b)),
+                (s.clone(), any::<u8>()).prop_map(|(a, b)| Op::ForceDisconnect(a, b)),
+                s.clone().prop_map(Op::Leave),
+                s.clone().prop_map(Op::Unreadable),
+                s.clone().prop_map(Op::Close),
+                (s.clone(), any::<bool>()).prop_map(|(a, b)| Op::Answer(a, b)),
+                any::<u8>().prop_map(Op::Media),
+                s.clone().prop_map(Op::MediaFailed),
+                (0u16..20_000).prop_map(Op::Tick),
+            ]
+        }
+
+        fn pick(ids: &[String], i: u8) -> String {
+            if ids.is_empty() || i == u8::MAX {
+                "made-up".into()
+            } else {
+                ids[i as usize % ids.len()].clone()
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn prop_the_core_takes_any_sequence_of_inputs(
+                ops in prop::collection::vec(op(), 0..60),
+                shutdown in any::<bool>(),
+            ) {
+                let mut h = harness();
+                let (mut streams, mut subs, mut conns) = (vec![], vec![], vec![]);
+                let mut closed = std::collections::HashSet::new();
+                let mut req = 0;
+                for op in ops {
+                    req += 1;
+                    let sock = |n: u8| SockId(n as u64);
+                    let input = match op {
+                        Op::Open(n) => Input::Opened { sock: sock(n) },
+                        Op::Connect(n, role, good) => {
+                            let role = [Role::Publisher, Role::Subscriber, Role::Moderator][role as usize % 3];
+                            let token = if role as u8 == 3 { "junk".into() } else { h.token(role, h.now / 1000 + 60) };
+                            let mut msg = h.connect_msg(token);
+                            if !good {
+                                if let ClientMsg::Connect { session_id, .. } = &mut msg {
+                                    session_id.push('x');
+                                }
+                            }
+                            Input::Message { sock: sock(n), msg }
+                        }
+                        Op::Publish(n, with_media) => Input::Message {
+                            sock: sock(n),
+                            msg: ClientMsg::Publish {
+                                req,
+                                name: "cam".into(),
+                                has_audio: with_media,
+                                has_video: true,
+                                msid: "m".into(),
+                                sdp: "offer".into(),
+                            },
+                        },
+                        Op::Unpublish(n, i) => Input::Message {
+                            sock: sock(n),
+                            msg: ClientMsg::Unpublish { req, stream_id: pick(&streams, i) },
+                        },
+                        Op::Subscribe(n, i, audio) => Input::Message {
+                            sock: sock(n),
+                            msg: ClientMsg::Subscribe {
+                                req,
+                                stream_id: pick(&streams, i),
+                                audio,
+                                video: true,
+                                sdp: "offer".into(),
+                            },
+                        },
+                        Op::Unsubscribe(n, i) => Input::Message {
+                            sock: sock(n),
+                            msg: ClientMsg::Unsubscribe { req, subscription_id: pick(&subs, i) },
+                        },
+                        Op::ForceUnpublish(n, i) => Input::Message {
+                            sock: sock(n),
+                            msg: ClientMsg::ForceUnpublish { req, stream_id: pick(&streams, i) },
+                        },
+                        Op::ForceDisconnect(n, i) => Input::Message {
+                            sock: sock(n),
+                            msg: ClientMsg::ForceDisconnect { req, connection_id: pick(&conns, i) },
+                        },
+                        Op::Leave(n) => Input::Message { sock: sock(n), msg: ClientMsg::Disconnect },
+                        Op::Unreadable(n) => Input::Unreadable { sock: sock(n), error: "x".into() },
+                        Op::Close(n) => Input::Closed { sock: sock(n), reason: "clientDisconnected" },
+                        Op::Answer(n, ok) => Input::Answered {
+                            sock: sock(n),
+                            result: if ok { Ok("answer".into()) } else { Err("no".into()) },
+                        },
+                        Op::Media(i) => Input::PublishMedia { stream: pick(&streams, i) },
+                        Op::MediaFailed(n) => Input::MediaFailed { sock: sock(n) },
+                        Op::Tick(ms) => {
+                            h.now += ms as u64;
+                            Input::Timeout
+                        }
+                    };
+                    // The driver never feeds a socket again once it has closed.
+                    let on = match &input {
+                        Input::Opened { sock }
+                        | Input::Message { sock, .. }
+                        | Input::Unreadable { sock, .. }
+                        | Input::Closed { sock, .. }
+                        | Input::Answered { sock, .. }
+                        | Input::MediaFailed { sock } => Some(*sock),
+                        _ => None,
+                    };
+                    if on.is_some_and(|s| closed.contains(&s)) {
+                        continue;
+                    }
+                    let closing = match &input {
+                        Input::Closed { sock, .. } => Some(*sock),
+                        _ => None,
+                    };
+                    let out = h.input(input);
+                    for o in &out {
+                        match o {
+                            Output::StartPublish { stream, .. } => streams.push(stream.clone()),
+                            Output::StartSubscription { sub, .. } => subs.push(sub.clone()),
+                            Output::Send { sock, msg } => {
+                                prop_assert!(!closed.contains(sock), "sent to closed {sock:?}: {msg:?}");
+                                if let ServerMsg::Event { event: SessionEvent::SessionConnected { connection, .. } } = msg {
+                                    conns.push(connection.id.clone());
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    if let Some(sock) = closing {
+                        closed.insert(sock);
+                    }
+                }
+                if shutdown {
+                    h.input(Input::Shutdown);
+                    h.now += 60_000;
+                    h.input(Input::Timeout);
+                }
+            }
+        }
+    }
 }
