@@ -280,4 +280,57 @@ mod tests {
         );
         assert_eq!(p.verify_token("abc", "s1", 150), Err(AuthError::Malformed));
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn keys() -> KeyPair {
+            KeyPair { key: "k".into(), secret: "s".into() }
+        }
+
+        proptest! {
+            #[test]
+            fn prop_any_token_or_session_id_is_checked_without_panic(text in "\\PC{0,200}") {
+                let k = keys();
+                let _ = k.verify_token(&text, "s1", 100);
+                let _ = k.open_session(&text);
+                let _ = k.check_credentials(text.as_bytes());
+            }
+
+            #[test]
+            fn prop_a_changed_token_or_session_id_is_refused(at in any::<prop::sample::Index>(), with in any::<char>()) {
+                let k = keys();
+                let claims = TokenClaims {
+                    iss: "k".into(), sid: "s1".into(), role: Role::Publisher,
+                    data: "d".into(), iat: 0, exp: 200,
+                };
+                let token = k.create_token(&claims);
+                let session = k.create_session(&SessionProps {
+                    p2p: false, location_hint: None, created_at: 0, nonce: "n".into(),
+                });
+                for original in [token, session] {
+                    let mut chars: Vec<char> = original.chars().collect();
+                    let i = at.index(chars.len());
+                    if chars[i] == with {
+                        continue;
+                    }
+                    chars[i] = with;
+                    let changed: String = chars.into_iter().collect();
+                    // Base64's last character may carry unused bits: a change there can decode
+                    // to the same bytes, which is the same token.
+                    let same_bytes = |a: &str, b: &str| {
+                        a.rsplit('.').next().and_then(|x| B64.decode(x).ok())
+                            == b.rsplit('.').next().and_then(|x| B64.decode(x).ok())
+                            && a.rsplit_once('.').map(|x| x.0) == b.rsplit_once('.').map(|x| x.0)
+                    };
+                    if same_bytes(&original, &changed) {
+                        continue;
+                    }
+                    prop_assert!(k.verify_token(&changed, "s1", 100).is_err());
+                    prop_assert!(k.open_session(&changed).is_err());
+                }
+            }
+        }
+    }
 }

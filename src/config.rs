@@ -338,4 +338,23 @@ mod tests {
         assert_eq!(flag_value(&args, "config").as_deref(), Some("/c.toml"));
         assert_eq!(flag_value(&args, "url"), None);
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn prop_any_configuration_file_is_read_or_refused(
+                text in prop_oneof![
+                    "\\PC{0,200}",
+                    "(\\[[a-z]{1,5}\\]\n([a-z_]{1,12} = (\"[a-z:/0-9]{0,10}\"|[0-9]{1,4}|true|\\[\"a\", 1\\]|\\{\\})\n){0,4}){0,3}",
+                ],
+                profile in "[a-z]{1,5}",
+                explicit in any::<bool>(),
+            ) {
+                let _ = settings(&text, Path::new("c.toml"), &profile, explicit);
+            }
+        }
+    }
 }

@@ -356,4 +356,23 @@ mod tests {
         );
         assert_eq!(link.schedule(Duration::from_secs(1), 1000)[0], Some(1100 * MS));
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn prop_any_impair_spec_is_read_or_refused(
+                text in "((loss|delay|jitter|reorder|duplicate|outage|rate|queue|seed|x)=[0-9.%@a-z]{0,8},?){0,6}|\\PC{0,40}",
+            ) {
+                if let Ok(spec) = text.parse::<Impairment>() {
+                    let mut link = Link::new(&spec, 0);
+                    for i in 0..50u64 {
+                        link.schedule(Duration::from_millis(i * 7), 1200);
+                    }
+                }
+            }
+        }
+    }
 }

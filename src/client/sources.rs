@@ -153,6 +153,9 @@ impl VideoSource for TestSrc {
     }
 }
 
+/// The largest picture side taken from a file (H.264's largest levels stop at 8192).
+const MAX_SIDE: usize = 8192;
+
 /// YUV4MPEG2 (4:2:0 only) from a file or stdin.
 pub struct Y4mSource {
     path: Option<PathBuf>,
@@ -230,10 +233,10 @@ impl Y4mSource {
                 _ => {}
             }
         }
-        if w == 0 || h == 0 || w % 2 == 1 || h % 2 == 1 {
+        if w == 0 || h == 0 || w % 2 == 1 || h % 2 == 1 || w > MAX_SIDE || h > MAX_SIDE {
             return Err(y4m_error(
                 &self.path,
-                format!("unsupported picture size {w}x{h} (needs even, non-zero)"),
+                format!("unsupported picture size {w}x{h} (needs even, non-zero, at most {MAX_SIDE})"),
             ));
         }
         if self.width != 0 && (w, h) != (self.width, self.height) {
@@ -252,6 +255,14 @@ impl VideoSource for Y4mSource {
         self.fps
     }
     fn next(&mut self, _capture_ms: u64) -> Result<Option<I420>, Failure> {
+        self.read_frame(true)
+    }
+}
+
+impl Y4mSource {
+    /// The next frame; at the end, the first again when looping (once: a file without
+    /// frames is not looped forever).
+    fn read_frame(&mut self, may_loop: bool) -> Result<Option<I420>, Failure> {
         let mut line = String::new();
         let n = self
             .reader
@@ -259,13 +270,17 @@ impl VideoSource for Y4mSource {
             .map_err(|e| y4m_error(&self.path, e))?;
         if n == 0 {
             if self.looping
+                && may_loop
                 && let Some(p) = self.path.clone()
             {
                 self.reader = Box::new(BufReader::new(
                     File::open(&p).map_err(|e| y4m_error(&self.path, e))?,
                 ));
                 self.read_header()?;
-                return self.next(_capture_ms);
+                return match self.read_frame(false)? {
+                    Some(frame) => Ok(Some(frame)),
+                    None => Err(y4m_error(&self.path, "no frames to loop")),
+                };
             }
             return Ok(None);
         }
@@ -348,8 +363,10 @@ impl WavSource {
         } else {
             format
         };
-        if channels == 0 || rate == 0 {
-            return Err(err("zero channels or sample rate".into()));
+        if channels == 0 || !(1_000..=384_000).contains(&rate) {
+            return Err(err(format!(
+                "{channels} channels at {rate} Hz: needs at least one channel, 1 to 384 kHz"
+            )));
         }
         let frames: Vec<f64> = match (format, bits) {
             (1, 16) => data
@@ -488,18 +505,29 @@ impl IvfSource {
 
     /// The next frame and its presentation time in seconds; `None` at the end.
     pub fn next_frame(&mut self) -> Result<Option<(Vec<u8>, f64)>, Failure> {
+        self.read_frame(true)
+    }
+
+    fn read_frame(&mut self, may_loop: bool) -> Result<Option<(Vec<u8>, f64)>, Failure> {
         let err = |m: String| Failure::new(Exit::Usage, format!("{}: {m}", self.path.display()));
         let mut fh = [0u8; 12];
         match self.reader.read_exact(&mut fh) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                if !self.looping {
+                if !(self.looping && may_loop) {
                     return Ok(None);
                 }
                 let again = IvfSource::open(&self.path, true)?;
                 self.reader = again.reader;
                 self.loop_offset = self.last + self.step;
-                return self.next_frame();
+                let path = self.path.display().to_string();
+                return match self.read_frame(false)? {
+                    Some(frame) => Ok(Some(frame)),
+                    None => Err(Failure::new(
+                        Exit::Usage,
+                        format!("{path}: no frames to loop"),
+                    )),
+                };
             }
             Err(e) => return Err(err(e.to_string())),
         }
@@ -521,5 +549,81 @@ impl IvfSource {
         }
         self.last = pts;
         Ok(Some((data, pts)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Reads up to a few frames of `bytes` as each file type; Ok or a Failure, never a panic.
+    fn read_all(bytes: &[u8], looping: bool) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for name in ["a.y4m", "a.wav", "a.ivf"] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).expect("write");
+            match name {
+                "a.y4m" => {
+                    if let Ok(mut s) = Y4mSource::open(Some(&path), looping) {
+                        for _ in 0..3 {
+                            if !matches!(s.next(0), Ok(Some(_))) {
+                                break;
+                            }
+                        }
+                    }
+                }
+                "a.wav" => {
+                    if let Ok(mut s) = WavSource::open(&path, looping) {
+                        let mut out = [0i16; OPUS_FRAME];
+                        for _ in 0..3 {
+                            if !matches!(s.next(&mut out), Ok(true)) {
+                                break;
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    if let Ok(mut s) = IvfSource::open(&path, looping) {
+                        for _ in 0..3 {
+                            if !matches!(s.next_frame(), Ok(Some(_))) {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A file's start as each format's header, then anything.
+    fn files() -> impl Strategy<Value = Vec<u8>> {
+        let head = prop_oneof![
+            Just(b"YUV4MPEG2 W4 H2 F30:1 C420\nFRAME\n".to_vec()),
+            Just(b"YUV4MPEG2 W99998 H99998\nFRAME\n".to_vec()),
+            Just(b"YUV4MPEG2 W2 H2\n".to_vec()),
+            Just(b"RIFF\0\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0\x80\xbb\0\0\0\0\0\0\x02\0\x10\0data".to_vec()),
+            Just(b"RIFF\0\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0\x01\0\0\0\0\0\0\0\x02\0\x10\0data".to_vec()),
+            Just(b"DKIF\0\0\x20\0VP80\x02\0\x02\0\x1e\0\0\0\x01\0\0\0\0\0\0\0\0\0\0\0".to_vec()),
+            Just(b"DKIF\0\0\x20\0H264\x02\0\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0".to_vec()),
+            Just(Vec::new()),
+        ];
+        (head, prop::collection::vec(any::<u8>(), 0..200)).prop_map(|(mut h, tail)| {
+            h.extend(tail);
+            h
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn prop_y4m_wav_and_ivf_readers_take_any_file(bytes in files(), looping in any::<bool>()) {
+            read_all(&bytes, looping);
+        }
+    }
+
+    #[test]
+    fn files_without_frames_are_not_looped_forever() {
+        read_all(b"YUV4MPEG2 W2 H2\n", true);
+        read_all(b"DKIF\0\0\x20\0VP80\x02\0\x02\0\x1e\0\0\0\x01\0\0\0\0\0\0\0\0\0\0\0", true);
     }
 }

@@ -1091,4 +1091,81 @@ mod tests {
         // A negative 24-bit total (duplicates outnumber losses) stays negative.
         assert_eq!((two.nacks, two.plis, two.lost), (0, 1, -2));
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn prop_any_rtcp_from_a_peer_is_parsed_or_refused(
+                bytes in prop::collection::vec(any::<u8>(), 0..300),
+                header in prop::collection::vec(any::<u8>(), 4),
+            ) {
+                let tap = RtcpTap {
+                    read: Default::default(),
+                    write: Default::default(),
+                    feedback: FeedbackLog::default(),
+                };
+                // Half the cases start as RTCP version 2 of a known type, so parsing goes deep.
+                let mut data = bytes.clone();
+                if header[0] & 1 == 0 && data.len() >= 4 {
+                    data[0] = 0x80 | (data[0] & 0x1f);
+                    data[1] = [200, 201, 202, 203, 204, 205, 206][header[1] as usize % 7];
+                    let words = (data.len() / 4).saturating_sub(1) as u16;
+                    data[2..4].copy_from_slice(&words.to_be_bytes());
+                }
+                if let Ok(packets) = rtc::rtcp::packet::unmarshal(&mut Bytes::from(data)) {
+                    tap.note(&packets);
+                }
+            }
+
+            #[test]
+            fn prop_depacketizers_take_any_payload(
+                payloads in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..64), 0..20),
+            ) {
+                for codec in [Codec::H264, Codec::Vp8, Codec::Opus] {
+                    let mut d = Depacketizer::new(codec);
+                    for p in &payloads {
+                        let p = Bytes::from(p.clone());
+                        d.is_frame_start(&p);
+                        let _ = d.push(&p);
+                    }
+                }
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(ProptestConfig::default().cases / 8 + 1))]
+
+            /// SDP a remote peer (or a server passing one on) sends: refused with an error, never
+            /// a panic. Starts from a real offer and damages it.
+            #[test]
+            fn prop_any_sdp_from_a_peer_is_taken_or_refused(
+                cuts in prop::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>(), "[ -~\r\n]{0,12}"), 0..4),
+            ) {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async {
+                    let config = PeerConfig {
+                        bind_ip: IpAddr::from([127, 0, 0, 1]),
+                        ice_servers: vec![],
+                        network: Network::default(),
+                    };
+                    let (offerer, _) = Peer::new(&config).await.unwrap();
+                    offerer.offer_to_receive(&[Kind::Audio, Kind::Video]).await.unwrap();
+                    let mut sdp = offerer.create_offer().await.unwrap();
+                    for (at, len, with) in &cuts {
+                        let chars: Vec<char> = sdp.chars().collect();
+                        let start = at.index(chars.len() + 1);
+                        let end = (start + len.index(40)).min(chars.len());
+                        sdp = chars[..start].iter().chain(with.chars().collect::<Vec<_>>().iter()).chain(chars[end..].iter()).collect();
+                    }
+                    let (answerer, _) = Peer::new(&config).await.unwrap();
+                    let _ = answerer.accept_offer(&sdp).await;
+                    answerer.close().await;
+                    offerer.close().await;
+                });
+            }
+        }
+    }
 }

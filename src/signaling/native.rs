@@ -411,3 +411,28 @@ impl NativeClient {
 fn unexpected(msg: ServerMsg) -> SignalingError {
     SignalingError::Protocol(format!("unexpected response {msg:?}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever arrives on the socket either is a message or is refused; messages damaged
+        /// at random included.
+        #[test]
+        fn prop_any_text_is_a_message_or_refused(
+            text in "\\PC{0,300}",
+            at in any::<prop::sample::Index>(),
+            cut in 0usize..30,
+        ) {
+            let _ = serde_json::from_str::<ClientMsg>(&text);
+            let _ = serde_json::from_str::<ServerMsg>(&text);
+            let valid = r#"{"type":"subscribe","req":3,"streamId":"s-1","audio":true,"video":false,"sdp":"v=0"}"#;
+            let i = at.index(valid.len());
+            let damaged = format!("{}{}{}", &valid[..i], text.chars().take(cut).collect::<String>(), &valid[(i + cut).min(valid.len())..]);
+            let _ = serde_json::from_str::<ClientMsg>(&damaged);
+            let _ = serde_json::from_str::<ServerMsg>(&damaged);
+        }
+    }
+}

@@ -756,4 +756,50 @@ mod tests {
         );
         assert!(events_for(&media, "7", &mut room, &published, &mut live).is_empty());
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// JSON shaped like Janus's: the keys it uses, values of any kind.
+        fn janus_json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                (0u64..100).prop_map(Value::from),
+                "[a-z0-9]{0,6}".prop_map(Value::from),
+                Just(json!("event")),
+                Just(json!("videoroom")),
+            ];
+            leaf.prop_recursive(4, 40, 6, |inner| {
+                let key = prop_oneof![
+                    Just("janus"), Just("sender"), Just("plugindata"), Just("data"),
+                    Just("plugin"), Just("videoroom"), Just("publishers"), Just("id"),
+                    Just("display"), Just("streams"), Just("type"), Just("mid"),
+                    Just("codec"), Just("unpublished"), Just("leaving"), Just("joining"),
+                    Just("attendees"), Just("error"), Just("error_code"), Just("disabled"),
+                ];
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                    prop::collection::vec((key, inner), 0..6).prop_map(|kv| {
+                        Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+                    }),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn prop_any_janus_message_becomes_events_or_nothing(msgs in prop::collection::vec(janus_json(), 1..6)) {
+                let mut room = Room::default();
+                let published = AtomicBool::new(false);
+                let mut live = false;
+                for msg in msgs {
+                    events_for(&msg, "7", &mut room, &published, &mut live);
+                    events_for(&ev(msg.clone()), "7", &mut room, &published, &mut live);
+                }
+            }
+        }
+    }
 }
