@@ -464,7 +464,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__echo__subcmd__test)
-            opts="-o -v -q -h -V --url --session --token --data --ice-server --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --duration --output --json --verbose --quiet --profile --config --help --version"
+            opts="-o -v -q -h -V --url --session --token --data --ice-server --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --impair --duration --output --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -515,6 +515,10 @@ _vcall() {
                     return 0
                     ;;
                 --keepalive-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --impair)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1108,7 +1112,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__publish)
-            opts="-v -q -h -V --url --session --token --data --ice-server --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --name --video --audio --no-audio --no-video --width --height --fps --video-bitrate --audio-bitrate --keyframe-interval --loop --duration --stats-interval --json --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --url --session --token --data --ice-server --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --impair --name --video --audio --no-audio --no-video --width --height --fps --video-bitrate --audio-bitrate --keyframe-interval --loop --duration --stats-interval --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1159,6 +1163,10 @@ _vcall() {
                     return 0
                     ;;
                 --keepalive-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --impair)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1222,7 +1230,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__serve)
-            opts="-v -q -h -V --listen --api-key --api-secret --ice-server --json --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --listen --api-key --api-secret --ice-server --json --max-connections --max-connections-per-ip --impair --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1241,6 +1249,18 @@ _vcall() {
                     return 0
                     ;;
                 --ice-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections-per-ip)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --impair)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1362,7 +1382,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__subscribe)
-            opts="-o -v -q -h -V --url --session --token --data --ice-server --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --stream --no-audio --no-video --output --output-dir --format --duration --frames --expect --stats-interval --json --verbose --quiet --profile --config --help --version"
+            opts="-o -v -q -h -V --url --session --token --data --ice-server --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --impair --stream --no-audio --no-video --output --output-dir --format --duration --frames --expect --stats-interval --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1413,6 +1433,10 @@ _vcall() {
                     return 0
                     ;;
                 --keepalive-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --impair)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

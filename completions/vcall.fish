@@ -47,6 +47,9 @@ complete -c vcall -n "__fish_vcall_using_subcommand serve" -l listen -d 'Address
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l api-key -d 'API key [env: VCALL_API_KEY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l api-secret -d 'API secret [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l ice-server -d 'STUN or TURN server for the server\'s media connections (repeatable); `turn:user:pass@host:port` carries credentials' -r
+complete -c vcall -n "__fish_vcall_using_subcommand serve" -l max-connections -d 'Signaling connections open at once; more are refused with `tooManyConnections`' -r
+complete -c vcall -n "__fish_vcall_using_subcommand serve" -l max-connections-per-ip -d 'Signaling connections open at once from one IP address' -r
+complete -c vcall -n "__fish_vcall_using_subcommand serve" -l impair -d 'Impair this process\'s media, both directions, in userspace: comma-separated loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start, repeatable), rate=500kbit, queue=300ms (the rate\'s queue), seed=N [env: VCALL_IMPAIR]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l json -d '`serving` when it listens and `serverStopped` at the end, as JSON lines (docs/json.md)'
@@ -155,6 +158,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand publish" -l display -d 'The 
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l max-retries -d 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l retry-delay -d 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l impair -d 'Impair this process\'s media, both directions, in userspace: comma-separated loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start, repeatable), rate=500kbit, queue=300ms (the rate\'s queue), seed=N [env: VCALL_IMPAIR]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l name -d 'The stream\'s name, visible to others' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l video -d 'Video source: camera[:INDEX|NAME], testsrc, a .y4m file, a .ivf file (VP8 or H.264, sent as it is), or - for Y4M on stdin' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l audio -d 'Audio source: mic[:NAME], tone[:HZ], or a .wav file' -r
@@ -189,6 +193,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l display -d 'Th
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l max-retries -d 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l retry-delay -d 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l impair -d 'Impair this process\'s media, both directions, in userspace: comma-separated loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start, repeatable), rate=500kbit, queue=300ms (the rate\'s queue), seed=N [env: VCALL_IMPAIR]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l stream -d 'Stream id or name to subscribe to (repeatable); default: every stream, including later ones' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -s o -l output -d 'Output file (.mp4 or .mkv: one file with audio and video), or - for stdout with --format' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l output-dir -d 'Record every stream to its own file in this folder, named from its name and id' -r -F
@@ -277,6 +282,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l display -d 'Th
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l max-retries -d 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l retry-delay -d 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l impair -d 'Impair this process\'s media, both directions, in userspace: comma-separated loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start, repeatable), rate=500kbit, queue=300ms (the rate\'s queue), seed=N [env: VCALL_IMPAIR]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l duration -d 'How long to send' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -s o -l output -d 'Also record what came back (.mp4 or .mkv)' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
