@@ -286,7 +286,10 @@ mod tests {
         use proptest::prelude::*;
 
         fn keys() -> KeyPair {
-            KeyPair { key: "k".into(), secret: "s".into() }
+            KeyPair {
+                key: "k".into(),
+                secret: "s".into(),
+            }
         }
 
         proptest! {

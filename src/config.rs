@@ -191,7 +191,6 @@ pub fn apply(args: &[OsString]) -> Result<Applied, Failure> {
     })
 }
 
-
 /// The settings of `profile` in the configuration file's `text`, as (environment variable,
 /// value) pairs; `explicit` when the profile was asked for by name (then it must exist).
 fn settings(

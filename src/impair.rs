@@ -111,7 +111,12 @@ impl fmt::Display for Impairment {
             self.duplicate * 100.0
         )?;
         for (start, length) in &self.outages {
-            write!(f, ",outage={}ms@{}ms", length.as_millis(), start.as_millis())?;
+            write!(
+                f,
+                ",outage={}ms@{}ms",
+                length.as_millis(),
+                start.as_millis()
+            )?;
         }
         if let Some(rate) = self.rate {
             write!(f, ",rate={rate}bit,queue={}ms", self.queue.as_millis())?;
@@ -342,7 +347,9 @@ mod tests {
     fn a_bottleneck_paces_datagrams_and_drops_when_its_queue_is_full() {
         // 1000 bytes at 80 kbit/s take 100 ms each; the queue holds 300 ms.
         let mut link = link("rate=80kbit,queue=300ms");
-        let arrivals: Vec<_> = (0..6).map(|_| link.schedule(Duration::ZERO, 1000)[0]).collect();
+        let arrivals: Vec<_> = (0..6)
+            .map(|_| link.schedule(Duration::ZERO, 1000)[0])
+            .collect();
         assert_eq!(
             arrivals,
             vec![
@@ -354,7 +361,10 @@ mod tests {
                 None
             ]
         );
-        assert_eq!(link.schedule(Duration::from_secs(1), 1000)[0], Some(1100 * MS));
+        assert_eq!(
+            link.schedule(Duration::from_secs(1), 1000)[0],
+            Some(1100 * MS)
+        );
     }
 
     mod props {

@@ -86,7 +86,10 @@ fn an_oversized_message_closes_the_socket() {
     let server = Server::start();
     block_on(async {
         let mut socket = open(&server.url).await;
-        let huge = format!("{{\"type\":\"disconnect\",\"pad\":\"{}\"}}", "x".repeat(2 << 20));
+        let huge = format!(
+            "{{\"type\":\"disconnect\",\"pad\":\"{}\"}}",
+            "x".repeat(2 << 20)
+        );
         // The server may close while the frame is still going out.
         let _ = socket.send(Message::text(huge)).await;
         assert!(closes(&mut socket).await);
@@ -139,6 +142,14 @@ fn connections_beyond_the_limits_are_refused_with_the_reason() {
 
 fn list_streams(url: &str) -> std::process::Command {
     let mut c = vcall();
-    c.args(["list-streams", "--url", url, "--session", "x", "--token", "t"]);
+    c.args([
+        "list-streams",
+        "--url",
+        url,
+        "--session",
+        "x",
+        "--token",
+        "t",
+    ]);
     c
 }

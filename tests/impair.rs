@@ -14,7 +14,13 @@ fn call(
     subscriber_impair: &str,
     seconds: u32,
     expect: &str,
-) -> (tempfile::TempDir, std::path::PathBuf, i32, Vec<String>, String) {
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    i32,
+    Vec<String>,
+    String,
+) {
     let server = Server::start();
     let session = server.session();
     let mut extra = vec![];
@@ -107,14 +113,21 @@ fn audio_lost_under_loss_10_percent() {
         .find(|e| e["event"] == "recordingFinished")
         .and_then(|e| e["audioFrames"].as_u64())
         .unwrap();
-    assert!(written > arrived, "nothing recovered: {written} of {arrived}");
+    assert!(
+        written > arrived,
+        "nothing recovered: {written} of {arrived}"
+    );
 }
 
 #[test]
 fn impair_delay_jitter_and_reordering_lose_no_frame() {
     let spec = "delay=100ms,jitter=30ms,reorder=2%";
-    let (_dir, out, code, lines, err) =
-        call(spec, spec, 5, "frames.lost==0, av-skew<40ms, audio-frames>=240");
+    let (_dir, out, code, lines, err) = call(
+        spec,
+        spec,
+        5,
+        "frames.lost==0, av-skew<40ms, audio-frames>=240",
+    );
     assert_ok(code, &err);
     audio_is_complete(&out, &lines, 5.0);
     let numbers: Vec<u32> = decode_video(&out)
@@ -147,10 +160,7 @@ fn impair_outage_is_survived_and_the_recording_goes_on() {
     assert_ok(code, &err);
     let times: Vec<f64> = decode_video(&out).iter().map(|(t, _)| *t).collect();
     assert!(*times.last().unwrap() > 5.5, "video ends at {times:?}");
-    let gap = times
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .fold(0.0f64, f64::max);
+    let gap = times.windows(2).map(|w| w[1] - w[0]).fold(0.0f64, f64::max);
     assert!(gap < 2.6, "a gap of {gap:.2} s for a 2 s outage");
 }
 

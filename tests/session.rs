@@ -338,3 +338,46 @@ fn connect_waits_for_a_session_state() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("unknown metric"), "{err}");
 }
+
+#[test]
+fn a_startup_race_ctrl_c_right_after_ready_stops_cleanly() {
+    // A process says it is ready (`serving`, `sessionConnected`, `stream is live`) only once
+    // it handles Ctrl-C: interrupted at once, it finishes as documented, not by the signal.
+    for _ in 0..3 {
+        let mut serve = Proc::spawn({
+            let mut c = vcall();
+            c.args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--api-key",
+                "k",
+                "--api-secret",
+                "s",
+            ]);
+            c
+        });
+        serve.wait_for("serving on");
+        serve.interrupt();
+        assert_eq!(serve.wait(), 0, "{}", serve.output());
+    }
+    let server = Server::start();
+    let session = server.session();
+    for _ in 0..3 {
+        let mut watcher = Proc::spawn(server.cmd(&session, Role::Subscriber, &["connect"]));
+        watcher.wait_for("sessionConnected");
+        watcher.interrupt();
+        assert_eq!(watcher.wait(), 130, "{}", watcher.output());
+        let mut p = Proc::spawn(server.cmd(
+            &session,
+            Role::Publisher,
+            &[
+                "publish", "--video", "testsrc", "--audio", "tone", "--width", "160", "--height",
+                "120",
+            ],
+        ));
+        p.wait_for("stream is live");
+        p.interrupt();
+        assert_eq!(p.wait(), 130, "{}", p.output());
+    }
+}

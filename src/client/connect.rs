@@ -85,6 +85,9 @@ fn print(event: &SessionEvent, as_json: bool) {
 }
 
 pub async fn connect(args: ConnectArgs) -> CmdResult {
+    // Ctrl-C is handled from before `sessionConnected` is printed: a script that stops this
+    // as soon as it is connected never kills it mid-way.
+    let ctrl_c = interrupted();
     let mut joined = match join(&args.conn, Network::default()).await {
         Ok(j) => j,
         Err(failure) => {
@@ -119,7 +122,6 @@ pub async fn connect(args: ConnectArgs) -> CmdResult {
         }
     };
     tokio::pin!(wait_limit);
-    let ctrl_c = interrupted();
     tokio::pin!(ctrl_c);
     loop {
         if let Some(wait) = &args.wait_for

@@ -236,7 +236,9 @@ impl Y4mSource {
         if w == 0 || h == 0 || w % 2 == 1 || h % 2 == 1 || w > MAX_SIDE || h > MAX_SIDE {
             return Err(y4m_error(
                 &self.path,
-                format!("unsupported picture size {w}x{h} (needs even, non-zero, at most {MAX_SIDE})"),
+                format!(
+                    "unsupported picture size {w}x{h} (needs even, non-zero, at most {MAX_SIDE})"
+                ),
             ));
         }
         if self.width != 0 && (w, h) != (self.width, self.height) {
@@ -602,8 +604,14 @@ mod tests {
             Just(b"YUV4MPEG2 W4 H2 F30:1 C420\nFRAME\n".to_vec()),
             Just(b"YUV4MPEG2 W99998 H99998\nFRAME\n".to_vec()),
             Just(b"YUV4MPEG2 W2 H2\n".to_vec()),
-            Just(b"RIFF\0\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0\x80\xbb\0\0\0\0\0\0\x02\0\x10\0data".to_vec()),
-            Just(b"RIFF\0\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0\x01\0\0\0\0\0\0\0\x02\0\x10\0data".to_vec()),
+            Just(
+                b"RIFF\0\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0\x80\xbb\0\0\0\0\0\0\x02\0\x10\0data"
+                    .to_vec()
+            ),
+            Just(
+                b"RIFF\0\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0\x01\0\0\0\0\0\0\0\x02\0\x10\0data"
+                    .to_vec()
+            ),
             Just(b"DKIF\0\0\x20\0VP80\x02\0\x02\0\x1e\0\0\0\x01\0\0\0\0\0\0\0\0\0\0\0".to_vec()),
             Just(b"DKIF\0\0\x20\0H264\x02\0\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0".to_vec()),
             Just(Vec::new()),
@@ -624,6 +632,9 @@ mod tests {
     #[test]
     fn files_without_frames_are_not_looped_forever() {
         read_all(b"YUV4MPEG2 W2 H2\n", true);
-        read_all(b"DKIF\0\0\x20\0VP80\x02\0\x02\0\x1e\0\0\0\x01\0\0\0\0\0\0\0\0\0\0\0", true);
+        read_all(
+            b"DKIF\0\0\x20\0VP80\x02\0\x02\0\x1e\0\0\0\x01\0\0\0\0\0\0\0\0\0\0\0",
+            true,
+        );
     }
 }

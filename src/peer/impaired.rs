@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use tokio::io::ReadBuf;
 use tokio::sync::mpsc;
 use webrtc::runtime::{
-    AsyncInterval, AsyncTcpListener, AsyncTcpStream, AsyncUdpSocket, JoinHandle, RecvMeta,
-    Runtime, TokioRuntime, Transmit,
+    AsyncInterval, AsyncTcpListener, AsyncTcpStream, AsyncUdpSocket, JoinHandle, RecvMeta, Runtime,
+    TokioRuntime, Transmit,
 };
 
 use crate::impair::{Impairment, Link};

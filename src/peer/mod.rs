@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
+use rtc::interceptor::{NackGeneratorBuilder, NackResponderBuilder};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
-use rtc::interceptor::{NackGeneratorBuilder, NackResponderBuilder};
 use rtc::peer_connection::configuration::interceptor_registry::{
     Registry, configure_rtcp_reports, configure_simulcast_extension_headers,
     configure_twcc_receiver_only,
@@ -506,7 +506,8 @@ impl Peer {
                 .build();
         let mut builder = PeerConnectionBuilder::new();
         if let Some(runtime) = &config.network.0 {
-            builder = builder.with_runtime(Arc::clone(runtime) as Arc<dyn webrtc::runtime::Runtime>);
+            builder =
+                builder.with_runtime(Arc::clone(runtime) as Arc<dyn webrtc::runtime::Runtime>);
         }
         let pc = builder
             .with_configuration(rtc_config)

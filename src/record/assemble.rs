@@ -350,12 +350,10 @@ mod tests {
             assert!(o.frames.is_empty());
         }
         assert!(requested);
-        let o = a.push(pkt(
-            5 + REORDER_WINDOW as u16 + 1,
-            900_000,
-            true,
-            &[0x65, 7, 7],
-        ), t0());
+        let o = a.push(
+            pkt(5 + REORDER_WINDOW as u16 + 1, 900_000, true, &[0x65, 7, 7]),
+            t0(),
+        );
         assert_eq!(o.frames.len(), 1);
     }
 
@@ -370,7 +368,12 @@ mod tests {
         assert!(o.frames.is_empty() && o.request_keyframe);
         // Parameter sets and IDR together: the recording starts.
         assert!(a.push(pkt(12, 6000, false, PARAMS), t0()).frames.is_empty());
-        assert_eq!(a.push(pkt(13, 6000, true, &[0x65, 7, 7]), t0()).frames.len(), 1);
+        assert_eq!(
+            a.push(pkt(13, 6000, true, &[0x65, 7, 7]), t0())
+                .frames
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -387,7 +390,11 @@ mod tests {
         let base = out.frames[0].timestamp - 960;
         assert_eq!(
             got,
-            vec![(base + 960, true), (base + 1920, false), (base + 2880, false)]
+            vec![
+                (base + 960, true),
+                (base + 1920, false),
+                (base + 2880, false)
+            ]
         );
         assert_eq!(out.lost, 1);
         assert_eq!(a.deadline(), None);
@@ -397,7 +404,10 @@ mod tests {
     fn a_hole_inside_a_video_frame_is_given_up_in_time_and_a_keyframe_asked_for() {
         let mut a = Assembler::new(Codec::H264);
         assert!(a.push(pkt(1, 0, false, PARAMS), at(0)).frames.is_empty());
-        assert_eq!(a.push(pkt(2, 0, true, &[0x65, 7, 7]), at(0)).frames.len(), 1);
+        assert_eq!(
+            a.push(pkt(2, 0, true, &[0x65, 7, 7]), at(0)).frames.len(),
+            1
+        );
         // A P frame in three fragments loses its middle one; the next frame waits behind it.
         a.push(pkt(3, 3000, false, &[0x7c, 0x81, 1]), at(33));
         a.push(pkt(5, 3000, true, &[0x7c, 0x41, 3]), at(34));

@@ -465,9 +465,9 @@ pub async fn run(
             app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
-                let _ = stop_rx.await;
-            })
-            .await
+            let _ = stop_rx.await;
+        })
+        .await
     });
     shutdown.await;
     // Every client hears `sessionDisconnected`, every socket closes, every peer connection

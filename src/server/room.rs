@@ -1718,7 +1718,8 @@ mod tests {
                 (s.clone(), 0u8..4, any::<bool>()).prop_map(|(a, b, c)| Op::Connect(a, b, c)),
                 (s.clone(), any::<bool>()).prop_map(|(a, b)| Op::Publish(a, b)),
                 (s.clone(), any::<u8>()).prop_map(|(a, b)| Op::Unpublish(a, b)),
-                (s.clone(), any::<u8>(), any::<bool>()).prop_map(|(a, b, c)| Op::Subscribe(a, b, c)),
+                (s.clone(), any::<u8>(), any::<bool>())
+                    .prop_map(|(a, b, c)| Op::Subscribe(a, b, c)),
                 (s.clone(), any::<u8>()).prop_map(|(a, b)| Op::Unsubscribe(a, b)),
                 (s.clone(), any::<u8>()).prop_map(|(a, b)| Op::ForceUnpublish(a, b)),
                 (s.clone(), any::<u8>()).prop_map(|(a, b)| Op::ForceDisconnect(a, b)),
@@ -1749,15 +1750,16 @@ mod tests {
                 let mut h = harness();
                 let (mut streams, mut subs, mut conns) = (vec![], vec![], vec![]);
                 let mut closed = std::collections::HashSet::new();
-                let mut req = 0;
-                for op in ops {
-                    req += 1;
+                for (req, op) in (1..).zip(ops) {
                     let sock = |n: u8| SockId(n as u64);
                     let input = match op {
                         Op::Open(n) => Input::Opened { sock: sock(n) },
-                        Op::Connect(n, role, good) => {
-                            let role = [Role::Publisher, Role::Subscriber, Role::Moderator][role as usize % 3];
-                            let token = if role as u8 == 3 { "junk".into() } else { h.token(role, h.now / 1000 + 60) };
+                        Op::Connect(n, which, good) => {
+                            let roles = [Role::Publisher, Role::Subscriber, Role::Moderator];
+                            let token = match roles.get(which as usize) {
+                                Some(&role) => h.token(role, h.now / 1000 + 60),
+                                None => "junk".into(),
+                            };
                             let mut msg = h.connect_msg(token);
                             if !good {
                                 if let ClientMsg::Connect { session_id, .. } = &mut msg {

@@ -774,11 +774,26 @@ mod tests {
             ];
             leaf.prop_recursive(4, 40, 6, |inner| {
                 let key = prop_oneof![
-                    Just("janus"), Just("sender"), Just("plugindata"), Just("data"),
-                    Just("plugin"), Just("videoroom"), Just("publishers"), Just("id"),
-                    Just("display"), Just("streams"), Just("type"), Just("mid"),
-                    Just("codec"), Just("unpublished"), Just("leaving"), Just("joining"),
-                    Just("attendees"), Just("error"), Just("error_code"), Just("disabled"),
+                    Just("janus"),
+                    Just("sender"),
+                    Just("plugindata"),
+                    Just("data"),
+                    Just("plugin"),
+                    Just("videoroom"),
+                    Just("publishers"),
+                    Just("id"),
+                    Just("display"),
+                    Just("streams"),
+                    Just("type"),
+                    Just("mid"),
+                    Just("codec"),
+                    Just("unpublished"),
+                    Just("leaving"),
+                    Just("joining"),
+                    Just("attendees"),
+                    Just("error"),
+                    Just("error_code"),
+                    Just("disabled"),
                 ];
                 prop_oneof![
                     prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
