@@ -543,3 +543,19 @@ pub fn vp8_clip(dir: &Path) -> PathBuf {
     assert!(made.success());
     ivf
 }
+
+/// An `echo-test` result: nearly all of what went out came back, with readable marks, and the
+/// round trip was measured. (How much goes out in its time depends on how busy the machine
+/// is; speed is the benchmarks' business.)
+pub fn assert_echo_came_back(r: &serde_json::Value, out: &str) {
+    let count = |dir: &str, kind: &str| r[dir][kind].as_u64().unwrap();
+    for kind in ["videoFrames", "audioFrames"] {
+        assert!(count("sent", kind) >= 30, "{out}");
+        assert!(
+            count("received", kind) * 10 >= count("sent", kind) * 9,
+            "{out}"
+        );
+    }
+    let p95 = r["rttMs"]["p95"].as_f64().expect("round trip measured");
+    assert!(p95 > 0.0 && p95 < 5000.0, "{out}");
+}
