@@ -244,7 +244,7 @@ impl Default for JanusArgs {
             pin: None,
             display: None,
             create_room: false,
-            max_retries: 3,
+            max_retries: None,
             retry_delay: Duration::from_secs(1),
             keepalive_interval: Duration::from_secs(25),
         }
@@ -283,19 +283,14 @@ pub struct JanusArgs {
         hide_env = true
     )]
     pub create_room: bool,
-    /// Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]
+    /// Attempts to join again when the signaling connection drops or the server restarts;
+    /// 0: none (default: 10 with vcall servers, after 0.25 s, 0.5 s, then every
+    /// --retry-delay; 3 with Janus, the delay doubling) [env: VCALL_MAX_RETRIES]
+    #[arg(long, value_name = "N", env = "VCALL_MAX_RETRIES", hide_env = true)]
+    pub max_retries: Option<u32>,
+    /// Delay between attempts to join again (see --max-retries) [env: VCALL_RETRY_DELAY]
     #[arg(
-        long,
-        help_heading = "Janus",
-        env = "VCALL_MAX_RETRIES",
-        hide_env = true,
-        default_value_t = 3
-    )]
-    pub max_retries: u32,
-    /// First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]
-    #[arg(
-        long,
-        help_heading = "Janus", env = "VCALL_RETRY_DELAY", hide_env = true, value_parser = parse_duration, default_value = "1s")]
+        long, env = "VCALL_RETRY_DELAY", hide_env = true, value_parser = parse_duration, default_value = "1s")]
     pub retry_delay: Duration,
     /// Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]
     #[arg(

@@ -61,6 +61,22 @@ pub enum SessionEvent {
     SessionDisconnected {
         reason: String,
     },
+    /// The client's own: the signaling connection dropped (`reason`), and the client is
+    /// trying to join again (`attempt` of `maxAttempts`).
+    #[serde(rename_all = "camelCase")]
+    Reconnecting {
+        reason: String,
+        attempt: u32,
+        max_attempts: u32,
+    },
+    /// The client's own: joined again after [`SessionEvent::Reconnecting`], as a new
+    /// connection; the session as it is now.
+    #[serde(rename_all = "camelCase")]
+    Reconnected {
+        connection: Connection,
+        connection_count: usize,
+        streams: Vec<Stream>,
+    },
 }
 
 /// Unix milliseconds now.

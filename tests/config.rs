@@ -34,7 +34,8 @@ fn flags_win_over_environment_and_environment_over_the_file() {
     assert_eq!(v["settings"]["url"]["value"], "ws://file-default:1");
     assert_eq!(v["settings"]["url"]["source"], "file [default]");
     assert_eq!(v["settings"]["timeout"]["value"], "3s");
-    assert_eq!(v["settings"]["max_retries"]["source"], "default");
+    assert_eq!(v["settings"]["retry_delay"]["source"], "default");
+    assert_eq!(v["settings"]["max_retries"]["source"], "unset");
 
     let v = show(
         &[

@@ -6,7 +6,7 @@ use vcall::auth::Role;
 
 use crate::common::*;
 
-fn validate(lines: &[String]) -> BTreeSet<String> {
+pub fn validate(lines: &[String]) -> BTreeSet<String> {
     let schema: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),

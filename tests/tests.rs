@@ -15,5 +15,6 @@ mod json;
 mod layout;
 mod media;
 mod network;
+mod reconnect;
 mod session;
 mod stats;

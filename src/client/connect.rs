@@ -63,6 +63,21 @@ pub fn human(event: &SessionEvent) -> String {
         SessionEvent::SessionDisconnected { reason } => {
             format!("sessionDisconnected   reason={reason}")
         }
+        SessionEvent::Reconnecting {
+            reason,
+            attempt,
+            max_attempts,
+        } => format!("reconnecting          reason={reason} attempt={attempt}/{max_attempts}"),
+        SessionEvent::Reconnected {
+            connection,
+            connection_count,
+            streams,
+        } => format!(
+            "reconnected           connection={} connections={} streams={}",
+            connection.id,
+            connection_count,
+            streams.len()
+        ),
     }
 }
 
@@ -191,6 +206,14 @@ impl State {
             }
             SessionEvent::StreamDestroyed { stream, .. } => {
                 self.streams.remove(&stream.id);
+            }
+            SessionEvent::Reconnected {
+                streams,
+                connection_count,
+                ..
+            } => {
+                self.streams = streams.iter().map(|s| s.id.clone()).collect();
+                self.others = *connection_count as i64 - 1;
             }
             _ => {}
         }

@@ -102,7 +102,7 @@ pub async fn echo_test(
         let looped = async {
             let (stream_id, answer) = joined
                 .client
-                .publish(NAME, true, true, &msid, offer)
+                .publish(NAME, (true, true), &msid, offer, None)
                 .await?;
             tx_peer.accept_answer(&answer).await?;
             media_connected(&tx_peer).await?;
@@ -119,20 +119,22 @@ pub async fn echo_test(
         let sending = Sending::start(sources, video, audio, &sent, None);
         // What comes back comes over the same connection.
         let peer = SharedPeer::over(Arc::new(tx_peer), tx_events);
+        let (feed, tracks) = tokio::sync::mpsc::unbounded_channel();
         let subscribed = async {
             wait_for_stream(&mut joined, &stream_id).await?;
-            peer.subscribe(&joined.client, &stream_id, true, true).await
+            peer.subscribe(&joined.client, &stream_id, (true, true), &feed)
+                .await
         }
         .await;
-        let tracks = match subscribed {
-            Ok(t) => t,
+        match subscribed {
+            Ok(()) => {}
             Err(e) => {
                 sending.finish().await;
                 joined.client.disconnect().await;
                 peer.peer().close().await;
                 return Err(e);
             }
-        };
+        }
         let progress = Progress::new(NAME, true);
         let mut recording = record_peer(
             &stream,

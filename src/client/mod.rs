@@ -24,7 +24,7 @@ use crate::session::{SessionEvent, Stream};
 use crate::signaling::Client;
 use crate::signaling::janus::videoroom::{RoomOptions, VideoRoomClient};
 use crate::signaling::janus::{self, JanusOptions};
-use crate::signaling::native::NativeClient;
+use crate::signaling::native::{Login, NativeClient};
 
 /// A joined session.
 pub struct Joined {
@@ -85,7 +85,7 @@ pub fn janus_options(conn: &ConnArgs) -> JanusOptions {
         token: nonempty(&conn.token),
         api_secret: conn.janus.api_secret.clone(),
         timeout: conn.request_timeout(),
-        max_retries: conn.janus.max_retries,
+        max_retries: conn.janus.max_retries.unwrap_or(3),
         retry_delay: conn.janus.retry_delay,
         keepalive: (!conn.janus.keepalive_interval.is_zero())
             .then_some(conn.janus.keepalive_interval),
@@ -121,13 +121,15 @@ pub async fn join(conn: &ConnArgs, network: Network) -> Result<Joined, Failure> 
         let (c, first, events) = VideoRoomClient::connect(&janus_options(conn), &room).await?;
         (Client::Janus(c), first, events)
     } else {
-        let (c, first, events) = NativeClient::connect(
-            &conn.url,
-            &conn.session,
-            &conn.token,
-            &conn.data,
-            conn.request_timeout(),
-        )
+        let (c, first, events) = NativeClient::connect(Login {
+            url: conn.url.clone(),
+            session_id: conn.session.clone(),
+            token: conn.token.clone(),
+            client_data: conn.data.clone(),
+            timeout: conn.request_timeout(),
+            max_retries: conn.janus.max_retries.unwrap_or(10),
+            retry_delay: conn.janus.retry_delay,
+        })
         .await?;
         (Client::Native(c), first, events)
     };

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::cli::PublishArgs;
 use crate::client::progress::Progress;
@@ -15,7 +15,7 @@ use crate::client::sources::{
     self, AudioSource, AudioSpec, Tone, VideoSource, VideoSpec, WavSource, Y4mSource,
 };
 use crate::client::stats::{Figures, Monitor, Tracks, stats_ticker};
-use crate::client::{disconnected_failure, join};
+use crate::client::{Joined, disconnected_failure, join};
 use crate::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::{Codec, LocalTrack, Network, Peer, PeerState, Section};
@@ -211,24 +211,31 @@ fn audio_thread(
 }
 
 /// Sends a source's frames on its track until the source ends, counting them.
+/// Sends a source's frames on whichever track is current (the publish may move to a new
+/// connection after joining again). RTP time stays on the capture clock throughout.
 async fn pump(
-    track: Arc<LocalTrack>,
+    track: watch::Receiver<Arc<LocalTrack>>,
     mut rx: mpsc::Receiver<Encoded>,
     progress: Progress,
     figures: Option<Figures>,
 ) -> Result<(), Failure> {
     let base: u32 = rand::random();
-    let video = track.codec != Codec::Opus;
     while let Some(frame) = rx.recv().await {
+        let track = Arc::clone(&track.borrow());
+        let video = track.codec != Codec::Opus;
         let len = frame.data.len();
         if let Some(f) = &figures {
             let mut f = f.lock().expect("figures lock");
             f.frame(track.codec, &frame.data, frame.key, Instant::now());
         }
-        track
+        // A connection that is going away drops what it cannot send; the next one takes over.
+        match track
             .send_frame(frame.data, base.wrapping_add(frame.ticks as u32))
-            .await?;
-        progress.add(video, len as u64);
+            .await
+        {
+            Ok(_) => progress.add(video, len as u64),
+            Err(e) => tracing::debug!("a frame not sent: {e}"),
+        }
     }
     Ok(())
 }
@@ -300,6 +307,23 @@ pub(crate) struct Sending {
     threads: Vec<std::thread::JoinHandle<()>>,
     /// The tasks sending the sources' frames on the tracks.
     pumps: Vec<tokio::task::JoinHandle<Result<(), Failure>>>,
+    /// The tracks the pumps send on (video, audio).
+    targets: (
+        Option<watch::Sender<Arc<LocalTrack>>>,
+        Option<watch::Sender<Arc<LocalTrack>>>,
+    ),
+    /// Set to make the video encoder's next frame a keyframe.
+    keyframe: Arc<AtomicBool>,
+}
+
+/// Makes a keyframe whenever the far end of `track` asks.
+fn keyframes_on_request(track: Arc<LocalTrack>, keyframe: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        while track.keyframe_request().await.is_some() {
+            tracing::debug!("keyframe requested");
+            keyframe.store(true, Ordering::Relaxed);
+        }
+    });
 }
 
 impl Sending {
@@ -317,6 +341,7 @@ impl Sending {
         let (done_tx, done) = mpsc::channel::<Result<(), Failure>>(4);
         let mut threads = Vec::new();
         let mut pumps = Vec::new();
+        let mut targets = (None, None);
         if let (Some(input), Some(track)) = (sources.video, video_track) {
             let (tx, rx) = mpsc::channel(8);
             let (stop2, key2) = (Arc::clone(&stop), Arc::clone(&keyframe));
@@ -328,19 +353,11 @@ impl Sending {
                 };
                 let _ = done.blocking_send(r);
             }));
-            pumps.push(tokio::spawn(pump(
-                Arc::clone(&track),
-                rx,
-                progress.clone(),
-                figures(&track),
-            )));
-            // A keyframe whenever the far end asks.
-            tokio::spawn(async move {
-                while track.keyframe_request().await.is_some() {
-                    tracing::debug!("keyframe requested");
-                    keyframe.store(true, Ordering::Relaxed);
-                }
-            });
+            let figures = figures(&track);
+            keyframes_on_request(Arc::clone(&track), Arc::clone(&keyframe));
+            let (target, current) = watch::channel(track);
+            targets.0 = Some(target);
+            pumps.push(tokio::spawn(pump(current, rx, progress.clone(), figures)));
         }
         if let (Some((src, enc)), Some(track)) = (sources.audio, audio_track) {
             let (tx, rx) = mpsc::channel(8);
@@ -351,13 +368,29 @@ impl Sending {
                 let _ = done.blocking_send(r);
             }));
             let figures = figures(&track);
-            pumps.push(tokio::spawn(pump(track, rx, progress.clone(), figures)));
+            let (target, current) = watch::channel(track);
+            targets.1 = Some(target);
+            pumps.push(tokio::spawn(pump(current, rx, progress.clone(), figures)));
         }
         Sending {
             stop,
             done,
             threads,
             pumps,
+            targets,
+            keyframe,
+        }
+    }
+
+    /// Sends from now on on these tracks (a new connection's), starting with a keyframe.
+    pub fn retarget(&self, video: Option<Arc<LocalTrack>>, audio: Option<Arc<LocalTrack>>) {
+        if let (Some(target), Some(track)) = (&self.targets.0, video) {
+            keyframes_on_request(Arc::clone(&track), Arc::clone(&self.keyframe));
+            let _ = target.send(track);
+            self.keyframe.store(true, Ordering::Relaxed);
+        }
+        if let (Some(target), Some(track)) = (&self.targets.1, audio) {
+            let _ = target.send(track);
         }
     }
 
@@ -388,6 +421,62 @@ enum End {
     SourceEnded,
 }
 
+/// A stream published on one connection.
+struct Live {
+    peer: Peer,
+    video: Option<Arc<LocalTrack>>,
+    audio: Option<Arc<LocalTrack>>,
+    stream_id: String,
+}
+
+/// Publishes on a new connection up to its media flowing; `again`: the id the stream had
+/// before the client joined again.
+async fn go_live(
+    joined: &Joined,
+    codecs: (Option<Codec>, bool),
+    name: &str,
+    again: Option<&str>,
+) -> Result<Live, Failure> {
+    let (peer, _tracks) = Peer::new(&joined.peer_config).await?;
+    let msid = new_msid();
+    let (video, audio) = add_tracks(&peer, codecs, &msid, false).await?;
+    let offer = peer.create_offer().await?;
+    let media = (audio.is_some(), video.is_some());
+    let (stream_id, answer) = joined
+        .client
+        .publish(name, media, &msid, offer, again)
+        .await?;
+    peer.accept_answer(&answer).await?;
+    tracing::info!(stream = %stream_id, "publishing");
+    media_connected(&peer).await?;
+    Ok(Live {
+        peer,
+        video,
+        audio,
+        stream_id,
+    })
+}
+
+/// Tells the user (and a script, with `--json`) that the session is being joined again.
+pub(crate) fn report_rejoin(event: &SessionEvent, json: bool) {
+    match event {
+        SessionEvent::Reconnecting {
+            reason,
+            attempt,
+            max_attempts,
+        } => tracing::warn!(
+            "the signaling connection was lost ({reason}); joining again (attempt {attempt} of {max_attempts})"
+        ),
+        SessionEvent::Reconnected { connection, .. } => {
+            tracing::info!(connection = %connection.id, "joined the session again")
+        }
+        _ => return,
+    }
+    if json {
+        println!("{}", crate::client::connect::json_line(event));
+    }
+}
+
 /// Publishes until the duration, the end of the sources, or `stop` (Ctrl-C for the CLI).
 pub async fn publish(
     args: PublishArgs,
@@ -399,22 +488,13 @@ pub async fn publish(
     let mut joined = join(&args.conn, network).await?;
     // Whatever fails from here on, the session is left cleanly.
     let codecs = sources.codecs();
-    let started = async {
-        let (peer, _tracks) = Peer::new(&joined.peer_config).await?;
-        let msid = new_msid();
-        let (video, audio) = add_tracks(&peer, codecs, &msid, false).await?;
-        let offer = peer.create_offer().await?;
-        let (stream_id, answer) = joined
-            .client
-            .publish(&args.name, audio.is_some(), video.is_some(), &msid, offer)
-            .await?;
-        peer.accept_answer(&answer).await?;
-        tracing::info!(stream = %stream_id, "publishing");
-        media_connected(&peer).await?;
-        Ok::<_, Failure>((peer, video, audio, stream_id))
-    }
-    .await;
-    let (peer, video_track, audio_track, stream_id) = match started {
+    let started = go_live(&joined, codecs, &args.name, None).await;
+    let Live {
+        mut peer,
+        video: video_track,
+        audio: audio_track,
+        mut stream_id,
+    } = match started {
         Ok(s) => s,
         Err(e) => {
             joined.client.disconnect().await;
@@ -447,6 +527,8 @@ pub async fn publish(
     let mut seen_created = false;
     let created_limit = tokio::time::sleep(CONNECT_LIMIT);
     tokio::pin!(created_limit);
+    // Between `reconnecting` and publishing again: the old connection's failure is expected.
+    let mut rejoining = false;
     let outcome: Result<End, Failure> = loop {
         tokio::select! {
             _ = &mut duration => break Ok(End::Duration),
@@ -461,10 +543,10 @@ pub async fn publish(
                     m.sample(&peer).await;
                 }
             }
-            _ = &mut created_limit, if !seen_created => {
+            _ = &mut created_limit, if !seen_created && !rejoining => {
                 break Err(Failure::new(Exit::Media, "the server did not confirm the stream: it received no media"));
             }
-            r = peer_state.changed() => {
+            r = peer_state.changed(), if !rejoining => {
                 if r.is_err() || matches!(*peer_state.borrow(), PeerState::Failed | PeerState::Closed) {
                     break Err(Failure::new(Exit::Media, "the media connection to the server failed"));
                 }
@@ -485,6 +567,27 @@ pub async fn publish(
                 }
                 Some(SessionEvent::SessionDisconnected { reason }) => break Err(disconnected_failure(&reason)),
                 None => break Err(disconnected_failure("networkDisconnected")),
+                Some(ev @ SessionEvent::Reconnecting { .. }) => {
+                    report_rejoin(&ev, args.json);
+                    rejoining = true;
+                }
+                Some(ev @ SessionEvent::Reconnected { .. }) => {
+                    report_rejoin(&ev, args.json);
+                    // The stream again, on a new connection, under its old id where the
+                    // server can; the sources never stopped.
+                    let live = match go_live(&joined, codecs, &args.name, Some(&stream_id)).await {
+                        Ok(live) => live,
+                        Err(e) => break Err(e),
+                    };
+                    sending.retarget(live.video, live.audio);
+                    let old = std::mem::replace(&mut peer, live.peer);
+                    tokio::spawn(async move { old.close().await });
+                    peer_state = peer.state();
+                    stream_id = live.stream_id;
+                    seen_created = false;
+                    created_limit.as_mut().reset(tokio::time::Instant::now() + CONNECT_LIMIT);
+                    rejoining = false;
+                }
                 Some(_) => {}
             },
         }

@@ -144,6 +144,9 @@ pub(crate) struct Recording {
     pub json: bool,
     /// Whether the peer connection is this recording's alone (closed when it finishes).
     close_peer: bool,
+    /// Where a shared connection hands this recording its tracks (kept to subscribe again
+    /// after joining again), and the kinds it subscribed to.
+    feed: Option<(mpsc::UnboundedSender<Incoming>, bool, bool)>,
 }
 
 /// One stream of packets as a recording takes it: one SSRC in one section.
@@ -227,27 +230,25 @@ impl SharedPeer {
         SharedPeer { peer, routes }
     }
 
-    /// The streams that arrive in sections `mids`.
-    fn route(&self, mids: &[String]) -> mpsc::UnboundedReceiver<Incoming> {
-        let (tx, rx) = mpsc::unbounded_channel();
+    /// The streams that arrive in sections `mids` go to `feed`.
+    fn route(&self, mids: &[String], feed: &mpsc::UnboundedSender<Incoming>) {
         let mut routes = self.routes.lock().expect("routes lock");
         for mid in mids {
-            routes.insert(mid.clone(), tx.clone());
+            routes.insert(mid.clone(), feed.clone());
         }
-        rx
     }
 
     /// Subscribes to `stream` over this connection: with the native server, an offer with a
     /// receive-only section for each kind, which the server answers; with Janus, through its
-    /// multistream subscriber, which offers and is answered here. Returns the tracks that
-    /// will come.
+    /// multistream subscriber, which offers and is answered here. The tracks that come are
+    /// handed to `feed`.
     pub(crate) async fn subscribe(
         &self,
         client: &Client,
         stream: &str,
-        audio: bool,
-        video: bool,
-    ) -> Result<mpsc::UnboundedReceiver<Incoming>, Failure> {
+        (audio, video): (bool, bool),
+        feed: &mpsc::UnboundedSender<Incoming>,
+    ) -> Result<(), Failure> {
         match client {
             Client::Native(c) => {
                 let kinds: Vec<Kind> = [(audio, Kind::Audio), (video, Kind::Video)]
@@ -256,10 +257,10 @@ impl SharedPeer {
                     .collect();
                 let _exchange = self.peer.negotiation().await;
                 let (offer, mids) = self.peer.offer_to_receive(&kinds).await?;
-                let tracks = self.route(&mids);
+                self.route(&mids, feed);
                 let (_subscription, answer) = c.subscribe(stream, audio, video, offer).await?;
                 self.peer.accept_answer(&answer).await?;
-                Ok(tracks)
+                Ok(())
             }
             Client::Janus(c) => {
                 let peer = Arc::clone(&self.peer);
@@ -271,7 +272,8 @@ impl SharedPeer {
                     })
                 });
                 let mids = c.subscribe(stream, audio, video, answer).await?;
-                Ok(self.route(&mids))
+                self.route(&mids, feed);
+                Ok(())
             }
         }
     }
@@ -363,7 +365,10 @@ async fn start_recording(plan: RecordingPlan<'_>, sink: Sink) -> Result<Recordin
         ));
     }
     let requested = Instant::now();
-    let tracks = shared.subscribe(client, &stream.id, audio, video).await?;
+    let (feed, tracks) = mpsc::unbounded_channel();
+    shared
+        .subscribe(client, &stream.id, (audio, video), &feed)
+        .await?;
     let peer = Arc::clone(shared.peer());
     let monitor = stats
         .map(|(interval, json)| Monitor::new(&stream.id, false, interval, json, progress.clone()));
@@ -381,6 +386,7 @@ async fn start_recording(plan: RecordingPlan<'_>, sink: Sink) -> Result<Recordin
         progress,
     );
     r.keep_peer();
+    r.feed = Some((feed, audio, video));
     Ok(r)
 }
 
@@ -403,6 +409,32 @@ impl FirstFrame {
                 serde_json::json!({ "streamId": stream, "afterMs": ms }),
             );
         }
+    }
+}
+
+/// A track slot's RTP time across sources. A stream published again (after its publisher
+/// or this subscriber joined again) comes as a new track with timestamps of its own; they
+/// continue where the last source's left off, the gap as long as it was in arrival time, so
+/// the recording goes on in the same file.
+#[derive(Default)]
+struct Timeline {
+    source: Option<u32>,
+    offset: i128,
+    last: Option<(u64, Instant)>,
+}
+
+impl Timeline {
+    fn map(&mut self, source: u32, timestamp: u64, arrival: Instant, clock_rate: u32) -> u64 {
+        if self.source != Some(source) {
+            if let Some((last, at)) = self.last {
+                let gap = arrival.saturating_duration_since(at).as_secs_f64() * clock_rate as f64;
+                self.offset = last as i128 + (gap as i128).max(1) - timestamp as i128;
+            }
+            self.source = Some(source);
+        }
+        let mapped = (timestamp as i128 + self.offset).max(0) as u64;
+        self.last = Some((mapped, arrival));
+        mapped
     }
 }
 
@@ -429,6 +461,7 @@ pub(crate) fn record_peer(
 ) -> Recording {
     let stream_id = stream.id.clone();
     let tracks = monitor.as_ref().map(|m| m.tracks.clone());
+    let timelines: Arc<Mutex<[Timeline; 2]>> = Arc::default();
     let (tx, mut rx) = mpsc::channel::<Delivery>(256);
     let started = Instant::now();
     let measure_out = measure.clone();
@@ -446,6 +479,7 @@ pub(crate) fn record_peer(
             };
             let tx = tx.clone();
             let measure = measure.clone();
+            let timelines = Arc::clone(&timelines);
             let figures = tracks.as_ref().map(|t| t.add(track.codec, track.ssrc));
             tokio::spawn(async move {
                 let slot = if track.codec.kind() == Kind::Video {
@@ -496,6 +530,12 @@ pub(crate) fn record_peer(
                         } else if let Some(r) = recovery.as_mut() {
                             r.observe(&frame.data);
                         }
+                        frame.timestamp = timelines.lock().expect("timelines lock")[slot].map(
+                            track.ssrc,
+                            frame.timestamp,
+                            arrival,
+                            track.codec.clock_rate(),
+                        );
                         if let Some(p) = probe.as_mut() {
                             p.frame(&frame, arrival);
                         }
@@ -577,10 +617,39 @@ pub(crate) fn record_peer(
         output: String::new(),
         json: false,
         close_peer: true,
+        feed: None,
     }
 }
 
+/// Whether `new` is `old` published again: a publisher that joins again asks for its
+/// stream's id back, and the server grants it while no other stream holds it.
+fn same_stream(old: &Stream, new: &Stream) -> bool {
+    old.id == new.id
+}
+
 impl Recording {
+    /// Subscribes to `stream` (this recording's, published again) over `shared`, a new
+    /// connection; what comes goes on into the same output.
+    async fn subscribe_again(
+        &mut self,
+        shared: &SharedPeer,
+        client: &Client,
+        stream: &Stream,
+    ) -> Result<(), Failure> {
+        let Some((feed, audio, video)) = self.feed.clone() else {
+            return Ok(());
+        };
+        shared
+            .subscribe(client, &stream.id, (audio, video), &feed)
+            .await?;
+        tracing::info!(stream = %stream.id, "recording again, into the same output");
+        self.peer = Arc::clone(shared.peer());
+        self.started = Instant::now();
+        self.stream.id = stream.id.clone();
+        self.stream.connection_id = stream.connection_id.clone();
+        Ok(())
+    }
+
     /// The peer connection is shared: finishing leaves it open.
     pub(crate) fn keep_peer(&mut self) {
         self.close_peer = false;
@@ -737,6 +806,10 @@ pub async fn subscribe(
     tokio::pin!(ctrl_c);
     let mut check = tokio::time::interval(Duration::from_millis(200));
     let mut stats_tick = stats_ticker(args.stats_interval);
+    // Between `reconnecting` and `reconnected`, and then the recordings whose stream has not
+    // come back yet (by their stream's id): their old connection's failure is expected.
+    let mut rejoining = false;
+    let mut awaiting: Vec<String> = Vec::new();
     let outcome: Result<End, Failure> = 'outer: loop {
         while let Some(stream) = pending.pop_front() {
             if single && (!recordings.is_empty() || !finished.is_empty()) {
@@ -795,6 +868,16 @@ pub async fn subscribe(
         }
         tokio::select! {
             ev = events.recv() => match ev {
+                Some(SessionEvent::StreamCreated { stream }) if awaiting.iter().any(|id| {
+                    recordings.iter().any(|r| &r.stream.id == id && same_stream(&r.stream, &stream))
+                }) => {
+                    let shared = shared.as_ref().expect("made before any recording");
+                    let r = recordings.iter_mut().find(|r| same_stream(&r.stream, &stream)).expect("found above");
+                    awaiting.retain(|id| id != &r.stream.id);
+                    if let Err(e) = r.subscribe_again(shared, &client, &stream).await {
+                        break Err(e);
+                    }
+                }
                 Some(SessionEvent::StreamCreated { stream }) if wanted(&stream) => pending.push_back(stream),
                 Some(SessionEvent::StreamDestroyed { stream, reason }) => {
                     pending.retain(|s| s.id != stream.id);
@@ -811,6 +894,42 @@ pub async fn subscribe(
                 }
                 Some(SessionEvent::SessionDisconnected { reason }) => break Err(disconnected_failure(&reason)),
                 None => break Err(disconnected_failure("networkDisconnected")),
+                Some(ev @ SessionEvent::Reconnecting { .. }) => {
+                    crate::client::publish::report_rejoin(&ev, args.json);
+                    rejoining = true;
+                }
+                Some(SessionEvent::Reconnected { connection, connection_count, streams }) => {
+                    let ev = SessionEvent::Reconnected { connection, connection_count, streams };
+                    crate::client::publish::report_rejoin(&ev, args.json);
+                    let SessionEvent::Reconnected { streams, .. } = ev else { unreachable!() };
+                    // A new connection for everything; each recording subscribes again as its
+                    // stream is back, and goes on in the same file.
+                    let fresh = match SharedPeer::new(&peer_config).await {
+                        Ok(p) => p,
+                        Err(e) => break Err(e),
+                    };
+                    if let Some(old) = shared.replace(fresh) {
+                        tokio::spawn(async move { old.peer().close().await });
+                    }
+                    let shared = shared.as_ref().expect("just made");
+                    rejoining = false;
+                    awaiting.clear();
+                    let mut failed = None;
+                    for r in recordings.iter_mut() {
+                        match streams.iter().find(|s| same_stream(&r.stream, s)) {
+                            Some(stream) => {
+                                if let Err(e) = r.subscribe_again(shared, &client, stream).await {
+                                    failed = Some(e);
+                                    break;
+                                }
+                            }
+                            None => awaiting.push(r.stream.id.clone()),
+                        }
+                    }
+                    if let Some(e) = failed {
+                        break Err(e);
+                    }
+                }
                 Some(_) => {}
             },
             _ = &mut ctrl_c => break Ok(End::Interrupted),
@@ -840,7 +959,7 @@ pub async fn subscribe(
                 {
                     break Err(Failure::new(Exit::NoMedia, format!("no media arrived within {limit:?}")));
                 }
-                if let Some(r) = recordings.iter().find(|r| {
+                if let Some(r) = recordings.iter().filter(|r| !rejoining && !awaiting.contains(&r.stream.id)).find(|r| {
                     let state = *r.peer.state().borrow();
                     state == PeerState::Failed || (state == PeerState::New && r.started.elapsed() > CONNECT_LIMIT)
                 }) {

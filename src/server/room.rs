@@ -155,6 +155,12 @@ impl Room {
     }
 }
 
+/// Whether `id` has the shape of the stream ids this server makes (`s-` and 16 hex digits).
+fn is_stream_id(id: &str) -> bool {
+    id.strip_prefix("s-")
+        .is_some_and(|hex| hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// Every session the server holds, and every socket it talks to.
 pub(crate) struct Core {
     keys: KeyPair,
@@ -274,6 +280,10 @@ impl Core {
             connections,
             streams,
         }
+    }
+
+    fn stream_id_taken(&self, id: &str) -> bool {
+        self.rooms.values().any(|r| r.streams.contains_key(id))
     }
 
     fn next_id(&mut self, prefix: &str) -> String {
@@ -535,6 +545,7 @@ impl Core {
                 has_video,
                 msid,
                 sdp,
+                stream_id,
             } => {
                 if !role.may_publish() {
                     return Some(error(
@@ -550,7 +561,11 @@ impl Core {
                         "a stream needs audio or video",
                     ));
                 }
-                let id = self.next_id("s-");
+                // A publisher back after joining again keeps its stream's id where it can.
+                let id = match stream_id {
+                    Some(id) if is_stream_id(&id) && !self.stream_id_taken(&id) => id,
+                    _ => self.next_id("s-"),
+                };
                 let entry = StreamEntry {
                     info: Stream {
                         id: id.clone(),
@@ -1143,6 +1158,7 @@ mod tests {
             has_video: true,
             msid: "m".into(),
             sdp: "offer".into(),
+            stream_id: None,
         }
     }
 
@@ -1173,6 +1189,43 @@ mod tests {
             events(&out, SockId(1)).as_slice(),
             [SessionEvent::ConnectionCreated { connection }] if connection.data == "Subscriber"
         ));
+    }
+
+    #[test]
+    fn a_publisher_back_after_joining_again_keeps_its_stream_id_when_free() {
+        let mut h = harness();
+        h.join(1, Role::Publisher);
+        let first = h.publish_live(1, 1);
+        let again = |h: &mut Harness, sock: u64, id: &str| {
+            let out = h.msg(
+                sock,
+                ClientMsg::Publish {
+                    req: 9,
+                    name: "cam".into(),
+                    has_audio: true,
+                    has_video: true,
+                    msid: "m".into(),
+                    sdp: "offer".into(),
+                    stream_id: Some(id.into()),
+                },
+            );
+            match out.as_slice() {
+                [Output::StartPublish { stream, .. }] => stream.clone(),
+                other => panic!("{other:?}"),
+            }
+        };
+        // Taken (by a live stream) or not one of this server's shapes: a new id.
+        h.join(2, Role::Publisher);
+        assert_ne!(again(&mut h, 2, &first), first);
+        h.join(3, Role::Publisher);
+        assert_ne!(again(&mut h, 3, "s-../../etc"), "s-../../etc");
+        // Free again once its publisher is gone: granted.
+        h.input(Input::Closed {
+            sock: SockId(1),
+            reason: "networkDisconnected",
+        });
+        h.join(4, Role::Publisher);
+        assert_eq!(again(&mut h, 4, &first), first);
     }
 
     #[test]
@@ -1307,6 +1360,7 @@ mod tests {
                 has_video: false,
                 msid: "m2".into(),
                 sdp: "offer".into(),
+                stream_id: None,
             },
         );
         let [Output::StartPublish { stream, .. }] = out.as_slice() else {
@@ -1410,6 +1464,7 @@ mod tests {
                 has_video: false,
                 msid: "m".into(),
                 sdp: String::new(),
+                stream_id: None,
             },
         );
         assert_eq!(error_code(&out, SockId(1)), Some(ErrorCode::BadRequest));
@@ -1777,6 +1832,7 @@ mod tests {
                                 has_video: true,
                                 msid: "m".into(),
                                 sdp: "offer".into(),
+                                stream_id: None,
                             },
                         },
                         Op::Unpublish(n, i) => Input::Message {

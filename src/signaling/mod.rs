@@ -60,17 +60,18 @@ pub enum Client {
 
 impl Client {
     /// Publishes with `offer`, whose tracks carry the media stream id `msid`; returns the
-    /// stream id and the server's answer.
+    /// stream id and the server's answer. `again`: the id the stream had before the client
+    /// joined again (kept where the server can).
     pub async fn publish(
         &self,
         name: &str,
-        has_audio: bool,
-        has_video: bool,
+        media: (bool, bool),
         msid: &str,
         offer: String,
+        again: Option<&str>,
     ) -> Result<(String, String), SignalingError> {
         match self {
-            Client::Native(c) => c.publish(name, has_audio, has_video, msid, offer).await,
+            Client::Native(c) => c.publish(name, media, msid, offer, again).await,
             Client::Janus(c) => c.publish(name, offer).await,
         }
     }

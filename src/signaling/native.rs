@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -32,7 +33,8 @@ pub enum ClientMsg {
     },
     /// Publish a stream: `sdp` is an offer of the client's one peer connection with the
     /// stream's send-only sections added, whose tracks carry `msid` as their media stream id;
-    /// answered by `published`.
+    /// answered by `published`. `streamId`, from a client publishing again after it joined
+    /// again, asks for the id its stream had; the server grants it when no stream holds it.
     #[serde(rename_all = "camelCase")]
     Publish {
         req: u64,
@@ -41,6 +43,8 @@ pub enum ClientMsg {
         has_video: bool,
         msid: String,
         sdp: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stream_id: Option<String>,
     },
     /// Stop publishing; answered by `ok`.
     #[serde(rename_all = "camelCase")]
@@ -138,75 +142,129 @@ impl ServerMsg {
 
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<ServerMsg>>>>;
 
+/// How a client joins a session, kept to join again when the connection drops.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub url: String,
+    pub session_id: String,
+    pub token: String,
+    pub client_data: String,
+    /// Limit for each answer.
+    pub timeout: Duration,
+    /// Attempts to join again after the connection drops (0: none).
+    pub max_retries: u32,
+    /// The longest wait between attempts; the first comes after a quarter second at most,
+    /// and the waits double up to this.
+    pub retry_delay: Duration,
+}
+
+/// The first wait before joining again: a signaling hiccup is over in well under this.
+const FIRST_RETRY: Duration = Duration::from_millis(250);
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
 /// A connected native-protocol client.
 pub struct NativeClient {
     out: mpsc::UnboundedSender<ClientMsg>,
     pending: Pending,
     next_req: std::sync::atomic::AtomicU64,
     /// Limit for each answer.
-    timeout: std::time::Duration,
-    /// Resolves when the write task has sent everything and closed the socket.
+    timeout: Duration,
+    /// Resolves when the connection's task has ended (after the goodbye is on the wire).
     written: tokio::sync::Mutex<Option<oneshot::Receiver<()>>>,
 }
 
-impl NativeClient {
-    /// Opens the socket, sends `connect`, and waits for `sessionConnected`.
-    /// Returns the client, the first event, and the receiver of all later events.
-    pub async fn connect(
-        url: &str,
-        session_id: &str,
-        token: &str,
-        client_data: &str,
-        timeout: std::time::Duration,
-    ) -> Result<
-        (
-            NativeClient,
-            SessionEvent,
-            mpsc::UnboundedReceiver<SessionEvent>,
-        ),
-        SignalingError,
-    > {
-        let ws_url = format!("{}/v1/signaling", url.trim_end_matches('/'));
-        let (ws, _) = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(&ws_url))
-            .await
-            .map_err(|_| {
-                SignalingError::Unreachable(format!("{url}: no answer within {timeout:?}"))
-            })?
-            .map_err(|e| SignalingError::Unreachable(format!("{url}: {e}")))?;
-        let (mut sink, mut stream) = ws.split();
+/// Opens a socket and joins: the socket, and `sessionConnected`.
+async fn open(login: &Login) -> Result<(Ws, SessionEvent), SignalingError> {
+    let url = &login.url;
+    let timeout = login.timeout;
+    let ws_url = format!("{}/v1/signaling", url.trim_end_matches('/'));
+    let (mut ws, _) = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(&ws_url))
+        .await
+        .map_err(|_| SignalingError::Unreachable(format!("{url}: no answer within {timeout:?}")))?
+        .map_err(|e| SignalingError::Unreachable(format!("{url}: {e}")))?;
+    let connect = ClientMsg::Connect {
+        version: PROTOCOL_VERSION,
+        session_id: login.session_id.clone(),
+        token: login.token.clone(),
+        client_data: login.client_data.clone(),
+    };
+    let text = serde_json::to_string(&connect).expect("client messages serialize");
+    ws.send(Message::text(text))
+        .await
+        .map_err(|e| SignalingError::Lost(e.to_string()))?;
+    let joined = async {
+        while let Some(frame) = ws.next().await {
+            let text = match frame {
+                Ok(Message::Text(t)) => t,
+                Ok(Message::Close(_)) | Err(_) => break,
+                Ok(_) => continue,
+            };
+            match serde_json::from_str::<ServerMsg>(&text) {
+                Ok(ServerMsg::Event { event }) => {
+                    if matches!(event, SessionEvent::SessionConnected { .. }) {
+                        return Ok(event);
+                    }
+                }
+                Ok(ServerMsg::Error { code, message, .. }) => {
+                    return Err(SignalingError::from_code(code, message));
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("ignoring unreadable server message: {e}"),
+            }
+        }
+        Err(SignalingError::Lost(
+            "the server closed the connection before the session was joined".into(),
+        ))
+    };
+    let first = tokio::time::timeout(timeout, joined).await.map_err(|_| {
+        SignalingError::Timeout(format!("the server did not answer within {timeout:?}"))
+    })??;
+    Ok((ws, first))
+}
 
-        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<ClientMsg>();
-        let (events_tx, events_rx) = mpsc::unbounded_channel::<SessionEvent>();
-        let pending: Pending = Arc::default();
+/// How one socket's life ended.
+enum Ended {
+    /// The client said goodbye.
+    Left,
+    /// The session ended for good (`sessionDisconnected` other than a server shutdown).
+    Final,
+    /// The connection dropped, or the server shut down: worth joining again.
+    Lost(String),
+}
 
-        // Write task: everything the client sends goes through here, in order.
-        let (written_tx, written_rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _written = written_tx; // dropped when the task ends: the socket is done
-            while let Some(msg) = out_rx.recv().await {
+/// Serves one socket: what the client sends goes out in order; responses go to their
+/// waiters, events to the event channel.
+async fn serve(
+    ws: &mut Ws,
+    out: &mut mpsc::UnboundedReceiver<ClientMsg>,
+    pending: &Pending,
+    events: &mpsc::UnboundedSender<SessionEvent>,
+) -> Ended {
+    loop {
+        tokio::select! {
+            msg = out.recv() => {
+                let Some(msg) = msg else {
+                    let _ = ws.close(None).await;
+                    return Ended::Left;
+                };
                 let text = serde_json::to_string(&msg).expect("client messages serialize");
-                if sink.send(Message::text(text)).await.is_err() {
-                    break;
+                if ws.send(Message::text(text)).await.is_err() {
+                    return Ended::Lost("networkDisconnected".into());
                 }
                 if matches!(msg, ClientMsg::Disconnect) {
-                    let _ = sink.close().await;
-                    break;
+                    let _ = ws.close(None).await;
+                    return Ended::Left;
                 }
             }
-        });
-
-        // Read task: responses go to their waiters, events to the event channel. When the
-        // socket ends without a `sessionDisconnected`, report the loss as one.
-        let (first_tx, first_rx) = oneshot::channel::<Result<SessionEvent, SignalingError>>();
-        let pending_r = Arc::clone(&pending);
-        tokio::spawn(async move {
-            let mut first_tx = Some(first_tx);
-            let mut disconnected = false;
-            while let Some(frame) = stream.next().await {
+            frame = ws.next() => {
                 let text = match frame {
-                    Ok(Message::Text(t)) => t,
-                    Ok(Message::Close(_)) | Err(_) => break,
-                    Ok(_) => continue,
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => {
+                        return Ended::Lost("networkDisconnected".into());
+                    }
+                    Some(Ok(_)) => continue,
                 };
                 let msg: ServerMsg = match serde_json::from_str(&text) {
                     Ok(m) => m,
@@ -216,48 +274,130 @@ impl NativeClient {
                     }
                 };
                 if let Some(req) = msg.req() {
-                    if let Some(waiter) = pending_r.lock().expect("pending lock").remove(&req) {
+                    if let Some(waiter) = pending.lock().expect("pending lock").remove(&req) {
                         let _ = waiter.send(msg);
                     }
                     continue;
                 }
                 match msg {
+                    ServerMsg::Event {
+                        event: SessionEvent::SessionDisconnected { reason },
+                    } => {
+                        if reason == "serverShutdown" {
+                            return Ended::Lost(reason);
+                        }
+                        let _ = events.send(SessionEvent::SessionDisconnected { reason });
+                        return Ended::Final;
+                    }
                     ServerMsg::Event { event } => {
-                        if matches!(event, SessionEvent::SessionDisconnected { .. }) {
-                            disconnected = true;
-                        }
-                        if matches!(event, SessionEvent::SessionConnected { .. })
-                            && let Some(tx) = first_tx.take()
-                        {
-                            let _ = tx.send(Ok(event));
-                            continue;
-                        }
-                        let _ = events_tx.send(event);
+                        let _ = events.send(event);
                     }
-                    ServerMsg::Error { code, message, .. } => {
-                        let err = SignalingError::from_code(code, message.clone());
-                        if let Some(tx) = first_tx.take() {
-                            let _ = tx.send(Err(err));
-                        } else {
-                            tracing::warn!("server error: {message}");
-                        }
-                    }
+                    ServerMsg::Error { message, .. } => tracing::warn!("server error: {message}"),
                     _ => {}
                 }
             }
-            if let Some(tx) = first_tx.take() {
-                let _ = tx.send(Err(SignalingError::Lost(
-                    "the server closed the connection before the session was joined".into(),
-                )));
-            } else if !disconnected {
-                let _ = events_tx.send(SessionEvent::SessionDisconnected {
-                    reason: "networkDisconnected".into(),
-                });
-            }
-            // Wake every waiter: their requests will not be answered.
-            pending_r.lock().expect("pending lock").clear();
-        });
+        }
+    }
+}
 
+/// Joins again after the connection was lost for `reason`, with backoff; `None` when the
+/// client gave up (and said so with `sessionDisconnected`) or said goodbye meanwhile.
+async fn rejoin(
+    login: &Login,
+    out: &mut mpsc::UnboundedReceiver<ClientMsg>,
+    pending: &Pending,
+    events: &mpsc::UnboundedSender<SessionEvent>,
+    reason: String,
+) -> Option<Ws> {
+    let mut delay = FIRST_RETRY.min(login.retry_delay);
+    for attempt in 1..=login.max_retries {
+        let _ = events.send(SessionEvent::Reconnecting {
+            reason: reason.clone(),
+            attempt,
+            max_attempts: login.max_retries,
+        });
+        // Nothing can be answered meanwhile: requests fail at once; a goodbye ends it all.
+        let wait = tokio::time::sleep(delay);
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                _ = &mut wait => break,
+                msg = out.recv() => match msg {
+                    None | Some(ClientMsg::Disconnect) => return None,
+                    Some(_) => pending.lock().expect("pending lock").clear(),
+                },
+            }
+        }
+        delay = (delay * 2).min(login.retry_delay);
+        match open(login).await {
+            Ok((
+                ws,
+                SessionEvent::SessionConnected {
+                    connection,
+                    connection_count,
+                    streams,
+                    ..
+                },
+            )) => {
+                let _ = events.send(SessionEvent::Reconnected {
+                    connection,
+                    connection_count,
+                    streams,
+                });
+                return Some(ws);
+            }
+            Ok(_) => unreachable!("open returns sessionConnected"),
+            Err(
+                e @ (SignalingError::Unreachable(_)
+                | SignalingError::Lost(_)
+                | SignalingError::Timeout(_)
+                | SignalingError::Busy(_)),
+            ) => tracing::info!("joining again failed (attempt {attempt}): {e}"),
+            Err(e) => {
+                tracing::warn!("joining again was refused: {e}");
+                break;
+            }
+        }
+    }
+    let _ = events.send(SessionEvent::SessionDisconnected { reason });
+    None
+}
+
+impl NativeClient {
+    /// Opens the socket, sends `connect`, and waits for `sessionConnected`.
+    /// Returns the client, the first event, and the receiver of all later events. When the
+    /// connection drops (or the server shuts down) later, the client joins again as `login`
+    /// allows, and says so with `reconnecting` and `reconnected` events.
+    pub async fn connect(
+        login: Login,
+    ) -> Result<
+        (
+            NativeClient,
+            SessionEvent,
+            mpsc::UnboundedReceiver<SessionEvent>,
+        ),
+        SignalingError,
+    > {
+        let (mut ws, first) = open(&login).await?;
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<ClientMsg>();
+        let (events_tx, events_rx) = mpsc::unbounded_channel::<SessionEvent>();
+        let pending: Pending = Arc::default();
+        let (written_tx, written_rx) = oneshot::channel::<()>();
+        let p = Arc::clone(&pending);
+        let timeout = login.timeout;
+        tokio::spawn(async move {
+            let _written = written_tx; // dropped when the task ends: the socket is done
+            loop {
+                let ended = serve(&mut ws, &mut out_rx, &p, &events_tx).await;
+                // Wake every waiter: their requests will not be answered.
+                p.lock().expect("pending lock").clear();
+                let Ended::Lost(reason) = ended else { return };
+                match rejoin(&login, &mut out_rx, &p, &events_tx, reason).await {
+                    Some(again) => ws = again,
+                    None => return,
+                }
+            }
+        });
         let client = NativeClient {
             out: out_tx,
             pending,
@@ -265,18 +405,6 @@ impl NativeClient {
             next_req: 1.into(),
             written: tokio::sync::Mutex::new(Some(written_rx)),
         };
-        client.send(ClientMsg::Connect {
-            version: PROTOCOL_VERSION,
-            session_id: session_id.to_owned(),
-            token: token.to_owned(),
-            client_data: client_data.to_owned(),
-        })?;
-        let first = tokio::time::timeout(timeout, first_rx)
-            .await
-            .map_err(|_| {
-                SignalingError::Timeout(format!("the server did not answer within {timeout:?}"))
-            })?
-            .map_err(|_| SignalingError::Lost("signaling task ended".into()))??;
         Ok((client, first, events_rx))
     }
 
@@ -318,14 +446,15 @@ impl NativeClient {
         }
     }
 
-    /// Publishes a stream whose tracks carry `msid`; returns its id and the server's answer.
+    /// Publishes a stream whose tracks carry `msid` (as `again`, when it is given, after
+    /// joining again); returns its id and the server's answer.
     pub async fn publish(
         &self,
         name: &str,
-        has_audio: bool,
-        has_video: bool,
+        (has_audio, has_video): (bool, bool),
         msid: &str,
         offer: String,
+        again: Option<&str>,
     ) -> Result<(String, String), SignalingError> {
         match self
             .request(|req| ClientMsg::Publish {
@@ -335,6 +464,7 @@ impl NativeClient {
                 has_video,
                 msid: msid.to_owned(),
                 sdp: offer,
+                stream_id: again.map(str::to_owned),
             })
             .await?
         {

@@ -1,0 +1,181 @@
+//! Joining again: `vcall serve` killed and started again on the same address while a
+//! publisher and a recording subscriber are connected. Both join again and carry on; the
+//! recording goes on in the same file.
+
+use std::process::Command;
+use std::time::Instant;
+
+use vcall::auth::{KeyPair, Role, SessionProps, TokenClaims};
+
+use crate::common::*;
+
+fn serve(listen: &str) -> (Proc, String) {
+    let mut serve = Proc::spawn({
+        let mut c = vcall();
+        c.args([
+            "serve",
+            "--listen",
+            listen,
+            "--api-key",
+            "k",
+            "--api-secret",
+            "s",
+        ]);
+        c
+    });
+    let url = serve_url(&mut serve);
+    (serve, url)
+}
+
+fn client(url: &str, session: &str, role: Role, args: &[&str]) -> Command {
+    let keys = KeyPair {
+        key: "k".into(),
+        secret: "s".into(),
+    };
+    let now = vcall::auth::unix_now();
+    let token = keys.create_token(&TokenClaims {
+        iss: "k".into(),
+        sid: session.into(),
+        role,
+        data: String::new(),
+        iat: now,
+        exp: now + 600,
+    });
+    let mut cmd = vcall();
+    cmd.args(args)
+        .args(["--url", url, "--session", session, "--token", &token]);
+    cmd
+}
+
+#[test]
+fn server_restart_mid_recording_goes_on_in_the_same_file() {
+    let (mut server, url) = serve("127.0.0.1:0");
+    let listen = url.trim_start_matches("ws://").to_owned();
+    let session = KeyPair {
+        key: "k".into(),
+        secret: "s".into(),
+    }
+    .create_session(&SessionProps {
+        p2p: false,
+        location_hint: None,
+        created_at: 0,
+        nonce: "restart".into(),
+    });
+    let mut publisher = Proc::spawn(client(
+        &url,
+        &session,
+        Role::Publisher,
+        &[
+            "publish", "--video", "testsrc", "--audio", "tone", "--width", "320", "--height",
+            "240", "--json",
+        ],
+    ));
+    publisher.wait_for("\"event\":\"published\"");
+    let dir = temp_dir();
+    let out = dir.path().join("restart.mp4");
+    let mut subscriber = Proc::spawn(client(
+        &url,
+        &session,
+        Role::Subscriber,
+        &[
+            "subscribe",
+            "-o",
+            &path_str(&out),
+            "--duration",
+            "8s",
+            "--json",
+        ],
+    ));
+    subscriber.wait_for("firstFrame");
+    wait_for_media(&out, 1.0, &subscriber);
+
+    // Killed outright (no goodbye), and back on the same address.
+    let down = Instant::now();
+    server.kill9();
+    server.wait();
+    let (mut again, _) = serve(&listen);
+    let outage = down.elapsed().as_secs_f64();
+
+    assert_eq!(subscriber.wait(), 0, "{}", subscriber.output());
+    let said = subscriber.output();
+    let lines: Vec<String> = said
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(str::to_owned)
+        .collect();
+    let events = crate::json::validate(&lines);
+    assert!(events.contains("reconnecting") && events.contains("reconnected"));
+    for event in ["\"event\":\"reconnecting\"", "\"event\":\"reconnected\""] {
+        assert!(said.contains(event), "{said}");
+    }
+    // The publisher joined again and published again (under the same stream id: the
+    // recording found it).
+    publisher.wait_for("\"event\":\"reconnecting\"");
+    publisher.wait_for("\"event\":\"reconnected\"");
+    publisher.wait_for("\"event\":\"published\"");
+    // One file, decodable, to its end; the gap no longer than the outage and about a second.
+    let times: Vec<f64> = decode_video(&out).iter().map(|(t, _)| *t).collect();
+    assert!(*times.last().unwrap() > 7.5, "video ends at {times:?}");
+    let gap = times.windows(2).map(|w| w[1] - w[0]).fold(0.0f64, f64::max);
+    assert!(
+        gap <= outage + 1.5,
+        "a {gap:.2} s gap for a {outage:.2} s outage"
+    );
+    let (_, audio) = decode_audio(&out);
+    assert!(audio.len() as f64 / 48_000.0 > 8.0 - outage - 1.5);
+
+    publisher.interrupt();
+    assert_eq!(publisher.wait(), 130, "{}", publisher.output());
+    again.interrupt();
+    assert_eq!(again.wait(), 0);
+}
+
+#[test]
+fn without_retries_a_lost_server_ends_the_call() {
+    let (mut server, url) = serve("127.0.0.1:0");
+    let session = KeyPair {
+        key: "k".into(),
+        secret: "s".into(),
+    }
+    .create_session(&SessionProps {
+        p2p: false,
+        location_hint: None,
+        created_at: 0,
+        nonce: "gone".into(),
+    });
+    let mut watcher = Proc::spawn(client(
+        &url,
+        &session,
+        Role::Subscriber,
+        &[
+            "connect",
+            "--json",
+            "--max-retries",
+            "2",
+            "--retry-delay",
+            "200ms",
+        ],
+    ));
+    watcher.wait_for("sessionConnected");
+    server.kill9();
+    server.wait();
+    // Two attempts, then the session is over: exit 7, the reason as it was.
+    assert_eq!(watcher.wait(), 7, "{}", watcher.output());
+    let out = watcher.output();
+    let lines: Vec<String> = out
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(str::to_owned)
+        .collect();
+    crate::json::validate(&lines);
+    assert_eq!(
+        out.matches("\"event\":\"reconnecting\"").count(),
+        2,
+        "{out}"
+    );
+    assert!(
+        out.contains("\"event\":\"sessionDisconnected\",\"reason\":\"networkDisconnected\"")
+            || out.contains("\"reason\":\"networkDisconnected\""),
+        "{out}"
+    );
+}
