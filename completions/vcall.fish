@@ -113,8 +113,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand connect" -l timeout -d 'Limi
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l display -d 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand connect" -l max-retries -d 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand connect" -l retry-delay -d 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l max-retries -d 'Attempts to join again when the signaling connection drops or the server restarts; 0: none (default: 10 with vcall servers, after 0.25 s, 0.5 s, then every --retry-delay; 3 with Janus, the delay doubling) [env: VCALL_MAX_RETRIES]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l retry-delay -d 'Delay between attempts to join again (see --max-retries) [env: VCALL_RETRY_DELAY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l wait-for -d 'Wait until the session reaches a state, then exit 0: comma-separated conditions on `streams` and `connections` (others than this one), e.g. \'streams>=2, connections>=3\'. With --timeout, exit 11 when it is not reached in time' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l duration -d 'Leave after this long (e.g. 10s); default: until Ctrl-C' -r
@@ -135,8 +135,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l timeout -d 
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l display -d 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l max-retries -d 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l retry-delay -d 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l max-retries -d 'Attempts to join again when the signaling connection drops or the server restarts; 0: none (default: 10 with vcall servers, after 0.25 s, 0.5 s, then every --retry-delay; 3 with Janus, the delay doubling) [env: VCALL_MAX_RETRIES]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l retry-delay -d 'Delay between attempts to join again (see --max-retries) [env: VCALL_RETRY_DELAY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
@@ -155,8 +155,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand publish" -l timeout -d 'Limi
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l display -d 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand publish" -l max-retries -d 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand publish" -l retry-delay -d 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l max-retries -d 'Attempts to join again when the signaling connection drops or the server restarts; 0: none (default: 10 with vcall servers, after 0.25 s, 0.5 s, then every --retry-delay; 3 with Janus, the delay doubling) [env: VCALL_MAX_RETRIES]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l retry-delay -d 'Delay between attempts to join again (see --max-retries) [env: VCALL_RETRY_DELAY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l impair -d 'Impair this process\'s media, both directions, in userspace: comma-separated loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start, repeatable), rate=500kbit, queue=300ms (the rate\'s queue), seed=N [env: VCALL_IMPAIR]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l name -d 'The stream\'s name, visible to others' -r
@@ -190,8 +190,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l timeout -d 'Li
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l display -d 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l max-retries -d 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l retry-delay -d 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l max-retries -d 'Attempts to join again when the signaling connection drops or the server restarts; 0: none (default: 10 with vcall servers, after 0.25 s, 0.5 s, then every --retry-delay; 3 with Janus, the delay doubling) [env: VCALL_MAX_RETRIES]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l retry-delay -d 'Delay between attempts to join again (see --max-retries) [env: VCALL_RETRY_DELAY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l impair -d 'Impair this process\'s media, both directions, in userspace: comma-separated loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start, repeatable), rate=500kbit, queue=300ms (the rate\'s queue), seed=N [env: VCALL_IMPAIR]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l stream -d 'Stream id or name to subscribe to (repeatable); default: every stream, including later ones' -r
@@ -234,8 +234,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_su
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l display -d 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l max-retries -d 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l retry-delay -d 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l max-retries -d 'Attempts to join again when the signaling connection drops or the server restarts; 0: none (default: 10 with vcall servers, after 0.25 s, 0.5 s, then every --retry-delay; 3 with Janus, the delay doubling) [env: VCALL_MAX_RETRIES]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l retry-delay -d 'Delay between attempts to join again (see --max-retries) [env: VCALL_RETRY_DELAY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l stream -d 'Stream id or name' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
@@ -255,8 +255,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_su
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l display -d 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l max-retries -d 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l retry-delay -d 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l max-retries -d 'Attempts to join again when the signaling connection drops or the server restarts; 0: none (default: 10 with vcall servers, after 0.25 s, 0.5 s, then every --retry-delay; 3 with Janus, the delay doubling) [env: VCALL_MAX_RETRIES]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l retry-delay -d 'Delay between attempts to join again (see --max-retries) [env: VCALL_RETRY_DELAY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l connection -d 'Connection id' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
@@ -279,8 +279,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l timeout -d 'Li
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l display -d 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l max-retries -d 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l retry-delay -d 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l max-retries -d 'Attempts to join again when the signaling connection drops or the server restarts; 0: none (default: 10 with vcall servers, after 0.25 s, 0.5 s, then every --retry-delay; 3 with Janus, the delay doubling) [env: VCALL_MAX_RETRIES]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l retry-delay -d 'Delay between attempts to join again (see --max-retries) [env: VCALL_RETRY_DELAY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l impair -d 'Impair this process\'s media, both directions, in userspace: comma-separated loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start, repeatable), rate=500kbit, queue=300ms (the rate\'s queue), seed=N [env: VCALL_IMPAIR]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l duration -d 'How long to send' -r
@@ -310,8 +310,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subc
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l display -d 'The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l max-retries -d 'Reconnection attempts when the connection to Janus drops [env: VCALL_MAX_RETRIES]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l retry-delay -d 'First delay between attempts, doubling each time [env: VCALL_RETRY_DELAY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l max-retries -d 'Attempts to join again when the signaling connection drops or the server restarts; 0: none (default: 10 with vcall servers, after 0.25 s, 0.5 s, then every --retry-delay; 3 with Janus, the delay doubling) [env: VCALL_MAX_RETRIES]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l retry-delay -d 'Delay between attempts to join again (see --max-retries) [env: VCALL_RETRY_DELAY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l api-key -d 'API key, for the commands that sign tokens [env: VCALL_API_KEY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r

@@ -196,8 +196,9 @@ impl Link {
     }
 
     /// When the datagram of `len` bytes handed over at `now` arrives: no time when it is
-    /// lost, two when it is duplicated.
-    pub fn schedule(&mut self, now: Duration, len: usize) -> Arrivals {
+    /// lost, two when it is duplicated. Only `media` (RTP and RTCP) is lost, duplicated or
+    /// reordered at random; everything sees the delay, the jitter, the bottleneck and outages.
+    pub fn schedule(&mut self, now: Duration, len: usize, media: bool) -> Arrivals {
         let spec = &self.spec;
         if spec
             .outages
@@ -206,7 +207,7 @@ impl Link {
         {
             return [None, None];
         }
-        if spec.loss > 0.0 && self.rng.random_bool(spec.loss) {
+        if media && spec.loss > 0.0 && self.rng.random_bool(spec.loss) {
             return [None, None];
         }
         let mut at = now;
@@ -225,13 +226,13 @@ impl Link {
             at = Duration::from_secs_f64((at.as_secs_f64() + offset).max(now.as_secs_f64()));
         }
         at = at.max(self.last);
-        if spec.reorder > 0.0 && self.rng.random_bool(spec.reorder) {
+        if media && spec.reorder > 0.0 && self.rng.random_bool(spec.reorder) {
             // Held back past the next few datagrams, without holding up the ones behind it.
             at += (spec.jitter * 2).max(Duration::from_millis(10));
         } else {
             self.last = at;
         }
-        let twice = spec.duplicate > 0.0 && self.rng.random_bool(spec.duplicate);
+        let twice = media && spec.duplicate > 0.0 && self.rng.random_bool(spec.duplicate);
         [Some(at), twice.then_some(at)]
     }
 }
@@ -290,7 +291,7 @@ mod tests {
         let run = |seed: u64| {
             let mut link = link(&format!("loss=10%,seed={seed}"));
             (0..10_000)
-                .map(|i| link.schedule(i * MS, 1000)[0].is_some())
+                .map(|i| link.schedule(i * MS, 1000, true)[0].is_some())
                 .collect::<Vec<_>>()
         };
         let kept = run(1).iter().filter(|&&k| k).count();
@@ -306,7 +307,7 @@ mod tests {
         let mut delays = Vec::new();
         for i in 0..1000 {
             let now = i * 5 * MS;
-            let at = link.schedule(now, 1000)[0].unwrap();
+            let at = link.schedule(now, 1000, true)[0].unwrap();
             assert!(at >= last, "order kept");
             assert!(at >= now + 70 * MS && at <= now + 130 * MS + 30 * MS);
             delays.push(at - now);
@@ -322,7 +323,7 @@ mod tests {
         let (mut reordered, mut doubled) = (0, 0);
         for i in 0..1000 {
             let now = i * MS;
-            let arrivals = link.schedule(now, 100);
+            let arrivals = link.schedule(now, 100, true);
             let at = arrivals[0].unwrap();
             if at > now {
                 assert_eq!(at, now + 10 * MS);
@@ -335,12 +336,19 @@ mod tests {
     }
 
     #[test]
+    fn handshakes_are_delayed_but_never_lost_at_random() {
+        let mut link = link("loss=100%,duplicate=100%,delay=40ms");
+        assert_eq!(link.schedule(Duration::ZERO, 100, true), [None, None]);
+        assert_eq!(link.schedule(Duration::ZERO, 100, false), [Some(40 * MS), None]);
+    }
+
+    #[test]
     fn nothing_gets_through_an_outage() {
         let mut link = link("outage=2s@10s");
-        assert!(link.schedule(Duration::from_millis(9_999), 100)[0].is_some());
-        assert!(link.schedule(Duration::from_secs(10), 100)[0].is_none());
-        assert!(link.schedule(Duration::from_millis(11_999), 100)[0].is_none());
-        assert!(link.schedule(Duration::from_secs(12), 100)[0].is_some());
+        assert!(link.schedule(Duration::from_millis(9_999), 100, true)[0].is_some());
+        assert!(link.schedule(Duration::from_secs(10), 100, true)[0].is_none());
+        assert!(link.schedule(Duration::from_millis(11_999), 100, true)[0].is_none());
+        assert!(link.schedule(Duration::from_secs(12), 100, true)[0].is_some());
     }
 
     #[test]
@@ -348,7 +356,7 @@ mod tests {
         // 1000 bytes at 80 kbit/s take 100 ms each; the queue holds 300 ms.
         let mut link = link("rate=80kbit,queue=300ms");
         let arrivals: Vec<_> = (0..6)
-            .map(|_| link.schedule(Duration::ZERO, 1000)[0])
+            .map(|_| link.schedule(Duration::ZERO, 1000, true)[0])
             .collect();
         assert_eq!(
             arrivals,
@@ -362,7 +370,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            link.schedule(Duration::from_secs(1), 1000)[0],
+            link.schedule(Duration::from_secs(1), 1000, true)[0],
             Some(1100 * MS)
         );
     }
@@ -379,7 +387,7 @@ mod tests {
                 if let Ok(spec) = text.parse::<Impairment>() {
                     let mut link = Link::new(&spec, 0);
                     for i in 0..50u64 {
-                        link.schedule(Duration::from_millis(i * 7), 1200);
+                        link.schedule(Duration::from_millis(i * 7), 1200, true);
                     }
                 }
             }

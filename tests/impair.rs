@@ -70,8 +70,7 @@ fn audio_is_complete(out: &std::path::Path, lines: &[String], seconds: f64) {
         written + 5 >= arrived,
         "{written} audio frames written of {arrived} packets that arrived"
     );
-    let (start, samples) = decode_audio(out);
-    let audio_seconds = start + samples.len() as f64 / 48_000.0;
+    let audio_seconds = stream_end(out, "a:0");
     assert!(
         audio_seconds > seconds - 0.3,
         "the audio ends at {audio_seconds:.2} s of a {seconds} s recording"

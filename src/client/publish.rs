@@ -308,13 +308,13 @@ pub(crate) struct Sending {
     /// The tasks sending the sources' frames on the tracks.
     pumps: Vec<tokio::task::JoinHandle<Result<(), Failure>>>,
     /// The tracks the pumps send on (video, audio).
-    targets: (
-        Option<watch::Sender<Arc<LocalTrack>>>,
-        Option<watch::Sender<Arc<LocalTrack>>>,
-    ),
+    targets: (Option<Target>, Option<Target>),
     /// Set to make the video encoder's next frame a keyframe.
     keyframe: Arc<AtomicBool>,
 }
+
+/// Which track a pump sends on.
+type Target = watch::Sender<Arc<LocalTrack>>;
 
 /// Makes a keyframe whenever the far end of `track` asks.
 fn keyframes_on_request(track: Arc<LocalTrack>, keyframe: Arc<AtomicBool>) {

@@ -186,7 +186,11 @@ impl Proc {
                         return line;
                     }
                 }
-                Err(_) => panic!("no line with {needle:?}; saw:\n{}", self.seen.join("\n")),
+                Err(_) => panic!(
+                    "no line with {needle:?} (the process: {:?}); saw:\n{}",
+                    self.child.try_wait(),
+                    self.seen.join("\n")
+                ),
             }
         }
     }
@@ -489,7 +493,17 @@ pub fn wait_for_media(path: &Path, seconds: f64, proc: &Proc) {
 
 /// The presentation time of the last packet in a file (0 when none is readable).
 pub fn media_end(path: &Path) -> f64 {
-    let out = Command::new("ffprobe")
+    stream_end(path, "")
+}
+
+/// The presentation time of the last packet of the streams `select` picks (`a:0`; all when
+/// empty).
+pub fn stream_end(path: &Path, select: &str) -> f64 {
+    let mut cmd = Command::new("ffprobe");
+    if !select.is_empty() {
+        cmd.args(["-select_streams", select]);
+    }
+    let out = cmd
         .args([
             "-v",
             "quiet",
