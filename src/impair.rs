@@ -339,7 +339,10 @@ mod tests {
     fn handshakes_are_delayed_but_never_lost_at_random() {
         let mut link = link("loss=100%,duplicate=100%,delay=40ms");
         assert_eq!(link.schedule(Duration::ZERO, 100, true), [None, None]);
-        assert_eq!(link.schedule(Duration::ZERO, 100, false), [Some(40 * MS), None]);
+        assert_eq!(
+            link.schedule(Duration::ZERO, 100, false),
+            [Some(40 * MS), None]
+        );
     }
 
     #[test]

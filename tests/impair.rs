@@ -187,3 +187,23 @@ fn impair_bad_specs_are_usage_errors() {
         assert!(err.contains(says), "{spec}: {err}");
     }
 }
+
+#[test]
+fn impair_outage_longer_than_ice_waits_recovers_with_an_ice_restart() {
+    // 8 s without a datagram: ICE calls the path disconnected; the subscriber restarts ICE
+    // through the server (signaling never dropped) and the recording goes on.
+    let (_dir, out, code, lines, err) = call("", "outage=8s@2s", 14, "frames>=100");
+    assert_ok(code, &err);
+    assert!(err.contains("restarting ICE"), "{err}");
+    assert!(err.contains("the media path is back"), "{err}");
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("\"event\":\"reconnecting\"")),
+        "not a new call: {lines:?}"
+    );
+    let times: Vec<f64> = decode_video(&out).iter().map(|(t, _)| *t).collect();
+    assert!(*times.last().unwrap() > 13.5, "video ends at {times:?}");
+    let gap = times.windows(2).map(|w| w[1] - w[0]).fold(0.0f64, f64::max);
+    assert!(gap < 9.5, "a gap of {gap:.2} s for an 8 s outage");
+}

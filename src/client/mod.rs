@@ -14,12 +14,13 @@ pub mod subscribe;
 
 use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 
 use crate::cli::ConnArgs;
 use crate::exit::{Exit, Failure};
-use crate::peer::{Network, PeerConfig};
+use crate::peer::{Network, Peer, PeerConfig, PeerState};
 use crate::session::{SessionEvent, Stream};
 use crate::signaling::Client;
 use crate::signaling::janus::videoroom::{RoomOptions, VideoRoomClient};
@@ -250,4 +251,62 @@ pub fn devices(args: crate::cli::DevicesArgs) -> crate::exit::CmdResult {
         }
     }
     Ok(crate::exit::Exit::Ok)
+}
+
+/// How long a media path may stay broken (ICE restarts tried meanwhile) before the media
+/// connection counts as failed.
+pub const MEDIA_LOST_LIMIT: Duration = Duration::from_secs(20);
+
+/// How often an ICE restart is tried while the media path stays broken.
+const RESTART_EVERY: Duration = Duration::from_secs(3);
+
+/// Watches one media connection whose path may break while signaling stays up: once it is
+/// disconnected (or failed) for a second, ICE is restarted through the server, and again
+/// every few seconds until the path is back or [`MEDIA_LOST_LIMIT`] has passed.
+#[derive(Debug, Default)]
+pub struct MediaWatch {
+    lost_since: Option<std::time::Instant>,
+    next_restart: Option<std::time::Instant>,
+}
+
+impl MediaWatch {
+    /// Takes the connection's state now; `Err` once it has been broken for too long.
+    pub async fn check(&mut self, peer: &Peer, client: &Client) -> Result<(), Failure> {
+        let now = std::time::Instant::now();
+        let state = *peer.state().borrow();
+        if !matches!(state, PeerState::Disconnected | PeerState::Failed) {
+            if self.lost_since.take().is_some() {
+                tracing::info!("the media path is back");
+            }
+            self.next_restart = None;
+            return Ok(());
+        }
+        let since = *self.lost_since.get_or_insert(now);
+        if now.duration_since(since) > MEDIA_LOST_LIMIT {
+            return Err(Failure::new(
+                Exit::Media,
+                format!(
+                    "the media path has been broken for {MEDIA_LOST_LIMIT:?}; ICE restarts did not bring it back"
+                ),
+            ));
+        }
+        let due = *self
+            .next_restart
+            .get_or_insert(since + Duration::from_secs(1));
+        if now >= due {
+            self.next_restart = Some(now + RESTART_EVERY);
+            tracing::warn!("the media path is broken ({state:?}); restarting ICE");
+            let _exchange = peer.negotiation().await;
+            let restarted = async {
+                let offer = peer.restart_offer().await?;
+                let answer = client.restart_ice(offer).await?;
+                peer.accept_answer(&answer).await?;
+                Ok::<_, Failure>(())
+            };
+            if let Err(e) = restarted.await {
+                tracing::warn!("restarting ICE failed: {e}");
+            }
+        }
+        Ok(())
+    }
 }

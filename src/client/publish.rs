@@ -15,7 +15,7 @@ use crate::client::sources::{
     self, AudioSource, AudioSpec, Tone, VideoSource, VideoSpec, WavSource, Y4mSource,
 };
 use crate::client::stats::{Figures, Monitor, Tracks, stats_ticker};
-use crate::client::{Joined, disconnected_failure, join};
+use crate::client::{Joined, MediaWatch, disconnected_failure, join};
 use crate::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::{Codec, LocalTrack, Network, Peer, PeerState, Section};
@@ -529,6 +529,8 @@ pub async fn publish(
     tokio::pin!(created_limit);
     // Between `reconnecting` and publishing again: the old connection's failure is expected.
     let mut rejoining = false;
+    let mut media_watch = MediaWatch::default();
+    let mut media_tick = tokio::time::interval(Duration::from_millis(250));
     let outcome: Result<End, Failure> = loop {
         tokio::select! {
             _ = &mut duration => break Ok(End::Duration),
@@ -547,8 +549,14 @@ pub async fn publish(
                 break Err(Failure::new(Exit::Media, "the server did not confirm the stream: it received no media"));
             }
             r = peer_state.changed(), if !rejoining => {
-                if r.is_err() || matches!(*peer_state.borrow(), PeerState::Failed | PeerState::Closed) {
+                if r.is_err() || *peer_state.borrow() == PeerState::Closed {
                     break Err(Failure::new(Exit::Media, "the media connection to the server failed"));
+                }
+            }
+            _ = media_tick.tick(), if !rejoining => {
+                // A broken media path is restarted (ICE) while signaling stays up.
+                if let Err(e) = media_watch.check(&peer, &joined.client).await {
+                    break Err(e);
                 }
             }
             ev = joined.events.recv() => match ev {
@@ -583,6 +591,7 @@ pub async fn publish(
                     let old = std::mem::replace(&mut peer, live.peer);
                     tokio::spawn(async move { old.close().await });
                     peer_state = peer.state();
+                    media_watch = MediaWatch::default();
                     stream_id = live.stream_id;
                     seen_created = false;
                     created_limit.as_mut().reset(tokio::time::Instant::now() + CONNECT_LIMIT);

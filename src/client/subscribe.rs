@@ -15,7 +15,7 @@ use crate::client::measure::{Measurements, TrackProbe};
 use crate::client::output::Sink;
 use crate::client::progress::Progress;
 use crate::client::stats::{Monitor, stats_ticker};
-use crate::client::{Joined, disconnected_failure, join, match_stream};
+use crate::client::{Joined, MediaWatch, disconnected_failure, join, match_stream};
 use crate::codec::OpusRecovery;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::{Codec, KeyframeRequester, Kind, Network, Peer, PeerState, RemoteTrack, Rtp};
@@ -810,6 +810,7 @@ pub async fn subscribe(
     // come back yet (by their stream's id): their old connection's failure is expected.
     let mut rejoining = false;
     let mut awaiting: Vec<String> = Vec::new();
+    let mut media_watch = MediaWatch::default();
     let outcome: Result<End, Failure> = 'outer: loop {
         while let Some(stream) = pending.pop_front() {
             if single && (!recordings.is_empty() || !finished.is_empty()) {
@@ -913,6 +914,7 @@ pub async fn subscribe(
                     }
                     let shared = shared.as_ref().expect("just made");
                     rejoining = false;
+                    media_watch = MediaWatch::default();
                     awaiting.clear();
                     let mut failed = None;
                     for r in recordings.iter_mut() {
@@ -960,10 +962,15 @@ pub async fn subscribe(
                     break Err(Failure::new(Exit::NoMedia, format!("no media arrived within {limit:?}")));
                 }
                 if let Some(r) = recordings.iter().filter(|r| !rejoining && !awaiting.contains(&r.stream.id)).find(|r| {
-                    let state = *r.peer.state().borrow();
-                    state == PeerState::Failed || (state == PeerState::New && r.started.elapsed() > CONNECT_LIMIT)
+                    *r.peer.state().borrow() == PeerState::New && r.started.elapsed() > CONNECT_LIMIT
                 }) {
                     break Err(Failure::new(Exit::Media, format!("the media connection for stream {} failed (ICE/DTLS)", r.stream.id)));
+                }
+                // A broken media path is restarted (ICE) while signaling stays up.
+                if let Some(sh) = shared.as_ref().filter(|_| !rejoining)
+                    && let Err(e) = media_watch.check(sh.peer(), &client).await
+                {
+                    break Err(e);
                 }
             }
         }

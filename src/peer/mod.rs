@@ -226,6 +226,8 @@ impl Network {
 pub enum PeerState {
     New,
     Connected,
+    /// The media path stopped answering; it may come back (or be restarted).
+    Disconnected,
     Failed,
     Closed,
 }
@@ -257,15 +259,14 @@ impl Handler {
 #[async_trait::async_trait]
 impl PeerConnectionEventHandler for Handler {
     async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
-        if state == RTCIceGatheringState::Complete {
-            let _ = self.gathered.send(true);
-        }
+        let _ = self.gathered.send(state == RTCIceGatheringState::Complete);
     }
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
         tracing::debug!("peer connection state: {state}");
         let s = match state {
             RTCPeerConnectionState::Connected => PeerState::Connected,
+            RTCPeerConnectionState::Disconnected => PeerState::Disconnected,
             RTCPeerConnectionState::Failed => PeerState::Failed,
             RTCPeerConnectionState::Closed => PeerState::Closed,
             _ => return,
@@ -666,6 +667,26 @@ impl Peer {
             .set_local_description(offer)
             .await
             .map_err(webrtc_err)?;
+        self.local_sdp().await
+    }
+
+    /// An offer that restarts ICE (new credentials, candidates gathered again) for a media
+    /// path that broke while signaling stayed up. The caller holds [`Peer::negotiation`].
+    pub async fn restart_offer(&self) -> Result<String, PeerError> {
+        self.pc.restart_ice().await.map_err(webrtc_err)?;
+        let options = rtc::peer_connection::configuration::RTCOfferOptions { ice_restart: true };
+        let offer = self
+            .pc
+            .create_offer(Some(options))
+            .await
+            .map_err(webrtc_err)?;
+        self.pc
+            .set_local_description(offer)
+            .await
+            .map_err(webrtc_err)?;
+        // Gathering starts again: wait for it to begin before waiting for it to complete.
+        let mut gathered = self.gathered.clone();
+        let _ = tokio::time::timeout(Duration::from_millis(500), gathered.wait_for(|g| !*g)).await;
         self.local_sdp().await
     }
 

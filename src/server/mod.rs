@@ -243,6 +243,20 @@ impl Shared {
                     .collect();
                 tokio::spawn(Arc::clone(self).subscribe(sock, sub, stream, hubs, sdp));
             }
+            Output::RestartIce { sock, sdp } => {
+                let media = t.media.get(&sock).map(|m| Arc::clone(&m.peer));
+                let this = Arc::clone(self);
+                tokio::spawn(async move {
+                    let result = match media {
+                        Some(peer) => {
+                            let _exchange = peer.negotiation().await;
+                            peer.accept_offer(&sdp).await.map_err(|e| e.to_string())
+                        }
+                        None => Err("there is no media connection to restart".into()),
+                    };
+                    this.feed(Input::Answered { sock, result });
+                });
+            }
             Output::EndStream { stream } => {
                 for hub in t.published.remove(&stream).into_iter().flatten() {
                     hub.close();

@@ -93,6 +93,11 @@ pub(crate) enum Output {
     CloseMedia {
         sock: SockId,
     },
+    /// Answer an ICE restart offer on the socket's peer connection.
+    RestartIce {
+        sock: SockId,
+        sdp: String,
+    },
 }
 
 /// Where a published stream is.
@@ -127,6 +132,9 @@ enum Negotiation {
         req: u64,
         sub: String,
         stream: String,
+    },
+    RestartIce {
+        req: u64,
     },
 }
 
@@ -340,7 +348,9 @@ impl Core {
                 self.out.push(Output::Close { sock });
                 return;
             }
-            msg @ (ClientMsg::Publish { .. } | ClientMsg::Subscribe { .. }) => {
+            msg @ (ClientMsg::Publish { .. }
+            | ClientMsg::Subscribe { .. }
+            | ClientMsg::RestartIce { .. }) => {
                 let member = self.member_mut(&session, &conn).expect("member");
                 if member.negotiation.is_some() {
                     member.waiting.push_back(msg);
@@ -538,6 +548,12 @@ impl Core {
         msg: ClientMsg,
     ) -> Option<ServerMsg> {
         match msg {
+            ClientMsg::RestartIce { req, sdp } => {
+                self.member_mut(session, conn).expect("member").negotiation =
+                    Some(Negotiation::RestartIce { req });
+                self.out.push(Output::RestartIce { sock, sdp });
+                None
+            }
             ClientMsg::Publish {
                 req,
                 name,
@@ -720,6 +736,12 @@ impl Core {
                 self.subs.remove(&sub);
                 self.send(sock, error(Some(req), ErrorCode::Media, e));
                 self.out.push(Output::EndSubscription { sub });
+            }
+            (Negotiation::RestartIce { req }, Ok(sdp)) => {
+                self.send(sock, ServerMsg::IceRestarted { req, sdp });
+            }
+            (Negotiation::RestartIce { req }, Err(e)) => {
+                self.send(sock, error(Some(req), ErrorCode::Media, e));
             }
         }
         while let Some(member) = self.member_mut(&session, &conn)
@@ -1226,6 +1248,42 @@ mod tests {
         });
         h.join(4, Role::Publisher);
         assert_eq!(again(&mut h, 4, &first), first);
+    }
+
+    #[test]
+    fn an_ice_restart_is_answered_in_turn_with_other_exchanges() {
+        let mut h = harness();
+        h.join(1, Role::Publisher);
+        // A publish under way: the restart waits for its answer.
+        h.msg(1, publish(1));
+        let restart = ClientMsg::RestartIce {
+            req: 2,
+            sdp: "restart offer".into(),
+        };
+        assert!(h.msg(1, restart).is_empty());
+        let out = h.answered(1, Ok("answer"));
+        assert!(
+            out.iter().any(|o| matches!(o, Output::RestartIce { sock: SockId(1), sdp } if sdp == "restart offer")),
+            "{out:?}"
+        );
+        let out = h.answered(1, Ok("restart answer"));
+        assert_eq!(
+            msgs(&out, SockId(1)),
+            vec![ServerMsg::IceRestarted {
+                req: 2,
+                sdp: "restart answer".into()
+            }]
+        );
+        // One that cannot be answered is a media error for that request.
+        h.msg(
+            1,
+            ClientMsg::RestartIce {
+                req: 3,
+                sdp: "x".into(),
+            },
+        );
+        let out = h.answered(1, Err("bad offer"));
+        assert_eq!(error_code(&out, SockId(1)), Some(ErrorCode::Media));
     }
 
     #[test]

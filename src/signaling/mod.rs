@@ -76,6 +76,16 @@ impl Client {
         }
     }
 
+    /// Restarts ICE on the media connection with `offer`; returns the answer.
+    pub async fn restart_ice(&self, offer: String) -> Result<String, SignalingError> {
+        match self {
+            Client::Native(c) => c.restart_ice(offer).await,
+            Client::Janus(_) => Err(SignalingError::Usage(
+                "ICE restarts are not implemented against Janus".into(),
+            )),
+        }
+    }
+
     pub async fn unpublish(&self, stream_id: &str) -> Result<(), SignalingError> {
         match self {
             Client::Native(c) => c.unpublish(stream_id).await,

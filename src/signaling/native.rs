@@ -60,6 +60,10 @@ pub enum ClientMsg {
         video: bool,
         sdp: String,
     },
+    /// Restart ICE on the client's peer connection (its media path broke while signaling
+    /// stayed up): `sdp` is an offer with new ICE credentials; answered by `iceRestarted`.
+    #[serde(rename_all = "camelCase")]
+    RestartIce { req: u64, sdp: String },
     /// Stop receiving a subscription; answered by `ok`.
     #[serde(rename_all = "camelCase")]
     Unsubscribe { req: u64, subscription_id: String },
@@ -117,6 +121,9 @@ pub enum ServerMsg {
         stream_id: String,
         sdp: String,
     },
+    /// The answer to `restartIce`.
+    #[serde(rename_all = "camelCase")]
+    IceRestarted { req: u64, sdp: String },
     /// A request succeeded.
     Ok { req: u64 },
     /// A request (or, without `req`, the connection) failed.
@@ -133,6 +140,7 @@ impl ServerMsg {
         match self {
             ServerMsg::Published { req, .. }
             | ServerMsg::Subscribed { req, .. }
+            | ServerMsg::IceRestarted { req, .. }
             | ServerMsg::Ok { req } => Some(*req),
             ServerMsg::Error { req, .. } => *req,
             ServerMsg::Event { .. } => None,
@@ -506,6 +514,17 @@ impl NativeClient {
                 sdp,
                 ..
             } => Ok((subscription_id, sdp)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Restarts ICE with `offer`; returns the server's answer.
+    pub async fn restart_ice(&self, offer: String) -> Result<String, SignalingError> {
+        match self
+            .request(|req| ClientMsg::RestartIce { req, sdp: offer })
+            .await?
+        {
+            ServerMsg::IceRestarted { sdp, .. } => Ok(sdp),
             other => Err(unexpected(other)),
         }
     }
