@@ -98,22 +98,7 @@ fn an_oversized_message_closes_the_socket() {
 
 #[test]
 fn connections_beyond_the_limits_are_refused_with_the_reason() {
-    let mut serve = Proc::spawn({
-        let mut c = vcall();
-        c.args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--api-key",
-            "k",
-            "--api-secret",
-            "s",
-            "--max-connections-per-ip",
-            "2",
-        ]);
-        c
-    });
-    let url = serve_url(&mut serve);
+    let (mut serve, url) = serve_process("127.0.0.1:0", &["--max-connections-per-ip", "2"]);
     block_on(async {
         let _first = open(&url).await;
         let _second = open(&url).await;

@@ -10,21 +10,21 @@ use vcall::auth::{KeyPair, Role, SessionProps, TokenClaims};
 use crate::common::*;
 
 fn serve(listen: &str) -> (Proc, String) {
-    let mut serve = Proc::spawn({
-        let mut c = vcall();
-        c.args([
-            "serve",
-            "--listen",
-            listen,
-            "--api-key",
-            "k",
-            "--api-secret",
-            "s",
-        ]);
-        c
-    });
-    let url = serve_url(&mut serve);
-    (serve, url)
+    serve_process(listen, &[])
+}
+
+/// A session of the key pair `k`/`s`.
+fn session(nonce: &str) -> String {
+    KeyPair {
+        key: "k".into(),
+        secret: "s".into(),
+    }
+    .create_session(&SessionProps {
+        p2p: false,
+        location_hint: None,
+        created_at: 0,
+        nonce: nonce.into(),
+    })
 }
 
 fn client(url: &str, session: &str, role: Role, args: &[&str]) -> Command {
@@ -51,16 +51,7 @@ fn client(url: &str, session: &str, role: Role, args: &[&str]) -> Command {
 fn server_restart_mid_recording_goes_on_in_the_same_file() {
     let (mut server, url) = serve("127.0.0.1:0");
     let listen = url.trim_start_matches("ws://").to_owned();
-    let session = KeyPair {
-        key: "k".into(),
-        secret: "s".into(),
-    }
-    .create_session(&SessionProps {
-        p2p: false,
-        location_hint: None,
-        created_at: 0,
-        nonce: "restart".into(),
-    });
+    let session = session("restart");
     let mut publisher = Proc::spawn(client(
         &url,
         &session,
@@ -133,16 +124,7 @@ fn server_restart_mid_recording_goes_on_in_the_same_file() {
 #[test]
 fn without_retries_a_lost_server_ends_the_call() {
     let (mut server, url) = serve("127.0.0.1:0");
-    let session = KeyPair {
-        key: "k".into(),
-        secret: "s".into(),
-    }
-    .create_session(&SessionProps {
-        p2p: false,
-        location_hint: None,
-        created_at: 0,
-        nonce: "gone".into(),
-    });
+    let session = session("gone");
     let mut watcher = Proc::spawn(client(
         &url,
         &session,

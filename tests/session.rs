@@ -344,20 +344,7 @@ fn a_startup_race_ctrl_c_right_after_ready_stops_cleanly() {
     // A process says it is ready (`serving`, `sessionConnected`, `stream is live`) only once
     // it handles Ctrl-C: interrupted at once, it finishes as documented, not by the signal.
     for _ in 0..3 {
-        let mut serve = Proc::spawn({
-            let mut c = vcall();
-            c.args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--api-key",
-                "k",
-                "--api-secret",
-                "s",
-            ]);
-            c
-        });
-        serve.wait_for("serving on");
+        let (mut serve, _) = serve_process("127.0.0.1:0", &[]);
         serve.interrupt();
         assert_eq!(serve.wait(), 0, "{}", serve.output());
     }

@@ -573,3 +573,24 @@ pub fn assert_echo_came_back(r: &serde_json::Value, out: &str) {
     let p95 = r["rttMs"]["p95"].as_f64().expect("round trip measured");
     assert!(p95 > 0.0 && p95 < 5000.0, "{out}");
 }
+
+/// `vcall serve` as a process on `listen` with the key pair `k`/`s` and `extra` flags, and
+/// the URL it serves on.
+pub fn serve_process(listen: &str, extra: &[&str]) -> (Proc, String) {
+    let mut serve = Proc::spawn({
+        let mut c = vcall();
+        c.args([
+            "serve",
+            "--listen",
+            listen,
+            "--api-key",
+            "k",
+            "--api-secret",
+            "s",
+        ])
+        .args(extra);
+        c
+    });
+    let url = serve_url(&mut serve);
+    (serve, url)
+}
