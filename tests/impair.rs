@@ -82,7 +82,7 @@ fn assert_ok(code: i32, err: &str) {
 }
 
 #[test]
-fn audio_lost_under_loss_5_percent() {
+fn audio_lost_and_freezes_under_loss_5_percent() {
     let (_dir, out, code, lines, err) = call(
         "loss=5%",
         "loss=5%",
@@ -94,7 +94,7 @@ fn audio_lost_under_loss_5_percent() {
 }
 
 #[test]
-fn audio_lost_under_loss_10_percent() {
+fn audio_lost_and_freezes_under_loss_10_percent() {
     let (_dir, out, code, lines, err) = call(
         "loss=10%",
         "loss=10%",
