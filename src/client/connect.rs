@@ -88,6 +88,26 @@ pub fn json_line(event: &SessionEvent) -> String {
     crate::jsonl::line(&name, v)
 }
 
+/// Tells the user (and a script, with `--json`) that the session is being joined again.
+pub fn report_rejoin(event: &SessionEvent, json: bool) {
+    match event {
+        SessionEvent::Reconnecting {
+            reason,
+            attempt,
+            max_attempts,
+        } => tracing::warn!(
+            "the signaling connection was lost ({reason}); joining again (attempt {attempt} of {max_attempts})"
+        ),
+        SessionEvent::Reconnected { connection, .. } => {
+            tracing::info!(connection = %connection.id, "joined the session again")
+        }
+        _ => return,
+    }
+    if json {
+        println!("{}", json_line(event));
+    }
+}
+
 fn print(event: &SessionEvent, as_json: bool) {
     let line = if as_json {
         json_line(event)

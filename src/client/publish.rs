@@ -10,6 +10,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
 use crate::cli::PublishArgs;
+use crate::client::connect::report_rejoin;
 use crate::client::progress::Progress;
 use crate::client::sources::{
     self, AudioSource, AudioSpec, Tone, VideoSource, VideoSpec, WavSource, Y4mSource,
@@ -455,26 +456,6 @@ async fn go_live(
         audio,
         stream_id,
     })
-}
-
-/// Tells the user (and a script, with `--json`) that the session is being joined again.
-pub(crate) fn report_rejoin(event: &SessionEvent, json: bool) {
-    match event {
-        SessionEvent::Reconnecting {
-            reason,
-            attempt,
-            max_attempts,
-        } => tracing::warn!(
-            "the signaling connection was lost ({reason}); joining again (attempt {attempt} of {max_attempts})"
-        ),
-        SessionEvent::Reconnected { connection, .. } => {
-            tracing::info!(connection = %connection.id, "joined the session again")
-        }
-        _ => return,
-    }
-    if json {
-        println!("{}", crate::client::connect::json_line(event));
-    }
 }
 
 /// Publishes until the duration, the end of the sources, or `stop` (Ctrl-C for the CLI).

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::cli::{OutFormat, SubscribeArgs};
+use crate::client::connect::report_rejoin;
 use crate::client::measure::{Measurements, TrackProbe};
 use crate::client::output::Sink;
 use crate::client::progress::Progress;
@@ -621,15 +622,10 @@ pub(crate) fn record_peer(
     }
 }
 
-/// Whether `new` is `old` published again: a publisher that joins again asks for its
-/// stream's id back, and the server grants it while no other stream holds it.
-fn same_stream(old: &Stream, new: &Stream) -> bool {
-    old.id == new.id
-}
-
 impl Recording {
-    /// Subscribes to `stream` (this recording's, published again) over `shared`, a new
-    /// connection; what comes goes on into the same output.
+    /// Subscribes again to this recording's stream, published again (a publisher that joins
+    /// again gets its stream's id back), over `shared`, a new connection; what comes goes on
+    /// into the same output.
     async fn subscribe_again(
         &mut self,
         shared: &SharedPeer,
@@ -645,7 +641,6 @@ impl Recording {
         tracing::info!(stream = %stream.id, "recording again, into the same output");
         self.peer = Arc::clone(shared.peer());
         self.started = Instant::now();
-        self.stream.id = stream.id.clone();
         self.stream.connection_id = stream.connection_id.clone();
         Ok(())
     }
@@ -869,13 +864,12 @@ pub async fn subscribe(
         }
         tokio::select! {
             ev = events.recv() => match ev {
-                Some(SessionEvent::StreamCreated { stream }) if awaiting.iter().any(|id| {
-                    recordings.iter().any(|r| &r.stream.id == id && same_stream(&r.stream, &stream))
-                }) => {
+                Some(SessionEvent::StreamCreated { stream }) if awaiting.contains(&stream.id) => {
+                    awaiting.retain(|id| id != &stream.id);
                     let shared = shared.as_ref().expect("made before any recording");
-                    let r = recordings.iter_mut().find(|r| same_stream(&r.stream, &stream)).expect("found above");
-                    awaiting.retain(|id| id != &r.stream.id);
-                    if let Err(e) = r.subscribe_again(shared, &client, &stream).await {
+                    if let Some(r) = recordings.iter_mut().find(|r| r.stream.id == stream.id)
+                        && let Err(e) = r.subscribe_again(shared, &client, &stream).await
+                    {
                         break Err(e);
                     }
                 }
@@ -896,12 +890,11 @@ pub async fn subscribe(
                 Some(SessionEvent::SessionDisconnected { reason }) => break Err(disconnected_failure(&reason)),
                 None => break Err(disconnected_failure("networkDisconnected")),
                 Some(ev @ SessionEvent::Reconnecting { .. }) => {
-                    crate::client::publish::report_rejoin(&ev, args.json);
+                    report_rejoin(&ev, args.json);
                     rejoining = true;
                 }
-                Some(SessionEvent::Reconnected { connection, connection_count, streams }) => {
-                    let ev = SessionEvent::Reconnected { connection, connection_count, streams };
-                    crate::client::publish::report_rejoin(&ev, args.json);
+                Some(ev @ SessionEvent::Reconnected { .. }) => {
+                    report_rejoin(&ev, args.json);
                     let SessionEvent::Reconnected { streams, .. } = ev else { unreachable!() };
                     // A new connection for everything; each recording subscribes again as its
                     // stream is back, and goes on in the same file.
@@ -918,7 +911,7 @@ pub async fn subscribe(
                     awaiting.clear();
                     let mut failed = None;
                     for r in recordings.iter_mut() {
-                        match streams.iter().find(|s| same_stream(&r.stream, s)) {
+                        match streams.iter().find(|s| s.id == r.stream.id) {
                             Some(stream) => {
                                 if let Err(e) = r.subscribe_again(shared, &client, stream).await {
                                     failed = Some(e);

@@ -662,11 +662,7 @@ impl Peer {
 
     /// Creates an offer, applies it, waits for ICE gathering and returns the complete SDP.
     pub async fn create_offer(&self) -> Result<String, PeerError> {
-        let offer = self.pc.create_offer(None).await.map_err(webrtc_err)?;
-        self.pc
-            .set_local_description(offer)
-            .await
-            .map_err(webrtc_err)?;
+        self.apply_offer(None).await?;
         self.local_sdp().await
     }
 
@@ -675,19 +671,22 @@ impl Peer {
     pub async fn restart_offer(&self) -> Result<String, PeerError> {
         self.pc.restart_ice().await.map_err(webrtc_err)?;
         let options = rtc::peer_connection::configuration::RTCOfferOptions { ice_restart: true };
-        let offer = self
-            .pc
-            .create_offer(Some(options))
-            .await
-            .map_err(webrtc_err)?;
-        self.pc
-            .set_local_description(offer)
-            .await
-            .map_err(webrtc_err)?;
+        self.apply_offer(Some(options)).await?;
         // Gathering starts again: wait for it to begin before waiting for it to complete.
         let mut gathered = self.gathered.clone();
         let _ = tokio::time::timeout(Duration::from_millis(500), gathered.wait_for(|g| !*g)).await;
         self.local_sdp().await
+    }
+
+    async fn apply_offer(
+        &self,
+        options: Option<rtc::peer_connection::configuration::RTCOfferOptions>,
+    ) -> Result<(), PeerError> {
+        let offer = self.pc.create_offer(options).await.map_err(webrtc_err)?;
+        self.pc
+            .set_local_description(offer)
+            .await
+            .map_err(webrtc_err)
     }
 
     /// Applies a remote offer and returns the complete answer SDP.
