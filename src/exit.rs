@@ -71,7 +71,7 @@ impl From<SignalingError> for Failure {
             SignalingError::Forbidden(_) => Exit::Forbidden,
             SignalingError::Lost(_) => Exit::Disconnected,
             SignalingError::Refused(_) => Exit::Media,
-            SignalingError::Protocol(_) => Exit::Failure,
+            SignalingError::Protocol(_) | SignalingError::Server(_) => Exit::Failure,
         };
         Failure::new(code, e.to_string())
     }

@@ -18,3 +18,4 @@ mod network;
 mod reconnect;
 mod session;
 mod stats;
+mod whip;

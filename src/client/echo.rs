@@ -14,7 +14,7 @@ use crate::client::output::Sink;
 use crate::client::progress::Progress;
 use crate::client::publish::{Sending, add_tracks, media_connected, new_msid, open_sources};
 use crate::client::subscribe::{Incoming, SharedPeer, record_peer};
-use crate::client::{Joined, janus_options, join, peer_config};
+use crate::client::{Joined, Purpose, janus_options, join, peer_config};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::{Network, Peer};
 use crate::record::{Container, RecordStats, Recorder};
@@ -98,7 +98,7 @@ pub async fn echo_test(
         let sending = Sending::start(sources, video, audio, &sent, None);
         (Loop::Janus(Box::new(echo)), recording, sending)
     } else {
-        let mut joined = join(&args.conn, network).await?;
+        let mut joined = join(&args.conn, network, Purpose::Session("echo-test")).await?;
         let looped = async {
             let (stream_id, answer) = joined
                 .client

@@ -26,6 +26,7 @@ use crate::signaling::Client;
 use crate::signaling::janus::videoroom::{RoomOptions, VideoRoomClient};
 use crate::signaling::janus::{self, JanusOptions};
 use crate::signaling::native::{Login, NativeClient};
+use crate::signaling::whip::{self, WhipClient};
 
 /// A joined session.
 pub struct Joined {
@@ -54,7 +55,7 @@ fn server_host(url: &str) -> Result<String, Failure> {
         return Err(Failure::new(
             Exit::Usage,
             format!(
-                "{url}: the server URL must start with ws:// or wss:// (vcall server) or janus+ws://, janus+wss://, janus+http:// or janus+https:// (Janus)"
+                "{url}: the server URL must start with ws:// or wss:// (vcall server) janus+ws://, janus+wss://, janus+http:// or janus+https:// (Janus), or whip+http(s):// / whep+http(s):// (WHIP/WHEP)"
             ),
         ));
     };
@@ -95,8 +96,14 @@ pub fn janus_options(conn: &ConnArgs) -> JanusOptions {
 
 /// The peer connection settings for a server at `url`.
 pub fn peer_config(conn: &ConnArgs, network: Network) -> Result<PeerConfig, Failure> {
-    let authority = match janus::authority(&conn.url) {
+    let authority = match janus::authority(&conn.url).or_else(|| whip::authority(&conn.url)) {
         Some(a) => a,
+        None if whip::is_http_media_url(&conn.url) => {
+            return Err(whip::endpoint(&conn.url).err().map_or_else(
+                || Failure::new(Exit::Usage, format!("{}: no host", conn.url)),
+                Failure::from,
+            ));
+        }
         None => server_host(&conn.url)?,
     };
     Ok(PeerConfig {
@@ -106,9 +113,57 @@ pub fn peer_config(conn: &ConnArgs, network: Network) -> Result<PeerConfig, Fail
     })
 }
 
-/// Connects to the session named by `conn`; media will go through `network`.
-pub async fn join(conn: &ConnArgs, network: Network) -> Result<Joined, Failure> {
+/// What a command joins for: WHIP and WHEP endpoints carry one stream one way, without a
+/// session.
+#[derive(Debug, Clone, Copy)]
+pub enum Purpose {
+    Publish,
+    Subscribe,
+    /// A command that needs a session (events, other participants), by name.
+    Session(&'static str),
+}
+
+/// Connects to the session named by `conn`, for `purpose`; media will go through `network`.
+pub async fn join(conn: &ConnArgs, network: Network, purpose: Purpose) -> Result<Joined, Failure> {
     let peer_config = peer_config(conn, network)?;
+    if whip::is_http_media_url(&conn.url) {
+        let (role, _) = whip::endpoint(&conn.url)?;
+        match (purpose, role) {
+            (Purpose::Publish, whip::Role::Whip) | (Purpose::Subscribe, whip::Role::Whep) => {}
+            (Purpose::Publish, whip::Role::Whep) => {
+                return Err(Failure::new(
+                    Exit::Usage,
+                    format!(
+                        "{}: a WHEP endpoint plays streams; publish to a WHIP one (whip+http(s)://…)",
+                        conn.url
+                    ),
+                ));
+            }
+            (Purpose::Subscribe, whip::Role::Whip) => {
+                return Err(Failure::new(
+                    Exit::Usage,
+                    format!(
+                        "{}: a WHIP endpoint takes streams; subscribe from a WHEP one (whep+http(s)://…)",
+                        conn.url
+                    ),
+                ));
+            }
+            (Purpose::Session(command), _) => whip::refuse(&conn.url, command)?,
+        }
+        let (c, first, events) = WhipClient::new(whip::Options {
+            url: conn.url.clone(),
+            token: conn.token.clone(),
+            timeout: conn.request_timeout(),
+            max_retries: conn.janus.max_retries.unwrap_or(3),
+            retry_delay: conn.janus.retry_delay,
+        })?;
+        return Ok(Joined {
+            client: Client::Whip(Box::new(c)),
+            first,
+            events,
+            peer_config,
+        });
+    }
     if conn.session.trim().is_empty() {
         return Err(Failure::new(Exit::Usage, "--session is empty"));
     }
@@ -251,6 +306,18 @@ pub fn devices(args: crate::cli::DevicesArgs) -> crate::exit::CmdResult {
         }
     }
     Ok(crate::exit::Exit::Ok)
+}
+
+/// Adds the ICE servers the server offered (WHIP/WHEP `Link` headers) to `peer`'s own, for
+/// its ICE restarts.
+pub(crate) async fn adopt_offered_ice_servers(peer: &Peer, client: &Client) {
+    let offered = client.offered_ice_servers();
+    if offered.is_empty() {
+        return;
+    }
+    if let Err(e) = peer.add_ice_servers(&offered).await {
+        tracing::warn!("the server's ICE servers could not be used: {e}");
+    }
 }
 
 /// How long a media path may stay broken (ICE restarts tried meanwhile) before the media

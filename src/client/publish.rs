@@ -16,7 +16,9 @@ use crate::client::sources::{
     self, AudioSource, AudioSpec, Tone, VideoSource, VideoSpec, WavSource, Y4mSource,
 };
 use crate::client::stats::{Figures, Monitor, Tracks, stats_ticker};
-use crate::client::{Joined, MediaWatch, disconnected_failure, join};
+use crate::client::{
+    Joined, MediaWatch, Purpose, adopt_offered_ice_servers, disconnected_failure, join,
+};
 use crate::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::{Codec, LocalTrack, Network, Peer, PeerState, Section};
@@ -448,6 +450,7 @@ async fn go_live(
         .publish(name, media, &msid, offer, again)
         .await?;
     peer.accept_answer(&answer).await?;
+    adopt_offered_ice_servers(&peer, &joined.client).await;
     tracing::info!(stream = %stream_id, "publishing");
     media_connected(&peer).await?;
     Ok(Live {
@@ -466,7 +469,7 @@ pub async fn publish(
 ) -> CmdResult {
     let sources = open_sources(&args)?;
     let network = Network::new(args.impair.impair.as_ref());
-    let mut joined = join(&args.conn, network).await?;
+    let mut joined = join(&args.conn, network, Purpose::Publish).await?;
     // Whatever fails from here on, the session is left cleanly.
     let codecs = sources.codecs();
     let started = go_live(&joined, codecs, &args.name, None).await;

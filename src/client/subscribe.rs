@@ -16,7 +16,10 @@ use crate::client::measure::{Measurements, TrackProbe};
 use crate::client::output::Sink;
 use crate::client::progress::Progress;
 use crate::client::stats::{Monitor, stats_ticker};
-use crate::client::{Joined, MediaWatch, disconnected_failure, join, match_stream};
+use crate::client::{
+    Joined, MediaWatch, Purpose, adopt_offered_ice_servers, disconnected_failure, join,
+    match_stream,
+};
 use crate::codec::OpusRecovery;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::{Codec, KeyframeRequester, Kind, Network, Peer, PeerState, RemoteTrack, Rtp};
@@ -252,16 +255,10 @@ impl SharedPeer {
     ) -> Result<(), Failure> {
         match client {
             Client::Native(c) => {
-                let kinds: Vec<Kind> = [(audio, Kind::Audio), (video, Kind::Video)]
-                    .into_iter()
-                    .filter_map(|(wanted, k)| wanted.then_some(k))
-                    .collect();
-                let _exchange = self.peer.negotiation().await;
-                let (offer, mids) = self.peer.offer_to_receive(&kinds).await?;
-                self.route(&mids, feed);
-                let (_subscription, answer) = c.subscribe(stream, audio, video, offer).await?;
-                self.peer.accept_answer(&answer).await?;
-                Ok(())
+                self.offer_to_receive((audio, video), feed, |offer| async move {
+                    Ok(c.subscribe(stream, audio, video, offer).await?.1)
+                })
+                .await
             }
             Client::Janus(c) => {
                 let peer = Arc::clone(&self.peer);
@@ -276,7 +273,39 @@ impl SharedPeer {
                 self.route(&mids, feed);
                 Ok(())
             }
+            Client::Whip(c) => {
+                self.offer_to_receive((audio, video), feed, |offer| async move {
+                    Ok(c.offer(offer).await?.1)
+                })
+                .await?;
+                adopt_offered_ice_servers(&self.peer, client).await;
+                Ok(())
+            }
         }
+    }
+
+    /// Offers receive-only sections for the kinds asked for, routes them to `feed`, and
+    /// applies the answer that `ask` gets for the offer from the far end.
+    async fn offer_to_receive<F, Fut>(
+        &self,
+        (audio, video): (bool, bool),
+        feed: &mpsc::UnboundedSender<Incoming>,
+        ask: F,
+    ) -> Result<(), Failure>
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = Result<String, Failure>>,
+    {
+        let kinds: Vec<Kind> = [(audio, Kind::Audio), (video, Kind::Video)]
+            .into_iter()
+            .filter_map(|(wanted, k)| wanted.then_some(k))
+            .collect();
+        let _exchange = self.peer.negotiation().await;
+        let (offer, mids) = self.peer.offer_to_receive(&kinds).await?;
+        self.route(&mids, feed);
+        let answer = ask(offer).await?;
+        self.peer.accept_answer(&answer).await?;
+        Ok(())
     }
 
     pub(crate) fn peer(&self) -> &Arc<Peer> {
@@ -774,7 +803,7 @@ pub async fn subscribe(
         ));
     }
     let network = Network::new(args.impair.impair.as_ref());
-    let joined = join(&args.conn, network).await?;
+    let joined = join(&args.conn, network, Purpose::Subscribe).await?;
     let initial: Vec<Stream> = joined.streams().to_vec();
     let Joined {
         client,

@@ -447,6 +447,8 @@ pub struct Peer {
     feedback: FeedbackLog,
     /// Held for the whole of one offer/answer exchange, so that exchanges never overlap.
     negotiation: tokio::sync::Mutex<()>,
+    /// The STUN/TURN servers it was made with.
+    ice_servers: Vec<String>,
 }
 
 impl Peer {
@@ -535,6 +537,7 @@ impl Peer {
                 state,
                 feedback,
                 negotiation: tokio::sync::Mutex::new(()),
+                ice_servers: config.ice_servers.clone(),
             },
             tracks,
         ))
@@ -727,6 +730,40 @@ impl Peer {
             .await
             .ok_or_else(|| PeerError::WebRtc("no local description".into()))?;
         Ok(desc.sdp)
+    }
+
+    /// Adds a candidate the far end trickled (`candidate` is an `a=candidate:` value) for the
+    /// section `mid`.
+    pub async fn add_remote_candidate(
+        &self,
+        candidate: &str,
+        mid: Option<&str>,
+    ) -> Result<(), PeerError> {
+        let init = rtc::peer_connection::transport::RTCIceCandidateInit {
+            candidate: format!("candidate:{candidate}"),
+            sdp_mid: mid.map(str::to_owned),
+            sdp_mline_index: mid.is_none().then_some(0),
+            ..Default::default()
+        };
+        self.pc
+            .add_ice_candidate(init)
+            .await
+            .map_err(|e| PeerError::BadSdp(format!("candidate {candidate:?}: {e}")))
+    }
+
+    /// Adds STUN/TURN servers (vcall's form, as `--ice-server` takes them) to the ones it was
+    /// made with; the next gathering (an ICE restart) uses them all.
+    pub async fn add_ice_servers(&self, urls: &[String]) -> Result<(), PeerError> {
+        let config = RTCConfigurationBuilder::new()
+            .with_ice_servers(
+                self.ice_servers
+                    .iter()
+                    .chain(urls)
+                    .map(|u| parse_ice_server(u))
+                    .collect(),
+            )
+            .build();
+        self.pc.set_configuration(config).await.map_err(webrtc_err)
     }
 
     /// A watch on the connection state.

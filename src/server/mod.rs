@@ -10,6 +10,7 @@
 mod forward;
 mod keyframe;
 mod room;
+mod whip;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -100,6 +101,8 @@ struct Tables {
     published: HashMap<String, Vec<Arc<Hub>>>,
     subscriptions: HashMap<String, Arc<Subscription>>,
     media: HashMap<SockId, ConnMedia>,
+    /// WHIP and WHEP resources by the id in their URL.
+    resources: HashMap<String, Arc<whip::Resource>>,
 }
 
 struct Shared {
@@ -323,7 +326,14 @@ impl Shared {
             let Some(media) = t.media.get_mut(&sock) else {
                 return;
             };
-            let msid = track.stream_id.clone();
+            // By the media stream id its tracks carry; a client that publishes one stream at
+            // a time (WHIP) may name none, or another one per track.
+            let msid = if media.pending.len() == 1 && !media.pending.contains_key(&track.stream_id)
+            {
+                media.pending.keys().next().cloned().unwrap_or_default()
+            } else {
+                track.stream_id.clone()
+            };
             let Some(p) = media.pending.get_mut(&msid) else {
                 tracing::debug!(stream = %msid, "a track nobody waits for");
                 return;
@@ -458,6 +468,7 @@ pub async fn run(
             published: HashMap::new(),
             subscriptions: HashMap::new(),
             media: HashMap::new(),
+            resources: HashMap::new(),
         }),
         timer: Notify::new(),
         open: Mutex::new(HashMap::new()),
@@ -469,6 +480,28 @@ pub async fn run(
         .route("/v1/sessions", post(create_session))
         .route("/v1/sessions/{id}", get(get_session))
         .route("/healthz", get(|| async { "ok" }))
+        .merge(
+            Router::new()
+                .route(
+                    "/whip/{session}",
+                    post(whip::whip_post).options(whip::options),
+                )
+                .route(
+                    "/whep/{session}",
+                    post(whip::whep_post).options(whip::options),
+                )
+                .route(
+                    "/whep/{session}/{stream}",
+                    post(whip::whep_post_stream).options(whip::options),
+                )
+                .route(
+                    "/resources/{id}",
+                    axum::routing::patch(whip::patch)
+                        .delete(whip::delete)
+                        .options(whip::options),
+                )
+                .layer(axum::middleware::map_response(whip::cors)),
+        )
         .layer(axum::Extension(live))
         .with_state(Arc::clone(&shared));
     let timer = tokio::spawn(Arc::clone(&shared).run_timer());

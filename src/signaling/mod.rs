@@ -3,6 +3,7 @@
 
 pub mod janus;
 pub mod native;
+pub mod whip;
 
 use native::ErrorCode;
 
@@ -31,6 +32,8 @@ pub enum SignalingError {
     Timeout(String),
     #[error("protocol error: {0}")]
     Protocol(String),
+    #[error("the server failed: {0}")]
+    Server(String),
 }
 
 impl SignalingError {
@@ -56,6 +59,8 @@ impl SignalingError {
 pub enum Client {
     Native(native::NativeClient),
     Janus(janus::videoroom::VideoRoomClient),
+    /// A WHIP or WHEP endpoint: one stream, one way, no session.
+    Whip(Box<whip::WhipClient>),
 }
 
 impl Client {
@@ -73,6 +78,16 @@ impl Client {
         match self {
             Client::Native(c) => c.publish(name, media, msid, offer, again).await,
             Client::Janus(c) => c.publish(name, offer).await,
+            Client::Whip(c) => c.publish(name, offer).await,
+        }
+    }
+
+    /// STUN/TURN servers the server named for the media connection (WHIP/WHEP `Link`
+    /// headers), beyond the client's own.
+    pub fn offered_ice_servers(&self) -> Vec<String> {
+        match self {
+            Client::Whip(c) => c.ice_servers.lock().expect("ice servers lock").clone(),
+            Client::Native(_) | Client::Janus(_) => vec![],
         }
     }
 
@@ -83,6 +98,7 @@ impl Client {
             Client::Janus(_) => Err(SignalingError::Usage(
                 "ICE restarts are not implemented against Janus".into(),
             )),
+            Client::Whip(c) => c.restart_ice(offer).await,
         }
     }
 
@@ -90,20 +106,24 @@ impl Client {
         match self {
             Client::Native(c) => c.unpublish(stream_id).await,
             Client::Janus(c) => c.unpublish().await,
+            Client::Whip(c) => {
+                c.disconnect().await;
+                Ok(())
+            }
         }
     }
 
     pub async fn force_unpublish(&self, stream_id: &str) -> Result<(), SignalingError> {
         match self {
             Client::Native(c) => c.force_unpublish(stream_id).await,
-            Client::Janus(_) => Err(no_moderation()),
+            Client::Janus(_) | Client::Whip(_) => Err(no_moderation()),
         }
     }
 
     pub async fn force_disconnect(&self, connection_id: &str) -> Result<(), SignalingError> {
         match self {
             Client::Native(c) => c.force_disconnect(connection_id).await,
-            Client::Janus(_) => Err(no_moderation()),
+            Client::Janus(_) | Client::Whip(_) => Err(no_moderation()),
         }
     }
 
@@ -112,12 +132,13 @@ impl Client {
         match self {
             Client::Native(c) => c.disconnect().await,
             Client::Janus(c) => c.disconnect().await,
+            Client::Whip(c) => c.disconnect().await,
         }
     }
 }
 
 fn no_moderation() -> SignalingError {
     SignalingError::Usage(
-        "moderation is not available on Janus (the VideoRoom's kick needs the room secret)".into(),
+        "moderation needs a vcall server (Janus's VideoRoom kick needs the room secret; WHIP/WHEP has no session)".into(),
     )
 }

@@ -858,7 +858,7 @@ impl EchoTest {
 }
 
 /// HTTPS trusts what WebSockets over TLS trust: the system's roots (and `SSL_CERT_FILE`).
-fn tls_config() -> ureq::tls::TlsConfig {
+pub(crate) fn tls_config() -> ureq::tls::TlsConfig {
     let found = rustls_native_certs::load_native_certs();
     for e in &found.errors {
         tracing::debug!("loading system certificates: {e}");

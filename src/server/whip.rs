@@ -1,0 +1,729 @@
+//! WHIP and WHEP on the embedded server: `POST /whip/{session}` makes the client a
+//! connection with one published stream, `POST /whep/{session}[/{stream}]` a viewer of one.
+//!
+//! Each resource is a connection in the room core like any other, driven through a socket
+//! that has no WebSocket behind it: the handler sends the core the native messages a vcall
+//! client would (`connect`, then `publish` or `subscribe`, later `restartIce`), reads the
+//! replies, and turns them into HTTP. So tokens, roles, events, limits and the SFU behave
+//! exactly as for native clients, and the core knows nothing of HTTP.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{AppState, Counted, Shared, SockCmd};
+use crate::peer::PeerState;
+use crate::server::room::{Input, SockId};
+use crate::session::SessionEvent;
+use crate::signaling::native::{ClientMsg, ErrorCode, PROTOCOL_VERSION, ServerMsg};
+use crate::signaling::whip::{IceFragment, link_for};
+
+/// How long a request to the core may take (answering an offer included).
+const REQUEST_LIMIT: Duration = Duration::from_secs(15);
+
+/// The request id a `connect`'s reply is filed under.
+const CONNECT: u64 = 0;
+
+/// Which way a resource's media goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Whip,
+    Whep,
+}
+
+/// One WHIP or WHEP resource: a connection in the core, behind HTTP.
+pub(super) struct Resource {
+    sock: SockId,
+    etag: Mutex<String>,
+    /// The client's last offer, to which an ICE restart's fragment is applied.
+    offer: Mutex<String>,
+    client: Arc<Virtual>,
+    /// Counted against the connection limits while it lives.
+    _counted: Counted,
+}
+
+/// The core's side of a connection without a WebSocket: requests sent as native messages,
+/// replies matched by `req`.
+struct Virtual {
+    sock: SockId,
+    waiters: Mutex<HashMap<u64, oneshot::Sender<ServerMsg>>>,
+    next_req: AtomicU64,
+    /// The stream this resource publishes or plays; its end ends the resource.
+    stream: Mutex<Option<String>>,
+}
+
+impl Virtual {
+    /// Opens a socket in the core, served by a task that files replies and ends the
+    /// resource when the core closes the connection or its stream ends.
+    fn open(state: &AppState) -> Arc<Virtual> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<SockCmd>();
+        let sock = {
+            let mut t = state.tables.lock().expect("tables lock");
+            let sock = SockId(t.next_sock);
+            t.next_sock += 1;
+            t.socks.insert(sock, tx);
+            sock
+        };
+        let v = Arc::new(Virtual {
+            sock,
+            waiters: Mutex::default(),
+            next_req: AtomicU64::new(1),
+            stream: Mutex::default(),
+        });
+        state.feed(Input::Opened { sock });
+        let (state, this) = (Arc::clone(state), Arc::clone(&v));
+        tokio::spawn(async move {
+            while let Some(SockCmd::Send(msg)) = rx.recv().await {
+                let req = match &msg {
+                    ServerMsg::Event {
+                        event: SessionEvent::SessionConnected { .. },
+                    } => Some(CONNECT),
+                    ServerMsg::Event {
+                        event: SessionEvent::StreamDestroyed { stream, .. },
+                    } if this.stream.lock().expect("stream lock").as_ref() == Some(&stream.id) => {
+                        break;
+                    }
+                    ServerMsg::Error { req: None, .. } => Some(CONNECT),
+                    ServerMsg::Published { req, .. }
+                    | ServerMsg::Subscribed { req, .. }
+                    | ServerMsg::IceRestarted { req, .. }
+                    | ServerMsg::Ok { req }
+                    | ServerMsg::Error { req: Some(req), .. } => Some(*req),
+                    ServerMsg::Event { .. } => None,
+                };
+                if let Some(req) = req
+                    && let Some(w) = this.waiters.lock().expect("waiters lock").remove(&req)
+                {
+                    let _ = w.send(msg);
+                }
+            }
+            end(&state, sock, "clientDisconnected");
+        });
+        v
+    }
+
+    /// Sends the core `msg` (made with its request id) and waits for the reply.
+    async fn request(
+        &self,
+        state: &AppState,
+        make: impl FnOnce(u64) -> ClientMsg,
+    ) -> Result<ServerMsg, Response> {
+        let req = self.next_req.fetch_add(1, Ordering::Relaxed);
+        self.ask(state, req, make(req)).await
+    }
+
+    /// Sends the core `msg` and waits for the reply filed under `req`.
+    async fn ask(&self, state: &AppState, req: u64, msg: ClientMsg) -> Result<ServerMsg, Response> {
+        let (tx, rx) = oneshot::channel();
+        self.waiters.lock().expect("waiters lock").insert(req, tx);
+        state.feed(Input::Message {
+            sock: self.sock,
+            msg,
+        });
+        match tokio::time::timeout(REQUEST_LIMIT, rx).await {
+            Ok(Ok(ServerMsg::Error { code, message, .. })) => Err(refusal(code, &message)),
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(_)) => Err(problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the connection ended before the server answered",
+            )),
+            Err(_) => Err(problem(
+                StatusCode::GATEWAY_TIMEOUT,
+                &format!("no answer within {REQUEST_LIMIT:?}"),
+            )),
+        }
+    }
+}
+
+/// Ends a resource's connection in the core (once) and forgets the resource.
+fn end(state: &AppState, sock: SockId, reason: &'static str) {
+    let known = state
+        .tables
+        .lock()
+        .expect("tables lock")
+        .socks
+        .remove(&sock)
+        .is_some();
+    if known {
+        state.feed(Input::Closed { sock, reason });
+    }
+    state
+        .tables
+        .lock()
+        .expect("tables lock")
+        .resources
+        .retain(|_, r| r.sock != sock);
+}
+
+/// The HTTP status for an error the core answered with.
+fn refusal(code: ErrorCode, message: &str) -> Response {
+    let status = match code {
+        ErrorCode::InvalidToken | ErrorCode::TokenExpired | ErrorCode::WrongSession => {
+            StatusCode::UNAUTHORIZED
+        }
+        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+        ErrorCode::SessionNotFound | ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorCode::Media => StatusCode::NOT_ACCEPTABLE,
+        ErrorCode::TooManyConnections => {
+            let mut r = problem(StatusCode::SERVICE_UNAVAILABLE, message);
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return r;
+        }
+        ErrorCode::VersionUnsupported | ErrorCode::Internal | ErrorCode::ConnectTimeout => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
+    problem(status, message)
+}
+
+/// A plain-text error response.
+fn problem(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{message}\n"),
+    )
+        .into_response()
+}
+
+/// The sections of an offer vcall can take: at most one audio (Opus) and one video (H.264 or
+/// VP8) section that carry media; `Err` names what is wrong (answered 406).
+pub(crate) fn offered_media(sdp: &str) -> Result<(bool, bool), String> {
+    let (mut audio, mut video) = (0, 0);
+    let mut sections = sdp.split("\nm=").skip(1).peekable();
+    if sections.peek().is_none() {
+        return Err("the offer has no media sections".into());
+    }
+    for section in sections {
+        let kind = section.split_whitespace().next().unwrap_or("");
+        let rtpmaps: Vec<String> = section
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("a=rtpmap:"))
+            .filter_map(|v| v.split_whitespace().nth(1))
+            .map(|c| c.split('/').next().unwrap_or("").to_ascii_uppercase())
+            .collect();
+        let inactive = section.lines().any(|l| l.trim() == "a=inactive")
+            || section.split_whitespace().nth(1) == Some("0");
+        match kind {
+            _ if inactive => {}
+            "audio" => {
+                if !rtpmaps.iter().any(|c| c == "OPUS") {
+                    return Err(format!(
+                        "the audio section offers {} and no Opus",
+                        rtpmaps.join(", ")
+                    ));
+                }
+                audio += 1;
+            }
+            "video" => {
+                if !rtpmaps.iter().any(|c| c == "H264" || c == "VP8") {
+                    return Err(format!(
+                        "the video section offers {} and neither H264 nor VP8",
+                        rtpmaps.join(", ")
+                    ));
+                }
+                video += 1;
+            }
+            other => {
+                return Err(format!(
+                    "a {other} section (only audio and video are taken)"
+                ));
+            }
+        }
+    }
+    if audio > 1 || video > 1 {
+        return Err(format!(
+            "{audio} audio and {video} video sections; one of each at most"
+        ));
+    }
+    if audio + video == 0 {
+        return Err("no section carries media".into());
+    }
+    Ok((audio == 1, video == 1))
+}
+
+/// The media stream id the offer's tracks carry (`a=msid:` or `a=ssrc:… msid:`), if any.
+fn offered_msid(sdp: &str) -> String {
+    sdp.lines()
+        .map(str::trim)
+        .find_map(|l| {
+            l.strip_prefix("a=msid:")
+                .or_else(|| {
+                    l.strip_prefix("a=ssrc:")
+                        .and_then(|v| v.split_once(" msid:").map(|(_, m)| m))
+                })
+                .and_then(|v| v.split_whitespace().next())
+        })
+        .unwrap_or("")
+        .to_owned()
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+fn content_type_is(headers: &HeaderMap, wanted: &str) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(wanted))
+}
+
+fn new_etag() -> String {
+    format!("\"{:016x}\"", rand::random::<u64>())
+}
+
+#[derive(serde::Deserialize, Default)]
+pub(super) struct PostQuery {
+    /// The published stream's name (WHIP).
+    name: Option<String>,
+}
+
+pub(super) async fn whip_post(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(session): Path<String>,
+    Query(q): Query<PostQuery>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let name = q.name.unwrap_or_else(|| "whip".into());
+    post(
+        &state,
+        peer.ip(),
+        Role::Whip,
+        session,
+        None,
+        name,
+        &headers,
+        body,
+    )
+    .await
+}
+
+pub(super) async fn whep_post(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(session): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    post(
+        &state,
+        peer.ip(),
+        Role::Whep,
+        session,
+        None,
+        String::new(),
+        &headers,
+        body,
+    )
+    .await
+}
+
+pub(super) async fn whep_post_stream(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path((session, stream)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    post(
+        &state,
+        peer.ip(),
+        Role::Whep,
+        session,
+        Some(stream),
+        String::new(),
+        &headers,
+        body,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn post(
+    state: &AppState,
+    ip: IpAddr,
+    role: Role,
+    session: String,
+    wanted: Option<String>,
+    name: String,
+    headers: &HeaderMap,
+    offer: String,
+) -> Response {
+    if !content_type_is(headers, "application/sdp") {
+        return problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the offer must be sent as Content-Type: application/sdp",
+        );
+    }
+    let Some(token) = bearer(headers) else {
+        let mut r = problem(
+            StatusCode::UNAUTHORIZED,
+            "a token is required: Authorization: Bearer TOKEN",
+        );
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return r;
+    };
+    let (has_audio, has_video) = match offered_media(&offer) {
+        Ok(m) => m,
+        Err(why) => {
+            return problem(
+                StatusCode::NOT_ACCEPTABLE,
+                &format!("offer not taken: {why}"),
+            );
+        }
+    };
+    let counted = match state.admit(ip) {
+        Ok(c) => c,
+        Err(why) => return refusal(ErrorCode::TooManyConnections, &why),
+    };
+    let client = Virtual::open(state);
+    let made = async {
+        let connect = ClientMsg::Connect {
+            version: PROTOCOL_VERSION,
+            session_id: session.clone(),
+            token,
+            client_data: format!("{role:?}").to_lowercase(),
+        };
+        let joined = client.ask(state, CONNECT, connect).await?;
+        let ServerMsg::Event {
+            event: SessionEvent::SessionConnected { streams, .. },
+        } = joined
+        else {
+            return Err(problem(StatusCode::INTERNAL_SERVER_ERROR, "joining failed"));
+        };
+        match role {
+            Role::Whip => {
+                let reply = client
+                    .request(state, |req| ClientMsg::Publish {
+                        req,
+                        name,
+                        has_audio,
+                        has_video,
+                        msid: offered_msid(&offer),
+                        sdp: offer.clone(),
+                        stream_id: None,
+                    })
+                    .await?;
+                match reply {
+                    ServerMsg::Published { stream_id, sdp, .. } => Ok((stream_id, sdp)),
+                    _ => Err(problem(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "publishing failed",
+                    )),
+                }
+            }
+            Role::Whep => {
+                let stream = match &wanted {
+                    Some(w) => streams
+                        .iter()
+                        .find(|s| &s.id == w)
+                        .or_else(|| streams.iter().find(|s| &s.name == w)),
+                    None => streams.first(),
+                };
+                let Some(stream) = stream else {
+                    return Err(problem(
+                        StatusCode::NOT_FOUND,
+                        &match &wanted {
+                            Some(w) => format!("no stream {w:?} in session {session}"),
+                            None => format!("nothing is published in session {session}"),
+                        },
+                    ));
+                };
+                let reply = client
+                    .request(state, |req| ClientMsg::Subscribe {
+                        req,
+                        stream_id: stream.id.clone(),
+                        audio: has_audio && stream.has_audio,
+                        video: has_video && stream.has_video,
+                        sdp: offer.clone(),
+                    })
+                    .await?;
+                match reply {
+                    ServerMsg::Subscribed { stream_id, sdp, .. } => Ok((stream_id, sdp)),
+                    _ => Err(problem(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "subscribing failed",
+                    )),
+                }
+            }
+        }
+    };
+    let (stream_id, answer) = match made.await {
+        Ok(made) => made,
+        Err(response) => {
+            end(state, client.sock, "clientDisconnected");
+            return response;
+        }
+    };
+    *client.stream.lock().expect("stream lock") = Some(stream_id.clone());
+    let id = format!("{:016x}", rand::random::<u64>());
+    let etag = new_etag();
+    let resource = Arc::new(Resource {
+        sock: client.sock,
+        etag: Mutex::new(etag.clone()),
+        offer: Mutex::new(offer),
+        client: Arc::clone(&client),
+        _counted: counted,
+    });
+    let peer = {
+        let mut t = state.tables.lock().expect("tables lock");
+        t.resources.insert(id.clone(), resource);
+        t.media.get(&client.sock).map(|m| m.peer.state())
+    };
+    // A client that goes away without DELETE leaves when its media connection fails.
+    if let Some(mut peer_state) = peer {
+        let (state, sock) = (Arc::clone(state), client.sock);
+        tokio::spawn(async move {
+            let _ = peer_state
+                .wait_for(|s| matches!(s, PeerState::Failed | PeerState::Closed))
+                .await;
+            end(&state, sock, "networkDisconnected");
+        });
+    }
+    tracing::info!(resource = %id, stream = %stream_id, "{role:?} resource created");
+    let mut r = (
+        StatusCode::CREATED,
+        [
+            (header::CONTENT_TYPE, "application/sdp".to_owned()),
+            (header::LOCATION, format!("/resources/{id}")),
+            (header::ETAG, etag),
+        ],
+        answer,
+    )
+        .into_response();
+    add_links(&state.config.ice_servers, r.headers_mut());
+    r
+}
+
+fn add_links(servers: &[String], headers: &mut HeaderMap) {
+    for s in servers {
+        if let Ok(v) = HeaderValue::from_str(&link_for(s)) {
+            headers.append(header::LINK, v);
+        }
+    }
+    if !servers.is_empty() {
+        headers.insert(
+            "Access-Control-Expose-Headers",
+            HeaderValue::from_static(EXPOSED),
+        );
+    }
+}
+
+fn resource(state: &Shared, id: &str) -> Option<Arc<Resource>> {
+    state
+        .tables
+        .lock()
+        .expect("tables lock")
+        .resources
+        .get(id)
+        .cloned()
+}
+
+pub(super) async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    let Some(r) = resource(&state, &id) else {
+        return problem(StatusCode::NOT_FOUND, "no such resource");
+    };
+    end(&state, r.sock, "clientDisconnected");
+    tracing::info!(resource = %id, "resource deleted");
+    StatusCode::OK.into_response()
+}
+
+/// Trickled candidates (same ICE credentials) or an ICE restart (new ones).
+pub(super) async fn patch(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let Some(r) = resource(&state, &id) else {
+        return problem(StatusCode::NOT_FOUND, "no such resource");
+    };
+    if !content_type_is(&headers, "application/trickle-ice-sdpfrag") {
+        return problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "PATCH takes Content-Type: application/trickle-ice-sdpfrag",
+        );
+    }
+    let Some(if_match) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) else {
+        return problem(StatusCode::PRECONDITION_REQUIRED, "If-Match is required");
+    };
+    let fragment = match IceFragment::parse(&body) {
+        Ok(f) => f,
+        Err(why) => return problem(StatusCode::BAD_REQUEST, &why),
+    };
+    let current = IceFragment::of_sdp(&r.offer.lock().expect("offer lock"));
+    let restart = !fragment.ufrag.is_empty() && fragment.ufrag != current.ufrag;
+    let etag_now = r.etag.lock().expect("etag lock").clone();
+    if !(if_match.trim() == etag_now || (restart && if_match.trim() == "*")) {
+        return problem(
+            StatusCode::PRECONDITION_FAILED,
+            "If-Match does not match the resource's ETag",
+        );
+    }
+    if !restart {
+        let peer = state
+            .tables
+            .lock()
+            .expect("tables lock")
+            .media
+            .get(&r.sock)
+            .map(|m| Arc::clone(&m.peer));
+        let Some(peer) = peer else {
+            return problem(StatusCode::CONFLICT, "the resource has no media connection");
+        };
+        for c in &fragment.candidates {
+            if let Err(e) = peer.add_remote_candidate(c, fragment.mid.as_deref()).await {
+                return problem(StatusCode::BAD_REQUEST, &e.to_string());
+            }
+        }
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let offer = fragment.apply_to(&r.offer.lock().expect("offer lock"));
+    let reply = r
+        .client
+        .request(&state, |req| ClientMsg::RestartIce {
+            req,
+            sdp: offer.clone(),
+        })
+        .await;
+    let answer = match reply {
+        Ok(ServerMsg::IceRestarted { sdp, .. }) => sdp,
+        Ok(_) => return problem(StatusCode::INTERNAL_SERVER_ERROR, "restart failed"),
+        Err(response) => return response,
+    };
+    *r.offer.lock().expect("offer lock") = offer;
+    let etag = new_etag();
+    *r.etag.lock().expect("etag lock") = etag.clone();
+    tracing::info!(resource = %id, "ICE restarted");
+    (
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/trickle-ice-sdpfrag".to_owned(),
+            ),
+            (header::ETAG, etag),
+        ],
+        IceFragment::of_sdp(&answer).to_sdpfrag(),
+    )
+        .into_response()
+}
+
+/// Headers a browser client may read.
+const EXPOSED: &str = "Location, Link, ETag, Accept-Patch, Retry-After";
+
+/// CORS preflight and capability discovery.
+pub(super) async fn options(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    let h = r.headers_mut();
+    h.insert("Accept-Post", HeaderValue::from_static("application/sdp"));
+    h.insert(
+        "Accept-Patch",
+        HeaderValue::from_static("application/trickle-ice-sdpfrag"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("OPTIONS, POST, PATCH, DELETE"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Authorization, Content-Type, If-Match"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    // A preflight is not told the ICE servers (RFC 9725 §4.6); a plain OPTIONS is.
+    if !headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
+        add_links(&state.config.ice_servers, h);
+    }
+    r
+}
+
+/// Every WHIP/WHEP response may be read by a page from any origin.
+pub(super) async fn cors(method: Method, mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(EXPOSED),
+    );
+    if method == Method::OPTIONS {
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(sections: &[(&str, &str)]) -> String {
+        let mut s = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n".to_owned();
+        for (kind, codec) in sections {
+            s.push_str(&format!(
+                "m={kind} 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 {codec}\r\na=sendonly\r\n"
+            ));
+        }
+        s
+    }
+
+    #[test]
+    fn offers_are_taken_with_one_audio_and_one_video_section_of_known_codecs() {
+        assert_eq!(
+            offered_media(&offer(&[
+                ("audio", "opus/48000/2"),
+                ("video", "H264/90000")
+            ])),
+            Ok((true, true))
+        );
+        assert_eq!(
+            offered_media(&offer(&[("video", "VP8/90000")])),
+            Ok((false, true))
+        );
+        for (bad, says) in [
+            (offer(&[("video", "AV1/90000")]), "neither H264 nor VP8"),
+            (offer(&[("audio", "PCMU/8000")]), "no Opus"),
+            (
+                offer(&[("video", "H264/90000"), ("video", "H264/90000")]),
+                "one of each",
+            ),
+            (
+                offer(&[("application", "webrtc-datachannel")]),
+                "application",
+            ),
+            (offer(&[]), "no media"),
+        ] {
+            let err = offered_media(&bad).unwrap_err();
+            assert!(err.contains(says), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_msid_comes_from_either_attribute() {
+        assert_eq!(offered_msid("a=msid:cam v0\r\n"), "cam");
+        assert_eq!(offered_msid("a=ssrc:1 msid:FFmpeg audio\r\n"), "FFmpeg");
+        assert_eq!(offered_msid("a=ssrc:1 cname:x\r\n"), "");
+    }
+}
