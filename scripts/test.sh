@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need (the build's packages, ffmpeg to decode recordings
-# independently, Janus to test against a real media server), then runs every test.
+# independently, Janus to test against a real media server, Chromium, aiortc and ffmpeg 9
+# as WHIP/WHEP peers on other stacks), then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh ffmpeg iproute2 iptables janus
+scripts/setup.sh ffmpeg iproute2 iptables janus python3-venv chromium
+scripts/test-peers.sh
 cargo test --locked "$@"

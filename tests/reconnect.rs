@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Instant;
 
-use vcall::auth::{KeyPair, Role, SessionProps, TokenClaims};
+use vcall::auth::Role;
 
 use crate::common::*;
 
@@ -15,35 +15,19 @@ fn serve(listen: &str) -> (Proc, String) {
 
 /// A session of the key pair `k`/`s`.
 fn session(nonce: &str) -> String {
-    KeyPair {
-        key: "k".into(),
-        secret: "s".into(),
-    }
-    .create_session(&SessionProps {
-        p2p: false,
-        location_hint: None,
-        created_at: 0,
-        nonce: nonce.into(),
-    })
+    fixed_session(nonce)
 }
 
 fn client(url: &str, session: &str, role: Role, args: &[&str]) -> Command {
-    let keys = KeyPair {
-        key: "k".into(),
-        secret: "s".into(),
-    };
-    let now = vcall::auth::unix_now();
-    let token = keys.create_token(&TokenClaims {
-        iss: "k".into(),
-        sid: session.into(),
-        role,
-        data: String::new(),
-        iat: now,
-        exp: now + 600,
-    });
     let mut cmd = vcall();
-    cmd.args(args)
-        .args(["--url", url, "--session", session, "--token", &token]);
+    cmd.args(args).args([
+        "--url",
+        url,
+        "--session",
+        session,
+        "--token",
+        &fixed_token(session, role),
+    ]);
     cmd
 }
 

@@ -19,3 +19,4 @@ mod reconnect;
 mod session;
 mod stats;
 mod whip;
+mod whip_peers;

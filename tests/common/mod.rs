@@ -594,3 +594,34 @@ pub fn serve_process(listen: &str, extra: &[&str]) -> (Proc, String) {
     let url = serve_url(&mut serve);
     (serve, url)
 }
+
+/// The key pair `k`/`s`, which `serve_process` serves with.
+pub fn fixed_keys() -> KeyPair {
+    KeyPair {
+        key: "k".into(),
+        secret: "s".into(),
+    }
+}
+
+/// A session of the key pair `k`/`s`.
+pub fn fixed_session(nonce: &str) -> String {
+    fixed_keys().create_session(&SessionProps {
+        p2p: false,
+        location_hint: None,
+        created_at: 0,
+        nonce: nonce.into(),
+    })
+}
+
+/// A token of the key pair `k`/`s` for `session`, valid for ten minutes.
+pub fn fixed_token(session: &str, role: Role) -> String {
+    let now = unix_now();
+    fixed_keys().create_token(&TokenClaims {
+        iss: "k".into(),
+        sid: session.into(),
+        role,
+        data: String::new(),
+        iat: now,
+        exp: now + 600,
+    })
+}

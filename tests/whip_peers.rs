@@ -1,0 +1,337 @@
+//! WHIP and WHEP against independent implementations: ffmpeg 9's WHIP muxer publishing into
+//! `vcall serve`; vcall publishing into, and playing from, endpoints on aiortc; Chromium
+//! publishing over WHIP (with trickle) and playing over WHEP through `vcall serve`.
+//! `scripts/test.sh` installs them (Chromium from Debian, the rest from PyPI into
+//! target/test-peers).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use vcall::auth::Role;
+
+use crate::common::*;
+
+/// The Python that has aiortc and imageio-ffmpeg.
+fn peers_python() -> PathBuf {
+    let python =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-peers/venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/test.sh (scripts/test-peers.sh installs aiortc and ffmpeg 9)",
+        python.display()
+    );
+    python
+}
+
+/// ffmpeg 9 with the WHIP muxer, from imageio-ffmpeg.
+fn ffmpeg9() -> String {
+    let out = Command::new(peers_python())
+        .args([
+            "-c",
+            "import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())",
+        ])
+        .output()
+        .expect("python runs");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// The aiortc endpoint, and its base URL.
+fn aiortc_endpoint() -> (Proc, String) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/aiortc_endpoint.py");
+    let mut c = Command::new(peers_python());
+    c.arg(script);
+    let mut p = Proc::spawn(c);
+    let line = p.wait_for("listening on ");
+    let url = line.split_whitespace().last().unwrap().to_owned();
+    (p, url)
+}
+
+fn get_json(url: &str) -> serde_json::Value {
+    let mut r = ureq::get(url).call().expect("GET answers");
+    serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
+}
+
+#[test]
+fn ffmpeg_whip_muxer_publishes_into_vcall_serve() {
+    let (_serve, url) = serve_process("127.0.0.1:0", &[]);
+    let session = fixed_session("ffmpeg");
+    let endpoint = format!("{}/whip/{session}", url.replace("ws://", "http://"));
+    let mut ffmpeg = Command::new(ffmpeg9());
+    ffmpeg.args([
+        "-hide_banner",
+        "-loglevel",
+        "warning",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=15",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=sample_rate=48000",
+        "-t",
+        "8",
+        "-c:v",
+        "libx264",
+        "-profile:v",
+        "baseline",
+        "-tune",
+        "zerolatency",
+        "-bf",
+        "0",
+        "-g",
+        "15",
+        "-c:a",
+        "libopus",
+        "-ar",
+        "48000",
+        "-ac",
+        "2",
+        "-authorization",
+        &fixed_token(&session, Role::Publisher),
+        "-f",
+        "whip",
+        &endpoint,
+    ]);
+    let mut ffmpeg = Proc::spawn(ffmpeg);
+    let dir = temp_dir();
+    let out = dir.path().join("ffmpeg.mp4");
+    let mut sub = vcall();
+    sub.args([
+        "subscribe",
+        "-o",
+        &path_str(&out),
+        "--frames",
+        "45",
+        "--expect",
+        "frames>=45",
+    ]);
+    sub.args([
+        "--url",
+        &url,
+        "--session",
+        &session,
+        "--token",
+        &fixed_token(&session, Role::Subscriber),
+    ]);
+    let (code, _, err) = run(sub);
+    assert_eq!(code, 0, "{err}\nffmpeg: {}", ffmpeg.output());
+    let pictures = decode_video(&out);
+    assert!(pictures.len() >= 45, "{} pictures", pictures.len());
+    let (_, audio) = decode_audio(&out);
+    assert!(audio.len() > 48_000, "{} audio samples", audio.len());
+    assert_eq!(ffmpeg.wait(), 0, "{}", ffmpeg.output());
+}
+
+#[test]
+fn vcall_publishes_into_an_aiortc_whip_endpoint() {
+    let (_endpoint, base) = aiortc_endpoint();
+    let mut c = vcall();
+    c.args([
+        "publish",
+        "--video",
+        "testsrc",
+        "--audio",
+        "tone",
+        "--width",
+        "320",
+        "--height",
+        "240",
+        "--duration",
+        "4s",
+        "--url",
+        &format!("whip+{base}/whip"),
+    ]);
+    let (code, _, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    let stats = get_json(&format!("{base}/stats"));
+    // aiortc decoded what vcall sent (H.264 and Opus), and the resource was deleted.
+    assert!(stats["video"].as_u64().unwrap() >= 60, "{stats}");
+    assert!(stats["audio"].as_u64().unwrap() >= 100, "{stats}");
+    assert_eq!(stats["deleted"], 1, "{stats}");
+    assert!(stats["codecs"].to_string().contains("H264"), "{stats}");
+}
+
+#[test]
+fn vcall_plays_from_an_aiortc_whep_endpoint() {
+    let (_endpoint, base) = aiortc_endpoint();
+    let dir = temp_dir();
+    let out = dir.path().join("aiortc.mkv");
+    let mut c = vcall();
+    c.args([
+        "subscribe",
+        "-o",
+        &path_str(&out),
+        "--frames",
+        "45",
+        "--url",
+        &format!("whep+{base}/whep"),
+    ]);
+    let (code, _, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    assert!(decode_video(&out).len() >= 45);
+    let (_, audio) = decode_audio(&out);
+    assert!(!audio.is_empty());
+    assert_eq!(get_json(&format!("{base}/stats"))["deleted"], 1);
+}
+
+/// A network namespace with nothing but its own loopback; removed on drop.
+struct LoopbackOnly(String);
+
+impl LoopbackOnly {
+    fn create() -> LoopbackOnly {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("vcall-lo{}-{n}", std::process::id());
+        for args in [
+            vec!["netns", "add", &name],
+            vec!["-n", &name, "link", "set", "lo", "up"],
+        ] {
+            let ok = Command::new("ip")
+                .args(&args)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "ip {args:?} failed (this test needs root and iproute2)");
+        }
+        LoopbackOnly(name)
+    }
+
+    /// `program args` inside the namespace, with vcall's test environment.
+    fn cmd(&self, program: &str, args: &[&str]) -> Command {
+        let mut ip = Command::new("ip");
+        ip.args(["netns", "exec", &self.0, program]).args(args);
+        for (k, v) in vcall().get_envs() {
+            match v {
+                Some(v) => ip.env(k, v),
+                None => ip.env_remove(k),
+            };
+        }
+        ip.stdin(std::process::Stdio::null());
+        ip
+    }
+
+    fn vcall(&self, args: &[&str]) -> Command {
+        self.cmd(env!("CARGO_BIN_EXE_vcall"), args)
+    }
+
+    /// Chromium, headless, on the test page with `query`; the page's one RESULT line.
+    fn chromium(&self, query: &str, profile: &std::path::Path) -> serde_json::Value {
+        let page = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/whip.html");
+        let url = format!("file://{}?{query}", page.display());
+        let mut chromium = Proc::spawn(self.cmd(
+            "chromium",
+            &[
+                "--headless=new",
+                "--no-sandbox",
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+                "--allow-loopback-in-peer-connection",
+                // Host candidates as addresses, not mDNS names nobody here resolves.
+                "--disable-features=WebRtcHideLocalIpsWithMdns",
+                "--enable-logging=stderr",
+                "--v=0",
+                &format!("--user-data-dir={}", profile.display()),
+                &url,
+            ],
+        ));
+        let line = chromium.wait_for("\"RESULT ");
+        let json = line.split("\"RESULT ").nth(1).unwrap();
+        let json = &json[..json.rfind("\", source:").unwrap()];
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {line}"))
+    }
+}
+
+impl Drop for LoopbackOnly {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+#[test]
+fn chromium_publishes_over_whip_and_plays_over_whep_through_vcall_serve() {
+    let ns = LoopbackOnly::create();
+    let mut serve = Proc::spawn(ns.vcall(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--api-key",
+        "k",
+        "--api-secret",
+        "s",
+    ]));
+    let url = serve_url(&mut serve);
+    let http = url.replace("ws://", "http://");
+    let session = fixed_session("chromium");
+    let dir = temp_dir();
+
+    // Chromium publishes its fake camera and microphone over WHIP; vcall records it.
+    let out = dir.path().join("chromium.mkv");
+    let token = |role| fixed_token(&session, role);
+    let mut recorder = Proc::spawn(ns.vcall(&[
+        "subscribe",
+        "-o",
+        &path_str(&out),
+        "--frames",
+        "30",
+        "--expect",
+        "frames>=30",
+        "--url",
+        &url,
+        "--session",
+        &session,
+        "--token",
+        &token(Role::Subscriber),
+    ]));
+    let published = ns.chromium(
+        &format!(
+            "mode=whip&url={http}/whip/{session}&token={}&seconds=6",
+            token(Role::Publisher)
+        ),
+        &dir.path().join("profile-whip"),
+    );
+    assert_eq!(published["state"], "connected", "{published}");
+    assert!(
+        published["framesSent"].as_u64().unwrap() >= 30,
+        "{published}"
+    );
+    assert_eq!(published["deleted"], 200, "{published}");
+    if published["trickled"].as_u64().unwrap() > 0 {
+        assert_eq!(published["patchStatus"], 204, "trickle PATCH: {published}");
+    }
+    assert_eq!(recorder.wait(), 0, "{}", recorder.output());
+    assert!(decode_video(&out).len() >= 30);
+
+    // vcall publishes; Chromium plays it over WHEP and decodes it.
+    let mut publisher = Proc::spawn(ns.vcall(&[
+        "publish",
+        "--name",
+        "cam",
+        "--video",
+        "testsrc",
+        "--audio",
+        "tone",
+        "--width",
+        "320",
+        "--height",
+        "240",
+        "--url",
+        &url,
+        "--session",
+        &session,
+        "--token",
+        &token(Role::Publisher),
+    ]));
+    publisher.wait_for("stream is live");
+    let played = ns.chromium(
+        &format!(
+            "mode=whep&url={http}/whep/{session}/cam&token={}&seconds=4",
+            token(Role::Subscriber)
+        ),
+        &dir.path().join("profile-whep"),
+    );
+    assert_eq!(played["state"], "connected", "{played}");
+    assert!(played["framesDecoded"].as_u64().unwrap() >= 40, "{played}");
+    assert!(played["audioPackets"].as_u64().unwrap() >= 50, "{played}");
+    assert_eq!(played["deleted"], 200, "{played}");
+}
