@@ -36,6 +36,13 @@ pub async fn serve(args: ServeArgs) -> CmdResult {
     } else {
         key_pair(&args.keys)?
     };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(crate::server::load_tls(cert, key).map_err(|e| Failure::new(Exit::Usage, e))?)
+        }
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| {
@@ -52,12 +59,12 @@ pub async fn serve(args: ServeArgs) -> CmdResult {
     };
     // Listening for Ctrl-C before saying "serving": a Ctrl-C right after it stops cleanly.
     let stop = crate::client::interrupted();
-    eprintln!("vcall: serving on ws://{addr} (Ctrl-C stops)");
+    eprintln!("vcall: serving on {scheme}://{addr} (Ctrl-C stops)");
     if args.json {
         crate::jsonl::emit(
             "serving",
             serde_json::json!({
-                "url": format!("ws://{addr}"), "listen": addr.to_string(),
+                "url": format!("{scheme}://{addr}"), "listen": addr.to_string(),
                 "generatedKeys": generated.then(|| serde_json::json!({
                     "apiKey": keys.key, "apiSecret": keys.secret,
                 })),
@@ -65,14 +72,16 @@ pub async fn serve(args: ServeArgs) -> CmdResult {
         );
     }
     let config = ServerConfig {
-        keys,
         ice_servers: args.ice_servers,
-        media_ip,
         network: crate::peer::Network::new(args.impair.impair.as_ref()),
         limits: crate::server::Limits {
             connections: args.max_connections,
             connections_per_ip: args.max_connections_per_ip,
         },
+        udp_ports: args.udp_ports,
+        public_ip: args.public_ip,
+        tls,
+        ..ServerConfig::new(keys, media_ip)
     };
     server::run(listener, config, async {
         stop.await;
@@ -119,6 +128,7 @@ pub async fn session_create(args: SessionCreateArgs) -> CmdResult {
     let url2 = url.clone();
     let result = tokio::task::spawn_blocking(move || {
         let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(crate::signaling::tls_config())
             .http_status_as_error(false)
             .build()
             .into();

@@ -109,8 +109,40 @@ pub struct ServeArgs {
     /// Signaling connections open at once from one IP address.
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub max_connections_per_ip: usize,
+    /// Serve HTTPS and WSS (signaling, session API, WHIP/WHEP) with this PEM certificate chain.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// UDP ports media may use, e.g. 40000-40999 (one per client connection); any when not given.
+    #[arg(long, value_name = "LO-HI", value_parser = parse_port_range)]
+    pub udp_ports: Option<(u16, u16)>,
+    /// The address media candidates advertise, for a server behind 1:1 NAT (e.g. a cloud VM's
+    /// public IP while it listens on its private one).
+    #[arg(long, value_name = "IP")]
+    pub public_ip: Option<std::net::IpAddr>,
     #[command(flatten)]
     pub impair: ImpairArgs,
+}
+
+/// `LO-HI`, both ports, LO <= HI.
+fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
+    let (lo, hi) = s
+        .split_once('-')
+        .ok_or_else(|| format!("{s:?}: a range is LO-HI, e.g. 40000-40999"))?;
+    let port = |p: &str| {
+        p.trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| format!("{p:?} is not a port (1-65535)"))
+    };
+    let (lo, hi) = (port(lo)?, port(hi)?);
+    if lo > hi {
+        return Err(format!("{s:?}: the range runs from low to high"));
+    }
+    Ok((lo, hi))
 }
 
 /// A bad network on purpose, for rehearsing one (README: "Rehearse a bad network").

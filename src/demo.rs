@@ -24,13 +24,7 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
     let keys = KeyPair::generate();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let config = ServerConfig {
-        keys: keys.clone(),
-        ice_servers: vec![],
-        media_ip: addr.ip(),
-        network: Default::default(),
-        limits: Default::default(),
-    };
+    let config = ServerConfig::new(keys.clone(), addr.ip());
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(server::run(listener, config, async {
         let _ = server_stopped.await;

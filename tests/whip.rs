@@ -681,3 +681,159 @@ fn whip_server_speaks_http_properly() {
     assert_ne!(code, 0, "{}", publisher.output());
     assert_eq!(session_view(&server, &session)["connectionCount"], 0);
 }
+
+#[test]
+fn serve_over_tls_in_a_port_range_advertising_a_public_ip() {
+    // What a server facing the internet runs with: HTTPS/WSS from a certificate, media ports
+    // bounded, candidates naming the address clients reach it at (here 127.0.0.2, while it
+    // listens on every address; all of 127/8 is loopback).
+    let dir = temp_dir();
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).expect("certificate");
+    let (cert_pem, key_pem) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_pem, cert.cert.pem()).unwrap();
+    std::fs::write(&key_pem, cert.signing_key.serialize_pem()).unwrap();
+    let mut serve = Proc::spawn({
+        let mut c = vcall();
+        c.args([
+            "serve",
+            "--listen",
+            "0.0.0.0:0",
+            "--api-key",
+            "k",
+            "--api-secret",
+            "s",
+        ]);
+        c.args([
+            "--tls-cert",
+            &path_str(&cert_pem),
+            "--tls-key",
+            &path_str(&key_pem),
+        ]);
+        c.args(["--udp-ports", "41700-41719", "--public-ip", "127.0.0.2"]);
+        c
+    });
+    let line = serve.wait_for("serving on wss://");
+    let port = line
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let wss = format!("wss://127.0.0.1:{port}");
+    let session = fixed_session("tls");
+    let trusted = |mut c: std::process::Command| {
+        c.env("SSL_CERT_FILE", &cert_pem);
+        c
+    };
+
+    // Native signaling over WSS, WHEP over HTTPS.
+    let mut publisher = Proc::spawn(trusted({
+        let mut c = vcall();
+        c.args(publish_args("60s")).args(["--name", "cam"]);
+        c.args([
+            "--url",
+            &wss,
+            "--session",
+            &session,
+            "--token",
+            &fixed_token(&session, Role::Publisher),
+        ]);
+        c
+    }));
+    publisher.wait_for("stream is live");
+    let out = dir.path().join("tls.mp4");
+    let whep = format!("whep+https://127.0.0.1:{port}/whep/{session}/cam");
+    let (code, _, err) = run(trusted(cmd(
+        &whep,
+        &fixed_token(&session, Role::Subscriber),
+        &["subscribe", "-o", &path_str(&out), "--frames", "30"],
+    )));
+    assert_eq!(code, 0, "{err}");
+    assert!(decode_video(&out).len() >= 30);
+
+    // Without trusting the certificate: a clear error, exit 6.
+    let (code, _, err) = run(cmd(
+        &whep,
+        &fixed_token(&session, Role::Subscriber),
+        &["subscribe", "-o", "-", "--format", "h264"],
+    ));
+    assert_eq!(code, 6, "{err}");
+    assert!(err.contains("certificate"), "{err}");
+
+    // The server's media sockets are in the range.
+    let pid = format!("pid={},", serve.child.id());
+    let sockets = String::from_utf8(
+        std::process::Command::new("ss")
+            .args(["-Hunap"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let ports: Vec<u16> = sockets
+        .lines()
+        .filter(|l| l.contains(&pid))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .nth(3)?
+                .rsplit(':')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert!(!ports.is_empty(), "{sockets}");
+    assert!(
+        ports.iter().all(|p| (41700..=41719).contains(p)),
+        "{ports:?}"
+    );
+
+    // An answer's candidates name the public address only.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let offer = rt.block_on(async {
+        let config = vcall::peer::PeerConfig {
+            bind_ip: "127.0.0.1".parse().unwrap(),
+            ice_servers: vec![],
+            network: Default::default(),
+            ports: None,
+            public_ip: None,
+        };
+        let (peer, _) = vcall::peer::Peer::new(&config).await.unwrap();
+        let (offer, _) = peer
+            .offer_to_receive(&[vcall::peer::Kind::Video])
+            .await
+            .unwrap();
+        offer
+    });
+    let trust = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::new_with_certs(&[
+            ureq::tls::Certificate::from_der(cert.cert.der()).to_owned(),
+        ]))
+        .build();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(trust)
+        .build()
+        .into();
+    let mut resp = agent
+        .post(format!("https://127.0.0.1:{port}/whep/{session}/cam"))
+        .header("Content-Type", "application/sdp")
+        .header(
+            "Authorization",
+            format!("Bearer {}", fixed_token(&session, Role::Subscriber)),
+        )
+        .send(offer)
+        .expect("WHEP over HTTPS");
+    assert_eq!(resp.status().as_u16(), 201);
+    let answer = resp.body_mut().read_to_string().unwrap();
+    let candidates: Vec<&str> = answer
+        .lines()
+        .filter(|l| l.starts_with("a=candidate:"))
+        .collect();
+    assert!(!candidates.is_empty(), "{answer}");
+    assert!(
+        candidates.iter().all(|c| c.contains(" 127.0.0.2 ")),
+        "{candidates:?}"
+    );
+}

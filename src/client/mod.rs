@@ -107,6 +107,8 @@ pub fn peer_config(conn: &ConnArgs, network: Network) -> Result<PeerConfig, Fail
         None => server_host(&conn.url)?,
     };
     Ok(PeerConfig {
+        ports: None,
+        public_ip: None,
         bind_ip: media_ip(&authority),
         ice_servers: conn.ice_servers.clone(),
         network,

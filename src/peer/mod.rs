@@ -204,6 +204,10 @@ pub struct PeerConfig {
     pub ice_servers: Vec<String>,
     /// The network the media goes through: the real one, or one impaired on purpose.
     pub network: Network,
+    /// The UDP ports the socket may take (inclusive); any free one when `None`.
+    pub ports: Option<(u16, u16)>,
+    /// The address host candidates advertise instead of the bound one (1:1 NAT).
+    pub public_ip: Option<IpAddr>,
 }
 
 /// The network a process's peer connections use: every connection made with one `Network`
@@ -449,6 +453,8 @@ pub struct Peer {
     negotiation: tokio::sync::Mutex<()>,
     /// The STUN/TURN servers it was made with.
     ice_servers: Vec<String>,
+    /// The address its host candidates advertise, when not the bound one.
+    public_ip: Option<IpAddr>,
 }
 
 impl Peer {
@@ -456,6 +462,29 @@ impl Peer {
     /// packet arrives).
     pub async fn new(
         config: &PeerConfig,
+    ) -> Result<(Peer, mpsc::UnboundedReceiver<RemoteTrack>), PeerError> {
+        let Some((lo, hi)) = config.ports else {
+            return Peer::on_port(config, 0).await;
+        };
+        // From a random place in the range, the first port that is free.
+        let span = u32::from(hi - lo) + 1;
+        let start = rand::random::<u32>() % span;
+        for i in 0..span {
+            let port = lo + ((start + i) % span) as u16;
+            match Peer::on_port(config, port).await {
+                Err(PeerError::WebRtc(e)) if e.to_lowercase().contains("in use") => continue,
+                made => return made,
+            }
+        }
+        Err(PeerError::WebRtc(format!(
+            "no UDP port free in {lo}-{hi} (--udp-ports) on {}",
+            config.bind_ip
+        )))
+    }
+
+    async fn on_port(
+        config: &PeerConfig,
+        port: u16,
     ) -> Result<(Peer, mpsc::UnboundedReceiver<RemoteTrack>), PeerError> {
         let mut media = MediaEngine::default();
         for codec in [Codec::Opus, Codec::H264, Codec::Vp8] {
@@ -518,13 +547,9 @@ impl Peer {
             .with_media_engine(media)
             .with_interceptor_registry(registry)
             .with_handler(Arc::clone(&handler) as Arc<dyn PeerConnectionEventHandler>)
-            .with_udp_addrs(vec![format!(
-                "{}:0",
-                match config.bind_ip {
-                    IpAddr::V6(ip) => format!("[{ip}]"),
-                    IpAddr::V4(ip) => ip.to_string(),
-                }
-            )])
+            .with_udp_addrs(vec![
+                std::net::SocketAddr::new(config.bind_ip, port).to_string(),
+            ])
             .build()
             .await
             .map_err(webrtc_err)?;
@@ -538,6 +563,7 @@ impl Peer {
                 feedback,
                 negotiation: tokio::sync::Mutex::new(()),
                 ice_servers: config.ice_servers.clone(),
+                public_ip: config.public_ip,
             },
             tracks,
         ))
@@ -729,7 +755,10 @@ impl Peer {
             .local_description()
             .await
             .ok_or_else(|| PeerError::WebRtc("no local description".into()))?;
-        Ok(desc.sdp)
+        Ok(match self.public_ip {
+            Some(ip) => advertise(&desc.sdp, ip),
+            None => desc.sdp,
+        })
     }
 
     /// Adds a candidate the far end trickled (`candidate` is an `a=candidate:` value) for the
@@ -907,6 +936,30 @@ fn peer_stats(
     }
     stats.streams.sort_by_key(|s| (s.outbound, s.ssrc));
     stats
+}
+
+/// `sdp` with its host candidates naming `ip` (a server behind 1:1 NAT: the address it is
+/// reached at, not the one it binds), each port once.
+fn advertise(sdp: &str, ip: IpAddr) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = String::with_capacity(sdp.len());
+    for line in sdp.split_inclusive('\n') {
+        let fields: Vec<&str> = line.trim_end().split(' ').collect();
+        if line.starts_with("a=candidate:") && fields.len() >= 8 && fields[7] == "host" {
+            let mut fields = fields;
+            let ip = ip.to_string();
+            fields[4] = &ip;
+            // One candidate per component and port (a socket bound to every address is
+            // gathered once per interface).
+            if seen.insert((fields[1].to_owned(), fields[5].to_owned())) {
+                out.push_str(&fields.join(" "));
+                out.push_str("\r\n");
+            }
+            continue;
+        }
+        out.push_str(line);
+    }
+    out
 }
 
 fn parse_ice_server(url: &str) -> RTCIceServer {
@@ -1105,6 +1158,28 @@ impl Depacketizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_public_ip_replaces_host_candidates_addresses_each_port_once() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n\
+            a=candidate:1 1 udp 2130706431 10.0.0.5 40000 typ host\r\n\
+            a=candidate:2 1 udp 2130706431 172.17.0.1 40000 typ host\r\n\
+            a=candidate:3 1 udp 1694498815 198.51.100.9 5000 typ srflx raddr 0.0.0.0 rport 0\r\n\
+            a=end-of-candidates\r\n";
+        let out = advertise(sdp, "203.0.113.7".parse().unwrap());
+        let candidates: Vec<&str> = out
+            .lines()
+            .filter(|l| l.starts_with("a=candidate"))
+            .collect();
+        assert_eq!(
+            candidates,
+            [
+                "a=candidate:1 1 udp 2130706431 203.0.113.7 40000 typ host",
+                "a=candidate:3 1 udp 1694498815 198.51.100.9 5000 typ srflx raddr 0.0.0.0 rport 0",
+            ]
+        );
+        assert!(out.ends_with("a=end-of-candidates\r\n"));
+    }
     use rtc::rtcp::payload_feedbacks::full_intra_request::FirEntry;
     use rtc::rtcp::reception_report::ReceptionReport;
 
@@ -1205,6 +1280,8 @@ mod tests {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 rt.block_on(async {
                     let config = PeerConfig {
+                        ports: None,
+                        public_ip: None,
                         bind_ip: IpAddr::from([127, 0, 0, 1]),
                         ice_servers: vec![],
                         network: Network::default(),

@@ -10,7 +10,10 @@
 mod forward;
 mod keyframe;
 mod room;
+mod tls;
 mod whip;
+
+pub use tls::load as load_tls;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -34,6 +37,7 @@ use crate::session::now_ms;
 use crate::signaling::native::{ClientMsg, ErrorCode, ServerMsg};
 use forward::{Hub, Subscription};
 use room::{Core, Input, Output, SockId};
+use tls::ClientAddr;
 
 /// How the server runs.
 #[derive(Debug, Clone)]
@@ -47,6 +51,28 @@ pub struct ServerConfig {
     pub network: Network,
     /// Signaling sockets open at once, in total and from one IP address.
     pub limits: Limits,
+    /// The UDP ports media sockets may take (inclusive); any when `None`.
+    pub udp_ports: Option<(u16, u16)>,
+    /// The address host candidates advertise (behind 1:1 NAT).
+    pub public_ip: Option<IpAddr>,
+    /// Serve HTTPS and WSS with this (`load_tls`).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl ServerConfig {
+    /// A server with `keys` whose media binds `media_ip`, with the defaults for the rest.
+    pub fn new(keys: crate::auth::KeyPair, media_ip: IpAddr) -> ServerConfig {
+        ServerConfig {
+            keys,
+            ice_servers: vec![],
+            media_ip,
+            network: Network::default(),
+            limits: Limits::default(),
+            udp_ports: None,
+            public_ip: None,
+            tls: None,
+        }
+    }
 }
 
 /// How many signaling sockets the server keeps open.
@@ -288,6 +314,8 @@ impl Shared {
             return Ok(Arc::clone(&m.peer));
         }
         let config = PeerConfig {
+            ports: self.config.udp_ports,
+            public_ip: self.config.public_ip,
             bind_ip: self.config.media_ip,
             ice_servers: self.config.ice_servers.clone(),
             network: self.config.network.clone(),
@@ -506,16 +534,30 @@ pub async fn run(
         .with_state(Arc::clone(&shared));
     let timer = tokio::spawn(Arc::clone(&shared).run_timer());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stop_rx.await;
-        })
-        .await
-    });
+    let stopped = async move {
+        let _ = stop_rx.await;
+    };
+    let server = match shared.config.tls.clone() {
+        Some(tls) => {
+            let listener = tls::TlsListener::new(listener, tls)?;
+            tokio::spawn(
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<ClientAddr>(),
+                )
+                .with_graceful_shutdown(stopped)
+                .into_future(),
+            )
+        }
+        None => tokio::spawn(
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<ClientAddr>(),
+            )
+            .with_graceful_shutdown(stopped)
+            .into_future(),
+        ),
+    };
     shutdown.await;
     // Every client hears `sessionDisconnected`, every socket closes, every peer connection
     // closes; the listener stops once the sockets have said their goodbyes.
@@ -615,7 +657,7 @@ async fn get_session(
 async fn ws_handler(
     State(state): State<AppState>,
     axum::Extension(live): axum::Extension<mpsc::Sender<()>>,
-    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    axum::extract::ConnectInfo(ClientAddr(peer)): axum::extract::ConnectInfo<ClientAddr>,
     ws: WebSocketUpgrade,
 ) -> Response {
     let admitted = state.admit(peer.ip());

@@ -8,7 +8,7 @@
 //! exactly as for native clients, and the core knows nothing of HTTP.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,6 +18,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::{mpsc, oneshot};
 
+use super::tls::ClientAddr;
 use super::{AppState, Counted, Shared, SockCmd};
 use crate::peer::PeerState;
 use crate::server::room::{Input, SockId};
@@ -295,7 +296,7 @@ pub(super) struct PostQuery {
 
 pub(super) async fn whip_post(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(ClientAddr(peer)): ConnectInfo<ClientAddr>,
     Path(session): Path<String>,
     Query(q): Query<PostQuery>,
     headers: HeaderMap,
@@ -317,7 +318,7 @@ pub(super) async fn whip_post(
 
 pub(super) async fn whep_post(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(ClientAddr(peer)): ConnectInfo<ClientAddr>,
     Path(session): Path<String>,
     headers: HeaderMap,
     body: String,
@@ -337,7 +338,7 @@ pub(super) async fn whep_post(
 
 pub(super) async fn whep_post_stream(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(ClientAddr(peer)): ConnectInfo<ClientAddr>,
     Path((session, stream)): Path<(String, String)>,
     headers: HeaderMap,
     body: String,

@@ -142,3 +142,19 @@ fn no_moderation() -> SignalingError {
         "moderation needs a vcall server (Janus's VideoRoom kick needs the room secret; WHIP/WHEP has no session)".into(),
     )
 }
+
+/// HTTPS trusts what WebSockets over TLS trust: the system's roots (and `SSL_CERT_FILE`).
+pub fn tls_config() -> ureq::tls::TlsConfig {
+    let found = rustls_native_certs::load_native_certs();
+    for e in &found.errors {
+        tracing::debug!("loading system certificates: {e}");
+    }
+    let certs: Vec<ureq::tls::Certificate<'static>> = found
+        .certs
+        .iter()
+        .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
+        .collect();
+    ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+        .build()
+}

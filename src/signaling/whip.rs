@@ -345,7 +345,7 @@ impl WhipClient {
     > {
         let (role, endpoint) = endpoint(&opts.url)?;
         let agent: ureq::Agent = ureq::Agent::config_builder()
-            .tls_config(super::janus::tls_config())
+            .tls_config(super::tls_config())
             .timeout_global(Some(opts.timeout))
             .http_status_as_error(false)
             .max_redirects(0)

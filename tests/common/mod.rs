@@ -44,13 +44,7 @@ impl Server {
                 let listener = tokio::net::TcpListener::bind(bind).await.expect("bind");
                 let addr = listener.local_addr().expect("addr");
                 addr_tx.send(addr).expect("send addr");
-                let config = ServerConfig {
-                    keys: k,
-                    ice_servers: vec![],
-                    media_ip: addr.ip(),
-                    network: Default::default(),
-                    limits: Default::default(),
-                };
+                let config = ServerConfig::new(k, addr.ip());
                 server::run(listener, config, async {
                     let _ = stopped.await;
                 })

@@ -687,7 +687,7 @@ struct HttpLink {
 impl HttpLink {
     fn new(base: &str, sid: watch::Receiver<Option<u64>>, opts: &JanusOptions) -> HttpLink {
         let agent: ureq::Agent = ureq::Agent::config_builder()
-            .tls_config(tls_config())
+            .tls_config(super::tls_config())
             .timeout_global(Some(Duration::from_secs(45).max(opts.timeout)))
             .http_status_as_error(false)
             .build()
@@ -855,22 +855,6 @@ impl EchoTest {
         }
         self.session.destroy().await;
     }
-}
-
-/// HTTPS trusts what WebSockets over TLS trust: the system's roots (and `SSL_CERT_FILE`).
-pub(crate) fn tls_config() -> ureq::tls::TlsConfig {
-    let found = rustls_native_certs::load_native_certs();
-    for e in &found.errors {
-        tracing::debug!("loading system certificates: {e}");
-    }
-    let certs: Vec<ureq::tls::Certificate<'static>> = found
-        .certs
-        .iter()
-        .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
-        .collect();
-    ureq::tls::TlsConfig::builder()
-        .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
-        .build()
 }
 
 fn urlencode(s: &str) -> String {
