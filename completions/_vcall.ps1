@@ -53,6 +53,10 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for the server''s media connections (repeatable); `turn:user:pass@host:port` carries credentials')
             [CompletionResult]::new('--max-connections', '--max-connections', [CompletionResultType]::ParameterName, 'Signaling connections open at once; more are refused with `tooManyConnections`')
             [CompletionResult]::new('--max-connections-per-ip', '--max-connections-per-ip', [CompletionResultType]::ParameterName, 'Signaling connections open at once from one IP address')
+            [CompletionResult]::new('--tls-cert', '--tls-cert', [CompletionResultType]::ParameterName, 'Serve HTTPS and WSS (signaling, session API, WHIP/WHEP) with this PEM certificate chain')
+            [CompletionResult]::new('--tls-key', '--tls-key', [CompletionResultType]::ParameterName, 'The PEM private key of --tls-cert')
+            [CompletionResult]::new('--udp-ports', '--udp-ports', [CompletionResultType]::ParameterName, 'UDP ports media may use, e.g. 40000-40999 (one per client connection); any when not given')
+            [CompletionResult]::new('--public-ip', '--public-ip', [CompletionResultType]::ParameterName, 'The address media candidates advertise, for a server behind 1:1 NAT (e.g. a cloud VM''s public IP while it listens on its private one)')
             [CompletionResult]::new('--impair', '--impair', [CompletionResultType]::ParameterName, 'Impair this process''s media, both directions, in userspace: comma-separated loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start, repeatable), rate=500kbit, queue=300ms (the rate''s queue), seed=N [env: VCALL_IMPAIR]')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
@@ -159,8 +163,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;connect' {
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
-            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants [env: VCALL_DATA]')
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]')
@@ -188,8 +192,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;list-streams' {
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
-            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants [env: VCALL_DATA]')
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]')
@@ -215,8 +219,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;publish' {
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
-            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants [env: VCALL_DATA]')
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]')
@@ -257,8 +261,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;subscribe' {
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
-            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants [env: VCALL_DATA]')
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]')
@@ -312,8 +316,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;moderate;force-unpublish' {
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
-            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants [env: VCALL_DATA]')
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]')
@@ -340,8 +344,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;moderate;force-disconnect' {
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
-            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants [env: VCALL_DATA]')
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]')
@@ -383,8 +387,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;echo-test' {
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
-            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants [env: VCALL_DATA]')
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]')
@@ -429,8 +433,8 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;config;show' {
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL [env: VCALL_URL]')
-            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants [env: VCALL_DATA]')
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]')

@@ -1230,7 +1230,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__serve)
-            opts="-v -q -h -V --listen --api-key --api-secret --ice-server --json --max-connections --max-connections-per-ip --impair --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --listen --api-key --api-secret --ice-server --json --max-connections --max-connections-per-ip --tls-cert --tls-key --udp-ports --public-ip --impair --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1257,6 +1257,22 @@ _vcall() {
                     return 0
                     ;;
                 --max-connections-per-ip)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --udp-ports)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --public-ip)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -49,6 +49,10 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --ice-server 'STUN or TURN server for the server''s media connections (repeatable); `turn:user:pass@host:port` carries credentials'
             cand --max-connections 'Signaling connections open at once; more are refused with `tooManyConnections`'
             cand --max-connections-per-ip 'Signaling connections open at once from one IP address'
+            cand --tls-cert 'Serve HTTPS and WSS (signaling, session API, WHIP/WHEP) with this PEM certificate chain'
+            cand --tls-key 'The PEM private key of --tls-cert'
+            cand --udp-ports 'UDP ports media may use, e.g. 40000-40999 (one per client connection); any when not given'
+            cand --public-ip 'The address media candidates advertise, for a server behind 1:1 NAT (e.g. a cloud VM''s public IP while it listens on its private one)'
             cand --impair 'Impair this process''s media, both directions, in userspace: comma-separated loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start, repeatable), rate=500kbit, queue=300ms (the rate''s queue), seed=N [env: VCALL_IMPAIR]'
             cand --profile 'The settings profile to use from the configuration file [env: VCALL_PROFILE]'
             cand --config 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]'
@@ -144,8 +148,8 @@ set edit:completion:arg-completer[vcall] = {|@words|
         &'vcall;token;help;help'= {
         }
         &'vcall;connect'= {
-            cand --url 'Server URL [env: VCALL_URL]'
-            cand --session 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]'
+            cand --url 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]'
+            cand --session 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]'
             cand --token 'Token [env: VCALL_TOKEN]'
             cand --data 'Client data, visible to the other participants [env: VCALL_DATA]'
             cand --ice-server 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]'
@@ -172,8 +176,8 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --version 'Print version'
         }
         &'vcall;list-streams'= {
-            cand --url 'Server URL [env: VCALL_URL]'
-            cand --session 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]'
+            cand --url 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]'
+            cand --session 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]'
             cand --token 'Token [env: VCALL_TOKEN]'
             cand --data 'Client data, visible to the other participants [env: VCALL_DATA]'
             cand --ice-server 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]'
@@ -198,8 +202,8 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --version 'Print version'
         }
         &'vcall;publish'= {
-            cand --url 'Server URL [env: VCALL_URL]'
-            cand --session 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]'
+            cand --url 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]'
+            cand --session 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]'
             cand --token 'Token [env: VCALL_TOKEN]'
             cand --data 'Client data, visible to the other participants [env: VCALL_DATA]'
             cand --ice-server 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]'
@@ -239,8 +243,8 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --version 'Print version'
         }
         &'vcall;subscribe'= {
-            cand --url 'Server URL [env: VCALL_URL]'
-            cand --session 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]'
+            cand --url 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]'
+            cand --session 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]'
             cand --token 'Token [env: VCALL_TOKEN]'
             cand --data 'Client data, visible to the other participants [env: VCALL_DATA]'
             cand --ice-server 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]'
@@ -292,8 +296,8 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'vcall;moderate;force-unpublish'= {
-            cand --url 'Server URL [env: VCALL_URL]'
-            cand --session 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]'
+            cand --url 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]'
+            cand --session 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]'
             cand --token 'Token [env: VCALL_TOKEN]'
             cand --data 'Client data, visible to the other participants [env: VCALL_DATA]'
             cand --ice-server 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]'
@@ -319,8 +323,8 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --version 'Print version'
         }
         &'vcall;moderate;force-disconnect'= {
-            cand --url 'Server URL [env: VCALL_URL]'
-            cand --session 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]'
+            cand --url 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]'
+            cand --session 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]'
             cand --token 'Token [env: VCALL_TOKEN]'
             cand --data 'Client data, visible to the other participants [env: VCALL_DATA]'
             cand --ice-server 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]'
@@ -357,8 +361,8 @@ set edit:completion:arg-completer[vcall] = {|@words|
         &'vcall;moderate;help;help'= {
         }
         &'vcall;echo-test'= {
-            cand --url 'Server URL [env: VCALL_URL]'
-            cand --session 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]'
+            cand --url 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]'
+            cand --session 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]'
             cand --token 'Token [env: VCALL_TOKEN]'
             cand --data 'Client data, visible to the other participants [env: VCALL_DATA]'
             cand --ice-server 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]'
@@ -401,8 +405,8 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'vcall;config;show'= {
-            cand --url 'Server URL [env: VCALL_URL]'
-            cand --session 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]'
+            cand --url 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]'
+            cand --session 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]'
             cand --token 'Token [env: VCALL_TOKEN]'
             cand --data 'Client data, visible to the other participants [env: VCALL_DATA]'
             cand --ice-server 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]'

@@ -49,6 +49,10 @@ complete -c vcall -n "__fish_vcall_using_subcommand serve" -l api-secret -d 'API
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l ice-server -d 'STUN or TURN server for the server\'s media connections (repeatable); `turn:user:pass@host:port` carries credentials' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l max-connections -d 'Signaling connections open at once; more are refused with `tooManyConnections`' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l max-connections-per-ip -d 'Signaling connections open at once from one IP address' -r
+complete -c vcall -n "__fish_vcall_using_subcommand serve" -l tls-cert -d 'Serve HTTPS and WSS (signaling, session API, WHIP/WHEP) with this PEM certificate chain' -r -F
+complete -c vcall -n "__fish_vcall_using_subcommand serve" -l tls-key -d 'The PEM private key of --tls-cert' -r -F
+complete -c vcall -n "__fish_vcall_using_subcommand serve" -l udp-ports -d 'UDP ports media may use, e.g. 40000-40999 (one per client connection); any when not given' -r
+complete -c vcall -n "__fish_vcall_using_subcommand serve" -l public-ip -d 'The address media candidates advertise, for a server behind 1:1 NAT (e.g. a cloud VM\'s public IP while it listens on its private one)' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l impair -d 'Impair this process\'s media, both directions, in userspace: comma-separated loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start, repeatable), rate=500kbit, queue=300ms (the rate\'s queue), seed=N [env: VCALL_IMPAIR]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
@@ -104,8 +108,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subco
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "create" -d 'Print a token for a session'
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vcall -n "__fish_vcall_using_subcommand connect" -l url -d 'Server URL [env: VCALL_URL]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand connect" -l session -d 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l session -d 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
@@ -126,8 +130,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand connect" -s v -l verbose -d 
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -s h -l help -d 'Print help'
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -s V -l version -d 'Print version'
-complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l url -d 'Server URL [env: VCALL_URL]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l session -d 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l session -d 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
@@ -146,8 +150,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -s v -l verbos
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -s h -l help -d 'Print help'
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -s V -l version -d 'Print version'
-complete -c vcall -n "__fish_vcall_using_subcommand publish" -l url -d 'Server URL [env: VCALL_URL]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand publish" -l session -d 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l session -d 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
@@ -181,8 +185,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand publish" -s v -l verbose -d 
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -s h -l help -d 'Print help'
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -s V -l version -d 'Print version'
-complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l url -d 'Server URL [env: VCALL_URL]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l session -d 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l session -d 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
@@ -225,8 +229,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand moderate; and not __fish_see
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and not __fish_seen_subcommand_from force-unpublish force-disconnect help" -f -a "force-unpublish" -d 'Force a stream to stop; its publisher and everyone else see streamDestroyed'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and not __fish_seen_subcommand_from force-unpublish force-disconnect help" -f -a "force-disconnect" -d 'Force a connection out of the session'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and not __fish_seen_subcommand_from force-unpublish force-disconnect help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l url -d 'Server URL [env: VCALL_URL]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l session -d 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l session -d 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
@@ -246,8 +250,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_su
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -s h -l help -d 'Print help'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -s V -l version -d 'Print version'
-complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l url -d 'Server URL [env: VCALL_URL]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l session -d 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l session -d 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
@@ -270,8 +274,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_su
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from help" -f -a "force-unpublish" -d 'Force a stream to stop; its publisher and everyone else see streamDestroyed'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from help" -f -a "force-disconnect" -d 'Force a connection out of the session'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l url -d 'Server URL [env: VCALL_URL]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l session -d 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l session -d 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
@@ -301,8 +305,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand config; and not __fish_seen_
 complete -c vcall -n "__fish_vcall_using_subcommand config; and not __fish_seen_subcommand_from show help" -s V -l version -d 'Print version'
 complete -c vcall -n "__fish_vcall_using_subcommand config; and not __fish_seen_subcommand_from show help" -f -a "show" -d 'Print the resolved connection settings and where each comes from (secrets masked)'
 complete -c vcall -n "__fish_vcall_using_subcommand config; and not __fish_seen_subcommand_from show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l url -d 'Server URL [env: VCALL_URL]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l session -d 'Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l session -d 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r

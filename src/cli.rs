@@ -214,7 +214,8 @@ pub struct TokenCreateArgs {
 /// Where and as whom to connect.
 #[derive(Debug, Clone, Args)]
 pub struct ConnArgs {
-    /// Server URL [env: VCALL_URL]
+    /// Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus),
+    /// whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]
     #[arg(
         long,
         env = "VCALL_URL",
@@ -222,7 +223,7 @@ pub struct ConnArgs {
         default_value = "ws://127.0.0.1:7880"
     )]
     pub url: String,
-    /// Session id; for Janus, the VideoRoom room [env: VCALL_SESSION]
+    /// Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]
     #[arg(
         long,
         env = "VCALL_SESSION",

@@ -526,6 +526,9 @@ impl WhipClient {
                 reply.status
             )));
         }
+        if reply.status == 404 {
+            self.gone("the endpoint no longer has the resource");
+        }
         if reply.status != 200 {
             return Err(self.status_error("ICE restart", &reply));
         }
@@ -538,6 +541,29 @@ impl WhipClient {
         }
         r.answer = answer.clone();
         Ok(answer)
+    }
+
+    /// The far end ended the resource (its stream ended, or it was deleted): the stream is
+    /// over, and there is nothing to DELETE.
+    fn gone(&self, why: &str) {
+        let url = self.resource.lock().expect("resource lock").url.take();
+        let Some(url) = url else { return };
+        tracing::info!(resource = %url, "{why}");
+        let id = match self.role {
+            Role::Whip => url.to_string(),
+            Role::Whep => self.endpoint.to_string(),
+        };
+        let _ = self.events.send(SessionEvent::StreamDestroyed {
+            stream: Stream {
+                id,
+                name: String::new(),
+                has_audio: true,
+                has_video: true,
+                connection_id: String::new(),
+                created_at: now_ms(),
+            },
+            reason: "resourceGone".into(),
+        });
     }
 
     /// Ends the resource (DELETE), once; errors are logged, not returned: the command is
