@@ -53,6 +53,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand serve" -l tls-cert -d 'Serve
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l tls-key -d 'The PEM private key of --tls-cert' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l udp-ports -d 'UDP ports media may use, e.g. 40000-40999 (one per client connection); any when not given' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l public-ip -d 'The address media candidates advertise, for a server behind 1:1 NAT (e.g. a cloud VM\'s public IP while it listens on its private one)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand serve" -l dtls-certificate -d 'DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l impair -d 'Impair this process\'s media, both directions, in userspace: comma-separated loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start, repeatable), rate=500kbit, queue=300ms (the rate\'s queue), seed=N [env: VCALL_IMPAIR]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
@@ -113,6 +114,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand connect" -l session -d 'Sess
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l dtls-certificate -d 'DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one: an RSA one for far ends that take only RSA cipher suites [env: VCALL_DTLS_CERTIFICATE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l timeout -d 'Limit for each wait: an answer from the server, the first media, a --wait-for condition (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
@@ -135,6 +137,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l session -d 
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l dtls-certificate -d 'DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one: an RSA one for far ends that take only RSA cipher suites [env: VCALL_DTLS_CERTIFICATE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l timeout -d 'Limit for each wait: an answer from the server, the first media, a --wait-for condition (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
@@ -155,6 +158,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand publish" -l session -d 'Sess
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l dtls-certificate -d 'DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one: an RSA one for far ends that take only RSA cipher suites [env: VCALL_DTLS_CERTIFICATE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l timeout -d 'Limit for each wait: an answer from the server, the first media, a --wait-for condition (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
@@ -190,6 +194,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l session -d 'Se
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l dtls-certificate -d 'DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one: an RSA one for far ends that take only RSA cipher suites [env: VCALL_DTLS_CERTIFICATE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l timeout -d 'Limit for each wait: an answer from the server, the first media, a --wait-for condition (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
@@ -234,6 +239,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_su
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l dtls-certificate -d 'DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one: an RSA one for far ends that take only RSA cipher suites [env: VCALL_DTLS_CERTIFICATE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l timeout -d 'Limit for each wait: an answer from the server, the first media, a --wait-for condition (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
@@ -255,6 +261,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_su
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l dtls-certificate -d 'DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one: an RSA one for far ends that take only RSA cipher suites [env: VCALL_DTLS_CERTIFICATE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l timeout -d 'Limit for each wait: an answer from the server, the first media, a --wait-for condition (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
@@ -279,6 +286,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l session -d 'Se
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l dtls-certificate -d 'DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one: an RSA one for far ends that take only RSA cipher suites [env: VCALL_DTLS_CERTIFICATE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l timeout -d 'Limit for each wait: an answer from the server, the first media, a --wait-for condition (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r
@@ -310,6 +318,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subc
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l dtls-certificate -d 'DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one: an RSA one for far ends that take only RSA cipher suites [env: VCALL_DTLS_CERTIFICATE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l timeout -d 'Limit for each wait: an answer from the server, the first media, a --wait-for condition (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l pin -d 'The room\'s PIN [env: VCALL_PIN]' -r

@@ -4,6 +4,6 @@
 # as WHIP/WHEP peers on other stacks), then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh ffmpeg iproute2 iptables janus python3-venv chromium
+scripts/setup.sh ffmpeg iproute2 iptables janus python3-venv chromium openssl
 scripts/test-peers.sh
 cargo test --locked "$@"

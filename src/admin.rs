@@ -81,6 +81,7 @@ pub async fn serve(args: ServeArgs) -> CmdResult {
         udp_ports: args.udp_ports,
         public_ip: args.public_ip,
         tls,
+        certificate: args.dtls_certificate,
         ..ServerConfig::new(keys, media_ip)
     };
     server::run(listener, config, async {

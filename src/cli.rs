@@ -122,8 +122,16 @@ pub struct ServeArgs {
     /// public IP while it listens on its private one).
     #[arg(long, value_name = "IP")]
     pub public_ip: Option<std::net::IpAddr>,
+    /// DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one.
+    #[arg(long, value_name = "PEM", value_parser = parse_dtls_certificate)]
+    pub dtls_certificate: Option<crate::peer::DtlsCertificate>,
     #[command(flatten)]
     pub impair: ImpairArgs,
+}
+
+fn parse_dtls_certificate(path: &str) -> Result<crate::peer::DtlsCertificate, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    crate::peer::DtlsCertificate::from_pem(&text).map_err(|e| format!("{path}: {e}"))
 }
 
 /// `LO-HI`, both ports, LO <= HI.
@@ -254,6 +262,16 @@ pub struct ConnArgs {
         value_delimiter = ','
     )]
     pub ice_servers: Vec<String>,
+    /// DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one:
+    /// an RSA one for far ends that take only RSA cipher suites [env: VCALL_DTLS_CERTIFICATE]
+    #[arg(
+        long,
+        value_name = "PEM",
+        env = "VCALL_DTLS_CERTIFICATE",
+        hide_env = true,
+        value_parser = parse_dtls_certificate
+    )]
+    pub dtls_certificate: Option<crate::peer::DtlsCertificate>,
     /// Limit for each wait: an answer from the server, the first media, a --wait-for condition
     /// (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]
     #[arg(long, env = "VCALL_TIMEOUT", hide_env = true, value_parser = parse_duration)]

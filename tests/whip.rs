@@ -799,6 +799,7 @@ fn serve_over_tls_in_a_port_range_advertising_a_public_ip() {
             network: Default::default(),
             ports: None,
             public_ip: None,
+            certificate: None,
         };
         let (peer, _) = vcall::peer::Peer::new(&config).await.unwrap();
         let (offer, _) = peer
@@ -835,5 +836,26 @@ fn serve_over_tls_in_a_port_range_advertising_a_public_ip() {
     assert!(
         candidates.iter().all(|c| c.contains(" 127.0.0.2 ")),
         "{candidates:?}"
+    );
+}
+
+#[test]
+fn serve_names_its_ice_servers_in_link_headers() {
+    let (_serve, url) = serve_process(
+        "127.0.0.1:0",
+        &["--ice-server", "turn:user:pass@127.0.0.1:3478"],
+    );
+    let session = fixed_session("links");
+    let base = url.replace("ws://", "http://");
+    let (status, h, _) = http("OPTIONS", &format!("{base}/whip/{session}"), &[], "");
+    assert_eq!(status, 204);
+    let link = header(&h, "link").unwrap_or_default().to_owned();
+    assert!(
+        link.contains("<turn:127.0.0.1:3478>; rel=\"ice-server\""),
+        "{link}"
+    );
+    assert!(
+        link.contains("username=\"user\"; credential=\"pass\""),
+        "{link}"
     );
 }

@@ -36,10 +36,10 @@ fn ffmpeg9() -> String {
 }
 
 /// The aiortc endpoint, and its base URL.
-fn aiortc_endpoint() -> (Proc, String) {
+fn aiortc_endpoint(extra: &[&str]) -> (Proc, String) {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/aiortc_endpoint.py");
     let mut c = Command::new(peers_python());
-    c.arg(script);
+    c.arg(script).args(extra);
     let mut p = Proc::spawn(c);
     let line = p.wait_for("listening on ");
     let url = line.split_whitespace().last().unwrap().to_owned();
@@ -126,7 +126,7 @@ fn ffmpeg_whip_muxer_publishes_into_vcall_serve() {
 
 #[test]
 fn vcall_publishes_into_an_aiortc_whip_endpoint() {
-    let (_endpoint, base) = aiortc_endpoint();
+    let (_endpoint, base) = aiortc_endpoint(&[]);
     let mut c = vcall();
     c.args([
         "publish",
@@ -155,7 +155,7 @@ fn vcall_publishes_into_an_aiortc_whip_endpoint() {
 
 #[test]
 fn vcall_plays_from_an_aiortc_whep_endpoint() {
-    let (_endpoint, base) = aiortc_endpoint();
+    let (_endpoint, base) = aiortc_endpoint(&[]);
     let dir = temp_dir();
     let out = dir.path().join("aiortc.mkv");
     let mut c = vcall();
@@ -174,6 +174,96 @@ fn vcall_plays_from_an_aiortc_whep_endpoint() {
     let (_, audio) = decode_audio(&out);
     assert!(!audio.is_empty());
     assert_eq!(get_json(&format!("{base}/stats"))["deleted"], 1);
+}
+
+#[test]
+fn vcall_takes_dtls_peers_that_offer_only_ecdsa_or_only_rsa_suites() {
+    // The suite follows the DTLS server's certificate; aiortc answers as the DTLS client, so
+    // vcall's certificate decides: its own ECDSA one for ECDSA-only peers, an RSA one given
+    // with --dtls-certificate for RSA-only peers.
+    let dir = temp_dir();
+    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=vcall",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs (installed by the test command)");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let pem = dir.path().join("rsa.pem");
+    let both = [std::fs::read(&key).unwrap(), std::fs::read(&cert).unwrap()].concat();
+    std::fs::write(&pem, both).unwrap();
+    for (suites, extra) in [
+        ("ecdsa", vec![]),
+        ("rsa", vec!["--dtls-certificate", pem.to_str().unwrap()]),
+    ] {
+        let (_endpoint, base) = aiortc_endpoint(&["--dtls", suites]);
+        let mut c = vcall();
+        c.args([
+            "publish",
+            "--video",
+            "testsrc",
+            "--audio",
+            "tone",
+            "--width",
+            "320",
+            "--height",
+            "240",
+            "--duration",
+            "3s",
+            "--url",
+            &format!("whip+{base}/whip"),
+        ]);
+        c.args(&extra);
+        let (code, _, err) = run(c);
+        assert_eq!(code, 0, "{suites}: {err}");
+        let stats = get_json(&format!("{base}/stats"));
+        assert!(stats["video"].as_u64().unwrap() >= 45, "{suites}: {stats}");
+        let out = dir.path().join(format!("{suites}.mkv"));
+        let mut c = vcall();
+        c.args([
+            "subscribe",
+            "-o",
+            &path_str(&out),
+            "--frames",
+            "30",
+            "--url",
+            &format!("whep+{base}/whep"),
+        ]);
+        c.args(&extra);
+        let (code, _, err) = run(c);
+        assert_eq!(code, 0, "{suites}: {err}");
+        assert!(decode_video(&out).len() >= 30);
+    }
+    // A file without a key is refused at once.
+    let mut c = vcall();
+    c.args([
+        "publish",
+        "--duration",
+        "1s",
+        "--url",
+        "whip+http://127.0.0.1:9/x",
+    ]);
+    c.args(["--dtls-certificate", cert.to_str().unwrap()]);
+    let (code, _, err) = run(c);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("PRIVATE KEY"), "{err}");
 }
 
 /// A network namespace with nothing but its own loopback; removed on drop.

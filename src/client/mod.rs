@@ -109,6 +109,7 @@ pub fn peer_config(conn: &ConnArgs, network: Network) -> Result<PeerConfig, Fail
     Ok(PeerConfig {
         ports: None,
         public_ip: None,
+        certificate: conn.dtls_certificate.clone(),
         bind_ip: media_ip(&authority),
         ice_servers: conn.ice_servers.clone(),
         network,

@@ -208,6 +208,72 @@ pub struct PeerConfig {
     pub ports: Option<(u16, u16)>,
     /// The address host candidates advertise instead of the bound one (1:1 NAT).
     pub public_ip: Option<IpAddr>,
+    /// The DTLS certificate (see [`DtlsCertificate`]); a new ECDSA one when `None`.
+    pub certificate: Option<DtlsCertificate>,
+}
+
+/// A DTLS certificate and its key, from a PEM file: for peers that take only RSA cipher
+/// suites (the suite follows the DTLS server's certificate, and the one webrtc-rs makes
+/// itself is ECDSA; it cannot make RSA keys).
+#[derive(Clone)]
+pub struct DtlsCertificate(rtc::peer_connection::certificate::RTCCertificate);
+
+impl std::fmt::Debug for DtlsCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DtlsCertificate(..)")
+    }
+}
+
+impl DtlsCertificate {
+    /// Reads a PEM file holding a PKCS#8 private key (`BEGIN PRIVATE KEY`: RSA, ECDSA P-256
+    /// or Ed25519) and its certificate.
+    pub fn from_pem(text: &str) -> Result<DtlsCertificate, String> {
+        let block = |tag: &str| -> Vec<String> {
+            let (begin, end) = (
+                format!("-----BEGIN {tag}-----"),
+                format!("-----END {tag}-----"),
+            );
+            let mut found = Vec::new();
+            let mut rest = text;
+            while let Some(start) = rest.find(&begin) {
+                let Some(len) = rest[start..].find(&end) else {
+                    break;
+                };
+                let body = &rest[start + begin.len()..start + len];
+                found.push(body.trim().to_owned());
+                rest = &rest[start + len + end.len()..];
+            }
+            found
+        };
+        let keys = block("PRIVATE KEY");
+        let certs = block("CERTIFICATE");
+        if keys.len() != 1 || certs.is_empty() {
+            return Err(format!(
+                "expected one PKCS#8 private key (BEGIN PRIVATE KEY) and its certificate, found {} key(s) and {} certificate(s); `openssl pkcs8 -topk8 -nocrypt` converts other keys",
+                keys.len(),
+                certs.len()
+            ));
+        }
+        // webrtc-rs's own PEM layout: the key first, under the tag PRIVATE_KEY.
+        let mut pem = format!(
+            "-----BEGIN PRIVATE_KEY-----\n{}\n-----END PRIVATE_KEY-----\n",
+            keys[0]
+        );
+        for c in &certs {
+            pem.push_str(&format!(
+                "-----BEGIN CERTIFICATE-----\n{c}\n-----END CERTIFICATE-----\n"
+            ));
+        }
+        let provider = rtc::crypto::default_provider().map_err(|e| e.to_string())?;
+        let cert = rtc::dtls::crypto::Certificate::from_pem(&pem, provider.crypto())
+            .map_err(|e| format!("not a usable key and certificate: {e}"))?;
+        // WebRTC certificates are self-signed and checked by fingerprint, so their own
+        // validity dates do not matter; this one is kept for as long as the process runs.
+        let expires = std::time::SystemTime::now() + Duration::from_secs(365 * 24 * 3600);
+        Ok(DtlsCertificate(
+            rtc::peer_connection::certificate::RTCCertificate::from_existing(cert, expires),
+        ))
+    }
 }
 
 /// The network a process's peer connections use: every connection made with one `Network`
@@ -517,9 +583,11 @@ impl Peer {
             .iter()
             .map(|url| parse_ice_server(url))
             .collect();
-        let rtc_config = RTCConfigurationBuilder::new()
-            .with_ice_servers(ice_servers)
-            .build();
+        let mut rtc_config = RTCConfigurationBuilder::new().with_ice_servers(ice_servers);
+        if let Some(cert) = &config.certificate {
+            rtc_config = rtc_config.with_certificates(vec![cert.0.clone()]);
+        }
+        let rtc_config = rtc_config.build();
         let (gathered_tx, gathered) = watch::channel(false);
         let (state_tx, state) = watch::channel(PeerState::New);
         let (tracks_tx, tracks) = mpsc::unbounded_channel();
@@ -1282,6 +1350,7 @@ mod tests {
                     let config = PeerConfig {
                         ports: None,
                         public_ip: None,
+                        certificate: None,
                         bind_ip: IpAddr::from([127, 0, 0, 1]),
                         ice_servers: vec![],
                         network: Network::default(),

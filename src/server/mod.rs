@@ -57,6 +57,8 @@ pub struct ServerConfig {
     pub public_ip: Option<IpAddr>,
     /// Serve HTTPS and WSS with this (`load_tls`).
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The media connections' DTLS certificate; a new one each when `None`.
+    pub certificate: Option<crate::peer::DtlsCertificate>,
 }
 
 impl ServerConfig {
@@ -71,6 +73,7 @@ impl ServerConfig {
             udp_ports: None,
             public_ip: None,
             tls: None,
+            certificate: None,
         }
     }
 }
@@ -316,6 +319,7 @@ impl Shared {
         let config = PeerConfig {
             ports: self.config.udp_ports,
             public_ip: self.config.public_ip,
+            certificate: self.config.certificate.clone(),
             bind_ip: self.config.media_ip,
             ice_servers: self.config.ice_servers.clone(),
             network: self.config.network.clone(),

@@ -5,6 +5,9 @@ POST /whip takes a publisher's offer and decodes what arrives; GET /stats says h
 frames of each kind were decoded and whether the resource was deleted. POST /whep plays a
 moving test picture (and silence) to a viewer. DELETE on a resource closes it.
 
+--dtls ecdsa|rsa: the certificate's key, and only the DTLS cipher suites that go with it (as
+stacks that offer one kind only do); aiortc's own default is ECDSA with both kinds offered.
+
 aioice leaves 127.0.0.1 out of its host candidates; the tests run on loopback only, so it is
 put back (nothing else of aiortc is changed). Prints "listening on http://127.0.0.1:PORT".
 """
@@ -28,6 +31,35 @@ from aiortc import (  # noqa: E402
     RTCPeerConnection,
     RTCSessionDescription,
 )
+from aiortc import rtcdtlstransport  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec, rsa  # noqa: E402
+
+SUITES = {
+    "ecdsa": b"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-SHA",
+    "rsa": b"ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-SHA",
+}
+
+
+def only(kind):
+    """Certificates with `kind` keys, and only that kind's cipher suites."""
+    cls = rtcdtlstransport.RTCCertificate
+
+    def generate(cls_):
+        if kind == "rsa":
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        else:
+            key = ec.generate_private_key(ec.SECP256R1())
+        return cls_(key=key, cert=rtcdtlstransport.generate_certificate(key))
+
+    cls.generateCertificate = classmethod(generate)
+    original = cls._create_ssl_context
+
+    def context(self, *args, **kwargs):
+        ctx = original(self, *args, **kwargs)
+        ctx.set_cipher_list(SUITES[kind])
+        return ctx
+
+    cls._create_ssl_context = context
 
 resources = {}
 stats = {"video": 0, "audio": 0, "deleted": 0, "codecs": []}
@@ -128,7 +160,10 @@ async def get_stats(request):
 async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--dtls", choices=["ecdsa", "rsa"])
     args = parser.parse_args()
+    if args.dtls:
+        only(args.dtls)
     app = web.Application()
     app.router.add_post("/whip", whip)
     app.router.add_post("/whep", whep)
