@@ -72,6 +72,14 @@ fn whip_publisher_is_a_stream_of_the_session_and_whep_plays_it() {
     let token = server.token(&session, Role::Publisher);
     let mut publisher = Proc::spawn(cmd(&whip, &token, &publish_args("30s")));
     publisher.wait_for("stream is live");
+    // WHIP has no word for the server making the stream live (its first packets arriving):
+    // wait for it as scripts do.
+    let (code, _, err) = run(server.cmd(
+        &session,
+        Role::Subscriber,
+        &["connect", "--wait-for", "streams>=1", "--timeout", "30s"],
+    ));
+    assert_eq!(code, 0, "{err}");
 
     // Others see it as any stream: by name, with both kinds.
     let (code, out, err) = run(server.cmd(&session, Role::Subscriber, &["list-streams", "--json"]));
