@@ -47,22 +47,6 @@ fn base64_of(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
-fn publish_args(duration: &str) -> Vec<&str> {
-    vec![
-        "publish",
-        "--video",
-        "testsrc",
-        "--audio",
-        "tone",
-        "--width",
-        "320",
-        "--height",
-        "240",
-        "--duration",
-        duration,
-    ]
-}
-
 #[test]
 fn whip_publisher_is_a_stream_of_the_session_and_whep_plays_it() {
     let server = Server::start();

@@ -128,21 +128,8 @@ fn ffmpeg_whip_muxer_publishes_into_vcall_serve() {
 fn vcall_publishes_into_an_aiortc_whip_endpoint() {
     let (_endpoint, base) = aiortc_endpoint(&[]);
     let mut c = vcall();
-    c.args([
-        "publish",
-        "--video",
-        "testsrc",
-        "--audio",
-        "tone",
-        "--width",
-        "320",
-        "--height",
-        "240",
-        "--duration",
-        "4s",
-        "--url",
-        &format!("whip+{base}/whip"),
-    ]);
+    c.args(publish_args("4s"))
+        .args(["--url", &format!("whip+{base}/whip")]);
     let (code, _, err) = run(c);
     assert_eq!(code, 0, "{err}");
     let stats = get_json(&format!("{base}/stats"));
@@ -215,21 +202,8 @@ fn vcall_takes_dtls_peers_that_offer_only_ecdsa_or_only_rsa_suites() {
     ] {
         let (_endpoint, base) = aiortc_endpoint(&["--dtls", suites]);
         let mut c = vcall();
-        c.args([
-            "publish",
-            "--video",
-            "testsrc",
-            "--audio",
-            "tone",
-            "--width",
-            "320",
-            "--height",
-            "240",
-            "--duration",
-            "3s",
-            "--url",
-            &format!("whip+{base}/whip"),
-        ]);
+        c.args(publish_args("3s"))
+            .args(["--url", &format!("whip+{base}/whip")]);
         c.args(&extra);
         let (code, _, err) = run(c);
         assert_eq!(code, 0, "{suites}: {err}");
@@ -393,25 +367,11 @@ fn chromium_publishes_over_whip_and_plays_over_whep_through_vcall_serve() {
     assert!(decode_video(&out).len() >= 30);
 
     // vcall publishes; Chromium plays it over WHEP and decodes it.
-    let mut publisher = Proc::spawn(ns.vcall(&[
-        "publish",
-        "--name",
-        "cam",
-        "--video",
-        "testsrc",
-        "--audio",
-        "tone",
-        "--width",
-        "320",
-        "--height",
-        "240",
-        "--url",
-        &url,
-        "--session",
-        &session,
-        "--token",
-        &token(Role::Publisher),
-    ]));
+    let mut args = publish_args("60s");
+    let publisher_token = token(Role::Publisher);
+    args.extend(["--name", "cam", "--url", &url, "--session", &session]);
+    args.extend(["--token", &publisher_token]);
+    let mut publisher = Proc::spawn(ns.vcall(&args));
     publisher.wait_for("stream is live");
     let played = ns.chromium(
         &format!(

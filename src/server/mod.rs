@@ -524,7 +524,7 @@ pub async fn run(
                 )
                 .route(
                     "/whep/{session}/{stream}",
-                    post(whip::whep_post_stream).options(whip::options),
+                    post(whip::whep_post).options(whip::options),
                 )
                 .route(
                     "/resources/{id}",
@@ -686,17 +686,25 @@ async fn ws_handler(
         })
 }
 
+impl Shared {
+    /// A new socket in the core (`Opened` fed), and what the core sends it.
+    fn open_sock(self: &Arc<Self>) -> (SockId, mpsc::UnboundedReceiver<SockCmd>) {
+        let (tx, rx) = mpsc::unbounded_channel::<SockCmd>();
+        let sock = {
+            let mut t = self.tables.lock().expect("tables lock");
+            let sock = SockId(t.next_sock);
+            t.next_sock += 1;
+            t.socks.insert(sock, tx);
+            sock
+        };
+        self.feed(Input::Opened { sock });
+        (sock, rx)
+    }
+}
+
 /// One signaling socket: messages in go to the core, the core's messages go out.
 async fn serve_socket(state: AppState, mut socket: WebSocket) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<SockCmd>();
-    let sock = {
-        let mut t = state.tables.lock().expect("tables lock");
-        let sock = SockId(t.next_sock);
-        t.next_sock += 1;
-        t.socks.insert(sock, tx);
-        sock
-    };
-    state.feed(Input::Opened { sock });
+    let (sock, mut rx) = state.open_sock();
     loop {
         tokio::select! {
             cmd = rx.recv() => match cmd {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::tls::ClientAddr;
 use super::{AppState, Counted, Shared, SockCmd};
@@ -64,21 +64,13 @@ impl Virtual {
     /// Opens a socket in the core, served by a task that files replies and ends the
     /// resource when the core closes the connection or its stream ends.
     fn open(state: &AppState) -> Arc<Virtual> {
-        let (tx, mut rx) = mpsc::unbounded_channel::<SockCmd>();
-        let sock = {
-            let mut t = state.tables.lock().expect("tables lock");
-            let sock = SockId(t.next_sock);
-            t.next_sock += 1;
-            t.socks.insert(sock, tx);
-            sock
-        };
+        let (sock, mut rx) = state.open_sock();
         let v = Arc::new(Virtual {
             sock,
             waiters: Mutex::default(),
             next_req: AtomicU64::new(1),
             stream: Mutex::default(),
         });
-        state.feed(Input::Opened { sock });
         let (state, this) = (Arc::clone(state), Arc::clone(&v));
         tokio::spawn(async move {
             while let Some(SockCmd::Send(msg)) = rx.recv().await {
@@ -300,70 +292,53 @@ pub(super) async fn whip_post(
     Path(session): Path<String>,
     Query(q): Query<PostQuery>,
     headers: HeaderMap,
-    body: String,
+    offer: String,
 ) -> Response {
-    let name = q.name.unwrap_or_else(|| "whip".into());
-    post(
-        &state,
-        peer.ip(),
-        Role::Whip,
+    let ask = Ask {
+        role: Role::Whip,
         session,
-        None,
-        name,
-        &headers,
-        body,
-    )
-    .await
+        wanted: None,
+        name: q.name.unwrap_or_else(|| "whip".into()),
+    };
+    post(&state, peer.ip(), ask, &headers, offer).await
 }
 
+/// `/whep/{session}` and `/whep/{session}/{stream}`.
 pub(super) async fn whep_post(
     State(state): State<AppState>,
     ConnectInfo(ClientAddr(peer)): ConnectInfo<ClientAddr>,
-    Path(session): Path<String>,
+    Path(mut params): Path<HashMap<String, String>>,
     headers: HeaderMap,
-    body: String,
+    offer: String,
 ) -> Response {
-    post(
-        &state,
-        peer.ip(),
-        Role::Whep,
-        session,
-        None,
-        String::new(),
-        &headers,
-        body,
-    )
-    .await
+    let ask = Ask {
+        role: Role::Whep,
+        session: params.remove("session").unwrap_or_default(),
+        wanted: params.remove("stream"),
+        name: String::new(),
+    };
+    post(&state, peer.ip(), ask, &headers, offer).await
 }
 
-pub(super) async fn whep_post_stream(
-    State(state): State<AppState>,
-    ConnectInfo(ClientAddr(peer)): ConnectInfo<ClientAddr>,
-    Path((session, stream)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: String,
-) -> Response {
-    post(
-        &state,
-        peer.ip(),
-        Role::Whep,
-        session,
-        Some(stream),
-        String::new(),
-        &headers,
-        body,
-    )
-    .await
+/// What a POST asks for.
+struct Ask {
+    role: Role,
+    session: String,
+    /// WHEP: the stream by id or name (the session's first when `None`).
+    wanted: Option<String>,
+    /// WHIP: the stream's name.
+    name: String,
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn post(
     state: &AppState,
     ip: IpAddr,
-    role: Role,
-    session: String,
-    wanted: Option<String>,
-    name: String,
+    Ask {
+        role,
+        session,
+        wanted,
+        name,
+    }: Ask,
     headers: &HeaderMap,
     offer: String,
 ) -> Response {

@@ -619,3 +619,20 @@ pub fn fixed_token(session: &str, role: Role) -> String {
         exp: now + 600,
     })
 }
+
+/// `publish` of the test pattern (small) and tone for `duration`.
+pub fn publish_args(duration: &str) -> Vec<&str> {
+    vec![
+        "publish",
+        "--video",
+        "testsrc",
+        "--audio",
+        "tone",
+        "--width",
+        "320",
+        "--height",
+        "240",
+        "--duration",
+        duration,
+    ]
+}
