@@ -851,3 +851,50 @@ fn serve_names_its_ice_servers_in_link_headers() {
         "{link}"
     );
 }
+
+/// A STUN server on 127.0.0.1 that answers each binding request only after `delay`, as a
+/// far one does: the address it is at.
+fn slow_stun(delay: std::time::Duration) -> String {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            // A binding request: type 0x0001, the magic cookie, a transaction id.
+            if n < 20 || buf[0..2] != [0, 1] || buf[4..8] != [0x21, 0x12, 0xA4, 0x42] {
+                continue;
+            }
+            let std::net::SocketAddr::V4(from4) = from else {
+                continue;
+            };
+            let mut reply = vec![0x01, 0x01, 0, 12];
+            reply.extend_from_slice(&buf[4..20]);
+            // XOR-MAPPED-ADDRESS: IPv4, port and address XORed with the cookie.
+            reply.extend_from_slice(&[0x00, 0x20, 0, 8, 0, 1]);
+            reply.extend_from_slice(&(from4.port() ^ 0x2112).to_be_bytes());
+            let ip = u32::from(*from4.ip()) ^ 0x2112_A442;
+            reply.extend_from_slice(&ip.to_be_bytes());
+            let (socket, reply) = (socket.try_clone().unwrap(), reply);
+            std::thread::spawn(move || {
+                std::thread::sleep(delay);
+                let _ = socket.send_to(&reply, from);
+            });
+        }
+    });
+    format!("stun:{addr}")
+}
+
+#[test]
+fn whip_client_trickles_candidates_found_after_its_offer() {
+    // A STUN server slower than the offer waits: its candidate goes by PATCH after the POST.
+    let server = Server::start();
+    let session = server.session();
+    let stun = slow_stun(std::time::Duration::from_millis(800));
+    let whip = format!("whip+{}/whip/{session}", http_base(&server));
+    let mut args = publish_args("3s");
+    args.extend(["--ice-server", &stun]);
+    let (code, _, err) = run(cmd(&whip, &server.token(&session, Role::Publisher), &args));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("trickled 1 candidate(s)"), "{err}");
+    assert!(err.contains("end of candidates"), "{err}");
+}

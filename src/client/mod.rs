@@ -161,7 +161,7 @@ pub async fn join(conn: &ConnArgs, network: Network, purpose: Purpose) -> Result
             retry_delay: conn.janus.retry_delay,
         })?;
         return Ok(Joined {
-            client: Client::Whip(Box::new(c)),
+            client: Client::Whip(std::sync::Arc::new(c)),
             first,
             events,
             peer_config,

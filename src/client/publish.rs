@@ -24,6 +24,7 @@ use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::{Codec, LocalTrack, Network, Peer, PeerState, Section};
 use crate::record::codecs::is_keyframe;
 use crate::session::{SessionEvent, now_ms};
+use crate::signaling::{Client, whip};
 
 /// How long the frames still queued at the end may take to go out.
 const PUMP_DRAIN: Duration = Duration::from_secs(2);
@@ -443,13 +444,21 @@ async fn go_live(
     let (peer, _tracks) = Peer::new(&joined.peer_config).await?;
     let msid = new_msid();
     let (video, audio) = add_tracks(&peer, codecs, &msid, false).await?;
-    let offer = peer.create_offer().await?;
+    // WHIP takes the candidates gathered late trickled; the others get them all at once.
+    let offer = match &joined.client {
+        Client::Whip(_) => peer.create_offer_within(whip::TRICKLE_AFTER).await?,
+        _ => peer.create_offer().await?,
+    };
     let media = (audio.is_some(), video.is_some());
     let (stream_id, answer) = joined
         .client
-        .publish(name, media, &msid, offer, again)
+        .publish(name, media, &msid, offer.clone(), again)
         .await?;
     peer.accept_answer(&answer).await?;
+    if let Client::Whip(c) = &joined.client {
+        let (local, gathered) = peer.trickle();
+        c.trickle(&offer, local, gathered);
+    }
     adopt_offered_ice_servers(&peer, &joined.client).await;
     tracing::info!(stream = %stream_id, "publishing");
     media_connected(&peer).await?;

@@ -255,10 +255,11 @@ impl SharedPeer {
     ) -> Result<(), Failure> {
         match client {
             Client::Native(c) => {
-                self.offer_to_receive((audio, video), feed, |offer| async move {
+                self.offer_to_receive((audio, video), feed, None, |offer| async move {
                     Ok(c.subscribe(stream, audio, video, offer).await?.1)
                 })
-                .await
+                .await?;
+                Ok(())
             }
             Client::Janus(c) => {
                 let peer = Arc::clone(&self.peer);
@@ -274,24 +275,30 @@ impl SharedPeer {
                 Ok(())
             }
             Client::Whip(c) => {
-                self.offer_to_receive((audio, video), feed, |offer| async move {
-                    Ok(c.offer(offer).await?.1)
-                })
-                .await?;
+                let wait = Some(crate::signaling::whip::TRICKLE_AFTER);
+                let offer = self
+                    .offer_to_receive((audio, video), feed, wait, |offer| async move {
+                        Ok(c.offer(offer).await?.1)
+                    })
+                    .await?;
+                let (local, gathered) = self.peer.trickle();
+                c.trickle(&offer, local, gathered);
                 adopt_offered_ice_servers(&self.peer, client).await;
                 Ok(())
             }
         }
     }
 
-    /// Offers receive-only sections for the kinds asked for, routes them to `feed`, and
-    /// applies the answer that `ask` gets for the offer from the far end.
+    /// Offers receive-only sections for the kinds asked for (once gathering completes, or
+    /// `wait` passes), routes them to `feed`, and applies the answer that `ask` gets for the
+    /// offer from the far end; returns the offer.
     async fn offer_to_receive<F, Fut>(
         &self,
         (audio, video): (bool, bool),
         feed: &mpsc::UnboundedSender<Incoming>,
+        wait: Option<std::time::Duration>,
         ask: F,
-    ) -> Result<(), Failure>
+    ) -> Result<String, Failure>
     where
         F: FnOnce(String) -> Fut,
         Fut: std::future::Future<Output = Result<String, Failure>>,
@@ -301,11 +308,11 @@ impl SharedPeer {
             .filter_map(|(wanted, k)| wanted.then_some(k))
             .collect();
         let _exchange = self.peer.negotiation().await;
-        let (offer, mids) = self.peer.offer_to_receive(&kinds).await?;
+        let (offer, mids) = self.peer.offer_to_receive_within(&kinds, wait).await?;
         self.route(&mids, feed);
-        let answer = ask(offer).await?;
+        let answer = ask(offer.clone()).await?;
         self.peer.accept_answer(&answer).await?;
-        Ok(())
+        Ok(offer)
     }
 
     pub(crate) fn peer(&self) -> &Arc<Peer> {

@@ -304,6 +304,8 @@ pub enum PeerState {
 
 struct Handler {
     gathered: watch::Sender<bool>,
+    /// Every local candidate so far (`a=candidate:` values), for trickling.
+    local: watch::Sender<Vec<String>>,
     state: watch::Sender<PeerState>,
     tracks: mpsc::UnboundedSender<RemoteTrack>,
     /// The connection itself, to find a new track's `mid` (set once it is built).
@@ -330,6 +332,17 @@ impl Handler {
 impl PeerConnectionEventHandler for Handler {
     async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
         let _ = self.gathered.send(state == RTCIceGatheringState::Complete);
+    }
+
+    async fn on_ice_candidate(&self, event: webrtc::peer_connection::RTCPeerConnectionIceEvent) {
+        if let Ok(init) = event.candidate.to_json() {
+            let value = init
+                .candidate
+                .strip_prefix("candidate:")
+                .unwrap_or(&init.candidate)
+                .to_owned();
+            self.local.send_modify(|all| all.push(value));
+        }
     }
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
@@ -513,6 +526,7 @@ fn interceptors(media: &mut MediaEngine) -> Result<Registry, PeerError> {
 pub struct Peer {
     pc: Arc<dyn PeerConnection>,
     gathered: watch::Receiver<bool>,
+    local: watch::Receiver<Vec<String>>,
     state: watch::Receiver<PeerState>,
     feedback: FeedbackLog,
     /// Held for the whole of one offer/answer exchange, so that exchanges never overlap.
@@ -589,10 +603,12 @@ impl Peer {
         }
         let rtc_config = rtc_config.build();
         let (gathered_tx, gathered) = watch::channel(false);
+        let (local_tx, local) = watch::channel(Vec::new());
         let (state_tx, state) = watch::channel(PeerState::New);
         let (tracks_tx, tracks) = mpsc::unbounded_channel();
         let handler = Arc::new(Handler {
             gathered: gathered_tx,
+            local: local_tx,
             state: state_tx,
             tracks: tracks_tx,
             pc: std::sync::OnceLock::new(),
@@ -627,6 +643,7 @@ impl Peer {
             Peer {
                 pc,
                 gathered,
+                local,
                 state,
                 feedback,
                 negotiation: tokio::sync::Mutex::new(()),
@@ -649,6 +666,16 @@ impl Peer {
         &self,
         kinds: &[Kind],
     ) -> Result<(String, Vec<String>), PeerError> {
+        self.offer_to_receive_within(kinds, None).await
+    }
+
+    /// [`Peer::offer_to_receive`], the offer going out once gathering completes or `wait` has
+    /// passed (`None`: once it completes).
+    pub async fn offer_to_receive_within(
+        &self,
+        kinds: &[Kind],
+        wait: Option<Duration>,
+    ) -> Result<(String, Vec<String>), PeerError> {
         let mut transceivers = Vec::new();
         for kind in kinds {
             let kind = match kind {
@@ -667,7 +694,10 @@ impl Peer {
                     .map_err(webrtc_err)?,
             );
         }
-        let offer = self.create_offer().await?;
+        let offer = match wait {
+            Some(wait) => self.create_offer_within(wait).await?,
+            None => self.create_offer().await?,
+        };
         let mut mids = Vec::new();
         for t in transceivers {
             let mid = t.mid().await.map_err(webrtc_err)?;
@@ -763,6 +793,21 @@ impl Peer {
         self.local_sdp().await
     }
 
+    /// Creates and applies an offer and returns it once gathering completes or `wait` has
+    /// passed, whichever is first: for a far end that takes the rest trickled
+    /// ([`Peer::trickle`]). Host candidates take no time; STUN and TURN ones may.
+    pub async fn create_offer_within(&self, wait: Duration) -> Result<String, PeerError> {
+        self.apply_offer(None).await?;
+        let mut gathered = self.gathered.clone();
+        let _ = tokio::time::timeout(wait, gathered.wait_for(|g| *g)).await;
+        self.current_sdp().await
+    }
+
+    /// Local candidates as they are gathered, and whether gathering is complete.
+    pub fn trickle(&self) -> (watch::Receiver<Vec<String>>, watch::Receiver<bool>) {
+        (self.local.clone(), self.gathered.clone())
+    }
+
     /// An offer that restarts ICE (new credentials, candidates gathered again) for a media
     /// path that broke while signaling stayed up. The caller holds [`Peer::negotiation`].
     pub async fn restart_offer(&self) -> Result<String, PeerError> {
@@ -818,6 +863,11 @@ impl Peer {
             .await
             .map_err(|_| PeerError::GatheringTimeout(GATHER_TIMEOUT))?
             .map_err(webrtc_err)?;
+        self.current_sdp().await
+    }
+
+    /// The local description as it is now, host candidates naming the public IP if any.
+    async fn current_sdp(&self) -> Result<String, PeerError> {
         let desc = self
             .pc
             .local_description()

@@ -60,7 +60,7 @@ pub enum Client {
     Native(native::NativeClient),
     Janus(janus::videoroom::VideoRoomClient),
     /// A WHIP or WHEP endpoint: one stream, one way, no session.
-    Whip(Box<whip::WhipClient>),
+    Whip(std::sync::Arc<whip::WhipClient>),
 }
 
 impl Client {

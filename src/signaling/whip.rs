@@ -4,10 +4,10 @@
 //! and ends with DELETE. The pure parts (URLs, `Link` ICE servers, SDP fragments) are shared
 //! with the server side (`server::whip`).
 //!
-//! vcall gathers its candidates before it offers (host candidates take no time; STUN and TURN
-//! ones are waited for, bounded), so its offer carries them all and nothing is left to
-//! trickle; PATCH carries ICE restarts. A server that answers 405/501/422 to PATCH does not
-//! restart ICE: the connection is left as it is.
+//! vcall offers once gathering completes or [`TRICKLE_AFTER`] has passed (host candidates take
+//! no time, so on a LAN the offer carries them all); candidates found later (STUN, TURN) wait
+//! for the resource and go by PATCH (`If-Match` its ETag), as does an ICE restart. A server
+//! that answers 405/501/422 to PATCH gets no more of them.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -313,6 +313,9 @@ impl Reply {
     }
 }
 
+/// How long an offer waits for gathering before it goes, the rest trickled after it.
+pub const TRICKLE_AFTER: Duration = Duration::from_millis(250);
+
 /// At most this many redirects are followed.
 const MAX_REDIRECTS: usize = 5;
 /// A `Retry-After` longer than this is cut to it.
@@ -564,6 +567,98 @@ impl WhipClient {
             },
             reason: "resourceGone".into(),
         });
+    }
+
+    /// Sends by PATCH the candidates gathered after `offer` went out, as they come, and
+    /// `a=end-of-candidates` when gathering completes; stops when the server does not take
+    /// PATCH or the resource ends.
+    pub fn trickle(
+        self: &std::sync::Arc<Self>,
+        offer: &str,
+        mut local: tokio::sync::watch::Receiver<Vec<String>>,
+        mut gathered: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let this = std::sync::Arc::clone(self);
+        let offered = IceFragment::of_sdp(offer);
+        tokio::spawn(async move {
+            let mut sent: Vec<String> = offered.candidates.clone();
+            loop {
+                let done = *gathered.borrow_and_update();
+                let fresh: Vec<String> = local
+                    .borrow_and_update()
+                    .iter()
+                    .filter(|c| !sent.contains(c))
+                    .cloned()
+                    .collect();
+                if !fresh.is_empty() || done {
+                    let fragment = IceFragment {
+                        candidates: fresh.clone(),
+                        ..offered.clone()
+                    };
+                    match this.patch_candidates(&fragment, done).await {
+                        Ok(true) => sent.extend(fresh),
+                        Ok(false) => return,
+                        Err(e) => {
+                            tracing::warn!("trickling candidates: {e}");
+                            return;
+                        }
+                    }
+                }
+                if done {
+                    return;
+                }
+                tokio::select! {
+                    r = local.changed() => if r.is_err() { return },
+                    r = gathered.changed() => if r.is_err() { return },
+                }
+            }
+        });
+    }
+
+    /// One trickle PATCH; `Ok(false)` when there is no use sending more.
+    async fn patch_candidates(
+        &self,
+        fragment: &IceFragment,
+        end: bool,
+    ) -> Result<bool, SignalingError> {
+        let (url, etag) = {
+            let r = self.resource.lock().expect("resource lock");
+            match (&r.url, r.patchable) {
+                (Some(url), true) => (url.clone(), r.etag.clone().unwrap_or_else(|| "*".into())),
+                _ => return Ok(false),
+            }
+        };
+        let mut body = fragment.to_sdpfrag();
+        if !end {
+            body = body.replace("a=end-of-candidates\r\n", "");
+        }
+        let reply = self
+            .send(
+                "PATCH",
+                url,
+                &[("If-Match", etag)],
+                Some(("application/trickle-ice-sdpfrag", body)),
+            )
+            .await?;
+        match reply.status {
+            200..=299 => {
+                tracing::info!(
+                    "trickled {} candidate(s){}",
+                    fragment.candidates.len(),
+                    if end { ", end of candidates" } else { "" }
+                );
+                Ok(true)
+            }
+            405 | 501 | 422 => {
+                tracing::info!(
+                    "the endpoint does not take trickled candidates ({})",
+                    reply.status
+                );
+                self.resource.lock().expect("resource lock").patchable = false;
+                Ok(false)
+            }
+            _ => Err(self.status_error("trickle", &reply)),
+        }
     }
 
     /// Ends the resource (DELETE), once; errors are logged, not returned: the command is
