@@ -2,8 +2,9 @@
 //! remote tracks that yield them, and keyframe requests in both directions.
 //!
 //! Everything else in vcall sees [`Peer`], [`LocalTrack`], [`RemoteTrack`] and [`Rtp`].
-//! Signaling is not done here: a peer produces and consumes SDP strings, and gathers all of
-//! its candidates before it hands out a description (no trickle), so one message carries all.
+//! Signaling is not done here: a peer produces and consumes SDP strings. It gathers all of its
+//! candidates before it hands out a description, so one message carries all, except where
+//! the far end takes candidates trickled (WHIP/WHEP: `create_offer_within`, `trickle`).
 
 mod impaired;
 
