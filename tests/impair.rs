@@ -83,6 +83,7 @@ fn assert_ok(code: i32, err: &str) {
 
 #[test]
 fn audio_lost_and_freezes_under_loss_5_percent() {
+    let _turn = one_at_a_time();
     let (_dir, out, code, lines, err) = call(
         "loss=5%",
         "loss=5%",
@@ -95,6 +96,7 @@ fn audio_lost_and_freezes_under_loss_5_percent() {
 
 #[test]
 fn audio_lost_and_freezes_under_loss_10_percent() {
+    let _turn = one_at_a_time();
     let (_dir, out, code, lines, err) = call(
         "loss=10%",
         "loss=10%",

@@ -151,6 +151,7 @@ fn two_publishers_are_listed_and_followed_until_one_leaves() {
 
 #[test]
 fn echo_test_reports_the_round_trip() {
+    let _turn = one_at_a_time();
     let j = janus::shared();
     for url in [&j.ws, &j.http] {
         let (code, out, err) = run(j.cmd(url, "", &["echo-test", "--json", "--duration", "3s"]));

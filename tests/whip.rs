@@ -139,6 +139,7 @@ fn whep_without_a_stream_name_plays_the_first_one() {
 
 #[test]
 fn whip_ice_restart_over_patch_brings_media_back_after_an_outage() {
+    let _turn = one_at_a_time();
     // 8 s without a datagram on the publisher: it restarts ICE with PATCH (If-Match: *), the
     // server answers with its new credentials, and a native subscriber's recording goes on.
     let server = Server::start();

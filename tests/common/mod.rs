@@ -636,3 +636,12 @@ pub fn publish_args(duration: &str) -> Vec<&str> {
         duration,
     ]
 }
+
+/// Tests that load the machine heavily (a browser, ffmpeg's x264, Python decoding video) and
+/// tests whose measurements a starved machine distorts (echo round trips, freezes under loss,
+/// what is on disk at a kill) take turns: never two of them at once. On a 2-core machine
+/// already busy, two of them together left the echo test's publisher 29 frames in 5 s.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
