@@ -154,7 +154,7 @@ fn echo_test_reports_the_round_trip() {
     let _turn = one_at_a_time();
     let j = janus::shared();
     for url in [&j.ws, &j.http] {
-        let (code, out, err) = run(j.cmd(url, "", &["echo-test", "--json", "--duration", "3s"]));
+        let (code, out, err) = run(j.cmd(url, "", &["echo-test", "--json", "--duration", "5s"]));
         assert_eq!(code, 0, "{err}");
         let r = &json_lines(&out)[0];
         assert_eq!(r["ok"], true, "{out}");
