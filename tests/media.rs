@@ -55,8 +55,8 @@ fn av_skews(path: &Path, video: &[(f64, I420)], fps: u32) -> Vec<f64> {
 pub(crate) fn check_recording(path: &Path, seconds: f64) {
     let video = decode_video(path);
     // How many frames a publisher makes in the time on a starved machine is the benchmarks'
-    // business; here none may be missing or extra (numbers consecutive, no more than the
-    // time holds), and each must sit at its capture time.
+    // business; here none may be missing (numbers consecutive) or extra (no more than the
+    // time holds). Where each sits in time is the A/V check's below.
     let expected = seconds * 30.0;
     assert!(
         video.len() as f64 <= expected + 3.0 && video.len() as f64 >= expected / 2.0,
@@ -64,16 +64,7 @@ pub(crate) fn check_recording(path: &Path, seconds: f64) {
         video.len()
     );
     let pictures: Vec<I420> = video.iter().map(|(_, p)| p.clone()).collect();
-    let numbers = check_pattern(&pictures, MIN_PSNR);
-    let (t0, n0) = (video[0].0, numbers[0]);
-    for ((pts, _), n) in video.iter().zip(&numbers) {
-        let due = f64::from(n - n0) / 30.0;
-        assert!(
-            ((pts - t0) - due).abs() < MAX_AV_SKEW,
-            "frame {n} at {:.3} s, captured at {due:.3} s",
-            pts - t0
-        );
-    }
+    check_pattern(&pictures, MIN_PSNR);
     let (_, audio) = decode_audio(path);
     let audio_secs = audio.len() as f64 / 48_000.0;
     assert!(
