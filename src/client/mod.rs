@@ -133,22 +133,20 @@ pub async fn join(conn: &ConnArgs, network: Network, purpose: Purpose) -> Result
         let (role, _) = whip::endpoint(&conn.url)?;
         match (purpose, role) {
             (Purpose::Publish, whip::Role::Whip) | (Purpose::Subscribe, whip::Role::Whep) => {}
-            (Purpose::Publish, whip::Role::Whep) => {
+            (Purpose::Publish, whip::Role::Whep) | (Purpose::Subscribe, whip::Role::Whip) => {
+                let (is, use_) = match role {
+                    whip::Role::Whep => (
+                        "a WHEP endpoint plays streams",
+                        "publish to a WHIP one (whip+http(s)://…)",
+                    ),
+                    whip::Role::Whip => (
+                        "a WHIP endpoint takes streams",
+                        "subscribe from a WHEP one (whep+http(s)://…)",
+                    ),
+                };
                 return Err(Failure::new(
                     Exit::Usage,
-                    format!(
-                        "{}: a WHEP endpoint plays streams; publish to a WHIP one (whip+http(s)://…)",
-                        conn.url
-                    ),
-                ));
-            }
-            (Purpose::Subscribe, whip::Role::Whip) => {
-                return Err(Failure::new(
-                    Exit::Usage,
-                    format!(
-                        "{}: a WHIP endpoint takes streams; subscribe from a WHEP one (whep+http(s)://…)",
-                        conn.url
-                    ),
+                    format!("{}: {is}; {use_}", conn.url),
                 ));
             }
             (Purpose::Session(command), _) => whip::refuse(&conn.url, command)?,
@@ -311,10 +309,14 @@ pub fn devices(args: crate::cli::DevicesArgs) -> crate::exit::CmdResult {
     Ok(crate::exit::Exit::Ok)
 }
 
-/// Adds the ICE servers the server offered (WHIP/WHEP `Link` headers) to `peer`'s own, for
-/// its ICE restarts.
-pub(crate) async fn adopt_offered_ice_servers(peer: &Peer, client: &Client) {
-    let offered = client.offered_ice_servers();
+/// What follows an answer to `offer` on WHIP/WHEP: the candidates gathered after the offer
+/// went out are trickled, and the ICE servers the endpoint named (`Link` headers) are added to
+/// `peer`'s own, for its ICE restarts. Nothing for the other servers.
+pub(crate) async fn after_answer(peer: &Peer, client: &Client, offer: &str) {
+    let Client::Whip(c) = client else { return };
+    let (local, gathered) = peer.trickle();
+    c.trickle(offer, local, gathered);
+    let offered = c.ice_servers.lock().expect("ice servers lock").clone();
     if offered.is_empty() {
         return;
     }

@@ -16,15 +16,12 @@ use crate::client::sources::{
     self, AudioSource, AudioSpec, Tone, VideoSource, VideoSpec, WavSource, Y4mSource,
 };
 use crate::client::stats::{Figures, Monitor, Tracks, stats_ticker};
-use crate::client::{
-    Joined, MediaWatch, Purpose, adopt_offered_ice_servers, disconnected_failure, join,
-};
+use crate::client::{Joined, MediaWatch, Purpose, after_answer, disconnected_failure, join};
 use crate::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::{Codec, LocalTrack, Network, Peer, PeerState, Section};
 use crate::record::codecs::is_keyframe;
 use crate::session::{SessionEvent, now_ms};
-use crate::signaling::{Client, whip};
 
 /// How long the frames still queued at the end may take to go out.
 const PUMP_DRAIN: Duration = Duration::from_secs(2);
@@ -444,10 +441,9 @@ async fn go_live(
     let (peer, _tracks) = Peer::new(&joined.peer_config).await?;
     let msid = new_msid();
     let (video, audio) = add_tracks(&peer, codecs, &msid, false).await?;
-    // WHIP takes the candidates gathered late trickled; the others get them all at once.
-    let offer = match &joined.client {
-        Client::Whip(_) => peer.create_offer_within(whip::TRICKLE_AFTER).await?,
-        _ => peer.create_offer().await?,
+    let offer = match joined.client.gathering_wait() {
+        Some(wait) => peer.create_offer_within(wait).await?,
+        None => peer.create_offer().await?,
     };
     let media = (audio.is_some(), video.is_some());
     let (stream_id, answer) = joined
@@ -455,11 +451,7 @@ async fn go_live(
         .publish(name, media, &msid, offer.clone(), again)
         .await?;
     peer.accept_answer(&answer).await?;
-    if let Client::Whip(c) = &joined.client {
-        let (local, gathered) = peer.trickle();
-        c.trickle(&offer, local, gathered);
-    }
-    adopt_offered_ice_servers(&peer, &joined.client).await;
+    after_answer(&peer, &joined.client, &offer).await;
     tracing::info!(stream = %stream_id, "publishing");
     media_connected(&peer).await?;
     Ok(Live {

@@ -17,8 +17,7 @@ use crate::client::output::Sink;
 use crate::client::progress::Progress;
 use crate::client::stats::{Monitor, stats_ticker};
 use crate::client::{
-    Joined, MediaWatch, Purpose, adopt_offered_ice_servers, disconnected_failure, join,
-    match_stream,
+    Joined, MediaWatch, Purpose, after_answer, disconnected_failure, join, match_stream,
 };
 use crate::codec::OpusRecovery;
 use crate::exit::{CmdResult, Exit, Failure};
@@ -255,11 +254,10 @@ impl SharedPeer {
     ) -> Result<(), Failure> {
         match client {
             Client::Native(c) => {
-                self.offer_to_receive((audio, video), feed, None, |offer| async move {
+                self.offer_to_receive((audio, video), feed, client, |offer| async move {
                     Ok(c.subscribe(stream, audio, video, offer).await?.1)
                 })
-                .await?;
-                Ok(())
+                .await
             }
             Client::Janus(c) => {
                 let peer = Arc::clone(&self.peer);
@@ -275,30 +273,24 @@ impl SharedPeer {
                 Ok(())
             }
             Client::Whip(c) => {
-                let wait = Some(crate::signaling::whip::TRICKLE_AFTER);
-                let offer = self
-                    .offer_to_receive((audio, video), feed, wait, |offer| async move {
-                        Ok(c.offer(offer).await?.1)
-                    })
-                    .await?;
-                let (local, gathered) = self.peer.trickle();
-                c.trickle(&offer, local, gathered);
-                adopt_offered_ice_servers(&self.peer, client).await;
-                Ok(())
+                self.offer_to_receive((audio, video), feed, client, |offer| async move {
+                    Ok(c.offer(offer).await?.1)
+                })
+                .await
             }
         }
     }
 
-    /// Offers receive-only sections for the kinds asked for (once gathering completes, or
-    /// `wait` passes), routes them to `feed`, and applies the answer that `ask` gets for the
-    /// offer from the far end; returns the offer.
+    /// Offers receive-only sections for the kinds asked for (as `client` wants its offers),
+    /// routes them to `feed`, applies the answer that `ask` gets for the offer from the far
+    /// end, and does what follows an answer there.
     async fn offer_to_receive<F, Fut>(
         &self,
         (audio, video): (bool, bool),
         feed: &mpsc::UnboundedSender<Incoming>,
-        wait: Option<std::time::Duration>,
+        client: &Client,
         ask: F,
-    ) -> Result<String, Failure>
+    ) -> Result<(), Failure>
     where
         F: FnOnce(String) -> Fut,
         Fut: std::future::Future<Output = Result<String, Failure>>,
@@ -308,11 +300,15 @@ impl SharedPeer {
             .filter_map(|(wanted, k)| wanted.then_some(k))
             .collect();
         let _exchange = self.peer.negotiation().await;
-        let (offer, mids) = self.peer.offer_to_receive_within(&kinds, wait).await?;
+        let (offer, mids) = self
+            .peer
+            .offer_to_receive_within(&kinds, client.gathering_wait())
+            .await?;
         self.route(&mids, feed);
         let answer = ask(offer.clone()).await?;
         self.peer.accept_answer(&answer).await?;
-        Ok(offer)
+        after_answer(&self.peer, client, &offer).await;
+        Ok(())
     }
 
     pub(crate) fn peer(&self) -> &Arc<Peer> {

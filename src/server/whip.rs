@@ -137,22 +137,14 @@ impl Virtual {
 
 /// Ends a resource's connection in the core (once) and forgets the resource.
 fn end(state: &AppState, sock: SockId, reason: &'static str) {
-    let known = state
-        .tables
-        .lock()
-        .expect("tables lock")
-        .socks
-        .remove(&sock)
-        .is_some();
+    let known = {
+        let mut t = state.tables.lock().expect("tables lock");
+        t.resources.retain(|_, r| r.sock != sock);
+        t.socks.remove(&sock).is_some()
+    };
     if known {
         state.feed(Input::Closed { sock, reason });
     }
-    state
-        .tables
-        .lock()
-        .expect("tables lock")
-        .resources
-        .retain(|_, r| r.sock != sock);
 }
 
 /// The HTTP status for an error the core answered with.

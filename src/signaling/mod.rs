@@ -78,16 +78,16 @@ impl Client {
         match self {
             Client::Native(c) => c.publish(name, media, msid, offer, again).await,
             Client::Janus(c) => c.publish(name, offer).await,
-            Client::Whip(c) => c.publish(name, offer).await,
+            Client::Whip(c) => c.publish(name, media, offer).await,
         }
     }
 
-    /// STUN/TURN servers the server named for the media connection (WHIP/WHEP `Link`
-    /// headers), beyond the client's own.
-    pub fn offered_ice_servers(&self) -> Vec<String> {
+    /// How long an offer waits for ICE gathering before it goes: `None`, until it completes
+    /// (one message carries every candidate); WHIP/WHEP take the late ones trickled.
+    pub fn gathering_wait(&self) -> Option<std::time::Duration> {
         match self {
-            Client::Whip(c) => c.ice_servers.lock().expect("ice servers lock").clone(),
-            Client::Native(_) | Client::Janus(_) => vec![],
+            Client::Whip(_) => Some(whip::TRICKLE_AFTER),
+            Client::Native(_) | Client::Janus(_) => None,
         }
     }
 

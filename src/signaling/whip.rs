@@ -480,6 +480,7 @@ impl WhipClient {
     pub async fn publish(
         &self,
         name: &str,
+        (has_audio, has_video): (bool, bool),
         offer: String,
     ) -> Result<(String, String), SignalingError> {
         let (id, answer) = self.offer(offer).await?;
@@ -487,8 +488,8 @@ impl WhipClient {
             stream: Stream {
                 id: id.clone(),
                 name: name.to_owned(),
-                has_audio: true,
-                has_video: true,
+                has_audio,
+                has_video,
                 connection_id: "local".into(),
                 created_at: now_ms(),
             },
