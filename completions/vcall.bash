@@ -256,7 +256,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__config__subcmd__show)
-            opts="-v -q -h -V --url --session --token --data --ice-server --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --api-key --json --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --url --session --token --data --ice-server --ice-transport --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --api-key --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -280,6 +280,10 @@ _vcall() {
                     ;;
                 --ice-server)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ice-transport)
+                    COMPREPLY=($(compgen -W "all relay" -- "${cur}"))
                     return 0
                     ;;
                 --dtls-certificate)
@@ -334,7 +338,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__connect)
-            opts="-v -q -h -V --url --session --token --data --ice-server --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --wait-for --duration --json --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --url --session --token --data --ice-server --ice-transport --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --wait-for --duration --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -358,6 +362,10 @@ _vcall() {
                     ;;
                 --ice-server)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ice-transport)
+                    COMPREPLY=($(compgen -W "all relay" -- "${cur}"))
                     return 0
                     ;;
                 --dtls-certificate)
@@ -472,7 +480,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__echo__subcmd__test)
-            opts="-o -v -q -h -V --url --session --token --data --ice-server --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --impair --duration --output --json --verbose --quiet --profile --config --help --version"
+            opts="-o -v -q -h -V --url --session --token --data --ice-server --ice-transport --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --impair --duration --output --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -496,6 +504,10 @@ _vcall() {
                     ;;
                 --ice-server)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ice-transport)
+                    COMPREPLY=($(compgen -W "all relay" -- "${cur}"))
                     return 0
                     ;;
                 --dtls-certificate)
@@ -828,7 +840,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__list__subcmd__streams)
-            opts="-v -q -h -V --url --session --token --data --ice-server --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --json --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --url --session --token --data --ice-server --ice-transport --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -852,6 +864,10 @@ _vcall() {
                     ;;
                 --ice-server)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ice-transport)
+                    COMPREPLY=($(compgen -W "all relay" -- "${cur}"))
                     return 0
                     ;;
                 --dtls-certificate)
@@ -924,7 +940,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__moderate__subcmd__force__subcmd__disconnect)
-            opts="-v -q -h -V --url --session --token --data --ice-server --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --connection --json --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --url --session --token --data --ice-server --ice-transport --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --connection --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -948,6 +964,10 @@ _vcall() {
                     ;;
                 --ice-server)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ice-transport)
+                    COMPREPLY=($(compgen -W "all relay" -- "${cur}"))
                     return 0
                     ;;
                 --dtls-certificate)
@@ -1002,7 +1022,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__moderate__subcmd__force__subcmd__unpublish)
-            opts="-v -q -h -V --url --session --token --data --ice-server --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --stream --json --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --url --session --token --data --ice-server --ice-transport --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --stream --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1026,6 +1046,10 @@ _vcall() {
                     ;;
                 --ice-server)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ice-transport)
+                    COMPREPLY=($(compgen -W "all relay" -- "${cur}"))
                     return 0
                     ;;
                 --dtls-certificate)
@@ -1136,7 +1160,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__publish)
-            opts="-v -q -h -V --url --session --token --data --ice-server --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --impair --name --video --audio --no-audio --no-video --width --height --fps --video-bitrate --audio-bitrate --keyframe-interval --loop --duration --stats-interval --json --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --url --session --token --data --ice-server --ice-transport --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --impair --name --video --audio --no-audio --no-video --width --height --fps --video-bitrate --audio-bitrate --keyframe-interval --loop --duration --stats-interval --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1160,6 +1184,10 @@ _vcall() {
                     ;;
                 --ice-server)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ice-transport)
+                    COMPREPLY=($(compgen -W "all relay" -- "${cur}"))
                     return 0
                     ;;
                 --dtls-certificate)
@@ -1430,7 +1458,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__subscribe)
-            opts="-o -v -q -h -V --url --session --token --data --ice-server --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --impair --stream --no-audio --no-video --output --output-dir --format --duration --frames --expect --stats-interval --json --verbose --quiet --profile --config --help --version"
+            opts="-o -v -q -h -V --url --session --token --data --ice-server --ice-transport --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --impair --stream --no-audio --no-video --output --output-dir --format --duration --frames --expect --stats-interval --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1454,6 +1482,10 @@ _vcall() {
                     ;;
                 --ice-server)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ice-transport)
+                    COMPREPLY=($(compgen -W "all relay" -- "${cur}"))
                     return 0
                     ;;
                 --dtls-certificate)

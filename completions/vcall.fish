@@ -114,6 +114,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand connect" -l session -d 'Sess
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l ice-transport -d 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]' -r -f -a "all\t'Host, server-reflexive and relayed candidates'
+relay\t'Only relayed ones (TURN): the media goes through the TURN server'"
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l dtls-certificate -d 'DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one: an RSA one for far ends that take only RSA cipher suites [env: VCALL_DTLS_CERTIFICATE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l timeout -d 'Limit for each wait: an answer from the server, the first media, a --wait-for condition (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
@@ -130,13 +132,15 @@ complete -c vcall -n "__fish_vcall_using_subcommand connect" -l create-room -d '
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l json -d 'One JSON object per line'
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -s q -l quiet -d 'Only errors on stderr; no progress display'
-complete -c vcall -n "__fish_vcall_using_subcommand connect" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -s V -l version -d 'Print version'
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l session -d 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l ice-transport -d 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]' -r -f -a "all\t'Host, server-reflexive and relayed candidates'
+relay\t'Only relayed ones (TURN): the media goes through the TURN server'"
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l dtls-certificate -d 'DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one: an RSA one for far ends that take only RSA cipher suites [env: VCALL_DTLS_CERTIFICATE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l timeout -d 'Limit for each wait: an answer from the server, the first media, a --wait-for condition (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
@@ -151,13 +155,15 @@ complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l create-room
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l json -d 'One JSON object'
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -s q -l quiet -d 'Only errors on stderr; no progress display'
-complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -s V -l version -d 'Print version'
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l session -d 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l ice-transport -d 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]' -r -f -a "all\t'Host, server-reflexive and relayed candidates'
+relay\t'Only relayed ones (TURN): the media goes through the TURN server'"
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l dtls-certificate -d 'DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one: an RSA one for far ends that take only RSA cipher suites [env: VCALL_DTLS_CERTIFICATE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l timeout -d 'Limit for each wait: an answer from the server, the first media, a --wait-for condition (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
@@ -187,13 +193,15 @@ complete -c vcall -n "__fish_vcall_using_subcommand publish" -l loop -d 'Start f
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l json -d 'Events and the result as JSON lines on stdout (docs/json.md)'
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -s q -l quiet -d 'Only errors on stderr; no progress display'
-complete -c vcall -n "__fish_vcall_using_subcommand publish" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -s V -l version -d 'Print version'
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l session -d 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l ice-transport -d 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]' -r -f -a "all\t'Host, server-reflexive and relayed candidates'
+relay\t'Only relayed ones (TURN): the media goes through the TURN server'"
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l dtls-certificate -d 'DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one: an RSA one for far ends that take only RSA cipher suites [env: VCALL_DTLS_CERTIFICATE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l timeout -d 'Limit for each wait: an answer from the server, the first media, a --wait-for condition (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
@@ -239,6 +247,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_su
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l ice-transport -d 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]' -r -f -a "all\t'Host, server-reflexive and relayed candidates'
+relay\t'Only relayed ones (TURN): the media goes through the TURN server'"
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l dtls-certificate -d 'DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one: an RSA one for far ends that take only RSA cipher suites [env: VCALL_DTLS_CERTIFICATE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l timeout -d 'Limit for each wait: an answer from the server, the first media, a --wait-for condition (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
@@ -254,13 +264,15 @@ complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_su
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l json -d 'The result as one JSON object'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -s q -l quiet -d 'Only errors on stderr; no progress display'
-complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -s V -l version -d 'Print version'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l session -d 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l ice-transport -d 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]' -r -f -a "all\t'Host, server-reflexive and relayed candidates'
+relay\t'Only relayed ones (TURN): the media goes through the TURN server'"
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l dtls-certificate -d 'DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one: an RSA one for far ends that take only RSA cipher suites [env: VCALL_DTLS_CERTIFICATE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l timeout -d 'Limit for each wait: an answer from the server, the first media, a --wait-for condition (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
@@ -276,7 +288,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_su
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l json -d 'The result as one JSON object'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -s q -l quiet -d 'Only errors on stderr; no progress display'
-complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -s V -l version -d 'Print version'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from help" -f -a "force-unpublish" -d 'Force a stream to stop; its publisher and everyone else see streamDestroyed'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from help" -f -a "force-disconnect" -d 'Force a connection out of the session'
@@ -286,6 +298,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l session -d 'Se
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l ice-transport -d 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]' -r -f -a "all\t'Host, server-reflexive and relayed candidates'
+relay\t'Only relayed ones (TURN): the media goes through the TURN server'"
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l dtls-certificate -d 'DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one: an RSA one for far ends that take only RSA cipher suites [env: VCALL_DTLS_CERTIFICATE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l timeout -d 'Limit for each wait: an answer from the server, the first media, a --wait-for condition (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
@@ -303,7 +317,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l create-room -d
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l json -d 'The result as one JSON object'
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -s q -l quiet -d 'Only errors on stderr; no progress display'
-complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -s V -l version -d 'Print version'
 complete -c vcall -n "__fish_vcall_using_subcommand config; and not __fish_seen_subcommand_from show help" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and not __fish_seen_subcommand_from show help" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
@@ -318,6 +332,8 @@ complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subc
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l token -d 'Token [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l ice-transport -d 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]' -r -f -a "all\t'Host, server-reflexive and relayed candidates'
+relay\t'Only relayed ones (TURN): the media goes through the TURN server'"
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l dtls-certificate -d 'DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one: an RSA one for far ends that take only RSA cipher suites [env: VCALL_DTLS_CERTIFICATE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l timeout -d 'Limit for each wait: an answer from the server, the first media, a --wait-for condition (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l api-secret -d 'Janus API secret (`apisecret`) [env: VCALL_API_SECRET]' -r
@@ -333,7 +349,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subc
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l json -d 'One JSON object'
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Only errors on stderr; no progress display'
-complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the resolved connection settings and where each comes from (secrets masked)'
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -262,6 +262,17 @@ pub struct ConnArgs {
         value_delimiter = ','
     )]
     pub ice_servers: Vec<String>,
+    /// Which ICE candidates media may use: `relay` only TURN relays (needs a
+    /// `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHICH",
+        env = "VCALL_ICE_TRANSPORT",
+        hide_env = true,
+        default_value = "all"
+    )]
+    pub ice_transport: IceTransport,
     /// DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one:
     /// an RSA one for far ends that take only RSA cipher suites [env: VCALL_DTLS_CERTIFICATE]
     #[arg(
@@ -278,6 +289,15 @@ pub struct ConnArgs {
     pub timeout: Option<Duration>,
     #[command(flatten)]
     pub janus: JanusArgs,
+}
+
+/// Which ICE candidates media may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IceTransport {
+    /// Host, server-reflexive and relayed candidates
+    All,
+    /// Only relayed ones (TURN): the media goes through the TURN server
+    Relay,
 }
 
 impl ConnArgs {

@@ -51,6 +51,7 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
         token: token(role),
         data: String::new(),
         ice_servers: vec![],
+        ice_transport: crate::cli::IceTransport::All,
         dtls_certificate: None,
         timeout: None,
         janus: crate::cli::JanusArgs::default(),

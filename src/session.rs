@@ -30,6 +30,29 @@ pub struct Stream {
     pub connection_id: String,
     /// Unix milliseconds when it was created.
     pub created_at: u64,
+    /// How its media reaches subscribers.
+    #[serde(default)]
+    pub path: MediaPath,
+}
+
+/// How a stream's media reaches its subscribers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MediaPath {
+    /// Through the server (its SFU, or Janus, or a WHIP/WHEP endpoint).
+    #[default]
+    Routed,
+    /// Directly between the two clients of a peer-to-peer session.
+    Direct,
+}
+
+impl MediaPath {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaPath::Routed => "routed",
+            MediaPath::Direct => "direct",
+        }
+    }
 }
 
 /// What a session reports to its participants, in order.
@@ -43,6 +66,9 @@ pub enum SessionEvent {
         connection_count: usize,
         connections: Vec<Connection>,
         streams: Vec<Stream>,
+        /// Media goes directly between the (at most two) clients where it can.
+        #[serde(default)]
+        p2p: bool,
     },
     ConnectionCreated {
         connection: Connection,
@@ -55,6 +81,12 @@ pub enum SessionEvent {
         stream: Stream,
     },
     StreamDestroyed {
+        stream: Stream,
+        reason: String,
+    },
+    /// A stream's media changed its way (`stream.path`): in a peer-to-peer session, from
+    /// direct to routed through the server, for `reason`.
+    StreamPathChanged {
         stream: Stream,
         reason: String,
     },

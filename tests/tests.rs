@@ -15,6 +15,7 @@ mod json;
 mod layout;
 mod media;
 mod network;
+mod p2p;
 mod reconnect;
 mod session;
 mod stats;

@@ -793,6 +793,7 @@ fn serve_over_tls_in_a_port_range_advertising_a_public_ip() {
             ports: None,
             public_ip: None,
             certificate: None,
+            relay_only: false,
         };
         let (peer, _) = vcall::peer::Peer::new(&config).await.unwrap();
         let (offer, _) = peer

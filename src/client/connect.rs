@@ -47,11 +47,19 @@ pub fn human(event: &SessionEvent) -> String {
         }
         SessionEvent::StreamCreated { stream } => {
             format!(
-                "streamCreated         stream={} name={:?} {} connection={}",
+                "streamCreated         stream={} name={:?} {} connection={} path={}",
                 stream.id,
                 stream.name,
                 media(stream),
-                stream.connection_id
+                stream.connection_id,
+                stream.path.as_str()
+            )
+        }
+        SessionEvent::StreamPathChanged { stream, reason } => {
+            format!(
+                "streamPathChanged     stream={} path={} reason={reason}",
+                stream.id,
+                stream.path.as_str()
             )
         }
         SessionEvent::StreamDestroyed { stream, reason } => {
@@ -86,6 +94,19 @@ pub fn json_line(event: &SessionEvent) -> String {
     let v = serde_json::to_value(event).expect("events serialize");
     let name = v["event"].as_str().unwrap_or("event").to_owned();
     crate::jsonl::line(&name, v)
+}
+
+/// Tells the user (and a script, with `--json`) that a stream's media changed its way.
+pub fn report_path(event: &SessionEvent, json: bool) {
+    if let SessionEvent::StreamPathChanged { stream, reason } = event {
+        tracing::warn!(stream = %stream.id, reason, "the stream's media now goes {}", match stream.path {
+            crate::session::MediaPath::Direct => "directly",
+            crate::session::MediaPath::Routed => "through the server",
+        });
+        if json {
+            println!("{}", json_line(event));
+        }
+    }
 }
 
 /// Tells the user (and a script, with `--json`) that the session is being joined again.

@@ -12,7 +12,7 @@ use crate::cli::{EchoTestArgs, OutFormat, PublishArgs};
 use crate::client::measure::Measurements;
 use crate::client::output::Sink;
 use crate::client::progress::Progress;
-use crate::client::publish::{Sending, add_tracks, media_connected, new_msid, open_sources};
+use crate::client::publish::{Sending, Ssrcs, add_tracks, media_connected, new_msid, open_sources};
 use crate::client::subscribe::{Incoming, SharedPeer, record_peer};
 use crate::client::{Joined, Purpose, janus_options, join, peer_config};
 use crate::exit::{CmdResult, Exit, Failure};
@@ -20,6 +20,7 @@ use crate::peer::{Network, Peer};
 use crate::record::{Container, RecordStats, Recorder};
 use crate::session::{SessionEvent, Stream, now_ms};
 use crate::signaling::janus::{self, EchoTest};
+use crate::signaling::native::Via;
 
 const CONNECT_LIMIT: Duration = Duration::from_secs(20);
 const NAME: &str = "echo-test";
@@ -64,6 +65,7 @@ pub async fn echo_test(
         has_video: true,
         connection_id: String::new(),
         created_at: now_ms(),
+        path: crate::session::MediaPath::Routed,
     };
     let started = Instant::now();
 
@@ -72,7 +74,8 @@ pub async fn echo_test(
     let msid = new_msid();
     // Janus's EchoTest sends back in the sections it receives in.
     let janus = janus::is_janus_url(&args.conn.url);
-    let (video, audio) = add_tracks(&tx_peer, sources.codecs(), &msid, janus).await?;
+    let ssrcs = Ssrcs::random();
+    let (video, audio) = add_tracks(&tx_peer, sources.codecs(), &msid, janus, ssrcs).await?;
     let offer = tx_peer.create_offer().await?;
     let (lp, recording, sending) = if janus {
         let (echo, answer) = EchoTest::start(&janus_options(&args.conn), offer).await?;
@@ -95,7 +98,7 @@ pub async fn echo_test(
             (Some(Arc::clone(&measure)), None, None),
             progress,
         );
-        let sending = Sending::start(sources, video, audio, &sent, None);
+        let sending = Sending::start(sources, (video, audio), ssrcs, &sent, None);
         (Loop::Janus(Box::new(echo)), recording, sending)
     } else {
         let mut joined = join(&args.conn, network, Purpose::Session("echo-test")).await?;
@@ -116,14 +119,20 @@ pub async fn echo_test(
                 return Err(e);
             }
         };
-        let sending = Sending::start(sources, video, audio, &sent, None);
+        let sending = Sending::start(sources, (video, audio), ssrcs, &sent, None);
         // What comes back comes over the same connection.
         let peer = SharedPeer::over(Arc::new(tx_peer), tx_events);
         let (feed, tracks) = tokio::sync::mpsc::unbounded_channel();
         let subscribed = async {
             wait_for_stream(&mut joined, &stream_id).await?;
-            peer.subscribe(&joined.client, &stream_id, (true, true), &feed)
-                .await
+            peer.subscribe(
+                &joined.client,
+                &stream_id,
+                (true, true),
+                &feed,
+                Via::Server(None),
+            )
+            .await
         }
         .await;
         match subscribed {

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::cli::ConnArgs;
+use crate::cli::{ConnArgs, IceTransport};
 use crate::exit::{Exit, Failure};
 use crate::peer::{Network, Peer, PeerConfig, PeerState};
 use crate::session::{SessionEvent, Stream};
@@ -113,7 +113,44 @@ pub fn peer_config(conn: &ConnArgs, network: Network) -> Result<PeerConfig, Fail
         bind_ip: media_ip(&authority),
         ice_servers: conn.ice_servers.clone(),
         network,
+        relay_only: conn.ice_transport == IceTransport::Relay,
     })
+}
+
+/// With `--ice-transport relay`, a relay is asked of every TURN server before anything
+/// else, so that wrong credentials (exit 3) or an unreachable server (exit 6) are said
+/// plainly instead of ending as an ICE timeout. Otherwise the TURN servers are tried in
+/// the background and a failure is a warning.
+async fn check_turn(config: &PeerConfig) -> Result<(), Failure> {
+    use crate::peer::turn::{TurnError, check_turn_servers};
+    let has_turn = config.ice_servers.iter().any(|u| u.starts_with("turn:"));
+    if !config.relay_only {
+        if has_turn {
+            let (urls, ip) = (config.ice_servers.clone(), config.bind_ip);
+            tokio::spawn(async move {
+                if let Err(e) = check_turn_servers(&urls, ip).await {
+                    tracing::warn!("{e}; media will not be relayed through it");
+                }
+            });
+        }
+        return Ok(());
+    }
+    if !has_turn {
+        return Err(Failure::new(
+            Exit::Usage,
+            "--ice-transport relay needs a TURN server: --ice-server turn:USER:PASS@HOST:PORT",
+        ));
+    }
+    check_turn_servers(&config.ice_servers, config.bind_ip)
+        .await
+        .map_err(|e| {
+            let code = match e {
+                TurnError::Refused(..) => Exit::Auth,
+                TurnError::Unreachable(_) => Exit::Unreachable,
+                TurnError::Bad(..) => Exit::Usage,
+            };
+            Failure::new(code, e.to_string())
+        })
 }
 
 /// What a command joins for: WHIP and WHEP endpoints carry one stream one way, without a
@@ -129,6 +166,7 @@ pub enum Purpose {
 /// Connects to the session named by `conn`, for `purpose`; media will go through `network`.
 pub async fn join(conn: &ConnArgs, network: Network, purpose: Purpose) -> Result<Joined, Failure> {
     let peer_config = peer_config(conn, network)?;
+    check_turn(&peer_config).await?;
     if whip::is_http_media_url(&conn.url) {
         let (role, _) = whip::endpoint(&conn.url)?;
         match (purpose, role) {

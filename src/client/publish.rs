@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
 use crate::cli::PublishArgs;
-use crate::client::connect::report_rejoin;
+use crate::client::connect::{report_path, report_rejoin};
 use crate::client::progress::Progress;
 use crate::client::sources::{
     self, AudioSource, AudioSpec, Tone, VideoSource, VideoSpec, WavSource, Y4mSource,
@@ -21,7 +21,9 @@ use crate::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::{Codec, LocalTrack, Network, Peer, PeerState, Section};
 use crate::record::codecs::is_keyframe;
-use crate::session::{SessionEvent, now_ms};
+use crate::session::{MediaPath, SessionEvent, now_ms};
+use crate::signaling::Client;
+use crate::signaling::native::DirectRequest;
 
 /// How long the frames still queued at the end may take to go out.
 const PUMP_DRAIN: Duration = Duration::from_secs(2);
@@ -211,31 +213,38 @@ fn audio_thread(
     Ok(())
 }
 
-/// Sends a source's frames on its track until the source ends, counting them.
-/// Sends a source's frames on whichever track is current (the publish may move to a new
-/// connection after joining again). RTP time stays on the capture clock throughout.
+/// Sends a source's frames on every track it has now (the server's connection, direct ones
+/// to subscribers; a new connection after joining again), counting those that went out on
+/// any. RTP time stays on the capture clock throughout.
 async fn pump(
-    track: watch::Receiver<Arc<LocalTrack>>,
+    codec: Codec,
+    tracks: watch::Receiver<Vec<Arc<LocalTrack>>>,
     mut rx: mpsc::Receiver<Encoded>,
     progress: Progress,
     figures: Option<Figures>,
 ) -> Result<(), Failure> {
     let base: u32 = rand::random();
+    let video = codec != Codec::Opus;
     while let Some(frame) = rx.recv().await {
-        let track = Arc::clone(&track.borrow());
-        let video = track.codec != Codec::Opus;
+        let tracks = tracks.borrow().clone();
         let len = frame.data.len();
         if let Some(f) = &figures {
             let mut f = f.lock().expect("figures lock");
-            f.frame(track.codec, &frame.data, frame.key, Instant::now());
+            f.frame(codec, &frame.data, frame.key, Instant::now());
         }
-        // A connection that is going away drops what it cannot send; the next one takes over.
-        match track
-            .send_frame(frame.data, base.wrapping_add(frame.ticks as u32))
-            .await
-        {
-            Ok(_) => progress.add(video, len as u64),
-            Err(e) => tracing::debug!("a frame not sent: {e}"),
+        let mut sent = false;
+        for track in &tracks {
+            // A connection that is going away drops what it cannot send.
+            match track
+                .send_frame(frame.data.clone(), base.wrapping_add(frame.ticks as u32))
+                .await
+            {
+                Ok(_) => sent = true,
+                Err(e) => tracing::debug!("a frame not sent: {e}"),
+            }
+        }
+        if sent {
+            progress.add(video, len as u64);
         }
     }
     Ok(())
@@ -257,6 +266,26 @@ pub(crate) fn new_msid() -> String {
     format!("vcall-{:016x}", rand::random::<u64>())
 }
 
+/// The SSRCs of a publish's tracks, the same on every connection they go out on (the
+/// server's, direct ones, a new one after joining again), so its figures find them on any.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ssrcs {
+    pub video: u32,
+    pub audio: u32,
+}
+
+impl Ssrcs {
+    pub fn random() -> Ssrcs {
+        Ssrcs {
+            video: rand::random(),
+            audio: rand::random(),
+        }
+    }
+}
+
+/// A publish's tracks on one connection (video, audio).
+pub(crate) type TrackPair = (Option<Arc<LocalTrack>>, Option<Arc<LocalTrack>>);
+
 /// Adds a track for each source: H.264 (or the IVF file's codec) and Opus, both carrying
 /// the media stream id `msid`; send-only, or also receiving what comes back in the same
 /// sections with `echo`.
@@ -265,22 +294,23 @@ pub(crate) async fn add_tracks(
     (video_codec, has_audio): (Option<Codec>, bool),
     msid: &str,
     echo: bool,
-) -> Result<(Option<Arc<LocalTrack>>, Option<Arc<LocalTrack>>), Failure> {
+    ssrcs: Ssrcs,
+) -> Result<TrackPair, Failure> {
     let section = if echo {
         Section::Echo
     } else {
         Section::SendOnly
     };
-    let add = |codec| async move {
-        let track = peer.add_track(codec, msid, rand::random(), section).await?;
+    let add = |codec, ssrc| async move {
+        let track = peer.add_track(codec, msid, ssrc, section).await?;
         Ok::<_, Failure>(Arc::new(track))
     };
     let video = match video_codec {
-        Some(codec) => Some(add(codec).await?),
+        Some(codec) => Some(add(codec, ssrcs.video).await?),
         None => None,
     };
     let audio = match has_audio {
-        true => Some(add(Codec::Opus).await?),
+        true => Some(add(Codec::Opus, ssrcs.audio).await?),
         false => None,
     };
     Ok((video, audio))
@@ -314,8 +344,8 @@ pub(crate) struct Sending {
     keyframe: Arc<AtomicBool>,
 }
 
-/// Which track a pump sends on.
-type Target = watch::Sender<Arc<LocalTrack>>;
+/// The tracks a pump sends on.
+type Target = watch::Sender<Vec<Arc<LocalTrack>>>;
 
 /// Makes a keyframe whenever the far end of `track` asks.
 fn keyframes_on_request(track: Arc<LocalTrack>, keyframe: Arc<AtomicBool>) {
@@ -328,14 +358,16 @@ fn keyframes_on_request(track: Arc<LocalTrack>, keyframe: Arc<AtomicBool>) {
 }
 
 impl Sending {
+    /// Starts the sources, sending on `tracks` (none yet for a direct stream), counting
+    /// into `stats` by `ssrcs`.
     pub fn start(
         sources: Sources,
-        video_track: Option<Arc<LocalTrack>>,
-        audio_track: Option<Arc<LocalTrack>>,
+        (video_track, audio_track): TrackPair,
+        ssrcs: Ssrcs,
         progress: &Progress,
         stats: Option<&Tracks>,
     ) -> Sending {
-        let figures = |t: &LocalTrack| stats.map(|s| s.add(t.codec, t.ssrc()));
+        let (video_codec, _) = sources.codecs();
         let stop = Arc::new(AtomicBool::new(false));
         let keyframe = Arc::new(AtomicBool::new(false));
         let t0 = (Instant::now(), now_ms());
@@ -343,7 +375,7 @@ impl Sending {
         let mut threads = Vec::new();
         let mut pumps = Vec::new();
         let mut targets = (None, None);
-        if let (Some(input), Some(track)) = (sources.video, video_track) {
+        if let (Some(input), Some(codec)) = (sources.video, video_codec) {
             let (tx, rx) = mpsc::channel(8);
             let (stop2, key2) = (Arc::clone(&stop), Arc::clone(&keyframe));
             let done = done_tx.clone();
@@ -354,13 +386,16 @@ impl Sending {
                 };
                 let _ = done.blocking_send(r);
             }));
-            let figures = figures(&track);
-            keyframes_on_request(Arc::clone(&track), Arc::clone(&keyframe));
-            let (target, current) = watch::channel(track);
+            let figures = stats.map(|s| s.add(codec, ssrcs.video));
+            if let Some(track) = &video_track {
+                keyframes_on_request(Arc::clone(track), Arc::clone(&keyframe));
+            }
+            let (target, current) = watch::channel(video_track.into_iter().collect());
             targets.0 = Some(target);
-            pumps.push(tokio::spawn(pump(current, rx, progress.clone(), figures)));
+            let progress = progress.clone();
+            pumps.push(tokio::spawn(pump(codec, current, rx, progress, figures)));
         }
-        if let (Some((src, enc)), Some(track)) = (sources.audio, audio_track) {
+        if let Some((src, enc)) = sources.audio {
             let (tx, rx) = mpsc::channel(8);
             let stop2 = Arc::clone(&stop);
             let done = done_tx.clone();
@@ -368,10 +403,17 @@ impl Sending {
                 let r = audio_thread(src, enc, t0, stop2, tx);
                 let _ = done.blocking_send(r);
             }));
-            let figures = figures(&track);
-            let (target, current) = watch::channel(track);
+            let figures = stats.map(|s| s.add(Codec::Opus, ssrcs.audio));
+            let (target, current) = watch::channel(audio_track.into_iter().collect());
             targets.1 = Some(target);
-            pumps.push(tokio::spawn(pump(current, rx, progress.clone(), figures)));
+            let progress = progress.clone();
+            pumps.push(tokio::spawn(pump(
+                Codec::Opus,
+                current,
+                rx,
+                progress,
+                figures,
+            )));
         }
         Sending {
             stop,
@@ -383,15 +425,31 @@ impl Sending {
         }
     }
 
-    /// Sends from now on on these tracks (a new connection's), starting with a keyframe.
-    pub fn retarget(&self, video: Option<Arc<LocalTrack>>, audio: Option<Arc<LocalTrack>>) {
+    /// Sends on these tracks (a new connection's) too from now on, starting with a keyframe.
+    pub fn attach(&self, (video, audio): TrackPair) {
         if let (Some(target), Some(track)) = (&self.targets.0, video) {
             keyframes_on_request(Arc::clone(&track), Arc::clone(&self.keyframe));
-            let _ = target.send(track);
+            target.send_modify(|t| t.push(track));
             self.keyframe.store(true, Ordering::Relaxed);
         }
         if let (Some(target), Some(track)) = (&self.targets.1, audio) {
-            let _ = target.send(track);
+            target.send_modify(|t| t.push(track));
+        }
+    }
+
+    /// Stops sending on every track (the connections are going away).
+    pub fn clear(&self) {
+        for target in [&self.targets.0, &self.targets.1].into_iter().flatten() {
+            target.send_modify(Vec::clear);
+        }
+    }
+
+    /// Stops sending on these tracks (a connection going away).
+    pub fn detach(&self, (video, audio): &TrackPair) {
+        for (target, track) in [(&self.targets.0, video), (&self.targets.1, audio)] {
+            if let (Some(target), Some(track)) = (target, track) {
+                target.send_modify(|t| t.retain(|x| !Arc::ptr_eq(x, track)));
+            }
         }
     }
 
@@ -422,44 +480,130 @@ enum End {
     SourceEnded,
 }
 
-/// A stream published on one connection.
+/// A stream published through the server on one connection.
 struct Live {
     peer: Peer,
-    video: Option<Arc<LocalTrack>>,
-    audio: Option<Arc<LocalTrack>>,
+    tracks: TrackPair,
     stream_id: String,
 }
 
-/// Publishes on a new connection up to its media flowing; `again`: the id the stream had
-/// before the client joined again.
-async fn go_live(
-    joined: &Joined,
+/// What a publish needs to make a connection for its tracks.
+struct Plan<'a> {
+    client: &'a Client,
+    peer_config: &'a crate::peer::PeerConfig,
     codecs: (Option<Codec>, bool),
-    name: &str,
-    again: Option<&str>,
-) -> Result<Live, Failure> {
-    let (peer, _tracks) = Peer::new(&joined.peer_config).await?;
+    ssrcs: Ssrcs,
+    name: &'a str,
+}
+
+/// Publishes through the server on a new connection up to its media flowing; `again`: the
+/// id the stream had before the client joined again, or the id of the direct stream to
+/// route through the server.
+async fn go_live(plan: &Plan<'_>, again: Option<&str>) -> Result<Live, Failure> {
+    let (peer, _tracks) = Peer::new(plan.peer_config).await?;
     let msid = new_msid();
-    let (video, audio) = add_tracks(&peer, codecs, &msid, false).await?;
-    let offer = match joined.client.gathering_wait() {
+    let tracks = add_tracks(&peer, plan.codecs, &msid, false, plan.ssrcs).await?;
+    let offer = match plan.client.gathering_wait() {
         Some(wait) => peer.create_offer_within(wait).await?,
         None => peer.create_offer().await?,
     };
-    let media = (audio.is_some(), video.is_some());
-    let (stream_id, answer) = joined
+    let media = (tracks.1.is_some(), tracks.0.is_some());
+    let (stream_id, answer) = plan
         .client
-        .publish(name, media, &msid, offer.clone(), again)
+        .publish(plan.name, media, &msid, offer.clone(), again)
         .await?;
     peer.accept_answer(&answer).await?;
-    after_answer(&peer, &joined.client, &offer).await;
+    after_answer(&peer, plan.client, &offer).await;
     tracing::info!(stream = %stream_id, "publishing");
     media_connected(&peer).await?;
     Ok(Live {
         peer,
-        video,
-        audio,
+        tracks,
         stream_id,
     })
+}
+
+/// Publishes directly (a peer-to-peer session): the stream is announced, and its media goes
+/// to each subscriber that asks, on a connection of its own.
+async fn go_direct(plan: &Plan<'_>, again: Option<&str>) -> Result<String, Failure> {
+    let Client::Native(c) = plan.client else {
+        return Err(Failure::new(
+            Exit::Usage,
+            "only a vcall server has peer-to-peer sessions",
+        ));
+    };
+    let media = (plan.codecs.1, plan.codecs.0.is_some());
+    let stream_id = c.publish_direct(plan.name, media, again).await?;
+    tracing::info!(stream = %stream_id, "publishing directly (peer-to-peer)");
+    Ok(stream_id)
+}
+
+/// A connection directly with one subscriber of a direct stream.
+struct DirectOut {
+    peer: Arc<Peer>,
+    tracks: TrackPair,
+}
+
+/// Answers a subscriber's offer on a new connection carrying the stream's tracks.
+async fn answer_direct(plan: &Plan<'_>, offer: &str) -> Result<(DirectOut, String), Failure> {
+    let (peer, _tracks) = Peer::new(plan.peer_config).await?;
+    let tracks = add_tracks(&peer, plan.codecs, &new_msid(), false, plan.ssrcs).await?;
+    match peer.accept_offer(offer).await {
+        Ok(answer) => Ok((
+            DirectOut {
+                peer: Arc::new(peer),
+                tracks,
+            },
+            answer,
+        )),
+        Err(e) => {
+            peer.close().await;
+            Err(e.into())
+        }
+    }
+}
+
+/// Where a publish's media goes: the server's connection (always, but for a direct stream
+/// not routed yet) and the connections directly with subscribers, by subscription.
+#[derive(Default)]
+struct Outlets {
+    server: Option<(Peer, TrackPair)>,
+    direct: std::collections::HashMap<String, DirectOut>,
+}
+
+impl Outlets {
+    /// The connection whose figures `--stats-interval` reports: the server's, else a direct one.
+    fn stats_peer(&self) -> Option<&Peer> {
+        self.server
+            .as_ref()
+            .map(|(p, _)| p)
+            .or_else(|| self.direct.values().next().map(|d| &*d.peer))
+    }
+
+    fn path(&self) -> MediaPath {
+        match (&self.server, self.direct.is_empty()) {
+            (None, false) => MediaPath::Direct,
+            _ => MediaPath::Routed,
+        }
+    }
+
+    /// Closes every connection (the direct ones in the background).
+    async fn close(&mut self) {
+        for (_, d) in self.direct.drain() {
+            tokio::spawn(async move { d.peer.close().await });
+        }
+        if let Some((peer, _)) = self.server.take() {
+            peer.close().await;
+        }
+    }
+}
+
+/// Waits for a change of the state of `peer`, if there is one.
+async fn state_change(state: &mut Option<watch::Receiver<PeerState>>) -> bool {
+    match state {
+        Some(s) => s.changed().await.is_ok() && *s.borrow() != PeerState::Closed,
+        None => std::future::pending().await,
+    }
 }
 
 /// Publishes until the duration, the end of the sources, or `stop` (Ctrl-C for the CLI).
@@ -470,30 +614,53 @@ pub async fn publish(
 ) -> CmdResult {
     let sources = open_sources(&args)?;
     let network = Network::new(args.impair.impair.as_ref());
-    let mut joined = join(&args.conn, network, Purpose::Publish).await?;
+    let Joined {
+        client,
+        first,
+        mut events,
+        peer_config,
+    } = join(&args.conn, network, Purpose::Publish).await?;
+    let p2p = matches!(first, SessionEvent::SessionConnected { p2p: true, .. });
+    let mut direct_requests = match &client {
+        Client::Native(c) if p2p => c.direct_requests(),
+        _ => None,
+    };
+    let plan = Plan {
+        client: &client,
+        peer_config: &peer_config,
+        codecs: sources.codecs(),
+        ssrcs: Ssrcs::random(),
+        name: &args.name,
+    };
     // Whatever fails from here on, the session is left cleanly.
-    let codecs = sources.codecs();
-    let started = go_live(&joined, codecs, &args.name, None).await;
-    let Live {
-        mut peer,
-        video: video_track,
-        audio: audio_track,
-        mut stream_id,
-    } = match started {
+    let mut outlets = Outlets::default();
+    let started = match p2p {
+        true => go_direct(&plan, None).await,
+        false => go_live(&plan, None).await.map(|live| {
+            outlets.server = Some((live.peer, live.tracks));
+            live.stream_id
+        }),
+    };
+    let mut stream_id = match started {
         Ok(s) => s,
         Err(e) => {
-            joined.client.disconnect().await;
+            client.disconnect().await;
             return Err(e);
         }
     };
+    let codecs = plan.codecs;
 
     let mut monitor = args
         .stats_interval
         .map(|i| Monitor::new(&stream_id, true, i, args.json, progress.clone()));
+    let first_tracks = outlets
+        .server
+        .as_ref()
+        .map_or((None, None), |(_, t)| t.clone());
     let mut sending = Sending::start(
         sources,
-        video_track.clone(),
-        audio_track.clone(),
+        first_tracks,
+        plan.ssrcs,
         &progress,
         monitor.as_ref().map(|m| &m.tracks),
     );
@@ -508,7 +675,7 @@ pub async fn publish(
     tokio::pin!(duration);
     let ctrl_c = stop_signal;
     tokio::pin!(ctrl_c);
-    let mut peer_state = peer.state();
+    let mut peer_state = outlets.server.as_ref().map(|(p, _)| p.state());
     let mut seen_created = false;
     let created_limit = tokio::time::sleep(CONNECT_LIMIT);
     tokio::pin!(created_limit);
@@ -526,32 +693,48 @@ pub async fn publish(
             },
             _ = progress.tick() => {}
             _ = stats_tick.tick(), if monitor.is_some() => {
-                if let Some(m) = monitor.as_mut() {
-                    m.sample(&peer).await;
+                if let (Some(m), Some(peer)) = (monitor.as_mut(), outlets.stats_peer()) {
+                    m.path = outlets.path();
+                    m.sample(peer).await;
                 }
             }
             _ = &mut created_limit, if !seen_created && !rejoining => {
                 break Err(Failure::new(Exit::Media, "the server did not confirm the stream: it received no media"));
             }
-            r = peer_state.changed(), if !rejoining => {
-                if r.is_err() || *peer_state.borrow() == PeerState::Closed {
+            alive = state_change(&mut peer_state), if !rejoining => {
+                if !alive {
                     break Err(Failure::new(Exit::Media, "the media connection to the server failed"));
                 }
             }
             _ = media_tick.tick(), if !rejoining => {
                 // A broken media path is restarted (ICE) while signaling stays up.
-                if let Err(e) = media_watch.check(&peer, &joined.client).await {
+                if let Some((peer, _)) = &outlets.server
+                    && let Err(e) = media_watch.check(peer, &client).await
+                {
                     break Err(e);
                 }
             }
-            ev = joined.events.recv() => match ev {
+            req = async { direct_requests.as_mut()?.recv().await }, if direct_requests.is_some() && !rejoining => {
+                let Some(req) = req else {
+                    direct_requests = None;
+                    continue;
+                };
+                if let Err(e) = serve_direct(&plan, req, &stream_id, &mut outlets, &sending).await {
+                    break Err(e);
+                }
+                if peer_state.is_none() {
+                    peer_state = outlets.server.as_ref().map(|(p, _)| p.state());
+                }
+            }
+            ev = events.recv() => match ev {
                 Some(SessionEvent::StreamCreated { stream }) if stream.id == stream_id => {
                     seen_created = true;
                     tracing::info!(stream = %stream_id, "stream is live");
                     if args.json {
                         crate::jsonl::emit("published", serde_json::json!({
                             "streamId": stream_id, "name": args.name,
-                            "hasAudio": audio_track.is_some(), "hasVideo": video_track.is_some(),
+                            "hasAudio": codecs.1, "hasVideo": codecs.0.is_some(),
+                            "path": stream.path.as_str(),
                         }));
                     }
                 }
@@ -560,24 +743,31 @@ pub async fn publish(
                 }
                 Some(SessionEvent::SessionDisconnected { reason }) => break Err(disconnected_failure(&reason)),
                 None => break Err(disconnected_failure("networkDisconnected")),
+                Some(ev @ SessionEvent::StreamPathChanged { .. }) => report_path(&ev, args.json),
                 Some(ev @ SessionEvent::Reconnecting { .. }) => {
                     report_rejoin(&ev, args.json);
                     rejoining = true;
                 }
                 Some(ev @ SessionEvent::Reconnected { .. }) => {
                     report_rejoin(&ev, args.json);
-                    // The stream again, on a new connection, under its old id where the
+                    // The stream again, on new connections, under its old id where the
                     // server can; the sources never stopped.
-                    let live = match go_live(&joined, codecs, &args.name, Some(&stream_id)).await {
-                        Ok(live) => live,
+                    sending.clear();
+                    std::mem::take(&mut outlets).close().await;
+                    let again = match p2p {
+                        true => go_direct(&plan, Some(&stream_id)).await,
+                        false => go_live(&plan, Some(&stream_id)).await.map(|live| {
+                            sending.attach(live.tracks.clone());
+                            outlets.server = Some((live.peer, live.tracks));
+                            live.stream_id
+                        }),
+                    };
+                    stream_id = match again {
+                        Ok(id) => id,
                         Err(e) => break Err(e),
                     };
-                    sending.retarget(live.video, live.audio);
-                    let old = std::mem::replace(&mut peer, live.peer);
-                    tokio::spawn(async move { old.close().await });
-                    peer_state = peer.state();
+                    peer_state = outlets.server.as_ref().map(|(p, _)| p.state());
                     media_watch = MediaWatch::default();
-                    stream_id = live.stream_id;
                     seen_created = false;
                     created_limit.as_mut().reset(tokio::time::Instant::now() + CONNECT_LIMIT);
                     rejoining = false;
@@ -588,17 +778,17 @@ pub async fn publish(
     };
     // Stop the sources and send what they made, sum up, then leave cleanly.
     sending.finish().await;
-    if let Some(m) = monitor {
-        m.finish(&peer).await;
+    if let (Some(m), Some(peer)) = (monitor, outlets.stats_peer()) {
+        m.finish(peer).await;
     }
     let session_alive = !matches!(&outcome, Err(f) if f.code == Exit::Disconnected);
     if session_alive {
-        if let Err(e) = joined.client.unpublish(&stream_id).await {
+        if let Err(e) = client.unpublish(&stream_id).await {
             tracing::debug!("unpublish: {e}");
         }
-        joined.client.disconnect().await;
+        client.disconnect().await;
     }
-    peer.close().await;
+    outlets.close().await;
     progress.finish();
     if args.json {
         let (video, audio, bytes) = progress.counts();
@@ -614,4 +804,60 @@ pub async fn publish(
         End::Duration | End::SourceEnded => Ok(Exit::Ok),
         End::Interrupted => Ok(Exit::Interrupted),
     }
+}
+
+/// Does what the server asks of the publisher of a direct stream: answers a subscriber on a
+/// connection of its own, closes one whose subscription ended, or publishes through the
+/// server as well.
+async fn serve_direct(
+    plan: &Plan<'_>,
+    req: DirectRequest,
+    stream_id: &str,
+    outlets: &mut Outlets,
+    sending: &Sending,
+) -> Result<(), Failure> {
+    let Client::Native(c) = plan.client else {
+        return Ok(());
+    };
+    match req {
+        DirectRequest::Offer {
+            subscription_id,
+            stream_id: asked,
+            connection_id,
+            sdp,
+        } => {
+            let answered = match asked == stream_id {
+                true => answer_direct(plan, &sdp).await,
+                false => Err(Failure::new(
+                    Exit::Failure,
+                    format!("no stream {asked} here"),
+                )),
+            };
+            match answered {
+                Ok((out, answer)) => {
+                    tracing::info!(subscriber = %connection_id, "sending directly");
+                    sending.attach(out.tracks.clone());
+                    outlets.direct.insert(subscription_id.clone(), out);
+                    c.answer_direct(&subscription_id, Ok(answer))?;
+                }
+                Err(e) => c.answer_direct(&subscription_id, Err(e.to_string()))?,
+            }
+        }
+        DirectRequest::Ended { subscription_id } => {
+            if let Some(out) = outlets.direct.remove(&subscription_id) {
+                sending.detach(&out.tracks);
+                tokio::spawn(async move { out.peer.close().await });
+            }
+        }
+        DirectRequest::Route { stream_id: asked } if asked == stream_id => {
+            if outlets.server.is_none() {
+                tracing::info!(stream = %stream_id, "routing the stream through the server");
+                let live = go_live(plan, Some(stream_id)).await?;
+                sending.attach(live.tracks.clone());
+                outlets.server = Some((live.peer, live.tracks));
+            }
+        }
+        DirectRequest::Route { .. } => {}
+    }
+    Ok(())
 }

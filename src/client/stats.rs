@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::client::progress::Progress;
 use crate::peer::{Codec, Kind, Peer, PeerStats, RtpCounters};
 use crate::record::codecs::VideoConfig;
+use crate::session::MediaPath;
 
 /// What a track's task counts about its frames.
 #[derive(Debug, Default, Clone)]
@@ -126,6 +127,8 @@ pub struct Monitor {
     json: bool,
     progress: Progress,
     pub tracks: Tracks,
+    /// How the stream's media goes now (peer-to-peer sessions: directly, or routed).
+    pub path: MediaPath,
     start: Instant,
     /// When the previous sample was taken, and each track's bytes and frames then.
     last_at: Instant,
@@ -170,6 +173,7 @@ impl Monitor {
             json,
             progress,
             tracks: Tracks::default(),
+            path: MediaPath::Routed,
             start: Instant::now(),
             last_at: Instant::now(),
             last: Vec::new(),
@@ -255,6 +259,7 @@ impl Monitor {
                 "stats",
                 json!({
                     "streamId": self.stream_id, "direction": self.direction(),
+                    "path": self.path.as_str(),
                     "elapsedMs": now.saturating_duration_since(self.start).as_millis() as u64,
                     "rttMs": stats.rtt_ms.map(round1), "tracks": tracks,
                 }),
@@ -297,9 +302,10 @@ impl Monitor {
     fn row_line(&self, r: &Row, kbps: f64, fps: f64, rtt: Option<f64>) -> String {
         let f = &r.figures;
         let mut line = format!(
-            "stats {} {} {} {}",
+            "stats {} {} {} {} {}",
             self.stream_id,
             self.direction(),
+            self.path.as_str(),
             kind_name(r.codec),
             codec_name(r.codec)
         );

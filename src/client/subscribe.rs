@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::cli::{OutFormat, SubscribeArgs};
-use crate::client::connect::report_rejoin;
+use crate::client::connect::{report_path, report_rejoin};
 use crate::client::measure::{Measurements, TrackProbe};
 use crate::client::output::Sink;
 use crate::client::progress::Progress;
@@ -24,11 +24,23 @@ use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::{Codec, KeyframeRequester, Kind, Network, Peer, PeerState, RemoteTrack, Rtp};
 use crate::record::assemble::{Assembler, Frame};
 use crate::record::{AUDIO, Container, RecordStats, Recorder, VIDEO};
-use crate::session::{SessionEvent, Stream};
+use crate::session::{MediaPath, SessionEvent, Stream};
 use crate::signaling::Client;
 use crate::signaling::janus::videoroom::Answerer;
+use crate::signaling::native::Via;
 
 const CONNECT_LIMIT: Duration = Duration::from_secs(20);
+
+/// How long a direct path (a peer-to-peer session) has to bring its first frame before the
+/// subscription goes through the server instead. A LAN needs well under a second (0.1 s
+/// measured on loopback).
+pub const DIRECT_FIRST_FRAME: Duration = Duration::from_secs(3);
+/// The same when a TURN server is given: a relayed path takes an allocation and permissions
+/// first (2.6 s measured through coturn on loopback).
+pub const DIRECT_FIRST_FRAME_TURN: Duration = Duration::from_secs(6);
+/// How long a direct path that brought frames may bring none before it counts as broken and
+/// the subscription goes through the server.
+pub const DIRECT_SILENCE: Duration = Duration::from_secs(1);
 
 /// Where the recordings go.
 enum Target {
@@ -150,6 +162,62 @@ pub(crate) struct Recording {
     /// Where a shared connection hands this recording its tracks (kept to subscribe again
     /// after joining again), and the kinds it subscribed to.
     feed: Option<(mpsc::UnboundedSender<Incoming>, bool, bool)>,
+    /// The connection directly with the publisher, while the media comes that way.
+    direct: Option<DirectLeg>,
+}
+
+/// A subscription's connection directly with the publisher (a peer-to-peer session).
+struct DirectLeg {
+    shared: SharedPeer,
+    since: Instant,
+    /// How long it has for its first frame.
+    first_within: Duration,
+    /// The frames recorded when their count last changed, and when.
+    seen: (u64, Instant),
+}
+
+/// Subscribes `feed` to `stream`: directly from its publisher, on a connection of its own
+/// made with `direct`, when the stream is published directly, else (or when that is refused
+/// at once) over `shared`. Returns the direct connection when that is the way.
+async fn subscribe_stream(
+    client: &Client,
+    shared: &SharedPeer,
+    direct: &crate::peer::PeerConfig,
+    stream: &Stream,
+    kinds: (bool, bool),
+    feed: &mpsc::UnboundedSender<Incoming>,
+) -> Result<Option<DirectLeg>, Failure> {
+    let mut fallback = None;
+    if stream.path == MediaPath::Direct {
+        let leg = SharedPeer::new(direct).await?;
+        match leg
+            .subscribe(client, &stream.id, kinds, feed, Via::Direct)
+            .await
+        {
+            Ok(()) => {
+                let now = Instant::now();
+                let turn = direct.ice_servers.iter().any(|u| u.starts_with("turn:"));
+                return Ok(Some(DirectLeg {
+                    shared: leg,
+                    since: now,
+                    first_within: match turn {
+                        true => DIRECT_FIRST_FRAME_TURN,
+                        false => DIRECT_FIRST_FRAME,
+                    },
+                    seen: (0, now),
+                }));
+            }
+            Err(e) => {
+                tracing::warn!(stream = %stream.id, "subscribing directly failed ({e}); through the server");
+                leg.peer().close().await;
+                fallback = Some("directFailed");
+            }
+        }
+    }
+    shared
+        .subscribe(client, &stream.id, kinds, feed, Via::Server(fallback))
+        .await?;
+    Ok(None)
 }
 
 /// One stream of packets as a recording takes it: one SSRC in one section.
@@ -242,20 +310,21 @@ impl SharedPeer {
     }
 
     /// Subscribes to `stream` over this connection: with the native server, an offer with a
-    /// receive-only section for each kind, which the server answers; with Janus, through its
-    /// multistream subscriber, which offers and is answered here. The tracks that come are
-    /// handed to `feed`.
+    /// receive-only section for each kind, which the server (or, `via` direct, the
+    /// publisher) answers; with Janus, through its multistream subscriber, which offers and
+    /// is answered here. The tracks that come are handed to `feed`.
     pub(crate) async fn subscribe(
         &self,
         client: &Client,
         stream: &str,
         (audio, video): (bool, bool),
         feed: &mpsc::UnboundedSender<Incoming>,
+        via: Via,
     ) -> Result<(), Failure> {
         match client {
             Client::Native(c) => {
                 self.offer_to_receive((audio, video), feed, client, |offer| async move {
-                    Ok(c.subscribe(stream, audio, video, offer).await?.1)
+                    Ok(c.subscribe(stream, (audio, video), offer, via).await?.1)
                 })
                 .await
             }
@@ -365,8 +434,10 @@ async fn section(track: RemoteTrack, routes: Routes) {
 /// What a recording starts from: the session, and what to do with one stream.
 struct RecordingPlan<'a> {
     client: &'a Client,
-    /// Every stream comes over this one connection.
+    /// Every stream comes over this one connection, but those published directly.
     shared: &'a SharedPeer,
+    /// How a connection directly with a publisher is made.
+    direct: &'a crate::peer::PeerConfig,
     stream: &'a Stream,
     audio: bool,
     video: bool,
@@ -381,6 +452,7 @@ async fn start_recording(plan: RecordingPlan<'_>, sink: Sink) -> Result<Recordin
     let RecordingPlan {
         client,
         shared,
+        direct,
         stream,
         audio,
         video,
@@ -399,12 +471,17 @@ async fn start_recording(plan: RecordingPlan<'_>, sink: Sink) -> Result<Recordin
     }
     let requested = Instant::now();
     let (feed, tracks) = mpsc::unbounded_channel();
-    shared
-        .subscribe(client, &stream.id, (audio, video), &feed)
-        .await?;
-    let peer = Arc::clone(shared.peer());
-    let monitor = stats
-        .map(|(interval, json)| Monitor::new(&stream.id, false, interval, json, progress.clone()));
+    let direct = subscribe_stream(client, shared, direct, stream, (audio, video), &feed).await?;
+    let peer = Arc::clone(direct.as_ref().map_or(shared, |d| &d.shared).peer());
+    let path = match direct {
+        Some(_) => MediaPath::Direct,
+        None => MediaPath::Routed,
+    };
+    let monitor = stats.map(|(interval, json)| {
+        let mut m = Monitor::new(&stream.id, false, interval, json, progress.clone());
+        m.path = path;
+        m
+    });
     let first = FirstFrame {
         requested,
         video,
@@ -420,6 +497,7 @@ async fn start_recording(plan: RecordingPlan<'_>, sink: Sink) -> Result<Recordin
     );
     r.keep_peer();
     r.feed = Some((feed, audio, video));
+    r.direct = direct;
     Ok(r)
 }
 
@@ -651,6 +729,7 @@ pub(crate) fn record_peer(
         json: false,
         close_peer: true,
         feed: None,
+        direct: None,
     }
 }
 
@@ -661,19 +740,84 @@ impl Recording {
     async fn subscribe_again(
         &mut self,
         shared: &SharedPeer,
+        direct: &crate::peer::PeerConfig,
         client: &Client,
         stream: &Stream,
     ) -> Result<(), Failure> {
         let Some((feed, audio, video)) = self.feed.clone() else {
             return Ok(());
         };
-        shared
-            .subscribe(client, &stream.id, (audio, video), &feed)
-            .await?;
+        if let Some(old) = self.direct.take() {
+            old.shared.peer().close().await;
+        }
+        self.direct =
+            subscribe_stream(client, shared, direct, stream, (audio, video), &feed).await?;
         tracing::info!(stream = %stream.id, "recording again, into the same output");
-        self.peer = Arc::clone(shared.peer());
+        self.peer = Arc::clone(self.direct.as_ref().map_or(shared, |d| &d.shared).peer());
         self.started = Instant::now();
         self.stream.connection_id = stream.connection_id.clone();
+        self.set_path(stream.path);
+        Ok(())
+    }
+
+    fn set_path(&mut self, path: MediaPath) {
+        if let Some(m) = self.monitor.as_mut() {
+            m.path = path;
+        }
+    }
+
+    /// Why the direct path must be left, if it must: it brought no frame within
+    /// [`DIRECT_FIRST_FRAME`] (`directFailed`), or none for [`DIRECT_SILENCE`] after
+    /// bringing some (`directLost`), or its connection failed.
+    fn direct_broken(&mut self) -> Option<&'static str> {
+        let leg = self.direct.as_mut()?;
+        let stats = *self.stats.borrow();
+        if stats.complete {
+            return None;
+        }
+        let (frames, now) = (stats.video_frames + stats.audio_frames, Instant::now());
+        if frames != leg.seen.0 {
+            leg.seen = (frames, now);
+        }
+        let failed = matches!(
+            *leg.shared.peer().state().borrow(),
+            PeerState::Failed | PeerState::Closed
+        );
+        if frames == 0 {
+            (failed || now.duration_since(leg.since) > leg.first_within).then_some("directFailed")
+        } else {
+            (failed || now.duration_since(leg.seen.1) > DIRECT_SILENCE).then_some("directLost")
+        }
+    }
+
+    /// Leaves the direct path for `reason`: its connection closes (its tracks end), and the
+    /// stream is subscribed through the server over `shared`, into the same output.
+    async fn fall_back(
+        &mut self,
+        shared: &SharedPeer,
+        client: &Client,
+        reason: &'static str,
+    ) -> Result<(), Failure> {
+        let Some(leg) = self.direct.take() else {
+            return Ok(());
+        };
+        tracing::warn!(stream = %self.stream.id, reason, "the direct path is not working; going through the server");
+        leg.shared.peer().close().await;
+        let Some((feed, audio, video)) = self.feed.clone() else {
+            return Ok(());
+        };
+        shared
+            .subscribe(
+                client,
+                &self.stream.id,
+                (audio, video),
+                &feed,
+                Via::Server(Some(reason)),
+            )
+            .await?;
+        self.peer = Arc::clone(shared.peer());
+        self.started = Instant::now();
+        self.set_path(MediaPath::Routed);
         Ok(())
     }
 
@@ -698,6 +842,9 @@ impl Recording {
         }
         if self.close_peer {
             self.peer.close().await;
+        }
+        if let Some(leg) = self.direct.take() {
+            leg.shared.peer().close().await;
         }
         let r = self
             .done
@@ -860,6 +1007,7 @@ pub async fn subscribe(
             let plan = RecordingPlan {
                 client: &client,
                 shared: shared.as_ref().expect("made above"),
+                direct: &peer_config,
                 json: args.json,
                 stream: &stream,
                 audio: !args.no_audio,
@@ -900,7 +1048,7 @@ pub async fn subscribe(
                     awaiting.retain(|id| id != &stream.id);
                     let shared = shared.as_ref().expect("made before any recording");
                     if let Some(r) = recordings.iter_mut().find(|r| r.stream.id == stream.id)
-                        && let Err(e) = r.subscribe_again(shared, &client, &stream).await
+                        && let Err(e) = r.subscribe_again(shared, &peer_config, &client, &stream).await
                     {
                         break Err(e);
                     }
@@ -921,6 +1069,7 @@ pub async fn subscribe(
                 }
                 Some(SessionEvent::SessionDisconnected { reason }) => break Err(disconnected_failure(&reason)),
                 None => break Err(disconnected_failure("networkDisconnected")),
+                Some(ev @ SessionEvent::StreamPathChanged { .. }) => report_path(&ev, args.json),
                 Some(ev @ SessionEvent::Reconnecting { .. }) => {
                     report_rejoin(&ev, args.json);
                     rejoining = true;
@@ -945,7 +1094,7 @@ pub async fn subscribe(
                     for r in recordings.iter_mut() {
                         match streams.iter().find(|s| s.id == r.stream.id) {
                             Some(stream) => {
-                                if let Err(e) = r.subscribe_again(shared, &client, stream).await {
+                                if let Err(e) = r.subscribe_again(shared, &peer_config, &client, stream).await {
                                     failed = Some(e);
                                     break;
                                 }
@@ -991,11 +1140,24 @@ pub async fn subscribe(
                 }) {
                     break Err(Failure::new(Exit::Media, format!("the media connection for stream {} failed (ICE/DTLS)", r.stream.id)));
                 }
-                // A broken media path is restarted (ICE) while signaling stays up.
-                if let Some(sh) = shared.as_ref().filter(|_| !rejoining)
-                    && let Err(e) = media_watch.check(sh.peer(), &client).await
-                {
-                    break Err(e);
+                // A broken media path is restarted (ICE) while signaling stays up; a broken
+                // direct one is left for the server.
+                if let Some(sh) = shared.as_ref().filter(|_| !rejoining) {
+                    if let Err(e) = media_watch.check(sh.peer(), &client).await {
+                        break Err(e);
+                    }
+                    let mut failed = None;
+                    for r in recordings.iter_mut() {
+                        if let Some(reason) = r.direct_broken()
+                            && let Err(e) = r.fall_back(sh, &client, reason).await
+                        {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                    if let Some(e) = failed {
+                        break Err(e);
+                    }
                 }
             }
         }

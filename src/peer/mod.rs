@@ -7,6 +7,7 @@
 //! the far end takes candidates trickled (WHIP/WHEP: `create_offer_within`, `trickle`).
 
 mod impaired;
+pub mod turn;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -211,6 +212,8 @@ pub struct PeerConfig {
     pub public_ip: Option<IpAddr>,
     /// The DTLS certificate (see [`DtlsCertificate`]); a new ECDSA one when `None`.
     pub certificate: Option<DtlsCertificate>,
+    /// Only relayed candidates (TURN): `--ice-transport relay`.
+    pub relay_only: bool,
 }
 
 /// A DTLS certificate and its key, from a PEM file: for peers that take only RSA cipher
@@ -599,6 +602,11 @@ impl Peer {
             .map(|url| parse_ice_server(url))
             .collect();
         let mut rtc_config = RTCConfigurationBuilder::new().with_ice_servers(ice_servers);
+        if config.relay_only {
+            rtc_config = rtc_config.with_ice_transport_policy(
+                rtc::peer_connection::configuration::RTCIceTransportPolicy::Relay,
+            );
+        }
         if let Some(cert) = &config.certificate {
             rtc_config = rtc_config.with_certificates(vec![cert.0.clone()]);
         }
@@ -1402,6 +1410,7 @@ mod tests {
                         ports: None,
                         public_ip: None,
                         certificate: None,
+                        relay_only: false,
                         bind_ip: IpAddr::from([127, 0, 0, 1]),
                         ice_servers: vec![],
                         network: Network::default(),

@@ -121,6 +121,8 @@ type Attachment = (Arc<Hub>, u64);
 /// peer connection, fed by the stream's hubs.
 pub(crate) struct Subscription {
     peer: Arc<Peer>,
+    /// Counts every packet forwarded (the session's count).
+    counter: Arc<AtomicU64>,
     legs: Vec<(Arc<Hub>, Arc<LocalTrack>)>,
     /// The hubs this leg is attached to; `None` once detached, so a leg that connects after
     /// its subscription ended is never attached.
@@ -135,6 +137,7 @@ impl Subscription {
         stream_id: &str,
         hubs: Vec<Arc<Hub>>,
         offer: &str,
+        counter: Arc<AtomicU64>,
     ) -> Result<(Subscription, String), PeerError> {
         let mut legs = Vec::new();
         for hub in hubs {
@@ -147,6 +150,7 @@ impl Subscription {
         Ok((
             Subscription {
                 peer,
+                counter,
                 legs,
                 attached: Mutex::new(Some(Vec::new())),
             },
@@ -173,13 +177,14 @@ impl Subscription {
         for (hub, track) in &self.legs {
             let (id, mut rx) = hub.attach();
             attached.push((Arc::clone(hub), id));
-            let writer = Arc::clone(track);
+            let (writer, counter) = (Arc::clone(track), Arc::clone(&self.counter));
             tokio::spawn(async move {
                 while let Some(packet) = rx.recv().await {
                     if let Err(e) = writer.write(packet).await {
                         tracing::debug!("forwarding stopped: {e}");
                         break;
                     }
+                    counter.fetch_add(1, Ordering::Relaxed);
                 }
             });
             // Keyframe requests from the subscriber reach the publisher.

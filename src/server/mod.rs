@@ -18,6 +18,7 @@ pub use tls::load as load_tls;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -132,6 +133,16 @@ struct Tables {
     media: HashMap<SockId, ConnMedia>,
     /// WHIP and WHEP resources by the id in their URL.
     resources: HashMap<String, Arc<whip::Resource>>,
+    /// Media packets forwarded to subscribers, by session (for as long as the server runs).
+    forwarded: HashMap<String, Arc<AtomicU64>>,
+}
+
+/// A subscription to make: its id, its stream's hubs, and the session's forwarding count.
+struct Leg {
+    sub: String,
+    stream: String,
+    hubs: Vec<Arc<Hub>>,
+    counter: Arc<AtomicU64>,
 }
 
 struct Shared {
@@ -256,6 +267,7 @@ impl Shared {
             }
             Output::StartSubscription {
                 sock,
+                session,
                 sub,
                 stream,
                 audio,
@@ -273,7 +285,14 @@ impl Shared {
                     })
                     .cloned()
                     .collect();
-                tokio::spawn(Arc::clone(self).subscribe(sock, sub, stream, hubs, sdp));
+                let counter = Arc::clone(t.forwarded.entry(session).or_default());
+                let leg = Leg {
+                    sub,
+                    stream,
+                    hubs,
+                    counter,
+                };
+                tokio::spawn(Arc::clone(self).subscribe(sock, leg, sdp));
             }
             Output::RestartIce { sock, sdp } => {
                 let media = t.media.get(&sock).map(|m| Arc::clone(&m.peer));
@@ -323,6 +342,7 @@ impl Shared {
             bind_ip: self.config.media_ip,
             ice_servers: self.config.ice_servers.clone(),
             network: self.config.network.clone(),
+            relay_only: false,
         };
         let (peer, mut tracks) = Peer::new(&config).await.map_err(|e| e.to_string())?;
         let peer = Arc::new(peer);
@@ -427,18 +447,17 @@ impl Shared {
     }
 
     /// A subscribe's offer, answered with send-only sections fed by the stream's hubs.
-    async fn subscribe(
-        self: Arc<Self>,
-        sock: SockId,
-        sub: String,
-        stream: String,
-        hubs: Vec<Arc<Hub>>,
-        sdp: String,
-    ) {
+    async fn subscribe(self: Arc<Self>, sock: SockId, leg: Leg, sdp: String) {
+        let Leg {
+            sub,
+            stream,
+            hubs,
+            counter,
+        } = leg;
         let made = async {
             let peer = self.media_for(sock).await?;
             let _exchange = peer.negotiation().await;
-            Subscription::answer(Arc::clone(&peer), &stream, hubs, &sdp)
+            Subscription::answer(Arc::clone(&peer), &stream, hubs, &sdp, counter)
                 .await
                 .map_err(|e| e.to_string())
         }
@@ -501,6 +520,7 @@ pub async fn run(
             subscriptions: HashMap::new(),
             media: HashMap::new(),
             resources: HashMap::new(),
+            forwarded: HashMap::new(),
         }),
         timer: Notify::new(),
         open: Mutex::new(HashMap::new()),
@@ -645,7 +665,14 @@ async fn get_session(
         Ok(p) => p,
         Err(e) => return api_error(StatusCode::NOT_FOUND, &e.to_string()),
     };
-    let view = state.tables.lock().expect("tables lock").core.view(&id);
+    let (view, forwarded) = {
+        let t = state.tables.lock().expect("tables lock");
+        let forwarded = t
+            .forwarded
+            .get(&id)
+            .map_or(0, |c| c.load(Ordering::Relaxed));
+        (t.core.view(&id), forwarded)
+    };
     Json(serde_json::json!({
         "sessionId": id,
         "p2p": props.p2p,
@@ -654,6 +681,7 @@ async fn get_session(
         "connectionCount": view.connections.len(),
         "connections": view.connections,
         "streams": view.streams,
+        "forwardedPackets": forwarded,
     }))
     .into_response()
 }

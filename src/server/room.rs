@@ -10,13 +10,18 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::auth::{AuthError, KeyPair, Role};
-use crate::session::{Connection, SessionEvent, Stream};
+use crate::session::{Connection, MediaPath, SessionEvent, Stream};
 use crate::signaling::native::{ClientMsg, ErrorCode, PROTOCOL_VERSION, ServerMsg};
 
 /// How long a publisher has to get its tracks flowing before the publish is abandoned, ms.
 pub(crate) const TRACK_WAIT_MS: u64 = 15_000;
 /// How long a new socket has to send `connect` before it is closed.
 pub(crate) const CONNECT_WAIT_MS: u64 = 10_000;
+/// How long the publisher of a direct stream has to answer a subscriber's offer.
+pub(crate) const PUBLISHER_ANSWER_MS: u64 = 10_000;
+/// The most connections a peer-to-peer session takes (OpenTok's rule: streams go directly
+/// between clients in sessions of no more than two).
+pub(crate) const P2P_CONNECTIONS: usize = 2;
 
 /// The driver's handle for one signaling socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -75,6 +80,8 @@ pub(crate) enum Output {
     /// connection and answer `sdp` with them (feeding `Answered`); forward once connected.
     StartSubscription {
         sock: SockId,
+        /// The session, whose forwarded packets it counts.
+        session: String,
         sub: String,
         stream: String,
         audio: bool,
@@ -109,16 +116,53 @@ enum StreamState {
     AwaitingMedia { deadline: u64 },
     /// Others see it and may subscribe.
     Live,
+    /// Published directly (`info.path` is direct), with no media on the server.
+    Direct,
 }
 
 struct StreamEntry {
     info: Stream,
+    /// Where its media on the server is (a direct stream's, once it is routed too).
     state: StreamState,
+    /// A direct stream asked to be routed through the server: why.
+    route_reason: Option<String>,
+}
+
+impl StreamEntry {
+    /// Whether the others have been told of it (its media on the server is live, or it is
+    /// published directly).
+    fn visible(&self) -> bool {
+        self.state == StreamState::Live || self.info.path == MediaPath::Direct
+    }
+}
+
+/// Where a subscription is.
+#[derive(Debug, Clone, PartialEq)]
+enum SubState {
+    /// Made on the server's media (being answered, or forwarded).
+    Server,
+    /// Of a direct stream, through the server: starts once the stream's media is routed.
+    AwaitingRoute {
+        sock: SockId,
+        audio: bool,
+        video: bool,
+        sdp: String,
+    },
+    /// Its offer went to the publisher of a direct stream, whose answer is due by
+    /// `deadline`; `req` is the subscriber's.
+    AwaitingPublisher {
+        sock: SockId,
+        req: u64,
+        deadline: u64,
+    },
+    /// Answered by the publisher: the media goes directly.
+    Direct,
 }
 
 struct Sub {
     conn: String,
     stream: String,
+    state: SubState,
 }
 
 /// The one offer/answer exchange a connection may have under way.
@@ -152,13 +196,15 @@ struct Member {
 struct Room {
     members: BTreeMap<String, Member>,
     streams: BTreeMap<String, StreamEntry>,
+    /// Media goes directly between its (at most two) clients where it can.
+    p2p: bool,
 }
 
 impl Room {
     fn live_streams(&self) -> impl Iterator<Item = &Stream> {
         self.streams
             .values()
-            .filter(|s| s.state == StreamState::Live)
+            .filter(|s| s.visible())
             .map(|s| &s.info)
     }
 }
@@ -183,6 +229,8 @@ pub(crate) struct Core {
     id_seed: u64,
     id_counter: u64,
     shutting_down: bool,
+    /// The time of the input being handled (Unix ms).
+    now: u64,
     out: Vec<Output>,
 }
 
@@ -213,12 +261,14 @@ impl Core {
             id_seed,
             id_counter: 0,
             shutting_down: false,
+            now: 0,
             out: Vec::new(),
         }
     }
 
     /// Takes `input` at `now` (Unix ms); returns what to do, in order.
     pub fn handle(&mut self, input: Input, now: u64) -> Vec<Output> {
+        self.now = now;
         match input {
             Input::Opened { sock } => {
                 self.unjoined.insert(sock, now + CONNECT_WAIT_MS);
@@ -268,6 +318,10 @@ impl Core {
                 _ => None,
             })
             .chain(self.unjoined.values().copied())
+            .chain(self.subs.values().filter_map(|s| match s.state {
+                SubState::AwaitingPublisher { deadline, .. } => Some(deadline),
+                _ => None,
+            }))
             .min()
     }
 
@@ -387,10 +441,7 @@ impl Core {
                     .get(&subscription_id)
                     .is_some_and(|s| s.conn == conn)
                 {
-                    self.subs.remove(&subscription_id);
-                    self.out.push(Output::EndSubscription {
-                        sub: subscription_id,
-                    });
+                    self.end_subscription(&session, &subscription_id);
                     ServerMsg::Ok { req }
                 } else {
                     error(
@@ -399,6 +450,13 @@ impl Core {
                         format!("no subscription {subscription_id:?}"),
                     )
                 }
+            }
+            ClientMsg::SubscribeAnswer {
+                subscription_id,
+                sdp,
+                error: failure,
+            } => {
+                return self.publisher_answered(&session, &conn, subscription_id, sdp, failure);
             }
             ClientMsg::ForceUnpublish { req, stream_id } => {
                 if !role.may_moderate() {
@@ -474,9 +532,10 @@ impl Core {
                 ),
             );
         }
-        if let Err(e) = self.keys.open_session(&session_id) {
-            return refuse(self, ErrorCode::SessionNotFound, e.to_string());
-        }
+        let props = match self.keys.open_session(&session_id) {
+            Ok(p) => p,
+            Err(e) => return refuse(self, ErrorCode::SessionNotFound, e.to_string()),
+        };
         let claims = match self.keys.verify_token(&token, &session_id, now / 1000) {
             Ok(c) => c,
             Err(e) => {
@@ -493,6 +552,17 @@ impl Core {
             self.out.push(Output::Close { sock });
             return;
         }
+        let members = self.rooms.get(&session_id).map_or(0, |r| r.members.len());
+        if props.p2p && members >= P2P_CONNECTIONS {
+            return refuse(
+                self,
+                ErrorCode::SessionFull,
+                format!(
+                    "this peer-to-peer session has {members} connections, the most one takes; \
+                     create a session without p2p for more"
+                ),
+            );
+        }
         let info = Connection {
             id: self.next_id("c-"),
             data: claims.data,
@@ -507,7 +577,10 @@ impl Core {
         );
         self.rooms
             .entry(session_id.clone())
-            .or_default()
+            .or_insert_with(|| Room {
+                p2p: props.p2p,
+                ..Room::default()
+            })
             .members
             .insert(
                 info.id.clone(),
@@ -531,6 +604,7 @@ impl Core {
                     connection_count: view.connections.len(),
                     connections: view.connections,
                     streams: view.streams,
+                    p2p: props.p2p,
                 },
             },
         );
@@ -562,6 +636,7 @@ impl Core {
                 msid,
                 sdp,
                 stream_id,
+                direct,
             } => {
                 if !role.may_publish() {
                     return Some(error(
@@ -577,24 +652,70 @@ impl Core {
                         "a stream needs audio or video",
                     ));
                 }
-                // A publisher back after joining again keeps its stream's id where it can.
-                let id = match stream_id {
-                    Some(id) if is_stream_id(&id) && !self.stream_id_taken(&id) => id,
-                    _ => self.next_id("s-"),
-                };
-                let entry = StreamEntry {
-                    info: Stream {
-                        id: id.clone(),
-                        name,
-                        has_audio,
-                        has_video,
-                        connection_id: conn.to_owned(),
-                        created_at: 0,
-                    },
-                    state: StreamState::Negotiating,
+                let room = self.rooms.get_mut(session).expect("member's room");
+                if direct && !room.p2p {
+                    return Some(error(
+                        Some(req),
+                        ErrorCode::BadRequest,
+                        "publishing directly needs a peer-to-peer session",
+                    ));
+                }
+                // Its own direct stream, published through the server as well (`route`).
+                let routing = stream_id
+                    .as_ref()
+                    .and_then(|id| room.streams.get_mut(id))
+                    .filter(|e| {
+                        !direct && e.info.connection_id == conn && e.state == StreamState::Direct
+                    });
+                let id = if let Some(entry) = routing {
+                    entry.state = StreamState::Negotiating;
+                    entry.info.id.clone()
+                } else {
+                    // A publisher back after joining again keeps its stream's id where it can.
+                    let id = match stream_id {
+                        Some(id) if is_stream_id(&id) && !self.stream_id_taken(&id) => id,
+                        _ => self.next_id("s-"),
+                    };
+                    let path = if direct {
+                        MediaPath::Direct
+                    } else {
+                        MediaPath::Routed
+                    };
+                    let entry = StreamEntry {
+                        info: Stream {
+                            id: id.clone(),
+                            name,
+                            has_audio,
+                            has_video,
+                            connection_id: conn.to_owned(),
+                            created_at: if direct { self.now } else { 0 },
+                            path,
+                        },
+                        state: if direct {
+                            StreamState::Direct
+                        } else {
+                            StreamState::Negotiating
+                        },
+                        route_reason: None,
+                    };
+                    let info = entry.info.clone();
+                    let room = self.rooms.get_mut(session).expect("member's room");
+                    room.streams.insert(id.clone(), entry);
+                    if direct {
+                        // Nothing to answer: it is live, its media to go to each subscriber.
+                        let reply = ServerMsg::Published {
+                            req,
+                            stream_id: id,
+                            sdp: String::new(),
+                        };
+                        self.send(sock, reply);
+                        tracing::info!(stream = %info.id, name = %info.name, "direct stream created");
+                        self.broadcast(session, SessionEvent::StreamCreated { stream: info });
+                        return None;
+                    }
+                    id
                 };
                 let room = self.rooms.get_mut(session).expect("member's room");
-                room.streams.insert(id.clone(), entry);
                 room.members.get_mut(conn).expect("member").negotiation =
                     Some(Negotiation::Publish {
                         req,
@@ -616,13 +737,19 @@ impl Core {
                 audio,
                 video,
                 sdp,
+                direct,
+                fallback,
             } => {
-                let kinds = self
+                let entry = self
                     .rooms
                     .get(session)
                     .and_then(|r| r.streams.get(&stream_id))
-                    .filter(|s| s.state == StreamState::Live)
-                    .map(|s| (s.info.has_audio && audio, s.info.has_video && video));
+                    .filter(|s| s.visible());
+                let kinds = entry.map(|s| (s.info.has_audio && audio, s.info.has_video && video));
+                let (path, state, owner) = entry
+                    .map_or((MediaPath::Routed, StreamState::Live, String::new()), |e| {
+                        (e.info.path, e.state, e.info.connection_id.clone())
+                    });
                 let (audio, video) = match kinds {
                     None => {
                         return Some(error(
@@ -640,12 +767,39 @@ impl Core {
                     }
                     Some(k) => k,
                 };
+                if direct && path != MediaPath::Direct {
+                    return Some(error(
+                        Some(req),
+                        ErrorCode::BadRequest,
+                        format!(
+                            "stream {stream_id:?} is not published directly; subscribe without direct"
+                        ),
+                    ));
+                }
                 let id = self.next_id("sub-");
+                let state = if direct {
+                    SubState::AwaitingPublisher {
+                        sock,
+                        req,
+                        deadline: self.now + PUBLISHER_ANSWER_MS,
+                    }
+                } else if state == StreamState::Live {
+                    SubState::Server
+                } else {
+                    SubState::AwaitingRoute {
+                        sock,
+                        audio,
+                        video,
+                        sdp: sdp.clone(),
+                    }
+                };
+                let start = state == SubState::Server;
                 self.subs.insert(
                     id.clone(),
                     Sub {
                         conn: conn.to_owned(),
                         stream: stream_id.clone(),
+                        state: state.clone(),
                     },
                 );
                 self.member_mut(session, conn).expect("member").negotiation =
@@ -654,14 +808,45 @@ impl Core {
                         sub: id.clone(),
                         stream: stream_id.clone(),
                     });
-                self.out.push(Output::StartSubscription {
-                    sock,
-                    sub: id,
-                    stream: stream_id,
-                    audio,
-                    video,
-                    sdp,
-                });
+                let owner_sock = self.sock_of(session, &owner);
+                if direct {
+                    if let Some(owner_sock) = owner_sock {
+                        let offer = ServerMsg::SubscribeOffer {
+                            subscription_id: id,
+                            stream_id,
+                            connection_id: conn.to_owned(),
+                            audio,
+                            video,
+                            sdp,
+                        };
+                        self.send(owner_sock, offer);
+                    }
+                } else if start {
+                    self.out.push(Output::StartSubscription {
+                        sock,
+                        session: session.to_owned(),
+                        sub: id,
+                        stream: stream_id,
+                        audio,
+                        video,
+                        sdp,
+                    });
+                } else {
+                    // A direct stream, to be routed through the server first (once).
+                    let entry = self
+                        .rooms
+                        .get_mut(session)
+                        .and_then(|r| r.streams.get_mut(&stream_id))
+                        .expect("visible stream");
+                    if entry.route_reason.is_none() {
+                        entry.route_reason =
+                            Some(fallback.unwrap_or_else(|| "routedSubscriber".into()));
+                        if let Some(owner_sock) = owner_sock {
+                            tracing::info!(stream = %stream_id, "routing a direct stream");
+                            self.send(owner_sock, ServerMsg::Route { stream_id });
+                        }
+                    }
+                }
                 None
             }
             _ => unreachable!("only publishes and subscribes negotiate"),
@@ -705,11 +890,22 @@ impl Core {
                 }
             }
             (Negotiation::Publish { req, stream }, Err(e)) => {
-                if let Some(room) = self.rooms.get_mut(&session) {
-                    room.streams.remove(&stream);
-                }
                 self.send(sock, error(Some(req), ErrorCode::Media, e));
-                self.out.push(Output::EndStream { stream });
+                // A direct stream that could not be routed ends as any stream whose media
+                // stopped; one nobody saw yet goes quietly.
+                let visible = self
+                    .rooms
+                    .get(&session)
+                    .and_then(|r| r.streams.get(&stream))
+                    .is_some_and(StreamEntry::visible);
+                if visible {
+                    self.end_stream(&session, &stream, "mediaStopped");
+                } else {
+                    if let Some(room) = self.rooms.get_mut(&session) {
+                        room.streams.remove(&stream);
+                    }
+                    self.out.push(Output::EndStream { stream });
+                }
             }
             (
                 Negotiation::Subscribe {
@@ -725,6 +921,7 @@ impl Core {
                     subscription_id: sub.clone(),
                     stream_id,
                     sdp,
+                    direct: false,
                 };
                 self.send(sock, reply);
                 if ended {
@@ -744,11 +941,112 @@ impl Core {
                 self.send(sock, error(Some(req), ErrorCode::Media, e));
             }
         }
-        while let Some(member) = self.member_mut(&session, &conn)
+        self.next_exchange(&session, &conn, sock, now);
+    }
+
+    /// The connection's exchange is over: the publishes and subscribes that waited for it
+    /// start, in order, up to the next that has to wait.
+    fn next_exchange(&mut self, session: &str, conn: &str, sock: SockId, now: u64) {
+        while let Some(member) = self.member_mut(session, conn)
             && member.negotiation.is_none()
             && let Some(next) = member.waiting.pop_front()
         {
             self.message(sock, next, now);
+        }
+    }
+
+    /// The publisher of a direct stream answered a subscriber's offer (or could not): the
+    /// subscriber gets the answer, and its next exchange starts.
+    fn publisher_answered(
+        &mut self,
+        session: &str,
+        conn: &str,
+        sub: String,
+        sdp: String,
+        failure: Option<String>,
+    ) {
+        let Some(entry) = self.subs.get(&sub) else {
+            return; // ended meanwhile; its subscriber has been told
+        };
+        let SubState::AwaitingPublisher { sock, req, .. } = entry.state else {
+            return;
+        };
+        let owned = self
+            .rooms
+            .get(session)
+            .and_then(|r| r.streams.get(&entry.stream))
+            .is_some_and(|s| s.info.connection_id == conn);
+        if !owned {
+            return;
+        }
+        if let Some(e) = failure {
+            let message = format!("the publisher could not answer: {e}");
+            return self.fail_subscription(session, &sub, ErrorCode::Media, message);
+        }
+        let (subscriber, stream_id) = (entry.conn.clone(), entry.stream.clone());
+        if let Some(s) = self.subs.get_mut(&sub) {
+            s.state = SubState::Direct;
+        }
+        if let Some(m) = self.member_mut(session, &subscriber) {
+            m.negotiation = None;
+        }
+        let reply = ServerMsg::Subscribed {
+            req,
+            subscription_id: sub,
+            stream_id,
+            sdp,
+            direct: true,
+        };
+        self.send(sock, reply);
+        self.next_exchange(session, &subscriber, sock, self.now);
+    }
+
+    /// Ends a subscription that was never answered: its subscriber gets `code` for its
+    /// request, and its next exchange starts.
+    fn fail_subscription(&mut self, session: &str, sub: &str, code: ErrorCode, message: String) {
+        let Some(entry) = self.subs.remove(sub) else {
+            return;
+        };
+        let sock = match entry.state {
+            SubState::AwaitingPublisher { sock, .. } | SubState::AwaitingRoute { sock, .. } => sock,
+            SubState::Server | SubState::Direct => return,
+        };
+        let Some(member) = self.member_mut(session, &entry.conn) else {
+            return;
+        };
+        let req = match &member.negotiation {
+            Some(Negotiation::Subscribe { req, sub: s, .. }) if s == sub => Some(*req),
+            _ => None,
+        };
+        if let Some(req) = req {
+            member.negotiation = None;
+            self.send(sock, error(Some(req), code, message));
+        }
+        self.next_exchange(session, &entry.conn, sock, self.now);
+    }
+
+    /// Ends a subscription its subscriber no longer wants (or that left): forwarding stops,
+    /// or, for a direct one, its publisher is told.
+    fn end_subscription(&mut self, session: &str, sub: &str) {
+        let Some(entry) = self.subs.remove(sub) else {
+            return;
+        };
+        if entry.state == SubState::Direct {
+            let owner = self
+                .rooms
+                .get(session)
+                .and_then(|r| r.streams.get(&entry.stream))
+                .map(|s| s.info.connection_id.clone());
+            if let Some(owner_sock) = owner.and_then(|o| self.sock_of(session, &o)) {
+                let msg = ServerMsg::SubscriptionEnded {
+                    subscription_id: sub.to_owned(),
+                };
+                self.send(owner_sock, msg);
+            }
+        } else {
+            self.out.push(Output::EndSubscription {
+                sub: sub.to_owned(),
+            });
         }
     }
 
@@ -757,29 +1055,35 @@ impl Core {
         let Some(Some((session, conn))) = self.socks.get(&sock).cloned() else {
             return;
         };
+        // Direct streams and subscriptions do not go through the server's connection.
         let own: Vec<String> = self.rooms.get(&session).map_or_else(Vec::new, |r| {
             r.streams
                 .values()
-                .filter(|s| s.info.connection_id == conn)
+                .filter(|s| s.info.connection_id == conn && s.state != StreamState::Direct)
                 .map(|s| s.info.id.clone())
                 .collect()
         });
         for stream in own {
             self.end_stream(&session, &stream, "mediaStopped");
         }
-        self.end_subscriptions_of(&conn);
+        self.end_subscriptions_of(&session, &conn, |s| *s == SubState::Server);
     }
 
-    fn end_subscriptions_of(&mut self, conn: &str) {
+    /// Ends the subscriptions of `conn` in a state that `which` picks.
+    fn end_subscriptions_of(
+        &mut self,
+        session: &str,
+        conn: &str,
+        which: impl Fn(&SubState) -> bool,
+    ) {
         let subs: Vec<String> = self
             .subs
             .iter()
-            .filter(|(_, s)| s.conn == conn)
+            .filter(|(_, s)| s.conn == conn && which(&s.state))
             .map(|(id, _)| id.clone())
             .collect();
         for sub in subs {
-            self.subs.remove(&sub);
-            self.out.push(Output::EndSubscription { sub });
+            self.end_subscription(session, &sub);
         }
     }
 
@@ -798,6 +1102,48 @@ impl Core {
             return;
         }
         entry.state = StreamState::Live;
+        if entry.info.path == MediaPath::Direct {
+            // A direct stream now routed: everyone is told, and the subscriptions that
+            // waited for it start.
+            entry.info.path = MediaPath::Routed;
+            let info = entry.info.clone();
+            let reason = entry.route_reason.clone().unwrap_or_default();
+            tracing::info!(stream = %info.id, reason, "direct stream routed");
+            self.broadcast(
+                &session,
+                SessionEvent::StreamPathChanged {
+                    stream: info,
+                    reason,
+                },
+            );
+            let waiting: Vec<(String, SubState)> = self
+                .subs
+                .iter()
+                .filter(|(_, s)| s.stream == stream)
+                .map(|(id, s)| (id.clone(), s.state.clone()))
+                .collect();
+            for (sub, state) in waiting {
+                if let SubState::AwaitingRoute {
+                    sock,
+                    audio,
+                    video,
+                    sdp,
+                } = state
+                {
+                    self.subs.get_mut(&sub).expect("listed").state = SubState::Server;
+                    self.out.push(Output::StartSubscription {
+                        sock,
+                        session: session.clone(),
+                        sub,
+                        stream: stream.clone(),
+                        audio,
+                        video,
+                        sdp,
+                    });
+                }
+            }
+            return;
+        }
         entry.info.created_at = now;
         let info = entry.info.clone();
         tracing::info!(stream = %info.id, name = %info.name, "stream created");
@@ -835,6 +1181,23 @@ impl Core {
                 })
             })
             .collect();
+        let unanswered: Vec<String> = self
+            .subs
+            .iter()
+            .filter(|(_, s)| {
+                matches!(s.state, SubState::AwaitingPublisher { deadline, .. } if deadline <= now)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for sub in unanswered {
+            if let Some(session) = self.session_of_stream(&self.subs[&sub].stream) {
+                let message = format!(
+                    "the publisher did not answer within {} s",
+                    PUBLISHER_ANSWER_MS / 1000
+                );
+                self.fail_subscription(&session, &sub, ErrorCode::Media, message);
+            }
+        }
         for (session, stream) in late {
             tracing::warn!(%stream, "publisher's media did not arrive; publish abandoned");
             let owner = self.rooms[&session].streams[&stream]
@@ -890,7 +1253,7 @@ impl Core {
         for stream in own {
             self.end_stream(session, &stream, reason);
         }
-        self.end_subscriptions_of(conn);
+        self.end_subscriptions_of(session, conn, |_| true);
         let Some(room) = self.rooms.get_mut(session) else {
             return;
         };
@@ -931,15 +1294,26 @@ impl Core {
             stream: entry.info.clone(),
             reason: reason.to_owned(),
         };
-        if entry.state == StreamState::Live {
+        if entry.visible() {
             self.broadcast(session, event);
         } else if let Some(owner) = self.sock_of(session, &entry.info.connection_id) {
             // Nobody else had seen it; its publisher learns that it will not go live.
             self.send(owner, ServerMsg::Event { event });
         }
         for sub in subs {
-            self.subs.remove(&sub);
-            self.out.push(Output::EndSubscription { sub });
+            match self.subs.get(&sub).map(|s| &s.state) {
+                Some(SubState::AwaitingPublisher { .. } | SubState::AwaitingRoute { .. }) => {
+                    let message = format!("stream {stream:?} ended ({reason})");
+                    self.fail_subscription(session, &sub, ErrorCode::NotFound, message);
+                }
+                Some(SubState::Direct) => {
+                    self.subs.remove(&sub);
+                }
+                Some(SubState::Server) | None => {
+                    self.subs.remove(&sub);
+                    self.out.push(Output::EndSubscription { sub });
+                }
+            }
         }
         self.out.push(Output::EndStream {
             stream: stream.to_owned(),
@@ -1145,6 +1519,7 @@ mod tests {
             assert_eq!(
                 msgs(&out, SockId(sock)),
                 [ServerMsg::Subscribed {
+                    direct: false,
                     req,
                     subscription_id: sub.clone(),
                     stream_id: stream.into(),
@@ -1164,6 +1539,8 @@ mod tests {
 
     fn subscribe(req: u64, stream: &str) -> ClientMsg {
         ClientMsg::Subscribe {
+            direct: false,
+            fallback: None,
             req,
             stream_id: stream.into(),
             audio: true,
@@ -1174,6 +1551,7 @@ mod tests {
 
     fn publish(req: u64) -> ClientMsg {
         ClientMsg::Publish {
+            direct: false,
             req,
             name: "cam".into(),
             has_audio: true,
@@ -1222,6 +1600,7 @@ mod tests {
             let out = h.msg(
                 sock,
                 ClientMsg::Publish {
+                    direct: false,
                     req: 9,
                     name: "cam".into(),
                     has_audio: true,
@@ -1412,6 +1791,7 @@ mod tests {
         let out = h.msg(
             1,
             ClientMsg::Publish {
+                direct: false,
                 req: 3,
                 name: "mic".into(),
                 has_audio: true,
@@ -1432,6 +1812,8 @@ mod tests {
         let out = h.msg(
             1,
             ClientMsg::Subscribe {
+                direct: false,
+                fallback: None,
                 req: 4,
                 stream_id: audio_only,
                 audio: false,
@@ -1516,6 +1898,7 @@ mod tests {
         let out = h.msg(
             1,
             ClientMsg::Publish {
+                direct: false,
                 req: 6,
                 name: "nothing".into(),
                 has_audio: false,
@@ -1855,125 +2238,128 @@ mod tests {
         }
 
         proptest! {
-            #[test]
-            fn prop_the_core_takes_any_sequence_of_inputs(
-                ops in prop::collection::vec(op(), 0..60),
-                shutdown in any::<bool>(),
-            ) {
-                let mut h = harness();
-                let (mut streams, mut subs, mut conns) = (vec![], vec![], vec![]);
-                let mut closed = std::collections::HashSet::new();
-                for (req, op) in (1..).zip(ops) {
-                    let sock = |n: u8| SockId(n as u64);
-                    let input = match op {
-                        Op::Open(n) => Input::Opened { sock: sock(n) },
-                        Op::Connect(n, which, good) => {
-                            let roles = [Role::Publisher, Role::Subscriber, Role::Moderator];
-                            let token = match roles.get(which as usize) {
-                                Some(&role) => h.token(role, h.now / 1000 + 60),
-                                None => "junk".into(),
+                    #[test]
+                    fn prop_the_core_takes_any_sequence_of_inputs(
+                        ops in prop::collection::vec(op(), 0..60),
+                        shutdown in any::<bool>(),
+                    ) {
+                        let mut h = harness();
+                        let (mut streams, mut subs, mut conns) = (vec![], vec![], vec![]);
+                        let mut closed = std::collections::HashSet::new();
+                        for (req, op) in (1..).zip(ops) {
+                            let sock = |n: u8| SockId(n as u64);
+                            let input = match op {
+                                Op::Open(n) => Input::Opened { sock: sock(n) },
+                                Op::Connect(n, which, good) => {
+                                    let roles = [Role::Publisher, Role::Subscriber, Role::Moderator];
+                                    let token = match roles.get(which as usize) {
+                                        Some(&role) => h.token(role, h.now / 1000 + 60),
+                                        None => "junk".into(),
+                                    };
+                                    let mut msg = h.connect_msg(token);
+                                    if !good {
+                                        if let ClientMsg::Connect { session_id, .. } = &mut msg {
+                                            session_id.push('x');
+                                        }
+                                    }
+                                    Input::Message { sock: sock(n), msg }
+                                }
+                                Op::Publish(n, with_media) => Input::Message {
+                                    sock: sock(n),
+                                    msg: ClientMsg::Publish {
+                                        direct: false,
+                                        req,
+                                        name: "cam".into(),
+                                        has_audio: with_media,
+                                        has_video: true,
+                                        msid: "m".into(),
+                                        sdp: "offer".into(),
+                                        stream_id: None,
+                                    },
+                                },
+                                Op::Unpublish(n, i) => Input::Message {
+                                    sock: sock(n),
+                                    msg: ClientMsg::Unpublish { req, stream_id: pick(&streams, i) },
+                                },
+                                Op::Subscribe(n, i, audio) => Input::Message {
+                                    sock: sock(n),
+                                    msg: ClientMsg::Subscribe {
+                                        direct: false,
+        fallback: None,
+                                        req,
+                                        stream_id: pick(&streams, i),
+                                        audio,
+                                        video: true,
+                                        sdp: "offer".into(),
+                                    },
+                                },
+                                Op::Unsubscribe(n, i) => Input::Message {
+                                    sock: sock(n),
+                                    msg: ClientMsg::Unsubscribe { req, subscription_id: pick(&subs, i) },
+                                },
+                                Op::ForceUnpublish(n, i) => Input::Message {
+                                    sock: sock(n),
+                                    msg: ClientMsg::ForceUnpublish { req, stream_id: pick(&streams, i) },
+                                },
+                                Op::ForceDisconnect(n, i) => Input::Message {
+                                    sock: sock(n),
+                                    msg: ClientMsg::ForceDisconnect { req, connection_id: pick(&conns, i) },
+                                },
+                                Op::Leave(n) => Input::Message { sock: sock(n), msg: ClientMsg::Disconnect },
+                                Op::Unreadable(n) => Input::Unreadable { sock: sock(n), error: "x".into() },
+                                Op::Close(n) => Input::Closed { sock: sock(n), reason: "clientDisconnected" },
+                                Op::Answer(n, ok) => Input::Answered {
+                                    sock: sock(n),
+                                    result: if ok { Ok("answer".into()) } else { Err("no".into()) },
+                                },
+                                Op::Media(i) => Input::PublishMedia { stream: pick(&streams, i) },
+                                Op::MediaFailed(n) => Input::MediaFailed { sock: sock(n) },
+                                Op::Tick(ms) => {
+                                    h.now += ms as u64;
+                                    Input::Timeout
+                                }
                             };
-                            let mut msg = h.connect_msg(token);
-                            if !good {
-                                if let ClientMsg::Connect { session_id, .. } = &mut msg {
-                                    session_id.push('x');
+                            // The driver never feeds a socket again once it has closed.
+                            let on = match &input {
+                                Input::Opened { sock }
+                                | Input::Message { sock, .. }
+                                | Input::Unreadable { sock, .. }
+                                | Input::Closed { sock, .. }
+                                | Input::Answered { sock, .. }
+                                | Input::MediaFailed { sock } => Some(*sock),
+                                _ => None,
+                            };
+                            if on.is_some_and(|s| closed.contains(&s)) {
+                                continue;
+                            }
+                            let closing = match &input {
+                                Input::Closed { sock, .. } => Some(*sock),
+                                _ => None,
+                            };
+                            let out = h.input(input);
+                            for o in &out {
+                                match o {
+                                    Output::StartPublish { stream, .. } => streams.push(stream.clone()),
+                                    Output::StartSubscription { sub, .. } => subs.push(sub.clone()),
+                                    Output::Send { sock, msg } => {
+                                        prop_assert!(!closed.contains(sock), "sent to closed {sock:?}: {msg:?}");
+                                        if let ServerMsg::Event { event: SessionEvent::SessionConnected { connection, .. } } = msg {
+                                            conns.push(connection.id.clone());
+                                        }
+                                    }
+                                    _ => {}
                                 }
                             }
-                            Input::Message { sock: sock(n), msg }
-                        }
-                        Op::Publish(n, with_media) => Input::Message {
-                            sock: sock(n),
-                            msg: ClientMsg::Publish {
-                                req,
-                                name: "cam".into(),
-                                has_audio: with_media,
-                                has_video: true,
-                                msid: "m".into(),
-                                sdp: "offer".into(),
-                                stream_id: None,
-                            },
-                        },
-                        Op::Unpublish(n, i) => Input::Message {
-                            sock: sock(n),
-                            msg: ClientMsg::Unpublish { req, stream_id: pick(&streams, i) },
-                        },
-                        Op::Subscribe(n, i, audio) => Input::Message {
-                            sock: sock(n),
-                            msg: ClientMsg::Subscribe {
-                                req,
-                                stream_id: pick(&streams, i),
-                                audio,
-                                video: true,
-                                sdp: "offer".into(),
-                            },
-                        },
-                        Op::Unsubscribe(n, i) => Input::Message {
-                            sock: sock(n),
-                            msg: ClientMsg::Unsubscribe { req, subscription_id: pick(&subs, i) },
-                        },
-                        Op::ForceUnpublish(n, i) => Input::Message {
-                            sock: sock(n),
-                            msg: ClientMsg::ForceUnpublish { req, stream_id: pick(&streams, i) },
-                        },
-                        Op::ForceDisconnect(n, i) => Input::Message {
-                            sock: sock(n),
-                            msg: ClientMsg::ForceDisconnect { req, connection_id: pick(&conns, i) },
-                        },
-                        Op::Leave(n) => Input::Message { sock: sock(n), msg: ClientMsg::Disconnect },
-                        Op::Unreadable(n) => Input::Unreadable { sock: sock(n), error: "x".into() },
-                        Op::Close(n) => Input::Closed { sock: sock(n), reason: "clientDisconnected" },
-                        Op::Answer(n, ok) => Input::Answered {
-                            sock: sock(n),
-                            result: if ok { Ok("answer".into()) } else { Err("no".into()) },
-                        },
-                        Op::Media(i) => Input::PublishMedia { stream: pick(&streams, i) },
-                        Op::MediaFailed(n) => Input::MediaFailed { sock: sock(n) },
-                        Op::Tick(ms) => {
-                            h.now += ms as u64;
-                            Input::Timeout
-                        }
-                    };
-                    // The driver never feeds a socket again once it has closed.
-                    let on = match &input {
-                        Input::Opened { sock }
-                        | Input::Message { sock, .. }
-                        | Input::Unreadable { sock, .. }
-                        | Input::Closed { sock, .. }
-                        | Input::Answered { sock, .. }
-                        | Input::MediaFailed { sock } => Some(*sock),
-                        _ => None,
-                    };
-                    if on.is_some_and(|s| closed.contains(&s)) {
-                        continue;
-                    }
-                    let closing = match &input {
-                        Input::Closed { sock, .. } => Some(*sock),
-                        _ => None,
-                    };
-                    let out = h.input(input);
-                    for o in &out {
-                        match o {
-                            Output::StartPublish { stream, .. } => streams.push(stream.clone()),
-                            Output::StartSubscription { sub, .. } => subs.push(sub.clone()),
-                            Output::Send { sock, msg } => {
-                                prop_assert!(!closed.contains(sock), "sent to closed {sock:?}: {msg:?}");
-                                if let ServerMsg::Event { event: SessionEvent::SessionConnected { connection, .. } } = msg {
-                                    conns.push(connection.id.clone());
-                                }
+                            if let Some(sock) = closing {
+                                closed.insert(sock);
                             }
-                            _ => {}
+                        }
+                        if shutdown {
+                            h.input(Input::Shutdown);
+                            h.now += 60_000;
+                            h.input(Input::Timeout);
                         }
                     }
-                    if let Some(sock) = closing {
-                        closed.insert(sock);
-                    }
                 }
-                if shutdown {
-                    h.input(Input::Shutdown);
-                    h.now += 60_000;
-                    h.input(Input::Timeout);
-                }
-            }
-        }
     }
 }

@@ -89,7 +89,11 @@ impl Virtual {
                     | ServerMsg::IceRestarted { req, .. }
                     | ServerMsg::Ok { req }
                     | ServerMsg::Error { req: Some(req), .. } => Some(*req),
-                    ServerMsg::Event { .. } => None,
+                    // Its streams are never direct: nothing is asked of it.
+                    ServerMsg::Event { .. }
+                    | ServerMsg::SubscribeOffer { .. }
+                    | ServerMsg::SubscriptionEnded { .. }
+                    | ServerMsg::Route { .. } => None,
                 };
                 if let Some(req) = req
                     && let Some(w) = this.waiters.lock().expect("waiters lock").remove(&req)
@@ -157,7 +161,7 @@ fn refusal(code: ErrorCode, message: &str) -> Response {
         ErrorCode::SessionNotFound | ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
         ErrorCode::Media => StatusCode::NOT_ACCEPTABLE,
-        ErrorCode::TooManyConnections => {
+        ErrorCode::TooManyConnections | ErrorCode::SessionFull => {
             let mut r = problem(StatusCode::SERVICE_UNAVAILABLE, message);
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -388,6 +392,7 @@ async fn post(
                         msid: offered_msid(&offer),
                         sdp: offer.clone(),
                         stream_id: None,
+                        direct: false,
                     })
                     .await?;
                 match reply {
@@ -422,6 +427,8 @@ async fn post(
                         audio: has_audio && stream.has_audio,
                         video: has_video && stream.has_video,
                         sdp: offer.clone(),
+                        direct: false,
+                        fallback: Some("whepSubscriber".into()),
                     })
                     .await?;
                 match reply {

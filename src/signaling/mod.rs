@@ -49,7 +49,7 @@ impl SignalingError {
                 SignalingError::Protocol(message)
             }
             ErrorCode::Media | ErrorCode::Internal => SignalingError::Refused(message),
-            ErrorCode::TooManyConnections => SignalingError::Busy(message),
+            ErrorCode::TooManyConnections | ErrorCode::SessionFull => SignalingError::Busy(message),
         }
     }
 }

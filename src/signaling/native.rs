@@ -45,6 +45,10 @@ pub enum ClientMsg {
         sdp: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         stream_id: Option<String>,
+        /// In a peer-to-peer session: the stream's media goes to each subscriber directly
+        /// (`subscribeOffer`), and `sdp` is empty. Answered at once.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        direct: bool,
     },
     /// Stop publishing; answered by `ok`.
     #[serde(rename_all = "camelCase")]
@@ -59,6 +63,23 @@ pub enum ClientMsg {
         audio: bool,
         video: bool,
         sdp: String,
+        /// Of a stream whose path is `direct`: `sdp` is the offer of a connection of its own,
+        /// passed to the publisher, whose answer comes back in `subscribed`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        direct: bool,
+        /// Of a `direct` stream subscribed through the server: why the direct path was left
+        /// (`directFailed`, `directLost`), told to everyone in `streamPathChanged`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fallback: Option<String>,
+    },
+    /// The publisher's answer to a `subscribeOffer` (`sdp`), or why it has none (`error`).
+    #[serde(rename_all = "camelCase")]
+    SubscribeAnswer {
+        subscription_id: String,
+        #[serde(default)]
+        sdp: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
     },
     /// Restart ICE on the client's peer connection (its media path broke while signaling
     /// stayed up): `sdp` is an offer with new ICE credentials; answered by `iceRestarted`.
@@ -93,6 +114,8 @@ pub enum ErrorCode {
     Internal,
     /// A socket sent no `connect` in time.
     ConnectTimeout,
+    /// A peer-to-peer session has its two connections.
+    SessionFull,
     /// The server's connection limits (in total, or from one address) are reached.
     TooManyConnections,
 }
@@ -120,7 +143,28 @@ pub enum ServerMsg {
         subscription_id: String,
         stream_id: String,
         sdp: String,
+        /// The answer is the publisher's, for a connection directly with it.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        direct: bool,
     },
+    /// To the publisher of a `direct` stream: a subscriber's offer, to answer with
+    /// `subscribeAnswer` on a connection of its own.
+    #[serde(rename_all = "camelCase")]
+    SubscribeOffer {
+        subscription_id: String,
+        stream_id: String,
+        connection_id: String,
+        audio: bool,
+        video: bool,
+        sdp: String,
+    },
+    /// To the publisher of a `direct` stream: a direct subscription ended.
+    #[serde(rename_all = "camelCase")]
+    SubscriptionEnded { subscription_id: String },
+    /// To the publisher of a `direct` stream: publish it through the server as well
+    /// (`publish` with its `streamId`), for a subscriber that cannot have it directly.
+    #[serde(rename_all = "camelCase")]
+    Route { stream_id: String },
     /// The answer to `restartIce`.
     #[serde(rename_all = "camelCase")]
     IceRestarted { req: u64, sdp: String },
@@ -143,12 +187,40 @@ impl ServerMsg {
             | ServerMsg::IceRestarted { req, .. }
             | ServerMsg::Ok { req } => Some(*req),
             ServerMsg::Error { req, .. } => *req,
-            ServerMsg::Event { .. } => None,
+            ServerMsg::Event { .. }
+            | ServerMsg::SubscribeOffer { .. }
+            | ServerMsg::SubscriptionEnded { .. }
+            | ServerMsg::Route { .. } => None,
         }
     }
 }
 
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<ServerMsg>>>>;
+
+/// How a subscription's media comes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// From the publisher of a direct stream.
+    Direct,
+    /// Through the server; of a direct stream, for the reason given.
+    Server(Option<&'static str>),
+}
+
+/// What the server asks of the publisher of a direct stream (a peer-to-peer session).
+#[derive(Debug, Clone, PartialEq)]
+pub enum DirectRequest {
+    /// A subscriber's offer for `stream_id`, to answer with [`NativeClient::answer_direct`].
+    Offer {
+        subscription_id: String,
+        stream_id: String,
+        connection_id: String,
+        sdp: String,
+    },
+    /// The subscription ended: its connection can go.
+    Ended { subscription_id: String },
+    /// Publish `stream_id` through the server as well.
+    Route { stream_id: String },
+}
 
 /// How a client joins a session, kept to join again when the connection drops.
 #[derive(Debug, Clone)]
@@ -181,6 +253,8 @@ pub struct NativeClient {
     timeout: Duration,
     /// Resolves when the connection's task has ended (after the goodbye is on the wire).
     written: tokio::sync::Mutex<Option<oneshot::Receiver<()>>>,
+    /// What the server asks of a publisher of direct streams, until a command takes it.
+    direct: Mutex<Option<mpsc::UnboundedReceiver<DirectRequest>>>,
 }
 
 /// Opens a socket and joins: the socket, and `sessionConnected`.
@@ -249,6 +323,7 @@ async fn serve(
     out: &mut mpsc::UnboundedReceiver<ClientMsg>,
     pending: &Pending,
     events: &mpsc::UnboundedSender<SessionEvent>,
+    direct: &mpsc::UnboundedSender<DirectRequest>,
 ) -> Ended {
     loop {
         tokio::select! {
@@ -301,6 +376,15 @@ async fn serve(
                         let _ = events.send(event);
                     }
                     ServerMsg::Error { message, .. } => tracing::warn!("server error: {message}"),
+                    ServerMsg::SubscribeOffer { subscription_id, stream_id, connection_id, sdp, .. } => {
+                        let _ = direct.send(DirectRequest::Offer { subscription_id, stream_id, connection_id, sdp });
+                    }
+                    ServerMsg::SubscriptionEnded { subscription_id } => {
+                        let _ = direct.send(DirectRequest::Ended { subscription_id });
+                    }
+                    ServerMsg::Route { stream_id } => {
+                        let _ = direct.send(DirectRequest::Route { stream_id });
+                    }
                     _ => {}
                 }
             }
@@ -389,6 +473,7 @@ impl NativeClient {
         let (mut ws, first) = open(&login).await?;
         let (out_tx, mut out_rx) = mpsc::unbounded_channel::<ClientMsg>();
         let (events_tx, events_rx) = mpsc::unbounded_channel::<SessionEvent>();
+        let (direct_tx, direct_rx) = mpsc::unbounded_channel::<DirectRequest>();
         let pending: Pending = Arc::default();
         let (written_tx, written_rx) = oneshot::channel::<()>();
         let p = Arc::clone(&pending);
@@ -396,7 +481,7 @@ impl NativeClient {
         tokio::spawn(async move {
             let _written = written_tx; // dropped when the task ends: the socket is done
             loop {
-                let ended = serve(&mut ws, &mut out_rx, &p, &events_tx).await;
+                let ended = serve(&mut ws, &mut out_rx, &p, &events_tx, &direct_tx).await;
                 // Wake every waiter: their requests will not be answered.
                 p.lock().expect("pending lock").clear();
                 let Ended::Lost(reason) = ended else { return };
@@ -412,6 +497,7 @@ impl NativeClient {
             timeout,
             next_req: 1.into(),
             written: tokio::sync::Mutex::new(Some(written_rx)),
+            direct: Mutex::new(Some(direct_rx)),
         };
         Ok((client, first, events_rx))
     }
@@ -473,12 +559,62 @@ impl NativeClient {
                 msid: msid.to_owned(),
                 sdp: offer,
                 stream_id: again.map(str::to_owned),
+                direct: false,
             })
             .await?
         {
             ServerMsg::Published { stream_id, sdp, .. } => Ok((stream_id, sdp)),
             other => Err(unexpected(other)),
         }
+    }
+
+    /// Publishes a stream directly (a peer-to-peer session): no media goes to the server;
+    /// returns its id. `again` as for [`NativeClient::publish`].
+    pub async fn publish_direct(
+        &self,
+        name: &str,
+        (has_audio, has_video): (bool, bool),
+        again: Option<&str>,
+    ) -> Result<String, SignalingError> {
+        match self
+            .request(|req| ClientMsg::Publish {
+                req,
+                name: name.to_owned(),
+                has_audio,
+                has_video,
+                msid: String::new(),
+                sdp: String::new(),
+                stream_id: again.map(str::to_owned),
+                direct: true,
+            })
+            .await?
+        {
+            ServerMsg::Published { stream_id, .. } => Ok(stream_id),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// What the server asks of this client as the publisher of direct streams; `None` once
+    /// taken.
+    pub fn direct_requests(&self) -> Option<mpsc::UnboundedReceiver<DirectRequest>> {
+        self.direct.lock().expect("direct lock").take()
+    }
+
+    /// Answers a subscriber's offer for a direct stream: `Ok(answer)`, or why there is none.
+    pub fn answer_direct(
+        &self,
+        subscription_id: &str,
+        answer: Result<String, String>,
+    ) -> Result<(), SignalingError> {
+        let (sdp, error) = match answer {
+            Ok(sdp) => (sdp, None),
+            Err(e) => (String::new(), Some(e)),
+        };
+        self.send(ClientMsg::SubscribeAnswer {
+            subscription_id: subscription_id.to_owned(),
+            sdp,
+            error,
+        })
     }
 
     pub async fn unpublish(&self, stream_id: &str) -> Result<(), SignalingError> {
@@ -491,14 +627,19 @@ impl NativeClient {
     }
 
     /// Subscribes with `offer` (receive-only sections for the kinds asked for); returns the
-    /// subscription's id and the server's answer.
+    /// subscription's id and the answer: the server's, or, with `how` direct, the
+    /// publisher's. A routed subscription to a direct stream says why in `how`'s fallback.
     pub async fn subscribe(
         &self,
         stream_id: &str,
-        audio: bool,
-        video: bool,
+        (audio, video): (bool, bool),
         offer: String,
+        how: Via,
     ) -> Result<(String, String), SignalingError> {
+        let (direct, fallback) = match how {
+            Via::Direct => (true, None),
+            Via::Server(fallback) => (false, fallback.map(str::to_owned)),
+        };
         match self
             .request(|req| ClientMsg::Subscribe {
                 req,
@@ -506,6 +647,8 @@ impl NativeClient {
                 audio,
                 video,
                 sdp: offer,
+                direct,
+                fallback,
             })
             .await?
         {

@@ -369,6 +369,7 @@ impl WhipClient {
                 has_video: true,
                 connection_id: "remote".into(),
                 created_at: now_ms(),
+                path: crate::session::MediaPath::Routed,
             }],
         };
         let first = SessionEvent::SessionConnected {
@@ -377,6 +378,7 @@ impl WhipClient {
             connection_count: 1,
             connections: vec![me],
             streams,
+            p2p: false,
         };
         let (events, rx) = mpsc::unbounded_channel();
         Ok((
@@ -492,6 +494,7 @@ impl WhipClient {
                 has_video,
                 connection_id: "local".into(),
                 created_at: now_ms(),
+                path: crate::session::MediaPath::Routed,
             },
         });
         Ok((id, answer))
@@ -565,6 +568,7 @@ impl WhipClient {
                 has_video: true,
                 connection_id: String::new(),
                 created_at: now_ms(),
+                path: crate::session::MediaPath::Routed,
             },
             reason: "resourceGone".into(),
         });

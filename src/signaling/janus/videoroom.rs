@@ -69,6 +69,7 @@ fn feed(p: &Value) -> Feed {
             has_video: has("video"),
             connection_id: id,
             created_at: now_ms(),
+            path: crate::session::MediaPath::Routed,
         },
         mids,
     }
@@ -186,6 +187,7 @@ impl VideoRoomClient {
             connection_count: connections.len(),
             connections,
             streams: state.feeds.values().map(|f| f.stream.clone()).collect(),
+            p2p: false,
         };
         let state = Arc::new(Mutex::new(state));
         let published = Arc::new(AtomicBool::new(false));
@@ -687,6 +689,7 @@ fn own_stream(me: &str) -> Stream {
         has_video: true,
         connection_id: me.to_owned(),
         created_at: now_ms(),
+        path: crate::session::MediaPath::Routed,
     }
 }
 
