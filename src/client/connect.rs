@@ -315,18 +315,19 @@ pub async fn list_streams(args: ListStreamsArgs) -> CmdResult {
     } else {
         let _ = writeln!(
             out,
-            "{:<20} {:<20} {:<6} {:<6} CONNECTION",
-            "STREAM", "NAME", "AUDIO", "VIDEO"
+            "{:<20} {:<20} {:<6} {:<6} {:<7} CONNECTION",
+            "STREAM", "NAME", "AUDIO", "VIDEO", "PATH"
         );
         for s in streams {
             let yn = |b: bool| if b { "yes" } else { "no" };
             let _ = writeln!(
                 out,
-                "{:<20} {:<20} {:<6} {:<6} {}",
+                "{:<20} {:<20} {:<6} {:<6} {:<7} {}",
                 s.id,
                 s.name,
                 yn(s.has_audio),
                 yn(s.has_video),
+                s.path.as_str(),
                 s.connection_id
             );
         }

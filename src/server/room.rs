@@ -2168,6 +2168,169 @@ mod tests {
         assert_eq!(msgs(&out, SockId(4)), [disconnected("serverShutdown")]);
     }
 
+    fn p2p_harness() -> Harness {
+        let mut h = harness();
+        h.session = h.keys.create_session(&SessionProps {
+            p2p: true,
+            location_hint: None,
+            created_at: T0 / 1000,
+            nonce: "p".into(),
+        });
+        h
+    }
+
+    fn publish_direct(req: u64) -> ClientMsg {
+        ClientMsg::Publish {
+            req,
+            name: "cam".into(),
+            has_audio: true,
+            has_video: true,
+            msid: String::new(),
+            sdp: String::new(),
+            stream_id: None,
+            direct: true,
+        }
+    }
+
+    #[test]
+    fn a_p2p_session_passes_offers_to_the_publisher_and_takes_two_connections() {
+        let mut h = p2p_harness();
+        h.join(1, Role::Publisher);
+        let sub_conn = h.join(2, Role::Subscriber);
+        // A third is refused, and its socket closed.
+        let token = h.token(Role::Subscriber, h.now / 1000 + 60);
+        let out = h.msg(3, h.connect_msg(token));
+        assert_eq!(error_code(&out, SockId(3)), Some(ErrorCode::SessionFull));
+        assert!(out.contains(&Output::Close { sock: SockId(3) }));
+
+        // Published directly: live at once, no media work, everyone told.
+        let out = h.msg(1, publish_direct(1));
+        let stream = match msgs(&out, SockId(1)).as_slice() {
+            [
+                ServerMsg::Published {
+                    req: 1,
+                    stream_id,
+                    sdp,
+                },
+                ..,
+            ] if sdp.is_empty() => stream_id.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert!(!out.iter().any(|o| matches!(o, Output::StartPublish { .. })));
+        assert!(matches!(
+            events(&out, SockId(2)).as_slice(),
+            [SessionEvent::StreamCreated { stream: s }] if s.path == MediaPath::Direct
+        ));
+
+        // A direct subscribe goes to the publisher; its answer comes back.
+        let mut sub = subscribe(2, &stream);
+        if let ClientMsg::Subscribe { direct, .. } = &mut sub {
+            *direct = true;
+        }
+        let out = h.msg(2, sub);
+        let sub_id = match msgs(&out, SockId(1)).as_slice() {
+            [
+                ServerMsg::SubscribeOffer {
+                    subscription_id,
+                    connection_id,
+                    sdp,
+                    ..
+                },
+            ] => {
+                assert_eq!((connection_id, sdp.as_str()), (&sub_conn, "offer"));
+                subscription_id.clone()
+            }
+            other => panic!("{other:?}"),
+        };
+        assert!(out.iter().all(|o| matches!(o, Output::Send { .. })));
+        let out = h.msg(
+            1,
+            ClientMsg::SubscribeAnswer {
+                subscription_id: sub_id.clone(),
+                sdp: "direct answer".into(),
+                error: None,
+            },
+        );
+        assert_eq!(
+            msgs(&out, SockId(2)),
+            [ServerMsg::Subscribed {
+                req: 2,
+                subscription_id: sub_id.clone(),
+                stream_id: stream.clone(),
+                sdp: "direct answer".into(),
+                direct: true,
+            }]
+        );
+
+        // The direct path failed: through the server; the publisher is asked to route.
+        let mut routed = subscribe(3, &stream);
+        if let ClientMsg::Subscribe { fallback, .. } = &mut routed {
+            *fallback = Some("directFailed".into());
+        }
+        let out = h.msg(2, routed);
+        assert_eq!(
+            msgs(&out, SockId(1)),
+            [ServerMsg::Route {
+                stream_id: stream.clone()
+            }]
+        );
+        assert!(msgs(&out, SockId(2)).is_empty(), "it waits for the route");
+        let mut again = publish(4);
+        if let ClientMsg::Publish { stream_id, .. } = &mut again {
+            *stream_id = Some(stream.clone());
+        }
+        let out = h.msg(1, again);
+        assert!(matches!(out.as_slice(), [Output::StartPublish { stream: s, .. }] if *s == stream));
+        h.answered(1, Ok("answer"));
+        let out = h.input(Input::PublishMedia {
+            stream: stream.clone(),
+        });
+        assert!(matches!(
+            events(&out, SockId(2)).as_slice(),
+            [SessionEvent::StreamPathChanged { stream: s, reason }]
+                if s.path == MediaPath::Routed && reason == "directFailed"
+        ));
+        assert!(out.iter().any(
+            |o| matches!(o, Output::StartSubscription { sock: SockId(2), stream: s, .. } if *s == stream)
+        ));
+        let out = h.answered(2, Ok("server answer"));
+        assert!(matches!(
+            msgs(&out, SockId(2)).as_slice(),
+            [ServerMsg::Subscribed {
+                req: 3,
+                direct: false,
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn an_unanswered_direct_subscribe_fails_at_its_deadline_and_the_next_goes_on() {
+        let mut h = p2p_harness();
+        h.join(1, Role::Publisher);
+        h.join(2, Role::Subscriber);
+        let out = h.msg(1, publish_direct(1));
+        let stream = match msgs(&out, SockId(1)).as_slice() {
+            [ServerMsg::Published { stream_id, .. }, ..] => stream_id.clone(),
+            other => panic!("{other:?}"),
+        };
+
+        let mut sub = subscribe(2, &stream);
+        if let ClientMsg::Subscribe { direct, .. } = &mut sub {
+            *direct = true;
+        }
+        h.msg(2, sub);
+        assert_eq!(h.core.poll_timeout(), Some(h.now + PUBLISHER_ANSWER_MS));
+        h.now += PUBLISHER_ANSWER_MS;
+        let out = h.input(Input::Timeout);
+        assert_eq!(error_code(&out, SockId(2)), Some(ErrorCode::Media));
+        // A direct publish in a session without p2p is refused.
+        let mut plain = harness();
+        plain.join(1, Role::Publisher);
+        let out = plain.msg(1, publish_direct(1));
+        assert_eq!(error_code(&out, SockId(1)), Some(ErrorCode::BadRequest));
+    }
+
     #[test]
     fn ids_are_unique() {
         let mut core = Core::new(
