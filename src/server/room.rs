@@ -776,6 +776,21 @@ impl Core {
                         ),
                     ));
                 }
+                if !direct {
+                    // Through the server instead: the direct one it replaces is ended (its
+                    // publisher stops sending there).
+                    let replaced: Vec<String> = self
+                        .subs
+                        .iter()
+                        .filter(|(_, s)| {
+                            s.conn == conn && s.stream == stream_id && s.state == SubState::Direct
+                        })
+                        .map(|(id, _)| id.clone())
+                        .collect();
+                    for sub in replaced {
+                        self.end_subscription(session, &sub);
+                    }
+                }
                 let id = self.next_id("sub-");
                 let state = if direct {
                     SubState::AwaitingPublisher {
@@ -2270,9 +2285,14 @@ mod tests {
         let out = h.msg(2, routed);
         assert_eq!(
             msgs(&out, SockId(1)),
-            [ServerMsg::Route {
-                stream_id: stream.clone()
-            }]
+            [
+                ServerMsg::SubscriptionEnded {
+                    subscription_id: sub_id.clone()
+                },
+                ServerMsg::Route {
+                    stream_id: stream.clone()
+                }
+            ]
         );
         assert!(msgs(&out, SockId(2)).is_empty(), "it waits for the route");
         let mut again = publish(4);
