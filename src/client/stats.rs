@@ -302,10 +302,9 @@ impl Monitor {
     fn row_line(&self, r: &Row, kbps: f64, fps: f64, rtt: Option<f64>) -> String {
         let f = &r.figures;
         let mut line = format!(
-            "stats {} {} {} {} {}",
+            "stats {} {} {} {}",
             self.stream_id,
             self.direction(),
-            self.path.as_str(),
             kind_name(r.codec),
             codec_name(r.codec)
         );
@@ -334,6 +333,7 @@ impl Monitor {
                 line += &format!(" freezes {}", f.freezes);
             }
         }
+        line += &format!(" | path {}", self.path.as_str());
         line
     }
 
