@@ -350,6 +350,7 @@ fn without_a_direct_path_a_p2p_call_goes_through_the_server() {
     )
     .unwrap();
     let after = first["afterMs"].as_u64().unwrap();
+    eprintln!("no direct path: the first frame {after} ms after subscribing");
     assert!(
         (3000..5000).contains(&after),
         "first frame after {after} ms"
@@ -408,6 +409,7 @@ fn a_direct_path_that_breaks_mid_call_goes_on_through_the_server_in_the_same_fil
     // One file to its end; the gap no longer than the bound: 1 s of silence, then the
     // server's path (2 s allowed).
     let (gap, end) = video_gap_and_end(&out);
+    eprintln!("direct path broken mid-call: a {gap:.2} s gap in the video");
     assert!(end > 7.5, "video ends at {end:.2} s");
     assert!(gap < 3.0, "a {gap:.2} s gap");
     let (_, audio) = decode_audio(&out);
