@@ -118,30 +118,46 @@ fn a_p2p_session_sends_media_directly_and_the_server_forwards_none() {
 }
 
 #[test]
-fn a_third_connection_to_a_p2p_session_is_refused() {
+fn a_third_client_with_media_is_refused_and_one_that_watches_is_not() {
     let server = Server::start();
     let session = p2p_session(&server.keys);
-    let mut first = Proc::spawn(server.cmd(&session, Role::Publisher, &["connect"]));
-    first.wait_for("sessionConnected");
-    let mut second = Proc::spawn(server.cmd(&session, Role::Publisher, &["connect"]));
-    second.wait_for("sessionConnected");
+    let mut args = publish_args("30s");
+    args.push("--json");
+    let mut publisher = Proc::spawn(server.cmd(&session, Role::Publisher, &args));
+    publisher.wait_for("\"event\":\"published\"");
+    let dir = temp_dir();
+    let out = dir.path().join("second.mkv");
+    let mut subscriber = Proc::spawn(server.cmd(
+        &session,
+        Role::Subscriber,
+        &["subscribe", "-o", &path_str(&out), "--json"],
+    ));
+    subscriber.wait_for("firstFrame");
+    // Watching takes no place: it sees the direct stream.
+    let (code, stdout, err) = run(server.cmd(&session, Role::Subscriber, &["list-streams"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains(" direct "), "{stdout}");
+    // A third client with media is refused, with the reason.
+    let third = dir.path().join("third.mkv");
     let (code, _, err) = run(server.cmd(
         &session,
-        Role::Publisher,
-        &["list-streams", "--max-retries", "0"],
+        Role::Subscriber,
+        &["subscribe", "-o", &path_str(&third), "--duration", "1s"],
     ));
     assert_eq!(code, 6, "{err}");
-    assert!(
-        err.contains("peer-to-peer session has 2 connections"),
-        "{err}"
-    );
+    assert!(err.contains("2 clients with media"), "{err}");
+    assert!(!third.exists() || std::fs::metadata(&third).unwrap().len() == 0);
     // A place is free again once one leaves.
-    second.interrupt();
-    second.wait();
-    let (code, _, err) = run(server.cmd(&session, Role::Publisher, &["list-streams"]));
+    subscriber.interrupt();
+    assert_eq!(subscriber.wait(), 130, "{}", subscriber.output());
+    let (code, _, err) = run(server.cmd(
+        &session,
+        Role::Subscriber,
+        &["subscribe", "-o", &path_str(&third), "--duration", "1s"],
+    ));
     assert_eq!(code, 0, "{err}");
-    first.interrupt();
-    first.wait();
+    publisher.interrupt();
+    publisher.wait();
 }
 
 fn ip(args: &[&str]) -> bool {
@@ -311,6 +327,15 @@ fn without_a_direct_path_a_p2p_call_goes_through_the_server() {
         &args,
     ));
     publisher.wait_for("\"event\":\"published\"");
+    // One that watches the session hears of the change too.
+    let mut watcher = Proc::spawn(Hosts::client(
+        &hosts.a,
+        &url,
+        &session,
+        Role::Subscriber,
+        &["connect", "--json"],
+    ));
+    watcher.wait_for("sessionConnected");
     let dir = temp_dir();
     let out = dir.path().join("fallback.mkv");
     let mut sub_cmd = Hosts::client(
@@ -358,6 +383,10 @@ fn without_a_direct_path_a_p2p_call_goes_through_the_server() {
     crate::media::check_recording(&out, 4.0);
     assert!(forwarded_in(&hosts.server, &url, &session) > 50);
     publisher.wait_for("\"event\":\"streamPathChanged\"");
+    let seen = watcher.wait_for("\"event\":\"streamPathChanged\"");
+    assert!(seen.contains("directFailed"), "{seen}");
+    watcher.interrupt();
+    watcher.wait();
     publisher.interrupt();
     assert_eq!(publisher.wait(), 130, "{}", publisher.output());
     serve.interrupt();

@@ -19,9 +19,10 @@ pub(crate) const TRACK_WAIT_MS: u64 = 15_000;
 pub(crate) const CONNECT_WAIT_MS: u64 = 10_000;
 /// How long the publisher of a direct stream has to answer a subscriber's offer.
 pub(crate) const PUBLISHER_ANSWER_MS: u64 = 10_000;
-/// The most connections a peer-to-peer session takes (OpenTok's rule: streams go directly
-/// between clients in sessions of no more than two).
-pub(crate) const P2P_CONNECTIONS: usize = 2;
+/// The most clients with media (publishing or subscribing) a peer-to-peer session takes
+/// (OpenTok's rule: streams go directly between clients in sessions of no more than two).
+/// Connections that only watch (`connect`, `list-streams`) do not count.
+pub(crate) const P2P_CLIENTS: usize = 2;
 
 /// The driver's handle for one signaling socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -190,6 +191,8 @@ struct Member {
     negotiation: Option<Negotiation>,
     /// Publishes and subscribes that came while one was under way, in order.
     waiting: std::collections::VecDeque<ClientMsg>,
+    /// It has published or subscribed (a client with media, in a peer-to-peer session's count).
+    media: bool,
 }
 
 #[derive(Default)]
@@ -552,17 +555,6 @@ impl Core {
             self.out.push(Output::Close { sock });
             return;
         }
-        let members = self.rooms.get(&session_id).map_or(0, |r| r.members.len());
-        if props.p2p && members >= P2P_CONNECTIONS {
-            return refuse(
-                self,
-                ErrorCode::SessionFull,
-                format!(
-                    "this peer-to-peer session has {members} connections, the most one takes; \
-                     create a session without p2p for more"
-                ),
-            );
-        }
         let info = Connection {
             id: self.next_id("c-"),
             data: claims.data,
@@ -590,6 +582,7 @@ impl Core {
                     role: claims.role,
                     negotiation: None,
                     waiting: Default::default(),
+                    media: false,
                 },
             );
         self.socks
@@ -621,6 +614,22 @@ impl Core {
         role: Role,
         msg: ClientMsg,
     ) -> Option<ServerMsg> {
+        if let ClientMsg::Publish { req, .. } | ClientMsg::Subscribe { req, .. } = msg {
+            let room = self.rooms.get_mut(session).expect("member's room");
+            let with_media = room.members.values().filter(|m| m.media).count();
+            let member = room.members.get_mut(conn).expect("member");
+            if room.p2p && !member.media && with_media >= P2P_CLIENTS {
+                return Some(error(
+                    Some(req),
+                    ErrorCode::SessionFull,
+                    format!(
+                        "this peer-to-peer session has {with_media} clients with media, the most \
+                         one takes; create a session without p2p for more"
+                    ),
+                ));
+            }
+            member.media = true;
+        }
         match msg {
             ClientMsg::RestartIce { req, sdp } => {
                 self.member_mut(session, conn).expect("member").negotiation =
@@ -2208,15 +2217,12 @@ mod tests {
     }
 
     #[test]
-    fn a_p2p_session_passes_offers_to_the_publisher_and_takes_two_connections() {
+    fn a_p2p_session_passes_offers_to_the_publisher_and_takes_two_clients_with_media() {
         let mut h = p2p_harness();
         h.join(1, Role::Publisher);
         let sub_conn = h.join(2, Role::Subscriber);
-        // A third is refused, and its socket closed.
-        let token = h.token(Role::Subscriber, h.now / 1000 + 60);
-        let out = h.msg(3, h.connect_msg(token));
-        assert_eq!(error_code(&out, SockId(3)), Some(ErrorCode::SessionFull));
-        assert!(out.contains(&Output::Close { sock: SockId(3) }));
+        // One that only watches joins too.
+        h.join(3, Role::Subscriber);
 
         // Published directly: live at once, no media work, everyone told.
         let out = h.msg(1, publish_direct(1));
@@ -2322,6 +2328,10 @@ mod tests {
                 ..
             }]
         ));
+        // A third client with media is refused; the watcher stays.
+        let out = h.msg(3, subscribe(1, &stream));
+        assert_eq!(error_code(&out, SockId(3)), Some(ErrorCode::SessionFull));
+        assert!(!out.contains(&Output::Close { sock: SockId(3) }));
     }
 
     #[test]

@@ -114,7 +114,7 @@ pub enum ErrorCode {
     Internal,
     /// A socket sent no `connect` in time.
     ConnectTimeout,
-    /// A peer-to-peer session has its two connections.
+    /// A peer-to-peer session has its two clients with media.
     SessionFull,
     /// The server's connection limits (in total, or from one address) are reached.
     TooManyConnections,
