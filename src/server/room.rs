@@ -2385,9 +2385,10 @@ mod tests {
         enum Op {
             Open(u8),
             Connect(u8, u8, bool),
-            Publish(u8, bool),
+            Publish(u8, bool, bool),
             Unpublish(u8, u8),
-            Subscribe(u8, u8, bool),
+            Subscribe(u8, u8, bool, bool),
+            PublisherAnswer(u8, u8, bool),
             Unsubscribe(u8, u8),
             ForceUnpublish(u8, u8),
             ForceDisconnect(u8, u8),
@@ -2405,10 +2406,13 @@ mod tests {
             prop_oneof![
                 s.clone().prop_map(Op::Open),
                 (s.clone(), 0u8..4, any::<bool>()).prop_map(|(a, b, c)| Op::Connect(a, b, c)),
-                (s.clone(), any::<bool>()).prop_map(|(a, b)| Op::Publish(a, b)),
+                (s.clone(), any::<bool>(), any::<bool>())
+                    .prop_map(|(a, b, c)| Op::Publish(a, b, c)),
                 (s.clone(), any::<u8>()).prop_map(|(a, b)| Op::Unpublish(a, b)),
+                (s.clone(), any::<u8>(), any::<bool>(), any::<bool>())
+                    .prop_map(|(a, b, c, d)| Op::Subscribe(a, b, c, d)),
                 (s.clone(), any::<u8>(), any::<bool>())
-                    .prop_map(|(a, b, c)| Op::Subscribe(a, b, c)),
+                    .prop_map(|(a, b, c)| Op::PublisherAnswer(a, b, c)),
                 (s.clone(), any::<u8>()).prop_map(|(a, b)| Op::Unsubscribe(a, b)),
                 (s.clone(), any::<u8>()).prop_map(|(a, b)| Op::ForceUnpublish(a, b)),
                 (s.clone(), any::<u8>()).prop_map(|(a, b)| Op::ForceDisconnect(a, b)),
@@ -2431,128 +2435,142 @@ mod tests {
         }
 
         proptest! {
-                    #[test]
-                    fn prop_the_core_takes_any_sequence_of_inputs(
-                        ops in prop::collection::vec(op(), 0..60),
-                        shutdown in any::<bool>(),
-                    ) {
-                        let mut h = harness();
-                        let (mut streams, mut subs, mut conns) = (vec![], vec![], vec![]);
-                        let mut closed = std::collections::HashSet::new();
-                        for (req, op) in (1..).zip(ops) {
-                            let sock = |n: u8| SockId(n as u64);
-                            let input = match op {
-                                Op::Open(n) => Input::Opened { sock: sock(n) },
-                                Op::Connect(n, which, good) => {
-                                    let roles = [Role::Publisher, Role::Subscriber, Role::Moderator];
-                                    let token = match roles.get(which as usize) {
-                                        Some(&role) => h.token(role, h.now / 1000 + 60),
-                                        None => "junk".into(),
-                                    };
-                                    let mut msg = h.connect_msg(token);
-                                    if !good {
-                                        if let ClientMsg::Connect { session_id, .. } = &mut msg {
-                                            session_id.push('x');
-                                        }
-                                    }
-                                    Input::Message { sock: sock(n), msg }
-                                }
-                                Op::Publish(n, with_media) => Input::Message {
-                                    sock: sock(n),
-                                    msg: ClientMsg::Publish {
-                                        direct: false,
-                                        req,
-                                        name: "cam".into(),
-                                        has_audio: with_media,
-                                        has_video: true,
-                                        msid: "m".into(),
-                                        sdp: "offer".into(),
-                                        stream_id: None,
-                                    },
-                                },
-                                Op::Unpublish(n, i) => Input::Message {
-                                    sock: sock(n),
-                                    msg: ClientMsg::Unpublish { req, stream_id: pick(&streams, i) },
-                                },
-                                Op::Subscribe(n, i, audio) => Input::Message {
-                                    sock: sock(n),
-                                    msg: ClientMsg::Subscribe {
-                                        direct: false,
-        fallback: None,
-                                        req,
-                                        stream_id: pick(&streams, i),
-                                        audio,
-                                        video: true,
-                                        sdp: "offer".into(),
-                                    },
-                                },
-                                Op::Unsubscribe(n, i) => Input::Message {
-                                    sock: sock(n),
-                                    msg: ClientMsg::Unsubscribe { req, subscription_id: pick(&subs, i) },
-                                },
-                                Op::ForceUnpublish(n, i) => Input::Message {
-                                    sock: sock(n),
-                                    msg: ClientMsg::ForceUnpublish { req, stream_id: pick(&streams, i) },
-                                },
-                                Op::ForceDisconnect(n, i) => Input::Message {
-                                    sock: sock(n),
-                                    msg: ClientMsg::ForceDisconnect { req, connection_id: pick(&conns, i) },
-                                },
-                                Op::Leave(n) => Input::Message { sock: sock(n), msg: ClientMsg::Disconnect },
-                                Op::Unreadable(n) => Input::Unreadable { sock: sock(n), error: "x".into() },
-                                Op::Close(n) => Input::Closed { sock: sock(n), reason: "clientDisconnected" },
-                                Op::Answer(n, ok) => Input::Answered {
-                                    sock: sock(n),
-                                    result: if ok { Ok("answer".into()) } else { Err("no".into()) },
-                                },
-                                Op::Media(i) => Input::PublishMedia { stream: pick(&streams, i) },
-                                Op::MediaFailed(n) => Input::MediaFailed { sock: sock(n) },
-                                Op::Tick(ms) => {
-                                    h.now += ms as u64;
-                                    Input::Timeout
-                                }
+            #[test]
+            fn prop_the_core_takes_any_sequence_of_inputs(
+                ops in prop::collection::vec(op(), 0..60),
+                shutdown in any::<bool>(),
+                p2p in any::<bool>(),
+            ) {
+                let mut h = if p2p { p2p_harness() } else { harness() };
+                let (mut streams, mut subs, mut conns) = (vec![], vec![], vec![]);
+                let mut closed = std::collections::HashSet::new();
+                for (req, op) in (1..).zip(ops) {
+                    let sock = |n: u8| SockId(n as u64);
+                    let input = match op {
+                        Op::Open(n) => Input::Opened { sock: sock(n) },
+                        Op::Connect(n, which, good) => {
+                            let roles = [Role::Publisher, Role::Subscriber, Role::Moderator];
+                            let token = match roles.get(which as usize) {
+                                Some(&role) => h.token(role, h.now / 1000 + 60),
+                                None => "junk".into(),
                             };
-                            // The driver never feeds a socket again once it has closed.
-                            let on = match &input {
-                                Input::Opened { sock }
-                                | Input::Message { sock, .. }
-                                | Input::Unreadable { sock, .. }
-                                | Input::Closed { sock, .. }
-                                | Input::Answered { sock, .. }
-                                | Input::MediaFailed { sock } => Some(*sock),
-                                _ => None,
-                            };
-                            if on.is_some_and(|s| closed.contains(&s)) {
-                                continue;
+                            let mut msg = h.connect_msg(token);
+                            if !good {
+                                if let ClientMsg::Connect { session_id, .. } = &mut msg {
+                                    session_id.push('x');
+                                }
                             }
-                            let closing = match &input {
-                                Input::Closed { sock, .. } => Some(*sock),
-                                _ => None,
-                            };
-                            let out = h.input(input);
-                            for o in &out {
-                                match o {
-                                    Output::StartPublish { stream, .. } => streams.push(stream.clone()),
-                                    Output::StartSubscription { sub, .. } => subs.push(sub.clone()),
-                                    Output::Send { sock, msg } => {
-                                        prop_assert!(!closed.contains(sock), "sent to closed {sock:?}: {msg:?}");
-                                        if let ServerMsg::Event { event: SessionEvent::SessionConnected { connection, .. } } = msg {
-                                            conns.push(connection.id.clone());
-                                        }
-                                    }
+                            Input::Message { sock: sock(n), msg }
+                        }
+                        Op::Publish(n, with_media, direct) => Input::Message {
+                            sock: sock(n),
+                            msg: ClientMsg::Publish {
+                                direct,
+                                req,
+                                name: "cam".into(),
+                                has_audio: with_media,
+                                has_video: true,
+                                msid: "m".into(),
+                                sdp: "offer".into(),
+                                stream_id: None,
+                            },
+                        },
+                        Op::Unpublish(n, i) => Input::Message {
+                            sock: sock(n),
+                            msg: ClientMsg::Unpublish { req, stream_id: pick(&streams, i) },
+                        },
+                        Op::Subscribe(n, i, audio, direct) => Input::Message {
+                            sock: sock(n),
+                            msg: ClientMsg::Subscribe {
+                                direct,
+                                fallback: None,
+                                req,
+                                stream_id: pick(&streams, i),
+                                audio,
+                                video: true,
+                                sdp: "offer".into(),
+                            },
+                        },
+                        Op::PublisherAnswer(n, i, ok) => Input::Message {
+                            sock: sock(n),
+                            msg: ClientMsg::SubscribeAnswer {
+                                subscription_id: pick(&subs, i),
+                                sdp: "answer".into(),
+                                error: (!ok).then(|| "no".into()),
+                            },
+                        },
+                        Op::Unsubscribe(n, i) => Input::Message {
+                            sock: sock(n),
+                            msg: ClientMsg::Unsubscribe { req, subscription_id: pick(&subs, i) },
+                        },
+                        Op::ForceUnpublish(n, i) => Input::Message {
+                            sock: sock(n),
+                            msg: ClientMsg::ForceUnpublish { req, stream_id: pick(&streams, i) },
+                        },
+                        Op::ForceDisconnect(n, i) => Input::Message {
+                            sock: sock(n),
+                            msg: ClientMsg::ForceDisconnect { req, connection_id: pick(&conns, i) },
+                        },
+                        Op::Leave(n) => Input::Message { sock: sock(n), msg: ClientMsg::Disconnect },
+                        Op::Unreadable(n) => Input::Unreadable { sock: sock(n), error: "x".into() },
+                        Op::Close(n) => Input::Closed { sock: sock(n), reason: "clientDisconnected" },
+                        Op::Answer(n, ok) => Input::Answered {
+                            sock: sock(n),
+                            result: if ok { Ok("answer".into()) } else { Err("no".into()) },
+                        },
+                        Op::Media(i) => Input::PublishMedia { stream: pick(&streams, i) },
+                        Op::MediaFailed(n) => Input::MediaFailed { sock: sock(n) },
+                        Op::Tick(ms) => {
+                            h.now += ms as u64;
+                            Input::Timeout
+                        }
+                    };
+                    // The driver never feeds a socket again once it has closed.
+                    let on = match &input {
+                        Input::Opened { sock }
+                        | Input::Message { sock, .. }
+                        | Input::Unreadable { sock, .. }
+                        | Input::Closed { sock, .. }
+                        | Input::Answered { sock, .. }
+                        | Input::MediaFailed { sock } => Some(*sock),
+                        _ => None,
+                    };
+                    if on.is_some_and(|s| closed.contains(&s)) {
+                        continue;
+                    }
+                    let closing = match &input {
+                        Input::Closed { sock, .. } => Some(*sock),
+                        _ => None,
+                    };
+                    let out = h.input(input);
+                    for o in &out {
+                        match o {
+                            Output::StartPublish { stream, .. } => streams.push(stream.clone()),
+                            Output::StartSubscription { sub, .. } => subs.push(sub.clone()),
+                            Output::Send { sock, msg } => {
+                                prop_assert!(!closed.contains(sock), "sent to closed {sock:?}: {msg:?}");
+                                match msg {
+                                    ServerMsg::Published { stream_id, .. } => streams.push(stream_id.clone()),
+                                    ServerMsg::SubscribeOffer { subscription_id, .. } => subs.push(subscription_id.clone()),
                                     _ => {}
                                 }
+                                if let ServerMsg::Event { event: SessionEvent::SessionConnected { connection, .. } } = msg {
+                                    conns.push(connection.id.clone());
+                                }
                             }
-                            if let Some(sock) = closing {
-                                closed.insert(sock);
-                            }
-                        }
-                        if shutdown {
-                            h.input(Input::Shutdown);
-                            h.now += 60_000;
-                            h.input(Input::Timeout);
+                            _ => {}
                         }
                     }
+                    if let Some(sock) = closing {
+                        closed.insert(sock);
+                    }
                 }
+                if shutdown {
+                    h.input(Input::Shutdown);
+                    h.now += 60_000;
+                    h.input(Input::Timeout);
+                }
+            }
+        }
     }
 }
