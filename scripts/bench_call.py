@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Time to media and SFU cost, through `vcall serve` and through Janus side by side, in one run.
+"""Time to media and SFU cost, through `vcall serve` (routed, and in a peer-to-peer session, where
+media goes directly between the two clients) and through Janus side by side, in one run.
 
 Usage: scripts/bench_call.py [--runs 20] [--subscribers 30] [--window 10] [--only NAME]
 (builds the release binary first; needs Debian's `janus` package and a C compiler, as the
@@ -16,6 +17,8 @@ Measured, for each server (the machine is noisy, so compare the columns, not the
   SFU CPU per subscriber      the server's CPU time (from /proc) over --window seconds while
                               --subscribers processes record one 640x480 500 kbit/s stream with
                               audio, per second and per subscriber
+A peer-to-peer session takes two clients with media, so the second-stream and SFU rows are
+"–" there (and the server forwards nothing: `forwardedPackets` stays 0).
 Prints a Markdown table (median and p90 of --runs runs); BENCHMARKS.md records one run.
 """
 import argparse, json, os, shutil, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
@@ -56,6 +59,7 @@ class Vcall:
     """`vcall serve` on a free port, with a session and tokens."""
 
     name = "vcall serve"
+    p2p = False
 
     def __init__(self):
         port = free_ports(1)[0]
@@ -67,7 +71,7 @@ class Vcall:
             if "serving on" in line:
                 break
         threading.Thread(target=self.proc.stderr.read, daemon=True).start()
-        self.env["VCALL_SESSION"] = self.run("session", "create")
+        self.env["VCALL_SESSION"] = self.run("session", "create", *(["--p2p"] if self.p2p else []))
 
     def run(self, *args):
         return subprocess.run([VCALL, *args], env=self.env, capture_output=True, text=True, check=True).stdout.strip()
@@ -78,6 +82,13 @@ class Vcall:
     def stop(self):
         self.proc.terminate()
         self.proc.wait()
+
+
+class VcallP2p(Vcall):
+    """`vcall serve` with a peer-to-peer session: media directly from publisher to subscriber."""
+
+    name = "vcall serve, p2p session"
+    p2p = True
 
 
 class Janus:
@@ -253,7 +264,7 @@ def main():
     a = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--locked", "-q"], cwd=ROOT, check=True)
     results = {}
-    for kind in (Vcall, Janus):
+    for kind in (Vcall, VcallP2p, Janus):
         server = kind()
         tmp = tempfile.mkdtemp(prefix="vcall-bench-")
         try:
@@ -267,12 +278,13 @@ def main():
                 r["first decoded frame after `subscribe` starts"] = quantiles(bench_first_decoded(server, a.runs))
             live.terminate()
             live.wait(timeout=10)
-            if a.only in (None, "second"):
+            two_clients = getattr(server, "p2p", False)
+            if a.only in (None, "second") and not two_clients:
                 r["second stream on a connected subscriber: request to first frame"] = quantiles(
                     bench_second_stream(server, max(3, a.runs // 4), tmp))
             if a.only in (None, "publish"):
                 r["`publish` start to `published`"] = quantiles(bench_publish(server, max(3, a.runs // 2)))
-            if a.only in (None, "cpu"):
+            if a.only in (None, "cpu") and not two_clients:
                 r[f"server CPU per subscriber, {a.subscribers} subscribers of 640x480 500 kbit/s + audio"] = (
                     bench_sfu_cpu(server, a.subscribers, a.window, tmp), None)
         finally:
@@ -281,7 +293,7 @@ def main():
     names = list(results)
     print(f"| what | {' | '.join(names)} |")
     print("|---|" + "---|" * len(names))
-    for what in results[names[0]]:
+    for what in max(results.values(), key=len):
         cells = []
         for n in names:
             med, p90 = results[n].get(what, (None, None))
