@@ -94,7 +94,7 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--location-hint', '--location-hint', [CompletionResultType]::ParameterName, 'An IP address hinting where the session''s media should be handled')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
-            [CompletionResult]::new('--p2p', '--p2p', [CompletionResultType]::ParameterName, 'Ask for peer-to-peer media where possible (kept and reported)')
+            [CompletionResult]::new('--p2p', '--p2p', [CompletionResultType]::ParameterName, 'Peer-to-peer: media directly between the session''s two clients, through the server when that fails')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the whole session as one JSON object')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')

@@ -88,7 +88,7 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --location-hint 'An IP address hinting where the session''s media should be handled'
             cand --profile 'The settings profile to use from the configuration file [env: VCALL_PROFILE]'
             cand --config 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]'
-            cand --p2p 'Ask for peer-to-peer media where possible (kept and reported)'
+            cand --p2p 'Peer-to-peer: media directly between the session''s two clients, through the server when that fails'
             cand --json 'Print the whole session as one JSON object'
             cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
             cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'

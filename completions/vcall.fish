@@ -76,7 +76,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_sub
 complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l location-hint -d 'An IP address hinting where the session\'s media should be handled' -r
 complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
-complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l p2p -d 'Ask for peer-to-peer media where possible (kept and reported)'
+complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l p2p -d 'Peer-to-peer: media directly between the session\'s two clients, through the server when that fails'
 complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l json -d 'Print the whole session as one JSON object'
 complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Only errors on stderr; no progress display'

@@ -168,7 +168,8 @@ impl KeyPair {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionProps {
-    /// Media goes peer to peer where the session allows (kept and reported; a later mode).
+    /// Media goes directly between its (at most two) clients with media, through the server
+    /// when that fails (docs/protocol.md, "Peer-to-peer sessions").
     #[serde(default)]
     pub p2p: bool,
     /// An IP address hinting where the session's media server should be.

@@ -181,7 +181,8 @@ pub struct SessionCreateArgs {
     pub url: String,
     #[command(flatten)]
     pub keys: KeyArgs,
-    /// Ask for peer-to-peer media where possible (kept and reported).
+    /// Peer-to-peer: media directly between the session's two clients, through the server
+    /// when that fails
     #[arg(long)]
     pub p2p: bool,
     /// An IP address hinting where the session's media should be handled.
