@@ -555,8 +555,16 @@ impl Peer {
         let start = rand::random::<u32>() % span;
         for i in 0..span {
             let port = lo + ((start + i) % span) as u16;
+            // A port another socket holds: webrtc-rs says so, or (having logged the bind
+            // error) that it has no socket at all.
             match Peer::on_port(config, port).await {
-                Err(PeerError::WebRtc(e)) if e.to_lowercase().contains("in use") => continue,
+                Err(PeerError::WebRtc(e))
+                    if ["in use", "no udp_sockets"]
+                        .iter()
+                        .any(|taken| e.to_lowercase().contains(taken)) =>
+                {
+                    continue;
+                }
                 made => return made,
             }
         }
@@ -1285,6 +1293,39 @@ impl Depacketizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_port_range_skips_the_ports_other_sockets_hold() {
+        // Four ports in a row, all held but one (found free by binding them).
+        let (held, free) = (1..200)
+            .find_map(|k| {
+                let lo = 42_000 + k * 5;
+                let socks: Vec<_> = (lo..lo + 4)
+                    .map(|p| std::net::UdpSocket::bind(("127.0.0.1", p)))
+                    .collect::<Result<_, _>>()
+                    .ok()?;
+                Some((socks, lo))
+            })
+            .expect("four free ports in a row");
+        let mut held = held;
+        drop(held.remove(2));
+        let config = PeerConfig {
+            ports: Some((free, free + 3)),
+            public_ip: None,
+            certificate: None,
+            bind_ip: IpAddr::from([127, 0, 0, 1]),
+            ice_servers: vec![],
+            network: Network::default(),
+            relay_only: false,
+        };
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        for _ in 0..4 {
+            // Whichever port it starts from, it ends on the free one.
+            let made = rt.block_on(Peer::new(&config));
+            let (peer, _) = made.expect("the free port in the range");
+            rt.block_on(peer.close());
+        }
+    }
 
     #[test]
     fn a_public_ip_replaces_host_candidates_addresses_each_port_once() {
