@@ -16,13 +16,6 @@ struct Netns {
     pub host_ip: String,
 }
 
-fn ip(args: &[&str]) -> bool {
-    Command::new("ip")
-        .args(args)
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 impl Netns {
     fn create() -> Netns {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -191,14 +184,6 @@ impl Drop for LinkedHosts {
         ip(&["netns", "del", &self.a]);
         ip(&["netns", "del", &self.b]);
     }
-}
-
-/// `vcall args` run on host `ns`.
-fn on_host(ns: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_vcall")])
-        .args(args);
-    cmd
 }
 
 /// `vcall serve` running on a host of its own, with one session.

@@ -1,13 +1,13 @@
 //! Peer-to-peer sessions (OpenTok's `p2p`): media directly between the two clients, the
 //! server carrying signaling only; falling back to the server when the direct path cannot be
-//! made or breaks, into the same recording; at most two connections; TURN relays.
+//! made or breaks, into the same recording; at most two clients with media; TURN relays.
 //! The hosts that cannot reach each other are network namespaces the test makes: a server
 //! host between two client hosts, which forwards between them only when told to.
 
 use std::path::Path;
 use std::process::Command;
 
-use vcall::auth::{KeyPair, Role, SessionProps, TokenClaims, unix_now};
+use vcall::auth::{KeyPair, Role, SessionProps, unix_now};
 
 use crate::common::*;
 
@@ -22,16 +22,7 @@ fn p2p_session(keys: &KeyPair) -> String {
 
 /// `forwardedPackets` of a session, from the session API of the server at `ws_url`.
 fn forwarded(ws_url: &str, keys: &KeyPair, session: &str) -> u64 {
-    let url = format!(
-        "{}/v1/sessions/{session}",
-        ws_url.replacen("ws://", "http://", 1)
-    );
-    let auth = base64_basic(&keys.key, &keys.secret);
-    let mut r = ureq::get(&url)
-        .header("Authorization", &auth)
-        .call()
-        .expect("session API answers");
-    let v: serde_json::Value = r.body_mut().read_json().expect("JSON");
+    let v = session_api(ws_url, keys, session);
     v["forwardedPackets"].as_u64().expect("forwardedPackets")
 }
 
@@ -48,14 +39,6 @@ fn forwarded_in(ns: &str, ws_url: &str, session: &str) -> u64 {
     })
     .join()
     .expect("asked")
-}
-
-fn base64_basic(user: &str, pass: &str) -> String {
-    use base64::Engine;
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
-    )
 }
 
 fn json_lines(out: &str) -> Vec<String> {
@@ -160,13 +143,6 @@ fn a_third_client_with_media_is_refused_and_one_that_watches_is_not() {
     publisher.wait();
 }
 
-fn ip(args: &[&str]) -> bool {
-    Command::new("ip")
-        .args(args)
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Three hosts: the server's, between two clients' (`a`, `b`), each client joined to it by a
 /// veth pair. The clients reach the server; each other only while the server's host
 /// forwards.
@@ -250,20 +226,10 @@ impl Hosts {
         assert!(ok, "sysctl in the server's namespace failed");
     }
 
-    /// `vcall args` on host `ns`.
-    fn vcall(ns: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_vcall")])
-            .args(args)
-            .env_remove("RUST_LOG")
-            .env("XDG_CONFIG_HOME", "/nonexistent/vcall-tests");
-        cmd
-    }
-
     /// `vcall serve` on the server's host (key pair `k`/`s`), and its URL.
     fn serve(&self) -> (Proc, String) {
         let listen = format!("{}:0", self.server_ip);
-        let mut serve = Proc::spawn(Hosts::vcall(
+        let mut serve = Proc::spawn(on_host(
             &self.server,
             &[
                 "serve",
@@ -281,18 +247,27 @@ impl Hosts {
 
     /// `vcall args --url .. --session .. --token ..` on host `ns`.
     fn client(ns: &str, url: &str, session: &str, role: Role, args: &[&str]) -> Command {
-        let now = unix_now();
-        let token = fixed_keys().create_token(&TokenClaims {
-            iss: "k".into(),
-            sid: session.into(),
-            role,
-            data: String::new(),
-            iat: now,
-            exp: now + 600,
-        });
-        let mut cmd = Hosts::vcall(ns, args);
+        let mut cmd = on_host(ns, args);
+        let token = fixed_token(session, role);
         cmd.args(["--url", url, "--session", session, "--token", &token]);
         cmd
+    }
+
+    /// The server on its host, a p2p session, and a publisher (JSON lines) on host `a`, live.
+    fn call(&self) -> (Proc, String, String, Proc) {
+        let (serve, url) = self.serve();
+        let session = p2p_session(&fixed_keys());
+        let mut args = publish_args("30s");
+        args.push("--json");
+        let mut publisher = Proc::spawn(Hosts::client(
+            &self.a,
+            &url,
+            &session,
+            Role::Publisher,
+            &args,
+        ));
+        publisher.wait_for("\"event\":\"published\"");
+        (serve, url, session, publisher)
     }
 }
 
@@ -304,29 +279,11 @@ impl Drop for Hosts {
     }
 }
 
-/// The longest time between two consecutive video frames of a recording, and its end.
-fn video_gap_and_end(path: &Path) -> (f64, f64) {
-    let times: Vec<f64> = decode_video(path).iter().map(|(t, _)| *t).collect();
-    let gap = times.windows(2).map(|w| w[1] - w[0]).fold(0.0f64, f64::max);
-    (gap, *times.last().expect("video frames"))
-}
-
 #[test]
 fn without_a_direct_path_a_p2p_call_goes_through_the_server() {
     let _turn = one_at_a_time();
     let hosts = Hosts::create();
-    let (mut serve, url) = hosts.serve();
-    let session = p2p_session(&fixed_keys());
-    let mut args = publish_args("30s");
-    args.push("--json");
-    let mut publisher = Proc::spawn(Hosts::client(
-        &hosts.a,
-        &url,
-        &session,
-        Role::Publisher,
-        &args,
-    ));
-    publisher.wait_for("\"event\":\"published\"");
+    let (mut serve, url, session, mut publisher) = hosts.call();
     // One that watches the session hears of the change too.
     let mut watcher = Proc::spawn(Hosts::client(
         &hosts.a,
@@ -398,18 +355,7 @@ fn a_direct_path_that_breaks_mid_call_goes_on_through_the_server_in_the_same_fil
     let _turn = one_at_a_time();
     let hosts = Hosts::create();
     hosts.forwarding(true);
-    let (mut serve, url) = hosts.serve();
-    let session = p2p_session(&fixed_keys());
-    let mut args = publish_args("30s");
-    args.push("--json");
-    let mut publisher = Proc::spawn(Hosts::client(
-        &hosts.a,
-        &url,
-        &session,
-        Role::Publisher,
-        &args,
-    ));
-    publisher.wait_for("\"event\":\"published\"");
+    let (mut serve, url, session, mut publisher) = hosts.call();
     let dir = temp_dir();
     let out = dir.path().join("broken.mkv");
     let mut subscriber = Proc::spawn(Hosts::client(

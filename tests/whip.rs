@@ -26,25 +26,7 @@ fn cmd(url: &str, token: &str, args: &[&str]) -> std::process::Command {
 
 /// The session as the server's API sees it.
 fn session_view(server: &Server, session: &str) -> serde_json::Value {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let auth = format!(
-        "Basic {}",
-        base64_of(&format!("{}:{}", server.keys.key, server.keys.secret))
-    );
-    let mut r = agent
-        .get(format!("{}/v1/sessions/{session}", http_base(server)))
-        .header("Authorization", auth)
-        .call()
-        .expect("session API answers");
-    serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
-}
-
-fn base64_of(s: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(s)
+    session_api(&server.url, &server.keys, session)
 }
 
 #[test]

@@ -123,9 +123,8 @@ pub fn peer_config(conn: &ConnArgs, network: Network) -> Result<PeerConfig, Fail
 /// the background and a failure is a warning.
 async fn check_turn(config: &PeerConfig) -> Result<(), Failure> {
     use crate::peer::turn::{TurnError, check_turn_servers};
-    let has_turn = config.ice_servers.iter().any(|u| u.starts_with("turn:"));
     if !config.relay_only {
-        if has_turn {
+        if config.has_turn() {
             let (urls, ip) = (config.ice_servers.clone(), config.bind_ip);
             tokio::spawn(async move {
                 if let Err(e) = check_turn_servers(&urls, ip).await {
@@ -135,7 +134,7 @@ async fn check_turn(config: &PeerConfig) -> Result<(), Failure> {
         }
         return Ok(());
     }
-    if !has_turn {
+    if !config.has_turn() {
         return Err(Failure::new(
             Exit::Usage,
             "--ice-transport relay needs a TURN server: --ice-server turn:USER:PASS@HOST:PORT",

@@ -196,11 +196,10 @@ async fn subscribe_stream(
         {
             Ok(()) => {
                 let now = Instant::now();
-                let turn = direct.ice_servers.iter().any(|u| u.starts_with("turn:"));
                 return Ok(Some(DirectLeg {
                     shared: leg,
                     since: now,
-                    first_within: match turn {
+                    first_within: match direct.has_turn() {
                         true => DIRECT_FIRST_FRAME_TURN,
                         false => DIRECT_FIRST_FRAME,
                     },

@@ -216,6 +216,13 @@ pub struct PeerConfig {
     pub relay_only: bool,
 }
 
+impl PeerConfig {
+    /// Whether a TURN server is among its ICE servers.
+    pub fn has_turn(&self) -> bool {
+        self.ice_servers.iter().any(|u| u.starts_with("turn:"))
+    }
+}
+
 /// A DTLS certificate and its key, from a PEM file: for peers that take only RSA cipher
 /// suites (the suite follows the DTLS server's certificate, and the one webrtc-rs makes
 /// itself is ECDSA; it cannot make RSA keys).

@@ -25,28 +25,20 @@ pub enum TurnError {
 }
 
 /// The TURN (UDP) URLs among `urls` as (host:port, user, password, the URL without its
-/// credentials).
+/// credentials), read as the peer reads them.
 fn turn_servers(urls: &[String]) -> Vec<(String, String, String, String)> {
     urls.iter()
-        .filter_map(|url| {
-            let rest = url.strip_prefix("turn:")?;
-            let (creds, host) = rest.rsplit_once('@').unwrap_or(("", rest));
-            let (user, pass) = creds.split_once(':').unwrap_or((creds, ""));
+        .map(|url| super::parse_ice_server(url))
+        .filter_map(|server| {
+            let url = server.urls.first()?;
+            let host = url.strip_prefix("turn:")?;
             let host = host.split('?').next().unwrap_or(host);
-            let host = if host
-                .rsplit_once(':')
-                .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-            {
-                host.to_owned()
-            } else {
-                format!("{host}:3478")
+            let host = match host.rsplit_once(':') {
+                Some((_, port)) if port.parse::<u16>().is_ok() => host.to_owned(),
+                _ => format!("{host}:3478"),
             };
-            Some((
-                host.clone(),
-                user.into(),
-                pass.into(),
-                format!("turn:{host}"),
-            ))
+            let shown = format!("turn:{host}");
+            Some((host, server.username, server.credential, shown))
         })
         .collect()
 }

@@ -749,33 +749,31 @@ impl Core {
                 direct,
                 fallback,
             } => {
-                let entry = self
+                let Some(entry) = self
                     .rooms
                     .get(session)
                     .and_then(|r| r.streams.get(&stream_id))
-                    .filter(|s| s.visible());
-                let kinds = entry.map(|s| (s.info.has_audio && audio, s.info.has_video && video));
-                let (path, state, owner) = entry
-                    .map_or((MediaPath::Routed, StreamState::Live, String::new()), |e| {
-                        (e.info.path, e.state, e.info.connection_id.clone())
-                    });
-                let (audio, video) = match kinds {
-                    None => {
-                        return Some(error(
-                            Some(req),
-                            ErrorCode::NotFound,
-                            format!("no stream {stream_id:?} in this session"),
-                        ));
-                    }
-                    Some((false, false)) => {
-                        return Some(error(
-                            Some(req),
-                            ErrorCode::BadRequest,
-                            "nothing to subscribe to: the stream has none of the requested media",
-                        ));
-                    }
-                    Some(k) => k,
+                    .filter(|s| s.visible())
+                else {
+                    return Some(error(
+                        Some(req),
+                        ErrorCode::NotFound,
+                        format!("no stream {stream_id:?} in this session"),
+                    ));
                 };
+                let (path, state, owner) = (
+                    entry.info.path,
+                    entry.state,
+                    entry.info.connection_id.clone(),
+                );
+                let (audio, video) = (entry.info.has_audio && audio, entry.info.has_video && video);
+                if !audio && !video {
+                    return Some(error(
+                        Some(req),
+                        ErrorCode::BadRequest,
+                        "nothing to subscribe to: the stream has none of the requested media",
+                    ));
+                }
                 if direct && path != MediaPath::Direct {
                     return Some(error(
                         Some(req),

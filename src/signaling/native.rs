@@ -545,27 +545,13 @@ impl NativeClient {
     pub async fn publish(
         &self,
         name: &str,
-        (has_audio, has_video): (bool, bool),
+        media: (bool, bool),
         msid: &str,
         offer: String,
         again: Option<&str>,
     ) -> Result<(String, String), SignalingError> {
-        match self
-            .request(|req| ClientMsg::Publish {
-                req,
-                name: name.to_owned(),
-                has_audio,
-                has_video,
-                msid: msid.to_owned(),
-                sdp: offer,
-                stream_id: again.map(str::to_owned),
-                direct: false,
-            })
-            .await?
-        {
-            ServerMsg::Published { stream_id, sdp, .. } => Ok((stream_id, sdp)),
-            other => Err(unexpected(other)),
-        }
+        self.publish_as(name, media, (msid, offer), again, false)
+            .await
     }
 
     /// Publishes a stream directly (a peer-to-peer session): no media goes to the server;
@@ -573,23 +559,35 @@ impl NativeClient {
     pub async fn publish_direct(
         &self,
         name: &str,
-        (has_audio, has_video): (bool, bool),
+        media: (bool, bool),
         again: Option<&str>,
     ) -> Result<String, SignalingError> {
-        match self
-            .request(|req| ClientMsg::Publish {
-                req,
-                name: name.to_owned(),
-                has_audio,
-                has_video,
-                msid: String::new(),
-                sdp: String::new(),
-                stream_id: again.map(str::to_owned),
-                direct: true,
-            })
-            .await?
-        {
-            ServerMsg::Published { stream_id, .. } => Ok(stream_id),
+        let published = self
+            .publish_as(name, media, ("", String::new()), again, true)
+            .await?;
+        Ok(published.0)
+    }
+
+    async fn publish_as(
+        &self,
+        name: &str,
+        (has_audio, has_video): (bool, bool),
+        (msid, sdp): (&str, String),
+        again: Option<&str>,
+        direct: bool,
+    ) -> Result<(String, String), SignalingError> {
+        let publish = |req| ClientMsg::Publish {
+            req,
+            name: name.to_owned(),
+            has_audio,
+            has_video,
+            msid: msid.to_owned(),
+            sdp,
+            stream_id: again.map(str::to_owned),
+            direct,
+        };
+        match self.request(publish).await? {
+            ServerMsg::Published { stream_id, sdp, .. } => Ok((stream_id, sdp)),
             other => Err(unexpected(other)),
         }
     }

@@ -645,3 +645,49 @@ pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
     TURN.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// `GET /v1/sessions/{session}` of the server at `ws_url` (Basic auth with `keys`).
+pub fn session_api(ws_url: &str, keys: &KeyPair, session: &str) -> serde_json::Value {
+    use base64::Engine;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let auth =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", keys.key, keys.secret));
+    let url = format!(
+        "{}/v1/sessions/{session}",
+        ws_url.replacen("ws://", "http://", 1)
+    );
+    let mut r = agent
+        .get(url)
+        .header("Authorization", format!("Basic {auth}"))
+        .call()
+        .expect("session API answers");
+    serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
+}
+
+/// `ip ARGS` (iproute2), whether it succeeded.
+pub fn ip(args: &[&str]) -> bool {
+    Command::new("ip")
+        .args(args)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `vcall ARGS` run in network namespace `ns` (another host, as far as ICE can tell).
+pub fn on_host(ns: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_vcall")])
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env("XDG_CONFIG_HOME", "/nonexistent/vcall-tests");
+    cmd
+}
+
+/// The longest time between two consecutive video frames of a recording, and its last one.
+pub fn video_gap_and_end(path: &Path) -> (f64, f64) {
+    let times: Vec<f64> = decode_video(path).iter().map(|(t, _)| *t).collect();
+    let gap = times.windows(2).map(|w| w[1] - w[0]).fold(0.0f64, f64::max);
+    (gap, *times.last().expect("video frames"))
+}
