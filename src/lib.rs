@@ -5,6 +5,7 @@ pub mod cli;
 pub mod client;
 pub mod codec;
 pub mod config;
+pub mod congestion;
 pub mod demo;
 pub mod exit;
 pub mod impair;
