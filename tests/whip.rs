@@ -776,6 +776,7 @@ fn serve_over_tls_in_a_port_range_advertising_a_public_ip() {
             public_ip: None,
             certificate: None,
             relay_only: false,
+            send_rate: Default::default(),
         };
         let (peer, _) = vcall::peer::Peer::new(&config).await.unwrap();
         let (offer, _) = peer

@@ -98,7 +98,7 @@ pub async fn echo_test(
             (Some(Arc::clone(&measure)), None, None),
             progress,
         );
-        let sending = Sending::start(sources, (video, audio), ssrcs, &sent, None);
+        let sending = Sending::start(sources, (video, audio), ssrcs, &sent, None, None);
         (Loop::Janus(Box::new(echo)), recording, sending)
     } else {
         let mut joined = join(&args.conn, network, Purpose::Session("echo-test")).await?;
@@ -119,7 +119,7 @@ pub async fn echo_test(
                 return Err(e);
             }
         };
-        let sending = Sending::start(sources, (video, audio), ssrcs, &sent, None);
+        let sending = Sending::start(sources, (video, audio), ssrcs, &sent, None, None);
         // What comes back comes over the same connection.
         let peer = SharedPeer::over(Arc::new(tx_peer), tx_events);
         let (feed, tracks) = tokio::sync::mpsc::unbounded_channel();

@@ -1,5 +1,6 @@
 //! The client commands: joining a session, and what each command does once joined.
 
+pub mod adapt;
 pub mod conditions;
 pub mod connect;
 pub mod echo;
@@ -114,6 +115,7 @@ pub fn peer_config(conn: &ConnArgs, network: Network) -> Result<PeerConfig, Fail
         ice_servers: conn.ice_servers.clone(),
         network,
         relay_only: conn.ice_transport == IceTransport::Relay,
+        send_rate: crate::peer::SendRate::default(),
     })
 }
 

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
 use crate::cli::PublishArgs;
+use crate::client::adapt::{Adapter, Rates};
 use crate::client::connect::{report_path, report_rejoin};
 use crate::client::progress::Progress;
 use crate::client::sources::{
@@ -18,8 +19,9 @@ use crate::client::sources::{
 use crate::client::stats::{Figures, Monitor, Tracks, stats_ticker};
 use crate::client::{Joined, MediaWatch, Purpose, after_answer, disconnected_failure, join};
 use crate::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
+use crate::congestion::{Allocation, Budget, VIDEO_FLOOR_BPS};
 use crate::exit::{CmdResult, Exit, Failure};
-use crate::peer::{Codec, LocalTrack, Network, Peer, PeerState, Section};
+use crate::peer::{Codec, LocalTrack, Network, Peer, PeerState, Section, SendEstimate, SendRate};
 use crate::record::codecs::is_keyframe;
 use crate::session::{MediaPath, SessionEvent, now_ms};
 use crate::signaling::Client;
@@ -27,6 +29,14 @@ use crate::signaling::native::DirectRequest;
 
 /// How long the frames still queued at the end may take to go out.
 const PUMP_DRAIN: Duration = Duration::from_secs(2);
+
+/// Keyframes asked for are at least this far apart, and further while the last one is still
+/// going out at the video rate (times `KEYFRAME_SPACING`).
+const KEYFRAME_MIN_GAP: Duration = Duration::from_millis(300);
+const KEYFRAME_SPACING: f64 = 1.5;
+
+/// How often the encoders' rates follow the send estimates.
+const ADAPT_INTERVAL: Duration = Duration::from_millis(100);
 
 /// How long ICE/DTLS may take before the publish fails.
 const CONNECT_LIMIT: Duration = Duration::from_secs(20);
@@ -70,8 +80,13 @@ pub fn open_sources(args: &PublishArgs) -> Result<Sources, Failure> {
     } else {
         Some(match VideoSpec::parse(&args.video)? {
             VideoSpec::Ivf(p) => VideoInput::Encoded(sources::IvfSource::open(&p, args.looping)?),
-            VideoSpec::TestSrc => raw_video(
-                Box::new(sources::TestSrc::new(args.width, args.height, args.fps)?),
+            VideoSpec::TestSrc { busy } => raw_video(
+                Box::new(sources::TestSrc::new(
+                    args.width,
+                    args.height,
+                    args.fps,
+                    busy,
+                )?),
                 args,
             )?,
             VideoSpec::Y4m(p) => {
@@ -100,6 +115,35 @@ pub fn open_sources(args: &PublishArgs) -> Result<Sources, Failure> {
         Some((src, OpusEncoder::new(args.audio_bitrate)?))
     };
     Ok(Sources { video, audio })
+}
+
+impl Sources {
+    /// What congestion control may spend: video between its floor and `--video-bitrate`
+    /// (its frame rate adapted only for raw pictures), audio at `--audio-bitrate`.
+    pub fn budget(&self, args: &PublishArgs) -> Budget {
+        let (pixels, fps) = match &self.video {
+            Some(VideoInput::Raw(src, _)) => {
+                let (w, h) = src.size();
+                (w * h, src.fps())
+            }
+            _ => (0, 0.0),
+        };
+        Budget {
+            video_floor: VIDEO_FLOOR_BPS,
+            video_ceiling: if self.video.is_some() {
+                args.video_bitrate
+            } else {
+                0
+            },
+            audio: if self.audio.is_some() {
+                args.audio_bitrate
+            } else {
+                0
+            },
+            pixels,
+            fps,
+        }
+    }
 }
 
 /// A raw source with an H.264 encoder for its size and rate.
@@ -144,20 +188,62 @@ fn video_thread(
     t0: (Instant, u64),
     stop: Arc<AtomicBool>,
     keyframe: Arc<AtomicBool>,
+    rates: Option<Arc<Rates>>,
     tx: mpsc::Sender<Encoded>,
 ) -> Result<(), Failure> {
     let fps = src.fps();
+    // The rates the encoder runs at; `None` until the first picture is encoded.
+    let mut applied: Option<Allocation> = None;
+    let mut made = 0u64;
+    // The last keyframe's time and size (bits).
+    let mut last_key: Option<(Instant, usize)> = None;
     for n in 0u64.. {
         let offset = Duration::from_secs_f64(n as f64 / fps);
         if !sleep_until(t0.0 + offset, &stop) {
             break;
         }
         let capture_ms = t0.1 + offset.as_millis() as u64;
+        let want = rates.as_ref().map(|r| r.get());
+        // A lowered frame rate: every `fps_divisor`-th picture is encoded.
+        let divisor = want.map_or(1, |w| u64::from(w.fps_divisor));
+        if n % divisor != 0 {
+            if !src.skip(capture_ms)? {
+                break;
+            }
+            continue;
+        }
         let Some(img) = src.next(capture_ms)? else {
             break;
         };
-        let (data, key) = enc.encode(&img, keyframe.swap(false, Ordering::Relaxed))?;
+        if let Some(w) = want
+            && made > 0
+            && applied != Some(w)
+            && enc.set_rate(w.video_bps, (fps / divisor as f64) as f32)
+        {
+            applied = Some(w);
+        }
+        // A keyframe asked for waits until the last one has had time to get through: on a
+        // narrow path a keyframe every request feeds the losses that make the requests.
+        let now = Instant::now();
+        let key_due = last_key.is_none_or(|(at, bits)| {
+            let rate = want.map_or(1e6, |w| f64::from(w.video_bps.max(1)));
+            let gap = Duration::from_secs_f64(bits as f64 / rate * KEYFRAME_SPACING)
+                .max(KEYFRAME_MIN_GAP);
+            now.saturating_duration_since(at) >= gap
+        });
+        let force = key_due && keyframe.swap(false, Ordering::Relaxed);
+        let (data, key) = enc.encode(&img, force)?;
+        if key && !data.is_empty() {
+            last_key = Some((now, data.len() * 8));
+        }
+        made += 1;
         if data.is_empty() {
+            // Skipped by the rate control: the picture is not sent, a keyframe asked for
+            // comes with the next one.
+            src.unsent();
+            if force {
+                keyframe.store(true, Ordering::Relaxed);
+            }
             continue;
         }
         let ticks = (n as f64 * 90_000.0 / fps).round() as u64;
@@ -195,15 +281,22 @@ fn audio_thread(
     mut enc: OpusEncoder,
     t0: (Instant, u64),
     stop: Arc<AtomicBool>,
+    rates: Option<Arc<Rates>>,
     tx: mpsc::Sender<Encoded>,
 ) -> Result<(), Failure> {
     let mut pcm = [0i16; OPUS_FRAME];
+    let mut applied = rates.as_ref().map(|r| r.get().audio_bps);
     for m in 0u64.. {
         if !sleep_until(t0.0 + Duration::from_millis(20 * m), &stop) {
             break;
         }
         if !src.next(&mut pcm)? {
             break;
+        }
+        let want = rates.as_ref().map(|r| r.get().audio_bps);
+        if let Some(bps) = want.filter(|w| Some(*w) != applied) {
+            enc.set_bitrate(bps)?;
+            applied = Some(bps);
         }
         let data = enc.encode(&pcm)?;
         if !send(&tx, data, m * OPUS_FRAME as u64, false) {
@@ -359,13 +452,14 @@ fn keyframes_on_request(track: Arc<LocalTrack>, keyframe: Arc<AtomicBool>) {
 
 impl Sending {
     /// Starts the sources, sending on `tracks` (none yet for a direct stream), counting
-    /// into `stats` by `ssrcs`.
+    /// into `stats` by `ssrcs`; the encoders follow `rates` when given.
     pub fn start(
         sources: Sources,
         (video_track, audio_track): TrackPair,
         ssrcs: Ssrcs,
         progress: &Progress,
         stats: Option<&Tracks>,
+        rates: Option<Arc<Rates>>,
     ) -> Sending {
         let (video_codec, _) = sources.codecs();
         let stop = Arc::new(AtomicBool::new(false));
@@ -379,9 +473,12 @@ impl Sending {
             let (tx, rx) = mpsc::channel(8);
             let (stop2, key2) = (Arc::clone(&stop), Arc::clone(&keyframe));
             let done = done_tx.clone();
+            let rates2 = rates.clone();
             threads.push(std::thread::spawn(move || {
                 let r = match input {
-                    VideoInput::Raw(src, enc) => video_thread(src, *enc, t0, stop2, key2, tx),
+                    VideoInput::Raw(src, enc) => {
+                        video_thread(src, *enc, t0, stop2, key2, rates2, tx)
+                    }
                     VideoInput::Encoded(src) => encoded_video_thread(src, t0.0, stop2, tx),
                 };
                 let _ = done.blocking_send(r);
@@ -400,7 +497,7 @@ impl Sending {
             let stop2 = Arc::clone(&stop);
             let done = done_tx.clone();
             threads.push(std::thread::spawn(move || {
-                let r = audio_thread(src, enc, t0, stop2, tx);
+                let r = audio_thread(src, enc, t0, stop2, rates, tx);
                 let _ = done.blocking_send(r);
             }));
             let figures = stats.map(|s| s.add(Codec::Opus, ssrcs.audio));
@@ -580,6 +677,13 @@ impl Outlets {
             .or_else(|| self.direct.values().next().map(|d| &*d.peer))
     }
 
+    /// What each connection may send now.
+    fn estimates(&self) -> Vec<SendEstimate> {
+        let server = self.server.iter().map(|(p, _)| p.send_estimate());
+        let direct = self.direct.values().map(|d| d.peer.send_estimate());
+        server.chain(direct).collect()
+    }
+
     fn path(&self) -> MediaPath {
         match (&self.server, self.direct.is_empty()) {
             (None, false) => MediaPath::Direct,
@@ -613,13 +717,21 @@ pub async fn publish(
     stop_signal: impl std::future::Future<Output = ()>,
 ) -> CmdResult {
     let sources = open_sources(&args)?;
+    let budget = sources.budget(&args);
+    let mut adapter = Adapter::new(budget);
     let network = Network::new(args.impair.impair.as_ref());
     let Joined {
         client,
         first,
         mut events,
-        peer_config,
+        mut peer_config,
     } = join(&args.conn, network, Purpose::Publish).await?;
+    let (min, max) = budget.range();
+    peer_config.send_rate = SendRate {
+        min,
+        max,
+        pace: true,
+    };
     let p2p = matches!(first, SessionEvent::SessionConnected { p2p: true, .. });
     let mut direct_requests = match &client {
         Client::Native(c) if p2p => c.direct_requests(),
@@ -663,6 +775,7 @@ pub async fn publish(
         plan.ssrcs,
         &progress,
         monitor.as_ref().map(|m| &m.tracks),
+        Some(adapter.rates()),
     );
     let mut stats_tick = stats_ticker(args.stats_interval);
 
@@ -683,6 +796,7 @@ pub async fn publish(
     let mut rejoining = false;
     let mut media_watch = MediaWatch::default();
     let mut media_tick = tokio::time::interval(Duration::from_millis(250));
+    let mut adapt_tick = tokio::time::interval(ADAPT_INTERVAL);
     let outcome: Result<End, Failure> = loop {
         tokio::select! {
             _ = &mut duration => break Ok(End::Duration),
@@ -695,8 +809,12 @@ pub async fn publish(
             _ = stats_tick.tick(), if monitor.is_some() => {
                 if let (Some(m), Some(peer)) = (monitor.as_mut(), outlets.stats_peer()) {
                     m.path = outlets.path();
+                    m.congestion = Some((adapter.json(), adapter.line()));
                     m.sample(peer).await;
                 }
+            }
+            _ = adapt_tick.tick() => {
+                adapter.step(outlets.estimates());
             }
             _ = &mut created_limit, if !seen_created && !rejoining => {
                 break Err(Failure::new(Exit::Media, "the server did not confirm the stream: it received no media"));
@@ -778,7 +896,8 @@ pub async fn publish(
     };
     // Stop the sources and send what they made, sum up, then leave cleanly.
     sending.finish().await;
-    if let (Some(m), Some(peer)) = (monitor, outlets.stats_peer()) {
+    if let (Some(mut m), Some(peer)) = (monitor, outlets.stats_peer()) {
+        m.congestion = Some((adapter.summary_json(), adapter.summary_line()));
         m.finish(peer).await;
     }
     let session_alive = !matches!(&outcome, Err(f) if f.code == Exit::Disconnected);

@@ -15,7 +15,10 @@ use crate::media::tone;
 #[derive(Debug, Clone, PartialEq)]
 pub enum VideoSpec {
     Camera(Option<String>),
-    TestSrc,
+    /// The test pattern; `busy`: under noise and detail that use the bitrate given.
+    TestSrc {
+        busy: bool,
+    },
     Y4m(PathBuf),
     /// Pre-encoded VP8 or H.264 in an IVF file, sent as it is.
     Ivf(PathBuf),
@@ -26,7 +29,8 @@ impl VideoSpec {
     pub fn parse(s: &str) -> Result<VideoSpec, Failure> {
         Ok(match s {
             "camera" => VideoSpec::Camera(None),
-            "testsrc" => VideoSpec::TestSrc,
+            "testsrc" => VideoSpec::TestSrc { busy: false },
+            "testsrc:busy" => VideoSpec::TestSrc { busy: true },
             "-" => VideoSpec::Stdin,
             _ if s.starts_with("camera:") => {
                 VideoSpec::Camera(Some(s["camera:".len()..].to_owned()))
@@ -37,7 +41,7 @@ impl VideoSpec {
                 return Err(Failure::new(
                     Exit::Usage,
                     format!(
-                        "--video {s:?}: expected camera, camera:INDEX, testsrc, a .y4m file, or - for Y4M on stdin"
+                        "--video {s:?}: expected camera, camera:INDEX, testsrc, testsrc:busy, a .y4m file, or - for Y4M on stdin"
                     ),
                 ));
             }
@@ -89,6 +93,12 @@ pub trait VideoSource: Send {
     fn fps(&self) -> f64;
     /// The next picture, captured at `capture_ms` (Unix ms); `None` at the end.
     fn next(&mut self, capture_ms: u64) -> Result<Option<I420>, Failure>;
+    /// Passes over the next picture (a lowered frame rate); `false` at the end.
+    fn skip(&mut self, capture_ms: u64) -> Result<bool, Failure> {
+        Ok(self.next(capture_ms)?.is_some())
+    }
+    /// The last picture was not sent (the encoder's rate control skipped it).
+    fn unsent(&mut self) {}
 }
 
 /// 20 ms frames of 48 kHz mono audio.
@@ -101,11 +111,14 @@ pub struct TestSrc {
     width: usize,
     height: usize,
     fps: f64,
+    /// Its frame number counts the pictures made: a skipped one is never drawn, so the
+    /// receiver's count of lost frames stays true at a lowered frame rate.
     frame: u32,
+    busy: bool,
 }
 
 impl TestSrc {
-    pub fn new(width: u32, height: u32, fps: f64) -> Result<TestSrc, Failure> {
+    pub fn new(width: u32, height: u32, fps: f64, busy: bool) -> Result<TestSrc, Failure> {
         let (w, h) = (width as usize, height as usize);
         if w < testsrc::MIN_WIDTH
             || h < testsrc::MIN_HEIGHT
@@ -128,6 +141,7 @@ impl TestSrc {
             height: h,
             fps,
             frame: 0,
+            busy,
         })
     }
 }
@@ -141,15 +155,22 @@ impl VideoSource for TestSrc {
     }
     fn next(&mut self, capture_ms: u64) -> Result<Option<I420>, Failure> {
         let mut img = I420::new(self.width, self.height);
-        testsrc::render(
-            &mut img,
-            Marks {
-                frame: self.frame,
-                capture_ms,
-            },
-        );
+        let marks = Marks {
+            frame: self.frame,
+            capture_ms,
+        };
+        match self.busy {
+            true => testsrc::render_busy(&mut img, marks),
+            false => testsrc::render(&mut img, marks),
+        }
         self.frame += 1;
         Ok(Some(img))
+    }
+    fn skip(&mut self, _capture_ms: u64) -> Result<bool, Failure> {
+        Ok(true)
+    }
+    fn unsent(&mut self) {
+        self.frame = self.frame.saturating_sub(1);
     }
 }
 

@@ -129,6 +129,9 @@ pub struct Monitor {
     pub tracks: Tracks,
     /// How the stream's media goes now (peer-to-peer sessions: directly, or routed).
     pub path: MediaPath,
+    /// A publisher's congestion control: its `congestion` object and its line for people
+    /// (the summary's at the end).
+    pub congestion: Option<(Value, String)>,
     start: Instant,
     /// When the previous sample was taken, and each track's bytes and frames then.
     last_at: Instant,
@@ -174,6 +177,7 @@ impl Monitor {
             progress,
             tracks: Tracks::default(),
             path: MediaPath::Routed,
+            congestion: None,
             start: Instant::now(),
             last_at: Instant::now(),
             last: Vec::new(),
@@ -262,6 +266,7 @@ impl Monitor {
                     "path": self.path.as_str(),
                     "elapsedMs": now.saturating_duration_since(self.start).as_millis() as u64,
                     "rttMs": stats.rtt_ms.map(round1), "tracks": tracks,
+                    "congestion": self.congestion.as_ref().map(|c| &c.0),
                 }),
             );
         }
@@ -269,6 +274,10 @@ impl Monitor {
             let (kbps, fps) = rate(r);
             self.progress
                 .println(&self.row_line(r, kbps, fps, stats.rtt_ms));
+        }
+        if let Some((_, line)) = &self.congestion {
+            self.progress
+                .println(&format!("stats {} send rate | {line}", self.stream_id));
         }
     }
 
@@ -404,6 +413,7 @@ impl Monitor {
                     "durationMs": (secs * 1000.0) as u64,
                     "rttMs": rtt.map(|(avg, max)| json!({"avg": round1(avg), "max": round1(max)})),
                     "tracks": tracks,
+                    "congestion": self.congestion.as_ref().map(|c| &c.0),
                 }),
             );
         }
@@ -460,6 +470,9 @@ impl Monitor {
                     dash()
                 },
             );
+        }
+        if let Some((_, line)) = &self.congestion {
+            out += &format!("\n  send rate: {line}");
         }
         self.progress.println(&out);
     }

@@ -14,6 +14,12 @@ pub enum CodecError {
 /// An H.264 encoder (constrained baseline, Annex B output with SPS/PPS on every keyframe).
 pub struct H264Encoder {
     inner: openh264::encoder::Encoder,
+    /// A picture was encoded (options can be changed from then on).
+    started: bool,
+    /// The next picture's time, ms, and the time between pictures: the rate control
+    /// spends its bits by them (at one time for every picture it holds no rate at all).
+    clock_ms: f64,
+    frame_ms: f64,
 }
 
 impl H264Encoder {
@@ -34,7 +40,8 @@ impl H264Encoder {
             .max_frame_rate(FrameRate::from_hz(fps))
             .usage_type(UsageType::CameraVideoRealTime)
             .rate_control_mode(RateControlMode::Bitrate)
-            .skip_frames(false)
+            .skip_frames(true)
+            .scene_change_detect(false)
             .sps_pps_strategy(SpsPpsStrategy::ConstantId)
             .intra_frame_period(IntraFramePeriod::from_num_frames(keyframe_interval));
         let mut inner = openh264::encoder::Encoder::with_api_config(
@@ -53,7 +60,40 @@ impl H264Encoder {
                 std::ptr::addr_of_mut!(quiet).cast(),
             );
         }
-        Ok(H264Encoder { inner })
+        Ok(H264Encoder {
+            inner,
+            started: false,
+            clock_ms: 0.0,
+            frame_ms: 1000.0 / f64::from(fps.max(1.0)),
+        })
+    }
+
+    /// Changes the target bitrate and frame rate while encoding (congestion control). Takes
+    /// effect once the first picture has been encoded (the encoder is set up then); returns
+    /// whether it was applied.
+    pub fn set_rate(&mut self, bitrate: u32, fps: f32) -> bool {
+        if !self.started {
+            return false;
+        }
+        let mut info = openh264_sys2::SBitrateInfo {
+            iLayer: openh264_sys2::SPATIAL_LAYER_ALL,
+            iBitrate: bitrate.min(i32::MAX as u32) as i32,
+        };
+        let mut rate = fps;
+        self.frame_ms = 1000.0 / f64::from(fps.max(1.0));
+        // SAFETY: the encoder is initialized (a picture was encoded); each option takes a
+        // pointer to a value it reads during the call.
+        unsafe {
+            let api = self.inner.raw_api();
+            api.set_option(
+                openh264_sys2::ENCODER_OPTION_BITRATE,
+                std::ptr::addr_of_mut!(info).cast(),
+            ) == 0
+                && api.set_option(
+                    openh264_sys2::ENCODER_OPTION_FRAME_RATE,
+                    std::ptr::addr_of_mut!(rate).cast(),
+                ) == 0
+        }
     }
 
     /// Encodes one picture; returns the Annex B access unit and whether it is a keyframe.
@@ -69,10 +109,13 @@ impl H264Encoder {
         let (y, uv) = img.data.split_at(w * h);
         let (u, v) = uv.split_at(w * h / 4);
         let src = openh264::formats::YUVSlices::new((y, u, v), (w, h), (w, w / 2, w / 2));
+        let at = openh264::Timestamp::from_millis(self.clock_ms as u64);
+        self.clock_ms += self.frame_ms;
         let bs = self
             .inner
-            .encode(&src)
+            .encode_at(&src, at)
             .map_err(|e| CodecError::H264(e.to_string()))?;
+        self.started = true;
         let key = matches!(
             bs.frame_type(),
             openh264::encoder::FrameType::IDR | openh264::encoder::FrameType::I
@@ -143,6 +186,13 @@ impl OpusEncoder {
             inner,
             out: vec![0; 4000],
         })
+    }
+
+    /// Changes the bitrate while encoding (congestion control).
+    pub fn set_bitrate(&mut self, bitrate: u32) -> Result<(), CodecError> {
+        self.inner
+            .set_bitrate(opus::Bitrate::Bits(bitrate as i32))
+            .map_err(|e| CodecError::Opus(e.to_string()))
     }
 
     /// Encodes one 20 ms frame of mono samples.
@@ -226,5 +276,65 @@ impl OpusRecovery {
         let n = self.decoder.decode(next, pcm, true).ok()?;
         let n = self.encoder.encode(&pcm[..n], &mut self.out).ok()?;
         Some(self.out[..n].to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::testsrc::{Marks, read_marks, render_busy};
+
+    /// The rate (bit/s) an encoder makes of busy 720p pictures at 30 fps: `frames` of them,
+    /// counted from the `skip`-th on.
+    fn busy_rate(enc: &mut H264Encoder, first: u32, frames: u32, skip: u32) -> f64 {
+        let mut img = I420::new(1280, 720);
+        let mut bits = 0;
+        for frame in first..first + frames {
+            render_busy(
+                &mut img,
+                Marks {
+                    frame,
+                    capture_ms: 0,
+                },
+            );
+            let (data, _) = enc.encode(&img, false).unwrap();
+            if frame >= first + skip {
+                bits += data.len() * 8;
+            }
+        }
+        bits as f64 * 30.0 / f64::from(frames - skip)
+    }
+
+    #[test]
+    fn the_busy_pattern_uses_the_bitrate_it_is_given_and_a_new_rate_is_followed() {
+        let mut enc = H264Encoder::new(1280, 720, 30.0, 2_000_000, 600).unwrap();
+        let high = busy_rate(&mut enc, 0, 45, 15);
+        assert!(high >= 0.8 * 2e6, "busy 720p at 2 Mbit/s: {high:.0} bit/s");
+        assert!(enc.set_rate(400_000, 30.0), "the new rate is taken");
+        let low = busy_rate(&mut enc, 45, 45, 15);
+        assert!(
+            (0.6 * 400e3..=1.3 * 400e3).contains(&low),
+            "after set_rate(400k): {low:.0} bit/s"
+        );
+    }
+
+    #[test]
+    fn the_busy_patterns_marks_survive_a_low_bitrate() {
+        let mut enc = H264Encoder::new(1280, 720, 30.0, 300_000, 600).unwrap();
+        let mut dec = H264Decoder::new().unwrap();
+        let mut img = I420::new(1280, 720);
+        for frame in 0..10 {
+            let marks = Marks {
+                frame,
+                capture_ms: 1_700_000_000_000 + u64::from(frame) * 33,
+            };
+            render_busy(&mut img, marks);
+            let (data, _) = enc.encode(&img, false).unwrap();
+            if data.is_empty() {
+                continue;
+            }
+            let pic = dec.decode(&data).unwrap().expect("a picture");
+            assert_eq!(read_marks(&pic), Some(marks));
+        }
     }
 }

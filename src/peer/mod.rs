@@ -7,7 +7,10 @@
 //! the far end takes candidates trickled (WHIP/WHEP: `create_offer_within`, `trickle`).
 
 mod impaired;
+mod rate;
 pub mod turn;
+
+pub use rate::{SendEstimate, SendEstimates, SendRate};
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -30,6 +33,7 @@ use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::RTCIceServer;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
 use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
@@ -214,6 +218,8 @@ pub struct PeerConfig {
     pub certificate: Option<DtlsCertificate>,
     /// Only relayed candidates (TURN): `--ice-transport relay`.
     pub relay_only: bool,
+    /// The range congestion control keeps what this connection sends in.
+    pub send_rate: SendRate,
 }
 
 impl PeerConfig {
@@ -415,6 +421,8 @@ struct RtcpTap {
     read: std::collections::VecDeque<TaggedPacket>,
     write: std::collections::VecDeque<TaggedPacket>,
     feedback: FeedbackLog,
+    /// Where the far end's REMB goes.
+    estimates: Option<SendEstimates>,
 }
 
 impl RtcpTap {
@@ -447,6 +455,10 @@ impl RtcpTap {
                 keyframe = true;
             } else if let Some(nack) = any.downcast_ref::<TransportLayerNack>() {
                 log.entry(nack.media_ssrc).or_default().nacks += 1;
+            } else if let Some(remb) = any.downcast_ref::<ReceiverEstimatedMaximumBitrate>()
+                && let Some(estimates) = &self.estimates
+            {
+                estimates.remb(f64::from(remb.bitrate));
             }
         }
         keyframe
@@ -506,9 +518,20 @@ const NACK_INTERVAL: Duration = Duration::from_millis(20);
 /// On long paths a packet may be sent more than once; that costs bandwidth only on losses.
 const NACK_TRIES: u16 = 8;
 
-/// webrtc-rs's default interceptors (NACK both ways, receiver-side transport-wide feedback,
-/// RTCP reports) with NACKs sent at once and kept up.
-fn interceptors(media: &mut MediaEngine) -> Result<Registry, PeerError> {
+/// webrtc-rs's default interceptors (NACK both ways, transport-wide feedback, RTCP reports)
+/// with NACKs sent at once and kept up, and send-side congestion control within `rate`.
+fn interceptors(
+    media: &mut MediaEngine,
+    rate: SendRate,
+) -> Result<(Registry, SendEstimates), PeerError> {
+    // REMB: what Janus (and vcall serve) use to cap a publisher.
+    media.register_feedback(
+        RTCPFeedback {
+            typ: "goog-remb".into(),
+            parameter: String::new(),
+        },
+        RtpCodecKind::Video,
+    );
     for parameter in ["", "pli"] {
         media.register_feedback(
             RTCPFeedback {
@@ -529,7 +552,8 @@ fn interceptors(media: &mut MediaEngine) -> Result<Registry, PeerError> {
         );
     configure_simulcast_extension_headers(media).map_err(webrtc_err)?;
     let registry = configure_twcc_receiver_only(registry, media).map_err(webrtc_err)?;
-    Ok(configure_rtcp_reports(registry))
+    let (registry, estimates) = rate::with_congestion_control(registry, rate);
+    Ok((configure_rtcp_reports(registry), estimates))
 }
 
 /// One WebRTC peer connection: everything one client sends and receives goes over one, with
@@ -540,6 +564,7 @@ pub struct Peer {
     local: watch::Receiver<Vec<String>>,
     state: watch::Receiver<PeerState>,
     feedback: FeedbackLog,
+    estimates: SendEstimates,
     /// Held for the whole of one offer/answer exchange, so that exchanges never overlap.
     negotiation: tokio::sync::Mutex<()>,
     /// The STUN/TURN servers it was made with.
@@ -601,7 +626,7 @@ impl Peer {
                 )
                 .map_err(webrtc_err)?;
         }
-        let registry = interceptors(&mut media)?;
+        let (registry, estimates) = interceptors(&mut media, config.send_rate)?;
         let feedback = FeedbackLog::default();
         let registry = registry.with(
             Slot::from(14_000),
@@ -609,6 +634,7 @@ impl Peer {
                 read: Default::default(),
                 write: Default::default(),
                 feedback: Arc::clone(&feedback),
+                estimates: Some(estimates.clone()),
             },
         );
         let ice_servers = config
@@ -670,6 +696,7 @@ impl Peer {
                 local,
                 state,
                 feedback,
+                estimates,
                 negotiation: tokio::sync::Mutex::new(()),
                 ice_servers: config.ice_servers.clone(),
                 public_ip: config.public_ip,
@@ -977,6 +1004,16 @@ impl Peer {
         peer_stats(&report, &feedback)
     }
 
+    /// What this connection may send now (congestion control and the far end's REMB).
+    pub fn send_estimate(&self) -> SendEstimate {
+        self.estimates.get()
+    }
+
+    /// A handle on [`Peer::send_estimate`] that outlives no one's borrow.
+    pub fn send_estimates(&self) -> SendEstimates {
+        self.estimates.clone()
+    }
+
     pub async fn close(&self) {
         if let Err(e) = self.pc.close().await {
             tracing::debug!("closing peer connection: {e}");
@@ -1169,6 +1206,8 @@ impl LocalTrack {
         rtp.0.header.payload_type = pt;
         rtp.0.header.extension = false;
         rtp.0.header.extensions.clear();
+        // The padding of the extensions cleared above would be counted in the size again.
+        rtp.0.header.extensions_padding = 0;
         self.track.write_rtp(rtp.0).await.map_err(webrtc_err)
     }
 
@@ -1268,6 +1307,20 @@ impl KeyframeRequester {
             tracing::debug!("PLI not sent: {e}");
         }
     }
+
+    /// Tells the sender of this stream (and of `others`) to send at most `bps` (REMB).
+    pub async fn limit(&self, bps: f64, others: &[u32]) {
+        let mut ssrcs = vec![self.ssrc];
+        ssrcs.extend_from_slice(others);
+        let remb = ReceiverEstimatedMaximumBitrate {
+            sender_ssrc: 0,
+            bitrate: bps as f32,
+            ssrcs,
+        };
+        if let Err(e) = self.inner.write_rtcp(vec![Box::new(remb)]).await {
+            tracing::debug!("REMB not sent: {e}");
+        }
+    }
 }
 
 /// Turns one RTP payload into codec bitstream: Annex B NAL units for H.264 (FU-A reassembled,
@@ -1324,6 +1377,7 @@ mod tests {
             ice_servers: vec![],
             network: Network::default(),
             relay_only: false,
+            send_rate: SendRate::default(),
         };
         let rt = tokio::runtime::Runtime::new().unwrap();
         for _ in 0..4 {
@@ -1364,6 +1418,7 @@ mod tests {
             read: Default::default(),
             write: Default::default(),
             feedback: FeedbackLog::default(),
+            estimates: None,
         };
         let report = |ssrc, total_lost, jitter| ReceptionReport {
             ssrc,
@@ -1414,6 +1469,7 @@ mod tests {
                     read: Default::default(),
                     write: Default::default(),
                     feedback: FeedbackLog::default(),
+                    estimates: None,
                 };
                 // Half the cases start as RTCP version 2 of a known type, so parsing goes deep.
                 let mut data = bytes.clone();
@@ -1459,6 +1515,7 @@ mod tests {
                         public_ip: None,
                         certificate: None,
                         relay_only: false,
+                        send_rate: SendRate::default(),
                         bind_ip: IpAddr::from([127, 0, 0, 1]),
                         ice_servers: vec![],
                         network: Network::default(),

@@ -343,6 +343,7 @@ impl Shared {
             ice_servers: self.config.ice_servers.clone(),
             network: self.config.network.clone(),
             relay_only: false,
+            send_rate: crate::peer::SendRate::default(),
         };
         let (peer, mut tracks) = Peer::new(&config).await.map_err(|e| e.to_string())?;
         let peer = Arc::new(peer);

@@ -1,0 +1,171 @@
+//! Congestion control on a connection: webrtc-rs's interceptors number what leaves
+//! (transport-wide sequence numbers), keep its history, join it with the far end's feedback
+//! and, on a publisher, pace it; vcall's own estimator ([`crate::congestion::Estimator`])
+//! turns the feedback into a rate. The far end's REMB (a Janus room's cap, vcall serve's
+//! slowest subscriber) is noted beside it. The application reads both through
+//! [`SendEstimates`].
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use rtc::interceptor::{
+    BandwidthEstimator, CongestionControlBuilder, PacerBuilder, PacketReport, Registry, Slot,
+    TwccSenderBuilder,
+};
+
+use crate::congestion::{Ack, Estimator, Reason};
+
+/// The range a connection's send rate is kept in (bit/s on the wire), and whether what it
+/// sends is paced.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SendRate {
+    pub min: f64,
+    pub max: f64,
+    /// Release packets at a multiple of the estimate rather than as they come: smooths a
+    /// keyframe's burst (publishers). A forwarding server does not pace: a pacer's queue
+    /// would hold a slow subscriber's packets for seconds.
+    pub pace: bool,
+}
+
+impl Default for SendRate {
+    fn default() -> SendRate {
+        SendRate {
+            min: 100_000.0,
+            max: 50_000_000.0,
+            pace: false,
+        }
+    }
+}
+
+/// Where the estimate starts (or the range's top, when lower): an unknown path is not
+/// opened at several times what it may carry; the estimate climbs from here within seconds.
+const START_BPS: f64 = 1_000_000.0;
+
+/// The pacer releases at this multiple of the estimate (libwebrtc's factor): it spreads
+/// bursts, it does not hold back an encoder that is a little over its rate.
+const PACING_FACTOR: f64 = 1.25;
+
+/// What a connection may send now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SendEstimate {
+    /// bit/s on the wire: the estimate, or the far end's REMB when lower.
+    pub bps: f64,
+    pub reason: Reason,
+    /// The estimator's own figure and the far end's last REMB.
+    pub estimate: f64,
+    pub remb: Option<f64>,
+    /// Queueing delay the last feedback showed, ms.
+    pub queue_ms: Option<f64>,
+    /// Whether any feedback has arrived (before it, the figure is the configured start).
+    pub measured: bool,
+}
+
+#[derive(Debug)]
+struct State {
+    estimate: f64,
+    reason: Reason,
+    queue_ms: Option<f64>,
+    remb: Option<f64>,
+    measured: bool,
+}
+
+/// A connection's send estimate, shared by its estimator, its RTCP tap and the application.
+#[derive(Debug, Clone)]
+pub struct SendEstimates(Arc<Mutex<State>>);
+
+impl SendEstimates {
+    fn new(start: f64) -> SendEstimates {
+        SendEstimates(Arc::new(Mutex::new(State {
+            estimate: start,
+            reason: Reason::Start,
+            queue_ms: None,
+            remb: None,
+            measured: false,
+        })))
+    }
+
+    pub fn get(&self) -> SendEstimate {
+        let s = self.0.lock().expect("estimate lock");
+        let (bps, reason) = match s.remb {
+            Some(remb) if remb < s.estimate => (remb, Reason::Remb),
+            _ => (s.estimate, s.reason),
+        };
+        SendEstimate {
+            bps,
+            reason,
+            estimate: s.estimate,
+            remb: s.remb,
+            queue_ms: s.queue_ms,
+            measured: s.measured || s.remb.is_some(),
+        }
+    }
+
+    /// The far end's REMB.
+    pub(super) fn remb(&self, bps: f64) {
+        self.0.lock().expect("estimate lock").remb = Some(bps);
+    }
+}
+
+/// The estimator as webrtc-rs's congestion-control interceptor drives it.
+struct Tracked {
+    estimator: Estimator,
+    shared: SendEstimates,
+}
+
+impl BandwidthEstimator for Tracked {
+    fn on_reports(&mut self, now: Instant, reports: &[PacketReport]) {
+        let acks: Vec<Ack> = reports
+            .iter()
+            .map(|r| Ack {
+                departure: r.departure,
+                arrival: r.arrival.filter(|_| r.arrived),
+                size: r.size,
+            })
+            .collect();
+        self.estimator.on_acks(now, &acks);
+        if acks.is_empty() {
+            return;
+        }
+        let mut s = self.shared.0.lock().expect("estimate lock");
+        s.estimate = self.estimator.target();
+        s.reason = self.estimator.reason();
+        s.queue_ms = self.estimator.queue_ms();
+        s.measured = true;
+    }
+
+    /// What the pacer is told (the estimate itself is read through [`SendEstimates`]).
+    fn target_bitrate(&self) -> f64 {
+        self.estimator.target() * PACING_FACTOR
+    }
+}
+
+/// Adds send-side congestion control to `registry` (the media engine already asks the far
+/// end for transport-wide feedback: see `configure_twcc_receiver_only`).
+pub(super) fn with_congestion_control(
+    registry: Registry,
+    rate: SendRate,
+) -> (Registry, SendEstimates) {
+    let start = rate.max.min(START_BPS.max(rate.min));
+    let shared = SendEstimates::new(start);
+    let tracked = Tracked {
+        estimator: Estimator::new(start, rate.min, rate.max),
+        shared: shared.clone(),
+    };
+    let registry = registry
+        .with(
+            Slot::CongestionControl,
+            CongestionControlBuilder::new(tracked).build(),
+        )
+        .with(Slot::TwccSender, TwccSenderBuilder::new().build());
+    let registry = if rate.pace {
+        registry.with(
+            Slot::Pacer,
+            PacerBuilder::new()
+                .with_target_bitrate(start * PACING_FACTOR)
+                .build(),
+        )
+    } else {
+        registry
+    };
+    (registry, shared)
+}
