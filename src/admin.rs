@@ -82,6 +82,7 @@ pub async fn serve(args: ServeArgs) -> CmdResult {
         public_ip: args.public_ip,
         tls,
         certificate: args.dtls_certificate,
+        max_subscriber_bitrate: args.max_subscriber_bitrate,
         ..ServerConfig::new(keys, media_ip)
     };
     server::run(listener, config, async {

@@ -125,6 +125,10 @@ pub struct ServeArgs {
     /// DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one.
     #[arg(long, value_name = "PEM", value_parser = parse_dtls_certificate)]
     pub dtls_certificate: Option<crate::peer::DtlsCertificate>,
+    /// The most a publisher is asked to send (REMB, k and M suffixes work), like a Janus room's
+    /// `bitrate`; publishers are also held to what their slowest subscriber can take.
+    #[arg(long, value_name = "BPS", value_parser = parse_bitrate)]
+    pub max_subscriber_bitrate: Option<u32>,
     #[command(flatten)]
     pub impair: ImpairArgs,
 }

@@ -28,6 +28,9 @@ pub struct Impairment {
     pub outages: Vec<(Duration, Duration)>,
     /// A bottleneck's rate in bit/s: datagrams queue behind each other.
     pub rate: Option<u64>,
+    /// The bottleneck's rate from a time on (from the process's start), in order:
+    /// `rate=3mbit@20s`.
+    pub rate_steps: Vec<(Duration, u64)>,
     /// The bottleneck's queue, as the longest wait it holds; a datagram that would wait
     /// longer is dropped (tail drop).
     pub queue: Duration,
@@ -45,6 +48,7 @@ impl Default for Impairment {
             duplicate: 0.0,
             outages: Vec::new(),
             rate: None,
+            rate_steps: Vec::new(),
             queue: Duration::from_millis(300),
             seed: 1,
         }
@@ -52,7 +56,8 @@ impl Default for Impairment {
 }
 
 /// `--impair`'s grammar: comma-separated `key=value`. Shares are `5%` or `0.05`; durations
-/// `40ms` or `2s`; an outage `LENGTH@START`; a rate `500kbit`, `2mbit` or `64000bit`.
+/// `40ms` or `2s`; an outage `LENGTH@START`; a rate `500kbit`, `2mbit` or `64000bit`, and
+/// `RATE@START` for the rate from then on.
 impl FromStr for Impairment {
     type Err = String;
 
@@ -79,7 +84,13 @@ impl FromStr for Impairment {
                     })?;
                     spec.outages.push((duration(start)?, duration(length)?));
                 }
-                "rate" => spec.rate = Some(rate(value)?),
+                "rate" => match value.split_once('@') {
+                    Some((bits, start)) => {
+                        spec.rate_steps.push((duration(start)?, rate(bits)?));
+                        spec.rate_steps.sort_by_key(|(start, _)| *start);
+                    }
+                    None => spec.rate = Some(rate(value)?),
+                },
                 "queue" => spec.queue = duration(value)?,
                 "seed" => {
                     spec.seed = value
@@ -119,7 +130,13 @@ impl fmt::Display for Impairment {
             )?;
         }
         if let Some(rate) = self.rate {
-            write!(f, ",rate={rate}bit,queue={}ms", self.queue.as_millis())?;
+            write!(f, ",rate={rate}bit")?;
+        }
+        for (start, rate) in &self.rate_steps {
+            write!(f, ",rate={rate}bit@{}ms", start.as_millis())?;
+        }
+        if self.rate.is_some() || !self.rate_steps.is_empty() {
+            write!(f, ",queue={}ms", self.queue.as_millis())?;
         }
         write!(f, ",seed={}", self.seed)
     }
@@ -211,7 +228,14 @@ impl Link {
             return [None, None];
         }
         let mut at = now;
-        if let Some(rate) = spec.rate {
+        let rate = spec
+            .rate_steps
+            .iter()
+            .rev()
+            .find(|(start, _)| *start <= now)
+            .map(|(_, rate)| *rate)
+            .or(spec.rate);
+        if let Some(rate) = rate {
             let start = self.busy_until.max(now);
             if start - now > spec.queue {
                 return [None, None];
@@ -250,7 +274,7 @@ mod tests {
     #[test]
     fn the_grammar_reads_every_key_and_prints_what_it_read() {
         let spec: Impairment =
-            "loss=5%, delay=40ms,jitter=15ms,reorder=1%,duplicate=0.01,outage=2s@10s,rate=500kbit,queue=200ms,seed=7"
+            "loss=5%, delay=40ms,jitter=15ms,reorder=1%,duplicate=0.01,outage=2s@10s,rate=500kbit,rate=3mbit@20s,queue=200ms,seed=7"
                 .parse()
                 .unwrap();
         assert_eq!(spec.loss, 0.05);
@@ -263,6 +287,7 @@ mod tests {
             vec![(Duration::from_secs(10), Duration::from_secs(2))]
         );
         assert_eq!(spec.rate, Some(500_000));
+        assert_eq!(spec.rate_steps, vec![(Duration::from_secs(20), 3_000_000)]);
         assert_eq!(spec.queue, 200 * MS);
         assert_eq!(spec.seed, 7);
         assert_eq!(spec.to_string().parse::<Impairment>().unwrap(), spec);
@@ -277,6 +302,7 @@ mod tests {
             ("outage=2s", "LENGTH@START"),
             ("rate=500", "unit"),
             ("rate=0.1kbit", "below"),
+            ("rate=1mbit@soon", "duration"),
             ("bandwidth=1", "unknown impairment"),
             ("loss", "key=value"),
             ("seed=-1", "whole number"),
@@ -376,6 +402,18 @@ mod tests {
             link.schedule(Duration::from_secs(1), 1000, true)[0],
             Some(1100 * MS)
         );
+    }
+
+    #[test]
+    fn a_rate_step_changes_the_bottleneck_from_its_time_on() {
+        // 80 kbit/s, then 800 kbit/s from 2 s on: 1000 bytes take 100 ms, then 10 ms.
+        let mut stepped = link("rate=80kbit,rate=800kbit@2s");
+        assert_eq!(stepped.schedule(Duration::ZERO, 1000, true)[0], Some(100 * MS));
+        let at = Duration::from_secs(2);
+        assert_eq!(stepped.schedule(at, 1000, true)[0], Some(at + 10 * MS));
+        // A step alone leaves the path open before it.
+        let mut open = link("rate=80kbit@2s");
+        assert_eq!(open.schedule(Duration::ZERO, 1000, true)[0], Some(Duration::ZERO));
     }
 
     mod props {

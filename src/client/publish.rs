@@ -730,6 +730,7 @@ pub async fn publish(
     peer_config.send_rate = SendRate {
         min,
         max,
+        start: SendRate::PUBLISHER_START,
         pace: true,
     };
     let p2p = matches!(first, SessionEvent::SessionConnected { p2p: true, .. });

@@ -21,10 +21,19 @@ use crate::congestion::{Ack, Estimator, Reason};
 pub struct SendRate {
     pub min: f64,
     pub max: f64,
+    /// Where the estimate starts: a publisher does not open an unknown path at several times
+    /// what it may carry; a forwarding server starts at its top (no limit known).
+    pub start: f64,
     /// Release packets at a multiple of the estimate rather than as they come: smooths a
     /// keyframe's burst (publishers). A forwarding server does not pace: a pacer's queue
     /// would hold a slow subscriber's packets for seconds.
     pub pace: bool,
+}
+
+impl SendRate {
+    /// Where a publisher's estimate starts (or its range's top, when lower): the estimate
+    /// climbs from here within seconds.
+    pub const PUBLISHER_START: f64 = 1_000_000.0;
 }
 
 impl Default for SendRate {
@@ -32,14 +41,11 @@ impl Default for SendRate {
         SendRate {
             min: 100_000.0,
             max: 50_000_000.0,
+            start: 50_000_000.0,
             pace: false,
         }
     }
 }
-
-/// Where the estimate starts (or the range's top, when lower): an unknown path is not
-/// opened at several times what it may carry; the estimate climbs from here within seconds.
-const START_BPS: f64 = 1_000_000.0;
 
 /// The pacer releases at this multiple of the estimate (libwebrtc's factor): it spreads
 /// bursts, it does not hold back an encoder that is a little over its rate.
@@ -145,7 +151,7 @@ pub(super) fn with_congestion_control(
     registry: Registry,
     rate: SendRate,
 ) -> (Registry, SendEstimates) {
-    let start = rate.max.min(START_BPS.max(rate.min));
+    let start = rate.start.clamp(rate.min, rate.max);
     let shared = SendEstimates::new(start);
     let tracked = Tracked {
         estimator: Estimator::new(start, rate.min, rate.max),

@@ -15,18 +15,22 @@ use super::keyframe::starts_keyframe;
 
 use crate::peer::{
     Codec, KeyframeRequester, Kind, LocalTrack, Peer, PeerError, RemoteTrack, Rtp, Section,
+    SendEstimates,
 };
 
 /// Packets a subscriber leg may fall behind before its packets are dropped.
 const LEG_QUEUE: usize = 1024;
 /// Keyframe requests to a publisher are merged within this window.
 const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
+/// How often a publisher is told the rate its subscribers can take (REMB), as Janus does.
+const LIMIT_INTERVAL: Duration = Duration::from_millis(500);
 
 /// One published track and the legs it feeds.
 pub(crate) struct Hub {
     pub codec: Codec,
     keyframes: KeyframeRequester,
-    legs: Mutex<Vec<(u64, mpsc::Sender<Rtp>)>>,
+    /// Each leg's queue and what its subscriber's connection can take.
+    legs: Mutex<Vec<(u64, mpsc::Sender<Rtp>, SendEstimates)>>,
     next_leg: AtomicU64,
     /// When a keyframe was last asked of the publisher.
     last_keyframe_request: Mutex<Option<Instant>>,
@@ -35,11 +39,14 @@ pub(crate) struct Hub {
     keyframe_pending: AtomicBool,
     /// Packets dropped because a leg's queue was full.
     dropped: AtomicU64,
+    /// The publisher's track ended.
+    closed: AtomicBool,
 }
 
 impl Hub {
-    /// Starts forwarding `track`; the task ends when the track ends.
-    pub fn start(track: RemoteTrack) -> Arc<Hub> {
+    /// Starts forwarding `track`; the task ends when the track ends. A video track's publisher
+    /// is told to send at most what its slowest subscriber can take, and at most `cap`.
+    pub fn start(track: RemoteTrack, cap: Option<f64>) -> Arc<Hub> {
         let hub = Arc::new(Hub {
             codec: track.codec,
             keyframes: track.keyframe_requester(track.ssrc),
@@ -48,6 +55,7 @@ impl Hub {
             last_keyframe_request: Mutex::default(),
             keyframe_pending: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
         });
         let h = Arc::clone(&hub);
         tokio::spawn(async move {
@@ -58,7 +66,7 @@ impl Hub {
                     h.keyframe_pending.store(false, Ordering::Relaxed);
                 }
                 let legs = h.legs.lock().expect("legs lock");
-                for (_, leg) in legs.iter() {
+                for (_, leg, _) in legs.iter() {
                     if leg.try_send(packet.clone()).is_err() {
                         h.dropped.fetch_add(1, Ordering::Relaxed);
                     }
@@ -70,13 +78,19 @@ impl Hub {
                 tracing::info!(codec = ?h.codec, dropped, "track ended; packets dropped for slow subscribers");
             }
         });
+        if hub.codec.kind() == Kind::Video {
+            tokio::spawn(limit_publisher(Arc::downgrade(&hub), cap));
+        }
         hub
     }
 
-    fn attach(&self) -> (u64, mpsc::Receiver<Rtp>) {
+    fn attach(&self, estimates: SendEstimates) -> (u64, mpsc::Receiver<Rtp>) {
         let (tx, rx) = mpsc::channel(LEG_QUEUE);
         let id = self.next_leg.fetch_add(1, Ordering::Relaxed);
-        self.legs.lock().expect("legs lock").push((id, tx));
+        self.legs
+            .lock()
+            .expect("legs lock")
+            .push((id, tx, estimates));
         (id, rx)
     }
 
@@ -84,11 +98,24 @@ impl Hub {
         self.legs
             .lock()
             .expect("legs lock")
-            .retain(|(i, _)| *i != id);
+            .retain(|(i, _, _)| *i != id);
+    }
+
+    /// What the publisher may send: the lowest of its subscribers' measured estimates and
+    /// `cap`; `None` when neither says anything.
+    fn limit(&self, cap: Option<f64>) -> Option<f64> {
+        let legs = self.legs.lock().expect("legs lock");
+        legs.iter()
+            .map(|(_, _, e)| e.get())
+            .filter(|e| e.measured)
+            .map(|e| e.bps)
+            .chain(cap)
+            .reduce(f64::min)
     }
 
     /// Ends every leg (their queues close).
     pub fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
         self.legs.lock().expect("legs lock").clear();
     }
 
@@ -111,6 +138,23 @@ impl Hub {
             self.keyframe_pending.store(true, Ordering::Relaxed);
         }
         self.keyframes.request().await;
+    }
+}
+
+/// Tells the publisher of `hub`'s track, every `LIMIT_INTERVAL` while the hub lives, the rate
+/// its subscribers can take (REMB). Nothing is decoded: the subscribers' own connections'
+/// estimates say it.
+async fn limit_publisher(hub: std::sync::Weak<Hub>, cap: Option<f64>) {
+    let mut tick = tokio::time::interval(LIMIT_INTERVAL);
+    loop {
+        tick.tick().await;
+        let Some(hub) = hub.upgrade() else { return };
+        if hub.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(bps) = hub.limit(cap) {
+            hub.keyframes.limit(bps, &[]).await;
+        }
     }
 }
 
@@ -175,7 +219,7 @@ impl Subscription {
             return;
         };
         for (hub, track) in &self.legs {
-            let (id, mut rx) = hub.attach();
+            let (id, mut rx) = hub.attach(self.peer.send_estimates());
             attached.push((Arc::clone(hub), id));
             let (writer, counter) = (Arc::clone(track), Arc::clone(&self.counter));
             tokio::spawn(async move {

@@ -60,6 +60,8 @@ pub struct ServerConfig {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// The media connections' DTLS certificate; a new one each when `None`.
     pub certificate: Option<crate::peer::DtlsCertificate>,
+    /// The most a publisher is asked to send (REMB), whatever its subscribers could take.
+    pub max_subscriber_bitrate: Option<u32>,
 }
 
 impl ServerConfig {
@@ -75,6 +77,7 @@ impl ServerConfig {
             public_ip: None,
             tls: None,
             certificate: None,
+            max_subscriber_bitrate: None,
         }
     }
 }
@@ -405,7 +408,9 @@ impl Shared {
             }
             if p.tracks.len() == usize::from(p.audio) + usize::from(p.video) {
                 let p = media.pending.remove(&msid).expect("pending publish");
-                ready = Some((p.stream, p.tracks.into_iter().map(Hub::start).collect()));
+                let cap = self.config.max_subscriber_bitrate.map(f64::from);
+                let hubs = p.tracks.into_iter().map(|t| Hub::start(t, cap)).collect();
+                ready = Some((p.stream, hubs));
             }
         }
         if let Some((stream, hubs)) = ready {
