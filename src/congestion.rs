@@ -228,7 +228,8 @@ impl Estimator {
         Some(bytes as f64 * 8.0 / span)
     }
 
-    fn loss(&self) -> f64 {
+    /// The share of packets the far end reported lost over the last second.
+    pub fn loss(&self) -> f64 {
         let (lost, total) = self
             .losses
             .iter()

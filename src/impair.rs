@@ -408,12 +408,18 @@ mod tests {
     fn a_rate_step_changes_the_bottleneck_from_its_time_on() {
         // 80 kbit/s, then 800 kbit/s from 2 s on: 1000 bytes take 100 ms, then 10 ms.
         let mut stepped = link("rate=80kbit,rate=800kbit@2s");
-        assert_eq!(stepped.schedule(Duration::ZERO, 1000, true)[0], Some(100 * MS));
+        assert_eq!(
+            stepped.schedule(Duration::ZERO, 1000, true)[0],
+            Some(100 * MS)
+        );
         let at = Duration::from_secs(2);
         assert_eq!(stepped.schedule(at, 1000, true)[0], Some(at + 10 * MS));
         // A step alone leaves the path open before it.
         let mut open = link("rate=80kbit@2s");
-        assert_eq!(open.schedule(Duration::ZERO, 1000, true)[0], Some(Duration::ZERO));
+        assert_eq!(
+            open.schedule(Duration::ZERO, 1000, true)[0],
+            Some(Duration::ZERO)
+        );
     }
 
     mod props {

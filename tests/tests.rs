@@ -6,6 +6,7 @@ mod common;
 mod auth_errors;
 mod completions;
 mod config;
+mod congestion;
 mod connection;
 mod expect;
 mod hostile;

@@ -125,6 +125,7 @@ impl Adapter {
             "estimateKbps": self.estimate.map(|e| kbps(e.bps)),
             "rembKbps": self.estimate.and_then(|e| e.remb).map(kbps),
             "queueMs": self.estimate.and_then(|e| e.queue_ms).map(|q| q.round()),
+            "lossPercent": self.estimate.map(|e| (e.loss * 1000.0).round() / 10.0),
             "reason": self.reason().as_str(),
         })
     }
@@ -148,6 +149,7 @@ impl Adapter {
                 if let Some(q) = e.queue_ms {
                     line += &format!(" queue {q:.0} ms");
                 }
+                line += &format!(" loss {:.1}%", e.loss * 100.0);
             }
             None => line += " | no feedback yet",
         }

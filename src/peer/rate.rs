@@ -62,6 +62,8 @@ pub struct SendEstimate {
     pub remb: Option<f64>,
     /// Queueing delay the last feedback showed, ms.
     pub queue_ms: Option<f64>,
+    /// Share of packets the far end reported lost over the last second.
+    pub loss: f64,
     /// Whether any feedback has arrived (before it, the figure is the configured start).
     pub measured: bool,
 }
@@ -71,6 +73,7 @@ struct State {
     estimate: f64,
     reason: Reason,
     queue_ms: Option<f64>,
+    loss: f64,
     remb: Option<f64>,
     measured: bool,
 }
@@ -85,6 +88,7 @@ impl SendEstimates {
             estimate: start,
             reason: Reason::Start,
             queue_ms: None,
+            loss: 0.0,
             remb: None,
             measured: false,
         })))
@@ -102,6 +106,7 @@ impl SendEstimates {
             estimate: s.estimate,
             remb: s.remb,
             queue_ms: s.queue_ms,
+            loss: s.loss,
             measured: s.measured || s.remb.is_some(),
         }
     }
@@ -120,8 +125,11 @@ struct Tracked {
 
 impl BandwidthEstimator for Tracked {
     fn on_reports(&mut self, now: Instant, reports: &[PacketReport]) {
+        // Only packets the feedback can speak of: a stream sent without transport-wide numbers
+        // (Janus numbers video only) is never reported, and would read as lost.
         let acks: Vec<Ack> = reports
             .iter()
+            .filter(|r| r.is_twcc)
             .map(|r| Ack {
                 departure: r.departure,
                 arrival: r.arrival.filter(|_| r.arrived),
@@ -136,6 +144,7 @@ impl BandwidthEstimator for Tracked {
         s.estimate = self.estimator.target();
         s.reason = self.estimator.reason();
         s.queue_ms = self.estimator.queue_ms();
+        s.loss = self.estimator.loss();
         s.measured = true;
     }
 
