@@ -1286,7 +1286,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__serve)
-            opts="-v -q -h -V --listen --api-key --api-secret --ice-server --json --max-connections --max-connections-per-ip --tls-cert --tls-key --udp-ports --public-ip --dtls-certificate --impair --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --listen --api-key --api-secret --ice-server --json --max-connections --max-connections-per-ip --tls-cert --tls-key --udp-ports --public-ip --dtls-certificate --max-subscriber-bitrate --impair --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1333,6 +1333,10 @@ _vcall() {
                     return 0
                     ;;
                 --dtls-certificate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-subscriber-bitrate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

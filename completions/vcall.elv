@@ -54,6 +54,7 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --udp-ports 'UDP ports media may use, e.g. 40000-40999 (one per client connection); any when not given'
             cand --public-ip 'The address media candidates advertise, for a server behind 1:1 NAT (e.g. a cloud VM''s public IP while it listens on its private one)'
             cand --dtls-certificate 'DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one'
+            cand --max-subscriber-bitrate 'The most a publisher is asked to send (REMB, k and M suffixes work), like a Janus room''s `bitrate`; publishers are also held to what their slowest subscriber can take'
             cand --impair 'Impair this process''s media, both directions, in userspace: comma-separated loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start, repeatable), rate=500kbit, queue=300ms (the rate''s queue), seed=N [env: VCALL_IMPAIR]'
             cand --profile 'The settings profile to use from the configuration file [env: VCALL_PROFILE]'
             cand --config 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]'

@@ -35,6 +35,9 @@ const PUMP_DRAIN: Duration = Duration::from_secs(2);
 const KEYFRAME_MIN_GAP: Duration = Duration::from_millis(300);
 const KEYFRAME_SPACING: f64 = 1.5;
 
+/// A raw picture this far behind its time is not encoded.
+const MAX_LATE: Duration = Duration::from_millis(200);
+
 /// How often the encoders' rates follow the send estimates.
 const ADAPT_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -204,9 +207,12 @@ fn video_thread(
         }
         let capture_ms = t0.1 + offset.as_millis() as u64;
         let want = rates.as_ref().map(|r| r.get());
-        // A lowered frame rate: every `fps_divisor`-th picture is encoded.
+        // A lowered frame rate: every `fps_divisor`-th picture is encoded. A picture whose
+        // time is long past (a machine too busy to keep up) is passed over, as a camera drops
+        // frames, so that the delay does not grow without end.
         let divisor = want.map_or(1, |w| u64::from(w.fps_divisor));
-        if n % divisor != 0 {
+        let late = Instant::now().saturating_duration_since(t0.0 + offset) > MAX_LATE;
+        if n % divisor != 0 || late {
             if !src.skip(capture_ms)? {
                 break;
             }

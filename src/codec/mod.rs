@@ -16,6 +16,8 @@ pub struct H264Encoder {
     inner: openh264::encoder::Encoder,
     /// A picture was encoded (options can be changed from then on).
     started: bool,
+    /// The bitrate it was made with.
+    bitrate: u32,
     /// The next picture's time, ms, and the time between pictures: the rate control
     /// spends its bits by them (at one time for every picture it holds no rate at all).
     clock_ms: f64,
@@ -40,7 +42,7 @@ impl H264Encoder {
             .max_frame_rate(FrameRate::from_hz(fps))
             .usage_type(UsageType::CameraVideoRealTime)
             .rate_control_mode(RateControlMode::Bitrate)
-            .skip_frames(true)
+            .skip_frames(false)
             .scene_change_detect(false)
             .sps_pps_strategy(SpsPpsStrategy::ConstantId)
             .intra_frame_period(IntraFramePeriod::from_num_frames(keyframe_interval));
@@ -63,6 +65,7 @@ impl H264Encoder {
         Ok(H264Encoder {
             inner,
             started: false,
+            bitrate,
             clock_ms: 0.0,
             frame_ms: 1000.0 / f64::from(fps.max(1.0)),
         })
@@ -70,7 +73,9 @@ impl H264Encoder {
 
     /// Changes the target bitrate and frame rate while encoding (congestion control). Takes
     /// effect once the first picture has been encoded (the encoder is set up then); returns
-    /// whether it was applied.
+    /// whether it was applied. Below the bitrate it was made with, the rate control may skip
+    /// pictures: only so does openh264 hold a bitrate (at its own, it never skips, so a
+    /// recording's first seconds are whole).
     pub fn set_rate(&mut self, bitrate: u32, fps: f32) -> bool {
         if !self.started {
             return false;
@@ -80,6 +85,7 @@ impl H264Encoder {
             iBitrate: bitrate.min(i32::MAX as u32) as i32,
         };
         let mut rate = fps;
+        let mut skip = f64::from(bitrate) < 0.98 * f64::from(self.bitrate);
         self.frame_ms = 1000.0 / f64::from(fps.max(1.0));
         // SAFETY: the encoder is initialized (a picture was encoded); each option takes a
         // pointer to a value it reads during the call.
@@ -92,6 +98,10 @@ impl H264Encoder {
                 && api.set_option(
                     openh264_sys2::ENCODER_OPTION_FRAME_RATE,
                     std::ptr::addr_of_mut!(rate).cast(),
+                ) == 0
+                && api.set_option(
+                    openh264_sys2::ENCODER_OPTION_RC_FRAME_SKIP,
+                    std::ptr::addr_of_mut!(skip).cast(),
                 ) == 0
         }
     }
