@@ -220,7 +220,7 @@ impl Estimator {
         let (first, _) = self.arrivals.front()?;
         let (last, _) = self.arrivals.back()?;
         let span = last.saturating_sub(*first).as_secs_f64();
-        if span < 0.2 || self.arrivals.len() < 5 {
+        if span < 0.1 || self.arrivals.len() < 4 {
             return None;
         }
         // The first packet's bytes arrived before the span began.
@@ -262,7 +262,8 @@ impl Estimator {
             since >= BACKOFF_SETTLE || (since >= BACKOFF_SPACING && queue > q)
         });
         if queue > QUEUE_HIGH_MS && may_back_off {
-            let delivered = received.unwrap_or(self.target);
+            // Before the path has shown what it delivers, the next feedback will.
+            let Some(delivered) = received else { return };
             self.target = (delivered * BACKOFF).min(self.target);
             self.limit = Some(delivered);
             self.last_backoff = Some((now, queue));
@@ -320,6 +321,9 @@ pub struct Allocation {
     /// Every how many source pictures one is encoded (1, 2 or 4).
     pub fps_divisor: u32,
     pub audio_bps: u32,
+    /// The path or the far end limits the rate (not only the ceiling): the encoder must hold
+    /// it, skipping pictures if it has to.
+    pub hold: bool,
 }
 
 /// Video's lowest bitrate: below it a picture is not worth sending.
@@ -391,6 +395,7 @@ impl Budget {
             video_bps: video as u32,
             fps_divisor: divisor,
             audio_bps,
+            hold: false,
         }
     }
 }

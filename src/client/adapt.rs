@@ -3,7 +3,7 @@
 //! ([`Budget::allocate`]); the encoder threads read the new rates before their next frame.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use serde_json::{Value, json};
 
@@ -16,6 +16,7 @@ pub struct Rates {
     video_bps: AtomicU32,
     fps_divisor: AtomicU32,
     audio_bps: AtomicU32,
+    hold: AtomicBool,
 }
 
 impl Rates {
@@ -24,6 +25,7 @@ impl Rates {
             video_bps: AtomicU32::new(a.video_bps),
             fps_divisor: AtomicU32::new(a.fps_divisor),
             audio_bps: AtomicU32::new(a.audio_bps),
+            hold: AtomicBool::new(a.hold),
         })
     }
 
@@ -32,6 +34,7 @@ impl Rates {
             video_bps: self.video_bps.load(Ordering::Relaxed),
             fps_divisor: self.fps_divisor.load(Ordering::Relaxed).max(1),
             audio_bps: self.audio_bps.load(Ordering::Relaxed),
+            hold: self.hold.load(Ordering::Relaxed),
         }
     }
 
@@ -39,6 +42,7 @@ impl Rates {
         self.video_bps.store(a.video_bps, Ordering::Relaxed);
         self.fps_divisor.store(a.fps_divisor, Ordering::Relaxed);
         self.audio_bps.store(a.audio_bps, Ordering::Relaxed);
+        self.hold.store(a.hold, Ordering::Relaxed);
     }
 }
 
@@ -85,7 +89,8 @@ impl Adapter {
         };
         self.lowest = Some(self.lowest.map_or(estimate.bps, |l| l.min(estimate.bps)));
         self.estimate = Some(estimate);
-        let next = self.budget.allocate(estimate.bps, Some(self.current));
+        let mut next = self.budget.allocate(estimate.bps, Some(self.current));
+        next.hold = matches!(estimate.reason, Reason::Delay | Reason::Loss | Reason::Remb);
         if next == self.current {
             return false;
         }

@@ -224,7 +224,7 @@ fn video_thread(
         if let Some(w) = want
             && made > 0
             && applied != Some(w)
-            && enc.set_rate(w.video_bps, (fps / divisor as f64) as f32)
+            && enc.set_rate(w.video_bps, (fps / divisor as f64) as f32, w.hold)
         {
             applied = Some(w);
         }
@@ -737,7 +737,6 @@ pub async fn publish(
         min,
         max,
         start: SendRate::PUBLISHER_START,
-        pace: true,
     };
     let p2p = matches!(first, SessionEvent::SessionConnected { p2p: true, .. });
     let mut direct_requests = match &client {

@@ -16,8 +16,6 @@ pub struct H264Encoder {
     inner: openh264::encoder::Encoder,
     /// A picture was encoded (options can be changed from then on).
     started: bool,
-    /// The bitrate it was made with.
-    bitrate: u32,
     /// The next picture's time, ms, and the time between pictures: the rate control
     /// spends its bits by them (at one time for every picture it holds no rate at all).
     clock_ms: f64,
@@ -65,7 +63,6 @@ impl H264Encoder {
         Ok(H264Encoder {
             inner,
             started: false,
-            bitrate,
             clock_ms: 0.0,
             frame_ms: 1000.0 / f64::from(fps.max(1.0)),
         })
@@ -73,10 +70,10 @@ impl H264Encoder {
 
     /// Changes the target bitrate and frame rate while encoding (congestion control). Takes
     /// effect once the first picture has been encoded (the encoder is set up then); returns
-    /// whether it was applied. Below the bitrate it was made with, the rate control may skip
-    /// pictures: only so does openh264 hold a bitrate (at its own, it never skips, so a
-    /// recording's first seconds are whole).
-    pub fn set_rate(&mut self, bitrate: u32, fps: f32) -> bool {
+    /// whether it was applied. `hold`: the rate control may skip pictures, which is the only
+    /// way openh264 holds a bitrate (otherwise it never skips, so that a recording's first
+    /// seconds are whole).
+    pub fn set_rate(&mut self, bitrate: u32, fps: f32, hold: bool) -> bool {
         if !self.started {
             return false;
         }
@@ -85,7 +82,7 @@ impl H264Encoder {
             iBitrate: bitrate.min(i32::MAX as u32) as i32,
         };
         let mut rate = fps;
-        let mut skip = f64::from(bitrate) < 0.98 * f64::from(self.bitrate);
+        let mut skip = hold;
         self.frame_ms = 1000.0 / f64::from(fps.max(1.0));
         // SAFETY: the encoder is initialized (a picture was encoded); each option takes a
         // pointer to a value it reads during the call.
@@ -320,7 +317,7 @@ mod tests {
         let mut enc = H264Encoder::new(1280, 720, 30.0, 2_000_000, 600).unwrap();
         let high = busy_rate(&mut enc, 0, 45, 15);
         assert!(high >= 0.8 * 2e6, "busy 720p at 2 Mbit/s: {high:.0} bit/s");
-        assert!(enc.set_rate(400_000, 30.0), "the new rate is taken");
+        assert!(enc.set_rate(400_000, 30.0, true), "the new rate is taken");
         let low = busy_rate(&mut enc, 45, 45, 15);
         assert!(
             (0.6 * 400e3..=1.3 * 400e3).contains(&low),

@@ -1,6 +1,6 @@
 //! Congestion control on a connection: webrtc-rs's interceptors number what leaves
-//! (transport-wide sequence numbers), keep its history, join it with the far end's feedback
-//! and, on a publisher, pace it; vcall's own estimator ([`crate::congestion::Estimator`])
+//! (transport-wide sequence numbers), keep its history and join it with the far end's
+//! feedback; vcall's own estimator ([`crate::congestion::Estimator`])
 //! turns the feedback into a rate. The far end's REMB (a Janus room's cap, vcall serve's
 //! slowest subscriber) is noted beside it. The application reads both through
 //! [`SendEstimates`].
@@ -9,14 +9,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use rtc::interceptor::{
-    BandwidthEstimator, CongestionControlBuilder, PacerBuilder, PacketReport, Registry, Slot,
-    TwccSenderBuilder,
+    BandwidthEstimator, CongestionControlBuilder, PacketReport, Registry, Slot, TwccSenderBuilder,
 };
 
 use crate::congestion::{Ack, Estimator, Reason};
 
-/// The range a connection's send rate is kept in (bit/s on the wire), and whether what it
-/// sends is paced.
+/// The range a connection's send rate is kept in (bit/s on the wire). Nothing is paced: a
+/// pacer's queue is a delay the feedback cannot see (an encoder over its rate would build it
+/// up unnoticed), and on a server it would hold a slow subscriber's packets for seconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SendRate {
     pub min: f64,
@@ -24,10 +24,6 @@ pub struct SendRate {
     /// Where the estimate starts: a publisher does not open an unknown path at several times
     /// what it may carry; a forwarding server starts at its top (no limit known).
     pub start: f64,
-    /// Release packets at a multiple of the estimate rather than as they come: smooths a
-    /// keyframe's burst (publishers). A forwarding server does not pace: a pacer's queue
-    /// would hold a slow subscriber's packets for seconds.
-    pub pace: bool,
 }
 
 impl SendRate {
@@ -42,14 +38,9 @@ impl Default for SendRate {
             min: 100_000.0,
             max: 50_000_000.0,
             start: 50_000_000.0,
-            pace: false,
         }
     }
 }
-
-/// The pacer releases at this multiple of the estimate (libwebrtc's factor): it spreads
-/// bursts, it does not hold back an encoder that is a little over its rate.
-const PACING_FACTOR: f64 = 1.25;
 
 /// What a connection may send now.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -148,9 +139,8 @@ impl BandwidthEstimator for Tracked {
         s.measured = true;
     }
 
-    /// What the pacer is told (the estimate itself is read through [`SendEstimates`]).
     fn target_bitrate(&self) -> f64 {
-        self.estimator.target() * PACING_FACTOR
+        self.estimator.target()
     }
 }
 
@@ -172,15 +162,5 @@ pub(super) fn with_congestion_control(
             CongestionControlBuilder::new(tracked).build(),
         )
         .with(Slot::TwccSender, TwccSenderBuilder::new().build());
-    let registry = if rate.pace {
-        registry.with(
-            Slot::Pacer,
-            PacerBuilder::new()
-                .with_target_bitrate(start * PACING_FACTOR)
-                .build(),
-        )
-    } else {
-        registry
-    };
     (registry, shared)
 }

@@ -22,8 +22,11 @@ use crate::peer::{
 const LEG_QUEUE: usize = 1024;
 /// Keyframe requests to a publisher are merged within this window.
 const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
-/// How often a publisher is told the rate its subscribers can take (REMB), as Janus does.
-const LIMIT_INTERVAL: Duration = Duration::from_millis(500);
+/// How often the rate a publisher's subscribers can take is looked at; it is told (REMB) when
+/// that moved by more than `LIMIT_CHANGE`, and at least every `LIMIT_REPEAT` (as Janus does).
+const LIMIT_INTERVAL: Duration = Duration::from_millis(50);
+const LIMIT_CHANGE: f64 = 0.1;
+const LIMIT_REPEAT: Duration = Duration::from_secs(1);
 
 /// One published track and the legs it feeds.
 pub(crate) struct Hub {
@@ -146,14 +149,20 @@ impl Hub {
 /// estimates say it.
 async fn limit_publisher(hub: std::sync::Weak<Hub>, cap: Option<f64>) {
     let mut tick = tokio::time::interval(LIMIT_INTERVAL);
+    let mut told: Option<(Instant, f64)> = None;
     loop {
         tick.tick().await;
         let Some(hub) = hub.upgrade() else { return };
         if hub.closed.load(Ordering::Relaxed) {
             return;
         }
-        if let Some(bps) = hub.limit(cap) {
+        let Some(bps) = hub.limit(cap) else { continue };
+        let due = told.is_none_or(|(at, last)| {
+            at.elapsed() >= LIMIT_REPEAT || (bps - last).abs() > LIMIT_CHANGE * last
+        });
+        if due {
             hub.keyframes.limit(bps, &[]).await;
+            told = Some((Instant::now(), bps));
         }
     }
 }
