@@ -139,6 +139,7 @@ class Janus:
                 time.sleep(0.1)
         else:
             sys.exit("janus did not start within 10 s")
+        self.http = f"http://127.0.0.1:{http}/janus"
         self.env = dict(os.environ, RUST_LOG="error", VCALL_URL=f"janus+ws://127.0.0.1:{ws}", VCALL_SESSION="7001",
                         VCALL_TOKEN=JANUS_TOKEN, VCALL_CREATE_ROOM="true")
 

@@ -16,11 +16,14 @@ Drills (the path is `--impair`'s bottleneck in the publisher's or subscriber's o
            longest freeze and the publisher's send rate once settled (8-16 s)
 Prints a Markdown table; BENCHMARKS.md records one run.
 """
-import argparse, json, os, statistics, subprocess, sys, threading, time
+import argparse, json, os, statistics, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_call import VCALL, ROOT, Janus, Vcall  # noqa: E402
+from bench_call import JANUS_TOKEN, VCALL, ROOT, Janus, Vcall  # noqa: E402
 
+AIORTC = os.path.join(ROOT, "target", "test-peers", "venv", "bin", "python")
+
+TMP = tempfile.mkdtemp(prefix="vcall-bench-congestion-")
 BUSY = ["--video", "testsrc:busy", "--audio", "tone", "--width", "1280", "--height", "720",
         "--video-bitrate", "2M", "--json", "--stats-interval", "1s"]
 
@@ -66,8 +69,10 @@ def t(line):
 
 
 def measured(events, condition):
-    return next((e["measured"] for e in events if e.get("event") == "expect" and e["condition"] == condition),
-                None)
+    """What an `--expect` condition measured, "?" when it was not."""
+    value = next((e["measured"] for e in events if e.get("event") == "expect" and e["condition"] == condition),
+                 None)
+    return "?" if value is None else f"{value:.0f}"
 
 
 def mean(xs):
@@ -81,7 +86,7 @@ def narrow():
                                           "--impair", "rate=500kbit,rate=3mbit@20s"])
         time.sleep(5)
         sub = finish(start(server, "subscriber", [
-            "subscribe", "-o", "/dev/null", "--format", "mkv", "--duration", "14s", "--json",
+            "subscribe", "-o", os.path.join(TMP, "narrow.mkv"), "--duration", "14s", "--json",
             "--expect", "latency.p95<200ms,freeze.max<500ms"]))
         lines = stats(finish(pub))
     finally:
@@ -102,16 +107,33 @@ def narrow():
 
 
 def janus():
+    """vcall, then aiortc (scripts/aiortc_janus_publisher.py), publishing into the capped room;
+    aiortc's rate is what a vcall subscriber receives from Janus."""
     server = Janus()
     try:
         server.env = dict(server.env, VCALL_SESSION="3000")
         lines = stats(finish(start(server, "publisher", ["publish", *BUSY, "--duration", "14s"])))
+        aiortc_kbps = None
+        if os.path.exists(AIORTC):
+            pub = subprocess.Popen([AIORTC, os.path.join(ROOT, "scripts", "aiortc_janus_publisher.py"), server.http,
+                                    JANUS_TOKEN, "3000", "16"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                   text=True)
+            if "published" in pub.stdout.readline():
+                sub = stats(finish(start(server, "subscriber", [
+                    "subscribe", "-o", os.path.join(TMP, "aiortc.mkv"), "--duration", "13s", "--json",
+                    "--stats-interval", "1s"])))
+                aiortc_kbps = mean([video_kbps(l) for l in sub if t(l) > 5])
+            pub.wait()
     finally:
         server.stop()
     settled = [l for l in lines if 6 < t(l) < 14]
-    return [("janus room bitrate = 300000: video once settled",
+    rows = [("janus room bitrate = 300000: vcall's video once settled",
              f"{mean([video_kbps(l) for l in settled]):.0f} kbit/s (REMB "
              f"{settled[-1]['congestion']['rembKbps'] if settled else '?'} kbit/s)")]
+    rows.append(("janus room bitrate = 300000: aiortc 1.16's video once settled",
+                 "not run (scripts/test-peers.sh installs aiortc)" if aiortc_kbps is None
+                 else f"{aiortc_kbps:.0f} kbit/s"))
+    return rows
 
 
 def slow():
@@ -119,9 +141,9 @@ def slow():
     try:
         pub = start(server, "publisher", ["publish", *BUSY, "--duration", "22s"])
         time.sleep(2)
-        subs = [start(server, "subscriber", ["subscribe", "-o", "/dev/null", "--format", "mkv", "--duration", "15s",
-                                             "--json", "--expect", "freeze.max<500ms", *extra])
-                for extra in (["--impair", "rate=400kbit"], [])]
+        subs = [start(server, "subscriber", ["subscribe", "-o", os.path.join(TMP, f"{name}.mkv"), "--duration",
+                                             "15s", "--json", "--expect", "freeze.max<500ms", *extra])
+                for name, extra in (("slow", ["--impair", "rate=400kbit"]), ("fast", []))]
         slow_events, fast_events = (finish(s) for s in subs)
         lines = stats(finish(pub))
     finally:
