@@ -55,8 +55,11 @@ impl Reason {
     }
 }
 
-/// Queueing delay above which the path counts as congested.
+/// Queueing delay above which the path counts as congested, once it has been so in this many
+/// feedbacks in a row (a busy machine's scheduling delays a packet now and then; a queue
+/// stays).
 const QUEUE_HIGH_MS: f64 = 40.0;
+const QUEUE_HIGH_FEEDBACKS: u32 = 2;
 /// Queueing delay below which the rate may climb (between the two: hold).
 const QUEUE_LOW_MS: f64 = 15.0;
 /// Loss above which the rate backs off, and below which it may climb.
@@ -133,6 +136,8 @@ pub struct Estimator {
     last_update: Option<Instant>,
     /// The last back-off and the queueing delay then.
     last_backoff: Option<(Instant, f64)>,
+    /// Feedbacks in a row that showed a queue above `QUEUE_HIGH_MS`.
+    queued: u32,
 }
 
 impl Estimator {
@@ -152,6 +157,7 @@ impl Estimator {
             limit: None,
             last_update: None,
             last_backoff: None,
+            queued: 0,
         }
     }
 
@@ -261,7 +267,12 @@ impl Estimator {
             let since = now.saturating_duration_since(at);
             since >= BACKOFF_SETTLE || (since >= BACKOFF_SPACING && queue > q)
         });
-        if queue > QUEUE_HIGH_MS && may_back_off {
+        self.queued = if queue > QUEUE_HIGH_MS {
+            self.queued + 1
+        } else {
+            0
+        };
+        if self.queued >= QUEUE_HIGH_FEEDBACKS && may_back_off {
             // Before the path has shown what it delivers, the next feedback will.
             let Some(delivered) = received else { return };
             self.target = (delivered * BACKOFF).min(self.target);
@@ -515,6 +526,30 @@ mod tests {
             "ceiling reached at {at:?}: {rates:?}"
         );
         assert_eq!(est.target(), 2_100_000.0);
+    }
+
+    #[test]
+    fn one_late_feedback_is_not_a_queue() {
+        // 300 kbit/s on a wide path; one feedback's packets arrive 80 ms late (a busy
+        // machine), the rest on time.
+        let mut est = Estimator::new(1_000_000.0, 100_000.0, 2_000_000.0);
+        let t0 = Instant::now();
+        for batch in 0..30u64 {
+            let now = t0 + Duration::from_millis(100 * (batch + 1));
+            let late = if batch == 15 { 80 } else { 0 };
+            let acks: Vec<Ack> = (0..3u64)
+                .map(|i| {
+                    let sent = batch * 100 + i * 33;
+                    Ack {
+                        departure: t0 + Duration::from_millis(sent),
+                        arrival: Some(Duration::from_millis(sent + 20 + late)),
+                        size: PACKET,
+                    }
+                })
+                .collect();
+            est.on_acks(now, &acks);
+            assert_ne!(est.reason(), Reason::Delay, "backed off at batch {batch}");
+        }
     }
 
     #[test]

@@ -36,7 +36,7 @@ const KEYFRAME_MIN_GAP: Duration = Duration::from_millis(300);
 const KEYFRAME_SPACING: f64 = 1.5;
 
 /// A raw picture this far behind its time is not encoded.
-const MAX_LATE: Duration = Duration::from_millis(200);
+const MAX_LATE: Duration = Duration::from_millis(500);
 
 /// How often the encoders' rates follow the send estimates.
 const ADAPT_INTERVAL: Duration = Duration::from_millis(100);
