@@ -228,15 +228,17 @@ fn video_thread(
         {
             applied = Some(w);
         }
-        // A keyframe asked for waits until the last one has had time to get through: on a
-        // narrow path a keyframe every request feeds the losses that make the requests.
+        // While the path limits the rate, a keyframe asked for waits until the last one has
+        // had time to get through: there, a keyframe every request feeds the losses that make
+        // the requests. Otherwise it comes at once (a new subscriber's first picture).
         let now = Instant::now();
-        let key_due = last_key.is_none_or(|(at, bits)| {
-            let rate = want.map_or(1e6, |w| f64::from(w.video_bps.max(1)));
-            let gap = Duration::from_secs_f64(bits as f64 / rate * KEYFRAME_SPACING)
-                .max(KEYFRAME_MIN_GAP);
-            now.saturating_duration_since(at) >= gap
-        });
+        let key_due = !want.is_some_and(|w| w.hold)
+            || last_key.is_none_or(|(at, bits)| {
+                let rate = want.map_or(1e6, |w| f64::from(w.video_bps.max(1)));
+                let gap = Duration::from_secs_f64(bits as f64 / rate * KEYFRAME_SPACING)
+                    .max(KEYFRAME_MIN_GAP);
+                now.saturating_duration_since(at) >= gap
+            });
         let force = key_due && keyframe.swap(false, Ordering::Relaxed);
         let (data, key) = enc.encode(&img, force)?;
         if key && !data.is_empty() {
