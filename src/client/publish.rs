@@ -195,9 +195,8 @@ fn video_thread(
     tx: mpsc::Sender<Encoded>,
 ) -> Result<(), Failure> {
     let fps = src.fps();
-    // The rates the encoder runs at; `None` until the first picture is encoded.
+    // The rates the encoder runs at; `None` until it takes them (after its first picture).
     let mut applied: Option<Allocation> = None;
-    let mut made = 0u64;
     // The last keyframe's time and size (bits).
     let mut last_key: Option<(Instant, usize)> = None;
     for n in 0u64.. {
@@ -222,7 +221,6 @@ fn video_thread(
             break;
         };
         if let Some(w) = want
-            && made > 0
             && applied != Some(w)
             && enc.set_rate(w.video_bps, (fps / divisor as f64) as f32, w.hold)
         {
@@ -244,7 +242,6 @@ fn video_thread(
         if key && !data.is_empty() {
             last_key = Some((now, data.len() * 8));
         }
-        made += 1;
         if data.is_empty() {
             // Skipped by the rate control: the picture is not sent, a keyframe asked for
             // comes with the next one.

@@ -15,7 +15,7 @@ use crate::media::tone;
 #[derive(Debug, Clone, PartialEq)]
 pub enum VideoSpec {
     Camera(Option<String>),
-    /// The test pattern; `busy`: under noise and detail that use the bitrate given.
+    /// The test pattern; `busy`: under noise that uses the bitrate given.
     TestSrc {
         busy: bool,
     },

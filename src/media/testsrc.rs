@@ -94,9 +94,10 @@ pub fn render(img: &mut I420, marks: Marks) {
     draw_marks(y, u, v, w, marks);
 }
 
-/// Frame `marks.frame` of the busy pattern: the plain one under moving noise and fine
-/// detail, which no encoder compresses well, so that it uses the bitrate it is given (the
-/// plain pattern at 1280x720 needs about a fifth of 2 Mbit/s). The marks stay clean.
+/// Frame `marks.frame` of the busy pattern: the plain one under noise that changes every
+/// frame, which an encoder keeps only as far as its bitrate allows, so that it uses the
+/// bitrate it is given (the plain pattern at 1280x720 needs about a fifth of 2 Mbit/s) and
+/// still fits a low one. The marks stay clean.
 pub fn render_busy(img: &mut I420, marks: Marks) {
     render(img, marks);
     let (w, h) = (img.width, img.height);
@@ -111,7 +112,6 @@ pub fn render_busy(img: &mut I420, marks: Marks) {
         state ^= state << 17;
         state
     };
-    let shift = marks.frame as usize * 3;
     for row in 2 * ROW_H..h {
         for chunk in y[row * w..(row + 1) * w].chunks_mut(8) {
             let bits = next();
@@ -120,7 +120,6 @@ pub fn render_busy(img: &mut I420, marks: Marks) {
                 *px = (*px as i32 + noise).clamp(16, 235) as u8;
             }
         }
-        let _ = shift;
     }
     for plane in [u, v] {
         for chunk in plane[(ROW_H * w / 2)..].chunks_mut(8) {

@@ -1308,14 +1308,12 @@ impl KeyframeRequester {
         }
     }
 
-    /// Tells the sender of this stream (and of `others`) to send at most `bps` (REMB).
-    pub async fn limit(&self, bps: f64, others: &[u32]) {
-        let mut ssrcs = vec![self.ssrc];
-        ssrcs.extend_from_slice(others);
+    /// Tells the sender of this stream to send at most `bps` (REMB).
+    pub async fn limit(&self, bps: f64) {
         let remb = ReceiverEstimatedMaximumBitrate {
             sender_ssrc: 0,
             bitrate: bps as f32,
-            ssrcs,
+            ssrcs: vec![self.ssrc],
         };
         if let Err(e) = self.inner.write_rtcp(vec![Box::new(remb)]).await {
             tracing::debug!("REMB not sent: {e}");

@@ -48,8 +48,7 @@ pub struct SendEstimate {
     /// bit/s on the wire: the estimate, or the far end's REMB when lower.
     pub bps: f64,
     pub reason: Reason,
-    /// The estimator's own figure and the far end's last REMB.
-    pub estimate: f64,
+    /// The far end's last REMB.
     pub remb: Option<f64>,
     /// Queueing delay the last feedback showed, ms.
     pub queue_ms: Option<f64>,
@@ -59,47 +58,32 @@ pub struct SendEstimate {
     pub measured: bool,
 }
 
-#[derive(Debug)]
-struct State {
-    estimate: f64,
-    reason: Reason,
-    queue_ms: Option<f64>,
-    loss: f64,
-    remb: Option<f64>,
-    measured: bool,
-}
-
-/// A connection's send estimate, shared by its estimator, its RTCP tap and the application.
+/// A connection's send estimate, shared by its estimator, its RTCP tap and the application:
+/// the estimator's own figure, with the far end's REMB beside it.
 #[derive(Debug, Clone)]
-pub struct SendEstimates(Arc<Mutex<State>>);
+pub struct SendEstimates(Arc<Mutex<SendEstimate>>);
 
 impl SendEstimates {
     fn new(start: f64) -> SendEstimates {
-        SendEstimates(Arc::new(Mutex::new(State {
-            estimate: start,
+        SendEstimates(Arc::new(Mutex::new(SendEstimate {
+            bps: start,
             reason: Reason::Start,
+            remb: None,
             queue_ms: None,
             loss: 0.0,
-            remb: None,
             measured: false,
         })))
     }
 
     pub fn get(&self) -> SendEstimate {
-        let s = self.0.lock().expect("estimate lock");
-        let (bps, reason) = match s.remb {
-            Some(remb) if remb < s.estimate => (remb, Reason::Remb),
-            _ => (s.estimate, s.reason),
-        };
-        SendEstimate {
-            bps,
-            reason,
-            estimate: s.estimate,
-            remb: s.remb,
-            queue_ms: s.queue_ms,
-            loss: s.loss,
-            measured: s.measured || s.remb.is_some(),
+        let mut e = *self.0.lock().expect("estimate lock");
+        if let Some(remb) = e.remb {
+            e.measured = true;
+            if remb < e.bps {
+                (e.bps, e.reason) = (remb, Reason::Remb);
+            }
         }
+        e
     }
 
     /// The far end's REMB.
@@ -132,7 +116,7 @@ impl BandwidthEstimator for Tracked {
             return;
         }
         let mut s = self.shared.0.lock().expect("estimate lock");
-        s.estimate = self.estimator.target();
+        s.bps = self.estimator.target();
         s.reason = self.estimator.reason();
         s.queue_ms = self.estimator.queue_ms();
         s.loss = self.estimator.loss();

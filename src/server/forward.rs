@@ -161,7 +161,7 @@ async fn limit_publisher(hub: std::sync::Weak<Hub>, cap: Option<f64>) {
             at.elapsed() >= LIMIT_REPEAT || (bps - last).abs() > LIMIT_CHANGE * last
         });
         if due {
-            hub.keyframes.limit(bps, &[]).await;
+            hub.keyframes.limit(bps).await;
             told = Some((Instant::now(), bps));
         }
     }
