@@ -7,7 +7,7 @@ use vcall::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
 use vcall::media::testsrc::{self, I420, Marks};
 
 fn h264_fps(width: usize, height: usize, frames: u32) -> f64 {
-    let mut enc = H264Encoder::new(width, height, 30.0, 2_500_000, 60).expect("encoder");
+    let mut enc = H264Encoder::new(30.0, 2_500_000, 60).expect("encoder");
     let pictures: Vec<I420> = (0..frames)
         .map(|n| {
             let mut img = I420::new(width, height);

@@ -3,7 +3,7 @@
 `--video-bitrate 2M` on a narrowed path, into a Janus room with a bitrate cap, and through
 `vcall serve` with one slow subscriber.
 
-Usage: scripts/bench_congestion.py [--only narrow|janus|slow]
+Usage: scripts/bench_congestion.py [--only narrow|size|janus|slow]
 (builds the release binary first; the Janus drill needs Debian's `janus` package and a C
 compiler, as the tests do: scripts/setup.sh janus).
 
@@ -11,9 +11,11 @@ Drills (the path is `--impair`'s bottleneck in the publisher's or subscriber's o
   narrow   500 kbit/s for 20 s, then 3 Mbit/s: when the send rate settles under the path, the
            loss and the send rate once settled (5-20 s), a subscriber's latency p95 and longest
            freeze (it joins at 5 s, for 14 s), and when the target is back at the ceiling
+  size     300 kbit/s for 15 s: the picture size and send rate once settled (5-15 s), a
+           subscriber's latency p95 and longest freeze (it joins at 5 s, for 9 s)
   janus    a Janus VideoRoom room with `bitrate = 300000`: the video rate once settled (6-14 s)
-  slow     vcall serve, one subscriber behind 400 kbit/s and one without a limit: each one's
-           longest freeze and the publisher's send rate once settled (8-16 s)
+  slow     vcall serve, one subscriber behind 400 kbit/s and one without a limit, three runs:
+           each one's longest freeze and the publisher's send rate once settled (8-16 s)
 Prints a Markdown table; BENCHMARKS.md records one run.
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, threading, time
@@ -106,6 +108,27 @@ def narrow():
     ]
 
 
+def size():
+    server = Vcall()
+    try:
+        pub = start(server, "publisher", ["publish", *BUSY, "--duration", "15s", "--impair", "rate=300kbit"])
+        time.sleep(5)
+        sub = finish(start(server, "subscriber", [
+            "subscribe", "-o", os.path.join(TMP, "size.mkv"), "--duration", "9s", "--json",
+            "--expect", "latency.p95<200ms,freeze.max<500ms"]))
+        lines = stats(finish(pub))
+    finally:
+        server.stop()
+    settled = [l["congestion"] for l in lines if 5 < t(l) < 15]
+    sizes = sorted({f"{c['targetWidth']}x{c['targetHeight']} at {c['targetFps']} fps" for c in settled})
+    return [
+        ("size (300 kbit/s): picture once settled", ", ".join(sizes) or "?"),
+        ("size: send rate once settled", f"{mean([sent_kbps(l) for l in lines if 5 < t(l) < 15]):.0f} kbit/s"),
+        ("size: subscriber latency p95", f"{measured(sub, 'latency.p95<200ms')} ms"),
+        ("size: subscriber longest freeze", f"{measured(sub, 'freeze.max<500ms')} ms"),
+    ]
+
+
 def janus():
     """vcall, then aiortc (scripts/aiortc_janus_publisher.py), publishing into the capped room;
     aiortc's rate is what a vcall subscriber receives from Janus."""
@@ -136,7 +159,7 @@ def janus():
     return rows
 
 
-def slow():
+def slow_run():
     server = Vcall()
     try:
         pub = start(server, "publisher", ["publish", *BUSY, "--duration", "22s"])
@@ -149,20 +172,26 @@ def slow():
     finally:
         server.stop()
     settled = [l for l in lines if 8 < t(l) < 16]
+    return (measured(slow_events, "freeze.max<500ms"), measured(fast_events, "freeze.max<500ms"),
+            f"{mean([sent_kbps(l) for l in settled]):.0f}")
+
+
+def slow():
+    runs = [slow_run() for _ in range(3)]
     return [
-        ("slow: subscriber behind 400 kbit/s, longest freeze", f"{measured(slow_events, 'freeze.max<500ms')} ms"),
-        ("slow: subscriber without a limit, longest freeze", f"{measured(fast_events, 'freeze.max<500ms')} ms"),
-        ("slow: publisher's send rate once settled", f"{mean([sent_kbps(l) for l in settled]):.0f} kbit/s"),
+        ("slow: subscriber behind 400 kbit/s, longest freeze (3 runs)", " / ".join(r[0] for r in runs) + " ms"),
+        ("slow: subscriber without a limit, longest freeze", " / ".join(r[1] for r in runs) + " ms"),
+        ("slow: publisher's send rate once settled", " / ".join(r[2] for r in runs) + " kbit/s"),
     ]
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", choices=["narrow", "janus", "slow"])
+    ap.add_argument("--only", choices=["narrow", "size", "janus", "slow"])
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--locked", "-q"], cwd=ROOT, check=True)
     rows = []
-    for name, drill in (("narrow", narrow), ("janus", janus), ("slow", slow)):
+    for name, drill in (("narrow", narrow), ("size", size), ("janus", janus), ("slow", slow)):
         if args.only in (None, name):
             rows += drill()
     print("| drill | measured |\n|---|---|")

@@ -9,7 +9,9 @@
 //! known limit and additively near it), with the delay half measured as the queueing delay
 //! itself: each packet's one-way delay above the smallest seen lately. On the bottlenecks it
 //! is meant for — a narrow uplink with a queue in front of it — that is the signal a growing
-//! queue gives, without a trend filter's warm-up.
+//! queue gives, without a trend filter's warm-up. A queue counts as congestion only while it
+//! grows (the one-way delay's slope over the last second): a path whose delay only jitters
+//! keeps a standing "queue" of about the jitter that sending less would not shorten.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -60,8 +62,14 @@ impl Reason {
 /// stays).
 const QUEUE_HIGH_MS: f64 = 40.0;
 const QUEUE_HIGH_FEEDBACKS: u32 = 2;
-/// Queueing delay below which the rate may climb (between the two: hold).
+/// Queueing delay below which the rate may climb; between the two it climbs only while the
+/// queue shrinks.
 const QUEUE_LOW_MS: f64 = 15.0;
+/// The one-way delay's growth (ms per ms sent) above which a queue is growing: 3 % over the
+/// path's rate. Jitter of ±30 ms moves the slope over a second by well under 1 %.
+const GROWING: f64 = 0.03;
+/// Packets over which the delay's slope is taken, by departure.
+const TREND_WINDOW: Duration = Duration::from_secs(1);
 /// Loss above which the rate backs off, and below which it may climb.
 const LOSS_HIGH: f64 = 0.10;
 const LOSS_LOW: f64 = 0.02;
@@ -115,6 +123,44 @@ impl BaseDelay {
     }
 }
 
+/// The slope of one-way delay over departure time, least squares over `TREND_WINDOW`.
+#[derive(Debug, Default)]
+struct Trend {
+    /// (departure ms, one-way delay ms), in departure order.
+    points: VecDeque<(f64, f64)>,
+}
+
+impl Trend {
+    fn note(&mut self, departure_ms: f64, owd_ms: f64) {
+        self.points.push_back((departure_ms, owd_ms));
+        let window = TREND_WINDOW.as_secs_f64() * 1000.0;
+        while self
+            .points
+            .front()
+            .is_some_and(|(d, _)| *d + window < departure_ms)
+        {
+            self.points.pop_front();
+        }
+    }
+
+    /// ms of delay per ms sent; `None` with too few packets or too short a span to say.
+    fn slope(&self) -> Option<f64> {
+        let n = self.points.len() as f64;
+        let (first, last) = (self.points.front()?, self.points.back()?);
+        if n < 8.0 || last.0 - first.0 < 100.0 {
+            return None;
+        }
+        let (mx, my) = self
+            .points
+            .iter()
+            .fold((0.0, 0.0), |(x, y), (d, o)| (x + d / n, y + o / n));
+        let (sxy, sxx) = self.points.iter().fold((0.0, 0.0), |(xy, xx), (d, o)| {
+            (xy + (d - mx) * (o - my), xx + (d - mx) * (d - mx))
+        });
+        (sxx > 0.0).then(|| sxy / sxx)
+    }
+}
+
 /// A send-side bandwidth estimate from per-packet feedback.
 #[derive(Debug)]
 pub struct Estimator {
@@ -125,6 +171,7 @@ pub struct Estimator {
     /// The first departure seen: one-way delays are measured from it.
     epoch: Option<Instant>,
     base: BaseDelay,
+    trend: Trend,
     /// Smoothed queueing delay, ms.
     queue_ms: Option<f64>,
     /// Arrivals (receiver clock) and sizes, for the delivered rate.
@@ -151,6 +198,7 @@ impl Estimator {
             reason: Reason::Start,
             epoch: None,
             base: BaseDelay::default(),
+            trend: Trend::default(),
             queue_ms: None,
             arrivals: VecDeque::new(),
             losses: VecDeque::new(),
@@ -190,6 +238,7 @@ impl Estimator {
             let sent = ack.departure.saturating_duration_since(epoch);
             let owd_ms = (arrival.as_secs_f64() - sent.as_secs_f64()) * 1000.0;
             self.base.note(sent.as_secs(), owd_ms);
+            self.trend.note(sent.as_secs_f64() * 1000.0, owd_ms);
             let base = self.base.min().unwrap_or(owd_ms);
             queue_sum += (owd_ms - base).max(0.0);
             arrived += 1;
@@ -256,9 +305,11 @@ impl Estimator {
         let queue = self.queue_ms.unwrap_or(0.0);
         let loss = self.loss();
         let received = self.received();
+        let slope = self.trend.slope();
         tracing::trace!(
             target = self.target,
             queue,
+            slope,
             loss,
             received,
             "congestion feedback"
@@ -267,7 +318,7 @@ impl Estimator {
             let since = now.saturating_duration_since(at);
             since >= BACKOFF_SETTLE || (since >= BACKOFF_SPACING && queue > q)
         });
-        self.queued = if queue > QUEUE_HIGH_MS {
+        self.queued = if queue > QUEUE_HIGH_MS && slope.is_some_and(|s| s > GROWING) {
             self.queued + 1
         } else {
             0
@@ -284,7 +335,10 @@ impl Estimator {
             self.limit = Some(received.unwrap_or(self.target));
             self.last_backoff = Some((now, queue));
             self.reason = Reason::Loss;
-        } else if queue < QUEUE_LOW_MS && loss < LOSS_LOW && dt > 0.0 {
+        } else if loss < LOSS_LOW
+            && dt > 0.0
+            && (queue < QUEUE_LOW_MS || queue < QUEUE_HIGH_MS && slope.is_some_and(|s| s < 0.0))
+        {
             if self
                 .limit
                 .is_some_and(|limit| self.target > limit * LIMIT_FORGOTTEN)
@@ -312,16 +366,17 @@ impl Estimator {
 }
 
 /// How a publisher spends an estimate: video between a floor and its ceiling, at full frame
-/// rate while the picture gets enough bits, at a half or a quarter of it when not; audio at
-/// its configured rate until the estimate cannot carry video's floor beside it.
+/// rate and size while the picture gets enough bits; when not, down a ladder that halves the
+/// frame rate, then the picture's sides, then each again ([`LADDER`]); audio at its
+/// configured rate until the estimate cannot carry video's floor beside it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Budget {
     pub video_floor: u32,
     pub video_ceiling: u32,
     /// The configured audio bitrate (0: no audio).
     pub audio: u32,
-    /// Pixels per picture and the source's frame rate (0: no raw video to adapt).
-    pub pixels: usize,
+    /// The source's picture size and frame rate ((0, 0) and 0: no raw video to adapt).
+    pub size: (usize, usize),
     pub fps: f64,
 }
 
@@ -331,6 +386,8 @@ pub struct Allocation {
     pub video_bps: u32,
     /// Every how many source pictures one is encoded (1, 2 or 4).
     pub fps_divisor: u32,
+    /// The picture's sides are divided by this (1, 2 or 4).
+    pub scale: u32,
     pub audio_bps: u32,
     /// The path or the far end limits the rate (not only the ceiling): the encoder must hold
     /// it, skipping pictures if it has to.
@@ -353,6 +410,16 @@ const BPP_DROP: f64 = 0.02;
 const BPP_RESTORE: f64 = 0.035;
 /// The lowest frame rate the ladder goes to.
 const MIN_FPS: f64 = 5.0;
+/// The smallest picture it goes to.
+const MIN_SIDES: (usize, usize) = (160, 90);
+/// The ladder's steps, (frame-rate divisor, side divisor): a lower frame rate first (motion
+/// stays sharp), then a smaller picture, alternating.
+const LADDER: [(u32, u32); 5] = [(1, 1), (2, 1), (2, 2), (4, 2), (4, 4)];
+
+/// A side divided by `scale`, kept even (4:2:0).
+pub fn scaled_side(side: usize, scale: u32) -> usize {
+    (side / scale as usize) & !1
+}
 
 impl Budget {
     fn audio_wire(audio: u32) -> f64 {
@@ -385,26 +452,37 @@ impl Budget {
         };
         let video = ((estimate - Budget::audio_wire(audio_bps)) * VIDEO_PAYLOAD_SHARE)
             .clamp(floor, self.video_ceiling as f64);
-        let bpp = |divisor: u32| {
-            video / (self.pixels.max(1) as f64 * (self.fps / divisor as f64).max(1.0))
+        let (w, h) = self.size;
+        let bpp = |(divisor, scale): (u32, u32)| {
+            let pixels = scaled_side(w, scale) * scaled_side(h, scale);
+            video / (pixels.max(1) as f64 * (self.fps / divisor as f64).max(1.0))
         };
-        let mut divisor = previous.map_or(1, |p| p.fps_divisor).max(1);
-        if self.pixels > 0 {
-            while divisor < 4
-                && bpp(divisor) < BPP_DROP
-                && self.fps / (divisor * 2) as f64 >= MIN_FPS
+        let usable = |(divisor, scale): (u32, u32)| {
+            self.fps / divisor as f64 >= MIN_FPS
+                && (scale == 1
+                    || scaled_side(w, scale) >= MIN_SIDES.0 && scaled_side(h, scale) >= MIN_SIDES.1)
+        };
+        let mut step = previous
+            .and_then(|p| LADDER.iter().position(|s| *s == (p.fps_divisor, p.scale)))
+            .unwrap_or(0);
+        if w * h > 0 {
+            while step + 1 < LADDER.len()
+                && bpp(LADDER[step]) < BPP_DROP
+                && usable(LADDER[step + 1])
             {
-                divisor *= 2;
+                step += 1;
             }
-            while divisor > 1 && bpp(divisor / 2) > BPP_RESTORE {
-                divisor /= 2;
+            while step > 0 && bpp(LADDER[step - 1]) > BPP_RESTORE {
+                step -= 1;
             }
         } else {
-            divisor = 1;
+            step = 0;
         }
+        let (fps_divisor, scale) = LADDER[step];
         Allocation {
             video_bps: video as u32,
-            fps_divisor: divisor,
+            fps_divisor,
+            scale,
             audio_bps,
             hold: false,
         }
@@ -427,6 +505,10 @@ mod tests {
         lost: usize,
         /// The longest wait in the queue so far (reset by the caller).
         max_queue_ms: f64,
+        /// Each packet's delay varies by up to ± this, order kept (as `--impair jitter`).
+        jitter_ms: f64,
+        last_arrival_ms: f64,
+        seed: u64,
     }
 
     const PACKET: usize = 1200;
@@ -440,11 +522,22 @@ mod tests {
                 sent_ms: 0.0,
                 lost: 0,
                 max_queue_ms: 0.0,
+                jitter_ms: 0.0,
+                last_arrival_ms: 0.0,
+                seed: 0x9E37_79B9_7F4A_7C15,
             }
         }
 
+        /// -1..1, xorshift: the same run every time.
+        fn random(&mut self) -> f64 {
+            self.seed ^= self.seed << 13;
+            self.seed ^= self.seed >> 7;
+            self.seed ^= self.seed << 17;
+            (self.seed >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        }
+
         /// Sends at `send_bps` for 100 ms through `path_bps` (queue `queue_ms`, base delay
-        /// 20 ms); returns the feedback.
+        /// 50 ms); returns the feedback.
         fn step(&mut self, send_bps: f64, path_bps: f64, queue_ms: f64) -> (Instant, Vec<Ack>) {
             let gap_ms = PACKET as f64 * 8.0 / send_bps * 1000.0;
             let end = self.sent_ms + 100.0;
@@ -457,7 +550,10 @@ mod tests {
                 } else {
                     self.max_queue_ms = self.max_queue_ms.max(start - at);
                     self.free_at_ms = start + PACKET as f64 * 8.0 / path_bps * 1000.0;
-                    Some(Duration::from_secs_f64((self.free_at_ms + 20.0) / 1000.0))
+                    let jitter = self.jitter_ms * self.random();
+                    let arrival = (self.free_at_ms + 50.0 + jitter).max(self.last_arrival_ms);
+                    self.last_arrival_ms = arrival;
+                    Some(Duration::from_secs_f64(arrival / 1000.0))
                 };
                 self.pending.push(Ack {
                     departure: self.t0 + Duration::from_secs_f64(at / 1000.0),
@@ -526,6 +622,29 @@ mod tests {
             "ceiling reached at {at:?}: {rates:?}"
         );
         assert_eq!(est.target(), 2_100_000.0);
+    }
+
+    #[test]
+    fn jitter_is_not_a_queue() {
+        // ±30 ms on a wide path: the delay varies, nothing grows. The rate climbs to its
+        // ceiling and stays.
+        let mut est = Estimator::new(1_000_000.0, 100_000.0, 2_000_000.0);
+        let mut p = Path::new();
+        p.jitter_ms = 30.0;
+        let mut reasons = Vec::new();
+        for _ in 0..300 {
+            let (now, acks) = p.step(est.target(), 10_000_000.0, 300.0);
+            est.on_acks(now, &acks);
+            reasons.push(est.reason());
+        }
+        assert!(!reasons.contains(&Reason::Delay), "{reasons:?}");
+        assert_eq!(est.target(), 2_000_000.0);
+        // The same jitter in front of a narrow path: the growing queue still shows.
+        let mut est = Estimator::new(2_000_000.0, 100_000.0, 2_000_000.0);
+        let mut p = Path::new();
+        p.jitter_ms = 30.0;
+        let rates = run(&mut est, &mut p, 3.0, |_| 500_000.0);
+        assert!(rates[19] < 500_000.0, "after 2 s: {rates:?}");
     }
 
     #[test]
@@ -602,7 +721,7 @@ mod tests {
             video_floor: VIDEO_FLOOR_BPS,
             video_ceiling: 2_000_000,
             audio: 32_000,
-            pixels: 1280 * 720,
+            size: (1280, 720),
             fps: 30.0,
         }
     }
@@ -615,6 +734,7 @@ mod tests {
         assert_eq!(a.video_bps, 2_000_000);
         assert_eq!(a.audio_bps, 32_000);
         assert_eq!(a.fps_divisor, 1);
+        assert_eq!(a.scale, 1);
     }
 
     #[test]
@@ -630,8 +750,46 @@ mod tests {
         // Hysteresis: a little more keeps 15 fps; much more restores 30.
         assert_eq!(b.allocate(600_000.0, Some(low)).fps_divisor, 2);
         assert_eq!(b.allocate(1_200_000.0, Some(low)).fps_divisor, 1);
-        let lower = b.allocate(150_000.0, Some(low));
-        assert_eq!(lower.fps_divisor, 4);
+    }
+
+    /// Where `b` settles at `estimate`, coming down from the top.
+    fn lower_at(b: &Budget, estimate: f64) -> Allocation {
+        let mut a = b.allocate(1e9, None);
+        for e in [1e6, 5e5, 3e5, estimate] {
+            a = b.allocate(e, Some(a));
+        }
+        a
+    }
+
+    #[test]
+    fn a_narrower_estimate_lowers_the_picture_size_then_the_frame_rate_again() {
+        let b = budget();
+        let low = b.allocate(500_000.0, None);
+        assert_eq!((low.fps_divisor, low.scale), (2, 1));
+        // 720p at 15 fps and ~0.25 Mbit/s: 640x360.
+        let lower = b.allocate(300_000.0, Some(low));
+        assert_eq!((lower.fps_divisor, lower.scale), (2, 2), "{lower:?}");
+        // Video's floor is enough for 640x360 at 15 fps.
+        assert_eq!(b.allocate(110_000.0, Some(lower)), lower_at(&b, 110_000.0));
+        // 1080p at the floor: 960x540 at 7.5 fps.
+        let hd = Budget {
+            size: (1920, 1080),
+            video_ceiling: 4_000_000,
+            ..b
+        };
+        let lowest = hd.allocate(110_000.0, None);
+        assert_eq!((lowest.fps_divisor, lowest.scale), (4, 2), "{lowest:?}");
+        assert_eq!(scaled_side(1920, 2), 960);
+        // Back up the same way, with hysteresis.
+        let up = hd.allocate(400_000.0, Some(lowest));
+        assert_eq!((up.fps_divisor, up.scale), (2, 2), "{up:?}");
+        assert_eq!(hd.allocate(5e6, Some(lowest)), hd.allocate(1e9, None));
+        // Never below 160x90: 320x180 halves once, 240x136 not at all.
+        for (size, scale) in [((320, 180), 2), ((240, 136), 1)] {
+            let small = Budget { size, ..b };
+            let a = small.allocate(110_000.0, Some(small.allocate(110_000.0, None)));
+            assert!(a.scale <= scale, "{size:?}: {a:?}");
+        }
     }
 
     #[test]

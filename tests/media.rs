@@ -19,8 +19,9 @@ const MIN_PSNR: f64 = 30.0;
 /// Audio/video offset the recording must stay within.
 const MAX_AV_SKEW: f64 = 0.040;
 
-/// The audio marks (s) and the presentation times of video frames captured at whole seconds.
-fn av_skews(path: &Path, video: &[(f64, I420)], fps: u32) -> Vec<f64> {
+/// A/V offsets (s): the tone marks the wall clock's whole seconds; the first frame of each
+/// second, moved back by its capture time's part of the second, is where the mark belongs.
+fn av_skews(path: &Path, video: &[(f64, I420)]) -> Vec<f64> {
     let (start, audio) = decode_audio(path);
     let marks: Vec<f64> = tone::find_marks(&audio, 48_000)
         .into_iter()
@@ -31,23 +32,22 @@ fn av_skews(path: &Path, video: &[(f64, I420)], fps: u32) -> Vec<f64> {
         "no audio marks found in {}",
         path.display()
     );
-    let first = testsrc::read_marks(&video[0].1).unwrap().frame;
     let mut skews = Vec::new();
+    let mut second = None;
     for (pts, pic) in video {
-        let n = testsrc::read_marks(pic).unwrap().frame;
-        if n % fps != 0 {
+        let capture_ms = testsrc::read_marks(pic).unwrap().capture_ms;
+        if second.replace(capture_ms / 1000) == Some(capture_ms / 1000) {
             continue;
         }
-        // The audio mark for the same capture second: the one nearest to this frame.
+        let at = pts - (capture_ms % 1000) as f64 / 1000.0;
+        // The audio mark for the same capture second: the one nearest.
         if let Some(m) = marks
             .iter()
-            .min_by(|a, b| (*a - pts).abs().total_cmp(&(*b - pts).abs()))
+            .min_by(|a, b| (*a - at).abs().total_cmp(&(*b - at).abs()))
+            && (m - at).abs() < 0.5
         {
-            if (m - pts).abs() < 0.5 {
-                skews.push(m - pts);
-            }
+            skews.push(m - at);
         }
-        let _ = first;
     }
     skews
 }
@@ -71,7 +71,7 @@ pub(crate) fn check_recording(path: &Path, seconds: f64) {
         (audio_secs - seconds).abs() <= 0.1,
         "{audio_secs} s of audio for {seconds} s"
     );
-    let skews = av_skews(path, &video, 30);
+    let skews = av_skews(path, &video);
     assert!(
         !skews.is_empty(),
         "no whole-second frames matched to audio marks"

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use serde_json::{Value, json};
 
-use crate::congestion::{Allocation, Budget, Reason};
+use crate::congestion::{Allocation, Budget, Reason, scaled_side};
 use crate::peer::SendEstimate;
 
 /// The rates the encoder threads use, set by the [`Adapter`].
@@ -15,6 +15,7 @@ use crate::peer::SendEstimate;
 pub struct Rates {
     video_bps: AtomicU32,
     fps_divisor: AtomicU32,
+    scale: AtomicU32,
     audio_bps: AtomicU32,
     hold: AtomicBool,
 }
@@ -24,6 +25,7 @@ impl Rates {
         Arc::new(Rates {
             video_bps: AtomicU32::new(a.video_bps),
             fps_divisor: AtomicU32::new(a.fps_divisor),
+            scale: AtomicU32::new(a.scale),
             audio_bps: AtomicU32::new(a.audio_bps),
             hold: AtomicBool::new(a.hold),
         })
@@ -33,6 +35,7 @@ impl Rates {
         Allocation {
             video_bps: self.video_bps.load(Ordering::Relaxed),
             fps_divisor: self.fps_divisor.load(Ordering::Relaxed).max(1),
+            scale: self.scale.load(Ordering::Relaxed).max(1),
             audio_bps: self.audio_bps.load(Ordering::Relaxed),
             hold: self.hold.load(Ordering::Relaxed),
         }
@@ -41,6 +44,7 @@ impl Rates {
     fn set(&self, a: Allocation) {
         self.video_bps.store(a.video_bps, Ordering::Relaxed);
         self.fps_divisor.store(a.fps_divisor, Ordering::Relaxed);
+        self.scale.store(a.scale, Ordering::Relaxed);
         self.audio_bps.store(a.audio_bps, Ordering::Relaxed);
         self.hold.store(a.hold, Ordering::Relaxed);
     }
@@ -96,11 +100,13 @@ impl Adapter {
         }
         let moved = (f64::from(next.video_bps) - f64::from(self.current.video_bps)).abs()
             > 0.05 * f64::from(self.current.video_bps);
-        if moved || next.fps_divisor != self.current.fps_divisor {
+        if moved || (next.fps_divisor, next.scale) != (self.current.fps_divisor, self.current.scale)
+        {
             self.changes += 1;
             tracing::debug!(
                 video_bps = next.video_bps,
                 fps_divisor = next.fps_divisor,
+                scale = next.scale,
                 audio_bps = next.audio_bps,
                 estimate = estimate.bps,
                 reason = estimate.reason.as_str(),
@@ -116,6 +122,15 @@ impl Adapter {
         (self.budget.fps > 0.0).then(|| self.budget.fps / f64::from(self.current.fps_divisor))
     }
 
+    /// The picture size the encoder is told, when it encodes raw pictures.
+    fn size(&self) -> Option<(usize, usize)> {
+        let (w, h) = self.budget.size;
+        (w * h > 0).then(|| {
+            let s = self.current.scale;
+            (scaled_side(w, s), scaled_side(h, s))
+        })
+    }
+
     fn reason(&self) -> Reason {
         self.estimate.map_or(Reason::Start, |e| e.reason)
     }
@@ -126,6 +141,8 @@ impl Adapter {
         json!({
             "targetVideoKbps": kbps(f64::from(self.current.video_bps)),
             "targetFps": self.fps().map(|f| (f * 10.0).round() / 10.0),
+            "targetWidth": self.size().map(|s| s.0),
+            "targetHeight": self.size().map(|s| s.1),
             "targetAudioKbps": kbps(f64::from(self.current.audio_bps)),
             "estimateKbps": self.estimate.map(|e| kbps(e.bps)),
             "rembKbps": self.estimate.and_then(|e| e.remb).map(kbps),
@@ -141,8 +158,8 @@ impl Adapter {
             "target video {:.0} kbit/s",
             f64::from(self.current.video_bps) / 1000.0
         );
-        if let Some(fps) = self.fps() {
-            line += &format!(" at {fps:.1} fps");
+        if let (Some(fps), Some((w, h))) = (self.fps(), self.size()) {
+            line += &format!(" at {fps:.1} fps {w}x{h}");
         }
         line += &format!(
             ", audio {:.0} kbit/s",

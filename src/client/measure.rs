@@ -62,8 +62,11 @@ impl Measurements {
         }
     }
 
-    /// A/V offsets: each whole-second video frame against the nearest tone mark, in the
-    /// recording's timeline (positive: audio late).
+    /// A/V offsets, in the recording's timeline (positive: audio late): the tone marks the
+    /// wall clock's whole seconds, the pattern burns in each frame's capture time; the first
+    /// frame of each second, moved back by its capture time's part of the second, is where
+    /// that second's mark belongs. (By capture time, not frame number: pictures the encoder
+    /// skipped or a lowered frame rate leave fewer frames than seconds × fps.)
     pub fn av_skews(&self) -> Result<Vec<f64>, String> {
         let (Some(vb), Some(ab)) = (self.base_ms[0], self.base_ms[1]) else {
             return Err("needs both audio and video".into());
@@ -71,17 +74,19 @@ impl Measurements {
         if self.audio_marks.is_empty() {
             return Err("no tone marks in the audio (needs vcall's --audio tone)".into());
         }
-        let fps = self
-            .fps()
-            .ok_or("no test-pattern marks in the video (needs vcall's --video testsrc)")?;
-        let whole = fps.round().max(1.0) as u32;
+        if self.marked.is_empty() {
+            return Err(
+                "no test-pattern marks in the video (needs vcall's --video testsrc)".into(),
+            );
+        }
         let marks: Vec<f64> = self.audio_marks.iter().map(|m| m + ab).collect();
         let mut skews = Vec::new();
-        for (n, rtp_ms, _) in &self.marked {
-            if n % whole != 0 {
+        let mut second = None;
+        for (_, rtp_ms, capture_ms) in &self.marked {
+            if second.replace(capture_ms / 1000) == Some(capture_ms / 1000) {
                 continue;
             }
-            let v = rtp_ms + vb;
+            let v = rtp_ms + vb - (capture_ms % 1000) as f64;
             if let Some(a) = marks
                 .iter()
                 .min_by(|a, b| (*a - v).abs().total_cmp(&(*b - v).abs()))
@@ -94,14 +99,6 @@ impl Measurements {
             return Err("no whole-second frame matched a tone mark".into());
         }
         Ok(skews)
-    }
-
-    /// The sender's frame rate, from the marks.
-    fn fps(&self) -> Option<f64> {
-        let (first, last) = (self.marked.first()?, self.marked.last()?);
-        let frames = last.0.checked_sub(first.0)? as f64;
-        let ms = last.2.checked_sub(first.2)? as f64;
-        (frames > 0.0 && ms > 0.0).then(|| frames * 1000.0 / ms)
     }
 
     /// A metric's value, or why it cannot be measured.

@@ -124,12 +124,9 @@ impl Sources {
     /// What congestion control may spend: video between its floor and `--video-bitrate`
     /// (its frame rate adapted only for raw pictures), audio at `--audio-bitrate`.
     pub fn budget(&self, args: &PublishArgs) -> Budget {
-        let (pixels, fps) = match &self.video {
-            Some(VideoInput::Raw(src, _)) => {
-                let (w, h) = src.size();
-                (w * h, src.fps())
-            }
-            _ => (0, 0.0),
+        let (size, fps) = match &self.video {
+            Some(VideoInput::Raw(src, _)) => (src.size(), src.fps()),
+            _ => ((0, 0), 0.0),
         };
         Budget {
             video_floor: VIDEO_FLOOR_BPS,
@@ -143,7 +140,7 @@ impl Sources {
             } else {
                 0
             },
-            pixels,
+            size,
             fps,
         }
     }
@@ -151,10 +148,7 @@ impl Sources {
 
 /// A raw source with an H.264 encoder for its size and rate.
 fn raw_video(src: Box<dyn VideoSource>, args: &PublishArgs) -> Result<VideoInput, Failure> {
-    let (w, h) = src.size();
     let enc = H264Encoder::new(
-        w,
-        h,
         src.fps() as f32,
         args.video_bitrate,
         args.keyframe_interval.max(1),
@@ -199,6 +193,8 @@ fn video_thread(
     let mut applied: Option<Allocation> = None;
     // The last keyframe's time and size (bits).
     let mut last_key: Option<(Instant, usize)> = None;
+    // The size of the pictures the encoder was given.
+    let mut picture: Option<(usize, usize)> = None;
     for n in 0u64.. {
         let offset = Duration::from_secs_f64(n as f64 / fps);
         if !sleep_until(t0.0 + offset, &stop) {
@@ -217,9 +213,19 @@ fn video_thread(
             }
             continue;
         }
-        let Some(img) = src.next(capture_ms)? else {
+        let Some(img) = src.next_scaled(capture_ms, want.map_or(1, |w| w.scale))? else {
             break;
         };
+        let size = (img.width, img.height);
+        if let Some(w) = want
+            && picture.is_some_and(|p| p != size)
+        {
+            // A new picture size: a new encoder, its first picture a keyframe.
+            enc.restart((fps / divisor as f64) as f32, w.video_bps)?;
+            applied = None;
+            last_key = None;
+        }
+        picture = Some(size);
         if let Some(w) = want
             && applied != Some(w)
             && enc.set_rate(w.video_bps, (fps / divisor as f64) as f32, w.hold)
@@ -295,7 +301,7 @@ fn audio_thread(
         if !sleep_until(t0.0 + Duration::from_millis(20 * m), &stop) {
             break;
         }
-        if !src.next(&mut pcm)? {
+        if !src.next(t0.1 + 20 * m, &mut pcm)? {
             break;
         }
         let want = rates.as_ref().map(|r| r.get().audio_bps);

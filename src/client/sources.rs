@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use crate::codec::OPUS_FRAME;
+use crate::congestion::scaled_side;
 use crate::exit::{Exit, Failure};
 use crate::media::testsrc::{self, I420, Marks};
 use crate::media::tone;
@@ -93,6 +94,17 @@ pub trait VideoSource: Send {
     fn fps(&self) -> f64;
     /// The next picture, captured at `capture_ms` (Unix ms); `None` at the end.
     fn next(&mut self, capture_ms: u64) -> Result<Option<I420>, Failure>;
+    /// The same with its sides divided by `scale` (congestion control's smaller picture).
+    fn next_scaled(&mut self, capture_ms: u64, scale: u32) -> Result<Option<I420>, Failure> {
+        Ok(self.next(capture_ms)?.map(|img| match scale {
+            0 | 1 => img,
+            s => img.downscaled(
+                scaled_side(img.width, s),
+                scaled_side(img.height, s),
+                s as usize,
+            ),
+        }))
+    }
     /// Passes over the next picture (a lowered frame rate); `false` at the end.
     fn skip(&mut self, capture_ms: u64) -> Result<bool, Failure> {
         Ok(self.next(capture_ms)?.is_some())
@@ -103,8 +115,8 @@ pub trait VideoSource: Send {
 
 /// 20 ms frames of 48 kHz mono audio.
 pub trait AudioSource: Send {
-    /// Fills the next frame; `false` at the end.
-    fn next(&mut self, out: &mut [i16; OPUS_FRAME]) -> Result<bool, Failure>;
+    /// Fills the next frame, captured at `capture_ms` (Unix ms); `false` at the end.
+    fn next(&mut self, capture_ms: u64, out: &mut [i16; OPUS_FRAME]) -> Result<bool, Failure>;
 }
 
 pub struct TestSrc {
@@ -154,7 +166,12 @@ impl VideoSource for TestSrc {
         self.fps
     }
     fn next(&mut self, capture_ms: u64) -> Result<Option<I420>, Failure> {
-        let mut img = I420::new(self.width, self.height);
+        self.next_scaled(capture_ms, 1)
+    }
+    /// Drawn at the smaller size, so that its marks stay as readable as at full size.
+    fn next_scaled(&mut self, capture_ms: u64, scale: u32) -> Result<Option<I420>, Failure> {
+        let s = scale.max(1);
+        let mut img = I420::new(scaled_side(self.width, s), scaled_side(self.height, s));
         let marks = Marks {
             frame: self.frame,
             capture_ms,
@@ -324,21 +341,27 @@ impl Y4mSource {
     }
 }
 
+/// The test tone, its marks at the wall clock's whole seconds: the test pattern burns in the
+/// same clock, so a receiver pairs a mark with any frame by its capture time.
 pub struct Tone {
     hz: f64,
-    sample: u64,
+    /// The next sample's index, counted from the whole second before the first frame.
+    sample: Option<u64>,
 }
 
 impl Tone {
     pub fn new(hz: f64) -> Tone {
-        Tone { hz, sample: 0 }
+        Tone { hz, sample: None }
     }
 }
 
 impl AudioSource for Tone {
-    fn next(&mut self, out: &mut [i16; OPUS_FRAME]) -> Result<bool, Failure> {
-        tone::render(self.hz, self.sample, out);
-        self.sample += OPUS_FRAME as u64;
+    fn next(&mut self, capture_ms: u64, out: &mut [i16; OPUS_FRAME]) -> Result<bool, Failure> {
+        let sample = self
+            .sample
+            .get_or_insert((capture_ms % 1000) * u64::from(tone::SAMPLE_RATE) / 1000);
+        tone::render(self.hz, *sample, out);
+        *sample += OPUS_FRAME as u64;
         Ok(true)
     }
 }
@@ -452,7 +475,7 @@ fn resample(input: &[f64], from: u32, to: u32) -> Vec<i16> {
 }
 
 impl AudioSource for WavSource {
-    fn next(&mut self, out: &mut [i16; OPUS_FRAME]) -> Result<bool, Failure> {
+    fn next(&mut self, _capture_ms: u64, out: &mut [i16; OPUS_FRAME]) -> Result<bool, Failure> {
         if self.pos >= self.samples.len() {
             if !self.looping {
                 return Ok(false);
@@ -600,7 +623,7 @@ mod tests {
                     if let Ok(mut s) = WavSource::open(&path, looping) {
                         let mut out = [0i16; OPUS_FRAME];
                         for _ in 0..3 {
-                            if !matches!(s.next(&mut out), Ok(true)) {
+                            if !matches!(s.next(0, &mut out), Ok(true)) {
                                 break;
                             }
                         }

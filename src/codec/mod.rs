@@ -20,21 +20,16 @@ pub struct H264Encoder {
     /// spends its bits by them (at one time for every picture it holds no rate at all).
     clock_ms: f64,
     frame_ms: f64,
+    keyframe_interval: u32,
 }
 
 impl H264Encoder {
-    pub fn new(
-        width: usize,
-        height: usize,
-        fps: f32,
-        bitrate: u32,
-        keyframe_interval: u32,
-    ) -> Result<H264Encoder, CodecError> {
+    /// An encoder at `bitrate` and `fps`; the picture size is the first picture's.
+    pub fn new(fps: f32, bitrate: u32, keyframe_interval: u32) -> Result<H264Encoder, CodecError> {
         use openh264::encoder::{
             BitRate, EncoderConfig, FrameRate, IntraFramePeriod, RateControlMode, SpsPpsStrategy,
             UsageType,
         };
-        let _ = (width, height);
         let config = EncoderConfig::new()
             .bitrate(BitRate::from_bps(bitrate))
             .max_frame_rate(FrameRate::from_hz(fps))
@@ -65,7 +60,16 @@ impl H264Encoder {
             started: false,
             clock_ms: 0.0,
             frame_ms: 1000.0 / f64::from(fps.max(1.0)),
+            keyframe_interval,
         })
+    }
+
+    /// A new encoder for a new picture size, starting at `bitrate` and `fps`: its first
+    /// picture is a keyframe with the new size's parameter sets. (openh264 re-initializes
+    /// itself on a new size, but at the bitrate it was created with.)
+    pub fn restart(&mut self, fps: f32, bitrate: u32) -> Result<(), CodecError> {
+        *self = H264Encoder::new(fps, bitrate, self.keyframe_interval)?;
+        Ok(())
     }
 
     /// Changes the target bitrate and frame rate while encoding (congestion control). Takes
@@ -314,7 +318,7 @@ mod tests {
 
     #[test]
     fn the_busy_pattern_uses_the_bitrate_it_is_given_and_a_new_rate_is_followed() {
-        let mut enc = H264Encoder::new(1280, 720, 30.0, 2_000_000, 600).unwrap();
+        let mut enc = H264Encoder::new(30.0, 2_000_000, 600).unwrap();
         let high = busy_rate(&mut enc, 0, 45, 15);
         assert!(high >= 0.8 * 2e6, "busy 720p at 2 Mbit/s: {high:.0} bit/s");
         assert!(enc.set_rate(400_000, 30.0, true), "the new rate is taken");
@@ -327,7 +331,7 @@ mod tests {
 
     #[test]
     fn the_busy_patterns_marks_survive_a_low_bitrate() {
-        let mut enc = H264Encoder::new(1280, 720, 30.0, 300_000, 600).unwrap();
+        let mut enc = H264Encoder::new(30.0, 300_000, 600).unwrap();
         let mut dec = H264Decoder::new().unwrap();
         let mut img = I420::new(1280, 720);
         for frame in 0..10 {

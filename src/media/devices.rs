@@ -294,7 +294,11 @@ struct Mic {
 
 #[cfg(feature = "mic")]
 impl AudioSource for Mic {
-    fn next(&mut self, out: &mut [i16; crate::codec::OPUS_FRAME]) -> Result<bool, Failure> {
+    fn next(
+        &mut self,
+        _capture_ms: u64,
+        out: &mut [i16; crate::codec::OPUS_FRAME],
+    ) -> Result<bool, Failure> {
         while self.buffered.len() < out.len() {
             let chunk = self
                 .rx

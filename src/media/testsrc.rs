@@ -23,6 +23,44 @@ impl I420 {
     pub fn y(&self) -> &[u8] {
         &self.data[..self.width * self.height]
     }
+
+    /// The picture `width` x `height`, each pixel the mean of the `scale` x `scale` block it
+    /// covers (a box filter: with the encoder's own smoothing, enough against aliasing for a
+    /// picture made smaller to save bits). `width` x `height` fit in the source divided by
+    /// `scale` and are even.
+    pub fn downscaled(&self, width: usize, height: usize, scale: usize) -> I420 {
+        let mut out = I420::new(width, height);
+        let (sw, sh, dw, dh) = (self.width, self.height, width, height);
+        let (src_chroma, dst_chroma) = ((sw / 2) * (sh / 2), (dw / 2) * (dh / 2));
+        // Per plane: where it starts in the source, its width there; the same in the result,
+        // and its height there.
+        for (src_at, src_w, dst_at, dst_w, dst_h) in [
+            (0, sw, 0, dw, dh),
+            (sw * sh, sw / 2, dw * dh, dw / 2, dh / 2),
+            (
+                sw * sh + src_chroma,
+                sw / 2,
+                dw * dh + dst_chroma,
+                dw / 2,
+                dh / 2,
+            ),
+        ] {
+            for y in 0..dst_h {
+                for x in 0..dst_w {
+                    let mut sum = 0u32;
+                    for row in y * scale..(y + 1) * scale {
+                        let from = src_at + row * src_w + x * scale;
+                        sum += self.data[from..from + scale]
+                            .iter()
+                            .map(|&p| u32::from(p))
+                            .sum::<u32>();
+                    }
+                    out.data[dst_at + y * dst_w + x] = (sum / (scale * scale) as u32) as u8;
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Bits of the frame-number row, then of the capture-time row.
@@ -220,6 +258,31 @@ pub fn psnr_y(a: &I420, b: &I420) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn downscaling_averages_each_block_in_every_plane() {
+        // 4x4 luma with a value per pixel, 2x2 chroma: halved, each pixel is its block's mean.
+        let mut img = I420::new(4, 4);
+        for (i, p) in img.data[..16].iter_mut().enumerate() {
+            *p = (i % 4 * 10 + i / 4 * 50) as u8;
+        }
+        img.data[16..20].copy_from_slice(&[10, 20, 30, 40]);
+        img.data[20..24].copy_from_slice(&[50, 60, 70, 80]);
+        let half = img.downscaled(2, 2, 2);
+        assert_eq!(&half.data[..4], &[30, 50, 130, 150]);
+        assert_eq!(&half.data[4..], &[25, 65]);
+        // A flat 1280x720 a quarter of its sides: flat, planes in their places.
+        let mut img = I420::new(1280, 720);
+        let n = 1280 * 720;
+        img.data[..n].fill(100);
+        img.data[n..n + n / 4].fill(50);
+        img.data[n + n / 4..].fill(200);
+        let q = img.downscaled(320, 180, 4);
+        let m = 320 * 180;
+        assert!(q.data[..m].iter().all(|&p| p == 100));
+        assert!(q.data[m..m + m / 4].iter().all(|&p| p == 50));
+        assert!(q.data[m + m / 4..].iter().all(|&p| p == 200));
+    }
 
     #[test]
     fn marks_read_back_from_the_rendered_picture() {

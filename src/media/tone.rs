@@ -1,6 +1,7 @@
-//! The test tone: a sine with a timing mark at every whole second of the capture clock — the
-//! first `MARK_MS` of each second are silent. A receiver finds the marks (`find_marks`) and
-//! compares them with the video frames captured at the same instants to measure A/V offset.
+//! The test tone: a sine with a timing mark at every whole second of its samples — the first
+//! `MARK_MS` of each second are silent (vcall's tone source puts them on the wall clock's
+//! whole seconds). A receiver finds the marks (`find_marks`) and compares them with the video
+//! frames captured at the same instants to measure A/V offset.
 
 pub const SAMPLE_RATE: u32 = 48_000;
 /// Length of the silent mark at the start of each second.

@@ -8,6 +8,7 @@
 
 mod impaired;
 mod rate;
+mod resend;
 pub mod turn;
 
 pub use rate::{SendEstimate, SendEstimates, SendRate};
@@ -34,8 +35,6 @@ use rtc::peer_connection::transport::RTCIceServer;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
-use rtc::rtcp::receiver_report::ReceiverReport;
-use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
@@ -418,8 +417,6 @@ type FeedbackLog = Arc<std::sync::Mutex<std::collections::HashMap<u32, Feedback>
 /// application's local tracks, and counts the far end's feedback on what we send (webrtc-rs
 /// 0.21.1 leaves its own send-side counters of it at zero).
 struct RtcpTap {
-    read: std::collections::VecDeque<TaggedPacket>,
-    write: std::collections::VecDeque<TaggedPacket>,
     feedback: FeedbackLog,
     /// Where the far end's REMB goes.
     estimates: Option<SendEstimates>,
@@ -432,14 +429,7 @@ impl RtcpTap {
         let mut keyframe = false;
         for p in packets {
             let any = p.as_any();
-            let reports = if let Some(rr) = any.downcast_ref::<ReceiverReport>() {
-                &rr.reports[..]
-            } else if let Some(sr) = any.downcast_ref::<SenderReport>() {
-                &sr.reports[..]
-            } else {
-                &[]
-            };
-            for r in reports {
+            for r in resend::report_blocks(p.as_ref()) {
                 let f = log.entry(r.ssrc).or_default();
                 // total_lost is a signed 24-bit field.
                 f.lost = ((r.total_lost << 8) as i32 >> 8) as i64;
@@ -465,20 +455,49 @@ impl RtcpTap {
     }
 }
 
-impl Protocol<TaggedPacket, TaggedPacket, ()> for RtcpTap {
+impl ReadFilter for RtcpTap {
+    fn read(&mut self, mut msg: TaggedPacket) -> Option<TaggedPacket> {
+        if let Packet::Rtcp(packets) = &msg.message.packet
+            && self.note(packets)
+        {
+            msg.message.add(Attribute::DeliverToApplication);
+        }
+        Some(msg)
+    }
+}
+
+/// An interceptor that looks at what it reads (and may drop it); what it writes passes.
+trait ReadFilter: Send + Sync + 'static {
+    /// The packet to pass up, or `None` to drop it.
+    fn read(&mut self, msg: TaggedPacket) -> Option<TaggedPacket>;
+}
+
+/// A [`ReadFilter`] as webrtc-rs's interceptor chain takes it.
+struct ReadOnly<F> {
+    filter: F,
+    read: std::collections::VecDeque<TaggedPacket>,
+    write: std::collections::VecDeque<TaggedPacket>,
+}
+
+impl<F: ReadFilter> ReadOnly<F> {
+    fn new(filter: F) -> ReadOnly<F> {
+        ReadOnly {
+            filter,
+            read: Default::default(),
+            write: Default::default(),
+        }
+    }
+}
+
+impl<F: ReadFilter> Protocol<TaggedPacket, TaggedPacket, ()> for ReadOnly<F> {
     type Rout = TaggedPacket;
     type Wout = TaggedPacket;
     type Eout = ();
     type Error = rtc::shared::error::Error;
     type Time = Instant;
 
-    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
-        if let Packet::Rtcp(packets) = &msg.message.packet
-            && self.note(packets)
-        {
-            msg.message.add(Attribute::DeliverToApplication);
-        }
-        self.read.push_back(msg);
+    fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        self.read.extend(self.filter.read(msg));
         Ok(())
     }
     fn poll_read(&mut self) -> Option<TaggedPacket> {
@@ -493,7 +512,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for RtcpTap {
     }
 }
 
-impl Interceptor for RtcpTap {
+impl<F: ReadFilter> Interceptor for ReadOnly<F> {
     fn bind_local_stream(&mut self, _: &StreamInfo) {}
     fn unbind_local_stream(&mut self, _: &StreamInfo) {}
     fn bind_remote_stream(&mut self, _: &StreamInfo) {}
@@ -553,6 +572,11 @@ fn interceptors(
     configure_simulcast_extension_headers(media).map_err(webrtc_err)?;
     let registry = configure_twcc_receiver_only(registry, media).map_err(webrtc_err)?;
     let (registry, estimates) = rate::with_congestion_control(registry, rate);
+    // Below the NACK responder: reads run from the wire up.
+    let registry = registry.with(
+        Slot::from(Slot::NackResponder.slot() - 500),
+        ReadOnly::new(resend::NackGate::new(estimates.clone())),
+    );
     Ok((configure_rtcp_reports(registry), estimates))
 }
 
@@ -630,12 +654,10 @@ impl Peer {
         let feedback = FeedbackLog::default();
         let registry = registry.with(
             Slot::from(14_000),
-            RtcpTap {
-                read: Default::default(),
-                write: Default::default(),
+            ReadOnly::new(RtcpTap {
                 feedback: Arc::clone(&feedback),
                 estimates: Some(estimates.clone()),
-            },
+            }),
         );
         let ice_servers = config
             .ice_servers
@@ -1408,13 +1430,12 @@ mod tests {
         assert!(out.ends_with("a=end-of-candidates\r\n"));
     }
     use rtc::rtcp::payload_feedbacks::full_intra_request::FirEntry;
+    use rtc::rtcp::receiver_report::ReceiverReport;
     use rtc::rtcp::reception_report::ReceptionReport;
 
     #[test]
     fn rtcp_feedback_is_counted_per_stream_and_keyframe_requests_flagged() {
         let tap = RtcpTap {
-            read: Default::default(),
-            write: Default::default(),
             feedback: FeedbackLog::default(),
             estimates: None,
         };
@@ -1464,8 +1485,6 @@ mod tests {
                 header in prop::collection::vec(any::<u8>(), 4),
             ) {
                 let tap = RtcpTap {
-                    read: Default::default(),
-                    write: Default::default(),
                     feedback: FeedbackLog::default(),
                     estimates: None,
                 };

@@ -270,7 +270,7 @@ mod tests {
 
     #[test]
     fn size_and_keyframes_of_openh264_output() {
-        let mut enc = crate::codec::H264Encoder::new(320, 240, 30.0, 500_000, 60).unwrap();
+        let mut enc = crate::codec::H264Encoder::new(30.0, 500_000, 60).unwrap();
         let mut img = crate::media::testsrc::I420::new(320, 240);
         crate::media::testsrc::render(
             &mut img,

@@ -27,13 +27,25 @@ const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
 const LIMIT_INTERVAL: Duration = Duration::from_millis(50);
 const LIMIT_CHANGE: f64 = 0.1;
 const LIMIT_REPEAT: Duration = Duration::from_secs(1);
+/// How long a new leg without feedback yet counts at its connection's start rate (a path not
+/// measured yet is taken to be modest; a subscriber that never sends transport-wide feedback
+/// stops counting after this).
+const UNMEASURED_COUNTS: Duration = Duration::from_secs(3);
+
+/// A subscriber's leg as its hub sees it.
+struct Leg {
+    id: u64,
+    queue: mpsc::Sender<Rtp>,
+    /// What the subscriber's connection can take.
+    estimates: SendEstimates,
+    attached: Instant,
+}
 
 /// One published track and the legs it feeds.
 pub(crate) struct Hub {
     pub codec: Codec,
     keyframes: KeyframeRequester,
-    /// Each leg's queue and what its subscriber's connection can take.
-    legs: Mutex<Vec<(u64, mpsc::Sender<Rtp>, SendEstimates)>>,
+    legs: Mutex<Vec<Leg>>,
     next_leg: AtomicU64,
     /// When a keyframe was last asked of the publisher.
     last_keyframe_request: Mutex<Option<Instant>>,
@@ -69,8 +81,8 @@ impl Hub {
                     h.keyframe_pending.store(false, Ordering::Relaxed);
                 }
                 let legs = h.legs.lock().expect("legs lock");
-                for (_, leg, _) in legs.iter() {
-                    if leg.try_send(packet.clone()).is_err() {
+                for leg in legs.iter() {
+                    if leg.queue.try_send(packet.clone()).is_err() {
                         h.dropped.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -90,10 +102,12 @@ impl Hub {
     fn attach(&self, estimates: SendEstimates) -> (u64, mpsc::Receiver<Rtp>) {
         let (tx, rx) = mpsc::channel(LEG_QUEUE);
         let id = self.next_leg.fetch_add(1, Ordering::Relaxed);
-        self.legs
-            .lock()
-            .expect("legs lock")
-            .push((id, tx, estimates));
+        self.legs.lock().expect("legs lock").push(Leg {
+            id,
+            queue: tx,
+            estimates,
+            attached: Instant::now(),
+        });
         (id, rx)
     }
 
@@ -101,17 +115,18 @@ impl Hub {
         self.legs
             .lock()
             .expect("legs lock")
-            .retain(|(i, _, _)| *i != id);
+            .retain(|leg| leg.id != id);
     }
 
-    /// What the publisher may send: the lowest of its subscribers' measured estimates and
-    /// `cap`; `None` when neither says anything.
+    /// What the publisher may send: the lowest of its subscribers' estimates (measured, or
+    /// the start of a leg attached less than `UNMEASURED_COUNTS` ago) and `cap`; `None` when
+    /// none says anything.
     fn limit(&self, cap: Option<f64>) -> Option<f64> {
         let legs = self.legs.lock().expect("legs lock");
         legs.iter()
-            .map(|(_, _, e)| e.get())
-            .filter(|e| e.measured)
-            .map(|e| e.bps)
+            .map(|leg| (leg.estimates.get(), leg.attached))
+            .filter(|(e, at)| e.measured || at.elapsed() < UNMEASURED_COUNTS)
+            .map(|(e, _)| e.bps)
             .chain(cap)
             .reduce(f64::min)
     }

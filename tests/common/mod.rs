@@ -320,25 +320,29 @@ pub fn probe(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
 }
 
-/// Decoded pictures of a file's video, in decode order, with their presentation times (s).
-pub fn decode_video(path: &Path) -> Vec<(f64, I420)> {
-    let times = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "frame=pts_time",
-            "-of",
-            "csv=p=0",
-        ])
+/// `entries` (e.g. `pts_time`, `width,height`) of each frame of a file's video, as ffprobe
+/// prints them (comma-separated), decoding every frame; and what ffprobe said on stderr.
+pub fn video_frame_entries(path: &Path, entries: &str) -> (Vec<String>, String) {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
+        .arg(format!("frame={entries}"))
+        .args(["-of", "csv=p=0"])
         .arg(path)
         .output()
         .expect("ffprobe runs");
-    let times: Vec<f64> = String::from_utf8_lossy(&times.stdout)
+    let lines = String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
+        .map(|l| l.trim().trim_end_matches(',').to_owned())
+        .collect();
+    (lines, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Decoded pictures of a file's video, in decode order, with their presentation times (s).
+pub fn decode_video(path: &Path) -> Vec<(f64, I420)> {
+    let times: Vec<f64> = video_frame_entries(path, "pts_time")
+        .0
+        .iter()
+        .filter_map(|l| l.parse().ok())
         .collect();
     let out = Command::new("ffmpeg")
         .args(["-v", "error", "-i"])
