@@ -90,6 +90,9 @@ const HEADROOM_BPS: f64 = 50_000.0;
 /// Windows: arrivals for the delivered rate, losses, and the smallest one-way delay.
 const RATE_WINDOW: Duration = Duration::from_millis(500);
 const LOSS_WINDOW: Duration = Duration::from_secs(1);
+/// Feedback after this long without any reports the packets lost to an outage (nothing came
+/// back while the path was down), not to the rate: its losses do not count.
+const OUTAGE: Duration = Duration::from_secs(1);
 const BASE_WINDOW_SECS: u64 = 10;
 /// After a back-off, the next one waits until the queue has had time to drain, unless the
 /// queue keeps growing.
@@ -231,8 +234,13 @@ impl Estimator {
         let epoch = *self.epoch.get_or_insert(acks[0].departure);
         let mut queue_sum = 0.0;
         let mut arrived = 0usize;
+        let mut lost = 0usize;
+        let after_outage = self
+            .last_update
+            .is_some_and(|t| now.saturating_duration_since(t) > OUTAGE);
         for ack in acks {
             let Some(arrival) = ack.arrival else {
+                lost += usize::from(!after_outage);
                 continue;
             };
             let sent = ack.departure.saturating_duration_since(epoch);
@@ -257,8 +265,7 @@ impl Estimator {
             let q = queue_sum / arrived as f64;
             self.queue_ms = Some(self.queue_ms.map_or(q, |s| 0.5 * s + 0.5 * q));
         }
-        self.losses
-            .push_back((now, acks.len() - arrived, acks.len()));
+        self.losses.push_back((now, lost, arrived + lost));
         while self
             .losses
             .front()
@@ -692,6 +699,30 @@ mod tests {
         }
         assert!(est.target() < 500_000.0, "{}", est.target());
         assert_eq!(est.reason(), Reason::Loss);
+    }
+
+    #[test]
+    fn packets_lost_to_an_outage_are_not_congestion() {
+        // 300 kbit/s on a wide path; nothing comes back for 3 s, then the feedback reports
+        // every packet of those 3 s lost: the rate stays.
+        let mut est = Estimator::new(1_000_000.0, 100_000.0, 2_000_000.0);
+        let t0 = Instant::now();
+        let ack = |sent: u64, arrived: bool| Ack {
+            departure: t0 + Duration::from_millis(sent),
+            arrival: arrived.then(|| Duration::from_millis(sent + 20)),
+            size: PACKET,
+        };
+        for batch in 0..10u64 {
+            let acks: Vec<Ack> = (0..3).map(|i| ack(batch * 100 + i * 33, true)).collect();
+            est.on_acks(t0 + Duration::from_millis(100 * batch + 100), &acks);
+        }
+        let before = est.target();
+        let mut acks: Vec<Ack> = (0..90).map(|i| ack(1_000 + i * 33, false)).collect();
+        acks.extend((0..3).map(|i| ack(4_000 + i * 33, true)));
+        est.on_acks(t0 + Duration::from_millis(4_100), &acks);
+        assert_eq!(est.loss(), 0.0);
+        assert!(est.target() >= before, "{} after {before}", est.target());
+        assert_ne!(est.reason(), Reason::Loss);
     }
 
     #[test]

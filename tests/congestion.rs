@@ -2,7 +2,8 @@
 //! publisher of the busy test pattern that was told more than its path carries settles under
 //! the path, climbs back when the path widens, keeps to a Janus room's cap, and vcall serve
 //! holds it to its slowest subscriber. Asserted with the publisher's own stats (`--json
-//! --stats-interval`) and the subscribers' `--expect`.
+//! --stats-interval`) and the subscribers' `--expect`. They measure timing, so they take turns
+//! with the other tests a starved machine distorts (`one_at_a_time`).
 
 use serde_json::Value;
 use vcall::auth::Role;
@@ -81,6 +82,7 @@ fn seconds_of_stats(p: &mut Proc, n: usize) {
 
 #[test]
 fn a_publisher_told_more_than_its_path_carries_settles_under_it() {
+    let _turn = one_at_a_time();
     let server = Server::start();
     let session = server.session();
     let mut p = Proc::spawn(server.cmd(
@@ -137,6 +139,7 @@ fn a_publisher_told_more_than_its_path_carries_settles_under_it() {
 
 #[test]
 fn a_publisher_climbs_back_to_its_ceiling_when_the_path_widens() {
+    let _turn = one_at_a_time();
     let server = Server::start();
     let session = server.session();
     // 500 kbit/s for 12 s, then 3 Mbit/s.
@@ -178,6 +181,7 @@ fn a_publisher_climbs_back_to_its_ceiling_when_the_path_widens() {
 
 #[test]
 fn a_janus_rooms_bitrate_cap_holds_the_publisher() {
+    let _turn = one_at_a_time();
     let j = janus::shared();
     let (code, stdout, err) = run(j.cmd(&j.ws, "3000", &busy_args(&["--duration", "14s"])));
     assert_eq!(code, 0, "{err}");
@@ -200,6 +204,7 @@ fn a_janus_rooms_bitrate_cap_holds_the_publisher() {
 
 #[test]
 fn vcall_serve_holds_a_publisher_to_its_slowest_subscriber() {
+    let _turn = one_at_a_time();
     let server = Server::start();
     let session = server.session();
     let mut p = Proc::spawn(server.cmd(
@@ -268,6 +273,7 @@ fn vcall_serve_holds_a_publisher_to_its_slowest_subscriber() {
 
 #[test]
 fn a_path_too_narrow_for_the_picture_makes_it_smaller_and_the_recording_follows() {
+    let _turn = one_at_a_time();
     let server = Server::start();
     let session = server.session();
     // 852x480 at 2 Mbit/s on a wide path, which narrows to 200 kbit/s after 3 s: too few

@@ -206,7 +206,7 @@ fn video_thread(
         // time is long past (a machine too busy to keep up) is passed over, as a camera drops
         // frames, so that the delay does not grow without end.
         let divisor = want.map_or(1, |w| u64::from(w.fps_divisor));
-        let late = Instant::now().saturating_duration_since(t0.0 + offset) > MAX_LATE;
+        let late = src.live() && Instant::now().saturating_duration_since(t0.0 + offset) > MAX_LATE;
         if n % divisor != 0 || late {
             if !src.skip(capture_ms)? {
                 break;

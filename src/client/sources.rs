@@ -111,6 +111,11 @@ pub trait VideoSource: Send {
     }
     /// The last picture was not sent (the encoder's rate control skipped it).
     fn unsent(&mut self) {}
+    /// Pictures that come with time (a camera, the test pattern): one whose time is long past
+    /// is passed over, as a camera drops frames. A file's are all sent (`false`).
+    fn live(&self) -> bool {
+        true
+    }
 }
 
 /// 20 ms frames of 48 kHz mono audio.
@@ -290,6 +295,9 @@ impl Y4mSource {
 impl VideoSource for Y4mSource {
     fn size(&self) -> (usize, usize) {
         (self.width, self.height)
+    }
+    fn live(&self) -> bool {
+        false
     }
     fn fps(&self) -> f64 {
         self.fps

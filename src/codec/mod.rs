@@ -1,6 +1,7 @@
 //! Encoders and decoders behind small types: H.264 through openh264, Opus through libopus.
 
 use crate::media::testsrc::I420;
+use std::time::Duration;
 
 /// What can go wrong in a codec.
 #[derive(Debug, thiserror::Error)]
@@ -27,11 +28,12 @@ pub struct H264Encoder {
     skipped: u32,
 }
 
-/// The most pictures openh264 may skip in a row. After a lowered rate it skips until its
+/// The longest run of pictures openh264 may skip. After a lowered rate it skips until its
 /// buffer has paid for the bits spent at the old one — 1.1 s (17 pictures) at 15 fps after a
-/// drop from 270 to 150 kbit/s, a freeze at every receiver. The next picture goes out at
-/// whatever quality fits.
-const MAX_SKIPPED_IN_ROW: u32 = 3;
+/// drop from 270 to 150 kbit/s, a freeze at every receiver. Within this, the gap stays under
+/// what counts as a freeze (three frame times and 150 ms more than one); the next picture
+/// goes out at whatever quality fits.
+const MAX_SKIPPED: Duration = Duration::from_millis(150);
 
 impl H264Encoder {
     /// An encoder at `bitrate` and `fps`; the picture size is the first picture's.
@@ -143,7 +145,8 @@ impl H264Encoder {
         let src = openh264::formats::YUVSlices::new((y, u, v), (w, h), (w, w / 2, w / 2));
         let at = openh264::Timestamp::from_millis(self.clock_ms as u64);
         self.clock_ms += self.frame_ms;
-        let forced = self.may_skip && self.skipped >= MAX_SKIPPED_IN_ROW && self.set_skip(false);
+        let most = (MAX_SKIPPED.as_secs_f64() * 1000.0 / self.frame_ms).max(1.0) as u32;
+        let forced = self.may_skip && self.skipped >= most && self.set_skip(false);
         let (data, key) = {
             let bs = self
                 .inner
@@ -359,10 +362,10 @@ mod tests {
     }
 
     #[test]
-    fn a_lowered_rate_skips_at_most_three_pictures_in_a_row() {
+    fn a_lowered_rate_skips_pictures_for_150_ms_at_most() {
         // 720p noise at 2 Mbit/s, then 30 kbit/s: far more than its buffer allows, so
-        // openh264 skips; never more than three pictures in a row (a freeze at every
-        // receiver otherwise).
+        // openh264 skips; never more than 150 ms of pictures in a row (a freeze at every
+        // receiver otherwise): four at 30 fps.
         let mut enc = H264Encoder::new(30.0, 2_000_000, 600).unwrap();
         busy_rate(&mut enc, 0, 15, 0);
         assert!(enc.set_rate(30_000, 30.0, true));
@@ -378,10 +381,7 @@ mod tests {
             skipped = if data.is_empty() { skipped + 1 } else { 0 };
             longest = longest.max(skipped);
         }
-        assert_eq!(
-            longest, MAX_SKIPPED_IN_ROW,
-            "the longest run of skipped pictures"
-        );
+        assert_eq!(longest, 4, "the longest run of skipped pictures");
     }
 
     #[test]
