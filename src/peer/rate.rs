@@ -21,8 +21,10 @@ use crate::congestion::{Ack, Estimator, Reason};
 pub struct SendRate {
     pub min: f64,
     pub max: f64,
-    /// Where the estimate starts: nobody opens an unknown path at several times what it may
-    /// carry.
+    /// Where the estimate starts: a publisher does not open an unknown path at several times
+    /// what it may carry; a forwarding server starts at its top (no limit known: starting a
+    /// subscriber's path at 600 kbit/s put the publisher under the far end's limit on every
+    /// join, and its encoder skipped pictures of streams that needed less).
     pub start: f64,
 }
 
@@ -30,11 +32,6 @@ impl SendRate {
     /// Where a publisher's estimate starts (or its range's top, when lower): the estimate
     /// climbs from here within seconds.
     pub const PUBLISHER_START: f64 = 1_000_000.0;
-    /// Where a forwarding server's estimate of a subscriber's path starts: a modest path
-    /// (mediasoup's default too) until feedback shows more. Starting at "no limit" had a new
-    /// subscriber on a slow path take a stream at several times its rate, and freeze for a
-    /// second while the queue overflowed.
-    pub const FORWARD_START: f64 = 600_000.0;
 }
 
 impl Default for SendRate {

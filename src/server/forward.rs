@@ -27,10 +27,6 @@ const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
 const LIMIT_INTERVAL: Duration = Duration::from_millis(50);
 const LIMIT_CHANGE: f64 = 0.1;
 const LIMIT_REPEAT: Duration = Duration::from_secs(1);
-/// How long a new leg without feedback yet counts at its connection's start rate (a path not
-/// measured yet is taken to be modest; a subscriber that never sends transport-wide feedback
-/// stops counting after this).
-const UNMEASURED_COUNTS: Duration = Duration::from_secs(3);
 
 /// A subscriber's leg as its hub sees it.
 struct Leg {
@@ -38,7 +34,6 @@ struct Leg {
     queue: mpsc::Sender<Rtp>,
     /// What the subscriber's connection can take.
     estimates: SendEstimates,
-    attached: Instant,
 }
 
 /// One published track and the legs it feeds.
@@ -106,7 +101,6 @@ impl Hub {
             id,
             queue: tx,
             estimates,
-            attached: Instant::now(),
         });
         (id, rx)
     }
@@ -118,15 +112,14 @@ impl Hub {
             .retain(|leg| leg.id != id);
     }
 
-    /// What the publisher may send: the lowest of its subscribers' estimates (measured, or
-    /// the start of a leg attached less than `UNMEASURED_COUNTS` ago) and `cap`; `None` when
-    /// none says anything.
+    /// What the publisher may send: the lowest of its subscribers' measured estimates and
+    /// `cap`; `None` when neither says anything.
     fn limit(&self, cap: Option<f64>) -> Option<f64> {
         let legs = self.legs.lock().expect("legs lock");
         legs.iter()
-            .map(|leg| (leg.estimates.get(), leg.attached))
-            .filter(|(e, at)| e.measured || at.elapsed() < UNMEASURED_COUNTS)
-            .map(|(e, _)| e.bps)
+            .map(|leg| leg.estimates.get())
+            .filter(|e| e.measured)
+            .map(|e| e.bps)
             .chain(cap)
             .reduce(f64::min)
     }

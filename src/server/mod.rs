@@ -346,10 +346,7 @@ impl Shared {
             ice_servers: self.config.ice_servers.clone(),
             network: self.config.network.clone(),
             relay_only: false,
-            send_rate: crate::peer::SendRate {
-                start: crate::peer::SendRate::FORWARD_START,
-                ..Default::default()
-            },
+            send_rate: crate::peer::SendRate::default(),
         };
         let (peer, mut tracks) = Peer::new(&config).await.map_err(|e| e.to_string())?;
         let peer = Arc::new(peer);
