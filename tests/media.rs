@@ -19,37 +19,25 @@ const MIN_PSNR: f64 = 30.0;
 /// Audio/video offset the recording must stay within.
 const MAX_AV_SKEW: f64 = 0.040;
 
-/// A/V offsets (s): the tone marks the wall clock's whole seconds; the first frame of each
-/// second, moved back by its capture time's part of the second, is where the mark belongs.
+/// A/V offsets (s) in a recording ([`tone::av_skews`]).
 fn av_skews(path: &Path, video: &[(f64, I420)]) -> Vec<f64> {
     let (start, audio) = decode_audio(path);
     let marks: Vec<f64> = tone::find_marks(&audio, 48_000)
         .into_iter()
-        .map(|i| start + i as f64 / 48_000.0)
+        .map(|i| (start + i as f64 / 48_000.0) * 1000.0)
         .collect();
     assert!(
         !marks.is_empty(),
         "no audio marks found in {}",
         path.display()
     );
-    let mut skews = Vec::new();
-    let mut second = None;
-    for (pts, pic) in video {
-        let capture_ms = testsrc::read_marks(pic).unwrap().capture_ms;
-        if second.replace(capture_ms / 1000) == Some(capture_ms / 1000) {
-            continue;
-        }
-        let at = pts - (capture_ms % 1000) as f64 / 1000.0;
-        // The audio mark for the same capture second: the one nearest.
-        if let Some(m) = marks
-            .iter()
-            .min_by(|a, b| (*a - at).abs().total_cmp(&(*b - at).abs()))
-            && (m - at).abs() < 0.5
-        {
-            skews.push(m - at);
-        }
-    }
-    skews
+    let frames = video
+        .iter()
+        .map(|(pts, pic)| (pts * 1000.0, testsrc::read_marks(pic).unwrap().capture_ms));
+    tone::av_skews(&marks, frames)
+        .into_iter()
+        .map(|ms| ms / 1000.0)
+        .collect()
 }
 
 pub(crate) fn check_recording(path: &Path, seconds: f64) {

@@ -62,11 +62,7 @@ impl Measurements {
         }
     }
 
-    /// A/V offsets, in the recording's timeline (positive: audio late): the tone marks the
-    /// wall clock's whole seconds, the pattern burns in each frame's capture time; the first
-    /// frame of each second, moved back by its capture time's part of the second, is where
-    /// that second's mark belongs. (By capture time, not frame number: pictures the encoder
-    /// skipped or a lowered frame rate leave fewer frames than seconds × fps.)
+    /// A/V offsets in the recording's timeline ([`tone::av_skews`]).
     pub fn av_skews(&self) -> Result<Vec<f64>, String> {
         let (Some(vb), Some(ab)) = (self.base_ms[0], self.base_ms[1]) else {
             return Err("needs both audio and video".into());
@@ -80,21 +76,8 @@ impl Measurements {
             );
         }
         let marks: Vec<f64> = self.audio_marks.iter().map(|m| m + ab).collect();
-        let mut skews = Vec::new();
-        let mut second = None;
-        for (_, rtp_ms, capture_ms) in &self.marked {
-            if second.replace(capture_ms / 1000) == Some(capture_ms / 1000) {
-                continue;
-            }
-            let v = rtp_ms + vb - (capture_ms % 1000) as f64;
-            if let Some(a) = marks
-                .iter()
-                .min_by(|a, b| (*a - v).abs().total_cmp(&(*b - v).abs()))
-                && (a - v).abs() < 500.0
-            {
-                skews.push(a - v);
-            }
-        }
+        let frames = self.marked.iter().map(|(_, rtp_ms, c)| (rtp_ms + vb, *c));
+        let skews = tone::av_skews(&marks, frames);
         if skews.is_empty() {
             return Err("no whole-second frame matched a tone mark".into());
         }

@@ -217,18 +217,19 @@ fn video_thread(
             break;
         };
         let size = (img.width, img.height);
+        let rate = (fps / divisor as f64) as f32;
         if let Some(w) = want
             && picture.is_some_and(|p| p != size)
         {
             // A new picture size: a new encoder, its first picture a keyframe.
-            enc.restart((fps / divisor as f64) as f32, w.video_bps)?;
+            enc.restart(rate, w.video_bps)?;
             applied = None;
             last_key = None;
         }
         picture = Some(size);
         if let Some(w) = want
             && applied != Some(w)
-            && enc.set_rate(w.video_bps, (fps / divisor as f64) as f32, w.hold)
+            && enc.set_rate(w.video_bps, rate, w.hold)
         {
             applied = Some(w);
         }

@@ -22,6 +22,31 @@ pub fn render(hz: f64, start: u64, out: &mut [i16]) {
     }
 }
 
+/// A/V offsets, ms (positive: audio late), from the tone's marks (their times, ms) and video
+/// frames given as (time ms, burned-in capture time, Unix ms), both on one timeline: the marks
+/// sit on the wall clock's whole seconds, so the first frame of each second, moved back by its
+/// capture time's part of the second, is where that second's mark belongs. By capture time,
+/// not frame number: skipped pictures or a lowered frame rate leave fewer frames than
+/// seconds × fps.
+pub fn av_skews(marks_ms: &[f64], frames: impl IntoIterator<Item = (f64, u64)>) -> Vec<f64> {
+    let mut skews = Vec::new();
+    let mut second = None;
+    for (at_ms, capture_ms) in frames {
+        if second.replace(capture_ms / 1000) == Some(capture_ms / 1000) {
+            continue;
+        }
+        let v = at_ms - (capture_ms % 1000) as f64;
+        if let Some(a) = marks_ms
+            .iter()
+            .min_by(|a, b| (*a - v).abs().total_cmp(&(*b - v).abs()))
+            && (a - v).abs() < 500.0
+        {
+            skews.push(a - v);
+        }
+    }
+    skews
+}
+
 /// The loudest sample that counts as silence.
 pub fn quiet_level() -> i32 {
     (AMPLITUDE * 0.05) as i32
@@ -58,6 +83,17 @@ pub fn find_marks(samples: &[i16], rate: u32) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mark_pairs_with_the_first_frame_of_its_second_by_capture_time() {
+        // Capture clock from 10_000.250 s; frames every 33 ms at their capture time, pictures
+        // 40..=50 skipped; marks 10 ms late at the whole seconds (10_001 and 10_002 s, here
+        // 750 and 1750 ms on the timeline).
+        let frames = (0..60u64)
+            .filter(|n| !(40..=50).contains(n))
+            .map(|n| (n as f64 * 33.0, 10_000_250 + n * 33));
+        assert_eq!(av_skews(&[760.0, 1760.0], frames), [10.0, 10.0]);
+    }
 
     #[test]
     fn marks_are_found_at_whole_seconds() {
