@@ -77,6 +77,9 @@ const LOSS_LOW: f64 = 0.02;
 const BACKOFF: f64 = 0.85;
 /// Multiplicative climb per second, far from the last known limit.
 const CLIMB_PER_SEC: f64 = 1.2;
+/// Multiplicative climb per second before the first back-off (slow start: the rate doubles
+/// every half second until the path shows a queue).
+const STARTUP_CLIMB_PER_SEC: f64 = 4.0;
 /// Additive climb near the last known limit: this share of the rate per second, at least
 /// `ADDITIVE_MIN_BPS`.
 const ADDITIVE_SHARE: f64 = 0.05;
@@ -354,6 +357,8 @@ impl Estimator {
             }
             let mut next = if self.limit.is_some() {
                 self.target + (self.target * ADDITIVE_SHARE).max(ADDITIVE_MIN_BPS) * dt
+            } else if self.last_backoff.is_none() {
+                self.target * STARTUP_CLIMB_PER_SEC.powf(dt)
             } else {
                 self.target * CLIMB_PER_SEC.powf(dt)
             };
@@ -614,6 +619,22 @@ mod tests {
         assert!(rates.iter().all(|r| *r < 550_000.0), "{rates:?}");
         let mean = rates.iter().sum::<f64>() / rates.len() as f64;
         assert!((400_000.0..500_000.0).contains(&mean), "mean {mean}");
+    }
+
+    #[test]
+    fn a_new_estimate_finds_the_path_quickly_and_without_loss() {
+        // From a low start, a wide path is climbed to the ceiling within 3 s...
+        let mut est = Estimator::new(300_000.0, 100_000.0, 2_000_000.0);
+        let mut p = Path::new();
+        let rates = run(&mut est, &mut p, 3.0, |_| 10_000_000.0);
+        assert_eq!(rates[29], 2_000_000.0, "{rates:?}");
+        // ...and a narrow one is found before its queue overflows.
+        let mut est = Estimator::new(300_000.0, 100_000.0, 2_000_000.0);
+        let mut p = Path::new();
+        let rates = run(&mut est, &mut p, 5.0, |_| 500_000.0);
+        assert_eq!(p.lost, 0, "{rates:?}");
+        assert!(p.max_queue_ms < 200.0, "queue {} ms", p.max_queue_ms);
+        assert!(rates[49] < 500_000.0, "{rates:?}");
     }
 
     #[test]

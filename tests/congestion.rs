@@ -238,23 +238,24 @@ fn vcall_serve_holds_a_publisher_to_its_slowest_subscriber() {
     let mut fast = subscriber(None);
     for (name, s) in [("slow", &mut slow), ("fast", &mut fast)] {
         assert_eq!(s.wait(), 0, "the {name} subscriber: {}", s.output());
-        // Watchable once the publisher follows the slow path: no freeze after the first 5 s
-        // (joining a stream sent faster than the path takes costs one, measured in
-        // BENCHMARKS.md).
-        let lines = stats(&s.seen);
-        let freezes = |l: &Value| {
+        // Watchable: no freeze of 500 ms or more, from the first frame on (the publisher
+        // starts low and finds the slow path before its queue overflows). A freeze counts
+        // in the stats line after it ends, whole: each line's growth bounds the freezes in it.
+        let freeze_ms = |l: &Value| {
             let video = l["tracks"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .find(|t| t["kind"] == "video");
-            video.map_or(0, |t| t["freezes"].as_u64().unwrap_or(0))
+            video.map_or(0.0, |t| t["freezeMs"].as_f64().unwrap_or(0.0))
         };
-        let settled = lines.iter().find(|l| elapsed_s(l) >= 5.0).map(freezes);
-        let end = lines.last().map(freezes);
+        let totals: Vec<f64> = std::iter::once(0.0)
+            .chain(stats(&s.seen).iter().map(freeze_ms))
+            .collect();
         assert!(
-            settled.is_some() && settled == end,
-            "the {name} subscriber froze after 5 s: {}",
+            totals.len() > 10 && totals.windows(2).all(|w| w[1] - w[0] < 500.0),
+            "the {name} subscriber froze for 500 ms or more (total freeze ms each second: \
+             {totals:?}): {}",
             s.output()
         );
     }

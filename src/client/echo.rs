@@ -163,7 +163,7 @@ pub async fn echo_test(
 
     // Send for the duration (or until Ctrl-C), then stop and tear down cleanly.
     let interrupted = run(&args, sending, &sent, stop_signal).await;
-    let stats = recording.finish().await;
+    let stats = recording.finish(Duration::ZERO).await;
     match lp {
         Loop::Janus(echo) => echo.stop().await,
         Loop::Native(joined, tx_peer, stream_id) => {

@@ -30,6 +30,9 @@ use crate::signaling::native::DirectRequest;
 /// How long the frames still queued at the end may take to go out.
 const PUMP_DRAIN: Duration = Duration::from_secs(2);
 
+/// How long a publish that ends waits for the far end to confirm its last packets.
+const DELIVERY_WAIT: Duration = Duration::from_secs(1);
+
 /// Keyframes asked for are at least this far apart, and further while the last one is still
 /// going out at the video rate (times `KEYFRAME_SPACING`).
 const KEYFRAME_MIN_GAP: Duration = Duration::from_millis(300);
@@ -689,6 +692,20 @@ impl Outlets {
             .or_else(|| self.direct.values().next().map(|d| &*d.peer))
     }
 
+    /// Waits (up to `DELIVERY_WAIT`) until each connection's far end confirmed the last packet
+    /// of each track.
+    async fn delivered(&self) {
+        let server = self.server.iter().map(|(p, t)| (p, t));
+        let direct = self.direct.values().map(|d| (&*d.peer, &d.tracks));
+        for (peer, (video, audio)) in server.chain(direct) {
+            let tracks: Vec<&LocalTrack> =
+                [video, audio].into_iter().flatten().map(|t| &**t).collect();
+            if !peer.delivered(&tracks, DELIVERY_WAIT).await {
+                tracing::debug!("the last packets were not confirmed within {DELIVERY_WAIT:?}");
+            }
+        }
+    }
+
     /// What each connection may send now.
     fn estimates(&self) -> Vec<SendEstimate> {
         let server = self.server.iter().map(|(p, _)| p.send_estimate());
@@ -906,8 +923,10 @@ pub async fn publish(
             },
         }
     };
-    // Stop the sources and send what they made, sum up, then leave cleanly.
+    // Stop the sources and send what they made, wait until it is there, sum up, then leave
+    // cleanly.
     sending.finish().await;
+    outlets.delivered().await;
     if let (Some(mut m), Some(peer)) = (monitor, outlets.stats_peer()) {
         m.congestion = Some((adapter.summary_json(), adapter.summary_line()));
         m.finish(peer).await;

@@ -143,7 +143,7 @@ pub(crate) struct Recording {
     stream: Stream,
     peer: Arc<Peer>,
     /// Closing it tells the sink task to finish.
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<Duration>>,
     done: tokio::task::JoinHandle<Result<RecordStats, Failure>>,
     pub stats: tokio::sync::watch::Receiver<RecordStats>,
     /// When the subscription was made: its media must connect within CONNECT_LIMIT.
@@ -674,15 +674,25 @@ pub(crate) fn record_peer(
         }
     });
     // The sink task: the only writer of this stream's output.
-    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<Duration>();
     let (stats_tx, stats_rx) = tokio::sync::watch::channel(RecordStats::default());
     let done = tokio::task::spawn_blocking(move || {
         let handle = tokio::runtime::Handle::current();
+        // Once told to stop: until when frames still on their way are taken.
+        let mut until: Option<tokio::time::Instant> = None;
         loop {
             let d = handle.block_on(async {
-                tokio::select! {
-                    d = rx.recv() => d,
-                    _ = &mut stop_rx => None,
+                match until {
+                    Some(u) => next_lingering(&mut rx, u).await,
+                    None => tokio::select! {
+                        biased;
+                        d = rx.recv() => d,
+                        linger = &mut stop_rx => {
+                            let u = tokio::time::Instant::now() + linger.unwrap_or_default();
+                            until = Some(u);
+                            next_lingering(&mut rx, u).await
+                        }
+                    },
                 }
             });
             let Some(d) = d else { break };
@@ -730,6 +740,29 @@ pub(crate) fn record_peer(
         feed: None,
         direct: None,
     }
+}
+
+/// A stopped recording takes frames while they keep coming: a gap this long ends it.
+const STOP_QUIET: Duration = Duration::from_millis(300);
+
+/// How long a recording whose stream ended may take the frames still on their way (the
+/// server's `streamDestroyed` can overtake the stream's last packets).
+const STREAM_END_LINGER: Duration = Duration::from_secs(1);
+
+/// The next frame of a stopped recording: one already queued, else one that comes before
+/// `until` and within [`STOP_QUIET`]; `None` ends the recording.
+async fn next_lingering(
+    rx: &mut mpsc::Receiver<Delivery>,
+    until: tokio::time::Instant,
+) -> Option<Delivery> {
+    if let Ok(d) = rx.try_recv() {
+        return Some(d);
+    }
+    let quiet = (tokio::time::Instant::now() + STOP_QUIET).min(until);
+    tokio::time::timeout_at(quiet, rx.recv())
+        .await
+        .ok()
+        .flatten()
 }
 
 impl Recording {
@@ -832,9 +865,11 @@ impl Recording {
         }
     }
 
-    pub(crate) async fn finish(mut self) -> Result<RecordStats, Failure> {
+    /// Ends the recording: the frames already received are written, and for `linger` more
+    /// (while they keep coming: see [`next_before_quiet`]) those still on their way.
+    pub(crate) async fn finish(mut self, linger: Duration) -> Result<RecordStats, Failure> {
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            let _ = stop.send(linger);
         }
         if let Some(m) = self.monitor.take() {
             m.finish(&self.peer).await;
@@ -1057,7 +1092,8 @@ pub async fn subscribe(
                     pending.retain(|s| s.id != stream.id);
                     if let Some(i) = recordings.iter().position(|r| r.stream.id == stream.id) {
                         tracing::info!(stream = %stream.id, reason, "stream ended");
-                        match recordings.remove(i).finish().await {
+                        // Its last packets may still be on their way behind the news.
+                        match recordings.remove(i).finish(STREAM_END_LINGER).await {
                             Ok(st) => finished.push(st),
                             Err(e) => break Err(e),
                         }
@@ -1164,7 +1200,7 @@ pub async fn subscribe(
     // Whatever ended the call, every recording is finished so nothing received is lost.
     let mut first_error = None;
     for r in recordings {
-        match r.finish().await {
+        match r.finish(Duration::ZERO).await {
             Ok(st) => finished.push(st),
             Err(e) => {
                 eprintln!("vcall: {e}");

@@ -15,7 +15,7 @@ pub use rate::{SendEstimate, SendEstimates, SendRate};
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -857,6 +857,7 @@ impl Peer {
                 },
                 seq: rand::random(),
             }),
+            last_seq: AtomicU32::new(NONE_SENT),
         })
     }
 
@@ -1031,6 +1032,14 @@ impl Peer {
         self.estimates.get()
     }
 
+    /// Waits until the far end has confirmed, in its transport-wide feedback, the last packet
+    /// of each of `tracks`, for `limit` at most: what was sent is there before the stream is
+    /// ended over signaling (which could overtake it). Whether it was confirmed.
+    pub async fn delivered(&self, tracks: &[&LocalTrack], limit: Duration) -> bool {
+        let last: Vec<(u32, u16)> = tracks.iter().filter_map(|t| t.last_sent()).collect();
+        self.estimates.delivered(&last, limit).await
+    }
+
     /// A handle on [`Peer::send_estimate`] that outlives no one's borrow.
     pub fn send_estimates(&self) -> SendEstimates {
         self.estimates.clone()
@@ -1191,7 +1200,11 @@ pub struct LocalTrack {
     payload_type: AtomicU8,
     /// Splits encoded frames into RTP payloads, for tracks fed with frames.
     packetizer: tokio::sync::Mutex<Packetizer>,
+    /// The sequence number last written, or `NONE_SENT`.
+    last_seq: AtomicU32,
 }
+
+const NONE_SENT: u32 = u32::MAX;
 
 struct Packetizer {
     payloader: Box<dyn rtc::rtp::packetizer::Payloader>,
@@ -1230,7 +1243,16 @@ impl LocalTrack {
         rtp.0.header.extensions.clear();
         // The padding of the extensions cleared above would be counted in the size again.
         rtp.0.header.extensions_padding = 0;
-        self.track.write_rtp(rtp.0).await.map_err(webrtc_err)
+        let seq = rtp.0.header.sequence_number;
+        self.track.write_rtp(rtp.0).await.map_err(webrtc_err)?;
+        self.last_seq.store(u32::from(seq), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// This track's SSRC and the sequence number it last sent, if it sent anything.
+    pub fn last_sent(&self) -> Option<(u32, u16)> {
+        let seq = self.last_seq.load(Ordering::Relaxed);
+        (seq != NONE_SENT).then_some((self.ssrc, seq as u16))
     }
 
     /// Packetizes one encoded frame (Annex B for H.264) stamped `timestamp` and sends it.

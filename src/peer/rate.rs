@@ -5,8 +5,11 @@
 //! slowest subscriber) is noted beside it. The application reads both through
 //! [`SendEstimates`].
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
 
 use rtc::interceptor::{
     BandwidthEstimator, CongestionControlBuilder, PacketReport, Registry, Slot, TwccSenderBuilder,
@@ -29,9 +32,10 @@ pub struct SendRate {
 }
 
 impl SendRate {
-    /// Where a publisher's estimate starts (or its range's top, when lower): the estimate
-    /// climbs from here within seconds.
-    pub const PUBLISHER_START: f64 = 1_000_000.0;
+    /// Where a publisher's estimate starts (or its range's top, when lower), as browsers do:
+    /// it doubles every half second until the path shows a queue, so a narrow path (or a
+    /// slow subscriber that joins at the start) is found before its queue overflows.
+    pub const PUBLISHER_START: f64 = 300_000.0;
 }
 
 impl Default for SendRate {
@@ -61,24 +65,64 @@ pub struct SendEstimate {
 }
 
 /// A connection's send estimate, shared by its estimator, its RTCP tap and the application:
-/// the estimator's own figure, with the far end's REMB beside it.
+/// the estimator's own figure, with the far end's REMB beside it; and how far the far end's
+/// feedback has confirmed each stream's packets.
 #[derive(Debug, Clone)]
-pub struct SendEstimates(Arc<Mutex<SendEstimate>>);
+pub struct SendEstimates(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    estimate: Mutex<SendEstimate>,
+    /// The newest RTP sequence number of each SSRC that the feedback reported arrived.
+    arrived: Mutex<HashMap<u32, u16>>,
+    /// Woken by every feedback.
+    feedback: Notify,
+}
 
 impl SendEstimates {
     fn new(start: f64) -> SendEstimates {
-        SendEstimates(Arc::new(Mutex::new(SendEstimate {
-            bps: start,
-            reason: Reason::Start,
-            remb: None,
-            queue_ms: None,
-            loss: 0.0,
-            measured: false,
-        })))
+        SendEstimates(Arc::new(Shared {
+            estimate: Mutex::new(SendEstimate {
+                bps: start,
+                reason: Reason::Start,
+                remb: None,
+                queue_ms: None,
+                loss: 0.0,
+                measured: false,
+            }),
+            arrived: Mutex::new(HashMap::new()),
+            feedback: Notify::new(),
+        }))
+    }
+
+    /// Waits until the far end's feedback has reported each `(ssrc, seq)` arrived (or a newer
+    /// packet of its stream), for `limit` at most; whether it did. A stream the feedback never
+    /// spoke of (sent without transport-wide numbers) is not waited for.
+    pub(super) async fn delivered(&self, last: &[(u32, u16)], limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let news = self.0.feedback.notified();
+            tokio::pin!(news);
+            news.as_mut().enable();
+            let done = {
+                let arrived = self.0.arrived.lock().expect("arrived lock");
+                last.iter().all(|(ssrc, seq)| {
+                    arrived
+                        .get(ssrc)
+                        .is_none_or(|&a| a == *seq || is_newer(a, *seq))
+                })
+            };
+            if done {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, news).await.is_err() {
+                return false;
+            }
+        }
     }
 
     pub fn get(&self) -> SendEstimate {
-        let mut e = *self.0.lock().expect("estimate lock");
+        let mut e = *self.0.estimate.lock().expect("estimate lock");
         if let Some(remb) = e.remb {
             e.measured = true;
             if remb < e.bps {
@@ -90,7 +134,7 @@ impl SendEstimates {
 
     /// The far end's REMB.
     pub(super) fn remb(&self, bps: f64) {
-        self.0.lock().expect("estimate lock").remb = Some(bps);
+        self.0.estimate.lock().expect("estimate lock").remb = Some(bps);
     }
 }
 
@@ -117,12 +161,25 @@ impl BandwidthEstimator for Tracked {
         if acks.is_empty() {
             return;
         }
-        let mut s = self.shared.0.lock().expect("estimate lock");
-        s.bps = self.estimator.target();
-        s.reason = self.estimator.reason();
-        s.queue_ms = self.estimator.queue_ms();
-        s.loss = self.estimator.loss();
-        s.measured = true;
+        {
+            let mut s = self.shared.0.estimate.lock().expect("estimate lock");
+            s.bps = self.estimator.target();
+            s.reason = self.estimator.reason();
+            s.queue_ms = self.estimator.queue_ms();
+            s.loss = self.estimator.loss();
+            s.measured = true;
+        }
+        {
+            let mut arrived = self.shared.0.arrived.lock().expect("arrived lock");
+            for r in reports.iter().filter(|r| r.is_twcc && r.arrived) {
+                let seq = r.rtp_sequence_number;
+                arrived
+                    .entry(r.ssrc)
+                    .and_modify(|a| *a = if is_newer(seq, *a) { seq } else { *a })
+                    .or_insert(seq);
+            }
+        }
+        self.shared.0.feedback.notify_waiters();
     }
 
     fn target_bitrate(&self) -> f64 {
@@ -149,4 +206,38 @@ pub(super) fn with_congestion_control(
         )
         .with(Slot::TwccSender, TwccSenderBuilder::new().build());
     (registry, shared)
+}
+
+/// Whether RTP sequence number `a` comes after `b` (within half the number space).
+fn is_newer(a: u16, b: u16) -> bool {
+    a != b && a.wrapping_sub(b) < 0x8000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_numbers_compare_across_the_wrap() {
+        assert!(is_newer(2, 1));
+        assert!(is_newer(1, 65_535));
+        assert!(!is_newer(65_535, 1));
+        assert!(!is_newer(7, 7));
+    }
+
+    #[tokio::test]
+    async fn delivery_waits_for_the_feedback_on_the_last_packet() {
+        let e = SendEstimates::new(1e6);
+        // No feedback about a stream: nothing to wait for.
+        assert!(e.delivered(&[(1, 10)], Duration::ZERO).await);
+        e.0.arrived.lock().unwrap().insert(1, 8);
+        assert!(!e.delivered(&[(1, 10)], Duration::from_millis(10)).await);
+        let later = e.clone();
+        let wait =
+            tokio::spawn(async move { later.delivered(&[(1, 10)], Duration::from_secs(60)).await });
+        tokio::task::yield_now().await;
+        e.0.arrived.lock().unwrap().insert(1, 10);
+        e.0.feedback.notify_waiters();
+        assert!(wait.await.unwrap());
+    }
 }
