@@ -14,8 +14,10 @@ Drills (the path is `--impair`'s bottleneck in the publisher's or subscriber's o
   size     300 kbit/s for 15 s: the picture size and send rate once settled (5-15 s), a
            subscriber's latency p95 and longest freeze (it joins at 5 s, for 9 s)
   janus    a Janus VideoRoom room with `bitrate = 300000`: the video rate once settled (6-14 s)
-  slow     vcall serve, one subscriber behind 400 kbit/s and one without a limit, three runs:
-           each one's longest freeze and the publisher's send rate once settled (8-16 s)
+  slow     vcall serve, one subscriber behind 400 kbit/s and one without a limit, joining 2 s
+           after the publisher, three runs: each one's longest freeze and the publisher's send
+           rate once settled (8-16 s); then one run where they join at 10 s, when the stream
+           is at its ceiling
 Prints a Markdown table; BENCHMARKS.md records one run.
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, threading, time
@@ -159,11 +161,11 @@ def janus():
     return rows
 
 
-def slow_run():
+def slow_run(join_at=2):
     server = Vcall()
     try:
-        pub = start(server, "publisher", ["publish", *BUSY, "--duration", "22s"])
-        time.sleep(2)
+        pub = start(server, "publisher", ["publish", *BUSY, "--duration", f"{join_at + 20}s"])
+        time.sleep(join_at)
         subs = [start(server, "subscriber", ["subscribe", "-o", os.path.join(TMP, f"{name}.mkv"), "--duration",
                                              "15s", "--json", "--expect", "freeze.max<500ms", *extra])
                 for name, extra in (("slow", ["--impair", "rate=400kbit"]), ("fast", []))]
@@ -171,17 +173,20 @@ def slow_run():
         lines = stats(finish(pub))
     finally:
         server.stop()
-    settled = [l for l in lines if 8 < t(l) < 16]
+    settled = [l for l in lines if join_at + 6 < t(l) < join_at + 14]
     return (measured(slow_events, "freeze.max<500ms"), measured(fast_events, "freeze.max<500ms"),
             f"{mean([sent_kbps(l) for l in settled]):.0f}")
 
 
 def slow():
     runs = [slow_run() for _ in range(3)]
+    late = slow_run(join_at=10)
     return [
         ("slow: subscriber behind 400 kbit/s, longest freeze (3 runs)", " / ".join(r[0] for r in runs) + " ms"),
         ("slow: subscriber without a limit, longest freeze", " / ".join(r[1] for r in runs) + " ms"),
         ("slow: publisher's send rate once settled", " / ".join(r[2] for r in runs) + " kbit/s"),
+        ("late: the slow subscriber joins at 10 s (the stream at its 2 Mbit/s ceiling), longest freeze",
+         late[0] + " ms"),
     ]
 
 

@@ -17,6 +17,7 @@ mod layout;
 mod media;
 mod network;
 mod p2p;
+mod package;
 mod reconnect;
 mod session;
 mod stats;
