@@ -4,7 +4,8 @@
 use std::time::Instant;
 
 use vcall::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
-use vcall::media::testsrc::{self, I420, Marks};
+use vcall::media::testsrc::{self, Marks};
+use vcall::vocab::I420;
 
 fn h264_fps(width: usize, height: usize, frames: u32) -> f64 {
     let mut enc = H264Encoder::new(30.0, 2_500_000, 60).expect("encoder");

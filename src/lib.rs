@@ -16,3 +16,4 @@ pub mod record;
 pub mod server;
 pub mod session;
 pub mod signaling;
+pub mod vocab;

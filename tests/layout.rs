@@ -1,5 +1,7 @@
 //! The code's layout: dependencies between source files run one way. A file's `use crate::`
-//! and `super::` paths name the files it depends on; a cycle among them fails this test.
+//! and `super::` paths name the files it depends on; a cycle among them fails this test, and
+//! so does the shared vocabulary (`src/vocab/`) importing anything of vcall, or a file outside
+//! `src/peer/` using webrtc-rs.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -140,6 +142,41 @@ fn source_files_depend_on_each_other_one_way() {
         cycles.is_empty(),
         "cycles between source files:\n{}",
         cycles.join("\n")
+    );
+}
+
+#[test]
+fn the_vocabulary_imports_nothing_of_vcall() {
+    let g = graph();
+    let outside: Vec<String> = g
+        .iter()
+        .filter(|(file, _)| file.starts_with("vocab"))
+        .flat_map(|(file, deps)| {
+            deps.iter()
+                .filter(|d| !d.starts_with("vocab"))
+                .map(move |d| format!("{} -> {}", file.display(), d.display()))
+        })
+        .collect();
+    assert!(g.keys().any(|f| f.starts_with("vocab")), "no src/vocab/");
+    assert!(outside.is_empty(), "the vocabulary imports: {outside:?}");
+}
+
+#[test]
+fn only_peer_knows_webrtc_rs() {
+    let mut all = Vec::new();
+    files(&src(), &mut all);
+    let knowing: Vec<&PathBuf> = all
+        .iter()
+        .filter(|f| !f.starts_with("peer"))
+        .filter(|f| {
+            std::fs::read_to_string(src().join(f))
+                .expect("source")
+                .contains("webrtc::")
+        })
+        .collect();
+    assert!(
+        knowing.is_empty(),
+        "webrtc-rs used outside src/peer/: {knowing:?}"
     );
 }
 

@@ -5,8 +5,9 @@ use std::io::Write;
 use std::path::Path;
 
 use vcall::auth::Role;
-use vcall::media::testsrc::{self, I420, Marks};
+use vcall::media::testsrc::{self, Marks};
 use vcall::media::tone;
+use vcall::vocab::I420;
 
 use crate::common::*;
 

@@ -28,7 +28,14 @@ fn the_debian_package_installs_and_runs() {
     let mut build = Command::new(env!("CARGO"));
     build
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["deb", "--quiet", "--no-build", "--profile", "dev", "--strip"])
+        .args([
+            "deb",
+            "--quiet",
+            "--no-build",
+            "--profile",
+            "dev",
+            "--strip",
+        ])
         .args(["--compress-type", "gz", "--fast", "--output"])
         .arg(&debs);
     ok(build);

@@ -780,7 +780,7 @@ fn serve_over_tls_in_a_port_range_advertising_a_public_ip() {
         };
         let (peer, _) = vcall::peer::Peer::new(&config).await.unwrap();
         let (offer, _) = peer
-            .offer_to_receive(&[vcall::peer::Kind::Video])
+            .offer_to_receive(&[vcall::vocab::Kind::Video])
             .await
             .unwrap();
         offer

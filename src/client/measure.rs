@@ -8,8 +8,8 @@ use std::time::Instant;
 use crate::client::conditions::Condition;
 use crate::codec::{H264Decoder, OpusDecoder};
 use crate::media::{testsrc, tone};
-use crate::peer::Codec;
 use crate::record::assemble::Frame;
+use crate::vocab::Codec;
 
 /// The `p` quantile (0..=1) of `values`, nearest rank; `None` when there are none.
 fn percentile(values: &[f64], p: f64) -> Option<f64> {

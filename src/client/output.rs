@@ -6,10 +6,10 @@ use std::time::Instant;
 
 use crate::cli::OutFormat;
 use crate::codec::{H264Decoder, OpusDecoder};
-use crate::peer::Codec;
 use crate::record::assemble::Frame;
 use crate::record::codecs::{OPUS_PRE_SKIP, opus_head};
 use crate::record::{AUDIO, Output, RecordStats, Recorder, VIDEO};
+use crate::vocab::Codec;
 
 /// A sink for one stream's frames, ending itself exactly at its limits.
 pub struct Sink {
@@ -283,11 +283,11 @@ pub struct Y4mWriter {
     out: Output,
     decoder: H264Decoder,
     /// Held until the second frame tells the frame rate.
-    first: Option<(u64, crate::media::testsrc::I420)>,
+    first: Option<(u64, crate::vocab::I420)>,
     fps: f64,
     ts0: u64,
     written: u64,
-    last: Option<crate::media::testsrc::I420>,
+    last: Option<crate::vocab::I420>,
     stats: RecordStats,
 }
 
@@ -340,7 +340,7 @@ impl Y4mWriter {
         self.emit(frame.timestamp, img)
     }
 
-    fn emit(&mut self, ts: u64, img: crate::media::testsrc::I420) -> io::Result<()> {
+    fn emit(&mut self, ts: u64, img: crate::vocab::I420) -> io::Result<()> {
         let index = ((ts.saturating_sub(self.ts0) as f64 / 90_000.0) * self.fps).round() as u64;
         // Fill a gap with the previous picture.
         while self.written < index {

@@ -21,11 +21,12 @@ use crate::client::{Joined, MediaWatch, Purpose, after_answer, disconnected_fail
 use crate::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
 use crate::congestion::{Allocation, Budget, VIDEO_FLOOR_BPS};
 use crate::exit::{CmdResult, Exit, Failure};
-use crate::peer::{Codec, LocalTrack, Network, Peer, PeerState, Section, SendEstimate, SendRate};
-use crate::record::codecs::is_keyframe;
+use crate::peer::{LocalTrack, Network, Peer, PeerState, Section, SendEstimate, SendRate};
 use crate::session::{MediaPath, SessionEvent, now_ms};
 use crate::signaling::Client;
 use crate::signaling::native::DirectRequest;
+use crate::vocab::Codec;
+use crate::vocab::bitstream::is_keyframe;
 
 /// How long the frames still queued at the end may take to go out.
 const PUMP_DRAIN: Duration = Duration::from_secs(2);

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use crate::codec::OPUS_FRAME;
 use crate::congestion::scaled_side;
 use crate::exit::{Exit, Failure};
-use crate::media::testsrc::{self, I420, Marks};
+use crate::media::testsrc::{self, Marks};
 use crate::media::tone;
+use crate::vocab::I420;
 
 /// A video source as named on the command line.
 #[derive(Debug, Clone, PartialEq)]
@@ -502,7 +503,7 @@ impl AudioSource for WavSource {
 pub struct IvfSource {
     path: PathBuf,
     reader: BufReader<File>,
-    pub codec: crate::peer::Codec,
+    pub codec: crate::vocab::Codec,
     /// Seconds per timestamp unit.
     unit: f64,
     looping: bool,
@@ -524,8 +525,8 @@ impl IvfSource {
             return Err(err("not an IVF file".into()));
         }
         let codec = match &h[8..12] {
-            b"VP80" => crate::peer::Codec::Vp8,
-            b"H264" => crate::peer::Codec::H264,
+            b"VP80" => crate::vocab::Codec::Vp8,
+            b"H264" => crate::vocab::Codec::H264,
             other => {
                 return Err(err(format!(
                     "IVF codec {:?} is not supported (VP8 or H.264)",

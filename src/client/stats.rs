@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::client::progress::Progress;
-use crate::peer::{Codec, Kind, Peer, PeerStats, RtpCounters};
+use crate::peer::{Peer, PeerStats, RtpCounters};
 use crate::record::codecs::VideoConfig;
 use crate::session::MediaPath;
+use crate::vocab::{Codec, Kind};
 
 /// What a track's task counts about its frames.
 #[derive(Debug, Default, Clone)]

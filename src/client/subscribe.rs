@@ -21,13 +21,14 @@ use crate::client::{
 };
 use crate::codec::OpusRecovery;
 use crate::exit::{CmdResult, Exit, Failure};
-use crate::peer::{Codec, KeyframeRequester, Kind, Network, Peer, PeerState, RemoteTrack, Rtp};
+use crate::peer::{KeyframeRequester, Network, Peer, PeerState, RemoteTrack};
 use crate::record::assemble::{Assembler, Frame};
 use crate::record::{AUDIO, Container, RecordStats, Recorder, VIDEO};
 use crate::session::{MediaPath, SessionEvent, Stream};
 use crate::signaling::Client;
 use crate::signaling::janus::videoroom::Answerer;
 use crate::signaling::native::Via;
+use crate::vocab::{Codec, Kind, Rtp};
 
 const CONNECT_LIMIT: Duration = Duration::from_secs(20);
 
@@ -133,7 +134,7 @@ fn file_name(stream: &Stream, container: Container) -> String {
 /// A frame on its way to its stream's sink.
 struct Delivery {
     slot: usize,
-    codec: crate::peer::Codec,
+    codec: crate::vocab::Codec,
     frame: Frame,
     arrival: Instant,
 }

@@ -1,6 +1,6 @@
 //! Encoders and decoders behind small types: H.264 through openh264, Opus through libopus.
 
-use crate::media::testsrc::I420;
+use crate::vocab::I420;
 use std::time::Duration;
 
 /// What can go wrong in a codec.

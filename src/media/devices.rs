@@ -126,7 +126,7 @@ fn mics() -> Result<Vec<Device>, String> {
 /// Pictures from the camera thread (nokhwa's camera is not Send, so one thread owns it).
 #[cfg(feature = "camera")]
 struct Camera {
-    rx: std::sync::mpsc::Receiver<Result<crate::media::testsrc::I420, String>>,
+    rx: std::sync::mpsc::Receiver<Result<crate::vocab::I420, String>>,
     width: usize,
     height: usize,
     fps: f64,
@@ -140,7 +140,7 @@ impl VideoSource for Camera {
     fn fps(&self) -> f64 {
         self.fps
     }
-    fn next(&mut self, _capture_ms: u64) -> Result<Option<crate::media::testsrc::I420>, Failure> {
+    fn next(&mut self, _capture_ms: u64) -> Result<Option<crate::vocab::I420>, Failure> {
         match self.rx.recv() {
             Ok(Ok(img)) => Ok(Some(img)),
             Ok(Err(e)) => Err(Failure::new(Exit::Device, format!("camera: {e}"))),
@@ -156,8 +156,8 @@ pub fn rgb_to_i420(
     src_h: usize,
     w: usize,
     h: usize,
-) -> crate::media::testsrc::I420 {
-    let mut img = crate::media::testsrc::I420::new(w, h);
+) -> crate::vocab::I420 {
+    let mut img = crate::vocab::I420::new(w, h);
     let (y, uv) = img.data.split_at_mut(w * h);
     let (u, v) = uv.split_at_mut(w * h / 4);
     let px = |x: usize, yy: usize| {

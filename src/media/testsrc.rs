@@ -3,65 +3,7 @@
 //! back from the decoded picture (`read_marks`) and can regenerate the exact source frame
 //! (`render`) to measure PSNR.
 
-/// One I420 picture.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct I420 {
-    pub width: usize,
-    pub height: usize,
-    /// Y plane, then U, then V; no padding.
-    pub data: Vec<u8>,
-}
-
-impl I420 {
-    pub fn new(width: usize, height: usize) -> I420 {
-        I420 {
-            width,
-            height,
-            data: vec![0; width * height * 3 / 2],
-        }
-    }
-    pub fn y(&self) -> &[u8] {
-        &self.data[..self.width * self.height]
-    }
-
-    /// The picture `width` x `height`, each pixel the mean of the `scale` x `scale` block it
-    /// covers (a box filter: with the encoder's own smoothing, enough against aliasing for a
-    /// picture made smaller to save bits). `width` x `height` fit in the source divided by
-    /// `scale` and are even.
-    pub fn downscaled(&self, width: usize, height: usize, scale: usize) -> I420 {
-        let mut out = I420::new(width, height);
-        let (sw, sh, dw, dh) = (self.width, self.height, width, height);
-        let (src_chroma, dst_chroma) = ((sw / 2) * (sh / 2), (dw / 2) * (dh / 2));
-        // Per plane: where it starts in the source, its width there; the same in the result,
-        // and its height there.
-        for (src_at, src_w, dst_at, dst_w, dst_h) in [
-            (0, sw, 0, dw, dh),
-            (sw * sh, sw / 2, dw * dh, dw / 2, dh / 2),
-            (
-                sw * sh + src_chroma,
-                sw / 2,
-                dw * dh + dst_chroma,
-                dw / 2,
-                dh / 2,
-            ),
-        ] {
-            for y in 0..dst_h {
-                for x in 0..dst_w {
-                    let mut sum = 0u32;
-                    for row in y * scale..(y + 1) * scale {
-                        let from = src_at + row * src_w + x * scale;
-                        sum += self.data[from..from + scale]
-                            .iter()
-                            .map(|&p| u32::from(p))
-                            .sum::<u32>();
-                    }
-                    out.data[dst_at + y * dst_w + x] = (sum / (scale * scale) as u32) as u8;
-                }
-            }
-        }
-        out
-    }
-}
+use crate::vocab::I420;
 
 /// Bits of the frame-number row, then of the capture-time row.
 const FRAME_BITS: usize = 32;

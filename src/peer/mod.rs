@@ -53,6 +53,7 @@ use webrtc::peer_connection::{
 use webrtc::rtp_transceiver::RtpSender;
 
 use crate::impair::Impairment;
+use crate::vocab::{Codec, Kind, Rtp};
 
 /// What can go wrong with a peer connection.
 #[derive(Debug, thiserror::Error)]
@@ -69,44 +70,14 @@ fn webrtc_err(e: impl std::fmt::Display) -> PeerError {
     PeerError::WebRtc(e.to_string())
 }
 
-/// Media kind of a track.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    Audio,
-    Video,
+/// What webrtc-rs needs to know of a codec.
+trait CodecExt {
+    fn from_mime(mime: &str) -> Option<Codec>;
+    fn payload_type(self) -> u8;
+    fn rtp_codec(self) -> RTCRtpCodec;
 }
 
-/// The codecs vcall sends and receives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Codec {
-    H264,
-    Vp8,
-    Opus,
-}
-
-impl Codec {
-    pub fn kind(self) -> Kind {
-        match self {
-            Codec::H264 | Codec::Vp8 => Kind::Video,
-            Codec::Opus => Kind::Audio,
-        }
-    }
-
-    pub fn clock_rate(self) -> u32 {
-        match self {
-            Codec::H264 | Codec::Vp8 => 90_000,
-            Codec::Opus => 48_000,
-        }
-    }
-
-    fn mime(self) -> &'static str {
-        match self {
-            Codec::H264 => MIME_TYPE_H264,
-            Codec::Vp8 => MIME_TYPE_VP8,
-            Codec::Opus => MIME_TYPE_OPUS,
-        }
-    }
-
+impl CodecExt for Codec {
     fn from_mime(mime: &str) -> Option<Codec> {
         [Codec::H264, Codec::Vp8, Codec::Opus]
             .into_iter()
@@ -157,38 +128,6 @@ impl Codec {
                 rtcp_feedback: vec![],
             },
         }
-    }
-}
-
-/// One RTP packet, as received or to be sent. Cloning shares the payload.
-#[derive(Debug, Clone)]
-pub struct Rtp(rtc::rtp::Packet);
-
-impl Rtp {
-    pub fn new(payload_type: u8, seq: u16, timestamp: u32, marker: bool, payload: Bytes) -> Rtp {
-        let mut p = rtc::rtp::Packet::default();
-        p.header.version = 2;
-        p.header.payload_type = payload_type;
-        p.header.sequence_number = seq;
-        p.header.timestamp = timestamp;
-        p.header.marker = marker;
-        p.payload = payload;
-        Rtp(p)
-    }
-    pub fn seq(&self) -> u16 {
-        self.0.header.sequence_number
-    }
-    pub fn ssrc(&self) -> u32 {
-        self.0.header.ssrc
-    }
-    pub fn timestamp(&self) -> u32 {
-        self.0.header.timestamp
-    }
-    pub fn marker(&self) -> bool {
-        self.0.header.marker
-    }
-    pub fn payload(&self) -> &Bytes {
-        &self.0.payload
     }
 }
 

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
-use super::codecs;
-use crate::peer::{Codec, Depacketizer, Rtp};
+use crate::peer::Depacketizer;
+use crate::vocab::{Codec, Rtp, bitstream};
 
 /// At most this many packets wait behind a missing one, however young the gap.
 const REORDER_WINDOW: u64 = 200;
@@ -267,11 +267,11 @@ impl Assembler {
         let keyframe = match self.codec {
             Codec::Opus => true,
             Codec::H264 => {
-                let types: Vec<u8> = codecs::nal_units(&data).map(|n| n[0] & 0x1f).collect();
+                let types: Vec<u8> = bitstream::nal_units(&data).map(|n| n[0] & 0x1f).collect();
                 self.have_params |= types.contains(&7) && types.contains(&8);
                 types.contains(&5)
             }
-            Codec::Vp8 => codecs::is_keyframe(Codec::Vp8, &data),
+            Codec::Vp8 => bitstream::is_keyframe(Codec::Vp8, &data),
         };
         Some(Frame {
             timestamp: ts,

@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use super::{Sample, TrackSpec};
-use crate::peer::Codec;
+use crate::vocab::Codec;
 
 const UNKNOWN_SIZE: [u8; 8] = [0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
 /// Longest Cluster, in ms (relative block timestamps are 16-bit).

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::peer::Codec;
+use crate::vocab::Codec;
 use assemble::Frame;
 use codecs::VideoConfig;
 
@@ -199,7 +199,7 @@ impl Recorder {
         let pts_us = rtp_us;
         let video = t.codec != Codec::Opus;
         let data = if t.codec == Codec::H264 {
-            Bytes::from(codecs::annexb_to_avcc(&frame.data))
+            Bytes::from(crate::vocab::bitstream::annexb_to_avcc(&frame.data))
         } else {
             frame.data
         };

@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use super::{Sample, TrackSpec};
-use crate::peer::Codec;
+use crate::vocab::Codec;
 
 const FRAGMENT_US: i64 = 1_000_000;
 

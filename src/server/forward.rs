@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::keyframe::starts_keyframe;
+use crate::vocab::bitstream::starts_keyframe;
 
 use crate::peer::{
-    Codec, KeyframeRequester, Kind, LocalTrack, Peer, PeerError, RemoteTrack, Rtp, Section,
-    SendEstimates,
+    KeyframeRequester, LocalTrack, Peer, PeerError, RemoteTrack, Section, SendEstimates,
 };
+use crate::vocab::{Codec, Kind, Rtp};
 
 /// Packets a subscriber leg may fall behind before its packets are dropped.
 const LEG_QUEUE: usize = 1024;

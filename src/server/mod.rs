@@ -8,7 +8,6 @@
 //! `std::sync::Mutex` that is never held across an `.await`.
 
 mod forward;
-mod keyframe;
 mod room;
 mod tls;
 mod whip;
@@ -33,9 +32,10 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
 
 use crate::auth::{SessionProps, unix_now};
-use crate::peer::{Kind, Network, Peer, PeerConfig, PeerState, RemoteTrack};
+use crate::peer::{Network, Peer, PeerConfig, PeerState, RemoteTrack};
 use crate::session::now_ms;
 use crate::signaling::native::{ClientMsg, ErrorCode, ServerMsg};
+use crate::vocab::Kind;
 use forward::{Hub, Subscription};
 use room::{Core, Input, Output, SockId};
 use tls::ClientAddr;

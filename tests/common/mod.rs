@@ -13,8 +13,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use vcall::auth::{KeyPair, Role, SessionProps, TokenClaims, unix_now};
-use vcall::media::testsrc::I420;
 use vcall::server::{self, ServerConfig};
+use vcall::vocab::I420;
 
 /// Generous limits: tests run on a loaded 2-core machine. They bound a wait; they time nothing.
 pub const LIMIT: Duration = Duration::from_secs(60);

@@ -1,0 +1,276 @@
+//! What a bitstream says without decoding it: H.264 NAL units, keyframes (of a frame, or at
+//! the start of an RTP packet's payload, so the forwarder knows when a keyframe it asked for
+//! has gone out), an SPS's picture size.
+
+use super::Codec;
+
+/// Splits Annex B into NAL units (without start codes).
+pub fn nal_units(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + 3 <= data.len() {
+        if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
+            starts.push(i + 3);
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    let ends: Vec<usize> = starts
+        .iter()
+        .skip(1)
+        .map(|&s| {
+            let mut e = s - 3;
+            while e > 0 && data[e - 1] == 0 {
+                e -= 1;
+            }
+            e
+        })
+        .chain(std::iter::once(data.len()))
+        .collect();
+    starts
+        .into_iter()
+        .zip(ends)
+        .filter(|(s, e)| e > s)
+        .map(move |(s, e)| &data[s..e])
+}
+
+/// Whether an encoded video frame is a keyframe: an H.264 access unit (Annex B) with an IDR
+/// slice, a VP8 frame whose P bit (first byte, bit 0) is clear.
+pub fn is_keyframe(codec: Codec, frame: &[u8]) -> bool {
+    match codec {
+        Codec::H264 => nal_units(frame).any(|n| n[0] & 0x1f == 5),
+        Codec::Vp8 => frame.first().is_some_and(|b| b & 0x01 == 0),
+        Codec::Opus => true,
+    }
+}
+
+/// Annex B to length-prefixed (4-byte) NAL units, as MP4 and Matroska store H.264.
+pub fn annexb_to_avcc(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 16);
+    for nal in nal_units(data) {
+        out.extend_from_slice(&(nal.len() as u32).to_be_bytes());
+        out.extend_from_slice(nal);
+    }
+    out
+}
+
+struct Bits<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl Bits<'_> {
+    fn bit(&mut self) -> Option<u32> {
+        let byte = *self.data.get(self.pos / 8)?;
+        let b = (byte >> (7 - self.pos % 8)) & 1;
+        self.pos += 1;
+        Some(b as u32)
+    }
+    fn bits(&mut self, n: u32) -> Option<u32> {
+        (0..n).try_fold(0, |acc, _| Some((acc << 1) | self.bit()?))
+    }
+    fn ue(&mut self) -> Option<u32> {
+        let mut zeros = 0;
+        while self.bit()? == 0 {
+            zeros += 1;
+            if zeros > 31 {
+                return None;
+            }
+        }
+        Some((1u32 << zeros) - 1 + self.bits(zeros)?)
+    }
+    fn se(&mut self) -> Option<i32> {
+        let v = self.ue()?;
+        Some(if v & 1 == 1 {
+            v.div_ceil(2) as i32
+        } else {
+            -((v / 2) as i32)
+        })
+    }
+}
+
+/// Picture size from an SPS NAL unit (with its header byte).
+pub fn sps_size(sps: &[u8]) -> Option<(u32, u32)> {
+    // Remove emulation prevention bytes.
+    let mut rbsp = Vec::with_capacity(sps.len());
+    let mut zeros = 0;
+    for &b in &sps[1..] {
+        if zeros >= 2 && b == 3 {
+            zeros = 0;
+            continue;
+        }
+        zeros = if b == 0 { zeros + 1 } else { 0 };
+        rbsp.push(b);
+    }
+    let mut r = Bits {
+        data: &rbsp,
+        pos: 0,
+    };
+    let profile = r.bits(8)?;
+    r.bits(16)?; // constraints, level
+    r.ue()?; // sps id
+    let mut chroma_format = 1;
+    if [100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135].contains(&profile) {
+        chroma_format = r.ue()?;
+        if chroma_format == 3 {
+            r.bit()?;
+        }
+        r.ue()?;
+        r.ue()?;
+        r.bit()?;
+        if r.bit()? == 1 {
+            for i in 0..if chroma_format == 3 { 12 } else { 8 } {
+                if r.bit()? == 1 {
+                    let size = if i < 6 { 16 } else { 64 };
+                    let (mut last, mut next) = (8i32, 8i32);
+                    for _ in 0..size {
+                        if next != 0 {
+                            next = (last + r.se()? + 256) % 256;
+                        }
+                        last = if next == 0 { last } else { next };
+                    }
+                }
+            }
+        }
+    }
+    r.ue()?; // log2_max_frame_num
+    match r.ue()? {
+        0 => {
+            r.ue()?;
+        }
+        1 => {
+            r.bit()?;
+            r.se()?;
+            r.se()?;
+            for _ in 0..r.ue()? {
+                r.se()?;
+            }
+        }
+        _ => {}
+    }
+    r.ue()?; // max refs
+    r.bit()?;
+    let w_mbs = r.ue()? + 1;
+    let h_units = r.ue()? + 1;
+    let frame_mbs_only = r.bit()?;
+    if frame_mbs_only == 0 {
+        r.bit()?;
+    }
+    r.bit()?;
+    let (mut cl, mut cr, mut ct, mut cb) = (0, 0, 0, 0);
+    if r.bit()? == 1 {
+        (cl, cr, ct, cb) = (r.ue()?, r.ue()?, r.ue()?, r.ue()?);
+    }
+    let (crop_x, crop_y) = match chroma_format {
+        0 => (1, 2 - frame_mbs_only),
+        1 => (2, 2 * (2 - frame_mbs_only)),
+        2 => (2, 2 - frame_mbs_only),
+        _ => (1, 2 - frame_mbs_only),
+    };
+    let width = w_mbs * 16 - crop_x * (cl + cr);
+    let height = (2 - frame_mbs_only) * h_units * 16 - crop_y * (ct + cb);
+    Some((width, height))
+}
+
+/// Whether `payload` (one RTP packet's) begins a keyframe: for H.264 an IDR slice or a
+/// sequence parameter set, alone, first in a STAP-A, or starting an FU-A; for VP8 the first
+/// packet of a key frame.
+pub fn starts_keyframe(codec: Codec, payload: &[u8]) -> bool {
+    match codec {
+        Codec::H264 => h264_starts_keyframe(payload),
+        Codec::Vp8 => vp8_starts_keyframe(payload),
+        Codec::Opus => false,
+    }
+}
+
+fn is_key_nal(nal_type: u8) -> bool {
+    matches!(nal_type, 5 | 7)
+}
+
+fn h264_starts_keyframe(p: &[u8]) -> bool {
+    let Some(&first) = p.first() else {
+        return false;
+    };
+    match first & 0x1f {
+        // STAP-A: 2-byte size, then the first unit.
+        24 => p.get(3).is_some_and(|h| is_key_nal(h & 0x1f)),
+        // FU-A: the start bit, and the unit's type in the FU header.
+        28 => p
+            .get(1)
+            .is_some_and(|h| h & 0x80 != 0 && is_key_nal(h & 0x1f)),
+        t => is_key_nal(t),
+    }
+}
+
+/// RFC 7741: the payload descriptor (with its optional extensions), then on the first
+/// packet of partition 0 the VP8 header, whose lowest bit is 0 on a key frame.
+fn vp8_starts_keyframe(p: &[u8]) -> bool {
+    let Some(&d) = p.first() else {
+        return false;
+    };
+    let (extended, start, partition) = (d & 0x80 != 0, d & 0x10 != 0, d & 0x07);
+    if !start || partition != 0 {
+        return false;
+    }
+    let mut i = 1;
+    if extended {
+        let Some(&x) = p.get(1) else {
+            return false;
+        };
+        i = 2;
+        if x & 0x80 != 0 {
+            // PictureID: 7 or 15 bits.
+            i += if p.get(i).is_some_and(|b| b & 0x80 != 0) {
+                2
+            } else {
+                1
+            };
+        }
+        if x & 0x40 != 0 {
+            i += 1; // TL0PICIDX
+        }
+        if x & 0x30 != 0 {
+            i += 1; // TID / KEYIDX
+        }
+    }
+    p.get(i).is_some_and(|h| h & 0x01 == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn h264_keyframes_are_seen_alone_aggregated_and_fragmented() {
+        assert!(starts_keyframe(Codec::H264, &[0x65, 0x88]));
+        assert!(starts_keyframe(Codec::H264, &[0x67, 0x42]));
+        assert!(!starts_keyframe(Codec::H264, &[0x41, 0x9a]));
+        // STAP-A holding SPS first.
+        assert!(starts_keyframe(
+            Codec::H264,
+            &[0x78, 0x00, 0x0a, 0x67, 0x42]
+        ));
+        assert!(!starts_keyframe(
+            Codec::H264,
+            &[0x78, 0x00, 0x0a, 0x41, 0x42]
+        ));
+        // FU-A: start of an IDR, middle of an IDR, start of a P slice.
+        assert!(starts_keyframe(Codec::H264, &[0x7c, 0x85, 0x00]));
+        assert!(!starts_keyframe(Codec::H264, &[0x7c, 0x05, 0x00]));
+        assert!(!starts_keyframe(Codec::H264, &[0x7c, 0x81, 0x00]));
+        assert!(!starts_keyframe(Codec::H264, &[]));
+    }
+
+    #[test]
+    fn vp8_keyframes_are_seen_past_the_descriptor() {
+        // Start of partition 0, no extensions: key frame, then inter frame.
+        assert!(starts_keyframe(Codec::Vp8, &[0x10, 0x50]));
+        assert!(!starts_keyframe(Codec::Vp8, &[0x10, 0x51]));
+        // Extended with a 15-bit PictureID.
+        assert!(starts_keyframe(Codec::Vp8, &[0x90, 0x80, 0x80, 0x01, 0x50]));
+        // Not the start of the partition.
+        assert!(!starts_keyframe(Codec::Vp8, &[0x00, 0x50]));
+        assert!(!starts_keyframe(Codec::Opus, &[0x00]));
+    }
+}

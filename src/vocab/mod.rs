@@ -1,0 +1,82 @@
+//! The vocabulary every part of vcall shares: codecs and media kinds, RTP packets, pictures,
+//! and what can be read from a bitstream without decoding it (NAL units, keyframes, picture
+//! size). It imports nothing of vcall; everything else may import it.
+
+pub mod bitstream;
+pub mod picture;
+
+use bytes::Bytes;
+
+pub use picture::I420;
+
+/// Media kind of a track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Audio,
+    Video,
+}
+
+/// The codecs vcall sends and receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    H264,
+    Vp8,
+    Opus,
+}
+
+impl Codec {
+    pub fn kind(self) -> Kind {
+        match self {
+            Codec::H264 | Codec::Vp8 => Kind::Video,
+            Codec::Opus => Kind::Audio,
+        }
+    }
+
+    pub fn clock_rate(self) -> u32 {
+        match self {
+            Codec::H264 | Codec::Vp8 => 90_000,
+            Codec::Opus => 48_000,
+        }
+    }
+
+    /// The codec's media type, as SDP and WebRTC name it.
+    pub fn mime(self) -> &'static str {
+        match self {
+            Codec::H264 => "video/H264",
+            Codec::Vp8 => "video/VP8",
+            Codec::Opus => "audio/opus",
+        }
+    }
+}
+
+/// One RTP packet, as received or to be sent. Cloning shares the payload.
+#[derive(Debug, Clone)]
+pub struct Rtp(pub(crate) rtc::rtp::Packet);
+
+impl Rtp {
+    pub fn new(payload_type: u8, seq: u16, timestamp: u32, marker: bool, payload: Bytes) -> Rtp {
+        let mut p = rtc::rtp::Packet::default();
+        p.header.version = 2;
+        p.header.payload_type = payload_type;
+        p.header.sequence_number = seq;
+        p.header.timestamp = timestamp;
+        p.header.marker = marker;
+        p.payload = payload;
+        Rtp(p)
+    }
+    pub fn seq(&self) -> u16 {
+        self.0.header.sequence_number
+    }
+    pub fn ssrc(&self) -> u32 {
+        self.0.header.ssrc
+    }
+    pub fn timestamp(&self) -> u32 {
+        self.0.header.timestamp
+    }
+    pub fn marker(&self) -> bool {
+        self.0.header.marker
+    }
+    pub fn payload(&self) -> &Bytes {
+        &self.0.payload
+    }
+}
