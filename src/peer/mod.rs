@@ -1304,33 +1304,6 @@ impl KeyframeRequester {
     }
 }
 
-/// Turns one RTP payload into codec bitstream: Annex B NAL units for H.264 (FU-A reassembled,
-/// STAP-A split), the VP8 frame data, the Opus packet.
-pub struct Depacketizer {
-    inner: Box<dyn rtc::rtp::packetizer::Depacketizer + Send>,
-}
-
-impl Depacketizer {
-    pub fn new(codec: Codec) -> Depacketizer {
-        let inner: Box<dyn rtc::rtp::packetizer::Depacketizer + Send> = match codec {
-            Codec::H264 => Box::new(rtc::rtp::codec::h264::H264Packet::default()),
-            Codec::Vp8 => Box::new(rtc::rtp::codec::vp8::Vp8Packet::default()),
-            Codec::Opus => Box::new(rtc::rtp::codec::opus::OpusPacket),
-        };
-        Depacketizer { inner }
-    }
-
-    /// Whether this payload can begin a frame (not the middle of a fragmented unit).
-    pub fn is_frame_start(&self, payload: &Bytes) -> bool {
-        self.inner.is_partition_head(payload)
-    }
-
-    /// The bytes this payload contributes to its frame (may be empty mid-fragment).
-    pub fn push(&mut self, payload: &Bytes) -> Result<Bytes, PeerError> {
-        self.inner.depacketize(payload).map_err(webrtc_err)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1459,20 +1432,6 @@ mod tests {
                 }
                 if let Ok(packets) = rtc::rtcp::packet::unmarshal(&mut Bytes::from(data)) {
                     tap.note(&packets);
-                }
-            }
-
-            #[test]
-            fn prop_depacketizers_take_any_payload(
-                payloads in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..64), 0..20),
-            ) {
-                for codec in [Codec::H264, Codec::Vp8, Codec::Opus] {
-                    let mut d = Depacketizer::new(codec);
-                    for p in &payloads {
-                        let p = Bytes::from(p.clone());
-                        d.is_frame_start(&p);
-                        let _ = d.push(&p);
-                    }
                 }
             }
         }

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
-use crate::peer::Depacketizer;
-use crate::vocab::{Codec, Rtp, bitstream};
+use crate::vocab::{Codec, Depacketizer, Rtp, bitstream};
 
 /// At most this many packets wait behind a missing one, however young the gap.
 const REORDER_WINDOW: u64 = 200;
