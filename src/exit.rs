@@ -2,6 +2,7 @@
 //! error type commands return: a code and a message for one line on stderr.
 
 use crate::codec::CodecError;
+use crate::media::SourceError;
 use crate::peer::PeerError;
 use crate::signaling::SignalingError;
 
@@ -80,6 +81,16 @@ impl From<SignalingError> for Failure {
 impl From<PeerError> for Failure {
     fn from(e: PeerError) -> Failure {
         Failure::new(Exit::Media, e.to_string())
+    }
+}
+
+impl From<SourceError> for Failure {
+    fn from(e: SourceError) -> Failure {
+        let code = match &e {
+            SourceError::Invalid(_) => Exit::Usage,
+            SourceError::Device(_) => Exit::Device,
+        };
+        Failure::new(code, e.to_string())
     }
 }
 

@@ -9,7 +9,6 @@ pub mod moderate;
 pub mod output;
 pub mod progress;
 pub mod publish;
-pub mod sources;
 pub mod stats;
 pub mod subscribe;
 

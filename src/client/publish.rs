@@ -13,14 +13,14 @@ use crate::cli::PublishArgs;
 use crate::client::adapt::{Adapter, Rates};
 use crate::client::connect::{report_path, report_rejoin};
 use crate::client::progress::Progress;
-use crate::client::sources::{
-    self, AudioSource, AudioSpec, Tone, VideoSource, VideoSpec, WavSource, Y4mSource,
-};
 use crate::client::stats::{Figures, Monitor, Tracks, stats_ticker};
 use crate::client::{Joined, MediaWatch, Purpose, after_answer, disconnected_failure, join};
 use crate::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
 use crate::congestion::{Allocation, Budget, VIDEO_FLOOR_BPS};
 use crate::exit::{CmdResult, Exit, Failure};
+use crate::media::sources::{
+    self, AudioSource, AudioSpec, Tone, VideoSource, VideoSpec, WavSource, Y4mSource,
+};
 use crate::peer::{LocalTrack, Network, Peer, PeerState, Section, SendEstimate, SendRate};
 use crate::session::{MediaPath, SessionEvent, now_ms};
 use crate::signaling::Client;

@@ -1,8 +1,8 @@
 //! Cameras (nokhwa) and microphones (cpal). Each sits behind its cargo feature; without the
 //! feature, or without a device, opening one fails with a message naming the alternatives.
 
-use crate::client::sources::{AudioSource, VideoSource};
-use crate::exit::{Exit, Failure};
+use super::SourceError;
+use super::sources::{AudioSource, VideoSource};
 
 const NO_CAMERA_HINT: &str = "use --video testsrc, --video FILE.y4m, or --video - for Y4M on stdin";
 const NO_MIC_HINT: &str = "use --audio tone or --audio FILE.wav";
@@ -140,11 +140,11 @@ impl VideoSource for Camera {
     fn fps(&self) -> f64 {
         self.fps
     }
-    fn next(&mut self, _capture_ms: u64) -> Result<Option<crate::vocab::I420>, Failure> {
+    fn next(&mut self, _capture_ms: u64) -> Result<Option<crate::vocab::I420>, SourceError> {
         match self.rx.recv() {
             Ok(Ok(img)) => Ok(Some(img)),
-            Ok(Err(e)) => Err(Failure::new(Exit::Device, format!("camera: {e}"))),
-            Err(_) => Err(Failure::new(Exit::Device, "the camera stopped")),
+            Ok(Err(e)) => Err(SourceError::device(format!("camera: {e}"))),
+            Err(_) => Err(SourceError::device("the camera stopped")),
         }
     }
 }
@@ -188,13 +188,12 @@ pub fn open_camera(
     width: u32,
     height: u32,
     fps: f64,
-) -> Result<Box<dyn VideoSource>, Failure> {
+) -> Result<Box<dyn VideoSource>, SourceError> {
     use nokhwa::pixel_format::RgbFormat;
     use nokhwa::utils::{
         ApiBackend, CameraFormat, FrameFormat, RequestedFormat, RequestedFormatType,
     };
-    let none =
-        |why: String| Failure::new(Exit::Device, format!("no camera: {why}; {NO_CAMERA_HINT}"));
+    let none = |why: String| SourceError::device(format!("no camera: {why}; {NO_CAMERA_HINT}"));
     let cams = nokhwa::query(ApiBackend::Auto).map_err(|e| none(e.to_string()))?;
     let info = match which {
         None => cams.first(),
@@ -277,11 +276,10 @@ pub fn open_camera(
     _w: u32,
     _h: u32,
     _fps: f64,
-) -> Result<Box<dyn VideoSource>, Failure> {
-    Err(Failure::new(
-        Exit::Device,
-        format!("this build of vcall has no camera support; {NO_CAMERA_HINT}"),
-    ))
+) -> Result<Box<dyn VideoSource>, SourceError> {
+    Err(SourceError::device(format!(
+        "this build of vcall has no camera support; {NO_CAMERA_HINT}"
+    )))
 }
 
 #[cfg(feature = "mic")]
@@ -298,12 +296,12 @@ impl AudioSource for Mic {
         &mut self,
         _capture_ms: u64,
         out: &mut [i16; crate::codec::OPUS_FRAME],
-    ) -> Result<bool, Failure> {
+    ) -> Result<bool, SourceError> {
         while self.buffered.len() < out.len() {
             let chunk = self
                 .rx
                 .recv()
-                .map_err(|_| Failure::new(Exit::Device, "the microphone stopped"))?;
+                .map_err(|_| SourceError::device("the microphone stopped"))?;
             self.buffered.extend(chunk);
         }
         for s in out.iter_mut() {
@@ -314,10 +312,9 @@ impl AudioSource for Mic {
 }
 
 #[cfg(feature = "mic")]
-pub fn open_mic(which: Option<&str>) -> Result<Box<dyn AudioSource>, Failure> {
+pub fn open_mic(which: Option<&str>) -> Result<Box<dyn AudioSource>, SourceError> {
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
-    let none =
-        |why: String| Failure::new(Exit::Device, format!("no microphone: {why}; {NO_MIC_HINT}"));
+    let none = |why: String| SourceError::device(format!("no microphone: {why}; {NO_MIC_HINT}"));
     if no_sound_cards() {
         return Err(none(
             "this machine has no sound card (/dev/snd is missing)".into(),
@@ -400,9 +397,8 @@ pub fn open_mic(which: Option<&str>) -> Result<Box<dyn AudioSource>, Failure> {
 }
 
 #[cfg(not(feature = "mic"))]
-pub fn open_mic(_which: Option<&str>) -> Result<Box<dyn AudioSource>, Failure> {
-    Err(Failure::new(
-        Exit::Device,
-        format!("this build of vcall has no microphone support; {NO_MIC_HINT}"),
-    ))
+pub fn open_mic(_which: Option<&str>) -> Result<Box<dyn AudioSource>, SourceError> {
+    Err(SourceError::device(format!(
+        "this build of vcall has no microphone support; {NO_MIC_HINT}"
+    )))
 }

@@ -2,5 +2,28 @@
 //! camera and microphone.
 
 pub mod devices;
+pub mod sources;
 pub mod testsrc;
 pub mod tone;
+
+/// Why a source cannot be opened or read on.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// As given, it cannot be used: a size out of range, a file that is not what it should
+    /// be, a file that cannot be read.
+    #[error("{0}")]
+    Invalid(String),
+    /// A camera or microphone is missing, busy or stopped.
+    #[error("{0}")]
+    Device(String),
+}
+
+impl SourceError {
+    pub fn invalid(message: impl Into<String>) -> SourceError {
+        SourceError::Invalid(message.into())
+    }
+
+    pub fn device(message: impl Into<String>) -> SourceError {
+        SourceError::Device(message.into())
+    }
+}

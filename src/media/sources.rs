@@ -6,11 +6,11 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use super::SourceError;
+use super::testsrc::{self, Marks};
+use super::tone;
 use crate::codec::OPUS_FRAME;
 use crate::congestion::scaled_side;
-use crate::exit::{Exit, Failure};
-use crate::media::testsrc::{self, Marks};
-use crate::media::tone;
 use crate::vocab::I420;
 
 /// A video source as named on the command line.
@@ -28,7 +28,7 @@ pub enum VideoSpec {
 }
 
 impl VideoSpec {
-    pub fn parse(s: &str) -> Result<VideoSpec, Failure> {
+    pub fn parse(s: &str) -> Result<VideoSpec, SourceError> {
         Ok(match s {
             "camera" => VideoSpec::Camera(None),
             "testsrc" => VideoSpec::TestSrc { busy: false },
@@ -40,12 +40,9 @@ impl VideoSpec {
             _ if s.to_ascii_lowercase().ends_with(".y4m") => VideoSpec::Y4m(PathBuf::from(s)),
             _ if s.to_ascii_lowercase().ends_with(".ivf") => VideoSpec::Ivf(PathBuf::from(s)),
             _ => {
-                return Err(Failure::new(
-                    Exit::Usage,
-                    format!(
-                        "--video {s:?}: expected camera, camera:INDEX, testsrc, testsrc:busy, a .y4m file, or - for Y4M on stdin"
-                    ),
-                ));
+                return Err(SourceError::invalid(format!(
+                    "--video {s:?}: expected camera, camera:INDEX, testsrc, testsrc:busy, a .y4m file, or - for Y4M on stdin"
+                )));
             }
         })
     }
@@ -60,7 +57,7 @@ pub enum AudioSpec {
 }
 
 impl AudioSpec {
-    pub fn parse(s: &str) -> Result<AudioSpec, Failure> {
+    pub fn parse(s: &str) -> Result<AudioSpec, SourceError> {
         Ok(match s {
             "mic" => AudioSpec::Mic(None),
             "tone" => AudioSpec::Tone(440.0),
@@ -71,19 +68,17 @@ impl AudioSpec {
                     .ok()
                     .filter(|h| (20.0..=20_000.0).contains(h))
                     .ok_or_else(|| {
-                        Failure::new(
-                            Exit::Usage,
-                            format!("--audio {s:?}: the tone's frequency must be 20 to 20000 Hz"),
-                        )
+                        SourceError::invalid(format!(
+                            "--audio {s:?}: the tone's frequency must be 20 to 20000 Hz"
+                        ))
                     })?;
                 AudioSpec::Tone(hz)
             }
             _ if s.to_ascii_lowercase().ends_with(".wav") => AudioSpec::Wav(PathBuf::from(s)),
             _ => {
-                return Err(Failure::new(
-                    Exit::Usage,
-                    format!("--audio {s:?}: expected mic, mic:NAME, tone, tone:HZ, or a .wav file"),
-                ));
+                return Err(SourceError::invalid(format!(
+                    "--audio {s:?}: expected mic, mic:NAME, tone, tone:HZ, or a .wav file"
+                )));
             }
         })
     }
@@ -94,9 +89,9 @@ pub trait VideoSource: Send {
     fn size(&self) -> (usize, usize);
     fn fps(&self) -> f64;
     /// The next picture, captured at `capture_ms` (Unix ms); `None` at the end.
-    fn next(&mut self, capture_ms: u64) -> Result<Option<I420>, Failure>;
+    fn next(&mut self, capture_ms: u64) -> Result<Option<I420>, SourceError>;
     /// The same with its sides divided by `scale` (congestion control's smaller picture).
-    fn next_scaled(&mut self, capture_ms: u64, scale: u32) -> Result<Option<I420>, Failure> {
+    fn next_scaled(&mut self, capture_ms: u64, scale: u32) -> Result<Option<I420>, SourceError> {
         Ok(self.next(capture_ms)?.map(|img| match scale {
             0 | 1 => img,
             s => img.downscaled(
@@ -107,7 +102,7 @@ pub trait VideoSource: Send {
         }))
     }
     /// Passes over the next picture (a lowered frame rate); `false` at the end.
-    fn skip(&mut self, capture_ms: u64) -> Result<bool, Failure> {
+    fn skip(&mut self, capture_ms: u64) -> Result<bool, SourceError> {
         Ok(self.next(capture_ms)?.is_some())
     }
     /// The last picture was not sent (the encoder's rate control skipped it).
@@ -122,7 +117,7 @@ pub trait VideoSource: Send {
 /// 20 ms frames of 48 kHz mono audio.
 pub trait AudioSource: Send {
     /// Fills the next frame, captured at `capture_ms` (Unix ms); `false` at the end.
-    fn next(&mut self, capture_ms: u64, out: &mut [i16; OPUS_FRAME]) -> Result<bool, Failure>;
+    fn next(&mut self, capture_ms: u64, out: &mut [i16; OPUS_FRAME]) -> Result<bool, SourceError>;
 }
 
 pub struct TestSrc {
@@ -136,7 +131,7 @@ pub struct TestSrc {
 }
 
 impl TestSrc {
-    pub fn new(width: u32, height: u32, fps: f64, busy: bool) -> Result<TestSrc, Failure> {
+    pub fn new(width: u32, height: u32, fps: f64, busy: bool) -> Result<TestSrc, SourceError> {
         let (w, h) = (width as usize, height as usize);
         if w < testsrc::MIN_WIDTH
             || h < testsrc::MIN_HEIGHT
@@ -145,14 +140,11 @@ impl TestSrc {
             || w > 7680
             || h > 4320
         {
-            return Err(Failure::new(
-                Exit::Usage,
-                format!(
-                    "testsrc needs an even size from {}x{} to 7680x4320, not {w}x{h}",
-                    testsrc::MIN_WIDTH,
-                    testsrc::MIN_HEIGHT
-                ),
-            ));
+            return Err(SourceError::invalid(format!(
+                "testsrc needs an even size from {}x{} to 7680x4320, not {w}x{h}",
+                testsrc::MIN_WIDTH,
+                testsrc::MIN_HEIGHT
+            )));
         }
         Ok(TestSrc {
             width: w,
@@ -171,11 +163,11 @@ impl VideoSource for TestSrc {
     fn fps(&self) -> f64 {
         self.fps
     }
-    fn next(&mut self, capture_ms: u64) -> Result<Option<I420>, Failure> {
+    fn next(&mut self, capture_ms: u64) -> Result<Option<I420>, SourceError> {
         self.next_scaled(capture_ms, 1)
     }
     /// Drawn at the smaller size, so that its marks stay as readable as at full size.
-    fn next_scaled(&mut self, capture_ms: u64, scale: u32) -> Result<Option<I420>, Failure> {
+    fn next_scaled(&mut self, capture_ms: u64, scale: u32) -> Result<Option<I420>, SourceError> {
         let s = scale.max(1);
         let mut img = I420::new(scaled_side(self.width, s), scaled_side(self.height, s));
         let marks = Marks {
@@ -189,7 +181,7 @@ impl VideoSource for TestSrc {
         self.frame += 1;
         Ok(Some(img))
     }
-    fn skip(&mut self, _capture_ms: u64) -> Result<bool, Failure> {
+    fn skip(&mut self, _capture_ms: u64) -> Result<bool, SourceError> {
         Ok(true)
     }
     fn unsent(&mut self) {
@@ -210,16 +202,16 @@ pub struct Y4mSource {
     looping: bool,
 }
 
-fn y4m_error(path: &Option<PathBuf>, msg: impl std::fmt::Display) -> Failure {
+fn y4m_error(path: &Option<PathBuf>, msg: impl std::fmt::Display) -> SourceError {
     let name = path
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "stdin".into());
-    Failure::new(Exit::Usage, format!("{name}: {msg}"))
+    SourceError::invalid(format!("{name}: {msg}"))
 }
 
 impl Y4mSource {
-    pub fn open(path: Option<&Path>, looping: bool) -> Result<Y4mSource, Failure> {
+    pub fn open(path: Option<&Path>, looping: bool) -> Result<Y4mSource, SourceError> {
         let path = path.map(Path::to_owned);
         let reader: Box<dyn BufRead + Send> = match &path {
             Some(p) => Box::new(BufReader::new(
@@ -239,7 +231,7 @@ impl Y4mSource {
         Ok(s)
     }
 
-    fn read_header(&mut self) -> Result<(), Failure> {
+    fn read_header(&mut self) -> Result<(), SourceError> {
         let mut line = String::new();
         self.reader
             .read_line(&mut line)
@@ -303,7 +295,7 @@ impl VideoSource for Y4mSource {
     fn fps(&self) -> f64 {
         self.fps
     }
-    fn next(&mut self, _capture_ms: u64) -> Result<Option<I420>, Failure> {
+    fn next(&mut self, _capture_ms: u64) -> Result<Option<I420>, SourceError> {
         self.read_frame(true)
     }
 }
@@ -311,7 +303,7 @@ impl VideoSource for Y4mSource {
 impl Y4mSource {
     /// The next frame; at the end, the first again when looping (once: a file without
     /// frames is not looped forever).
-    fn read_frame(&mut self, may_loop: bool) -> Result<Option<I420>, Failure> {
+    fn read_frame(&mut self, may_loop: bool) -> Result<Option<I420>, SourceError> {
         let mut line = String::new();
         let n = self
             .reader
@@ -365,7 +357,7 @@ impl Tone {
 }
 
 impl AudioSource for Tone {
-    fn next(&mut self, capture_ms: u64, out: &mut [i16; OPUS_FRAME]) -> Result<bool, Failure> {
+    fn next(&mut self, capture_ms: u64, out: &mut [i16; OPUS_FRAME]) -> Result<bool, SourceError> {
         let sample = self
             .sample
             .get_or_insert((capture_ms % 1000) * u64::from(tone::SAMPLE_RATE) / 1000);
@@ -385,8 +377,8 @@ pub struct WavSource {
 }
 
 impl WavSource {
-    pub fn open(path: &Path, looping: bool) -> Result<WavSource, Failure> {
-        let err = |m: String| Failure::new(Exit::Usage, format!("{}: {m}", path.display()));
+    pub fn open(path: &Path, looping: bool) -> Result<WavSource, SourceError> {
+        let err = |m: String| SourceError::invalid(format!("{}: {m}", path.display()));
         let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
         if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
             return Err(err("not a WAV file".into()));
@@ -484,7 +476,7 @@ fn resample(input: &[f64], from: u32, to: u32) -> Vec<i16> {
 }
 
 impl AudioSource for WavSource {
-    fn next(&mut self, _capture_ms: u64, out: &mut [i16; OPUS_FRAME]) -> Result<bool, Failure> {
+    fn next(&mut self, _capture_ms: u64, out: &mut [i16; OPUS_FRAME]) -> Result<bool, SourceError> {
         if self.pos >= self.samples.len() {
             if !self.looping {
                 return Ok(false);
@@ -514,8 +506,8 @@ pub struct IvfSource {
 }
 
 impl IvfSource {
-    pub fn open(path: &Path, looping: bool) -> Result<IvfSource, Failure> {
-        let err = |m: String| Failure::new(Exit::Usage, format!("{}: {m}", path.display()));
+    pub fn open(path: &Path, looping: bool) -> Result<IvfSource, SourceError> {
+        let err = |m: String| SourceError::invalid(format!("{}: {m}", path.display()));
         let mut reader = BufReader::new(File::open(path).map_err(|e| err(e.to_string()))?);
         let mut h = [0u8; 32];
         reader
@@ -559,12 +551,12 @@ impl IvfSource {
     }
 
     /// The next frame and its presentation time in seconds; `None` at the end.
-    pub fn next_frame(&mut self) -> Result<Option<(Vec<u8>, f64)>, Failure> {
+    pub fn next_frame(&mut self) -> Result<Option<(Vec<u8>, f64)>, SourceError> {
         self.read_frame(true)
     }
 
-    fn read_frame(&mut self, may_loop: bool) -> Result<Option<(Vec<u8>, f64)>, Failure> {
-        let err = |m: String| Failure::new(Exit::Usage, format!("{}: {m}", self.path.display()));
+    fn read_frame(&mut self, may_loop: bool) -> Result<Option<(Vec<u8>, f64)>, SourceError> {
+        let err = |m: String| SourceError::invalid(format!("{}: {m}", self.path.display()));
         let mut fh = [0u8; 12];
         match self.reader.read_exact(&mut fh) {
             Ok(()) => {}
@@ -578,10 +570,7 @@ impl IvfSource {
                 let path = self.path.display().to_string();
                 return match self.read_frame(false)? {
                     Some(frame) => Ok(Some(frame)),
-                    None => Err(Failure::new(
-                        Exit::Usage,
-                        format!("{path}: no frames to loop"),
-                    )),
+                    None => Err(SourceError::invalid(format!("{path}: no frames to loop"))),
                 };
             }
             Err(e) => return Err(err(e.to_string())),
@@ -612,7 +601,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Reads up to a few frames of `bytes` as each file type; Ok or a Failure, never a panic.
+    /// Reads up to a few frames of `bytes` as each file type; Ok or a SourceError, never a panic.
     fn read_all(bytes: &[u8], looping: bool) {
         let dir = tempfile::tempdir().expect("temp dir");
         for name in ["a.y4m", "a.wav", "a.ivf"] {
