@@ -16,8 +16,7 @@ Drills (the path is `--impair`'s bottleneck in the publisher's or subscriber's o
   janus    a Janus VideoRoom room with `bitrate = 300000`: the video rate once settled (6-14 s)
   slow     vcall serve, one subscriber behind 400 kbit/s and one without a limit, joining 2 s
            after the publisher, three runs: each one's longest freeze and the publisher's send
-           rate once settled (8-16 s); then one run where they join at 10 s, when the stream
-           is at its ceiling
+           rate once settled (8-16 s); then one run where they join 10 s after the publisher
 Prints a Markdown table; BENCHMARKS.md records one run.
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, threading, time
@@ -185,7 +184,7 @@ def slow():
         ("slow: subscriber behind 400 kbit/s, longest freeze (3 runs)", " / ".join(r[0] for r in runs) + " ms"),
         ("slow: subscriber without a limit, longest freeze", " / ".join(r[1] for r in runs) + " ms"),
         ("slow: publisher's send rate once settled", " / ".join(r[2] for r in runs) + " kbit/s"),
-        ("late: the slow subscriber joins at 10 s (the stream at its 2 Mbit/s ceiling), longest freeze",
+        ("late: the subscribers join 10 s after the publisher, the slow one's longest freeze",
          late[0] + " ms"),
     ]
 
