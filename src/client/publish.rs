@@ -693,18 +693,21 @@ impl Outlets {
             .or_else(|| self.direct.values().next().map(|d| &*d.peer))
     }
 
-    /// Waits (up to `DELIVERY_WAIT`) until each connection's far end confirmed the last packet
-    /// of each track.
+    /// Waits (up to `DELIVERY_WAIT`, all connections at once) until each connection's far
+    /// end confirmed the last packet of each of its tracks.
     async fn delivered(&self) {
         let server = self.server.iter().map(|(p, t)| (p, t));
         let direct = self.direct.values().map(|d| (&*d.peer, &d.tracks));
-        for (peer, (video, audio)) in server.chain(direct) {
-            let tracks: Vec<&LocalTrack> =
-                [video, audio].into_iter().flatten().map(|t| &**t).collect();
-            if !peer.delivered(&tracks, DELIVERY_WAIT).await {
-                tracing::debug!("the last packets were not confirmed within {DELIVERY_WAIT:?}");
-            }
-        }
+        let waits = server
+            .chain(direct)
+            .map(|(peer, (video, audio))| async move {
+                let tracks: Vec<&LocalTrack> =
+                    [video, audio].into_iter().flatten().map(|t| &**t).collect();
+                if !peer.delivered(&tracks, DELIVERY_WAIT).await {
+                    tracing::debug!("the last packets were not confirmed within {DELIVERY_WAIT:?}");
+                }
+            });
+        futures_util::future::join_all(waits).await;
     }
 
     /// What each connection may send now.

@@ -867,7 +867,7 @@ impl Recording {
     }
 
     /// Ends the recording: the frames already received are written, and for `linger` more
-    /// (while they keep coming: see [`next_before_quiet`]) those still on their way.
+    /// (while they keep coming: see [`next_lingering`]) those still on their way.
     pub(crate) async fn finish(mut self, linger: Duration) -> Result<RecordStats, Failure> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(linger);

@@ -106,11 +106,8 @@ impl SendEstimates {
             news.as_mut().enable();
             let done = {
                 let arrived = self.0.arrived.lock().expect("arrived lock");
-                last.iter().all(|(ssrc, seq)| {
-                    arrived
-                        .get(ssrc)
-                        .is_none_or(|&a| a == *seq || is_newer(a, *seq))
-                })
+                last.iter()
+                    .all(|(ssrc, seq)| arrived.get(ssrc).is_none_or(|&a| !is_newer(*seq, a)))
             };
             if done {
                 return true;
@@ -173,10 +170,10 @@ impl BandwidthEstimator for Tracked {
             let mut arrived = self.shared.0.arrived.lock().expect("arrived lock");
             for r in reports.iter().filter(|r| r.is_twcc && r.arrived) {
                 let seq = r.rtp_sequence_number;
-                arrived
-                    .entry(r.ssrc)
-                    .and_modify(|a| *a = if is_newer(seq, *a) { seq } else { *a })
-                    .or_insert(seq);
+                let a = arrived.entry(r.ssrc).or_insert(seq);
+                if is_newer(seq, *a) {
+                    *a = seq;
+                }
             }
         }
         self.shared.0.feedback.notify_waiters();

@@ -11,11 +11,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::vocab::bitstream::starts_keyframe;
-
 use crate::peer::{
     KeyframeRequester, LocalTrack, Peer, PeerError, RemoteTrack, Section, SendEstimates,
 };
+use crate::vocab::bitstream::starts_keyframe;
 use crate::vocab::{Codec, Kind, Rtp};
 
 /// Packets a subscriber leg may fall behind before its packets are dropped.
