@@ -13,24 +13,38 @@ pub enum CodecError {
 }
 
 /// An H.264 encoder (constrained baseline, Annex B output with SPS/PPS on every keyframe).
+///
+/// Its rate is held here, not by openh264's own frame skipping: once that has been on,
+/// openh264 goes on skipping runs of 10 and more pictures after it is turned off again (a
+/// freeze at every receiver), and its rate control keeps the per-picture budget of the frame
+/// rate it was made with, whatever frame rate it is told later (at twice the rate it sends
+/// twice the bits).
 pub struct H264Encoder {
     inner: openh264::encoder::Encoder,
     /// A picture was encoded (options can be changed from then on).
     started: bool,
-    /// The next picture's time, ms, and the time between pictures: the rate control
-    /// spends its bits by them (at one time for every picture it holds no rate at all).
-    clock_ms: f64,
+    /// The frame rate the encoder was made with: its rate control's budget per picture is
+    /// the bitrate it is told divided by this.
+    made_fps: f64,
+    /// The target (bit/s), what openh264 was told for it, and the time between pictures.
+    bitrate: f64,
+    told: f64,
     frame_ms: f64,
+    /// The next picture's time, ms (the rate control spends its bits by them).
+    clock_ms: f64,
     keyframe_interval: u32,
-    /// The rate control may skip pictures (`set_rate`'s `hold`), and how many it skipped in a
-    /// row.
-    may_skip: bool,
+    /// Pictures are skipped while the bits sent run ahead of the target (`set_rate`'s
+    /// `hold`): how far ahead they are, and how many were skipped in a row.
+    hold: bool,
+    ahead_bits: f64,
     skipped: u32,
 }
 
-/// The longest run of pictures openh264 may skip. After a lowered rate it skips until its
-/// buffer has paid for the bits spent at the old one — 1.1 s (17 pictures) at 15 fps after a
-/// drop from 270 to 150 kbit/s, a freeze at every receiver. Within this, the gap stays under
+/// How far (in time at the target rate) the bits sent may run ahead of the target while it
+/// is held, before pictures are skipped: a keyframe (about four pictures' worth) passes.
+const HOLD_AHEAD: Duration = Duration::from_millis(250);
+
+/// The longest run of pictures skipped to hold the rate: within this, the gap stays under
 /// what counts as a freeze (three frame times and 150 ms more than one); the next picture
 /// goes out at whatever quality fits.
 const MAX_SKIPPED: Duration = Duration::from_millis(150);
@@ -39,14 +53,17 @@ impl H264Encoder {
     /// An encoder at `bitrate` and `fps`; the picture size is the first picture's.
     pub fn new(fps: f32, bitrate: u32, keyframe_interval: u32) -> Result<H264Encoder, CodecError> {
         use openh264::encoder::{
-            BitRate, EncoderConfig, FrameRate, IntraFramePeriod, RateControlMode, SpsPpsStrategy,
-            UsageType,
+            BitRate, EncoderConfig, FrameRate, IntraFramePeriod, QpRange, RateControlMode,
+            SpsPpsStrategy, UsageType,
         };
         let config = EncoderConfig::new()
             .bitrate(BitRate::from_bps(bitrate))
             .max_frame_rate(FrameRate::from_hz(fps))
             .usage_type(UsageType::CameraVideoRealTime)
             .rate_control_mode(RateControlMode::Bitrate)
+            // The whole range: openh264's default for cameras stops at 42, where busy
+            // pictures at low rates need more bits than they are given.
+            .qp(QpRange::new(1, 51))
             .skip_frames(false)
             .scene_change_detect(false)
             .sps_pps_strategy(SpsPpsStrategy::ConstantId)
@@ -67,13 +84,18 @@ impl H264Encoder {
                 std::ptr::addr_of_mut!(quiet).cast(),
             );
         }
+        let fps = f64::from(fps.max(1.0));
         Ok(H264Encoder {
             inner,
             started: false,
+            made_fps: fps,
+            bitrate: f64::from(bitrate),
+            told: f64::from(bitrate),
+            frame_ms: 1000.0 / fps,
             clock_ms: 0.0,
-            frame_ms: 1000.0 / f64::from(fps.max(1.0)),
             keyframe_interval,
-            may_skip: false,
+            hold: false,
+            ahead_bits: 0.0,
             skipped: 0,
         })
     }
@@ -88,54 +110,71 @@ impl H264Encoder {
 
     /// Changes the target bitrate and frame rate while encoding (congestion control). Takes
     /// effect once the first picture has been encoded (the encoder is set up then); returns
-    /// whether it was applied. `hold`: the rate control may skip pictures, which is the only
-    /// way openh264 holds a bitrate (otherwise it never skips, so that a recording's first
-    /// seconds are whole).
+    /// whether it was applied. `hold`: pictures are skipped while the bits sent run ahead of
+    /// the target (otherwise none is, so that a recording's first seconds are whole).
     pub fn set_rate(&mut self, bitrate: u32, fps: f32, hold: bool) -> bool {
         if !self.started {
             return false;
         }
-        let mut info = openh264_sys2::SBitrateInfo {
-            iLayer: openh264_sys2::SPATIAL_LAYER_ALL,
-            iBitrate: bitrate.min(i32::MAX as u32) as i32,
+        let fps = f64::from(fps.max(1.0));
+        // The rate control spends the bitrate it is told over `made_fps` pictures a second.
+        let told = (f64::from(bitrate) * self.made_fps / fps).min(f64::from(i32::MAX));
+        // The layer's maximum moves with it: openh264 refuses a bitrate above the maximum
+        // (which it was made with at its first bitrate), so that goes first when the rate
+        // rises and last when it falls.
+        let (mut max, mut target) = (
+            openh264_sys2::SBitrateInfo {
+                iLayer: openh264_sys2::SPATIAL_LAYER_0,
+                iBitrate: told as i32,
+            },
+            openh264_sys2::SBitrateInfo {
+                iLayer: openh264_sys2::SPATIAL_LAYER_ALL,
+                iBitrate: told as i32,
+            },
+        );
+        let (max, target) = (
+            (openh264_sys2::ENCODER_OPTION_MAX_BITRATE, &raw mut max),
+            (openh264_sys2::ENCODER_OPTION_BITRATE, &raw mut target),
+        );
+        let order = if told >= self.told {
+            [max, target]
+        } else {
+            [target, max]
         };
-        let mut rate = fps;
-        self.frame_ms = 1000.0 / f64::from(fps.max(1.0));
-        self.may_skip = hold;
         // SAFETY: the encoder is initialized (a picture was encoded); each option takes a
-        // pointer to a value it reads during the call.
-        let applied = unsafe {
-            let api = self.inner.raw_api();
-            api.set_option(
-                openh264_sys2::ENCODER_OPTION_BITRATE,
-                std::ptr::addr_of_mut!(info).cast(),
-            ) == 0
-                && api.set_option(
-                    openh264_sys2::ENCODER_OPTION_FRAME_RATE,
-                    std::ptr::addr_of_mut!(rate).cast(),
-                ) == 0
-        };
-        applied && self.set_skip(hold)
-    }
-
-    /// Lets the rate control skip pictures, or not.
-    fn set_skip(&mut self, on: bool) -> bool {
-        let mut skip = on;
-        // SAFETY: as in `set_rate` (only called once a picture was encoded).
-        unsafe {
-            self.inner.raw_api().set_option(
-                openh264_sys2::ENCODER_OPTION_RC_FRAME_SKIP,
-                std::ptr::addr_of_mut!(skip).cast(),
-            ) == 0
+        // pointer to a value that lives through the call, which reads it.
+        let applied = order.into_iter().all(|(option, info)| unsafe {
+            self.inner.raw_api().set_option(option, info.cast()) == 0
+        });
+        if applied {
+            self.told = told;
+            self.bitrate = f64::from(bitrate);
+            self.frame_ms = 1000.0 / fps;
+            self.hold = hold;
         }
+        applied
     }
 
-    /// Encodes one picture; returns the Annex B access unit and whether it is a keyframe.
+    /// Encodes one picture; returns the Annex B access unit (empty when the picture was
+    /// skipped to hold the rate) and whether it is a keyframe.
     pub fn encode(
         &mut self,
         img: &I420,
         force_keyframe: bool,
     ) -> Result<(Vec<u8>, bool), CodecError> {
+        // The target pays back one picture's worth of what was sent ahead of it.
+        self.ahead_bits = (self.ahead_bits - self.bitrate * self.frame_ms / 1000.0).max(0.0);
+        let at = openh264::Timestamp::from_millis(self.clock_ms as u64);
+        self.clock_ms += self.frame_ms;
+        let most = (MAX_SKIPPED.as_secs_f64() * 1000.0 / self.frame_ms).max(1.0) as u32;
+        if self.hold
+            && self.started
+            && self.ahead_bits > self.bitrate * HOLD_AHEAD.as_secs_f64()
+            && self.skipped < most
+        {
+            self.skipped += 1;
+            return Ok((Vec::new(), false));
+        }
         if force_keyframe {
             self.inner.force_intra_frame();
         }
@@ -143,26 +182,19 @@ impl H264Encoder {
         let (y, uv) = img.data.split_at(w * h);
         let (u, v) = uv.split_at(w * h / 4);
         let src = openh264::formats::YUVSlices::new((y, u, v), (w, h), (w, w / 2, w / 2));
-        let at = openh264::Timestamp::from_millis(self.clock_ms as u64);
-        self.clock_ms += self.frame_ms;
-        let most = (MAX_SKIPPED.as_secs_f64() * 1000.0 / self.frame_ms).max(1.0) as u32;
-        let forced = self.may_skip && self.skipped >= most && self.set_skip(false);
-        let (data, key) = {
-            let bs = self
-                .inner
-                .encode_at(&src, at)
-                .map_err(|e| CodecError::H264(e.to_string()))?;
-            let key = matches!(
-                bs.frame_type(),
-                openh264::encoder::FrameType::IDR | openh264::encoder::FrameType::I
-            );
-            (bs.to_vec(), key)
-        };
+        let bs = self
+            .inner
+            .encode_at(&src, at)
+            .map_err(|e| CodecError::H264(e.to_string()))?;
+        let key = matches!(
+            bs.frame_type(),
+            openh264::encoder::FrameType::IDR | openh264::encoder::FrameType::I
+        );
+        let data = bs.to_vec();
         self.started = true;
-        if forced {
-            self.set_skip(true);
-        }
-        self.skipped = if data.is_empty() { self.skipped + 1 } else { 0 };
+        self.skipped = 0;
+        // What is paid back by skipping stays bounded: a second at the target.
+        self.ahead_bits = (self.ahead_bits + (data.len() * 8) as f64).min(self.bitrate);
         Ok((data, key))
     }
 }
@@ -327,11 +359,17 @@ mod tests {
     use super::*;
     use crate::media::testsrc::{Marks, read_marks, render_busy};
 
-    /// The rate (bit/s) an encoder makes of busy 720p pictures at 30 fps: `frames` of them,
-    /// counted from the `skip`-th on.
-    fn busy_rate(enc: &mut H264Encoder, first: u32, frames: u32, skip: u32) -> f64 {
+    /// The rate (bit/s) an encoder makes of busy 720p pictures at `fps`: `frames` of them,
+    /// counted from the `skip`-th on; and how many of those it skipped.
+    fn busy_rate(
+        enc: &mut H264Encoder,
+        fps: f64,
+        first: u32,
+        frames: u32,
+        skip: u32,
+    ) -> (f64, u32) {
         let mut img = I420::new(1280, 720);
-        let mut bits = 0;
+        let (mut bits, mut skipped) = (0, 0);
         for frame in first..first + frames {
             render_busy(
                 &mut img,
@@ -343,18 +381,19 @@ mod tests {
             let (data, _) = enc.encode(&img, false).unwrap();
             if frame >= first + skip {
                 bits += data.len() * 8;
+                skipped += u32::from(data.is_empty());
             }
         }
-        bits as f64 * 30.0 / f64::from(frames - skip)
+        (bits as f64 * fps / f64::from(frames - skip), skipped)
     }
 
     #[test]
     fn the_busy_pattern_uses_the_bitrate_it_is_given_and_a_new_rate_is_followed() {
         let mut enc = H264Encoder::new(30.0, 2_000_000, 600).unwrap();
-        let high = busy_rate(&mut enc, 0, 45, 15);
+        let (high, _) = busy_rate(&mut enc, 30.0, 0, 45, 15);
         assert!(high >= 0.8 * 2e6, "busy 720p at 2 Mbit/s: {high:.0} bit/s");
         assert!(enc.set_rate(400_000, 30.0, true), "the new rate is taken");
-        let low = busy_rate(&mut enc, 45, 45, 15);
+        let (low, _) = busy_rate(&mut enc, 30.0, 45, 45, 15);
         assert!(
             (0.6 * 400e3..=1.3 * 400e3).contains(&low),
             "after set_rate(400k): {low:.0} bit/s"
@@ -363,11 +402,11 @@ mod tests {
 
     #[test]
     fn a_lowered_rate_skips_pictures_for_150_ms_at_most() {
-        // 720p noise at 2 Mbit/s, then 30 kbit/s: far more than its buffer allows, so
-        // openh264 skips; never more than 150 ms of pictures in a row (a freeze at every
+        // 720p noise at 2 Mbit/s, then 30 kbit/s: far more than the hold allows, so
+        // pictures are skipped; never more than 150 ms of pictures in a row (a freeze at every
         // receiver otherwise): four at 30 fps.
         let mut enc = H264Encoder::new(30.0, 2_000_000, 600).unwrap();
-        busy_rate(&mut enc, 0, 15, 0);
+        busy_rate(&mut enc, 30.0, 0, 15, 0);
         assert!(enc.set_rate(30_000, 30.0, true));
         let mut img = I420::new(1280, 720);
         let (mut skipped, mut longest) = (0, 0);
@@ -382,6 +421,41 @@ mod tests {
             longest = longest.max(skipped);
         }
         assert_eq!(longest, 4, "the longest run of skipped pictures");
+    }
+
+    #[test]
+    fn a_new_frame_rate_keeps_the_bitrate() {
+        // openh264's rate control keeps its per-picture budget from the frame rate it was
+        // made with: told 30 fps after 15, it sent twice the bits. And it refused a rate above
+        // the one it was made with.
+        let mut enc = H264Encoder::new(15.0, 300_000, 600).unwrap();
+        busy_rate(&mut enc, 15.0, 0, 15, 0);
+        assert!(enc.set_rate(1_400_000, 30.0, false));
+        let (up, _) = busy_rate(&mut enc, 30.0, 15, 90, 30);
+        assert!(
+            (0.8 * 1.4e6..=1.25 * 1.4e6).contains(&up),
+            "15 -> 30 fps at 1.4 Mbit/s: {up:.0} bit/s"
+        );
+        assert!(enc.set_rate(500_000, 15.0, false));
+        let (down, _) = busy_rate(&mut enc, 15.0, 105, 45, 15);
+        assert!(
+            (0.8 * 500e3..=1.25 * 500e3).contains(&down),
+            "30 -> 15 fps at 500 kbit/s: {down:.0} bit/s"
+        );
+    }
+
+    #[test]
+    fn once_the_rate_is_no_longer_held_no_picture_is_skipped() {
+        // openh264's own frame skipping, once turned on and off again, went on skipping
+        // runs of ten pictures and more.
+        let mut enc = H264Encoder::new(30.0, 2_000_000, 600).unwrap();
+        busy_rate(&mut enc, 30.0, 0, 15, 0);
+        assert!(enc.set_rate(100_000, 30.0, true));
+        let (_, held) = busy_rate(&mut enc, 30.0, 15, 30, 0);
+        assert!(held > 0, "a held low rate skips pictures");
+        assert!(enc.set_rate(400_000, 30.0, false));
+        let (_, skipped) = busy_rate(&mut enc, 30.0, 45, 150, 0);
+        assert_eq!(skipped, 0, "pictures skipped once the rate is not held");
     }
 
     #[test]
