@@ -342,29 +342,21 @@ pub fn open_mic(which: Option<&str>) -> Result<Box<dyn AudioSource>, SourceError
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
     // cpal streams are not Send: one thread builds, runs and drops it.
+    let mut resampler = super::resample::Resampler::new(rate, 48_000).map_err(none)?;
     std::thread::spawn(move || {
-        let mut pos = 0.0f64;
-        let step = rate as f64 / 48_000.0;
-        let mut carry: Vec<f32> = Vec::new();
         let stream = device.build_input_stream(
             &config.into(),
             move |data: &[f32], _| {
-                // Mix to mono, then resample to 48 kHz by linear interpolation.
-                carry.extend(
-                    data.chunks(channels)
-                        .map(|f| f.iter().sum::<f32>() / channels as f32),
-                );
-                let mut out = Vec::new();
-                while pos + 1.0 < carry.len() as f64 {
-                    let i = pos as usize;
-                    let frac = (pos - i as f64) as f32;
-                    let s = carry[i] + (carry[i + 1] - carry[i]) * frac;
-                    out.push((s * 32767.0).clamp(-32768.0, 32767.0) as i16);
-                    pos += step;
-                }
-                let used = pos as usize;
-                carry.drain(..used);
-                pos -= used as f64;
+                // Mix to mono, then resample to 48 kHz.
+                let mono: Vec<f32> = data
+                    .chunks(channels)
+                    .map(|f| f.iter().sum::<f32>() / channels as f32)
+                    .collect();
+                let out = resampler
+                    .push(&mono)
+                    .into_iter()
+                    .map(|s| (s * 32767.0).clamp(-32768.0, 32767.0) as i16)
+                    .collect();
                 let _ = tx.send(out);
             },
             |e| tracing::warn!("microphone: {e}"),

@@ -2,6 +2,7 @@
 //! camera and microphone.
 
 pub mod devices;
+pub mod resample;
 pub mod sources;
 pub mod testsrc;
 pub mod tone;

@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use super::SourceError;
+use super::resample;
 use super::testsrc::{self, Marks};
 use super::tone;
 use crate::codec::OPUS_FRAME;
@@ -367,8 +368,8 @@ impl AudioSource for Tone {
     }
 }
 
-/// A WAV file (16-bit PCM or 32-bit float, any rate and channel count), mixed to mono and
-/// resampled to 48 kHz.
+/// A WAV file (8- to 32-bit PCM or 32-bit float, any rate and channel count, read by
+/// `hound`), mixed to mono and resampled to 48 kHz.
 pub struct WavSource {
     /// The whole file as 48 kHz mono, read up front (WAV files for calls are small).
     samples: Vec<i16>,
@@ -379,70 +380,54 @@ pub struct WavSource {
 impl WavSource {
     pub fn open(path: &Path, looping: bool) -> Result<WavSource, SourceError> {
         let err = |m: String| SourceError::invalid(format!("{}: {m}", path.display()));
-        let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-        if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
-            return Err(err("not a WAV file".into()));
-        }
-        let (mut fmt, mut data) = (None, None);
-        let mut at = 12;
-        while at + 8 <= bytes.len() {
-            let id = &bytes[at..at + 4];
-            let len =
-                u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes")) as usize;
-            let body = &bytes[at + 8..(at + 8 + len).min(bytes.len())];
-            match id {
-                b"fmt " => fmt = Some(body),
-                b"data" => data = Some(body),
-                _ => {}
-            }
-            at += 8 + len + (len & 1);
-        }
-        let fmt = fmt
-            .filter(|f| f.len() >= 16)
-            .ok_or_else(|| err("no fmt chunk".into()))?;
-        let data = data.ok_or_else(|| err("no data chunk".into()))?;
-        let format = u16::from_le_bytes([fmt[0], fmt[1]]);
-        let channels = u16::from_le_bytes([fmt[2], fmt[3]]) as usize;
-        let rate = u32::from_le_bytes(fmt[4..8].try_into().expect("4 bytes"));
-        let bits = u16::from_le_bytes([fmt[14], fmt[15]]);
-        let format = if format == 0xFFFE && fmt.len() >= 26 {
-            u16::from_le_bytes([fmt[24], fmt[25]])
-        } else {
-            format
-        };
+        let mut reader = hound::WavReader::open(path).map_err(|e| err(e.to_string()))?;
+        let spec = reader.spec();
+        let (channels, rate) = (usize::from(spec.channels), spec.sample_rate);
         if channels == 0 || !(1_000..=384_000).contains(&rate) {
             return Err(err(format!(
                 "{channels} channels at {rate} Hz: needs at least one channel, 1 to 384 kHz"
             )));
         }
-        let frames: Vec<f64> = match (format, bits) {
-            (1, 16) => data
-                .chunks_exact(2 * channels)
-                .map(|f| {
-                    f.chunks_exact(2)
-                        .map(|s| i16::from_le_bytes([s[0], s[1]]) as f64)
-                        .sum::<f64>()
-                        / channels as f64
-                })
-                .collect(),
-            (3, 32) => data
-                .chunks_exact(4 * channels)
-                .map(|f| {
-                    f.chunks_exact(4)
-                        .map(|s| {
-                            f32::from_le_bytes(s.try_into().expect("4 bytes")) as f64 * 32767.0
-                        })
-                        .sum::<f64>()
-                        / channels as f64
-                })
-                .collect(),
-            _ => {
-                return Err(err(format!(
-                    "unsupported WAV encoding (format {format}, {bits} bits); use 16-bit PCM or 32-bit float"
-                )));
+        // Every sample on the 16-bit scale, each frame mixed to mono.
+        let mut mono = Vec::new();
+        let mut frame = Vec::with_capacity(channels);
+        let mut take = |sample: f32| {
+            frame.push(sample);
+            if frame.len() == channels {
+                mono.push(frame.iter().sum::<f32>() / channels as f32);
+                frame.clear();
             }
         };
-        let samples = resample(&frames, rate, tone::SAMPLE_RATE);
+        match spec.sample_format {
+            hound::SampleFormat::Int => {
+                let scale = 32768.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
+                for s in reader.samples::<i32>() {
+                    match s {
+                        Ok(s) => take(s as f32 * scale),
+                        Err(e) => {
+                            cut_short(path, e);
+                            break;
+                        }
+                    }
+                }
+            }
+            hound::SampleFormat::Float => {
+                for s in reader.samples::<f32>() {
+                    match s {
+                        Ok(s) => take(s * 32767.0),
+                        Err(e) => {
+                            cut_short(path, e);
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        let samples: Vec<i16> = resample::resample(&mono, rate, tone::SAMPLE_RATE)
+            .map_err(err)?
+            .into_iter()
+            .map(|s| s.clamp(-32768.0, 32767.0) as i16)
+            .collect();
         if samples.is_empty() {
             return Err(err("no audio in the file".into()));
         }
@@ -454,25 +439,9 @@ impl WavSource {
     }
 }
 
-/// Linear-interpolation resampling to `to` Hz.
-fn resample(input: &[f64], from: u32, to: u32) -> Vec<i16> {
-    if from == to {
-        return input
-            .iter()
-            .map(|&s| s.clamp(-32768.0, 32767.0) as i16)
-            .collect();
-    }
-    let n = (input.len() as u64 * to as u64 / from as u64) as usize;
-    (0..n)
-        .map(|i| {
-            let x = i as f64 * from as f64 / to as f64;
-            let i0 = x.floor() as usize;
-            let frac = x - i0 as f64;
-            let a = input[i0.min(input.len() - 1)];
-            let b = input[(i0 + 1).min(input.len() - 1)];
-            (a + (b - a) * frac).clamp(-32768.0, 32767.0) as i16
-        })
-        .collect()
+/// A file that ends inside its data (a recording cut off) plays what it holds.
+fn cut_short(path: &Path, e: hound::Error) {
+    tracing::warn!("{}: the audio ends early: {e}", path.display());
 }
 
 impl AudioSource for WavSource {
@@ -678,5 +647,54 @@ mod tests {
             b"DKIF\0\0\x20\0VP80\x02\0\x02\0\x1e\0\0\0\x01\0\0\0\0\0\0\0\0\0\0\0",
             true,
         );
+    }
+}
+
+#[cfg(test)]
+mod wav_tests {
+    use super::*;
+
+    /// A WAV file of `secs` seconds of `value` (full scale 1.0) in `spec`, written by hound.
+    fn write(path: &Path, spec: hound::WavSpec, secs: u32, value: f64) {
+        let mut w = hound::WavWriter::create(path, spec).unwrap();
+        for _ in 0..spec.sample_rate * secs * u32::from(spec.channels) {
+            match spec.sample_format {
+                hound::SampleFormat::Float => w.write_sample(value as f32).unwrap(),
+                hound::SampleFormat::Int => {
+                    let full = f64::from((1u32 << (spec.bits_per_sample - 1)) - 1);
+                    w.write_sample((value * full) as i32).unwrap()
+                }
+            }
+        }
+        w.finalize().unwrap();
+    }
+
+    #[test]
+    fn wav_files_of_any_depth_and_rate_come_out_as_48khz_mono_at_their_level() {
+        let dir = tempfile::tempdir().unwrap();
+        for (bits, format, rate, channels) in [
+            (8, hound::SampleFormat::Int, 8_000, 1),
+            (16, hound::SampleFormat::Int, 44_100, 2),
+            (24, hound::SampleFormat::Int, 96_000, 2),
+            (32, hound::SampleFormat::Float, 48_000, 6),
+        ] {
+            let path = dir.path().join(format!("{bits}-{rate}.wav"));
+            let spec = hound::WavSpec {
+                channels,
+                sample_rate: rate,
+                bits_per_sample: bits,
+                sample_format: format,
+            };
+            write(&path, spec, 1, 0.5);
+            let wav = WavSource::open(&path, false).unwrap();
+            assert_eq!(wav.samples.len(), 48_000, "{bits}-bit at {rate} Hz");
+            // Away from the ends (a resampler rings at a step from silence); 8 bits hold
+            // half scale as 63/128.
+            let mid = wav.samples[24_000];
+            assert!(
+                (16_050..=16_700).contains(&mid),
+                "{bits}-bit at {rate} Hz: {mid} for half scale"
+            );
+        }
     }
 }
