@@ -101,24 +101,24 @@ pub async fn serve(args: ServeArgs) -> CmdResult {
 
 /// `ws://host:port/...` to `http://host:port`.
 fn http_base(url: &str) -> Result<String, Failure> {
-    let (scheme, rest) = if let Some(r) = url.strip_prefix("ws://") {
-        ("http", r)
-    } else if let Some(r) = url.strip_prefix("wss://") {
-        ("https", r)
-    } else if let Some(r) = url.strip_prefix("http://") {
-        ("http", r)
-    } else if let Some(r) = url.strip_prefix("https://") {
-        ("https", r)
-    } else {
-        return Err(Failure::new(
+    let bad = || {
+        Failure::new(
             Exit::Usage,
             format!("{url}: the server URL must start with ws://, wss://, http:// or https://"),
-        ));
+        )
     };
-    Ok(format!(
-        "{scheme}://{}",
-        rest.split('/').next().unwrap_or(rest)
-    ))
+    let parsed = url::Url::parse(url).map_err(|_| bad())?;
+    let scheme = match parsed.scheme() {
+        "ws" | "http" => "http",
+        "wss" | "https" => "https",
+        _ => return Err(bad()),
+    };
+    let host = parsed
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(bad)?;
+    let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
+    Ok(format!("{scheme}://{host}{port}"))
 }
 
 pub async fn session_create(args: SessionCreateArgs) -> CmdResult {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::auth::Role;
+use crate::signaling::server_url::ServerUrl;
 
 /// Join video calls from a terminal or a script: publish, subscribe, record, and serve.
 #[derive(Debug, Parser)]
@@ -235,7 +236,7 @@ pub struct ConnArgs {
         hide_env = true,
         default_value = "ws://127.0.0.1:7880"
     )]
-    pub url: String,
+    pub url: ServerUrl,
     /// Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]
     #[arg(
         long,

@@ -10,6 +10,7 @@ use crate::cli::{ConnArgs, DemoArgs, PublishArgs, SubscribeArgs};
 use crate::client::measure::Measurements;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::server::{self, ServerConfig};
+use crate::signaling::server_url::ServerUrl;
 
 pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
     if crate::record::Container::from_path(&args.output).is_none() {
@@ -45,8 +46,9 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
             exp: unix_now() + 3600,
         })
     };
+    let url = ServerUrl::parse(&format!("ws://{addr}")).expect("a socket address is a URL's host");
     let conn = |role| ConnArgs {
-        url: format!("ws://{addr}"),
+        url: url.clone(),
         session: session.clone(),
         token: token(role),
         data: String::new(),

@@ -19,8 +19,9 @@ use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::{Network, Peer};
 use crate::record::{Container, RecordStats, Recorder};
 use crate::session::{SessionEvent, Stream, now_ms};
-use crate::signaling::janus::{self, EchoTest};
+use crate::signaling::janus::EchoTest;
 use crate::signaling::native::Via;
+use crate::signaling::server_url::ServerUrl;
 
 const CONNECT_LIMIT: Duration = Duration::from_secs(20);
 const NAME: &str = "echo-test";
@@ -73,7 +74,7 @@ pub async fn echo_test(
     let (tx_peer, tx_events) = Peer::new(&config).await?;
     let msid = new_msid();
     // Janus's EchoTest sends back in the sections it receives in.
-    let janus = janus::is_janus_url(&args.conn.url);
+    let janus = matches!(args.conn.url, ServerUrl::Janus(_));
     let ssrcs = Ssrcs::random();
     let (video, audio) = add_tracks(&tx_peer, sources.codecs(), &msid, janus, ssrcs).await?;
     let offer = tx_peer.create_offer().await?;
@@ -256,7 +257,7 @@ fn report(
         .collect();
     if args.json {
         let v = json!({
-            "url": args.conn.url,
+            "url": args.conn.url.to_string(),
             "ok": missing.is_empty(),
             "sent": { "videoFrames": video_sent, "audioFrames": audio_sent },
             "received": { "videoFrames": back.video_frames, "audioFrames": back.audio_frames, "decodedFrames": m.decoded },

@@ -24,8 +24,9 @@ use crate::peer::{Network, Peer, PeerConfig, PeerState};
 use crate::session::{SessionEvent, Stream};
 use crate::signaling::Client;
 use crate::signaling::janus::videoroom::{RoomOptions, VideoRoomClient};
-use crate::signaling::janus::{self, JanusOptions};
+use crate::signaling::janus::JanusOptions;
 use crate::signaling::native::{Login, NativeClient};
+use crate::signaling::server_url::ServerUrl;
 use crate::signaling::whip::{self, WhipClient};
 
 /// A joined session.
@@ -44,22 +45,6 @@ impl Joined {
             _ => &[],
         }
     }
-}
-
-/// Checks a native server's URL and returns the host to reach.
-fn server_host(url: &str) -> Result<String, Failure> {
-    let Some(rest) = url
-        .strip_prefix("ws://")
-        .or_else(|| url.strip_prefix("wss://"))
-    else {
-        return Err(Failure::new(
-            Exit::Usage,
-            format!(
-                "{url}: the server URL must start with ws:// or wss:// (vcall server) janus+ws://, janus+wss://, janus+http:// or janus+https:// (Janus), or whip+http(s):// / whep+http(s):// (WHIP/WHEP)"
-            ),
-        ));
-    };
-    Ok(rest.split('/').next().unwrap_or(rest).to_owned())
 }
 
 /// The media socket address: loopback when the server is on loopback, else all interfaces.
@@ -96,21 +81,11 @@ pub fn janus_options(conn: &ConnArgs) -> JanusOptions {
 
 /// The peer connection settings for a server at `url`.
 pub fn peer_config(conn: &ConnArgs, network: Network) -> Result<PeerConfig, Failure> {
-    let authority = match janus::authority(&conn.url).or_else(|| whip::authority(&conn.url)) {
-        Some(a) => a,
-        None if whip::is_http_media_url(&conn.url) => {
-            return Err(whip::endpoint(&conn.url).err().map_or_else(
-                || Failure::new(Exit::Usage, format!("{}: no host", conn.url)),
-                Failure::from,
-            ));
-        }
-        None => server_host(&conn.url)?,
-    };
     Ok(PeerConfig {
         ports: None,
         public_ip: None,
         certificate: conn.dtls_certificate.clone(),
-        bind_ip: media_ip(&authority),
+        bind_ip: media_ip(&conn.url.authority()),
         ice_servers: conn.ice_servers.clone(),
         network,
         relay_only: conn.ice_transport == IceTransport::Relay,
@@ -167,8 +142,8 @@ pub enum Purpose {
 pub async fn join(conn: &ConnArgs, network: Network, purpose: Purpose) -> Result<Joined, Failure> {
     let peer_config = peer_config(conn, network)?;
     check_turn(&peer_config).await?;
-    if whip::is_http_media_url(&conn.url) {
-        let (role, _) = whip::endpoint(&conn.url)?;
+    if let ServerUrl::Whip(role, _) = &conn.url {
+        let role = *role;
         match (purpose, role) {
             (Purpose::Publish, whip::Role::Whip) | (Purpose::Subscribe, whip::Role::Whep) => {}
             (Purpose::Publish, whip::Role::Whep) | (Purpose::Subscribe, whip::Role::Whip) => {
@@ -206,7 +181,7 @@ pub async fn join(conn: &ConnArgs, network: Network, purpose: Purpose) -> Result
     if conn.session.trim().is_empty() {
         return Err(Failure::new(Exit::Usage, "--session is empty"));
     }
-    let (client, first, events) = if janus::is_janus_url(&conn.url) {
+    let (client, first, events) = if let ServerUrl::Janus(_) = &conn.url {
         let room = RoomOptions {
             room: conn.session.clone(),
             pin: conn.janus.pin.clone(),

@@ -3,6 +3,7 @@
 
 pub mod janus;
 pub mod native;
+pub mod server_url;
 pub mod whip;
 
 use native::ErrorCode;

@@ -14,6 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::session::SessionEvent;
 use crate::signaling::SignalingError;
+use crate::signaling::server_url::ServerUrl;
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 2;
@@ -225,7 +226,7 @@ pub enum DirectRequest {
 /// How a client joins a session, kept to join again when the connection drops.
 #[derive(Debug, Clone)]
 pub struct Login {
-    pub url: String,
+    pub url: ServerUrl,
     pub session_id: String,
     pub token: String,
     pub client_data: String,
@@ -261,7 +262,7 @@ pub struct NativeClient {
 async fn open(login: &Login) -> Result<(Ws, SessionEvent), SignalingError> {
     let url = &login.url;
     let timeout = login.timeout;
-    let ws_url = format!("{}/v1/signaling", url.trim_end_matches('/'));
+    let ws_url = format!("{}/v1/signaling", url.base());
     let (mut ws, _) = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(&ws_url))
         .await
         .map_err(|_| SignalingError::Unreachable(format!("{url}: no answer within {timeout:?}")))?

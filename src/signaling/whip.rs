@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::session::{Connection, SessionEvent, Stream, now_ms};
 use crate::signaling::SignalingError;
+use crate::signaling::server_url::ServerUrl;
 
 /// Which way the media goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,47 +36,9 @@ impl Role {
     }
 }
 
-/// Whether `url` names a WHIP or WHEP endpoint (`whip+http(s)://…`, `whep+http(s)://…`).
-pub fn is_http_media_url(url: &str) -> bool {
-    url.starts_with("whip+") || url.starts_with("whep+")
-}
-
-/// The role and the plain HTTP URL of a `whip+`/`whep+` URL.
-pub fn endpoint(url: &str) -> Result<(Role, url::Url), SignalingError> {
-    let bad = |why: &str| {
-        SignalingError::Usage(format!(
-            "{url}: {why}; a WHIP URL is whip+http(s)://HOST/PATH, a WHEP URL whep+http(s)://HOST/PATH"
-        ))
-    };
-    let (role, rest) = if let Some(rest) = url.strip_prefix("whip+") {
-        (Role::Whip, rest)
-    } else if let Some(rest) = url.strip_prefix("whep+") {
-        (Role::Whep, rest)
-    } else {
-        return Err(bad("not a WHIP or WHEP URL"));
-    };
-    let parsed = url::Url::parse(rest).map_err(|e| bad(&e.to_string()))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(bad(
-            "the scheme after whip+/whep+ must be http or https, with a host",
-        ));
-    }
-    Ok((role, parsed))
-}
-
-/// The `host:port` of a `whip+`/`whep+` URL.
-pub fn authority(url: &str) -> Option<String> {
-    let (_, u) = endpoint(url).ok()?;
-    let host = u.host_str()?;
-    Some(match u.port_or_known_default() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_owned(),
-    })
-}
-
 /// Commands that need a session (events, other participants) have none on WHIP/WHEP.
-pub fn refuse(url: &str, command: &str) -> Result<(), SignalingError> {
-    if !is_http_media_url(url) {
+pub fn refuse(url: &ServerUrl, command: &str) -> Result<(), SignalingError> {
+    if !matches!(url, ServerUrl::Whip(..)) {
         return Ok(());
     }
     Err(SignalingError::Usage(format!(
@@ -273,7 +236,7 @@ impl IceFragment {
 /// How to reach a WHIP or WHEP endpoint.
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub url: String,
+    pub url: ServerUrl,
     /// Sent as `Authorization: Bearer` when not empty.
     pub token: String,
     /// Limit for each request.
@@ -346,7 +309,12 @@ impl WhipClient {
         ),
         SignalingError,
     > {
-        let (role, endpoint) = endpoint(&opts.url)?;
+        let ServerUrl::Whip(role, endpoint) = opts.url.clone() else {
+            return Err(SignalingError::Usage(format!(
+                "{}: not a WHIP or WHEP URL",
+                opts.url
+            )));
+        };
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .tls_config(super::tls_config())
             .timeout_global(Some(opts.timeout))
@@ -796,30 +764,6 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn urls_name_the_role_and_the_http_endpoint() {
-        let (role, u) = endpoint("whip+http://127.0.0.1:8080/whip/abc").unwrap();
-        assert_eq!(role, Role::Whip);
-        assert_eq!(u.as_str(), "http://127.0.0.1:8080/whip/abc");
-        let (role, u) = endpoint("whep+https://example.com/play").unwrap();
-        assert_eq!((role, u.scheme()), (Role::Whep, "https"));
-        assert_eq!(
-            authority("whep+https://example.com/play").unwrap(),
-            "example.com:443"
-        );
-        for bad in [
-            "whip+ws://h/x",
-            "whip+http://",
-            "whip+nonsense",
-            "http://h/x",
-        ] {
-            assert!(
-                matches!(endpoint(bad), Err(SignalingError::Usage(_))),
-                "{bad}"
-            );
-        }
-    }
-
-    #[test]
     fn link_headers_become_ice_servers_with_credentials() {
         let servers = ice_servers_from_links([
             "<stun:stun.example.net>; rel=\"ice-server\"",
@@ -884,7 +828,9 @@ mod tests {
             if let Ok(f) = IceFragment::parse(&s) {
                 let _ = f.apply_to(OFFER);
             }
-            let _ = endpoint(&s);
+            for prefix in ["", "janus+", "whip+", "whep+"] {
+                let _ = ServerUrl::parse(&format!("{prefix}{s}"));
+            }
         }
     }
 }

@@ -21,12 +21,13 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::signaling::SignalingError;
+use crate::signaling::server_url::ServerUrl;
 
 /// How to reach a Janus server and how patiently.
 #[derive(Debug, Clone)]
 pub struct JanusOptions {
     /// `janus+ws://`, `janus+wss://`, `janus+http://` or `janus+https://`.
-    pub url: String,
+    pub url: ServerUrl,
     pub token: Option<String>,
     pub api_secret: Option<String>,
     /// Limit for each request's answer.
@@ -46,41 +47,14 @@ enum Endpoint {
     Http(String),
 }
 
-/// Is this URL one of Janus's?
-pub fn is_janus_url(url: &str) -> bool {
-    url.starts_with("janus+")
-}
-
-fn endpoint(url: &str) -> Result<Endpoint, SignalingError> {
-    let bad = || {
-        SignalingError::Usage(format!(
-            "{url}: a Janus URL is janus+ws://HOST:8188, janus+wss://…, or janus+http(s)://HOST:8088/janus"
-        ))
-    };
-    let rest = url.strip_prefix("janus+").ok_or_else(bad)?;
-    let (scheme, tail) = rest.split_once("://").ok_or_else(bad)?;
-    if tail.is_empty() {
-        return Err(bad());
-    }
-    match scheme {
-        "ws" | "wss" => Ok(Endpoint::Ws(format!("{scheme}://{tail}"))),
-        "http" | "https" => {
-            let with_path = if tail.contains('/') {
-                tail.trim_end_matches('/').to_owned()
-            } else {
-                format!("{tail}/janus")
-            };
-            Ok(Endpoint::Http(format!("{scheme}://{with_path}")))
+fn endpoint(url: &ServerUrl) -> Result<Endpoint, SignalingError> {
+    match url {
+        ServerUrl::Janus(u) if matches!(u.scheme(), "ws" | "wss") => {
+            Ok(Endpoint::Ws(url.base().to_owned()))
         }
-        _ => Err(bad()),
+        ServerUrl::Janus(_) => Ok(Endpoint::Http(url.base().to_owned())),
+        _ => Err(SignalingError::Usage(format!("{url}: not a Janus URL"))),
     }
-}
-
-/// The host part of a Janus URL (to choose the media interface).
-pub fn authority(url: &str) -> Option<String> {
-    let rest = url.strip_prefix("janus+")?;
-    let tail = rest.split_once("://")?.1;
-    Some(tail.split('/').next().unwrap_or(tail).to_owned())
 }
 
 /// An error Janus reported, with its code.
@@ -692,13 +666,15 @@ impl HttpLink {
             .http_status_as_error(false)
             .build()
             .into();
-        let mut query = "maxev=10".to_owned();
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("maxev", "10");
         if let Some(t) = &opts.token {
-            query.push_str(&format!("&token={}", urlencode(t)));
+            query.append_pair("token", t);
         }
         if let Some(s) = &opts.api_secret {
-            query.push_str(&format!("&apisecret={}", urlencode(s)));
+            query.append_pair("apisecret", s);
         }
+        let query = query.finish();
         HttpLink {
             base: base.to_owned(),
             sid,
@@ -857,38 +833,25 @@ impl EchoTest {
     }
 }
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn endpoints() {
+        let at = |u: &str| endpoint(&ServerUrl::parse(u).unwrap()).unwrap();
         assert_eq!(
-            endpoint("janus+ws://127.0.0.1:8188").unwrap(),
+            at("janus+ws://127.0.0.1:8188"),
             Endpoint::Ws("ws://127.0.0.1:8188".into())
         );
         assert_eq!(
-            endpoint("janus+http://h:8088").unwrap(),
+            at("janus+http://h:8088"),
             Endpoint::Http("http://h:8088/janus".into())
         );
         assert_eq!(
-            endpoint("janus+https://h/api/janus/").unwrap(),
+            at("janus+https://h/api/janus/"),
             Endpoint::Http("https://h/api/janus".into())
         );
-        assert!(endpoint("janus+ftp://h").is_err());
-        assert!(endpoint("janus+ws://").is_err());
-        assert_eq!(authority("janus+ws://h:1/x").as_deref(), Some("h:1"));
     }
 
     #[test]
