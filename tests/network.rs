@@ -267,11 +267,11 @@ fn retransmissions_repair_a_lossy_path_on_both_legs() {
     // at each host: the publisher's leg loses RTP on its way to the server, the subscriber's
     // on its way from it. Without NACK about a tenth of the video frames would be damaged and
     // the recording would skip to keyframes (none are periodic here); with it, nearly every
-    // frame arrives.
+    // frame arrives. The loss starts once both connections are up: what this checks is the
+    // repair of media. (Setting connections up under loss on a starved machine is not yet
+    // reliable: webrtc-rs's DTLS handshake now and then never completes; ARCHITECTURE.md.)
     let hosts = LinkedHosts::create();
     let server = RemoteServer::start(&hosts.a, &hosts.a_ip);
-    LinkedHosts::lossy(&hosts.a, 3);
-    LinkedHosts::lossy(&hosts.b, 3);
     let args = [
         "publish",
         "--video",
@@ -291,7 +291,7 @@ fn retransmissions_repair_a_lossy_path_on_both_legs() {
     publisher.wait_for("stream is live");
     let dir = temp_dir();
     let out = dir.path().join("lossy.mkv");
-    let (code, stdout, err) = run(server.cmd(
+    let mut subscriber = Proc::spawn(server.cmd(
         &hosts.b,
         Role::Subscriber,
         &[
@@ -305,7 +305,12 @@ fn retransmissions_repair_a_lossy_path_on_both_legs() {
             "0",
         ],
     ));
-    assert_eq!(code, 0, "{err}");
+    subscriber.wait_for("\"event\":\"firstFrame\"");
+    LinkedHosts::lossy(&hosts.a, 3);
+    LinkedHosts::lossy(&hosts.b, 3);
+    let code = subscriber.wait();
+    assert_eq!(code, 0, "{}", subscriber.output());
+    let stdout = subscriber.output();
     let pictures: Vec<_> = decode_video(&out).into_iter().map(|(_, p)| p).collect();
     let numbers: Vec<u32> = pictures
         .iter()

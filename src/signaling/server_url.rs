@@ -6,7 +6,15 @@ use std::fmt;
 use url::Url;
 
 use super::SignalingError;
-use super::whip::Role;
+
+/// Which way the media goes at a WHIP/WHEP endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// WHIP: vcall publishes.
+    Whip,
+    /// WHEP: vcall plays (subscribes).
+    Whep,
+}
 
 /// A server a client command connects to.
 #[derive(Debug, Clone, PartialEq, Eq)]

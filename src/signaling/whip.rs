@@ -16,16 +16,8 @@ use tokio::sync::mpsc;
 
 use crate::session::{Connection, SessionEvent, Stream, now_ms};
 use crate::signaling::SignalingError;
+pub use crate::signaling::server_url::Role;
 use crate::signaling::server_url::ServerUrl;
-
-/// Which way the media goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// WHIP: vcall publishes.
-    Whip,
-    /// WHEP: vcall plays (subscribes).
-    Whep,
-}
 
 impl Role {
     fn name(self) -> &'static str {
