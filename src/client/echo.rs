@@ -56,7 +56,7 @@ pub async fn echo_test(
         "tone",
     ))?;
     let network = Network::new(args.impair.impair.as_ref());
-    let config = peer_config(&args.conn, network.clone())?;
+    let config = peer_config(&args.conn, network.clone());
     let sent = Progress::new("echo-test", quiet);
     let measure = Arc::new(Mutex::new(Measurements::default()));
     let stream = Stream {

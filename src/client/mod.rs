@@ -48,13 +48,10 @@ impl Joined {
 }
 
 /// The media socket address: loopback when the server is on loopback, else all interfaces.
-fn media_ip(authority: &str) -> IpAddr {
-    let with_port = if authority.contains(':') && !authority.ends_with(']') {
-        authority.to_owned()
-    } else {
-        format!("{authority}:80")
-    };
-    let loopback = with_port
+fn media_ip(server: &ServerUrl) -> IpAddr {
+    // `authority` always has a port: each of the URL schemes has a default one.
+    let loopback = server
+        .authority()
         .to_socket_addrs()
         .is_ok_and(|mut addrs| addrs.all(|a| a.ip().is_loopback()));
     if loopback {
@@ -80,17 +77,17 @@ pub fn janus_options(conn: &ConnArgs) -> JanusOptions {
 }
 
 /// The peer connection settings for a server at `url`.
-pub fn peer_config(conn: &ConnArgs, network: Network) -> Result<PeerConfig, Failure> {
-    Ok(PeerConfig {
+pub fn peer_config(conn: &ConnArgs, network: Network) -> PeerConfig {
+    PeerConfig {
         ports: None,
         public_ip: None,
         certificate: conn.dtls_certificate.clone(),
-        bind_ip: media_ip(&conn.url.authority()),
+        bind_ip: media_ip(&conn.url),
         ice_servers: conn.ice_servers.clone(),
         network,
         relay_only: conn.ice_transport == IceTransport::Relay,
         send_rate: crate::peer::SendRate::default(),
-    })
+    }
 }
 
 /// With `--ice-transport relay`, a relay is asked of every TURN server before anything
@@ -140,7 +137,7 @@ pub enum Purpose {
 
 /// Connects to the session named by `conn`, for `purpose`; media will go through `network`.
 pub async fn join(conn: &ConnArgs, network: Network, purpose: Purpose) -> Result<Joined, Failure> {
-    let peer_config = peer_config(conn, network)?;
+    let peer_config = peer_config(conn, network);
     check_turn(&peer_config).await?;
     if let ServerUrl::Whip(role, _) = &conn.url {
         let role = *role;
