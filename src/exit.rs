@@ -1,9 +1,12 @@
 //! Exit codes, one enum for the whole program (the README's table mirrors it), and the one
 //! error type commands return: a code and a message for one line on stderr.
 
+use std::error::Error;
+
 use crate::codec::CodecError;
 use crate::media::SourceError;
 use crate::peer::PeerError;
+use crate::record::RecordError;
 use crate::signaling::SignalingError;
 
 /// Process exit codes. Documented in README.md; each is tested.
@@ -38,25 +41,63 @@ pub enum Exit {
     Interrupted = 130,
 }
 
-/// A command's failure: what to print and how to exit.
+/// A command's failure: how to exit, what was being done, and the error that stopped it
+/// with its causes. Made only where a command gives up (`From` each boundary's error enum, or
+/// `with_context`), printed once by `main` as one line: the context, then each cause.
 #[derive(Debug)]
 pub struct Failure {
     pub code: Exit,
-    pub message: String,
+    context: String,
+    cause: Option<Box<dyn Error + Send + Sync>>,
 }
 
 impl Failure {
+    /// A failure with no error underneath (a condition not met, a usage mistake).
     pub fn new(code: Exit, message: impl Into<String>) -> Failure {
         Failure {
             code,
-            message: message.into(),
+            context: message.into(),
+            cause: None,
         }
+    }
+
+    /// A failure caused by `error`, printed as the error and its sources.
+    pub fn caused_by(code: Exit, error: impl Error + Send + Sync + 'static) -> Failure {
+        Failure {
+            code,
+            context: String::new(),
+            cause: Some(Box::new(error)),
+        }
+    }
+
+    /// Says what was being done when it failed: "finishing the recording: writing failed: …".
+    pub fn with_context(mut self, context: impl Into<String>) -> Failure {
+        let inner = std::mem::take(&mut self.context);
+        self.context = match inner.is_empty() {
+            true => context.into(),
+            false => format!("{}: {inner}", context.into()),
+        };
+        self
+    }
+
+    /// The whole message: the context, then each error of the chain.
+    pub fn message(&self) -> String {
+        self.to_string()
     }
 }
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
+        let mut parts: Vec<String> = Vec::new();
+        if !self.context.is_empty() {
+            parts.push(self.context.clone());
+        }
+        let mut next = self.cause.as_deref().map(|e| e as &(dyn Error + 'static));
+        while let Some(e) = next {
+            parts.push(e.to_string());
+            next = e.source();
+        }
+        f.write_str(&parts.join(": "))
     }
 }
 
@@ -97,6 +138,16 @@ impl From<SourceError> for Failure {
 impl From<CodecError> for Failure {
     fn from(e: CodecError) -> Failure {
         Failure::new(Exit::Failure, e.to_string())
+    }
+}
+
+impl From<RecordError> for Failure {
+    fn from(e: RecordError) -> Failure {
+        let code = match &e {
+            RecordError::Unsupported(_) => Exit::Usage,
+            _ => Exit::Failure,
+        };
+        Failure::caused_by(code, e)
     }
 }
 

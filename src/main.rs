@@ -103,7 +103,7 @@ fn main() -> ExitCode {
             if json {
                 vcall::jsonl::emit(
                     "error",
-                    serde_json::json!({ "exitCode": f.code as u8, "message": f.message }),
+                    serde_json::json!({ "exitCode": f.code as u8, "message": f.message() }),
                 );
             }
             ExitCode::from(f.code as u8)

@@ -8,7 +8,7 @@ use crate::cli::OutFormat;
 use crate::codec::{H264Decoder, OpusDecoder};
 use crate::record::assemble::Frame;
 use crate::record::codecs::{OPUS_PRE_SKIP, opus_head};
-use crate::record::{AUDIO, Output, RecordStats, Recorder, VIDEO};
+use crate::record::{AUDIO, Output, RecordError, RecordStats, Recorder, VIDEO};
 use crate::vocab::Codec;
 
 /// A sink for one stream's frames, ending itself exactly at its limits.
@@ -70,7 +70,7 @@ impl Sink {
         format: OutFormat,
         out: Output,
         expected: usize,
-    ) -> Result<Sink, crate::exit::Failure> {
+    ) -> Result<Sink, RecordError> {
         Ok(Sink::of(match format {
             OutFormat::Mkv => {
                 SinkKind::Container(Recorder::new(out, crate::record::Container::Mkv, expected))
@@ -101,7 +101,7 @@ impl Sink {
         codec: Codec,
         frame: Frame,
         arrival: Instant,
-    ) -> io::Result<()> {
+    ) -> Result<(), RecordError> {
         if !self.wants(slot) || self.complete {
             return Ok(());
         }
@@ -119,7 +119,7 @@ impl Sink {
             SinkKind::Container(r) => r.push(slot, codec, frame, arrival),
             SinkKind::H264 { out, stats, ts0 } => {
                 if codec != Codec::H264 {
-                    return Err(io::Error::other(
+                    return Err(RecordError::Unsupported(
                         "the stream's video is not H.264; use --format mkv",
                     ));
                 }
@@ -132,10 +132,10 @@ impl Sink {
                     (frame.timestamp.saturating_sub(t0) * 1_000_000 / 90_000) as i64;
                 Ok(())
             }
-            SinkKind::Ogg(o) => o.push(&frame),
+            SinkKind::Ogg(o) => o.push(&frame).map_err(RecordError::from),
             SinkKind::Y4m(y) => {
                 if codec != Codec::H264 {
-                    return Err(io::Error::other(
+                    return Err(RecordError::Unsupported(
                         "decoding is available for H.264 video only; use --format mkv to record VP8",
                     ));
                 }
@@ -165,40 +165,25 @@ impl Sink {
         stats
     }
 
-    pub fn finish(self) -> io::Result<RecordStats> {
+    pub fn finish(self) -> Result<RecordStats, RecordError> {
         let complete = self.complete;
         let mut stats = match self.kind {
-            SinkKind::Container(r) => r.finish(),
-            SinkKind::H264 { mut out, stats, .. } => out.flush().map(|_| stats),
-            SinkKind::Ogg(mut o) => o.out.flush().map(|_| o.stats),
-            SinkKind::Y4m(mut y) => y.out.flush().map(|_| y.stats),
-            SinkKind::Wav(mut w) => w.out.flush().map(|_| w.stats),
-        }?;
+            SinkKind::Container(r) => r.finish()?,
+            SinkKind::H264 { mut out, stats, .. } => out.flush().map(|_| stats)?,
+            SinkKind::Ogg(o) => o.finish()?,
+            SinkKind::Y4m(mut y) => y.out.flush().map(|_| y.stats)?,
+            SinkKind::Wav(mut w) => w.out.flush().map(|_| w.stats)?,
+        };
         stats.complete |= complete;
         Ok(stats)
     }
 }
 
-fn ogg_crc(data: &[u8]) -> u32 {
-    let mut crc = 0u32;
-    for &b in data {
-        crc ^= (b as u32) << 24;
-        for _ in 0..8 {
-            crc = if crc & 0x8000_0000 != 0 {
-                (crc << 1) ^ 0x04c1_1db7
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc
-}
-
-/// Ogg Opus (RFC 7845): one packet a page, granule positions from RTP time, pre-skip set.
+/// Ogg Opus (RFC 7845) by the `ogg` crate: each packet ends its page (and is flushed), so a
+/// reader gets every packet as it arrives; granule positions from RTP time, pre-skip set.
 pub struct OggOpus {
-    out: Output,
+    out: ogg::PacketWriter<'static, Output>,
     serial: u32,
-    page: u32,
     ts0: Option<u64>,
     stats: RecordStats,
 }
@@ -206,57 +191,46 @@ pub struct OggOpus {
 impl OggOpus {
     fn new(out: Output) -> OggOpus {
         OggOpus {
-            out,
+            out: ogg::PacketWriter::new(out),
             serial: rand::random(),
-            page: 0,
             ts0: None,
             stats: RecordStats::default(),
         }
     }
 
-    fn page(&mut self, packet: &[u8], granule: u64, flags: u8) -> io::Result<()> {
-        let mut p = b"OggS".to_vec();
-        p.push(0);
-        p.push(flags);
-        p.extend_from_slice(&granule.to_le_bytes());
-        p.extend_from_slice(&self.serial.to_le_bytes());
-        p.extend_from_slice(&self.page.to_le_bytes());
-        p.extend_from_slice(&[0; 4]);
-        let mut lacing = vec![255u8; packet.len() / 255];
-        lacing.push((packet.len() % 255) as u8);
-        p.push(lacing.len() as u8);
-        p.extend_from_slice(&lacing);
-        p.extend_from_slice(packet);
-        let crc = ogg_crc(&p);
-        p[22..26].copy_from_slice(&crc.to_le_bytes());
-        self.page += 1;
-        self.out.write_all(&p)
+    fn page(&mut self, packet: Vec<u8>, granule: u64) -> io::Result<()> {
+        self.out.write_packet(
+            packet,
+            self.serial,
+            ogg::PacketWriteEndInfo::EndPage,
+            granule,
+        )
     }
 
     fn push(&mut self, frame: &Frame) -> io::Result<()> {
         if self.ts0.is_none() {
-            self.page(&opus_head(), 0, 0x02)?;
+            self.page(opus_head(), 0)?;
             let vendor = concat!("vcall ", env!("CARGO_PKG_VERSION"));
             let mut tags = b"OpusTags".to_vec();
             tags.extend_from_slice(&(vendor.len() as u32).to_le_bytes());
             tags.extend_from_slice(vendor.as_bytes());
             tags.extend_from_slice(&0u32.to_le_bytes());
-            self.page(&tags, 0, 0)?;
+            self.page(tags, 0)?;
         }
         let t0 = *self.ts0.get_or_insert(frame.timestamp);
         let samples = opus_samples(&frame.data);
         let granule = OPUS_PRE_SKIP as u64 + frame.timestamp.saturating_sub(t0) + samples;
-        if frame.data.len() > 255 * 254 {
-            return Err(io::Error::other(
-                "an Opus packet too large for one Ogg page",
-            ));
-        }
-        self.page(&frame.data, granule, 0)?;
-        self.out.flush()?;
+        self.page(frame.data.to_vec(), granule)?;
+        self.out.inner_mut().flush()?;
         self.stats.audio_frames += 1;
         self.stats.bytes += frame.data.len() as u64;
         self.stats.duration_us = ((granule - OPUS_PRE_SKIP as u64) * 1_000_000 / 48_000) as i64;
         Ok(())
+    }
+
+    fn finish(self) -> io::Result<RecordStats> {
+        self.out.into_inner().flush()?;
+        Ok(self.stats)
     }
 }
 
@@ -292,7 +266,7 @@ pub struct Y4mWriter {
 }
 
 impl Y4mWriter {
-    fn new(out: Output) -> Result<Y4mWriter, crate::exit::Failure> {
+    fn new(out: Output) -> Result<Y4mWriter, RecordError> {
         Ok(Y4mWriter {
             out,
             decoder: H264Decoder::new()?,
@@ -305,8 +279,8 @@ impl Y4mWriter {
         })
     }
 
-    fn push(&mut self, frame: &Frame) -> io::Result<()> {
-        let Some(img) = self.decoder.decode(&frame.data).map_err(io::Error::other)? else {
+    fn push(&mut self, frame: &Frame) -> Result<(), RecordError> {
+        let Some(img) = self.decoder.decode(&frame.data)? else {
             return Ok(());
         };
         if self.fps == 0.0 {
@@ -340,7 +314,7 @@ impl Y4mWriter {
         self.emit(frame.timestamp, img)
     }
 
-    fn emit(&mut self, ts: u64, img: crate::vocab::I420) -> io::Result<()> {
+    fn emit(&mut self, ts: u64, img: crate::vocab::I420) -> Result<(), RecordError> {
         let index = ((ts.saturating_sub(self.ts0) as f64 / 90_000.0) * self.fps).round() as u64;
         // Fill a gap with the previous picture.
         while self.written < index {
@@ -374,7 +348,7 @@ pub struct WavWriter {
 }
 
 impl WavWriter {
-    fn new(out: Output) -> Result<WavWriter, crate::exit::Failure> {
+    fn new(out: Output) -> Result<WavWriter, RecordError> {
         Ok(WavWriter {
             out,
             decoder: OpusDecoder::new()?,
@@ -383,7 +357,7 @@ impl WavWriter {
         })
     }
 
-    fn push(&mut self, frame: &Frame) -> io::Result<()> {
+    fn push(&mut self, frame: &Frame) -> Result<(), RecordError> {
         if self.next.is_none() {
             let mut h = b"RIFF".to_vec();
             h.extend_from_slice(&u32::MAX.to_le_bytes());
@@ -409,7 +383,7 @@ impl WavWriter {
             let silence = vec![0u8; gap.min(48_000 * 60) * 4];
             self.out.write_all(&silence)?;
         }
-        let pcm = self.decoder.decode(&frame.data).map_err(io::Error::other)?;
+        let pcm = self.decoder.decode(&frame.data)?;
         let bytes: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
         self.out.write_all(&bytes)?;
         self.out.flush()?;
@@ -426,10 +400,54 @@ impl WavWriter {
 mod tests {
     use super::*;
 
+    /// An `Output` the test can read after the writer is done with it.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
     #[test]
-    fn ogg_crc_matches_the_reference_value() {
-        // CRC of "OggS" with the Ogg polynomial, as libogg computes it.
-        assert_eq!(ogg_crc(b"123456789"), 0x89a1_897f);
+    fn ogg_opus_reads_back_packet_for_packet() {
+        let buf = Shared::default();
+        let mut ogg = OggOpus::new(Box::new(buf.clone()));
+        // 20 ms packets from RTP time 1000, one lost (the granule keeps the gap), and one
+        // larger than a page's 255 segments can hold in one (continued on the next page).
+        let mut sent = Vec::new();
+        for n in [0u64, 1, 2, 4, 5] {
+            let len = if n == 4 { 70_000 } else { 60 + n as usize };
+            let data = [vec![0xf8], vec![n as u8; len]].concat();
+            let frame = Frame {
+                timestamp: 1000 + n * 960,
+                data: data.clone().into(),
+                keyframe: false,
+                fec: false,
+            };
+            ogg.push(&frame).unwrap();
+            sent.push((data, OPUS_PRE_SKIP as u64 + n * 960 + 960));
+        }
+        let stats = ogg.finish().unwrap();
+        assert_eq!(stats.audio_frames, 5);
+        let bytes = buf.0.lock().unwrap().clone();
+        let mut r = ogg::PacketReader::new(std::io::Cursor::new(bytes));
+        let head = r.read_packet_expected().unwrap();
+        assert!(head.first_in_stream() && head.data == opus_head());
+        let tags = r.read_packet_expected().unwrap();
+        assert!(tags.data.starts_with(b"OpusTags"));
+        for (i, (data, granule)) in sent.iter().enumerate() {
+            let p = r.read_packet_expected().unwrap();
+            assert_eq!(&p.data, data, "packet {i}");
+            assert_eq!(p.absgp_page(), *granule, "granule of packet {i}");
+            assert_eq!(p.stream_serial(), head.stream_serial());
+        }
+        assert!(r.read_packet().unwrap().is_none());
     }
 
     #[test]

@@ -145,7 +145,8 @@ pub(crate) struct Recording {
     peer: Arc<Peer>,
     /// Closing it tells the sink task to finish.
     stop: Option<tokio::sync::oneshot::Sender<Duration>>,
-    done: tokio::task::JoinHandle<Result<RecordStats, Failure>>,
+    /// The sink task's outcome: the figures, or `None` when its reader went away.
+    done: tokio::task::JoinHandle<Result<Option<RecordStats>, Failure>>,
     pub stats: tokio::sync::watch::Receiver<RecordStats>,
     /// When the subscription was made: its media must connect within CONNECT_LIMIT.
     started: Instant,
@@ -704,13 +705,13 @@ pub(crate) fn record_peer(
                 first = None;
             }
             if let Err(e) = sink.push(d.slot, d.codec, d.frame, d.arrival) {
+                // What was written stays: the file is finished either way.
                 let stats = sink.finish().unwrap_or_default();
                 let _ = stats_tx.send(stats);
-                return Err(if e.kind() == std::io::ErrorKind::BrokenPipe {
-                    Failure::new(Exit::Ok, "")
-                } else {
-                    Failure::new(Exit::Failure, format!("writing the recording failed: {e}"))
-                });
+                if e.is_broken_pipe() {
+                    return Ok(None); // the reader went away: the output ends, no failure
+                }
+                return Err(Failure::from(e).with_context("writing the recording"));
             }
             let stats = sink.stats();
             let _ = stats_tx.send(stats);
@@ -718,12 +719,11 @@ pub(crate) fn record_peer(
                 break; // a limit was reached: nothing more goes in
             }
         }
-        sink.finish().map_err(|e| {
-            Failure::new(
-                Exit::Failure,
-                format!("finishing the recording failed: {e}"),
-            )
-        })
+        match sink.finish() {
+            Ok(stats) => Ok(Some(stats)),
+            Err(e) if e.is_broken_pipe() => Ok(None),
+            Err(e) => Err(Failure::from(e).with_context("finishing the recording")),
+        }
     });
     Recording {
         stream: stream.clone(),
@@ -886,7 +886,7 @@ impl Recording {
             .await
             .map_err(|e| Failure::new(Exit::Failure, format!("recorder task failed: {e}")))?;
         match r {
-            Ok(stats) => {
+            Ok(Some(stats)) => {
                 if let Some(m) = &self.measure {
                     m.lock().expect("measurements lock").recorded =
                         Some((stats.video_frames, stats.audio_frames));
@@ -907,7 +907,7 @@ impl Recording {
                 self.progress.finish();
                 Ok(stats)
             }
-            Err(f) if f.code == Exit::Ok => Ok(RecordStats::default()), // broken pipe: the reader is gone
+            Ok(None) => Ok(RecordStats::default()), // broken pipe: the reader is gone
             Err(f) => Err(f),
         }
     }

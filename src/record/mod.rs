@@ -8,7 +8,7 @@ pub mod mp4;
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -16,6 +16,35 @@ use bytes::Bytes;
 use crate::vocab::Codec;
 use assemble::Frame;
 use codecs::VideoConfig;
+
+/// Why a recording or an output stream could not be written. Commands turn it into a
+/// `Failure` at the top; a reader that went away (`is_broken_pipe`) ends an output cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("cannot create {}", path.display())]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("writing failed")]
+    Write(#[from] io::Error),
+    #[error("a video track without its configuration (no keyframe with parameter sets yet)")]
+    NoVideoConfig,
+    #[error("laying out an MP4 box failed")]
+    Mp4(#[source] mp4_atom::Error),
+    #[error("{0}")]
+    Unsupported(&'static str),
+    #[error("decoding for the output failed")]
+    Decode(#[from] crate::codec::CodecError),
+}
+
+impl RecordError {
+    /// The output's reader went away (a closed pipe): the end of the output, not a failure.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, RecordError::Write(e) if e.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
 
 /// A container format for recordings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,9 +179,14 @@ impl Recorder {
     }
 
     /// Creates a file now (so a bad path fails before any media flows) and records into it.
-    pub fn create(path: &Path, container: Container, expected: usize) -> io::Result<Recorder> {
-        let file = std::fs::File::create(path).map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display()))
+    pub fn create(
+        path: &Path,
+        container: Container,
+        expected: usize,
+    ) -> Result<Recorder, RecordError> {
+        let file = std::fs::File::create(path).map_err(|source| RecordError::Create {
+            path: path.to_owned(),
+            source,
         })?;
         Ok(Recorder::new(
             Box::new(io::BufWriter::new(file)),
@@ -172,7 +206,7 @@ impl Recorder {
         codec: Codec,
         frame: Frame,
         arrival: Instant,
-    ) -> io::Result<()> {
+    ) -> Result<(), RecordError> {
         if self.writer.is_some() && self.tracks[slot].as_ref().is_none_or(|t| t.index.is_none()) {
             return Ok(()); // a track that came after the header cannot be added
         }
@@ -249,7 +283,7 @@ impl Recorder {
             || self.origin.elapsed() > TRACK_WAIT
     }
 
-    fn write_header(&mut self) -> io::Result<()> {
+    fn write_header(&mut self) -> Result<(), RecordError> {
         let mut specs = Vec::new();
         for t in self.tracks.iter_mut().flatten() {
             if t.ts0.is_some() {
@@ -274,7 +308,7 @@ impl Recorder {
     }
 
     /// Writes what is old enough (or everything, at the end).
-    fn drain(&mut self, all: bool) -> io::Result<()> {
+    fn drain(&mut self, all: bool) -> Result<(), RecordError> {
         if self.writer.is_none() {
             if !(self.ready_for_header() || all) || self.queue.is_empty() {
                 return Ok(());
@@ -333,7 +367,7 @@ impl Recorder {
     }
 
     /// Writes everything left and closes the file.
-    pub fn finish(mut self) -> io::Result<RecordStats> {
+    pub fn finish(mut self) -> Result<RecordStats, RecordError> {
         self.drain(true)?;
         match self.writer.take() {
             Some(Writer::Mp4(w)) => w.finish()?,
@@ -341,5 +375,60 @@ impl Recorder {
             None => {}
         }
         Ok(self.stats)
+    }
+}
+
+/// What the muxers' tests write: a stream's two tracks and their samples.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use super::*;
+
+    pub(crate) const SPS: [u8; 10] = [0x67, 0x42, 0xc0, 0x1f, 0xda, 0x01, 0x40, 0x16, 0xe8, 0x40];
+    pub(crate) const PPS: [u8; 4] = [0x68, 0xce, 0x3c, 0x80];
+
+    pub(crate) fn specs() -> Vec<TrackSpec> {
+        vec![
+            TrackSpec {
+                codec: Codec::H264,
+                video: Some(VideoConfig::H264 {
+                    sps: SPS.to_vec(),
+                    pps: PPS.to_vec(),
+                    width: 640,
+                    height: 360,
+                }),
+            },
+            TrackSpec {
+                codec: Codec::Opus,
+                video: None,
+            },
+        ]
+    }
+
+    /// 2.5 s of 30 fps video (keyframes every 2 s, a gap of two frames at 1.2 s) and 20 ms
+    /// audio, interleaved by time as the recorder hands them over.
+    pub(crate) fn samples() -> Vec<(usize, Sample)> {
+        let mut out = Vec::new();
+        for n in 0..75i64 {
+            if n == 36 || n == 37 {
+                continue;
+            }
+            let data = vec![n as u8; 100 + n as usize];
+            out.push((0, n * 1_000_000 / 30, data, n % 60 == 0, true));
+        }
+        for n in 0..125i64 {
+            out.push((1, n * 20_000, vec![0xf8, n as u8, 7], false, false));
+        }
+        out.sort_by_key(|s| s.1);
+        out.into_iter()
+            .map(|(track, pts_us, data, keyframe, video)| {
+                let sample = Sample {
+                    pts_us,
+                    data: data.into(),
+                    keyframe,
+                    video,
+                };
+                (track, sample)
+            })
+            .collect()
     }
 }
