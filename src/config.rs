@@ -102,6 +102,64 @@ const KEYS: &[Key] = &[
     },
 ];
 
+/// Why the configuration file could not be used. Every one is a usage error (exit 2): the
+/// command does not run on settings other than those asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("profile {profile:?} asked for, but there is no configuration file at {}", path.display())]
+    NoFile { profile: String, path: PathBuf },
+    #[error("{}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}", path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    #[error("{}: [{profile}] must be a table", path.display())]
+    NotATable { path: PathBuf, profile: String },
+    #[error("{}: no profile [{profile}] (profiles: {})", path.display(), names_or_none(.profiles))]
+    NoProfile {
+        path: PathBuf,
+        profile: String,
+        profiles: Vec<String>,
+    },
+    #[error("{}: [{profile}] {name}: unknown setting (known: {})", path.display(), known_names())]
+    UnknownSetting {
+        path: PathBuf,
+        profile: String,
+        name: String,
+    },
+    #[error("{}: [{profile}] {name}: unsupported value {value}", path.display())]
+    BadValue {
+        path: PathBuf,
+        profile: String,
+        name: String,
+        value: String,
+    },
+}
+
+fn names_or_none(names: &[String]) -> String {
+    match names.is_empty() {
+        true => "none".to_owned(),
+        false => names.join(", "),
+    }
+}
+
+fn known_names() -> String {
+    KEYS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Failure {
+        Failure::caused_by(Exit::Usage, e)
+    }
+}
+
 /// What was read from the file.
 #[derive(Debug, Default, Clone)]
 pub struct Applied {
@@ -140,7 +198,7 @@ fn default_path() -> Option<PathBuf> {
 
 /// Reads the configuration file and moves the chosen profile into the environment (beneath
 /// what is set there already). Runs before any other thread exists.
-pub fn apply(args: &[OsString]) -> Result<Applied, Failure> {
+pub fn apply(args: &[OsString]) -> Result<Applied, ConfigError> {
     let explicit_path = flag_value(args, "config")
         .or_else(|| std::env::var("VCALL_CONFIG").ok())
         .map(PathBuf::from);
@@ -156,25 +214,14 @@ pub fn apply(args: &[OsString]) -> Result<Applied, Failure> {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit_path.is_none() => {
             if explicit_profile.is_some() {
-                return Err(Failure::new(
-                    Exit::Usage,
-                    format!(
-                        "profile {profile:?} asked for, but there is no configuration file at {}",
-                        path.display()
-                    ),
-                ));
+                return Err(ConfigError::NoFile { profile, path });
             }
             return Ok(Applied {
                 profile,
                 ..Applied::default()
             });
         }
-        Err(e) => {
-            return Err(Failure::new(
-                Exit::Usage,
-                format!("{}: {e}", path.display()),
-            ));
-        }
+        Err(source) => return Err(ConfigError::Read { path, source }),
     };
     let mut set = Vec::new();
     for (env, value) in settings(&text, &path, &profile, explicit_profile.is_some())? {
@@ -198,50 +245,35 @@ fn settings(
     path: &Path,
     profile: &str,
     explicit: bool,
-) -> Result<Vec<(&'static str, String)>, Failure> {
-    let doc: toml::Table = toml::from_str(text)
-        .map_err(|e| Failure::new(Exit::Usage, format!("{}: {e}", path.display())))?;
-    let table = match doc.get(profile) {
+) -> Result<Vec<(&'static str, String)>, ConfigError> {
+    let path = path.to_owned();
+    let profile = profile.to_owned();
+    let doc: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: path.clone(),
+        source: Box::new(e),
+    })?;
+    let table = match doc.get(&profile) {
         Some(toml::Value::Table(t)) => t.clone(),
-        Some(_) => {
-            return Err(Failure::new(
-                Exit::Usage,
-                format!("{}: [{profile}] must be a table", path.display()),
-            ));
-        }
+        Some(_) => return Err(ConfigError::NotATable { path, profile }),
         None if explicit => {
-            let names: Vec<&String> = doc.keys().collect();
-            return Err(Failure::new(
-                Exit::Usage,
-                format!(
-                    "{}: no profile [{profile}] (profiles: {})",
-                    path.display(),
-                    if names.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        names
-                            .iter()
-                            .map(|n| n.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    }
-                ),
-            ));
+            let profiles = doc.keys().cloned().collect();
+            return Err(ConfigError::NoProfile {
+                path,
+                profile,
+                profiles,
+            });
         }
         None => toml::Table::new(),
     };
     let mut settings = Vec::new();
     for (name, value) in &table {
-        let key = KEYS.iter().find(|k| k.name == name).ok_or_else(|| {
-            Failure::new(
-                Exit::Usage,
-                format!(
-                    "{}: [{profile}] {name}: unknown setting (known: {})",
-                    path.display(),
-                    KEYS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
-                ),
-            )
-        })?;
+        let Some(key) = KEYS.iter().find(|k| k.name == name) else {
+            return Err(ConfigError::UnknownSetting {
+                path,
+                profile,
+                name: name.clone(),
+            });
+        };
         let text = match value {
             toml::Value::String(s) => s.clone(),
             toml::Value::Integer(i) => i.to_string(),
@@ -257,13 +289,12 @@ fn settings(
                 .collect::<Vec<_>>()
                 .join(","),
             other => {
-                return Err(Failure::new(
-                    Exit::Usage,
-                    format!(
-                        "{}: [{profile}] {name}: unsupported value {other:?}",
-                        path.display()
-                    ),
-                ));
+                return Err(ConfigError::BadValue {
+                    path,
+                    profile,
+                    name: name.clone(),
+                    value: format!("{other:?}"),
+                });
             }
         };
         settings.push((key.env, text));

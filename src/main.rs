@@ -70,7 +70,8 @@ fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let applied = match config::apply(&args) {
         Ok(a) => a,
-        Err(f) => {
+        Err(e) => {
+            let f = Failure::from(e);
             eprintln!("vcall: error: {f}");
             return ExitCode::from(f.code as u8);
         }

@@ -113,6 +113,16 @@ struct Routes {
 /// Why the Janus session is over.
 pub type Gone = watch::Receiver<Option<String>>;
 
+/// Why one request over Janus's HTTP transport failed (the link is then treated as lost and
+/// reconnected, so this only reaches the debug log).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HttpError {
+    #[error(transparent)]
+    Request(#[from] ureq::Error),
+    #[error(transparent)]
+    Task(#[from] tokio::task::JoinError),
+}
+
 /// A Janus session: the unit of keepalive and cleanup, owning plugin handles.
 pub struct JanusSession {
     pub id: u64,
@@ -580,7 +590,7 @@ impl Supervisor {
         out: &mut mpsc::UnboundedReceiver<Value>,
         mut owed: Option<Value>,
     ) -> LinkEnd {
-        let (poll_tx, mut poll_rx) = mpsc::unbounded_channel::<Result<Value, String>>();
+        let (poll_tx, mut poll_rx) = mpsc::unbounded_channel::<Result<Value, HttpError>>();
         let poller = link.spawn_poll(poll_tx);
         let mut closing = self.closing.clone();
         let end = loop {
@@ -701,7 +711,7 @@ impl HttpLink {
     }
 
     /// POSTs one request to the path its ids name, and returns the reply.
-    async fn post(&self, msg: &Value) -> Result<Value, String> {
+    async fn post(&self, msg: &Value) -> Result<Value, HttpError> {
         let mut url = self.base.clone();
         if let Some(s) = msg["session_id"].as_u64() {
             url.push_str(&format!("/{s}"));
@@ -711,23 +721,17 @@ impl HttpLink {
         }
         let agent = self.agent.clone();
         let body = msg.clone();
-        tokio::task::spawn_blocking(move || -> Result<Value, String> {
-            let mut resp = agent
-                .post(&url)
-                .send_json(&body)
-                .map_err(|e| e.to_string())?;
-            resp.body_mut()
-                .read_json::<Value>()
-                .map_err(|e| e.to_string())
+        tokio::task::spawn_blocking(move || -> Result<Value, HttpError> {
+            let mut resp = agent.post(&url).send_json(&body)?;
+            Ok(resp.body_mut().read_json::<Value>()?)
         })
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
     }
 
     /// Starts the long poll; each event (or the error that ended it) goes to `tx`.
     fn spawn_poll(
         &self,
-        tx: mpsc::UnboundedSender<Result<Value, String>>,
+        tx: mpsc::UnboundedSender<Result<Value, HttpError>>,
     ) -> tokio::task::JoinHandle<()> {
         let mut sid = self.sid.clone();
         let agent = self.agent.clone();
@@ -745,14 +749,12 @@ impl HttpLink {
             loop {
                 let agent = agent.clone();
                 let url = url.clone();
-                let r = tokio::task::spawn_blocking(move || -> Result<Value, String> {
-                    let mut resp = agent.get(&url).call().map_err(|e| e.to_string())?;
-                    resp.body_mut()
-                        .read_json::<Value>()
-                        .map_err(|e| e.to_string())
+                let r = tokio::task::spawn_blocking(move || -> Result<Value, HttpError> {
+                    let mut resp = agent.get(&url).call()?;
+                    Ok(resp.body_mut().read_json::<Value>()?)
                 })
                 .await
-                .unwrap_or_else(|e| Err(e.to_string()));
+                .unwrap_or_else(|e| Err(e.into()));
                 match r {
                     Ok(Value::Array(events)) => {
                         for e in events {
