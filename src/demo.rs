@@ -9,6 +9,7 @@ use crate::auth::{KeyPair, Role, SessionProps, TokenClaims, unix_now};
 use crate::cli::{ConnArgs, DemoArgs, PublishArgs, SubscribeArgs};
 use crate::client::measure::Measurements;
 use crate::exit::{CmdResult, Exit, Failure};
+use crate::media::sources::{AudioSpec, VideoSpec};
 use crate::server::{self, ServerConfig};
 use crate::signaling::server_url::ServerUrl;
 
@@ -62,8 +63,14 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
     // Camera and microphone where they work, the test sources otherwise.
     let camera = crate::media::devices::open_camera(None, 640, 480, 30.0).is_ok();
     let mic = crate::media::devices::open_mic(None).is_ok();
-    let video = if camera { "camera" } else { "testsrc" };
-    let audio = if mic { "mic" } else { "tone" };
+    let video = match camera {
+        true => VideoSpec::Camera(None),
+        false => VideoSpec::TestSrc { busy: false },
+    };
+    let audio = match mic {
+        true => AudioSpec::Mic(None),
+        false => AudioSpec::Tone(440.0),
+    };
     eprintln!(
         "vcall demo: server on ws://{addr}; publishing {} and {}",
         if camera {

@@ -3,11 +3,104 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Ids are strings on every wire; a type of their own keeps a stream's id from being passed
+/// where a connection's is wanted. Serialized as the bare string.
+macro_rules! id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(id: impl Into<String>) -> $name {
+                $name(id.into())
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = std::convert::Infallible;
+            fn from_str(id: &str) -> Result<$name, Self::Err> {
+                Ok($name(id.to_owned()))
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(id: String) -> $name {
+                $name(id)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(id: &str) -> $name {
+                $name(id.to_owned())
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&$name> for $name {
+            fn eq(&self, other: &&$name) -> bool {
+                self == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+    };
+}
+
+id!(
+    /// A session: signed and self-describing on vcall's server, a room number on Janus.
+    SessionId
+);
+id!(
+    /// One participant's connection to a session.
+    ConnectionId
+);
+id!(
+    /// A published stream.
+    StreamId
+);
+id!(
+    /// One subscriber's subscription to a stream.
+    SubscriptionId
+);
+
 /// A participant's connection to a session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Connection {
-    pub id: String,
+    pub id: ConnectionId,
     /// Token data (OpenVidu's serverData).
     #[serde(default)]
     pub data: String,
@@ -22,12 +115,12 @@ pub struct Connection {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Stream {
-    pub id: String,
+    pub id: StreamId,
     pub name: String,
     pub has_audio: bool,
     pub has_video: bool,
     /// Id of the connection that publishes it.
-    pub connection_id: String,
+    pub connection_id: ConnectionId,
     /// Unix milliseconds when it was created.
     pub created_at: u64,
     /// How its media reaches subscribers.
@@ -61,7 +154,7 @@ impl MediaPath {
 pub enum SessionEvent {
     #[serde(rename_all = "camelCase")]
     SessionConnected {
-        session_id: String,
+        session_id: SessionId,
         connection: Connection,
         connection_count: usize,
         connections: Vec<Connection>,

@@ -216,7 +216,7 @@ pub async fn connect(args: ConnectArgs) -> CmdResult {
 
 /// The session as events tell it: its streams, and the connections besides ours.
 struct State {
-    streams: std::collections::HashSet<String>,
+    streams: std::collections::HashSet<crate::session::StreamId>,
     others: i64,
 }
 

@@ -3,6 +3,7 @@
 //! EchoTest plugin (one peer connection, media looped back by the server); against a vcall
 //! server it is a publish and a subscription to that same stream (through the SFU and back).
 
+use crate::media::sources::{AudioSpec, VideoSpec};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,7 +30,7 @@ const NAME: &str = "echo-test";
 /// How the media goes round.
 enum Loop {
     Janus(Box<EchoTest>),
-    Native(Box<Joined>, Arc<Peer>, String),
+    Native(Box<Joined>, Arc<Peer>, crate::session::StreamId),
 }
 
 pub async fn echo_test(
@@ -52,8 +53,8 @@ pub async fn echo_test(
     let sources = open_sources(&PublishArgs::vga(
         args.conn.clone(),
         NAME,
-        "testsrc",
-        "tone",
+        VideoSpec::TestSrc { busy: false },
+        AudioSpec::Tone(440.0),
     ))?;
     let network = Network::new(args.impair.impair.as_ref());
     let config = peer_config(&args.conn, network.clone());
@@ -64,7 +65,7 @@ pub async fn echo_test(
         name: NAME.into(),
         has_audio: true,
         has_video: true,
-        connection_id: String::new(),
+        connection_id: Default::default(),
         created_at: now_ms(),
         path: crate::session::MediaPath::Routed,
     };
@@ -187,7 +188,10 @@ pub async fn echo_test(
 }
 
 /// Waits until the server reports our stream live.
-async fn wait_for_stream(joined: &mut Joined, stream_id: &str) -> Result<(), Failure> {
+async fn wait_for_stream(
+    joined: &mut Joined,
+    stream_id: &crate::session::StreamId,
+) -> Result<(), Failure> {
     let wait = async {
         loop {
             match joined.events.recv().await {

@@ -190,7 +190,7 @@ pub async fn join(conn: &ConnArgs, network: Network, purpose: Purpose) -> Result
     } else {
         let (c, first, events) = NativeClient::connect(Login {
             url: conn.url.clone(),
-            session_id: conn.session.clone(),
+            session_id: conn.session.clone().into(),
             token: conn.token.clone(),
             client_data: conn.data.clone(),
             timeout: conn.request_timeout(),

@@ -26,7 +26,7 @@ pub async fn force_unpublish(args: ForceUnpublishArgs) -> CmdResult {
     };
     joined.client.disconnect().await;
     let id = result?;
-    report(args.json, "forceUnpublish", &id);
+    report(args.json, "forceUnpublish", id.as_str());
     Ok(Exit::Ok)
 }
 
@@ -51,6 +51,6 @@ pub async fn force_disconnect(args: ForceDisconnectArgs) -> CmdResult {
         .map_err(Failure::from);
     joined.client.disconnect().await;
     result?;
-    report(args.json, "forceDisconnect", &args.connection);
+    report(args.json, "forceDisconnect", args.connection.as_str());
     Ok(Exit::Ok)
 }

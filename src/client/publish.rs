@@ -22,7 +22,7 @@ use crate::media::sources::{
     self, AudioSource, AudioSpec, Tone, VideoSource, VideoSpec, WavSource, Y4mSource,
 };
 use crate::peer::{LocalTrack, Network, Peer, PeerState, Section, SendEstimate, SendRate};
-use crate::session::{MediaPath, SessionEvent, now_ms};
+use crate::session::{MediaPath, SessionEvent, StreamId, SubscriptionId, now_ms};
 use crate::signaling::Client;
 use crate::signaling::native::DirectRequest;
 use crate::vocab::Codec;
@@ -70,22 +70,10 @@ pub struct Sources {
 }
 
 pub fn open_sources(args: &PublishArgs) -> Result<Sources, Failure> {
-    if args.no_audio && args.no_video {
-        return Err(Failure::new(
-            Exit::Usage,
-            "--no-audio and --no-video together leave nothing to publish",
-        ));
-    }
-    if !(1.0..=120.0).contains(&args.fps) {
-        return Err(Failure::new(
-            Exit::Usage,
-            format!("--fps {}: must be 1 to 120", args.fps),
-        ));
-    }
     let video = if args.no_video {
         None
     } else {
-        Some(match VideoSpec::parse(&args.video)? {
+        Some(match args.video.clone() {
             VideoSpec::Ivf(p) => VideoInput::Encoded(sources::IvfSource::open(&p, args.looping)?),
             VideoSpec::TestSrc { busy } => raw_video(
                 Box::new(sources::TestSrc::new(
@@ -114,7 +102,7 @@ pub fn open_sources(args: &PublishArgs) -> Result<Sources, Failure> {
     let audio = if args.no_audio {
         None
     } else {
-        let src = match AudioSpec::parse(&args.audio)? {
+        let src = match args.audio.clone() {
             AudioSpec::Tone(hz) => Box::new(Tone::new(hz)) as Box<dyn AudioSource>,
             AudioSpec::Wav(p) => Box::new(WavSource::open(&p, args.looping)?),
             AudioSpec::Mic(which) => crate::media::devices::open_mic(which.as_deref())?,
@@ -597,7 +585,7 @@ enum End {
 struct Live {
     peer: Peer,
     tracks: TrackPair,
-    stream_id: String,
+    stream_id: StreamId,
 }
 
 /// What a publish needs to make a connection for its tracks.
@@ -612,7 +600,7 @@ struct Plan<'a> {
 /// Publishes through the server on a new connection up to its media flowing; `again`: the
 /// id the stream had before the client joined again, or the id of the direct stream to
 /// route through the server.
-async fn go_live(plan: &Plan<'_>, again: Option<&str>) -> Result<Live, Failure> {
+async fn go_live(plan: &Plan<'_>, again: Option<&StreamId>) -> Result<Live, Failure> {
     let (peer, _tracks) = Peer::new(plan.peer_config).await?;
     let msid = new_msid();
     let tracks = add_tracks(&peer, plan.codecs, &msid, false, plan.ssrcs).await?;
@@ -638,7 +626,7 @@ async fn go_live(plan: &Plan<'_>, again: Option<&str>) -> Result<Live, Failure> 
 
 /// Publishes directly (a peer-to-peer session): the stream is announced, and its media goes
 /// to each subscriber that asks, on a connection of its own.
-async fn go_direct(plan: &Plan<'_>, again: Option<&str>) -> Result<String, Failure> {
+async fn go_direct(plan: &Plan<'_>, again: Option<&StreamId>) -> Result<StreamId, Failure> {
     let Client::Native(c) = plan.client else {
         return Err(Failure::new(
             Exit::Usage,
@@ -681,7 +669,7 @@ async fn answer_direct(plan: &Plan<'_>, offer: &str) -> Result<(DirectOut, Strin
 #[derive(Default)]
 struct Outlets {
     server: Option<(Peer, TrackPair)>,
-    direct: std::collections::HashMap<String, DirectOut>,
+    direct: std::collections::HashMap<SubscriptionId, DirectOut>,
 }
 
 impl Outlets {
@@ -797,7 +785,7 @@ pub async fn publish(
 
     let mut monitor = args
         .stats_interval
-        .map(|i| Monitor::new(&stream_id, true, i, args.json, progress.clone()));
+        .map(|i| Monitor::new(stream_id.as_str(), true, i, args.json, progress.clone()));
     let first_tracks = outlets
         .server
         .as_ref()
@@ -966,7 +954,7 @@ pub async fn publish(
 async fn serve_direct(
     plan: &Plan<'_>,
     req: DirectRequest,
-    stream_id: &str,
+    stream_id: &StreamId,
     outlets: &mut Outlets,
     sending: &Sending,
 ) -> Result<(), Failure> {

@@ -24,7 +24,7 @@ use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::{KeyframeRequester, Network, Peer, PeerState, RemoteTrack};
 use crate::record::assemble::{Assembler, Frame};
 use crate::record::{AUDIO, Container, RecordStats, Recorder, VIDEO};
-use crate::session::{MediaPath, SessionEvent, Stream};
+use crate::session::{MediaPath, SessionEvent, Stream, StreamId};
 use crate::signaling::Client;
 use crate::signaling::janus::videoroom::Answerer;
 use crate::signaling::native::Via;
@@ -317,7 +317,7 @@ impl SharedPeer {
     pub(crate) async fn subscribe(
         &self,
         client: &Client,
-        stream: &str,
+        stream: &StreamId,
         (audio, video): (bool, bool),
         feed: &mpsc::UnboundedSender<Incoming>,
         via: Via,
@@ -479,7 +479,7 @@ async fn start_recording(plan: RecordingPlan<'_>, sink: Sink) -> Result<Recordin
         None => MediaPath::Routed,
     };
     let monitor = stats.map(|(interval, json)| {
-        let mut m = Monitor::new(&stream.id, false, interval, json, progress.clone());
+        let mut m = Monitor::new(stream.id.as_str(), false, interval, json, progress.clone());
         m.path = path;
         m
     });
@@ -701,7 +701,7 @@ pub(crate) fn record_peer(
             if let Some(f) = first
                 && (d.slot == VIDEO || !f.video)
             {
-                f.report(&stream_id, d.arrival);
+                f.report(stream_id.as_str(), d.arrival);
                 first = None;
             }
             if let Err(e) = sink.push(d.slot, d.codec, d.frame, d.arrival) {
@@ -967,12 +967,6 @@ pub async fn subscribe(
     stop_signal: impl std::future::Future<Output = ()>,
     measure: Option<Arc<Mutex<Measurements>>>,
 ) -> CmdResult {
-    if args.no_audio && args.no_video {
-        return Err(Failure::new(
-            Exit::Usage,
-            "--no-audio and --no-video together leave nothing to receive",
-        ));
-    }
     let target = target(&args)?;
     if args.json && matches!(target, Target::Stdout(_)) {
         return Err(Failure::new(
@@ -1018,7 +1012,7 @@ pub async fn subscribe(
     // Between `reconnecting` and `reconnected`, and then the recordings whose stream has not
     // come back yet (by their stream's id): their old connection's failure is expected.
     let mut rejoining = false;
-    let mut awaiting: Vec<String> = Vec::new();
+    let mut awaiting: Vec<StreamId> = Vec::new();
     let mut media_watch = MediaWatch::default();
     let outcome: Result<End, Failure> = 'outer: loop {
         while let Some(stream) = pending.pop_front() {

@@ -41,9 +41,7 @@ impl VideoSpec {
             _ if s.to_ascii_lowercase().ends_with(".y4m") => VideoSpec::Y4m(PathBuf::from(s)),
             _ if s.to_ascii_lowercase().ends_with(".ivf") => VideoSpec::Ivf(PathBuf::from(s)),
             _ => {
-                return Err(SourceError::invalid(format!(
-                    "--video {s:?}: expected camera, camera:INDEX, testsrc, testsrc:busy, a .y4m file, or - for Y4M on stdin"
-                )));
+                return Err(SourceError::invalid("expected camera, camera:INDEX, testsrc, testsrc:busy, a .y4m or .ivf file, or - for Y4M on stdin".to_string()));
             }
         })
     }
@@ -69,17 +67,17 @@ impl AudioSpec {
                     .ok()
                     .filter(|h| (20.0..=20_000.0).contains(h))
                     .ok_or_else(|| {
-                        SourceError::invalid(format!(
-                            "--audio {s:?}: the tone's frequency must be 20 to 20000 Hz"
-                        ))
+                        SourceError::invalid(
+                            "the tone's frequency must be 20 to 20000 Hz".to_string(),
+                        )
                     })?;
                 AudioSpec::Tone(hz)
             }
             _ if s.to_ascii_lowercase().ends_with(".wav") => AudioSpec::Wav(PathBuf::from(s)),
             _ => {
-                return Err(SourceError::invalid(format!(
-                    "--audio {s:?}: expected mic, mic:NAME, tone, tone:HZ, or a .wav file"
-                )));
+                return Err(SourceError::invalid(
+                    "expected mic, mic:NAME, tone, tone:HZ, or a .wav file".to_string(),
+                ));
             }
         })
     }

@@ -33,7 +33,7 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::auth::{SessionProps, unix_now};
 use crate::peer::{Network, Peer, PeerConfig, PeerState, RemoteTrack};
-use crate::session::now_ms;
+use crate::session::{SessionId, StreamId, SubscriptionId, now_ms};
 use crate::signaling::native::{ClientMsg, ErrorCode, ServerMsg};
 use crate::vocab::Kind;
 use forward::{Hub, Subscription};
@@ -112,7 +112,7 @@ enum SockCmd {
 
 /// A publish whose tracks are awaited on its connection's peer connection.
 struct PendingPublish {
-    stream: String,
+    stream: StreamId,
     audio: bool,
     video: bool,
     tracks: Vec<RemoteTrack>,
@@ -131,19 +131,19 @@ struct Tables {
     socks: HashMap<SockId, mpsc::UnboundedSender<SockCmd>>,
     next_sock: u64,
     /// Each live stream's hubs, one per track.
-    published: HashMap<String, Vec<Arc<Hub>>>,
-    subscriptions: HashMap<String, Arc<Subscription>>,
+    published: HashMap<StreamId, Vec<Arc<Hub>>>,
+    subscriptions: HashMap<SubscriptionId, Arc<Subscription>>,
     media: HashMap<SockId, ConnMedia>,
     /// WHIP and WHEP resources by the id in their URL.
     resources: HashMap<String, Arc<whip::Resource>>,
     /// Media packets forwarded to subscribers, by session (for as long as the server runs).
-    forwarded: HashMap<String, Arc<AtomicU64>>,
+    forwarded: HashMap<SessionId, Arc<AtomicU64>>,
 }
 
 /// A subscription to make: its id, its stream's hubs, and the session's forwarding count.
 struct Leg {
-    sub: String,
-    stream: String,
+    sub: SubscriptionId,
+    stream: StreamId,
     hubs: Vec<Arc<Hub>>,
     counter: Arc<AtomicU64>,
 }
@@ -376,7 +376,7 @@ impl Shared {
     /// A remote track goes to the publish that waits for its media stream id; once a publish
     /// has all of its tracks, its hubs start and the stream goes live.
     fn track_arrived(self: &Arc<Self>, sock: SockId, track: RemoteTrack) {
-        let mut ready: Option<(String, Vec<Arc<Hub>>)> = None;
+        let mut ready: Option<(StreamId, Vec<Arc<Hub>>)> = None;
         {
             let mut t = self.tables.lock().expect("tables lock");
             let Some(media) = t.media.get_mut(&sock) else {
@@ -463,7 +463,7 @@ impl Shared {
         let made = async {
             let peer = self.media_for(sock).await?;
             let _exchange = peer.negotiation().await;
-            Subscription::answer(Arc::clone(&peer), &stream, hubs, &sdp, counter)
+            Subscription::answer(Arc::clone(&peer), stream.as_str(), hubs, &sdp, counter)
                 .await
                 .map_err(|e| e.to_string())
         }
@@ -675,9 +675,9 @@ async fn get_session(
         let t = state.tables.lock().expect("tables lock");
         let forwarded = t
             .forwarded
-            .get(&id)
+            .get(id.as_str())
             .map_or(0, |c| c.load(Ordering::Relaxed));
-        (t.core.view(&id), forwarded)
+        (t.core.view(&id.as_str().into()), forwarded)
     };
     Json(serde_json::json!({
         "sessionId": id,

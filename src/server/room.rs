@@ -10,7 +10,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::auth::{AuthError, KeyPair, Role};
-use crate::session::{Connection, MediaPath, SessionEvent, Stream};
+use crate::session::{
+    Connection, ConnectionId, MediaPath, SessionEvent, SessionId, Stream, StreamId, SubscriptionId,
+};
 use crate::signaling::native::{ClientMsg, ErrorCode, PROTOCOL_VERSION, ServerMsg};
 
 /// How long a publisher has to get its tracks flowing before the publish is abandoned, ms.
@@ -47,7 +49,7 @@ pub(crate) enum Input {
         result: Result<String, String>,
     },
     /// Every track of a published stream arrived.
-    PublishMedia { stream: String },
+    PublishMedia { stream: StreamId },
     /// A connection's peer connection failed or closed.
     MediaFailed { sock: SockId },
     /// Time passed (the driver calls at [`Core::poll_timeout`]).
@@ -71,7 +73,7 @@ pub(crate) enum Output {
     /// `Answered`; then wait for the tracks carrying `msid` (`PublishMedia`).
     StartPublish {
         sock: SockId,
-        stream: String,
+        stream: StreamId,
         msid: String,
         sdp: String,
         audio: bool,
@@ -82,20 +84,20 @@ pub(crate) enum Output {
     StartSubscription {
         sock: SockId,
         /// The session, whose forwarded packets it counts.
-        session: String,
-        sub: String,
-        stream: String,
+        session: SessionId,
+        sub: SubscriptionId,
+        stream: StreamId,
         audio: bool,
         video: bool,
         sdp: String,
     },
     /// Stop forwarding a stream.
     EndStream {
-        stream: String,
+        stream: StreamId,
     },
     /// Stop forwarding to a subscription.
     EndSubscription {
-        sub: String,
+        sub: SubscriptionId,
     },
     /// Close the socket's peer connection.
     CloseMedia {
@@ -161,8 +163,8 @@ enum SubState {
 }
 
 struct Sub {
-    conn: String,
-    stream: String,
+    conn: ConnectionId,
+    stream: StreamId,
     state: SubState,
 }
 
@@ -171,12 +173,12 @@ struct Sub {
 enum Negotiation {
     Publish {
         req: u64,
-        stream: String,
+        stream: StreamId,
     },
     Subscribe {
         req: u64,
-        sub: String,
-        stream: String,
+        sub: SubscriptionId,
+        stream: StreamId,
     },
     RestartIce {
         req: u64,
@@ -197,8 +199,8 @@ struct Member {
 
 #[derive(Default)]
 struct Room {
-    members: BTreeMap<String, Member>,
-    streams: BTreeMap<String, StreamEntry>,
+    members: BTreeMap<ConnectionId, Member>,
+    streams: BTreeMap<StreamId, StreamEntry>,
     /// Media goes directly between its (at most two) clients where it can.
     p2p: bool,
 }
@@ -213,7 +215,8 @@ impl Room {
 }
 
 /// Whether `id` has the shape of the stream ids this server makes (`s-` and 16 hex digits).
-fn is_stream_id(id: &str) -> bool {
+fn is_stream_id(id: &StreamId) -> bool {
+    let id = id.as_str();
     id.strip_prefix("s-")
         .is_some_and(|hex| hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
@@ -222,12 +225,12 @@ fn is_stream_id(id: &str) -> bool {
 pub(crate) struct Core {
     keys: KeyPair,
     /// Session id → its room (present while it has members or streams).
-    rooms: HashMap<String, Room>,
+    rooms: HashMap<SessionId, Room>,
     /// Socket → the session and connection it joined (absent before `connect`).
-    socks: HashMap<SockId, Option<(String, String)>>,
+    socks: HashMap<SockId, Option<(SessionId, ConnectionId)>>,
     /// Sockets that have not joined yet, with the time by which they must have.
     unjoined: BTreeMap<SockId, u64>,
-    subs: HashMap<String, Sub>,
+    subs: HashMap<SubscriptionId, Sub>,
     /// Makes ids: unique per server run, unpredictable across runs.
     id_seed: u64,
     id_counter: u64,
@@ -329,7 +332,7 @@ impl Core {
     }
 
     /// A session's connections and live streams, oldest first.
-    pub fn view(&self, session: &str) -> SessionView {
+    pub fn view(&self, session: &SessionId) -> SessionView {
         let Some(room) = self.rooms.get(session) else {
             return SessionView {
                 connections: vec![],
@@ -347,11 +350,11 @@ impl Core {
         }
     }
 
-    fn stream_id_taken(&self, id: &str) -> bool {
+    fn stream_id_taken(&self, id: &StreamId) -> bool {
         self.rooms.values().any(|r| r.streams.contains_key(id))
     }
 
-    fn next_id(&mut self, prefix: &str) -> String {
+    fn next_id<Id: From<String>>(&mut self, prefix: &str) -> Id {
         self.id_counter += 1;
         // splitmix64: distinct for every counter value, unpredictable without the seed.
         let mut z = self
@@ -359,14 +362,14 @@ impl Core {
             .wrapping_add(self.id_counter.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        format!("{prefix}{:016x}", z ^ (z >> 31))
+        format!("{prefix}{:016x}", z ^ (z >> 31)).into()
     }
 
     fn send(&mut self, sock: SockId, msg: ServerMsg) {
         self.out.push(Output::Send { sock, msg });
     }
 
-    fn broadcast(&mut self, session: &str, event: SessionEvent) {
+    fn broadcast(&mut self, session: &SessionId, event: SessionEvent) {
         let Some(room) = self.rooms.get(session) else {
             return;
         };
@@ -535,11 +538,14 @@ impl Core {
                 ),
             );
         }
-        let props = match self.keys.open_session(&session_id) {
+        let props = match self.keys.open_session(session_id.as_str()) {
             Ok(p) => p,
             Err(e) => return refuse(self, ErrorCode::SessionNotFound, e.to_string()),
         };
-        let claims = match self.keys.verify_token(&token, &session_id, now / 1000) {
+        let claims = match self
+            .keys
+            .verify_token(&token, session_id.as_str(), now / 1000)
+        {
             Ok(c) => c,
             Err(e) => {
                 let code = match e {
@@ -609,8 +615,8 @@ impl Core {
     fn negotiate(
         &mut self,
         sock: SockId,
-        session: &str,
-        conn: &str,
+        session: &SessionId,
+        conn: &ConnectionId,
         role: Role,
         msg: ClientMsg,
     ) -> Option<ServerMsg> {
@@ -696,7 +702,7 @@ impl Core {
                             name,
                             has_audio,
                             has_video,
-                            connection_id: conn.to_owned(),
+                            connection_id: conn.clone(),
                             created_at: if direct { self.now } else { 0 },
                             path,
                         },
@@ -786,7 +792,7 @@ impl Core {
                 if !direct {
                     // Through the server instead: the direct one it replaces is ended (its
                     // publisher stops sending there).
-                    let replaced: Vec<String> = self
+                    let replaced: Vec<SubscriptionId> = self
                         .subs
                         .iter()
                         .filter(|(_, s)| {
@@ -798,7 +804,7 @@ impl Core {
                         self.end_subscription(session, &sub);
                     }
                 }
-                let id = self.next_id("sub-");
+                let id: SubscriptionId = self.next_id("sub-");
                 let state = if direct {
                     SubState::AwaitingPublisher {
                         sock,
@@ -836,7 +842,7 @@ impl Core {
                         let offer = ServerMsg::SubscribeOffer {
                             subscription_id: id,
                             stream_id,
-                            connection_id: conn.to_owned(),
+                            connection_id: conn.clone(),
                             audio,
                             video,
                             sdp,
@@ -968,7 +974,7 @@ impl Core {
 
     /// The connection's exchange is over: the publishes and subscribes that waited for it
     /// start, in order, up to the next that has to wait.
-    fn next_exchange(&mut self, session: &str, conn: &str, sock: SockId, now: u64) {
+    fn next_exchange(&mut self, session: &SessionId, conn: &ConnectionId, sock: SockId, now: u64) {
         while let Some(member) = self.member_mut(session, conn)
             && member.negotiation.is_none()
             && let Some(next) = member.waiting.pop_front()
@@ -981,9 +987,9 @@ impl Core {
     /// subscriber gets the answer, and its next exchange starts.
     fn publisher_answered(
         &mut self,
-        session: &str,
-        conn: &str,
-        sub: String,
+        session: &SessionId,
+        conn: &ConnectionId,
+        sub: SubscriptionId,
         sdp: String,
         failure: Option<String>,
     ) {
@@ -1025,7 +1031,13 @@ impl Core {
 
     /// Ends a subscription that was never answered: its subscriber gets `code` for its
     /// request, and its next exchange starts.
-    fn fail_subscription(&mut self, session: &str, sub: &str, code: ErrorCode, message: String) {
+    fn fail_subscription(
+        &mut self,
+        session: &SessionId,
+        sub: &SubscriptionId,
+        code: ErrorCode,
+        message: String,
+    ) {
         let Some(entry) = self.subs.remove(sub) else {
             return;
         };
@@ -1049,7 +1061,7 @@ impl Core {
 
     /// Ends a subscription its subscriber no longer wants (or that left): forwarding stops,
     /// or, for a direct one, its publisher is told.
-    fn end_subscription(&mut self, session: &str, sub: &str) {
+    fn end_subscription(&mut self, session: &SessionId, sub: &SubscriptionId) {
         let Some(entry) = self.subs.remove(sub) else {
             return;
         };
@@ -1078,7 +1090,7 @@ impl Core {
             return;
         };
         // Direct streams and subscriptions do not go through the server's connection.
-        let own: Vec<String> = self.rooms.get(&session).map_or_else(Vec::new, |r| {
+        let own: Vec<StreamId> = self.rooms.get(&session).map_or_else(Vec::new, |r| {
             r.streams
                 .values()
                 .filter(|s| s.info.connection_id == conn && s.state != StreamState::Direct)
@@ -1094,11 +1106,11 @@ impl Core {
     /// Ends the subscriptions of `conn` in a state that `which` picks.
     fn end_subscriptions_of(
         &mut self,
-        session: &str,
-        conn: &str,
+        session: &SessionId,
+        conn: &ConnectionId,
         which: impl Fn(&SubState) -> bool,
     ) {
-        let subs: Vec<String> = self
+        let subs: Vec<SubscriptionId> = self
             .subs
             .iter()
             .filter(|(_, s)| s.conn == conn && which(&s.state))
@@ -1109,11 +1121,11 @@ impl Core {
         }
     }
 
-    fn member_mut(&mut self, session: &str, conn: &str) -> Option<&mut Member> {
+    fn member_mut(&mut self, session: &SessionId, conn: &ConnectionId) -> Option<&mut Member> {
         self.rooms.get_mut(session)?.members.get_mut(conn)
     }
 
-    fn publish_media(&mut self, stream: String, now: u64) {
+    fn publish_media(&mut self, stream: StreamId, now: u64) {
         let Some(session) = self.session_of_stream(&stream) else {
             self.out.push(Output::EndStream { stream });
             return;
@@ -1138,7 +1150,7 @@ impl Core {
                     reason,
                 },
             );
-            let waiting: Vec<(String, SubState)> = self
+            let waiting: Vec<(SubscriptionId, SubState)> = self
                 .subs
                 .iter()
                 .filter(|(_, s)| s.stream == stream)
@@ -1191,7 +1203,7 @@ impl Core {
             );
             self.out.push(Output::Close { sock });
         }
-        let late: Vec<(String, String)> = self
+        let late: Vec<(SessionId, StreamId)> = self
             .rooms
             .iter()
             .flat_map(|(session, r)| {
@@ -1203,7 +1215,7 @@ impl Core {
                 })
             })
             .collect();
-        let unanswered: Vec<String> = self
+        let unanswered: Vec<SubscriptionId> = self
             .subs
             .iter()
             .filter(|(_, s)| {
@@ -1264,8 +1276,8 @@ impl Core {
     }
 
     /// Removes a connection: its streams end, its subscriptions close, the others are told.
-    fn leave(&mut self, session: &str, conn: &str, reason: &str) {
-        let own: Vec<String> = self.rooms.get(session).map_or_else(Vec::new, |r| {
+    fn leave(&mut self, session: &SessionId, conn: &ConnectionId, reason: &str) {
+        let own: Vec<StreamId> = self.rooms.get(session).map_or_else(Vec::new, |r| {
             r.streams
                 .values()
                 .filter(|s| s.info.connection_id == conn)
@@ -1298,7 +1310,7 @@ impl Core {
 
     /// Ends a stream in any state: its subscriptions close, and if others could see it they
     /// are told. Whether there was such a stream.
-    fn end_stream(&mut self, session: &str, stream: &str, reason: &str) -> bool {
+    fn end_stream(&mut self, session: &SessionId, stream: &StreamId, reason: &str) -> bool {
         let Some(entry) = self
             .rooms
             .get_mut(session)
@@ -1306,7 +1318,7 @@ impl Core {
         else {
             return false;
         };
-        let subs: Vec<String> = self
+        let subs: Vec<SubscriptionId> = self
             .subs
             .iter()
             .filter(|(_, s)| s.stream == stream)
@@ -1344,14 +1356,14 @@ impl Core {
         true
     }
 
-    fn session_of_stream(&self, stream: &str) -> Option<String> {
+    fn session_of_stream(&self, stream: &StreamId) -> Option<SessionId> {
         self.rooms
             .iter()
             .find(|(_, r)| r.streams.contains_key(stream))
             .map(|(s, _)| s.clone())
     }
 
-    fn sock_of(&self, session: &str, conn: &str) -> Option<SockId> {
+    fn sock_of(&self, session: &SessionId, conn: &ConnectionId) -> Option<SockId> {
         Some(self.rooms.get(session)?.members.get(conn)?.sock)
     }
 }
@@ -1384,7 +1396,7 @@ mod tests {
     struct Harness {
         core: Core,
         keys: KeyPair,
-        session: String,
+        session: SessionId,
         now: u64,
     }
 
@@ -1402,7 +1414,7 @@ mod tests {
         Harness {
             core: Core::new(keys.clone(), 7),
             keys,
-            session,
+            session: session.into(),
             now: T0,
         }
     }
@@ -1448,7 +1460,7 @@ mod tests {
         fn token(&self, role: Role, exp: u64) -> String {
             self.keys.create_token(&TokenClaims {
                 iss: "k".into(),
-                sid: self.session.clone(),
+                sid: self.session.to_string(),
                 role,
                 data: format!("{role:?}"),
                 iat: self.now / 1000,
@@ -1466,7 +1478,7 @@ mod tests {
         }
 
         /// Joins on `sock`; returns the connection id.
-        fn join(&mut self, sock: u64, role: Role) -> String {
+        fn join(&mut self, sock: u64, role: Role) -> ConnectionId {
             let token = self.token(role, self.now / 1000 + 60);
             let out = self.msg(sock, self.connect_msg(token));
             match events(&out, SockId(sock)).as_slice() {
@@ -1476,7 +1488,7 @@ mod tests {
         }
 
         /// Publishes from `sock` up to the stream being live; returns its id.
-        fn publish_live(&mut self, sock: u64, req: u64) -> String {
+        fn publish_live(&mut self, sock: u64, req: u64) -> StreamId {
             let stream = self.publish_answered(sock, req);
             let out = self.input(Input::PublishMedia {
                 stream: stream.clone(),
@@ -1489,7 +1501,7 @@ mod tests {
         }
 
         /// Publishes from `sock` up to the answer; returns the stream id.
-        fn publish_answered(&mut self, sock: u64, req: u64) -> String {
+        fn publish_answered(&mut self, sock: u64, req: u64) -> StreamId {
             let out = self.msg(sock, publish(req));
             let [Output::StartPublish { stream, msid, .. }] = out.as_slice() else {
                 panic!("{out:?}");
@@ -1516,7 +1528,7 @@ mod tests {
         }
 
         /// Starts subscribing `sock` to `stream`; returns the subscription id.
-        fn subscribe_started(&mut self, sock: u64, req: u64, stream: &str) -> String {
+        fn subscribe_started(&mut self, sock: u64, req: u64, stream: &StreamId) -> SubscriptionId {
             let out = self.msg(sock, subscribe(req, stream));
             let [
                 Output::StartSubscription {
@@ -1535,7 +1547,7 @@ mod tests {
         }
 
         /// Subscribes `sock` to `stream` up to the answer; returns the subscription id.
-        fn subscribed(&mut self, sock: u64, req: u64, stream: &str) -> String {
+        fn subscribed(&mut self, sock: u64, req: u64, stream: &StreamId) -> SubscriptionId {
             let sub = self.subscribe_started(sock, req, stream);
             let out = self.answered(sock, Ok("answer"));
             assert_eq!(
@@ -1544,7 +1556,7 @@ mod tests {
                     direct: false,
                     req,
                     subscription_id: sub.clone(),
-                    stream_id: stream.into(),
+                    stream_id: stream.clone(),
                     sdp: "answer".into()
                 }]
             );
@@ -1552,19 +1564,19 @@ mod tests {
         }
     }
 
-    fn unpublish(req: u64, stream: &str) -> ClientMsg {
+    fn unpublish(req: u64, stream: &StreamId) -> ClientMsg {
         ClientMsg::Unpublish {
             req,
-            stream_id: stream.into(),
+            stream_id: stream.clone(),
         }
     }
 
-    fn subscribe(req: u64, stream: &str) -> ClientMsg {
+    fn subscribe(req: u64, stream: &StreamId) -> ClientMsg {
         ClientMsg::Subscribe {
             direct: false,
             fallback: None,
             req,
-            stream_id: stream.into(),
+            stream_id: stream.clone(),
             audio: true,
             video: true,
             sdp: "offer".into(),
@@ -1639,7 +1651,7 @@ mod tests {
         };
         // Taken (by a live stream) or not one of this server's shapes: a new id.
         h.join(2, Role::Publisher);
-        assert_ne!(again(&mut h, 2, &first), first);
+        assert_ne!(again(&mut h, 2, first.as_str()), first);
         h.join(3, Role::Publisher);
         assert_ne!(again(&mut h, 3, "s-../../etc"), "s-../../etc");
         // Free again once its publisher is gone: granted.
@@ -1648,7 +1660,7 @@ mod tests {
             reason: "networkDisconnected",
         });
         h.join(4, Role::Publisher);
-        assert_eq!(again(&mut h, 4, &first), first);
+        assert_eq!(again(&mut h, 4, first.as_str()), first);
     }
 
     #[test]
@@ -1757,7 +1769,7 @@ mod tests {
         });
         let wrong_session = ClientMsg::Connect {
             version: PROTOCOL_VERSION,
-            session_id: other,
+            session_id: other.into(),
             token: h.token(Role::Publisher, exp),
             client_data: String::new(),
         };
@@ -2192,12 +2204,13 @@ mod tests {
 
     fn p2p_harness() -> Harness {
         let mut h = harness();
-        h.session = h.keys.create_session(&SessionProps {
+        h.session = (h.keys.create_session(&SessionProps {
             p2p: true,
             location_hint: None,
             created_at: T0 / 1000,
             nonce: "p".into(),
-        });
+        }))
+        .into();
         h
     }
 
@@ -2369,7 +2382,7 @@ mod tests {
             1,
         );
         let ids: std::collections::HashSet<String> =
-            (0..1000).map(|_| core.next_id("c-")).collect();
+            (0..1000).map(|_| core.next_id::<String>("c-")).collect();
         assert_eq!(ids.len(), 1000);
     }
 
@@ -2455,7 +2468,7 @@ mod tests {
                             let mut msg = h.connect_msg(token);
                             if !good {
                                 if let ClientMsg::Connect { session_id, .. } = &mut msg {
-                                    session_id.push('x');
+                                    *session_id = format!("{session_id}x").into();
                                 }
                             }
                             Input::Message { sock: sock(n), msg }
@@ -2475,7 +2488,7 @@ mod tests {
                         },
                         Op::Unpublish(n, i) => Input::Message {
                             sock: sock(n),
-                            msg: ClientMsg::Unpublish { req, stream_id: pick(&streams, i) },
+                            msg: ClientMsg::Unpublish { req, stream_id: (pick(&streams, i)).into() },
                         },
                         Op::Subscribe(n, i, audio, direct) => Input::Message {
                             sock: sock(n),
@@ -2483,7 +2496,7 @@ mod tests {
                                 direct,
                                 fallback: None,
                                 req,
-                                stream_id: pick(&streams, i),
+                                stream_id: (pick(&streams, i)).into(),
                                 audio,
                                 video: true,
                                 sdp: "offer".into(),
@@ -2492,22 +2505,22 @@ mod tests {
                         Op::PublisherAnswer(n, i, ok) => Input::Message {
                             sock: sock(n),
                             msg: ClientMsg::SubscribeAnswer {
-                                subscription_id: pick(&subs, i),
+                                subscription_id: (pick(&subs, i)).into(),
                                 sdp: "answer".into(),
                                 error: (!ok).then(|| "no".into()),
                             },
                         },
                         Op::Unsubscribe(n, i) => Input::Message {
                             sock: sock(n),
-                            msg: ClientMsg::Unsubscribe { req, subscription_id: pick(&subs, i) },
+                            msg: ClientMsg::Unsubscribe { req, subscription_id: (pick(&subs, i)).into() },
                         },
                         Op::ForceUnpublish(n, i) => Input::Message {
                             sock: sock(n),
-                            msg: ClientMsg::ForceUnpublish { req, stream_id: pick(&streams, i) },
+                            msg: ClientMsg::ForceUnpublish { req, stream_id: (pick(&streams, i)).into() },
                         },
                         Op::ForceDisconnect(n, i) => Input::Message {
                             sock: sock(n),
-                            msg: ClientMsg::ForceDisconnect { req, connection_id: pick(&conns, i) },
+                            msg: ClientMsg::ForceDisconnect { req, connection_id: (pick(&conns, i)).into() },
                         },
                         Op::Leave(n) => Input::Message { sock: sock(n), msg: ClientMsg::Disconnect },
                         Op::Unreadable(n) => Input::Unreadable { sock: sock(n), error: "x".into() },
@@ -2516,7 +2529,7 @@ mod tests {
                             sock: sock(n),
                             result: if ok { Ok("answer".into()) } else { Err("no".into()) },
                         },
-                        Op::Media(i) => Input::PublishMedia { stream: pick(&streams, i) },
+                        Op::Media(i) => Input::PublishMedia { stream: (pick(&streams, i)).into() },
                         Op::MediaFailed(n) => Input::MediaFailed { sock: sock(n) },
                         Op::Tick(ms) => {
                             h.now += ms as u64;
@@ -2543,17 +2556,17 @@ mod tests {
                     let out = h.input(input);
                     for o in &out {
                         match o {
-                            Output::StartPublish { stream, .. } => streams.push(stream.clone()),
-                            Output::StartSubscription { sub, .. } => subs.push(sub.clone()),
+                            Output::StartPublish { stream, .. } => streams.push(stream.to_string()),
+                            Output::StartSubscription { sub, .. } => subs.push(sub.to_string()),
                             Output::Send { sock, msg } => {
                                 prop_assert!(!closed.contains(sock), "sent to closed {sock:?}: {msg:?}");
                                 match msg {
-                                    ServerMsg::Published { stream_id, .. } => streams.push(stream_id.clone()),
-                                    ServerMsg::SubscribeOffer { subscription_id, .. } => subs.push(subscription_id.clone()),
+                                    ServerMsg::Published { stream_id, .. } => streams.push(stream_id.to_string()),
+                                    ServerMsg::SubscribeOffer { subscription_id, .. } => subs.push(subscription_id.to_string()),
                                     _ => {}
                                 }
                                 if let ServerMsg::Event { event: SessionEvent::SessionConnected { connection, .. } } = msg {
-                                    conns.push(connection.id.clone());
+                                    conns.push(connection.id.to_string());
                                 }
                             }
                             _ => {}

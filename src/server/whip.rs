@@ -57,7 +57,7 @@ struct Virtual {
     waiters: Mutex<HashMap<u64, oneshot::Sender<ServerMsg>>>,
     next_req: AtomicU64,
     /// The stream this resource publishes or plays; its end ends the resource.
-    stream: Mutex<Option<String>>,
+    stream: Mutex<Option<crate::session::StreamId>>,
 }
 
 impl Virtual {
@@ -370,7 +370,7 @@ async fn post(
     let made = async {
         let connect = ClientMsg::Connect {
             version: PROTOCOL_VERSION,
-            session_id: session.clone(),
+            session_id: session.clone().into(),
             token,
             client_data: format!("{role:?}").to_lowercase(),
         };
@@ -407,7 +407,7 @@ async fn post(
                 let stream = match &wanted {
                     Some(w) => streams
                         .iter()
-                        .find(|s| &s.id == w)
+                        .find(|s| s.id == w.as_str())
                         .or_else(|| streams.iter().find(|s| &s.name == w)),
                     None => streams.first(),
                 };

@@ -6,6 +6,7 @@ pub mod native;
 pub mod server_url;
 pub mod whip;
 
+use crate::session::{ConnectionId, StreamId};
 use native::ErrorCode;
 
 /// What can go wrong talking to a signaling server.
@@ -74,8 +75,8 @@ impl Client {
         media: (bool, bool),
         msid: &str,
         offer: String,
-        again: Option<&str>,
-    ) -> Result<(String, String), SignalingError> {
+        again: Option<&StreamId>,
+    ) -> Result<(StreamId, String), SignalingError> {
         match self {
             Client::Native(c) => c.publish(name, media, msid, offer, again).await,
             Client::Janus(c) => c.publish(name, offer).await,
@@ -103,7 +104,7 @@ impl Client {
         }
     }
 
-    pub async fn unpublish(&self, stream_id: &str) -> Result<(), SignalingError> {
+    pub async fn unpublish(&self, stream_id: &StreamId) -> Result<(), SignalingError> {
         match self {
             Client::Native(c) => c.unpublish(stream_id).await,
             Client::Janus(c) => c.unpublish().await,
@@ -114,14 +115,17 @@ impl Client {
         }
     }
 
-    pub async fn force_unpublish(&self, stream_id: &str) -> Result<(), SignalingError> {
+    pub async fn force_unpublish(&self, stream_id: &StreamId) -> Result<(), SignalingError> {
         match self {
             Client::Native(c) => c.force_unpublish(stream_id).await,
             Client::Janus(_) | Client::Whip(_) => Err(no_moderation()),
         }
     }
 
-    pub async fn force_disconnect(&self, connection_id: &str) -> Result<(), SignalingError> {
+    pub async fn force_disconnect(
+        &self,
+        connection_id: &ConnectionId,
+    ) -> Result<(), SignalingError> {
         match self {
             Client::Native(c) => c.force_disconnect(connection_id).await,
             Client::Janus(_) | Client::Whip(_) => Err(no_moderation()),

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::session::SessionEvent;
+use crate::session::{ConnectionId, SessionEvent, SessionId, StreamId, SubscriptionId};
 use crate::signaling::SignalingError;
 use crate::signaling::server_url::ServerUrl;
 
@@ -27,7 +27,7 @@ pub enum ClientMsg {
     #[serde(rename_all = "camelCase")]
     Connect {
         version: u32,
-        session_id: String,
+        session_id: SessionId,
         token: String,
         #[serde(default)]
         client_data: String,
@@ -45,7 +45,7 @@ pub enum ClientMsg {
         msid: String,
         sdp: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        stream_id: Option<String>,
+        stream_id: Option<StreamId>,
         /// In a peer-to-peer session: the stream's media goes to each subscriber directly
         /// (`subscribeOffer`), and `sdp` is empty. Answered at once.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -53,14 +53,14 @@ pub enum ClientMsg {
     },
     /// Stop publishing; answered by `ok`.
     #[serde(rename_all = "camelCase")]
-    Unpublish { req: u64, stream_id: String },
+    Unpublish { req: u64, stream_id: StreamId },
     /// Subscribe to a stream: `sdp` is an offer of the client's peer connection with a
     /// receive-only section added for each kind asked for (audio first); answered by
     /// `subscribed`.
     #[serde(rename_all = "camelCase")]
     Subscribe {
         req: u64,
-        stream_id: String,
+        stream_id: StreamId,
         audio: bool,
         video: bool,
         sdp: String,
@@ -76,7 +76,7 @@ pub enum ClientMsg {
     /// The publisher's answer to a `subscribeOffer` (`sdp`), or why it has none (`error`).
     #[serde(rename_all = "camelCase")]
     SubscribeAnswer {
-        subscription_id: String,
+        subscription_id: SubscriptionId,
         #[serde(default)]
         sdp: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,13 +88,19 @@ pub enum ClientMsg {
     RestartIce { req: u64, sdp: String },
     /// Stop receiving a subscription; answered by `ok`.
     #[serde(rename_all = "camelCase")]
-    Unsubscribe { req: u64, subscription_id: String },
+    Unsubscribe {
+        req: u64,
+        subscription_id: SubscriptionId,
+    },
     /// Moderators only: force a stream to stop; answered by `ok`.
     #[serde(rename_all = "camelCase")]
-    ForceUnpublish { req: u64, stream_id: String },
+    ForceUnpublish { req: u64, stream_id: StreamId },
     /// Moderators only: force a connection out; answered by `ok`.
     #[serde(rename_all = "camelCase")]
-    ForceDisconnect { req: u64, connection_id: String },
+    ForceDisconnect {
+        req: u64,
+        connection_id: ConnectionId,
+    },
     /// Leave the session.
     Disconnect,
 }
@@ -134,15 +140,15 @@ pub enum ServerMsg {
     #[serde(rename_all = "camelCase")]
     Published {
         req: u64,
-        stream_id: String,
+        stream_id: StreamId,
         sdp: String,
     },
     /// The answer to `subscribe`: the stream's media arrives in the sections it offered.
     #[serde(rename_all = "camelCase")]
     Subscribed {
         req: u64,
-        subscription_id: String,
-        stream_id: String,
+        subscription_id: SubscriptionId,
+        stream_id: StreamId,
         sdp: String,
         /// The answer is the publisher's, for a connection directly with it.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -152,20 +158,20 @@ pub enum ServerMsg {
     /// `subscribeAnswer` on a connection of its own.
     #[serde(rename_all = "camelCase")]
     SubscribeOffer {
-        subscription_id: String,
-        stream_id: String,
-        connection_id: String,
+        subscription_id: SubscriptionId,
+        stream_id: StreamId,
+        connection_id: ConnectionId,
         audio: bool,
         video: bool,
         sdp: String,
     },
     /// To the publisher of a `direct` stream: a direct subscription ended.
     #[serde(rename_all = "camelCase")]
-    SubscriptionEnded { subscription_id: String },
+    SubscriptionEnded { subscription_id: SubscriptionId },
     /// To the publisher of a `direct` stream: publish it through the server as well
     /// (`publish` with its `streamId`), for a subscriber that cannot have it directly.
     #[serde(rename_all = "camelCase")]
-    Route { stream_id: String },
+    Route { stream_id: StreamId },
     /// The answer to `restartIce`.
     #[serde(rename_all = "camelCase")]
     IceRestarted { req: u64, sdp: String },
@@ -212,22 +218,22 @@ pub enum Via {
 pub enum DirectRequest {
     /// A subscriber's offer for `stream_id`, to answer with [`NativeClient::answer_direct`].
     Offer {
-        subscription_id: String,
-        stream_id: String,
-        connection_id: String,
+        subscription_id: SubscriptionId,
+        stream_id: StreamId,
+        connection_id: ConnectionId,
         sdp: String,
     },
     /// The subscription ended: its connection can go.
-    Ended { subscription_id: String },
+    Ended { subscription_id: SubscriptionId },
     /// Publish `stream_id` through the server as well.
-    Route { stream_id: String },
+    Route { stream_id: StreamId },
 }
 
 /// How a client joins a session, kept to join again when the connection drops.
 #[derive(Debug, Clone)]
 pub struct Login {
     pub url: ServerUrl,
-    pub session_id: String,
+    pub session_id: SessionId,
     pub token: String,
     pub client_data: String,
     /// Limit for each answer.
@@ -549,8 +555,8 @@ impl NativeClient {
         media: (bool, bool),
         msid: &str,
         offer: String,
-        again: Option<&str>,
-    ) -> Result<(String, String), SignalingError> {
+        again: Option<&StreamId>,
+    ) -> Result<(StreamId, String), SignalingError> {
         self.publish_as(name, media, (msid, offer), again, false)
             .await
     }
@@ -561,8 +567,8 @@ impl NativeClient {
         &self,
         name: &str,
         media: (bool, bool),
-        again: Option<&str>,
-    ) -> Result<String, SignalingError> {
+        again: Option<&StreamId>,
+    ) -> Result<StreamId, SignalingError> {
         let published = self
             .publish_as(name, media, ("", String::new()), again, true)
             .await?;
@@ -574,9 +580,9 @@ impl NativeClient {
         name: &str,
         (has_audio, has_video): (bool, bool),
         (msid, sdp): (&str, String),
-        again: Option<&str>,
+        again: Option<&StreamId>,
         direct: bool,
-    ) -> Result<(String, String), SignalingError> {
+    ) -> Result<(StreamId, String), SignalingError> {
         let publish = |req| ClientMsg::Publish {
             req,
             name: name.to_owned(),
@@ -584,7 +590,7 @@ impl NativeClient {
             has_video,
             msid: msid.to_owned(),
             sdp,
-            stream_id: again.map(str::to_owned),
+            stream_id: again.cloned(),
             direct,
         };
         match self.request(publish).await? {
@@ -602,7 +608,7 @@ impl NativeClient {
     /// Answers a subscriber's offer for a direct stream: `Ok(answer)`, or why there is none.
     pub fn answer_direct(
         &self,
-        subscription_id: &str,
+        subscription_id: &SubscriptionId,
         answer: Result<String, String>,
     ) -> Result<(), SignalingError> {
         let (sdp, error) = match answer {
@@ -616,7 +622,7 @@ impl NativeClient {
         })
     }
 
-    pub async fn unpublish(&self, stream_id: &str) -> Result<(), SignalingError> {
+    pub async fn unpublish(&self, stream_id: &StreamId) -> Result<(), SignalingError> {
         self.request(|req| ClientMsg::Unpublish {
             req,
             stream_id: stream_id.to_owned(),
@@ -630,11 +636,11 @@ impl NativeClient {
     /// publisher's. A routed subscription to a direct stream says why in `how`'s fallback.
     pub async fn subscribe(
         &self,
-        stream_id: &str,
+        stream_id: &StreamId,
         (audio, video): (bool, bool),
         offer: String,
         how: Via,
-    ) -> Result<(String, String), SignalingError> {
+    ) -> Result<(SubscriptionId, String), SignalingError> {
         let (direct, fallback) = match how {
             Via::Direct => (true, None),
             Via::Server(fallback) => (false, fallback.map(str::to_owned)),
@@ -671,7 +677,7 @@ impl NativeClient {
         }
     }
 
-    pub async fn force_unpublish(&self, stream_id: &str) -> Result<(), SignalingError> {
+    pub async fn force_unpublish(&self, stream_id: &StreamId) -> Result<(), SignalingError> {
         self.request(|req| ClientMsg::ForceUnpublish {
             req,
             stream_id: stream_id.to_owned(),
@@ -680,7 +686,10 @@ impl NativeClient {
         .map(drop)
     }
 
-    pub async fn force_disconnect(&self, connection_id: &str) -> Result<(), SignalingError> {
+    pub async fn force_disconnect(
+        &self,
+        connection_id: &ConnectionId,
+    ) -> Result<(), SignalingError> {
         self.request(|req| ClientMsg::ForceDisconnect {
             req,
             connection_id: connection_id.to_owned(),

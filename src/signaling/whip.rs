@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::session::{Connection, SessionEvent, Stream, now_ms};
+use crate::session::{Connection, SessionEvent, Stream, StreamId, now_ms};
 use crate::signaling::SignalingError;
 pub use crate::signaling::server_url::Role;
 use crate::signaling::server_url::ServerUrl;
@@ -323,7 +323,7 @@ impl WhipClient {
         let streams = match role {
             Role::Whip => vec![],
             Role::Whep => vec![Stream {
-                id: endpoint.to_string(),
+                id: endpoint.to_string().into(),
                 name: endpoint.path().to_owned(),
                 has_audio: true,
                 has_video: true,
@@ -333,7 +333,7 @@ impl WhipClient {
             }],
         };
         let first = SessionEvent::SessionConnected {
-            session_id: endpoint.to_string(),
+            session_id: endpoint.to_string().into(),
             connection: me.clone(),
             connection_count: 1,
             connections: vec![me],
@@ -444,8 +444,9 @@ impl WhipClient {
         name: &str,
         (has_audio, has_video): (bool, bool),
         offer: String,
-    ) -> Result<(String, String), SignalingError> {
+    ) -> Result<(StreamId, String), SignalingError> {
         let (id, answer) = self.offer(offer).await?;
+        let id = StreamId::from(id);
         let _ = self.events.send(SessionEvent::StreamCreated {
             stream: Stream {
                 id: id.clone(),
@@ -522,11 +523,11 @@ impl WhipClient {
         };
         let _ = self.events.send(SessionEvent::StreamDestroyed {
             stream: Stream {
-                id,
+                id: id.into(),
                 name: String::new(),
                 has_audio: true,
                 has_video: true,
-                connection_id: String::new(),
+                connection_id: Default::default(),
                 created_at: now_ms(),
                 path: crate::session::MediaPath::Routed,
             },

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::{Handle, JanusOptions, JanusSession, sdp_of};
-use crate::session::{Connection, SessionEvent, Stream, now_ms};
+use crate::session::{Connection, SessionEvent, Stream, StreamId, now_ms};
 use crate::signaling::SignalingError;
 
 const PLUGIN: &str = "janus.plugin.videoroom";
@@ -63,11 +63,11 @@ fn feed(p: &Value) -> Feed {
     let has = |k: &str| mids.iter().any(|(kind, _)| kind == k);
     Feed {
         stream: Stream {
-            id: id.clone(),
+            id: id.as_str().into(),
             name: p["display"].as_str().unwrap_or(&id).to_owned(),
             has_audio: has("audio"),
             has_video: has("video"),
-            connection_id: id,
+            connection_id: id.into(),
             created_at: now_ms(),
             path: crate::session::MediaPath::Routed,
         },
@@ -77,7 +77,7 @@ fn feed(p: &Value) -> Feed {
 
 fn connection(id: &str, display: &str) -> Connection {
     Connection {
-        id: id.to_owned(),
+        id: id.into(),
         data: String::new(),
         client_data: display.to_owned(),
         created_at: now_ms(),
@@ -87,7 +87,7 @@ fn connection(id: &str, display: &str) -> Connection {
 /// What the event task and the requests share.
 #[derive(Default)]
 struct Room {
-    feeds: HashMap<String, Feed>,
+    feeds: HashMap<StreamId, Feed>,
     participants: HashMap<String, Connection>,
 }
 
@@ -182,7 +182,7 @@ impl VideoRoomClient {
         let mut connections: Vec<Connection> = state.participants.values().cloned().collect();
         connections.push(myself.clone());
         let first = SessionEvent::SessionConnected {
-            session_id: opts.room.clone(),
+            session_id: opts.room.clone().into(),
             connection: myself,
             connection_count: connections.len(),
             connections,
@@ -221,7 +221,7 @@ impl VideoRoomClient {
         &self,
         name: &str,
         offer: String,
-    ) -> Result<(String, String), SignalingError> {
+    ) -> Result<(StreamId, String), SignalingError> {
         let display = self.display.clone().unwrap_or_else(|| name.to_owned());
         let (_, jsep) = self
             .session
@@ -248,7 +248,7 @@ impl VideoRoomClient {
             )));
         }
         self.published.store(true, Ordering::SeqCst);
-        Ok((self.me.clone(), answer))
+        Ok((self.me.clone().into(), answer))
     }
 
     pub async fn unpublish(&self) -> Result<(), SignalingError> {
@@ -264,7 +264,7 @@ impl VideoRoomClient {
     /// `answer` answers on it. Returns the `mid`s the feed's media comes in.
     pub async fn subscribe(
         &self,
-        stream_id: &str,
+        stream_id: &StreamId,
         audio: bool,
         video: bool,
         answer: Answerer,
@@ -276,9 +276,9 @@ impl VideoRoomClient {
                     .mids
                     .iter()
                     .filter(|(kind, _)| (kind == "audio" && audio) || (kind == "video" && video))
-                    .map(|(_, mid)| json!({ "feed": id_value(stream_id), "mid": mid }))
+                    .map(|(_, mid)| json!({ "feed": id_value(stream_id.as_str()), "mid": mid }))
                     .collect(),
-                _ => vec![json!({ "feed": id_value(stream_id) })],
+                _ => vec![json!({ "feed": id_value(stream_id.as_str()) })],
             }
         };
         let mut subscriber = self.subscriber.lock().await;
@@ -309,7 +309,7 @@ impl VideoRoomClient {
         let (reply, mids) = tokio::sync::oneshot::channel();
         sub.adds
             .send(AddFeed {
-                feed: stream_id.to_owned(),
+                feed: stream_id.to_string(),
                 streams,
                 reply,
             })
@@ -617,9 +617,9 @@ fn events_for(
                 if f.stream.id == me || room.feeds.contains_key(&f.stream.id) {
                     continue;
                 }
-                if !room.participants.contains_key(&f.stream.id) {
-                    let c = connection(&f.stream.id, &f.stream.name);
-                    room.participants.insert(f.stream.id.clone(), c.clone());
+                if !room.participants.contains_key(f.stream.id.as_str()) {
+                    let c = connection(f.stream.id.as_str(), &f.stream.name);
+                    room.participants.insert(f.stream.id.to_string(), c.clone());
                     out.push(SessionEvent::ConnectionCreated { connection: c });
                 }
                 out.push(SessionEvent::StreamCreated {
@@ -628,7 +628,7 @@ fn events_for(
                 room.feeds.insert(f.stream.id.clone(), f);
             }
             if let Some(id) = data.get("unpublished").filter(|v| *v != "ok") {
-                if let Some(f) = room.feeds.remove(&id_string(id)) {
+                if let Some(f) = room.feeds.remove(id_string(id).as_str()) {
                     out.push(SessionEvent::StreamDestroyed {
                         stream: f.stream,
                         reason: "unpublished".into(),
@@ -645,7 +645,7 @@ fn events_for(
                     return out;
                 }
                 let id = id_string(id);
-                if let Some(f) = room.feeds.remove(&id) {
+                if let Some(f) = room.feeds.remove(id.as_str()) {
                     out.push(SessionEvent::StreamDestroyed {
                         stream: f.stream,
                         reason: "clientDisconnected".into(),
@@ -662,7 +662,7 @@ fn events_for(
             }
             if let Some(id) = data.get("kicked") {
                 let id = id_string(id);
-                if let Some(f) = room.feeds.remove(&id) {
+                if let Some(f) = room.feeds.remove(id.as_str()) {
                     out.push(SessionEvent::StreamDestroyed {
                         stream: f.stream,
                         reason: "forceUnpublished".into(),
@@ -683,11 +683,11 @@ fn events_for(
 
 fn own_stream(me: &str) -> Stream {
     Stream {
-        id: me.to_owned(),
+        id: me.to_owned().into(),
         name: String::new(),
         has_audio: true,
         has_video: true,
-        connection_id: me.to_owned(),
+        connection_id: me.to_owned().into(),
         created_at: now_ms(),
         path: crate::session::MediaPath::Routed,
     }

@@ -1,0 +1,28 @@
+//! `vcall demo` and `vcall devices`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::common::parse_duration;
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How much to record.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub duration: Duration,
+    /// The recording.
+    #[arg(short, long, default_value = "vcall-demo.mp4")]
+    pub output: PathBuf,
+    /// The report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DevicesArgs {
+    /// One JSON object.
+    #[arg(long)]
+    pub json: bool,
+}

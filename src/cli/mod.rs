@@ -1,0 +1,141 @@
+//! The command line: one clap definition per command, a file each under `cli/` (the flags
+//! several share in `common.rs`). Doc comments are the help text; the completions and man page
+//! in `completions/` are generated from these definitions. Values are parsed and checked here,
+//! by clap, before a command does any I/O: a bad flag is a usage error (exit 2).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+mod admin;
+mod common;
+mod config;
+mod connect;
+mod demo;
+mod echo;
+mod moderate;
+mod publish;
+mod serve;
+mod subscribe;
+
+pub use admin::{SessionCommand, SessionCreateArgs, TokenCommand, TokenCreateArgs};
+pub use common::{
+    ConnArgs, IceTransport, ImpairArgs, JanusArgs, KeyArgs, parse_bitrate, parse_duration,
+    parse_duration_or_zero,
+};
+pub use config::{ConfigCommand, ConfigShowArgs};
+pub use connect::{ConnectArgs, ListStreamsArgs};
+pub use demo::{DemoArgs, DevicesArgs};
+pub use echo::EchoTestArgs;
+pub use moderate::{ForceDisconnectArgs, ForceUnpublishArgs, ModerateCommand};
+pub use publish::PublishArgs;
+pub use serve::ServeArgs;
+pub use subscribe::{Expect, OutFormat, SubscribeArgs};
+
+/// Join video calls from a terminal or a script: publish, subscribe, record, and serve.
+#[derive(Debug, Parser)]
+#[command(
+    name = "vcall",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors on stderr; no progress display.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// The settings profile to use from the configuration file [env: VCALL_PROFILE]
+    #[arg(long, global = true, env = "VCALL_PROFILE", hide_env = true)]
+    pub profile: Option<String>,
+    /// The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]
+    #[arg(
+        long,
+        global = true,
+        env = "VCALL_CONFIG",
+        hide_env = true,
+        value_name = "FILE"
+    )]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the embedded server: signaling, media forwarding (SFU) and the session API.
+    Serve(ServeArgs),
+    /// Create sessions on a server.
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// Create tokens (offline, signed with the API secret).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Join a session and print its events until Ctrl-C or --duration.
+    Connect(ConnectArgs),
+    /// Print the streams in a session and the connection count, then exit.
+    ListStreams(ListStreamsArgs),
+    /// Publish a stream: camera and microphone, a test pattern and tone, files or stdin.
+    Publish(PublishArgs),
+    /// Subscribe to streams and record them to files or pipe them to stdout.
+    Subscribe(SubscribeArgs),
+    /// Moderator actions: force a stream to unpublish or a connection to leave.
+    #[command(subcommand)]
+    Moderate(ModerateCommand),
+    /// Check a server end to end: send the test pattern and tone, get them back, report the
+    /// round trip (Janus's EchoTest plugin, or publish-and-subscribe-to-self on a vcall server).
+    EchoTest(EchoTestArgs),
+    /// The configuration: settings from flags, environment and the profile in the file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// List cameras and microphones.
+    Devices(DevicesArgs),
+    /// Start a server, publish, subscribe and record a few seconds, all in one process.
+    Demo(DemoArgs),
+}
+
+impl Command {
+    /// Whether the command was asked for JSON output (then its error is a JSON line too).
+    pub fn json(&self) -> bool {
+        match self {
+            Command::Connect(a) => a.json,
+            Command::ListStreams(a) => a.json,
+            Command::Publish(a) => a.json,
+            Command::Subscribe(a) => a.json,
+            Command::EchoTest(a) => a.json,
+            Command::Devices(a) => a.json,
+            Command::Config(ConfigCommand::Show(a)) => a.json,
+            Command::Session(SessionCommand::Create(a)) => a.json,
+            Command::Serve(a) => a.json,
+            Command::Token(TokenCommand::Create(a)) => a.json,
+            Command::Moderate(ModerateCommand::ForceUnpublish(a)) => a.json,
+            Command::Moderate(ModerateCommand::ForceDisconnect(a)) => a.json,
+            Command::Demo(a) => a.json,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use std::time::Duration;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_and_bitrates_parse() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86400));
+        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
+        assert!(parse_duration("3x").is_err());
+        assert!(parse_duration("0s").is_err());
+        assert_eq!(parse_bitrate("800k").unwrap(), 800_000);
+        assert!(parse_bitrate("1").is_err());
+    }
+}
