@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::Message;
@@ -79,16 +80,105 @@ fn janus_error(code: i64, reason: &str) -> SignalingError {
     }
 }
 
-/// Turns a reply into an error when Janus (or the plugin) says it failed.
-pub(crate) fn check(reply: Value) -> Result<Value, SignalingError> {
-    if reply["janus"] == "error" {
-        let e = &reply["error"];
-        return Err(janus_error(
-            e["code"].as_i64().unwrap_or(0),
-            e["reason"].as_str().unwrap_or("unknown error"),
-        ));
+/// A message from Janus: the envelope its API documents (what kind, which request it answers,
+/// which handle it is from, an error, a created id, the plugin's reply, an SDP). The
+/// plugin's own `data` stays JSON, for the plugin's module to read.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Incoming {
+    #[serde(default)]
+    pub janus: String,
+    pub transaction: Option<String>,
+    /// The handle an event is from.
+    pub sender: Option<u64>,
+    /// `create` and `attach`: the new session's or handle's id.
+    pub data: Option<Created>,
+    pub error: Option<ErrorBody>,
+    pub plugindata: Option<PluginData>,
+    pub jsep: Option<Jsep>,
+    /// `media` events: whether Janus now receives (or stopped receiving) this kind.
+    pub receiving: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Created {
+    pub id: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct ErrorBody {
+    #[serde(default)]
+    pub code: i64,
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct PluginData {
+    #[serde(default)]
+    pub data: Value,
+}
+
+/// An SDP offer or answer, as Janus carries it (both ways).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Jsep {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub sdp: String,
+    /// Sent as `false`: every candidate is in the SDP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trickle: Option<bool>,
+}
+
+impl Jsep {
+    pub(crate) fn offer(sdp: String) -> Jsep {
+        Jsep {
+            kind: "offer".into(),
+            sdp,
+            trickle: Some(false),
+        }
     }
-    let data = &reply["plugindata"]["data"];
+
+    pub(crate) fn answer(sdp: String) -> Jsep {
+        Jsep {
+            kind: "answer".into(),
+            sdp,
+            trickle: Some(false),
+        }
+    }
+}
+
+static NO_DATA: Value = Value::Null;
+
+impl Incoming {
+    /// Reads one message; `None` (logged) for one that is not Janus's JSON.
+    fn read(v: Value) -> Option<Incoming> {
+        serde_json::from_value(v)
+            .inspect_err(|e| tracing::warn!("ignoring an unreadable Janus message: {e}"))
+            .ok()
+    }
+
+    /// The plugin's reply (`plugindata.data`), or null.
+    pub(crate) fn plugin_data(&self) -> &Value {
+        self.plugindata.as_ref().map_or(&NO_DATA, |p| &p.data)
+    }
+
+    /// The id `create` or `attach` made.
+    fn created_id(&self) -> Option<u64> {
+        self.data.as_ref().and_then(|d| d.id)
+    }
+}
+
+/// Turns a reply into an error when Janus (or the plugin) says it failed.
+pub(crate) fn check(reply: Incoming) -> Result<Incoming, SignalingError> {
+    if reply.janus == "error" {
+        let e = reply.error.unwrap_or_default();
+        let reason = match e.reason.is_empty() {
+            true => "unknown error",
+            false => &e.reason,
+        };
+        return Err(janus_error(e.code, reason));
+    }
+    let data = reply.plugin_data();
     if let Some(code) = data["error_code"].as_i64() {
         return Err(janus_error(
             code,
@@ -99,7 +189,7 @@ pub(crate) fn check(reply: Value) -> Result<Value, SignalingError> {
 }
 
 struct Waiter {
-    tx: oneshot::Sender<Value>,
+    tx: oneshot::Sender<Incoming>,
     /// Keepalive and claim are done at `ack`/`success`; plugin messages wait past `ack`.
     ack_done: bool,
 }
@@ -107,7 +197,7 @@ struct Waiter {
 #[derive(Default)]
 struct Routes {
     pending: HashMap<String, Waiter>,
-    handles: HashMap<u64, mpsc::UnboundedSender<Value>>,
+    handles: HashMap<u64, mpsc::UnboundedSender<Incoming>>,
 }
 
 /// Why the Janus session is over.
@@ -138,9 +228,9 @@ pub struct JanusSession {
 }
 
 /// A plugin handle: its id and the unsolicited events Janus sends it.
-pub struct Handle {
+pub(crate) struct Handle {
     pub id: u64,
-    pub events: mpsc::UnboundedReceiver<Value>,
+    pub events: mpsc::UnboundedReceiver<Incoming>,
 }
 
 impl JanusSession {
@@ -180,9 +270,9 @@ impl JanusSession {
             finished: tokio::sync::Mutex::new(Some(finished_rx)),
         };
         let reply = session.request(json!({ "janus": "create" }), false).await?;
-        let id = reply["data"]["id"]
-            .as_u64()
-            .ok_or_else(|| SignalingError::Protocol(format!("create: no session id in {reply}")))?;
+        let id = reply.created_id().ok_or_else(|| {
+            SignalingError::Protocol(format!("create: no session id in {reply:?}"))
+        })?;
         session.id = id;
         let _ = sid_tx.send(Some(id));
         if let Some(every) = opts.keepalive {
@@ -228,11 +318,9 @@ impl JanusSession {
                 let routes = Arc::clone(&routes);
                 tokio::spawn(async move {
                     match tokio::time::timeout(every, rx).await {
-                        Ok(Ok(reply)) if reply["janus"] == "error" => {
-                            tracing::warn!(
-                                "Janus refused a keepalive: {}",
-                                reply["error"]["reason"]
-                            );
+                        Ok(Ok(reply)) if reply.janus == "error" => {
+                            let reason = reply.error.unwrap_or_default().reason;
+                            tracing::warn!("Janus refused a keepalive: {reason}");
                         }
                         Ok(_) => {}
                         // Unanswered (a dropped transport): stop waiting for it.
@@ -248,7 +336,11 @@ impl JanusSession {
 
     /// Sends `msg` with a new transaction and returns Janus's reply: the first that is not
     /// an `ack`, unless `ack_done`. Errors Janus reports become `SignalingError`s.
-    pub async fn request(&self, mut msg: Value, ack_done: bool) -> Result<Value, SignalingError> {
+    pub(crate) async fn request(
+        &self,
+        mut msg: Value,
+        ack_done: bool,
+    ) -> Result<Incoming, SignalingError> {
         let txn = format!("t{}", self.next.fetch_add(1, Ordering::Relaxed));
         msg["transaction"] = json!(txn);
         if self.id != 0 {
@@ -296,13 +388,13 @@ impl JanusSession {
     }
 
     /// Attaches a plugin handle.
-    pub async fn attach(&self, plugin: &str) -> Result<Handle, SignalingError> {
+    pub(crate) async fn attach(&self, plugin: &str) -> Result<Handle, SignalingError> {
         let reply = self
             .request(json!({ "janus": "attach", "plugin": plugin }), false)
             .await?;
-        let id = reply["data"]["id"]
-            .as_u64()
-            .ok_or_else(|| SignalingError::Protocol(format!("attach: no handle id in {reply}")))?;
+        let id = reply.created_id().ok_or_else(|| {
+            SignalingError::Protocol(format!("attach: no handle id in {reply:?}"))
+        })?;
         let (tx, rx) = mpsc::unbounded_channel();
         self.routes
             .lock()
@@ -314,20 +406,19 @@ impl JanusSession {
 
     /// Sends a plugin message (with an SDP when `jsep` is given) and returns the plugin's
     /// answer: `plugindata.data`, and the `jsep` if there is one.
-    pub async fn message(
+    pub(crate) async fn message(
         &self,
         handle: u64,
         body: Value,
-        jsep: Option<Value>,
-    ) -> Result<(Value, Option<Value>), SignalingError> {
+        jsep: Option<Jsep>,
+    ) -> Result<(Value, Option<Jsep>), SignalingError> {
         let mut msg = json!({ "janus": "message", "handle_id": handle, "body": body });
         if let Some(j) = jsep {
-            msg["jsep"] = j;
+            msg["jsep"] = json!(j);
         }
         let reply = self.request(msg, false).await?;
-        let data = reply["plugindata"]["data"].clone();
-        let jsep = reply.get("jsep").cloned();
-        Ok((data, jsep))
+        let data = reply.plugin_data().clone();
+        Ok((data, reply.jsep))
     }
 
     pub async fn detach(&self, handle: u64) -> Result<(), SignalingError> {
@@ -383,9 +474,12 @@ fn merge(msg: &mut Value, fields: &Value) {
 
 /// Delivers one message from Janus to whoever waits for it.
 fn route(routes: &Mutex<Routes>, gone: Option<&watch::Sender<Option<String>>>, msg: Value) {
-    let kind = msg["janus"].as_str().unwrap_or_default();
+    let Some(msg) = Incoming::read(msg) else {
+        return;
+    };
+    let kind = msg.janus.as_str();
     let mut r = routes.lock().expect("routes lock");
-    if let Some(txn) = msg["transaction"].as_str()
+    if let Some(txn) = msg.transaction.as_deref()
         && let Some(waiter) = r.pending.get(txn)
         && (kind != "ack" || waiter.ack_done)
     {
@@ -403,13 +497,13 @@ fn route(routes: &Mutex<Routes>, gone: Option<&watch::Sender<Option<String>>>, m
         }
         return;
     }
-    if let Some(sender) = msg["sender"].as_u64()
+    if let Some(sender) = msg.sender
         && let Some(tx) = r.handles.get(&sender)
     {
         let _ = tx.send(msg);
         return;
     }
-    tracing::trace!("unrouted Janus message: {msg}");
+    tracing::trace!("unrouted Janus message: {msg:?}");
 }
 
 type Ws =
@@ -656,7 +750,10 @@ async fn claim(ws: &mut Ws, id: u64, opts: &JanusOptions) -> Result<(), Signalin
     .ok()
     .flatten()
     .ok_or_else(|| SignalingError::Lost("no answer to the claim".into()))?;
-    check(answer).map(drop)
+    Incoming::read(answer)
+        .ok_or_else(|| SignalingError::Protocol("an unreadable answer to the claim".into()))
+        .and_then(check)
+        .map(drop)
 }
 
 /// Janus's HTTP transport: requests are POSTs answered in their response; events come from
@@ -779,18 +876,15 @@ impl HttpLink {
 }
 
 /// The SDP of a `jsep` of the expected type.
-pub(crate) fn sdp_of(jsep: Option<Value>, kind: &str) -> Result<String, SignalingError> {
+pub(crate) fn sdp_of(jsep: Option<Jsep>, kind: &str) -> Result<String, SignalingError> {
     let jsep = jsep.ok_or_else(|| SignalingError::Protocol(format!("Janus sent no {kind}")))?;
-    if jsep["type"] != kind {
+    if jsep.kind != kind {
         return Err(SignalingError::Protocol(format!(
-            "Janus sent a {} where an {kind} was expected",
-            jsep["type"]
+            "Janus sent a {:?} where an {kind} was expected",
+            jsep.kind
         )));
     }
-    jsep["sdp"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| SignalingError::Protocol(format!("Janus's {kind} has no SDP")))
+    Ok(jsep.sdp)
 }
 
 /// A call to the EchoTest plugin: what we send comes back.
@@ -812,7 +906,7 @@ impl EchoTest {
                 .message(
                     handle.id,
                     json!({ "audio": true, "video": true }),
-                    Some(json!({ "type": "offer", "sdp": offer, "trickle": false })),
+                    Some(Jsep::offer(offer)),
                 )
                 .await?;
             Ok::<_, SignalingError>((handle.id, sdp_of(jsep, "answer")?))
@@ -838,6 +932,10 @@ impl EchoTest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn incoming(v: Value) -> Incoming {
+        Incoming::read(v).expect("Janus's JSON")
+    }
 
     #[test]
     fn endpoints() {
@@ -876,28 +974,30 @@ mod tests {
             None,
             json!({"janus": "event", "sender": 7, "plugindata": {}}),
         );
-        assert_eq!(hrx.try_recv().unwrap()["sender"], 7);
+        assert_eq!(hrx.try_recv().unwrap().sender, Some(7));
         route(
             &routes,
             None,
             json!({"janus": "event", "transaction": "t1", "sender": 7}),
         );
-        assert_eq!(rx.try_recv().unwrap()["janus"], "event");
+        assert_eq!(rx.try_recv().unwrap().janus, "event");
         assert!(routes.lock().unwrap().pending.is_empty());
     }
 
     #[test]
     fn errors_map_to_kinds() {
-        let e = check(json!({"janus": "error", "error": {"code": 403, "reason": "Unauthorized"}}));
+        let e = check(incoming(
+            json!({"janus": "error", "error": {"code": 403, "reason": "Unauthorized"}}),
+        ));
         assert!(matches!(e, Err(SignalingError::Auth(_))));
-        let e = check(
+        let e = check(incoming(
             json!({"janus": "event", "plugindata": {"data": {"error_code": 426, "error": "No such room"}}}),
-        );
+        ));
         assert!(matches!(e, Err(SignalingError::SessionNotFound(_))));
-        let e = check(
+        let e = check(incoming(
             json!({"janus": "event", "plugindata": {"data": {"error_code": 433, "error": "wrong pin"}}}),
-        );
+        ));
         assert!(matches!(e, Err(SignalingError::Auth(_))));
-        assert!(check(json!({"janus": "success"})).is_ok());
+        assert!(check(incoming(json!({"janus": "success"}))).is_ok());
     }
 }
