@@ -115,13 +115,13 @@ impl From<SignalingError> for Failure {
             SignalingError::Refused(_) => Exit::Media,
             SignalingError::Protocol(_) | SignalingError::Server(_) => Exit::Failure,
         };
-        Failure::new(code, e.to_string())
+        Failure::caused_by(code, e)
     }
 }
 
 impl From<PeerError> for Failure {
     fn from(e: PeerError) -> Failure {
-        Failure::new(Exit::Media, e.to_string())
+        Failure::caused_by(Exit::Media, e)
     }
 }
 
@@ -131,13 +131,13 @@ impl From<SourceError> for Failure {
             SourceError::Invalid(_) => Exit::Usage,
             SourceError::Device(_) => Exit::Device,
         };
-        Failure::new(code, e.to_string())
+        Failure::caused_by(code, e)
     }
 }
 
 impl From<CodecError> for Failure {
     fn from(e: CodecError) -> Failure {
-        Failure::new(Exit::Failure, e.to_string())
+        Failure::caused_by(Exit::Failure, e)
     }
 }
 
@@ -153,7 +153,7 @@ impl From<RecordError> for Failure {
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Failure {
-        Failure::new(Exit::Failure, e.to_string())
+        Failure::caused_by(Exit::Failure, e)
     }
 }
 

@@ -7,6 +7,64 @@ use super::sources::{AudioSource, VideoSource};
 const NO_CAMERA_HINT: &str = "use --video testsrc, --video FILE.y4m, or --video - for Y4M on stdin";
 const NO_MIC_HINT: &str = "use --audio tone or --audio FILE.wav";
 
+/// What the backend (nokhwa, cpal) said, kept as the error's source.
+type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// A capture device: the camera or the microphone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceKind {
+    Camera,
+    Microphone,
+}
+
+impl DeviceKind {
+    fn hint(self) -> &'static str {
+        match self {
+            DeviceKind::Camera => NO_CAMERA_HINT,
+            DeviceKind::Microphone => NO_MIC_HINT,
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DeviceKind::Camera => "camera",
+            DeviceKind::Microphone => "microphone",
+        })
+    }
+}
+
+/// Why a camera or microphone cannot be used (exit 10). The hint names what to use instead.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error("this build of vcall has no {0} support; {hint}", hint = .0.hint())]
+    NotBuilt(DeviceKind),
+    #[error("no {kind}: {why}; {hint}", hint = .kind.hint())]
+    Missing { kind: DeviceKind, why: String },
+    #[error("the {kind} could not be opened; {hint}", hint = .kind.hint())]
+    Open {
+        kind: DeviceKind,
+        #[source]
+        source: Cause,
+    },
+    #[error("the {0} stopped")]
+    Stopped(DeviceKind),
+    #[error("the {0} failed")]
+    Failed(DeviceKind, #[source] Cause),
+}
+
+/// An error and its sources, as one line (for `devices`' list of problems).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        text.push_str(&format!(": {cause}"));
+        next = cause.source();
+    }
+    text
+}
+
 /// A capture device and what it offers.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Device {
@@ -22,20 +80,21 @@ pub fn list() -> (Vec<Device>, Vec<String>) {
     let (mut devices, mut problems) = (Vec::new(), Vec::new());
     match cameras() {
         Ok(c) => devices.extend(c),
-        Err(e) => problems.push(e),
+        Err(e) => problems.push(with_causes(&e)),
     }
     match mics() {
         Ok(m) => devices.extend(m),
-        Err(e) => problems.push(e),
+        Err(e) => problems.push(with_causes(&e)),
     }
     (devices, problems)
 }
 
 #[cfg(feature = "camera")]
-fn cameras() -> Result<Vec<Device>, String> {
+fn cameras() -> Result<Vec<Device>, DeviceError> {
     use nokhwa::pixel_format::RgbFormat;
     use nokhwa::utils::{ApiBackend, RequestedFormat, RequestedFormatType};
-    let infos = nokhwa::query(ApiBackend::Auto).map_err(|e| format!("cameras: {e}"))?;
+    let infos = nokhwa::query(ApiBackend::Auto)
+        .map_err(|e| DeviceError::Failed(DeviceKind::Camera, e.into()))?;
     Ok(infos
         .into_iter()
         .map(|info| {
@@ -69,8 +128,8 @@ fn cameras() -> Result<Vec<Device>, String> {
 }
 
 #[cfg(not(feature = "camera"))]
-fn cameras() -> Result<Vec<Device>, String> {
-    Err("cameras: this build has no camera support (cargo feature `camera`)".into())
+fn cameras() -> Result<Vec<Device>, DeviceError> {
+    Err(DeviceError::NotBuilt(DeviceKind::Camera))
 }
 
 /// On Linux, ALSA prints errors of its own to stderr when asked about sound cards where there
@@ -81,7 +140,7 @@ fn no_sound_cards() -> bool {
 }
 
 #[cfg(feature = "mic")]
-fn mics() -> Result<Vec<Device>, String> {
+fn mics() -> Result<Vec<Device>, DeviceError> {
     use cpal::traits::{DeviceTrait, HostTrait};
     if no_sound_cards() {
         return Ok(Vec::new());
@@ -89,7 +148,7 @@ fn mics() -> Result<Vec<Device>, String> {
     let host = cpal::default_host();
     let devices = host
         .input_devices()
-        .map_err(|e| format!("microphones: {e}"))?;
+        .map_err(|e| DeviceError::Failed(DeviceKind::Microphone, e.into()))?;
     Ok(devices
         .filter_map(|d| {
             let name = d.name().ok()?;
@@ -119,14 +178,14 @@ fn mics() -> Result<Vec<Device>, String> {
 }
 
 #[cfg(not(feature = "mic"))]
-fn mics() -> Result<Vec<Device>, String> {
-    Err("microphones: this build has no microphone support (cargo feature `mic`)".into())
+fn mics() -> Result<Vec<Device>, DeviceError> {
+    Err(DeviceError::NotBuilt(DeviceKind::Microphone))
 }
 
 /// Pictures from the camera thread (nokhwa's camera is not Send, so one thread owns it).
 #[cfg(feature = "camera")]
 struct Camera {
-    rx: std::sync::mpsc::Receiver<Result<crate::vocab::I420, String>>,
+    rx: std::sync::mpsc::Receiver<Result<crate::vocab::I420, Cause>>,
     width: usize,
     height: usize,
     fps: f64,
@@ -143,8 +202,8 @@ impl VideoSource for Camera {
     fn next(&mut self, _capture_ms: u64) -> Result<Option<crate::vocab::I420>, SourceError> {
         match self.rx.recv() {
             Ok(Ok(img)) => Ok(Some(img)),
-            Ok(Err(e)) => Err(SourceError::device(format!("camera: {e}"))),
-            Err(_) => Err(SourceError::device("the camera stopped")),
+            Ok(Err(e)) => Err(DeviceError::Failed(DeviceKind::Camera, e).into()),
+            Err(_) => Err(DeviceError::Stopped(DeviceKind::Camera).into()),
         }
     }
 }
@@ -193,8 +252,12 @@ pub fn open_camera(
     use nokhwa::utils::{
         ApiBackend, CameraFormat, FrameFormat, RequestedFormat, RequestedFormatType,
     };
-    let none = |why: String| SourceError::device(format!("no camera: {why}; {NO_CAMERA_HINT}"));
-    let cams = nokhwa::query(ApiBackend::Auto).map_err(|e| none(e.to_string()))?;
+    let kind = DeviceKind::Camera;
+    let none = |why: String| DeviceError::Missing { kind, why };
+    let cams = nokhwa::query(ApiBackend::Auto).map_err(|e| DeviceError::Open {
+        kind,
+        source: e.into(),
+    })?;
     let info = match which {
         None => cams.first(),
         Some(w) => cams
@@ -211,7 +274,7 @@ pub fn open_camera(
     let name = info.human_name();
     let wanted = CameraFormat::new_from(width, height, FrameFormat::MJPEG, fps.round() as u32);
     let (tx, rx) = std::sync::mpsc::sync_channel(2);
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(usize, usize, f64), String>>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(usize, usize, f64), Cause>>();
     std::thread::spawn(move || {
         let opened = nokhwa::Camera::new(
             index,
@@ -221,7 +284,7 @@ pub fn open_camera(
         let mut cam = match opened {
             Ok(c) => c,
             Err(e) => {
-                let _ = ready_tx.send(Err(e.to_string()));
+                let _ = ready_tx.send(Err(e.into()));
                 return;
             }
         };
@@ -249,7 +312,7 @@ pub fn open_camera(
                         h,
                     )
                 })
-                .map_err(|e| e.to_string());
+                .map_err(Cause::from);
             let failed = picture.is_err();
             match tx.try_send(picture) {
                 Err(std::sync::mpsc::TrySendError::Disconnected(_)) => break,
@@ -261,7 +324,7 @@ pub fn open_camera(
     let (w, h, rate) = ready_rx
         .recv()
         .map_err(|_| none("the capture thread failed".into()))?
-        .map_err(none)?;
+        .map_err(|source| DeviceError::Open { kind, source })?;
     Ok(Box::new(Camera {
         rx,
         width: w,
@@ -277,9 +340,7 @@ pub fn open_camera(
     _h: u32,
     _fps: f64,
 ) -> Result<Box<dyn VideoSource>, SourceError> {
-    Err(SourceError::device(format!(
-        "this build of vcall has no camera support; {NO_CAMERA_HINT}"
-    )))
+    Err(DeviceError::NotBuilt(DeviceKind::Camera).into())
 }
 
 #[cfg(feature = "mic")]
@@ -301,7 +362,7 @@ impl AudioSource for Mic {
             let chunk = self
                 .rx
                 .recv()
-                .map_err(|_| SourceError::device("the microphone stopped"))?;
+                .map_err(|_| DeviceError::Stopped(DeviceKind::Microphone))?;
             self.buffered.extend(chunk);
         }
         for s in out.iter_mut() {
@@ -314,18 +375,18 @@ impl AudioSource for Mic {
 #[cfg(feature = "mic")]
 pub fn open_mic(which: Option<&str>) -> Result<Box<dyn AudioSource>, SourceError> {
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
-    let none = |why: String| SourceError::device(format!("no microphone: {why}; {NO_MIC_HINT}"));
+    let kind = DeviceKind::Microphone;
+    let none = |why: String| DeviceError::Missing { kind, why };
+    let open = |source: Cause| DeviceError::Open { kind, source };
     if no_sound_cards() {
-        return Err(none(
-            "this machine has no sound card (/dev/snd is missing)".into(),
-        ));
+        return Err(none("this machine has no sound card (/dev/snd is missing)".into()).into());
     }
     let host = cpal::default_host();
     let device = match which {
         None => host.default_input_device(),
         Some(w) => host
             .input_devices()
-            .map_err(|e| none(e.to_string()))?
+            .map_err(|e| open(e.into()))?
             .find(|d| d.name().is_ok_and(|n| n == w)),
     }
     .ok_or_else(|| {
@@ -334,15 +395,14 @@ pub fn open_mic(which: Option<&str>) -> Result<Box<dyn AudioSource>, SourceError
             Some(w) => format!("{w:?} was not found"),
         })
     })?;
-    let config = device
-        .default_input_config()
-        .map_err(|e| none(e.to_string()))?;
+    let config = device.default_input_config().map_err(|e| open(e.into()))?;
     let (rate, channels) = (config.sample_rate().0, config.channels() as usize);
     let (tx, rx) = std::sync::mpsc::channel::<Vec<i16>>();
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), Cause>>();
     // cpal streams are not Send: one thread builds, runs and drops it.
-    let mut resampler = super::resample::Resampler::new(rate, 48_000).map_err(none)?;
+    let mut resampler = super::resample::Resampler::new(rate, 48_000)
+        .map_err(|why| DeviceError::Failed(kind, why.into()))?;
     std::thread::spawn(move || {
         let stream = device.build_input_stream(
             &config.into(),
@@ -369,18 +429,18 @@ pub fn open_mic(which: Option<&str>) -> Result<Box<dyn AudioSource>, SourceError
                     let _ = stop_rx.recv();
                 }
                 Err(e) => {
-                    let _ = ready_tx.send(Err(e.to_string()));
+                    let _ = ready_tx.send(Err(e.into()));
                 }
             },
             Err(e) => {
-                let _ = ready_tx.send(Err(e.to_string()));
+                let _ = ready_tx.send(Err(e.into()));
             }
         }
     });
     ready_rx
         .recv()
         .map_err(|_| none("the capture thread failed".into()))?
-        .map_err(none)?;
+        .map_err(open)?;
     Ok(Box::new(Mic {
         rx,
         buffered: Default::default(),
@@ -390,7 +450,5 @@ pub fn open_mic(which: Option<&str>) -> Result<Box<dyn AudioSource>, SourceError
 
 #[cfg(not(feature = "mic"))]
 pub fn open_mic(_which: Option<&str>) -> Result<Box<dyn AudioSource>, SourceError> {
-    Err(SourceError::device(format!(
-        "this build of vcall has no microphone support; {NO_MIC_HINT}"
-    )))
+    Err(DeviceError::NotBuilt(DeviceKind::Microphone).into())
 }

@@ -15,16 +15,12 @@ pub enum SourceError {
     #[error("{0}")]
     Invalid(String),
     /// A camera or microphone is missing, busy or stopped.
-    #[error("{0}")]
-    Device(String),
+    #[error(transparent)]
+    Device(#[from] devices::DeviceError),
 }
 
 impl SourceError {
     pub fn invalid(message: impl Into<String>) -> SourceError {
         SourceError::Invalid(message.into())
-    }
-
-    pub fn device(message: impl Into<String>) -> SourceError {
-        SourceError::Device(message.into())
     }
 }
