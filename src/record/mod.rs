@@ -27,7 +27,7 @@ pub enum RecordError {
         #[source]
         source: io::Error,
     },
-    #[error("writing failed")]
+    #[error(transparent)]
     Write(#[from] io::Error),
     #[error("a video track without its configuration (no keyframe with parameter sets yet)")]
     NoVideoConfig,
