@@ -107,7 +107,7 @@ pub fn main() -> ExitCode {
             if json {
                 crate::jsonl::emit(
                     "error",
-                    serde_json::json!({ "exitCode": f.code as u8, "message": f.message() }),
+                    serde_json::json!({ "exitCode": f.code as u8, "message": f.to_string() }),
                 );
             }
             ExitCode::from(f.code as u8)

@@ -79,11 +79,6 @@ impl Failure {
         };
         self
     }
-
-    /// The whole message: the context, then each error of the chain.
-    pub fn message(&self) -> String {
-        self.to_string()
-    }
 }
 
 impl std::fmt::Display for Failure {

@@ -152,10 +152,10 @@ pub async fn connect(args: ConnectArgs) -> CmdResult {
                 let line = if args.json {
                     crate::jsonl::line(
                         "sessionFailed",
-                        json!({ "reason": failure.message(), "exitCode": failure.code as u8 }),
+                        json!({ "reason": failure.to_string(), "exitCode": failure.code as u8 }),
                     )
                 } else {
-                    format!("sessionFailed         reason={}", failure.message())
+                    format!("sessionFailed         reason={failure}")
                 };
                 println!("{line}");
             }

@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 
 use crate::cli::{ConnArgs, IceTransport};
 use crate::exit::{Exit, Failure};
+use crate::media::SourceError;
 use crate::peer::{Network, Peer, PeerConfig, PeerState};
 use crate::session::{SessionEvent, Stream};
 use crate::signaling::Client;
@@ -289,6 +290,11 @@ pub fn match_stream<'a>(
 pub fn devices(args: crate::cli::DevicesArgs) -> crate::exit::CmdResult {
     use std::io::Write;
     let (devices, problems) = crate::media::devices::list();
+    // Each problem as one line with its causes, as a failure would print it.
+    let problems: Vec<String> = problems
+        .into_iter()
+        .map(|e| Failure::from(SourceError::from(e)).to_string())
+        .collect();
     let mut out = std::io::stdout().lock();
     if args.json {
         let _ = writeln!(

@@ -42,7 +42,7 @@ pub enum DeviceError {
     NotBuilt(DeviceKind),
     #[error("no {kind}: {why}; {hint}", hint = .kind.hint())]
     Missing { kind: DeviceKind, why: String },
-    #[error("the {kind} could not be opened; {hint}", hint = .kind.hint())]
+    #[error("the {kind} could not be opened")]
     Open {
         kind: DeviceKind,
         #[source]
@@ -52,17 +52,6 @@ pub enum DeviceError {
     Stopped(DeviceKind),
     #[error("the {0} failed")]
     Failed(DeviceKind, #[source] Cause),
-}
-
-/// An error and its sources, as one line (for `devices`' list of problems).
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut next = e.source();
-    while let Some(cause) = next {
-        text.push_str(&format!(": {cause}"));
-        next = cause.source();
-    }
-    text
 }
 
 /// A capture device and what it offers.
@@ -76,15 +65,15 @@ pub struct Device {
 }
 
 /// Every camera and microphone found; errors only for a backend that failed outright.
-pub fn list() -> (Vec<Device>, Vec<String>) {
+pub fn list() -> (Vec<Device>, Vec<DeviceError>) {
     let (mut devices, mut problems) = (Vec::new(), Vec::new());
     match cameras() {
         Ok(c) => devices.extend(c),
-        Err(e) => problems.push(with_causes(&e)),
+        Err(e) => problems.push(e),
     }
     match mics() {
         Ok(m) => devices.extend(m),
-        Err(e) => problems.push(with_causes(&e)),
+        Err(e) => problems.push(e),
     }
     (devices, problems)
 }

@@ -662,12 +662,12 @@ async fn create_session(
 async fn get_session(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
 ) -> Response {
     if !api_authorized(&state, &headers) {
         return api_error(StatusCode::UNAUTHORIZED, "invalid API key or secret");
     }
-    let props = match state.config.keys.open_session(&id) {
+    let props = match state.config.keys.open_session(id.as_str()) {
         Ok(p) => p,
         Err(e) => return api_error(StatusCode::NOT_FOUND, &e.to_string()),
     };
@@ -675,9 +675,9 @@ async fn get_session(
         let t = state.tables.lock().expect("tables lock");
         let forwarded = t
             .forwarded
-            .get(id.as_str())
+            .get(&id)
             .map_or(0, |c| c.load(Ordering::Relaxed));
-        (t.core.view(&id.as_str().into()), forwarded)
+        (t.core.view(&id), forwarded)
     };
     Json(serde_json::json!({
         "sessionId": id,
