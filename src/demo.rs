@@ -8,11 +8,126 @@ use std::time::Instant;
 use crate::auth::{KeyPair, Role, SessionProps, TokenClaims, unix_now};
 use crate::cli::{ConnArgs, DemoArgs, PublishArgs, SubscribeArgs};
 use crate::client::measure::Measurements;
+use crate::client::progress::Progress;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::media::sources::{AudioSpec, VideoSpec};
 use crate::server::{self, ServerConfig};
 use crate::signaling::server_url::ServerUrl;
 
+/// The embedded server, running in-process on a free loopback port, with a session and the
+/// credentials to join it.
+struct Embedded {
+    addr: std::net::SocketAddr,
+    keys: KeyPair,
+    session: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), std::io::Error>>,
+}
+
+impl Embedded {
+    async fn start() -> Result<Embedded, Failure> {
+        let keys = KeyPair::generate();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let config = ServerConfig::new(keys.clone(), addr.ip());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(server::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        let session = keys.create_session(&SessionProps {
+            p2p: false,
+            location_hint: None,
+            created_at: unix_now(),
+            nonce: "demo".into(),
+        });
+        Ok(Embedded {
+            addr,
+            keys,
+            session,
+            stop,
+            task,
+        })
+    }
+
+    /// How a client with `role` joins the demo's session.
+    fn conn(&self, role: Role) -> ConnArgs {
+        let token = self.keys.create_token(&TokenClaims {
+            iss: self.keys.key.clone(),
+            sid: self.session.clone(),
+            role,
+            data: String::new(),
+            iat: unix_now(),
+            exp: unix_now() + 3600,
+        });
+        let url = ServerUrl::parse(&format!("ws://{}", self.addr))
+            .expect("a socket address is a URL's host");
+        ConnArgs {
+            url,
+            session: self.session.clone(),
+            token,
+            data: String::new(),
+            ice_servers: vec![],
+            ice_transport: crate::cli::IceTransport::All,
+            dtls_certificate: None,
+            timeout: None,
+            janus: crate::cli::JanusArgs::default(),
+        }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// What the demo publishes: the camera and microphone where they work, the test sources
+/// otherwise.
+struct Media {
+    camera: bool,
+    mic: bool,
+}
+
+impl Media {
+    fn detect() -> Media {
+        Media {
+            camera: crate::media::devices::open_camera(None, 640, 480, 30.0).is_ok(),
+            mic: crate::media::devices::open_mic(None).is_ok(),
+        }
+    }
+
+    fn specs(&self) -> (VideoSpec, AudioSpec) {
+        let video = match self.camera {
+            true => VideoSpec::Camera(None),
+            false => VideoSpec::TestSrc { busy: false },
+        };
+        let audio = match self.mic {
+            true => AudioSpec::Mic(None),
+            false => AudioSpec::Tone(440.0),
+        };
+        (video, audio)
+    }
+
+    fn describe(&self) -> (&'static str, &'static str) {
+        (
+            match self.camera {
+                true => "the camera",
+                false => "the test pattern (no camera found)",
+            },
+            match self.mic {
+                true => "the microphone",
+                false => "a test tone (no microphone found)",
+            },
+        )
+    }
+}
+
+/// What the demo's call brought: what was sent, and what the subscriber measured.
+struct Call {
+    sent: Progress,
+    measured: Measurements,
+}
+
+/// Starts the embedded server, publishes and records for `--duration`, and reports.
 pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
     if crate::record::Container::from_path(&args.output).is_none() {
         return Err(Failure::new(
@@ -23,70 +138,33 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
             ),
         ));
     }
-    let keys = KeyPair::generate();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let config = ServerConfig::new(keys.clone(), addr.ip());
-    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(server::run(listener, config, async {
-        let _ = server_stopped.await;
-    }));
-    let session = keys.create_session(&SessionProps {
-        p2p: false,
-        location_hint: None,
-        created_at: unix_now(),
-        nonce: "demo".into(),
-    });
-    let token = |role| {
-        keys.create_token(&TokenClaims {
-            iss: keys.key.clone(),
-            sid: session.clone(),
-            role,
-            data: String::new(),
-            iat: unix_now(),
-            exp: unix_now() + 3600,
-        })
-    };
-    let url = ServerUrl::parse(&format!("ws://{addr}")).expect("a socket address is a URL's host");
-    let conn = |role| ConnArgs {
-        url: url.clone(),
-        session: session.clone(),
-        token: token(role),
-        data: String::new(),
-        ice_servers: vec![],
-        ice_transport: crate::cli::IceTransport::All,
-        dtls_certificate: None,
-        timeout: None,
-        janus: crate::cli::JanusArgs::default(),
-    };
-
-    // Camera and microphone where they work, the test sources otherwise.
-    let camera = crate::media::devices::open_camera(None, 640, 480, 30.0).is_ok();
-    let mic = crate::media::devices::open_mic(None).is_ok();
-    let video = match camera {
-        true => VideoSpec::Camera(None),
-        false => VideoSpec::TestSrc { busy: false },
-    };
-    let audio = match mic {
-        true => AudioSpec::Mic(None),
-        false => AudioSpec::Tone(440.0),
-    };
+    let server = Embedded::start().await?;
+    let media = Media::detect();
+    let (video, audio) = media.describe();
     eprintln!(
-        "vcall demo: server on ws://{addr}; publishing {} and {}",
-        if camera {
-            "the camera"
-        } else {
-            "the test pattern (no camera found)"
-        },
-        if mic {
-            "the microphone"
-        } else {
-            "a test tone (no microphone found)"
-        }
+        "vcall demo: server on ws://{}; publishing {video} and {audio}",
+        server.addr
     );
-    let publish_args = PublishArgs::vga(conn(Role::Publisher), "demo", video, audio);
+    let started = Instant::now();
+    let call = run_call(&args, &server, &media, quiet).await;
+    server.stop().await;
+    let (exit, call) = call?;
+    report(&args, &media, &call, started);
+    Ok(exit)
+}
+
+/// A publisher and a recording subscriber in the demo's session, until the recording has
+/// its duration; then the publisher stops.
+async fn run_call(
+    args: &DemoArgs,
+    server: &Embedded,
+    media: &Media,
+    quiet: bool,
+) -> Result<(Exit, Call), Failure> {
+    let (video, audio) = media.specs();
+    let publish_args = PublishArgs::vga(server.conn(Role::Publisher), "demo", video, audio);
     let (stop_pub, pub_stopped) = tokio::sync::oneshot::channel::<()>();
-    let sent = crate::client::progress::Progress::new("publish", true);
+    let sent = Progress::new("publish", true);
     let publisher = tokio::spawn(crate::client::publish::publish(
         publish_args,
         sent.clone(),
@@ -96,7 +174,7 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
     ));
     let measure = Arc::new(Mutex::new(Measurements::default()));
     let subscribe_args = SubscribeArgs {
-        conn: conn(Role::Subscriber),
+        conn: server.conn(Role::Subscriber),
         impair: Default::default(),
         streams: vec![],
         no_audio: false,
@@ -110,7 +188,6 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
         stats_interval: None,
         json: false,
     };
-    let started = Instant::now();
     let sub_result = crate::client::subscribe::subscribe(
         subscribe_args,
         quiet,
@@ -122,14 +199,17 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
     let pub_result = publisher
         .await
         .map_err(|e| Failure::new(Exit::Failure, e.to_string()))?;
-    let _ = stop_server.send(());
-    let _ = server.await;
-    let sub_exit = sub_result?;
+    let exit = sub_result?;
     pub_result?;
+    let measured = measure.lock().expect("measurements lock").clone();
+    Ok((exit, Call { sent, measured }))
+}
 
-    let m = measure.lock().expect("measurements lock").clone();
-    let (video_sent, audio_sent, _) = sent.counts();
-    let latency = (!camera)
+/// The summary (a `demo` JSON line with `--json`), and the commands that do the same by hand.
+fn report(args: &DemoArgs, media: &Media, call: &Call, started: Instant) {
+    let m = &call.measured;
+    let (video_sent, audio_sent, _) = call.sent.counts();
+    let latency = (!media.camera)
         .then(|| Some((m.value("latency.p50").ok()?, m.value("latency.p95").ok()?)))
         .flatten();
     let first_ms = m
@@ -147,7 +227,7 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
                 "firstFrameMs": first_ms.map(|ms| ms.round() as u64),
             }),
         );
-        return Ok(sub_exit);
+        return;
     }
     println!(
         "recorded {} ({:?} of audio and video)",
@@ -163,7 +243,7 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
         Some((p50, p95)) => {
             println!("latency (capture to receipt): p50 {p50:.1} ms, p95 {p95:.1} ms")
         }
-        None if camera => {
+        None if media.camera => {
             println!("latency: not measured (the camera's pictures carry no capture marks)")
         }
         None => println!("latency: not measured (no frame's marks could be read)"),
@@ -183,5 +263,4 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
     println!(
         "  vcall subscribe --token \"$(vcall token create --role subscriber)\" -o call.mp4 --duration 10s"
     );
-    Ok(sub_exit)
 }

@@ -1,5 +1,8 @@
-//! The call model shared by every protocol: connections, streams and the events a session
-//! reports (OpenTok's vocabulary). Nothing here knows a wire format.
+//! The call model shared by every protocol: connections, streams, the events a session
+//! reports and why things end (OpenTok's vocabulary). Nothing here knows a wire format: the
+//! native protocol's JSON (`signaling::native::wire`), Janus's (`signaling::janus`) and the
+//! `--json` output (`client::connect`) are types of their own, converted at their edge. The
+//! ids are the one exception: each is the bare string on every wire, so it serializes as it.
 
 use serde::{Deserialize, Serialize};
 
@@ -94,23 +97,19 @@ id!(
 );
 
 /// A participant's connection to a session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connection {
     pub id: ConnectionId,
     /// Token data (OpenVidu's serverData).
-    #[serde(default)]
     pub data: String,
     /// Data the client gave on connect (OpenVidu's clientData).
-    #[serde(default)]
     pub client_data: String,
     /// Unix milliseconds when it joined.
     pub created_at: u64,
 }
 
 /// A published stream.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stream {
     pub id: StreamId,
     pub name: String,
@@ -121,13 +120,11 @@ pub struct Stream {
     /// Unix milliseconds when it was created.
     pub created_at: u64,
     /// How its media reaches subscribers.
-    #[serde(default)]
     pub path: MediaPath,
 }
 
 /// How a stream's media reaches its subscribers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum MediaPath {
     /// Through the server (its SFU, or Janus, or a WHIP/WHEP endpoint).
     #[default]
@@ -146,10 +143,8 @@ impl MediaPath {
 }
 
 /// What a session reports to its participants, in order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionEvent {
-    #[serde(rename_all = "camelCase")]
     SessionConnected {
         session_id: SessionId,
         connection: Connection,
@@ -157,7 +152,6 @@ pub enum SessionEvent {
         connections: Vec<Connection>,
         streams: Vec<Stream>,
         /// Media goes directly between the (at most two) clients where it can.
-        #[serde(default)]
         p2p: bool,
     },
     ConnectionCreated {
@@ -165,40 +159,158 @@ pub enum SessionEvent {
     },
     ConnectionDestroyed {
         connection: Connection,
-        reason: String,
+        reason: Reason,
     },
     StreamCreated {
         stream: Stream,
     },
     StreamDestroyed {
         stream: Stream,
-        reason: String,
+        reason: Reason,
     },
     /// A stream's media changed its way (`stream.path`): in a peer-to-peer session, from
     /// direct to routed through the server, for `reason`.
     StreamPathChanged {
         stream: Stream,
-        reason: String,
+        reason: Reason,
     },
     SessionDisconnected {
-        reason: String,
+        reason: Reason,
     },
     /// The client's own: the signaling connection dropped (`reason`), and the client is
-    /// trying to join again (`attempt` of `maxAttempts`).
-    #[serde(rename_all = "camelCase")]
+    /// trying to join again (`attempt` of `max_attempts`).
     Reconnecting {
-        reason: String,
+        reason: Reason,
         attempt: u32,
         max_attempts: u32,
     },
     /// The client's own: joined again after [`SessionEvent::Reconnecting`], as a new
     /// connection; the session as it is now.
-    #[serde(rename_all = "camelCase")]
     Reconnected {
         connection: Connection,
         connection_count: usize,
         streams: Vec<Stream>,
     },
+}
+
+/// Why a connection, a stream or a session ended, or a stream's path changed. Each is a
+/// camelCase word on every wire (`docs/protocol.md`); one this build does not know (from
+/// another server, or a newer one) is kept as it came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// The client left (or its socket closed).
+    ClientDisconnected,
+    /// A moderator forced the connection out.
+    ForceDisconnected,
+    /// The connection was lost (signaling or media).
+    NetworkDisconnected,
+    /// The server is shutting down.
+    ServerShutdown,
+    /// The publisher stopped the stream.
+    Unpublished,
+    /// A moderator stopped the stream.
+    ForceUnpublished,
+    /// The stream's media stopped arriving.
+    MediaStopped,
+    /// Janus destroyed the room.
+    RoomDestroyed,
+    /// Janus timed the session out (no keepalives arrived).
+    SessionTimeout,
+    /// A WHIP/WHEP resource is gone.
+    ResourceGone,
+    /// A direct path never brought media.
+    DirectFailed,
+    /// A direct path stopped bringing media.
+    DirectLost,
+    /// A subscriber that cannot have a direct stream directly (it is not one of the two
+    /// clients with media) made the stream go through the server.
+    RoutedSubscriber,
+    /// The same for a WHEP subscriber.
+    WhepSubscriber,
+    /// A reason this build does not know, as it came.
+    Other(String),
+}
+
+impl Reason {
+    /// The word every wire carries.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Reason::ClientDisconnected => "clientDisconnected",
+            Reason::ForceDisconnected => "forceDisconnected",
+            Reason::NetworkDisconnected => "networkDisconnected",
+            Reason::ServerShutdown => "serverShutdown",
+            Reason::Unpublished => "unpublished",
+            Reason::ForceUnpublished => "forceUnpublished",
+            Reason::MediaStopped => "mediaStopped",
+            Reason::RoomDestroyed => "roomDestroyed",
+            Reason::SessionTimeout => "sessionTimeout",
+            Reason::ResourceGone => "resourceGone",
+            Reason::DirectFailed => "directFailed",
+            Reason::DirectLost => "directLost",
+            Reason::RoutedSubscriber => "routedSubscriber",
+            Reason::WhepSubscriber => "whepSubscriber",
+            Reason::Other(word) => word,
+        }
+    }
+
+    /// Every reason this build knows, for tests and documentation.
+    #[cfg(test)]
+    pub const KNOWN: [Reason; 14] = [
+        Reason::ClientDisconnected,
+        Reason::ForceDisconnected,
+        Reason::NetworkDisconnected,
+        Reason::ServerShutdown,
+        Reason::Unpublished,
+        Reason::ForceUnpublished,
+        Reason::MediaStopped,
+        Reason::RoomDestroyed,
+        Reason::SessionTimeout,
+        Reason::ResourceGone,
+        Reason::DirectFailed,
+        Reason::DirectLost,
+        Reason::RoutedSubscriber,
+        Reason::WhepSubscriber,
+    ];
+}
+
+impl From<&str> for Reason {
+    fn from(word: &str) -> Reason {
+        match word {
+            "clientDisconnected" => Reason::ClientDisconnected,
+            "forceDisconnected" => Reason::ForceDisconnected,
+            "networkDisconnected" => Reason::NetworkDisconnected,
+            "serverShutdown" => Reason::ServerShutdown,
+            "unpublished" => Reason::Unpublished,
+            "forceUnpublished" => Reason::ForceUnpublished,
+            "mediaStopped" => Reason::MediaStopped,
+            "roomDestroyed" => Reason::RoomDestroyed,
+            "sessionTimeout" => Reason::SessionTimeout,
+            "resourceGone" => Reason::ResourceGone,
+            "directFailed" => Reason::DirectFailed,
+            "directLost" => Reason::DirectLost,
+            "routedSubscriber" => Reason::RoutedSubscriber,
+            "whepSubscriber" => Reason::WhepSubscriber,
+            other => Reason::Other(other.to_owned()),
+        }
+    }
+}
+
+impl From<String> for Reason {
+    fn from(word: String) -> Reason {
+        Reason::from(word.as_str())
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Reason {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 /// Unix milliseconds now.
@@ -207,4 +319,19 @@ pub fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_reads_back_from_its_word() {
+        for reason in Reason::KNOWN {
+            assert_eq!(Reason::from(reason.as_str()), reason);
+        }
+        let unknown = Reason::from("roomClosedByAdmin");
+        assert_eq!(unknown, Reason::Other("roomClosedByAdmin".into()));
+        assert_eq!(unknown.to_string(), "roomClosedByAdmin");
+    }
 }

@@ -1,4 +1,6 @@
-//! `vcall connect` (print events as they happen) and `vcall list-streams` (print what is there).
+//! `vcall connect` (print events as they happen) and `vcall list-streams` (print what is there),
+//! and how session events are shown: a line for people, or a `--json` line whose types
+//! (`EventOut`) are this output's own, apart from the model and from any wire.
 
 use std::io::Write;
 
@@ -8,7 +10,9 @@ use crate::cli::{ConnectArgs, ListStreamsArgs};
 use crate::client::{Purpose, disconnected_failure, interrupted, join};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::Network;
-use crate::session::{SessionEvent, Stream};
+use serde::Serialize;
+
+use crate::session::{Connection, ConnectionId, Reason, SessionEvent, SessionId, Stream, StreamId};
 
 /// One event as a human-readable line.
 pub fn human(event: &SessionEvent) -> String {
@@ -91,15 +95,196 @@ pub fn human(event: &SessionEvent) -> String {
 
 /// One event as a JSON line (`docs/json.md`).
 pub fn json_line(event: &SessionEvent) -> String {
-    let v = serde_json::to_value(event).expect("events serialize");
-    let name = v["event"].as_str().unwrap_or("event").to_owned();
-    crate::jsonl::line(&name, v)
+    let out = EventOut::from(event);
+    let v = serde_json::to_value(&out).expect("events serialize");
+    crate::jsonl::line(out.name(), v)
+}
+
+/// A connection as `--json` shows it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConnectionOut<'a> {
+    id: &'a ConnectionId,
+    data: &'a str,
+    client_data: &'a str,
+    created_at: u64,
+}
+
+impl<'a> From<&'a Connection> for ConnectionOut<'a> {
+    fn from(c: &'a Connection) -> ConnectionOut<'a> {
+        ConnectionOut {
+            id: &c.id,
+            data: &c.data,
+            client_data: &c.client_data,
+            created_at: c.created_at,
+        }
+    }
+}
+
+/// A stream as `--json` shows it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StreamOut<'a> {
+    id: &'a StreamId,
+    name: &'a str,
+    has_audio: bool,
+    has_video: bool,
+    connection_id: &'a ConnectionId,
+    created_at: u64,
+    path: &'static str,
+}
+
+impl<'a> From<&'a Stream> for StreamOut<'a> {
+    fn from(s: &'a Stream) -> StreamOut<'a> {
+        StreamOut {
+            id: &s.id,
+            name: &s.name,
+            has_audio: s.has_audio,
+            has_video: s.has_video,
+            connection_id: &s.connection_id,
+            created_at: s.created_at,
+            path: s.path.as_str(),
+        }
+    }
+}
+
+fn all<'a, M: 'a, O: From<&'a M>>(items: &'a [M]) -> Vec<O> {
+    items.iter().map(O::from).collect()
+}
+
+/// A session event as `--json` shows it (`docs/json.schema.json`): its name in `event`,
+/// the rest camelCase.
+#[derive(Serialize)]
+#[serde(tag = "event", rename_all = "camelCase")]
+enum EventOut<'a> {
+    #[serde(rename_all = "camelCase")]
+    SessionConnected {
+        session_id: &'a SessionId,
+        connection: ConnectionOut<'a>,
+        connection_count: usize,
+        connections: Vec<ConnectionOut<'a>>,
+        streams: Vec<StreamOut<'a>>,
+        p2p: bool,
+    },
+    ConnectionCreated {
+        connection: ConnectionOut<'a>,
+    },
+    ConnectionDestroyed {
+        connection: ConnectionOut<'a>,
+        reason: &'a str,
+    },
+    StreamCreated {
+        stream: StreamOut<'a>,
+    },
+    StreamDestroyed {
+        stream: StreamOut<'a>,
+        reason: &'a str,
+    },
+    StreamPathChanged {
+        stream: StreamOut<'a>,
+        reason: &'a str,
+    },
+    SessionDisconnected {
+        reason: &'a str,
+    },
+    #[serde(rename_all = "camelCase")]
+    Reconnecting {
+        reason: &'a str,
+        attempt: u32,
+        max_attempts: u32,
+    },
+    #[serde(rename_all = "camelCase")]
+    Reconnected {
+        connection: ConnectionOut<'a>,
+        connection_count: usize,
+        streams: Vec<StreamOut<'a>>,
+    },
+}
+
+impl EventOut<'_> {
+    /// The `event` field.
+    fn name(&self) -> &'static str {
+        match self {
+            EventOut::SessionConnected { .. } => "sessionConnected",
+            EventOut::ConnectionCreated { .. } => "connectionCreated",
+            EventOut::ConnectionDestroyed { .. } => "connectionDestroyed",
+            EventOut::StreamCreated { .. } => "streamCreated",
+            EventOut::StreamDestroyed { .. } => "streamDestroyed",
+            EventOut::StreamPathChanged { .. } => "streamPathChanged",
+            EventOut::SessionDisconnected { .. } => "sessionDisconnected",
+            EventOut::Reconnecting { .. } => "reconnecting",
+            EventOut::Reconnected { .. } => "reconnected",
+        }
+    }
+}
+
+impl<'a> From<&'a SessionEvent> for EventOut<'a> {
+    fn from(event: &'a SessionEvent) -> EventOut<'a> {
+        match event {
+            SessionEvent::SessionConnected {
+                session_id,
+                connection,
+                connection_count,
+                connections,
+                streams,
+                p2p,
+            } => EventOut::SessionConnected {
+                session_id,
+                connection: connection.into(),
+                connection_count: *connection_count,
+                connections: all(connections),
+                streams: all(streams),
+                p2p: *p2p,
+            },
+            SessionEvent::ConnectionCreated { connection } => EventOut::ConnectionCreated {
+                connection: connection.into(),
+            },
+            SessionEvent::ConnectionDestroyed { connection, reason } => {
+                EventOut::ConnectionDestroyed {
+                    connection: connection.into(),
+                    reason: reason.as_str(),
+                }
+            }
+            SessionEvent::StreamCreated { stream } => EventOut::StreamCreated {
+                stream: stream.into(),
+            },
+            SessionEvent::StreamDestroyed { stream, reason } => EventOut::StreamDestroyed {
+                stream: stream.into(),
+                reason: reason.as_str(),
+            },
+            SessionEvent::StreamPathChanged { stream, reason } => EventOut::StreamPathChanged {
+                stream: stream.into(),
+                reason: reason.as_str(),
+            },
+            SessionEvent::SessionDisconnected { reason } => EventOut::SessionDisconnected {
+                reason: reason.as_str(),
+            },
+            SessionEvent::Reconnecting {
+                reason,
+                attempt,
+                max_attempts,
+            } => EventOut::Reconnecting {
+                reason: reason.as_str(),
+                attempt: *attempt,
+                max_attempts: *max_attempts,
+            },
+            SessionEvent::Reconnected {
+                connection,
+                connection_count,
+                streams,
+            } => EventOut::Reconnected {
+                connection: connection.into(),
+                connection_count: *connection_count,
+                streams: all(streams),
+            },
+        }
+    }
 }
 
 /// Tells the user (and a script, with `--json`) that a stream's media changed its way.
 pub fn report_path(event: &SessionEvent, json: bool) {
     if let SessionEvent::StreamPathChanged { stream, reason } = event {
-        tracing::warn!(stream = %stream.id, reason, "the stream's media now goes {}", match stream.path {
+        tracing::warn!(stream = %stream.id, %reason, "the stream's media now goes {}", match stream.path {
             crate::session::MediaPath::Direct => "directly",
             crate::session::MediaPath::Routed => "through the server",
         });
@@ -189,7 +374,7 @@ pub async fn connect(args: ConnectArgs) -> CmdResult {
         }
         tokio::select! {
             ev = joined.events.recv() => {
-                let Some(ev) = ev else { return Err(disconnected_failure("networkDisconnected")) };
+                let Some(ev) = ev else { return Err(disconnected_failure(&Reason::NetworkDisconnected)) };
                 print(&ev, args.json);
                 state.apply(&ev);
                 if let SessionEvent::SessionDisconnected { reason } = ev {
@@ -310,6 +495,7 @@ pub async fn list_streams(args: ListStreamsArgs) -> CmdResult {
     let others = connection_count.saturating_sub(1);
     let mut out = std::io::stdout().lock();
     if args.json {
+        let streams: Vec<StreamOut> = all(streams);
         let v = json!({ "sessionId": session_id, "connectionCount": others, "streams": streams });
         let _ = writeln!(out, "{}", crate::jsonl::line("streams", v));
     } else {

@@ -8,18 +8,21 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use tokio::sync::mpsc;
 
 use crate::cli::{EchoTestArgs, OutFormat, PublishArgs};
 use crate::client::measure::Measurements;
 use crate::client::output::Sink;
 use crate::client::progress::Progress;
-use crate::client::publish::{Sending, Ssrcs, add_tracks, media_connected, new_msid, open_sources};
-use crate::client::subscribe::{Incoming, SharedPeer, record_peer};
+use crate::client::publish::{
+    Sending, Sources, Ssrcs, TrackPair, add_tracks, media_connected, new_msid, open_sources,
+};
+use crate::client::subscribe::{Incoming, Recording, SharedPeer, record_peer};
 use crate::client::{Joined, Purpose, janus_options, join, peer_config};
 use crate::exit::{CmdResult, Exit, Failure};
-use crate::peer::{Network, Peer};
+use crate::peer::{Network, Peer, RemoteTrack};
 use crate::record::{Container, RecordStats, Recorder};
-use crate::session::{SessionEvent, Stream, now_ms};
+use crate::session::{Reason, SessionEvent, Stream, now_ms};
 use crate::signaling::janus::EchoTest;
 use crate::signaling::native::Via;
 use crate::signaling::server_url::ServerUrl;
@@ -33,6 +36,39 @@ enum Loop {
     Native(Box<Joined>, Arc<Peer>, crate::session::StreamId),
 }
 
+/// What an echo test sends, ready before anything connects.
+struct Outbound {
+    peer: Peer,
+    /// What comes back on the same connection.
+    incoming: mpsc::UnboundedReceiver<RemoteTrack>,
+    offer: String,
+    msid: String,
+    tracks: TrackPair,
+    ssrcs: Ssrcs,
+    sources: Sources,
+}
+
+/// Where what comes back goes: the recording's output, and the marks read from it.
+struct Back {
+    sink: Sink,
+    measure: Arc<Mutex<Measurements>>,
+}
+
+/// The one stream of an echo test, as its recording knows it.
+fn echo_stream() -> Stream {
+    Stream {
+        id: NAME.into(),
+        name: NAME.into(),
+        has_audio: true,
+        has_video: true,
+        connection_id: Default::default(),
+        created_at: now_ms(),
+        path: crate::session::MediaPath::Routed,
+    }
+}
+
+/// Checks a server end to end: sends the test pattern and tone, records what comes back,
+/// and reports the round trip.
 pub async fn echo_test(
     args: EchoTestArgs,
     quiet: bool,
@@ -60,107 +96,32 @@ pub async fn echo_test(
     let config = peer_config(&args.conn, network.clone());
     let sent = Progress::new("echo-test", quiet);
     let measure = Arc::new(Mutex::new(Measurements::default()));
-    let stream = Stream {
-        id: NAME.into(),
-        name: NAME.into(),
-        has_audio: true,
-        has_video: true,
-        connection_id: Default::default(),
-        created_at: now_ms(),
-        path: crate::session::MediaPath::Routed,
+    let back = Back {
+        sink,
+        measure: Arc::clone(&measure),
     };
     let started = Instant::now();
 
     // Out and back: the sending peer, and where what comes back is recorded.
-    let (tx_peer, tx_events) = Peer::new(&config).await?;
+    let (peer, incoming) = Peer::new(&config).await?;
     let msid = new_msid();
     // Janus's EchoTest sends back in the sections it receives in.
     let janus = matches!(args.conn.url, ServerUrl::Janus(_));
     let ssrcs = Ssrcs::random();
-    let (video, audio) = add_tracks(&tx_peer, sources.codecs(), &msid, janus, ssrcs).await?;
-    let offer = tx_peer.create_offer().await?;
-    let (lp, recording, sending) = if janus {
-        let (echo, answer) = EchoTest::start(&janus_options(&args.conn), offer).await?;
-        let setup = async {
-            tx_peer.accept_answer(&answer).await?;
-            media_connected(&tx_peer).await
-        }
-        .await;
-        if let Err(e) = setup {
-            echo.stop().await;
-            return Err(e);
-        }
-        let tx_peer = Arc::new(tx_peer);
-        let progress = Progress::new(NAME, true);
-        let recording = record_peer(
-            &stream,
-            tx_peer,
-            Incoming::all(tx_events),
-            sink,
-            (Some(Arc::clone(&measure)), None, None),
-            progress,
-        );
-        let sending = Sending::start(sources, (video, audio), ssrcs, &sent, None, None);
-        (Loop::Janus(Box::new(echo)), recording, sending)
-    } else {
-        let mut joined = join(&args.conn, network, Purpose::Session("echo-test")).await?;
-        let looped = async {
-            let (stream_id, answer) = joined
-                .client
-                .publish(NAME, (true, true), &msid, offer, None)
-                .await?;
-            tx_peer.accept_answer(&answer).await?;
-            media_connected(&tx_peer).await?;
-            Ok::<_, Failure>(stream_id)
-        }
-        .await;
-        let stream_id = match looped {
-            Ok(id) => id,
-            Err(e) => {
-                joined.client.disconnect().await;
-                return Err(e);
-            }
-        };
-        let sending = Sending::start(sources, (video, audio), ssrcs, &sent, None, None);
-        // What comes back comes over the same connection.
-        let peer = SharedPeer::over(Arc::new(tx_peer), tx_events);
-        let (feed, tracks) = tokio::sync::mpsc::unbounded_channel();
-        let subscribed = async {
-            wait_for_stream(&mut joined, &stream_id).await?;
-            peer.subscribe(
-                &joined.client,
-                &stream_id,
-                (true, true),
-                &feed,
-                Via::Server(None),
-            )
-            .await
-        }
-        .await;
-        match subscribed {
-            Ok(()) => {}
-            Err(e) => {
-                sending.finish().await;
-                joined.client.disconnect().await;
-                peer.peer().close().await;
-                return Err(e);
-            }
-        }
-        let progress = Progress::new(NAME, true);
-        let mut recording = record_peer(
-            &stream,
-            Arc::clone(peer.peer()),
-            tracks,
-            sink,
-            (Some(Arc::clone(&measure)), None, None),
-            progress,
-        );
-        recording.keep_peer();
-        (
-            Loop::Native(Box::new(joined), Arc::clone(peer.peer()), stream_id),
-            recording,
-            sending,
-        )
+    let tracks = add_tracks(&peer, sources.codecs(), &msid, janus, ssrcs).await?;
+    let offer = peer.create_offer().await?;
+    let out = Outbound {
+        peer,
+        incoming,
+        offer,
+        msid,
+        tracks,
+        ssrcs,
+        sources,
+    };
+    let (lp, recording, sending) = match janus {
+        true => through_janus(&args, out, back, &sent).await?,
+        false => through_vcall(&args, network, out, back, &sent).await?,
     };
 
     // Send for the duration (or until Ctrl-C), then stop and tear down cleanly.
@@ -187,6 +148,98 @@ pub async fn echo_test(
     })
 }
 
+/// Through Janus's EchoTest plugin: one connection, the media looped back in the sections
+/// it went out in.
+async fn through_janus(
+    args: &EchoTestArgs,
+    out: Outbound,
+    back: Back,
+    sent: &Progress,
+) -> Result<(Loop, Recording, Sending), Failure> {
+    let (echo, answer) = EchoTest::start(&janus_options(&args.conn), out.offer).await?;
+    let setup = async {
+        out.peer.accept_answer(&answer).await?;
+        media_connected(&out.peer).await
+    }
+    .await;
+    if let Err(e) = setup {
+        echo.stop().await;
+        return Err(e);
+    }
+    let recording = record_peer(
+        &echo_stream(),
+        Arc::new(out.peer),
+        Incoming::all(out.incoming),
+        back.sink,
+        (Some(back.measure), None, None),
+        Progress::new(NAME, true),
+    );
+    let sending = Sending::start(out.sources, out.tracks, out.ssrcs, sent, None, None);
+    Ok((Loop::Janus(Box::new(echo)), recording, sending))
+}
+
+/// Through a vcall server: the stream published, and subscribed to on the same connection
+/// once the server reports it live (out through the SFU and back).
+async fn through_vcall(
+    args: &EchoTestArgs,
+    network: Network,
+    out: Outbound,
+    back: Back,
+    sent: &Progress,
+) -> Result<(Loop, Recording, Sending), Failure> {
+    let mut joined = join(&args.conn, network, Purpose::Session("echo-test")).await?;
+    let looped = async {
+        let (stream_id, answer) = joined
+            .client
+            .publish(NAME, (true, true), &out.msid, out.offer, None)
+            .await?;
+        out.peer.accept_answer(&answer).await?;
+        media_connected(&out.peer).await?;
+        Ok::<_, Failure>(stream_id)
+    }
+    .await;
+    let stream_id = match looped {
+        Ok(id) => id,
+        Err(e) => {
+            joined.client.disconnect().await;
+            return Err(e);
+        }
+    };
+    let sending = Sending::start(out.sources, out.tracks, out.ssrcs, sent, None, None);
+    // What comes back comes over the same connection.
+    let peer = SharedPeer::over(Arc::new(out.peer), out.incoming);
+    let (feed, tracks) = mpsc::unbounded_channel();
+    let subscribed = async {
+        wait_for_stream(&mut joined, &stream_id).await?;
+        peer.subscribe(
+            &joined.client,
+            &stream_id,
+            (true, true),
+            &feed,
+            Via::Server(None),
+        )
+        .await
+    }
+    .await;
+    if let Err(e) = subscribed {
+        sending.finish().await;
+        joined.client.disconnect().await;
+        peer.peer().close().await;
+        return Err(e);
+    }
+    let mut recording = record_peer(
+        &echo_stream(),
+        Arc::clone(peer.peer()),
+        tracks,
+        back.sink,
+        (Some(back.measure), None, None),
+        Progress::new(NAME, true),
+    );
+    recording.keep_peer();
+    let lp = Loop::Native(Box::new(joined), Arc::clone(peer.peer()), stream_id);
+    Ok((lp, recording, sending))
+}
+
 /// Waits until the server reports our stream live.
 async fn wait_for_stream(
     joined: &mut Joined,
@@ -201,7 +254,11 @@ async fn wait_for_stream(
                 Some(SessionEvent::SessionDisconnected { reason }) => {
                     return Err(crate::client::disconnected_failure(&reason));
                 }
-                None => return Err(crate::client::disconnected_failure("networkDisconnected")),
+                None => {
+                    return Err(crate::client::disconnected_failure(
+                        &Reason::NetworkDisconnected,
+                    ));
+                }
                 Some(_) => {}
             }
         }

@@ -22,7 +22,7 @@ use crate::cli::{ConnArgs, IceTransport};
 use crate::exit::{Exit, Failure};
 use crate::media::SourceError;
 use crate::peer::{Network, Peer, PeerConfig, PeerState};
-use crate::session::{SessionEvent, Stream};
+use crate::session::{Reason, SessionEvent, Stream};
 use crate::signaling::Client;
 use crate::signaling::janus::JanusOptions;
 use crate::signaling::janus::videoroom::{RoomOptions, VideoRoomClient};
@@ -262,13 +262,17 @@ async fn next_signal(signal: Option<&mut tokio::signal::unix::Signal>) {
 }
 
 /// The exit code for a session that ended with `sessionDisconnected { reason }`.
-pub fn disconnected_failure(reason: &str) -> Failure {
+pub fn disconnected_failure(reason: &Reason) -> Failure {
     let text = match reason {
-        "serverShutdown" => "the server shut down".to_owned(),
-        "forceDisconnected" => "a moderator removed this connection from the session".to_owned(),
-        "networkDisconnected" => "the connection to the server was lost".to_owned(),
-        "sessionTimeout" => "the server timed the session out (no keepalives arrived)".to_owned(),
-        "roomDestroyed" => "the room was destroyed".to_owned(),
+        Reason::ServerShutdown => "the server shut down".to_owned(),
+        Reason::ForceDisconnected => {
+            "a moderator removed this connection from the session".to_owned()
+        }
+        Reason::NetworkDisconnected => "the connection to the server was lost".to_owned(),
+        Reason::SessionTimeout => {
+            "the server timed the session out (no keepalives arrived)".to_owned()
+        }
+        Reason::RoomDestroyed => "the room was destroyed".to_owned(),
         other => format!("disconnected from the session ({other})"),
     };
     Failure::new(Exit::Disconnected, format!("session ended: {text}"))

@@ -21,8 +21,10 @@ use crate::exit::{CmdResult, Exit, Failure};
 use crate::media::sources::{
     self, AudioSource, AudioSpec, Tone, VideoSource, VideoSpec, WavSource, Y4mSource,
 };
-use crate::peer::{LocalTrack, Network, Peer, PeerState, Section, SendEstimate, SendRate};
-use crate::session::{MediaPath, SessionEvent, StreamId, SubscriptionId, now_ms};
+use crate::peer::{
+    LocalTrack, Network, Peer, PeerConfig, PeerState, Section, SendEstimate, SendRate,
+};
+use crate::session::{MediaPath, Reason, SessionEvent, StreamId, SubscriptionId, now_ms};
 use crate::signaling::Client;
 use crate::signaling::native::DirectRequest;
 use crate::vocab::Codec;
@@ -44,6 +46,9 @@ const MAX_LATE: Duration = Duration::from_millis(500);
 
 /// How often the encoders' rates follow the send estimates.
 const ADAPT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How often the media path to the server is looked at.
+const MEDIA_CHECK_INTERVAL: Duration = Duration::from_millis(250);
 
 /// How long ICE/DTLS may take before the publish fails.
 const CONNECT_LIMIT: Duration = Duration::from_secs(20);
@@ -581,6 +586,32 @@ enum End {
     SourceEnded,
 }
 
+/// Everything a running publish waits for.
+enum Event {
+    /// `--duration` has passed.
+    DurationReached,
+    /// Ctrl-C, or the caller's stop.
+    Interrupted,
+    /// A source ended (`Ok`) or failed.
+    SourceDone(Option<Result<(), Failure>>),
+    /// Time to redraw the progress line.
+    ProgressDue,
+    /// Time for `--stats-interval`'s figures.
+    StatsDue,
+    /// Time for the encoders to follow the send estimates.
+    AdaptDue,
+    /// The server has not confirmed the stream within [`CONNECT_LIMIT`].
+    ConfirmOverdue,
+    /// The server connection's state changed (`false`: it failed or closed).
+    ServerConnection(bool),
+    /// Time to look at the media path (a broken one is restarted).
+    MediaCheckDue,
+    /// The server asks something of a direct stream's publisher (`None`: it no longer can).
+    Direct(Option<DirectRequest>),
+    /// The session said something (`None`: its connection is gone).
+    Session(Option<SessionEvent>),
+}
+
 /// A stream published through the server on one connection.
 struct Live {
     peer: Peer,
@@ -589,19 +620,19 @@ struct Live {
 }
 
 /// What a publish needs to make a connection for its tracks.
-struct Plan<'a> {
-    client: &'a Client,
-    peer_config: &'a crate::peer::PeerConfig,
+struct Plan {
+    client: Client,
+    peer_config: PeerConfig,
     codecs: (Option<Codec>, bool),
     ssrcs: Ssrcs,
-    name: &'a str,
+    name: String,
 }
 
 /// Publishes through the server on a new connection up to its media flowing; `again`: the
 /// id the stream had before the client joined again, or the id of the direct stream to
 /// route through the server.
-async fn go_live(plan: &Plan<'_>, again: Option<&StreamId>) -> Result<Live, Failure> {
-    let (peer, _tracks) = Peer::new(plan.peer_config).await?;
+async fn go_live(plan: &Plan, again: Option<&StreamId>) -> Result<Live, Failure> {
+    let (peer, _tracks) = Peer::new(&plan.peer_config).await?;
     let msid = new_msid();
     let tracks = add_tracks(&peer, plan.codecs, &msid, false, plan.ssrcs).await?;
     let offer = match plan.client.gathering_wait() {
@@ -611,10 +642,10 @@ async fn go_live(plan: &Plan<'_>, again: Option<&StreamId>) -> Result<Live, Fail
     let media = (tracks.1.is_some(), tracks.0.is_some());
     let (stream_id, answer) = plan
         .client
-        .publish(plan.name, media, &msid, offer.clone(), again)
+        .publish(&plan.name, media, &msid, offer.clone(), again)
         .await?;
     peer.accept_answer(&answer).await?;
-    after_answer(&peer, plan.client, &offer).await;
+    after_answer(&peer, &plan.client, &offer).await;
     tracing::info!(stream = %stream_id, "publishing");
     media_connected(&peer).await?;
     Ok(Live {
@@ -626,15 +657,15 @@ async fn go_live(plan: &Plan<'_>, again: Option<&StreamId>) -> Result<Live, Fail
 
 /// Publishes directly (a peer-to-peer session): the stream is announced, and its media goes
 /// to each subscriber that asks, on a connection of its own.
-async fn go_direct(plan: &Plan<'_>, again: Option<&StreamId>) -> Result<StreamId, Failure> {
-    let Client::Native(c) = plan.client else {
+async fn go_direct(plan: &Plan, again: Option<&StreamId>) -> Result<StreamId, Failure> {
+    let Client::Native(c) = &plan.client else {
         return Err(Failure::new(
             Exit::Usage,
             "only a vcall server has peer-to-peer sessions",
         ));
     };
     let media = (plan.codecs.1, plan.codecs.0.is_some());
-    let stream_id = c.publish_direct(plan.name, media, again).await?;
+    let stream_id = c.publish_direct(&plan.name, media, again).await?;
     tracing::info!(stream = %stream_id, "publishing directly (peer-to-peer)");
     Ok(stream_id)
 }
@@ -646,8 +677,8 @@ struct DirectOut {
 }
 
 /// Answers a subscriber's offer on a new connection carrying the stream's tracks.
-async fn answer_direct(plan: &Plan<'_>, offer: &str) -> Result<(DirectOut, String), Failure> {
-    let (peer, _tracks) = Peer::new(plan.peer_config).await?;
+async fn answer_direct(plan: &Plan, offer: &str) -> Result<(DirectOut, String), Failure> {
+    let (peer, _tracks) = Peer::new(&plan.peer_config).await?;
     let tracks = add_tracks(&peer, plan.codecs, &new_msid(), false, plan.ssrcs).await?;
     match peer.accept_offer(offer).await {
         Ok(answer) => Ok((
@@ -731,220 +762,347 @@ async fn state_change(state: &mut Option<watch::Receiver<PeerState>>) -> bool {
     }
 }
 
-/// Publishes until the duration, the end of the sources, or `stop` (Ctrl-C for the CLI).
+/// Publishes until the duration, the end of the sources, or `stop` (Ctrl-C for the CLI):
+/// the sources are opened and the session joined (plan), one event loop follows the
+/// session and the connections (run), and the end is reported once everything sent has
+/// arrived (report).
 pub async fn publish(
     args: PublishArgs,
     progress: Progress,
-    stop_signal: impl std::future::Future<Output = ()>,
+    stop: impl std::future::Future<Output = ()>,
 ) -> CmdResult {
     let sources = open_sources(&args)?;
     let budget = sources.budget(&args);
-    let mut adapter = Adapter::new(budget);
     let network = Network::new(args.impair.impair.as_ref());
-    let Joined {
-        client,
-        first,
-        mut events,
-        mut peer_config,
-    } = join(&args.conn, network, Purpose::Publish).await?;
+    let mut joined = join(&args.conn, network, Purpose::Publish).await?;
     let (min, max) = budget.range();
-    peer_config.send_rate = SendRate {
+    joined.peer_config.send_rate = SendRate {
         min,
         max,
         start: SendRate::PUBLISHER_START,
     };
-    let p2p = matches!(first, SessionEvent::SessionConnected { p2p: true, .. });
-    let mut direct_requests = match &client {
-        Client::Native(c) if p2p => c.direct_requests(),
-        _ => None,
-    };
-    let plan = Plan {
-        client: &client,
-        peer_config: &peer_config,
-        codecs: sources.codecs(),
-        ssrcs: Ssrcs::random(),
-        name: &args.name,
-    };
-    // Whatever fails from here on, the session is left cleanly.
-    let mut outlets = Outlets::default();
-    let started = match p2p {
-        true => go_direct(&plan, None).await,
-        false => go_live(&plan, None).await.map(|live| {
-            outlets.server = Some((live.peer, live.tracks));
-            live.stream_id
-        }),
-    };
-    let mut stream_id = match started {
-        Ok(s) => s,
-        Err(e) => {
-            client.disconnect().await;
-            return Err(e);
-        }
-    };
-    let codecs = plan.codecs;
+    let mut publisher = Publisher::start(&args, sources, budget, joined, progress).await?;
+    let outcome = publisher.run(stop).await;
+    publisher.report(outcome).await
+}
 
-    let mut monitor = args
-        .stats_interval
-        .map(|i| Monitor::new(stream_id.as_str(), true, i, args.json, progress.clone()));
-    let first_tracks = outlets
-        .server
-        .as_ref()
-        .map_or((None, None), |(_, t)| t.clone());
-    let mut sending = Sending::start(
-        sources,
-        first_tracks,
-        plan.ssrcs,
-        &progress,
-        monitor.as_ref().map(|m| &m.tracks),
-        Some(adapter.rates()),
-    );
-    let mut stats_tick = stats_ticker(args.stats_interval);
+/// A publish under way: its connections, its sources sending on them, and what it knows of
+/// the session between events.
+struct Publisher {
+    plan: Plan,
+    events: mpsc::UnboundedReceiver<SessionEvent>,
+    /// Whether the session is peer-to-peer (the stream is published directly).
+    p2p: bool,
+    /// What the server asks of a direct stream's publisher.
+    direct_requests: Option<mpsc::UnboundedReceiver<DirectRequest>>,
+    outlets: Outlets,
+    stream_id: StreamId,
+    sending: Sending,
+    adapter: Adapter,
+    monitor: Option<Monitor>,
+    progress: Progress,
+    duration: Option<Duration>,
+    stats_interval: Option<Duration>,
+    json: bool,
+    /// The server connection's state, while there is one.
+    peer_state: Option<watch::Receiver<PeerState>>,
+    /// Whether the server confirmed the stream (`streamCreated`): it receives media.
+    confirmed: bool,
+    /// Between `reconnecting` and publishing again: the old connection's failure is expected.
+    rejoining: bool,
+    media_watch: MediaWatch,
+}
 
-    let duration = async {
-        match args.duration {
-            Some(d) => tokio::time::sleep(d).await,
-            None => std::future::pending().await,
+impl Publisher {
+    /// Publishes (through the server, or directly in a peer-to-peer session) and starts the
+    /// sources; the session is left cleanly when that fails.
+    async fn start(
+        args: &PublishArgs,
+        sources: Sources,
+        budget: Budget,
+        joined: Joined,
+        progress: Progress,
+    ) -> Result<Publisher, Failure> {
+        let Joined {
+            client,
+            first,
+            events,
+            peer_config,
+        } = joined;
+        let p2p = matches!(first, SessionEvent::SessionConnected { p2p: true, .. });
+        let direct_requests = match &client {
+            Client::Native(c) if p2p => c.direct_requests(),
+            _ => None,
+        };
+        let plan = Plan {
+            client,
+            peer_config,
+            codecs: sources.codecs(),
+            ssrcs: Ssrcs::random(),
+            name: args.name.clone(),
+        };
+        let mut outlets = Outlets::default();
+        let started = match p2p {
+            true => go_direct(&plan, None).await,
+            false => go_live(&plan, None).await.map(|live| {
+                outlets.server = Some((live.peer, live.tracks));
+                live.stream_id
+            }),
+        };
+        let stream_id = match started {
+            Ok(s) => s,
+            Err(e) => {
+                plan.client.disconnect().await;
+                return Err(e);
+            }
+        };
+        let adapter = Adapter::new(budget);
+        let monitor = args
+            .stats_interval
+            .map(|i| Monitor::new(stream_id.as_str(), true, i, args.json, progress.clone()));
+        let first_tracks = outlets
+            .server
+            .as_ref()
+            .map_or((None, None), |(_, t)| t.clone());
+        let sending = Sending::start(
+            sources,
+            first_tracks,
+            plan.ssrcs,
+            &progress,
+            monitor.as_ref().map(|m| &m.tracks),
+            Some(adapter.rates()),
+        );
+        Ok(Publisher {
+            peer_state: outlets.server.as_ref().map(|(p, _)| p.state()),
+            plan,
+            events,
+            p2p,
+            direct_requests,
+            outlets,
+            stream_id,
+            sending,
+            adapter,
+            monitor,
+            progress,
+            duration: args.duration,
+            stats_interval: args.stats_interval,
+            json: args.json,
+            confirmed: false,
+            rejoining: false,
+            media_watch: MediaWatch::default(),
+        })
+    }
+
+    /// The event loop: one `select!` over everything a publish waits for, each [`Event`]
+    /// handled in turn, until an [`End`] or a failure.
+    async fn run(&mut self, stop: impl std::future::Future<Output = ()>) -> Result<End, Failure> {
+        tokio::pin!(stop);
+        let duration = sleep_for(self.duration);
+        tokio::pin!(duration);
+        let confirm_limit = tokio::time::sleep(CONNECT_LIMIT);
+        tokio::pin!(confirm_limit);
+        let mut stats = stats_ticker(self.stats_interval);
+        let mut media_check = tokio::time::interval(MEDIA_CHECK_INTERVAL);
+        let mut adapt = tokio::time::interval(ADAPT_INTERVAL);
+        loop {
+            let waiting = !self.rejoining;
+            let event = tokio::select! {
+                () = &mut duration => Event::DurationReached,
+                () = &mut stop => Event::Interrupted,
+                r = self.sending.done.recv() => Event::SourceDone(r),
+                _ = self.progress.tick() => Event::ProgressDue,
+                _ = stats.tick(), if self.monitor.is_some() => Event::StatsDue,
+                _ = adapt.tick() => Event::AdaptDue,
+                () = &mut confirm_limit, if !self.confirmed && waiting => Event::ConfirmOverdue,
+                alive = state_change(&mut self.peer_state), if waiting => Event::ServerConnection(alive),
+                _ = media_check.tick(), if waiting => Event::MediaCheckDue,
+                req = async { self.direct_requests.as_mut()?.recv().await },
+                    if self.direct_requests.is_some() && waiting => Event::Direct(req),
+                ev = self.events.recv() => Event::Session(ev),
+            };
+            if matches!(
+                event,
+                Event::Session(Some(SessionEvent::Reconnected { .. }))
+            ) {
+                // Confirmation is awaited again for the stream published again.
+                confirm_limit
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + CONNECT_LIMIT);
+            }
+            if let Some(end) = self.handle(event).await? {
+                return Ok(end);
+            }
         }
-    };
-    tokio::pin!(duration);
-    let ctrl_c = stop_signal;
-    tokio::pin!(ctrl_c);
-    let mut peer_state = outlets.server.as_ref().map(|(p, _)| p.state());
-    let mut seen_created = false;
-    let created_limit = tokio::time::sleep(CONNECT_LIMIT);
-    tokio::pin!(created_limit);
-    // Between `reconnecting` and publishing again: the old connection's failure is expected.
-    let mut rejoining = false;
-    let mut media_watch = MediaWatch::default();
-    let mut media_tick = tokio::time::interval(Duration::from_millis(250));
-    let mut adapt_tick = tokio::time::interval(ADAPT_INTERVAL);
-    let outcome: Result<End, Failure> = loop {
-        tokio::select! {
-            _ = &mut duration => break Ok(End::Duration),
-            _ = &mut ctrl_c => break Ok(End::Interrupted),
-            r = sending.done.recv() => match r {
-                Some(Err(e)) => break Err(e),
-                _ => break Ok(End::SourceEnded),
-            },
-            _ = progress.tick() => {}
-            _ = stats_tick.tick(), if monitor.is_some() => {
-                if let (Some(m), Some(peer)) = (monitor.as_mut(), outlets.stats_peer()) {
-                    m.path = outlets.path();
-                    m.congestion = Some((adapter.json(), adapter.line()));
+    }
+
+    async fn handle(&mut self, event: Event) -> Result<Option<End>, Failure> {
+        match event {
+            Event::DurationReached => return Ok(Some(End::Duration)),
+            Event::Interrupted => return Ok(Some(End::Interrupted)),
+            Event::SourceDone(Some(Err(e))) => return Err(e),
+            Event::SourceDone(_) => return Ok(Some(End::SourceEnded)),
+            Event::ProgressDue => {}
+            Event::StatsDue => {
+                if let (Some(m), Some(peer)) = (self.monitor.as_mut(), self.outlets.stats_peer()) {
+                    m.path = self.outlets.path();
+                    m.congestion = Some((self.adapter.json(), self.adapter.line()));
                     m.sample(peer).await;
                 }
             }
-            _ = adapt_tick.tick() => {
-                adapter.step(outlets.estimates());
+            Event::AdaptDue => {
+                self.adapter.step(self.outlets.estimates());
             }
-            _ = &mut created_limit, if !seen_created && !rejoining => {
-                break Err(Failure::new(Exit::Media, "the server did not confirm the stream: it received no media"));
+            Event::ConfirmOverdue => {
+                return Err(Failure::new(
+                    Exit::Media,
+                    "the server did not confirm the stream: it received no media",
+                ));
             }
-            alive = state_change(&mut peer_state), if !rejoining => {
-                if !alive {
-                    break Err(Failure::new(Exit::Media, "the media connection to the server failed"));
-                }
+            Event::ServerConnection(true) => {}
+            Event::ServerConnection(false) => {
+                return Err(Failure::new(
+                    Exit::Media,
+                    "the media connection to the server failed",
+                ));
             }
-            _ = media_tick.tick(), if !rejoining => {
+            Event::MediaCheckDue => {
                 // A broken media path is restarted (ICE) while signaling stays up.
-                if let Some((peer, _)) = &outlets.server
-                    && let Err(e) = media_watch.check(peer, &client).await
-                {
-                    break Err(e);
+                if let Some((peer, _)) = &self.outlets.server {
+                    self.media_watch.check(peer, &self.plan.client).await?;
                 }
             }
-            req = async { direct_requests.as_mut()?.recv().await }, if direct_requests.is_some() && !rejoining => {
-                let Some(req) = req else {
-                    direct_requests = None;
-                    continue;
-                };
-                if let Err(e) = serve_direct(&plan, req, &stream_id, &mut outlets, &sending).await {
-                    break Err(e);
-                }
-                if peer_state.is_none() {
-                    peer_state = outlets.server.as_ref().map(|(p, _)| p.state());
+            Event::Direct(None) => self.direct_requests = None,
+            Event::Direct(Some(req)) => {
+                serve_direct(
+                    &self.plan,
+                    req,
+                    &self.stream_id,
+                    &mut self.outlets,
+                    &self.sending,
+                )
+                .await?;
+                if self.peer_state.is_none() {
+                    self.peer_state = self.outlets.server.as_ref().map(|(p, _)| p.state());
                 }
             }
-            ev = events.recv() => match ev {
-                Some(SessionEvent::StreamCreated { stream }) if stream.id == stream_id => {
-                    seen_created = true;
-                    tracing::info!(stream = %stream_id, "stream is live");
-                    if args.json {
-                        crate::jsonl::emit("published", serde_json::json!({
-                            "streamId": stream_id, "name": args.name,
-                            "hasAudio": codecs.1, "hasVideo": codecs.0.is_some(),
+            Event::Session(None) => return Err(disconnected_failure(&Reason::NetworkDisconnected)),
+            Event::Session(Some(ev)) => return self.on_session_event(ev).await,
+        }
+        Ok(None)
+    }
+
+    async fn on_session_event(&mut self, event: SessionEvent) -> Result<Option<End>, Failure> {
+        match event {
+            SessionEvent::StreamCreated { stream } if stream.id == self.stream_id => {
+                self.confirmed = true;
+                tracing::info!(stream = %self.stream_id, "stream is live");
+                if self.json {
+                    let (video, audio) = self.plan.codecs;
+                    crate::jsonl::emit(
+                        "published",
+                        serde_json::json!({
+                            "streamId": self.stream_id, "name": self.plan.name,
+                            "hasAudio": audio, "hasVideo": video.is_some(),
                             "path": stream.path.as_str(),
-                        }));
-                    }
-                }
-                Some(SessionEvent::StreamDestroyed { stream, reason }) if stream.id == stream_id => {
-                    break Err(Failure::new(Exit::Disconnected, format!("the stream was stopped by the server ({reason})")));
-                }
-                Some(SessionEvent::SessionDisconnected { reason }) => break Err(disconnected_failure(&reason)),
-                None => break Err(disconnected_failure("networkDisconnected")),
-                Some(ev @ SessionEvent::StreamPathChanged { .. }) => report_path(&ev, args.json),
-                Some(ev @ SessionEvent::Reconnecting { .. }) => {
-                    report_rejoin(&ev, args.json);
-                    rejoining = true;
-                }
-                Some(ev @ SessionEvent::Reconnected { .. }) => {
-                    report_rejoin(&ev, args.json);
-                    // The stream again, on new connections, under its old id where the
-                    // server can; the sources never stopped.
-                    sending.clear();
-                    std::mem::take(&mut outlets).close().await;
-                    let again = match p2p {
-                        true => go_direct(&plan, Some(&stream_id)).await,
-                        false => go_live(&plan, Some(&stream_id)).await.map(|live| {
-                            sending.attach(live.tracks.clone());
-                            outlets.server = Some((live.peer, live.tracks));
-                            live.stream_id
                         }),
-                    };
-                    stream_id = match again {
-                        Ok(id) => id,
-                        Err(e) => break Err(e),
-                    };
-                    peer_state = outlets.server.as_ref().map(|(p, _)| p.state());
-                    media_watch = MediaWatch::default();
-                    seen_created = false;
-                    created_limit.as_mut().reset(tokio::time::Instant::now() + CONNECT_LIMIT);
-                    rejoining = false;
+                    );
                 }
-                Some(_) => {}
-            },
+            }
+            SessionEvent::StreamDestroyed { stream, reason } if stream.id == self.stream_id => {
+                return Err(Failure::new(
+                    Exit::Disconnected,
+                    format!("the stream was stopped by the server ({reason})"),
+                ));
+            }
+            SessionEvent::SessionDisconnected { reason } => {
+                return Err(disconnected_failure(&reason));
+            }
+            ev @ SessionEvent::StreamPathChanged { .. } => report_path(&ev, self.json),
+            ev @ SessionEvent::Reconnecting { .. } => {
+                report_rejoin(&ev, self.json);
+                self.rejoining = true;
+            }
+            ev @ SessionEvent::Reconnected { .. } => {
+                report_rejoin(&ev, self.json);
+                self.publish_again().await?;
+            }
+            _ => {}
         }
-    };
-    // Stop the sources and send what they made, wait until it is there, sum up, then leave
-    // cleanly.
-    sending.finish().await;
-    outlets.delivered().await;
-    if let (Some(mut m), Some(peer)) = (monitor, outlets.stats_peer()) {
-        m.congestion = Some((adapter.summary_json(), adapter.summary_line()));
-        m.finish(peer).await;
+        Ok(None)
     }
-    let session_alive = !matches!(&outcome, Err(f) if f.code == Exit::Disconnected);
-    if session_alive {
-        if let Err(e) = client.unpublish(&stream_id).await {
-            tracing::debug!("unpublish: {e}");
+
+    /// After joining again: the stream again, on new connections, under its old id where
+    /// the server can; the sources never stopped.
+    async fn publish_again(&mut self) -> Result<(), Failure> {
+        self.sending.clear();
+        std::mem::take(&mut self.outlets).close().await;
+        self.stream_id = match self.p2p {
+            true => go_direct(&self.plan, Some(&self.stream_id)).await?,
+            false => {
+                let live = go_live(&self.plan, Some(&self.stream_id)).await?;
+                self.sending.attach(live.tracks.clone());
+                self.outlets.server = Some((live.peer, live.tracks));
+                live.stream_id
+            }
+        };
+        self.peer_state = self.outlets.server.as_ref().map(|(p, _)| p.state());
+        self.media_watch = MediaWatch::default();
+        self.confirmed = false;
+        self.rejoining = false;
+        Ok(())
+    }
+
+    /// Stops the sources and sends what they made, waits until it is there, sums up, then
+    /// leaves cleanly; the exit code from `outcome`.
+    async fn report(self, outcome: Result<End, Failure>) -> CmdResult {
+        let Publisher {
+            plan,
+            mut outlets,
+            stream_id,
+            sending,
+            adapter,
+            monitor,
+            progress,
+            json,
+            ..
+        } = self;
+        sending.finish().await;
+        outlets.delivered().await;
+        if let (Some(mut m), Some(peer)) = (monitor, outlets.stats_peer()) {
+            m.congestion = Some((adapter.summary_json(), adapter.summary_line()));
+            m.finish(peer).await;
         }
-        client.disconnect().await;
+        let session_alive = !matches!(&outcome, Err(f) if f.code == Exit::Disconnected);
+        if session_alive {
+            if let Err(e) = plan.client.unpublish(&stream_id).await {
+                tracing::debug!("unpublish: {e}");
+            }
+            plan.client.disconnect().await;
+        }
+        outlets.close().await;
+        progress.finish();
+        if json {
+            let (video, audio, bytes) = progress.counts();
+            crate::jsonl::emit(
+                "publishSummary",
+                serde_json::json!({
+                    "streamId": stream_id, "videoFrames": video, "audioFrames": audio,
+                    "bytes": bytes, "durationMs": progress.elapsed().as_millis() as u64,
+                }),
+            );
+        }
+        match outcome? {
+            End::Duration | End::SourceEnded => Ok(Exit::Ok),
+            End::Interrupted => Ok(Exit::Interrupted),
+        }
     }
-    outlets.close().await;
-    progress.finish();
-    if args.json {
-        let (video, audio, bytes) = progress.counts();
-        crate::jsonl::emit(
-            "publishSummary",
-            serde_json::json!({
-                "streamId": stream_id, "videoFrames": video, "audioFrames": audio, "bytes": bytes,
-                "durationMs": progress.elapsed().as_millis() as u64,
-            }),
-        );
-    }
-    match outcome? {
-        End::Duration | End::SourceEnded => Ok(Exit::Ok),
-        End::Interrupted => Ok(Exit::Interrupted),
+}
+
+/// Completes after `d`, or never.
+async fn sleep_for(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -952,13 +1110,13 @@ pub async fn publish(
 /// connection of its own, closes one whose subscription ended, or publishes through the
 /// server as well.
 async fn serve_direct(
-    plan: &Plan<'_>,
+    plan: &Plan,
     req: DirectRequest,
     stream_id: &StreamId,
     outlets: &mut Outlets,
     sending: &Sending,
 ) -> Result<(), Failure> {
-    let Client::Native(c) = plan.client else {
+    let Client::Native(c) = &plan.client else {
         return Ok(());
     };
     match req {

@@ -33,7 +33,8 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::auth::{SessionProps, unix_now};
 use crate::peer::{Network, Peer, PeerConfig, PeerState, RemoteTrack};
-use crate::session::{SessionId, StreamId, SubscriptionId, now_ms};
+use crate::session::{Reason, SessionId, StreamId, SubscriptionId, now_ms};
+use crate::signaling::native::wire::{WireConnection, WireStream};
 use crate::signaling::native::{ClientMsg, ErrorCode, ServerMsg};
 use crate::vocab::Kind;
 use forward::{Hub, Subscription};
@@ -685,8 +686,8 @@ async fn get_session(
         "locationHint": props.location_hint,
         "createdAt": props.created_at,
         "connectionCount": view.connections.len(),
-        "connections": view.connections,
-        "streams": view.streams,
+        "connections": view.connections.iter().map(WireConnection::from).collect::<Vec<_>>(),
+        "streams": view.streams.iter().map(WireStream::from).collect::<Vec<_>>(),
         "forwardedPackets": forwarded,
     }))
     .into_response()
@@ -745,7 +746,7 @@ async fn serve_socket(state: AppState, mut socket: WebSocket) {
                 Some(SockCmd::Send(msg)) => {
                     let text = serde_json::to_string(&msg).expect("server messages serialize");
                     if socket.send(Message::text(text)).await.is_err() {
-                        state.feed(Input::Closed { sock, reason: "networkDisconnected" });
+                        state.feed(Input::Closed { sock, reason: Reason::NetworkDisconnected });
                         break;
                     }
                 }
@@ -764,9 +765,9 @@ async fn serve_socket(state: AppState, mut socket: WebSocket) {
                         sock,
                         error: "binary frames are not part of the protocol (JSON text only)".into(),
                     },
-                    Some(Ok(Message::Close(_))) | None => Input::Closed { sock, reason: "clientDisconnected" },
+                    Some(Ok(Message::Close(_))) | None => Input::Closed { sock, reason: Reason::ClientDisconnected },
                     Some(Ok(_)) => continue, // ping and pong
-                    Some(Err(_)) => Input::Closed { sock, reason: "networkDisconnected" },
+                    Some(Err(_)) => Input::Closed { sock, reason: Reason::NetworkDisconnected },
                 };
                 let closed = matches!(input, Input::Closed { .. });
                 state.feed(input);

@@ -11,8 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::auth::{AuthError, KeyPair, Role};
 use crate::session::{
-    Connection, ConnectionId, MediaPath, SessionEvent, SessionId, Stream, StreamId, SubscriptionId,
+    Connection, ConnectionId, MediaPath, Reason, SessionId, Stream, StreamId, SubscriptionId,
 };
+use crate::signaling::native::wire::Event;
 use crate::signaling::native::{ClientMsg, ErrorCode, PROTOCOL_VERSION, ServerMsg};
 
 /// How long a publisher has to get its tracks flowing before the publish is abandoned, ms.
@@ -41,7 +42,7 @@ pub(crate) enum Input {
     Unreadable { sock: SockId, error: String },
     /// The socket ended: the client went away (`clientDisconnected`) or the network did
     /// (`networkDisconnected`).
-    Closed { sock: SockId, reason: &'static str },
+    Closed { sock: SockId, reason: Reason },
     /// The connection's offer (a publish or a subscribe) was answered by its peer
     /// connection on the server, or could not be.
     Answered {
@@ -128,7 +129,7 @@ struct StreamEntry {
     /// Where its media on the server is (a direct stream's, once it is routed too).
     state: StreamState,
     /// A direct stream asked to be routed through the server: why.
-    route_reason: Option<String>,
+    route_reason: Option<Reason>,
 }
 
 impl StreamEntry {
@@ -302,7 +303,7 @@ impl Core {
             Input::Closed { sock, reason } => {
                 self.unjoined.remove(&sock);
                 if let Some(Some((session, conn))) = self.socks.remove(&sock) {
-                    self.leave(&session, &conn, reason);
+                    self.leave(&session, &conn, &reason);
                 }
             }
             Input::Answered { sock, result } => self.answered(sock, result, now),
@@ -369,7 +370,7 @@ impl Core {
         self.out.push(Output::Send { sock, msg });
     }
 
-    fn broadcast(&mut self, session: &SessionId, event: SessionEvent) {
+    fn broadcast(&mut self, session: &SessionId, event: Event) {
         let Some(room) = self.rooms.get(session) else {
             return;
         };
@@ -404,7 +405,7 @@ impl Core {
             ClientMsg::Connect { .. } => error(None, ErrorCode::BadRequest, "already connected"),
             ClientMsg::Disconnect => {
                 self.socks.remove(&sock);
-                self.leave(&session, &conn, "clientDisconnected");
+                self.leave(&session, &conn, &Reason::ClientDisconnected);
                 self.out.push(Output::Close { sock });
                 return;
             }
@@ -428,7 +429,7 @@ impl Core {
                     .and_then(|r| r.streams.get(&stream_id))
                     .is_some_and(|s| s.info.connection_id == conn);
                 if owned {
-                    self.end_stream(&session, &stream_id, "unpublished");
+                    self.end_stream(&session, &stream_id, &Reason::Unpublished);
                     ServerMsg::Ok { req }
                 } else {
                     error(
@@ -467,7 +468,7 @@ impl Core {
             ClientMsg::ForceUnpublish { req, stream_id } => {
                 if !role.may_moderate() {
                     forbidden(req, role, "force an unpublish")
-                } else if self.end_stream(&session, &stream_id, "forceUnpublished") {
+                } else if self.end_stream(&session, &stream_id, &Reason::ForceUnpublished) {
                     ServerMsg::Ok { req }
                 } else {
                     error(
@@ -491,17 +492,10 @@ impl Core {
                         format!("no connection {connection_id:?} in this session"),
                     ),
                     Some(target) => {
-                        self.send(
-                            target,
-                            ServerMsg::Event {
-                                event: SessionEvent::SessionDisconnected {
-                                    reason: "forceDisconnected".into(),
-                                },
-                            },
-                        );
+                        self.send(target, disconnected(&Reason::ForceDisconnected));
                         self.out.push(Output::Close { sock: target });
                         self.socks.remove(&target);
-                        self.leave(&session, &connection_id, "forceDisconnected");
+                        self.leave(&session, &connection_id, &Reason::ForceDisconnected);
                         ServerMsg::Ok { req }
                     }
                 }
@@ -557,7 +551,7 @@ impl Core {
             }
         };
         if self.shutting_down {
-            self.send(sock, disconnected("serverShutdown"));
+            self.send(sock, disconnected(&Reason::ServerShutdown));
             self.out.push(Output::Close { sock });
             return;
         }
@@ -567,12 +561,7 @@ impl Core {
             client_data,
             created_at: now,
         };
-        self.broadcast(
-            &session_id,
-            SessionEvent::ConnectionCreated {
-                connection: info.clone(),
-            },
-        );
+        self.broadcast(&session_id, Event::connection_created(&info));
         self.rooms
             .entry(session_id.clone())
             .or_insert_with(|| Room {
@@ -597,12 +586,12 @@ impl Core {
         self.send(
             sock,
             ServerMsg::Event {
-                event: SessionEvent::SessionConnected {
+                event: Event::SessionConnected {
                     session_id,
-                    connection: info.clone(),
+                    connection: (&info).into(),
                     connection_count: view.connections.len(),
-                    connections: view.connections,
-                    streams: view.streams,
+                    connections: view.connections.iter().map(Into::into).collect(),
+                    streams: view.streams.iter().map(Into::into).collect(),
                     p2p: props.p2p,
                 },
             },
@@ -725,7 +714,7 @@ impl Core {
                         };
                         self.send(sock, reply);
                         tracing::info!(stream = %info.id, name = %info.name, "direct stream created");
-                        self.broadcast(session, SessionEvent::StreamCreated { stream: info });
+                        self.broadcast(session, Event::stream_created(&info));
                         return None;
                     }
                     id
@@ -868,7 +857,7 @@ impl Core {
                         .expect("visible stream");
                     if entry.route_reason.is_none() {
                         entry.route_reason =
-                            Some(fallback.unwrap_or_else(|| "routedSubscriber".into()));
+                            Some(fallback.map_or(Reason::RoutedSubscriber, Reason::from));
                         if let Some(owner_sock) = owner_sock {
                             tracing::info!(stream = %stream_id, "routing a direct stream");
                             self.send(owner_sock, ServerMsg::Route { stream_id });
@@ -927,7 +916,7 @@ impl Core {
                     .and_then(|r| r.streams.get(&stream))
                     .is_some_and(StreamEntry::visible);
                 if visible {
-                    self.end_stream(&session, &stream, "mediaStopped");
+                    self.end_stream(&session, &stream, &Reason::MediaStopped);
                 } else {
                     if let Some(room) = self.rooms.get_mut(&session) {
                         room.streams.remove(&stream);
@@ -1098,7 +1087,7 @@ impl Core {
                 .collect()
         });
         for stream in own {
-            self.end_stream(&session, &stream, "mediaStopped");
+            self.end_stream(&session, &stream, &Reason::MediaStopped);
         }
         self.end_subscriptions_of(&session, &conn, |s| *s == SubState::Server);
     }
@@ -1141,15 +1130,12 @@ impl Core {
             // waited for it start.
             entry.info.path = MediaPath::Routed;
             let info = entry.info.clone();
-            let reason = entry.route_reason.clone().unwrap_or_default();
-            tracing::info!(stream = %info.id, reason, "direct stream routed");
-            self.broadcast(
-                &session,
-                SessionEvent::StreamPathChanged {
-                    stream: info,
-                    reason,
-                },
-            );
+            let reason = entry
+                .route_reason
+                .clone()
+                .unwrap_or(Reason::RoutedSubscriber);
+            tracing::info!(stream = %info.id, %reason, "direct stream routed");
+            self.broadcast(&session, Event::stream_path_changed(&info, &reason));
             let waiting: Vec<(SubscriptionId, SubState)> = self
                 .subs
                 .iter()
@@ -1181,7 +1167,7 @@ impl Core {
         entry.info.created_at = now;
         let info = entry.info.clone();
         tracing::info!(stream = %info.id, name = %info.name, "stream created");
-        self.broadcast(&session, SessionEvent::StreamCreated { stream: info });
+        self.broadcast(&session, Event::stream_created(&info));
     }
 
     fn timeout(&mut self, now: u64) {
@@ -1248,7 +1234,7 @@ impl Core {
                     ),
                 );
             }
-            self.end_stream(&session, &stream, "mediaStopped");
+            self.end_stream(&session, &stream, &Reason::MediaStopped);
         }
     }
 
@@ -1258,7 +1244,7 @@ impl Core {
             self.socks.iter().map(|(s, j)| (*s, j.is_some())).collect();
         for (sock, joined) in socks {
             if joined {
-                self.send(sock, disconnected("serverShutdown"));
+                self.send(sock, disconnected(&Reason::ServerShutdown));
                 self.out.push(Output::CloseMedia { sock });
             }
             self.out.push(Output::Close { sock });
@@ -1276,7 +1262,7 @@ impl Core {
     }
 
     /// Removes a connection: its streams end, its subscriptions close, the others are told.
-    fn leave(&mut self, session: &SessionId, conn: &ConnectionId, reason: &str) {
+    fn leave(&mut self, session: &SessionId, conn: &ConnectionId, reason: &Reason) {
         let own: Vec<StreamId> = self.rooms.get(session).map_or_else(Vec::new, |r| {
             r.streams
                 .values()
@@ -1298,19 +1284,13 @@ impl Core {
         if room.members.is_empty() && room.streams.is_empty() {
             self.rooms.remove(session);
         }
-        self.broadcast(
-            session,
-            SessionEvent::ConnectionDestroyed {
-                connection: member.info,
-                reason: reason.to_owned(),
-            },
-        );
-        tracing::info!(connection = %conn, reason, "left");
+        self.broadcast(session, Event::connection_destroyed(&member.info, reason));
+        tracing::info!(connection = %conn, %reason, "left");
     }
 
     /// Ends a stream in any state: its subscriptions close, and if others could see it they
     /// are told. Whether there was such a stream.
-    fn end_stream(&mut self, session: &SessionId, stream: &StreamId, reason: &str) -> bool {
+    fn end_stream(&mut self, session: &SessionId, stream: &StreamId, reason: &Reason) -> bool {
         let Some(entry) = self
             .rooms
             .get_mut(session)
@@ -1324,10 +1304,7 @@ impl Core {
             .filter(|(_, s)| s.stream == stream)
             .map(|(id, _)| id.clone())
             .collect();
-        let event = SessionEvent::StreamDestroyed {
-            stream: entry.info.clone(),
-            reason: reason.to_owned(),
-        };
+        let event = Event::stream_destroyed(&entry.info, reason);
         if entry.visible() {
             self.broadcast(session, event);
         } else if let Some(owner) = self.sock_of(session, &entry.info.connection_id) {
@@ -1352,7 +1329,7 @@ impl Core {
         self.out.push(Output::EndStream {
             stream: stream.to_owned(),
         });
-        tracing::info!(%stream, reason, "stream ended");
+        tracing::info!(%stream, %reason, "stream ended");
         true
     }
 
@@ -1376,11 +1353,9 @@ fn forbidden(req: u64, role: Role, what: &str) -> ServerMsg {
     )
 }
 
-fn disconnected(reason: &str) -> ServerMsg {
+fn disconnected(reason: &Reason) -> ServerMsg {
     ServerMsg::Event {
-        event: SessionEvent::SessionDisconnected {
-            reason: reason.into(),
-        },
+        event: Event::session_disconnected(reason),
     }
 }
 
@@ -1390,6 +1365,7 @@ mod tests {
 
     use super::*;
     use crate::auth::{SessionProps, TokenClaims};
+    use crate::session::SessionEvent;
 
     const T0: u64 = 1_800_000_000_000;
 
@@ -1432,7 +1408,7 @@ mod tests {
         msgs(out, to)
             .into_iter()
             .filter_map(|m| match m {
-                ServerMsg::Event { event } => Some(event),
+                ServerMsg::Event { event } => Some(SessionEvent::from(event)),
                 _ => None,
             })
             .collect()
@@ -1657,7 +1633,7 @@ mod tests {
         // Free again once its publisher is gone: granted.
         h.input(Input::Closed {
             sock: SockId(1),
-            reason: "networkDisconnected",
+            reason: Reason::NetworkDisconnected,
         });
         h.join(4, Role::Publisher);
         assert_eq!(again(&mut h, 4, first.as_str()), first);
@@ -1889,7 +1865,7 @@ mod tests {
         let out = h.msg(1, unpublish(2, &stream));
         assert!(matches!(
             events(&out, SockId(2)).as_slice(),
-            [SessionEvent::StreamDestroyed { reason, .. }] if reason == "unpublished"
+            [SessionEvent::StreamDestroyed { reason, .. }] if *reason == Reason::Unpublished
         ));
         assert_eq!(
             msgs(&out, SockId(1)).last(),
@@ -1971,7 +1947,7 @@ mod tests {
         assert_eq!(
             events(&out, SockId(2)),
             [SessionEvent::SessionDisconnected {
-                reason: "forceDisconnected".into()
+                reason: Reason::ForceDisconnected
             }]
         );
         for o in [
@@ -1984,7 +1960,7 @@ mod tests {
         assert!(matches!(
             events(&out, SockId(1)).as_slice(),
             [SessionEvent::ConnectionDestroyed { connection, reason }]
-                if connection.id == victim && reason == "forceDisconnected"
+                if connection.id == victim && *reason == Reason::ForceDisconnected
         ));
         assert_eq!(
             msgs(&out, SockId(3)).last(),
@@ -1996,7 +1972,7 @@ mod tests {
         // Its socket closing later changes nothing.
         let out = h.input(Input::Closed {
             sock: SockId(2),
-            reason: "clientDisconnected",
+            reason: Reason::ClientDisconnected,
         });
         assert!(out.is_empty(), "{out:?}");
         assert_eq!(h.core.view(&h.session).connections.len(), 2);
@@ -2025,7 +2001,7 @@ mod tests {
         assert!(matches!(
             events(&out, SockId(1)).as_slice(),
             [SessionEvent::StreamDestroyed { stream: s, reason }]
-                if s.id == stream && reason == "forceUnpublished"
+                if s.id == stream && *reason == Reason::ForceUnpublished
         ));
         assert_eq!(msgs(&out, SockId(3)), [ServerMsg::Ok { req: 2 }]);
         assert!(out.contains(&Output::EndStream {
@@ -2084,7 +2060,7 @@ mod tests {
         assert!(matches!(
             events(&out, SockId(2)).as_slice(),
             [SessionEvent::StreamDestroyed { stream, reason }]
-                if stream.id == mine && reason == "mediaStopped"
+                if stream.id == mine && *reason == Reason::MediaStopped
         ));
         assert!(out.contains(&Output::EndSubscription { sub }));
         assert_eq!(h.core.view(&h.session).connections.len(), 2);
@@ -2099,7 +2075,7 @@ mod tests {
         let sub = h.subscribed(2, 1, &stream);
         let out = h.input(Input::Closed {
             sock: SockId(1),
-            reason: "networkDisconnected",
+            reason: Reason::NetworkDisconnected,
         });
         match events(&out, SockId(2)).as_slice() {
             [
@@ -2160,7 +2136,7 @@ mod tests {
         for sock in [1, 2] {
             assert_eq!(
                 msgs(&out, SockId(sock)),
-                [disconnected("serverShutdown")],
+                [disconnected(&Reason::ServerShutdown)],
                 "socket {sock}"
             );
             assert!(out.contains(&Output::Close { sock: SockId(sock) }));
@@ -2187,7 +2163,7 @@ mod tests {
             },
             Input::Closed {
                 sock: SockId(1),
-                reason: "clientDisconnected",
+                reason: Reason::ClientDisconnected,
             },
         ] {
             let out = h.input(input);
@@ -2199,7 +2175,10 @@ mod tests {
         // A client arriving now is turned away.
         let token = h.token(Role::Publisher, h.now / 1000 + 60);
         let out = h.msg(4, h.connect_msg(token));
-        assert_eq!(msgs(&out, SockId(4)), [disconnected("serverShutdown")]);
+        assert_eq!(
+            msgs(&out, SockId(4)),
+            [disconnected(&Reason::ServerShutdown)]
+        );
     }
 
     fn p2p_harness() -> Harness {
@@ -2325,7 +2304,7 @@ mod tests {
         assert!(matches!(
             events(&out, SockId(2)).as_slice(),
             [SessionEvent::StreamPathChanged { stream: s, reason }]
-                if s.path == MediaPath::Routed && reason == "directFailed"
+                if s.path == MediaPath::Routed && *reason == Reason::DirectFailed
         ));
         assert!(out.iter().any(
             |o| matches!(o, Output::StartSubscription { sock: SockId(2), stream: s, .. } if *s == stream)
@@ -2524,7 +2503,7 @@ mod tests {
                         },
                         Op::Leave(n) => Input::Message { sock: sock(n), msg: ClientMsg::Disconnect },
                         Op::Unreadable(n) => Input::Unreadable { sock: sock(n), error: "x".into() },
-                        Op::Close(n) => Input::Closed { sock: sock(n), reason: "clientDisconnected" },
+                        Op::Close(n) => Input::Closed { sock: sock(n), reason: Reason::ClientDisconnected },
                         Op::Answer(n, ok) => Input::Answered {
                             sock: sock(n),
                             result: if ok { Ok("answer".into()) } else { Err("no".into()) },
@@ -2565,7 +2544,7 @@ mod tests {
                                     ServerMsg::SubscribeOffer { subscription_id, .. } => subs.push(subscription_id.to_string()),
                                     _ => {}
                                 }
-                                if let ServerMsg::Event { event: SessionEvent::SessionConnected { connection, .. } } = msg {
+                                if let ServerMsg::Event { event: Event::SessionConnected { connection, .. } } = msg {
                                     conns.push(connection.id.to_string());
                                 }
                             }

@@ -22,7 +22,8 @@ use super::tls::ClientAddr;
 use super::{AppState, Counted, Shared, SockCmd};
 use crate::peer::PeerState;
 use crate::server::room::{Input, SockId};
-use crate::session::SessionEvent;
+use crate::session::{Reason, StreamId};
+use crate::signaling::native::wire::Event;
 use crate::signaling::native::{ClientMsg, ErrorCode, PROTOCOL_VERSION, ServerMsg};
 use crate::signaling::whip::{IceFragment, link_for};
 
@@ -57,7 +58,7 @@ struct Virtual {
     waiters: Mutex<HashMap<u64, oneshot::Sender<ServerMsg>>>,
     next_req: AtomicU64,
     /// The stream this resource publishes or plays; its end ends the resource.
-    stream: Mutex<Option<crate::session::StreamId>>,
+    stream: Mutex<Option<StreamId>>,
 }
 
 impl Virtual {
@@ -76,10 +77,10 @@ impl Virtual {
             while let Some(SockCmd::Send(msg)) = rx.recv().await {
                 let req = match &msg {
                     ServerMsg::Event {
-                        event: SessionEvent::SessionConnected { .. },
+                        event: Event::SessionConnected { .. },
                     } => Some(CONNECT),
                     ServerMsg::Event {
-                        event: SessionEvent::StreamDestroyed { stream, .. },
+                        event: Event::StreamDestroyed { stream, .. },
                     } if this.stream.lock().expect("stream lock").as_ref() == Some(&stream.id) => {
                         break;
                     }
@@ -101,7 +102,7 @@ impl Virtual {
                     let _ = w.send(msg);
                 }
             }
-            end(&state, sock, "clientDisconnected");
+            end(&state, sock, Reason::ClientDisconnected);
         });
         v
     }
@@ -140,7 +141,7 @@ impl Virtual {
 }
 
 /// Ends a resource's connection in the core (once) and forgets the resource.
-fn end(state: &AppState, sock: SockId, reason: &'static str) {
+fn end(state: &AppState, sock: SockId, reason: Reason) {
     let known = {
         let mut t = state.tables.lock().expect("tables lock");
         t.resources.retain(|_, r| r.sock != sock);
@@ -326,153 +327,36 @@ struct Ask {
     name: String,
 }
 
+/// A WHIP or WHEP POST: the request checked, a connection of the core joined with the
+/// bearer token, the stream published or subscribed to with the offer, and the resource
+/// registered; its answer is the response.
 async fn post(
     state: &AppState,
     ip: IpAddr,
-    Ask {
-        role,
-        session,
-        wanted,
-        name,
-    }: Ask,
+    ask: Ask,
     headers: &HeaderMap,
     offer: String,
 ) -> Response {
-    if !content_type_is(headers, "application/sdp") {
-        return problem(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "the offer must be sent as Content-Type: application/sdp",
-        );
-    }
-    let Some(token) = bearer(headers) else {
-        let mut r = problem(
-            StatusCode::UNAUTHORIZED,
-            "a token is required: Authorization: Bearer TOKEN",
-        );
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return r;
-    };
-    let (has_audio, has_video) = match offered_media(&offer) {
-        Ok(m) => m,
-        Err(why) => {
-            return problem(
-                StatusCode::NOT_ACCEPTABLE,
-                &format!("offer not taken: {why}"),
-            );
-        }
+    let (token, media) = match check_post(headers, &offer) {
+        Ok(checked) => checked,
+        Err(bad) => return bad.response(),
     };
     let counted = match state.admit(ip) {
         Ok(c) => c,
         Err(why) => return refusal(ErrorCode::TooManyConnections, &why),
     };
+    let role = ask.role;
     let client = Virtual::open(state);
-    let made = async {
-        let connect = ClientMsg::Connect {
-            version: PROTOCOL_VERSION,
-            session_id: session.clone().into(),
-            token,
-            client_data: format!("{role:?}").to_lowercase(),
-        };
-        let joined = client.ask(state, CONNECT, connect).await?;
-        let ServerMsg::Event {
-            event: SessionEvent::SessionConnected { streams, .. },
-        } = joined
-        else {
-            return Err(problem(StatusCode::INTERNAL_SERVER_ERROR, "joining failed"));
-        };
-        match role {
-            Role::Whip => {
-                let reply = client
-                    .request(state, |req| ClientMsg::Publish {
-                        req,
-                        name,
-                        has_audio,
-                        has_video,
-                        msid: offered_msid(&offer),
-                        sdp: offer.clone(),
-                        stream_id: None,
-                        direct: false,
-                    })
-                    .await?;
-                match reply {
-                    ServerMsg::Published { stream_id, sdp, .. } => Ok((stream_id, sdp)),
-                    _ => Err(problem(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "publishing failed",
-                    )),
-                }
-            }
-            Role::Whep => {
-                let stream = match &wanted {
-                    Some(w) => streams
-                        .iter()
-                        .find(|s| s.id == w.as_str())
-                        .or_else(|| streams.iter().find(|s| &s.name == w)),
-                    None => streams.first(),
-                };
-                let Some(stream) = stream else {
-                    return Err(problem(
-                        StatusCode::NOT_FOUND,
-                        &match &wanted {
-                            Some(w) => format!("no stream {w:?} in session {session}"),
-                            None => format!("nothing is published in session {session}"),
-                        },
-                    ));
-                };
-                let reply = client
-                    .request(state, |req| ClientMsg::Subscribe {
-                        req,
-                        stream_id: stream.id.clone(),
-                        audio: has_audio && stream.has_audio,
-                        video: has_video && stream.has_video,
-                        sdp: offer.clone(),
-                        direct: false,
-                        fallback: Some("whepSubscriber".into()),
-                    })
-                    .await?;
-                match reply {
-                    ServerMsg::Subscribed { stream_id, sdp, .. } => Ok((stream_id, sdp)),
-                    _ => Err(problem(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "subscribing failed",
-                    )),
-                }
-            }
-        }
-    };
-    let (stream_id, answer) = match made.await {
+    let (stream_id, answer) = match join_and_offer(state, &client, ask, token, media, &offer).await
+    {
         Ok(made) => made,
         Err(response) => {
-            end(state, client.sock, "clientDisconnected");
+            end(state, client.sock, Reason::ClientDisconnected);
             return response;
         }
     };
     *client.stream.lock().expect("stream lock") = Some(stream_id.clone());
-    let id = format!("{:016x}", rand::random::<u64>());
-    let etag = new_etag();
-    let resource = Arc::new(Resource {
-        sock: client.sock,
-        etag: Mutex::new(etag.clone()),
-        offer: Mutex::new(offer),
-        client: Arc::clone(&client),
-        _counted: counted,
-    });
-    let peer = {
-        let mut t = state.tables.lock().expect("tables lock");
-        t.resources.insert(id.clone(), resource);
-        t.media.get(&client.sock).map(|m| m.peer.state())
-    };
-    // A client that goes away without DELETE leaves when its media connection fails.
-    if let Some(mut peer_state) = peer {
-        let (state, sock) = (Arc::clone(state), client.sock);
-        tokio::spawn(async move {
-            let _ = peer_state
-                .wait_for(|s| matches!(s, PeerState::Failed | PeerState::Closed))
-                .await;
-            end(&state, sock, "networkDisconnected");
-        });
-    }
+    let (id, etag) = register(state, client, offer, counted);
     tracing::info!(resource = %id, stream = %stream_id, "{role:?} resource created");
     let mut r = (
         StatusCode::CREATED,
@@ -486,6 +370,171 @@ async fn post(
         .into_response();
     add_links(&state.config.ice_servers, r.headers_mut());
     r
+}
+
+/// Why a POST is refused before anything is joined.
+#[derive(Debug, PartialEq)]
+enum BadPost {
+    /// The body is not `application/sdp`.
+    NotSdp,
+    /// No `Authorization: Bearer`.
+    NoToken,
+    /// The offer has nothing vcall takes, and why.
+    Offer(String),
+}
+
+impl BadPost {
+    fn response(self) -> Response {
+        match self {
+            BadPost::NotSdp => problem(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "the offer must be sent as Content-Type: application/sdp",
+            ),
+            BadPost::NoToken => {
+                let mut r = problem(
+                    StatusCode::UNAUTHORIZED,
+                    "a token is required: Authorization: Bearer TOKEN",
+                );
+                r.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                r
+            }
+            BadPost::Offer(why) => problem(
+                StatusCode::NOT_ACCEPTABLE,
+                &format!("offer not taken: {why}"),
+            ),
+        }
+    }
+}
+
+/// What a POST must have before anything is joined: an SDP offer with audio or video in a
+/// form vcall takes, and a bearer token. Returns the token and the kinds offered.
+fn check_post(headers: &HeaderMap, offer: &str) -> Result<(String, (bool, bool)), BadPost> {
+    if !content_type_is(headers, "application/sdp") {
+        return Err(BadPost::NotSdp);
+    }
+    let token = bearer(headers).ok_or(BadPost::NoToken)?;
+    let media = offered_media(offer).map_err(BadPost::Offer)?;
+    Ok((token, media))
+}
+
+/// Joins the session as `client` with `token`, then publishes (WHIP) or subscribes (WHEP)
+/// with `offer`. Returns the stream and the answer.
+async fn join_and_offer(
+    state: &AppState,
+    client: &Virtual,
+    Ask {
+        role,
+        session,
+        wanted,
+        name,
+    }: Ask,
+    token: String,
+    (has_audio, has_video): (bool, bool),
+    offer: &str,
+) -> Result<(StreamId, String), Response> {
+    let connect = ClientMsg::Connect {
+        version: PROTOCOL_VERSION,
+        session_id: session.clone().into(),
+        token,
+        client_data: format!("{role:?}").to_lowercase(),
+    };
+    let joined = client.ask(state, CONNECT, connect).await?;
+    let ServerMsg::Event {
+        event: Event::SessionConnected { streams, .. },
+    } = joined
+    else {
+        return Err(problem(StatusCode::INTERNAL_SERVER_ERROR, "joining failed"));
+    };
+    let failed = |what| problem(StatusCode::INTERNAL_SERVER_ERROR, what);
+    match role {
+        Role::Whip => {
+            let reply = client
+                .request(state, |req| ClientMsg::Publish {
+                    req,
+                    name,
+                    has_audio,
+                    has_video,
+                    msid: offered_msid(offer),
+                    sdp: offer.to_owned(),
+                    stream_id: None,
+                    direct: false,
+                })
+                .await?;
+            match reply {
+                ServerMsg::Published { stream_id, sdp, .. } => Ok((stream_id, sdp)),
+                _ => Err(failed("publishing failed")),
+            }
+        }
+        Role::Whep => {
+            let stream = match &wanted {
+                Some(w) => streams
+                    .iter()
+                    .find(|s| s.id == w.as_str())
+                    .or_else(|| streams.iter().find(|s| &s.name == w)),
+                None => streams.first(),
+            };
+            let Some(stream) = stream else {
+                return Err(problem(
+                    StatusCode::NOT_FOUND,
+                    &match &wanted {
+                        Some(w) => format!("no stream {w:?} in session {session}"),
+                        None => format!("nothing is published in session {session}"),
+                    },
+                ));
+            };
+            let reply = client
+                .request(state, |req| ClientMsg::Subscribe {
+                    req,
+                    stream_id: stream.id.clone(),
+                    audio: has_audio && stream.has_audio,
+                    video: has_video && stream.has_video,
+                    sdp: offer.to_owned(),
+                    direct: false,
+                    fallback: Some(Reason::WhepSubscriber.to_string()),
+                })
+                .await?;
+            match reply {
+                ServerMsg::Subscribed { stream_id, sdp, .. } => Ok((stream_id, sdp)),
+                _ => Err(failed("subscribing failed")),
+            }
+        }
+    }
+}
+
+/// Files `client`'s resource under a new id with a new ETag; a client that goes away
+/// without DELETE leaves when its media connection fails. Returns the id and the ETag.
+fn register(
+    state: &AppState,
+    client: Arc<Virtual>,
+    offer: String,
+    counted: Counted,
+) -> (String, String) {
+    let id = format!("{:016x}", rand::random::<u64>());
+    let etag = new_etag();
+    let sock = client.sock;
+    let resource = Arc::new(Resource {
+        sock,
+        etag: Mutex::new(etag.clone()),
+        offer: Mutex::new(offer),
+        client,
+        _counted: counted,
+    });
+    let peer = {
+        let mut t = state.tables.lock().expect("tables lock");
+        t.resources.insert(id.clone(), resource);
+        t.media.get(&sock).map(|m| m.peer.state())
+    };
+    if let Some(mut peer_state) = peer {
+        let state = Arc::clone(state);
+        tokio::spawn(async move {
+            let _ = peer_state
+                .wait_for(|s| matches!(s, PeerState::Failed | PeerState::Closed))
+                .await;
+            end(&state, sock, Reason::NetworkDisconnected);
+        });
+    }
+    (id, etag)
 }
 
 fn add_links(servers: &[String], headers: &mut HeaderMap) {
@@ -516,7 +565,7 @@ pub(super) async fn delete(State(state): State<AppState>, Path(id): Path<String>
     let Some(r) = resource(&state, &id) else {
         return problem(StatusCode::NOT_FOUND, "no such resource");
     };
-    end(&state, r.sock, "clientDisconnected");
+    end(&state, r.sock, Reason::ClientDisconnected);
     tracing::info!(resource = %id, "resource deleted");
     StatusCode::OK.into_response()
 }
@@ -700,5 +749,38 @@ mod tests {
         assert_eq!(offered_msid("a=msid:cam v0\r\n"), "cam");
         assert_eq!(offered_msid("a=ssrc:1 msid:FFmpeg audio\r\n"), "FFmpeg");
         assert_eq!(offered_msid("a=ssrc:1 cname:x\r\n"), "");
+    }
+
+    #[test]
+    fn a_post_needs_sdp_a_token_and_an_offer_it_takes() {
+        let headers = |pairs: &[(header::HeaderName, &str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(k, HeaderValue::from_str(v).unwrap());
+            }
+            h
+        };
+        let good = offer(&[("video", "H264/90000")]);
+        let sdp = (header::CONTENT_TYPE, "application/sdp");
+        let bearer = (header::AUTHORIZATION, "Bearer t0k");
+        assert_eq!(
+            check_post(&headers(&[sdp.clone(), bearer.clone()]), &good),
+            Ok(("t0k".to_owned(), (false, true)))
+        );
+        assert_eq!(
+            check_post(&headers(std::slice::from_ref(&bearer)), &good),
+            Err(BadPost::NotSdp)
+        );
+        assert_eq!(
+            check_post(&headers(std::slice::from_ref(&sdp)), &good),
+            Err(BadPost::NoToken)
+        );
+        assert!(matches!(
+            check_post(&headers(&[sdp, bearer]), &offer(&[])),
+            Err(BadPost::Offer(why)) if why.contains("no media")
+        ));
+        let refused = BadPost::NoToken.response();
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        assert!(refused.headers().contains_key(header::WWW_AUTHENTICATE));
     }
 }

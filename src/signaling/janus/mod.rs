@@ -9,6 +9,7 @@
 //! session back; requests written meanwhile wait in the queue.
 
 pub mod videoroom;
+mod videoroom_api;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -409,7 +410,7 @@ impl JanusSession {
     pub(crate) async fn message(
         &self,
         handle: u64,
-        body: Value,
+        body: &impl serde::Serialize,
         jsep: Option<Jsep>,
     ) -> Result<(Value, Option<Jsep>), SignalingError> {
         let mut msg = json!({ "janus": "message", "handle_id": handle, "body": body });
@@ -905,7 +906,7 @@ impl EchoTest {
             let (_, jsep) = session
                 .message(
                     handle.id,
-                    json!({ "audio": true, "video": true }),
+                    &json!({ "audio": true, "video": true }),
                     Some(Jsep::offer(offer)),
                 )
                 .await?;

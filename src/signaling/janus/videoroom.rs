@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use super::videoroom_api::{Create, JanusId, Join, Publisher, Request, RoomData, SubscribeStream};
 use super::{Handle, Incoming, JanusOptions, JanusSession, Jsep, sdp_of};
 use crate::session::{Connection, SessionEvent, Stream, StreamId, now_ms};
 use crate::signaling::SignalingError;
@@ -28,20 +28,6 @@ pub struct RoomOptions {
     pub create: bool,
 }
 
-/// A room's ids are numbers unless the server was configured for strings.
-fn id_value(id: &str) -> Value {
-    id.parse::<u64>()
-        .map(Value::from)
-        .unwrap_or_else(|_| json!(id))
-}
-
-fn id_string(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 /// A publisher's feed: the stream others see and the `mid`s of its media.
 #[derive(Debug, Clone)]
 struct Feed {
@@ -49,22 +35,19 @@ struct Feed {
     mids: Vec<(String, String)>,
 }
 
-fn feed(p: &Value) -> Feed {
-    let id = id_string(&p["id"]);
-    let mut mids = Vec::new();
-    for s in p["streams"].as_array().into_iter().flatten() {
-        if s["disabled"].as_bool() == Some(true) {
-            continue;
-        }
-        if let (Some(kind), Some(mid)) = (s["type"].as_str(), s["mid"].as_str()) {
-            mids.push((kind.to_owned(), mid.to_owned()));
-        }
-    }
+fn feed(p: &Publisher) -> Feed {
+    let id = p.id.to_string();
+    let mids: Vec<(String, String)> = p
+        .streams
+        .iter()
+        .filter(|s| !s.disabled)
+        .filter_map(|s| Some((s.kind.clone()?, s.mid.clone()?)))
+        .collect();
     let has = |k: &str| mids.iter().any(|(kind, _)| kind == k);
     Feed {
         stream: Stream {
             id: id.as_str().into(),
-            name: p["display"].as_str().unwrap_or(&id).to_owned(),
+            name: p.display.clone().unwrap_or_else(|| id.clone()),
             has_audio: has("audio"),
             has_video: has("video"),
             connection_id: id.into(),
@@ -102,7 +85,7 @@ type Joined = (
 pub struct VideoRoomClient {
     session: Arc<JanusSession>,
     control: u64,
-    room: Value,
+    room: JanusId,
     pin: Option<String>,
     display: Option<String>,
     me: String,
@@ -140,39 +123,38 @@ impl VideoRoomClient {
         opts: &RoomOptions,
     ) -> Result<Joined, SignalingError> {
         let control = session.attach(PLUGIN).await?;
-        let room = id_value(&opts.room);
+        let room = JanusId::parse(&opts.room);
         if opts.create {
             create_room(&session, control.id, &room, opts.pin.as_deref()).await?;
         }
         let display = opts.display.clone().unwrap_or_else(|| "vcall".into());
-        let mut body =
-            json!({ "request": "join", "ptype": "publisher", "room": room, "display": display });
-        if let Some(pin) = &opts.pin {
-            body["pin"] = json!(pin);
-        }
-        let (joined, _) = session.message(control.id, body, None).await?;
-        if joined["videoroom"] != "joined" {
+        let join = Request::Join(Join {
+            ptype: "publisher",
+            room: room.clone(),
+            display: Some(display.clone()),
+            pin: opts.pin.clone(),
+            private_id: None,
+            streams: Vec::new(),
+        });
+        let (answer, _) = session.message(control.id, &join, None).await?;
+        let joined = RoomData::read(&answer);
+        let (Some("joined"), Some(me)) = (joined.videoroom.as_deref(), &joined.id) else {
             return Err(SignalingError::Protocol(format!(
-                "unexpected answer to join: {joined}"
+                "unexpected answer to join: {answer}"
             )));
-        }
-        let me = id_string(&joined["id"]);
+        };
+        let me = me.to_string();
         let mut state = Room::default();
-        for p in joined["publishers"].as_array().into_iter().flatten() {
+        for p in &joined.publishers {
             let f = feed(p);
             state.feeds.insert(f.stream.id.clone(), f);
         }
         // Everyone in the room, publishing or not.
-        let (list, _) = session
-            .message(
-                control.id,
-                json!({ "request": "listparticipants", "room": room }),
-                None,
-            )
-            .await?;
-        for p in list["participants"].as_array().into_iter().flatten() {
-            let id = id_string(&p["id"]);
-            let c = connection(&id, p["display"].as_str().unwrap_or_default());
+        let list = Request::ListParticipants { room: room.clone() };
+        let (list, _) = session.message(control.id, &list, None).await?;
+        for p in RoomData::read(&list).participants {
+            let id = p.id.to_string();
+            let c = connection(&id, p.display.as_deref().unwrap_or_default());
             state.participants.insert(id, c);
         }
         let myself = state
@@ -208,7 +190,7 @@ impl VideoRoomClient {
             pin: opts.pin.clone(),
             display: opts.display.clone(),
             me,
-            private_id: joined["private_id"].as_u64(),
+            private_id: joined.private_id,
             state,
             published,
             subscriber: tokio::sync::Mutex::new(None),
@@ -227,7 +209,7 @@ impl VideoRoomClient {
             .session
             .message(
                 self.control,
-                json!({ "request": "publish", "display": display }),
+                &Request::Publish { display },
                 Some(Jsep::offer(offer)),
             )
             .await?;
@@ -237,7 +219,7 @@ impl VideoRoomClient {
         if !refused.is_empty() {
             let _ = self
                 .session
-                .message(self.control, json!({ "request": "unpublish" }), None)
+                .message(self.control, &Request::Unpublish, None)
                 .await;
             return Err(SignalingError::Refused(format!(
                 "Janus refused the {} of this stream: room {} does not take its codec (rooms take \
@@ -254,7 +236,7 @@ impl VideoRoomClient {
     pub async fn unpublish(&self) -> Result<(), SignalingError> {
         self.published.store(false, Ordering::SeqCst);
         self.session
-            .message(self.control, json!({ "request": "unpublish" }), None)
+            .message(self.control, &Request::Unpublish, None)
             .await
             .map(drop)
     }
@@ -269,28 +251,33 @@ impl VideoRoomClient {
         video: bool,
         answer: Answerer,
     ) -> Result<Vec<String>, SignalingError> {
-        let streams: Vec<Value> = {
+        let feed = JanusId::parse(stream_id.as_str());
+        let streams: Vec<SubscribeStream> = {
             let state = self.state.lock().expect("room lock");
             match state.feeds.get(stream_id) {
                 Some(f) if !(audio && video) => f
                     .mids
                     .iter()
                     .filter(|(kind, _)| (kind == "audio" && audio) || (kind == "video" && video))
-                    .map(|(_, mid)| json!({ "feed": id_value(stream_id.as_str()), "mid": mid }))
+                    .map(|(_, mid)| SubscribeStream {
+                        feed: feed.clone(),
+                        mid: Some(mid.clone()),
+                    })
                     .collect(),
-                _ => vec![json!({ "feed": id_value(stream_id.as_str()) })],
+                _ => vec![SubscribeStream { feed, mid: None }],
             }
         };
         let mut subscriber = self.subscriber.lock().await;
         if subscriber.is_none() {
             let handle = self.session.attach(PLUGIN).await?;
-            let mut join = json!({ "request": "join", "ptype": "subscriber", "room": self.room });
-            if let Some(p) = self.private_id {
-                join["private_id"] = json!(p);
-            }
-            if let Some(pin) = &self.pin {
-                join["pin"] = json!(pin);
-            }
+            let join = Join {
+                ptype: "subscriber",
+                room: self.room.clone(),
+                display: None,
+                pin: self.pin.clone(),
+                private_id: self.private_id,
+                streams: Vec::new(),
+            };
             let (tx, rx) = mpsc::unbounded_channel();
             let id = handle.id;
             tokio::spawn(run_subscriber(
@@ -335,7 +322,7 @@ impl VideoRoomClient {
         if self.session.gone().borrow().is_none() {
             if let Err(e) = self
                 .session
-                .message(self.control, json!({ "request": "leave" }), None)
+                .message(self.control, &Request::Leave, None)
                 .await
             {
                 tracing::debug!("leaving the room: {e}");
@@ -369,7 +356,7 @@ struct Subscriber {
 struct AddFeed {
     feed: String,
     /// The `streams` of Janus's `join`/`subscribe` request.
-    streams: Vec<Value>,
+    streams: Vec<SubscribeStream>,
     reply: tokio::sync::oneshot::Sender<Result<Vec<String>, SignalingError>>,
 }
 
@@ -381,7 +368,7 @@ async fn run_subscriber(
     session: Arc<JanusSession>,
     mut handle: Handle,
     answer: Answerer,
-    join: Value,
+    join: Join,
     mut adds: mpsc::UnboundedReceiver<AddFeed>,
 ) {
     let mut joined = false;
@@ -392,14 +379,11 @@ async fn run_subscriber(
         let offered = tokio::select! {
             add = adds.recv() => {
                 let Some(add) = add else { break };
-                let body = if joined {
-                    json!({ "request": "subscribe", "streams": add.streams })
-                } else {
-                    let mut j = join.clone();
-                    j["streams"] = json!(add.streams);
-                    j
+                let body = match joined {
+                    true => Request::Subscribe { streams: add.streams.clone() },
+                    false => Request::Join(Join { streams: add.streams.clone(), ..join.clone() }),
                 };
-                match session.message(handle.id, body, None).await {
+                match session.message(handle.id, &body, None).await {
                     Ok((data, jsep)) => {
                         joined = true;
                         waiting.push(add);
@@ -423,11 +407,12 @@ async fn run_subscriber(
                 }
                 continue;
             }
-            if let Some(streams) = data["streams"].as_array() {
-                layout = streams
-                    .iter()
-                    .filter(|s| s["active"].as_bool() != Some(false))
-                    .filter_map(|s| Some((s["mid"].as_str()?.to_owned(), id_string(&s["feed_id"]))))
+            let sections = RoomData::read(&data).streams;
+            if !sections.is_empty() {
+                layout = sections
+                    .into_iter()
+                    .filter(|s| s.active)
+                    .filter_map(|s| Some((s.mid?, s.feed_id?.to_string())))
                     .collect();
             }
         }
@@ -458,11 +443,7 @@ async fn answer_offer(
     let offer = sdp_of(Some(jsep), "offer").map_err(|e| e.to_string())?;
     let sdp = answer(offer).await?;
     session
-        .message(
-            handle,
-            json!({ "request": "start" }),
-            Some(Jsep::answer(sdp)),
-        )
+        .message(handle, &Request::Start, Some(Jsep::answer(sdp)))
         .await
         .map(drop)
         .map_err(|e| e.to_string())
@@ -493,28 +474,24 @@ fn rejected_media(sdp: &str) -> Vec<&str> {
 async fn create_room(
     session: &JanusSession,
     handle: u64,
-    room: &Value,
+    room: &JanusId,
     pin: Option<&str>,
 ) -> Result<(), SignalingError> {
-    let (exists, _) = session
-        .message(handle, json!({ "request": "exists", "room": room }), None)
-        .await?;
-    if exists["exists"] == true {
+    let exists = Request::Exists { room: room.clone() };
+    let (exists, _) = session.message(handle, &exists, None).await?;
+    if RoomData::read(&exists).exists == Some(true) {
         return Ok(());
     }
-    let mut body = json!({
-        "request": "create",
-        "room": room,
-        "description": "created by vcall",
-        "publishers": 16,
-        "videocodec": "h264,vp8",
-        "audiocodec": "opus",
-        "notify_joining": true,
+    let create = Request::Create(Create {
+        room: room.clone(),
+        description: "created by vcall",
+        publishers: 16,
+        videocodec: "h264,vp8",
+        audiocodec: "opus",
+        notify_joining: true,
+        pin: pin.map(str::to_owned),
     });
-    if let Some(pin) = pin {
-        body["pin"] = json!(pin);
-    }
-    match session.message(handle, body, None).await {
+    match session.message(handle, &create, None).await {
         Ok(_) => {
             tracing::info!("created VideoRoom room {room}");
             Ok(())
@@ -598,21 +575,21 @@ fn events_for(
             });
         }
         "event" => {
-            let data = msg.plugin_data();
-            if data["videoroom"] == "destroyed" {
+            let data = RoomData::read(msg.plugin_data());
+            if data.videoroom.as_deref() == Some("destroyed") {
                 out.push(SessionEvent::SessionDisconnected {
                     reason: "roomDestroyed".into(),
                 });
                 return out;
             }
-            if let Some(j) = data.get("joining") {
-                let id = id_string(&j["id"]);
-                let c = connection(&id, j["display"].as_str().unwrap_or_default());
+            if let Some(j) = &data.joining {
+                let id = j.id.to_string();
+                let c = connection(&id, j.display.as_deref().unwrap_or_default());
                 if room.participants.insert(id, c.clone()).is_none() {
                     out.push(SessionEvent::ConnectionCreated { connection: c });
                 }
             }
-            for p in data["publishers"].as_array().into_iter().flatten() {
+            for p in &data.publishers {
                 let f = feed(p);
                 if f.stream.id == me || room.feeds.contains_key(&f.stream.id) {
                     continue;
@@ -627,24 +604,24 @@ fn events_for(
                 });
                 room.feeds.insert(f.stream.id.clone(), f);
             }
-            if let Some(id) = data.get("unpublished").filter(|v| *v != "ok") {
-                if let Some(f) = room.feeds.remove(id_string(id).as_str()) {
+            if let Some(id) = data.unpublished.as_ref().filter(|id| !id.is_ok()) {
+                if let Some(f) = room.feeds.remove(id.to_string().as_str()) {
                     out.push(SessionEvent::StreamDestroyed {
                         stream: f.stream,
                         reason: "unpublished".into(),
                     });
                 }
             }
-            if let Some(id) = data.get("leaving") {
-                if *id == "ok" {
-                    if data["reason"] == "kicked" {
+            if let Some(id) = &data.leaving {
+                if id.is_ok() {
+                    if data.reason.as_deref() == Some("kicked") {
                         out.push(SessionEvent::SessionDisconnected {
                             reason: "forceDisconnected".into(),
                         });
                     }
                     return out;
                 }
-                let id = id_string(id);
+                let id = id.to_string();
                 if let Some(f) = room.feeds.remove(id.as_str()) {
                     out.push(SessionEvent::StreamDestroyed {
                         stream: f.stream,
@@ -660,8 +637,8 @@ fn events_for(
                     reason: "clientDisconnected".into(),
                 });
             }
-            if let Some(id) = data.get("kicked") {
-                let id = id_string(id);
+            if let Some(id) = &data.kicked {
+                let id = id.to_string();
                 if let Some(f) = room.feeds.remove(id.as_str()) {
                     out.push(SessionEvent::StreamDestroyed {
                         stream: f.stream,
@@ -696,6 +673,7 @@ fn own_stream(me: &str) -> Stream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
 
     fn read(msg: Value) -> Option<Incoming> {
         serde_json::from_value(msg).ok()

@@ -1,5 +1,6 @@
 //! vcall's native signaling protocol: JSON messages over one WebSocket (`/v1/signaling`).
-//! The wire types live here and only here; `docs/protocol.md` is their prose description.
+//! The wire types live in `wire.rs` and only there; `docs/protocol.md` is their prose
+//! description.
 //! The client driver is a read task and a write task around the socket, with requests matched
 //! to their responses by `req`.
 
@@ -8,209 +9,26 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::session::{ConnectionId, SessionEvent, SessionId, StreamId, SubscriptionId};
+use crate::session::{ConnectionId, Reason, SessionEvent, SessionId, StreamId, SubscriptionId};
 use crate::signaling::SignalingError;
 use crate::signaling::server_url::ServerUrl;
 
-/// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub(crate) mod wire;
 
-/// Messages from a client to the server.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
-pub enum ClientMsg {
-    /// The first message on a socket.
-    #[serde(rename_all = "camelCase")]
-    Connect {
-        version: u32,
-        session_id: SessionId,
-        token: String,
-        #[serde(default)]
-        client_data: String,
-    },
-    /// Publish a stream: `sdp` is an offer of the client's one peer connection with the
-    /// stream's send-only sections added, whose tracks carry `msid` as their media stream id;
-    /// answered by `published`. `streamId`, from a client publishing again after it joined
-    /// again, asks for the id its stream had; the server grants it when no stream holds it.
-    #[serde(rename_all = "camelCase")]
-    Publish {
-        req: u64,
-        name: String,
-        has_audio: bool,
-        has_video: bool,
-        msid: String,
-        sdp: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        stream_id: Option<StreamId>,
-        /// In a peer-to-peer session: the stream's media goes to each subscriber directly
-        /// (`subscribeOffer`), and `sdp` is empty. Answered at once.
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        direct: bool,
-    },
-    /// Stop publishing; answered by `ok`.
-    #[serde(rename_all = "camelCase")]
-    Unpublish { req: u64, stream_id: StreamId },
-    /// Subscribe to a stream: `sdp` is an offer of the client's peer connection with a
-    /// receive-only section added for each kind asked for (audio first); answered by
-    /// `subscribed`.
-    #[serde(rename_all = "camelCase")]
-    Subscribe {
-        req: u64,
-        stream_id: StreamId,
-        audio: bool,
-        video: bool,
-        sdp: String,
-        /// Of a stream whose path is `direct`: `sdp` is the offer of a connection of its own,
-        /// passed to the publisher, whose answer comes back in `subscribed`.
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        direct: bool,
-        /// Of a `direct` stream subscribed through the server: why the direct path was left
-        /// (`directFailed`, `directLost`), told to everyone in `streamPathChanged`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        fallback: Option<String>,
-    },
-    /// The publisher's answer to a `subscribeOffer` (`sdp`), or why it has none (`error`).
-    #[serde(rename_all = "camelCase")]
-    SubscribeAnswer {
-        subscription_id: SubscriptionId,
-        #[serde(default)]
-        sdp: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        error: Option<String>,
-    },
-    /// Restart ICE on the client's peer connection (its media path broke while signaling
-    /// stayed up): `sdp` is an offer with new ICE credentials; answered by `iceRestarted`.
-    #[serde(rename_all = "camelCase")]
-    RestartIce { req: u64, sdp: String },
-    /// Stop receiving a subscription; answered by `ok`.
-    #[serde(rename_all = "camelCase")]
-    Unsubscribe {
-        req: u64,
-        subscription_id: SubscriptionId,
-    },
-    /// Moderators only: force a stream to stop; answered by `ok`.
-    #[serde(rename_all = "camelCase")]
-    ForceUnpublish { req: u64, stream_id: StreamId },
-    /// Moderators only: force a connection out; answered by `ok`.
-    #[serde(rename_all = "camelCase")]
-    ForceDisconnect {
-        req: u64,
-        connection_id: ConnectionId,
-    },
-    /// Leave the session.
-    Disconnect,
-}
-
-/// Error codes the server sends; see docs/protocol.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum ErrorCode {
-    VersionUnsupported,
-    BadRequest,
-    InvalidToken,
-    TokenExpired,
-    SessionNotFound,
-    WrongSession,
-    Forbidden,
-    NotFound,
-    Media,
-    Internal,
-    /// A socket sent no `connect` in time.
-    ConnectTimeout,
-    /// A peer-to-peer session has its two clients with media.
-    SessionFull,
-    /// The server's connection limits (in total, or from one address) are reached.
-    TooManyConnections,
-}
-
-/// Messages from the server to a client.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
-pub enum ServerMsg {
-    /// A session event (see `SessionEvent`).
-    Event {
-        #[serde(flatten)]
-        event: SessionEvent,
-    },
-    /// The answer to `publish`.
-    #[serde(rename_all = "camelCase")]
-    Published {
-        req: u64,
-        stream_id: StreamId,
-        sdp: String,
-    },
-    /// The answer to `subscribe`: the stream's media arrives in the sections it offered.
-    #[serde(rename_all = "camelCase")]
-    Subscribed {
-        req: u64,
-        subscription_id: SubscriptionId,
-        stream_id: StreamId,
-        sdp: String,
-        /// The answer is the publisher's, for a connection directly with it.
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        direct: bool,
-    },
-    /// To the publisher of a `direct` stream: a subscriber's offer, to answer with
-    /// `subscribeAnswer` on a connection of its own.
-    #[serde(rename_all = "camelCase")]
-    SubscribeOffer {
-        subscription_id: SubscriptionId,
-        stream_id: StreamId,
-        connection_id: ConnectionId,
-        audio: bool,
-        video: bool,
-        sdp: String,
-    },
-    /// To the publisher of a `direct` stream: a direct subscription ended.
-    #[serde(rename_all = "camelCase")]
-    SubscriptionEnded { subscription_id: SubscriptionId },
-    /// To the publisher of a `direct` stream: publish it through the server as well
-    /// (`publish` with its `streamId`), for a subscriber that cannot have it directly.
-    #[serde(rename_all = "camelCase")]
-    Route { stream_id: StreamId },
-    /// The answer to `restartIce`.
-    #[serde(rename_all = "camelCase")]
-    IceRestarted { req: u64, sdp: String },
-    /// A request succeeded.
-    Ok { req: u64 },
-    /// A request (or, without `req`, the connection) failed.
-    Error {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        req: Option<u64>,
-        code: ErrorCode,
-        message: String,
-    },
-}
-
-impl ServerMsg {
-    fn req(&self) -> Option<u64> {
-        match self {
-            ServerMsg::Published { req, .. }
-            | ServerMsg::Subscribed { req, .. }
-            | ServerMsg::IceRestarted { req, .. }
-            | ServerMsg::Ok { req } => Some(*req),
-            ServerMsg::Error { req, .. } => *req,
-            ServerMsg::Event { .. }
-            | ServerMsg::SubscribeOffer { .. }
-            | ServerMsg::SubscriptionEnded { .. }
-            | ServerMsg::Route { .. } => None,
-        }
-    }
-}
+pub use wire::{ClientMsg, ErrorCode, PROTOCOL_VERSION, ServerMsg};
 
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<ServerMsg>>>>;
 
 /// How a subscription's media comes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Via {
     /// From the publisher of a direct stream.
     Direct,
     /// Through the server; of a direct stream, for the reason given.
-    Server(Option<&'static str>),
+    Server(Option<Reason>),
 }
 
 /// What the server asks of the publisher of a direct stream (a peer-to-peer session).
@@ -291,11 +109,9 @@ async fn open(login: &Login) -> Result<(Ws, SessionEvent), SignalingError> {
                 Ok(_) => continue,
             };
             match serde_json::from_str::<ServerMsg>(&text) {
-                Ok(ServerMsg::Event { event }) => {
-                    if matches!(event, SessionEvent::SessionConnected { .. }) {
-                        return Ok(event);
-                    }
-                }
+                Ok(ServerMsg::Event {
+                    event: event @ wire::Event::SessionConnected { .. },
+                }) => return Ok(SessionEvent::from(event)),
                 Ok(ServerMsg::Error { code, message, .. }) => {
                     return Err(SignalingError::from_code(code, message));
                 }
@@ -320,7 +136,7 @@ enum Ended {
     /// The session ended for good (`sessionDisconnected` other than a server shutdown).
     Final,
     /// The connection dropped, or the server shut down: worth joining again.
-    Lost(String),
+    Lost(Reason),
 }
 
 /// Serves one socket: what the client sends goes out in order; responses go to their
@@ -341,7 +157,7 @@ async fn serve(
                 };
                 let text = serde_json::to_string(&msg).expect("client messages serialize");
                 if ws.send(Message::text(text)).await.is_err() {
-                    return Ended::Lost("networkDisconnected".into());
+                    return Ended::Lost(Reason::NetworkDisconnected);
                 }
                 if matches!(msg, ClientMsg::Disconnect) {
                     let _ = ws.close(None).await;
@@ -352,7 +168,7 @@ async fn serve(
                 let text = match frame {
                     Some(Ok(Message::Text(t))) => t,
                     Some(Ok(Message::Close(_)) | Err(_)) | None => {
-                        return Ended::Lost("networkDisconnected".into());
+                        return Ended::Lost(Reason::NetworkDisconnected);
                     }
                     Some(Ok(_)) => continue,
                 };
@@ -370,18 +186,18 @@ async fn serve(
                     continue;
                 }
                 match msg {
-                    ServerMsg::Event {
-                        event: SessionEvent::SessionDisconnected { reason },
-                    } => {
-                        if reason == "serverShutdown" {
-                            return Ended::Lost(reason);
+                    ServerMsg::Event { event } => match SessionEvent::from(event) {
+                        SessionEvent::SessionDisconnected { reason: Reason::ServerShutdown } => {
+                            return Ended::Lost(Reason::ServerShutdown);
                         }
-                        let _ = events.send(SessionEvent::SessionDisconnected { reason });
-                        return Ended::Final;
-                    }
-                    ServerMsg::Event { event } => {
-                        let _ = events.send(event);
-                    }
+                        ended @ SessionEvent::SessionDisconnected { .. } => {
+                            let _ = events.send(ended);
+                            return Ended::Final;
+                        }
+                        event => {
+                            let _ = events.send(event);
+                        }
+                    },
                     ServerMsg::Error { message, .. } => tracing::warn!("server error: {message}"),
                     ServerMsg::SubscribeOffer { subscription_id, stream_id, connection_id, sdp, .. } => {
                         let _ = direct.send(DirectRequest::Offer { subscription_id, stream_id, connection_id, sdp });
@@ -406,7 +222,7 @@ async fn rejoin(
     out: &mut mpsc::UnboundedReceiver<ClientMsg>,
     pending: &Pending,
     events: &mpsc::UnboundedSender<SessionEvent>,
-    reason: String,
+    reason: Reason,
 ) -> Option<Ws> {
     let mut delay = FIRST_RETRY.min(login.retry_delay);
     for attempt in 1..=login.max_retries {
@@ -643,7 +459,7 @@ impl NativeClient {
     ) -> Result<(SubscriptionId, String), SignalingError> {
         let (direct, fallback) = match how {
             Via::Direct => (true, None),
-            Via::Server(fallback) => (false, fallback.map(str::to_owned)),
+            Via::Server(fallback) => (false, fallback.map(|r| r.to_string())),
         };
         match self
             .request(|req| ClientMsg::Subscribe {
