@@ -43,10 +43,10 @@ pub enum Role {
 }
 
 impl Role {
-    pub fn may_publish(self) -> bool {
+    pub(crate) fn may_publish(self) -> bool {
         self != Role::Subscriber
     }
-    pub fn may_moderate(self) -> bool {
+    pub(crate) fn may_moderate(self) -> bool {
         self == Role::Moderator
     }
 }
@@ -95,7 +95,7 @@ impl KeyPair {
 
     /// Whether `credentials` are this pair's `KEY:SECRET` (HTTP Basic auth), compared in
     /// constant time: the tags of both are compared, never the secret itself.
-    pub fn check_credentials(&self, credentials: &[u8]) -> bool {
+    pub(crate) fn check_credentials(&self, credentials: &[u8]) -> bool {
         let expected = self.mac(format!("{}:{}", self.key, self.secret).as_bytes());
         self.verify(credentials, &expected)
     }
@@ -130,7 +130,7 @@ impl KeyPair {
     }
 
     /// Checks a token for `session` at time `now` (Unix seconds).
-    pub fn verify_token(
+    pub(crate) fn verify_token(
         &self,
         token: &str,
         session: &str,

@@ -105,7 +105,7 @@ const KEYS: &[Key] = &[
 /// Why the configuration file could not be used. Every one is a usage error (exit 2): the
 /// command does not run on settings other than those asked for.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     #[error("profile {profile:?} asked for, but there is no configuration file at {}", path.display())]
     NoFile { profile: String, path: PathBuf },
     #[error("{}", path.display())]
@@ -162,11 +162,11 @@ impl From<ConfigError> for Failure {
 
 /// What was read from the file.
 #[derive(Debug, Default, Clone)]
-pub struct Applied {
-    pub path: Option<PathBuf>,
-    pub profile: String,
+pub(crate) struct Applied {
+    pub(crate) path: Option<PathBuf>,
+    pub(crate) profile: String,
     /// The environment variables this file set.
-    pub set: Vec<&'static str>,
+    pub(crate) set: Vec<&'static str>,
 }
 
 /// The value of `--NAME VALUE` or `--NAME=VALUE` on the command line, before clap runs.
@@ -198,7 +198,7 @@ fn default_path() -> Option<PathBuf> {
 
 /// Reads the configuration file and moves the chosen profile into the environment (beneath
 /// what is set there already). Runs before any other thread exists.
-pub fn apply(args: &[OsString]) -> Result<Applied, ConfigError> {
+pub(crate) fn apply(args: &[OsString]) -> Result<Applied, ConfigError> {
     let explicit_path = flag_value(args, "config")
         .or_else(|| std::env::var("VCALL_CONFIG").ok())
         .map(PathBuf::from);
@@ -303,7 +303,7 @@ fn settings(
 }
 
 /// `vcall config show`: every setting, its value (secrets masked) and where it came from.
-pub fn show(applied: &Applied, matches: &clap::ArgMatches, json_out: bool) -> CmdResult {
+pub(crate) fn show(applied: &Applied, matches: &clap::ArgMatches, json_out: bool) -> CmdResult {
     let mut rows = Vec::new();
     for key in KEYS {
         let source = match matches.value_source(key.name) {

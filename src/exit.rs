@@ -12,7 +12,7 @@ use crate::signaling::SignalingError;
 /// Process exit codes. Documented in README.md; each is tested.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-pub enum Exit {
+pub(crate) enum Exit {
     /// Everything worked.
     Ok = 0,
     /// An unexpected failure (I/O, internal).
@@ -45,15 +45,15 @@ pub enum Exit {
 /// with its causes. Made only where a command gives up (`From` each boundary's error enum, or
 /// `with_context`), printed once by `main` as one line: the context, then each cause.
 #[derive(Debug)]
-pub struct Failure {
-    pub code: Exit,
+pub(crate) struct Failure {
+    pub(crate) code: Exit,
     context: String,
     cause: Option<Box<dyn Error + Send + Sync>>,
 }
 
 impl Failure {
     /// A failure with no error underneath (a condition not met, a usage mistake).
-    pub fn new(code: Exit, message: impl Into<String>) -> Failure {
+    pub(crate) fn new(code: Exit, message: impl Into<String>) -> Failure {
         Failure {
             code,
             context: message.into(),
@@ -62,7 +62,7 @@ impl Failure {
     }
 
     /// A failure caused by `error`, printed as the error and its sources.
-    pub fn caused_by(code: Exit, error: impl Error + Send + Sync + 'static) -> Failure {
+    pub(crate) fn caused_by(code: Exit, error: impl Error + Send + Sync + 'static) -> Failure {
         Failure {
             code,
             context: String::new(),
@@ -71,7 +71,7 @@ impl Failure {
     }
 
     /// Says what was being done when it failed: "finishing the recording: writing failed: …".
-    pub fn with_context(mut self, context: impl Into<String>) -> Failure {
+    pub(crate) fn with_context(mut self, context: impl Into<String>) -> Failure {
         let inner = std::mem::take(&mut self.context);
         self.context = match inner.is_empty() {
             true => context.into(),
@@ -152,4 +152,4 @@ impl From<std::io::Error> for Failure {
     }
 }
 
-pub type CmdResult = Result<Exit, Failure>;
+pub(crate) type CmdResult = Result<Exit, Failure>;

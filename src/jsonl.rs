@@ -6,10 +6,10 @@ use std::io::Write;
 use serde_json::{Value, json};
 
 /// The version of the JSON output's schema (`docs/json.schema.json`).
-pub const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 1;
 
 /// `fields` (an object) as one line, with `event`, `v` and `time` added.
-pub fn line(event: &str, fields: Value) -> String {
+pub(crate) fn line(event: &str, fields: Value) -> String {
     let mut v = match fields {
         Value::Object(_) => fields,
         Value::Null => json!({}),
@@ -22,7 +22,7 @@ pub fn line(event: &str, fields: Value) -> String {
 }
 
 /// Writes one line on stdout and flushes it (a reader sees it at once).
-pub fn emit(event: &str, fields: Value) {
+pub(crate) fn emit(event: &str, fields: Value) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{}", line(event, fields));
     let _ = out.flush();

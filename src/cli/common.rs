@@ -9,10 +9,10 @@ use crate::signaling::server_url::ServerUrl;
 
 /// The API key pair, from flags or the environment.
 #[derive(Debug, Clone, Args)]
-pub struct KeyArgs {
+pub(crate) struct KeyArgs {
     /// API key [env: VCALL_API_KEY]
     #[arg(long, env = "VCALL_API_KEY", hide_env = true)]
-    pub api_key: Option<String>,
+    pub(crate) api_key: Option<String>,
     /// API secret [env: VCALL_API_SECRET]
     #[arg(
         long,
@@ -20,22 +20,22 @@ pub struct KeyArgs {
         hide_env = true,
         hide_env_values = true
     )]
-    pub api_secret: Option<String>,
+    pub(crate) api_secret: Option<String>,
 }
 
 /// A bad network on purpose, for rehearsing one (README: "Rehearse a bad network").
 #[derive(Debug, Clone, Default, Args)]
-pub struct ImpairArgs {
+pub(crate) struct ImpairArgs {
     /// Impair this process's media, both directions, in userspace: comma-separated
     /// loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start,
     /// repeatable), rate=500kbit, queue=300ms (the rate's queue), seed=N [env: VCALL_IMPAIR]
     #[arg(long, value_name = "SPEC", env = "VCALL_IMPAIR", hide_env = true)]
-    pub impair: Option<crate::impair::Impairment>,
+    pub(crate) impair: Option<crate::impair::Impairment>,
 }
 
 /// Where and as whom to connect.
 #[derive(Debug, Clone, Args)]
-pub struct ConnArgs {
+pub(crate) struct ConnArgs {
     /// Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus),
     /// whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]
     #[arg(
@@ -44,7 +44,7 @@ pub struct ConnArgs {
         hide_env = true,
         default_value = "ws://127.0.0.1:7880"
     )]
-    pub url: ServerUrl,
+    pub(crate) url: ServerUrl,
     /// Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]
     #[arg(
         long,
@@ -53,7 +53,7 @@ pub struct ConnArgs {
         default_value = "",
         hide_default_value = true
     )]
-    pub session: String,
+    pub(crate) session: String,
     /// Token [env: VCALL_TOKEN]
     #[arg(
         long,
@@ -63,10 +63,10 @@ pub struct ConnArgs {
         default_value = "",
         hide_default_value = true
     )]
-    pub token: String,
+    pub(crate) token: String,
     /// Client data, visible to the other participants [env: VCALL_DATA]
     #[arg(long, env = "VCALL_DATA", hide_env = true, default_value = "")]
-    pub data: String,
+    pub(crate) data: String,
     /// STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]
     #[arg(
         long = "ice-server",
@@ -75,7 +75,7 @@ pub struct ConnArgs {
         hide_env = true,
         value_delimiter = ','
     )]
-    pub ice_servers: Vec<String>,
+    pub(crate) ice_servers: Vec<String>,
     /// Which ICE candidates media may use: `relay` only TURN relays (needs a
     /// `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]
     #[arg(
@@ -86,7 +86,7 @@ pub struct ConnArgs {
         hide_env = true,
         default_value = "all"
     )]
-    pub ice_transport: IceTransport,
+    pub(crate) ice_transport: IceTransport,
     /// DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one:
     /// an RSA one for far ends that take only RSA cipher suites [env: VCALL_DTLS_CERTIFICATE]
     #[arg(
@@ -96,18 +96,18 @@ pub struct ConnArgs {
         hide_env = true,
         value_parser = parse_dtls_certificate
     )]
-    pub dtls_certificate: Option<crate::peer::DtlsCertificate>,
+    pub(crate) dtls_certificate: Option<crate::peer::DtlsCertificate>,
     /// Limit for each wait: an answer from the server, the first media, a --wait-for condition
     /// (default: 10s for answers, no limit otherwise) [env: VCALL_TIMEOUT]
     #[arg(long, env = "VCALL_TIMEOUT", hide_env = true, value_parser = parse_duration)]
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
     #[command(flatten)]
-    pub janus: JanusArgs,
+    pub(crate) janus: JanusArgs,
 }
 
 /// Which ICE candidates media may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum IceTransport {
+pub(crate) enum IceTransport {
     /// Host, server-reflexive and relayed candidates
     All,
     /// Only relayed ones (TURN): the media goes through the TURN server
@@ -116,7 +116,7 @@ pub enum IceTransport {
 
 impl ConnArgs {
     /// The limit for each answer from the server.
-    pub fn request_timeout(&self) -> Duration {
+    pub(crate) fn request_timeout(&self) -> Duration {
         self.timeout.unwrap_or(Duration::from_secs(10))
     }
 }
@@ -138,7 +138,7 @@ impl Default for JanusArgs {
 
 /// Options for Janus servers (`--url janus+ws://…` or `janus+http://…`).
 #[derive(Debug, Clone, Args)]
-pub struct JanusArgs {
+pub(crate) struct JanusArgs {
     /// Janus API secret (`apisecret`) [env: VCALL_API_SECRET]
     #[arg(
         long,
@@ -147,7 +147,7 @@ pub struct JanusArgs {
         hide_env = true,
         hide_env_values = true
     )]
-    pub api_secret: Option<String>,
+    pub(crate) api_secret: Option<String>,
     /// The room's PIN [env: VCALL_PIN]
     #[arg(
         long,
@@ -156,10 +156,10 @@ pub struct JanusArgs {
         hide_env = true,
         hide_env_values = true
     )]
-    pub pin: Option<String>,
+    pub(crate) pin: Option<String>,
     /// The name others see (default: the stream name when publishing, else "vcall") [env: VCALL_DISPLAY]
     #[arg(long, help_heading = "Janus", env = "VCALL_DISPLAY", hide_env = true)]
-    pub display: Option<String>,
+    pub(crate) display: Option<String>,
     /// Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]
     #[arg(
         long,
@@ -167,33 +167,33 @@ pub struct JanusArgs {
         env = "VCALL_CREATE_ROOM",
         hide_env = true
     )]
-    pub create_room: bool,
+    pub(crate) create_room: bool,
     /// Attempts to join again when the signaling connection drops or the server restarts;
     /// 0: none (default: 10 with vcall servers, after 0.25 s, 0.5 s, then every
     /// --retry-delay; 3 with Janus, the delay doubling) [env: VCALL_MAX_RETRIES]
     #[arg(long, value_name = "N", env = "VCALL_MAX_RETRIES", hide_env = true)]
-    pub max_retries: Option<u32>,
+    pub(crate) max_retries: Option<u32>,
     /// Delay between attempts to join again (see --max-retries) [env: VCALL_RETRY_DELAY]
     #[arg(
         long, env = "VCALL_RETRY_DELAY", hide_env = true, value_parser = parse_duration, default_value = "1s")]
-    pub retry_delay: Duration,
+    pub(crate) retry_delay: Duration,
     /// Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]
     #[arg(
         long,
         help_heading = "Janus", env = "VCALL_KEEPALIVE_INTERVAL", hide_env = true, value_parser = parse_duration_or_zero, default_value = "25s")]
-    pub keepalive_interval: Duration,
+    pub(crate) keepalive_interval: Duration,
 }
 
 /// Parses `500ms`, `10s`, `5m`, `24h`, `7d`, or plain seconds.
 /// A duration where 0 means "off".
-pub fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
     if s.trim().trim_end_matches(|c: char| c.is_ascii_alphabetic()) == "0" {
         return Ok(Duration::ZERO);
     }
     parse_duration(s)
 }
 
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -221,7 +221,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Parses `800000`, `800k`, `2M`.
-pub fn parse_bitrate(s: &str) -> Result<u32, String> {
+pub(crate) fn parse_bitrate(s: &str) -> Result<u32, String> {
     let (num, mult) = match s.chars().last() {
         Some('k' | 'K') => (&s[..s.len() - 1], 1_000.0),
         Some('M' | 'm') => (&s[..s.len() - 1], 1_000_000.0),

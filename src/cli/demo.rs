@@ -8,21 +8,21 @@ use clap::Args;
 use super::common::parse_duration;
 
 #[derive(Debug, Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// How much to record.
     #[arg(long, value_parser = parse_duration, default_value = "5s")]
-    pub duration: Duration,
+    pub(crate) duration: Duration,
     /// The recording.
     #[arg(short, long, default_value = "vcall-demo.mp4")]
-    pub output: PathBuf,
+    pub(crate) output: PathBuf,
     /// The report as one JSON object.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct DevicesArgs {
+pub(crate) struct DevicesArgs {
     /// One JSON object.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }

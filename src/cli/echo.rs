@@ -8,18 +8,18 @@ use clap::Args;
 use super::common::{ConnArgs, ImpairArgs, parse_duration};
 
 #[derive(Debug, Args)]
-pub struct EchoTestArgs {
+pub(crate) struct EchoTestArgs {
     #[command(flatten)]
-    pub conn: ConnArgs,
+    pub(crate) conn: ConnArgs,
     #[command(flatten)]
-    pub impair: ImpairArgs,
+    pub(crate) impair: ImpairArgs,
     /// How long to send.
     #[arg(long, value_parser = parse_duration, default_value = "5s")]
-    pub duration: Duration,
+    pub(crate) duration: Duration,
     /// Also record what came back (.mp4 or .mkv).
     #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
     /// The result as one JSON object.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }

@@ -18,19 +18,16 @@ mod publish;
 mod serve;
 mod subscribe;
 
-pub use admin::{SessionCommand, SessionCreateArgs, TokenCommand, TokenCreateArgs};
-pub use common::{
-    ConnArgs, IceTransport, ImpairArgs, JanusArgs, KeyArgs, parse_bitrate, parse_duration,
-    parse_duration_or_zero,
-};
-pub use config::{ConfigCommand, ConfigShowArgs};
-pub use connect::{ConnectArgs, ListStreamsArgs};
-pub use demo::{DemoArgs, DevicesArgs};
-pub use echo::EchoTestArgs;
-pub use moderate::{ForceDisconnectArgs, ForceUnpublishArgs, ModerateCommand};
-pub use publish::PublishArgs;
-pub use serve::ServeArgs;
-pub use subscribe::{Expect, OutFormat, SubscribeArgs};
+pub(crate) use admin::{SessionCommand, SessionCreateArgs, TokenCommand, TokenCreateArgs};
+pub(crate) use common::{ConnArgs, IceTransport, JanusArgs, KeyArgs};
+pub(crate) use config::ConfigCommand;
+pub(crate) use connect::{ConnectArgs, ListStreamsArgs};
+pub(crate) use demo::{DemoArgs, DevicesArgs};
+pub(crate) use echo::EchoTestArgs;
+pub(crate) use moderate::{ForceDisconnectArgs, ForceUnpublishArgs, ModerateCommand};
+pub(crate) use publish::PublishArgs;
+pub(crate) use serve::ServeArgs;
+pub(crate) use subscribe::{OutFormat, SubscribeArgs};
 
 /// Join video calls from a terminal or a script: publish, subscribe, record, and serve.
 #[derive(Debug, Parser)]
@@ -43,13 +40,13 @@ pub use subscribe::{Expect, OutFormat, SubscribeArgs};
 pub struct Cli {
     /// More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    pub verbose: u8,
+    pub(crate) verbose: u8,
     /// Only errors on stderr; no progress display.
     #[arg(short, long, global = true)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// The settings profile to use from the configuration file [env: VCALL_PROFILE]
     #[arg(long, global = true, env = "VCALL_PROFILE", hide_env = true)]
-    pub profile: Option<String>,
+    pub(crate) profile: Option<String>,
     /// The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]
     #[arg(
         long,
@@ -58,13 +55,13 @@ pub struct Cli {
         hide_env = true,
         value_name = "FILE"
     )]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the embedded server: signaling, media forwarding (SFU) and the session API.
     Serve(ServeArgs),
     /// Create sessions on a server.
@@ -98,7 +95,7 @@ pub enum Command {
 
 impl Command {
     /// Whether the command was asked for JSON output (then its error is a JSON line too).
-    pub fn json(&self) -> bool {
+    pub(crate) fn json(&self) -> bool {
         match self {
             Command::Connect(a) => a.json,
             Command::ListStreams(a) => a.json,
@@ -119,6 +116,7 @@ impl Command {
 
 #[cfg(test)]
 mod tests {
+    use super::common::{parse_bitrate, parse_duration};
     use super::*;
     use clap::CommandFactory;
     use std::time::Duration;

@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use super::common::ConnArgs;
 
 #[derive(Debug, Subcommand)]
-pub enum ModerateCommand {
+pub(crate) enum ModerateCommand {
     /// Force a stream to stop; its publisher and everyone else see streamDestroyed.
     ForceUnpublish(ForceUnpublishArgs),
     /// Force a connection out of the session.
@@ -13,25 +13,25 @@ pub enum ModerateCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct ForceUnpublishArgs {
+pub(crate) struct ForceUnpublishArgs {
     #[command(flatten)]
-    pub conn: ConnArgs,
+    pub(crate) conn: ConnArgs,
     /// Stream id or name.
     #[arg(long = "stream", value_name = "ID_OR_NAME")]
-    pub stream: String,
+    pub(crate) stream: String,
     /// The result as one JSON object.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct ForceDisconnectArgs {
+pub(crate) struct ForceDisconnectArgs {
     #[command(flatten)]
-    pub conn: ConnArgs,
+    pub(crate) conn: ConnArgs,
     /// Connection id.
     #[arg(long = "connection", value_name = "ID")]
-    pub connection: crate::session::ConnectionId,
+    pub(crate) connection: crate::session::ConnectionId,
     /// The result as one JSON object.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }

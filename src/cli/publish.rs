@@ -9,65 +9,70 @@ use crate::media::sources::{AudioSpec, VideoSpec};
 use super::common::{ConnArgs, ImpairArgs, parse_bitrate, parse_duration, parse_duration_or_zero};
 
 #[derive(Debug, Args)]
-pub struct PublishArgs {
+pub(crate) struct PublishArgs {
     #[command(flatten)]
-    pub conn: ConnArgs,
+    pub(crate) conn: ConnArgs,
     #[command(flatten)]
-    pub impair: ImpairArgs,
+    pub(crate) impair: ImpairArgs,
     /// The stream's name, visible to others.
     #[arg(long, default_value = "vcall")]
-    pub name: String,
+    pub(crate) name: String,
     /// Video source: camera[:INDEX|NAME], testsrc, a .y4m file, a .ivf file (VP8 or H.264, sent as
     /// it is), or - for Y4M on stdin.
     #[arg(long, default_value = "camera", value_name = "SOURCE", value_parser = VideoSpec::parse)]
-    pub video: VideoSpec,
+    pub(crate) video: VideoSpec,
     /// Audio source: mic[:NAME], tone[:HZ], or a .wav file.
     #[arg(long, default_value = "mic", value_name = "SOURCE", value_parser = AudioSpec::parse)]
-    pub audio: AudioSpec,
+    pub(crate) audio: AudioSpec,
     /// Send no audio.
     #[arg(long, conflicts_with = "no_video")]
-    pub no_audio: bool,
+    pub(crate) no_audio: bool,
     /// Send no video.
     #[arg(long)]
-    pub no_video: bool,
+    pub(crate) no_video: bool,
     /// Picture width for camera and testsrc.
     #[arg(long, default_value_t = 640)]
-    pub width: u32,
+    pub(crate) width: u32,
     /// Picture height for camera and testsrc.
     #[arg(long, default_value_t = 480)]
-    pub height: u32,
+    pub(crate) height: u32,
     /// Frame rate for camera and testsrc.
     #[arg(long, default_value_t = 30.0, value_parser = parse_fps)]
-    pub fps: f64,
+    pub(crate) fps: f64,
     /// H.264 bitrate, bits per second (k and M suffixes work).
     #[arg(long, value_parser = parse_bitrate, default_value = "1M")]
-    pub video_bitrate: u32,
+    pub(crate) video_bitrate: u32,
     /// Opus bitrate, bits per second.
     #[arg(long, value_parser = parse_bitrate, default_value = "48k")]
-    pub audio_bitrate: u32,
+    pub(crate) audio_bitrate: u32,
     /// Frames between keyframes (a keyframe is also sent whenever a receiver asks).
     #[arg(long, default_value_t = 60)]
-    pub keyframe_interval: u32,
+    pub(crate) keyframe_interval: u32,
     /// Start file sources again at their end.
     #[arg(long = "loop")]
-    pub looping: bool,
+    pub(crate) looping: bool,
     /// Unpublish after this long; default: until Ctrl-C or the end of the sources.
     #[arg(long, value_parser = parse_duration)]
-    pub duration: Option<Duration>,
+    pub(crate) duration: Option<Duration>,
     /// Per-track figures this often on stderr (bitrate, frame rate, size, packets, loss, jitter,
     /// round trip, NACKs, PLIs, keyframes, freezes; `stats` lines with --json) and a summary at
     /// the end; 0: the summary only.
     #[arg(long, value_name = "INTERVAL", value_parser = parse_duration_or_zero)]
-    pub stats_interval: Option<Duration>,
+    pub(crate) stats_interval: Option<Duration>,
     /// Events and the result as JSON lines on stdout (docs/json.md).
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 impl PublishArgs {
     /// Settings for in-process publishers (demo, echo-test): 640x480 at 30 fps, the flags'
     /// default rates.
-    pub fn vga(conn: ConnArgs, name: &str, video: VideoSpec, audio: AudioSpec) -> PublishArgs {
+    pub(crate) fn vga(
+        conn: ConnArgs,
+        name: &str,
+        video: VideoSpec,
+        audio: AudioSpec,
+    ) -> PublishArgs {
         PublishArgs {
             conn,
             impair: ImpairArgs::default(),

@@ -7,47 +7,47 @@ use clap::Args;
 use super::common::{ImpairArgs, KeyArgs, parse_bitrate, parse_dtls_certificate};
 
 #[derive(Debug, Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Address for signaling and the HTTP API.
     #[arg(long, default_value = "127.0.0.1:7880")]
-    pub listen: SocketAddr,
+    pub(crate) listen: SocketAddr,
     #[command(flatten)]
-    pub keys: KeyArgs,
+    pub(crate) keys: KeyArgs,
     /// STUN or TURN server for the server's media connections (repeatable);
     /// `turn:user:pass@host:port` carries credentials.
     #[arg(long = "ice-server", value_name = "URL")]
-    pub ice_servers: Vec<String>,
+    pub(crate) ice_servers: Vec<String>,
     /// `serving` when it listens and `serverStopped` at the end, as JSON lines (docs/json.md).
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     /// Signaling connections open at once; more are refused with `tooManyConnections`.
     #[arg(long, value_name = "N", default_value_t = 1000)]
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
     /// Signaling connections open at once from one IP address.
     #[arg(long, value_name = "N", default_value_t = 100)]
-    pub max_connections_per_ip: usize,
+    pub(crate) max_connections_per_ip: usize,
     /// Serve HTTPS and WSS (signaling, session API, WHIP/WHEP) with this PEM certificate chain.
     #[arg(long, value_name = "PEM", requires = "tls_key")]
-    pub tls_cert: Option<std::path::PathBuf>,
+    pub(crate) tls_cert: Option<std::path::PathBuf>,
     /// The PEM private key of --tls-cert.
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
-    pub tls_key: Option<std::path::PathBuf>,
+    pub(crate) tls_key: Option<std::path::PathBuf>,
     /// UDP ports media may use, e.g. 40000-40999 (one per client connection); any when not given.
     #[arg(long, value_name = "LO-HI", value_parser = parse_port_range)]
-    pub udp_ports: Option<(u16, u16)>,
+    pub(crate) udp_ports: Option<(u16, u16)>,
     /// The address media candidates advertise, for a server behind 1:1 NAT (e.g. a cloud VM's
     /// public IP while it listens on its private one).
     #[arg(long, value_name = "IP")]
-    pub public_ip: Option<std::net::IpAddr>,
+    pub(crate) public_ip: Option<std::net::IpAddr>,
     /// DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one.
     #[arg(long, value_name = "PEM", value_parser = parse_dtls_certificate)]
-    pub dtls_certificate: Option<crate::peer::DtlsCertificate>,
+    pub(crate) dtls_certificate: Option<crate::peer::DtlsCertificate>,
     /// The most a publisher is asked to send (REMB, k and M suffixes work), like a Janus room's
     /// `bitrate`; publishers are also held to what their slowest subscriber can take.
     #[arg(long, value_name = "BPS", value_parser = parse_bitrate)]
-    pub max_subscriber_bitrate: Option<u32>,
+    pub(crate) max_subscriber_bitrate: Option<u32>,
     #[command(flatten)]
-    pub impair: ImpairArgs,
+    pub(crate) impair: ImpairArgs,
 }
 
 /// `LO-HI`, both ports, LO <= HI.

@@ -9,7 +9,7 @@ use super::common::{ConnArgs, ImpairArgs, parse_duration, parse_duration_or_zero
 
 /// Formats for `-o -`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutFormat {
+pub(crate) enum OutFormat {
     /// Matroska with the encoded streams.
     Mkv,
     /// Decoded video, YUV4MPEG2.
@@ -23,54 +23,54 @@ pub enum OutFormat {
 }
 
 #[derive(Debug, Args)]
-pub struct SubscribeArgs {
+pub(crate) struct SubscribeArgs {
     #[command(flatten)]
-    pub conn: ConnArgs,
+    pub(crate) conn: ConnArgs,
     #[command(flatten)]
-    pub impair: ImpairArgs,
+    pub(crate) impair: ImpairArgs,
     /// Stream id or name to subscribe to (repeatable); default: every stream, including later ones.
     #[arg(long = "stream", value_name = "ID_OR_NAME")]
-    pub streams: Vec<String>,
+    pub(crate) streams: Vec<String>,
     /// Receive no audio.
     #[arg(long, conflicts_with = "no_video")]
-    pub no_audio: bool,
+    pub(crate) no_audio: bool,
     /// Receive no video.
     #[arg(long)]
-    pub no_video: bool,
+    pub(crate) no_video: bool,
     /// Output file (.mp4 or .mkv: one file with audio and video), or - for stdout with --format.
     #[arg(short, long, value_name = "FILE", conflicts_with = "output_dir")]
-    pub output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
     /// Record every stream to its own file in this folder, named from its name and id.
     #[arg(long, value_name = "DIR")]
-    pub output_dir: Option<PathBuf>,
+    pub(crate) output_dir: Option<PathBuf>,
     /// Format on stdout (with -o -) or for --output-dir files (mp4 or mkv by default mp4).
     #[arg(long, value_enum)]
-    pub format: Option<OutFormat>,
+    pub(crate) format: Option<OutFormat>,
     /// Stop after this much recorded media (e.g. 10s).
     #[arg(long, value_parser = parse_duration)]
-    pub duration: Option<Duration>,
+    pub(crate) duration: Option<Duration>,
     /// Stop after this many video frames.
     #[arg(long)]
-    pub frames: Option<u64>,
+    pub(crate) frames: Option<u64>,
     /// Conditions the received media must meet, checked at the end (exit 11 when one fails
     /// or cannot be measured), e.g. 'frames>=300, latency.p95<200ms, freeze.max<500ms,
     /// av-skew<40ms, loss<1%'. Metrics: frames, audio-frames, frames.lost, latency.p50,
     /// latency.p95, latency.max, freeze.max, av-skew, loss.
     #[arg(long, value_name = "CONDITIONS", value_parser = parse_expect)]
-    pub expect: Option<Expect>,
+    pub(crate) expect: Option<Expect>,
     /// Per-track figures this often on stderr (bitrate, frame rate, size, packets, loss, jitter,
     /// round trip, NACKs, PLIs, keyframes, freezes; `stats` lines with --json) and a summary at
     /// the end; 0: the summary only.
     #[arg(long, value_name = "INTERVAL", value_parser = parse_duration_or_zero)]
-    pub stats_interval: Option<Duration>,
+    pub(crate) stats_interval: Option<Duration>,
     /// Events and results as JSON lines on stdout (docs/json.md); not with -o -.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 /// `--expect`'s conditions.
 #[derive(Debug, Clone)]
-pub struct Expect(pub Vec<crate::client::conditions::Condition>);
+pub(crate) struct Expect(pub Vec<crate::client::conditions::Condition>);
 
 fn parse_expect(s: &str) -> Result<Expect, String> {
     crate::client::conditions::parse(s, crate::client::conditions::METRICS).map(Expect)

@@ -366,58 +366,77 @@ impl Monitor {
                 self.rtt.iter().copied().fold(0.0, f64::max),
             )
         });
-        let loss = |r: &Row| {
-            r.rtp.map(|s| {
-                let lost = s.packets_lost.max(0) as f64;
-                // Sent: the far end's lost of what we sent; received: lost of what was due.
-                let total = if self.outbound {
-                    s.packets as f64
-                } else {
-                    s.packets as f64 + lost
-                };
-                if total > 0.0 {
-                    100.0 * lost / total
-                } else {
-                    0.0
-                }
-            })
-        };
-        let jitter_max = |r: &Row| self.jitter_max.get(&r.ssrc).copied().unwrap_or(0.0);
+        let totals: Vec<Totals> = rows.iter().map(|r| self.totals(r)).collect();
+        if self.json {
+            self.summary_json(rows, &totals, secs, rtt);
+        }
+        self.progress
+            .println(&self.summary_table(rows, &totals, secs, rtt));
+    }
+
+    /// A track's figures over the whole call.
+    fn totals(&self, r: &Row) -> Totals {
+        // Sent: the far end's lost of what we sent; received: lost of what was due.
+        let loss = r.rtp.map(|s| {
+            let lost = s.packets_lost.max(0) as f64;
+            let total = match self.outbound {
+                true => s.packets as f64,
+                false => s.packets as f64 + lost,
+            };
+            match total > 0.0 {
+                true => 100.0 * lost / total,
+                false => 0.0,
+            }
+        });
         // Rates over the time the track had frames, not the setup before them.
-        let average = |r: &Row| match r.figures.span_secs() {
+        let (kbps, fps) = match r.figures.span_secs() {
             Some(span) => (
                 r.rtp.unwrap_or_default().bytes as f64 * 8.0 / span / 1000.0,
                 (r.figures.frames - 1) as f64 / span,
             ),
             None => (0.0, 0.0),
         };
-        if self.json {
-            let tracks: Vec<Value> = rows
-                .iter()
-                .map(|r| {
-                    let (kbps, fps) = average(r);
-                    self.row_json(
-                        r,
-                        kbps,
-                        fps,
-                        json!({
-                            "lossPercent": loss(r).map(|l| (l * 100.0).round() / 100.0),
-                            "jitterMsMax": round1(jitter_max(r)),
-                        }),
-                    )
-                })
-                .collect();
-            crate::jsonl::emit(
-                "statsSummary",
-                json!({
-                    "streamId": self.stream_id, "direction": self.direction(),
-                    "durationMs": (secs * 1000.0) as u64,
-                    "rttMs": rtt.map(|(avg, max)| json!({"avg": round1(avg), "max": round1(max)})),
-                    "tracks": tracks,
-                    "congestion": self.congestion.as_ref().map(|c| &c.0),
-                }),
-            );
+        Totals {
+            kbps,
+            fps,
+            loss,
+            jitter_max: self.jitter_max.get(&r.ssrc).copied().unwrap_or(0.0),
         }
+    }
+
+    /// The `statsSummary` line.
+    fn summary_json(&self, rows: &[Row], totals: &[Totals], secs: f64, rtt: Option<(f64, f64)>) {
+        let tracks: Vec<Value> = rows
+            .iter()
+            .zip(totals)
+            .map(|(r, t)| {
+                let extra = json!({
+                    "lossPercent": t.loss.map(|l| (l * 100.0).round() / 100.0),
+                    "jitterMsMax": round1(t.jitter_max),
+                });
+                self.row_json(r, t.kbps, t.fps, extra)
+            })
+            .collect();
+        crate::jsonl::emit(
+            "statsSummary",
+            json!({
+                "streamId": self.stream_id, "direction": self.direction(),
+                "durationMs": (secs * 1000.0) as u64,
+                "rttMs": rtt.map(|(avg, max)| json!({"avg": round1(avg), "max": round1(max)})),
+                "tracks": tracks,
+                "congestion": self.congestion.as_ref().map(|c| &c.0),
+            }),
+        );
+    }
+
+    /// The summary as a table for people.
+    fn summary_table(
+        &self,
+        rows: &[Row],
+        totals: &[Totals],
+        secs: f64,
+        rtt: Option<(f64, f64)>,
+    ) -> String {
         let mut out = format!(
             "stats summary: stream {} ({}), {:.1} s, round trip {}\n",
             self.stream_id,
@@ -442,8 +461,7 @@ impl Monitor {
             "key",
             "freezes"
         );
-        for r in rows {
-            let (kbps, fps) = average(r);
+        for (r, t) in rows.iter().zip(totals) {
             let video = r.codec.kind() == Kind::Video;
             let f = &r.figures;
             let dash = || "-".to_owned();
@@ -453,11 +471,15 @@ impl Monitor {
                 kind_name(r.codec),
                 codec_name(r.codec),
                 f.size.map_or_else(dash, |(w, h)| format!("{w}x{h}")),
-                if video { format!("{fps:.1}") } else { dash() },
-                kbps,
+                if video {
+                    format!("{:.1}", t.fps)
+                } else {
+                    dash()
+                },
+                t.kbps,
                 s.packets,
-                format!("{} ({:.2}%)", s.packets_lost, loss(r).unwrap_or(0.0)),
-                format!("{:.1} ms", jitter_max(r)),
+                format!("{} ({:.2}%)", s.packets_lost, t.loss.unwrap_or(0.0)),
+                format!("{:.1} ms", t.jitter_max),
                 s.nacks,
                 s.plis,
                 if video {
@@ -475,8 +497,17 @@ impl Monitor {
         if let Some((_, line)) = &self.congestion {
             out += &format!("\n  send rate: {line}");
         }
-        self.progress.println(&out);
+        out
     }
+}
+
+/// One track's figures over a whole call, for the summary.
+struct Totals {
+    kbps: f64,
+    fps: f64,
+    /// Of what was sent or due, per cent; `None` without RTP counters.
+    loss: Option<f64>,
+    jitter_max: f64,
 }
 
 #[cfg(test)]

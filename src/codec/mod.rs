@@ -103,7 +103,7 @@ impl H264Encoder {
     /// A new encoder for a new picture size, starting at `bitrate` and `fps`: its first
     /// picture is a keyframe with the new size's parameter sets. (openh264 re-initializes
     /// itself on a new size, but at the bitrate it was created with.)
-    pub fn restart(&mut self, fps: f32, bitrate: u32) -> Result<(), CodecError> {
+    pub(crate) fn restart(&mut self, fps: f32, bitrate: u32) -> Result<(), CodecError> {
         *self = H264Encoder::new(fps, bitrate, self.keyframe_interval)?;
         Ok(())
     }
@@ -112,7 +112,7 @@ impl H264Encoder {
     /// effect once the first picture has been encoded (the encoder is set up then); returns
     /// whether it was applied. `hold`: pictures are skipped while the bits sent run ahead of
     /// the target (otherwise none is, so that a recording's first seconds are whole).
-    pub fn set_rate(&mut self, bitrate: u32, fps: f32, hold: bool) -> bool {
+    pub(crate) fn set_rate(&mut self, bitrate: u32, fps: f32, hold: bool) -> bool {
         if !self.started {
             return false;
         }
@@ -200,19 +200,19 @@ impl H264Encoder {
 }
 
 /// An H.264 decoder producing I420 pictures.
-pub struct H264Decoder {
+pub(crate) struct H264Decoder {
     inner: openh264::decoder::Decoder,
 }
 
 impl H264Decoder {
-    pub fn new() -> Result<H264Decoder, CodecError> {
+    pub(crate) fn new() -> Result<H264Decoder, CodecError> {
         let inner =
             openh264::decoder::Decoder::new().map_err(|e| CodecError::H264(e.to_string()))?;
         Ok(H264Decoder { inner })
     }
 
     /// Decodes one Annex B access unit; `None` when it yields no picture (yet).
-    pub fn decode(&mut self, au: &[u8]) -> Result<Option<I420>, CodecError> {
+    pub(crate) fn decode(&mut self, au: &[u8]) -> Result<Option<I420>, CodecError> {
         use openh264::formats::YUVSource;
         let Some(pic) = self
             .inner
@@ -264,7 +264,7 @@ impl OpusEncoder {
     }
 
     /// Changes the bitrate while encoding (congestion control).
-    pub fn set_bitrate(&mut self, bitrate: u32) -> Result<(), CodecError> {
+    pub(crate) fn set_bitrate(&mut self, bitrate: u32) -> Result<(), CodecError> {
         self.inner
             .set_bitrate(opus::Bitrate::Bits(bitrate as i32))
             .map_err(|e| CodecError::Opus(e.to_string()))
@@ -281,13 +281,13 @@ impl OpusEncoder {
 }
 
 /// An Opus decoder to 48 kHz stereo (what WebRTC senders signal).
-pub struct OpusDecoder {
+pub(crate) struct OpusDecoder {
     inner: opus::Decoder,
     out: Vec<i16>,
 }
 
 impl OpusDecoder {
-    pub fn new() -> Result<OpusDecoder, CodecError> {
+    pub(crate) fn new() -> Result<OpusDecoder, CodecError> {
         let inner = opus::Decoder::new(48_000, opus::Channels::Stereo)
             .map_err(|e| CodecError::Opus(e.to_string()))?;
         Ok(OpusDecoder {
@@ -297,7 +297,7 @@ impl OpusDecoder {
     }
 
     /// Decodes one packet to interleaved stereo samples; an empty packet conceals a lost one.
-    pub fn decode(&mut self, packet: &[u8]) -> Result<&[i16], CodecError> {
+    pub(crate) fn decode(&mut self, packet: &[u8]) -> Result<&[i16], CodecError> {
         let n = self
             .inner
             .decode(packet, &mut self.out, false)
@@ -309,7 +309,7 @@ impl OpusDecoder {
 /// Recovers a lost Opus frame from the in-band FEC (LBRR) of the packet after it, encoded
 /// anew as a packet of its own so that a recording holds it; everything else is kept as it
 /// was received.
-pub struct OpusRecovery {
+pub(crate) struct OpusRecovery {
     decoder: opus::Decoder,
     encoder: opus::Encoder,
     pcm: Vec<i16>,
@@ -317,7 +317,7 @@ pub struct OpusRecovery {
 }
 
 impl OpusRecovery {
-    pub fn new() -> Result<OpusRecovery, CodecError> {
+    pub(crate) fn new() -> Result<OpusRecovery, CodecError> {
         let e = |e: opus::Error| CodecError::Opus(e.to_string());
         let decoder = opus::Decoder::new(48_000, opus::Channels::Mono).map_err(e)?;
         let mut encoder =
@@ -334,12 +334,12 @@ impl OpusRecovery {
     }
 
     /// Keeps the decoder in step with the stream, so what it recovers continues it.
-    pub fn observe(&mut self, packet: &[u8]) {
+    pub(crate) fn observe(&mut self, packet: &[u8]) {
         let _ = self.decoder.decode(packet, &mut self.pcm, false);
     }
 
     /// The frame lost before `next`, when `next` carries it as FEC (it is as long as `next`).
-    pub fn recover(&mut self, next: &[u8]) -> Option<Vec<u8>> {
+    pub(crate) fn recover(&mut self, next: &[u8]) -> Option<Vec<u8>> {
         let len = i32::try_from(next.len()).ok()?;
         // SAFETY: reads `len` bytes of `next`, a live slice, and keeps no pointer.
         let has_fec = unsafe { opusic_sys::opus_packet_has_lbrr(next.as_ptr(), len) } == 1;

@@ -12,7 +12,7 @@ type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 /// A capture device: the camera or the microphone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeviceKind {
+pub(crate) enum DeviceKind {
     Camera,
     Microphone,
 }
@@ -37,8 +37,10 @@ impl std::fmt::Display for DeviceKind {
 
 /// Why a camera or microphone cannot be used (exit 10). The hint names what to use instead.
 #[derive(Debug, thiserror::Error)]
-pub enum DeviceError {
+pub(crate) enum DeviceError {
     #[error("this build of vcall has no {0} support; {hint}", hint = .0.hint())]
+    #[cfg_attr(all(feature = "camera", feature = "mic"), allow(dead_code))]
+    // without a feature
     NotBuilt(DeviceKind),
     #[error("no {kind}: {why}; {hint}", hint = .kind.hint())]
     Missing { kind: DeviceKind, why: String },
@@ -56,16 +58,16 @@ pub enum DeviceError {
 
 /// A capture device and what it offers.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Device {
-    pub kind: &'static str,
+pub(crate) struct Device {
+    pub(crate) kind: &'static str,
     /// What `--video camera:ID` or `--audio mic:ID` takes.
-    pub id: String,
-    pub name: String,
-    pub formats: Vec<String>,
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) formats: Vec<String>,
 }
 
 /// Every camera and microphone found; errors only for a backend that failed outright.
-pub fn list() -> (Vec<Device>, Vec<DeviceError>) {
+pub(crate) fn list() -> (Vec<Device>, Vec<DeviceError>) {
     let (mut devices, mut problems) = (Vec::new(), Vec::new());
     match cameras() {
         Ok(c) => devices.extend(c),
@@ -198,7 +200,7 @@ impl VideoSource for Camera {
 }
 
 /// BT.601 RGB to I420, cropping to an even `w` x `h`.
-pub fn rgb_to_i420(
+pub(crate) fn rgb_to_i420(
     rgb: &[u8],
     src_w: usize,
     src_h: usize,
@@ -231,7 +233,7 @@ pub fn rgb_to_i420(
 }
 
 #[cfg(feature = "camera")]
-pub fn open_camera(
+pub(crate) fn open_camera(
     which: Option<&str>,
     width: u32,
     height: u32,
@@ -323,7 +325,7 @@ pub fn open_camera(
 }
 
 #[cfg(not(feature = "camera"))]
-pub fn open_camera(
+pub(crate) fn open_camera(
     _which: Option<&str>,
     _w: u32,
     _h: u32,
@@ -362,7 +364,7 @@ impl AudioSource for Mic {
 }
 
 #[cfg(feature = "mic")]
-pub fn open_mic(which: Option<&str>) -> Result<Box<dyn AudioSource>, SourceError> {
+pub(crate) fn open_mic(which: Option<&str>) -> Result<Box<dyn AudioSource>, SourceError> {
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
     let kind = DeviceKind::Microphone;
     let none = |why: String| DeviceError::Missing { kind, why };
@@ -438,6 +440,6 @@ pub fn open_mic(which: Option<&str>) -> Result<Box<dyn AudioSource>, SourceError
 }
 
 #[cfg(not(feature = "mic"))]
-pub fn open_mic(_which: Option<&str>) -> Result<Box<dyn AudioSource>, SourceError> {
+pub(crate) fn open_mic(_which: Option<&str>) -> Result<Box<dyn AudioSource>, SourceError> {
     Err(DeviceError::NotBuilt(DeviceKind::Microphone).into())
 }

@@ -1,15 +1,15 @@
 //! Media sources and their timing: the test pattern, the tone, Y4M and WAV files, stdin,
 //! camera and microphone.
 
-pub mod devices;
-pub mod resample;
-pub mod sources;
+pub(crate) mod devices;
+pub(crate) mod resample;
+pub(crate) mod sources;
 pub mod testsrc;
 pub mod tone;
 
 /// Why a source cannot be opened or read on.
 #[derive(Debug, thiserror::Error)]
-pub enum SourceError {
+pub(crate) enum SourceError {
     /// As given, it cannot be used: a size out of range, a file that is not what it should
     /// be, a file that cannot be read.
     #[error("{0}")]
@@ -20,7 +20,7 @@ pub enum SourceError {
 }
 
 impl SourceError {
-    pub fn invalid(message: impl Into<String>) -> SourceError {
+    pub(crate) fn invalid(message: impl Into<String>) -> SourceError {
         SourceError::Invalid(message.into())
     }
 }

@@ -12,7 +12,7 @@ const CHUNK: usize = 1024;
 /// Converts a stream of mono samples from one rate to another; the output starts with the
 /// input's first sample (the resampler's own delay is taken off) and, after
 /// [`Resampler::finish`], holds exactly as long a time as the input.
-pub struct Resampler {
+pub(crate) struct Resampler {
     /// `None` when the rates are the same.
     inner: Option<Fft<f32>>,
     ratio: f64,
@@ -28,7 +28,7 @@ pub struct Resampler {
 
 impl Resampler {
     /// From `from` Hz to `to` Hz; the rates must be positive.
-    pub fn new(from: u32, to: u32) -> Result<Resampler, String> {
+    pub(crate) fn new(from: u32, to: u32) -> Result<Resampler, String> {
         let inner = if from == to {
             None
         } else {
@@ -52,7 +52,7 @@ impl Resampler {
     }
 
     /// Takes samples at the input rate; returns the output that is ready.
-    pub fn push(&mut self, samples: &[f32]) -> Vec<f32> {
+    pub(crate) fn push(&mut self, samples: &[f32]) -> Vec<f32> {
         self.taken += samples.len();
         if self.inner.is_none() {
             self.given += samples.len();
@@ -70,7 +70,7 @@ impl Resampler {
 
     /// The rest of the output: the input's last part, padded with silence to a whole chunk,
     /// until the output is as long (in time) as the input.
-    pub fn finish(&mut self) -> Vec<f32> {
+    pub(crate) fn finish(&mut self) -> Vec<f32> {
         let mut out = Vec::new();
         if self.inner.is_none() {
             return out;
@@ -120,7 +120,7 @@ impl Resampler {
 }
 
 /// A whole clip from `from` to `to` Hz.
-pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, String> {
+pub(crate) fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, String> {
     let mut r = Resampler::new(from, to)?;
     let mut out = r.push(samples);
     out.extend(r.finish());

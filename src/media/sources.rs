@@ -16,7 +16,7 @@ use crate::vocab::I420;
 
 /// A video source as named on the command line.
 #[derive(Debug, Clone, PartialEq)]
-pub enum VideoSpec {
+pub(crate) enum VideoSpec {
     Camera(Option<String>),
     /// The test pattern; `busy`: under noise that uses the bitrate given.
     TestSrc {
@@ -29,7 +29,7 @@ pub enum VideoSpec {
 }
 
 impl VideoSpec {
-    pub fn parse(s: &str) -> Result<VideoSpec, SourceError> {
+    pub(crate) fn parse(s: &str) -> Result<VideoSpec, SourceError> {
         Ok(match s {
             "camera" => VideoSpec::Camera(None),
             "testsrc" => VideoSpec::TestSrc { busy: false },
@@ -49,14 +49,14 @@ impl VideoSpec {
 
 /// An audio source as named on the command line.
 #[derive(Debug, Clone, PartialEq)]
-pub enum AudioSpec {
+pub(crate) enum AudioSpec {
     Mic(Option<String>),
     Tone(f64),
     Wav(PathBuf),
 }
 
 impl AudioSpec {
-    pub fn parse(s: &str) -> Result<AudioSpec, SourceError> {
+    pub(crate) fn parse(s: &str) -> Result<AudioSpec, SourceError> {
         Ok(match s {
             "mic" => AudioSpec::Mic(None),
             "tone" => AudioSpec::Tone(440.0),
@@ -84,7 +84,7 @@ impl AudioSpec {
 }
 
 /// Raw pictures at a frame rate.
-pub trait VideoSource: Send {
+pub(crate) trait VideoSource: Send {
     fn size(&self) -> (usize, usize);
     fn fps(&self) -> f64;
     /// The next picture, captured at `capture_ms` (Unix ms); `None` at the end.
@@ -114,12 +114,12 @@ pub trait VideoSource: Send {
 }
 
 /// 20 ms frames of 48 kHz mono audio.
-pub trait AudioSource: Send {
+pub(crate) trait AudioSource: Send {
     /// Fills the next frame, captured at `capture_ms` (Unix ms); `false` at the end.
     fn next(&mut self, capture_ms: u64, out: &mut [i16; OPUS_FRAME]) -> Result<bool, SourceError>;
 }
 
-pub struct TestSrc {
+pub(crate) struct TestSrc {
     width: usize,
     height: usize,
     fps: f64,
@@ -130,7 +130,12 @@ pub struct TestSrc {
 }
 
 impl TestSrc {
-    pub fn new(width: u32, height: u32, fps: f64, busy: bool) -> Result<TestSrc, SourceError> {
+    pub(crate) fn new(
+        width: u32,
+        height: u32,
+        fps: f64,
+        busy: bool,
+    ) -> Result<TestSrc, SourceError> {
         let (w, h) = (width as usize, height as usize);
         if w < testsrc::MIN_WIDTH
             || h < testsrc::MIN_HEIGHT
@@ -192,7 +197,7 @@ impl VideoSource for TestSrc {
 const MAX_SIDE: usize = 8192;
 
 /// YUV4MPEG2 (4:2:0 only) from a file or stdin.
-pub struct Y4mSource {
+pub(crate) struct Y4mSource {
     path: Option<PathBuf>,
     reader: Box<dyn BufRead + Send>,
     width: usize,
@@ -210,7 +215,7 @@ fn y4m_error(path: &Option<PathBuf>, msg: impl std::fmt::Display) -> SourceError
 }
 
 impl Y4mSource {
-    pub fn open(path: Option<&Path>, looping: bool) -> Result<Y4mSource, SourceError> {
+    pub(crate) fn open(path: Option<&Path>, looping: bool) -> Result<Y4mSource, SourceError> {
         let path = path.map(Path::to_owned);
         let reader: Box<dyn BufRead + Send> = match &path {
             Some(p) => Box::new(BufReader::new(
@@ -343,14 +348,14 @@ impl Y4mSource {
 
 /// The test tone, its marks at the wall clock's whole seconds: the test pattern burns in the
 /// same clock, so a receiver pairs a mark with any frame by its capture time.
-pub struct Tone {
+pub(crate) struct Tone {
     hz: f64,
     /// The next sample's index, counted from the whole second before the first frame.
     sample: Option<u64>,
 }
 
 impl Tone {
-    pub fn new(hz: f64) -> Tone {
+    pub(crate) fn new(hz: f64) -> Tone {
         Tone { hz, sample: None }
     }
 }
@@ -368,7 +373,7 @@ impl AudioSource for Tone {
 
 /// A WAV file (8- to 32-bit PCM or 32-bit float, any rate and channel count, read by
 /// `hound`), mixed to mono and resampled to 48 kHz.
-pub struct WavSource {
+pub(crate) struct WavSource {
     /// The whole file as 48 kHz mono, read up front (WAV files for calls are small).
     samples: Vec<i16>,
     pos: usize,
@@ -376,7 +381,7 @@ pub struct WavSource {
 }
 
 impl WavSource {
-    pub fn open(path: &Path, looping: bool) -> Result<WavSource, SourceError> {
+    pub(crate) fn open(path: &Path, looping: bool) -> Result<WavSource, SourceError> {
         let err = |m: String| SourceError::invalid(format!("{}: {m}", path.display()));
         let mut reader = hound::WavReader::open(path).map_err(|e| err(e.to_string()))?;
         let spec = reader.spec();
@@ -459,10 +464,10 @@ impl AudioSource for WavSource {
 }
 
 /// Pre-encoded video from an IVF file (VP8 or H.264), with its timestamps.
-pub struct IvfSource {
+pub(crate) struct IvfSource {
     path: PathBuf,
     reader: BufReader<File>,
-    pub codec: crate::vocab::Codec,
+    pub(crate) codec: crate::vocab::Codec,
     /// Seconds per timestamp unit.
     unit: f64,
     looping: bool,
@@ -473,7 +478,7 @@ pub struct IvfSource {
 }
 
 impl IvfSource {
-    pub fn open(path: &Path, looping: bool) -> Result<IvfSource, SourceError> {
+    pub(crate) fn open(path: &Path, looping: bool) -> Result<IvfSource, SourceError> {
         let err = |m: String| SourceError::invalid(format!("{}: {m}", path.display()));
         let mut reader = BufReader::new(File::open(path).map_err(|e| err(e.to_string()))?);
         let mut h = [0u8; 32];
@@ -518,7 +523,7 @@ impl IvfSource {
     }
 
     /// The next frame and its presentation time in seconds; `None` at the end.
-    pub fn next_frame(&mut self) -> Result<Option<(Vec<u8>, f64)>, SourceError> {
+    pub(crate) fn next_frame(&mut self) -> Result<Option<(Vec<u8>, f64)>, SourceError> {
         self.read_frame(true)
     }
 

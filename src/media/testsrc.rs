@@ -24,8 +24,8 @@ fn block_w(width: usize) -> usize {
 }
 
 /// Smallest picture the marks fit in.
-pub const MIN_WIDTH: usize = 2 * TIME_BITS;
-pub const MIN_HEIGHT: usize = 3 * ROW_H;
+pub(crate) const MIN_WIDTH: usize = 2 * TIME_BITS;
+pub(crate) const MIN_HEIGHT: usize = 3 * ROW_H;
 
 /// Draws frame `marks.frame` of the pattern into `img` (even dimensions, at least MIN_*).
 pub fn render(img: &mut I420, marks: Marks) {

@@ -3,9 +3,9 @@
 //! whole seconds). A receiver finds the marks (`find_marks`) and compares them with the video
 //! frames captured at the same instants to measure A/V offset.
 
-pub const SAMPLE_RATE: u32 = 48_000;
+pub(crate) const SAMPLE_RATE: u32 = 48_000;
 /// Length of the silent mark at the start of each second.
-pub const MARK_MS: u32 = 50;
+pub(crate) const MARK_MS: u32 = 50;
 const AMPLITUDE: f64 = 0.3 * i16::MAX as f64;
 
 /// Fills `out` with the tone's samples starting at sample index `start` (mono, 48 kHz).
@@ -48,12 +48,12 @@ pub fn av_skews(marks_ms: &[f64], frames: impl IntoIterator<Item = (f64, u64)>) 
 }
 
 /// The loudest sample that counts as silence.
-pub fn quiet_level() -> i32 {
+pub(crate) fn quiet_level() -> i32 {
     (AMPLITUDE * 0.05) as i32
 }
 
 /// How many quiet samples in a row make a mark: 3/4 of one.
-pub fn min_mark_run(rate: u32) -> usize {
+pub(crate) fn min_mark_run(rate: u32) -> usize {
     (rate * MARK_MS / 1000 * 3 / 4) as usize
 }
 

@@ -26,7 +26,7 @@ use crate::impair::{Impairment, Link};
 /// Tokio's runtime with impaired UDP sockets; one per process, so every socket shares the
 /// epoch that outages are timed from.
 #[derive(Debug)]
-pub struct ImpairedRuntime {
+pub(crate) struct ImpairedRuntime {
     spec: Impairment,
     epoch: Instant,
     /// Numbers the sockets' links, so that each direction of each socket draws its own
@@ -35,7 +35,7 @@ pub struct ImpairedRuntime {
 }
 
 impl ImpairedRuntime {
-    pub fn new(spec: Impairment) -> ImpairedRuntime {
+    pub(crate) fn new(spec: Impairment) -> ImpairedRuntime {
         ImpairedRuntime {
             spec,
             epoch: Instant::now(),

@@ -9,9 +9,10 @@
 mod impaired;
 mod rate;
 mod resend;
-pub mod turn;
+pub(crate) mod turn;
 
-pub use rate::{SendEstimate, SendEstimates, SendRate};
+pub use rate::SendRate;
+pub(crate) use rate::{SendEstimate, SendEstimates};
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -133,7 +134,7 @@ impl CodecExt for Codec {
 
 /// What a sending section does besides sending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Section {
+pub(crate) enum Section {
     SendOnly,
     /// Also receives what the far end sends back in it (an echo service's answer).
     Echo,
@@ -162,7 +163,7 @@ pub struct PeerConfig {
 
 impl PeerConfig {
     /// Whether a TURN server is among its ICE servers.
-    pub fn has_turn(&self) -> bool {
+    pub(crate) fn has_turn(&self) -> bool {
         self.ice_servers.iter().any(|u| u.starts_with("turn:"))
     }
 }
@@ -182,7 +183,7 @@ impl std::fmt::Debug for DtlsCertificate {
 impl DtlsCertificate {
     /// Reads a PEM file holding a PKCS#8 private key (`BEGIN PRIVATE KEY`: RSA, ECDSA P-256
     /// or Ed25519) and its certificate.
-    pub fn from_pem(text: &str) -> Result<DtlsCertificate, String> {
+    pub(crate) fn from_pem(text: &str) -> Result<DtlsCertificate, String> {
         let block = |tag: &str| -> Vec<String> {
             let (begin, end) = (
                 format!("-----BEGIN {tag}-----"),
@@ -238,7 +239,7 @@ pub struct Network(Option<Arc<impaired::ImpairedRuntime>>);
 
 impl Network {
     /// The real network when `spec` is `None`; else one impaired as `spec` says, from now.
-    pub fn new(spec: Option<&Impairment>) -> Network {
+    pub(crate) fn new(spec: Option<&Impairment>) -> Network {
         Network(spec.map(|spec| {
             tracing::info!("impairing media: {spec} (repeat a run with its seed)");
             Arc::new(impaired::ImpairedRuntime::new(spec.clone()))
@@ -248,7 +249,7 @@ impl Network {
 
 /// Connection state changes worth telling the user about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PeerState {
+pub(crate) enum PeerState {
     New,
     Connected,
     /// The media path stopped answering; it may come back (or be restarted).
@@ -668,7 +669,7 @@ impl Peer {
 
     /// Waits until no other offer/answer exchange is under way on this connection; the
     /// exchange is this caller's until the guard is dropped.
-    pub async fn negotiation(&self) -> tokio::sync::MutexGuard<'_, ()> {
+    pub(crate) async fn negotiation(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.negotiation.lock().await
     }
 
@@ -721,7 +722,7 @@ impl Peer {
     /// Adds a section that sends `codec` (always a new one: receiving sections are never
     /// reused for sending) and returns its writer. A send-only section, in an answer, takes the
     /// place of a receive-only section of its kind that the offer added.
-    pub async fn add_track(
+    pub(crate) async fn add_track(
         &self,
         codec: Codec,
         stream_label: &str,
@@ -801,7 +802,7 @@ impl Peer {
     }
 
     /// Creates an offer, applies it, waits for ICE gathering and returns the complete SDP.
-    pub async fn create_offer(&self) -> Result<String, PeerError> {
+    pub(crate) async fn create_offer(&self) -> Result<String, PeerError> {
         self.apply_offer(None).await?;
         self.local_sdp().await
     }
@@ -809,7 +810,7 @@ impl Peer {
     /// Creates and applies an offer and returns it once gathering completes or `wait` has
     /// passed, whichever is first: for a far end that takes the rest trickled
     /// ([`Peer::trickle`]). Host candidates take no time; STUN and TURN ones may.
-    pub async fn create_offer_within(&self, wait: Duration) -> Result<String, PeerError> {
+    pub(crate) async fn create_offer_within(&self, wait: Duration) -> Result<String, PeerError> {
         self.apply_offer(None).await?;
         let mut gathered = self.gathered.clone();
         let _ = tokio::time::timeout(wait, gathered.wait_for(|g| *g)).await;
@@ -817,13 +818,13 @@ impl Peer {
     }
 
     /// Local candidates as they are gathered, and whether gathering is complete.
-    pub fn trickle(&self) -> (watch::Receiver<Vec<String>>, watch::Receiver<bool>) {
+    pub(crate) fn trickle(&self) -> (watch::Receiver<Vec<String>>, watch::Receiver<bool>) {
         (self.local.clone(), self.gathered.clone())
     }
 
     /// An offer that restarts ICE (new credentials, candidates gathered again) for a media
     /// path that broke while signaling stayed up. The caller holds [`Peer::negotiation`].
-    pub async fn restart_offer(&self) -> Result<String, PeerError> {
+    pub(crate) async fn restart_offer(&self) -> Result<String, PeerError> {
         self.pc.restart_ice().await.map_err(webrtc_err)?;
         let options = rtc::peer_connection::configuration::RTCOfferOptions { ice_restart: true };
         self.apply_offer(Some(options)).await?;
@@ -845,7 +846,7 @@ impl Peer {
     }
 
     /// Applies a remote offer and returns the complete answer SDP.
-    pub async fn accept_offer(&self, sdp: &str) -> Result<String, PeerError> {
+    pub(crate) async fn accept_offer(&self, sdp: &str) -> Result<String, PeerError> {
         let offer = RTCSessionDescription::offer(sdp.to_owned())
             .map_err(|e| PeerError::BadSdp(e.to_string()))?;
         self.pc
@@ -861,7 +862,7 @@ impl Peer {
     }
 
     /// Applies the remote answer to our offer.
-    pub async fn accept_answer(&self, sdp: &str) -> Result<(), PeerError> {
+    pub(crate) async fn accept_answer(&self, sdp: &str) -> Result<(), PeerError> {
         let answer = RTCSessionDescription::answer(sdp.to_owned())
             .map_err(|e| PeerError::BadSdp(e.to_string()))?;
         self.pc
@@ -894,7 +895,7 @@ impl Peer {
 
     /// Adds a candidate the far end trickled (`candidate` is an `a=candidate:` value) for the
     /// section `mid`.
-    pub async fn add_remote_candidate(
+    pub(crate) async fn add_remote_candidate(
         &self,
         candidate: &str,
         mid: Option<&str>,
@@ -913,7 +914,7 @@ impl Peer {
 
     /// Adds STUN/TURN servers (vcall's form, as `--ice-server` takes them) to the ones it was
     /// made with; the next gathering (an ICE restart) uses them all.
-    pub async fn add_ice_servers(&self, urls: &[String]) -> Result<(), PeerError> {
+    pub(crate) async fn add_ice_servers(&self, urls: &[String]) -> Result<(), PeerError> {
         let config = RTCConfigurationBuilder::new()
             .with_ice_servers(
                 self.ice_servers
@@ -927,12 +928,12 @@ impl Peer {
     }
 
     /// A watch on the connection state.
-    pub fn state(&self) -> watch::Receiver<PeerState> {
+    pub(crate) fn state(&self) -> watch::Receiver<PeerState> {
         self.state.clone()
     }
 
     /// Waits until the connection is up; an error if it fails or the time runs out.
-    pub async fn connected(&self, limit: Duration) -> Result<(), PeerError> {
+    pub(crate) async fn connected(&self, limit: Duration) -> Result<(), PeerError> {
         let mut state = self.state.clone();
         let res = tokio::time::timeout(
             limit,
@@ -957,7 +958,7 @@ impl Peer {
     }
 
     /// What webrtc-rs counted on this connection so far: per RTP stream and the ICE round trip.
-    pub async fn stats(&self) -> PeerStats {
+    pub(crate) async fn stats(&self) -> PeerStats {
         let report = self
             .pc
             .get_stats(Instant::now(), webrtc::peer_connection::StatsSelector::None)
@@ -967,24 +968,24 @@ impl Peer {
     }
 
     /// What this connection may send now (congestion control and the far end's REMB).
-    pub fn send_estimate(&self) -> SendEstimate {
+    pub(crate) fn send_estimate(&self) -> SendEstimate {
         self.estimates.get()
     }
 
     /// Waits until the far end has confirmed, in its transport-wide feedback, the last packet
     /// of each of `tracks`, for `limit` at most: what was sent is there before the stream is
     /// ended over signaling (which could overtake it). Whether it was confirmed.
-    pub async fn delivered(&self, tracks: &[&LocalTrack], limit: Duration) -> bool {
+    pub(crate) async fn delivered(&self, tracks: &[&LocalTrack], limit: Duration) -> bool {
         let last: Vec<(u32, u16)> = tracks.iter().filter_map(|t| t.last_sent()).collect();
         self.estimates.delivered(&last, limit).await
     }
 
     /// A handle on [`Peer::send_estimate`] that outlives no one's borrow.
-    pub fn send_estimates(&self) -> SendEstimates {
+    pub(crate) fn send_estimates(&self) -> SendEstimates {
         self.estimates.clone()
     }
 
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         if let Err(e) = self.pc.close().await {
             tracing::debug!("closing peer connection: {e}");
         }
@@ -993,32 +994,32 @@ impl Peer {
 
 /// Transport-level figures of one RTP stream.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
-pub struct RtpCounters {
-    pub ssrc: u32,
+pub(crate) struct RtpCounters {
+    pub(crate) ssrc: u32,
     /// Sent by us (`true`) or received.
-    pub outbound: bool,
+    pub(crate) outbound: bool,
     /// Packets and payload bytes sent or received.
-    pub packets: u64,
-    pub bytes: u64,
+    pub(crate) packets: u64,
+    pub(crate) bytes: u64,
     /// Received: lost as our receiver reports count them; sent: as the far end reports.
-    pub packets_lost: i64,
+    pub(crate) packets_lost: i64,
     /// Interarrival jitter (ours when receiving, the far end's report when sending), ms.
-    pub jitter_ms: f64,
+    pub(crate) jitter_ms: f64,
     /// NACKs and keyframe requests (PLI and FIR): sent when receiving, received when sending.
-    pub nacks: u32,
-    pub plis: u32,
+    pub(crate) nacks: u32,
+    pub(crate) plis: u32,
 }
 
 /// A snapshot of a peer connection's figures.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct PeerStats {
+pub(crate) struct PeerStats {
     /// Round trip of the selected ICE candidate pair's last STUN check, ms.
-    pub rtt_ms: Option<f64>,
-    pub streams: Vec<RtpCounters>,
+    pub(crate) rtt_ms: Option<f64>,
+    pub(crate) streams: Vec<RtpCounters>,
 }
 
 impl PeerStats {
-    pub fn stream(&self, ssrc: u32) -> Option<&RtpCounters> {
+    pub(crate) fn stream(&self, ssrc: u32) -> Option<&RtpCounters> {
         self.streams.iter().find(|s| s.ssrc == ssrc)
     }
 }
@@ -1130,8 +1131,8 @@ fn parse_ice_server(url: &str) -> RTCIceServer {
 }
 
 /// A track we send: write RTP packets, read keyframe requests.
-pub struct LocalTrack {
-    pub codec: Codec,
+pub(crate) struct LocalTrack {
+    pub(crate) codec: Codec,
     ssrc: u32,
     track: Arc<TrackLocalStaticRTP>,
     sender: Arc<dyn RtpSender>,
@@ -1154,12 +1155,8 @@ struct Packetizer {
 const RTP_PAYLOAD_MTU: usize = 1160;
 
 impl LocalTrack {
-    pub fn ssrc(&self) -> u32 {
-        self.ssrc
-    }
-
     /// Sends one packet; SSRC and payload type are set to this leg's, header extensions dropped.
-    pub async fn write(&self, mut rtp: Rtp) -> Result<(), PeerError> {
+    pub(crate) async fn write(&self, mut rtp: Rtp) -> Result<(), PeerError> {
         let mut pt = self.payload_type.load(Ordering::Relaxed);
         if pt == 0 {
             let params = self.sender.get_parameters().await.map_err(webrtc_err)?;
@@ -1189,13 +1186,17 @@ impl LocalTrack {
     }
 
     /// This track's SSRC and the sequence number it last sent, if it sent anything.
-    pub fn last_sent(&self) -> Option<(u32, u16)> {
+    pub(crate) fn last_sent(&self) -> Option<(u32, u16)> {
         let seq = self.last_seq.load(Ordering::Relaxed);
         (seq != NONE_SENT).then_some((self.ssrc, seq as u16))
     }
 
     /// Packetizes one encoded frame (Annex B for H.264) stamped `timestamp` and sends it.
-    pub async fn send_frame(&self, frame: Bytes, timestamp: u32) -> Result<usize, PeerError> {
+    pub(crate) async fn send_frame(
+        &self,
+        frame: Bytes,
+        timestamp: u32,
+    ) -> Result<usize, PeerError> {
         let packets = {
             let mut p = self.packetizer.lock().await;
             let payloads = p
@@ -1220,7 +1221,7 @@ impl LocalTrack {
     }
 
     /// Waits for the next keyframe request (PLI or FIR) from the far end; `None` once closed.
-    pub async fn keyframe_request(&self) -> Option<()> {
+    pub(crate) async fn keyframe_request(&self) -> Option<()> {
         loop {
             match self.track.poll().await? {
                 TrackLocalEvent::OnRtcpPacket(_) => return Some(()),
@@ -1233,18 +1234,18 @@ impl LocalTrack {
 
 /// A track we receive.
 pub struct RemoteTrack {
-    pub codec: Codec,
-    pub ssrc: u32,
+    pub(crate) codec: Codec,
+    pub(crate) ssrc: u32,
     /// The section it arrives in (how a subscriber knows which stream it belongs to).
-    pub mid: Option<String>,
+    pub(crate) mid: Option<String>,
     /// The sender's media stream id (`msid`): how the server knows which publish it is.
-    pub stream_id: String,
+    pub(crate) stream_id: String,
     inner: Arc<dyn TrackRemote>,
 }
 
 impl RemoteTrack {
     /// The next RTP packet; `None` once the track has ended.
-    pub async fn recv(&self) -> Option<Rtp> {
+    pub(crate) async fn recv(&self) -> Option<Rtp> {
         loop {
             match self.inner.poll().await? {
                 TrackRemoteEvent::OnRtpPacket(p) => return Some(Rtp(p)),
@@ -1255,7 +1256,7 @@ impl RemoteTrack {
     }
 
     /// A cheap handle to request keyframes of the stream `ssrc` in this track's section.
-    pub fn keyframe_requester(&self, ssrc: u32) -> KeyframeRequester {
+    pub(crate) fn keyframe_requester(&self, ssrc: u32) -> KeyframeRequester {
         KeyframeRequester {
             ssrc,
             inner: Arc::clone(&self.inner),
@@ -1264,7 +1265,7 @@ impl RemoteTrack {
 
     /// The codec of the stream `ssrc` in this track's section (a section can carry another
     /// stream later, when the far end reuses it).
-    pub async fn codec_of(&self, ssrc: u32) -> Codec {
+    pub(crate) async fn codec_of(&self, ssrc: u32) -> Codec {
         self.inner
             .codec(ssrc)
             .await
@@ -1275,13 +1276,13 @@ impl RemoteTrack {
 
 /// Sends PLIs for one remote track.
 #[derive(Clone)]
-pub struct KeyframeRequester {
+pub(crate) struct KeyframeRequester {
     ssrc: u32,
     inner: Arc<dyn TrackRemote>,
 }
 
 impl KeyframeRequester {
-    pub async fn request(&self) {
+    pub(crate) async fn request(&self) {
         let pli = PictureLossIndication {
             sender_ssrc: 0,
             media_ssrc: self.ssrc,
@@ -1292,7 +1293,7 @@ impl KeyframeRequester {
     }
 
     /// Tells the sender of this stream to send at most `bps` (REMB).
-    pub async fn limit(&self, bps: f64) {
+    pub(crate) async fn limit(&self, bps: f64) {
         let remb = ReceiverEstimatedMaximumBitrate {
             sender_ssrc: 0,
             bitrate: bps as f32,

@@ -22,20 +22,20 @@ use crate::congestion::{Ack, Estimator, Reason};
 /// up unnoticed), and on a server it would hold a slow subscriber's packets for seconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SendRate {
-    pub min: f64,
-    pub max: f64,
+    pub(crate) min: f64,
+    pub(crate) max: f64,
     /// Where the estimate starts: a publisher does not open an unknown path at several times
     /// what it may carry; a forwarding server starts at its top (no limit known: starting a
     /// subscriber's path at 600 kbit/s put the publisher under the far end's limit on every
     /// join, and its encoder skipped pictures of streams that needed less).
-    pub start: f64,
+    pub(crate) start: f64,
 }
 
 impl SendRate {
     /// Where a publisher's estimate starts (or its range's top, when lower), as browsers do:
     /// it doubles every half second until the path shows a queue, so a narrow path (or a
     /// slow subscriber that joins at the start) is found before its queue overflows.
-    pub const PUBLISHER_START: f64 = 300_000.0;
+    pub(crate) const PUBLISHER_START: f64 = 300_000.0;
 }
 
 impl Default for SendRate {
@@ -50,25 +50,25 @@ impl Default for SendRate {
 
 /// What a connection may send now.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SendEstimate {
+pub(crate) struct SendEstimate {
     /// bit/s on the wire: the estimate, or the far end's REMB when lower.
-    pub bps: f64,
-    pub reason: Reason,
+    pub(crate) bps: f64,
+    pub(crate) reason: Reason,
     /// The far end's last REMB.
-    pub remb: Option<f64>,
+    pub(crate) remb: Option<f64>,
     /// Queueing delay the last feedback showed, ms.
-    pub queue_ms: Option<f64>,
+    pub(crate) queue_ms: Option<f64>,
     /// Share of packets the far end reported lost over the last second.
-    pub loss: f64,
+    pub(crate) loss: f64,
     /// Whether any feedback has arrived (before it, the figure is the configured start).
-    pub measured: bool,
+    pub(crate) measured: bool,
 }
 
 /// A connection's send estimate, shared by its estimator, its RTCP tap and the application:
 /// the estimator's own figure, with the far end's REMB beside it; and how far the far end's
 /// feedback has confirmed each stream's packets.
 #[derive(Debug, Clone)]
-pub struct SendEstimates(Arc<Shared>);
+pub(crate) struct SendEstimates(Arc<Shared>);
 
 #[derive(Debug)]
 struct Shared {
@@ -118,7 +118,7 @@ impl SendEstimates {
         }
     }
 
-    pub fn get(&self) -> SendEstimate {
+    pub(crate) fn get(&self) -> SendEstimate {
         let mut e = *self.0.estimate.lock().expect("estimate lock");
         if let Some(remb) = e.remb {
             e.measured = true;

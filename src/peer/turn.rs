@@ -15,7 +15,7 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(3);
 
 /// Why a TURN server gives no relay.
 #[derive(Debug, thiserror::Error)]
-pub enum TurnError {
+pub(crate) enum TurnError {
     #[error("{0}: the TURN server refused the credentials ({1})")]
     Refused(String, String),
     #[error("{0}: no answer from the TURN server within {ANSWER_WITHIN:?}")]
@@ -44,7 +44,10 @@ fn turn_servers(urls: &[String]) -> Vec<(String, String, String, String)> {
 }
 
 /// Allocates (and releases) a relay on every TURN server in `urls`, from `bind`.
-pub async fn check_turn_servers(urls: &[String], bind: std::net::IpAddr) -> Result<(), TurnError> {
+pub(crate) async fn check_turn_servers(
+    urls: &[String],
+    bind: std::net::IpAddr,
+) -> Result<(), TurnError> {
     for (host, user, pass, shown) in turn_servers(urls) {
         allocate_once(&host, &user, &pass, bind)
             .await

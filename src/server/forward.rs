@@ -37,7 +37,7 @@ struct Leg {
 
 /// One published track and the legs it feeds.
 pub(crate) struct Hub {
-    pub codec: Codec,
+    pub(crate) codec: Codec,
     keyframes: KeyframeRequester,
     legs: Mutex<Vec<Leg>>,
     next_leg: AtomicU64,
@@ -55,7 +55,7 @@ pub(crate) struct Hub {
 impl Hub {
     /// Starts forwarding `track`; the task ends when the track ends. A video track's publisher
     /// is told to send at most what its slowest subscriber can take, and at most `cap`.
-    pub fn start(track: RemoteTrack, cap: Option<f64>) -> Arc<Hub> {
+    pub(crate) fn start(track: RemoteTrack, cap: Option<f64>) -> Arc<Hub> {
         let hub = Arc::new(Hub {
             codec: track.codec,
             keyframes: track.keyframe_requester(track.ssrc),
@@ -124,7 +124,7 @@ impl Hub {
     }
 
     /// Ends every leg (their queues close).
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
         self.legs.lock().expect("legs lock").clear();
     }
@@ -132,7 +132,7 @@ impl Hub {
     /// Asks the publisher for a keyframe, unless one asked for within KEYFRAME_REQUEST_GAP
     /// has not gone out yet (every leg attached by then gets that one). A keyframe that has
     /// gone out does not hold back a new leg's request.
-    pub async fn request_keyframe(&self) {
+    pub(crate) async fn request_keyframe(&self) {
         if self.codec.kind() != Kind::Video {
             return;
         }
@@ -192,7 +192,7 @@ pub(crate) struct Subscription {
 impl Subscription {
     /// Adds a send-only section per hub to `peer` and answers the subscriber's `offer`, whose
     /// new receive-only sections they fill.
-    pub async fn answer(
+    pub(crate) async fn answer(
         peer: Arc<Peer>,
         stream_id: &str,
         hubs: Vec<Arc<Hub>>,
@@ -219,7 +219,7 @@ impl Subscription {
     }
 
     /// Forwarding starts once the connection is up (at once when it is up already).
-    pub fn start(self: &Arc<Self>) {
+    pub(crate) fn start(self: &Arc<Self>) {
         let this = Arc::clone(self);
         tokio::spawn(async move {
             match this.peer.connected(Duration::from_secs(30)).await {
@@ -265,7 +265,7 @@ impl Subscription {
     }
 
     /// Stops forwarding to this subscription.
-    pub fn detach(&self) {
+    pub(crate) fn detach(&self) {
         let attached = self.attached.lock().expect("attached lock").take();
         for (hub, id) in attached.into_iter().flatten() {
             hub.detach(id);

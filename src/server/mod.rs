@@ -12,7 +12,7 @@ mod room;
 mod tls;
 mod whip;
 
-pub use tls::load as load_tls;
+pub(crate) use tls::load as load_tls;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -44,25 +44,25 @@ use tls::ClientAddr;
 /// How the server runs.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    pub keys: crate::auth::KeyPair,
+    pub(crate) keys: crate::auth::KeyPair,
     /// STUN/TURN servers for the server's own peer connections.
-    pub ice_servers: Vec<String>,
+    pub(crate) ice_servers: Vec<String>,
     /// Address the media sockets bind (the listen address, or 0.0.0.0 for all interfaces).
-    pub media_ip: IpAddr,
+    pub(crate) media_ip: IpAddr,
     /// The network its media goes through (`serve --impair`).
-    pub network: Network,
+    pub(crate) network: Network,
     /// Signaling sockets open at once, in total and from one IP address.
-    pub limits: Limits,
+    pub(crate) limits: Limits,
     /// The UDP ports media sockets may take (inclusive); any when `None`.
-    pub udp_ports: Option<(u16, u16)>,
+    pub(crate) udp_ports: Option<(u16, u16)>,
     /// The address host candidates advertise (behind 1:1 NAT).
-    pub public_ip: Option<IpAddr>,
+    pub(crate) public_ip: Option<IpAddr>,
     /// Serve HTTPS and WSS with this (`load_tls`).
-    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     /// The media connections' DTLS certificate; a new one each when `None`.
-    pub certificate: Option<crate::peer::DtlsCertificate>,
+    pub(crate) certificate: Option<crate::peer::DtlsCertificate>,
     /// The most a publisher is asked to send (REMB), whatever its subscribers could take.
-    pub max_subscriber_bitrate: Option<u32>,
+    pub(crate) max_subscriber_bitrate: Option<u32>,
 }
 
 impl ServerConfig {
@@ -85,9 +85,9 @@ impl ServerConfig {
 
 /// How many signaling sockets the server keeps open.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub connections: usize,
-    pub connections_per_ip: usize,
+pub(crate) struct Limits {
+    pub(crate) connections: usize,
+    pub(crate) connections_per_ip: usize,
 }
 
 impl Default for Limits {

@@ -124,6 +124,31 @@ enum StreamState {
     Direct,
 }
 
+/// A `publish`'s fields (`ClientMsg::Publish`).
+struct PublishAsk {
+    req: u64,
+    name: String,
+    has_audio: bool,
+    has_video: bool,
+    msid: String,
+    sdp: String,
+    /// The id asked for (after joining again), or the direct stream to route.
+    stream_id: Option<StreamId>,
+    direct: bool,
+}
+
+/// A `subscribe`'s fields (`ClientMsg::Subscribe`).
+struct SubscribeAsk {
+    req: u64,
+    stream_id: StreamId,
+    audio: bool,
+    video: bool,
+    sdp: String,
+    direct: bool,
+    /// Why a direct stream is subscribed through the server.
+    fallback: Option<String>,
+}
+
 struct StreamEntry {
     info: Stream,
     /// Where its media on the server is (a direct stream's, once it is routed too).
@@ -251,14 +276,14 @@ fn error(req: Option<u64>, code: ErrorCode, message: impl Into<String>) -> Serve
 
 /// The whole of a session as the HTTP API shows it.
 pub(crate) struct SessionView {
-    pub connections: Vec<Connection>,
-    pub streams: Vec<Stream>,
+    pub(crate) connections: Vec<Connection>,
+    pub(crate) streams: Vec<Stream>,
 }
 
 impl Core {
     /// A core that checks tokens with `keys`; `id_seed` makes its ids (random in the server,
     /// fixed in tests).
-    pub fn new(keys: KeyPair, id_seed: u64) -> Core {
+    pub(crate) fn new(keys: KeyPair, id_seed: u64) -> Core {
         Core {
             keys,
             rooms: HashMap::new(),
@@ -274,7 +299,7 @@ impl Core {
     }
 
     /// Takes `input` at `now` (Unix ms); returns what to do, in order.
-    pub fn handle(&mut self, input: Input, now: u64) -> Vec<Output> {
+    pub(crate) fn handle(&mut self, input: Input, now: u64) -> Vec<Output> {
         self.now = now;
         match input {
             Input::Opened { sock } => {
@@ -316,7 +341,7 @@ impl Core {
     }
 
     /// When the core next needs [`Input::Timeout`] (Unix ms), if ever.
-    pub fn poll_timeout(&self) -> Option<u64> {
+    pub(crate) fn poll_timeout(&self) -> Option<u64> {
         self.rooms
             .values()
             .flat_map(|r| r.streams.values())
@@ -333,7 +358,7 @@ impl Core {
     }
 
     /// A session's connections and live streams, oldest first.
-    pub fn view(&self, session: &SessionId) -> SessionView {
+    pub(crate) fn view(&self, session: &SessionId) -> SessionView {
         let Some(room) = self.rooms.get(session) else {
             return SessionView {
                 connections: vec![],
@@ -642,98 +667,17 @@ impl Core {
                 stream_id,
                 direct,
             } => {
-                if !role.may_publish() {
-                    return Some(error(
-                        Some(req),
-                        ErrorCode::Forbidden,
-                        "a subscriber token cannot publish; ask for a publisher or moderator token",
-                    ));
-                }
-                if !has_audio && !has_video {
-                    return Some(error(
-                        Some(req),
-                        ErrorCode::BadRequest,
-                        "a stream needs audio or video",
-                    ));
-                }
-                let room = self.rooms.get_mut(session).expect("member's room");
-                if direct && !room.p2p {
-                    return Some(error(
-                        Some(req),
-                        ErrorCode::BadRequest,
-                        "publishing directly needs a peer-to-peer session",
-                    ));
-                }
-                // Its own direct stream, published through the server as well (`route`).
-                let routing = stream_id
-                    .as_ref()
-                    .and_then(|id| room.streams.get_mut(id))
-                    .filter(|e| {
-                        !direct && e.info.connection_id == conn && e.state == StreamState::Direct
-                    });
-                let id = if let Some(entry) = routing {
-                    entry.state = StreamState::Negotiating;
-                    entry.info.id.clone()
-                } else {
-                    // A publisher back after joining again keeps its stream's id where it can.
-                    let id = match stream_id {
-                        Some(id) if is_stream_id(&id) && !self.stream_id_taken(&id) => id,
-                        _ => self.next_id("s-"),
-                    };
-                    let path = if direct {
-                        MediaPath::Direct
-                    } else {
-                        MediaPath::Routed
-                    };
-                    let entry = StreamEntry {
-                        info: Stream {
-                            id: id.clone(),
-                            name,
-                            has_audio,
-                            has_video,
-                            connection_id: conn.clone(),
-                            created_at: if direct { self.now } else { 0 },
-                            path,
-                        },
-                        state: if direct {
-                            StreamState::Direct
-                        } else {
-                            StreamState::Negotiating
-                        },
-                        route_reason: None,
-                    };
-                    let info = entry.info.clone();
-                    let room = self.rooms.get_mut(session).expect("member's room");
-                    room.streams.insert(id.clone(), entry);
-                    if direct {
-                        // Nothing to answer: it is live, its media to go to each subscriber.
-                        let reply = ServerMsg::Published {
-                            req,
-                            stream_id: id,
-                            sdp: String::new(),
-                        };
-                        self.send(sock, reply);
-                        tracing::info!(stream = %info.id, name = %info.name, "direct stream created");
-                        self.broadcast(session, Event::stream_created(&info));
-                        return None;
-                    }
-                    id
-                };
-                let room = self.rooms.get_mut(session).expect("member's room");
-                room.members.get_mut(conn).expect("member").negotiation =
-                    Some(Negotiation::Publish {
-                        req,
-                        stream: id.clone(),
-                    });
-                self.out.push(Output::StartPublish {
-                    sock,
-                    stream: id,
+                let ask = PublishAsk {
+                    req,
+                    name,
+                    has_audio,
+                    has_video,
                     msid,
                     sdp,
-                    audio: has_audio,
-                    video: has_video,
-                });
-                None
+                    stream_id,
+                    direct,
+                };
+                self.publish(sock, session, conn, role, ask)
             }
             ClientMsg::Subscribe {
                 req,
@@ -744,130 +688,279 @@ impl Core {
                 direct,
                 fallback,
             } => {
-                let Some(entry) = self
-                    .rooms
-                    .get(session)
-                    .and_then(|r| r.streams.get(&stream_id))
-                    .filter(|s| s.visible())
-                else {
-                    return Some(error(
-                        Some(req),
-                        ErrorCode::NotFound,
-                        format!("no stream {stream_id:?} in this session"),
-                    ));
+                let ask = SubscribeAsk {
+                    req,
+                    stream_id,
+                    audio,
+                    video,
+                    sdp,
+                    direct,
+                    fallback,
                 };
-                let (path, state, owner) = (
-                    entry.info.path,
-                    entry.state,
-                    entry.info.connection_id.clone(),
-                );
-                let (audio, video) = (entry.info.has_audio && audio, entry.info.has_video && video);
-                if !audio && !video {
-                    return Some(error(
-                        Some(req),
-                        ErrorCode::BadRequest,
-                        "nothing to subscribe to: the stream has none of the requested media",
-                    ));
-                }
-                if direct && path != MediaPath::Direct {
-                    return Some(error(
-                        Some(req),
-                        ErrorCode::BadRequest,
-                        format!(
-                            "stream {stream_id:?} is not published directly; subscribe without direct"
-                        ),
-                    ));
-                }
-                if !direct {
-                    // Through the server instead: the direct one it replaces is ended (its
-                    // publisher stops sending there).
-                    let replaced: Vec<SubscriptionId> = self
-                        .subs
-                        .iter()
-                        .filter(|(_, s)| {
-                            s.conn == conn && s.stream == stream_id && s.state == SubState::Direct
-                        })
-                        .map(|(id, _)| id.clone())
-                        .collect();
-                    for sub in replaced {
-                        self.end_subscription(session, &sub);
-                    }
-                }
-                let id: SubscriptionId = self.next_id("sub-");
-                let state = if direct {
-                    SubState::AwaitingPublisher {
-                        sock,
-                        req,
-                        deadline: self.now + PUBLISHER_ANSWER_MS,
-                    }
-                } else if state == StreamState::Live {
-                    SubState::Server
-                } else {
-                    SubState::AwaitingRoute {
-                        sock,
-                        audio,
-                        video,
-                        sdp: sdp.clone(),
-                    }
-                };
-                let start = state == SubState::Server;
-                self.subs.insert(
-                    id.clone(),
-                    Sub {
-                        conn: conn.to_owned(),
-                        stream: stream_id.clone(),
-                        state: state.clone(),
-                    },
-                );
-                self.member_mut(session, conn).expect("member").negotiation =
-                    Some(Negotiation::Subscribe {
-                        req,
-                        sub: id.clone(),
-                        stream: stream_id.clone(),
-                    });
-                let owner_sock = self.sock_of(session, &owner);
-                if direct {
-                    if let Some(owner_sock) = owner_sock {
-                        let offer = ServerMsg::SubscribeOffer {
-                            subscription_id: id,
-                            stream_id,
-                            connection_id: conn.clone(),
-                            audio,
-                            video,
-                            sdp,
-                        };
-                        self.send(owner_sock, offer);
-                    }
-                } else if start {
-                    self.out.push(Output::StartSubscription {
-                        sock,
-                        session: session.to_owned(),
-                        sub: id,
-                        stream: stream_id,
-                        audio,
-                        video,
-                        sdp,
-                    });
-                } else {
-                    // A direct stream, to be routed through the server first (once).
-                    let entry = self
-                        .rooms
-                        .get_mut(session)
-                        .and_then(|r| r.streams.get_mut(&stream_id))
-                        .expect("visible stream");
-                    if entry.route_reason.is_none() {
-                        entry.route_reason =
-                            Some(fallback.map_or(Reason::RoutedSubscriber, Reason::from));
-                        if let Some(owner_sock) = owner_sock {
-                            tracing::info!(stream = %stream_id, "routing a direct stream");
-                            self.send(owner_sock, ServerMsg::Route { stream_id });
-                        }
-                    }
-                }
-                None
+                self.subscribe(sock, session, conn, ask)
             }
             _ => unreachable!("only publishes and subscribes negotiate"),
         }
+    }
+
+    /// A `publish`: a new stream (or, after joining again, the old one's id; or a direct
+    /// stream of the connection's own, to route through the server), negotiated with the
+    /// server's peer connection; a direct stream is live at once.
+    fn publish(
+        &mut self,
+        sock: SockId,
+        session: &SessionId,
+        conn: &ConnectionId,
+        role: Role,
+        ask: PublishAsk,
+    ) -> Option<ServerMsg> {
+        let PublishAsk {
+            req,
+            name,
+            has_audio,
+            has_video,
+            msid,
+            sdp,
+            stream_id,
+            direct,
+        } = ask;
+        if !role.may_publish() {
+            return Some(error(
+                Some(req),
+                ErrorCode::Forbidden,
+                "a subscriber token cannot publish; ask for a publisher or moderator token",
+            ));
+        }
+        if !has_audio && !has_video {
+            return Some(error(
+                Some(req),
+                ErrorCode::BadRequest,
+                "a stream needs audio or video",
+            ));
+        }
+        let room = self.rooms.get_mut(session).expect("member's room");
+        if direct && !room.p2p {
+            return Some(error(
+                Some(req),
+                ErrorCode::BadRequest,
+                "publishing directly needs a peer-to-peer session",
+            ));
+        }
+        // Its own direct stream, published through the server as well (`route`).
+        let routing = stream_id
+            .as_ref()
+            .and_then(|id| room.streams.get_mut(id))
+            .filter(|e| !direct && e.info.connection_id == conn && e.state == StreamState::Direct);
+        let id = if let Some(entry) = routing {
+            entry.state = StreamState::Negotiating;
+            entry.info.id.clone()
+        } else {
+            // A publisher back after joining again keeps its stream's id where it can.
+            let id = match stream_id {
+                Some(id) if is_stream_id(&id) && !self.stream_id_taken(&id) => id,
+                _ => self.next_id("s-"),
+            };
+            let path = if direct {
+                MediaPath::Direct
+            } else {
+                MediaPath::Routed
+            };
+            let entry = StreamEntry {
+                info: Stream {
+                    id: id.clone(),
+                    name,
+                    has_audio,
+                    has_video,
+                    connection_id: conn.clone(),
+                    created_at: if direct { self.now } else { 0 },
+                    path,
+                },
+                state: if direct {
+                    StreamState::Direct
+                } else {
+                    StreamState::Negotiating
+                },
+                route_reason: None,
+            };
+            let info = entry.info.clone();
+            let room = self.rooms.get_mut(session).expect("member's room");
+            room.streams.insert(id.clone(), entry);
+            if direct {
+                // Nothing to answer: it is live, its media to go to each subscriber.
+                let reply = ServerMsg::Published {
+                    req,
+                    stream_id: id,
+                    sdp: String::new(),
+                };
+                self.send(sock, reply);
+                tracing::info!(stream = %info.id, name = %info.name, "direct stream created");
+                self.broadcast(session, Event::stream_created(&info));
+                return None;
+            }
+            id
+        };
+        let room = self.rooms.get_mut(session).expect("member's room");
+        room.members.get_mut(conn).expect("member").negotiation = Some(Negotiation::Publish {
+            req,
+            stream: id.clone(),
+        });
+        self.out.push(Output::StartPublish {
+            sock,
+            stream: id,
+            msid,
+            sdp,
+            audio: has_audio,
+            video: has_video,
+        });
+        None
+    }
+
+    /// What a subscription to `stream` may have: the stream's state and owner, and the kinds
+    /// it has of those asked for; or the refusal.
+    fn subscribable(
+        &self,
+        session: &SessionId,
+        stream: &StreamId,
+        (audio, video): (bool, bool),
+        direct: bool,
+    ) -> Result<(StreamState, ConnectionId, bool, bool), (ErrorCode, String)> {
+        let Some(entry) = self
+            .rooms
+            .get(session)
+            .and_then(|r| r.streams.get(stream))
+            .filter(|s| s.visible())
+        else {
+            return Err((
+                ErrorCode::NotFound,
+                format!("no stream {stream:?} in this session"),
+            ));
+        };
+        let (audio, video) = (entry.info.has_audio && audio, entry.info.has_video && video);
+        if !audio && !video {
+            return Err((
+                ErrorCode::BadRequest,
+                "nothing to subscribe to: the stream has none of the requested media".into(),
+            ));
+        }
+        if direct && entry.info.path != MediaPath::Direct {
+            return Err((
+                ErrorCode::BadRequest,
+                format!("stream {stream:?} is not published directly; subscribe without direct"),
+            ));
+        }
+        let owner = entry.info.connection_id.clone();
+        Ok((entry.state, owner, audio, video))
+    }
+
+    /// A `subscribe`: through the server (at once when the stream is live there, else once
+    /// its direct publisher has routed it), or directly, the offer passed to the publisher.
+    fn subscribe(
+        &mut self,
+        sock: SockId,
+        session: &SessionId,
+        conn: &ConnectionId,
+        ask: SubscribeAsk,
+    ) -> Option<ServerMsg> {
+        let SubscribeAsk {
+            req,
+            stream_id,
+            audio,
+            video,
+            sdp,
+            direct,
+            fallback,
+        } = ask;
+        let (state, owner, audio, video) =
+            match self.subscribable(session, &stream_id, (audio, video), direct) {
+                Ok(found) => found,
+                Err((code, message)) => return Some(error(Some(req), code, message)),
+            };
+        if !direct {
+            // Through the server instead: the direct one it replaces is ended (its
+            // publisher stops sending there).
+            let replaced: Vec<SubscriptionId> = self
+                .subs
+                .iter()
+                .filter(|(_, s)| {
+                    s.conn == conn && s.stream == stream_id && s.state == SubState::Direct
+                })
+                .map(|(id, _)| id.clone())
+                .collect();
+            for sub in replaced {
+                self.end_subscription(session, &sub);
+            }
+        }
+        let id: SubscriptionId = self.next_id("sub-");
+        let state = if direct {
+            SubState::AwaitingPublisher {
+                sock,
+                req,
+                deadline: self.now + PUBLISHER_ANSWER_MS,
+            }
+        } else if state == StreamState::Live {
+            SubState::Server
+        } else {
+            SubState::AwaitingRoute {
+                sock,
+                audio,
+                video,
+                sdp: sdp.clone(),
+            }
+        };
+        let start = state == SubState::Server;
+        self.subs.insert(
+            id.clone(),
+            Sub {
+                conn: conn.to_owned(),
+                stream: stream_id.clone(),
+                state: state.clone(),
+            },
+        );
+        self.member_mut(session, conn).expect("member").negotiation =
+            Some(Negotiation::Subscribe {
+                req,
+                sub: id.clone(),
+                stream: stream_id.clone(),
+            });
+        let owner_sock = self.sock_of(session, &owner);
+        if direct {
+            if let Some(owner_sock) = owner_sock {
+                let offer = ServerMsg::SubscribeOffer {
+                    subscription_id: id,
+                    stream_id,
+                    connection_id: conn.clone(),
+                    audio,
+                    video,
+                    sdp,
+                };
+                self.send(owner_sock, offer);
+            }
+        } else if start {
+            self.out.push(Output::StartSubscription {
+                sock,
+                session: session.to_owned(),
+                sub: id,
+                stream: stream_id,
+                audio,
+                video,
+                sdp,
+            });
+        } else {
+            // A direct stream, to be routed through the server first (once).
+            let entry = self
+                .rooms
+                .get_mut(session)
+                .and_then(|r| r.streams.get_mut(&stream_id))
+                .expect("visible stream");
+            if entry.route_reason.is_none() {
+                entry.route_reason = Some(fallback.map_or(Reason::RoutedSubscriber, Reason::from));
+                if let Some(owner_sock) = owner_sock {
+                    tracing::info!(stream = %stream_id, "routing a direct stream");
+                    self.send(owner_sock, ServerMsg::Route { stream_id });
+                }
+            }
+        }
+        None
     }
 
     /// The connection's exchange is over: the client gets the answer (even when what it was

@@ -18,7 +18,7 @@ use tokio_rustls::server::TlsStream;
 const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
 
 /// The server's certificate chain and key, from PEM files.
-pub fn load(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, String> {
+pub(crate) fn load(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, String> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .and_then(|it| it.collect::<Result<_, _>>())
         .map_err(|e| format!("{}: not a PEM certificate chain: {e}", cert.display()))?;
@@ -39,13 +39,16 @@ pub fn load(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, String
 }
 
 /// A TCP listener whose connections come out of their TLS handshake.
-pub struct TlsListener {
+pub(crate) struct TlsListener {
     ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
     local: SocketAddr,
 }
 
 impl TlsListener {
-    pub fn new(tcp: TcpListener, config: Arc<rustls::ServerConfig>) -> std::io::Result<Self> {
+    pub(crate) fn new(
+        tcp: TcpListener,
+        config: Arc<rustls::ServerConfig>,
+    ) -> std::io::Result<Self> {
         let local = tcp.local_addr()?;
         let acceptor = TlsAcceptor::from(config);
         let (tx, ready) = mpsc::channel(64);
@@ -94,7 +97,7 @@ impl axum::serve::Listener for TlsListener {
 
 /// A client's address, for handlers served over plain TCP or TLS alike.
 #[derive(Debug, Clone, Copy)]
-pub struct ClientAddr(pub SocketAddr);
+pub(crate) struct ClientAddr(pub SocketAddr);
 
 impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>>
     for ClientAddr

@@ -5,7 +5,7 @@
 use super::Codec;
 
 /// Splits Annex B into NAL units (without start codes).
-pub fn nal_units(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub(crate) fn nal_units(data: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut starts = Vec::new();
     let mut i = 0;
     while i + 3 <= data.len() {
@@ -37,7 +37,7 @@ pub fn nal_units(data: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 /// Whether an encoded video frame is a keyframe: an H.264 access unit (Annex B) with an IDR
 /// slice, a VP8 frame whose P bit (first byte, bit 0) is clear.
-pub fn is_keyframe(codec: Codec, frame: &[u8]) -> bool {
+pub(crate) fn is_keyframe(codec: Codec, frame: &[u8]) -> bool {
     match codec {
         Codec::H264 => nal_units(frame).any(|n| n[0] & 0x1f == 5),
         Codec::Vp8 => frame.first().is_some_and(|b| b & 0x01 == 0),
@@ -46,7 +46,7 @@ pub fn is_keyframe(codec: Codec, frame: &[u8]) -> bool {
 }
 
 /// Annex B to length-prefixed (4-byte) NAL units, as MP4 and Matroska store H.264.
-pub fn annexb_to_avcc(data: &[u8]) -> Vec<u8> {
+pub(crate) fn annexb_to_avcc(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + 16);
     for nal in nal_units(data) {
         out.extend_from_slice(&(nal.len() as u32).to_be_bytes());
@@ -91,7 +91,7 @@ impl Bits<'_> {
 }
 
 /// Picture size from an SPS NAL unit (with its header byte).
-pub fn sps_size(sps: &[u8]) -> Option<(u32, u32)> {
+pub(crate) fn sps_size(sps: &[u8]) -> Option<(u32, u32)> {
     // Remove emulation prevention bytes.
     let mut rbsp = Vec::with_capacity(sps.len());
     let mut zeros = 0;
@@ -176,7 +176,7 @@ pub fn sps_size(sps: &[u8]) -> Option<(u32, u32)> {
 /// Whether `payload` (one RTP packet's) begins a keyframe: for H.264 an IDR slice or a
 /// sequence parameter set, alone, first in a STAP-A, or starting an FU-A; for VP8 the first
 /// packet of a key frame.
-pub fn starts_keyframe(codec: Codec, payload: &[u8]) -> bool {
+pub(crate) fn starts_keyframe(codec: Codec, payload: &[u8]) -> bool {
     match codec {
         Codec::H264 => h264_starts_keyframe(payload),
         Codec::Vp8 => vp8_starts_keyframe(payload),

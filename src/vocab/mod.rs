@@ -2,8 +2,8 @@
 //! and what can be read from a bitstream without decoding it (NAL units, keyframes, picture
 //! size). It imports nothing of vcall; everything else may import it.
 
-pub mod bitstream;
-pub mod picture;
+pub(crate) mod bitstream;
+pub(crate) mod picture;
 
 use bytes::Bytes;
 
@@ -18,21 +18,21 @@ pub enum Kind {
 
 /// The codecs vcall sends and receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Codec {
+pub(crate) enum Codec {
     H264,
     Vp8,
     Opus,
 }
 
 impl Codec {
-    pub fn kind(self) -> Kind {
+    pub(crate) fn kind(self) -> Kind {
         match self {
             Codec::H264 | Codec::Vp8 => Kind::Video,
             Codec::Opus => Kind::Audio,
         }
     }
 
-    pub fn clock_rate(self) -> u32 {
+    pub(crate) fn clock_rate(self) -> u32 {
         match self {
             Codec::H264 | Codec::Vp8 => 90_000,
             Codec::Opus => 48_000,
@@ -40,7 +40,7 @@ impl Codec {
     }
 
     /// The codec's media type, as SDP and WebRTC name it.
-    pub fn mime(self) -> &'static str {
+    pub(crate) fn mime(self) -> &'static str {
         match self {
             Codec::H264 => "video/H264",
             Codec::Vp8 => "video/VP8",
@@ -51,10 +51,16 @@ impl Codec {
 
 /// One RTP packet, as received or to be sent. Cloning shares the payload.
 #[derive(Debug, Clone)]
-pub struct Rtp(pub(crate) rtc::rtp::Packet);
+pub(crate) struct Rtp(pub(crate) rtc::rtp::Packet);
 
 impl Rtp {
-    pub fn new(payload_type: u8, seq: u16, timestamp: u32, marker: bool, payload: Bytes) -> Rtp {
+    pub(crate) fn new(
+        payload_type: u8,
+        seq: u16,
+        timestamp: u32,
+        marker: bool,
+        payload: Bytes,
+    ) -> Rtp {
         let mut p = rtc::rtp::Packet::default();
         p.header.version = 2;
         p.header.payload_type = payload_type;
@@ -64,31 +70,31 @@ impl Rtp {
         p.payload = payload;
         Rtp(p)
     }
-    pub fn seq(&self) -> u16 {
+    pub(crate) fn seq(&self) -> u16 {
         self.0.header.sequence_number
     }
-    pub fn ssrc(&self) -> u32 {
+    pub(crate) fn ssrc(&self) -> u32 {
         self.0.header.ssrc
     }
-    pub fn timestamp(&self) -> u32 {
+    pub(crate) fn timestamp(&self) -> u32 {
         self.0.header.timestamp
     }
-    pub fn marker(&self) -> bool {
+    pub(crate) fn marker(&self) -> bool {
         self.0.header.marker
     }
-    pub fn payload(&self) -> &Bytes {
+    pub(crate) fn payload(&self) -> &Bytes {
         &self.0.payload
     }
 }
 
 /// Turns one RTP payload into codec bitstream: Annex B NAL units for H.264 (FU-A reassembled,
 /// STAP-A split), the VP8 frame data, the Opus packet.
-pub struct Depacketizer {
+pub(crate) struct Depacketizer {
     inner: Box<dyn rtc::rtp::packetizer::Depacketizer + Send>,
 }
 
 impl Depacketizer {
-    pub fn new(codec: Codec) -> Depacketizer {
+    pub(crate) fn new(codec: Codec) -> Depacketizer {
         let inner: Box<dyn rtc::rtp::packetizer::Depacketizer + Send> = match codec {
             Codec::H264 => Box::new(rtc::rtp::codec::h264::H264Packet::default()),
             Codec::Vp8 => Box::new(rtc::rtp::codec::vp8::Vp8Packet::default()),
@@ -98,12 +104,12 @@ impl Depacketizer {
     }
 
     /// Whether this payload can begin a frame (not the middle of a fragmented unit).
-    pub fn is_frame_start(&self, payload: &Bytes) -> bool {
+    pub(crate) fn is_frame_start(&self, payload: &Bytes) -> bool {
         self.inner.is_partition_head(payload)
     }
 
     /// The bytes this payload contributes to its frame (may be empty mid-fragment).
-    pub fn push(&mut self, payload: &Bytes) -> Result<Bytes, BadPayload> {
+    pub(crate) fn push(&mut self, payload: &Bytes) -> Result<Bytes, BadPayload> {
         self.inner
             .depacketize(payload)
             .map_err(|e| BadPayload(e.to_string()))
@@ -113,7 +119,7 @@ impl Depacketizer {
 /// An RTP payload its codec's payload format cannot read.
 #[derive(Debug, thiserror::Error)]
 #[error("malformed RTP payload: {0}")]
-pub struct BadPayload(String);
+pub(crate) struct BadPayload(String);
 
 #[cfg(test)]
 mod tests {

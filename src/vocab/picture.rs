@@ -17,7 +17,7 @@ impl I420 {
             data: vec![0; width * height * 3 / 2],
         }
     }
-    pub fn y(&self) -> &[u8] {
+    pub(crate) fn y(&self) -> &[u8] {
         &self.data[..self.width * self.height]
     }
 
@@ -25,7 +25,7 @@ impl I420 {
     /// covers (a box filter: with the encoder's own smoothing, enough against aliasing for a
     /// picture made smaller to save bits). `width` x `height` fit in the source divided by
     /// `scale` and are even.
-    pub fn downscaled(&self, width: usize, height: usize, scale: usize) -> I420 {
+    pub(crate) fn downscaled(&self, width: usize, height: usize, scale: usize) -> I420 {
         let mut out = I420::new(width, height);
         let (sw, sh, dw, dh) = (self.width, self.height, width, height);
         let (src_chroma, dst_chroma) = ((sw / 2) * (sh / 2), (dw / 2) * (dh / 2));
