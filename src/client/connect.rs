@@ -364,39 +364,70 @@ pub async fn connect(args: ConnectArgs) -> CmdResult {
     };
     tokio::pin!(wait_limit);
     tokio::pin!(ctrl_c);
-    loop {
+    let end = loop {
         if let Some(wait) = &args.wait_for
             && wait.0.iter().all(|c| c.holds(state.value(&c.metric)))
         {
             print_wait(&args, "waitSatisfied", &state);
-            joined.client.disconnect().await;
-            return Ok(Exit::Ok);
+            break Ok(Exit::Ok);
         }
-        tokio::select! {
-            ev = joined.events.recv() => {
-                let Some(ev) = ev else { return Err(disconnected_failure(&Reason::NetworkDisconnected)) };
+        let event = tokio::select! {
+            ev = joined.events.recv() => Event::Session(ev),
+            () = &mut wait_limit => Event::WaitTimedOut,
+            () = &mut stop => Event::DurationReached,
+            () = &mut ctrl_c => Event::Interrupted,
+        };
+        match event {
+            Event::Session(None) => {
+                return Err(disconnected_failure(&Reason::NetworkDisconnected));
+            }
+            Event::Session(Some(ev)) => {
                 print(&ev, args.json);
                 state.apply(&ev);
                 if let SessionEvent::SessionDisconnected { reason } = ev {
                     return Err(disconnected_failure(&reason));
                 }
             }
-            _ = &mut wait_limit => {
+            Event::WaitTimedOut => {
                 print_wait(&args, "waitTimedOut", &state);
-                joined.client.disconnect().await;
-                let wait = args.wait_for.as_ref().expect("a wait");
-                let unmet: Vec<String> = wait.0.iter()
-                    .filter(|c| !c.holds(state.value(&c.metric)))
-                    .map(|c| format!("{c} (is {})", c.show(state.value(&c.metric))))
-                    .collect();
-                return Err(Failure::new(Exit::Assertion, format!(
-                    "not reached within {:?}: {}", args.conn.timeout.unwrap_or_default(), unmet.join(", ")
-                )));
+                break Err(unmet(&args, &state));
             }
-            _ = &mut stop => { joined.client.disconnect().await; return Ok(Exit::Ok); }
-            _ = &mut ctrl_c => { joined.client.disconnect().await; return Ok(Exit::Interrupted); }
+            Event::DurationReached => break Ok(Exit::Ok),
+            Event::Interrupted => break Ok(Exit::Interrupted),
         }
-    }
+    };
+    joined.client.disconnect().await;
+    end
+}
+
+/// Everything `connect` waits for.
+enum Event {
+    /// The session said something (`None`: its connection is gone).
+    Session(Option<SessionEvent>),
+    /// `--wait-for` was not reached within `--timeout`.
+    WaitTimedOut,
+    /// `--duration` has passed.
+    DurationReached,
+    Interrupted,
+}
+
+/// The failure for a `--wait-for` not reached: which conditions, and where they stand.
+fn unmet(args: &ConnectArgs, state: &State) -> Failure {
+    let wait = args.wait_for.as_ref().expect("a wait");
+    let unmet: Vec<String> = wait
+        .0
+        .iter()
+        .filter(|c| !c.holds(state.value(&c.metric)))
+        .map(|c| format!("{c} (is {})", c.show(state.value(&c.metric))))
+        .collect();
+    Failure::new(
+        Exit::Assertion,
+        format!(
+            "not reached within {:?}: {}",
+            args.conn.timeout.unwrap_or_default(),
+            unmet.join(", ")
+        ),
+    )
 }
 
 /// The session as events tell it: its streams, and the connections besides ours.

@@ -282,18 +282,37 @@ async fn run(
 ) -> Result<bool, Failure> {
     let end = tokio::time::sleep(args.duration);
     tokio::pin!(end, stop);
+    // Until every source has said it ended (`None`): its channel is then closed.
+    let mut sources_open = true;
     let outcome = loop {
-        tokio::select! {
-            _ = &mut end => break Ok(false),
-            _ = &mut stop => break Ok(true),
-            r = sending.done.recv() => if let Some(Err(e)) = r { break Err(e) },
-            _ = sent.tick() => {}
+        let event = tokio::select! {
+            () = &mut end => Event::DurationReached,
+            () = &mut stop => Event::Interrupted,
+            r = sending.done.recv(), if sources_open => Event::SourceDone(r),
+            _ = sent.tick() => Event::ProgressDue,
+        };
+        match event {
+            Event::DurationReached => break Ok(false),
+            Event::Interrupted => break Ok(true),
+            Event::SourceDone(Some(Err(e))) => break Err(e),
+            Event::SourceDone(None) => sources_open = false,
+            Event::SourceDone(Some(Ok(()))) | Event::ProgressDue => {}
         }
     };
     sending.finish().await;
     // What is still on its way back gets a moment to arrive.
     tokio::time::sleep(Duration::from_millis(300)).await;
     outcome
+}
+
+/// Everything the echo test's sending waits for.
+enum Event {
+    DurationReached,
+    Interrupted,
+    /// A source ended (the test pattern and tone do not) or failed; `None`: all are done.
+    SourceDone(Option<Result<(), Failure>>),
+    /// Time to redraw the progress line.
+    ProgressDue,
 }
 
 /// Prints the result; nothing back (audio or video) is a failure.
