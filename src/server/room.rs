@@ -124,31 +124,6 @@ enum StreamState {
     Direct,
 }
 
-/// A `publish`'s fields (`ClientMsg::Publish`).
-struct PublishAsk {
-    req: u64,
-    name: String,
-    has_audio: bool,
-    has_video: bool,
-    msid: String,
-    sdp: String,
-    /// The id asked for (after joining again), or the direct stream to route.
-    stream_id: Option<StreamId>,
-    direct: bool,
-}
-
-/// A `subscribe`'s fields (`ClientMsg::Subscribe`).
-struct SubscribeAsk {
-    req: u64,
-    stream_id: StreamId,
-    audio: bool,
-    video: bool,
-    sdp: String,
-    direct: bool,
-    /// Why a direct stream is subscribed through the server.
-    fallback: Option<String>,
-}
-
 struct StreamEntry {
     info: Stream,
     /// Where its media on the server is (a direct stream's, once it is routed too).
@@ -657,48 +632,8 @@ impl Core {
                 self.out.push(Output::RestartIce { sock, sdp });
                 None
             }
-            ClientMsg::Publish {
-                req,
-                name,
-                has_audio,
-                has_video,
-                msid,
-                sdp,
-                stream_id,
-                direct,
-            } => {
-                let ask = PublishAsk {
-                    req,
-                    name,
-                    has_audio,
-                    has_video,
-                    msid,
-                    sdp,
-                    stream_id,
-                    direct,
-                };
-                self.publish(sock, session, conn, role, ask)
-            }
-            ClientMsg::Subscribe {
-                req,
-                stream_id,
-                audio,
-                video,
-                sdp,
-                direct,
-                fallback,
-            } => {
-                let ask = SubscribeAsk {
-                    req,
-                    stream_id,
-                    audio,
-                    video,
-                    sdp,
-                    direct,
-                    fallback,
-                };
-                self.subscribe(sock, session, conn, ask)
-            }
+            msg @ ClientMsg::Publish { .. } => self.publish(sock, session, conn, role, msg),
+            msg @ ClientMsg::Subscribe { .. } => self.subscribe(sock, session, conn, msg),
             _ => unreachable!("only publishes and subscribes negotiate"),
         }
     }
@@ -712,9 +647,9 @@ impl Core {
         session: &SessionId,
         conn: &ConnectionId,
         role: Role,
-        ask: PublishAsk,
+        msg: ClientMsg,
     ) -> Option<ServerMsg> {
-        let PublishAsk {
+        let ClientMsg::Publish {
             req,
             name,
             has_audio,
@@ -723,7 +658,10 @@ impl Core {
             sdp,
             stream_id,
             direct,
-        } = ask;
+        } = msg
+        else {
+            unreachable!("negotiate passes publishes")
+        };
         if !role.may_publish() {
             return Some(error(
                 Some(req),
@@ -859,9 +797,9 @@ impl Core {
         sock: SockId,
         session: &SessionId,
         conn: &ConnectionId,
-        ask: SubscribeAsk,
+        msg: ClientMsg,
     ) -> Option<ServerMsg> {
-        let SubscribeAsk {
+        let ClientMsg::Subscribe {
             req,
             stream_id,
             audio,
@@ -869,7 +807,10 @@ impl Core {
             sdp,
             direct,
             fallback,
-        } = ask;
+        } = msg
+        else {
+            unreachable!("negotiate passes subscribes")
+        };
         let (state, owner, audio, video) =
             match self.subscribable(session, &stream_id, (audio, video), direct) {
                 Ok(found) => found,
