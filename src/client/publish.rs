@@ -920,17 +920,18 @@ impl Publisher {
                     if self.direct_requests.is_some() && waiting => Event::Direct(req),
                 ev = self.events.recv() => Event::Session(ev),
             };
-            if matches!(
+            let rejoined = matches!(
                 event,
                 Event::Session(Some(SessionEvent::Reconnected { .. }))
-            ) {
-                // Confirmation is awaited again for the stream published again.
+            );
+            if let Some(end) = self.handle(event).await? {
+                return Ok(end);
+            }
+            if rejoined {
+                // The stream is published again: its confirmation is awaited from now.
                 confirm_limit
                     .as_mut()
                     .reset(tokio::time::Instant::now() + CONNECT_LIMIT);
-            }
-            if let Some(end) = self.handle(event).await? {
-                return Ok(end);
             }
         }
     }
