@@ -395,7 +395,13 @@ impl Subscriber {
                 self.pending.clear();
                 return Ok(());
             }
-            match self.start(&stream).await {
+            // An output that cannot be made, or no connection, ends the subscribe; a stream
+            // that cannot be subscribed to ends it only when it is the one asked for.
+            let (sink, label) = sink_for(&self.settings.target, &stream)?;
+            if self.shared.is_none() {
+                self.shared = Some(SharedPeer::new(&self.peer_config).await?);
+            }
+            match self.start(&stream, sink, label).await {
                 Ok(r) => self.recordings.push(r),
                 Err(e) if self.settings.single() => return Err(e),
                 Err(e) => eprintln!("vcall: stream {}: {e}", stream.id),
@@ -404,16 +410,17 @@ impl Subscriber {
         Ok(())
     }
 
-    /// Opens `stream`'s output and subscribes to it.
-    async fn start(&mut self, stream: &Stream) -> Result<Recording, Failure> {
+    /// Subscribes to `stream`, recording into `sink` (`label` says where that is).
+    async fn start(
+        &mut self,
+        stream: &Stream,
+        mut sink: Sink,
+        label: String,
+    ) -> Result<Recording, Failure> {
         let settings = &self.settings;
-        let (mut sink, label) = sink_for(&settings.target, stream)?;
         sink.set_expected(settings.expected_tracks(stream, &sink));
         sink.set_limits(settings.duration, settings.frames);
         tracing::info!(stream = %stream.id, name = %stream.name, "recording to {label}");
-        if self.shared.is_none() {
-            self.shared = Some(SharedPeer::new(&self.peer_config).await?);
-        }
         let measure = match (&self.measure, &settings.expect) {
             (Some(m), _) => Some(Arc::clone(m)),
             (None, Some(_)) => {
@@ -425,7 +432,7 @@ impl Subscriber {
         };
         let plan = RecordingPlan {
             client: &self.client,
-            shared: self.shared.as_ref().expect("made above"),
+            shared: self.shared.as_ref().expect("made before"),
             direct: &self.peer_config,
             json: settings.json,
             stream,
