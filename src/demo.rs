@@ -11,6 +11,7 @@ use crate::client::measure::Measurements;
 use crate::client::progress::Progress;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::media::sources::{AudioSpec, VideoSpec};
+use crate::media::testsrc::Pattern;
 use crate::server::{self, ServerConfig};
 use crate::signaling::server_url::ServerUrl;
 
@@ -98,7 +99,7 @@ impl Media {
     fn specs(&self) -> (VideoSpec, AudioSpec) {
         let video = match self.camera {
             true => VideoSpec::Camera(None),
-            false => VideoSpec::TestSrc { busy: false },
+            false => VideoSpec::TestSrc(Pattern::Plain),
         };
         let audio = match self.mic {
             true => AudioSpec::Mic(None),

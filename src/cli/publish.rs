@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use clap::Args;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 
+use crate::congestion::Degradation;
 use crate::media::sources::{AudioSpec, VideoSpec};
 
 use super::common::{ConnArgs, ImpairArgs, parse_bitrate, parse_duration, parse_duration_or_zero};
@@ -17,7 +19,8 @@ pub(crate) struct PublishArgs {
     /// The stream's name, visible to others.
     #[arg(long, default_value = "vcall")]
     pub(crate) name: String,
-    /// Video source: camera[:INDEX|NAME], testsrc, a .y4m file, a .ivf file (VP8 or H.264, sent as
+    /// Video source: camera[:INDEX|NAME], testsrc (testsrc:busy: noisy, uses its whole bitrate;
+    /// testsrc:calm: a mostly still picture, as a camera on a calm scene), a .y4m file, a .ivf file (VP8 or H.264, sent as
     /// it is), or - for Y4M on stdin.
     #[arg(long, default_value = "camera", value_name = "SOURCE", value_parser = VideoSpec::parse)]
     pub(crate) video: VideoSpec,
@@ -45,6 +48,17 @@ pub(crate) struct PublishArgs {
     /// Opus bitrate, bits per second.
     #[arg(long, value_parser = parse_bitrate, default_value = "48k")]
     pub(crate) audio_bitrate: u32,
+    /// What gives way when the picture needs more bits than the path carries (the encoder's
+    /// QP says so): balanced halves the frame rate, then the size, alternating;
+    /// maintain-framerate only the size; maintain-resolution only the frame rate.
+    #[arg(
+        long,
+        default_value = "balanced",
+        value_name = "PREFERENCE",
+        value_parser = PossibleValuesParser::new(Degradation::NAMES)
+            .map(|s| Degradation::parse(&s).unwrap_or_default()),
+    )]
+    pub(crate) degradation: Degradation,
     /// Frames between keyframes (a keyframe is also sent whenever a receiver asks).
     #[arg(long, default_value_t = 60)]
     pub(crate) keyframe_interval: u32,
@@ -86,6 +100,7 @@ impl PublishArgs {
             fps: 30.0,
             video_bitrate: 1_000_000,
             audio_bitrate: 48_000,
+            degradation: Degradation::default(),
             keyframe_interval: 60,
             looping: false,
             duration: None,

@@ -1,16 +1,23 @@
 //! A publisher following congestion control: on every tick the lowest of its connections'
 //! send estimates (the server's, each direct subscriber's) is spent on its encoders
-//! ([`Budget::allocate`]); the encoder threads read the new rates before their next frame.
+//! ([`Budget::allocate`]) at the picture size and frame rate the [`Scaler`] picks from the
+//! QP the encoder reports; the encoder threads read the new rates before their next frame.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::congestion::{Allocation, Budget, Reason, scaled_side};
+use crate::congestion::{Allocation, Budget, Degradation, Quality, Reason, Scaler, scaled_side};
 use crate::peer::SendEstimate;
 
-/// The rates the encoder threads use, set by the [`Adapter`].
+/// How often a climbing estimate asks for a probe, and below what share of its ceiling.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+const PROBE_BELOW: f64 = 0.95;
+
+/// The rates the encoder threads use, set by the [`Adapter`]; and what the video encoder
+/// made of its pictures, which the adapter takes.
 #[derive(Debug)]
 pub struct Rates {
     video_bps: AtomicU32,
@@ -18,6 +25,13 @@ pub struct Rates {
     scale: AtomicU32,
     audio_bps: AtomicU32,
     hold: AtomicBool,
+    /// Pictures encoded, the sum of their QPs, and pictures skipped to hold the rate, since
+    /// the adapter last took them.
+    frames: AtomicU32,
+    qp_sum: AtomicU32,
+    skipped: AtomicU32,
+    /// The next video frame goes out as a train of packets, to probe the path.
+    probe: AtomicBool,
 }
 
 impl Rates {
@@ -28,7 +42,37 @@ impl Rates {
             scale: AtomicU32::new(a.scale),
             audio_bps: AtomicU32::new(a.audio_bps),
             hold: AtomicBool::new(a.hold),
+            frames: AtomicU32::new(0),
+            qp_sum: AtomicU32::new(0),
+            skipped: AtomicU32::new(0),
+            probe: AtomicBool::new(true),
         })
+    }
+
+    /// Whether the next frame is to probe the path (once asked, it is taken).
+    pub fn take_probe(&self) -> bool {
+        self.probe.swap(false, Ordering::Relaxed)
+    }
+
+    /// The video encoder made a picture at `qp` (its average QP), or skipped one (`None`).
+    pub fn encoded(&self, qp: Option<u32>) {
+        match qp {
+            Some(qp) => {
+                self.qp_sum.fetch_add(qp, Ordering::Relaxed);
+                self.frames.fetch_add(1, Ordering::Relaxed);
+            }
+            None => {
+                self.skipped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn take_quality(&self) -> Quality {
+        Quality {
+            frames: self.frames.swap(0, Ordering::Relaxed),
+            qp_sum: self.qp_sum.swap(0, Ordering::Relaxed),
+            skipped: self.skipped.swap(0, Ordering::Relaxed),
+        }
     }
 
     pub fn get(&self) -> Allocation {
@@ -54,6 +98,7 @@ impl Rates {
 #[derive(Debug)]
 pub struct Adapter {
     budget: Budget,
+    scaler: Scaler,
     rates: Arc<Rates>,
     current: Allocation,
     /// The estimate the current rates were set from.
@@ -61,20 +106,25 @@ pub struct Adapter {
     /// Times the video rate moved by more than 5 %, and the lowest estimate seen.
     changes: u64,
     lowest: Option<f64>,
+    /// When the encoder was last asked to probe.
+    probed: Option<Instant>,
 }
 
 impl Adapter {
     /// Starts at the ceilings: the rates the encoders were made with.
-    pub fn new(budget: Budget) -> Adapter {
+    pub fn new(budget: Budget, degradation: Degradation) -> Adapter {
         let (_, max) = budget.range();
-        let current = budget.allocate(max, None);
+        let scaler = Scaler::new(degradation, budget.size, budget.fps);
+        let current = budget.allocate(max, scaler.step());
         Adapter {
             budget,
+            scaler,
             rates: Rates::new(current),
             current,
             estimate: None,
             changes: 0,
             lowest: None,
+            probed: None,
         }
     }
 
@@ -82,18 +132,29 @@ impl Adapter {
         Arc::clone(&self.rates)
     }
 
-    /// Spends the lowest measured estimate; returns whether the rates changed.
-    pub fn step(&mut self, estimates: impl IntoIterator<Item = SendEstimate>) -> bool {
-        let Some(estimate) = estimates
+    /// Spends the lowest measured estimate at the picture step the encoder's QP calls for;
+    /// returns whether the rates changed.
+    pub fn step(
+        &mut self,
+        now: Instant,
+        estimates: impl IntoIterator<Item = SendEstimate>,
+    ) -> bool {
+        if let Some(estimate) = estimates
             .into_iter()
             .filter(|e| e.measured)
             .min_by(|a, b| a.bps.total_cmp(&b.bps))
-        else {
+        {
+            self.lowest = Some(self.lowest.map_or(estimate.bps, |l| l.min(estimate.bps)));
+            self.estimate = Some(estimate);
+        }
+        self.probe(now);
+        let quality = self.rates.take_quality();
+        self.scaler
+            .observe(now, quality, f64::from(self.current.video_bps));
+        let Some(estimate) = self.estimate else {
             return false;
         };
-        self.lowest = Some(self.lowest.map_or(estimate.bps, |l| l.min(estimate.bps)));
-        self.estimate = Some(estimate);
-        let mut next = self.budget.allocate(estimate.bps, Some(self.current));
+        let mut next = self.budget.allocate(estimate.bps, self.scaler.step());
         next.hold = matches!(estimate.reason, Reason::Delay | Reason::Loss | Reason::Remb);
         if next == self.current {
             return false;
@@ -116,6 +177,23 @@ impl Adapter {
         self.current = next;
         self.rates.set(next);
         true
+    }
+
+    /// Asks for a probe every `PROBE_INTERVAL` while the estimate climbs below its ceiling
+    /// and the encoder sends less than the path might carry (an application-limited sender
+    /// shows the path nothing of its own accord: see `congestion`).
+    fn probe(&mut self, now: Instant) {
+        let (_, max) = self.budget.range();
+        let climbing = self.estimate.is_none_or(|e| {
+            matches!(e.reason, Reason::Start | Reason::Increase) && e.bps < PROBE_BELOW * max
+        });
+        let due = self
+            .probed
+            .is_none_or(|t| now.saturating_duration_since(t) >= PROBE_INTERVAL);
+        if climbing && due && self.budget.size.0 > 0 {
+            self.rates.probe.store(true, Ordering::Relaxed);
+            self.probed = Some(now);
+        }
     }
 
     fn fps(&self) -> Option<f64> {
@@ -147,7 +225,9 @@ impl Adapter {
             "estimateKbps": self.estimate.map(|e| kbps(e.bps)),
             "rembKbps": self.estimate.and_then(|e| e.remb).map(kbps),
             "queueMs": self.estimate.and_then(|e| e.queue_ms).map(|q| q.round()),
+            "capacityKbps": self.estimate.and_then(|e| e.capacity).map(kbps),
             "lossPercent": self.estimate.map(|e| (e.loss * 1000.0).round() / 10.0),
+            "qp": self.scaler.last_qp().map(|q| (q * 10.0).round() / 10.0),
             "reason": self.reason().as_str(),
         })
     }

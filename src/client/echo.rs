@@ -4,6 +4,7 @@
 //! server it is a publish and a subscription to that same stream (through the SFU and back).
 
 use crate::media::sources::{AudioSpec, VideoSpec};
+use crate::media::testsrc::Pattern;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -89,7 +90,7 @@ pub async fn echo_test(
     let sources = open_sources(&PublishArgs::vga(
         args.conn.clone(),
         NAME,
-        VideoSpec::TestSrc { busy: false },
+        VideoSpec::TestSrc(Pattern::Plain),
         AudioSpec::Tone(440.0),
     ))?;
     let network = Network::new(args.impair.impair.as_ref());

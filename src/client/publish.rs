@@ -28,7 +28,7 @@ use crate::session::{MediaPath, Reason, SessionEvent, StreamId, SubscriptionId, 
 use crate::signaling::Client;
 use crate::signaling::native::DirectRequest;
 use crate::vocab::Codec;
-use crate::vocab::bitstream::is_keyframe;
+use crate::vocab::bitstream::{is_keyframe, pad_h264};
 
 /// How long the frames still queued at the end may take to go out.
 const PUMP_DRAIN: Duration = Duration::from_secs(2);
@@ -44,6 +44,9 @@ const KEYFRAME_SPACING: f64 = 1.5;
 /// A raw picture this far behind its time is not encoded.
 const MAX_LATE: Duration = Duration::from_millis(500);
 
+/// A probe: a frame grown to this many bytes (six packets) with filler that decoders skip,
+/// which leaves as a train whose arrivals show what the path carries (`congestion`).
+const PROBE_BYTES: usize = 6 * 1160;
 /// How often the encoders' rates follow the send estimates.
 const ADAPT_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -80,12 +83,12 @@ pub fn open_sources(args: &PublishArgs) -> Result<Sources, Failure> {
     } else {
         Some(match args.video.clone() {
             VideoSpec::Ivf(p) => VideoInput::Encoded(sources::IvfSource::open(&p, args.looping)?),
-            VideoSpec::TestSrc { busy } => raw_video(
+            VideoSpec::TestSrc(pattern) => raw_video(
                 Box::new(sources::TestSrc::new(
                     args.width,
                     args.height,
                     args.fps,
-                    busy,
+                    pattern,
                 )?),
                 args,
             )?,
@@ -242,9 +245,12 @@ fn video_thread(
                 now.saturating_duration_since(at) >= gap
             });
         let force = key_due && keyframe.swap(false, Ordering::Relaxed);
-        let (data, key) = enc.encode(&img, force)?;
+        let (mut data, key) = enc.encode(&img, force)?;
         if key && !data.is_empty() {
             last_key = Some((now, data.len() * 8));
+        }
+        if let Some(r) = &rates {
+            r.encoded(if data.is_empty() { None } else { enc.qp() });
         }
         if data.is_empty() {
             // Skipped by the rate control: the picture is not sent, a keyframe asked for
@@ -254,6 +260,9 @@ fn video_thread(
                 keyframe.store(true, Ordering::Relaxed);
             }
             continue;
+        }
+        if rates.as_ref().is_some_and(|r| r.take_probe()) {
+            pad_h264(&mut data, PROBE_BYTES);
         }
         let ticks = (n as f64 * 90_000.0 / fps).round() as u64;
         if !send(&tx, data, ticks, key) {
@@ -856,7 +865,7 @@ impl Publisher {
                 return Err(e);
             }
         };
-        let adapter = Adapter::new(budget);
+        let adapter = Adapter::new(budget, args.degradation);
         let monitor = args
             .stats_interval
             .map(|i| Monitor::new(stream_id.as_str(), true, i, args.json, progress.clone()));
@@ -951,7 +960,7 @@ impl Publisher {
                 }
             }
             Event::AdaptDue => {
-                self.adapter.step(self.outlets.estimates());
+                self.adapter.step(Instant::now(), self.outlets.estimates());
             }
             Event::ConfirmOverdue => {
                 return Err(Failure::new(

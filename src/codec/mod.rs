@@ -155,6 +155,25 @@ impl H264Encoder {
         applied
     }
 
+    /// The average QP of the last picture encoded (what a quality scaler reads: libwebrtc
+    /// reads the same of openh264); `None` before the first.
+    pub fn qp(&mut self) -> Option<u32> {
+        if !self.started {
+            return None;
+        }
+        // SAFETY: all-zero is a valid value of this plain C struct of numbers.
+        let mut stats: openh264_sys2::SEncoderStatistics = unsafe { std::mem::zeroed() };
+        // SAFETY: the encoder is initialized (a picture was encoded); the option writes the
+        // struct it is given a pointer to, which lives through the call.
+        let ok = unsafe {
+            self.inner.raw_api().get_option(
+                openh264_sys2::ENCODER_OPTION_GET_STATISTICS,
+                (&raw mut stats).cast(),
+            )
+        } == 0;
+        ok.then_some(stats.uiAverageFrameQP)
+    }
+
     /// Encodes one picture; returns the Annex B access unit (empty when the picture was
     /// skipped to hold the rate) and whether it is a keyframe.
     pub fn encode(
@@ -475,6 +494,33 @@ mod tests {
             }
             let pic = dec.decode(&data).unwrap().expect("a picture");
             assert_eq!(read_marks(&pic), Some(marks));
+        }
+    }
+
+    #[test]
+    fn a_frame_padded_to_probe_decodes_as_it_was_and_reports_its_qp() {
+        use crate::media::testsrc::render;
+        use crate::vocab::bitstream::{annexb_to_avcc, pad_h264};
+        let mut enc = H264Encoder::new(30.0, 1_000_000, 600).unwrap();
+        assert_eq!(enc.qp(), None, "no QP before the first picture");
+        let mut dec = H264Decoder::new().unwrap();
+        let mut img = I420::new(640, 480);
+        for frame in 0..10 {
+            let marks = Marks {
+                frame,
+                capture_ms: 1_700_000_000_000 + u64::from(frame) * 33,
+            };
+            render(&mut img, marks);
+            let (mut data, _) = enc.encode(&img, false).unwrap();
+            let qp = enc.qp().expect("a QP");
+            assert!((1..=51).contains(&qp), "{qp}");
+            let plain = annexb_to_avcc(&data);
+            pad_h264(&mut data, 6960);
+            assert!((6950..=6970).contains(&data.len()), "{}", data.len());
+            // Recordings leave the padding out.
+            assert_eq!(annexb_to_avcc(&data), plain);
+            let pic = dec.decode(&data).unwrap().expect("a picture");
+            assert_eq!(read_marks(&pic), Some(marks), "frame {frame}");
         }
     }
 }

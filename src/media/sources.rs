@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::SourceError;
 use super::resample;
-use super::testsrc::{self, Marks};
+use super::testsrc::{self, Marks, Pattern};
 use super::tone;
 use crate::codec::OPUS_FRAME;
 use crate::congestion::scaled_side;
@@ -18,10 +18,8 @@ use crate::vocab::I420;
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum VideoSpec {
     Camera(Option<String>),
-    /// The test pattern; `busy`: under noise that uses the bitrate given.
-    TestSrc {
-        busy: bool,
-    },
+    /// A test pattern (testsrc, testsrc:busy, testsrc:calm).
+    TestSrc(Pattern),
     Y4m(PathBuf),
     /// Pre-encoded VP8 or H.264 in an IVF file, sent as it is.
     Ivf(PathBuf),
@@ -32,8 +30,9 @@ impl VideoSpec {
     pub(crate) fn parse(s: &str) -> Result<VideoSpec, SourceError> {
         Ok(match s {
             "camera" => VideoSpec::Camera(None),
-            "testsrc" => VideoSpec::TestSrc { busy: false },
-            "testsrc:busy" => VideoSpec::TestSrc { busy: true },
+            "testsrc" => VideoSpec::TestSrc(Pattern::Plain),
+            "testsrc:busy" => VideoSpec::TestSrc(Pattern::Busy),
+            "testsrc:calm" => VideoSpec::TestSrc(Pattern::Calm),
             "-" => VideoSpec::Stdin,
             _ if s.starts_with("camera:") => {
                 VideoSpec::Camera(Some(s["camera:".len()..].to_owned()))
@@ -41,7 +40,7 @@ impl VideoSpec {
             _ if s.to_ascii_lowercase().ends_with(".y4m") => VideoSpec::Y4m(PathBuf::from(s)),
             _ if s.to_ascii_lowercase().ends_with(".ivf") => VideoSpec::Ivf(PathBuf::from(s)),
             _ => {
-                return Err(SourceError::invalid("expected camera, camera:INDEX, testsrc, testsrc:busy, a .y4m or .ivf file, or - for Y4M on stdin".to_string()));
+                return Err(SourceError::invalid("expected camera, camera:INDEX, testsrc, testsrc:busy, testsrc:calm, a .y4m or .ivf file, or - for Y4M on stdin".to_string()));
             }
         })
     }
@@ -126,7 +125,7 @@ pub(crate) struct TestSrc {
     /// Its frame number counts the pictures made: a skipped one is never drawn, so the
     /// receiver's count of lost frames stays true at a lowered frame rate.
     frame: u32,
-    busy: bool,
+    pattern: Pattern,
 }
 
 impl TestSrc {
@@ -134,7 +133,7 @@ impl TestSrc {
         width: u32,
         height: u32,
         fps: f64,
-        busy: bool,
+        pattern: Pattern,
     ) -> Result<TestSrc, SourceError> {
         let (w, h) = (width as usize, height as usize);
         if w < testsrc::MIN_WIDTH
@@ -155,7 +154,7 @@ impl TestSrc {
             height: h,
             fps,
             frame: 0,
-            busy,
+            pattern,
         })
     }
 }
@@ -178,10 +177,7 @@ impl VideoSource for TestSrc {
             frame: self.frame,
             capture_ms,
         };
-        match self.busy {
-            true => testsrc::render_busy(&mut img, marks),
-            false => testsrc::render(&mut img, marks),
-        }
+        testsrc::render_pattern(self.pattern, &mut img, marks);
         self.frame += 1;
         Ok(Some(img))
     }

@@ -27,13 +27,69 @@ fn block_w(width: usize) -> usize {
 pub(crate) const MIN_WIDTH: usize = 2 * TIME_BITS;
 pub(crate) const MIN_HEIGHT: usize = 3 * ROW_H;
 
+/// The three test patterns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pattern {
+    /// Colour bars scrolling across the picture and a square bouncing along its bottom.
+    Plain,
+    /// The plain pattern under noise that uses the bitrate given ([`render_busy`]).
+    Busy,
+    /// A camera on a calm scene ([`render_calm`]).
+    Calm,
+}
+
+/// Draws frame `marks.frame` of `pattern` into `img`.
+pub fn render_pattern(pattern: Pattern, img: &mut I420, marks: Marks) {
+    match pattern {
+        Pattern::Plain => render(img, marks),
+        Pattern::Busy => render_busy(img, marks),
+        Pattern::Calm => render_calm(img, marks),
+    }
+}
+
 /// Draws frame `marks.frame` of the pattern into `img` (even dimensions, at least MIN_*).
 pub fn render(img: &mut I420, marks: Marks) {
+    draw(img, marks, 4, 8);
+}
+
+/// Frame `marks.frame` of the calm pattern, what a camera sees of a calm scene (a face, a
+/// slide, a room): the bars stand still, the square moves slowly, and the sensor adds a
+/// little noise that changes every frame. Most of the picture costs an encoder nothing but
+/// the noise, which it keeps only at a low QP.
+pub fn render_calm(img: &mut I420, marks: Marks) {
+    draw(img, marks, 0, 2);
+    let (w, h) = (img.width, img.height);
+    let mut next = noise(marks.frame);
+    for row in 2 * ROW_H..h {
+        for chunk in img.data[row * w..(row + 1) * w].chunks_mut(8) {
+            let bits = next();
+            for (i, px) in chunk.iter_mut().enumerate() {
+                let grain = ((bits >> (i * 8)) & 0x03) as i32 - 1;
+                *px = (*px as i32 + grain).clamp(16, 235) as u8;
+            }
+        }
+    }
+}
+
+/// xorshift, seeded by the frame: the same frame is the same picture.
+fn noise(frame: u32) -> impl FnMut() -> u64 {
+    let mut state =
+        0x9E37_79B9_7F4A_7C15u64 ^ (u64::from(frame) + 1).wrapping_mul(0x2545_F491_4F6C_DD1D);
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
+
+/// The pattern with its bars scrolling `scroll` px and its square moving `speed` px a frame.
+fn draw(img: &mut I420, marks: Marks, scroll: usize, speed: usize) {
     let (w, h) = (img.width, img.height);
     let (y, uv) = img.data.split_at_mut(w * h);
     let (u, v) = uv.split_at_mut(w * h / 4);
-    // Colour bars scrolling 4 px per frame, with a luma ramp down the picture.
-    let shift = (marks.frame as usize * 4) % w;
+    // Colour bars, with a luma ramp down the picture.
+    let shift = (marks.frame as usize * scroll) % w;
     const BARS: [(u8, u8, u8); 8] = [
         (235, 128, 128),
         (210, 16, 146),
@@ -62,7 +118,7 @@ pub fn render(img: &mut I420, marks: Marks) {
     let side = (h / 8).max(4);
     let span = w - side;
     let period = 2 * span;
-    let p = (marks.frame as usize * 8) % period.max(1);
+    let p = (marks.frame as usize * speed) % period.max(1);
     let x0 = if p < span { p } else { period - p };
     let y0 = h - side - 2;
     for row in y0..y0 + side {
@@ -83,15 +139,7 @@ pub fn render_busy(img: &mut I420, marks: Marks) {
     let (w, h) = (img.width, img.height);
     let (y, uv) = img.data.split_at_mut(w * h);
     let (u, v) = uv.split_at_mut(w * h / 4);
-    // xorshift, seeded by the frame: the same frame is the same picture.
-    let mut state =
-        0x9E37_79B9_7F4A_7C15u64 ^ (u64::from(marks.frame) + 1).wrapping_mul(0x2545_F491_4F6C_DD1D);
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = noise(marks.frame);
     for row in 2 * ROW_H..h {
         for chunk in y[row * w..(row + 1) * w].chunks_mut(8) {
             let bits = next();

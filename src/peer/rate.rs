@@ -4,16 +4,25 @@
 //! turns the feedback into a rate. The far end's REMB (a Janus room's cap, vcall serve's
 //! slowest subscriber) is noted beside it. The application reads both through
 //! [`SendEstimates`].
+//!
+//! A feedback packet lost on the way back leaves its packets unreported, and webrtc-rs
+//! reports them lost once a later feedback speaks of newer ones: a lossy return path would
+//! read as twice the loss. [`Coverage`] notes which transport-wide numbers the feedback that
+//! did arrive spoke of; a packet no feedback spoke of is left out (neither lost nor arrived).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
 use rtc::interceptor::{
-    BandwidthEstimator, CongestionControlBuilder, PacketReport, Registry, Slot, TwccSenderBuilder,
+    BandwidthEstimator, CongestionControlBuilder, Packet, PacketReport, Registry, Slot,
+    TaggedPacket, TwccSenderBuilder,
 };
+use rtc::rtcp::transport_feedbacks::transport_layer_cc::TransportLayerCc;
+
+use super::{ReadFilter, ReadOnly};
 
 use crate::congestion::{Ack, Estimator, Reason};
 
@@ -58,8 +67,10 @@ pub(crate) struct SendEstimate {
     pub(crate) remb: Option<f64>,
     /// Queueing delay the last feedback showed, ms.
     pub(crate) queue_ms: Option<f64>,
-    /// Share of packets the far end reported lost over the last second.
+    /// Share of packets the far end reported lost over the last two seconds.
     pub(crate) loss: f64,
+    /// What the path's packet trains showed it carries, bit/s.
+    pub(crate) capacity: Option<f64>,
     /// Whether any feedback has arrived (before it, the figure is the configured start).
     pub(crate) measured: bool,
 }
@@ -77,6 +88,66 @@ struct Shared {
     arrived: Mutex<HashMap<u32, u16>>,
     /// Woken by every feedback.
     feedback: Notify,
+    /// The transport-wide numbers the feedback that arrived spoke of.
+    coverage: Mutex<Coverage>,
+}
+
+/// The ranges of transport-wide sequence numbers (first, count) that arrived feedback covered,
+/// newest last; enough of them to span the send history's reports.
+#[derive(Debug, Default)]
+pub(super) struct Coverage {
+    ranges: VecDeque<(u16, u16)>,
+}
+
+/// Feedback ranges kept: at one feedback per 50-100 ms, several seconds of them.
+const COVERAGE_RANGES: usize = 128;
+
+impl Coverage {
+    fn note(&mut self, first: u16, count: u16) {
+        self.ranges.push_back((first, count));
+        if self.ranges.len() > COVERAGE_RANGES {
+            self.ranges.pop_front();
+        }
+    }
+
+    fn covers(&self, seq: u16) -> bool {
+        self.ranges
+            .iter()
+            .any(|&(first, count)| seq.wrapping_sub(first) < count)
+    }
+
+    /// What congestion control reads of one feedback's reports: the packets with
+    /// transport-wide numbers (a stream sent without them is never reported, and would read
+    /// as lost), and of those not arrived only the ones some feedback said were lost.
+    fn acks(&self, reports: &[PacketReport]) -> Vec<Ack> {
+        reports
+            .iter()
+            .filter(|r| r.is_twcc && (r.arrived || self.covers(r.twcc_sequence_number)))
+            .map(|r| Ack {
+                departure: r.departure,
+                arrival: r.arrival.filter(|_| r.arrived),
+                size: r.size,
+            })
+            .collect()
+    }
+}
+
+/// Notes each transport-wide feedback's range before congestion control reads it (it sits
+/// wire-ward of it).
+struct CoverageTap(SendEstimates);
+
+impl ReadFilter for CoverageTap {
+    fn read(&mut self, msg: TaggedPacket) -> Option<TaggedPacket> {
+        if let Packet::Rtcp(packets) = &msg.message.packet {
+            for p in packets {
+                if let Some(cc) = p.as_any().downcast_ref::<TransportLayerCc>() {
+                    let mut coverage = self.0.0.coverage.lock().expect("coverage lock");
+                    coverage.note(cc.base_sequence_number, cc.packet_status_count);
+                }
+            }
+        }
+        Some(msg)
+    }
 }
 
 impl SendEstimates {
@@ -88,10 +159,12 @@ impl SendEstimates {
                 remb: None,
                 queue_ms: None,
                 loss: 0.0,
+                capacity: None,
                 measured: false,
             }),
             arrived: Mutex::new(HashMap::new()),
             feedback: Notify::new(),
+            coverage: Mutex::default(),
         }))
     }
 
@@ -143,17 +216,13 @@ struct Tracked {
 
 impl BandwidthEstimator for Tracked {
     fn on_reports(&mut self, now: Instant, reports: &[PacketReport]) {
-        // Only packets the feedback can speak of: a stream sent without transport-wide numbers
-        // (Janus numbers video only) is never reported, and would read as lost.
-        let acks: Vec<Ack> = reports
-            .iter()
-            .filter(|r| r.is_twcc)
-            .map(|r| Ack {
-                departure: r.departure,
-                arrival: r.arrival.filter(|_| r.arrived),
-                size: r.size,
-            })
-            .collect();
+        let acks = self
+            .shared
+            .0
+            .coverage
+            .lock()
+            .expect("coverage lock")
+            .acks(reports);
         self.estimator.on_acks(now, &acks);
         if acks.is_empty() {
             return;
@@ -164,6 +233,7 @@ impl BandwidthEstimator for Tracked {
             s.reason = self.estimator.reason();
             s.queue_ms = self.estimator.queue_ms();
             s.loss = self.estimator.loss();
+            s.capacity = self.estimator.capacity();
             s.measured = true;
         }
         {
@@ -201,7 +271,11 @@ pub(super) fn with_congestion_control(
             Slot::CongestionControl,
             CongestionControlBuilder::new(tracked).build(),
         )
-        .with(Slot::TwccSender, TwccSenderBuilder::new().build());
+        .with(Slot::TwccSender, TwccSenderBuilder::new().build())
+        .with(
+            Slot::from(Slot::CongestionControl.slot() / 2),
+            ReadOnly::new(CoverageTap(shared.clone())),
+        );
     (registry, shared)
 }
 
@@ -220,6 +294,40 @@ mod tests {
         assert!(is_newer(1, 65_535));
         assert!(!is_newer(65_535, 1));
         assert!(!is_newer(7, 7));
+    }
+
+    fn report(twcc: u16, arrived: bool) -> PacketReport {
+        PacketReport {
+            ssrc: 1,
+            id: u64::from(twcc),
+            rtp_sequence_number: twcc,
+            is_twcc: true,
+            twcc_sequence_number: twcc,
+            size: 1200,
+            arrived,
+            departure: Instant::now(),
+            arrival: arrived.then(|| Duration::from_millis(u64::from(twcc))),
+            ecn: Default::default(),
+        }
+    }
+
+    #[test]
+    fn packets_of_a_lost_feedback_are_not_lost_packets() {
+        // Feedback covered 65530..=65535 and 10..=19 (across the wrap); the one for 0..=9 was
+        // lost on the way back. webrtc-rs reports 0..=9 as not arrived with 10..=19.
+        let mut c = Coverage::default();
+        c.note(65_530, 6);
+        c.note(10, 10);
+        let mut reports: Vec<PacketReport> = (0..20).map(|s| report(s, s >= 10)).collect();
+        reports[15].arrived = false; // lost, and said so
+        reports.push(PacketReport {
+            is_twcc: false,
+            ..report(20, false)
+        });
+        let acks = c.acks(&reports);
+        assert_eq!(acks.len(), 10, "{acks:?}");
+        assert_eq!(acks.iter().filter(|a| a.arrival.is_none()).count(), 1);
+        assert!(c.covers(65_535) && c.covers(10) && !c.covers(0) && !c.covers(20));
     }
 
     #[tokio::test]

@@ -45,10 +45,59 @@ pub(crate) fn is_keyframe(codec: Codec, frame: &[u8]) -> bool {
     }
 }
 
-/// Annex B to length-prefixed (4-byte) NAL units, as MP4 and Matroska store H.264.
+/// H.264's SEI NAL unit type, and the SEI payload type of user data a decoder does not know
+/// (which it skips).
+const SEI_NAL: u8 = 6;
+const SEI_USER_DATA_UNREGISTERED: u8 = 5;
+/// The user data's UUID that marks vcall's probe padding (no zero byte: no emulation
+/// prevention needed around it).
+const PROBE_UUID: &[u8; 16] = b"vcall:probe:fill";
+
+/// Grows an H.264 access unit (Annex B) to about `len` bytes with an SEI NAL unit of user
+/// data that every decoder skips, so that the frame leaves as a train of packets to probe
+/// the path with (congestion control). Filler data NAL units would do, but RTP packetizers
+/// (webrtc-rs's among them, as pion's) drop them.
+pub(crate) fn pad_h264(frame: &mut Vec<u8>, len: usize) {
+    // Start code, NAL header, payload type, payload size, UUID, the RBSP's stop bit.
+    let Some(extra) = len.checked_sub(frame.len() + 4 + 1 + 1 + 1 + PROBE_UUID.len() + 1) else {
+        return;
+    };
+    let size = PROBE_UUID.len() + extra - extra / 256;
+    let mut sei = vec![0, 0, 0, 1, SEI_NAL, SEI_USER_DATA_UNREGISTERED];
+    sei.resize(sei.len() + size / 255, 0xFF);
+    sei.push((size % 255) as u8);
+    sei.extend_from_slice(PROBE_UUID);
+    // 0xFF bytes: never part of a start code or an emulation prevention pattern.
+    sei.resize(sei.len() + size - PROBE_UUID.len(), 0xFF);
+    sei.push(0x80);
+    // An SEI comes before the access unit's first slice (after one, it starts the next).
+    let at = nal_units(frame)
+        .find(|n| (1..=5).contains(&(n[0] & 0x1f)))
+        .map_or(frame.len(), |n| {
+            let start = n.as_ptr() as usize - frame.as_ptr() as usize;
+            // Back over its start code (three or four bytes).
+            start - 3 - usize::from(start >= 4 && frame[start - 4] == 0)
+        });
+    frame.splice(at..at, sei);
+}
+
+/// Whether a NAL unit is [`pad_h264`]'s padding.
+fn is_probe_padding(nal: &[u8]) -> bool {
+    nal.len() > 2
+        && nal[0] & 0x1f == SEI_NAL
+        && nal[1] == SEI_USER_DATA_UNREGISTERED
+        && nal[2..]
+            .iter()
+            .position(|&b| b != 0xFF)
+            .and_then(|i| nal.get(2 + i + 1..2 + i + 1 + PROBE_UUID.len()))
+            == Some(&PROBE_UUID[..])
+}
+
+/// Annex B to length-prefixed (4-byte) NAL units, as MP4 and Matroska store H.264. A vcall
+/// sender's probe padding is left out.
 pub(crate) fn annexb_to_avcc(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + 16);
-    for nal in nal_units(data) {
+    for nal in nal_units(data).filter(|n| !is_probe_padding(n)) {
         out.extend_from_slice(&(nal.len() as u32).to_be_bytes());
         out.extend_from_slice(nal);
     }
