@@ -103,7 +103,7 @@ const LIMIT_FORGOTTEN: f64 = 1.15;
 /// does not use its rate does not let the estimate run away from what the path showed.
 const RECEIVED_MULTIPLE: f64 = 1.5;
 const HEADROOM_BPS: f64 = 50_000.0;
-const CAPACITY_SHARE: f64 = 0.85;
+pub(crate) const CAPACITY_SHARE: f64 = 0.85;
 /// A train: packets that left within `TRAIN_GAP` of the one before, at least
 /// `TRAIN_PACKETS` of them, none lost. Its rate is its bytes over the longer of its send and
 /// arrival spans, and at most over `TRAIN_MIN_SPAN` (feedback times arrivals in 250 µs
@@ -376,7 +376,7 @@ impl Estimator {
 
     /// What the path delivered over the last `RATE_WINDOW`, bit/s; `None` while too little
     /// has arrived to say.
-    fn received(&self) -> Option<f64> {
+    pub fn received(&self) -> Option<f64> {
         let (first, _) = self.arrivals.front()?;
         let (last, _) = self.arrivals.back()?;
         let span = last.saturating_sub(*first).as_secs_f64();
@@ -634,8 +634,17 @@ const QP_FRAMES: u32 = 5;
 /// picture that just stepped down does not step straight back).
 const STEP_UP_SETTLE: Duration = Duration::from_secs(3);
 /// A step up needs at least this many bits per pixel at the step above, with the rate the
-/// estimate gives: a guard against pictures the rate cannot carry whatever they show.
-const STEP_UP_BPP: f64 = 0.004;
+/// estimate gives (as libwebrtc keeps a resolution's minimum start bitrate): a picture with
+/// bits to spare for a moment (a calm second of busy content) does not go up to a size whose
+/// keyframes the path carries only slowly. Only steps up: a picture that stays at its size
+/// (a calm 720p one at 300 kbit/s, 0.011) is judged by its QP alone.
+const STEP_UP_BPP: f64 = 0.02;
+/// A step left for a high QP is taken again only once the rate has grown by this factor
+/// since, or after `LEFT_FORGOTTEN` (the content may have changed): a picture that has bits
+/// to spare one step down does not go back up into the QP it left (the ladder would
+/// oscillate, a keyframe at each size).
+const RETURN_GROWTH: f64 = 1.5;
+const LEFT_FORGOTTEN: Duration = Duration::from_secs(30);
 /// The lowest frame rate the ladder goes to.
 const MIN_FPS: f64 = 5.0;
 /// The smallest picture it goes to.
@@ -658,12 +667,14 @@ pub struct Scaler {
     last_step: Option<Instant>,
     /// The last window's average QP.
     judged: Option<f64>,
+    /// Per step: the rate it was last left at for a high QP, and when.
+    left: Vec<Option<(f64, Instant)>>,
 }
 
 impl Scaler {
     pub fn new(preference: Degradation, size: (usize, usize), fps: f64) -> Scaler {
         let (w, h) = size;
-        let ladder = preference
+        let ladder: Vec<(u32, u32)> = preference
             .ladder()
             .iter()
             .copied()
@@ -675,6 +686,7 @@ impl Scaler {
             })
             .collect();
         Scaler {
+            left: vec![None; ladder.len()],
             ladder,
             step: 0,
             size,
@@ -696,9 +708,10 @@ impl Scaler {
         self.judged
     }
 
-    /// Takes what the encoder reported at `now`; `video_bps` is the rate it is given. Returns
-    /// whether the step changed.
-    pub fn observe(&mut self, now: Instant, q: Quality, video_bps: f64) -> bool {
+    /// Takes what the encoder reported at `now`; `video_bps` is the rate it is given, and
+    /// `rate_found` whether that rate is what the path carries (not still the start's climb,
+    /// when a QP says only that the climb has not ended). Returns whether the step changed.
+    pub fn observe(&mut self, now: Instant, q: Quality, video_bps: f64, rate_found: bool) -> bool {
         self.window.add(q);
         let since = *self.since.get_or_insert(now);
         let Quality {
@@ -708,7 +721,7 @@ impl Scaler {
             return false;
         }
         let settling = self.last_step.is_some_and(|t| since <= t);
-        if settling {
+        if settling || !rate_found {
             // The first window after a step is the rate control finding its feet (a new
             // encoder, or a new budget per picture): not judged.
             self.window = Quality::default();
@@ -733,6 +746,10 @@ impl Scaler {
             && self.step > 0
             && settled
             && self.bpp(self.step - 1, video_bps) >= STEP_UP_BPP
+            && self.left[self.step - 1].is_none_or(|(bps, at)| {
+                video_bps >= RETURN_GROWTH * bps
+                    || now.saturating_duration_since(at) >= LEFT_FORGOTTEN
+            })
         {
             self.step - 1
         } else {
@@ -744,6 +761,9 @@ impl Scaler {
             return false;
         }
         tracing::debug!(qp, skipped_share, from = ?self.step(), to = ?self.ladder[next], "picture step");
+        if next > self.step {
+            self.left[self.step] = Some((video_bps, now));
+        }
         self.step = next;
         self.last_step = Some(now);
         true
@@ -1219,7 +1239,7 @@ mod tests {
                     skipped: 2,
                 },
             };
-            scaler.observe(*t, q, video_bps);
+            scaler.observe(*t, q, video_bps, true);
             if tick % 10 == 9 {
                 steps.push(scaler.step());
             }
@@ -1258,6 +1278,45 @@ mod tests {
     }
 
     #[test]
+    fn a_picture_waits_for_the_start_to_find_the_rate() {
+        // The estimate still climbs from where it started: a high QP then is not judged.
+        let mut s = Scaler::new(Degradation::Balanced, (1920, 1080), 30.0);
+        let mut t = Instant::now();
+        let q = Quality {
+            frames: 3,
+            qp_sum: 3 * 45,
+            skipped: 0,
+        };
+        for _ in 0..30 {
+            t += Duration::from_millis(100);
+            assert!(!s.observe(t, q, 700_000.0, false));
+        }
+        assert_eq!(s.step(), (1, 1));
+        assert_eq!(feed(&mut s, &mut t, 2, Some(45), 700_000.0)[1], (2, 1));
+    }
+
+    #[test]
+    fn a_step_left_for_its_qp_is_taken_again_once_the_rate_has_grown() {
+        // 720p15 left at 250 kbit/s; one step down the QP is low at the same rate: going
+        // back would only find the QP it left. At 1.5 times the rate it goes back.
+        let mut s = Scaler::new(Degradation::Balanced, (1280, 720), 30.0);
+        let mut t = Instant::now();
+        feed(&mut s, &mut t, 4, Some(45), 250_000.0);
+        assert_eq!(s.step(), (2, 2));
+        let held = feed(&mut s, &mut t, 10, Some(20), 300_000.0);
+        assert!(held.iter().all(|s| *s == (2, 2)), "{held:?}");
+        feed(&mut s, &mut t, 3, Some(20), 380_000.0);
+        assert_eq!(s.step(), (2, 1), "720p15 at 380 kbit/s: 0.027 bit a pixel");
+        // Half a minute later the content may be another: it tries again.
+        let mut s = Scaler::new(Degradation::Balanced, (1280, 720), 30.0);
+        feed(&mut s, &mut t, 2, Some(45), 600_000.0);
+        assert_eq!(s.step(), (2, 1));
+        feed(&mut s, &mut t, 29, Some(30), 600_000.0);
+        feed(&mut s, &mut t, 2, Some(20), 600_000.0);
+        assert_eq!(s.step(), (1, 1), "720p30 at 600 kbit/s: 0.022 bit a pixel");
+    }
+
+    #[test]
     fn pictures_skipped_to_hold_the_rate_step_down() {
         let mut s = Scaler::new(Degradation::Balanced, (1280, 720), 30.0);
         let mut t = Instant::now();
@@ -1267,14 +1326,14 @@ mod tests {
 
     #[test]
     fn a_rate_the_step_above_cannot_carry_keeps_the_step() {
-        // QP 20 at the bottom step, but 110 kbit/s would give 720p30 under 0.004 bit a
-        // pixel: it goes up only as far as the rate carries.
-        let mut s = Scaler::new(Degradation::MaintainFramerate, (1280, 720), 30.0);
+        // QP 20 at the bottom step, but 400 kbit/s would give 1080p30 0.006 bit a pixel:
+        // it goes up only as far as the rate carries.
+        let mut s = Scaler::new(Degradation::MaintainFramerate, (1920, 1080), 30.0);
         let mut t = Instant::now();
         feed(&mut s, &mut t, 6, Some(45), 110_000.0);
         assert_eq!(s.step(), (1, 4));
-        feed(&mut s, &mut t, 20, Some(20), 110_000.0);
-        assert_eq!(s.step(), (1, 2), "640x360 at 110 kbit/s: 0.016 bit a pixel");
+        feed(&mut s, &mut t, 20, Some(20), 400_000.0);
+        assert_eq!(s.step(), (1, 2), "960x540 at 400 kbit/s: 0.026 bit a pixel");
     }
 
     #[test]

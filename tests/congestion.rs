@@ -81,6 +81,57 @@ fn seconds_of_stats(p: &mut Proc, n: usize) {
 }
 
 #[test]
+fn a_720p_publisher_on_a_clean_path_keeps_the_size_and_frame_rate_it_asked_for() {
+    // Plain and calm pictures use a fraction of 2 Mbit/s. That is not congestion: the
+    // estimate climbs to its ceiling (probes show the path), and the picture stays 1280x720
+    // at 30 fps (its QP is fine), where it once settled at 640x360 and 15 fps.
+    let _turn = one_at_a_time();
+    for pattern in ["testsrc", "testsrc:calm"] {
+        let server = Server::start();
+        let session = server.session();
+        let mut p = publisher(
+            &server,
+            &session,
+            "hd",
+            &[
+                "--video",
+                pattern,
+                "--width",
+                "1280",
+                "--height",
+                "720",
+                "--video-bitrate",
+                "2M",
+                "--json",
+                "--stats-interval",
+                "1s",
+            ],
+        );
+        let dir = temp_dir();
+        let out = dir.path().join("hd.mp4");
+        let (code, _, err) = run(server.cmd(
+            &session,
+            Role::Subscriber,
+            &["subscribe", "-o", &path_str(&out), "--duration", "6s"],
+        ));
+        assert_eq!(code, 0, "{pattern}: {err}");
+        p.interrupt();
+        p.wait();
+        let lines = stats(&p.seen);
+        assert!(
+            lines.iter().any(|l| congestion(l, "reason") == "ceiling"),
+            "{pattern}: the estimate never reached its ceiling: {}",
+            p.output()
+        );
+        for l in lines.iter().filter(|l| elapsed_s(l) >= 3.0) {
+            assert_eq!(congestion(l, "targetWidth"), 1280, "{pattern}: {l}");
+            assert_eq!(congestion(l, "targetFps"), 30.0, "{pattern}: {l}");
+        }
+        assert_every_frame_at_full_rate(&marks_at_size(&out, (1280, 720)));
+    }
+}
+
+#[test]
 fn a_publisher_told_more_than_its_path_carries_settles_under_it() {
     let _turn = one_at_a_time();
     let server = Server::start();

@@ -7,27 +7,34 @@ use vcall::auth::Role;
 use crate::common::*;
 use crate::stats::{json_lines, summary_track};
 
-/// A publisher and a recording subscriber, each impaired as given; returns the recording,
-/// the subscriber's exit code, JSON lines and stderr.
-fn call(
-    publisher_impair: &str,
-    subscriber_impair: &str,
-    seconds: u32,
-    expect: &str,
-) -> (
+type Call = (
     tempfile::TempDir,
     std::path::PathBuf,
     i32,
     Vec<String>,
     String,
-) {
-    let server = Server::start();
-    let session = server.session();
+);
+
+/// A publisher and a recording subscriber, each impaired as given; returns the recording,
+/// the subscriber's exit code, JSON lines and stderr.
+fn call(publisher_impair: &str, subscriber_impair: &str, seconds: u32, expect: &str) -> Call {
     let mut extra = vec![];
     if !publisher_impair.is_empty() {
         extra = vec!["--impair", publisher_impair];
     }
-    let mut publisher = publisher(&server, &session, "drill", &extra);
+    call_with(&extra, subscriber_impair, seconds, expect)
+}
+
+/// The same, with the publisher's flags given.
+fn call_with(
+    publisher_flags: &[&str],
+    subscriber_impair: &str,
+    seconds: u32,
+    expect: &str,
+) -> Call {
+    let server = Server::start();
+    let session = server.session();
+    let mut publisher = publisher(&server, &session, "drill", publisher_flags);
     let dir = temp_dir();
     let out = dir.path().join("drill.mp4");
     let duration = format!("{seconds}s");
@@ -95,6 +102,31 @@ fn audio_lost_and_freezes_under_loss_5_percent() {
     );
     assert_ok(code, &err);
     audio_is_complete(&out, &lines, 6.0);
+}
+
+#[test]
+fn random_loss_of_5_percent_keeps_the_picture_size_and_frame_rate() {
+    // 5 % of packets lost each way on both legs, no queue anywhere: the publisher keeps
+    // 640x480 at 30 fps (its estimate once fell to the loss and the frame rate halved), and
+    // NACKs repair every frame.
+    let _turn = one_at_a_time();
+    let (_dir, out, code, _lines, err) = call_with(
+        &[
+            "--width",
+            "640",
+            "--height",
+            "480",
+            "--video-bitrate",
+            "1M",
+            "--impair",
+            "loss=5%",
+        ],
+        "loss=5%",
+        8,
+        "frames.lost==0, freeze.max<=250ms",
+    );
+    assert_ok(code, &err);
+    assert_every_frame_at_full_rate(&marks_at_size(&out, (640, 480)));
 }
 
 #[test]

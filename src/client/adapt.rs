@@ -9,12 +9,20 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::congestion::{Allocation, Budget, Degradation, Quality, Reason, Scaler, scaled_side};
-use crate::peer::SendEstimate;
+use crate::congestion::{
+    Allocation, Budget, CAPACITY_SHARE, Degradation, Quality, Reason, Scaler, scaled_side,
+};
+use crate::peer::{SendEstimate, SendRate};
 
-/// How often a climbing estimate asks for a probe, and below what share of its ceiling.
+/// How often a climbing estimate asks for a probe, below what share of its ceiling, and
+/// below what share of it arriving (more is a sender that shows the path by itself); how
+/// often once the path's capacity is what holds the estimate.
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 const PROBE_BELOW: f64 = 0.95;
+const APP_LIMITED: f64 = 0.6;
+const PROBE_REFRESH: Duration = Duration::from_secs(5);
+/// The longest the start's climb is waited for before the picture's QP is judged.
+const RATE_FINDING: Duration = Duration::from_secs(5);
 
 /// The rates the encoder threads use, set by the [`Adapter`]; and what the video encoder
 /// made of its pictures, which the adapter takes.
@@ -108,14 +116,19 @@ pub struct Adapter {
     lowest: Option<f64>,
     /// When the encoder was last asked to probe.
     probed: Option<Instant>,
+    /// When the first step was taken, and whether the estimate has found the path's rate
+    /// (reached its ceiling, backed off, or been capped by the far end).
+    started: Option<Instant>,
+    rate_found: bool,
 }
 
 impl Adapter {
-    /// Starts at the ceilings: the rates the encoders were made with.
+    /// Starts where the estimate starts (the encoders take it after their first picture):
+    /// a path is not opened at its ceiling before any feedback says what it carries.
     pub fn new(budget: Budget, degradation: Degradation) -> Adapter {
         let (_, max) = budget.range();
         let scaler = Scaler::new(degradation, budget.size, budget.fps);
-        let current = budget.allocate(max, scaler.step());
+        let current = budget.allocate(max.min(SendRate::PUBLISHER_START), scaler.step());
         Adapter {
             budget,
             scaler,
@@ -125,6 +138,8 @@ impl Adapter {
             changes: 0,
             lowest: None,
             probed: None,
+            started: None,
+            rate_found: false,
         }
     }
 
@@ -148,9 +163,18 @@ impl Adapter {
             self.estimate = Some(estimate);
         }
         self.probe(now);
+        let started = *self.started.get_or_insert(now);
+        self.rate_found |= now.saturating_duration_since(started) >= RATE_FINDING
+            || self
+                .estimate
+                .is_some_and(|e| !matches!(e.reason, Reason::Start | Reason::Increase));
         let quality = self.rates.take_quality();
-        self.scaler
-            .observe(now, quality, f64::from(self.current.video_bps));
+        self.scaler.observe(
+            now,
+            quality,
+            f64::from(self.current.video_bps),
+            self.rate_found,
+        );
         let Some(estimate) = self.estimate else {
             return false;
         };
@@ -180,17 +204,30 @@ impl Adapter {
     }
 
     /// Asks for a probe every `PROBE_INTERVAL` while the estimate climbs below its ceiling
-    /// and the encoder sends less than the path might carry (an application-limited sender
-    /// shows the path nothing of its own accord: see `congestion`).
+    /// and the encoder sends much less than it (an application-limited sender shows the path
+    /// nothing of its own accord: see `congestion`); every `PROBE_REFRESH` once the trains'
+    /// capacity is what holds the estimate. A sender that fills its rate needs no probe: what
+    /// arrives lets the estimate climb.
     fn probe(&mut self, now: Instant) {
         let (_, max) = self.budget.range();
-        let climbing = self.estimate.is_none_or(|e| {
-            matches!(e.reason, Reason::Start | Reason::Increase) && e.bps < PROBE_BELOW * max
+        let interval = match self.estimate {
+            None => Some(PROBE_INTERVAL),
+            Some(e) if !matches!(e.reason, Reason::Start | Reason::Increase) => None,
+            Some(e) if e.bps >= PROBE_BELOW * max => None,
+            Some(e) if e.delivered.is_some_and(|d| d > APP_LIMITED * e.bps) => None,
+            Some(e)
+                if e.capacity
+                    .is_some_and(|c| e.bps >= 0.9 * c * CAPACITY_SHARE) =>
+            {
+                Some(PROBE_REFRESH)
+            }
+            Some(_) => Some(PROBE_INTERVAL),
+        };
+        let due = interval.is_some_and(|i| {
+            self.probed
+                .is_none_or(|t| now.saturating_duration_since(t) >= i)
         });
-        let due = self
-            .probed
-            .is_none_or(|t| now.saturating_duration_since(t) >= PROBE_INTERVAL);
-        if climbing && due && self.budget.size.0 > 0 {
+        if due && self.budget.size.0 > 0 {
             self.rates.probe.store(true, Ordering::Relaxed);
             self.probed = Some(now);
         }
@@ -240,6 +277,9 @@ impl Adapter {
         );
         if let (Some(fps), Some((w, h))) = (self.fps(), self.size()) {
             line += &format!(" at {fps:.1} fps {w}x{h}");
+        }
+        if let Some(qp) = self.scaler.last_qp() {
+            line += &format!(" qp {qp:.0}");
         }
         line += &format!(
             ", audio {:.0} kbit/s",

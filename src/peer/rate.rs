@@ -71,6 +71,8 @@ pub(crate) struct SendEstimate {
     pub(crate) loss: f64,
     /// What the path's packet trains showed it carries, bit/s.
     pub(crate) capacity: Option<f64>,
+    /// What arrived lately, bit/s.
+    pub(crate) delivered: Option<f64>,
     /// Whether any feedback has arrived (before it, the figure is the configured start).
     pub(crate) measured: bool,
 }
@@ -160,6 +162,7 @@ impl SendEstimates {
                 queue_ms: None,
                 loss: 0.0,
                 capacity: None,
+                delivered: None,
                 measured: false,
             }),
             arrived: Mutex::new(HashMap::new()),
@@ -234,6 +237,7 @@ impl BandwidthEstimator for Tracked {
             s.queue_ms = self.estimator.queue_ms();
             s.loss = self.estimator.loss();
             s.capacity = self.estimator.capacity();
+            s.delivered = self.estimator.received();
             s.measured = true;
         }
         {

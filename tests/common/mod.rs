@@ -370,6 +370,54 @@ pub fn decode_video(path: &Path) -> Vec<(f64, I420)> {
     times.into_iter().zip(pictures).collect()
 }
 
+/// Every picture of a recording at one size, `(width, height)`, and the marks burned into
+/// each (the test pattern's frame number and capture time).
+pub fn marks_at_size(path: &Path, size: (u32, u32)) -> Vec<vcall::media::testsrc::Marks> {
+    let (sizes, err) = video_frame_entries(path, "width,height");
+    let want = format!("{},{}", size.0, size.1);
+    let other: Vec<&String> = sizes.iter().filter(|s| **s != want).collect();
+    assert!(
+        !sizes.is_empty(),
+        "no pictures in {}: {err}",
+        path.display()
+    );
+    assert!(
+        other.is_empty(),
+        "{} of {} pictures not {want}: {:?}",
+        other.len(),
+        sizes.len(),
+        &other[..other.len().min(5)]
+    );
+    decode_video(path)
+        .iter()
+        .map(|(_, p)| vcall::media::testsrc::read_marks(p).expect("marks"))
+        .collect()
+}
+
+/// Asserts what the publisher's adaptation did to a 30 fps test pattern, by its burned-in
+/// marks: no frame missing (the numbers count the pictures sent), and the frame rate never
+/// halved (most pictures 1/30 s apart on the capture clock; one the machine was too busy to
+/// make is missing from the capture times, not from the numbers).
+pub fn assert_every_frame_at_full_rate(marks: &[vcall::media::testsrc::Marks]) {
+    let numbers: Vec<u32> = marks.iter().map(|m| m.frame).collect();
+    let gaps: Vec<(u32, u32)> = numbers
+        .windows(2)
+        .filter(|w| w[1] != w[0] + 1)
+        .map(|w| (w[0], w[1]))
+        .collect();
+    assert!(gaps.is_empty(), "frames missing between {gaps:?}");
+    let mut apart: Vec<u64> = marks
+        .windows(2)
+        .map(|w| w[1].capture_ms.saturating_sub(w[0].capture_ms))
+        .collect();
+    apart.sort_unstable();
+    let median = apart[apart.len() / 2];
+    assert!(
+        median <= 34,
+        "pictures {median} ms apart (median): the frame rate was lowered"
+    );
+}
+
 /// Decoded audio of a file as 48 kHz mono, and the audio stream's start time (s).
 pub fn decode_audio(path: &Path) -> (f64, Vec<i16>) {
     let start = Command::new("ffprobe")
