@@ -89,13 +89,17 @@ fn a_720p_publisher_on_a_clean_path_keeps_the_size_and_frame_rate_it_asked_for()
     for pattern in ["testsrc", "testsrc:calm"] {
         let server = Server::start();
         let session = server.session();
-        let mut p = publisher(
-            &server,
+        let mut p = Proc::spawn(server.cmd(
             &session,
-            "hd",
+            Role::Publisher,
             &[
+                "publish",
+                "--name",
+                "hd",
                 "--video",
                 pattern,
+                "--audio",
+                "tone",
                 "--width",
                 "1280",
                 "--height",
@@ -106,7 +110,8 @@ fn a_720p_publisher_on_a_clean_path_keeps_the_size_and_frame_rate_it_asked_for()
                 "--stats-interval",
                 "1s",
             ],
-        );
+        ));
+        p.wait_for("stream is live");
         let dir = temp_dir();
         let out = dir.path().join("hd.mp4");
         let (code, _, err) = run(server.cmd(
