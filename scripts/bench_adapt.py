@@ -14,7 +14,8 @@ nothing but its loopback):
   loss    `vcall serve --impair loss=5%`: 5 % of the datagrams lost each way on both legs,
           no queue; 640x480 at 1 Mbit/s (and Chromium's camera at 640x480)
 Per run, from the recording (ffprobe): the pictures at the requested size from the third
-second on, the frame rate from the third second on, the longest gap between pictures; for
+second on, the frame rate from the third second on; the subscriber's longest wait between
+pictures as they arrived (`--expect freeze.max`); for
 vcall, frames missing by the burned-in numbers (`--expect frames.lost`) and when the estimate
 first reached its ceiling; for Chromium, what its getStats said at the end (size, frame rate,
 qualityLimitationReason, availableOutgoingBitrate). Prints a Markdown table; BENCHMARKS.md
@@ -29,6 +30,7 @@ TMP = tempfile.mkdtemp(prefix="vcall-bench-adapt-")
 NS = f"vcall-bench-adapt-{os.getpid()}"
 PAGE = os.path.join(ROOT, "tests", "peers", "whip.html")
 KEY, SECRET = "bench", "bench-secret"
+FREEZE = "freeze.max<5000ms"
 
 
 def in_ns(*args):
@@ -44,16 +46,21 @@ class Serve:
         self.env = dict(os.environ, VCALL_API_KEY=KEY, VCALL_API_SECRET=SECRET, RUST_LOG="error",
                         VCALL_URL=self.url)
         args = [VCALL, "serve", "--listen", f"127.0.0.1:{port}"] + (["--impair", impair] if impair else [])
-        self.proc = subprocess.Popen(in_ns(*args), env=self.env, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(in_ns(*args), env=self.env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
         for line in self.proc.stderr:
             if "serving on" in line:
                 break
         threading.Thread(target=self.proc.stderr.read, daemon=True).start()
-        self.session = self.vcall("session", "create")
+        try:
+            self.session = self.vcall("session", "create")
+        except subprocess.CalledProcessError:
+            self.stop()
+            raise
         self.env["VCALL_SESSION"] = self.session
 
     def vcall(self, *args):
-        return subprocess.run([VCALL, *args], env=self.env, capture_output=True, text=True,
+        return subprocess.run(in_ns(VCALL, *args), env=self.env, capture_output=True, text=True,
                               check=True).stdout.strip()
 
     def token(self, role):
@@ -79,26 +86,25 @@ def json_lines(text):
 
 
 def recording(path, size):
-    """(share of pictures at `size` from 3 s on, frame rate from 3 s on, longest gap ms)."""
+    """(share of pictures at `size` from 3 s on, frame rate from 3 s on)."""
     out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-                          "frame=pts_time,width,height", "-of", "csv=p=0", path],
+                          "frame=pts_time,width,height", "-of", "json", path],
                          capture_output=True, text=True).stdout
-    frames = []
-    for line in out.splitlines():
-        parts = line.strip().strip(",").split(",")
-        if len(parts) == 3 and parts[2] != "N/A":
-            w, h, pts = parts
-            frames.append((float(pts), int(w), int(h)))
+    frames = [(float(f["pts_time"]), f["width"], f["height"])
+              for f in json.loads(out or "{}").get("frames", []) if "pts_time" in f]
     if not frames:
-        return 0.0, 0.0, None
+        return 0.0, 0.0
     t0 = frames[0][0]
     late = [f for f in frames if f[0] - t0 >= 3]
     span = late[-1][0] - late[0][0] if len(late) > 1 else 0
     fps = (len(late) - 1) / span if span > 0 else 0.0
     at_size = sum(1 for f in late if (f[1], f[2]) == size) / max(len(late), 1)
-    times = sorted(f[0] for f in frames)
-    gap = max((b - a for a, b in zip(times, times[1:])), default=0) * 1000
-    return at_size, fps, gap
+    return at_size, fps
+
+
+def measured(events, condition):
+    return next((e["measured"] for e in events if e.get("event") == "expect" and e["condition"] == condition),
+                None)
 
 
 def subscriber(serve, name, seconds, expect):
@@ -115,19 +121,18 @@ def vcall_run(source, size, bitrate, seconds, impair=None):
                                         "--height", str(size[1]), "--video-bitrate", bitrate, "--json",
                                         "--stats-interval", "1s", "--duration", f"{seconds + 3}s"])
         time.sleep(0.5)
-        sub, path = subscriber(serve, f"vcall-{source}-{size[0]}", seconds, "frames.lost==0,freeze.max<10s")
+        sub, path = subscriber(serve, f"vcall-{source}-{size[0]}", seconds, f"frames.lost==0,{FREEZE}")
         sub_events = json_lines(sub.communicate()[0])
         pub_events = json_lines(pub.communicate()[0])
     finally:
         serve.stop()
-    lost = next((e["measured"] for e in sub_events if e.get("event") == "expect"
-                 and e["condition"] == "frames.lost==0"), None)
+    lost = measured(sub_events, "frames.lost==0")
     stats = [e for e in pub_events if e.get("event") == "stats" and e.get("congestion")]
     ceiling = next((e["elapsedMs"] / 1000 for e in stats if e["congestion"]["reason"] == "ceiling"), None)
     last = stats[-1]["congestion"] if stats else {}
-    at_size, fps, gap = recording(path, size)
+    at_size, fps = recording(path, size)
     return {
-        "at_size": at_size, "fps": fps, "gap": gap,
+        "at_size": at_size, "fps": fps, "freeze": measured(sub_events, FREEZE),
         "lost": "?" if lost is None else f"{lost:.0f}",
         "note": ("estimate at the ceiling from " + (f"{ceiling:.0f} s" if ceiling else "never")
                  + f"; QP {last.get('qp')}, {last.get('targetWidth')}x{last.get('targetHeight')} at "
@@ -139,12 +144,12 @@ def chromium_run(size, bitrate, seconds, impair=None):
     serve = Serve(impair)
     profile = tempfile.mkdtemp(prefix="profile-", dir=TMP)
     try:
-        sub, path = subscriber(serve, f"chromium-{size[0]}", seconds, "freeze.max<10s")
+        sub, path = subscriber(serve, f"chromium-{size[0]}", seconds, FREEZE)
         query = (f"mode=whip&url={serve.url.replace('ws://', 'http://')}/whip/{serve.session}"
                  f"&token={serve.token('publisher')}&seconds={seconds + 2}&width={size[0]}&height={size[1]}"
                  f"&fps=30&maxbitrate={bitrate}")
         chromium = subprocess.Popen(in_ns(
-            "chromium", "--headless=new", "--no-sandbox", "--use-fake-device-for-media-stream",
+            "chromium", "--headless=new", "--no-sandbox", "--use-fake-device-for-media-stream=fps=30",
             "--use-fake-ui-for-media-stream", "--allow-loopback-in-peer-connection",
             "--disable-features=WebRtcHideLocalIpsWithMdns", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run", "--enable-logging=stderr",
@@ -158,13 +163,13 @@ def chromium_run(size, bitrate, seconds, impair=None):
                 break
         chromium.terminate()
         chromium.wait()
-        sub.communicate()
+        sub_events = json_lines(sub.communicate()[0])
     finally:
         serve.stop()
-    at_size, fps, gap = recording(path, size)
+    at_size, fps = recording(path, size)
     aob = result.get("availableOutgoingBitrate")
     return {
-        "at_size": at_size, "fps": fps, "gap": gap, "lost": "—",
+        "at_size": at_size, "fps": fps, "freeze": measured(sub_events, FREEZE), "lost": "—",
         "note": (f"getStats: {result.get('frameWidth')}x{result.get('frameHeight')} at "
                  f"{result.get('framesPerSecond')} fps, limited by {result.get('qualityLimitationReason')}, "
                  f"estimate {aob / 1000:.0f} kbit/s" if aob else f"getStats: {result}"),
@@ -172,8 +177,8 @@ def chromium_run(size, bitrate, seconds, impair=None):
 
 
 def row(name, r):
-    return (f"| {name} | {r['at_size'] * 100:.0f} % | {r['fps']:.1f} | {r['gap']:.0f} ms | {r['lost']} | "
-            f"{r['note']} |")
+    freeze = "?" if r["freeze"] is None else f"{r['freeze']:.0f} ms"
+    return f"| {name} | {r['at_size'] * 100:.0f} % | {r['fps']:.1f} | {freeze} | {r['lost']} | {r['note']} |"
 
 
 def main():
@@ -205,7 +210,7 @@ def main():
                                 chromium_run((640, 480), 1_000_000, s, "loss=5%")))
     finally:
         subprocess.run(["ip", "netns", "del", NS])
-    print("| run | pictures at the size asked for (from 3 s) | fps (from 3 s) | longest gap | frames missing | |")
+    print("| run | pictures at the size asked for (from 3 s) | fps (from 3 s) | longest freeze | frames missing | |")
     print("|---|---|---|---|---|---|")
     print("\n".join(rows))
 

@@ -640,10 +640,15 @@ const STEP_UP_SETTLE: Duration = Duration::from_secs(3);
 /// (a calm 720p one at 300 kbit/s, 0.011) is judged by its QP alone.
 const STEP_UP_BPP: f64 = 0.02;
 /// A step left for a high QP is taken again only once the rate has grown by this factor
-/// since, or after `LEFT_FORGOTTEN` (the content may have changed): a picture that has bits
+/// since, or after `LEFT_FORGOTTEN` (the content may have changed), or when even there its QP
+/// would be low (`QP_PER_DOUBLING`): a picture that has bits
 /// to spare one step down does not go back up into the QP it left (the ladder would
 /// oscillate, a keyframe at each size).
 const RETURN_GROWTH: f64 = 1.5;
+/// What a doubling of the pixels a second costs in QP at the same rate, about: a step left
+/// for its QP is also taken again when the QP now is low enough that it would be under
+/// `QP_LOW` there.
+const QP_PER_DOUBLING: f64 = 6.0;
 const LEFT_FORGOTTEN: Duration = Duration::from_secs(30);
 /// The lowest frame rate the ladder goes to.
 const MIN_FPS: f64 = 5.0;
@@ -720,8 +725,14 @@ impl Scaler {
         if now.saturating_duration_since(since) < QP_WINDOW || frames + skipped < QP_FRAMES {
             return false;
         }
+        if !rate_found {
+            // Not judged, and not kept: the first window judged starts once the rate is found.
+            self.window = Quality::default();
+            self.since = Some(now);
+            return false;
+        }
         let settling = self.last_step.is_some_and(|t| since <= t);
-        if settling || !rate_found {
+        if settling {
             // The first window after a step is the rate control finding its feet (a new
             // encoder, or a new budget per picture): not judged.
             self.window = Quality::default();
@@ -749,6 +760,7 @@ impl Scaler {
             && self.left[self.step - 1].is_none_or(|(bps, at)| {
                 video_bps >= RETURN_GROWTH * bps
                     || now.saturating_duration_since(at) >= LEFT_FORGOTTEN
+                    || qp + QP_PER_DOUBLING * self.doublings_above(self.step) < QP_LOW
             })
         {
             self.step - 1
@@ -767,6 +779,12 @@ impl Scaler {
         self.step = next;
         self.last_step = Some(now);
         true
+    }
+
+    /// How many doublings of the pixels a second the step above step `i` is.
+    fn doublings_above(&self, i: usize) -> f64 {
+        let rate = |i: usize| self.bpp(i, 1.0).recip();
+        (rate(i - 1) / rate(i)).log2()
     }
 
     /// Bits per pixel per picture at ladder step `i` with `video_bps`.
@@ -1307,6 +1325,13 @@ mod tests {
         assert!(held.iter().all(|s| *s == (2, 2)), "{held:?}");
         feed(&mut s, &mut t, 3, Some(20), 380_000.0);
         assert_eq!(s.step(), (2, 1), "720p15 at 380 kbit/s: 0.027 bit a pixel");
+        // Left at the ceiling (the rate cannot grow), but QP 12 at 15 fps would be about 18
+        // at 30: it goes back.
+        let mut s = Scaler::new(Degradation::MaintainResolution, (1920, 1080), 30.0);
+        feed(&mut s, &mut t, 2, Some(45), 2_000_000.0);
+        assert_eq!(s.step(), (2, 1));
+        feed(&mut s, &mut t, 4, Some(12), 2_000_000.0);
+        assert_eq!(s.step(), (1, 1));
         // Half a minute later the content may be another: it tries again.
         let mut s = Scaler::new(Degradation::Balanced, (1280, 720), 30.0);
         feed(&mut s, &mut t, 2, Some(45), 600_000.0);
