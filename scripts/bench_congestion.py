@@ -3,7 +3,7 @@
 `--video-bitrate 2M` on a narrowed path, into a Janus room with a bitrate cap, and through
 `vcall serve` with one slow subscriber.
 
-Usage: scripts/bench_congestion.py [--only narrow|size|janus|slow]
+Usage: scripts/bench_congestion.py [--only narrow|size|janus|slow] [--video testsrc|testsrc:calm]
 (builds the release binary first; the Janus drill needs Debian's `janus` package and a C
 compiler, as the tests do: scripts/setup.sh janus).
 
@@ -17,7 +17,8 @@ Drills (the path is `--impair`'s bottleneck in the publisher's or subscriber's o
   slow     vcall serve, one subscriber behind 400 kbit/s and one without a limit, joining 2 s
            after the publisher, three runs: each one's longest freeze and the publisher's send
            rate once settled (8-16 s); then one run where they join 10 s after the publisher
-Prints a Markdown table; BENCHMARKS.md records one run.
+`--video` runs the drills with another pattern (the plain one, or the calm camera-like one,
+which need a fraction of the ceiling). Prints a Markdown table; BENCHMARKS.md records runs.
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, threading, time
 
@@ -192,7 +193,9 @@ def slow():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", choices=["narrow", "size", "janus", "slow"])
+    ap.add_argument("--video", default="testsrc:busy", choices=["testsrc:busy", "testsrc", "testsrc:calm"])
     args = ap.parse_args()
+    BUSY[1] = args.video
     subprocess.run(["cargo", "build", "--release", "--locked", "-q"], cwd=ROOT, check=True)
     rows = []
     for name, drill in (("narrow", narrow), ("size", size), ("janus", janus), ("slow", slow)):

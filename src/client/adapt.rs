@@ -175,11 +175,17 @@ impl Adapter {
             f64::from(self.current.video_bps),
             self.rate_found,
         );
-        let Some(estimate) = self.estimate else {
-            return false;
+        let next = match self.estimate {
+            Some(estimate) => Allocation {
+                hold: matches!(estimate.reason, Reason::Delay | Reason::Loss | Reason::Remb),
+                ..self.budget.allocate(estimate.bps, self.scaler.step())
+            },
+            // A far end that sends no feedback says nothing of the path: what was asked for.
+            None if self.rate_found => self
+                .budget
+                .allocate(self.budget.range().1, self.scaler.step()),
+            None => return false,
         };
-        let mut next = self.budget.allocate(estimate.bps, self.scaler.step());
-        next.hold = matches!(estimate.reason, Reason::Delay | Reason::Loss | Reason::Remb);
         if next == self.current {
             return false;
         }
@@ -193,8 +199,8 @@ impl Adapter {
                 fps_divisor = next.fps_divisor,
                 scale = next.scale,
                 audio_bps = next.audio_bps,
-                estimate = estimate.bps,
-                reason = estimate.reason.as_str(),
+                estimate = self.estimate.map(|e| e.bps),
+                reason = self.reason().as_str(),
                 "send rate"
             );
         }
@@ -317,5 +323,78 @@ impl Adapter {
             line += &format!(", lowest estimate {:.0} kbit/s", l / 1000.0);
         }
         line + &format!("; last: {}", self.line())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::congestion::VIDEO_FLOOR_BPS;
+
+    fn adapter() -> Adapter {
+        Adapter::new(
+            Budget {
+                video_floor: VIDEO_FLOOR_BPS,
+                video_ceiling: 2_000_000,
+                audio: 48_000,
+                size: (1280, 720),
+                fps: 30.0,
+            },
+            Degradation::Balanced,
+        )
+    }
+
+    fn estimate(bps: f64, reason: Reason, delivered: f64) -> SendEstimate {
+        SendEstimate {
+            bps,
+            reason,
+            remb: None,
+            queue_ms: None,
+            loss: 0.0,
+            capacity: None,
+            delivered: Some(delivered),
+            measured: true,
+        }
+    }
+
+    #[test]
+    fn the_encoder_starts_where_the_estimate_starts_and_without_feedback_gets_its_ceiling() {
+        let mut a = adapter();
+        let start = a.rates().get().video_bps;
+        assert!(start < 300_000, "{start}");
+        let t = Instant::now();
+        assert!(!a.step(t, None));
+        assert!(a.step(t + RATE_FINDING, None));
+        assert_eq!(a.rates().get().video_bps, 2_000_000);
+        assert!(!a.rates().get().hold);
+    }
+
+    #[test]
+    fn probes_are_asked_for_only_while_an_application_limited_estimate_climbs() {
+        let mut a = adapter();
+        let rates = a.rates();
+        assert!(rates.take_probe(), "the first frame probes");
+        let t = Instant::now();
+        let mut probes = 0;
+        // Sending 150 kbit/s of a 600 kbit/s estimate that climbs: a probe a second.
+        for tick in 1..=30 {
+            a.step(
+                t + Duration::from_millis(100 * tick),
+                [estimate(600_000.0, Reason::Increase, 150_000.0)],
+            );
+            probes += usize::from(rates.take_probe());
+        }
+        assert_eq!(probes, 3);
+        // Filling its rate, at the ceiling, or held by the path: none.
+        for (e, what) in [
+            (estimate(600_000.0, Reason::Increase, 550_000.0), "filling"),
+            (estimate(2_200_000.0, Reason::Ceiling, 150_000.0), "ceiling"),
+            (estimate(600_000.0, Reason::Delay, 150_000.0), "delay"),
+        ] {
+            for tick in 31..=50 {
+                a.step(t + Duration::from_millis(100 * tick), [e]);
+                assert!(!rates.take_probe(), "{what}");
+            }
+        }
     }
 }
