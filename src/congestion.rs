@@ -15,10 +15,12 @@
 //!
 //! Application-limited is not congestion: an encoder that needs less than its rate (a calm
 //! picture) sends less than the estimate, and what arrives says nothing of what the path
-//! could carry. The path says it anyway, passively: nothing is paced, so a frame of several
-//! packets leaves as a train, and the spread of the train's arrivals at the far end is the
-//! path's rate (a probe cluster, as GCC's prober sends, made of the media itself). The
-//! estimate may climb to what the trains showed; without them, to 1.5x what arrives.
+//! could carry. Trains of packets say it: nothing is paced, so a frame of several packets
+//! leaves as a train, and the spread of the train's arrivals at the far end is the path's
+//! rate (a probe cluster, as GCC's prober sends, made of the media itself). Where the media
+//! makes no train of its own, a publisher grows a frame into one (`client::adapt` asks,
+//! `vocab::bitstream::pad_h264` pads). The estimate may climb to what the trains showed;
+//! without them, to 1.5x what arrives.
 //!
 //! Random loss is not congestion either: loss under 10 % with no queue growing is repaired
 //! (NACK, Opus FEC) and keeps the rate; only a growing queue, or heavier loss, lowers it.
