@@ -727,16 +727,11 @@ impl Scaler {
         if now.saturating_duration_since(since) < QP_WINDOW || frames + skipped < QP_FRAMES {
             return false;
         }
-        if !rate_found {
-            // Not judged, and not kept: the first window judged starts once the rate is found.
-            self.window = Quality::default();
-            self.since = Some(now);
-            return false;
-        }
+        // Not judged, and not kept: a window before the rate is found (the first judged starts
+        // then), and the first after a step (the rate control finding its feet: a new encoder,
+        // or a new budget per picture).
         let settling = self.last_step.is_some_and(|t| since <= t);
-        if settling {
-            // The first window after a step is the rate control finding its feet (a new
-            // encoder, or a new budget per picture): not judged.
+        if !rate_found || settling {
             self.window = Quality::default();
             self.since = Some(now);
             return false;
