@@ -123,6 +123,18 @@ fn http_base(url: &str) -> Result<String, Failure> {
 
 pub async fn session_create(args: SessionCreateArgs) -> CmdResult {
     let keys = key_pair(&args.keys)?;
+    if let Some(room) = &args.room {
+        let id = keys.room_session(room);
+        if args.json {
+            crate::jsonl::emit(
+                "session",
+                serde_json::json!({ "sessionId": id, "room": room }),
+            );
+        } else {
+            println!("{id}");
+        }
+        return Ok(Exit::Ok);
+    }
     let url = format!("{}/v1/sessions", http_base(&args.url)?);
     let body = serde_json::json!({ "p2p": args.p2p, "locationHint": args.location_hint.map(|ip| ip.to_string()) });
     let auth =
@@ -176,19 +188,22 @@ pub async fn session_create(args: SessionCreateArgs) -> CmdResult {
 
 pub fn token_create(args: TokenCreateArgs) -> CmdResult {
     let keys = key_pair(&args.keys)?;
-    if keys.open_session(&args.session).is_err() {
+    if args.livekit {
+        return livekit_token_create(&keys, args);
+    }
+    let session = args.session.unwrap_or_default();
+    if keys.open_session(&session).is_err() {
         return Err(Failure::new(
             Exit::NotFound,
             format!(
-                "{:?} is not a session of this API key pair (create one with `vcall session create`)",
-                args.session
+                "{session:?} is not a session of this API key pair (create one with `vcall session create`)"
             ),
         ));
     }
     let now = unix_now();
     let claims = TokenClaims {
         iss: keys.key.clone(),
-        sid: args.session,
+        sid: session,
         role: args.role,
         data: args.data,
         iat: now,
@@ -205,6 +220,51 @@ pub fn token_create(args: TokenCreateArgs) -> CmdResult {
         );
     } else {
         println!("{token}");
+    }
+    Ok(Exit::Ok)
+}
+
+/// `token create --livekit`: a LiveKit access token (HS256, the `video` grant naming the room).
+fn livekit_token_create(keys: &KeyPair, args: TokenCreateArgs) -> CmdResult {
+    let (room, identity) = (
+        args.room.unwrap_or_default(),
+        args.identity.unwrap_or_default(),
+    );
+    // Neither given: both, as LiveKit's own default.
+    let both = !args.can_publish && !args.can_subscribe;
+    let grants = livekit_api::access_token::VideoGrants {
+        room_join: true,
+        room: room.clone(),
+        can_publish: Some(both || args.can_publish),
+        can_subscribe: Some(both || args.can_subscribe),
+        can_publish_data: Some(both || args.can_publish),
+        ..Default::default()
+    };
+    let mut token = livekit_api::access_token::AccessToken::with_api_key(&keys.key, &keys.secret)
+        .with_identity(&identity)
+        .with_ttl(args.expire_in.max(std::time::Duration::from_secs(1)))
+        .with_grants(grants.clone());
+    if let Some(name) = &args.name {
+        token = token.with_name(name);
+    }
+    if let Some(metadata) = &args.metadata {
+        token = token.with_metadata(metadata);
+    }
+    let jwt = token
+        .to_jwt()
+        .map_err(|e| Failure::new(Exit::Usage, format!("cannot make a LiveKit token: {e}")))?;
+    if args.json {
+        let expires = unix_now() + args.expire_in.as_secs().max(1);
+        crate::jsonl::emit(
+            "token",
+            serde_json::json!({
+                "token": jwt, "room": room, "identity": identity,
+                "canPublish": grants.can_publish, "canSubscribe": grants.can_subscribe,
+                "expiresAt": expires,
+            }),
+        );
+    } else {
+        println!("{jwt}");
     }
     Ok(Exit::Ok)
 }

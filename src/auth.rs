@@ -107,6 +107,17 @@ impl KeyPair {
         format!("1_{body}.{sig}")
     }
 
+    /// The session of a room known by name (a LiveKit room): the same id for the same name
+    /// and key pair, so every participant's token for the room lands in one session.
+    pub fn room_session(&self, room: &str) -> String {
+        self.create_session(&SessionProps {
+            p2p: false,
+            location_hint: None,
+            created_at: 0,
+            nonce: format!("room:{room}"),
+        })
+    }
+
     /// Checks a session id's signature and returns its properties.
     pub fn open_session(&self, id: &str) -> Result<SessionProps, AuthError> {
         let unknown = || AuthError::UnknownSession(id.to_owned());

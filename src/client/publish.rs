@@ -413,7 +413,7 @@ pub(crate) async fn add_tracks(
         Section::SendOnly
     };
     let add = |codec, ssrc| async move {
-        let track = peer.add_track(codec, msid, ssrc, section).await?;
+        let track = peer.add_track(codec, msid, None, ssrc, section).await?;
         Ok::<_, Failure>(Arc::new(track))
     };
     let video = match video_codec {

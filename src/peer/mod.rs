@@ -332,6 +332,7 @@ impl PeerConnectionEventHandler for Handler {
             ssrc,
             mid: self.mid_of(&track).await,
             stream_id: track.stream_id().await.to_string(),
+            track_id: track.track_id().await.to_string(),
             inner: track,
         };
         tracing::debug!(mid = ?remote.mid, stream = %remote.stream_id, ?codec, "remote track");
@@ -722,10 +723,13 @@ impl Peer {
     /// Adds a section that sends `codec` (always a new one: receiving sections are never
     /// reused for sending) and returns its writer. A send-only section, in an answer, takes the
     /// place of a receive-only section of its kind that the offer added.
+    /// Its `msid` is `stream_label` and `{stream_label}-audio` or `-video`, unless
+    /// `track_id` names the track.
     pub(crate) async fn add_track(
         &self,
         codec: Codec,
         stream_label: &str,
+        track_id: Option<&str>,
         ssrc: u32,
         section: Section,
     ) -> Result<LocalTrack, PeerError> {
@@ -733,13 +737,15 @@ impl Peer {
             Section::SendOnly => RTCRtpTransceiverDirection::Sendonly,
             Section::Echo => RTCRtpTransceiverDirection::Sendrecv,
         };
-        self.add_section(codec, stream_label, ssrc, direction).await
+        self.add_section(codec, stream_label, track_id, ssrc, direction)
+            .await
     }
 
     async fn add_section(
         &self,
         codec: Codec,
         stream_label: &str,
+        track_id: Option<&str>,
         ssrc: u32,
         direction: RTCRtpTransceiverDirection,
     ) -> Result<LocalTrack, PeerError> {
@@ -747,16 +753,20 @@ impl Peer {
             Kind::Audio => RtpCodecKind::Audio,
             Kind::Video => RtpCodecKind::Video,
         };
-        let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
-            stream_label.to_owned(),
-            format!(
-                "{stream_label}-{}",
-                if kind == RtpCodecKind::Audio {
+        let track_id = track_id.map_or_else(
+            || {
+                let kind = if kind == RtpCodecKind::Audio {
                     "audio"
                 } else {
                     "video"
-                }
-            ),
+                };
+                format!("{stream_label}-{kind}")
+            },
+            str::to_owned,
+        );
+        let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+            stream_label.to_owned(),
+            track_id,
             stream_label.to_owned(),
             kind,
             vec![RTCRtpEncodingParameters {
@@ -1240,6 +1250,8 @@ pub struct RemoteTrack {
     pub(crate) mid: Option<String>,
     /// The sender's media stream id (`msid`): how the server knows which publish it is.
     pub(crate) stream_id: String,
+    /// The sender's track id (`msid`'s second part): how a LiveKit client names a track.
+    pub(crate) track_id: String,
     inner: Arc<dyn TrackRemote>,
 }
 

@@ -199,23 +199,49 @@ impl Subscription {
         offer: &str,
         counter: Arc<AtomicU64>,
     ) -> Result<(Subscription, String), PeerError> {
+        let named = hubs.into_iter().map(|h| (h, stream_id.to_owned(), None));
+        let subscription = Subscription::with_sections(peer, named, counter).await?;
+        let sdp = subscription.peer.accept_offer(offer).await?;
+        Ok((subscription, sdp))
+    }
+
+    /// Adds a send-only section per hub to `peer`, each with its `msid` (stream and track
+    /// id), and makes the offer, for a subscriber that answers (LiveKit's).
+    pub(crate) async fn offer(
+        peer: Arc<Peer>,
+        hubs: Vec<(Arc<Hub>, String, String)>,
+        counter: Arc<AtomicU64>,
+    ) -> Result<(Subscription, String), PeerError> {
+        let named = hubs.into_iter().map(|(h, s, t)| (h, s, Some(t)));
+        let subscription = Subscription::with_sections(peer, named, counter).await?;
+        let sdp = subscription.peer.create_offer().await?;
+        Ok((subscription, sdp))
+    }
+
+    async fn with_sections(
+        peer: Arc<Peer>,
+        hubs: impl Iterator<Item = (Arc<Hub>, String, Option<String>)>,
+        counter: Arc<AtomicU64>,
+    ) -> Result<Subscription, PeerError> {
         let mut legs = Vec::new();
-        for hub in hubs {
+        for (hub, stream, track) in hubs {
             let track = peer
-                .add_track(hub.codec, stream_id, rand::random(), Section::SendOnly)
+                .add_track(
+                    hub.codec,
+                    &stream,
+                    track.as_deref(),
+                    rand::random(),
+                    Section::SendOnly,
+                )
                 .await?;
             legs.push((hub, Arc::new(track)));
         }
-        let sdp = peer.accept_offer(offer).await?;
-        Ok((
-            Subscription {
-                peer,
-                counter,
-                legs,
-                attached: Mutex::new(Some(Vec::new())),
-            },
-            sdp,
-        ))
+        Ok(Subscription {
+            peer,
+            counter,
+            legs,
+            attached: Mutex::new(Some(Vec::new())),
+        })
     }
 
     /// Forwarding starts once the connection is up (at once when it is up already).

@@ -8,13 +8,14 @@
 //! `std::sync::Mutex` that is never held across an `.await`.
 
 mod forward;
+mod livekit;
 mod room;
 mod tls;
 mod whip;
 
 pub(crate) use tls::load as load_tls;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -135,6 +136,10 @@ struct Tables {
     published: HashMap<StreamId, Vec<Arc<Hub>>>,
     subscriptions: HashMap<SubscriptionId, Arc<Subscription>>,
     media: HashMap<SockId, ConnMedia>,
+    /// Sockets whose subscriptions the server offers, on a peer connection of their own
+    /// (LiveKit's participants: their subscriber connection), and those connections.
+    server_offers: HashSet<SockId>,
+    subscriber_media: HashMap<SockId, Arc<Peer>>,
     /// WHIP and WHEP resources by the id in their URL.
     resources: HashMap<String, Arc<whip::Resource>>,
     /// Media packets forwarded to subscribers, by session (for as long as the server runs).
@@ -147,6 +152,15 @@ struct Leg {
     stream: StreamId,
     hubs: Vec<Arc<Hub>>,
     counter: Arc<AtomicU64>,
+}
+
+/// Who offers a subscription's sections.
+enum SubscribeBy {
+    /// The client offered (`sdp`) on its one connection; the server answers.
+    Answering(String),
+    /// The server offers on the client's subscriber connection, each hub's track named by
+    /// the `msid` (stream and track id) the client's protocol expects.
+    Offering(Vec<(String, String)>),
 }
 
 struct Shared {
@@ -274,6 +288,7 @@ impl Shared {
                 session,
                 sub,
                 stream,
+                owner,
                 audio,
                 video,
                 sdp,
@@ -290,13 +305,22 @@ impl Shared {
                     .cloned()
                     .collect();
                 let counter = Arc::clone(t.forwarded.entry(session).or_default());
+                let by = if t.server_offers.contains(&sock) {
+                    let names = hubs
+                        .iter()
+                        .map(|h| livekit::msid(&owner, &stream, h.codec.kind()))
+                        .collect();
+                    SubscribeBy::Offering(names)
+                } else {
+                    SubscribeBy::Answering(sdp)
+                };
                 let leg = Leg {
                     sub,
                     stream,
                     hubs,
                     counter,
                 };
-                tokio::spawn(Arc::clone(self).subscribe(sock, leg, sdp));
+                tokio::spawn(Arc::clone(self).subscribe(sock, leg, by));
             }
             Output::RestartIce { sock, sdp } => {
                 let media = t.media.get(&sock).map(|m| Arc::clone(&m.peer));
@@ -329,6 +353,9 @@ impl Shared {
                 if let Some(m) = t.media.remove(&sock) {
                     closing.0.push(m.peer);
                 }
+                if let Some(peer) = t.subscriber_media.remove(&sock) {
+                    closing.0.push(peer);
+                }
             }
         }
     }
@@ -339,18 +366,7 @@ impl Shared {
         if let Some(m) = self.tables.lock().expect("tables lock").media.get(&sock) {
             return Ok(Arc::clone(&m.peer));
         }
-        let config = PeerConfig {
-            ports: self.config.udp_ports,
-            public_ip: self.config.public_ip,
-            certificate: self.config.certificate.clone(),
-            bind_ip: self.config.media_ip,
-            ice_servers: self.config.ice_servers.clone(),
-            network: self.config.network.clone(),
-            relay_only: false,
-            send_rate: crate::peer::SendRate::default(),
-        };
-        let (peer, mut tracks) = Peer::new(&config).await.map_err(|e| e.to_string())?;
-        let peer = Arc::new(peer);
+        let (peer, mut tracks) = self.new_peer(sock).await?;
         self.tables.lock().expect("tables lock").media.insert(
             sock,
             ConnMedia {
@@ -364,6 +380,44 @@ impl Shared {
                 this.track_arrived(sock, track);
             }
         });
+        Ok(peer)
+    }
+
+    /// The socket's subscriber connection (LiveKit's second peer connection, on which the
+    /// server offers), made when first needed.
+    async fn subscriber_media(self: &Arc<Self>, sock: SockId) -> Result<Arc<Peer>, String> {
+        if let Some(peer) = self
+            .tables
+            .lock()
+            .expect("tables lock")
+            .subscriber_media
+            .get(&sock)
+        {
+            return Ok(Arc::clone(peer));
+        }
+        let (peer, _tracks) = self.new_peer(sock).await?;
+        let mut t = self.tables.lock().expect("tables lock");
+        // Made twice at once: the first one stays.
+        Ok(Arc::clone(t.subscriber_media.entry(sock).or_insert(peer)))
+    }
+
+    /// A peer connection of the socket's, whose failure ends the connection's media.
+    async fn new_peer(
+        self: &Arc<Self>,
+        sock: SockId,
+    ) -> Result<(Arc<Peer>, mpsc::UnboundedReceiver<RemoteTrack>), String> {
+        let config = PeerConfig {
+            ports: self.config.udp_ports,
+            public_ip: self.config.public_ip,
+            certificate: self.config.certificate.clone(),
+            bind_ip: self.config.media_ip,
+            ice_servers: self.config.ice_servers.clone(),
+            network: self.config.network.clone(),
+            relay_only: false,
+            send_rate: crate::peer::SendRate::default(),
+        };
+        let (peer, tracks) = Peer::new(&config).await.map_err(|e| e.to_string())?;
+        let peer = Arc::new(peer);
         let (this, mut state) = (Arc::clone(self), peer.state());
         tokio::spawn(async move {
             let _ = state
@@ -371,7 +425,15 @@ impl Shared {
                 .await;
             this.feed(Input::MediaFailed { sock });
         });
-        Ok(peer)
+        Ok((peer, tracks))
+    }
+
+    /// Answers an offer on the socket's peer connection outside the core: a LiveKit
+    /// client's publisher connection, whose publishes the core was told of first.
+    async fn answer_offer(self: &Arc<Self>, sock: SockId, sdp: &str) -> Result<String, String> {
+        let peer = self.media_for(sock).await?;
+        let _exchange = peer.negotiation().await;
+        peer.accept_offer(sdp).await.map_err(|e| e.to_string())
     }
 
     /// A remote track goes to the publish that waits for its media stream id; once a publish
@@ -385,8 +447,10 @@ impl Shared {
             };
             // By the media stream id its tracks carry; a client that publishes one stream at
             // a time (WHIP) may name none, or another one per track.
-            let msid = if media.pending.len() == 1 && !media.pending.contains_key(&track.stream_id)
-            {
+            // A LiveKit client's tracks by their track id.
+            let msid = if media.pending.contains_key(&track.track_id) {
+                track.track_id.clone()
+            } else if media.pending.len() == 1 && !media.pending.contains_key(&track.stream_id) {
                 media.pending.keys().next().cloned().unwrap_or_default()
             } else {
                 track.stream_id.clone()
@@ -447,14 +511,19 @@ impl Shared {
             {
                 m.pending.insert(msid, pending);
             }
+            if sdp.is_empty() {
+                // Its offer is answered outside the core, once it is told (LiveKit's).
+                return Ok(String::new());
+            }
             peer.accept_offer(&sdp).await.map_err(|e| e.to_string())
         }
         .await;
         self.feed(Input::Answered { sock, result });
     }
 
-    /// A subscribe's offer, answered with send-only sections fed by the stream's hubs.
-    async fn subscribe(self: Arc<Self>, sock: SockId, leg: Leg, sdp: String) {
+    /// A subscribe's offer, answered with send-only sections fed by the stream's hubs; or
+    /// the server's offer of them, which the client answers outside the core.
+    async fn subscribe(self: Arc<Self>, sock: SockId, leg: Leg, by: SubscribeBy) {
         let Leg {
             sub,
             stream,
@@ -462,11 +531,24 @@ impl Shared {
             counter,
         } = leg;
         let made = async {
-            let peer = self.media_for(sock).await?;
-            let _exchange = peer.negotiation().await;
-            Subscription::answer(Arc::clone(&peer), stream.as_str(), hubs, &sdp, counter)
-                .await
-                .map_err(|e| e.to_string())
+            match by {
+                SubscribeBy::Answering(sdp) => {
+                    let peer = self.media_for(sock).await?;
+                    let _exchange = peer.negotiation().await;
+                    Subscription::answer(Arc::clone(&peer), stream.as_str(), hubs, &sdp, counter)
+                        .await
+                }
+                SubscribeBy::Offering(names) => {
+                    let peer = self.subscriber_media(sock).await?;
+                    let named = hubs
+                        .into_iter()
+                        .zip(names)
+                        .map(|(h, (s, t))| (h, s, t))
+                        .collect();
+                    Subscription::offer(peer, named, counter).await
+                }
+            }
+            .map_err(|e| e.to_string())
         }
         .await;
         match made {
@@ -526,6 +608,8 @@ pub async fn run(
             published: HashMap::new(),
             subscriptions: HashMap::new(),
             media: HashMap::new(),
+            server_offers: HashSet::new(),
+            subscriber_media: HashMap::new(),
             resources: HashMap::new(),
             forwarded: HashMap::new(),
         }),
@@ -539,6 +623,10 @@ pub async fn run(
         .route("/v1/sessions", post(create_session))
         .route("/v1/sessions/{id}", get(get_session))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/rtc", get(livekit::rtc))
+        .route("/rtc/validate", get(livekit::validate))
+        .route("/rtc/v1", get(livekit::v1))
+        .route("/rtc/v1/validate", get(livekit::v1))
         .merge(
             Router::new()
                 .route(

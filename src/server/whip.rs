@@ -31,7 +31,7 @@ use crate::signaling::whip::{IceFragment, link_for};
 const REQUEST_LIMIT: Duration = Duration::from_secs(15);
 
 /// The request id a `connect`'s reply is filed under.
-const CONNECT: u64 = 0;
+pub(super) const CONNECT: u64 = 0;
 
 /// Which way a resource's media goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,9 +52,10 @@ pub(super) struct Resource {
 }
 
 /// The core's side of a connection without a WebSocket: requests sent as native messages,
-/// replies matched by `req`.
-struct Virtual {
-    sock: SockId,
+/// replies matched by `req` (WHIP's and WHEP's resources; LiveKit's participants, whose
+/// front end reads every other message from `events`).
+pub(super) struct Virtual {
+    pub(super) sock: SockId,
     waiters: Mutex<HashMap<u64, oneshot::Sender<ServerMsg>>>,
     next_req: AtomicU64,
     /// The stream this resource publishes or plays; its end ends the resource.
@@ -62,9 +63,13 @@ struct Virtual {
 }
 
 impl Virtual {
-    /// Opens a socket in the core, served by a task that files replies and ends the
-    /// resource when the core closes the connection or its stream ends.
-    fn open(state: &AppState) -> Arc<Virtual> {
+    /// Opens a socket in the core, served by a task that files replies, passes every other
+    /// message to `events`, and ends the connection when the core closes it or its stream
+    /// ends.
+    pub(super) fn open(
+        state: &AppState,
+        events: Option<tokio::sync::mpsc::UnboundedSender<ServerMsg>>,
+    ) -> Arc<Virtual> {
         let (sock, mut rx) = state.open_sock();
         let v = Arc::new(Virtual {
             sock,
@@ -96,10 +101,16 @@ impl Virtual {
                     | ServerMsg::SubscriptionEnded { .. }
                     | ServerMsg::Route { .. } => None,
                 };
-                if let Some(req) = req
-                    && let Some(w) = this.waiters.lock().expect("waiters lock").remove(&req)
-                {
-                    let _ = w.send(msg);
+                let waiter =
+                    req.and_then(|r| this.waiters.lock().expect("waiters lock").remove(&r));
+                match (waiter, &events) {
+                    (Some(w), _) => {
+                        let _ = w.send(msg);
+                    }
+                    (None, Some(events)) => {
+                        let _ = events.send(msg);
+                    }
+                    (None, None) => {}
                 }
             }
             end(&state, sock, Reason::ClientDisconnected);
@@ -108,7 +119,7 @@ impl Virtual {
     }
 
     /// Sends the core `msg` (made with its request id) and waits for the reply.
-    async fn request(
+    pub(super) async fn request(
         &self,
         state: &AppState,
         make: impl FnOnce(u64) -> ClientMsg,
@@ -118,7 +129,12 @@ impl Virtual {
     }
 
     /// Sends the core `msg` and waits for the reply filed under `req`.
-    async fn ask(&self, state: &AppState, req: u64, msg: ClientMsg) -> Result<ServerMsg, Response> {
+    pub(super) async fn ask(
+        &self,
+        state: &AppState,
+        req: u64,
+        msg: ClientMsg,
+    ) -> Result<ServerMsg, Response> {
         let (tx, rx) = oneshot::channel();
         self.waiters.lock().expect("waiters lock").insert(req, tx);
         state.feed(Input::Message {
@@ -141,7 +157,7 @@ impl Virtual {
 }
 
 /// Ends a resource's connection in the core (once) and forgets the resource.
-fn end(state: &AppState, sock: SockId, reason: Reason) {
+pub(super) fn end(state: &AppState, sock: SockId, reason: Reason) {
     let known = {
         let mut t = state.tables.lock().expect("tables lock");
         t.resources.retain(|_, r| r.sock != sock);
@@ -153,7 +169,7 @@ fn end(state: &AppState, sock: SockId, reason: Reason) {
 }
 
 /// The HTTP status for an error the core answered with.
-fn refusal(code: ErrorCode, message: &str) -> Response {
+pub(super) fn refusal(code: ErrorCode, message: &str) -> Response {
     let status = match code {
         ErrorCode::InvalidToken | ErrorCode::TokenExpired | ErrorCode::WrongSession => {
             StatusCode::UNAUTHORIZED
@@ -176,7 +192,7 @@ fn refusal(code: ErrorCode, message: &str) -> Response {
 }
 
 /// A plain-text error response.
-fn problem(status: StatusCode, message: &str) -> Response {
+pub(super) fn problem(status: StatusCode, message: &str) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -257,7 +273,7 @@ fn offered_msid(sdp: &str) -> String {
         .to_owned()
 }
 
-fn bearer(headers: &HeaderMap) -> Option<String> {
+pub(super) fn bearer(headers: &HeaderMap) -> Option<String> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
     scheme
@@ -346,7 +362,7 @@ async fn post(
         Err(why) => return refusal(ErrorCode::TooManyConnections, &why),
     };
     let role = ask.role;
-    let client = Virtual::open(state);
+    let client = Virtual::open(state, None);
     let (stream_id, answer) = match join_and_offer(state, &client, ask, token, media, &offer).await
     {
         Ok(made) => made,
