@@ -14,6 +14,7 @@ mod impair;
 mod janus;
 mod json;
 mod layout;
+mod livekit;
 mod media;
 mod network;
 mod p2p;

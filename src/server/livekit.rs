@@ -92,11 +92,15 @@ fn flag(v: &Option<String>, default: bool) -> bool {
 }
 
 /// The token's claims, or the response refusing it (401, as LiveKit's server does).
-fn verify(state: &AppState, headers: &HeaderMap, q: &RtcQuery) -> Result<Claims, Response> {
+fn verify(
+    state: &AppState,
+    headers: &HeaderMap,
+    q: &RtcQuery,
+) -> Result<Claims, (StatusCode, String)> {
     let Some(token) = bearer(headers).or_else(|| q.access_token.clone()) else {
-        return Err(problem(
+        return Err((
             StatusCode::UNAUTHORIZED,
-            "permissions denied: no token",
+            "permissions denied: no token".into(),
         ));
     };
     let keys = &state.config.keys;
@@ -108,16 +112,16 @@ fn verify(state: &AppState, headers: &HeaderMap, q: &RtcQuery) -> Result<Claims,
                 Ok(c) if (c.exp as u64) <= unix_now() => "the token expired".to_owned(),
                 _ => format!("invalid authorization token: {e}"),
             };
-            problem(StatusCode::UNAUTHORIZED, &why)
+            (StatusCode::UNAUTHORIZED, why)
         })?;
     if !claims.video.room_join || claims.video.room.is_empty() {
-        return Err(problem(
+        return Err((
             StatusCode::UNAUTHORIZED,
-            "permissions denied: the token grants no room to join",
+            "permissions denied: the token grants no room to join".into(),
         ));
     }
     if claims.sub.is_empty() {
-        return Err(problem(StatusCode::BAD_REQUEST, "identity cannot be empty"));
+        return Err((StatusCode::BAD_REQUEST, "identity cannot be empty".into()));
     }
     Ok(claims)
 }
@@ -130,7 +134,7 @@ pub(super) async fn validate(
 ) -> Response {
     let mut r = match verify(&state, &headers, &q) {
         Ok(_) => "success".into_response(),
-        Err(r) => r,
+        Err((status, why)) => problem(status, &why),
     };
     r.headers_mut().insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -164,7 +168,7 @@ pub(super) async fn rtc(
     };
     let claims = match verify(&state, &headers, &q) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err((status, why)) => return problem(status, &why),
     };
     let counted = match state.admit(peer.ip()) {
         Ok(c) => c,

@@ -1,0 +1,391 @@
+//! LiveKit's protocol on `vcall serve`, against LiveKit's official Python SDK (its FFI library
+//! carries Google's libwebrtc; `scripts/test-peers.sh` installs it into target/test-peers):
+//! SDK participants publish H.264, VP8 and Opus that vcall records, and play a vcall
+//! publisher; tokens from `vcall token create --livekit`; bad tokens and bad frames refused
+//! with their reasons while the server keeps serving.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use futures_util::{SinkExt, StreamExt};
+use livekit_protocol as lk;
+use prost::Message as _;
+use tokio_tungstenite::tungstenite;
+use vcall::auth::Role;
+
+use crate::common::*;
+
+/// The Python that has LiveKit's SDK.
+fn peers_python() -> PathBuf {
+    let python =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-peers/venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/test.sh (scripts/test-peers.sh installs LiveKit's SDK)",
+        python.display()
+    );
+    python
+}
+
+/// `tests/peers/livekit_peer.py` with `args`.
+fn sdk_peer(args: &[&str]) -> Command {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/livekit_peer.py");
+    let mut c = Command::new(peers_python());
+    c.arg(script).args(args);
+    c
+}
+
+/// A LiveKit token of the key pair `k`/`s`, by `vcall token create --livekit`.
+fn lk_token(room: &str, identity: &str, extra: &[&str]) -> String {
+    let mut c = vcall();
+    c.args([
+        "token",
+        "create",
+        "--livekit",
+        "--room",
+        room,
+        "--identity",
+        identity,
+        "--api-key",
+        "k",
+        "--api-secret",
+        "s",
+    ])
+    .args(extra);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    out.trim().to_owned()
+}
+
+/// The session a LiveKit room is on `vcall serve` (`vcall session create --room`).
+fn room_session(room: &str) -> String {
+    let mut c = vcall();
+    c.args([
+        "session",
+        "create",
+        "--room",
+        room,
+        "--api-key",
+        "k",
+        "--api-secret",
+        "s",
+    ]);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    let id = out.trim().to_owned();
+    assert_eq!(id, fixed_keys().room_session(room));
+    id
+}
+
+/// A vcall subscriber of the room's stream `stream` into `path`, for `frames` video frames.
+fn record(url: &str, room: &str, stream: &str, path: &str, extra: &[&str]) -> Proc {
+    let session = room_session(room);
+    let mut c = vcall();
+    c.args(["subscribe", "--url", url, "--session", &session, "--token"])
+        .arg(fixed_token(&session, Role::Subscriber))
+        .args(["--stream", stream, "--output", path])
+        .args(extra);
+    Proc::spawn(c)
+}
+
+#[test]
+fn token_create_livekit_makes_a_token_livekit_verifies() {
+    let token = lk_token("room1", "alice", &["--name", "Alice", "--can-subscribe"]);
+    let claims = livekit_api::access_token::TokenVerifier::with_api_key("k", "s")
+        .verify(&token)
+        .expect("a valid LiveKit token");
+    assert_eq!(claims.sub, "alice");
+    assert_eq!(claims.name, "Alice");
+    assert_eq!(claims.video.room, "room1");
+    assert!(claims.video.room_join);
+    assert!(claims.video.can_subscribe());
+    assert!(!claims.video.can_publish());
+    // Without a room: a usage error.
+    let mut c = vcall();
+    c.args(["token", "create", "--livekit", "--identity", "a"])
+        .args(["--api-key", "k", "--api-secret", "s"]);
+    let (code, _, err) = run(c);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn the_python_sdk_publishes_h264_and_opus_that_vcall_records() {
+    let _turn = one_at_a_time();
+    let dir = temp_dir();
+    let (_serve, url) = serve_process("127.0.0.1:0", &[]);
+    let token = lk_token("h264", "py-publisher", &[]);
+    let mut publisher = Proc::spawn(sdk_peer(&["publish", &url, &token, "--seconds", "30"]));
+    publisher.wait_for("\"published\"");
+    let video = file(dir.path(), "camera.mp4");
+    let audio = file(dir.path(), "microphone.mkv");
+    let mut v = record(
+        &url,
+        "h264",
+        "camera",
+        &path_str(&video),
+        &["--frames", "60"],
+    );
+    let mut a = record(
+        &url,
+        "h264",
+        "microphone",
+        &path_str(&audio),
+        &["--duration", "2"],
+    );
+    assert_eq!(v.wait(), 0, "{}", v.output());
+    assert_eq!(a.wait(), 0, "{}", a.output());
+    let frames = decode_video(&video);
+    assert!(frames.len() >= 60, "{} frames", frames.len());
+    assert_eq!((frames[0].1.width, frames[0].1.height), (320, 240));
+    let p = probe(&video);
+    assert_eq!(p["streams"][0]["codec_name"], "h264", "{p}");
+    let (_, samples) = decode_audio(&audio);
+    let seconds = samples.len() as f64 / 48000.0;
+    assert!(seconds >= 1.5, "{seconds} s of audio");
+    // The SDK's 440 Hz tone, not silence.
+    let loud = samples.iter().filter(|s| s.unsigned_abs() > 2000).count();
+    assert!(loud * 4 > samples.len(), "{loud} of {} loud", samples.len());
+    publisher.interrupt();
+}
+
+#[test]
+fn the_python_sdk_publishes_vp8_recorded_as_vp8() {
+    let _turn = one_at_a_time();
+    let dir = temp_dir();
+    let (_serve, url) = serve_process("127.0.0.1:0", &[]);
+    let token = lk_token("vp8", "py-vp8", &[]);
+    let mut publisher = Proc::spawn(sdk_peer(&[
+        "publish",
+        &url,
+        &token,
+        "--seconds",
+        "30",
+        "--codec",
+        "vp8",
+        "--no-audio",
+    ]));
+    publisher.wait_for("\"published\"");
+    let video = file(dir.path(), "camera.mkv");
+    let mut v = record(
+        &url,
+        "vp8",
+        "camera",
+        &path_str(&video),
+        &["--frames", "45"],
+    );
+    assert_eq!(v.wait(), 0, "{}", v.output());
+    let p = probe(&video);
+    assert_eq!(p["streams"][0]["codec_name"], "vp8", "{p}");
+    let frames = decode_video(&video);
+    assert!(frames.len() >= 45, "{} frames", frames.len());
+    publisher.interrupt();
+}
+
+#[test]
+fn the_python_sdk_plays_a_vcall_publisher() {
+    let _turn = one_at_a_time();
+    let (_serve, url) = serve_process("127.0.0.1:0", &[]);
+    let session = room_session("play");
+    let mut c = vcall();
+    c.args(publish_args("60s"))
+        .args(["--url", &url, "--session", &session, "--token"])
+        .arg(fixed_token(&session, Role::Publisher));
+    let mut publisher = Proc::spawn(c);
+    publisher.wait_for("stream is live");
+    let token = lk_token("play", "py-viewer", &["--can-subscribe"]);
+    let (code, out, err) = run(sdk_peer(&["subscribe", &url, &token, "--frames", "60"]));
+    assert_eq!(code, 0, "{out}{err}");
+    let r: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert!(r["frames"].as_u64().unwrap() >= 60, "{r}");
+    assert!(r["audioFrames"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(
+        (r["width"].as_u64(), r["height"].as_u64()),
+        (Some(320), Some(240))
+    );
+    assert!(r["trackSid"].as_str().unwrap().starts_with("TR_"), "{r}");
+    publisher.interrupt();
+}
+
+/// The `/rtc` URL of the server at `ws_url` with `query`.
+fn rtc(ws_url: &str, query: &str) -> String {
+    format!("{ws_url}/rtc?{query}")
+}
+
+/// The status and body an HTTP GET gets.
+fn http_get(url: &str) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent.get(url).call().expect("the server answers");
+    (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+}
+
+#[test]
+fn bad_tokens_are_refused_with_their_reason_before_the_upgrade() {
+    let (_serve, url) = serve_process("127.0.0.1:0", &[]);
+    let http = url.replace("ws://", "http://");
+    let other = livekit_api::access_token::AccessToken::with_api_key("k", "another secret")
+        .with_identity("a")
+        .with_grants(livekit_api::access_token::VideoGrants {
+            room_join: true,
+            room: "r".into(),
+            ..Default::default()
+        })
+        .to_jwt()
+        .unwrap();
+    let now = vcall::auth::unix_now();
+    let expired = signed(&serde_json::json!({
+        "iss": "k", "sub": "a", "nbf": now - 600, "exp": now - 120,
+        "video": { "roomJoin": true, "room": "r" },
+    }));
+    let no_room = signed(&serde_json::json!({
+        "iss": "k", "sub": "a", "nbf": now - 10, "exp": now + 600, "video": {},
+    }));
+    let cases = [
+        (other, 401, "invalid authorization token"),
+        (expired, 401, "expired"),
+        (no_room, 401, "no room"),
+        (String::new(), 401, "no token"),
+    ];
+    for (token, status, why) in cases {
+        let q = if token.is_empty() {
+            String::new()
+        } else {
+            format!("access_token={token}")
+        };
+        let (got, body) = http_get(&format!("{http}/rtc/validate?{q}"));
+        assert_eq!(got, status, "{body}");
+        assert!(body.contains(why), "{why:?} in {body:?}");
+        // The upgrade is refused the same way.
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let refused = rt.block_on(tokio_tungstenite::connect_async(rtc(&url, &q)));
+        match refused {
+            Err(tungstenite::Error::Http(r)) => assert_eq!(r.status().as_u16(), status),
+            other => panic!("{other:?}"),
+        }
+    }
+    // `/rtc/v1` is not spoken: 404, which sends the SDKs to `/rtc`.
+    assert_eq!(http_get(&format!("{http}/rtc/v1/validate")).0, 404);
+    let good = lk_token("r", "a", &[]);
+    let (got, body) = http_get(&format!("{http}/rtc/validate?access_token={good}"));
+    assert_eq!((got, body.as_str()), (200, "success"));
+}
+
+/// A JWT of `claims` signed (HS256) with the secret `s`.
+fn signed(claims: &serde_json::Value) -> String {
+    use base64::Engine;
+    use hmac::Mac;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let input = format!(
+        "{}.{}",
+        b64.encode(br#"{"alg":"HS256","typ":"JWT"}"#),
+        b64.encode(claims.to_string())
+    );
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s").unwrap();
+    mac.update(input.as_bytes());
+    format!("{input}.{}", b64.encode(mac.finalize().into_bytes()))
+}
+
+/// Joins over `/rtc` with `token`: the socket and the `JoinResponse`.
+async fn join(
+    url: &str,
+    token: &str,
+) -> (
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    lk::JoinResponse,
+) {
+    let (mut ws, _) = tokio_tungstenite::connect_async(rtc(url, &format!("access_token={token}")))
+        .await
+        .expect("joined");
+    let first = ws.next().await.expect("a message").expect("readable");
+    let resp = lk::SignalResponse::decode(first.into_data()).expect("a SignalResponse");
+    let Some(lk::signal_response::Message::Join(join)) = resp.message else {
+        panic!("the first message is not a join: {resp:?}");
+    };
+    (ws, join)
+}
+
+#[test]
+fn the_join_response_names_the_room_and_pings_are_answered() {
+    let (_serve, url) = serve_process("127.0.0.1:0", &[]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (mut first, _) = join(&url, &lk_token("room", "first", &[])).await;
+        let (mut ws, j) = join(&url, &lk_token("room", "second", &["--can-subscribe"])).await;
+        assert_eq!(j.room.as_ref().unwrap().name, "room");
+        let me = j.participant.as_ref().unwrap();
+        assert!(me.sid.starts_with("PA_"), "{me:?}");
+        assert_eq!(me.identity, "second");
+        let perm = me.permission.as_ref().unwrap();
+        assert!(perm.can_subscribe && !perm.can_publish, "{perm:?}");
+        assert_eq!(j.other_participants.len(), 1, "{j:?}");
+        assert_eq!(j.other_participants[0].identity, "first");
+        assert!(j.ping_interval > 0 && j.ping_timeout > 0);
+        assert!(!j.server_info.as_ref().unwrap().version.is_empty());
+        let ping = lk::SignalRequest {
+            message: Some(lk::signal_request::Message::PingReq(lk::Ping {
+                timestamp: 1234,
+                rtt: 0,
+            })),
+        };
+        ws.send(tungstenite::Message::Binary(ping.encode_to_vec().into()))
+            .await
+            .unwrap();
+        let pong = loop {
+            let m = ws.next().await.unwrap().unwrap();
+            let r = lk::SignalResponse::decode(m.into_data()).unwrap();
+            if let Some(lk::signal_response::Message::PongResp(p)) = r.message {
+                break p;
+            }
+        };
+        assert_eq!(pong.last_ping_timestamp, 1234);
+        // The first sees the second leave: DISCONNECTED.
+        ws.close(None).await.unwrap();
+        loop {
+            let m = first.next().await.unwrap().unwrap();
+            let r = lk::SignalResponse::decode(m.into_data()).unwrap();
+            if let Some(lk::signal_response::Message::Update(u)) = r.message
+                && u.participants.iter().any(|p| {
+                    p.identity == "second" && p.state() == lk::participant_info::State::Disconnected
+                })
+            {
+                break;
+            }
+        }
+    });
+}
+
+#[test]
+fn garbage_and_oversized_frames_close_that_socket_and_the_server_keeps_serving() {
+    let (_serve, url) = serve_process("127.0.0.1:0", &[]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let token = lk_token("g", "garbage", &[]);
+        let (mut ws, _) = join(&url, &token).await;
+        ws.send(tungstenite::Message::Binary(vec![0xff; 64].into()))
+            .await
+            .unwrap();
+        let closed = loop {
+            match ws.next().await {
+                Some(Ok(tungstenite::Message::Close(frame))) => break frame,
+                Some(Ok(_)) => continue,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(u16::from(closed.unwrap().code), 1007);
+        let (mut ws, _) = join(&url, &token).await;
+        let big = vec![0u8; 2 << 20];
+        let _ = ws.send(tungstenite::Message::Binary(big.into())).await;
+        // Closed by the server; no reply to it.
+        loop {
+            match ws.next().await {
+                Some(Ok(tungstenite::Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => continue,
+            }
+        }
+        // And the next participant joins.
+        let (_ws, j) = join(&url, &lk_token("g", "after", &[])).await;
+        assert_eq!(j.participant.unwrap().identity, "after");
+    });
+}
