@@ -26,6 +26,7 @@ use crate::session::{Reason, SessionEvent, Stream};
 use crate::signaling::Client;
 use crate::signaling::janus::JanusOptions;
 use crate::signaling::janus::videoroom::{RoomOptions, VideoRoomClient};
+use crate::signaling::livekit::{self, LiveKitClient};
 use crate::signaling::native::{Login, NativeClient};
 use crate::signaling::server_url::ServerUrl;
 use crate::signaling::whip::{self, WhipClient};
@@ -171,6 +172,21 @@ pub async fn join(conn: &ConnArgs, network: Network, purpose: Purpose) -> Result
         })?;
         return Ok(Joined {
             client: Client::Whip(std::sync::Arc::new(c)),
+            first,
+            events,
+            peer_config,
+        });
+    }
+    if let ServerUrl::LiveKit(_) = &conn.url {
+        // The room is the token's.
+        let (c, first, events) = LiveKitClient::connect(&livekit::Options {
+            url: conn.url.clone(),
+            token: conn.token.clone(),
+            timeout: conn.request_timeout(),
+        })
+        .await?;
+        return Ok(Joined {
+            client: Client::LiveKit(c),
             first,
             events,
             peer_config,

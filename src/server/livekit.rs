@@ -13,7 +13,7 @@
 //! Only the dual peer connection protocol (`/rtc`) is spoken: `/rtc/v1` is answered 404,
 //! which is how the SDKs learn to fall back to it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,11 +58,14 @@ fn track_sid(stream: &StreamId, kind: Kind) -> String {
     format!("TR_{stream}{k}")
 }
 
-/// The stream a track sid names.
-fn stream_of(track_sid: &str) -> Option<StreamId> {
+/// The stream and kind a track sid names.
+fn track_of(track_sid: &str) -> Option<(StreamId, Kind)> {
     let s = track_sid.strip_prefix("TR_")?;
-    let s = s.strip_suffix('A').or_else(|| s.strip_suffix('V'))?;
-    Some(StreamId::from(s.to_owned()))
+    let (s, kind) = match s.strip_suffix('A') {
+        Some(s) => (s, Kind::Audio),
+        None => (s.strip_suffix('V')?, Kind::Video),
+    };
+    Some((StreamId::from(s.to_owned()), kind))
 }
 
 /// The `msid` (stream id, track id) of a forwarded track on a LiveKit subscriber connection:
@@ -110,6 +113,9 @@ fn verify(
             let why = match Claims::from_unverified(&token) {
                 Ok(c) if c.iss != keys.key => format!("invalid API key {:?}", c.iss),
                 Ok(c) if (c.exp as u64) <= unix_now() => "the token expired".to_owned(),
+                Ok(_) => "invalid authorization token: its signature is not this server's \
+                          API secret's"
+                    .to_owned(),
                 _ => format!("invalid authorization token: {e}"),
             };
             (StatusCode::UNAUTHORIZED, why)
@@ -281,7 +287,7 @@ enum Done {
     },
     /// The core's reply to a subscribe: the server's offer of the stream's tracks.
     Subscribed {
-        stream: StreamId,
+        tracks: Vec<String>,
         reply: Option<ServerMsg>,
     },
 }
@@ -306,9 +312,11 @@ struct Participant {
     offers_rx: Option<mpsc::UnboundedReceiver<(u32, String)>>,
     done_tx: mpsc::UnboundedSender<Done>,
     done: mpsc::UnboundedReceiver<Done>,
-    /// Streams to subscribe to, one exchange at a time on the subscriber connection.
-    to_subscribe: VecDeque<StreamId>,
-    subscribed: HashMap<StreamId, ()>,
+    /// Tracks to subscribe to (a stream's tracks of one kind, or all of them), one exchange
+    /// at a time on the subscriber connection.
+    to_subscribe: VecDeque<(StreamId, Option<Kind>)>,
+    /// The track sids subscribed to.
+    subscribed: HashSet<String>,
     /// The subscriber offer the client has to answer (its id), and by when.
     awaiting_answer: Option<(u32, tokio::time::Instant)>,
     subscribing: bool,
@@ -337,7 +345,7 @@ impl Participant {
         for s in joined.streams {
             if let Some((_, streams)) = others.get_mut(&s.connection_id) {
                 if auto_subscribe {
-                    to_subscribe.push_back(s.id.clone());
+                    to_subscribe.push_back((s.id.clone(), None));
                 }
                 streams.push(s);
             }
@@ -359,7 +367,7 @@ impl Participant {
             done_tx,
             done,
             to_subscribe,
-            subscribed: HashMap::new(),
+            subscribed: HashSet::new(),
             awaiting_answer: None,
             subscribing: false,
             next_offer_id: 1,
@@ -625,13 +633,17 @@ impl Participant {
             })],
             Req::Ping(_) => vec![Resp::Pong(now_ms() as i64)],
             Req::Subscription(update) => {
-                for sid in &update.track_sids {
-                    if let Some(stream) = stream_of(sid)
+                let sids = update
+                    .track_sids
+                    .iter()
+                    .chain(update.participant_tracks.iter().flat_map(|p| &p.track_sids));
+                for sid in sids {
+                    if let Some((stream, kind)) = track_of(sid)
                         && update.subscribe
-                        && !self.subscribed.contains_key(&stream)
-                        && !self.to_subscribe.contains(&stream)
+                        && !self.subscribed.contains(sid)
+                        && !self.to_subscribe.contains(&(stream.clone(), Some(kind)))
                     {
-                        self.to_subscribe.push_back(stream);
+                        self.to_subscribe.push_back((stream, Some(kind)));
                     }
                 }
                 Vec::new()
@@ -815,16 +827,18 @@ impl Participant {
                 streams.retain(|s| s.id != stream.id);
                 streams.push(stream.clone());
                 let (c, streams) = (c.clone(), streams.clone());
-                if self.auto_subscribe && !self.subscribed.contains_key(&stream.id) {
+                if self.auto_subscribe {
                     // After the update that lists its tracks: the SDKs drop a track they
                     // do not know yet.
-                    self.to_subscribe.push_back(stream.id.clone());
+                    self.to_subscribe.push_back((stream.id.clone(), None));
                 }
                 update(vec![self.participant_info(&c, &streams, State::Active)])
             }
             Event::StreamDestroyed { stream, .. } => {
-                self.subscribed.remove(&stream.id);
-                self.to_subscribe.retain(|s| *s != stream.id);
+                for kind in [Kind::Audio, Kind::Video] {
+                    self.subscribed.remove(&track_sid(&stream.id, kind));
+                }
+                self.to_subscribe.retain(|(s, _)| *s != stream.id);
                 self.mine.retain(|s| s.id != stream.id);
                 let Some((c, streams)) = self.others.get_mut(&stream.connection_id) else {
                     return Ok(Vec::new());
@@ -854,7 +868,7 @@ impl Participant {
         if self.subscribing {
             return;
         }
-        let Some(stream) = self.to_subscribe.pop_front() else {
+        let Some((stream, kind)) = self.to_subscribe.pop_front() else {
             return;
         };
         let Some(s) = self
@@ -866,6 +880,21 @@ impl Participant {
         else {
             return;
         };
+        // The tracks asked for that it has and that are not subscribed yet.
+        let audio = s.has_audio
+            && kind != Some(Kind::Video)
+            && !self.subscribed.contains(&track_sid(&s.id, Kind::Audio));
+        let video = s.has_video
+            && kind != Some(Kind::Audio)
+            && !self.subscribed.contains(&track_sid(&s.id, Kind::Video));
+        if !audio && !video {
+            return;
+        }
+        let tracks: Vec<String> = [(audio, Kind::Audio), (video, Kind::Video)]
+            .into_iter()
+            .filter(|(wanted, _)| *wanted)
+            .map(|(_, k)| track_sid(&s.id, k))
+            .collect();
         self.subscribing = true;
         let (state, client, done) = (
             Arc::clone(&self.state),
@@ -877,18 +906,15 @@ impl Participant {
                 .request(&state, |req| ClientMsg::Subscribe {
                     req,
                     stream_id: s.id.clone(),
-                    audio: s.has_audio,
-                    video: s.has_video,
+                    audio,
+                    video,
                     sdp: String::new(),
                     direct: false,
                     fallback: None,
                 })
                 .await
                 .ok();
-            let _ = done.send(Done::Subscribed {
-                stream: s.id,
-                reply,
-            });
+            let _ = done.send(Done::Subscribed { tracks, reply });
         });
     }
 
@@ -907,9 +933,9 @@ impl Participant {
                     Vec::new()
                 }
             },
-            Done::Subscribed { stream, reply } => match reply {
+            Done::Subscribed { tracks, reply } => match reply {
                 Some(ServerMsg::Subscribed { sdp, .. }) => {
-                    self.subscribed.insert(stream, ());
+                    self.subscribed.extend(tracks);
                     let id = self.next_offer_id;
                     self.next_offer_id += 1;
                     self.awaiting_answer = Some((id, tokio::time::Instant::now() + ANSWER_LIMIT));
@@ -921,7 +947,7 @@ impl Participant {
                     })]
                 }
                 _ => {
-                    tracing::info!(%stream, "a subscription for a LiveKit participant failed");
+                    tracing::info!(?tracks, "a subscription for a LiveKit participant failed");
                     self.subscribing = false;
                     Vec::new()
                 }
@@ -981,11 +1007,14 @@ mod tests {
     fn track_sids_name_their_stream_and_kind() {
         let s = StreamId::from("s-0123456789abcdef".to_owned());
         assert_eq!(track_sid(&s, Kind::Video), "TR_s-0123456789abcdefV");
-        assert_eq!(stream_of(&track_sid(&s, Kind::Audio)), Some(s.clone()));
+        assert_eq!(
+            track_of(&track_sid(&s, Kind::Audio)),
+            Some((s.clone(), Kind::Audio))
+        );
         let (stream, track) = msid(&ConnectionId::from("c-1".to_owned()), &s, Kind::Audio);
         assert_eq!(stream, "PA_c-1|TR_s-0123456789abcdefA");
         assert_eq!(track, "TR_s-0123456789abcdefA");
-        assert_eq!(stream_of("PA_x"), None);
+        assert_eq!(track_of("PA_x"), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! sees `SessionEvent`s and SDP strings.
 
 pub mod janus;
+pub mod livekit;
 pub mod native;
 pub mod server_url;
 pub mod whip;
@@ -63,6 +64,8 @@ pub enum Client {
     Janus(janus::videoroom::VideoRoomClient),
     /// A WHIP or WHEP endpoint: one stream, one way, no session.
     Whip(std::sync::Arc<whip::WhipClient>),
+    /// A LiveKit room: each track a stream of its own.
+    LiveKit(livekit::LiveKitClient),
 }
 
 impl Client {
@@ -81,6 +84,7 @@ impl Client {
             Client::Native(c) => c.publish(name, media, msid, offer, again).await,
             Client::Janus(c) => c.publish(name, offer).await,
             Client::Whip(c) => c.publish(name, media, offer).await,
+            Client::LiveKit(c) => c.publish(name, media, offer).await,
         }
     }
 
@@ -89,7 +93,7 @@ impl Client {
     pub fn gathering_wait(&self) -> Option<std::time::Duration> {
         match self {
             Client::Whip(_) => Some(whip::TRICKLE_AFTER),
-            Client::Native(_) | Client::Janus(_) => None,
+            Client::Native(_) | Client::Janus(_) | Client::LiveKit(_) => None,
         }
     }
 
@@ -101,6 +105,9 @@ impl Client {
                 "ICE restarts are not implemented against Janus".into(),
             )),
             Client::Whip(c) => c.restart_ice(offer).await,
+            Client::LiveKit(_) => Err(SignalingError::Usage(
+                "ICE restarts are not implemented against LiveKit".into(),
+            )),
         }
     }
 
@@ -112,13 +119,15 @@ impl Client {
                 c.disconnect().await;
                 Ok(())
             }
+            // Its tracks end when it leaves; LiveKit's `/rtc` has no request for it.
+            Client::LiveKit(_) => Ok(()),
         }
     }
 
     pub async fn force_unpublish(&self, stream_id: &StreamId) -> Result<(), SignalingError> {
         match self {
             Client::Native(c) => c.force_unpublish(stream_id).await,
-            Client::Janus(_) | Client::Whip(_) => Err(no_moderation()),
+            Client::Janus(_) | Client::Whip(_) | Client::LiveKit(_) => Err(no_moderation()),
         }
     }
 
@@ -128,7 +137,7 @@ impl Client {
     ) -> Result<(), SignalingError> {
         match self {
             Client::Native(c) => c.force_disconnect(connection_id).await,
-            Client::Janus(_) | Client::Whip(_) => Err(no_moderation()),
+            Client::Janus(_) | Client::Whip(_) | Client::LiveKit(_) => Err(no_moderation()),
         }
     }
 
@@ -138,13 +147,14 @@ impl Client {
             Client::Native(c) => c.disconnect().await,
             Client::Janus(c) => c.disconnect().await,
             Client::Whip(c) => c.disconnect().await,
+            Client::LiveKit(c) => c.disconnect().await,
         }
     }
 }
 
 fn no_moderation() -> SignalingError {
     SignalingError::Usage(
-        "moderation needs a vcall server (Janus's VideoRoom kick needs the room secret; WHIP/WHEP has no session)".into(),
+        "moderation needs a vcall server (Janus's VideoRoom kick needs the room secret; WHIP/WHEP has no session; LiveKit's is its server API)".into(),
     )
 }
 

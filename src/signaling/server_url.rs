@@ -26,6 +26,8 @@ pub enum ServerUrl {
     Janus(Url),
     /// A WHIP or WHEP endpoint (`whip+`/`whep+` taken off): `http://` or `https://`.
     Whip(Role, Url),
+    /// A LiveKit (or OpenVidu 3) server (`livekit+` taken off): `ws://` or `wss://`.
+    LiveKit(Url),
 }
 
 impl ServerUrl {
@@ -41,6 +43,14 @@ impl ServerUrl {
                 url.set_path("/janus");
             }
             return Ok(ServerUrl::Janus(url));
+        }
+        if let Some(rest) = text.strip_prefix("livekit+") {
+            let url = with_host(rest, &["ws", "wss"]).ok_or_else(|| {
+                SignalingError::Usage(format!(
+                    "{text}: a LiveKit URL is livekit+ws://HOST:7880 or livekit+wss://HOST"
+                ))
+            })?;
+            return Ok(ServerUrl::LiveKit(url));
         }
         let http_media = (text.strip_prefix("whip+").map(|r| (Role::Whip, r)))
             .or_else(|| text.strip_prefix("whep+").map(|r| (Role::Whep, r)));
@@ -59,7 +69,7 @@ impl ServerUrl {
                 SignalingError::Usage(format!(
                     "{text}: the server URL must start with ws:// or wss:// (vcall server), \
                  janus+ws://, janus+wss://, janus+http:// or janus+https:// (Janus), or \
-                 whip+http(s):// / whep+http(s):// (WHIP/WHEP)"
+                 whip+http(s):// / whep+http(s):// (WHIP/WHEP), or livekit+ws(s):// (LiveKit)"
                 ))
             })
     }
@@ -67,7 +77,10 @@ impl ServerUrl {
     /// The URL without vcall's prefix.
     pub fn url(&self) -> &Url {
         match self {
-            ServerUrl::Native(u) | ServerUrl::Janus(u) | ServerUrl::Whip(_, u) => u,
+            ServerUrl::Native(u)
+            | ServerUrl::Janus(u)
+            | ServerUrl::Whip(_, u)
+            | ServerUrl::LiveKit(u) => u,
         }
     }
 
@@ -110,6 +123,7 @@ impl fmt::Display for ServerUrl {
             ServerUrl::Janus(_) => "janus+",
             ServerUrl::Whip(Role::Whip, _) => "whip+",
             ServerUrl::Whip(Role::Whep, _) => "whep+",
+            ServerUrl::LiveKit(_) => "livekit+",
         };
         write!(f, "{prefix}{}", self.base())
     }
@@ -143,6 +157,12 @@ mod tests {
         assert!(matches!(u, ServerUrl::Whip(Role::Whep, _)));
         assert_eq!(u.authority(), "example.com:443");
         assert_eq!(u.to_string(), "whep+https://example.com/play");
+        let u = ServerUrl::parse("livekit+wss://lk.example").unwrap();
+        assert!(matches!(u, ServerUrl::LiveKit(_)));
+        assert_eq!(
+            (u.authority(), u.to_string()),
+            ("lk.example:443".into(), "livekit+wss://lk.example".into())
+        );
         let u = ServerUrl::parse("wss://vcall.example").unwrap();
         assert_eq!(u.authority(), "vcall.example:443");
     }
@@ -155,6 +175,7 @@ mod tests {
             ("whip+ws://h/x", "http or https"),
             ("whip+http://", "http or https"),
             ("whip+nonsense", "http or https"),
+            ("livekit+http://h", "a LiveKit URL is"),
             ("http://h/x", "must start with ws://"),
             ("ws://h:99999", "must start with ws://"),
             ("127.0.0.1:7880", "must start with ws://"),

@@ -125,15 +125,13 @@ impl SharedPeer {
                 .await
             }
             Client::Janus(c) => {
-                let peer = Arc::clone(&self.peer);
-                let answer: Answerer = Arc::new(move |offer: String| {
-                    let peer = Arc::clone(&peer);
-                    Box::pin(async move {
-                        let _exchange = peer.negotiation().await;
-                        peer.accept_offer(&offer).await.map_err(|e| e.to_string())
-                    })
-                });
-                let mids = c.subscribe(stream, audio, video, answer).await?;
+                let mids = c.subscribe(stream, audio, video, self.answerer()).await?;
+                self.route(&mids, feed);
+                Ok(())
+            }
+            Client::LiveKit(c) => {
+                // Routed before the offer is answered: the first packets wait for their owner.
+                let mids = c.subscribe(stream, self.answerer()).await?;
                 self.route(&mids, feed);
                 Ok(())
             }
@@ -144,6 +142,19 @@ impl SharedPeer {
                 .await
             }
         }
+    }
+
+    /// Answers the far end's offers on this connection (Janus's, LiveKit's), one exchange at
+    /// a time.
+    fn answerer(&self) -> Answerer {
+        let peer = Arc::clone(&self.peer);
+        Arc::new(move |offer: String| {
+            let peer = Arc::clone(&peer);
+            Box::pin(async move {
+                let _exchange = peer.negotiation().await;
+                peer.accept_offer(&offer).await.map_err(|e| e.to_string())
+            })
+        })
     }
 
     /// Offers receive-only sections for the kinds asked for (as `client` wants its offers),

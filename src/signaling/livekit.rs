@@ -1,0 +1,736 @@
+//! LiveKit's signaling as a vcall session (`--url livekit+ws://…`, a LiveKit access token):
+//! the room is the session, each participant a connection (its sid, `PA_…`), each published
+//! track a stream of one kind (its sid, `TR_…`). LiveKit's `/rtc` WebSocket carries protobuf
+//! `SignalRequest`s and `SignalResponse`s (the types of the `livekit-protocol` crate).
+//!
+//! LiveKit gives a participant two peer connections. On the publisher connection (the
+//! command's own) the client offers: `add_track` for each track, `track_published` back, then
+//! the offer and the server's answer. On the subscriber connection the server offers: the
+//! client asks for a track (`subscription`) and answers the offer that brings it, with the
+//! [`Answerer`] of the connection that receives. Pings go at the interval the server gives.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use livekit_protocol as lk;
+use prost::Message as _;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::{self, Message};
+
+use super::SignalingError;
+use super::janus::videoroom::Answerer;
+use super::server_url::ServerUrl;
+use crate::session::{Connection, MediaPath, Reason, SessionEvent, Stream, StreamId, now_ms};
+
+/// How long the server has to answer `add_track` and an offer, and to offer a track asked for.
+const REPLY_LIMIT: Duration = Duration::from_secs(15);
+
+/// What joining needs.
+pub struct Options {
+    pub url: ServerUrl,
+    pub token: String,
+    pub timeout: Duration,
+}
+
+/// A joined LiveKit room.
+pub struct LiveKitClient {
+    out: mpsc::UnboundedSender<lk::signal_request::Message>,
+    shared: Arc<Mutex<Shared>>,
+    can_publish: bool,
+    /// True once the socket's task has ended (its `leave` sent).
+    ended: tokio::sync::watch::Receiver<bool>,
+}
+
+/// What the socket task and the requests share.
+#[derive(Default)]
+struct Shared {
+    me: String,
+    /// Everyone else, by sid, as last heard.
+    participants: HashMap<String, lk::ParticipantInfo>,
+    /// `add_track`s waiting for `track_published`, by cid.
+    published: HashMap<String, oneshot::Sender<lk::TrackInfo>>,
+    /// The offer of the publisher connection waiting for its answer.
+    answer: Option<oneshot::Sender<String>>,
+    next_offer: u32,
+    /// Answers the server's offers on the subscriber connection, once there is one.
+    answerer: Option<Answerer>,
+    /// Offers that came before there was an answerer.
+    unanswered: Vec<lk::SessionDescription>,
+    /// The section each track arrives in on the subscriber connection (track sid → mid).
+    mids: HashMap<String, String>,
+    mid_waiters: Vec<(String, oneshot::Sender<String>)>,
+}
+
+/// A joined room: the client, `sessionConnected`, and the events after it.
+type Joined = (
+    LiveKitClient,
+    SessionEvent,
+    mpsc::UnboundedReceiver<SessionEvent>,
+);
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+fn connection(p: &lk::ParticipantInfo) -> Connection {
+    Connection {
+        id: p.sid.clone().into(),
+        data: p.metadata.clone(),
+        client_data: if p.name.is_empty() || p.name == p.identity {
+            p.identity.clone()
+        } else {
+            format!("{} ({})", p.identity, p.name)
+        },
+        created_at: u64::try_from(p.joined_at_ms).unwrap_or_default(),
+    }
+}
+
+/// A participant's tracks as streams of one kind each, video first (a command that records
+/// one stream, named by a name its audio shares, records the picture).
+fn streams(p: &lk::ParticipantInfo) -> Vec<Stream> {
+    let mut tracks: Vec<&lk::TrackInfo> = p.tracks.iter().collect();
+    tracks.sort_by_key(|t| t.r#type() != lk::TrackType::Video);
+    tracks
+        .into_iter()
+        .filter_map(|t| {
+            let (audio, video) = match t.r#type() {
+                lk::TrackType::Audio => (true, false),
+                lk::TrackType::Video => (false, true),
+                lk::TrackType::Data => return None,
+            };
+            Some(Stream {
+                id: t.sid.clone().into(),
+                name: if t.name.is_empty() {
+                    t.sid.clone()
+                } else {
+                    t.name.clone()
+                },
+                has_audio: audio,
+                has_video: video,
+                connection_id: p.sid.clone().into(),
+                created_at: now_ms(),
+                path: MediaPath::Routed,
+            })
+        })
+        .collect()
+}
+
+/// The error an HTTP refusal of the upgrade means, with the server's reason.
+fn refused(url: &ServerUrl, status: u16, body: &str) -> SignalingError {
+    let why = if body.trim().is_empty() {
+        format!("HTTP {status}")
+    } else {
+        body.trim().to_owned()
+    };
+    match status {
+        401 => SignalingError::Auth(why),
+        403 => SignalingError::Forbidden(why),
+        404 => SignalingError::NotFound(format!("{url}: {why}")),
+        429 | 503 => SignalingError::Busy(why),
+        400..=499 => SignalingError::Refused(why),
+        _ => SignalingError::Server(why),
+    }
+}
+
+impl LiveKitClient {
+    /// Joins the room the token names and reports it as `sessionConnected`.
+    pub async fn connect(opts: &Options) -> Result<Joined, SignalingError> {
+        if opts.token.trim().is_empty() {
+            return Err(SignalingError::Usage(
+                "LiveKit needs an access token: --token (vcall token create --livekit makes one)"
+                    .into(),
+            ));
+        }
+        let url = &opts.url;
+        let ws_url = format!(
+            "{}/rtc?access_token={}&auto_subscribe=0&adaptive_stream=0&sdk=vcall&version={}&protocol=17",
+            url.base(),
+            opts.token.trim(),
+            env!("CARGO_PKG_VERSION")
+        );
+        let timeout = opts.timeout;
+        let (mut ws, _) = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(&ws_url))
+            .await
+            .map_err(|_| {
+                SignalingError::Unreachable(format!("{url}: no answer within {timeout:?}"))
+            })?
+            .map_err(|e| match e {
+                tungstenite::Error::Http(r) => {
+                    let body = String::from_utf8_lossy(r.body().as_deref().unwrap_or_default())
+                        .into_owned();
+                    refused(url, r.status().as_u16(), &body)
+                }
+                e => SignalingError::Unreachable(format!("{url}: {e}")),
+            })?;
+        let join = tokio::time::timeout(timeout, first_join(&mut ws))
+            .await
+            .map_err(|_| {
+                SignalingError::Timeout(format!("{url}: no join response within {timeout:?}"))
+            })??;
+        let me = join.participant.clone().ok_or_else(|| {
+            SignalingError::Protocol("the join response names no participant".into())
+        })?;
+        let can_publish = me.permission.as_ref().is_some_and(|p| p.can_publish);
+        let room = join.room.clone().map(|r| r.name).unwrap_or_default();
+        let mut shared = Shared {
+            me: me.sid.clone(),
+            next_offer: 1,
+            ..Default::default()
+        };
+        let mut connections = vec![connection(&me)];
+        let mut all_streams = Vec::new();
+        for p in &join.other_participants {
+            connections.push(connection(p));
+            all_streams.extend(streams(p));
+            shared.participants.insert(p.sid.clone(), p.clone());
+        }
+        let first = SessionEvent::SessionConnected {
+            session_id: room.into(),
+            connection: connection(&me),
+            connection_count: connections.len(),
+            connections,
+            streams: all_streams,
+            p2p: false,
+        };
+        let shared = Arc::new(Mutex::new(shared));
+        let (out, out_rx) = mpsc::unbounded_channel();
+        let (events, events_rx) = mpsc::unbounded_channel();
+        let ping = Duration::from_secs(u64::try_from(join.ping_interval.max(1)).unwrap_or(5));
+        let ping_timeout =
+            Duration::from_secs(u64::try_from(join.ping_timeout.max(1)).unwrap_or(15));
+        let (ended_tx, ended) = tokio::sync::watch::channel(false);
+        let task = run(
+            ws,
+            out_rx,
+            out.clone(),
+            Arc::clone(&shared),
+            events,
+            (ping, ping_timeout),
+        );
+        tokio::spawn(async move {
+            task.await;
+            let _ = ended_tx.send(true);
+        });
+        let client = LiveKitClient {
+            out,
+            shared,
+            can_publish,
+            ended,
+        };
+        Ok((client, first, events_rx))
+    }
+
+    /// Publishes the tracks of `offer` (its sections' `msid` track ids are the tracks' cids):
+    /// `add_track` for each, then the offer. Returns the first track's sid (the stream vcall
+    /// reports) and the server's answer.
+    pub async fn publish(
+        &self,
+        name: &str,
+        (audio, video): (bool, bool),
+        offer: String,
+    ) -> Result<(StreamId, String), SignalingError> {
+        if !self.can_publish {
+            return Err(SignalingError::Forbidden(
+                "the token does not allow publishing (canPublish)".into(),
+            ));
+        }
+        let mut first = None;
+        for (kind, wanted) in [(lk::TrackType::Video, video), (lk::TrackType::Audio, audio)] {
+            if !wanted {
+                continue;
+            }
+            let media = if kind == lk::TrackType::Video {
+                "video"
+            } else {
+                "audio"
+            };
+            let cid = offered_track_id(&offer, media).ok_or_else(|| {
+                SignalingError::Protocol(format!("the offer has no {media} track to publish"))
+            })?;
+            let (tx, rx) = oneshot::channel();
+            self.shared
+                .lock()
+                .expect("shared lock")
+                .published
+                .insert(cid.clone(), tx);
+            let source = if kind == lk::TrackType::Video {
+                lk::TrackSource::Camera
+            } else {
+                lk::TrackSource::Microphone
+            };
+            self.send(lk::signal_request::Message::AddTrack(lk::AddTrackRequest {
+                cid: cid.clone(),
+                name: name.to_owned(),
+                r#type: kind as i32,
+                source: source as i32,
+                ..Default::default()
+            }))?;
+            let info = tokio::time::timeout(REPLY_LIMIT, rx)
+                .await
+                .map_err(|_| {
+                    SignalingError::Timeout(format!(
+                        "the server did not accept the {media} track within {REPLY_LIMIT:?}"
+                    ))
+                })?
+                .map_err(|_| SignalingError::Lost("the signaling connection closed".into()))?;
+            tracing::info!(track = %info.sid, %cid, "LiveKit track accepted");
+            first.get_or_insert(info.sid);
+        }
+        let (tx, rx) = oneshot::channel();
+        let id = {
+            let mut s = self.shared.lock().expect("shared lock");
+            s.answer = Some(tx);
+            s.next_offer += 1;
+            s.next_offer
+        };
+        self.send(lk::signal_request::Message::Offer(lk::SessionDescription {
+            r#type: "offer".into(),
+            sdp: offer,
+            id,
+            ..Default::default()
+        }))?;
+        let answer = tokio::time::timeout(REPLY_LIMIT, rx)
+            .await
+            .map_err(|_| {
+                SignalingError::Timeout(format!("no answer to the offer within {REPLY_LIMIT:?}"))
+            })?
+            .map_err(|_| SignalingError::Lost("the signaling connection closed".into()))?;
+        let stream = first.unwrap_or_default();
+        Ok((stream.into(), answer))
+    }
+
+    /// Subscribes to the track `stream`: the server offers it on the subscriber connection,
+    /// which `answer` answers. Returns the `mid` it comes in.
+    pub async fn subscribe(
+        &self,
+        stream: &StreamId,
+        answer: Answerer,
+    ) -> Result<Vec<String>, SignalingError> {
+        let (tx, rx) = oneshot::channel();
+        let waiting = {
+            let mut s = self.shared.lock().expect("shared lock");
+            if s.answerer.is_none() {
+                s.answerer = Some(answer);
+            }
+            match s.mids.get(stream.as_str()) {
+                Some(mid) => {
+                    let _ = tx.send(mid.clone());
+                }
+                None => s.mid_waiters.push((stream.to_string(), tx)),
+            }
+            std::mem::take(&mut s.unanswered)
+        };
+        for offer in waiting {
+            answer_offer(Arc::clone(&self.shared), self.out.clone(), offer);
+        }
+        self.send(lk::signal_request::Message::Subscription(
+            lk::UpdateSubscription {
+                track_sids: vec![stream.to_string()],
+                subscribe: true,
+                ..Default::default()
+            },
+        ))?;
+        let mid = tokio::time::timeout(REPLY_LIMIT, rx)
+            .await
+            .map_err(|_| {
+                SignalingError::Timeout(format!(
+                    "the server did not offer track {stream} within {REPLY_LIMIT:?}"
+                ))
+            })?
+            .map_err(|_| SignalingError::Lost("the signaling connection closed".into()))?;
+        Ok(vec![mid])
+    }
+
+    /// Leaves the room.
+    pub async fn disconnect(&self) {
+        let _ = self.send(lk::signal_request::Message::Leave(lk::LeaveRequest {
+            action: lk::leave_request::Action::Disconnect as i32,
+            reason: lk::DisconnectReason::ClientInitiated as i32,
+            ..Default::default()
+        }));
+        // The socket's task sends it and closes the socket.
+        let mut ended = self.ended.clone();
+        let _ = tokio::time::timeout(Duration::from_secs(1), ended.wait_for(|e| *e)).await;
+    }
+
+    fn send(&self, msg: lk::signal_request::Message) -> Result<(), SignalingError> {
+        self.out
+            .send(msg)
+            .map_err(|_| SignalingError::Lost("the signaling connection closed".into()))
+    }
+}
+
+/// The track id (`a=msid:<stream> <track>`) of the offer's first sending section of `media`.
+fn offered_track_id(sdp: &str, media: &str) -> Option<String> {
+    sdp.split("\nm=").skip(1).find_map(|section| {
+        if !section.starts_with(media)
+            || section
+                .lines()
+                .any(|l| matches!(l.trim(), "a=recvonly" | "a=inactive"))
+        {
+            return None;
+        }
+        section.lines().find_map(|l| {
+            let v = l.trim().strip_prefix("a=msid:")?;
+            v.split_whitespace().nth(1).map(str::to_owned)
+        })
+    })
+}
+
+/// The sections of an offer by the track they carry: (track id of `msid`, mid).
+fn offered_mids(sdp: &str) -> Vec<(String, String)> {
+    sdp.split("\nm=")
+        .skip(1)
+        .filter_map(|section| {
+            let mut track = None;
+            let mut mid = None;
+            for l in section.lines().map(str::trim) {
+                if let Some(v) = l.strip_prefix("a=msid:") {
+                    track = v.split_whitespace().nth(1).map(str::to_owned);
+                } else if let Some(v) = l.strip_prefix("a=mid:") {
+                    mid = Some(v.to_owned());
+                }
+            }
+            Some((track?, mid?))
+        })
+        .collect()
+}
+
+/// The first message must be the join response; a `leave` instead is a refusal.
+async fn first_join(ws: &mut Socket) -> Result<lk::JoinResponse, SignalingError> {
+    while let Some(frame) = ws.next().await {
+        let data = match frame {
+            Ok(Message::Binary(b)) => b,
+            Ok(Message::Close(c)) => {
+                let why = c.map(|c| c.reason.to_string()).unwrap_or_default();
+                return Err(SignalingError::Lost(format!(
+                    "the server closed the connection before joining {why}"
+                )));
+            }
+            Ok(_) => continue,
+            Err(e) => return Err(SignalingError::Lost(e.to_string())),
+        };
+        let resp = lk::SignalResponse::decode(data)
+            .map_err(|e| SignalingError::Protocol(format!("an unreadable SignalResponse: {e}")))?;
+        match resp.message {
+            Some(lk::signal_response::Message::Join(j)) => return Ok(j),
+            Some(lk::signal_response::Message::Leave(l)) => {
+                return Err(SignalingError::Refused(format!(
+                    "the server asked to leave before joining ({:?})",
+                    l.reason()
+                )));
+            }
+            _ => continue,
+        }
+    }
+    Err(SignalingError::Lost(
+        "the server closed the connection before joining".into(),
+    ))
+}
+
+/// Answers a server offer on the subscriber connection (in the background) and notes the
+/// sections its tracks come in.
+fn answer_offer(
+    shared: Arc<Mutex<Shared>>,
+    out: mpsc::UnboundedSender<lk::signal_request::Message>,
+    offer: lk::SessionDescription,
+) {
+    let answerer = shared.lock().expect("shared lock").answerer.clone();
+    let Some(answerer) = answerer else {
+        shared.lock().expect("shared lock").unanswered.push(offer);
+        return;
+    };
+    tokio::spawn(async move {
+        match answerer(offer.sdp.clone()).await {
+            Ok(sdp) => {
+                let _ = out.send(lk::signal_request::Message::Answer(
+                    lk::SessionDescription {
+                        r#type: "answer".into(),
+                        sdp,
+                        id: offer.id,
+                        ..Default::default()
+                    },
+                ));
+                let mut s = shared.lock().expect("shared lock");
+                for (track, mid) in offered_mids(&offer.sdp) {
+                    s.mids.insert(track, mid);
+                }
+                let waiters = std::mem::take(&mut s.mid_waiters);
+                for (track, tx) in waiters {
+                    match s.mids.get(&track) {
+                        Some(mid) => {
+                            let _ = tx.send(mid.clone());
+                        }
+                        None => s.mid_waiters.push((track, tx)),
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("the server's subscriber offer could not be answered: {e}"),
+        }
+    });
+}
+
+/// The socket's task: requests out, responses in (turned into session events), pings.
+async fn run(
+    mut ws: Socket,
+    mut out: mpsc::UnboundedReceiver<lk::signal_request::Message>,
+    out_tx: mpsc::UnboundedSender<lk::signal_request::Message>,
+    shared: Arc<Mutex<Shared>>,
+    events: mpsc::UnboundedSender<SessionEvent>,
+    (every, limit): (Duration, Duration),
+) {
+    // The sender this task holds answers offers; the client's own going away ends the task.
+    let out_tx = out_tx.downgrade();
+    let mut ping = tokio::time::interval(every);
+    let mut last_heard = tokio::time::Instant::now();
+    let reason = loop {
+        tokio::select! {
+            msg = out.recv() => {
+                let Some(msg) = msg else { break Reason::ClientDisconnected };
+                let leaving = matches!(msg, lk::signal_request::Message::Leave(_));
+                let req = lk::SignalRequest { message: Some(msg) };
+                if ws.send(Message::Binary(req.encode_to_vec().into())).await.is_err() {
+                    break Reason::NetworkDisconnected;
+                }
+                if leaving {
+                    let _ = ws.close(None).await;
+                    return;
+                }
+            }
+            frame = ws.next() => {
+                let data = match frame {
+                    Some(Ok(Message::Binary(b))) => b,
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                        break Reason::NetworkDisconnected
+                    }
+                    Some(Ok(_)) => continue,
+                };
+                last_heard = tokio::time::Instant::now();
+                let Ok(resp) = lk::SignalResponse::decode(data) else {
+                    tracing::debug!("an unreadable SignalResponse ignored");
+                    continue;
+                };
+                let Some(msg) = resp.message else { continue };
+                if let Some(reason) = response(msg, &shared, &out_tx, &events) {
+                    let _ = events.send(SessionEvent::SessionDisconnected { reason });
+                    let _ = ws.close(None).await;
+                    return;
+                }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > limit {
+                    tracing::warn!("no message from the LiveKit server within {limit:?}");
+                    break Reason::NetworkDisconnected;
+                }
+                let req = lk::SignalRequest {
+                    message: Some(lk::signal_request::Message::PingReq(lk::Ping {
+                        timestamp: now_ms() as i64,
+                        rtt: 0,
+                    })),
+                };
+                if ws.send(Message::Binary(req.encode_to_vec().into())).await.is_err() {
+                    break Reason::NetworkDisconnected;
+                }
+            }
+        }
+    };
+    if reason != Reason::ClientDisconnected {
+        let _ = events.send(SessionEvent::SessionDisconnected { reason });
+    }
+    let _ = ws.close(None).await;
+}
+
+/// One response of the server's; `Some` when the session ends.
+fn response(
+    msg: lk::signal_response::Message,
+    shared: &Arc<Mutex<Shared>>,
+    out: &mpsc::WeakUnboundedSender<lk::signal_request::Message>,
+    events: &mpsc::UnboundedSender<SessionEvent>,
+) -> Option<Reason> {
+    use lk::signal_response::Message as Resp;
+    match msg {
+        Resp::TrackPublished(p) => {
+            let waiter = shared.lock().expect("shared lock").published.remove(&p.cid);
+            if let (Some(w), Some(track)) = (waiter, p.track) {
+                let _ = w.send(track);
+            }
+        }
+        Resp::Answer(a) => {
+            if let Some(w) = shared.lock().expect("shared lock").answer.take() {
+                let _ = w.send(a.sdp);
+            }
+        }
+        Resp::Offer(o) => {
+            if let Some(out) = out.upgrade() {
+                answer_offer(Arc::clone(shared), out, o);
+            }
+        }
+        Resp::Update(u) => {
+            for event in updated(&mut shared.lock().expect("shared lock"), u.participants) {
+                let _ = events.send(event);
+            }
+        }
+        Resp::Leave(l) => {
+            tracing::info!(reason = ?l.reason(), action = ?l.action(), "the LiveKit server asked to leave");
+            return Some(match l.reason() {
+                lk::DisconnectReason::ServerShutdown => Reason::ServerShutdown,
+                lk::DisconnectReason::ParticipantRemoved => Reason::ForceDisconnected,
+                lk::DisconnectReason::RoomDeleted | lk::DisconnectReason::RoomClosed => {
+                    Reason::RoomDestroyed
+                }
+                _ => Reason::NetworkDisconnected,
+            });
+        }
+        // Pongs, trickles (offers and answers carry every candidate here), quality, speakers,
+        // token refreshes and the rest: nothing a vcall command acts on.
+        other => tracing::trace!("LiveKit response ignored: {other:?}"),
+    }
+    None
+}
+
+/// What a participant update changes, as session events.
+fn updated(s: &mut Shared, participants: Vec<lk::ParticipantInfo>) -> Vec<SessionEvent> {
+    use lk::participant_info::State;
+    let mut out = Vec::new();
+    for p in participants {
+        if p.sid == s.me {
+            continue;
+        }
+        let before = s.participants.get(&p.sid);
+        if let Some(b) = before
+            && b.version > p.version
+            && p.version != 0
+        {
+            continue;
+        }
+        let old: Vec<Stream> = before.map(streams).unwrap_or_default();
+        let gone = p.state() == State::Disconnected;
+        let new: Vec<Stream> = if gone { Vec::new() } else { streams(&p) };
+        if before.is_none() && !gone {
+            out.push(SessionEvent::ConnectionCreated {
+                connection: connection(&p),
+            });
+        }
+        for o in &old {
+            if !new.iter().any(|n| n.id == o.id) {
+                out.push(SessionEvent::StreamDestroyed {
+                    stream: o.clone(),
+                    reason: if gone {
+                        Reason::ClientDisconnected
+                    } else {
+                        Reason::Unpublished
+                    },
+                });
+            }
+        }
+        for n in &new {
+            if !old.iter().any(|o| o.id == n.id) {
+                out.push(SessionEvent::StreamCreated { stream: n.clone() });
+            }
+        }
+        if gone {
+            if s.participants.remove(&p.sid).is_some() {
+                out.push(SessionEvent::ConnectionDestroyed {
+                    connection: connection(&p),
+                    reason: Reason::ClientDisconnected,
+                });
+            }
+        } else {
+            s.participants.insert(p.sid.clone(), p);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn participant(
+        sid: &str,
+        version: u32,
+        tracks: &[(&str, lk::TrackType)],
+    ) -> lk::ParticipantInfo {
+        lk::ParticipantInfo {
+            sid: sid.into(),
+            identity: format!("id-{sid}"),
+            version,
+            state: lk::participant_info::State::Active as i32,
+            tracks: tracks
+                .iter()
+                .map(|(t, k)| lk::TrackInfo {
+                    sid: (*t).into(),
+                    name: "camera".into(),
+                    r#type: *k as i32,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn participant_updates_become_session_events() {
+        let mut s = Shared {
+            me: "PA_me".into(),
+            ..Default::default()
+        };
+        let e = updated(&mut s, vec![participant("PA_a", 1, &[])]);
+        assert!(matches!(&e[..], [SessionEvent::ConnectionCreated { .. }]));
+        let e = updated(
+            &mut s,
+            vec![participant("PA_a", 2, &[("TR_v", lk::TrackType::Video)])],
+        );
+        let [SessionEvent::StreamCreated { stream }] = &e[..] else {
+            panic!("{e:?}")
+        };
+        assert_eq!((stream.id.as_str(), stream.has_video), ("TR_v", true));
+        // An older version changes nothing; our own updates are not events.
+        assert!(updated(&mut s, vec![participant("PA_a", 1, &[])]).is_empty());
+        assert!(updated(&mut s, vec![participant("PA_me", 9, &[])]).is_empty());
+        let mut left = participant("PA_a", 3, &[("TR_v", lk::TrackType::Video)]);
+        left.state = lk::participant_info::State::Disconnected as i32;
+        let e = updated(&mut s, vec![left]);
+        assert!(
+            matches!(
+                &e[..],
+                [
+                    SessionEvent::StreamDestroyed { .. },
+                    SessionEvent::ConnectionDestroyed { .. }
+                ]
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn offers_name_their_tracks_and_sections() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=sendonly\r\n\
+                   a=msid:s s-audio\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\n\
+                   a=msid:s s-video\r\n";
+        assert_eq!(offered_track_id(sdp, "video").as_deref(), Some("s-video"));
+        assert_eq!(offered_track_id(sdp, "audio").as_deref(), Some("s-audio"));
+        assert_eq!(
+            offered_mids(sdp),
+            vec![
+                ("s-audio".into(), "0".into()),
+                ("s-video".into(), "1".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn refusals_keep_the_servers_reason() {
+        let url = ServerUrl::parse("livekit+ws://h:7880").unwrap();
+        assert!(matches!(
+            refused(&url, 401, "invalid authorization token: expired\n"),
+            SignalingError::Auth(m) if m == "invalid authorization token: expired"
+        ));
+        assert!(matches!(
+            refused(&url, 404, "requested room does not exist"),
+            SignalingError::NotFound(_)
+        ));
+        assert!(matches!(refused(&url, 503, ""), SignalingError::Busy(m) if m == "HTTP 503"));
+    }
+}
