@@ -389,3 +389,150 @@ fn garbage_and_oversized_frames_close_that_socket_and_the_server_keeps_serving()
         assert_eq!(j.participant.unwrap().identity, "after");
     });
 }
+
+/// `vcall ARGS --url livekit+ws://… --token TOKEN`.
+fn over_livekit(args: &[&str], url: &str, token: &str) -> Command {
+    let mut c = vcall();
+    c.args(args).args([
+        "--url",
+        &url.replace("ws://", "livekit+ws://"),
+        "--token",
+        token,
+    ]);
+    c
+}
+
+#[test]
+fn vcall_publishes_and_records_every_track_over_livekit() {
+    let _turn = one_at_a_time();
+    let dir = temp_dir();
+    let (_serve, url) = serve_process("127.0.0.1:0", &[]);
+    let mut publisher = Proc::spawn(over_livekit(
+        &publish_args("60s"),
+        &url,
+        &lk_token("vv", "publisher", &[]),
+    ));
+    publisher.wait_for("stream is live");
+    let viewer = lk_token("vv", "viewer", &["--can-subscribe"]);
+    // One track, checked: every frame of the test pattern, in order.
+    let one = file(dir.path(), "one.mp4");
+    let mut c = over_livekit(&["subscribe", "--stream", "vcall"], &url, &viewer);
+    c.arg("--output")
+        .arg(&one)
+        .args(["--frames", "60", "--expect", "frames>=60,frames.lost==0"]);
+    let (code, _, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    let marks = marks_at_size(&one, (320, 240));
+    assert!(marks.len() >= 60, "{} frames", marks.len());
+    for w in marks.windows(2) {
+        assert_eq!(w[1].frame, w[0].frame + 1, "frames in order, none missing");
+    }
+    // Every track of the room, each into a file of its own.
+    let all = dir.path().join("all");
+    let mut c = over_livekit(&["subscribe", "--duration", "3"], &url, &viewer);
+    c.arg("--output-dir").arg(&all);
+    let (code, _, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&all)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let (audio, video) = if path_str(&files[0]).ends_with("A.mp4") {
+        (&files[0], &files[1])
+    } else {
+        (&files[1], &files[0])
+    };
+    assert!(decode_video(video).len() >= 30);
+    let (_, samples) = decode_audio(audio);
+    assert!(samples.len() >= 48_000, "{} samples", samples.len());
+    publisher.interrupt();
+    assert_eq!(publisher.wait(), 130, "{}", publisher.output());
+}
+
+#[test]
+fn a_participant_leaving_is_told_as_session_events() {
+    let (_serve, url) = serve_process("127.0.0.1:0", &[]);
+    let mut watcher = Proc::spawn(over_livekit(
+        &["connect", "--json", "--duration", "60s"],
+        &url,
+        &lk_token("ev", "watcher", &["--can-subscribe"]),
+    ));
+    watcher.wait_for("\"sessionConnected\"");
+    let mut publisher = Proc::spawn(over_livekit(
+        &publish_args("60s"),
+        &url,
+        &lk_token("ev", "pub1", &["--name", "Pub One"]),
+    ));
+    let created = watcher.wait_for("\"connectionCreated\"");
+    assert!(created.contains("pub1 (Pub One)"), "{created}");
+    assert!(created.contains("\"PA_"), "{created}");
+    watcher.wait_for("\"streamCreated\"");
+    watcher.wait_for("\"streamCreated\"");
+    publisher.interrupt();
+    assert_eq!(publisher.wait(), 130, "{}", publisher.output());
+    watcher.wait_for("\"streamDestroyed\"");
+    watcher.wait_for("\"streamDestroyed\"");
+    let gone = watcher.wait_for("\"connectionDestroyed\"");
+    assert!(gone.contains("clientDisconnected"), "{gone}");
+    watcher.interrupt();
+}
+
+#[test]
+fn livekit_refusals_have_their_exit_codes_and_reasons() {
+    let (_serve, url) = serve_process("127.0.0.1:0", &[]);
+    // Signed with another secret: 3.
+    let mut c = vcall();
+    c.args([
+        "token",
+        "create",
+        "--livekit",
+        "--room",
+        "r",
+        "--identity",
+        "x",
+        "--api-key",
+        "k",
+        "--api-secret",
+        "wrong",
+    ]);
+    let (_, bad, _) = run(c);
+    let (code, _, err) = run(over_livekit(&["list-streams"], &url, bad.trim()));
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("signature"), "{err}");
+    // Publishing without canPublish: 5.
+    let mut publish = publish_args("2s");
+    publish.extend(["--timeout", "10s"]);
+    let (code, _, err) = run(over_livekit(
+        &publish,
+        &url,
+        &lk_token("r", "viewer", &["--can-subscribe"]),
+    ));
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("canPublish"), "{err}");
+    // No token: a usage error before anything is sent.
+    let (code, _, err) = run(over_livekit(&["list-streams"], &url, ""));
+    assert_eq!(code, 2, "{err}");
+    // A server that closes the socket before the join: 7, the connection lost.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    rt.spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            if let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await {
+                let _ = ws.close(None).await;
+            }
+        }
+    });
+    let closing = format!("ws://127.0.0.1:{port}");
+    let (code, _, err) = run(over_livekit(
+        &["list-streams"],
+        &closing,
+        &lk_token("r", "a", &[]),
+    ));
+    assert_eq!(code, 7, "{err}");
+    assert!(err.contains("before joining"), "{err}");
+}

@@ -298,6 +298,8 @@ struct Participant {
     client: Arc<Virtual>,
     claims: Claims,
     me: ConnectionId,
+    /// This participant as the core knows it.
+    me_conn: WireConnection,
     room: String,
     /// Everyone in the room by connection, with the streams each publishes.
     others: HashMap<ConnectionId, (WireConnection, Vec<WireStream>)>,
@@ -335,6 +337,7 @@ impl Participant {
         let (offers, offers_rx) = mpsc::unbounded_channel();
         let (done_tx, done) = mpsc::unbounded_channel();
         let me = joined.me.id.clone();
+        let me_conn = joined.me.clone();
         let mut others: HashMap<ConnectionId, (WireConnection, Vec<WireStream>)> = joined
             .connections
             .into_iter()
@@ -356,6 +359,7 @@ impl Participant {
             client,
             claims,
             me,
+            me_conn,
             others,
             mine: Vec::new(),
             version: 1,
@@ -442,24 +446,21 @@ impl Participant {
         }
     }
 
-    fn join_response(&mut self) -> lk::JoinResponse {
-        let me = WireConnection {
-            id: self.me.clone(),
-            data: self.claims.metadata.clone(),
-            client_data: serde_json::to_string(&Identity {
-                identity: self.claims.sub.clone(),
-                name: self.claims.name.clone(),
-            })
-            .expect("identity serializes"),
-            created_at: now_ms(),
-        };
-        let mut info = self.participant_info(&me, &[], lk::participant_info::State::Joined);
+    /// This participant as the others see it, with its permissions.
+    fn my_info(&mut self, state: lk::participant_info::State) -> lk::ParticipantInfo {
+        let (me, mine) = (self.me_conn.clone(), self.mine.clone());
+        let mut info = self.participant_info(&me, &mine, state);
         info.permission = Some(lk::ParticipantPermission {
             can_subscribe: self.claims.video.can_subscribe(),
             can_publish: self.claims.video.can_publish(),
             can_publish_data: self.claims.video.can_publish_data(),
             ..Default::default()
         });
+        info
+    }
+
+    fn join_response(&mut self) -> lk::JoinResponse {
+        let info = self.my_info(lk::participant_info::State::Joined);
         let others: Vec<(WireConnection, Vec<WireStream>)> =
             self.others.values().cloned().collect();
         let other_participants = others
@@ -723,15 +724,6 @@ impl Participant {
             match reply {
                 Ok(ServerMsg::Published { stream_id, .. }) => {
                     tracing::info!(stream = %stream_id, track = %cid, "LiveKit track published");
-                    self.mine.push(WireStream {
-                        id: stream_id,
-                        name: a.name,
-                        has_audio: a.kind == Kind::Audio,
-                        has_video: a.kind == Kind::Video,
-                        connection_id: self.me.clone(),
-                        created_at: now_ms(),
-                        path: Default::default(),
-                    });
                 }
                 _ => tracing::info!(track = %cid, "the core refused a LiveKit track"),
             }
@@ -820,6 +812,16 @@ impl Participant {
                 let info = self.participant_info(&c, &[], State::Disconnected);
                 update(vec![info])
             }
+            Event::StreamCreated { stream } if stream.connection_id == self.me => {
+                // Its own track is live: told as LiveKit's server tells it.
+                self.mine.retain(|s| s.id != stream.id);
+                self.mine.push(stream);
+                update(vec![self.my_info(State::Active)])
+            }
+            Event::StreamDestroyed { stream, .. } if stream.connection_id == self.me => {
+                self.mine.retain(|s| s.id != stream.id);
+                update(vec![self.my_info(State::Active)])
+            }
             Event::StreamCreated { stream } | Event::StreamPathChanged { stream, .. } => {
                 let Some((c, streams)) = self.others.get_mut(&stream.connection_id) else {
                     return Ok(Vec::new());
@@ -839,7 +841,6 @@ impl Participant {
                     self.subscribed.remove(&track_sid(&stream.id, kind));
                 }
                 self.to_subscribe.retain(|(s, _)| *s != stream.id);
-                self.mine.retain(|s| s.id != stream.id);
                 let Some((c, streams)) = self.others.get_mut(&stream.connection_id) else {
                     return Ok(Vec::new());
                 };

@@ -47,6 +47,8 @@ pub struct LiveKitClient {
 #[derive(Default)]
 struct Shared {
     me: String,
+    /// Its own tracks, as last heard.
+    mine: Vec<Stream>,
     /// Everyone else, by sid, as last heard.
     participants: HashMap<String, lk::ParticipantInfo>,
     /// `add_track`s waiting for `track_published`, by cid.
@@ -595,6 +597,19 @@ fn updated(s: &mut Shared, participants: Vec<lk::ParticipantInfo>) -> Vec<Sessio
     let mut out = Vec::new();
     for p in participants {
         if p.sid == s.me {
+            // Its own tracks come and go as streams (a publisher learns its stream is live);
+            // it is no connection of its own.
+            let new = streams(&p);
+            let old = std::mem::replace(&mut s.mine, new.clone());
+            for o in old.iter().filter(|o| !new.iter().any(|n| n.id == o.id)) {
+                out.push(SessionEvent::StreamDestroyed {
+                    stream: o.clone(),
+                    reason: Reason::Unpublished,
+                });
+            }
+            for n in new.iter().filter(|n| !old.iter().any(|o| o.id == n.id)) {
+                out.push(SessionEvent::StreamCreated { stream: n.clone() });
+            }
             continue;
         }
         let before = s.participants.get(&p.sid);
@@ -689,6 +704,18 @@ mod tests {
         // An older version changes nothing; our own updates are not events.
         assert!(updated(&mut s, vec![participant("PA_a", 1, &[])]).is_empty());
         assert!(updated(&mut s, vec![participant("PA_me", 9, &[])]).is_empty());
+        let e = updated(
+            &mut s,
+            vec![participant(
+                "PA_me",
+                10,
+                &[("TR_mine", lk::TrackType::Audio)],
+            )],
+        );
+        assert!(
+            matches!(&e[..], [SessionEvent::StreamCreated { stream }] if stream.id == "TR_mine"),
+            "{e:?}"
+        );
         let mut left = participant("PA_a", 3, &[("TR_v", lk::TrackType::Video)]);
         left.state = lk::participant_info::State::Disconnected as i32;
         let e = updated(&mut s, vec![left]);
