@@ -93,6 +93,7 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--api-key', '--api-key', [CompletionResultType]::ParameterName, 'API key [env: VCALL_API_KEY]')
             [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'API secret [env: VCALL_API_SECRET]')
             [CompletionResult]::new('--location-hint', '--location-hint', [CompletionResultType]::ParameterName, 'An IP address hinting where the session''s media should be handled')
+            [CompletionResult]::new('--room', '--room', [CompletionResultType]::ParameterName, 'The session of the LiveKit room NAME on `vcall serve` (where LiveKit clients with a token for NAME land), made from the key pair alone: no server is asked')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
             [CompletionResult]::new('--p2p', '--p2p', [CompletionResultType]::ParameterName, 'Peer-to-peer: media directly between the session''s two clients, through the server when that fails')
@@ -137,11 +138,18 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'The session the token admits to [env: VCALL_SESSION]')
             [CompletionResult]::new('--role', '--role', [CompletionResultType]::ParameterName, 'What the holder may do')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Token data, visible to the other participants')
+            [CompletionResult]::new('--room', '--room', [CompletionResultType]::ParameterName, 'The LiveKit room the token admits to')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'The participant''s identity in the LiveKit room (unique there)')
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The participant''s display name')
+            [CompletionResult]::new('--metadata', '--metadata', [CompletionResultType]::ParameterName, 'The participant''s metadata, visible to the others')
             [CompletionResult]::new('--expire-in', '--expire-in', [CompletionResultType]::ParameterName, 'Lifetime, e.g. 30m, 24h, 7d')
             [CompletionResult]::new('--api-key', '--api-key', [CompletionResultType]::ParameterName, 'API key [env: VCALL_API_KEY]')
             [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'API secret [env: VCALL_API_SECRET]')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
+            [CompletionResult]::new('--livekit', '--livekit', [CompletionResultType]::ParameterName, 'A LiveKit access token (for LiveKit, OpenVidu 3 or `vcall serve`''s `/rtc`), signed with the same --api-key/--api-secret; needs --room and --identity')
+            [CompletionResult]::new('--can-publish', '--can-publish', [CompletionResultType]::ParameterName, 'The participant may publish (given alone: only publish; neither this nor --can-subscribe: both)')
+            [CompletionResult]::new('--can-subscribe', '--can-subscribe', [CompletionResultType]::ParameterName, 'The participant may subscribe (given alone: only subscribe)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'The token and its claims as one JSON object')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
@@ -165,9 +173,9 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;connect' {
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit, OpenVidu 3; the room is the token''s) [env: VCALL_URL]')
             [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants [env: VCALL_DATA]')
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]')
             [CompletionResult]::new('--ice-transport', '--ice-transport', [CompletionResultType]::ParameterName, 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]')
@@ -196,9 +204,9 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;list-streams' {
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit, OpenVidu 3; the room is the token''s) [env: VCALL_URL]')
             [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants [env: VCALL_DATA]')
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]')
             [CompletionResult]::new('--ice-transport', '--ice-transport', [CompletionResultType]::ParameterName, 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]')
@@ -225,9 +233,9 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;publish' {
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit, OpenVidu 3; the room is the token''s) [env: VCALL_URL]')
             [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants [env: VCALL_DATA]')
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]')
             [CompletionResult]::new('--ice-transport', '--ice-transport', [CompletionResultType]::ParameterName, 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]')
@@ -270,9 +278,9 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;subscribe' {
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit, OpenVidu 3; the room is the token''s) [env: VCALL_URL]')
             [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants [env: VCALL_DATA]')
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]')
             [CompletionResult]::new('--ice-transport', '--ice-transport', [CompletionResultType]::ParameterName, 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]')
@@ -327,9 +335,9 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;moderate;force-unpublish' {
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit, OpenVidu 3; the room is the token''s) [env: VCALL_URL]')
             [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants [env: VCALL_DATA]')
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]')
             [CompletionResult]::new('--ice-transport', '--ice-transport', [CompletionResultType]::ParameterName, 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]')
@@ -357,9 +365,9 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;moderate;force-disconnect' {
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit, OpenVidu 3; the room is the token''s) [env: VCALL_URL]')
             [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants [env: VCALL_DATA]')
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]')
             [CompletionResult]::new('--ice-transport', '--ice-transport', [CompletionResultType]::ParameterName, 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]')
@@ -402,9 +410,9 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;echo-test' {
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit, OpenVidu 3; the room is the token''s) [env: VCALL_URL]')
             [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants [env: VCALL_DATA]')
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]')
             [CompletionResult]::new('--ice-transport', '--ice-transport', [CompletionResultType]::ParameterName, 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]')
@@ -450,9 +458,9 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;config;show' {
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit, OpenVidu 3; the room is the token''s) [env: VCALL_URL]')
             [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token [env: VCALL_TOKEN]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]')
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Client data, visible to the other participants [env: VCALL_DATA]')
             [CompletionResult]::new('--ice-server', '--ice-server', [CompletionResultType]::ParameterName, 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]')
             [CompletionResult]::new('--ice-transport', '--ice-transport', [CompletionResultType]::ParameterName, 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]')

@@ -1386,7 +1386,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__session__subcmd__create)
-            opts="-v -q -h -V --url --api-key --api-secret --p2p --location-hint --json --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --url --api-key --api-secret --p2p --location-hint --room --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1405,6 +1405,10 @@ _vcall() {
                     return 0
                     ;;
                 --location-hint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --room)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1606,7 +1610,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__token__subcmd__create)
-            opts="-v -q -h -V --session --role --data --expire-in --api-key --api-secret --json --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --session --role --data --livekit --room --identity --name --metadata --can-publish --can-subscribe --expire-in --api-key --api-secret --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1621,6 +1625,22 @@ _vcall() {
                     return 0
                     ;;
                 --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --room)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metadata)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -87,6 +87,7 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --api-key 'API key [env: VCALL_API_KEY]'
             cand --api-secret 'API secret [env: VCALL_API_SECRET]'
             cand --location-hint 'An IP address hinting where the session''s media should be handled'
+            cand --room 'The session of the LiveKit room NAME on `vcall serve` (where LiveKit clients with a token for NAME land), made from the key pair alone: no server is asked'
             cand --profile 'The settings profile to use from the configuration file [env: VCALL_PROFILE]'
             cand --config 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]'
             cand --p2p 'Peer-to-peer: media directly between the session''s two clients, through the server when that fails'
@@ -126,11 +127,18 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --session 'The session the token admits to [env: VCALL_SESSION]'
             cand --role 'What the holder may do'
             cand --data 'Token data, visible to the other participants'
+            cand --room 'The LiveKit room the token admits to'
+            cand --identity 'The participant''s identity in the LiveKit room (unique there)'
+            cand --name 'The participant''s display name'
+            cand --metadata 'The participant''s metadata, visible to the others'
             cand --expire-in 'Lifetime, e.g. 30m, 24h, 7d'
             cand --api-key 'API key [env: VCALL_API_KEY]'
             cand --api-secret 'API secret [env: VCALL_API_SECRET]'
             cand --profile 'The settings profile to use from the configuration file [env: VCALL_PROFILE]'
             cand --config 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]'
+            cand --livekit 'A LiveKit access token (for LiveKit, OpenVidu 3 or `vcall serve`''s `/rtc`), signed with the same --api-key/--api-secret; needs --room and --identity'
+            cand --can-publish 'The participant may publish (given alone: only publish; neither this nor --can-subscribe: both)'
+            cand --can-subscribe 'The participant may subscribe (given alone: only subscribe)'
             cand --json 'The token and its claims as one JSON object'
             cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
             cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
@@ -150,9 +158,9 @@ set edit:completion:arg-completer[vcall] = {|@words|
         &'vcall;token;help;help'= {
         }
         &'vcall;connect'= {
-            cand --url 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]'
+            cand --url 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit, OpenVidu 3; the room is the token''s) [env: VCALL_URL]'
             cand --session 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]'
-            cand --token 'Token [env: VCALL_TOKEN]'
+            cand --token 'Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]'
             cand --data 'Client data, visible to the other participants [env: VCALL_DATA]'
             cand --ice-server 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]'
             cand --ice-transport 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]'
@@ -180,9 +188,9 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --version 'Print version'
         }
         &'vcall;list-streams'= {
-            cand --url 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]'
+            cand --url 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit, OpenVidu 3; the room is the token''s) [env: VCALL_URL]'
             cand --session 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]'
-            cand --token 'Token [env: VCALL_TOKEN]'
+            cand --token 'Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]'
             cand --data 'Client data, visible to the other participants [env: VCALL_DATA]'
             cand --ice-server 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]'
             cand --ice-transport 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]'
@@ -208,9 +216,9 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --version 'Print version'
         }
         &'vcall;publish'= {
-            cand --url 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]'
+            cand --url 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit, OpenVidu 3; the room is the token''s) [env: VCALL_URL]'
             cand --session 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]'
-            cand --token 'Token [env: VCALL_TOKEN]'
+            cand --token 'Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]'
             cand --data 'Client data, visible to the other participants [env: VCALL_DATA]'
             cand --ice-server 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]'
             cand --ice-transport 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]'
@@ -252,9 +260,9 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --version 'Print version'
         }
         &'vcall;subscribe'= {
-            cand --url 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]'
+            cand --url 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit, OpenVidu 3; the room is the token''s) [env: VCALL_URL]'
             cand --session 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]'
-            cand --token 'Token [env: VCALL_TOKEN]'
+            cand --token 'Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]'
             cand --data 'Client data, visible to the other participants [env: VCALL_DATA]'
             cand --ice-server 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]'
             cand --ice-transport 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]'
@@ -307,9 +315,9 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'vcall;moderate;force-unpublish'= {
-            cand --url 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]'
+            cand --url 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit, OpenVidu 3; the room is the token''s) [env: VCALL_URL]'
             cand --session 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]'
-            cand --token 'Token [env: VCALL_TOKEN]'
+            cand --token 'Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]'
             cand --data 'Client data, visible to the other participants [env: VCALL_DATA]'
             cand --ice-server 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]'
             cand --ice-transport 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]'
@@ -336,9 +344,9 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --version 'Print version'
         }
         &'vcall;moderate;force-disconnect'= {
-            cand --url 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]'
+            cand --url 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit, OpenVidu 3; the room is the token''s) [env: VCALL_URL]'
             cand --session 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]'
-            cand --token 'Token [env: VCALL_TOKEN]'
+            cand --token 'Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]'
             cand --data 'Client data, visible to the other participants [env: VCALL_DATA]'
             cand --ice-server 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]'
             cand --ice-transport 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]'
@@ -376,9 +384,9 @@ set edit:completion:arg-completer[vcall] = {|@words|
         &'vcall;moderate;help;help'= {
         }
         &'vcall;echo-test'= {
-            cand --url 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]'
+            cand --url 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit, OpenVidu 3; the room is the token''s) [env: VCALL_URL]'
             cand --session 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]'
-            cand --token 'Token [env: VCALL_TOKEN]'
+            cand --token 'Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]'
             cand --data 'Client data, visible to the other participants [env: VCALL_DATA]'
             cand --ice-server 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]'
             cand --ice-transport 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]'
@@ -422,9 +430,9 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'vcall;config;show'= {
-            cand --url 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]'
+            cand --url 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit, OpenVidu 3; the room is the token''s) [env: VCALL_URL]'
             cand --session 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]'
-            cand --token 'Token [env: VCALL_TOKEN]'
+            cand --token 'Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]'
             cand --data 'Client data, visible to the other participants [env: VCALL_DATA]'
             cand --ice-server 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]'
             cand --ice-transport 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]'

@@ -75,6 +75,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_sub
 complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l api-key -d 'API key [env: VCALL_API_KEY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l api-secret -d 'API secret [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l location-hint -d 'An IP address hinting where the session\'s media should be handled' -r
+complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l room -d 'The session of the LiveKit room NAME on `vcall serve` (where LiveKit clients with a token for NAME land), made from the key pair alone: no server is asked' -r
 complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand session; and __fish_seen_subcommand_from create" -l p2p -d 'Peer-to-peer: media directly between the session\'s two clients, through the server when that fails'
@@ -98,11 +99,18 @@ complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subco
 publisher\t'May publish and subscribe'
 moderator\t'May publish, subscribe, and force others to unpublish or leave'"
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l data -d 'Token data, visible to the other participants' -r
+complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l room -d 'The LiveKit room the token admits to' -r
+complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l identity -d 'The participant\'s identity in the LiveKit room (unique there)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l name -d 'The participant\'s display name' -r
+complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l metadata -d 'The participant\'s metadata, visible to the others' -r
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l expire-in -d 'Lifetime, e.g. 30m, 24h, 7d' -r
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l api-key -d 'API key [env: VCALL_API_KEY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l api-secret -d 'API secret [env: VCALL_API_SECRET]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
+complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l livekit -d 'A LiveKit access token (for LiveKit, OpenVidu 3 or `vcall serve`\'s `/rtc`), signed with the same --api-key/--api-secret; needs --room and --identity'
+complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l can-publish -d 'The participant may publish (given alone: only publish; neither this nor --can-subscribe: both)'
+complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l can-subscribe -d 'The participant may subscribe (given alone: only subscribe)'
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -l json -d 'The token and its claims as one JSON object'
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Only errors on stderr; no progress display'
@@ -110,9 +118,9 @@ complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subco
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "create" -d 'Print a token for a session'
 complete -c vcall -n "__fish_vcall_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vcall -n "__fish_vcall_using_subcommand connect" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit, OpenVidu 3; the room is the token\'s) [env: VCALL_URL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l session -d 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand connect" -l token -d 'Token [env: VCALL_TOKEN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand connect" -l token -d 'Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -l ice-transport -d 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]' -r -f -a "all\t'Host, server-reflexive and relayed candidates'
@@ -135,9 +143,9 @@ complete -c vcall -n "__fish_vcall_using_subcommand connect" -s v -l verbose -d 
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vcall -n "__fish_vcall_using_subcommand connect" -s V -l version -d 'Print version'
-complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit, OpenVidu 3; the room is the token\'s) [env: VCALL_URL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l session -d 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l token -d 'Token [env: VCALL_TOKEN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l token -d 'Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -l ice-transport -d 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]' -r -f -a "all\t'Host, server-reflexive and relayed candidates'
@@ -158,9 +166,9 @@ complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -s v -l verbos
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vcall -n "__fish_vcall_using_subcommand list-streams" -s V -l version -d 'Print version'
-complete -c vcall -n "__fish_vcall_using_subcommand publish" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit, OpenVidu 3; the room is the token\'s) [env: VCALL_URL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l session -d 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand publish" -l token -d 'Token [env: VCALL_TOKEN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l token -d 'Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l ice-transport -d 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]' -r -f -a "all\t'Host, server-reflexive and relayed candidates'
@@ -199,9 +207,9 @@ complete -c vcall -n "__fish_vcall_using_subcommand publish" -s v -l verbose -d 
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -s V -l version -d 'Print version'
-complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit, OpenVidu 3; the room is the token\'s) [env: VCALL_URL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l session -d 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l token -d 'Token [env: VCALL_TOKEN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l token -d 'Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l ice-transport -d 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]' -r -f -a "all\t'Host, server-reflexive and relayed candidates'
@@ -246,9 +254,9 @@ complete -c vcall -n "__fish_vcall_using_subcommand moderate; and not __fish_see
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and not __fish_seen_subcommand_from force-unpublish force-disconnect help" -f -a "force-unpublish" -d 'Force a stream to stop; its publisher and everyone else see streamDestroyed'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and not __fish_seen_subcommand_from force-unpublish force-disconnect help" -f -a "force-disconnect" -d 'Force a connection out of the session'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and not __fish_seen_subcommand_from force-unpublish force-disconnect help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit, OpenVidu 3; the room is the token\'s) [env: VCALL_URL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l session -d 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l token -d 'Token [env: VCALL_TOKEN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l token -d 'Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -l ice-transport -d 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]' -r -f -a "all\t'Host, server-reflexive and relayed candidates'
@@ -270,9 +278,9 @@ complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_su
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-unpublish" -s V -l version -d 'Print version'
-complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit, OpenVidu 3; the room is the token\'s) [env: VCALL_URL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l session -d 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l token -d 'Token [env: VCALL_TOKEN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l token -d 'Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from force-disconnect" -l ice-transport -d 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]' -r -f -a "all\t'Host, server-reflexive and relayed candidates'
@@ -297,9 +305,9 @@ complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_su
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from help" -f -a "force-unpublish" -d 'Force a stream to stop; its publisher and everyone else see streamDestroyed'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from help" -f -a "force-disconnect" -d 'Force a connection out of the session'
 complete -c vcall -n "__fish_vcall_using_subcommand moderate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit, OpenVidu 3; the room is the token\'s) [env: VCALL_URL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l session -d 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l token -d 'Token [env: VCALL_TOKEN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l token -d 'Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l ice-transport -d 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]' -r -f -a "all\t'Host, server-reflexive and relayed candidates'
@@ -331,9 +339,9 @@ complete -c vcall -n "__fish_vcall_using_subcommand config; and not __fish_seen_
 complete -c vcall -n "__fish_vcall_using_subcommand config; and not __fish_seen_subcommand_from show help" -s V -l version -d 'Print version'
 complete -c vcall -n "__fish_vcall_using_subcommand config; and not __fish_seen_subcommand_from show help" -f -a "show" -d 'Print the resolved connection settings and where each comes from (secrets masked)'
 complete -c vcall -n "__fish_vcall_using_subcommand config; and not __fish_seen_subcommand_from show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus), whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit, OpenVidu 3; the room is the token\'s) [env: VCALL_URL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l session -d 'Session id; for Janus, the VideoRoom room; not used by WHIP/WHEP [env: VCALL_SESSION]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l token -d 'Token [env: VCALL_TOKEN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l token -d 'Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l data -d 'Client data, visible to the other participants [env: VCALL_DATA]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l ice-server -d 'STUN or TURN server for media (repeatable) [env: VCALL_ICE_SERVERS, comma-separated]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and __fish_seen_subcommand_from show" -l ice-transport -d 'Which ICE candidates media may use: `relay` only TURN relays (needs a `--ice-server turn:USER:PASS@HOST:PORT`) [env: VCALL_ICE_TRANSPORT]' -r -f -a "all\t'Host, server-reflexive and relayed candidates'

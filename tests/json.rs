@@ -142,6 +142,20 @@ fn every_json_line_matches_the_schema() {
     let (code, out, err) = run(token);
     assert_eq!(code, 0, "{err}");
     lines.extend(stdout_lines(&out));
+    let mut token = vcall();
+    token.args(["token", "create", "--json", "--livekit", "--room", "r"]);
+    token.args(["--identity", "i", "--api-key", &server.keys.key]);
+    token.args(["--api-secret", &server.keys.secret]);
+    let (code, out, err) = run(token);
+    assert_eq!(code, 0, "{err}");
+    lines.extend(stdout_lines(&out));
+    let mut room = vcall();
+    room.args(["session", "create", "--json", "--room", "r"]);
+    room.args(["--api-key", &server.keys.key]);
+    room.args(["--api-secret", &server.keys.secret]);
+    let (code, out, err) = run(room);
+    assert_eq!(code, 0, "{err}");
+    lines.extend(stdout_lines(&out));
     let mut create = vcall();
     create.args(["session", "create", "--json", "--url", &server.url]);
     create.args([

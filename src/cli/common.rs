@@ -37,7 +37,8 @@ pub(crate) struct ImpairArgs {
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ConnArgs {
     /// Server URL: ws(s)://HOST:PORT (vcall), janus+ws(s)://… or janus+http(s)://… (Janus),
-    /// whip+http(s)://… (publish) or whep+http(s)://… (subscribe) [env: VCALL_URL]
+    /// whip+http(s)://… (publish) or whep+http(s)://… (subscribe), livekit+ws(s)://… (LiveKit,
+    /// OpenVidu 3; the room is the token's) [env: VCALL_URL]
     #[arg(
         long,
         env = "VCALL_URL",
@@ -54,7 +55,7 @@ pub(crate) struct ConnArgs {
         hide_default_value = true
     )]
     pub(crate) session: String,
-    /// Token [env: VCALL_TOKEN]
+    /// Token (for LiveKit, a LiveKit access token) [env: VCALL_TOKEN]
     #[arg(
         long,
         env = "VCALL_TOKEN",
