@@ -14,3 +14,13 @@ if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$want" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check $want >&2
   echo "$want" > "$venv/.installed"
 fi
+# LiveKit's browser SDK, which tests/peers/livekit.html loads in Chromium.
+npm_want="livekit-client@2.23.0"
+npm_dir=target/test-peers
+if [ "$(cat "$npm_dir/.npm-installed" 2>/dev/null)" != "$npm_want" ]; then
+  echo "test-peers: installing $npm_want" >&2
+  command -v npm >/dev/null || scripts/setup.sh npm
+  mkdir -p "$npm_dir"
+  (cd "$npm_dir" && npm install --silent --no-audit --no-fund --no-save --prefix . "$npm_want" >&2)
+  echo "$npm_want" > "$npm_dir/.npm-installed"
+fi

@@ -536,3 +536,81 @@ fn livekit_refusals_have_their_exit_codes_and_reasons() {
     assert_eq!(code, 7, "{err}");
     assert!(err.contains("before joining"), "{err}");
 }
+
+#[test]
+fn the_browser_sdk_publishes_into_and_plays_from_vcall_serve() {
+    let _turn = one_at_a_time();
+    let ns = LoopbackOnly::create();
+    let mut serve = Proc::spawn(ns.vcall(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--api-key",
+        "k",
+        "--api-secret",
+        "s",
+    ]));
+    let url = serve_url(&mut serve);
+    let lk_url = url.replace("ws://", "livekit+ws://");
+    let dir = temp_dir();
+
+    // Chromium publishes its fake camera and microphone (VP8, Opus); vcall records the camera
+    // over LiveKit's protocol.
+    let out = dir.path().join("browser.mkv");
+    let viewer = lk_token("browser", "recorder", &["--can-subscribe"]);
+    let mut recorder = Proc::spawn(ns.vcall(&[
+        "subscribe",
+        "--stream",
+        "camera",
+        "-o",
+        &path_str(&out),
+        "--frames",
+        "30",
+        "--expect",
+        "frames>=30",
+        "--url",
+        &lk_url,
+        "--token",
+        &viewer,
+    ]));
+    let published = ns.chromium(
+        "livekit.html",
+        &format!(
+            "mode=publish&url={url}&token={}&seconds=6",
+            lk_token("browser", "chromium", &[])
+        ),
+        &dir.path().join("profile-publish"),
+    );
+    assert!(published.get("error").is_none(), "{published}");
+    assert_eq!(published["published"].as_array().unwrap().len(), 2, "{published}");
+    assert!(published["framesSent"].as_u64().unwrap() >= 30, "{published}");
+    assert_eq!(recorder.wait(), 0, "{}", recorder.output());
+    assert_eq!(probe(&out)["streams"][0]["codec_name"], "vp8");
+    assert!(decode_video(&out).len() >= 30);
+
+    // vcall publishes over LiveKit's protocol; Chromium plays it and decodes it.
+    let mut args = publish_args("60s");
+    let publisher = lk_token("browser", "vcall-cam", &[]);
+    args.extend(["--url", &lk_url, "--token", &publisher]);
+    let mut publisher = Proc::spawn(ns.vcall(&args));
+    publisher.wait_for("stream is live");
+    let played = ns.chromium(
+        "livekit.html",
+        &format!(
+            "mode=play&url={url}&token={}&seconds=4",
+            lk_token("browser", "chromium-viewer", &["--can-subscribe"])
+        ),
+        &dir.path().join("profile-play"),
+    );
+    assert!(played.get("error").is_none(), "{played}");
+    assert!(played["framesDecoded"].as_u64().unwrap() >= 40, "{played}");
+    assert!(played["audioPackets"].as_u64().unwrap() >= 50, "{played}");
+    let identities: Vec<&str> = played["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["identity"].as_str())
+        .collect();
+    assert!(identities.contains(&"vcall-cam"), "{played}");
+    publisher.interrupt();
+}

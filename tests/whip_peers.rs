@@ -244,78 +244,6 @@ fn vcall_takes_dtls_peers_that_offer_only_ecdsa_or_only_rsa_suites() {
     assert!(err.contains("PRIVATE KEY"), "{err}");
 }
 
-/// A network namespace with nothing but its own loopback; removed on drop.
-struct LoopbackOnly(String);
-
-impl LoopbackOnly {
-    fn create() -> LoopbackOnly {
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let name = format!("vcall-lo{}-{n}", std::process::id());
-        for args in [
-            vec!["netns", "add", &name],
-            vec!["-n", &name, "link", "set", "lo", "up"],
-        ] {
-            let ok = Command::new("ip")
-                .args(&args)
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "ip {args:?} failed (this test needs root and iproute2)");
-        }
-        LoopbackOnly(name)
-    }
-
-    /// `program args` inside the namespace, with vcall's test environment.
-    fn cmd(&self, program: &str, args: &[&str]) -> Command {
-        let mut ip = Command::new("ip");
-        ip.args(["netns", "exec", &self.0, program]).args(args);
-        for (k, v) in vcall().get_envs() {
-            match v {
-                Some(v) => ip.env(k, v),
-                None => ip.env_remove(k),
-            };
-        }
-        ip.stdin(std::process::Stdio::null());
-        ip
-    }
-
-    fn vcall(&self, args: &[&str]) -> Command {
-        self.cmd(env!("CARGO_BIN_EXE_vcall"), args)
-    }
-
-    /// Chromium, headless, on the test page with `query`; the page's one RESULT line.
-    fn chromium(&self, query: &str, profile: &std::path::Path) -> serde_json::Value {
-        let page = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/whip.html");
-        let url = format!("file://{}?{query}", page.display());
-        let mut chromium = Proc::spawn(self.cmd(
-            "chromium",
-            &[
-                "--headless=new",
-                "--no-sandbox",
-                "--use-fake-device-for-media-stream",
-                "--use-fake-ui-for-media-stream",
-                "--allow-loopback-in-peer-connection",
-                // Host candidates as addresses, not mDNS names nobody here resolves.
-                "--disable-features=WebRtcHideLocalIpsWithMdns",
-                "--enable-logging=stderr",
-                "--v=0",
-                &format!("--user-data-dir={}", profile.display()),
-                &url,
-            ],
-        ));
-        let line = chromium.wait_for("\"RESULT ");
-        let json = line.split("\"RESULT ").nth(1).unwrap();
-        let json = &json[..json.rfind("\", source:").unwrap()];
-        serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {line}"))
-    }
-}
-
-impl Drop for LoopbackOnly {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
 #[test]
 fn chromium_publishes_over_whip_and_plays_over_whep_through_vcall_serve() {
     let _turn = one_at_a_time();
@@ -353,6 +281,7 @@ fn chromium_publishes_over_whip_and_plays_over_whep_through_vcall_serve() {
         &token(Role::Subscriber),
     ]));
     let published = ns.chromium(
+        "whip.html",
         &format!(
             "mode=whip&url={http}/whip/{session}&token={}&seconds=6",
             token(Role::Publisher)
@@ -379,6 +308,7 @@ fn chromium_publishes_over_whip_and_plays_over_whep_through_vcall_serve() {
     let mut publisher = Proc::spawn(ns.vcall(&args));
     publisher.wait_for("stream is live");
     let played = ns.chromium(
+        "whip.html",
         &format!(
             "mode=whep&url={http}/whep/{session}/cam&token={}&seconds=4",
             token(Role::Subscriber)
