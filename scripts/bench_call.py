@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Time to media and SFU cost, through `vcall serve` (routed, and in a peer-to-peer session, where
-media goes directly between the two clients) and through Janus side by side, in one run.
+"""Time to media and SFU cost, through `vcall serve` (routed; in a peer-to-peer session, where
+media goes directly between the two clients; and with every client speaking LiveKit's protocol
+to it) and through Janus side by side, in one run.
 
 Usage: scripts/bench_call.py [--runs 20] [--subscribers 30] [--window 10] [--only NAME]
+                             [--servers vcall,p2p,livekit,janus]
 (builds the release binary first; needs Debian's `janus` package and a C compiler, as the
-tests do: scripts/setup.sh janus).
+tests do: scripts/setup.sh janus; the LiveKit column's SDK row needs scripts/test-peers.sh).
 
 Measured, for each server (the machine is noisy, so compare the columns, not the runs):
   subscribe --frames 1        wall time of `vcall subscribe -o f.mkv --frames 1`, start to exit
@@ -17,8 +19,14 @@ Measured, for each server (the machine is noisy, so compare the columns, not the
   SFU CPU per subscriber      the server's CPU time (from /proc) over --window seconds while
                               --subscribers processes record one 640x480 500 kbit/s stream with
                               audio, per second and per subscriber
+  LiveKit SDK first frame     (LiveKit column) LiveKit's Python SDK subscribing to the live
+                              stream: from the start of `Room.connect()` to its first decoded
+                              frame (tests/peers/livekit_peer.py; the interpreter's start is not
+                              counted)
 A peer-to-peer session takes two clients with media, so the second-stream and SFU rows are
-"–" there (and the server forwards nothing: `forwardedPackets` stays 0).
+"–" there (and the server forwards nothing: `forwardedPackets` stays 0). Over LiveKit's
+protocol each track is a stream of its own: its subscribers record both tracks
+(`--output-dir`), so every column's SFU row forwards the same packets.
 Prints a Markdown table (median and p90 of --runs runs); BENCHMARKS.md records one run.
 """
 import argparse, json, os, shutil, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
@@ -73,6 +81,9 @@ class Vcall:
         threading.Thread(target=self.proc.stderr.read, daemon=True).start()
         self.env["VCALL_SESSION"] = self.run("session", "create", *(["--p2p"] if self.p2p else []))
 
+    def record_args(self, path):
+        return ["-o", path]
+
     def run(self, *args):
         return subprocess.run([VCALL, *args], env=self.env, capture_output=True, text=True, check=True).stdout.strip()
 
@@ -82,6 +93,29 @@ class Vcall:
     def stop(self):
         self.proc.terminate()
         self.proc.wait()
+
+
+class VcallLiveKit(Vcall):
+    """`vcall serve` with every client speaking LiveKit's protocol (`livekit+ws://`, LiveKit
+    tokens): its room is a session like any other."""
+
+    name = "vcall serve, LiveKit clients"
+
+    def __init__(self):
+        super().__init__()
+        self.url = self.env["VCALL_URL"].replace("ws://", "livekit+ws://")
+        self.env["VCALL_URL"] = self.url
+        del self.env["VCALL_SESSION"]
+        self.ids = 0
+
+    def args(self, role):
+        self.ids += 1
+        grant = ["--can-subscribe"] if role == "subscriber" else []
+        return ["--token", self.run("token", "create", "--livekit", "--room", "bench", "--identity",
+                                    f"{role}{self.ids}", *grant)]
+
+    def record_args(self, path):
+        return ["--output-dir", path]
 
 
 class VcallP2p(Vcall):
@@ -238,7 +272,8 @@ def bench_sfu_cpu(server, subscribers, window, tmp):
     seconds = window + 25
     pub = publisher(server, "load", seconds, ["--width", "640", "--height", "480", "--video-bitrate", "500k"])
     wait_event(pub, "published")
-    subs = [subprocess.Popen([VCALL, "-q", "subscribe", *server.args("subscriber"), "-o", os.path.join(tmp, f"s{i}.mkv"),
+    subs = [subprocess.Popen([VCALL, "-q", "subscribe", *server.args("subscriber"),
+                              *server.record_args(os.path.join(tmp, f"s{i}.mkv")),
                               "--duration", f"{seconds}s"], env=server.env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL) for i in range(subscribers)]
     time.sleep(8)  # every subscriber connected and receiving
@@ -256,16 +291,35 @@ def bench_sfu_cpu(server, subscribers, window, tmp):
     return (c1 - c0) / (t1 - t0) / subscribers
 
 
+def bench_sdk_first_frame(server, runs):
+    """LiveKit's Python SDK: `connect()` to its first decoded frame of the live stream."""
+    python = os.path.join(ROOT, "target", "test-peers", "venv", "bin", "python")
+    peer = os.path.join(ROOT, "tests", "peers", "livekit_peer.py")
+    url = server.url.replace("livekit+", "")
+    times = []
+    for _ in range(runs):
+        token = server.args("subscriber")[1]
+        out = subprocess.run([python, peer, "subscribe", url, token, "--frames", "1"], capture_output=True,
+                             text=True, timeout=60, check=True).stdout
+        times.append(json.loads(out.strip().splitlines()[-1])["firstFrameMs"])
+        time.sleep(PAUSE)
+    return times
+
+
+SERVERS = {"vcall": Vcall, "p2p": VcallP2p, "livekit": VcallLiveKit, "janus": Janus}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--subscribers", type=int, default=30)
     ap.add_argument("--window", type=int, default=10)
-    ap.add_argument("--only", choices=["frames1", "decoded", "second", "publish", "cpu"])
+    ap.add_argument("--only", choices=["frames1", "decoded", "sdk", "second", "publish", "cpu"])
+    ap.add_argument("--servers", default=",".join(SERVERS), help="which columns, comma-separated")
     a = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--locked", "-q"], cwd=ROOT, check=True)
     results = {}
-    for kind in (Vcall, VcallP2p, Janus):
+    for kind in (SERVERS[n] for n in a.servers.split(",")):
         server = kind()
         tmp = tempfile.mkdtemp(prefix="vcall-bench-")
         try:
@@ -277,6 +331,9 @@ def main():
                 r["`subscribe --frames 1` wall time"] = quantiles(bench_frames1(server, a.runs, tmp))
             if a.only in (None, "decoded"):
                 r["first decoded frame after `subscribe` starts"] = quantiles(bench_first_decoded(server, a.runs))
+            if a.only in (None, "sdk") and isinstance(server, VcallLiveKit):
+                r["LiveKit's Python SDK: `connect()` to first decoded frame"] = quantiles(
+                    bench_sdk_first_frame(server, a.runs))
             live.terminate()
             live.wait(timeout=10)
             two_clients = getattr(server, "p2p", False)

@@ -582,8 +582,15 @@ fn the_browser_sdk_publishes_into_and_plays_from_vcall_serve() {
         &dir.path().join("profile-publish"),
     );
     assert!(published.get("error").is_none(), "{published}");
-    assert_eq!(published["published"].as_array().unwrap().len(), 2, "{published}");
-    assert!(published["framesSent"].as_u64().unwrap() >= 30, "{published}");
+    assert_eq!(
+        published["published"].as_array().unwrap().len(),
+        2,
+        "{published}"
+    );
+    assert!(
+        published["framesSent"].as_u64().unwrap() >= 30,
+        "{published}"
+    );
     assert_eq!(recorder.wait(), 0, "{}", recorder.output());
     assert_eq!(probe(&out)["streams"][0]["codec_name"], "vp8");
     assert!(decode_video(&out).len() >= 30);

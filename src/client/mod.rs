@@ -349,6 +349,14 @@ pub fn devices(args: crate::cli::DevicesArgs) -> crate::exit::CmdResult {
 /// went out are trickled, and the ICE servers the endpoint named (`Link` headers) are added to
 /// `peer`'s own, for its ICE restarts. Nothing for the other servers.
 pub(crate) async fn after_answer(peer: &Peer, client: &Client, offer: &str) {
+    if let Client::LiveKit(c) = client {
+        // LiveKit's publisher connection: the candidates the server trickles, until it is
+        // connected, the server's last has come, or a few seconds have passed.
+        if let Some(candidates) = c.trickled(livekit::Target::Publisher) {
+            apply_trickled(peer, candidates).await;
+        }
+        return;
+    }
     let Client::Whip(c) = client else { return };
     let (local, gathered) = peer.trickle();
     c.trickle(offer, local, gathered);
@@ -360,6 +368,39 @@ pub(crate) async fn after_answer(peer: &Peer, client: &Client, offer: &str) {
         tracing::warn!("the server's ICE servers could not be used: {e}");
     }
 }
+
+/// Adds a LiveKit server's trickled candidates to `peer` until it connects, the server's last
+/// candidate has come, or [`TRICKLE_LIMIT`] has passed (a server that trickles nothing, as
+/// vcall serve, whose answers carry every candidate, costs nothing: the peer connects).
+pub(crate) async fn apply_trickled(
+    peer: &Peer,
+    mut candidates: mpsc::UnboundedReceiver<livekit::Candidate>,
+) {
+    let mut state = peer.state();
+    let until = tokio::time::sleep(TRICKLE_LIMIT);
+    tokio::pin!(until);
+    loop {
+        if *state.borrow() == PeerState::Connected {
+            return;
+        }
+        tokio::select! {
+            c = candidates.recv() => {
+                let Some(c) = c else { return };
+                if let Err(e) = peer.add_remote_candidate(&c.candidate, c.mid.as_deref()).await {
+                    tracing::debug!("a trickled candidate was not taken: {e}");
+                }
+                if c.last {
+                    return;
+                }
+            }
+            changed = state.changed() => if changed.is_err() { return },
+            _ = &mut until => return,
+        }
+    }
+}
+
+/// How long a connection takes trickled candidates after its answer.
+const TRICKLE_LIMIT: Duration = Duration::from_secs(5);
 
 /// How long a media path may stay broken (ICE restarts tried meanwhile) before the media
 /// connection counts as failed.

@@ -37,15 +37,36 @@ pub struct Options {
 /// A joined LiveKit room.
 pub struct LiveKitClient {
     out: mpsc::UnboundedSender<lk::signal_request::Message>,
+    /// The candidates the server trickles for the publisher and the subscriber connection,
+    /// until the connection that takes them is there.
+    candidates: [Mutex<Option<mpsc::UnboundedReceiver<Candidate>>>; 2],
     shared: Arc<Mutex<Shared>>,
     can_publish: bool,
     /// True once the socket's task has ended (its `leave` sent).
     ended: tokio::sync::watch::Receiver<bool>,
 }
 
+/// A candidate the server trickled: an `a=candidate:` value, its section, and whether it is
+/// the server's last.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub candidate: String,
+    pub mid: Option<String>,
+    pub last: bool,
+}
+
+/// Which of a participant's two connections.
+#[derive(Debug, Clone, Copy)]
+pub enum Target {
+    Publisher = 0,
+    Subscriber = 1,
+}
+
 /// What the socket task and the requests share.
 #[derive(Default)]
 struct Shared {
+    /// Where trickled candidates go, per [`Target`].
+    trickled: Vec<mpsc::UnboundedSender<Candidate>>,
     me: String,
     /// Its own tracks, as last heard.
     mine: Vec<Stream>,
@@ -175,9 +196,12 @@ impl LiveKitClient {
         })?;
         let can_publish = me.permission.as_ref().is_some_and(|p| p.can_publish);
         let room = join.room.clone().map(|r| r.name).unwrap_or_default();
+        let (pub_tx, pub_rx) = mpsc::unbounded_channel();
+        let (sub_tx, sub_rx) = mpsc::unbounded_channel();
         let mut shared = Shared {
             me: me.sid.clone(),
             next_offer: 1,
+            trickled: vec![pub_tx, sub_tx],
             ..Default::default()
         };
         let mut connections = vec![connection(&me)];
@@ -216,6 +240,7 @@ impl LiveKitClient {
         });
         let client = LiveKitClient {
             out,
+            candidates: [Mutex::new(Some(pub_rx)), Mutex::new(Some(sub_rx))],
             shared,
             can_publish,
             ended,
@@ -342,6 +367,14 @@ impl LiveKitClient {
             })?
             .map_err(|_| SignalingError::Lost("the signaling connection closed".into()))?;
         Ok(vec![mid])
+    }
+
+    /// The candidates the server trickles for `target`'s connection (once; `None` after).
+    pub fn trickled(&self, target: Target) -> Option<mpsc::UnboundedReceiver<Candidate>> {
+        self.candidates[target as usize]
+            .lock()
+            .expect("candidates lock")
+            .take()
     }
 
     /// Leaves the room.
@@ -573,6 +606,32 @@ fn response(
                 let _ = events.send(event);
             }
         }
+        Resp::Trickle(t) => {
+            #[derive(serde::Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Init {
+                candidate: String,
+                sdp_mid: Option<String>,
+            }
+            match serde_json::from_str::<Init>(&t.candidate_init) {
+                Ok(init) => {
+                    let c = Candidate {
+                        candidate: init
+                            .candidate
+                            .strip_prefix("candidate:")
+                            .unwrap_or(&init.candidate)
+                            .to_owned(),
+                        mid: init.sdp_mid,
+                        last: t.r#final,
+                    };
+                    let target = usize::from(t.target() == lk::SignalTarget::Subscriber);
+                    if let Some(tx) = shared.lock().expect("shared lock").trickled.get(target) {
+                        let _ = tx.send(c);
+                    }
+                }
+                Err(e) => tracing::debug!("an unreadable trickled candidate ignored: {e}"),
+            }
+        }
         Resp::Leave(l) => {
             tracing::info!(reason = ?l.reason(), action = ?l.action(), "the LiveKit server asked to leave");
             return Some(match l.reason() {
@@ -584,8 +643,8 @@ fn response(
                 _ => Reason::NetworkDisconnected,
             });
         }
-        // Pongs, trickles (offers and answers carry every candidate here), quality, speakers,
-        // token refreshes and the rest: nothing a vcall command acts on.
+        // Pongs, quality, speakers, token refreshes and the rest: nothing a vcall command acts
+        // on.
         other => tracing::trace!("LiveKit response ignored: {other:?}"),
     }
     None
@@ -745,6 +804,49 @@ mod tests {
                 ("s-video".into(), "1".into())
             ]
         );
+    }
+
+    #[test]
+    fn trickled_candidates_go_to_their_connection() {
+        let (pub_tx, mut pub_rx) = mpsc::unbounded_channel();
+        let (sub_tx, mut sub_rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Mutex::new(Shared {
+            trickled: vec![pub_tx, sub_tx],
+            ..Default::default()
+        }));
+        let (out, _out_rx) = mpsc::unbounded_channel();
+        let (events, _events_rx) = mpsc::unbounded_channel();
+        let trickle = |target: lk::SignalTarget, last: bool| {
+            lk::signal_response::Message::Trickle(lk::TrickleRequest {
+                candidate_init: r#"{"candidate":"candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0}"#.into(),
+                target: target as i32,
+                r#final: last,
+            })
+        };
+        let weak = out.downgrade();
+        assert!(
+            response(
+                trickle(lk::SignalTarget::Subscriber, false),
+                &shared,
+                &weak,
+                &events
+            )
+            .is_none()
+        );
+        assert!(
+            response(
+                trickle(lk::SignalTarget::Publisher, true),
+                &shared,
+                &weak,
+                &events
+            )
+            .is_none()
+        );
+        let c = sub_rx.try_recv().expect("the subscriber's");
+        assert_eq!(c.candidate, "1 1 udp 2130706431 127.0.0.1 5000 typ host");
+        assert_eq!((c.mid.as_deref(), c.last), (Some("0"), false));
+        assert!(pub_rx.try_recv().expect("the publisher's").last);
+        assert!(sub_rx.try_recv().is_err());
     }
 
     #[test]

@@ -130,7 +130,19 @@ impl SharedPeer {
                 Ok(())
             }
             Client::LiveKit(c) => {
-                // Routed before the offer is answered: the first packets wait for their owner.
+                // The subscriber connection takes every candidate the server trickles for it.
+                if let Some(mut candidates) =
+                    c.trickled(crate::signaling::livekit::Target::Subscriber)
+                {
+                    let peer = Arc::clone(&self.peer);
+                    tokio::spawn(async move {
+                        while let Some(c) = candidates.recv().await {
+                            let _ = peer
+                                .add_remote_candidate(&c.candidate, c.mid.as_deref())
+                                .await;
+                        }
+                    });
+                }
                 let mids = c.subscribe(stream, self.answerer()).await?;
                 self.route(&mids, feed);
                 Ok(())
