@@ -37,21 +37,22 @@ fn sdk_peer(args: &[&str]) -> Command {
 
 /// A LiveKit token of the key pair `k`/`s`, by `vcall token create --livekit`.
 fn lk_token(room: &str, identity: &str, extra: &[&str]) -> String {
+    lk_token_signed("s", room, identity, extra)
+}
+
+/// A LiveKit token of the API key `k` signed with `secret`.
+fn lk_token_signed(secret: &str, room: &str, identity: &str, extra: &[&str]) -> String {
     let mut c = vcall();
-    c.args([
-        "token",
-        "create",
-        "--livekit",
-        "--room",
-        room,
-        "--identity",
-        identity,
-        "--api-key",
-        "k",
-        "--api-secret",
-        "s",
-    ])
-    .args(extra);
+    c.args(["token", "create", "--livekit", "--room", room])
+        .args([
+            "--identity",
+            identity,
+            "--api-key",
+            "k",
+            "--api-secret",
+            secret,
+        ])
+        .args(extra);
     let (code, out, err) = run(c);
     assert_eq!(code, 0, "{err}");
     out.trim().to_owned()
@@ -483,21 +484,7 @@ fn a_participant_leaving_is_told_as_session_events() {
 fn livekit_refusals_have_their_exit_codes_and_reasons() {
     let (_serve, url) = serve_process("127.0.0.1:0", &[]);
     // Signed with another secret: 3.
-    let mut c = vcall();
-    c.args([
-        "token",
-        "create",
-        "--livekit",
-        "--room",
-        "r",
-        "--identity",
-        "x",
-        "--api-key",
-        "k",
-        "--api-secret",
-        "wrong",
-    ]);
-    let (_, bad, _) = run(c);
+    let bad = lk_token_signed("wrong", "r", "x", &[]);
     let (code, _, err) = run(over_livekit(&["list-streams"], &url, bad.trim()));
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("signature"), "{err}");
@@ -541,16 +528,7 @@ fn livekit_refusals_have_their_exit_codes_and_reasons() {
 fn the_browser_sdk_publishes_into_and_plays_from_vcall_serve() {
     let _turn = one_at_a_time();
     let ns = LoopbackOnly::create();
-    let mut serve = Proc::spawn(ns.vcall(&[
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--api-key",
-        "k",
-        "--api-secret",
-        "s",
-    ]));
-    let url = serve_url(&mut serve);
+    let (_serve, url) = ns.serve();
     let lk_url = url.replace("ws://", "livekit+ws://");
     let dir = temp_dir();
 

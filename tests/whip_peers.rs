@@ -248,16 +248,7 @@ fn vcall_takes_dtls_peers_that_offer_only_ecdsa_or_only_rsa_suites() {
 fn chromium_publishes_over_whip_and_plays_over_whep_through_vcall_serve() {
     let _turn = one_at_a_time();
     let ns = LoopbackOnly::create();
-    let mut serve = Proc::spawn(ns.vcall(&[
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--api-key",
-        "k",
-        "--api-secret",
-        "s",
-    ]));
-    let url = serve_url(&mut serve);
+    let (_serve, url) = ns.serve();
     let http = url.replace("ws://", "http://");
     let session = fixed_session("chromium");
     let dir = temp_dir();

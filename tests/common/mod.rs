@@ -783,6 +783,21 @@ impl LoopbackOnly {
         self.cmd(env!("CARGO_BIN_EXE_vcall"), args)
     }
 
+    /// `vcall serve` inside the namespace with the key pair `k`/`s`, and its URL.
+    pub fn serve(&self) -> (Proc, String) {
+        let mut serve = Proc::spawn(self.vcall(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--api-key",
+            "k",
+            "--api-secret",
+            "s",
+        ]));
+        let url = serve_url(&mut serve);
+        (serve, url)
+    }
+
     /// Chromium, headless, on the test page `tests/peers/{page}` with `query`; the page's one
     /// RESULT line.
     pub fn chromium(&self, page: &str, query: &str, profile: &Path) -> serde_json::Value {
