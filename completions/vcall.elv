@@ -275,7 +275,7 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --retry-delay 'Delay between attempts to join again (see --max-retries) [env: VCALL_RETRY_DELAY]'
             cand --keepalive-interval 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]'
             cand --impair 'Impair this process''s media, both directions, in userspace: comma-separated loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start, repeatable), rate=500kbit, queue=300ms (the rate''s queue), seed=N [env: VCALL_IMPAIR]'
-            cand --stream 'Stream id or name to subscribe to (repeatable); default: every stream, including later ones'
+            cand --stream 'Stream id or name, or who publishes it (a LiveKit participant''s identity, a Janus display name), to subscribe to (repeatable); default: every stream, including later ones'
             cand -o 'Output file (.mp4 or .mkv: one file with audio and video), or - for stdout with --format'
             cand --output 'Output file (.mp4 or .mkv: one file with audio and video), or - for stdout with --format'
             cand --output-dir 'Record every stream to its own file in this folder, named from its name and id'

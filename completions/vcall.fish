@@ -223,7 +223,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l max-retries -d
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l retry-delay -d 'Delay between attempts to join again (see --max-retries) [env: VCALL_RETRY_DELAY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l impair -d 'Impair this process\'s media, both directions, in userspace: comma-separated loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start, repeatable), rate=500kbit, queue=300ms (the rate\'s queue), seed=N [env: VCALL_IMPAIR]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l stream -d 'Stream id or name to subscribe to (repeatable); default: every stream, including later ones' -r
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l stream -d 'Stream id or name, or who publishes it (a LiveKit participant\'s identity, a Janus display name), to subscribe to (repeatable); default: every stream, including later ones' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -s o -l output -d 'Output file (.mp4 or .mkv: one file with audio and video), or - for stdout with --format' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l output-dir -d 'Record every stream to its own file in this folder, named from its name and id' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l format -d 'Format on stdout (with -o -) or for --output-dir files (mp4 or mkv by default mp4)' -r -f -a "mkv\t'Matroska with the encoded streams'

@@ -121,6 +121,24 @@ pub struct Stream {
     pub created_at: u64,
     /// How its media reaches subscribers.
     pub path: MediaPath,
+    /// Who publishes it, as the server names them where that name outlives a connection:
+    /// LiveKit's participant identity, Janus's display name; empty for vcall's own protocol
+    /// and WHIP/WHEP. `--stream` matches it, and a stream found again after joining again
+    /// (under a new id) is known by it.
+    pub owner: String,
+}
+
+impl Stream {
+    /// Whether `other` is this stream again after a client joined again: the same id, or
+    /// (where ids do not outlive a connection, as LiveKit's track sids) the same owner's
+    /// stream of the same name and kinds.
+    pub fn is_again(&self, other: &Stream) -> bool {
+        self.id == other.id
+            || (!self.owner.is_empty()
+                && self.owner == other.owner
+                && self.name == other.name
+                && (self.has_audio, self.has_video) == (other.has_audio, other.has_video))
+    }
 }
 
 /// How a stream's media reaches its subscribers.
@@ -327,5 +345,44 @@ mod tests {
         let unknown = Reason::from("roomClosedByAdmin");
         assert_eq!(unknown, Reason::Other("roomClosedByAdmin".into()));
         assert_eq!(unknown.to_string(), "roomClosedByAdmin");
+    }
+
+    #[test]
+    fn a_stream_is_found_again_by_id_or_by_its_owner_name_and_kinds() {
+        let camera = Stream {
+            id: "TR_1".into(),
+            name: "camera".into(),
+            has_audio: false,
+            has_video: true,
+            connection_id: "PA_1".into(),
+            created_at: 1,
+            path: MediaPath::Routed,
+            owner: "alice".into(),
+        };
+        let again = Stream {
+            id: "TR_2".into(),
+            connection_id: "PA_2".into(),
+            ..camera.clone()
+        };
+        assert!(camera.is_again(&again));
+        let microphone = Stream {
+            has_audio: true,
+            has_video: false,
+            ..again.clone()
+        };
+        assert!(!camera.is_again(&microphone));
+        let bob = Stream {
+            owner: "bob".into(),
+            ..again.clone()
+        };
+        assert!(!camera.is_again(&bob));
+        // Without an owner only the id says it is the same.
+        let anonymous = |id: &str| Stream {
+            id: id.into(),
+            owner: String::new(),
+            ..camera.clone()
+        };
+        assert!(!anonymous("a").is_again(&anonymous("b")));
+        assert!(anonymous("a").is_again(&anonymous("a")));
     }
 }

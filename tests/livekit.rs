@@ -481,6 +481,75 @@ fn a_participant_leaving_is_told_as_session_events() {
 }
 
 #[test]
+fn a_server_restart_mid_recording_over_livekit_goes_on_in_the_same_file() {
+    let _turn = one_at_a_time();
+    let (mut server, url) = serve_process("127.0.0.1:0", &[]);
+    let listen = url.trim_start_matches("ws://").to_owned();
+    let mut publish = publish_args("60s");
+    publish.push("--json");
+    let mut publisher = Proc::spawn(over_livekit(&publish, &url, &lk_token("rs", "cam", &[])));
+    publisher.wait_for("\"event\":\"published\"");
+    let dir = temp_dir();
+    let out = dir.path().join("restart.mkv");
+    // The publisher by its identity: its camera (a LiveKit participant's tracks are streams
+    // of one kind each, video first).
+    let mut c = over_livekit(
+        &["subscribe", "--stream", "cam", "--duration", "8s", "--json"],
+        &url,
+        &lk_token("rs", "viewer", &["--can-subscribe"]),
+    );
+    c.arg("--output").arg(&out);
+    let mut subscriber = Proc::spawn(c);
+    subscriber.wait_for("firstFrame");
+    wait_for_media(&out, 1.0, &subscriber);
+
+    // Killed outright (no goodbye), and back on the same address: the track sids are new
+    // there; the recording finds its stream again by owner, name and kind.
+    server.kill9();
+    server.wait();
+    let (mut again, _) = serve_process(&listen, &[]);
+    assert_eq!(subscriber.wait(), 0, "{}", subscriber.output());
+    let said = subscriber.output();
+    let lines: Vec<String> = said
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(str::to_owned)
+        .collect();
+    let events = crate::json::validate(&lines);
+    assert!(events.contains("reconnecting") && events.contains("reconnected"));
+    publisher.wait_for("\"event\":\"reconnected\"");
+    publisher.wait_for("\"event\":\"published\"");
+    // One file, every frame in order: those before the outage, a jump over the frames made
+    // while the server was down, then the rest without another gap.
+    let marks = marks_at_size(&out, (320, 240));
+    let jumps: Vec<usize> = marks
+        .windows(2)
+        .enumerate()
+        .filter(|(_, w)| w[1].frame != w[0].frame + 1)
+        .map(|(i, _)| i + 1)
+        .collect();
+    for w in marks.windows(2) {
+        assert!(
+            w[1].frame > w[0].frame,
+            "frames in order: {} then {}",
+            w[0].frame,
+            w[1].frame
+        );
+    }
+    assert_eq!(jumps.len(), 1, "one gap, the outage's: at {jumps:?}");
+    assert!(jumps[0] >= 15, "{} frames before the outage", jumps[0]);
+    assert!(
+        marks.len() - jumps[0] >= 30,
+        "{} frames after the outage",
+        marks.len() - jumps[0]
+    );
+    publisher.interrupt();
+    assert_eq!(publisher.wait(), 130, "{}", publisher.output());
+    again.interrupt();
+    assert_eq!(again.wait(), 0);
+}
+
+#[test]
 fn livekit_refusals_have_their_exit_codes_and_reasons() {
     let (_serve, url) = serve_process("127.0.0.1:0", &[]);
     // Signed with another secret: 3.

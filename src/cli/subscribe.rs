@@ -28,7 +28,7 @@ pub(crate) struct SubscribeArgs {
     pub(crate) conn: ConnArgs,
     #[command(flatten)]
     pub(crate) impair: ImpairArgs,
-    /// Stream id or name to subscribe to (repeatable); default: every stream, including later ones.
+    /// Stream id or name, or who publishes it (a LiveKit participant's identity, a Janus display name), to subscribe to (repeatable); default: every stream, including later ones.
     #[arg(long = "stream", value_name = "ID_OR_NAME")]
     pub(crate) streams: Vec<String>,
     /// Receive no audio.

@@ -132,6 +132,8 @@ struct StreamOut<'a> {
     connection_id: &'a ConnectionId,
     created_at: u64,
     path: &'static str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    owner: &'a str,
 }
 
 impl<'a> From<&'a Stream> for StreamOut<'a> {
@@ -144,6 +146,7 @@ impl<'a> From<&'a Stream> for StreamOut<'a> {
             connection_id: &s.connection_id,
             created_at: s.created_at,
             path: s.path.as_str(),
+            owner: &s.owner,
         }
     }
 }

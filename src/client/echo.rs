@@ -65,6 +65,7 @@ fn echo_stream() -> Stream {
         connection_id: Default::default(),
         created_at: now_ms(),
         path: crate::session::MediaPath::Routed,
+        owner: String::new(),
     }
 }
 

@@ -23,13 +23,13 @@ use crate::exit::{Exit, Failure};
 use crate::media::SourceError;
 use crate::peer::{Network, Peer, PeerConfig, PeerState};
 use crate::session::{Reason, SessionEvent, Stream};
-use crate::signaling::Client;
 use crate::signaling::janus::JanusOptions;
 use crate::signaling::janus::videoroom::{RoomOptions, VideoRoomClient};
 use crate::signaling::livekit::{self, LiveKitClient};
 use crate::signaling::native::{Login, NativeClient};
 use crate::signaling::server_url::ServerUrl;
 use crate::signaling::whip::{self, WhipClient};
+use crate::signaling::{Client, Retries};
 
 /// A joined session.
 pub struct Joined {
@@ -183,6 +183,7 @@ pub async fn join(conn: &ConnArgs, network: Network, purpose: Purpose) -> Result
             url: conn.url.clone(),
             token: conn.token.clone(),
             timeout: conn.request_timeout(),
+            retries: rejoin_retries(conn),
         })
         .await?;
         return Ok(Joined {
@@ -211,8 +212,7 @@ pub async fn join(conn: &ConnArgs, network: Network, purpose: Purpose) -> Result
             token: conn.token.clone(),
             client_data: conn.data.clone(),
             timeout: conn.request_timeout(),
-            max_retries: conn.janus.max_retries.unwrap_or(10),
-            retry_delay: conn.janus.retry_delay,
+            retries: rejoin_retries(conn),
         })
         .await?;
         (Client::Native(c), first, events)
@@ -223,6 +223,15 @@ pub async fn join(conn: &ConnArgs, network: Network, purpose: Purpose) -> Result
         events,
         peer_config,
     })
+}
+
+/// How a client whose signaling connection dropped joins again: `--max-retries` (10 unless
+/// given) attempts, waits up to `--retry-delay`.
+fn rejoin_retries(conn: &ConnArgs) -> Retries {
+    Retries {
+        max: conn.janus.max_retries.unwrap_or(10),
+        delay: conn.janus.retry_delay,
+    }
 }
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -294,7 +303,8 @@ pub fn disconnected_failure(reason: &Reason) -> Failure {
     Failure::new(Exit::Disconnected, format!("session ended: {text}"))
 }
 
-/// Finds streams by id or name.
+/// Finds a stream by id, else by name, else by who publishes it (its owner: a LiveKit
+/// participant's identity, a Janus display name).
 pub fn match_stream<'a>(
     streams: impl IntoIterator<Item = &'a Stream>,
     wanted: &str,
@@ -303,6 +313,10 @@ pub fn match_stream<'a>(
     all.iter()
         .find(|s| s.id == wanted)
         .or_else(|| all.iter().find(|s| s.name == wanted))
+        .or_else(|| {
+            all.iter()
+                .find(|s| !s.owner.is_empty() && s.owner == wanted)
+        })
         .copied()
 }
 

@@ -572,9 +572,10 @@ impl Participant {
                         }
                     },
                     None => {
-                        // The core closed the connection (shutdown, or moved on without it).
+                        // The core closed the connection (shutdown, or moved on without it):
+                        // the participant may join again (on this server once it is back).
                         let leave = lk::LeaveRequest {
-                            action: lk::leave_request::Action::Disconnect as i32,
+                            action: lk::leave_request::Action::Reconnect as i32,
                             reason: lk::DisconnectReason::ServerShutdown as i32,
                             ..Default::default()
                         };
@@ -788,6 +789,7 @@ impl Participant {
         msg: ServerMsg,
     ) -> Result<Vec<lk::signal_response::Message>, lk::LeaveRequest> {
         use lk::participant_info::State;
+        use lk::{DisconnectReason, leave_request::Action};
         let ServerMsg::Event { event } = msg else {
             return Ok(Vec::new());
         };
@@ -850,13 +852,19 @@ impl Participant {
             }
             Event::SessionDisconnected { reason } => {
                 tracing::info!(%reason, "LiveKit participant's session ended");
+                let (action, reason) = match reason.as_str() {
+                    "forceDisconnected" => {
+                        (Action::Disconnect, DisconnectReason::ParticipantRemoved)
+                    }
+                    // A server going away tells its participants to join again.
+                    "serverShutdown" | "serverStopping" => {
+                        (Action::Reconnect, DisconnectReason::ServerShutdown)
+                    }
+                    _ => (Action::Disconnect, DisconnectReason::UnknownReason),
+                };
                 return Err(lk::LeaveRequest {
-                    action: lk::leave_request::Action::Disconnect as i32,
-                    reason: match reason.as_str() {
-                        "forceDisconnected" => lk::DisconnectReason::ParticipantRemoved,
-                        "serverShutdown" | "serverStopping" => lk::DisconnectReason::ServerShutdown,
-                        _ => lk::DisconnectReason::UnknownReason,
-                    } as i32,
+                    action: action as i32,
+                    reason: reason as i32,
                     ..Default::default()
                 });
             }

@@ -714,6 +714,7 @@ impl Core {
                     connection_id: conn.clone(),
                     created_at: if direct { self.now } else { 0 },
                     path,
+                    owner: String::new(),
                 },
                 state: if direct {
                     StreamState::Direct

@@ -19,27 +19,28 @@ use prost::Message as _;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use super::SignalingError;
 use super::janus::videoroom::Answerer;
 use super::server_url::ServerUrl;
+use super::{Retries, SignalingError, rejoin};
 use crate::session::{Connection, MediaPath, Reason, SessionEvent, Stream, StreamId, now_ms};
 
 /// How long the server has to answer `add_track` and an offer, and to offer a track asked for.
 const REPLY_LIMIT: Duration = Duration::from_secs(15);
 
 /// What joining needs.
+#[derive(Clone)]
 pub struct Options {
     pub url: ServerUrl,
     pub token: String,
     pub timeout: Duration,
+    /// Joining again after the connection drops (a full rejoin: new connections, new
+    /// sids).
+    pub retries: Retries,
 }
 
 /// A joined LiveKit room.
 pub struct LiveKitClient {
     out: mpsc::UnboundedSender<lk::signal_request::Message>,
-    /// The candidates the server trickles for the publisher and the subscriber connection,
-    /// until the connection that takes them is there.
-    candidates: [Mutex<Option<mpsc::UnboundedReceiver<Candidate>>>; 2],
     shared: Arc<Mutex<Shared>>,
     can_publish: bool,
     /// True once the socket's task has ended (its `leave` sent).
@@ -62,11 +63,17 @@ pub enum Target {
     Subscriber = 1,
 }
 
-/// What the socket task and the requests share.
+/// What the socket task and the requests share; all but the token and the offer count is
+/// of one join (a rejoin starts it afresh).
 #[derive(Default)]
 struct Shared {
+    /// The newest token: the server's `refresh_token`s replace the one joined with.
+    token: String,
     /// Where trickled candidates go, per [`Target`].
     trickled: Vec<mpsc::UnboundedSender<Candidate>>,
+    /// The candidates the server trickles for the publisher and the subscriber connection,
+    /// until the connection that takes them is there.
+    candidates: [Option<mpsc::UnboundedReceiver<Candidate>>; 2],
     me: String,
     /// Its own tracks, as last heard.
     mine: Vec<Stream>,
@@ -134,6 +141,7 @@ fn streams(p: &lk::ParticipantInfo) -> Vec<Stream> {
                 connection_id: p.sid.clone().into(),
                 created_at: now_ms(),
                 path: MediaPath::Routed,
+                owner: p.identity.clone(),
             })
         })
         .collect()
@@ -156,8 +164,88 @@ fn refused(url: &ServerUrl, status: u16, body: &str) -> SignalingError {
     }
 }
 
+impl Shared {
+    /// Starts afresh for the join `join` (the first, or one after the connection dropped):
+    /// its participants, new candidate channels; waiters of the one before give up.
+    /// Returns `sessionConnected` for it.
+    fn joined(&mut self, join: &lk::JoinResponse) -> Result<SessionEvent, SignalingError> {
+        let me = join.participant.as_ref().ok_or_else(|| {
+            SignalingError::Protocol("the join response names no participant".into())
+        })?;
+        let (pub_tx, pub_rx) = mpsc::unbounded_channel();
+        let (sub_tx, sub_rx) = mpsc::unbounded_channel();
+        *self = Shared {
+            token: std::mem::take(&mut self.token),
+            next_offer: self.next_offer.max(1),
+            me: me.sid.clone(),
+            trickled: vec![pub_tx, sub_tx],
+            candidates: [Some(pub_rx), Some(sub_rx)],
+            ..Default::default()
+        };
+        let mut connections = vec![connection(me)];
+        let mut all_streams = Vec::new();
+        for p in &join.other_participants {
+            connections.push(connection(p));
+            all_streams.extend(streams(p));
+            self.participants.insert(p.sid.clone(), p.clone());
+        }
+        Ok(SessionEvent::SessionConnected {
+            session_id: join
+                .room
+                .as_ref()
+                .map(|r| r.name.clone())
+                .unwrap_or_default()
+                .into(),
+            connection: connection(me),
+            connection_count: connections.len(),
+            connections,
+            streams: all_streams,
+            p2p: false,
+        })
+    }
+}
+
+/// Opens `/rtc` with `token` and waits for the join response.
+async fn open(opts: &Options, token: &str) -> Result<(Socket, lk::JoinResponse), SignalingError> {
+    let url = &opts.url;
+    let ws_url = format!(
+        "{}/rtc?access_token={}&auto_subscribe=0&adaptive_stream=0&sdk=vcall&version={}&protocol=17",
+        url.base(),
+        token.trim(),
+        env!("CARGO_PKG_VERSION")
+    );
+    let timeout = opts.timeout;
+    let (mut ws, _) = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(&ws_url))
+        .await
+        .map_err(|_| SignalingError::Unreachable(format!("{url}: no answer within {timeout:?}")))?
+        .map_err(|e| match e {
+            tungstenite::Error::Http(r) => {
+                let body =
+                    String::from_utf8_lossy(r.body().as_deref().unwrap_or_default()).into_owned();
+                refused(url, r.status().as_u16(), &body)
+            }
+            e => SignalingError::Unreachable(format!("{url}: {e}")),
+        })?;
+    let join = tokio::time::timeout(timeout, first_join(&mut ws))
+        .await
+        .map_err(|_| {
+            SignalingError::Timeout(format!("{url}: no join response within {timeout:?}"))
+        })??;
+    Ok((ws, join))
+}
+
+/// The ping interval and timeout a join response gives (never zero).
+fn ping_of(join: &lk::JoinResponse) -> (Duration, Duration) {
+    let secs =
+        |s: i32, default: u64| Duration::from_secs(u64::try_from(s.max(1)).unwrap_or(default));
+    (secs(join.ping_interval, 5), secs(join.ping_timeout, 15))
+}
+
 impl LiveKitClient {
-    /// Joins the room the token names and reports it as `sessionConnected`.
+    /// Joins the room the token names and reports it as `sessionConnected`. When the
+    /// connection drops later (or the server asks for a reconnect), the client joins again
+    /// as `opts.retries` allows — a full rejoin, the only kind `vcall serve` offers — and
+    /// says so with `reconnecting` and `reconnected`.
     pub async fn connect(opts: &Options) -> Result<Joined, SignalingError> {
         if opts.token.trim().is_empty() {
             return Err(SignalingError::Usage(
@@ -165,74 +253,29 @@ impl LiveKitClient {
                     .into(),
             ));
         }
-        let url = &opts.url;
-        let ws_url = format!(
-            "{}/rtc?access_token={}&auto_subscribe=0&adaptive_stream=0&sdk=vcall&version={}&protocol=17",
-            url.base(),
-            opts.token.trim(),
-            env!("CARGO_PKG_VERSION")
-        );
-        let timeout = opts.timeout;
-        let (mut ws, _) = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(&ws_url))
-            .await
-            .map_err(|_| {
-                SignalingError::Unreachable(format!("{url}: no answer within {timeout:?}"))
-            })?
-            .map_err(|e| match e {
-                tungstenite::Error::Http(r) => {
-                    let body = String::from_utf8_lossy(r.body().as_deref().unwrap_or_default())
-                        .into_owned();
-                    refused(url, r.status().as_u16(), &body)
-                }
-                e => SignalingError::Unreachable(format!("{url}: {e}")),
-            })?;
-        let join = tokio::time::timeout(timeout, first_join(&mut ws))
-            .await
-            .map_err(|_| {
-                SignalingError::Timeout(format!("{url}: no join response within {timeout:?}"))
-            })??;
-        let me = join.participant.clone().ok_or_else(|| {
-            SignalingError::Protocol("the join response names no participant".into())
-        })?;
-        let can_publish = me.permission.as_ref().is_some_and(|p| p.can_publish);
-        let room = join.room.clone().map(|r| r.name).unwrap_or_default();
-        let (pub_tx, pub_rx) = mpsc::unbounded_channel();
-        let (sub_tx, sub_rx) = mpsc::unbounded_channel();
+        let (ws, join) = open(opts, &opts.token).await?;
+        let can_publish = join
+            .participant
+            .as_ref()
+            .and_then(|p| p.permission.as_ref())
+            .is_some_and(|p| p.can_publish);
         let mut shared = Shared {
-            me: me.sid.clone(),
-            next_offer: 1,
-            trickled: vec![pub_tx, sub_tx],
+            token: opts.token.clone(),
             ..Default::default()
         };
-        let mut connections = vec![connection(&me)];
-        let mut all_streams = Vec::new();
-        for p in &join.other_participants {
-            connections.push(connection(p));
-            all_streams.extend(streams(p));
-            shared.participants.insert(p.sid.clone(), p.clone());
-        }
-        let first = SessionEvent::SessionConnected {
-            session_id: room.into(),
-            connection: connection(&me),
-            connection_count: connections.len(),
-            connections,
-            streams: all_streams,
-            p2p: false,
-        };
+        let first = shared.joined(&join)?;
         let shared = Arc::new(Mutex::new(shared));
         let (out, out_rx) = mpsc::unbounded_channel();
         let (events, events_rx) = mpsc::unbounded_channel();
-        let ping = Duration::from_secs(u64::try_from(join.ping_interval.max(1)).unwrap_or(5));
-        let ping_timeout =
-            Duration::from_secs(u64::try_from(join.ping_timeout.max(1)).unwrap_or(15));
         let (ended_tx, ended) = tokio::sync::watch::channel(false);
         let task = run(
             ws,
+            ping_of(&join),
+            opts.clone(),
             out_rx,
             out.clone(),
             Arc::clone(&shared),
             events,
-            (ping, ping_timeout),
         );
         tokio::spawn(async move {
             task.await;
@@ -240,7 +283,6 @@ impl LiveKitClient {
         });
         let client = LiveKitClient {
             out,
-            candidates: [Mutex::new(Some(pub_rx)), Mutex::new(Some(sub_rx))],
             shared,
             can_publish,
             ended,
@@ -371,10 +413,7 @@ impl LiveKitClient {
 
     /// The candidates the server trickles for `target`'s connection (once; `None` after).
     pub fn trickled(&self, target: Target) -> Option<mpsc::UnboundedReceiver<Candidate>> {
-        self.candidates[target as usize]
-            .lock()
-            .expect("candidates lock")
-            .take()
+        self.shared.lock().expect("shared lock").candidates[target as usize].take()
     }
 
     /// Leaves the room.
@@ -506,38 +545,103 @@ fn answer_offer(
     });
 }
 
-/// The socket's task: requests out, responses in (turned into session events), pings.
+/// How one socket's life ended.
+enum Ended {
+    /// The client left (or went away).
+    Left,
+    /// The server ended the session for good.
+    Final(Reason),
+    /// The connection dropped, or the server asked for a reconnect: worth joining again.
+    Lost(Reason),
+}
+
+/// The socket's task: serves each socket in turn, joining again when one is lost.
 async fn run(
     mut ws: Socket,
+    mut ping: (Duration, Duration),
+    opts: Options,
     mut out: mpsc::UnboundedReceiver<lk::signal_request::Message>,
     out_tx: mpsc::UnboundedSender<lk::signal_request::Message>,
     shared: Arc<Mutex<Shared>>,
     events: mpsc::UnboundedSender<SessionEvent>,
-    (every, limit): (Duration, Duration),
 ) {
     // The sender this task holds answers offers; the client's own going away ends the task.
     let out_tx = out_tx.downgrade();
+    loop {
+        let ended = serve(&mut ws, &mut out, &out_tx, &shared, &events, ping).await;
+        let _ = ws.close(None).await;
+        let reason = match ended {
+            Ended::Left => return,
+            Ended::Final(reason) => {
+                let _ = events.send(SessionEvent::SessionDisconnected { reason });
+                return;
+            }
+            Ended::Lost(reason) => reason,
+        };
+        let again = rejoin(
+            opts.retries,
+            &mut out,
+            |m| matches!(m, lk::signal_request::Message::Leave(_)),
+            |m| tracing::debug!("not sent while joining again: {m:?}"),
+            &events,
+            reason,
+            || async {
+                let token = shared.lock().expect("shared lock").token.clone();
+                let (ws, join) = open(&opts, &token).await?;
+                let SessionEvent::SessionConnected {
+                    connection,
+                    connection_count,
+                    streams,
+                    ..
+                } = shared.lock().expect("shared lock").joined(&join)?
+                else {
+                    unreachable!("joined makes sessionConnected")
+                };
+                let reconnected = SessionEvent::Reconnected {
+                    connection,
+                    connection_count,
+                    streams,
+                };
+                Ok(((ws, ping_of(&join)), reconnected))
+            },
+        )
+        .await;
+        match again {
+            Some((again, timing)) => (ws, ping) = (again, timing),
+            None => return,
+        }
+    }
+}
+
+/// Serves one socket: requests out, responses in (turned into session events), pings.
+async fn serve(
+    ws: &mut Socket,
+    out: &mut mpsc::UnboundedReceiver<lk::signal_request::Message>,
+    out_tx: &mpsc::WeakUnboundedSender<lk::signal_request::Message>,
+    shared: &Arc<Mutex<Shared>>,
+    events: &mpsc::UnboundedSender<SessionEvent>,
+    (every, limit): (Duration, Duration),
+) -> Ended {
     let mut ping = tokio::time::interval(every);
     let mut last_heard = tokio::time::Instant::now();
-    let reason = loop {
+    loop {
         tokio::select! {
             msg = out.recv() => {
-                let Some(msg) = msg else { break Reason::ClientDisconnected };
+                let Some(msg) = msg else { return Ended::Left };
                 let leaving = matches!(msg, lk::signal_request::Message::Leave(_));
                 let req = lk::SignalRequest { message: Some(msg) };
                 if ws.send(Message::Binary(req.encode_to_vec().into())).await.is_err() {
-                    break Reason::NetworkDisconnected;
+                    return Ended::Lost(Reason::NetworkDisconnected);
                 }
                 if leaving {
-                    let _ = ws.close(None).await;
-                    return;
+                    return Ended::Left;
                 }
             }
             frame = ws.next() => {
                 let data = match frame {
                     Some(Ok(Message::Binary(b))) => b,
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
-                        break Reason::NetworkDisconnected
+                        return Ended::Lost(Reason::NetworkDisconnected);
                     }
                     Some(Ok(_)) => continue,
                 };
@@ -547,16 +651,14 @@ async fn run(
                     continue;
                 };
                 let Some(msg) = resp.message else { continue };
-                if let Some(reason) = response(msg, &shared, &out_tx, &events) {
-                    let _ = events.send(SessionEvent::SessionDisconnected { reason });
-                    let _ = ws.close(None).await;
-                    return;
+                if let Some(ended) = response(msg, shared, out_tx, events) {
+                    return ended;
                 }
             }
             _ = ping.tick() => {
                 if last_heard.elapsed() > limit {
                     tracing::warn!("no message from the LiveKit server within {limit:?}");
-                    break Reason::NetworkDisconnected;
+                    return Ended::Lost(Reason::NetworkDisconnected);
                 }
                 let req = lk::SignalRequest {
                     message: Some(lk::signal_request::Message::PingReq(lk::Ping {
@@ -565,24 +667,20 @@ async fn run(
                     })),
                 };
                 if ws.send(Message::Binary(req.encode_to_vec().into())).await.is_err() {
-                    break Reason::NetworkDisconnected;
+                    return Ended::Lost(Reason::NetworkDisconnected);
                 }
             }
         }
-    };
-    if reason != Reason::ClientDisconnected {
-        let _ = events.send(SessionEvent::SessionDisconnected { reason });
     }
-    let _ = ws.close(None).await;
 }
 
-/// One response of the server's; `Some` when the session ends.
+/// One response of the server's; `Some` when the socket's life ends.
 fn response(
     msg: lk::signal_response::Message,
     shared: &Arc<Mutex<Shared>>,
     out: &mpsc::WeakUnboundedSender<lk::signal_request::Message>,
     events: &mpsc::UnboundedSender<SessionEvent>,
-) -> Option<Reason> {
+) -> Option<Ended> {
     use lk::signal_response::Message as Resp;
     match msg {
         Resp::TrackPublished(p) => {
@@ -634,20 +732,35 @@ fn response(
         }
         Resp::Leave(l) => {
             tracing::info!(reason = ?l.reason(), action = ?l.action(), "the LiveKit server asked to leave");
-            return Some(match l.reason() {
-                lk::DisconnectReason::ServerShutdown => Reason::ServerShutdown,
-                lk::DisconnectReason::ParticipantRemoved => Reason::ForceDisconnected,
-                lk::DisconnectReason::RoomDeleted | lk::DisconnectReason::RoomClosed => {
-                    Reason::RoomDestroyed
-                }
-                _ => Reason::NetworkDisconnected,
-            });
+            return Some(left(&l));
         }
-        // Pongs, quality, speakers, token refreshes and the rest: nothing a vcall command acts
-        // on.
+        Resp::RefreshToken(token) => {
+            tracing::debug!("the LiveKit server refreshed the token");
+            shared.lock().expect("shared lock").token = token;
+        }
+        // Pongs, quality, speakers and the rest: nothing a vcall command acts on.
         other => tracing::trace!("LiveKit response ignored: {other:?}"),
     }
     None
+}
+
+/// What the server's `leave` means: join again when it asks for a reconnect (or a resume,
+/// which vcall does as a full rejoin) or shuts down; otherwise the session is over.
+fn left(l: &lk::LeaveRequest) -> Ended {
+    use lk::leave_request::Action;
+    let reason = match l.reason() {
+        lk::DisconnectReason::ServerShutdown => Reason::ServerShutdown,
+        lk::DisconnectReason::ParticipantRemoved => Reason::ForceDisconnected,
+        lk::DisconnectReason::RoomDeleted | lk::DisconnectReason::RoomClosed => {
+            Reason::RoomDestroyed
+        }
+        _ => Reason::NetworkDisconnected,
+    };
+    match l.action() {
+        Action::Reconnect | Action::Resume => Ended::Lost(reason),
+        Action::Disconnect if reason == Reason::ServerShutdown => Ended::Lost(reason),
+        Action::Disconnect => Ended::Final(reason),
+    }
 }
 
 /// What a participant update changes, as session events.
@@ -847,6 +960,76 @@ mod tests {
         assert_eq!((c.mid.as_deref(), c.last), (Some("0"), false));
         assert!(pub_rx.try_recv().expect("the publisher's").last);
         assert!(sub_rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_leave_asking_for_a_reconnect_is_joined_again_and_a_disconnect_is_final() {
+        use lk::leave_request::Action;
+        let leave = |action: Action, reason: lk::DisconnectReason| lk::LeaveRequest {
+            action: action as i32,
+            reason: reason as i32,
+            ..Default::default()
+        };
+        let again = |e: Ended| matches!(e, Ended::Lost(_));
+        assert!(again(left(&leave(
+            Action::Reconnect,
+            lk::DisconnectReason::ServerShutdown
+        ))));
+        assert!(again(left(&leave(
+            Action::Resume,
+            lk::DisconnectReason::SignalClose
+        ))));
+        // Older servers say "disconnect" when they shut down: joined again all the same.
+        assert!(again(left(&leave(
+            Action::Disconnect,
+            lk::DisconnectReason::ServerShutdown
+        ))));
+        assert!(matches!(
+            left(&leave(
+                Action::Disconnect,
+                lk::DisconnectReason::ParticipantRemoved
+            )),
+            Ended::Final(Reason::ForceDisconnected)
+        ));
+        assert!(matches!(
+            left(&leave(
+                Action::Disconnect,
+                lk::DisconnectReason::RoomDeleted
+            )),
+            Ended::Final(Reason::RoomDestroyed)
+        ));
+    }
+
+    #[test]
+    fn a_refreshed_token_is_the_one_a_rejoin_uses_and_a_rejoin_starts_afresh() {
+        let shared = Arc::new(Mutex::new(Shared {
+            token: "first".into(),
+            ..Default::default()
+        }));
+        let (out, _out_rx) = mpsc::unbounded_channel();
+        let (events, _events_rx) = mpsc::unbounded_channel();
+        let refresh = lk::signal_response::Message::RefreshToken("second".into());
+        assert!(response(refresh, &shared, &out.downgrade(), &events).is_none());
+        let join = lk::JoinResponse {
+            participant: Some(participant("PA_me", 1, &[])),
+            other_participants: vec![participant("PA_b", 1, &[("TR_b", lk::TrackType::Video)])],
+            ..Default::default()
+        };
+        let mut s = shared.lock().unwrap();
+        s.mids.insert("TR_old".into(), "0".into());
+        let SessionEvent::SessionConnected {
+            streams,
+            connection_count,
+            ..
+        } = s.joined(&join).unwrap()
+        else {
+            panic!("sessionConnected")
+        };
+        assert_eq!(s.token, "second");
+        assert!(s.mids.is_empty() && s.answerer.is_none());
+        assert!(s.candidates.iter().all(Option::is_some));
+        assert_eq!(connection_count, 2);
+        assert_eq!(streams[0].owner, "id-PA_b");
     }
 
     #[test]

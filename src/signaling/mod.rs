@@ -7,7 +7,11 @@ pub mod native;
 pub mod server_url;
 pub mod whip;
 
-use crate::session::{ConnectionId, StreamId};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::session::{ConnectionId, Reason, SessionEvent, StreamId};
 use native::ErrorCode;
 
 /// What can go wrong talking to a signaling server.
@@ -152,6 +156,79 @@ impl Client {
     }
 }
 
+/// How a client joins again after its signaling connection dropped.
+#[derive(Debug, Clone, Copy)]
+pub struct Retries {
+    /// Attempts (0: none; the session ends at once).
+    pub max: u32,
+    /// The longest wait between attempts; the first comes after a quarter second at most,
+    /// and the waits double up to this.
+    pub delay: Duration,
+}
+
+/// The first wait before joining again: a signaling hiccup is over in well under this.
+const FIRST_RETRY: Duration = Duration::from_millis(250);
+
+/// Joins again, as every protocol's client does after its connection was lost for
+/// `reason`: `reconnecting` before each attempt, waits that double up to the limit, then
+/// `reconnected` (the event `attempt` returns beside what it opened) — or, when the attempts
+/// run out or one is refused, `sessionDisconnected` and `None`. Requests sent meanwhile
+/// (`out`) cannot be answered: each goes to `dropped`; one that `is_goodbye` (or the
+/// client going away) ends it all with `None`.
+pub(crate) async fn rejoin<T, M, F, Fut>(
+    retries: Retries,
+    out: &mut mpsc::UnboundedReceiver<M>,
+    is_goodbye: impl Fn(&M) -> bool,
+    mut dropped: impl FnMut(M),
+    events: &mpsc::UnboundedSender<SessionEvent>,
+    reason: Reason,
+    mut attempt: F,
+) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(T, SessionEvent), SignalingError>>,
+{
+    let mut delay = FIRST_RETRY.min(retries.delay);
+    for n in 1..=retries.max {
+        let _ = events.send(SessionEvent::Reconnecting {
+            reason: reason.clone(),
+            attempt: n,
+            max_attempts: retries.max,
+        });
+        let wait = tokio::time::sleep(delay);
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                _ = &mut wait => break,
+                msg = out.recv() => match msg {
+                    Some(m) if !is_goodbye(&m) => dropped(m),
+                    _ => return None,
+                },
+            }
+        }
+        delay = (delay * 2).min(retries.delay);
+        match attempt().await {
+            Ok((opened, reconnected)) => {
+                let _ = events.send(reconnected);
+                return Some(opened);
+            }
+            Err(
+                e @ (SignalingError::Unreachable(_)
+                | SignalingError::Lost(_)
+                | SignalingError::Timeout(_)
+                | SignalingError::Busy(_)
+                | SignalingError::Server(_)),
+            ) => tracing::info!("joining again failed (attempt {n}): {e}"),
+            Err(e) => {
+                tracing::warn!("joining again was refused: {e}");
+                break;
+            }
+        }
+    }
+    let _ = events.send(SessionEvent::SessionDisconnected { reason });
+    None
+}
+
 fn no_moderation() -> SignalingError {
     SignalingError::Usage(
         "moderation needs a vcall server (Janus's VideoRoom kick needs the room secret; WHIP/WHEP has no session; LiveKit's is its server API)".into(),
@@ -172,4 +249,116 @@ pub fn tls_config() -> ureq::tls::TlsConfig {
     ureq::tls::TlsConfig::builder()
         .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tries `rejoin` whose attempts give `results` in turn; what it returned, the events it
+    /// sent, and how long it took (virtual time).
+    async fn rejoined(
+        results: Vec<Result<(), SignalingError>>,
+        goodbye_after: Option<Duration>,
+    ) -> (Option<&'static str>, Vec<SessionEvent>, Duration) {
+        let (tx, mut out) = mpsc::unbounded_channel::<&'static str>();
+        if let Some(after) = goodbye_after {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let _ = tx.send("request");
+                tokio::time::sleep(after).await;
+                let _ = tx.send("goodbye");
+            });
+        }
+        let (events, mut seen) = mpsc::unbounded_channel();
+        let mut results = results.into_iter();
+        let mut dropped = 0;
+        let start = tokio::time::Instant::now();
+        let got = rejoin(
+            Retries {
+                max: 4,
+                delay: Duration::from_secs(1),
+            },
+            &mut out,
+            |m| *m == "goodbye",
+            |_| dropped += 1,
+            &events,
+            Reason::NetworkDisconnected,
+            || {
+                let r = results.next().expect("no more attempts than results");
+                async move {
+                    r.map(|()| {
+                        let back = SessionEvent::SessionDisconnected {
+                            reason: Reason::Other("back".into()),
+                        };
+                        ("socket", back)
+                    })
+                }
+            },
+        )
+        .await;
+        drop(tx);
+        let mut all = Vec::new();
+        while let Ok(e) = seen.try_recv() {
+            all.push(e);
+        }
+        assert!(
+            goodbye_after.is_none() || dropped == 1,
+            "the request before the goodbye"
+        );
+        (got, all, start.elapsed())
+    }
+
+    fn attempts(events: &[SessionEvent]) -> Vec<u32> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                SessionEvent::Reconnecting { attempt, .. } => Some(*attempt),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn joining_again_backs_off_until_an_attempt_succeeds() {
+        let down = || Err(SignalingError::Unreachable("down".into()));
+        let (got, events, took) = rejoined(vec![down(), down(), Ok(())], None).await;
+        assert_eq!(got, Some("socket"));
+        assert_eq!(attempts(&events), [1, 2, 3]);
+        assert!(
+            matches!(events.last(), Some(SessionEvent::SessionDisconnected { reason }) if *reason == Reason::Other("back".into()))
+        );
+        // A quarter second, then doubling up to the limit.
+        assert_eq!(took, Duration::from_millis(250 + 500 + 1000));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refusal_or_the_last_attempt_ends_the_session() {
+        let refused = Err(SignalingError::Auth("expired".into()));
+        let (got, events, _) = rejoined(vec![refused], None).await;
+        assert_eq!((got, attempts(&events)), (None, vec![1]));
+        assert!(
+            matches!(events.last(), Some(SessionEvent::SessionDisconnected { reason }) if *reason == Reason::NetworkDisconnected)
+        );
+        let down = || Err(SignalingError::Lost("closed".into()));
+        let (got, events, _) = rejoined(vec![down(), down(), down(), down()], None).await;
+        assert_eq!((got, attempts(&events)), (None, vec![1, 2, 3, 4]));
+        assert!(matches!(
+            events.last(),
+            Some(SessionEvent::SessionDisconnected { .. })
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_goodbye_while_waiting_ends_it_quietly() {
+        let down = || Err(SignalingError::Unreachable("down".into()));
+        let (got, events, took) = rejoined(vec![down()], Some(Duration::from_millis(400))).await;
+        assert_eq!((got, attempts(&events)), (None, vec![1, 2]));
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, SessionEvent::SessionDisconnected { .. }))
+        );
+        assert_eq!(took, Duration::from_millis(400));
+    }
 }

@@ -330,6 +330,7 @@ impl WhipClient {
                 connection_id: "remote".into(),
                 created_at: now_ms(),
                 path: crate::session::MediaPath::Routed,
+                owner: String::new(),
             }],
         };
         let first = SessionEvent::SessionConnected {
@@ -456,6 +457,7 @@ impl WhipClient {
                 connection_id: "local".into(),
                 created_at: now_ms(),
                 path: crate::session::MediaPath::Routed,
+                owner: String::new(),
             },
         });
         Ok((id, answer))
@@ -530,6 +532,7 @@ impl WhipClient {
                 connection_id: Default::default(),
                 created_at: now_ms(),
                 path: crate::session::MediaPath::Routed,
+                owner: String::new(),
             },
             reason: "resourceGone".into(),
         });

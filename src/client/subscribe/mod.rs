@@ -26,7 +26,7 @@ use crate::client::{Joined, MediaWatch, Purpose, disconnected_failure, join, mat
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::{Network, PeerConfig, PeerState};
 use crate::record::{AUDIO, Container, RecordStats, Recorder, VIDEO};
-use crate::session::{Reason, SessionEvent, Stream, StreamId};
+use crate::session::{Reason, SessionEvent, Stream};
 use crate::signaling::Client;
 
 pub(crate) use recording::{Recording, record_peer};
@@ -276,8 +276,8 @@ struct Subscriber {
     started: Instant,
     /// Between `reconnecting` and `reconnected`: the old connection's failure is expected.
     rejoining: bool,
-    /// After `reconnected`, recordings whose stream has not come back yet, by its id.
-    awaiting: Vec<StreamId>,
+    /// After `reconnected`, recordings whose stream has not come back yet, as it was.
+    awaiting: Vec<Stream>,
     media_watch: MediaWatch,
 }
 
@@ -457,13 +457,15 @@ impl Subscriber {
     async fn on_session_event(&mut self, event: SessionEvent) -> Result<Option<End>, Failure> {
         let json = self.settings.json;
         match event {
-            SessionEvent::StreamCreated { stream } if self.awaiting.contains(&stream.id) => {
-                self.awaiting.retain(|id| id != &stream.id);
+            SessionEvent::StreamCreated { stream }
+                if self.awaiting.iter().any(|a| a.is_again(&stream)) =>
+            {
+                self.awaiting.retain(|a| !a.is_again(&stream));
                 let shared = self.shared.as_ref().expect("made before any recording");
                 if let Some(r) = self
                     .recordings
                     .iter_mut()
-                    .find(|r| r.stream.id == stream.id)
+                    .find(|r| r.stream.is_again(&stream))
                 {
                     r.subscribe_again(shared, &self.peer_config, &self.client, &stream)
                         .await?;
@@ -519,12 +521,12 @@ impl Subscriber {
         self.media_watch = MediaWatch::default();
         self.awaiting.clear();
         for r in self.recordings.iter_mut() {
-            match streams.iter().find(|s| s.id == r.stream.id) {
+            match streams.iter().find(|s| r.stream.is_again(s)) {
                 Some(stream) => {
                     r.subscribe_again(shared, &self.peer_config, &self.client, stream)
                         .await?
                 }
-                None => self.awaiting.push(r.stream.id.clone()),
+                None => self.awaiting.push(r.stream.clone()),
             }
         }
         Ok(())
@@ -559,7 +561,7 @@ impl Subscriber {
             return Ok(None);
         }
         let never_connected = self.recordings.iter().find(|r| {
-            !self.awaiting.contains(&r.stream.id)
+            !self.awaiting.iter().any(|a| a.id == r.stream.id)
                 && *r.peer.state().borrow() == PeerState::New
                 && r.started.elapsed() > CONNECT_LIMIT
         });

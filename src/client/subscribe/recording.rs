@@ -505,6 +505,8 @@ impl Recording {
         tracing::info!(stream = %stream.id, "recording again, into the same output");
         self.peer = Arc::clone(self.direct.as_ref().map_or(shared, |d| &d.shared).peer());
         self.started = Instant::now();
+        // Where ids do not outlive a connection (LiveKit's), it has a new one.
+        self.stream.id = stream.id.clone();
         self.stream.connection_id = stream.connection_id.clone();
         self.set_path(stream.path);
         Ok(())

@@ -53,6 +53,7 @@ fn feed(p: &Publisher) -> Feed {
             connection_id: id.into(),
             created_at: now_ms(),
             path: crate::session::MediaPath::Routed,
+            owner: p.display.clone().unwrap_or_default(),
         },
         mids,
     }
@@ -667,6 +668,7 @@ fn own_stream(me: &str) -> Stream {
         connection_id: me.to_owned().into(),
         created_at: now_ms(),
         path: crate::session::MediaPath::Routed,
+        owner: String::new(),
     }
 }
 

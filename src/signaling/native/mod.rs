@@ -13,8 +13,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::session::{ConnectionId, Reason, SessionEvent, SessionId, StreamId, SubscriptionId};
-use crate::signaling::SignalingError;
 use crate::signaling::server_url::ServerUrl;
+use crate::signaling::{Retries, SignalingError, rejoin};
 
 pub(crate) mod wire;
 
@@ -56,15 +56,9 @@ pub struct Login {
     pub client_data: String,
     /// Limit for each answer.
     pub timeout: Duration,
-    /// Attempts to join again after the connection drops (0: none).
-    pub max_retries: u32,
-    /// The longest wait between attempts; the first comes after a quarter second at most,
-    /// and the waits double up to this.
-    pub retry_delay: Duration,
+    /// Joining again after the connection drops.
+    pub retries: Retries,
 }
-
-/// The first wait before joining again: a signaling hiccup is over in well under this.
-const FIRST_RETRY: Duration = Duration::from_millis(250);
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -215,69 +209,6 @@ async fn serve(
     }
 }
 
-/// Joins again after the connection was lost for `reason`, with backoff; `None` when the
-/// client gave up (and said so with `sessionDisconnected`) or said goodbye meanwhile.
-async fn rejoin(
-    login: &Login,
-    out: &mut mpsc::UnboundedReceiver<ClientMsg>,
-    pending: &Pending,
-    events: &mpsc::UnboundedSender<SessionEvent>,
-    reason: Reason,
-) -> Option<Ws> {
-    let mut delay = FIRST_RETRY.min(login.retry_delay);
-    for attempt in 1..=login.max_retries {
-        let _ = events.send(SessionEvent::Reconnecting {
-            reason: reason.clone(),
-            attempt,
-            max_attempts: login.max_retries,
-        });
-        // Nothing can be answered meanwhile: requests fail at once; a goodbye ends it all.
-        let wait = tokio::time::sleep(delay);
-        tokio::pin!(wait);
-        loop {
-            tokio::select! {
-                _ = &mut wait => break,
-                msg = out.recv() => match msg {
-                    None | Some(ClientMsg::Disconnect) => return None,
-                    Some(_) => pending.lock().expect("pending lock").clear(),
-                },
-            }
-        }
-        delay = (delay * 2).min(login.retry_delay);
-        match open(login).await {
-            Ok((
-                ws,
-                SessionEvent::SessionConnected {
-                    connection,
-                    connection_count,
-                    streams,
-                    ..
-                },
-            )) => {
-                let _ = events.send(SessionEvent::Reconnected {
-                    connection,
-                    connection_count,
-                    streams,
-                });
-                return Some(ws);
-            }
-            Ok(_) => unreachable!("open returns sessionConnected"),
-            Err(
-                e @ (SignalingError::Unreachable(_)
-                | SignalingError::Lost(_)
-                | SignalingError::Timeout(_)
-                | SignalingError::Busy(_)),
-            ) => tracing::info!("joining again failed (attempt {attempt}): {e}"),
-            Err(e) => {
-                tracing::warn!("joining again was refused: {e}");
-                break;
-            }
-        }
-    }
-    let _ = events.send(SessionEvent::SessionDisconnected { reason });
-    None
-}
-
 impl NativeClient {
     /// Opens the socket, sends `connect`, and waits for `sessionConnected`.
     /// Returns the client, the first event, and the receiver of all later events. When the
@@ -308,7 +239,36 @@ impl NativeClient {
                 // Wake every waiter: their requests will not be answered.
                 p.lock().expect("pending lock").clear();
                 let Ended::Lost(reason) = ended else { return };
-                match rejoin(&login, &mut out_rx, &p, &events_tx, reason).await {
+                let again = rejoin(
+                    login.retries,
+                    &mut out_rx,
+                    |m| matches!(m, ClientMsg::Disconnect),
+                    |_| p.lock().expect("pending lock").clear(),
+                    &events_tx,
+                    reason,
+                    || async {
+                        let (ws, first) = open(&login).await?;
+                        let SessionEvent::SessionConnected {
+                            connection,
+                            connection_count,
+                            streams,
+                            ..
+                        } = first
+                        else {
+                            unreachable!("open returns sessionConnected")
+                        };
+                        Ok((
+                            ws,
+                            SessionEvent::Reconnected {
+                                connection,
+                                connection_count,
+                                streams,
+                            },
+                        ))
+                    },
+                )
+                .await;
+                match again {
                     Some(again) => ws = again,
                     None => return,
                 }

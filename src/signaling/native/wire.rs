@@ -363,6 +363,7 @@ impl From<WireStream> for Stream {
                 WirePath::Routed => MediaPath::Routed,
                 WirePath::Direct => MediaPath::Direct,
             },
+            owner: String::new(),
         }
     }
 }
@@ -447,6 +448,7 @@ mod tests {
             connection_id: "c".into(),
             created_at: 9,
             path: MediaPath::Direct,
+            owner: String::new(),
         };
         let sent = serde_json::to_string(&ServerMsg::Event {
             event: Event::stream_path_changed(&stream, &Reason::DirectLost),
