@@ -8,6 +8,7 @@ use crate::media::SourceError;
 use crate::peer::PeerError;
 use crate::record::RecordError;
 use crate::signaling::SignalingError;
+use crate::signaling::negotiate::NegotiationError;
 
 /// Process exit codes. Documented in README.md; each is tested.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +112,15 @@ impl From<SignalingError> for Failure {
             SignalingError::Protocol(_) | SignalingError::Server(_) => Exit::Failure,
         };
         Failure::caused_by(code, e)
+    }
+}
+
+impl From<NegotiationError> for Failure {
+    fn from(e: NegotiationError) -> Failure {
+        match e {
+            NegotiationError::Signaling(e) => e.into(),
+            NegotiationError::Media(e) => e.into(),
+        }
     }
 }
 

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cli;
 pub(crate) mod client;
 pub mod codec;
+pub(crate) mod conditions;
 pub(crate) mod config;
 pub(crate) mod congestion;
 pub(crate) mod demo;

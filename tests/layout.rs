@@ -1,7 +1,7 @@
 //! The code's layout: dependencies between source files run one way. A file's `use crate::`
 //! and `super::` paths name the files it depends on; a cycle among them fails this test, and
 //! so does the shared vocabulary (`src/vocab/`) importing anything of vcall, or a file outside
-//! `src/peer/` using webrtc-rs.
+//! `src/peer/` using webrtc-rs, or a command matching on the protocol.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -177,6 +177,41 @@ fn only_peer_knows_webrtc_rs() {
     assert!(
         knowing.is_empty(),
         "webrtc-rs used outside src/peer/: {knowing:?}"
+    );
+}
+
+#[test]
+fn the_cli_definitions_import_nothing_of_the_commands() {
+    let reaching: Vec<(PathBuf, PathBuf)> = graph()
+        .into_iter()
+        .filter(|(file, _)| file.starts_with("cli"))
+        .flat_map(|(file, deps)| deps.into_iter().map(move |d| (file.clone(), d)))
+        .filter(|(_, dep)| dep.starts_with("client"))
+        .collect();
+    assert!(
+        reaching.is_empty(),
+        "src/cli/ importing src/client/: {reaching:?}"
+    );
+}
+
+#[test]
+fn commands_never_match_on_the_protocol() {
+    let mut all = Vec::new();
+    files(&src().join("client"), &mut all);
+    let matching: Vec<&PathBuf> = all
+        .iter()
+        // `client::join` makes the client the URL names: the one place that sees them.
+        .filter(|f| *f != Path::new("client/mod.rs"))
+        .filter(|f| {
+            let text = std::fs::read_to_string(src().join(f)).expect("source");
+            ["Native", "Janus", "Whip", "LiveKit"]
+                .iter()
+                .any(|p| text.contains(&format!("Client::{p}")))
+        })
+        .collect();
+    assert!(
+        matching.is_empty(),
+        "commands matching on the protocol (signaling/negotiate.rs is the place): {matching:?}"
     );
 }
 

@@ -13,8 +13,8 @@ pub(crate) struct ConnectArgs {
     /// Wait until the session reaches a state, then exit 0: comma-separated conditions on
     /// `streams` and `connections` (others than this one), e.g. 'streams>=2, connections>=3'.
     /// With --timeout, exit 11 when it is not reached in time.
-    #[arg(long, value_name = "CONDITIONS", value_parser = crate::client::conditions::parse_wait_for)]
-    pub(crate) wait_for: Option<crate::client::conditions::WaitFor>,
+    #[arg(long, value_name = "CONDITIONS", value_parser = crate::conditions::parse_wait_for)]
+    pub(crate) wait_for: Option<crate::conditions::WaitFor>,
     /// Leave after this long (e.g. 10s); default: until Ctrl-C.
     #[arg(long, value_parser = parse_duration)]
     pub(crate) duration: Option<Duration>,

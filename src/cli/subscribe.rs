@@ -70,8 +70,8 @@ pub(crate) struct SubscribeArgs {
 
 /// `--expect`'s conditions.
 #[derive(Debug, Clone)]
-pub(crate) struct Expect(pub Vec<crate::client::conditions::Condition>);
+pub(crate) struct Expect(pub Vec<crate::conditions::Condition>);
 
 fn parse_expect(s: &str) -> Result<Expect, String> {
-    crate::client::conditions::parse(s, crate::client::conditions::METRICS).map(Expect)
+    crate::conditions::parse(s, crate::conditions::METRICS).map(Expect)
 }

@@ -42,7 +42,6 @@ struct Outbound {
     peer: Peer,
     /// What comes back on the same connection.
     incoming: mpsc::UnboundedReceiver<RemoteTrack>,
-    offer: String,
     msid: String,
     tracks: TrackPair,
     ssrcs: Ssrcs,
@@ -111,11 +110,9 @@ pub async fn echo_test(
     let janus = matches!(args.conn.url, ServerUrl::Janus(_));
     let ssrcs = Ssrcs::random();
     let tracks = add_tracks(&peer, sources.codecs(), &msid, janus, ssrcs).await?;
-    let offer = peer.create_offer().await?;
     let out = Outbound {
         peer,
         incoming,
-        offer,
         msid,
         tracks,
         ssrcs,
@@ -158,7 +155,8 @@ async fn through_janus(
     back: Back,
     sent: &Progress,
 ) -> Result<(Loop, Recording, Sending), Failure> {
-    let (echo, answer) = EchoTest::start(&janus_options(&args.conn), out.offer).await?;
+    let offer = out.peer.create_offer().await?;
+    let (echo, answer) = EchoTest::start(&janus_options(&args.conn), offer).await?;
     let setup = async {
         out.peer.accept_answer(&answer).await?;
         media_connected(&out.peer).await
@@ -191,11 +189,10 @@ async fn through_vcall(
 ) -> Result<(Loop, Recording, Sending), Failure> {
     let mut joined = join(&args.conn, network, Purpose::Session("echo-test")).await?;
     let looped = async {
-        let (stream_id, answer) = joined
+        let stream_id = joined
             .client
-            .publish(NAME, (true, true), &out.msid, out.offer, None)
+            .publish(&out.peer, NAME, (true, true), &out.msid, None)
             .await?;
-        out.peer.accept_answer(&answer).await?;
         media_connected(&out.peer).await?;
         Ok::<_, Failure>(stream_id)
     }

@@ -5,8 +5,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::client::conditions::Condition;
 use crate::codec::{H264Decoder, OpusDecoder};
+use crate::conditions::Condition;
 use crate::media::{testsrc, tone};
 use crate::record::assemble::Frame;
 use crate::vocab::Codec;

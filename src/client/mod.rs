@@ -1,7 +1,6 @@
 //! The client commands: joining a session, and what each command does once joined.
 
 pub mod adapt;
-pub mod conditions;
 pub mod connect;
 pub mod echo;
 pub mod measure;
@@ -359,63 +358,6 @@ pub fn devices(args: crate::cli::DevicesArgs) -> crate::exit::CmdResult {
     Ok(crate::exit::Exit::Ok)
 }
 
-/// What follows an answer to `offer` on WHIP/WHEP: the candidates gathered after the offer
-/// went out are trickled, and the ICE servers the endpoint named (`Link` headers) are added to
-/// `peer`'s own, for its ICE restarts. Nothing for the other servers.
-pub(crate) async fn after_answer(peer: &Peer, client: &Client, offer: &str) {
-    if let Client::LiveKit(c) = client {
-        // LiveKit's publisher connection: the candidates the server trickles, until it is
-        // connected, the server's last has come, or a few seconds have passed.
-        if let Some(candidates) = c.trickled(livekit::Target::Publisher) {
-            apply_trickled(peer, candidates).await;
-        }
-        return;
-    }
-    let Client::Whip(c) = client else { return };
-    let (local, gathered) = peer.trickle();
-    c.trickle(offer, local, gathered);
-    let offered = c.ice_servers.lock().expect("ice servers lock").clone();
-    if offered.is_empty() {
-        return;
-    }
-    if let Err(e) = peer.add_ice_servers(&offered).await {
-        tracing::warn!("the server's ICE servers could not be used: {e}");
-    }
-}
-
-/// Adds a LiveKit server's trickled candidates to `peer` until it connects, the server's last
-/// candidate has come, or [`TRICKLE_LIMIT`] has passed (a server that trickles nothing, as
-/// vcall serve, whose answers carry every candidate, costs nothing: the peer connects).
-pub(crate) async fn apply_trickled(
-    peer: &Peer,
-    mut candidates: mpsc::UnboundedReceiver<livekit::Candidate>,
-) {
-    let mut state = peer.state();
-    let until = tokio::time::sleep(TRICKLE_LIMIT);
-    tokio::pin!(until);
-    loop {
-        if *state.borrow() == PeerState::Connected {
-            return;
-        }
-        tokio::select! {
-            c = candidates.recv() => {
-                let Some(c) = c else { return };
-                if let Err(e) = peer.add_remote_candidate(&c.candidate, c.mid.as_deref()).await {
-                    tracing::debug!("a trickled candidate was not taken: {e}");
-                }
-                if c.last {
-                    return;
-                }
-            }
-            changed = state.changed() => if changed.is_err() { return },
-            _ = &mut until => return,
-        }
-    }
-}
-
-/// How long a connection takes trickled candidates after its answer.
-const TRICKLE_LIMIT: Duration = Duration::from_secs(5);
-
 /// How long a media path may stay broken (ICE restarts tried meanwhile) before the media
 /// connection counts as failed.
 pub const MEDIA_LOST_LIMIT: Duration = Duration::from_secs(20);
@@ -459,14 +401,7 @@ impl MediaWatch {
         if now >= due {
             self.next_restart = Some(now + RESTART_EVERY);
             tracing::warn!("the media path is broken ({state:?}); restarting ICE");
-            let _exchange = peer.negotiation().await;
-            let restarted = async {
-                let offer = peer.restart_offer().await?;
-                let answer = client.restart_ice(offer).await?;
-                peer.accept_answer(&answer).await?;
-                Ok::<_, Failure>(())
-            };
-            if let Err(e) = restarted.await {
+            if let Err(e) = client.restart_ice(peer).await {
                 tracing::warn!("restarting ICE failed: {e}");
             }
         }

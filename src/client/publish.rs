@@ -14,7 +14,7 @@ use crate::client::adapt::{Adapter, Rates};
 use crate::client::connect::{report_path, report_rejoin};
 use crate::client::progress::Progress;
 use crate::client::stats::{Figures, Monitor, Tracks, stats_ticker};
-use crate::client::{Joined, MediaWatch, Purpose, after_answer, disconnected_failure, join};
+use crate::client::{Joined, MediaWatch, Purpose, disconnected_failure, join};
 use crate::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
 use crate::congestion::{Allocation, Budget, VIDEO_FLOOR_BPS};
 use crate::exit::{CmdResult, Exit, Failure};
@@ -644,17 +644,11 @@ async fn go_live(plan: &Plan, again: Option<&StreamId>) -> Result<Live, Failure>
     let (peer, _tracks) = Peer::new(&plan.peer_config).await?;
     let msid = new_msid();
     let tracks = add_tracks(&peer, plan.codecs, &msid, false, plan.ssrcs).await?;
-    let offer = match plan.client.gathering_wait() {
-        Some(wait) => peer.create_offer_within(wait).await?,
-        None => peer.create_offer().await?,
-    };
     let media = (tracks.1.is_some(), tracks.0.is_some());
-    let (stream_id, answer) = plan
+    let stream_id = plan
         .client
-        .publish(&plan.name, media, &msid, offer.clone(), again)
+        .publish(&peer, &plan.name, media, &msid, again)
         .await?;
-    peer.accept_answer(&answer).await?;
-    after_answer(&peer, &plan.client, &offer).await;
     tracing::info!(stream = %stream_id, "publishing");
     media_connected(&peer).await?;
     Ok(Live {
@@ -667,7 +661,7 @@ async fn go_live(plan: &Plan, again: Option<&StreamId>) -> Result<Live, Failure>
 /// Publishes directly (a peer-to-peer session): the stream is announced, and its media goes
 /// to each subscriber that asks, on a connection of its own.
 async fn go_direct(plan: &Plan, again: Option<&StreamId>) -> Result<StreamId, Failure> {
-    let Client::Native(c) = &plan.client else {
+    let Some(c) = plan.client.peer_to_peer() else {
         return Err(Failure::new(
             Exit::Usage,
             "only a vcall server has peer-to-peer sessions",
@@ -839,10 +833,10 @@ impl Publisher {
             peer_config,
         } = joined;
         let p2p = matches!(first, SessionEvent::SessionConnected { p2p: true, .. });
-        let direct_requests = match &client {
-            Client::Native(c) if p2p => c.direct_requests(),
-            _ => None,
-        };
+        let direct_requests = client
+            .peer_to_peer()
+            .filter(|_| p2p)
+            .and_then(|c| c.direct_requests());
         let plan = Plan {
             client,
             peer_config,
@@ -1126,7 +1120,7 @@ async fn serve_direct(
     outlets: &mut Outlets,
     sending: &Sending,
 ) -> Result<(), Failure> {
-    let Client::Native(c) = &plan.client else {
+    let Some(c) = plan.client.peer_to_peer() else {
         return Ok(());
     };
     match req {

@@ -19,9 +19,8 @@ use prost::Message as _;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use super::janus::videoroom::Answerer;
 use super::server_url::ServerUrl;
-use super::{Retries, SignalingError, rejoin};
+use super::{Answerer, Retries, SignalingError, rejoin};
 use crate::session::{Connection, MediaPath, Reason, SessionEvent, Stream, StreamId, now_ms};
 
 /// How long the server has to answer `add_track` and an offer, and to offer a track asked for.
@@ -397,6 +396,16 @@ impl LiveKitClient {
             lk::UpdateSubscription {
                 track_sids: vec![stream.to_string()],
                 subscribe: true,
+                ..Default::default()
+            },
+        ))?;
+        // The best picture the path carries: from a simulcast publisher, the server forwards
+        // the highest layer this connection's estimate allows.
+        self.send(lk::signal_request::Message::TrackSetting(
+            lk::UpdateTrackSettings {
+                track_sids: vec![stream.to_string()],
+                disabled: false,
+                quality: lk::VideoQuality::High as i32,
                 ..Default::default()
             },
         ))?;

@@ -4,6 +4,7 @@
 pub mod janus;
 pub mod livekit;
 pub mod native;
+pub mod negotiate;
 pub mod server_url;
 pub mod whip;
 
@@ -73,45 +74,12 @@ pub enum Client {
 }
 
 impl Client {
-    /// Publishes with `offer`, whose tracks carry the media stream id `msid`; returns the
-    /// stream id and the server's answer. `again`: the id the stream had before the client
-    /// joined again (kept where the server can).
-    pub async fn publish(
-        &self,
-        name: &str,
-        media: (bool, bool),
-        msid: &str,
-        offer: String,
-        again: Option<&StreamId>,
-    ) -> Result<(StreamId, String), SignalingError> {
+    /// The client of a server whose sessions may carry media directly between clients
+    /// (peer-to-peer streams, offered by their subscribers): only vcall's own.
+    pub fn peer_to_peer(&self) -> Option<&native::NativeClient> {
         match self {
-            Client::Native(c) => c.publish(name, media, msid, offer, again).await,
-            Client::Janus(c) => c.publish(name, offer).await,
-            Client::Whip(c) => c.publish(name, media, offer).await,
-            Client::LiveKit(c) => c.publish(name, media, offer).await,
-        }
-    }
-
-    /// How long an offer waits for ICE gathering before it goes: `None`, until it completes
-    /// (one message carries every candidate); WHIP/WHEP take the late ones trickled.
-    pub fn gathering_wait(&self) -> Option<std::time::Duration> {
-        match self {
-            Client::Whip(_) => Some(whip::TRICKLE_AFTER),
-            Client::Native(_) | Client::Janus(_) | Client::LiveKit(_) => None,
-        }
-    }
-
-    /// Restarts ICE on the media connection with `offer`; returns the answer.
-    pub async fn restart_ice(&self, offer: String) -> Result<String, SignalingError> {
-        match self {
-            Client::Native(c) => c.restart_ice(offer).await,
-            Client::Janus(_) => Err(SignalingError::Usage(
-                "ICE restarts are not implemented against Janus".into(),
-            )),
-            Client::Whip(c) => c.restart_ice(offer).await,
-            Client::LiveKit(_) => Err(SignalingError::Usage(
-                "ICE restarts are not implemented against LiveKit".into(),
-            )),
+            Client::Native(c) => Some(c),
+            Client::Janus(_) | Client::Whip(_) | Client::LiveKit(_) => None,
         }
     }
 
@@ -155,6 +123,14 @@ impl Client {
         }
     }
 }
+
+/// Answers an offer the far end makes on a connection of the caller's (Janus's subscriber
+/// connection, LiveKit's).
+pub type Answerer = std::sync::Arc<
+    dyn Fn(String) -> futures_util::future::BoxFuture<'static, Result<String, String>>
+        + Send
+        + Sync,
+>;
 
 /// How a client joins again after its signaling connection dropped.
 #[derive(Debug, Clone, Copy)]

@@ -16,13 +16,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::cli::{OutFormat, SubscribeArgs};
-use crate::client::conditions::Condition;
 use crate::client::connect::{report_path, report_rejoin};
 use crate::client::measure::Measurements;
 use crate::client::output::Sink;
 use crate::client::progress::Progress;
 use crate::client::stats::stats_ticker;
 use crate::client::{Joined, MediaWatch, Purpose, disconnected_failure, join, match_stream};
+use crate::conditions::Condition;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::{Network, PeerConfig, PeerState};
 use crate::record::{AUDIO, Container, RecordStats, Recorder, VIDEO};

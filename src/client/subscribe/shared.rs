@@ -7,14 +7,12 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use crate::client::after_answer;
 use crate::exit::Failure;
 use crate::peer::{KeyframeRequester, Peer, PeerConfig, RemoteTrack};
 use crate::session::StreamId;
 use crate::signaling::Client;
-use crate::signaling::janus::videoroom::Answerer;
 use crate::signaling::native::Via;
-use crate::vocab::{Codec, Kind, Rtp};
+use crate::vocab::{Codec, Rtp};
 
 /// One stream of packets as a recording takes it: one SSRC in one section.
 pub(crate) struct Incoming {
@@ -105,97 +103,18 @@ impl SharedPeer {
         }
     }
 
-    /// Subscribes to `stream` over this connection: with the native server, an offer with a
-    /// receive-only section for each kind, which the server (or, `via` direct, the
-    /// publisher) answers; with Janus, through its multistream subscriber, which offers and
-    /// is answered here. The tracks that come are handed to `feed`.
+    /// Subscribes to `stream` over this connection (`via` the server, or a vcall session's
+    /// direct stream from its publisher); the tracks that come are handed to `feed`.
     pub(crate) async fn subscribe(
         &self,
         client: &Client,
         stream: &StreamId,
-        (audio, video): (bool, bool),
+        kinds: (bool, bool),
         feed: &mpsc::UnboundedSender<Incoming>,
         via: Via,
     ) -> Result<(), Failure> {
-        match client {
-            Client::Native(c) => {
-                self.offer_to_receive((audio, video), feed, client, |offer| async move {
-                    Ok(c.subscribe(stream, (audio, video), offer, via).await?.1)
-                })
-                .await
-            }
-            Client::Janus(c) => {
-                let mids = c.subscribe(stream, audio, video, self.answerer()).await?;
-                self.route(&mids, feed);
-                Ok(())
-            }
-            Client::LiveKit(c) => {
-                // The subscriber connection takes every candidate the server trickles for it.
-                if let Some(mut candidates) =
-                    c.trickled(crate::signaling::livekit::Target::Subscriber)
-                {
-                    let peer = Arc::clone(&self.peer);
-                    tokio::spawn(async move {
-                        while let Some(c) = candidates.recv().await {
-                            let _ = peer
-                                .add_remote_candidate(&c.candidate, c.mid.as_deref())
-                                .await;
-                        }
-                    });
-                }
-                let mids = c.subscribe(stream, self.answerer()).await?;
-                self.route(&mids, feed);
-                Ok(())
-            }
-            Client::Whip(c) => {
-                self.offer_to_receive((audio, video), feed, client, |offer| async move {
-                    Ok(c.offer(offer).await?.1)
-                })
-                .await
-            }
-        }
-    }
-
-    /// Answers the far end's offers on this connection (Janus's, LiveKit's), one exchange at
-    /// a time.
-    fn answerer(&self) -> Answerer {
-        let peer = Arc::clone(&self.peer);
-        Arc::new(move |offer: String| {
-            let peer = Arc::clone(&peer);
-            Box::pin(async move {
-                let _exchange = peer.negotiation().await;
-                peer.accept_offer(&offer).await.map_err(|e| e.to_string())
-            })
-        })
-    }
-
-    /// Offers receive-only sections for the kinds asked for (as `client` wants its offers),
-    /// routes them to `feed`, applies the answer that `ask` gets for the offer from the far
-    /// end, and does what follows an answer there.
-    async fn offer_to_receive<F, Fut>(
-        &self,
-        (audio, video): (bool, bool),
-        feed: &mpsc::UnboundedSender<Incoming>,
-        client: &Client,
-        ask: F,
-    ) -> Result<(), Failure>
-    where
-        F: FnOnce(String) -> Fut,
-        Fut: std::future::Future<Output = Result<String, Failure>>,
-    {
-        let kinds: Vec<Kind> = [(audio, Kind::Audio), (video, Kind::Video)]
-            .into_iter()
-            .filter_map(|(wanted, k)| wanted.then_some(k))
-            .collect();
-        let _exchange = self.peer.negotiation().await;
-        let (offer, mids) = self
-            .peer
-            .offer_to_receive_within(&kinds, client.gathering_wait())
-            .await?;
+        let mids = client.subscribe(&self.peer, stream, kinds, via).await?;
         self.route(&mids, feed);
-        let answer = ask(offer.clone()).await?;
-        self.peer.accept_answer(&answer).await?;
-        after_answer(&self.peer, client, &offer).await;
         Ok(())
     }
 

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use super::videoroom_api::{Create, JanusId, Join, Publisher, Request, RoomData, SubscribeStream};
 use super::{Handle, Incoming, JanusOptions, JanusSession, Jsep, sdp_of};
 use crate::session::{Connection, SessionEvent, Stream, StreamId, now_ms};
+use crate::signaling::Answerer;
 use crate::signaling::SignalingError;
 
 const PLUGIN: &str = "janus.plugin.videoroom";
@@ -335,13 +336,6 @@ impl VideoRoomClient {
         self.session.destroy().await;
     }
 }
-
-/// Answers an offer Janus makes on the subscriber's peer connection (the caller's).
-pub type Answerer = Arc<
-    dyn Fn(String) -> futures_util::future::BoxFuture<'static, Result<String, String>>
-        + Send
-        + Sync,
->;
 
 /// How long a subscription waits for Janus's offer (it postpones one while another is
 /// unanswered).
