@@ -90,7 +90,11 @@ impl std::fmt::Display for Failure {
         }
         let mut next = self.cause.as_deref().map(|e| e as &(dyn Error + 'static));
         while let Some(e) = next {
-            parts.push(e.to_string());
+            // An error whose message already ends with its source's is not said twice.
+            let text = e.to_string();
+            if !parts.last().is_some_and(|p| p.ends_with(&text)) {
+                parts.push(text);
+            }
             next = e.source();
         }
         f.write_str(&parts.join(": "))

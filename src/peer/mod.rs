@@ -59,16 +59,47 @@ use crate::vocab::{Codec, Kind, Rtp};
 /// What can go wrong with a peer connection.
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
+    /// The WebRTC stack's own error, kept whole (and said in the message, so a log line
+    /// that prints only this error loses nothing).
     #[error("WebRTC: {0}")]
-    WebRtc(String),
+    WebRtc(#[source] webrtc::error::Error),
     #[error("ICE gathering did not complete within {0:?}")]
     GatheringTimeout(Duration),
     #[error("the remote description is not valid SDP: {0}")]
-    BadSdp(String),
+    BadSdp(#[source] webrtc::error::Error),
+    #[error("the remote candidate {candidate:?} is not valid: {source}")]
+    BadCandidate {
+        candidate: String,
+        #[source]
+        source: webrtc::error::Error,
+    },
+    #[error("no UDP port free in {lo}-{hi} (--udp-ports) on {ip}")]
+    NoFreePort { lo: u16, hi: u16, ip: IpAddr },
+    /// It ended failed (or closed) before it connected.
+    #[error("ICE/DTLS connection failed")]
+    Failed,
+    #[error("the peer connection closed")]
+    Closed,
+    #[error("ICE/DTLS connection not established within {0:?}")]
+    ConnectTimeout(Duration),
+    #[error("{0} was not negotiated")]
+    NotNegotiated(&'static str),
+    /// Something the WebRTC stack should always give was missing.
+    #[error("the WebRTC stack gave no {0}")]
+    Missing(&'static str),
 }
 
-fn webrtc_err(e: impl std::fmt::Display) -> PeerError {
-    PeerError::WebRtc(e.to_string())
+fn webrtc_err(e: webrtc::error::Error) -> PeerError {
+    PeerError::WebRtc(e)
+}
+
+/// Whether another socket holds `port` on `ip` (webrtc-rs logs a failed bind and reports
+/// only that it has no socket, so the port is asked of the system directly).
+fn port_taken(ip: IpAddr, port: u16) -> bool {
+    matches!(
+        std::net::UdpSocket::bind((ip, port)),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse
+    )
 }
 
 /// What webrtc-rs needs to know of a codec.
@@ -552,23 +583,20 @@ impl Peer {
         let start = rand::random::<u32>() % span;
         for i in 0..span {
             let port = lo + ((start + i) % span) as u16;
-            // A port another socket holds: webrtc-rs says so, or (having logged the bind
-            // error) that it has no socket at all.
+            if port_taken(config.bind_ip, port) {
+                continue;
+            }
             match Peer::on_port(config, port).await {
-                Err(PeerError::WebRtc(e))
-                    if ["in use", "no udp_sockets"]
-                        .iter()
-                        .any(|taken| e.to_lowercase().contains(taken)) =>
-                {
-                    continue;
-                }
+                // Taken between the question and webrtc-rs's bind.
+                Err(_) if port_taken(config.bind_ip, port) => continue,
                 made => return made,
             }
         }
-        Err(PeerError::WebRtc(format!(
-            "no UDP port free in {lo}-{hi} (--udp-ports) on {}",
-            config.bind_ip
-        )))
+        Err(PeerError::NoFreePort {
+            lo,
+            hi,
+            ip: config.bind_ip,
+        })
     }
 
     async fn on_port(
@@ -715,7 +743,7 @@ impl Peer {
         let mut mids = Vec::new();
         for t in transceivers {
             let mid = t.mid().await.map_err(webrtc_err)?;
-            mids.push(mid.ok_or_else(|| PeerError::WebRtc("a new section got no mid".into()))?);
+            mids.push(mid.ok_or(PeerError::Missing("mid for a new section"))?);
         }
         Ok((offer, mids))
     }
@@ -792,7 +820,7 @@ impl Peer {
             .sender()
             .await
             .map_err(webrtc_err)?
-            .ok_or_else(|| PeerError::WebRtc("a send section without a sender".into()))?;
+            .ok_or(PeerError::Missing("sender for a send section"))?;
         Ok(LocalTrack {
             codec,
             ssrc,
@@ -857,12 +885,11 @@ impl Peer {
 
     /// Applies a remote offer and returns the complete answer SDP.
     pub(crate) async fn accept_offer(&self, sdp: &str) -> Result<String, PeerError> {
-        let offer = RTCSessionDescription::offer(sdp.to_owned())
-            .map_err(|e| PeerError::BadSdp(e.to_string()))?;
+        let offer = RTCSessionDescription::offer(sdp.to_owned()).map_err(PeerError::BadSdp)?;
         self.pc
             .set_remote_description(offer)
             .await
-            .map_err(|e| PeerError::BadSdp(e.to_string()))?;
+            .map_err(PeerError::BadSdp)?;
         let answer = self.pc.create_answer(None).await.map_err(webrtc_err)?;
         self.pc
             .set_local_description(answer)
@@ -873,12 +900,11 @@ impl Peer {
 
     /// Applies the remote answer to our offer.
     pub(crate) async fn accept_answer(&self, sdp: &str) -> Result<(), PeerError> {
-        let answer = RTCSessionDescription::answer(sdp.to_owned())
-            .map_err(|e| PeerError::BadSdp(e.to_string()))?;
+        let answer = RTCSessionDescription::answer(sdp.to_owned()).map_err(PeerError::BadSdp)?;
         self.pc
             .set_remote_description(answer)
             .await
-            .map_err(|e| PeerError::BadSdp(e.to_string()))
+            .map_err(PeerError::BadSdp)
     }
 
     async fn local_sdp(&self) -> Result<String, PeerError> {
@@ -886,7 +912,7 @@ impl Peer {
         tokio::time::timeout(GATHER_TIMEOUT, gathered.wait_for(|g| *g))
             .await
             .map_err(|_| PeerError::GatheringTimeout(GATHER_TIMEOUT))?
-            .map_err(webrtc_err)?;
+            .map_err(|_| PeerError::Closed)?;
         self.current_sdp().await
     }
 
@@ -896,7 +922,7 @@ impl Peer {
             .pc
             .local_description()
             .await
-            .ok_or_else(|| PeerError::WebRtc("no local description".into()))?;
+            .ok_or(PeerError::Missing("local description"))?;
         Ok(match self.public_ip {
             Some(ip) => advertise(&desc.sdp, ip),
             None => desc.sdp,
@@ -919,7 +945,10 @@ impl Peer {
         self.pc
             .add_ice_candidate(init)
             .await
-            .map_err(|e| PeerError::BadSdp(format!("candidate {candidate:?}: {e}")))
+            .map_err(|source| PeerError::BadCandidate {
+                candidate: candidate.to_owned(),
+                source,
+            })
     }
 
     /// Adds STUN/TURN servers (vcall's form, as `--ice-server` takes them) to the ones it was
@@ -957,13 +986,9 @@ impl Peer {
         .await;
         match res {
             Ok(Ok(s)) if *s == PeerState::Connected => Ok(()),
-            Ok(Ok(s)) => Err(PeerError::WebRtc(
-                format!("ICE/DTLS connection {:?}", *s).to_lowercase(),
-            )),
-            Ok(Err(_)) => Err(PeerError::WebRtc("peer connection dropped".into())),
-            Err(_) => Err(PeerError::WebRtc(format!(
-                "ICE/DTLS connection not established within {limit:?}"
-            ))),
+            Ok(Ok(_)) => Err(PeerError::Failed),
+            Ok(Err(_)) => Err(PeerError::Closed),
+            Err(_) => Err(PeerError::ConnectTimeout(limit)),
         }
     }
 
@@ -1180,7 +1205,7 @@ impl LocalTrack {
                         .eq_ignore_ascii_case(self.codec.mime())
                 })
                 .map(|c| c.payload_type)
-                .ok_or_else(|| PeerError::WebRtc(format!("{:?} was not negotiated", self.codec)))?;
+                .ok_or(PeerError::NotNegotiated(self.codec.mime()))?;
             self.payload_type.store(pt, Ordering::Relaxed);
         }
         rtp.0.header.ssrc = self.ssrc;
@@ -1320,6 +1345,27 @@ impl KeyframeRequester {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stacks_error_is_kept_and_said_once() {
+        use std::error::Error as _;
+        let e = PeerError::BadCandidate {
+            candidate: "1 1 udp".into(),
+            source: webrtc::error::Error::Other("no address".into()),
+        };
+        assert!(e.source().is_some(), "the cause is kept");
+        assert_eq!(
+            crate::exit::Failure::from(e).to_string(),
+            "the remote candidate \"1 1 udp\" is not valid: no address"
+        );
+    }
+
+    #[test]
+    fn a_port_another_socket_holds_is_taken() {
+        let held = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let ip = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+        assert!(port_taken(ip, held.local_addr().unwrap().port()));
+    }
 
     #[test]
     fn a_port_range_skips_the_ports_other_sockets_hold() {
