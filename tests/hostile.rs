@@ -138,3 +138,38 @@ fn list_streams(url: &str) -> std::process::Command {
     ]);
     c
 }
+
+#[test]
+fn a_server_without_a_free_udp_port_says_it_failed_not_that_the_offer_was_bad() {
+    // The server's one media port, held by someone else.
+    let held = std::net::UdpSocket::bind("127.0.0.1:0").expect("a port");
+    let port = held.local_addr().expect("its address").port();
+    let range = format!("{port}-{port}");
+    let (_server, url) = serve_process("127.0.0.1:0", &["--udp-ports", &range]);
+    let session = fixed_session("no-port");
+    let token = fixed_token(&session, vcall::auth::Role::Publisher);
+    let mut publish = publish_args("2s");
+    publish.extend(["--timeout", "10s"]);
+    // Natively: the server's failure (exit 1), its reason as it gave it.
+    let mut c = vcall();
+    c.args(&publish)
+        .args(["--url", &url, "--session", &session, "--token", &token]);
+    let (code, _, err) = run(c);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("the server failed"), "{err}");
+    assert!(
+        err.contains(&format!("no UDP port free in {range}")),
+        "{err}"
+    );
+    // Over WHIP: a 500 with the reason, not a 406 that blames the offer.
+    let whip = format!(
+        "whip+{}/whip/{session}",
+        url.replacen("ws://", "http://", 1)
+    );
+    let mut c = vcall();
+    c.args(&publish).args(["--url", &whip, "--token", &token]);
+    let (code, _, err) = run(c);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no UDP port free"), "{err}");
+    drop(held);
+}

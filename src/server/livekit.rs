@@ -283,7 +283,7 @@ enum Done {
     /// The publisher connection's answer to the offer numbered `id`.
     PublisherAnswer {
         id: u32,
-        result: Result<String, String>,
+        result: Result<String, crate::peer::PeerError>,
     },
     /// The core's reply to a subscribe: the server's offer of the stream's tracks.
     Subscribed {

@@ -33,13 +33,13 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, mpsc};
 
 use crate::auth::{SessionProps, unix_now};
-use crate::peer::{Network, Peer, PeerConfig, PeerState, RemoteTrack};
+use crate::peer::{Network, Peer, PeerConfig, PeerError, PeerState, RemoteTrack};
 use crate::session::{Reason, SessionId, StreamId, SubscriptionId, now_ms};
 use crate::signaling::native::wire::{WireConnection, WireStream};
 use crate::signaling::native::{ClientMsg, ErrorCode, ServerMsg};
 use crate::vocab::Kind;
 use forward::{Hub, Subscription};
-use room::{Core, Input, Output, SockId};
+use room::{AnswerError, Core, Input, Output, SockId};
 use tls::ClientAddr;
 
 /// How the server runs.
@@ -329,9 +329,9 @@ impl Shared {
                     let result = match media {
                         Some(peer) => {
                             let _exchange = peer.negotiation().await;
-                            peer.accept_offer(&sdp).await.map_err(|e| e.to_string())
+                            peer.accept_offer(&sdp).await.map_err(AnswerError::from)
                         }
-                        None => Err("there is no media connection to restart".into()),
+                        None => Err(AnswerError::NoConnection("restart")),
                     };
                     this.feed(Input::Answered { sock, result });
                 });
@@ -362,7 +362,7 @@ impl Shared {
 
     /// The socket's peer connection, made at its first offer: its remote tracks go to the
     /// publishes waiting for them, its failure ends the connection's media.
-    async fn media_for(self: &Arc<Self>, sock: SockId) -> Result<Arc<Peer>, String> {
+    async fn media_for(self: &Arc<Self>, sock: SockId) -> Result<Arc<Peer>, PeerError> {
         if let Some(m) = self.tables.lock().expect("tables lock").media.get(&sock) {
             return Ok(Arc::clone(&m.peer));
         }
@@ -385,7 +385,7 @@ impl Shared {
 
     /// The socket's subscriber connection (LiveKit's second peer connection, on which the
     /// server offers), made when first needed.
-    async fn subscriber_media(self: &Arc<Self>, sock: SockId) -> Result<Arc<Peer>, String> {
+    async fn subscriber_media(self: &Arc<Self>, sock: SockId) -> Result<Arc<Peer>, PeerError> {
         if let Some(peer) = self
             .tables
             .lock()
@@ -405,7 +405,7 @@ impl Shared {
     async fn new_peer(
         self: &Arc<Self>,
         sock: SockId,
-    ) -> Result<(Arc<Peer>, mpsc::UnboundedReceiver<RemoteTrack>), String> {
+    ) -> Result<(Arc<Peer>, mpsc::UnboundedReceiver<RemoteTrack>), PeerError> {
         let config = PeerConfig {
             ports: self.config.udp_ports,
             public_ip: self.config.public_ip,
@@ -416,7 +416,7 @@ impl Shared {
             relay_only: false,
             send_rate: crate::peer::SendRate::default(),
         };
-        let (peer, tracks) = Peer::new(&config).await.map_err(|e| e.to_string())?;
+        let (peer, tracks) = Peer::new(&config).await?;
         let peer = Arc::new(peer);
         let (this, mut state) = (Arc::clone(self), peer.state());
         tokio::spawn(async move {
@@ -430,10 +430,10 @@ impl Shared {
 
     /// Answers an offer on the socket's peer connection outside the core: a LiveKit
     /// client's publisher connection, whose publishes the core was told of first.
-    async fn answer_offer(self: &Arc<Self>, sock: SockId, sdp: &str) -> Result<String, String> {
+    async fn answer_offer(self: &Arc<Self>, sock: SockId, sdp: &str) -> Result<String, PeerError> {
         let peer = self.media_for(sock).await?;
         let _exchange = peer.negotiation().await;
-        peer.accept_offer(sdp).await.map_err(|e| e.to_string())
+        peer.accept_offer(sdp).await
     }
 
     /// A remote track goes to the publish that waits for its media stream id; once a publish
@@ -515,9 +515,10 @@ impl Shared {
                 // Its offer is answered outside the core, once it is told (LiveKit's).
                 return Ok(String::new());
             }
-            peer.accept_offer(&sdp).await.map_err(|e| e.to_string())
+            peer.accept_offer(&sdp).await
         }
-        .await;
+        .await
+        .map_err(AnswerError::from);
         self.feed(Input::Answered { sock, result });
     }
 
@@ -548,7 +549,7 @@ impl Shared {
                     Subscription::offer(peer, named, counter).await
                 }
             }
-            .map_err(|e| e.to_string())
+            .map_err(AnswerError::from)
         }
         .await;
         match made {

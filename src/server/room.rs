@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::auth::{AuthError, KeyPair, Role};
+use crate::peer::PeerError;
 use crate::session::{
     Connection, ConnectionId, MediaPath, Reason, SessionId, Stream, StreamId, SubscriptionId,
 };
@@ -31,6 +32,30 @@ pub(crate) const P2P_CLIENTS: usize = 2;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct SockId(pub u64);
 
+/// Why the server did not answer a connection's offer: the offer's fault (nothing the server
+/// can take), or the server's own (no UDP port free, gathering stuck, its media connection
+/// gone), each told to the client as what it is, with its causes.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum AnswerError {
+    #[error(transparent)]
+    Media(#[from] PeerError),
+    #[error("there is no media connection to {0}")]
+    NoConnection(&'static str),
+}
+
+impl AnswerError {
+    /// The code the client is told: `media` when its offer was at fault, `internal` when
+    /// the server was.
+    fn code(&self) -> ErrorCode {
+        match self {
+            AnswerError::Media(
+                PeerError::BadSdp(_) | PeerError::BadCandidate { .. } | PeerError::NotNegotiated(_),
+            ) => ErrorCode::Media,
+            AnswerError::Media(_) | AnswerError::NoConnection(_) => ErrorCode::Internal,
+        }
+    }
+}
+
 /// What happened, as the driver tells it.
 #[derive(Debug)]
 pub(crate) enum Input {
@@ -47,7 +72,7 @@ pub(crate) enum Input {
     /// connection on the server, or could not be.
     Answered {
         sock: SockId,
-        result: Result<String, String>,
+        result: Result<String, AnswerError>,
     },
     /// Every track of a published stream arrived.
     PublishMedia { stream: StreamId },
@@ -911,7 +936,7 @@ impl Core {
     /// The connection's exchange is over: the client gets the answer (even when what it was
     /// for has ended meanwhile, so both peer connections stay in step) and the next waiting
     /// publish or subscribe starts.
-    fn answered(&mut self, sock: SockId, result: Result<String, String>, now: u64) {
+    fn answered(&mut self, sock: SockId, result: Result<String, AnswerError>, now: u64) {
         let Some(Some((session, conn))) = self.socks.get(&sock).cloned() else {
             return;
         };
@@ -945,7 +970,7 @@ impl Core {
                 }
             }
             (Negotiation::Publish { req, stream }, Err(e)) => {
-                self.send(sock, error(Some(req), ErrorCode::Media, e));
+                self.send(sock, error(Some(req), e.code(), e.to_string()));
                 // A direct stream that could not be routed ends as any stream whose media
                 // stopped; one nobody saw yet goes quietly.
                 let visible = self
@@ -986,14 +1011,14 @@ impl Core {
             }
             (Negotiation::Subscribe { req, sub, .. }, Err(e)) => {
                 self.subs.remove(&sub);
-                self.send(sock, error(Some(req), ErrorCode::Media, e));
+                self.send(sock, error(Some(req), e.code(), e.to_string()));
                 self.out.push(Output::EndSubscription { sub });
             }
             (Negotiation::RestartIce { req }, Ok(sdp)) => {
                 self.send(sock, ServerMsg::IceRestarted { req, sdp });
             }
             (Negotiation::RestartIce { req }, Err(e)) => {
-                self.send(sock, error(Some(req), ErrorCode::Media, e));
+                self.send(sock, error(Some(req), e.code(), e.to_string()));
             }
         }
         self.next_exchange(&session, &conn, sock, now);
@@ -1535,10 +1560,10 @@ mod tests {
             stream
         }
 
-        fn answered(&mut self, sock: u64, result: Result<&str, &str>) -> Vec<Output> {
+        fn answered(&mut self, sock: u64, result: Result<&str, AnswerError>) -> Vec<Output> {
             self.input(Input::Answered {
                 sock: SockId(sock),
-                result: result.map(str::to_owned).map_err(str::to_owned),
+                result: result.map(str::to_owned),
             })
         }
 
@@ -1710,7 +1735,7 @@ mod tests {
                 sdp: "x".into(),
             },
         );
-        let out = h.answered(1, Err("bad offer"));
+        let out = h.answered(1, Err(PeerError::NotNegotiated("video/AV1").into()));
         assert_eq!(error_code(&out, SockId(1)), Some(ErrorCode::Media));
     }
 
@@ -2079,12 +2104,37 @@ mod tests {
             panic!("{out:?}");
         };
         let stream = stream.clone();
-        let out = h.answered(1, Err("bad sdp"));
+        let out = h.answered(1, Err(PeerError::NotNegotiated("video/AV1").into()));
         assert_eq!(
             msgs(&out, SockId(1)),
-            [error(Some(7), ErrorCode::Media, "bad sdp")]
+            [error(
+                Some(7),
+                ErrorCode::Media,
+                "video/AV1 was not negotiated"
+            )]
         );
         assert!(out.contains(&Output::EndStream { stream }));
+    }
+
+    #[test]
+    fn a_failure_of_the_servers_own_is_internal_not_the_offers_fault() {
+        let mut h = harness();
+        h.join(1, Role::Publisher);
+        h.msg(1, publish(7));
+        let no_port = PeerError::NoFreePort {
+            lo: 40000,
+            hi: 40000,
+            ip: std::net::Ipv4Addr::LOCALHOST.into(),
+        };
+        let out = h.answered(1, Err(no_port.into()));
+        assert_eq!(
+            msgs(&out, SockId(1)),
+            [error(
+                Some(7),
+                ErrorCode::Internal,
+                "no UDP port free in 40000-40000 (--udp-ports) on 127.0.0.1"
+            )]
+        );
     }
 
     #[test]
@@ -2545,7 +2595,7 @@ mod tests {
                         Op::Close(n) => Input::Closed { sock: sock(n), reason: Reason::ClientDisconnected },
                         Op::Answer(n, ok) => Input::Answered {
                             sock: sock(n),
-                            result: if ok { Ok("answer".into()) } else { Err("no".into()) },
+                            result: if ok { Ok("answer".into()) } else { Err(AnswerError::Media(PeerError::Closed)) },
                         },
                         Op::Media(i) => Input::PublishMedia { stream: (pick(&streams, i)).into() },
                         Op::MediaFailed(n) => Input::MediaFailed { sock: sock(n) },

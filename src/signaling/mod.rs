@@ -56,7 +56,8 @@ impl SignalingError {
             ErrorCode::VersionUnsupported | ErrorCode::BadRequest | ErrorCode::ConnectTimeout => {
                 SignalingError::Protocol(message)
             }
-            ErrorCode::Media | ErrorCode::Internal => SignalingError::Refused(message),
+            ErrorCode::Media => SignalingError::Refused(message),
+            ErrorCode::Internal => SignalingError::Server(message),
             ErrorCode::TooManyConnections | ErrorCode::SessionFull => SignalingError::Busy(message),
         }
     }
