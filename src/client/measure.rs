@@ -2,6 +2,7 @@
 //! counts, freezes, packet loss for any source; latency, lost frames and A/V offset from the
 //! marks vcall's test pattern and tone carry. A metric that cannot be measured says why.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -11,12 +12,88 @@ use crate::media::{testsrc, tone};
 use crate::record::assemble::Frame;
 use crate::vocab::Codec;
 
-/// The `p` quantile (0..=1) of `values`, nearest rank; `None` when there are none.
-fn percentile(values: &[f64], p: f64) -> Option<f64> {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    (!sorted.is_empty()).then(|| sorted[((sorted.len() - 1) as f64 * p).round() as usize])
+/// Latencies as a histogram of a fixed size, so a call of any length (or hundreds of streams
+/// at once) keeps the same few kilobytes: buckets 1 % wide from 0.1 ms up to 10 minutes, the
+/// smallest and largest kept exactly. A quantile is the upper edge of the bucket its rank
+/// falls in (clamped to what was seen): within 1 % of the exact value.
+#[derive(Debug, Clone, Default)]
+pub struct Latencies {
+    counts: Vec<u64>,
+    n: u64,
+    min: f64,
+    max: f64,
 }
+
+/// The lowest bucket's upper edge, ms; everything at or below it (clock steps included)
+/// counts there.
+const LATENCY_FLOOR_MS: f64 = 0.1;
+/// Each bucket's upper edge over the one before.
+const LATENCY_GROWTH: f64 = 1.01;
+/// Buckets: 0.1 ms × 1.01^n reaches 10 minutes at n ≈ 1572; anything longer counts in the
+/// last.
+const LATENCY_BUCKETS: usize = 1600;
+
+impl Latencies {
+    fn bucket(ms: f64) -> usize {
+        if ms <= LATENCY_FLOOR_MS {
+            return 0;
+        }
+        let n = ((ms / LATENCY_FLOOR_MS).ln() / LATENCY_GROWTH.ln()).ceil();
+        (n as usize).min(LATENCY_BUCKETS - 1)
+    }
+
+    /// Counts one latency (a NaN is no measurement, and is not counted).
+    pub fn push(&mut self, ms: f64) {
+        if ms.is_nan() {
+            return;
+        }
+        let b = Self::bucket(ms);
+        if self.counts.len() <= b {
+            self.counts.resize(b + 1, 0);
+        }
+        self.counts[b] += 1;
+        if self.n == 0 {
+            (self.min, self.max) = (ms, ms);
+        } else {
+            self.min = self.min.min(ms);
+            self.max = self.max.max(ms);
+        }
+        self.n += 1;
+    }
+
+    /// How many were measured.
+    pub fn len(&self) -> u64 {
+        self.n
+    }
+
+    /// The `p` quantile (0..=1), nearest rank; `None` when nothing was measured.
+    pub fn quantile(&self, p: f64) -> Option<f64> {
+        if self.n == 0 {
+            return None;
+        }
+        if p >= 1.0 {
+            return Some(self.max);
+        }
+        if p <= 0.0 {
+            return Some(self.min);
+        }
+        let rank = ((self.n - 1) as f64 * p).round() as u64;
+        let mut seen = 0;
+        for (b, count) in self.counts.iter().enumerate() {
+            seen += count;
+            if seen > rank {
+                let edge = LATENCY_FLOOR_MS * LATENCY_GROWTH.powi(b as i32);
+                return Some(edge.clamp(self.min, self.max));
+            }
+        }
+        Some(self.max)
+    }
+}
+
+/// How many whole seconds of A/V marks (a video frame and a tone mark per second) are kept
+/// for matching; older ones are matched as they leave, so the offset is measured over the
+/// whole call in a bounded space.
+const AV_WINDOW: usize = 600;
 
 /// Opus's decoder delay (libopus's lookahead) in samples at 48 kHz.
 const OPUS_DELAY: u64 = 312;
@@ -24,8 +101,8 @@ const OPUS_DELAY: u64 = 312;
 /// Everything measured on one stream.
 #[derive(Debug, Default, Clone)]
 pub struct Measurements {
-    /// Capture-to-receipt latency of each frame whose marks were read, ms.
-    pub latencies_ms: Vec<f64>,
+    /// Capture-to-receipt latency of the frames whose marks were read, ms.
+    pub latencies_ms: Latencies,
     /// Frames decoded, and those whose marks could not be read.
     pub decoded: u64,
     pub unreadable: u64,
@@ -42,15 +119,20 @@ pub struct Measurements {
     /// Frame numbers missing between the marks read.
     pub frames_lost: u64,
     last_number: Option<u32>,
+    /// Video frames whose marks were read.
+    marked_frames: u64,
     /// Per track kind (video, audio): RTP packets received and expected (from sequence numbers).
     packets: [(u64, u64); 2],
     /// Per track kind (video, audio): the smallest (arrival − RTP time) seen, ms — the same
     /// alignment the recorder uses.
     base_ms: [Option<f64>; 2],
-    /// Marked video frames: (frame number, RTP time ms, capture ms).
-    marked: Vec<(u32, f64, u64)>,
-    /// Tone marks: RTP time of their first sample, ms.
-    audio_marks: Vec<f64>,
+    /// The first marked video frame of each capture second, newest [`AV_WINDOW`]: (RTP
+    /// time ms, capture ms).
+    marked: VecDeque<(f64, u64)>,
+    /// Tone marks: RTP time of their first sample, ms; the newest [`AV_WINDOW`].
+    audio_marks: VecDeque<f64>,
+    /// A/V offsets of the seconds that left the window, matched as they left.
+    av_past: Vec<f64>,
 }
 
 impl Measurements {
@@ -62,32 +144,69 @@ impl Measurements {
         }
     }
 
-    /// A/V offsets in the recording's timeline ([`tone::av_skews`]).
+    /// A/V offsets in the recording's timeline ([`tone::av_skews`]): those of the seconds
+    /// that left the window, then those in it.
     pub fn av_skews(&self) -> Result<Vec<f64>, String> {
-        let (Some(vb), Some(ab)) = (self.base_ms[0], self.base_ms[1]) else {
+        let (Some(_), Some(_)) = (self.base_ms[0], self.base_ms[1]) else {
             return Err("needs both audio and video".into());
         };
-        if self.audio_marks.is_empty() {
+        if self.audio_marks.is_empty() && self.av_past.is_empty() {
             return Err("no tone marks in the audio (needs vcall's --audio tone)".into());
         }
-        if self.marked.is_empty() {
+        if self.marked.is_empty() && self.av_past.is_empty() {
             return Err(
                 "no test-pattern marks in the video (needs vcall's --video testsrc)".into(),
             );
         }
-        let marks: Vec<f64> = self.audio_marks.iter().map(|m| m + ab).collect();
-        let frames = self.marked.iter().map(|(_, rtp_ms, c)| (rtp_ms + vb, *c));
-        let skews = tone::av_skews(&marks, frames);
+        let mut skews = self.av_past.clone();
+        skews.extend(self.window_skews(self.marked.iter().copied()));
         if skews.is_empty() {
             return Err("no whole-second frame matched a tone mark".into());
         }
         Ok(skews)
     }
 
+    /// The offsets of `frames` against the tone marks in the window, with the bases as
+    /// they are now.
+    fn window_skews(&self, frames: impl Iterator<Item = (f64, u64)>) -> Vec<f64> {
+        let (Some(vb), Some(ab)) = (self.base_ms[0], self.base_ms[1]) else {
+            return Vec::new();
+        };
+        let marks: Vec<f64> = self.audio_marks.iter().map(|m| m + ab).collect();
+        tone::av_skews(&marks, frames.map(|(rtp_ms, c)| (rtp_ms + vb, c)))
+    }
+
+    /// Keeps a second's first marked frame, matching the oldest against the tone marks as
+    /// it leaves the window.
+    fn keep_marked(&mut self, rtp_ms: f64, capture_ms: u64) {
+        if self
+            .marked
+            .back()
+            .is_some_and(|(_, c)| c / 1000 == capture_ms / 1000)
+        {
+            return;
+        }
+        self.marked.push_back((rtp_ms, capture_ms));
+        if self.marked.len() > AV_WINDOW
+            && let Some(old) = self.marked.pop_front()
+        {
+            let skews = self.window_skews(std::iter::once(old));
+            self.av_past.extend(skews);
+        }
+    }
+
+    fn keep_audio_marks(&mut self, marks: Vec<f64>) {
+        self.audio_marks.extend(marks);
+        // Twice the window: a leaving frame still finds the marks around it.
+        while self.audio_marks.len() > 2 * AV_WINDOW {
+            self.audio_marks.pop_front();
+        }
+    }
+
     /// A metric's value, or why it cannot be measured.
     pub fn value(&self, metric: &str) -> Result<f64, String> {
         let pct = |p: f64| {
-            percentile(&self.latencies_ms, p).ok_or_else(|| {
+            self.latencies_ms.quantile(p).ok_or_else(|| {
                 "no frame with readable test-pattern marks (needs vcall's --video testsrc)"
                     .to_owned()
             })
@@ -96,7 +215,7 @@ impl Measurements {
             "frames" => Ok(self.recorded.map_or(self.video_frames, |r| r.0) as f64),
             "audio-frames" => Ok(self.recorded.map_or(self.audio_frames, |r| r.1) as f64),
             "frames.lost" => {
-                if self.marked.is_empty() {
+                if self.marked_frames == 0 {
                     Err("no test-pattern marks (needs vcall's --video testsrc)".into())
                 } else {
                     Ok(self.frames_lost as f64)
@@ -234,7 +353,7 @@ impl TrackProbe {
         let expected = self.first_seq.map_or(0, |f| self.last_seq + 1 - f);
         m.packets[kind] = (self.received, expected);
         m.note_base(kind, arrival_ms, rtp_ms);
-        m.audio_marks.extend(audio_marks);
+        m.keep_audio_marks(audio_marks);
         if is_video {
             m.video_frames += 1;
             if let Some(last) = m.last_video {
@@ -258,10 +377,82 @@ impl TrackProbe {
                         m.frames_lost += (mk.frame - last - 1) as u64;
                     }
                     m.last_number = Some(mk.frame);
-                    m.marked.push((mk.frame, rtp_ms, mk.capture_ms));
+                    m.marked_frames += 1;
+                    m.keep_marked(rtp_ms, mk.capture_ms);
                 }
                 None => m.unreadable += 1,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_quantiles_are_within_a_percent_of_the_exact_ones() {
+        let mut h = Latencies::default();
+        // A spread from sub-millisecond to seconds, in no order.
+        let values: Vec<f64> = (0..10_000u64)
+            .map(|i| 0.2 + ((i * 7919) % 10_000) as f64 * 0.37)
+            .collect();
+        for v in &values {
+            h.push(*v);
+        }
+        let mut sorted = values.clone();
+        sorted.sort_by(f64::total_cmp);
+        for p in [0.0, 0.5, 0.9, 0.95, 0.99, 1.0] {
+            let exact = sorted[((sorted.len() - 1) as f64 * p).round() as usize];
+            let got = h.quantile(p).unwrap();
+            assert!(
+                (got - exact).abs() <= exact * 0.01 + 1e-9,
+                "p{p}: {got} for {exact}"
+            );
+        }
+        assert_eq!(h.len(), 10_000);
+        assert_eq!(h.quantile(1.0), Some(*sorted.last().unwrap()));
+        assert_eq!(Latencies::default().quantile(0.5), None);
+    }
+
+    #[test]
+    fn latencies_take_the_same_space_however_many_and_however_odd() {
+        let mut h = Latencies::default();
+        for i in 0..1_000_000u64 {
+            h.push((i % 5000) as f64);
+        }
+        for odd in [-5.0, 0.0, f64::NAN, 1e12] {
+            h.push(odd);
+        }
+        assert!(h.counts.len() <= LATENCY_BUCKETS);
+        assert_eq!(h.len(), 1_000_003, "a NaN is no measurement");
+        assert_eq!(h.quantile(0.0), Some(-5.0));
+    }
+
+    #[test]
+    fn av_offsets_are_measured_over_the_whole_call_in_a_bounded_window() {
+        let mut m = Measurements {
+            base_ms: [Some(0.0), Some(0.0)],
+            ..Default::default()
+        };
+        let seconds = 3 * AV_WINDOW as u64;
+        for k in 1..=seconds {
+            // The first frame of each second (and a later one the window skips), and the tone
+            // mark 20 ms after it, then (in the last third) 30 ms.
+            m.keep_marked(k as f64 * 1000.0, k * 1000);
+            m.keep_marked(k as f64 * 1000.0 + 33.0, k * 1000 + 33);
+            let skew = if k > 2 * AV_WINDOW as u64 { 30.0 } else { 20.0 };
+            m.keep_audio_marks(vec![k as f64 * 1000.0 + skew]);
+        }
+        assert!(m.marked.len() <= AV_WINDOW && m.audio_marks.len() <= 2 * AV_WINDOW);
+        let skews = m.av_skews().unwrap();
+        assert_eq!(
+            skews.len() as u64,
+            seconds,
+            "one offset per second, old ones too"
+        );
+        assert!((skews[0] - 20.0).abs() < 1e-9, "{}", skews[0]);
+        assert!((skews[skews.len() - 1] - 30.0).abs() < 1e-9);
+        assert_eq!(m.value("av-skew"), Ok(30.0));
     }
 }
