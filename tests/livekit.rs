@@ -509,14 +509,7 @@ fn a_server_restart_mid_recording_over_livekit_goes_on_in_the_same_file() {
     server.wait();
     let (mut again, _) = serve_process(&listen, &[]);
     assert_eq!(subscriber.wait(), 0, "{}", subscriber.output());
-    let said = subscriber.output();
-    let lines: Vec<String> = said
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(str::to_owned)
-        .collect();
-    let events = crate::json::validate(&lines);
-    assert!(events.contains("reconnecting") && events.contains("reconnected"));
+    crate::reconnect::said_it_joined_again(&subscriber.output());
     publisher.wait_for("\"event\":\"reconnected\"");
     publisher.wait_for("\"event\":\"published\"");
     // One file, every frame in order: those before the outage, a jump over the frames made

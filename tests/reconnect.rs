@@ -31,6 +31,20 @@ fn client(url: &str, session: &str, role: Role, args: &[&str]) -> Command {
     cmd
 }
 
+/// `said` (a command's `--json` output) is valid and tells of joining again.
+pub(crate) fn said_it_joined_again(said: &str) {
+    let lines: Vec<String> = said
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(str::to_owned)
+        .collect();
+    let events = crate::json::validate(&lines);
+    assert!(
+        events.contains("reconnecting") && events.contains("reconnected"),
+        "{said}"
+    );
+}
+
 #[test]
 fn server_restart_mid_recording_goes_on_in_the_same_file() {
     let (mut server, url) = serve("127.0.0.1:0");
@@ -72,17 +86,7 @@ fn server_restart_mid_recording_goes_on_in_the_same_file() {
     let outage = down.elapsed().as_secs_f64();
 
     assert_eq!(subscriber.wait(), 0, "{}", subscriber.output());
-    let said = subscriber.output();
-    let lines: Vec<String> = said
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(str::to_owned)
-        .collect();
-    let events = crate::json::validate(&lines);
-    assert!(events.contains("reconnecting") && events.contains("reconnected"));
-    for event in ["\"event\":\"reconnecting\"", "\"event\":\"reconnected\""] {
-        assert!(said.contains(event), "{said}");
-    }
+    said_it_joined_again(&subscriber.output());
     // The publisher joined again and published again (under the same stream id: the
     // recording found it).
     publisher.wait_for("\"event\":\"reconnecting\"");
