@@ -543,6 +543,56 @@ fn a_server_restart_mid_recording_over_livekit_goes_on_in_the_same_file() {
 }
 
 #[test]
+fn a_livekit_publisher_whose_media_path_breaks_restarts_ice_and_goes_on() {
+    let _turn = one_at_a_time();
+    let (_serve, url) = serve_process("127.0.0.1:0", &[]);
+    // 8 s without a datagram on the publisher's path: ICE calls it disconnected, and the
+    // publisher restarts ICE with a new offer on its publisher connection (signaling never
+    // dropped).
+    let mut publish = publish_args("60s");
+    publish.extend(["--json", "--impair", "outage=8s@3s"]);
+    let mut publisher = Proc::spawn(over_livekit(&publish, &url, &lk_token("ice", "cam", &[])));
+    publisher.wait_for("\"event\":\"published\"");
+    let dir = temp_dir();
+    let out = dir.path().join("ice.mkv");
+    let mut c = over_livekit(
+        &["subscribe", "--stream", "cam", "--duration", "16s"],
+        &url,
+        &lk_token("ice", "viewer", &["--can-subscribe"]),
+    );
+    c.arg("--output").arg(&out);
+    let (code, _, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    publisher.wait_for("restarting ICE");
+    publisher.wait_for("the media path is back");
+    publisher.interrupt();
+    assert_eq!(publisher.wait(), 130, "{}", publisher.output());
+    let said = publisher.output();
+    assert!(
+        !said.contains("\"event\":\"reconnecting\""),
+        "not a new call: {said}"
+    );
+    // Frames in order, one gap (the outage's), and frames after it.
+    let marks = marks_at_size(&out, (320, 240));
+    let jumps: Vec<usize> = marks
+        .windows(2)
+        .enumerate()
+        .filter(|(_, w)| w[1].frame != w[0].frame + 1)
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert!(
+        marks.windows(2).all(|w| w[1].frame > w[0].frame),
+        "frames in order"
+    );
+    assert_eq!(jumps.len(), 1, "one gap, the outage's: at {jumps:?}");
+    assert!(
+        marks.len() - jumps[0] >= 30,
+        "{} frames after it",
+        marks.len() - jumps[0]
+    );
+}
+
+#[test]
 fn livekit_refusals_have_their_exit_codes_and_reasons() {
     let (_serve, url) = serve_process("127.0.0.1:0", &[]);
     // Signed with another secret: 3.

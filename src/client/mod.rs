@@ -26,6 +26,7 @@ use crate::signaling::janus::JanusOptions;
 use crate::signaling::janus::videoroom::{RoomOptions, VideoRoomClient};
 use crate::signaling::livekit::{self, LiveKitClient};
 use crate::signaling::native::{Login, NativeClient};
+use crate::signaling::negotiate::Side;
 use crate::signaling::server_url::ServerUrl;
 use crate::signaling::whip::{self, WhipClient};
 use crate::signaling::{Client, Retries};
@@ -376,7 +377,7 @@ pub struct MediaWatch {
 
 impl MediaWatch {
     /// Takes the connection's state now; `Err` once it has been broken for too long.
-    pub async fn check(&mut self, peer: &Peer, client: &Client) -> Result<(), Failure> {
+    pub async fn check(&mut self, peer: &Peer, client: &Client, side: Side) -> Result<(), Failure> {
         let now = std::time::Instant::now();
         let state = *peer.state().borrow();
         if !matches!(state, PeerState::Disconnected | PeerState::Failed) {
@@ -401,7 +402,7 @@ impl MediaWatch {
         if now >= due {
             self.next_restart = Some(now + RESTART_EVERY);
             tracing::warn!("the media path is broken ({state:?}); restarting ICE");
-            if let Err(e) = client.restart_ice(peer).await {
+            if let Err(e) = client.restart_ice(peer, side).await {
                 tracing::warn!("restarting ICE failed: {e}");
             }
         }

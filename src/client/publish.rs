@@ -27,6 +27,7 @@ use crate::peer::{
 use crate::session::{MediaPath, Reason, SessionEvent, StreamId, SubscriptionId, now_ms};
 use crate::signaling::Client;
 use crate::signaling::native::DirectRequest;
+use crate::signaling::negotiate::Side;
 use crate::vocab::Codec;
 use crate::vocab::bitstream::{is_keyframe, pad_h264};
 
@@ -972,7 +973,9 @@ impl Publisher {
             Event::MediaCheckDue => {
                 // A broken media path is restarted (ICE) while signaling stays up.
                 if let Some((peer, _)) = &self.outlets.server {
-                    self.media_watch.check(peer, &self.plan.client).await?;
+                    self.media_watch
+                        .check(peer, &self.plan.client, Side::Sending)
+                        .await?;
                 }
             }
             Event::Direct(None) => self.direct_requests = None,

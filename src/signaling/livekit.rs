@@ -345,6 +345,19 @@ impl LiveKitClient {
             tracing::info!(track = %info.sid, %cid, "LiveKit track accepted");
             first.get_or_insert(info.sid);
         }
+        let answer = self.exchange(offer).await?;
+        let stream = first.unwrap_or_default();
+        Ok((stream.into(), answer))
+    }
+
+    /// Restarts ICE on the publisher connection: its new offer, answered by the server.
+    /// (The subscriber connection's restarts are the server's to make.)
+    pub async fn restart_ice(&self, offer: String) -> Result<String, SignalingError> {
+        self.exchange(offer).await
+    }
+
+    /// Sends an offer of the publisher connection; the server's answer.
+    async fn exchange(&self, offer: String) -> Result<String, SignalingError> {
         let (tx, rx) = oneshot::channel();
         let id = {
             let mut s = self.shared.lock().expect("shared lock");
@@ -364,8 +377,7 @@ impl LiveKitClient {
                 SignalingError::Timeout(format!("no answer to the offer within {REPLY_LIMIT:?}"))
             })?
             .map_err(|_| SignalingError::Lost("the signaling connection closed".into()))?;
-        let stream = first.unwrap_or_default();
-        Ok((stream.into(), answer))
+        Ok(answer)
     }
 
     /// Subscribes to the track `stream`: the server offers it on the subscriber connection,

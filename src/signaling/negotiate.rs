@@ -25,6 +25,13 @@ pub enum NegotiationError {
     Media(#[from] PeerError),
 }
 
+/// Which way a media connection carries media (a publisher's, or a subscriber's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Sending,
+    Receiving,
+}
+
 /// How long a connection takes candidates the far end trickles after its answer.
 const TRICKLE_LIMIT: Duration = Duration::from_secs(5);
 
@@ -100,11 +107,18 @@ impl Client {
         }
     }
 
-    /// Restarts ICE on `peer`, the media connection, through the server.
-    pub async fn restart_ice(&self, peer: &Peer) -> Result<(), NegotiationError> {
-        if matches!(self, Client::Janus(_) | Client::LiveKit(_)) {
+    /// Restarts ICE on `peer`, a media connection that sends or receives (`side`), through
+    /// the server.
+    pub async fn restart_ice(&self, peer: &Peer, side: Side) -> Result<(), NegotiationError> {
+        let refused = match (self, side) {
+            (Client::Janus(_), _) => true,
+            // LiveKit's subscriber connection is offered by the server: its restarts too.
+            (Client::LiveKit(_), Side::Receiving) => true,
+            _ => false,
+        };
+        if refused {
             return Err(SignalingError::Usage(format!(
-                "ICE restarts are not implemented against {}",
+                "ICE restarts of this connection are not implemented against {}",
                 self.server_kind()
             ))
             .into());
@@ -114,7 +128,8 @@ impl Client {
         let answer = match self {
             Client::Native(c) => c.restart_ice(offer).await?,
             Client::Whip(c) => c.restart_ice(offer).await?,
-            Client::Janus(_) | Client::LiveKit(_) => unreachable!("refused above"),
+            Client::LiveKit(c) => c.restart_ice(offer).await?,
+            Client::Janus(_) => unreachable!("refused above"),
         };
         peer.accept_answer(&answer).await?;
         Ok(())

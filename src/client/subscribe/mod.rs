@@ -28,6 +28,7 @@ use crate::peer::{Network, PeerConfig, PeerState};
 use crate::record::{AUDIO, Container, RecordStats, Recorder, VIDEO};
 use crate::session::{Reason, SessionEvent, Stream};
 use crate::signaling::Client;
+use crate::signaling::negotiate::Side;
 
 pub(crate) use recording::{Recording, record_peer};
 use recording::{RecordingPlan, STREAM_END_LINGER, start_recording};
@@ -575,7 +576,9 @@ impl Subscriber {
             ));
         }
         if let Some(shared) = self.shared.as_ref() {
-            self.media_watch.check(shared.peer(), &self.client).await?;
+            self.media_watch
+                .check(shared.peer(), &self.client, Side::Receiving)
+                .await?;
             for r in self.recordings.iter_mut() {
                 if let Some(reason) = r.direct_broken() {
                     r.fall_back(shared, &self.client, reason).await?;
