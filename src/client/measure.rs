@@ -18,14 +18,16 @@ use crate::vocab::Codec;
 /// falls in (clamped to what was seen): within 1 % of the exact value.
 #[derive(Debug, Clone, Default)]
 pub struct Latencies {
+    /// Values above -0.1 ms, by bucket of their size (the first: -0.1 to 0.1 ms).
     counts: Vec<u64>,
+    /// Values below -0.1 ms (clocks that disagree), by bucket of their size.
+    negative: Vec<u64>,
     n: u64,
     min: f64,
     max: f64,
 }
 
-/// The lowest bucket's upper edge, ms; everything at or below it (clock steps included)
-/// counts there.
+/// The first bucket's edge, ms: every value nearer zero counts there.
 const LATENCY_FLOOR_MS: f64 = 0.1;
 /// Each bucket's upper edge over the one before.
 const LATENCY_GROWTH: f64 = 1.01;
@@ -34,6 +36,7 @@ const LATENCY_GROWTH: f64 = 1.01;
 const LATENCY_BUCKETS: usize = 1600;
 
 impl Latencies {
+    /// The bucket of a value of size `ms` (≥ 0).
     fn bucket(ms: f64) -> usize {
         if ms <= LATENCY_FLOOR_MS {
             return 0;
@@ -42,16 +45,29 @@ impl Latencies {
         (n as usize).min(LATENCY_BUCKETS - 1)
     }
 
+    /// A bucket's edge nearest zero (0 for the first): `b`'s values are above it in size,
+    /// by at most 1 %.
+    fn inner_edge(b: usize) -> f64 {
+        match b {
+            0 => 0.0,
+            b => LATENCY_FLOOR_MS * LATENCY_GROWTH.powi(b as i32 - 1),
+        }
+    }
+
     /// Counts one latency (a NaN is no measurement, and is not counted).
     pub fn push(&mut self, ms: f64) {
         if ms.is_nan() {
             return;
         }
-        let b = Self::bucket(ms);
-        if self.counts.len() <= b {
-            self.counts.resize(b + 1, 0);
+        let counts = match ms < -LATENCY_FLOOR_MS {
+            true => &mut self.negative,
+            false => &mut self.counts,
+        };
+        let b = Self::bucket(ms.abs());
+        if counts.len() <= b {
+            counts.resize(b + 1, 0);
         }
-        self.counts[b] += 1;
+        counts[b] += 1;
         if self.n == 0 {
             (self.min, self.max) = (ms, ms);
         } else {
@@ -78,11 +94,22 @@ impl Latencies {
             return Some(self.min);
         }
         let rank = ((self.n - 1) as f64 * p).round() as u64;
+        // From the most negative up: the negative buckets by falling size, then the rest.
+        let below = self
+            .negative
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(b, c)| (-Self::inner_edge(b), c));
+        let above = self
+            .counts
+            .iter()
+            .enumerate()
+            .map(|(b, c)| (LATENCY_FLOOR_MS * LATENCY_GROWTH.powi(b as i32), c));
         let mut seen = 0;
-        for (b, count) in self.counts.iter().enumerate() {
+        for (edge, count) in below.chain(above) {
             seen += count;
             if seen > rank {
-                let edge = LATENCY_FLOOR_MS * LATENCY_GROWTH.powi(b as i32);
                 return Some(edge.clamp(self.min, self.max));
             }
         }
@@ -131,8 +158,9 @@ pub struct Measurements {
     marked: VecDeque<(f64, u64)>,
     /// Tone marks: RTP time of their first sample, ms; the newest [`AV_WINDOW`].
     audio_marks: VecDeque<f64>,
-    /// A/V offsets of the seconds that left the window, matched as they left.
-    av_past: Vec<f64>,
+    /// The seconds that left the window, matched as they left: how many, and the largest
+    /// offset's size (ms).
+    av_past: (u64, f64),
 }
 
 impl Measurements {
@@ -144,26 +172,28 @@ impl Measurements {
         }
     }
 
-    /// A/V offsets in the recording's timeline ([`tone::av_skews`]): those of the seconds
-    /// that left the window, then those in it.
-    pub fn av_skews(&self) -> Result<Vec<f64>, String> {
+    /// The A/V offset in the recording's timeline ([`tone::av_skews`]) over the whole call:
+    /// how many seconds were matched, and the largest offset's size (ms).
+    pub fn av_skew(&self) -> Result<(u64, f64), String> {
         let (Some(_), Some(_)) = (self.base_ms[0], self.base_ms[1]) else {
             return Err("needs both audio and video".into());
         };
-        if self.audio_marks.is_empty() && self.av_past.is_empty() {
+        let (past, past_max) = self.av_past;
+        if self.audio_marks.is_empty() && past == 0 {
             return Err("no tone marks in the audio (needs vcall's --audio tone)".into());
         }
-        if self.marked.is_empty() && self.av_past.is_empty() {
+        if self.marked.is_empty() && past == 0 {
             return Err(
                 "no test-pattern marks in the video (needs vcall's --video testsrc)".into(),
             );
         }
-        let mut skews = self.av_past.clone();
-        skews.extend(self.window_skews(self.marked.iter().copied()));
-        if skews.is_empty() {
+        let now = self.window_skews(self.marked.iter().copied());
+        let seconds = past + now.len() as u64;
+        if seconds == 0 {
             return Err("no whole-second frame matched a tone mark".into());
         }
-        Ok(skews)
+        let largest = now.iter().fold(past_max, |m, s| m.max(s.abs()));
+        Ok((seconds, largest))
     }
 
     /// The offsets of `frames` against the tone marks in the window, with the bases as
@@ -190,8 +220,10 @@ impl Measurements {
         if self.marked.len() > AV_WINDOW
             && let Some(old) = self.marked.pop_front()
         {
-            let skews = self.window_skews(std::iter::once(old));
-            self.av_past.extend(skews);
+            for skew in self.window_skews(std::iter::once(old)) {
+                self.av_past.0 += 1;
+                self.av_past.1 = self.av_past.1.max(skew.abs());
+            }
         }
     }
 
@@ -227,9 +259,7 @@ impl Measurements {
             "freeze.max" => self
                 .freeze_max_ms
                 .ok_or_else(|| "fewer than two video frames".to_owned()),
-            "av-skew" => self
-                .av_skews()
-                .map(|s| s.iter().fold(0.0f64, |m, x| m.max(x.abs()))),
+            "av-skew" => self.av_skew().map(|(_, largest)| largest),
             "loss" => {
                 let (received, expected) = self
                     .packets
@@ -416,6 +446,24 @@ mod tests {
     }
 
     #[test]
+    fn latencies_below_zero_keep_their_value_and_order() {
+        // Clocks 50 ms apart: most frames seem to arrive before they were captured.
+        let mut h = Latencies::default();
+        let values: Vec<f64> = (0..1000).map(|i| -50.0 + i as f64 * 0.1).collect();
+        for v in &values {
+            h.push(*v);
+        }
+        for p in [0.0, 0.25, 0.5, 0.9, 1.0] {
+            let exact = values[((values.len() - 1) as f64 * p).round() as usize];
+            let got = h.quantile(p).unwrap();
+            assert!(
+                (got - exact).abs() <= exact.abs() * 0.01 + 0.1,
+                "p{p}: {got} for {exact}"
+            );
+        }
+    }
+
+    #[test]
     fn latencies_take_the_same_space_however_many_and_however_odd() {
         let mut h = Latencies::default();
         for i in 0..1_000_000u64 {
@@ -424,7 +472,7 @@ mod tests {
         for odd in [-5.0, 0.0, f64::NAN, 1e12] {
             h.push(odd);
         }
-        assert!(h.counts.len() <= LATENCY_BUCKETS);
+        assert!(h.counts.len() <= LATENCY_BUCKETS && h.negative.len() <= LATENCY_BUCKETS);
         assert_eq!(h.len(), 1_000_003, "a NaN is no measurement");
         assert_eq!(h.quantile(0.0), Some(-5.0));
     }
@@ -445,14 +493,15 @@ mod tests {
             m.keep_audio_marks(vec![k as f64 * 1000.0 + skew]);
         }
         assert!(m.marked.len() <= AV_WINDOW && m.audio_marks.len() <= 2 * AV_WINDOW);
-        let skews = m.av_skews().unwrap();
-        assert_eq!(
-            skews.len() as u64,
-            seconds,
-            "one offset per second, old ones too"
+        let (matched, largest) = m.av_skew().unwrap();
+        assert_eq!(matched, seconds, "one offset per second, old ones too");
+        assert!((largest - 30.0).abs() < 1e-9, "{largest}");
+        assert_eq!(m.av_past.0, seconds - AV_WINDOW as u64);
+        assert!(
+            (m.av_past.1 - 20.0).abs() < 1e-9,
+            "those that left: {:?}",
+            m.av_past
         );
-        assert!((skews[0] - 20.0).abs() < 1e-9, "{}", skews[0]);
-        assert!((skews[skews.len() - 1] - 30.0).abs() < 1e-9);
         assert_eq!(m.value("av-skew"), Ok(30.0));
     }
 }

@@ -80,8 +80,8 @@ struct Shared {
     participants: HashMap<String, lk::ParticipantInfo>,
     /// `add_track`s waiting for `track_published`, by cid.
     published: HashMap<String, oneshot::Sender<lk::TrackInfo>>,
-    /// The offer of the publisher connection waiting for its answer.
-    answer: Option<oneshot::Sender<String>>,
+    /// The offer of the publisher connection waiting for its answer: its id, and the waiter.
+    answer: Option<(u32, oneshot::Sender<String>)>,
     next_offer: u32,
     /// Answers the server's offers on the subscriber connection, once there is one.
     answerer: Option<Answerer>,
@@ -164,6 +164,14 @@ fn refused(url: &ServerUrl, status: u16, body: &str) -> SignalingError {
 }
 
 impl Shared {
+    /// The socket is gone: requests waiting for its replies get none (their waiters hear
+    /// that the connection closed, at once).
+    fn give_up(&mut self) {
+        self.published.clear();
+        self.answer = None;
+        self.mid_waiters.clear();
+    }
+
     /// Starts afresh for the join `join` (the first, or one after the connection dropped):
     /// its participants, new candidate channels; waiters of the one before give up.
     /// Returns `sessionConnected` for it.
@@ -233,10 +241,12 @@ async fn open(opts: &Options, token: &str) -> Result<(Socket, lk::JoinResponse),
     Ok((ws, join))
 }
 
-/// The ping interval and timeout a join response gives (never zero).
+/// The ping interval and timeout a join response gives (LiveKit's defaults, 5 s and 15 s,
+/// where it gives none).
 fn ping_of(join: &lk::JoinResponse) -> (Duration, Duration) {
-    let secs =
-        |s: i32, default: u64| Duration::from_secs(u64::try_from(s.max(1)).unwrap_or(default));
+    let secs = |s: i32, default: u64| {
+        Duration::from_secs(u64::try_from(s).ok().filter(|s| *s > 0).unwrap_or(default))
+    };
     (secs(join.ping_interval, 5), secs(join.ping_timeout, 15))
 }
 
@@ -361,8 +371,8 @@ impl LiveKitClient {
         let (tx, rx) = oneshot::channel();
         let id = {
             let mut s = self.shared.lock().expect("shared lock");
-            s.answer = Some(tx);
             s.next_offer += 1;
+            s.answer = Some((s.next_offer, tx));
             s.next_offer
         };
         self.send(lk::signal_request::Message::Offer(lk::SessionDescription {
@@ -591,6 +601,7 @@ async fn run(
     loop {
         let ended = serve(&mut ws, &mut out, &out_tx, &shared, &events, ping).await;
         let _ = ws.close(None).await;
+        shared.lock().expect("shared lock").give_up();
         let reason = match ended {
             Ended::Left => return,
             Ended::Final(reason) => {
@@ -651,11 +662,13 @@ async fn serve(
                 let Some(msg) = msg else { return Ended::Left };
                 let leaving = matches!(msg, lk::signal_request::Message::Leave(_));
                 let req = lk::SignalRequest { message: Some(msg) };
-                if ws.send(Message::Binary(req.encode_to_vec().into())).await.is_err() {
-                    return Ended::Lost(Reason::NetworkDisconnected);
-                }
+                let sent = ws.send(Message::Binary(req.encode_to_vec().into())).await;
+                // A goodbye ends it, said or not: a socket that fails then is not rejoined.
                 if leaving {
                     return Ended::Left;
+                }
+                if sent.is_err() {
+                    return Ended::Lost(Reason::NetworkDisconnected);
                 }
             }
             frame = ws.next() => {
@@ -711,7 +724,12 @@ fn response(
             }
         }
         Resp::Answer(a) => {
-            if let Some(w) = shared.lock().expect("shared lock").answer.take() {
+            let mut s = shared.lock().expect("shared lock");
+            // The answer to the offer waiting (one to an older offer, from before a rejoin,
+            // answers nothing).
+            if s.answer.as_ref().is_some_and(|(id, _)| *id == a.id)
+                && let Some((_, w)) = s.answer.take()
+            {
                 let _ = w.send(a.sdp);
             }
         }

@@ -184,7 +184,19 @@ where
             }
         }
         delay = (delay * 2).min(retries.delay);
-        match attempt().await {
+        // A goodbye while joining is heard at once; other requests still cannot be sent.
+        let joining = attempt();
+        tokio::pin!(joining);
+        let result = loop {
+            tokio::select! {
+                r = &mut joining => break r,
+                msg = out.recv() => match msg {
+                    Some(m) if !is_goodbye(&m) => dropped(m),
+                    _ => return None,
+                },
+            }
+        };
+        match result {
             Ok((opened, reconnected)) => {
                 let _ = events.send(reconnected);
                 return Some(opened);
@@ -337,5 +349,33 @@ mod tests {
                 .any(|e| matches!(e, SessionEvent::SessionDisconnected { .. }))
         );
         assert_eq!(took, Duration::from_millis(400));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_goodbye_while_joining_ends_it_at_once() {
+        let (tx, mut out) = mpsc::unbounded_channel::<&'static str>();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let _ = tx.send("goodbye");
+            std::future::pending::<()>().await;
+        });
+        let (events, _seen) = mpsc::unbounded_channel();
+        let start = tokio::time::Instant::now();
+        // An attempt that never finishes (a server that accepts and never answers).
+        let got: Option<()> = rejoin(
+            Retries {
+                max: 3,
+                delay: Duration::from_secs(1),
+            },
+            &mut out,
+            |m| *m == "goodbye",
+            |_| {},
+            &events,
+            Reason::NetworkDisconnected,
+            std::future::pending,
+        )
+        .await;
+        assert!(got.is_none());
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
     }
 }

@@ -150,7 +150,9 @@ async fn serve(
                     return Ended::Left;
                 };
                 let text = serde_json::to_string(&msg).expect("client messages serialize");
-                if ws.send(Message::text(text)).await.is_err() {
+                let sent = ws.send(Message::text(text)).await;
+                // A goodbye ends it, said or not: a socket that fails then is not rejoined.
+                if sent.is_err() && !matches!(msg, ClientMsg::Disconnect) {
                     return Ended::Lost(Reason::NetworkDisconnected);
                 }
                 if matches!(msg, ClientMsg::Disconnect) {
