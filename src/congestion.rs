@@ -632,6 +632,10 @@ const SKIPPED_HIGH: f64 = 0.3;
 /// a step is not).
 const QP_WINDOW: Duration = Duration::from_secs(1);
 const QP_FRAMES: u32 = 5;
+/// A window in which the rate the encoder was given rose by more than this factor is not
+/// judged: its QP is that of a rate control still catching up (the start's climb reaching
+/// its ceiling, slower on a busy machine), not of the rate it has now.
+const RATE_MOVED: f64 = 1.5;
 /// A step up waits this long after any step (the encoder's rate control settles, and a
 /// picture that just stepped down does not step straight back).
 const STEP_UP_SETTLE: Duration = Duration::from_secs(3);
@@ -668,9 +672,11 @@ pub struct Scaler {
     step: usize,
     size: (usize, usize),
     fps: f64,
-    /// What the encoder reported since `since`.
+    /// What the encoder reported since `since`, and the lowest and highest rate it was
+    /// given meanwhile.
     window: Quality,
     since: Option<Instant>,
+    window_rates: Option<(f64, f64)>,
     last_step: Option<Instant>,
     /// The last window's average QP.
     judged: Option<f64>,
@@ -700,6 +706,7 @@ impl Scaler {
             fps,
             window: Quality::default(),
             since: None,
+            window_rates: None,
             last_step: None,
             judged: None,
         }
@@ -720,6 +727,8 @@ impl Scaler {
     /// when a QP says only that the climb has not ended). Returns whether the step changed.
     pub fn observe(&mut self, now: Instant, q: Quality, video_bps: f64, rate_found: bool) -> bool {
         self.window.add(q);
+        let (low, high) = self.window_rates.unwrap_or((video_bps, video_bps));
+        self.window_rates = Some((low.min(video_bps), high.max(video_bps)));
         let since = *self.since.get_or_insert(now);
         let Quality {
             frames, skipped, ..
@@ -731,9 +740,11 @@ impl Scaler {
         // then), and the first after a step (the rate control finding its feet: a new encoder,
         // or a new budget per picture).
         let settling = self.last_step.is_some_and(|t| since <= t);
-        if !rate_found || settling {
-            self.window = Quality::default();
-            self.since = Some(now);
+        let rate_moved = self
+            .window_rates
+            .is_some_and(|(low, high)| high > RATE_MOVED * low);
+        if !rate_found || settling || rate_moved {
+            self.restart_window(now);
             return false;
         }
         let qp = if frames > 0 {
@@ -764,8 +775,7 @@ impl Scaler {
         } else {
             self.step
         };
-        self.window = Quality::default();
-        self.since = Some(now);
+        self.restart_window(now);
         if next == self.step {
             return false;
         }
@@ -776,6 +786,12 @@ impl Scaler {
         self.step = next;
         self.last_step = Some(now);
         true
+    }
+
+    fn restart_window(&mut self, now: Instant) {
+        self.window = Quality::default();
+        self.since = Some(now);
+        self.window_rates = None;
     }
 
     /// How many doublings of the pixels a second the step above step `i` is.
@@ -1308,6 +1324,30 @@ mod tests {
         }
         assert_eq!(s.step(), (1, 1));
         assert_eq!(feed(&mut s, &mut t, 2, Some(45), 700_000.0)[1], (2, 1));
+    }
+
+    #[test]
+    fn a_window_in_which_the_rate_rose_is_not_judged() {
+        // The climb reaching its ceiling: the window's QP is from the lower rates before,
+        // the rate control still catching up. Not judged; at the rate it has now, it is.
+        let mut s = Scaler::new(Degradation::Balanced, (1280, 720), 30.0);
+        let mut t = Instant::now();
+        let q = Quality {
+            frames: 3,
+            qp_sum: 3 * 45,
+            skipped: 0,
+        };
+        for i in 0..10 {
+            t += Duration::from_millis(100);
+            let climbing = 1_000_000.0 + 110_000.0 * f64::from(i);
+            assert!(!s.observe(t, q, climbing, true));
+        }
+        assert_eq!(s.step(), (1, 1));
+        assert_eq!(
+            feed(&mut s, &mut t, 2, Some(45), 2_000_000.0),
+            [(1, 1), (2, 1)],
+            "the first window is the climb's end; the next is judged"
+        );
     }
 
     #[test]
