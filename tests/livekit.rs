@@ -480,6 +480,33 @@ fn a_participant_leaving_is_told_as_session_events() {
     watcher.interrupt();
 }
 
+/// The test pattern's frames in `out` (320x240) are in order with exactly one gap (an
+/// outage's), at least `before` frames before it and 30 after.
+fn one_gap(out: &std::path::Path, before: usize) {
+    let marks = marks_at_size(out, (320, 240));
+    for w in marks.windows(2) {
+        assert!(
+            w[1].frame > w[0].frame,
+            "frames in order: {} then {}",
+            w[0].frame,
+            w[1].frame
+        );
+    }
+    let jumps: Vec<usize> = marks
+        .windows(2)
+        .enumerate()
+        .filter(|(_, w)| w[1].frame != w[0].frame + 1)
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(jumps.len(), 1, "one gap, the outage's: at {jumps:?}");
+    assert!(jumps[0] >= before, "{} frames before the outage", jumps[0]);
+    assert!(
+        marks.len() - jumps[0] >= 30,
+        "{} frames after the outage",
+        marks.len() - jumps[0]
+    );
+}
+
 #[test]
 fn a_server_restart_mid_recording_over_livekit_goes_on_in_the_same_file() {
     let _turn = one_at_a_time();
@@ -514,28 +541,7 @@ fn a_server_restart_mid_recording_over_livekit_goes_on_in_the_same_file() {
     publisher.wait_for("\"event\":\"published\"");
     // One file, every frame in order: those before the outage, a jump over the frames made
     // while the server was down, then the rest without another gap.
-    let marks = marks_at_size(&out, (320, 240));
-    let jumps: Vec<usize> = marks
-        .windows(2)
-        .enumerate()
-        .filter(|(_, w)| w[1].frame != w[0].frame + 1)
-        .map(|(i, _)| i + 1)
-        .collect();
-    for w in marks.windows(2) {
-        assert!(
-            w[1].frame > w[0].frame,
-            "frames in order: {} then {}",
-            w[0].frame,
-            w[1].frame
-        );
-    }
-    assert_eq!(jumps.len(), 1, "one gap, the outage's: at {jumps:?}");
-    assert!(jumps[0] >= 15, "{} frames before the outage", jumps[0]);
-    assert!(
-        marks.len() - jumps[0] >= 30,
-        "{} frames after the outage",
-        marks.len() - jumps[0]
-    );
+    one_gap(&out, 15);
     publisher.interrupt();
     assert_eq!(publisher.wait(), 130, "{}", publisher.output());
     again.interrupt();
@@ -573,23 +579,7 @@ fn a_livekit_publisher_whose_media_path_breaks_restarts_ice_and_goes_on() {
         "not a new call: {said}"
     );
     // Frames in order, one gap (the outage's), and frames after it.
-    let marks = marks_at_size(&out, (320, 240));
-    let jumps: Vec<usize> = marks
-        .windows(2)
-        .enumerate()
-        .filter(|(_, w)| w[1].frame != w[0].frame + 1)
-        .map(|(i, _)| i + 1)
-        .collect();
-    assert!(
-        marks.windows(2).all(|w| w[1].frame > w[0].frame),
-        "frames in order"
-    );
-    assert_eq!(jumps.len(), 1, "one gap, the outage's: at {jumps:?}");
-    assert!(
-        marks.len() - jumps[0] >= 30,
-        "{} frames after it",
-        marks.len() - jumps[0]
-    );
+    one_gap(&out, 1);
 }
 
 #[test]
