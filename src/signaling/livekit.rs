@@ -620,21 +620,8 @@ async fn run(
             || async {
                 let token = shared.lock().expect("shared lock").token.clone();
                 let (ws, join) = open(&opts, &token).await?;
-                let SessionEvent::SessionConnected {
-                    connection,
-                    connection_count,
-                    streams,
-                    ..
-                } = shared.lock().expect("shared lock").joined(&join)?
-                else {
-                    unreachable!("joined makes sessionConnected")
-                };
-                let reconnected = SessionEvent::Reconnected {
-                    connection,
-                    connection_count,
-                    streams,
-                };
-                Ok(((ws, ping_of(&join)), reconnected))
+                let connected = shared.lock().expect("shared lock").joined(&join)?;
+                Ok(((ws, ping_of(&join)), connected))
             },
         )
         .await;

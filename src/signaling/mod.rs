@@ -148,7 +148,7 @@ const FIRST_RETRY: Duration = Duration::from_millis(250);
 
 /// Joins again, as every protocol's client does after its connection was lost for
 /// `reason`: `reconnecting` before each attempt, waits that double up to the limit, then
-/// `reconnected` (the event `attempt` returns beside what it opened) — or, when the attempts
+/// `reconnected` (from the `sessionConnected` `attempt` returns beside what it opened) — or, when the attempts
 /// run out or one is refused, `sessionDisconnected` and `None`. Requests sent meanwhile
 /// (`out`) cannot be answered: each goes to `dropped`; one that `is_goodbye` (or the
 /// client going away) ends it all with `None`.
@@ -172,35 +172,27 @@ where
             attempt: n,
             max_attempts: retries.max,
         });
-        let wait = tokio::time::sleep(delay);
-        tokio::pin!(wait);
-        loop {
-            tokio::select! {
-                _ = &mut wait => break,
-                msg = out.recv() => match msg {
-                    Some(m) if !is_goodbye(&m) => dropped(m),
-                    _ => return None,
-                },
-            }
-        }
+        draining(tokio::time::sleep(delay), out, &is_goodbye, &mut dropped).await?;
         delay = (delay * 2).min(retries.delay);
-        // A goodbye while joining is heard at once; other requests still cannot be sent.
-        let joining = attempt();
-        tokio::pin!(joining);
-        let result = loop {
-            tokio::select! {
-                r = &mut joining => break r,
-                msg = out.recv() => match msg {
-                    Some(m) if !is_goodbye(&m) => dropped(m),
-                    _ => return None,
+        // A goodbye while joining is heard at once too.
+        match draining(attempt(), out, &is_goodbye, &mut dropped).await? {
+            Ok((
+                opened,
+                SessionEvent::SessionConnected {
+                    connection,
+                    connection_count,
+                    streams,
+                    ..
                 },
-            }
-        };
-        match result {
-            Ok((opened, reconnected)) => {
-                let _ = events.send(reconnected);
+            )) => {
+                let _ = events.send(SessionEvent::Reconnected {
+                    connection,
+                    connection_count,
+                    streams,
+                });
                 return Some(opened);
             }
+            Ok((_, other)) => unreachable!("joining makes sessionConnected, not {other:?}"),
             Err(
                 e @ (SignalingError::Unreachable(_)
                 | SignalingError::Lost(_)
@@ -216,6 +208,26 @@ where
     }
     let _ = events.send(SessionEvent::SessionDisconnected { reason });
     None
+}
+
+/// Awaits `work` while requests sent meanwhile (`out`), which cannot be sent, go to
+/// `dropped`; `None` at a goodbye (or the client going away).
+async fn draining<T, M>(
+    work: impl std::future::Future<Output = T>,
+    out: &mut mpsc::UnboundedReceiver<M>,
+    is_goodbye: &impl Fn(&M) -> bool,
+    dropped: &mut impl FnMut(M),
+) -> Option<T> {
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            done = &mut work => return Some(done),
+            msg = out.recv() => match msg {
+                Some(m) if !is_goodbye(&m) => dropped(m),
+                _ => return None,
+            },
+        }
+    }
 }
 
 fn no_moderation() -> SignalingError {
@@ -243,6 +255,7 @@ pub fn tls_config() -> ureq::tls::TlsConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::Connection;
 
     /// Tries `rejoin` whose attempts give `results` in turn; what it returned, the events it
     /// sent, and how long it took (virtual time).
@@ -277,8 +290,18 @@ mod tests {
                 let r = results.next().expect("no more attempts than results");
                 async move {
                     r.map(|()| {
-                        let back = SessionEvent::SessionDisconnected {
-                            reason: Reason::Other("back".into()),
+                        let back = SessionEvent::SessionConnected {
+                            session_id: "s".into(),
+                            connection: Connection {
+                                id: "back".into(),
+                                data: String::new(),
+                                client_data: String::new(),
+                                created_at: 0,
+                            },
+                            connection_count: 1,
+                            connections: Vec::new(),
+                            streams: Vec::new(),
+                            p2p: false,
                         };
                         ("socket", back)
                     })
@@ -315,7 +338,7 @@ mod tests {
         assert_eq!(got, Some("socket"));
         assert_eq!(attempts(&events), [1, 2, 3]);
         assert!(
-            matches!(events.last(), Some(SessionEvent::SessionDisconnected { reason }) if *reason == Reason::Other("back".into()))
+            matches!(events.last(), Some(SessionEvent::Reconnected { connection, .. }) if connection.id == "back")
         );
         // A quarter second, then doubling up to the limit.
         assert_eq!(took, Duration::from_millis(250 + 500 + 1000));

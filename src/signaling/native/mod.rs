@@ -248,26 +248,7 @@ impl NativeClient {
                     |_| p.lock().expect("pending lock").clear(),
                     &events_tx,
                     reason,
-                    || async {
-                        let (ws, first) = open(&login).await?;
-                        let SessionEvent::SessionConnected {
-                            connection,
-                            connection_count,
-                            streams,
-                            ..
-                        } = first
-                        else {
-                            unreachable!("open returns sessionConnected")
-                        };
-                        Ok((
-                            ws,
-                            SessionEvent::Reconnected {
-                                connection,
-                                connection_count,
-                                streams,
-                            },
-                        ))
-                    },
+                    || open(&login),
                 )
                 .await;
                 match again {
