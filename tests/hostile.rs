@@ -1,5 +1,5 @@
 //! What the server does with clients that misbehave: silence after the handshake, binary
-//! frames, oversized messages, too many sockets. Raw WebSockets, so nothing in vcall's own
+//! frames, oversized messages, another protocol version, too many sockets. Raw WebSockets, so nothing in vcall's own
 //! client can smooth them over.
 
 use std::time::Duration;
@@ -75,6 +75,23 @@ fn binary_frames_get_an_error_not_silence() {
         assert_eq!(error["code"], "badRequest", "{error}");
         assert!(
             error["message"].as_str().unwrap().contains("binary"),
+            "{error}"
+        );
+        assert!(closes(&mut socket).await);
+    });
+}
+
+#[test]
+fn a_client_of_another_protocol_version_is_told_so_and_closed() {
+    let server = Server::start();
+    block_on(async {
+        let mut socket = open(&server.url).await;
+        let connect = r#"{"type":"connect","version":99,"sessionId":"x","token":"y"}"#;
+        socket.send(Message::text(connect)).await.unwrap();
+        let error = next_text(&mut socket).await.expect("an error");
+        assert_eq!(error["code"], "versionUnsupported", "{error}");
+        assert!(
+            error["message"].as_str().unwrap().contains("version 99"),
             "{error}"
         );
         assert!(closes(&mut socket).await);

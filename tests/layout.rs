@@ -1,7 +1,8 @@
 //! The code's layout: dependencies between source files run one way. A file's `use crate::`
 //! and `super::` paths name the files it depends on; a cycle among them fails this test, and
 //! so does the shared vocabulary (`src/vocab/`) importing anything of vcall, or a file outside
-//! `src/peer/` using webrtc-rs, or a command matching on the protocol.
+//! `src/peer/` using webrtc-rs, or a command matching on the protocol, or the server's room
+//! core naming a protocol.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -213,6 +214,26 @@ fn commands_never_match_on_the_protocol() {
         matching.is_empty(),
         "commands matching on the protocol (signaling/negotiate.rs is the place): {matching:?}"
     );
+}
+
+#[test]
+fn the_room_core_knows_no_protocol() {
+    // Its requests and replies (`server/intent.rs`) are no wire's; each front end
+    // (`server/native.rs`, `whip.rs`, `livekit.rs`) is the codec for its own.
+    let g = graph();
+    let core = [
+        PathBuf::from("server/room.rs"),
+        PathBuf::from("server/intent.rs"),
+    ];
+    let knowing: Vec<String> = core
+        .iter()
+        .flat_map(|f| g.get(f).unwrap_or_else(|| panic!("no {}", f.display())))
+        .filter(|d| {
+            d.starts_with("signaling") || d.ends_with("livekit.rs") || d.ends_with("whip.rs")
+        })
+        .map(|d| d.display().to_string())
+        .collect();
+    assert!(knowing.is_empty(), "the room core imports: {knowing:?}");
 }
 
 #[test]

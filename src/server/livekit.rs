@@ -1,8 +1,8 @@
 //! LiveKit's signaling on the embedded server: `/rtc`, a WebSocket of protobuf
 //! `SignalRequest`s and `SignalResponse`s, for LiveKit's own SDKs (and OpenVidu 3's).
 //!
-//! A participant is a connection of the room core like any other (a [`Virtual`] socket: native
-//! messages in, replies and session events out), so tokens, events and the SFU are the ones
+//! A participant is a connection of the room core like any other (a [`Virtual`] socket:
+//! requests in, replies and session events out), so tokens, events and the SFU are the ones
 //! native and WHIP clients meet in the same session. What is LiveKit's stays here: the token
 //! (a LiveKit JWT, turned into the core's), the names (`PA_` participants, `TR_` tracks, the
 //! room by name), and the two peer connections: the client offers on its publisher
@@ -26,13 +26,12 @@ use livekit_protocol as lk;
 use prost::Message as _;
 use tokio::sync::mpsc;
 
+use super::intent::{Exchange, Receiving, Refusal, Reply, Request, Sending, TrackName};
 use super::tls::ClientAddr;
 use super::whip::{CONNECT, Virtual, bearer, end, problem, refusal};
 use super::{AppState, MAX_MESSAGE};
 use crate::auth::{Role, TokenClaims, unix_now};
-use crate::session::{ConnectionId, Reason, StreamId, now_ms};
-use crate::signaling::native::wire::{Event, WireConnection, WireStream};
-use crate::signaling::native::{ClientMsg, ErrorCode, PROTOCOL_VERSION, ServerMsg};
+use crate::session::{Connection, ConnectionId, Reason, SessionEvent, Stream, StreamId, now_ms};
 use crate::vocab::Kind;
 
 /// The protocol version announced (17: data channels opened in-band, as `/rtc` has them).
@@ -70,7 +69,7 @@ fn track_of(track_sid: &str) -> Option<(StreamId, Kind)> {
 
 /// The `msid` (stream id, track id) of a forwarded track on a LiveKit subscriber connection:
 /// `PA_…|TR_…` and `TR_…`, how the SDKs find the participant and the track.
-pub(super) fn msid(owner: &ConnectionId, stream: &StreamId, kind: Kind) -> (String, String) {
+fn msid(owner: &ConnectionId, stream: &StreamId, kind: Kind) -> (String, String) {
     let track = track_sid(stream, kind);
     (format!("{}|{track}", participant_sid(owner)), track)
 }
@@ -178,16 +177,10 @@ pub(super) async fn rtc(
     };
     let counted = match state.admit(peer.ip()) {
         Ok(c) => c,
-        Err(why) => return refusal(ErrorCode::TooManyConnections, &why),
+        Err(why) => return refusal(Refusal::TooManyConnections, &why),
     };
     let (events_tx, events) = mpsc::unbounded_channel();
     let client = Virtual::open(&state, Some(events_tx));
-    state
-        .tables
-        .lock()
-        .expect("tables lock")
-        .server_offers
-        .insert(client.sock);
     let joined = match join(&state, &client, &claims).await {
         Ok(j) => j,
         Err(r) => {
@@ -210,20 +203,14 @@ pub(super) async fn rtc(
 
 /// Ends the participant's connection in the core.
 fn forget(state: &AppState, client: &Virtual, reason: Reason) {
-    state
-        .tables
-        .lock()
-        .expect("tables lock")
-        .server_offers
-        .remove(&client.sock);
     end(state, client.sock, reason);
 }
 
 /// What the core said when the participant joined.
 struct Joined {
-    me: WireConnection,
-    connections: Vec<WireConnection>,
-    streams: Vec<WireStream>,
+    me: Connection,
+    connections: Vec<Connection>,
+    streams: Vec<Stream>,
 }
 
 /// Joins the room's session with a core token made from the LiveKit one.
@@ -247,22 +234,18 @@ async fn join(state: &AppState, client: &Virtual, claims: &Claims) -> Result<Joi
         identity: claims.sub.clone(),
         name: claims.name.clone(),
     };
-    let connect = ClientMsg::Connect {
-        version: PROTOCOL_VERSION,
-        session_id: session.into(),
+    let join = Request::Join {
+        session: session.into(),
         token,
         client_data: serde_json::to_string(&who).expect("identity serializes"),
     };
-    match client.ask(state, CONNECT, connect).await? {
-        ServerMsg::Event {
-            event:
-                Event::SessionConnected {
-                    connection,
-                    connections,
-                    streams,
-                    ..
-                },
-        } => Ok(Joined {
+    match client.ask(state, CONNECT, join).await? {
+        Reply::Event(SessionEvent::SessionConnected {
+            connection,
+            connections,
+            streams,
+            ..
+        }) => Ok(Joined {
             me: connection,
             connections,
             streams,
@@ -288,7 +271,7 @@ enum Done {
     /// The core's reply to a subscribe: the server's offer of the stream's tracks.
     Subscribed {
         tracks: Vec<String>,
-        reply: Option<ServerMsg>,
+        reply: Option<Reply>,
     },
 }
 
@@ -299,15 +282,15 @@ struct Participant {
     claims: Claims,
     me: ConnectionId,
     /// This participant as the core knows it.
-    me_conn: WireConnection,
+    me_conn: Connection,
     room: String,
     /// Everyone in the room by connection, with the streams each publishes.
-    others: HashMap<ConnectionId, (WireConnection, Vec<WireStream>)>,
-    mine: Vec<WireStream>,
+    others: HashMap<ConnectionId, (Connection, Vec<Stream>)>,
+    mine: Vec<Stream>,
     /// The version of the participant infos this server sends (one counter for all).
     version: u32,
     auto_subscribe: bool,
-    events: mpsc::UnboundedReceiver<ServerMsg>,
+    events: mpsc::UnboundedReceiver<Reply>,
     announced: HashMap<String, Announced>,
     /// Offers of the publisher connection, answered one at a time, in order.
     offers: mpsc::UnboundedSender<(u32, String)>,
@@ -332,13 +315,13 @@ impl Participant {
         claims: Claims,
         joined: Joined,
         auto_subscribe: bool,
-        events: mpsc::UnboundedReceiver<ServerMsg>,
+        events: mpsc::UnboundedReceiver<Reply>,
     ) -> Participant {
         let (offers, offers_rx) = mpsc::unbounded_channel();
         let (done_tx, done) = mpsc::unbounded_channel();
         let me = joined.me.id.clone();
         let me_conn = joined.me.clone();
-        let mut others: HashMap<ConnectionId, (WireConnection, Vec<WireStream>)> = joined
+        let mut others: HashMap<ConnectionId, (Connection, Vec<Stream>)> = joined
             .connections
             .into_iter()
             .filter(|c| c.id != me)
@@ -383,7 +366,7 @@ impl Participant {
         self.version
     }
 
-    fn track_info(&self, s: &WireStream, kind: Kind) -> lk::TrackInfo {
+    fn track_info(&self, s: &Stream, kind: Kind) -> lk::TrackInfo {
         let (r#type, source, mime) = match kind {
             Kind::Audio => (
                 lk::TrackType::Audio,
@@ -405,8 +388,8 @@ impl Participant {
 
     fn participant_info(
         &mut self,
-        c: &WireConnection,
-        streams: &[WireStream],
+        c: &Connection,
+        streams: &[Stream],
         state: lk::participant_info::State,
     ) -> lk::ParticipantInfo {
         // A LiveKit participant by its identity; anyone else by its connection's id.
@@ -461,8 +444,7 @@ impl Participant {
 
     fn join_response(&mut self) -> lk::JoinResponse {
         let info = self.my_info(lk::participant_info::State::Joined);
-        let others: Vec<(WireConnection, Vec<WireStream>)> =
-            self.others.values().cloned().collect();
+        let others: Vec<(Connection, Vec<Stream>)> = self.others.values().cloned().collect();
         let other_participants = others
             .iter()
             .map(|(c, s)| self.participant_info(c, s, lk::participant_info::State::Active))
@@ -711,19 +693,20 @@ impl Participant {
             };
             let reply = self
                 .client
-                .request(&self.state, |req| ClientMsg::Publish {
+                .request(&self.state, |req| Request::Publish {
                     req,
                     name: a.name.clone(),
-                    has_audio: a.kind == Kind::Audio,
-                    has_video: a.kind == Kind::Video,
+                    audio: a.kind == Kind::Audio,
+                    video: a.kind == Kind::Video,
                     msid: cid.clone(),
-                    sdp: String::new(),
-                    stream_id: Some(a.stream.clone()),
-                    direct: false,
+                    sending: Sending::AnsweredApart,
+                    stream: Some(a.stream.clone()),
                 })
                 .await;
             match reply {
-                Ok(ServerMsg::Published { stream_id, .. }) => {
+                Ok(Reply::Published {
+                    stream: stream_id, ..
+                }) => {
                     tracing::info!(stream = %stream_id, track = %cid, "LiveKit track published");
                 }
                 _ => tracing::info!(track = %cid, "the core refused a LiveKit track"),
@@ -786,11 +769,11 @@ impl Participant {
     /// A message of the core's: the room's changes become participant updates.
     fn core_message(
         &mut self,
-        msg: ServerMsg,
+        msg: Reply,
     ) -> Result<Vec<lk::signal_response::Message>, lk::LeaveRequest> {
         use lk::participant_info::State;
         use lk::{DisconnectReason, leave_request::Action};
-        let ServerMsg::Event { event } = msg else {
+        let Reply::Event(event) = msg else {
             return Ok(Vec::new());
         };
         let update = |infos: Vec<lk::ParticipantInfo>| {
@@ -801,30 +784,31 @@ impl Participant {
             )]
         };
         Ok(match event {
-            Event::ConnectionCreated { connection } if connection.id != self.me => {
+            SessionEvent::ConnectionCreated { connection } if connection.id != self.me => {
                 let info = self.participant_info(&connection, &[], State::Active);
                 self.others
                     .insert(connection.id.clone(), (connection, Vec::new()));
                 update(vec![info])
             }
-            Event::ConnectionDestroyed { connection, .. } => {
+            SessionEvent::ConnectionDestroyed { connection, .. } => {
                 let Some((c, _)) = self.others.remove(&connection.id) else {
                     return Ok(Vec::new());
                 };
                 let info = self.participant_info(&c, &[], State::Disconnected);
                 update(vec![info])
             }
-            Event::StreamCreated { stream } if stream.connection_id == self.me => {
+            SessionEvent::StreamCreated { stream } if stream.connection_id == self.me => {
                 // Its own track is live: told as LiveKit's server tells it.
                 self.mine.retain(|s| s.id != stream.id);
                 self.mine.push(stream);
                 update(vec![self.my_info(State::Active)])
             }
-            Event::StreamDestroyed { stream, .. } if stream.connection_id == self.me => {
+            SessionEvent::StreamDestroyed { stream, .. } if stream.connection_id == self.me => {
                 self.mine.retain(|s| s.id != stream.id);
                 update(vec![self.my_info(State::Active)])
             }
-            Event::StreamCreated { stream } | Event::StreamPathChanged { stream, .. } => {
+            SessionEvent::StreamCreated { stream }
+            | SessionEvent::StreamPathChanged { stream, .. } => {
                 let Some((c, streams)) = self.others.get_mut(&stream.connection_id) else {
                     return Ok(Vec::new());
                 };
@@ -838,7 +822,7 @@ impl Participant {
                 }
                 update(vec![self.participant_info(&c, &streams, State::Active)])
             }
-            Event::StreamDestroyed { stream, .. } => {
+            SessionEvent::StreamDestroyed { stream, .. } => {
                 for kind in [Kind::Audio, Kind::Video] {
                     self.subscribed.remove(&track_sid(&stream.id, kind));
                 }
@@ -850,16 +834,14 @@ impl Participant {
                 let (c, streams) = (c.clone(), streams.clone());
                 update(vec![self.participant_info(&c, &streams, State::Active)])
             }
-            Event::SessionDisconnected { reason } => {
+            SessionEvent::SessionDisconnected { reason } => {
                 tracing::info!(%reason, "LiveKit participant's session ended");
-                let (action, reason) = match reason.as_str() {
-                    "forceDisconnected" => {
+                let (action, reason) = match reason {
+                    Reason::ForceDisconnected => {
                         (Action::Disconnect, DisconnectReason::ParticipantRemoved)
                     }
                     // A server going away tells its participants to join again.
-                    "serverShutdown" | "serverStopping" => {
-                        (Action::Reconnect, DisconnectReason::ServerShutdown)
-                    }
+                    Reason::ServerShutdown => (Action::Reconnect, DisconnectReason::ServerShutdown),
                     _ => (Action::Disconnect, DisconnectReason::UnknownReason),
                 };
                 return Err(lk::LeaveRequest {
@@ -899,10 +881,22 @@ impl Participant {
         if !audio && !video {
             return;
         }
-        let tracks: Vec<String> = [(audio, Kind::Audio), (video, Kind::Video)]
+        let kinds: Vec<Kind> = [(audio, Kind::Audio), (video, Kind::Video)]
             .into_iter()
             .filter(|(wanted, _)| *wanted)
-            .map(|(_, k)| track_sid(&s.id, k))
+            .map(|(_, k)| k)
+            .collect();
+        let tracks: Vec<String> = kinds.iter().map(|&k| track_sid(&s.id, k)).collect();
+        let names = kinds
+            .iter()
+            .map(|&kind| {
+                let (stream, track) = msid(&s.connection_id, &s.id, kind);
+                TrackName {
+                    kind,
+                    stream,
+                    track,
+                }
+            })
             .collect();
         self.subscribing = true;
         let (state, client, done) = (
@@ -912,13 +906,12 @@ impl Participant {
         );
         tokio::spawn(async move {
             let reply = client
-                .request(&state, |req| ClientMsg::Subscribe {
+                .request(&state, |req| Request::Subscribe {
                     req,
-                    stream_id: s.id.clone(),
+                    stream: s.id.clone(),
                     audio,
                     video,
-                    sdp: String::new(),
-                    direct: false,
+                    receiving: Receiving::Routed(Exchange::ServerOffers(names)),
                     fallback: None,
                 })
                 .await
@@ -943,7 +936,7 @@ impl Participant {
                 }
             },
             Done::Subscribed { tracks, reply } => match reply {
-                Some(ServerMsg::Subscribed { sdp, .. }) => {
+                Some(Reply::Subscribed { sdp, .. }) => {
                     self.subscribed.extend(tracks);
                     let id = self.next_offer_id;
                     self.next_offer_id += 1;

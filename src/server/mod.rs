@@ -8,21 +8,22 @@
 //! `std::sync::Mutex` that is never held across an `.await`.
 
 mod forward;
+mod intent;
 mod livekit;
+mod native;
 mod room;
 mod tls;
 mod whip;
 
 pub(crate) use tls::load as load_tls;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -34,11 +35,11 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::auth::{SessionProps, unix_now};
 use crate::peer::{Network, Peer, PeerConfig, PeerError, PeerState, RemoteTrack};
-use crate::session::{Reason, SessionId, StreamId, SubscriptionId, now_ms};
+use crate::session::{SessionId, StreamId, SubscriptionId, now_ms};
 use crate::signaling::native::wire::{WireConnection, WireStream};
-use crate::signaling::native::{ClientMsg, ErrorCode, ServerMsg};
 use crate::vocab::Kind;
 use forward::{Hub, Subscription};
+use intent::{Exchange, Reply};
 use room::{AnswerError, Core, Input, Output, SockId};
 use tls::ClientAddr;
 
@@ -108,7 +109,7 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 /// What a socket's task is told to do.
 enum SockCmd {
-    Send(ServerMsg),
+    Send(Reply),
     Close,
 }
 
@@ -136,9 +137,8 @@ struct Tables {
     published: HashMap<StreamId, Vec<Arc<Hub>>>,
     subscriptions: HashMap<SubscriptionId, Arc<Subscription>>,
     media: HashMap<SockId, ConnMedia>,
-    /// Sockets whose subscriptions the server offers, on a peer connection of their own
-    /// (LiveKit's participants: their subscriber connection), and those connections.
-    server_offers: HashSet<SockId>,
+    /// The receiving peer connections of sockets whose subscriptions the server offers
+    /// (LiveKit's participants: their subscriber connection).
     subscriber_media: HashMap<SockId, Arc<Peer>>,
     /// WHIP and WHEP resources by the id in their URL.
     resources: HashMap<String, Arc<whip::Resource>>,
@@ -271,7 +271,7 @@ impl Shared {
                 sock,
                 stream,
                 msid,
-                sdp,
+                offer,
                 audio,
                 video,
             } => {
@@ -281,17 +281,16 @@ impl Shared {
                     video,
                     tracks: Vec::new(),
                 };
-                tokio::spawn(Arc::clone(self).publish(sock, msid, pending, sdp));
+                tokio::spawn(Arc::clone(self).publish(sock, msid, pending, offer));
             }
             Output::StartSubscription {
                 sock,
                 session,
                 sub,
                 stream,
-                owner,
                 audio,
                 video,
-                sdp,
+                exchange,
             } => {
                 let hubs: Vec<Arc<Hub>> = t
                     .published
@@ -305,14 +304,16 @@ impl Shared {
                     .cloned()
                     .collect();
                 let counter = Arc::clone(t.forwarded.entry(session).or_default());
-                let by = if t.server_offers.contains(&sock) {
-                    let names = hubs
-                        .iter()
-                        .map(|h| livekit::msid(&owner, &stream, h.codec.kind()))
-                        .collect();
-                    SubscribeBy::Offering(names)
-                } else {
-                    SubscribeBy::Answering(sdp)
+                let by = match exchange {
+                    Exchange::ClientOffers(sdp) => SubscribeBy::Answering(sdp),
+                    Exchange::ServerOffers(names) => {
+                        let names = hubs
+                            .iter()
+                            .filter_map(|h| names.iter().find(|n| n.kind == h.codec.kind()))
+                            .map(|n| (n.stream.clone(), n.track.clone()))
+                            .collect();
+                        SubscribeBy::Offering(names)
+                    }
                 };
                 let leg = Leg {
                     sub,
@@ -497,7 +498,7 @@ impl Shared {
         sock: SockId,
         msid: String,
         pending: PendingPublish,
-        sdp: String,
+        offer: Option<String>,
     ) {
         let result = async {
             let peer = self.media_for(sock).await?;
@@ -511,11 +512,11 @@ impl Shared {
             {
                 m.pending.insert(msid, pending);
             }
-            if sdp.is_empty() {
-                // Its offer is answered outside the core, once it is told (LiveKit's).
-                return Ok(String::new());
+            match offer {
+                Some(sdp) => peer.accept_offer(&sdp).await,
+                // Its connection's offers are answered apart, by its front end (LiveKit's).
+                None => Ok(String::new()),
             }
-            peer.accept_offer(&sdp).await
         }
         .await
         .map_err(AnswerError::from);
@@ -609,7 +610,6 @@ pub async fn run(
             published: HashMap::new(),
             subscriptions: HashMap::new(),
             media: HashMap::new(),
-            server_offers: HashSet::new(),
             subscriber_media: HashMap::new(),
             resources: HashMap::new(),
             forwarded: HashMap::new(),
@@ -620,7 +620,7 @@ pub async fn run(
     // Every socket task holds a clone of `live`; when all are gone, `drained` ends.
     let (live, mut drained) = mpsc::channel::<()>(1);
     let app = Router::new()
-        .route("/v1/signaling", get(ws_handler))
+        .route("/v1/signaling", get(native::ws_handler))
         .route("/v1/sessions", post(create_session))
         .route("/v1/sessions/{id}", get(get_session))
         .route("/healthz", get(|| async { "ok" }))
@@ -782,34 +782,6 @@ async fn get_session(
     .into_response()
 }
 
-async fn ws_handler(
-    State(state): State<AppState>,
-    axum::Extension(live): axum::Extension<mpsc::Sender<()>>,
-    axum::extract::ConnectInfo(ClientAddr(peer)): axum::extract::ConnectInfo<ClientAddr>,
-    ws: WebSocketUpgrade,
-) -> Response {
-    let admitted = state.admit(peer.ip());
-    ws.max_message_size(MAX_MESSAGE)
-        .max_frame_size(MAX_MESSAGE)
-        .on_upgrade(move |mut socket| async move {
-            match admitted {
-                Ok(_counted) => serve_socket(state, socket).await,
-                Err(why) => {
-                    tracing::warn!(%peer, "connection refused: {why}");
-                    let msg = ServerMsg::Error {
-                        req: None,
-                        code: ErrorCode::TooManyConnections,
-                        message: why,
-                    };
-                    let text = serde_json::to_string(&msg).expect("server messages serialize");
-                    let _ = socket.send(Message::text(text)).await;
-                    let _ = socket.send(Message::Close(None)).await;
-                }
-            }
-            drop(live);
-        })
-}
-
 impl Shared {
     /// A new socket in the core (`Opened` fed), and what the core sends it.
     fn open_sock(self: &Arc<Self>) -> (SockId, mpsc::UnboundedReceiver<SockCmd>) {
@@ -824,52 +796,4 @@ impl Shared {
         self.feed(Input::Opened { sock });
         (sock, rx)
     }
-}
-
-/// One signaling socket: messages in go to the core, the core's messages go out.
-async fn serve_socket(state: AppState, mut socket: WebSocket) {
-    let (sock, mut rx) = state.open_sock();
-    loop {
-        tokio::select! {
-            cmd = rx.recv() => match cmd {
-                Some(SockCmd::Send(msg)) => {
-                    let text = serde_json::to_string(&msg).expect("server messages serialize");
-                    if socket.send(Message::text(text)).await.is_err() {
-                        state.feed(Input::Closed { sock, reason: Reason::NetworkDisconnected });
-                        break;
-                    }
-                }
-                Some(SockCmd::Close) | None => {
-                    let _ = socket.send(Message::Close(None)).await;
-                    break;
-                }
-            },
-            incoming = socket.recv() => {
-                let input = match incoming {
-                    Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientMsg>(&text) {
-                        Ok(msg) => Input::Message { sock, msg },
-                        Err(e) => Input::Unreadable { sock, error: e.to_string() },
-                    },
-                    Some(Ok(Message::Binary(_))) => Input::Unreadable {
-                        sock,
-                        error: "binary frames are not part of the protocol (JSON text only)".into(),
-                    },
-                    Some(Ok(Message::Close(_))) | None => Input::Closed { sock, reason: Reason::ClientDisconnected },
-                    Some(Ok(_)) => continue, // ping and pong
-                    Some(Err(_)) => Input::Closed { sock, reason: Reason::NetworkDisconnected },
-                };
-                let closed = matches!(input, Input::Closed { .. });
-                state.feed(input);
-                if closed {
-                    break;
-                }
-            }
-        }
-    }
-    state
-        .tables
-        .lock()
-        .expect("tables lock")
-        .socks
-        .remove(&sock);
 }

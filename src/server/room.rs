@@ -9,13 +9,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::intent::{Exchange, Receiving, Refusal, Reply, Request, Sending};
 use crate::auth::{AuthError, KeyPair, Role};
 use crate::peer::PeerError;
 use crate::session::{
-    Connection, ConnectionId, MediaPath, Reason, SessionId, Stream, StreamId, SubscriptionId,
+    Connection, ConnectionId, MediaPath, Reason, SessionEvent, SessionId, Stream, StreamId,
+    SubscriptionId,
 };
-use crate::signaling::native::wire::Event;
-use crate::signaling::native::{ClientMsg, ErrorCode, PROTOCOL_VERSION, ServerMsg};
 
 /// How long a publisher has to get its tracks flowing before the publish is abandoned, ms.
 pub(crate) const TRACK_WAIT_MS: u64 = 15_000;
@@ -44,14 +44,14 @@ pub(crate) enum AnswerError {
 }
 
 impl AnswerError {
-    /// The code the client is told: `media` when its offer was at fault, `internal` when
-    /// the server was.
-    fn code(&self) -> ErrorCode {
+    /// What the client is told: its offer was at fault ([`Refusal::Media`]), or the
+    /// server ([`Refusal::Internal`]).
+    fn refusal(&self) -> Refusal {
         match self {
             AnswerError::Media(
                 PeerError::BadSdp(_) | PeerError::BadCandidate { .. } | PeerError::NotNegotiated(_),
-            ) => ErrorCode::Media,
-            AnswerError::Media(_) | AnswerError::NoConnection(_) => ErrorCode::Internal,
+            ) => Refusal::Media,
+            AnswerError::Media(_) | AnswerError::NoConnection(_) => Refusal::Internal,
         }
     }
 }
@@ -59,11 +59,11 @@ impl AnswerError {
 /// What happened, as the driver tells it.
 #[derive(Debug)]
 pub(crate) enum Input {
-    /// A socket was accepted: it must send `connect` within [`CONNECT_WAIT_MS`].
+    /// A socket was accepted: it must join within [`CONNECT_WAIT_MS`].
     Opened { sock: SockId },
-    /// A message arrived on a socket (the first must be `connect`).
-    Message { sock: SockId, msg: ClientMsg },
-    /// A frame that is not a message (unreadable text, or binary).
+    /// A request arrived on a socket (the first must be [`Request::Join`]).
+    Message { sock: SockId, msg: Request },
+    /// A frame its front end could not read as a request.
     Unreadable { sock: SockId, error: String },
     /// The socket ended: the client went away (`clientDisconnected`) or the network did
     /// (`networkDisconnected`).
@@ -89,35 +89,35 @@ pub(crate) enum Input {
 pub(crate) enum Output {
     Send {
         sock: SockId,
-        msg: ServerMsg,
+        msg: Reply,
     },
     /// Close the socket once what was sent before is out.
     Close {
         sock: SockId,
     },
-    /// Answer `sdp` on the socket's peer connection (made at its first offer), feeding
-    /// `Answered`; then wait for the tracks carrying `msid` (`PublishMedia`).
+    /// Answer `offer` on the socket's peer connection (made at its first offer; without an
+    /// offer, one its front end answers apart), feeding `Answered`; then wait for the
+    /// tracks carrying `msid` (`PublishMedia`).
     StartPublish {
         sock: SockId,
         stream: StreamId,
         msid: String,
-        sdp: String,
+        offer: Option<String>,
         audio: bool,
         video: bool,
     },
     /// Add send-only sections with `stream`'s tracks of these kinds to the socket's peer
-    /// connection and answer `sdp` with them (feeding `Answered`); forward once connected.
+    /// connection and answer the client's offer with them, or offer them on its receiving
+    /// connection (`exchange`), feeding `Answered`; forward once connected.
     StartSubscription {
         sock: SockId,
         /// The session, whose forwarded packets it counts.
         session: SessionId,
         sub: SubscriptionId,
         stream: StreamId,
-        /// The stream's publisher.
-        owner: ConnectionId,
         audio: bool,
         video: bool,
-        sdp: String,
+        exchange: Exchange,
     },
     /// Stop forwarding a stream.
     EndStream {
@@ -177,7 +177,7 @@ enum SubState {
         sock: SockId,
         audio: bool,
         video: bool,
-        sdp: String,
+        exchange: Exchange,
     },
     /// Its offer went to the publisher of a direct stream, whose answer is due by
     /// `deadline`; `req` is the subscriber's.
@@ -202,6 +202,8 @@ enum Negotiation {
     Publish {
         req: u64,
         stream: StreamId,
+        /// The client offered (else its connection is answered apart).
+        offered: bool,
     },
     Subscribe {
         req: u64,
@@ -220,7 +222,7 @@ struct Member {
     /// The exchange under way on its peer connection, if any.
     negotiation: Option<Negotiation>,
     /// Publishes and subscribes that came while one was under way, in order.
-    waiting: std::collections::VecDeque<ClientMsg>,
+    waiting: std::collections::VecDeque<Request>,
     /// It has published or subscribed (a client with media, in a peer-to-peer session's count).
     media: bool,
 }
@@ -268,10 +270,10 @@ pub(crate) struct Core {
     out: Vec<Output>,
 }
 
-fn error(req: Option<u64>, code: ErrorCode, message: impl Into<String>) -> ServerMsg {
-    ServerMsg::Error {
+fn error(req: Option<u64>, refusal: Refusal, message: impl Into<String>) -> Reply {
+    Reply::Refused {
         req,
-        code,
+        refusal,
         message: message.into(),
     }
 }
@@ -319,7 +321,7 @@ impl Core {
                     sock,
                     error(
                         None,
-                        ErrorCode::BadRequest,
+                        Refusal::BadRequest,
                         format!("unreadable message: {e}"),
                     ),
                 );
@@ -393,26 +395,21 @@ impl Core {
         format!("{prefix}{:016x}", z ^ (z >> 31)).into()
     }
 
-    fn send(&mut self, sock: SockId, msg: ServerMsg) {
+    fn send(&mut self, sock: SockId, msg: Reply) {
         self.out.push(Output::Send { sock, msg });
     }
 
-    fn broadcast(&mut self, session: &SessionId, event: Event) {
+    fn broadcast(&mut self, session: &SessionId, event: SessionEvent) {
         let Some(room) = self.rooms.get(session) else {
             return;
         };
         let socks: Vec<SockId> = room.members.values().map(|m| m.sock).collect();
         for sock in socks {
-            self.send(
-                sock,
-                ServerMsg::Event {
-                    event: event.clone(),
-                },
-            );
+            self.send(sock, Reply::Event(event.clone()));
         }
     }
 
-    fn message(&mut self, sock: SockId, msg: ClientMsg, now: u64) {
+    fn message(&mut self, sock: SockId, msg: Request, now: u64) {
         let joined = match self.socks.get(&sock) {
             Some(Some(j)) => Some(j.clone()),
             Some(None) | None => None,
@@ -429,16 +426,16 @@ impl Core {
             return;
         };
         let reply = match msg {
-            ClientMsg::Connect { .. } => error(None, ErrorCode::BadRequest, "already connected"),
-            ClientMsg::Disconnect => {
+            Request::Join { .. } => error(None, Refusal::BadRequest, "already joined"),
+            Request::Leave => {
                 self.socks.remove(&sock);
                 self.leave(&session, &conn, &Reason::ClientDisconnected);
                 self.out.push(Output::Close { sock });
                 return;
             }
-            msg @ (ClientMsg::Publish { .. }
-            | ClientMsg::Subscribe { .. }
-            | ClientMsg::RestartIce { .. }) => {
+            msg @ (Request::Publish { .. }
+            | Request::Subscribe { .. }
+            | Request::RestartIce { .. }) => {
                 let member = self.member_mut(&session, &conn).expect("member");
                 if member.negotiation.is_some() {
                     member.waiting.push_back(msg);
@@ -449,7 +446,10 @@ impl Core {
                     None => return,
                 }
             }
-            ClientMsg::Unpublish { req, stream_id } => {
+            Request::Unpublish {
+                req,
+                stream: stream_id,
+            } => {
                 let owned = self
                     .rooms
                     .get(&session)
@@ -457,18 +457,18 @@ impl Core {
                     .is_some_and(|s| s.info.connection_id == conn);
                 if owned {
                     self.end_stream(&session, &stream_id, &Reason::Unpublished);
-                    ServerMsg::Ok { req }
+                    Reply::Done { req }
                 } else {
                     error(
                         Some(req),
-                        ErrorCode::NotFound,
+                        Refusal::NotFound,
                         format!("you publish no stream {stream_id:?}"),
                     )
                 }
             }
-            ClientMsg::Unsubscribe {
+            Request::Unsubscribe {
                 req,
-                subscription_id,
+                sub: subscription_id,
             } => {
                 if self
                     .subs
@@ -476,36 +476,38 @@ impl Core {
                     .is_some_and(|s| s.conn == conn)
                 {
                     self.end_subscription(&session, &subscription_id);
-                    ServerMsg::Ok { req }
+                    Reply::Done { req }
                 } else {
                     error(
                         Some(req),
-                        ErrorCode::NotFound,
+                        Refusal::NotFound,
                         format!("no subscription {subscription_id:?}"),
                     )
                 }
             }
-            ClientMsg::SubscribeAnswer {
-                subscription_id,
-                sdp,
-                error: failure,
-            } => {
-                return self.publisher_answered(&session, &conn, subscription_id, sdp, failure);
+            Request::DirectAnswer { sub, answer } => {
+                return self.publisher_answered(&session, &conn, sub, answer);
             }
-            ClientMsg::ForceUnpublish { req, stream_id } => {
+            Request::ForceUnpublish {
+                req,
+                stream: stream_id,
+            } => {
                 if !role.may_moderate() {
                     forbidden(req, role, "force an unpublish")
                 } else if self.end_stream(&session, &stream_id, &Reason::ForceUnpublished) {
-                    ServerMsg::Ok { req }
+                    Reply::Done { req }
                 } else {
                     error(
                         Some(req),
-                        ErrorCode::NotFound,
+                        Refusal::NotFound,
                         format!("no stream {stream_id:?} in this session"),
                     )
                 }
             }
-            ClientMsg::ForceDisconnect { req, connection_id } => {
+            Request::ForceDisconnect {
+                req,
+                conn: connection_id,
+            } => {
                 let target = self
                     .rooms
                     .get(&session)
@@ -515,7 +517,7 @@ impl Core {
                     _ if !role.may_moderate() => forbidden(req, role, "force a disconnect"),
                     None => error(
                         Some(req),
-                        ErrorCode::NotFound,
+                        Refusal::NotFound,
                         format!("no connection {connection_id:?} in this session"),
                     ),
                     Some(target) => {
@@ -523,7 +525,7 @@ impl Core {
                         self.out.push(Output::Close { sock: target });
                         self.socks.remove(&target);
                         self.leave(&session, &connection_id, &Reason::ForceDisconnected);
-                        ServerMsg::Ok { req }
+                        Reply::Done { req }
                     }
                 }
             }
@@ -531,37 +533,27 @@ impl Core {
         self.send(sock, reply);
     }
 
-    /// A socket's first message: checks the version, the session and the token, and joins.
-    fn connect(&mut self, sock: SockId, msg: ClientMsg, now: u64) {
+    /// A socket's first request: checks the session and the token, and joins.
+    fn connect(&mut self, sock: SockId, msg: Request, now: u64) {
         let refuse = |core: &mut Core, code, message: String| {
             core.send(sock, error(None, code, message));
             core.out.push(Output::Close { sock });
         };
-        let ClientMsg::Connect {
-            version,
-            session_id,
+        let Request::Join {
+            session: session_id,
             token,
             client_data,
         } = msg
         else {
             return refuse(
                 self,
-                ErrorCode::BadRequest,
-                "the first message must be connect".into(),
+                Refusal::BadRequest,
+                "the first message must be connect (join the session first)".into(),
             );
         };
-        if version != PROTOCOL_VERSION {
-            return refuse(
-                self,
-                ErrorCode::VersionUnsupported,
-                format!(
-                    "protocol version {version} is not supported; this server speaks {PROTOCOL_VERSION}"
-                ),
-            );
-        }
         let props = match self.keys.open_session(session_id.as_str()) {
             Ok(p) => p,
-            Err(e) => return refuse(self, ErrorCode::SessionNotFound, e.to_string()),
+            Err(e) => return refuse(self, Refusal::SessionNotFound, e.to_string()),
         };
         let claims = match self
             .keys
@@ -570,9 +562,9 @@ impl Core {
             Ok(c) => c,
             Err(e) => {
                 let code = match e {
-                    AuthError::Expired(_) => ErrorCode::TokenExpired,
-                    AuthError::WrongSession => ErrorCode::WrongSession,
-                    _ => ErrorCode::InvalidToken,
+                    AuthError::Expired(_) => Refusal::TokenExpired,
+                    AuthError::WrongSession => Refusal::WrongSession,
+                    _ => Refusal::InvalidToken,
                 };
                 return refuse(self, code, e.to_string());
             }
@@ -588,7 +580,12 @@ impl Core {
             client_data,
             created_at: now,
         };
-        self.broadcast(&session_id, Event::connection_created(&info));
+        self.broadcast(
+            &session_id,
+            SessionEvent::ConnectionCreated {
+                connection: info.clone(),
+            },
+        );
         self.rooms
             .entry(session_id.clone())
             .or_insert_with(|| Room {
@@ -612,16 +609,14 @@ impl Core {
         let view = self.view(&session_id);
         self.send(
             sock,
-            ServerMsg::Event {
-                event: Event::SessionConnected {
-                    session_id,
-                    connection: (&info).into(),
-                    connection_count: view.connections.len(),
-                    connections: view.connections.iter().map(Into::into).collect(),
-                    streams: view.streams.iter().map(Into::into).collect(),
-                    p2p: props.p2p,
-                },
-            },
+            Reply::Event(SessionEvent::SessionConnected {
+                session_id,
+                connection: info.clone(),
+                connection_count: view.connections.len(),
+                connections: view.connections,
+                streams: view.streams,
+                p2p: props.p2p,
+            }),
         );
         tracing::info!(connection = %info.id, role = ?claims.role, "joined");
     }
@@ -634,16 +629,16 @@ impl Core {
         session: &SessionId,
         conn: &ConnectionId,
         role: Role,
-        msg: ClientMsg,
-    ) -> Option<ServerMsg> {
-        if let ClientMsg::Publish { req, .. } | ClientMsg::Subscribe { req, .. } = msg {
+        msg: Request,
+    ) -> Option<Reply> {
+        if let Request::Publish { req, .. } | Request::Subscribe { req, .. } = msg {
             let room = self.rooms.get_mut(session).expect("member's room");
             let with_media = room.members.values().filter(|m| m.media).count();
             let member = room.members.get_mut(conn).expect("member");
             if room.p2p && !member.media && with_media >= P2P_CLIENTS {
                 return Some(error(
                     Some(req),
-                    ErrorCode::SessionFull,
+                    Refusal::SessionFull,
                     format!(
                         "this peer-to-peer session has {with_media} clients with media, the most \
                          one takes; create a session without p2p for more"
@@ -653,14 +648,14 @@ impl Core {
             member.media = true;
         }
         match msg {
-            ClientMsg::RestartIce { req, sdp } => {
+            Request::RestartIce { req, offer } => {
                 self.member_mut(session, conn).expect("member").negotiation =
                     Some(Negotiation::RestartIce { req });
-                self.out.push(Output::RestartIce { sock, sdp });
+                self.out.push(Output::RestartIce { sock, sdp: offer });
                 None
             }
-            msg @ ClientMsg::Publish { .. } => self.publish(sock, session, conn, role, msg),
-            msg @ ClientMsg::Subscribe { .. } => self.subscribe(sock, session, conn, msg),
+            msg @ Request::Publish { .. } => self.publish(sock, session, conn, role, msg),
+            msg @ Request::Subscribe { .. } => self.subscribe(sock, session, conn, msg),
             _ => unreachable!("only publishes and subscribes negotiate"),
         }
     }
@@ -674,32 +669,36 @@ impl Core {
         session: &SessionId,
         conn: &ConnectionId,
         role: Role,
-        msg: ClientMsg,
-    ) -> Option<ServerMsg> {
-        let ClientMsg::Publish {
+        msg: Request,
+    ) -> Option<Reply> {
+        let Request::Publish {
             req,
             name,
-            has_audio,
-            has_video,
+            audio: has_audio,
+            video: has_video,
             msid,
-            sdp,
-            stream_id,
-            direct,
+            sending,
+            stream: stream_id,
         } = msg
         else {
             unreachable!("negotiate passes publishes")
         };
+        let (direct, offer) = match sending {
+            Sending::Direct => (true, None),
+            Sending::ClientOffers(sdp) => (false, Some(sdp)),
+            Sending::AnsweredApart => (false, None),
+        };
         if !role.may_publish() {
             return Some(error(
                 Some(req),
-                ErrorCode::Forbidden,
+                Refusal::Forbidden,
                 "a subscriber token cannot publish; ask for a publisher or moderator token",
             ));
         }
         if !has_audio && !has_video {
             return Some(error(
                 Some(req),
-                ErrorCode::BadRequest,
+                Refusal::BadRequest,
                 "a stream needs audio or video",
             ));
         }
@@ -707,7 +706,7 @@ impl Core {
         if direct && !room.p2p {
             return Some(error(
                 Some(req),
-                ErrorCode::BadRequest,
+                Refusal::BadRequest,
                 "publishing directly needs a peer-to-peer session",
             ));
         }
@@ -753,14 +752,14 @@ impl Core {
             room.streams.insert(id.clone(), entry);
             if direct {
                 // Nothing to answer: it is live, its media to go to each subscriber.
-                let reply = ServerMsg::Published {
+                let reply = Reply::Published {
                     req,
-                    stream_id: id,
-                    sdp: String::new(),
+                    stream: id,
+                    answer: None,
                 };
                 self.send(sock, reply);
                 tracing::info!(stream = %info.id, name = %info.name, "direct stream created");
-                self.broadcast(session, Event::stream_created(&info));
+                self.broadcast(session, SessionEvent::StreamCreated { stream: info });
                 return None;
             }
             id
@@ -769,12 +768,13 @@ impl Core {
         room.members.get_mut(conn).expect("member").negotiation = Some(Negotiation::Publish {
             req,
             stream: id.clone(),
+            offered: offer.is_some(),
         });
         self.out.push(Output::StartPublish {
             sock,
             stream: id,
             msid,
-            sdp,
+            offer,
             audio: has_audio,
             video: has_video,
         });
@@ -789,7 +789,7 @@ impl Core {
         stream: &StreamId,
         (audio, video): (bool, bool),
         direct: bool,
-    ) -> Result<(StreamState, ConnectionId, bool, bool), (ErrorCode, String)> {
+    ) -> Result<(StreamState, ConnectionId, bool, bool), (Refusal, String)> {
         let Some(entry) = self
             .rooms
             .get(session)
@@ -797,20 +797,20 @@ impl Core {
             .filter(|s| s.visible())
         else {
             return Err((
-                ErrorCode::NotFound,
+                Refusal::NotFound,
                 format!("no stream {stream:?} in this session"),
             ));
         };
         let (audio, video) = (entry.info.has_audio && audio, entry.info.has_video && video);
         if !audio && !video {
             return Err((
-                ErrorCode::BadRequest,
+                Refusal::BadRequest,
                 "nothing to subscribe to: the stream has none of the requested media".into(),
             ));
         }
         if direct && entry.info.path != MediaPath::Direct {
             return Err((
-                ErrorCode::BadRequest,
+                Refusal::BadRequest,
                 format!("stream {stream:?} is not published directly; subscribe without direct"),
             ));
         }
@@ -825,20 +825,20 @@ impl Core {
         sock: SockId,
         session: &SessionId,
         conn: &ConnectionId,
-        msg: ClientMsg,
-    ) -> Option<ServerMsg> {
-        let ClientMsg::Subscribe {
+        msg: Request,
+    ) -> Option<Reply> {
+        let Request::Subscribe {
             req,
-            stream_id,
+            stream: stream_id,
             audio,
             video,
-            sdp,
-            direct,
+            receiving,
             fallback,
         } = msg
         else {
             unreachable!("negotiate passes subscribes")
         };
+        let direct = matches!(receiving, Receiving::Direct(_));
         let (state, owner, audio, video) =
             match self.subscribable(session, &stream_id, (audio, video), direct) {
                 Ok(found) => found,
@@ -869,11 +869,14 @@ impl Core {
         } else if state == StreamState::Live {
             SubState::Server
         } else {
+            let Receiving::Routed(exchange) = receiving.clone() else {
+                unreachable!("a direct subscription awaits its publisher")
+            };
             SubState::AwaitingRoute {
                 sock,
                 audio,
                 video,
-                sdp: sdp.clone(),
+                exchange,
             }
         };
         let start = state == SubState::Server;
@@ -892,28 +895,27 @@ impl Core {
                 stream: stream_id.clone(),
             });
         let owner_sock = self.sock_of(session, &owner);
-        if direct {
+        if let Receiving::Direct(offer) = receiving {
             if let Some(owner_sock) = owner_sock {
-                let offer = ServerMsg::SubscribeOffer {
-                    subscription_id: id,
-                    stream_id,
-                    connection_id: conn.clone(),
+                let offer = Reply::OfferToPublisher {
+                    sub: id,
+                    stream: stream_id,
+                    subscriber: conn.clone(),
                     audio,
                     video,
-                    sdp,
+                    offer,
                 };
                 self.send(owner_sock, offer);
             }
-        } else if start {
+        } else if let (true, Receiving::Routed(exchange)) = (start, receiving) {
             self.out.push(Output::StartSubscription {
                 sock,
                 session: session.to_owned(),
                 sub: id,
                 stream: stream_id,
-                owner,
                 audio,
                 video,
-                sdp,
+                exchange,
             });
         } else {
             // A direct stream, to be routed through the server first (once).
@@ -923,10 +925,10 @@ impl Core {
                 .and_then(|r| r.streams.get_mut(&stream_id))
                 .expect("visible stream");
             if entry.route_reason.is_none() {
-                entry.route_reason = Some(fallback.map_or(Reason::RoutedSubscriber, Reason::from));
+                entry.route_reason = Some(fallback.unwrap_or(Reason::RoutedSubscriber));
                 if let Some(owner_sock) = owner_sock {
                     tracing::info!(stream = %stream_id, "routing a direct stream");
-                    self.send(owner_sock, ServerMsg::Route { stream_id });
+                    self.send(owner_sock, Reply::Route { stream: stream_id });
                 }
             }
         }
@@ -947,7 +949,14 @@ impl Core {
             return;
         };
         match (negotiation, result) {
-            (Negotiation::Publish { req, stream }, Ok(sdp)) => {
+            (
+                Negotiation::Publish {
+                    req,
+                    stream,
+                    offered,
+                },
+                Ok(sdp),
+            ) => {
                 let entry = self
                     .rooms
                     .get_mut(&session)
@@ -958,10 +967,10 @@ impl Core {
                         deadline: now + TRACK_WAIT_MS,
                     };
                 }
-                let reply = ServerMsg::Published {
+                let reply = Reply::Published {
                     req,
-                    stream_id: stream.clone(),
-                    sdp,
+                    stream: stream.clone(),
+                    answer: offered.then_some(sdp),
                 };
                 self.send(sock, reply);
                 if ended {
@@ -969,8 +978,8 @@ impl Core {
                     self.out.push(Output::EndStream { stream });
                 }
             }
-            (Negotiation::Publish { req, stream }, Err(e)) => {
-                self.send(sock, error(Some(req), e.code(), e.to_string()));
+            (Negotiation::Publish { req, stream, .. }, Err(e)) => {
+                self.send(sock, error(Some(req), e.refusal(), e.to_string()));
                 // A direct stream that could not be routed ends as any stream whose media
                 // stopped; one nobody saw yet goes quietly.
                 let visible = self
@@ -996,10 +1005,10 @@ impl Core {
                 Ok(sdp),
             ) => {
                 let ended = !self.subs.contains_key(&sub);
-                let reply = ServerMsg::Subscribed {
+                let reply = Reply::Subscribed {
                     req,
-                    subscription_id: sub.clone(),
-                    stream_id,
+                    sub: sub.clone(),
+                    stream: stream_id,
                     sdp,
                     direct: false,
                 };
@@ -1011,14 +1020,14 @@ impl Core {
             }
             (Negotiation::Subscribe { req, sub, .. }, Err(e)) => {
                 self.subs.remove(&sub);
-                self.send(sock, error(Some(req), e.code(), e.to_string()));
+                self.send(sock, error(Some(req), e.refusal(), e.to_string()));
                 self.out.push(Output::EndSubscription { sub });
             }
             (Negotiation::RestartIce { req }, Ok(sdp)) => {
-                self.send(sock, ServerMsg::IceRestarted { req, sdp });
+                self.send(sock, Reply::IceRestarted { req, answer: sdp });
             }
             (Negotiation::RestartIce { req }, Err(e)) => {
-                self.send(sock, error(Some(req), e.code(), e.to_string()));
+                self.send(sock, error(Some(req), e.refusal(), e.to_string()));
             }
         }
         self.next_exchange(&session, &conn, sock, now);
@@ -1042,8 +1051,7 @@ impl Core {
         session: &SessionId,
         conn: &ConnectionId,
         sub: SubscriptionId,
-        sdp: String,
-        failure: Option<String>,
+        answer: Result<String, String>,
     ) {
         let Some(entry) = self.subs.get(&sub) else {
             return; // ended meanwhile; its subscriber has been told
@@ -1059,10 +1067,13 @@ impl Core {
         if !owned {
             return;
         }
-        if let Some(e) = failure {
-            let message = format!("the publisher could not answer: {e}");
-            return self.fail_subscription(session, &sub, ErrorCode::Media, message);
-        }
+        let sdp = match answer {
+            Ok(sdp) => sdp,
+            Err(e) => {
+                let message = format!("the publisher could not answer: {e}");
+                return self.fail_subscription(session, &sub, Refusal::Media, message);
+            }
+        };
         let (subscriber, stream_id) = (entry.conn.clone(), entry.stream.clone());
         if let Some(s) = self.subs.get_mut(&sub) {
             s.state = SubState::Direct;
@@ -1070,10 +1081,10 @@ impl Core {
         if let Some(m) = self.member_mut(session, &subscriber) {
             m.negotiation = None;
         }
-        let reply = ServerMsg::Subscribed {
+        let reply = Reply::Subscribed {
             req,
-            subscription_id: sub,
-            stream_id,
+            sub,
+            stream: stream_id,
             sdp,
             direct: true,
         };
@@ -1087,7 +1098,7 @@ impl Core {
         &mut self,
         session: &SessionId,
         sub: &SubscriptionId,
-        code: ErrorCode,
+        code: Refusal,
         message: String,
     ) {
         let Some(entry) = self.subs.remove(sub) else {
@@ -1124,8 +1135,8 @@ impl Core {
                 .and_then(|r| r.streams.get(&entry.stream))
                 .map(|s| s.info.connection_id.clone());
             if let Some(owner_sock) = owner.and_then(|o| self.sock_of(session, &o)) {
-                let msg = ServerMsg::SubscriptionEnded {
-                    subscription_id: sub.to_owned(),
+                let msg = Reply::SubscriptionEnded {
+                    sub: sub.to_owned(),
                 };
                 self.send(owner_sock, msg);
             }
@@ -1198,7 +1209,13 @@ impl Core {
                 .clone()
                 .unwrap_or(Reason::RoutedSubscriber);
             tracing::info!(stream = %info.id, %reason, "direct stream routed");
-            self.broadcast(&session, Event::stream_path_changed(&info, &reason));
+            self.broadcast(
+                &session,
+                SessionEvent::StreamPathChanged {
+                    stream: info,
+                    reason,
+                },
+            );
             let waiting: Vec<(SubscriptionId, SubState)> = self
                 .subs
                 .iter()
@@ -1210,7 +1227,7 @@ impl Core {
                     sock,
                     audio,
                     video,
-                    sdp,
+                    exchange,
                 } = state
                 {
                     self.subs.get_mut(&sub).expect("listed").state = SubState::Server;
@@ -1219,10 +1236,9 @@ impl Core {
                         session: session.clone(),
                         sub,
                         stream: stream.clone(),
-                        owner: info.connection_id.clone(),
                         audio,
                         video,
-                        sdp,
+                        exchange,
                     });
                 }
             }
@@ -1231,7 +1247,7 @@ impl Core {
         entry.info.created_at = now;
         let info = entry.info.clone();
         tracing::info!(stream = %info.id, name = %info.name, "stream created");
-        self.broadcast(&session, Event::stream_created(&info));
+        self.broadcast(&session, SessionEvent::StreamCreated { stream: info });
     }
 
     fn timeout(&mut self, now: u64) {
@@ -1247,7 +1263,7 @@ impl Core {
                 sock,
                 error(
                     None,
-                    ErrorCode::ConnectTimeout,
+                    Refusal::ConnectTimeout,
                     format!("no connect message within {} s", CONNECT_WAIT_MS / 1000),
                 ),
             );
@@ -1279,7 +1295,7 @@ impl Core {
                     "the publisher did not answer within {} s",
                     PUBLISHER_ANSWER_MS / 1000
                 );
-                self.fail_subscription(&session, &sub, ErrorCode::Media, message);
+                self.fail_subscription(&session, &sub, Refusal::Media, message);
             }
         }
         for (session, stream) in late {
@@ -1293,7 +1309,7 @@ impl Core {
                     sock,
                     error(
                         None,
-                        ErrorCode::Media,
+                        Refusal::Media,
                         "the server received no media for the published stream",
                     ),
                 );
@@ -1348,7 +1364,13 @@ impl Core {
         if room.members.is_empty() && room.streams.is_empty() {
             self.rooms.remove(session);
         }
-        self.broadcast(session, Event::connection_destroyed(&member.info, reason));
+        self.broadcast(
+            session,
+            SessionEvent::ConnectionDestroyed {
+                connection: member.info,
+                reason: reason.clone(),
+            },
+        );
         tracing::info!(connection = %conn, %reason, "left");
     }
 
@@ -1368,18 +1390,21 @@ impl Core {
             .filter(|(_, s)| s.stream == stream)
             .map(|(id, _)| id.clone())
             .collect();
-        let event = Event::stream_destroyed(&entry.info, reason);
+        let event = SessionEvent::StreamDestroyed {
+            stream: entry.info.clone(),
+            reason: reason.clone(),
+        };
         if entry.visible() {
             self.broadcast(session, event);
         } else if let Some(owner) = self.sock_of(session, &entry.info.connection_id) {
             // Nobody else had seen it; its publisher learns that it will not go live.
-            self.send(owner, ServerMsg::Event { event });
+            self.send(owner, Reply::Event(event));
         }
         for sub in subs {
             match self.subs.get(&sub).map(|s| &s.state) {
                 Some(SubState::AwaitingPublisher { .. } | SubState::AwaitingRoute { .. }) => {
                     let message = format!("stream {stream:?} ended ({reason})");
-                    self.fail_subscription(session, &sub, ErrorCode::NotFound, message);
+                    self.fail_subscription(session, &sub, Refusal::NotFound, message);
                 }
                 Some(SubState::Direct) => {
                     self.subs.remove(&sub);
@@ -1409,18 +1434,18 @@ impl Core {
     }
 }
 
-fn forbidden(req: u64, role: Role, what: &str) -> ServerMsg {
+fn forbidden(req: u64, role: Role, what: &str) -> Reply {
     error(
         Some(req),
-        ErrorCode::Forbidden,
+        Refusal::Forbidden,
         format!("a {role:?} token cannot {what}; a moderator token can").to_lowercase(),
     )
 }
 
-fn disconnected(reason: &Reason) -> ServerMsg {
-    ServerMsg::Event {
-        event: Event::session_disconnected(reason),
-    }
+fn disconnected(reason: &Reason) -> Reply {
+    Reply::Event(SessionEvent::SessionDisconnected {
+        reason: reason.clone(),
+    })
 }
 
 #[cfg(test)]
@@ -1429,7 +1454,9 @@ mod tests {
 
     use super::*;
     use crate::auth::{SessionProps, TokenClaims};
-    use crate::session::SessionEvent;
+    use crate::server::intent::TrackName;
+    use crate::server::native::{from_wire, to_wire};
+    use crate::signaling::native::{ClientMsg, ErrorCode, PROTOCOL_VERSION, ServerMsg};
 
     const T0: u64 = 1_800_000_000_000;
 
@@ -1462,10 +1489,20 @@ mod tests {
     fn msgs(out: &[Output], to: SockId) -> Vec<ServerMsg> {
         out.iter()
             .filter_map(|o| match o {
-                Output::Send { sock, msg } if *sock == to => Some(msg.clone()),
+                Output::Send { sock, msg } if *sock == to => to_wire(msg.clone()),
                 _ => None,
             })
             .collect()
+    }
+
+    /// The core's reply as a native client reads it.
+    fn sent(reply: Reply) -> ServerMsg {
+        to_wire(reply).expect("a server's reply")
+    }
+
+    /// A native message as the core's request (the scenarios speak the native protocol).
+    fn wire(msg: ClientMsg) -> Request {
+        from_wire(msg).expect("this protocol version")
     }
 
     fn events(out: &[Output], to: SockId) -> Vec<SessionEvent> {
@@ -1493,7 +1530,7 @@ mod tests {
         fn msg(&mut self, sock: u64, msg: ClientMsg) -> Vec<Output> {
             self.input(Input::Message {
                 sock: SockId(sock),
-                msg,
+                msg: wire(msg),
             })
         }
 
@@ -1575,7 +1612,7 @@ mod tests {
                     sub,
                     audio: true,
                     video: true,
-                    sdp,
+                    exchange: Exchange::ClientOffers(sdp),
                     ..
                 },
             ] = out.as_slice()
@@ -1757,8 +1794,8 @@ mod tests {
                 [
                     Output::Send {
                         sock: SockId(1),
-                        msg: ServerMsg::Error {
-                            code: ErrorCode::ConnectTimeout,
+                        msg: Reply::Refused {
+                            refusal: Refusal::ConnectTimeout,
                             ..
                         }
                     },
@@ -1776,15 +1813,6 @@ mod tests {
         let mut h = harness();
         let exp = h.now / 1000 + 60;
         let cases: Vec<(ClientMsg, ErrorCode)> = vec![
-            (
-                ClientMsg::Connect {
-                    version: PROTOCOL_VERSION + 1,
-                    session_id: h.session.clone(),
-                    token: h.token(Role::Publisher, exp),
-                    client_data: String::new(),
-                },
-                ErrorCode::VersionUnsupported,
-            ),
             (publish(1), ErrorCode::BadRequest),
             (
                 h.connect_msg(h.token(Role::Publisher, h.now / 1000 - 1)),
@@ -2096,6 +2124,84 @@ mod tests {
     }
 
     #[test]
+    fn who_offers_is_the_requests_to_say() {
+        // A LiveKit participant: its publisher connection is answered apart, and the server
+        // offers its subscriptions on its receiving connection, tracks named as asked.
+        let mut h = harness();
+        h.join(1, Role::Publisher);
+        h.join(2, Role::Subscriber);
+        h.join(3, Role::Publisher);
+        let live = h.publish_live(1, 1);
+        let apart = Request::Publish {
+            req: 2,
+            name: "cam".into(),
+            audio: false,
+            video: true,
+            msid: "TR_x".into(),
+            sending: Sending::AnsweredApart,
+            stream: None,
+        };
+        let out = h.input(Input::Message {
+            sock: SockId(3),
+            msg: apart,
+        });
+        let [Output::StartPublish { offer: None, .. }] = out.as_slice() else {
+            panic!("{out:?}");
+        };
+        let out = h.answered(3, Ok(""));
+        assert!(
+            matches!(
+                out.as_slice(),
+                [Output::Send {
+                    sock: SockId(3),
+                    msg: Reply::Published {
+                        req: 2,
+                        answer: None,
+                        ..
+                    }
+                }]
+            ),
+            "{out:?}"
+        );
+        let names = vec![TrackName {
+            kind: crate::vocab::Kind::Video,
+            stream: "PA_c|TR_v".into(),
+            track: "TR_v".into(),
+        }];
+        let out = h.input(Input::Message {
+            sock: SockId(2),
+            msg: Request::Subscribe {
+                req: 1,
+                stream: live.clone(),
+                audio: true,
+                video: true,
+                receiving: Receiving::Routed(Exchange::ServerOffers(names.clone())),
+                fallback: None,
+            },
+        });
+        let [
+            Output::StartSubscription {
+                exchange,
+                audio: true,
+                video: true,
+                ..
+            },
+        ] = out.as_slice()
+        else {
+            panic!("{out:?}");
+        };
+        assert_eq!(*exchange, Exchange::ServerOffers(names));
+        let out = h.answered(2, Ok("the server's offer"));
+        assert!(
+            matches!(
+                msgs(&out, SockId(2)).as_slice(),
+                [ServerMsg::Subscribed { req: 1, sdp, direct: false, .. }] if sdp == "the server's offer"
+            ),
+            "{out:?}"
+        );
+    }
+
+    #[test]
     fn a_failed_answer_is_an_error_for_the_request() {
         let mut h = harness();
         h.join(1, Role::Publisher);
@@ -2107,11 +2213,11 @@ mod tests {
         let out = h.answered(1, Err(PeerError::NotNegotiated("video/AV1").into()));
         assert_eq!(
             msgs(&out, SockId(1)),
-            [error(
+            [sent(error(
                 Some(7),
-                ErrorCode::Media,
+                Refusal::Media,
                 "video/AV1 was not negotiated"
-            )]
+            ))]
         );
         assert!(out.contains(&Output::EndStream { stream }));
     }
@@ -2129,11 +2235,11 @@ mod tests {
         let out = h.answered(1, Err(no_port.into()));
         assert_eq!(
             msgs(&out, SockId(1)),
-            [error(
+            [sent(error(
                 Some(7),
-                ErrorCode::Internal,
+                Refusal::Internal,
                 "no UDP port free in 40000-40000 (--udp-ports) on 127.0.0.1"
-            )]
+            ))]
         );
     }
 
@@ -2225,7 +2331,7 @@ mod tests {
         for sock in [1, 2] {
             assert_eq!(
                 msgs(&out, SockId(sock)),
-                [disconnected(&Reason::ServerShutdown)],
+                [sent(disconnected(&Reason::ServerShutdown))],
                 "socket {sock}"
             );
             assert!(out.contains(&Output::Close { sock: SockId(sock) }));
@@ -2266,7 +2372,7 @@ mod tests {
         let out = h.msg(4, h.connect_msg(token));
         assert_eq!(
             msgs(&out, SockId(4)),
-            [disconnected(&Reason::ServerShutdown)]
+            [sent(disconnected(&Reason::ServerShutdown))]
         );
     }
 
@@ -2539,11 +2645,11 @@ mod tests {
                                     *session_id = format!("{session_id}x").into();
                                 }
                             }
-                            Input::Message { sock: sock(n), msg }
+                            Input::Message { sock: sock(n), msg: wire(msg) }
                         }
                         Op::Publish(n, with_media, direct) => Input::Message {
                             sock: sock(n),
-                            msg: ClientMsg::Publish {
+                            msg: wire(ClientMsg::Publish {
                                 direct,
                                 req,
                                 name: "cam".into(),
@@ -2552,15 +2658,15 @@ mod tests {
                                 msid: "m".into(),
                                 sdp: "offer".into(),
                                 stream_id: None,
-                            },
+                            }),
                         },
                         Op::Unpublish(n, i) => Input::Message {
                             sock: sock(n),
-                            msg: ClientMsg::Unpublish { req, stream_id: (pick(&streams, i)).into() },
+                            msg: wire(ClientMsg::Unpublish { req, stream_id: (pick(&streams, i)).into() }),
                         },
                         Op::Subscribe(n, i, audio, direct) => Input::Message {
                             sock: sock(n),
-                            msg: ClientMsg::Subscribe {
+                            msg: wire(ClientMsg::Subscribe {
                                 direct,
                                 fallback: None,
                                 req,
@@ -2568,29 +2674,29 @@ mod tests {
                                 audio,
                                 video: true,
                                 sdp: "offer".into(),
-                            },
+                            }),
                         },
                         Op::PublisherAnswer(n, i, ok) => Input::Message {
                             sock: sock(n),
-                            msg: ClientMsg::SubscribeAnswer {
+                            msg: wire(ClientMsg::SubscribeAnswer {
                                 subscription_id: (pick(&subs, i)).into(),
                                 sdp: "answer".into(),
                                 error: (!ok).then(|| "no".into()),
-                            },
+                            }),
                         },
                         Op::Unsubscribe(n, i) => Input::Message {
                             sock: sock(n),
-                            msg: ClientMsg::Unsubscribe { req, subscription_id: (pick(&subs, i)).into() },
+                            msg: wire(ClientMsg::Unsubscribe { req, subscription_id: (pick(&subs, i)).into() }),
                         },
                         Op::ForceUnpublish(n, i) => Input::Message {
                             sock: sock(n),
-                            msg: ClientMsg::ForceUnpublish { req, stream_id: (pick(&streams, i)).into() },
+                            msg: wire(ClientMsg::ForceUnpublish { req, stream_id: (pick(&streams, i)).into() }),
                         },
                         Op::ForceDisconnect(n, i) => Input::Message {
                             sock: sock(n),
-                            msg: ClientMsg::ForceDisconnect { req, connection_id: (pick(&conns, i)).into() },
+                            msg: wire(ClientMsg::ForceDisconnect { req, connection_id: (pick(&conns, i)).into() }),
                         },
-                        Op::Leave(n) => Input::Message { sock: sock(n), msg: ClientMsg::Disconnect },
+                        Op::Leave(n) => Input::Message { sock: sock(n), msg: wire(ClientMsg::Disconnect) },
                         Op::Unreadable(n) => Input::Unreadable { sock: sock(n), error: "x".into() },
                         Op::Close(n) => Input::Closed { sock: sock(n), reason: Reason::ClientDisconnected },
                         Op::Answer(n, ok) => Input::Answered {
@@ -2629,12 +2735,12 @@ mod tests {
                             Output::Send { sock, msg } => {
                                 prop_assert!(!closed.contains(sock), "sent to closed {sock:?}: {msg:?}");
                                 match msg {
-                                    ServerMsg::Published { stream_id, .. } => streams.push(stream_id.to_string()),
-                                    ServerMsg::SubscribeOffer { subscription_id, .. } => subs.push(subscription_id.to_string()),
+                                    Reply::Published { stream, .. } => streams.push(stream.to_string()),
+                                    Reply::OfferToPublisher { sub, .. } => subs.push(sub.to_string()),
+                                    Reply::Event(SessionEvent::SessionConnected { connection, .. }) => {
+                                        conns.push(connection.id.to_string());
+                                    }
                                     _ => {}
-                                }
-                                if let ServerMsg::Event { event: Event::SessionConnected { connection, .. } } = msg {
-                                    conns.push(connection.id.to_string());
                                 }
                             }
                             _ => {}

@@ -2,9 +2,9 @@
 //! connection with one published stream, `POST /whep/{session}[/{stream}]` a viewer of one.
 //!
 //! Each resource is a connection in the room core like any other, driven through a socket
-//! that has no WebSocket behind it: the handler sends the core the native messages a vcall
-//! client would (`connect`, then `publish` or `subscribe`, later `restartIce`), reads the
-//! replies, and turns them into HTTP. So tokens, roles, events, limits and the SFU behave
+//! that has no WebSocket behind it: the handler asks the core what a vcall client would
+//! (join, then publish or subscribe, later restart ICE), reads the replies, and turns them
+//! into HTTP. So tokens, roles, events, limits and the SFU behave
 //! exactly as for native clients, and the core knows nothing of HTTP.
 
 use std::collections::HashMap;
@@ -18,19 +18,18 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::oneshot;
 
+use super::intent::{Exchange, Receiving, Refusal, Reply, Request, Sending};
 use super::tls::ClientAddr;
 use super::{AppState, Counted, Shared, SockCmd};
 use crate::peer::PeerState;
 use crate::server::room::{Input, SockId};
-use crate::session::{Reason, StreamId};
-use crate::signaling::native::wire::Event;
-use crate::signaling::native::{ClientMsg, ErrorCode, PROTOCOL_VERSION, ServerMsg};
+use crate::session::{Reason, SessionEvent, StreamId};
 use crate::signaling::whip::{IceFragment, link_for};
 
 /// How long a request to the core may take (answering an offer included).
 const REQUEST_LIMIT: Duration = Duration::from_secs(15);
 
-/// The request id a `connect`'s reply is filed under.
+/// The request id a join's reply is filed under.
 pub(super) const CONNECT: u64 = 0;
 
 /// Which way a resource's media goes.
@@ -51,12 +50,12 @@ pub(super) struct Resource {
     _counted: Counted,
 }
 
-/// The core's side of a connection without a WebSocket: requests sent as native messages,
-/// replies matched by `req` (WHIP's and WHEP's resources; LiveKit's participants, whose
-/// front end reads every other message from `events`).
+/// The core's side of a connection without a WebSocket: requests sent, replies matched by
+/// `req` (WHIP's and WHEP's resources; LiveKit's participants, whose front end reads every
+/// other reply from `events`).
 pub(super) struct Virtual {
     pub(super) sock: SockId,
-    waiters: Mutex<HashMap<u64, oneshot::Sender<ServerMsg>>>,
+    waiters: Mutex<HashMap<u64, oneshot::Sender<Reply>>>,
     next_req: AtomicU64,
     /// The stream this resource publishes or plays; its end ends the resource.
     stream: Mutex<Option<StreamId>>,
@@ -68,7 +67,7 @@ impl Virtual {
     /// ends.
     pub(super) fn open(
         state: &AppState,
-        events: Option<tokio::sync::mpsc::UnboundedSender<ServerMsg>>,
+        events: Option<tokio::sync::mpsc::UnboundedSender<Reply>>,
     ) -> Arc<Virtual> {
         let (sock, mut rx) = state.open_sock();
         let v = Arc::new(Virtual {
@@ -80,27 +79,13 @@ impl Virtual {
         let (state, this) = (Arc::clone(state), Arc::clone(&v));
         tokio::spawn(async move {
             while let Some(SockCmd::Send(msg)) = rx.recv().await {
-                let req = match &msg {
-                    ServerMsg::Event {
-                        event: Event::SessionConnected { .. },
-                    } => Some(CONNECT),
-                    ServerMsg::Event {
-                        event: Event::StreamDestroyed { stream, .. },
-                    } if this.stream.lock().expect("stream lock").as_ref() == Some(&stream.id) => {
-                        break;
-                    }
-                    ServerMsg::Error { req: None, .. } => Some(CONNECT),
-                    ServerMsg::Published { req, .. }
-                    | ServerMsg::Subscribed { req, .. }
-                    | ServerMsg::IceRestarted { req, .. }
-                    | ServerMsg::Ok { req }
-                    | ServerMsg::Error { req: Some(req), .. } => Some(*req),
-                    // Its streams are never direct: nothing is asked of it.
-                    ServerMsg::Event { .. }
-                    | ServerMsg::SubscribeOffer { .. }
-                    | ServerMsg::SubscriptionEnded { .. }
-                    | ServerMsg::Route { .. } => None,
-                };
+                if let Reply::Event(SessionEvent::StreamDestroyed { stream, .. }) = &msg
+                    && this.stream.lock().expect("stream lock").as_ref() == Some(&stream.id)
+                {
+                    break;
+                }
+                // Its streams are never direct: nothing else is asked of it.
+                let req = msg.req(CONNECT);
                 let waiter =
                     req.and_then(|r| this.waiters.lock().expect("waiters lock").remove(&r));
                 match (waiter, &events) {
@@ -122,8 +107,8 @@ impl Virtual {
     pub(super) async fn request(
         &self,
         state: &AppState,
-        make: impl FnOnce(u64) -> ClientMsg,
-    ) -> Result<ServerMsg, Response> {
+        make: impl FnOnce(u64) -> Request,
+    ) -> Result<Reply, Response> {
         let req = self.next_req.fetch_add(1, Ordering::Relaxed);
         self.ask(state, req, make(req)).await
     }
@@ -133,8 +118,8 @@ impl Virtual {
         &self,
         state: &AppState,
         req: u64,
-        msg: ClientMsg,
-    ) -> Result<ServerMsg, Response> {
+        msg: Request,
+    ) -> Result<Reply, Response> {
         let (tx, rx) = oneshot::channel();
         self.waiters.lock().expect("waiters lock").insert(req, tx);
         state.feed(Input::Message {
@@ -142,7 +127,11 @@ impl Virtual {
             msg,
         });
         match tokio::time::timeout(REQUEST_LIMIT, rx).await {
-            Ok(Ok(ServerMsg::Error { code, message, .. })) => Err(refusal(code, &message)),
+            Ok(Ok(Reply::Refused {
+                refusal: why,
+                message,
+                ..
+            })) => Err(refusal(why, &message)),
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(_)) => Err(problem(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -169,24 +158,22 @@ pub(super) fn end(state: &AppState, sock: SockId, reason: Reason) {
 }
 
 /// The HTTP status for an error the core answered with.
-pub(super) fn refusal(code: ErrorCode, message: &str) -> Response {
-    let status = match code {
-        ErrorCode::InvalidToken | ErrorCode::TokenExpired | ErrorCode::WrongSession => {
+pub(super) fn refusal(why: Refusal, message: &str) -> Response {
+    let status = match why {
+        Refusal::InvalidToken | Refusal::TokenExpired | Refusal::WrongSession => {
             StatusCode::UNAUTHORIZED
         }
-        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
-        ErrorCode::SessionNotFound | ErrorCode::NotFound => StatusCode::NOT_FOUND,
-        ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
-        ErrorCode::Media => StatusCode::NOT_ACCEPTABLE,
-        ErrorCode::TooManyConnections | ErrorCode::SessionFull => {
+        Refusal::Forbidden => StatusCode::FORBIDDEN,
+        Refusal::SessionNotFound | Refusal::NotFound => StatusCode::NOT_FOUND,
+        Refusal::BadRequest => StatusCode::BAD_REQUEST,
+        Refusal::Media => StatusCode::NOT_ACCEPTABLE,
+        Refusal::TooManyConnections | Refusal::SessionFull => {
             let mut r = problem(StatusCode::SERVICE_UNAVAILABLE, message);
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             return r;
         }
-        ErrorCode::VersionUnsupported | ErrorCode::Internal | ErrorCode::ConnectTimeout => {
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
+        Refusal::Internal | Refusal::ConnectTimeout => StatusCode::INTERNAL_SERVER_ERROR,
     };
     problem(status, message)
 }
@@ -359,7 +346,7 @@ async fn post(
     };
     let counted = match state.admit(ip) {
         Ok(c) => c,
-        Err(why) => return refusal(ErrorCode::TooManyConnections, &why),
+        Err(why) => return refusal(Refusal::TooManyConnections, &why),
     };
     let role = ask.role;
     let client = Virtual::open(state, None);
@@ -449,36 +436,35 @@ async fn join_and_offer(
     (has_audio, has_video): (bool, bool),
     offer: &str,
 ) -> Result<(StreamId, String), Response> {
-    let connect = ClientMsg::Connect {
-        version: PROTOCOL_VERSION,
-        session_id: session.clone().into(),
+    let join = Request::Join {
+        session: session.clone().into(),
         token,
         client_data: format!("{role:?}").to_lowercase(),
     };
-    let joined = client.ask(state, CONNECT, connect).await?;
-    let ServerMsg::Event {
-        event: Event::SessionConnected { streams, .. },
-    } = joined
-    else {
+    let joined = client.ask(state, CONNECT, join).await?;
+    let Reply::Event(SessionEvent::SessionConnected { streams, .. }) = joined else {
         return Err(problem(StatusCode::INTERNAL_SERVER_ERROR, "joining failed"));
     };
     let failed = |what| problem(StatusCode::INTERNAL_SERVER_ERROR, what);
     match role {
         Role::Whip => {
             let reply = client
-                .request(state, |req| ClientMsg::Publish {
+                .request(state, |req| Request::Publish {
                     req,
                     name,
-                    has_audio,
-                    has_video,
+                    audio: has_audio,
+                    video: has_video,
                     msid: offered_msid(offer),
-                    sdp: offer.to_owned(),
-                    stream_id: None,
-                    direct: false,
+                    sending: Sending::ClientOffers(offer.to_owned()),
+                    stream: None,
                 })
                 .await?;
             match reply {
-                ServerMsg::Published { stream_id, sdp, .. } => Ok((stream_id, sdp)),
+                Reply::Published {
+                    stream,
+                    answer: Some(answer),
+                    ..
+                } => Ok((stream, answer)),
                 _ => Err(failed("publishing failed")),
             }
         }
@@ -500,18 +486,17 @@ async fn join_and_offer(
                 ));
             };
             let reply = client
-                .request(state, |req| ClientMsg::Subscribe {
+                .request(state, |req| Request::Subscribe {
                     req,
-                    stream_id: stream.id.clone(),
+                    stream: stream.id.clone(),
                     audio: has_audio && stream.has_audio,
                     video: has_video && stream.has_video,
-                    sdp: offer.to_owned(),
-                    direct: false,
-                    fallback: Some(Reason::WhepSubscriber.to_string()),
+                    receiving: Receiving::Routed(Exchange::ClientOffers(offer.to_owned())),
+                    fallback: Some(Reason::WhepSubscriber),
                 })
                 .await?;
             match reply {
-                ServerMsg::Subscribed { stream_id, sdp, .. } => Ok((stream_id, sdp)),
+                Reply::Subscribed { stream, sdp, .. } => Ok((stream, sdp)),
                 _ => Err(failed("subscribing failed")),
             }
         }
@@ -639,13 +624,13 @@ pub(super) async fn patch(
     let offer = fragment.apply_to(&r.offer.lock().expect("offer lock"));
     let reply = r
         .client
-        .request(&state, |req| ClientMsg::RestartIce {
+        .request(&state, |req| Request::RestartIce {
             req,
-            sdp: offer.clone(),
+            offer: offer.clone(),
         })
         .await;
     let answer = match reply {
-        Ok(ServerMsg::IceRestarted { sdp, .. }) => sdp,
+        Ok(Reply::IceRestarted { answer, .. }) => answer,
         Ok(_) => return problem(StatusCode::INTERNAL_SERVER_ERROR, "restart failed"),
         Err(response) => return response,
     };

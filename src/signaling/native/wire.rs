@@ -6,8 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::session::{
-    Connection, ConnectionId, MediaPath, Reason, SessionEvent, SessionId, Stream, StreamId,
-    SubscriptionId,
+    Connection, ConnectionId, MediaPath, SessionEvent, SessionId, Stream, StreamId, SubscriptionId,
 };
 
 /// The protocol version this build speaks.
@@ -271,43 +270,50 @@ pub enum Event {
 }
 
 impl Event {
-    pub fn connection_created(connection: &Connection) -> Event {
-        Event::ConnectionCreated {
-            connection: connection.into(),
-        }
-    }
-
-    pub fn connection_destroyed(connection: &Connection, reason: &Reason) -> Event {
-        Event::ConnectionDestroyed {
-            connection: connection.into(),
-            reason: reason.to_string(),
-        }
-    }
-
-    pub fn stream_created(stream: &Stream) -> Event {
-        Event::StreamCreated {
-            stream: stream.into(),
-        }
-    }
-
-    pub fn stream_destroyed(stream: &Stream, reason: &Reason) -> Event {
-        Event::StreamDestroyed {
-            stream: stream.into(),
-            reason: reason.to_string(),
-        }
-    }
-
-    pub fn stream_path_changed(stream: &Stream, reason: &Reason) -> Event {
-        Event::StreamPathChanged {
-            stream: stream.into(),
-            reason: reason.to_string(),
-        }
-    }
-
-    pub fn session_disconnected(reason: &Reason) -> Event {
-        Event::SessionDisconnected {
-            reason: reason.to_string(),
-        }
+    /// A session event as the server sends it; `None` for the client's own
+    /// (`reconnecting`, `reconnected`), which no server sends.
+    pub fn from_session(event: SessionEvent) -> Option<Event> {
+        let conn = |c: Connection| WireConnection::from(&c);
+        let stream = |s: Stream| WireStream::from(&s);
+        Some(match event {
+            SessionEvent::SessionConnected {
+                session_id,
+                connection,
+                connection_count,
+                connections,
+                streams,
+                p2p,
+            } => Event::SessionConnected {
+                session_id,
+                connection: conn(connection),
+                connection_count,
+                connections: connections.into_iter().map(conn).collect(),
+                streams: streams.into_iter().map(stream).collect(),
+                p2p,
+            },
+            SessionEvent::ConnectionCreated { connection } => Event::ConnectionCreated {
+                connection: conn(connection),
+            },
+            SessionEvent::ConnectionDestroyed { connection, reason } => {
+                Event::ConnectionDestroyed {
+                    connection: conn(connection),
+                    reason: reason.to_string(),
+                }
+            }
+            SessionEvent::StreamCreated { stream: s } => Event::StreamCreated { stream: stream(s) },
+            SessionEvent::StreamDestroyed { stream: s, reason } => Event::StreamDestroyed {
+                stream: stream(s),
+                reason: reason.to_string(),
+            },
+            SessionEvent::StreamPathChanged { stream: s, reason } => Event::StreamPathChanged {
+                stream: stream(s),
+                reason: reason.to_string(),
+            },
+            SessionEvent::SessionDisconnected { reason } => Event::SessionDisconnected {
+                reason: reason.to_string(),
+            },
+            SessionEvent::Reconnecting { .. } | SessionEvent::Reconnected { .. } => return None,
+        })
     }
 }
 
@@ -420,6 +426,7 @@ impl From<Event> for SessionEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::Reason;
 
     #[test]
     fn events_read_as_the_protocol_documents_them() {
@@ -450,8 +457,12 @@ mod tests {
             path: MediaPath::Direct,
             owner: String::new(),
         };
+        let event = Event::from_session(SessionEvent::StreamPathChanged {
+            stream: stream.clone(),
+            reason: Reason::DirectLost,
+        });
         let sent = serde_json::to_string(&ServerMsg::Event {
-            event: Event::stream_path_changed(&stream, &Reason::DirectLost),
+            event: event.unwrap(),
         })
         .unwrap();
         assert!(sent.contains(r#""path":"direct""#), "{sent}");
