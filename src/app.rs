@@ -46,11 +46,14 @@ async fn run(cli: Cli, matches: ArgMatches, applied: Applied) -> Result<Exit, Fa
         Command::ListStreams(a) => client::connect::list_streams(a).await,
         Command::Publish(a) => {
             let progress = client::progress::Progress::new("publish", quiet || a.json);
-            client::publish::publish(a, progress, client::interrupted()).await
+            let settings = client::publish::Settings::new(&a);
+            client::publish::publish(settings, progress, client::interrupted()).await
         }
         Command::Subscribe(a) => {
             let quiet = quiet || a.json;
-            client::subscribe::subscribe(a, quiet, client::interrupted(), None).await
+            let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            let settings = client::subscribe::Settings::new(&a, tty)?;
+            client::subscribe::subscribe(settings, quiet, client::interrupted(), None).await
         }
         Command::Moderate(ModerateCommand::ForceUnpublish(a)) => {
             client::moderate::force_unpublish(a).await

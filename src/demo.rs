@@ -6,9 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::auth::{KeyPair, Role, SessionProps, TokenClaims, unix_now};
-use crate::cli::{ConnArgs, DemoArgs, PublishArgs, SubscribeArgs};
+use crate::cli::DemoArgs;
+use crate::client::Conn;
 use crate::client::measure::Measurements;
 use crate::client::progress::Progress;
+use crate::client::{publish, subscribe};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::media::sources::{AudioSpec, VideoSpec};
 use crate::media::testsrc::Pattern;
@@ -51,7 +53,7 @@ impl Embedded {
     }
 
     /// How a client with `role` joins the demo's session.
-    fn conn(&self, role: Role) -> ConnArgs {
+    fn conn(&self, role: Role) -> Conn {
         let token = self.keys.create_token(&TokenClaims {
             iss: self.keys.key.clone(),
             sid: self.session.clone(),
@@ -62,17 +64,7 @@ impl Embedded {
         });
         let url = ServerUrl::parse(&format!("ws://{}", self.addr))
             .expect("a socket address is a URL's host");
-        ConnArgs {
-            url,
-            session: self.session.clone(),
-            token,
-            data: String::new(),
-            ice_servers: vec![],
-            ice_transport: crate::cli::IceTransport::All,
-            dtls_certificate: None,
-            timeout: None,
-            janus: crate::cli::JanusArgs::default(),
-        }
+        Conn::new(url, &self.session, token)
     }
 
     async fn stop(self) {
@@ -163,34 +155,24 @@ async fn run_call(
     quiet: bool,
 ) -> Result<(Exit, Call), Failure> {
     let (video, audio) = media.specs();
-    let publish_args = PublishArgs::vga(server.conn(Role::Publisher), "demo", video, audio);
+    let publish = publish::Settings::new_default(
+        server.conn(Role::Publisher),
+        "demo",
+        publish::Media::vga(video, audio),
+    );
     let (stop_pub, pub_stopped) = tokio::sync::oneshot::channel::<()>();
     let sent = Progress::new("publish", true);
-    let publisher = tokio::spawn(crate::client::publish::publish(
-        publish_args,
-        sent.clone(),
-        async {
-            let _ = pub_stopped.await;
-        },
-    ));
+    let publisher = tokio::spawn(publish::publish(publish, sent.clone(), async {
+        let _ = pub_stopped.await;
+    }));
     let measure = Arc::new(Mutex::new(Measurements::default()));
-    let subscribe_args = SubscribeArgs {
-        conn: server.conn(Role::Subscriber),
-        impair: Default::default(),
-        streams: vec![],
-        no_audio: false,
-        no_video: false,
-        output: Some(args.output.clone()),
-        output_dir: None,
-        format: None,
-        duration: Some(args.duration),
-        frames: None,
-        expect: None,
-        stats_interval: None,
-        json: false,
-    };
-    let sub_result = crate::client::subscribe::subscribe(
-        subscribe_args,
+    let recording = subscribe::Settings::record_for(
+        server.conn(Role::Subscriber),
+        args.output.clone(),
+        args.duration,
+    )?;
+    let sub_result = subscribe::subscribe(
+        recording,
         quiet,
         crate::client::interrupted(),
         Some(Arc::clone(&measure)),

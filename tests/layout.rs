@@ -217,6 +217,40 @@ fn commands_never_match_on_the_protocol() {
 }
 
 #[test]
+fn only_the_cli_makes_flags() {
+    // Commands read their flags once into settings; in-process callers (the demo, echo-test)
+    // make settings, never clap structs by hand.
+    let mut all = Vec::new();
+    files(&src(), &mut all);
+    let making: Vec<String> = all
+        .iter()
+        .filter(|f| !f.starts_with("cli"))
+        .filter_map(|f| {
+            let text = std::fs::read_to_string(src().join(f)).expect("source");
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            let literal = code.match_indices("Args {").find(|(i, _)| {
+                let before = &code[..*i];
+                let name_start = before
+                    .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .map_or(0, |j| j + 1);
+                let word_before = before[..name_start].trim_end();
+                // `struct XArgs {` and `impl … for XArgs {` define, not make.
+                !(word_before.ends_with("struct") || word_before.ends_with("for"))
+            })?;
+            Some(format!(
+                "{}: …{}",
+                f.display(),
+                &code[literal.0.saturating_sub(30)..literal.0 + 6]
+            ))
+        })
+        .collect();
+    assert!(
+        making.is_empty(),
+        "clap structs made outside src/cli/: {making:?}"
+    );
+}
+
+#[test]
 fn the_room_core_knows_no_protocol() {
     // Its requests and replies (`server/intent.rs`) are no wire's; each front end
     // (`server/native.rs`, `whip.rs`, `livekit.rs`) is the codec for its own.

@@ -24,7 +24,7 @@ pub(crate) struct KeyArgs {
 }
 
 /// A bad network on purpose, for rehearsing one (README: "Rehearse a bad network").
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct ImpairArgs {
     /// Impair this process's media, both directions, in userspace: comma-separated
     /// loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start,
@@ -113,28 +113,6 @@ pub(crate) enum IceTransport {
     All,
     /// Only relayed ones (TURN): the media goes through the TURN server
     Relay,
-}
-
-impl ConnArgs {
-    /// The limit for each answer from the server.
-    pub(crate) fn request_timeout(&self) -> Duration {
-        self.timeout.unwrap_or(Duration::from_secs(10))
-    }
-}
-
-impl Default for JanusArgs {
-    /// The same defaults as the flags'.
-    fn default() -> JanusArgs {
-        JanusArgs {
-            api_secret: None,
-            pin: None,
-            display: None,
-            create_room: false,
-            max_retries: None,
-            retry_delay: Duration::from_secs(1),
-            keepalive_interval: Duration::from_secs(25),
-        }
-    }
 }
 
 /// Options for Janus servers (`--url janus+ws://…` or `janus+http://…`).

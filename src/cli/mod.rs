@@ -19,7 +19,7 @@ mod serve;
 mod subscribe;
 
 pub(crate) use admin::{SessionCommand, SessionCreateArgs, TokenCommand, TokenCreateArgs};
-pub(crate) use common::{ConnArgs, IceTransport, JanusArgs, KeyArgs};
+pub(crate) use common::{ConnArgs, IceTransport, KeyArgs};
 pub(crate) use config::ConfigCommand;
 pub(crate) use connect::{ConnectArgs, ListStreamsArgs};
 pub(crate) use demo::{DemoArgs, DevicesArgs};

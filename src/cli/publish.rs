@@ -78,38 +78,6 @@ pub(crate) struct PublishArgs {
     pub(crate) json: bool,
 }
 
-impl PublishArgs {
-    /// Settings for in-process publishers (demo, echo-test): 640x480 at 30 fps, the flags'
-    /// default rates.
-    pub(crate) fn vga(
-        conn: ConnArgs,
-        name: &str,
-        video: VideoSpec,
-        audio: AudioSpec,
-    ) -> PublishArgs {
-        PublishArgs {
-            conn,
-            impair: ImpairArgs::default(),
-            name: name.into(),
-            video,
-            audio,
-            no_audio: false,
-            no_video: false,
-            width: 640,
-            height: 480,
-            fps: 30.0,
-            video_bitrate: 1_000_000,
-            audio_bitrate: 48_000,
-            degradation: Degradation::default(),
-            keyframe_interval: 60,
-            looping: false,
-            duration: None,
-            stats_interval: None,
-            json: false,
-        }
-    }
-}
-
 /// `--fps`: 1 to 120 pictures a second.
 fn parse_fps(s: &str) -> Result<f64, String> {
     let fps: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;

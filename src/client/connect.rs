@@ -7,7 +7,7 @@ use std::io::Write;
 use serde_json::json;
 
 use crate::cli::{ConnectArgs, ListStreamsArgs};
-use crate::client::{Purpose, disconnected_failure, interrupted, join};
+use crate::client::{Conn, Purpose, disconnected_failure, interrupted, join};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::Network;
 use serde::Serialize;
@@ -332,7 +332,13 @@ pub async fn connect(args: ConnectArgs) -> CmdResult {
     // Ctrl-C is handled from before `sessionConnected` is printed: a script that stops this
     // as soon as it is connected never kills it mid-way.
     let ctrl_c = interrupted();
-    let mut joined = match join(&args.conn, Network::default(), Purpose::Session("connect")).await {
+    let mut joined = match join(
+        &Conn::from_args(&args.conn),
+        Network::default(),
+        Purpose::Session("connect"),
+    )
+    .await
+    {
         Ok(j) => j,
         Err(failure) => {
             // Scripts reading the event stream see why it ended, as OpenTok's sessionFailed.
@@ -511,7 +517,7 @@ fn print_wait(args: &ConnectArgs, event: &str, state: &State) {
 
 pub async fn list_streams(args: ListStreamsArgs) -> CmdResult {
     let joined = join(
-        &args.conn,
+        &Conn::from_args(&args.conn),
         Network::default(),
         Purpose::Session("list-streams"),
     )

@@ -11,15 +11,15 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::cli::{EchoTestArgs, OutFormat, PublishArgs};
+use crate::cli::{EchoTestArgs, OutFormat};
 use crate::client::measure::Measurements;
 use crate::client::output::Sink;
 use crate::client::progress::Progress;
 use crate::client::publish::{
-    Sending, Sources, Ssrcs, TrackPair, add_tracks, media_connected, new_msid, open_sources,
+    Media, Sending, Sources, Ssrcs, TrackPair, add_tracks, media_connected, new_msid, open_sources,
 };
 use crate::client::subscribe::{Incoming, Recording, SharedPeer, record_peer};
-use crate::client::{Joined, Purpose, janus_options, join, peer_config};
+use crate::client::{Conn, Joined, Purpose, janus_options, join, peer_config};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::{Network, Peer, RemoteTrack};
 use crate::record::{Container, RecordStats, Recorder};
@@ -70,11 +70,25 @@ fn echo_stream() -> Stream {
 
 /// Checks a server end to end: sends the test pattern and tone, records what comes back,
 /// and reports the round trip.
+/// What `vcall echo-test` was asked to do, read from the flags once.
+struct Settings {
+    conn: Conn,
+    network: Network,
+    duration: Duration,
+    json: bool,
+}
+
 pub async fn echo_test(
     args: EchoTestArgs,
     quiet: bool,
     stop_signal: impl std::future::Future<Output = ()>,
 ) -> CmdResult {
+    let settings = Settings {
+        conn: Conn::from_args(&args.conn),
+        network: Network::new(args.impair.impair.as_ref()),
+        duration: args.duration,
+        json: args.json,
+    };
     let sink = match &args.output {
         Some(path) => {
             let container = Container::from_path(path).ok_or_else(|| {
@@ -87,13 +101,12 @@ pub async fn echo_test(
         }
         None => Sink::for_format(OutFormat::Mkv, Box::new(std::io::sink()), 2)?,
     };
-    let sources = open_sources(&PublishArgs::vga(
-        args.conn.clone(),
-        NAME,
+    let args = settings;
+    let sources = open_sources(&Media::vga(
         VideoSpec::TestSrc(Pattern::Plain),
         AudioSpec::Tone(440.0),
     ))?;
-    let network = Network::new(args.impair.impair.as_ref());
+    let network = args.network.clone();
     let config = peer_config(&args.conn, network.clone());
     let sent = Progress::new("echo-test", quiet);
     let measure = Arc::new(Mutex::new(Measurements::default()));
@@ -150,7 +163,7 @@ pub async fn echo_test(
 /// Through Janus's EchoTest plugin: one connection, the media looped back in the sections
 /// it went out in.
 async fn through_janus(
-    args: &EchoTestArgs,
+    args: &Settings,
     out: Outbound,
     back: Back,
     sent: &Progress,
@@ -181,7 +194,7 @@ async fn through_janus(
 /// Through a vcall server: the stream published, and subscribed to on the same connection
 /// once the server reports it live (out through the SFU and back).
 async fn through_vcall(
-    args: &EchoTestArgs,
+    args: &Settings,
     network: Network,
     out: Outbound,
     back: Back,
@@ -274,7 +287,7 @@ async fn wait_for_stream(
 
 /// Sends until the duration is over or `stop` fires; `Ok(true)` when interrupted.
 async fn run(
-    args: &EchoTestArgs,
+    args: &Settings,
     mut sending: Sending,
     sent: &Progress,
     stop: impl std::future::Future<Output = ()>,
@@ -316,7 +329,7 @@ enum Event {
 
 /// Prints the result; nothing back (audio or video) is a failure.
 fn report(
-    args: &EchoTestArgs,
+    args: &Settings,
     sent: &Progress,
     back: &RecordStats,
     m: &Measurements,

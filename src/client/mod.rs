@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use crate::cli::{ConnArgs, IceTransport};
 use crate::exit::{Exit, Failure};
 use crate::media::SourceError;
+use crate::peer::DtlsCertificate;
 use crate::peer::{Network, Peer, PeerConfig, PeerState};
 use crate::session::{Reason, SessionEvent, Stream};
 use crate::signaling::janus::JanusOptions;
@@ -63,23 +64,100 @@ fn media_ip(server: &ServerUrl) -> IpAddr {
     }
 }
 
-/// How to reach Janus, from the connection options.
-pub fn janus_options(conn: &ConnArgs) -> JanusOptions {
+/// Where and as whom a command connects: the connection flags, read once at the command's
+/// start; everything below the command takes this.
+#[derive(Debug, Clone)]
+pub struct Conn {
+    pub url: ServerUrl,
+    /// The session id (Janus: the room); unused by WHIP/WHEP and LiveKit.
+    pub session: String,
+    pub token: String,
+    /// Client data, visible to the others.
+    pub data: String,
+    pub ice_servers: Vec<String>,
+    /// Media only through TURN relays.
+    pub relay_only: bool,
+    pub dtls_certificate: Option<DtlsCertificate>,
+    /// `--timeout`: the limit for each wait, when given.
+    pub timeout: Option<Duration>,
+    /// Attempts to join again (default: the protocol's), and the delay between them.
+    pub max_retries: Option<u32>,
+    pub retry_delay: Duration,
+    /// Janus only.
+    pub api_secret: Option<String>,
+    pub pin: Option<String>,
+    pub display: Option<String>,
+    pub create_room: bool,
+    pub keepalive: Option<Duration>,
+}
+
+impl Conn {
+    /// The settings the flags ask for.
+    pub fn from_args(args: &ConnArgs) -> Conn {
+        Conn {
+            url: args.url.clone(),
+            session: args.session.clone(),
+            token: args.token.clone(),
+            data: args.data.clone(),
+            ice_servers: args.ice_servers.clone(),
+            relay_only: args.ice_transport == IceTransport::Relay,
+            dtls_certificate: args.dtls_certificate.clone(),
+            timeout: args.timeout,
+            max_retries: args.janus.max_retries,
+            retry_delay: args.janus.retry_delay,
+            api_secret: args.janus.api_secret.clone(),
+            pin: args.janus.pin.clone(),
+            display: args.janus.display.clone(),
+            create_room: args.janus.create_room,
+            keepalive: (!args.janus.keepalive_interval.is_zero())
+                .then_some(args.janus.keepalive_interval),
+        }
+    }
+
+    /// A session at `url` with `token`, everything else as the flags' defaults have it
+    /// (for clients run in-process, as the demo's).
+    pub fn new(url: ServerUrl, session: &str, token: String) -> Conn {
+        Conn {
+            url,
+            session: session.into(),
+            token,
+            data: String::new(),
+            ice_servers: Vec::new(),
+            relay_only: false,
+            dtls_certificate: None,
+            timeout: None,
+            max_retries: None,
+            retry_delay: Duration::from_secs(1),
+            api_secret: None,
+            pin: None,
+            display: None,
+            create_room: false,
+            keepalive: Some(Duration::from_secs(25)),
+        }
+    }
+
+    /// The limit for each answer from the server.
+    pub fn request_timeout(&self) -> Duration {
+        self.timeout.unwrap_or(Duration::from_secs(10))
+    }
+}
+
+/// How to reach Janus, from the connection settings.
+pub fn janus_options(conn: &Conn) -> JanusOptions {
     let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
     JanusOptions {
         url: conn.url.clone(),
         token: nonempty(&conn.token),
-        api_secret: conn.janus.api_secret.clone(),
+        api_secret: conn.api_secret.clone(),
         timeout: conn.request_timeout(),
-        max_retries: conn.janus.max_retries.unwrap_or(3),
-        retry_delay: conn.janus.retry_delay,
-        keepalive: (!conn.janus.keepalive_interval.is_zero())
-            .then_some(conn.janus.keepalive_interval),
+        max_retries: conn.max_retries.unwrap_or(3),
+        retry_delay: conn.retry_delay,
+        keepalive: conn.keepalive,
     }
 }
 
 /// The peer connection settings for a server at `url`.
-pub fn peer_config(conn: &ConnArgs, network: Network) -> PeerConfig {
+pub fn peer_config(conn: &Conn, network: Network) -> PeerConfig {
     PeerConfig {
         ports: None,
         public_ip: None,
@@ -87,7 +165,7 @@ pub fn peer_config(conn: &ConnArgs, network: Network) -> PeerConfig {
         bind_ip: media_ip(&conn.url),
         ice_servers: conn.ice_servers.clone(),
         network,
-        relay_only: conn.ice_transport == IceTransport::Relay,
+        relay_only: conn.relay_only,
         send_rate: crate::peer::SendRate::default(),
     }
 }
@@ -138,7 +216,7 @@ pub enum Purpose {
 }
 
 /// Connects to the session named by `conn`, for `purpose`; media will go through `network`.
-pub async fn join(conn: &ConnArgs, network: Network, purpose: Purpose) -> Result<Joined, Failure> {
+pub async fn join(conn: &Conn, network: Network, purpose: Purpose) -> Result<Joined, Failure> {
     let peer_config = peer_config(conn, network);
     check_turn(&peer_config).await?;
     if let ServerUrl::Whip(role, _) = &conn.url {
@@ -167,8 +245,8 @@ pub async fn join(conn: &ConnArgs, network: Network, purpose: Purpose) -> Result
             url: conn.url.clone(),
             token: conn.token.clone(),
             timeout: conn.request_timeout(),
-            max_retries: conn.janus.max_retries.unwrap_or(3),
-            retry_delay: conn.janus.retry_delay,
+            max_retries: conn.max_retries.unwrap_or(3),
+            retry_delay: conn.retry_delay,
         })?;
         return Ok(Joined {
             client: Client::Whip(std::sync::Arc::new(c)),
@@ -199,9 +277,9 @@ pub async fn join(conn: &ConnArgs, network: Network, purpose: Purpose) -> Result
     let (client, first, events) = if let ServerUrl::Janus(_) = &conn.url {
         let room = RoomOptions {
             room: conn.session.clone(),
-            pin: conn.janus.pin.clone(),
-            display: conn.janus.display.clone(),
-            create: conn.janus.create_room,
+            pin: conn.pin.clone(),
+            display: conn.display.clone(),
+            create: conn.create_room,
         };
         let (c, first, events) = VideoRoomClient::connect(&janus_options(conn), &room).await?;
         (Client::Janus(c), first, events)
@@ -227,10 +305,10 @@ pub async fn join(conn: &ConnArgs, network: Network, purpose: Purpose) -> Result
 
 /// How a client whose signaling connection dropped joins again: `--max-retries` (10 unless
 /// given) attempts, waits up to `--retry-delay`.
-fn rejoin_retries(conn: &ConnArgs) -> Retries {
+fn rejoin_retries(conn: &Conn) -> Retries {
     Retries {
-        max: conn.janus.max_retries.unwrap_or(10),
-        delay: conn.janus.retry_delay,
+        max: conn.max_retries.unwrap_or(10),
+        delay: conn.retry_delay,
     }
 }
 

@@ -1,12 +1,17 @@
 //! `vcall moderate`: a moderator forces a stream to unpublish or a connection to leave.
 
 use crate::cli::{ForceDisconnectArgs, ForceUnpublishArgs};
-use crate::client::{Purpose, join, match_stream};
+use crate::client::{Conn, Purpose, join, match_stream};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::Network;
 
 pub async fn force_unpublish(args: ForceUnpublishArgs) -> CmdResult {
-    let joined = join(&args.conn, Network::default(), Purpose::Session("moderate")).await?;
+    let joined = join(
+        &Conn::from_args(&args.conn),
+        Network::default(),
+        Purpose::Session("moderate"),
+    )
+    .await?;
     let stream = match_stream(joined.streams(), &args.stream)
         .map(|s| s.id.clone())
         .ok_or_else(|| {
@@ -43,7 +48,12 @@ fn report(json: bool, action: &str, target: &str) {
 }
 
 pub async fn force_disconnect(args: ForceDisconnectArgs) -> CmdResult {
-    let joined = join(&args.conn, Network::default(), Purpose::Session("moderate")).await?;
+    let joined = join(
+        &Conn::from_args(&args.conn),
+        Network::default(),
+        Purpose::Session("moderate"),
+    )
+    .await?;
     let result = joined
         .client
         .force_disconnect(&args.connection)

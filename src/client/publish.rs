@@ -14,8 +14,9 @@ use crate::client::adapt::{Adapter, Rates};
 use crate::client::connect::{report_path, report_rejoin};
 use crate::client::progress::Progress;
 use crate::client::stats::{Figures, Monitor, Tracks, stats_ticker};
-use crate::client::{Joined, MediaWatch, Purpose, disconnected_failure, join};
+use crate::client::{Conn, Joined, MediaWatch, Purpose, disconnected_failure, join};
 use crate::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
+use crate::congestion::Degradation;
 use crate::congestion::{Allocation, Budget, VIDEO_FLOOR_BPS};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::media::sources::{
@@ -78,11 +79,100 @@ pub struct Sources {
     pub audio: Option<(Box<dyn AudioSource>, OpusEncoder)>,
 }
 
-pub fn open_sources(args: &PublishArgs) -> Result<Sources, Failure> {
-    let video = if args.no_video {
-        None
-    } else {
-        Some(match args.video.clone() {
+/// What `vcall publish` was asked to do, read from the flags once.
+pub struct Settings {
+    pub conn: Conn,
+    /// `--impair`: the network media goes through.
+    pub network: Network,
+    /// The stream's name.
+    pub name: String,
+    pub media: Media,
+    pub degradation: Degradation,
+    pub duration: Option<Duration>,
+    pub stats_interval: Option<Duration>,
+    pub json: bool,
+}
+
+impl Settings {
+    pub fn new(args: &PublishArgs) -> Settings {
+        Settings {
+            conn: Conn::from_args(&args.conn),
+            network: Network::new(args.impair.impair.as_ref()),
+            name: args.name.clone(),
+            media: Media {
+                video: (!args.no_video).then(|| args.video.clone()),
+                audio: (!args.no_audio).then(|| args.audio.clone()),
+                width: args.width,
+                height: args.height,
+                fps: args.fps,
+                video_bitrate: args.video_bitrate,
+                audio_bitrate: args.audio_bitrate,
+                keyframe_interval: args.keyframe_interval.max(1),
+                looping: args.looping,
+            },
+            degradation: args.degradation,
+            duration: args.duration,
+            stats_interval: args.stats_interval,
+            json: args.json,
+        }
+    }
+
+    /// An in-process publisher (the demo's): `media` to `conn`, as the flags' defaults
+    /// have everything else.
+    pub fn new_default(conn: Conn, name: &str, media: Media) -> Settings {
+        Settings {
+            conn,
+            network: Network::default(),
+            name: name.into(),
+            media,
+            degradation: Degradation::default(),
+            duration: None,
+            stats_interval: None,
+            json: false,
+        }
+    }
+}
+
+/// What is published and how it is encoded.
+#[derive(Debug, Clone)]
+pub struct Media {
+    /// The sources; `None`: none of that kind.
+    pub video: Option<VideoSpec>,
+    pub audio: Option<AudioSpec>,
+    /// For the camera and the test pattern.
+    pub width: u32,
+    pub height: u32,
+    pub fps: f64,
+    /// The most congestion control may spend on each kind, bits per second.
+    pub video_bitrate: u32,
+    pub audio_bitrate: u32,
+    /// Frames between keyframes (at least 1).
+    pub keyframe_interval: u32,
+    /// File sources start again at their end.
+    pub looping: bool,
+}
+
+impl Media {
+    /// 640x480 at 30 fps with the flags' default rates.
+    pub fn vga(video: VideoSpec, audio: AudioSpec) -> Media {
+        Media {
+            video: Some(video),
+            audio: Some(audio),
+            width: 640,
+            height: 480,
+            fps: 30.0,
+            video_bitrate: 1_000_000,
+            audio_bitrate: 48_000,
+            keyframe_interval: 60,
+            looping: false,
+        }
+    }
+}
+
+pub fn open_sources(args: &Media) -> Result<Sources, Failure> {
+    let video = match &args.video {
+        None => None,
+        Some(spec) => Some(match spec.clone() {
             VideoSpec::Ivf(p) => VideoInput::Encoded(sources::IvfSource::open(&p, args.looping)?),
             VideoSpec::TestSrc(pattern) => raw_video(
                 Box::new(sources::TestSrc::new(
@@ -106,17 +196,18 @@ pub fn open_sources(args: &PublishArgs) -> Result<Sources, Failure> {
                 )?,
                 args,
             )?,
-        })
+        }),
     };
-    let audio = if args.no_audio {
-        None
-    } else {
-        let src = match args.audio.clone() {
-            AudioSpec::Tone(hz) => Box::new(Tone::new(hz)) as Box<dyn AudioSource>,
-            AudioSpec::Wav(p) => Box::new(WavSource::open(&p, args.looping)?),
-            AudioSpec::Mic(which) => crate::media::devices::open_mic(which.as_deref())?,
-        };
-        Some((src, OpusEncoder::new(args.audio_bitrate)?))
+    let audio = match &args.audio {
+        None => None,
+        Some(spec) => {
+            let src = match spec.clone() {
+                AudioSpec::Tone(hz) => Box::new(Tone::new(hz)) as Box<dyn AudioSource>,
+                AudioSpec::Wav(p) => Box::new(WavSource::open(&p, args.looping)?),
+                AudioSpec::Mic(which) => crate::media::devices::open_mic(which.as_deref())?,
+            };
+            Some((src, OpusEncoder::new(args.audio_bitrate)?))
+        }
     };
     Ok(Sources { video, audio })
 }
@@ -124,7 +215,7 @@ pub fn open_sources(args: &PublishArgs) -> Result<Sources, Failure> {
 impl Sources {
     /// What congestion control may spend: video between its floor and `--video-bitrate`
     /// (its frame rate adapted only for raw pictures), audio at `--audio-bitrate`.
-    pub fn budget(&self, args: &PublishArgs) -> Budget {
+    pub fn budget(&self, args: &Media) -> Budget {
         let (size, fps) = match &self.video {
             Some(VideoInput::Raw(src, _)) => (src.size(), src.fps()),
             _ => ((0, 0), 0.0),
@@ -148,12 +239,8 @@ impl Sources {
 }
 
 /// A raw source with an H.264 encoder for its size and rate.
-fn raw_video(src: Box<dyn VideoSource>, args: &PublishArgs) -> Result<VideoInput, Failure> {
-    let enc = H264Encoder::new(
-        src.fps() as f32,
-        args.video_bitrate,
-        args.keyframe_interval.max(1),
-    )?;
+fn raw_video(src: Box<dyn VideoSource>, args: &Media) -> Result<VideoInput, Failure> {
+    let enc = H264Encoder::new(src.fps() as f32, args.video_bitrate, args.keyframe_interval)?;
     Ok(VideoInput::Raw(src, Box::new(enc)))
 }
 
@@ -771,21 +858,20 @@ async fn state_change(state: &mut Option<watch::Receiver<PeerState>>) -> bool {
 /// session and the connections (run), and the end is reported once everything sent has
 /// arrived (report).
 pub async fn publish(
-    args: PublishArgs,
+    settings: Settings,
     progress: Progress,
     stop: impl std::future::Future<Output = ()>,
 ) -> CmdResult {
-    let sources = open_sources(&args)?;
-    let budget = sources.budget(&args);
-    let network = Network::new(args.impair.impair.as_ref());
-    let mut joined = join(&args.conn, network, Purpose::Publish).await?;
+    let sources = open_sources(&settings.media)?;
+    let budget = sources.budget(&settings.media);
+    let mut joined = join(&settings.conn, settings.network.clone(), Purpose::Publish).await?;
     let (min, max) = budget.range();
     joined.peer_config.send_rate = SendRate {
         min,
         max,
         start: SendRate::PUBLISHER_START,
     };
-    let mut publisher = Publisher::start(&args, sources, budget, joined, progress).await?;
+    let mut publisher = Publisher::start(&settings, sources, budget, joined, progress).await?;
     let outcome = publisher.run(stop).await;
     publisher.report(outcome).await
 }
@@ -821,7 +907,7 @@ impl Publisher {
     /// Publishes (through the server, or directly in a peer-to-peer session) and starts the
     /// sources; the session is left cleanly when that fails.
     async fn start(
-        args: &PublishArgs,
+        args: &Settings,
         sources: Sources,
         budget: Budget,
         joined: Joined,

@@ -8,7 +8,6 @@ mod recording;
 mod shared;
 
 use std::collections::VecDeque;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,7 +20,7 @@ use crate::client::measure::Measurements;
 use crate::client::output::Sink;
 use crate::client::progress::Progress;
 use crate::client::stats::stats_ticker;
-use crate::client::{Joined, MediaWatch, Purpose, disconnected_failure, join, match_stream};
+use crate::client::{Conn, Joined, MediaWatch, Purpose, disconnected_failure, join, match_stream};
 use crate::conditions::Condition;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::{Network, PeerConfig, PeerState};
@@ -71,6 +70,9 @@ pub(crate) struct Settings {
     json: bool,
     /// `--timeout`: how long the call may bring no media at all.
     no_media_limit: Option<Duration>,
+    conn: Conn,
+    /// `--impair`: the network media goes through.
+    network: Network,
 }
 
 impl Settings {
@@ -101,6 +103,40 @@ impl Settings {
             stats_interval: args.stats_interval,
             json: args.json,
             no_media_limit: args.conn.timeout,
+            conn: Conn::from_args(&args.conn),
+            network: Network::new(args.impair.impair.as_ref()),
+        })
+    }
+
+    /// An in-process recording (the demo's): every kind of the first stream at `conn`
+    /// into `output` (.mp4 or .mkv) for `duration`.
+    pub(crate) fn record_for(
+        conn: Conn,
+        output: PathBuf,
+        duration: Duration,
+    ) -> Result<Settings, Failure> {
+        let container = Container::from_path(&output).ok_or_else(|| {
+            Failure::new(
+                Exit::Usage,
+                format!(
+                    "{}: the file name must end in .mp4 or .mkv",
+                    output.display()
+                ),
+            )
+        })?;
+        Ok(Settings {
+            target: Target::File(output, container),
+            streams: Vec::new(),
+            audio: true,
+            video: true,
+            duration: Some(duration),
+            frames: None,
+            expect: None,
+            stats_interval: None,
+            json: false,
+            no_media_limit: None,
+            conn,
+            network: Network::default(),
         })
     }
 
@@ -284,13 +320,12 @@ struct Subscriber {
 
 /// Subscribes until the limits, the end of the stream, or `stop` (Ctrl-C for the CLI).
 /// With `measure`, video from vcall's test pattern is decoded and its marks read.
-pub async fn subscribe(
-    args: SubscribeArgs,
+pub(crate) async fn subscribe(
+    settings: Settings,
     quiet: bool,
     stop: impl std::future::Future<Output = ()>,
     measure: Option<Arc<Mutex<Measurements>>>,
 ) -> CmdResult {
-    let settings = Settings::new(&args, std::io::stdout().is_terminal())?;
     if let Target::Dir(dir, _) = &settings.target {
         std::fs::create_dir_all(dir).map_err(|e| {
             Failure::new(
@@ -299,8 +334,7 @@ pub async fn subscribe(
             )
         })?;
     }
-    let network = Network::new(args.impair.impair.as_ref());
-    let joined = join(&args.conn, network, Purpose::Subscribe).await?;
+    let joined = join(&settings.conn, settings.network.clone(), Purpose::Subscribe).await?;
     let mut subscriber = Subscriber::new(settings, joined, quiet, measure);
     let outcome = subscriber.run(stop).await;
     subscriber.report(outcome).await
