@@ -3,6 +3,7 @@
 
 use std::error::Error;
 
+use crate::causes;
 use crate::codec::CodecError;
 use crate::media::SourceError;
 use crate::peer::PeerError;
@@ -84,36 +85,24 @@ impl Failure {
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut parts: Vec<String> = Vec::new();
-        if !self.context.is_empty() {
-            parts.push(self.context.clone());
-        }
-        let mut next = self.cause.as_deref().map(|e| e as &(dyn Error + 'static));
-        while let Some(e) = next {
-            // An error whose message already ends with its source's is not said twice.
-            let text = e.to_string();
-            if !parts.last().is_some_and(|p| p.ends_with(&text)) {
-                parts.push(text);
-            }
-            next = e.source();
-        }
-        f.write_str(&parts.join(": "))
+        let cause = self.cause.as_deref().map(|e| e as &(dyn Error + 'static));
+        f.write_str(&causes::told(&self.context, cause))
     }
 }
 
 impl From<SignalingError> for Failure {
     fn from(e: SignalingError) -> Failure {
         let code = match &e {
-            SignalingError::Unreachable(_)
+            SignalingError::Unreachable(..)
             | SignalingError::Timeout(_)
             | SignalingError::Busy(_) => Exit::Unreachable,
-            SignalingError::Usage(_) => Exit::Usage,
+            SignalingError::Usage(..) => Exit::Usage,
             SignalingError::Auth(_) => Exit::Auth,
             SignalingError::SessionNotFound(_) | SignalingError::NotFound(_) => Exit::NotFound,
             SignalingError::Forbidden(_) => Exit::Forbidden,
-            SignalingError::Lost(_) => Exit::Disconnected,
+            SignalingError::Lost(..) => Exit::Disconnected,
             SignalingError::Refused(_) => Exit::Media,
-            SignalingError::Protocol(_) | SignalingError::Server(_) => Exit::Failure,
+            SignalingError::Protocol(..) | SignalingError::Server(_) => Exit::Failure,
         };
         Failure::caused_by(code, e)
     }
@@ -167,3 +156,28 @@ impl From<std::io::Error> for Failure {
 }
 
 pub(crate) type CmdResult = Result<Exit, Failure>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signaling_error_keeps_its_cause_and_says_it_once() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let e = SignalingError::unreachable_by("ws://127.0.0.1:1", refused);
+        let cause = e.source().expect("the socket's error kept");
+        assert!(cause.downcast_ref::<std::io::Error>().is_some(), "{cause:?}");
+        let failure = Failure::from(e).with_context("joining");
+        assert_eq!(failure.code, Exit::Unreachable);
+        assert_eq!(
+            failure.to_string(),
+            "joining: cannot reach the server at ws://127.0.0.1:1: refused"
+        );
+        let plain = Failure::from(SignalingError::lost("the server went away"));
+        assert_eq!(plain.code, Exit::Disconnected);
+        assert_eq!(
+            plain.to_string(),
+            "signaling connection lost: the server went away"
+        );
+    }
+}

@@ -2,6 +2,7 @@
 pub(crate) mod admin;
 pub mod app;
 pub mod auth;
+pub(crate) mod causes;
 pub mod cli;
 pub(crate) mod client;
 pub mod codec;

@@ -176,9 +176,10 @@ impl Shared {
     /// its participants, new candidate channels; waiters of the one before give up.
     /// Returns `sessionConnected` for it.
     fn joined(&mut self, join: &lk::JoinResponse) -> Result<SessionEvent, SignalingError> {
-        let me = join.participant.as_ref().ok_or_else(|| {
-            SignalingError::Protocol("the join response names no participant".into())
-        })?;
+        let me = join
+            .participant
+            .as_ref()
+            .ok_or_else(|| SignalingError::protocol("the join response names no participant"))?;
         let (pub_tx, pub_rx) = mpsc::unbounded_channel();
         let (sub_tx, sub_rx) = mpsc::unbounded_channel();
         *self = Shared {
@@ -224,14 +225,14 @@ async fn open(opts: &Options, token: &str) -> Result<(Socket, lk::JoinResponse),
     let timeout = opts.timeout;
     let (mut ws, _) = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(&ws_url))
         .await
-        .map_err(|_| SignalingError::Unreachable(format!("{url}: no answer within {timeout:?}")))?
+        .map_err(|_| SignalingError::unreachable(format!("{url}: no answer within {timeout:?}")))?
         .map_err(|e| match e {
             tungstenite::Error::Http(r) => {
                 let body =
                     String::from_utf8_lossy(r.body().as_deref().unwrap_or_default()).into_owned();
                 refused(url, r.status().as_u16(), &body)
             }
-            e => SignalingError::Unreachable(format!("{url}: {e}")),
+            e => SignalingError::unreachable_by(url.to_string(), e),
         })?;
     let join = tokio::time::timeout(timeout, first_join(&mut ws))
         .await
@@ -257,9 +258,8 @@ impl LiveKitClient {
     /// says so with `reconnecting` and `reconnected`.
     pub async fn connect(opts: &Options) -> Result<Joined, SignalingError> {
         if opts.token.trim().is_empty() {
-            return Err(SignalingError::Usage(
-                "LiveKit needs an access token: --token (vcall token create --livekit makes one)"
-                    .into(),
+            return Err(SignalingError::usage(
+                "LiveKit needs an access token: --token (vcall token create --livekit makes one)",
             ));
         }
         let (ws, join) = open(opts, &opts.token).await?;
@@ -324,7 +324,7 @@ impl LiveKitClient {
                 "audio"
             };
             let cid = offered_track_id(&offer, media).ok_or_else(|| {
-                SignalingError::Protocol(format!("the offer has no {media} track to publish"))
+                SignalingError::protocol(format!("the offer has no {media} track to publish"))
             })?;
             let (tx, rx) = oneshot::channel();
             self.shared
@@ -351,7 +351,7 @@ impl LiveKitClient {
                         "the server did not accept the {media} track within {REPLY_LIMIT:?}"
                     ))
                 })?
-                .map_err(|_| SignalingError::Lost("the signaling connection closed".into()))?;
+                .map_err(|_| SignalingError::lost("the signaling connection closed"))?;
             tracing::info!(track = %info.sid, %cid, "LiveKit track accepted");
             first.get_or_insert(info.sid);
         }
@@ -386,7 +386,7 @@ impl LiveKitClient {
             .map_err(|_| {
                 SignalingError::Timeout(format!("no answer to the offer within {REPLY_LIMIT:?}"))
             })?
-            .map_err(|_| SignalingError::Lost("the signaling connection closed".into()))?;
+            .map_err(|_| SignalingError::lost("the signaling connection closed"))?;
         Ok(answer)
     }
 
@@ -438,7 +438,7 @@ impl LiveKitClient {
                     "the server did not offer track {stream} within {REPLY_LIMIT:?}"
                 ))
             })?
-            .map_err(|_| SignalingError::Lost("the signaling connection closed".into()))?;
+            .map_err(|_| SignalingError::lost("the signaling connection closed"))?;
         Ok(vec![mid])
     }
 
@@ -462,7 +462,7 @@ impl LiveKitClient {
     fn send(&self, msg: lk::signal_request::Message) -> Result<(), SignalingError> {
         self.out
             .send(msg)
-            .map_err(|_| SignalingError::Lost("the signaling connection closed".into()))
+            .map_err(|_| SignalingError::lost("the signaling connection closed"))
     }
 }
 
@@ -509,15 +509,15 @@ async fn first_join(ws: &mut Socket) -> Result<lk::JoinResponse, SignalingError>
             Ok(Message::Binary(b)) => b,
             Ok(Message::Close(c)) => {
                 let why = c.map(|c| c.reason.to_string()).unwrap_or_default();
-                return Err(SignalingError::Lost(format!(
+                return Err(SignalingError::lost(format!(
                     "the server closed the connection before joining {why}"
                 )));
             }
             Ok(_) => continue,
-            Err(e) => return Err(SignalingError::Lost(e.to_string())),
+            Err(e) => return Err(SignalingError::lost_by("waiting for the join response", e)),
         };
         let resp = lk::SignalResponse::decode(data)
-            .map_err(|e| SignalingError::Protocol(format!("an unreadable SignalResponse: {e}")))?;
+            .map_err(|e| SignalingError::protocol_by("an unreadable SignalResponse", e))?;
         match resp.message {
             Some(lk::signal_response::Message::Join(j)) => return Ok(j),
             Some(lk::signal_response::Message::Leave(l)) => {
@@ -529,8 +529,8 @@ async fn first_join(ws: &mut Socket) -> Result<lk::JoinResponse, SignalingError>
             _ => continue,
         }
     }
-    Err(SignalingError::Lost(
-        "the server closed the connection before joining".into(),
+    Err(SignalingError::lost(
+        "the server closed the connection before joining",
     ))
 }
 

@@ -8,6 +8,7 @@ pub mod negotiate;
 pub mod server_url;
 pub mod whip;
 
+use crate::causes::Causes;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -19,7 +20,7 @@ use native::ErrorCode;
 #[derive(Debug, thiserror::Error)]
 pub enum SignalingError {
     #[error("cannot reach the server at {0}")]
-    Unreachable(String),
+    Unreachable(String, #[source] Option<Cause>),
     #[error("authentication failed: {0}")]
     Auth(String),
     #[error("session not found: {0}")]
@@ -31,20 +32,59 @@ pub enum SignalingError {
     #[error("the server refused the request: {0}")]
     Refused(String),
     #[error("signaling connection lost: {0}")]
-    Lost(String),
+    Lost(String, #[source] Option<Cause>),
     #[error("the server is at its connection limit: {0}")]
     Busy(String),
     #[error("{0}")]
-    Usage(String),
+    Usage(String, #[source] Option<Cause>),
     #[error("{0}")]
     Timeout(String),
     #[error("protocol error: {0}")]
-    Protocol(String),
+    Protocol(String, #[source] Option<Cause>),
     #[error("the server failed: {0}")]
     Server(String),
 }
 
+/// The error underneath a signaling error (a socket's, an HTTP client's, a decoder's),
+/// kept as its source so that the whole chain is told.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 impl SignalingError {
+    pub(crate) fn unreachable(what: impl Into<String>) -> SignalingError {
+        SignalingError::Unreachable(what.into(), None)
+    }
+
+    pub(crate) fn lost(what: impl Into<String>) -> SignalingError {
+        SignalingError::Lost(what.into(), None)
+    }
+
+    pub(crate) fn usage(what: impl Into<String>) -> SignalingError {
+        SignalingError::Usage(what.into(), None)
+    }
+
+    pub(crate) fn protocol(what: impl Into<String>) -> SignalingError {
+        SignalingError::Protocol(what.into(), None)
+    }
+
+    /// `what` could not be reached, for `cause`.
+    pub(crate) fn unreachable_by(what: impl Into<String>, cause: impl Into<Cause>) -> Self {
+        SignalingError::Unreachable(what.into(), Some(cause.into()))
+    }
+
+    /// The connection was lost while `what`, for `cause`.
+    pub(crate) fn lost_by(what: impl Into<String>, cause: impl Into<Cause>) -> Self {
+        SignalingError::Lost(what.into(), Some(cause.into()))
+    }
+
+    pub(crate) fn usage_by(what: impl Into<String>, cause: impl Into<Cause>) -> Self {
+        SignalingError::Usage(what.into(), Some(cause.into()))
+    }
+
+    /// What the server sent (`what`) could not be read, for `cause`.
+    pub(crate) fn protocol_by(what: impl Into<String>, cause: impl Into<Cause>) -> Self {
+        SignalingError::Protocol(what.into(), Some(cause.into()))
+    }
+
     pub(crate) fn from_code(code: ErrorCode, message: String) -> SignalingError {
         match code {
             ErrorCode::InvalidToken | ErrorCode::TokenExpired | ErrorCode::WrongSession => {
@@ -54,7 +94,7 @@ impl SignalingError {
             ErrorCode::Forbidden => SignalingError::Forbidden(message),
             ErrorCode::NotFound => SignalingError::NotFound(message),
             ErrorCode::VersionUnsupported | ErrorCode::BadRequest | ErrorCode::ConnectTimeout => {
-                SignalingError::Protocol(message)
+                SignalingError::protocol(message)
             }
             ErrorCode::Media => SignalingError::Refused(message),
             ErrorCode::Internal => SignalingError::Server(message),
@@ -194,14 +234,14 @@ where
             }
             Ok((_, other)) => unreachable!("joining makes sessionConnected, not {other:?}"),
             Err(
-                e @ (SignalingError::Unreachable(_)
-                | SignalingError::Lost(_)
+                e @ (SignalingError::Unreachable(..)
+                | SignalingError::Lost(..)
                 | SignalingError::Timeout(_)
                 | SignalingError::Busy(_)
                 | SignalingError::Server(_)),
-            ) => tracing::info!("joining again failed (attempt {n}): {e}"),
+            ) => tracing::info!("joining again failed (attempt {n}): {}", Causes(&e)),
             Err(e) => {
-                tracing::warn!("joining again was refused: {e}");
+                tracing::warn!("joining again was refused: {}", Causes(&e));
                 break;
             }
         }
@@ -231,8 +271,8 @@ async fn draining<T, M>(
 }
 
 fn no_moderation() -> SignalingError {
-    SignalingError::Usage(
-        "moderation needs a vcall server (Janus's VideoRoom kick needs the room secret; WHIP/WHEP has no session; LiveKit's is its server API)".into(),
+    SignalingError::usage(
+        "moderation needs a vcall server (Janus's VideoRoom kick needs the room secret; WHIP/WHEP has no session; LiveKit's is its server API)",
     )
 }
 
@@ -333,7 +373,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn joining_again_backs_off_until_an_attempt_succeeds() {
-        let down = || Err(SignalingError::Unreachable("down".into()));
+        let down = || Err(SignalingError::unreachable("down"));
         let (got, events, took) = rejoined(vec![down(), down(), Ok(())], None).await;
         assert_eq!(got, Some("socket"));
         assert_eq!(attempts(&events), [1, 2, 3]);
@@ -352,7 +392,7 @@ mod tests {
         assert!(
             matches!(events.last(), Some(SessionEvent::SessionDisconnected { reason }) if *reason == Reason::NetworkDisconnected)
         );
-        let down = || Err(SignalingError::Lost("closed".into()));
+        let down = || Err(SignalingError::lost("closed"));
         let (got, events, _) = rejoined(vec![down(), down(), down(), down()], None).await;
         assert_eq!((got, attempts(&events)), (None, vec![1, 2, 3, 4]));
         assert!(matches!(
@@ -363,7 +403,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_goodbye_while_waiting_ends_it_quietly() {
-        let down = || Err(SignalingError::Unreachable("down".into()));
+        let down = || Err(SignalingError::unreachable("down"));
         let (got, events, took) = rejoined(vec![down()], Some(Duration::from_millis(400))).await;
         assert_eq!((got, attempts(&events)), (None, vec![1, 2]));
         assert!(

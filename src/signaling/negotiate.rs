@@ -117,7 +117,7 @@ impl Client {
             _ => false,
         };
         if refused {
-            return Err(SignalingError::Usage(format!(
+            return Err(SignalingError::usage(format!(
                 "ICE restarts of this connection are not implemented against {}",
                 self.server_kind()
             ))

@@ -34,7 +34,7 @@ impl ServerUrl {
     pub fn parse(text: &str) -> Result<ServerUrl, SignalingError> {
         if let Some(rest) = text.strip_prefix("janus+") {
             let bad = || {
-                SignalingError::Usage(format!(
+                SignalingError::usage(format!(
                     "{text}: a Janus URL is janus+ws://HOST:8188, janus+wss://…, or janus+http(s)://HOST:8088/janus"
                 ))
             };
@@ -46,7 +46,7 @@ impl ServerUrl {
         }
         if let Some(rest) = text.strip_prefix("livekit+") {
             let url = with_host(rest, &["ws", "wss"]).ok_or_else(|| {
-                SignalingError::Usage(format!(
+                SignalingError::usage(format!(
                     "{text}: a LiveKit URL is livekit+ws://HOST:7880 or livekit+wss://HOST"
                 ))
             })?;
@@ -56,7 +56,7 @@ impl ServerUrl {
             .or_else(|| text.strip_prefix("whep+").map(|r| (Role::Whep, r)));
         if let Some((role, rest)) = http_media {
             let url = with_host(rest, &["http", "https"]).ok_or_else(|| {
-                SignalingError::Usage(format!(
+                SignalingError::usage(format!(
                     "{text}: the scheme after whip+/whep+ must be http or https, with a host; \
                      a WHIP URL is whip+http(s)://HOST/PATH, a WHEP URL whep+http(s)://HOST/PATH"
                 ))
@@ -66,7 +66,7 @@ impl ServerUrl {
         with_host(text, &["ws", "wss"])
             .map(ServerUrl::Native)
             .ok_or_else(|| {
-                SignalingError::Usage(format!(
+                SignalingError::usage(format!(
                     "{text}: the server URL must start with ws:// or wss:// (vcall server), \
                  janus+ws://, janus+wss://, janus+http:// or janus+https:// (Janus), or \
                  whip+http(s):// / whep+http(s):// (WHIP/WHEP), or livekit+ws(s):// (LiveKit)"
@@ -181,7 +181,9 @@ mod tests {
             ("127.0.0.1:7880", "must start with ws://"),
         ] {
             match ServerUrl::parse(bad) {
-                Err(SignalingError::Usage(m)) => assert!(m.contains(says), "{bad}: {m}"),
+                Err(e @ SignalingError::Usage(..)) => {
+                    assert!(e.to_string().contains(says), "{bad}: {e}")
+                }
                 other => panic!("{bad}: {other:?}"),
             }
         }

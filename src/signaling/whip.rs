@@ -9,6 +9,7 @@
 //! for the resource and go by PATCH (`If-Match` its ETag), as does an ICE restart. A server
 //! that answers 405/501/422 to PATCH gets no more of them.
 
+use crate::causes::Causes;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -33,7 +34,7 @@ pub fn refuse(url: &ServerUrl, command: &str) -> Result<(), SignalingError> {
     if !matches!(url, ServerUrl::Whip(..)) {
         return Ok(());
     }
-    Err(SignalingError::Usage(format!(
+    Err(SignalingError::usage(format!(
         "{command} needs a session, and WHIP/WHEP ({url}) has none: it carries one stream \
          one way. Use `vcall publish` with a whip+ URL or `vcall subscribe` with a whep+ URL"
     )))
@@ -302,7 +303,7 @@ impl WhipClient {
         SignalingError,
     > {
         let ServerUrl::Whip(role, endpoint) = opts.url.clone() else {
-            return Err(SignalingError::Usage(format!(
+            return Err(SignalingError::usage(format!(
                 "{}: not a WHIP or WHEP URL",
                 opts.url
             )));
@@ -360,7 +361,7 @@ impl WhipClient {
     /// POSTs `offer`; returns the resource's URL (the stream's id) and the answer.
     pub async fn offer(&self, offer: String) -> Result<(String, String), SignalingError> {
         if self.resource.lock().expect("resource lock").url.is_some() {
-            return Err(SignalingError::Usage(format!(
+            return Err(SignalingError::usage(format!(
                 "{}: one stream per {} resource",
                 self.endpoint,
                 self.role.name()
@@ -402,20 +403,20 @@ impl WhipClient {
             .is_some_and(|t| t.trim().starts_with("application/sdp"))
             || !reply.body.trim_start().starts_with("v=")
         {
-            return Err(SignalingError::Protocol(format!(
+            return Err(SignalingError::protocol(format!(
                 "{}: the 201 response is not an SDP answer (Content-Type {:?})",
                 reply.url,
                 reply.header("content-type").unwrap_or("none")
             )));
         }
         let location = reply.header("location").ok_or_else(|| {
-            SignalingError::Protocol(format!(
+            SignalingError::protocol(format!(
                 "{}: the 201 response has no Location header",
                 reply.url
             ))
         })?;
         let resource = reply.url.join(location).map_err(|e| {
-            SignalingError::Protocol(format!("{}: Location {location:?}: {e}", reply.url))
+            SignalingError::protocol_by(format!("{}: Location {location:?}", reply.url), e)
         })?;
         let servers = ice_servers_from_links(
             reply
@@ -471,12 +472,12 @@ impl WhipClient {
             match (&r.url, r.patchable) {
                 (Some(url), true) => (url.clone(), r.answer.clone()),
                 (Some(_), false) => {
-                    return Err(SignalingError::Usage(
-                        "the endpoint does not take PATCH, so ICE cannot be restarted".into(),
+                    return Err(SignalingError::usage(
+                        "the endpoint does not take PATCH, so ICE cannot be restarted",
                     ));
                 }
                 (None, _) => {
-                    return Err(SignalingError::Protocol("no resource to restart".into()));
+                    return Err(SignalingError::protocol("no resource to restart"));
                 }
             }
         };
@@ -491,7 +492,7 @@ impl WhipClient {
             .await?;
         if matches!(reply.status, 405 | 501 | 422) {
             self.resource.lock().expect("resource lock").patchable = false;
-            return Err(SignalingError::Usage(format!(
+            return Err(SignalingError::usage(format!(
                 "the endpoint does not restart ICE (PATCH answered {})",
                 reply.status
             )));
@@ -503,7 +504,7 @@ impl WhipClient {
             return Err(self.status_error("ICE restart", &reply));
         }
         let theirs = IceFragment::parse(&reply.body)
-            .map_err(|e| SignalingError::Protocol(format!("the ICE restart's answer: {e}")))?;
+            .map_err(|e| SignalingError::protocol_by("the ICE restart's answer", e))?;
         let answer = theirs.apply_to(&previous);
         let mut r = self.resource.lock().expect("resource lock");
         if let Some(etag) = reply.header("etag") {
@@ -568,7 +569,7 @@ impl WhipClient {
                         Ok(true) => sent.extend(fresh),
                         Ok(false) => return,
                         Err(e) => {
-                            tracing::warn!("trickling candidates: {e}");
+                            tracing::warn!("trickling candidates: {}", Causes(&e));
                             return;
                         }
                     }
@@ -640,7 +641,7 @@ impl WhipClient {
                 tracing::info!(resource = %url, "{} resource deleted", self.role.name());
             }
             Ok(r) => tracing::warn!("{url}: DELETE answered {}: {}", r.status, r.body.trim()),
-            Err(e) => tracing::warn!("{url}: DELETE failed: {e}"),
+            Err(e) => tracing::warn!("{url}: DELETE failed: {}", Causes(&e)),
         }
     }
 
@@ -666,16 +667,16 @@ impl WhipClient {
             let (h, b, u) = (headers.clone(), body.clone(), url.clone());
             let reply = tokio::task::spawn_blocking(move || request(&agent, method, u, &h, b))
                 .await
-                .map_err(|e| SignalingError::Protocol(e.to_string()))??;
+                .map_err(|e| SignalingError::protocol_by("the HTTP request's task", e))??;
             if matches!(reply.status, 307 | 308) {
                 let to = reply.header("location").ok_or_else(|| {
-                    SignalingError::Protocol(format!(
+                    SignalingError::protocol(format!(
                         "{url}: redirect {} without a Location",
                         reply.status
                     ))
                 })?;
                 let next = url.join(to).map_err(|e| {
-                    SignalingError::Protocol(format!("{url}: redirect to {to:?}: {e}"))
+                    SignalingError::protocol_by(format!("{url}: redirect to {to:?}"), e)
                 })?;
                 tracing::info!("{method} {url}: redirected ({}) to {next}", reply.status);
                 url = next;
@@ -683,7 +684,7 @@ impl WhipClient {
             }
             return Ok(reply);
         }
-        Err(SignalingError::Protocol(format!(
+        Err(SignalingError::protocol(format!(
             "{url}: more than {MAX_REDIRECTS} redirects"
         )))
     }
@@ -710,7 +711,7 @@ impl WhipClient {
             )),
             429 | 503 => SignalingError::Busy(text),
             _ if r.status >= 500 => SignalingError::Server(text),
-            _ => SignalingError::Protocol(text),
+            _ => SignalingError::protocol(text),
         }
     }
 }
@@ -723,7 +724,7 @@ fn request(
     headers: &[(&str, String)],
     body: Option<String>,
 ) -> Result<Reply, SignalingError> {
-    let unreachable = |e: ureq::Error| SignalingError::Unreachable(format!("{url}: {e}"));
+    let unreachable = |e: ureq::Error| SignalingError::unreachable_by(url.to_string(), e);
     let mut builder = ureq::http::Request::builder()
         .method(method)
         .uri(url.as_str());
@@ -732,7 +733,7 @@ fn request(
     }
     let request = builder
         .body(body.unwrap_or_default())
-        .map_err(|e| SignalingError::Usage(format!("{url}: {e}")))?;
+        .map_err(|e| SignalingError::usage_by(url.to_string(), e))?;
     let mut resp = agent.run(request).map_err(unreachable)?;
     let status = resp.status().as_u16();
     let headers = resp

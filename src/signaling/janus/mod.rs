@@ -55,7 +55,7 @@ fn endpoint(url: &ServerUrl) -> Result<Endpoint, SignalingError> {
             Ok(Endpoint::Ws(url.base().to_owned()))
         }
         ServerUrl::Janus(_) => Ok(Endpoint::Http(url.base().to_owned())),
-        _ => Err(SignalingError::Usage(format!("{url}: not a Janus URL"))),
+        _ => Err(SignalingError::usage(format!("{url}: not a Janus URL"))),
     }
 }
 
@@ -66,7 +66,7 @@ fn janus_error(code: i64, reason: &str) -> SignalingError {
         // Core: unauthorized (token or API secret), unauthorized plugin.
         403 | 405 => SignalingError::Auth(text),
         // Core: no such session / handle.
-        458 | 459 => SignalingError::Lost(text),
+        458 | 459 => SignalingError::lost(text),
         // Core: no such plugin.
         460 => SignalingError::NotFound(text),
         // VideoRoom: no such room.
@@ -272,7 +272,7 @@ impl JanusSession {
         };
         let reply = session.request(json!({ "janus": "create" }), false).await?;
         let id = reply.created_id().ok_or_else(|| {
-            SignalingError::Protocol(format!("create: no session id in {reply:?}"))
+            SignalingError::protocol(format!("create: no session id in {reply:?}"))
         })?;
         session.id = id;
         let _ = sid_tx.send(Some(id));
@@ -385,7 +385,7 @@ impl JanusSession {
 
     fn lost(&self) -> SignalingError {
         let reason = self.gone.borrow().clone();
-        SignalingError::Lost(reason.unwrap_or_else(|| "the Janus connection is closed".into()))
+        SignalingError::lost(reason.unwrap_or_else(|| "the Janus connection is closed".into()))
     }
 
     /// Attaches a plugin handle.
@@ -394,7 +394,7 @@ impl JanusSession {
             .request(json!({ "janus": "attach", "plugin": plugin }), false)
             .await?;
         let id = reply.created_id().ok_or_else(|| {
-            SignalingError::Protocol(format!("attach: no handle id in {reply:?}"))
+            SignalingError::protocol(format!("attach: no handle id in {reply:?}"))
         })?;
         let (tx, rx) = mpsc::unbounded_channel();
         self.routes
@@ -535,7 +535,7 @@ async fn open(
             let mut req = url
                 .as_str()
                 .into_client_request()
-                .map_err(|e| SignalingError::Usage(format!("{url}: {e}")))?;
+                .map_err(|e| SignalingError::usage_by(url.to_string(), e))?;
             req.headers_mut().insert(
                 "Sec-WebSocket-Protocol",
                 "janus-protocol".parse().expect("valid header"),
@@ -543,12 +543,12 @@ async fn open(
             let (ws, _) = tokio::time::timeout(opts.timeout, tokio_tungstenite::connect_async(req))
                 .await
                 .map_err(|_| {
-                    SignalingError::Unreachable(format!(
+                    SignalingError::unreachable(format!(
                         "{url}: no answer within {:?}",
                         opts.timeout
                     ))
                 })?
-                .map_err(|e| SignalingError::Unreachable(format!("{url}: {e}")))?;
+                .map_err(|e| SignalingError::unreachable_by(url.to_string(), e))?;
             Ok(Link::Ws(Box::new(ws)))
         }
         Endpoint::Http(base) => {
@@ -570,7 +570,7 @@ async fn open_with_retries(
     loop {
         match open(endpoint, sid.clone(), opts).await {
             Ok(link) => return Ok(link),
-            Err(SignalingError::Unreachable(e)) if attempt < opts.max_retries => {
+            Err(e @ SignalingError::Unreachable(..)) if attempt < opts.max_retries => {
                 attempt += 1;
                 tracing::warn!(
                     "cannot reach Janus ({e}); attempt {attempt} of {} in {delay:?}",
@@ -735,7 +735,7 @@ async fn claim(ws: &mut Ws, id: u64, opts: &JanusOptions) -> Result<(), Signalin
     merge(&mut msg, &auth_fields(opts));
     ws.send(Message::text(msg.to_string()))
         .await
-        .map_err(|e| SignalingError::Lost(e.to_string()))?;
+        .map_err(|e| SignalingError::lost_by("sending the claim", e))?;
     let answer = tokio::time::timeout(opts.timeout, async {
         while let Some(frame) = ws.next().await {
             if let Ok(Message::Text(t)) = frame
@@ -750,9 +750,9 @@ async fn claim(ws: &mut Ws, id: u64, opts: &JanusOptions) -> Result<(), Signalin
     .await
     .ok()
     .flatten()
-    .ok_or_else(|| SignalingError::Lost("no answer to the claim".into()))?;
+    .ok_or_else(|| SignalingError::lost("no answer to the claim"))?;
     Incoming::read(answer)
-        .ok_or_else(|| SignalingError::Protocol("an unreadable answer to the claim".into()))
+        .ok_or_else(|| SignalingError::protocol("an unreadable answer to the claim"))
         .and_then(check)
         .map(drop)
 }
@@ -796,15 +796,15 @@ impl HttpLink {
         let agent = self.agent.clone();
         let r = tokio::task::spawn_blocking(move || agent.get(&url).call())
             .await
-            .map_err(|e| SignalingError::Protocol(e.to_string()))?;
+            .map_err(|e| SignalingError::protocol_by("the HTTP request's task", e))?;
         match r {
             Ok(resp) if resp.status().is_success() => Ok(()),
-            Ok(resp) => Err(SignalingError::Unreachable(format!(
+            Ok(resp) => Err(SignalingError::unreachable(format!(
                 "{}: HTTP {} (is this Janus's HTTP API path?)",
                 self.base,
                 resp.status()
             ))),
-            Err(e) => Err(SignalingError::Unreachable(format!("{}: {e}", self.base))),
+            Err(e) => Err(SignalingError::unreachable_by(self.base.clone(), e)),
         }
     }
 
@@ -878,9 +878,9 @@ impl HttpLink {
 
 /// The SDP of a `jsep` of the expected type.
 pub(crate) fn sdp_of(jsep: Option<Jsep>, kind: &str) -> Result<String, SignalingError> {
-    let jsep = jsep.ok_or_else(|| SignalingError::Protocol(format!("Janus sent no {kind}")))?;
+    let jsep = jsep.ok_or_else(|| SignalingError::protocol(format!("Janus sent no {kind}")))?;
     if jsep.kind != kind {
-        return Err(SignalingError::Protocol(format!(
+        return Err(SignalingError::protocol(format!(
             "Janus sent a {:?} where an {kind} was expected",
             jsep.kind
         )));

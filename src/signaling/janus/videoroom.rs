@@ -105,8 +105,8 @@ impl VideoRoomClient {
         room: &RoomOptions,
     ) -> Result<Joined, SignalingError> {
         if room.room.trim().is_empty() {
-            return Err(SignalingError::Usage(
-                "--session must name the VideoRoom room (e.g. 1234)".into(),
+            return Err(SignalingError::usage(
+                "--session must name the VideoRoom room (e.g. 1234)",
             ));
         }
         let session = Arc::new(JanusSession::connect(opts).await?);
@@ -141,7 +141,7 @@ impl VideoRoomClient {
         let (answer, _) = session.message(control.id, &join, None).await?;
         let joined = RoomData::read(&answer);
         let (Some("joined"), Some(me)) = (joined.videoroom.as_deref(), &joined.id) else {
-            return Err(SignalingError::Protocol(format!(
+            return Err(SignalingError::protocol(format!(
                 "unexpected answer to join: {answer}"
             )));
         };
@@ -302,7 +302,7 @@ impl VideoRoomClient {
                 streams,
                 reply,
             })
-            .map_err(|_| SignalingError::Lost("the subscriber handle is gone".into()))?;
+            .map_err(|_| SignalingError::lost("the subscriber handle is gone"))?;
         drop(subscriber);
         tokio::time::timeout(OFFER_WAIT, mids)
             .await
@@ -311,7 +311,7 @@ impl VideoRoomClient {
                     "Janus made no offer for feed {stream_id} within {OFFER_WAIT:?}"
                 ))
             })?
-            .map_err(|_| SignalingError::Lost("the subscriber handle is gone".into()))?
+            .map_err(|_| SignalingError::lost("the subscriber handle is gone"))?
     }
 
     /// Leaves: subscriptions detached, the room left, the session destroyed.

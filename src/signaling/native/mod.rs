@@ -83,8 +83,8 @@ async fn open(login: &Login) -> Result<(Ws, SessionEvent), SignalingError> {
     let ws_url = format!("{}/v1/signaling", url.base());
     let (mut ws, _) = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(&ws_url))
         .await
-        .map_err(|_| SignalingError::Unreachable(format!("{url}: no answer within {timeout:?}")))?
-        .map_err(|e| SignalingError::Unreachable(format!("{url}: {e}")))?;
+        .map_err(|_| SignalingError::unreachable(format!("{url}: no answer within {timeout:?}")))?
+        .map_err(|e| SignalingError::unreachable_by(url.to_string(), e))?;
     let connect = ClientMsg::Connect {
         version: PROTOCOL_VERSION,
         session_id: login.session_id.clone(),
@@ -94,7 +94,7 @@ async fn open(login: &Login) -> Result<(Ws, SessionEvent), SignalingError> {
     let text = serde_json::to_string(&connect).expect("client messages serialize");
     ws.send(Message::text(text))
         .await
-        .map_err(|e| SignalingError::Lost(e.to_string()))?;
+        .map_err(|e| SignalingError::lost_by("sending connect", e))?;
     let joined = async {
         while let Some(frame) = ws.next().await {
             let text = match frame {
@@ -113,8 +113,8 @@ async fn open(login: &Login) -> Result<(Ws, SessionEvent), SignalingError> {
                 Err(e) => tracing::warn!("ignoring unreadable server message: {e}"),
             }
         }
-        Err(SignalingError::Lost(
-            "the server closed the connection before the session was joined".into(),
+        Err(SignalingError::lost(
+            "the server closed the connection before the session was joined",
         ))
     };
     let first = tokio::time::timeout(timeout, joined).await.map_err(|_| {
@@ -271,7 +271,7 @@ impl NativeClient {
     fn send(&self, msg: ClientMsg) -> Result<(), SignalingError> {
         self.out
             .send(msg)
-            .map_err(|_| SignalingError::Lost("the signaling connection is closed".into()))
+            .map_err(|_| SignalingError::lost("the signaling connection is closed"))
     }
 
     fn next_req(&self) -> u64 {
@@ -300,8 +300,8 @@ impl NativeClient {
                 Err(SignalingError::from_code(code, message))
             }
             Ok(msg) => Ok(msg),
-            Err(_) => Err(SignalingError::Lost(
-                "the signaling connection closed before the server answered".into(),
+            Err(_) => Err(SignalingError::lost(
+                "the signaling connection closed before the server answered",
             )),
         }
     }
@@ -468,7 +468,7 @@ impl NativeClient {
 }
 
 fn unexpected(msg: ServerMsg) -> SignalingError {
-    SignalingError::Protocol(format!("unexpected response {msg:?}"))
+    SignalingError::protocol(format!("unexpected response {msg:?}"))
 }
 
 #[cfg(test)]
