@@ -166,7 +166,10 @@ mod tests {
         let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
         let e = SignalingError::unreachable_by("ws://127.0.0.1:1", refused);
         let cause = e.source().expect("the socket's error kept");
-        assert!(cause.downcast_ref::<std::io::Error>().is_some(), "{cause:?}");
+        assert!(
+            cause.downcast_ref::<std::io::Error>().is_some(),
+            "{cause:?}"
+        );
         let failure = Failure::from(e).with_context("joining");
         assert_eq!(failure.code, Exit::Unreachable);
         assert_eq!(

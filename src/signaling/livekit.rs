@@ -62,6 +62,20 @@ pub enum Target {
     Subscriber = 1,
 }
 
+impl Shared {
+    fn take_trickled(&mut self, target: Target) -> Option<mpsc::UnboundedReceiver<Candidate>> {
+        self.candidates[target as usize].take()
+    }
+
+    /// Back in its place, unless a join since made another.
+    fn keep_trickled(&mut self, target: Target, candidates: mpsc::UnboundedReceiver<Candidate>) {
+        let slot = &mut self.candidates[target as usize];
+        if slot.is_none() && !candidates.is_closed() {
+            *slot = Some(candidates);
+        }
+    }
+}
+
 /// What the socket task and the requests share; all but the token and the offer count is
 /// of one join (a rejoin starts it afresh).
 #[derive(Default)]
@@ -442,9 +456,22 @@ impl LiveKitClient {
         Ok(vec![mid])
     }
 
-    /// The candidates the server trickles for `target`'s connection (once; `None` after).
+    /// The candidates the server trickles for `target`'s connection (`None` while another
+    /// exchange has them).
     pub fn trickled(&self, target: Target) -> Option<mpsc::UnboundedReceiver<Candidate>> {
-        self.shared.lock().expect("shared lock").candidates[target as usize].take()
+        self.shared
+            .lock()
+            .expect("shared lock")
+            .take_trickled(target)
+    }
+
+    /// Gives back what [`LiveKitClient::trickled`] lent, for the next exchange (a publisher's
+    /// ICE restart is trickled on the same channel).
+    pub fn keep_trickled(&self, target: Target, candidates: mpsc::UnboundedReceiver<Candidate>) {
+        self.shared
+            .lock()
+            .expect("shared lock")
+            .keep_trickled(target, candidates);
     }
 
     /// Leaves the room.
@@ -986,6 +1013,48 @@ mod tests {
         assert_eq!((c.mid.as_deref(), c.last), (Some("0"), false));
         assert!(pub_rx.try_recv().expect("the publisher's").last);
         assert!(sub_rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn the_publishers_candidates_are_there_for_every_exchange() {
+        // An ICE restart's candidates come on the channel the first exchange used: lent,
+        // given back, lent again with what came meanwhile.
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut shared = Shared {
+            trickled: vec![tx.clone()],
+            candidates: [Some(rx), None],
+            ..Default::default()
+        };
+        let lent = shared.take_trickled(Target::Publisher).expect("lent");
+        assert!(
+            shared.take_trickled(Target::Publisher).is_none(),
+            "lent once at a time"
+        );
+        shared.keep_trickled(Target::Publisher, lent);
+        let candidate = Candidate {
+            candidate: "2 1 udp 1 127.0.0.1 6000 typ host".into(),
+            mid: Some("0".into()),
+            last: true,
+        };
+        tx.send(candidate).unwrap();
+        let mut again = shared.take_trickled(Target::Publisher).expect("given back");
+        assert!(again.try_recv().expect("the restart's candidate").last);
+        // A channel from before a rejoin does not replace the new join's.
+        let (new_tx, new_rx) = mpsc::unbounded_channel::<Candidate>();
+        shared.candidates[0] = Some(new_rx);
+        shared.keep_trickled(Target::Publisher, again);
+        drop(tx);
+        new_tx
+            .send(Candidate {
+                candidate: "3".into(),
+                mid: None,
+                last: false,
+            })
+            .unwrap();
+        let mut current = shared
+            .take_trickled(Target::Publisher)
+            .expect("the new join's");
+        assert_eq!(current.try_recv().unwrap().candidate, "3");
     }
 
     #[test]

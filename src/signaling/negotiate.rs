@@ -187,8 +187,11 @@ impl Client {
     async fn after_answer(&self, peer: &Peer, offer: &str) {
         match self {
             Client::LiveKit(c) => {
+                // Kept for the next exchange: the server trickles an ICE restart's
+                // candidates on the same channel.
                 if let Some(candidates) = c.trickled(Target::Publisher) {
-                    apply_trickled(peer, candidates).await;
+                    let candidates = apply_trickled(peer, candidates).await;
+                    c.keep_trickled(Target::Publisher, candidates);
                 }
             }
             Client::Whip(c) => {
@@ -222,26 +225,30 @@ fn answerer(peer: &Arc<Peer>) -> Answerer {
 /// Adds a LiveKit server's trickled candidates to `peer` until it connects, the server's last
 /// candidate has come, or [`TRICKLE_LIMIT`] has passed (a server that trickles nothing, as
 /// vcall serve, whose answers carry every candidate, costs nothing: the peer connects).
-async fn apply_trickled(peer: &Peer, mut candidates: mpsc::UnboundedReceiver<livekit::Candidate>) {
+/// Returns the channel, for the next exchange's candidates.
+async fn apply_trickled(
+    peer: &Peer,
+    mut candidates: mpsc::UnboundedReceiver<livekit::Candidate>,
+) -> mpsc::UnboundedReceiver<livekit::Candidate> {
     let mut state = peer.state();
     let until = tokio::time::sleep(TRICKLE_LIMIT);
     tokio::pin!(until);
     loop {
         if *state.borrow() == PeerState::Connected {
-            return;
+            return candidates;
         }
         tokio::select! {
             c = candidates.recv() => {
-                let Some(c) = c else { return };
+                let Some(c) = c else { return candidates };
                 if let Err(e) = peer.add_remote_candidate(&c.candidate, c.mid.as_deref()).await {
                     tracing::debug!("a trickled candidate was not taken: {e}");
                 }
                 if c.last {
-                    return;
+                    return candidates;
                 }
             }
-            changed = state.changed() => if changed.is_err() { return },
-            _ = &mut until => return,
+            changed = state.changed() => if changed.is_err() { return candidates },
+            _ = &mut until => return candidates,
         }
     }
 }
