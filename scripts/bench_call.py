@@ -358,7 +358,7 @@ def main():
             if med is None:
                 cells.append("–")
             elif p90 is None:
-                cells.append(f"{med:.1f} ms/s")
+                cells.append(f"{med:.2f} ms/s")
             else:
                 cells.append(f"{med:.0f} ms (p90 {p90:.0f})")
         print(f"| {what} | {' | '.join(cells)} |")

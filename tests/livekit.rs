@@ -583,6 +583,50 @@ fn a_livekit_publisher_whose_media_path_breaks_restarts_ice_and_goes_on() {
 }
 
 #[test]
+fn a_livekit_subscriber_whose_media_path_breaks_joins_again_and_records_on() {
+    let _turn = one_at_a_time();
+    let (_serve, url) = serve_process("127.0.0.1:0", &[]);
+    let mut publish = publish_args("60s");
+    publish.push("--json");
+    let mut publisher = Proc::spawn(over_livekit(
+        &publish,
+        &url,
+        &lk_token("sub-ice", "cam", &[]),
+    ));
+    publisher.wait_for("\"event\":\"published\"");
+    // 8 s without a datagram on the subscriber's path: its connection is offered by the
+    // server, so it cannot restart ICE itself; it joins the room again (as the SDKs do when
+    // they cannot resume) and goes on in the same file.
+    let dir = temp_dir();
+    let out = dir.path().join("sub-ice.mkv");
+    let mut c = over_livekit(
+        &[
+            "subscribe",
+            "--stream",
+            "cam",
+            "--duration",
+            "18s",
+            "--json",
+            "--impair",
+            "outage=8s@3s",
+        ],
+        &url,
+        &lk_token("sub-ice", "viewer", &["--can-subscribe"]),
+    );
+    c.arg("--output").arg(&out);
+    let (code, stdout, err) = run(c);
+    publisher.interrupt();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("the media connection broke"),
+        "the broken path was the reason: {err}"
+    );
+    assert!(stdout.contains("\"reason\":\"mediaStopped\""), "{stdout}");
+    crate::reconnect::said_it_joined_again(&stdout);
+    one_gap(&out, 1);
+}
+
+#[test]
 fn livekit_refusals_have_their_exit_codes_and_reasons() {
     let (_serve, url) = serve_process("127.0.0.1:0", &[]);
     // Signed with another secret: 3.

@@ -301,6 +301,13 @@ pub fn report_path(event: &SessionEvent, json: bool) {
 pub fn report_rejoin(event: &SessionEvent, json: bool) {
     match event {
         SessionEvent::Reconnecting {
+            reason: Reason::MediaStopped,
+            attempt,
+            max_attempts,
+        } => tracing::warn!(
+            "the media connection broke and only the server can restart it; joining the room again (attempt {attempt} of {max_attempts})"
+        ),
+        SessionEvent::Reconnecting {
             reason,
             attempt,
             max_attempts,

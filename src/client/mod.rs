@@ -444,6 +444,10 @@ pub const MEDIA_LOST_LIMIT: Duration = Duration::from_secs(20);
 /// How often an ICE restart is tried while the media path stays broken.
 const RESTART_EVERY: Duration = Duration::from_secs(3);
 
+/// How long a connection made after joining again may take to connect before it counts as
+/// broken: one made while the path was still down may have given up its checks.
+const RECONNECT_LIMIT: Duration = Duration::from_secs(5);
+
 /// Watches one media connection whose path may break while signaling stays up: once it is
 /// disconnected (or failed) for a second, ICE is restarted through the server, and again
 /// every few seconds until the path is back or [`MEDIA_LOST_LIMIT`] has passed.
@@ -451,19 +455,44 @@ const RESTART_EVERY: Duration = Duration::from_secs(3);
 pub struct MediaWatch {
     lost_since: Option<std::time::Instant>,
     next_restart: Option<std::time::Instant>,
+    /// After joining again: by when the new connection must have connected.
+    connect_by: Option<std::time::Instant>,
 }
 
 impl MediaWatch {
+    /// A watch of the connection made after joining again, which counts as broken also
+    /// when it has not connected within [`RECONNECT_LIMIT`]; a break the old connection
+    /// had goes on counting towards [`MEDIA_LOST_LIMIT`] (joining again to mend a broken
+    /// path ends there too).
+    pub fn after_rejoin(&self) -> MediaWatch {
+        MediaWatch {
+            lost_since: self.lost_since,
+            next_restart: None,
+            connect_by: Some(std::time::Instant::now() + RECONNECT_LIMIT),
+        }
+    }
+
     /// Takes the connection's state now; `Err` once it has been broken for too long.
     pub async fn check(&mut self, peer: &Peer, client: &Client, side: Side) -> Result<(), Failure> {
         let now = std::time::Instant::now();
         let state = *peer.state().borrow();
-        if !matches!(state, PeerState::Disconnected | PeerState::Failed) {
-            if self.lost_since.take().is_some() {
-                tracing::info!("the media path is back");
+        match state {
+            PeerState::Disconnected | PeerState::Failed => {}
+            // Connecting (at first, or after a restart): not broken unless a connection
+            // made after joining again takes too long.
+            PeerState::New if self.connect_by.is_some_and(|by| now > by) => {}
+            PeerState::New => {
+                self.next_restart = None;
+                return Ok(());
             }
-            self.next_restart = None;
-            return Ok(());
+            PeerState::Connected | PeerState::Closed => {
+                if self.lost_since.take().is_some() {
+                    tracing::info!("the media path is back");
+                }
+                self.next_restart = None;
+                self.connect_by = None;
+                return Ok(());
+            }
         }
         let since = *self.lost_since.get_or_insert(now);
         if now.duration_since(since) > MEDIA_LOST_LIMIT {

@@ -1139,7 +1139,7 @@ impl Publisher {
             }
         };
         self.peer_state = self.outlets.server.as_ref().map(|(p, _)| p.state());
-        self.media_watch = MediaWatch::default();
+        self.media_watch = self.media_watch.after_rejoin();
         self.confirmed = false;
         self.rejoining = false;
         Ok(())

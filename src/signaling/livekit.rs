@@ -44,6 +44,9 @@ pub struct LiveKitClient {
     can_publish: bool,
     /// True once the socket's task has ended (its `leave` sent).
     ended: tokio::sync::watch::Receiver<bool>,
+    /// Wakes the socket's task to join again now (a subscriber connection whose media
+    /// path broke: its restarts are the server's to offer).
+    join_again: Arc<tokio::sync::Notify>,
 }
 
 /// A candidate the server trickled: an `a=candidate:` value, its section, and whether it is
@@ -291,14 +294,15 @@ impl LiveKitClient {
         let (out, out_rx) = mpsc::unbounded_channel();
         let (events, events_rx) = mpsc::unbounded_channel();
         let (ended_tx, ended) = tokio::sync::watch::channel(false);
+        let join_again = Arc::new(tokio::sync::Notify::new());
         let task = run(
             ws,
             ping_of(&join),
             opts.clone(),
-            out_rx,
-            out.clone(),
+            (out_rx, out.clone()),
             Arc::clone(&shared),
             events,
+            Arc::clone(&join_again),
         );
         tokio::spawn(async move {
             task.await;
@@ -309,8 +313,17 @@ impl LiveKitClient {
             shared,
             can_publish,
             ended,
+            join_again,
         };
         Ok((client, first, events_rx))
+    }
+
+    /// Leaves and joins the room again now, as when the connection drops: LiveKit's SDKs
+    /// recover a subscriber connection whose media path broke so (the server offers that
+    /// connection, its ICE restarts too; vcall serve and vcall do not resume in place).
+    /// While a rejoin is under way, nothing more happens.
+    pub fn join_again(&self) {
+        self.join_again.notify_waiters();
     }
 
     /// Publishes the tracks of `offer` (its sections' `msid` track ids are the tracks' cids):
@@ -618,15 +631,31 @@ async fn run(
     mut ws: Socket,
     mut ping: (Duration, Duration),
     opts: Options,
-    mut out: mpsc::UnboundedReceiver<lk::signal_request::Message>,
-    out_tx: mpsc::UnboundedSender<lk::signal_request::Message>,
+    (mut out, out_tx): (
+        mpsc::UnboundedReceiver<lk::signal_request::Message>,
+        mpsc::UnboundedSender<lk::signal_request::Message>,
+    ),
     shared: Arc<Mutex<Shared>>,
     events: mpsc::UnboundedSender<SessionEvent>,
+    join_again: Arc<tokio::sync::Notify>,
 ) {
     // The sender this task holds answers offers; the client's own going away ends the task.
     let out_tx = out_tx.downgrade();
     loop {
-        let ended = serve(&mut ws, &mut out, &out_tx, &shared, &events, ping).await;
+        let ended = tokio::select! {
+            ended = serve(&mut ws, &mut out, &out_tx, &shared, &events, ping) => ended,
+            () = join_again.notified() => {
+                let leave = lk::SignalRequest {
+                    message: Some(lk::signal_request::Message::Leave(lk::LeaveRequest {
+                        action: lk::leave_request::Action::Reconnect as i32,
+                        reason: lk::DisconnectReason::ClientInitiated as i32,
+                        ..Default::default()
+                    })),
+                };
+                let _ = ws.send(Message::Binary(leave.encode_to_vec().into())).await;
+                Ended::Lost(Reason::MediaStopped)
+            }
+        };
         let _ = ws.close(None).await;
         shared.lock().expect("shared lock").give_up();
         let reason = match ended {

@@ -112,8 +112,13 @@ impl Client {
     pub async fn restart_ice(&self, peer: &Peer, side: Side) -> Result<(), NegotiationError> {
         let refused = match (self, side) {
             (Client::Janus(_), _) => true,
-            // LiveKit's subscriber connection is offered by the server: its restarts too.
-            (Client::LiveKit(_), Side::Receiving) => true,
+            // LiveKit's subscriber connection is offered by the server, its restarts too:
+            // the client joins the room again, as LiveKit's SDKs do when they cannot
+            // resume (the commands go on through `reconnecting`/`reconnected`).
+            (Client::LiveKit(c), Side::Receiving) => {
+                c.join_again();
+                return Ok(());
+            }
             _ => false,
         };
         if refused {

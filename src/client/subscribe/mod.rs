@@ -553,7 +553,7 @@ impl Subscriber {
         }
         let shared = self.shared.as_ref().expect("just made");
         self.rejoining = false;
-        self.media_watch = MediaWatch::default();
+        self.media_watch = self.media_watch.after_rejoin();
         self.awaiting.clear();
         for r in self.recordings.iter_mut() {
             match streams.iter().find(|s| r.stream.is_again(s)) {
