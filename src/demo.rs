@@ -122,7 +122,7 @@ struct Call {
 
 /// Starts the embedded server, publishes and records for `--duration`, and reports.
 pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
-    if crate::record::Container::from_path(&args.output).is_none() {
+    let Some(container) = crate::record::Container::from_path(&args.output) else {
         return Err(Failure::new(
             Exit::Usage,
             format!(
@@ -130,7 +130,7 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
                 args.output.display()
             ),
         ));
-    }
+    };
     let server = Embedded::start().await?;
     let media = Media::detect();
     let (video, audio) = media.describe();
@@ -139,7 +139,7 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
         server.addr
     );
     let started = Instant::now();
-    let call = run_call(&args, &server, &media, quiet).await;
+    let call = run_call(&args, container, &server, &media, quiet).await;
     server.stop().await;
     let (exit, call) = call?;
     report(&args, &media, &call, started);
@@ -150,6 +150,7 @@ pub async fn demo(args: DemoArgs, quiet: bool) -> CmdResult {
 /// its duration; then the publisher stops.
 async fn run_call(
     args: &DemoArgs,
+    container: crate::record::Container,
     server: &Embedded,
     media: &Media,
     quiet: bool,
@@ -168,9 +169,9 @@ async fn run_call(
     let measure = Arc::new(Mutex::new(Measurements::default()));
     let recording = subscribe::Settings::record_for(
         server.conn(Role::Subscriber),
-        args.output.clone(),
+        (args.output.clone(), container),
         args.duration,
-    )?;
+    );
     let sub_result = subscribe::subscribe(
         recording,
         quiet,

@@ -68,8 +68,6 @@ fn echo_stream() -> Stream {
     }
 }
 
-/// Checks a server end to end: sends the test pattern and tone, records what comes back,
-/// and reports the round trip.
 /// What `vcall echo-test` was asked to do, read from the flags once.
 struct Settings {
     conn: Conn,
@@ -78,18 +76,20 @@ struct Settings {
     json: bool,
 }
 
+/// Checks a server end to end: sends the test pattern and tone, records what comes back,
+/// and reports the round trip.
 pub async fn echo_test(
-    args: EchoTestArgs,
+    flags: EchoTestArgs,
     quiet: bool,
     stop_signal: impl std::future::Future<Output = ()>,
 ) -> CmdResult {
-    let settings = Settings {
-        conn: Conn::from_args(&args.conn),
-        network: Network::new(args.impair.impair.as_ref()),
-        duration: args.duration,
-        json: args.json,
+    let args = Settings {
+        conn: Conn::from_args(&flags.conn),
+        network: Network::new(flags.impair.impair.as_ref()),
+        duration: flags.duration,
+        json: flags.json,
     };
-    let sink = match &args.output {
+    let sink = match &flags.output {
         Some(path) => {
             let container = Container::from_path(path).ok_or_else(|| {
                 Failure::new(
@@ -101,7 +101,6 @@ pub async fn echo_test(
         }
         None => Sink::for_format(OutFormat::Mkv, Box::new(std::io::sink()), 2)?,
     };
-    let args = settings;
     let sources = open_sources(&Media::vga(
         VideoSpec::TestSrc(Pattern::Plain),
         AudioSpec::Tone(440.0),

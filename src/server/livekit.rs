@@ -881,15 +881,10 @@ impl Participant {
         if !audio && !video {
             return;
         }
-        let kinds: Vec<Kind> = [(audio, Kind::Audio), (video, Kind::Video)]
+        let names: Vec<TrackName> = [(audio, Kind::Audio), (video, Kind::Video)]
             .into_iter()
             .filter(|(wanted, _)| *wanted)
-            .map(|(_, k)| k)
-            .collect();
-        let tracks: Vec<String> = kinds.iter().map(|&k| track_sid(&s.id, k)).collect();
-        let names = kinds
-            .iter()
-            .map(|&kind| {
+            .map(|(_, kind)| {
                 let (stream, track) = msid(&s.connection_id, &s.id, kind);
                 TrackName {
                     kind,
@@ -898,6 +893,7 @@ impl Participant {
                 }
             })
             .collect();
+        let tracks: Vec<String> = names.iter().map(|n| n.track.clone()).collect();
         self.subscribing = true;
         let (state, client, done) = (
             Arc::clone(&self.state),

@@ -39,7 +39,7 @@ use crate::session::{SessionId, StreamId, SubscriptionId, now_ms};
 use crate::signaling::native::wire::{WireConnection, WireStream};
 use crate::vocab::Kind;
 use forward::{Hub, Subscription};
-use intent::{Exchange, Reply};
+use intent::{Exchange, Reply, TrackName};
 use room::{AnswerError, Core, Input, Output, SockId};
 use tls::ClientAddr;
 
@@ -159,8 +159,8 @@ enum SubscribeBy {
     /// The client offered (`sdp`) on its one connection; the server answers.
     Answering(String),
     /// The server offers on the client's subscriber connection, each hub's track named by
-    /// the `msid` (stream and track id) the client's protocol expects.
-    Offering(Vec<(String, String)>),
+    /// the `msid` (stream and track id) the client's protocol expects for its kind.
+    Offering(Vec<TrackName>),
 }
 
 struct Shared {
@@ -306,14 +306,7 @@ impl Shared {
                 let counter = Arc::clone(t.forwarded.entry(session).or_default());
                 let by = match exchange {
                     Exchange::ClientOffers(sdp) => SubscribeBy::Answering(sdp),
-                    Exchange::ServerOffers(names) => {
-                        let names = hubs
-                            .iter()
-                            .filter_map(|h| names.iter().find(|n| n.kind == h.codec.kind()))
-                            .map(|n| (n.stream.clone(), n.track.clone()))
-                            .collect();
-                        SubscribeBy::Offering(names)
-                    }
+                    Exchange::ServerOffers(names) => SubscribeBy::Offering(names),
                 };
                 let leg = Leg {
                     sub,
@@ -542,10 +535,13 @@ impl Shared {
                 }
                 SubscribeBy::Offering(names) => {
                     let peer = self.subscriber_media(sock).await?;
+                    // Each hub under the name asked for its kind.
                     let named = hubs
                         .into_iter()
-                        .zip(names)
-                        .map(|(h, (s, t))| (h, s, t))
+                        .filter_map(|h| {
+                            let n = names.iter().find(|n| n.kind == h.codec.kind())?;
+                            Some((h, n.stream.clone(), n.track.clone()))
+                        })
                         .collect();
                     Subscription::offer(peer, named, counter).await
                 }

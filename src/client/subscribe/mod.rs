@@ -109,22 +109,13 @@ impl Settings {
     }
 
     /// An in-process recording (the demo's): every kind of the first stream at `conn`
-    /// into `output` (.mp4 or .mkv) for `duration`.
+    /// into `output`, a `container` file, for `duration`.
     pub(crate) fn record_for(
         conn: Conn,
-        output: PathBuf,
+        (output, container): (PathBuf, Container),
         duration: Duration,
-    ) -> Result<Settings, Failure> {
-        let container = Container::from_path(&output).ok_or_else(|| {
-            Failure::new(
-                Exit::Usage,
-                format!(
-                    "{}: the file name must end in .mp4 or .mkv",
-                    output.display()
-                ),
-            )
-        })?;
-        Ok(Settings {
+    ) -> Settings {
+        Settings {
             target: Target::File(output, container),
             streams: Vec::new(),
             audio: true,
@@ -137,7 +128,7 @@ impl Settings {
             no_media_limit: None,
             conn,
             network: Network::default(),
-        })
+        }
     }
 
     /// Whether one stream is recorded (to a file or stdout), not every stream into a folder.
