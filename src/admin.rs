@@ -57,34 +57,43 @@ pub async fn serve(args: ServeArgs) -> CmdResult {
     } else {
         addr.ip()
     };
-    // Listening for Ctrl-C before saying "serving": a Ctrl-C right after it stops cleanly.
-    let stop = crate::client::interrupted();
-    eprintln!("vcall: serving on {scheme}://{addr} (Ctrl-C stops)");
-    if args.json {
-        crate::jsonl::emit(
-            "serving",
-            serde_json::json!({
-                "url": format!("{scheme}://{addr}"), "listen": addr.to_string(),
-                "generatedKeys": generated.then(|| serde_json::json!({
-                    "apiKey": keys.key, "apiSecret": keys.secret,
-                })),
-            }),
-        );
-    }
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         ice_servers: args.ice_servers,
         network: crate::peer::Network::new(args.impair.impair.as_ref()),
         limits: crate::server::Limits {
             connections: args.max_connections,
             connections_per_ip: args.max_connections_per_ip,
         },
+        udp_port: args.udp_port,
         udp_ports: args.udp_ports,
         public_ip: args.public_ip,
         tls,
         certificate: args.dtls_certificate,
         max_subscriber_bitrate: args.max_subscriber_bitrate,
-        ..ServerConfig::new(keys, media_ip)
+        ..ServerConfig::new(keys.clone(), media_ip)
     };
+    let engine = config.start_engine().map_err(|e| {
+        Failure::caused_by(Exit::Failure, e).with_context("cannot start the media engine")
+    })?;
+    let media: Vec<String> = engine.candidates().iter().map(ToString::to_string).collect();
+    config.engine = Some(engine);
+    // Listening for Ctrl-C before saying "serving": a Ctrl-C right after it stops cleanly.
+    let stop = crate::client::interrupted();
+    eprintln!(
+        "vcall: serving on {scheme}://{addr}, media on UDP {} (Ctrl-C stops)",
+        media.join(", ")
+    );
+    if args.json {
+        crate::jsonl::emit(
+            "serving",
+            serde_json::json!({
+                "url": format!("{scheme}://{addr}"), "listen": addr.to_string(), "media": media,
+                "generatedKeys": generated.then(|| serde_json::json!({
+                    "apiKey": keys.key, "apiSecret": keys.secret,
+                })),
+            }),
+        );
+    }
     server::run(listener, config, async {
         stop.await;
         eprintln!("vcall: shutting down; telling clients");

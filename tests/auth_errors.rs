@@ -213,6 +213,8 @@ fn serve_session_create_token_create_and_ctrl_c_from_the_command_line() {
             "serve",
             "--listen",
             "127.0.0.1:0",
+            "--udp-port",
+            "0",
             "--api-key",
             "key1",
             "--api-secret",

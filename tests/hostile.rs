@@ -157,36 +157,25 @@ fn list_streams(url: &str) -> std::process::Command {
 }
 
 #[test]
-fn a_server_without_a_free_udp_port_says_it_failed_not_that_the_offer_was_bad() {
-    // The server's one media port, held by someone else.
+fn a_server_whose_media_port_is_taken_says_so_before_it_serves() {
+    // Every client's media shares one port: a server that cannot have it fails at once
+    // (exit 1, naming the port), rather than later, for each client.
     let held = std::net::UdpSocket::bind("127.0.0.1:0").expect("a port");
-    let port = held.local_addr().expect("its address").port();
+    let port = held.local_addr().expect("its address").port().to_string();
     let range = format!("{port}-{port}");
-    let (_server, url) = serve_process("127.0.0.1:0", &["--udp-ports", &range]);
-    let session = fixed_session("no-port");
-    let token = fixed_token(&session, vcall::auth::Role::Publisher);
-    let mut publish = publish_args("2s");
-    publish.extend(["--timeout", "10s"]);
-    // Natively: the server's failure (exit 1), its reason as it gave it.
-    let mut c = vcall();
-    c.args(&publish)
-        .args(["--url", &url, "--session", &session, "--token", &token]);
-    let (code, _, err) = run(c);
-    assert_eq!(code, 1, "{err}");
-    assert!(err.contains("the server failed"), "{err}");
-    assert!(
-        err.contains(&format!("no UDP port free in {range}")),
-        "{err}"
-    );
-    // Over WHIP: a 500 with the reason, not a 406 that blames the offer.
-    let whip = format!(
-        "whip+{}/whip/{session}",
-        url.replacen("ws://", "http://", 1)
-    );
-    let mut c = vcall();
-    c.args(&publish).args(["--url", &whip, "--token", &token]);
-    let (code, _, err) = run(c);
-    assert_eq!(code, 1, "{err}");
-    assert!(err.contains("no UDP port free"), "{err}");
+    for flags in [["--udp-port", &port], ["--udp-ports", &range]] {
+        let mut c = vcall();
+        c.args(["serve", "--listen", "127.0.0.1:0"]).args(flags);
+        let (code, _, err) = run(c);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("cannot start the media engine"), "{err}");
+        assert!(!err.contains("serving on"), "{err}");
+        let said = if flags[0] == "--udp-port" {
+            format!("cannot use UDP port 127.0.0.1:{port}")
+        } else {
+            format!("no UDP port free in {range}")
+        };
+        assert!(err.contains(&said), "{err}");
+    }
     drop(held);
 }

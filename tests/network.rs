@@ -207,6 +207,8 @@ impl RemoteServer {
                 "serve",
                 "--listen",
                 &listen,
+                "--udp-port",
+                "0",
                 "--api-key",
                 "k",
                 "--api-secret",

@@ -235,6 +235,8 @@ impl Hosts {
                 "serve",
                 "--listen",
                 &listen,
+                "--udp-port",
+                "0",
                 "--api-key",
                 "k",
                 "--api-secret",

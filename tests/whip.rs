@@ -673,6 +673,8 @@ fn serve_over_tls_in_a_port_range_advertising_a_public_ip() {
             "serve",
             "--listen",
             "0.0.0.0:0",
+            "--udp-port",
+            "0",
             "--api-key",
             "k",
             "--api-secret",

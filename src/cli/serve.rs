@@ -13,8 +13,9 @@ pub(crate) struct ServeArgs {
     pub(crate) listen: SocketAddr,
     #[command(flatten)]
     pub(crate) keys: KeyArgs,
-    /// STUN or TURN server for the server's media connections (repeatable);
-    /// `turn:user:pass@host:port` carries credentials.
+    /// STUN or TURN server told to clients for their media (repeatable; WHIP/WHEP `Link`
+    /// headers); `turn:user:pass@host:port` carries credentials. The server's own candidates
+    /// are its addresses on the media port, or --public-ip.
     #[arg(long = "ice-server", value_name = "URL")]
     pub(crate) ice_servers: Vec<String>,
     /// `serving` when it listens and `serverStopped` at the end, as JSON lines (docs/json.md).
@@ -32,7 +33,10 @@ pub(crate) struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub(crate) tls_key: Option<std::path::PathBuf>,
-    /// UDP ports media may use, e.g. 40000-40999 (one per client connection); any when not given.
+    /// The one UDP port every client's media shares (0: any free one).
+    #[arg(long, value_name = "PORT", default_value_t = 7882, conflicts_with = "udp_ports")]
+    pub(crate) udp_port: u16,
+    /// Take the media port from this range instead, e.g. 40000-40999: the first free one.
     #[arg(long, value_name = "LO-HI", value_parser = parse_port_range)]
     pub(crate) udp_ports: Option<(u16, u16)>,
     /// The address media candidates advertise, for a server behind 1:1 NAT (e.g. a cloud VM's

@@ -167,6 +167,7 @@ pub fn peer_config(conn: &Conn, network: Network) -> PeerConfig {
         network,
         relay_only: conn.relay_only,
         send_rate: crate::peer::SendRate::default(),
+        engine: None,
     }
 }
 

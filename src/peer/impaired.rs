@@ -44,6 +44,19 @@ impl ImpairedRuntime {
     }
 }
 
+impl ImpairedRuntime {
+    /// The outbound and inbound links of one more socket.
+    pub(crate) fn links(&self) -> (Link, Link) {
+        let n = self.sockets.fetch_add(1, Ordering::Relaxed);
+        (Link::new(&self.spec, 2 * n), Link::new(&self.spec, 2 * n + 1))
+    }
+
+    /// What outages are timed from.
+    pub(crate) fn epoch(&self) -> Instant {
+        self.epoch
+    }
+}
+
 impl Runtime for ImpairedRuntime {
     fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send>>) -> Box<dyn JoinHandle> {
         TokioRuntime.spawn(future)
@@ -250,7 +263,7 @@ impl AsyncUdpSocket for ImpairedSocket {
 /// or DTLS. Random loss is for media only: with handshake datagrams lost at random on a busy
 /// machine, webrtc-rs 0.21's connection setup was seen to stall for 20 s and more, which is
 /// not what a drill of the media is for.
-fn is_media(datagram: &[u8]) -> bool {
+pub(crate) fn is_media(datagram: &[u8]) -> bool {
     matches!(datagram.first(), Some(128..=191))
 }
 

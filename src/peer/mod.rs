@@ -6,11 +6,14 @@
 //! candidates before it hands out a description, so one message carries all, except where
 //! the far end takes candidates trickled (WHIP/WHEP: `create_offer_within`, `trickle`).
 
+mod engine;
 mod impaired;
+mod mux;
 mod rate;
 mod resend;
 pub(crate) mod turn;
 
+pub(crate) use engine::Engine;
 pub use rate::SendRate;
 pub(crate) use rate::{SendEstimate, SendEstimates};
 
@@ -73,6 +76,14 @@ pub enum PeerError {
         #[source]
         source: webrtc::error::Error,
     },
+    #[error("cannot use UDP port {addr} for media (another process has it? --udp-port 0 takes any free one)")]
+    Bind {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("media socket: {0}")]
+    Io(#[source] std::io::Error),
     #[error("no UDP port free in {lo}-{hi} (--udp-ports) on {ip}")]
     NoFreePort { lo: u16, hi: u16, ip: IpAddr },
     /// It ended failed (or closed) before it connected.
@@ -190,6 +201,9 @@ pub struct PeerConfig {
     pub relay_only: bool,
     /// The range congestion control keeps what this connection sends in.
     pub send_rate: SendRate,
+    /// The media engine whose shared sockets carry this connection (`bind_ip`, `ports` and
+    /// `network` are then the engine's); its own socket and driver task when `None`.
+    pub(crate) engine: Option<Engine>,
 }
 
 impl PeerConfig {
@@ -364,7 +378,7 @@ impl PeerConnectionEventHandler for Handler {
             mid: self.mid_of(&track).await,
             stream_id: track.stream_id().await.to_string(),
             track_id: track.track_id().await.to_string(),
-            inner: track,
+            inner: Inner::Driver(track),
         };
         tracing::debug!(mid = ?remote.mid, stream = %remote.stream_id, ?codec, "remote track");
         let _ = self.tracks.send(remote);
@@ -555,7 +569,7 @@ fn interceptors(
 /// One WebRTC peer connection: everything one client sends and receives goes over one, with
 /// renegotiation as streams come and go.
 pub struct Peer {
-    pc: Arc<dyn PeerConnection>,
+    imp: Imp,
     gathered: watch::Receiver<bool>,
     local: watch::Receiver<Vec<String>>,
     state: watch::Receiver<PeerState>,
@@ -569,40 +583,34 @@ pub struct Peer {
     public_ip: Option<IpAddr>,
 }
 
-impl Peer {
-    /// Creates a peer connection and the receiver of its remote tracks (each once its first
-    /// packet arrives).
-    pub async fn new(
-        config: &PeerConfig,
-    ) -> Result<(Peer, mpsc::UnboundedReceiver<RemoteTrack>), PeerError> {
-        let Some((lo, hi)) = config.ports else {
-            return Peer::on_port(config, 0).await;
-        };
-        // From a random place in the range, the first port that is free.
-        let span = u32::from(hi - lo) + 1;
-        let start = rand::random::<u32>() % span;
-        for i in 0..span {
-            let port = lo + ((start + i) % span) as u16;
-            if port_taken(config.bind_ip, port) {
-                continue;
-            }
-            match Peer::on_port(config, port).await {
-                // Taken between the question and webrtc-rs's bind.
-                Err(_) if port_taken(config.bind_ip, port) => continue,
-                made => return made,
-            }
-        }
-        Err(PeerError::NoFreePort {
-            lo,
-            hi,
-            ip: config.bind_ip,
-        })
-    }
+/// Where a peer connection lives.
+enum Imp {
+    /// webrtc-rs's: its own socket and driver task.
+    Driver(Arc<dyn PeerConnection>),
+    /// On a media engine's shared sockets.
+    Engine { engine: Engine, id: mux::ConnId },
+}
 
-    async fn on_port(
-        config: &PeerConfig,
-        port: u16,
-    ) -> Result<(Peer, mpsc::UnboundedReceiver<RemoteTrack>), PeerError> {
+impl Drop for Peer {
+    fn drop(&mut self) {
+        if let Imp::Engine { engine, id } = &self.imp {
+            engine.close(*id);
+        }
+    }
+}
+
+/// What building a connection takes, the same wherever it lives.
+struct Parts {
+    media: MediaEngine,
+    registry: Registry,
+    config: rtc::peer_connection::configuration::RTCConfiguration,
+    settings: rtc::peer_connection::configuration::setting_engine::SettingEngine,
+    feedback: FeedbackLog,
+    estimates: SendEstimates,
+}
+
+impl Parts {
+    fn new(config: &PeerConfig) -> Result<Parts, PeerError> {
         let mut media = MediaEngine::default();
         for codec in [Codec::Opus, Codec::H264, Codec::Vp8] {
             let kind = match codec.kind() {
@@ -642,7 +650,151 @@ impl Peer {
         if let Some(cert) = &config.certificate {
             rtc_config = rtc_config.with_certificates(vec![cert.0.clone()]);
         }
-        let rtc_config = rtc_config.build();
+        // No mDNS: host candidates carry IPs, and no multicast socket is needed (binding one
+        // fails with ENODEV on hosts without a multicast route, such as minimal containers).
+        let settings =
+            rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder::new()
+                .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+                .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), Some(ICE_MAX_CHECKS))
+                .build();
+        Ok(Parts {
+            media,
+            registry,
+            config: rtc_config.build(),
+            settings,
+            feedback,
+            estimates,
+        })
+    }
+}
+
+/// The `a=ice-ufrag:` values of `sdp`.
+fn ice_ufrags(sdp: &str) -> impl Iterator<Item = &str> {
+    sdp.lines()
+        .filter_map(|l| l.trim_end().strip_prefix("a=ice-ufrag:"))
+}
+
+impl Peer {
+    /// Creates a peer connection and the receiver of its remote tracks (each once its first
+    /// packet arrives).
+    pub async fn new(
+        config: &PeerConfig,
+    ) -> Result<(Peer, mpsc::UnboundedReceiver<RemoteTrack>), PeerError> {
+        if let Some(engine) = &config.engine {
+            return Peer::on_engine(config, engine);
+        }
+        let Some((lo, hi)) = config.ports else {
+            return Peer::on_port(config, 0).await;
+        };
+        // From a random place in the range, the first port that is free.
+        let span = u32::from(hi - lo) + 1;
+        let start = rand::random::<u32>() % span;
+        for i in 0..span {
+            let port = lo + ((start + i) % span) as u16;
+            if port_taken(config.bind_ip, port) {
+                continue;
+            }
+            match Peer::on_port(config, port).await {
+                // Taken between the question and webrtc-rs's bind.
+                Err(_) if port_taken(config.bind_ip, port) => continue,
+                made => return made,
+            }
+        }
+        Err(PeerError::NoFreePort {
+            lo,
+            hi,
+            ip: config.bind_ip,
+        })
+    }
+
+    /// A connection on `engine`'s shared sockets, its host candidates (one per socket) and
+    /// the end of gathering added at once: every description it makes carries them.
+    fn on_engine(
+        config: &PeerConfig,
+        engine: &Engine,
+    ) -> Result<(Peer, mpsc::UnboundedReceiver<RemoteTrack>), PeerError> {
+        use rtc::peer_connection::transport::{
+            CandidateConfig, CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit,
+        };
+        let parts = Parts::new(config)?;
+        let mut pc = rtc::peer_connection::RTCPeerConnectionBuilder::new()
+            .with_configuration(parts.config)
+            .with_setting_engine(parts.settings)
+            .with_media_engine(parts.media)
+            .with_interceptor_registry(parts.registry)
+            .build(Instant::now())
+            .map_err(webrtc_err)?;
+        let mut locals = Vec::new();
+        for addr in engine.candidates() {
+            let candidate = CandidateHostConfig {
+                base_config: CandidateConfig {
+                    network: "udp".to_owned(),
+                    address: addr.ip().to_string(),
+                    port: addr.port(),
+                    component: 1,
+                    ..Default::default()
+                },
+                ..Default::default()
+            }
+            .new_candidate_host()
+            .map_err(webrtc_err)?;
+            let init = RTCIceCandidate::from(&candidate)
+                .to_json()
+                .map_err(webrtc_err)?;
+            locals.push(
+                init.candidate
+                    .strip_prefix("candidate:")
+                    .unwrap_or(&init.candidate)
+                    .to_owned(),
+            );
+            pc.add_local_candidate(init).map_err(webrtc_err)?;
+        }
+        pc.add_local_candidate(RTCIceCandidateInit::default())
+            .map_err(webrtc_err)?;
+        let (gathered_tx, gathered) = watch::channel(true);
+        let (_, local) = watch::channel(locals);
+        let (state_tx, state) = watch::channel(PeerState::New);
+        let (tracks_tx, tracks) = mpsc::unbounded_channel();
+        let id = engine.open(pc, state_tx, gathered_tx, tracks_tx)?;
+        Ok((
+            Peer {
+                imp: Imp::Engine {
+                    engine: engine.clone(),
+                    id,
+                },
+                gathered,
+                local,
+                state,
+                feedback: parts.feedback,
+                estimates: parts.estimates,
+                negotiation: tokio::sync::Mutex::new(()),
+                ice_servers: config.ice_servers.clone(),
+                public_ip: None,
+            },
+            tracks,
+        ))
+    }
+
+    /// Runs `f` on the connection inside its engine; `None` for a driver's connection.
+    async fn on_conn<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut rtc::peer_connection::RTCPeerConnection, Instant) -> Result<R, PeerError> + Send + 'static,
+    ) -> Option<Result<R, PeerError>> {
+        let Imp::Engine { engine, id } = &self.imp else {
+            return None;
+        };
+        Some(match engine.call(*id, move |c, now| f(&mut c.pc, now)).await {
+            Ok(r) => r,
+            Err(e) => Err(e),
+        })
+    }
+
+    async fn on_port(
+        config: &PeerConfig,
+        port: u16,
+    ) -> Result<(Peer, mpsc::UnboundedReceiver<RemoteTrack>), PeerError> {
+        let parts = Parts::new(config)?;
+        let (feedback, estimates) = (parts.feedback, parts.estimates);
         let (gathered_tx, gathered) = watch::channel(false);
         let (local_tx, local) = watch::channel(Vec::new());
         let (state_tx, state) = watch::channel(PeerState::New);
@@ -654,23 +806,16 @@ impl Peer {
             tracks: tracks_tx,
             pc: std::sync::OnceLock::new(),
         });
-        // No mDNS: host candidates carry IPs, and no multicast socket is needed (binding one
-        // fails with ENODEV on hosts without a multicast route, such as minimal containers).
-        let setting_engine =
-            rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder::new()
-                .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
-                .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), Some(ICE_MAX_CHECKS))
-                .build();
         let mut builder = PeerConnectionBuilder::new();
         if let Some(runtime) = &config.network.0 {
             builder =
                 builder.with_runtime(Arc::clone(runtime) as Arc<dyn webrtc::runtime::Runtime>);
         }
         let pc = builder
-            .with_configuration(rtc_config)
-            .with_setting_engine(setting_engine)
-            .with_media_engine(media)
-            .with_interceptor_registry(registry)
+            .with_configuration(parts.config)
+            .with_setting_engine(parts.settings)
+            .with_media_engine(parts.media)
+            .with_interceptor_registry(parts.registry)
             .with_handler(Arc::clone(&handler) as Arc<dyn PeerConnectionEventHandler>)
             .with_udp_addrs(vec![
                 std::net::SocketAddr::new(config.bind_ip, port).to_string(),
@@ -682,7 +827,7 @@ impl Peer {
         let _ = handler.pc.set(Arc::downgrade(&pc));
         Ok((
             Peer {
-                pc,
+                imp: Imp::Driver(pc),
                 gathered,
                 local,
                 state,
@@ -718,20 +863,51 @@ impl Peer {
         kinds: &[Kind],
         wait: Option<Duration>,
     ) -> Result<(String, Vec<String>), PeerError> {
-        let mut transceivers = Vec::new();
-        for kind in kinds {
-            let kind = match kind {
+        let kinds: Vec<RtpCodecKind> = kinds
+            .iter()
+            .map(|k| match k {
                 Kind::Audio => RtpCodecKind::Audio,
                 Kind::Video => RtpCodecKind::Video,
-            };
+            })
+            .collect();
+        let Imp::Driver(pc) = &self.imp else {
+            let (sdp, mids) = self
+                .on_conn(move |pc, now| {
+                    let mut ids = Vec::new();
+                    for kind in kinds {
+                        let init = RTCRtpTransceiverInit {
+                            direction: RTCRtpTransceiverDirection::Recvonly,
+                            streams: vec![],
+                            send_encodings: vec![],
+                        };
+                        ids.push(
+                            pc.add_transceiver_from_kind(kind, Some(init))
+                                .map_err(webrtc_err)?,
+                        );
+                    }
+                    let offer = pc.create_offer(None).map_err(webrtc_err)?;
+                    pc.set_local_description(now, offer).map_err(webrtc_err)?;
+                    let mut mids = Vec::new();
+                    for id in ids {
+                        let mid = pc.rtp_transceiver(id).and_then(|t| t.mid().clone());
+                        mids.push(mid.ok_or(PeerError::Missing("mid for a new section"))?);
+                    }
+                    let sdp = pc.local_description().map(|d| d.sdp);
+                    Ok((sdp.ok_or(PeerError::Missing("local description"))?, mids))
+                })
+                .await
+                .expect("an engine's connection")?;
+            return Ok((sdp, mids));
+        };
+        let mut transceivers = Vec::new();
+        for kind in kinds {
             let init = RTCRtpTransceiverInit {
                 direction: RTCRtpTransceiverDirection::Recvonly,
                 streams: vec![],
                 send_encodings: vec![],
             };
             transceivers.push(
-                self.pc
-                    .add_transceiver_from_kind(kind, Some(init))
+                pc.add_transceiver_from_kind(kind, Some(init))
                     .await
                     .map_err(webrtc_err)?,
             );
@@ -792,9 +968,9 @@ impl Peer {
             },
             str::to_owned,
         );
-        let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+        let track = MediaStreamTrack::new(
             stream_label.to_owned(),
-            track_id,
+            track_id.clone(),
             stream_label.to_owned(),
             kind,
             vec![RTCRtpEncodingParameters {
@@ -805,27 +981,53 @@ impl Peer {
                 codec: codec.rtp_codec(),
                 ..Default::default()
             }],
-        )));
+        );
         let init = RTCRtpTransceiverInit {
             direction,
             streams: vec![],
             send_encodings: vec![],
         };
-        let transceiver = self
-            .pc
-            .add_transceiver_from_track(Arc::clone(&track) as Arc<dyn TrackLocal>, Some(init))
-            .await
-            .map_err(webrtc_err)?;
-        let sender = transceiver
-            .sender()
-            .await
-            .map_err(webrtc_err)?
-            .ok_or(PeerError::Missing("sender for a send section"))?;
+        let out = match &self.imp {
+            Imp::Driver(pc) => {
+                let track = Arc::new(TrackLocalStaticRTP::new(track));
+                let transceiver = pc
+                    .add_transceiver_from_track(
+                        Arc::clone(&track) as Arc<dyn TrackLocal>,
+                        Some(init),
+                    )
+                    .await
+                    .map_err(webrtc_err)?;
+                let sender = transceiver
+                    .sender()
+                    .await
+                    .map_err(webrtc_err)?
+                    .ok_or(PeerError::Missing("sender for a send section"))?;
+                Out::Driver { track, sender }
+            }
+            Imp::Engine { engine, id } => {
+                let (tx, rx) = mpsc::channel(4);
+                let sender = engine
+                    .call(*id, move |c, _| {
+                        let t = c
+                            .pc
+                            .add_transceiver_from_track(track, Some(init))
+                            .map_err(webrtc_err)?;
+                        c.sink.keyframes.insert(track_id, tx);
+                        Ok::<_, PeerError>(rtc::rtp_transceiver::RTCRtpSenderId::from(t))
+                    })
+                    .await??;
+                Out::Engine {
+                    engine: engine.clone(),
+                    conn: *id,
+                    sender,
+                    keyframes: tokio::sync::Mutex::new(rx),
+                }
+            }
+        };
         Ok(LocalTrack {
             codec,
             ssrc,
-            track,
-            sender,
+            out,
             payload_type: AtomicU8::new(0),
             packetizer: tokio::sync::Mutex::new(Packetizer {
                 payloader: match codec {
@@ -863,7 +1065,21 @@ impl Peer {
     /// An offer that restarts ICE (new credentials, candidates gathered again) for a media
     /// path that broke while signaling stayed up. The caller holds [`Peer::negotiation`].
     pub(crate) async fn restart_offer(&self) -> Result<String, PeerError> {
-        self.pc.restart_ice().await.map_err(webrtc_err)?;
+        if let Some(done) = self
+            .on_conn(|pc, now| {
+                pc.restart_ice();
+                let offer = pc.create_offer(None).map_err(webrtc_err)?;
+                pc.set_local_description(now, offer).map_err(webrtc_err)
+            })
+            .await
+        {
+            done?;
+            return self.current_sdp().await;
+        }
+        let Imp::Driver(pc) = &self.imp else {
+            unreachable!("on_conn ran it")
+        };
+        pc.restart_ice().await.map_err(webrtc_err)?;
         let options = rtc::peer_connection::configuration::RTCOfferOptions { ice_restart: true };
         self.apply_offer(Some(options)).await?;
         // Gathering starts again: wait for it to begin before waiting for it to complete.
@@ -876,35 +1092,65 @@ impl Peer {
         &self,
         options: Option<rtc::peer_connection::configuration::RTCOfferOptions>,
     ) -> Result<(), PeerError> {
-        let offer = self.pc.create_offer(options).await.map_err(webrtc_err)?;
-        self.pc
-            .set_local_description(offer)
-            .await
-            .map_err(webrtc_err)
+        let pc = match &self.imp {
+            Imp::Driver(pc) => pc,
+            Imp::Engine { .. } => {
+                return self
+                    .on_conn(move |pc, now| {
+                        let offer = pc.create_offer(options).map_err(webrtc_err)?;
+                        pc.set_local_description(now, offer).map_err(webrtc_err)
+                    })
+                    .await
+                    .expect("an engine's connection");
+            }
+        };
+        let offer = pc.create_offer(options).await.map_err(webrtc_err)?;
+        pc.set_local_description(offer).await.map_err(webrtc_err)
     }
 
     /// Applies a remote offer and returns the complete answer SDP.
     pub(crate) async fn accept_offer(&self, sdp: &str) -> Result<String, PeerError> {
         let offer = RTCSessionDescription::offer(sdp.to_owned()).map_err(PeerError::BadSdp)?;
-        self.pc
-            .set_remote_description(offer)
+        let pc = match &self.imp {
+            Imp::Driver(pc) => pc,
+            Imp::Engine { .. } => {
+                return self
+                    .on_conn(move |pc, now| {
+                        pc.set_remote_description(now, offer)
+                            .map_err(PeerError::BadSdp)?;
+                        let answer = pc.create_answer(None).map_err(webrtc_err)?;
+                        pc.set_local_description(now, answer).map_err(webrtc_err)?;
+                        let sdp = pc.local_description().map(|d| d.sdp);
+                        sdp.ok_or(PeerError::Missing("local description"))
+                    })
+                    .await
+                    .expect("an engine's connection");
+            }
+        };
+        pc.set_remote_description(offer)
             .await
             .map_err(PeerError::BadSdp)?;
-        let answer = self.pc.create_answer(None).await.map_err(webrtc_err)?;
-        self.pc
-            .set_local_description(answer)
-            .await
-            .map_err(webrtc_err)?;
+        let answer = pc.create_answer(None).await.map_err(webrtc_err)?;
+        pc.set_local_description(answer).await.map_err(webrtc_err)?;
         self.local_sdp().await
     }
 
     /// Applies the remote answer to our offer.
     pub(crate) async fn accept_answer(&self, sdp: &str) -> Result<(), PeerError> {
         let answer = RTCSessionDescription::answer(sdp.to_owned()).map_err(PeerError::BadSdp)?;
-        self.pc
-            .set_remote_description(answer)
-            .await
-            .map_err(PeerError::BadSdp)
+        match &self.imp {
+            Imp::Driver(pc) => pc
+                .set_remote_description(answer)
+                .await
+                .map_err(PeerError::BadSdp),
+            Imp::Engine { .. } => self
+                .on_conn(move |pc, now| {
+                    pc.set_remote_description(now, answer)
+                        .map_err(PeerError::BadSdp)
+                })
+                .await
+                .expect("an engine's connection"),
+        }
     }
 
     async fn local_sdp(&self) -> Result<String, PeerError> {
@@ -918,11 +1164,14 @@ impl Peer {
 
     /// The local description as it is now, host candidates naming the public IP if any.
     async fn current_sdp(&self) -> Result<String, PeerError> {
-        let desc = self
-            .pc
-            .local_description()
-            .await
-            .ok_or(PeerError::Missing("local description"))?;
+        let desc = match &self.imp {
+            Imp::Driver(pc) => pc.local_description().await,
+            Imp::Engine { .. } => self
+                .on_conn(|pc, _| Ok(pc.local_description()))
+                .await
+                .expect("an engine's connection")?,
+        }
+        .ok_or(PeerError::Missing("local description"))?;
         Ok(match self.public_ip {
             Some(ip) => advertise(&desc.sdp, ip),
             None => desc.sdp,
@@ -942,13 +1191,18 @@ impl Peer {
             sdp_mline_index: mid.is_none().then_some(0),
             ..Default::default()
         };
-        self.pc
-            .add_ice_candidate(init)
-            .await
-            .map_err(|source| PeerError::BadCandidate {
-                candidate: candidate.to_owned(),
-                source,
-            })
+        let bad = |source| PeerError::BadCandidate {
+            candidate: candidate.to_owned(),
+            source,
+        };
+        match &self.imp {
+            Imp::Driver(pc) => pc.add_ice_candidate(init).await.map_err(bad),
+            Imp::Engine { .. } => self
+                .on_conn(move |pc, _| Ok(pc.add_remote_candidate(init)))
+                .await
+                .expect("an engine's connection")?
+                .map_err(bad),
+        }
     }
 
     /// Adds STUN/TURN servers (vcall's form, as `--ice-server` takes them) to the ones it was
@@ -963,7 +1217,13 @@ impl Peer {
                     .collect(),
             )
             .build();
-        self.pc.set_configuration(config).await.map_err(webrtc_err)
+        match &self.imp {
+            Imp::Driver(pc) => pc.set_configuration(config).await.map_err(webrtc_err),
+            Imp::Engine { .. } => self
+                .on_conn(move |pc, _| pc.set_configuration(config).map_err(webrtc_err))
+                .await
+                .expect("an engine's connection"),
+        }
     }
 
     /// A watch on the connection state.
@@ -994,10 +1254,24 @@ impl Peer {
 
     /// What webrtc-rs counted on this connection so far: per RTP stream and the ICE round trip.
     pub(crate) async fn stats(&self) -> PeerStats {
-        let report = self
-            .pc
-            .get_stats(Instant::now(), webrtc::peer_connection::StatsSelector::None)
-            .await;
+        let report = match &self.imp {
+            Imp::Driver(pc) => {
+                pc.get_stats(Instant::now(), webrtc::peer_connection::StatsSelector::None)
+                    .await
+            }
+            Imp::Engine { .. } => {
+                let report = self
+                    .on_conn(|pc, now| {
+                        Ok(pc.get_stats(now, rtc::statistics::StatsSelector::None))
+                    })
+                    .await
+                    .expect("an engine's connection");
+                match report {
+                    Ok(report) => report,
+                    Err(_) => return PeerStats::default(),
+                }
+            }
+        };
         let feedback = self.feedback.lock().expect("feedback lock").clone();
         peer_stats(&report, &feedback)
     }
@@ -1021,8 +1295,13 @@ impl Peer {
     }
 
     pub(crate) async fn close(&self) {
-        if let Err(e) = self.pc.close().await {
-            tracing::debug!("closing peer connection: {e}");
+        match &self.imp {
+            Imp::Driver(pc) => {
+                if let Err(e) = pc.close().await {
+                    tracing::debug!("closing peer connection: {e}");
+                }
+            }
+            Imp::Engine { engine, id } => engine.close(*id),
         }
     }
 }
@@ -1169,8 +1448,7 @@ fn parse_ice_server(url: &str) -> RTCIceServer {
 pub(crate) struct LocalTrack {
     pub(crate) codec: Codec,
     ssrc: u32,
-    track: Arc<TrackLocalStaticRTP>,
-    sender: Arc<dyn RtpSender>,
+    out: Out,
     /// The payload type negotiated on this leg, learned on the first write (0 = not yet).
     payload_type: AtomicU8,
     /// Splits encoded frames into RTP payloads, for tracks fed with frames.
@@ -1180,6 +1458,20 @@ pub(crate) struct LocalTrack {
 }
 
 const NONE_SENT: u32 = u32::MAX;
+
+/// Where a local track's packets go.
+enum Out {
+    Driver {
+        track: Arc<TrackLocalStaticRTP>,
+        sender: Arc<dyn RtpSender>,
+    },
+    Engine {
+        engine: Engine,
+        conn: mux::ConnId,
+        sender: rtc::rtp_transceiver::RTCRtpSenderId,
+        keyframes: tokio::sync::Mutex<mpsc::Receiver<()>>,
+    },
+}
 
 struct Packetizer {
     payloader: Box<dyn rtc::rtp::packetizer::Payloader>,
@@ -1194,18 +1486,37 @@ impl LocalTrack {
     pub(crate) async fn write(&self, mut rtp: Rtp) -> Result<(), PeerError> {
         let mut pt = self.payload_type.load(Ordering::Relaxed);
         if pt == 0 {
-            let params = self.sender.get_parameters().await.map_err(webrtc_err)?;
-            pt = params
-                .rtp_parameters
-                .codecs
-                .iter()
-                .find(|c| {
-                    c.rtp_codec
-                        .mime_type
-                        .eq_ignore_ascii_case(self.codec.mime())
-                })
-                .map(|c| c.payload_type)
-                .ok_or(PeerError::NotNegotiated(self.codec.mime()))?;
+            let mime = self.codec.mime();
+            let find = move |codecs: &[RTCRtpCodecParameters]| {
+                codecs
+                    .iter()
+                    .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(mime))
+                    .map(|c| c.payload_type)
+                    .ok_or(PeerError::NotNegotiated(mime))
+            };
+            pt = match &self.out {
+                Out::Driver { sender, .. } => {
+                    let params = sender.get_parameters().await.map_err(webrtc_err)?;
+                    find(&params.rtp_parameters.codecs)?
+                }
+                Out::Engine {
+                    engine,
+                    conn,
+                    sender,
+                    ..
+                } => {
+                    let sender = *sender;
+                    engine
+                        .call(*conn, move |c, _| {
+                            let mut s = c
+                                .pc
+                                .rtp_sender(sender)
+                                .ok_or(PeerError::Missing("sender for a send section"))?;
+                            find(&s.get_parameters().rtp_parameters.codecs)
+                        })
+                        .await??
+                }
+            };
             self.payload_type.store(pt, Ordering::Relaxed);
         }
         rtp.0.header.ssrc = self.ssrc;
@@ -1215,7 +1526,18 @@ impl LocalTrack {
         // The padding of the extensions cleared above would be counted in the size again.
         rtp.0.header.extensions_padding = 0;
         let seq = rtp.0.header.sequence_number;
-        self.track.write_rtp(rtp.0).await.map_err(webrtc_err)?;
+        match &self.out {
+            Out::Driver { track, .. } => track.write_rtp(rtp.0).await.map_err(webrtc_err)?,
+            // A full queue drops the packet, as a full socket buffer would.
+            Out::Engine {
+                engine,
+                conn,
+                sender,
+                ..
+            } => {
+                engine.send_rtp(*conn, *sender, rtp.0);
+            }
+        }
         self.last_seq.store(u32::from(seq), Ordering::Relaxed);
         Ok(())
     }
@@ -1257,8 +1579,12 @@ impl LocalTrack {
 
     /// Waits for the next keyframe request (PLI or FIR) from the far end; `None` once closed.
     pub(crate) async fn keyframe_request(&self) -> Option<()> {
+        let track = match &self.out {
+            Out::Driver { track, .. } => track,
+            Out::Engine { keyframes, .. } => return keyframes.lock().await.recv().await,
+        };
         loop {
-            match self.track.poll().await? {
+            match track.poll().await? {
                 TrackLocalEvent::OnRtcpPacket(_) => return Some(()),
                 #[allow(unreachable_patterns)]
                 _ => continue,
@@ -1277,14 +1603,51 @@ pub struct RemoteTrack {
     pub(crate) stream_id: String,
     /// The sender's track id (`msid`'s second part): how a LiveKit client names a track.
     pub(crate) track_id: String,
-    inner: Arc<dyn TrackRemote>,
+    inner: Inner,
+}
+
+/// Where a remote track's packets come from.
+#[derive(Clone)]
+enum Inner {
+    Driver(Arc<dyn TrackRemote>),
+    Engine(Arc<EngineRemote>),
+}
+
+/// A remote track of a connection on an engine.
+pub(crate) struct EngineRemote {
+    pub(crate) engine: Engine,
+    pub(crate) conn: mux::ConnId,
+    pub(crate) receiver: rtc::rtp_transceiver::RTCRtpReceiverId,
+    pub(crate) packets: tokio::sync::Mutex<mpsc::Receiver<Rtp>>,
 }
 
 impl RemoteTrack {
+    pub(crate) fn on_engine(
+        codec: Codec,
+        ssrc: u32,
+        mid: Option<String>,
+        stream_id: String,
+        track_id: String,
+        remote: EngineRemote,
+    ) -> RemoteTrack {
+        RemoteTrack {
+            codec,
+            ssrc,
+            mid,
+            stream_id,
+            track_id,
+            inner: Inner::Engine(Arc::new(remote)),
+        }
+    }
+
     /// The next RTP packet; `None` once the track has ended.
     pub(crate) async fn recv(&self) -> Option<Rtp> {
+        let inner = match &self.inner {
+            Inner::Driver(inner) => inner,
+            Inner::Engine(e) => return e.packets.lock().await.recv().await,
+        };
         loop {
-            match self.inner.poll().await? {
+            match inner.poll().await? {
                 TrackRemoteEvent::OnRtpPacket(p) => return Some(Rtp(p)),
                 TrackRemoteEvent::OnEnded => return None,
                 _ => continue,
@@ -1296,17 +1659,28 @@ impl RemoteTrack {
     pub(crate) fn keyframe_requester(&self, ssrc: u32) -> KeyframeRequester {
         KeyframeRequester {
             ssrc,
-            inner: Arc::clone(&self.inner),
+            inner: self.inner.clone(),
         }
     }
 
     /// The codec of the stream `ssrc` in this track's section (a section can carry another
     /// stream later, when the far end reuses it).
     pub(crate) async fn codec_of(&self, ssrc: u32) -> Codec {
-        self.inner
-            .codec(ssrc)
-            .await
-            .and_then(|c| Codec::from_mime(&c.mime_type))
+        let mime = match &self.inner {
+            Inner::Driver(inner) => inner.codec(ssrc).await.map(|c| c.mime_type),
+            Inner::Engine(e) => {
+                let receiver = e.receiver;
+                e.engine
+                    .call(e.conn, move |c, _| {
+                        let r = c.pc.rtp_receiver(receiver)?;
+                        r.track().codec(ssrc).map(|c| c.mime_type.clone())
+                    })
+                    .await
+                    .ok()
+                    .flatten()
+            }
+        };
+        mime.and_then(|m| Codec::from_mime(&m))
             .unwrap_or(self.codec)
     }
 }
@@ -1315,16 +1689,34 @@ impl RemoteTrack {
 #[derive(Clone)]
 pub(crate) struct KeyframeRequester {
     ssrc: u32,
-    inner: Arc<dyn TrackRemote>,
+    inner: Inner,
 }
 
 impl KeyframeRequester {
+    async fn write_rtcp(&self, packet: Box<dyn rtc::rtcp::Packet + Send>) -> Result<(), PeerError> {
+        match &self.inner {
+            Inner::Driver(inner) => inner.write_rtcp(vec![packet]).await.map_err(webrtc_err),
+            Inner::Engine(e) => {
+                let receiver = e.receiver;
+                e.engine
+                    .call(e.conn, move |c, now| {
+                        let mut r = c
+                            .pc
+                            .rtp_receiver(receiver)
+                            .ok_or(PeerError::Missing("receiver"))?;
+                        r.write_rtcp(now, vec![packet]).map_err(webrtc_err)
+                    })
+                    .await?
+            }
+        }
+    }
+
     pub(crate) async fn request(&self) {
         let pli = PictureLossIndication {
             sender_ssrc: 0,
             media_ssrc: self.ssrc,
         };
-        if let Err(e) = self.inner.write_rtcp(vec![Box::new(pli)]).await {
+        if let Err(e) = self.write_rtcp(Box::new(pli)).await {
             tracing::debug!("PLI not sent: {e}");
         }
     }
@@ -1336,7 +1728,7 @@ impl KeyframeRequester {
             bitrate: bps as f32,
             ssrcs: vec![self.ssrc],
         };
-        if let Err(e) = self.inner.write_rtcp(vec![Box::new(remb)]).await {
+        if let Err(e) = self.write_rtcp(Box::new(remb)).await {
             tracing::debug!("REMB not sent: {e}");
         }
     }

@@ -55,8 +55,13 @@ pub struct ServerConfig {
     pub(crate) network: Network,
     /// Signaling sockets open at once, in total and from one IP address.
     pub(crate) limits: Limits,
-    /// The UDP ports media sockets may take (inclusive); any when `None`.
+    /// The UDP port every media connection shares (0: any free one), unless `udp_ports`.
+    pub(crate) udp_port: u16,
+    /// The UDP ports the media port may be taken from (inclusive): the first free one.
     pub(crate) udp_ports: Option<(u16, u16)>,
+    /// The media engine, when started before the server (so a taken port is told before it
+    /// says it serves); else `run` starts one.
+    pub(crate) engine: Option<crate::peer::Engine>,
     /// The address host candidates advertise (behind 1:1 NAT).
     pub(crate) public_ip: Option<IpAddr>,
     /// Serve HTTPS and WSS with this (`load_tls`).
@@ -68,6 +73,17 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
+    /// Binds the media port and starts the engine every media connection runs on.
+    pub(crate) fn start_engine(&self) -> Result<crate::peer::Engine, crate::peer::PeerError> {
+        crate::peer::Engine::start(
+            self.media_ip,
+            self.udp_port,
+            self.udp_ports,
+            self.public_ip,
+            &self.network,
+        )
+    }
+
     /// A server with `keys` whose media binds `media_ip`, with the defaults for the rest.
     pub fn new(keys: crate::auth::KeyPair, media_ip: IpAddr) -> ServerConfig {
         ServerConfig {
@@ -76,7 +92,9 @@ impl ServerConfig {
             media_ip,
             network: Network::default(),
             limits: Limits::default(),
+            udp_port: 0,
             udp_ports: None,
+            engine: None,
             public_ip: None,
             tls: None,
             certificate: None,
@@ -165,6 +183,8 @@ enum SubscribeBy {
 
 struct Shared {
     config: ServerConfig,
+    /// Every media connection's sockets.
+    engine: crate::peer::Engine,
     tables: Mutex<Tables>,
     /// Woken when the core's next deadline may have changed.
     timer: Notify,
@@ -409,6 +429,7 @@ impl Shared {
             network: self.config.network.clone(),
             relay_only: false,
             send_rate: crate::peer::SendRate::default(),
+            engine: Some(self.engine.clone()),
         };
         let (peer, tracks) = Peer::new(&config).await?;
         let peer = Arc::new(peer);
@@ -597,8 +618,13 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let keys = config.keys.clone();
+    let engine = match &config.engine {
+        Some(engine) => engine.clone(),
+        None => config.start_engine().map_err(std::io::Error::other)?,
+    };
     let shared = Arc::new(Shared {
         config,
+        engine,
         tables: Mutex::new(Tables {
             core: Core::new(keys, rand::random()),
             socks: HashMap::new(),

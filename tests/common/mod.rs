@@ -635,6 +635,10 @@ pub fn serve_process(listen: &str, extra: &[&str]) -> (Proc, String) {
             "s",
         ])
         .args(extra);
+        // Any free media port, so that servers of tests running at once do not meet.
+        if !extra.contains(&"--udp-ports") && !extra.contains(&"--udp-port") {
+            c.args(["--udp-port", "0"]);
+        }
         c
     });
     let url = serve_url(&mut serve);
@@ -789,6 +793,8 @@ impl LoopbackOnly {
             "serve",
             "--listen",
             "127.0.0.1:0",
+            "--udp-port",
+            "0",
             "--api-key",
             "k",
             "--api-secret",

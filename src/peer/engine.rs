@@ -1,0 +1,680 @@
+//! The media engine: sans-IO peer connections (`rtc`'s) multiplexed on shared UDP sockets,
+//! all driven by one task. Datagrams come in on a socket, go to the connection the [`Mux`]
+//! names, and whatever that connection then has to send, tell or deliver is drained at once:
+//! no task, socket or lock per connection, and no timer per connection beyond one entry in a
+//! heap. An impairment (`--impair`) is a stage on the sockets' path, as on a real link.
+//!
+//! Everything outside the task talks to a connection with commands: a closure run on the
+//! connection for negotiation and questions (rare), and a queue for RTP (per packet; full,
+//! the packet is dropped and counted, never waited for).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use rtc::peer_connection::RTCPeerConnection;
+use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
+use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
+use rtc::peer_connection::state::{RTCIceGatheringState, RTCPeerConnectionState};
+use rtc::rtp_transceiver::RTCRtpSenderId;
+use rtc::sansio::Protocol;
+use rtc::shared::{TransportContext, TransportMessage, TransportProtocol};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::mux::{ConnId, Mux};
+use super::{CodecExt, PeerError, PeerState, RemoteTrack};
+use crate::impair::Link;
+use crate::vocab::{Codec, Rtp};
+
+/// RTP packets waiting for the engine, from every connection's senders together.
+const RTP_QUEUE: usize = 16_384;
+/// Packets one received track may hold before its reader; more are dropped and counted.
+const TRACK_QUEUE: usize = 1024;
+/// Datagrams read in one go before the engine looks at its other work.
+const RECV_BURST: usize = 64;
+/// Socket buffers asked of the kernel: every connection's traffic shares them.
+const SOCKET_BUFFER: usize = 4 << 20;
+
+/// A running engine: where its sockets are, and the way in.
+#[derive(Clone)]
+pub(crate) struct Engine {
+    ctl: mpsc::UnboundedSender<Command>,
+    rtp: mpsc::Sender<(ConnId, RTCRtpSenderId, rtc::rtp::Packet)>,
+    /// The address each socket's host candidate advertises.
+    candidates: Arc<Vec<SocketAddr>>,
+    next: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Engine({:?})", self.candidates)
+    }
+}
+
+/// What runs on a connection inside the engine's task.
+type Call = Box<dyn FnOnce(&mut Conn, Instant) + Send>;
+
+enum Command {
+    Open(ConnId, Box<Conn>),
+    Call(ConnId, Call),
+    Close(ConnId),
+}
+
+/// One connection as the engine holds it.
+pub(crate) struct Conn {
+    pub(crate) pc: RTCPeerConnection,
+    pub(crate) sink: Sink,
+    /// The deadline its entry in the timer heap is for.
+    deadline: Option<Instant>,
+}
+
+/// Where a connection's events and media go.
+pub(crate) struct Sink {
+    pub(crate) state: watch::Sender<PeerState>,
+    pub(crate) gathered: watch::Sender<bool>,
+    pub(crate) tracks: mpsc::UnboundedSender<RemoteTrack>,
+    /// Received tracks by their track id, as `rtc` tags their packets.
+    remote: HashMap<String, mpsc::Sender<Rtp>>,
+    /// Keyframe requests for the tracks we send, by their track id.
+    pub(crate) keyframes: HashMap<String, mpsc::Sender<()>>,
+    /// The engine, for the remote tracks it makes.
+    engine: Engine,
+    id: ConnId,
+    /// Packets dropped because a received track's reader fell behind.
+    dropped: u64,
+}
+
+impl Engine {
+    /// Binds the engine's sockets (one per local address, all on one port: `port`, or the
+    /// first free one in `ports`) and starts its task. `public_ip` is what candidates advertise
+    /// instead of the bound address.
+    pub(crate) fn start(
+        bind_ip: IpAddr,
+        port: u16,
+        ports: Option<(u16, u16)>,
+        public_ip: Option<IpAddr>,
+        network: &super::Network,
+    ) -> Result<Engine, PeerError> {
+        let ips = local_ips(bind_ip);
+        let sockets = match ports {
+            None => bind_all(&ips, port).map_err(|source| PeerError::Bind {
+                addr: SocketAddr::new(ips[0], port),
+                source,
+            })?,
+            Some((lo, hi)) => (lo..=hi)
+                .find_map(|p| bind_all(&ips, p).ok())
+                .ok_or(PeerError::NoFreePort { lo, hi, ip: bind_ip })?,
+        };
+        let (mut socks, mut links) = (Vec::new(), Vec::new());
+        for socket in sockets {
+            let bound = socket.local_addr().map_err(PeerError::Io)?;
+            let advertised = SocketAddr::new(public_ip.unwrap_or(bound.ip()), bound.port());
+            links.push(network.0.as_ref().map(|n| n.links()));
+            socks.push(Sock {
+                io: tokio::net::UdpSocket::from_std(socket).map_err(PeerError::Io)?,
+                advertised,
+            });
+        }
+        let candidates = Arc::new(socks.iter().map(|s| s.advertised).collect::<Vec<_>>());
+        let (ctl, ctl_rx) = mpsc::unbounded_channel();
+        let (rtp, rtp_rx) = mpsc::channel(RTP_QUEUE);
+        let epoch = network.0.as_ref().map_or_else(Instant::now, |n| n.epoch());
+        let task = Task {
+            socks,
+            links,
+            conns: HashMap::new(),
+            mux: Mux::default(),
+            timers: BinaryHeap::new(),
+            held: BinaryHeap::new(),
+            held_count: 0,
+            epoch,
+            unrouted: 0,
+            dirty: Vec::new(),
+        };
+        tokio::spawn(task.run(ctl_rx, rtp_rx));
+        Ok(Engine {
+            ctl,
+            rtp,
+            candidates,
+            next: Arc::new(AtomicU64::new(1)),
+        })
+    }
+
+    /// The addresses its sockets' candidates advertise.
+    pub(crate) fn candidates(&self) -> &[SocketAddr] {
+        &self.candidates
+    }
+
+    /// Hands `pc` to the engine; its events go to `sink`'s watches and channel.
+    pub(crate) fn open(
+        &self,
+        pc: RTCPeerConnection,
+        state: watch::Sender<PeerState>,
+        gathered: watch::Sender<bool>,
+        tracks: mpsc::UnboundedSender<RemoteTrack>,
+    ) -> Result<ConnId, PeerError> {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let conn = Conn {
+            pc,
+            sink: Sink {
+                state,
+                gathered,
+                tracks,
+                remote: HashMap::new(),
+                keyframes: HashMap::new(),
+                engine: self.clone(),
+                id,
+                dropped: 0,
+            },
+            deadline: None,
+        };
+        self.ctl
+            .send(Command::Open(id, Box::new(conn)))
+            .map_err(|_| PeerError::Closed)?;
+        Ok(id)
+    }
+
+    /// Runs `f` on connection `id` in the engine's task and returns what it returned.
+    pub(crate) async fn call<R: Send + 'static>(
+        &self,
+        id: ConnId,
+        f: impl FnOnce(&mut Conn, Instant) -> R + Send + 'static,
+    ) -> Result<R, PeerError> {
+        let (tx, rx) = oneshot::channel();
+        let call: Call = Box::new(move |conn, now| {
+            let _ = tx.send(f(conn, now));
+        });
+        self.ctl
+            .send(Command::Call(id, call))
+            .map_err(|_| PeerError::Closed)?;
+        rx.await.map_err(|_| PeerError::Closed)
+    }
+
+    /// Queues one RTP packet for `sender` of connection `id`; false when the queue is full
+    /// (the packet is dropped) or the engine has stopped.
+    pub(crate) fn send_rtp(
+        &self,
+        id: ConnId,
+        sender: RTCRtpSenderId,
+        packet: rtc::rtp::Packet,
+    ) -> bool {
+        self.rtp.try_send((id, sender, packet)).is_ok()
+    }
+
+    /// Closes connection `id` (its DTLS close goes out) and forgets it.
+    pub(crate) fn close(&self, id: ConnId) {
+        let _ = self.ctl.send(Command::Close(id));
+    }
+}
+
+/// The addresses to bind for `ip`: itself, or for a wildcard every usable interface address
+/// of its family (a wildcard socket cannot tell which address a datagram came to, which ICE
+/// must know), or the wildcard itself when there is none.
+fn local_ips(ip: IpAddr) -> Vec<IpAddr> {
+    if !ip.is_unspecified() {
+        return vec![ip];
+    }
+    let mut ips: Vec<IpAddr> = rtc::shared::ifaces::ifaces()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|i| i.addr.map(|a| a.ip()))
+        .filter(|a| a.is_ipv4() == ip.is_ipv4() && !a.is_loopback() && !a.is_unspecified())
+        .filter(|a| match a {
+            IpAddr::V4(v4) => !v4.is_link_local(),
+            IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) != 0xfe80,
+        })
+        .collect();
+    ips.dedup();
+    if ips.is_empty() {
+        ips.push(ip);
+    }
+    ips
+}
+
+/// One socket per address in `ips`, all on `port` (the first one's, when `port` is 0).
+fn bind_all(ips: &[IpAddr], mut port: u16) -> std::io::Result<Vec<std::net::UdpSocket>> {
+    let mut out = Vec::new();
+    for ip in ips {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(SocketAddr::new(*ip, port)),
+            socket2::Type::DGRAM,
+            Some(socket2::Protocol::UDP),
+        )?;
+        // Larger buffers: every connection's traffic shares them. The kernel caps what it
+        // grants; too little is not an error.
+        let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+        let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+        socket.bind(&SocketAddr::new(*ip, port).into())?;
+        socket.set_nonblocking(true)?;
+        let socket: std::net::UdpSocket = socket.into();
+        port = socket.local_addr()?.port();
+        out.push(socket);
+    }
+    Ok(out)
+}
+
+struct Sock {
+    io: tokio::net::UdpSocket,
+    advertised: SocketAddr,
+}
+
+/// A socket's outbound and inbound impairment, when the network is impaired.
+type Links = Option<(Link, Link)>;
+
+/// A datagram the impairment holds back until its time.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Held {
+    at: Instant,
+    /// Arrival order among datagrams due at the same instant.
+    n: u64,
+    inbound: bool,
+    sock: usize,
+    peer: SocketAddr,
+    data: Vec<u8>,
+}
+
+struct Task {
+    socks: Vec<Sock>,
+    links: Vec<Links>,
+    conns: HashMap<ConnId, Box<Conn>>,
+    mux: Mux,
+    /// (deadline, connection); an entry whose deadline the connection no longer has is stale.
+    timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
+    held: BinaryHeap<Reverse<Held>>,
+    held_count: u64,
+    epoch: Instant,
+    /// Datagrams no connection claimed.
+    unrouted: u64,
+    /// Connections touched since their last drain.
+    dirty: Vec<ConnId>,
+}
+
+impl Task {
+    async fn run(
+        mut self,
+        mut ctl: mpsc::UnboundedReceiver<Command>,
+        mut rtp: mpsc::Receiver<(ConnId, RTCRtpSenderId, rtc::rtp::Packet)>,
+    ) {
+        let mut buf = vec![0u8; 65_536];
+        let sleep = tokio::time::sleep(Duration::from_secs(3600));
+        tokio::pin!(sleep);
+        loop {
+            let next = self.next_deadline();
+            if let Some(at) = next {
+                sleep.as_mut().reset(at.into());
+            }
+            tokio::select! {
+                cmd = ctl.recv() => {
+                    let Some(cmd) = cmd else { break };
+                    self.command(cmd);
+                    while let Ok(cmd) = ctl.try_recv() {
+                        self.command(cmd);
+                    }
+                }
+                Some((id, sender, packet)) = rtp.recv() => {
+                    let now = Instant::now();
+                    self.write_rtp(id, sender, packet, now);
+                    for _ in 0..RECV_BURST * 4 {
+                        let Ok((id, sender, packet)) = rtp.try_recv() else { break };
+                        self.write_rtp(id, sender, packet, now);
+                    }
+                }
+                (i, from, n) = recv_any(&self.socks, &mut buf) => {
+                    let now = Instant::now();
+                    self.datagram(i, from, &buf[..n], now);
+                    for _ in 1..RECV_BURST {
+                        let Ok((n, from)) = self.socks[i].io.try_recv_from(&mut buf) else { break };
+                        self.datagram(i, from, &buf[..n], now);
+                    }
+                }
+                () = &mut sleep, if next.is_some() => self.due(Instant::now()),
+            }
+            self.drain();
+        }
+        for (_, mut conn) in self.conns.drain() {
+            let _ = conn.pc.close();
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let timer = self.timers.peek().map(|Reverse((at, _))| *at);
+        let held = self.held.peek().map(|Reverse(h)| h.at);
+        match (timer, held) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Open(id, conn) => {
+                self.conns.insert(id, conn);
+                self.dirty.push(id);
+            }
+            Command::Call(id, call) => {
+                if let Some(conn) = self.conns.get_mut(&id) {
+                    call(conn, Instant::now());
+                    self.dirty.push(id);
+                }
+            }
+            Command::Close(id) => {
+                if let Some(mut conn) = self.conns.remove(&id) {
+                    let _ = conn.pc.close();
+                    let now = Instant::now();
+                    drain_conn(&mut conn, id, &mut self.mux, &self.socks, &mut Sending {
+                            now,
+                            epoch: self.epoch,
+                            links: &mut self.links,
+                            held: &mut self.held,
+                            count: &mut self.held_count,
+                        });
+                    let _ = conn.sink.state.send(PeerState::Closed);
+                    if conn.sink.dropped > 0 {
+                        tracing::debug!(dropped = conn.sink.dropped, "connection closed; packets dropped for slow readers");
+                    }
+                }
+                self.mux.remove(id);
+            }
+        }
+    }
+
+    fn write_rtp(&mut self, id: ConnId, sender: RTCRtpSenderId, packet: rtc::rtp::Packet, now: Instant) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if let Some(mut s) = conn.pc.rtp_sender(sender)
+            && let Err(e) = s.write_rtp(now, packet)
+        {
+            tracing::trace!("RTP not sent: {e}");
+        }
+        self.dirty.push(id);
+    }
+
+    /// A datagram from the wire: through the inbound impairment, to its connection.
+    fn datagram(&mut self, sock: usize, from: SocketAddr, data: &[u8], now: Instant) {
+        if let Some((_, inbound)) = &mut self.links[sock] {
+            let arrivals = inbound.schedule(now - self.epoch, data.len(), super::impaired::is_media(data));
+            for at in arrivals.into_iter().flatten() {
+                self.held_count += 1;
+                self.held.push(Reverse(Held {
+                    at: self.epoch + at,
+                    n: self.held_count,
+                    inbound: true,
+                    sock,
+                    peer: from,
+                    data: data.to_vec(),
+                }));
+            }
+            return;
+        }
+        self.deliver(sock, from, data, now);
+    }
+
+    fn deliver(&mut self, sock: usize, from: SocketAddr, data: &[u8], now: Instant) {
+        let Some(id) = self.mux.route(data, from) else {
+            self.unrouted += 1;
+            if self.unrouted.is_power_of_two() {
+                tracing::debug!(%from, unrouted = self.unrouted, "datagram for no connection dropped");
+            }
+            return;
+        };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let _ = conn.pc.handle_read(TransportMessage {
+            now,
+            transport: TransportContext {
+                local_addr: self.socks[sock].advertised,
+                peer_addr: from,
+                ecn: None,
+                transport_protocol: TransportProtocol::UDP,
+            },
+            message: BytesMut::from(data),
+        });
+        self.dirty.push(id);
+    }
+
+    /// Runs what is due: connections' timeouts and held datagrams.
+    fn due(&mut self, now: Instant) {
+        while let Some(Reverse(h)) = self.held.peek()
+            && h.at <= now
+        {
+            let Reverse(h) = self.held.pop().expect("peeked");
+            if h.inbound {
+                self.deliver(h.sock, h.peer, &h.data, now);
+            } else {
+                let _ = self.socks[h.sock].io.try_send_to(&h.data, h.peer);
+            }
+        }
+        while let Some(Reverse((at, id))) = self.timers.peek().copied()
+            && at <= now
+        {
+            self.timers.pop();
+            let Some(conn) = self.conns.get_mut(&id) else {
+                continue;
+            };
+            if conn.deadline != Some(at) {
+                continue;
+            }
+            conn.deadline = None;
+            let _ = conn.pc.handle_timeout(now);
+            self.dirty.push(id);
+        }
+    }
+
+    /// Drains every connection touched since the last time.
+    fn drain(&mut self) {
+        if self.dirty.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.sort_unstable();
+        dirty.dedup();
+        for id in dirty.drain(..) {
+            let Some(conn) = self.conns.get_mut(&id) else {
+                continue;
+            };
+            let mut sending = Sending {
+                now,
+                epoch: self.epoch,
+                links: &mut self.links,
+                held: &mut self.held,
+                count: &mut self.held_count,
+            };
+            drain_conn(conn, id, &mut self.mux, &self.socks, &mut sending);
+            let next = conn.pc.poll_timeout().map(|at| {
+                // A deadline already passed is run again 1 ms later at the soonest, so a
+                // connection that keeps one cannot spin the task.
+                if at <= now { now + Duration::from_millis(1) } else { at }
+            });
+            if next != conn.deadline {
+                conn.deadline = next;
+                if let Some(at) = next {
+                    self.timers.push(Reverse((at, id)));
+                }
+            }
+        }
+        self.dirty = dirty;
+    }
+}
+
+/// Waits for a datagram on any of `socks`: (which socket, from where, its length).
+async fn recv_any(socks: &[Sock], buf: &mut [u8]) -> (usize, SocketAddr, usize) {
+    std::future::poll_fn(|cx| {
+        for (i, s) in socks.iter().enumerate() {
+            let mut read = tokio::io::ReadBuf::new(buf);
+            match s.io.poll_recv_from(cx, &mut read) {
+                std::task::Poll::Ready(Ok(from)) => {
+                    return std::task::Poll::Ready((i, from, read.filled().len()));
+                }
+                // ICMP errors (a peer's port closed) surface here on Linux: nothing to do.
+                std::task::Poll::Ready(Err(_)) => {
+                    cx.waker().wake_by_ref();
+                    return std::task::Poll::Pending;
+                }
+                std::task::Poll::Pending => {}
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}
+
+/// The outbound half of the sockets' path, with the impairment's queue.
+struct Sending<'a> {
+    now: Instant,
+    epoch: Instant,
+    links: &'a mut [Links],
+    held: &'a mut BinaryHeap<Reverse<Held>>,
+    count: &'a mut u64,
+}
+
+/// Everything `conn` has to send, tell and deliver, until it has nothing more.
+fn drain_conn(conn: &mut Conn, id: ConnId, mux: &mut Mux, socks: &[Sock], sending: &mut Sending<'_>) {
+    loop {
+        let mut any = false;
+        while let Some(out) = conn.pc.poll_write() {
+            any = true;
+            let peer = out.transport.peer_addr;
+            mux.learn(peer, id);
+            let i = socks
+                .iter()
+                .position(|s| s.advertised == out.transport.local_addr)
+                .unwrap_or(0);
+            send(socks, i, peer, &out.message, sending);
+        }
+        while let Some(event) = conn.pc.poll_event() {
+            any = true;
+            on_event(conn, event, mux, id);
+        }
+        while let Some(TaggedRTCMessage { message, .. }) = conn.pc.poll_read() {
+            any = true;
+            on_message(&mut conn.sink, message);
+        }
+        if !any {
+            break;
+        }
+    }
+}
+
+fn send(socks: &[Sock], i: usize, peer: SocketAddr, data: &[u8], sending: &mut Sending<'_>) {
+    if let Some((outbound, _)) = &mut sending.links[i] {
+        let now = sending.now;
+        let media = super::impaired::is_media(data);
+        for at in outbound
+            .schedule(now - sending.epoch, data.len(), media)
+            .into_iter()
+            .flatten()
+        {
+            let at = sending.epoch + at;
+            if at <= now {
+                let _ = socks[i].io.try_send_to(data, peer);
+                continue;
+            }
+            *sending.count += 1;
+            sending.held.push(Reverse(Held {
+                at,
+                n: *sending.count,
+                inbound: false,
+                sock: i,
+                peer,
+                data: data.to_vec(),
+            }));
+        }
+        return;
+    }
+    if let Err(e) = socks[i].io.try_send_to(data, peer) {
+        tracing::trace!(%peer, "datagram not sent: {e}");
+    }
+}
+
+fn on_event(conn: &mut Conn, event: RTCPeerConnectionEvent, mux: &mut Mux, id: ConnId) {
+    match event {
+        RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) => {
+            tracing::debug!("peer connection state: {state}");
+            let s = match state {
+                RTCPeerConnectionState::Connected => PeerState::Connected,
+                RTCPeerConnectionState::Disconnected => PeerState::Disconnected,
+                RTCPeerConnectionState::Failed => PeerState::Failed,
+                RTCPeerConnectionState::Closed => PeerState::Closed,
+                _ => return,
+            };
+            let _ = conn.sink.state.send(s);
+        }
+        RTCPeerConnectionEvent::OnIceGatheringStateChangeEvent(state) => {
+            let _ = conn.sink.gathered.send(state == RTCIceGatheringState::Complete);
+        }
+        RTCPeerConnectionEvent::OnSignalingStateChangeEvent(_) => {
+            // A new local description may carry new ICE credentials (a restart).
+            if let Some(desc) = conn.pc.local_description() {
+                for ufrag in super::ice_ufrags(&desc.sdp) {
+                    mux.name(ufrag, id);
+                }
+            }
+        }
+        RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
+            if conn.sink.remote.contains_key(&init.track_id) {
+                return;
+            }
+            let Some(receiver) = conn.pc.rtp_receiver(init.receiver_id) else {
+                return;
+            };
+            let track = receiver.track();
+            let mime = track.codec(init.ssrc).map(|c| c.mime_type.clone()).unwrap_or_default();
+            let Some(codec) = Codec::from_mime(&mime) else {
+                tracing::warn!("remote track with unsupported codec {mime:?} ignored");
+                return;
+            };
+            let (stream_id, track_id) = (track.stream_id().clone(), track.track_id().clone());
+            let mid = conn
+                .pc
+                .rtp_transceiver(init.receiver_id.into())
+                .and_then(|t| t.mid().clone());
+            let (tx, rx) = mpsc::channel(TRACK_QUEUE);
+            conn.sink.remote.insert(init.track_id.clone(), tx);
+            let remote = RemoteTrack::on_engine(
+                codec,
+                init.ssrc,
+                mid,
+                stream_id,
+                track_id,
+                super::EngineRemote {
+                    engine: conn.sink.engine.clone(),
+                    conn: conn.sink.id,
+                    receiver: init.receiver_id,
+                    packets: tokio::sync::Mutex::new(rx),
+                },
+            );
+            tracing::debug!(mid = ?remote.mid, stream = %remote.stream_id, ?codec, "remote track");
+            let _ = conn.sink.tracks.send(remote);
+        }
+        RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnClose(track_id)) => {
+            conn.sink.remote.remove(&track_id);
+        }
+        _ => {}
+    }
+}
+
+fn on_message(sink: &mut Sink, message: RTCMessage) {
+    match message {
+        RTCMessage::RtpPacket(track_id, packet) => {
+            if let Some(tx) = sink.remote.get(&track_id)
+                && tx.try_send(Rtp(packet)).is_err()
+            {
+                sink.dropped += 1;
+            }
+        }
+        RTCMessage::RtcpPacket(track_id, _) => {
+            // Only keyframe requests are let through to here (`RtcpTap`).
+            if let Some(tx) = sink.keyframes.get(&track_id) {
+                let _ = tx.try_send(());
+            }
+        }
+        _ => {}
+    }
+}
