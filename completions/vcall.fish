@@ -46,12 +46,13 @@ complete -c vcall -n "__fish_vcall_needs_command" -f -a "help" -d 'Print this me
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l listen -d 'Address for signaling and the HTTP API' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l api-key -d 'API key [env: VCALL_API_KEY]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l api-secret -d 'API secret [env: VCALL_API_SECRET]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand serve" -l ice-server -d 'STUN or TURN server for the server\'s media connections (repeatable); `turn:user:pass@host:port` carries credentials' -r
+complete -c vcall -n "__fish_vcall_using_subcommand serve" -l ice-server -d 'STUN or TURN server told to clients for their media (repeatable; WHIP/WHEP `Link` headers); `turn:user:pass@host:port` carries credentials. The server\'s own candidates are its addresses on the media port, or --public-ip' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l max-connections -d 'Signaling connections open at once; more are refused with `tooManyConnections`' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l max-connections-per-ip -d 'Signaling connections open at once from one IP address' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l tls-cert -d 'Serve HTTPS and WSS (signaling, session API, WHIP/WHEP) with this PEM certificate chain' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l tls-key -d 'The PEM private key of --tls-cert' -r -F
-complete -c vcall -n "__fish_vcall_using_subcommand serve" -l udp-ports -d 'UDP ports media may use, e.g. 40000-40999 (one per client connection); any when not given' -r
+complete -c vcall -n "__fish_vcall_using_subcommand serve" -l udp-port -d 'The one UDP port every client\'s media shares (0: any free one)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand serve" -l udp-ports -d 'Take the media port from this range instead, e.g. 40000-40999: the first free one' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l public-ip -d 'The address media candidates advertise, for a server behind 1:1 NAT (e.g. a cloud VM\'s public IP while it listens on its private one)' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l dtls-certificate -d 'DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one' -r
 complete -c vcall -n "__fish_vcall_using_subcommand serve" -l max-subscriber-bitrate -d 'The most a publisher is asked to send (REMB, k and M suffixes work), like a Janus room\'s `bitrate`; publishers are also held to what their slowest subscriber can take' -r

@@ -75,12 +75,16 @@ pub async fn serve(args: ServeArgs) -> CmdResult {
     let engine = config.start_engine().map_err(|e| {
         Failure::caused_by(Exit::Failure, e).with_context("cannot start the media engine")
     })?;
-    let media: Vec<String> = engine.candidates().iter().map(ToString::to_string).collect();
+    let media: Vec<String> = engine
+        .candidates()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     config.engine = Some(engine);
     // Listening for Ctrl-C before saying "serving": a Ctrl-C right after it stops cleanly.
     let stop = crate::client::interrupted();
     eprintln!(
-        "vcall: serving on {scheme}://{addr}, media on UDP {} (Ctrl-C stops)",
+        "vcall: serving on {scheme}://{addr} (media on UDP {}; Ctrl-C stops)",
         media.join(", ")
     );
     if args.json {

@@ -194,7 +194,14 @@ fn every_json_line_matches_the_schema() {
     lines.extend(stdout_lines(&out));
     // A server of its own, and the demo.
     let mut serve = vcall();
-    serve.args(["serve", "--json", "--listen", "127.0.0.1:0", "--udp-port", "0"]);
+    serve.args([
+        "serve",
+        "--json",
+        "--listen",
+        "127.0.0.1:0",
+        "--udp-port",
+        "0",
+    ]);
     let mut serve = Proc::spawn(serve);
     serve.wait_for("\"serving\"");
     serve.interrupt();

@@ -8,6 +8,7 @@ mod completions;
 mod config;
 mod congestion;
 mod connection;
+mod engine;
 mod expect;
 mod hostile;
 mod impair;

@@ -673,8 +673,6 @@ fn serve_over_tls_in_a_port_range_advertising_a_public_ip() {
             "serve",
             "--listen",
             "0.0.0.0:0",
-            "--udp-port",
-            "0",
             "--api-key",
             "k",
             "--api-secret",
@@ -690,14 +688,8 @@ fn serve_over_tls_in_a_port_range_advertising_a_public_ip() {
         c
     });
     let line = serve.wait_for("serving on wss://");
-    let port = line
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+    let url = line.split_whitespace().find(|w| w.starts_with("wss://"));
+    let port = url.unwrap().rsplit(':').next().unwrap().to_owned();
     let wss = format!("wss://127.0.0.1:{port}");
     let session = fixed_session("tls");
     let trusted = |mut c: std::process::Command| {
@@ -779,6 +771,7 @@ fn serve_over_tls_in_a_port_range_advertising_a_public_ip() {
             certificate: None,
             relay_only: false,
             send_rate: Default::default(),
+            engine: None,
         };
         let (peer, _) = vcall::peer::Peer::new(&config).await.unwrap();
         let (offer, _) = peer

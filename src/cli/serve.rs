@@ -34,7 +34,12 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub(crate) tls_key: Option<std::path::PathBuf>,
     /// The one UDP port every client's media shares (0: any free one).
-    #[arg(long, value_name = "PORT", default_value_t = 7882, conflicts_with = "udp_ports")]
+    #[arg(
+        long,
+        value_name = "PORT",
+        default_value_t = 7882,
+        conflicts_with = "udp_ports"
+    )]
     pub(crate) udp_port: u16,
     /// Take the media port from this range instead, e.g. 40000-40999: the first free one.
     #[arg(long, value_name = "LO-HI", value_parser = parse_port_range)]

@@ -41,7 +41,7 @@ const SOCKET_BUFFER: usize = 4 << 20;
 
 /// A running engine: where its sockets are, and the way in.
 #[derive(Clone)]
-pub(crate) struct Engine {
+pub struct Engine {
     ctl: mpsc::UnboundedSender<Command>,
     rtp: mpsc::Sender<(ConnId, RTCRtpSenderId, rtc::rtp::Packet)>,
     /// The address each socket's host candidate advertises.
@@ -105,9 +105,15 @@ impl Engine {
                 addr: SocketAddr::new(ips[0], port),
                 source,
             })?,
-            Some((lo, hi)) => (lo..=hi)
-                .find_map(|p| bind_all(&ips, p).ok())
-                .ok_or(PeerError::NoFreePort { lo, hi, ip: bind_ip })?,
+            Some((lo, hi)) => {
+                (lo..=hi)
+                    .find_map(|p| bind_all(&ips, p).ok())
+                    .ok_or(PeerError::NoFreePort {
+                        lo,
+                        hi,
+                        ip: bind_ip,
+                    })?
+            }
         };
         let (mut socks, mut links) = (Vec::new(), Vec::new());
         for socket in sockets {
@@ -365,16 +371,25 @@ impl Task {
                 if let Some(mut conn) = self.conns.remove(&id) {
                     let _ = conn.pc.close();
                     let now = Instant::now();
-                    drain_conn(&mut conn, id, &mut self.mux, &self.socks, &mut Sending {
+                    drain_conn(
+                        &mut conn,
+                        id,
+                        &mut self.mux,
+                        &self.socks,
+                        &mut Sending {
                             now,
                             epoch: self.epoch,
                             links: &mut self.links,
                             held: &mut self.held,
                             count: &mut self.held_count,
-                        });
+                        },
+                    );
                     let _ = conn.sink.state.send(PeerState::Closed);
                     if conn.sink.dropped > 0 {
-                        tracing::debug!(dropped = conn.sink.dropped, "connection closed; packets dropped for slow readers");
+                        tracing::debug!(
+                            dropped = conn.sink.dropped,
+                            "connection closed; packets dropped for slow readers"
+                        );
                     }
                 }
                 self.mux.remove(id);
@@ -382,7 +397,13 @@ impl Task {
         }
     }
 
-    fn write_rtp(&mut self, id: ConnId, sender: RTCRtpSenderId, packet: rtc::rtp::Packet, now: Instant) {
+    fn write_rtp(
+        &mut self,
+        id: ConnId,
+        sender: RTCRtpSenderId,
+        packet: rtc::rtp::Packet,
+        now: Instant,
+    ) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
@@ -397,7 +418,11 @@ impl Task {
     /// A datagram from the wire: through the inbound impairment, to its connection.
     fn datagram(&mut self, sock: usize, from: SocketAddr, data: &[u8], now: Instant) {
         if let Some((_, inbound)) = &mut self.links[sock] {
-            let arrivals = inbound.schedule(now - self.epoch, data.len(), super::impaired::is_media(data));
+            let arrivals = inbound.schedule(
+                now - self.epoch,
+                data.len(),
+                super::impaired::is_media(data),
+            );
             for at in arrivals.into_iter().flatten() {
                 self.held_count += 1;
                 self.held.push(Reverse(Held {
@@ -490,7 +515,11 @@ impl Task {
             let next = conn.pc.poll_timeout().map(|at| {
                 // A deadline already passed is run again 1 ms later at the soonest, so a
                 // connection that keeps one cannot spin the task.
-                if at <= now { now + Duration::from_millis(1) } else { at }
+                if at <= now {
+                    now + Duration::from_millis(1)
+                } else {
+                    at
+                }
             });
             if next != conn.deadline {
                 conn.deadline = next;
@@ -535,7 +564,13 @@ struct Sending<'a> {
 }
 
 /// Everything `conn` has to send, tell and deliver, until it has nothing more.
-fn drain_conn(conn: &mut Conn, id: ConnId, mux: &mut Mux, socks: &[Sock], sending: &mut Sending<'_>) {
+fn drain_conn(
+    conn: &mut Conn,
+    id: ConnId,
+    mux: &mut Mux,
+    socks: &[Sock],
+    sending: &mut Sending<'_>,
+) {
     loop {
         let mut any = false;
         while let Some(out) = conn.pc.poll_write() {
@@ -607,7 +642,10 @@ fn on_event(conn: &mut Conn, event: RTCPeerConnectionEvent, mux: &mut Mux, id: C
             let _ = conn.sink.state.send(s);
         }
         RTCPeerConnectionEvent::OnIceGatheringStateChangeEvent(state) => {
-            let _ = conn.sink.gathered.send(state == RTCIceGatheringState::Complete);
+            let _ = conn
+                .sink
+                .gathered
+                .send(state == RTCIceGatheringState::Complete);
         }
         RTCPeerConnectionEvent::OnSignalingStateChangeEvent(_) => {
             // A new local description may carry new ICE credentials (a restart).
@@ -625,7 +663,10 @@ fn on_event(conn: &mut Conn, event: RTCPeerConnectionEvent, mux: &mut Mux, id: C
                 return;
             };
             let track = receiver.track();
-            let mime = track.codec(init.ssrc).map(|c| c.mime_type.clone()).unwrap_or_default();
+            let mime = track
+                .codec(init.ssrc)
+                .map(|c| c.mime_type.clone())
+                .unwrap_or_default();
             let Some(codec) = Codec::from_mime(&mime) else {
                 tracing::warn!("remote track with unsupported codec {mime:?} ignored");
                 return;

@@ -48,7 +48,10 @@ impl ImpairedRuntime {
     /// The outbound and inbound links of one more socket.
     pub(crate) fn links(&self) -> (Link, Link) {
         let n = self.sockets.fetch_add(1, Ordering::Relaxed);
-        (Link::new(&self.spec, 2 * n), Link::new(&self.spec, 2 * n + 1))
+        (
+            Link::new(&self.spec, 2 * n),
+            Link::new(&self.spec, 2 * n + 1),
+        )
     }
 
     /// What outages are timed from.

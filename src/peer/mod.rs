@@ -13,7 +13,7 @@ mod rate;
 mod resend;
 pub(crate) mod turn;
 
-pub(crate) use engine::Engine;
+pub use engine::Engine;
 pub use rate::SendRate;
 pub(crate) use rate::{SendEstimate, SendEstimates};
 
@@ -76,7 +76,9 @@ pub enum PeerError {
         #[source]
         source: webrtc::error::Error,
     },
-    #[error("cannot use UDP port {addr} for media (another process has it? --udp-port 0 takes any free one)")]
+    #[error(
+        "cannot use UDP port {addr} for media (another process has it? --udp-port 0 takes any free one)"
+    )]
     Bind {
         addr: std::net::SocketAddr,
         #[source]
@@ -203,7 +205,7 @@ pub struct PeerConfig {
     pub send_rate: SendRate,
     /// The media engine whose shared sockets carry this connection (`bind_ip`, `ports` and
     /// `network` are then the engine's); its own socket and driver task when `None`.
-    pub(crate) engine: Option<Engine>,
+    pub engine: Option<Engine>,
 }
 
 impl PeerConfig {
@@ -778,15 +780,19 @@ impl Peer {
     /// Runs `f` on the connection inside its engine; `None` for a driver's connection.
     async fn on_conn<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut rtc::peer_connection::RTCPeerConnection, Instant) -> Result<R, PeerError> + Send + 'static,
+        f: impl FnOnce(&mut rtc::peer_connection::RTCPeerConnection, Instant) -> Result<R, PeerError>
+        + Send
+        + 'static,
     ) -> Option<Result<R, PeerError>> {
         let Imp::Engine { engine, id } = &self.imp else {
             return None;
         };
-        Some(match engine.call(*id, move |c, now| f(&mut c.pc, now)).await {
-            Ok(r) => r,
-            Err(e) => Err(e),
-        })
+        Some(
+            match engine.call(*id, move |c, now| f(&mut c.pc, now)).await {
+                Ok(r) => r,
+                Err(e) => Err(e),
+            },
+        )
     }
 
     async fn on_port(
@@ -1008,10 +1014,9 @@ impl Peer {
                 let (tx, rx) = mpsc::channel(4);
                 let sender = engine
                     .call(*id, move |c, _| {
-                        let t = c
-                            .pc
-                            .add_transceiver_from_track(track, Some(init))
-                            .map_err(webrtc_err)?;
+                        let t =
+                            c.pc.add_transceiver_from_track(track, Some(init))
+                                .map_err(webrtc_err)?;
                         c.sink.keyframes.insert(track_id, tx);
                         Ok::<_, PeerError>(rtc::rtp_transceiver::RTCRtpSenderId::from(t))
                     })
@@ -1261,9 +1266,7 @@ impl Peer {
             }
             Imp::Engine { .. } => {
                 let report = self
-                    .on_conn(|pc, now| {
-                        Ok(pc.get_stats(now, rtc::statistics::StatsSelector::None))
-                    })
+                    .on_conn(|pc, now| Ok(pc.get_stats(now, rtc::statistics::StatsSelector::None)))
                     .await
                     .expect("an engine's connection");
                 match report {
@@ -1483,7 +1486,62 @@ const RTP_PAYLOAD_MTU: usize = 1160;
 
 impl LocalTrack {
     /// Sends one packet; SSRC and payload type are set to this leg's, header extensions dropped.
-    pub(crate) async fn write(&self, mut rtp: Rtp) -> Result<(), PeerError> {
+    pub(crate) async fn write(&self, rtp: Rtp) -> Result<(), PeerError> {
+        let pt = self.ready().await?;
+        let rtp = self.rewrite(rtp, pt);
+        let seq = rtp.0.header.sequence_number;
+        match &self.out {
+            Out::Driver { track, .. } => track.write_rtp(rtp.0).await.map_err(webrtc_err)?,
+            // A full queue drops the packet, as a full socket buffer would.
+            Out::Engine {
+                engine,
+                conn,
+                sender,
+                ..
+            } => {
+                engine.send_rtp(*conn, *sender, rtp.0);
+            }
+        }
+        self.last_seq.store(u32::from(seq), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Sends one packet at once, as [`LocalTrack::write`] does, for a track on an engine
+    /// whose [`LocalTrack::ready`] has returned; whether it was queued (a full queue drops
+    /// it, as a full socket buffer would; a driver's track takes nothing this way).
+    pub(crate) fn try_write(&self, rtp: Rtp) -> bool {
+        let pt = self.payload_type.load(Ordering::Relaxed);
+        let Out::Engine {
+            engine,
+            conn,
+            sender,
+            ..
+        } = &self.out
+        else {
+            return false;
+        };
+        if pt == 0 {
+            return false;
+        }
+        let rtp = self.rewrite(rtp, pt);
+        let seq = rtp.0.header.sequence_number;
+        let sent = engine.send_rtp(*conn, *sender, rtp.0);
+        self.last_seq.store(u32::from(seq), Ordering::Relaxed);
+        sent
+    }
+
+    fn rewrite(&self, mut rtp: Rtp, pt: u8) -> Rtp {
+        rtp.0.header.ssrc = self.ssrc;
+        rtp.0.header.payload_type = pt;
+        rtp.0.header.extension = false;
+        rtp.0.header.extensions.clear();
+        // The padding of the extensions cleared above would be counted in the size again.
+        rtp.0.header.extensions_padding = 0;
+        rtp
+    }
+
+    /// Learns what sending needs (the payload type negotiated on this leg) and returns it.
+    pub(crate) async fn ready(&self) -> Result<u8, PeerError> {
         let mut pt = self.payload_type.load(Ordering::Relaxed);
         if pt == 0 {
             let mime = self.codec.mime();
@@ -1508,10 +1566,9 @@ impl LocalTrack {
                     let sender = *sender;
                     engine
                         .call(*conn, move |c, _| {
-                            let mut s = c
-                                .pc
-                                .rtp_sender(sender)
-                                .ok_or(PeerError::Missing("sender for a send section"))?;
+                            let mut s =
+                                c.pc.rtp_sender(sender)
+                                    .ok_or(PeerError::Missing("sender for a send section"))?;
                             find(&s.get_parameters().rtp_parameters.codecs)
                         })
                         .await??
@@ -1519,27 +1576,7 @@ impl LocalTrack {
             };
             self.payload_type.store(pt, Ordering::Relaxed);
         }
-        rtp.0.header.ssrc = self.ssrc;
-        rtp.0.header.payload_type = pt;
-        rtp.0.header.extension = false;
-        rtp.0.header.extensions.clear();
-        // The padding of the extensions cleared above would be counted in the size again.
-        rtp.0.header.extensions_padding = 0;
-        let seq = rtp.0.header.sequence_number;
-        match &self.out {
-            Out::Driver { track, .. } => track.write_rtp(rtp.0).await.map_err(webrtc_err)?,
-            // A full queue drops the packet, as a full socket buffer would.
-            Out::Engine {
-                engine,
-                conn,
-                sender,
-                ..
-            } => {
-                engine.send_rtp(*conn, *sender, rtp.0);
-            }
-        }
-        self.last_seq.store(u32::from(seq), Ordering::Relaxed);
-        Ok(())
+        Ok(pt)
     }
 
     /// This track's SSRC and the sequence number it last sent, if it sent anything.
@@ -1700,10 +1737,9 @@ impl KeyframeRequester {
                 let receiver = e.receiver;
                 e.engine
                     .call(e.conn, move |c, now| {
-                        let mut r = c
-                            .pc
-                            .rtp_receiver(receiver)
-                            .ok_or(PeerError::Missing("receiver"))?;
+                        let mut r =
+                            c.pc.rtp_receiver(receiver)
+                                .ok_or(PeerError::Missing("receiver"))?;
                         r.write_rtcp(now, vec![packet]).map_err(webrtc_err)
                     })
                     .await?
@@ -1783,6 +1819,7 @@ mod tests {
             network: Network::default(),
             relay_only: false,
             send_rate: SendRate::default(),
+            engine: None,
         };
         let rt = tokio::runtime::Runtime::new().unwrap();
         for _ in 0..4 {
@@ -1907,6 +1944,7 @@ mod tests {
                         bind_ip: IpAddr::from([127, 0, 0, 1]),
                         ice_servers: vec![],
                         network: Network::default(),
+                        engine: None,
                     };
                     let (offerer, _) = Peer::new(&config).await.unwrap();
                     offerer.offer_to_receive(&[Kind::Audio, Kind::Video]).await.unwrap();

@@ -1,24 +1,21 @@
 //! Forwarding: one `Hub` per published track fans its RTP out to every subscribed leg.
 //!
 //! The per-packet path is: receive from the publisher's leg, clone the packet (the payload is
-//! shared, not copied) into each subscriber's bounded queue with `try_send`, and let that
-//! subscriber's own task write it to its leg. A slow subscriber loses packets (and recovers
-//! through NACK or a keyframe); it never slows the publisher or the other subscribers.
+//! shared, not copied) and hand it to each subscriber's leg without waiting
+//! (`LocalTrack::try_write`: the media engine's queue). A packet the engine cannot take is
+//! dropped for that leg (it recovers through NACK or a keyframe); no subscriber ever slows
+//! the publisher or the other subscribers.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
-
 use crate::peer::{
     KeyframeRequester, LocalTrack, Peer, PeerError, RemoteTrack, Section, SendEstimates,
 };
 use crate::vocab::bitstream::starts_keyframe;
-use crate::vocab::{Codec, Kind, Rtp};
+use crate::vocab::{Codec, Kind};
 
-/// Packets a subscriber leg may fall behind before its packets are dropped.
-const LEG_QUEUE: usize = 1024;
 /// Keyframe requests to a publisher are merged within this window.
 const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
 /// How often the rate a publisher's subscribers can take is looked at; it is told (REMB) when
@@ -30,7 +27,9 @@ const LIMIT_REPEAT: Duration = Duration::from_secs(1);
 /// A subscriber's leg as its hub sees it.
 struct Leg {
     id: u64,
-    queue: mpsc::Sender<Rtp>,
+    track: Arc<LocalTrack>,
+    /// Counts every packet forwarded (the session's count).
+    counter: Arc<AtomicU64>,
     /// What the subscriber's connection can take.
     estimates: SendEstimates,
 }
@@ -46,7 +45,7 @@ pub(crate) struct Hub {
     /// A keyframe was asked for and has not gone out yet: a leg attached now will get it,
     /// so asking again is not needed. Only while this is set are packets looked at.
     keyframe_pending: AtomicBool,
-    /// Packets dropped because a leg's queue was full.
+    /// Packets dropped because the engine's queue was full.
     dropped: AtomicU64,
     /// The publisher's track ended.
     closed: AtomicBool,
@@ -68,15 +67,18 @@ impl Hub {
         });
         let h = Arc::clone(&hub);
         tokio::spawn(async move {
-            while let Some(packet) = track.recv().await {
+            while let Some(mut packet) = track.recv().await {
                 if h.keyframe_pending.load(Ordering::Relaxed)
                     && starts_keyframe(h.codec, packet.payload())
                 {
                     h.keyframe_pending.store(false, Ordering::Relaxed);
                 }
+                packet.strip_extensions();
                 let legs = h.legs.lock().expect("legs lock");
                 for leg in legs.iter() {
-                    if leg.queue.try_send(packet.clone()).is_err() {
+                    if leg.track.try_write(packet.clone()) {
+                        leg.counter.fetch_add(1, Ordering::Relaxed);
+                    } else {
                         h.dropped.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -93,15 +95,21 @@ impl Hub {
         hub
     }
 
-    fn attach(&self, estimates: SendEstimates) -> (u64, mpsc::Receiver<Rtp>) {
-        let (tx, rx) = mpsc::channel(LEG_QUEUE);
+    /// Feeds `track` (ready: [`LocalTrack::ready`]) from now on; the leg's id.
+    fn attach(
+        &self,
+        track: Arc<LocalTrack>,
+        counter: Arc<AtomicU64>,
+        estimates: SendEstimates,
+    ) -> u64 {
         let id = self.next_leg.fetch_add(1, Ordering::Relaxed);
         self.legs.lock().expect("legs lock").push(Leg {
             id,
-            queue: tx,
+            track,
+            counter,
             estimates,
         });
-        (id, rx)
+        id
     }
 
     fn detach(&self, id: u64) {
@@ -249,30 +257,30 @@ impl Subscription {
         let this = Arc::clone(self);
         tokio::spawn(async move {
             match this.peer.connected(Duration::from_secs(30)).await {
-                Ok(()) => this.forward(),
+                Ok(()) => this.forward().await,
                 Err(e) => tracing::info!("subscriber leg did not connect: {e}"),
             }
         });
     }
 
-    fn forward(&self) {
+    async fn forward(&self) {
+        for (_, track) in &self.legs {
+            if let Err(e) = track.ready().await {
+                tracing::info!("subscriber leg not forwarded: {e}");
+                return;
+            }
+        }
         let mut attached = self.attached.lock().expect("attached lock");
         let Some(attached) = attached.as_mut() else {
             return;
         };
         for (hub, track) in &self.legs {
-            let (id, mut rx) = hub.attach(self.peer.send_estimates());
+            let id = hub.attach(
+                Arc::clone(track),
+                Arc::clone(&self.counter),
+                self.peer.send_estimates(),
+            );
             attached.push((Arc::clone(hub), id));
-            let (writer, counter) = (Arc::clone(track), Arc::clone(&self.counter));
-            tokio::spawn(async move {
-                while let Some(packet) = rx.recv().await {
-                    if let Err(e) = writer.write(packet).await {
-                        tracing::debug!("forwarding stopped: {e}");
-                        break;
-                    }
-                    counter.fetch_add(1, Ordering::Relaxed);
-                }
-            });
             // Keyframe requests from the subscriber reach the publisher.
             let (hub2, track2) = (Arc::clone(hub), Arc::clone(track));
             tokio::spawn(async move {

@@ -85,6 +85,14 @@ impl Rtp {
     pub(crate) fn payload(&self) -> &Bytes {
         &self.0.payload
     }
+    /// Drops the header extensions (their ids mean nothing on another connection), so that
+    /// copies of it carry no lists to clone.
+    pub(crate) fn strip_extensions(&mut self) {
+        let h = &mut self.0.header;
+        h.extension = false;
+        h.extensions.clear();
+        h.extensions_padding = 0;
+    }
 }
 
 /// Turns one RTP payload into codec bitstream: Annex B NAL units for H.264 (FU-A reassembled,

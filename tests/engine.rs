@@ -1,0 +1,120 @@
+//! The server's media engine: every client's media on one UDP port, and what else arrives on
+//! that port (garbage, checks for connections that do not exist) changes nothing for them.
+
+use crate::common::*;
+use vcall::auth::Role;
+
+/// The server's media address, from its "serving" line.
+fn media_addr(serve: &Proc) -> std::net::SocketAddr {
+    let line = serve
+        .seen
+        .iter()
+        .find(|l| l.contains("serving on"))
+        .expect("the serving line");
+    let at = line.find("media on UDP ").expect("the media address") + "media on UDP ".len();
+    line[at..]
+        .split([';', ',', ' '])
+        .next()
+        .unwrap()
+        .parse()
+        .expect("an address")
+}
+
+/// The UDP ports process `pid` has sockets on (from `ss`).
+fn udp_ports_of(pid: u32) -> Vec<u16> {
+    let out = std::process::Command::new("ss")
+        .args(["-uanpH"])
+        .output()
+        .expect("ss (iproute2) runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(&format!("pid={pid},")))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .nth(3)?
+                .rsplit(':')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+/// A STUN Binding request naming `ufrag` (no valid integrity: nobody's password is known).
+fn binding_request(ufrag: &str, n: u8) -> Vec<u8> {
+    let name = format!("{ufrag}:zzzz");
+    let mut attrs = vec![0x00, 0x06, 0x00, name.len() as u8];
+    attrs.extend_from_slice(name.as_bytes());
+    attrs.resize(attrs.len().next_multiple_of(4), 0);
+    attrs.extend_from_slice(&[0x00, 0x08, 0x00, 0x14]);
+    attrs.extend_from_slice(&[n; 20]);
+    let mut d = vec![0x00, 0x01];
+    d.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+    d.extend_from_slice(&[0x21, 0x12, 0xA4, 0x42]);
+    d.extend_from_slice(&[n; 12]);
+    d.extend_from_slice(&attrs);
+    d
+}
+
+#[test]
+fn every_client_shares_the_one_media_port_and_strangers_on_it_change_nothing() {
+    let (serve, url) = serve_process("127.0.0.1:0", &[]);
+    let media = media_addr(&serve);
+    let session = fixed_session("one-port");
+    let on = |role: Role, args: &[&str]| {
+        let mut c = vcall();
+        c.args(args).args([
+            "--url",
+            &url,
+            "--session",
+            &session,
+            "--token",
+            &fixed_token(&session, role),
+        ]);
+        c
+    };
+    let mut publisher = Proc::spawn(on(Role::Publisher, &publish_args("12s")));
+    publisher.wait_for("stream is live");
+    let dir = temp_dir();
+    let mut subscribers: Vec<Proc> = (0..4)
+        .map(|i| {
+            let out = path_str(&dir.path().join(format!("{i}.mkv")));
+            Proc::spawn(on(
+                Role::Subscriber,
+                &[
+                    "subscribe",
+                    "-o",
+                    &out,
+                    "--frames",
+                    "150",
+                    "--expect",
+                    "frames.lost==0",
+                ],
+            ))
+        })
+        .collect();
+    for s in &mut subscribers {
+        s.wait_for("first frame");
+    }
+    // One socket, on the port the server named, for the publisher and four subscribers.
+    assert_eq!(udp_ports_of(serve.child.id()), vec![media.port()]);
+    // Strangers on the shared port while the media flows: datagrams of every kind that
+    // route nowhere (unknown ufrags, garbage, something shaped like SRTP).
+    let stranger = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for n in 0..=255u8 {
+        let _ = stranger.send_to(&binding_request("nobody", n), media);
+        let _ = stranger.send_to(&[n; 37], media);
+        let mut srtp = vec![0x80, 0x60, 0, n, 0, 0, 0, n, 1, 2, 3, 4];
+        srtp.extend_from_slice(&[n; 100]);
+        let _ = stranger.send_to(&srtp, media);
+    }
+    // Nobody answers a stranger.
+    stranger
+        .set_read_timeout(Some(std::time::Duration::from_millis(300)))
+        .unwrap();
+    assert!(stranger.recv_from(&mut [0u8; 1500]).is_err());
+    for mut s in subscribers {
+        assert_eq!(s.wait(), 0, "{}", s.output());
+    }
+    drop(publisher);
+}
