@@ -130,6 +130,9 @@ class Janus:
 
     name = "Janus 1.1.2"
 
+    def record_args(self, path):
+        return ["-o", path]
+
     def __init__(self):
         if not shutil.which("janus"):
             sys.exit("janus is not installed: scripts/setup.sh janus")

@@ -563,7 +563,9 @@ struct Sending<'a> {
     count: &'a mut u64,
 }
 
-/// Everything `conn` has to send, tell and deliver, until it has nothing more.
+/// Everything `conn` has to send, tell and deliver, until it has nothing more. Each
+/// `poll_write` runs the connection's whole write pipeline again, so a pass is repeated only
+/// when events (which may queue writes: a finished handshake) were seen.
 fn drain_conn(
     conn: &mut Conn,
     id: ConnId,
@@ -572,9 +574,7 @@ fn drain_conn(
     sending: &mut Sending<'_>,
 ) {
     loop {
-        let mut any = false;
         while let Some(out) = conn.pc.poll_write() {
-            any = true;
             let peer = out.transport.peer_addr;
             mux.learn(peer, id);
             let i = socks
@@ -583,15 +583,15 @@ fn drain_conn(
                 .unwrap_or(0);
             send(socks, i, peer, &out.message, sending);
         }
+        let mut events = false;
         while let Some(event) = conn.pc.poll_event() {
-            any = true;
+            events = true;
             on_event(conn, event, mux, id);
         }
         while let Some(TaggedRTCMessage { message, .. }) = conn.pc.poll_read() {
-            any = true;
             on_message(&mut conn.sink, message);
         }
-        if !any {
+        if !events {
             break;
         }
     }
