@@ -20,26 +20,6 @@ fn media_addr(serve: &Proc) -> std::net::SocketAddr {
         .expect("an address")
 }
 
-/// The UDP ports process `pid` has sockets on (from `ss`).
-fn udp_ports_of(pid: u32) -> Vec<u16> {
-    let out = std::process::Command::new("ss")
-        .args(["-uanpH"])
-        .output()
-        .expect("ss (iproute2) runs");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains(&format!("pid={pid},")))
-        .filter_map(|l| {
-            l.split_whitespace()
-                .nth(3)?
-                .rsplit(':')
-                .next()?
-                .parse()
-                .ok()
-        })
-        .collect()
-}
-
 /// A STUN Binding request naming `ufrag` (no valid integrity: nobody's password is known).
 fn binding_request(ufrag: &str, n: u8) -> Vec<u8> {
     let name = format!("{ufrag}:zzzz");

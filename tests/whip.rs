@@ -732,28 +732,8 @@ fn serve_over_tls_in_a_port_range_advertising_a_public_ip() {
     assert!(err.contains("certificate"), "{err}");
 
     // The server's media sockets are in the range.
-    let pid = format!("pid={},", serve.child.id());
-    let sockets = String::from_utf8(
-        std::process::Command::new("ss")
-            .args(["-Hunap"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let ports: Vec<u16> = sockets
-        .lines()
-        .filter(|l| l.contains(&pid))
-        .filter_map(|l| {
-            l.split_whitespace()
-                .nth(3)?
-                .rsplit(':')
-                .next()?
-                .parse()
-                .ok()
-        })
-        .collect();
-    assert!(!ports.is_empty(), "{sockets}");
+    let ports = udp_ports_of(serve.child.id());
+    assert!(!ports.is_empty());
     assert!(
         ports.iter().all(|p| (41700..=41719).contains(p)),
         "{ports:?}"

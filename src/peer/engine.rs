@@ -19,7 +19,7 @@ use bytes::BytesMut;
 use rtc::peer_connection::RTCPeerConnection;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
-use rtc::peer_connection::state::{RTCIceGatheringState, RTCPeerConnectionState};
+use rtc::peer_connection::state::RTCIceGatheringState;
 use rtc::rtp_transceiver::RTCRtpSenderId;
 use rtc::sansio::Protocol;
 use rtc::shared::{TransportContext, TransportMessage, TransportProtocol};
@@ -61,7 +61,8 @@ type Call = Box<dyn FnOnce(&mut Conn, Instant) + Send>;
 enum Command {
     Open(ConnId, Box<Conn>),
     Call(ConnId, Call),
-    Close(ConnId),
+    /// Closes the connection; the sender hears once its last datagrams are out.
+    Close(ConnId, Option<oneshot::Sender<()>>),
 }
 
 /// One connection as the engine holds it.
@@ -79,8 +80,9 @@ pub(crate) struct Sink {
     pub(crate) tracks: mpsc::UnboundedSender<RemoteTrack>,
     /// Received tracks by their track id, as `rtc` tags their packets.
     remote: HashMap<String, mpsc::Sender<Rtp>>,
-    /// Keyframe requests for the tracks we send, by their track id.
-    pub(crate) keyframes: HashMap<String, mpsc::Sender<()>>,
+    /// Keyframe requests for the streams we send, by SSRC (rtc tags a compound RTCP packet
+    /// with one track only, so the PLI's and FIR's own media SSRCs say whose it is).
+    pub(crate) keyframes: HashMap<u32, mpsc::Sender<()>>,
     /// The engine, for the remote tracks it makes.
     engine: Engine,
     id: ConnId,
@@ -140,6 +142,7 @@ impl Engine {
             epoch,
             unrouted: 0,
             dirty: Vec::new(),
+            turn: 0,
         };
         tokio::spawn(task.run(ctl_rx, rtp_rx));
         Ok(Engine {
@@ -213,7 +216,15 @@ impl Engine {
 
     /// Closes connection `id` (its DTLS close goes out) and forgets it.
     pub(crate) fn close(&self, id: ConnId) {
-        let _ = self.ctl.send(Command::Close(id));
+        let _ = self.ctl.send(Command::Close(id, None));
+    }
+
+    /// [`Engine::close`], returning once its DTLS close has gone out.
+    pub(crate) async fn closed(&self, id: ConnId) {
+        let (tx, rx) = oneshot::channel();
+        if self.ctl.send(Command::Close(id, Some(tx))).is_ok() {
+            let _ = rx.await;
+        }
     }
 }
 
@@ -297,6 +308,8 @@ struct Task {
     unrouted: u64,
     /// Connections touched since their last drain.
     dirty: Vec<ConnId>,
+    /// Which socket `recv_any` looks at first.
+    turn: usize,
 }
 
 impl Task {
@@ -329,7 +342,7 @@ impl Task {
                         self.write_rtp(id, sender, packet, now);
                     }
                 }
-                (i, from, n) = recv_any(&self.socks, &mut buf) => {
+                (i, from, n) = recv_any(&self.socks, &mut buf, &mut self.turn) => {
                     let now = Instant::now();
                     self.datagram(i, from, &buf[..n], now);
                     for _ in 1..RECV_BURST {
@@ -363,11 +376,18 @@ impl Task {
             }
             Command::Call(id, call) => {
                 if let Some(conn) = self.conns.get_mut(&id) {
-                    call(conn, Instant::now());
+                    let now = Instant::now();
+                    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        call(conn, now);
+                    }));
+                    if ran.is_err() {
+                        self.fail(id);
+                        return;
+                    }
                     self.dirty.push(id);
                 }
             }
-            Command::Close(id) => {
+            Command::Close(id, done) => {
                 if let Some(mut conn) = self.conns.remove(&id) {
                     let _ = conn.pc.close();
                     let now = Instant::now();
@@ -393,8 +413,20 @@ impl Task {
                     }
                 }
                 self.mux.remove(id);
+                if let Some(done) = done {
+                    let _ = done.send(());
+                }
             }
         }
+    }
+
+    /// A connection whose stack panicked is dropped, failed; the others go on.
+    fn fail(&mut self, id: ConnId) {
+        tracing::warn!("a media connection's WebRTC stack panicked; that connection is closed");
+        if let Some(conn) = self.conns.remove(&id) {
+            let _ = conn.sink.state.send(PeerState::Failed);
+        }
+        self.mux.remove(id);
     }
 
     fn write_rtp(
@@ -450,16 +482,23 @@ impl Task {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
-        let _ = conn.pc.handle_read(TransportMessage {
-            now,
-            transport: TransportContext {
-                local_addr: self.socks[sock].advertised,
-                peer_addr: from,
-                ecn: None,
-                transport_protocol: TransportProtocol::UDP,
-            },
-            message: BytesMut::from(data),
-        });
+        let local_addr = self.socks[sock].advertised;
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            conn.pc.handle_read(TransportMessage {
+                now,
+                transport: TransportContext {
+                    local_addr,
+                    peer_addr: from,
+                    ecn: None,
+                    transport_protocol: TransportProtocol::UDP,
+                },
+                message: BytesMut::from(data),
+            })
+        }));
+        if read.is_err() {
+            self.fail(id);
+            return;
+        }
         self.dirty.push(id);
     }
 
@@ -512,15 +551,17 @@ impl Task {
                 count: &mut self.held_count,
             };
             drain_conn(conn, id, &mut self.mux, &self.socks, &mut sending);
-            let next = conn.pc.poll_timeout().map(|at| {
-                // A deadline already passed is run again 1 ms later at the soonest, so a
-                // connection that keeps one cannot spin the task.
-                if at <= now {
-                    now + Duration::from_millis(1)
-                } else {
-                    at
-                }
-            });
+            // A deadline that has passed is run now (a connection drained often, by a
+            // stream of packets, must not push its timers back), then once more 1 ms later
+            // at the soonest, so a connection that keeps one cannot spin the task.
+            if conn.pc.poll_timeout().is_some_and(|at| at <= now) {
+                let _ = conn.pc.handle_timeout(now);
+                drain_conn(conn, id, &mut self.mux, &self.socks, &mut sending);
+            }
+            let next = conn
+                .pc
+                .poll_timeout()
+                .map(|at| at.max(now + Duration::from_millis(1)));
             if next != conn.deadline {
                 conn.deadline = next;
                 if let Some(at) = next {
@@ -533,9 +574,15 @@ impl Task {
 }
 
 /// Waits for a datagram on any of `socks`: (which socket, from where, its length).
-async fn recv_any(socks: &[Sock], buf: &mut [u8]) -> (usize, SocketAddr, usize) {
+/// Each call starts from the socket after the one the last started from, so a busy one does
+/// not starve the others.
+async fn recv_any(socks: &[Sock], buf: &mut [u8], turn: &mut usize) -> (usize, SocketAddr, usize) {
+    *turn = (*turn + 1) % socks.len();
+    let first = *turn;
     std::future::poll_fn(|cx| {
-        for (i, s) in socks.iter().enumerate() {
+        for k in 0..socks.len() {
+            let i = (first + k) % socks.len();
+            let s = &socks[i];
             let mut read = tokio::io::ReadBuf::new(buf);
             match s.io.poll_recv_from(cx, &mut read) {
                 std::task::Poll::Ready(Ok(from)) => {
@@ -576,7 +623,11 @@ fn drain_conn(
     loop {
         while let Some(out) = conn.pc.poll_write() {
             let peer = out.transport.peer_addr;
-            mux.learn(peer, id);
+            if proves_address(&out.message) {
+                mux.learn(peer, id);
+            } else {
+                mux.sent(&out.message, id);
+            }
             let i = socks
                 .iter()
                 .position(|s| s.advertised == out.transport.local_addr)
@@ -594,6 +645,18 @@ fn drain_conn(
         if !events {
             break;
         }
+    }
+}
+
+/// Whether sending `datagram` shows its destination is this connection's far end: an answer
+/// to a check that carried this connection's password, or DTLS and SRTP (which go only to
+/// the selected pair). Our own checks do not: they go to addresses the far end merely named,
+/// which may be anyone's.
+fn proves_address(datagram: &[u8]) -> bool {
+    const BINDING_SUCCESS: [u8; 2] = [0x01, 0x01];
+    match datagram.first() {
+        Some(0..=3) => datagram.get(..2) == Some(&BINDING_SUCCESS[..]),
+        _ => true,
     }
 }
 
@@ -631,15 +694,9 @@ fn send(socks: &[Sock], i: usize, peer: SocketAddr, data: &[u8], sending: &mut S
 fn on_event(conn: &mut Conn, event: RTCPeerConnectionEvent, mux: &mut Mux, id: ConnId) {
     match event {
         RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) => {
-            tracing::debug!("peer connection state: {state}");
-            let s = match state {
-                RTCPeerConnectionState::Connected => PeerState::Connected,
-                RTCPeerConnectionState::Disconnected => PeerState::Disconnected,
-                RTCPeerConnectionState::Failed => PeerState::Failed,
-                RTCPeerConnectionState::Closed => PeerState::Closed,
-                _ => return,
-            };
-            let _ = conn.sink.state.send(s);
+            if let Some(s) = PeerState::told(state) {
+                let _ = conn.sink.state.send(s);
+            }
         }
         RTCPeerConnectionEvent::OnIceGatheringStateChangeEvent(state) => {
             let _ = conn
@@ -710,10 +767,12 @@ fn on_message(sink: &mut Sink, message: RTCMessage) {
                 sink.dropped += 1;
             }
         }
-        RTCMessage::RtcpPacket(track_id, _) => {
-            // Only keyframe requests are let through to here (`RtcpTap`).
-            if let Some(tx) = sink.keyframes.get(&track_id) {
-                let _ = tx.try_send(());
+        RTCMessage::RtcpPacket(_, packets) => {
+            // Only packets with keyframe requests are let through to here (`RtcpTap`).
+            for ssrc in super::keyframes_asked(&packets) {
+                if let Some(tx) = sink.keyframes.get(&ssrc) {
+                    let _ = tx.try_send(());
+                }
             }
         }
         _ => {}

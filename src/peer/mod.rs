@@ -305,6 +305,20 @@ pub(crate) enum PeerState {
     Closed,
 }
 
+impl PeerState {
+    /// The state worth telling of the stack's `state`, logged; `None` for the others.
+    fn told(state: RTCPeerConnectionState) -> Option<PeerState> {
+        tracing::debug!("peer connection state: {state}");
+        Some(match state {
+            RTCPeerConnectionState::Connected => PeerState::Connected,
+            RTCPeerConnectionState::Disconnected => PeerState::Disconnected,
+            RTCPeerConnectionState::Failed => PeerState::Failed,
+            RTCPeerConnectionState::Closed => PeerState::Closed,
+            _ => return None,
+        })
+    }
+}
+
 struct Handler {
     gathered: watch::Sender<bool>,
     /// Every local candidate so far (`a=candidate:` values), for trickling.
@@ -349,15 +363,9 @@ impl PeerConnectionEventHandler for Handler {
     }
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        tracing::debug!("peer connection state: {state}");
-        let s = match state {
-            RTCPeerConnectionState::Connected => PeerState::Connected,
-            RTCPeerConnectionState::Disconnected => PeerState::Disconnected,
-            RTCPeerConnectionState::Failed => PeerState::Failed,
-            RTCPeerConnectionState::Closed => PeerState::Closed,
-            _ => return,
-        };
-        let _ = self.state.send(s);
+        if let Some(s) = PeerState::told(state) {
+            let _ = self.state.send(s);
+        }
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
@@ -441,6 +449,20 @@ impl RtcpTap {
         }
         keyframe
     }
+}
+
+/// The SSRCs `packets` ask keyframes of (PLI, FIR).
+fn keyframes_asked(packets: &[Box<dyn rtc::rtcp::Packet>]) -> Vec<u32> {
+    let mut ssrcs = Vec::new();
+    for p in packets {
+        let any = p.as_any();
+        if let Some(pli) = any.downcast_ref::<PictureLossIndication>() {
+            ssrcs.push(pli.media_ssrc);
+        } else if let Some(fir) = any.downcast_ref::<FullIntraRequest>() {
+            ssrcs.extend(fir.fir.iter().map(|e| e.ssrc));
+        }
+    }
+    ssrcs
 }
 
 impl ReadFilter for RtcpTap {
@@ -684,6 +706,17 @@ impl Peer {
     ) -> Result<(Peer, mpsc::UnboundedReceiver<RemoteTrack>), PeerError> {
         if let Some(engine) = &config.engine {
             return Peer::on_engine(config, engine);
+        }
+        if config.ice_servers.is_empty() && !config.relay_only {
+            // Nothing to gather but host candidates: an engine of its own, one socket.
+            let engine = Engine::start(
+                config.bind_ip,
+                0,
+                config.ports,
+                config.public_ip,
+                &config.network,
+            )?;
+            return Peer::on_engine(config, &engine);
         }
         let Some((lo, hi)) = config.ports else {
             return Peer::on_port(config, 0).await;
@@ -1017,7 +1050,7 @@ impl Peer {
                         let t =
                             c.pc.add_transceiver_from_track(track, Some(init))
                                 .map_err(webrtc_err)?;
-                        c.sink.keyframes.insert(track_id, tx);
+                        c.sink.keyframes.insert(ssrc, tx);
                         Ok::<_, PeerError>(rtc::rtp_transceiver::RTCRtpSenderId::from(t))
                     })
                     .await??;
@@ -1304,7 +1337,7 @@ impl Peer {
                     tracing::debug!("closing peer connection: {e}");
                 }
             }
-            Imp::Engine { engine, id } => engine.close(*id),
+            Imp::Engine { engine, id } => engine.closed(*id).await,
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Which connection a datagram on a shared socket belongs to: a STUN Binding request by the
 //! local ICE username fragment it names (the far end learned it from this connection's SDP),
-//! everything else by the address it came from, learned when the connection itself sent to
-//! that address (its ICE agent answers only checks that carry its password, so a forged
-//! request teaches the table nothing). Pure: no socket, no clock.
+//! an answer to a check by the transaction the connection's own check opened, everything else
+//! by the address it came from, learned when the connection showed that address is its far
+//! end (its ICE agent answers only checks that carry its password, so a forged request
+//! teaches the table nothing). Pure: no socket, no clock.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,7 +15,13 @@ pub(crate) type ConnId = u64;
 pub(crate) struct Mux {
     ufrags: HashMap<String, ConnId>,
     addrs: HashMap<SocketAddr, ConnId>,
+    /// Checks sent and not yet answered, by transaction id.
+    checks: HashMap<[u8; 12], ConnId>,
 }
+
+/// Unanswered checks remembered at most (a far end that never answers leaves its checks
+/// here; past this many, the oldest are forgotten with the rest).
+const CHECKS: usize = 16_384;
 
 impl Mux {
     /// `ufrag` is now `id`'s local username fragment (after an ICE restart, a new one; the
@@ -32,23 +39,50 @@ impl Mux {
         }
     }
 
+    /// `id` sent `datagram`: if it is a check, its answer is `id`'s.
+    pub(crate) fn sent(&mut self, datagram: &[u8], id: ConnId) {
+        if let Some(tx) = transaction(datagram, BINDING_REQUEST) {
+            if self.checks.len() >= CHECKS {
+                self.checks.clear();
+            }
+            self.checks.insert(tx, id);
+        }
+    }
+
     pub(crate) fn remove(&mut self, id: ConnId) {
         self.ufrags.retain(|_, c| *c != id);
         self.addrs.retain(|_, c| *c != id);
+        self.checks.retain(|_, c| *c != id);
     }
 
     /// The connection `datagram` from `from` is for, if any.
-    pub(crate) fn route(&self, datagram: &[u8], from: SocketAddr) -> Option<ConnId> {
-        match binding_request_ufrag(datagram) {
-            Some(ufrag) => self.ufrags.get(ufrag).copied(),
-            None => self.addrs.get(&from).copied(),
+    pub(crate) fn route(&mut self, datagram: &[u8], from: SocketAddr) -> Option<ConnId> {
+        if let Some(ufrag) = binding_request_ufrag(datagram) {
+            return self.ufrags.get(ufrag).copied();
         }
+        let answer = [BINDING_SUCCESS, BINDING_ERROR]
+            .into_iter()
+            .find_map(|kind| transaction(datagram, kind));
+        if let Some(id) = answer.and_then(|tx| self.checks.remove(&tx)) {
+            return Some(id);
+        }
+        self.addrs.get(&from).copied()
     }
 }
 
 const MAGIC_COOKIE: [u8; 4] = [0x21, 0x12, 0xA4, 0x42];
 const BINDING_REQUEST: u16 = 0x0001;
+const BINDING_SUCCESS: u16 = 0x0101;
+const BINDING_ERROR: u16 = 0x0111;
 const USERNAME: u16 = 0x0006;
+
+/// The transaction id of a STUN message of type `kind`.
+fn transaction(d: &[u8], kind: u16) -> Option<[u8; 12]> {
+    if d.len() < 20 || d[4..8] != MAGIC_COOKIE || u16::from_be_bytes([d[0], d[1]]) != kind {
+        return None;
+    }
+    d[8..20].try_into().ok()
+}
 
 /// The first part of a STUN Binding request's USERNAME (`receiver:sender`), read in place;
 /// `None` for anything else, however malformed.
@@ -114,6 +148,13 @@ mod tests {
         let srtp = [0x80, 0x60, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1];
         assert_eq!(mux.route(&srtp, addr(5000)), Some(1));
         assert_eq!(mux.route(&srtp, addr(6000)), None);
+        // An answer to connection 2's own check, from an address nobody learned.
+        let mut check = request("remote:bbbb");
+        mux.sent(&check, 2);
+        check[0..2].copy_from_slice(&BINDING_SUCCESS.to_be_bytes());
+        assert_eq!(mux.route(&check, addr(7000)), Some(2));
+        // Answered once: a replay goes by address (here: nowhere).
+        assert_eq!(mux.route(&check, addr(7000)), None);
         mux.remove(1);
         assert_eq!(mux.route(&srtp, addr(5000)), None);
         assert_eq!(mux.route(&request("aaaa:xyz"), addr(6000)), None);

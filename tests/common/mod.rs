@@ -568,6 +568,26 @@ pub fn stream_end(path: &Path, select: &str) -> f64 {
 }
 
 /// The URL a starting `vcall serve` prints.
+/// The UDP ports process `pid` has sockets on (from `ss`).
+pub fn udp_ports_of(pid: u32) -> Vec<u16> {
+    let out = Command::new("ss")
+        .args(["-uanpH"])
+        .output()
+        .expect("ss (iproute2) runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(&format!("pid={pid},")))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .nth(3)?
+                .rsplit(':')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
 pub fn serve_url(serve: &mut Proc) -> String {
     let line = serve.wait_for("serving on ws://");
     line.split_whitespace()
