@@ -75,6 +75,10 @@ fn a_stream_published_into_a_room_is_recorded_intact() {
     assert!(audio["frames"].as_u64().unwrap() >= 150, "{audio}");
     let summary = lines.iter().find(|l| l["event"] == "statsSummary").unwrap();
     assert!(summary["rttMs"]["avg"].as_f64().is_some(), "{summary}");
+    // The SRTP profile: an AEAD one (vcall offers them first; Janus's libsrtp takes the
+    // 256-bit one).
+    let srtp = lines.iter().rev().find_map(|l| l["srtp"].as_str());
+    assert_eq!(srtp, Some("SRTP_AEAD_AES_256_GCM"), "{stdout}");
 }
 
 #[test]

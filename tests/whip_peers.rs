@@ -54,7 +54,7 @@ fn get_json(url: &str) -> serde_json::Value {
 #[test]
 fn ffmpeg_whip_muxer_publishes_into_vcall_serve() {
     let _turn = one_at_a_time();
-    let (_serve, url) = serve_process("127.0.0.1:0", &[]);
+    let (mut serve, url) = serve_process("127.0.0.1:0", &["-v"]);
     let session = fixed_session("ffmpeg");
     let endpoint = format!("{}/whip/{session}", url.replace("ws://", "http://"));
     let mut ffmpeg = Command::new(ffmpeg9());
@@ -123,6 +123,10 @@ fn ffmpeg_whip_muxer_publishes_into_vcall_serve() {
     let (_, audio) = decode_audio(&out);
     assert!(audio.len() > 48_000, "{} audio samples", audio.len());
     assert_eq!(ffmpeg.wait(), 0, "{}", ffmpeg.output());
+    // ffmpeg's WHIP muxer offers only AES-CM, and the server took it (its subscriber's leg
+    // is AEAD: both ends are vcall's).
+    serve.wait_for("SRTP SRTP_AES128_CM_HMAC_SHA1_80");
+    serve.wait_for("SRTP SRTP_AEAD_AES_128_GCM");
 }
 
 #[test]
@@ -285,6 +289,12 @@ fn chromium_publishes_over_whip_and_plays_over_whep_through_vcall_serve() {
         "{published}"
     );
     assert_eq!(published["deleted"], 200, "{published}");
+    // Chromium lists AES-CM first and keeps to it in either DTLS role (rtc-dtls's server
+    // takes the client's order; as the server Chromium chose it too): the profile both take.
+    assert_eq!(
+        published["srtpCipher"], "SRTP_AES128_CM_HMAC_SHA1_80",
+        "{published}"
+    );
     if published["trickled"].as_u64().unwrap() > 0 {
         assert_eq!(published["patchStatus"], 204, "trickle PATCH: {published}");
     }

@@ -266,7 +266,7 @@ impl Monitor {
                     "streamId": self.stream_id, "direction": self.direction(),
                     "path": self.path.as_str(),
                     "elapsedMs": now.saturating_duration_since(self.start).as_millis() as u64,
-                    "rttMs": stats.rtt_ms.map(round1), "tracks": tracks,
+                    "rttMs": stats.rtt_ms.map(round1), "srtp": stats.srtp, "tracks": tracks,
                     "congestion": self.congestion.as_ref().map(|c| &c.0),
                 }),
             );
@@ -553,6 +553,7 @@ mod tests {
         figures.lock().unwrap().frames = 30;
         let stats = PeerStats {
             rtt_ms: Some(2.0),
+            srtp: None,
             streams: vec![RtpCounters {
                 ssrc: 7,
                 outbound: false,

@@ -1365,6 +1365,8 @@ pub(crate) struct RtpCounters {
 pub(crate) struct PeerStats {
     /// Round trip of the selected ICE candidate pair's last STUN check, ms.
     pub(crate) rtt_ms: Option<f64>,
+    /// The SRTP protection profile DTLS agreed on (RFC 5764's name), once it has.
+    pub(crate) srtp: Option<String>,
     pub(crate) streams: Vec<RtpCounters>,
 }
 
@@ -1397,6 +1399,9 @@ fn peer_stats(
     });
     for entry in report.iter() {
         match entry {
+            E::Transport(t) if !t.srtp_cipher.is_empty() => {
+                stats.srtp = Some(t.srtp_cipher.clone());
+            }
             E::InboundRtp(i) => {
                 let r = &i.received_rtp_stream_stats;
                 stats.streams.push(RtpCounters {

@@ -434,10 +434,22 @@ impl Shared {
         let (peer, tracks) = Peer::new(&config).await?;
         let peer = Arc::new(peer);
         let (this, mut state) = (Arc::clone(self), peer.state());
+        let up = Arc::downgrade(&peer);
         tokio::spawn(async move {
-            let _ = state
-                .wait_for(|s| matches!(s, PeerState::Failed | PeerState::Closed))
-                .await;
+            let ended = |s: &PeerState| matches!(s, PeerState::Failed | PeerState::Closed);
+            let connected = state
+                .wait_for(|s| *s == PeerState::Connected || ended(s))
+                .await
+                .is_ok_and(|s| *s == PeerState::Connected);
+            if connected && let Some(peer) = up.upgrade() {
+                let srtp = peer.stats().await.srtp;
+                tracing::debug!(
+                    ?sock,
+                    "media connection up, SRTP {}",
+                    srtp.unwrap_or_default()
+                );
+            }
+            let _ = state.wait_for(ended).await;
             this.feed(Input::MediaFailed { sock });
         });
         Ok((peer, tracks))
