@@ -101,6 +101,29 @@ impl Engine {
         public_ip: Option<IpAddr>,
         network: &super::Network,
     ) -> Result<Engine, PeerError> {
+        Engine::with_sockets(bind_ip, port, ports, public_ip, network, false)
+    }
+
+    /// An engine for one connection (a client's): [`Engine::start`] on any free port, whose
+    /// sockets close with that connection, before its close returns (so the port is free
+    /// again for whoever asks next).
+    pub(crate) fn for_one(
+        bind_ip: IpAddr,
+        ports: Option<(u16, u16)>,
+        public_ip: Option<IpAddr>,
+        network: &super::Network,
+    ) -> Result<Engine, PeerError> {
+        Engine::with_sockets(bind_ip, 0, ports, public_ip, network, true)
+    }
+
+    fn with_sockets(
+        bind_ip: IpAddr,
+        port: u16,
+        ports: Option<(u16, u16)>,
+        public_ip: Option<IpAddr>,
+        network: &super::Network,
+        for_one: bool,
+    ) -> Result<Engine, PeerError> {
         let ips = local_ips(bind_ip);
         let sockets = match ports {
             None => bind_all(&ips, port).map_err(|source| PeerError::Bind {
@@ -143,6 +166,8 @@ impl Engine {
             unrouted: 0,
             dirty: Vec::new(),
             turn: 0,
+            for_one,
+            closed: Vec::new(),
         };
         tokio::spawn(task.run(ctl_rx, rtp_rx));
         Ok(Engine {
@@ -310,6 +335,11 @@ struct Task {
     dirty: Vec<ConnId>,
     /// Which socket `recv_any` looks at first.
     turn: usize,
+    /// The engine ends when its connection closes.
+    for_one: bool,
+    /// Those waiting for their connection's close, told once the sockets are closed too
+    /// (for an engine of one connection).
+    closed: Vec<oneshot::Sender<()>>,
 }
 
 impl Task {
@@ -333,6 +363,9 @@ impl Task {
                     while let Ok(cmd) = ctl.try_recv() {
                         self.command(cmd);
                     }
+                    if self.for_one && self.conns.is_empty() {
+                        break;
+                    }
                 }
                 Some((id, sender, packet)) = rtp.recv() => {
                     let now = Instant::now();
@@ -354,8 +387,18 @@ impl Task {
             }
             self.drain();
         }
-        for (_, mut conn) in self.conns.drain() {
+        let Task {
+            socks,
+            mut conns,
+            closed,
+            ..
+        } = self;
+        for (_, conn) in conns.iter_mut() {
             let _ = conn.pc.close();
+        }
+        drop(socks);
+        for done in closed {
+            let _ = done.send(());
         }
     }
 
@@ -413,8 +456,11 @@ impl Task {
                     }
                 }
                 self.mux.remove(id);
-                if let Some(done) = done {
-                    let _ = done.send(());
+                self.closed.extend(done);
+                if !self.for_one {
+                    for done in self.closed.drain(..) {
+                        let _ = done.send(());
+                    }
                 }
             }
         }

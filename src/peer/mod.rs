@@ -709,9 +709,8 @@ impl Peer {
         }
         if config.ice_servers.is_empty() && !config.relay_only {
             // Nothing to gather but host candidates: an engine of its own, one socket.
-            let engine = Engine::start(
+            let engine = Engine::for_one(
                 config.bind_ip,
-                0,
                 config.ports,
                 config.public_ip,
                 &config.network,
