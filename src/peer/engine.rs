@@ -228,6 +228,16 @@ impl Engine {
         rx.await.map_err(|_| PeerError::Closed)
     }
 
+    /// Runs `f` on the peer connection `id` in the engine's task: [`Engine::call`] for
+    /// what may fail.
+    pub(crate) async fn on_pc<R: Send + 'static>(
+        &self,
+        id: ConnId,
+        f: impl FnOnce(&mut RTCPeerConnection, Instant) -> Result<R, PeerError> + Send + 'static,
+    ) -> Result<R, PeerError> {
+        self.call(id, move |c, now| f(&mut c.pc, now)).await?
+    }
+
     /// Queues one RTP packet for `sender` of connection `id`; false when the queue is full
     /// (the packet is dropped) or the engine has stopped.
     pub(crate) fn send_rtp(

@@ -809,24 +809,6 @@ impl Peer {
         ))
     }
 
-    /// Runs `f` on the connection inside its engine; `None` for a driver's connection.
-    async fn on_conn<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut rtc::peer_connection::RTCPeerConnection, Instant) -> Result<R, PeerError>
-        + Send
-        + 'static,
-    ) -> Option<Result<R, PeerError>> {
-        let Imp::Engine { engine, id } = &self.imp else {
-            return None;
-        };
-        Some(
-            match engine.call(*id, move |c, now| f(&mut c.pc, now)).await {
-                Ok(r) => r,
-                Err(e) => Err(e),
-            },
-        )
-    }
-
     async fn on_port(
         config: &PeerConfig,
         port: u16,
@@ -908,34 +890,35 @@ impl Peer {
                 Kind::Video => RtpCodecKind::Video,
             })
             .collect();
-        let Imp::Driver(pc) = &self.imp else {
-            let (sdp, mids) = self
-                .on_conn(move |pc, now| {
-                    let mut ids = Vec::new();
-                    for kind in kinds {
-                        let init = RTCRtpTransceiverInit {
-                            direction: RTCRtpTransceiverDirection::Recvonly,
-                            streams: vec![],
-                            send_encodings: vec![],
-                        };
-                        ids.push(
-                            pc.add_transceiver_from_kind(kind, Some(init))
-                                .map_err(webrtc_err)?,
-                        );
-                    }
-                    let offer = pc.create_offer(None).map_err(webrtc_err)?;
-                    pc.set_local_description(now, offer).map_err(webrtc_err)?;
-                    let mut mids = Vec::new();
-                    for id in ids {
-                        let mid = pc.rtp_transceiver(id).and_then(|t| t.mid().clone());
-                        mids.push(mid.ok_or(PeerError::Missing("mid for a new section"))?);
-                    }
-                    let sdp = pc.local_description().map(|d| d.sdp);
-                    Ok((sdp.ok_or(PeerError::Missing("local description"))?, mids))
-                })
-                .await
-                .expect("an engine's connection")?;
-            return Ok((sdp, mids));
+        let pc = match &self.imp {
+            Imp::Driver(pc) => pc,
+            Imp::Engine { engine, id } => {
+                return engine
+                    .on_pc(*id, move |pc, now| {
+                        let mut ids = Vec::new();
+                        for kind in kinds {
+                            let init = RTCRtpTransceiverInit {
+                                direction: RTCRtpTransceiverDirection::Recvonly,
+                                streams: vec![],
+                                send_encodings: vec![],
+                            };
+                            ids.push(
+                                pc.add_transceiver_from_kind(kind, Some(init))
+                                    .map_err(webrtc_err)?,
+                            );
+                        }
+                        let offer = pc.create_offer(None).map_err(webrtc_err)?;
+                        pc.set_local_description(now, offer).map_err(webrtc_err)?;
+                        let mut mids = Vec::new();
+                        for id in ids {
+                            let mid = pc.rtp_transceiver(id).and_then(|t| t.mid().clone());
+                            mids.push(mid.ok_or(PeerError::Missing("mid for a new section"))?);
+                        }
+                        let sdp = pc.local_description().map(|d| d.sdp);
+                        Ok((sdp.ok_or(PeerError::Missing("local description"))?, mids))
+                    })
+                    .await;
+            }
         };
         let mut transceivers = Vec::new();
         for kind in kinds {
@@ -1102,19 +1085,18 @@ impl Peer {
     /// An offer that restarts ICE (new credentials, candidates gathered again) for a media
     /// path that broke while signaling stayed up. The caller holds [`Peer::negotiation`].
     pub(crate) async fn restart_offer(&self) -> Result<String, PeerError> {
-        if let Some(done) = self
-            .on_conn(|pc, now| {
-                pc.restart_ice();
-                let offer = pc.create_offer(None).map_err(webrtc_err)?;
-                pc.set_local_description(now, offer).map_err(webrtc_err)
-            })
-            .await
-        {
-            done?;
-            return self.current_sdp().await;
-        }
-        let Imp::Driver(pc) = &self.imp else {
-            unreachable!("on_conn ran it")
+        let pc = match &self.imp {
+            Imp::Driver(pc) => pc,
+            Imp::Engine { engine, id } => {
+                engine
+                    .on_pc(*id, |pc, now| {
+                        pc.restart_ice();
+                        let offer = pc.create_offer(None).map_err(webrtc_err)?;
+                        pc.set_local_description(now, offer).map_err(webrtc_err)
+                    })
+                    .await?;
+                return self.current_sdp().await;
+            }
         };
         pc.restart_ice().await.map_err(webrtc_err)?;
         let options = rtc::peer_connection::configuration::RTCOfferOptions { ice_restart: true };
@@ -1131,14 +1113,13 @@ impl Peer {
     ) -> Result<(), PeerError> {
         let pc = match &self.imp {
             Imp::Driver(pc) => pc,
-            Imp::Engine { .. } => {
-                return self
-                    .on_conn(move |pc, now| {
+            Imp::Engine { engine, id } => {
+                return engine
+                    .on_pc(*id, move |pc, now| {
                         let offer = pc.create_offer(options).map_err(webrtc_err)?;
                         pc.set_local_description(now, offer).map_err(webrtc_err)
                     })
-                    .await
-                    .expect("an engine's connection");
+                    .await;
             }
         };
         let offer = pc.create_offer(options).await.map_err(webrtc_err)?;
@@ -1150,9 +1131,9 @@ impl Peer {
         let offer = RTCSessionDescription::offer(sdp.to_owned()).map_err(PeerError::BadSdp)?;
         let pc = match &self.imp {
             Imp::Driver(pc) => pc,
-            Imp::Engine { .. } => {
-                return self
-                    .on_conn(move |pc, now| {
+            Imp::Engine { engine, id } => {
+                return engine
+                    .on_pc(*id, move |pc, now| {
                         pc.set_remote_description(now, offer)
                             .map_err(PeerError::BadSdp)?;
                         let answer = pc.create_answer(None).map_err(webrtc_err)?;
@@ -1160,8 +1141,7 @@ impl Peer {
                         let sdp = pc.local_description().map(|d| d.sdp);
                         sdp.ok_or(PeerError::Missing("local description"))
                     })
-                    .await
-                    .expect("an engine's connection");
+                    .await;
             }
         };
         pc.set_remote_description(offer)
@@ -1180,13 +1160,14 @@ impl Peer {
                 .set_remote_description(answer)
                 .await
                 .map_err(PeerError::BadSdp),
-            Imp::Engine { .. } => self
-                .on_conn(move |pc, now| {
-                    pc.set_remote_description(now, answer)
-                        .map_err(PeerError::BadSdp)
-                })
-                .await
-                .expect("an engine's connection"),
+            Imp::Engine { engine, id } => {
+                engine
+                    .on_pc(*id, move |pc, now| {
+                        pc.set_remote_description(now, answer)
+                            .map_err(PeerError::BadSdp)
+                    })
+                    .await
+            }
         }
     }
 
@@ -1203,10 +1184,11 @@ impl Peer {
     async fn current_sdp(&self) -> Result<String, PeerError> {
         let desc = match &self.imp {
             Imp::Driver(pc) => pc.local_description().await,
-            Imp::Engine { .. } => self
-                .on_conn(|pc, _| Ok(pc.local_description()))
-                .await
-                .expect("an engine's connection")?,
+            Imp::Engine { engine, id } => {
+                engine
+                    .on_pc(*id, |pc, _| Ok(pc.local_description()))
+                    .await?
+            }
         }
         .ok_or(PeerError::Missing("local description"))?;
         Ok(match self.public_ip {
@@ -1234,10 +1216,9 @@ impl Peer {
         };
         match &self.imp {
             Imp::Driver(pc) => pc.add_ice_candidate(init).await.map_err(bad),
-            Imp::Engine { .. } => self
-                .on_conn(move |pc, _| Ok(pc.add_remote_candidate(init)))
-                .await
-                .expect("an engine's connection")?
+            Imp::Engine { engine, id } => engine
+                .on_pc(*id, move |pc, _| Ok(pc.add_remote_candidate(init)))
+                .await?
                 .map_err(bad),
         }
     }
@@ -1256,10 +1237,13 @@ impl Peer {
             .build();
         match &self.imp {
             Imp::Driver(pc) => pc.set_configuration(config).await.map_err(webrtc_err),
-            Imp::Engine { .. } => self
-                .on_conn(move |pc, _| pc.set_configuration(config).map_err(webrtc_err))
-                .await
-                .expect("an engine's connection"),
+            Imp::Engine { engine, id } => {
+                engine
+                    .on_pc(*id, move |pc, _| {
+                        pc.set_configuration(config).map_err(webrtc_err)
+                    })
+                    .await
+            }
         }
     }
 
@@ -1296,11 +1280,12 @@ impl Peer {
                 pc.get_stats(Instant::now(), webrtc::peer_connection::StatsSelector::None)
                     .await
             }
-            Imp::Engine { .. } => {
-                let report = self
-                    .on_conn(|pc, now| Ok(pc.get_stats(now, rtc::statistics::StatsSelector::None)))
-                    .await
-                    .expect("an engine's connection");
+            Imp::Engine { engine, id } => {
+                let report = engine
+                    .on_pc(*id, |pc, now| {
+                        Ok(pc.get_stats(now, rtc::statistics::StatsSelector::None))
+                    })
+                    .await;
                 match report {
                     Ok(report) => report,
                     Err(_) => return PeerStats::default(),
@@ -1602,13 +1587,13 @@ impl LocalTrack {
                 } => {
                     let sender = *sender;
                     engine
-                        .call(*conn, move |c, _| {
-                            let mut s =
-                                c.pc.rtp_sender(sender)
-                                    .ok_or(PeerError::Missing("sender for a send section"))?;
+                        .on_pc(*conn, move |pc, _| {
+                            let mut s = pc
+                                .rtp_sender(sender)
+                                .ok_or(PeerError::Missing("sender for a send section"))?;
                             find(&s.get_parameters().rtp_parameters.codecs)
                         })
-                        .await??
+                        .await?
                 }
             };
             self.payload_type.store(pt, Ordering::Relaxed);
@@ -1773,13 +1758,13 @@ impl KeyframeRequester {
             Inner::Engine(e) => {
                 let receiver = e.receiver;
                 e.engine
-                    .call(e.conn, move |c, now| {
-                        let mut r =
-                            c.pc.rtp_receiver(receiver)
-                                .ok_or(PeerError::Missing("receiver"))?;
+                    .on_pc(e.conn, move |pc, now| {
+                        let mut r = pc
+                            .rtp_receiver(receiver)
+                            .ok_or(PeerError::Missing("receiver"))?;
                         r.write_rtcp(now, vec![packet]).map_err(webrtc_err)
                     })
-                    .await?
+                    .await
             }
         }
     }
