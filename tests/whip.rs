@@ -752,6 +752,7 @@ fn serve_over_tls_in_a_port_range_advertising_a_public_ip() {
             relay_only: false,
             send_rate: Default::default(),
             engine: None,
+            ice_lite: false,
         };
         let (peer, _) = vcall::peer::Peer::new(&config).await.unwrap();
         let (offer, _) = peer

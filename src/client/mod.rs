@@ -168,6 +168,7 @@ pub fn peer_config(conn: &Conn, network: Network) -> PeerConfig {
         relay_only: conn.relay_only,
         send_rate: crate::peer::SendRate::default(),
         engine: None,
+        ice_lite: false,
     }
 }
 

@@ -333,6 +333,9 @@ pub(crate) struct OpusRecovery {
     encoder: opus::Encoder,
     pcm: Vec<i16>,
     out: Vec<u8>,
+    /// The last packet received: decoded only when a loss follows it, so a clean stream
+    /// costs no decoding (decoding every packet was an eighth of a recording's CPU).
+    last: Vec<u8>,
 }
 
 impl OpusRecovery {
@@ -349,12 +352,14 @@ impl OpusRecovery {
             encoder,
             pcm: vec![0; 5760],
             out: vec![0; 4000],
+            last: Vec::new(),
         })
     }
 
-    /// Keeps the decoder in step with the stream, so what it recovers continues it.
+    /// Notes a packet received, so that what is recovered after it continues it.
     pub(crate) fn observe(&mut self, packet: &[u8]) {
-        let _ = self.decoder.decode(packet, &mut self.pcm, false);
+        self.last.clear();
+        self.last.extend_from_slice(packet);
     }
 
     /// The frame lost before `next`, when `next` carries it as FEC (it is as long as `next`).
@@ -365,6 +370,12 @@ impl OpusRecovery {
         let samples = opus::packet::get_nb_samples(next, 48_000).ok()?;
         if !has_fec || !matches!(samples, 120 | 240 | 480 | 960 | 1920 | 2880) {
             return None;
+        }
+        // The decoder starts from the packet before the loss (about as far back as its
+        // prediction and overlap reach), not from the whole stream.
+        self.decoder.reset_state().ok()?;
+        if !self.last.is_empty() {
+            let _ = self.decoder.decode(&self.last, &mut self.pcm, false);
         }
         let pcm = &mut self.pcm[..samples];
         let n = self.decoder.decode(next, pcm, true).ok()?;

@@ -124,7 +124,13 @@ impl Engine {
         network: &super::Network,
         for_one: bool,
     ) -> Result<Engine, PeerError> {
-        let ips = local_ips(bind_ip);
+        // Behind a 1:1 NAT (`public_ip`) every socket would advertise the same address:
+        // one wildcard socket takes what the NAT forwards, whichever private address it is
+        // forwarded to, and replies leave by the route to the client.
+        let ips = match public_ip {
+            Some(_) if bind_ip.is_unspecified() => vec![bind_ip],
+            _ => local_ips(bind_ip),
+        };
         let sockets = match ports {
             None => bind_all(&ips, port).map_err(|source| PeerError::Bind {
                 addr: SocketAddr::new(ips[0], port),
@@ -154,7 +160,9 @@ impl Engine {
         let (ctl, ctl_rx) = mpsc::unbounded_channel();
         let (rtp, rtp_rx) = mpsc::channel(RTP_QUEUE);
         let epoch = network.0.as_ref().map_or_else(Instant::now, |n| n.epoch());
+        let out = socks.iter().map(|_| Vec::new()).collect();
         let task = Task {
+            out,
             socks,
             links,
             conns: HashMap::new(),
@@ -350,6 +358,8 @@ struct Task {
     /// Those waiting for their connection's close, told once the sockets are closed too
     /// (for an engine of one connection).
     closed: Vec<oneshot::Sender<()>>,
+    /// Datagrams to send, per socket: sent together (`sendmmsg`) at the end of each turn.
+    out: Vec<Vec<(SocketAddr, BytesMut)>>,
 }
 
 impl Task {
@@ -366,6 +376,7 @@ impl Task {
             if let Some(at) = next {
                 sleep.as_mut().reset(at.into());
             }
+            let mut last = false;
             tokio::select! {
                 cmd = ctl.recv() => {
                     let Some(cmd) = cmd else { break };
@@ -373,9 +384,7 @@ impl Task {
                     while let Ok(cmd) = ctl.try_recv() {
                         self.command(cmd);
                     }
-                    if self.for_one && self.conns.is_empty() {
-                        break;
-                    }
+                    last = self.for_one && self.conns.is_empty();
                 }
                 Some((id, sender, packet)) = rtp.recv() => {
                     let now = Instant::now();
@@ -396,6 +405,22 @@ impl Task {
                 () = &mut sleep, if next.is_some() => self.due(Instant::now()),
             }
             self.drain();
+            for (sock, out) in self.socks.iter().zip(&mut self.out) {
+                if !out.is_empty() {
+                    send_batch(&sock.io, out);
+                    out.clear();
+                }
+            }
+            // A closed connection's last datagrams are out: its closer hears (an engine of
+            // one connection tells once its sockets are closed too, below).
+            if !self.for_one {
+                for done in self.closed.drain(..) {
+                    let _ = done.send(());
+                }
+            }
+            if last {
+                break;
+            }
         }
         let Task {
             socks,
@@ -455,6 +480,7 @@ impl Task {
                             links: &mut self.links,
                             held: &mut self.held,
                             count: &mut self.held_count,
+                            out: &mut self.out,
                         },
                     );
                     let _ = conn.sink.state.send(PeerState::Closed);
@@ -467,11 +493,6 @@ impl Task {
                 }
                 self.mux.remove(id);
                 self.closed.extend(done);
-                if !self.for_one {
-                    for done in self.closed.drain(..) {
-                        let _ = done.send(());
-                    }
-                }
             }
         }
     }
@@ -605,6 +626,7 @@ impl Task {
                 links: &mut self.links,
                 held: &mut self.held,
                 count: &mut self.held_count,
+                out: &mut self.out,
             };
             drain_conn(conn, id, &mut self.mux, &self.socks, &mut sending);
             // A deadline that has passed is run now (a connection drained often, by a
@@ -664,6 +686,7 @@ struct Sending<'a> {
     links: &'a mut [Links],
     held: &'a mut BinaryHeap<Reverse<Held>>,
     count: &'a mut u64,
+    out: &'a mut [Vec<(SocketAddr, BytesMut)>],
 }
 
 /// Everything `conn` has to send, tell and deliver, until it has nothing more. Each
@@ -688,7 +711,7 @@ fn drain_conn(
                 .iter()
                 .position(|s| s.advertised == out.transport.local_addr)
                 .unwrap_or(0);
-            send(socks, i, peer, &out.message, sending);
+            send(i, peer, out.message, sending);
         }
         let mut events = false;
         while let Some(event) = conn.pc.poll_event() {
@@ -701,6 +724,9 @@ fn drain_conn(
         if !events {
             break;
         }
+        // What a protocol queued in answer to an event leaves only at a timeout: DTLS's first
+        // flight, when ICE selects a pair, would wait for the next ICE check (20 ms).
+        let _ = conn.pc.handle_timeout(Instant::now());
     }
 }
 
@@ -716,10 +742,10 @@ fn proves_address(datagram: &[u8]) -> bool {
     }
 }
 
-fn send(socks: &[Sock], i: usize, peer: SocketAddr, data: &[u8], sending: &mut Sending<'_>) {
+fn send(i: usize, peer: SocketAddr, data: BytesMut, sending: &mut Sending<'_>) {
     if let Some((outbound, _)) = &mut sending.links[i] {
         let now = sending.now;
-        let media = super::impaired::is_media(data);
+        let media = super::impaired::is_media(&data);
         for at in outbound
             .schedule(now - sending.epoch, data.len(), media)
             .into_iter()
@@ -727,7 +753,7 @@ fn send(socks: &[Sock], i: usize, peer: SocketAddr, data: &[u8], sending: &mut S
         {
             let at = sending.epoch + at;
             if at <= now {
-                let _ = socks[i].io.try_send_to(data, peer);
+                sending.out[i].push((peer, data.clone()));
                 continue;
             }
             *sending.count += 1;
@@ -742,8 +768,80 @@ fn send(socks: &[Sock], i: usize, peer: SocketAddr, data: &[u8], sending: &mut S
         }
         return;
     }
-    if let Err(e) = socks[i].io.try_send_to(data, peer) {
-        tracing::trace!(%peer, "datagram not sent: {e}");
+    sending.out[i].push((peer, data));
+}
+
+/// Sends `batch` on `io`: with one `sendmmsg` per 64 datagrams on Linux. A datagram the
+/// socket refuses is dropped (NACK and keyframes repair media), as is the rest of the batch
+/// when the socket's buffer is full.
+fn send_batch(io: &tokio::net::UdpSocket, batch: &[(SocketAddr, BytesMut)]) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        const CHUNK: usize = 64;
+        let mut rest = batch;
+        while !rest.is_empty() {
+            let chunk = &rest[..rest.len().min(CHUNK)];
+            let addrs: Vec<socket2::SockAddr> = chunk.iter().map(|(a, _)| (*a).into()).collect();
+            let mut iovs: Vec<libc::iovec> = chunk
+                .iter()
+                .map(|(_, d)| libc::iovec {
+                    iov_base: d.as_ptr() as *mut libc::c_void,
+                    iov_len: d.len(),
+                })
+                .collect();
+            let mut msgs: Vec<libc::mmsghdr> = addrs
+                .iter()
+                .zip(iovs.iter_mut())
+                .map(|(addr, iov)| {
+                    // SAFETY: an all-zero msghdr is a valid empty one; the fields set point
+                    // into `addrs` and `iovs`, which outlive the call below.
+                    let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
+                    hdr.msg_name = addr.as_ptr() as *mut libc::c_void;
+                    hdr.msg_namelen = addr.len();
+                    hdr.msg_iov = iov;
+                    hdr.msg_iovlen = 1;
+                    libc::mmsghdr {
+                        msg_hdr: hdr,
+                        msg_len: 0,
+                    }
+                })
+                .collect();
+            let sent = io.try_io(tokio::io::Interest::WRITABLE, || {
+                // SAFETY: `msgs` holds `msgs.len()` valid headers whose buffers and addresses
+                // live until this returns; the kernel only reads them (and sets msg_len).
+                let n = unsafe {
+                    libc::sendmmsg(io.as_raw_fd(), msgs.as_mut_ptr(), msgs.len() as _, 0)
+                };
+                if n < 0 {
+                    Err(std::io::Error::last_os_error())
+                } else {
+                    Ok(n as usize)
+                }
+            });
+            match sent {
+                Ok(n) if n > 0 => rest = &rest[n..],
+                Ok(_) => return,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    tracing::trace!(
+                        dropped = rest.len(),
+                        "socket buffer full: datagrams not sent"
+                    );
+                    return;
+                }
+                Err(e) => {
+                    tracing::trace!(peer = %rest[0].0, "datagram not sent: {e}");
+                    rest = &rest[1..];
+                }
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    for (peer, data) in batch {
+        if let Err(e) = io.try_send_to(data, *peer) {
+            tracing::trace!(%peer, "datagram not sent: {e}");
+        }
     }
 }
 

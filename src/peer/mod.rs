@@ -206,6 +206,10 @@ pub struct PeerConfig {
     /// The media engine whose shared sockets carry this connection (`bind_ip`, `ports` and
     /// `network` are then the engine's); its own socket and driver task when `None`.
     pub engine: Option<Engine>,
+    /// ICE-lite (RFC 8445 2.5): host candidates only, checks answered but never made, so the
+    /// far end is always the controlling agent and nominates as soon as a check succeeds.
+    /// For a server with a known address.
+    pub ice_lite: bool,
 }
 
 impl PeerConfig {
@@ -680,6 +684,16 @@ impl Parts {
             rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder::new()
                 .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
                 .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), Some(ICE_MAX_CHECKS))
+                .with_lite(config.ice_lite)
+                // An ICE-lite server answering an `actpass` offer takes the DTLS server role:
+                // the far end, controlling, knows first that a path works, and as the DTLS
+                // client starts the handshake at once (as the server it waited for the
+                // server to learn of the nomination, at the far end's next check).
+                .with_answering_dtls_role(if config.ice_lite {
+                    rtc::peer_connection::transport::RTCDtlsRole::Server
+                } else {
+                    rtc::peer_connection::transport::RTCDtlsRole::Unspecified
+                })
                 .build();
         Ok(Parts {
             media,
@@ -689,6 +703,39 @@ impl Parts {
             feedback,
             estimates,
         })
+    }
+}
+
+/// The answer as sent: with the DTLS role the offer left it (RFC 8842), `active` to a
+/// `passive` offer and `passive` to an `active` one. webrtc-rs writes its configured
+/// answering role whatever the offer said, and takes the right role anyway (the inverse of
+/// an explicit one), so only the text is put right: a far end that reads it would otherwise
+/// wait for a handshake nobody starts.
+fn setup_as_offered(offer: &str, answer: String) -> String {
+    let first_setup = |sdp: &str| {
+        sdp.lines()
+            .find_map(|l| l.trim_end().strip_prefix("a=setup:"))
+            .map(str::to_owned)
+    };
+    let wanted = match first_setup(offer).as_deref() {
+        Some("passive") => "active",
+        Some("active") => "passive",
+        _ => return answer,
+    };
+    match first_setup(&answer) {
+        Some(have) if have != wanted => {
+            answer.replace(&format!("a=setup:{have}"), &format!("a=setup:{wanted}"))
+        }
+        _ => answer,
+    }
+}
+
+/// A new section's transceiver: `direction`, no stream, encodings as negotiated.
+fn transceiver_init(direction: RTCRtpTransceiverDirection) -> RTCRtpTransceiverInit {
+    RTCRtpTransceiverInit {
+        direction,
+        streams: vec![],
+        send_encodings: vec![],
     }
 }
 
@@ -897,14 +944,12 @@ impl Peer {
                     .on_pc(*id, move |pc, now| {
                         let mut ids = Vec::new();
                         for kind in kinds {
-                            let init = RTCRtpTransceiverInit {
-                                direction: RTCRtpTransceiverDirection::Recvonly,
-                                streams: vec![],
-                                send_encodings: vec![],
-                            };
                             ids.push(
-                                pc.add_transceiver_from_kind(kind, Some(init))
-                                    .map_err(webrtc_err)?,
+                                pc.add_transceiver_from_kind(
+                                    kind,
+                                    Some(transceiver_init(RTCRtpTransceiverDirection::Recvonly)),
+                                )
+                                .map_err(webrtc_err)?,
                             );
                         }
                         let offer = pc.create_offer(None).map_err(webrtc_err)?;
@@ -922,15 +967,13 @@ impl Peer {
         };
         let mut transceivers = Vec::new();
         for kind in kinds {
-            let init = RTCRtpTransceiverInit {
-                direction: RTCRtpTransceiverDirection::Recvonly,
-                streams: vec![],
-                send_encodings: vec![],
-            };
             transceivers.push(
-                pc.add_transceiver_from_kind(kind, Some(init))
-                    .await
-                    .map_err(webrtc_err)?,
+                pc.add_transceiver_from_kind(
+                    kind,
+                    Some(transceiver_init(RTCRtpTransceiverDirection::Recvonly)),
+                )
+                .await
+                .map_err(webrtc_err)?,
             );
         }
         let offer = match wait {
@@ -1003,11 +1046,7 @@ impl Peer {
                 ..Default::default()
             }],
         );
-        let init = RTCRtpTransceiverInit {
-            direction,
-            streams: vec![],
-            send_encodings: vec![],
-        };
+        let init = transceiver_init(direction);
         let out = match &self.imp {
             Imp::Driver(pc) => {
                 let track = Arc::new(TrackLocalStaticRTP::new(track));
@@ -1132,6 +1171,7 @@ impl Peer {
         let pc = match &self.imp {
             Imp::Driver(pc) => pc,
             Imp::Engine { engine, id } => {
+                let offered = sdp.to_owned();
                 return engine
                     .on_pc(*id, move |pc, now| {
                         pc.set_remote_description(now, offer)
@@ -1139,7 +1179,8 @@ impl Peer {
                         let answer = pc.create_answer(None).map_err(webrtc_err)?;
                         pc.set_local_description(now, answer).map_err(webrtc_err)?;
                         let sdp = pc.local_description().map(|d| d.sdp);
-                        sdp.ok_or(PeerError::Missing("local description"))
+                        let sdp = sdp.ok_or(PeerError::Missing("local description"))?;
+                        Ok(setup_as_offered(&offered, sdp))
                     })
                     .await;
             }
@@ -1149,7 +1190,7 @@ impl Peer {
             .map_err(PeerError::BadSdp)?;
         let answer = pc.create_answer(None).await.map_err(webrtc_err)?;
         pc.set_local_description(answer).await.map_err(webrtc_err)?;
-        self.local_sdp().await
+        Ok(setup_as_offered(sdp, self.local_sdp().await?))
     }
 
     /// Applies the remote answer to our offer.
@@ -1796,6 +1837,55 @@ impl KeyframeRequester {
 mod tests {
     use super::*;
 
+    /// A connection of its own on loopback, as a client's.
+    fn loopback_config() -> PeerConfig {
+        PeerConfig {
+            ports: None,
+            public_ip: None,
+            certificate: None,
+            relay_only: false,
+            send_rate: SendRate::default(),
+            bind_ip: IpAddr::from([127, 0, 0, 1]),
+            ice_servers: vec![],
+            network: Network::default(),
+            engine: None,
+            ice_lite: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_takes_the_dtls_role_the_offer_left_it() {
+        // The server's setting: it answers `actpass` as the DTLS server.
+        let config = PeerConfig {
+            ice_lite: true,
+            ..loopback_config()
+        };
+        for (offered, answered) in [
+            ("passive", "active"),
+            ("active", "passive"),
+            ("actpass", "passive"),
+        ] {
+            let (offerer, _) = Peer::new(&PeerConfig {
+                ice_lite: false,
+                ..config.clone()
+            })
+            .await
+            .unwrap();
+            offerer.offer_to_receive(&[Kind::Video]).await.unwrap();
+            let offer = offerer
+                .create_offer()
+                .await
+                .unwrap()
+                .replace("a=setup:actpass", &format!("a=setup:{offered}"));
+            let (answerer, _) = Peer::new(&config).await.unwrap();
+            let answer = answerer.accept_offer(&offer).await.unwrap();
+            assert!(
+                answer.contains(&format!("a=setup:{answered}\r\n")),
+                "{offered}: {answer}"
+            );
+        }
+    }
+
     #[test]
     fn the_stacks_error_is_kept_and_said_once() {
         use std::error::Error as _;
@@ -1842,6 +1932,7 @@ mod tests {
             relay_only: false,
             send_rate: SendRate::default(),
             engine: None,
+            ice_lite: false,
         };
         let rt = tokio::runtime::Runtime::new().unwrap();
         for _ in 0..4 {
@@ -1957,17 +2048,7 @@ mod tests {
             ) {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 rt.block_on(async {
-                    let config = PeerConfig {
-                        ports: None,
-                        public_ip: None,
-                        certificate: None,
-                        relay_only: false,
-                        send_rate: SendRate::default(),
-                        bind_ip: IpAddr::from([127, 0, 0, 1]),
-                        ice_servers: vec![],
-                        network: Network::default(),
-                        engine: None,
-                    };
+                    let config = loopback_config();
                     let (offerer, _) = Peer::new(&config).await.unwrap();
                     offerer.offer_to_receive(&[Kind::Audio, Kind::Video]).await.unwrap();
                     let mut sdp = offerer.create_offer().await.unwrap();

@@ -32,6 +32,8 @@ struct Leg {
     counter: Arc<AtomicU64>,
     /// What the subscriber's connection can take.
     estimates: SendEstimates,
+    /// Packets handed to this leg.
+    sent: u64,
 }
 
 /// One published track and the legs it feeds.
@@ -74,9 +76,10 @@ impl Hub {
                     h.keyframe_pending.store(false, Ordering::Relaxed);
                 }
                 packet.strip_extensions();
-                let legs = h.legs.lock().expect("legs lock");
-                for leg in legs.iter() {
+                let mut legs = h.legs.lock().expect("legs lock");
+                for leg in legs.iter_mut() {
                     if leg.track.try_write(packet.clone()) {
+                        leg.sent += 1;
                         leg.counter.fetch_add(1, Ordering::Relaxed);
                     } else {
                         h.dropped.fetch_add(1, Ordering::Relaxed);
@@ -108,15 +111,18 @@ impl Hub {
             track,
             counter,
             estimates,
+            sent: 0,
         });
         id
     }
 
     fn detach(&self, id: u64) {
-        self.legs
-            .lock()
-            .expect("legs lock")
-            .retain(|leg| leg.id != id);
+        self.legs.lock().expect("legs lock").retain(|leg| {
+            if leg.id == id {
+                tracing::debug!(codec = ?self.codec, sent = leg.sent, "subscriber leg detached");
+            }
+            leg.id != id
+        });
     }
 
     /// What the publisher may send: the lowest of its subscribers' measured estimates and
@@ -264,10 +270,13 @@ impl Subscription {
     }
 
     async fn forward(&self) {
-        for (_, track) in &self.legs {
-            if let Err(e) = track.ready().await {
-                tracing::info!("subscriber leg not forwarded: {e}");
-                return;
+        for (hub, track) in &self.legs {
+            match track.ready().await {
+                Ok(pt) => tracing::debug!(codec = ?hub.codec, pt, "forwarding to a subscriber"),
+                Err(e) => {
+                    tracing::info!("subscriber leg not forwarded: {e}");
+                    return;
+                }
             }
         }
         let mut attached = self.attached.lock().expect("attached lock");
@@ -285,6 +294,7 @@ impl Subscription {
             let (hub2, track2) = (Arc::clone(hub), Arc::clone(track));
             tokio::spawn(async move {
                 while track2.keyframe_request().await.is_some() {
+                    tracing::debug!("a subscriber asked for a keyframe");
                     hub2.request_keyframe().await;
                 }
             });

@@ -211,6 +211,27 @@ impl Drop for Counted {
 }
 
 impl Shared {
+    fn new(config: ServerConfig, engine: crate::peer::Engine) -> Arc<Shared> {
+        let keys = config.keys.clone();
+        Arc::new(Shared {
+            config,
+            engine,
+            tables: Mutex::new(Tables {
+                core: Core::new(keys, rand::random()),
+                socks: HashMap::new(),
+                next_sock: 1,
+                published: HashMap::new(),
+                subscriptions: HashMap::new(),
+                media: HashMap::new(),
+                subscriber_media: HashMap::new(),
+                resources: HashMap::new(),
+                forwarded: HashMap::new(),
+            }),
+            timer: Notify::new(),
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
     /// Counts a socket from `ip`, or says which limit it would exceed.
     fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Counted, String> {
         let limits = self.config.limits;
@@ -381,13 +402,21 @@ impl Shared {
             return Ok(Arc::clone(&m.peer));
         }
         let (peer, mut tracks) = self.new_peer(sock).await?;
-        self.tables.lock().expect("tables lock").media.insert(
-            sock,
-            ConnMedia {
-                peer: Arc::clone(&peer),
-                pending: HashMap::new(),
-            },
-        );
+        {
+            let mut t = self.tables.lock().expect("tables lock");
+            // Made twice at once (a LiveKit client's trickle and offer): the first one stays,
+            // and the other one, dropped, closes without ending anything.
+            if let Some(m) = t.media.get(&sock) {
+                return Ok(Arc::clone(&m.peer));
+            }
+            t.media.insert(
+                sock,
+                ConnMedia {
+                    peer: Arc::clone(&peer),
+                    pending: HashMap::new(),
+                },
+            );
+        }
         let this = Arc::clone(self);
         tokio::spawn(async move {
             while let Some(track) = tracks.recv().await {
@@ -430,6 +459,7 @@ impl Shared {
             relay_only: false,
             send_rate: crate::peer::SendRate::default(),
             engine: Some(self.engine.clone()),
+            ice_lite: true,
         };
         let (peer, tracks) = Peer::new(&config).await?;
         let peer = Arc::new(peer);
@@ -450,9 +480,27 @@ impl Shared {
                 );
             }
             let _ = state.wait_for(ended).await;
-            this.feed(Input::MediaFailed { sock });
+            // Only the socket's own connection ends its media: not one made twice at once
+            // and dropped, nor one the core closed (no longer in the tables either).
+            if up
+                .upgrade()
+                .is_some_and(|peer| this.is_media_of(sock, &peer))
+            {
+                this.feed(Input::MediaFailed { sock });
+            }
         });
         Ok((peer, tracks))
+    }
+
+    /// Whether `peer` is one of the socket's peer connections (its own or its subscriber one).
+    fn is_media_of(&self, sock: SockId, peer: &Arc<Peer>) -> bool {
+        let t = self.tables.lock().expect("tables lock");
+        t.media
+            .get(&sock)
+            .is_some_and(|m| Arc::ptr_eq(&m.peer, peer))
+            || t.subscriber_media
+                .get(&sock)
+                .is_some_and(|p| Arc::ptr_eq(p, peer))
     }
 
     /// Answers an offer on the socket's peer connection outside the core: a LiveKit
@@ -629,28 +677,11 @@ pub async fn run(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let keys = config.keys.clone();
     let engine = match &config.engine {
         Some(engine) => engine.clone(),
         None => config.start_engine().map_err(std::io::Error::other)?,
     };
-    let shared = Arc::new(Shared {
-        config,
-        engine,
-        tables: Mutex::new(Tables {
-            core: Core::new(keys, rand::random()),
-            socks: HashMap::new(),
-            next_sock: 1,
-            published: HashMap::new(),
-            subscriptions: HashMap::new(),
-            media: HashMap::new(),
-            subscriber_media: HashMap::new(),
-            resources: HashMap::new(),
-            forwarded: HashMap::new(),
-        }),
-        timer: Notify::new(),
-        open: Mutex::new(HashMap::new()),
-    });
+    let shared = Shared::new(config, engine);
     // Every socket task holds a clone of `live`; when all are gone, `drained` ends.
     let (live, mut drained) = mpsc::channel::<()>(1);
     let app = Router::new()
@@ -829,5 +860,29 @@ impl Shared {
         };
         self.feed(Input::Opened { sock });
         (sock, rx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_connection_asked_for_twice_at_once_is_made_once() {
+        // A LiveKit client's first trickled candidate and its offer both ask for its
+        // publisher connection; the one made second was dropped, and its close ended the
+        // client's subscriptions.
+        let keys = crate::auth::KeyPair {
+            key: "k".into(),
+            secret: "s".into(),
+        };
+        let config = ServerConfig::new(keys, IpAddr::from([127, 0, 0, 1]));
+        let engine = config.start_engine().unwrap();
+        let shared = Shared::new(config, engine);
+        let sock = SockId(1);
+        let (a, b) = tokio::join!(shared.media_for(sock), shared.media_for(sock));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(shared.is_media_of(sock, &a));
     }
 }

@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import sys
 import time
 
@@ -86,7 +87,9 @@ async def publish(args):
 
 async def subscribe(args):
     room = rtc.Room()
-    result = {"frames": 0, "audioFrames": 0, "firstFrameMs": None}
+    # "subscribed" lists the kinds of the tracks subscribed to, so a run without video says
+    # whether the track never came or came and decoded nothing.
+    result = {"frames": 0, "audioFrames": 0, "firstFrameMs": None, "subscribed": []}
     got_all = asyncio.Event()
     start = time.monotonic()
 
@@ -111,6 +114,7 @@ async def subscribe(args):
 
     @room.on("track_subscribed")
     def on_track(track, publication, participant):
+        result["subscribed"].append("video" if track.kind == rtc.TrackKind.KIND_VIDEO else "audio")
         if track.kind == rtc.TrackKind.KIND_VIDEO:
             tasks.append(asyncio.ensure_future(read_video(track, participant, publication.sid)))
         elif track.kind == rtc.TrackKind.KIND_AUDIO:
@@ -143,7 +147,13 @@ def main():
     ap.add_argument("--timeout", type=float, default=20)
     args = ap.parse_args()
     run = publish if args.mode == "publish" else subscribe
-    sys.exit(asyncio.run(run(args)))
+    code = asyncio.run(run(args))
+    # The SDK's native runtime sometimes aborts while the interpreter tears it down at exit
+    # ("panic in a function that cannot unwind", seen under load after a clean disconnect):
+    # the result is out by then, so the process ends here without that teardown.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
