@@ -62,6 +62,7 @@ async fn run(cli: Cli, matches: ArgMatches, applied: Applied) -> Result<Exit, Fa
             client::moderate::force_disconnect(a).await
         }
         Command::EchoTest(a) => client::echo::echo_test(a, quiet, client::interrupted()).await,
+        Command::LoadTest(a) => client::loadtest::load_test(a, quiet, client::interrupted()).await,
         Command::Devices(a) => client::devices(a),
         Command::Demo(a) => {
             let quiet = quiet || a.json;

@@ -142,6 +142,28 @@ pub const METRICS: &[(&str, Unit)] = &[
     ("loss", Unit::Percent),
 ];
 
+/// The metrics `load-test --expect` knows: over every stream of the run.
+pub const LOAD_METRICS: &[(&str, Unit)] = &[
+    ("joined", Unit::Percent),
+    ("streams", Unit::Percent),
+    ("streams.frames", Unit::Count),
+    ("streams.frames.lost", Unit::Count),
+    ("loss", Unit::Percent),
+    ("latency.p50", Unit::Ms),
+    ("latency.p95", Unit::Ms),
+    ("latency.p99", Unit::Ms),
+    ("latency.max", Unit::Ms),
+    ("freeze.max.p50", Unit::Ms),
+    ("freeze.max.p95", Unit::Ms),
+    ("freeze.max.p99", Unit::Ms),
+    ("freeze.max.max", Unit::Ms),
+    ("first-frame.p50", Unit::Ms),
+    ("first-frame.p95", Unit::Ms),
+    ("first-frame.p99", Unit::Ms),
+    ("first-frame.max", Unit::Ms),
+    ("identity.violations", Unit::Count),
+];
+
 /// `--wait-for`'s conditions: on the session's streams and connections.
 #[derive(Debug, Clone)]
 pub struct WaitFor(pub Vec<Condition>);

@@ -39,6 +39,9 @@ pub(crate) enum Exit {
     Device = 10,
     /// A condition asked for (`--wait-for`, `--expect`) was not met.
     Assertion = 11,
+    /// A load test's generator, not the server, was the limit (its CPU, its timers, its
+    /// publishers falling behind): the figures say nothing about the server.
+    Generator = 12,
     /// Stopped by Ctrl-C (output finished cleanly).
     Interrupted = 130,
 }

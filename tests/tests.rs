@@ -16,6 +16,7 @@ mod janus;
 mod json;
 mod layout;
 mod livekit;
+mod load;
 mod media;
 mod network;
 mod p2p;

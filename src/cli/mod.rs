@@ -13,6 +13,7 @@ mod config;
 mod connect;
 mod demo;
 mod echo;
+mod load_test;
 mod moderate;
 mod publish;
 mod serve;
@@ -24,6 +25,7 @@ pub(crate) use config::ConfigCommand;
 pub(crate) use connect::{ConnectArgs, ListStreamsArgs};
 pub(crate) use demo::{DemoArgs, DevicesArgs};
 pub(crate) use echo::EchoTestArgs;
+pub(crate) use load_test::LoadTestArgs;
 pub(crate) use moderate::{ForceDisconnectArgs, ForceUnpublishArgs, ModerateCommand};
 pub(crate) use publish::PublishArgs;
 pub(crate) use serve::ServeArgs;
@@ -84,6 +86,9 @@ pub(crate) enum Command {
     /// Check a server end to end: send the test pattern and tone, get them back, report the
     /// round trip (Janus's EchoTest plugin, or publish-and-subscribe-to-self on a vcall server).
     EchoTest(EchoTestArgs),
+    /// Load a server: many rooms of publishers and subscribers in one process, every frame
+    /// of every subscribed stream checked (identity, order, loss, latency, freezes).
+    LoadTest(LoadTestArgs),
     /// The configuration: settings from flags, environment and the profile in the file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -102,6 +107,7 @@ impl Command {
             Command::Publish(a) => a.json,
             Command::Subscribe(a) => a.json,
             Command::EchoTest(a) => a.json,
+            Command::LoadTest(a) => a.json,
             Command::Devices(a) => a.json,
             Command::Config(ConfigCommand::Show(a)) => a.json,
             Command::Session(SessionCommand::Create(a)) => a.json,

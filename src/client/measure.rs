@@ -77,6 +77,31 @@ impl Latencies {
         self.n += 1;
     }
 
+    /// Adds `other`'s counts to these (quantiles of the two together, as exact as each).
+    pub fn merge(&mut self, other: &Latencies) {
+        if other.n == 0 {
+            return;
+        }
+        for (mine, theirs) in [
+            (&mut self.counts, &other.counts),
+            (&mut self.negative, &other.negative),
+        ] {
+            if mine.len() < theirs.len() {
+                mine.resize(theirs.len(), 0);
+            }
+            for (m, t) in mine.iter_mut().zip(theirs) {
+                *m += t;
+            }
+        }
+        if self.n == 0 {
+            (self.min, self.max) = (other.min, other.max);
+        } else {
+            self.min = self.min.min(other.min);
+            self.max = self.max.max(other.max);
+        }
+        self.n += other.n;
+    }
+
     /// How many were measured.
     pub fn len(&self) -> u64 {
         self.n

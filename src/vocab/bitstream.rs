@@ -286,6 +286,98 @@ fn vp8_starts_keyframe(p: &[u8]) -> bool {
     p.get(i).is_some_and(|h| h & 0x01 == 0)
 }
 
+/// The user data's UUID that marks a load test's frame identity (no zero byte).
+const LOAD_MARK_UUID: &[u8; 16] = b"vcall:load:mark!";
+
+/// What a load test's publisher says of each frame it sends, in an SEI NAL unit that servers
+/// forward untouched and decoders skip: whose stream it is, its number, when it was captured
+/// (microseconds on the generator's clock). Every value is written seven bits to a byte with
+/// the top bit set, so the NAL unit needs no emulation prevention and holds no start code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LoadMark {
+    pub(crate) publisher: u32,
+    pub(crate) frame: u32,
+    pub(crate) captured_us: u64,
+}
+
+/// Bytes a `u64` takes seven bits at a time.
+const MARK_U64: usize = 10;
+const MARK_U32: usize = 5;
+const MARK_DATA: usize = MARK_U32 * 2 + MARK_U64;
+
+impl LoadMark {
+    /// The SEI NAL unit (Annex B, with its start code).
+    pub(crate) fn to_nal(self) -> Vec<u8> {
+        let size = LOAD_MARK_UUID.len() + MARK_DATA;
+        let mut nal = Vec::with_capacity(4 + 3 + size + 1);
+        nal.extend_from_slice(&[0, 0, 0, 1, SEI_NAL, SEI_USER_DATA_UNREGISTERED, size as u8]);
+        nal.extend_from_slice(LOAD_MARK_UUID);
+        let mut put = |v: u64, n: usize| {
+            for i in (0..n).rev() {
+                nal.push(0x80 | ((v >> (7 * i)) & 0x7f) as u8);
+            }
+        };
+        put(u64::from(self.publisher), MARK_U32);
+        put(u64::from(self.frame), MARK_U32);
+        put(self.captured_us, MARK_U64);
+        nal.push(0x80);
+        nal
+    }
+
+    /// The mark in a NAL unit (without start code), if it is one.
+    pub(crate) fn read(nal: &[u8]) -> Option<LoadMark> {
+        let rest = nal.strip_prefix(&[SEI_NAL, SEI_USER_DATA_UNREGISTERED])?;
+        let (&size, rest) = rest.split_first()?;
+        let rest = rest.strip_prefix(&LOAD_MARK_UUID[..])?;
+        if usize::from(size) != LOAD_MARK_UUID.len() + MARK_DATA || rest.len() < MARK_DATA {
+            return None;
+        }
+        let mut at = 0;
+        let mut get = |n: usize| {
+            let v = rest[at..at + n]
+                .iter()
+                .fold(0u64, |v, b| (v << 7) | u64::from(b & 0x7f));
+            at += n;
+            v
+        };
+        Some(LoadMark {
+            publisher: get(MARK_U32) as u32,
+            frame: get(MARK_U32) as u32,
+            captured_us: get(MARK_U64),
+        })
+    }
+
+    /// The mark an H.264 RTP payload carries: a single SEI NAL unit, or one inside an
+    /// aggregation packet (STAP-A).
+    pub(crate) fn in_rtp(payload: &[u8]) -> Option<LoadMark> {
+        match payload.first()? & 0x1f {
+            SEI_NAL => LoadMark::read(payload),
+            24 => {
+                let mut rest = &payload[1..];
+                while rest.len() > 2 {
+                    let n = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+                    let nal = rest.get(2..2 + n)?;
+                    if let Some(mark) = LoadMark::read(nal) {
+                        return Some(mark);
+                    }
+                    rest = &rest[2 + n..];
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// `frame` (an Annex B access unit) with this mark in front: the first packet of the
+    /// frame on the wire (a packetizer holds parameter sets back for the unit after them),
+    /// so a receiver knows where the frame starts.
+    pub(crate) fn prefix(self, frame: &[u8]) -> Vec<u8> {
+        let mut out = self.to_nal();
+        out.extend_from_slice(frame);
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,5 +413,40 @@ mod tests {
         // Not the start of the partition.
         assert!(!starts_keyframe(Codec::Vp8, &[0x00, 0x50]));
         assert!(!starts_keyframe(Codec::Opus, &[0x00]));
+    }
+
+    #[test]
+    fn a_load_mark_survives_the_bitstream_and_its_packets() {
+        let mark = LoadMark {
+            publisher: 4_000_000_000,
+            frame: 123_456,
+            captured_us: u64::MAX - 7,
+        };
+        let nal = mark.to_nal();
+        // No start code inside and no byte that would need emulation prevention.
+        assert!(nal[4..].windows(2).all(|w| w != [0, 0]));
+        let frame = [
+            &[0, 0, 0, 1, 0x67, 1, 2][..],
+            &[0, 0, 1, 0x68, 3],
+            &[0, 0, 1, 0x65, 9, 9],
+        ]
+        .concat();
+        let marked = mark.prefix(&frame);
+        let nals: Vec<&[u8]> = nal_units(&marked).collect();
+        assert_eq!(nals.len(), 4);
+        assert_eq!(nals[3], &[0x65, 9, 9]);
+        assert_eq!(LoadMark::read(nals[0]), Some(mark));
+        assert_eq!(LoadMark::in_rtp(nals[0]), Some(mark));
+        // Inside an aggregation packet, after another unit.
+        let mut stap = vec![24, 0, 2, 0x67, 1];
+        stap.extend_from_slice(&(nals[0].len() as u16).to_be_bytes());
+        stap.extend_from_slice(nals[0]);
+        assert_eq!(LoadMark::in_rtp(&stap), Some(mark));
+        // Other SEIs, slices and truncated marks are not marks.
+        assert_eq!(LoadMark::in_rtp(&[0x65, 1, 2]), None);
+        assert_eq!(LoadMark::read(&nals[0][..nals[0].len() - 3]), None);
+        let mut padded = frame.clone();
+        pad_h264(&mut padded, 200);
+        assert!(nal_units(&padded).all(|n| LoadMark::read(n).is_none()));
     }
 }

@@ -16,14 +16,14 @@ use crate::vocab::{Codec, Rtp};
 
 /// One stream of packets as a recording takes it: one SSRC in one section.
 pub(crate) struct Incoming {
-    pub(super) codec: Codec,
+    pub(crate) codec: Codec,
     pub(super) ssrc: u32,
     packets: mpsc::Receiver<Rtp>,
     pub(super) keyframes: KeyframeRequester,
 }
 
 impl Incoming {
-    pub(super) async fn recv(&mut self) -> Option<Rtp> {
+    pub(crate) async fn recv(&mut self) -> Option<Rtp> {
         self.packets.recv().await
     }
 

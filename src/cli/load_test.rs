@@ -1,0 +1,129 @@
+//! `vcall load-test`'s flags: how many rooms, publishers and subscribers, how fast they
+//! join, what is sent, and what the run must show.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use super::common::{ImpairArgs, KeyArgs, parse_bitrate, parse_duration, parse_duration_or_zero};
+use crate::signaling::server_url::ServerUrl;
+
+#[derive(Debug, Args)]
+pub(crate) struct LoadTestArgs {
+    /// Server URL: ws(s)://HOST:PORT (vcall serve: sessions and tokens are made from the API
+    /// key pair) or janus+ws(s)://… (a VideoRoom room per room, created when missing)
+    /// [env: VCALL_URL]
+    #[arg(
+        long,
+        env = "VCALL_URL",
+        hide_env = true,
+        default_value = "ws://127.0.0.1:7880"
+    )]
+    pub(crate) url: ServerUrl,
+    #[command(flatten)]
+    pub(crate) keys: KeyArgs,
+    /// Janus's API token, when it asks for one [env: VCALL_TOKEN]
+    #[arg(
+        long,
+        env = "VCALL_TOKEN",
+        hide_env = true,
+        hide_env_values = true,
+        default_value = "",
+        hide_default_value = true
+    )]
+    pub(crate) token: String,
+    #[command(flatten)]
+    pub(crate) impair: ImpairArgs,
+    /// Rooms (sessions), each with its own publishers and subscribers.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub(crate) rooms: u32,
+    /// Publishers per room.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub(crate) publishers: u32,
+    /// Subscribers per room; each receives every publisher of its room.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub(crate) subscribers: u32,
+    /// How many participants join per second (publishers first, then subscribers), e.g. 20/s.
+    #[arg(long, value_name = "N/s", default_value = "10/s", value_parser = parse_rate)]
+    pub(crate) join_rate: f64,
+    /// How long the run lasts after the last participant started joining (e.g. 60s).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub(crate) duration: Duration,
+    /// Video picture size and rate: one encoder for every publisher, each publisher's frames
+    /// marked as its own.
+    #[arg(long, default_value_t = 320)]
+    pub(crate) width: u32,
+    #[arg(long, default_value_t = 240)]
+    pub(crate) height: u32,
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=60))]
+    pub(crate) fps: u32,
+    /// Video bitrate (e.g. 300k).
+    #[arg(long, default_value = "300k", value_parser = parse_bitrate)]
+    pub(crate) video_bitrate: u32,
+    /// Audio every publisher sends: the test tone, or none.
+    #[arg(long, default_value = "tone", value_parser = ["tone", "none"])]
+    pub(crate) audio: String,
+    /// Conditions over the whole run, checked at the end (exit 11 when one fails), e.g.
+    /// 'joined==100%, streams.frames.lost==0, latency.p95<200ms, freeze.max.p99<500ms,
+    /// first-frame.p95<1s, identity'. Metrics: joined, streams, streams.frames,
+    /// streams.frames.lost, loss, latency.p50/p95/p99/max (every frame of every stream),
+    /// freeze.max.p50/p95/p99/max and first-frame.p50/p95/p99/max (across streams),
+    /// identity (no stream carried another publisher's frames).
+    #[arg(long, value_name = "CONDITIONS", value_parser = parse_load_expect)]
+    pub(crate) expect: Option<LoadExpect>,
+    /// Figures this often on stderr (`loadStats` lines with --json); 0: only the summary.
+    #[arg(long, value_name = "INTERVAL", default_value = "5s", value_parser = parse_duration_or_zero)]
+    pub(crate) stats_interval: Duration,
+    /// Results as JSON lines on stdout: per interval, the summary, and each stream with
+    /// --per-stream.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Each stream's figures in the summary (a `loadStream` line each with --json).
+    #[arg(long)]
+    pub(crate) per_stream: bool,
+    /// Stop waiting for a join, a publish or a subscription after this long.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub(crate) timeout: Duration,
+}
+
+/// `--expect`'s conditions for a load test.
+#[derive(Debug, Clone)]
+pub(crate) struct LoadExpect(pub Vec<crate::conditions::Condition>);
+
+fn parse_load_expect(s: &str) -> Result<LoadExpect, String> {
+    // `identity` alone: no stream carried another publisher's frames.
+    let text = s
+        .split(',')
+        .map(|p| match p.trim() {
+            "identity" => "identity.violations==0",
+            other => other,
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    crate::conditions::parse(&text, crate::conditions::LOAD_METRICS).map(LoadExpect)
+}
+
+/// `20/s` or `20`: joins per second.
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let n = s.strip_suffix("/s").unwrap_or(s).trim();
+    match n.parse::<f64>() {
+        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
+        _ => Err(format!("{s:?}: expected joins per second, e.g. 20/s")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_and_conditions_parse() {
+        assert_eq!(parse_rate("20/s").unwrap(), 20.0);
+        assert_eq!(parse_rate("0.5").unwrap(), 0.5);
+        assert!(parse_rate("0/s").is_err() && parse_rate("fast").is_err());
+        let e = parse_load_expect("joined==100%, identity, freeze.max.p99<500ms").unwrap();
+        assert_eq!(e.0.len(), 3);
+        assert_eq!(e.0[1].to_string(), "identity.violations==0");
+        assert!(parse_load_expect("frames>=3").is_err());
+    }
+}

@@ -1,0 +1,468 @@
+//! `vcall load-test`: rooms of publishers and subscribers in one process, on one runtime
+//! (every connection on a sans-IO engine and a socket of its own), joined at a given rate; every
+//! subscribed stream checked frame by frame without decoding ([`check`]), and the run judged
+//! by `--expect` over all of them.
+//!
+//! Encoding is shared: one encoder makes the pictures every publisher sends ([`media`]), and
+//! each publisher puts its own mark (its id, the frame's number and capture time) in front of
+//! each frame, so the generator measures the server, not openh264.
+
+mod check;
+mod media;
+mod report;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{broadcast, mpsc};
+
+use crate::auth::{KeyPair, Role, TokenClaims, unix_now};
+use crate::cli::LoadTestArgs;
+use crate::client::publish::{Ssrcs, TrackPair, add_tracks, media_connected, new_msid};
+use crate::client::subscribe::{Incoming, SharedPeer};
+use crate::client::{Conn, Purpose, join, peer_config};
+use crate::exit::{CmdResult, Exit, Failure};
+use crate::peer::{Network, Peer};
+use crate::session::{SessionEvent, Stream};
+use crate::signaling::native::Via;
+use crate::signaling::server_url::ServerUrl;
+use crate::vocab::bitstream::LoadMark;
+use crate::vocab::{Codec, Kind};
+
+use check::{Sequence, VideoCheck};
+use media::{Encoded, SharedMedia};
+use report::{Report, StreamReport};
+
+/// One participant to join: which room, and which publisher or subscriber of it.
+#[derive(Debug, Clone, Copy)]
+struct Seat {
+    room: u32,
+    role: SeatRole,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SeatRole {
+    Publisher(u32),
+    Subscriber(u32),
+}
+
+/// The stream name of room `room`'s publisher `i`, and the id its marks carry.
+fn publisher_name(run: &str, room: u32, i: u32) -> String {
+    format!("{run}-r{room}-p{i}")
+}
+
+fn publisher_id(room: u32, i: u32, per_room: u32) -> u32 {
+    room * per_room + i + 1
+}
+
+/// Which publisher a stream's name says it is (`None`: not one of this run's).
+fn parse_publisher(run: &str, name: &str) -> Option<(u32, u32)> {
+    let rest = name.strip_prefix(run)?.strip_prefix("-r")?;
+    let (room, i) = rest.split_once("-p")?;
+    Some((room.parse().ok()?, i.parse().ok()?))
+}
+
+/// What a run shares between its participants.
+struct Run {
+    id: String,
+    target: Target,
+    args: Settings,
+    network: Network,
+    media: SharedMedia,
+    epoch: Instant,
+    report: Arc<Report>,
+}
+
+/// The server kind, and how a participant of a room gets in.
+enum Target {
+    /// `vcall serve`: a session per room made from the key pair, a token per participant.
+    Native(ServerUrl, KeyPair),
+    /// Janus's VideoRoom: a room per room, created when missing.
+    Janus(ServerUrl, String, u64),
+}
+
+/// The flags a run keeps.
+struct Settings {
+    rooms: u32,
+    publishers: u32,
+    subscribers: u32,
+    audio: bool,
+    timeout: Duration,
+}
+
+impl Run {
+    /// How participant `seat` connects.
+    fn conn(&self, seat: Seat) -> Conn {
+        match &self.target {
+            Target::Native(url, keys) => {
+                let session = keys.room_session(&format!("{}-r{}", self.id, seat.room));
+                let now = unix_now();
+                let role = match seat.role {
+                    SeatRole::Publisher(_) => Role::Publisher,
+                    SeatRole::Subscriber(_) => Role::Subscriber,
+                };
+                let token = keys.create_token(&TokenClaims {
+                    iss: keys.key.clone(),
+                    sid: session.clone(),
+                    role,
+                    data: String::new(),
+                    iat: now,
+                    exp: now + 86_400,
+                });
+                let mut conn = Conn::new(url.clone(), &session, token);
+                conn.timeout = Some(self.args.timeout);
+                conn
+            }
+            Target::Janus(url, token, base) => {
+                let room = (base + u64::from(seat.room)).to_string();
+                let mut conn = Conn::new(url.clone(), &room, token.clone());
+                conn.create_room = true;
+                conn.timeout = Some(self.args.timeout);
+                conn.display = Some(match seat.role {
+                    SeatRole::Publisher(i) => publisher_name(&self.id, seat.room, i),
+                    SeatRole::Subscriber(i) => format!("{}-r{}-s{i}", self.id, seat.room),
+                });
+                conn
+            }
+        }
+    }
+
+    /// Each connection has a socket of its own on an engine of its own: a client's
+    /// connections all reach the same server address, which one shared socket could not
+    /// tell apart.
+    fn peer_config(&self, conn: &Conn) -> crate::peer::PeerConfig {
+        peer_config(conn, self.network.clone())
+    }
+}
+
+/// `vcall load-test`.
+pub async fn load_test(
+    args: LoadTestArgs,
+    quiet: bool,
+    stop: impl std::future::Future<Output = ()>,
+) -> CmdResult {
+    let run_id = format!("lt{:06x}", rand::random::<u32>() & 0xff_ffff);
+    let target = match &args.url {
+        ServerUrl::Native(_) => {
+            let (Some(key), Some(secret)) = (&args.keys.api_key, &args.keys.api_secret) else {
+                return Err(Failure::new(
+                    Exit::Usage,
+                    "a load test of vcall serve makes its sessions and tokens: give --api-key and --api-secret (or VCALL_API_KEY and VCALL_API_SECRET)",
+                ));
+            };
+            Target::Native(
+                args.url.clone(),
+                KeyPair {
+                    key: key.clone(),
+                    secret: secret.clone(),
+                },
+            )
+        }
+        ServerUrl::Janus(_) => Target::Janus(
+            args.url.clone(),
+            args.token.clone(),
+            // Rooms of their own, so that runs never meet.
+            u64::from(rand::random::<u32>() % 1_000_000) * 1000 + 10_000_000,
+        ),
+        other => {
+            return Err(Failure::new(
+                Exit::Usage,
+                format!(
+                    "{other}: load-test speaks vcall serve (ws://) and Janus (janus+ws://, janus+http://); WHIP/WHEP and LiveKit are not supported yet"
+                ),
+            ));
+        }
+    };
+    let network = Network::new(args.impair.impair.as_ref());
+    let epoch = Instant::now();
+    let media = SharedMedia::start(
+        args.width,
+        args.height,
+        args.fps,
+        args.video_bitrate,
+        args.audio == "tone",
+        epoch,
+    )?;
+    let seats = seats(args.rooms, args.publishers, args.subscribers);
+    let report = Arc::new(Report::new(
+        seats.len() as u64,
+        u64::from(args.rooms) * u64::from(args.publishers) * u64::from(args.subscribers),
+    ));
+    let run = Arc::new(Run {
+        id: run_id,
+        target,
+        args: Settings {
+            rooms: args.rooms,
+            publishers: args.publishers,
+            subscribers: args.subscribers,
+            audio: args.audio == "tone",
+            timeout: args.timeout,
+        },
+        network,
+        media,
+        epoch,
+        report: Arc::clone(&report),
+    });
+    if !quiet {
+        eprintln!(
+            "vcall: load test {}: {} rooms × ({} publishers + {} subscribers) at {}/s, then {:?}",
+            run.id,
+            run.args.rooms,
+            run.args.publishers,
+            run.args.subscribers,
+            args.join_rate,
+            args.duration
+        );
+    }
+    let watch = report::Watch::start(Arc::clone(&report));
+    let joins = tokio::spawn(join_all(Arc::clone(&run), seats, args.join_rate));
+    let stats = tokio::spawn(report::intervals(
+        Arc::clone(&report),
+        args.stats_interval,
+        args.json,
+        quiet,
+    ));
+    tokio::pin!(stop);
+    let interrupted = tokio::select! {
+        _ = async {
+            let _ = (&mut *Box::pin(joins)).await;
+            tokio::time::sleep(args.duration).await;
+        } => false,
+        () = &mut stop => true,
+    };
+    stats.abort();
+    let generator = watch.finish();
+    run.media.stop();
+    let summary = report.summary(Instant::now(), generator);
+    summary.print(args.json, args.per_stream, quiet);
+    let verdict = summary.verdict(args.expect.as_ref().map(|e| e.0.as_slice()));
+    if interrupted {
+        return Ok(Exit::Interrupted);
+    }
+    verdict
+}
+
+/// Every participant: each room's publishers first, then its subscribers, room by room.
+fn seats(rooms: u32, publishers: u32, subscribers: u32) -> Vec<Seat> {
+    let mut out = Vec::new();
+    for room in 0..rooms {
+        out.extend((0..publishers).map(|i| Seat {
+            room,
+            role: SeatRole::Publisher(i),
+        }));
+    }
+    for room in 0..rooms {
+        out.extend((0..subscribers).map(|i| Seat {
+            room,
+            role: SeatRole::Subscriber(i),
+        }));
+    }
+    out
+}
+
+/// Starts every participant at `rate` a second; returns once all have been started.
+async fn join_all(run: Arc<Run>, seats: Vec<Seat>, rate: f64) {
+    let start = tokio::time::Instant::now();
+    for (n, seat) in seats.into_iter().enumerate() {
+        tokio::time::sleep_until(start + Duration::from_secs_f64(n as f64 / rate)).await;
+        let run = Arc::clone(&run);
+        tokio::spawn(async move {
+            let result = match seat.role {
+                SeatRole::Publisher(i) => publisher(&run, seat, i).await,
+                SeatRole::Subscriber(_) => subscriber(&run, seat).await,
+            };
+            if let Err(e) = result {
+                run.report.failed(seat.room, &e.to_string());
+            }
+        });
+    }
+}
+
+/// One publisher: joins, publishes its room's stream `i`, and sends the shared encoder's
+/// frames with its own marks until the run ends.
+async fn publisher(run: &Run, seat: Seat, i: u32) -> Result<(), Failure> {
+    let conn = run.conn(seat);
+    let joined = join(&conn, run.network.clone(), Purpose::Publish).await?;
+    let (peer, _incoming) = Peer::new(&run.peer_config(&conn)).await?;
+    let video = Some(Codec::H264);
+    let msid = new_msid();
+    let (v, a): TrackPair = add_tracks(
+        &peer,
+        (video, run.args.audio),
+        &msid,
+        false,
+        Ssrcs::random(),
+    )
+    .await?;
+    let name = publisher_name(&run.id, seat.room, i);
+    joined
+        .client
+        .publish(&peer, &name, (run.args.audio, true), &msid, None)
+        .await
+        .map_err(Failure::from)?;
+    media_connected(&peer).await?;
+    run.report.joined();
+    let id = publisher_id(seat.room, i, run.args.publishers);
+    let (Some(v), a) = (v, a) else {
+        return Err(Failure::new(Exit::Failure, "no video track was made"));
+    };
+    // Keyframe requests reach the shared encoder (which merges them).
+    let keyframes = run.media.keyframes();
+    let vk = Arc::clone(&v);
+    tokio::spawn(async move {
+        while vk.keyframe_request().await.is_some() {
+            keyframes.request();
+        }
+    });
+    let mut frames = run.media.subscribe();
+    let offset: u32 = rand::random();
+    loop {
+        match frames.recv().await {
+            Ok(Encoded::Video { frame, au, .. }) => {
+                let mark = LoadMark {
+                    publisher: id,
+                    frame: frame.number,
+                    captured_us: frame.captured_us,
+                };
+                let ts = offset.wrapping_add(frame.rtp_ts);
+                if v.send_frame(mark.prefix(&au).into(), ts).await.is_err() {
+                    break;
+                }
+            }
+            Ok(Encoded::Audio { packet, rtp_ts }) => {
+                if let Some(a) = &a {
+                    let _ = a.send_frame(packet, offset.wrapping_add(rtp_ts)).await;
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(n)) => run.report.generator_dropped(n),
+            Err(broadcast::error::RecvError::Closed) => break,
+        }
+    }
+    // Leaves with the run: the process ends; the server sees the connections close.
+    drop(joined);
+    Ok(())
+}
+
+/// One subscriber: joins, subscribes to each of its room's publishers as it appears, and
+/// checks every packet of every stream it gets.
+async fn subscriber(run: &Run, seat: Seat) -> Result<(), Failure> {
+    let conn = run.conn(seat);
+    let mut joined = join(&conn, run.network.clone(), Purpose::Subscribe).await?;
+    let shared = SharedPeer::new(&run.peer_config(&conn)).await?;
+    run.report.joined();
+    let mut wanted: Vec<Stream> = joined.streams().to_vec();
+    let mut taken = std::collections::HashSet::new();
+    let mut pending = 0usize;
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<()>();
+    loop {
+        for stream in std::mem::take(&mut wanted) {
+            let Some((room, i)) = parse_publisher(&run.id, &stream.name) else {
+                continue;
+            };
+            if room != seat.room || !taken.insert(stream.id.clone()) {
+                continue;
+            }
+            let expected = publisher_id(room, i, run.args.publishers);
+            let (feed, incoming) = mpsc::unbounded_channel();
+            let asked = Instant::now();
+            shared
+                .subscribe(
+                    &joined.client,
+                    &stream.id,
+                    (run.args.audio, true),
+                    &feed,
+                    Via::Server(None),
+                )
+                .await?;
+            pending += 1;
+            let slot = run.report.stream(StreamReport::new(seat, &stream.name));
+            let done = done_tx.clone();
+            let epoch = run.epoch;
+            tokio::spawn(async move {
+                check_stream(incoming, feed, slot, expected, epoch, asked).await;
+                let _ = done.send(());
+            });
+        }
+        tokio::select! {
+            ev = joined.events.recv() => match ev {
+                Some(SessionEvent::StreamCreated { stream }) => wanted.push(stream),
+                Some(SessionEvent::SessionDisconnected { .. }) | None => break,
+                Some(_) => {}
+            },
+            Some(()) = done_rx.recv(), if pending > 0 => pending -= 1,
+        }
+    }
+    drop(shared);
+    Ok(())
+}
+
+/// Checks every track of one subscribed stream as it arrives.
+async fn check_stream(
+    mut incoming: mpsc::UnboundedReceiver<Incoming>,
+    feed: mpsc::UnboundedSender<Incoming>,
+    slot: Arc<Mutex<StreamReport>>,
+    expected: u32,
+    epoch: Instant,
+    asked: Instant,
+) {
+    // The sender is kept only by the subscription's routes from here on.
+    drop(feed);
+    let mut tasks = Vec::new();
+    while let Some(mut track) = incoming.recv().await {
+        let slot = Arc::clone(&slot);
+        tasks.push(tokio::spawn(async move {
+            match track.codec.kind() {
+                Kind::Video => {
+                    slot.lock().expect("stream lock").video =
+                        Some(VideoCheck::new(expected, epoch, asked));
+                    while let Some(p) = track.recv().await {
+                        let now = Instant::now();
+                        let mut s = slot.lock().expect("stream lock");
+                        if let Some(c) = s.video.as_mut() {
+                            c.packet(p.seq(), p.timestamp(), p.marker(), p.payload(), now);
+                        }
+                    }
+                }
+                Kind::Audio => {
+                    while let Some(p) = track.recv().await {
+                        let mut s = slot.lock().expect("stream lock");
+                        s.audio.get_or_insert_with(Sequence::default).push(p.seq());
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_names_say_whose_they_are() {
+        let name = publisher_name("lt00ab12", 3, 7);
+        assert_eq!(parse_publisher("lt00ab12", &name), Some((3, 7)));
+        assert_eq!(parse_publisher("lt00ab13", &name), None);
+        assert_eq!(parse_publisher("lt00ab12", "lt00ab12-r3-s1"), None);
+        assert_ne!(publisher_id(0, 1, 2), publisher_id(1, 0, 2));
+    }
+
+    #[test]
+    fn publishers_join_before_subscribers() {
+        let s = seats(2, 1, 2);
+        assert_eq!(s.len(), 6);
+        assert!(
+            s[..2]
+                .iter()
+                .all(|s| matches!(s.role, SeatRole::Publisher(_)))
+        );
+        assert!(
+            s[2..]
+                .iter()
+                .all(|s| matches!(s.role, SeatRole::Subscriber(_)))
+        );
+    }
+}

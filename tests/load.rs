@@ -1,0 +1,116 @@
+//! `vcall load-test` against `vcall serve` on loopback: every frame of every subscribed
+//! stream accounted for, and a broken path caught and named.
+
+use crate::common::*;
+
+fn load_test(server: &Server, args: &[&str]) -> (i32, String, String) {
+    let mut c = vcall();
+    c.args([
+        "load-test",
+        "--url",
+        &server.url,
+        "--api-key",
+        &server.keys.key,
+        "--api-secret",
+        &server.keys.secret,
+        "--join-rate",
+        "50/s",
+        "--stats-interval",
+        "1s",
+        "--json",
+        "--per-stream",
+    ])
+    .args(args);
+    run(c)
+}
+
+fn lines(out: &str) -> Vec<serde_json::Value> {
+    out.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+#[test]
+fn two_rooms_pass_with_every_frame_of_every_stream_accounted_for() {
+    let server = Server::start();
+    let (code, out, err) = load_test(
+        &server,
+        &[
+            "--rooms",
+            "2",
+            "--publishers",
+            "2",
+            "--subscribers",
+            "2",
+            "--duration",
+            "3s",
+            "--expect",
+            "joined==100%, streams==100%, streams.frames.lost==0, identity",
+        ],
+    );
+    assert_eq!(code, 0, "{err}\n{out}");
+    let raw: Vec<String> = out.lines().map(str::to_owned).collect();
+    let events = crate::json::validate(&raw);
+    assert!(
+        events.contains("loadStream") && events.contains("loadSummary"),
+        "{events:?}"
+    );
+    let all = lines(&out);
+    let summary = all.iter().find(|l| l["event"] == "loadSummary").unwrap();
+    assert_eq!(summary["joined"], 8, "{summary}");
+    assert_eq!(summary["streams"], 8, "{summary}");
+    assert_eq!(summary["identityViolations"], 0);
+    let streams: Vec<_> = all.iter().filter(|l| l["event"] == "loadStream").collect();
+    assert_eq!(streams.len(), 8);
+    for s in streams {
+        // Three seconds at 30 fps, every one of them whole and in order.
+        assert!(s["frames"].as_u64().unwrap() >= 60, "{s}");
+        assert_eq!(s["framesLost"], 0, "{s}");
+        assert_eq!(s["outOfOrder"], 0, "{s}");
+        assert!(s["audioPackets"].as_u64().unwrap() > 0, "{s}");
+    }
+}
+
+#[test]
+fn a_path_that_breaks_fails_the_run_naming_the_stream() {
+    let server = Server::start();
+    // Two seconds of nothing, after the joins (or during them, which fails the run too).
+    let (code, out, err) = load_test(
+        &server,
+        &[
+            "--publishers",
+            "1",
+            "--subscribers",
+            "1",
+            "--duration",
+            "8s",
+            "--impair",
+            "outage=2s@4s",
+            "--expect",
+            "streams==100%, freeze.max.max<1000ms",
+        ],
+    );
+    assert_eq!(code, 11, "{err}\n{out}");
+    assert!(err.contains("expectation failed"), "{err}");
+    assert!(err.contains("room 0"), "{err}");
+}
+
+#[test]
+fn a_server_kind_it_does_not_speak_is_a_usage_error() {
+    let mut c = vcall();
+    c.args([
+        "load-test",
+        "--url",
+        "whip+http://127.0.0.1:9/whip",
+        "--duration",
+        "1s",
+    ]);
+    let (code, _, err) = run(c);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("load-test speaks"), "{err}");
+    let mut c = vcall();
+    c.args(["load-test", "--url", "ws://127.0.0.1:9", "--duration", "1s"]);
+    let (code, _, err) = run(c);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--api-key"), "{err}");
+}
