@@ -40,6 +40,7 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('subscribe', 'subscribe', [CompletionResultType]::ParameterValue, 'Subscribe to streams and record them to files or pipe them to stdout')
             [CompletionResult]::new('moderate', 'moderate', [CompletionResultType]::ParameterValue, 'Moderator actions: force a stream to unpublish or a connection to leave')
             [CompletionResult]::new('echo-test', 'echo-test', [CompletionResultType]::ParameterValue, 'Check a server end to end: send the test pattern and tone, get them back, report the round trip (Janus''s EchoTest plugin, or publish-and-subscribe-to-self on a vcall server)')
+            [CompletionResult]::new('load-test', 'load-test', [CompletionResultType]::ParameterValue, 'Load a server: many rooms of publishers and subscribers in one process, every frame of every subscribed stream checked (identity, order, loss, latency, freezes)')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'The configuration: settings from flags, environment and the profile in the file')
             [CompletionResult]::new('devices', 'devices', [CompletionResultType]::ParameterValue, 'List cameras and microphones')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Start a server, publish, subscribe and record a few seconds, all in one process')
@@ -443,6 +444,39 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'vcall;load-test' {
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall serve: sessions and tokens are made from the API key pair) or janus+ws(s)://… (a VideoRoom room per room, created when missing) [env: VCALL_URL]')
+            [CompletionResult]::new('--api-key', '--api-key', [CompletionResultType]::ParameterName, 'API key [env: VCALL_API_KEY]')
+            [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'API secret [env: VCALL_API_SECRET]')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Janus''s API token, when it asks for one [env: VCALL_TOKEN]')
+            [CompletionResult]::new('--impair', '--impair', [CompletionResultType]::ParameterName, 'Impair this process''s media, both directions, in userspace: comma-separated loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start, repeatable), rate=500kbit, queue=300ms (the rate''s queue), seed=N [env: VCALL_IMPAIR]')
+            [CompletionResult]::new('--rooms', '--rooms', [CompletionResultType]::ParameterName, 'Rooms (sessions), each with its own publishers and subscribers')
+            [CompletionResult]::new('--publishers', '--publishers', [CompletionResultType]::ParameterName, 'Publishers per room')
+            [CompletionResult]::new('--subscribers', '--subscribers', [CompletionResultType]::ParameterName, 'Subscribers per room; each receives every publisher of its room')
+            [CompletionResult]::new('--join-rate', '--join-rate', [CompletionResultType]::ParameterName, 'How many participants join per second (publishers first, then subscribers), e.g. 20/s')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'How long the run lasts after the last participant started joining (e.g. 60s)')
+            [CompletionResult]::new('--width', '--width', [CompletionResultType]::ParameterName, 'Video picture size and rate: one encoder for every publisher, each publisher''s frames marked as its own')
+            [CompletionResult]::new('--height', '--height', [CompletionResultType]::ParameterName, 'height')
+            [CompletionResult]::new('--fps', '--fps', [CompletionResultType]::ParameterName, 'fps')
+            [CompletionResult]::new('--video-bitrate', '--video-bitrate', [CompletionResultType]::ParameterName, 'Video bitrate (e.g. 300k)')
+            [CompletionResult]::new('--audio', '--audio', [CompletionResultType]::ParameterName, 'Audio every publisher sends: the test tone, or none')
+            [CompletionResult]::new('--expect', '--expect', [CompletionResultType]::ParameterName, 'Conditions over the whole run, checked at the end (exit 11 when one fails), e.g. ''joined==100%, streams.frames.lost==0, latency.p95<200ms, freeze.max.p99<500ms, first-frame.p95<1s, identity''. Metrics: joined, streams, streams.frames, streams.frames.lost, loss, latency.p50/p95/p99/max (every frame of every stream), freeze.max.p50/p95/p99/max and first-frame.p50/p95/p99/max (across streams), identity (no stream carried another publisher''s frames)')
+            [CompletionResult]::new('--stats-interval', '--stats-interval', [CompletionResultType]::ParameterName, 'Figures this often on stderr (`loadStats` lines with --json); 0: only the summary')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Stop waiting for a join, a publish or a subscription after this long')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Results as JSON lines on stdout: per interval, the summary, and each stream with --per-stream')
+            [CompletionResult]::new('--per-stream', '--per-stream', [CompletionResultType]::ParameterName, 'Each stream''s figures in the summary (a `loadStream` line each with --json)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'vcall;config' {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
@@ -540,6 +574,7 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('subscribe', 'subscribe', [CompletionResultType]::ParameterValue, 'Subscribe to streams and record them to files or pipe them to stdout')
             [CompletionResult]::new('moderate', 'moderate', [CompletionResultType]::ParameterValue, 'Moderator actions: force a stream to unpublish or a connection to leave')
             [CompletionResult]::new('echo-test', 'echo-test', [CompletionResultType]::ParameterValue, 'Check a server end to end: send the test pattern and tone, get them back, report the round trip (Janus''s EchoTest plugin, or publish-and-subscribe-to-self on a vcall server)')
+            [CompletionResult]::new('load-test', 'load-test', [CompletionResultType]::ParameterValue, 'Load a server: many rooms of publishers and subscribers in one process, every frame of every subscribed stream checked (identity, order, loss, latency, freezes)')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'The configuration: settings from flags, environment and the profile in the file')
             [CompletionResult]::new('devices', 'devices', [CompletionResultType]::ParameterValue, 'List cameras and microphones')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Start a server, publish, subscribe and record a few seconds, all in one process')
@@ -587,6 +622,9 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;help;echo-test' {
+            break
+        }
+        'vcall;help;load-test' {
             break
         }
         'vcall;help;config' {

@@ -37,6 +37,9 @@ _vcall() {
             vcall,list-streams)
                 cmd="vcall__subcmd__list__subcmd__streams"
                 ;;
+            vcall,load-test)
+                cmd="vcall__subcmd__load__subcmd__test"
+                ;;
             vcall,moderate)
                 cmd="vcall__subcmd__moderate"
                 ;;
@@ -87,6 +90,9 @@ _vcall() {
                 ;;
             vcall__subcmd__help,list-streams)
                 cmd="vcall__subcmd__help__subcmd__list__subcmd__streams"
+                ;;
+            vcall__subcmd__help,load-test)
+                cmd="vcall__subcmd__help__subcmd__load__subcmd__test"
                 ;;
             vcall__subcmd__help,moderate)
                 cmd="vcall__subcmd__help__subcmd__moderate"
@@ -170,7 +176,7 @@ _vcall() {
 
     case "${cmd}" in
         vcall)
-            opts="-v -q -h -V --verbose --quiet --profile --config --help --version serve session token connect list-streams publish subscribe moderate echo-test config devices demo help"
+            opts="-v -q -h -V --verbose --quiet --profile --config --help --version serve session token connect list-streams publish subscribe moderate echo-test load-test config devices demo help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -574,7 +580,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__help)
-            opts="serve session token connect list-streams publish subscribe moderate echo-test config devices demo help"
+            opts="serve session token connect list-streams publish subscribe moderate echo-test load-test config devices demo help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -686,6 +692,20 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__help__subcmd__list__subcmd__streams)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vcall__subcmd__help__subcmd__load__subcmd__test)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -899,6 +919,100 @@ _vcall() {
                     return 0
                     ;;
                 --keepalive-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vcall__subcmd__load__subcmd__test)
+            opts="-v -q -h -V --url --api-key --api-secret --token --impair --rooms --publishers --subscribers --join-rate --duration --width --height --fps --video-bitrate --audio --expect --stats-interval --json --per-stream --timeout --verbose --quiet --profile --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --impair)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rooms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --publishers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --subscribers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --join-rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --width)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --height)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --video-bitrate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audio)
+                    COMPREPLY=($(compgen -W "tone none" -- "${cur}"))
+                    return 0
+                    ;;
+                --expect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stats-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -37,6 +37,7 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand subscribe 'Subscribe to streams and record them to files or pipe them to stdout'
             cand moderate 'Moderator actions: force a stream to unpublish or a connection to leave'
             cand echo-test 'Check a server end to end: send the test pattern and tone, get them back, report the round trip (Janus''s EchoTest plugin, or publish-and-subscribe-to-self on a vcall server)'
+            cand load-test 'Load a server: many rooms of publishers and subscribers in one process, every frame of every subscribed stream checked (identity, order, loss, latency, freezes)'
             cand config 'The configuration: settings from flags, environment and the profile in the file'
             cand devices 'List cameras and microphones'
             cand demo 'Start a server, publish, subscribe and record a few seconds, all in one process'
@@ -416,6 +417,38 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'vcall;load-test'= {
+            cand --url 'Server URL: ws(s)://HOST:PORT (vcall serve: sessions and tokens are made from the API key pair) or janus+ws(s)://… (a VideoRoom room per room, created when missing) [env: VCALL_URL]'
+            cand --api-key 'API key [env: VCALL_API_KEY]'
+            cand --api-secret 'API secret [env: VCALL_API_SECRET]'
+            cand --token 'Janus''s API token, when it asks for one [env: VCALL_TOKEN]'
+            cand --impair 'Impair this process''s media, both directions, in userspace: comma-separated loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start, repeatable), rate=500kbit, queue=300ms (the rate''s queue), seed=N [env: VCALL_IMPAIR]'
+            cand --rooms 'Rooms (sessions), each with its own publishers and subscribers'
+            cand --publishers 'Publishers per room'
+            cand --subscribers 'Subscribers per room; each receives every publisher of its room'
+            cand --join-rate 'How many participants join per second (publishers first, then subscribers), e.g. 20/s'
+            cand --duration 'How long the run lasts after the last participant started joining (e.g. 60s)'
+            cand --width 'Video picture size and rate: one encoder for every publisher, each publisher''s frames marked as its own'
+            cand --height 'height'
+            cand --fps 'fps'
+            cand --video-bitrate 'Video bitrate (e.g. 300k)'
+            cand --audio 'Audio every publisher sends: the test tone, or none'
+            cand --expect 'Conditions over the whole run, checked at the end (exit 11 when one fails), e.g. ''joined==100%, streams.frames.lost==0, latency.p95<200ms, freeze.max.p99<500ms, first-frame.p95<1s, identity''. Metrics: joined, streams, streams.frames, streams.frames.lost, loss, latency.p50/p95/p99/max (every frame of every stream), freeze.max.p50/p95/p99/max and first-frame.p50/p95/p99/max (across streams), identity (no stream carried another publisher''s frames)'
+            cand --stats-interval 'Figures this often on stderr (`loadStats` lines with --json); 0: only the summary'
+            cand --timeout 'Stop waiting for a join, a publish or a subscription after this long'
+            cand --profile 'The settings profile to use from the configuration file [env: VCALL_PROFILE]'
+            cand --config 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]'
+            cand --json 'Results as JSON lines on stdout: per interval, the summary, and each stream with --per-stream'
+            cand --per-stream 'Each stream''s figures in the summary (a `loadStream` line each with --json)'
+            cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress display'
+            cand --quiet 'Only errors on stderr; no progress display'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'vcall;config'= {
             cand --profile 'The settings profile to use from the configuration file [env: VCALL_PROFILE]'
             cand --config 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]'
@@ -506,6 +539,7 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand subscribe 'Subscribe to streams and record them to files or pipe them to stdout'
             cand moderate 'Moderator actions: force a stream to unpublish or a connection to leave'
             cand echo-test 'Check a server end to end: send the test pattern and tone, get them back, report the round trip (Janus''s EchoTest plugin, or publish-and-subscribe-to-self on a vcall server)'
+            cand load-test 'Load a server: many rooms of publishers and subscribers in one process, every frame of every subscribed stream checked (identity, order, loss, latency, freezes)'
             cand config 'The configuration: settings from flags, environment and the profile in the file'
             cand devices 'List cameras and microphones'
             cand demo 'Start a server, publish, subscribe and record a few seconds, all in one process'
@@ -540,6 +574,8 @@ set edit:completion:arg-completer[vcall] = {|@words|
         &'vcall;help;moderate;force-disconnect'= {
         }
         &'vcall;help;echo-test'= {
+        }
+        &'vcall;help;load-test'= {
         }
         &'vcall;help;config'= {
             cand show 'Print the resolved connection settings and where each comes from (secrets masked)'

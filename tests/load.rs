@@ -114,3 +114,37 @@ fn a_server_kind_it_does_not_speak_is_a_usage_error() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--api-key"), "{err}");
 }
+
+#[test]
+fn the_same_run_holds_against_janus() {
+    let j = crate::common::janus::shared();
+    let mut c = vcall();
+    c.args([
+        "load-test",
+        "--url",
+        &j.ws,
+        "--token",
+        crate::common::janus::TOKEN,
+        "--rooms",
+        "2",
+        "--publishers",
+        "1",
+        "--subscribers",
+        "2",
+        "--join-rate",
+        "50/s",
+        "--duration",
+        "3s",
+        "--json",
+        "--expect",
+        "joined==100%, streams==100%, streams.frames.lost==0, identity",
+    ]);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{err}\n{out}");
+    let summary = lines(&out)
+        .into_iter()
+        .find(|l| l["event"] == "loadSummary")
+        .unwrap();
+    assert_eq!(summary["streams"], 4, "{summary}");
+    assert!(summary["frames"].as_u64().unwrap() >= 4 * 60, "{summary}");
+}
