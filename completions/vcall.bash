@@ -938,7 +938,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__load__subcmd__test)
-            opts="-v -q -h -V --url --api-key --api-secret --token --impair --rooms --publishers --subscribers --join-rate --duration --width --height --fps --video-bitrate --audio --expect --stats-interval --json --per-stream --timeout --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --url --api-key --api-secret --token --impair --rooms --publishers --subscribers --join-rate --duration --width --height --fps --video-bitrate --audio --expect --stats-interval --json --per-stream --generator-cpu-limit --timeout --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1009,6 +1009,10 @@ _vcall() {
                     return 0
                     ;;
                 --stats-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --generator-cpu-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -435,6 +435,7 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --audio 'Audio every publisher sends: the test tone, or none'
             cand --expect 'Conditions over the whole run, checked at the end (exit 11 when one fails), e.g. ''joined==100%, streams.frames.lost==0, latency.p95<200ms, freeze.max.p99<500ms, first-frame.p95<1s, identity''. Metrics: joined, streams, streams.frames, streams.frames.lost, loss, latency.p50/p95/p99/max (every frame of every stream), freeze.max.p50/p95/p99/max and first-frame.p50/p95/p99/max (across streams), identity (no stream carried another publisher''s frames)'
             cand --stats-interval 'Figures this often on stderr (`loadStats` lines with --json); 0: only the summary'
+            cand --generator-cpu-limit 'The share of this machine''s cores the generator may use before it, not the server, is taken to be the limit of the run (exit 12), e.g. 50%'
             cand --timeout 'Stop waiting for a join, a publish or a subscription after this long'
             cand --profile 'The settings profile to use from the configuration file [env: VCALL_PROFILE]'
             cand --config 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]'

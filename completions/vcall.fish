@@ -351,6 +351,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l audio -d 'Audi
 none\t''"
 complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l expect -d 'Conditions over the whole run, checked at the end (exit 11 when one fails), e.g. \'joined==100%, streams.frames.lost==0, latency.p95<200ms, freeze.max.p99<500ms, first-frame.p95<1s, identity\'. Metrics: joined, streams, streams.frames, streams.frames.lost, loss, latency.p50/p95/p99/max (every frame of every stream), freeze.max.p50/p95/p99/max and first-frame.p50/p95/p99/max (across streams), identity (no stream carried another publisher\'s frames)' -r
 complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l stats-interval -d 'Figures this often on stderr (`loadStats` lines with --json); 0: only the summary' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l generator-cpu-limit -d 'The share of this machine\'s cores the generator may use before it, not the server, is taken to be the limit of the run (exit 12), e.g. 50%' -r
 complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l timeout -d 'Stop waiting for a join, a publish or a subscription after this long' -r
 complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F

@@ -96,6 +96,89 @@ fn a_path_that_breaks_fails_the_run_naming_the_stream() {
 }
 
 #[test]
+fn a_server_that_loses_packets_of_one_room_fails_the_run_naming_that_room() {
+    // Every 50th packet (2 %) of the streams of room 1 is never forwarded: the server's
+    // leg cannot send again what it never had, so those frames never arrive whole.
+    let server = Server::faulty(vcall::server::Fault::Drop("-r1-p".into(), 50));
+    let (code, out, err) = load_test(
+        &server,
+        &[
+            "--rooms",
+            "2",
+            "--publishers",
+            "1",
+            "--subscribers",
+            "1",
+            "--duration",
+            "3s",
+            "--expect",
+            "streams==100%, streams.frames.lost==0",
+        ],
+    );
+    assert_eq!(code, 11, "{err}\n{out}");
+    assert!(err.contains("streams.frames.lost==0"), "{err}");
+    assert!(err.contains("worst: room 1 subscriber 0"), "{err}");
+    let streams: Vec<_> = lines(&out)
+        .into_iter()
+        .filter(|l| l["event"] == "loadStream")
+        .collect();
+    for s in &streams {
+        let lost = s["framesLost"].as_u64().unwrap();
+        match s["room"].as_u64().unwrap() {
+            0 => assert_eq!(lost, 0, "{s}"),
+            _ => assert!(lost > 0, "{s}"),
+        }
+    }
+}
+
+#[test]
+fn a_server_that_mixes_streams_up_is_caught_by_identity() {
+    // Subscriptions to publisher 1's stream get publisher 0's frames.
+    let server = Server::faulty(vcall::server::Fault::Misroute("-r0-p1".into()));
+    let (code, out, err) = load_test(
+        &server,
+        &[
+            "--publishers",
+            "2",
+            "--subscribers",
+            "1",
+            "--duration",
+            "2s",
+            "--expect",
+            "identity",
+        ],
+    );
+    assert_eq!(code, 11, "{err}\n{out}");
+    assert!(err.contains("identity.violations==0"), "{err}");
+    assert!(err.contains("-r0-p1"), "{err}");
+    assert!(err.contains("frames of publisher #1"), "{err}");
+}
+
+#[test]
+fn a_generator_past_its_limit_says_so_instead_of_blaming_the_server() {
+    let server = Server::start();
+    // Encoding alone takes more than a thousandth of the machine.
+    let (code, out, err) = load_test(
+        &server,
+        &[
+            "--duration",
+            "2s",
+            "--generator-cpu-limit",
+            "0.1%",
+            "--expect",
+            "streams==100%",
+        ],
+    );
+    assert_eq!(code, 12, "{err}\n{out}");
+    assert!(err.contains("the load generator was the limit"), "{err}");
+    let summary = lines(&out)
+        .into_iter()
+        .find(|l| l["event"] == "loadSummary")
+        .unwrap();
+    assert!(summary["generator"]["overloaded"].is_string(), "{summary}");
+}
+
+#[test]
 fn a_server_kind_it_does_not_speak_is_a_usage_error() {
     let mut c = vcall();
     c.args([

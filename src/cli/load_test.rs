@@ -81,6 +81,10 @@ pub(crate) struct LoadTestArgs {
     /// Each stream's figures in the summary (a `loadStream` line each with --json).
     #[arg(long)]
     pub(crate) per_stream: bool,
+    /// The share of this machine's cores the generator may use before it, not the server,
+    /// is taken to be the limit of the run (exit 12), e.g. 50%.
+    #[arg(long, value_name = "PERCENT", default_value = "90%", value_parser = parse_percent)]
+    pub(crate) generator_cpu_limit: f64,
     /// Stop waiting for a join, a publish or a subscription after this long.
     #[arg(long, default_value = "20s", value_parser = parse_duration)]
     pub(crate) timeout: Duration,
@@ -103,6 +107,15 @@ fn parse_load_expect(s: &str) -> Result<LoadExpect, String> {
     crate::conditions::parse(&text, crate::conditions::LOAD_METRICS).map(LoadExpect)
 }
 
+/// `50%` or `50`: a share, 0 to 1.
+fn parse_percent(s: &str) -> Result<f64, String> {
+    let n = s.strip_suffix('%').unwrap_or(s).trim();
+    match n.parse::<f64>() {
+        Ok(p) if p > 0.0 && p <= 100.0 => Ok(p / 100.0),
+        _ => Err(format!("{s:?}: expected a share of the cores, e.g. 90%")),
+    }
+}
+
 /// `20/s` or `20`: joins per second.
 fn parse_rate(s: &str) -> Result<f64, String> {
     let n = s.strip_suffix("/s").unwrap_or(s).trim();
@@ -121,6 +134,8 @@ mod tests {
         assert_eq!(parse_rate("20/s").unwrap(), 20.0);
         assert_eq!(parse_rate("0.5").unwrap(), 0.5);
         assert!(parse_rate("0/s").is_err() && parse_rate("fast").is_err());
+        assert_eq!(parse_percent("50%").unwrap(), 0.5);
+        assert!(parse_percent("0%").is_err() && parse_percent("120%").is_err());
         let e = parse_load_expect("joined==100%, identity, freeze.max.p99<500ms").unwrap();
         assert_eq!(e.0.len(), 3);
         assert_eq!(e.0[1].to_string(), "identity.violations==0");

@@ -34,6 +34,9 @@ struct Leg {
     estimates: SendEstimates,
     /// Packets handed to this leg.
     sent: u64,
+    /// A fault's: every `n`th packet is not forwarded.
+    drop_every: Option<u64>,
+    seen: u64,
 }
 
 /// One published track and the legs it feeds.
@@ -78,6 +81,10 @@ impl Hub {
                 packet.strip_extensions();
                 let mut legs = h.legs.lock().expect("legs lock");
                 for leg in legs.iter_mut() {
+                    leg.seen += 1;
+                    if leg.drop_every.is_some_and(|n| leg.seen % n == 0) {
+                        continue;
+                    }
                     if leg.track.try_write(packet.clone()) {
                         leg.sent += 1;
                         leg.counter.fetch_add(1, Ordering::Relaxed);
@@ -104,6 +111,7 @@ impl Hub {
         track: Arc<LocalTrack>,
         counter: Arc<AtomicU64>,
         estimates: SendEstimates,
+        drop_every: Option<u64>,
     ) -> u64 {
         let id = self.next_leg.fetch_add(1, Ordering::Relaxed);
         self.legs.lock().expect("legs lock").push(Leg {
@@ -112,6 +120,8 @@ impl Hub {
             counter,
             estimates,
             sent: 0,
+            drop_every,
+            seen: 0,
         });
         id
     }
@@ -201,6 +211,8 @@ pub(crate) struct Subscription {
     /// The hubs this leg is attached to; `None` once detached, so a leg that connects after
     /// its subscription ended is never attached.
     attached: Mutex<Option<Vec<Attachment>>>,
+    /// A fault's (tests): every `n`th packet is not forwarded.
+    drop_every: Option<u64>,
 }
 
 impl Subscription {
@@ -212,9 +224,10 @@ impl Subscription {
         hubs: Vec<Arc<Hub>>,
         offer: &str,
         counter: Arc<AtomicU64>,
+        drop_every: Option<u64>,
     ) -> Result<(Subscription, String), PeerError> {
         let named = hubs.into_iter().map(|h| (h, stream_id.to_owned(), None));
-        let subscription = Subscription::with_sections(peer, named, counter).await?;
+        let subscription = Subscription::with_sections(peer, named, counter, drop_every).await?;
         let sdp = subscription.peer.accept_offer(offer).await?;
         Ok((subscription, sdp))
     }
@@ -225,9 +238,10 @@ impl Subscription {
         peer: Arc<Peer>,
         hubs: Vec<(Arc<Hub>, String, String)>,
         counter: Arc<AtomicU64>,
+        drop_every: Option<u64>,
     ) -> Result<(Subscription, String), PeerError> {
         let named = hubs.into_iter().map(|(h, s, t)| (h, s, Some(t)));
-        let subscription = Subscription::with_sections(peer, named, counter).await?;
+        let subscription = Subscription::with_sections(peer, named, counter, drop_every).await?;
         let sdp = subscription.peer.create_offer().await?;
         Ok((subscription, sdp))
     }
@@ -236,6 +250,7 @@ impl Subscription {
         peer: Arc<Peer>,
         hubs: impl Iterator<Item = (Arc<Hub>, String, Option<String>)>,
         counter: Arc<AtomicU64>,
+        drop_every: Option<u64>,
     ) -> Result<Subscription, PeerError> {
         let mut legs = Vec::new();
         for (hub, stream, track) in hubs {
@@ -255,6 +270,7 @@ impl Subscription {
             counter,
             legs,
             attached: Mutex::new(Some(Vec::new())),
+            drop_every,
         })
     }
 
@@ -288,6 +304,7 @@ impl Subscription {
                 Arc::clone(track),
                 Arc::clone(&self.counter),
                 self.peer.send_estimates(),
+                self.drop_every,
             );
             attached.push((Arc::clone(hub), id));
             // Keyframe requests from the subscriber reach the publisher.

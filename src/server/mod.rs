@@ -70,6 +70,21 @@ pub struct ServerConfig {
     pub(crate) certificate: Option<crate::peer::DtlsCertificate>,
     /// The most a publisher is asked to send (REMB), whatever its subscribers could take.
     pub(crate) max_subscriber_bitrate: Option<u32>,
+    /// A fault committed on purpose (tests of what catches a faulty server).
+    pub(crate) fault: Option<Fault>,
+}
+
+/// Faults a test asks the server to commit, to show that what checks a server (`vcall
+/// load-test`) catches them. Never set outside tests.
+#[doc(hidden)]
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Subscriptions to a stream whose name contains this get another live stream of the
+    /// session instead (a server that mixes streams up).
+    Misroute(String),
+    /// Subscriptions to a stream whose name contains this never get every `n`th packet (a
+    /// server that loses packets it cannot send again).
+    Drop(String, u64),
 }
 
 impl ServerConfig {
@@ -99,7 +114,15 @@ impl ServerConfig {
             tls: None,
             certificate: None,
             max_subscriber_bitrate: None,
+            fault: None,
         }
+    }
+
+    /// This server commits `fault` (tests only).
+    #[doc(hidden)]
+    pub fn with_fault(mut self, fault: Fault) -> ServerConfig {
+        self.fault = Some(fault);
+        self
     }
 }
 
@@ -170,6 +193,8 @@ struct Leg {
     stream: StreamId,
     hubs: Vec<Arc<Hub>>,
     counter: Arc<AtomicU64>,
+    /// A fault's: every `n`th packet is not forwarded.
+    drop_every: Option<u64>,
 }
 
 /// Who offers a subscription's sections.
@@ -333,9 +358,10 @@ impl Shared {
                 video,
                 exchange,
             } => {
+                let (fed_by, drop_every) = self.fault_for(&t.core, &session, &stream);
                 let hubs: Vec<Arc<Hub>> = t
                     .published
-                    .get(&stream)
+                    .get(&fed_by)
                     .into_iter()
                     .flatten()
                     .filter(|h| match h.codec.kind() {
@@ -354,6 +380,7 @@ impl Shared {
                     stream,
                     hubs,
                     counter,
+                    drop_every,
                 };
                 tokio::spawn(Arc::clone(self).subscribe(sock, leg, by));
             }
@@ -392,6 +419,33 @@ impl Shared {
                     closing.0.push(peer);
                 }
             }
+        }
+    }
+
+    /// What feeds a subscription to `stream`, and which of its packets are not forwarded:
+    /// the stream itself and all of them, unless the server commits a fault.
+    fn fault_for(
+        &self,
+        core: &Core,
+        session: &SessionId,
+        stream: &StreamId,
+    ) -> (StreamId, Option<u64>) {
+        let Some(fault) = &self.config.fault else {
+            return (stream.clone(), None);
+        };
+        let streams = core.view(session).streams;
+        let named = |part: &str| {
+            streams
+                .iter()
+                .any(|s| &s.id == stream && s.name.contains(part))
+        };
+        match fault {
+            Fault::Misroute(part) if named(part) => {
+                let other = streams.iter().find(|s| &s.id != stream);
+                (other.map_or_else(|| stream.clone(), |s| s.id.clone()), None)
+            }
+            Fault::Drop(part, n) if named(part) => (stream.clone(), Some(*n)),
+            _ => (stream.clone(), None),
         }
     }
 
@@ -605,14 +659,22 @@ impl Shared {
             stream,
             hubs,
             counter,
+            drop_every,
         } = leg;
         let made = async {
             match by {
                 SubscribeBy::Answering(sdp) => {
                     let peer = self.media_for(sock).await?;
                     let _exchange = peer.negotiation().await;
-                    Subscription::answer(Arc::clone(&peer), stream.as_str(), hubs, &sdp, counter)
-                        .await
+                    Subscription::answer(
+                        Arc::clone(&peer),
+                        stream.as_str(),
+                        hubs,
+                        &sdp,
+                        counter,
+                        drop_every,
+                    )
+                    .await
                 }
                 SubscribeBy::Offering(names) => {
                     let peer = self.subscriber_media(sock).await?;
@@ -624,7 +686,7 @@ impl Shared {
                             Some((h, n.stream.clone(), n.track.clone()))
                         })
                         .collect();
-                    Subscription::offer(peer, named, counter).await
+                    Subscription::offer(peer, named, counter, drop_every).await
                 }
             }
             .map_err(AnswerError::from)

@@ -33,6 +33,15 @@ impl Server {
 
     /// A server listening (and sending media) on `ip`.
     pub fn start_on(ip: &str) -> Server {
+        Server::start_with(ip, None)
+    }
+
+    /// A server that commits `fault` (what a check of servers must catch).
+    pub fn faulty(fault: server::Fault) -> Server {
+        Server::start_with("127.0.0.1", Some(fault))
+    }
+
+    fn start_with(ip: &str, fault: Option<server::Fault>) -> Server {
         let bind = format!("{ip}:0");
         let keys = KeyPair::generate();
         let (addr_tx, addr_rx) = mpsc::channel();
@@ -44,7 +53,10 @@ impl Server {
                 let listener = tokio::net::TcpListener::bind(bind).await.expect("bind");
                 let addr = listener.local_addr().expect("addr");
                 addr_tx.send(addr).expect("send addr");
-                let config = ServerConfig::new(k, addr.ip());
+                let mut config = ServerConfig::new(k, addr.ip());
+                if let Some(fault) = fault {
+                    config = config.with_fault(fault);
+                }
                 server::run(listener, config, async {
                     let _ = stopped.await;
                 })

@@ -214,7 +214,7 @@ pub async fn load_test(
             args.duration
         );
     }
-    let watch = report::Watch::start(Arc::clone(&report));
+    let watch = report::Watch::start();
     let joins = tokio::spawn(join_all(Arc::clone(&run), seats, args.join_rate));
     let stats = tokio::spawn(report::intervals(
         Arc::clone(&report),
@@ -231,7 +231,7 @@ pub async fn load_test(
         () = &mut stop => true,
     };
     stats.abort();
-    let generator = watch.finish();
+    let generator = watch.finish(args.generator_cpu_limit);
     run.media.stop();
     let summary = report.summary(Instant::now(), generator);
     summary.print(args.json, args.per_stream, quiet);

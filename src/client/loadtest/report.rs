@@ -17,8 +17,6 @@ use crate::exit::{CmdResult, Exit, Failure};
 /// How late the generator's runtime may run its timers (p99) before it, not the server, is
 /// taken to be the limit.
 const LAG_LIMIT_MS: f64 = 200.0;
-/// The share of the machine's cores the generator may use before it is the limit.
-const CPU_LIMIT: f64 = 0.9;
 /// How often the runtime's lateness is sampled.
 const LAG_TICK: Duration = Duration::from_millis(20);
 
@@ -156,15 +154,18 @@ pub(super) struct Generator {
     pub(super) lag_max: f64,
     /// Units publishers missed.
     pub(super) dropped: u64,
+    /// The share of the cores it may use before it is the limit.
+    pub(super) cpu_limit: f64,
 }
 
 impl Generator {
     /// Why the generator, not the server, was the limit, if it was.
     fn overloaded(&self) -> Option<String> {
-        if self.cpu > CPU_LIMIT * self.cores as f64 {
+        if self.cpu > self.cpu_limit * self.cores as f64 {
             return Some(format!(
-                "it used {:.0}% of {} cores",
+                "it used {:.1}% of a core, more than {:.0}% of its {} cores",
                 self.cpu * 100.0,
+                self.cpu_limit * 100.0,
                 self.cores
             ));
         }
@@ -193,7 +194,7 @@ pub(super) struct Watch {
 }
 
 impl Watch {
-    pub(super) fn start(_report: Arc<Report>) -> Watch {
+    pub(super) fn start() -> Watch {
         let lag: Arc<Mutex<Latencies>> = Arc::default();
         let l = Arc::clone(&lag);
         let task = tokio::spawn(async move {
@@ -215,7 +216,7 @@ impl Watch {
         }
     }
 
-    pub(super) fn finish(self) -> Generator {
+    pub(super) fn finish(self, cpu_limit: f64) -> Generator {
         self.task.abort();
         let wall = self.t0.elapsed().as_secs_f64();
         let cpu = match (self.cpu0, process_cpu_seconds()) {
@@ -229,6 +230,7 @@ impl Watch {
             lag_p99: lag.quantile(0.99).unwrap_or(0.0),
             lag_max: lag.quantile(1.0).unwrap_or(0.0),
             dropped: 0,
+            cpu_limit,
         }
     }
 }
