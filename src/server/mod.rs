@@ -437,11 +437,11 @@ impl Shared {
         let named = |part: &str| {
             streams
                 .iter()
-                .any(|s| &s.id == stream && s.name.contains(part))
+                .any(|s| s.id == *stream && s.name.contains(part))
         };
         match fault {
             Fault::Misroute(part) if named(part) => {
-                let other = streams.iter().find(|s| &s.id != stream);
+                let other = streams.iter().find(|s| s.id != *stream);
                 (other.map_or_else(|| stream.clone(), |s| s.id.clone()), None)
             }
             Fault::Drop(part, n) if named(part) => (stream.clone(), Some(*n)),
