@@ -463,6 +463,9 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--expect', '--expect', [CompletionResultType]::ParameterName, 'Conditions over the whole run, checked at the end (exit 11 when one fails), e.g. ''joined==100%, streams.frames.lost==0, latency.p95<200ms, freeze.max.p99<500ms, first-frame.p95<1s, identity''. Metrics: joined, streams, streams.frames, streams.frames.lost, loss, latency.p50/p95/p99/max (every frame of every stream), freeze.max.p50/p95/p99/max and first-frame.p50/p95/p99/max (across streams), identity (no stream carried another publisher''s frames)')
             [CompletionResult]::new('--stats-interval', '--stats-interval', [CompletionResultType]::ParameterName, 'Figures this often on stderr (`loadStats` lines with --json); 0: only the summary')
             [CompletionResult]::new('--generator-cpu-limit', '--generator-cpu-limit', [CompletionResultType]::ParameterName, 'The share of this machine''s cores the generator may use before it, not the server, is taken to be the limit of the run (exit 12), e.g. 50%')
+            [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Run this share of the run: the Ith of N processes (from 0, as a Kubernetes Indexed Job''s JOB_COMPLETION_INDEX), each taking every Nth participant; every shard is given the same flags, and `load-test merge` judges their --json outputs as one run [env: VCALL_SHARD]')
+            [CompletionResult]::new('--start-at', '--start-at', [CompletionResultType]::ParameterName, 'Start joining at this Unix time (seconds), so that shards started apart run together')
+            [CompletionResult]::new('--run-id', '--run-id', [CompletionResultType]::ParameterName, 'The run''s name, which its rooms and streams are named after (default: random; with --shard, made from the flags, so that every shard agrees)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Stop waiting for a join, a publish or a subscription after this long')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
@@ -476,6 +479,34 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('merge', 'merge', [CompletionResultType]::ParameterValue, 'Judge the --json outputs of a run''s shards as one run: counts added, latency histograms merged (quantiles of the whole run, not averages of the shards'')')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'vcall;load-test;merge' {
+            [CompletionResult]::new('--expect', '--expect', [CompletionResultType]::ParameterName, 'Conditions over the whole run, as for a run (exit 11 when one fails)')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'The merged summary as a JSON line on stdout')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'vcall;load-test;help' {
+            [CompletionResult]::new('merge', 'merge', [CompletionResultType]::ParameterValue, 'Judge the --json outputs of a run''s shards as one run: counts added, latency histograms merged (quantiles of the whole run, not averages of the shards'')')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'vcall;load-test;help;merge' {
+            break
+        }
+        'vcall;load-test;help;help' {
             break
         }
         'vcall;config' {
@@ -626,6 +657,10 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;help;load-test' {
+            [CompletionResult]::new('merge', 'merge', [CompletionResultType]::ParameterValue, 'Judge the --json outputs of a run''s shards as one run: counts added, latency histograms merged (quantiles of the whole run, not averages of the shards'')')
+            break
+        }
+        'vcall;help;load-test;merge' {
             break
         }
         'vcall;help;config' {

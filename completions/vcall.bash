@@ -115,6 +115,9 @@ _vcall() {
             vcall__subcmd__help__subcmd__config,show)
                 cmd="vcall__subcmd__help__subcmd__config__subcmd__show"
                 ;;
+            vcall__subcmd__help__subcmd__load__subcmd__test,merge)
+                cmd="vcall__subcmd__help__subcmd__load__subcmd__test__subcmd__merge"
+                ;;
             vcall__subcmd__help__subcmd__moderate,force-disconnect)
                 cmd="vcall__subcmd__help__subcmd__moderate__subcmd__force__subcmd__disconnect"
                 ;;
@@ -126,6 +129,18 @@ _vcall() {
                 ;;
             vcall__subcmd__help__subcmd__token,create)
                 cmd="vcall__subcmd__help__subcmd__token__subcmd__create"
+                ;;
+            vcall__subcmd__load__subcmd__test,help)
+                cmd="vcall__subcmd__load__subcmd__test__subcmd__help"
+                ;;
+            vcall__subcmd__load__subcmd__test,merge)
+                cmd="vcall__subcmd__load__subcmd__test__subcmd__merge"
+                ;;
+            vcall__subcmd__load__subcmd__test__subcmd__help,help)
+                cmd="vcall__subcmd__load__subcmd__test__subcmd__help__subcmd__help"
+                ;;
+            vcall__subcmd__load__subcmd__test__subcmd__help,merge)
+                cmd="vcall__subcmd__load__subcmd__test__subcmd__help__subcmd__merge"
                 ;;
             vcall__subcmd__moderate,force-disconnect)
                 cmd="vcall__subcmd__moderate__subcmd__force__subcmd__disconnect"
@@ -706,8 +721,22 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__help__subcmd__load__subcmd__test)
-            opts=""
+            opts="merge"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vcall__subcmd__help__subcmd__load__subcmd__test__subcmd__merge)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -938,7 +967,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__load__subcmd__test)
-            opts="-v -q -h -V --url --api-key --api-secret --token --impair --rooms --publishers --subscribers --join-rate --duration --width --height --fps --video-bitrate --audio --expect --stats-interval --json --per-stream --generator-cpu-limit --timeout --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --url --api-key --api-secret --token --impair --rooms --publishers --subscribers --join-rate --duration --width --height --fps --video-bitrate --audio --expect --stats-interval --json --per-stream --generator-cpu-limit --shard --start-at --run-id --timeout --verbose --quiet --profile --config --help --version merge help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1016,7 +1045,87 @@ _vcall() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start-at)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --run-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vcall__subcmd__load__subcmd__test__subcmd__help)
+            opts="merge help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vcall__subcmd__load__subcmd__test__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vcall__subcmd__load__subcmd__test__subcmd__help__subcmd__merge)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vcall__subcmd__load__subcmd__test__subcmd__merge)
+            opts="-v -q -h -V --expect --json --verbose --quiet --profile --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --expect)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -436,6 +436,9 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --expect 'Conditions over the whole run, checked at the end (exit 11 when one fails), e.g. ''joined==100%, streams.frames.lost==0, latency.p95<200ms, freeze.max.p99<500ms, first-frame.p95<1s, identity''. Metrics: joined, streams, streams.frames, streams.frames.lost, loss, latency.p50/p95/p99/max (every frame of every stream), freeze.max.p50/p95/p99/max and first-frame.p50/p95/p99/max (across streams), identity (no stream carried another publisher''s frames)'
             cand --stats-interval 'Figures this often on stderr (`loadStats` lines with --json); 0: only the summary'
             cand --generator-cpu-limit 'The share of this machine''s cores the generator may use before it, not the server, is taken to be the limit of the run (exit 12), e.g. 50%'
+            cand --shard 'Run this share of the run: the Ith of N processes (from 0, as a Kubernetes Indexed Job''s JOB_COMPLETION_INDEX), each taking every Nth participant; every shard is given the same flags, and `load-test merge` judges their --json outputs as one run [env: VCALL_SHARD]'
+            cand --start-at 'Start joining at this Unix time (seconds), so that shards started apart run together'
+            cand --run-id 'The run''s name, which its rooms and streams are named after (default: random; with --shard, made from the flags, so that every shard agrees)'
             cand --timeout 'Stop waiting for a join, a publish or a subscription after this long'
             cand --profile 'The settings profile to use from the configuration file [env: VCALL_PROFILE]'
             cand --config 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]'
@@ -449,6 +452,30 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
+            cand merge 'Judge the --json outputs of a run''s shards as one run: counts added, latency histograms merged (quantiles of the whole run, not averages of the shards'')'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'vcall;load-test;merge'= {
+            cand --expect 'Conditions over the whole run, as for a run (exit 11 when one fails)'
+            cand --profile 'The settings profile to use from the configuration file [env: VCALL_PROFILE]'
+            cand --config 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]'
+            cand --json 'The merged summary as a JSON line on stdout'
+            cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress display'
+            cand --quiet 'Only errors on stderr; no progress display'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'vcall;load-test;help'= {
+            cand merge 'Judge the --json outputs of a run''s shards as one run: counts added, latency histograms merged (quantiles of the whole run, not averages of the shards'')'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'vcall;load-test;help;merge'= {
+        }
+        &'vcall;load-test;help;help'= {
         }
         &'vcall;config'= {
             cand --profile 'The settings profile to use from the configuration file [env: VCALL_PROFILE]'
@@ -577,6 +604,9 @@ set edit:completion:arg-completer[vcall] = {|@words|
         &'vcall;help;echo-test'= {
         }
         &'vcall;help;load-test'= {
+            cand merge 'Judge the --json outputs of a run''s shards as one run: counts added, latency histograms merged (quantiles of the whole run, not averages of the shards'')'
+        }
+        &'vcall;help;load-test;merge'= {
         }
         &'vcall;help;config'= {
             cand show 'Print the resolved connection settings and where each comes from (secrets masked)'

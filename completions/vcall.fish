@@ -333,34 +333,49 @@ complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -s v -l verbose -
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -s q -l quiet -d 'Only errors on stderr; no progress display'
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -s V -l version -d 'Print version'
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall serve: sessions and tokens are made from the API key pair) or janus+ws(s)://… (a VideoRoom room per room, created when missing) [env: VCALL_URL]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l api-key -d 'API key [env: VCALL_API_KEY]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l api-secret -d 'API secret [env: VCALL_API_SECRET]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l token -d 'Janus\'s API token, when it asks for one [env: VCALL_TOKEN]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l impair -d 'Impair this process\'s media, both directions, in userspace: comma-separated loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start, repeatable), rate=500kbit, queue=300ms (the rate\'s queue), seed=N [env: VCALL_IMPAIR]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l rooms -d 'Rooms (sessions), each with its own publishers and subscribers' -r
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l publishers -d 'Publishers per room' -r
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l subscribers -d 'Subscribers per room; each receives every publisher of its room' -r
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l join-rate -d 'How many participants join per second (publishers first, then subscribers), e.g. 20/s' -r
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l duration -d 'How long the run lasts after the last participant started joining (e.g. 60s)' -r
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l width -d 'Video picture size and rate: one encoder for every publisher, each publisher\'s frames marked as its own' -r
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l height -r
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l fps -r
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l video-bitrate -d 'Video bitrate (e.g. 300k)' -r
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l audio -d 'Audio every publisher sends: the test tone, or none' -r -f -a "tone\t''
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l url -d 'Server URL: ws(s)://HOST:PORT (vcall serve: sessions and tokens are made from the API key pair) or janus+ws(s)://… (a VideoRoom room per room, created when missing) [env: VCALL_URL]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l api-key -d 'API key [env: VCALL_API_KEY]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l api-secret -d 'API secret [env: VCALL_API_SECRET]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l token -d 'Janus\'s API token, when it asks for one [env: VCALL_TOKEN]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l impair -d 'Impair this process\'s media, both directions, in userspace: comma-separated loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start, repeatable), rate=500kbit, queue=300ms (the rate\'s queue), seed=N [env: VCALL_IMPAIR]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l rooms -d 'Rooms (sessions), each with its own publishers and subscribers' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l publishers -d 'Publishers per room' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l subscribers -d 'Subscribers per room; each receives every publisher of its room' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l join-rate -d 'How many participants join per second (publishers first, then subscribers), e.g. 20/s' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l duration -d 'How long the run lasts after the last participant started joining (e.g. 60s)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l width -d 'Video picture size and rate: one encoder for every publisher, each publisher\'s frames marked as its own' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l height -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l fps -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l video-bitrate -d 'Video bitrate (e.g. 300k)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l audio -d 'Audio every publisher sends: the test tone, or none' -r -f -a "tone\t''
 none\t''"
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l expect -d 'Conditions over the whole run, checked at the end (exit 11 when one fails), e.g. \'joined==100%, streams.frames.lost==0, latency.p95<200ms, freeze.max.p99<500ms, first-frame.p95<1s, identity\'. Metrics: joined, streams, streams.frames, streams.frames.lost, loss, latency.p50/p95/p99/max (every frame of every stream), freeze.max.p50/p95/p99/max and first-frame.p50/p95/p99/max (across streams), identity (no stream carried another publisher\'s frames)' -r
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l stats-interval -d 'Figures this often on stderr (`loadStats` lines with --json); 0: only the summary' -r
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l generator-cpu-limit -d 'The share of this machine\'s cores the generator may use before it, not the server, is taken to be the limit of the run (exit 12), e.g. 50%' -r
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l timeout -d 'Stop waiting for a join, a publish or a subscription after this long' -r
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l json -d 'Results as JSON lines on stdout: per interval, the summary, and each stream with --per-stream'
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -l per-stream -d 'Each stream\'s figures in the summary (a `loadStream` line each with --json)'
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -s q -l quiet -d 'Only errors on stderr; no progress display'
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -s h -l help -d 'Print help'
-complete -c vcall -n "__fish_vcall_using_subcommand load-test" -s V -l version -d 'Print version'
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l expect -d 'Conditions over the whole run, checked at the end (exit 11 when one fails), e.g. \'joined==100%, streams.frames.lost==0, latency.p95<200ms, freeze.max.p99<500ms, first-frame.p95<1s, identity\'. Metrics: joined, streams, streams.frames, streams.frames.lost, loss, latency.p50/p95/p99/max (every frame of every stream), freeze.max.p50/p95/p99/max and first-frame.p50/p95/p99/max (across streams), identity (no stream carried another publisher\'s frames)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l stats-interval -d 'Figures this often on stderr (`loadStats` lines with --json); 0: only the summary' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l generator-cpu-limit -d 'The share of this machine\'s cores the generator may use before it, not the server, is taken to be the limit of the run (exit 12), e.g. 50%' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l shard -d 'Run this share of the run: the Ith of N processes (from 0, as a Kubernetes Indexed Job\'s JOB_COMPLETION_INDEX), each taking every Nth participant; every shard is given the same flags, and `load-test merge` judges their --json outputs as one run [env: VCALL_SHARD]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l start-at -d 'Start joining at this Unix time (seconds), so that shards started apart run together' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l run-id -d 'The run\'s name, which its rooms and streams are named after (default: random; with --shard, made from the flags, so that every shard agrees)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l timeout -d 'Stop waiting for a join, a publish or a subscription after this long' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l json -d 'Results as JSON lines on stdout: per interval, the summary, and each stream with --per-stream'
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l per-stream -d 'Each stream\'s figures in the summary (a `loadStream` line each with --json)'
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -s q -l quiet -d 'Only errors on stderr; no progress display'
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -s V -l version -d 'Print version'
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -f -a "merge" -d 'Judge the --json outputs of a run\'s shards as one run: counts added, latency histograms merged (quantiles of the whole run, not averages of the shards\')'
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and __fish_seen_subcommand_from merge" -l expect -d 'Conditions over the whole run, as for a run (exit 11 when one fails)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and __fish_seen_subcommand_from merge" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and __fish_seen_subcommand_from merge" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and __fish_seen_subcommand_from merge" -l json -d 'The merged summary as a JSON line on stdout'
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and __fish_seen_subcommand_from merge" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and __fish_seen_subcommand_from merge" -s q -l quiet -d 'Only errors on stderr; no progress display'
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and __fish_seen_subcommand_from merge" -s h -l help -d 'Print help'
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and __fish_seen_subcommand_from merge" -s V -l version -d 'Print version'
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and __fish_seen_subcommand_from help" -f -a "merge" -d 'Judge the --json outputs of a run\'s shards as one run: counts added, latency histograms merged (quantiles of the whole run, not averages of the shards\')'
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c vcall -n "__fish_vcall_using_subcommand config; and not __fish_seen_subcommand_from show help" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand config; and not __fish_seen_subcommand_from show help" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand config; and not __fish_seen_subcommand_from show help" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
@@ -429,4 +444,5 @@ complete -c vcall -n "__fish_vcall_using_subcommand help; and __fish_seen_subcom
 complete -c vcall -n "__fish_vcall_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "create" -d 'Print a token for a session'
 complete -c vcall -n "__fish_vcall_using_subcommand help; and __fish_seen_subcommand_from moderate" -f -a "force-unpublish" -d 'Force a stream to stop; its publisher and everyone else see streamDestroyed'
 complete -c vcall -n "__fish_vcall_using_subcommand help; and __fish_seen_subcommand_from moderate" -f -a "force-disconnect" -d 'Force a connection out of the session'
+complete -c vcall -n "__fish_vcall_using_subcommand help; and __fish_seen_subcommand_from load-test" -f -a "merge" -d 'Judge the --json outputs of a run\'s shards as one run: counts added, latency histograms merged (quantiles of the whole run, not averages of the shards\')'
 complete -c vcall -n "__fish_vcall_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "show" -d 'Print the resolved connection settings and where each comes from (secrets masked)'

@@ -175,7 +175,96 @@ fn a_generator_past_its_limit_says_so_instead_of_blaming_the_server() {
         .into_iter()
         .find(|l| l["event"] == "loadSummary")
         .unwrap();
-    assert!(summary["generator"]["overloaded"].is_string(), "{summary}");
+    assert!(summary["overloaded"].is_string(), "{summary}");
+}
+
+#[test]
+fn three_shards_merged_give_the_verdict_of_one_process() {
+    let server = Server::start();
+    let dir = temp_dir();
+    let start = format!("{}", vcall::auth::unix_now() + 3);
+    let flags = |extra: &[&str]| {
+        let mut c = vcall();
+        c.args([
+            "load-test",
+            "--url",
+            &server.url,
+            "--api-key",
+            &server.keys.key,
+            "--api-secret",
+            &server.keys.secret,
+            "--rooms",
+            "2",
+            "--publishers",
+            "1",
+            "--subscribers",
+            "2",
+            "--join-rate",
+            "50/s",
+            "--duration",
+            "3s",
+            "--stats-interval",
+            "0",
+            "--json",
+        ])
+        .args(extra);
+        c
+    };
+    let shards: Vec<Proc> = (0..3)
+        .map(|i| {
+            let shard = format!("{i}/3");
+            Proc::spawn(flags(&["--shard", &shard, "--start-at", &start]))
+        })
+        .collect();
+    let mut files = Vec::new();
+    for (i, mut p) in shards.into_iter().enumerate() {
+        assert_eq!(p.wait(), 0, "{}", p.output());
+        let path = dir.path().join(format!("shard-{i}.jsonl"));
+        let out: String = p
+            .output()
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&path, out).unwrap();
+        files.push(path_str(&path));
+    }
+    let expect = "joined==100%, streams==100%, streams.frames.lost==0, identity";
+    let mut m = vcall();
+    m.args(["load-test", "merge", "--json", "--expect", expect])
+        .args(&files);
+    let (code, out, err) = run(m);
+    assert_eq!(code, 0, "{err}\n{out}");
+    let merged = lines(&out)
+        .into_iter()
+        .find(|l| l["event"] == "loadSummary")
+        .unwrap();
+    // The same run in one process.
+    let (code, out, err) = run(flags(&["--expect", expect]));
+    assert_eq!(code, 0, "{err}\n{out}");
+    let single = lines(&out)
+        .into_iter()
+        .find(|l| l["event"] == "loadSummary")
+        .unwrap();
+    for key in [
+        "participants",
+        "joined",
+        "streamsExpected",
+        "streams",
+        "framesLost",
+        "identityViolations",
+    ] {
+        assert_eq!(merged[key], single[key], "{key}: {merged} vs {single}");
+    }
+    assert_eq!(merged["generators"].as_array().unwrap().len(), 3);
+    // A file that is not a shard's output is named.
+    let junk = dir.path().join("junk.jsonl");
+    std::fs::write(&junk, "{\"event\":\"stats\"}\n").unwrap();
+    let mut m = vcall();
+    m.args(["load-test", "merge"]).arg(&junk);
+    let (code, _, err) = run(m);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("junk.jsonl: no loadSummary line"), "{err}");
 }
 
 #[test]

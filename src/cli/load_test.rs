@@ -9,7 +9,10 @@ use super::common::{ImpairArgs, KeyArgs, parse_bitrate, parse_duration, parse_du
 use crate::signaling::server_url::ServerUrl;
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct LoadTestArgs {
+    #[command(subcommand)]
+    pub(crate) merge: Option<LoadTestCommand>,
     /// Server URL: ws(s)://HOST:PORT (vcall serve: sessions and tokens are made from the API
     /// key pair) or janus+ws(s)://… (a VideoRoom room per room, created when missing)
     /// [env: VCALL_URL]
@@ -85,9 +88,42 @@ pub(crate) struct LoadTestArgs {
     /// is taken to be the limit of the run (exit 12), e.g. 50%.
     #[arg(long, value_name = "PERCENT", default_value = "90%", value_parser = parse_percent)]
     pub(crate) generator_cpu_limit: f64,
+    /// Run this share of the run: the Ith of N processes (from 0, as a Kubernetes Indexed
+    /// Job's JOB_COMPLETION_INDEX), each taking every Nth participant; every shard is given
+    /// the same flags, and `load-test merge` judges their --json outputs as one run
+    /// [env: VCALL_SHARD]
+    #[arg(long, value_name = "I/N", env = "VCALL_SHARD", hide_env = true, value_parser = parse_shard)]
+    pub(crate) shard: Option<(u32, u32)>,
+    /// Start joining at this Unix time (seconds), so that shards started apart run together.
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    pub(crate) start_at: Option<f64>,
+    /// The run's name, which its rooms and streams are named after (default: random; with
+    /// --shard, made from the flags, so that every shard agrees).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) run_id: Option<String>,
     /// Stop waiting for a join, a publish or a subscription after this long.
     #[arg(long, default_value = "20s", value_parser = parse_duration)]
     pub(crate) timeout: Duration,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum LoadTestCommand {
+    /// Judge the --json outputs of a run's shards as one run: counts added, latency
+    /// histograms merged (quantiles of the whole run, not averages of the shards').
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MergeArgs {
+    /// The shards' --json outputs.
+    #[arg(required = true, value_name = "FILE")]
+    pub(crate) files: Vec<std::path::PathBuf>,
+    /// Conditions over the whole run, as for a run (exit 11 when one fails).
+    #[arg(long, value_name = "CONDITIONS", value_parser = parse_load_expect)]
+    pub(crate) expect: Option<LoadExpect>,
+    /// The merged summary as a JSON line on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `--expect`'s conditions for a load test.
@@ -105,6 +141,20 @@ fn parse_load_expect(s: &str) -> Result<LoadExpect, String> {
         .collect::<Vec<_>>()
         .join(",");
     crate::conditions::parse(&text, crate::conditions::LOAD_METRICS).map(LoadExpect)
+}
+
+/// `I/N`: the Ith of N shards, from 0.
+fn parse_shard(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("{s:?}: expected I/N, the Ith of N shards from 0 (e.g. 0/4)");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u32, u32) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
 }
 
 /// `50%` or `50`: a share, 0 to 1.
@@ -135,6 +185,10 @@ mod tests {
         assert_eq!(parse_rate("0.5").unwrap(), 0.5);
         assert!(parse_rate("0/s").is_err() && parse_rate("fast").is_err());
         assert_eq!(parse_percent("50%").unwrap(), 0.5);
+        assert_eq!(parse_shard("2/4").unwrap(), (2, 4));
+        assert!(
+            parse_shard("4/4").is_err() && parse_shard("1").is_err() && parse_shard("0/0").is_err()
+        );
         assert!(parse_percent("0%").is_err() && parse_percent("120%").is_err());
         let e = parse_load_expect("joined==100%, identity, freeze.max.p99<500ms").unwrap();
         assert_eq!(e.0.len(), 3);

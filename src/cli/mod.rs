@@ -13,7 +13,7 @@ mod config;
 mod connect;
 mod demo;
 mod echo;
-mod load_test;
+pub(crate) mod load_test;
 mod moderate;
 mod publish;
 mod serve;
@@ -25,7 +25,7 @@ pub(crate) use config::ConfigCommand;
 pub(crate) use connect::{ConnectArgs, ListStreamsArgs};
 pub(crate) use demo::{DemoArgs, DevicesArgs};
 pub(crate) use echo::EchoTestArgs;
-pub(crate) use load_test::LoadTestArgs;
+pub(crate) use load_test::{LoadTestArgs, LoadTestCommand};
 pub(crate) use moderate::{ForceDisconnectArgs, ForceUnpublishArgs, ModerateCommand};
 pub(crate) use publish::PublishArgs;
 pub(crate) use serve::ServeArgs;
@@ -107,7 +107,10 @@ impl Command {
             Command::Publish(a) => a.json,
             Command::Subscribe(a) => a.json,
             Command::EchoTest(a) => a.json,
-            Command::LoadTest(a) => a.json,
+            Command::LoadTest(a) => match &a.merge {
+                Some(LoadTestCommand::Merge(m)) => m.json,
+                None => a.json,
+            },
             Command::Devices(a) => a.json,
             Command::Config(ConfigCommand::Show(a)) => a.json,
             Command::Session(SessionCommand::Create(a)) => a.json,

@@ -16,7 +16,7 @@ use crate::vocab::Codec;
 /// at once) keeps the same few kilobytes: buckets 1 % wide from 0.1 ms up to 10 minutes, the
 /// smallest and largest kept exactly. A quantile is the upper edge of the bucket its rank
 /// falls in (clamped to what was seen): within 1 % of the exact value.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Latencies {
     /// Values above -0.1 ms, by bucket of their size (the first: -0.1 to 0.1 ms).
     counts: Vec<u64>,

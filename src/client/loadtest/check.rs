@@ -82,13 +82,38 @@ struct Pending {
     since: Option<Instant>,
 }
 
+/// The wall clock (Unix µs, which marks carry: every shard of a run on every machine
+/// reads it) as of a monotonic instant, so that one reading of it serves the whole run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    pub(crate) epoch: Instant,
+    pub(crate) unix_us: u64,
+}
+
+impl Clock {
+    pub(crate) fn now() -> Clock {
+        let unix_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        Clock {
+            epoch: Instant::now(),
+            unix_us,
+        }
+    }
+
+    /// `at` on the wall clock, µs.
+    pub(crate) fn unix_us(&self, at: Instant) -> u64 {
+        self.unix_us + at.saturating_duration_since(self.epoch).as_micros() as u64
+    }
+}
+
 /// One subscribed video stream as the load test checks it.
 #[derive(Debug)]
 pub(crate) struct VideoCheck {
     /// The publisher whose frames it must carry.
     expected: u32,
-    /// The generator's clock: marks' capture times count from it.
-    epoch: Instant,
+    /// Marks' capture times are on its wall clock.
+    clock: Clock,
     /// When the subscription was asked for.
     asked: Instant,
     pub(crate) seq: Sequence,
@@ -123,10 +148,10 @@ pub(crate) struct Figures {
 }
 
 impl VideoCheck {
-    pub(crate) fn new(expected: u32, epoch: Instant, asked: Instant) -> VideoCheck {
+    pub(crate) fn new(expected: u32, clock: Clock, asked: Instant) -> VideoCheck {
         VideoCheck {
             expected,
-            epoch,
+            clock,
             asked,
             seq: Sequence::default(),
             pending: BTreeMap::new(),
@@ -171,9 +196,9 @@ impl VideoCheck {
             return;
         }
         f.frames += 1;
-        let captured = self.epoch + Duration::from_micros(mark.captured_us);
-        let late = now.saturating_duration_since(captured);
-        f.latency.push(late.as_secs_f64() * 1000.0);
+        // Negative when another machine's clock runs ahead of this one's.
+        let late_us = self.clock.unix_us(now) as i64 - mark.captured_us as i64;
+        f.latency.push(late_us as f64 / 1000.0);
         let since = self.last_frame.map_or(self.asked, |(_, at)| at);
         f.freeze_max_ms = f
             .freeze_max_ms
@@ -272,7 +297,7 @@ mod tests {
             seq: 65_530,
             epoch,
         };
-        let mut check = VideoCheck::new(7, epoch, epoch);
+        let mut check = VideoCheck::new(7, Clock { epoch, unix_us: 0 }, epoch);
         for n in 0..100 {
             let packets = s.frame(n, 3);
             if n == 40 {
@@ -313,7 +338,7 @@ mod tests {
             seq: 10,
             epoch,
         };
-        let mut check = VideoCheck::new(1, epoch, epoch);
+        let mut check = VideoCheck::new(1, Clock { epoch, unix_us: 0 }, epoch);
         let mut packets = s.frame(0, 4);
         packets.reverse();
         packets.push(packets[0].clone());
@@ -337,7 +362,7 @@ mod tests {
             seq: 4,
             epoch,
         };
-        let mut check = VideoCheck::new(1, epoch, epoch);
+        let mut check = VideoCheck::new(1, Clock { epoch, unix_us: 0 }, epoch);
         let (a, b) = (mine.frame(0, 1), mine.frame(1, 1));
         feed(&mut check, &b, mine.at(1, 5));
         feed(&mut check, &a, mine.at(1, 6));
@@ -355,7 +380,7 @@ mod tests {
             seq: 0,
             epoch,
         };
-        let mut check = VideoCheck::new(3, epoch, epoch);
+        let mut check = VideoCheck::new(3, Clock { epoch, unix_us: 0 }, epoch);
         feed(&mut check, &s.frame(0, 2), s.at(0, 1));
         let f = check.figures_at(s.at(0, 1) + Duration::from_secs(2));
         assert!((f.freeze_max_ms - 2000.0).abs() < 1.0);

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::broadcast;
 
+use super::check::Clock;
 use crate::client::measure::Latencies;
 use crate::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
 use crate::exit::{Exit, Failure};
@@ -38,7 +39,7 @@ pub(super) enum Encoded {
 pub(super) struct FrameInfo {
     /// Counts the frames sent.
     pub(super) number: u32,
-    /// When it was captured, µs after the run's epoch.
+    /// When it was captured, Unix µs.
     pub(super) captured_us: u64,
     /// Its RTP timestamp, before a publisher's own offset.
     pub(super) rtp_ts: u32,
@@ -70,7 +71,7 @@ impl SharedMedia {
         fps: u32,
         bitrate: u32,
         audio: bool,
-        epoch: Instant,
+        clock: Clock,
     ) -> Result<SharedMedia, Failure> {
         let (tx, _) = broadcast::channel(QUEUE);
         let media = SharedMedia {
@@ -85,7 +86,7 @@ impl SharedMedia {
         let (tx, keyframe, stop, pacing) = media.handles();
         std::thread::Builder::new()
             .name("load-video".into())
-            .spawn(move || video(src, enc, fps, epoch, tx, keyframe, stop, pacing))
+            .spawn(move || video(src, enc, fps, clock, tx, keyframe, stop, pacing))
             .map_err(|e| Failure::new(Exit::Failure, format!("cannot start a thread: {e}")))?;
         if audio {
             let enc = OpusEncoder::new(AUDIO_BITRATE)?;
@@ -143,7 +144,7 @@ fn video(
     mut src: TestSrc,
     mut enc: H264Encoder,
     fps: u32,
-    epoch: Instant,
+    clock: Clock,
     tx: broadcast::Sender<Encoded>,
     keyframe: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
@@ -178,7 +179,7 @@ fn video(
         if !au.is_empty() {
             let frame = FrameInfo {
                 number: sent,
-                captured_us: captured.duration_since(epoch).as_micros() as u64,
+                captured_us: clock.unix_us(captured),
                 rtp_ts: n.wrapping_mul(90_000 / fps),
             };
             // Nobody listening yet (no publisher joined) is not an error.

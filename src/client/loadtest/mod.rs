@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::auth::{KeyPair, Role, TokenClaims, unix_now};
-use crate::cli::LoadTestArgs;
+use crate::cli::load_test::MergeArgs;
+use crate::cli::{LoadTestArgs, LoadTestCommand};
 use crate::client::publish::{Ssrcs, TrackPair, add_tracks, media_connected, new_msid};
 use crate::client::subscribe::{Incoming, SharedPeer};
 use crate::client::{Conn, Purpose, join, peer_config};
@@ -29,9 +30,9 @@ use crate::signaling::server_url::ServerUrl;
 use crate::vocab::bitstream::LoadMark;
 use crate::vocab::{Codec, Kind};
 
-use check::{Sequence, VideoCheck};
+use check::{Clock, Sequence, VideoCheck};
 use media::{Encoded, SharedMedia};
-use report::{Report, StreamReport};
+use report::{Report, Shard, StreamReport, Summary};
 
 /// One participant to join: which room, and which publisher or subscriber of it.
 #[derive(Debug, Clone, Copy)]
@@ -69,7 +70,7 @@ struct Run {
     args: Settings,
     network: Network,
     media: SharedMedia,
-    epoch: Instant,
+    clock: Clock,
     report: Arc<Report>,
 }
 
@@ -135,13 +136,30 @@ impl Run {
     }
 }
 
-/// `vcall load-test`.
+/// `vcall load-test` (and `load-test merge`).
 pub async fn load_test(
     args: LoadTestArgs,
     quiet: bool,
     stop: impl std::future::Future<Output = ()>,
 ) -> CmdResult {
-    let run_id = format!("lt{:06x}", rand::random::<u32>() & 0xff_ffff);
+    if let Some(LoadTestCommand::Merge(m)) = &args.merge {
+        return merge(m, quiet);
+    }
+    let shard = args
+        .shard
+        .map_or(Shard::default(), |(index, count)| Shard { index, count });
+    let run_id = match (&args.run_id, shard.count) {
+        (Some(id), _) => id.clone(),
+        // Every shard is given the same flags: its name comes from them.
+        (None, 1..) => format!(
+            "lt{:06x}",
+            fnv1a(&format!(
+                "{} {} {} {} {:?}",
+                args.url, args.rooms, args.publishers, args.subscribers, args.start_at
+            )) & 0xff_ffff
+        ),
+        (None, 0) => format!("lt{:06x}", rand::random::<u32>() & 0xff_ffff),
+    };
     let target = match &args.url {
         ServerUrl::Native(_) => {
             let (Some(key), Some(secret)) = (&args.keys.api_key, &args.keys.api_secret) else {
@@ -161,8 +179,8 @@ pub async fn load_test(
         ServerUrl::Janus(_) => Target::Janus(
             args.url.clone(),
             args.token.clone(),
-            // Rooms of their own, so that runs never meet.
-            u64::from(rand::random::<u32>() % 1_000_000) * 1000 + 10_000_000,
+            // Rooms of the run's own, the same in every shard.
+            (fnv1a(&run_id) % 1_000_000) * 1000 + 10_000_000,
         ),
         other => {
             return Err(Failure::new(
@@ -174,19 +192,29 @@ pub async fn load_test(
         }
     };
     let network = Network::new(args.impair.impair.as_ref());
-    let epoch = Instant::now();
+    let clock = Clock::now();
     let media = SharedMedia::start(
         args.width,
         args.height,
         args.fps,
         args.video_bitrate,
         args.audio == "tone",
-        epoch,
+        clock,
     )?;
     let seats = seats(args.rooms, args.publishers, args.subscribers);
+    let mine: Vec<(usize, Seat)> = seats
+        .into_iter()
+        .enumerate()
+        .filter(|(k, _)| shard.count == 0 || *k as u32 % shard.count == shard.index)
+        .collect();
+    let subscribers = mine
+        .iter()
+        .filter(|(_, s)| matches!(s.role, SeatRole::Subscriber(_)))
+        .count() as u64;
     let report = Arc::new(Report::new(
-        seats.len() as u64,
-        u64::from(args.rooms) * u64::from(args.publishers) * u64::from(args.subscribers),
+        mine.len() as u64,
+        subscribers * u64::from(args.publishers),
+        shard,
     ));
     let run = Arc::new(Run {
         id: run_id,
@@ -200,12 +228,16 @@ pub async fn load_test(
         },
         network,
         media,
-        epoch,
+        clock,
         report: Arc::clone(&report),
     });
     if !quiet {
+        let part = match shard.count {
+            0 => String::new(),
+            _ => format!(" (shard {shard}: {} of its participants)", mine.len()),
+        };
         eprintln!(
-            "vcall: load test {}: {} rooms × ({} publishers + {} subscribers) at {}/s, then {:?}",
+            "vcall: load test {}: {} rooms × ({} publishers + {} subscribers) at {}/s, then {:?}{part}",
             run.id,
             run.args.rooms,
             run.args.publishers,
@@ -214,8 +246,18 @@ pub async fn load_test(
             args.duration
         );
     }
+    let start = match args.start_at {
+        Some(at) => {
+            let wait = at - clock.unix_us as f64 / 1e6;
+            if wait < 0.0 {
+                tracing::warn!("--start-at is {:.1} s past: starting now", -wait);
+            }
+            tokio::time::Instant::now() + Duration::from_secs_f64(wait.max(0.0))
+        }
+        None => tokio::time::Instant::now(),
+    };
     let watch = report::Watch::start();
-    let joins = tokio::spawn(join_all(Arc::clone(&run), seats, args.join_rate));
+    let joins = tokio::spawn(join_all(Arc::clone(&run), mine, args.join_rate, start));
     let stats = tokio::spawn(report::intervals(
         Arc::clone(&report),
         args.stats_interval,
@@ -225,7 +267,7 @@ pub async fn load_test(
     tokio::pin!(stop);
     let interrupted = tokio::select! {
         _ = async {
-            let _ = (&mut *Box::pin(joins)).await;
+            let _ = joins.await;
             tokio::time::sleep(args.duration).await;
         } => false,
         () = &mut stop => true,
@@ -234,12 +276,33 @@ pub async fn load_test(
     let generator = watch.finish(args.generator_cpu_limit);
     run.media.stop();
     let summary = report.summary(Instant::now(), generator);
-    summary.print(args.json, args.per_stream, quiet);
+    summary.print(args.json, args.per_stream || shard.count > 0, quiet);
     let verdict = summary.verdict(args.expect.as_ref().map(|e| e.0.as_slice()));
     if interrupted {
         return Ok(Exit::Interrupted);
     }
     verdict
+}
+
+/// `load-test merge`: the shards' outputs judged as one run.
+fn merge(args: &MergeArgs, quiet: bool) -> CmdResult {
+    let mut outputs = Vec::new();
+    for path in &args.files {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Failure::new(Exit::Usage, format!("cannot read {}: {e}", path.display()))
+        })?;
+        outputs.push((path.display().to_string(), text));
+    }
+    let summary = Summary::merge(&outputs)?;
+    summary.print(args.json, false, quiet);
+    summary.verdict(args.expect.as_ref().map(|e| e.0.as_slice()))
+}
+
+/// FNV-1a: a hash every process computes alike (std's is seeded per process).
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Every participant: each room's publishers first, then its subscribers, room by room.
@@ -260,11 +323,16 @@ fn seats(rooms: u32, publishers: u32, subscribers: u32) -> Vec<Seat> {
     out
 }
 
-/// Starts every participant at `rate` a second; returns once all have been started.
-async fn join_all(run: Arc<Run>, seats: Vec<Seat>, rate: f64) {
-    let start = tokio::time::Instant::now();
-    for (n, seat) in seats.into_iter().enumerate() {
-        tokio::time::sleep_until(start + Duration::from_secs_f64(n as f64 / rate)).await;
+/// Starts each participant `k` (its place in the whole run) at `start` + `k / rate`, so
+/// shards interleave at the run's rate; returns once all of this shard's have started.
+async fn join_all(
+    run: Arc<Run>,
+    seats: Vec<(usize, Seat)>,
+    rate: f64,
+    start: tokio::time::Instant,
+) {
+    for (k, seat) in seats {
+        tokio::time::sleep_until(start + Duration::from_secs_f64(k as f64 / rate)).await;
         let run = Arc::clone(&run);
         tokio::spawn(async move {
             let result = match seat.role {
@@ -377,9 +445,9 @@ async fn subscriber(run: &Run, seat: Seat) -> Result<(), Failure> {
             pending += 1;
             let slot = run.report.stream(StreamReport::new(seat, &stream.name));
             let done = done_tx.clone();
-            let epoch = run.epoch;
+            let clock = run.clock;
             tokio::spawn(async move {
-                check_stream(incoming, feed, slot, expected, epoch, asked).await;
+                check_stream(incoming, feed, slot, expected, clock, asked).await;
                 let _ = done.send(());
             });
         }
@@ -402,7 +470,7 @@ async fn check_stream(
     feed: mpsc::UnboundedSender<Incoming>,
     slot: Arc<Mutex<StreamReport>>,
     expected: u32,
-    epoch: Instant,
+    clock: Clock,
     asked: Instant,
 ) {
     // The sender is kept only by the subscription's routes from here on.
@@ -414,7 +482,7 @@ async fn check_stream(
             match track.codec.kind() {
                 Kind::Video => {
                     slot.lock().expect("stream lock").video =
-                        Some(VideoCheck::new(expected, epoch, asked));
+                        Some(VideoCheck::new(expected, clock, asked));
                     while let Some(p) = track.recv().await {
                         let now = Instant::now();
                         let mut s = slot.lock().expect("stream lock");

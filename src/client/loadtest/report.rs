@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::check::{Figures, Sequence, VideoCheck};
@@ -63,10 +64,11 @@ pub(super) struct Report {
     /// Units a publisher missed because it fell behind the shared encoder.
     dropped: AtomicU64,
     started: Instant,
+    shard: Shard,
 }
 
 impl Report {
-    pub(super) fn new(participants: u64, expected_streams: u64) -> Report {
+    pub(super) fn new(participants: u64, expected_streams: u64, shard: Shard) -> Report {
         Report {
             participants,
             expected_streams,
@@ -75,6 +77,7 @@ impl Report {
             streams: Mutex::default(),
             dropped: AtomicU64::new(0),
             started: Instant::now(),
+            shard,
         }
     }
 
@@ -103,10 +106,11 @@ impl Report {
         slot
     }
 
-    /// Each stream's figures as of `now`.
-    fn figures(&self, now: Instant) -> Vec<(String, u32, Figures, u64, u64)> {
+    /// Each stream's figures as of `now`, and every frame's latency.
+    fn lines(&self, now: Instant) -> (Vec<StreamLine>, Latencies) {
         let streams = self.streams.lock().expect("streams lock").clone();
-        streams
+        let mut latency = Latencies::default();
+        let lines = streams
             .iter()
             .map(|s| {
                 let s = s.lock().expect("stream lock");
@@ -115,36 +119,122 @@ impl Report {
                     .as_ref()
                     .map(|v| v.figures_at(now))
                     .unwrap_or_default();
+                latency.merge(&f.latency);
                 let (ap, al) = s.audio.as_ref().map_or((0, 0), |a| (a.received, a.lost()));
-                (s.label(), s.room, f, ap, al)
+                StreamLine::new(s.label(), s.room, &f, ap, al)
             })
-            .collect()
+            .collect();
+        (lines, latency)
     }
 
     pub(super) fn summary(&self, now: Instant, generator: Generator) -> Summary {
-        let streams = self.figures(now);
-        let mut latency = Latencies::default();
-        for (_, _, f, _, _) in &streams {
-            latency.merge(&f.latency);
-        }
+        let (streams, latency) = self.lines(now);
+        let failures = self.failures.lock().expect("failures lock");
         Summary {
             participants: self.participants,
             joined: self.joined.load(Ordering::Relaxed),
-            failures: self.failures.lock().expect("failures lock").clone(),
+            failed: failures.len() as u64,
+            failures: failures
+                .iter()
+                .take(MAX_FAILURES_KEPT)
+                .map(|(r, w)| format!("room {r}: {w}"))
+                .collect(),
             expected_streams: self.expected_streams,
             streams,
-            latency,
-            generator: Generator {
-                dropped: self.dropped.load(Ordering::Relaxed),
-                ..generator
-            },
+            latency_histogram: latency,
+            generators: vec![(
+                self.shard,
+                Generator {
+                    dropped: self.dropped.load(Ordering::Relaxed),
+                    ..generator
+                },
+            )],
             seconds: now.duration_since(self.started).as_secs_f64(),
         }
     }
 }
 
+/// Failures a summary names (the rest are counted).
+const MAX_FAILURES_KEPT: usize = 10;
+
+/// Which share of a run a process runs: the `index`th of `count` (from 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct Shard {
+    pub(crate) index: u32,
+    pub(crate) count: u32,
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// Quantiles of one figure, ms.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(super) struct Quantiles {
+    p50: Option<f64>,
+    p95: Option<f64>,
+    p99: Option<f64>,
+    max: Option<f64>,
+}
+
+impl Quantiles {
+    fn of(q: impl Fn(f64) -> Option<f64>) -> Quantiles {
+        Quantiles {
+            p50: q(0.5),
+            p95: q(0.95),
+            p99: q(0.99),
+            max: q(1.0),
+        }
+    }
+}
+
+/// One stream's figures as a summary, its JSON line (`loadStream`) and a merge read them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct StreamLine {
+    stream: String,
+    room: u32,
+    frames: u64,
+    frames_lost: u64,
+    out_of_order: u64,
+    identity_violations: u64,
+    /// One publisher whose frames it carried instead, when it did.
+    other_publisher: Option<u32>,
+    packets: u64,
+    packets_lost: u64,
+    audio_packets: u64,
+    audio_packets_lost: u64,
+    latency_ms: Quantiles,
+    freeze_max_ms: f64,
+    first_frame_ms: Option<f64>,
+}
+
+impl StreamLine {
+    fn new(stream: String, room: u32, f: &Figures, audio: u64, audio_lost: u64) -> StreamLine {
+        StreamLine {
+            stream,
+            room,
+            frames: f.frames,
+            frames_lost: f.frames_lost,
+            out_of_order: f.out_of_order,
+            identity_violations: f.wrong,
+            other_publisher: f.wrong_publisher,
+            packets: f.packets,
+            packets_lost: f.packets_lost,
+            audio_packets: audio,
+            audio_packets_lost: audio_lost,
+            latency_ms: Quantiles::of(|p| f.latency.quantile(p)),
+            freeze_max_ms: (f.freeze_max_ms * 10.0).round() / 10.0,
+            first_frame_ms: f.first_frame_ms.map(|v| (v * 10.0).round() / 10.0),
+        }
+    }
+}
+
 /// How the generator itself did.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct Generator {
     /// Its CPU time over the run, as a share of one core, and the cores it had.
     pub(super) cpu: f64,
@@ -268,7 +358,7 @@ pub(super) async fn intervals(report: Arc<Report>, every: Duration, json: bool, 
                 s.expected_streams,
                 s.frames(),
                 s.frames_lost(),
-                ms(s.latency.quantile(0.95)),
+                ms(s.latency(0.95)),
                 ms(s.across(|f| Some(f.freeze_max_ms), 1.0)),
             );
         }
@@ -279,39 +369,44 @@ fn ms(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v:.0}ms"))
 }
 
-/// The run's figures at its end.
-#[derive(Debug)]
+/// The run's figures at its end (or one shard's, or the shards' merged).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct Summary {
     participants: u64,
     joined: u64,
-    failures: Vec<(u32, String)>,
+    failed: u64,
+    /// The first failures, as said.
+    failures: Vec<String>,
     expected_streams: u64,
-    /// Each stream: its label, room, video figures, audio packets received and lost.
-    streams: Vec<(String, u32, Figures, u64, u64)>,
-    latency: Latencies,
-    generator: Generator,
+    #[serde(skip)]
+    streams: Vec<StreamLine>,
+    /// Every whole frame's latency (what shards' merges add up).
+    latency_histogram: Latencies,
+    /// Each shard's generator.
+    generators: Vec<(Shard, Generator)>,
     seconds: f64,
 }
 
 impl Summary {
     /// Streams that got at least one whole frame.
     fn receiving(&self) -> u64 {
-        self.streams.iter().filter(|s| s.2.frames > 0).count() as u64
+        self.streams.iter().filter(|s| s.frames > 0).count() as u64
     }
     fn frames(&self) -> u64 {
-        self.streams.iter().map(|s| s.2.frames).sum()
+        self.streams.iter().map(|s| s.frames).sum()
     }
     fn frames_lost(&self) -> u64 {
-        self.streams.iter().map(|s| s.2.frames_lost).sum()
+        self.streams.iter().map(|s| s.frames_lost).sum()
     }
     fn wrong(&self) -> u64 {
-        self.streams.iter().map(|s| s.2.wrong).sum()
+        self.streams.iter().map(|s| s.identity_violations).sum()
     }
     fn loss_percent(&self) -> f64 {
         let (mut got, mut lost) = (0, 0);
-        for (_, _, f, ap, al) in &self.streams {
-            got += f.packets + ap;
-            lost += f.packets_lost + al;
+        for s in &self.streams {
+            got += s.packets + s.audio_packets;
+            lost += s.packets_lost + s.audio_packets_lost;
         }
         match got + lost {
             0 => 0.0,
@@ -320,14 +415,18 @@ impl Summary {
     }
 
     /// The `p` quantile across the streams that have `value`.
-    fn across(&self, value: impl Fn(&Figures) -> Option<f64>, p: f64) -> Option<f64> {
+    fn across(&self, value: impl Fn(&StreamLine) -> Option<f64>, p: f64) -> Option<f64> {
         let mut v: Vec<f64> = self
             .streams
             .iter()
-            .filter(|s| s.2.frames > 0)
-            .filter_map(|s| value(&s.2))
+            .filter(|s| s.frames > 0)
+            .filter_map(value)
             .collect();
         quantile(&mut v, p)
+    }
+
+    fn latency(&self, p: f64) -> Option<f64> {
+        self.latency_histogram.quantile(p)
     }
 
     /// A metric's value, by its `--expect` name.
@@ -355,13 +454,13 @@ impl Summary {
             "identity.violations" => Some(self.wrong() as f64),
             m => {
                 if let Some(p) = m.strip_prefix("latency.").and_then(q) {
-                    return self.latency.quantile(p);
+                    return self.latency(p);
                 }
                 if let Some(p) = m.strip_prefix("freeze.max.").and_then(q) {
-                    return self.across(|f| Some(f.freeze_max_ms), p);
+                    return self.across(|s| Some(s.freeze_max_ms), p);
                 }
                 if let Some(p) = m.strip_prefix("first-frame.").and_then(q) {
-                    return self.across(|f| f.first_frame_ms, p);
+                    return self.across(|s| s.first_frame_ms, p);
                 }
                 None
             }
@@ -370,54 +469,59 @@ impl Summary {
 
     /// The stream that did worst at what `metric` measures, for the failure's message.
     fn worst(&self, metric: &str) -> Option<String> {
-        let key: Box<dyn Fn(&Figures) -> f64> = if metric.starts_with("streams.frames.lost") {
-            Box::new(|f| f.frames_lost as f64)
+        let key: Box<dyn Fn(&StreamLine) -> f64> = if metric.starts_with("streams.frames.lost") {
+            Box::new(|s| s.frames_lost as f64)
         } else if metric.starts_with("freeze") {
-            Box::new(|f| f.freeze_max_ms)
+            Box::new(|s| s.freeze_max_ms)
         } else if metric.starts_with("first-frame") {
-            Box::new(|f| f.first_frame_ms.unwrap_or(f64::INFINITY))
+            Box::new(|s| s.first_frame_ms.unwrap_or(f64::INFINITY))
         } else if metric.starts_with("latency") {
-            Box::new(|f| f.latency.quantile(0.95).unwrap_or(0.0))
+            Box::new(|s| s.latency_ms.p95.unwrap_or(0.0))
         } else if metric.starts_with("identity") {
-            Box::new(|f| f.wrong as f64)
+            Box::new(|s| s.identity_violations as f64)
         } else if metric == "loss" {
-            Box::new(|f| f.packets_lost as f64)
-        } else if metric == "streams" {
-            return self.short_rooms();
+            Box::new(|s| (s.packets_lost + s.audio_packets_lost) as f64)
+        } else if metric == "streams" || metric == "joined" {
+            return Some(self.short_rooms());
         } else {
             return None;
         };
-        let (label, _, f, _, _) = self
+        let s = self
             .streams
             .iter()
-            .max_by(|a, b| key(&a.2).total_cmp(&key(&b.2)))?;
-        let extra = match (metric.starts_with("identity"), f.wrong_publisher) {
+            .max_by(|a, b| key(a).total_cmp(&key(b)))?;
+        let extra = match (metric.starts_with("identity"), s.other_publisher) {
             (true, Some(p)) => format!(" (it carried frames of publisher #{p})"),
             _ => String::new(),
         };
         Some(format!(
-            "worst: {label}: {} frames, {} lost, freeze.max {:.0}ms{extra}",
-            f.frames, f.frames_lost, f.freeze_max_ms
+            "worst: {}: {} frames, {} lost, freeze.max {:.0}ms{extra}",
+            s.stream, s.frames, s.frames_lost, s.freeze_max_ms
         ))
     }
 
-    /// The rooms whose subscribers got fewer streams than they should.
-    fn short_rooms(&self) -> Option<String> {
+    /// The streams each room got, and the first failures.
+    fn short_rooms(&self) -> String {
         let mut per_room: std::collections::BTreeMap<u32, u64> = Default::default();
-        for s in self.streams.iter().filter(|s| s.2.frames > 0) {
-            *per_room.entry(s.1).or_default() += 1;
+        for s in self.streams.iter().filter(|s| s.frames > 0) {
+            *per_room.entry(s.room).or_default() += 1;
         }
-        let failed: Vec<String> = self
-            .failures
-            .iter()
-            .take(3)
-            .map(|(room, why)| format!("room {room}: {why}"))
-            .collect();
         let rooms: Vec<String> = per_room
             .iter()
             .map(|(r, n)| format!("room {r}: {n} streams"))
             .collect();
-        Some(format!("{}; {}", rooms.join(", "), failed.join("; ")))
+        let mut out = match rooms.is_empty() {
+            true => "no stream received a whole frame".to_owned(),
+            false => rooms.join(", "),
+        };
+        if !self.failures.is_empty() {
+            out = format!(
+                "{out}; {} failed: {}",
+                self.failed,
+                self.failures.join("; ")
+            );
+        }
+        out
     }
 
     /// The whole run's figures, as a JSON object.
@@ -426,78 +530,74 @@ impl Summary {
             "seconds": (self.seconds * 10.0).round() / 10.0,
             "participants": self.participants,
             "joined": self.joined,
-            "failed": self.failures.len(),
+            "failed": self.failed,
             "streamsExpected": self.expected_streams,
             "streams": self.receiving(),
             "frames": self.frames(),
             "framesLost": self.frames_lost(),
             "identityViolations": self.wrong(),
             "lossPercent": self.loss_percent(),
-            "latencyMs": {
-                "p50": self.latency.quantile(0.5),
-                "p95": self.latency.quantile(0.95),
-                "p99": self.latency.quantile(0.99),
-                "max": self.latency.quantile(1.0),
-            },
-            "freezeMaxMs": {
-                "p50": self.across(|f| Some(f.freeze_max_ms), 0.5),
-                "p95": self.across(|f| Some(f.freeze_max_ms), 0.95),
-                "p99": self.across(|f| Some(f.freeze_max_ms), 0.99),
-                "max": self.across(|f| Some(f.freeze_max_ms), 1.0),
-            },
-            "firstFrameMs": {
-                "p50": self.across(|f| f.first_frame_ms, 0.5),
-                "p95": self.across(|f| f.first_frame_ms, 0.95),
-                "p99": self.across(|f| f.first_frame_ms, 0.99),
-                "max": self.across(|f| f.first_frame_ms, 1.0),
-            },
+            "latencyMs": Quantiles::of(|p| self.latency(p)),
+            "freezeMaxMs": Quantiles::of(|p| self.across(|s| Some(s.freeze_max_ms), p)),
+            "firstFrameMs": Quantiles::of(|p| self.across(|s| s.first_frame_ms, p)),
         })
     }
 
+    /// Why the generator of one of the shards was the limit, if it was.
+    fn overloaded(&self) -> Option<String> {
+        let why: Vec<String> = self
+            .generators
+            .iter()
+            .filter_map(|(shard, g)| {
+                let why = g.overloaded()?;
+                Some(match shard.count {
+                    0 => why,
+                    _ => format!("shard {shard}: {why}"),
+                })
+            })
+            .collect();
+        (!why.is_empty()).then(|| why.join("; "))
+    }
+
+    /// Prints the summary: JSON lines on stdout with `json` (`loadStream` each with
+    /// `per_stream`; `loadSummary`, which a merge reads, with everything it needs), and
+    /// the table on stderr unless `quiet`.
     pub(super) fn print(&self, json: bool, per_stream: bool, quiet: bool) {
-        let g = &self.generator;
         if json {
             if per_stream {
-                for (label, room, f, ap, al) in &self.streams {
-                    crate::jsonl::emit(
-                        "loadStream",
-                        json!({
-                            "stream": label, "room": room, "frames": f.frames,
-                            "framesLost": f.frames_lost, "outOfOrder": f.out_of_order,
-                            "identityViolations": f.wrong, "packets": f.packets,
-                            "packetsLost": f.packets_lost, "audioPackets": ap,
-                            "audioPacketsLost": al,
-                            "latencyMs": { "p50": f.latency.quantile(0.5), "p95": f.latency.quantile(0.95), "max": f.latency.quantile(1.0) },
-                            "freezeMaxMs": f.freeze_max_ms, "firstFrameMs": f.first_frame_ms,
-                        }),
-                    );
+                for s in &self.streams {
+                    if let Ok(serde_json::Value::Object(v)) = serde_json::to_value(s) {
+                        crate::jsonl::emit("loadStream", serde_json::Value::Object(v));
+                    }
                 }
             }
             let mut totals = self.totals();
-            totals["generator"] = json!({
-                "cpuPercent": (g.cpu * 1000.0).round() / 10.0, "cores": g.cores,
-                "timerLagP99Ms": g.lag_p99, "timerLagMaxMs": g.lag_max, "framesMissed": g.dropped,
-                "overloaded": g.overloaded(),
-            });
+            if let Ok(serde_json::Value::Object(all)) = serde_json::to_value(self) {
+                for (k, v) in all {
+                    totals[k] = v;
+                }
+            }
+            totals["overloaded"] = json!(self.overloaded());
             crate::jsonl::emit("loadSummary", totals);
         }
         if quiet {
             return;
         }
         if per_stream && !json {
-            for (label, _, f, ap, al) in &self.streams {
+            for s in &self.streams {
                 eprintln!(
-                    "  {label}: {} packets ({} lost), {} audio ({} lost), {} frames, {} lost, {} out of order, latency p95 {}, freeze.max {:.0}ms, first frame {}",
-                    f.packets,
-                    f.packets_lost,
-                    ap,
-                    al,
-                    f.frames,
-                    f.frames_lost,
-                    f.out_of_order,
-                    ms(f.latency.quantile(0.95)),
-                    f.freeze_max_ms,
-                    ms(f.first_frame_ms)
+                    "  {}: {} packets ({} lost), {} audio ({} lost), {} frames, {} lost, {} out of order, latency p95 {}, freeze.max {:.0}ms, first frame {}",
+                    s.stream,
+                    s.packets,
+                    s.packets_lost,
+                    s.audio_packets,
+                    s.audio_packets_lost,
+                    s.frames,
+                    s.frames_lost,
+                    s.out_of_order,
+                    ms(s.latency_ms.p95),
+                    s.freeze_max_ms,
+                    ms(s.first_frame_ms)
                 );
             }
         }
@@ -527,28 +627,34 @@ impl Summary {
             "", "p50", "p95", "p99", "max"
         );
         let qs = [0.5, 0.95, 0.99, 1.0];
-        row("latency", qs.map(|p| self.latency.quantile(p)));
+        row("latency", qs.map(|p| self.latency(p)));
         row(
             "freeze.max",
-            qs.map(|p| self.across(|f| Some(f.freeze_max_ms), p)),
+            qs.map(|p| self.across(|s| Some(s.freeze_max_ms), p)),
         );
         row(
             "first-frame",
-            qs.map(|p| self.across(|f| f.first_frame_ms, p)),
+            qs.map(|p| self.across(|s| s.first_frame_ms, p)),
         );
-        eprintln!(
-            "  generator: {:.0}% CPU of {} cores, timers late {:.0} ms (p99), {} frames missed",
-            g.cpu * 100.0,
-            g.cores,
-            g.lag_p99,
-            g.dropped
-        );
+        for (shard, g) in &self.generators {
+            let name = match shard.count {
+                0 => "generator".to_owned(),
+                _ => format!("generator {shard}"),
+            };
+            eprintln!(
+                "  {name}: {:.0}% CPU of {} cores, timers late {:.0} ms (p99), {} frames missed",
+                g.cpu * 100.0,
+                g.cores,
+                g.lag_p99,
+                g.dropped
+            );
+        }
     }
 
     /// The exit code: the generator's own when it was the limit, 11 when a condition
     /// failed (naming the worst stream), 0 otherwise.
     pub(super) fn verdict(&self, conditions: Option<&[Condition]>) -> CmdResult {
-        if let Some(why) = self.generator.overloaded() {
+        if let Some(why) = self.overloaded() {
             return Err(Failure::new(
                 Exit::Generator,
                 format!(
@@ -577,6 +683,65 @@ impl Summary {
             Exit::Assertion,
             format!("expectation failed: {}", failed.join("; ")),
         ))
+    }
+
+    /// The shards' results, each process's `--json` output, as one run: counts added,
+    /// latency histograms merged (so quantiles are the whole run's, not averages), the
+    /// streams put together.
+    pub(super) fn merge(outputs: &[(String, String)]) -> Result<Summary, Failure> {
+        let mut all: Option<Summary> = None;
+        for (name, text) in outputs {
+            let (mut summary, mut streams) = (None, Vec::new());
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                let v: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+                    Failure::new(
+                        Exit::Usage,
+                        format!("{name}: not a JSON line ({e}): {line}"),
+                    )
+                })?;
+                let read_err = |e: serde_json::Error| {
+                    Failure::new(
+                        Exit::Usage,
+                        format!("{name}: an unreadable {} line: {e}", v["event"]),
+                    )
+                };
+                match v["event"].as_str() {
+                    Some("loadStream") => streams
+                        .push(serde_json::from_value::<StreamLine>(v.clone()).map_err(read_err)?),
+                    Some("loadSummary") => {
+                        summary =
+                            Some(serde_json::from_value::<Summary>(v.clone()).map_err(read_err)?)
+                    }
+                    _ => {}
+                }
+            }
+            let Some(mut s) = summary else {
+                return Err(Failure::new(
+                    Exit::Usage,
+                    format!(
+                        "{name}: no loadSummary line (was it a load-test run with --json, and did it end?)"
+                    ),
+                ));
+            };
+            s.streams = streams;
+            all = Some(match all.take() {
+                None => s,
+                Some(mut a) => {
+                    a.participants += s.participants;
+                    a.joined += s.joined;
+                    a.failed += s.failed;
+                    a.failures.extend(s.failures);
+                    a.failures.truncate(MAX_FAILURES_KEPT);
+                    a.expected_streams += s.expected_streams;
+                    a.streams.extend(s.streams);
+                    a.latency_histogram.merge(&s.latency_histogram);
+                    a.generators.extend(s.generators);
+                    a.seconds = a.seconds.max(s.seconds);
+                    a
+                }
+            });
+        }
+        all.ok_or_else(|| Failure::new(Exit::Usage, "no results to merge"))
     }
 }
 
