@@ -68,12 +68,13 @@ class Vcall:
 
     name = "vcall serve"
     p2p = False
+    serve_flags = []
 
     def __init__(self):
         port = free_ports(1)[0]
         self.env = dict(os.environ, VCALL_API_KEY="bench", VCALL_API_SECRET="bench-secret", RUST_LOG="error",
                         VCALL_URL=f"ws://127.0.0.1:{port}")
-        self.proc = subprocess.Popen([VCALL, "serve", "--listen", f"127.0.0.1:{port}"], env=self.env,
+        self.proc = subprocess.Popen([VCALL, "serve", "--listen", f"127.0.0.1:{port}", *self.serve_flags], env=self.env,
                                      stderr=subprocess.PIPE, text=True)
         for line in self.proc.stderr:
             if "serving on" in line:

@@ -25,6 +25,12 @@ import bench_call  # noqa: E402  (its servers: vcall serve and Janus on free por
 VCALL = bench_call.VCALL
 
 
+class Vcall(bench_call.Vcall):
+    """`vcall serve` taking every connection of the run from one address."""
+
+    serve_flags = ["--max-connections", "100000", "--max-connections-per-ip", "100000"]
+
+
 def rss_peak_kb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -63,7 +69,7 @@ def main():
     ap.add_argument("--servers", default="vcall,janus")
     a = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--locked", "-q"], cwd=bench_call.ROOT, check=True)
-    kinds = {"vcall": bench_call.Vcall, "janus": bench_call.Janus}
+    kinds = {"vcall": Vcall, "janus": bench_call.Janus}
     expect = "joined==100%, streams==100%, streams.frames.lost==0, identity"
     rows = {}
     for name in a.servers.split(","):
