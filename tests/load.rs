@@ -3,7 +3,8 @@
 
 use crate::common::*;
 
-fn load_test(server: &Server, args: &[&str]) -> (i32, String, String) {
+/// `vcall load-test` of `server` with `args`, joining at 50/s, JSON on stdout.
+fn load_test_cmd(server: &Server, args: &[&str]) -> std::process::Command {
     let mut c = vcall();
     c.args([
         "load-test",
@@ -15,12 +16,15 @@ fn load_test(server: &Server, args: &[&str]) -> (i32, String, String) {
         &server.keys.secret,
         "--join-rate",
         "50/s",
-        "--stats-interval",
-        "1s",
         "--json",
-        "--per-stream",
     ])
     .args(args);
+    c
+}
+
+fn load_test(server: &Server, args: &[&str]) -> (i32, String, String) {
+    let mut c = load_test_cmd(server, &["--stats-interval", "1s", "--per-stream"]);
+    c.args(args);
     run(c)
 }
 
@@ -184,28 +188,14 @@ fn three_shards_merged_give_the_verdict_of_one_process() {
     let dir = temp_dir();
     let start = format!("{}", vcall::auth::unix_now() + 3);
     let flags = |extra: &[&str]| {
-        let mut c = vcall();
+        let mut c = load_test_cmd(&server, &["--rooms", "2", "--publishers", "1"]);
         c.args([
-            "load-test",
-            "--url",
-            &server.url,
-            "--api-key",
-            &server.keys.key,
-            "--api-secret",
-            &server.keys.secret,
-            "--rooms",
-            "2",
-            "--publishers",
-            "1",
             "--subscribers",
             "2",
-            "--join-rate",
-            "50/s",
             "--duration",
             "3s",
             "--stats-interval",
             "0",
-            "--json",
         ])
         .args(extra);
         c
