@@ -454,7 +454,7 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--publishers', '--publishers', [CompletionResultType]::ParameterName, 'Publishers per room')
             [CompletionResult]::new('--subscribers', '--subscribers', [CompletionResultType]::ParameterName, 'Subscribers per room; each receives every publisher of its room')
             [CompletionResult]::new('--join-rate', '--join-rate', [CompletionResultType]::ParameterName, 'How many participants join per second (publishers first, then subscribers), e.g. 20/s')
-            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'How long the run lasts after the last participant started joining (e.g. 60s)')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'How long the run lasts once every participant has joined (or failed to), e.g. 60s')
             [CompletionResult]::new('--width', '--width', [CompletionResultType]::ParameterName, 'Video picture size and rate: one encoder for every publisher, each publisher''s frames marked as its own')
             [CompletionResult]::new('--height', '--height', [CompletionResultType]::ParameterName, 'height')
             [CompletionResult]::new('--fps', '--fps', [CompletionResultType]::ParameterName, 'fps')

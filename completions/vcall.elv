@@ -427,7 +427,7 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --publishers 'Publishers per room'
             cand --subscribers 'Subscribers per room; each receives every publisher of its room'
             cand --join-rate 'How many participants join per second (publishers first, then subscribers), e.g. 20/s'
-            cand --duration 'How long the run lasts after the last participant started joining (e.g. 60s)'
+            cand --duration 'How long the run lasts once every participant has joined (or failed to), e.g. 60s'
             cand --width 'Video picture size and rate: one encoder for every publisher, each publisher''s frames marked as its own'
             cand --height 'height'
             cand --fps 'fps'

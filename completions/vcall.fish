@@ -342,7 +342,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_se
 complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l publishers -d 'Publishers per room' -r
 complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l subscribers -d 'Subscribers per room; each receives every publisher of its room' -r
 complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l join-rate -d 'How many participants join per second (publishers first, then subscribers), e.g. 20/s' -r
-complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l duration -d 'How long the run lasts after the last participant started joining (e.g. 60s)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l duration -d 'How long the run lasts once every participant has joined (or failed to), e.g. 60s' -r
 complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l width -d 'Video picture size and rate: one encoder for every publisher, each publisher\'s frames marked as its own' -r
 complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l height -r
 complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l fps -r

@@ -245,34 +245,28 @@ fn livekit_token_create(keys: &KeyPair, args: TokenCreateArgs) -> CmdResult {
     );
     // Neither given: both, as LiveKit's own default.
     let both = !args.can_publish && !args.can_subscribe;
-    let grants = livekit_api::access_token::VideoGrants {
-        room_join: true,
-        room: room.clone(),
-        can_publish: Some(both || args.can_publish),
-        can_subscribe: Some(both || args.can_subscribe),
-        can_publish_data: Some(both || args.can_publish),
-        ..Default::default()
-    };
-    let mut token = livekit_api::access_token::AccessToken::with_api_key(&keys.key, &keys.secret)
-        .with_identity(&identity)
-        .with_ttl(args.expire_in.max(std::time::Duration::from_secs(1)))
-        .with_grants(grants.clone());
-    if let Some(name) = &args.name {
-        token = token.with_name(name);
-    }
-    if let Some(metadata) = &args.metadata {
-        token = token.with_metadata(metadata);
-    }
-    let jwt = token
-        .to_jwt()
-        .map_err(|e| Failure::new(Exit::Usage, format!("cannot make a LiveKit token: {e}")))?;
+    let (can_publish, can_subscribe) = (both || args.can_publish, both || args.can_subscribe);
+    let jwt = crate::signaling::livekit::access_token(
+        &keys.key,
+        &keys.secret,
+        &crate::signaling::livekit::Grant {
+            room: &room,
+            identity: &identity,
+            name: args.name.as_deref(),
+            metadata: args.metadata.as_deref(),
+            can_publish,
+            can_subscribe,
+            ttl: args.expire_in,
+        },
+    )
+    .map_err(|e| Failure::new(Exit::Usage, e))?;
     if args.json {
         let expires = unix_now() + args.expire_in.as_secs().max(1);
         crate::jsonl::emit(
             "token",
             serde_json::json!({
                 "token": jwt, "room": room, "identity": identity,
-                "canPublish": grants.can_publish, "canSubscribe": grants.can_subscribe,
+                "canPublish": can_publish, "canSubscribe": can_subscribe,
                 "expiresAt": expires,
             }),
         );

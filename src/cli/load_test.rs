@@ -49,7 +49,7 @@ pub(crate) struct LoadTestArgs {
     /// How many participants join per second (publishers first, then subscribers), e.g. 20/s.
     #[arg(long, value_name = "N/s", default_value = "10/s", value_parser = parse_rate)]
     pub(crate) join_rate: f64,
-    /// How long the run lasts after the last participant started joining (e.g. 60s).
+    /// How long the run lasts once every participant has joined (or failed to), e.g. 60s.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub(crate) duration: Duration,
     /// Video picture size and rate: one encoder for every publisher, each publisher's frames

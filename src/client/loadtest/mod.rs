@@ -14,7 +14,7 @@ mod report;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::auth::{KeyPair, Role, TokenClaims, unix_now};
 use crate::cli::load_test::MergeArgs;
@@ -25,6 +25,7 @@ use crate::client::{Conn, Purpose, join, peer_config};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::{Network, Peer};
 use crate::session::{SessionEvent, Stream};
+use crate::signaling::livekit;
 use crate::signaling::native::Via;
 use crate::signaling::server_url::ServerUrl;
 use crate::vocab::bitstream::LoadMark;
@@ -80,6 +81,9 @@ enum Target {
     Native(ServerUrl, KeyPair),
     /// Janus's VideoRoom: a room per room, created when missing.
     Janus(ServerUrl, String, u64),
+    /// LiveKit's protocol (LiveKit, OpenVidu 3, vcall serve's `/rtc`): a room per room, a
+    /// LiveKit token per participant made from the key pair.
+    LiveKit(ServerUrl, KeyPair),
 }
 
 /// The flags a run keeps.
@@ -111,6 +115,31 @@ impl Run {
                     exp: now + 86_400,
                 });
                 let mut conn = Conn::new(url.clone(), &session, token);
+                conn.timeout = Some(self.args.timeout);
+                conn
+            }
+            Target::LiveKit(url, keys) => {
+                let room = format!("{}-r{}", self.id, seat.room);
+                let (identity, publishes) = match seat.role {
+                    SeatRole::Publisher(i) => (publisher_name(&self.id, seat.room, i), true),
+                    SeatRole::Subscriber(i) => (format!("{room}-s{i}"), false),
+                };
+                // A token it just made cannot fail to encode; an empty one would be refused.
+                let token = livekit::access_token(
+                    &keys.key,
+                    &keys.secret,
+                    &livekit::Grant {
+                        room: &room,
+                        identity: &identity,
+                        name: None,
+                        metadata: None,
+                        can_publish: publishes,
+                        can_subscribe: !publishes,
+                        ttl: Duration::from_secs(86_400),
+                    },
+                )
+                .unwrap_or_default();
+                let mut conn = Conn::new(url.clone(), "", token);
                 conn.timeout = Some(self.args.timeout);
                 conn
             }
@@ -160,22 +189,19 @@ pub async fn load_test(
         ),
         (None, 0) => format!("lt{:06x}", rand::random::<u32>() & 0xff_ffff),
     };
+    let keys = || match (&args.keys.api_key, &args.keys.api_secret) {
+        (Some(key), Some(secret)) => Ok(KeyPair {
+            key: key.clone(),
+            secret: secret.clone(),
+        }),
+        _ => Err(Failure::new(
+            Exit::Usage,
+            "a load test of vcall serve or a LiveKit server makes its tokens: give --api-key and --api-secret (or VCALL_API_KEY and VCALL_API_SECRET)",
+        )),
+    };
     let target = match &args.url {
-        ServerUrl::Native(_) => {
-            let (Some(key), Some(secret)) = (&args.keys.api_key, &args.keys.api_secret) else {
-                return Err(Failure::new(
-                    Exit::Usage,
-                    "a load test of vcall serve makes its sessions and tokens: give --api-key and --api-secret (or VCALL_API_KEY and VCALL_API_SECRET)",
-                ));
-            };
-            Target::Native(
-                args.url.clone(),
-                KeyPair {
-                    key: key.clone(),
-                    secret: secret.clone(),
-                },
-            )
-        }
+        ServerUrl::Native(_) => Target::Native(args.url.clone(), keys()?),
+        ServerUrl::LiveKit(_) => Target::LiveKit(args.url.clone(), keys()?),
         ServerUrl::Janus(_) => Target::Janus(
             args.url.clone(),
             args.token.clone(),
@@ -186,7 +212,7 @@ pub async fn load_test(
             return Err(Failure::new(
                 Exit::Usage,
                 format!(
-                    "{other}: load-test speaks vcall serve (ws://) and Janus (janus+ws://, janus+http://); WHIP/WHEP and LiveKit are not supported yet"
+                    "{other}: load-test speaks vcall serve (ws://), LiveKit (livekit+ws://) and Janus (janus+ws://, janus+http://); WHIP/WHEP endpoints are not supported yet"
                 ),
             ));
         }
@@ -324,31 +350,52 @@ fn seats(rooms: u32, publishers: u32, subscribers: u32) -> Vec<Seat> {
 }
 
 /// Starts each participant `k` (its place in the whole run) at `start` + `k / rate`, so
-/// shards interleave at the run's rate; returns once all of this shard's have started.
+/// shards interleave at the run's rate; returns once every one of this shard's has joined
+/// or failed (so the run's `--duration` is held by all of them, however long joins took).
 async fn join_all(
     run: Arc<Run>,
     seats: Vec<(usize, Seat)>,
     rate: f64,
     start: tokio::time::Instant,
 ) {
+    let mut settled = Vec::new();
     for (k, seat) in seats {
         tokio::time::sleep_until(start + Duration::from_secs_f64(k as f64 / rate)).await;
         let run = Arc::clone(&run);
+        let (tx, rx) = oneshot::channel();
+        settled.push(rx);
         tokio::spawn(async move {
+            // Dropped when the participant ends, whether it joined or not.
+            let mut joined = Some(tx);
             let result = match seat.role {
-                SeatRole::Publisher(i) => publisher(&run, seat, i).await,
-                SeatRole::Subscriber(_) => subscriber(&run, seat).await,
+                SeatRole::Publisher(i) => publisher(&run, seat, i, &mut joined).await,
+                SeatRole::Subscriber(_) => subscriber(&run, seat, &mut joined).await,
             };
             if let Err(e) = result {
                 run.report.failed(seat.room, &e.to_string());
             }
         });
     }
+    for rx in settled {
+        let _ = rx.await;
+    }
+}
+
+/// Tells the run a participant has joined (once).
+fn settle(joined: &mut Option<oneshot::Sender<()>>) {
+    if let Some(tx) = joined.take() {
+        let _ = tx.send(());
+    }
 }
 
 /// One publisher: joins, publishes its room's stream `i`, and sends the shared encoder's
 /// frames with its own marks until the run ends.
-async fn publisher(run: &Run, seat: Seat, i: u32) -> Result<(), Failure> {
+async fn publisher(
+    run: &Run,
+    seat: Seat,
+    i: u32,
+    joined_tx: &mut Option<oneshot::Sender<()>>,
+) -> Result<(), Failure> {
     let conn = run.conn(seat);
     let joined = join(&conn, run.network.clone(), Purpose::Publish).await?;
     let (peer, _incoming) = Peer::new(&run.peer_config(&conn)).await?;
@@ -370,6 +417,7 @@ async fn publisher(run: &Run, seat: Seat, i: u32) -> Result<(), Failure> {
         .map_err(Failure::from)?;
     media_connected(&peer).await?;
     run.report.joined();
+    settle(joined_tx);
     let id = publisher_id(seat.room, i, run.args.publishers);
     let (Some(v), a) = (v, a) else {
         return Err(Failure::new(Exit::Failure, "no video track was made"));
@@ -413,13 +461,20 @@ async fn publisher(run: &Run, seat: Seat, i: u32) -> Result<(), Failure> {
 
 /// One subscriber: joins, subscribes to each of its room's publishers as it appears, and
 /// checks every packet of every stream it gets.
-async fn subscriber(run: &Run, seat: Seat) -> Result<(), Failure> {
+async fn subscriber(
+    run: &Run,
+    seat: Seat,
+    joined_tx: &mut Option<oneshot::Sender<()>>,
+) -> Result<(), Failure> {
     let conn = run.conn(seat);
     let mut joined = join(&conn, run.network.clone(), Purpose::Subscribe).await?;
     let shared = SharedPeer::new(&run.peer_config(&conn)).await?;
     run.report.joined();
+    settle(joined_tx);
     let mut wanted: Vec<Stream> = joined.streams().to_vec();
     let mut taken = std::collections::HashSet::new();
+    // One report per publisher: over LiveKit's protocol its audio and video are two streams.
+    let mut slots = std::collections::HashMap::new();
     let mut pending = 0usize;
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<()>();
     loop {
@@ -430,20 +485,21 @@ async fn subscriber(run: &Run, seat: Seat) -> Result<(), Failure> {
             if room != seat.room || !taken.insert(stream.id.clone()) {
                 continue;
             }
+            let kinds = (run.args.audio && stream.has_audio, stream.has_video);
+            if kinds == (false, false) {
+                continue;
+            }
             let expected = publisher_id(room, i, run.args.publishers);
             let (feed, incoming) = mpsc::unbounded_channel();
             let asked = Instant::now();
             shared
-                .subscribe(
-                    &joined.client,
-                    &stream.id,
-                    (run.args.audio, true),
-                    &feed,
-                    Via::Server(None),
-                )
+                .subscribe(&joined.client, &stream.id, kinds, &feed, Via::Server(None))
                 .await?;
             pending += 1;
-            let slot = run.report.stream(StreamReport::new(seat, &stream.name));
+            let slot = slots
+                .entry((room, i))
+                .or_insert_with(|| run.report.stream(StreamReport::new(seat, &stream.name)))
+                .clone();
             let done = done_tx.clone();
             let clock = run.clock;
             tokio::spawn(async move {
@@ -481,8 +537,10 @@ async fn check_stream(
         tasks.push(tokio::spawn(async move {
             match track.codec.kind() {
                 Kind::Video => {
-                    slot.lock().expect("stream lock").video =
-                        Some(VideoCheck::new(expected, clock, asked));
+                    slot.lock()
+                        .expect("stream lock")
+                        .video
+                        .get_or_insert_with(|| VideoCheck::new(expected, clock, asked));
                     while let Some(p) = track.recv().await {
                         let now = Instant::now();
                         let mut s = slot.lock().expect("stream lock");
