@@ -445,7 +445,7 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;load-test' {
-            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall serve: sessions and tokens are made from the API key pair) or janus+ws(s)://… (a VideoRoom room per room, created when missing) [env: VCALL_URL]')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Server URL: ws(s)://HOST:PORT (vcall serve: sessions and tokens are made from the API key pair), livekit+ws(s)://… (LiveKit, OpenVidu 3: LiveKit tokens from the key pair) or janus+ws(s)://…, janus+http(s)://… (a VideoRoom room per room, created when missing) [env: VCALL_URL]')
             [CompletionResult]::new('--api-key', '--api-key', [CompletionResultType]::ParameterName, 'API key [env: VCALL_API_KEY]')
             [CompletionResult]::new('--api-secret', '--api-secret', [CompletionResultType]::ParameterName, 'API secret [env: VCALL_API_SECRET]')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Janus''s API token, when it asks for one [env: VCALL_TOKEN]')
@@ -466,6 +466,7 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Run this share of the run: the Ith of N processes (from 0, as a Kubernetes Indexed Job''s JOB_COMPLETION_INDEX), each taking every Nth participant; every shard is given the same flags, and `load-test merge` judges their --json outputs as one run [env: VCALL_SHARD]')
             [CompletionResult]::new('--start-at', '--start-at', [CompletionResultType]::ParameterName, 'Start joining at this Unix time (seconds), so that shards started apart run together')
             [CompletionResult]::new('--run-id', '--run-id', [CompletionResultType]::ParameterName, 'The run''s name, which its rooms and streams are named after (default: random; with --shard, made from the flags, so that every shard agrees)')
+            [CompletionResult]::new('--generator-lag-limit', '--generator-lag-limit', [CompletionResultType]::ParameterName, 'How late the generator''s timers and encoders may run (p99) before it, not the server, is taken to be the limit of the run (exit 12)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Stop waiting for a join, a publish or a subscription after this long')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')

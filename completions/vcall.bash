@@ -967,7 +967,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__load__subcmd__test)
-            opts="-v -q -h -V --url --api-key --api-secret --token --impair --rooms --publishers --subscribers --join-rate --duration --width --height --fps --video-bitrate --audio --expect --stats-interval --json --per-stream --generator-cpu-limit --shard --start-at --run-id --timeout --verbose --quiet --profile --config --help --version merge help"
+            opts="-v -q -h -V --url --api-key --api-secret --token --impair --rooms --publishers --subscribers --join-rate --duration --width --height --fps --video-bitrate --audio --expect --stats-interval --json --per-stream --generator-cpu-limit --shard --start-at --run-id --generator-lag-limit --timeout --verbose --quiet --profile --config --help --version merge help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1054,6 +1054,10 @@ _vcall() {
                     return 0
                     ;;
                 --run-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --generator-lag-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -418,7 +418,7 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --version 'Print version'
         }
         &'vcall;load-test'= {
-            cand --url 'Server URL: ws(s)://HOST:PORT (vcall serve: sessions and tokens are made from the API key pair) or janus+ws(s)://… (a VideoRoom room per room, created when missing) [env: VCALL_URL]'
+            cand --url 'Server URL: ws(s)://HOST:PORT (vcall serve: sessions and tokens are made from the API key pair), livekit+ws(s)://… (LiveKit, OpenVidu 3: LiveKit tokens from the key pair) or janus+ws(s)://…, janus+http(s)://… (a VideoRoom room per room, created when missing) [env: VCALL_URL]'
             cand --api-key 'API key [env: VCALL_API_KEY]'
             cand --api-secret 'API secret [env: VCALL_API_SECRET]'
             cand --token 'Janus''s API token, when it asks for one [env: VCALL_TOKEN]'
@@ -439,6 +439,7 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --shard 'Run this share of the run: the Ith of N processes (from 0, as a Kubernetes Indexed Job''s JOB_COMPLETION_INDEX), each taking every Nth participant; every shard is given the same flags, and `load-test merge` judges their --json outputs as one run [env: VCALL_SHARD]'
             cand --start-at 'Start joining at this Unix time (seconds), so that shards started apart run together'
             cand --run-id 'The run''s name, which its rooms and streams are named after (default: random; with --shard, made from the flags, so that every shard agrees)'
+            cand --generator-lag-limit 'How late the generator''s timers and encoders may run (p99) before it, not the server, is taken to be the limit of the run (exit 12)'
             cand --timeout 'Stop waiting for a join, a publish or a subscription after this long'
             cand --profile 'The settings profile to use from the configuration file [env: VCALL_PROFILE]'
             cand --config 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]'

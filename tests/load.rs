@@ -3,7 +3,8 @@
 
 use crate::common::*;
 
-/// `vcall load-test` of `server` with `args`, joining at 50/s, JSON on stdout.
+/// `vcall load-test` of `server` with `args`, joining at 50/s unless they say otherwise,
+/// JSON on stdout.
 fn load_test_cmd(server: &Server, args: &[&str]) -> std::process::Command {
     load_test_at(server, &server.url, args)
 }
@@ -19,18 +20,25 @@ fn load_test_at(server: &Server, url: &str, args: &[&str]) -> std::process::Comm
         &server.keys.key,
         "--api-secret",
         &server.keys.secret,
-        "--join-rate",
-        "50/s",
         "--json",
+        // A starved test machine runs timers late; the verdicts asked for here are counted
+        // by construction, so its lateness is not what these tests judge.
+        "--generator-lag-limit",
+        "60s",
     ])
     .args(args);
+    if !args.contains(&"--join-rate") {
+        c.args(["--join-rate", "50/s"]);
+    }
     c
 }
 
 fn load_test(server: &Server, args: &[&str]) -> (i32, String, String) {
-    let mut c = load_test_cmd(server, &["--stats-interval", "1s", "--per-stream"]);
-    c.args(args);
-    run(c)
+    let all: Vec<&str> = ["--stats-interval", "1s", "--per-stream"]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    run(load_test_cmd(server, &all))
 }
 
 fn lines(out: &str) -> Vec<serde_json::Value> {
@@ -82,27 +90,31 @@ fn two_rooms_pass_with_every_frame_of_every_stream_accounted_for() {
 }
 
 #[test]
-fn a_path_that_breaks_fails_the_run_naming_the_stream() {
-    let server = Server::start();
-    // Two seconds of nothing, after the joins (or during them, which fails the run too).
+fn a_stream_whose_forwarding_stalls_fails_the_run_naming_it() {
+    // The server forwards the first 30 packets of room 1's stream, then nothing: that
+    // stream freezes for the rest of the run, however fast the machine.
+    let server = Server::faulty(vcall::server::Fault::Stall("-r1-p0".into(), 30));
     let (code, out, err) = load_test(
         &server,
         &[
+            "--rooms",
+            "2",
             "--publishers",
             "1",
             "--subscribers",
             "1",
             "--duration",
-            "8s",
-            "--impair",
-            "outage=2s@4s",
+            "4s",
             "--expect",
-            "streams==100%, freeze.max.max<1000ms",
+            "freeze.max.max<1500ms",
         ],
     );
     assert_eq!(code, 11, "{err}\n{out}");
-    assert!(err.contains("expectation failed"), "{err}");
-    assert!(err.contains("room 0"), "{err}");
+    assert!(
+        err.contains("expectation failed: freeze.max.max<1500ms"),
+        "{err}"
+    );
+    assert!(err.contains("worst: room 1 subscriber 0"), "{err}");
 }
 
 #[test]
@@ -144,7 +156,11 @@ fn a_server_that_loses_packets_of_one_room_fails_the_run_naming_that_room() {
 #[test]
 fn a_server_that_mixes_streams_up_is_caught_by_identity() {
     // Subscriptions to publisher 1's stream get publisher 0's frames.
-    let server = Server::faulty(vcall::server::Fault::Misroute("-r0-p1".into()));
+    let server = Server::faulty(vcall::server::Fault::Misroute(
+        "-r0-p1".into(),
+        "-r0-p0".into(),
+    ));
+    // A second apart: publisher 0's stream is live before publisher 1 starts to join.
     let (code, out, err) = load_test(
         &server,
         &[
@@ -152,6 +168,8 @@ fn a_server_that_mixes_streams_up_is_caught_by_identity() {
             "2",
             "--subscribers",
             "1",
+            "--join-rate",
+            "1/s",
             "--duration",
             "2s",
             "--expect",
@@ -334,6 +352,8 @@ fn the_same_run_holds_against_janus() {
         "50/s",
         "--duration",
         "3s",
+        "--generator-lag-limit",
+        "60s",
         "--json",
         "--expect",
         "joined==100%, streams==100%, streams.frames.lost==0, identity",

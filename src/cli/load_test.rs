@@ -14,8 +14,9 @@ pub(crate) struct LoadTestArgs {
     #[command(subcommand)]
     pub(crate) merge: Option<LoadTestCommand>,
     /// Server URL: ws(s)://HOST:PORT (vcall serve: sessions and tokens are made from the API
-    /// key pair) or janus+ws(s)://… (a VideoRoom room per room, created when missing)
-    /// [env: VCALL_URL]
+    /// key pair), livekit+ws(s)://… (LiveKit, OpenVidu 3: LiveKit tokens from the key pair)
+    /// or janus+ws(s)://…, janus+http(s)://… (a VideoRoom room per room, created when
+    /// missing) [env: VCALL_URL]
     #[arg(
         long,
         env = "VCALL_URL",
@@ -95,12 +96,16 @@ pub(crate) struct LoadTestArgs {
     #[arg(long, value_name = "I/N", env = "VCALL_SHARD", hide_env = true, value_parser = parse_shard)]
     pub(crate) shard: Option<(u32, u32)>,
     /// Start joining at this Unix time (seconds), so that shards started apart run together.
-    #[arg(long, value_name = "UNIX_SECONDS")]
+    #[arg(long, value_name = "UNIX_SECONDS", value_parser = parse_start_at)]
     pub(crate) start_at: Option<f64>,
     /// The run's name, which its rooms and streams are named after (default: random; with
     /// --shard, made from the flags, so that every shard agrees).
     #[arg(long, value_name = "NAME")]
     pub(crate) run_id: Option<String>,
+    /// How late the generator's timers and encoders may run (p99) before it, not the
+    /// server, is taken to be the limit of the run (exit 12).
+    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
+    pub(crate) generator_lag_limit: Duration,
     /// Stop waiting for a join, a publish or a subscription after this long.
     #[arg(long, default_value = "20s", value_parser = parse_duration)]
     pub(crate) timeout: Duration,
@@ -155,6 +160,17 @@ fn parse_shard(s: &str) -> Result<(u32, u32), String> {
         return Err(bad());
     }
     Ok((i, n))
+}
+
+/// A Unix time in seconds within a day of now.
+fn parse_start_at(s: &str) -> Result<f64, String> {
+    let now = crate::auth::unix_now() as f64;
+    match s.trim().parse::<f64>() {
+        Ok(t) if t.is_finite() && (t - now).abs() <= 86_400.0 => Ok(t),
+        _ => Err(format!(
+            "{s:?}: expected a Unix time in seconds within a day of now (e.g. $(date -d '+1 min' +%s))"
+        )),
+    }
 }
 
 /// `50%` or `50`: a share, 0 to 1.

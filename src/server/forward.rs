@@ -34,9 +34,28 @@ struct Leg {
     estimates: SendEstimates,
     /// Packets handed to this leg.
     sent: u64,
-    /// A fault's: every `n`th packet is not forwarded.
-    drop_every: Option<u64>,
+    /// A fault's (tests): which packets are not forwarded.
+    fault: Option<LegFault>,
     seen: u64,
+}
+
+/// Packets a leg does not forward on purpose (a server's fault, for tests).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum LegFault {
+    /// Every `n`th (`n` > 0).
+    DropEvery(u64),
+    /// All after the first `n`.
+    StallAfter(u64),
+}
+
+impl LegFault {
+    /// Whether the `n`th packet (from 1) is dropped.
+    fn drops(self, n: u64) -> bool {
+        match self {
+            LegFault::DropEvery(every) => every > 0 && n % every == 0,
+            LegFault::StallAfter(after) => n > after,
+        }
+    }
 }
 
 /// One published track and the legs it feeds.
@@ -82,7 +101,7 @@ impl Hub {
                 let mut legs = h.legs.lock().expect("legs lock");
                 for leg in legs.iter_mut() {
                     leg.seen += 1;
-                    if leg.drop_every.is_some_and(|n| leg.seen % n == 0) {
+                    if leg.fault.is_some_and(|f| f.drops(leg.seen)) {
                         continue;
                     }
                     if leg.track.try_write(packet.clone()) {
@@ -111,7 +130,7 @@ impl Hub {
         track: Arc<LocalTrack>,
         counter: Arc<AtomicU64>,
         estimates: SendEstimates,
-        drop_every: Option<u64>,
+        fault: Option<LegFault>,
     ) -> u64 {
         let id = self.next_leg.fetch_add(1, Ordering::Relaxed);
         self.legs.lock().expect("legs lock").push(Leg {
@@ -120,7 +139,7 @@ impl Hub {
             counter,
             estimates,
             sent: 0,
-            drop_every,
+            fault,
             seen: 0,
         });
         id
@@ -211,8 +230,8 @@ pub(crate) struct Subscription {
     /// The hubs this leg is attached to; `None` once detached, so a leg that connects after
     /// its subscription ended is never attached.
     attached: Mutex<Option<Vec<Attachment>>>,
-    /// A fault's (tests): every `n`th packet is not forwarded.
-    drop_every: Option<u64>,
+    /// A fault's (tests): which packets are not forwarded.
+    drop_every: Option<LegFault>,
 }
 
 impl Subscription {
@@ -224,7 +243,7 @@ impl Subscription {
         hubs: Vec<Arc<Hub>>,
         offer: &str,
         counter: Arc<AtomicU64>,
-        drop_every: Option<u64>,
+        drop_every: Option<LegFault>,
     ) -> Result<(Subscription, String), PeerError> {
         let named = hubs.into_iter().map(|h| (h, stream_id.to_owned(), None));
         let subscription = Subscription::with_sections(peer, named, counter, drop_every).await?;
@@ -238,7 +257,7 @@ impl Subscription {
         peer: Arc<Peer>,
         hubs: Vec<(Arc<Hub>, String, String)>,
         counter: Arc<AtomicU64>,
-        drop_every: Option<u64>,
+        drop_every: Option<LegFault>,
     ) -> Result<(Subscription, String), PeerError> {
         let named = hubs.into_iter().map(|(h, s, t)| (h, s, Some(t)));
         let subscription = Subscription::with_sections(peer, named, counter, drop_every).await?;
@@ -250,7 +269,7 @@ impl Subscription {
         peer: Arc<Peer>,
         hubs: impl Iterator<Item = (Arc<Hub>, String, Option<String>)>,
         counter: Arc<AtomicU64>,
-        drop_every: Option<u64>,
+        drop_every: Option<LegFault>,
     ) -> Result<Subscription, PeerError> {
         let mut legs = Vec::new();
         for (hub, stream, track) in hubs {

@@ -38,7 +38,7 @@ use crate::peer::{Network, Peer, PeerConfig, PeerError, PeerState, RemoteTrack};
 use crate::session::{SessionId, StreamId, SubscriptionId, now_ms};
 use crate::signaling::native::wire::{WireConnection, WireStream};
 use crate::vocab::Kind;
-use forward::{Hub, Subscription};
+use forward::{Hub, LegFault, Subscription};
 use intent::{Exchange, Reply, TrackName};
 use room::{AnswerError, Core, Input, Output, SockId};
 use tls::ClientAddr;
@@ -79,12 +79,15 @@ pub struct ServerConfig {
 #[doc(hidden)]
 #[derive(Debug, Clone)]
 pub enum Fault {
-    /// Subscriptions to a stream whose name contains this get another live stream of the
-    /// session instead (a server that mixes streams up).
-    Misroute(String),
+    /// Subscriptions to the stream whose name contains the first get the stream whose name
+    /// contains the second instead (a server that mixes streams up).
+    Misroute(String, String),
     /// Subscriptions to a stream whose name contains this never get every `n`th packet (a
     /// server that loses packets it cannot send again).
     Drop(String, u64),
+    /// Subscriptions to a stream whose name contains this get its first `n` packets of
+    /// each track, then nothing (a server whose forwarding stalls).
+    Stall(String, u64),
 }
 
 impl ServerConfig {
@@ -193,8 +196,8 @@ struct Leg {
     stream: StreamId,
     hubs: Vec<Arc<Hub>>,
     counter: Arc<AtomicU64>,
-    /// A fault's: every `n`th packet is not forwarded.
-    drop_every: Option<u64>,
+    /// A fault's: which packets are not forwarded.
+    drop_every: Option<LegFault>,
 }
 
 /// Who offers a subscription's sections.
@@ -429,7 +432,7 @@ impl Shared {
         core: &Core,
         session: &SessionId,
         stream: &StreamId,
-    ) -> (StreamId, Option<u64>) {
+    ) -> (StreamId, Option<LegFault>) {
         let Some(fault) = &self.config.fault else {
             return (stream.clone(), None);
         };
@@ -440,17 +443,20 @@ impl Shared {
                 .any(|s| s.id == *stream && s.name.contains(part))
         };
         match fault {
-            Fault::Misroute(part) if named(part) => {
-                let other = streams.iter().find(|s| s.id != *stream);
+            Fault::Misroute(from, to) if named(from) => {
+                let other = streams.iter().find(|s| s.name.contains(to.as_str()));
                 (other.map_or_else(|| stream.clone(), |s| s.id.clone()), None)
             }
-            Fault::Drop(part, n) if named(part) => (stream.clone(), Some(*n)),
+            Fault::Drop(part, n) if named(part) && *n > 0 => {
+                (stream.clone(), Some(LegFault::DropEvery(*n)))
+            }
+            Fault::Stall(part, n) if named(part) => {
+                (stream.clone(), Some(LegFault::StallAfter(*n)))
+            }
             _ => (stream.clone(), None),
         }
     }
 
-    /// The socket's peer connection, made at its first offer: its remote tracks go to the
-    /// publishes waiting for them, its failure ends the connection's media.
     async fn media_for(self: &Arc<Self>, sock: SockId) -> Result<Arc<Peer>, PeerError> {
         if let Some(m) = self.tables.lock().expect("tables lock").media.get(&sock) {
             return Ok(Arc::clone(&m.peer));

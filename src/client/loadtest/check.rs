@@ -25,7 +25,13 @@ pub(crate) struct Sequence {
     pub(crate) received: u64,
     pub(crate) duplicates: u64,
     seen: Vec<u64>,
+    /// Packets in a row too old to tell: a sender that jumped its numbers far back.
+    too_old: u32,
 }
+
+/// Packets in a row far behind the highest number before the numbering starts over from
+/// them (a sender that restarted, or jumped by more than half the number space).
+const RESYNC_AFTER: u32 = 64;
 
 impl Sequence {
     /// The extended number of `seq`, and whether it is new (not a duplicate).
@@ -43,10 +49,23 @@ impl Sequence {
             self.first = e;
         }
         if e + SEEN_WINDOW <= h {
-            // Too old to tell: not counted as news.
-            self.duplicates += 1;
-            return (e, false);
+            // Too old to tell: not counted as news, unless it goes on.
+            self.too_old += 1;
+            if self.too_old < RESYNC_AFTER {
+                self.duplicates += 1;
+                return (e, false);
+            }
+            // The count so far stays; the numbering starts again from here.
+            let (received, duplicates) = (self.received, self.duplicates);
+            let lost = self.lost();
+            *self = Sequence::default();
+            let (e, new) = self.push(seq);
+            self.received += received;
+            self.duplicates += duplicates;
+            self.first = self.first.saturating_sub(lost + received);
+            return (e, new);
         }
+        self.too_old = 0;
         if e > h {
             // Numbers entering the window were last used a window ago.
             for n in (h + 1).max(e + 1 - SEEN_WINDOW)..=e {
@@ -197,7 +216,7 @@ impl VideoCheck {
         }
         f.frames += 1;
         // Negative when another machine's clock runs ahead of this one's.
-        let late_us = self.clock.unix_us(now) as i64 - mark.captured_us as i64;
+        let late_us = i128::from(self.clock.unix_us(now)) - i128::from(mark.captured_us);
         f.latency.push(late_us as f64 / 1000.0);
         let since = self.last_frame.map_or(self.asked, |(_, at)| at);
         f.freeze_max_ms = f
@@ -216,7 +235,7 @@ impl VideoCheck {
             _ => f.highest_number = Some(mark.frame),
         }
         let h = f.highest_number.unwrap_or(mark.frame);
-        f.frames_lost = u64::from(h - first + 1).saturating_sub(f.frames);
+        f.frames_lost = (u64::from(h) - u64::from(first) + 1).saturating_sub(f.frames);
         self.last_frame = Some((mark.frame, now));
     }
 
@@ -370,6 +389,21 @@ mod tests {
         let f = check.figures_at(mine.at(2, 5));
         assert_eq!((f.frames, f.out_of_order, f.frames_lost), (2, 1, 0));
         assert_eq!((f.wrong, f.wrong_publisher), (1, Some(2)));
+    }
+
+    #[test]
+    fn numbers_that_jump_far_back_start_the_count_again() {
+        let mut seq = Sequence::default();
+        for n in 0..100u16 {
+            seq.push(n);
+        }
+        // The sender jumps by half the number space: the first few are taken as stale.
+        for n in 0..200u16 {
+            seq.push(40_000 + n);
+        }
+        assert_eq!(seq.received, 100 + 200 - u64::from(RESYNC_AFTER) + 1);
+        assert_eq!(seq.lost(), 0);
+        assert!(seq.push(40_200).1);
     }
 
     #[test]

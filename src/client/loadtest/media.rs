@@ -57,11 +57,13 @@ impl Keyframes {
 
 /// The running encoders.
 pub(super) struct SharedMedia {
-    tx: broadcast::Sender<Encoded>,
+    /// Taken at the stop: once the encoders' threads have ended too, publishers see their
+    /// channel close.
+    tx: Mutex<Option<broadcast::Sender<Encoded>>>,
     keyframe: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     /// How late each unit left after its capture time was due, ms.
-    pub(super) pacing: Arc<Mutex<Latencies>>,
+    pacing: Arc<Mutex<Latencies>>,
 }
 
 impl SharedMedia {
@@ -75,7 +77,7 @@ impl SharedMedia {
     ) -> Result<SharedMedia, Failure> {
         let (tx, _) = broadcast::channel(QUEUE);
         let media = SharedMedia {
-            tx,
+            tx: Mutex::new(Some(tx)),
             keyframe: Arc::new(AtomicBool::new(false)),
             stop: Arc::new(AtomicBool::new(false)),
             pacing: Arc::default(),
@@ -109,24 +111,42 @@ impl SharedMedia {
         Arc<Mutex<Latencies>>,
     ) {
         (
-            self.tx.clone(),
+            self.sender(),
             Arc::clone(&self.keyframe),
             Arc::clone(&self.stop),
             Arc::clone(&self.pacing),
         )
     }
 
+    fn sender(&self) -> broadcast::Sender<Encoded> {
+        match &*self.tx.lock().expect("sender lock") {
+            Some(tx) => tx.clone(),
+            // Stopped: a channel that is closed already.
+            None => broadcast::channel(1).0,
+        }
+    }
+
     pub(super) fn subscribe(&self) -> broadcast::Receiver<Encoded> {
-        self.tx.subscribe()
+        self.sender().subscribe()
+    }
+
+    /// How late the encoders made their units (p99), ms.
+    pub(super) fn pacing_p99(&self) -> f64 {
+        self.pacing
+            .lock()
+            .expect("pacing lock")
+            .quantile(0.99)
+            .unwrap_or(0.0)
     }
 
     pub(super) fn keyframes(&self) -> Keyframes {
         Keyframes(Arc::clone(&self.keyframe))
     }
 
-    /// Stops the encoders; publishers see their channel close.
+    /// Stops the encoders; publishers see their channel close once their threads end.
     pub(super) fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
+        self.tx.lock().expect("sender lock").take();
     }
 }
 

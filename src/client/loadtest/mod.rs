@@ -35,6 +35,12 @@ use check::{Clock, Sequence, VideoCheck};
 use media::{Encoded, SharedMedia};
 use report::{Report, Shard, StreamReport, Summary};
 
+/// Participants in one run (every shard's together).
+const MAX_PARTICIPANTS: u64 = 1_000_000;
+/// After the encoders stop, how long frames still being repaired (retransmissions) may
+/// take before the figures are read; freezes are taken as of the stop.
+const DRAIN: Duration = Duration::from_millis(500);
+
 /// One participant to join: which room, and which publisher or subscriber of it.
 #[derive(Debug, Clone, Copy)]
 struct Seat {
@@ -206,7 +212,7 @@ pub async fn load_test(
             args.url.clone(),
             args.token.clone(),
             // Rooms of the run's own, the same in every shard.
-            (fnv1a(&run_id) % 1_000_000) * 1000 + 10_000_000,
+            (fnv1a(&run_id) % 100_000) * 10_000 + 10_000_000,
         ),
         other => {
             return Err(Failure::new(
@@ -227,6 +233,15 @@ pub async fn load_test(
         args.audio == "tone",
         clock,
     )?;
+    let total = u64::from(args.rooms) * u64::from(args.publishers + args.subscribers);
+    if total > MAX_PARTICIPANTS {
+        return Err(Failure::new(
+            Exit::Usage,
+            format!(
+                "{total} participants: a run has at most {MAX_PARTICIPANTS} (split it into runs)"
+            ),
+        ));
+    }
     let seats = seats(args.rooms, args.publishers, args.subscribers);
     let mine: Vec<(usize, Seat)> = seats
         .into_iter()
@@ -290,18 +305,32 @@ pub async fn load_test(
         args.json,
         quiet,
     ));
+    // Shards end together: at the whole run's last join plus the hold, on the wall clock
+    // they share; a run in one process holds once its own joins have settled.
+    let all_joined = start + Duration::from_secs_f64(total as f64 / args.join_rate);
+    let shared_end = (shard.count > 0).then_some(all_joined + args.duration);
     tokio::pin!(stop);
+    let joins_abort = joins.abort_handle();
     let interrupted = tokio::select! {
         _ = async {
             let _ = joins.await;
-            tokio::time::sleep(args.duration).await;
+            match shared_end {
+                Some(end) => tokio::time::sleep_until(end).await,
+                None => tokio::time::sleep(args.duration).await,
+            }
         } => false,
         () = &mut stop => true,
     };
+    joins_abort.abort();
     stats.abort();
-    let generator = watch.finish(args.generator_cpu_limit);
+    let mut generator = watch.finish(args.generator_cpu_limit, args.generator_lag_limit);
+    generator.pacing_p99 = run.media.pacing_p99();
     run.media.stop();
-    let summary = report.summary(Instant::now(), generator);
+    let stopped = Instant::now();
+    if !interrupted {
+        tokio::time::sleep(DRAIN).await;
+    }
+    let summary = report.summary(stopped, generator);
     summary.print(args.json, args.per_stream || shard.count > 0, quiet);
     let verdict = summary.verdict(args.expect.as_ref().map(|e| e.0.as_slice()));
     if interrupted {
@@ -492,9 +521,15 @@ async fn subscriber(
             let expected = publisher_id(room, i, run.args.publishers);
             let (feed, incoming) = mpsc::unbounded_channel();
             let asked = Instant::now();
-            shared
+            let subscribed = shared
                 .subscribe(&joined.client, &stream.id, kinds, &feed, Via::Server(None))
-                .await?;
+                .await;
+            if let Err(e) = subscribed {
+                // The others go on: this stream is one the server did not give.
+                run.report
+                    .failed(seat.room, &format!("subscribing to {}: {e}", stream.name));
+                continue;
+            }
             pending += 1;
             let slot = slots
                 .entry((room, i))

@@ -15,9 +15,6 @@ use crate::client::measure::Latencies;
 use crate::conditions::Condition;
 use crate::exit::{CmdResult, Exit, Failure};
 
-/// How late the generator's runtime may run its timers (p99) before it, not the server, is
-/// taken to be the limit.
-const LAG_LIMIT_MS: f64 = 200.0;
 /// How often the runtime's lateness is sampled.
 const LAG_TICK: Duration = Duration::from_millis(20);
 
@@ -246,6 +243,12 @@ pub(super) struct Generator {
     pub(super) dropped: u64,
     /// The share of the cores it may use before it is the limit.
     pub(super) cpu_limit: f64,
+    /// How late its encoders made their frames (p99), ms.
+    #[serde(default)]
+    pub(super) pacing_p99: f64,
+    /// How late its timers and encoders may run (p99) before it is the limit, ms.
+    #[serde(default)]
+    pub(super) lag_limit: f64,
 }
 
 impl Generator {
@@ -259,15 +262,21 @@ impl Generator {
                 self.cores
             ));
         }
-        if self.lag_p99 > LAG_LIMIT_MS {
+        if self.lag_p99 > self.lag_limit {
             return Some(format!(
                 "its runtime ran timers {:.0} ms late (p99)",
                 self.lag_p99
             ));
         }
+        if self.pacing_p99 > self.lag_limit {
+            return Some(format!(
+                "its encoders made frames {:.0} ms late (p99)",
+                self.pacing_p99
+            ));
+        }
         if self.dropped > 0 {
             return Some(format!(
-                "its publishers fell behind the encoder and missed {} frames",
+                "its publishers fell behind the encoders and missed {} units of media",
                 self.dropped
             ));
         }
@@ -306,7 +315,7 @@ impl Watch {
         }
     }
 
-    pub(super) fn finish(self, cpu_limit: f64) -> Generator {
+    pub(super) fn finish(self, cpu_limit: f64, lag_limit: Duration) -> Generator {
         self.task.abort();
         let wall = self.t0.elapsed().as_secs_f64();
         let cpu = match (self.cpu0, process_cpu_seconds()) {
@@ -321,6 +330,8 @@ impl Watch {
             lag_max: lag.quantile(1.0).unwrap_or(0.0),
             dropped: 0,
             cpu_limit,
+            pacing_p99: 0.0,
+            lag_limit: lag_limit.as_secs_f64() * 1000.0,
         }
     }
 }
@@ -642,10 +653,11 @@ impl Summary {
                 _ => format!("generator {shard}"),
             };
             eprintln!(
-                "  {name}: {:.0}% CPU of {} cores, timers late {:.0} ms (p99), {} frames missed",
+                "  {name}: {:.0}% CPU of {} cores, timers late {:.0} ms and frames made {:.0} ms late (p99), {} units missed",
                 g.cpu * 100.0,
                 g.cores,
                 g.lag_p99,
+                g.pacing_p99,
                 g.dropped
             );
         }
