@@ -159,7 +159,7 @@ pub(crate) struct Figures {
     pub(crate) freeze_max_ms: f64,
     /// From the subscription to the first whole frame.
     pub(crate) first_frame_ms: Option<f64>,
-    /// RTP packets received and lost.
+    /// RTP packets received and lost (filled in by `figures_at`, from the sequence).
     pub(crate) packets: u64,
     pub(crate) packets_lost: u64,
     first_number: Option<u32>,
@@ -182,8 +182,6 @@ impl VideoCheck {
     /// One RTP packet of the stream, arrived at `now`.
     pub(crate) fn packet(&mut self, seq: u16, ts: u32, marker: bool, payload: &[u8], now: Instant) {
         let (e, new) = self.seq.push(seq);
-        self.figures.packets = self.seq.received;
-        self.figures.packets_lost = self.seq.lost();
         if !new {
             return;
         }
@@ -203,8 +201,11 @@ impl VideoCheck {
         {
             self.pending.remove(&ts);
             self.whole(mark, now);
+            // Frames given up are looked for once a frame, not once a packet.
+            self.expire(now);
+        } else if self.pending.len() > MAX_PENDING {
+            self.expire(now);
         }
-        self.expire(now);
     }
 
     fn whole(&mut self, mark: LoadMark, now: Instant) {
@@ -261,6 +262,8 @@ impl VideoCheck {
     /// The figures as of `now`: a stream that stopped shows the wait since its last frame.
     pub(crate) fn figures_at(&self, now: Instant) -> Figures {
         let mut f = self.figures.clone();
+        f.packets = self.seq.received;
+        f.packets_lost = self.seq.lost();
         if let Some((_, at)) = self.last_frame {
             f.freeze_max_ms = f
                 .freeze_max_ms
