@@ -162,6 +162,8 @@ pub const LOAD_METRICS: &[(&str, Unit)] = &[
     ("first-frame.p99", Unit::Ms),
     ("first-frame.max", Unit::Ms),
     ("identity.violations", Unit::Count),
+    ("pictures.decoded", Unit::Count),
+    ("pictures.bad", Unit::Count),
 ];
 
 /// `--wait-for`'s conditions: on the session's streams and connections.

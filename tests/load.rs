@@ -313,23 +313,113 @@ fn the_same_run_holds_over_livekits_protocol() {
 }
 
 #[test]
-fn a_server_kind_it_does_not_speak_is_a_usage_error() {
-    let mut c = vcall();
-    c.args([
-        "load-test",
-        "--url",
-        "whip+http://127.0.0.1:9/whip",
-        "--duration",
-        "1s",
-    ]);
-    let (code, _, err) = run(c);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("load-test speaks"), "{err}");
-    let mut c = vcall();
-    c.args(["load-test", "--url", "ws://127.0.0.1:9", "--duration", "1s"]);
-    let (code, _, err) = run(c);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("--api-key"), "{err}");
+fn urls_that_do_not_make_a_run_are_usage_errors() {
+    let usage = |args: &[&str], says: &str| {
+        let mut c = vcall();
+        c.args(["load-test", "--duration", "1s"]).args(args);
+        let (code, _, err) = run(c);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    };
+    usage(&["--url", "ws://127.0.0.1:9"], "--api-key");
+    usage(
+        &["--url", "whep+http://127.0.0.1:9/whep/{room}"],
+        "--whep-url",
+    );
+    usage(
+        &["--url", "whip+http://127.0.0.1:9/whip/{room}"],
+        "give --whep-url",
+    );
+    usage(
+        &[
+            "--url",
+            "whip+http://127.0.0.1:9/whip/{room}",
+            "--whep-url",
+            "whep+http://127.0.0.1:9/whep/{room}",
+            "--publishers",
+            "2",
+        ],
+        "put {publisher} in --url and --whep-url",
+    );
+    usage(
+        &[
+            "--url",
+            "ws://127.0.0.1:9",
+            "--whep-url",
+            "whep+http://127.0.0.1:9/whep/{room}",
+        ],
+        "--whep-url goes with a WHIP --url",
+    );
+}
+
+#[test]
+fn the_same_run_holds_over_whip_and_whep_with_every_picture_checked() {
+    let server = Server::start();
+    let base = server.url.replacen("ws://", "http://", 1);
+    let whip = format!("whip+{base}/whip/{{room}}?name={{publisher}}");
+    let whep = format!("whep+{base}/whep/{{room}}/{{publisher}}");
+    let (code, out, err) = run(load_test_at(
+        &server,
+        &whip,
+        &[
+            "--whep-url",
+            &whep,
+            "--rooms",
+            "2",
+            "--publishers",
+            "2",
+            "--subscribers",
+            "1",
+            "--duration",
+            "3s",
+            "--decode",
+            "100%",
+            "--per-stream",
+            "--expect",
+            "joined==100%, streams==100%, streams.frames.lost==0, identity, pictures.bad==0, pictures.decoded>0",
+        ],
+    ));
+    assert_eq!(code, 0, "{err}\n{out}");
+    let all = lines(&out);
+    let summary = all.iter().find(|l| l["event"] == "loadSummary").unwrap();
+    assert_eq!(summary["streams"], 4, "{summary}");
+    assert_eq!(summary["streamsDecoded"], 4, "{summary}");
+    let streams: Vec<_> = all.iter().filter(|l| l["event"] == "loadStream").collect();
+    assert_eq!(streams.len(), 4);
+    for s in streams {
+        // Every whole frame decoded, each picture the one its mark names.
+        assert_eq!(s["pictures"]["bad"], 0, "{s}");
+        assert!(s["pictures"]["decoded"].as_u64().unwrap() > 0, "{s}");
+    }
+}
+
+#[test]
+fn a_publisher_whose_path_cannot_carry_its_rate_steps_down_a_tier() {
+    // 1 Mbit/s of 640x480 into a 300 kbit/s path: the path's queue overflows whatever the
+    // machine's speed, the estimate falls under what was sent, and the publisher moves to
+    // a lower tier (at a keyframe of it, so the frames go on).
+    let server = Server::start();
+    let (code, out, err) = load_test(
+        &server,
+        &[
+            "--impair",
+            "rate=300kbit",
+            "--video-bitrate",
+            "1M",
+            "--width",
+            "640",
+            "--height",
+            "480",
+            "--duration",
+            "6s",
+            "--expect",
+            "streams==100%, identity",
+        ],
+    );
+    assert_eq!(code, 0, "{err}\n{out}");
+    let all = lines(&out);
+    let summary = all.iter().find(|l| l["event"] == "loadSummary").unwrap();
+    assert!(summary["stepsDown"].as_u64().unwrap() >= 1, "{summary}");
 }
 
 #[test]

@@ -16,7 +16,10 @@ pub(crate) struct LoadTestArgs {
     /// Server URL: ws(s)://HOST:PORT (vcall serve: sessions and tokens are made from the API
     /// key pair), livekit+ws(s)://… (LiveKit, OpenVidu 3: LiveKit tokens from the key pair)
     /// or janus+ws(s)://…, janus+http(s)://… (a VideoRoom room per room, created when
-    /// missing) [env: VCALL_URL]
+    /// missing), or a WHIP endpoint for the publishers, whip+http(s)://…, as a template:
+    /// {room} is the room (with a key pair, the vcall serve session made for it), {publisher}
+    /// the publisher's stream name (needed with more than one publisher a room), e.g.
+    /// 'whip+http://HOST:7880/whip/{room}?name={publisher}' [env: VCALL_URL]
     #[arg(
         long,
         env = "VCALL_URL",
@@ -26,7 +29,13 @@ pub(crate) struct LoadTestArgs {
     pub(crate) url: ServerUrl,
     #[command(flatten)]
     pub(crate) keys: KeyArgs,
-    /// Janus's API token, when it asks for one [env: VCALL_TOKEN]
+    /// The WHEP endpoint subscribers play each publisher from, when --url is a WHIP one: a
+    /// template with {room} and {publisher} as --url's, e.g.
+    /// 'whep+http://HOST:7880/whep/{room}/{publisher}'.
+    #[arg(long, value_name = "URL")]
+    pub(crate) whep_url: Option<ServerUrl>,
+    /// Janus's API token, or the bearer token of WHIP/WHEP endpoints without a key pair
+    /// [env: VCALL_TOKEN]
     #[arg(
         long,
         env = "VCALL_TOKEN",
@@ -64,6 +73,16 @@ pub(crate) struct LoadTestArgs {
     /// Video bitrate (e.g. 300k).
     #[arg(long, default_value = "300k", value_parser = parse_bitrate)]
     pub(crate) video_bitrate: u32,
+    /// Rate tiers the shared encoders make (the bitrate, half of it, a quarter…); each
+    /// publisher sends the highest its connection's send estimate carries, stepping down at
+    /// once and back up after a quiet hold, as congestion control does. 1: a fixed rate.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=4))]
+    pub(crate) rate_tiers: u32,
+    /// The share of subscribed streams whose video is also decoded, each picture's
+    /// burned-in capture time checked against its frame's mark (the rest are checked from
+    /// the marks alone); spread over the run, the first stream always when above 0%.
+    #[arg(long, value_name = "PERCENT", default_value = "1%", value_parser = parse_share)]
+    pub(crate) decode: f64,
     /// Audio every publisher sends: the test tone, or none.
     #[arg(long, default_value = "tone", value_parser = ["tone", "none"])]
     pub(crate) audio: String,
@@ -72,7 +91,8 @@ pub(crate) struct LoadTestArgs {
     /// first-frame.p95<1s, identity'. Metrics: joined, streams, streams.frames,
     /// streams.frames.lost, loss, latency.p50/p95/p99/max (every frame of every stream),
     /// freeze.max.p50/p95/p99/max and first-frame.p50/p95/p99/max (across streams),
-    /// identity (no stream carried another publisher's frames).
+    /// identity (no stream carried another publisher's frames), pictures.decoded and
+    /// pictures.bad (of the streams --decode samples).
     #[arg(long, value_name = "CONDITIONS", value_parser = parse_load_expect)]
     pub(crate) expect: Option<LoadExpect>,
     /// Figures this often on stderr (`loadStats` lines with --json); 0: only the summary.
@@ -182,6 +202,15 @@ fn parse_percent(s: &str) -> Result<f64, String> {
     }
 }
 
+/// `10%` or `10`: a share of the streams, 0 to 1.
+fn parse_share(s: &str) -> Result<f64, String> {
+    let n = s.strip_suffix('%').unwrap_or(s).trim();
+    match n.parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p / 100.0),
+        _ => Err(format!("{s:?}: expected a share from 0% to 100%, e.g. 10%")),
+    }
+}
+
 /// `20/s` or `20`: joins per second.
 fn parse_rate(s: &str) -> Result<f64, String> {
     let n = s.strip_suffix("/s").unwrap_or(s).trim();
@@ -206,6 +235,9 @@ mod tests {
             parse_shard("4/4").is_err() && parse_shard("1").is_err() && parse_shard("0/0").is_err()
         );
         assert!(parse_percent("0%").is_err() && parse_percent("120%").is_err());
+        assert_eq!(parse_share("0%").unwrap(), 0.0);
+        assert_eq!(parse_share("10").unwrap(), 0.1);
+        assert!(parse_share("-1%").is_err() && parse_share("101%").is_err());
         let e = parse_load_expect("joined==100%, identity, freeze.max.p99<500ms").unwrap();
         assert_eq!(e.0.len(), 3);
         assert_eq!(e.0[1].to_string(), "identity.violations==0");

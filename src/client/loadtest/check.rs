@@ -273,6 +273,39 @@ impl VideoCheck {
     }
 }
 
+/// How long a frame may be missing (being repaired by retransmission) before the
+/// subscriber asks for a keyframe, as a decoder that cannot go on would.
+const REPAIR_WAIT: Duration = Duration::from_millis(250);
+
+/// When a subscriber that does not decode asks for a keyframe: frames missing for longer
+/// than [`REPAIR_WAIT`] (a decoder could not go on without them), once for each such loss.
+#[derive(Debug, Default)]
+pub(crate) struct KeyframeNeed {
+    /// Missing frames a keyframe was asked for.
+    asked_for: u64,
+    /// Since when more frames have been missing than that.
+    since: Option<Instant>,
+}
+
+impl KeyframeNeed {
+    /// With `lost` frames missing at `now`: whether to ask for a keyframe.
+    pub(crate) fn lost(&mut self, lost: u64, now: Instant) -> bool {
+        // Repairs that came late lower the count.
+        self.asked_for = self.asked_for.min(lost);
+        if lost == self.asked_for {
+            self.since = None;
+            return false;
+        }
+        let since = *self.since.get_or_insert(now);
+        if now.saturating_duration_since(since) < REPAIR_WAIT {
+            return false;
+        }
+        self.asked_for = lost;
+        self.since = None;
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,5 +454,23 @@ mod tests {
         feed(&mut check, &s.frame(0, 2), s.at(0, 1));
         let f = check.figures_at(s.at(0, 1) + Duration::from_secs(2));
         assert!((f.freeze_max_ms - 2000.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn a_keyframe_is_asked_for_once_a_loss_outlasts_its_repair() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut k = KeyframeNeed::default();
+        assert!(!k.lost(0, at(0)));
+        // A frame missing while its retransmission comes: no keyframe.
+        assert!(!k.lost(1, at(10)));
+        assert!(!k.lost(0, at(100)));
+        // Missing for longer: one request, and not again for the same loss.
+        assert!(!k.lost(1, at(200)));
+        assert!(k.lost(1, at(450)));
+        assert!(!k.lost(1, at(2000)));
+        // A new loss asks again.
+        assert!(!k.lost(3, at(2100)));
+        assert!(k.lost(3, at(2400)));
     }
 }

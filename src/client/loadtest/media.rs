@@ -1,8 +1,9 @@
 //! The media every publisher of a load test sends, made once: the test pattern encoded by one
-//! H.264 encoder and the tone by one Opus encoder, each on a thread of its own at the
-//! capture clock, handed to every publisher (which marks the frames as its own).
+//! H.264 encoder per rate tier and the tone by one Opus encoder, each kind on a thread of its
+//! own at the capture clock, handed to every publisher (which marks the frames as its own and
+//! sends the tier its congestion control picks, [`super::ladder`]).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,27 +32,49 @@ const AUDIO_BITRATE: u32 = 32_000;
 /// One encoded unit, as every publisher gets it.
 #[derive(Debug, Clone)]
 pub(super) enum Encoded {
-    Video { frame: FrameInfo, au: Bytes },
-    Audio { packet: Bytes, rtp_ts: u32 },
+    Video {
+        /// Which rate tier's encoder made it (0: the top rate).
+        tier: usize,
+        frame: FrameInfo,
+        au: Bytes,
+    },
+    Audio {
+        packet: Bytes,
+        rtp_ts: u32,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
 pub(super) struct FrameInfo {
-    /// Counts the frames sent.
-    pub(super) number: u32,
-    /// When it was captured, Unix µs.
+    /// When it was captured, Unix µs (the picture's burned-in time is this, in ms).
     pub(super) captured_us: u64,
-    /// Its RTP timestamp, before a publisher's own offset.
+    /// Its RTP timestamp, before a publisher's own offset (the same in every tier).
     pub(super) rtp_ts: u32,
+    pub(super) keyframe: bool,
 }
 
-/// Keyframe requests to the shared encoder.
-#[derive(Clone)]
-pub(super) struct Keyframes(Arc<AtomicBool>);
+/// One rate tier's encoder, as publishers see it: keyframe requests, and how many publishers
+/// send its frames (it encodes only while some do; the top tier always).
+#[derive(Debug, Default)]
+pub(super) struct Tier {
+    keyframe: AtomicBool,
+    users: AtomicU32,
+}
 
-impl Keyframes {
-    pub(super) fn request(&self) {
-        self.0.store(true, Ordering::Relaxed);
+impl Tier {
+    /// Asks for a keyframe (requests are merged: at most one every [`KEYFRAME_GAP`]).
+    pub(super) fn request_keyframe(&self) {
+        self.keyframe.store(true, Ordering::Relaxed);
+    }
+
+    pub(super) fn used(&self) {
+        self.users.fetch_add(1, Ordering::Relaxed);
+        // A tier that was idle resumes with a keyframe.
+        self.request_keyframe();
+    }
+
+    pub(super) fn unused(&self) {
+        self.users.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -60,35 +83,40 @@ pub(super) struct SharedMedia {
     /// Taken at the stop: once the encoders' threads have ended too, publishers see their
     /// channel close.
     tx: Mutex<Option<broadcast::Sender<Encoded>>>,
-    keyframe: Arc<AtomicBool>,
+    tiers: Arc<[Tier]>,
     stop: Arc<AtomicBool>,
     /// How late each unit left after its capture time was due, ms.
     pacing: Arc<Mutex<Latencies>>,
 }
 
 impl SharedMedia {
+    /// Starts the encoders: the video at each of `bitrates` (highest first), the tone if
+    /// `audio`.
     pub(super) fn start(
         width: u32,
         height: u32,
         fps: u32,
-        bitrate: u32,
+        bitrates: &[u32],
         audio: bool,
         clock: Clock,
     ) -> Result<SharedMedia, Failure> {
-        let (tx, _) = broadcast::channel(QUEUE);
+        let (tx, _) = broadcast::channel(QUEUE * bitrates.len());
         let media = SharedMedia {
             tx: Mutex::new(Some(tx)),
-            keyframe: Arc::new(AtomicBool::new(false)),
+            tiers: bitrates.iter().map(|_| Tier::default()).collect(),
             stop: Arc::new(AtomicBool::new(false)),
             pacing: Arc::default(),
         };
         let src = TestSrc::new(width, height, f64::from(fps), Pattern::Plain)
             .map_err(|e| Failure::new(Exit::Usage, e.to_string()))?;
-        let enc = H264Encoder::new(fps as f32, bitrate, fps * KEYFRAME_INTERVAL_S)?;
-        let (tx, keyframe, stop, pacing) = media.handles();
+        let encoders = bitrates
+            .iter()
+            .map(|b| H264Encoder::new(fps as f32, *b, fps * KEYFRAME_INTERVAL_S))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (tx, tiers, stop, pacing) = media.handles();
         std::thread::Builder::new()
             .name("load-video".into())
-            .spawn(move || video(src, enc, fps, clock, tx, keyframe, stop, pacing))
+            .spawn(move || video(src, encoders, fps, clock, tx, &tiers, stop, pacing))
             .map_err(|e| Failure::new(Exit::Failure, format!("cannot start a thread: {e}")))?;
         if audio {
             let enc = OpusEncoder::new(AUDIO_BITRATE)?;
@@ -106,13 +134,13 @@ impl SharedMedia {
         &self,
     ) -> (
         broadcast::Sender<Encoded>,
-        Arc<AtomicBool>,
+        Arc<[Tier]>,
         Arc<AtomicBool>,
         Arc<Mutex<Latencies>>,
     ) {
         (
             self.sender(),
-            Arc::clone(&self.keyframe),
+            Arc::clone(&self.tiers),
             Arc::clone(&self.stop),
             Arc::clone(&self.pacing),
         )
@@ -139,8 +167,9 @@ impl SharedMedia {
             .unwrap_or(0.0)
     }
 
-    pub(super) fn keyframes(&self) -> Keyframes {
-        Keyframes(Arc::clone(&self.keyframe))
+    /// The rate tiers' encoders, highest first.
+    pub(super) fn tiers(&self) -> Arc<[Tier]> {
+        Arc::clone(&self.tiers)
     }
 
     /// Stops the encoders; publishers see their channel close once their threads end.
@@ -159,56 +188,63 @@ fn wait_until(due: Instant) -> f64 {
     Instant::now().saturating_duration_since(due).as_secs_f64() * 1000.0
 }
 
+/// Captures each picture once and encodes it with every tier some publisher sends.
 #[allow(clippy::too_many_arguments)]
 fn video(
     mut src: TestSrc,
-    mut enc: H264Encoder,
+    mut encoders: Vec<H264Encoder>,
     fps: u32,
     clock: Clock,
     tx: broadcast::Sender<Encoded>,
-    keyframe: Arc<AtomicBool>,
+    tiers: &[Tier],
     stop: Arc<AtomicBool>,
     pacing: Arc<Mutex<Latencies>>,
 ) {
     let period = Duration::from_secs(1) / fps;
     let start = Instant::now();
-    let mut last_forced: Option<Instant> = None;
-    let (mut n, mut sent): (u32, u32) = (0, 0);
+    let mut last_forced: Vec<Option<Instant>> = vec![None; encoders.len()];
+    let mut n: u32 = 0;
     while !stop.load(Ordering::Relaxed) {
         let due = start + period * n;
         let late = wait_until(due);
         let captured = Instant::now();
-        let force = keyframe.load(Ordering::Relaxed)
-            && last_forced.is_none_or(|t| captured.duration_since(t) >= KEYFRAME_GAP);
-        if force {
-            keyframe.store(false, Ordering::Relaxed);
-            last_forced = Some(captured);
+        let captured_us = clock.unix_us(captured);
+        // The burned-in time is the mark's: a decoded picture is matched to its mark.
+        let Ok(Some(img)) = src.next(captured_us / 1000) else {
+            break;
+        };
+        for (k, (enc, tier)) in encoders.iter_mut().zip(tiers).enumerate() {
+            if k > 0 && tier.users.load(Ordering::Relaxed) == 0 {
+                continue;
+            }
+            let force = tier.keyframe.load(Ordering::Relaxed)
+                && last_forced[k].is_none_or(|t| captured.duration_since(t) >= KEYFRAME_GAP);
+            if force {
+                tier.keyframe.store(false, Ordering::Relaxed);
+                last_forced[k] = Some(captured);
+            }
+            let Ok((au, keyframe)) = enc.encode(&img, force) else {
+                return;
+            };
+            // A picture the encoder skipped (to hold its rate) is not a frame.
+            if !au.is_empty() {
+                let frame = FrameInfo {
+                    captured_us,
+                    rtp_ts: n.wrapping_mul(90_000 / fps),
+                    keyframe,
+                };
+                // Nobody listening yet (no publisher joined) is not an error.
+                let _ = tx.send(Encoded::Video {
+                    tier: k,
+                    frame,
+                    au: Bytes::from(au),
+                });
+            }
         }
-        let Ok(Some(img)) = src.next(crate::session::now_ms()) else {
-            break;
-        };
-        let Ok((au, _key)) = enc.encode(&img, force) else {
-            break;
-        };
         pacing
             .lock()
             .expect("pacing lock")
             .push(late + captured.elapsed().as_secs_f64() * 1000.0);
-        // A picture the encoder skipped (to hold its rate) is not a frame: the numbers
-        // count the frames sent, so that a receiver's count of lost ones stays true.
-        if !au.is_empty() {
-            let frame = FrameInfo {
-                number: sent,
-                captured_us: clock.unix_us(captured),
-                rtp_ts: n.wrapping_mul(90_000 / fps),
-            };
-            // Nobody listening yet (no publisher joined) is not an error.
-            let _ = tx.send(Encoded::Video {
-                frame,
-                au: Bytes::from(au),
-            });
-            sent += 1;
-        }
         n += 1;
     }
 }

@@ -8,9 +8,12 @@
 //! each frame, so the generator measures the server, not openh264.
 
 mod check;
+mod ladder;
 mod media;
+mod pictures;
 mod report;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -28,11 +31,14 @@ use crate::session::{SessionEvent, Stream};
 use crate::signaling::livekit;
 use crate::signaling::native::Via;
 use crate::signaling::server_url::ServerUrl;
+use crate::signaling::whip;
 use crate::vocab::bitstream::LoadMark;
 use crate::vocab::{Codec, Kind};
 
-use check::{Clock, Sequence, VideoCheck};
+use check::{Clock, KeyframeNeed, Sequence, VideoCheck};
+use ladder::Ladder;
 use media::{Encoded, SharedMedia};
+use pictures::PictureCheck;
 use report::{Report, Shard, StreamReport, Summary};
 
 /// Participants in one run (every shard's together).
@@ -40,6 +46,8 @@ const MAX_PARTICIPANTS: u64 = 1_000_000;
 /// After the encoders stop, how long frames still being repaired (retransmissions) may
 /// take before the figures are read; freezes are taken as of the stop.
 const DRAIN: Duration = Duration::from_millis(500);
+/// How often a publisher's tier follows its send estimate.
+const ADAPT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// One participant to join: which room, and which publisher or subscriber of it.
 #[derive(Debug, Clone, Copy)]
@@ -90,6 +98,14 @@ enum Target {
     /// LiveKit's protocol (LiveKit, OpenVidu 3, vcall serve's `/rtc`): a room per room, a
     /// LiveKit token per participant made from the key pair.
     LiveKit(ServerUrl, KeyPair),
+    /// WHIP endpoints for the publishers and WHEP ones for the subscribers, from templates:
+    /// tokens from the key pair (vcall serve) or the one `--token`.
+    Whip {
+        publish: String,
+        play: Option<String>,
+        keys: Option<KeyPair>,
+        token: String,
+    },
 }
 
 /// The flags a run keeps.
@@ -99,12 +115,24 @@ struct Settings {
     subscribers: u32,
     audio: bool,
     timeout: Duration,
+    /// The share of streams decoded.
+    decode: f64,
+}
+
+impl Settings {
+    /// Whether subscriber `s` of `room` decodes publisher `i`'s stream.
+    fn decodes(&self, room: u32, s: u32, i: u32) -> bool {
+        let j = (u64::from(room) * u64::from(self.subscribers) + u64::from(s))
+            * u64::from(self.publishers)
+            + u64::from(i);
+        pictures::sampled(j, self.decode)
+    }
 }
 
 impl Run {
-    /// How participant `seat` connects.
-    fn conn(&self, seat: Seat) -> Conn {
-        match &self.target {
+    /// How participant `seat` connects (over WHEP, to play `publisher`'s stream).
+    fn conn(&self, seat: Seat, publisher: u32) -> Result<Conn, Failure> {
+        Ok(match &self.target {
             Target::Native(url, keys) => {
                 let session = keys.room_session(&format!("{}-r{}", self.id, seat.room));
                 let now = unix_now();
@@ -160,7 +188,47 @@ impl Run {
                 });
                 conn
             }
-        }
+            Target::Whip {
+                publish,
+                play,
+                keys,
+                token,
+            } => {
+                let name = format!("{}-r{}", self.id, seat.room);
+                let room = keys
+                    .as_ref()
+                    .map_or(name.clone(), |k| k.room_session(&name));
+                let (template, role) = match (seat.role, play) {
+                    (SeatRole::Publisher(_), _) => (publish, Role::Publisher),
+                    (SeatRole::Subscriber(_), Some(play)) => (play, Role::Subscriber),
+                    (SeatRole::Subscriber(_), None) => {
+                        return Err(Failure::new(Exit::Usage, "no --whep-url to play from"));
+                    }
+                };
+                let url = expand(
+                    template,
+                    &room,
+                    &publisher_name(&self.id, seat.room, publisher),
+                )?;
+                let token = match keys {
+                    Some(keys) => {
+                        let now = unix_now();
+                        keys.create_token(&TokenClaims {
+                            iss: keys.key.clone(),
+                            sid: room.clone(),
+                            role,
+                            data: String::new(),
+                            iat: now,
+                            exp: now + 86_400,
+                        })
+                    }
+                    None => token.clone(),
+                };
+                let mut conn = Conn::new(url, &room, token);
+                conn.timeout = Some(self.args.timeout);
+                conn
+            }
+        })
     }
 
     /// Each connection has a socket of its own on an engine of its own: a client's
@@ -169,6 +237,61 @@ impl Run {
     fn peer_config(&self, conn: &Conn) -> crate::peer::PeerConfig {
         peer_config(conn, self.network.clone())
     }
+}
+
+/// A WHIP/WHEP URL template with its `{room}` and `{publisher}` filled in (the URL parser
+/// may have percent-encoded the braces).
+fn expand(template: &str, room: &str, publisher: &str) -> Result<ServerUrl, Failure> {
+    let text = template
+        .replace("{room}", room)
+        .replace("%7Broom%7D", room)
+        .replace("{publisher}", publisher)
+        .replace("%7Bpublisher%7D", publisher);
+    ServerUrl::parse(&text).map_err(|e| Failure::new(Exit::Usage, e.to_string()))
+}
+
+/// Whether a URL template names `{what}`.
+fn names(template: &str, what: &str) -> bool {
+    template.contains(&format!("{{{what}}}")) || template.contains(&format!("%7B{what}%7D"))
+}
+
+/// The WHIP/WHEP target from `--url` and `--whep-url`, or why they do not make one.
+fn whip_target(args: &LoadTestArgs, keys: Option<KeyPair>) -> Result<Target, Failure> {
+    let usage = |m: String| Err(Failure::new(Exit::Usage, m));
+    let publish = args.url.to_string();
+    let play = match (&args.whep_url, args.subscribers) {
+        (Some(u @ ServerUrl::Whip(whip::Role::Whep, _)), _) => Some(u.to_string()),
+        (Some(other), _) => {
+            return usage(format!(
+                "--whep-url {other}: expected a WHEP endpoint, whep+http(s)://…"
+            ));
+        }
+        (None, 0) => None,
+        (None, _) => {
+            return usage(
+                "the subscribers of a WHIP run play from a WHEP endpoint: give --whep-url (e.g. whep+http://HOST:7880/whep/{room}/{publisher}), or --subscribers 0".into(),
+            );
+        }
+    };
+    let all_name_publisher =
+        names(&publish, "publisher") && play.as_ref().is_none_or(|p| names(p, "publisher"));
+    if args.publishers > 1 && !all_name_publisher {
+        return usage(format!(
+            "{} publishers a room: each needs an endpoint of its own; put {{publisher}} in --url{}",
+            args.publishers,
+            if play.is_some() {
+                " and --whep-url"
+            } else {
+                ""
+            }
+        ));
+    }
+    Ok(Target::Whip {
+        publish,
+        play,
+        keys,
+        token: args.token.clone(),
+    })
 }
 
 /// `vcall load-test` (and `load-test merge`).
@@ -205,8 +328,27 @@ pub async fn load_test(
             "a load test of vcall serve or a LiveKit server makes its tokens: give --api-key and --api-secret (or VCALL_API_KEY and VCALL_API_SECRET)",
         )),
     };
+    if args.whep_url.is_some() && !matches!(args.url, ServerUrl::Whip(whip::Role::Whip, _)) {
+        return Err(Failure::new(
+            Exit::Usage,
+            format!(
+                "--whep-url goes with a WHIP --url (whip+http(s)://…), not {}",
+                args.url
+            ),
+        ));
+    }
     let target = match &args.url {
         ServerUrl::Native(_) => Target::Native(args.url.clone(), keys()?),
+        ServerUrl::Whip(whip::Role::Whip, _) => whip_target(&args, keys().ok())?,
+        ServerUrl::Whip(whip::Role::Whep, _) => {
+            return Err(Failure::new(
+                Exit::Usage,
+                format!(
+                    "{}: --url is where the publishers go, a WHIP endpoint (whip+http(s)://…); the WHEP one goes in --whep-url",
+                    args.url
+                ),
+            ));
+        }
         ServerUrl::LiveKit(_) => Target::LiveKit(args.url.clone(), keys()?),
         ServerUrl::Janus(_) => Target::Janus(
             args.url.clone(),
@@ -214,14 +356,6 @@ pub async fn load_test(
             // Rooms of the run's own, the same in every shard.
             (fnv1a(&run_id) % 100_000) * 10_000 + 10_000_000,
         ),
-        other => {
-            return Err(Failure::new(
-                Exit::Usage,
-                format!(
-                    "{other}: load-test speaks vcall serve (ws://), LiveKit (livekit+ws://) and Janus (janus+ws://, janus+http://); WHIP/WHEP endpoints are not supported yet"
-                ),
-            ));
-        }
     };
     let network = Network::new(args.impair.impair.as_ref());
     let clock = Clock::now();
@@ -229,7 +363,7 @@ pub async fn load_test(
         args.width,
         args.height,
         args.fps,
-        args.video_bitrate,
+        &tiers(args.video_bitrate, args.rate_tiers),
         args.audio == "tone",
         clock,
     )?;
@@ -266,6 +400,7 @@ pub async fn load_test(
             subscribers: args.subscribers,
             audio: args.audio == "tone",
             timeout: args.timeout,
+            decode: args.decode,
         },
         network,
         media,
@@ -353,6 +488,21 @@ fn merge(args: &MergeArgs, quiet: bool) -> CmdResult {
     summary.verdict(args.expect.as_ref().map(|e| e.0.as_slice()))
 }
 
+/// The lowest rate a tier is made at, bit/s.
+const MIN_TIER_BPS: u32 = 30_000;
+
+/// The rate tiers' video bitrates: `top`, then halves, `count` at most, none under
+/// [`MIN_TIER_BPS`] (but the top).
+fn tiers(top: u32, count: u32) -> Vec<u32> {
+    let mut out = vec![top];
+    out.extend(
+        (1..count)
+            .map(|k| top >> k)
+            .take_while(|b| *b >= MIN_TIER_BPS),
+    );
+    out
+}
+
 /// FNV-1a: a hash every process computes alike (std's is seeded per process).
 fn fnv1a(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
@@ -396,9 +546,12 @@ async fn join_all(
         tokio::spawn(async move {
             // Dropped when the participant ends, whether it joined or not.
             let mut joined = Some(tx);
-            let result = match seat.role {
-                SeatRole::Publisher(i) => publisher(&run, seat, i, &mut joined).await,
-                SeatRole::Subscriber(_) => subscriber(&run, seat, &mut joined).await,
+            let result = match (seat.role, &run.target) {
+                (SeatRole::Publisher(i), _) => publisher(&run, seat, i, &mut joined).await,
+                (SeatRole::Subscriber(s), Target::Whip { .. }) => {
+                    whep_subscriber(&run, seat, s, &mut joined).await
+                }
+                (SeatRole::Subscriber(s), _) => subscriber(&run, seat, s, &mut joined).await,
             };
             if let Err(e) = result {
                 run.report.failed(seat.room, &e.to_string());
@@ -425,7 +578,7 @@ async fn publisher(
     i: u32,
     joined_tx: &mut Option<oneshot::Sender<()>>,
 ) -> Result<(), Failure> {
-    let conn = run.conn(seat);
+    let conn = run.conn(seat, i)?;
     let joined = join(&conn, run.network.clone(), Purpose::Publish).await?;
     let (peer, _incoming) = Peer::new(&run.peer_config(&conn)).await?;
     let video = Some(Codec::H264);
@@ -451,37 +604,81 @@ async fn publisher(
     let (Some(v), a) = (v, a) else {
         return Err(Failure::new(Exit::Failure, "no video track was made"));
     };
-    // Keyframe requests reach the shared encoder (which merges them).
-    let keyframes = run.media.keyframes();
-    let vk = Arc::clone(&v);
+    // Keyframe requests reach the encoder of the tier being sent (which merges them).
+    let tiers = run.media.tiers();
+    let sending = Arc::new(AtomicUsize::new(0));
+    tiers[0].used();
+    let (vk, t, s) = (Arc::clone(&v), Arc::clone(&tiers), Arc::clone(&sending));
     tokio::spawn(async move {
         while vk.keyframe_request().await.is_some() {
-            keyframes.request();
+            t[s.load(Ordering::Relaxed)].request_keyframe();
         }
     });
+    let mut ladder = Ladder::new(tiers.len(), Instant::now());
+    // Media bytes sent since the last adaptation.
+    let mut sent: usize = 0;
+    // The tier it moves to once that tier's keyframe comes.
+    let mut target: Option<usize> = None;
+    let mut adapt = tokio::time::interval(ADAPT_INTERVAL);
     let mut frames = run.media.subscribe();
     let offset: u32 = rand::random();
+    // Counts the frames it sent: a receiver's count of lost ones stays true across tiers.
+    let mut number: u32 = 0;
     loop {
-        match frames.recv().await {
-            Ok(Encoded::Video { frame, au, .. }) => {
+        let unit = tokio::select! {
+            unit = frames.recv() => unit,
+            _ = adapt.tick() => {
+                let estimate = peer.send_estimate();
+                let sent_bps = std::mem::take(&mut sent) as f64 * 8.0 / ADAPT_INTERVAL.as_secs_f64();
+                let want = ladder.step(estimate.bps, estimate.measured, sent_bps, Instant::now());
+                let current = sending.load(Ordering::Relaxed);
+                if target != Some(want) {
+                    if let Some(t) = target.take() {
+                        tiers[t].unused();
+                    }
+                    if want != current {
+                        tiers[want].used();
+                        target = Some(want);
+                    }
+                }
+                continue;
+            }
+        };
+        match unit {
+            Ok(Encoded::Video { tier, frame, au }) => {
+                let current = sending.load(Ordering::Relaxed);
+                if target == Some(tier) && frame.keyframe {
+                    tiers[current].unused();
+                    sending.store(tier, Ordering::Relaxed);
+                    target = None;
+                    run.report.stepped(tier > current);
+                } else if tier != current {
+                    continue;
+                }
                 let mark = LoadMark {
                     publisher: id,
-                    frame: frame.number,
+                    frame: number,
                     captured_us: frame.captured_us,
                 };
+                number = number.wrapping_add(1);
                 let ts = offset.wrapping_add(frame.rtp_ts);
+                sent += au.len();
                 if v.send_frame(mark.prefix(&au).into(), ts).await.is_err() {
                     break;
                 }
             }
             Ok(Encoded::Audio { packet, rtp_ts }) => {
                 if let Some(a) = &a {
+                    sent += packet.len();
                     let _ = a.send_frame(packet, offset.wrapping_add(rtp_ts)).await;
                 }
             }
             Err(broadcast::error::RecvError::Lagged(n)) => run.report.generator_dropped(n),
             Err(broadcast::error::RecvError::Closed) => break,
         }
+    }
+    for t in target.into_iter().chain([sending.load(Ordering::Relaxed)]) {
+        tiers[t].unused();
     }
     // Leaves with the run: the process ends; the server sees the connections close.
     drop(joined);
@@ -493,9 +690,10 @@ async fn publisher(
 async fn subscriber(
     run: &Run,
     seat: Seat,
+    s: u32,
     joined_tx: &mut Option<oneshot::Sender<()>>,
 ) -> Result<(), Failure> {
-    let conn = run.conn(seat);
+    let conn = run.conn(seat, 0)?;
     let mut joined = join(&conn, run.network.clone(), Purpose::Subscribe).await?;
     let shared = SharedPeer::new(&run.peer_config(&conn)).await?;
     run.report.joined();
@@ -536,9 +734,14 @@ async fn subscriber(
                 .or_insert_with(|| run.report.stream(StreamReport::new(seat, &stream.name)))
                 .clone();
             let done = done_tx.clone();
-            let clock = run.clock;
+            let check = Check {
+                expected,
+                clock: run.clock,
+                asked,
+                decode: run.args.decodes(room, s, i),
+            };
             tokio::spawn(async move {
-                check_stream(incoming, feed, slot, expected, clock, asked).await;
+                check_stream(incoming, feed, slot, check).await;
                 let _ = done.send(());
             });
         }
@@ -555,14 +758,118 @@ async fn subscriber(
     Ok(())
 }
 
+/// One subscriber of a WHIP run: plays each publisher of its room from the WHEP endpoint, a
+/// connection each (a WHEP resource plays one stream). It has joined once each has been
+/// asked for (and has given a stream, or failed).
+async fn whep_subscriber(
+    run: &Arc<Run>,
+    seat: Seat,
+    s: u32,
+    joined_tx: &mut Option<oneshot::Sender<()>>,
+) -> Result<(), Failure> {
+    let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<bool>();
+    let mut plays = Vec::new();
+    for i in 0..run.args.publishers {
+        let (run, ready) = (Arc::clone(run), ready_tx.clone());
+        plays.push(tokio::spawn(async move {
+            if let Err(e) = whep_play(&run, seat, s, i, &ready).await {
+                let _ = ready.send(false);
+                run.report.failed(
+                    seat.room,
+                    &format!("playing {}: {e}", publisher_name(&run.id, seat.room, i)),
+                );
+            }
+        }));
+    }
+    drop(ready_tx);
+    // Each playback says once whether it got its stream (and then keeps its sender).
+    let mut any = false;
+    for _ in 0..run.args.publishers {
+        match ready_rx.recv().await {
+            Some(ok) => any |= ok,
+            None => break,
+        }
+    }
+    if any {
+        run.report.joined();
+    }
+    settle(joined_tx);
+    for p in plays {
+        let _ = p.await;
+    }
+    Ok(())
+}
+
+/// How long a WHEP endpoint that does not know a stream yet is asked again after.
+const WHEP_RETRY: Duration = Duration::from_millis(250);
+
+/// One WHEP playback of publisher `i`'s stream, checked until it ends. A stream the
+/// endpoint does not have yet (its publisher is still joining) is asked for again until
+/// the timeout.
+async fn whep_play(
+    run: &Run,
+    seat: Seat,
+    s: u32,
+    i: u32,
+    ready: &mpsc::UnboundedSender<bool>,
+) -> Result<(), Failure> {
+    let conn = run.conn(seat, i)?;
+    let give_up = Instant::now() + run.args.timeout;
+    let (feed, incoming) = mpsc::unbounded_channel();
+    let asked = Instant::now();
+    let (_joined, _shared) = loop {
+        let joined = join(&conn, run.network.clone(), Purpose::Subscribe).await?;
+        let shared = SharedPeer::new(&run.peer_config(&conn)).await?;
+        let Some(stream) = joined.streams().first().cloned() else {
+            return Err(Failure::new(
+                Exit::Failure,
+                "the WHEP endpoint has no stream",
+            ));
+        };
+        let kinds = (run.args.audio, true);
+        match shared
+            .subscribe(&joined.client, &stream.id, kinds, &feed, Via::Server(None))
+            .await
+        {
+            Ok(()) => break (joined, shared),
+            Err(e) if e.code == Exit::NotFound && Instant::now() + WHEP_RETRY < give_up => {
+                tracing::debug!("not there yet: {e}");
+                tokio::time::sleep(WHEP_RETRY).await;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let name = publisher_name(&run.id, seat.room, i);
+    let slot = run.report.stream(StreamReport::new(seat, &name));
+    let _ = ready.send(true);
+    let check = Check {
+        expected: publisher_id(seat.room, i, run.args.publishers),
+        clock: run.clock,
+        asked,
+        decode: run.args.decodes(seat.room, s, i),
+    };
+    check_stream(incoming, feed, slot, check).await;
+    Ok(())
+}
+
+/// What a subscribed stream is checked against.
+#[derive(Debug, Clone, Copy)]
+struct Check {
+    /// The publisher whose marks it must carry.
+    expected: u32,
+    clock: Clock,
+    /// When the subscription was asked for.
+    asked: Instant,
+    /// Whether its pictures are decoded too.
+    decode: bool,
+}
+
 /// Checks every track of one subscribed stream as it arrives.
 async fn check_stream(
     mut incoming: mpsc::UnboundedReceiver<Incoming>,
     feed: mpsc::UnboundedSender<Incoming>,
     slot: Arc<Mutex<StreamReport>>,
-    expected: u32,
-    clock: Clock,
-    asked: Instant,
+    check: Check,
 ) {
     // The sender is kept only by the subscription's routes from here on.
     drop(feed);
@@ -575,12 +882,30 @@ async fn check_stream(
                     slot.lock()
                         .expect("stream lock")
                         .video
-                        .get_or_insert_with(|| VideoCheck::new(expected, clock, asked));
+                        .get_or_insert_with(|| {
+                            VideoCheck::new(check.expected, check.clock, check.asked)
+                        });
+                    let mut pictures = check.decode.then(PictureCheck::new).flatten();
+                    let mut need = KeyframeNeed::default();
                     while let Some(p) = track.recv().await {
                         let now = Instant::now();
-                        let mut s = slot.lock().expect("stream lock");
-                        if let Some(c) = s.video.as_mut() {
-                            c.packet(p.seq(), p.timestamp(), p.marker(), p.payload(), now);
+                        // Decoded outside the lock the figures are read under.
+                        let (decoded, undecodable) = pictures
+                            .as_mut()
+                            .map_or((false, false), |c| c.packet(p.clone(), now));
+                        let lost = {
+                            let mut s = slot.lock().expect("stream lock");
+                            if decoded {
+                                s.pictures = pictures.as_ref().map(|c| c.tally.clone());
+                            }
+                            s.video.as_mut().map_or(0, |c| {
+                                c.packet(p.seq(), p.timestamp(), p.marker(), p.payload(), now);
+                                c.figures.frames_lost
+                            })
+                        };
+                        // As a client whose decoder cannot go on asks for a keyframe.
+                        if need.lost(lost, now) || undecodable {
+                            track.keyframes.request().await;
                         }
                     }
                 }

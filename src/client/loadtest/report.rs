@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::check::{Figures, Sequence, VideoCheck};
+use super::pictures::Pictures;
 use super::{Seat, SeatRole};
 use crate::client::measure::Latencies;
 use crate::conditions::Condition;
@@ -26,6 +27,8 @@ pub(super) struct StreamReport {
     pub(super) name: String,
     pub(super) video: Option<VideoCheck>,
     pub(super) audio: Option<Sequence>,
+    /// What its decoded pictures showed, when it is one of those `--decode` samples.
+    pub(super) pictures: Option<Pictures>,
 }
 
 impl StreamReport {
@@ -39,6 +42,7 @@ impl StreamReport {
             name: name.to_owned(),
             video: None,
             audio: None,
+            pictures: None,
         }
     }
 
@@ -60,6 +64,8 @@ pub(super) struct Report {
     streams: Mutex<Vec<Arc<Mutex<StreamReport>>>>,
     /// Units a publisher missed because it fell behind the shared encoder.
     dropped: AtomicU64,
+    /// Publishers' steps between rate tiers: down, up.
+    steps: [AtomicU64; 2],
     started: Instant,
     shard: Shard,
 }
@@ -73,6 +79,7 @@ impl Report {
             failures: Mutex::default(),
             streams: Mutex::default(),
             dropped: AtomicU64::new(0),
+            steps: Default::default(),
             started: Instant::now(),
             shard,
         }
@@ -92,6 +99,11 @@ impl Report {
 
     pub(super) fn generator_dropped(&self, n: u64) {
         self.dropped.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A publisher moved to a lower rate tier (`down`) or a higher one.
+    pub(super) fn stepped(&self, down: bool) {
+        self.steps[usize::from(!down)].fetch_add(1, Ordering::Relaxed);
     }
 
     pub(super) fn stream(&self, stream: StreamReport) -> Arc<Mutex<StreamReport>> {
@@ -118,7 +130,9 @@ impl Report {
                     .unwrap_or_default();
                 latency.merge(&f.latency);
                 let (ap, al) = s.audio.as_ref().map_or((0, 0), |a| (a.received, a.lost()));
-                StreamLine::new(s.label(), s.room, &f, ap, al)
+                let mut line = StreamLine::new(s.label(), s.room, &f, ap, al);
+                line.pictures = s.pictures.clone();
+                line
             })
             .collect();
         (lines, latency)
@@ -147,6 +161,8 @@ impl Report {
                 },
             )],
             seconds: now.duration_since(self.started).as_secs_f64(),
+            steps_down: self.steps[0].load(Ordering::Relaxed),
+            steps_up: self.steps[1].load(Ordering::Relaxed),
         }
     }
 }
@@ -206,6 +222,9 @@ pub(super) struct StreamLine {
     latency_ms: Quantiles,
     freeze_max_ms: f64,
     first_frame_ms: Option<f64>,
+    /// What its decoded pictures showed (the streams `--decode` samples).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pictures: Option<Pictures>,
 }
 
 impl StreamLine {
@@ -225,6 +244,7 @@ impl StreamLine {
             latency_ms: Quantiles::of(|p| f.latency.quantile(p)),
             freeze_max_ms: (f.freeze_max_ms * 10.0).round() / 10.0,
             first_frame_ms: f.first_frame_ms.map(|v| (v * 10.0).round() / 10.0),
+            pictures: None,
         }
     }
 }
@@ -397,6 +417,11 @@ pub(super) struct Summary {
     /// Each shard's generator.
     generators: Vec<(Shard, Generator)>,
     seconds: f64,
+    /// Publishers' steps to a lower rate tier, and to a higher one.
+    #[serde(default)]
+    steps_down: u64,
+    #[serde(default)]
+    steps_up: u64,
 }
 
 impl Summary {
@@ -412,6 +437,13 @@ impl Summary {
     }
     fn wrong(&self) -> u64 {
         self.streams.iter().map(|s| s.identity_violations).sum()
+    }
+    /// Pictures decoded, bad ones, and the streams decoded.
+    fn pictures(&self) -> (u64, u64, u64) {
+        self.streams
+            .iter()
+            .filter_map(|s| s.pictures.as_ref())
+            .fold((0, 0, 0), |(d, b, n), p| (d + p.decoded, b + p.bad, n + 1))
     }
     fn loss_percent(&self) -> f64 {
         let (mut got, mut lost) = (0, 0);
@@ -463,6 +495,8 @@ impl Summary {
             "streams.frames.lost" => Some(self.frames_lost() as f64),
             "loss" => Some(self.loss_percent()),
             "identity.violations" => Some(self.wrong() as f64),
+            "pictures.decoded" => Some(self.pictures().0 as f64),
+            "pictures.bad" => Some(self.pictures().1 as f64),
             m => {
                 if let Some(p) = m.strip_prefix("latency.").and_then(q) {
                     return self.latency(p);
@@ -490,6 +524,8 @@ impl Summary {
             Box::new(|s| s.latency_ms.p95.unwrap_or(0.0))
         } else if metric.starts_with("identity") {
             Box::new(|s| s.identity_violations as f64)
+        } else if metric.starts_with("pictures") {
+            Box::new(|s| s.pictures.as_ref().map_or(-1.0, |p| p.bad as f64))
         } else if metric == "loss" {
             Box::new(|s| (s.packets_lost + s.audio_packets_lost) as f64)
         } else if metric == "streams" || metric == "joined" {
@@ -504,6 +540,18 @@ impl Summary {
         let extra = match (metric.starts_with("identity"), s.other_publisher) {
             (true, Some(p)) => format!(" (it carried frames of publisher #{p})"),
             _ => String::new(),
+        };
+        let extra = match (metric.starts_with("pictures"), &s.pictures) {
+            (true, Some(p)) => format!(
+                "{extra}, {} pictures decoded, {} bad{}",
+                p.decoded,
+                p.bad,
+                p.first_bad
+                    .as_ref()
+                    .map(|w| format!(" (first: {w})"))
+                    .unwrap_or_default()
+            ),
+            _ => extra,
         };
         Some(format!(
             "worst: {}: {} frames, {} lost, freeze.max {:.0}ms{extra}",
@@ -547,6 +595,9 @@ impl Summary {
             "frames": self.frames(),
             "framesLost": self.frames_lost(),
             "identityViolations": self.wrong(),
+            "streamsDecoded": self.pictures().2,
+            "picturesDecoded": self.pictures().0,
+            "picturesBad": self.pictures().1,
             "lossPercent": self.loss_percent(),
             "latencyMs": Quantiles::of(|p| self.latency(p)),
             "freezeMaxMs": Quantiles::of(|p| self.across(|s| Some(s.freeze_max_ms), p)),
@@ -646,6 +697,11 @@ impl Summary {
         row(
             "first-frame",
             qs.map(|p| self.across(|s| s.first_frame_ms, p)),
+        );
+        let (decoded, bad, streams) = self.pictures();
+        eprintln!(
+            "  pictures: {decoded} decoded in {streams} streams, {bad} bad; publishers stepped down a rate tier {} times, up {}",
+            self.steps_down, self.steps_up
         );
         for (shard, g) in &self.generators {
             let name = match shard.count {
@@ -749,6 +805,8 @@ impl Summary {
                     a.latency_histogram.merge(&s.latency_histogram);
                     a.generators.extend(s.generators);
                     a.seconds = a.seconds.max(s.seconds);
+                    a.steps_down += s.steps_down;
+                    a.steps_up += s.steps_up;
                     a
                 }
             });

@@ -19,7 +19,7 @@ pub(crate) struct Incoming {
     pub(crate) codec: Codec,
     pub(super) ssrc: u32,
     packets: mpsc::Receiver<Rtp>,
-    pub(super) keyframes: KeyframeRequester,
+    pub(crate) keyframes: KeyframeRequester,
 }
 
 impl Incoming {
