@@ -967,7 +967,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__load__subcmd__test)
-            opts="-v -q -h -V --url --api-key --api-secret --token --impair --rooms --publishers --subscribers --join-rate --duration --width --height --fps --video-bitrate --audio --expect --stats-interval --json --per-stream --generator-cpu-limit --shard --start-at --run-id --generator-lag-limit --timeout --verbose --quiet --profile --config --help --version merge help"
+            opts="-v -q -h -V --url --api-key --api-secret --whep-url --token --impair --rooms --publishers --subscribers --join-rate --duration --width --height --fps --video-bitrate --rate-tiers --decode --audio --expect --stats-interval --json --per-stream --generator-cpu-limit --shard --start-at --run-id --generator-lag-limit --timeout --verbose --quiet --profile --config --help --version merge help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -982,6 +982,10 @@ _vcall() {
                     return 0
                     ;;
                 --api-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --whep-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1026,6 +1030,14 @@ _vcall() {
                     return 0
                     ;;
                 --video-bitrate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate-tiers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decode)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
