@@ -8,7 +8,8 @@ the tests do: scripts/setup.sh janus).
 
 Two scenarios per server, 320x240 30 fps 300 kbit/s test pattern with the tone:
   hold   --rooms x (--publishers + --subscribers), joined at 50/s, held --hold seconds
-         with every check asked for (joined, streams, frames lost, identity); the
+         with every check asked for (joined, streams, frames lost, identity, the pictures of
+         the 1 % of streams decoded); the
          generator's CPU per subscribed stream (its own figure, from its loadSummary), what
          that makes per generator core, and the server's CPU per subscribed stream (from
          /proc over the run) and its peak RSS
@@ -70,7 +71,7 @@ def main():
     a = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--locked", "-q"], cwd=bench_call.ROOT, check=True)
     kinds = {"vcall": Vcall, "janus": bench_call.Janus}
-    expect = "joined==100%, streams==100%, streams.frames.lost==0, identity"
+    expect = "joined==100%, streams==100%, streams.frames.lost==0, identity, pictures.bad==0"
     rows = {}
     for name in a.servers.split(","):
         server = kinds[name]()
@@ -88,6 +89,8 @@ def main():
             rows[server.name] = [
                 f"{hold['streams']}/{streams}",
                 f"{hold['framesLost']}, {hold['identityViolations']}",
+                f"{hold['picturesDecoded']} in {hold['streamsDecoded']}, {hold['picturesBad']}",
+                f"{hold['stepsDown']}, {hold['stepsUp']}",
                 f"{hold['latencyMs']['p95']:.1f}" if hold['latencyMs']['p95'] is not None else "–",
                 f"{gen_ms:.2f}",
                 f"{1000 / gen_ms:.0f}" if gen_ms > 0 else "–",
@@ -102,6 +105,8 @@ def main():
     labels = [
         f"hold: streams received ({a.rooms} rooms x {a.publishers} x {a.subscribers})",
         "hold: frames lost, identity violations",
+        "hold: pictures decoded (in streams), bad (--decode 1%)",
+        "hold: publishers' rate-tier steps down, up",
         "hold: latency p95, ms",
         "hold: generator CPU per stream, ms/s",
         "hold: streams per generator core",

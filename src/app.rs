@@ -10,11 +10,22 @@ use crate::exit::{Exit, Failure};
 use crate::{admin, client, demo};
 use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
-fn init_logging(verbose: u8, quiet: bool, demo: bool) {
+/// Whose log a command's default level keeps quiet.
+#[derive(PartialEq)]
+enum Logs {
+    All,
+    /// The demo's in-process server would interleave its log with the demo's own report.
+    Demo,
+    /// A load test's hundreds of connections would each log their setup: warnings only
+    /// (a participant that failed), its own figures aside.
+    LoadTest,
+}
+
+fn init_logging(verbose: u8, quiet: bool, logs: Logs) {
     let default = match (quiet, verbose) {
         (true, _) => "error",
-        // The demo's in-process server would interleave its log with the demo's own report.
-        (false, 0) if demo => "error,vcall=info,vcall::server=warn",
+        (false, 0) if logs == Logs::Demo => "error,vcall=info,vcall::server=warn",
+        (false, 0) if logs == Logs::LoadTest => "error,vcall=warn",
         (false, 0) => "error,vcall=info",
         (false, 1) => "warn,vcall=debug",
         _ => "debug,vcall=trace",
@@ -88,11 +99,12 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
-    init_logging(
-        cli.verbose,
-        cli.quiet,
-        matches!(cli.command, Command::Demo(_)),
-    );
+    let logs = match cli.command {
+        Command::Demo(_) => Logs::Demo,
+        Command::LoadTest(_) => Logs::LoadTest,
+        _ => Logs::All,
+    };
+    init_logging(cli.verbose, cli.quiet, logs);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {

@@ -67,10 +67,13 @@ impl Tier {
         self.keyframe.store(true, Ordering::Relaxed);
     }
 
-    pub(super) fn used(&self) {
+    /// One more publisher sends (or moves to) this tier; one moving to it needs a keyframe
+    /// to start from (a tier that was idle resumes with one too).
+    pub(super) fn used(&self, moving: bool) {
         self.users.fetch_add(1, Ordering::Relaxed);
-        // A tier that was idle resumes with a keyframe.
-        self.request_keyframe();
+        if moving {
+            self.request_keyframe();
+        }
     }
 
     pub(super) fn unused(&self) {

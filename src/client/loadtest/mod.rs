@@ -607,7 +607,7 @@ async fn publisher(
     // Keyframe requests reach the encoder of the tier being sent (which merges them).
     let tiers = run.media.tiers();
     let sending = Arc::new(AtomicUsize::new(0));
-    tiers[0].used();
+    tiers[0].used(false);
     let (vk, t, s) = (Arc::clone(&v), Arc::clone(&tiers), Arc::clone(&sending));
     tokio::spawn(async move {
         while vk.keyframe_request().await.is_some() {
@@ -637,7 +637,7 @@ async fn publisher(
                         tiers[t].unused();
                     }
                     if want != current {
-                        tiers[want].used();
+                        tiers[want].used(true);
                         target = Some(want);
                     }
                 }
