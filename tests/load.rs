@@ -73,6 +73,12 @@ fn two_rooms_pass_with_every_frame_of_every_stream_accounted_for() {
         "{events:?}"
     );
     let all = lines(&out);
+    let rooms: Vec<_> = all.iter().filter(|l| l["event"] == "loadRoom").collect();
+    assert_eq!(rooms.len(), 2, "{out}");
+    for r in rooms {
+        assert_eq!(r["streams"], 4, "{r}");
+        assert_eq!(r["framesLost"], 0, "{r}");
+    }
     let summary = all.iter().find(|l| l["event"] == "loadSummary").unwrap();
     assert_eq!(summary["joined"], 8, "{summary}");
     assert_eq!(summary["streams"], 8, "{summary}");
@@ -344,6 +350,28 @@ fn urls_that_do_not_make_a_run_are_usage_errors() {
     usage(
         &[
             "--url",
+            "whip+http://127.0.0.1:9/whip/one",
+            "--subscribers",
+            "0",
+            "--rooms",
+            "2",
+        ],
+        "put {room} in --url",
+    );
+    usage(
+        &[
+            "--url",
+            "whip+http://127.0.0.1:9/whip/{room}",
+            "--subscribers",
+            "0",
+            "--api-key",
+            "k",
+        ],
+        "--api-secret",
+    );
+    usage(
+        &[
+            "--url",
             "ws://127.0.0.1:9",
             "--whep-url",
             "whep+http://127.0.0.1:9/whep/{room}",
@@ -397,7 +425,8 @@ fn the_same_run_holds_over_whip_and_whep_with_every_picture_checked() {
 fn a_publisher_whose_path_cannot_carry_its_rate_steps_down_a_tier() {
     // 1 Mbit/s of 640x480 into a 300 kbit/s path: the path's queue overflows whatever the
     // machine's speed, the estimate falls under what was sent, and the publisher moves to
-    // a lower tier (at a keyframe of it, so the frames go on).
+    // a lower tier (at a keyframe of it, so the frames go on, each picture the one its mark
+    // names).
     let server = Server::start();
     let (code, out, err) = load_test(
         &server,
@@ -412,8 +441,10 @@ fn a_publisher_whose_path_cannot_carry_its_rate_steps_down_a_tier() {
             "480",
             "--duration",
             "6s",
+            "--decode",
+            "100%",
             "--expect",
-            "streams==100%, identity",
+            "streams==100%, identity, pictures.bad==0",
         ],
     );
     assert_eq!(code, 0, "{err}\n{out}");

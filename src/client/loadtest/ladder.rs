@@ -60,6 +60,9 @@ impl Ladder {
                     _ => HOLD,
                 };
                 self.move_to(self.current + 1, now);
+            } else {
+                // Nowhere lower: the quiet hold before a step up starts after the trouble.
+                self.since = now;
             }
         } else if self.current > 0 && now.duration_since(self.since) >= self.hold {
             self.stepped_up = Some(now);
@@ -101,6 +104,11 @@ mod tests {
         assert_eq!(l.step(NARROW, true, SENT, t0), 1);
         assert_eq!(l.step(NARROW / 2.0, true, SENT / 2.0, t0), 2);
         assert_eq!(l.step(1_000.0, true, SENT / 4.0, t0), 2);
+        // Trouble at the bottom for a long while: the hold counts from its end.
+        let later = t0 + HOLD * 4;
+        assert_eq!(l.step(1_000.0, true, SENT / 4.0, later), 2);
+        assert_eq!(l.step(FITS, true, SENT / 4.0, later + HOLD / 2), 2);
+        assert_eq!(l.step(FITS, true, SENT / 4.0, later + HOLD), 1);
     }
 
     #[test]

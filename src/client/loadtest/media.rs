@@ -32,11 +32,11 @@ const AUDIO_BITRATE: u32 = 32_000;
 /// One encoded unit, as every publisher gets it.
 #[derive(Debug, Clone)]
 pub(super) enum Encoded {
+    /// One picture, as each tier encoded it (0: the top rate; `None`: a tier nobody sends,
+    /// or a picture the encoder skipped): a publisher sends exactly one of them.
     Video {
-        /// Which rate tier's encoder made it (0: the top rate).
-        tier: usize,
         frame: FrameInfo,
-        au: Bytes,
+        tiers: Arc<[Option<TierFrame>]>,
     },
     Audio {
         packet: Bytes,
@@ -50,6 +50,12 @@ pub(super) struct FrameInfo {
     pub(super) captured_us: u64,
     /// Its RTP timestamp, before a publisher's own offset (the same in every tier).
     pub(super) rtp_ts: u32,
+}
+
+/// One tier's encoding of a picture.
+#[derive(Debug, Clone)]
+pub(super) struct TierFrame {
+    pub(super) au: Bytes,
     pub(super) keyframe: bool,
 }
 
@@ -103,7 +109,7 @@ impl SharedMedia {
         audio: bool,
         clock: Clock,
     ) -> Result<SharedMedia, Failure> {
-        let (tx, _) = broadcast::channel(QUEUE * bitrates.len());
+        let (tx, _) = broadcast::channel(QUEUE);
         let media = SharedMedia {
             tx: Mutex::new(Some(tx)),
             tiers: bitrates.iter().map(|_| Tier::default()).collect(),
@@ -216,6 +222,7 @@ fn video(
         let Ok(Some(img)) = src.next(captured_us / 1000) else {
             break;
         };
+        let mut made: Vec<Option<TierFrame>> = vec![None; encoders.len()];
         for (k, (enc, tier)) in encoders.iter_mut().zip(tiers).enumerate() {
             if k > 0 && tier.users.load(Ordering::Relaxed) == 0 {
                 continue;
@@ -226,23 +233,32 @@ fn video(
                 tier.keyframe.store(false, Ordering::Relaxed);
                 last_forced[k] = Some(captured);
             }
-            let Ok((au, keyframe)) = enc.encode(&img, force) else {
-                return;
+            let (au, keyframe) = match enc.encode(&img, force) {
+                Ok(done) => done,
+                Err(e) => {
+                    // The publishers' video stops: the run's checks will show it.
+                    tracing::warn!("the shared video encoder (tier {k}) failed: {e}");
+                    return;
+                }
             };
             // A picture the encoder skipped (to hold its rate) is not a frame.
             if !au.is_empty() {
-                let frame = FrameInfo {
-                    captured_us,
-                    rtp_ts: n.wrapping_mul(90_000 / fps),
-                    keyframe,
-                };
-                // Nobody listening yet (no publisher joined) is not an error.
-                let _ = tx.send(Encoded::Video {
-                    tier: k,
-                    frame,
+                made[k] = Some(TierFrame {
                     au: Bytes::from(au),
+                    keyframe,
                 });
             }
+        }
+        if made.iter().any(Option::is_some) {
+            let frame = FrameInfo {
+                captured_us,
+                rtp_ts: n.wrapping_mul(90_000 / fps),
+            };
+            // Nobody listening yet (no publisher joined) is not an error.
+            let _ = tx.send(Encoded::Video {
+                frame,
+                tiers: made.into(),
+            });
         }
         pacing
             .lock()

@@ -37,7 +37,7 @@ use crate::vocab::{Codec, Kind};
 
 use check::{Clock, KeyframeNeed, Sequence, VideoCheck};
 use ladder::Ladder;
-use media::{Encoded, SharedMedia};
+use media::{Encoded, SharedMedia, TierFrame};
 use pictures::PictureCheck;
 use report::{Report, Shard, StreamReport, Summary};
 
@@ -273,8 +273,19 @@ fn whip_target(args: &LoadTestArgs, keys: Option<KeyPair>) -> Result<Target, Fai
             );
         }
     };
-    let all_name_publisher =
-        names(&publish, "publisher") && play.as_ref().is_none_or(|p| names(p, "publisher"));
+    let every = |what: &str| names(&publish, what) && play.as_ref().is_none_or(|p| names(p, what));
+    if args.rooms > 1 && !every("room") && !every("publisher") {
+        return usage(format!(
+            "{} rooms: each needs endpoints of its own; put {{room}} in --url{}",
+            args.rooms,
+            if play.is_some() {
+                " and --whep-url"
+            } else {
+                ""
+            }
+        ));
+    }
+    let all_name_publisher = every("publisher");
     if args.publishers > 1 && !all_name_publisher {
         return usage(format!(
             "{} publishers a room: each needs an endpoint of its own; put {{publisher}} in --url{}",
@@ -339,7 +350,11 @@ pub async fn load_test(
     }
     let target = match &args.url {
         ServerUrl::Native(_) => Target::Native(args.url.clone(), keys()?),
-        ServerUrl::Whip(whip::Role::Whip, _) => whip_target(&args, keys().ok())?,
+        ServerUrl::Whip(whip::Role::Whip, _) => {
+            // A half-given key pair is a mistake, not "no key pair".
+            let given = args.keys.api_key.is_some() || args.keys.api_secret.is_some();
+            whip_target(&args, given.then(keys).transpose()?)?
+        }
         ServerUrl::Whip(whip::Role::Whep, _) => {
             return Err(Failure::new(
                 Exit::Usage,
@@ -620,6 +635,8 @@ async fn publisher(
     // The tier it moves to once that tier's keyframe comes.
     let mut target: Option<usize> = None;
     let mut adapt = tokio::time::interval(ADAPT_INTERVAL);
+    adapt.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut counted_since = Instant::now();
     let mut frames = run.media.subscribe();
     let offset: u32 = rand::random();
     // Counts the frames it sent: a receiver's count of lost ones stays true across tiers.
@@ -629,10 +646,17 @@ async fn publisher(
             unit = frames.recv() => unit,
             _ = adapt.tick() => {
                 let estimate = peer.send_estimate();
-                let sent_bps = std::mem::take(&mut sent) as f64 * 8.0 / ADAPT_INTERVAL.as_secs_f64();
-                let want = ladder.step(estimate.bps, estimate.measured, sent_bps, Instant::now());
+                let now = Instant::now();
+                // Over the time it took (a late tick is not a faster sender).
+                let took = now.duration_since(counted_since).as_secs_f64().max(0.1);
+                counted_since = now;
+                let sent_bps = std::mem::take(&mut sent) as f64 * 8.0 / took;
+                let want = ladder.step(estimate.bps, estimate.measured, sent_bps, now);
                 let current = sending.load(Ordering::Relaxed);
-                if target != Some(want) {
+                if target == Some(want) {
+                    // Its keyframe may have been missed: asked again (requests are merged).
+                    tiers[want].request_keyframe();
+                } else {
                     if let Some(t) = target.take() {
                         tiers[t].unused();
                     }
@@ -645,16 +669,18 @@ async fn publisher(
             }
         };
         match unit {
-            Ok(Encoded::Video { tier, frame, au }) => {
+            Ok(Encoded::Video { frame, tiers: made }) => {
                 let current = sending.load(Ordering::Relaxed);
-                if target == Some(tier) && frame.keyframe {
+                let tier = pick(current, target, &made);
+                if tier != current {
                     tiers[current].unused();
                     sending.store(tier, Ordering::Relaxed);
                     target = None;
                     run.report.stepped(tier > current);
-                } else if tier != current {
-                    continue;
                 }
+                let Some(TierFrame { au, .. }) = &made[tier] else {
+                    continue;
+                };
                 let mark = LoadMark {
                     publisher: id,
                     frame: number,
@@ -663,7 +689,7 @@ async fn publisher(
                 number = number.wrapping_add(1);
                 let ts = offset.wrapping_add(frame.rtp_ts);
                 sent += au.len();
-                if v.send_frame(mark.prefix(&au).into(), ts).await.is_err() {
+                if v.send_frame(mark.prefix(au).into(), ts).await.is_err() {
                     break;
                 }
             }
@@ -683,6 +709,17 @@ async fn publisher(
     // Leaves with the run: the process ends; the server sees the connections close.
     drop(joined);
     Ok(())
+}
+
+/// The tier whose frame of a picture a publisher sends — exactly one a picture: its target
+/// tier's once that one is a keyframe (the switch), else its current tier's.
+fn pick(current: usize, target: Option<usize>, made: &[Option<TierFrame>]) -> usize {
+    target
+        .filter(|t| {
+            made.get(*t)
+                .is_some_and(|f| f.as_ref().is_some_and(|f| f.keyframe))
+        })
+        .unwrap_or(current)
 }
 
 /// One subscriber: joins, subscribes to each of its room's publishers as it appears, and
@@ -816,8 +853,10 @@ async fn whep_play(
     let conn = run.conn(seat, i)?;
     let give_up = Instant::now() + run.args.timeout;
     let (feed, incoming) = mpsc::unbounded_channel();
-    let asked = Instant::now();
+    let mut asked;
     let (_joined, _shared) = loop {
+        // From the attempt that found the stream: the retries waited for its publisher.
+        asked = Instant::now();
         let joined = join(&conn, run.network.clone(), Purpose::Subscribe).await?;
         let shared = SharedPeer::new(&run.peer_config(&conn)).await?;
         let Some(stream) = joined.streams().first().cloned() else {
@@ -886,6 +925,17 @@ async fn check_stream(
                             VideoCheck::new(check.expected, check.clock, check.asked)
                         });
                     let mut pictures = check.decode.then(PictureCheck::new).flatten();
+                    if check.decode {
+                        let mut s = slot.lock().expect("stream lock");
+                        match &pictures {
+                            // Sampled: counted among the decoded streams from the start.
+                            Some(c) => s.pictures = Some(c.tally.clone()),
+                            None => tracing::warn!(
+                                "{}: no H.264 decoder: its pictures are not checked",
+                                s.name
+                            ),
+                        }
+                    }
                     let mut need = KeyframeNeed::default();
                     while let Some(p) = track.recv().await {
                         let now = Instant::now();
@@ -934,6 +984,24 @@ mod tests {
         assert_eq!(parse_publisher("lt00ab13", &name), None);
         assert_eq!(parse_publisher("lt00ab12", "lt00ab12-r3-s1"), None);
         assert_ne!(publisher_id(0, 1, 2), publisher_id(1, 0, 2));
+    }
+
+    #[test]
+    fn a_publisher_sends_one_frame_a_picture_and_switches_at_a_keyframe() {
+        let f = |keyframe| {
+            Some(TierFrame {
+                au: bytes::Bytes::new(),
+                keyframe,
+            })
+        };
+        // Moving down: the lower tier's delta frame is not a place to switch.
+        assert_eq!(pick(0, Some(1), &[f(false), f(false)]), 0);
+        assert_eq!(pick(0, Some(1), &[f(false), f(true)]), 1);
+        // Moving up, and no move at all.
+        assert_eq!(pick(1, Some(0), &[f(true), f(false)]), 0);
+        assert_eq!(pick(1, None, &[f(true), f(false)]), 1);
+        // A tier that skipped the picture: nothing of it is sent.
+        assert_eq!(pick(1, Some(0), &[f(false), None]), 1);
     }
 
     #[test]

@@ -167,6 +167,9 @@ impl Report {
     }
 }
 
+/// Rooms the table lists one by one without `--per-stream`.
+const ROOMS_LISTED: usize = 10;
+
 /// Failures a summary names (the rest are counted).
 const MAX_FAILURES_KEPT: usize = 10;
 
@@ -247,6 +250,23 @@ impl StreamLine {
             pictures: None,
         }
     }
+}
+
+/// One room's figures: its streams' added up, and their worst.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RoomLine {
+    room: u32,
+    /// Streams that got at least one whole frame.
+    streams: u64,
+    frames: u64,
+    frames_lost: u64,
+    identity_violations: u64,
+    packets_lost: u64,
+    /// The worst stream's latency p95, longest freeze and first frame, ms.
+    latency_p95_ms: Option<f64>,
+    freeze_max_ms: f64,
+    first_frame_max_ms: Option<f64>,
 }
 
 /// How the generator itself did.
@@ -438,6 +458,30 @@ impl Summary {
     fn wrong(&self) -> u64 {
         self.streams.iter().map(|s| s.identity_violations).sum()
     }
+    /// Each room's figures, by room.
+    fn rooms(&self) -> Vec<RoomLine> {
+        let mut rooms: std::collections::BTreeMap<u32, RoomLine> = Default::default();
+        let worst = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        for s in &self.streams {
+            let r = rooms.entry(s.room).or_insert_with(|| RoomLine {
+                room: s.room,
+                ..RoomLine::default()
+            });
+            r.streams += u64::from(s.frames > 0);
+            r.frames += s.frames;
+            r.frames_lost += s.frames_lost;
+            r.identity_violations += s.identity_violations;
+            r.packets_lost += s.packets_lost + s.audio_packets_lost;
+            r.latency_p95_ms = worst(r.latency_p95_ms, s.latency_ms.p95);
+            r.freeze_max_ms = r.freeze_max_ms.max(s.freeze_max_ms);
+            r.first_frame_max_ms = worst(r.first_frame_max_ms, s.first_frame_ms);
+        }
+        rooms.into_values().collect()
+    }
+
     /// Pictures decoded, bad ones, and the streams decoded.
     fn pictures(&self) -> (u64, u64, u64) {
         self.streams
@@ -524,6 +568,13 @@ impl Summary {
             Box::new(|s| s.latency_ms.p95.unwrap_or(0.0))
         } else if metric.starts_with("identity") {
             Box::new(|s| s.identity_violations as f64)
+        } else if metric == "pictures.decoded" {
+            // The sampled stream with the fewest.
+            Box::new(|s| {
+                s.pictures
+                    .as_ref()
+                    .map_or(f64::MIN, |p| -(p.decoded as f64))
+            })
         } else if metric.starts_with("pictures") {
             Box::new(|s| s.pictures.as_ref().map_or(-1.0, |p| p.bad as f64))
         } else if metric == "loss" {
@@ -622,10 +673,17 @@ impl Summary {
     }
 
     /// Prints the summary: JSON lines on stdout with `json` (`loadStream` each with
-    /// `per_stream`; `loadSummary`, which a merge reads, with everything it needs), and
-    /// the table on stderr unless `quiet`.
+    /// `per_stream`; `loadRoom` each; `loadSummary`, which a merge reads, with everything it
+    /// needs), and the table on stderr unless `quiet` (each room's line with `per_stream`
+    /// or up to [`ROOMS_LISTED`] rooms).
     pub(super) fn print(&self, json: bool, per_stream: bool, quiet: bool) {
+        let rooms = self.rooms();
         if json {
+            for r in &rooms {
+                if let Ok(serde_json::Value::Object(v)) = serde_json::to_value(r) {
+                    crate::jsonl::emit("loadRoom", serde_json::Value::Object(v));
+                }
+            }
             if per_stream {
                 for s in &self.streams {
                     if let Ok(serde_json::Value::Object(v)) = serde_json::to_value(s) {
@@ -644,6 +702,22 @@ impl Summary {
         }
         if quiet {
             return;
+        }
+        if per_stream || rooms.len() <= ROOMS_LISTED {
+            for r in &rooms {
+                eprintln!(
+                    "  room {}: {} streams, {} frames, {} lost, {} identity violations, {} packets lost; worst stream: latency p95 {}, freeze.max {:.0}ms, first frame {}",
+                    r.room,
+                    r.streams,
+                    r.frames,
+                    r.frames_lost,
+                    r.identity_violations,
+                    r.packets_lost,
+                    ms(r.latency_p95_ms),
+                    r.freeze_max_ms,
+                    ms(r.first_frame_max_ms)
+                );
+            }
         }
         if per_stream && !json {
             for s in &self.streams {
