@@ -135,19 +135,7 @@ impl Run {
         Ok(match &self.target {
             Target::Native(url, keys) => {
                 let session = keys.room_session(&format!("{}-r{}", self.id, seat.room));
-                let now = unix_now();
-                let role = match seat.role {
-                    SeatRole::Publisher(_) => Role::Publisher,
-                    SeatRole::Subscriber(_) => Role::Subscriber,
-                };
-                let token = keys.create_token(&TokenClaims {
-                    iss: keys.key.clone(),
-                    sid: session.clone(),
-                    role,
-                    data: String::new(),
-                    iat: now,
-                    exp: now + 86_400,
-                });
+                let token = session_token(keys, &session, seat.role);
                 let mut conn = Conn::new(url.clone(), &session, token);
                 conn.timeout = Some(self.args.timeout);
                 conn
@@ -198,9 +186,9 @@ impl Run {
                 let room = keys
                     .as_ref()
                     .map_or(name.clone(), |k| k.room_session(&name));
-                let (template, role) = match (seat.role, play) {
-                    (SeatRole::Publisher(_), _) => (publish, Role::Publisher),
-                    (SeatRole::Subscriber(_), Some(play)) => (play, Role::Subscriber),
+                let template = match (seat.role, play) {
+                    (SeatRole::Publisher(_), _) => publish,
+                    (SeatRole::Subscriber(_), Some(play)) => play,
                     (SeatRole::Subscriber(_), None) => {
                         return Err(Failure::new(Exit::Usage, "no --whep-url to play from"));
                     }
@@ -211,17 +199,7 @@ impl Run {
                     &publisher_name(&self.id, seat.room, publisher),
                 )?;
                 let token = match keys {
-                    Some(keys) => {
-                        let now = unix_now();
-                        keys.create_token(&TokenClaims {
-                            iss: keys.key.clone(),
-                            sid: room.clone(),
-                            role,
-                            data: String::new(),
-                            iat: now,
-                            exp: now + 86_400,
-                        })
-                    }
+                    Some(keys) => session_token(keys, &room, seat.role),
                     None => token.clone(),
                 };
                 let mut conn = Conn::new(url, &room, token);
@@ -237,6 +215,22 @@ impl Run {
     fn peer_config(&self, conn: &Conn) -> crate::peer::PeerConfig {
         peer_config(conn, self.network.clone())
     }
+}
+
+/// A vcall serve token for a participant of `session`, made from the key pair.
+fn session_token(keys: &KeyPair, session: &str, seat: SeatRole) -> String {
+    let now = unix_now();
+    keys.create_token(&TokenClaims {
+        iss: keys.key.clone(),
+        sid: session.to_owned(),
+        role: match seat {
+            SeatRole::Publisher(_) => Role::Publisher,
+            SeatRole::Subscriber(_) => Role::Subscriber,
+        },
+        data: String::new(),
+        iat: now,
+        exp: now + 86_400,
+    })
 }
 
 /// A WHIP/WHEP URL template with its `{room}` and `{publisher}` filled in (the URL parser
@@ -273,29 +267,28 @@ fn whip_target(args: &LoadTestArgs, keys: Option<KeyPair>) -> Result<Target, Fai
             );
         }
     };
+    // Rooms, and publishers of a room, need endpoints of their own: a WHIP or WHEP
+    // resource carries one stream (a publisher's name holds its room's).
     let every = |what: &str| names(&publish, what) && play.as_ref().is_none_or(|p| names(p, what));
-    if args.rooms > 1 && !every("room") && !every("publisher") {
-        return usage(format!(
-            "{} rooms: each needs endpoints of its own; put {{room}} in --url{}",
-            args.rooms,
-            if play.is_some() {
-                " and --whep-url"
+    let both = if play.is_some() {
+        " and --whep-url"
+    } else {
+        ""
+    };
+    for (count, what, told_by) in [
+        (args.rooms, "rooms", every("room") || every("publisher")),
+        (args.publishers, "publishers a room", every("publisher")),
+    ] {
+        if count > 1 && !told_by {
+            let placeholder = if what == "rooms" {
+                "{room}"
             } else {
-                ""
-            }
-        ));
-    }
-    let all_name_publisher = every("publisher");
-    if args.publishers > 1 && !all_name_publisher {
-        return usage(format!(
-            "{} publishers a room: each needs an endpoint of its own; put {{publisher}} in --url{}",
-            args.publishers,
-            if play.is_some() {
-                " and --whep-url"
-            } else {
-                ""
-            }
-        ));
+                "{publisher}"
+            };
+            return usage(format!(
+                "{count} {what}: each needs an endpoint of its own; put {placeholder} in --url{both}"
+            ));
+        }
     }
     Ok(Target::Whip {
         publish,
