@@ -557,6 +557,12 @@ pub fn media_end(path: &Path) -> f64 {
 /// The presentation time of the last packet of the streams `select` picks (`a:0`; all when
 /// empty).
 pub fn stream_end(path: &Path, select: &str) -> f64 {
+    packet_times(path, select).into_iter().fold(0.0, f64::max)
+}
+
+/// The presentation times (seconds) of the packets of the streams `select` picks (all when
+/// empty), in file order.
+pub fn packet_times(path: &Path, select: &str) -> Vec<f64> {
     let mut cmd = Command::new("ffprobe");
     if !select.is_empty() {
         cmd.args(["-select_streams", select]);
@@ -576,7 +582,7 @@ pub fn stream_end(path: &Path, select: &str) -> f64 {
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.trim().trim_end_matches(',').parse::<f64>().ok())
-        .fold(0.0, f64::max)
+        .collect()
 }
 
 /// The URL a starting `vcall serve` prints.
