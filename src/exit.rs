@@ -122,7 +122,11 @@ impl From<NegotiationError> for Failure {
 
 impl From<PeerError> for Failure {
     fn from(e: PeerError) -> Failure {
-        Failure::caused_by(Exit::Media, e)
+        let code = match &e {
+            PeerError::Unsupported(_) => Exit::Usage,
+            _ => Exit::Media,
+        };
+        Failure::caused_by(code, e)
     }
 }
 

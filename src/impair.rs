@@ -36,6 +36,10 @@ pub struct Impairment {
     pub queue: Duration,
     /// Seed of the random choices; the same seed and traffic give the same draws.
     pub seed: u64,
+    /// Times (from the process's start) at which the media sockets move to new ports, as
+    /// when a NAT gives the flow a new mapping: the far end sees the same peer come from
+    /// another address (`rebind=10s`).
+    pub rebinds: Vec<Duration>,
 }
 
 impl Default for Impairment {
@@ -51,13 +55,14 @@ impl Default for Impairment {
             rate_steps: Vec::new(),
             queue: Duration::from_millis(300),
             seed: 1,
+            rebinds: Vec::new(),
         }
     }
 }
 
 /// `--impair`'s grammar: comma-separated `key=value`. Shares are `5%` or `0.05`; durations
 /// `40ms` or `2s`; an outage `LENGTH@START`; a rate `500kbit`, `2mbit` or `64000bit`, and
-/// `RATE@START` for the rate from then on.
+/// `RATE@START` for the rate from then on; `rebind=10s` moves the sockets to new ports then.
 impl FromStr for Impairment {
     type Err = String;
 
@@ -92,6 +97,10 @@ impl FromStr for Impairment {
                     None => spec.rate = Some(rate(value)?),
                 },
                 "queue" => spec.queue = duration(value)?,
+                "rebind" => {
+                    spec.rebinds.push(duration(value)?);
+                    spec.rebinds.sort();
+                }
                 "seed" => {
                     spec.seed = value
                         .parse()
@@ -100,7 +109,7 @@ impl FromStr for Impairment {
                 other => {
                     return Err(format!(
                         "unknown impairment `{other}` (known: loss, delay, jitter, reorder, \
-                         duplicate, outage, rate, queue, seed)"
+                         duplicate, outage, rate, queue, rebind, seed)"
                     ));
                 }
             }
@@ -137,6 +146,9 @@ impl fmt::Display for Impairment {
         }
         if self.rate.is_some() || !self.rate_steps.is_empty() {
             write!(f, ",queue={}ms", self.queue.as_millis())?;
+        }
+        for at in &self.rebinds {
+            write!(f, ",rebind={}ms", at.as_millis())?;
         }
         write!(f, ",seed={}", self.seed)
     }
@@ -274,7 +286,7 @@ mod tests {
     #[test]
     fn the_grammar_reads_every_key_and_prints_what_it_read() {
         let spec: Impairment =
-            "loss=5%, delay=40ms,jitter=15ms,reorder=1%,duplicate=0.01,outage=2s@10s,rate=500kbit,rate=3mbit@20s,queue=200ms,seed=7"
+            "loss=5%, delay=40ms,jitter=15ms,reorder=1%,duplicate=0.01,outage=2s@10s,rate=500kbit,rate=3mbit@20s,queue=200ms,rebind=5s,rebind=2s,seed=7"
                 .parse()
                 .unwrap();
         assert_eq!(spec.loss, 0.05);
@@ -290,6 +302,10 @@ mod tests {
         assert_eq!(spec.rate_steps, vec![(Duration::from_secs(20), 3_000_000)]);
         assert_eq!(spec.queue, 200 * MS);
         assert_eq!(spec.seed, 7);
+        assert_eq!(
+            spec.rebinds,
+            vec![Duration::from_secs(2), Duration::from_secs(5)]
+        );
         assert_eq!(spec.to_string().parse::<Impairment>().unwrap(), spec);
     }
 
@@ -306,6 +322,7 @@ mod tests {
             ("bandwidth=1", "unknown impairment"),
             ("loss", "key=value"),
             ("seed=-1", "whole number"),
+            ("rebind=soon", "duration"),
         ] {
             let error = text.parse::<Impairment>().unwrap_err();
             assert!(error.contains(says), "{text}: {error}");
@@ -429,7 +446,7 @@ mod tests {
         proptest! {
             #[test]
             fn prop_any_impair_spec_is_read_or_refused(
-                text in "((loss|delay|jitter|reorder|duplicate|outage|rate|queue|seed|x)=[0-9.%@a-z]{0,8},?){0,6}|\\PC{0,40}",
+                text in "((loss|delay|jitter|reorder|duplicate|outage|rate|queue|rebind|seed|x)=[0-9.%@a-z]{0,8},?){0,6}|\\PC{0,40}",
             ) {
                 if let Ok(spec) = text.parse::<Impairment>() {
                     let mut link = Link::new(&spec, 0);

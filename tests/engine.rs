@@ -98,3 +98,82 @@ fn every_client_shares_the_one_media_port_and_strangers_on_it_change_nothing() {
     }
     drop(publisher);
 }
+
+/// NAT rebinding: one end's media socket moves to a new port mid-call, so the server sees
+/// the same peer come from another address. The server follows it on the same connection
+/// (no ICE restart, no new call): the recording goes on, its frames in order.
+fn rebinding_keeps_the_media(publisher_impair: &str, subscriber_impair: &str) {
+    let server = Server::start();
+    let session = server.session();
+    let mut extra = vec![];
+    if !publisher_impair.is_empty() {
+        extra = vec!["--impair", publisher_impair];
+    }
+    let mut publisher = publisher(&server, &session, "moving", &extra);
+    let dir = temp_dir();
+    let out = dir.path().join("moving.mkv");
+    let out_arg = path_str(&out);
+    let mut args = vec![
+        "-v",
+        "subscribe",
+        "-o",
+        &out_arg,
+        "--duration",
+        "9s",
+        "--json",
+    ];
+    if !subscriber_impair.is_empty() {
+        args.extend(["--impair", subscriber_impair]);
+    }
+    let (code, stdout, err) = run(server.cmd(&session, Role::Subscriber, &args));
+    publisher.interrupt();
+    publisher.wait();
+    let published = publisher.output();
+    assert_eq!(code, 0, "{err}");
+    for log in [&err, &published] {
+        assert!(!log.contains("restarting ICE"), "an ICE restart: {log}");
+    }
+    assert!(!stdout.contains("reconnect"), "a new call: {stdout}");
+    let moved = [&err, &published]
+        .iter()
+        .any(|l| l.contains("moved to a new port"));
+    assert!(moved, "no socket moved: {err}");
+    // Every frame recorded is the publisher's next one or a later one; after the longest
+    // gap (the move) the picture went on for at least a second, every frame of it there:
+    // losses on the moved end's path were repaired, so its feedback (NACKs, keyframe
+    // requests) reached it at its new address.
+    let numbers: Vec<u32> = decode_video(&out)
+        .iter()
+        .map(|(_, p)| vcall::media::testsrc::read_marks(p).expect("marks").frame)
+        .collect();
+    assert!(
+        numbers.windows(2).all(|w| w[1] > w[0]),
+        "frames out of order: {numbers:?}"
+    );
+    let gap = numbers
+        .windows(2)
+        .enumerate()
+        .filter(|(_, w)| w[1] - w[0] > 1)
+        .max_by_key(|(_, w)| w[1] - w[0])
+        .map_or(0, |(i, _)| i + 1);
+    assert!(
+        numbers.len() - gap >= 30,
+        "{} frames after the move at frame {}: {numbers:?}",
+        numbers.len() - gap,
+        numbers.get(gap).copied().unwrap_or_default()
+    );
+    assert!(
+        numbers[gap..].windows(2).all(|w| w[1] == w[0] + 1),
+        "frames missing after the move: {numbers:?}"
+    );
+}
+
+#[test]
+fn a_subscriber_whose_address_changes_mid_call_keeps_its_media() {
+    rebinding_keeps_the_media("", "rebind=3s,loss=3%,seed=7");
+}
+
+#[test]
+fn a_publisher_whose_address_changes_mid_call_keeps_its_media() {
+    rebinding_keeps_the_media("rebind=4s,loss=3%,seed=7", "");
+}

@@ -28,7 +28,9 @@ pub(crate) struct KeyArgs {
 pub(crate) struct ImpairArgs {
     /// Impair this process's media, both directions, in userspace: comma-separated
     /// loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start,
-    /// repeatable), rate=500kbit, queue=300ms (the rate's queue), seed=N [env: VCALL_IMPAIR]
+    /// repeatable), rate=500kbit, queue=300ms (the rate's queue), rebind=10s (the media
+    /// sockets move to new ports then, as a NAT's new mapping; repeatable), seed=N [env:
+    /// VCALL_IMPAIR]
     #[arg(long, value_name = "SPEC", env = "VCALL_IMPAIR", hide_env = true)]
     pub(crate) impair: Option<crate::impair::Impairment>,
 }

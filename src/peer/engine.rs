@@ -26,6 +26,7 @@ use rtc::shared::{TransportContext, TransportMessage, TransportProtocol};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::mux::{ConnId, Mux};
+use super::path::Path;
 use super::{CodecExt, PeerError, PeerState, RemoteTrack};
 use crate::impair::Link;
 use crate::vocab::{Codec, Rtp};
@@ -71,6 +72,8 @@ pub(crate) struct Conn {
     pub(crate) sink: Sink,
     /// The deadline its entry in the timer heap is for.
     deadline: Option<Instant>,
+    /// Where its far end is, followed when its address changes.
+    path: Path,
 }
 
 /// Where a connection's events and media go.
@@ -160,6 +163,7 @@ impl Engine {
         let (ctl, ctl_rx) = mpsc::unbounded_channel();
         let (rtp, rtp_rx) = mpsc::channel(RTP_QUEUE);
         let epoch = network.0.as_ref().map_or_else(Instant::now, |n| n.epoch());
+        let rebinds = network.0.as_ref().map(|n| n.rebinds()).unwrap_or_default();
         let out = socks.iter().map(|_| Vec::new()).collect();
         let task = Task {
             out,
@@ -176,6 +180,7 @@ impl Engine {
             turn: 0,
             for_one,
             closed: Vec::new(),
+            rebinds,
         };
         tokio::spawn(task.run(ctl_rx, rtp_rx));
         Ok(Engine {
@@ -213,6 +218,7 @@ impl Engine {
                 dropped: 0,
             },
             deadline: None,
+            path: Path::default(),
         };
         self.ctl
             .send(Command::Open(id, Box::new(conn)))
@@ -360,6 +366,8 @@ struct Task {
     closed: Vec<oneshot::Sender<()>>,
     /// Datagrams to send, per socket: sent together (`sendmmsg`) at the end of each turn.
     out: Vec<Vec<(SocketAddr, BytesMut)>>,
+    /// When the sockets move to new ports (`--impair rebind=`), soonest first.
+    rebinds: std::collections::VecDeque<Instant>,
 }
 
 impl Task {
@@ -440,9 +448,34 @@ impl Task {
     fn next_deadline(&self) -> Option<Instant> {
         let timer = self.timers.peek().map(|Reverse((at, _))| *at);
         let held = self.held.peek().map(|Reverse(h)| h.at);
-        match (timer, held) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        [timer, held, self.rebinds.front().copied()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Each socket moves to a new port on its address, as when a NAT gives the flow a new
+    /// mapping; the host candidates still name the old one (as a NAT's clients' do).
+    fn rebind(&mut self) {
+        for sock in &mut self.socks {
+            let Ok(old) = sock.io.local_addr() else {
+                continue;
+            };
+            let moved = bind_all(&[old.ip()], 0)
+                .and_then(|mut s| s.pop().ok_or(std::io::ErrorKind::AddrNotAvailable.into()))
+                .and_then(tokio::net::UdpSocket::from_std);
+            match moved {
+                Ok(io) => {
+                    let to = io.local_addr().map(|a| a.port()).unwrap_or_default();
+                    tracing::info!(
+                        from = old.port(),
+                        to,
+                        "impairment: a media socket moved to a new port (rebind)"
+                    );
+                    sock.io = io;
+                }
+                Err(e) => tracing::warn!("impairment: a media socket could not move (rebind): {e}"),
+            }
         }
     }
 
@@ -560,12 +593,16 @@ impl Task {
             return;
         };
         let local_addr = self.socks[sock].advertised;
+        let (peer_addr, moved) = conn.path.inbound(from, is_stun(data), now);
+        if let Some(to) = moved {
+            tracing::info!(%to, "a far end's address changed (a NAT's new mapping?): its media follows it");
+        }
         let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             conn.pc.handle_read(TransportMessage {
                 now,
                 transport: TransportContext {
                     local_addr,
-                    peer_addr: from,
+                    peer_addr,
                     ecn: None,
                     transport_protocol: TransportProtocol::UDP,
                 },
@@ -581,6 +618,10 @@ impl Task {
 
     /// Runs what is due: connections' timeouts and held datagrams.
     fn due(&mut self, now: Instant) {
+        while self.rebinds.front().is_some_and(|at| *at <= now) {
+            self.rebinds.pop_front();
+            self.rebind();
+        }
         while let Some(Reverse(h)) = self.held.peek()
             && h.at <= now
         {
@@ -701,7 +742,10 @@ fn drain_conn(
 ) {
     loop {
         while let Some(out) = conn.pc.poll_write() {
-            let peer = out.transport.peer_addr;
+            let stun = is_stun(&out.message);
+            let peer = conn
+                .path
+                .outbound(out.transport.peer_addr, stun, sending.now);
             if proves_address(&out.message) {
                 mux.learn(peer, id);
             } else {
@@ -736,10 +780,12 @@ fn drain_conn(
 /// which may be anyone's.
 fn proves_address(datagram: &[u8]) -> bool {
     const BINDING_SUCCESS: [u8; 2] = [0x01, 0x01];
-    match datagram.first() {
-        Some(0..=3) => datagram.get(..2) == Some(&BINDING_SUCCESS[..]),
-        _ => true,
-    }
+    !is_stun(datagram) || datagram.get(..2) == Some(&BINDING_SUCCESS[..])
+}
+
+/// Whether `datagram` is a STUN message (RFC 7983's demultiplexing: first byte 0–3).
+fn is_stun(datagram: &[u8]) -> bool {
+    matches!(datagram.first(), Some(0..=3))
 }
 
 fn send(i: usize, peer: SocketAddr, data: BytesMut, sending: &mut Sending<'_>) {

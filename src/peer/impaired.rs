@@ -58,6 +58,15 @@ impl ImpairedRuntime {
     pub(crate) fn epoch(&self) -> Instant {
         self.epoch
     }
+
+    /// When the media sockets are to move to new ports (`rebind=`), soonest first.
+    pub(crate) fn rebinds(&self) -> std::collections::VecDeque<Instant> {
+        self.spec
+            .rebinds
+            .iter()
+            .map(|at| self.epoch + *at)
+            .collect()
+    }
 }
 
 impl Runtime for ImpairedRuntime {

@@ -9,6 +9,7 @@
 mod engine;
 mod impaired;
 mod mux;
+mod path;
 mod rate;
 mod resend;
 pub(crate) mod turn;
@@ -100,6 +101,9 @@ pub enum PeerError {
     /// Something the WebRTC stack should always give was missing.
     #[error("the WebRTC stack gave no {0}")]
     Missing(&'static str),
+    /// Asked of a connection that cannot do it.
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 fn webrtc_err(e: webrtc::error::Error) -> PeerError {
@@ -763,6 +767,17 @@ impl Peer {
                 &config.network,
             )?;
             return Peer::on_engine(config, &engine);
+        }
+        if config
+            .network
+            .0
+            .as_ref()
+            .is_some_and(|n| !n.rebinds().is_empty())
+        {
+            return Err(PeerError::Unsupported(
+                "--impair rebind= moves vcall's own media sockets; a connection that gathers \
+                 from STUN/TURN servers runs on webrtc-rs's sockets, which cannot move",
+            ));
         }
         let Some((lo, hi)) = config.ports else {
             return Peer::on_port(config, 0).await;
