@@ -252,7 +252,9 @@ impl Recorder {
         );
         // Once what is queued reaches a limit, nothing that comes later belongs in the file:
         // write it all now instead of waiting out the interleave window.
-        let at_limit = self.writer.is_some() && self.queued_reaches_limit();
+        // (Only once the header can be written: every track's first sample is in.)
+        let at_limit =
+            (self.writer.is_some() || self.ready_for_header()) && self.queued_reaches_limit();
         self.drain(at_limit)
     }
 
@@ -375,6 +377,43 @@ impl Recorder {
             None => {}
         }
         Ok(self.stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(timestamp: u64, data: Vec<u8>, keyframe: bool) -> Frame {
+        Frame {
+            timestamp,
+            data: data.into(),
+            keyframe,
+            fec: false,
+        }
+    }
+
+    #[test]
+    fn a_frames_limit_is_complete_with_the_frame_that_reaches_it() {
+        // `--frames 1`: the first video frame (after the audio's first) completes the
+        // recording at once; the header it needed is written then, not at the next sample.
+        let mut rec = Recorder::new(Box::new(io::sink()), Container::Mkv, 2);
+        rec.set_limits(None, Some(1));
+        let t = Instant::now();
+        rec.push(AUDIO, Codec::Opus, frame(960, vec![0x78, 1, 2], false), t)
+            .unwrap();
+        assert!(!rec.stats().complete);
+        let mut keyframe = vec![0, 0, 0, 1];
+        keyframe.extend_from_slice(&fixture::SPS);
+        keyframe.extend_from_slice(&[0, 0, 0, 1]);
+        keyframe.extend_from_slice(&fixture::PPS);
+        keyframe.extend_from_slice(&[0, 0, 0, 1, 0x65, 0x88, 0x84, 0x00]);
+        let later = t + Duration::from_millis(10);
+        rec.push(VIDEO, Codec::H264, frame(900, keyframe, true), later)
+            .unwrap();
+        let stats = rec.stats();
+        assert!(stats.complete, "{stats:?}");
+        assert_eq!((stats.video_frames, stats.audio_frames), (1, 1));
     }
 }
 

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""One stream to many subscribers: the forwarding server's CPU per subscriber and its memory,
+`vcall serve` beside Janus, at several room sizes, in one run.
+
+Usage: scripts/bench_fanout.py [--subscribers 30,100,300] [--window 10] [--servers vcall,janus]
+(builds the release binary first; Janus needs Debian's `janus` package and a C compiler, as
+the tests do: scripts/setup.sh janus).
+
+For each size N and each server: one `vcall load-test` process holds one publisher of the
+640x480 30 fps 500 kbit/s test pattern with the tone (one rate, no tiers) and N subscribers
+of it, joined at 100/s and held. Once all have joined (and 3 s more), the server's CPU
+(user + system, from /proc) is read over --window seconds: per second and per subscriber.
+Also the server's peak RSS (VmHWM) and the run's frames lost (every frame of every stream
+is checked by the generator). The generator shares the machine's two cores with the server,
+so read the ratio in each row; absolute figures move with the machine's load.
+Prints a Markdown table; BENCHMARKS.md records one run.
+"""
+import argparse, json, os, subprocess, sys, threading, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_call  # noqa: E402  (its servers: vcall serve and Janus on free ports)
+import bench_load  # noqa: E402
+
+VCALL = bench_call.VCALL
+
+
+def fanout(server, n, window):
+    """One run of n subscribers on `server`: (CPU ms/s per subscriber, peak RSS MB, summary)."""
+    env = dict(server.env, VCALL_API_KEY="bench", VCALL_API_SECRET="bench-secret")
+    env.pop("VCALL_SESSION", None)
+    if isinstance(server, bench_call.Janus):
+        env["VCALL_TOKEN"] = bench_call.JANUS_TOKEN
+    settle = n / 100 + 3
+    hold = settle + window + 3
+    proc = subprocess.Popen(
+        [VCALL, "-q", "load-test", "--json", "--stats-interval", "0", "--rooms", "1",
+         "--publishers", "1", "--subscribers", str(n), "--join-rate", "100/s",
+         "--duration", f"{hold:.0f}s", "--width", "640", "--height", "480",
+         "--video-bitrate", "500k", "--rate-tiers", "1", "--expect", "joined==100%"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    err = []
+    threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True).start()
+    pid = server.proc.pid
+    time.sleep(settle + 1)  # the process's start and the publisher's join, then the joins
+    c0, t0 = bench_call.cpu_ms(pid), time.monotonic()
+    time.sleep(window)
+    c1, t1 = bench_call.cpu_ms(pid), time.monotonic()
+    out, _ = proc.communicate()
+    summary = next((json.loads(l) for l in out.splitlines() if '"loadSummary"' in l), None)
+    if summary is None:
+        raise RuntimeError(f"no summary (exit {proc.returncode}): {''.join(err)[-2000:]}")
+    if proc.returncode != 0:
+        print(f"  ({server.name}, {n}: exit {proc.returncode}: {''.join(err).strip()[-400:]})",
+              file=sys.stderr)
+    per_sub = (c1 - c0) / (t1 - t0) / n
+    return per_sub, bench_load.rss_peak_kb(pid) / 1024, summary
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--subscribers", default="30,100,300")
+    ap.add_argument("--window", type=int, default=10)
+    ap.add_argument("--servers", default="vcall,janus")
+    a = ap.parse_args()
+    subprocess.run(["cargo", "build", "--release", "--locked", "-q"], cwd=bench_call.ROOT, check=True)
+    kinds = {"vcall": bench_load.Vcall, "janus": bench_call.Janus}
+    names = a.servers.split(",")
+    print("| subscribers | " + " | ".join(
+        f"{kinds[k].name}: CPU per subscriber, ms/s | {kinds[k].name}: peak RSS, MB | "
+        f"{kinds[k].name}: streams, frames lost" for k in names)
+        + (" | ratio |" if len(names) == 2 else " |"))
+    print("|---|" + "---|---|---|" * len(names) + ("---|" if len(names) == 2 else ""))
+    for n in [int(x) for x in a.subscribers.split(",")]:
+        cells, cpus = [], []
+        for k in names:
+            # A fresh server for each size: its peak RSS is that size's.
+            server = kinds[k]()
+            try:
+                cpu, rss, s = fanout(server, n, a.window)
+            finally:
+                server.stop()
+            cpus.append(cpu)
+            cells += [f"{cpu:.2f}", f"{rss:.0f}", f"{s['streams']}/{n}, {s['framesLost']}"]
+        ratio = f" | {cpus[0] / cpus[1]:.2f}x |" if len(names) == 2 and cpus[1] > 0 else " |"
+        print(f"| {n} | " + " | ".join(cells) + ratio, flush=True)
+
+
+if __name__ == "__main__":
+    main()
