@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """What a client costs: the CPU of one `vcall subscribe` recording one stream, and of the
 `vcall publish` sending it, through `vcall serve` on loopback, with the client's connection
-on vcall's media engine (the default) beside the same client on webrtc-rs's own driver (what
-a client gets when it gathers STUN candidates: here from a STUN responder on loopback, so
-both run the same media path otherwise).
+on vcall's media engine, without ICE servers and with a STUN server given (a responder on
+loopback: the engine asks it from its socket; a TURN server would put the connection on
+webrtc-rs's own driver instead).
 
 Usage: scripts/bench_client.py [--runs 3] [--window 10]
 (builds the release binary first). Prints a Markdown table: the median over --runs of each
@@ -85,7 +85,7 @@ def main():
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1)
     stun = stun_responder()
-    variants = {"media engine": [], "webrtc-rs driver (a STUN server given)": ["--ice-server", stun]}
+    variants = {"media engine": [], "media engine, a STUN server given": ["--ice-server", stun]}
     rows = []
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -815,7 +815,8 @@ fn serve_names_its_ice_servers_in_link_headers() {
 }
 
 /// A STUN server on 127.0.0.1 that answers each binding request only after `delay`, as a
-/// far one does: the address it is at.
+/// far one does, with the address a NAT would have mapped: the asker's, on another port (a
+/// mapping equal to the host candidate would be redundant, and left out).
 fn slow_stun(delay: std::time::Duration) -> String {
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = socket.local_addr().unwrap();
@@ -833,7 +834,8 @@ fn slow_stun(delay: std::time::Duration) -> String {
             reply.extend_from_slice(&buf[4..20]);
             // XOR-MAPPED-ADDRESS: IPv4, port and address XORed with the cookie.
             reply.extend_from_slice(&[0x00, 0x20, 0, 8, 0, 1]);
-            reply.extend_from_slice(&(from4.port() ^ 0x2112).to_be_bytes());
+            let mapped = from4.port().wrapping_add(1000);
+            reply.extend_from_slice(&(mapped ^ 0x2112).to_be_bytes());
             let ip = u32::from(*from4.ip()) ^ 0x2112_A442;
             reply.extend_from_slice(&ip.to_be_bytes());
             let (socket, reply) = (socket.try_clone().unwrap(), reply);

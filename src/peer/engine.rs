@@ -64,7 +64,19 @@ enum Command {
     Call(ConnId, Call),
     /// Closes the connection; the sender hears once its last datagrams are out.
     Close(ConnId, Option<oneshot::Sender<()>>),
+    /// Asks a STUN server, from every socket of its address family, what address it sees
+    /// that socket at: each answer is (the socket's candidate address, the mapped address).
+    Reflexive(SocketAddr, Answers),
 }
+
+/// Where the answers of a STUN server go: (the asking socket's candidate address, the
+/// address the server saw it at).
+type Answers = mpsc::UnboundedSender<(SocketAddr, SocketAddr)>;
+
+/// How often a STUN server is asked again while it has not answered.
+const STUN_RESEND: Duration = Duration::from_millis(250);
+/// Unanswered asks kept at most.
+const STUN_ASKS: usize = 1024;
 
 /// One connection as the engine holds it.
 pub(crate) struct Conn {
@@ -181,6 +193,7 @@ impl Engine {
             for_one,
             closed: Vec::new(),
             rebinds,
+            asks: HashMap::new(),
         };
         tokio::spawn(task.run(ctl_rx, rtp_rx));
         Ok(Engine {
@@ -266,6 +279,43 @@ impl Engine {
     /// Closes connection `id` (its DTLS close goes out) and forgets it.
     pub(crate) fn close(&self, id: ConnId) {
         let _ = self.ctl.send(Command::Close(id, None));
+    }
+
+    /// The server-reflexive addresses of the sockets as `server` (a STUN server) sees them:
+    /// (the socket's candidate address, the mapped one), one per socket of the server's
+    /// address family that got an answer within `wait` (asked again every 250 ms).
+    pub(crate) async fn reflexive(
+        &self,
+        server: SocketAddr,
+        wait: Duration,
+    ) -> Vec<(SocketAddr, SocketAddr)> {
+        let wanted = self
+            .candidates
+            .iter()
+            .filter(|c| c.is_ipv4() == server.is_ipv4())
+            .count();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut found: Vec<(SocketAddr, SocketAddr)> = Vec::new();
+        while found.len() < wanted && tokio::time::Instant::now() < deadline {
+            if self
+                .ctl
+                .send(Command::Reflexive(server, tx.clone()))
+                .is_err()
+            {
+                break;
+            }
+            let again = (tokio::time::Instant::now() + STUN_RESEND).min(deadline);
+            while let Ok(Some(answer)) = tokio::time::timeout_at(again, rx.recv()).await {
+                if !found.iter().any(|(base, _)| *base == answer.0) {
+                    found.push(answer);
+                }
+                if found.len() >= wanted {
+                    break;
+                }
+            }
+        }
+        found
     }
 
     /// [`Engine::close`], returning once its DTLS close has gone out.
@@ -368,6 +418,9 @@ struct Task {
     out: Vec<Vec<(SocketAddr, BytesMut)>>,
     /// When the sockets move to new ports (`--impair rebind=`), soonest first.
     rebinds: std::collections::VecDeque<Instant>,
+    /// STUN Binding requests sent to servers (not a connection's), by transaction id: the
+    /// asking socket's candidate address and who waits for the answer.
+    asks: HashMap<[u8; 12], (SocketAddr, Answers)>,
 }
 
 impl Task {
@@ -527,6 +580,21 @@ impl Task {
                 self.mux.remove(id);
                 self.closed.extend(done);
             }
+            Command::Reflexive(server, answers) => {
+                if self.asks.len() >= STUN_ASKS {
+                    self.asks.clear();
+                }
+                for (i, sock) in self.socks.iter().enumerate() {
+                    if sock.advertised.is_ipv4() != server.is_ipv4() {
+                        continue;
+                    }
+                    let Some((tx, request)) = binding_request() else {
+                        continue;
+                    };
+                    self.asks.insert(tx, (sock.advertised, answers.clone()));
+                    self.out[i].push((server, BytesMut::from(&request[..])));
+                }
+            }
         }
     }
 
@@ -582,6 +650,13 @@ impl Task {
     }
 
     fn deliver(&mut self, sock: usize, from: SocketAddr, data: &[u8], now: Instant) {
+        if !self.asks.is_empty()
+            && let Some((tx, mapped)) = binding_success(data)
+            && let Some((base, answers)) = self.asks.remove(&tx)
+        {
+            let _ = answers.send((base, mapped));
+            return;
+        }
         let Some(id) = self.mux.route(data, from) else {
             self.unrouted += 1;
             if self.unrouted.is_power_of_two() {
@@ -781,6 +856,32 @@ fn drain_conn(
 fn proves_address(datagram: &[u8]) -> bool {
     const BINDING_SUCCESS: [u8; 2] = [0x01, 0x01];
     !is_stun(datagram) || datagram.get(..2) == Some(&BINDING_SUCCESS[..])
+}
+
+/// A STUN Binding request with a fresh transaction id: (the id, the datagram).
+fn binding_request() -> Option<([u8; 12], Vec<u8>)> {
+    use rtc::stun::message::{BINDING_REQUEST, Message, TransactionId};
+    let mut m = Message::new();
+    m.build(&[Box::new(BINDING_REQUEST), Box::new(TransactionId::new())])
+        .ok()?;
+    Some((m.transaction_id.0, m.raw))
+}
+
+/// A STUN Binding success: (its transaction id, the XOR-MAPPED-ADDRESS it carries).
+fn binding_success(datagram: &[u8]) -> Option<([u8; 12], SocketAddr)> {
+    use rtc::stun::message::{BINDING_SUCCESS, Getter, Message};
+    use rtc::stun::xoraddr::XorMappedAddress;
+    if datagram.get(..2) != Some(&[0x01, 0x01][..]) {
+        return None;
+    }
+    let mut m = Message::new();
+    m.unmarshal_binary(datagram).ok()?;
+    if m.typ != BINDING_SUCCESS {
+        return None;
+    }
+    let mut mapped = XorMappedAddress::default();
+    mapped.get_from(&m).ok()?;
+    Some((m.transaction_id.0, SocketAddr::new(mapped.ip, mapped.port)))
 }
 
 /// Whether `datagram` is a STUN message (RFC 7983's demultiplexing: first byte 0–3).

@@ -18,7 +18,7 @@ pub use engine::Engine;
 pub use rate::SendRate;
 pub(crate) use rate::{SendEstimate, SendEstimates};
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -743,6 +743,113 @@ fn transceiver_init(direction: RTCRtpTransceiverDirection) -> RTCRtpTransceiverI
     }
 }
 
+/// The plain STUN servers (host, port) of `urls`; `None` when one is something else (TURN,
+/// STUN over TLS), which webrtc-rs's driver gathers from.
+fn stun_only(urls: &[String]) -> Option<Vec<(String, u16)>> {
+    urls.iter()
+        .map(|url| {
+            let uri = rtc::stun::uri::Uri::parse_uri(url).ok()?;
+            (uri.scheme == rtc::stun::uri::SCHEME).then(|| (uri.host, uri.port.unwrap_or(3478)))
+        })
+        .collect()
+}
+
+/// How long a STUN server has to answer (asked again meanwhile) before gathering goes on
+/// without it.
+const STUN_WAIT: Duration = Duration::from_secs(2);
+
+/// The server-reflexive addresses `servers` see `engine`'s sockets at: (base, mapped).
+/// A server that cannot be resolved or does not answer is logged and left out, as browsers
+/// do (the host candidates remain).
+async fn gather_reflexive(
+    engine: &Engine,
+    servers: &[(String, u16)],
+) -> Vec<(SocketAddr, SocketAddr)> {
+    let asks = servers.iter().map(|(host, port)| async move {
+        let addrs = match tokio::net::lookup_host((host.as_str(), *port)).await {
+            Ok(addrs) => addrs.collect::<Vec<_>>(),
+            Err(e) => {
+                tracing::warn!("STUN server {host}:{port} not resolved: {e}");
+                return Vec::new();
+            }
+        };
+        let families = engine.candidates();
+        let Some(addr) = addrs
+            .into_iter()
+            .find(|a| families.iter().any(|c| c.is_ipv4() == a.is_ipv4()))
+        else {
+            return Vec::new();
+        };
+        let found = engine.reflexive(addr, STUN_WAIT).await;
+        if found.is_empty() {
+            tracing::warn!(
+                "STUN server {host}:{port} ({addr}) did not answer within {STUN_WAIT:?}"
+            );
+        }
+        found
+    });
+    futures_util::future::join_all(asks)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Gathers from the STUN `servers` for connection `id` on `engine` and adds what they give
+/// as server-reflexive candidates (told on `local` too, before gathering is said to end),
+/// then the end of gathering. A mapped address that is a host candidate's (no NAT on the
+/// way) is redundant and left out (RFC 8445 5.1.3).
+async fn add_reflexive(
+    engine: Engine,
+    id: mux::ConnId,
+    servers: Vec<(String, u16)>,
+    local: watch::Sender<Vec<String>>,
+) {
+    use rtc::peer_connection::transport::{
+        CandidateConfig, CandidateServerReflexiveConfig, RTCIceCandidate, RTCIceCandidateInit,
+    };
+    let found = gather_reflexive(&engine, &servers).await;
+    let mut seen = engine.candidates().to_vec();
+    let _ = engine
+        .call(id, move |conn, _| {
+            let mut lines = Vec::new();
+            for (from, mapped) in found {
+                if seen.contains(&mapped) {
+                    continue;
+                }
+                seen.push(mapped);
+                let init = CandidateServerReflexiveConfig {
+                    base_config: CandidateConfig {
+                        network: "udp".to_owned(),
+                        address: mapped.ip().to_string(),
+                        port: mapped.port(),
+                        component: 1,
+                        ..Default::default()
+                    },
+                    rel_addr: from.ip().to_string(),
+                    rel_port: from.port(),
+                    url: None,
+                }
+                .new_candidate_server_reflexive()
+                .and_then(|c| RTCIceCandidate::from(&c).to_json());
+                match init {
+                    Ok(init) => {
+                        let line = init.candidate.trim_start_matches("candidate:").to_owned();
+                        match conn.pc.add_local_candidate(init) {
+                            Ok(()) => lines.push(line),
+                            Err(e) => tracing::warn!("server-reflexive candidate not added: {e}"),
+                        }
+                    }
+                    Err(e) => tracing::warn!("server-reflexive candidate not made: {e}"),
+                }
+            }
+            local.send_modify(|l| l.extend(lines));
+            let _ = conn.pc.add_local_candidate(RTCIceCandidateInit::default());
+            let _ = conn.sink.gathered.send(true);
+        })
+        .await;
+}
+
 /// The `a=ice-ufrag:` values of `sdp`.
 fn ice_ufrags(sdp: &str) -> impl Iterator<Item = &str> {
     sdp.lines()
@@ -756,17 +863,20 @@ impl Peer {
         config: &PeerConfig,
     ) -> Result<(Peer, mpsc::UnboundedReceiver<RemoteTrack>), PeerError> {
         if let Some(engine) = &config.engine {
-            return Peer::on_engine(config, engine);
+            return Peer::on_engine(config, engine, &[]);
         }
-        if config.ice_servers.is_empty() && !config.relay_only {
-            // Nothing to gather but host candidates: an engine of its own, one socket.
+        if !config.relay_only
+            && let Some(servers) = stun_only(&config.ice_servers)
+        {
+            // Host candidates and, from STUN servers, server-reflexive ones: an engine of
+            // its own, one socket.
             let engine = Engine::for_one(
                 config.bind_ip,
                 config.ports,
                 config.public_ip,
                 &config.network,
             )?;
-            return Peer::on_engine(config, &engine);
+            return Peer::on_engine(config, &engine, &servers);
         }
         if config
             .network
@@ -776,7 +886,7 @@ impl Peer {
         {
             return Err(PeerError::Unsupported(
                 "--impair rebind= moves vcall's own media sockets; a connection that gathers \
-                 from STUN/TURN servers runs on webrtc-rs's sockets, which cannot move",
+                 from TURN servers runs on webrtc-rs's sockets, which cannot move",
             ));
         }
         let Some((lo, hi)) = config.ports else {
@@ -803,11 +913,14 @@ impl Peer {
         })
     }
 
-    /// A connection on `engine`'s shared sockets, its host candidates (one per socket) and
-    /// the end of gathering added at once: every description it makes carries them.
+    /// A connection on `engine`'s shared sockets, its host candidates (one per socket) added
+    /// at once. Without `stun` servers gathering ends there, so every description it makes
+    /// carries them all; with them, the server-reflexive candidates they give follow (for a
+    /// description made later, or trickled), then the end of gathering.
     fn on_engine(
         config: &PeerConfig,
         engine: &Engine,
+        stun: &[(String, u16)],
     ) -> Result<(Peer, mpsc::UnboundedReceiver<RemoteTrack>), PeerError> {
         use rtc::peer_connection::transport::{
             CandidateConfig, CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit,
@@ -845,13 +958,18 @@ impl Peer {
             );
             pc.add_local_candidate(init).map_err(webrtc_err)?;
         }
-        pc.add_local_candidate(RTCIceCandidateInit::default())
-            .map_err(webrtc_err)?;
-        let (gathered_tx, gathered) = watch::channel(true);
-        let (_, local) = watch::channel(locals);
+        if stun.is_empty() {
+            pc.add_local_candidate(RTCIceCandidateInit::default())
+                .map_err(webrtc_err)?;
+        }
+        let (gathered_tx, gathered) = watch::channel(stun.is_empty());
+        let (local_tx, local) = watch::channel(locals);
         let (state_tx, state) = watch::channel(PeerState::New);
         let (tracks_tx, tracks) = mpsc::unbounded_channel();
         let id = engine.open(pc, state_tx, gathered_tx, tracks_tx)?;
+        if !stun.is_empty() {
+            tokio::spawn(add_reflexive(engine.clone(), id, stun.to_vec(), local_tx));
+        }
         Ok((
             Peer {
                 imp: Imp::Engine {
@@ -1865,6 +1983,88 @@ mod tests {
             network: Network::default(),
             engine: None,
             ice_lite: false,
+        }
+    }
+
+    /// A STUN server on loopback that answers each Binding request at once with the asker's
+    /// address on the port `map` gives (a NAT's mapping).
+    fn stun_server(map: fn(u16) -> u16) -> String {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = socket.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            while let Ok((n, from)) = socket.recv_from(&mut buf) {
+                let SocketAddr::V4(from) = from else { continue };
+                if n < 20 || buf[0..2] != [0, 1] {
+                    continue;
+                }
+                let mut reply = vec![0x01, 0x01, 0, 12];
+                reply.extend_from_slice(&buf[4..20]);
+                reply.extend_from_slice(&[0x00, 0x20, 0, 8, 0, 1]);
+                reply.extend_from_slice(&(map(from.port()) ^ 0x2112).to_be_bytes());
+                reply.extend_from_slice(&(u32::from(*from.ip()) ^ 0x2112_A442).to_be_bytes());
+                let _ = socket.send_to(&reply, from);
+            }
+        });
+        format!("stun:{addr}")
+    }
+
+    /// Waits for the end of `peer`'s gathering; its candidates then.
+    async fn gathered(peer: &Peer) -> Vec<String> {
+        let mut gathered = peer.gathered.clone();
+        tokio::time::timeout(Duration::from_secs(20), gathered.wait_for(|g| *g))
+            .await
+            .expect("gathering ends")
+            .expect("the peer lives");
+        peer.local.borrow().clone()
+    }
+
+    #[tokio::test]
+    async fn a_client_on_its_engine_gathers_server_reflexive_candidates_from_stun() {
+        let stun = stun_server(|port| port.wrapping_add(1000));
+        let (peer, _) = Peer::new(&PeerConfig {
+            ice_servers: vec![stun],
+            ..loopback_config()
+        })
+        .await
+        .unwrap();
+        assert!(matches!(peer.imp, Imp::Engine { .. }), "not on an engine");
+        let local = gathered(&peer).await;
+        let host = local.iter().find(|l| l.contains("typ host")).expect("host");
+        let port: u16 = host.split_whitespace().nth(5).unwrap().parse().unwrap();
+        let srflx = local
+            .iter()
+            .find(|l| l.contains("typ srflx"))
+            .unwrap_or_else(|| panic!("no srflx: {local:?}"));
+        let expected = format!(
+            "127.0.0.1 {} typ srflx raddr 127.0.0.1 rport {port}",
+            port.wrapping_add(1000)
+        );
+        assert!(srflx.contains(&expected), "{srflx}");
+        // A description made now carries it.
+        peer.offer_to_receive(&[Kind::Video]).await.unwrap();
+        let offer = peer.create_offer().await.unwrap();
+        assert!(offer.contains("typ srflx"), "{offer}");
+    }
+
+    #[tokio::test]
+    async fn stun_without_a_nat_or_an_answer_leaves_the_host_candidates() {
+        // Mapped to the host candidate itself (no NAT): redundant. A server that never
+        // answers: gathering ends without it.
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for stun in [
+            stun_server(|port| port),
+            format!("stun:{}", silent.local_addr().unwrap()),
+        ] {
+            let (peer, _) = Peer::new(&PeerConfig {
+                ice_servers: vec![stun.clone()],
+                ..loopback_config()
+            })
+            .await
+            .unwrap();
+            let local = gathered(&peer).await;
+            assert_eq!(local.len(), 1, "{stun}: {local:?}");
+            assert!(local[0].contains("typ host"), "{stun}: {local:?}");
         }
     }
 
