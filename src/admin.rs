@@ -8,6 +8,7 @@ use base64::Engine;
 use crate::auth::{KeyPair, TokenClaims, unix_now};
 use crate::cli::{KeyArgs, ServeArgs, SessionCreateArgs, TokenCreateArgs};
 use crate::exit::{CmdResult, Exit, Failure};
+use crate::peer::PeerError;
 use crate::server::{self, ServerConfig};
 
 fn key_pair(keys: &KeyArgs) -> Result<KeyPair, Failure> {
@@ -73,7 +74,11 @@ pub async fn serve(args: ServeArgs) -> CmdResult {
         ..ServerConfig::new(keys.clone(), media_ip)
     };
     let engine = config.start_engine().map_err(|e| {
-        Failure::caused_by(Exit::Failure, e).with_context("cannot start the media engine")
+        let code = match e {
+            PeerError::Unsupported(_) => Exit::Usage,
+            _ => Exit::Failure,
+        };
+        Failure::caused_by(code, e).with_context("cannot start the media engine")
     })?;
     let media: Vec<String> = engine
         .candidates()

@@ -103,29 +103,30 @@ fn every_client_shares_the_one_media_port_and_strangers_on_it_change_nothing() {
 /// the same peer come from another address. The server follows it on the same connection
 /// (no ICE restart, no new call): the recording goes on, its frames in order.
 fn rebinding_keeps_the_media(publisher_impair: &str, subscriber_impair: &str) {
-    let server = Server::start();
-    let session = server.session();
-    let mut extra = vec![];
-    if !publisher_impair.is_empty() {
-        extra = vec!["--impair", publisher_impair];
-    }
-    let mut publisher = publisher(&server, &session, "moving", &extra);
+    let (mut serve, url) = serve_process("127.0.0.1:0", &[]);
+    let session = fixed_session("moving");
+    let on = |role: Role, args: &[&str], impair: &str| {
+        let mut c = vcall();
+        c.args(args).args([
+            "--url",
+            &url,
+            "--session",
+            &session,
+            "--token",
+            &fixed_token(&session, role),
+        ]);
+        if !impair.is_empty() {
+            c.args(["--impair", impair]);
+        }
+        c
+    };
+    let mut publisher = Proc::spawn(on(Role::Publisher, &publish_args("14s"), publisher_impair));
+    publisher.wait_for("stream is live");
     let dir = temp_dir();
     let out = dir.path().join("moving.mkv");
     let out_arg = path_str(&out);
-    let mut args = vec![
-        "-v",
-        "subscribe",
-        "-o",
-        &out_arg,
-        "--duration",
-        "9s",
-        "--json",
-    ];
-    if !subscriber_impair.is_empty() {
-        args.extend(["--impair", subscriber_impair]);
-    }
-    let (code, stdout, err) = run(server.cmd(&session, Role::Subscriber, &args));
+    let args = ["subscribe", "-o", &out_arg, "--duration", "9s", "--json"];
+    let (code, stdout, err) = run(on(Role::Subscriber, &args, subscriber_impair));
     publisher.interrupt();
     publisher.wait();
     let published = publisher.output();
@@ -138,6 +139,9 @@ fn rebinding_keeps_the_media(publisher_impair: &str, subscriber_impair: &str) {
         .iter()
         .any(|l| l.contains("moved to a new port"));
     assert!(moved, "no socket moved: {err}");
+    // The server followed the peer to its new address (the move came mid-call, after the
+    // connection was set up from the old one).
+    serve.wait_for("its media follows it");
     // Every frame recorded is the publisher's next one or a later one; after the longest
     // gap (the move) the picture went on for at least a second, every frame of it there:
     // losses on the moved end's path were repaired, so its feedback (NACKs, keyframe

@@ -224,6 +224,22 @@ fn impair_bad_specs_are_usage_errors() {
         assert_eq!(code, 2, "{spec}: {err}");
         assert!(err.contains(says), "{spec}: {err}");
     }
+    // A server's media sockets cannot move: its candidates name the port.
+    let (code, _, err) = run({
+        let mut c = vcall();
+        c.args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--udp-port",
+            "0",
+            "--impair",
+            "rebind=30s",
+        ]);
+        c
+    });
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("a server's cannot move"), "{err}");
 }
 
 #[test]

@@ -853,7 +853,7 @@ fn whip_client_trickles_candidates_found_after_its_offer() {
     // A STUN server slower than the offer waits: its candidate goes by PATCH after the POST.
     let server = Server::start();
     let session = server.session();
-    let stun = slow_stun(std::time::Duration::from_millis(800));
+    let stun = slow_stun(std::time::Duration::from_millis(1500));
     let whip = format!("whip+{}/whip/{session}", http_base(&server));
     let mut args = publish_args("3s");
     args.extend(["--ice-server", &stun]);

@@ -175,7 +175,16 @@ impl Engine {
         let (ctl, ctl_rx) = mpsc::unbounded_channel();
         let (rtp, rtp_rx) = mpsc::channel(RTP_QUEUE);
         let epoch = network.0.as_ref().map_or_else(Instant::now, |n| n.epoch());
-        let rebinds = network.0.as_ref().map(|n| n.rebinds()).unwrap_or_default();
+        // Moves already past (an engine made after them) are not made at once.
+        let mut rebinds = network.0.as_ref().map(|n| n.rebinds()).unwrap_or_default();
+        rebinds.retain(|at| *at > Instant::now());
+        if !for_one && !rebinds.is_empty() {
+            // A server's candidates name its port, and an ICE-lite server sends no checks
+            // that would show its clients the new one: nobody could follow.
+            return Err(PeerError::Unsupported(
+                "--impair rebind= moves a client's media sockets; a server's cannot move",
+            ));
+        }
         let out = socks.iter().map(|_| Vec::new()).collect();
         let task = Task {
             out,

@@ -766,10 +766,16 @@ async fn gather_reflexive(
     servers: &[(String, u16)],
 ) -> Vec<(SocketAddr, SocketAddr)> {
     let asks = servers.iter().map(|(host, port)| async move {
-        let addrs = match tokio::net::lookup_host((host.as_str(), *port)).await {
-            Ok(addrs) => addrs.collect::<Vec<_>>(),
-            Err(e) => {
+        let lookup =
+            tokio::time::timeout(STUN_WAIT, tokio::net::lookup_host((host.as_str(), *port)));
+        let addrs = match lookup.await {
+            Ok(Ok(addrs)) => addrs.collect::<Vec<_>>(),
+            Ok(Err(e)) => {
                 tracing::warn!("STUN server {host}:{port} not resolved: {e}");
+                return Vec::new();
+            }
+            Err(_) => {
+                tracing::warn!("STUN server {host}:{port} not resolved within {STUN_WAIT:?}");
                 return Vec::new();
             }
         };

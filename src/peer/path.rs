@@ -60,7 +60,9 @@ impl Path {
             return (remote, None);
         }
         let quiet = self.heard.is_none_or(|h| now.duration_since(h) >= QUIET);
-        if check || !quiet {
+        // rtc writes from the socket of its pair's family: a move across families could not
+        // be sent to.
+        if check || !quiet || from.is_ipv4() != remote.is_ipv4() {
             return (from, None);
         }
         self.moved = (from != remote).then_some(from);
@@ -127,6 +129,11 @@ mod tests {
             assert_eq!(path.inbound(addr(3), false, now + MS), (addr(3), None));
         }
         assert_eq!(path.outbound(addr(1), false, now), addr(1));
+        // Nor to another address family, whatever the quiet.
+        let v6 = SocketAddr::from(([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1], 5));
+        let later = now + 10 * QUIET;
+        assert_eq!(path.inbound(v6, false, later), (v6, None));
+        assert_eq!(path.outbound(addr(1), false, later), addr(1));
     }
 
     #[test]
