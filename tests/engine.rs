@@ -41,18 +41,7 @@ fn every_client_shares_the_one_media_port_and_strangers_on_it_change_nothing() {
     let (serve, url) = serve_process("127.0.0.1:0", &[]);
     let media = media_addr(&serve);
     let session = fixed_session("one-port");
-    let on = |role: Role, args: &[&str]| {
-        let mut c = vcall();
-        c.args(args).args([
-            "--url",
-            &url,
-            "--session",
-            &session,
-            "--token",
-            &fixed_token(&session, role),
-        ]);
-        c
-    };
+    let on = |role: Role, args: &[&str]| client(&url, &session, role, args);
     let mut publisher = Proc::spawn(on(Role::Publisher, &publish_args("12s")));
     publisher.wait_for("stream is live");
     let dir = temp_dir();
@@ -106,15 +95,7 @@ fn rebinding_keeps_the_media(publisher_impair: &str, subscriber_impair: &str) {
     let (mut serve, url) = serve_process("127.0.0.1:0", &[]);
     let session = fixed_session("moving");
     let on = |role: Role, args: &[&str], impair: &str| {
-        let mut c = vcall();
-        c.args(args).args([
-            "--url",
-            &url,
-            "--session",
-            &session,
-            "--token",
-            &fixed_token(&session, role),
-        ]);
+        let mut c = client(&url, &session, role, args);
         if !impair.is_empty() {
             c.args(["--impair", impair]);
         }

@@ -2,7 +2,6 @@
 //! publisher and a recording subscriber are connected. Both join again and carry on; the
 //! recording goes on in the same file.
 
-use std::process::Command;
 use std::time::Instant;
 
 use vcall::auth::Role;
@@ -16,19 +15,6 @@ fn serve(listen: &str) -> (Proc, String) {
 /// A session of the key pair `k`/`s`.
 fn session(nonce: &str) -> String {
     fixed_session(nonce)
-}
-
-fn client(url: &str, session: &str, role: Role, args: &[&str]) -> Command {
-    let mut cmd = vcall();
-    cmd.args(args).args([
-        "--url",
-        url,
-        "--session",
-        session,
-        "--token",
-        &fixed_token(session, role),
-    ]);
-    cmd
 }
 
 /// `said` (a command's `--json` output) is valid and tells of joining again.

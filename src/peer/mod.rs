@@ -743,6 +743,17 @@ fn transceiver_init(direction: RTCRtpTransceiverDirection) -> RTCRtpTransceiverI
     }
 }
 
+/// What every candidate the engine makes is: UDP, component 1, at `addr`.
+fn udp_candidate(addr: SocketAddr) -> rtc::peer_connection::transport::CandidateConfig {
+    rtc::peer_connection::transport::CandidateConfig {
+        network: "udp".to_owned(),
+        address: addr.ip().to_string(),
+        port: addr.port(),
+        component: 1,
+        ..Default::default()
+    }
+}
+
 /// The plain STUN servers (host, port) of `urls`; `None` when one is something else (TURN,
 /// STUN over TLS), which webrtc-rs's driver gathers from.
 fn stun_only(urls: &[String]) -> Option<Vec<(String, u16)>> {
@@ -812,7 +823,7 @@ async fn add_reflexive(
     local: watch::Sender<Vec<String>>,
 ) {
     use rtc::peer_connection::transport::{
-        CandidateConfig, CandidateServerReflexiveConfig, RTCIceCandidate, RTCIceCandidateInit,
+        CandidateServerReflexiveConfig, RTCIceCandidate, RTCIceCandidateInit,
     };
     let found = gather_reflexive(&engine, &servers).await;
     let mut seen = engine.candidates().to_vec();
@@ -825,13 +836,7 @@ async fn add_reflexive(
                 }
                 seen.push(mapped);
                 let init = CandidateServerReflexiveConfig {
-                    base_config: CandidateConfig {
-                        network: "udp".to_owned(),
-                        address: mapped.ip().to_string(),
-                        port: mapped.port(),
-                        component: 1,
-                        ..Default::default()
-                    },
+                    base_config: udp_candidate(mapped),
                     rel_addr: from.ip().to_string(),
                     rel_port: from.port(),
                     url: None,
@@ -929,7 +934,7 @@ impl Peer {
         stun: &[(String, u16)],
     ) -> Result<(Peer, mpsc::UnboundedReceiver<RemoteTrack>), PeerError> {
         use rtc::peer_connection::transport::{
-            CandidateConfig, CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit,
+            CandidateHostConfig, RTCIceCandidate, RTCIceCandidateInit,
         };
         let parts = Parts::new(config)?;
         let mut pc = rtc::peer_connection::RTCPeerConnectionBuilder::new()
@@ -942,13 +947,7 @@ impl Peer {
         let mut locals = Vec::new();
         for addr in engine.candidates() {
             let candidate = CandidateHostConfig {
-                base_config: CandidateConfig {
-                    network: "udp".to_owned(),
-                    address: addr.ip().to_string(),
-                    port: addr.port(),
-                    component: 1,
-                    ..Default::default()
-                },
+                base_config: udp_candidate(*addr),
                 ..Default::default()
             }
             .new_candidate_host()

@@ -715,6 +715,21 @@ pub fn fixed_token(session: &str, role: Role) -> String {
 }
 
 /// `publish` of the test pattern (small) and tone for `duration`.
+/// A vcall command (`args`) in `session` (of the fixed key pair) on the server at `url`, as
+/// `role`.
+pub fn client(url: &str, session: &str, role: Role, args: &[&str]) -> Command {
+    let mut cmd = vcall();
+    cmd.args(args).args([
+        "--url",
+        url,
+        "--session",
+        session,
+        "--token",
+        &fixed_token(session, role),
+    ]);
+    cmd
+}
+
 pub fn publish_args(duration: &str) -> Vec<&str> {
     vec![
         "publish",
