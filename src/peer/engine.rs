@@ -659,11 +659,15 @@ impl Task {
     }
 
     fn deliver(&mut self, sock: usize, from: SocketAddr, data: &[u8], now: Instant) {
+        // An answer to a STUN server ask: told by its transaction, read in place (a
+        // connection's own check answers are not parsed).
         if !self.asks.is_empty()
-            && let Some((tx, mapped)) = binding_success(data)
+            && let Some(tx) = super::mux::success_transaction(data)
             && let Some((base, answers)) = self.asks.remove(&tx)
         {
-            let _ = answers.send((base, mapped));
+            if let Some(mapped) = mapped_address(data) {
+                let _ = answers.send((base, mapped));
+            }
             return;
         }
         let Some(id) = self.mux.route(data, from) else {
@@ -876,21 +880,15 @@ fn binding_request() -> Option<([u8; 12], Vec<u8>)> {
     Some((m.transaction_id.0, m.raw))
 }
 
-/// A STUN Binding success: (its transaction id, the XOR-MAPPED-ADDRESS it carries).
-fn binding_success(datagram: &[u8]) -> Option<([u8; 12], SocketAddr)> {
-    use rtc::stun::message::{BINDING_SUCCESS, Getter, Message};
+/// The XOR-MAPPED-ADDRESS a STUN Binding success carries.
+fn mapped_address(datagram: &[u8]) -> Option<SocketAddr> {
+    use rtc::stun::message::{Getter, Message};
     use rtc::stun::xoraddr::XorMappedAddress;
-    if datagram.get(..2) != Some(&[0x01, 0x01][..]) {
-        return None;
-    }
     let mut m = Message::new();
     m.unmarshal_binary(datagram).ok()?;
-    if m.typ != BINDING_SUCCESS {
-        return None;
-    }
     let mut mapped = XorMappedAddress::default();
     mapped.get_from(&m).ok()?;
-    Some((m.transaction_id.0, SocketAddr::new(mapped.ip, mapped.port)))
+    Some(SocketAddr::new(mapped.ip, mapped.port))
 }
 
 /// Whether `datagram` is a STUN message (RFC 7983's demultiplexing: first byte 0–3).

@@ -76,6 +76,11 @@ const BINDING_SUCCESS: u16 = 0x0101;
 const BINDING_ERROR: u16 = 0x0111;
 const USERNAME: u16 = 0x0006;
 
+/// The transaction id of a STUN Binding success, read in place.
+pub(crate) fn success_transaction(d: &[u8]) -> Option<[u8; 12]> {
+    transaction(d, BINDING_SUCCESS)
+}
+
 /// The transaction id of a STUN message of type `kind`.
 fn transaction(d: &[u8], kind: u16) -> Option<[u8; 12]> {
     if d.len() < 20 || d[4..8] != MAGIC_COOKIE || u16::from_be_bytes([d[0], d[1]]) != kind {
