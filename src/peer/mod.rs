@@ -9,6 +9,7 @@
 mod engine;
 mod impaired;
 mod mux;
+mod nack;
 mod path;
 mod rate;
 mod resend;
@@ -24,8 +25,8 @@ use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use rtc::interceptor::NackResponderBuilder;
 use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
-use rtc::interceptor::{NackGeneratorBuilder, NackResponderBuilder};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::{
@@ -547,16 +548,8 @@ const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(20);
 /// more than the 1.4 s webrtc-rs gives by default, so slow paths are not given up sooner.
 const ICE_MAX_CHECKS: u16 = 100;
 
-/// How often a receiver asks again for packets still missing: a lost packet is asked for at
-/// the next tick after a later one arrives (webrtc-rs's default is 100 ms, which makes every
-/// repaired loss a visible freeze).
-const NACK_INTERVAL: Duration = Duration::from_millis(20);
-/// How many times one packet is asked for: with NACK_INTERVAL, repair is tried for 160 ms.
-/// On long paths a packet may be sent more than once; that costs bandwidth only on losses.
-const NACK_TRIES: u16 = 8;
-
 /// webrtc-rs's default interceptors (NACK both ways, transport-wide feedback, RTCP reports)
-/// with NACKs sent at once and kept up, and send-side congestion control within `rate`.
+/// with NACKs sent at once and kept up ([`nack`]), and send-side congestion control within `rate`.
 fn interceptors(
     media: &mut MediaEngine,
     rate: SendRate,
@@ -580,13 +573,7 @@ fn interceptors(
     }
     let registry = Registry::new()
         .with(Slot::NackResponder, NackResponderBuilder::new().build())
-        .with(
-            Slot::NackGenerator,
-            NackGeneratorBuilder::new()
-                .with_interval(NACK_INTERVAL)
-                .with_max_nacks_per_packet(NACK_TRIES)
-                .build(),
-        );
+        .with(Slot::NackGenerator, nack::NackRequester::new());
     configure_simulcast_extension_headers(media).map_err(webrtc_err)?;
     let registry = configure_twcc_receiver_only(registry, media).map_err(webrtc_err)?;
     let (registry, estimates) = rate::with_congestion_control(registry, rate);
