@@ -89,6 +89,15 @@ fn recording_to_mp4_and_mkv_decodes_to_the_source() {
         ));
         assert_eq!(code, 0, "{err}");
         check_recording(&out, 4.0);
+        // A finished recording tells players its length (Matroska: the Duration written at
+        // the end, with Cues for seeking).
+        let duration = probe(&out)["format"]["duration"]
+            .as_str()
+            .and_then(|d| d.parse::<f64>().ok());
+        assert!(
+            duration.is_some_and(|d| (3.9..4.2).contains(&d)),
+            "{name}: duration {duration:?}"
+        );
     }
 }
 

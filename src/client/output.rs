@@ -22,7 +22,7 @@ pub struct Sink {
 }
 
 enum SinkKind {
-    Container(Recorder),
+    Container(Box<Recorder>),
     H264 {
         out: Output,
         stats: RecordStats,
@@ -46,7 +46,7 @@ impl Sink {
 
     /// A sink writing a container through `recorder`.
     pub fn container(recorder: Recorder) -> Sink {
-        Sink::of(SinkKind::Container(recorder))
+        Sink::of(SinkKind::Container(Box::new(recorder)))
     }
 
     /// How many tracks a container waits for before its header.
@@ -72,9 +72,11 @@ impl Sink {
         expected: usize,
     ) -> Result<Sink, RecordError> {
         Ok(Sink::of(match format {
-            OutFormat::Mkv => {
-                SinkKind::Container(Recorder::new(out, crate::record::Container::Mkv, expected))
-            }
+            OutFormat::Mkv => SinkKind::Container(Box::new(Recorder::new(
+                out,
+                crate::record::Container::Mkv,
+                expected,
+            ))),
             OutFormat::H264 => SinkKind::H264 {
                 out,
                 stats: RecordStats::default(),

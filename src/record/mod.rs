@@ -131,6 +131,8 @@ pub const AUDIO: usize = 1;
 pub struct Recorder {
     container: Container,
     out: Option<Output>,
+    /// The output again, when it is a regular file: finishing writes in place through it.
+    in_place: Option<std::fs::File>,
     writer: Option<Writer>,
     /// Slot VIDEO and slot AUDIO, filled as the tracks arrive.
     tracks: [Option<RecTrack>; 2],
@@ -154,6 +156,7 @@ impl Recorder {
         Recorder {
             container,
             out: Some(out),
+            in_place: None,
             writer: None,
             tracks: [None, None],
             expected,
@@ -188,11 +191,11 @@ impl Recorder {
             path: path.to_owned(),
             source,
         })?;
-        Ok(Recorder::new(
-            Box::new(io::BufWriter::new(file)),
-            container,
-            expected,
-        ))
+        let regular = file.metadata().is_ok_and(|m| m.is_file());
+        let in_place = regular.then(|| file.try_clone().ok()).flatten();
+        let mut recorder = Recorder::new(Box::new(io::BufWriter::new(file)), container, expected);
+        recorder.in_place = in_place;
+        Ok(recorder)
     }
 
     pub fn stats(&self) -> RecordStats {
@@ -373,7 +376,7 @@ impl Recorder {
         self.drain(true)?;
         match self.writer.take() {
             Some(Writer::Mp4(w)) => w.finish()?,
-            Some(Writer::Mkv(w)) => w.finish()?,
+            Some(Writer::Mkv(w)) => w.finish(self.in_place.as_ref())?,
             None => {}
         }
         Ok(self.stats)
