@@ -10,24 +10,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::forwarder::{Forwarder, KeyframeGate, LIMIT_INTERVAL, LimitCadence, Verdict};
 use crate::peer::{
     KeyframeRequester, LocalTrack, Peer, PeerError, RemoteTrack, Section, SendEstimates,
 };
 use crate::vocab::bitstream::starts_keyframe;
-use crate::vocab::{Codec, Kind};
-
-/// Keyframe requests to a publisher are merged within this window.
-const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
-/// How often the rate a publisher's subscribers can take is looked at; it is told (REMB) when
-/// that moved by more than `LIMIT_CHANGE`, and at least every `LIMIT_REPEAT` (as Janus does).
-const LIMIT_INTERVAL: Duration = Duration::from_millis(50);
-const LIMIT_CHANGE: f64 = 0.1;
-const LIMIT_REPEAT: Duration = Duration::from_secs(1);
+use crate::vocab::{Codec, Kind, Rtp};
 
 /// A subscriber's leg as its hub sees it.
 struct Leg {
     id: u64,
     track: Arc<LocalTrack>,
+    /// What it does with each packet: starts at a keyframe, numbers continuously.
+    forwarder: Forwarder,
     /// Counts every packet forwarded (the session's count).
     counter: Arc<AtomicU64>,
     /// What the subscriber's connection can take.
@@ -58,17 +53,22 @@ impl LegFault {
     }
 }
 
+/// What a hub's packets go through, under one lock taken once per packet.
+#[derive(Default)]
+struct Fanout {
+    legs: Vec<Leg>,
+    keyframes: KeyframeGate,
+    /// The video frame in progress: a leg that starts at its keyframe takes it from its
+    /// first packet.
+    frame: Vec<Rtp>,
+}
+
 /// One published track and the legs it feeds.
 pub(crate) struct Hub {
     pub(crate) codec: Codec,
     keyframes: KeyframeRequester,
-    legs: Mutex<Vec<Leg>>,
+    fanout: Mutex<Fanout>,
     next_leg: AtomicU64,
-    /// When a keyframe was last asked of the publisher.
-    last_keyframe_request: Mutex<Option<Instant>>,
-    /// A keyframe was asked for and has not gone out yet: a leg attached now will get it,
-    /// so asking again is not needed. Only while this is set are packets looked at.
-    keyframe_pending: AtomicBool,
     /// Packets dropped because the engine's queue was full.
     dropped: AtomicU64,
     /// The publisher's track ended.
@@ -82,34 +82,17 @@ impl Hub {
         let hub = Arc::new(Hub {
             codec: track.codec,
             keyframes: track.keyframe_requester(track.ssrc),
-            legs: Mutex::default(),
+            fanout: Mutex::default(),
             next_leg: AtomicU64::new(1),
-            last_keyframe_request: Mutex::default(),
-            keyframe_pending: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
             closed: AtomicBool::new(false),
         });
         let h = Arc::clone(&hub);
         tokio::spawn(async move {
             while let Some(mut packet) = track.recv().await {
-                if h.keyframe_pending.load(Ordering::Relaxed)
-                    && starts_keyframe(h.codec, packet.payload())
-                {
-                    h.keyframe_pending.store(false, Ordering::Relaxed);
-                }
                 packet.strip_extensions();
-                let mut legs = h.legs.lock().expect("legs lock");
-                for leg in legs.iter_mut() {
-                    leg.seen += 1;
-                    if leg.fault.is_some_and(|f| f.drops(leg.seen)) {
-                        continue;
-                    }
-                    if leg.track.try_write(packet.clone()) {
-                        leg.sent += 1;
-                        leg.counter.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        h.dropped.fetch_add(1, Ordering::Relaxed);
-                    }
+                if h.forward(&packet) {
+                    h.request_keyframe().await;
                 }
             }
             h.close();
@@ -124,6 +107,74 @@ impl Hub {
         hub
     }
 
+    /// Hands `packet` to every leg as its forwarder decides; whether a leg waits for a
+    /// keyframe nobody has asked for.
+    fn forward(&self, packet: &Rtp) -> bool {
+        let now = Instant::now();
+        let video = self.codec.kind() == Kind::Video;
+        let key = video && starts_keyframe(self.codec, packet.payload());
+        let mut fanout = self.fanout.lock().expect("fanout lock");
+        let Fanout {
+            legs,
+            keyframes,
+            frame,
+        } = &mut *fanout;
+        if key {
+            keyframes.keyframe_sent();
+        }
+        if video {
+            if frame
+                .first()
+                .is_some_and(|p| p.timestamp() != packet.timestamp() || p.ssrc() != packet.ssrc())
+            {
+                frame.clear();
+            }
+            frame.push(packet.clone());
+        }
+        let mut ask = false;
+        for leg in legs.iter_mut() {
+            let verdict =
+                leg.forwarder
+                    .on_packet(packet.ssrc(), packet.seq(), packet.timestamp(), key, now);
+            let Verdict::Send {
+                seq,
+                timestamp,
+                replay_from,
+            } = verdict
+            else {
+                ask |= matches!(verdict, Verdict::Drop { ask_keyframe: true });
+                continue;
+            };
+            if let Some(from) = replay_from {
+                let before =
+                    |p: &&Rtp| p.seq().wrapping_sub(from) < packet.seq().wrapping_sub(from);
+                for p in frame.iter().filter(before) {
+                    let (seq, timestamp) = leg.forwarder.map(p.seq(), p.timestamp());
+                    self.send(leg, p, seq, timestamp);
+                }
+            }
+            self.send(leg, packet, seq, timestamp);
+        }
+        ask
+    }
+
+    /// Sends a copy of `packet` on `leg`, numbered `seq` and timed `timestamp`.
+    fn send(&self, leg: &mut Leg, packet: &Rtp, seq: u16, timestamp: u32) {
+        leg.seen += 1;
+        if leg.fault.is_some_and(|f| f.drops(leg.seen)) {
+            return;
+        }
+        let mut out = packet.clone();
+        out.0.header.sequence_number = seq;
+        out.0.header.timestamp = timestamp;
+        if leg.track.try_write(out) {
+            leg.sent += 1;
+            leg.counter.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Feeds `track` (ready: [`LocalTrack::ready`]) from now on; the leg's id.
     fn attach(
         &self,
@@ -133,9 +184,11 @@ impl Hub {
         fault: Option<LegFault>,
     ) -> u64 {
         let id = self.next_leg.fetch_add(1, Ordering::Relaxed);
-        self.legs.lock().expect("legs lock").push(Leg {
+        let video = self.codec.kind() == Kind::Video;
+        self.fanout.lock().expect("fanout lock").legs.push(Leg {
             id,
             track,
+            forwarder: Forwarder::new(video, self.codec.clock_rate()),
             counter,
             estimates,
             sent: 0,
@@ -146,7 +199,7 @@ impl Hub {
     }
 
     fn detach(&self, id: u64) {
-        self.legs.lock().expect("legs lock").retain(|leg| {
+        self.fanout.lock().expect("fanout lock").legs.retain(|leg| {
             if leg.id == id {
                 tracing::debug!(codec = ?self.codec, sent = leg.sent, "subscriber leg detached");
             }
@@ -157,8 +210,10 @@ impl Hub {
     /// What the publisher may send: the lowest of its subscribers' measured estimates and
     /// `cap`; `None` when neither says anything.
     fn limit(&self, cap: Option<f64>) -> Option<f64> {
-        let legs = self.legs.lock().expect("legs lock");
-        legs.iter()
+        let fanout = self.fanout.lock().expect("fanout lock");
+        fanout
+            .legs
+            .iter()
             .map(|leg| leg.estimates.get())
             .filter(|e| e.measured)
             .map(|e| e.bps)
@@ -169,37 +224,33 @@ impl Hub {
     /// Ends every leg (their queues close).
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
-        self.legs.lock().expect("legs lock").clear();
+        self.fanout.lock().expect("fanout lock").legs.clear();
     }
 
-    /// Asks the publisher for a keyframe, unless one asked for within KEYFRAME_REQUEST_GAP
-    /// has not gone out yet (every leg attached by then gets that one). A keyframe that has
-    /// gone out does not hold back a new leg's request.
+    /// Asks the publisher for a keyframe, unless [`KeyframeGate`] merges it with one on its
+    /// way.
     pub(crate) async fn request_keyframe(&self) {
         if self.codec.kind() != Kind::Video {
             return;
         }
-        {
-            let mut last = self.last_keyframe_request.lock().expect("keyframe lock");
-            let now = Instant::now();
-            if self.keyframe_pending.load(Ordering::Relaxed)
-                && last.is_some_and(|t| now.duration_since(t) < KEYFRAME_REQUEST_GAP)
-            {
-                return;
-            }
-            *last = Some(now);
-            self.keyframe_pending.store(true, Ordering::Relaxed);
+        let ask = self
+            .fanout
+            .lock()
+            .expect("fanout lock")
+            .keyframes
+            .ask(Instant::now());
+        if ask {
+            self.keyframes.request().await;
         }
-        self.keyframes.request().await;
     }
 }
 
 /// Tells the publisher of `hub`'s track, every `LIMIT_INTERVAL` while the hub lives, the rate
-/// its subscribers can take (REMB). Nothing is decoded: the subscribers' own connections'
-/// estimates say it.
+/// its subscribers can take (REMB) when [`LimitCadence`] says so. Nothing is decoded: the
+/// subscribers' own connections' estimates say it.
 async fn limit_publisher(hub: std::sync::Weak<Hub>, cap: Option<f64>) {
     let mut tick = tokio::time::interval(LIMIT_INTERVAL);
-    let mut told: Option<(Instant, f64)> = None;
+    let mut cadence = LimitCadence::default();
     loop {
         tick.tick().await;
         let Some(hub) = hub.upgrade() else { return };
@@ -207,12 +258,8 @@ async fn limit_publisher(hub: std::sync::Weak<Hub>, cap: Option<f64>) {
             return;
         }
         let Some(bps) = hub.limit(cap) else { continue };
-        let due = told.is_none_or(|(at, last)| {
-            at.elapsed() >= LIMIT_REPEAT || (bps - last).abs() > LIMIT_CHANGE * last
-        });
-        if due {
+        if cadence.due(bps, Instant::now()) {
             hub.keyframes.limit(bps).await;
-            told = Some((Instant::now(), bps));
         }
     }
 }

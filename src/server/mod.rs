@@ -8,6 +8,7 @@
 //! `std::sync::Mutex` that is never held across an `.await`.
 
 mod forward;
+mod forwarder;
 mod intent;
 mod livekit;
 mod native;

@@ -1,0 +1,361 @@
+//! The forwarding decisions, as pure code on the caller's clock (`forward.rs` drives them):
+//! what one subscriber's leg does with each packet of the track it is fed ([`Forwarder`]),
+//! when a publisher is asked for a keyframe ([`KeyframeGate`]) and when it is told the rate
+//! its subscribers can take ([`LimitCadence`]).
+
+use std::time::{Duration, Instant};
+
+/// What a leg does with one packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Send it, numbered and timed on the leg's own continuous line. `replay_from`: the leg
+    /// starts here, at a keyframe whose frame began with packets already dropped (its
+    /// first, from this sequence number on, must go first; [`Forwarder::map`] numbers them).
+    Send {
+        seq: u16,
+        timestamp: u32,
+        replay_from: Option<u16>,
+    },
+    /// Drop it; `ask_keyframe`: the leg waits for a keyframe nobody has asked for yet.
+    Drop { ask_keyframe: bool },
+}
+
+/// The source a leg forwards now: its SSRC and what maps its numbering onto the leg's.
+#[derive(Debug, Clone, Copy)]
+struct Source {
+    ssrc: u32,
+    seq_offset: u16,
+    ts_offset: u32,
+}
+
+/// One subscriber's leg of a track. The subscriber sees one stream whatever feeds it: a
+/// video leg starts at a keyframe's frame (a picture's middle is of no use to a decoder; the
+/// frame's first packets may come before the one that shows it is a keyframe), and when
+/// the source changes (a new SSRC: a publisher that came back, another layer) the new
+/// source's sequence numbers and timestamps continue the leg's, its timestamps moved on by
+/// the time that passed, again from a keyframe. Packets of a source the leg left are
+/// dropped.
+#[derive(Debug)]
+pub(crate) struct Forwarder {
+    video: bool,
+    clock_rate: u32,
+    source: Option<Source>,
+    /// The SSRC forwarded before the current one.
+    left: Option<u32>,
+    /// The newest packet sent: its sequence number, timestamp, and when.
+    last: Option<(u16, u32, Instant)>,
+    /// A keyframe was asked for while waiting for one.
+    asked: bool,
+    /// While waiting: the frame in progress, its timestamp and first sequence number.
+    frame: Option<(u32, u16)>,
+}
+
+impl Forwarder {
+    pub(crate) fn new(video: bool, clock_rate: u32) -> Forwarder {
+        Forwarder {
+            video,
+            clock_rate,
+            source: None,
+            left: None,
+            last: None,
+            asked: false,
+            frame: None,
+        }
+    }
+
+    /// Numbers a packet of the current source as the leg does.
+    pub(crate) fn map(&self, seq: u16, timestamp: u32) -> (u16, u32) {
+        match self.source {
+            Some(s) => (
+                seq.wrapping_add(s.seq_offset),
+                timestamp.wrapping_add(s.ts_offset),
+            ),
+            None => (seq, timestamp),
+        }
+    }
+
+    /// Decides on a packet of `ssrc`; `keyframe_start`: it is a keyframe's first packet.
+    pub(crate) fn on_packet(
+        &mut self,
+        ssrc: u32,
+        seq: u16,
+        timestamp: u32,
+        keyframe_start: bool,
+        now: Instant,
+    ) -> Verdict {
+        if self.source.is_none_or(|s| s.ssrc != ssrc) {
+            if self.left == Some(ssrc) {
+                return Verdict::Drop {
+                    ask_keyframe: false,
+                };
+            }
+            if self.video && !keyframe_start {
+                match &mut self.frame {
+                    Some((ts, first)) if *ts == timestamp => {
+                        if (first.wrapping_sub(seq) as i16) > 0 {
+                            *first = seq;
+                        }
+                    }
+                    frame => *frame = Some((timestamp, seq)),
+                }
+                let ask = !std::mem::replace(&mut self.asked, true);
+                return Verdict::Drop { ask_keyframe: ask };
+            }
+            let replay_from = match self.frame.take() {
+                Some((ts, first)) if ts == timestamp && (seq.wrapping_sub(first) as i16) > 0 => {
+                    Some(first)
+                }
+                _ => None,
+            };
+            let start = replay_from.unwrap_or(seq);
+            let (seq_offset, ts_offset) = match self.last {
+                // The first source keeps its own numbering.
+                None => (0, 0),
+                Some((last_seq, last_ts, at)) => {
+                    let elapsed = now.saturating_duration_since(at).as_secs_f64();
+                    let gap = ((elapsed * f64::from(self.clock_rate)) as u32).max(1);
+                    (
+                        last_seq.wrapping_add(1).wrapping_sub(start),
+                        last_ts.wrapping_add(gap).wrapping_sub(timestamp),
+                    )
+                }
+            };
+            self.left = self.source.map(|s| s.ssrc);
+            self.source = Some(Source {
+                ssrc,
+                seq_offset,
+                ts_offset,
+            });
+            self.asked = false;
+            return self.send(seq, timestamp, replay_from, now);
+        }
+        self.send(seq, timestamp, None, now)
+    }
+
+    fn send(
+        &mut self,
+        seq: u16,
+        timestamp: u32,
+        replay_from: Option<u16>,
+        now: Instant,
+    ) -> Verdict {
+        let (seq, timestamp) = self.map(seq, timestamp);
+        if self
+            .last
+            .is_none_or(|(last, _, _)| seq.wrapping_sub(last) as i16 > 0)
+        {
+            self.last = Some((seq, timestamp, now));
+        }
+        Verdict::Send {
+            seq,
+            timestamp,
+            replay_from,
+        }
+    }
+}
+
+/// Keyframe requests to a publisher are merged within this window.
+const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
+
+/// When a publisher is asked for a keyframe: not again while one asked for within
+/// [`KEYFRAME_REQUEST_GAP`] has not gone out (every leg attached by then gets that one); a
+/// keyframe that has gone out does not hold back a new request.
+#[derive(Debug, Default)]
+pub(crate) struct KeyframeGate {
+    asked: Option<Instant>,
+    pending: bool,
+}
+
+impl KeyframeGate {
+    /// Whether to ask now (and it counts as asked).
+    pub(crate) fn ask(&mut self, now: Instant) -> bool {
+        if self.pending
+            && self
+                .asked
+                .is_some_and(|at| now.saturating_duration_since(at) < KEYFRAME_REQUEST_GAP)
+        {
+            return false;
+        }
+        self.asked = Some(now);
+        self.pending = true;
+        true
+    }
+
+    /// A keyframe went out.
+    pub(crate) fn keyframe_sent(&mut self) {
+        self.pending = false;
+    }
+}
+
+/// How often the rate a publisher's subscribers can take is looked at.
+pub(crate) const LIMIT_INTERVAL: Duration = Duration::from_millis(50);
+/// A publisher is told (REMB) when that rate moved by more than this share, and at least
+/// every LIMIT_REPEAT (as Janus does).
+const LIMIT_CHANGE: f64 = 0.1;
+const LIMIT_REPEAT: Duration = Duration::from_secs(1);
+
+/// When a publisher is told the rate its subscribers can take.
+#[derive(Debug, Default)]
+pub(crate) struct LimitCadence {
+    told: Option<(Instant, f64)>,
+}
+
+impl LimitCadence {
+    /// Whether to tell `bps` now (and it counts as told).
+    pub(crate) fn due(&mut self, bps: f64, now: Instant) -> bool {
+        let due = self.told.is_none_or(|(at, last)| {
+            now.saturating_duration_since(at) >= LIMIT_REPEAT
+                || (bps - last).abs() > LIMIT_CHANGE * last
+        });
+        if due {
+            self.told = Some((now, bps));
+        }
+        due
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(t: Instant, n: u64) -> Instant {
+        t + Duration::from_millis(n)
+    }
+
+    fn sent(v: Verdict) -> (u16, u32) {
+        match v {
+            Verdict::Send {
+                seq,
+                timestamp,
+                replay_from: None,
+            } => (seq, timestamp),
+            other => panic!("not sent alone: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_video_leg_starts_at_a_keyframe_and_asks_for_one_once() {
+        let t = Instant::now();
+        let mut f = Forwarder::new(true, 90_000);
+        assert_eq!(
+            f.on_packet(1, 100, 9000, false, t),
+            Verdict::Drop { ask_keyframe: true }
+        );
+        assert_eq!(
+            f.on_packet(1, 101, 9000, false, t),
+            Verdict::Drop {
+                ask_keyframe: false
+            }
+        );
+        // The first source keeps its numbering, from the keyframe on.
+        assert_eq!(sent(f.on_packet(1, 102, 12_000, true, t)), (102, 12_000));
+        assert_eq!(sent(f.on_packet(1, 103, 12_000, false, t)), (103, 12_000));
+    }
+
+    #[test]
+    fn a_keyframe_frame_whose_first_packets_came_before_is_sent_from_its_start() {
+        // A frame's first packet (an SEI, say) does not show it is a keyframe; the next does.
+        let t = Instant::now();
+        let mut f = Forwarder::new(true, 90_000);
+        f.on_packet(1, 10, 3000, false, t);
+        f.on_packet(1, 12, 6000, false, t);
+        f.on_packet(1, 11, 6000, false, t); // reordered: the frame starts at 11
+        assert_eq!(
+            f.on_packet(1, 13, 6000, true, t),
+            Verdict::Send {
+                seq: 13,
+                timestamp: 6000,
+                replay_from: Some(11)
+            }
+        );
+        assert_eq!(f.map(11, 6000), (11, 6000));
+        // After a source change the replayed packets come first on the leg's line.
+        let later = ms(t, 1000);
+        f.on_packet(2, 500, 1, false, later);
+        let Verdict::Send {
+            seq, replay_from, ..
+        } = f.on_packet(2, 501, 1, true, later)
+        else {
+            panic!("the keyframe is sent");
+        };
+        assert_eq!(replay_from, Some(500));
+        assert_eq!(
+            f.map(500, 1).0,
+            14,
+            "the frame's first packet follows the last sent"
+        );
+        assert_eq!(seq, 15);
+    }
+
+    #[test]
+    fn an_audio_leg_starts_at_once() {
+        let t = Instant::now();
+        let mut f = Forwarder::new(false, 48_000);
+        assert_eq!(sent(f.on_packet(5, 7, 960, false, t)), (7, 960));
+    }
+
+    #[test]
+    fn a_new_source_continues_the_legs_numbering_and_time_from_its_keyframe() {
+        let t = Instant::now();
+        let mut f = Forwarder::new(true, 90_000);
+        for (i, seq) in (65_530u16..=65_535).enumerate() {
+            let key = i == 0;
+            f.on_packet(1, seq, 90_000 + 3000 * i as u32, key, ms(t, 33 * i as u64));
+        }
+        // The publisher comes back 2 s later with a new SSRC and numbering of its own.
+        let back = ms(t, 5 * 33 + 2000);
+        assert_eq!(
+            f.on_packet(2, 40, 7, false, back),
+            Verdict::Drop { ask_keyframe: true }
+        );
+        let Verdict::Send {
+            seq,
+            timestamp: ts,
+            replay_from: Some(40),
+        } = f.on_packet(2, 41, 7, true, back)
+        else {
+            panic!("sent from the frame's first packet");
+        };
+        assert_eq!(f.map(40, 7).0, 0, "continues after 65535 with no gap");
+        assert_eq!(seq, 1);
+        assert_eq!(ts, 90_000 + 5 * 3000 + 2000 * 90);
+        assert_eq!(
+            sent(f.on_packet(2, 42, 3007, false, ms(back, 33))),
+            (2, ts + 3000)
+        );
+        // A late packet of the source it left is dropped, not switched back to.
+        assert_eq!(
+            f.on_packet(1, 65_534, 105_000, true, ms(back, 40)),
+            Verdict::Drop {
+                ask_keyframe: false
+            }
+        );
+        // Retransmissions of the current source keep its mapping.
+        assert_eq!(sent(f.on_packet(2, 41, 7, true, ms(back, 50))), (seq, ts));
+    }
+
+    #[test]
+    fn keyframe_requests_are_merged_until_the_keyframe_goes_out() {
+        let t = Instant::now();
+        let mut g = KeyframeGate::default();
+        assert!(g.ask(t));
+        assert!(!g.ask(ms(t, 100)), "merged with the one on its way");
+        assert!(g.ask(ms(t, 300)), "asked again once the window has passed");
+        g.keyframe_sent();
+        assert!(
+            g.ask(ms(t, 310)),
+            "a keyframe that went out holds nothing back"
+        );
+    }
+
+    #[test]
+    fn the_publisher_is_told_on_a_change_or_every_second() {
+        let t = Instant::now();
+        let mut c = LimitCadence::default();
+        assert!(c.due(1_000_000.0, t));
+        assert!(!c.due(1_050_000.0, ms(t, 50)), "a 5 % move is not news");
+        assert!(c.due(880_000.0, ms(t, 100)), "a 12 % drop is");
+        assert!(!c.due(880_000.0, ms(t, 1050)));
+        assert!(c.due(880_000.0, ms(t, 1100)), "repeated every second");
+    }
+}
