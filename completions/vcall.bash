@@ -1533,7 +1533,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__serve)
-            opts="-v -q -h -V --listen --api-key --api-secret --ice-server --json --max-connections --max-connections-per-ip --tls-cert --tls-key --udp-port --udp-ports --public-ip --dtls-certificate --max-subscriber-bitrate --impair --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --listen --api-key --api-secret --ice-server --json --max-connections --max-connections-per-ip --tls-cert --tls-key --udp-port --udp-ports --public-ip --dtls-certificate --max-subscriber-bitrate --publisher-grace --impair --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1588,6 +1588,10 @@ _vcall() {
                     return 0
                     ;;
                 --max-subscriber-bitrate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --publisher-grace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -57,6 +57,7 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --public-ip 'The address media candidates advertise, for a server behind 1:1 NAT (e.g. a cloud VM''s public IP while it listens on its private one)'
             cand --dtls-certificate 'DTLS certificate and PKCS#8 key (one PEM file) for media, instead of a new ECDSA one'
             cand --max-subscriber-bitrate 'The most a publisher is asked to send (REMB, k and M suffixes work), like a Janus room''s `bitrate`; publishers are also held to what their slowest subscriber can take'
+            cand --publisher-grace 'How long a stream whose publisher''s connection was lost (not left) waits for the publisher to come back and go on in the same subscriptions and recordings; 0 ends it at once'
             cand --impair 'Impair this process''s media, both directions, in userspace: comma-separated loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start, repeatable), rate=500kbit, queue=300ms (the rate''s queue), rebind=10s (the media sockets move to new ports then, as a NAT''s new mapping; repeatable), seed=N [env: VCALL_IMPAIR]'
             cand --profile 'The settings profile to use from the configuration file [env: VCALL_PROFILE]'
             cand --config 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]'

@@ -71,6 +71,7 @@ pub async fn serve(args: ServeArgs) -> CmdResult {
         tls,
         certificate: args.dtls_certificate,
         max_subscriber_bitrate: args.max_subscriber_bitrate,
+        publisher_grace: args.publisher_grace,
         ..ServerConfig::new(keys.clone(), media_ip)
     };
     let engine = config.start_engine().map_err(|e| {

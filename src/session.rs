@@ -192,6 +192,16 @@ pub enum SessionEvent {
         stream: Stream,
         reason: Reason,
     },
+    /// A stream's publisher lost its connection (not left): the stream is kept, its
+    /// subscriptions with it, for the server's grace period, in case the publisher comes back.
+    StreamInterrupted {
+        stream: Stream,
+    },
+    /// An interrupted stream's publisher is back (`stream.connection_id`, its new
+    /// connection): its media goes on in the same subscriptions.
+    StreamResumed {
+        stream: Stream,
+    },
     SessionDisconnected {
         reason: Reason,
     },

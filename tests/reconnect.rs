@@ -134,3 +134,87 @@ fn without_retries_a_lost_server_ends_the_call() {
         "{out}"
     );
 }
+
+/// A publisher killed outright and started again (a new process, the same token data and
+/// stream name) within `vcall serve`'s grace period: the recording subscriber is told, waits,
+/// and goes on in the same file — every frame of the first publisher up to its end, then
+/// every frame of the second from its first, in one decodable timeline.
+#[test]
+fn a_publisher_killed_and_started_again_goes_on_in_the_same_recording() {
+    // A grace period far longer than a starved machine needs to start a publisher: what is
+    // checked is what the recording holds, not how soon the publisher came back.
+    let (_server, url) = serve_process("127.0.0.1:0", &["--publisher-grace", "60s"]);
+    let session = session("comeback");
+    let publish = [
+        "publish", "--name", "cam", "--video", "testsrc", "--audio", "tone", "--width", "320",
+        "--height", "240", "--json",
+    ];
+    let mut first = Proc::spawn(client(&url, &session, Role::Publisher, &publish));
+    first.wait_for("\"event\":\"published\"");
+    let dir = temp_dir();
+    let out = dir.path().join("comeback.mkv");
+    let mut subscriber = Proc::spawn(client(
+        &url,
+        &session,
+        Role::Subscriber,
+        &["subscribe", "-o", &path_str(&out), "--json"],
+    ));
+    subscriber.wait_for("firstFrame");
+    wait_for_media(&out, 1.0, &subscriber);
+    first.kill9();
+    first.wait();
+    subscriber.wait_for("\"event\":\"streamInterrupted\"");
+    let interrupted_at = media_end(&out);
+    let mut second = Proc::spawn(client(&url, &session, Role::Publisher, &publish));
+    second.wait_for("\"event\":\"published\"");
+    subscriber.wait_for("\"event\":\"streamResumed\"");
+    wait_for_media(&out, interrupted_at + 1.5, &subscriber);
+    subscriber.interrupt();
+    assert_eq!(subscriber.wait(), 130, "{}", subscriber.output());
+    said_it_was_interrupted_and_resumed(&subscriber.output());
+
+    // The pictures' burned-in frame numbers: one run counting up from the first
+    // publisher's, then one from the second's (which counts from its own start).
+    let marks = marks_at_size(&out, (320, 240));
+    let numbers: Vec<u32> = marks.iter().map(|m| m.frame).collect();
+    let restarts: Vec<usize> = (1..numbers.len())
+        .filter(|&i| numbers[i] <= numbers[i - 1])
+        .collect();
+    let [restart] = restarts[..] else {
+        panic!("not two runs of frame numbers: {numbers:?}");
+    };
+    for (name, run) in [
+        ("first", &numbers[..restart]),
+        ("second", &numbers[restart..]),
+    ] {
+        let gaps: Vec<&[u32]> = run.windows(2).filter(|w| w[1] != w[0] + 1).collect();
+        assert!(
+            gaps.is_empty(),
+            "the {name} publisher's frames missing: {gaps:?}"
+        );
+    }
+    assert!(numbers.len() - restart >= 30, "{numbers:?}");
+    // One timeline: presentation times go on across the gap.
+    let times = packet_times(&out, "v:0");
+    assert!(times.windows(2).all(|w| w[1] > w[0]), "{times:?}");
+    let (_, audio) = decode_audio(&out);
+    assert!(!audio.is_empty());
+    second.interrupt();
+    assert_eq!(second.wait(), 130, "{}", second.output());
+}
+
+/// `said` (a subscribe's `--json` output) is valid and tells of its stream interrupted and
+/// resumed, in that order.
+fn said_it_was_interrupted_and_resumed(said: &str) {
+    let lines: Vec<String> = said
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(str::to_owned)
+        .collect();
+    crate::json::validate(&lines);
+    let at = |event: &str| said.find(&format!("\"event\":\"{event}\""));
+    assert!(
+        matches!((at("streamInterrupted"), at("streamResumed")), (Some(i), Some(r)) if i < r),
+        "{said}"
+    );
+}

@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 
 use clap::Args;
 
-use super::common::{ImpairArgs, KeyArgs, parse_bitrate, parse_dtls_certificate};
+use super::common::{
+    ImpairArgs, KeyArgs, parse_bitrate, parse_dtls_certificate, parse_duration_or_zero,
+};
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
@@ -55,6 +57,11 @@ pub(crate) struct ServeArgs {
     /// `bitrate`; publishers are also held to what their slowest subscriber can take.
     #[arg(long, value_name = "BPS", value_parser = parse_bitrate)]
     pub(crate) max_subscriber_bitrate: Option<u32>,
+    /// How long a stream whose publisher's connection was lost (not left) waits for the
+    /// publisher to come back and go on in the same subscriptions and recordings; 0 ends it
+    /// at once.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration_or_zero)]
+    pub(crate) publisher_grace: std::time::Duration,
     #[command(flatten)]
     pub(crate) impair: ImpairArgs,
 }

@@ -72,6 +72,18 @@ pub fn human(event: &SessionEvent) -> String {
                 stream.id, stream.name
             )
         }
+        SessionEvent::StreamInterrupted { stream } => {
+            format!(
+                "streamInterrupted     stream={} name={:?}",
+                stream.id, stream.name
+            )
+        }
+        SessionEvent::StreamResumed { stream } => {
+            format!(
+                "streamResumed         stream={} name={:?} connection={}",
+                stream.id, stream.name, stream.connection_id
+            )
+        }
         SessionEvent::SessionDisconnected { reason } => {
             format!("sessionDisconnected   reason={reason}")
         }
@@ -187,6 +199,12 @@ enum EventOut<'a> {
         stream: StreamOut<'a>,
         reason: &'a str,
     },
+    StreamInterrupted {
+        stream: StreamOut<'a>,
+    },
+    StreamResumed {
+        stream: StreamOut<'a>,
+    },
     SessionDisconnected {
         reason: &'a str,
     },
@@ -214,6 +232,8 @@ impl EventOut<'_> {
             EventOut::StreamCreated { .. } => "streamCreated",
             EventOut::StreamDestroyed { .. } => "streamDestroyed",
             EventOut::StreamPathChanged { .. } => "streamPathChanged",
+            EventOut::StreamInterrupted { .. } => "streamInterrupted",
+            EventOut::StreamResumed { .. } => "streamResumed",
             EventOut::SessionDisconnected { .. } => "sessionDisconnected",
             EventOut::Reconnecting { .. } => "reconnecting",
             EventOut::Reconnected { .. } => "reconnected",
@@ -259,6 +279,12 @@ impl<'a> From<&'a SessionEvent> for EventOut<'a> {
                 stream: stream.into(),
                 reason: reason.as_str(),
             },
+            SessionEvent::StreamInterrupted { stream } => EventOut::StreamInterrupted {
+                stream: stream.into(),
+            },
+            SessionEvent::StreamResumed { stream } => EventOut::StreamResumed {
+                stream: stream.into(),
+            },
             SessionEvent::SessionDisconnected { reason } => EventOut::SessionDisconnected {
                 reason: reason.as_str(),
             },
@@ -294,6 +320,25 @@ pub fn report_path(event: &SessionEvent, json: bool) {
         if json {
             println!("{}", json_line(event));
         }
+    }
+}
+
+/// Tells the user (and a script, with `--json`, as the session event) that a recorded
+/// stream's publisher lost its connection, or came back.
+pub fn report_interruption(event: &SessionEvent, json: bool) {
+    match event {
+        SessionEvent::StreamInterrupted { stream } => tracing::warn!(
+            stream = %stream.id,
+            "the stream's publisher lost its connection; the recording waits for it to come back"
+        ),
+        SessionEvent::StreamResumed { stream } => tracing::info!(
+            stream = %stream.id, connection = %stream.connection_id,
+            "the stream's publisher is back; the recording goes on"
+        ),
+        _ => return,
+    }
+    if json {
+        println!("{}", json_line(event));
     }
 }
 

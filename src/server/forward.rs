@@ -63,31 +63,49 @@ struct Fanout {
     frame: Vec<Rtp>,
 }
 
-/// One published track and the legs it feeds.
+/// One published track and the legs it feeds, for as long as its stream lives: when the
+/// publisher comes back after losing its connection, its new track feeds the same legs.
 pub(crate) struct Hub {
     pub(crate) codec: Codec,
-    keyframes: KeyframeRequester,
+    /// Asks the current publisher's track for keyframes and tells it the rate.
+    source: Mutex<KeyframeRequester>,
     fanout: Mutex<Fanout>,
     next_leg: AtomicU64,
     /// Packets dropped because the engine's queue was full.
     dropped: AtomicU64,
-    /// The publisher's track ended.
+    /// Its stream ended.
     closed: AtomicBool,
 }
 
 impl Hub {
-    /// Starts forwarding `track`; the task ends when the track ends. A video track's publisher
-    /// is told to send at most what its slowest subscriber can take, and at most `cap`.
+    /// Starts forwarding `track` until the hub is closed. A video track's publisher is told
+    /// to send at most what its slowest subscriber can take, and at most `cap`.
     pub(crate) fn start(track: RemoteTrack, cap: Option<f64>) -> Arc<Hub> {
         let hub = Arc::new(Hub {
             codec: track.codec,
-            keyframes: track.keyframe_requester(track.ssrc),
+            source: Mutex::new(track.keyframe_requester(track.ssrc)),
             fanout: Mutex::default(),
             next_leg: AtomicU64::new(1),
             dropped: AtomicU64::new(0),
             closed: AtomicBool::new(false),
         });
-        let h = Arc::clone(&hub);
+        hub.feed(track);
+        if hub.codec.kind() == Kind::Video {
+            tokio::spawn(limit_publisher(Arc::downgrade(&hub), cap));
+        }
+        hub
+    }
+
+    /// Feeds the legs from `track` (of the same codec) from now on: the publisher is back.
+    /// Each leg goes on from the new track's first keyframe, numbered on.
+    pub(crate) fn resume(self: &Arc<Self>, track: RemoteTrack) {
+        *self.source.lock().expect("source lock") = track.keyframe_requester(track.ssrc);
+        self.feed(track);
+    }
+
+    /// Forwards `track`'s packets, in a task that ends with the track.
+    fn feed(self: &Arc<Self>, track: RemoteTrack) {
+        let h = Arc::clone(self);
         tokio::spawn(async move {
             while let Some(mut packet) = track.recv().await {
                 packet.strip_extensions();
@@ -95,16 +113,14 @@ impl Hub {
                     h.request_keyframe().await;
                 }
             }
-            h.close();
             let dropped = h.dropped.load(Ordering::Relaxed);
-            if dropped > 0 {
-                tracing::info!(codec = ?h.codec, dropped, "track ended; packets dropped for slow subscribers");
-            }
+            tracing::info!(codec = ?h.codec, dropped, "publisher's track ended (dropped: packets slow subscribers could not take)");
         });
-        if hub.codec.kind() == Kind::Video {
-            tokio::spawn(limit_publisher(Arc::downgrade(&hub), cap));
-        }
-        hub
+    }
+
+    /// What asks the current publisher for keyframes and tells it the rate.
+    fn requester(&self) -> KeyframeRequester {
+        self.source.lock().expect("source lock").clone()
     }
 
     /// Hands `packet` to every leg as its forwarder decides; whether a leg waits for a
@@ -240,7 +256,7 @@ impl Hub {
             .keyframes
             .ask(Instant::now());
         if ask {
-            self.keyframes.request().await;
+            self.requester().request().await;
         }
     }
 }
@@ -259,7 +275,7 @@ async fn limit_publisher(hub: std::sync::Weak<Hub>, cap: Option<f64>) {
         }
         let Some(bps) = hub.limit(cap) else { continue };
         if cadence.due(bps, Instant::now()) {
-            hub.keyframes.limit(bps).await;
+            hub.requester().limit(bps).await;
         }
     }
 }

@@ -807,7 +807,10 @@ impl Participant {
                 self.mine.retain(|s| s.id != stream.id);
                 update(vec![self.my_info(State::Active)])
             }
+            // A stream resumed by its publisher's new connection: told as that participant's
+            // track (a subscription made before goes on; none is made twice).
             SessionEvent::StreamCreated { stream }
+            | SessionEvent::StreamResumed { stream }
             | SessionEvent::StreamPathChanged { stream, .. } => {
                 let Some((c, streams)) = self.others.get_mut(&stream.connection_id) else {
                     return Ok(Vec::new());

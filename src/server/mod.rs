@@ -71,6 +71,8 @@ pub struct ServerConfig {
     pub(crate) certificate: Option<crate::peer::DtlsCertificate>,
     /// The most a publisher is asked to send (REMB), whatever its subscribers could take.
     pub(crate) max_subscriber_bitrate: Option<u32>,
+    /// How long a stream whose publisher's connection was lost waits for it.
+    pub(crate) publisher_grace: Duration,
     /// A fault committed on purpose (tests of what catches a faulty server).
     pub(crate) fault: Option<Fault>,
 }
@@ -118,6 +120,7 @@ impl ServerConfig {
             tls: None,
             certificate: None,
             max_subscriber_bitrate: None,
+            publisher_grace: Duration::from_secs(10),
             fault: None,
         }
     }
@@ -242,11 +245,12 @@ impl Drop for Counted {
 impl Shared {
     fn new(config: ServerConfig, engine: crate::peer::Engine) -> Arc<Shared> {
         let keys = config.keys.clone();
+        let grace = config.publisher_grace.as_millis() as u64;
         Arc::new(Shared {
             config,
             engine,
             tables: Mutex::new(Tables {
-                core: Core::new(keys, rand::random()),
+                core: Core::new(keys, rand::random()).with_publisher_grace(grace),
                 socks: HashMap::new(),
                 next_sock: 1,
                 published: HashMap::new(),
@@ -575,7 +579,7 @@ impl Shared {
     /// A remote track goes to the publish that waits for its media stream id; once a publish
     /// has all of its tracks, its hubs start and the stream goes live.
     fn track_arrived(self: &Arc<Self>, sock: SockId, track: RemoteTrack) {
-        let mut ready: Option<(StreamId, Vec<Arc<Hub>>)> = None;
+        let mut ready: Option<PendingPublish> = None;
         {
             let mut t = self.tables.lock().expect("tables lock");
             let Some(media) = t.media.get_mut(&sock) else {
@@ -608,23 +612,35 @@ impl Shared {
                 p.tracks.push(track);
             }
             if p.tracks.len() == usize::from(p.audio) + usize::from(p.video) {
-                let p = media.pending.remove(&msid).expect("pending publish");
-                let cap = self.config.max_subscriber_bitrate.map(f64::from);
-                let hubs = p.tracks.into_iter().map(|t| Hub::start(t, cap)).collect();
-                ready = Some((p.stream, hubs));
+                ready = media.pending.remove(&msid);
             }
         }
-        if let Some((stream, hubs)) = ready {
-            self.feed_with(
-                Input::PublishMedia {
-                    stream: stream.clone(),
-                },
-                |t| {
-                    t.published.insert(stream, hubs);
-                },
-            )
-            .spawn();
-        }
+        let Some(p) = ready else { return };
+        let cap = self.config.max_subscriber_bitrate.map(f64::from);
+        self.feed_with(
+            Input::PublishMedia {
+                stream: p.stream.clone(),
+            },
+            |t| match t.published.get(&p.stream) {
+                // Its publisher is back (the stream was interrupted): the same hubs go on.
+                Some(hubs) => {
+                    for track in p.tracks {
+                        match hubs.iter().find(|h| h.codec == track.codec) {
+                            Some(hub) => hub.resume(track),
+                            None => tracing::warn!(
+                                stream = %p.stream, codec = ?track.codec,
+                                "a resumed stream's track changed codec; not forwarded"
+                            ),
+                        }
+                    }
+                }
+                None => {
+                    let hubs = p.tracks.into_iter().map(|t| Hub::start(t, cap)).collect();
+                    t.published.insert(p.stream, hubs);
+                }
+            },
+        )
+        .spawn();
     }
 
     /// A publish's offer, answered on the connection's peer connection.

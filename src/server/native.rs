@@ -85,7 +85,10 @@ async fn serve_socket(state: AppState, mut socket: WebSocket) {
                         sock,
                         error: "binary frames are not part of the protocol (JSON text only)".into(),
                     },
-                    Some(Ok(Message::Close(_))) | None => Input::Closed { sock, reason: Reason::ClientDisconnected },
+                    // A close frame is a client's goodbye; a socket that just ends (a client
+                    // killed, its network gone) is a lost connection.
+                    Some(Ok(Message::Close(_))) => Input::Closed { sock, reason: Reason::ClientDisconnected },
+                    None => Input::Closed { sock, reason: Reason::NetworkDisconnected },
                     Some(Ok(_)) => continue, // ping and pong
                     Some(Err(_)) => Input::Closed { sock, reason: Reason::NetworkDisconnected },
                 };

@@ -149,6 +149,9 @@ enum StreamState {
     Live,
     /// Published directly (`info.path` is direct), with no media on the server.
     Direct,
+    /// Its publisher's connection was lost: kept, with its subscriptions, until `deadline`
+    /// (Unix ms) for the publisher to come back and resume it.
+    Interrupted { deadline: u64 },
 }
 
 struct StreamEntry {
@@ -157,13 +160,39 @@ struct StreamEntry {
     state: StreamState,
     /// A direct stream asked to be routed through the server: why.
     route_reason: Option<Reason>,
+    /// Its publisher's token data: who may resume it after an interruption.
+    identity: String,
+    /// Its media has been live on the server (its hubs are there until it ends, through
+    /// interruptions).
+    went_live: bool,
 }
 
 impl StreamEntry {
-    /// Whether the others have been told of it (its media on the server is live, or it is
-    /// published directly).
+    /// Whether the others have been told of it (its media on the server has been live, or
+    /// it is published directly).
     fn visible(&self) -> bool {
-        self.state == StreamState::Live || self.info.path == MediaPath::Direct
+        self.went_live || self.info.path == MediaPath::Direct
+    }
+
+    /// Whether a subscription can be forwarded from the server now (its hubs are there,
+    /// even while its publisher is away).
+    fn forwarded(&self) -> bool {
+        self.went_live && self.info.path == MediaPath::Routed
+    }
+
+    /// Whether a publish by someone with `identity` of a stream named `name` with these
+    /// kinds (and, after joining again, the old id `asked`) takes this interrupted stream up.
+    fn resumable_by(
+        &self,
+        identity: &str,
+        name: &str,
+        kinds: (bool, bool),
+        asked: Option<&StreamId>,
+    ) -> bool {
+        matches!(self.state, StreamState::Interrupted { .. })
+            && self.identity == identity
+            && (self.info.has_audio, self.info.has_video) == kinds
+            && (asked == Some(&self.info.id) || self.info.name == name)
     }
 }
 
@@ -265,6 +294,9 @@ pub(crate) struct Core {
     id_seed: u64,
     id_counter: u64,
     shutting_down: bool,
+    /// How long a stream whose publisher's connection was lost waits for it (ms; 0: it
+    /// ends at once).
+    publisher_grace: u64,
     /// The time of the input being handled (Unix ms).
     now: u64,
     out: Vec<Output>,
@@ -297,9 +329,17 @@ impl Core {
             id_seed,
             id_counter: 0,
             shutting_down: false,
+            publisher_grace: 0,
             now: 0,
             out: Vec::new(),
         }
+    }
+
+    /// Keeps a stream whose publisher's connection is lost for `ms`, for the publisher to
+    /// come back (see [`StreamState::Interrupted`]).
+    pub(crate) fn with_publisher_grace(mut self, ms: u64) -> Core {
+        self.publisher_grace = ms;
+        self
     }
 
     /// Takes `input` at `now` (Unix ms); returns what to do, in order.
@@ -350,7 +390,9 @@ impl Core {
             .values()
             .flat_map(|r| r.streams.values())
             .filter_map(|s| match s.state {
-                StreamState::AwaitingMedia { deadline } => Some(deadline),
+                StreamState::AwaitingMedia { deadline } | StreamState::Interrupted { deadline } => {
+                    Some(deadline)
+                }
                 _ => None,
             })
             .chain(self.unjoined.values().copied())
@@ -710,13 +752,37 @@ impl Core {
                 "publishing directly needs a peer-to-peer session",
             ));
         }
-        // Its own direct stream, published through the server as well (`route`).
+        // Its own direct stream, published through the server as well (`route`); or its
+        // stream interrupted when its connection was lost, taken up again.
+        let identity = room
+            .members
+            .get(conn)
+            .map(|m| m.info.data.clone())
+            .unwrap_or_default();
         let routing = stream_id
             .as_ref()
-            .and_then(|id| room.streams.get_mut(id))
-            .filter(|e| !direct && e.info.connection_id == conn && e.state == StreamState::Direct);
-        let id = if let Some(entry) = routing {
+            .filter(|id| {
+                room.streams.get(*id).is_some_and(|e| {
+                    !direct && e.info.connection_id == conn && e.state == StreamState::Direct
+                })
+            })
+            .cloned();
+        let resumed = room
+            .streams
+            .values()
+            .find(|e| {
+                !direct
+                    && e.resumable_by(&identity, &name, (has_audio, has_video), stream_id.as_ref())
+            })
+            .map(|e| e.info.id.clone());
+        let id = if let Some(entry) = routing.and_then(|id| room.streams.get_mut(&id)) {
             entry.state = StreamState::Negotiating;
+            entry.info.id.clone()
+        } else if let Some(entry) = resumed.and_then(|id| room.streams.get_mut(&id)) {
+            // Its publisher is back: the same stream, its subscriptions waiting.
+            tracing::info!(stream = %entry.info.id, connection = %conn, "publisher back; resuming its stream");
+            entry.state = StreamState::Negotiating;
+            entry.info.connection_id = conn.clone();
             entry.info.id.clone()
         } else {
             // A publisher back after joining again keeps its stream's id where it can.
@@ -746,6 +812,8 @@ impl Core {
                     StreamState::Negotiating
                 },
                 route_reason: None,
+                identity,
+                went_live: false,
             };
             let info = entry.info.clone();
             let room = self.rooms.get_mut(session).expect("member's room");
@@ -789,7 +857,7 @@ impl Core {
         stream: &StreamId,
         (audio, video): (bool, bool),
         direct: bool,
-    ) -> Result<(StreamState, ConnectionId, bool, bool), (Refusal, String)> {
+    ) -> Result<(bool, ConnectionId, bool, bool), (Refusal, String)> {
         let Some(entry) = self
             .rooms
             .get(session)
@@ -815,7 +883,7 @@ impl Core {
             ));
         }
         let owner = entry.info.connection_id.clone();
-        Ok((entry.state, owner, audio, video))
+        Ok((entry.forwarded(), owner, audio, video))
     }
 
     /// A `subscribe`: through the server (at once when the stream is live there, else once
@@ -839,7 +907,7 @@ impl Core {
             unreachable!("negotiate passes subscribes")
         };
         let direct = matches!(receiving, Receiving::Direct(_));
-        let (state, owner, audio, video) =
+        let (forwarded, owner, audio, video) =
             match self.subscribable(session, &stream_id, (audio, video), direct) {
                 Ok(found) => found,
                 Err((code, message)) => return Some(error(Some(req), code, message)),
@@ -866,7 +934,7 @@ impl Core {
                 req,
                 deadline: self.now + PUBLISHER_ANSWER_MS,
             }
-        } else if state == StreamState::Live {
+        } else if forwarded {
             SubState::Server
         } else {
             let Receiving::Routed(exchange) = receiving.clone() else {
@@ -1199,6 +1267,32 @@ impl Core {
             return;
         }
         entry.state = StreamState::Live;
+        let resumed = std::mem::replace(&mut entry.went_live, true);
+        if resumed {
+            // Its publisher learns that it is live, as for any publish; the others that it
+            // goes on.
+            let info = entry.info.clone();
+            tracing::info!(stream = %info.id, name = %info.name, "stream resumed");
+            let owner = self.sock_of(&session, &info.connection_id);
+            let socks: Vec<SockId> = self.rooms[&session]
+                .members
+                .values()
+                .map(|m| m.sock)
+                .collect();
+            for sock in socks {
+                let event = if Some(sock) == owner {
+                    SessionEvent::StreamCreated {
+                        stream: info.clone(),
+                    }
+                } else {
+                    SessionEvent::StreamResumed {
+                        stream: info.clone(),
+                    }
+                };
+                self.send(sock, Reply::Event(event));
+            }
+            return;
+        }
         if entry.info.path == MediaPath::Direct {
             // A direct stream now routed: everyone is told, and the subscriptions that
             // waited for it start.
@@ -1298,6 +1392,29 @@ impl Core {
                 self.fail_subscription(&session, &sub, Refusal::Media, message);
             }
         }
+        let abandoned: Vec<(SessionId, StreamId)> = self
+            .rooms
+            .iter()
+            .flat_map(|(session, r)| {
+                r.streams.values().filter_map(move |s| match s.state {
+                    StreamState::Interrupted { deadline } if deadline <= now => {
+                        Some((session.clone(), s.info.id.clone()))
+                    }
+                    _ => None,
+                })
+            })
+            .collect();
+        for (session, stream) in abandoned {
+            tracing::info!(%stream, "its publisher did not come back within the grace period");
+            self.end_stream(&session, &stream, &Reason::NetworkDisconnected);
+            if self
+                .rooms
+                .get(&session)
+                .is_some_and(|r| r.members.is_empty() && r.streams.is_empty())
+            {
+                self.rooms.remove(&session);
+            }
+        }
         for (session, stream) in late {
             tracing::warn!(%stream, "publisher's media did not arrive; publish abandoned");
             let owner = self.rooms[&session].streams[&stream]
@@ -1351,7 +1468,9 @@ impl Core {
                 .collect()
         });
         for stream in own {
-            self.end_stream(session, &stream, reason);
+            if !self.interrupt(session, &stream, reason) {
+                self.end_stream(session, &stream, reason);
+            }
         }
         self.end_subscriptions_of(session, conn, |_| true);
         let Some(room) = self.rooms.get_mut(session) else {
@@ -1372,6 +1491,28 @@ impl Core {
             },
         );
         tracing::info!(connection = %conn, %reason, "left");
+    }
+
+    /// Keeps a stream whose publisher's connection was lost (`reason`) for the grace period,
+    /// if it has one and the stream's media has been forwarded; everyone is told. Whether
+    /// it was kept.
+    fn interrupt(&mut self, session: &SessionId, stream: &StreamId, reason: &Reason) -> bool {
+        let grace = self.publisher_grace;
+        let Some(entry) = self
+            .rooms
+            .get_mut(session)
+            .and_then(|r| r.streams.get_mut(stream))
+            .filter(|e| grace > 0 && *reason == Reason::NetworkDisconnected && e.forwarded())
+        else {
+            return false;
+        };
+        entry.state = StreamState::Interrupted {
+            deadline: self.now + grace,
+        };
+        let info = entry.info.clone();
+        tracing::info!(%stream, grace_ms = grace, "publisher's connection lost; its stream waits for it");
+        self.broadcast(session, SessionEvent::StreamInterrupted { stream: info });
+        true
     }
 
     /// Ends a stream in any state: its subscriptions close, and if others could see it they
@@ -1738,6 +1879,125 @@ mod tests {
         });
         h.join(4, Role::Publisher);
         assert_eq!(again(&mut h, 4, first.as_str()), first);
+    }
+
+    /// A harness whose core keeps a lost publisher's streams for 5 s.
+    fn grace_harness() -> Harness {
+        let mut h = harness();
+        h.core = Core::new(h.keys.clone(), 7).with_publisher_grace(5_000);
+        h
+    }
+
+    fn ends(out: &[Output]) -> usize {
+        out.iter()
+            .filter(|o| matches!(o, Output::EndStream { .. } | Output::EndSubscription { .. }))
+            .count()
+    }
+
+    #[test]
+    fn a_lost_publisher_is_waited_for_and_its_stream_goes_on_when_it_is_back() {
+        let mut h = grace_harness();
+        h.join(1, Role::Publisher);
+        let stream = h.publish_live(1, 1);
+        h.join(2, Role::Subscriber);
+        h.subscribed(2, 1, &stream);
+        let out = h.input(Input::Closed {
+            sock: SockId(1),
+            reason: Reason::NetworkDisconnected,
+        });
+        // Kept, and everyone told; nothing forwarded is ended.
+        assert_eq!(ends(&out), 0, "{out:?}");
+        assert!(matches!(
+            events(&out, SockId(2)).as_slice(),
+            [SessionEvent::StreamInterrupted { stream: s }, SessionEvent::ConnectionDestroyed { .. }]
+                if s.id == stream
+        ));
+        assert_eq!(h.core.poll_timeout(), Some(T0 + 5_000));
+        // Still there for a newcomer, who may subscribe at once (its hubs are there).
+        h.now += 1_000;
+        h.join(3, Role::Subscriber);
+        h.subscribed(3, 1, &stream);
+        // The publisher back, a new process (no id asked): the same stream.
+        h.now += 1_000;
+        let back = h.join(4, Role::Publisher);
+        let out = h.msg(4, publish(1));
+        assert!(
+            matches!(out.as_slice(), [Output::StartPublish { stream: s, .. }] if *s == stream),
+            "{out:?}"
+        );
+        h.answered(4, Ok("answer"));
+        let out = h.input(Input::PublishMedia {
+            stream: stream.clone(),
+        });
+        for sub in [2, 3] {
+            assert!(matches!(
+                events(&out, SockId(sub)).as_slice(),
+                [SessionEvent::StreamResumed { stream: s }] if s.id == stream && s.connection_id == back
+            ));
+        }
+        assert!(matches!(
+            events(&out, SockId(4)).as_slice(),
+            [SessionEvent::StreamCreated { stream: s }] if s.id == stream
+        ));
+        assert_eq!(ends(&out), 0);
+        // Live again: the deadline is gone.
+        assert_eq!(h.core.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_lost_publisher_not_back_in_time_ends_its_stream_and_a_goodbye_ends_it_at_once() {
+        let mut h = grace_harness();
+        h.join(1, Role::Publisher);
+        let stream = h.publish_live(1, 1);
+        h.join(2, Role::Subscriber);
+        h.subscribed(2, 1, &stream);
+        h.input(Input::Closed {
+            sock: SockId(1),
+            reason: Reason::NetworkDisconnected,
+        });
+        // Someone else of the same name but other token data makes a new stream.
+        h.join(3, Role::Moderator);
+        let out = h.msg(3, publish(1));
+        assert!(
+            matches!(out.as_slice(), [Output::StartPublish { stream: s, .. }] if *s != stream),
+            "{out:?}"
+        );
+        h.now += 4_999;
+        assert_eq!(ends(&h.input(Input::Timeout)), 0);
+        h.now += 1;
+        let out = h.input(Input::Timeout);
+        assert_eq!(ends(&out), 2, "{out:?}");
+        assert!(matches!(
+            events(&out, SockId(2)).as_slice(),
+            [SessionEvent::StreamDestroyed { stream: s, reason: Reason::NetworkDisconnected }]
+                if s.id == stream
+        ));
+        // A publisher that says goodbye (or a close frame) ends its stream at once.
+        h.join(4, Role::Publisher);
+        let other = h.publish_live(4, 1);
+        let out = h.input(Input::Closed {
+            sock: SockId(4),
+            reason: Reason::ClientDisconnected,
+        });
+        assert!(matches!(
+            events(&out, SockId(2)).first(),
+            Some(SessionEvent::StreamDestroyed { stream: s, .. }) if s.id == other
+        ));
+    }
+
+    #[test]
+    fn a_room_left_with_only_an_interrupted_stream_goes_when_the_stream_ends() {
+        let mut h = grace_harness();
+        h.join(1, Role::Publisher);
+        h.publish_live(1, 1);
+        h.input(Input::Closed {
+            sock: SockId(1),
+            reason: Reason::NetworkDisconnected,
+        });
+        assert_eq!(h.core.rooms.len(), 1);
+        h.now += 5_000;
+        h.input(Input::Timeout);
+        assert!(h.core.rooms.is_empty());
     }
 
     #[test]
@@ -2579,7 +2839,8 @@ mod tests {
             ForceDisconnect(u8, u8),
             Leave(u8),
             Unreadable(u8),
-            Close(u8),
+            /// A socket that closes: its client left, or (true) its connection was lost.
+            Close(u8, bool),
             Answer(u8, bool),
             Media(u8),
             MediaFailed(u8),
@@ -2603,7 +2864,7 @@ mod tests {
                 (s.clone(), any::<u8>()).prop_map(|(a, b)| Op::ForceDisconnect(a, b)),
                 s.clone().prop_map(Op::Leave),
                 s.clone().prop_map(Op::Unreadable),
-                s.clone().prop_map(Op::Close),
+                (s.clone(), any::<bool>()).prop_map(|(n, lost)| Op::Close(n, lost)),
                 (s.clone(), any::<bool>()).prop_map(|(a, b)| Op::Answer(a, b)),
                 any::<u8>().prop_map(Op::Media),
                 s.clone().prop_map(Op::MediaFailed),
@@ -2625,8 +2886,12 @@ mod tests {
                 ops in prop::collection::vec(op(), 0..60),
                 shutdown in any::<bool>(),
                 p2p in any::<bool>(),
+                grace in any::<bool>(),
             ) {
                 let mut h = if p2p { p2p_harness() } else { harness() };
+                if grace {
+                    h.core.publisher_grace = 5_000;
+                }
                 let (mut streams, mut subs, mut conns) = (vec![], vec![], vec![]);
                 let mut closed = std::collections::HashSet::new();
                 for (req, op) in (1..).zip(ops) {
@@ -2698,7 +2963,10 @@ mod tests {
                         },
                         Op::Leave(n) => Input::Message { sock: sock(n), msg: wire(ClientMsg::Disconnect) },
                         Op::Unreadable(n) => Input::Unreadable { sock: sock(n), error: "x".into() },
-                        Op::Close(n) => Input::Closed { sock: sock(n), reason: Reason::ClientDisconnected },
+                        Op::Close(n, lost) => Input::Closed {
+                            sock: sock(n),
+                            reason: if lost { Reason::NetworkDisconnected } else { Reason::ClientDisconnected },
+                        },
                         Op::Answer(n, ok) => Input::Answered {
                             sock: sock(n),
                             result: if ok { Ok("answer".into()) } else { Err(AnswerError::Media(PeerError::Closed)) },
@@ -2752,9 +3020,12 @@ mod tests {
                 }
                 if shutdown {
                     h.input(Input::Shutdown);
-                    h.now += 60_000;
-                    h.input(Input::Timeout);
                 }
+                h.now += 60_000;
+                h.input(Input::Timeout);
+                // Nothing outlives its owners: a room whose members all left is gone once
+                // the streams kept for them have ended.
+                prop_assert!(h.core.rooms.values().all(|r| !r.members.is_empty()));
             }
         }
     }

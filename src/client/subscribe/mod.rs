@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::cli::{OutFormat, SubscribeArgs};
-use crate::client::connect::{report_path, report_rejoin};
+use crate::client::connect::{report_interruption, report_path, report_rejoin};
 use crate::client::measure::Measurements;
 use crate::client::output::Sink;
 use crate::client::progress::Progress;
@@ -520,6 +520,17 @@ impl Subscriber {
                 return Err(disconnected_failure(&reason));
             }
             ev @ SessionEvent::StreamPathChanged { .. } => report_path(&ev, json),
+            SessionEvent::StreamInterrupted { ref stream }
+            | SessionEvent::StreamResumed { ref stream } => {
+                if let Some(r) = self
+                    .recordings
+                    .iter_mut()
+                    .find(|r| r.stream.id == stream.id)
+                {
+                    report_interruption(&event, json);
+                    r.stream = stream.clone();
+                }
+            }
             ev @ SessionEvent::Reconnecting { .. } => {
                 report_rejoin(&ev, json);
                 self.rejoining = true;

@@ -264,6 +264,12 @@ pub enum Event {
         stream: WireStream,
         reason: String,
     },
+    StreamInterrupted {
+        stream: WireStream,
+    },
+    StreamResumed {
+        stream: WireStream,
+    },
     SessionDisconnected {
         reason: String,
     },
@@ -309,6 +315,10 @@ impl Event {
                 stream: stream(s),
                 reason: reason.to_string(),
             },
+            SessionEvent::StreamInterrupted { stream: s } => {
+                Event::StreamInterrupted { stream: stream(s) }
+            }
+            SessionEvent::StreamResumed { stream: s } => Event::StreamResumed { stream: stream(s) },
             SessionEvent::SessionDisconnected { reason } => Event::SessionDisconnected {
                 reason: reason.to_string(),
             },
@@ -415,6 +425,12 @@ impl From<Event> for SessionEvent {
             Event::StreamPathChanged { stream, reason } => SessionEvent::StreamPathChanged {
                 stream: stream.into(),
                 reason: reason.into(),
+            },
+            Event::StreamInterrupted { stream } => SessionEvent::StreamInterrupted {
+                stream: stream.into(),
+            },
+            Event::StreamResumed { stream } => SessionEvent::StreamResumed {
+                stream: stream.into(),
             },
             Event::SessionDisconnected { reason } => SessionEvent::SessionDisconnected {
                 reason: reason.into(),
