@@ -14,8 +14,11 @@ use rand::{Rng, SeedableRng};
 /// What `--impair` asks for, applied to every datagram in each direction independently.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Impairment {
-    /// Share of datagrams dropped at random (0..=1).
+    /// Share of datagrams dropped at random (0..=1): media (RTP, RTCP) only, unless
+    /// `handshake`.
     pub loss: f64,
+    /// `loss` drops connection setup's datagrams too (ICE's STUN, DTLS): `loss=10%,handshake`.
+    pub handshake: bool,
     /// Fixed one-way delay added to every datagram.
     pub delay: Duration,
     /// Each datagram's delay varies uniformly within ±jitter; order is kept (as in a queue).
@@ -46,6 +49,7 @@ impl Default for Impairment {
     fn default() -> Impairment {
         Impairment {
             loss: 0.0,
+            handshake: false,
             delay: Duration::ZERO,
             jitter: Duration::ZERO,
             reorder: 0.0,
@@ -60,7 +64,7 @@ impl Default for Impairment {
     }
 }
 
-/// `--impair`'s grammar: comma-separated `key=value`. Shares are `5%` or `0.05`; durations
+/// `--impair`'s grammar: comma-separated `key=value` (and the word `handshake`). Shares are `5%` or `0.05`; durations
 /// `40ms` or `2s`; an outage `LENGTH@START`; a rate `500kbit`, `2mbit` or `64000bit`, and
 /// `RATE@START` for the rate from then on; `rebind=10s` moves the sockets to new ports then.
 impl FromStr for Impairment {
@@ -73,6 +77,10 @@ impl FromStr for Impairment {
             ..Impairment::default()
         };
         for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if item == "handshake" {
+                spec.handshake = true;
+                continue;
+            }
             let (key, value) = item
                 .split_once('=')
                 .ok_or_else(|| format!("`{item}` is not key=value"))?;
@@ -108,8 +116,8 @@ impl FromStr for Impairment {
                 }
                 other => {
                     return Err(format!(
-                        "unknown impairment `{other}` (known: loss, delay, jitter, reorder, \
-                         duplicate, outage, rate, queue, rebind, seed)"
+                        "unknown impairment `{other}` (known: loss, handshake, delay, jitter, \
+                         reorder, duplicate, outage, rate, queue, rebind, seed)"
                     ));
                 }
             }
@@ -149,6 +157,9 @@ impl fmt::Display for Impairment {
         }
         for at in &self.rebinds {
             write!(f, ",rebind={}ms", at.as_millis())?;
+        }
+        if self.handshake {
+            write!(f, ",handshake")?;
         }
         write!(f, ",seed={}", self.seed)
     }
@@ -236,7 +247,7 @@ impl Link {
         {
             return [None, None];
         }
-        if media && spec.loss > 0.0 && self.rng.random_bool(spec.loss) {
+        if (media || spec.handshake) && spec.loss > 0.0 && self.rng.random_bool(spec.loss) {
             return [None, None];
         }
         let mut at = now;
@@ -386,6 +397,15 @@ mod tests {
             link.schedule(Duration::ZERO, 100, false),
             [Some(40 * MS), None]
         );
+    }
+
+    #[test]
+    fn with_handshake_the_setup_is_lost_at_random_too() {
+        let mut link = link("loss=100%,handshake");
+        assert_eq!(link.schedule(Duration::ZERO, 100, false), [None, None]);
+        let spec: Impairment = "loss=10%,handshake,seed=3".parse().unwrap();
+        assert!(spec.handshake);
+        assert_eq!(spec.to_string().parse::<Impairment>().unwrap(), spec);
     }
 
     #[test]

@@ -25,6 +25,7 @@ use rtc::sansio::Protocol;
 use rtc::shared::{TransportContext, TransportMessage, TransportProtocol};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::flight::Flights;
 use super::mux::{ConnId, Mux};
 use super::path::Path;
 use super::{CodecExt, PeerError, PeerState, RemoteTrack};
@@ -86,6 +87,10 @@ pub(crate) struct Conn {
     deadline: Option<Instant>,
     /// Where its far end is, followed when its address changes.
     path: Path,
+    /// Its DTLS handshake's flights, until it is connected (`None` after).
+    flights: Option<Flights>,
+    /// Datagrams of its last flight to send again (socket, to whom, what).
+    resend: Vec<(usize, SocketAddr, Vec<u8>)>,
 }
 
 /// Where a connection's events and media go.
@@ -241,6 +246,8 @@ impl Engine {
             },
             deadline: None,
             path: Path::default(),
+            flights: Some(Flights::default()),
+            resend: Vec::new(),
         };
         self.ctl
             .send(Command::Open(id, Box::new(conn)))
@@ -681,6 +688,18 @@ impl Task {
             return;
         };
         let local_addr = self.socks[sock].advertised;
+        if let Some(flights) = conn.flights.as_mut() {
+            let received = flights.on_received(data, now);
+            if !received.again.is_empty() {
+                tracing::debug!(%from, datagrams = received.again.len(), "the far end repeated its handshake flight; ours again");
+                conn.resend
+                    .extend(received.again.into_iter().map(|d| (sock, from, d)));
+                self.dirty.push(id);
+            }
+            if !received.deliver {
+                return;
+            }
+        }
         let (peer_addr, moved) = conn.path.inbound(from, is_stun(data), now);
         if let Some(to) = moved {
             tracing::info!(%to, "a far end's address changed (a NAT's new mapping?): its media follows it");
@@ -828,8 +847,14 @@ fn drain_conn(
     socks: &[Sock],
     sending: &mut Sending<'_>,
 ) {
+    for (i, peer, data) in conn.resend.drain(..) {
+        send(i, peer, BytesMut::from(&data[..]), sending);
+    }
     loop {
         while let Some(out) = conn.pc.poll_write() {
+            if let Some(flights) = conn.flights.as_mut() {
+                flights.on_sent(&out.message);
+            }
             let stun = is_stun(&out.message);
             let peer = conn
                 .path
@@ -1002,6 +1027,10 @@ fn send_batch(io: &tokio::net::UdpSocket, batch: &[(SocketAddr, BytesMut)]) {
 fn on_event(conn: &mut Conn, event: RTCPeerConnectionEvent, mux: &mut Mux, id: ConnId) {
     match event {
         RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) => {
+            if state == rtc::peer_connection::state::RTCPeerConnectionState::Connected {
+                // Its handshake is over: nothing more to send again.
+                conn.flights = None;
+            }
             if let Some(s) = PeerState::told(state) {
                 let _ = conn.sink.state.send(s);
             }

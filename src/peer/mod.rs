@@ -7,6 +7,7 @@
 //! the far end takes candidates trickled (WHIP/WHEP: `create_offer_within`, `trickle`).
 
 mod engine;
+mod flight;
 mod impaired;
 mod mux;
 mod nack;
