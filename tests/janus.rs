@@ -407,3 +407,83 @@ fn a_room_that_refuses_h264_is_a_clear_media_error_and_left_cleanly() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("0 stream(s), 0 connection(s)"), "{out}");
 }
+
+/// A media path to Janus that breaks for 8 s while signaling stays up: each side restarts
+/// ICE through Janus — the publisher with a new offer in a `configure`, the subscriber by
+/// asking Janus for a new offer (`configure` with `restart`) — and the recording goes on in
+/// the same file after each outage.
+#[test]
+fn a_broken_media_path_to_janus_is_restarted_on_both_sides() {
+    let j = janus::shared();
+    let room = "1006";
+    let mut publisher = Proc::spawn(j.cmd(
+        &j.ws,
+        room,
+        &[
+            "publish",
+            "--create-room",
+            "--name",
+            "restarted",
+            "--video",
+            "testsrc",
+            "--audio",
+            "tone",
+            "--width",
+            "320",
+            "--height",
+            "240",
+            "--impair",
+            "outage=8s@3s",
+        ],
+    ));
+    publisher.wait_for("stream is live");
+    let dir = temp_dir();
+    let out = dir.path().join("restarted.mkv");
+    let mut subscriber = Proc::spawn(j.cmd(
+        &j.ws,
+        room,
+        &[
+            "subscribe",
+            "-o",
+            &path_str(&out),
+            "--impair",
+            "outage=8s@16s",
+            "--json",
+        ],
+    ));
+    subscriber.wait_for("firstFrame");
+    // The publisher's path broke, was restarted, and media flows again.
+    publisher.wait_for("restarting ICE");
+    publisher.wait_for("the media path is back");
+    // Then the subscriber's.
+    subscriber.wait_for("restarting ICE");
+    subscriber.wait_for("the media path is back");
+    let after = media_end(&out);
+    wait_for_media(&out, after + 2.0, &subscriber);
+    subscriber.interrupt();
+    assert_eq!(subscriber.wait(), 130, "{}", subscriber.output());
+    publisher.interrupt();
+    assert_eq!(publisher.wait(), 130, "{}", publisher.output());
+    for (who, said) in [
+        ("publisher", publisher.output()),
+        ("subscriber", subscriber.output()),
+    ] {
+        assert!(!said.contains("restarting ICE failed"), "{who}: {said}");
+        assert!(
+            !said.contains("\"event\":\"reconnecting\""),
+            "{who} joined again: {said}"
+        );
+    }
+    // Janus itself restarted ICE on two handles (the publisher's and the subscriber's).
+    let log = j.log();
+    let handles: std::collections::HashSet<&str> = log
+        .lines()
+        .filter(|l| l.contains("ICE restart detected"))
+        .filter_map(|l| l.split("] [").nth(1)?.split(']').next())
+        .collect();
+    assert!(handles.len() >= 2, "Janus restarted ICE on {handles:?}");
+    // One file whose pictures go on after both outages, in order.
+    let times = packet_times(&out, "v:0");
+    assert!(times.windows(2).all(|w| w[1] > w[0]), "{times:?}");
+    assert!(decode_video(&out).len() >= times.len());
+}

@@ -110,8 +110,10 @@ impl Client {
     /// Restarts ICE on `peer`, a media connection that sends or receives (`side`), through
     /// the server.
     pub async fn restart_ice(&self, peer: &Peer, side: Side) -> Result<(), NegotiationError> {
-        let refused = match (self, side) {
-            (Client::Janus(_), _) => true,
+        match (self, side) {
+            // Janus offers the subscriber connection, its restarts too: asked for, its new
+            // offer is answered by the subscriber's own answerer.
+            (Client::Janus(c), Side::Receiving) => return Ok(c.restart_subscriber().await?),
             // LiveKit's subscriber connection is offered by the server, its restarts too:
             // the client joins the room again, as LiveKit's SDKs do when they cannot
             // resume (the commands go on through `reconnecting`/`reconnected`).
@@ -119,14 +121,7 @@ impl Client {
                 c.join_again();
                 return Ok(());
             }
-            _ => false,
-        };
-        if refused {
-            return Err(SignalingError::usage(format!(
-                "ICE restarts of this connection are not implemented against {}",
-                self.server_kind()
-            ))
-            .into());
+            _ => {}
         }
         let _exchange = peer.negotiation().await;
         let offer = peer.restart_offer().await?;
@@ -134,20 +129,10 @@ impl Client {
             Client::Native(c) => c.restart_ice(offer).await?,
             Client::Whip(c) => c.restart_ice(offer).await?,
             Client::LiveKit(c) => c.restart_ice(offer).await?,
-            Client::Janus(_) => unreachable!("refused above"),
+            Client::Janus(c) => c.restart_publisher(offer).await?,
         };
         peer.accept_answer(&answer).await?;
         Ok(())
-    }
-
-    /// What the server is, for messages.
-    fn server_kind(&self) -> &'static str {
-        match self {
-            Client::Native(_) => "vcall",
-            Client::Janus(_) => "Janus",
-            Client::Whip(_) => "WHIP/WHEP",
-            Client::LiveKit(_) => "LiveKit",
-        }
     }
 
     /// How long an offer waits for ICE gathering before it goes: `None`, until it completes

@@ -235,6 +235,42 @@ impl VideoRoomClient {
         Ok((self.me.clone().into(), answer))
     }
 
+    /// Restarts ICE on our publishing connection: `offer` (with new ICE credentials) goes
+    /// with a `configure`; Janus's answer.
+    pub async fn restart_publisher(&self, offer: String) -> Result<String, SignalingError> {
+        let (_, jsep) = self
+            .session
+            .message(
+                self.control,
+                &Request::Configure { restart: false },
+                Some(Jsep::offer(offer)),
+            )
+            .await?;
+        sdp_of(jsep, "answer")
+    }
+
+    /// Restarts ICE on the subscriber connection: Janus makes a new offer with new ICE
+    /// credentials (`configure` with `restart`), answered as its others are.
+    pub async fn restart_subscriber(&self) -> Result<(), SignalingError> {
+        let subscriber = self.subscriber.lock().await;
+        let Some(sub) = subscriber.as_ref() else {
+            return Err(SignalingError::usage("no subscription to restart"));
+        };
+        let (reply, done) = tokio::sync::oneshot::channel();
+        sub.commands
+            .send(Command::Restart(reply))
+            .map_err(|_| SignalingError::lost("the subscriber handle is gone"))?;
+        drop(subscriber);
+        tokio::time::timeout(OFFER_WAIT, done)
+            .await
+            .map_err(|_| {
+                SignalingError::Timeout(format!(
+                    "Janus made no restart offer within {OFFER_WAIT:?}"
+                ))
+            })?
+            .map_err(|_| SignalingError::lost("the subscriber handle is gone"))?
+    }
+
     pub async fn unpublish(&self) -> Result<(), SignalingError> {
         self.published.store(false, Ordering::SeqCst);
         self.session
@@ -291,17 +327,17 @@ impl VideoRoomClient {
             ));
             *subscriber = Some(Subscriber {
                 handle: id,
-                adds: tx,
+                commands: tx,
             });
         }
         let sub = subscriber.as_ref().expect("subscriber");
         let (reply, mids) = tokio::sync::oneshot::channel();
-        sub.adds
-            .send(AddFeed {
+        sub.commands
+            .send(Command::Add(AddFeed {
                 feed: stream_id.to_string(),
                 streams,
                 reply,
-            })
+            }))
             .map_err(|_| SignalingError::lost("the subscriber handle is gone"))?;
         drop(subscriber);
         tokio::time::timeout(OFFER_WAIT, mids)
@@ -344,7 +380,14 @@ const OFFER_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 /// The one subscriber handle and the task that owns it.
 struct Subscriber {
     handle: u64,
-    adds: mpsc::UnboundedSender<AddFeed>,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+/// What the subscriber's task is asked to do.
+enum Command {
+    Add(AddFeed),
+    /// Restart ICE: ask Janus for a new offer and answer it; told when answered.
+    Restart(tokio::sync::oneshot::Sender<Result<(), SignalingError>>),
 }
 
 /// A feed to add to the subscription; answered with the `mid`s its media comes in.
@@ -356,47 +399,70 @@ struct AddFeed {
 }
 
 /// The multistream subscriber: joins with the first feed, adds later ones with `subscribe`,
-/// and answers every offer Janus makes — for the feeds asked for, and unasked when a feed
-/// leaves (`updated`) — with `start`. Janus makes one offer at a time and may fold several
-/// requests into one, so waiters are answered from the layout each offer describes.
+/// and answers every offer Janus makes — for the feeds asked for, unasked when a feed
+/// leaves (`updated`), and for an ICE restart asked for — with `start`. Janus makes one offer
+/// at a time and may fold several requests into one, so waiters are answered from the layout
+/// each offer describes.
 async fn run_subscriber(
     session: Arc<JanusSession>,
     mut handle: Handle,
     answer: Answerer,
     join: Join,
-    mut adds: mpsc::UnboundedReceiver<AddFeed>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
 ) {
     let mut joined = false;
     // (mid, feed) of every active section.
     let mut layout: Vec<(String, String)> = Vec::new();
     let mut waiting: Vec<AddFeed> = Vec::new();
+    // An ICE restart whose offer has not been answered yet.
+    let mut restarting: Option<tokio::sync::oneshot::Sender<Result<(), SignalingError>>> = None;
     loop {
         let offered = tokio::select! {
-            add = adds.recv() => {
-                let Some(add) = add else { break };
-                let body = match joined {
-                    true => Request::Subscribe { streams: add.streams.clone() },
-                    false => Request::Join(Join { streams: add.streams.clone(), ..join.clone() }),
-                };
-                match session.message(handle.id, &body, None).await {
-                    Ok((data, jsep)) => {
-                        joined = true;
-                        waiting.push(add);
-                        jsep.map(|j| (data, j))
-                    }
-                    Err(e) => {
-                        let _ = add.reply.send(Err(e));
-                        None
+            cmd = commands.recv() => match cmd {
+                None => break,
+                Some(Command::Add(add)) => {
+                    let body = match joined {
+                        true => Request::Subscribe { streams: add.streams.clone() },
+                        false => Request::Join(Join { streams: add.streams.clone(), ..join.clone() }),
+                    };
+                    match session.message(handle.id, &body, None).await {
+                        Ok((data, jsep)) => {
+                            joined = true;
+                            waiting.push(add);
+                            jsep.map(|j| (data, j))
+                        }
+                        Err(e) => {
+                            let _ = add.reply.send(Err(e));
+                            None
+                        }
                     }
                 }
-            }
+                Some(Command::Restart(reply)) => {
+                    let body = Request::Configure { restart: true };
+                    match session.message(handle.id, &body, None).await {
+                        // The offer comes with the reply, or after it as an event.
+                        Ok((data, jsep)) => {
+                            restarting = Some(reply);
+                            jsep.map(|j| (data, j))
+                        }
+                        Err(e) => {
+                            let _ = reply.send(Err(e));
+                            None
+                        }
+                    }
+                }
+            },
             ev = handle.events.recv() => {
                 let Some(ev) = ev else { break };
                 ev.jsep.clone().map(|j| (ev.plugin_data().clone(), j))
             }
         };
         if let Some((data, jsep)) = offered {
-            if let Err(e) = answer_offer(&session, handle.id, &answer, jsep).await {
+            let answered = answer_offer(&session, handle.id, &answer, jsep).await;
+            if let Some(reply) = restarting.take() {
+                let _ = reply.send(answered.clone().map_err(SignalingError::Refused));
+            }
+            if let Err(e) = answered {
                 for w in waiting.drain(..) {
                     let _ = w.reply.send(Err(SignalingError::Refused(e.clone())));
                 }

@@ -63,6 +63,13 @@ pub(super) enum Request {
     },
     /// Start the subscriber with the answer that goes with the message.
     Start,
+    /// On the publisher handle, with a new offer: renegotiate (an ICE restart when the
+    /// offer's ICE credentials are new). On the subscriber handle with `restart`: Janus makes
+    /// a new offer with new ICE credentials.
+    Configure {
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        restart: bool,
+    },
     Leave,
 }
 
