@@ -13,9 +13,12 @@
 //!
 //! Only a repeat of what the current flight answers counts: a far end sending the rest of
 //! its own next flight again (its first try partly lost) must not get our older flight, which
-//! would stop its timer too. For the same reason a datagram that brings nothing new (every
-//! record a handshake message already received: a repeated flight, or a second answer to
-//! our own repeated flight) is not handed to the stack, which would only stop its timer.
+//! would stop its timer too. For the same reason a datagram that brings nothing the stack has
+//! not already answered (every record a handshake message our last flight answers: a
+//! repeated flight, or a second answer to our own repeated flight) is not handed to the
+//! stack, which would only stop its timer. A message received but not answered yet is handed
+//! over again: the stack may have dropped the first copy (a ClientHello that came before the
+//! connection was ready for it).
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -78,7 +81,10 @@ impl Flights {
             records += 1;
             match record {
                 Some(key) if self.answered.contains(&key) => repeated = true,
-                Some(key) => new |= self.fresh.insert(key),
+                Some(key) => {
+                    self.fresh.insert(key);
+                    new = true;
+                }
                 None => new = true,
             }
         }
@@ -198,14 +204,30 @@ mod tests {
         f.on_received(&flight(1, &[(1, 0)]), t);
         f.on_sent(&flight(1, &[(1, 0), (2, 0)]));
         // Flight 5 in two datagrams, the first sent twice: what is new since our flight is
-        // not a repeat of what it answers; the stack gets each message once.
+        // not a repeat of what it answers, and the stack gets it each time (it may have
+        // dropped a copy).
         let nothing = |deliver| Received {
             deliver,
             again: Vec::new(),
         };
         assert_eq!(f.on_received(&flight(2, &[(2, 0)]), t), nothing(true));
-        assert_eq!(f.on_received(&flight(3, &[(2, 0)]), t), nothing(false));
+        assert_eq!(f.on_received(&flight(3, &[(2, 0)]), t), nothing(true));
         assert_eq!(f.on_received(&flight(4, &[(3, 0)]), t), nothing(true));
+    }
+
+    #[test]
+    fn a_message_not_answered_yet_reaches_the_stack_each_time_it_comes() {
+        let t = Instant::now();
+        let mut f = Flights::default();
+        // A ClientHello the stack dropped (the connection not ready) and its repeat.
+        for record in 0..3 {
+            let r = f.on_received(&flight(record, &[(0, 0)]), t);
+            assert!(r.deliver && r.again.is_empty());
+        }
+        // Answered now: a repeat gets our answer and stays away from the stack.
+        f.on_sent(&flight(0, &[(0, 0)]));
+        let r = f.on_received(&flight(3, &[(0, 0)]), t);
+        assert!(!r.deliver && r.again.len() == 1);
     }
 
     #[test]
