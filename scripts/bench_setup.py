@@ -9,7 +9,8 @@ other, each behind `--impair loss=L%,handshake` (its datagrams dropped at random
 ICE's STUN and DTLS included), timed from the process's start to its `published` line (the
 server receives its media); and as many subscribes (`--frames 1`, the same impairment, a
 clean publisher live) timed from start to exit. A run that has not got there within 10 s
-counts as failed. Prints a Markdown table; BENCHMARKS.md records one run.
+counts as failed; its log (stderr) is kept and named. Prints a Markdown table;
+BENCHMARKS.md records one run.
 """
 import argparse, os, select, signal, socket, subprocess, tempfile, time
 
@@ -104,24 +105,33 @@ def main():
             impair = f"loss={loss:g}%,handshake"
             pub_times, sub_times = [], []
             for i in range(a.runs):
+                log = os.path.join(tmp, f"publish-{loss:g}-{i}.log")
                 p = subprocess.Popen([vcall, "publish", "--token", pub_token, "--name",
                                       f"setup-{i}", *media, "--json", "--impair", impair],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+                                     stdout=subprocess.PIPE, stderr=open(log, "w"), env=env)
                 t = wait_for(p, b'"event":"published"', LIMIT)
                 stop(p)
                 if t is not None:
                     pub_times.append(t)
+                    os.remove(log)
+                else:
+                    print(f"publish failed at {loss:g} %: {log}", flush=True)
                 start = time.monotonic()
                 out = os.path.join(tmp, "one.mkv")
+                log = os.path.join(tmp, f"subscribe-{loss:g}-{i}.log")
                 s = subprocess.Popen([vcall, "subscribe", "--token", sub_token, "--stream",
                                       "source", "-o", out, "--frames", "1", "--impair", impair],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+                                     stdout=subprocess.DEVNULL, stderr=open(log, "w"), env=env)
                 try:
                     code = s.wait(timeout=LIMIT)
-                    if code == 0:
-                        sub_times.append(time.monotonic() - start)
                 except subprocess.TimeoutExpired:
                     stop(s)
+                    code = None
+                if code == 0:
+                    sub_times.append(time.monotonic() - start)
+                    os.remove(log)
+                else:
+                    print(f"subscribe failed at {loss:g} %: {log}", flush=True)
             for what, times in (("publish", pub_times), ("subscribe --frames 1", sub_times)):
                 ok = len(times)
                 cells = ([f"{quantile(times, 0.5):.2f}", f"{quantile(times, 0.9):.2f}",

@@ -145,11 +145,42 @@ fn a_publisher_killed_and_started_again_goes_on_in_the_same_recording() {
     // checked is what the recording holds, not how soon the publisher came back.
     let (_server, url) = serve_process("127.0.0.1:0", &["--publisher-grace", "60s"]);
     let session = session("comeback");
-    let publish = [
-        "publish", "--name", "cam", "--video", "testsrc", "--audio", "tone", "--width", "320",
-        "--height", "240", "--json",
-    ];
-    let mut first = Proc::spawn(client(&url, &session, Role::Publisher, &publish));
+    // The same token both times: its data says who publishes (a stream is resumed by name
+    // only for a publisher its token names).
+    let now = vcall::auth::unix_now();
+    let token = fixed_keys().create_token(&vcall::auth::TokenClaims {
+        iss: "k".into(),
+        sid: session.clone(),
+        role: Role::Publisher,
+        data: "camera-1".into(),
+        iat: now,
+        exp: now + 600,
+    });
+    let publish = |url: &str| {
+        let mut c = vcall();
+        c.args([
+            "publish",
+            "--name",
+            "cam",
+            "--video",
+            "testsrc",
+            "--audio",
+            "tone",
+            "--width",
+            "320",
+            "--height",
+            "240",
+            "--json",
+            "--url",
+            url,
+            "--session",
+            &session,
+            "--token",
+            &token,
+        ]);
+        c
+    };
+    let mut first = Proc::spawn(publish(&url));
     first.wait_for("\"event\":\"published\"");
     let dir = temp_dir();
     let out = dir.path().join("comeback.mkv");
@@ -165,7 +196,7 @@ fn a_publisher_killed_and_started_again_goes_on_in_the_same_recording() {
     first.wait();
     subscriber.wait_for("\"event\":\"streamInterrupted\"");
     let interrupted_at = media_end(&out);
-    let mut second = Proc::spawn(client(&url, &session, Role::Publisher, &publish));
+    let mut second = Proc::spawn(publish(&url));
     second.wait_for("\"event\":\"published\"");
     subscriber.wait_for("\"event\":\"streamResumed\"");
     wait_for_media(&out, interrupted_at + 1.5, &subscriber);

@@ -100,6 +100,13 @@ impl Hub {
     /// Each leg goes on from the new track's first keyframe, numbered on.
     pub(crate) fn resume(self: &Arc<Self>, track: RemoteTrack) {
         *self.source.lock().expect("source lock") = track.keyframe_requester(track.ssrc);
+        {
+            let mut fanout = self.fanout.lock().expect("fanout lock");
+            fanout.frame.clear();
+            for leg in &mut fanout.legs {
+                leg.forwarder.source_replaced();
+            }
+        }
         self.feed(track);
     }
 

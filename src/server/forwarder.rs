@@ -63,6 +63,17 @@ impl Forwarder {
         }
     }
 
+    /// The track feeding the leg was replaced (its publisher came back): the next packet's
+    /// source is a new one even with the same SSRC (a client that joined again keeps its
+    /// SSRCs, not its numbering), numbered on from the leg's last packet, a video leg from a
+    /// keyframe; no SSRC is held back as left.
+    pub(crate) fn source_replaced(&mut self) {
+        self.source = None;
+        self.left = None;
+        self.asked = false;
+        self.frame = None;
+    }
+
     /// Numbers a packet of the current source as the leg does.
     pub(crate) fn map(&self, seq: u16, timestamp: u32) -> (u16, u32) {
         match self.source {
@@ -332,6 +343,30 @@ mod tests {
         );
         // Retransmissions of the current source keep its mapping.
         assert_eq!(sent(f.on_packet(2, 41, 7, true, ms(back, 50))), (seq, ts));
+    }
+
+    #[test]
+    fn a_replaced_track_with_the_same_ssrc_is_a_new_source_from_its_keyframe() {
+        let t = Instant::now();
+        let mut f = Forwarder::new(true, 90_000);
+        f.on_packet(1, 100, 9000, true, t);
+        f.on_packet(1, 101, 12_000, false, ms(t, 33));
+        // The same client back on a new connection: same SSRC, new numbering, and an
+        // encoder whose next frames refer to pictures the leg never got.
+        f.source_replaced();
+        let back = ms(t, 1033);
+        assert_eq!(
+            f.on_packet(1, 5000, 500, false, back),
+            Verdict::Drop { ask_keyframe: true }
+        );
+        assert_eq!(
+            sent(f.on_packet(1, 5001, 3500, true, back)),
+            (102, 12_000 + 1000 * 90)
+        );
+        assert_eq!(
+            sent(f.on_packet(1, 5002, 6500, false, ms(back, 33))),
+            (103, 12_000 + 1000 * 90 + 3000)
+        );
     }
 
     #[test]

@@ -617,30 +617,43 @@ impl Shared {
         }
         let Some(p) = ready else { return };
         let cap = self.config.max_subscriber_bitrate.map(f64::from);
-        self.feed_with(
-            Input::PublishMedia {
-                stream: p.stream.clone(),
-            },
-            |t| match t.published.get(&p.stream) {
-                // Its publisher is back (the stream was interrupted): the same hubs go on.
-                Some(hubs) => {
-                    for track in p.tracks {
-                        match hubs.iter().find(|h| h.codec == track.codec) {
-                            Some(hub) => hub.resume(track),
-                            None => tracing::warn!(
-                                stream = %p.stream, codec = ?track.codec,
-                                "a resumed stream's track changed codec; not forwarded"
-                            ),
-                        }
+        // Its publisher is back (the stream was interrupted): the same hubs go on, each with
+        // the new track of its codec. A track of another codec cannot feed legs negotiated
+        // for the old one: the stream is not told live again, and ends at its media deadline.
+        let resumed = {
+            let t = self.tables.lock().expect("tables lock");
+            t.published.get(&p.stream).map(|hubs| {
+                let fits = p
+                    .tracks
+                    .iter()
+                    .all(|track| hubs.iter().any(|h| h.codec == track.codec));
+                (hubs.clone(), fits)
+            })
+        };
+        match resumed {
+            Some((_, false)) => {
+                tracing::warn!(stream = %p.stream, "a resumed stream's publisher sends another codec; not resumed");
+            }
+            Some((hubs, true)) => {
+                for track in p.tracks {
+                    if let Some(hub) = hubs.iter().find(|h| h.codec == track.codec) {
+                        hub.resume(track);
                     }
                 }
-                None => {
-                    let hubs = p.tracks.into_iter().map(|t| Hub::start(t, cap)).collect();
-                    t.published.insert(p.stream, hubs);
-                }
-            },
-        )
-        .spawn();
+                self.feed(Input::PublishMedia { stream: p.stream });
+            }
+            None => self
+                .feed_with(
+                    Input::PublishMedia {
+                        stream: p.stream.clone(),
+                    },
+                    |t| {
+                        let hubs = p.tracks.into_iter().map(|t| Hub::start(t, cap)).collect();
+                        t.published.insert(p.stream, hubs);
+                    },
+                )
+                .spawn(),
+        }
     }
 
     /// A publish's offer, answered on the connection's peer connection.

@@ -160,7 +160,8 @@ struct StreamEntry {
     state: StreamState,
     /// A direct stream asked to be routed through the server: why.
     route_reason: Option<Reason>,
-    /// Its publisher's token data: who may resume it after an interruption.
+    /// Who publishes it, as its connection says (the token's data and what the client gave
+    /// on connect, a LiveKit participant's identity): who may resume it.
     identity: String,
     /// Its media has been live on the server (its hubs are there until it ends, through
     /// interruptions).
@@ -180,19 +181,25 @@ impl StreamEntry {
         self.went_live && self.info.path == MediaPath::Routed
     }
 
-    /// Whether a publish by someone with `identity` of a stream named `name` with these
-    /// kinds (and, after joining again, the old id `asked`) takes this interrupted stream up.
+    /// Whether a publish by someone with `identity` of a stream with these kinds, asking for
+    /// this stream's id (a client that joined again) or, `by_name`, of the same name (the
+    /// publisher started again), takes this interrupted stream up. By name only for a named
+    /// identity: publishers whose tokens say nothing of who they are are told apart by
+    /// nothing but the stream name, which two may share.
     fn resumable_by(
         &self,
         identity: &str,
-        name: &str,
         kinds: (bool, bool),
         asked: Option<&StreamId>,
+        by_name: Option<&str>,
     ) -> bool {
         matches!(self.state, StreamState::Interrupted { .. })
             && self.identity == identity
             && (self.info.has_audio, self.info.has_video) == kinds
-            && (asked == Some(&self.info.id) || self.info.name == name)
+            && match by_name {
+                Some(name) => !identity.is_empty() && self.info.name == name,
+                None => asked == Some(&self.info.id),
+            }
     }
 }
 
@@ -757,7 +764,7 @@ impl Core {
         let identity = room
             .members
             .get(conn)
-            .map(|m| m.info.data.clone())
+            .map(|m| identity_of(&m.info))
             .unwrap_or_default();
         let routing = stream_id
             .as_ref()
@@ -767,12 +774,14 @@ impl Core {
                 })
             })
             .cloned();
-        let resumed = room
-            .streams
-            .values()
-            .find(|e| {
-                !direct
-                    && e.resumable_by(&identity, &name, (has_audio, has_video), stream_id.as_ref())
+        // The stream asked for by id first, then one of the same name.
+        let kinds = (has_audio, has_video);
+        let resumed = [None, Some(name.as_str())]
+            .into_iter()
+            .find_map(|by_name| {
+                room.streams.values().find(|e| {
+                    !direct && e.resumable_by(&identity, kinds, stream_id.as_ref(), by_name)
+                })
             })
             .map(|e| e.info.id.clone());
         let id = if let Some(entry) = routing.and_then(|id| room.streams.get_mut(&id)) {
@@ -1575,6 +1584,15 @@ impl Core {
     }
 }
 
+/// Who a connection is, for resuming its streams: its token's data and what it said on
+/// connect (empty when both are).
+fn identity_of(c: &Connection) -> String {
+    if c.data.is_empty() && c.client_data.is_empty() {
+        return String::new();
+    }
+    format!("{}\n{}", c.data, c.client_data)
+}
+
 fn forbidden(req: u64, role: Role, what: &str) -> Reply {
     error(
         Some(req),
@@ -1983,6 +2001,69 @@ mod tests {
             events(&out, SockId(2)).first(),
             Some(SessionEvent::StreamDestroyed { stream: s, .. }) if s.id == other
         ));
+    }
+
+    #[test]
+    fn a_stream_is_resumed_by_name_only_for_a_named_publisher_and_by_id_first() {
+        let mut h = grace_harness();
+        let token = |h: &Harness, data: &str| {
+            h.keys.create_token(&TokenClaims {
+                iss: "k".into(),
+                sid: h.session.to_string(),
+                role: Role::Publisher,
+                data: data.into(),
+                iat: h.now / 1000,
+                exp: h.now / 1000 + 60,
+            })
+        };
+        let join = |h: &mut Harness, sock: u64, data: &str| {
+            let msg = h.connect_msg(token(h, data));
+            h.msg(sock, msg);
+        };
+        let publish_as = |h: &mut Harness, sock: u64, asked: Option<&StreamId>| -> StreamId {
+            let mut msg = publish(1);
+            if let ClientMsg::Publish { stream_id, .. } = &mut msg {
+                *stream_id = asked.cloned();
+            }
+            let out = h.msg(sock, msg);
+            let [Output::StartPublish { stream, .. }] = out.as_slice() else {
+                panic!("{out:?}");
+            };
+            let stream = stream.clone();
+            h.answered(sock, Ok("answer"));
+            h.input(Input::PublishMedia {
+                stream: stream.clone(),
+            });
+            stream
+        };
+        let lose = |h: &mut Harness, sock: u64| {
+            h.input(Input::Closed {
+                sock: SockId(sock),
+                reason: Reason::NetworkDisconnected,
+            });
+        };
+        // Nameless tokens: another publisher's stream of the same name is not taken over,
+        // but asking for the id (a vcall client joining again) resumes it.
+        join(&mut h, 1, "");
+        let anonymous = publish_as(&mut h, 1, None);
+        lose(&mut h, 1);
+        join(&mut h, 2, "");
+        assert_ne!(publish_as(&mut h, 2, None), anonymous);
+        join(&mut h, 3, "");
+        assert_eq!(publish_as(&mut h, 3, Some(&anonymous)), anonymous);
+        // Named: two interrupted streams of the same name; the one asked for by id wins,
+        // and the other is resumed by name.
+        join(&mut h, 4, "cam-7");
+        let a = publish_as(&mut h, 4, None);
+        join(&mut h, 5, "cam-7");
+        let c = publish_as(&mut h, 5, None);
+        assert_ne!(a, c);
+        lose(&mut h, 4);
+        lose(&mut h, 5);
+        join(&mut h, 6, "cam-7");
+        assert_eq!(publish_as(&mut h, 6, Some(&c)), c);
+        join(&mut h, 7, "cam-7");
+        assert_eq!(publish_as(&mut h, 7, None), a);
     }
 
     #[test]

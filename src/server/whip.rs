@@ -532,7 +532,8 @@ fn register(
             let _ = peer_state
                 .wait_for(|s| matches!(s, PeerState::Failed | PeerState::Closed))
                 .await;
-            end(&state, sock, Reason::NetworkDisconnected);
+            // Its media failed: the stream ends (no grace, which is for signaling lost).
+            end(&state, sock, Reason::MediaStopped);
         });
     }
     (id, etag)
