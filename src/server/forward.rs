@@ -121,7 +121,9 @@ impl Hub {
                 }
             }
             let dropped = h.dropped.load(Ordering::Relaxed);
-            tracing::info!(codec = ?h.codec, dropped, "publisher's track ended (dropped: packets slow subscribers could not take)");
+            if dropped > 0 {
+                tracing::info!(codec = ?h.codec, dropped, "track ended; packets dropped for slow subscribers");
+            }
         });
     }
 

@@ -620,25 +620,29 @@ impl Shared {
         // Its publisher is back (the stream was interrupted): the same hubs go on, each with
         // the new track of its codec. A track of another codec cannot feed legs negotiated
         // for the old one: the stream is not told live again, and ends at its media deadline.
-        let resumed = {
-            let t = self.tables.lock().expect("tables lock");
-            t.published.get(&p.stream).map(|hubs| {
-                let fits = p
+        let hubs = self
+            .tables
+            .lock()
+            .expect("tables lock")
+            .published
+            .get(&p.stream)
+            .cloned();
+        match hubs {
+            Some(hubs) => {
+                let paired: Option<Vec<(Arc<Hub>, RemoteTrack)>> = p
                     .tracks
-                    .iter()
-                    .all(|track| hubs.iter().any(|h| h.codec == track.codec));
-                (hubs.clone(), fits)
-            })
-        };
-        match resumed {
-            Some((_, false)) => {
-                tracing::warn!(stream = %p.stream, "a resumed stream's publisher sends another codec; not resumed");
-            }
-            Some((hubs, true)) => {
-                for track in p.tracks {
-                    if let Some(hub) = hubs.iter().find(|h| h.codec == track.codec) {
-                        hub.resume(track);
-                    }
+                    .into_iter()
+                    .map(|track| {
+                        let hub = hubs.iter().find(|h| h.codec == track.codec)?;
+                        Some((Arc::clone(hub), track))
+                    })
+                    .collect();
+                let Some(paired) = paired else {
+                    tracing::warn!(stream = %p.stream, "a resumed stream's publisher sends another codec; not resumed");
+                    return;
+                };
+                for (hub, track) in paired {
+                    hub.resume(track);
                 }
                 self.feed(Input::PublishMedia { stream: p.stream });
             }

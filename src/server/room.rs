@@ -1372,18 +1372,10 @@ impl Core {
             );
             self.out.push(Output::Close { sock });
         }
-        let late: Vec<(SessionId, StreamId)> = self
-            .rooms
-            .iter()
-            .flat_map(|(session, r)| {
-                r.streams.values().filter_map(move |s| match s.state {
-                    StreamState::AwaitingMedia { deadline } if deadline <= now => {
-                        Some((session.clone(), s.info.id.clone()))
-                    }
-                    _ => None,
-                })
-            })
-            .collect();
+        let late = self.streams_due(now, |state| match state {
+            StreamState::AwaitingMedia { deadline } => Some(deadline),
+            _ => None,
+        });
         let unanswered: Vec<SubscriptionId> = self
             .subs
             .iter()
@@ -1401,18 +1393,10 @@ impl Core {
                 self.fail_subscription(&session, &sub, Refusal::Media, message);
             }
         }
-        let abandoned: Vec<(SessionId, StreamId)> = self
-            .rooms
-            .iter()
-            .flat_map(|(session, r)| {
-                r.streams.values().filter_map(move |s| match s.state {
-                    StreamState::Interrupted { deadline } if deadline <= now => {
-                        Some((session.clone(), s.info.id.clone()))
-                    }
-                    _ => None,
-                })
-            })
-            .collect();
+        let abandoned = self.streams_due(now, |state| match state {
+            StreamState::Interrupted { deadline } => Some(deadline),
+            _ => None,
+        });
         for (session, stream) in abandoned {
             tracing::info!(%stream, "its publisher did not come back within the grace period");
             self.end_stream(&session, &stream, &Reason::NetworkDisconnected);
@@ -1442,6 +1426,24 @@ impl Core {
             }
             self.end_stream(&session, &stream, &Reason::MediaStopped);
         }
+    }
+
+    /// The streams whose deadline (as `deadline_of` reads it from their state) has come, with
+    /// their sessions.
+    fn streams_due(
+        &self,
+        now: u64,
+        deadline_of: impl Fn(StreamState) -> Option<u64>,
+    ) -> Vec<(SessionId, StreamId)> {
+        self.rooms
+            .iter()
+            .flat_map(|(session, r)| {
+                r.streams
+                    .values()
+                    .filter(|s| deadline_of(s.state).is_some_and(|d| d <= now))
+                    .map(move |s| (session.clone(), s.info.id.clone()))
+            })
+            .collect()
     }
 
     fn shutdown(&mut self) {
