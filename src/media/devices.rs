@@ -37,6 +37,7 @@ impl std::fmt::Display for DeviceKind {
 
 /// Why a camera or microphone cannot be used (exit 10). The hint names what to use instead.
 #[derive(Debug, thiserror::Error)]
+#[cfg_attr(not(any(feature = "camera", feature = "mic")), allow(dead_code))]
 pub(crate) enum DeviceError {
     #[error("this build of vcall has no {0} support; {hint}", hint = .0.hint())]
     #[cfg_attr(all(feature = "camera", feature = "mic"), allow(dead_code))]
@@ -123,19 +124,58 @@ fn cameras() -> Result<Vec<Device>, DeviceError> {
     Err(DeviceError::NotBuilt(DeviceKind::Camera))
 }
 
-/// On Linux, ALSA prints errors of its own to stderr when asked about sound cards where there
-/// are none; look first.
+/// ALSA prints its own errors to stderr (on a machine without sound cards, a dozen lines
+/// for each device it is asked about): on the calling thread they go to vcall's log instead
+/// (`-v`), so results and vcall's own message stay readable. The audio stack, not a device
+/// folder, decides whether there is a microphone: one reached through PulseAudio's or
+/// PipeWire's ALSA plugin has no `/dev/snd`.
+#[cfg(all(feature = "mic", target_os = "linux"))]
+fn alsa_errors_to_log() {
+    use std::ffi::{CStr, c_char, c_int};
+    unsafe extern "C" fn to_log(
+        _file: *const c_char,
+        _line: c_int,
+        func: *const c_char,
+        err: c_int,
+        fmt: *const c_char,
+        _args: *mut alsa_sys::__va_list_tag,
+    ) {
+        // SAFETY: ALSA passes NUL-terminated strings that live through the call (or null).
+        let text = |p: *const c_char| match p.is_null() {
+            true => String::new(),
+            false => unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned(),
+        };
+        tracing::debug!(
+            "ALSA: {}: {} ({})",
+            text(func),
+            text(fmt).trim_end(),
+            std::io::Error::from_raw_os_error(err.abs())
+        );
+    }
+    // SAFETY: sets this thread's handler; the function has the signature ALSA calls.
+    unsafe { alsa_sys::snd_lib_error_set_local(Some(to_log)) };
+}
+
+#[cfg(all(feature = "mic", not(target_os = "linux")))]
+fn alsa_errors_to_log() {}
+
+/// Why no microphone was found (`what`, and the audio stack's own words): on a machine
+/// without sound cards, that and where a microphone could still come from.
 #[cfg(feature = "mic")]
-fn no_sound_cards() -> bool {
-    cfg!(target_os = "linux") && !std::path::Path::new("/dev/snd").exists()
+fn no_mic_why(what: &str, stack_said: &dyn std::fmt::Display) -> String {
+    tracing::debug!("{what}: {stack_said}");
+    match cfg!(target_os = "linux") && !std::path::Path::new("/dev/snd").exists() {
+        true => format!(
+            "{what}: this machine has no sound card (/dev/snd), and ALSA is not set up for a sound server (PulseAudio, PipeWire) or a plugin that captures"
+        ),
+        false => format!("{what} ({stack_said})"),
+    }
 }
 
 #[cfg(feature = "mic")]
 fn mics() -> Result<Vec<Device>, DeviceError> {
     use cpal::traits::{DeviceTrait, HostTrait};
-    if no_sound_cards() {
-        return Ok(Vec::new());
-    }
+    alsa_errors_to_log();
     let host = cpal::default_host();
     let devices = host
         .input_devices()
@@ -146,16 +186,10 @@ fn mics() -> Result<Vec<Device>, DeviceError> {
             let formats = d
                 .supported_input_configs()
                 .map(|cs| {
-                    cs.map(|c| {
-                        format!(
-                            "{:?} {}ch {}-{} Hz",
-                            c.sample_format(),
-                            c.channels(),
-                            c.min_sample_rate().0,
-                            c.max_sample_rate().0
-                        )
-                    })
-                    .collect()
+                    summarize_formats(cs.map(|c| {
+                        let rates = (c.min_sample_rate().0, c.max_sample_rate().0);
+                        (format!("{:?}", c.sample_format()), c.channels(), rates)
+                    }))
                 })
                 .unwrap_or_default();
             Some(Device {
@@ -166,6 +200,30 @@ fn mics() -> Result<Vec<Device>, DeviceError> {
             })
         })
         .collect())
+}
+
+/// A device's capture formats, one line per sample format: its channel counts and rates
+/// (a plugin device takes any of dozens of channel counts, each a line of its own in cpal).
+#[cfg(feature = "mic")]
+fn summarize_formats(configs: impl Iterator<Item = (String, u16, (u32, u32))>) -> Vec<String> {
+    type Span<T> = (T, T);
+    let mut by_format: Vec<(String, Span<u16>, Span<u32>)> = Vec::new();
+    for (format, channels, (low, high)) in configs {
+        match by_format.iter_mut().find(|(f, ..)| *f == format) {
+            Some((_, ch, rates)) => {
+                *ch = (ch.0.min(channels), ch.1.max(channels));
+                *rates = (rates.0.min(low), rates.1.max(high));
+            }
+            None => by_format.push((format, (channels, channels), (low, high))),
+        }
+    }
+    by_format
+        .into_iter()
+        .map(|(format, (c0, c1), (r0, r1))| match c0 == c1 {
+            true => format!("{format} {c0}ch {r0}-{r1} Hz"),
+            false => format!("{format} {c0}-{c1}ch {r0}-{r1} Hz"),
+        })
+        .collect()
 }
 
 #[cfg(not(feature = "mic"))]
@@ -200,6 +258,7 @@ impl VideoSource for Camera {
 }
 
 /// BT.601 RGB to I420, cropping to an even `w` x `h`.
+#[cfg_attr(not(feature = "camera"), allow(dead_code))]
 pub(crate) fn rgb_to_i420(
     rgb: &[u8],
     src_w: usize,
@@ -369,9 +428,7 @@ pub(crate) fn open_mic(which: Option<&str>) -> Result<Box<dyn AudioSource>, Sour
     let kind = DeviceKind::Microphone;
     let none = |why: String| DeviceError::Missing { kind, why };
     let open = |source: Cause| DeviceError::Open { kind, source };
-    if no_sound_cards() {
-        return Err(none("this machine has no sound card (/dev/snd is missing)".into()).into());
-    }
+    alsa_errors_to_log();
     let host = cpal::default_host();
     let device = match which {
         None => host.default_input_device(),
@@ -382,11 +439,17 @@ pub(crate) fn open_mic(which: Option<&str>) -> Result<Box<dyn AudioSource>, Sour
     }
     .ok_or_else(|| {
         none(match which {
-            None => "none was found".into(),
+            None => no_mic_why("ALSA has no default capture device", &"none"),
             Some(w) => format!("{w:?} was not found"),
         })
     })?;
-    let config = device.default_input_config().map_err(|e| open(e.into()))?;
+    let config = device.default_input_config().map_err(|e| match which {
+        None => none(no_mic_why(
+            "ALSA's default capture device cannot be opened",
+            &e,
+        )),
+        Some(_) => open(e.into()),
+    })?;
     let (rate, channels) = (config.sample_rate().0, config.channels() as usize);
     let (tx, rx) = std::sync::mpsc::channel::<Vec<i16>>();
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
@@ -394,10 +457,13 @@ pub(crate) fn open_mic(which: Option<&str>) -> Result<Box<dyn AudioSource>, Sour
     // cpal streams are not Send: one thread builds, runs and drops it.
     let mut resampler = super::resample::Resampler::new(rate, 48_000)
         .map_err(|why| DeviceError::Failed(kind, why.into()))?;
+    let mut pace = Pace::new(rate);
     std::thread::spawn(move || {
+        alsa_errors_to_log();
         let stream = device.build_input_stream(
             &config.into(),
             move |data: &[f32], _| {
+                pace.wait_for(data.len() / channels);
                 // Mix to mono, then resample to 48 kHz.
                 let mono: Vec<f32> = data
                     .chunks(channels)
@@ -437,6 +503,43 @@ pub(crate) fn open_mic(which: Option<&str>) -> Result<Box<dyn AudioSource>, Sour
         buffered: Default::default(),
         _stop: stop_tx,
     }))
+}
+
+/// Holds a capture device to the wall clock. A sound card delivers samples as they are
+/// played in; a device that delivers faster (an ALSA plugin over a file or the `null`
+/// device) would otherwise fill memory and spin a core: its callback waits until the samples
+/// it brought are due. A real device never gets that far ahead, so it never waits.
+#[cfg(feature = "mic")]
+struct Pace {
+    rate: u32,
+    started: Option<std::time::Instant>,
+    frames: u64,
+}
+
+#[cfg(feature = "mic")]
+impl Pace {
+    /// How far ahead of the clock a device may deliver before it is held back.
+    const AHEAD: std::time::Duration = std::time::Duration::from_millis(200);
+
+    fn new(rate: u32) -> Pace {
+        Pace {
+            rate,
+            started: None,
+            frames: 0,
+        }
+    }
+
+    /// Counts `frames` more delivered, and waits while they are ahead of the clock.
+    fn wait_for(&mut self, frames: usize) {
+        let started = *self.started.get_or_insert_with(std::time::Instant::now);
+        self.frames += frames as u64;
+        let due = std::time::Duration::from_secs_f64(self.frames as f64 / self.rate as f64);
+        if let Some(ahead) = due.checked_sub(started.elapsed())
+            && ahead > Pace::AHEAD
+        {
+            std::thread::sleep(ahead - Pace::AHEAD / 2);
+        }
+    }
 }
 
 #[cfg(not(feature = "mic"))]
