@@ -15,6 +15,7 @@ pub(crate) mod impair;
 pub(crate) mod jsonl;
 pub mod media;
 pub mod peer;
+pub(crate) mod process;
 pub(crate) mod record;
 pub mod server;
 pub(crate) mod session;

@@ -18,6 +18,7 @@ mod layout;
 mod livekit;
 mod load;
 mod media;
+mod metrics;
 mod network;
 mod p2p;
 mod package;

@@ -679,6 +679,7 @@ impl Task {
         }
         let Some(id) = self.mux.route(data, from) else {
             self.unrouted += 1;
+            super::counts::add(&super::counts::UNROUTED, 1);
             if self.unrouted.is_power_of_two() {
                 tracing::debug!(%from, unrouted = self.unrouted, "datagram for no connection dropped");
             }
@@ -1003,6 +1004,7 @@ fn send_batch(io: &tokio::net::UdpSocket, batch: &[(SocketAddr, BytesMut)]) {
                 Ok(_) => return,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    super::counts::add(&super::counts::SOCKET_DROPS, rest.len() as u64);
                     tracing::trace!(
                         dropped = rest.len(),
                         "socket buffer full: datagrams not sent"
@@ -1102,6 +1104,7 @@ fn on_message(sink: &mut Sink, message: RTCMessage) {
                 && tx.try_send(Rtp(packet)).is_err()
             {
                 sink.dropped += 1;
+                super::counts::add(&super::counts::READER_DROPS, 1);
             }
         }
         RTCMessage::RtcpPacket(_, packets) => {

@@ -6,6 +6,7 @@
 //! candidates before it hands out a description, so one message carries all, except where
 //! the far end takes candidates trickled (WHIP/WHEP: `create_offer_within`, `trickle`).
 
+pub mod counts;
 mod engine;
 mod flight;
 mod impaired;

@@ -144,6 +144,8 @@ impl NackGate {
             if let Some(nack) = p.as_any().downcast_ref::<TransportLayerNack>() {
                 let asked: Vec<u16> = nack.nacks.iter().flat_map(|n| n.packet_list()).collect();
                 let admitted = self.resends.admit(now, nack.media_ssrc, &asked, queue);
+                super::counts::add(&super::counts::NACKED, asked.len() as u64);
+                super::counts::add(&super::counts::NACK_ADMITTED, admitted.len() as u64);
                 if admitted.len() == asked.len() {
                     out.push(p);
                 } else if !admitted.is_empty() {

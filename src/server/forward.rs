@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::forwarder::{Forwarder, KeyframeGate, LIMIT_INTERVAL, LimitCadence, Verdict};
+use super::metrics::{LegCounts, Metrics, SubscriptionCounts};
 use crate::peer::{
     KeyframeRequester, LocalTrack, Peer, PeerError, RemoteTrack, Section, SendEstimates,
 };
@@ -23,8 +24,8 @@ struct Leg {
     track: Arc<LocalTrack>,
     /// What it does with each packet: starts at a keyframe, numbers continuously.
     forwarder: Forwarder,
-    /// Counts every packet forwarded (the session's count).
-    counter: Arc<AtomicU64>,
+    /// Counts every packet forwarded and dropped.
+    counts: LegCounts,
     /// What the subscriber's connection can take.
     estimates: SendEstimates,
     /// Packets handed to this leg.
@@ -75,12 +76,13 @@ pub(crate) struct Hub {
     dropped: AtomicU64,
     /// Its stream ended.
     closed: AtomicBool,
+    metrics: Arc<Metrics>,
 }
 
 impl Hub {
     /// Starts forwarding `track` until the hub is closed. A video track's publisher is told
     /// to send at most what its slowest subscriber can take, and at most `cap`.
-    pub(crate) fn start(track: RemoteTrack, cap: Option<f64>) -> Arc<Hub> {
+    pub(crate) fn start(track: RemoteTrack, cap: Option<f64>, metrics: &Arc<Metrics>) -> Arc<Hub> {
         let hub = Arc::new(Hub {
             codec: track.codec,
             source: Mutex::new(track.keyframe_requester(track.ssrc)),
@@ -88,6 +90,7 @@ impl Hub {
             next_leg: AtomicU64::new(1),
             dropped: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            metrics: Arc::clone(metrics),
         });
         hub.feed(track);
         if hub.codec.kind() == Kind::Video {
@@ -192,11 +195,13 @@ impl Hub {
         let mut out = packet.clone();
         out.0.header.sequence_number = seq;
         out.0.header.timestamp = timestamp;
+        let bytes = out.payload().len();
         if leg.track.try_write(out) {
             leg.sent += 1;
-            leg.counter.fetch_add(1, Ordering::Relaxed);
+            leg.counts.forwarded(bytes);
         } else {
             self.dropped.fetch_add(1, Ordering::Relaxed);
+            leg.counts.dropped();
         }
     }
 
@@ -204,7 +209,7 @@ impl Hub {
     fn attach(
         &self,
         track: Arc<LocalTrack>,
-        counter: Arc<AtomicU64>,
+        counts: LegCounts,
         estimates: SendEstimates,
         fault: Option<LegFault>,
     ) -> u64 {
@@ -214,7 +219,7 @@ impl Hub {
             id,
             track,
             forwarder: Forwarder::new(video, self.codec.clock_rate()),
-            counter,
+            counts,
             estimates,
             sent: 0,
             fault,
@@ -264,6 +269,7 @@ impl Hub {
             .expect("fanout lock")
             .keyframes
             .ask(Instant::now());
+        self.metrics.keyframe_request(ask);
         if ask {
             self.requester().request().await;
         }
@@ -296,8 +302,8 @@ type Attachment = (Arc<Hub>, u64);
 /// peer connection, fed by the stream's hubs.
 pub(crate) struct Subscription {
     peer: Arc<Peer>,
-    /// Counts every packet forwarded (the session's count).
-    counter: Arc<AtomicU64>,
+    /// What its legs count.
+    counts: SubscriptionCounts,
     legs: Vec<(Arc<Hub>, Arc<LocalTrack>)>,
     /// The hubs this leg is attached to; `None` once detached, so a leg that connects after
     /// its subscription ended is never attached.
@@ -314,11 +320,11 @@ impl Subscription {
         stream_id: &str,
         hubs: Vec<Arc<Hub>>,
         offer: &str,
-        counter: Arc<AtomicU64>,
+        counts: SubscriptionCounts,
         drop_every: Option<LegFault>,
     ) -> Result<(Subscription, String), PeerError> {
         let named = hubs.into_iter().map(|h| (h, stream_id.to_owned(), None));
-        let subscription = Subscription::with_sections(peer, named, counter, drop_every).await?;
+        let subscription = Subscription::with_sections(peer, named, counts, drop_every).await?;
         let sdp = subscription.peer.accept_offer(offer).await?;
         Ok((subscription, sdp))
     }
@@ -328,11 +334,11 @@ impl Subscription {
     pub(crate) async fn offer(
         peer: Arc<Peer>,
         hubs: Vec<(Arc<Hub>, String, String)>,
-        counter: Arc<AtomicU64>,
+        counts: SubscriptionCounts,
         drop_every: Option<LegFault>,
     ) -> Result<(Subscription, String), PeerError> {
         let named = hubs.into_iter().map(|(h, s, t)| (h, s, Some(t)));
-        let subscription = Subscription::with_sections(peer, named, counter, drop_every).await?;
+        let subscription = Subscription::with_sections(peer, named, counts, drop_every).await?;
         let sdp = subscription.peer.create_offer().await?;
         Ok((subscription, sdp))
     }
@@ -340,7 +346,7 @@ impl Subscription {
     async fn with_sections(
         peer: Arc<Peer>,
         hubs: impl Iterator<Item = (Arc<Hub>, String, Option<String>)>,
-        counter: Arc<AtomicU64>,
+        counts: SubscriptionCounts,
         drop_every: Option<LegFault>,
     ) -> Result<Subscription, PeerError> {
         let mut legs = Vec::new();
@@ -358,7 +364,7 @@ impl Subscription {
         }
         Ok(Subscription {
             peer,
-            counter,
+            counts,
             legs,
             attached: Mutex::new(Some(Vec::new())),
             drop_every,
@@ -393,7 +399,7 @@ impl Subscription {
         for (hub, track) in &self.legs {
             let id = hub.attach(
                 Arc::clone(track),
-                Arc::clone(&self.counter),
+                self.counts.leg(hub.codec.kind()),
                 self.peer.send_estimates(),
                 self.drop_every,
             );

@@ -11,6 +11,7 @@ mod forward;
 mod forwarder;
 mod intent;
 mod livekit;
+mod metrics;
 mod native;
 mod room;
 mod tls;
@@ -199,7 +200,7 @@ struct Leg {
     sub: SubscriptionId,
     stream: StreamId,
     hubs: Vec<Arc<Hub>>,
-    counter: Arc<AtomicU64>,
+    counts: metrics::SubscriptionCounts,
     /// A fault's: which packets are not forwarded.
     drop_every: Option<LegFault>,
 }
@@ -222,6 +223,9 @@ struct Shared {
     timer: Notify,
     /// Open signaling sockets by client address.
     open: Mutex<HashMap<IpAddr, usize>>,
+    metrics: Arc<metrics::Metrics>,
+    /// Whether the server listens on loopback only: `/metrics` then needs no credentials.
+    local_only: bool,
 }
 
 /// One open socket counted against the limits, until dropped.
@@ -243,7 +247,7 @@ impl Drop for Counted {
 }
 
 impl Shared {
-    fn new(config: ServerConfig, engine: crate::peer::Engine) -> Arc<Shared> {
+    fn new(config: ServerConfig, engine: crate::peer::Engine, local_only: bool) -> Arc<Shared> {
         let keys = config.keys.clone();
         let grace = config.publisher_grace.as_millis() as u64;
         Arc::new(Shared {
@@ -262,6 +266,8 @@ impl Shared {
             }),
             timer: Notify::new(),
             open: Mutex::new(HashMap::new()),
+            metrics: Arc::new(metrics::Metrics::new()),
+            local_only,
         })
     }
 
@@ -378,7 +384,10 @@ impl Shared {
                     })
                     .cloned()
                     .collect();
-                let counter = Arc::clone(t.forwarded.entry(session).or_default());
+                let session_packets = Arc::clone(t.forwarded.entry(session.clone()).or_default());
+                let counts =
+                    self.metrics
+                        .subscription(session_packets, session.as_str(), sub.as_str());
                 let by = match exchange {
                     Exchange::ClientOffers(sdp) => SubscribeBy::Answering(sdp),
                     Exchange::ServerOffers(names) => SubscribeBy::Offering(names),
@@ -387,7 +396,7 @@ impl Shared {
                     sub,
                     stream,
                     hubs,
-                    counter,
+                    counts,
                     drop_every,
                 };
                 tokio::spawn(Arc::clone(self).subscribe(sock, leg, by));
@@ -652,7 +661,11 @@ impl Shared {
                         stream: p.stream.clone(),
                     },
                     |t| {
-                        let hubs = p.tracks.into_iter().map(|t| Hub::start(t, cap)).collect();
+                        let hubs = p
+                            .tracks
+                            .into_iter()
+                            .map(|t| Hub::start(t, cap, &self.metrics))
+                            .collect();
                         t.published.insert(p.stream, hubs);
                     },
                 )
@@ -698,7 +711,7 @@ impl Shared {
             sub,
             stream,
             hubs,
-            counter,
+            counts,
             drop_every,
         } = leg;
         let made = async {
@@ -711,7 +724,7 @@ impl Shared {
                         stream.as_str(),
                         hubs,
                         &sdp,
-                        counter,
+                        counts,
                         drop_every,
                     )
                     .await
@@ -726,7 +739,7 @@ impl Shared {
                             Some((h, n.stream.clone(), n.track.clone()))
                         })
                         .collect();
-                    Subscription::offer(peer, named, counter, drop_every).await
+                    Subscription::offer(peer, named, counts, drop_every).await
                 }
             }
             .map_err(AnswerError::from)
@@ -783,7 +796,8 @@ pub async fn run(
         Some(engine) => engine.clone(),
         None => config.start_engine().map_err(std::io::Error::other)?,
     };
-    let shared = Shared::new(config, engine);
+    let local_only = listener.local_addr()?.ip().is_loopback();
+    let shared = Shared::new(config, engine, local_only);
     // Every socket task holds a clone of `live`; when all are gone, `drained` ends.
     let (live, mut drained) = mpsc::channel::<()>(1);
     let app = Router::new()
@@ -791,6 +805,7 @@ pub async fn run(
         .route("/v1/sessions", post(create_session))
         .route("/v1/sessions/{id}", get(get_session))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(serve_metrics))
         .route("/rtc", get(livekit::rtc))
         .route("/rtc/validate", get(livekit::validate))
         .route("/rtc/v1", get(livekit::v1))
@@ -854,6 +869,34 @@ pub async fn run(
     closing.run().await;
     timer.abort();
     server.await.map_err(std::io::Error::other)?
+}
+
+/// `/metrics`: open on a loopback-only server, else for the API key pair (Basic); a
+/// session's token does not open it (the figures are the whole server's).
+async fn serve_metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if !state.local_only && !api_authorized(&state, &headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(axum::http::header::WWW_AUTHENTICATE, "Basic realm=\"vcall\"")],
+            "the API key pair is needed (Basic: key as user, secret as password): the server listens beyond loopback\n",
+        )
+            .into_response();
+    }
+    let now = {
+        let t = state.tables.lock().expect("tables lock");
+        let (sessions, connections, streams) = t.core.counts();
+        metrics::Now {
+            sessions,
+            connections,
+            streams,
+            subscriptions: t.subscriptions.len(),
+        }
+    };
+    (
+        [(axum::http::header::CONTENT_TYPE, prometheus::TEXT_FORMAT)],
+        state.metrics.render(now),
+    )
+        .into_response()
 }
 
 fn api_authorized(state: &Shared, headers: &HeaderMap) -> bool {
@@ -980,7 +1023,7 @@ mod tests {
         };
         let config = ServerConfig::new(keys, IpAddr::from([127, 0, 0, 1]));
         let engine = config.start_engine().unwrap();
-        let shared = Shared::new(config, engine);
+        let shared = Shared::new(config, engine, true);
         let sock = SockId(1);
         let (a, b) = tokio::join!(shared.media_for(sock), shared.media_for(sock));
         let (a, b) = (a.unwrap(), b.unwrap());

@@ -429,6 +429,16 @@ impl Core {
         }
     }
 
+    /// How many sessions (with members or streams), connections and streams there are.
+    pub(crate) fn counts(&self) -> (usize, usize, usize) {
+        let sum = |f: fn(&Room) -> usize| self.rooms.values().map(f).sum();
+        (
+            self.rooms.len(),
+            sum(|r| r.members.len()),
+            sum(|r| r.streams.len()),
+        )
+    }
+
     fn stream_id_taken(&self, id: &StreamId) -> bool {
         self.rooms.values().any(|r| r.streams.contains_key(id))
     }

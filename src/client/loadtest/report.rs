@@ -348,7 +348,7 @@ impl Watch {
             }
         });
         Watch {
-            cpu0: process_cpu_seconds(),
+            cpu0: crate::process::cpu_seconds(),
             t0: Instant::now(),
             lag,
             task,
@@ -358,7 +358,7 @@ impl Watch {
     pub(super) fn finish(self, cpu_limit: f64, lag_limit: Duration) -> Generator {
         self.task.abort();
         let wall = self.t0.elapsed().as_secs_f64();
-        let cpu = match (self.cpu0, process_cpu_seconds()) {
+        let cpu = match (self.cpu0, crate::process::cpu_seconds()) {
             (Some(a), Some(b)) if wall > 0.0 => (b - a) / wall,
             _ => 0.0,
         };
@@ -374,17 +374,6 @@ impl Watch {
             lag_limit: lag_limit.as_secs_f64() * 1000.0,
         }
     }
-}
-
-/// This process's CPU time (user and system), seconds.
-fn process_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The fields after the command name (which may hold spaces) in parentheses.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    // Clock ticks are USER_HZ, 100 a second on every Linux.
-    Some(ticks / 100.0)
 }
 
 /// Prints figures every `every` while the run goes on.
