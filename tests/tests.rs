@@ -22,6 +22,7 @@ mod metrics;
 mod network;
 mod p2p;
 mod package;
+mod page;
 mod reconnect;
 mod session;
 mod stats;

@@ -13,6 +13,7 @@ mod intent;
 mod livekit;
 mod metrics;
 mod native;
+mod page;
 mod room;
 mod tls;
 mod whip;
@@ -806,6 +807,10 @@ pub async fn run(
         .route("/v1/sessions/{id}", get(get_session))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(serve_metrics))
+        .route("/", get(page::index))
+        .route("/v1/page/sessions", get(page::sessions))
+        .route("/v1/page/token", post(page::token))
+        .route("/v1/page/session", post(page::new_session))
         .route("/rtc", get(livekit::rtc))
         .route("/rtc/validate", get(livekit::validate))
         .route("/rtc/v1", get(livekit::v1))
@@ -875,12 +880,7 @@ pub async fn run(
 /// session's token does not open it (the figures are the whole server's).
 async fn serve_metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if !state.local_only && !api_authorized(&state, &headers) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(axum::http::header::WWW_AUTHENTICATE, "Basic realm=\"vcall\"")],
-            "the API key pair is needed (Basic: key as user, secret as password): the server listens beyond loopback\n",
-        )
-            .into_response();
+        return page::challenge("/metrics");
     }
     let now = {
         let t = state.tables.lock().expect("tables lock");

@@ -429,6 +429,11 @@ impl Core {
         }
     }
 
+    /// The sessions with members or streams.
+    pub(crate) fn sessions(&self) -> Vec<SessionId> {
+        self.rooms.keys().cloned().collect()
+    }
+
     /// How many sessions (with members or streams), connections and streams there are.
     pub(crate) fn counts(&self) -> (usize, usize, usize) {
         let sum = |f: fn(&Room) -> usize| self.rooms.values().map(f).sum();
