@@ -82,6 +82,24 @@ fn every_client_shares_the_one_media_port_and_strangers_on_it_change_nothing() {
         .set_read_timeout(Some(std::time::Duration::from_millis(300)))
         .unwrap();
     assert!(stranger.recv_from(&mut [0u8; 1500]).is_err());
+    // Each was dropped and counted (most of them: the kernel may drop some before the
+    // engine reads them).
+    let metrics = format!("{}/metrics", url.replacen("ws://", "http://", 1));
+    let unrouted = || -> u64 {
+        let text = ureq::get(&metrics)
+            .call()
+            .expect("/metrics answers")
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("vcall_dropped_packets_total{reason=\"unrouted\"} "))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("the unrouted count")
+    };
+    while unrouted() < 100 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     for mut s in subscribers {
         assert_eq!(s.wait(), 0, "{}", s.output());
     }

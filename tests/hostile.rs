@@ -7,6 +7,8 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
+use vcall::auth::Role;
+
 use crate::common::*;
 
 type Socket =
@@ -178,4 +180,80 @@ fn a_server_whose_media_port_is_taken_says_so_before_it_serves() {
         assert!(err.contains(&said), "{err}");
     }
     drop(held);
+}
+
+/// The last `stats` line's video track in a publisher's JSON output.
+fn last_video_stats(out: &str) -> serde_json::Value {
+    out.lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "stats")
+        .filter_map(|v| {
+            v["tracks"]
+                .as_array()?
+                .iter()
+                .find(|t| t["kind"] == "video")
+                .cloned()
+        })
+        .next()
+        .expect("a stats line with the video track")
+}
+
+/// A subscriber on another stack (aiortc, over WHEP) floods the server with keyframe
+/// requests and retransmission requests while a vcall subscriber records. The publisher
+/// hears at most one of its keyframe requests per 500 ms, none of its retransmission
+/// requests (the server answers those from its own buffer), and the recording misses
+/// nothing. Bounds by construction: the storm's own span, the throttle's gap.
+#[test]
+fn a_subscribers_rtcp_flood_does_not_reach_the_publisher() {
+    let (_serve, url) = serve_process("127.0.0.1:0", &[]);
+    let session = fixed_session("rtcp-storm");
+    let on = |role: Role, args: &[&str]| client(&url, &session, role, args);
+    let mut args = publish_args("60s");
+    args.extend(["--stats-interval", "1s", "--json"]);
+    let mut publisher = Proc::spawn(on(Role::Publisher, &args));
+    publisher.wait_for("stream is live");
+    let dir = temp_dir();
+    let out = path_str(&dir.path().join("calm.mkv"));
+    let mut calm = Proc::spawn(on(
+        Role::Subscriber,
+        &[
+            "subscribe",
+            "-o",
+            &out,
+            "--frames",
+            "150",
+            "--expect",
+            "frames.lost==0",
+        ],
+    ));
+    calm.wait_for("first frame");
+    let http = url.replacen("ws://", "http://", 1);
+    let mut storm = std::process::Command::new(peers_python());
+    storm.arg(peer_script("rtcp_storm.py")).args([
+        &format!("{http}/whep/{session}"),
+        &fixed_token(&session, Role::Subscriber),
+        "4",
+    ]);
+    let (code, stormed, err) = run(storm);
+    assert_eq!(code, 0, "{err}");
+    let stormed: serde_json::Value = serde_json::from_str(stormed.trim()).expect(&stormed);
+    let (plis, nacks) = (
+        stormed["plis"].as_f64().unwrap(),
+        stormed["nacks"].as_f64().unwrap(),
+    );
+    assert!(plis >= 500.0 && nacks >= 500.0, "{stormed}");
+    assert_eq!(calm.wait(), 0, "{}", calm.output());
+    publisher.interrupt();
+    assert_eq!(publisher.wait(), 130, "{}", publisher.output());
+    let video = last_video_stats(&publisher.output());
+    // The storm's requests, one per 500 ms at most, and a few of the calm subscriber's
+    // and of joining.
+    let heard = video["plis"].as_f64().unwrap();
+    let bound = stormed["seconds"].as_f64().unwrap() / 0.5 + 6.0;
+    assert!(
+        heard <= bound,
+        "the publisher heard {heard} PLIs of {plis} (bound {bound}): {video}"
+    );
+    assert!(video["nacks"].as_f64().unwrap() < nacks / 100.0, "{video}");
 }

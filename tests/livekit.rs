@@ -15,18 +15,6 @@ use vcall::auth::Role;
 
 use crate::common::*;
 
-/// The Python that has LiveKit's SDK.
-fn peers_python() -> PathBuf {
-    let python =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-peers/venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/test.sh (scripts/test-peers.sh installs LiveKit's SDK)",
-        python.display()
-    );
-    python
-}
-
 /// `tests/peers/livekit_peer.py` with `args`.
 fn sdk_peer(args: &[&str]) -> Command {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/livekit_peer.py");

@@ -3,7 +3,6 @@
 //! subscription's own series goes with it; beyond loopback it needs the API key pair.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::process::Command;
 
 use vcall::auth::Role;
@@ -34,17 +33,9 @@ impl Scrape {
 }
 
 fn scrape(ws_url: &str, credentials: Option<(&str, &str)>) -> Scrape {
-    let python =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-peers/venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/test.sh (scripts/test-peers.sh installs prometheus-client)",
-        python.display()
-    );
     let url = format!("{}/metrics", ws_url.replacen("ws://", "http://", 1));
-    let mut c = Command::new(python);
-    c.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/scrape_metrics.py"))
-        .arg(&url);
+    let mut c = Command::new(peers_python());
+    c.arg(peer_script("scrape_metrics.py")).arg(&url);
     if let Some((user, password)) = credentials {
         c.args([user, password]);
     }

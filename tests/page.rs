@@ -3,22 +3,9 @@
 //! plays it (frames decoded), publishes its fake camera, and vcall records that. Beyond
 //! loopback the page needs the key pair or a token.
 
-use std::path::PathBuf;
-
 use vcall::auth::Role;
 
 use crate::common::*;
-
-fn peers_python() -> String {
-    let python =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-peers/venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/test.sh (scripts/test-peers.sh installs aiohttp)",
-        python.display()
-    );
-    path_str(&python)
-}
 
 /// The JSON after `step ` in a line of the driver's.
 fn step(line: &str, step: &str) -> serde_json::Value {
@@ -45,10 +32,10 @@ fn the_page_lists_plays_and_publishes_the_browsers_camera() {
     let mut publisher = Proc::spawn(joined(Role::Publisher, &args));
     publisher.wait_for("stream is live");
 
-    let driver = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/drive_page.py");
+    let driver = peer_script("drive_page.py");
     let profile = dir.path().join("profile");
     let mut page = Proc::spawn(ns.cmd(
-        &peers_python(),
+        &path_str(&peers_python()),
         &[
             &path_str(&driver),
             &format!("{http}/"),

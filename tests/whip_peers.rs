@@ -11,18 +11,6 @@ use vcall::auth::Role;
 
 use crate::common::*;
 
-/// The Python that has aiortc and imageio-ffmpeg.
-fn peers_python() -> PathBuf {
-    let python =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-peers/venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/test.sh (scripts/test-peers.sh installs aiortc and ffmpeg 9)",
-        python.display()
-    );
-    python
-}
-
 /// ffmpeg 9 with the WHIP muxer, from imageio-ffmpeg.
 fn ffmpeg9() -> String {
     let out = Command::new(peers_python())

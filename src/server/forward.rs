@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::forwarder::{Forwarder, KeyframeGate, LIMIT_INTERVAL, LimitCadence, Verdict};
+use super::forwarder::{
+    AskThrottle, Forwarder, KeyframeGate, LIMIT_INTERVAL, LimitCadence, Verdict,
+};
 use super::metrics::{LegCounts, Metrics, SubscriptionCounts};
 use crate::peer::{
     KeyframeRequester, LocalTrack, Peer, PeerError, RemoteTrack, Section, SendEstimates,
@@ -404,12 +406,17 @@ impl Subscription {
                 self.drop_every,
             );
             attached.push((Arc::clone(hub), id));
-            // Keyframe requests from the subscriber reach the publisher.
+            // Keyframe requests from the subscriber reach the publisher, a flood's throttled.
             let (hub2, track2) = (Arc::clone(hub), Arc::clone(track));
             tokio::spawn(async move {
+                let mut throttle = AskThrottle::default();
                 while track2.keyframe_request().await.is_some() {
-                    tracing::debug!("a subscriber asked for a keyframe");
-                    hub2.request_keyframe().await;
+                    if throttle.pass(Instant::now()) {
+                        tracing::debug!("a subscriber asked for a keyframe");
+                        hub2.request_keyframe().await;
+                    } else {
+                        hub2.metrics.keyframe_throttled();
+                    }
                 }
             });
         }

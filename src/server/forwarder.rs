@@ -198,6 +198,32 @@ impl KeyframeGate {
     }
 }
 
+/// The shortest time between two of one subscriber's keyframe requests that reach its hub.
+pub(crate) const SUBSCRIBER_ASK_GAP: Duration = Duration::from_millis(500);
+
+/// One subscriber's keyframe requests (PLI, FIR): the first goes through, then at most one
+/// per [`SUBSCRIBER_ASK_GAP`]; the rest are dropped. A subscriber flooding requests would
+/// otherwise have the publisher send keyframe after keyframe, which every other subscriber
+/// pays for (browsers themselves ask at most about once a round trip).
+#[derive(Debug, Default)]
+pub(crate) struct AskThrottle {
+    passed: Option<Instant>,
+}
+
+impl AskThrottle {
+    /// Whether a request at `now` goes on to the hub.
+    pub(crate) fn pass(&mut self, now: Instant) -> bool {
+        if self
+            .passed
+            .is_some_and(|at| now.saturating_duration_since(at) < SUBSCRIBER_ASK_GAP)
+        {
+            return false;
+        }
+        self.passed = Some(now);
+        true
+    }
+}
+
 /// How often the rate a publisher's subscribers can take is looked at.
 pub(crate) const LIMIT_INTERVAL: Duration = Duration::from_millis(50);
 /// A publisher is told (REMB) when that rate moved by more than this share, and at least
@@ -227,6 +253,18 @@ impl LimitCadence {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_subscribers_requests_pass_at_most_once_per_gap() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut throttle = AskThrottle::default();
+        // A flood: one request a millisecond for two seconds.
+        let passed: Vec<u64> = (0..2000).filter(|&n| throttle.pass(ms(n))).collect();
+        assert_eq!(passed, vec![0, 500, 1000, 1500]);
+        // A quiet subscriber's next request passes at once.
+        assert!(throttle.pass(ms(5000)));
+    }
+
     use super::*;
 
     fn ms(t: Instant, n: u64) -> Instant {

@@ -135,7 +135,7 @@ impl Metrics {
             keyframe_requests: counter_vec(
                 &r,
                 "vcall_keyframe_requests_total",
-                "Keyframe requests: asked (by subscribers and new subscriptions), sent (to publishers; several asks for one keyframe are merged)",
+                "Keyframe requests: asked (by subscribers and new subscriptions), sent (to publishers; several asks for one keyframe are merged), throttled (a subscriber's asked again within 500 ms: dropped)",
                 &["stage"],
             ),
             nacked: counter(
@@ -179,6 +179,13 @@ impl Metrics {
         }
     }
 
+    /// A subscriber's keyframe request dropped: it asked again too soon.
+    pub(crate) fn keyframe_throttled(&self) {
+        self.keyframe_requests
+            .with_label_values(&["throttled"])
+            .inc();
+    }
+
     /// The text a scrape gets, with the gauges at `now`.
     pub(crate) fn render(&self, now: Now) -> String {
         self.sessions.set(now.sessions as i64);
@@ -219,7 +226,7 @@ impl Metrics {
         ] {
             self.dropped.with_label_values(&[reason]);
         }
-        for stage in ["asked", "sent"] {
+        for stage in ["asked", "sent", "throttled"] {
             self.keyframe_requests.with_label_values(&[stage]);
         }
         for kind in ["audio", "video"] {

@@ -755,6 +755,26 @@ pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     TURN.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The Python of `target/test-peers/venv` (scripts/test-peers.sh): aiortc, imageio-ffmpeg
+/// (ffmpeg 9), LiveKit's SDK, aiohttp, prometheus-client.
+pub fn peers_python() -> PathBuf {
+    let python =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-peers/venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/test.sh (scripts/test-peers.sh installs the test peers)",
+        python.display()
+    );
+    python
+}
+
+/// `tests/peers/{name}`.
+pub fn peer_script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/peers")
+        .join(name)
+}
+
 /// `GET /v1/sessions/{session}` of the server at `ws_url` (Basic auth with `keys`).
 pub fn session_api(ws_url: &str, keys: &KeyPair, session: &str) -> serde_json::Value {
     use base64::Engine;
