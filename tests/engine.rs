@@ -50,15 +50,7 @@ fn every_client_shares_the_one_media_port_and_strangers_on_it_change_nothing() {
             let out = path_str(&dir.path().join(format!("{i}.mkv")));
             Proc::spawn(on(
                 Role::Subscriber,
-                &[
-                    "subscribe",
-                    "-o",
-                    &out,
-                    "--frames",
-                    "150",
-                    "--expect",
-                    "frames.lost==0",
-                ],
+                &recording_args(&out, "150", "frames.lost==0"),
             ))
         })
         .collect();
@@ -97,9 +89,9 @@ fn every_client_shares_the_one_media_port_and_strangers_on_it_change_nothing() {
             .and_then(|n| n.trim().parse().ok())
             .expect("the unrouted count")
     };
-    while unrouted() < 100 {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    poll_until("strangers' datagrams counted", || {
+        (unrouted() >= 100).then_some(())
+    });
     for mut s in subscribers {
         assert_eq!(s.wait(), 0, "{}", s.output());
     }

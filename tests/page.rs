@@ -41,7 +41,8 @@ fn the_page_lists_plays_and_publishes_the_browsers_camera() {
             &format!("{http}/"),
             "cli-camera",
             "browser-camera",
-            "30",
+            // Publishing until the test is done with it (the driver is killed on drop).
+            "600",
             &path_str(&profile),
         ],
     ));
@@ -55,20 +56,10 @@ fn the_page_lists_plays_and_publishes_the_browsers_camera() {
 
     // The browser's camera, published from the page, recorded by vcall.
     let out = dir.path().join("browser.mkv");
-    let mut recorder = Proc::spawn(joined(
-        Role::Subscriber,
-        &[
-            "subscribe",
-            "--stream",
-            "browser-camera",
-            "-o",
-            &path_str(&out),
-            "--frames",
-            "30",
-            "--expect",
-            "frames>=30",
-        ],
-    ));
+    let out_str = path_str(&out);
+    let mut args = recording_args(&out_str, "30", "frames>=30");
+    args.extend(["--stream", "browser-camera"]);
+    let mut recorder = Proc::spawn(joined(Role::Subscriber, &args));
     assert_eq!(recorder.wait(), 0, "{}", recorder.output());
     let probe = probe(&out);
     assert!(
@@ -86,16 +77,17 @@ fn the_page_lists_plays_and_publishes_the_browsers_camera() {
 /// An HTTP GET of the server at `http` (`path`), with Basic `credentials`: the status.
 fn get_status(http: &str, path: &str, credentials: Option<&str>) -> u16 {
     use base64::Engine;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut req = agent.get(format!("{http}{path}"));
-    if let Some(c) = credentials {
-        let basic = base64::engine::general_purpose::STANDARD.encode(c);
-        req = req.header("Authorization", format!("Basic {basic}"));
-    }
-    req.call().expect("the server answers").status().as_u16()
+    let basic = credentials.map(|c| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(c)
+        )
+    });
+    let headers: Vec<(&str, &str)> = basic
+        .iter()
+        .map(|b| ("Authorization", b.as_str()))
+        .collect();
+    request(http, "GET", path, &headers, None).0
 }
 
 #[test]
@@ -129,4 +121,128 @@ fn beyond_loopback_the_page_needs_the_key_pair_or_a_token() {
         .read_to_string()
         .unwrap();
     assert!(body.contains("<title>vcall serve</title>"));
+}
+
+/// An HTTP request to the server at `http`: `method` `path` with `headers` and a JSON
+/// `body`; the status and the body.
+fn request(
+    http: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<serde_json::Value>,
+) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut req = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{http}{path}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let body = body.map_or(String::new(), |b| b.to_string());
+    if !body.is_empty() {
+        req = req.header("Content-Type", "application/json");
+    }
+    let mut response = agent
+        .run(req.body(body).unwrap())
+        .expect("the server answers");
+    let status = response.status().as_u16();
+    (
+        status,
+        response.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+#[test]
+fn a_sessions_token_opens_that_session_only_and_mints_nothing_more() {
+    let (_serve, url) = serve_process("0.0.0.0:0", &[]);
+    let port = url.rsplit(':').next().unwrap();
+    let http = format!("http://127.0.0.1:{port}");
+    let (mine, other) = (fixed_session("mine"), fixed_session("other"));
+    let viewer = format!("Bearer {}", fixed_token(&mine, Role::Subscriber));
+    let auth = [("Authorization", viewer.as_str())];
+    let token_for = |session: &str, role: &str| {
+        request(
+            &http,
+            "POST",
+            "/v1/page/token",
+            &auth,
+            Some(serde_json::json!({ "session": session, "role": role })),
+        )
+        .0
+    };
+    assert_eq!(token_for(&mine, "subscriber"), 200);
+    assert_eq!(
+        token_for(&mine, "publisher"),
+        403,
+        "a viewer's token cannot publish"
+    );
+    assert_eq!(
+        token_for(&other, "subscriber"),
+        403,
+        "nor reach another session"
+    );
+    assert_eq!(
+        request(
+            &http,
+            "POST",
+            "/v1/page/session",
+            &auth,
+            Some(serde_json::json!({}))
+        )
+        .0,
+        403
+    );
+    let (status, body) = request(&http, "GET", "/v1/page/sessions", &auth, None);
+    assert_eq!(status, 200);
+    let listed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let ids: Vec<&str> = listed["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["sessionId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [mine.as_str()]);
+    assert_eq!(listed["all"], false);
+}
+
+#[test]
+fn a_loopback_server_is_open_only_to_this_machine_under_its_own_name() {
+    let (_serve, url) = serve_process("127.0.0.1:0", &[]);
+    let http = url.replacen("ws://", "http://", 1);
+    let get =
+        |headers: &[(&str, &str)]| request(&http, "GET", "/v1/page/sessions", headers, None).0;
+    assert_eq!(get(&[]), 200);
+    assert_eq!(get(&[("Host", "localhost")]), 200);
+    // A name rebound to 127.0.0.1 by another site, a proxy in front, another site's page.
+    assert_eq!(get(&[("Host", "rebound.example")]), 401);
+    assert_eq!(get(&[("X-Forwarded-For", "203.0.113.7")]), 401);
+    assert_eq!(get(&[("Origin", "https://elsewhere.example")]), 401);
+    assert_eq!(
+        request(
+            &http,
+            "GET",
+            "/metrics",
+            &[("Host", "rebound.example")],
+            None
+        )
+        .0,
+        401
+    );
+    // The page says what it may load.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let page = agent.get(format!("{http}/")).call().unwrap();
+    let csp = page
+        .headers()
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
 }

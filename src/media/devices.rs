@@ -125,7 +125,8 @@ fn cameras() -> Result<Vec<Device>, DeviceError> {
 }
 
 /// ALSA prints its own errors to stderr (on a machine without sound cards, a dozen lines
-/// for each device it is asked about): on the calling thread they go to vcall's log instead
+/// for each device it is asked about): on the calling thread (listing, opening, and the
+/// thread that builds the stream; not cpal's own worker) they go to vcall's log instead
 /// (`-v`), so results and vcall's own message stay readable. The audio stack, not a device
 /// folder, decides whether there is a microphone: one reached through PulseAudio's or
 /// PipeWire's ALSA plugin has no `/dev/snd`.
@@ -145,12 +146,15 @@ fn alsa_errors_to_log() {
             true => String::new(),
             false => unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned(),
         };
-        tracing::debug!(
-            "ALSA: {}: {} ({})",
-            text(func),
-            text(fmt).trim_end(),
-            std::io::Error::from_raw_os_error(err.abs())
-        );
+        // (The message's arguments are not expanded: reading a va_list is not portable.)
+        let errno = match err {
+            0 => String::new(),
+            e => format!(
+                " ({})",
+                std::io::Error::from_raw_os_error(e.unsigned_abs() as i32)
+            ),
+        };
+        tracing::debug!("ALSA: {}: {}{errno}", text(func), text(fmt).trim_end());
     }
     // SAFETY: sets this thread's handler; the function has the signature ALSA calls.
     unsafe { alsa_sys::snd_lib_error_set_local(Some(to_log)) };
@@ -506,9 +510,10 @@ pub(crate) fn open_mic(which: Option<&str>) -> Result<Box<dyn AudioSource>, Sour
 }
 
 /// Holds a capture device to the wall clock. A sound card delivers samples as they are
-/// played in; a device that delivers faster (an ALSA plugin over a file or the `null`
+/// played in; a device that delivers far faster (an ALSA plugin over a file or the `null`
 /// device) would otherwise fill memory and spin a core: its callback waits until the samples
-/// it brought are due. A real device never gets that far ahead, so it never waits.
+/// it brought are nearly due. A card's clock may run a little fast (tens of ppm), so the
+/// margin grows with the time (a thousandth of it, beyond 200 ms): a real card never waits.
 #[cfg(feature = "mic")]
 struct Pace {
     rate: u32,
@@ -518,7 +523,7 @@ struct Pace {
 
 #[cfg(feature = "mic")]
 impl Pace {
-    /// How far ahead of the clock a device may deliver before it is held back.
+    /// How far ahead of the clock a device may deliver, at first, before it is held back.
     const AHEAD: std::time::Duration = std::time::Duration::from_millis(200);
 
     fn new(rate: u32) -> Pace {
@@ -529,16 +534,57 @@ impl Pace {
         }
     }
 
-    /// Counts `frames` more delivered, and waits while they are ahead of the clock.
-    fn wait_for(&mut self, frames: usize) {
-        let started = *self.started.get_or_insert_with(std::time::Instant::now);
+    fn span(&self, frames: u64) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(frames as f64 / self.rate as f64)
+    }
+
+    /// Counts `frames` more delivered at `now`; how long to wait, when they are too far
+    /// ahead of the clock. The first callback's frames were captured before it came.
+    fn wait(&mut self, frames: usize, now: std::time::Instant) -> Option<std::time::Duration> {
+        let first = self.span(frames as u64);
+        let started = *self
+            .started
+            .get_or_insert_with(|| now.checked_sub(first).unwrap_or(now));
         self.frames += frames as u64;
-        let due = std::time::Duration::from_secs_f64(self.frames as f64 / self.rate as f64);
-        if let Some(ahead) = due.checked_sub(started.elapsed())
-            && ahead > Pace::AHEAD
-        {
-            std::thread::sleep(ahead - Pace::AHEAD / 2);
+        let elapsed = now.saturating_duration_since(started);
+        let ahead = self.span(self.frames).checked_sub(elapsed)?;
+        (ahead > Pace::AHEAD + elapsed / 1000).then(|| ahead - Pace::AHEAD / 2)
+    }
+
+    /// Counts `frames` more delivered now, and waits while they are too far ahead.
+    fn wait_for(&mut self, frames: usize) {
+        if let Some(wait) = self.wait(frames, std::time::Instant::now()) {
+            std::thread::sleep(wait);
         }
+    }
+}
+
+#[cfg(all(test, feature = "mic"))]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_card_a_little_fast_never_waits_and_a_file_is_held_to_the_clock() {
+        let t0 = Instant::now();
+        // A card 100 ppm fast, 10 ms periods, for two hours: it never waits.
+        let mut card = Pace::new(48_000);
+        let period = Duration::from_micros(10_000 * 1_000_000 / 1_000_100);
+        for n in 1..=720_000u32 {
+            assert_eq!(card.wait(480, t0 + period * n), None, "period {n}");
+        }
+        // A file behind a plugin: everything at once. It waits until the samples are due
+        // within the margin, then again for each callback ahead.
+        let mut file = Pace::new(48_000);
+        let mut now = t0;
+        for _ in 0..500 {
+            if let Some(wait) = file.wait(4_800, now) {
+                now += wait;
+            }
+        }
+        // 50 s of samples delivered: held to about 50 s of the clock.
+        let held = now.duration_since(t0).as_secs_f64();
+        assert!((49.5..=50.0).contains(&held), "{held}");
     }
 }
 

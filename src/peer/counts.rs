@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Datagrams on a shared media port that no connection claimed (strangers, late packets of
 /// a closed connection).
 pub(crate) static UNROUTED: AtomicU64 = AtomicU64::new(0);
-/// Received packets dropped because their track's reader fell behind.
+/// Received packets dropped because their track's reader's queue was full.
 pub(crate) static READER_DROPS: AtomicU64 = AtomicU64::new(0);
 /// Datagrams not sent because the socket's buffer was full.
 pub(crate) static SOCKET_DROPS: AtomicU64 = AtomicU64::new(0);

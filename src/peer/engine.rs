@@ -1101,7 +1101,7 @@ fn on_message(sink: &mut Sink, message: RTCMessage) {
     match message {
         RTCMessage::RtpPacket(track_id, packet) => {
             if let Some(tx) = sink.remote.get(&track_id)
-                && tx.try_send(Rtp(packet)).is_err()
+                && let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(Rtp(packet))
             {
                 sink.dropped += 1;
                 super::counts::add(&super::counts::READER_DROPS, 1);

@@ -78,6 +78,8 @@ pub(crate) struct Hub {
     dropped: AtomicU64,
     /// Its stream ended.
     closed: AtomicBool,
+    /// Subscribers' own keyframe requests, throttled.
+    subscriber_asks: Mutex<AskThrottle>,
     metrics: Arc<Metrics>,
 }
 
@@ -92,6 +94,7 @@ impl Hub {
             next_leg: AtomicU64::new(1),
             dropped: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            subscriber_asks: Mutex::default(),
             metrics: Arc::clone(metrics),
         });
         hub.feed(track);
@@ -259,6 +262,23 @@ impl Hub {
         self.fanout.lock().expect("fanout lock").legs.clear();
     }
 
+    /// A subscriber asked for a keyframe: on to the publisher unless subscribers' requests
+    /// passed within [`AskThrottle`]'s gap (however many subscriptions a flood comes over).
+    async fn subscriber_asked(&self) {
+        let pass = self
+            .subscriber_asks
+            .lock()
+            .expect("asks lock")
+            .pass(Instant::now());
+        match pass {
+            true => {
+                tracing::debug!("a subscriber asked for a keyframe");
+                self.request_keyframe().await;
+            }
+            false => self.metrics.keyframe_throttled(),
+        }
+    }
+
     /// Asks the publisher for a keyframe, unless [`KeyframeGate`] merges it with one on its
     /// way.
     pub(crate) async fn request_keyframe(&self) {
@@ -407,18 +427,14 @@ impl Subscription {
             );
             attached.push((Arc::clone(hub), id));
             // Keyframe requests from the subscriber reach the publisher, a flood's throttled.
-            let (hub2, track2) = (Arc::clone(hub), Arc::clone(track));
-            tokio::spawn(async move {
-                let mut throttle = AskThrottle::default();
-                while track2.keyframe_request().await.is_some() {
-                    if throttle.pass(Instant::now()) {
-                        tracing::debug!("a subscriber asked for a keyframe");
-                        hub2.request_keyframe().await;
-                    } else {
-                        hub2.metrics.keyframe_throttled();
+            if hub.codec.kind() == Kind::Video {
+                let (hub2, track2) = (Arc::clone(hub), Arc::clone(track));
+                tokio::spawn(async move {
+                    while track2.keyframe_request().await.is_some() {
+                        hub2.subscriber_asked().await;
                     }
-                }
-            });
+                });
+            }
         }
         // A late joiner gets a keyframe as soon as its leg is up, not at the next periodic one.
         let hubs: Vec<Arc<Hub>> = self.legs.iter().map(|(h, _)| Arc::clone(h)).collect();

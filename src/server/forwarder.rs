@@ -198,13 +198,15 @@ impl KeyframeGate {
     }
 }
 
-/// The shortest time between two of one subscriber's keyframe requests that reach its hub.
+/// The shortest time between two subscribers' keyframe requests that go on to a track's
+/// publisher.
 pub(crate) const SUBSCRIBER_ASK_GAP: Duration = Duration::from_millis(500);
 
-/// One subscriber's keyframe requests (PLI, FIR): the first goes through, then at most one
-/// per [`SUBSCRIBER_ASK_GAP`]; the rest are dropped. A subscriber flooding requests would
-/// otherwise have the publisher send keyframe after keyframe, which every other subscriber
-/// pays for (browsers themselves ask at most about once a round trip).
+/// Subscribers' keyframe requests (PLI, FIR) for one track: the first goes through, then at
+/// most one per [`SUBSCRIBER_ASK_GAP`] since the last that went through; the rest are
+/// dropped. A subscriber flooding requests (over one subscription or many) would otherwise
+/// have the publisher send keyframe after keyframe, which every subscriber pays for. A new
+/// subscription's own request for its first picture does not pass through here.
 #[derive(Debug, Default)]
 pub(crate) struct AskThrottle {
     passed: Option<Instant>,
@@ -253,19 +255,18 @@ impl LimitCadence {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn a_subscribers_requests_pass_at_most_once_per_gap() {
         let t0 = Instant::now();
-        let ms = |n: u64| t0 + Duration::from_millis(n);
         let mut throttle = AskThrottle::default();
         // A flood: one request a millisecond for two seconds.
-        let passed: Vec<u64> = (0..2000).filter(|&n| throttle.pass(ms(n))).collect();
+        let passed: Vec<u64> = (0..2000).filter(|&n| throttle.pass(ms(t0, n))).collect();
         assert_eq!(passed, vec![0, 500, 1000, 1500]);
-        // A quiet subscriber's next request passes at once.
-        assert!(throttle.pass(ms(5000)));
+        // After a quiet while, the next request passes at once.
+        assert!(throttle.pass(ms(t0, 5000)));
     }
-
-    use super::*;
 
     fn ms(t: Instant, n: u64) -> Instant {
         t + Duration::from_millis(n)

@@ -39,6 +39,8 @@ pub(crate) struct Metrics {
     cpu: Counter,
     resident: Gauge,
     /// The WebRTC layer's counts at the last scrape: its counters move by the difference.
+    /// They are the process's: in `vcall demo`, whose clients share the server's process,
+    /// the clients' own count too.
     carried: Mutex<Counts>,
 }
 
@@ -123,7 +125,7 @@ impl Metrics {
             dropped: counter_vec(
                 &r,
                 "vcall_dropped_packets_total",
-                "Packets dropped, by reason: subscriber_queue (a subscriber's send queue was full), reader_queue (a publisher's packets waited too long for the forwarder), socket_buffer (the UDP socket's buffer was full), unrouted (a datagram on the media port for no connection)",
+                "Packets dropped, by reason: subscriber_queue (a subscriber's send queue was full), reader_queue (a received track's reader, the forwarder, had its queue full), socket_buffer (the UDP socket's buffer was full), unrouted (a datagram on the media port for no connection)",
                 &["reason"],
             ),
             subscriber_drops: counter_vec(
@@ -148,7 +150,8 @@ impl Metrics {
                 "vcall_nack_admitted_packets_total",
                 "Requested packets let through to be sent again (not already on their way)",
             ),
-            carried: Mutex::new(Counts::default()),
+            // What the process counted before the server started is not the server's.
+            carried: Mutex::new(crate::peer::counts::counts()),
             registry: r,
         }
     }
@@ -193,8 +196,9 @@ impl Metrics {
         self.streams.set(now.streams as i64);
         self.subscriptions.set(now.subscriptions as i64);
         {
-            let counts = crate::peer::counts::counts();
+            // Read under the lock: two scrapes at once carry each count over once.
             let mut carried = self.carried.lock().expect("carried lock");
+            let counts = crate::peer::counts::counts();
             let moved = |now: u64, before: u64| now.saturating_sub(before);
             for (reason, now, before) in [
                 ("unrouted", counts.unrouted, carried.unrouted),

@@ -756,7 +756,14 @@ impl Shared {
                         result: Ok(answer),
                     },
                     |t| {
-                        t.subscriptions.insert(sub, subscription);
+                        // Its socket may have gone while it was being made: then nothing
+                        // would end it (nor drop its metrics' series).
+                        match t.core.has_subscription(&sub) {
+                            true => {
+                                t.subscriptions.insert(sub, subscription);
+                            }
+                            false => subscription.detach(),
+                        }
                     },
                 )
                 .spawn();
@@ -876,10 +883,11 @@ pub async fn run(
     server.await.map_err(std::io::Error::other)?
 }
 
-/// `/metrics`: open on a loopback-only server, else for the API key pair (Basic); a
-/// session's token does not open it (the figures are the whole server's).
+/// `/metrics`: open on a loopback-only server to this machine (`page::open_locally`), else
+/// for the API key pair (Basic); a session's token does not open it (the figures are the
+/// whole server's).
 async fn serve_metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if !state.local_only && !api_authorized(&state, &headers) {
+    if !page::open_locally(&state, &headers) && !api_authorized(&state, &headers) {
         return page::challenge("/metrics");
     }
     let now = {

@@ -1,8 +1,9 @@
 //! The page at `/`: the sessions, a WHEP player, the browser's camera published by WHIP
 //! (`page/index.html`, built into the binary), and the small API it reads. Who may open it
-//! (`Access`): anyone when the server listens on loopback only; elsewhere the API key pair
-//! (HTTP Basic: the browser asks) or a token, which shows its one session. `/metrics` follows
-//! the same rule but for tokens (its figures are the whole server's).
+//! (`Access`): anyone on this machine when the server listens on loopback only
+//! (`open_locally`); otherwise the API key pair (HTTP Basic: the browser asks) or a token,
+//! which shows its one session. `/metrics` follows the same rule but for tokens (its
+//! figures are the whole server's).
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -34,13 +35,42 @@ impl Access {
     }
 }
 
+/// Whether a request to a loopback-only server came from this machine as itself: `Host` a
+/// loopback address or `localhost`, no proxy's `Forwarded`/`X-Forwarded-For`, and an
+/// `Origin` (when a browser sends one) of the same kind. A page reached under another name
+/// came through something else — a reverse proxy or tunnel, or a DNS name rebound to
+/// 127.0.0.1 by a hostile site — and gets no open access.
+pub(super) fn open_locally(state: &Shared, headers: &HeaderMap) -> bool {
+    let local_name = |authority: &str| {
+        let name = match authority.rsplit_once(':') {
+            Some((name, port)) if port.parse::<u16>().is_ok() => name,
+            _ => authority,
+        };
+        let name = name.trim_start_matches('[').trim_end_matches(']');
+        name.eq_ignore_ascii_case("localhost")
+            || name
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    };
+    let text = |h: header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok());
+    state.local_only
+        && !headers.contains_key(header::FORWARDED)
+        && !headers.contains_key("x-forwarded-for")
+        && text(header::HOST).is_some_and(local_name)
+        && text(header::ORIGIN).is_none_or(|origin| {
+            origin
+                .split_once("://")
+                .is_some_and(|(_, authority)| local_name(authority))
+        })
+}
+
 /// Who is asking, from the headers (Basic key pair, Bearer token) or a `token` in the query.
 pub(super) fn access(
     state: &Shared,
     headers: &HeaderMap,
     query_token: Option<&str>,
 ) -> Option<Access> {
-    if state.local_only || api_authorized(state, headers) {
+    if open_locally(state, headers) || api_authorized(state, headers) {
         return Some(Access::All);
     }
     let token = super::whip::bearer(headers).or_else(|| query_token.map(str::to_owned))?;
@@ -75,7 +105,19 @@ pub(super) async fn index(
     Query(q): Query<TokenQuery>,
 ) -> Response {
     match access(&state, &headers, q.token.as_deref()) {
-        Some(_) => ([(header::CACHE_CONTROL, "no-store")], Html(PAGE)).into_response(),
+        Some(_) => (
+            [
+                (header::CACHE_CONTROL, "no-store"),
+                // Its own script and styles only; no frame may hold it (no clicks on its
+                // Publish from another site's page).
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+                ),
+            ],
+            Html(PAGE),
+        )
+            .into_response(),
         None => challenge("this page"),
     }
 }

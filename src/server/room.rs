@@ -429,6 +429,11 @@ impl Core {
         }
     }
 
+    /// Whether subscription `id` is still made or being made (its socket has not gone).
+    pub(crate) fn has_subscription(&self, id: &SubscriptionId) -> bool {
+        self.subs.contains_key(id)
+    }
+
     /// The sessions with members or streams.
     pub(crate) fn sessions(&self) -> Vec<SessionId> {
         self.rooms.keys().cloned().collect()

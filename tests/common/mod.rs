@@ -746,6 +746,34 @@ pub fn publish_args(duration: &str) -> Vec<&str> {
     ]
 }
 
+/// Asks `probe` until it gives a value or [`LIMIT`] has passed (then fails, saying `what`).
+pub fn poll_until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + LIMIT;
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {LIMIT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `subscribe -o OUT --frames FRAMES --expect EXPECT`: a recording checked as it is made.
+pub fn recording_args<'a>(out: &'a str, frames: &'a str, expect: &'a str) -> Vec<&'a str> {
+    vec![
+        "subscribe",
+        "-o",
+        out,
+        "--frames",
+        frames,
+        "--expect",
+        expect,
+    ]
+}
+
 /// Tests that load the machine heavily (a browser, ffmpeg's x264, Python decoding video) and
 /// tests whose measurements a starved machine distorts (echo round trips, freezes under loss,
 /// what is on disk at a kill) take turns: never two of them at once. On a 2-core machine

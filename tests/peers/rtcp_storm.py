@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """A hostile subscriber on another WebRTC stack (aiortc): it subscribes to a stream over WHEP
-and, once the stream's video arrives, floods the server with keyframe requests (PLI) and
-retransmission requests (NACK, each for 16 packets) for SECONDS, as fast as it can. Prints
-one line of JSON: what it sent, over how long, and how many video packets it received.
+and, once the stream's video arrives, floods the server with COUNT keyframe requests (PLI)
+and COUNT retransmission requests (NACK, each for 16 packets), as fast as it can. Prints one
+line of JSON: what it sent, over how long, and how many video frames it received.
 
-usage: rtcp_storm.py WHEP_URL TOKEN SECONDS
+usage: rtcp_storm.py WHEP_URL TOKEN COUNT
 """
 
 import asyncio
@@ -22,11 +22,11 @@ from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
 
 
 async def main():
-    url, token, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    url, token, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     pc = RTCPeerConnection()
     video = pc.addTransceiver("video", direction="recvonly")
     pc.addTransceiver("audio", direction="recvonly")
-    received = {"packets": 0}
+    received = {"frames": 0}
 
     @pc.on("track")
     def on_track(track):
@@ -37,7 +37,7 @@ async def main():
                 except Exception:
                     return
                 if track.kind == "video":
-                    received["packets"] += 1
+                    received["frames"] += 1
 
         asyncio.ensure_future(read())
 
@@ -64,7 +64,7 @@ async def main():
     plis = nacks = 0
     started = time.monotonic()
     seq = 0
-    while time.monotonic() - started < seconds:
+    while plis < count:
         await receiver._send_rtcp_pli(ssrc)
         await receiver._send_rtcp_nack(ssrc, [(seq + i) % 65536 for i in range(16)])
         plis += 1
@@ -74,7 +74,7 @@ async def main():
             await asyncio.sleep(0)  # let the connection's own work run
     span = time.monotonic() - started
     print(json.dumps({"plis": plis, "nacks": nacks, "seconds": span,
-                      "videoFrames": received["packets"]}), flush=True)
+                      "videoFrames": received["frames"]}), flush=True)
     await pc.close()
 
 
