@@ -44,6 +44,7 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'The configuration: settings from flags, environment and the profile in the file')
             [CompletionResult]::new('devices', 'devices', [CompletionResultType]::ParameterValue, 'List cameras and microphones')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Start a server, publish, subscribe and record a few seconds, all in one process')
+            [CompletionResult]::new('report', 'report', [CompletionResultType]::ParameterValue, 'Draw a run''s JSON lines as a call report: one self-contained HTML file with plots over time, the --expect verdicts and pictures')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -305,6 +306,7 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--frames', '--frames', [CompletionResultType]::ParameterName, 'Stop after this many video frames')
             [CompletionResult]::new('--expect', '--expect', [CompletionResultType]::ParameterName, 'Conditions the received media must meet, checked at the end (exit 11 when one fails or cannot be measured), e.g. ''frames>=300, latency.p95<200ms, freeze.max<500ms, av-skew<40ms, loss<1%''. Metrics: frames, audio-frames, frames.lost, latency.p50, latency.p95, latency.max, freeze.max, av-skew, loss')
             [CompletionResult]::new('--stats-interval', '--stats-interval', [CompletionResultType]::ParameterName, 'Per-track figures this often on stderr (bitrate, frame rate, size, packets, loss, jitter, round trip, NACKs, PLIs, keyframes, freezes; `stats` lines with --json) and a summary at the end; 0: the summary only')
+            [CompletionResult]::new('--report', '--report', [CompletionResultType]::ParameterName, 'Write a call report when the recording ends, whatever its outcome: one self-contained HTML file with plots over time (bit rate, frame rate, freezes, latency, loss, picture size, A/V offset), the --expect verdicts, and pictures at intervals and around each freeze')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
             [CompletionResult]::new('--create-room', '--create-room', [CompletionResultType]::ParameterName, 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]')
@@ -601,6 +603,21 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'vcall;report' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Where the report goes: one self-contained HTML file')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Where the report goes: one self-contained HTML file')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'The settings profile to use from the configuration file [env: VCALL_PROFILE]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors on stderr; no progress display')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'vcall;help' {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the embedded server: signaling, media forwarding (SFU) and the session API')
             [CompletionResult]::new('session', 'session', [CompletionResultType]::ParameterValue, 'Create sessions on a server')
@@ -615,6 +632,7 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'The configuration: settings from flags, environment and the profile in the file')
             [CompletionResult]::new('devices', 'devices', [CompletionResultType]::ParameterValue, 'List cameras and microphones')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Start a server, publish, subscribe and record a few seconds, all in one process')
+            [CompletionResult]::new('report', 'report', [CompletionResultType]::ParameterValue, 'Draw a run''s JSON lines as a call report: one self-contained HTML file with plots over time, the --expect verdicts and pictures')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -679,6 +697,9 @@ Register-ArgumentCompleter -Native -CommandName 'vcall' -ScriptBlock {
             break
         }
         'vcall;help;demo' {
+            break
+        }
+        'vcall;help;report' {
             break
         }
         'vcall;help;help' {

@@ -46,6 +46,9 @@ _vcall() {
             vcall,publish)
                 cmd="vcall__subcmd__publish"
                 ;;
+            vcall,report)
+                cmd="vcall__subcmd__report"
+                ;;
             vcall,serve)
                 cmd="vcall__subcmd__serve"
                 ;;
@@ -99,6 +102,9 @@ _vcall() {
                 ;;
             vcall__subcmd__help,publish)
                 cmd="vcall__subcmd__help__subcmd__publish"
+                ;;
+            vcall__subcmd__help,report)
+                cmd="vcall__subcmd__help__subcmd__report"
                 ;;
             vcall__subcmd__help,serve)
                 cmd="vcall__subcmd__help__subcmd__serve"
@@ -191,7 +197,7 @@ _vcall() {
 
     case "${cmd}" in
         vcall)
-            opts="-v -q -h -V --verbose --quiet --profile --config --help --version serve session token connect list-streams publish subscribe moderate echo-test load-test config devices demo help"
+            opts="-v -q -h -V --verbose --quiet --profile --config --help --version serve session token connect list-streams publish subscribe moderate echo-test load-test config devices demo report help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -595,7 +601,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__help)
-            opts="serve session token connect list-streams publish subscribe moderate echo-test load-test config devices demo help"
+            opts="serve session token connect list-streams publish subscribe moderate echo-test load-test config devices demo report help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -791,6 +797,20 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__help__subcmd__publish)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        vcall__subcmd__help__subcmd__report)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1532,6 +1552,36 @@ _vcall() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        vcall__subcmd__report)
+            opts="-o -v -q -h -V --output --verbose --quiet --profile --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         vcall__subcmd__serve)
             opts="-v -q -h -V --listen --api-key --api-secret --ice-server --json --max-connections --max-connections-per-ip --tls-cert --tls-key --udp-port --udp-ports --public-ip --dtls-certificate --max-subscriber-bitrate --publisher-grace --impair --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1721,7 +1771,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__subscribe)
-            opts="-o -v -q -h -V --url --session --token --data --ice-server --ice-transport --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --impair --stream --no-audio --no-video --output --output-dir --format --duration --frames --expect --stats-interval --json --verbose --quiet --profile --config --help --version"
+            opts="-o -v -q -h -V --url --session --token --data --ice-server --ice-transport --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --impair --stream --no-audio --no-video --output --output-dir --format --duration --frames --expect --stats-interval --report --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1820,6 +1870,10 @@ _vcall() {
                     return 0
                     ;;
                 --stats-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -41,6 +41,7 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand config 'The configuration: settings from flags, environment and the profile in the file'
             cand devices 'List cameras and microphones'
             cand demo 'Start a server, publish, subscribe and record a few seconds, all in one process'
+            cand report 'Draw a run''s JSON lines as a call report: one self-contained HTML file with plots over time, the --expect verdicts and pictures'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'vcall;serve'= {
@@ -287,6 +288,7 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --frames 'Stop after this many video frames'
             cand --expect 'Conditions the received media must meet, checked at the end (exit 11 when one fails or cannot be measured), e.g. ''frames>=300, latency.p95<200ms, freeze.max<500ms, av-skew<40ms, loss<1%''. Metrics: frames, audio-frames, frames.lost, latency.p50, latency.p95, latency.max, freeze.max, av-skew, loss'
             cand --stats-interval 'Per-track figures this often on stderr (bitrate, frame rate, size, packets, loss, jitter, round trip, NACKs, PLIs, keyframes, freezes; `stats` lines with --json) and a summary at the end; 0: the summary only'
+            cand --report 'Write a call report when the recording ends, whatever its outcome: one self-contained HTML file with plots over time (bit rate, frame rate, freezes, latency, loss, picture size, A/V offset), the --expect verdicts, and pictures at intervals and around each freeze'
             cand --profile 'The settings profile to use from the configuration file [env: VCALL_PROFILE]'
             cand --config 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]'
             cand --create-room 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
@@ -562,6 +564,20 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'vcall;report'= {
+            cand -o 'Where the report goes: one self-contained HTML file'
+            cand --output 'Where the report goes: one self-contained HTML file'
+            cand --profile 'The settings profile to use from the configuration file [env: VCALL_PROFILE]'
+            cand --config 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]'
+            cand -v 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand --verbose 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
+            cand -q 'Only errors on stderr; no progress display'
+            cand --quiet 'Only errors on stderr; no progress display'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'vcall;help'= {
             cand serve 'Run the embedded server: signaling, media forwarding (SFU) and the session API'
             cand session 'Create sessions on a server'
@@ -576,6 +592,7 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand config 'The configuration: settings from flags, environment and the profile in the file'
             cand devices 'List cameras and microphones'
             cand demo 'Start a server, publish, subscribe and record a few seconds, all in one process'
+            cand report 'Draw a run''s JSON lines as a call report: one self-contained HTML file with plots over time, the --expect verdicts and pictures'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'vcall;help;serve'= {
@@ -621,6 +638,8 @@ set edit:completion:arg-completer[vcall] = {|@words|
         &'vcall;help;devices'= {
         }
         &'vcall;help;demo'= {
+        }
+        &'vcall;help;report'= {
         }
         &'vcall;help;help'= {
         }

@@ -75,6 +75,7 @@ async fn run(cli: Cli, matches: ArgMatches, applied: Applied) -> Result<Exit, Fa
         Command::EchoTest(a) => client::echo::echo_test(a, quiet, client::interrupted()).await,
         Command::LoadTest(a) => client::loadtest::load_test(a, quiet, client::interrupted()).await,
         Command::Devices(a) => client::devices(a),
+        Command::Report(a) => crate::report::command(a),
         Command::Demo(a) => {
             let quiet = quiet || a.json;
             demo::demo(a, quiet).await

@@ -21,9 +21,49 @@ pub(crate) fn line(event: &str, fields: Value) -> String {
     v.to_string()
 }
 
+/// The lines kept for a report (`subscribe --report`), from when it was asked for.
+static KEPT: std::sync::Mutex<Option<Vec<Value>>> = std::sync::Mutex::new(None);
+
+/// From now on, every line is also kept for a report.
+pub(crate) fn keep_for_report() {
+    *KEPT.lock().expect("kept lock") = Some(Vec::new());
+}
+
+/// Whether lines are kept for a report.
+pub(crate) fn reporting() -> bool {
+    KEPT.lock().expect("kept lock").is_some()
+}
+
+/// The lines kept so far (taken).
+pub(crate) fn kept() -> Vec<Value> {
+    KEPT.lock()
+        .expect("kept lock")
+        .as_mut()
+        .map(std::mem::take)
+        .unwrap_or_default()
+}
+
+fn keep(line: &str) {
+    if let Some(kept) = KEPT.lock().expect("kept lock").as_mut()
+        && let Ok(v) = serde_json::from_str(line)
+    {
+        kept.push(v);
+    }
+}
+
 /// Writes one line on stdout and flushes it (a reader sees it at once).
 pub(crate) fn emit(event: &str, fields: Value) {
+    let line = line(event, fields);
+    keep(&line);
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}", line(event, fields));
+    let _ = writeln!(out, "{line}");
     let _ = out.flush();
+}
+
+/// Prints the line when `print` (`--json`), and keeps it for a report either way.
+pub(crate) fn emit_or_keep(print: bool, event: &str, fields: Value) {
+    match print {
+        true => emit(event, fields),
+        false => keep(&line(event, fields)),
+    }
 }

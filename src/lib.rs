@@ -17,6 +17,7 @@ pub mod media;
 pub mod peer;
 pub(crate) mod process;
 pub(crate) mod record;
+pub(crate) mod report;
 pub mod server;
 pub(crate) mod session;
 pub(crate) mod signaling;

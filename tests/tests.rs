@@ -24,6 +24,7 @@ mod p2p;
 mod package;
 mod page;
 mod reconnect;
+mod report;
 mod session;
 mod stats;
 mod whip;

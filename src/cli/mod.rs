@@ -16,6 +16,7 @@ mod echo;
 pub(crate) mod load_test;
 mod moderate;
 mod publish;
+mod report;
 mod serve;
 mod subscribe;
 
@@ -28,6 +29,7 @@ pub(crate) use echo::EchoTestArgs;
 pub(crate) use load_test::{LoadTestArgs, LoadTestCommand};
 pub(crate) use moderate::{ForceDisconnectArgs, ForceUnpublishArgs, ModerateCommand};
 pub(crate) use publish::PublishArgs;
+pub(crate) use report::ReportArgs;
 pub(crate) use serve::ServeArgs;
 pub(crate) use subscribe::{OutFormat, SubscribeArgs};
 
@@ -96,6 +98,9 @@ pub(crate) enum Command {
     Devices(DevicesArgs),
     /// Start a server, publish, subscribe and record a few seconds, all in one process.
     Demo(DemoArgs),
+    /// Draw a run's JSON lines as a call report: one self-contained HTML file with plots over
+    /// time, the --expect verdicts and pictures.
+    Report(ReportArgs),
 }
 
 impl Command {
@@ -119,6 +124,7 @@ impl Command {
             Command::Moderate(ModerateCommand::ForceUnpublish(a)) => a.json,
             Command::Moderate(ModerateCommand::ForceDisconnect(a)) => a.json,
             Command::Demo(a) => a.json,
+            Command::Report(_) => false,
         }
     }
 }

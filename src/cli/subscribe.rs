@@ -63,6 +63,12 @@ pub(crate) struct SubscribeArgs {
     /// the end; 0: the summary only.
     #[arg(long, value_name = "INTERVAL", value_parser = parse_duration_or_zero)]
     pub(crate) stats_interval: Option<Duration>,
+    /// Write a call report when the recording ends, whatever its outcome: one self-contained
+    /// HTML file with plots over time (bit rate, frame rate, freezes, latency, loss, picture
+    /// size, A/V offset), the --expect verdicts, and pictures at intervals and around each
+    /// freeze
+    #[arg(long, value_name = "FILE.html")]
+    pub(crate) report: Option<std::path::PathBuf>,
     /// Events and results as JSON lines on stdout (docs/json.md); not with -o -.
     #[arg(long)]
     pub(crate) json: bool,

@@ -10,7 +10,7 @@ use crate::codec::{H264Decoder, OpusDecoder};
 use crate::conditions::Condition;
 use crate::media::{testsrc, tone};
 use crate::record::assemble::Frame;
-use crate::vocab::Codec;
+use crate::vocab::{Codec, I420};
 
 /// Latencies as a histogram of a fixed size, so a call of any length (or hundreds of streams
 /// at once) keeps the same few kilobytes: buckets 1 % wide from 0.1 ms up to 10 minutes, the
@@ -186,9 +186,68 @@ pub struct Measurements {
     /// The seconds that left the window, matched as they left: how many, and the largest
     /// offset's size (ms).
     av_past: (u64, f64),
+    /// Latencies since the last `--stats-interval` sample (`take_interval`).
+    interval_latencies: Latencies,
+    /// Whether pictures are kept for a report (`subscribe --report`).
+    pub thumbnails_wanted: bool,
+    /// Pictures kept since the last sample, oldest first (at most [`THUMBNAILS_PENDING`]).
+    thumbnails: Vec<Thumbnail>,
 }
 
+/// A small picture of the stream for a report: when (ms from the start of the recording's
+/// measurements), why (`interval`, `freezeStart`, `freezeEnd`), and the JPEG.
+#[derive(Debug, Clone)]
+pub struct Thumbnail {
+    pub at_ms: f64,
+    pub reason: &'static str,
+    pub jpeg: Vec<u8>,
+}
+
+/// Pictures waiting for the next sample; more are dropped (the report keeps what it got).
+const THUMBNAILS_PENDING: usize = 16;
+/// A picture at least this often, for a report.
+const THUMBNAIL_EVERY_MS: f64 = 5000.0;
+/// A gap between two video frames this long is a freeze whose start and end are pictured.
+const THUMBNAIL_FREEZE_MS: f64 = 500.0;
+/// A report's pictures are this wide (the height follows the picture's).
+const THUMBNAIL_WIDTH: usize = 192;
+
 impl Measurements {
+    /// What was measured since the last call, for a `--stats-interval` sample: the
+    /// interval's latency (p50, p95) and the latest A/V offset, ms (`null` when not measured).
+    pub fn take_interval(&mut self) -> serde_json::Value {
+        let tenth = |ms: f64| (ms * 10.0).round() / 10.0;
+        let l = std::mem::take(&mut self.interval_latencies);
+        let latency = (l.len() > 0).then(|| {
+            serde_json::json!({
+                "p50": l.quantile(0.5).map(tenth), "p95": l.quantile(0.95).map(tenth),
+            })
+        });
+        let av = self
+            .window_skews(self.marked.iter().copied())
+            .last()
+            .copied()
+            .map(tenth);
+        serde_json::json!({ "latencyMs": latency, "avSkewMs": av })
+    }
+
+    /// The pictures kept since the last call.
+    pub fn take_thumbnails(&mut self) -> Vec<Thumbnail> {
+        std::mem::take(&mut self.thumbnails)
+    }
+
+    fn keep_thumbnail(&mut self, at_ms: f64, reason: &'static str, picture: &I420) {
+        if self.thumbnails.len() < THUMBNAILS_PENDING
+            && let Some(jpeg) = thumbnail_jpeg(picture)
+        {
+            self.thumbnails.push(Thumbnail {
+                at_ms,
+                reason,
+                jpeg,
+            });
+        }
+    }
+
     fn note_base(&mut self, kind: usize, arrival_ms: f64, rtp_ms: f64) {
         let d = arrival_ms - rtp_ms;
         let b = &mut self.base_ms[kind];
@@ -313,6 +372,38 @@ impl Measurements {
     }
 }
 
+/// `picture` made [`THUMBNAIL_WIDTH`] wide (nearest pixel) and RGB, as a JPEG.
+fn thumbnail_jpeg(picture: &I420) -> Option<Vec<u8>> {
+    let (w, h) = (picture.width, picture.height);
+    if w < 2 || h < 2 {
+        return None;
+    }
+    let tw = THUMBNAIL_WIDTH.min(w);
+    let th = (h * tw / w).max(1);
+    let (y_plane, chroma) = picture.data.split_at(w * h);
+    let (u_plane, v_plane) = chroma.split_at((w / 2) * (h / 2));
+    let mut rgb = Vec::with_capacity(tw * th * 3);
+    for ty in 0..th {
+        let sy = ty * h / th;
+        for tx in 0..tw {
+            let sx = tx * w / tw;
+            let y = y_plane[sy * w + sx] as f32 - 16.0;
+            let ci = (sy / 2) * (w / 2) + sx / 2;
+            let u = *u_plane.get(ci)? as f32 - 128.0;
+            let v = *v_plane.get(ci)? as f32 - 128.0;
+            let c = |x: f32| x.round().clamp(0.0, 255.0) as u8;
+            rgb.push(c(1.164 * y + 1.596 * v));
+            rgb.push(c(1.164 * y - 0.392 * u - 0.813 * v));
+            rgb.push(c(1.164 * y + 2.017 * u));
+        }
+    }
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 70)
+        .encode(&rgb, tw as u32, th as u32, image::ExtendedColorType::Rgb8)
+        .ok()?;
+    Some(out)
+}
+
 /// Measures one track as its packets and frames arrive (runs on the track's task).
 pub struct TrackProbe {
     m: Arc<Mutex<Measurements>>,
@@ -327,6 +418,10 @@ pub struct TrackProbe {
     first_seq: Option<u64>,
     last_seq: u64,
     received: u64,
+    /// For a report's pictures: the last decoded picture and when it came (ms), and when
+    /// the last interval picture was kept.
+    last_picture: Option<(I420, f64)>,
+    last_thumbnail_ms: Option<f64>,
 }
 
 impl TrackProbe {
@@ -347,7 +442,28 @@ impl TrackProbe {
             first_seq: None,
             last_seq: 0,
             received: 0,
+            last_picture: None,
+            last_thumbnail_ms: None,
         }
+    }
+
+    /// A report's pictures from decoded `img`, arrived at `at_ms`: one every
+    /// [`THUMBNAIL_EVERY_MS`], and a freeze's last picture before and first after.
+    fn pictures(&mut self, m: &mut Measurements, img: I420, at_ms: f64) {
+        if let Some((before, before_ms)) = &self.last_picture
+            && at_ms - before_ms >= THUMBNAIL_FREEZE_MS
+        {
+            m.keep_thumbnail(*before_ms, "freezeStart", before);
+            m.keep_thumbnail(at_ms, "freezeEnd", &img);
+            self.last_thumbnail_ms = Some(at_ms);
+        } else if self
+            .last_thumbnail_ms
+            .is_none_or(|t| at_ms - t >= THUMBNAIL_EVERY_MS)
+        {
+            m.keep_thumbnail(at_ms, "interval", &img);
+            self.last_thumbnail_ms = Some(at_ms);
+        }
+        self.last_picture = Some((img, at_ms));
     }
 
     /// One RTP packet, by sequence number (extended here).
@@ -378,10 +494,12 @@ impl TrackProbe {
         let is_video = self.codec != Codec::Opus;
         let mut marks_read = None;
         let mut audio_marks = Vec::new();
+        let mut picture = None;
         if let Some(dec) = self.video.as_mut()
             && let Ok(Some(img)) = dec.decode(&frame.data)
         {
             marks_read = Some(testsrc::read_marks(&img));
+            picture = Some(img);
         }
         if let Some(dec) = self.audio.as_mut()
             && let Ok(pcm) = dec.decode(&frame.data)
@@ -403,7 +521,8 @@ impl TrackProbe {
                 }
             }
         }
-        let mut m = self.m.lock().expect("measurements lock");
+        let shared = Arc::clone(&self.m);
+        let mut m = shared.lock().expect("measurements lock");
         let kind = usize::from(!is_video);
         let expected = self.first_seq.map_or(0, |f| self.last_seq + 1 - f);
         m.packets[kind] = (self.received, expected);
@@ -426,6 +545,7 @@ impl TrackProbe {
                 Some(mk) => {
                     let now = crate::session::now_ms();
                     m.latencies_ms.push(now as f64 - mk.capture_ms as f64);
+                    m.interval_latencies.push(now as f64 - mk.capture_ms as f64);
                     if let Some(last) = m.last_number
                         && mk.frame > last
                     {
@@ -437,6 +557,11 @@ impl TrackProbe {
                 }
                 None => m.unreadable += 1,
             }
+        }
+        if let Some(img) = picture
+            && m.thumbnails_wanted
+        {
+            self.pictures(&mut m, img, arrival_ms);
         }
     }
 }

@@ -133,6 +133,10 @@ pub struct Monitor {
     /// A publisher's congestion control: its `congestion` object and its line for people
     /// (the summary's at the end).
     pub congestion: Option<(Value, String)>,
+    /// What the receiver measured in the interval (`measured`: latency, A/V offset).
+    pub measured: Option<Value>,
+    /// Sampled for a report only: nothing printed, no summary.
+    report_only: bool,
     start: Instant,
     /// When the previous sample was taken, and each track's bytes and frames then.
     last_at: Instant,
@@ -179,6 +183,8 @@ impl Monitor {
             tracks: Tracks::default(),
             path: MediaPath::Routed,
             congestion: None,
+            measured: None,
+            report_only: false,
             start: Instant::now(),
             last_at: Instant::now(),
             last: Vec::new(),
@@ -211,9 +217,16 @@ impl Monitor {
     pub async fn sample(&mut self, peer: &Peer) {
         let stats = peer.stats().await;
         let rows = self.note(&stats);
-        if self.every {
+        if self.every || crate::jsonl::reporting() {
             self.report(&stats, &rows, Instant::now());
         }
+    }
+
+    /// A monitor whose samples only go into a report (no `--stats-interval`).
+    pub fn report_only(mut self) -> Monitor {
+        self.report_only = true;
+        self.every = false;
+        self
     }
 
     /// The tracks' rows for `stats`, keeping what the summary needs from every sample: the
@@ -251,7 +264,7 @@ impl Monitor {
                 r.figures.frames.saturating_sub(frames0) as f64 / secs,
             )
         };
-        if self.json {
+        if self.json || crate::jsonl::reporting() {
             let tracks: Vec<Value> = rows
                 .iter()
                 .map(|r| {
@@ -260,7 +273,10 @@ impl Monitor {
                     self.row_json(r, kbps, fps, json!({ "jitterMs": jitter }))
                 })
                 .collect();
-            crate::jsonl::emit(
+            // With --report, the lines it is drawn from are printed with --json too, so that
+            // `vcall report` can draw it again from them.
+            crate::jsonl::emit_or_keep(
+                self.json,
                 "stats",
                 json!({
                     "streamId": self.stream_id, "direction": self.direction(),
@@ -268,8 +284,12 @@ impl Monitor {
                     "elapsedMs": now.saturating_duration_since(self.start).as_millis() as u64,
                     "rttMs": stats.rtt_ms.map(round1), "srtp": stats.srtp, "tracks": tracks,
                     "congestion": self.congestion.as_ref().map(|c| &c.0),
+                    "measured": self.measured,
                 }),
             );
+        }
+        if !self.every {
+            return;
         }
         for r in rows {
             let (kbps, fps) = rate(r);
@@ -350,6 +370,9 @@ impl Monitor {
     /// The last sample, then the summary of the whole run: printed for people (unless quiet)
     /// and as a `statsSummary` line with `--json`.
     pub async fn finish(mut self, peer: &Peer) {
+        if self.report_only {
+            return;
+        }
         let stats = peer.stats().await;
         let rows = self.note(&stats);
         self.summarize(&rows, Instant::now());

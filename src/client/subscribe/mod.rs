@@ -39,6 +39,8 @@ const CONNECT_LIMIT: Duration = Duration::from_secs(20);
 /// How often the recordings' progress, the no-media limit, the media connections and the
 /// direct paths are looked at.
 const CHECK_INTERVAL: Duration = Duration::from_millis(200);
+/// How often figures are sampled for `--report` without `--stats-interval`.
+const REPORT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Where the recordings go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +69,8 @@ pub(crate) struct Settings {
     /// `--expect`: checked on every recorded stream at the end.
     expect: Option<Vec<Condition>>,
     stats_interval: Option<Duration>,
+    /// `--report`: the call report written when the recordings end.
+    report: Option<PathBuf>,
     json: bool,
     /// `--timeout`: how long the call may bring no media at all.
     no_media_limit: Option<Duration>,
@@ -101,6 +105,7 @@ impl Settings {
             frames: args.frames,
             expect: args.expect.as_ref().map(|e| e.0.clone()),
             stats_interval: args.stats_interval,
+            report: args.report.clone(),
             json: args.json,
             no_media_limit: args.conn.timeout,
             conn: Conn::from_args(&args.conn),
@@ -124,10 +129,21 @@ impl Settings {
             frames: None,
             expect: None,
             stats_interval: None,
+            report: None,
             json: false,
             no_media_limit: None,
             conn,
             network: Network::default(),
+        }
+    }
+
+    /// How often each recording's figures are sampled: `--stats-interval`, or a second for
+    /// `--report` alone.
+    fn sample_every(&self) -> Option<Duration> {
+        match (self.stats_interval, &self.report) {
+            (Some(i), _) if !i.is_zero() => Some(i),
+            (_, Some(_)) => Some(REPORT_INTERVAL),
+            (i, None) => i,
         }
     }
 
@@ -325,6 +341,9 @@ pub(crate) async fn subscribe(
             )
         })?;
     }
+    if settings.report.is_some() {
+        crate::jsonl::keep_for_report();
+    }
     let joined = join(&settings.conn, settings.network.clone(), Purpose::Subscribe).await?;
     let mut subscriber = Subscriber::new(settings, joined, quiet, measure);
     let outcome = subscriber.run(stop).await;
@@ -378,9 +397,9 @@ impl Subscriber {
     async fn run(&mut self, stop: impl std::future::Future<Output = ()>) -> Result<End, Failure> {
         tokio::pin!(stop);
         let mut check = tokio::time::interval(CHECK_INTERVAL);
-        let mut stats = stats_ticker(self.settings.stats_interval);
+        let mut stats = stats_ticker(self.settings.sample_every());
         let (stats_on, limited) = (
-            self.settings.stats_interval.is_some(),
+            self.settings.sample_every().is_some(),
             self.settings.limited(),
         );
         loop {
@@ -449,12 +468,14 @@ impl Subscriber {
         tracing::info!(stream = %stream.id, name = %stream.name, "recording to {label}");
         let measure = match (&self.measure, &settings.expect) {
             (Some(m), _) => Some(Arc::clone(m)),
-            (None, Some(_)) => {
-                let m = Arc::new(Mutex::new(Measurements::default()));
+            (None, expect) if expect.is_some() || settings.report.is_some() => {
+                let mut measurements = Measurements::default();
+                measurements.thumbnails_wanted = settings.report.is_some();
+                let m = Arc::new(Mutex::new(measurements));
                 self.measured.push((stream.clone(), Arc::clone(&m)));
                 Some(m)
             }
-            (None, None) => None,
+            (None, _) => None,
         };
         let plan = RecordingPlan {
             client: &self.client,
@@ -465,7 +486,11 @@ impl Subscriber {
             audio: settings.audio,
             video: settings.video,
             progress: Progress::in_group(self.bars.as_ref(), &label, self.quiet),
-            stats: settings.stats_interval.map(|i| (i, settings.json)),
+            stats: settings
+                .stats_interval
+                .or(settings.report.as_ref().map(|_| Duration::ZERO))
+                .map(|i| (i, settings.json)),
+            report_only: settings.stats_interval.is_none() && settings.report.is_some(),
             measure,
         };
         let mut r = start_recording(plan, sink).await?;
@@ -652,25 +677,53 @@ impl Subscriber {
         if !matches!(&outcome, Err(f) if f.code == Exit::Disconnected) {
             client.disconnect().await;
         }
-        let end = outcome?;
-        if let Some(e) = first_error {
-            return Err(e);
+        let result = (|| {
+            let end = outcome?;
+            if let Some(e) = first_error {
+                return Err(e);
+            }
+            if end == End::Complete
+                && finished
+                    .iter()
+                    .all(|s| s.video_frames + s.audio_frames == 0)
+            {
+                return Err(Failure::new(Exit::NoMedia, "no media was received"));
+            }
+            if let Some(expect) = &settings.expect {
+                check_expectations(expect, &measured, settings.json)?;
+            }
+            Ok(match end {
+                End::Complete => Exit::Ok,
+                End::Interrupted => Exit::Interrupted,
+            })
+        })();
+        // The report, whatever the outcome: a failed call is the one it is most needed for.
+        let Some(path) = &settings.report else {
+            return result;
+        };
+        match (write_report(path), result) {
+            (Ok(()), result) => result,
+            (Err(e), Ok(_)) => Err(e),
+            (Err(e), Err(first)) => {
+                eprintln!("vcall: {e}");
+                Err(first)
+            }
         }
-        if end == End::Complete
-            && finished
-                .iter()
-                .all(|s| s.video_frames + s.audio_frames == 0)
-        {
-            return Err(Failure::new(Exit::NoMedia, "no media was received"));
-        }
-        if let Some(expect) = &settings.expect {
-            check_expectations(expect, &measured, settings.json)?;
-        }
-        Ok(match end {
-            End::Complete => Exit::Ok,
-            End::Interrupted => Exit::Interrupted,
-        })
     }
+}
+
+/// Writes `--report`'s page from the lines kept during the run.
+fn write_report(path: &Path) -> Result<(), Failure> {
+    let html = crate::report::render(&crate::jsonl::kept(), "vcall subscribe: call report")
+        .map_err(|e| Failure::new(Exit::Failure, format!("no report: {e}")))?;
+    std::fs::write(path, html).map_err(|e| {
+        Failure::new(
+            Exit::Failure,
+            format!("writing the report to {}: {e}", path.display()),
+        )
+    })?;
+    tracing::info!("report written to {}", path.display());
+    Ok(())
 }
 
 /// Checks `--expect` on every stream recorded; prints each result on stderr.
@@ -695,12 +748,13 @@ fn check_expectations(
                 Err(why) => format!("FAILED  {c} (cannot be measured: {why})"),
             };
             eprintln!("vcall: expect: stream {}: {line}", stream.id);
-            if json {
+            if json || crate::jsonl::reporting() {
                 let (measured, reason) = match m.value(&c.metric) {
                     Ok(v) => (Some(v), None),
                     Err(why) => (None, Some(why)),
                 };
-                crate::jsonl::emit(
+                crate::jsonl::emit_or_keep(
+                    json,
                     "expect",
                     serde_json::json!({
                         "streamId": stream.id, "condition": c.to_string(),

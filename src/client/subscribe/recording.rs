@@ -137,6 +137,8 @@ pub(super) struct RecordingPlan<'a> {
     pub(super) progress: Progress,
     /// `--stats-interval`, and whether its reports are JSON.
     pub(super) stats: Option<(Duration, bool)>,
+    /// Sampled for `--report` only (no `--stats-interval`).
+    pub(super) report_only: bool,
     pub(super) json: bool,
 }
 
@@ -154,6 +156,7 @@ pub(super) async fn start_recording(
         measure,
         progress,
         stats,
+        report_only,
         json,
     } = plan;
     let audio = audio && stream.has_audio && sink.wants(AUDIO);
@@ -175,7 +178,10 @@ pub(super) async fn start_recording(
     let monitor = stats.map(|(interval, json)| {
         let mut m = Monitor::new(stream.id.as_str(), false, interval, json, progress.clone());
         m.path = path;
-        m
+        match report_only {
+            true => m.report_only(),
+            false => m,
+        }
     });
     let first = FirstFrame {
         requested,
@@ -588,8 +594,26 @@ impl Recording {
 
     /// Reports this stream's `--stats-interval` figures.
     pub(super) async fn sample_stats(&mut self) {
-        if let Some(m) = self.monitor.as_mut() {
-            m.sample(&self.peer).await;
+        let Some(m) = self.monitor.as_mut() else {
+            return;
+        };
+        let mut pictures = Vec::new();
+        if let Some(measure) = &self.measure {
+            let mut measured = measure.lock().expect("measurements lock");
+            m.measured = Some(measured.take_interval());
+            pictures = measured.take_thumbnails();
+        }
+        m.sample(&self.peer).await;
+        for p in pictures {
+            use base64::Engine;
+            crate::jsonl::emit_or_keep(
+                self.json,
+                "thumbnail",
+                serde_json::json!({
+                    "streamId": self.stream.id, "atMs": p.at_ms.round(), "reason": p.reason,
+                    "jpeg": base64::engine::general_purpose::STANDARD.encode(&p.jpeg),
+                }),
+            );
         }
     }
 
@@ -620,8 +644,9 @@ impl Recording {
                 }
                 self.progress
                     .set(stats.video_frames, stats.audio_frames, stats.bytes);
-                if self.json {
-                    crate::jsonl::emit(
+                {
+                    crate::jsonl::emit_or_keep(
+                        self.json,
                         "recordingFinished",
                         serde_json::json!({
                             "streamId": self.stream.id, "name": self.stream.name, "output": self.output,
