@@ -9,10 +9,9 @@ usage: drive_page.py PAGE_URL NAME CAMERA SECONDS PROFILE_DIR
 
 import asyncio
 import json
-import re
 import sys
 
-import aiohttp
+import devtools
 
 
 def say(step, what):
@@ -21,35 +20,12 @@ def say(step, what):
 
 async def main():
     url, name, camera, seconds, profile = sys.argv[1:6]
-    chromium = await asyncio.create_subprocess_exec(
-        "chromium", "--headless=new", "--no-sandbox",
-        "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-        "--allow-loopback-in-peer-connection",
-        "--disable-features=WebRtcHideLocalIpsWithMdns",
-        "--remote-debugging-port=0", "--user-data-dir=" + profile, "about:blank",
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        while True:
-            line = (await chromium.stderr.readline()).decode()
-            if not line:
-                raise SystemExit("chromium ended before its DevTools were up")
-            m = re.search(r"DevTools listening on ws://([^/]+)/", line)
-            if m:
-                break
-        # What Chromium says later is drained, or it blocks on a full pipe.
-        async def drain():
-            while await chromium.stderr.readline():
-                pass
-        asyncio.ensure_future(drain())
-        async with aiohttp.ClientSession() as http:
-            async with http.put(f"http://{m.group(1)}/json/new?{url}") as r:
-                target = await r.json()
-            async with http.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0) as ws:
-                await drive(ws, name, camera, float(seconds))
-    finally:
-        chromium.kill()
-        await chromium.wait()
+    flags = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+             "--allow-loopback-in-peer-connection",
+             "--disable-features=WebRtcHideLocalIpsWithMdns")
+    async with devtools.page(profile, *flags) as ws:
+        await ws.send_json({"id": 0, "method": "Page.navigate", "params": {"url": url}})
+        await drive(ws, name, camera, float(seconds))
 
 
 async def drive(ws, name, camera, seconds):

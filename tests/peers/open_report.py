@@ -8,40 +8,15 @@ usage: open_report.py FILE.html PROFILE_DIR
 
 import asyncio
 import json
-import re
 import sys
 
-import aiohttp
+import devtools
 
 
 async def main():
     path, profile = sys.argv[1:3]
-    chromium = await asyncio.create_subprocess_exec(
-        "chromium", "--headless=new", "--no-sandbox", "--remote-debugging-port=0",
-        "--user-data-dir=" + profile, "about:blank", stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        while True:
-            line = (await chromium.stderr.readline()).decode()
-            if not line:
-                raise SystemExit("chromium ended before its DevTools were up")
-            m = re.search(r"DevTools listening on ws://([^/]+)/", line)
-            if m:
-                break
-
-        async def drain():
-            while await chromium.stderr.readline():
-                pass
-
-        asyncio.ensure_future(drain())
-        async with aiohttp.ClientSession() as http:
-            async with http.put(f"http://{m.group(1)}/json/new?about:blank") as r:
-                target = await r.json()
-            async with http.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0) as ws:
-                print(json.dumps(await inspect(ws, "file://" + path)), flush=True)
-    finally:
-        chromium.kill()
-        await chromium.wait()
+    async with devtools.page(profile) as ws:
+        print(json.dumps(await inspect(ws, "file://" + path)), flush=True)
 
 
 async def inspect(ws, url):
