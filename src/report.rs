@@ -24,7 +24,7 @@ pub(crate) enum ReportError {
 }
 
 /// One plotted line: its name and points (seconds, value).
-type Series = (&'static str, Vec<(f64, f64)>);
+type Series<'a> = (&'static str, &'a [(f64, f64)]);
 
 /// `vcall report RUN.jsonl -o FILE.html`: input that is not a run's JSON lines is a usage
 /// error (exit 2), a file that cannot be read or written exit 1.
@@ -152,7 +152,7 @@ const COLOURS: [RGBColor; 3] = [
 ];
 
 /// One chart as inline SVG, or a line saying the run has no such figures.
-fn chart(title: &str, unit: &str, series: &[Series]) -> String {
+fn chart(title: &str, unit: &str, series: &[Series<'_>]) -> String {
     let points = series.iter().flat_map(|(_, p)| p.iter());
     let (mut x1, mut y0, mut y1) = (0.0f64, 0.0f64, 0.0f64);
     let mut any = false;
@@ -276,41 +276,27 @@ pub(crate) fn render(events: &[Value], title: &str) -> Result<String, ReportErro
         html += &chart(
             "Bit rate",
             "kbit/s",
-            &[
-                ("video", tl.bitrate_video.clone()),
-                ("audio", tl.bitrate_audio.clone()),
-            ],
+            &[("video", &tl.bitrate_video), ("audio", &tl.bitrate_audio)],
         );
-        html += &chart("Frame rate", "fps", &[("video", tl.fps.clone())]);
-        html += &chart(
-            "Frozen time so far",
-            "ms",
-            &[("video", tl.freeze_ms.clone())],
-        );
+        html += &chart("Frame rate", "fps", &[("video", &tl.fps)]);
+        html += &chart("Frozen time so far", "ms", &[("video", &tl.freeze_ms)]);
         html += &chart(
             "Latency, capture to receipt",
             "ms",
-            &[("p50", tl.p50.clone()), ("p95", tl.p95.clone())],
+            &[("p50", &tl.p50), ("p95", &tl.p95)],
         );
         html += &chart(
             "Loss and retransmission requests per interval",
             "packets",
-            &[("lost", tl.lost.clone()), ("NACKs", tl.nacks.clone())],
+            &[("lost", &tl.lost), ("NACKs", &tl.nacks)],
         );
         html += &chart(
             "Congestion estimate and target",
             "kbit/s",
-            &[
-                ("estimate", tl.estimate.clone()),
-                ("video target", tl.target.clone()),
-            ],
+            &[("estimate", &tl.estimate), ("video target", &tl.target)],
         );
-        html += &chart("Picture height", "pixels", &[("video", tl.height.clone())]);
-        html += &chart(
-            "A/V offset",
-            "ms",
-            &[("audio after video", tl.av_skew.clone())],
-        );
+        html += &chart("Picture height", "pixels", &[("video", &tl.height)]);
+        html += &chart("A/V offset", "ms", &[("audio after video", &tl.av_skew)]);
         html += "</div>\n";
         let thumbs = of_stream("thumbnail", id);
         if !thumbs.is_empty() {
