@@ -3,7 +3,8 @@
 # Usage: scripts/setup.sh [extra Debian packages...]
 set -euo pipefail
 
-packages=(build-essential pkg-config libclang1-14 libasound2-dev cmake nasm "$@")
+packages=(build-essential pkg-config libclang-dev libasound2-dev cmake nasm
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

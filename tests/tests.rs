@@ -10,6 +10,7 @@ mod congestion;
 mod connection;
 mod engine;
 mod expect;
+mod files;
 mod hostile;
 mod impair;
 mod janus;

@@ -5,6 +5,9 @@ use std::time::Duration;
 use clap::Args;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 
+use std::path::PathBuf;
+
+use crate::client::file_video::Transcode;
 use crate::congestion::Degradation;
 use crate::media::sources::{AudioSpec, VideoSpec};
 
@@ -20,13 +23,35 @@ pub(crate) struct PublishArgs {
     #[arg(long, default_value = "vcall")]
     pub(crate) name: String,
     /// Video source: camera[:INDEX|NAME], testsrc (testsrc:busy: noisy, uses its whole bitrate;
-    /// testsrc:calm: a mostly still picture, as a camera on a calm scene), a .y4m file, a .ivf file (VP8 or H.264, sent as
-    /// it is), or - for Y4M on stdin.
+    /// testsrc:calm: a mostly still picture, as a camera on a calm scene), a media file (MP4,
+    /// MOV, MKV, WebM, Ogg, IVF, …: its video; see --transcode), a .y4m file, or - for Y4M on
+    /// stdin.
     #[arg(long, default_value = "camera", value_name = "SOURCE", value_parser = VideoSpec::parse)]
     pub(crate) video: VideoSpec,
-    /// Audio source: mic[:NAME], tone[:HZ], or a .wav file.
+    /// Audio source: mic[:NAME], tone[:HZ], or a media file (its sound; WAV, MP4, MKV,
+    /// WebM, Ogg, MP3, FLAC, …).
     #[arg(long, default_value = "mic", value_name = "SOURCE", value_parser = AudioSpec::parse)]
     pub(crate) audio: AudioSpec,
+    /// A media file's video and audio (whichever it has), at its own timing: --video FILE
+    /// --audio FILE in one.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["video", "audio"])]
+    pub(crate) file: Option<PathBuf>,
+    /// A media file's video: auto sends it as it is (no encoding cost) while that serves
+    /// the far end, and encodes it to H.264 while a keyframe is asked for that the file has
+    /// not within 200 ms, while the path carries less than the file's bitrate, before
+    /// --start's first keyframe, and always for codecs other than H.264 and VP8 or with
+    /// B-frames; always encodes it; never sends it as it is (H.264 or VP8 without B-frames).
+    #[arg(
+        long,
+        default_value = "auto",
+        value_name = "WHEN",
+        value_parser = PossibleValuesParser::new(Transcode::NAMES)
+            .map(|s| Transcode::parse(&s).unwrap_or_default()),
+    )]
+    pub(crate) transcode: Transcode,
+    /// Media files: start this far in (90, 1:30, 1:02:03.5, 500ms).
+    #[arg(long, value_name = "TIME", value_parser = parse_position)]
+    pub(crate) start: Option<Duration>,
     /// Send no audio.
     #[arg(long, conflicts_with = "no_video")]
     pub(crate) no_audio: bool,
@@ -62,7 +87,7 @@ pub(crate) struct PublishArgs {
     /// Frames between keyframes (a keyframe is also sent whenever a receiver asks).
     #[arg(long, default_value_t = 60)]
     pub(crate) keyframe_interval: u32,
-    /// Start file sources again at their end.
+    /// Start file sources again at their end (at --start).
     #[arg(long = "loop")]
     pub(crate) looping: bool,
     /// Unpublish after this long; default: until Ctrl-C or the end of the sources.
@@ -76,6 +101,29 @@ pub(crate) struct PublishArgs {
     /// Events and the result as JSON lines on stdout (docs/json.md).
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// A position in a file: seconds (90, 1.5), [H:]M:S (1:30, 1:02:03.5), or a duration (500ms).
+fn parse_position(s: &str) -> Result<Duration, String> {
+    if s.contains(':') {
+        let mut secs = 0.0;
+        for (i, part) in s.split(':').enumerate() {
+            if i > 2 {
+                return Err(format!("{s:?}: expected seconds, M:S or H:M:S"));
+            }
+            let v: f64 = part
+                .parse()
+                .ok()
+                .filter(|v: &f64| v.is_finite() && *v >= 0.0 && (i == 0 || *v < 60.0))
+                .ok_or_else(|| format!("{s:?}: expected seconds, M:S or H:M:S"))?;
+            secs = secs * 60.0 + v;
+        }
+        return Ok(Duration::from_secs_f64(secs));
+    }
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(Duration::from_secs_f64(v)),
+        _ => parse_duration_or_zero(s),
+    }
 }
 
 /// `--fps`: 1 to 120 pictures a second.
@@ -114,8 +162,26 @@ mod tests {
             (a.video, a.audio),
             (VideoSpec::Camera(None), AudioSpec::Mic(None))
         );
+        let a = parse(&[
+            "--file",
+            "talk.mp4",
+            "--start",
+            "1:30",
+            "--transcode",
+            "never",
+        ])
+        .unwrap();
+        assert_eq!(a.file, Some("talk.mp4".into()));
+        assert_eq!(a.start, Some(Duration::from_secs(90)));
+        assert_eq!(a.transcode, Transcode::Never);
+        let a = parse(&["--video", "clip.webm", "--audio", "talk.ogg"]).unwrap();
+        assert_eq!(a.video, VideoSpec::File("clip.webm".into()));
+        assert_eq!(a.audio, AudioSpec::File("talk.ogg".into()));
         for bad in [
-            &["--video", "clip.mp4"][..],
+            &["--file", "a.mp4", "--video", "testsrc"][..],
+            &["--start", "1:75"],
+            &["--start", "-3"],
+            &["--transcode", "sometimes"],
             &["--audio", "tone:5"],
             &["--fps", "0"],
             &["--fps", "121"],
@@ -125,6 +191,18 @@ mod tests {
         ] {
             let e = parse(bad).expect_err(&format!("{bad:?} accepted"));
             assert_eq!(e.exit_code(), 2, "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_position_is_seconds_or_minutes_and_seconds_or_a_duration() {
+        let secs = |s| parse_position(s).map(|d| d.as_secs_f64());
+        assert_eq!(secs("90"), Ok(90.0));
+        assert_eq!(secs("1:30"), Ok(90.0));
+        assert_eq!(secs("1:02:03.5"), Ok(3723.5));
+        assert_eq!(secs("500ms"), Ok(0.5));
+        for bad in ["1:2:3:4", "1:60", "x", "-1", ":"] {
+            assert!(parse_position(bad).is_err(), "{bad}");
         }
     }
 }

@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, watch};
 use crate::cli::PublishArgs;
 use crate::client::adapt::{Adapter, Rates};
 use crate::client::connect::{report_path, report_rejoin};
+use crate::client::file_video::{Transcode, file_video_thread};
 use crate::client::progress::Progress;
 use crate::client::stats::{Figures, Monitor, Tracks, stats_ticker};
 use crate::client::{Conn, Joined, MediaWatch, Purpose, disconnected_failure, join};
@@ -19,6 +20,7 @@ use crate::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
 use crate::congestion::Degradation;
 use crate::congestion::{Allocation, Budget, VIDEO_FLOOR_BPS};
 use crate::exit::{CmdResult, Exit, Failure};
+use crate::media::file::{FileAudio, FileCodec, FileVideo};
 use crate::media::sources::{
     self, AudioSource, AudioSpec, Tone, VideoSource, VideoSpec, WavSource, Y4mSource,
 };
@@ -29,8 +31,8 @@ use crate::session::{MediaPath, Reason, SessionEvent, StreamId, SubscriptionId, 
 use crate::signaling::Client;
 use crate::signaling::native::DirectRequest;
 use crate::signaling::negotiate::Side;
-use crate::vocab::Codec;
-use crate::vocab::bitstream::{is_keyframe, pad_h264};
+use crate::vocab::bitstream::pad_h264;
+use crate::vocab::{Codec, I420};
 
 /// How long the frames still queued at the end may take to go out.
 const PUMP_DRAIN: Duration = Duration::from_secs(2);
@@ -59,7 +61,7 @@ const MEDIA_CHECK_INTERVAL: Duration = Duration::from_millis(250);
 const CONNECT_LIMIT: Duration = Duration::from_secs(20);
 
 /// One encoded frame on its way to the network.
-struct Encoded {
+pub(crate) struct Encoded {
     data: Bytes,
     /// RTP ticks since the capture clock's start.
     ticks: u64,
@@ -67,16 +69,20 @@ struct Encoded {
     key: bool,
 }
 
-/// Video to publish: raw pictures and their encoder, or frames encoded already.
+/// Video to publish: raw pictures and their encoder, or a media file (sent as it is or
+/// encoded again, as `Transcode` and the far end decide).
 pub enum VideoInput {
     Raw(Box<dyn VideoSource>, Box<H264Encoder>),
-    Encoded(sources::IvfSource),
+    File(Box<FileVideo>, Box<H264Encoder>, Transcode),
 }
+
+/// Sound to publish and its encoder.
+pub type AudioInput = (Box<dyn AudioSource>, OpusEncoder);
 
 /// The sources a publish will read, with their encoders, ready before anything connects.
 pub struct Sources {
     pub video: Option<VideoInput>,
-    pub audio: Option<(Box<dyn AudioSource>, OpusEncoder)>,
+    pub audio: Option<AudioInput>,
 }
 
 /// What `vcall publish` was asked to do, read from the flags once.
@@ -100,8 +106,14 @@ impl Settings {
             network: Network::new(args.impair.impair.as_ref()),
             name: args.name.clone(),
             media: Media {
-                video: (!args.no_video).then(|| args.video.clone()),
-                audio: (!args.no_audio).then(|| args.audio.clone()),
+                video: (!args.no_video).then(|| match &args.file {
+                    Some(f) => VideoSpec::File(f.clone()),
+                    None => args.video.clone(),
+                }),
+                audio: (!args.no_audio).then(|| match &args.file {
+                    Some(f) => AudioSpec::File(f.clone()),
+                    None => args.audio.clone(),
+                }),
                 width: args.width,
                 height: args.height,
                 fps: args.fps,
@@ -109,6 +121,9 @@ impl Settings {
                 audio_bitrate: args.audio_bitrate,
                 keyframe_interval: args.keyframe_interval.max(1),
                 looping: args.looping,
+                start: args.start.map_or(0.0, |d| d.as_secs_f64()),
+                transcode: args.transcode,
+                whole_file: args.file.is_some(),
             },
             degradation: args.degradation,
             duration: args.duration,
@@ -150,6 +165,12 @@ pub struct Media {
     pub keyframe_interval: u32,
     /// File sources start again at their end.
     pub looping: bool,
+    /// Media files: from this far in (seconds).
+    pub start: f64,
+    /// Media files: whether their video may be sent as it is.
+    pub transcode: Transcode,
+    /// The sources are one file's (`--file`): a kind it lacks is not sent, not an error.
+    pub whole_file: bool,
 }
 
 impl Media {
@@ -165,6 +186,9 @@ impl Media {
             audio_bitrate: 48_000,
             keyframe_interval: 60,
             looping: false,
+            start: 0.0,
+            transcode: Transcode::Auto,
+            whole_file: false,
         }
     }
 }
@@ -172,44 +196,120 @@ impl Media {
 pub fn open_sources(args: &Media) -> Result<Sources, Failure> {
     let video = match &args.video {
         None => None,
-        Some(spec) => Some(match spec.clone() {
-            VideoSpec::Ivf(p) => VideoInput::Encoded(sources::IvfSource::open(&p, args.looping)?),
-            VideoSpec::TestSrc(pattern) => raw_video(
-                Box::new(sources::TestSrc::new(
-                    args.width,
-                    args.height,
-                    args.fps,
-                    pattern,
-                )?),
-                args,
-            )?,
-            VideoSpec::Y4m(p) => {
-                raw_video(Box::new(Y4mSource::open(Some(&p), args.looping)?), args)?
-            }
-            VideoSpec::Stdin => raw_video(Box::new(Y4mSource::open(None, false)?), args)?,
-            VideoSpec::Camera(which) => raw_video(
-                crate::media::devices::open_camera(
-                    which.as_deref(),
-                    args.width,
-                    args.height,
-                    args.fps,
-                )?,
-                args,
-            )?,
-        }),
+        Some(spec) => open_video(spec.clone(), args)?,
     };
-    let audio = match &args.audio {
-        None => None,
-        Some(spec) => {
-            let src = match spec.clone() {
-                AudioSpec::Tone(hz) => Box::new(Tone::new(hz)) as Box<dyn AudioSource>,
-                AudioSpec::Wav(p) => Box::new(WavSource::open(&p, args.looping)?),
-                AudioSpec::Mic(which) => crate::media::devices::open_mic(which.as_deref())?,
-            };
-            Some((src, OpusEncoder::new(args.audio_bitrate)?))
+    let audio = open_audio(args)?;
+    if video.is_none() && audio.is_none() {
+        return Err(Failure::new(
+            Exit::Usage,
+            "nothing to publish: the file has neither video nor audio to send",
+        ));
+    }
+    Ok(Sources { video, audio })
+}
+
+/// `None`: a `--file` without video.
+fn open_video(spec: VideoSpec, args: &Media) -> Result<Option<VideoInput>, Failure> {
+    Ok(Some(match spec {
+        VideoSpec::File(p) => {
+            match FileVideo::open(&p, args.start, args.looping, !args.whole_file)? {
+                Some(file) => file_video(file, args)?,
+                None => {
+                    tracing::info!("{}: no video in the file: audio only", p.display());
+                    return Ok(None);
+                }
+            }
+        }
+        VideoSpec::TestSrc(pattern) => raw_video(
+            Box::new(sources::TestSrc::new(
+                args.width,
+                args.height,
+                args.fps,
+                pattern,
+            )?),
+            args,
+        )?,
+        VideoSpec::Y4m(p) => raw_video(Box::new(Y4mSource::open(Some(&p), args.looping)?), args)?,
+        VideoSpec::Stdin => raw_video(Box::new(Y4mSource::open(None, false)?), args)?,
+        VideoSpec::Camera(which) => raw_video(
+            crate::media::devices::open_camera(
+                which.as_deref(),
+                args.width,
+                args.height,
+                args.fps,
+            )?,
+            args,
+        )?,
+    }))
+}
+
+fn open_audio(args: &Media) -> Result<Option<AudioInput>, Failure> {
+    let Some(spec) = &args.audio else {
+        return Ok(None);
+    };
+    let src = match spec.clone() {
+        AudioSpec::Tone(hz) => Box::new(Tone::new(hz)) as Box<dyn AudioSource>,
+        AudioSpec::Wav(p) => Box::new(WavSource::open(&p, args.looping)?),
+        AudioSpec::File(p) => {
+            match FileAudio::open(&p, args.start, args.looping, !args.whole_file)? {
+                Some(file) => Box::new(file),
+                None => {
+                    tracing::info!("{}: no audio in the file: video only", p.display());
+                    return Ok(None);
+                }
+            }
+        }
+        AudioSpec::Mic(which) => crate::media::devices::open_mic(which.as_deref())?,
+    };
+    Ok(Some((src, OpusEncoder::new(args.audio_bitrate)?)))
+}
+
+/// A file's video with what `--transcode` and its codec allow: sent as it is when it can
+/// be, encoded to H.264 otherwise (logged, with the reason).
+fn file_video(file: FileVideo, args: &Media) -> Result<VideoInput, Failure> {
+    let name = file.name().to_string();
+    let policy = match (args.transcode, file.codec) {
+        (Transcode::Always, _) => Transcode::Always,
+        (Transcode::Never, FileCodec::Other) => {
+            return Err(Failure::new(
+                Exit::Usage,
+                format!(
+                    "{name}: its {} video cannot be sent as it is (vcall's tracks carry H.264 and VP8): use --transcode auto",
+                    file.codec_name
+                ),
+            ));
+        }
+        (Transcode::Never, _) if file.reorders => {
+            return Err(Failure::new(
+                Exit::Usage,
+                format!(
+                    "{name}: its {} video has B-frames, which WebRTC receivers do not reorder: use --transcode auto",
+                    file.codec_name
+                ),
+            ));
+        }
+        // VP8 is sent as it is: vcall encodes only H.264, and a VP8 track cannot switch.
+        (_, FileCodec::Sendable(Codec::Vp8)) if !file.reorders => {
+            if args.transcode == Transcode::Auto {
+                tracing::info!(
+                    "{name}: VP8 sent as it is; keyframe requests wait for the file's keyframes and the path's rate is not followed (--transcode always: H.264)"
+                );
+            }
+            Transcode::Never
+        }
+        (policy, _) => {
+            if !file.sendable() {
+                let why = match file.reorders {
+                    true => "it has B-frames, which WebRTC receivers do not reorder",
+                    false => "vcall's tracks carry H.264 and VP8",
+                };
+                tracing::info!("{name}: {} video encoded to H.264: {why}", file.codec_name);
+            }
+            policy
         }
     };
-    Ok(Sources { video, audio })
+    let enc = H264Encoder::new(file.fps as f32, args.video_bitrate, args.keyframe_interval)?;
+    Ok(VideoInput::File(Box::new(file), Box::new(enc), policy))
 }
 
 impl Sources {
@@ -218,12 +318,23 @@ impl Sources {
     pub fn budget(&self, args: &Media) -> Budget {
         let (size, fps) = match &self.video {
             Some(VideoInput::Raw(src, _)) => (src.size(), src.fps()),
-            _ => ((0, 0), 0.0),
+            Some(VideoInput::File(file, _, _)) => {
+                let (w, h) = file.size;
+                ((w as usize, h as usize), file.fps)
+            }
+            None => ((0, 0), 0.0),
+        };
+        // A file sent as it is may go up to half again its own bitrate.
+        let file_rate = match &self.video {
+            Some(VideoInput::File(file, _, policy)) if *policy != Transcode::Always => {
+                file.bitrate().map_or(0, |b| b.saturating_add(b / 2))
+            }
+            _ => 0,
         };
         Budget {
             video_floor: VIDEO_FLOOR_BPS,
             video_ceiling: if self.video.is_some() {
-                args.video_bitrate
+                args.video_bitrate.max(file_rate)
             } else {
                 0
             },
@@ -245,7 +356,7 @@ fn raw_video(src: Box<dyn VideoSource>, args: &Media) -> Result<VideoInput, Fail
 }
 
 /// Hands an encoded frame to the network side; `false` once that side is gone.
-fn send(tx: &mpsc::Sender<Encoded>, data: Vec<u8>, ticks: u64, key: bool) -> bool {
+pub(crate) fn send(tx: &mpsc::Sender<Encoded>, data: Vec<u8>, ticks: u64, key: bool) -> bool {
     tx.blocking_send(Encoded {
         data: Bytes::from(data),
         ticks,
@@ -254,7 +365,7 @@ fn send(tx: &mpsc::Sender<Encoded>, data: Vec<u8>, ticks: u64, key: bool) -> boo
     .is_ok()
 }
 
-fn sleep_until(t: Instant, stop: &AtomicBool) -> bool {
+pub(crate) fn sleep_until(t: Instant, stop: &AtomicBool) -> bool {
     loop {
         if stop.load(Ordering::Relaxed) {
             return false;
@@ -269,7 +380,7 @@ fn sleep_until(t: Instant, stop: &AtomicBool) -> bool {
 
 fn video_thread(
     mut src: Box<dyn VideoSource>,
-    mut enc: H264Encoder,
+    enc: H264Encoder,
     t0: (Instant, u64),
     stop: Arc<AtomicBool>,
     keyframe: Arc<AtomicBool>,
@@ -277,12 +388,7 @@ fn video_thread(
     tx: mpsc::Sender<Encoded>,
 ) -> Result<(), Failure> {
     let fps = src.fps();
-    // The rates the encoder runs at; `None` until it takes them (after its first picture).
-    let mut applied: Option<Allocation> = None;
-    // The last keyframe's time and size (bits).
-    let mut last_key: Option<(Instant, usize)> = None;
-    // The size of the pictures the encoder was given.
-    let mut picture: Option<(usize, usize)> = None;
+    let mut encoding = Encoding::new(enc);
     for n in 0u64.. {
         let offset = Duration::from_secs_f64(n as f64 / fps);
         if !sleep_until(t0.0 + offset, &stop) {
@@ -304,54 +410,13 @@ fn video_thread(
         let Some(img) = src.next_scaled(capture_ms, want.map_or(1, |w| w.scale))? else {
             break;
         };
-        let size = (img.width, img.height);
         let rate = (fps / divisor as f64) as f32;
-        if let Some(w) = want
-            && picture.is_some_and(|p| p != size)
-        {
-            // A new picture size: a new encoder, its first picture a keyframe.
-            enc.restart(rate, w.video_bps)?;
-            applied = None;
-            last_key = None;
-        }
-        picture = Some(size);
-        if let Some(w) = want
-            && applied != Some(w)
-            && enc.set_rate(w.video_bps, rate, w.hold)
-        {
-            applied = Some(w);
-        }
-        // While the path limits the rate, a keyframe asked for waits until the last one has
-        // had time to get through: there, a keyframe every request feeds the losses that make
-        // the requests. Otherwise it comes at once (a new subscriber's first picture).
-        let now = Instant::now();
-        let key_due = !want.is_some_and(|w| w.hold)
-            || last_key.is_none_or(|(at, bits)| {
-                let rate = want.map_or(1e6, |w| f64::from(w.video_bps.max(1)));
-                let gap = Duration::from_secs_f64(bits as f64 / rate * KEYFRAME_SPACING)
-                    .max(KEYFRAME_MIN_GAP);
-                now.saturating_duration_since(at) >= gap
-            });
-        let force = key_due && keyframe.swap(false, Ordering::Relaxed);
-        let (mut data, key) = enc.encode(&img, force)?;
-        if key && !data.is_empty() {
-            last_key = Some((now, data.len() * 8));
-        }
-        if let Some(r) = &rates {
-            r.encoded(if data.is_empty() { None } else { enc.qp() });
-        }
-        if data.is_empty() {
-            // Skipped by the rate control: the picture is not sent, a keyframe asked for
-            // comes with the next one.
+        let Some((data, key)) =
+            encoding.encode(&img, rate, want, &keyframe, rates.as_deref(), false)?
+        else {
             src.unsent();
-            if force {
-                keyframe.store(true, Ordering::Relaxed);
-            }
             continue;
-        }
-        if rates.as_ref().is_some_and(|r| r.take_probe()) {
-            pad_h264(&mut data, PROBE_BYTES);
-        }
+        };
         let ticks = (n as f64 * 90_000.0 / fps).round() as u64;
         if !send(&tx, data, ticks, key) {
             break;
@@ -360,26 +425,87 @@ fn video_thread(
     Ok(())
 }
 
-/// Sends pre-encoded frames at their own timestamps. Keyframe requests cannot be honoured:
-/// the file has the keyframes it has.
-fn encoded_video_thread(
-    mut src: sources::IvfSource,
-    t0: Instant,
-    stop: Arc<AtomicBool>,
-    tx: mpsc::Sender<Encoded>,
-) -> Result<(), Failure> {
-    while let Some((data, pts)) = src.next_frame()? {
-        let offset = Duration::from_secs_f64(pts.max(0.0));
-        if !sleep_until(t0 + offset, &stop) {
-            break;
-        }
-        let ticks = (pts.max(0.0) * 90_000.0).round() as u64;
-        let key = is_keyframe(src.codec, &data);
-        if !send(&tx, data, ticks, key) {
-            break;
+/// An H.264 encoder that follows congestion control's rates and the far end's keyframe
+/// requests.
+pub(crate) struct Encoding {
+    enc: H264Encoder,
+    /// The rates the encoder runs at; `None` until it takes them (after its first picture).
+    applied: Option<Allocation>,
+    /// The last keyframe's time and size (bits).
+    last_key: Option<(Instant, usize)>,
+    /// The size of the pictures the encoder was given.
+    picture: Option<(usize, usize)>,
+}
+
+impl Encoding {
+    pub(crate) fn new(enc: H264Encoder) -> Encoding {
+        Encoding {
+            enc,
+            applied: None,
+            last_key: None,
+            picture: None,
         }
     }
-    Ok(())
+
+    /// Encodes a picture (already at the allocation's scale) at `rate` pictures a second: a
+    /// keyframe when `key_now`, or when one was asked for (`keyframe`) and is due. `None`:
+    /// the rate control skipped it (a keyframe asked for comes with the next).
+    pub(crate) fn encode(
+        &mut self,
+        img: &I420,
+        rate: f32,
+        want: Option<Allocation>,
+        keyframe: &AtomicBool,
+        rates: Option<&Rates>,
+        key_now: bool,
+    ) -> Result<Option<(Vec<u8>, bool)>, Failure> {
+        let size = (img.width, img.height);
+        if let Some(w) = want
+            && self.picture.is_some_and(|p| p != size)
+        {
+            // A new picture size: a new encoder, its first picture a keyframe.
+            self.enc.restart(rate, w.video_bps)?;
+            self.applied = None;
+            self.last_key = None;
+        }
+        self.picture = Some(size);
+        if let Some(w) = want
+            && self.applied != Some(w)
+            && self.enc.set_rate(w.video_bps, rate, w.hold)
+        {
+            self.applied = Some(w);
+        }
+        // While the path limits the rate, a keyframe asked for waits until the last one has
+        // had time to get through: there, a keyframe every request feeds the losses that make
+        // the requests. Otherwise it comes at once (a new subscriber's first picture).
+        let now = Instant::now();
+        let key_due = !want.is_some_and(|w| w.hold)
+            || self.last_key.is_none_or(|(at, bits)| {
+                let rate = want.map_or(1e6, |w| f64::from(w.video_bps.max(1)));
+                let gap = Duration::from_secs_f64(bits as f64 / rate * KEYFRAME_SPACING)
+                    .max(KEYFRAME_MIN_GAP);
+                now.saturating_duration_since(at) >= gap
+            });
+        let asked = key_due && keyframe.swap(false, Ordering::Relaxed);
+        let force = asked || key_now;
+        let (mut data, key) = self.enc.encode(img, force)?;
+        if key && !data.is_empty() {
+            self.last_key = Some((now, data.len() * 8));
+        }
+        if let Some(r) = rates {
+            r.encoded(if data.is_empty() { None } else { self.enc.qp() });
+        }
+        if data.is_empty() {
+            if asked {
+                keyframe.store(true, Ordering::Relaxed);
+            }
+            return Ok(None);
+        }
+        if rates.is_some_and(|r| r.take_probe()) {
+            pad_h264(&mut data, PROBE_BYTES);
+        }
+        Ok(Some((data, key)))
+    }
 }
 
 fn audio_thread(
@@ -520,7 +646,10 @@ impl Sources {
     /// there is Opus audio.
     pub(crate) fn codecs(&self) -> (Option<Codec>, bool) {
         let video = match &self.video {
-            Some(VideoInput::Encoded(ivf)) => Some(ivf.codec),
+            Some(VideoInput::File(file, _, policy)) => match (file.codec, policy) {
+                (FileCodec::Sendable(codec), Transcode::Never | Transcode::Auto) => Some(codec),
+                _ => Some(Codec::H264),
+            },
             Some(VideoInput::Raw(..)) => Some(Codec::H264),
             None => None,
         };
@@ -585,7 +714,16 @@ impl Sending {
                     VideoInput::Raw(src, enc) => {
                         video_thread(src, *enc, t0, stop2, key2, rates2, tx)
                     }
-                    VideoInput::Encoded(src) => encoded_video_thread(src, t0.0, stop2, tx),
+                    VideoInput::File(file, enc, policy) => file_video_thread(
+                        *file,
+                        Encoding::new(*enc),
+                        policy,
+                        t0.0,
+                        stop2,
+                        key2,
+                        rates2,
+                        tx,
+                    ),
                 };
                 let _ = done.blocking_send(r);
             }));

@@ -1,7 +1,8 @@
-//! Media sources and their timing: the test pattern, the tone, Y4M and WAV files, stdin,
-//! camera and microphone.
+//! Media sources and their timing: the test pattern, the tone, media files (through FFmpeg's
+//! libraries), Y4M and WAV files, stdin, camera and microphone.
 
 pub(crate) mod devices;
+pub(crate) mod file;
 pub(crate) mod resample;
 pub(crate) mod sources;
 pub mod testsrc;

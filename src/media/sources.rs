@@ -1,5 +1,5 @@
-//! Where published media comes from: the test pattern and tone, Y4M and WAV files, Y4M on
-//! stdin, camera and microphone. Sources produce raw frames on demand; `publish` paces them on
+//! Where published media comes from: the test pattern and tone, media files (`file`), Y4M
+//! and WAV files, Y4M on stdin, camera and microphone. Sources produce raw frames on demand; `publish` paces them on
 //! one capture clock.
 
 use std::fs::File;
@@ -21,8 +21,8 @@ pub(crate) enum VideoSpec {
     /// A test pattern (testsrc, testsrc:busy, testsrc:calm).
     TestSrc(Pattern),
     Y4m(PathBuf),
-    /// Pre-encoded VP8 or H.264 in an IVF file, sent as it is.
-    Ivf(PathBuf),
+    /// Any media file FFmpeg's libraries read (`media::file`).
+    File(PathBuf),
     Stdin,
 }
 
@@ -38,10 +38,10 @@ impl VideoSpec {
                 VideoSpec::Camera(Some(s["camera:".len()..].to_owned()))
             }
             _ if s.to_ascii_lowercase().ends_with(".y4m") => VideoSpec::Y4m(PathBuf::from(s)),
-            _ if s.to_ascii_lowercase().ends_with(".ivf") => VideoSpec::Ivf(PathBuf::from(s)),
-            _ => {
-                return Err(SourceError::invalid("expected camera, camera:INDEX, testsrc, testsrc:busy, testsrc:calm, a .y4m or .ivf file, or - for Y4M on stdin".to_string()));
+            "" => {
+                return Err(SourceError::invalid("expected camera, camera:INDEX, testsrc, testsrc:busy, testsrc:calm, a media file, or - for Y4M on stdin".to_string()));
             }
+            _ => VideoSpec::File(PathBuf::from(s)),
         })
     }
 }
@@ -52,6 +52,8 @@ pub(crate) enum AudioSpec {
     Mic(Option<String>),
     Tone(f64),
     Wav(PathBuf),
+    /// Any media file FFmpeg's libraries read (`media::file`).
+    File(PathBuf),
 }
 
 impl AudioSpec {
@@ -73,11 +75,12 @@ impl AudioSpec {
                 AudioSpec::Tone(hz)
             }
             _ if s.to_ascii_lowercase().ends_with(".wav") => AudioSpec::Wav(PathBuf::from(s)),
-            _ => {
+            "" => {
                 return Err(SourceError::invalid(
-                    "expected mic, mic:NAME, tone, tone:HZ, or a .wav file".to_string(),
+                    "expected mic, mic:NAME, tone, tone:HZ, or a media file".to_string(),
                 ));
             }
+            _ => AudioSpec::File(PathBuf::from(s)),
         })
     }
 }
@@ -459,111 +462,6 @@ impl AudioSource for WavSource {
     }
 }
 
-/// Pre-encoded video from an IVF file (VP8 or H.264), with its timestamps.
-pub(crate) struct IvfSource {
-    path: PathBuf,
-    reader: BufReader<File>,
-    pub(crate) codec: crate::vocab::Codec,
-    /// Seconds per timestamp unit.
-    unit: f64,
-    looping: bool,
-    /// Added to timestamps after each loop, seconds.
-    loop_offset: f64,
-    last: f64,
-    step: f64,
-}
-
-impl IvfSource {
-    pub(crate) fn open(path: &Path, looping: bool) -> Result<IvfSource, SourceError> {
-        let err = |m: String| SourceError::invalid(format!("{}: {m}", path.display()));
-        let mut reader = BufReader::new(File::open(path).map_err(|e| err(e.to_string()))?);
-        let mut h = [0u8; 32];
-        reader
-            .read_exact(&mut h)
-            .map_err(|_| err("not an IVF file (too short)".into()))?;
-        if &h[0..4] != b"DKIF" {
-            return Err(err("not an IVF file".into()));
-        }
-        let codec = match &h[8..12] {
-            b"VP80" => crate::vocab::Codec::Vp8,
-            b"H264" => crate::vocab::Codec::H264,
-            other => {
-                return Err(err(format!(
-                    "IVF codec {:?} is not supported (VP8 or H.264)",
-                    String::from_utf8_lossy(other)
-                )));
-            }
-        };
-        let den = u32::from_le_bytes(h[16..20].try_into().expect("4 bytes"));
-        let num = u32::from_le_bytes(h[20..24].try_into().expect("4 bytes"));
-        if den == 0 || num == 0 {
-            return Err(err("IVF time base is zero".into()));
-        }
-        let header_len = u16::from_le_bytes([h[6], h[7]]) as usize;
-        if header_len > 32 {
-            let mut skip = vec![0u8; header_len - 32];
-            reader
-                .read_exact(&mut skip)
-                .map_err(|e| err(e.to_string()))?;
-        }
-        Ok(IvfSource {
-            path: path.to_owned(),
-            reader,
-            codec,
-            unit: num as f64 / den as f64,
-            looping,
-            loop_offset: 0.0,
-            last: 0.0,
-            step: 1.0 / 30.0,
-        })
-    }
-
-    /// The next frame and its presentation time in seconds; `None` at the end.
-    pub(crate) fn next_frame(&mut self) -> Result<Option<(Vec<u8>, f64)>, SourceError> {
-        self.read_frame(true)
-    }
-
-    fn read_frame(&mut self, may_loop: bool) -> Result<Option<(Vec<u8>, f64)>, SourceError> {
-        let err = |m: String| SourceError::invalid(format!("{}: {m}", self.path.display()));
-        let mut fh = [0u8; 12];
-        match self.reader.read_exact(&mut fh) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                if !(self.looping && may_loop) {
-                    return Ok(None);
-                }
-                let again = IvfSource::open(&self.path, true)?;
-                self.reader = again.reader;
-                self.loop_offset = self.last + self.step;
-                let path = self.path.display().to_string();
-                return match self.read_frame(false)? {
-                    Some(frame) => Ok(Some(frame)),
-                    None => Err(SourceError::invalid(format!("{path}: no frames to loop"))),
-                };
-            }
-            Err(e) => return Err(err(e.to_string())),
-        }
-        let size = u32::from_le_bytes(fh[0..4].try_into().expect("4 bytes")) as usize;
-        let pts = u64::from_le_bytes(fh[4..12].try_into().expect("8 bytes")) as f64 * self.unit
-            + self.loop_offset;
-        if size > 16 << 20 {
-            return Err(err(format!("a frame of {size} bytes: the file is corrupt")));
-        }
-        let mut data = vec![0u8; size];
-        if self.reader.read_exact(&mut data).is_err() {
-            tracing::warn!(
-                "the IVF file ends in the middle of a frame; the partial frame is dropped"
-            );
-            return Ok(None);
-        }
-        if pts > self.last {
-            self.step = pts - self.last;
-        }
-        self.last = pts;
-        Ok(Some((data, pts)))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -596,10 +494,16 @@ mod tests {
                     }
                 }
                 _ => {
-                    if let Ok(mut s) = IvfSource::open(&path, looping) {
+                    if let Ok(Some(mut s)) =
+                        super::super::file::FileVideo::open(&path, 0.0, looping, true)
+                    {
                         for _ in 0..3 {
-                            if !matches!(s.next_frame(), Ok(Some(_))) {
-                                break;
+                            match s.next() {
+                                Ok(Some(p)) => {
+                                    let _ = s.payload(&p);
+                                    let _ = s.decode(&p);
+                                }
+                                _ => break,
                             }
                         }
                     }
@@ -634,7 +538,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn prop_y4m_wav_and_ivf_readers_take_any_file(bytes in files(), looping in any::<bool>()) {
+        fn prop_y4m_wav_and_media_file_readers_take_any_file(bytes in files(), looping in any::<bool>()) {
             read_all(&bytes, looping);
         }
     }

@@ -38,6 +38,34 @@ pub enum Pattern {
     Calm,
 }
 
+/// `frames` pictures of the plain pattern as YUV4MPEG2 at `fps`, frame n marked with its
+/// number and n / fps seconds as its capture time: a clip to make media files from (the
+/// tests and benchmarks of `publish --file`), whose pictures say which they are.
+pub fn write_y4m(
+    out: &mut impl std::io::Write,
+    (width, height): (usize, usize),
+    fps: u32,
+    frames: u32,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg"
+    )?;
+    let mut img = I420::new(width, height);
+    for n in 0..frames {
+        render(
+            &mut img,
+            Marks {
+                frame: n,
+                capture_ms: u64::from(n) * 1000 / u64::from(fps),
+            },
+        );
+        out.write_all(b"FRAME\n")?;
+        out.write_all(&img.data)?;
+    }
+    Ok(())
+}
+
 /// Draws frame `marks.frame` of `pattern` into `img`.
 pub fn render_pattern(pattern: Pattern, img: &mut I420, marks: Marks) {
     match pattern {

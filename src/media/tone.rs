@@ -22,6 +22,26 @@ pub fn render(hz: f64, start: u64, out: &mut [i16]) {
     }
 }
 
+/// `seconds` of the tone as 16-bit mono WAV at 48 kHz, its marks at every whole second from
+/// the start: the sound for a clip made with [`super::testsrc::write_y4m`].
+pub fn write_wav(path: &std::path::Path, hz: f64, seconds: u32) -> Result<(), hound::Error> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: SAMPLE_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec)?;
+    let mut second = vec![0i16; SAMPLE_RATE as usize];
+    for s in 0..u64::from(seconds) {
+        render(hz, s * u64::from(SAMPLE_RATE), &mut second);
+        for &v in &second {
+            w.write_sample(v)?;
+        }
+    }
+    w.finalize()
+}
+
 /// A/V offsets, ms (positive: audio late), from the tone's marks (their times, ms) and video
 /// frames given as (time ms, burned-in capture time, Unix ms), both on one timeline: the marks
 /// sit on the wall clock's whole seconds, so the first frame of each second, moved back by its
