@@ -8,6 +8,7 @@ use std::process::Command;
 
 use vcall::auth::Role;
 use vcall::media::testsrc::{self, Marks};
+
 use vcall::media::tone;
 
 use crate::common::*;
@@ -75,49 +76,81 @@ fn marks(path: &Path) -> Vec<(f64, Marks)> {
         .collect()
 }
 
-/// The recording holds the file's pictures from `first_by` on without a gap, to its last,
-/// each at its time (within a frame), and its sound within `MAX_AV_SKEW_MS` of them.
-fn assert_whole(rec: &Path, first_by: u32, what: &str) {
+/// What a recording of the clip must hold: the file's pictures (`keeps`: which frame
+/// numbers it has), the first of them among `first`, the last `last` (when the file ends),
+/// none missing between, each at its own time within a frame; and the sound in step with
+/// them. Loops are followed (numbers start again at 0, 4 s later).
+struct Expect {
+    keeps: fn(u32) -> bool,
+    first: std::ops::RangeInclusive<u32>,
+    last: Option<u32>,
+}
+
+const WHOLE: Expect = Expect {
+    keeps: |_| true,
+    first: 0..=6,
+    last: Some(FRAMES - 1),
+};
+
+fn assert_pictures(rec: &Path, want: &Expect, what: &str) {
     let marks = marks(rec);
-    let numbers: Vec<u32> = marks.iter().map(|(_, m)| m.frame).collect();
-    assert!(!numbers.is_empty(), "{what}: no pictures");
+    assert!(!marks.is_empty(), "{what}: no pictures");
+    // Frame numbers and capture times with loops unwrapped.
+    let mut loops = 0;
+    let mut unwrapped = Vec::with_capacity(marks.len());
+    for (i, (t, m)) in marks.iter().enumerate() {
+        if i > 0 && m.frame < marks[i - 1].1.frame {
+            loops += 1;
+        }
+        let capture_ms = m.capture_ms + loops * u64::from(SECONDS) * 1000;
+        unwrapped.push((*t, m.frame + loops as u32 * FRAMES, capture_ms));
+    }
+    let first = unwrapped[0].1;
     assert!(
-        numbers[0] <= first_by,
-        "{what}: the first picture is the file's {}",
-        numbers[0]
+        want.first.contains(&first),
+        "{what}: the first picture is the file's {first}, not in {:?}",
+        want.first
     );
-    let gaps: Vec<(u32, u32)> = numbers
+    let missing: Vec<u32> = unwrapped
         .windows(2)
-        .filter(|w| w[1] != w[0] + 1)
-        .map(|w| (w[0], w[1]))
+        .flat_map(|w| (w[0].1 + 1)..w[1].1)
+        .filter(|n| (want.keeps)(n % FRAMES))
         .collect();
-    assert!(gaps.is_empty(), "{what}: pictures missing between {gaps:?}");
-    assert_eq!(
-        *numbers.last().unwrap(),
-        FRAMES - 1,
-        "{what}: the last picture"
-    );
-    let (t0, m0) = marks[0];
-    for (t, m) in &marks {
-        let file_time = f64::from(m.frame - m0.frame) / f64::from(FPS);
+    assert!(missing.is_empty(), "{what}: pictures missing: {missing:?}");
+    let backwards = unwrapped.windows(2).filter(|w| w[1].1 <= w[0].1).count();
+    assert_eq!(backwards, 0, "{what}: pictures out of order or twice");
+    if let Some(last) = want.last {
+        assert_eq!(
+            unwrapped.last().unwrap().1 % FRAMES,
+            last,
+            "{what}: the last picture"
+        );
+    }
+    let (t0, _, c0) = unwrapped[0];
+    for (t, n, c) in &unwrapped {
+        let file_time = (c - c0) as f64 / 1000.0;
         assert!(
             ((t - t0) - file_time).abs() <= 1.0 / f64::from(FPS),
-            "{what}: picture {} at {:.3} s, the file has it at {file_time:.3} s",
-            m.frame,
+            "{what}: picture {n} at {:.3} s, the file has it at {file_time:.3} s",
             t - t0
         );
     }
-    assert_av_in_step(rec, &marks, what);
+    let frames: Vec<(f64, u64)> = unwrapped
+        .iter()
+        .map(|(t, _, c)| (*t * 1000.0, *c))
+        .collect();
+    assert_av_in_step(rec, &frames, what);
 }
 
-fn assert_av_in_step(rec: &Path, marks: &[(f64, Marks)], what: &str) {
+/// The tone's marks in the recording within `MAX_AV_SKEW_MS` of the pictures captured at the
+/// same instants ((time ms, capture ms)).
+fn assert_av_in_step(rec: &Path, frames: &[(f64, u64)], what: &str) {
     let (start, audio) = decode_audio(rec);
     let audio_marks: Vec<f64> = tone::find_marks(&audio, 48_000)
         .into_iter()
         .map(|i| (start + i as f64 / 48_000.0) * 1000.0)
         .collect();
-    let frames = marks.iter().map(|(t, m)| (t * 1000.0, m.capture_ms));
-    let skews = tone::av_skews(&audio_marks, frames);
+    let skews = tone::av_skews(&audio_marks, frames.iter().copied());
     assert!(!skews.is_empty(), "{what}: no audio marks beside pictures");
     for s in &skews {
         assert!(
@@ -203,8 +236,282 @@ fn files_in_every_container_and_codec_are_published_whole() {
         let rec = dir.path().join(format!("{name}.rec.mkv"));
         let (code, err) = publish_and_record(&server, &["--file", &path_str(&file)], &rec);
         assert_eq!(code, 0, "{name}: {err}");
-        assert_whole(&rec, 6, name);
+        assert_pictures(&rec, &WHOLE, name);
         let codec = &probe(&rec)["streams"][0]["codec_name"];
         assert_eq!(codec, "h264", "{name}: recorded {codec}");
+    }
+}
+
+#[test]
+fn vp8_and_sound_only_files_are_sent_as_they_are_and_decoded() {
+    let _turn = one_at_a_time();
+    let dir = temp_dir();
+    clip(dir.path());
+    let server = Server::start();
+    // VP8 goes out as it is (vcall encodes only H.264): the recording starts at the file's
+    // first keyframe after the subscription, one a second.
+    let vp8 = make(
+        dir.path(),
+        "vp8.webm",
+        &[
+            "-c:v", "libvpx", "-b:v", "500k", "-g", "30", "-c:a", "libopus",
+        ],
+    );
+    let rec = dir.path().join("vp8.rec.mkv");
+    let (code, err) = publish_and_record(&server, &["--file", &path_str(&vp8)], &rec);
+    assert_eq!(code, 0, "{err}");
+    let first_keyframe = Expect {
+        first: 30..=30,
+        ..WHOLE
+    };
+    assert_pictures(&rec, &first_keyframe, "vp8.webm");
+    assert_eq!(probe(&rec)["streams"][0]["codec_name"], "vp8");
+    // Sound only: Ogg Opus, MP3, FLAC; the tone's marks a second apart, all of them.
+    for (name, codec) in [
+        ("tone.ogg", "libopus"),
+        ("tone.mp3", "libmp3lame"),
+        ("tone.flac", "flac"),
+    ] {
+        let file = dir.path().join(name);
+        let made = Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-i"])
+            .arg(dir.path().join("src.wav"))
+            .args(["-c:a", codec])
+            .arg(&file)
+            .status()
+            .expect("ffmpeg");
+        assert!(made.success());
+        let rec = dir.path().join(format!("{name}.rec.mkv"));
+        let (code, err) = publish_and_record(&server, &["--file", &path_str(&file)], &rec);
+        assert_eq!(code, 0, "{name}: {err}");
+        assert!(
+            err.contains("no video in the file: audio only"),
+            "{name}: {err}"
+        );
+        let streams = probe(&rec)["streams"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(streams.len(), 1, "{name}: {streams:?}");
+        let (_, audio) = decode_audio(&rec);
+        let marks = tone::find_marks(&audio, 48_000);
+        // The first second's mark may precede the subscription; the others are a second apart
+        // (within what Opus's coding moves a silence's edge, 20 ms short of a lost frame).
+        assert!(
+            marks.len() >= SECONDS as usize - 1,
+            "{name}: {} marks",
+            marks.len()
+        );
+        for w in marks.windows(2) {
+            let apart = (w[1] - w[0]) as f64 / 48_000.0;
+            assert!(
+                (apart - 1.0).abs() < 0.010,
+                "{name}: marks {apart:.4} s apart"
+            );
+        }
+    }
+}
+
+#[test]
+fn odd_files_are_published_as_they_play() {
+    let _turn = one_at_a_time();
+    let dir = temp_dir();
+    clip(dir.path());
+    let server = Server::start();
+    let publish = |args: &[&str], name: &str| {
+        let rec = dir.path().join(format!("{name}.rec.mkv"));
+        let (code, err) = publish_and_record(&server, args, &rec);
+        assert_eq!(code, 0, "{name}: {err}");
+        (rec, err)
+    };
+
+    // Variable frame rate: from 1 s to 2 s, one picture in three (100 ms apart).
+    let vfr = make(
+        dir.path(),
+        "vfr.mkv",
+        &[
+            "-vf",
+            "select='not(between(n,30,59)*mod(n,3))'",
+            "-fps_mode",
+            "vfr",
+            "-c:v",
+            "libx264",
+            "-profile:v",
+            "baseline",
+            "-g",
+            "30",
+            "-c:a",
+            "aac",
+        ],
+    );
+    let (rec, _) = publish(&["--file", &path_str(&vfr)], "vfr");
+    let vfr_keeps = Expect {
+        keeps: |n| !(30..60).contains(&n) || n % 3 == 0,
+        ..WHOLE
+    };
+    assert_pictures(&rec, &vfr_keeps, "vfr.mkv");
+
+    // An MP4 cut by stream copy at 1.5 s: its edit list starts it between keyframes.
+    let base = make(
+        dir.path(),
+        "base.mp4",
+        &[
+            "-c:v",
+            "libx264",
+            "-profile:v",
+            "baseline",
+            "-g",
+            "30",
+            "-c:a",
+            "aac",
+        ],
+    );
+    let edit = dir.path().join("edit.mp4");
+    let cut = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-ss", "1.5", "-i"])
+        .arg(&base)
+        .args(["-c", "copy"])
+        .arg(&edit)
+        .status()
+        .expect("ffmpeg");
+    assert!(cut.success());
+    let (rec, err) = publish(&["--file", &path_str(&edit)], "edit");
+    assert!(err.contains("it starts between keyframes"), "{err}");
+    let from_the_cut = Expect {
+        first: 45..=51,
+        ..WHOLE
+    };
+    assert_pictures(&rec, &from_the_cut, "edit.mp4");
+
+    // --start between keyframes, the same.
+    let (rec, _) = publish(&["--file", &path_str(&base), "--start", "0:01.5"], "start");
+    assert_pictures(&rec, &from_the_cut, "--start 0:01.5");
+
+    // --loop: the file again and again, seamless, for --duration.
+    let (rec, _) = publish(
+        &["--file", &path_str(&base), "--loop", "--duration", "10s"],
+        "loop",
+    );
+    let looped = Expect {
+        last: None,
+        ..WHOLE
+    };
+    assert_pictures(&rec, &looped, "--loop");
+    let numbers: Vec<u32> = marks(&rec).iter().map(|(_, m)| m.frame).collect();
+    let loops = numbers.windows(2).filter(|w| w[1] < w[0]).count();
+    assert_eq!(loops, 2, "10 s of a 4 s file");
+
+    // A file cut short (its header says 4 s): what it holds, and a warning.
+    let whole = std::fs::read(dir.path().join("base.mp4")).expect("read");
+    let fast = dir.path().join("fast.mp4");
+    let moved = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(dir.path().join("base.mp4"))
+        .args(["-c", "copy", "-movflags", "+faststart"])
+        .arg(&fast)
+        .status()
+        .expect("ffmpeg");
+    assert!(moved.success() && !whole.is_empty());
+    let fast_bytes = std::fs::read(&fast).expect("read");
+    let short = dir.path().join("short.mp4");
+    std::fs::write(&short, &fast_bytes[..fast_bytes.len() * 6 / 10]).expect("write");
+    let (rec, err) = publish(&["--file", &path_str(&short)], "short");
+    assert!(err.contains("cut short"), "{err}");
+    let held = Expect {
+        last: None,
+        ..WHOLE
+    };
+    assert_pictures(&rec, &held, "a file cut short");
+    let n = marks(&rec).len();
+    assert!(
+        (40..FRAMES as usize - 20).contains(&n),
+        "{n} pictures of a file cut at 60 %"
+    );
+}
+
+#[test]
+fn files_vcall_cannot_send_are_refused_with_exit_2_naming_what_they_hold() {
+    let dir = temp_dir();
+    clip(dir.path());
+    let garbage = dir.path().join("garbage.mp4");
+    std::fs::write(
+        &garbage,
+        (0..100_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect::<Vec<u8>>(),
+    )
+    .expect("write");
+    let sound = dir.path().join("sound.ogg");
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(dir.path().join("src.wav"))
+        .args(["-c:a", "libopus"])
+        .arg(&sound)
+        .status()
+        .expect("ffmpeg");
+    assert!(made.success());
+    let hevc = make(
+        dir.path(),
+        "hevc.mkv",
+        &["-c:v", "libx265", "-x265-params", "log-level=error", "-an"],
+    );
+    let bframes = make(
+        dir.path(),
+        "b.mp4",
+        &["-c:v", "libx264", "-preset", "veryfast", "-bf", "2", "-an"],
+    );
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["--file".into(), path_str(&garbage)],
+            "not a media file vcall can read (FFmpeg's libraries: Invalid data found",
+        ),
+        (
+            vec!["--file".into(), path_str(&dir.path().join("none.mp4"))],
+            "none.mp4: no such file",
+        ),
+        (
+            vec!["--video".into(), path_str(&sound), "--no-audio".into()],
+            "(ogg: audio opus 48000 Hz): it has no video",
+        ),
+        (
+            vec!["--audio".into(), path_str(&hevc), "--no-video".into()],
+            "(matroska,webm: video hevc 320x240): it has no audio",
+        ),
+        (
+            vec![
+                "--file".into(),
+                path_str(&hevc),
+                "--transcode".into(),
+                "never".into(),
+            ],
+            "its hevc video cannot be sent as it is",
+        ),
+        (
+            vec![
+                "--file".into(),
+                path_str(&bframes),
+                "--transcode".into(),
+                "never".into(),
+            ],
+            "has B-frames",
+        ),
+        (
+            vec![
+                "--file".into(),
+                path_str(&sound),
+                "--start".into(),
+                "1:00".into(),
+            ],
+            "is past the file's end",
+        ),
+    ];
+    for (args, says) in cases {
+        let mut c = vcall();
+        c.args(["publish", "--url", "ws://127.0.0.1:9", "--token", "t"])
+            .args(&args);
+        let (code, _, err) = run(c);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }

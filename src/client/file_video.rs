@@ -59,7 +59,8 @@ const RATE_CALM: f64 = 2.0;
 pub enum Why {
     /// Its codec or B-frames cannot be sent as they are, or `--transcode always`.
     Always,
-    /// `--start` fell between keyframes: the pictures before it are decoded, not sent.
+    /// The file starts between keyframes (`--start`, an edit list): the pictures before its
+    /// start are decoded, not sent.
     Start,
     /// A keyframe was asked for and the file has none close.
     Keyframe,
@@ -71,7 +72,7 @@ impl Why {
     fn says(self) -> &'static str {
         match self {
             Why::Always => "its codec is not sent as it is",
-            Why::Start => "--start falls between keyframes",
+            Why::Start => "it starts between keyframes (--start or an edit list)",
             Why::Keyframe => "a keyframe was asked for and the file's next is not close",
             Why::Rate => "the path carries less than the file's bitrate",
         }

@@ -66,6 +66,22 @@ struct Demuxer {
     read_this_pass: u64,
 }
 
+/// An FFmpeg error in words (some have no message of their own).
+fn says(e: ff::Error) -> String {
+    let mut buf = [0 as std::ffi::c_char; 256];
+    // SAFETY: av_strerror writes a NUL-terminated message of at most `buf.len()` bytes.
+    let message = unsafe {
+        ff::ffi::av_strerror(i32::from(e), buf.as_mut_ptr(), buf.len());
+        std::ffi::CStr::from_ptr(buf.as_ptr())
+            .to_string_lossy()
+            .into_owned()
+    };
+    match message.trim() {
+        "" => format!("error {}", i32::from(e)),
+        m => m.to_owned(),
+    }
+}
+
 /// What a file holds, for errors: "matroska,webm: video vp9 640x360, audio opus 48000 Hz".
 fn describe(input: &Input) -> String {
     let streams: Vec<String> = input
@@ -115,7 +131,8 @@ fn open(
     }
     let input = ff::format::input(path).map_err(|e| {
         SourceError::invalid(format!(
-            "{shown}: not a media file vcall can read (FFmpeg's libraries: {e})"
+            "{shown}: not a media file vcall can read (FFmpeg's libraries: {})",
+            says(e)
         ))
     })?;
     let Some(stream) = input.streams().best(kind) else {
@@ -191,9 +208,10 @@ impl Demuxer {
         let ts = (self.zero * 1e6) as i64;
         self.input.seek(ts, ..ts).map_err(|e| {
             SourceError::invalid(format!(
-                "{}: cannot seek to {:.3} s: {e}",
+                "{}: cannot seek to {:.3} s: {}",
                 self.path.display(),
-                self.start
+                self.start,
+                says(e)
             ))
         })
     }
@@ -206,6 +224,15 @@ impl Demuxer {
             match packet.read(&mut self.input) {
                 Ok(()) => {}
                 Err(ff::Error::Eof) => {
+                    if let Some(length) = self.length
+                        && self.end - self.offset < (length - 0.5).min(length * 0.9)
+                    {
+                        tracing::warn!(
+                            "{}: the file ends at {:.3} s, before the {length:.3} s it says it lasts (cut short?)",
+                            self.path.display(),
+                            self.end - self.offset
+                        );
+                    }
                     if !self.pass_again()? {
                         return Ok(None);
                     }
@@ -214,14 +241,16 @@ impl Demuxer {
                 Err(e) => {
                     if self.read == 0 {
                         return Err(SourceError::invalid(format!(
-                            "{}: cannot be read: {e}",
-                            self.path.display()
+                            "{}: cannot be read: {}",
+                            self.path.display(),
+                            says(e)
                         )));
                     }
                     tracing::warn!(
-                        "{}: the file ends early at {:.3} s ({e})",
+                        "{}: the file ends early at {:.3} s ({})",
                         self.path.display(),
-                        self.end
+                        self.end,
+                        says(e)
                     );
                     if !self.pass_again()? {
                         return Ok(None);
@@ -271,8 +300,9 @@ impl Demuxer {
         let stream = self.input.stream(self.index).expect("the demuxer's stream");
         let parameters = stream.parameters();
         let id = parameters.id();
-        let mut ctx = ff::codec::context::Context::from_parameters(parameters)
-            .map_err(|e| self.unreadable(&format!("its {} cannot be decoded: {e}", id.name())))?;
+        let mut ctx = ff::codec::context::Context::from_parameters(parameters).map_err(|e| {
+            self.unreadable(&format!("its {} cannot be decoded: {}", id.name(), says(e)))
+        })?;
         // Frame threads on every core: a group of pictures decoded at once when encoding
         // starts between keyframes is done sooner.
         ctx.set_threading(ff::threading::Config::kind(ff::threading::Type::Frame));
@@ -422,9 +452,10 @@ impl FileVideo {
     /// other codecs as stored.
     pub(crate) fn payload(&mut self, p: &FilePacket) -> Result<Vec<u8>, SourceError> {
         match &mut self.annexb {
-            Some(bsf) => bsf
-                .filter(&p.packet)
-                .map_err(|e| self.demux.unreadable(&format!("H.264 to Annex B: {e}"))),
+            Some(bsf) => bsf.filter(&p.packet).map_err(|e| {
+                self.demux
+                    .unreadable(&format!("H.264 to Annex B: {}", says(e)))
+            }),
             None => Ok(p.packet.data().unwrap_or_default().to_vec()),
         }
     }
@@ -434,7 +465,7 @@ impl FileVideo {
             let name = self.codec_name;
             let d = self.demux.decoder()?.video().map_err(|e| {
                 self.demux
-                    .unreadable(&format!("its {name} video cannot be decoded: {e}"))
+                    .unreadable(&format!("its {name} video cannot be decoded: {}", says(e)))
             })?;
             self.decoder = Some(d);
         }
@@ -454,7 +485,7 @@ impl FileVideo {
         let decoder = self.decoder()?;
         if let Err(e) = decoder.send_packet(&p.packet) {
             // A damaged packet: what the decoder makes of the next ones still goes out.
-            tracing::debug!("a video packet not decoded: {e}");
+            tracing::debug!("a video packet not decoded: {}", says(e));
         }
         out.extend(self.pictures()?);
         Ok(out)
@@ -519,16 +550,18 @@ impl FileVideo {
                     ff::software::scaling::Flags::BILINEAR,
                 )
                 .map_err(|e| {
-                    self.demux
-                        .unreadable(&format!("its {format:?} pictures cannot be converted: {e}"))
+                    self.demux.unreadable(&format!(
+                        "its {format:?} pictures cannot be converted: {}",
+                        says(e)
+                    ))
                 })?;
                 self.scaler = Some((ctx, (w, h, format)));
             }
             let mut out = frame::Video::empty();
             let (scaler, _) = self.scaler.as_mut().expect("made above");
-            scaler
-                .run(frame, &mut out)
-                .map_err(|e| SourceError::invalid(format!("a picture cannot be converted: {e}")))?;
+            scaler.run(frame, &mut out).map_err(|e| {
+                SourceError::invalid(format!("a picture cannot be converted: {}", says(e)))
+            })?;
             converted = out;
             &converted
         };
@@ -651,10 +684,9 @@ impl FileAudio {
             .parameters()
             .id()
             .name();
-        let decoder = demux
-            .decoder()?
-            .audio()
-            .map_err(|e| demux.unreadable(&format!("its {name} audio cannot be decoded: {e}")))?;
+        let decoder = demux.decoder()?.audio().map_err(|e| {
+            demux.unreadable(&format!("its {name} audio cannot be decoded: {}", says(e)))
+        })?;
         Ok(Some(FileAudio {
             demux,
             decoder,
@@ -681,7 +713,7 @@ impl FileAudio {
                         self.demux.tb,
                     );
                 if let Err(e) = self.decoder.send_packet(&p.packet) {
-                    tracing::debug!("an audio packet not decoded: {e}");
+                    tracing::debug!("an audio packet not decoded: {}", says(e));
                 }
                 self.frames()
             }
@@ -731,9 +763,10 @@ impl FileAudio {
             )
             .map_err(|e| {
                 self.demux.unreadable(&format!(
-                    "its sound ({:?}, {} Hz) cannot be converted: {e}",
+                    "its sound ({:?}, {} Hz) cannot be converted: {}",
                     frame.format(),
-                    frame.rate()
+                    frame.rate(),
+                    says(e)
                 ))
             })?;
             self.resampler = Some((ctx, key));
@@ -750,7 +783,7 @@ impl FileAudio {
         input.set_channel_layout(layout);
         resampler
             .run(&input, &mut out)
-            .map_err(|e| SourceError::invalid(format!("audio cannot be converted: {e}")))?;
+            .map_err(|e| SourceError::invalid(format!("audio cannot be converted: {}", says(e))))?;
         Ok(out.plane::<i16>(0)[..out.samples()].to_vec())
     }
 
@@ -795,3 +828,4 @@ impl AudioSource for FileAudio {
         Ok(true)
     }
 }
+
