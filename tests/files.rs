@@ -515,3 +515,111 @@ fn files_vcall_cannot_send_are_refused_with_exit_2_naming_what_they_hold() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn a_file_sent_as_it_is_honours_keyframe_requests_and_the_paths_rate() {
+    let _turn = one_at_a_time();
+    let dir = temp_dir();
+    clip(dir.path());
+    let server = Server::start();
+    // One keyframe, at the start: the subscription comes after it, so the recording's first
+    // picture within 200 ms of the file's start is one encoded when the server asked.
+    let one_key = make(
+        dir.path(),
+        "onekey.mp4",
+        &[
+            "-c:v",
+            "libx264",
+            "-profile:v",
+            "baseline",
+            "-g",
+            "1000",
+            "-c:a",
+            "aac",
+        ],
+    );
+    let rec = dir.path().join("onekey.rec.mkv");
+    let (code, err) = publish_and_record(&server, &["--file", &path_str(&one_key)], &rec);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("a keyframe was asked for"), "{err}");
+    assert_pictures(&rec, &WHOLE, "a file with one keyframe");
+
+    // 2 Mbit/s through a 500 kbit/s path: encoded again under the path's rate.
+    let heavy = make(
+        dir.path(),
+        "heavy.mp4",
+        &[
+            "-vf",
+            "noise=alls=25:allf=t",
+            "-c:v",
+            "libx264",
+            "-profile:v",
+            "baseline",
+            "-g",
+            "30",
+            "-b:v",
+            "2M",
+            "-minrate",
+            "2M",
+            "-maxrate",
+            "2M",
+            "-bufsize",
+            "1M",
+            "-x264-params",
+            "nal-hrd=cbr",
+            "-c:a",
+            "aac",
+        ],
+    );
+    let rec = dir.path().join("heavy.rec.mkv");
+    let (code, err) = publish_and_record(
+        &server,
+        &[
+            "--file",
+            &path_str(&heavy),
+            "--loop",
+            "--duration",
+            "12s",
+            "--impair",
+            "rate=500kbit",
+        ],
+        &rec,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("the path carries less than the file's bitrate"),
+        "{err}"
+    );
+    // The second half's media (video and audio) under the path's rate.
+    let packets = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "packet=pts_time,size",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&rec)
+        .output()
+        .expect("ffprobe");
+    let bytes: f64 = String::from_utf8_lossy(&packets.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (t, size) = l.split_once(',')?;
+            (t.parse::<f64>().ok()? >= 6.0).then(|| size.trim().parse::<f64>().ok())?
+        })
+        .sum();
+    let span = media_end(&rec) - 6.0;
+    let kbps = bytes * 8.0 / span / 1000.0;
+    assert!(
+        span > 4.0 && kbps < 500.0,
+        "{kbps:.0} kbit/s over the last {span:.1} s"
+    );
+    // Pictures in the file's order, never twice.
+    let numbers: Vec<u32> = marks(&rec).iter().map(|(_, m)| m.frame).collect();
+    let loops = numbers.windows(2).filter(|w| w[1] < w[0]).count();
+    assert!(loops <= 3, "{numbers:?}");
+    let twice = numbers.windows(2).filter(|w| w[1] == w[0]).count();
+    assert_eq!(twice, 0, "{numbers:?}");
+}

@@ -149,9 +149,11 @@ impl Passage {
         let narrow = asks
             .want
             .is_some_and(|w| w.hold && f64::from(w.video_bps) < self.file_rate());
+        // Wide again: the estimate itself carries the file with room (while encoding at
+        // less, the path no longer limits it, so `hold` says nothing).
         let wide = asks
             .want
-            .is_none_or(|w| !w.hold || f64::from(w.video_bps) >= self.file_rate() * RATE_MARGIN);
+            .is_none_or(|w| f64::from(w.video_bps) >= self.file_rate() * RATE_MARGIN);
         match (wide, self.calm_since) {
             (true, None) => self.calm_since = Some(time),
             (false, _) => self.calm_since = None,

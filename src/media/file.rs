@@ -828,4 +828,3 @@ impl AudioSource for FileAudio {
         Ok(true)
     }
 }
-
