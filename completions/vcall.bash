@@ -987,7 +987,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__load__subcmd__test)
-            opts="-v -q -h -V --url --api-key --api-secret --whep-url --token --impair --rooms --publishers --subscribers --join-rate --duration --width --height --fps --video-bitrate --rate-tiers --decode --audio --expect --stats-interval --json --per-stream --generator-cpu-limit --shard --start-at --run-id --generator-lag-limit --timeout --verbose --quiet --profile --config --help --version merge help"
+            opts="-v -q -h -V --url --api-key --api-secret --whep-url --token --impair --rooms --publishers --subscribers --join-rate --duration --width --height --fps --video-bitrate --rate-tiers --decode --audio --expect --stats-interval --json --per-stream --report --generator-cpu-limit --shard --start-at --run-id --generator-lag-limit --timeout --verbose --quiet --profile --config --help --version merge help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1070,6 +1070,10 @@ _vcall() {
                     return 0
                     ;;
                 --stats-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1423,7 +1427,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__publish)
-            opts="-v -q -h -V --url --session --token --data --ice-server --ice-transport --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --impair --name --video --audio --no-audio --no-video --width --height --fps --video-bitrate --audio-bitrate --degradation --keyframe-interval --loop --duration --stats-interval --json --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --url --session --token --data --ice-server --ice-transport --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --impair --name --video --audio --file --transcode --start --no-audio --no-video --width --height --fps --video-bitrate --audio-bitrate --degradation --keyframe-interval --loop --duration --stats-interval --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1498,6 +1502,18 @@ _vcall() {
                     return 0
                     ;;
                 --audio)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --transcode)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --start)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -187,8 +187,13 @@ complete -c vcall -n "__fish_vcall_using_subcommand publish" -l retry-delay -d '
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l impair -d 'Impair this process\'s media, both directions, in userspace: comma-separated loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start, repeatable), rate=500kbit, queue=300ms (the rate\'s queue), rebind=10s (the media sockets move to new ports then, as a NAT\'s new mapping; repeatable), seed=N [env: VCALL_IMPAIR]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l name -d 'The stream\'s name, visible to others' -r
-complete -c vcall -n "__fish_vcall_using_subcommand publish" -l video -d 'Video source: camera[:INDEX|NAME], testsrc (testsrc:busy: noisy, uses its whole bitrate; testsrc:calm: a mostly still picture, as a camera on a calm scene), a .y4m file, a .ivf file (VP8 or H.264, sent as it is), or - for Y4M on stdin' -r
-complete -c vcall -n "__fish_vcall_using_subcommand publish" -l audio -d 'Audio source: mic[:NAME], tone[:HZ], or a .wav file' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l video -d 'Video source: camera[:INDEX|NAME], testsrc (testsrc:busy: noisy, uses its whole bitrate; testsrc:calm: a mostly still picture, as a camera on a calm scene), a media file (MP4, MOV, MKV, WebM, Ogg, IVF, …: its video; see --transcode), a .y4m file, or - for Y4M on stdin' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l audio -d 'Audio source: mic[:NAME], tone[:HZ], or a media file (its sound; WAV, MP4, MKV, WebM, Ogg, MP3, FLAC, …)' -r
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l file -d 'A media file\'s video and audio (whichever it has), at its own timing: --video FILE --audio FILE in one' -r -F
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l transcode -d 'A media file\'s video: auto sends it as it is (no encoding cost) while that serves the far end, and encodes it to H.264 while a keyframe is asked for that the file has not within 200 ms, while the path carries less than the file\'s bitrate, before --start\'s first keyframe, and always for codecs other than H.264 and VP8 or with B-frames; always encodes it; never sends it as it is (H.264 or VP8 without B-frames)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l start -d 'Media files: start this far in (90, 1:30, 1:02:03.5, 500ms)' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l width -d 'Picture width for camera and testsrc' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l height -d 'Picture height for camera and testsrc' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l fps -d 'Frame rate for camera and testsrc' -r
@@ -205,7 +210,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand publish" -l config -d 'The c
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l create-room -d 'Create the room (H.264 and VP8, Opus) when it does not exist [env: VCALL_CREATE_ROOM]'
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l no-audio -d 'Send no audio'
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l no-video -d 'Send no video'
-complete -c vcall -n "__fish_vcall_using_subcommand publish" -l loop -d 'Start file sources again at their end'
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l loop -d 'Start file sources again at their end (at --start)'
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l json -d 'Events and the result as JSON lines on stdout (docs/json.md)'
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -s v -l verbose -d 'More logging on stderr (-v: debug, -vv: trace). RUST_LOG overrides'
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -s q -l quiet -d 'Only errors on stderr; no progress display'
@@ -357,6 +362,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_se
 none\t''"
 complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l expect -d 'Conditions over the whole run, checked at the end (exit 11 when one fails), e.g. \'joined==100%, streams.frames.lost==0, latency.p95<200ms, freeze.max.p99<500ms, first-frame.p95<1s, identity\'. Metrics: joined, streams, streams.frames, streams.frames.lost, loss, latency.p50/p95/p99/max (every frame of every stream), freeze.max.p50/p95/p99/max and first-frame.p50/p95/p99/max (across streams), identity (no stream carried another publisher\'s frames), pictures.decoded and pictures.bad (of the streams --decode samples)' -r
 complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l stats-interval -d 'Figures this often on stderr (`loadStats` lines with --json); 0: only the summary' -r
+complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l report -d 'Write a report when the run ends, whatever its outcome: one self-contained HTML file with the verdict and totals, plots over time (participants, streams, frames received and lost, latency, freezes, loss) and the worst rooms and streams (as `vcall report` draws from the --json lines)' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l generator-cpu-limit -d 'The share of this machine\'s cores the generator may use before it, not the server, is taken to be the limit of the run (exit 12), e.g. 50%' -r
 complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l shard -d 'Run this share of the run: the Ith of N processes (from 0, as a Kubernetes Indexed Job\'s JOB_COMPLETION_INDEX), each taking every Nth participant; every shard is given the same flags, and `load-test merge` judges their --json outputs as one run [env: VCALL_SHARD]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand load-test; and not __fish_seen_subcommand_from merge help" -l start-at -d 'Start joining at this Unix time (seconds), so that shards started apart run together' -r

@@ -2,22 +2,29 @@
 //! time, every second of sound with a silent mark: the source the tests and
 //! `scripts/bench_file.py` make media files from with ffmpeg.
 //!
-//! Usage: marked_clip WIDTHxHEIGHT FPS SECONDS OUT.y4m OUT.wav   (OUT.y4m may be - for stdout)
+//! Usage: marked_clip WIDTHxHEIGHT FPS SECONDS OUT.y4m OUT.wav [busy]   (OUT.y4m may be - for
+//! stdout; busy: the pattern under noise, which fills whatever bitrate it is encoded at)
 
 use std::io::{BufWriter, Write};
+
+use vcall::media::testsrc::Pattern;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Err(e) = run(&args) {
         eprintln!("marked_clip: {e}");
-        eprintln!("usage: marked_clip WIDTHxHEIGHT FPS SECONDS OUT.y4m OUT.wav");
+        eprintln!("usage: marked_clip WIDTHxHEIGHT FPS SECONDS OUT.y4m OUT.wav [busy]");
         std::process::exit(2);
     }
 }
 
 fn run(args: &[String]) -> Result<(), String> {
+    let (pattern, args) = match args {
+        [rest @ .., last] if last == "busy" => (Pattern::Busy, rest),
+        _ => (Pattern::Plain, args),
+    };
     let [size, fps, seconds, y4m, wav] = args else {
-        return Err("five arguments".into());
+        return Err("five arguments, and busy or not".into());
     };
     let (w, h) = size
         .split_once('x')
@@ -29,7 +36,7 @@ fn run(args: &[String]) -> Result<(), String> {
     let frames = fps * seconds;
     let write = |out: &mut dyn Write| -> std::io::Result<()> {
         let mut out = BufWriter::with_capacity(1 << 20, out);
-        vcall::media::testsrc::write_y4m(&mut out, (w, h), fps, frames)?;
+        vcall::media::testsrc::write_y4m(&mut out, (w, h), fps, frames, pattern)?;
         out.flush()
     };
     match y4m.as_str() {

@@ -12,6 +12,8 @@ use std::fmt::Write as _;
 use plotters::prelude::*;
 use serde_json::Value;
 
+use crate::exit::{Exit, Failure};
+
 /// Why no report can be drawn from the input.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ReportError {
@@ -29,7 +31,6 @@ type Series<'a> = (&'static str, &'a [(f64, f64)]);
 /// `vcall report RUN.jsonl -o FILE.html`: input that is not a run's JSON lines is a usage
 /// error (exit 2), a file that cannot be read or written exit 1.
 pub(crate) fn command(args: crate::cli::ReportArgs) -> crate::exit::CmdResult {
-    use crate::exit::{Exit, Failure};
     let input = args.input.display().to_string();
     let text = match input.as_str() {
         "-" => std::io::read_to_string(std::io::stdin()),
@@ -53,6 +54,28 @@ pub(crate) fn command(args: crate::cli::ReportArgs) -> crate::exit::CmdResult {
     })?;
     eprintln!("vcall: report written to {}", args.output.display());
     Ok(Exit::Ok)
+}
+
+/// Writes a report (`subscribe --report`, `load-test --report`) from the lines kept during
+/// the run (`jsonl::keep_for_report`) and `more` (a load test's verdict, `loadVerdict`, which
+/// is not printed: the exit code and stderr say it).
+pub(crate) fn write_kept(
+    path: &std::path::Path,
+    title: &str,
+    more: Option<Value>,
+) -> Result<(), Failure> {
+    let mut events = crate::jsonl::kept();
+    events.extend(more);
+    let html = render(&events, title)
+        .map_err(|e| Failure::new(Exit::Failure, format!("no report: {e}")))?;
+    std::fs::write(path, html).map_err(|e| {
+        Failure::new(
+            Exit::Failure,
+            format!("writing the report to {}: {e}", path.display()),
+        )
+    })?;
+    tracing::info!("report written to {}", path.display());
+    Ok(())
 }
 
 /// Reads JSON lines (blank lines and other programs' text are refused, so a wrong file is
@@ -144,6 +167,209 @@ impl Timeline {
     }
 }
 
+/// What a load test's `loadStats` lines say over time (`load-test --report`).
+#[derive(Default)]
+struct LoadTimeline {
+    joined: Vec<(f64, f64)>,
+    failed: Vec<(f64, f64)>,
+    streams: Vec<(f64, f64)>,
+    expected: Vec<(f64, f64)>,
+    /// Whole frames received a second, over every stream, and lost a second.
+    fps: Vec<(f64, f64)>,
+    lost: Vec<(f64, f64)>,
+    p50: Vec<(f64, f64)>,
+    p95: Vec<(f64, f64)>,
+    p99: Vec<(f64, f64)>,
+    freeze_p95: Vec<(f64, f64)>,
+    freeze_max: Vec<(f64, f64)>,
+    loss: Vec<(f64, f64)>,
+    /// The previous line's time and cumulative frames and frames lost.
+    last: (f64, f64, f64),
+}
+
+impl LoadTimeline {
+    fn add(&mut self, s: &Value) {
+        let t = num(&s["seconds"]).unwrap_or(0.0);
+        let put = |v: &mut Vec<(f64, f64)>, x: &Value| {
+            if let Some(x) = num(x) {
+                v.push((t, x));
+            }
+        };
+        put(&mut self.joined, &s["joined"]);
+        put(&mut self.failed, &s["failed"]);
+        put(&mut self.streams, &s["streams"]);
+        put(&mut self.expected, &s["streamsExpected"]);
+        put(&mut self.p50, &s["latencyMs"]["p50"]);
+        put(&mut self.p95, &s["latencyMs"]["p95"]);
+        put(&mut self.p99, &s["latencyMs"]["p99"]);
+        put(&mut self.freeze_p95, &s["freezeMaxMs"]["p95"]);
+        put(&mut self.freeze_max, &s["freezeMaxMs"]["max"]);
+        put(&mut self.loss, &s["lossPercent"]);
+        let (frames, lost) = (
+            num(&s["frames"]).unwrap_or(0.0),
+            num(&s["framesLost"]).unwrap_or(0.0),
+        );
+        let span = t - self.last.0;
+        if span > 0.0 {
+            self.fps.push((t, (frames - self.last.1).max(0.0) / span));
+            self.lost.push((t, (lost - self.last.2).max(0.0) / span));
+        }
+        self.last = (t, frames, lost);
+    }
+}
+
+/// A load test's part of a report: its verdict and totals, its figures over time, and its
+/// worst rooms and streams; `None` for a run that is not a load test.
+fn load_section(events: &[Value]) -> Option<String> {
+    let mut tl = LoadTimeline::default();
+    let mut any = false;
+    for e in events.iter().filter(|e| e["event"] == "loadStats") {
+        tl.add(e);
+        any = true;
+    }
+    let summary = events.iter().rev().find(|e| e["event"] == "loadSummary");
+    if !any && summary.is_none() {
+        return None;
+    }
+    let mut html = String::from("<section class=\"load\">\n<h2>Load test</h2>\n");
+    let verdict = events.iter().rev().find(|e| e["event"] == "loadVerdict");
+    if let Some(s) = summary {
+        let failures: Vec<&str> = match verdict {
+            Some(v) => v["failure"].as_str().into_iter().collect(),
+            None => s["failures"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect(),
+        };
+        let _ = writeln!(
+            html,
+            "<p class=\"verdict {c}\">{v}</p>",
+            c = if failures.is_empty() { "pass" } else { "fail" },
+            v = match failures.is_empty() {
+                true => "No condition failed.".to_owned(),
+                false => format!("NOT met: {}", escape(&failures.join("; "))),
+            }
+        );
+        let q = |v: &Value| match (num(&v["p50"]), num(&v["p95"]), num(&v["max"])) {
+            (Some(a), Some(b), Some(c)) => format!("{a:.0} / {b:.0} / {c:.0}"),
+            _ => "—".into(),
+        };
+        let n = |v: &Value| num(v).map_or("—".into(), |x| format!("{x:.0}"));
+        html += "<table class=\"expect\">\n";
+        for (label, value) in [
+            ("seconds", n(&s["seconds"])),
+            (
+                "participants joined / failed",
+                format!("{} / {}", n(&s["joined"]), n(&s["failed"])),
+            ),
+            (
+                "streams with frames / expected",
+                format!("{} / {}", n(&s["streams"]), n(&s["streamsExpected"])),
+            ),
+            (
+                "frames / lost",
+                format!("{} / {}", n(&s["frames"]), n(&s["framesLost"])),
+            ),
+            ("identity violations", n(&s["identityViolations"])),
+            (
+                "packet loss, %",
+                num(&s["lossPercent"]).map_or("—".into(), |x| format!("{x:.2}")),
+            ),
+            ("latency p50 / p95 / max, ms", q(&s["latencyMs"])),
+            ("longest freeze p50 / p95 / max, ms", q(&s["freezeMaxMs"])),
+            ("first frame p50 / p95 / max, ms", q(&s["firstFrameMs"])),
+            (
+                "generator limit",
+                s["overloaded"].as_str().unwrap_or("none").to_owned(),
+            ),
+        ] {
+            let _ = writeln!(
+                html,
+                "<tr><th>{}</th><td>{}</td></tr>",
+                escape(label),
+                escape(&value)
+            );
+        }
+        html += "</table>\n";
+    }
+    html += "<div class=\"charts\">\n";
+    html += &chart(
+        "Participants",
+        "count",
+        &[("joined", &tl.joined), ("failed", &tl.failed)],
+    );
+    html += &chart(
+        "Streams with frames",
+        "count",
+        &[("receiving", &tl.streams), ("expected", &tl.expected)],
+    );
+    html += &chart(
+        "Frames over every stream",
+        "per second",
+        &[("received", &tl.fps), ("lost", &tl.lost)],
+    );
+    html += &chart(
+        "Latency over every frame",
+        "ms",
+        &[("p50", &tl.p50), ("p95", &tl.p95), ("p99", &tl.p99)],
+    );
+    html += &chart(
+        "Longest freeze of a stream",
+        "ms",
+        &[("p95", &tl.freeze_p95), ("max", &tl.freeze_max)],
+    );
+    html += &chart("Packet loss", "%", &[("lost", &tl.loss)]);
+    html += "</div>\n";
+    // The worst rooms and streams: most frames lost, then the highest latency.
+    for (event, what, name) in [
+        ("loadRoom", "rooms", "room"),
+        ("loadStream", "streams", "stream"),
+    ] {
+        let mut rows: Vec<&Value> = events.iter().filter(|e| e["event"] == event).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let p95 = |v: &Value| {
+            num(&v["latencyMs"]["p95"])
+                .or(num(&v["latencyP95Ms"]))
+                .unwrap_or(0.0)
+        };
+        rows.sort_by(|a, b| {
+            let lost = |v: &Value| num(&v["framesLost"]).unwrap_or(0.0);
+            lost(b).total_cmp(&lost(a)).then(p95(b).total_cmp(&p95(a)))
+        });
+        let _ = writeln!(
+            html,
+            "<h3>The worst {what} ({} of {})</h3>\n<table class=\"expect\">\n<tr><th>{name}</th><th>frames</th><th>lost</th><th>latency p95, ms</th></tr>",
+            rows.len().min(WORST_LISTED),
+            rows.len()
+        );
+        for r in rows.iter().take(WORST_LISTED) {
+            let id = match &r[name] {
+                Value::String(s) => s.clone(),
+                Value::Null => "?".into(),
+                other => other.to_string(),
+            };
+            let _ = writeln!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.0}</td></tr>",
+                escape(&id),
+                num(&r["frames"]).unwrap_or(0.0),
+                num(&r["framesLost"]).unwrap_or(0.0),
+                p95(r)
+            );
+        }
+        html += "</table>\n";
+    }
+    html += "</section>\n";
+    Some(html)
+}
+
+/// Rows in a load test's tables of worst rooms and streams.
+const WORST_LISTED: usize = 20;
+
 /// The colours of a chart's lines, in order.
 const COLOURS: [RGBColor; 3] = [
     RGBColor(31, 119, 180),
@@ -226,7 +452,8 @@ pub(crate) fn render(events: &[Value], title: &str) -> Result<String, ReportErro
         let id = e["streamId"].as_str().unwrap_or("?").to_owned();
         streams.entry(id).or_default().add(e);
     }
-    if streams.is_empty() {
+    let load = load_section(events);
+    if streams.is_empty() && load.is_none() {
         return Err(ReportError::NoStats);
     }
     let of_stream = |name: &str, id: &str| -> Vec<&Value> {
@@ -241,6 +468,7 @@ pub(crate) fn render(events: &[Value], title: &str) -> Result<String, ReportErro
         "<!doctype html>\n<html lang=\"en\">\n<meta charset=\"utf-8\">\n<title>{t}</title>\n<style>{STYLE}</style>\n<h1>{t}</h1>\n",
         t = escape(title)
     );
+    html += load.as_deref().unwrap_or_default();
     for (id, tl) in &streams {
         let _ = write!(
             html,

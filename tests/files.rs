@@ -25,7 +25,8 @@ const MAX_AV_SKEW_MS: f64 = 40.0;
 fn clip(dir: &Path) -> (PathBuf, PathBuf) {
     let (y4m, wav) = (dir.join("src.y4m"), dir.join("src.wav"));
     let mut out = std::io::BufWriter::new(std::fs::File::create(&y4m).expect("y4m"));
-    testsrc::write_y4m(&mut out, (320, 240), FPS, FRAMES).expect("write y4m");
+    testsrc::write_y4m(&mut out, (320, 240), FPS, FRAMES, testsrc::Pattern::Plain)
+        .expect("write y4m");
     drop(out);
     tone::write_wav(&wav, 440.0, SECONDS).expect("write wav");
     (y4m, wav)

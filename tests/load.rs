@@ -128,9 +128,13 @@ fn a_server_that_loses_packets_of_one_room_fails_the_run_naming_that_room() {
     // Every 50th packet (2 %) of the streams of room 1 is never forwarded: the server's
     // leg cannot send again what it never had, so those frames never arrive whole.
     let server = Server::faulty(vcall::server::Fault::Drop("-r1-p".into(), 50));
+    let dir = temp_dir();
+    let report = dir.path().join("load.html");
     let (code, out, err) = load_test(
         &server,
         &[
+            "--report",
+            &path_str(&report),
             "--rooms",
             "2",
             "--publishers",
@@ -157,6 +161,23 @@ fn a_server_that_loses_packets_of_one_room_fails_the_run_naming_that_room() {
             _ => assert!(lost > 0, "{s}"),
         }
     }
+    // The report, written although the run failed: the verdict, the charts over time, and
+    // the room that lost frames first among the worst; nothing to fetch.
+    let html = std::fs::read_to_string(&report).expect("the report is written");
+    assert!(html.contains("<h2>Load test</h2>"), "{html}");
+    assert!(html.contains("NOT met: ") && html.contains("streams.frames.lost==0"));
+    assert_eq!(html.matches("<svg").count(), 6, "six charts");
+    let rooms = html
+        .split("The worst rooms")
+        .nth(1)
+        .expect("the rooms table");
+    let first_row = rooms.split("<tr><td>").nth(1).expect("a row");
+    assert!(first_row.starts_with("1</td>"), "room 1 first: {first_row}");
+    assert!(html.contains("The worst streams"));
+    assert!(
+        !html.contains("<script") && !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "self-contained"
+    );
 }
 
 #[test]

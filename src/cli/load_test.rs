@@ -105,6 +105,12 @@ pub(crate) struct LoadTestArgs {
     /// Each stream's figures in the summary (a `loadStream` line each with --json).
     #[arg(long)]
     pub(crate) per_stream: bool,
+    /// Write a report when the run ends, whatever its outcome: one self-contained HTML file
+    /// with the verdict and totals, plots over time (participants, streams, frames received
+    /// and lost, latency, freezes, loss) and the worst rooms and streams (as `vcall report`
+    /// draws from the --json lines).
+    #[arg(long, value_name = "FILE.html")]
+    pub(crate) report: Option<std::path::PathBuf>,
     /// The share of this machine's cores the generator may use before it, not the server,
     /// is taken to be the limit of the run (exit 12), e.g. 50%.
     #[arg(long, value_name = "PERCENT", default_value = "90%", value_parser = parse_percent)]

@@ -1,15 +1,13 @@
 //! `vcall publish`'s flags.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 
-use std::path::PathBuf;
-
-use crate::client::file_video::Transcode;
 use crate::congestion::Degradation;
-use crate::media::sources::{AudioSpec, VideoSpec};
+use crate::media::sources::{AudioSpec, Transcode, VideoSpec};
 
 use super::common::{ConnArgs, ImpairArgs, parse_bitrate, parse_duration, parse_duration_or_zero};
 

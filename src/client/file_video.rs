@@ -11,36 +11,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::adapt::Rates;
-use super::publish::{Encoded, Encoding, send, sleep_until};
+use super::encoding::{Encoded, Encoding, send, sleep_until};
 use crate::congestion::{Allocation, scaled_side};
 use crate::exit::Failure;
 use crate::media::file::{FilePacket, FileVideo};
-
-/// `--transcode`: whether a file's video may be sent as it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Transcode {
-    /// As it is while that serves the far end (see [`Passage`]), encoded again otherwise.
-    #[default]
-    Auto,
-    /// Always decoded and encoded again (H.264 under congestion control).
-    Always,
-    /// Always as it is: keyframe requests wait for the file's keyframes, the path's rate is
-    /// not followed. Only for codecs vcall's tracks carry, without B-frames.
-    Never,
-}
-
-impl Transcode {
-    pub const NAMES: [&str; 3] = ["auto", "always", "never"];
-
-    pub fn parse(s: &str) -> Option<Transcode> {
-        match s {
-            "auto" => Some(Transcode::Auto),
-            "always" => Some(Transcode::Always),
-            "never" => Some(Transcode::Never),
-            _ => None,
-        }
-    }
-}
+pub use crate::media::sources::Transcode;
 
 /// How far ahead the file is read: a keyframe asked for is met by the file's own when one is
 /// this close, and encoded otherwise.

@@ -3,6 +3,7 @@
 pub mod adapt;
 pub mod connect;
 pub mod echo;
+pub mod encoding;
 pub mod file_video;
 pub mod loadtest;
 pub mod measure;

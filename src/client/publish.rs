@@ -6,19 +6,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
 use crate::cli::PublishArgs;
 use crate::client::adapt::{Adapter, Rates};
 use crate::client::connect::{report_path, report_rejoin};
+use crate::client::encoding::{Encoded, Encoding, send, sleep_until};
 use crate::client::file_video::{Transcode, file_video_thread};
 use crate::client::progress::Progress;
 use crate::client::stats::{Figures, Monitor, Tracks, stats_ticker};
 use crate::client::{Conn, Joined, MediaWatch, Purpose, disconnected_failure, join};
 use crate::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
 use crate::congestion::Degradation;
-use crate::congestion::{Allocation, Budget, VIDEO_FLOOR_BPS};
+use crate::congestion::{Budget, VIDEO_FLOOR_BPS};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::media::file::{FileAudio, FileCodec, FileVideo};
 use crate::media::sources::{
@@ -31,8 +31,7 @@ use crate::session::{MediaPath, Reason, SessionEvent, StreamId, SubscriptionId, 
 use crate::signaling::Client;
 use crate::signaling::native::DirectRequest;
 use crate::signaling::negotiate::Side;
-use crate::vocab::bitstream::pad_h264;
-use crate::vocab::{Codec, I420};
+use crate::vocab::Codec;
 
 /// How long the frames still queued at the end may take to go out.
 const PUMP_DRAIN: Duration = Duration::from_secs(2);
@@ -40,17 +39,9 @@ const PUMP_DRAIN: Duration = Duration::from_secs(2);
 /// How long a publish that ends waits for the far end to confirm its last packets.
 const DELIVERY_WAIT: Duration = Duration::from_secs(1);
 
-/// Keyframes asked for are at least this far apart, and further while the last one is still
-/// going out at the video rate (times `KEYFRAME_SPACING`).
-const KEYFRAME_MIN_GAP: Duration = Duration::from_millis(300);
-const KEYFRAME_SPACING: f64 = 1.5;
-
 /// A raw picture this far behind its time is not encoded.
 const MAX_LATE: Duration = Duration::from_millis(500);
 
-/// A probe: a frame grown to this many bytes (six packets) with filler that decoders skip,
-/// which leaves as a train whose arrivals show what the path carries (`congestion`).
-const PROBE_BYTES: usize = 6 * 1160;
 /// How often the encoders' rates follow the send estimates.
 const ADAPT_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -59,15 +50,6 @@ const MEDIA_CHECK_INTERVAL: Duration = Duration::from_millis(250);
 
 /// How long ICE/DTLS may take before the publish fails.
 const CONNECT_LIMIT: Duration = Duration::from_secs(20);
-
-/// One encoded frame on its way to the network.
-pub(crate) struct Encoded {
-    data: Bytes,
-    /// RTP ticks since the capture clock's start.
-    ticks: u64,
-    /// A video keyframe (as the encoder or the file says).
-    key: bool,
-}
 
 /// Video to publish: raw pictures and their encoder, or a media file (sent as it is or
 /// encoded again, as `Transcode` and the far end decide).
@@ -355,29 +337,6 @@ fn raw_video(src: Box<dyn VideoSource>, args: &Media) -> Result<VideoInput, Fail
     Ok(VideoInput::Raw(src, Box::new(enc)))
 }
 
-/// Hands an encoded frame to the network side; `false` once that side is gone.
-pub(crate) fn send(tx: &mpsc::Sender<Encoded>, data: Vec<u8>, ticks: u64, key: bool) -> bool {
-    tx.blocking_send(Encoded {
-        data: Bytes::from(data),
-        ticks,
-        key,
-    })
-    .is_ok()
-}
-
-pub(crate) fn sleep_until(t: Instant, stop: &AtomicBool) -> bool {
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            return false;
-        }
-        let now = Instant::now();
-        if now >= t {
-            return true;
-        }
-        std::thread::sleep((t - now).min(Duration::from_millis(50)));
-    }
-}
-
 fn video_thread(
     mut src: Box<dyn VideoSource>,
     enc: H264Encoder,
@@ -423,89 +382,6 @@ fn video_thread(
         }
     }
     Ok(())
-}
-
-/// An H.264 encoder that follows congestion control's rates and the far end's keyframe
-/// requests.
-pub(crate) struct Encoding {
-    enc: H264Encoder,
-    /// The rates the encoder runs at; `None` until it takes them (after its first picture).
-    applied: Option<Allocation>,
-    /// The last keyframe's time and size (bits).
-    last_key: Option<(Instant, usize)>,
-    /// The size of the pictures the encoder was given.
-    picture: Option<(usize, usize)>,
-}
-
-impl Encoding {
-    pub(crate) fn new(enc: H264Encoder) -> Encoding {
-        Encoding {
-            enc,
-            applied: None,
-            last_key: None,
-            picture: None,
-        }
-    }
-
-    /// Encodes a picture (already at the allocation's scale) at `rate` pictures a second: a
-    /// keyframe when `key_now`, or when one was asked for (`keyframe`) and is due. `None`:
-    /// the rate control skipped it (a keyframe asked for comes with the next).
-    pub(crate) fn encode(
-        &mut self,
-        img: &I420,
-        rate: f32,
-        want: Option<Allocation>,
-        keyframe: &AtomicBool,
-        rates: Option<&Rates>,
-        key_now: bool,
-    ) -> Result<Option<(Vec<u8>, bool)>, Failure> {
-        let size = (img.width, img.height);
-        if let Some(w) = want
-            && self.picture.is_some_and(|p| p != size)
-        {
-            // A new picture size: a new encoder, its first picture a keyframe.
-            self.enc.restart(rate, w.video_bps)?;
-            self.applied = None;
-            self.last_key = None;
-        }
-        self.picture = Some(size);
-        if let Some(w) = want
-            && self.applied != Some(w)
-            && self.enc.set_rate(w.video_bps, rate, w.hold)
-        {
-            self.applied = Some(w);
-        }
-        // While the path limits the rate, a keyframe asked for waits until the last one has
-        // had time to get through: there, a keyframe every request feeds the losses that make
-        // the requests. Otherwise it comes at once (a new subscriber's first picture).
-        let now = Instant::now();
-        let key_due = !want.is_some_and(|w| w.hold)
-            || self.last_key.is_none_or(|(at, bits)| {
-                let rate = want.map_or(1e6, |w| f64::from(w.video_bps.max(1)));
-                let gap = Duration::from_secs_f64(bits as f64 / rate * KEYFRAME_SPACING)
-                    .max(KEYFRAME_MIN_GAP);
-                now.saturating_duration_since(at) >= gap
-            });
-        let asked = key_due && keyframe.swap(false, Ordering::Relaxed);
-        let force = asked || key_now;
-        let (mut data, key) = self.enc.encode(img, force)?;
-        if key && !data.is_empty() {
-            self.last_key = Some((now, data.len() * 8));
-        }
-        if let Some(r) = rates {
-            r.encoded(if data.is_empty() { None } else { self.enc.qp() });
-        }
-        if data.is_empty() {
-            if asked {
-                keyframe.store(true, Ordering::Relaxed);
-            }
-            return Ok(None);
-        }
-        if rates.is_some_and(|r| r.take_probe()) {
-            pad_h264(&mut data, PROBE_BYTES);
-        }
-        Ok(Some((data, key)))
-    }
 }
 
 fn audio_thread(
@@ -611,7 +487,7 @@ impl Ssrcs {
 /// A publish's tracks on one connection (video, audio).
 pub(crate) type TrackPair = (Option<Arc<LocalTrack>>, Option<Arc<LocalTrack>>);
 
-/// Adds a track for each source: H.264 (or the IVF file's codec) and Opus, both carrying
+/// Adds a track for each source: H.264 (or a media file's VP8 sent as it is) and Opus, both carrying
 /// the media stream id `msid`; send-only, or also receiving what comes back in the same
 /// sections with `echo`.
 pub(crate) async fn add_tracks(
@@ -642,7 +518,7 @@ pub(crate) async fn add_tracks(
 }
 
 impl Sources {
-    /// The codecs these sources send: the video's (H.264, or an IVF file's own) and whether
+    /// The codecs these sources send: the video's (H.264, or a file's VP8) and whether
     /// there is Opus audio.
     pub(crate) fn codecs(&self) -> (Option<Codec>, bool) {
         let video = match &self.video {

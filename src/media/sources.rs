@@ -85,6 +85,32 @@ impl AudioSpec {
     }
 }
 
+/// `--transcode`: whether a file's video may be sent as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transcode {
+    /// As it is while that serves the far end (see [`Passage`]), encoded again otherwise.
+    #[default]
+    Auto,
+    /// Always decoded and encoded again (H.264 under congestion control).
+    Always,
+    /// Always as it is: keyframe requests wait for the file's keyframes, the path's rate is
+    /// not followed. Only for codecs vcall's tracks carry, without B-frames.
+    Never,
+}
+
+impl Transcode {
+    pub const NAMES: [&str; 3] = ["auto", "always", "never"];
+
+    pub fn parse(s: &str) -> Option<Transcode> {
+        match s {
+            "auto" => Some(Transcode::Auto),
+            "always" => Some(Transcode::Always),
+            "never" => Some(Transcode::Never),
+            _ => None,
+        }
+    }
+}
+
 /// Raw pictures at a frame rate.
 pub(crate) trait VideoSource: Send {
     fn size(&self) -> (usize, usize);

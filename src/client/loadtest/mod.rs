@@ -440,6 +440,9 @@ pub async fn load_test(
         }
         None => tokio::time::Instant::now(),
     };
+    if args.report.is_some() {
+        crate::jsonl::keep_for_report();
+    }
     let watch = report::Watch::start();
     let joins = tokio::spawn(join_all(Arc::clone(&run), mine, args.join_rate, start));
     let stats = tokio::spawn(report::intervals(
@@ -476,6 +479,11 @@ pub async fn load_test(
     let summary = report.summary(stopped, generator);
     summary.print(args.json, args.per_stream || shard.count > 0, quiet);
     let verdict = summary.verdict(args.expect.as_ref().map(|e| e.0.as_slice()));
+    if let Some(path) = &args.report {
+        let failure = verdict.as_ref().err().map(ToString::to_string);
+        let said = serde_json::json!({ "event": "loadVerdict", "failure": failure });
+        crate::report::write_kept(path, "vcall load-test: report", Some(said))?;
+    }
     if interrupted {
         return Ok(Exit::Interrupted);
     }

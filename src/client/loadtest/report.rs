@@ -386,9 +386,8 @@ pub(super) async fn intervals(report: Arc<Report>, every: Duration, json: bool, 
     loop {
         tick.tick().await;
         let s = report.summary(Instant::now(), Generator::default());
-        if json {
-            crate::jsonl::emit("loadStats", s.totals());
-        } else if !quiet {
+        crate::jsonl::emit_or_keep(json, "loadStats", s.totals());
+        if !json && !quiet {
             eprintln!(
                 "vcall: {:>5.0}s  joined {}/{}  streams {}/{}  frames {}  lost {}  latency p95 {}  freeze.max max {}",
                 s.seconds,
@@ -667,17 +666,20 @@ impl Summary {
     /// or up to [`ROOMS_LISTED`] rooms).
     pub(super) fn print(&self, json: bool, per_stream: bool, quiet: bool) {
         let rooms = self.rooms();
-        if json {
+        // A report (`--report`) keeps every line, printed or not.
+        if json || crate::jsonl::reporting() {
             for r in &rooms {
                 if let Ok(serde_json::Value::Object(v)) = serde_json::to_value(r) {
-                    crate::jsonl::emit("loadRoom", serde_json::Value::Object(v));
+                    crate::jsonl::emit_or_keep(json, "loadRoom", serde_json::Value::Object(v));
                 }
             }
-            if per_stream {
-                for s in &self.streams {
-                    if let Ok(serde_json::Value::Object(v)) = serde_json::to_value(s) {
-                        crate::jsonl::emit("loadStream", serde_json::Value::Object(v));
-                    }
+            for s in &self.streams {
+                if let Ok(serde_json::Value::Object(v)) = serde_json::to_value(s) {
+                    crate::jsonl::emit_or_keep(
+                        json && per_stream,
+                        "loadStream",
+                        serde_json::Value::Object(v),
+                    );
                 }
             }
             let mut totals = self.totals();
@@ -687,7 +689,7 @@ impl Summary {
                 }
             }
             totals["overloaded"] = json!(self.overloaded());
-            crate::jsonl::emit("loadSummary", totals);
+            crate::jsonl::emit_or_keep(json, "loadSummary", totals);
         }
         if quiet {
             return;

@@ -701,7 +701,10 @@ impl Subscriber {
         let Some(path) = &settings.report else {
             return result;
         };
-        match (write_report(path), result) {
+        match (
+            crate::report::write_kept(path, "vcall subscribe: call report", None),
+            result,
+        ) {
             (Ok(()), result) => result,
             (Err(e), Ok(_)) => Err(e),
             (Err(e), Err(first)) => {
@@ -710,20 +713,6 @@ impl Subscriber {
             }
         }
     }
-}
-
-/// Writes `--report`'s page from the lines kept during the run.
-fn write_report(path: &Path) -> Result<(), Failure> {
-    let html = crate::report::render(&crate::jsonl::kept(), "vcall subscribe: call report")
-        .map_err(|e| Failure::new(Exit::Failure, format!("no report: {e}")))?;
-    std::fs::write(path, html).map_err(|e| {
-        Failure::new(
-            Exit::Failure,
-            format!("writing the report to {}: {e}", path.display()),
-        )
-    })?;
-    tracing::info!("report written to {}", path.display());
-    Ok(())
 }
 
 /// Checks `--expect` on every stream recorded; prints each result on stderr.
