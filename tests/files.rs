@@ -85,12 +85,15 @@ struct Expect {
     keeps: fn(u32) -> bool,
     first: std::ops::RangeInclusive<u32>,
     last: Option<u32>,
+    /// One pass's length when looping, ms (the file's, less `--start`).
+    pass_ms: u64,
 }
 
 const WHOLE: Expect = Expect {
     keeps: |_| true,
     first: 0..=6,
     last: Some(FRAMES - 1),
+    pass_ms: SECONDS as u64 * 1000,
 };
 
 fn assert_pictures(rec: &Path, want: &Expect, what: &str) {
@@ -99,12 +102,22 @@ fn assert_pictures(rec: &Path, want: &Expect, what: &str) {
     // Frame numbers and capture times with loops unwrapped.
     let mut loops = 0;
     let mut unwrapped = Vec::with_capacity(marks.len());
+    // For the A/V check, pictures with their capture time moved by whole seconds a pass (the
+    // tone's marks sit on the file's whole seconds), without each pass's first second when
+    // it starts inside one (no mark there to pair with).
+    let mut av_frames = Vec::with_capacity(marks.len());
+    let mut partial_second = None;
     for (i, (t, m)) in marks.iter().enumerate() {
-        if i > 0 && m.frame < marks[i - 1].1.frame {
-            loops += 1;
+        if i == 0 || m.frame < marks[i - 1].1.frame {
+            loops += u64::from(i > 0);
+            partial_second = (m.capture_ms % 1000 != 0).then_some(m.capture_ms / 1000);
         }
-        let capture_ms = m.capture_ms + loops * u64::from(SECONDS) * 1000;
+        let capture_ms = m.capture_ms + loops * want.pass_ms;
         unwrapped.push((*t, m.frame + loops as u32 * FRAMES, capture_ms));
+        if partial_second != Some(m.capture_ms / 1000) {
+            let whole_seconds = want.pass_ms.div_ceil(1000) * 1000;
+            av_frames.push((*t * 1000.0, m.capture_ms + loops * whole_seconds));
+        }
     }
     let first = unwrapped[0].1;
     assert!(
@@ -136,11 +149,7 @@ fn assert_pictures(rec: &Path, want: &Expect, what: &str) {
             t - t0
         );
     }
-    let frames: Vec<(f64, u64)> = unwrapped
-        .iter()
-        .map(|(t, _, c)| (*t * 1000.0, *c))
-        .collect();
-    assert_av_in_step(rec, &frames, what);
+    assert_av_in_step(rec, &av_frames, what);
 }
 
 /// The tone's marks in the recording within `MAX_AV_SKEW_MS` of the pictures captured at the
@@ -401,6 +410,30 @@ fn odd_files_are_published_as_they_play() {
     let numbers: Vec<u32> = marks(&rec).iter().map(|(_, m)| m.frame).collect();
     let loops = numbers.windows(2).filter(|w| w[1] < w[0]).count();
     assert_eq!(loops, 2, "10 s of a 4 s file");
+
+    // --start and --loop: every pass starts at --start, nothing before it is sent again.
+    let (rec, _) = publish(
+        &[
+            "--file",
+            &path_str(&base),
+            "--start",
+            "1.5",
+            "--loop",
+            "--duration",
+            "7s",
+        ],
+        "start-loop",
+    );
+    let from_the_start_each_pass = Expect {
+        keeps: |n| n >= 45,
+        first: 45..=51,
+        last: None,
+        pass_ms: 2500,
+    };
+    assert_pictures(&rec, &from_the_start_each_pass, "--start 1.5 --loop");
+    let numbers: Vec<u32> = marks(&rec).iter().map(|(_, m)| m.frame).collect();
+    assert!(numbers.iter().all(|n| *n >= 45), "{numbers:?}");
+    assert_eq!(numbers.windows(2).filter(|w| w[1] < w[0]).count(), 2);
 
     // A file cut short (its header says 4 s): what it holds, and a warning.
     let whole = std::fs::read(dir.path().join("base.mp4")).expect("read");

@@ -16,10 +16,14 @@ use crate::congestion::{Allocation, scaled_side};
 use crate::exit::Failure;
 use crate::media::file::{FilePacket, FileVideo};
 pub use crate::media::sources::Transcode;
+use crate::vocab::I420;
 
 /// How far ahead the file is read: a keyframe asked for is met by the file's own when one is
 /// this close, and encoded otherwise.
 pub const KEYFRAME_WAIT: f64 = 0.2;
+
+/// The most packets read ahead.
+const AHEAD_LIMIT: usize = 256;
 
 /// The file's bitrate is measured over this long (seconds).
 const RATE_WINDOW: f64 = 2.0;
@@ -82,6 +86,8 @@ pub struct Passage {
 /// What the far end and the path ask when a packet is due.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Asks {
+    /// The packet precedes its pass's start (`--start`, an edit list, on any loop).
+    pub early: bool,
     /// A keyframe was asked for and not given yet.
     pub keyframe: bool,
     /// The file has a keyframe within `KEYFRAME_WAIT` of this packet (or this one is).
@@ -138,7 +144,7 @@ impl Passage {
             Some(Why::Always)
         } else if self.policy == Transcode::Never {
             None
-        } else if time < 0.0 {
+        } else if asks.early {
             Some(Why::Start)
         } else if asks.keyframe && !asks.key_soon {
             Some(Why::Keyframe)
@@ -187,12 +193,82 @@ impl Passage {
 /// Bounded: a group longer than this is not kept, and a switch then waits for a keyframe.
 const GOP_LIMIT: usize = 64 << 20;
 
+/// Where a file's frames go: sent at their times on the publish's clock, pictures encoded
+/// first (following `rates` and keyframe requests).
+struct Outlet {
+    encoding: Encoding,
+    fps: f64,
+    t0: Instant,
+    stop: Arc<AtomicBool>,
+    keyframe: Arc<AtomicBool>,
+    rates: Option<Arc<Rates>>,
+    tx: mpsc::Sender<Encoded>,
+    /// The next picture encoded must be a keyframe (encoding has just started).
+    need_key: bool,
+    /// Pictures offered to the encoder, for a lowered frame rate.
+    pictures: u64,
+}
+
+impl Outlet {
+    /// Sends a frame at `t`; `false` once the publish stops or the network side is gone.
+    fn send(&self, t: f64, data: Vec<u8>, key: bool) -> bool {
+        let t = t.max(0.0);
+        sleep_until(self.t0 + Duration::from_secs_f64(t), &self.stop)
+            && send(&self.tx, data, (t * 90_000.0).round() as u64, key)
+    }
+
+    /// Encodes a decoded picture at the allocation's scale and frame rate and sends it.
+    fn picture(&mut self, t: f64, img: &I420) -> Result<bool, Failure> {
+        let want = self.rates.as_ref().map(|r| r.get());
+        self.pictures += 1;
+        let divisor = want.map_or(1, |w| w.fps_divisor.max(1));
+        if self.pictures % u64::from(divisor) != 0 && !self.need_key {
+            return Ok(true);
+        }
+        let scaled;
+        let img = match want.map_or(1, |w| w.scale.max(1)) {
+            1 => img,
+            s => {
+                scaled = img.downscaled(
+                    scaled_side(img.width, s),
+                    scaled_side(img.height, s),
+                    s as usize,
+                );
+                &scaled
+            }
+        };
+        let rate = (self.fps / f64::from(divisor)) as f32;
+        let rates = self.rates.as_deref();
+        match self
+            .encoding
+            .encode(img, rate, want, &self.keyframe, rates, self.need_key)?
+        {
+            Some((data, key)) => {
+                self.need_key = false;
+                Ok(self.send(t, data, key))
+            }
+            // Skipped by the rate control: a keyframe still due comes with the next.
+            None => Ok(true),
+        }
+    }
+
+    /// Encodes and sends what the decoder still holds from `from` on.
+    fn drain(&mut self, file: &mut FileVideo, from: f64) -> Result<bool, Failure> {
+        for (t, img) in file.drain()? {
+            if t >= from && !self.picture(t, &img)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
 /// Sends a file's video at its own timing: as it is while [`Passage`] says so, decoded and
 /// encoded again (`encoding`, following `rates` and keyframe requests) otherwise.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn file_video_thread(
     mut file: FileVideo,
-    mut encoding: Encoding,
+    encoding: Encoding,
     policy: Transcode,
     t0: Instant,
     stop: Arc<AtomicBool>,
@@ -200,26 +276,33 @@ pub(crate) fn file_video_thread(
     rates: Option<Arc<Rates>>,
     tx: mpsc::Sender<Encoded>,
 ) -> Result<(), Failure> {
-    let sendable = file.sendable();
-    let mut passage = Passage::new(policy, sendable);
+    let mut passage = Passage::new(policy, file.sendable());
+    let mut outlet = Outlet {
+        encoding,
+        fps: file.fps,
+        t0,
+        stop,
+        keyframe,
+        rates,
+        tx,
+        need_key: false,
+        pictures: 0,
+    };
     let mut ahead: VecDeque<FilePacket> = VecDeque::new();
     let mut gop: Vec<FilePacket> = Vec::new();
     let mut gop_bytes = 0usize;
-    // Pictures decoded before this time were sent as they were (or precede --start).
+    // While encoding: pictures before this time were sent as they were (or precede --start).
     let mut sent_until = f64::NEG_INFINITY;
-    let mut need_key = false;
-    let mut pictures = 0u64;
     let mut ended = false;
-    let out = |t: f64, data: Vec<u8>, key: bool| -> bool {
-        sleep_until(t0 + Duration::from_secs_f64(t.max(0.0)), &stop)
-            && send(&tx, data, (t.max(0.0) * 90_000.0).round() as u64, key)
-    };
     loop {
+        // Read ahead by KEYFRAME_WAIT of the file's time, and at most AHEAD_LIMIT packets
+        // (a file whose times stall or jump back would otherwise be read whole).
         while !ended
+            && ahead.len() < AHEAD_LIMIT
             && ahead.front().is_none_or(|f| {
                 ahead
                     .back()
-                    .is_some_and(|b| b.time < f.time + KEYFRAME_WAIT)
+                    .is_some_and(|b| b.time >= f.time && b.time < f.time + KEYFRAME_WAIT)
             })
         {
             match file.next()? {
@@ -230,51 +313,48 @@ pub(crate) fn file_video_thread(
         let Some(p) = ahead.pop_front() else {
             break;
         };
-        let want = rates.as_ref().map(|r| r.get());
         let asks = Asks {
-            keyframe: keyframe.load(Ordering::Relaxed),
+            early: p.time < p.pass_start,
+            keyframe: outlet.keyframe.load(Ordering::Relaxed),
             key_soon: p.key
                 || ahead
                     .iter()
                     .any(|q| q.key && q.time <= p.time + KEYFRAME_WAIT),
-            want,
+            want: outlet.rates.as_ref().map(|r| r.get()),
         };
         match passage.step(p.time, p.key, p.bytes, asks) {
             Step::Pass => {
                 if sent_until.is_finite() {
                     // Back to the file's own: the decoder's last pictures go first.
-                    for (t, img) in file.drain()? {
-                        if t >= sent_until
-                            && !encode_out(
-                                &mut encoding,
-                                &img,
-                                t,
-                                &file,
-                                want,
-                                &keyframe,
-                                rates.as_deref(),
-                                false,
-                                &out,
-                            )?
-                        {
-                            return Ok(());
-                        }
+                    if !outlet.drain(&mut file, sent_until)? {
+                        return Ok(());
                     }
                     tracing::info!("{}: sent as it is again from {:.3} s", file.name(), p.time);
                     sent_until = f64::NEG_INFINITY;
                 }
                 let data = file.payload(&p)?;
                 if p.key {
-                    keyframe.store(false, Ordering::Relaxed);
+                    if !data.is_empty() {
+                        outlet.keyframe.store(false, Ordering::Relaxed);
+                    }
                     gop.clear();
                     gop_bytes = 0;
                 }
                 let (time, key) = (p.time, p.key);
-                if gop_bytes + p.bytes <= GOP_LIMIT && (key || !gop.is_empty()) {
-                    gop_bytes += p.bytes;
-                    gop.push(p);
+                match gop_bytes + p.bytes <= GOP_LIMIT {
+                    true if key || !gop.is_empty() => {
+                        gop_bytes += p.bytes;
+                        gop.push(p);
+                    }
+                    // Too long a group: none of it is kept until the next keyframe.
+                    false => {
+                        gop.clear();
+                        gop_bytes = GOP_LIMIT;
+                    }
+                    true => {}
                 }
-                if !out(time, data, key) {
+                // A packet the filter made nothing of is not sent (nor is a keyframe).
+                if !data.is_empty() && !outlet.send(time, data, key) {
                     break;
                 }
             }
@@ -284,12 +364,11 @@ pub(crate) fn file_video_thread(
                         "{}: {} video encoded again from {:.3} s: {}",
                         file.name(),
                         file.codec_name,
-                        p.time.max(0.0),
+                        p.time.max(p.pass_start),
                         why.says()
                     );
-                    need_key = true;
-                    // What was sent as it is is decoded, not sent again.
-                    sent_until = p.time.max(0.0);
+                    outlet.need_key = true;
+                    sent_until = p.time.max(p.pass_start);
                     if !p.key && gop.is_empty() {
                         tracing::warn!(
                             "{}: the pictures before {:.3} s were not kept: the encoding starts damaged until the file's next keyframe",
@@ -297,94 +376,24 @@ pub(crate) fn file_video_thread(
                             p.time
                         );
                     }
+                    // What was sent as it is is decoded, not sent again.
                     for q in gop.drain(..) {
                         let _decoded_already_sent = file.decode(&q)?;
                     }
                     gop_bytes = 0;
                 }
                 for (t, img) in file.decode(&p)? {
-                    if t < sent_until {
-                        continue;
-                    }
-                    pictures += 1;
-                    let divisor = want.map_or(1, |w| u64::from(w.fps_divisor.max(1)));
-                    if pictures % divisor != 0 && !need_key {
-                        continue;
-                    }
-                    let sent = encode_out(
-                        &mut encoding,
-                        &img,
-                        t,
-                        &file,
-                        want,
-                        &keyframe,
-                        rates.as_deref(),
-                        need_key,
-                        &out,
-                    )?;
-                    match sent {
-                        false => return Ok(()),
-                        true => need_key = false,
+                    if t >= sent_until && !outlet.picture(t, &img)? {
+                        return Ok(());
                     }
                 }
             }
         }
     }
     if passage.transcoding().is_some() {
-        for (t, img) in file.drain()? {
-            if t >= sent_until
-                && !encode_out(
-                    &mut encoding,
-                    &img,
-                    t,
-                    &file,
-                    rates.as_ref().map(|r| r.get()),
-                    &keyframe,
-                    rates.as_deref(),
-                    need_key,
-                    &out,
-                )?
-            {
-                break;
-            }
-        }
+        outlet.drain(&mut file, sent_until)?;
     }
     Ok(())
-}
-
-/// Encodes one decoded picture at the allocation's scale and sends it at `t`. `Ok(false)`:
-/// the network side is gone or the publish stops; a picture the rate control skipped counts
-/// as sent.
-#[allow(clippy::too_many_arguments)]
-fn encode_out(
-    encoding: &mut Encoding,
-    img: &crate::vocab::I420,
-    t: f64,
-    file: &FileVideo,
-    want: Option<Allocation>,
-    keyframe: &AtomicBool,
-    rates: Option<&Rates>,
-    key_now: bool,
-    out: &impl Fn(f64, Vec<u8>, bool) -> bool,
-) -> Result<bool, Failure> {
-    let scale = want.map_or(1, |w| w.scale.max(1));
-    let scaled;
-    let img = match scale {
-        1 => img,
-        s => {
-            scaled = img.downscaled(
-                scaled_side(img.width, s),
-                scaled_side(img.height, s),
-                s as usize,
-            );
-            &scaled
-        }
-    };
-    let rate = (file.fps / f64::from(want.map_or(1, |w| w.fps_divisor.max(1)))) as f32;
-    match encoding.encode(img, rate, want, keyframe, rates, key_now)? {
-        Some((data, key)) => Ok(out(t, data, key)),
-        None => Ok(true),
-    }
 }
 
 #[cfg(test)]
@@ -479,8 +488,19 @@ mod tests {
         let steps = run(&mut p, 0, 61, 60, 1000, |_| Asks::default());
         assert_eq!(steps[0], Step::Pass);
         let mut p = Passage::new(Transcode::Auto, true);
+        let early = Asks {
+            early: true,
+            ..Asks::default()
+        };
         assert_eq!(
-            p.step(-0.5, true, 1000, Asks::default()),
+            p.step(-0.5, true, 1000, early),
+            Step::Transcode(Some(Why::Start))
+        );
+        // On a later loop too: the pass starts at 4 s, the keyframe before --start is at 3.5.
+        let mut q = Passage::new(Transcode::Auto, true);
+        assert_eq!(q.step(3.9, true, 1000, Asks::default()), Step::Pass);
+        assert_eq!(
+            q.step(7.5, true, 1000, early),
             Step::Transcode(Some(Why::Start))
         );
         assert_eq!(

@@ -197,15 +197,18 @@ fn open(
 /// One demuxed packet and its time on the publish's clock.
 pub(crate) struct FilePacket {
     packet: Packet,
-    /// Presentation time, seconds on the publish's clock (negative before `--start`).
+    /// Presentation time, seconds on the publish's clock.
     pub(crate) time: f64,
+    /// Where its pass over the file starts on that clock: a packet before it precedes
+    /// `--start` (or an edit list's start), read only for what later ones refer to.
+    pub(crate) pass_start: f64,
     pub(crate) key: bool,
     pub(crate) bytes: usize,
 }
 
 impl Demuxer {
     fn seek_to_start(&mut self) -> Result<(), SourceError> {
-        let ts = (self.zero * 1e6) as i64;
+        let ts = (self.zero * 1e6).round() as i64;
         self.input.seek(ts, ..ts).map_err(|e| {
             SourceError::invalid(format!(
                 "{}: cannot seek to {:.3} s: {}",
@@ -258,7 +261,10 @@ impl Demuxer {
                     continue;
                 }
             }
-            if packet.stream() != self.index {
+            // An empty packet would tell a decoder or filter that the stream has ended.
+            if packet.stream() != self.index
+                || (packet.size() == 0 && packet.side_data().next().is_none())
+            {
                 continue;
             }
             let Some(ts) = packet.pts().or(packet.dts()) else {
@@ -274,6 +280,7 @@ impl Demuxer {
             return Ok(Some(FilePacket {
                 packet,
                 time,
+                pass_start: self.offset,
                 key,
                 bytes,
             }));
@@ -285,14 +292,16 @@ impl Demuxer {
         if !self.looping || self.read_this_pass == 0 {
             return Ok(false);
         }
-        let length = self
-            .length
-            .unwrap_or(self.end - self.offset)
-            .max(self.end - self.offset);
+        // The container's length when it says (the same for the video and the sound, so
+        // they stay in step pass after pass), what was read otherwise.
+        let length = self.length.unwrap_or(self.end - self.offset);
         self.offset += length;
         self.end = self.offset;
         self.read_this_pass = 0;
-        self.seek_to_start()?;
+        if let Err(e) = self.seek_to_start() {
+            tracing::warn!("{e}: the file ends here");
+            return Ok(false);
+        }
         Ok(true)
     }
 
@@ -627,7 +636,10 @@ impl AnnexB {
                 let mut filtered = Packet::empty();
                 match ff::ffi::av_bsf_receive_packet(self.ctx, filtered.as_mut_ptr()) {
                     0 => out.extend_from_slice(filtered.data().unwrap_or_default()),
-                    _ => break,
+                    e if e == ff::ffi::AVERROR(ff::ffi::EAGAIN) || e == ff::ffi::AVERROR_EOF => {
+                        break;
+                    }
+                    e => return Err(ff::Error::from(e)),
                 }
             }
         }
@@ -659,6 +671,8 @@ pub(crate) struct FileAudio {
     ended: bool,
     /// The publish's time of the packets being decoded minus the file's.
     shift: f64,
+    /// Where their pass starts (sound before it precedes `--start`).
+    pass_start: f64,
 }
 
 // SAFETY: as for FileVideo: its demuxer, decoder and resampler are its own, used by one
@@ -695,6 +709,7 @@ impl FileAudio {
             given: 0,
             ended: false,
             shift: 0.0,
+            pass_start: 0.0,
         }))
     }
 
@@ -707,6 +722,7 @@ impl FileAudio {
                 if self.demux.offset != offset {
                     self.finish_pass(offset)?;
                 }
+                self.pass_start = p.pass_start;
                 self.shift = p.time
                     - seconds(
                         p.packet.pts().or(p.packet.dts()).unwrap_or(0),
@@ -740,17 +756,18 @@ impl FileAudio {
                 .timestamp()
                 .or(frame.pts())
                 .map(|ts| seconds(ts, self.demux.tb) + self.shift);
-            let samples = self.convert(&frame)?;
+            let samples = self.convert(&mut frame)?;
             self.place(at, &samples);
         }
         Ok(())
     }
 
-    fn convert(&mut self, frame: &frame::Audio) -> Result<Vec<i16>, SourceError> {
-        let layout = match frame.channel_layout() {
-            l if l.is_empty() => ChannelLayout::default(i32::from(frame.channels().max(1))),
-            l => l,
-        };
+    fn convert(&mut self, frame: &mut frame::Audio) -> Result<Vec<i16>, SourceError> {
+        // Some decoders (PCM) leave the layout unset: the usual one for the channel count.
+        if frame.channel_layout().is_empty() {
+            frame.set_channel_layout(ChannelLayout::default(i32::from(frame.channels().max(1))));
+        }
+        let layout = frame.channel_layout();
         let key = (frame.format(), layout.bits(), frame.rate());
         if self.resampler.as_ref().is_none_or(|(_, k)| *k != key) {
             let ctx = ff::software::resampling::Context::get(
@@ -779,27 +796,38 @@ impl FileAudio {
             ChannelLayout::MONO,
         );
         out.set_rate(RATE);
-        let mut input = frame.clone();
-        input.set_channel_layout(layout);
         resampler
-            .run(&input, &mut out)
+            .run(frame, &mut out)
             .map_err(|e| SourceError::invalid(format!("audio cannot be converted: {}", says(e))))?;
         Ok(out.plane::<i16>(0)[..out.samples()].to_vec())
     }
 
     /// Puts samples that play from `at` (seconds; `None`: right after the last) in the queue:
     /// silence before them when they start later than the queue ends, the overlap dropped
-    /// when earlier (or before the publish's 0).
+    /// when earlier, and what precedes their pass's start dropped.
     fn place(&mut self, at: Option<f64>, samples: &[i16]) {
         let end = self.given + self.queue.len() as u64;
         let Some(at) = at else {
             self.queue.extend(samples);
             return;
         };
+        let early = ((self.pass_start - at) * f64::from(RATE)).round();
+        let (at, samples) = match early {
+            e if e >= samples.len() as f64 => return,
+            e if e > 0.0 => (self.pass_start, &samples[e as usize..]),
+            _ => (at, samples),
+        };
         let first = (at * f64::from(RATE)).round() as i64;
         let gap = first - end as i64;
-        // Closer than 10 ms: a rounding, not a gap.
-        if gap > i64::from(RATE / 100) {
+        // Closer than 10 ms: a rounding, not a gap. Further than a minute: the file's clock
+        // jumped (a broken or joined file), so the sound goes on where it is.
+        if gap > i64::from(RATE) * 60 {
+            tracing::debug!(
+                "the file's sound jumps {:.1} s ahead: played on",
+                gap as f64 / f64::from(RATE)
+            );
+            self.queue.extend(samples);
+        } else if gap > i64::from(RATE / 100) {
             self.queue.extend(std::iter::repeat_n(0, gap as usize));
             self.queue.extend(samples);
         } else if gap < -i64::from(RATE / 50) {
