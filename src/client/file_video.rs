@@ -77,8 +77,9 @@ pub struct Passage {
     /// The packets can be sent as they are (codec and order).
     sendable: bool,
     transcoding: Option<Why>,
-    /// The file's packets over the last `RATE_WINDOW`: (time, bytes).
+    /// The file's packets over the last `RATE_WINDOW`: (time, bytes), and their bytes.
     window: VecDeque<(f64, usize)>,
+    window_bytes: usize,
     /// Since when the path has carried the file's rate again (file time).
     calm_since: Option<f64>,
 }
@@ -103,29 +104,29 @@ impl Passage {
             sendable,
             transcoding: None,
             window: VecDeque::new(),
+            window_bytes: 0,
             calm_since: None,
         }
     }
 
     /// The file's bitrate over the last window, bit/s.
     pub fn file_rate(&self) -> f64 {
-        let bytes: usize = self.window.iter().map(|(_, b)| b).sum();
         let span = match (self.window.front(), self.window.back()) {
             (Some(a), Some(b)) => (b.0 - a.0).max(0.5),
             _ => return 0.0,
         };
-        bytes as f64 * 8.0 / span
+        self.window_bytes as f64 * 8.0 / span
     }
 
     /// The packet at `time` (a keyframe or not, `bytes` long): what to do with it.
     pub fn step(&mut self, time: f64, key: bool, bytes: usize, asks: Asks) -> Step {
         self.window.push_back((time, bytes));
-        while self
-            .window
-            .front()
-            .is_some_and(|(t, _)| *t < time - RATE_WINDOW)
+        self.window_bytes += bytes;
+        while let Some(&(t, b)) = self.window.front()
+            && t < time - RATE_WINDOW
         {
             self.window.pop_front();
+            self.window_bytes -= b;
         }
         let narrow = asks
             .want

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use ff::codec::Id;
-use ff::codec::packet::Mut as _;
+use ff::codec::packet::{Mut as _, Ref as _};
 use ff::format::context::Input;
 use ff::media::Type;
 use ff::{ChannelLayout, Packet, Rational, frame};
@@ -202,6 +202,8 @@ pub(crate) struct FilePacket {
     /// Where its pass over the file starts on that clock: a packet before it precedes
     /// `--start` (or an edit list's start), read only for what later ones refer to.
     pub(crate) pass_start: f64,
+    /// The publish's time minus the file's for this packet (its pass's offset).
+    shift: f64,
     pub(crate) key: bool,
     pub(crate) bytes: usize,
 }
@@ -281,6 +283,7 @@ impl Demuxer {
                 packet,
                 time,
                 pass_start: self.offset,
+                shift: self.offset - self.zero,
                 key,
                 bytes,
             }));
@@ -484,7 +487,7 @@ impl FileVideo {
     /// Decodes a packet: the pictures that come out (in presentation order, with their
     /// times; a decoder that reorders gives them later).
     pub(crate) fn decode(&mut self, p: &FilePacket) -> Result<Vec<(f64, I420)>, SourceError> {
-        let shift = p.time - self.packet_seconds(&p.packet);
+        let shift = p.shift;
         // A new pass over the file: the last one's pictures come out first.
         let mut out = match (shift - self.shift).abs() > 1e-6 {
             true => self.drain()?,
@@ -510,10 +513,6 @@ impl FileVideo {
         let out = self.pictures();
         self.decoder = None;
         out
-    }
-
-    fn packet_seconds(&self, p: &Packet) -> f64 {
-        seconds(p.pts().or(p.dts()).unwrap_or(0), self.demux.tb)
     }
 
     /// Pictures the decoder has ready, at the publish's times.
@@ -623,11 +622,16 @@ impl AnnexB {
     }
 
     fn filter(&mut self, packet: &Packet) -> Result<Vec<u8>, ff::Error> {
-        let mut input = packet.clone();
+        let mut input = Packet::empty();
         let mut out = Vec::new();
-        // SAFETY: the packets are valid; the filter takes the input's reference and gives
-        // each output's, which `Packet` frees.
+        // SAFETY: the packets are valid; `input` is a new reference to the packet's buffer
+        // (not a copy: `Packet::clone` makes it writable, copying the data), the filter takes
+        // it and gives each output's, which `Packet` frees.
         unsafe {
+            match ff::ffi::av_packet_ref(input.as_mut_ptr(), packet.as_ptr()) {
+                0 => {}
+                e => return Err(ff::Error::from(e)),
+            }
             match ff::ffi::av_bsf_send_packet(self.ctx, input.as_mut_ptr()) {
                 0 => {}
                 e => return Err(ff::Error::from(e)),
@@ -720,28 +724,25 @@ impl FileAudio {
             Some(p) => {
                 // A new pass: what the decoder holds belongs to the last one.
                 if self.demux.offset != offset {
-                    self.finish_pass(offset)?;
+                    self.finish_pass()?;
                 }
                 self.pass_start = p.pass_start;
-                self.shift = p.time
-                    - seconds(
-                        p.packet.pts().or(p.packet.dts()).unwrap_or(0),
-                        self.demux.tb,
-                    );
+                self.shift = p.shift;
                 if let Err(e) = self.decoder.send_packet(&p.packet) {
                     tracing::debug!("an audio packet not decoded: {}", says(e));
                 }
                 self.frames()
             }
             None => {
-                self.finish_pass(offset)?;
+                self.finish_pass()?;
                 self.ended = true;
                 Ok(())
             }
         }
     }
 
-    fn finish_pass(&mut self, _offset: f64) -> Result<(), SourceError> {
+    /// The decoder's last frames of a pass; it then starts clean.
+    fn finish_pass(&mut self) -> Result<(), SourceError> {
         let _ = self.decoder.send_eof();
         self.frames()?;
         self.decoder.flush();
