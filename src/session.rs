@@ -255,6 +255,9 @@ pub enum Reason {
     RoutedSubscriber,
     /// The same for a WHEP subscriber.
     WhepSubscriber,
+    /// A media connection did not come up (ICE or DTLS did not complete): the client joins
+    /// again to set it up anew.
+    SetupFailed,
     /// A reason this build does not know, as it came.
     Other(String),
 }
@@ -277,13 +280,14 @@ impl Reason {
             Reason::DirectLost => "directLost",
             Reason::RoutedSubscriber => "routedSubscriber",
             Reason::WhepSubscriber => "whepSubscriber",
+            Reason::SetupFailed => "setupFailed",
             Reason::Other(word) => word,
         }
     }
 
     /// Every reason this build knows, for tests and documentation.
     #[cfg(test)]
-    pub const KNOWN: [Reason; 14] = [
+    pub const KNOWN: [Reason; 15] = [
         Reason::ClientDisconnected,
         Reason::ForceDisconnected,
         Reason::NetworkDisconnected,
@@ -298,6 +302,7 @@ impl Reason {
         Reason::DirectLost,
         Reason::RoutedSubscriber,
         Reason::WhepSubscriber,
+        Reason::SetupFailed,
     ];
 }
 
@@ -318,6 +323,7 @@ impl From<&str> for Reason {
             "directLost" => Reason::DirectLost,
             "routedSubscriber" => Reason::RoutedSubscriber,
             "whepSubscriber" => Reason::WhepSubscriber,
+            "setupFailed" => Reason::SetupFailed,
             other => Reason::Other(other.to_owned()),
         }
     }

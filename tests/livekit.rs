@@ -391,6 +391,43 @@ fn over_livekit(args: &[&str], url: &str, token: &str) -> Command {
     c
 }
 
+/// A media connection that does not come up (every datagram of the first 8 s dropped) is set
+/// up anew by joining the room again, as LiveKit's SDKs do: new connections, new offers.
+#[test]
+fn over_livekit_a_dead_connection_is_set_up_anew_by_joining_again() {
+    use crate::setup::{DEAD_START, set_up_anew};
+    let dir = temp_dir();
+    let (_serve, url) = serve_process("127.0.0.1:0", &[]);
+    let mut args = publish_args("60s");
+    args.extend(["--json", "--impair", DEAD_START, "--timeout", "40s"]);
+    let mut publisher = Proc::spawn(over_livekit(&args, &url, &lk_token("su", "publisher", &[])));
+    publisher.wait_for("\"event\":\"reconnected\"");
+    set_up_anew(&publisher.output());
+
+    let viewer = lk_token("su", "viewer", &["--can-subscribe"]);
+    let out = file(dir.path(), "anew.mp4");
+    let mut c = over_livekit(&["subscribe", "--stream", "vcall"], &url, &viewer);
+    c.arg("--output").arg(&out).args([
+        "--frames",
+        "60",
+        "--expect",
+        "frames>=60,frames.lost==0",
+        "--json",
+        "--impair",
+        DEAD_START,
+        "--timeout",
+        "40s",
+    ]);
+    let (code, said, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    set_up_anew(&said);
+    let marks = marks_at_size(&out, (320, 240));
+    assert!(marks.len() >= 60, "{} frames", marks.len());
+    for w in marks.windows(2) {
+        assert_eq!(w[1].frame, w[0].frame + 1, "frames in order, none missing");
+    }
+}
+
 #[test]
 fn vcall_publishes_and_records_every_track_over_livekit() {
     let _turn = one_at_a_time();

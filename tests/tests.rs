@@ -27,6 +27,7 @@ mod page;
 mod reconnect;
 mod report;
 mod session;
+mod setup;
 mod stats;
 mod whip;
 mod whip_peers;

@@ -353,6 +353,13 @@ pub fn report_rejoin(event: &SessionEvent, json: bool) {
             "the media connection broke and only the server can restart it; joining the room again (attempt {attempt} of {max_attempts})"
         ),
         SessionEvent::Reconnecting {
+            reason: Reason::SetupFailed,
+            attempt,
+            max_attempts,
+        } => tracing::warn!(
+            "setting the media connections up anew (attempt {attempt} of {max_attempts})"
+        ),
+        SessionEvent::Reconnecting {
             reason,
             attempt,
             max_attempts,

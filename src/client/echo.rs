@@ -16,12 +16,13 @@ use crate::client::measure::Measurements;
 use crate::client::output::Sink;
 use crate::client::progress::Progress;
 use crate::client::publish::{
-    Media, Sending, Sources, Ssrcs, TrackPair, add_tracks, media_connected, new_msid, open_sources,
+    Media, Sending, Sources, Ssrcs, TrackPair, add_tracks, new_msid, open_sources,
 };
 use crate::client::subscribe::{Incoming, Recording, SharedPeer, record_peer};
+use crate::client::watch::SETUP_ATTEMPT;
 use crate::client::{Conn, Joined, Purpose, janus_options, join, peer_config};
 use crate::exit::{CmdResult, Exit, Failure};
-use crate::peer::{Network, Peer, RemoteTrack};
+use crate::peer::{Network, Peer, PeerConfig, PeerError, RemoteTrack};
 use crate::record::{Container, RecordStats, Recorder};
 use crate::session::{Reason, SessionEvent, Stream, now_ms};
 use crate::signaling::janus::EchoTest;
@@ -115,24 +116,27 @@ pub async fn echo_test(
     };
     let started = Instant::now();
 
-    // Out and back: the sending peer, and where what comes back is recorded.
-    let (peer, incoming) = Peer::new(&config).await?;
-    let msid = new_msid();
-    // Janus's EchoTest sends back in the sections it receives in.
+    // Out and back: the sending connection, and where what comes back is recorded. A
+    // connection that does not come up within an attempt's time is made anew, with a new
+    // offer, until the setup limit.
     let janus = matches!(args.conn.url, ServerUrl::Janus(_));
-    let ssrcs = Ssrcs::random();
-    let tracks = add_tracks(&peer, sources.codecs(), &msid, janus, ssrcs).await?;
-    let out = Outbound {
-        peer,
-        incoming,
-        msid,
-        tracks,
-        ssrcs,
-        sources,
-    };
-    let (lp, recording, sending) = match janus {
-        true => through_janus(&args, out, back, &sent).await?,
-        false => through_vcall(&args, network, out, back, &sent).await?,
+    let mut setup = Setup::new(args.conn.setup_limit());
+    let mut back = Some(back);
+    let mut sources = Some(sources);
+    let (lp, recording, sending) = loop {
+        let out = outbound(&config, janus, sources.take().expect("kept")).await?;
+        let within = setup.attempt_time();
+        let attempt = match janus {
+            true => through_janus(&args, out, &mut back, &sent, within).await?,
+            false => through_vcall(&args, network.clone(), out, &mut back, &sent, within).await?,
+        };
+        match attempt {
+            Ok(up) => break up,
+            Err((e, kept)) => {
+                setup.next(&e)?;
+                sources = Some(kept);
+            }
+        }
     };
 
     // Send for the duration (or until Ctrl-C), then stop and tear down cleanly.
@@ -159,25 +163,88 @@ pub async fn echo_test(
     })
 }
 
+/// The sending connection with its tracks, and the sources.
+async fn outbound(config: &PeerConfig, janus: bool, sources: Sources) -> Result<Outbound, Failure> {
+    let (peer, incoming) = Peer::new(config).await?;
+    let msid = new_msid();
+    // Janus's EchoTest sends back in the sections it receives in.
+    let ssrcs = Ssrcs::random();
+    let tracks = add_tracks(&peer, sources.codecs(), &msid, janus, ssrcs).await?;
+    Ok(Outbound {
+        peer,
+        incoming,
+        msid,
+        tracks,
+        ssrcs,
+        sources,
+    })
+}
+
+/// The attempts at setting the connection up, within the command's limit.
+struct Setup {
+    began: Instant,
+    limit: Duration,
+    attempts: u32,
+}
+
+impl Setup {
+    fn new(limit: Duration) -> Setup {
+        Setup {
+            began: Instant::now(),
+            limit,
+            attempts: 1,
+        }
+    }
+
+    /// How long this attempt may take.
+    fn attempt_time(&self) -> Duration {
+        SETUP_ATTEMPT.min(self.limit.saturating_sub(self.began.elapsed()))
+    }
+
+    /// After an attempt that did not come up (`e`): another, or the failure (exit 8) when the
+    /// limit has passed.
+    fn next(&mut self, e: &PeerError) -> Result<(), Failure> {
+        let n = self.attempts;
+        if self.began.elapsed() + Duration::from_millis(500) >= self.limit {
+            return Err(Failure::new(
+                Exit::Media,
+                format!(
+                    "the media connection did not come up within {:?} ({n} attempt{}): {e}",
+                    self.limit,
+                    if n == 1 { "" } else { "s" }
+                ),
+            ));
+        }
+        tracing::warn!("the media connection has not come up ({e}); setting it up anew");
+        self.attempts += 1;
+        Ok(())
+    }
+}
+
+/// One attempt's outcome: up, or not up (why, and the sources back for the next attempt).
+type Attempt = Result<(Loop, Recording, Sending), (PeerError, Sources)>;
+
 /// Through Janus's EchoTest plugin: one connection, the media looped back in the sections
 /// it went out in.
 async fn through_janus(
     args: &Settings,
     out: Outbound,
-    back: Back,
+    back: &mut Option<Back>,
     sent: &Progress,
-) -> Result<(Loop, Recording, Sending), Failure> {
+    within: Duration,
+) -> Result<Attempt, Failure> {
     let offer = out.peer.create_offer().await?;
     let (echo, answer) = EchoTest::start(&janus_options(&args.conn), offer).await?;
-    let setup = async {
-        out.peer.accept_answer(&answer).await?;
-        media_connected(&out.peer).await
-    }
-    .await;
-    if let Err(e) = setup {
+    if let Err(e) = out.peer.accept_answer(&answer).await {
         echo.stop().await;
-        return Err(e);
+        return Err(e.into());
     }
+    if let Err(e) = out.peer.connected(within).await {
+        echo.stop().await;
+        out.peer.close().await;
+        return Ok(Err((e, out.sources)));
+    }
+    let back = back.take().expect("one attempt comes up");
     let recording = record_peer(
         &echo_stream(),
         Arc::new(out.peer),
@@ -187,7 +254,7 @@ async fn through_janus(
         Progress::new(NAME, true),
     );
     let sending = Sending::start(out.sources, out.tracks, out.ssrcs, sent, None, None);
-    Ok((Loop::Janus(Box::new(echo)), recording, sending))
+    Ok(Ok((Loop::Janus(Box::new(echo)), recording, sending)))
 }
 
 /// Through a vcall server: the stream published, and subscribed to on the same connection
@@ -196,26 +263,28 @@ async fn through_vcall(
     args: &Settings,
     network: Network,
     out: Outbound,
-    back: Back,
+    back: &mut Option<Back>,
     sent: &Progress,
-) -> Result<(Loop, Recording, Sending), Failure> {
+    within: Duration,
+) -> Result<Attempt, Failure> {
     let mut joined = join(&args.conn, network, Purpose::Session("echo-test")).await?;
-    let looped = async {
-        let stream_id = joined
-            .client
-            .publish(&out.peer, NAME, (true, true), &out.msid, None)
-            .await?;
-        media_connected(&out.peer).await?;
-        Ok::<_, Failure>(stream_id)
-    }
-    .await;
-    let stream_id = match looped {
+    let published = joined
+        .client
+        .publish(&out.peer, NAME, (true, true), &out.msid, None)
+        .await;
+    let stream_id = match published {
         Ok(id) => id,
         Err(e) => {
             joined.client.disconnect().await;
-            return Err(e);
+            return Err(e.into());
         }
     };
+    if let Err(e) = out.peer.connected(within).await {
+        joined.client.disconnect().await;
+        out.peer.close().await;
+        return Ok(Err((e, out.sources)));
+    }
+    let back = back.take().expect("one attempt comes up");
     let sending = Sending::start(out.sources, out.tracks, out.ssrcs, sent, None, None);
     // What comes back comes over the same connection.
     let peer = SharedPeer::over(Arc::new(out.peer), out.incoming);
@@ -248,7 +317,7 @@ async fn through_vcall(
     );
     recording.keep_peer();
     let lp = Loop::Native(Box::new(joined), Arc::clone(peer.peer()), stream_id);
-    Ok((lp, recording, sending))
+    Ok(Ok((lp, recording, sending)))
 }
 
 /// Waits until the server reports our stream live.

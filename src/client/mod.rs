@@ -13,6 +13,7 @@ pub mod progress;
 pub mod publish;
 pub mod stats;
 pub mod subscribe;
+pub mod watch;
 
 use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,13 +25,12 @@ use crate::cli::{ConnArgs, IceTransport};
 use crate::exit::{Exit, Failure};
 use crate::media::SourceError;
 use crate::peer::DtlsCertificate;
-use crate::peer::{Network, Peer, PeerConfig, PeerState};
+use crate::peer::{Network, PeerConfig};
 use crate::session::{Reason, SessionEvent, Stream};
 use crate::signaling::janus::JanusOptions;
 use crate::signaling::janus::videoroom::{RoomOptions, VideoRoomClient};
 use crate::signaling::livekit::{self, LiveKitClient};
 use crate::signaling::native::{Login, NativeClient};
-use crate::signaling::negotiate::Side;
 use crate::signaling::server_url::ServerUrl;
 use crate::signaling::whip::{self, WhipClient};
 use crate::signaling::{Client, Retries};
@@ -142,6 +142,12 @@ impl Conn {
     /// The limit for each answer from the server.
     pub fn request_timeout(&self) -> Duration {
         self.timeout.unwrap_or(Duration::from_secs(10))
+    }
+
+    /// How long setting a media connection up may take, every attempt together (a
+    /// connection that has not come up within [`watch::SETUP_ATTEMPT`] is made anew).
+    pub fn setup_limit(&self) -> Duration {
+        self.timeout.unwrap_or(Duration::from_secs(20))
     }
 }
 
@@ -440,84 +446,4 @@ pub fn devices(args: crate::cli::DevicesArgs) -> crate::exit::CmdResult {
         }
     }
     Ok(crate::exit::Exit::Ok)
-}
-
-/// How long a media path may stay broken (ICE restarts tried meanwhile) before the media
-/// connection counts as failed.
-pub const MEDIA_LOST_LIMIT: Duration = Duration::from_secs(20);
-
-/// How often an ICE restart is tried while the media path stays broken.
-const RESTART_EVERY: Duration = Duration::from_secs(3);
-
-/// How long a connection made after joining again may take to connect before it counts as
-/// broken: one made while the path was still down may have given up its checks.
-const RECONNECT_LIMIT: Duration = Duration::from_secs(5);
-
-/// Watches one media connection whose path may break while signaling stays up: once it is
-/// disconnected (or failed) for a second, ICE is restarted through the server, and again
-/// every few seconds until the path is back or [`MEDIA_LOST_LIMIT`] has passed.
-#[derive(Debug, Default)]
-pub struct MediaWatch {
-    lost_since: Option<std::time::Instant>,
-    next_restart: Option<std::time::Instant>,
-    /// After joining again: by when the new connection must have connected.
-    connect_by: Option<std::time::Instant>,
-}
-
-impl MediaWatch {
-    /// A watch of the connection made after joining again, which counts as broken also
-    /// when it has not connected within [`RECONNECT_LIMIT`]; a break the old connection
-    /// had goes on counting towards [`MEDIA_LOST_LIMIT`] (joining again to mend a broken
-    /// path ends there too).
-    pub fn after_rejoin(&self) -> MediaWatch {
-        MediaWatch {
-            lost_since: self.lost_since,
-            next_restart: None,
-            connect_by: Some(std::time::Instant::now() + RECONNECT_LIMIT),
-        }
-    }
-
-    /// Takes the connection's state now; `Err` once it has been broken for too long.
-    pub async fn check(&mut self, peer: &Peer, client: &Client, side: Side) -> Result<(), Failure> {
-        let now = std::time::Instant::now();
-        let state = *peer.state().borrow();
-        match state {
-            PeerState::Disconnected | PeerState::Failed => {}
-            // Connecting (at first, or after a restart): not broken unless a connection
-            // made after joining again takes too long.
-            PeerState::New if self.connect_by.is_some_and(|by| now > by) => {}
-            PeerState::New => {
-                self.next_restart = None;
-                return Ok(());
-            }
-            PeerState::Connected | PeerState::Closed => {
-                if self.lost_since.take().is_some() {
-                    tracing::info!("the media path is back");
-                }
-                self.next_restart = None;
-                self.connect_by = None;
-                return Ok(());
-            }
-        }
-        let since = *self.lost_since.get_or_insert(now);
-        if now.duration_since(since) > MEDIA_LOST_LIMIT {
-            return Err(Failure::new(
-                Exit::Media,
-                format!(
-                    "the media path has been broken for {MEDIA_LOST_LIMIT:?}; ICE restarts did not bring it back"
-                ),
-            ));
-        }
-        let due = *self
-            .next_restart
-            .get_or_insert(since + Duration::from_secs(1));
-        if now >= due {
-            self.next_restart = Some(now + RESTART_EVERY);
-            tracing::warn!("the media path is broken ({state:?}); restarting ICE");
-            if let Err(e) = client.restart_ice(peer, side).await {
-                tracing::warn!("restarting ICE failed: {e}");
-            }
-        }
-        Ok(())
-    }
 }

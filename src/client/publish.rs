@@ -15,7 +15,8 @@ use crate::client::encoding::{Encoded, Encoding, send, sleep_until};
 use crate::client::file_video::{Transcode, file_video_thread};
 use crate::client::progress::Progress;
 use crate::client::stats::{Figures, Monitor, Tracks, stats_ticker};
-use crate::client::{Conn, Joined, MediaWatch, Purpose, disconnected_failure, join};
+use crate::client::watch::{MediaWatch, SETUP_ATTEMPT};
+use crate::client::{Conn, Joined, Purpose, disconnected_failure, join};
 use crate::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
 use crate::congestion::Degradation;
 use crate::congestion::{Budget, VIDEO_FLOOR_BPS};
@@ -728,6 +729,8 @@ struct Live {
     peer: Peer,
     tracks: TrackPair,
     stream_id: StreamId,
+    /// When its media was negotiated (the connection should come up from then on).
+    negotiated: Instant,
 }
 
 /// What a publish needs to make a connection for its tracks.
@@ -739,24 +742,29 @@ struct Plan {
     name: String,
 }
 
-/// Publishes through the server on a new connection up to its media flowing; `again`: the
-/// id the stream had before the client joined again, or the id of the direct stream to
-/// route through the server.
+/// Publishes through the server on a new connection, and waits for its media to flow (one
+/// attempt's time at most: a connection that has not come up by then is the event loop's
+/// [`MediaWatch`]'s to set up anew); `again`: the id the stream had before the client joined
+/// again, or the id of the direct stream to route through the server.
 async fn go_live(plan: &Plan, again: Option<&StreamId>) -> Result<Live, Failure> {
     let (peer, _tracks) = Peer::new(&plan.peer_config).await?;
     let msid = new_msid();
     let tracks = add_tracks(&peer, plan.codecs, &msid, false, plan.ssrcs).await?;
     let media = (tracks.1.is_some(), tracks.0.is_some());
+    let negotiated = Instant::now();
     let stream_id = plan
         .client
         .publish(&peer, &plan.name, media, &msid, again)
         .await?;
     tracing::info!(stream = %stream_id, "publishing");
-    media_connected(&peer).await?;
+    if let Err(e) = peer.connected(SETUP_ATTEMPT).await {
+        tracing::info!(stream = %stream_id, "the media connection has not come up: {e}");
+    }
     Ok(Live {
         peer,
         tracks,
         stream_id,
+        negotiated,
     })
 }
 
@@ -946,9 +954,11 @@ impl Publisher {
             name: args.name.clone(),
         };
         let mut outlets = Outlets::default();
+        let mut media_watch = MediaWatch::new(args.conn.setup_limit());
         let started = match p2p {
             true => go_direct(&plan, None).await,
             false => go_live(&plan, None).await.map(|live| {
+                media_watch.negotiated(live.negotiated);
                 outlets.server = Some((live.peer, live.tracks));
                 live.stream_id
             }),
@@ -993,7 +1003,7 @@ impl Publisher {
             json: args.json,
             confirmed: false,
             rejoining: false,
-            media_watch: MediaWatch::default(),
+            media_watch,
         })
     }
 
@@ -1147,13 +1157,14 @@ impl Publisher {
             true => go_direct(&self.plan, Some(&self.stream_id)).await?,
             false => {
                 let live = go_live(&self.plan, Some(&self.stream_id)).await?;
+                self.media_watch = self.media_watch.after_rejoin();
+                self.media_watch.negotiated(live.negotiated);
                 self.sending.attach(live.tracks.clone());
                 self.outlets.server = Some((live.peer, live.tracks));
                 live.stream_id
             }
         };
         self.peer_state = self.outlets.server.as_ref().map(|(p, _)| p.state());
-        self.media_watch = self.media_watch.after_rejoin();
         self.confirmed = false;
         self.rejoining = false;
         Ok(())

@@ -92,7 +92,10 @@ enum Writer {
 
 /// How long samples wait so that both tracks' samples go out in time order.
 const INTERLEAVE: Duration = Duration::from_millis(500);
-/// How long to wait for every expected track before writing the header without the missing.
+/// How long after the first track's first frame to wait for every expected track before
+/// writing the header without the missing (from the first frame, not the recorder's start: a
+/// stream whose media comes late, after a setup made anew or a publisher's grace, still has
+/// every track).
 const TRACK_WAIT: Duration = Duration::from_secs(5);
 
 /// Maps a track's RTP time to the recording's clock. The offset is the smallest seen of
@@ -139,6 +142,8 @@ pub struct Recorder {
     /// How many tracks the stream has; the header waits for all of them (or TRACK_WAIT).
     expected: usize,
     origin: Instant,
+    /// When the first track's first frame was taken.
+    first_frame: Option<Instant>,
     /// Presentation time subtracted so the file starts at zero.
     base_us: Option<i64>,
     /// Samples before the header, and samples waiting for interleaving, by time.
@@ -161,6 +166,7 @@ impl Recorder {
             tracks: [None, None],
             expected,
             origin: Instant::now(),
+            first_frame: None,
             base_us: None,
             queue: BTreeMap::new(),
             counter: 0,
@@ -228,6 +234,7 @@ impl Recorder {
             }
         }
         let ts0 = *t.ts0.get_or_insert(frame.timestamp);
+        self.first_frame.get_or_insert_with(Instant::now);
         let rtp_us = ((frame.timestamp as i128 - ts0 as i128) * 1_000_000
             / t.codec.clock_rate() as i128) as i64;
         let arrival_us = arrival.saturating_duration_since(self.origin).as_micros() as i64;
@@ -285,7 +292,7 @@ impl Recorder {
             .filter(|t| t.ts0.is_some())
             .count()
             >= self.expected
-            || self.origin.elapsed() > TRACK_WAIT
+            || self.first_frame.is_some_and(|f| f.elapsed() > TRACK_WAIT)
     }
 
     fn write_header(&mut self) -> Result<(), RecordError> {

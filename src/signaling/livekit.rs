@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::server_url::ServerUrl;
-use super::{Answerer, Retries, SignalingError, rejoin};
+use super::{Answerer, JoinAgain, Retries, SignalingError, rejoin};
 use crate::session::{Connection, MediaPath, Reason, SessionEvent, Stream, StreamId, now_ms};
 
 /// How long the server has to answer `add_track` and an offer, and to offer a track asked for.
@@ -46,7 +46,7 @@ pub struct LiveKitClient {
     ended: tokio::sync::watch::Receiver<bool>,
     /// Wakes the socket's task to join again now (a subscriber connection whose media
     /// path broke: its restarts are the server's to offer).
-    join_again: Arc<tokio::sync::Notify>,
+    join_again: JoinAgain,
 }
 
 /// A candidate the server trickled: an `a=candidate:` value, its section, and whether it is
@@ -294,7 +294,7 @@ impl LiveKitClient {
         let (out, out_rx) = mpsc::unbounded_channel();
         let (events, events_rx) = mpsc::unbounded_channel();
         let (ended_tx, ended) = tokio::sync::watch::channel(false);
-        let join_again = Arc::new(tokio::sync::Notify::new());
+        let join_again = JoinAgain::default();
         let task = run(
             ws,
             ping_of(&join),
@@ -302,7 +302,7 @@ impl LiveKitClient {
             (out_rx, out.clone()),
             Arc::clone(&shared),
             events,
-            Arc::clone(&join_again),
+            join_again.clone(),
         );
         tokio::spawn(async move {
             task.await;
@@ -322,8 +322,8 @@ impl LiveKitClient {
     /// recover a subscriber connection whose media path broke so (the server offers that
     /// connection, its ICE restarts too; vcall serve and vcall do not resume in place).
     /// While a rejoin is under way, nothing more happens.
-    pub fn join_again(&self) {
-        self.join_again.notify_waiters();
+    pub fn join_again(&self, reason: Reason) {
+        self.join_again.ask(reason);
     }
 
     /// Publishes the tracks of `offer` (its sections' `msid` track ids are the tracks' cids):
@@ -637,14 +637,14 @@ async fn run(
     ),
     shared: Arc<Mutex<Shared>>,
     events: mpsc::UnboundedSender<SessionEvent>,
-    join_again: Arc<tokio::sync::Notify>,
+    join_again: JoinAgain,
 ) {
     // The sender this task holds answers offers; the client's own going away ends the task.
     let out_tx = out_tx.downgrade();
     loop {
         let ended = tokio::select! {
             ended = serve(&mut ws, &mut out, &out_tx, &shared, &events, ping) => ended,
-            () = join_again.notified() => {
+            reason = join_again.asked() => {
                 let leave = lk::SignalRequest {
                     message: Some(lk::signal_request::Message::Leave(lk::LeaveRequest {
                         action: lk::leave_request::Action::Reconnect as i32,
@@ -653,7 +653,7 @@ async fn run(
                     })),
                 };
                 let _ = ws.send(Message::Binary(leave.encode_to_vec().into())).await;
-                Ended::Lost(Reason::MediaStopped)
+                Ended::Lost(reason)
             }
         };
         let _ = ws.close(None).await;

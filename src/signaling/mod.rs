@@ -154,6 +154,23 @@ impl Client {
         }
     }
 
+    /// Sets the client's media connections up anew: a connection that never came up (ICE
+    /// or DTLS did not complete) cannot be mended in place, since both ends hold its state.
+    /// Where one signaling connection owns one media connection on the server (vcall's,
+    /// LiveKit's) the client leaves and joins again; on Janus the publisher's connection is
+    /// hung up (`unpublish`) and the subscriber handle detached; on WHIP/WHEP the resource
+    /// is deleted. Every kind then says `reconnecting` and `reconnected`, as after a dropped
+    /// signaling connection, and the commands publish and subscribe again on new
+    /// connections. While a rejoin is under way, asking again does nothing.
+    pub async fn join_again(&self, reason: Reason) {
+        match self {
+            Client::Native(c) => c.join_again(reason),
+            Client::LiveKit(c) => c.join_again(reason),
+            Client::Janus(c) => c.set_up_again(reason).await,
+            Client::Whip(c) => c.set_up_again(reason).await,
+        }
+    }
+
     /// Leaves the session cleanly.
     pub async fn disconnect(&self) {
         match self {
@@ -162,6 +179,31 @@ impl Client {
             Client::Whip(c) => c.disconnect().await,
             Client::LiveKit(c) => c.disconnect().await,
         }
+    }
+}
+
+/// Asks a client's socket task to leave and join again now, for a reason (its
+/// `reconnecting` event's); asked while the task is joining again already, nothing happens.
+#[derive(Clone, Default)]
+pub(crate) struct JoinAgain {
+    notify: std::sync::Arc<tokio::sync::Notify>,
+    reason: std::sync::Arc<std::sync::Mutex<Option<Reason>>>,
+}
+
+impl JoinAgain {
+    pub(crate) fn ask(&self, reason: Reason) {
+        *self.reason.lock().expect("join again lock") = Some(reason);
+        self.notify.notify_waiters();
+    }
+
+    /// Resolves when asked (only while awaited: what is asked meanwhile is dropped).
+    pub(crate) async fn asked(&self) -> Reason {
+        self.notify.notified().await;
+        self.reason
+            .lock()
+            .expect("join again lock")
+            .take()
+            .unwrap_or(Reason::MediaStopped)
     }
 }
 

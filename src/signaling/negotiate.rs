@@ -118,7 +118,7 @@ impl Client {
             // the client joins the room again, as LiveKit's SDKs do when they cannot
             // resume (the commands go on through `reconnecting`/`reconnected`).
             (Client::LiveKit(c), Side::Receiving) => {
-                c.join_again();
+                c.join_again(crate::session::Reason::MediaStopped);
                 return Ok(());
             }
             _ => {}

@@ -285,6 +285,9 @@ pub struct WhipClient {
     agent: ureq::Agent,
     resource: Mutex<Resource>,
     events: mpsc::UnboundedSender<SessionEvent>,
+    /// This client, and the streams there are, as `sessionConnected` said.
+    me: Connection,
+    streams: Vec<Stream>,
     /// ICE servers the endpoint named in its `Link` headers (vcall's form).
     pub ice_servers: Mutex<Vec<String>>,
 }
@@ -338,8 +341,8 @@ impl WhipClient {
             session_id: endpoint.to_string().into(),
             connection: me.clone(),
             connection_count: 1,
-            connections: vec![me],
-            streams,
+            connections: vec![me.clone()],
+            streams: streams.clone(),
             p2p: false,
         };
         let (events, rx) = mpsc::unbounded_channel();
@@ -351,6 +354,8 @@ impl WhipClient {
                 agent,
                 resource: Mutex::new(Resource::default()),
                 events,
+                me,
+                streams,
                 ice_servers: Mutex::new(Vec::new()),
             },
             first,
@@ -629,6 +634,23 @@ impl WhipClient {
             }
             _ => Err(self.status_error("trickle", &reply)),
         }
+    }
+
+    /// Sets the media connection up anew (it never came up): the resource is deleted, and
+    /// the command, told `reconnecting` and `reconnected`, makes a new one with a new
+    /// connection's offer.
+    pub async fn set_up_again(&self, reason: crate::session::Reason) {
+        let _ = self.events.send(SessionEvent::Reconnecting {
+            reason,
+            attempt: 1,
+            max_attempts: 1,
+        });
+        self.disconnect().await;
+        let _ = self.events.send(SessionEvent::Reconnected {
+            connection: self.me.clone(),
+            connection_count: 1,
+            streams: self.streams.clone(),
+        });
     }
 
     /// Ends the resource (DELETE), once; errors are logged, not returned: the command is

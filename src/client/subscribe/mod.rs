@@ -20,7 +20,8 @@ use crate::client::measure::Measurements;
 use crate::client::output::Sink;
 use crate::client::progress::Progress;
 use crate::client::stats::stats_ticker;
-use crate::client::{Conn, Joined, MediaWatch, Purpose, disconnected_failure, join, match_stream};
+use crate::client::watch::MediaWatch;
+use crate::client::{Conn, Joined, Purpose, disconnected_failure, join, match_stream};
 use crate::conditions::Condition;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::{Network, PeerConfig, PeerState};
@@ -366,6 +367,7 @@ impl Subscriber {
         if pending.is_empty() {
             tracing::info!("waiting for a stream to be published");
         }
+        let media_watch = MediaWatch::new(settings.conn.setup_limit());
         let Joined {
             client,
             events,
@@ -388,7 +390,7 @@ impl Subscriber {
             started: Instant::now(),
             rejoining: false,
             awaiting: Vec::new(),
-            media_watch: MediaWatch::default(),
+            media_watch,
         }
     }
 
@@ -446,8 +448,14 @@ impl Subscriber {
             if self.shared.is_none() {
                 self.shared = Some(SharedPeer::new(&self.peer_config).await?);
             }
+            let asked = Instant::now();
             match self.start(&stream, sink, label).await {
-                Ok(r) => self.recordings.push(r),
+                Ok(r) => {
+                    if r.routed() {
+                        self.media_watch.negotiated(asked);
+                    }
+                    self.recordings.push(r)
+                }
                 Err(e) if self.settings.single() => return Err(e),
                 Err(e) => eprintln!("vcall: stream {}: {e}", stream.id),
             }
@@ -518,8 +526,12 @@ impl Subscriber {
                     .iter_mut()
                     .find(|r| r.stream.is_again(&stream))
                 {
+                    let asked = Instant::now();
                     r.subscribe_again(shared, &self.peer_config, &self.client, &stream)
                         .await?;
+                    if r.routed() {
+                        self.media_watch.negotiated(asked);
+                    }
                 }
             }
             SessionEvent::StreamCreated { stream } if self.settings.wants(&stream) => {
@@ -585,8 +597,12 @@ impl Subscriber {
         for r in self.recordings.iter_mut() {
             match streams.iter().find(|s| r.stream.is_again(s)) {
                 Some(stream) => {
+                    let asked = Instant::now();
                     r.subscribe_again(shared, &self.peer_config, &self.client, stream)
-                        .await?
+                        .await?;
+                    if r.routed() {
+                        self.media_watch.negotiated(asked);
+                    }
                 }
                 None => self.awaiting.push(r.stream.clone()),
             }

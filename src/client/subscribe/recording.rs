@@ -524,6 +524,11 @@ impl Recording {
         Ok(())
     }
 
+    /// Whether its media comes over the shared connection (through the server).
+    pub(super) fn routed(&self) -> bool {
+        self.direct.is_none()
+    }
+
     fn set_path(&mut self, path: MediaPath) {
         if let Some(m) = self.monitor.as_mut() {
             m.path = path;

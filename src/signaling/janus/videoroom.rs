@@ -96,6 +96,8 @@ pub struct VideoRoomClient {
     published: Arc<AtomicBool>,
     /// The one subscriber handle, once something is subscribed.
     subscriber: tokio::sync::Mutex<Option<Subscriber>>,
+    /// The session's events (`set_up_again` adds its own).
+    events: mpsc::UnboundedSender<SessionEvent>,
 }
 
 impl VideoRoomClient {
@@ -183,7 +185,7 @@ impl VideoRoomClient {
             me.clone(),
             Arc::clone(&state),
             Arc::clone(&published),
-            tx,
+            tx.clone(),
         ));
         let client = VideoRoomClient {
             control: control_id,
@@ -196,6 +198,7 @@ impl VideoRoomClient {
             state,
             published,
             subscriber: tokio::sync::Mutex::new(None),
+            events: tx,
         };
         Ok((client, first, rx))
     }
@@ -348,6 +351,42 @@ impl VideoRoomClient {
                 ))
             })?
             .map_err(|_| SignalingError::lost("the subscriber handle is gone"))?
+    }
+
+    /// Sets the media connections up anew (one never came up): the publisher's is hung up
+    /// (`unpublish`; a new `publish` offers a new one, under the same feed id) and the
+    /// subscriber handle detached (the next subscription attaches a new one). The room is
+    /// not left; the commands hear `reconnecting` and `reconnected` (the room as it is) and
+    /// publish and subscribe again.
+    pub async fn set_up_again(&self, reason: crate::session::Reason) {
+        let _ = self.events.send(SessionEvent::Reconnecting {
+            reason,
+            attempt: 1,
+            max_attempts: 1,
+        });
+        if self.published.swap(false, Ordering::SeqCst)
+            && let Err(e) = self
+                .session
+                .message(self.control, &Request::Unpublish, None)
+                .await
+        {
+            tracing::debug!("unpublishing to set up again: {e}");
+        }
+        if let Some(sub) = self.subscriber.lock().await.take()
+            && let Err(e) = self.session.detach(sub.handle).await
+        {
+            tracing::debug!("detaching the subscriber handle to set up again: {e}");
+        }
+        let (connections, streams) = {
+            let state = self.state.lock().expect("room lock");
+            let streams = state.feeds.values().map(|f| f.stream.clone()).collect();
+            (state.participants.len() + 1, streams)
+        };
+        let _ = self.events.send(SessionEvent::Reconnected {
+            connection: connection(&self.me, self.display.as_deref().unwrap_or_default()),
+            connection_count: connections,
+            streams,
+        });
     }
 
     /// Leaves: subscriptions detached, the room left, the session destroyed.

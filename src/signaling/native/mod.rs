@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::session::{ConnectionId, Reason, SessionEvent, SessionId, StreamId, SubscriptionId};
 use crate::signaling::server_url::ServerUrl;
-use crate::signaling::{Retries, SignalingError, rejoin};
+use crate::signaling::{JoinAgain, Retries, SignalingError, rejoin};
 
 pub(crate) mod wire;
 
@@ -74,6 +74,9 @@ pub struct NativeClient {
     written: tokio::sync::Mutex<Option<oneshot::Receiver<()>>>,
     /// What the server asks of a publisher of direct streams, until a command takes it.
     direct: Mutex<Option<mpsc::UnboundedReceiver<DirectRequest>>>,
+    /// Wakes the socket's task to leave and join again now (a media connection that never
+    /// came up: the server holds one per signaling connection).
+    join_again: JoinAgain,
 }
 
 /// Opens a socket and joins: the socket, and `sessionConnected`.
@@ -141,9 +144,16 @@ async fn serve(
     pending: &Pending,
     events: &mpsc::UnboundedSender<SessionEvent>,
     direct: &mpsc::UnboundedSender<DirectRequest>,
+    join_again: &JoinAgain,
 ) -> Ended {
     loop {
         tokio::select! {
+            // No goodbye: to the server the connection dropped, so a publisher's stream
+            // waits out its grace period for the rejoin to take it back.
+            reason = join_again.asked() => {
+                let _ = ws.close(None).await;
+                return Ended::Lost(reason);
+            }
             msg = out.recv() => {
                 let Some(msg) = msg else {
                     let _ = ws.close(None).await;
@@ -234,10 +244,12 @@ impl NativeClient {
         let (written_tx, written_rx) = oneshot::channel::<()>();
         let p = Arc::clone(&pending);
         let timeout = login.timeout;
+        let join_again = JoinAgain::default();
+        let asked = join_again.clone();
         tokio::spawn(async move {
             let _written = written_tx; // dropped when the task ends: the socket is done
             loop {
-                let ended = serve(&mut ws, &mut out_rx, &p, &events_tx, &direct_tx).await;
+                let ended = serve(&mut ws, &mut out_rx, &p, &events_tx, &direct_tx, &asked).await;
                 // Wake every waiter: their requests will not be answered.
                 p.lock().expect("pending lock").clear();
                 let Ended::Lost(reason) = ended else { return };
@@ -264,8 +276,15 @@ impl NativeClient {
             next_req: 1.into(),
             written: tokio::sync::Mutex::new(Some(written_rx)),
             direct: Mutex::new(Some(direct_rx)),
+            join_again,
         };
         Ok((client, first, events_rx))
+    }
+
+    /// Leaves and joins the session again now, as when the connection drops (see
+    /// [`crate::signaling::Client::join_again`]).
+    pub fn join_again(&self, reason: Reason) {
+        self.join_again.ask(reason);
     }
 
     fn send(&self, msg: ClientMsg) -> Result<(), SignalingError> {
