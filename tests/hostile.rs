@@ -251,3 +251,61 @@ fn a_subscribers_rtcp_flood_does_not_reach_the_publisher() {
     );
     assert!(video["nacks"].as_f64().unwrap() < nacks / 100.0, "{video}");
 }
+
+/// A subscriber on another stack (aiortc, over WHEP) sends media it was not granted on its
+/// own connection, encrypted as the connection's: 3,000 packets that look like H.264
+/// keyframes, under the publisher's own SSRCs (another connection's), the SSRC the server
+/// sends it the video on, and a random one. None of it reaches anyone: a vcall recording of
+/// the stream made meanwhile has every frame, in order, each the publisher's picture (its
+/// burned-in number), and the hostile subscriber's own video goes on. (rtc drops packets of
+/// an SSRC no receiver was negotiated for before vcall sees them: they are not counted.)
+#[test]
+fn media_a_subscriber_was_not_granted_is_dropped_whatever_its_ssrc() {
+    let (_serve, url) = serve_process("127.0.0.1:0", &[]);
+    let session = fixed_session("rtp-inject");
+    let on = |role: Role, args: &[&str]| client(&url, &session, role, args);
+    let mut publisher = Proc::spawn(on(Role::Publisher, &publish_args("60s")));
+    publisher.wait_for("stream is live");
+    // The publisher's SSRCs, from its log.
+    let ssrc = |name: &str| -> String {
+        let out = publisher.output();
+        let at = out.find(&format!("{name}=")).expect(&out) + name.len() + 1;
+        out[at..].chars().take_while(char::is_ascii_digit).collect()
+    };
+    let owned = format!("{},{}", ssrc("video_ssrc"), ssrc("audio_ssrc"));
+    let dir = temp_dir();
+    let out = dir.path().join("calm.mkv");
+    let mut calm = Proc::spawn(on(
+        Role::Subscriber,
+        &[
+            "subscribe",
+            "-o",
+            &path_str(&out),
+            "--expect",
+            "frames.lost==0",
+        ],
+    ));
+    calm.wait_for("first frame");
+    let http = url.replacen("ws://", "http://", 1);
+    let mut inject = std::process::Command::new(peers_python());
+    inject.arg(peer_script("rtp_inject.py")).args([
+        &format!("{http}/whep/{session}"),
+        &fixed_token(&session, Role::Subscriber),
+        &owned,
+        "3000",
+    ]);
+    let (code, said, err) = run(inject);
+    assert_eq!(code, 0, "{err}");
+    let said: serde_json::Value = serde_json::from_str(said.trim()).expect(&said);
+    assert_eq!(said["sent"], 3000, "{said}");
+    assert!(said["framesAfter"].as_u64().unwrap() > 0, "{said}");
+    calm.interrupt();
+    assert_eq!(calm.wait(), 130, "{}", calm.output());
+    let marks = marks_at_size(&out, (320, 240));
+    assert!(marks.len() >= 60, "{} frames", marks.len());
+    for w in marks.windows(2) {
+        assert_eq!(w[1].frame, w[0].frame + 1, "frames in order, none missing");
+    }
+    publisher.interrupt();
+    assert_eq!(publisher.wait(), 130, "{}", publisher.output());
+}

@@ -405,8 +405,19 @@ fn over_livekit_a_dead_connection_is_set_up_anew_by_joining_again() {
     set_up_anew(&publisher.output());
 
     let viewer = lk_token("su", "viewer", &["--can-subscribe"]);
+    // Each track is a stream of its own: the video's, by its id, once published again.
+    let video = poll_until("the publisher's video track", || {
+        let (code, listed, _) = run(over_livekit(&["list-streams", "--json"], &url, &viewer));
+        let listed: serde_json::Value = serde_json::from_str(listed.trim()).ok()?;
+        (code == 0).then_some(())?;
+        listed["streams"]
+            .as_array()?
+            .iter()
+            .find(|s| s["hasVideo"] == true)
+            .and_then(|s| s["id"].as_str().map(str::to_owned))
+    });
     let out = file(dir.path(), "anew.mp4");
-    let mut c = over_livekit(&["subscribe", "--stream", "vcall"], &url, &viewer);
+    let mut c = over_livekit(&["subscribe", "--stream", &video], &url, &viewer);
     c.arg("--output").arg(&out).args([
         "--frames",
         "60",

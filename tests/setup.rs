@@ -1,9 +1,10 @@
 //! Setting a media connection up anew: a connection whose ICE or DTLS does not complete is
 //! replaced by a new one with a new offer, within the command's `--timeout`, against every
 //! server kind, for publish, subscribe and echo-test. Here every datagram of a command's
-//! first 8 s is dropped (`--impair outage=8s@0s`): longer than one attempt's 6 s, so each
-//! command must say it set its connection up anew (`reconnecting`, reason `setupFailed`),
-//! and the media must then arrive whole.
+//! first 12 s is dropped (`--impair outage=12s@0s`): the first attempt, negotiated within
+//! the command's first seconds and given 6 s, cannot come up however slow the machine is, so
+//! each command must say it set its connection up anew (`reconnecting`, reason
+//! `setupFailed`), and the media must then arrive whole.
 
 use std::path::Path;
 use std::process::Command;
@@ -13,8 +14,8 @@ use vcall::auth::Role;
 use crate::common::janus::{self, Janus};
 use crate::common::*;
 
-/// Nothing gets through for the first 8 s.
-pub(crate) const DEAD_START: &str = "outage=8s@0s";
+/// Nothing gets through for the first 12 s.
+pub(crate) const DEAD_START: &str = "outage=12s@0s";
 
 /// `said` (a command's `--json` output) tells of a setup made anew, then of the new one.
 pub(crate) fn set_up_anew(said: &str) {
@@ -154,7 +155,10 @@ fn whip_and_whep_set_a_dead_connection_up_anew_as_a_new_resource() {
     let whip = format!("whip+{base}/whip/{session}?name=cam");
     let token = server.token(&session, Role::Publisher);
     let mut publisher = Proc::spawn(at(&whip, &token, &publish_over_a_dead_start()));
-    publisher.wait_for("\"event\":\"reconnected\"");
+    // The first resource is deleted, a second made (one pipe: in this order).
+    publisher.wait_for("WHIP resource created");
+    publisher.wait_for("WHIP resource deleted");
+    publisher.wait_for("WHIP resource created");
     // WHIP has no word for the server receiving the media: the session's view says so.
     let (code, _, err) = run(server.cmd(
         &session,
@@ -162,12 +166,8 @@ fn whip_and_whep_set_a_dead_connection_up_anew_as_a_new_resource() {
         &["connect", "--wait-for", "streams>=1", "--timeout", "40s"],
     ));
     assert_eq!(code, 0, "{err}");
+    publisher.wait_for("\"event\":\"reconnected\"");
     set_up_anew(&publisher.output());
-    assert!(
-        publisher.output().contains("WHIP resource deleted"),
-        "the first resource is deleted: {}",
-        publisher.output()
-    );
 
     let dir = temp_dir();
     let out = dir.path().join("anew.mp4");
@@ -177,7 +177,7 @@ fn whip_and_whep_set_a_dead_connection_up_anew_as_a_new_resource() {
     let (code, said, err) = run(at(&whep, &viewer, &strs(&args)));
     assert_eq!(code, 0, "{err}");
     set_up_anew(&said);
-    assert_eq!(err.matches("WHEP resource created").count(), 2, "{err}");
+    assert!(err.matches("WHEP resource created").count() >= 2, "{err}");
     recorded_whole(&out);
 }
 
@@ -189,7 +189,7 @@ fn a_connection_that_never_comes_up_ends_within_the_timeout_with_exit_8() {
     args.extend(["--json", "--impair", "outage=60s@0s", "--timeout", "14s"]);
     let (code, said, err) = run(server.cmd(&session, Role::Publisher, &args));
     assert_eq!(code, 8, "{err}");
-    // Up to three attempts of 6 s fit in 14 s: the first, and those made anew.
+    // Two attempts of 6 s fit in 14 s; a third would have too little time left.
     assert!(err.contains("did not come up within 14s ("), "{err}");
     assert!(said.contains("\"reason\":\"setupFailed\""), "{said}");
 }

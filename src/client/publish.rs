@@ -746,7 +746,7 @@ struct Plan {
 /// attempt's time at most: a connection that has not come up by then is the event loop's
 /// [`MediaWatch`]'s to set up anew); `again`: the id the stream had before the client joined
 /// again, or the id of the direct stream to route through the server.
-async fn go_live(plan: &Plan, again: Option<&StreamId>) -> Result<Live, Failure> {
+async fn go_live(plan: &Plan, again: Option<&StreamId>, wait: Duration) -> Result<Live, Failure> {
     let (peer, _tracks) = Peer::new(&plan.peer_config).await?;
     let msid = new_msid();
     let tracks = add_tracks(&peer, plan.codecs, &msid, false, plan.ssrcs).await?;
@@ -756,8 +756,13 @@ async fn go_live(plan: &Plan, again: Option<&StreamId>) -> Result<Live, Failure>
         .client
         .publish(&peer, &plan.name, media, &msid, again)
         .await?;
-    tracing::info!(stream = %stream_id, "publishing");
-    if let Err(e) = peer.connected(SETUP_ATTEMPT).await {
+    tracing::info!(
+        stream = %stream_id,
+        video_ssrc = plan.ssrcs.video,
+        audio_ssrc = plan.ssrcs.audio,
+        "publishing"
+    );
+    if let Err(e) = peer.connected(wait).await {
         tracing::info!(stream = %stream_id, "the media connection has not come up: {e}");
     }
     Ok(Live {
@@ -957,11 +962,13 @@ impl Publisher {
         let mut media_watch = MediaWatch::new(args.conn.setup_limit());
         let started = match p2p {
             true => go_direct(&plan, None).await,
-            false => go_live(&plan, None).await.map(|live| {
-                media_watch.negotiated(live.negotiated);
-                outlets.server = Some((live.peer, live.tracks));
-                live.stream_id
-            }),
+            false => go_live(&plan, None, media_watch.attempt_time(Instant::now()))
+                .await
+                .map(|live| {
+                    media_watch.negotiated(live.negotiated);
+                    outlets.server = Some((live.peer, live.tracks));
+                    live.stream_id
+                }),
         };
         let stream_id = match started {
             Ok(s) => s,
@@ -1100,6 +1107,10 @@ impl Publisher {
                 .await?;
                 if self.peer_state.is_none() {
                     self.peer_state = self.outlets.server.as_ref().map(|(p, _)| p.state());
+                    if self.peer_state.is_some() {
+                        // Routed through the server now: its connection is watched too.
+                        self.media_watch.negotiated(Instant::now());
+                    }
                 }
             }
             Event::Session(None) => return Err(disconnected_failure(&Reason::NetworkDisconnected)),
@@ -1156,8 +1167,9 @@ impl Publisher {
         self.stream_id = match self.p2p {
             true => go_direct(&self.plan, Some(&self.stream_id)).await?,
             false => {
-                let live = go_live(&self.plan, Some(&self.stream_id)).await?;
                 self.media_watch = self.media_watch.after_rejoin();
+                let wait = self.media_watch.attempt_time(Instant::now());
+                let live = go_live(&self.plan, Some(&self.stream_id), wait).await?;
                 self.media_watch.negotiated(live.negotiated);
                 self.sending.attach(live.tracks.clone());
                 self.outlets.server = Some((live.peer, live.tracks));
@@ -1270,7 +1282,7 @@ async fn serve_direct(
         DirectRequest::Route { stream_id: asked } if asked == stream_id => {
             if outlets.server.is_none() {
                 tracing::info!(stream = %stream_id, "routing the stream through the server");
-                let live = go_live(plan, Some(stream_id)).await?;
+                let live = go_live(plan, Some(stream_id), SETUP_ATTEMPT).await?;
                 sending.attach(live.tracks.clone());
                 outlets.server = Some((live.peer, live.tracks));
             }

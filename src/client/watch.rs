@@ -24,6 +24,10 @@ const RESTART_EVERY: Duration = Duration::from_secs(3);
 /// "Connection setup over a lossy path").
 pub const SETUP_ATTEMPT: Duration = Duration::from_secs(6);
 
+/// A new attempt is made only while at least this much of the setup limit is left (less is
+/// too short for a path that has just failed one).
+const LAST_ATTEMPT: Duration = Duration::from_secs(3);
+
 /// What to do about the connection now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaAction {
@@ -92,6 +96,30 @@ impl MediaWatch {
         }
     }
 
+    /// How long the attempt beginning at `now` may wait for its connection.
+    pub fn attempt_time(&self, now: Instant) -> Duration {
+        let spent = self
+            .attempts
+            .map_or(Duration::ZERO, |a| now.saturating_duration_since(a.first));
+        SETUP_ATTEMPT.min(self.setup_limit.saturating_sub(spent))
+    }
+
+    /// While the connection has not come up: the attempts made so far.
+    pub fn setting_up(&self) -> Option<u32> {
+        self.attempts.filter(|_| !self.up).map(|a| a.count)
+    }
+
+    /// The failure of a setup given up: the limit and the attempts.
+    fn setup_failure(&self) -> String {
+        let count = self.attempts.map_or(1, |a| a.count);
+        format!(
+            "the media connection did not come up within {:?} ({count} attempt{}: ICE or DTLS \
+             did not complete)",
+            self.setup_limit,
+            if count == 1 { "" } else { "s" }
+        )
+    }
+
     /// The watch of the connection made after joining again: the attempts at setting up go on
     /// counting (towards the setup limit, from the first), and so does a break the old
     /// connection had (towards [`MEDIA_LOST_LIMIT`]).
@@ -130,6 +158,11 @@ impl MediaWatch {
             ));
         }
         if !self.up {
+            // A connection fails only once something was negotiated on it, whether or not
+            // the caller said so.
+            if state == PeerState::Failed && self.attempts.is_none_or(|a| a.this.is_none()) {
+                self.negotiated(now);
+            }
             // Nothing negotiated on it yet: nothing to wait for.
             let Some(a) = self.attempts.as_mut() else {
                 return MediaAction::Wait;
@@ -137,17 +170,15 @@ impl MediaWatch {
             let Some(this) = a.this else {
                 return MediaAction::Wait;
             };
-            if now.duration_since(a.first) >= self.setup_limit {
-                return MediaAction::Fail(format!(
-                    "the media connection did not come up within {:?} ({} attempt{}: ICE or \
-                     DTLS did not complete)",
-                    self.setup_limit,
-                    a.count,
-                    if a.count == 1 { "" } else { "s" }
-                ));
+            let spent = now.duration_since(a.first);
+            if spent >= self.setup_limit {
+                return MediaAction::Fail(self.setup_failure());
             }
             let failed = state == PeerState::Failed && !a.asked;
             if failed || now.duration_since(this) >= SETUP_ATTEMPT {
+                if spent + LAST_ATTEMPT > self.setup_limit {
+                    return MediaAction::Fail(self.setup_failure());
+                }
                 // Asked again after another attempt's time when nothing came of it.
                 a.this = Some(now);
                 a.asked = true;
@@ -243,12 +274,41 @@ mod tests {
         assert_eq!(w.decide(New, at(t0, 13_000)), SetUpAgain);
         let mut w = w.after_rejoin();
         w.negotiated(at(t0, 14_000));
-        // The limit counts from the first attempt.
+        // The limit counts from the first attempt; the last one waits only what is left.
+        assert_eq!(w.attempt_time(at(t0, 14_000)), Duration::from_secs(6));
+        assert_eq!(w.attempt_time(at(t0, 16_000)), Duration::from_secs(4));
+        assert_eq!(w.setting_up(), Some(3));
         assert_eq!(w.decide(New, at(t0, 19_999)), Wait);
         match w.decide(New, at(t0, 20_000)) {
             Fail(why) => assert!(why.contains("3 attempts"), "{why}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn no_attempt_is_made_that_the_limit_leaves_no_time_for() {
+        let t0 = Instant::now();
+        let mut w = MediaWatch::new(Duration::from_secs(14));
+        w.negotiated(t0);
+        assert_eq!(w.decide(New, at(t0, 6_000)), SetUpAgain);
+        let mut w = w.after_rejoin();
+        w.negotiated(at(t0, 6_500));
+        // At 12.5 s, 1.5 s would be left: given up rather than tried.
+        match w.decide(New, at(t0, 12_500)) {
+            Fail(why) => assert!(why.contains("within 14s (2 attempts"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_connection_that_fails_unannounced_is_set_up_anew() {
+        // A connection the caller did not say was negotiated (a leg routed through the
+        // server after a direct path failed) still fails only after a negotiation.
+        let t0 = Instant::now();
+        let mut w = MediaWatch::new(LIMIT);
+        assert_eq!(w.decide(New, at(t0, 30_000)), Wait);
+        assert_eq!(w.decide(Failed, at(t0, 31_000)), SetUpAgain);
+        assert_eq!(w.setting_up(), Some(1));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::server_url::ServerUrl;
-use super::{Answerer, JoinAgain, Retries, SignalingError, rejoin};
+use super::{Answerer, AskedToJoinAgain, JoinAgain, Retries, SignalingError, rejoin};
 use crate::session::{Connection, MediaPath, Reason, SessionEvent, Stream, StreamId, now_ms};
 
 /// How long the server has to answer `add_track` and an offer, and to offer a track asked for.
@@ -294,7 +294,7 @@ impl LiveKitClient {
         let (out, out_rx) = mpsc::unbounded_channel();
         let (events, events_rx) = mpsc::unbounded_channel();
         let (ended_tx, ended) = tokio::sync::watch::channel(false);
-        let join_again = JoinAgain::default();
+        let (join_again, asked) = JoinAgain::new();
         let task = run(
             ws,
             ping_of(&join),
@@ -302,7 +302,7 @@ impl LiveKitClient {
             (out_rx, out.clone()),
             Arc::clone(&shared),
             events,
-            join_again.clone(),
+            asked,
         );
         tokio::spawn(async move {
             task.await;
@@ -637,7 +637,7 @@ async fn run(
     ),
     shared: Arc<Mutex<Shared>>,
     events: mpsc::UnboundedSender<SessionEvent>,
-    join_again: JoinAgain,
+    mut join_again: AskedToJoinAgain,
 ) {
     // The sender this task holds answers offers; the client's own going away ends the task.
     let out_tx = out_tx.downgrade();
@@ -685,6 +685,7 @@ async fn run(
             Some((again, timing)) => (ws, ping) = (again, timing),
             None => return,
         }
+        join_again.forget();
     }
 }
 

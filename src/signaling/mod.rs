@@ -183,27 +183,42 @@ impl Client {
 }
 
 /// Asks a client's socket task to leave and join again now, for a reason (its
-/// `reconnecting` event's); asked while the task is joining again already, nothing happens.
-#[derive(Clone, Default)]
-pub(crate) struct JoinAgain {
-    notify: std::sync::Arc<tokio::sync::Notify>,
-    reason: std::sync::Arc<std::sync::Mutex<Option<Reason>>>,
-}
+/// `reconnecting` event's). An ask made while the task is busy is heard when it next waits;
+/// one made while it is joining again is forgotten ([`AskedToJoinAgain::forget`]).
+#[derive(Clone)]
+pub(crate) struct JoinAgain(std::sync::Arc<tokio::sync::watch::Sender<Option<Reason>>>);
 
 impl JoinAgain {
-    pub(crate) fn ask(&self, reason: Reason) {
-        *self.reason.lock().expect("join again lock") = Some(reason);
-        self.notify.notify_waiters();
+    /// The asking side, and the socket task's.
+    pub(crate) fn new() -> (JoinAgain, AskedToJoinAgain) {
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        (JoinAgain(std::sync::Arc::new(tx)), AskedToJoinAgain(rx))
     }
 
-    /// Resolves when asked (only while awaited: what is asked meanwhile is dropped).
-    pub(crate) async fn asked(&self) -> Reason {
-        self.notify.notified().await;
-        self.reason
-            .lock()
-            .expect("join again lock")
-            .take()
+    pub(crate) fn ask(&self, reason: Reason) {
+        self.0.send_replace(Some(reason));
+    }
+}
+
+/// The socket task's side of [`JoinAgain`].
+pub(crate) struct AskedToJoinAgain(tokio::sync::watch::Receiver<Option<Reason>>);
+
+impl AskedToJoinAgain {
+    /// Resolves when asked (cancel-safe: an ask is kept until it is heard).
+    pub(crate) async fn asked(&mut self) -> Reason {
+        if self.0.changed().await.is_err() {
+            // The client is gone: nobody can ask any more.
+            std::future::pending::<()>().await;
+        }
+        self.0
+            .borrow_and_update()
+            .clone()
             .unwrap_or(Reason::MediaStopped)
+    }
+
+    /// Forgets what was asked meanwhile (while joining again: the new connections are new).
+    pub(crate) fn forget(&mut self) {
+        self.0.borrow_and_update();
     }
 }
 

@@ -3,7 +3,10 @@
 
 import asyncio
 import contextlib
+import ctypes
+import os
 import re
+import signal
 
 import aiohttp
 
@@ -15,6 +18,9 @@ async def page(profile, *flags):
         "chromium", "--headless=new", "--no-sandbox", "--remote-debugging-port=0",
         "--user-data-dir=" + profile, *flags, "about:blank",
         stderr=asyncio.subprocess.PIPE,
+        # Chromium goes when this script goes, however it ends (a test's kill included),
+        # and its own children with it (its process group).
+        preexec_fn=_die_with_parent, start_new_session=True,
     )
     try:
         while True:
@@ -37,5 +43,11 @@ async def page(profile, *flags):
             async with http.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0) as ws:
                 yield ws
     finally:
-        chromium.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(chromium.pid, signal.SIGKILL)
         await chromium.wait()
+
+
+def _die_with_parent():
+    """In the child before exec: SIGKILL when the parent dies (PR_SET_PDEATHSIG)."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)

@@ -448,11 +448,10 @@ impl Subscriber {
             if self.shared.is_none() {
                 self.shared = Some(SharedPeer::new(&self.peer_config).await?);
             }
-            let asked = Instant::now();
             match self.start(&stream, sink, label).await {
                 Ok(r) => {
                     if r.routed() {
-                        self.media_watch.negotiated(asked);
+                        self.media_watch.negotiated(Instant::now());
                     }
                     self.recordings.push(r)
                 }
@@ -526,11 +525,10 @@ impl Subscriber {
                     .iter_mut()
                     .find(|r| r.stream.is_again(&stream))
                 {
-                    let asked = Instant::now();
                     r.subscribe_again(shared, &self.peer_config, &self.client, &stream)
                         .await?;
                     if r.routed() {
-                        self.media_watch.negotiated(asked);
+                        self.media_watch.negotiated(Instant::now());
                     }
                 }
             }
@@ -597,11 +595,10 @@ impl Subscriber {
         for r in self.recordings.iter_mut() {
             match streams.iter().find(|s| r.stream.is_again(s)) {
                 Some(stream) => {
-                    let asked = Instant::now();
                     r.subscribe_again(shared, &self.peer_config, &self.client, stream)
                         .await?;
                     if r.routed() {
-                        self.media_watch.negotiated(asked);
+                        self.media_watch.negotiated(Instant::now());
                     }
                 }
                 None => self.awaiting.push(r.stream.clone()),
@@ -630,6 +627,17 @@ impl Subscriber {
             && self.finished.iter().all(nothing)
             && self.recordings.iter().all(|r| nothing(&r.stats.borrow()))
         {
+            // A connection that never came up is a media failure, not a quiet stream.
+            if let Some(attempts) = self.media_watch.setting_up() {
+                return Err(Failure::new(
+                    Exit::Media,
+                    format!(
+                        "no media arrived within {limit:?}: the media connection did not come \
+                         up ({attempts} attempt{}: ICE or DTLS did not complete)",
+                        if attempts == 1 { "" } else { "s" }
+                    ),
+                ));
+            }
             return Err(Failure::new(
                 Exit::NoMedia,
                 format!("no media arrived within {limit:?}"),
@@ -659,6 +667,8 @@ impl Subscriber {
             for r in self.recordings.iter_mut() {
                 if let Some(reason) = r.direct_broken() {
                     r.fall_back(shared, &self.client, reason).await?;
+                    // Its media comes over the shared connection now, which is watched.
+                    self.media_watch.negotiated(Instant::now());
                 }
             }
         }

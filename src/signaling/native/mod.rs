@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::session::{ConnectionId, Reason, SessionEvent, SessionId, StreamId, SubscriptionId};
 use crate::signaling::server_url::ServerUrl;
-use crate::signaling::{JoinAgain, Retries, SignalingError, rejoin};
+use crate::signaling::{AskedToJoinAgain, JoinAgain, Retries, SignalingError, rejoin};
 
 pub(crate) mod wire;
 
@@ -144,7 +144,7 @@ async fn serve(
     pending: &Pending,
     events: &mpsc::UnboundedSender<SessionEvent>,
     direct: &mpsc::UnboundedSender<DirectRequest>,
-    join_again: &JoinAgain,
+    join_again: &mut AskedToJoinAgain,
 ) -> Ended {
     loop {
         tokio::select! {
@@ -244,12 +244,12 @@ impl NativeClient {
         let (written_tx, written_rx) = oneshot::channel::<()>();
         let p = Arc::clone(&pending);
         let timeout = login.timeout;
-        let join_again = JoinAgain::default();
-        let asked = join_again.clone();
+        let (join_again, mut asked) = JoinAgain::new();
         tokio::spawn(async move {
             let _written = written_tx; // dropped when the task ends: the socket is done
             loop {
-                let ended = serve(&mut ws, &mut out_rx, &p, &events_tx, &direct_tx, &asked).await;
+                let ended =
+                    serve(&mut ws, &mut out_rx, &p, &events_tx, &direct_tx, &mut asked).await;
                 // Wake every waiter: their requests will not be answered.
                 p.lock().expect("pending lock").clear();
                 let Ended::Lost(reason) = ended else { return };
@@ -267,6 +267,7 @@ impl NativeClient {
                     Some(again) => ws = again,
                     None => return,
                 }
+                asked.forget();
             }
         });
         let client = NativeClient {
