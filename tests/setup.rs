@@ -100,40 +100,27 @@ fn publish_subscribe_and_echo_test_through_janus_set_up_a_dead_connection_anew()
     recorded_whole(&out);
 
     // The EchoTest plugin: the attempt's session is left, a new one made.
-    let (code, said, err) = run(j.cmd(
-        &j.ws,
-        "",
-        &[
-            "echo-test",
-            "--json",
-            "--duration",
-            "3s",
-            "--impair",
-            DEAD_START,
-        ],
-    ));
-    assert_eq!(code, 0, "{err}");
-    assert!(err.contains("setting it up anew"), "{err}");
-    let r: serde_json::Value = serde_json::from_str(said.trim()).expect("one JSON object");
-    assert_echo_came_back(&r, &said);
+    echo_over_a_dead_start(|args| j.cmd(&j.ws, "", args));
 }
 
 #[test]
 fn echo_test_through_vcall_serve_sets_a_dead_connection_up_anew() {
     let server = Server::start();
     let session = server.session();
-    let (code, said, err) = run(server.cmd(
-        &session,
-        Role::Publisher,
-        &[
-            "echo-test",
-            "--json",
-            "--duration",
-            "3s",
-            "--impair",
-            DEAD_START,
-        ],
-    ));
+    echo_over_a_dead_start(|args| server.cmd(&session, Role::Publisher, args));
+}
+
+/// An echo test over a dead start (`cmd` makes the command with its arguments): it set its
+/// connection up anew, and the media came back.
+fn echo_over_a_dead_start(cmd: impl FnOnce(&[&str]) -> Command) {
+    let (code, said, err) = run(cmd(&[
+        "echo-test",
+        "--json",
+        "--duration",
+        "3s",
+        "--impair",
+        DEAD_START,
+    ]));
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("setting it up anew"), "{err}");
     let r: serde_json::Value = serde_json::from_str(said.trim()).expect("one JSON object");

@@ -12,54 +12,17 @@ import json
 import sys
 import time
 
-import aioice.ice
-
-# aioice leaves 127.0.0.1 out of its host candidates; the tests run on loopback only.
-aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
-
-import aiohttp  # noqa: E402
-from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
+from whep_play import play
 
 
 async def main():
     url, token, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    pc = RTCPeerConnection()
-    video = pc.addTransceiver("video", direction="recvonly")
-    pc.addTransceiver("audio", direction="recvonly")
-    received = {"frames": 0}
-
-    @pc.on("track")
-    def on_track(track):
-        async def read():
-            while True:
-                try:
-                    await track.recv()
-                except Exception:
-                    return
-                if track.kind == "video":
-                    received["frames"] += 1
-
-        asyncio.ensure_future(read())
-
-    await pc.setLocalDescription(await pc.createOffer())
-    async with aiohttp.ClientSession() as http:
-        async with http.post(url, data=pc.localDescription.sdp, headers={
-            "Content-Type": "application/sdp", "Authorization": "Bearer " + token,
-        }) as r:
-            if r.status != 201:
-                print(json.dumps({"error": f"POST answered {r.status}: {await r.text()}"}))
-                return
-            answer = await r.text()
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-    receiver = video.receiver
-    for _ in range(200):
-        sources = receiver.getSynchronizationSources()
-        if sources:
-            break
-        await asyncio.sleep(0.1)
-    else:
-        print(json.dumps({"error": "no video arrived"}))
+    playing = await play(url, token)
+    if playing is None:
         return
+    pc, video, _, received = playing
+    receiver = video.receiver
+    sources = receiver.getSynchronizationSources()
     ssrc = sources[0].source
     plis = nacks = 0
     started = time.monotonic()

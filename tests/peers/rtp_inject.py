@@ -16,14 +16,9 @@ import random
 import re
 import sys
 
-import aioice.ice
+from aiortc.rtp import RtpPacket
 
-# aioice leaves 127.0.0.1 out of its host candidates; the tests run on loopback only.
-aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
-
-import aiohttp  # noqa: E402
-from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
-from aiortc.rtp import RtpPacket  # noqa: E402
+from whep_play import play
 
 
 def video_payload_type(answer):
@@ -37,43 +32,12 @@ async def main():
     url, token = sys.argv[1], sys.argv[2]
     ssrcs = [int(s) for s in sys.argv[3].split(",") if s]
     count = int(sys.argv[4])
-    pc = RTCPeerConnection()
-    video = pc.addTransceiver("video", direction="recvonly")
-    pc.addTransceiver("audio", direction="recvonly")
-    received = {"frames": 0}
-
-    @pc.on("track")
-    def on_track(track):
-        async def read():
-            while True:
-                try:
-                    await track.recv()
-                except Exception:
-                    return
-                if track.kind == "video":
-                    received["frames"] += 1
-
-        asyncio.ensure_future(read())
-
-    await pc.setLocalDescription(await pc.createOffer())
-    async with aiohttp.ClientSession() as http:
-        async with http.post(url, data=pc.localDescription.sdp, headers={
-            "Content-Type": "application/sdp", "Authorization": "Bearer " + token,
-        }) as r:
-            if r.status != 201:
-                print(json.dumps({"error": f"POST answered {r.status}: {await r.text()}"}))
-                return
-            answer = await r.text()
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-    receiver = video.receiver
-    for _ in range(200):
-        sources = receiver.getSynchronizationSources()
-        if sources and received["frames"] > 0:
-            break
-        await asyncio.sleep(0.1)
-    else:
-        print(json.dumps({"error": "no video arrived"}))
+    playing = await play(url, token)
+    if playing is None:
         return
+    pc, video, answer, received = playing
+    receiver = video.receiver
+    sources = receiver.getSynchronizationSources()
     targets = ssrcs + [sources[0].source, random.getrandbits(32)]
     pt = video_payload_type(answer)
     transport = receiver.transport
