@@ -19,10 +19,10 @@ use crate::client::publish::{
     Media, Sending, Sources, Ssrcs, TrackPair, add_tracks, new_msid, open_sources,
 };
 use crate::client::subscribe::{Incoming, Recording, SharedPeer, record_peer};
-use crate::client::watch::SETUP_ATTEMPT;
+use crate::client::watch::{MediaAction, MediaWatch};
 use crate::client::{Conn, Joined, Purpose, janus_options, join, peer_config};
 use crate::exit::{CmdResult, Exit, Failure};
-use crate::peer::{Network, Peer, PeerConfig, PeerError, RemoteTrack};
+use crate::peer::{Network, Peer, PeerConfig, PeerError, PeerState, RemoteTrack};
 use crate::record::{Container, RecordStats, Recorder};
 use crate::session::{Reason, SessionEvent, Stream, now_ms};
 use crate::signaling::janus::EchoTest;
@@ -120,23 +120,31 @@ pub async fn echo_test(
     // connection that does not come up within an attempt's time is made anew, with a new
     // offer, until the setup limit.
     let janus = matches!(args.conn.url, ServerUrl::Janus(_));
-    let mut setup = Setup::new(args.conn.setup_limit());
+    let mut watch = MediaWatch::new(args.conn.setup_limit());
     let mut back = Some(back);
     let mut sources = Some(sources);
     let (lp, recording, sending) = loop {
         let out = outbound(&config, janus, sources.take().expect("kept")).await?;
-        let within = setup.attempt_time();
         let attempt = match janus {
-            true => through_janus(&args, out, &mut back, &sent, within).await?,
-            false => through_vcall(&args, network.clone(), out, &mut back, &sent, within).await?,
-        };
-        match attempt {
-            Ok(up) => break up,
-            Err((e, kept)) => {
-                setup.next(&e)?;
-                sources = Some(kept);
+            true => through_janus(&args, out, &mut back, &sent, &mut watch).await?,
+            false => {
+                through_vcall(&args, network.clone(), out, &mut back, &sent, &mut watch).await?
             }
+        };
+        let (e, kept) = match attempt {
+            Ok(up) => break up,
+            Err(not_up) => not_up,
+        };
+        let state = match e {
+            PeerError::ConnectTimeout(_) => PeerState::New,
+            _ => PeerState::Failed,
+        };
+        if let MediaAction::Fail(why) = watch.decide(state, Instant::now()) {
+            return Err(Failure::new(Exit::Media, format!("{why}: {e}")));
         }
+        tracing::warn!("the media connection has not come up ({e}); setting it up anew");
+        watch = watch.after_rejoin();
+        sources = Some(kept);
     };
 
     // Send for the duration (or until Ctrl-C), then stop and tear down cleanly.
@@ -180,45 +188,11 @@ async fn outbound(config: &PeerConfig, janus: bool, sources: Sources) -> Result<
     })
 }
 
-/// The attempts at setting the connection up, within the command's limit.
-struct Setup {
-    began: Instant,
-    limit: Duration,
-    attempts: u32,
-}
-
-impl Setup {
-    fn new(limit: Duration) -> Setup {
-        Setup {
-            began: Instant::now(),
-            limit,
-            attempts: 1,
-        }
-    }
-
-    /// How long this attempt may take.
-    fn attempt_time(&self) -> Duration {
-        SETUP_ATTEMPT.min(self.limit.saturating_sub(self.began.elapsed()))
-    }
-
-    /// After an attempt that did not come up (`e`): another, or the failure (exit 8) when the
-    /// limit has passed.
-    fn next(&mut self, e: &PeerError) -> Result<(), Failure> {
-        let n = self.attempts;
-        if self.began.elapsed() + Duration::from_millis(500) >= self.limit {
-            return Err(Failure::new(
-                Exit::Media,
-                format!(
-                    "the media connection did not come up within {:?} ({n} attempt{}): {e}",
-                    self.limit,
-                    if n == 1 { "" } else { "s" }
-                ),
-            ));
-        }
-        tracing::warn!("the media connection has not come up ({e}); setting it up anew");
-        self.attempts += 1;
-        Ok(())
-    }
+/// The media was negotiated now: how long the attempt may wait for its connection.
+fn attempt_time(watch: &mut MediaWatch) -> Duration {
+    let now = Instant::now();
+    watch.negotiated(now);
+    watch.attempt_time(now)
 }
 
 /// One attempt's outcome: up, or not up (why, and the sources back for the next attempt).
@@ -231,7 +205,7 @@ async fn through_janus(
     out: Outbound,
     back: &mut Option<Back>,
     sent: &Progress,
-    within: Duration,
+    watch: &mut MediaWatch,
 ) -> Result<Attempt, Failure> {
     let offer = out.peer.create_offer().await?;
     let (echo, answer) = EchoTest::start(&janus_options(&args.conn), offer).await?;
@@ -239,7 +213,7 @@ async fn through_janus(
         echo.stop().await;
         return Err(e.into());
     }
-    if let Err(e) = out.peer.connected(within).await {
+    if let Err(e) = out.peer.connected(attempt_time(watch)).await {
         echo.stop().await;
         out.peer.close().await;
         return Ok(Err((e, out.sources)));
@@ -265,7 +239,7 @@ async fn through_vcall(
     out: Outbound,
     back: &mut Option<Back>,
     sent: &Progress,
-    within: Duration,
+    watch: &mut MediaWatch,
 ) -> Result<Attempt, Failure> {
     let mut joined = join(&args.conn, network, Purpose::Session("echo-test")).await?;
     let published = joined
@@ -279,7 +253,7 @@ async fn through_vcall(
             return Err(e.into());
         }
     };
-    if let Err(e) = out.peer.connected(within).await {
+    if let Err(e) = out.peer.connected(attempt_time(watch)).await {
         joined.client.disconnect().await;
         out.peer.close().await;
         return Ok(Err((e, out.sources)));

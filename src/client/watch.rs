@@ -110,7 +110,7 @@ impl MediaWatch {
     }
 
     /// The failure of a setup given up: the limit and the attempts.
-    fn setup_failure(&self) -> String {
+    pub fn setup_failure(&self) -> String {
         let count = self.attempts.map_or(1, |a| a.count);
         format!(
             "the media connection did not come up within {:?} ({count} attempt{}: ICE or DTLS \

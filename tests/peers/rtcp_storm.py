@@ -20,10 +20,7 @@ async def main():
     playing = await play(url, token)
     if playing is None:
         return
-    pc, video, _, received = playing
-    receiver = video.receiver
-    sources = receiver.getSynchronizationSources()
-    ssrc = sources[0].source
+    pc, receiver, ssrc, _, received = playing
     plis = nacks = 0
     started = time.monotonic()
     seq = 0

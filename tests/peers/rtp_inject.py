@@ -35,10 +35,8 @@ async def main():
     playing = await play(url, token)
     if playing is None:
         return
-    pc, video, answer, received = playing
-    receiver = video.receiver
-    sources = receiver.getSynchronizationSources()
-    targets = ssrcs + [sources[0].source, random.getrandbits(32)]
+    pc, receiver, ssrc, answer, received = playing
+    targets = ssrcs + [ssrc, random.getrandbits(32)]
     pt = video_payload_type(answer)
     transport = receiver.transport
     before = received["frames"]

@@ -14,9 +14,9 @@ from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
 
 
 async def play(url, token):
-    """Plays the stream at `url`; returns (pc, video transceiver, answer SDP, received) once
-    its video arrives (`received["frames"]` counts on), or prints the error as JSON and returns
-    None."""
+    """Plays the stream at `url`; once its video arrives returns (pc, the video's receiver, the
+    SSRC it comes in, the answer SDP, received: `received["frames"]` counts on), or prints the
+    error as JSON and returns None."""
     pc = RTCPeerConnection()
     video = pc.addTransceiver("video", direction="recvonly")
     pc.addTransceiver("audio", direction="recvonly")
@@ -46,8 +46,9 @@ async def play(url, token):
             answer = await r.text()
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
     for _ in range(200):
-        if video.receiver.getSynchronizationSources() and received["frames"] > 0:
-            return pc, video, answer, received
+        sources = video.receiver.getSynchronizationSources()
+        if sources and received["frames"] > 0:
+            return pc, video.receiver, sources[0].source, answer, received
         await asyncio.sleep(0.1)
     print(json.dumps({"error": "no video arrived"}))
     return None

@@ -628,15 +628,8 @@ impl Subscriber {
             && self.recordings.iter().all(|r| nothing(&r.stats.borrow()))
         {
             // A connection that never came up is a media failure, not a quiet stream.
-            if let Some(attempts) = self.media_watch.setting_up() {
-                return Err(Failure::new(
-                    Exit::Media,
-                    format!(
-                        "no media arrived within {limit:?}: the media connection did not come \
-                         up ({attempts} attempt{}: ICE or DTLS did not complete)",
-                        if attempts == 1 { "" } else { "s" }
-                    ),
-                ));
+            if self.media_watch.setting_up().is_some() {
+                return Err(Failure::new(Exit::Media, self.media_watch.setup_failure()));
             }
             return Err(Failure::new(
                 Exit::NoMedia,
