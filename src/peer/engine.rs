@@ -21,6 +21,7 @@ use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
 use rtc::peer_connection::state::RTCIceGatheringState;
 use rtc::rtp_transceiver::RTCRtpSenderId;
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::sansio::Protocol;
 use rtc::shared::{TransportContext, TransportMessage, TransportProtocol};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -91,6 +92,9 @@ pub(crate) struct Conn {
     flights: Option<Flights>,
     /// Datagrams of its last flight to send again (socket, to whom, what).
     resend: Vec<(usize, SocketAddr, Vec<u8>)>,
+    /// Send-only sections whose track ended, for the next track of their kind
+    /// ([`super::LocalTrack::release`]).
+    pub(crate) freed: Vec<(RtpCodecKind, RTCRtpSenderId)>,
 }
 
 /// Where a connection's events and media go.
@@ -248,6 +252,7 @@ impl Engine {
             path: Path::default(),
             flights: Some(Flights::default()),
             resend: Vec::new(),
+            freed: Vec::new(),
         };
         self.ctl
             .send(Command::Open(id, Box::new(conn)))
@@ -269,6 +274,12 @@ impl Engine {
             .send(Command::Call(id, call))
             .map_err(|_| PeerError::Closed)?;
         rx.await.map_err(|_| PeerError::Closed)
+    }
+
+    /// Runs `f` on connection `id` in the engine's task, not waiting for it: it runs before
+    /// any call made after this one.
+    pub(crate) fn post(&self, id: ConnId, f: impl FnOnce(&mut Conn, Instant) + Send + 'static) {
+        let _ = self.ctl.send(Command::Call(id, Box::new(f)));
     }
 
     /// Runs `f` on the peer connection `id` in the engine's task: [`Engine::call`] for

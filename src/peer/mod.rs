@@ -48,7 +48,7 @@ use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
     RTCRtpEncodingParameters, RtpCodecKind,
 };
-use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use rtc::rtp_transceiver::{RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use rtc::sansio::Protocol;
 use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
@@ -107,6 +107,9 @@ pub enum PeerError {
     /// Asked of a connection that cannot do it.
     #[error("{0}")]
     Unsupported(&'static str),
+    /// An offer named a section for a new subscription that still carries another one.
+    #[error("section {0} is still in use")]
+    SectionInUse(String),
 }
 
 fn webrtc_err(e: webrtc::error::Error) -> PeerError {
@@ -602,6 +605,10 @@ pub struct Peer {
     ice_servers: Vec<String>,
     /// The address its host candidates advertise, when not the bound one.
     public_ip: Option<IpAddr>,
+    /// Sections whose subscription ended, which the next ones of their kind take before new
+    /// sections are added: a connection that sees thousands of streams come and go keeps as
+    /// many sections as it ever carried at once.
+    free: std::sync::Mutex<Vec<(Kind, String)>>,
 }
 
 /// Where a peer connection lives.
@@ -634,10 +641,7 @@ impl Parts {
     fn new(config: &PeerConfig) -> Result<Parts, PeerError> {
         let mut media = MediaEngine::default();
         for codec in [Codec::Opus, Codec::H264, Codec::Vp8] {
-            let kind = match codec.kind() {
-                Kind::Audio => RtpCodecKind::Audio,
-                Kind::Video => RtpCodecKind::Video,
-            };
+            let kind = rtp_kind(codec.kind());
             media
                 .register_codec(
                     RTCRtpCodecParameters {
@@ -721,6 +725,99 @@ fn setup_as_offered(offer: &str, answer: String) -> String {
         }
         _ => answer,
     }
+}
+
+/// The WebRTC stack's name for `kind`.
+fn rtp_kind(kind: Kind) -> RtpCodecKind {
+    match kind {
+        Kind::Audio => RtpCodecKind::Audio,
+        Kind::Video => RtpCodecKind::Video,
+    }
+}
+
+/// The transceiver of section `mid` of an engine's connection.
+fn transceiver_by_mid(
+    pc: &mut rtc::peer_connection::RTCPeerConnection,
+    mid: &str,
+) -> Option<rtc::rtp_transceiver::RTCRtpTransceiverId> {
+    let ids: Vec<_> = pc.get_transceivers().collect();
+    ids.into_iter()
+        .find(|&id| pc.rtp_transceiver(id).is_some_and(|t| t.mid().as_deref() == Some(mid)))
+}
+
+/// The transceiver of section `mid` of a driver's connection.
+async fn driver_transceiver(
+    pc: &Arc<dyn PeerConnection>,
+    mid: &str,
+) -> Option<Arc<dyn webrtc::rtp_transceiver::RtpTransceiver>> {
+    for t in pc.get_transceivers().await {
+        if t.mid().await.ok().flatten().as_deref() == Some(mid) {
+            return Some(t);
+        }
+    }
+    None
+}
+
+/// Which section a subscriber's leg goes in.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Place {
+    /// A new one.
+    New,
+    /// Section `mid` of the subscriber's offer: one an ended leg left, or a new one.
+    Offered(String),
+    /// Any section of its kind an ended leg left, else a new one (the server offers).
+    AnyFree,
+}
+
+impl Place {
+    /// The section an ended leg left that this place is, if any; an offered section that
+    /// still carries a leg is refused.
+    fn freed_section(
+        &self,
+        c: &mut engine::Conn,
+        kind: RtpCodecKind,
+    ) -> Result<Option<RTCRtpSenderId>, PeerError> {
+        let found = match self {
+            Place::New => return Ok(None),
+            Place::Offered(mid) => match transceiver_by_mid(&mut c.pc, mid) {
+                None => return Ok(None),
+                Some(t) => {
+                    let s = RTCRtpSenderId::from(t);
+                    match c.freed.contains(&(kind, s)) {
+                        true => s,
+                        false => return Err(PeerError::SectionInUse(mid.clone())),
+                    }
+                }
+            },
+            Place::AnyFree => match c.freed.iter().find(|(k, _)| *k == kind) {
+                Some(&(_, s)) => s,
+                None => return Ok(None),
+            },
+        };
+        c.freed.retain(|&(_, s)| s != found);
+        Ok(Some(found))
+    }
+}
+
+/// Puts `track` in the section of `freed`, a sender whose track ended: its sender goes
+/// (and with it the interceptors' state of the old SSRC) and a new one takes the section,
+/// which keeps its `mid`.
+fn reuse_section(
+    pc: &mut rtc::peer_connection::RTCPeerConnection,
+    freed: RTCRtpSenderId,
+    track: MediaStreamTrack,
+) -> Result<RTCRtpSenderId, PeerError> {
+    if pc.rtp_transceiver(freed.into()).is_some_and(|t| t.sender().is_some()) {
+        pc.remove_track(freed).map_err(webrtc_err)?;
+    }
+    // The stack gives a new track the first section of its kind without a sender: only the
+    // freed one has none, as every other leg's section keeps its sender.
+    let sender = pc.add_track(track).map_err(webrtc_err)?;
+    if sender != freed {
+        let _ = pc.remove_track(sender);
+        return Err(PeerError::Missing("the freed section for a new track"));
+    }
+    Ok(sender)
 }
 
 /// A new section's transceiver: `direction`, no stream, encodings as negotiated.
@@ -978,6 +1075,7 @@ impl Peer {
                 negotiation: tokio::sync::Mutex::new(()),
                 ice_servers: config.ice_servers.clone(),
                 public_ip: None,
+                free: Default::default(),
             },
             tracks,
         ))
@@ -1030,6 +1128,7 @@ impl Peer {
                 negotiation: tokio::sync::Mutex::new(()),
                 ice_servers: config.ice_servers.clone(),
                 public_ip: config.public_ip,
+                free: Default::default(),
             },
             tracks,
         ))
@@ -1041,8 +1140,9 @@ impl Peer {
         self.negotiation.lock().await
     }
 
-    /// Adds a receive-only section for each of `kinds` and makes an offer with them; returns
-    /// the offer and the new sections' `mid`s, in the order of `kinds`.
+    /// Adds a receive-only section for each of `kinds` (or takes one an ended subscription
+    /// left, [`Peer::release_sections`]) and makes an offer with them; returns the offer and
+    /// the sections' `mid`s, in the order of `kinds`.
     pub async fn offer_to_receive(
         &self,
         kinds: &[Kind],
@@ -1057,27 +1157,39 @@ impl Peer {
         kinds: &[Kind],
         wait: Option<Duration>,
     ) -> Result<(String, Vec<String>), PeerError> {
-        let kinds: Vec<RtpCodecKind> = kinds
+        let sections: Vec<(RtpCodecKind, Option<String>)> = kinds
             .iter()
-            .map(|k| match k {
-                Kind::Audio => RtpCodecKind::Audio,
-                Kind::Video => RtpCodecKind::Video,
-            })
+            .map(|&k| (rtp_kind(k), self.take_free(k, None)))
             .collect();
+        let made = self.receive_sections(sections.clone(), wait).await;
+        if made.is_err() {
+            // Whatever was taken is free again for the next attempt.
+            let taken = kinds.iter().zip(sections).filter_map(|(&k, (_, m))| Some((k, m?)));
+            self.free.lock().expect("free lock").extend(taken);
+        }
+        made
+    }
+
+    async fn receive_sections(
+        &self,
+        sections: Vec<(RtpCodecKind, Option<String>)>,
+        wait: Option<Duration>,
+    ) -> Result<(String, Vec<String>), PeerError> {
+        let recvonly = || Some(transceiver_init(RTCRtpTransceiverDirection::Recvonly));
         let pc = match &self.imp {
             Imp::Driver(pc) => pc,
             Imp::Engine { engine, id } => {
                 return engine
                     .on_pc(*id, move |pc, now| {
                         let mut ids = Vec::new();
-                        for kind in kinds {
-                            ids.push(
-                                pc.add_transceiver_from_kind(
-                                    kind,
-                                    Some(transceiver_init(RTCRtpTransceiverDirection::Recvonly)),
-                                )
-                                .map_err(webrtc_err)?,
-                            );
+                        for (kind, reused) in sections {
+                            let id = match reused.and_then(|m| transceiver_by_mid(pc, &m)) {
+                                Some(id) => id,
+                                None => pc
+                                    .add_transceiver_from_kind(kind, recvonly())
+                                    .map_err(webrtc_err)?,
+                            };
+                            ids.push(id);
                         }
                         let offer = pc.create_offer(None).map_err(webrtc_err)?;
                         pc.set_local_description(now, offer).map_err(webrtc_err)?;
@@ -1093,15 +1205,19 @@ impl Peer {
             }
         };
         let mut transceivers = Vec::new();
-        for kind in kinds {
-            transceivers.push(
-                pc.add_transceiver_from_kind(
-                    kind,
-                    Some(transceiver_init(RTCRtpTransceiverDirection::Recvonly)),
-                )
-                .await
-                .map_err(webrtc_err)?,
-            );
+        for (kind, reused) in sections {
+            let old = match reused {
+                Some(mid) => driver_transceiver(pc, &mid).await,
+                None => None,
+            };
+            let t = match old {
+                Some(t) => t,
+                None => pc
+                    .add_transceiver_from_kind(kind, recvonly())
+                    .await
+                    .map_err(webrtc_err)?,
+            };
+            transceivers.push(t);
         }
         let offer = match wait {
             Some(wait) => self.create_offer_within(wait).await?,
@@ -1113,6 +1229,23 @@ impl Peer {
             mids.push(mid.ok_or(PeerError::Missing("mid for a new section"))?);
         }
         Ok((offer, mids))
+    }
+
+    /// The sections `sections` (kind, `mid`), receive-only, carry nothing any more: the
+    /// next section of its kind a subscription needs is this one. Their direction stays
+    /// (the stack stops a section an offer calls inactive, for good).
+    pub fn release_sections(&self, sections: &[(Kind, String)]) {
+        self.free.lock().expect("free lock").extend_from_slice(sections);
+    }
+
+    /// A section of `kind` an ended subscription left: the one whose `mid` is `named`, or,
+    /// without a name, the first.
+    fn take_free(&self, kind: Kind, named: Option<&str>) -> Option<String> {
+        let mut free = self.free.lock().expect("free lock");
+        let i = free
+            .iter()
+            .position(|(k, m)| *k == kind && named.is_none_or(|n| n == m))?;
+        Some(free.remove(i).1)
     }
 
     /// Adds a section that sends `codec` (always a new one: receiving sections are never
@@ -1132,7 +1265,22 @@ impl Peer {
             Section::SendOnly => RTCRtpTransceiverDirection::Sendonly,
             Section::Echo => RTCRtpTransceiverDirection::Sendrecv,
         };
-        self.add_section(codec, stream_label, track_id, ssrc, direction)
+        self.add_section(codec, stream_label, track_id, ssrc, direction, Place::New)
+            .await
+    }
+
+    /// [`Peer::add_track`] for a subscriber's leg (send-only): the section it goes in is
+    /// `place`, one an ended track left ([`LocalTrack::release`]) when it can be.
+    pub(crate) async fn add_leg(
+        &self,
+        codec: Codec,
+        stream_label: &str,
+        track_id: Option<&str>,
+        ssrc: u32,
+        place: Place,
+    ) -> Result<LocalTrack, PeerError> {
+        let direction = RTCRtpTransceiverDirection::Sendonly;
+        self.add_section(codec, stream_label, track_id, ssrc, direction, place)
             .await
     }
 
@@ -1143,6 +1291,7 @@ impl Peer {
         track_id: Option<&str>,
         ssrc: u32,
         direction: RTCRtpTransceiverDirection,
+        place: Place,
     ) -> Result<LocalTrack, PeerError> {
         let kind = match codec.kind() {
             Kind::Audio => RtpCodecKind::Audio,
@@ -1195,11 +1344,16 @@ impl Peer {
                 let (tx, rx) = mpsc::channel(4);
                 let sender = engine
                     .call(*id, move |c, _| {
-                        let t =
-                            c.pc.add_transceiver_from_track(track, Some(init))
-                                .map_err(webrtc_err)?;
+                        let sender = match place.freed_section(c, kind)? {
+                            Some(freed) => reuse_section(&mut c.pc, freed, track)?,
+                            None => c
+                                .pc
+                                .add_transceiver_from_track(track, Some(init))
+                                .map_err(webrtc_err)?
+                                .into(),
+                        };
                         c.sink.keyframes.insert(ssrc, tx);
-                        Ok::<_, PeerError>(rtc::rtp_transceiver::RTCRtpSenderId::from(t))
+                        Ok::<_, PeerError>(sender)
                     })
                     .await??;
                 Out::Engine {
@@ -1817,6 +1971,32 @@ impl LocalTrack {
                 _ => continue,
             }
         }
+    }
+
+    /// This track is over: its section carries nothing from now on and is the next of its
+    /// kind a leg takes ([`Place`]), and what the connection kept for it goes. Takes effect
+    /// before any later exchange on the connection. (A driver's connection keeps its
+    /// sections.)
+    pub(crate) fn release(&self) {
+        let Out::Engine {
+            engine,
+            conn,
+            sender,
+            ..
+        } = &self.out
+        else {
+            return;
+        };
+        let (sender, ssrc) = (*sender, self.ssrc);
+        let kind = rtp_kind(self.codec.kind());
+        // Its direction stays: a subscriber's stack (webrtc-rs's) stops a section an offer
+        // calls inactive, for good.
+        engine.post(*conn, move |c, _| {
+            c.sink.keyframes.remove(&ssrc);
+            if !c.freed.contains(&(kind, sender)) {
+                c.freed.push((kind, sender));
+            }
+        });
     }
 }
 

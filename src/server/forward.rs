@@ -15,7 +15,7 @@ use super::forwarder::{
 };
 use super::metrics::{LegCounts, Metrics, SubscriptionCounts};
 use crate::peer::{
-    KeyframeRequester, LocalTrack, Peer, PeerError, RemoteTrack, Section, SendEstimates,
+    KeyframeRequester, LocalTrack, Peer, PeerError, Place, RemoteTrack, SendEstimates,
 };
 use crate::vocab::bitstream::starts_keyframe;
 use crate::vocab::{Codec, Kind, Rtp};
@@ -336,16 +336,26 @@ pub(crate) struct Subscription {
 
 impl Subscription {
     /// Adds a send-only section per hub to `peer` and answers the subscriber's `offer`, whose
-    /// new receive-only sections they fill.
+    /// receive-only sections `mids` (audio first; empty: its new ones) they fill: new
+    /// sections, or ones of ended subscriptions the subscriber reuses.
     pub(crate) async fn answer(
         peer: Arc<Peer>,
         stream_id: &str,
-        hubs: Vec<Arc<Hub>>,
-        offer: &str,
+        mut hubs: Vec<Arc<Hub>>,
+        (offer, mids): (&str, &[String]),
         counts: SubscriptionCounts,
         drop_every: Option<LegFault>,
     ) -> Result<(Subscription, String), PeerError> {
-        let named = hubs.into_iter().map(|h| (h, stream_id.to_owned(), None));
+        hubs.sort_by_key(|h| h.codec.kind() != Kind::Audio);
+        let places = hubs.iter().enumerate().map(|(i, _)| match mids.len() == hubs.len() {
+            true => Place::Offered(mids[i].clone()),
+            false => Place::New,
+        });
+        let places: Vec<Place> = places.collect();
+        let named = hubs
+            .into_iter()
+            .zip(places)
+            .map(|(h, place)| (h, stream_id.to_owned(), None, place));
         let subscription = Subscription::with_sections(peer, named, counts, drop_every).await?;
         let sdp = subscription.peer.accept_offer(offer).await?;
         Ok((subscription, sdp))
@@ -359,7 +369,9 @@ impl Subscription {
         counts: SubscriptionCounts,
         drop_every: Option<LegFault>,
     ) -> Result<(Subscription, String), PeerError> {
-        let named = hubs.into_iter().map(|(h, s, t)| (h, s, Some(t)));
+        let named = hubs
+            .into_iter()
+            .map(|(h, s, t)| (h, s, Some(t), Place::AnyFree));
         let subscription = Subscription::with_sections(peer, named, counts, drop_every).await?;
         let sdp = subscription.peer.create_offer().await?;
         Ok((subscription, sdp))
@@ -367,22 +379,23 @@ impl Subscription {
 
     async fn with_sections(
         peer: Arc<Peer>,
-        hubs: impl Iterator<Item = (Arc<Hub>, String, Option<String>)>,
+        hubs: impl Iterator<Item = (Arc<Hub>, String, Option<String>, Place)>,
         counts: SubscriptionCounts,
         drop_every: Option<LegFault>,
     ) -> Result<Subscription, PeerError> {
-        let mut legs = Vec::new();
-        for (hub, stream, track) in hubs {
-            let track = peer
-                .add_track(
-                    hub.codec,
-                    &stream,
-                    track.as_deref(),
-                    rand::random(),
-                    Section::SendOnly,
-                )
-                .await?;
-            legs.push((hub, Arc::new(track)));
+        let mut legs: Vec<(Arc<Hub>, Arc<LocalTrack>)> = Vec::new();
+        for (hub, stream, track, place) in hubs {
+            let added = peer
+                .add_leg(hub.codec, &stream, track.as_deref(), rand::random(), place)
+                .await;
+            match added {
+                Ok(track) => legs.push((hub, Arc::new(track))),
+                Err(e) => {
+                    // The sections already taken are free again.
+                    legs.iter().for_each(|(_, t)| t.release());
+                    return Err(e);
+                }
+            }
         }
         Ok(Subscription {
             peer,
@@ -445,11 +458,14 @@ impl Subscription {
         });
     }
 
-    /// Stops forwarding to this subscription.
+    /// Stops forwarding to this subscription; its sections are free for the next ones.
     pub(crate) fn detach(&self) {
         let attached = self.attached.lock().expect("attached lock").take();
         for (hub, id) in attached.into_iter().flatten() {
             hub.detach(id);
+        }
+        for (_, track) in &self.legs {
+            track.release();
         }
     }
 }

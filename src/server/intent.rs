@@ -99,9 +99,10 @@ pub(crate) enum Receiving {
 /// Who offers a subscription's sections through the server.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Exchange {
-    /// The client, on its one peer connection (a receive-only section per kind, audio
-    /// first); the server answers.
-    ClientOffers(String),
+    /// The client, on its one peer connection: `sdp` with a receive-only section per kind
+    /// (audio first), `mids` naming them when it reuses ended subscriptions' sections
+    /// (empty: the offer's new ones); the server answers.
+    ClientOffers { sdp: String, mids: Vec<String> },
     /// The server, on the client's receiving peer connection (LiveKit's subscriber
     /// connection), each track named as the client's protocol expects; the client's answer
     /// goes to that connection apart from the core.

@@ -208,8 +208,9 @@ struct Leg {
 
 /// Who offers a subscription's sections.
 enum SubscribeBy {
-    /// The client offered (`sdp`) on its one connection; the server answers.
-    Answering(String),
+    /// The client offered (`sdp`) on its one connection, the subscription's sections
+    /// named by `mids` when they are ended ones it reuses; the server answers.
+    Answering { sdp: String, mids: Vec<String> },
     /// The server offers on the client's subscriber connection, each hub's track named by
     /// the `msid` (stream and track id) the client's protocol expects for its kind.
     Offering(Vec<TrackName>),
@@ -390,7 +391,7 @@ impl Shared {
                     self.metrics
                         .subscription(session_packets, session.as_str(), sub.as_str());
                 let by = match exchange {
-                    Exchange::ClientOffers(sdp) => SubscribeBy::Answering(sdp),
+                    Exchange::ClientOffers { sdp, mids } => SubscribeBy::Answering { sdp, mids },
                     Exchange::ServerOffers(names) => SubscribeBy::Offering(names),
                 };
                 let leg = Leg {
@@ -717,14 +718,14 @@ impl Shared {
         } = leg;
         let made = async {
             match by {
-                SubscribeBy::Answering(sdp) => {
+                SubscribeBy::Answering { sdp, mids } => {
                     let peer = self.media_for(sock).await?;
                     let _exchange = peer.negotiation().await;
                     Subscription::answer(
                         Arc::clone(&peer),
                         stream.as_str(),
                         hubs,
-                        &sdp,
+                        (&sdp, &mids),
                         counts,
                         drop_every,
                     )

@@ -176,6 +176,7 @@ pub(super) fn from_wire(msg: ClientMsg) -> Result<Request, OtherVersion> {
             audio,
             video,
             sdp,
+            mids,
             direct,
             fallback,
         } => Request::Subscribe {
@@ -186,7 +187,7 @@ pub(super) fn from_wire(msg: ClientMsg) -> Result<Request, OtherVersion> {
             receiving: if direct {
                 Receiving::Direct(sdp)
             } else {
-                Receiving::Routed(Exchange::ClientOffers(sdp))
+                Receiving::Routed(Exchange::ClientOffers { sdp, mids })
             },
             fallback: fallback.map(Reason::from),
         },
@@ -333,6 +334,7 @@ mod tests {
             audio: true,
             video: false,
             sdp: "o".into(),
+            mids: vec!["3".into()],
             direct: false,
             fallback: Some("directLost".into()),
         };
@@ -343,7 +345,10 @@ mod tests {
                 stream: "s-1".into(),
                 audio: true,
                 video: false,
-                receiving: Receiving::Routed(Exchange::ClientOffers("o".into())),
+                receiving: Receiving::Routed(Exchange::ClientOffers {
+                    sdp: "o".into(),
+                    mids: vec!["3".into()],
+                }),
                 fallback: Some(Reason::DirectLost),
             }
         );

@@ -49,7 +49,10 @@ impl AnswerError {
     fn refusal(&self) -> Refusal {
         match self {
             AnswerError::Media(
-                PeerError::BadSdp(_) | PeerError::BadCandidate { .. } | PeerError::NotNegotiated(_),
+                PeerError::BadSdp(_)
+                | PeerError::BadCandidate { .. }
+                | PeerError::NotNegotiated(_)
+                | PeerError::SectionInUse(_),
             ) => Refusal::Media,
             AnswerError::Media(_) | AnswerError::NoConnection(_) => Refusal::Internal,
         }
@@ -1793,7 +1796,7 @@ mod tests {
                     sub,
                     audio: true,
                     video: true,
-                    exchange: Exchange::ClientOffers(sdp),
+                    exchange: Exchange::ClientOffers { sdp, .. },
                     ..
                 },
             ] = out.as_slice()
@@ -1838,6 +1841,7 @@ mod tests {
             audio: true,
             video: true,
             sdp: "offer".into(),
+            mids: Vec::new(),
         }
     }
 
@@ -2284,6 +2288,7 @@ mod tests {
                 audio: false,
                 video: true,
                 sdp: "offer".into(),
+                mids: Vec::new(),
             },
         );
         assert_eq!(error_code(&out, SockId(1)), Some(ErrorCode::BadRequest));
@@ -3042,6 +3047,7 @@ mod tests {
                                 audio,
                                 video: true,
                                 sdp: "offer".into(),
+                                mids: Vec::new(),
                             }),
                         },
                         Op::PublisherAnswer(n, i, ok) => Input::Message {

@@ -491,7 +491,10 @@ async fn join_and_offer(
                     stream: stream.id.clone(),
                     audio: has_audio && stream.has_audio,
                     video: has_video && stream.has_video,
-                    receiving: Receiving::Routed(Exchange::ClientOffers(offer.to_owned())),
+                    receiving: Receiving::Routed(Exchange::ClientOffers {
+                        sdp: offer.to_owned(),
+                        mids: Vec::new(),
+                    }),
                     fallback: Some(Reason::WhepSubscriber),
                 })
                 .await?;

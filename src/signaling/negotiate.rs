@@ -78,13 +78,13 @@ impl Client {
     ) -> Result<Vec<String>, NegotiationError> {
         match self {
             Client::Native(c) => {
-                self.offer_to_receive(peer, (audio, video), |offer| async move {
-                    Ok(c.subscribe(stream, (audio, video), offer, via).await?.1)
+                self.offer_to_receive(peer, (audio, video), |offer, mids| async move {
+                    Ok(c.subscribe(stream, (audio, video), (offer, mids), via).await?.1)
                 })
                 .await
             }
             Client::Whip(c) => {
-                self.offer_to_receive(peer, (audio, video), |offer| async move {
+                self.offer_to_receive(peer, (audio, video), |offer, _| async move {
                     Ok(c.offer(offer).await?.1)
                 })
                 .await
@@ -153,7 +153,7 @@ impl Client {
         ask: F,
     ) -> Result<Vec<String>, NegotiationError>
     where
-        F: FnOnce(String) -> Fut,
+        F: FnOnce(String, Vec<String>) -> Fut,
         Fut: std::future::Future<Output = Result<String, SignalingError>>,
     {
         let kinds: Vec<Kind> = [(audio, Kind::Audio), (video, Kind::Video)]
@@ -164,8 +164,17 @@ impl Client {
         let (offer, mids) = peer
             .offer_to_receive_within(&kinds, self.gathering_wait())
             .await?;
-        let answer = ask(offer.clone()).await?;
-        peer.accept_answer(&answer).await?;
+        let sections = offer.lines().filter(|l| l.starts_with("m=")).count();
+        tracing::debug!(sections, ?mids, "offer to receive");
+        let answered = async {
+            let answer = ask(offer.clone(), mids.clone()).await?;
+            Ok::<_, NegotiationError>(peer.accept_answer(&answer).await?)
+        };
+        if let Err(e) = answered.await {
+            // The sections carry nothing: the next subscription's.
+            peer.release_sections(&kinds.into_iter().zip(mids).collect::<Vec<_>>());
+            return Err(e);
+        }
         self.after_answer(peer, &offer).await;
         Ok(mids)
     }

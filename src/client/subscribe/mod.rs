@@ -26,7 +26,7 @@ use crate::conditions::Condition;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::{Network, PeerConfig, PeerState};
 use crate::record::{AUDIO, Container, RecordStats, Recorder, VIDEO};
-use crate::session::{Reason, SessionEvent, Stream};
+use crate::session::{Reason, SessionEvent, Stream, StreamId};
 use crate::signaling::Client;
 use crate::signaling::negotiate::Side;
 
@@ -293,6 +293,8 @@ enum Event {
     LimitsReached,
     /// Time to look at progress, the no-media limit and the media connections.
     CheckDue,
+    /// A recording whose stream ended has taken its last frames.
+    Finished(StreamId, Result<RecordStats, Failure>),
 }
 
 /// A subscribe under way: the session it joined, the recordings it keeps, and what it
@@ -313,6 +315,9 @@ struct Subscriber {
     /// Wanted streams not recorded yet.
     pending: VecDeque<Stream>,
     recordings: Vec<Recording>,
+    /// Recordings whose stream ended, taking the frames still on their way: each finishes
+    /// on its own, so streams that end together do not wait for one another.
+    finishing: tokio::task::JoinSet<(StreamId, Result<RecordStats, Failure>)>,
     /// The figures of recordings that ended.
     finished: Vec<RecordStats>,
     /// The connection every stream comes over (but direct ones), made with the first
@@ -385,6 +390,7 @@ impl Subscriber {
             measured: Vec::new(),
             pending,
             recordings: Vec::new(),
+            finishing: tokio::task::JoinSet::new(),
             finished: Vec::new(),
             shared: None,
             started: Instant::now(),
@@ -412,6 +418,12 @@ impl Subscriber {
                 _ = stats.tick(), if stats_on => Event::StatsDue,
                 () = all_complete(&mut self.recordings), if limited => Event::LimitsReached,
                 _ = check.tick() => Event::CheckDue,
+                Some(done) = self.finishing.join_next(), if !self.finishing.is_empty() => {
+                    let (stream, result) = done.map_err(|e| {
+                        Failure::new(Exit::Failure, format!("recording task failed: {e}"))
+                    })?;
+                    Event::Finished(stream, result)
+                }
             };
             let end = match event {
                 Event::Session(Some(ev)) => self.on_session_event(ev).await?,
@@ -427,6 +439,13 @@ impl Subscriber {
                 }
                 Event::LimitsReached => Some(End::Complete),
                 Event::CheckDue => self.check().await?,
+                Event::Finished(stream, result) => {
+                    self.finished.push(result?);
+                    if let Some(shared) = &self.shared {
+                        shared.ended(&stream);
+                    }
+                    self.settings.single().then_some(End::Complete)
+                }
             };
             if let Some(end) = end {
                 return Ok(end);
@@ -544,11 +563,10 @@ impl Subscriber {
                 {
                     tracing::info!(stream = %stream.id, %reason, "stream ended");
                     // Its last packets may still be on their way behind the news.
-                    let stats = self.recordings.remove(i).finish(STREAM_END_LINGER).await?;
-                    self.finished.push(stats);
-                    if self.settings.single() {
-                        return Ok(Some(End::Complete));
-                    }
+                    let recording = self.recordings.remove(i);
+                    let id = stream.id.clone();
+                    self.finishing
+                        .spawn(async move { (id, recording.finish(STREAM_END_LINGER).await) });
                 }
             }
             SessionEvent::SessionDisconnected { reason } => {
@@ -675,14 +693,24 @@ impl Subscriber {
             settings,
             client,
             recordings,
+            mut finishing,
             mut finished,
             shared,
             measured,
             ..
         } = self;
-        let mut first_error = None;
+        let mut results = Vec::new();
         for r in recordings {
-            match r.finish(Duration::ZERO).await {
+            results.push(r.finish(Duration::ZERO).await);
+        }
+        while let Some(done) = finishing.join_next().await {
+            results.push(done.map(|(_, r)| r).map_err(|e| {
+                Failure::new(Exit::Failure, format!("recording task failed: {e}"))
+            })?);
+        }
+        let mut first_error = None;
+        for result in results {
+            match result {
                 Ok(st) => finished.push(st),
                 Err(e) => {
                     eprintln!("vcall: {e}");

@@ -12,7 +12,7 @@ use crate::peer::{KeyframeRequester, Peer, PeerConfig, RemoteTrack};
 use crate::session::StreamId;
 use crate::signaling::Client;
 use crate::signaling::native::Via;
-use crate::vocab::{Codec, Rtp};
+use crate::vocab::{Codec, Kind, Rtp};
 
 /// One stream of packets as a recording takes it: one SSRC in one section.
 pub(crate) struct Incoming {
@@ -72,6 +72,8 @@ type Routes = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Incoming>>>>;
 pub(crate) struct SharedPeer {
     peer: Arc<Peer>,
     routes: Routes,
+    /// Each stream's sections (kind, `mid`), given back when it ends for the next stream's.
+    sections: Mutex<HashMap<StreamId, Vec<(Kind, String)>>>,
 }
 
 impl SharedPeer {
@@ -92,7 +94,11 @@ impl SharedPeer {
                 tokio::spawn(section(track, Arc::clone(&r)));
             }
         });
-        SharedPeer { peer, routes }
+        SharedPeer {
+            peer,
+            routes,
+            sections: Mutex::default(),
+        }
     }
 
     /// The streams that arrive in sections `mids` go to `feed`.
@@ -115,7 +121,28 @@ impl SharedPeer {
     ) -> Result<(), Failure> {
         let mids = client.subscribe(&self.peer, stream, kinds, via).await?;
         self.route(&mids, feed);
+        let wanted = [(kinds.0, Kind::Audio), (kinds.1, Kind::Video)];
+        let kinds = wanted.into_iter().filter_map(|(w, k)| w.then_some(k));
+        let sections = kinds.zip(mids).collect();
+        self.sections
+            .lock()
+            .expect("sections lock")
+            .insert(stream.clone(), sections);
         Ok(())
+    }
+
+    /// `stream` ended, and its recording has everything it sent: its sections carry the
+    /// next streams.
+    pub(crate) fn ended(&self, stream: &StreamId) {
+        let sections = self.sections.lock().expect("sections lock").remove(stream);
+        let Some(sections) = sections else { return };
+        {
+            let mut routes = self.routes.lock().expect("routes lock");
+            for (_, mid) in &sections {
+                routes.remove(mid);
+            }
+        }
+        self.peer.release_sections(&sections);
     }
 
     pub(crate) fn peer(&self) -> &Arc<Peer> {

@@ -410,14 +410,15 @@ impl NativeClient {
         .map(drop)
     }
 
-    /// Subscribes with `offer` (receive-only sections for the kinds asked for); returns the
-    /// subscription's id and the answer: the server's, or, with `how` direct, the
-    /// publisher's. A routed subscription to a direct stream says why in `how`'s fallback.
+    /// Subscribes with `offer` (receive-only sections `mids` for the kinds asked for, audio
+    /// first); returns the subscription's id and the answer: the server's, or, with `how`
+    /// direct, the publisher's. A routed subscription to a direct stream says why in `how`'s
+    /// fallback.
     pub async fn subscribe(
         &self,
         stream_id: &StreamId,
         (audio, video): (bool, bool),
-        offer: String,
+        (offer, mids): (String, Vec<String>),
         how: Via,
     ) -> Result<(SubscriptionId, String), SignalingError> {
         let (direct, fallback) = match how {
@@ -431,6 +432,7 @@ impl NativeClient {
                 audio,
                 video,
                 sdp: offer,
+                mids,
                 direct,
                 fallback,
             })

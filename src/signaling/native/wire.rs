@@ -57,6 +57,10 @@ pub enum ClientMsg {
         audio: bool,
         video: bool,
         sdp: String,
+        /// The sections of `sdp` that are this subscription's (audio first): a section of a
+        /// subscription that ended may be named again. Empty: the offer's new sections.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        mids: Vec<String>,
         /// Of a stream whose path is `direct`: `sdp` is the offer of a connection of its own,
         /// passed to the publisher, whose answer comes back in `subscribed`.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
