@@ -68,7 +68,7 @@ def main():
         session = run("session", "create")
         env["VCALL_SESSION"] = session
         sub_log = os.path.join(tmp, "subscribe.log")
-        sub_env = dict(env, RUST_LOG="info,vcall::signaling::negotiate=debug")
+        sub_env = dict(env, RUST_LOG=os.environ.get("SUB_LOG", "info,vcall::signaling::negotiate=debug"))
         sub = subprocess.Popen(
             [VCALL, "subscribe", "--token", run("token", "create", "--role", "subscriber"),
              "--output-dir", os.path.join(tmp, "rec"), "--json", "--stats-interval", "0"],

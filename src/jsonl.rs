@@ -55,6 +55,12 @@ fn keep(line: &str) {
 pub(crate) fn emit(event: &str, fields: Value) {
     let line = line(event, fields);
     keep(&line);
+    out(&line);
+}
+
+/// Writes `line` on stdout and flushes it; a reader that went away (a closed pipe) loses
+/// it, and the call goes on (`println!` would panic).
+pub(crate) fn out(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();

@@ -368,3 +368,72 @@ fn a_startup_race_ctrl_c_right_after_ready_stops_cleanly() {
         assert_eq!(p.wait(), 130, "{}", p.output());
     }
 }
+
+/// Streams that come and go, one after another, through one subscriber's connection: each
+/// ended stream's sections carry a later one, so the connection's description stays as
+/// large as two streams' (one finishing, the next subscribed) however many pass; and each
+/// recording holds its own stream's pictures only (each publisher sends its own size,
+/// numbered in order from its start).
+#[test]
+fn streams_that_come_and_go_reuse_the_subscribers_sections() {
+    const STREAMS: u32 = 12;
+    let server = Server::start();
+    let session = server.session();
+    let dir = temp_dir();
+    let out = path_str(dir.path());
+    let mut cmd = server.cmd(
+        &session,
+        Role::Subscriber,
+        &[
+            "subscribe",
+            "--output-dir",
+            &out,
+            "--json",
+            "--stats-interval",
+            "0",
+        ],
+    );
+    cmd.env("RUST_LOG", "info,vcall::signaling::negotiate=debug");
+    let mut sub = Proc::spawn(cmd);
+    sub.wait_for("waiting for a stream");
+    for i in 0..STREAMS {
+        let name = format!("p{i}");
+        let width = (320 + 16 * i).to_string();
+        let mut publisher = publisher(&server, &session, &name, &["--width", &width]);
+        sub.wait_for("\"firstFrame\"");
+        publisher.interrupt();
+        assert_eq!(publisher.wait(), 130, "{}", publisher.output());
+        let finished = sub.wait_for("recordingFinished");
+        assert!(
+            finished.contains(&format!("\"name\":\"{name}\"")),
+            "{finished}"
+        );
+    }
+    sub.interrupt();
+    assert_eq!(sub.wait(), 130, "{}", sub.output());
+
+    let sections: Vec<usize> = sub
+        .output()
+        .lines()
+        .filter_map(|l| l.split("sections=").nth(1))
+        .map(|n| n.split_whitespace().next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(sections.len(), STREAMS as usize, "{}", sub.output());
+    assert!(
+        sections.iter().all(|&n| n <= 4),
+        "sections offered: {sections:?}"
+    );
+    for i in 0..STREAMS {
+        let file = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| path_str(p).contains(&format!("/p{i}-s-")))
+            .unwrap_or_else(|| panic!("no recording of p{i}"));
+        let marks = marks_at_size(&file, (320 + 16 * i, 240));
+        let numbers: Vec<u32> = marks.iter().map(|m| m.frame).collect();
+        assert!(
+            numbers.windows(2).all(|w| w[0] < w[1]),
+            "p{i}'s pictures out of order or from another stream: {numbers:?}"
+        );
+    }
+}

@@ -318,7 +318,7 @@ pub fn report_path(event: &SessionEvent, json: bool) {
             crate::session::MediaPath::Routed => "through the server",
         });
         if json {
-            println!("{}", json_line(event));
+            crate::jsonl::out(&json_line(event));
         }
     }
 }
@@ -338,7 +338,7 @@ pub fn report_interruption(event: &SessionEvent, json: bool) {
         _ => return,
     }
     if json {
-        println!("{}", json_line(event));
+        crate::jsonl::out(&json_line(event));
     }
 }
 
@@ -372,7 +372,7 @@ pub fn report_rejoin(event: &SessionEvent, json: bool) {
         _ => return,
     }
     if json {
-        println!("{}", json_line(event));
+        crate::jsonl::out(&json_line(event));
     }
 }
 
@@ -410,7 +410,7 @@ pub async fn connect(args: ConnectArgs) -> CmdResult {
                 } else {
                     format!("sessionFailed         reason={failure}")
                 };
-                println!("{line}");
+                crate::jsonl::out(&line);
             }
             return Err(failure);
         }
@@ -570,7 +570,9 @@ fn print_wait(args: &ConnectArgs, event: &str, state: &State) {
             json!({ "conditions": conditions, "streams": streams as u64, "connections": connections as u64 }),
         );
     } else {
-        println!("{event:<21} {conditions} streams={streams} connections={connections}");
+        crate::jsonl::out(&format!(
+            "{event:<21} {conditions} streams={streams} connections={connections}"
+        ));
     }
 }
 

@@ -20,8 +20,8 @@ use rtc::peer_connection::RTCPeerConnection;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
 use rtc::peer_connection::state::RTCIceGatheringState;
-use rtc::rtp_transceiver::RTCRtpSenderId;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
 use rtc::sansio::Protocol;
 use rtc::shared::{TransportContext, TransportMessage, TransportProtocol};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -102,8 +102,8 @@ pub(crate) struct Sink {
     pub(crate) state: watch::Sender<PeerState>,
     pub(crate) gathered: watch::Sender<bool>,
     pub(crate) tracks: mpsc::UnboundedSender<RemoteTrack>,
-    /// Received tracks by their track id, as `rtc` tags their packets.
-    remote: HashMap<String, mpsc::Sender<Rtp>>,
+    /// Received tracks by their track id, as `rtc` tags their packets, with their receiver.
+    remote: HashMap<String, (RTCRtpReceiverId, mpsc::Sender<Rtp>)>,
     /// Keyframe requests for the streams we send, by SSRC (rtc tags a compound RTCP packet
     /// with one track only, so the PLI's and FIR's own media SSRCs say whose it is).
     pub(crate) keyframes: HashMap<u32, mpsc::Sender<()>>,
@@ -1084,7 +1084,12 @@ fn on_event(conn: &mut Conn, event: RTCPeerConnectionEvent, mux: &mut Mux, id: C
                 .rtp_transceiver(init.receiver_id.into())
                 .and_then(|t| t.mid().clone());
             let (tx, rx) = mpsc::channel(TRACK_QUEUE);
-            conn.sink.remote.insert(init.track_id.clone(), tx);
+            // A section the far end reuses for another stream has a new track: the old one,
+            // which will carry nothing more (rtc tells no track's end), ends here.
+            conn.sink.remote.retain(|_, (r, _)| *r != init.receiver_id);
+            conn.sink
+                .remote
+                .insert(init.track_id.clone(), (init.receiver_id, tx));
             let remote = RemoteTrack::on_engine(
                 codec,
                 init.ssrc,
@@ -1111,7 +1116,7 @@ fn on_event(conn: &mut Conn, event: RTCPeerConnectionEvent, mux: &mut Mux, id: C
 fn on_message(sink: &mut Sink, message: RTCMessage) {
     match message {
         RTCMessage::RtpPacket(track_id, packet) => {
-            if let Some(tx) = sink.remote.get(&track_id)
+            if let Some((_, tx)) = sink.remote.get(&track_id)
                 && let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(Rtp(packet))
             {
                 sink.dropped += 1;

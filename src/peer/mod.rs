@@ -741,8 +741,10 @@ fn transceiver_by_mid(
     mid: &str,
 ) -> Option<rtc::rtp_transceiver::RTCRtpTransceiverId> {
     let ids: Vec<_> = pc.get_transceivers().collect();
-    ids.into_iter()
-        .find(|&id| pc.rtp_transceiver(id).is_some_and(|t| t.mid().as_deref() == Some(mid)))
+    ids.into_iter().find(|&id| {
+        pc.rtp_transceiver(id)
+            .is_some_and(|t| t.mid().as_deref() == Some(mid))
+    })
 }
 
 /// The transceiver of section `mid` of a driver's connection.
@@ -807,7 +809,10 @@ fn reuse_section(
     freed: RTCRtpSenderId,
     track: MediaStreamTrack,
 ) -> Result<RTCRtpSenderId, PeerError> {
-    if pc.rtp_transceiver(freed.into()).is_some_and(|t| t.sender().is_some()) {
+    if pc
+        .rtp_transceiver(freed.into())
+        .is_some_and(|t| t.sender().is_some())
+    {
         pc.remove_track(freed).map_err(webrtc_err)?;
     }
     // The stack gives a new track the first section of its kind without a sender: only the
@@ -1164,7 +1169,10 @@ impl Peer {
         let made = self.receive_sections(sections.clone(), wait).await;
         if made.is_err() {
             // Whatever was taken is free again for the next attempt.
-            let taken = kinds.iter().zip(sections).filter_map(|(&k, (_, m))| Some((k, m?)));
+            let taken = kinds
+                .iter()
+                .zip(sections)
+                .filter_map(|(&k, (_, m))| Some((k, m?)));
             self.free.lock().expect("free lock").extend(taken);
         }
         made
@@ -1235,7 +1243,10 @@ impl Peer {
     /// next section of its kind a subscription needs is this one. Their direction stays
     /// (the stack stops a section an offer calls inactive, for good).
     pub fn release_sections(&self, sections: &[(Kind, String)]) {
-        self.free.lock().expect("free lock").extend_from_slice(sections);
+        self.free
+            .lock()
+            .expect("free lock")
+            .extend_from_slice(sections);
     }
 
     /// A section of `kind` an ended subscription left: the one whose `mid` is `named`, or,
@@ -1346,11 +1357,11 @@ impl Peer {
                     .call(*id, move |c, _| {
                         let sender = match place.freed_section(c, kind)? {
                             Some(freed) => reuse_section(&mut c.pc, freed, track)?,
-                            None => c
-                                .pc
-                                .add_transceiver_from_track(track, Some(init))
-                                .map_err(webrtc_err)?
-                                .into(),
+                            None => {
+                                c.pc.add_transceiver_from_track(track, Some(init))
+                                    .map_err(webrtc_err)?
+                                    .into()
+                            }
                         };
                         c.sink.keyframes.insert(ssrc, tx);
                         Ok::<_, PeerError>(sender)

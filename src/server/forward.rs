@@ -347,10 +347,13 @@ impl Subscription {
         drop_every: Option<LegFault>,
     ) -> Result<(Subscription, String), PeerError> {
         hubs.sort_by_key(|h| h.codec.kind() != Kind::Audio);
-        let places = hubs.iter().enumerate().map(|(i, _)| match mids.len() == hubs.len() {
-            true => Place::Offered(mids[i].clone()),
-            false => Place::New,
-        });
+        let places = hubs
+            .iter()
+            .enumerate()
+            .map(|(i, _)| match mids.len() == hubs.len() {
+                true => Place::Offered(mids[i].clone()),
+                false => Place::New,
+            });
         let places: Vec<Place> = places.collect();
         let named = hubs
             .into_iter()

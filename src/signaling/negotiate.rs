@@ -79,7 +79,9 @@ impl Client {
         match self {
             Client::Native(c) => {
                 self.offer_to_receive(peer, (audio, video), |offer, mids| async move {
-                    Ok(c.subscribe(stream, (audio, video), (offer, mids), via).await?.1)
+                    Ok(c.subscribe(stream, (audio, video), (offer, mids), via)
+                        .await?
+                        .1)
                 })
                 .await
             }

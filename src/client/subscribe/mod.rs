@@ -704,9 +704,11 @@ impl Subscriber {
             results.push(r.finish(Duration::ZERO).await);
         }
         while let Some(done) = finishing.join_next().await {
-            results.push(done.map(|(_, r)| r).map_err(|e| {
-                Failure::new(Exit::Failure, format!("recording task failed: {e}"))
-            })?);
+            results.push(
+                done.map(|(_, r)| r).map_err(|e| {
+                    Failure::new(Exit::Failure, format!("recording task failed: {e}"))
+                })?,
+            );
         }
         let mut first_error = None;
         for result in results {
