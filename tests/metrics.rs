@@ -10,13 +10,13 @@ use vcall::auth::Role;
 use crate::common::*;
 
 /// A scrape: the HTTP status and, for 200, every sample by `name{label=value,...}`.
-struct Scrape {
+pub(crate) struct Scrape {
     status: u64,
     samples: HashMap<String, f64>,
 }
 
 impl Scrape {
-    fn get(&self, key: &str) -> f64 {
+    pub(crate) fn get(&self, key: &str) -> f64 {
         *self
             .samples
             .get(key)
@@ -32,7 +32,7 @@ impl Scrape {
     }
 }
 
-fn scrape(ws_url: &str, credentials: Option<(&str, &str)>) -> Scrape {
+pub(crate) fn scrape(ws_url: &str, credentials: Option<(&str, &str)>) -> Scrape {
     let url = format!("{}/metrics", ws_url.replacen("ws://", "http://", 1));
     let mut c = Command::new(peers_python());
     c.arg(peer_script("scrape_metrics.py")).arg(&url);

@@ -11,6 +11,9 @@ pub(crate) static UNROUTED: AtomicU64 = AtomicU64::new(0);
 pub(crate) static READER_DROPS: AtomicU64 = AtomicU64::new(0);
 /// Datagrams not sent because the socket's buffer was full.
 pub(crate) static SOCKET_DROPS: AtomicU64 = AtomicU64::new(0);
+/// RTP packets under an SSRC their connection's far end did not declare (a subscriber
+/// sending media, a peer using another's SSRC), dropped before the WebRTC stack.
+pub(crate) static UNGRANTED: AtomicU64 = AtomicU64::new(0);
 /// Packets the far ends asked for again (NACK).
 pub(crate) static NACKED: AtomicU64 = AtomicU64::new(0);
 /// Of those, the ones let through to be sent again (`NackGate`: not already on their way).
@@ -26,6 +29,7 @@ pub struct Counts {
     pub unrouted: u64,
     pub reader_drops: u64,
     pub socket_drops: u64,
+    pub ungranted: u64,
     pub nacked: u64,
     pub nack_admitted: u64,
 }
@@ -36,6 +40,7 @@ pub fn counts() -> Counts {
         unrouted: get(&UNROUTED),
         reader_drops: get(&READER_DROPS),
         socket_drops: get(&SOCKET_DROPS),
+        ungranted: get(&UNGRANTED),
         nacked: get(&NACKED),
         nack_admitted: get(&NACK_ADMITTED),
     }

@@ -95,6 +95,10 @@ pub(crate) struct Conn {
     /// Send-only sections whose track ended, for the next track of their kind
     /// ([`super::LocalTrack::release`]).
     pub(crate) freed: Vec<(RtpCodecKind, RTCRtpSenderId)>,
+    /// The RTP its far end may send, from its description.
+    granted: super::granted::Granted,
+    /// Packets of RTP it was not granted, dropped.
+    ungranted: u64,
 }
 
 /// Where a connection's events and media go.
@@ -253,6 +257,8 @@ impl Engine {
             flights: Some(Flights::default()),
             resend: Vec::new(),
             freed: Vec::new(),
+            granted: super::granted::Granted::Any,
+            ungranted: 0,
         };
         self.ctl
             .send(Command::Open(id, Box::new(conn)))
@@ -712,6 +718,14 @@ impl Task {
                 return;
             }
         }
+        if !conn.granted.admits(data) {
+            conn.ungranted += 1;
+            super::counts::add(&super::counts::UNGRANTED, 1);
+            if conn.ungranted.is_power_of_two() {
+                tracing::info!(%from, dropped = conn.ungranted, "RTP under an SSRC its far end did not declare: dropped");
+            }
+            return;
+        }
         let (peer_addr, moved) = conn.path.inbound(from, is_stun(data), now);
         if let Some(to) = moved {
             tracing::info!(%to, "a far end's address changed (a NAT's new mapping?): its media follows it");
@@ -1060,6 +1074,10 @@ fn on_event(conn: &mut Conn, event: RTCPeerConnectionEvent, mux: &mut Mux, id: C
                 for ufrag in super::ice_ufrags(&desc.sdp) {
                     mux.name(ufrag, id);
                 }
+            }
+            // A new remote one may declare new SSRCs, or none any more.
+            if let Some(desc) = conn.pc.remote_description() {
+                conn.granted = super::granted::Granted::from_sdp(&desc.sdp);
             }
         }
         RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {

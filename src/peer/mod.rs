@@ -9,6 +9,7 @@
 pub mod counts;
 mod engine;
 mod flight;
+mod granted;
 mod impaired;
 mod mux;
 mod nack;
@@ -609,7 +610,14 @@ pub struct Peer {
     /// sections are added: a connection that sees thousands of streams come and go keeps as
     /// many sections as it ever carried at once.
     free: std::sync::Mutex<Vec<(Kind, String)>>,
+    /// The last [`Peer::stats`] and when it was taken, for callers asking together.
+    stats: tokio::sync::Mutex<Option<(Instant, PeerStats)>>,
 }
+
+/// How old a snapshot of a connection's figures may be to be handed out again: the
+/// recordings sharing a connection sample it one after another at each tick, and the
+/// stack's snapshot costs in proportion to every stream the connection ever carried.
+const STATS_REUSE: Duration = Duration::from_millis(100);
 
 /// Where a peer connection lives.
 enum Imp {
@@ -1081,6 +1089,7 @@ impl Peer {
                 ice_servers: config.ice_servers.clone(),
                 public_ip: None,
                 free: Default::default(),
+                stats: Default::default(),
             },
             tracks,
         ))
@@ -1134,6 +1143,7 @@ impl Peer {
                 ice_servers: config.ice_servers.clone(),
                 public_ip: config.public_ip,
                 free: Default::default(),
+                stats: Default::default(),
             },
             tracks,
         ))
@@ -1606,8 +1616,21 @@ impl Peer {
         }
     }
 
-    /// What webrtc-rs counted on this connection so far: per RTP stream and the ICE round trip.
+    /// What webrtc-rs counted on this connection so far: per RTP stream and the ICE round
+    /// trip (a snapshot at most [`STATS_REUSE`] old).
     pub(crate) async fn stats(&self) -> PeerStats {
+        let mut last = self.stats.lock().await;
+        if let Some((at, stats)) = last.as_ref()
+            && at.elapsed() < STATS_REUSE
+        {
+            return stats.clone();
+        }
+        let stats = self.stats_now().await;
+        *last = Some((Instant::now(), stats.clone()));
+        stats
+    }
+
+    async fn stats_now(&self) -> PeerStats {
         let report = match &self.imp {
             Imp::Driver(pc) => {
                 pc.get_stats(Instant::now(), webrtc::peer_connection::StatsSelector::None)

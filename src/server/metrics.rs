@@ -125,7 +125,7 @@ impl Metrics {
             dropped: counter_vec(
                 &r,
                 "vcall_dropped_packets_total",
-                "Packets dropped, by reason: subscriber_queue (a subscriber's send queue was full), reader_queue (a received track's reader, the forwarder, had its queue full), socket_buffer (the UDP socket's buffer was full), unrouted (a datagram on the media port for no connection)",
+                "Packets dropped, by reason: subscriber_queue (a subscriber's send queue was full), reader_queue (a received track's reader, the forwarder, had its queue full), socket_buffer (the UDP socket's buffer was full), unrouted (a datagram on the media port for no connection), ungranted (RTP under an SSRC its connection's far end did not declare: a subscriber sending media, a peer using another's SSRC)",
                 &["reason"],
             ),
             subscriber_drops: counter_vec(
@@ -204,6 +204,7 @@ impl Metrics {
                 ("unrouted", counts.unrouted, carried.unrouted),
                 ("reader_queue", counts.reader_drops, carried.reader_drops),
                 ("socket_buffer", counts.socket_drops, carried.socket_drops),
+                ("ungranted", counts.ungranted, carried.ungranted),
             ] {
                 self.dropped
                     .with_label_values(&[reason])
@@ -227,6 +228,7 @@ impl Metrics {
             "unrouted",
             "reader_queue",
             "socket_buffer",
+            "ungranted",
         ] {
             self.dropped.with_label_values(&[reason]);
         }
