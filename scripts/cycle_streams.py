@@ -13,31 +13,17 @@ last offer (the most so far), and the resident memory (VmRSS) and open file desc
 serve and subscriber. Exits 1 when a stream was not recorded whole (no frames) or the
 sections grew with the streams.
 """
-import argparse, json, os, re, socket, subprocess, sys, tempfile, time
+import argparse, json, os, re, subprocess, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
+
+from soak import free_port, rss_mb, wait_listening
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VCALL = os.path.join(ROOT, "target", "debug", "vcall")
 
 
-def rss_mb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def fds(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def main():
@@ -56,13 +42,7 @@ def main():
                              stderr=open(os.path.join(tmp, "serve.log"), "w"))
     procs = [serve]
     try:
-        host, port = listen.split(":")
-        for _ in range(50):
-            try:
-                socket.create_connection((host, int(port)), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_listening(listen)
         run = lambda *args: subprocess.run([VCALL, *args], env=env, capture_output=True,
                                            text=True, check=True).stdout.strip()
         session = run("session", "create")

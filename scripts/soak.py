@@ -34,6 +34,17 @@ def free_port():
     return port
 
 
+def wait_listening(listen, tries=50):
+    """Waits (a tenth of a second at a time) until something listens on `listen`."""
+    host, port = listen.split(":")
+    for _ in range(tries):
+        try:
+            socket.create_connection((host, int(port)), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=3600)
@@ -52,13 +63,7 @@ def main():
                              stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "serve.log"), "w"))
     procs = [serve]
     try:
-        host, port = listen.split(":")
-        for _ in range(50):
-            try:
-                socket.create_connection((host, int(port)), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_listening(listen)
         run = lambda *args: subprocess.run([VCALL, *args], env=env, capture_output=True, text=True,
                                            check=True).stdout.strip()
         session = run("session", "create")
