@@ -95,8 +95,10 @@ pub(crate) struct Conn {
     /// Send-only sections whose track ended, for the next track of their kind
     /// ([`super::LocalTrack::release`]).
     pub(crate) freed: Vec<(RtpCodecKind, RTCRtpSenderId)>,
-    /// The RTP its far end may send, from its description.
+    /// The RTP its far end may send, from its description (when `checked`).
     granted: super::granted::Granted,
+    /// Whether RTP its far end did not declare is dropped (a server's connections).
+    checked: bool,
     /// Packets of RTP it was not granted, dropped.
     ungranted: u64,
 }
@@ -235,9 +237,12 @@ impl Engine {
     pub(crate) fn open(
         &self,
         pc: RTCPeerConnection,
-        state: watch::Sender<PeerState>,
-        gathered: watch::Sender<bool>,
-        tracks: mpsc::UnboundedSender<RemoteTrack>,
+        (state, gathered, tracks): (
+            watch::Sender<PeerState>,
+            watch::Sender<bool>,
+            mpsc::UnboundedSender<RemoteTrack>,
+        ),
+        checked: bool,
     ) -> Result<ConnId, PeerError> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let conn = Conn {
@@ -258,6 +263,7 @@ impl Engine {
             resend: Vec::new(),
             freed: Vec::new(),
             granted: super::granted::Granted::Any,
+            checked,
             ungranted: 0,
         };
         self.ctl
@@ -1076,7 +1082,9 @@ fn on_event(conn: &mut Conn, event: RTCPeerConnectionEvent, mux: &mut Mux, id: C
                 }
             }
             // A new remote one may declare new SSRCs, or none any more.
-            if let Some(desc) = conn.pc.remote_description() {
+            if conn.checked
+                && let Some(desc) = conn.pc.remote_description()
+            {
                 conn.granted = super::granted::Granted::from_sdp(&desc.sdp);
             }
         }

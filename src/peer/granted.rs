@@ -1,6 +1,6 @@
-//! Which RTP a connection may receive, read from the far end's description: the SSRCs its
-//! sending sections declare. Media under any other SSRC is dropped before the WebRTC stack
-//! reads it, and counted: a subscriber sending media it was not granted, or a peer sending
+//! Which RTP a server's connection may receive, read from the far end's description: the
+//! SSRCs its sending sections declare. Media under any other SSRC is dropped before the
+//! WebRTC stack reads it, and counted: a subscriber sending media it was not granted, or a peer sending
 //! under an SSRC another connection owns. A far end that sends in a section without
 //! declaring its SSRCs (simulcast by `rid`, some WHIP clients) leaves the stack to tell, as
 //! before.

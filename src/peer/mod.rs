@@ -1070,7 +1070,10 @@ impl Peer {
         let (local_tx, local) = watch::channel(locals);
         let (state_tx, state) = watch::channel(PeerState::New);
         let (tracks_tx, tracks) = mpsc::unbounded_channel();
-        let id = engine.open(pc, state_tx, gathered_tx, tracks_tx)?;
+        // A server's connections (ICE-lite) take only the RTP their far end declared; a
+        // client's take a new stream's first packets even before the answer naming it.
+        let checked = config.ice_lite;
+        let id = engine.open(pc, (state_tx, gathered_tx, tracks_tx), checked)?;
         if !stun.is_empty() {
             tokio::spawn(add_reflexive(engine.clone(), id, stun.to_vec(), local_tx));
         }

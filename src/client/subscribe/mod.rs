@@ -456,8 +456,10 @@ impl Subscriber {
     /// Starts a recording for each stream waiting for one (but one, with `-o`).
     async fn start_pending(&mut self) -> Result<(), Failure> {
         while let Some(stream) = self.pending.pop_front() {
-            if self.settings.single() && (!self.recordings.is_empty() || !self.finished.is_empty())
-            {
+            let had_one = !self.recordings.is_empty()
+                || !self.finishing.is_empty()
+                || !self.finished.is_empty();
+            if self.settings.single() && had_one {
                 self.pending.clear();
                 return Ok(());
             }
@@ -704,11 +706,15 @@ impl Subscriber {
             results.push(r.finish(Duration::ZERO).await);
         }
         while let Some(done) = finishing.join_next().await {
-            results.push(
-                done.map(|(_, r)| r).map_err(|e| {
-                    Failure::new(Exit::Failure, format!("recording task failed: {e}"))
-                })?,
-            );
+            results.push(done.map_or_else(
+                |e| {
+                    Err(Failure::new(
+                        Exit::Failure,
+                        format!("recording task failed: {e}"),
+                    ))
+                },
+                |(_, r)| r,
+            ));
         }
         let mut first_error = None;
         for result in results {
