@@ -1317,10 +1317,7 @@ impl Peer {
         direction: RTCRtpTransceiverDirection,
         place: Place,
     ) -> Result<LocalTrack, PeerError> {
-        let kind = match codec.kind() {
-            Kind::Audio => RtpCodecKind::Audio,
-            Kind::Video => RtpCodecKind::Video,
-        };
+        let kind = rtp_kind(codec.kind());
         let track_id = track_id.map_or_else(
             || {
                 let kind = if kind == RtpCodecKind::Audio {

@@ -347,18 +347,15 @@ impl Subscription {
         drop_every: Option<LegFault>,
     ) -> Result<(Subscription, String), PeerError> {
         hubs.sort_by_key(|h| h.codec.kind() != Kind::Audio);
-        let places = hubs
-            .iter()
-            .enumerate()
-            .map(|(i, _)| match mids.len() == hubs.len() {
+        // The offer's sections, when it names one per hub; else the new ones it added.
+        let named_all = mids.len() == hubs.len();
+        let named = hubs.into_iter().enumerate().map(|(i, h)| {
+            let place = match named_all {
                 true => Place::Offered(mids[i].clone()),
                 false => Place::New,
-            });
-        let places: Vec<Place> = places.collect();
-        let named = hubs
-            .into_iter()
-            .zip(places)
-            .map(|(h, place)| (h, stream_id.to_owned(), None, place));
+            };
+            (h, stream_id.to_owned(), None, place)
+        });
         let subscription = Subscription::with_sections(peer, named, counts, drop_every).await?;
         let sdp = subscription.peer.accept_offer(offer).await?;
         Ok((subscription, sdp))

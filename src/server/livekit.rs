@@ -400,11 +400,8 @@ impl Participant {
         let tracks = streams
             .iter()
             .flat_map(|s| {
-                let kinds = [(s.has_audio, Kind::Audio), (s.has_video, Kind::Video)];
-                kinds
-                    .into_iter()
-                    .filter(|(has, _)| *has)
-                    .map(|(_, k)| self.track_info(s, k))
+                Kind::of((s.has_audio, s.has_video))
+                    .map(|k| self.track_info(s, k))
                     .collect::<Vec<_>>()
             })
             .collect::<Vec<_>>();
@@ -884,10 +881,8 @@ impl Participant {
         if !audio && !video {
             return;
         }
-        let names: Vec<TrackName> = [(audio, Kind::Audio), (video, Kind::Video)]
-            .into_iter()
-            .filter(|(wanted, _)| *wanted)
-            .map(|(_, kind)| {
+        let names: Vec<TrackName> = Kind::of((audio, video))
+            .map(|kind| {
                 let (stream, track) = msid(&s.connection_id, &s.id, kind);
                 TrackName {
                     kind,

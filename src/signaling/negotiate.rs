@@ -158,10 +158,7 @@ impl Client {
         F: FnOnce(String, Vec<String>) -> Fut,
         Fut: std::future::Future<Output = Result<String, SignalingError>>,
     {
-        let kinds: Vec<Kind> = [(audio, Kind::Audio), (video, Kind::Video)]
-            .into_iter()
-            .filter_map(|(wanted, k)| wanted.then_some(k))
-            .collect();
+        let kinds: Vec<Kind> = Kind::of((audio, video)).collect();
         let _exchange = peer.negotiation().await;
         let (offer, mids) = peer
             .offer_to_receive_within(&kinds, self.gathering_wait())

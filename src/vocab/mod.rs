@@ -16,6 +16,15 @@ pub enum Kind {
     Video,
 }
 
+impl Kind {
+    /// The kinds wanted of `(audio, video)`, audio first.
+    pub fn of((audio, video): (bool, bool)) -> impl Iterator<Item = Kind> {
+        [(audio, Kind::Audio), (video, Kind::Video)]
+            .into_iter()
+            .filter_map(|(wanted, k)| wanted.then_some(k))
+    }
+}
+
 /// The codecs vcall sends and receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Codec {

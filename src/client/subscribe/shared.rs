@@ -121,9 +121,7 @@ impl SharedPeer {
     ) -> Result<(), Failure> {
         let mids = client.subscribe(&self.peer, stream, kinds, via).await?;
         self.route(&mids, feed);
-        let wanted = [(kinds.0, Kind::Audio), (kinds.1, Kind::Video)];
-        let kinds = wanted.into_iter().filter_map(|(w, k)| w.then_some(k));
-        let sections = kinds.zip(mids).collect();
+        let sections = Kind::of(kinds).zip(mids).collect();
         self.sections
             .lock()
             .expect("sections lock")
