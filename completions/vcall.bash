@@ -507,7 +507,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__echo__subcmd__test)
-            opts="-o -v -q -h -V --url --session --token --data --ice-server --ice-transport --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --impair --duration --output --json --verbose --quiet --profile --config --help --version"
+            opts="-o -v -q -h -V --url --session --token --data --ice-server --ice-transport --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --impair --duration --frames --output --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -574,6 +574,10 @@ _vcall() {
                     return 0
                     ;;
                 --duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --frames)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -174,7 +174,6 @@ fn assert_av_in_step(rec: &Path, frames: &[(f64, u64)], what: &str) {
 
 #[test]
 fn files_in_every_container_and_codec_are_published_whole() {
-    let _turn = one_at_a_time();
     let dir = temp_dir();
     clip(dir.path());
     let server = Server::start();
@@ -216,7 +215,6 @@ fn files_in_every_container_and_codec_are_published_whole() {
 
 #[test]
 fn vp8_and_sound_only_files_are_sent_as_they_are_and_decoded() {
-    let _turn = one_at_a_time();
     let dir = temp_dir();
     clip(dir.path());
     let server = Server::start();
@@ -284,7 +282,6 @@ fn vp8_and_sound_only_files_are_sent_as_they_are_and_decoded() {
 
 #[test]
 fn odd_files_are_published_as_they_play() {
-    let _turn = one_at_a_time();
     let dir = temp_dir();
     clip(dir.path());
     let server = Server::start();
@@ -490,7 +487,6 @@ fn files_vcall_cannot_send_are_refused_with_exit_2_naming_what_they_hold() {
 
 #[test]
 fn a_file_sent_as_it_is_honours_keyframe_requests_and_the_paths_rate() {
-    let _turn = one_at_a_time();
     let dir = temp_dir();
     clip(dir.path());
     let server = Server::start();

@@ -174,7 +174,6 @@ fn every_stdout_format_decodes() {
 
 #[test]
 fn a_recording_killed_with_sigkill_still_plays_up_to_near_the_kill() {
-    let _turn = one_at_a_time();
     let server = Server::start();
     let session = server.session();
     let _p = publisher(&server, &session, "src", &[]);
@@ -496,19 +495,18 @@ fn vp8_is_recorded_as_it_comes_into_mp4_and_mkv() {
 
 #[test]
 fn echo_test_through_the_embedded_server() {
-    let _turn = one_at_a_time();
     // Published and subscribed back through the SFU; the marks give the round trip.
     let server = Server::start();
     let session = server.session();
     let (code, out, err) = run(server.cmd(
         &session,
         Role::Publisher,
-        &["echo-test", "--json", "--duration", "5s"],
+        &["echo-test", "--json", "--frames", "90"],
     ));
     assert_eq!(code, 0, "{err}");
     let r: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
     assert_eq!(r["ok"], true, "{out}");
-    assert_echo_came_back(&r, &out);
+    assert_echo_came_back(&r, &out, 90);
     // Echo needs publishing rights.
     let (code, _, err) = run(server.cmd(&session, Role::Subscriber, &["echo-test"]));
     assert_eq!(code, 5, "{err}");

@@ -15,7 +15,6 @@ fn step(line: &str, step: &str) -> serde_json::Value {
 
 #[test]
 fn the_page_lists_plays_and_publishes_the_browsers_camera() {
-    let _turn = one_at_a_time();
     let ns = LoopbackOnly::create();
     let (_serve, url) = ns.serve();
     let http = url.replacen("ws://", "http://", 1);

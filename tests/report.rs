@@ -9,7 +9,6 @@ use crate::common::*;
 
 #[test]
 fn a_call_report_has_its_charts_verdicts_and_pictures_and_needs_nothing_else() {
-    let _turn = one_at_a_time();
     let ns = LoopbackOnly::create();
     let (_serve, url) = ns.serve();
     let session = fixed_session("report");

@@ -116,15 +116,15 @@ fn echo_over_a_dead_start(cmd: impl FnOnce(&[&str]) -> Command) {
     let (code, said, err) = run(cmd(&[
         "echo-test",
         "--json",
-        "--duration",
-        "3s",
+        "--frames",
+        "60",
         "--impair",
         DEAD_START,
     ]));
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("setting it up anew"), "{err}");
     let r: serde_json::Value = serde_json::from_str(said.trim()).expect("one JSON object");
-    assert_echo_came_back(&r, &said);
+    assert_echo_came_back(&r, &said, 60);
 }
 
 /// `vcall ARGS --url URL --token TOKEN`.

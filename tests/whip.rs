@@ -121,18 +121,19 @@ fn whep_without_a_stream_name_plays_the_first_one() {
 
 #[test]
 fn whip_ice_restart_over_patch_brings_media_back_after_an_outage() {
-    let _turn = one_at_a_time();
     // 8 s without a datagram on the publisher: it restarts ICE with PATCH (If-Match: *), the
     // server answers with its new credentials, and a native subscriber's recording goes on.
     let server = Server::start();
     let session = server.session();
     let whip = format!("whip+{}/whip/{session}?name=cam", http_base(&server));
-    let mut args = publish_args("16s");
+    let mut args = publish_args("60s");
     args.extend(["--impair", "outage=8s@2s"]);
     let mut publisher = Proc::spawn(cmd(&whip, &server.token(&session, Role::Publisher), &args));
     publisher.wait_for("stream is live");
     let dir = temp_dir();
     let out = dir.path().join("restart.mp4");
+    // At most 60 frames are made before the outage (2 s at 30 fps): the rest of 150 come
+    // after it, however long the restart takes.
     let (code, _, err) = run(server.cmd(
         &session,
         Role::Subscriber,
@@ -142,22 +143,18 @@ fn whip_ice_restart_over_patch_brings_media_back_after_an_outage() {
             "cam",
             "-o",
             &path_str(&out),
-            "--duration",
-            "14s",
+            "--frames",
+            "150",
         ],
     ));
     assert_eq!(code, 0, "{err}");
-    assert_eq!(publisher.wait(), 0, "{}", publisher.output());
+    publisher.interrupt();
+    assert_eq!(publisher.wait(), 130, "{}", publisher.output());
     let said = publisher.output();
     assert!(said.contains("restarting ICE"), "{said}");
     assert!(said.contains("the media path is back"), "{said}");
     assert!(!said.contains("restarting ICE failed"), "{said}");
-    let times: Vec<f64> = decode_video(&out).iter().map(|(t, _)| *t).collect();
-    assert!(
-        *times.last().unwrap() > 12.0,
-        "video ends at {:?}",
-        times.last()
-    );
+    at_most_one_gap(&out, 30);
 }
 
 #[test]

@@ -41,7 +41,6 @@ fn get_json(url: &str) -> serde_json::Value {
 
 #[test]
 fn ffmpeg_whip_muxer_publishes_into_vcall_serve() {
-    let _turn = one_at_a_time();
     let (mut serve, url) = serve_process("127.0.0.1:0", &["-v"]);
     let session = fixed_session("ffmpeg");
     let endpoint = format!("{}/whip/{session}", url.replace("ws://", "http://"));
@@ -119,7 +118,6 @@ fn ffmpeg_whip_muxer_publishes_into_vcall_serve() {
 
 #[test]
 fn vcall_publishes_into_an_aiortc_whip_endpoint() {
-    let _turn = one_at_a_time();
     let (_endpoint, base) = aiortc_endpoint(&[]);
     let mut c = vcall();
     c.args(publish_args("4s"))
@@ -136,7 +134,6 @@ fn vcall_publishes_into_an_aiortc_whip_endpoint() {
 
 #[test]
 fn vcall_plays_from_an_aiortc_whep_endpoint() {
-    let _turn = one_at_a_time();
     let (_endpoint, base) = aiortc_endpoint(&[]);
     let dir = temp_dir();
     let out = dir.path().join("aiortc.mkv");
@@ -160,7 +157,6 @@ fn vcall_plays_from_an_aiortc_whep_endpoint() {
 
 #[test]
 fn vcall_takes_dtls_peers_that_offer_only_ecdsa_or_only_rsa_suites() {
-    let _turn = one_at_a_time();
     // The suite follows the DTLS server's certificate; aiortc answers as the DTLS client, so
     // vcall's certificate decides: its own ECDSA one for ECDSA-only peers, an RSA one given
     // with --dtls-certificate for RSA-only peers.
@@ -238,7 +234,6 @@ fn vcall_takes_dtls_peers_that_offer_only_ecdsa_or_only_rsa_suites() {
 
 #[test]
 fn chromium_publishes_over_whip_and_plays_over_whep_through_vcall_serve() {
-    let _turn = one_at_a_time();
     let ns = LoopbackOnly::create();
     let (_serve, url) = ns.serve();
     let http = url.replace("ws://", "http://");

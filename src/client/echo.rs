@@ -3,7 +3,7 @@
 //! EchoTest plugin (one peer connection, media looped back by the server); against a vcall
 //! server it is a publish and a subscription to that same stream (through the SFU and back).
 
-use crate::media::sources::{AudioSpec, VideoSpec};
+use crate::media::sources::{AudioSpec, Limited, VideoSpec};
 use crate::media::testsrc::Pattern;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ use crate::client::measure::Measurements;
 use crate::client::output::Sink;
 use crate::client::progress::Progress;
 use crate::client::publish::{
-    Media, Sending, Sources, Ssrcs, TrackPair, add_tracks, new_msid, open_sources,
+    Media, Sending, Sources, Ssrcs, TrackPair, VideoInput, add_tracks, new_msid, open_sources,
 };
 use crate::client::subscribe::{Incoming, Recording, SharedPeer, record_peer};
 use crate::client::watch::{MediaAction, MediaWatch};
@@ -30,6 +30,8 @@ use crate::signaling::native::Via;
 use crate::signaling::server_url::ServerUrl;
 
 const CONNECT_LIMIT: Duration = Duration::from_secs(20);
+/// The longest wait, once sending has stopped, for the last frame sent to come back.
+const RETURN_LIMIT: Duration = Duration::from_secs(3);
 const NAME: &str = "echo-test";
 
 /// How the media goes round.
@@ -74,6 +76,8 @@ struct Settings {
     conn: Conn,
     network: Network,
     duration: Duration,
+    /// `--frames`: the video frames to send, instead of a duration.
+    frames: Option<u64>,
     json: bool,
 }
 
@@ -88,6 +92,7 @@ pub async fn echo_test(
         conn: Conn::from_args(&flags.conn),
         network: Network::new(flags.impair.impair.as_ref()),
         duration: flags.duration,
+        frames: flags.frames,
         json: flags.json,
     };
     let sink = match &flags.output {
@@ -102,10 +107,15 @@ pub async fn echo_test(
         }
         None => Sink::for_format(OutFormat::Mkv, Box::new(std::io::sink()), 2)?,
     };
-    let sources = open_sources(&Media::vga(
+    let mut sources = open_sources(&Media::vga(
         VideoSpec::TestSrc(Pattern::Plain),
         AudioSpec::Tone(440.0),
     ))?;
+    if let Some(n) = args.frames
+        && let Some(VideoInput::Raw(src, enc)) = sources.video.take()
+    {
+        sources.video = Some(VideoInput::Raw(Box::new(Limited::new(src, n)), enc));
+    }
     let network = args.network.clone();
     let config = peer_config(&args.conn, network.clone());
     let sent = Progress::new("echo-test", quiet);
@@ -149,6 +159,13 @@ pub async fn echo_test(
 
     // Send for the duration (or until Ctrl-C), then stop and tear down cleanly.
     let interrupted = run(&args, sending, &sent, stop_signal).await;
+    // What is still on its way back: until the last frame sent has come back.
+    let last_sent = sent.counts().0.checked_sub(1);
+    if let Some(last) = last_sent
+        && interrupted.as_ref().is_ok_and(|i| !i)
+    {
+        last_came_back(&measure, last).await;
+    }
     let stats = recording.finish(Duration::ZERO).await;
     match lp {
         Loop::Janus(echo) => echo.stop().await,
@@ -334,7 +351,11 @@ async fn run(
     sent: &Progress,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<bool, Failure> {
-    let end = tokio::time::sleep(args.duration);
+    // With `--frames`, the test pattern ends after them (the tone does not end).
+    let end = tokio::time::sleep(match args.frames {
+        Some(_) => Duration::MAX / 4,
+        None => args.duration,
+    });
     tokio::pin!(end, stop);
     // Until every source has said it ended (`None`): its channel is then closed.
     let mut sources_open = true;
@@ -350,13 +371,26 @@ async fn run(
             Event::Interrupted => break Ok(true),
             Event::SourceDone(Some(Err(e))) => break Err(e),
             Event::SourceDone(None) => sources_open = false,
+            Event::SourceDone(Some(Ok(()))) if args.frames.is_some() => break Ok(false),
             Event::SourceDone(Some(Ok(()))) | Event::ProgressDue => {}
         }
     };
     sending.finish().await;
-    // What is still on its way back gets a moment to arrive.
-    tokio::time::sleep(Duration::from_millis(300)).await;
     outcome
+}
+
+/// Waits until the frame numbered `last` (the last sent) has come back, or
+/// [`RETURN_LIMIT`]: frames lost on the way back are then counted as lost, not as late.
+async fn last_came_back(measure: &Mutex<Measurements>, last: u64) {
+    let back = || {
+        let m = measure.lock().expect("measurements lock");
+        m.last_frame_number().is_some_and(|n| u64::from(n) >= last)
+    };
+    let deadline = tokio::time::Instant::now() + RETURN_LIMIT;
+    let mut poll = tokio::time::interval(Duration::from_millis(10));
+    while !back() && tokio::time::Instant::now() < deadline {
+        poll.tick().await;
+    }
 }
 
 /// Everything the echo test's sending waits for.
@@ -369,6 +403,14 @@ enum Event {
     ProgressDue,
 }
 
+/// Video frames that did not come back: those missing between the first that came back
+/// (earlier ones were sent before the way back was set up) and the last sent. `None`: none
+/// came back readable.
+fn lost_frames(m: &Measurements, video_sent: u64) -> Option<u64> {
+    let last_back = u64::from(m.last_frame_number()?);
+    Some(m.frames_lost + video_sent.saturating_sub(1).saturating_sub(last_back))
+}
+
 /// Prints the result; nothing back (audio or video) is a failure.
 fn report(
     args: &Settings,
@@ -378,6 +420,7 @@ fn report(
     started: Instant,
 ) -> Result<(), Failure> {
     let (video_sent, audio_sent, _) = sent.counts();
+    let lost = lost_frames(m, video_sent);
     // The round trip is the latency the marks measure: sent and received on one clock.
     let rtt = |metric: &str| m.value(metric).ok();
     let (p50, p95, max) = (rtt("latency.p50"), rtt("latency.p95"), rtt("latency.max"));
@@ -394,7 +437,7 @@ fn report(
             "url": args.conn.url.to_string(),
             "ok": missing.is_empty(),
             "sent": { "videoFrames": video_sent, "audioFrames": audio_sent },
-            "received": { "videoFrames": back.video_frames, "audioFrames": back.audio_frames, "decodedFrames": m.decoded },
+            "received": { "videoFrames": back.video_frames, "audioFrames": back.audio_frames, "decodedFrames": m.decoded, "lostVideoFrames": lost },
             "rttMs": { "p50": p50, "p95": p95, "max": max },
             "firstFrameMs": first_ms,
         });
@@ -402,8 +445,11 @@ fn report(
     } else {
         println!("sent      {video_sent} video frames, {audio_sent} audio frames");
         println!(
-            "returned  {} video frames ({} decoded), {} audio frames",
-            back.video_frames, m.decoded, back.audio_frames
+            "returned  {} video frames ({} decoded, {} lost), {} audio frames",
+            back.video_frames,
+            m.decoded,
+            lost.map_or("?".into(), |n| n.to_string()),
+            back.audio_frames
         );
         match (p50, p95, max) {
             (Some(p50), Some(p95), Some(max)) => println!(

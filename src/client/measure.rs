@@ -256,6 +256,11 @@ impl Measurements {
         }
     }
 
+    /// The number of the newest video frame whose marks were read.
+    pub fn last_frame_number(&self) -> Option<u32> {
+        self.last_number
+    }
+
     /// The A/V offset in the recording's timeline ([`tone::av_skews`]) over the whole call:
     /// how many seconds were matched, and the largest offset's size (ms).
     pub fn av_skew(&self) -> Result<(u64, f64), String> {

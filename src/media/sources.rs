@@ -218,6 +218,52 @@ impl VideoSource for TestSrc {
     }
 }
 
+/// A picture source that ends after `left` pictures sent (`echo-test --frames`); pictures
+/// passed over or not sent do not count.
+pub(crate) struct Limited {
+    inner: Box<dyn VideoSource>,
+    left: u64,
+}
+
+impl Limited {
+    pub(crate) fn new(inner: Box<dyn VideoSource>, pictures: u64) -> Limited {
+        Limited {
+            inner,
+            left: pictures,
+        }
+    }
+}
+
+impl VideoSource for Limited {
+    fn size(&self) -> (usize, usize) {
+        self.inner.size()
+    }
+    fn fps(&self) -> f64 {
+        self.inner.fps()
+    }
+    fn next(&mut self, capture_ms: u64) -> Result<Option<I420>, SourceError> {
+        self.next_scaled(capture_ms, 1)
+    }
+    fn next_scaled(&mut self, capture_ms: u64, scale: u32) -> Result<Option<I420>, SourceError> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        let img = self.inner.next_scaled(capture_ms, scale)?;
+        self.left -= u64::from(img.is_some());
+        Ok(img)
+    }
+    fn skip(&mut self, capture_ms: u64) -> Result<bool, SourceError> {
+        Ok(self.left > 0 && self.inner.skip(capture_ms)?)
+    }
+    fn unsent(&mut self) {
+        self.left += 1;
+        self.inner.unsent();
+    }
+    fn live(&self) -> bool {
+        self.inner.live()
+    }
+}
+
 /// The largest picture side taken from a file (H.264's largest levels stop at 8192).
 const MAX_SIDE: usize = 8192;
 

@@ -1,7 +1,9 @@
 //! Asking for lost packets (generic NACK, RFC 4585 6.2.1).
 //!
 //! A gap in a stream's sequence numbers is asked for as soon as a later packet shows it,
-//! then again every [`RETRY`] while it is still missing, at most [`TRIES`] times. Nothing is
+//! then again while it is still missing, at most [`TRIES`] times, further apart each time
+//! ([`retry_after`]): a request or its answer lost again, or a far end busy for a moment,
+//! still leaves requests for later. Nothing is
 //! scheduled while nothing is missing: a clean path costs no timer (webrtc-rs's generator
 //! wakes every interval for as long as the stream lives, 50 times a second at vcall's
 //! 20 ms).
@@ -19,12 +21,19 @@ use rtc::rtcp::transport_feedbacks::transport_layer_nack::{
 use rtc::sansio::Protocol;
 use rtc::shared::TransportContext;
 
-/// How long after one request a packet still missing is asked for again. A lost packet is
-/// asked for at once; with [`TRIES`], repair is tried for 160 ms.
+/// The shortest time after one request before a packet still missing is asked for again.
 pub(crate) const RETRY: Duration = Duration::from_millis(20);
 /// How many times one packet is asked for. On long paths a packet may be sent more than
 /// once; that costs bandwidth only on losses.
 pub(crate) const TRIES: u16 = 8;
+
+/// How long after its `tries`-th request (from 1) a packet is asked for again: 20, 40, 40,
+/// 60, 60, 80, 80 ms, so that the [`TRIES`] requests span 380 ms, within the time a
+/// recording waits for a missing packet (400 ms). Asked every 20 ms they spanned 140 ms: a
+/// machine or path slow for that long lost the packet for good.
+pub(crate) fn retry_after(tries: u16) -> Duration {
+    RETRY * (1 + u32::from(tries) / 2)
+}
 /// Packets this far behind the newest are no longer asked for (a picture that old is
 /// repaired by a keyframe, not by retransmission).
 const WINDOW: u64 = 512;
@@ -80,8 +89,8 @@ impl Stream {
         }
     }
 
-    /// The sequence numbers to ask for now, in order; each is asked for again after RETRY
-    /// until TRIES requests have gone.
+    /// The sequence numbers to ask for now, in order; each is asked for again after
+    /// [`retry_after`] until TRIES requests have gone.
     fn due(&mut self, now: Instant) -> Vec<u16> {
         let mut asked = Vec::new();
         self.missing.retain(|&seq, ask| {
@@ -90,7 +99,7 @@ impl Stream {
             }
             asked.push(seq as u16);
             ask.tries += 1;
-            ask.due = now + RETRY;
+            ask.due = now + retry_after(ask.tries);
             ask.tries < TRIES
         });
         asked
@@ -251,7 +260,7 @@ mod tests {
     }
 
     #[test]
-    fn a_gap_is_asked_for_at_once_then_every_retry_until_tries_run_out() {
+    fn a_gap_is_asked_for_at_once_then_further_apart_until_tries_run_out() {
         let (mut l, t) = losses();
         l.arrived(SSRC, 10, t);
         l.arrived(SSRC, 13, t);
@@ -259,10 +268,14 @@ mod tests {
         assert_eq!(l.due(t), vec![(SSRC, vec![11, 12])]);
         assert_eq!(l.next(), Some(t + RETRY));
         assert!(l.due(ms(t, 19)).is_empty());
-        for k in 1..u32::from(TRIES) {
-            assert_eq!(l.due(t + RETRY * k), vec![(SSRC, vec![11, 12])]);
+        let mut asked_at = vec![0];
+        while let Some(due) = l.next() {
+            assert!(l.due(due - Duration::from_millis(1)).is_empty());
+            assert_eq!(l.due(due), vec![(SSRC, vec![11, 12])]);
+            asked_at.push(due.duration_since(t).as_millis());
         }
-        assert_eq!(l.next(), None, "given up after {TRIES} requests");
+        assert_eq!(asked_at, [0, 20, 60, 100, 160, 220, 300, 380]);
+        assert_eq!(asked_at.len(), usize::from(TRIES));
     }
 
     #[test]

@@ -406,28 +406,64 @@ pub fn marks_at_size(path: &Path, size: (u32, u32)) -> Vec<vcall::media::testsrc
         .collect()
 }
 
-/// Asserts what the publisher's adaptation did to a 30 fps test pattern, by its burned-in
-/// marks: no frame missing (the numbers count the pictures sent), and the frame rate never
-/// halved (most pictures 1/30 s apart on the capture clock; one the machine was too busy to
-/// make is missing from the capture times, not from the numbers).
-pub fn assert_every_frame_at_full_rate(marks: &[vcall::media::testsrc::Marks]) {
-    let numbers: Vec<u32> = marks.iter().map(|m| m.frame).collect();
-    let gaps: Vec<(u32, u32)> = numbers
+/// No frame of a test pattern missing, by its burned-in numbers (they count the pictures
+/// sent: one the machine was too busy to make is missing from the capture times, not from
+/// the numbers). Whether adaptation lowered the frame rate is in the publisher's stats
+/// (`targetFps`), not in how far apart a busy machine made the pictures.
+pub fn assert_no_frame_missing(marks: &[vcall::media::testsrc::Marks]) {
+    assert!(!marks.is_empty(), "no marked frames");
+    let gaps: Vec<(u32, u32)> = marks
         .windows(2)
-        .filter(|w| w[1] != w[0] + 1)
-        .map(|w| (w[0], w[1]))
+        .filter(|w| w[1].frame != w[0].frame + 1)
+        .map(|w| (w[0].frame, w[1].frame))
         .collect();
     assert!(gaps.is_empty(), "frames missing between {gaps:?}");
-    let mut apart: Vec<u64> = marks
+}
+
+/// The test pattern's frames in `out` (320x240), checked to be in order, and where the
+/// numbers jump (indexes of the frames after a jump).
+fn jumps_in_order(out: &Path) -> (usize, Vec<usize>) {
+    let marks = marks_at_size(out, (320, 240));
+    for w in marks.windows(2) {
+        assert!(
+            w[1].frame > w[0].frame,
+            "frames in order: {} then {}",
+            w[0].frame,
+            w[1].frame
+        );
+    }
+    let jumps = marks
         .windows(2)
-        .map(|w| w[1].capture_ms.saturating_sub(w[0].capture_ms))
+        .enumerate()
+        .filter(|(_, w)| w[1].frame != w[0].frame + 1)
+        .map(|(i, _)| i + 1)
         .collect();
-    apart.sort_unstable();
-    let median = apart[apart.len() / 2];
+    (marks.len(), jumps)
+}
+
+/// The frames in `out` (320x240) are in order with exactly one gap (an outage's), at least
+/// `before` frames before it and `after` after it.
+pub fn one_gap(out: &Path, before: usize, after: usize) {
+    let (n, jumps) = jumps_in_order(out);
+    assert_eq!(jumps.len(), 1, "one gap, the outage's: at {jumps:?}");
+    assert!(jumps[0] >= before, "{} frames before the outage", jumps[0]);
     assert!(
-        median <= 34,
-        "pictures {median} ms apart (median): the frame rate was lowered"
+        n - jumps[0] >= after,
+        "{} frames after the outage",
+        n - jumps[0]
     );
+}
+
+/// The same for a recording that may have started after the outage began: in order, at most
+/// one gap, and at least `after` frames after it (or in all, without one).
+pub fn at_most_one_gap(out: &Path, after: usize) {
+    let (n, jumps) = jumps_in_order(out);
+    assert!(
+        jumps.len() <= 1,
+        "one gap at most, the outage's: at {jumps:?}"
+    );
+    let from = jumps.first().copied().unwrap_or(0);
+    assert!(n - from >= after, "{} frames after the outage", n - from);
 }
 
 /// Decoded audio of a file as 48 kHz mono, and the audio stream's start time (s).
@@ -642,20 +678,18 @@ pub fn vp8_clip(dir: &Path) -> PathBuf {
     ivf
 }
 
-/// An `echo-test` result: nearly all of what went out came back, with readable marks, and the
-/// round trip was measured. (How much goes out in its time depends on how busy the machine
-/// is; speed is the benchmarks' business.)
-pub fn assert_echo_came_back(r: &serde_json::Value, out: &str) {
-    let count = |dir: &str, kind: &str| r[dir][kind].as_u64().unwrap();
+/// The `echoTest` result of `echo-test --frames N`: every frame sent, and every one after
+/// the first that came back came back too (their numbers are burned in: none lost, the last
+/// waited for); audio came back, and the round trip was measured.
+pub fn assert_echo_came_back(r: &serde_json::Value, out: &str, frames: u64) {
+    assert_eq!(r["sent"]["videoFrames"], frames, "{out}");
+    assert!(r["sent"]["audioFrames"].as_u64().unwrap() > 0, "{out}");
     for kind in ["videoFrames", "audioFrames"] {
-        assert!(count("sent", kind) >= 30, "{out}");
-        assert!(
-            count("received", kind) * 10 >= count("sent", kind) * 9,
-            "{out}"
-        );
+        assert!(r["received"][kind].as_u64().unwrap() > 0, "{out}");
     }
+    assert_eq!(r["received"]["lostVideoFrames"], 0, "{out}");
     let p95 = r["rttMs"]["p95"].as_f64().expect("round trip measured");
-    assert!(p95 > 0.0 && p95 < 5000.0, "{out}");
+    assert!(p95 > 0.0, "{out}");
 }
 
 /// `vcall serve` as a process on `listen` with the key pair `k`/`s` and `extra` flags, and
@@ -774,15 +808,6 @@ pub fn recording_args<'a>(out: &'a str, frames: &'a str, expect: &'a str) -> Vec
     ]
 }
 
-/// Tests that load the machine heavily (a browser, ffmpeg's x264, Python decoding video) and
-/// tests whose measurements a starved machine distorts (echo round trips, freezes under loss,
-/// what is on disk at a kill) take turns: never two of them at once. On a 2-core machine
-/// already busy, two of them together left the echo test's publisher 29 frames in 5 s.
-pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    TURN.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// The Python of `target/test-peers/venv` (scripts/test-peers.sh): aiortc, imageio-ffmpeg
 /// (ffmpeg 9), LiveKit's SDK, aiohttp, prometheus-client.
 pub fn peers_python() -> PathBuf {
@@ -840,13 +865,6 @@ pub fn on_host(ns: &str, args: &[&str]) -> Command {
         .env_remove("RUST_LOG")
         .env("XDG_CONFIG_HOME", "/nonexistent/vcall-tests");
     cmd
-}
-
-/// The longest time between two consecutive video frames of a recording, and its last one.
-pub fn video_gap_and_end(path: &Path) -> (f64, f64) {
-    let times: Vec<f64> = decode_video(path).iter().map(|(t, _)| *t).collect();
-    let gap = times.windows(2).map(|w| w[1] - w[0]).fold(0.0f64, f64::max);
-    (gap, *times.last().expect("video frames"))
 }
 
 /// A network namespace with nothing but its own loopback; removed on drop.
