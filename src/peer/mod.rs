@@ -16,6 +16,7 @@ mod nack;
 mod path;
 mod rate;
 mod resend;
+mod silence;
 pub(crate) mod turn;
 
 pub use engine::Engine;
@@ -28,13 +29,12 @@ use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rtc::interceptor::NackResponderBuilder;
 use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
+use rtc::interceptor::{NackResponderBuilder, ReceiverReportBuilder, SenderReportBuilder};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::{
-    Registry, configure_rtcp_reports, configure_simulcast_extension_headers,
-    configure_twcc_receiver_only,
+    Registry, configure_simulcast_extension_headers, configure_twcc_receiver_only,
 };
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
@@ -555,7 +555,10 @@ const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(20);
 const ICE_MAX_CHECKS: u16 = 100;
 
 /// webrtc-rs's default interceptors (NACK both ways, transport-wide feedback, RTCP reports)
-/// with NACKs sent at once and kept up ([`nack`]), and send-side congestion control within `rate`.
+/// with NACKs sent at once and kept up ([`nack`]), and send-side congestion control within
+/// `rate`. Receiver reports and NACKs let received streams that fall silent go
+/// ([`silence`]): a connection whose sections carry one stream after another reports only on
+/// those still sending.
 fn interceptors(
     media: &mut MediaEngine,
     rate: SendRate,
@@ -579,7 +582,10 @@ fn interceptors(
     }
     let registry = Registry::new()
         .with(Slot::NackResponder, NackResponderBuilder::new().build())
-        .with(Slot::NackGenerator, nack::NackRequester::new());
+        .with(
+            Slot::NackGenerator,
+            silence::Forgetful::new(nack::NackRequester::new()),
+        );
     configure_simulcast_extension_headers(media).map_err(webrtc_err)?;
     let registry = configure_twcc_receiver_only(registry, media).map_err(webrtc_err)?;
     let (registry, estimates) = rate::with_congestion_control(registry, rate);
@@ -588,7 +594,13 @@ fn interceptors(
         Slot::from(Slot::NackResponder.slot() - 500),
         ReadOnly::new(resend::NackGate::new(estimates.clone())),
     );
-    Ok((configure_rtcp_reports(registry), estimates))
+    let registry = registry
+        .with(
+            Slot::ReceiverReport,
+            silence::Forgetful::new(ReceiverReportBuilder::new().build()),
+        )
+        .with(Slot::SenderReport, SenderReportBuilder::new().build());
+    Ok((registry, estimates))
 }
 
 /// One WebRTC peer connection: everything one client sends and receives goes over one, with
