@@ -408,7 +408,7 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --keepalive-interval 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]'
             cand --impair 'Impair this process''s media, both directions, in userspace: comma-separated loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start, repeatable), rate=500kbit, queue=300ms (the rate''s queue), rebind=10s (the media sockets move to new ports then, as a NAT''s new mapping; repeatable), seed=N [env: VCALL_IMPAIR]'
             cand --duration 'How long to send'
-            cand --frames 'Send this many video frames (and the tone alongside) instead of for a duration, then wait for the last of them to come back: what was lost is then exact'
+            cand --frames 'Send this many video frames once the way back is up (and the tone alongside), instead of for a duration, then wait for the last of them to come back: what was lost is then exact'
             cand -o 'Also record what came back (.mp4 or .mkv)'
             cand --output 'Also record what came back (.mp4 or .mkv)'
             cand --profile 'The settings profile to use from the configuration file [env: VCALL_PROFILE]'

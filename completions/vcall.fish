@@ -332,7 +332,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l retry-delay -d
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l keepalive-interval -d 'Keepalive period; Janus drops silent sessions after 60 s; 0 turns keepalives off [env: VCALL_KEEPALIVE_INTERVAL]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l impair -d 'Impair this process\'s media, both directions, in userspace: comma-separated loss=5%, delay=40ms, jitter=15ms, reorder=1%, duplicate=1%, outage=2s@10s (length@start, repeatable), rate=500kbit, queue=300ms (the rate\'s queue), rebind=10s (the media sockets move to new ports then, as a NAT\'s new mapping; repeatable), seed=N [env: VCALL_IMPAIR]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l duration -d 'How long to send' -r
-complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l frames -d 'Send this many video frames (and the tone alongside) instead of for a duration, then wait for the last of them to come back: what was lost is then exact' -r
+complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l frames -d 'Send this many video frames once the way back is up (and the tone alongside), instead of for a duration, then wait for the last of them to come back: what was lost is then exact' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -s o -l output -d 'Also record what came back (.mp4 or .mkv)' -r -F
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l profile -d 'The settings profile to use from the configuration file [env: VCALL_PROFILE]' -r
 complete -c vcall -n "__fish_vcall_using_subcommand echo-test" -l config -d 'The configuration file (default: ~/.config/vcall/config.toml) [env: VCALL_CONFIG]' -r -F

@@ -5,6 +5,7 @@
 
 use crate::media::sources::{AudioSpec, Limited, VideoSpec};
 use crate::media::testsrc::Pattern;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -111,10 +112,18 @@ pub async fn echo_test(
         VideoSpec::TestSrc(Pattern::Plain),
         AudioSpec::Tone(440.0),
     ))?;
-    if let Some(n) = args.frames
-        && let Some(VideoInput::Raw(src, enc)) = sources.video.take()
-    {
-        sources.video = Some(VideoInput::Raw(Box::new(Limited::new(src, n)), enc));
+    // With `--frames`, the frames count once the way back is up (sending starts before: a
+    // vcall server confirms a stream once its media arrives, and only then can it be
+    // subscribed to).
+    let counting = Arc::new(AtomicBool::new(false));
+    if let Some(n) = args.frames {
+        sources.video = match sources.video.take() {
+            Some(VideoInput::Raw(src, enc)) => Some(VideoInput::Raw(
+                Box::new(Limited::new(src, n, Arc::clone(&counting))),
+                enc,
+            )),
+            other => other,
+        };
     }
     let network = args.network.clone();
     let config = peer_config(&args.conn, network.clone());
@@ -142,7 +151,10 @@ pub async fn echo_test(
             }
         };
         let (e, kept) = match attempt {
-            Ok(up) => break up,
+            Ok(up) => {
+                counting.store(true, Ordering::Relaxed);
+                break up;
+            }
             Err(not_up) => not_up,
         };
         let state = match e {
@@ -370,8 +382,9 @@ async fn run(
             Event::DurationReached => break Ok(false),
             Event::Interrupted => break Ok(true),
             Event::SourceDone(Some(Err(e))) => break Err(e),
+            // With `--frames`, the test pattern's end is the end (the tone does not end).
+            Event::SourceDone(None | Some(Ok(()))) if args.frames.is_some() => break Ok(false),
             Event::SourceDone(None) => sources_open = false,
-            Event::SourceDone(Some(Ok(()))) if args.frames.is_some() => break Ok(false),
             Event::SourceDone(Some(Ok(()))) | Event::ProgressDue => {}
         }
     };

@@ -5,6 +5,8 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::SourceError;
 use super::resample;
@@ -218,18 +220,28 @@ impl VideoSource for TestSrc {
     }
 }
 
-/// A picture source that ends after `left` pictures sent (`echo-test --frames`); pictures
-/// passed over or not sent do not count.
+/// A picture source that ends after `left` pictures sent once `counting` is set
+/// (`echo-test --frames`: once the way back is up); pictures passed over or not sent do not
+/// count.
 pub(crate) struct Limited {
     inner: Box<dyn VideoSource>,
     left: u64,
+    counting: Arc<AtomicBool>,
+    /// Whether the last picture given was counted.
+    counted: bool,
 }
 
 impl Limited {
-    pub(crate) fn new(inner: Box<dyn VideoSource>, pictures: u64) -> Limited {
+    pub(crate) fn new(
+        inner: Box<dyn VideoSource>,
+        pictures: u64,
+        counting: Arc<AtomicBool>,
+    ) -> Limited {
         Limited {
             inner,
             left: pictures,
+            counting,
+            counted: false,
         }
     }
 }
@@ -249,14 +261,15 @@ impl VideoSource for Limited {
             return Ok(None);
         }
         let img = self.inner.next_scaled(capture_ms, scale)?;
-        self.left -= u64::from(img.is_some());
+        self.counted = img.is_some() && self.counting.load(Ordering::Relaxed);
+        self.left -= u64::from(self.counted);
         Ok(img)
     }
     fn skip(&mut self, capture_ms: u64) -> Result<bool, SourceError> {
         Ok(self.left > 0 && self.inner.skip(capture_ms)?)
     }
     fn unsent(&mut self) {
-        self.left += 1;
+        self.left += u64::from(std::mem::take(&mut self.counted));
         self.inner.unsent();
     }
     fn live(&self) -> bool {

@@ -9,7 +9,8 @@
 //!
 //! [`Silence`] is the pure part, on the caller's clock: which bound streams have been
 //! silent for [`SILENT`], and which of the last [`REMEMBERED`] let go speak again (they are
-//! bound again: a paused stream that resumes is reported on as before). [`Forgetful`] puts
+//! bound again: a paused stream that resumes is reported on as before; rtc binds a stream
+//! only at its first packet). [`Forgetful`] puts
 //! it around an interceptor of received streams.
 
 use std::collections::{HashMap, VecDeque};
@@ -20,15 +21,19 @@ use rtc::sansio::Protocol;
 
 /// How long a received stream may send nothing before it is let go.
 pub(crate) const SILENT: Duration = Duration::from_secs(10);
-/// How many streams let go are remembered, to be bound again if they speak again.
-pub(crate) const REMEMBERED: usize = 64;
+/// How many streams let go are remembered, to be bound again if they speak again (a few
+/// hundred bytes each; retransmission SSRCs, silent on a clean path, take places too).
+pub(crate) const REMEMBERED: usize = 1024;
 
 /// The received streams an interceptor is bound to, and when each was last heard.
 #[derive(Debug, Default)]
 pub(crate) struct Silence {
     live: HashMap<u32, (StreamInfo, Instant)>,
-    /// Streams let go, oldest first, at most [`REMEMBERED`].
-    gone: VecDeque<StreamInfo>,
+    /// Streams let go, at most [`REMEMBERED`], by SSRC: when each went (a count) and its info.
+    gone: HashMap<u32, (u64, StreamInfo)>,
+    /// The order they went in, oldest first (an SSRC bound again leaves a stale entry).
+    gone_order: VecDeque<(u64, u32)>,
+    went: u64,
     /// No stream can be silent for [`SILENT`] before this.
     next: Option<Instant>,
 }
@@ -36,7 +41,7 @@ pub(crate) struct Silence {
 impl Silence {
     /// The interceptor was bound to `info` at `now`.
     pub(crate) fn bound(&mut self, info: &StreamInfo, now: Instant) {
-        self.gone.retain(|g| g.ssrc != info.ssrc);
+        self.gone.remove(&info.ssrc);
         self.live.insert(info.ssrc, (info.clone(), now));
         self.next.get_or_insert(now + SILENT);
     }
@@ -44,6 +49,7 @@ impl Silence {
     /// The interceptor was unbound from `info`.
     pub(crate) fn unbound(&mut self, info: &StreamInfo) {
         self.live.remove(&info.ssrc);
+        self.gone.remove(&info.ssrc);
     }
 
     /// A packet of `ssrc` came at `now`: the stream to bind again, when it had been let go.
@@ -52,8 +58,7 @@ impl Silence {
             *last = now;
             return None;
         }
-        let at = self.gone.iter().position(|g| g.ssrc == ssrc)?;
-        let info = self.gone.remove(at)?;
+        let (_, info) = self.gone.remove(&ssrc)?;
         self.bound(&info, now);
         Some(info)
     }
@@ -72,15 +77,32 @@ impl Silence {
         let mut out = Vec::with_capacity(silent.len());
         for ssrc in silent {
             if let Some((info, _)) = self.live.remove(&ssrc) {
-                if self.gone.len() == REMEMBERED {
-                    self.gone.pop_front();
-                }
-                self.gone.push_back(info.clone());
+                self.remember(info.clone());
                 out.push(info);
             }
         }
         self.next = self.live.values().map(|(_, last)| *last + SILENT).min();
         out
+    }
+
+    /// Keeps `info` of a stream let go, forgetting the oldest past [`REMEMBERED`].
+    fn remember(&mut self, info: StreamInfo) {
+        self.went += 1;
+        self.gone_order.push_back((self.went, info.ssrc));
+        self.gone.insert(info.ssrc, (self.went, info));
+        while self.gone.len() > REMEMBERED
+            && let Some((went, ssrc)) = self.gone_order.pop_front()
+        {
+            if self.gone.get(&ssrc).is_some_and(|(w, _)| *w == went) {
+                self.gone.remove(&ssrc);
+            }
+        }
+        // Stale entries (SSRCs bound again) are dropped once they outnumber the kept ones.
+        if self.gone_order.len() > 2 * REMEMBERED {
+            let gone = &self.gone;
+            self.gone_order
+                .retain(|(went, ssrc)| gone.get(ssrc).is_some_and(|(w, _)| w == went));
+        }
     }
 
     /// When a stream may next fall silent; `None` while none is bound.
@@ -240,8 +262,19 @@ mod tests {
         }
         assert!(q.live() <= 6, "{} live", q.live());
         assert_eq!(q.gone.len(), REMEMBERED);
+        assert!(q.gone_order.len() <= 2 * REMEMBERED + 1);
         // The oldest are forgotten for good; the newest let go are remembered.
         assert!(q.heard(0, s(t, 20_000)).is_none());
         assert!(q.heard(4_990, s(t, 20_000)).is_some());
+    }
+
+    #[test]
+    fn a_stream_unbound_by_rtc_is_not_bound_again() {
+        let t = Instant::now();
+        let mut q = Silence::default();
+        q.bound(&info(3), t);
+        assert_eq!(q.due(s(t, 10)).len(), 1);
+        q.unbound(&info(3));
+        assert!(q.heard(3, s(t, 11)).is_none());
     }
 }

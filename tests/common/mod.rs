@@ -678,11 +678,15 @@ pub fn vp8_clip(dir: &Path) -> PathBuf {
     ivf
 }
 
-/// The `echoTest` result of `echo-test --frames N`: every frame sent, and every one after
-/// the first that came back came back too (their numbers are burned in: none lost, the last
-/// waited for); audio came back, and the round trip was measured.
+/// The `echoTest` result of `echo-test --frames N`: at least N frames sent (N once the way
+/// back was up), and every one after the first that came back came back too (their numbers
+/// are burned in: none lost, the last waited for); audio came back, and the round trip was
+/// measured.
 pub fn assert_echo_came_back(r: &serde_json::Value, out: &str, frames: u64) {
-    assert_eq!(r["sent"]["videoFrames"], frames, "{out}");
+    assert!(
+        r["sent"]["videoFrames"].as_u64().unwrap() >= frames,
+        "{out}"
+    );
     assert!(r["sent"]["audioFrames"].as_u64().unwrap() > 0, "{out}");
     for kind in ["videoFrames", "audioFrames"] {
         assert!(r["received"][kind].as_u64().unwrap() > 0, "{out}");
