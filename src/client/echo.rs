@@ -363,17 +363,14 @@ async fn run(
     sent: &Progress,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<bool, Failure> {
-    // With `--frames`, the test pattern ends after them (the tone does not end).
-    let end = tokio::time::sleep(match args.frames {
-        Some(_) => Duration::MAX / 4,
-        None => args.duration,
-    });
+    let end = tokio::time::sleep(args.duration);
     tokio::pin!(end, stop);
     // Until every source has said it ended (`None`): its channel is then closed.
     let mut sources_open = true;
     let outcome = loop {
         let event = tokio::select! {
-            () = &mut end => Event::DurationReached,
+            // With `--frames`, the test pattern's end is the end, not the duration.
+            () = &mut end, if args.frames.is_none() => Event::DurationReached,
             () = &mut stop => Event::Interrupted,
             r = sending.done.recv(), if sources_open => Event::SourceDone(r),
             _ = sent.tick() => Event::ProgressDue,
