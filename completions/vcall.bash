@@ -991,7 +991,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__load__subcmd__test)
-            opts="-v -q -h -V --url --api-key --api-secret --whep-url --token --impair --rooms --publishers --subscribers --join-rate --duration --width --height --fps --video-bitrate --rate-tiers --decode --audio --expect --stats-interval --json --per-stream --report --generator-cpu-limit --shard --start-at --run-id --generator-lag-limit --timeout --verbose --quiet --profile --config --help --version merge help"
+            opts="-v -q -h -V --url --api-key --api-secret --whep-url --token --impair --rooms --publishers --subscribers --join-rate --duration --publish-for --width --height --fps --video-bitrate --rate-tiers --decode --audio --expect --stats-interval --json --per-stream --report --generator-cpu-limit --shard --start-at --run-id --generator-lag-limit --timeout --verbose --quiet --profile --config --help --version merge help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1038,6 +1038,10 @@ _vcall() {
                     return 0
                     ;;
                 --duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --publish-for)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -50,18 +50,25 @@ pub(crate) struct LoadTestArgs {
     /// Rooms (sessions), each with its own publishers and subscribers.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub(crate) rooms: u32,
-    /// Publishers per room.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    /// Publishers per room: at most 1,000, or 100,000 that come and go (--publish-for).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub(crate) publishers: u32,
     /// Subscribers per room; each receives every publisher of its room.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub(crate) subscribers: u32,
-    /// How many participants join per second (publishers first, then subscribers), e.g. 20/s.
+    /// How many participants join per second (publishers first, then subscribers; the other
+    /// way round with --publish-for), e.g. 20/s.
     #[arg(long, value_name = "N/s", default_value = "10/s", value_parser = parse_rate)]
     pub(crate) join_rate: f64,
     /// How long the run lasts once every participant has joined (or failed to), e.g. 60s.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub(crate) duration: Duration,
+    /// How long each publisher publishes before it leaves, e.g. 2s (default: until the run
+    /// ends). A room's publishers then come and go, the next joining at the join rate
+    /// (subscribers join first, so that they see every one), as in rooms where people
+    /// drop in and out: every stream set up, received and torn down.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) publish_for: Option<Duration>,
     /// Video picture size and rate: one encoder for every publisher, each publisher's frames
     /// marked as its own.
     #[arg(long, default_value_t = 320)]

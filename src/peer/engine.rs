@@ -20,7 +20,6 @@ use rtc::peer_connection::RTCPeerConnection;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
 use rtc::peer_connection::state::RTCIceGatheringState;
-use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::rtp_transceiver::{RTCRtpReceiverId, RTCRtpSenderId};
 use rtc::sansio::Protocol;
 use rtc::shared::{TransportContext, TransportMessage, TransportProtocol};
@@ -94,7 +93,7 @@ pub(crate) struct Conn {
     resend: Vec<(usize, SocketAddr, Vec<u8>)>,
     /// Send-only sections whose track ended, for the next track of their kind
     /// ([`super::LocalTrack::release`]).
-    pub(crate) freed: Vec<(RtpCodecKind, RTCRtpSenderId)>,
+    pub(crate) freed: Vec<super::Freed>,
     /// The RTP its far end may send, from its description (when `checked`).
     granted: super::granted::Granted,
     /// Whether RTP its far end did not declare is dropped (a server's connections).

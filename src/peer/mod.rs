@@ -25,7 +25,7 @@ pub(crate) use rate::{SendEstimate, SendEstimates};
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -798,42 +798,57 @@ impl Place {
         &self,
         c: &mut engine::Conn,
         kind: RtpCodecKind,
-    ) -> Result<Option<RTCRtpSenderId>, PeerError> {
-        let found = match self {
+    ) -> Result<Option<Freed>, PeerError> {
+        let i = match self {
             Place::New => return Ok(None),
             Place::Offered(mid) => match transceiver_by_mid(&mut c.pc, mid) {
                 None => return Ok(None),
                 Some(t) => {
                     let s = RTCRtpSenderId::from(t);
-                    match c.freed.contains(&(kind, s)) {
-                        true => s,
-                        false => return Err(PeerError::SectionInUse(mid.clone())),
+                    match c.freed.iter().position(|f| f.kind == kind && f.sender == s) {
+                        Some(i) => i,
+                        None => return Err(PeerError::SectionInUse(mid.clone())),
                     }
                 }
             },
-            Place::AnyFree => match c.freed.iter().find(|(k, _)| *k == kind) {
-                Some(&(_, s)) => s,
+            Place::AnyFree => match c.freed.iter().position(|f| f.kind == kind) {
+                Some(i) => i,
                 None => return Ok(None),
             },
         };
-        c.freed.retain(|&(_, s)| s != found);
-        Ok(Some(found))
+        Ok(Some(c.freed.remove(i)))
     }
 }
 
-/// Puts `track` in the section of `freed`, a sender whose track ended: its sender goes
-/// (and with it the interceptors' state of the old SSRC) and a new one takes the section,
-/// which keeps its `mid`.
+/// Where an RTP stream's numbering stands: the sequence number and timestamp it last sent,
+/// and when.
+pub(crate) type Line = (u16, u32, Instant);
+
+/// A send-only section whose leg ended, kept for the next leg of its kind. That leg goes on
+/// as the same RTP stream: its SSRC, its numbering moved on from the last leg's (as Janus
+/// keeps a subscriber's section's SSRC). So a connection carries as many RTP streams as it
+/// has sections however many legs come and go: what the stack and the far end keep per SSRC
+/// (statistics, SRTP state, reports) stays bounded, and the far end's SRTP sees one stream
+/// whose sequence numbers never jump back.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Freed {
+    kind: RtpCodecKind,
+    sender: RTCRtpSenderId,
+    ssrc: u32,
+    /// The last leg's numbering, if anything was sent in the section.
+    line: Option<Line>,
+}
+
+/// Puts `track` in the section of `freed`, a sender whose track ended: the sender takes the
+/// track (which has the section's SSRC), so the stack's state of the section's stream goes
+/// on. A section without a sender gets a new one, which keeps its `mid`.
 fn reuse_section(
     pc: &mut rtc::peer_connection::RTCPeerConnection,
     freed: RTCRtpSenderId,
     track: MediaStreamTrack,
-) -> Result<RTCRtpSenderId, PeerError> {
-    if pc
-        .rtp_transceiver(freed.into())
-        .is_some_and(|t| t.sender().is_some())
-    {
-        pc.remove_track(freed).map_err(webrtc_err)?;
+) -> Result<(), PeerError> {
+    if let Some(mut sender) = pc.rtp_sender(freed) {
+        return sender.replace_track(track).map_err(webrtc_err);
     }
     // The stack gives a new track the first section of its kind without a sender: only the
     // freed one has none, as every other leg's section keeps its sender.
@@ -842,7 +857,7 @@ fn reuse_section(
         let _ = pc.remove_track(sender);
         return Err(PeerError::Missing("the freed section for a new track"));
     }
-    Ok(sender)
+    Ok(())
 }
 
 /// A new section's transceiver: `direction`, no stream, encodings as negotiated.
@@ -1341,24 +1356,27 @@ impl Peer {
             },
             str::to_owned,
         );
-        let track = MediaStreamTrack::new(
-            stream_label.to_owned(),
-            track_id.clone(),
-            stream_label.to_owned(),
-            kind,
-            vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters {
-                    ssrc: Some(ssrc),
+        let stream_label = stream_label.to_owned();
+        let track = move |ssrc: u32| {
+            MediaStreamTrack::new(
+                stream_label.clone(),
+                track_id,
+                stream_label,
+                kind,
+                vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters {
+                        ssrc: Some(ssrc),
+                        ..Default::default()
+                    },
+                    codec: codec.rtp_codec(),
                     ..Default::default()
-                },
-                codec: codec.rtp_codec(),
-                ..Default::default()
-            }],
-        );
+                }],
+            )
+        };
         let init = transceiver_init(direction);
-        let out = match &self.imp {
+        let (out, ssrc, line) = match &self.imp {
             Imp::Driver(pc) => {
-                let track = Arc::new(TrackLocalStaticRTP::new(track));
+                let track = Arc::new(TrackLocalStaticRTP::new(track(ssrc)));
                 let transceiver = pc
                     .add_transceiver_from_track(
                         Arc::clone(&track) as Arc<dyn TrackLocal>,
@@ -1371,30 +1389,33 @@ impl Peer {
                     .await
                     .map_err(webrtc_err)?
                     .ok_or(PeerError::Missing("sender for a send section"))?;
-                Out::Driver { track, sender }
+                (Out::Driver { track, sender }, ssrc, None)
             }
             Imp::Engine { engine, id } => {
                 let (tx, rx) = mpsc::channel(4);
-                let sender = engine
+                let (sender, ssrc, line) = engine
                     .call(*id, move |c, _| {
-                        let sender = match place.freed_section(c, kind)? {
-                            Some(freed) => reuse_section(&mut c.pc, freed, track)?,
+                        let (sender, ssrc, line) = match place.freed_section(c, kind)? {
+                            Some(f) => {
+                                reuse_section(&mut c.pc, f.sender, track(f.ssrc))?;
+                                (f.sender, f.ssrc, f.line)
+                            }
                             None => {
-                                c.pc.add_transceiver_from_track(track, Some(init))
-                                    .map_err(webrtc_err)?
-                                    .into()
+                                let t = c.pc.add_transceiver_from_track(track(ssrc), Some(init));
+                                (t.map_err(webrtc_err)?.into(), ssrc, None)
                             }
                         };
                         c.sink.keyframes.insert(ssrc, tx);
-                        Ok::<_, PeerError>(sender)
+                        Ok::<_, PeerError>((sender, ssrc, line))
                     })
                     .await??;
-                Out::Engine {
+                let out = Out::Engine {
                     engine: engine.clone(),
                     conn: *id,
                     sender,
                     keyframes: tokio::sync::Mutex::new(rx),
-                }
+                };
+                (out, ssrc, line)
             }
         };
         Ok(LocalTrack {
@@ -1410,7 +1431,7 @@ impl Peer {
                 },
                 seq: rand::random(),
             }),
-            last_seq: AtomicU32::new(NONE_SENT),
+            last: SentLine::new(line),
         })
     }
 
@@ -1846,11 +1867,51 @@ pub(crate) struct LocalTrack {
     payload_type: AtomicU8,
     /// Splits encoded frames into RTP payloads, for tracks fed with frames.
     packetizer: tokio::sync::Mutex<Packetizer>,
-    /// The sequence number last written, or `NONE_SENT`.
-    last_seq: AtomicU32,
+    /// Where its numbering stands (the section's, when it took an ended leg's).
+    last: SentLine,
 }
 
-const NONE_SENT: u32 = u32::MAX;
+/// The sequence number and timestamp a track last sent and when, kept without a lock (a
+/// store per packet): when the track is released, its section's next leg numbers on from it.
+struct SentLine {
+    /// Bit 48: something was sent; bits 32–47: the sequence number; 0–31: the timestamp.
+    numbers: AtomicU64,
+    /// When, in nanoseconds since [`SentLine::epoch`].
+    at: AtomicU64,
+}
+
+impl SentLine {
+    const SENT: u64 = 1 << 48;
+
+    fn epoch() -> Instant {
+        static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        *EPOCH.get_or_init(Instant::now)
+    }
+
+    fn new(line: Option<Line>) -> SentLine {
+        let l = SentLine {
+            numbers: AtomicU64::new(0),
+            at: AtomicU64::new(0),
+        };
+        if let Some((seq, timestamp, at)) = line {
+            l.store(seq, timestamp, at);
+        }
+        l
+    }
+
+    fn store(&self, seq: u16, timestamp: u32, at: Instant) {
+        let nanos = at.saturating_duration_since(Self::epoch()).as_nanos();
+        self.at.store(nanos as u64, Ordering::Relaxed);
+        let numbers = Self::SENT | (u64::from(seq) << 32) | u64::from(timestamp);
+        self.numbers.store(numbers, Ordering::Relaxed);
+    }
+
+    fn load(&self) -> Option<Line> {
+        let n = self.numbers.load(Ordering::Relaxed);
+        let at = Self::epoch() + Duration::from_nanos(self.at.load(Ordering::Relaxed));
+        (n & Self::SENT != 0).then_some(((n >> 32) as u16, n as u32, at))
+    }
+}
 
 /// Where a local track's packets go.
 enum Out {
@@ -1879,7 +1940,7 @@ impl LocalTrack {
     pub(crate) async fn write(&self, rtp: Rtp) -> Result<(), PeerError> {
         let pt = self.ready().await?;
         let rtp = self.rewrite(rtp, pt);
-        let seq = rtp.0.header.sequence_number;
+        let header = (rtp.0.header.sequence_number, rtp.0.header.timestamp);
         match &self.out {
             Out::Driver { track, .. } => track.write_rtp(rtp.0).await.map_err(webrtc_err)?,
             // A full queue drops the packet, as a full socket buffer would.
@@ -1892,7 +1953,7 @@ impl LocalTrack {
                 engine.send_rtp(*conn, *sender, rtp.0);
             }
         }
-        self.last_seq.store(u32::from(seq), Ordering::Relaxed);
+        self.last.store(header.0, header.1, Instant::now());
         Ok(())
     }
 
@@ -1914,9 +1975,9 @@ impl LocalTrack {
             return false;
         }
         let rtp = self.rewrite(rtp, pt);
-        let seq = rtp.0.header.sequence_number;
+        let header = (rtp.0.header.sequence_number, rtp.0.header.timestamp);
         let sent = engine.send_rtp(*conn, *sender, rtp.0);
-        self.last_seq.store(u32::from(seq), Ordering::Relaxed);
+        self.last.store(header.0, header.1, Instant::now());
         sent
     }
 
@@ -1971,8 +2032,13 @@ impl LocalTrack {
 
     /// This track's SSRC and the sequence number it last sent, if it sent anything.
     pub(crate) fn last_sent(&self) -> Option<(u32, u16)> {
-        let seq = self.last_seq.load(Ordering::Relaxed);
-        (seq != NONE_SENT).then_some((self.ssrc, seq as u16))
+        self.last.load().map(|(seq, _, _)| (self.ssrc, seq))
+    }
+
+    /// Where this track's numbering stands: what it sent last, or, in a section an ended
+    /// leg left, that leg's. A forwarder numbers on from it.
+    pub(crate) fn line(&self) -> Option<Line> {
+        self.last.load()
     }
 
     /// Packetizes one encoded frame (Annex B for H.264) stamped `timestamp` and sends it.
@@ -2020,9 +2086,9 @@ impl LocalTrack {
     }
 
     /// This track is over: its section carries nothing from now on and is the next of its
-    /// kind a leg takes ([`Place`]), and what the connection kept for it goes. Takes effect
-    /// before any later exchange on the connection. (A driver's connection keeps its
-    /// sections.)
+    /// kind a leg takes ([`Place`]), which sends on as the section's RTP stream ([`Freed`]).
+    /// Takes effect before any later exchange on the connection. (A driver's connection keeps
+    /// its sections.)
     pub(crate) fn release(&self) {
         let Out::Engine {
             engine,
@@ -2033,14 +2099,18 @@ impl LocalTrack {
         else {
             return;
         };
-        let (sender, ssrc) = (*sender, self.ssrc);
-        let kind = rtp_kind(self.codec.kind());
+        let freed = Freed {
+            kind: rtp_kind(self.codec.kind()),
+            sender: *sender,
+            ssrc: self.ssrc,
+            line: self.last.load(),
+        };
         // Its direction stays: a subscriber's stack (webrtc-rs's) stops a section an offer
         // calls inactive, for good.
         engine.post(*conn, move |c, _| {
-            c.sink.keyframes.remove(&ssrc);
-            if !c.freed.contains(&(kind, sender)) {
-                c.freed.push((kind, sender));
+            c.sink.keyframes.remove(&freed.ssrc);
+            if !c.freed.iter().any(|f| f.sender == freed.sender) {
+                c.freed.push(freed);
             }
         });
     }

@@ -46,6 +46,11 @@ impl Silence {
         self.next.get_or_insert(now + SILENT);
     }
 
+    /// Whether the interceptor is bound to `ssrc` (and has not let it go).
+    pub(crate) fn is_live(&self, ssrc: u32) -> bool {
+        self.live.contains_key(&ssrc)
+    }
+
     /// The interceptor was unbound from `info`.
     pub(crate) fn unbound(&mut self, info: &StreamInfo) {
         self.live.remove(&info.ssrc);
@@ -194,8 +199,15 @@ impl<I: Interceptor> Interceptor for Forgetful<I> {
     }
     fn bind_remote_stream(&mut self, info: &StreamInfo) {
         let now = *self.now.get_or_insert_with(Instant::now);
+        // Bound already: a section carries the next stream on the same SSRC (one RTP stream
+        // a section, as Janus and vcall serve send), which rtc binds again at the new track's
+        // first packet. The binding goes on: its state, and the SSRC its reports go out
+        // under (rtc draws one per binding), for which the far end keeps state of its own.
+        let again = self.silence.is_live(info.ssrc);
         self.silence.bound(info, now);
-        self.inner.bind_remote_stream(info);
+        if !again {
+            self.inner.bind_remote_stream(info);
+        }
     }
     fn unbind_remote_stream(&mut self, info: &StreamInfo) {
         self.silence.unbound(info);
@@ -266,6 +278,65 @@ mod tests {
         // The oldest are forgotten for good; the newest let go are remembered.
         assert!(q.heard(0, s(t, 20_000)).is_none());
         assert!(q.heard(4_990, s(t, 20_000)).is_some());
+    }
+
+    /// An interceptor that counts its bindings.
+    #[derive(Default)]
+    struct Binds(u32);
+
+    impl Protocol<TaggedPacket, TaggedPacket, ()> for Binds {
+        type Rout = TaggedPacket;
+        type Wout = TaggedPacket;
+        type Eout = ();
+        type Error = rtc::shared::error::Error;
+        type Time = Instant;
+        fn handle_read(&mut self, _: TaggedPacket) -> Result<(), Self::Error> {
+            Ok(())
+        }
+        fn poll_read(&mut self) -> Option<TaggedPacket> {
+            None
+        }
+        fn handle_write(&mut self, _: TaggedPacket) -> Result<(), Self::Error> {
+            Ok(())
+        }
+        fn poll_write(&mut self) -> Option<TaggedPacket> {
+            None
+        }
+        fn handle_timeout(&mut self, _: Instant) -> Result<(), Self::Error> {
+            Ok(())
+        }
+        fn poll_timeout(&mut self) -> Option<Instant> {
+            None
+        }
+    }
+
+    impl Interceptor for Binds {
+        fn bind_local_stream(&mut self, _: &StreamInfo) {}
+        fn unbind_local_stream(&mut self, _: &StreamInfo) {}
+        fn bind_remote_stream(&mut self, _: &StreamInfo) {
+            self.0 += 1;
+        }
+        fn unbind_remote_stream(&mut self, _: &StreamInfo) {
+            self.0 -= 1;
+        }
+    }
+
+    #[test]
+    fn a_section_that_carries_the_next_stream_on_its_ssrc_keeps_its_binding() {
+        let t = Instant::now();
+        let mut f = Forgetful::new(Binds::default());
+        f.handle_timeout(t).unwrap();
+        f.bind_remote_stream(&info(5));
+        // The next stream's track, bound by rtc at its first packet: the same RTP stream.
+        f.bind_remote_stream(&info(5));
+        assert_eq!(f.inner.0, 1);
+        f.bind_remote_stream(&info(6));
+        assert_eq!(f.inner.0, 2);
+        // Let go when silent, and bound once more when rtc binds it again.
+        f.handle_timeout(s(t, 10)).unwrap();
+        assert_eq!(f.inner.0, 0);
+        f.bind_remote_stream(&info(5));
+        assert_eq!(f.inner.0, 1);
     }
 
     #[test]

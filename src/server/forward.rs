@@ -220,10 +220,11 @@ impl Hub {
     ) -> u64 {
         let id = self.next_leg.fetch_add(1, Ordering::Relaxed);
         let video = self.codec.kind() == Kind::Video;
+        let forwarder = Forwarder::new(video, self.codec.clock_rate()).after(track.line());
         self.fanout.lock().expect("fanout lock").legs.push(Leg {
             id,
             track,
-            forwarder: Forwarder::new(video, self.codec.clock_rate()),
+            forwarder,
             counts,
             estimates,
             sent: 0,

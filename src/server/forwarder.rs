@@ -63,6 +63,14 @@ impl Forwarder {
         }
     }
 
+    /// The leg goes on from `line`, where its section's last leg stopped (none: the first
+    /// source keeps its own numbering): its first packet numbered next, timed on by the time
+    /// that passed, so the section's receiver sees one RTP stream.
+    pub(crate) fn after(mut self, line: Option<(u16, u32, Instant)>) -> Forwarder {
+        self.last = line;
+        self
+    }
+
     /// The track feeding the leg was replaced (its publisher came back): the next packet's
     /// source is a new one even with the same SSRC (a client that joined again keeps its
     /// SSRCs, not its numbering), numbered on from the leg's last packet, a video leg from a
@@ -406,6 +414,29 @@ mod tests {
             sent(f.on_packet(1, 5002, 6500, false, ms(back, 33))),
             (103, 12_000 + 1000 * 90 + 3000)
         );
+    }
+
+    #[test]
+    fn a_leg_in_a_reused_section_numbers_on_from_the_last_legs_line() {
+        let t = Instant::now();
+        // The section's last leg sent 65535 at timestamp 4_294_967_000, a second ago.
+        let mut f = Forwarder::new(true, 90_000).after(Some((65_535, 4_294_967_000, t)));
+        let now = ms(t, 1000);
+        assert_eq!(
+            f.on_packet(7, 300, 123, false, now),
+            Verdict::Drop { ask_keyframe: true }
+        );
+        assert_eq!(
+            sent(f.on_packet(7, 301, 3123, true, now)),
+            (0, 4_294_967_000u32.wrapping_add(90_000))
+        );
+        assert_eq!(
+            sent(f.on_packet(7, 302, 6123, false, ms(now, 33))),
+            (1, 4_294_967_000u32.wrapping_add(93_000))
+        );
+        // An audio leg without a line keeps its source's numbering.
+        let mut a = Forwarder::new(false, 48_000).after(None);
+        assert_eq!(sent(a.on_packet(9, 40, 960, false, t)), (40, 960));
     }
 
     #[test]

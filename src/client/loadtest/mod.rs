@@ -23,7 +23,7 @@ use crate::auth::{KeyPair, Role, TokenClaims, unix_now};
 use crate::cli::load_test::MergeArgs;
 use crate::cli::{LoadTestArgs, LoadTestCommand};
 use crate::client::publish::{Ssrcs, TrackPair, add_tracks, media_connected, new_msid};
-use crate::client::subscribe::{Incoming, SharedPeer};
+use crate::client::subscribe::{Incoming, STREAM_END_LINGER, SharedPeer};
 use crate::client::{Conn, Purpose, join, peer_config};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::{Network, Peer};
@@ -43,6 +43,8 @@ use report::{Report, Shard, StreamReport, Summary};
 
 /// Participants in one run (every shard's together).
 const MAX_PARTICIPANTS: u64 = 1_000_000;
+/// Publishers a room may have at once.
+const MAX_LIVE_PUBLISHERS: u32 = 1_000;
 /// After the encoders stop, how long frames still being repaired (retransmissions) may
 /// take before the figures are read; freezes are taken as of the stop.
 const DRAIN: Duration = Duration::from_millis(500);
@@ -117,6 +119,8 @@ struct Settings {
     timeout: Duration,
     /// The share of streams decoded.
     decode: f64,
+    /// How long each publisher publishes before it leaves; `None`: until the run ends.
+    publish_for: Option<Duration>,
 }
 
 impl Settings {
@@ -375,6 +379,15 @@ pub async fn load_test(
         args.audio == "tone",
         clock,
     )?;
+    if args.publishers > MAX_LIVE_PUBLISHERS && args.publish_for.is_none() {
+        return Err(Failure::new(
+            Exit::Usage,
+            format!(
+                "{} publishers a room: at most {MAX_LIVE_PUBLISHERS} publish at once (more can come and go, with --publish-for)",
+                args.publishers
+            ),
+        ));
+    }
     let total = u64::from(args.rooms) * u64::from(args.publishers + args.subscribers);
     if total > MAX_PARTICIPANTS {
         return Err(Failure::new(
@@ -384,7 +397,12 @@ pub async fn load_test(
             ),
         ));
     }
-    let seats = seats(args.rooms, args.publishers, args.subscribers);
+    let seats = seats(
+        args.rooms,
+        args.publishers,
+        args.subscribers,
+        args.publish_for.is_some(),
+    );
     let mine: Vec<(usize, Seat)> = seats
         .into_iter()
         .enumerate()
@@ -409,6 +427,7 @@ pub async fn load_test(
             audio: args.audio == "tone",
             timeout: args.timeout,
             decode: args.decode,
+            publish_for: args.publish_for,
         },
         network,
         media,
@@ -527,21 +546,21 @@ fn fnv1a(s: &str) -> u64 {
 }
 
 /// Every participant: each room's publishers first, then its subscribers, room by room.
-fn seats(rooms: u32, publishers: u32, subscribers: u32) -> Vec<Seat> {
-    let mut out = Vec::new();
-    for room in 0..rooms {
-        out.extend((0..publishers).map(|i| Seat {
-            room,
-            role: SeatRole::Publisher(i),
-        }));
+fn seats(rooms: u32, publishers: u32, subscribers: u32, subscribers_first: bool) -> Vec<Seat> {
+    let of = |role: fn(u32) -> SeatRole, n: u32| {
+        (0..rooms).flat_map(move |room| {
+            (0..n).map(move |i| Seat {
+                room,
+                role: role(i),
+            })
+        })
+    };
+    let publishers = of(SeatRole::Publisher, publishers);
+    let subscribers = of(SeatRole::Subscriber, subscribers);
+    match subscribers_first {
+        false => publishers.chain(subscribers).collect(),
+        true => subscribers.chain(publishers).collect(),
     }
-    for room in 0..rooms {
-        out.extend((0..subscribers).map(|i| Seat {
-            room,
-            role: SeatRole::Subscriber(i),
-        }));
-    }
-    out
 }
 
 /// Starts each participant `k` (its place in the whole run) at `start` + `k / rate`, so
@@ -608,7 +627,7 @@ async fn publisher(
     )
     .await?;
     let name = publisher_name(&run.id, seat.room, i);
-    joined
+    let stream_id = joined
         .client
         .publish(&peer, &name, (run.args.audio, true), &msid, None)
         .await
@@ -642,9 +661,14 @@ async fn publisher(
     let offset: u32 = rand::random();
     // Counts the frames it sent: a receiver's count of lost ones stays true across tiers.
     let mut number: u32 = 0;
+    let leave = run
+        .args
+        .publish_for
+        .map(|d| tokio::time::Instant::now() + d);
     loop {
         let unit = tokio::select! {
             unit = frames.recv() => unit,
+            () = sleep_until_some(leave) => break,
             _ = adapt.tick() => {
                 let estimate = peer.send_estimate();
                 let now = Instant::now();
@@ -707,9 +731,24 @@ async fn publisher(
     for t in target.into_iter().chain([sending.load(Ordering::Relaxed)]) {
         tiers[t].unused();
     }
-    // Leaves with the run: the process ends; the server sees the connections close.
-    drop(joined);
+    if leave.is_some() {
+        // Leaves on its own: its stream ends at once (not after a dropped publisher's grace).
+        if let Err(e) = joined.client.unpublish(&stream_id).await {
+            tracing::debug!("unpublish: {e}");
+        }
+        joined.client.disconnect().await;
+        peer.close().await;
+    }
+    // Else it leaves with the run: the process ends; the server sees the connections close.
     Ok(())
+}
+
+/// Sleeps until `at`; forever without one.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The tier whose frame of a picture a publisher sends — exactly one a picture: its target
@@ -733,7 +772,7 @@ async fn subscriber(
 ) -> Result<(), Failure> {
     let conn = run.conn(seat, 0)?;
     let mut joined = join(&conn, run.network.clone(), Purpose::Subscribe).await?;
-    let shared = SharedPeer::new(&run.peer_config(&conn)).await?;
+    let shared = Arc::new(SharedPeer::new(&run.peer_config(&conn)).await?);
     run.report.joined();
     settle(joined_tx);
     let mut wanted: Vec<Stream> = joined.streams().to_vec();
@@ -786,6 +825,15 @@ async fn subscriber(
         tokio::select! {
             ev = joined.events.recv() => match ev {
                 Some(SessionEvent::StreamCreated { stream }) => wanted.push(stream),
+                // Its check ends, and its sections carry the next streams, once its last
+                // packets are in.
+                Some(SessionEvent::StreamDestroyed { stream, .. }) if taken.remove(&stream.id) => {
+                    let shared = Arc::clone(&shared);
+                    tokio::spawn(async move {
+                        tokio::time::sleep(STREAM_END_LINGER).await;
+                        shared.ended(&stream.id);
+                    });
+                }
                 Some(SessionEvent::SessionDisconnected { .. }) | None => break,
                 Some(_) => {}
             },
@@ -859,7 +907,7 @@ async fn whep_play(
         // From the attempt that found the stream: the retries waited for its publisher.
         asked = Instant::now();
         let joined = join(&conn, run.network.clone(), Purpose::Subscribe).await?;
-        let shared = SharedPeer::new(&run.peer_config(&conn)).await?;
+        let shared = Arc::new(SharedPeer::new(&run.peer_config(&conn)).await?);
         let Some(stream) = joined.streams().first().cloned() else {
             return Err(Failure::new(
                 Exit::Failure,
@@ -969,8 +1017,10 @@ async fn check_stream(
             }
         }));
     }
+    // The stream has ended (its subscription gave its sections back): what its tracks would
+    // still bring is the next stream's.
     for t in tasks {
-        let _ = t.await;
+        t.abort();
     }
 }
 
@@ -1006,18 +1056,17 @@ mod tests {
     }
 
     #[test]
-    fn publishers_join_before_subscribers() {
-        let s = seats(2, 1, 2);
+    fn publishers_join_before_subscribers_unless_they_come_and_go() {
+        let publisher = |s: &Seat| matches!(s.role, SeatRole::Publisher(_));
+        let s = seats(2, 1, 2, false);
         assert_eq!(s.len(), 6);
-        assert!(
-            s[..2]
-                .iter()
-                .all(|s| matches!(s.role, SeatRole::Publisher(_)))
-        );
-        assert!(
-            s[2..]
-                .iter()
-                .all(|s| matches!(s.role, SeatRole::Subscriber(_)))
-        );
+        assert!(s[..2].iter().all(publisher));
+        assert!(!s[2..].iter().any(publisher));
+        // Publishers that leave are seen only by subscribers already there.
+        let s = seats(2, 1, 2, true);
+        assert_eq!(s.len(), 6);
+        assert!(!s[..4].iter().any(publisher));
+        assert!(s[4..].iter().all(publisher));
+        assert_eq!((s[0].room, s[2].room, s[4].room, s[5].room), (0, 1, 0, 1));
     }
 }

@@ -30,8 +30,9 @@ use crate::session::{Reason, SessionEvent, Stream, StreamId};
 use crate::signaling::Client;
 use crate::signaling::negotiate::Side;
 
+pub(crate) use recording::STREAM_END_LINGER;
 pub(crate) use recording::{Recording, record_peer};
-use recording::{RecordingPlan, STREAM_END_LINGER, start_recording};
+use recording::{RecordingPlan, start_recording};
 pub(crate) use shared::{Incoming, SharedPeer};
 
 /// How long a recording's media connection may take to come up (ICE and DTLS).

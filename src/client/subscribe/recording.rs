@@ -477,7 +477,7 @@ const STOP_QUIET: Duration = Duration::from_millis(300);
 
 /// How long a recording whose stream ended may take the frames still on their way (the
 /// server's `streamDestroyed` can overtake the stream's last packets).
-pub(super) const STREAM_END_LINGER: Duration = Duration::from_secs(1);
+pub(crate) const STREAM_END_LINGER: Duration = Duration::from_secs(1);
 
 /// The next frame of a stopped recording: one already queued, else one that comes before
 /// `until` and within [`STOP_QUIET`]; `None` ends the recording.
