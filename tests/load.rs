@@ -349,6 +349,41 @@ fn urls_that_do_not_make_a_run_are_usage_errors() {
         assert!(err.contains(says), "{args:?}: {err}");
     };
     usage(&["--url", "ws://127.0.0.1:9"], "--api-key");
+    let keys = [
+        "--url",
+        "ws://127.0.0.1:9",
+        "--api-key",
+        "k",
+        "--api-secret",
+        "s",
+    ];
+    let with_keys = |more: &[&'static str]| [&keys[..], more].concat();
+    usage(
+        &with_keys(&["--publishers", "1001"]),
+        "at most 1000 publish at once",
+    );
+    usage(
+        &with_keys(&[
+            "--publishers",
+            "5000",
+            "--join-rate",
+            "100/s",
+            "--publish-for",
+            "20s",
+        ]),
+        "2000 publishers at once",
+    );
+    usage(
+        &[
+            "--url",
+            "whip+http://127.0.0.1:9/whip/{room}?name={publisher}",
+            "--whep-url",
+            "whep+http://127.0.0.1:9/whep/{room}/{publisher}",
+            "--publish-for",
+            "1s",
+        ],
+        "not for WHIP/WHEP",
+    );
     usage(
         &["--url", "whep+http://127.0.0.1:9/whep/{room}"],
         "--whep-url",

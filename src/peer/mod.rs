@@ -1899,7 +1899,15 @@ impl SentLine {
         l
     }
 
+    /// Keeps `seq` (sent at `timestamp`, `at`) unless it is older than the newest kept: a
+    /// retransmission forwarded late must not set the line back, or the section's next
+    /// leg would reuse numbers its receiver has seen (SRTP drops them as replays). One
+    /// writer at a time (the hub's lock, or the track's own sender).
     fn store(&self, seq: u16, timestamp: u32, at: Instant) {
+        let n = self.numbers.load(Ordering::Relaxed);
+        if n & Self::SENT != 0 && (seq.wrapping_sub((n >> 32) as u16) as i16) <= 0 {
+            return;
+        }
         let nanos = at.saturating_duration_since(Self::epoch()).as_nanos();
         self.at.store(nanos as u64, Ordering::Relaxed);
         let numbers = Self::SENT | (u64::from(seq) << 32) | u64::from(timestamp);
@@ -2259,6 +2267,24 @@ impl KeyframeRequester {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_late_retransmission_does_not_set_a_tracks_line_back() {
+        let t = Instant::now();
+        let line = SentLine::new(None);
+        assert!(line.load().is_none());
+        line.store(65_534, 1000, t);
+        line.store(65_535, 4000, t);
+        line.store(0, 7000, t + Duration::from_millis(33));
+        // A retransmission of 65,535, forwarded after 0: the line stays at 0.
+        line.store(65_535, 4000, t + Duration::from_millis(50));
+        let (seq, ts, at) = line.load().expect("a line");
+        assert_eq!((seq, ts), (0, 7000));
+        assert_eq!(at.duration_since(t), Duration::from_millis(33));
+        // A section's line handed to a new track is kept as it was.
+        let (seq, ts, _) = SentLine::new(Some((9, 99, t))).load().expect("a line");
+        assert_eq!((seq, ts), (9, 99));
+    }
 
     /// A connection of its own on loopback, as a client's.
     fn loopback_config() -> PeerConfig {

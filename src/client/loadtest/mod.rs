@@ -388,6 +388,24 @@ pub async fn load_test(
             ),
         ));
     }
+    if let Some(publish_for) = args.publish_for {
+        let at_once = args.join_rate * publish_for.as_secs_f64();
+        if at_once > f64::from(MAX_LIVE_PUBLISHERS) {
+            return Err(Failure::new(
+                Exit::Usage,
+                format!(
+                    "--join-rate {}/s × --publish-for {publish_for:?}: {at_once:.0} publishers at once; at most {MAX_LIVE_PUBLISHERS}",
+                    args.join_rate
+                ),
+            ));
+        }
+        if matches!(args.url, ServerUrl::Whip(..)) {
+            return Err(Failure::new(
+                Exit::Usage,
+                "--publish-for is not for WHIP/WHEP runs: a WHEP subscriber plays each publisher over a connection of its own, which publishers that come and go would pile up",
+            ));
+        }
+    }
     let total = u64::from(args.rooms) * u64::from(args.publishers + args.subscribers);
     if total > MAX_PARTICIPANTS {
         return Err(Failure::new(
@@ -777,6 +795,8 @@ async fn subscriber(
     settle(joined_tx);
     let mut wanted: Vec<Stream> = joined.streams().to_vec();
     let mut taken = std::collections::HashSet::new();
+    // The report of each stream being received, by stream: told when its stream ends.
+    let mut live = std::collections::HashMap::new();
     // One report per publisher: over LiveKit's protocol its audio and video are two streams.
     let mut slots = std::collections::HashMap::new();
     let mut pending = 0usize;
@@ -810,6 +830,7 @@ async fn subscriber(
                 .entry((room, i))
                 .or_insert_with(|| run.report.stream(StreamReport::new(seat, &stream.name)))
                 .clone();
+            live.insert(stream.id.clone(), Arc::clone(&slot));
             let done = done_tx.clone();
             let check = Check {
                 expected,
@@ -828,6 +849,9 @@ async fn subscriber(
                 // Its check ends, and its sections carry the next streams, once its last
                 // packets are in.
                 Some(SessionEvent::StreamDestroyed { stream, .. }) if taken.remove(&stream.id) => {
+                    if let Some(slot) = live.remove(&stream.id) {
+                        slot.lock().expect("stream lock").ended = Some(Instant::now());
+                    }
                     let shared = Arc::clone(&shared);
                     tokio::spawn(async move {
                         tokio::time::sleep(STREAM_END_LINGER).await;

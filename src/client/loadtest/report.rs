@@ -29,6 +29,8 @@ pub(super) struct StreamReport {
     pub(super) audio: Option<Sequence>,
     /// What its decoded pictures showed, when it is one of those `--decode` samples.
     pub(super) pictures: Option<Pictures>,
+    /// When its stream ended (its publisher left): its figures stop there, not frozen since.
+    pub(super) ended: Option<Instant>,
 }
 
 impl StreamReport {
@@ -43,6 +45,7 @@ impl StreamReport {
             video: None,
             audio: None,
             pictures: None,
+            ended: None,
         }
     }
 
@@ -126,7 +129,7 @@ impl Report {
                 let f = s
                     .video
                     .as_ref()
-                    .map(|v| v.figures_at(now))
+                    .map(|v| v.figures_at(s.ended.map_or(now, |e| e.min(now))))
                     .unwrap_or_default();
                 latency.merge(&f.latency);
                 let (ap, al) = s.audio.as_ref().map_or((0, 0), |a| (a.received, a.lost()));

@@ -149,30 +149,21 @@ impl SharedPeer {
 }
 
 /// Reads one section of a shared connection for as long as it lasts and hands its packets to
-/// the recording that owns the section now: a new SSRC makes a new [`Incoming`] for whoever
-/// owns it then; an SSRC whose recording finished goes to nobody else. Packets wait (a few) until the section has an
+/// the recording that owns the section now: a new SSRC, or the owner having finished, makes
+/// a new [`Incoming`] for whoever owns it then (a far end may reuse a section with its SSRC
+/// and `msid`: Janus does, and rtc then opens no new track). Packets wait (a few) until the section has an
 /// owner, so a stream's first keyframe is not lost to a subscription still being answered.
 async fn section(track: RemoteTrack, routes: Routes) {
     let mid = track.mid.clone().unwrap_or_default();
     let mut current: Option<(u32, mpsc::Sender<Rtp>)> = None;
-    // The SSRC whose recording finished: what else comes with it is the ended stream's, or,
-    // in a section reused with its SSRC (Janus, vcall serve), the next stream's from before
-    // its description was applied, whose own track takes over from there. Handing it on
-    // would give that stream's recording two tracks of one kind.
-    let mut finished: Option<u32> = None;
     let mut waiting: std::collections::VecDeque<Rtp> = Default::default();
     while let Some(packet) = track.recv().await {
         let ssrc = packet.ssrc();
-        if let Some((s, tx)) = &current {
-            if tx.is_closed() {
-                finished = Some(*s);
-                current = None;
-            } else if *s != ssrc {
-                current = None;
-            }
-        }
-        if current.is_none() && finished == Some(ssrc) {
-            continue;
+        if current
+            .as_ref()
+            .is_some_and(|(s, tx)| *s != ssrc || tx.is_closed())
+        {
+            current = None;
         }
         if current.is_none() {
             let owner = routes.lock().expect("routes lock").get(&mid).cloned();
