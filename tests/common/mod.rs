@@ -201,6 +201,13 @@ impl Proc {
         }
     }
 
+    /// The next line within `limit` (kept in `seen`), or `None`.
+    pub fn next_line(&mut self, limit: Duration) -> Option<String> {
+        let line = self.lines.recv_timeout(limit).ok()?;
+        self.seen.push(line.clone());
+        Some(line)
+    }
+
     pub fn interrupt(&self) {
         unsafe_kill(self.child.id(), "INT");
     }
