@@ -25,7 +25,7 @@ pub(crate) use rate::{SendEstimate, SendEstimates};
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -1431,7 +1431,8 @@ impl Peer {
                 },
                 seq: rand::random(),
             }),
-            last: SentLine::new(line),
+            last_seq: AtomicU32::new(NONE_SENT),
+            line: std::sync::Mutex::new(line),
         })
     }
 
@@ -1867,59 +1868,14 @@ pub(crate) struct LocalTrack {
     payload_type: AtomicU8,
     /// Splits encoded frames into RTP payloads, for tracks fed with frames.
     packetizer: tokio::sync::Mutex<Packetizer>,
-    /// Where its numbering stands (the section's, when it took an ended leg's).
-    last: SentLine,
+    /// The sequence number last written, or `NONE_SENT`.
+    last_seq: AtomicU32,
+    /// Where a forwarded leg's numbering stood when it ended (at first, the section's, when
+    /// the track took an ended leg's): the section's next leg numbers on from it.
+    line: std::sync::Mutex<Option<Line>>,
 }
 
-/// The sequence number and timestamp a track last sent and when, kept without a lock (a
-/// store per packet): when the track is released, its section's next leg numbers on from it.
-struct SentLine {
-    /// Bit 48: something was sent; bits 32–47: the sequence number; 0–31: the timestamp.
-    numbers: AtomicU64,
-    /// When, in nanoseconds since [`SentLine::epoch`].
-    at: AtomicU64,
-}
-
-impl SentLine {
-    const SENT: u64 = 1 << 48;
-
-    fn epoch() -> Instant {
-        static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-        *EPOCH.get_or_init(Instant::now)
-    }
-
-    fn new(line: Option<Line>) -> SentLine {
-        let l = SentLine {
-            numbers: AtomicU64::new(0),
-            at: AtomicU64::new(0),
-        };
-        if let Some((seq, timestamp, at)) = line {
-            l.store(seq, timestamp, at);
-        }
-        l
-    }
-
-    /// Keeps `seq` (sent at `timestamp`, `at`) unless it is older than the newest kept: a
-    /// retransmission forwarded late must not set the line back, or the section's next
-    /// leg would reuse numbers its receiver has seen (SRTP drops them as replays). One
-    /// writer at a time (the hub's lock, or the track's own sender).
-    fn store(&self, seq: u16, timestamp: u32, at: Instant) {
-        let n = self.numbers.load(Ordering::Relaxed);
-        if n & Self::SENT != 0 && (seq.wrapping_sub((n >> 32) as u16) as i16) <= 0 {
-            return;
-        }
-        let nanos = at.saturating_duration_since(Self::epoch()).as_nanos();
-        self.at.store(nanos as u64, Ordering::Relaxed);
-        let numbers = Self::SENT | (u64::from(seq) << 32) | u64::from(timestamp);
-        self.numbers.store(numbers, Ordering::Relaxed);
-    }
-
-    fn load(&self) -> Option<Line> {
-        let n = self.numbers.load(Ordering::Relaxed);
-        let at = Self::epoch() + Duration::from_nanos(self.at.load(Ordering::Relaxed));
-        (n & Self::SENT != 0).then_some(((n >> 32) as u16, n as u32, at))
-    }
-}
+const NONE_SENT: u32 = u32::MAX;
 
 /// Where a local track's packets go.
 enum Out {
@@ -1948,7 +1904,7 @@ impl LocalTrack {
     pub(crate) async fn write(&self, rtp: Rtp) -> Result<(), PeerError> {
         let pt = self.ready().await?;
         let rtp = self.rewrite(rtp, pt);
-        let header = (rtp.0.header.sequence_number, rtp.0.header.timestamp);
+        let seq = rtp.0.header.sequence_number;
         match &self.out {
             Out::Driver { track, .. } => track.write_rtp(rtp.0).await.map_err(webrtc_err)?,
             // A full queue drops the packet, as a full socket buffer would.
@@ -1961,7 +1917,7 @@ impl LocalTrack {
                 engine.send_rtp(*conn, *sender, rtp.0);
             }
         }
-        self.last.store(header.0, header.1, Instant::now());
+        self.last_seq.store(u32::from(seq), Ordering::Relaxed);
         Ok(())
     }
 
@@ -1983,9 +1939,9 @@ impl LocalTrack {
             return false;
         }
         let rtp = self.rewrite(rtp, pt);
-        let header = (rtp.0.header.sequence_number, rtp.0.header.timestamp);
+        let seq = rtp.0.header.sequence_number;
         let sent = engine.send_rtp(*conn, *sender, rtp.0);
-        self.last.store(header.0, header.1, Instant::now());
+        self.last_seq.store(u32::from(seq), Ordering::Relaxed);
         sent
     }
 
@@ -2040,13 +1996,20 @@ impl LocalTrack {
 
     /// This track's SSRC and the sequence number it last sent, if it sent anything.
     pub(crate) fn last_sent(&self) -> Option<(u32, u16)> {
-        self.last.load().map(|(seq, _, _)| (self.ssrc, seq))
+        let seq = self.last_seq.load(Ordering::Relaxed);
+        (seq != NONE_SENT).then_some((self.ssrc, seq as u16))
     }
 
-    /// Where this track's numbering stands: what it sent last, or, in a section an ended
-    /// leg left, that leg's. A forwarder numbers on from it.
+    /// Where this track's section's numbering stands: as its forwarded leg left it, else as
+    /// the section's last leg did. A forwarder numbers on from it.
     pub(crate) fn line(&self) -> Option<Line> {
-        self.last.load()
+        *self.line.lock().expect("line lock")
+    }
+
+    /// The forwarded leg on this track ended with its numbering at `line` (its newest packet:
+    /// a retransmission sent late does not set it back).
+    pub(crate) fn leg_ended(&self, line: Option<Line>) {
+        *self.line.lock().expect("line lock") = line;
     }
 
     /// Packetizes one encoded frame (Annex B for H.264) stamped `timestamp` and sends it.
@@ -2111,7 +2074,7 @@ impl LocalTrack {
             kind: rtp_kind(self.codec.kind()),
             sender: *sender,
             ssrc: self.ssrc,
-            line: self.last.load(),
+            line: self.line(),
         };
         // Its direction stays: a subscriber's stack (webrtc-rs's) stops a section an offer
         // calls inactive, for good.
@@ -2267,24 +2230,6 @@ impl KeyframeRequester {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_late_retransmission_does_not_set_a_tracks_line_back() {
-        let t = Instant::now();
-        let line = SentLine::new(None);
-        assert!(line.load().is_none());
-        line.store(65_534, 1000, t);
-        line.store(65_535, 4000, t);
-        line.store(0, 7000, t + Duration::from_millis(33));
-        // A retransmission of 65,535, forwarded after 0: the line stays at 0.
-        line.store(65_535, 4000, t + Duration::from_millis(50));
-        let (seq, ts, at) = line.load().expect("a line");
-        assert_eq!((seq, ts), (0, 7000));
-        assert_eq!(at.duration_since(t), Duration::from_millis(33));
-        // A section's line handed to a new track is kept as it was.
-        let (seq, ts, _) = SentLine::new(Some((9, 99, t))).load().expect("a line");
-        assert_eq!((seq, ts), (9, 99));
-    }
 
     /// A connection of its own on loopback, as a client's.
     fn loopback_config() -> PeerConfig {

@@ -37,6 +37,13 @@ struct Leg {
     seen: u64,
 }
 
+impl Leg {
+    /// Its track is fed no more: its section's next leg numbers on from this one's newest.
+    fn ended(&self) {
+        self.track.leg_ended(self.forwarder.last());
+    }
+}
+
 /// Packets a leg does not forward on purpose (a server's fault, for tests).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum LegFault {
@@ -238,6 +245,7 @@ impl Hub {
         self.fanout.lock().expect("fanout lock").legs.retain(|leg| {
             if leg.id == id {
                 tracing::debug!(codec = ?self.codec, sent = leg.sent, "subscriber leg detached");
+                leg.ended();
             }
             leg.id != id
         });
@@ -260,7 +268,9 @@ impl Hub {
     /// Ends every leg (their queues close).
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
-        self.fanout.lock().expect("fanout lock").legs.clear();
+        let mut fanout = self.fanout.lock().expect("fanout lock");
+        fanout.legs.iter().for_each(Leg::ended);
+        fanout.legs.clear();
     }
 
     /// A subscriber asked for a keyframe: on to the publisher unless subscribers' requests

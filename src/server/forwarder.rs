@@ -71,6 +71,12 @@ impl Forwarder {
         self
     }
 
+    /// The leg's newest packet: its sequence number, timestamp, and when it was sent (the
+    /// line it was started `after` while it has sent nothing).
+    pub(crate) fn last(&self) -> Option<(u16, u32, Instant)> {
+        self.last
+    }
+
     /// The track feeding the leg was replaced (its publisher came back): the next packet's
     /// source is a new one even with the same SSRC (a client that joined again keeps its
     /// SSRCs, not its numbering), numbered on from the leg's last packet, a video leg from a
@@ -437,6 +443,27 @@ mod tests {
         // An audio leg without a line keeps its source's numbering.
         let mut a = Forwarder::new(false, 48_000).after(None);
         assert_eq!(sent(a.on_packet(9, 40, 960, false, t)), (40, 960));
+    }
+
+    #[test]
+    fn a_late_retransmission_does_not_set_a_legs_line_back() {
+        let t = Instant::now();
+        let mut f = Forwarder::new(false, 48_000);
+        assert!(f.last().is_none());
+        f.on_packet(3, 65_534, 1000, false, t);
+        f.on_packet(3, 65_535, 4000, false, t);
+        f.on_packet(3, 0, 7000, false, ms(t, 33));
+        // A retransmission of 65,535, forwarded after 0: the line stays at 0.
+        f.on_packet(3, 65_535, 4000, false, ms(t, 50));
+        let (seq, ts, at) = f.last().expect("a line");
+        assert_eq!((seq, ts), (0, 7000));
+        assert_eq!(at.duration_since(t), Duration::from_millis(33));
+        // A section's line handed to a new leg is kept as it was.
+        let (seq, ts, _) = Forwarder::new(true, 90_000)
+            .after(Some((9, 99, t)))
+            .last()
+            .expect("a line");
+        assert_eq!((seq, ts), (9, 99));
     }
 
     #[test]

@@ -931,7 +931,7 @@ async fn whep_play(
         // From the attempt that found the stream: the retries waited for its publisher.
         asked = Instant::now();
         let joined = join(&conn, run.network.clone(), Purpose::Subscribe).await?;
-        let shared = Arc::new(SharedPeer::new(&run.peer_config(&conn)).await?);
+        let shared = SharedPeer::new(&run.peer_config(&conn)).await?;
         let Some(stream) = joined.streams().first().cloned() else {
             return Err(Failure::new(
                 Exit::Failure,

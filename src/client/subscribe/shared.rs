@@ -151,8 +151,9 @@ impl SharedPeer {
 /// Reads one section of a shared connection for as long as it lasts and hands its packets to
 /// the recording that owns the section now: a new SSRC, or the owner having finished, makes
 /// a new [`Incoming`] for whoever owns it then (a far end may reuse a section with its SSRC
-/// and `msid`: Janus does, and rtc then opens no new track). Packets wait (a few) until the section has an
-/// owner, so a stream's first keyframe is not lost to a subscription still being answered.
+/// and `msid`: Janus does, and rtc then opens no new track). Packets wait (a few) until the
+/// section has an owner, so a stream's first keyframe is not lost to a subscription still
+/// being answered.
 async fn section(track: RemoteTrack, routes: Routes) {
     let mid = track.mid.clone().unwrap_or_default();
     let mut current: Option<(u32, mpsc::Sender<Rtp>)> = None;
