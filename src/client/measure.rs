@@ -500,11 +500,15 @@ impl TrackProbe {
         let mut marks_read = None;
         let mut audio_marks = Vec::new();
         let mut picture = None;
-        if let Some(dec) = self.video.as_mut()
-            && let Ok(Some(img)) = dec.decode(&frame.data)
-        {
-            marks_read = Some(testsrc::read_marks(&img));
-            picture = Some(img);
+        if let Some(dec) = self.video.as_mut() {
+            match dec.decode(&frame.data) {
+                Ok(Some(img)) => {
+                    marks_read = Some(testsrc::read_marks(&img));
+                    picture = Some(img);
+                }
+                Ok(None) => tracing::debug!(bytes = frame.data.len(), "a frame gave no picture"),
+                Err(e) => tracing::debug!(bytes = frame.data.len(), "a frame did not decode: {e}"),
+            }
         }
         if let Some(dec) = self.audio.as_mut()
             && let Ok(pcm) = dec.decode(&frame.data)
@@ -555,6 +559,9 @@ impl TrackProbe {
                         && mk.frame > last
                     {
                         m.frames_lost += (mk.frame - last - 1) as u64;
+                        if mk.frame > last + 1 {
+                            tracing::debug!(after = last, next = mk.frame, "frames missing");
+                        }
                     }
                     m.last_number = Some(mk.frame);
                     m.marked_frames += 1;

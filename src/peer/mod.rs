@@ -111,6 +111,10 @@ pub enum PeerError {
     /// An offer named a section for a new subscription that still carries another one.
     #[error("section {0} is still in use")]
     SectionInUse(String),
+    /// A subscription without an offer named a section that no ended leg of the same codec
+    /// left (the client offers then).
+    #[error("section {0} is not one an ended subscription of the same codec left")]
+    NotKept(String),
 }
 
 fn webrtc_err(e: webrtc::error::Error) -> PeerError {
@@ -789,18 +793,30 @@ pub(crate) enum Place {
     Offered(String),
     /// Any section of its kind an ended leg left, else a new one (the server offers).
     AnyFree,
+    /// Section `mid`, which an ended leg of the same codec left: the leg goes in it with no
+    /// new exchange (the section's RTP stream goes on; nothing negotiated changes).
+    Kept(String),
 }
 
 impl Place {
     /// The section an ended leg left that this place is, if any; an offered section that
-    /// still carries a leg is refused.
+    /// still carries a leg is refused, as is a kept one that no ended leg of `codec` left.
     fn freed_section(
         &self,
         c: &mut engine::Conn,
-        kind: RtpCodecKind,
+        codec: Codec,
     ) -> Result<Option<Freed>, PeerError> {
+        let kind = rtp_kind(codec.kind());
         let i = match self {
             Place::New => return Ok(None),
+            Place::Kept(mid) => {
+                let sender = transceiver_by_mid(&mut c.pc, mid).map(RTCRtpSenderId::from);
+                let kept = c
+                    .freed
+                    .iter()
+                    .position(|f| Some(f.sender) == sender && f.codec == codec);
+                kept.ok_or_else(|| PeerError::NotKept(mid.clone()))?
+            }
             Place::Offered(mid) => match transceiver_by_mid(&mut c.pc, mid) {
                 None => return Ok(None),
                 Some(t) => {
@@ -833,6 +849,8 @@ pub(crate) type Line = (u16, u32, Instant);
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Freed {
     kind: RtpCodecKind,
+    /// The last leg's codec: a leg of the same one may follow with no new exchange.
+    codec: Codec,
     sender: RTCRtpSenderId,
     ssrc: u32,
     /// The last leg's numbering, if anything was sent in the section.
@@ -1289,6 +1307,22 @@ impl Peer {
             .extend_from_slice(sections);
     }
 
+    /// A section an ended subscription left for each of `kinds`, or none (all stay free):
+    /// what a subscription with no new exchange goes in.
+    pub fn take_free_sections(&self, kinds: &[Kind]) -> Option<Vec<String>> {
+        let mut taken: Vec<(Kind, String)> = Vec::new();
+        for &kind in kinds {
+            match self.take_free(kind, None) {
+                Some(mid) => taken.push((kind, mid)),
+                None => {
+                    self.release_sections(&taken);
+                    return None;
+                }
+            }
+        }
+        Some(taken.into_iter().map(|(_, mid)| mid).collect())
+    }
+
     /// A section of `kind` an ended subscription left: the one whose `mid` is `named`, or,
     /// without a name, the first.
     fn take_free(&self, kind: Kind, named: Option<&str>) -> Option<String> {
@@ -1376,6 +1410,10 @@ impl Peer {
         let init = transceiver_init(direction);
         let (out, ssrc, line) = match &self.imp {
             Imp::Driver(pc) => {
+                // A driver's connection keeps no ended legs' sections.
+                if let Place::Kept(mid) = place {
+                    return Err(PeerError::NotKept(mid));
+                }
                 let track = Arc::new(TrackLocalStaticRTP::new(track(ssrc)));
                 let transceiver = pc
                     .add_transceiver_from_track(
@@ -1395,7 +1433,7 @@ impl Peer {
                 let (tx, rx) = mpsc::channel(4);
                 let (sender, ssrc, line) = engine
                     .call(*id, move |c, _| {
-                        let (sender, ssrc, line) = match place.freed_section(c, kind)? {
+                        let (sender, ssrc, line) = match place.freed_section(c, codec)? {
                             Some(f) => {
                                 reuse_section(&mut c.pc, f.sender, track(f.ssrc))?;
                                 (f.sender, f.ssrc, f.line)
@@ -2072,6 +2110,7 @@ impl LocalTrack {
         };
         let freed = Freed {
             kind: rtp_kind(self.codec.kind()),
+            codec: self.codec,
             sender: *sender,
             ssrc: self.ssrc,
             line: self.line(),
@@ -2360,6 +2399,38 @@ mod tests {
                 "{offered}: {answer}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_kept_section_takes_a_leg_of_its_last_codec_only_and_stays_one_rtp_stream() {
+        let server = PeerConfig {
+            ice_lite: true,
+            ..loopback_config()
+        };
+        let (subscriber, _) = Peer::new(&loopback_config()).await.unwrap();
+        let (offer, mids) = subscriber.offer_to_receive(&[Kind::Video]).await.unwrap();
+        let (peer, _) = Peer::new(&server).await.unwrap();
+        let place = || Place::Kept(mids[0].clone());
+        let leg = |codec, place| peer.add_leg(codec, "s", None, 7, place);
+        let first = leg(Codec::H264, Place::Offered(mids[0].clone()))
+            .await
+            .unwrap();
+        let answer = peer.accept_offer(&offer).await.unwrap();
+        subscriber.accept_answer(&answer).await.unwrap();
+        let not_kept = |r: Result<LocalTrack, PeerError>| matches!(r, Err(PeerError::NotKept(_)));
+        // Still carrying its leg; a section nobody has.
+        assert!(not_kept(leg(Codec::H264, place()).await));
+        assert!(not_kept(leg(Codec::H264, Place::Kept("9".into())).await));
+        first.release();
+        // Another codec (not what was negotiated for it, perhaps) or kind: not without an
+        // exchange. Its own: the same RTP stream goes on.
+        assert!(not_kept(leg(Codec::Vp8, place()).await));
+        assert!(not_kept(leg(Codec::Opus, place()).await));
+        let next = leg(Codec::H264, place()).await.unwrap();
+        assert_eq!(next.ssrc, first.ssrc);
+        assert_eq!(next.ready().await.unwrap(), first.ready().await.unwrap());
+        // Taken now.
+        assert!(not_kept(leg(Codec::H264, place()).await));
     }
 
     #[test]

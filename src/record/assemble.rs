@@ -143,6 +143,14 @@ impl Assembler {
                 self.pending.remove(&s);
             }
             self.next = Some(resume);
+            tracing::debug!(
+                codec = ?self.codec,
+                lost = resume - hole,
+                hole = hole as u16,
+                waited_ms = waited.as_millis() as u64,
+                flush,
+                "gave up a gap of packets"
+            );
             if self.codec == Codec::Opus {
                 out.frames.extend(self.fec_frame(resume - hole, resume));
             } else {

@@ -348,7 +348,8 @@ pub(crate) struct Subscription {
 impl Subscription {
     /// Adds a send-only section per hub to `peer` and answers the subscriber's `offer`, whose
     /// receive-only sections `mids` (audio first; empty: its new ones) they fill: new
-    /// sections, or ones of ended subscriptions the subscriber reuses.
+    /// sections, or ones of ended subscriptions the subscriber reuses. An empty `offer`
+    /// names kept sections only ([`Place::Kept`]), and the answer is empty.
     pub(crate) async fn answer(
         peer: Arc<Peer>,
         stream_id: &str,
@@ -358,16 +359,26 @@ impl Subscription {
         drop_every: Option<LegFault>,
     ) -> Result<(Subscription, String), PeerError> {
         hubs.sort_by_key(|h| h.codec.kind() != Kind::Audio);
-        // The offer's sections, when it names one per hub; else the new ones it added.
+        // The offer's sections, when it names one per hub; else the new ones it added. No
+        // offer: the sections named are ones ended legs of the same codecs left, and the
+        // stream goes in them with no exchange (the answer is empty).
         let named_all = mids.len() == hubs.len();
+        let quiet = offer.is_empty();
+        if quiet && !named_all {
+            return Err(PeerError::NotKept(mids.join(",")));
+        }
         let named = hubs.into_iter().enumerate().map(|(i, h)| {
-            let place = match named_all {
-                true => Place::Offered(mids[i].clone()),
-                false => Place::New,
+            let place = match (named_all, quiet) {
+                (true, true) => Place::Kept(mids[i].clone()),
+                (true, false) => Place::Offered(mids[i].clone()),
+                (false, _) => Place::New,
             };
             (h, stream_id.to_owned(), None, place)
         });
         let subscription = Subscription::with_sections(peer, named, counts, drop_every).await?;
+        if quiet {
+            return Ok((subscription, String::new()));
+        }
         let sdp = subscription.peer.accept_offer(offer).await?;
         Ok((subscription, sdp))
     }

@@ -52,7 +52,8 @@ impl AnswerError {
                 PeerError::BadSdp(_)
                 | PeerError::BadCandidate { .. }
                 | PeerError::NotNegotiated(_)
-                | PeerError::SectionInUse(_),
+                | PeerError::SectionInUse(_)
+                | PeerError::NotKept(_),
             ) => Refusal::Media,
             AnswerError::Media(_) | AnswerError::NoConnection(_) => Refusal::Internal,
         }

@@ -35,6 +35,50 @@ pub enum Side {
 /// How long a connection takes candidates the far end trickles after its answer.
 const TRICKLE_LIMIT: Duration = Duration::from_secs(5);
 
+/// Subscribes to `stream` in sections that ended subscriptions left on `peer`, one per kind,
+/// with no new exchange: `vcall serve` sends the stream in them as they are (the same RTP
+/// stream a section, going on), so neither side handles a description that grows with the
+/// connection's sections. `None`: there are none for every kind, or the server cannot (a
+/// different codec, a server without it); those sections are free again and the caller
+/// offers.
+async fn in_kept_sections(
+    c: &super::native::NativeClient,
+    peer: &Peer,
+    stream: &StreamId,
+    (audio, video): (bool, bool),
+    via: &Via,
+) -> Result<Option<Vec<String>>, NegotiationError> {
+    let kinds: Vec<Kind> = Kind::of((audio, video)).collect();
+    let _exchange = peer.negotiation().await;
+    let Some(mids) = peer.take_free_sections(&kinds) else {
+        return Ok(None);
+    };
+    match c
+        .subscribe(
+            stream,
+            (audio, video),
+            (String::new(), mids.clone()),
+            via.clone(),
+        )
+        .await
+    {
+        Ok(_) => {
+            tracing::debug!(?mids, "subscribed in kept sections");
+            Ok(Some(mids))
+        }
+        Err(e) => {
+            peer.release_sections(&kinds.into_iter().zip(mids).collect::<Vec<_>>());
+            match e {
+                SignalingError::Refused(why) => {
+                    tracing::debug!("kept sections refused ({why}): offering");
+                    Ok(None)
+                }
+                e => Err(e.into()),
+            }
+        }
+    }
+}
+
 impl Client {
     /// Publishes the tracks already on `peer`, whose media stream id is `msid`, as `name`
     /// (`media`: audio, video); `again`, the stream's id before the client joined again.
@@ -78,6 +122,12 @@ impl Client {
     ) -> Result<Vec<String>, NegotiationError> {
         match self {
             Client::Native(c) => {
+                if matches!(via, Via::Server(_))
+                    && let Some(mids) =
+                        in_kept_sections(c, peer, stream, (audio, video), &via).await?
+                {
+                    return Ok(mids);
+                }
                 self.offer_to_receive(peer, (audio, video), |offer, mids| async move {
                     Ok(c.subscribe(stream, (audio, video), (offer, mids), via)
                         .await?

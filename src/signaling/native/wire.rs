@@ -49,7 +49,10 @@ pub enum ClientMsg {
     Unpublish { req: u64, stream_id: StreamId },
     /// Subscribe to a stream: `sdp` is an offer of the client's peer connection with a
     /// receive-only section added for each kind asked for (audio first); answered by
-    /// `subscribed`.
+    /// `subscribed`. An empty `sdp` with `mids` naming, for each kind, a section an ended
+    /// subscription of the same codec left: the stream goes in those sections with no new
+    /// exchange, and `subscribed` has an empty `sdp` (refused with `media` when the server
+    /// cannot: the client offers then).
     #[serde(rename_all = "camelCase")]
     Subscribe {
         req: u64,
