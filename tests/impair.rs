@@ -60,7 +60,14 @@ fn call_with(
     if !subscriber_impair.is_empty() {
         args.extend(["--impair", subscriber_impair]);
     }
-    let (code, stdout, err) = run(server.cmd(&session, Role::Subscriber, &args));
+    let mut cmd = server.cmd(&session, Role::Subscriber, &args);
+    // A failure then says which gaps were given up (sequence number, how long they waited)
+    // and which frames were missing.
+    cmd.env(
+        "RUST_LOG",
+        "info,vcall::record::assemble=debug,vcall::client::measure=debug",
+    );
+    let (code, stdout, err) = run(cmd);
     publisher.interrupt();
     publisher.wait();
     let lines = stdout.lines().map(str::to_owned).collect();

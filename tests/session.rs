@@ -576,6 +576,11 @@ fn five_thousand_streams_through_one_subscriber_leave_nothing_behind() {
         "{started} started, {} offers, {kept} in kept sections",
         sections.len()
     );
+    // A stream reached after it ended leaves no file: one for each recording finished.
+    let files = std::fs::read_dir(dir.path())
+        .expect("the output directory")
+        .count();
+    assert_eq!(files, finished, "{skipped} skipped");
     // Once the first streams have ended, a new one finds their sections free.
     assert!(kept >= started / 2, "{kept} of {started} in kept sections");
     // Two sections for each stream live (2 s × 20/s), for recordings finishing (1 s), and

@@ -467,6 +467,8 @@ impl Subscriber {
             // An output that cannot be made, or no connection, ends the subscribe; a stream
             // that cannot be subscribed to ends it only when it is the one asked for.
             let (sink, label) = sink_for(&self.settings.target, &stream)?;
+            // The file of one of many streams, removed when its subscription fails.
+            let made = matches!(self.settings.target, Target::Dir(..)).then(|| label.clone());
             if self.shared.is_none() {
                 self.shared = Some(SharedPeer::new(&self.peer_config).await?);
             }
@@ -478,7 +480,13 @@ impl Subscriber {
                     self.recordings.push(r)
                 }
                 Err(e) if self.settings.single() => return Err(e),
-                Err(e) => eprintln!("vcall: stream {}: {e}", stream.id),
+                Err(e) => {
+                    eprintln!("vcall: stream {}: {e}", stream.id);
+                    // Nothing of it was recorded: no empty file is left for it.
+                    if let Some(path) = made {
+                        let _ = std::fs::remove_file(path);
+                    }
+                }
             }
         }
         Ok(())
