@@ -806,7 +806,7 @@ impl Place {
         c: &mut engine::Conn,
         codec: Codec,
     ) -> Result<Option<Freed>, PeerError> {
-        let kind = rtp_kind(codec.kind());
+        let kind = codec.kind();
         let i = match self {
             Place::New => return Ok(None),
             Place::Kept(mid) => {
@@ -821,13 +821,17 @@ impl Place {
                 None => return Ok(None),
                 Some(t) => {
                     let s = RTCRtpSenderId::from(t);
-                    match c.freed.iter().position(|f| f.kind == kind && f.sender == s) {
+                    match c
+                        .freed
+                        .iter()
+                        .position(|f| f.codec.kind() == kind && f.sender == s)
+                    {
                         Some(i) => i,
                         None => return Err(PeerError::SectionInUse(mid.clone())),
                     }
                 }
             },
-            Place::AnyFree => match c.freed.iter().position(|f| f.kind == kind) {
+            Place::AnyFree => match c.freed.iter().position(|f| f.codec.kind() == kind) {
                 Some(i) => i,
                 None => return Ok(None),
             },
@@ -848,8 +852,8 @@ pub(crate) type Line = (u16, u32, Instant);
 /// whose sequence numbers never jump back.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Freed {
-    kind: RtpCodecKind,
-    /// The last leg's codec: a leg of the same one may follow with no new exchange.
+    /// The last leg's codec (its kind, the section's): a leg of the same one may follow
+    /// with no new exchange.
     codec: Codec,
     sender: RTCRtpSenderId,
     ssrc: u32,
@@ -2109,7 +2113,6 @@ impl LocalTrack {
             return;
         };
         let freed = Freed {
-            kind: rtp_kind(self.codec.kind()),
             codec: self.codec,
             sender: *sender,
             ssrc: self.ssrc,
