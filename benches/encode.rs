@@ -1,9 +1,10 @@
-//! H.264 encode speed of the test pattern at 720p and 1080p, and Opus encode speed.
+//! H.264 encode speed of the test pattern at 720p and 1080p; VP8 (libvpx) beside H.264
+//! (openh264) at 640x480 30 fps in CPU per second of video; Opus encode speed.
 //! `cargo bench --bench encode` prints a table; BENCHMARKS.md records it.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use vcall::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
+use vcall::codec::{H264Encoder, OPUS_FRAME, OpusEncoder, Vp8Encoder};
 use vcall::media::testsrc::{self, Marks};
 use vcall::vocab::I420;
 
@@ -31,6 +32,42 @@ fn h264_fps(width: usize, height: usize, frames: u32) -> f64 {
     (frames - 1) as f64 / start.elapsed().as_secs_f64()
 }
 
+/// This thread's CPU time so far.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes the timespec it is given, which lives through the call.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// 10 s of 640x480 test pattern at 30 fps (`busy`: the noisy one that uses its whole
+/// bitrate) encoded by `encode` at 500 kbit/s: CPU ms per second of video, and the bitrate
+/// it made (kbit/s).
+fn cpu_per_second(busy: bool, mut encode: impl FnMut(&I420) -> usize) -> (f64, f64) {
+    let (fps, seconds) = (30, 10);
+    let mut img = I420::new(640, 480);
+    let (mut cpu, mut bytes) = (Duration::ZERO, 0);
+    for n in 0..fps * seconds {
+        let marks = Marks {
+            frame: n,
+            capture_ms: u64::from(n) * 33,
+        };
+        if busy {
+            testsrc::render_busy(&mut img, marks);
+        } else {
+            testsrc::render(&mut img, marks);
+        }
+        let start = thread_cpu();
+        bytes += encode(&img);
+        cpu += thread_cpu() - start;
+    }
+    let ms = cpu.as_secs_f64() * 1000.0 / f64::from(seconds);
+    (ms, bytes as f64 * 8.0 / f64::from(seconds) / 1000.0)
+}
+
 fn opus_realtime_factor(seconds: u32) -> f64 {
     let mut enc = OpusEncoder::new(48_000).expect("encoder");
     let mut pcm = [0i16; OPUS_FRAME];
@@ -50,6 +87,18 @@ fn main() {
         println!(
             "| H.264 encode, test pattern {w}x{h}, 2.5 Mbit/s | {:.0} fps |",
             h264_fps(w, h, n)
+        );
+    }
+    for (busy, pattern) in [(false, "test pattern"), (true, "busy test pattern")] {
+        let mut h264 = H264Encoder::new(30.0, 500_000, 60).expect("encoder");
+        let (h_ms, h_kbps) =
+            cpu_per_second(busy, |img| h264.encode(img, false).expect("encode").0.len());
+        let mut vp8 = Vp8Encoder::new(30.0, 500_000, 60);
+        let (v_ms, v_kbps) =
+            cpu_per_second(busy, |img| vp8.encode(img, false).expect("encode").0.len());
+        println!(
+            "| 640x480 30 fps {pattern}, 500 kbit/s: CPU per second of video | H.264 (openh264) {h_ms:.0} ms ({h_kbps:.0} kbit/s made), VP8 (libvpx) {v_ms:.0} ms ({v_kbps:.0} kbit/s made): VP8/H.264 {:.2}x |",
+            v_ms / h_ms
         );
     }
     println!(

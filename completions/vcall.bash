@@ -1435,7 +1435,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__publish)
-            opts="-v -q -h -V --url --session --token --data --ice-server --ice-transport --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --impair --name --video --audio --file --transcode --start --no-audio --no-video --width --height --fps --video-bitrate --audio-bitrate --degradation --keyframe-interval --loop --duration --stats-interval --json --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --url --session --token --data --ice-server --ice-transport --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --impair --name --video --audio --file --transcode --start --no-audio --no-video --width --height --fps --video-codec --video-bitrate --audio-bitrate --degradation --keyframe-interval --loop --duration --stats-interval --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1535,6 +1535,10 @@ _vcall() {
                     ;;
                 --fps)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --video-codec)
+                    COMPREPLY=($(compgen -W "auto h264 vp8" -- "${cur}"))
                     return 0
                     ;;
                 --video-bitrate)

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(build-essential pkg-config libclang-dev libasound2-dev cmake nasm
-  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev "$@")
+  libvpx-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -384,7 +384,52 @@ fn a_dropped_websocket_is_reconnected_and_the_session_claimed_back() {
 }
 
 #[test]
-fn a_room_that_refuses_h264_is_a_clear_media_error_and_left_cleanly() {
+fn a_vp8_only_room_gets_vp8_from_a_publisher_that_names_no_codec() {
+    // Room 5556 takes VP8 only (Janus's default): vcall offers H.264 and VP8, Janus answers
+    // VP8, and the test pattern is encoded to VP8; the recording decodes (ffmpeg) with every
+    // frame's marks.
+    let j = janus::shared();
+    let dir = temp_dir();
+    let out = dir.path().join("vp8-room.mkv");
+    let mut sub = Proc::spawn(j.cmd(
+        &j.ws,
+        "5556",
+        &[
+            "subscribe",
+            "-o",
+            &path_str(&out),
+            "--frames",
+            "60",
+            "--expect",
+            "frames.lost==0, latency.max<3s",
+            "-v",
+        ],
+    ));
+    sub.wait_for("waiting for a stream");
+    let mut p = Proc::spawn(j.cmd(
+        &j.ws,
+        "5556",
+        &[
+            "publish", "--video", "testsrc", "--audio", "tone", "--width", "320", "--height",
+            "240", "--json",
+        ],
+    ));
+    assert_eq!(sub.wait(), 0, "{}", sub.output());
+    p.interrupt();
+    p.wait();
+    assert!(
+        p.output().contains(r#""videoCodec":"VP8""#),
+        "{}",
+        p.output()
+    );
+    assert_eq!(probe(&out)["streams"][0]["codec_name"], "vp8");
+    let marks = marks_at_size(&out, (320, 240));
+    assert_eq!(marks.len(), 60);
+    assert_no_frame_missing(&marks);
+}
+
+#[test]
+fn a_room_that_refuses_the_codec_asked_for_is_a_clear_media_error_and_left_cleanly() {
     let j = janus::shared();
     let (code, _, err) = run(j.cmd(
         &j.ws,
@@ -395,6 +440,8 @@ fn a_room_that_refuses_h264_is_a_clear_media_error_and_left_cleanly() {
             "testsrc",
             "--audio",
             "tone",
+            "--video-codec",
+            "h264",
             "--duration",
             "5s",
         ],

@@ -494,6 +494,48 @@ fn vp8_is_recorded_as_it_comes_into_mp4_and_mkv() {
 }
 
 #[test]
+fn vcalls_own_vp8_is_recorded_and_measured_through_the_embedded_server() {
+    // `--video-codec vp8`: libvpx encodes the test pattern; the subscriber decodes VP8 for
+    // its marks (--expect), and ffmpeg decodes the recording to every frame, in order.
+    let server = Server::start();
+    let session = server.session();
+    let mut p = publisher(
+        &server,
+        &session,
+        "vp8",
+        &["--video-codec", "vp8", "--json"],
+    );
+    let dir = temp_dir();
+    let out = dir.path().join("vp8.mkv");
+    let (code, _, err) = run(server.cmd(
+        &session,
+        Role::Subscriber,
+        &[
+            "subscribe",
+            "-o",
+            &path_str(&out),
+            "--frames",
+            "60",
+            "--expect",
+            "frames>=60, frames.lost==0, latency.max<3s, av-skew<80ms",
+        ],
+    ));
+    assert_eq!(code, 0, "{err}");
+    p.interrupt();
+    p.wait();
+    assert!(
+        p.output().contains(r#""videoCodec":"VP8""#),
+        "{}",
+        p.output()
+    );
+    let probe = probe(&out);
+    assert_eq!(probe["streams"][0]["codec_name"], "vp8", "{probe}");
+    let marks = marks_at_size(&out, (320, 240));
+    assert_eq!(marks.len(), 60);
+    assert_no_frame_missing(&marks);
+}
+
+#[test]
 fn echo_test_through_the_embedded_server() {
     // Published and subscribed back through the SFU; the marks give the round trip.
     let server = Server::start();

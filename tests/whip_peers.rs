@@ -133,6 +133,21 @@ fn vcall_publishes_into_an_aiortc_whip_endpoint() {
 }
 
 #[test]
+fn an_endpoint_that_takes_only_vp8_gets_vp8_from_a_publisher_that_names_no_codec() {
+    let (_endpoint, base) = aiortc_endpoint(&["--video-codec", "VP8"]);
+    let url = format!("whip+{base}/whip");
+    let mut c = vcall();
+    c.args(publish_args("4s")).args(["--url", &url, "--json"]);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(r#""videoCodec":"VP8""#), "{out}");
+    let stats = get_json(&format!("{base}/stats"));
+    // aiortc decoded vcall's VP8 (libvpx): the far end chose, vcall encoded to its choice.
+    assert!(stats["video"].as_u64().unwrap() >= 60, "{stats}");
+    assert_eq!(stats["codecs"][0], "video/VP8", "{stats}");
+}
+
+#[test]
 fn vcall_plays_from_an_aiortc_whep_endpoint() {
     let (_endpoint, base) = aiortc_endpoint(&[]);
     let dir = temp_dir();

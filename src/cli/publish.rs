@@ -8,6 +8,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 
 use crate::congestion::Degradation;
 use crate::media::sources::{AudioSpec, Transcode, VideoSpec};
+use crate::vocab::Codec;
 
 use super::common::{ConnArgs, ImpairArgs, parse_bitrate, parse_duration, parse_duration_or_zero};
 
@@ -65,7 +66,12 @@ pub(crate) struct PublishArgs {
     /// Frame rate for camera and testsrc.
     #[arg(long, default_value_t = 30.0, value_parser = parse_fps)]
     pub(crate) fps: f64,
-    /// H.264 bitrate, bits per second (k and M suffixes work).
+    /// The codec video is encoded to: auto offers H.264 then VP8 and encodes to the one the
+    /// far end chooses (a VP8-only Janus room gets VP8); h264 or vp8 offers that one only.
+    /// A media file sent as it is goes in its own codec.
+    #[arg(long, value_enum, default_value_t = VideoCodec::Auto, value_name = "CODEC")]
+    pub(crate) video_codec: VideoCodec,
+    /// Video bitrate, bits per second (k and M suffixes work).
     #[arg(long, value_parser = parse_bitrate, default_value = "1M")]
     pub(crate) video_bitrate: u32,
     /// Opus bitrate, bits per second.
@@ -121,6 +127,28 @@ fn parse_position(s: &str) -> Result<Duration, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(Duration::from_secs_f64(v)),
         _ => parse_duration_or_zero(s),
+    }
+}
+
+/// `--video-codec`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum VideoCodec {
+    /// H.264 or VP8, as the far end chooses
+    Auto,
+    /// H.264 (openh264) only
+    H264,
+    /// VP8 (libvpx) only
+    Vp8,
+}
+
+impl VideoCodec {
+    /// The codec asked for; `None`: the far end chooses.
+    pub(crate) fn codec(self) -> Option<Codec> {
+        match self {
+            VideoCodec::Auto => None,
+            VideoCodec::H264 => Some(Codec::H264),
+            VideoCodec::Vp8 => Some(Codec::Vp8),
+        }
     }
 }
 

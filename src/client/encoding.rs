@@ -1,4 +1,4 @@
-//! A publisher's encoded frames on their way out: `Encoding`, the H.264 encoder that follows
+//! A publisher's encoded frames on their way out: `Encoding`, the video encoder that follows
 //! congestion control's rates and the far end's keyframe requests (raw sources' and media
 //! files' alike), and the hand-over to the network side at the capture clock's times.
 
@@ -9,9 +9,10 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::client::adapt::Rates;
-use crate::codec::H264Encoder;
+use crate::codec::VideoEncoder;
 use crate::congestion::Allocation;
 use crate::exit::Failure;
+use crate::vocab::Codec;
 use crate::vocab::I420;
 use crate::vocab::bitstream::pad_h264;
 
@@ -55,10 +56,10 @@ pub(crate) fn sleep_until(t: Instant, stop: &AtomicBool) -> bool {
     }
 }
 
-/// An H.264 encoder that follows congestion control's rates and the far end's keyframe
+/// A video encoder that follows congestion control's rates and the far end's keyframe
 /// requests.
 pub(crate) struct Encoding {
-    enc: H264Encoder,
+    enc: VideoEncoder,
     /// The rates the encoder runs at; `None` until it takes them (after its first picture).
     applied: Option<Allocation>,
     /// The last keyframe's time and size (bits).
@@ -68,7 +69,7 @@ pub(crate) struct Encoding {
 }
 
 impl Encoding {
-    pub(crate) fn new(enc: H264Encoder) -> Encoding {
+    pub(crate) fn new(enc: VideoEncoder) -> Encoding {
         Encoding {
             enc,
             applied: None,
@@ -131,7 +132,8 @@ impl Encoding {
             }
             return Ok(None);
         }
-        if rates.is_some_and(|r| r.take_probe()) {
+        // Only H.264 has filler a decoder skips: VP8's rate climbs without probes.
+        if self.enc.codec() == Codec::H264 && rates.is_some_and(|r| r.take_probe()) {
             pad_h264(&mut data, PROBE_BYTES);
         }
         Ok(Some((data, key)))

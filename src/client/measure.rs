@@ -6,11 +6,11 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::codec::{H264Decoder, OpusDecoder};
+use crate::codec::{OpusDecoder, VideoDecoder};
 use crate::conditions::Condition;
 use crate::media::{testsrc, tone};
 use crate::record::assemble::Frame;
-use crate::vocab::{Codec, I420};
+use crate::vocab::{Codec, I420, Kind};
 
 /// Latencies as a histogram of a fixed size, so a call of any length (or hundreds of streams
 /// at once) keeps the same few kilobytes: buckets 1 % wide from 0.1 ms up to 10 minutes, the
@@ -415,7 +415,7 @@ pub struct TrackProbe {
     codec: Codec,
     clock_ms: f64,
     start: Instant,
-    video: Option<H264Decoder>,
+    video: Option<VideoDecoder>,
     audio: Option<OpusDecoder>,
     /// Streaming tone-mark detector: quiet run start (RTP sample), and sound heard before.
     quiet_from: Option<u64>,
@@ -436,8 +436,8 @@ impl TrackProbe {
             codec,
             clock_ms: codec.clock_rate() as f64 / 1000.0,
             start,
-            video: (codec == Codec::H264)
-                .then(|| H264Decoder::new().ok())
+            video: (codec.kind() == Kind::Video)
+                .then(|| VideoDecoder::new(codec).ok())
                 .flatten(),
             audio: (codec == Codec::Opus)
                 .then(|| OpusDecoder::new().ok())

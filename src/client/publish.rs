@@ -17,7 +17,7 @@ use crate::client::progress::Progress;
 use crate::client::stats::{Figures, Monitor, Tracks, stats_ticker};
 use crate::client::watch::{MediaWatch, SETUP_ATTEMPT};
 use crate::client::{Conn, Joined, Purpose, disconnected_failure, join};
-use crate::codec::{H264Encoder, OPUS_FRAME, OpusEncoder};
+use crate::codec::{OPUS_FRAME, OpusEncoder, VideoEncoder};
 use crate::congestion::Degradation;
 use crate::congestion::{Budget, VIDEO_FLOOR_BPS};
 use crate::exit::{CmdResult, Exit, Failure};
@@ -55,8 +55,8 @@ const CONNECT_LIMIT: Duration = Duration::from_secs(20);
 /// Video to publish: raw pictures and their encoder, or a media file (sent as it is or
 /// encoded again, as `Transcode` and the far end decide).
 pub enum VideoInput {
-    Raw(Box<dyn VideoSource>, Box<H264Encoder>),
-    File(Box<FileVideo>, Box<H264Encoder>, Transcode),
+    Raw(Box<dyn VideoSource>, Box<VideoEncoder>),
+    File(Box<FileVideo>, Box<VideoEncoder>, Transcode),
 }
 
 /// Sound to publish and its encoder.
@@ -66,6 +66,9 @@ pub type AudioInput = (Box<dyn AudioSource>, OpusEncoder);
 pub struct Sources {
     pub video: Option<VideoInput>,
     pub audio: Option<AudioInput>,
+    /// The codecs the video may go out in, the preferred first: a file's own when it is sent
+    /// as it is, `--video-codec`'s, or H.264 then VP8 for the far end to choose.
+    pub video_codecs: Vec<Codec>,
 }
 
 /// What `vcall publish` was asked to do, read from the flags once.
@@ -107,6 +110,7 @@ impl Settings {
                 start: args.start.map_or(0.0, |d| d.as_secs_f64()),
                 transcode: args.transcode,
                 whole_file: args.file.is_some(),
+                video_codec: args.video_codec.codec(),
             },
             degradation: args.degradation,
             duration: args.duration,
@@ -154,6 +158,8 @@ pub struct Media {
     pub transcode: Transcode,
     /// The sources are one file's (`--file`): a kind it lacks is not sent, not an error.
     pub whole_file: bool,
+    /// `--video-codec`: the one video is encoded to; `None`: the far end chooses.
+    pub video_codec: Option<Codec>,
 }
 
 impl Media {
@@ -172,6 +178,15 @@ impl Media {
             start: 0.0,
             transcode: Transcode::Auto,
             whole_file: false,
+            video_codec: None,
+        }
+    }
+
+    /// The codecs encoded video may go out in, the preferred first.
+    fn encoded_codecs(&self) -> Vec<Codec> {
+        match self.video_codec {
+            Some(codec) => vec![codec],
+            None => vec![Codec::H264, Codec::Vp8],
         }
     }
 }
@@ -188,7 +203,21 @@ pub fn open_sources(args: &Media) -> Result<Sources, Failure> {
             "nothing to publish: the file has neither video nor audio to send",
         ));
     }
-    Ok(Sources { video, audio })
+    let video_codecs = match &video {
+        None => Vec::new(),
+        Some(VideoInput::File(file, _, policy)) if *policy != Transcode::Always => {
+            match file.codec {
+                FileCodec::Sendable(codec) => vec![codec],
+                FileCodec::Other => args.encoded_codecs(),
+            }
+        }
+        Some(_) => args.encoded_codecs(),
+    };
+    Ok(Sources {
+        video,
+        audio,
+        video_codecs,
+    })
 }
 
 /// `None`: a `--file` without video.
@@ -251,8 +280,30 @@ fn open_audio(args: &Media) -> Result<Option<AudioInput>, Failure> {
 /// be, encoded to H.264 otherwise (logged, with the reason).
 fn file_video(file: FileVideo, args: &Media) -> Result<VideoInput, Failure> {
     let name = file.name().to_string();
+    let forced_other = match (args.video_codec, file.codec) {
+        (Some(wanted), FileCodec::Sendable(has)) => wanted != has,
+        _ => false,
+    };
     let policy = match (args.transcode, file.codec) {
         (Transcode::Always, _) => Transcode::Always,
+        (Transcode::Never, _) if forced_other => {
+            return Err(Failure::new(
+                Exit::Usage,
+                format!(
+                    "{name}: its {} video cannot be sent as {} without encoding it: use --transcode auto",
+                    file.codec_name,
+                    args.video_codec.map_or("", |c| c.name()),
+                ),
+            ));
+        }
+        (Transcode::Auto, _) if forced_other => {
+            tracing::info!(
+                "{name}: {} video encoded to {} (--video-codec)",
+                file.codec_name,
+                args.video_codec.map_or("", |c| c.name()),
+            );
+            Transcode::Always
+        }
         (Transcode::Never, FileCodec::Other) => {
             return Err(Failure::new(
                 Exit::Usage,
@@ -291,7 +342,17 @@ fn file_video(file: FileVideo, args: &Media) -> Result<VideoInput, Failure> {
             policy
         }
     };
-    let enc = H264Encoder::new(file.fps as f32, args.video_bitrate, args.keyframe_interval)?;
+    // What the file is encoded to: its own codec when it is also sent as it is.
+    let codec = match (policy, file.codec) {
+        (Transcode::Always, _) | (_, FileCodec::Other) => args.encoded_codecs()[0],
+        (_, FileCodec::Sendable(codec)) => codec,
+    };
+    let enc = VideoEncoder::new(
+        codec,
+        file.fps as f32,
+        args.video_bitrate,
+        args.keyframe_interval,
+    )?;
     Ok(VideoInput::File(Box::new(file), Box::new(enc), policy))
 }
 
@@ -332,15 +393,21 @@ impl Sources {
     }
 }
 
-/// A raw source with an H.264 encoder for its size and rate.
+/// A raw source with an encoder for its size and rate (of the preferred codec: the
+/// negotiated one replaces it when another, [`Sending::start`]).
 fn raw_video(src: Box<dyn VideoSource>, args: &Media) -> Result<VideoInput, Failure> {
-    let enc = H264Encoder::new(src.fps() as f32, args.video_bitrate, args.keyframe_interval)?;
+    let enc = VideoEncoder::new(
+        args.encoded_codecs()[0],
+        src.fps() as f32,
+        args.video_bitrate,
+        args.keyframe_interval,
+    )?;
     Ok(VideoInput::Raw(src, Box::new(enc)))
 }
 
 fn video_thread(
     mut src: Box<dyn VideoSource>,
-    enc: H264Encoder,
+    enc: VideoEncoder,
     t0: (Instant, u64),
     stop: Arc<AtomicBool>,
     keyframe: Arc<AtomicBool>,
@@ -488,12 +555,12 @@ impl Ssrcs {
 /// A publish's tracks on one connection (video, audio).
 pub(crate) type TrackPair = (Option<Arc<LocalTrack>>, Option<Arc<LocalTrack>>);
 
-/// Adds a track for each source: H.264 (or a media file's VP8 sent as it is) and Opus, both carrying
-/// the media stream id `msid`; send-only, or also receiving what comes back in the same
-/// sections with `echo`.
+/// Adds a track for each source: video in the first of `video_codecs` or another of them
+/// the far end's answer chooses (none: no video), and Opus, both carrying the media stream
+/// id `msid`; send-only, or also receiving what comes back in the same sections with `echo`.
 pub(crate) async fn add_tracks(
     peer: &Peer,
-    (video_codec, has_audio): (Option<Codec>, bool),
+    (video_codecs, has_audio): (&[Codec], bool),
     msid: &str,
     echo: bool,
     ssrcs: Ssrcs,
@@ -503,34 +570,26 @@ pub(crate) async fn add_tracks(
     } else {
         Section::SendOnly
     };
-    let add = |codec, ssrc| async move {
-        let track = peer.add_track(codec, msid, None, ssrc, section).await?;
+    let add = |codecs, ssrc| async move {
+        let track = peer.add_track(codecs, msid, None, ssrc, section).await?;
         Ok::<_, Failure>(Arc::new(track))
     };
-    let video = match video_codec {
-        Some(codec) => Some(add(codec, ssrcs.video).await?),
-        None => None,
+    let video = match video_codecs.is_empty() {
+        false => Some(add(video_codecs, ssrcs.video).await?),
+        true => None,
     };
     let audio = match has_audio {
-        true => Some(add(Codec::Opus, ssrcs.audio).await?),
+        true => Some(add(&[Codec::Opus], ssrcs.audio).await?),
         false => None,
     };
     Ok((video, audio))
 }
 
 impl Sources {
-    /// The codecs these sources send: the video's (H.264, or a file's VP8) and whether
-    /// there is Opus audio.
-    pub(crate) fn codecs(&self) -> (Option<Codec>, bool) {
-        let video = match &self.video {
-            Some(VideoInput::File(file, _, policy)) => match (file.codec, policy) {
-                (FileCodec::Sendable(codec), Transcode::Never | Transcode::Auto) => Some(codec),
-                _ => Some(Codec::H264),
-            },
-            Some(VideoInput::Raw(..)) => Some(Codec::H264),
-            None => None,
-        };
-        (video, self.audio.is_some())
+    /// The codecs these sources may send: the video's ([`Sources::video_codecs`]) and
+    /// whether there is Opus audio.
+    pub(crate) fn codecs(&self) -> (&[Codec], bool) {
+        (&self.video_codecs, self.audio.is_some())
     }
 }
 
@@ -573,7 +632,12 @@ impl Sending {
         stats: Option<&Tracks>,
         rates: Option<Arc<Rates>>,
     ) -> Sending {
-        let (video_codec, _) = sources.codecs();
+        // The video goes out in its track's codec (the one the far end chose), or for a
+        // direct stream in the preferred one.
+        let video_codec = video_track
+            .as_ref()
+            .map(|t| t.codec())
+            .or(sources.video_codecs.first().copied());
         let stop = Arc::new(AtomicBool::new(false));
         let keyframe = Arc::new(AtomicBool::new(false));
         let t0 = (Instant::now(), now_ms());
@@ -588,19 +652,23 @@ impl Sending {
             let rates2 = rates.clone();
             threads.push(std::thread::spawn(move || {
                 let r = match input {
-                    VideoInput::Raw(src, enc) => {
-                        video_thread(src, *enc, t0, stop2, key2, rates2, tx)
-                    }
-                    VideoInput::File(file, enc, policy) => file_video_thread(
-                        *file,
-                        Encoding::new(*enc),
-                        policy,
-                        t0.0,
-                        stop2,
-                        key2,
-                        rates2,
-                        tx,
-                    ),
+                    VideoInput::Raw(src, mut enc) => enc
+                        .switch(codec)
+                        .map_err(Failure::from)
+                        .and_then(|()| video_thread(src, *enc, t0, stop2, key2, rates2, tx)),
+                    VideoInput::File(file, mut enc, policy) => match enc.switch(codec) {
+                        Err(e) => Err(e.into()),
+                        Ok(()) => file_video_thread(
+                            *file,
+                            Encoding::new(*enc),
+                            policy,
+                            t0.0,
+                            stop2,
+                            key2,
+                            rates2,
+                            tx,
+                        ),
+                    },
                 };
                 let _ = done.blocking_send(r);
             }));
@@ -737,7 +805,9 @@ struct Live {
 struct Plan {
     client: Client,
     peer_config: PeerConfig,
-    codecs: (Option<Codec>, bool),
+    /// The video's codecs ([`Sources::video_codecs`]; once a server's connection chose, that
+    /// one only: one encoder feeds every connection) and whether there is audio.
+    codecs: (Vec<Codec>, bool),
     ssrcs: Ssrcs,
     name: String,
 }
@@ -749,7 +819,8 @@ struct Plan {
 async fn go_live(plan: &Plan, again: Option<&StreamId>, wait: Duration) -> Result<Live, Failure> {
     let (peer, _tracks) = Peer::new(&plan.peer_config).await?;
     let msid = new_msid();
-    let tracks = add_tracks(&peer, plan.codecs, &msid, false, plan.ssrcs).await?;
+    let codecs = (plan.codecs.0.as_slice(), plan.codecs.1);
+    let tracks = add_tracks(&peer, codecs, &msid, false, plan.ssrcs).await?;
     let media = (tracks.1.is_some(), tracks.0.is_some());
     let negotiated = Instant::now();
     let stream_id = plan
@@ -782,7 +853,7 @@ async fn go_direct(plan: &Plan, again: Option<&StreamId>) -> Result<StreamId, Fa
             "only a vcall server has peer-to-peer sessions",
         ));
     };
-    let media = (plan.codecs.1, plan.codecs.0.is_some());
+    let media = (plan.codecs.1, !plan.codecs.0.is_empty());
     let stream_id = c.publish_direct(&plan.name, media, again).await?;
     tracing::info!(stream = %stream_id, "publishing directly (peer-to-peer)");
     Ok(stream_id)
@@ -797,7 +868,10 @@ struct DirectOut {
 /// Answers a subscriber's offer on a new connection carrying the stream's tracks.
 async fn answer_direct(plan: &Plan, offer: &str) -> Result<(DirectOut, String), Failure> {
     let (peer, _tracks) = Peer::new(&plan.peer_config).await?;
-    let tracks = add_tracks(&peer, plan.codecs, &new_msid(), false, plan.ssrcs).await?;
+    // The answer carries the codec the encoder has (the preferred one, when no server's
+    // connection chose).
+    let codecs = (&plan.codecs.0[..plan.codecs.0.len().min(1)], plan.codecs.1);
+    let tracks = add_tracks(&peer, codecs, &new_msid(), false, plan.ssrcs).await?;
     match peer.accept_offer(offer).await {
         Ok(answer) => Ok((
             DirectOut {
@@ -951,10 +1025,10 @@ impl Publisher {
             .peer_to_peer()
             .filter(|_| p2p)
             .and_then(|c| c.direct_requests());
-        let plan = Plan {
+        let mut plan = Plan {
             client,
             peer_config,
-            codecs: sources.codecs(),
+            codecs: (sources.video_codecs.clone(), sources.audio.is_some()),
             ssrcs: Ssrcs::random(),
             name: args.name.clone(),
         };
@@ -966,6 +1040,10 @@ impl Publisher {
                 .await
                 .map(|live| {
                     media_watch.negotiated(live.negotiated);
+                    if let Some(video) = &live.tracks.0 {
+                        tracing::info!("video in {}", video.codec().name());
+                        plan.codecs.0 = vec![video.codec()];
+                    }
                     outlets.server = Some((live.peer, live.tracks));
                     live.stream_id
                 }),
@@ -1125,12 +1203,13 @@ impl Publisher {
                 self.confirmed = true;
                 tracing::info!(stream = %self.stream_id, "stream is live");
                 if self.json {
-                    let (video, audio) = self.plan.codecs;
+                    let (video, audio) = (!self.plan.codecs.0.is_empty(), self.plan.codecs.1);
                     crate::jsonl::emit(
                         "published",
                         serde_json::json!({
                             "streamId": self.stream_id, "name": self.plan.name,
-                            "hasAudio": audio, "hasVideo": video.is_some(),
+                            "hasAudio": audio, "hasVideo": video,
+                            "videoCodec": self.plan.codecs.0.first().map(|c| c.name()),
                             "path": stream.path.as_str(),
                         }),
                     );

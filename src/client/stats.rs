@@ -153,14 +153,6 @@ fn kind_name(codec: Codec) -> &'static str {
     }
 }
 
-fn codec_name(codec: Codec) -> &'static str {
-    match codec {
-        Codec::H264 => "H264",
-        Codec::Vp8 => "VP8",
-        Codec::Opus => "opus",
-    }
-}
-
 fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
@@ -308,7 +300,7 @@ impl Monitor {
         let f = &r.figures;
         let rtp = r.rtp.unwrap_or_default();
         let mut v = json!({
-            "kind": kind_name(r.codec), "codec": codec_name(r.codec), "ssrc": r.ssrc,
+            "kind": kind_name(r.codec), "codec": Codec::name(r.codec), "ssrc": r.ssrc,
             "frames": f.frames,
             "keyframes": video.then_some(f.keyframes),
             "width": f.size.map(|s| s.0), "height": f.size.map(|s| s.1),
@@ -336,7 +328,7 @@ impl Monitor {
             self.stream_id,
             self.direction(),
             kind_name(r.codec),
-            codec_name(r.codec)
+            Codec::name(r.codec)
         );
         if r.codec.kind() == Kind::Video {
             if let Some((w, h)) = f.size {
@@ -492,7 +484,7 @@ impl Monitor {
             out += &format!(
                 "\n  {:<6}{:<6}{:>10}{:>7}{:>9.0}{:>9}{:>15}{:>11}{:>6}{:>5}{:>6}{:>14}",
                 kind_name(r.codec),
-                codec_name(r.codec),
+                Codec::name(r.codec),
                 f.size.map_or_else(dash, |(w, h)| format!("{w}x{h}")),
                 if video {
                     format!("{:.1}", t.fps)

@@ -1,7 +1,120 @@
-//! Encoders and decoders behind small types: H.264 through openh264, Opus through libopus.
+//! Encoders and decoders behind small types: H.264 through openh264, VP8 through libvpx,
+//! Opus through libopus; received VP8, VP9 and AV1 decoded through FFmpeg's libavcodec.
 
-use crate::vocab::I420;
+mod av;
+mod vpx;
+
+use crate::vocab::{Codec, I420};
 use std::time::Duration;
+
+pub use vpx::Vp8Encoder;
+
+/// A video encoder of either codec vcall sends (`--video-codec`).
+pub enum VideoEncoder {
+    /// Boxed: openh264's wrapper holds its parameters inline (7 KB).
+    H264(Box<H264Encoder>),
+    Vp8(Vp8Encoder),
+}
+
+impl VideoEncoder {
+    /// An encoder of `codec` (a video codec) at `bitrate` and `fps`; the picture size is the
+    /// first picture's.
+    pub(crate) fn new(
+        codec: Codec,
+        fps: f32,
+        bitrate: u32,
+        keyframe_interval: u32,
+    ) -> Result<VideoEncoder, CodecError> {
+        Ok(match codec {
+            Codec::Vp8 => VideoEncoder::Vp8(Vp8Encoder::new(fps, bitrate, keyframe_interval)),
+            _ => VideoEncoder::H264(Box::new(H264Encoder::new(fps, bitrate, keyframe_interval)?)),
+        })
+    }
+
+    pub(crate) fn codec(&self) -> Codec {
+        match self {
+            VideoEncoder::H264(_) => Codec::H264,
+            VideoEncoder::Vp8(_) => Codec::Vp8,
+        }
+    }
+
+    /// Encodes to `codec` from now on (a new encoder with the same settings, when another).
+    pub(crate) fn switch(&mut self, codec: Codec) -> Result<(), CodecError> {
+        if codec == self.codec() {
+            return Ok(());
+        }
+        let (fps, bitrate, keyframe_interval) = match self {
+            VideoEncoder::H264(e) => (e.made_fps, e.hold.bitrate, e.keyframe_interval),
+            VideoEncoder::Vp8(e) => e.settings(),
+        };
+        *self = VideoEncoder::new(codec, fps as f32, bitrate as u32, keyframe_interval)?;
+        Ok(())
+    }
+
+    /// A new encoder for a new picture size: its first picture is a keyframe.
+    pub(crate) fn restart(&mut self, fps: f32, bitrate: u32) -> Result<(), CodecError> {
+        match self {
+            VideoEncoder::H264(e) => e.restart(fps, bitrate),
+            VideoEncoder::Vp8(e) => {
+                e.restart(fps, bitrate);
+                Ok(())
+            }
+        }
+    }
+
+    /// See [`H264Encoder::set_rate`].
+    pub(crate) fn set_rate(&mut self, bitrate: u32, fps: f32, hold: bool) -> bool {
+        match self {
+            VideoEncoder::H264(e) => e.set_rate(bitrate, fps, hold),
+            VideoEncoder::Vp8(e) => e.set_rate(bitrate, fps, hold),
+        }
+    }
+
+    /// The last picture's QP on H.264's scale (the quality scaler's).
+    pub fn qp(&mut self) -> Option<u32> {
+        match self {
+            VideoEncoder::H264(e) => e.qp(),
+            VideoEncoder::Vp8(e) => e.qp(),
+        }
+    }
+
+    /// Encodes one picture: the frame (empty when skipped to hold the rate; H.264 as Annex B)
+    /// and whether it is a keyframe.
+    pub fn encode(
+        &mut self,
+        img: &I420,
+        force_keyframe: bool,
+    ) -> Result<(Vec<u8>, bool), CodecError> {
+        match self {
+            VideoEncoder::H264(e) => e.encode(img, force_keyframe),
+            VideoEncoder::Vp8(e) => e.encode(img, force_keyframe),
+        }
+    }
+}
+
+/// A decoder of received video: H.264 through openh264, the others through libavcodec.
+pub(crate) enum VideoDecoder {
+    H264(H264Decoder),
+    Av(av::Decoder),
+}
+
+impl VideoDecoder {
+    /// A decoder for `codec`, a video codec.
+    pub(crate) fn new(codec: Codec) -> Result<VideoDecoder, CodecError> {
+        Ok(match codec {
+            Codec::H264 => VideoDecoder::H264(H264Decoder::new()?),
+            other => VideoDecoder::Av(av::Decoder::new(other)?),
+        })
+    }
+
+    /// Decodes one frame (H.264: an Annex B access unit); `None` when it yields no picture.
+    pub(crate) fn decode(&mut self, frame: &[u8]) -> Result<Option<I420>, CodecError> {
+        match self {
+            VideoDecoder::H264(d) => d.decode(frame),
+            VideoDecoder::Av(d) => d.decode(frame),
+        }
+    }
+}
 
 /// What can go wrong in a codec.
 #[derive(Debug, thiserror::Error)]
@@ -10,6 +123,11 @@ pub enum CodecError {
     H264(String),
     #[error("Opus: {0}")]
     Opus(String),
+    #[error("VP8: {0}")]
+    Vp8(String),
+    /// A received picture FFmpeg could not decode (VP8, VP9, AV1).
+    #[error("{0}")]
+    Decode(String),
 }
 
 /// An H.264 encoder (constrained baseline, Annex B output with SPS/PPS on every keyframe).
@@ -26,16 +144,25 @@ pub struct H264Encoder {
     /// The frame rate the encoder was made with: its rate control's budget per picture is
     /// the bitrate it is told divided by this.
     made_fps: f64,
-    /// The target (bit/s), what openh264 was told for it, and the time between pictures.
-    bitrate: f64,
+    /// What openh264 was told for the target.
     told: f64,
-    frame_ms: f64,
     /// The next picture's time, ms (the rate control spends its bits by them).
     clock_ms: f64,
     keyframe_interval: u32,
-    /// Pictures are skipped while the bits sent run ahead of the target (`set_rate`'s
-    /// `hold`): how far ahead they are, and how many were skipped in a row.
-    hold: bool,
+    hold: Hold,
+}
+
+/// An encoder's rate held by skipping pictures while the bits sent run ahead of the target
+/// (`set_rate`'s `hold`), as encoders' own frame dropping would: neither openh264's nor
+/// libvpx's is used (see [`H264Encoder`]).
+#[derive(Debug, Clone, Copy)]
+struct Hold {
+    /// The target (bit/s) and the time between pictures.
+    bitrate: f64,
+    frame_ms: f64,
+    /// Whether the rate is held; how far ahead the bits sent are, and how many pictures
+    /// were skipped in a row.
+    on: bool,
     ahead_bits: f64,
     skipped: u32,
 }
@@ -48,6 +175,45 @@ const HOLD_AHEAD: Duration = Duration::from_millis(250);
 /// what counts as a freeze (three frame times and 150 ms more than one); the next picture
 /// goes out at whatever quality fits.
 const MAX_SKIPPED: Duration = Duration::from_millis(150);
+
+impl Hold {
+    fn new(bitrate: f64, fps: f64) -> Hold {
+        Hold {
+            bitrate,
+            frame_ms: 1000.0 / fps,
+            on: false,
+            ahead_bits: 0.0,
+            skipped: 0,
+        }
+    }
+
+    /// A new target, frame rate and whether it is held.
+    fn set(&mut self, bitrate: f64, fps: f64, on: bool) {
+        self.bitrate = bitrate;
+        self.frame_ms = 1000.0 / fps;
+        self.on = on;
+    }
+
+    /// Whether the next picture is skipped (`started`: the encoder has made one).
+    fn skips(&mut self, started: bool) -> bool {
+        // The target pays back one picture's worth of what was sent ahead of it.
+        self.ahead_bits = (self.ahead_bits - self.bitrate * self.frame_ms / 1000.0).max(0.0);
+        let most = (MAX_SKIPPED.as_secs_f64() * 1000.0 / self.frame_ms).max(1.0) as u32;
+        let skip = self.on
+            && started
+            && self.ahead_bits > self.bitrate * HOLD_AHEAD.as_secs_f64()
+            && self.skipped < most;
+        self.skipped += u32::from(skip);
+        skip
+    }
+
+    /// A picture of `bytes` went out.
+    fn sent(&mut self, bytes: usize) {
+        self.skipped = 0;
+        // What is paid back by skipping stays bounded: a second at the target.
+        self.ahead_bits = (self.ahead_bits + (bytes * 8) as f64).min(self.bitrate);
+    }
+}
 
 impl H264Encoder {
     /// An encoder at `bitrate` and `fps`; the picture size is the first picture's.
@@ -89,14 +255,10 @@ impl H264Encoder {
             inner,
             started: false,
             made_fps: fps,
-            bitrate: f64::from(bitrate),
             told: f64::from(bitrate),
-            frame_ms: 1000.0 / fps,
             clock_ms: 0.0,
             keyframe_interval,
-            hold: false,
-            ahead_bits: 0.0,
-            skipped: 0,
+            hold: Hold::new(f64::from(bitrate), fps),
         })
     }
 
@@ -148,9 +310,7 @@ impl H264Encoder {
         });
         if applied {
             self.told = told;
-            self.bitrate = f64::from(bitrate);
-            self.frame_ms = 1000.0 / fps;
-            self.hold = hold;
+            self.hold.set(f64::from(bitrate), fps, hold);
         }
         applied
     }
@@ -181,17 +341,9 @@ impl H264Encoder {
         img: &I420,
         force_keyframe: bool,
     ) -> Result<(Vec<u8>, bool), CodecError> {
-        // The target pays back one picture's worth of what was sent ahead of it.
-        self.ahead_bits = (self.ahead_bits - self.bitrate * self.frame_ms / 1000.0).max(0.0);
         let at = openh264::Timestamp::from_millis(self.clock_ms as u64);
-        self.clock_ms += self.frame_ms;
-        let most = (MAX_SKIPPED.as_secs_f64() * 1000.0 / self.frame_ms).max(1.0) as u32;
-        if self.hold
-            && self.started
-            && self.ahead_bits > self.bitrate * HOLD_AHEAD.as_secs_f64()
-            && self.skipped < most
-        {
-            self.skipped += 1;
+        self.clock_ms += self.hold.frame_ms;
+        if self.hold.skips(self.started) {
             return Ok((Vec::new(), false));
         }
         if force_keyframe {
@@ -211,9 +363,7 @@ impl H264Encoder {
         );
         let data = bs.to_vec();
         self.started = true;
-        self.skipped = 0;
-        // What is paid back by skipping stays bounded: a second at the target.
-        self.ahead_bits = (self.ahead_bits + (data.len() * 8) as f64).min(self.bitrate);
+        self.hold.sent(data.len());
         Ok((data, key))
     }
 }
@@ -242,17 +392,8 @@ impl H264Decoder {
         };
         let (w, h) = pic.dimensions();
         let (sy, su, sv) = pic.strides();
-        let mut out = I420::new(w, h);
-        let (y, uv) = out.data.split_at_mut(w * h);
-        let (u, v) = uv.split_at_mut(w * h / 4);
-        for row in 0..h {
-            y[row * w..(row + 1) * w].copy_from_slice(&pic.y()[row * sy..row * sy + w]);
-        }
-        for row in 0..h / 2 {
-            u[row * w / 2..(row + 1) * w / 2].copy_from_slice(&pic.u()[row * su..row * su + w / 2]);
-            v[row * w / 2..(row + 1) * w / 2].copy_from_slice(&pic.v()[row * sv..row * sv + w / 2]);
-        }
-        Ok(Some(out))
+        let planes = [(pic.y(), sy), (pic.u(), su), (pic.v(), sv)];
+        Ok(Some(I420::from_planes(w, h, planes)))
     }
 }
 

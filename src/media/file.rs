@@ -1,7 +1,7 @@
 //! Media files in, through the system's FFmpeg libraries: libavformat demuxes any container
 //! they read (MP4/MOV, Matroska/WebM, Ogg, IVF, WAV, …), libavcodec decodes any codec,
 //! libswscale and libswresample convert pictures to I420 and sound to 48 kHz mono. Only this
-//! module knows FFmpeg.
+//! module and `codec::av` (decoding received VP8, VP9 and AV1) know FFmpeg.
 //!
 //! Times are seconds on the publish's clock: a file's first picture or sample (its earliest
 //! stream start, or `--start`) is 0, and each loop adds the file's length, so the video and
@@ -29,7 +29,7 @@ const RATE: u32 = 48_000;
 /// The largest picture side taken from a file (H.264's largest levels stop at 8192).
 const MAX_SIDE: u32 = 8192;
 
-fn init() {
+pub(crate) fn init() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // FFmpeg's own log lines are not vcall's: what matters comes back as errors.
@@ -573,21 +573,12 @@ impl FileVideo {
             converted = out;
             &converted
         };
-        let (ow, oh) = (ow as usize, oh as usize);
-        let mut img = I420::new(ow, oh);
-        let mut at = 0;
-        for (plane, (pw, ph)) in [(ow, oh), (ow / 2, oh / 2), (ow / 2, oh / 2)]
-            .into_iter()
-            .enumerate()
-        {
-            let stride = src.stride(plane);
-            let data = src.data(plane);
-            for row in 0..ph {
-                img.data[at..at + pw].copy_from_slice(&data[row * stride..row * stride + pw]);
-                at += pw;
-            }
-        }
-        Ok(img)
+        let plane = |i| (src.data(i), src.stride(i));
+        Ok(I420::from_planes(
+            ow as usize,
+            oh as usize,
+            [plane(0), plane(1), plane(2)],
+        ))
     }
 }
 

@@ -94,6 +94,8 @@ pub(crate) struct Conn {
     /// Send-only sections whose track ended, for the next track of their kind
     /// ([`super::LocalTrack::release`]).
     pub(crate) freed: Vec<super::Freed>,
+    /// Sections whose codec the next answer picks.
+    pub(crate) choices: Vec<super::choice::Choice>,
     /// The RTP its far end may send, from its description (when `checked`).
     granted: super::granted::Granted,
     /// Whether RTP its far end did not declare is dropped (a server's connections).
@@ -261,6 +263,7 @@ impl Engine {
             flights: Some(Flights::default()),
             resend: Vec::new(),
             freed: Vec::new(),
+            choices: Vec::new(),
             granted: super::granted::Granted::Any,
             checked,
             ungranted: 0,

@@ -6,6 +6,7 @@
 //! candidates before it hands out a description, so one message carries all, except where
 //! the far end takes candidates trickled (WHIP/WHEP: `create_offer_within`, `trickle`).
 
+mod choice;
 pub mod counts;
 mod engine;
 mod flight;
@@ -102,6 +103,14 @@ pub enum PeerError {
     ConnectTimeout(Duration),
     #[error("{0} was not negotiated")]
     NotNegotiated(&'static str),
+    /// A sending section's answer took none of the codecs it offered.
+    #[error("the far end takes none of the codecs offered for {kind} ({offered}){answered}")]
+    CodecNotTaken {
+        kind: &'static str,
+        offered: String,
+        /// What it answered with, as `; it answered with …`, or nothing.
+        answered: String,
+    },
     /// Something the WebRTC stack should always give was missing.
     #[error("the WebRTC stack gave no {0}")]
     Missing(&'static str),
@@ -1337,14 +1346,17 @@ impl Peer {
         Some(free.remove(i).1)
     }
 
-    /// Adds a section that sends `codec` (always a new one: receiving sections are never
-    /// reused for sending) and returns its writer. A send-only section, in an answer, takes the
-    /// place of a receive-only section of its kind that the offer added.
+    /// Adds a section that sends the first of `codecs`, or another of them that the far
+    /// end's answer puts first ([`choice`]: on a media engine's connection; a driver's offers
+    /// the first only), and returns its writer ([`LocalTrack::codec`] says which once the
+    /// answer is applied). Always a new section: receiving sections are never reused for
+    /// sending. A send-only section, in an answer, takes the place of a receive-only section
+    /// of its kind that the offer added.
     /// Its `msid` is `stream_label` and `{stream_label}-audio` or `-video`, unless
     /// `track_id` names the track.
     pub(crate) async fn add_track(
         &self,
-        codec: Codec,
+        codecs: &[Codec],
         stream_label: &str,
         track_id: Option<&str>,
         ssrc: u32,
@@ -1354,8 +1366,11 @@ impl Peer {
             Section::SendOnly => RTCRtpTransceiverDirection::Sendonly,
             Section::Echo => RTCRtpTransceiverDirection::Sendrecv,
         };
-        self.add_section(codec, stream_label, track_id, ssrc, direction, Place::New)
-            .await
+        let (&codec, others) = codecs
+            .split_first()
+            .ok_or(PeerError::Missing("codec for a send section"))?;
+        let section = (stream_label, track_id, ssrc, direction, Place::New);
+        self.add_section(codec, others.to_vec(), section).await
     }
 
     /// [`Peer::add_track`] for a subscriber's leg (send-only): the section it goes in is
@@ -1369,18 +1384,22 @@ impl Peer {
         place: Place,
     ) -> Result<LocalTrack, PeerError> {
         let direction = RTCRtpTransceiverDirection::Sendonly;
-        self.add_section(codec, stream_label, track_id, ssrc, direction, place)
-            .await
+        let section = (stream_label, track_id, ssrc, direction, place);
+        self.add_section(codec, Vec::new(), section).await
     }
 
+    /// Adds a section sending `codec`, or one of `others` the answer chooses.
     async fn add_section(
         &self,
         codec: Codec,
-        stream_label: &str,
-        track_id: Option<&str>,
-        ssrc: u32,
-        direction: RTCRtpTransceiverDirection,
-        place: Place,
+        others: Vec<Codec>,
+        (stream_label, track_id, ssrc, direction, place): (
+            &str,
+            Option<&str>,
+            u32,
+            RTCRtpTransceiverDirection,
+            Place,
+        ),
     ) -> Result<LocalTrack, PeerError> {
         let kind = rtp_kind(codec.kind());
         let track_id = track_id.map_or_else(
@@ -1395,11 +1414,11 @@ impl Peer {
             str::to_owned,
         );
         let stream_label = stream_label.to_owned();
-        let track = move |ssrc: u32| {
+        let media_track = move |ssrc: u32, codec: Codec| {
             MediaStreamTrack::new(
                 stream_label.clone(),
-                track_id,
-                stream_label,
+                track_id.clone(),
+                stream_label.clone(),
                 kind,
                 vec![RTCRtpEncodingParameters {
                     rtp_coding_parameters: RTCRtpCodingParameters {
@@ -1410,6 +1429,18 @@ impl Peer {
                     ..Default::default()
                 }],
             )
+        };
+        let track = {
+            let media_track = media_track.clone();
+            move |ssrc: u32| media_track(ssrc, codec)
+        };
+        let chosen = Arc::new(std::sync::Mutex::new(codec));
+        // A driver's connection offers the first codec only.
+        let offered: Vec<Codec> = match &self.imp {
+            Imp::Driver(_) => vec![codec],
+            Imp::Engine { .. } => std::iter::once(codec)
+                .chain(others.iter().copied())
+                .collect(),
         };
         let init = transceiver_init(direction);
         let (out, ssrc, line) = match &self.imp {
@@ -1435,6 +1466,8 @@ impl Peer {
             }
             Imp::Engine { engine, id } => {
                 let (tx, rx) = mpsc::channel(4);
+                let chosen = Arc::clone(&chosen);
+                let codecs = offered.clone();
                 let (sender, ssrc, line) = engine
                     .call(*id, move |c, _| {
                         let (sender, ssrc, line) = match place.freed_section(c, codec)? {
@@ -1444,7 +1477,17 @@ impl Peer {
                             }
                             None => {
                                 let t = c.pc.add_transceiver_from_track(track(ssrc), Some(init));
-                                (t.map_err(webrtc_err)?.into(), ssrc, None)
+                                let t = t.map_err(webrtc_err)?;
+                                if codecs.len() > 1 {
+                                    offer_in_order(&mut c.pc, t, &codecs)?;
+                                    c.choices.push(choice::Choice {
+                                        transceiver: t,
+                                        codecs,
+                                        chosen,
+                                        track: Box::new(move |codec| media_track(ssrc, codec)),
+                                    });
+                                }
+                                (t.into(), ssrc, None)
                             }
                         };
                         c.sink.keyframes.insert(ssrc, tx);
@@ -1461,16 +1504,14 @@ impl Peer {
             }
         };
         Ok(LocalTrack {
-            codec,
+            codec: chosen,
+            offered,
             ssrc,
             out,
             payload_type: AtomicU8::new(0),
             packetizer: tokio::sync::Mutex::new(Packetizer {
-                payloader: match codec {
-                    Codec::H264 => Box::new(rtc::rtp::codec::h264::H264Payloader::default()),
-                    Codec::Vp8 => Box::new(rtc::rtp::codec::vp8::Vp8Payloader::default()),
-                    Codec::Opus => Box::new(rtc::rtp::codec::opus::OpusPayloader),
-                },
+                codec,
+                payloader: payloader(codec),
                 seq: rand::random(),
             }),
             last_seq: AtomicU32::new(NONE_SENT),
@@ -1571,7 +1612,8 @@ impl Peer {
         Ok(setup_as_offered(sdp, self.local_sdp().await?))
     }
 
-    /// Applies the remote answer to our offer.
+    /// Applies the remote answer to our offer; sections that offered several codecs take
+    /// the one it chose ([`choice`]).
     pub(crate) async fn accept_answer(&self, sdp: &str) -> Result<(), PeerError> {
         let answer = RTCSessionDescription::answer(sdp.to_owned()).map_err(PeerError::BadSdp)?;
         match &self.imp {
@@ -1580,12 +1622,16 @@ impl Peer {
                 .await
                 .map_err(PeerError::BadSdp),
             Imp::Engine { engine, id } => {
+                let sdp = sdp.to_owned();
                 engine
-                    .on_pc(*id, move |pc, now| {
-                        pc.set_remote_description(now, answer)
+                    .call(*id, move |c, now| {
+                        for choice in std::mem::take(&mut c.choices) {
+                            choice.follow(&mut c.pc, &sdp)?;
+                        }
+                        c.pc.set_remote_description(now, answer)
                             .map_err(PeerError::BadSdp)
                     })
-                    .await
+                    .await?
             }
         }
     }
@@ -1903,7 +1949,10 @@ fn parse_ice_server(url: &str) -> RTCIceServer {
 
 /// A track we send: write RTP packets, read keyframe requests.
 pub(crate) struct LocalTrack {
-    pub(crate) codec: Codec,
+    /// What it sends: its section's codec, or the one the answer chose ([`choice`]).
+    codec: Arc<std::sync::Mutex<Codec>>,
+    /// The codecs its section offered (the errors name them).
+    offered: Vec<Codec>,
     ssrc: u32,
     out: Out,
     /// The payload type negotiated on this leg, learned on the first write (0 = not yet).
@@ -1934,14 +1983,70 @@ enum Out {
 }
 
 struct Packetizer {
+    /// The codec its payloader is for.
+    codec: Codec,
     payloader: Box<dyn rtc::rtp::packetizer::Payloader>,
     seq: u16,
+}
+
+/// The error for a section whose far end took none of `offered` (`codec` the one it sends):
+/// it names what it answered with instead.
+fn not_taken(codec: Codec, offered: &[Codec], answered: &[RTCRtpCodecParameters]) -> PeerError {
+    let names = |v: Vec<&str>| v.join(", ");
+    let answered: Vec<&str> = answered
+        .iter()
+        .map(|c| c.rtp_codec.mime_type.split('/').next_back().unwrap_or(""))
+        .collect();
+    PeerError::CodecNotTaken {
+        kind: if codec.kind() == Kind::Video {
+            "video"
+        } else {
+            "audio"
+        },
+        offered: names(offered.iter().map(|c| c.name()).collect()),
+        answered: match answered.is_empty() {
+            true => String::new(),
+            false => format!("; it answered with {}", names(answered)),
+        },
+    }
+}
+
+fn payloader(codec: Codec) -> Box<dyn rtc::rtp::packetizer::Payloader> {
+    match codec {
+        Codec::H264 => Box::new(rtc::rtp::codec::h264::H264Payloader::default()),
+        Codec::Vp8 => Box::new(rtc::rtp::codec::vp8::Vp8Payloader::default()),
+        Codec::Opus => Box::new(rtc::rtp::codec::opus::OpusPayloader),
+    }
+}
+
+/// Makes a new section's offer list `codecs`, in that order (the far end picks).
+fn offer_in_order(
+    pc: &mut rtc::peer_connection::RTCPeerConnection,
+    transceiver: rtc::rtp_transceiver::RTCRtpTransceiverId,
+    codecs: &[Codec],
+) -> Result<(), PeerError> {
+    let params = codecs
+        .iter()
+        .map(|c| RTCRtpCodecParameters {
+            rtp_codec: c.rtp_codec(),
+            payload_type: c.payload_type(),
+        })
+        .collect();
+    pc.rtp_transceiver(transceiver)
+        .ok_or(PeerError::Missing("transceiver for a new section"))?
+        .set_codec_preferences(params)
+        .map_err(webrtc_err)
 }
 
 /// Payload bytes per RTP packet, leaving room for SRTP and headers under a 1280-byte path MTU.
 const RTP_PAYLOAD_MTU: usize = 1160;
 
 impl LocalTrack {
+    /// What it sends (once the answer is applied, the codec the far end chose).
+    pub(crate) fn codec(&self) -> Codec {
+        *self.codec.lock().expect("codec lock")
+    }
+
     /// Sends one packet; SSRC and payload type are set to this leg's, header extensions dropped.
     pub(crate) async fn write(&self, rtp: Rtp) -> Result<(), PeerError> {
         let pt = self.ready().await?;
@@ -2001,13 +2106,15 @@ impl LocalTrack {
     pub(crate) async fn ready(&self) -> Result<u8, PeerError> {
         let mut pt = self.payload_type.load(Ordering::Relaxed);
         if pt == 0 {
-            let mime = self.codec.mime();
+            let codec = self.codec();
+            let offered = self.offered.clone();
             let find = move |codecs: &[RTCRtpCodecParameters]| {
+                let mime = codec.mime();
                 codecs
                     .iter()
                     .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(mime))
                     .map(|c| c.payload_type)
-                    .ok_or(PeerError::NotNegotiated(mime))
+                    .ok_or_else(|| not_taken(codec, &offered, codecs))
             };
             pt = match &self.out {
                 Out::Driver { sender, .. } => {
@@ -2062,6 +2169,11 @@ impl LocalTrack {
     ) -> Result<usize, PeerError> {
         let packets = {
             let mut p = self.packetizer.lock().await;
+            let codec = self.codec();
+            if p.codec != codec {
+                p.payloader = payloader(codec);
+                p.codec = codec;
+            }
             let payloads = p
                 .payloader
                 .payload(RTP_PAYLOAD_MTU, &frame)
@@ -2113,7 +2225,7 @@ impl LocalTrack {
             return;
         };
         let freed = Freed {
-            codec: self.codec,
+            codec: self.codec(),
             sender: *sender,
             ssrc: self.ssrc,
             line: self.line(),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
-use crate::vocab::{Codec, Depacketizer, Rtp, bitstream};
+use crate::vocab::{BadPayload, Codec, Depacketizer, Rtp, bitstream};
 
 /// At most this many packets wait behind a missing one, however young the gap.
 const REORDER_WINDOW: u64 = 200;
@@ -212,7 +212,19 @@ impl Assembler {
             self.depack = Depacketizer::new(self.codec);
             return;
         }
-        if let Some(frame) = self.build(&packets) {
+        let built = match self.build(&packets) {
+            Ok(built) => built,
+            Err(e) => {
+                // The pictures after it would be decoded from one that is missing.
+                tracing::debug!("dropping a frame with an undecodable packet: {e}");
+                if self.codec != Codec::Opus {
+                    self.waiting_for_keyframe = true;
+                    out.request_keyframe = true;
+                }
+                None
+            }
+        };
+        if let Some(frame) = built {
             if self.waiting_for_keyframe && !(frame.keyframe && self.have_params) {
                 out.request_keyframe = true;
                 return;
@@ -247,8 +259,11 @@ impl Assembler {
         }
     }
 
-    fn build(&mut self, packets: &[Rtp]) -> Option<Frame> {
-        let first = packets.first()?;
+    /// The frame `packets` carry; `None` when they carry nothing.
+    fn build(&mut self, packets: &[Rtp]) -> Result<Option<Frame>, BadPayload> {
+        let Some(first) = packets.first() else {
+            return Ok(None);
+        };
         let ts = extend(self.last_ts, first.timestamp(), 32);
         self.last_ts = Some(ts);
         let mut data = BytesMut::new();
@@ -256,14 +271,13 @@ impl Assembler {
             match self.depack.push(p.payload()) {
                 Ok(b) => data.extend_from_slice(&b),
                 Err(e) => {
-                    tracing::debug!("dropping a frame with an undecodable packet: {e}");
                     self.depack = Depacketizer::new(self.codec); // no half-built NAL carries over
-                    return None;
+                    return Err(e);
                 }
             }
         }
         if data.is_empty() {
-            return None;
+            return Ok(None);
         }
         let keyframe = match self.codec {
             Codec::Opus => true,
@@ -274,12 +288,12 @@ impl Assembler {
             }
             Codec::Vp8 => bitstream::is_keyframe(Codec::Vp8, &data),
         };
-        Some(Frame {
+        Ok(Some(Frame {
             timestamp: ts,
             data: data.freeze(),
             keyframe,
             fec: false,
-        })
+        }))
     }
 }
 
@@ -356,6 +370,28 @@ mod tests {
             t0(),
         );
         assert_eq!(o.frames.len(), 1);
+    }
+
+    #[test]
+    fn a_frame_with_a_payload_that_cannot_be_read_waits_for_a_keyframe() {
+        // VP8: a keyframe, then a frame whose second packet's descriptor is cut short. The
+        // frames after it would be decoded from a missing picture: none is kept, a keyframe
+        // is asked for, and the next keyframe is kept.
+        let mut a = Assembler::new(Codec::Vp8);
+        let key = a.push(pkt(1, 0, true, &[0x10, 0x00, 1]), t0());
+        assert!(key.frames.len() == 1 && key.frames[0].keyframe);
+        assert!(
+            a.push(pkt(2, 3000, false, &[0x10, 0x01, 2]), t0())
+                .frames
+                .is_empty()
+        );
+        let bad = a.push(pkt(3, 3000, true, &[0x80]), t0());
+        assert!(bad.frames.is_empty() && bad.request_keyframe);
+        let after = a.push(pkt(4, 6000, true, &[0x10, 0x01, 3]), t0());
+        assert!(after.frames.is_empty() && after.request_keyframe);
+        let next = a.push(pkt(5, 9000, true, &[0x10, 0x00, 4]), t0());
+        assert_eq!(next.frames.len(), 1);
+        assert_eq!(&next.frames[0].data[..], &[0x00, 4]);
     }
 
     #[test]

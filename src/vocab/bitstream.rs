@@ -255,35 +255,34 @@ fn h264_starts_keyframe(p: &[u8]) -> bool {
 /// RFC 7741: the payload descriptor (with its optional extensions), then on the first
 /// packet of partition 0 the VP8 header, whose lowest bit is 0 on a key frame.
 fn vp8_starts_keyframe(p: &[u8]) -> bool {
-    let Some(&d) = p.first() else {
-        return false;
-    };
-    let (extended, start, partition) = (d & 0x80 != 0, d & 0x10 != 0, d & 0x07);
-    if !start || partition != 0 {
-        return false;
+    // The start (S) of partition 0, whose first byte after the descriptor says keyframe.
+    p.first().is_some_and(|d| d & 0x17 == 0x10)
+        && vp8_descriptor_len(p)
+            .and_then(|i| p.get(i))
+            .is_some_and(|h| h & 0x01 == 0)
+}
+
+/// The length of a VP8 payload descriptor (RFC 7741 section 4.2) at the start of `payload`,
+/// when it is all there.
+pub(crate) fn vp8_descriptor_len(payload: &[u8]) -> Option<usize> {
+    let first = *payload.first()?;
+    let mut len = 1;
+    if first & 0x80 != 0 {
+        // X: the extension byte says which optional fields follow.
+        let ext = *payload.get(1)?;
+        len = 2;
+        if ext & 0x80 != 0 {
+            // I: a PictureID of 7 bits, or 15 when its first bit (M) is set.
+            len += if *payload.get(len)? & 0x80 != 0 { 2 } else { 1 };
+        }
+        if ext & 0x40 != 0 {
+            len += 1; // L: TL0PICIDX
+        }
+        if ext & 0x30 != 0 {
+            len += 1; // T or K: TID, Y and KEYIDX in one byte
+        }
     }
-    let mut i = 1;
-    if extended {
-        let Some(&x) = p.get(1) else {
-            return false;
-        };
-        i = 2;
-        if x & 0x80 != 0 {
-            // PictureID: 7 or 15 bits.
-            i += if p.get(i).is_some_and(|b| b & 0x80 != 0) {
-                2
-            } else {
-                1
-            };
-        }
-        if x & 0x40 != 0 {
-            i += 1; // TL0PICIDX
-        }
-        if x & 0x30 != 0 {
-            i += 1; // TID / KEYIDX
-        }
-    }
-    p.get(i).is_some_and(|h| h & 0x01 == 0)
+    (len <= payload.len()).then_some(len)
 }
 
 /// The user data's UUID that marks a load test's frame identity (no zero byte).

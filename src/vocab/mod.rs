@@ -48,6 +48,15 @@ impl Codec {
         }
     }
 
+    /// The codec's name, as SDP's `rtpmap` writes it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Codec::H264 => "H264",
+            Codec::Vp8 => "VP8",
+            Codec::Opus => "opus",
+        }
+    }
+
     /// The codec's media type, as SDP and WebRTC name it.
     pub(crate) fn mime(self) -> &'static str {
         match self {
@@ -106,30 +115,45 @@ impl Rtp {
 
 /// Turns one RTP payload into codec bitstream: Annex B NAL units for H.264 (FU-A reassembled,
 /// STAP-A split), the VP8 frame data, the Opus packet.
-pub(crate) struct Depacketizer {
-    inner: Box<dyn rtc::rtp::packetizer::Depacketizer + Send>,
+pub(crate) enum Depacketizer {
+    /// The stack's, for H.264 and Opus.
+    Stack(Box<dyn rtc::rtp::packetizer::Depacketizer + Send>),
+    /// VP8's payload descriptor read here: the stack's refuses payloads under four bytes
+    /// (the last packet of a frame may be two), and keeps one packet's descriptor flags
+    /// for the next.
+    Vp8,
 }
 
 impl Depacketizer {
     pub(crate) fn new(codec: Codec) -> Depacketizer {
-        let inner: Box<dyn rtc::rtp::packetizer::Depacketizer + Send> = match codec {
-            Codec::H264 => Box::new(rtc::rtp::codec::h264::H264Packet::default()),
-            Codec::Vp8 => Box::new(rtc::rtp::codec::vp8::Vp8Packet::default()),
-            Codec::Opus => Box::new(rtc::rtp::codec::opus::OpusPacket),
-        };
-        Depacketizer { inner }
+        match codec {
+            Codec::H264 => {
+                Depacketizer::Stack(Box::new(rtc::rtp::codec::h264::H264Packet::default()))
+            }
+            Codec::Vp8 => Depacketizer::Vp8,
+            Codec::Opus => Depacketizer::Stack(Box::new(rtc::rtp::codec::opus::OpusPacket)),
+        }
     }
 
-    /// Whether this payload can begin a frame (not the middle of a fragmented unit).
+    /// Whether this payload can begin a frame (not the middle of a fragmented unit; for VP8,
+    /// the start of its first partition).
     pub(crate) fn is_frame_start(&self, payload: &Bytes) -> bool {
-        self.inner.is_partition_head(payload)
+        match self {
+            Depacketizer::Stack(d) => d.is_partition_head(payload),
+            Depacketizer::Vp8 => payload.first().is_some_and(|b| b & 0x17 == 0x10),
+        }
     }
 
     /// The bytes this payload contributes to its frame (may be empty mid-fragment).
     pub(crate) fn push(&mut self, payload: &Bytes) -> Result<Bytes, BadPayload> {
-        self.inner
-            .depacketize(payload)
-            .map_err(|e| BadPayload(e.to_string()))
+        match self {
+            Depacketizer::Stack(d) => d
+                .depacketize(payload)
+                .map_err(|e| BadPayload(e.to_string())),
+            Depacketizer::Vp8 => bitstream::vp8_descriptor_len(payload)
+                .map(|n| payload.slice(n..))
+                .ok_or_else(|| BadPayload("a VP8 payload shorter than its descriptor".into())),
+        }
     }
 }
 
@@ -142,6 +166,32 @@ pub(crate) struct BadPayload(String);
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn vp8_payloads_are_read_past_their_descriptor_whatever_their_length() {
+        let mut d = Depacketizer::new(Codec::Vp8);
+        let cases: [(&[u8], Option<&[u8]>); 8] = [
+            // The last two bytes of a frame: the stack's depacketizer refused them.
+            (&[0x00, 0xaa, 0xbb], Some(&[0xaa, 0xbb])),
+            (&[0x10, 0x9d], Some(&[0x9d])),
+            (&[0x00], Some(&[])),
+            // X, I with a 15-bit PictureID, L, T/K.
+            (&[0x90, 0xf0, 0x81, 0x23, 0x05, 0x40, 0x9d], Some(&[0x9d])),
+            // X, I with a 7-bit PictureID; then X without I: nothing of the last carries over.
+            (&[0x90, 0x80, 0x12, 0x9d], Some(&[0x9d])),
+            (&[0x80, 0x00, 0x9d], Some(&[0x9d])),
+            (&[0x90, 0x80, 0x81], None),
+            (&[], None),
+        ];
+        for (payload, want) in cases {
+            let got = d.push(&Bytes::copy_from_slice(payload)).ok();
+            assert_eq!(got.as_deref(), want, "{payload:02x?}");
+        }
+        // A frame starts at the start (S) of partition 0 only.
+        assert!(d.is_frame_start(&Bytes::from_static(&[0x10, 0])));
+        assert!(!d.is_frame_start(&Bytes::from_static(&[0x11, 0])));
+        assert!(!d.is_frame_start(&Bytes::from_static(&[0x00, 0])));
+    }
 
     proptest! {
         /// RTP payloads from the network: read or refused, never a panic.

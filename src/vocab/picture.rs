@@ -17,6 +17,25 @@ impl I420 {
             data: vec![0; width * height * 3 / 2],
         }
     }
+    /// A `width` x `height` picture (even sides) copied from three planes, each with its
+    /// row stride (a decoder's pictures).
+    pub(crate) fn from_planes(width: usize, height: usize, planes: [(&[u8], usize); 3]) -> I420 {
+        let mut img = I420::new(width, height);
+        let mut at = 0;
+        for (i, (data, stride)) in planes.into_iter().enumerate() {
+            let (pw, ph) = if i == 0 {
+                (width, height)
+            } else {
+                (width / 2, height / 2)
+            };
+            for row in 0..ph {
+                img.data[at..at + pw].copy_from_slice(&data[row * stride..row * stride + pw]);
+                at += pw;
+            }
+        }
+        img
+    }
+
     pub(crate) fn y(&self) -> &[u8] {
         &self.data[..self.width * self.height]
     }

@@ -63,6 +63,8 @@ def only(kind):
 
 resources = {}
 stats = {"video": 0, "audio": 0, "deleted": 0, "codecs": []}
+# The only video codec /whip takes (`--video-codec`), as a media type in lower case.
+video_codec = None
 
 
 class Pattern(MediaStreamTrack):
@@ -122,6 +124,12 @@ async def whip(request):
         asyncio.ensure_future(consume(track))
 
     await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+    if video_codec:
+        # An endpoint that takes one video codec answers with that one only, whatever else
+        # the offer lists.
+        for t in pc.getTransceivers():
+            if t.kind == "video":
+                t._codecs = [c for c in t._codecs if c.mimeType.lower() == video_codec]
     await pc.setLocalDescription(await pc.createAnswer())
     for t in pc.getTransceivers():
         if t.receiver and t._codecs:
@@ -161,7 +169,10 @@ async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--dtls", choices=["ecdsa", "rsa"])
+    parser.add_argument("--video-codec", choices=["VP8", "H264"], help="the only one /whip takes")
     args = parser.parse_args()
+    global video_codec
+    video_codec = args.video_codec and f"video/{args.video_codec.lower()}"
     if args.dtls:
         only(args.dtls)
     app = web.Application()

@@ -634,11 +634,10 @@ async fn publisher(
     let conn = run.conn(seat, i)?;
     let joined = join(&conn, run.network.clone(), Purpose::Publish).await?;
     let (peer, _incoming) = Peer::new(&run.peer_config(&conn)).await?;
-    let video = Some(Codec::H264);
     let msid = new_msid();
     let (v, a): TrackPair = add_tracks(
         &peer,
-        (video, run.args.audio),
+        (&[Codec::H264], run.args.audio),
         &msid,
         false,
         Ssrcs::random(),
