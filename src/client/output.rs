@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::time::Instant;
 
 use crate::cli::OutFormat;
-use crate::codec::{H264Decoder, OpusDecoder};
+use crate::codec::{OpusDecoder, VideoDecoder};
 use crate::record::assemble::Frame;
 use crate::record::codecs::{OPUS_PRE_SKIP, opus_head};
 use crate::record::{AUDIO, Output, RecordError, RecordStats, Recorder, VIDEO};
@@ -135,14 +135,7 @@ impl Sink {
                 Ok(())
             }
             SinkKind::Ogg(o) => o.push(&frame).map_err(RecordError::from),
-            SinkKind::Y4m(y) => {
-                if codec != Codec::H264 {
-                    return Err(RecordError::Unsupported(
-                        "decoding is available for H.264 video only; use --format mkv to record VP8",
-                    ));
-                }
-                y.push(&frame)
-            }
+            SinkKind::Y4m(y) => y.push(codec, &frame),
             SinkKind::Wav(w) => w.push(&frame),
         };
         // The last frame asked for: done now, not when the next one shows up.
@@ -257,7 +250,8 @@ pub fn opus_samples(packet: &[u8]) -> u64 {
 /// stream's clock is kept.
 pub struct Y4mWriter {
     out: Output,
-    decoder: H264Decoder,
+    /// The decoder of the stream's codec, made at its first frame.
+    decoder: Option<VideoDecoder>,
     /// Held until the second frame tells the frame rate.
     first: Option<(u64, crate::vocab::I420)>,
     fps: f64,
@@ -271,7 +265,7 @@ impl Y4mWriter {
     fn new(out: Output) -> Result<Y4mWriter, RecordError> {
         Ok(Y4mWriter {
             out,
-            decoder: H264Decoder::new()?,
+            decoder: None,
             first: None,
             fps: 0.0,
             ts0: 0,
@@ -281,8 +275,12 @@ impl Y4mWriter {
         })
     }
 
-    fn push(&mut self, frame: &Frame) -> Result<(), RecordError> {
-        let Some(img) = self.decoder.decode(&frame.data)? else {
+    fn push(&mut self, codec: Codec, frame: &Frame) -> Result<(), RecordError> {
+        let decoder = match &mut self.decoder {
+            Some(d) => d,
+            None => self.decoder.insert(VideoDecoder::new(codec)?),
+        };
+        let Some(img) = decoder.decode(&frame.data)? else {
             return Ok(());
         };
         if self.fps == 0.0 {

@@ -827,6 +827,13 @@ async fn go_live(plan: &Plan, again: Option<&StreamId>, wait: Duration) -> Resul
         .client
         .publish(&peer, &plan.name, media, &msid, again)
         .await?;
+    // A far end that took none of a section's codecs is said now, naming what it took.
+    for track in [&tracks.0, &tracks.1].into_iter().flatten() {
+        if let Err(e) = track.ready().await {
+            peer.close().await;
+            return Err(e.into());
+        }
+    }
     tracing::info!(
         stream = %stream_id,
         video_ssrc = plan.ssrcs.video,
@@ -1055,6 +1062,9 @@ impl Publisher {
                 return Err(e);
             }
         };
+        // One encoder feeds every connection: a direct stream's (and a later route's) goes
+        // out in the codec it starts with.
+        plan.codecs.0.truncate(1);
         let adapter = Adapter::new(budget, args.degradation);
         let monitor = args
             .stats_interval

@@ -96,15 +96,16 @@ int vcall_vpx_set_rate(struct vcall_vpx *e, unsigned bitrate_kbps) {
     return vpx_codec_enc_config_set(&e->ctx, &e->cfg) == VPX_CODEC_OK ? 0 : -1;
 }
 
-/* Encodes one I420 picture held in one buffer (Y, then U, then V, no padding) at `pts`,
- * shown for `duration` (both in 1/90000 s). On success (0) `*out` points to the frame (valid
- * until the next call; `*len` 0 when the encoder made none) and `*key` says whether it is a
- * keyframe. */
+/* Encodes one I420 picture held in one buffer (Y, then U, then V, no padding; even sides)
+ * at `pts`, shown for `duration` (both in 1/90000 s). On success (0) `*out` points to the
+ * frame (valid until the next call; `*len` 0 when the encoder made none) and `*key` says
+ * whether it is a keyframe. -1: libvpx failed (vcall_vpx_error says why); -2: the picture
+ * could not be wrapped. */
 int vcall_vpx_encode(struct vcall_vpx *e, uint8_t *i420, int64_t pts, unsigned long duration,
                      int force_keyframe, const uint8_t **out, size_t *len, int *key) {
     vpx_image_t img;
     if (vpx_img_wrap(&img, VPX_IMG_FMT_I420, e->cfg.g_w, e->cfg.g_h, 1, i420) == NULL) {
-        return -1;
+        return -2;
     }
     vpx_enc_frame_flags_t flags = force_keyframe ? VPX_EFLAG_FORCE_KF : 0;
     if (vpx_codec_encode(&e->ctx, &img, pts, duration, flags, VPX_DL_REALTIME) != VPX_CODEC_OK) {

@@ -198,13 +198,20 @@ impl Vp8Encoder {
         if self.hold.skips(self.started) {
             return Ok((Vec::new(), false));
         }
-        let ctx = self.context((img.width, img.height))?;
+        // libvpx reads an odd side's chroma rounded up: past the end of such a buffer.
+        if img.width % 2 == 1 || img.height % 2 == 1 {
+            return Err(CodecError::Vp8(format!(
+                "{}x{}: VP8 pictures here have even sides",
+                img.width, img.height
+            )));
+        }
         if img.data.len() < img.width * img.height * 3 / 2 {
             return Err(CodecError::Vp8("a picture smaller than its size".into()));
         }
+        let ctx = self.context((img.width, img.height))?;
         let (mut out, mut len, mut key) = (std::ptr::null(), 0usize, 0 as c_int);
-        // SAFETY: `raw` is live; the picture is one I420 buffer of the context's size (checked
-        // above), which libvpx only reads during the call; `out` then points into libvpx's own
+        // SAFETY: `raw` is live; the picture is one I420 buffer of the context's size, its
+        // sides even (checked above), which libvpx only reads during the call; `out` then points into libvpx's own
         // buffer, `len` bytes long, valid until the next call: it is copied at once.
         let data = unsafe {
             let r = vcall_vpx_encode(
@@ -217,8 +224,10 @@ impl Vp8Encoder {
                 &raw mut len,
                 &raw mut key,
             );
-            if r != 0 {
-                return Err(ctx.error());
+            match r {
+                0 => {}
+                -2 => return Err(CodecError::Vp8("the picture could not be wrapped".into())),
+                _ => return Err(ctx.error()),
             }
             if out.is_null() || len == 0 {
                 Vec::new()

@@ -413,6 +413,16 @@ pub fn marks_at_size(path: &Path, size: (u32, u32)) -> Vec<vcall::media::testsrc
         .collect()
 }
 
+/// A recording of vcall's 320x240 test pattern in VP8: `frames` pictures as ffmpeg decodes
+/// them, with no frame missing by their marks.
+pub fn assert_whole_vp8_pattern(out: &Path, frames: usize) {
+    let probe = probe(out);
+    assert_eq!(probe["streams"][0]["codec_name"], "vp8", "{probe}");
+    let marks = marks_at_size(out, (320, 240));
+    assert_eq!(marks.len(), frames);
+    assert_no_frame_missing(&marks);
+}
+
 /// No frame of a test pattern missing, by its burned-in numbers (they count the pictures
 /// sent: one the machine was too busy to make is missing from the capture times, not from
 /// the numbers). Whether adaptation lowered the frame rate is in the publisher's stats
