@@ -1,6 +1,7 @@
 //! WHIP and WHEP against independent implementations: ffmpeg 9's WHIP muxer publishing into
 //! `vcall serve`; vcall publishing into, and playing from, endpoints on aiortc; Chromium
-//! publishing over WHIP (with trickle) and playing over WHEP through `vcall serve`.
+//! publishing over WHIP (with trickle; H.264, VP8, VP9 and AV1) and playing over WHEP through
+//! `vcall serve`.
 //! `scripts/test.sh` installs them (Chromium from Debian, the rest from PyPI into
 //! target/test-peers).
 
@@ -318,4 +319,68 @@ fn chromium_publishes_over_whip_and_plays_over_whep_through_vcall_serve() {
     assert!(played["framesDecoded"].as_u64().unwrap() >= 40, "{played}");
     assert!(played["audioPackets"].as_u64().unwrap() >= 50, "{played}");
     assert_eq!(played["deleted"], 200, "{played}");
+}
+
+/// Chromium sends VP9 (profile 0) and AV1, each the only video codec it offers; two vcall
+/// subscribers record each at once, one into Matroska and one into MP4, checking the frames
+/// as they go (`--expect` decodes them), and ffmpeg decodes both files at the size they say.
+#[test]
+fn chromium_sends_vp9_and_av1_that_vcall_records_in_matroska_and_mp4() {
+    let ns = LoopbackOnly::create();
+    let (_serve, url) = ns.serve();
+    let http = url.replace("ws://", "http://");
+    let dir = temp_dir();
+    for codec in ["VP9", "AV1"] {
+        let session = fixed_session(&format!("chromium-{codec}"));
+        let token = |role| fixed_token(&session, role);
+        let recorders: Vec<(PathBuf, Proc)> = ["mkv", "mp4"]
+            .into_iter()
+            .map(|ext| {
+                let out = dir.path().join(format!("{codec}.{ext}"));
+                let recorder = Proc::spawn(ns.vcall(&[
+                    "subscribe",
+                    "-o",
+                    &path_str(&out),
+                    "--frames",
+                    "30",
+                    "--expect",
+                    "frames>=30",
+                    "--url",
+                    &url,
+                    "--session",
+                    &session,
+                    "--token",
+                    &token(Role::Subscriber),
+                ]));
+                (out, recorder)
+            })
+            .collect();
+        let published = ns.chromium(
+            "whip.html",
+            &format!(
+                "mode=whip&codec={codec}&url={http}/whip/{session}&token={}&seconds=6",
+                token(Role::Publisher)
+            ),
+            &dir.path().join(format!("profile-{codec}")),
+        );
+        assert_eq!(published["state"], "connected", "{published}");
+        let sent = published["codecs"].to_string();
+        assert!(sent.contains(&format!("video/{codec}")), "{published}");
+        for (out, mut recorder) in recorders {
+            assert_eq!(recorder.wait(), 0, "{}", recorder.output());
+            let probed = probe(&out);
+            let streams = probed["streams"].as_array().unwrap();
+            let stream = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
+            assert_eq!(stream["codec_name"], codec.to_lowercase(), "{stream}");
+            let frames = decode_video(&out);
+            assert!(frames.len() >= 30, "{} frames in {out:?}", frames.len());
+            let first = &frames[0].1;
+            let said = (stream["width"].as_u64(), stream["height"].as_u64());
+            assert_eq!(
+                said,
+                (Some(first.width as u64), Some(first.height as u64)),
+                "{out:?}"
+            );
+        }
+    }
 }

@@ -1,5 +1,6 @@
-//! Received VP8 (and later VP9 and AV1) decoded through the system's libavcodec, for the
-//! pictures' marks (`--expect`).
+//! Received VP8, VP9 and AV1 decoded through the system's libavcodec (AV1 by its libdav1d
+//! wrapper where it has one: FFmpeg's own AV1 decoder needs hardware), for the pictures'
+//! marks (`--expect`) and `--format y4m`.
 
 use ffmpeg_next as ff;
 
@@ -25,9 +26,19 @@ impl Decoder {
         crate::media::file::init();
         let id = match codec {
             Codec::Vp8 => ff::codec::Id::VP8,
-            other => return Err(CodecError::Decode(format!("{} is not video", other.mime()))),
+            Codec::Vp9 => ff::codec::Id::VP9,
+            Codec::Av1 => ff::codec::Id::AV1,
+            other => {
+                return Err(CodecError::Decode(format!(
+                    "{} is not decoded by libavcodec here",
+                    other.mime()
+                )));
+            }
         };
-        let found = ff::decoder::find(id)
+        let found = (codec == Codec::Av1)
+            .then(|| ff::decoder::find_by_name("libdav1d"))
+            .flatten()
+            .or_else(|| ff::decoder::find(id))
             .ok_or_else(|| CodecError::Decode(format!("this FFmpeg has no {id:?} decoder")))?;
         let mut ctx = ff::codec::Context::new_with_codec(found);
         // One thread, no frame delay: each frame's picture comes out of its own call.

@@ -27,7 +27,10 @@ impl VideoEncoder {
     ) -> Result<VideoEncoder, CodecError> {
         Ok(match codec {
             Codec::Vp8 => VideoEncoder::Vp8(Vp8Encoder::new(fps, bitrate, keyframe_interval)),
-            _ => VideoEncoder::H264(Box::new(H264Encoder::new(fps, bitrate, keyframe_interval)?)),
+            Codec::H264 => {
+                VideoEncoder::H264(Box::new(H264Encoder::new(fps, bitrate, keyframe_interval)?))
+            }
+            other => return Err(CodecError::NotEncoded(other.name())),
         })
     }
 
@@ -128,6 +131,8 @@ pub enum CodecError {
     /// A received picture FFmpeg could not decode (VP8, VP9, AV1).
     #[error("{0}")]
     Decode(String),
+    #[error("{0} is received only: vcall does not encode it")]
+    NotEncoded(&'static str),
 }
 
 /// An H.264 encoder (constrained baseline, Annex B output with SPS/PPS on every keyframe).

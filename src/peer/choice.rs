@@ -90,7 +90,7 @@ mod tests {
         m=video 9 UDP/TLS/RTP/SAVPF 100 102\r\na=mid:1\r\na=rtpmap:100 VP8/90000\r\n\
         a=rtpmap:102 H264/90000\r\n\
         m=video 0 UDP/TLS/RTP/SAVPF 102\r\na=mid:2\r\na=rtpmap:102 H264/90000\r\n\
-        m=video 9 UDP/TLS/RTP/SAVPF 45\r\na=mid:3\r\na=rtpmap:45 AV1/90000\r\n";
+        m=video 9 UDP/TLS/RTP/SAVPF 49\r\na=mid:3\r\na=rtpmap:49 H265/90000\r\n";
 
     #[test]
     fn the_answer_picks_its_first_codec_of_a_section_it_accepts() {

@@ -38,7 +38,7 @@ use rtc::peer_connection::configuration::interceptor_registry::{
     Registry, configure_simulcast_extension_headers, configure_twcc_receiver_only,
 };
 use rtc::peer_connection::configuration::media_engine::{
-    MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8, MediaEngine,
+    MIME_TYPE_H264, MIME_TYPE_OPUS, MediaEngine,
 };
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::RTCIceServer;
@@ -148,7 +148,7 @@ trait CodecExt {
 
 impl CodecExt for Codec {
     fn from_mime(mime: &str) -> Option<Codec> {
-        [Codec::H264, Codec::Vp8, Codec::Opus]
+        Codec::ALL
             .into_iter()
             .find(|c| c.mime().eq_ignore_ascii_case(mime))
     }
@@ -158,6 +158,8 @@ impl CodecExt for Codec {
         match self {
             Codec::H264 => 102,
             Codec::Vp8 => 96,
+            Codec::Vp9 => 98,
+            Codec::Av1 => 45,
             Codec::Opus => 111,
         }
     }
@@ -182,11 +184,15 @@ impl CodecExt for Codec {
                         .to_owned(),
                 rtcp_feedback: video_fb(),
             },
-            Codec::Vp8 => RTCRtpCodec {
-                mime_type: MIME_TYPE_VP8.to_owned(),
+            Codec::Vp8 | Codec::Vp9 | Codec::Av1 => RTCRtpCodec {
+                mime_type: self.mime().to_owned(),
                 clock_rate: 90_000,
                 channels: 0,
-                sdp_fmtp_line: String::new(),
+                sdp_fmtp_line: match self {
+                    Codec::Vp9 => "profile-id=0",
+                    _ => "",
+                }
+                .to_owned(),
                 rtcp_feedback: video_fb(),
             },
             Codec::Opus => RTCRtpCodec {
@@ -673,7 +679,7 @@ struct Parts {
 impl Parts {
     fn new(config: &PeerConfig) -> Result<Parts, PeerError> {
         let mut media = MediaEngine::default();
-        for codec in [Codec::Opus, Codec::H264, Codec::Vp8] {
+        for codec in Codec::ALL {
             let kind = rtp_kind(codec.kind());
             media
                 .register_codec(
@@ -2015,6 +2021,8 @@ fn payloader(codec: Codec) -> Box<dyn rtc::rtp::packetizer::Payloader> {
     match codec {
         Codec::H264 => Box::new(rtc::rtp::codec::h264::H264Payloader::default()),
         Codec::Vp8 => Box::new(rtc::rtp::codec::vp8::Vp8Payloader::default()),
+        Codec::Vp9 => Box::new(rtc::rtp::codec::vp9::Vp9Payloader::default()),
+        Codec::Av1 => Box::new(rtc::rtp::codec::av1::Av1Payloader {}),
         Codec::Opus => Box::new(rtc::rtp::codec::opus::OpusPayloader),
     }
 }

@@ -26,7 +26,8 @@ const AUDIO_PATIENCE: Duration = Duration::from_millis(100);
 pub struct Frame {
     /// RTP timestamp, extended to 64 bits so it never wraps.
     pub timestamp: u64,
-    /// H.264 in Annex B, VP8 and Opus as their bitstreams.
+    /// H.264 in Annex B, AV1 as OBUs with their sizes, VP8, VP9 and Opus as their
+    /// bitstreams.
     pub data: Bytes,
     pub keyframe: bool,
     /// Audio only: this frame was lost, and `data` is the packet after it, whose in-band FEC
@@ -283,7 +284,7 @@ impl Assembler {
                 self.have_params |= types.contains(&7) && types.contains(&8);
                 types.contains(&5)
             }
-            Codec::Vp8 => bitstream::is_keyframe(Codec::Vp8, &data),
+            codec => bitstream::is_keyframe(codec, &data),
         };
         Ok(Some(Frame {
             timestamp: ts,

@@ -1,8 +1,8 @@
 //! What a container needs to know about a codec's bitstream: H.264 parameter sets and picture
-//! size, VP8 keyframe size, the Opus identification header.
+//! size, VP8 and VP9 keyframe sizes, AV1's sequence header, the Opus identification header.
 
-use crate::vocab::Codec;
 use crate::vocab::bitstream::{nal_units, sps_size};
+use crate::vocab::{Codec, av1, vp9};
 
 /// The decoder configuration of a video track, learned from its first keyframe.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,14 +17,22 @@ pub enum VideoConfig {
         width: u32,
         height: u32,
     },
+    Vp9 {
+        profile: u8,
+        bit_depth: u8,
+        width: u32,
+        height: u32,
+    },
+    Av1(av1::SequenceHeader),
 }
 
 impl VideoConfig {
     pub fn size(&self) -> (u32, u32) {
         match self {
-            VideoConfig::H264 { width, height, .. } | VideoConfig::Vp8 { width, height } => {
-                (*width, *height)
-            }
+            VideoConfig::H264 { width, height, .. }
+            | VideoConfig::Vp8 { width, height }
+            | VideoConfig::Vp9 { width, height, .. } => (*width, *height),
+            VideoConfig::Av1(s) => (s.width, s.height),
         }
     }
 
@@ -33,6 +41,17 @@ impl VideoConfig {
         match codec {
             Codec::H264 => VideoConfig::from_h264(keyframe),
             Codec::Vp8 => VideoConfig::from_vp8(keyframe),
+            Codec::Vp9 => {
+                vp9::Header::read(keyframe)
+                    .filter(|h| h.keyframe)
+                    .map(|h| VideoConfig::Vp9 {
+                        profile: h.profile,
+                        bit_depth: h.bit_depth,
+                        width: h.width,
+                        height: h.height,
+                    })
+            }
+            Codec::Av1 => av1::SequenceHeader::find(keyframe).map(VideoConfig::Av1),
             Codec::Opus => None,
         }
     }

@@ -12,6 +12,7 @@
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 
+use super::codecs::VideoConfig;
 use super::{RecordError, Sample, TrackSpec};
 use crate::vocab::Codec;
 
@@ -171,13 +172,19 @@ impl<W: Write> MkvWriter<W> {
                         &[float(0xB5, 48_000.0), uint(0x9F, 2)].concat(),
                     ));
                 }
-                (codec, Some(v)) => {
+                (_, Some(v)) => {
                     e.push(uint(0x83, 1));
-                    if codec == Codec::H264 {
-                        e.push(string(0x86, "V_MPEG4/ISO/AVC"));
-                        e.push(element(0x63A2, &v.avcc().unwrap_or_default()));
-                    } else {
-                        e.push(string(0x86, "V_VP8"));
+                    match v {
+                        VideoConfig::H264 { .. } => {
+                            e.push(string(0x86, "V_MPEG4/ISO/AVC"));
+                            e.push(element(0x63A2, &v.avcc().unwrap_or_default()));
+                        }
+                        VideoConfig::Vp8 { .. } => e.push(string(0x86, "V_VP8")),
+                        VideoConfig::Vp9 { .. } => e.push(string(0x86, "V_VP9")),
+                        VideoConfig::Av1(s) => {
+                            e.push(string(0x86, "V_AV1"));
+                            e.push(element(0x63A2, &s.av1c()));
+                        }
                     }
                     let (w, h) = v.size();
                     e.push(element(

@@ -393,6 +393,8 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::testsrc::{Marks, read_marks};
+    use crate::vocab::{I420, Rtp};
 
     fn frame(timestamp: u64, data: Vec<u8>, keyframe: bool) -> Frame {
         Frame {
@@ -424,6 +426,129 @@ mod tests {
         let stats = rec.stats();
         assert!(stats.complete, "{stats:?}");
         assert_eq!((stats.video_frames, stats.audio_frames), (1, 1));
+    }
+
+    /// `n` test pictures (320x240) encoded to `codec` by libavcodec's libvpx-vp9 or
+    /// libaom-av1 in real-time mode, as a browser would send them; each with its marks.
+    fn encoded(codec: Codec, n: u32) -> Vec<(Bytes, Marks)> {
+        use ffmpeg_next as ff;
+        crate::media::file::init();
+        let (name, speed) = match codec {
+            Codec::Vp9 => ("libvpx-vp9", "8"),
+            _ => ("libaom-av1", "8"),
+        };
+        let found = ff::encoder::find_by_name(name).expect(name);
+        let mut ctx = ff::codec::Context::new_with_codec(found)
+            .encoder()
+            .video()
+            .unwrap();
+        ctx.set_width(320);
+        ctx.set_height(240);
+        ctx.set_format(ff::format::Pixel::YUV420P);
+        ctx.set_time_base((1, 30));
+        ctx.set_bit_rate(300_000);
+        ctx.set_gop(n);
+        let mut opts = ff::Dictionary::new();
+        opts.set("cpu-used", speed);
+        opts.set("lag-in-frames", "0");
+        opts.set(
+            if codec == Codec::Vp9 {
+                "deadline"
+            } else {
+                "usage"
+            },
+            "realtime",
+        );
+        let mut enc = ctx.open_with(opts).unwrap();
+        let mut frame = ff::frame::Video::new(ff::format::Pixel::YUV420P, 320, 240);
+        let mut marks = Vec::new();
+        let mut out = Vec::new();
+        let mut drain = |enc: &mut ff::encoder::Video, marks: &[Marks]| {
+            let mut p = ff::Packet::empty();
+            while enc.receive_packet(&mut p).is_ok() {
+                let at = p.pts().expect("a time") as usize;
+                out.push((Bytes::copy_from_slice(p.data().unwrap()), marks[at]));
+            }
+        };
+        for i in 0..n {
+            let m = Marks {
+                frame: i,
+                capture_ms: 1_700_000_000_000 + u64::from(i) * 33,
+            };
+            marks.push(m);
+            let mut img = I420::new(320, 240);
+            crate::media::testsrc::render(&mut img, m);
+            let (y, rest) = img.data.split_at(320 * 240);
+            let (u, v) = rest.split_at(160 * 120);
+            for (plane, (src, w)) in [(y, 320), (u, 160), (v, 160)].into_iter().enumerate() {
+                let stride = frame.stride(plane);
+                let dst = frame.data_mut(plane);
+                for (row, line) in src.chunks(w).enumerate() {
+                    dst[row * stride..row * stride + w].copy_from_slice(line);
+                }
+            }
+            frame.set_pts(Some(i64::from(i)));
+            enc.send_frame(&frame).unwrap();
+            drain(&mut enc, &marks);
+        }
+        enc.send_eof().unwrap();
+        drain(&mut enc, &marks);
+        out
+    }
+
+    #[test]
+    fn vp9_and_av1_over_rtp_are_recorded_and_decode_with_their_marks() {
+        use ffmpeg_next as ff;
+        use rtc::rtp::packetizer::Payloader;
+        let dir = tempfile::tempdir().unwrap();
+        for codec in [Codec::Vp9, Codec::Av1] {
+            let sent = encoded(codec, 12);
+            assert_eq!(sent.len(), 12, "{codec:?}: one packet a picture");
+            let mut payloader: Box<dyn Payloader> = match codec {
+                Codec::Vp9 => Box::new(rtc::rtp::codec::vp9::Vp9Payloader::default()),
+                _ => Box::new(rtc::rtp::codec::av1::Av1Payloader {}),
+            };
+            let mut assembler = assemble::Assembler::new(codec);
+            let (mut seq, t) = (0u16, Instant::now());
+            let mut frames = Vec::new();
+            for (i, (data, _)) in sent.iter().enumerate() {
+                let payloads = payloader.payload(300, data).unwrap();
+                let last = payloads.len() - 1;
+                for (j, p) in payloads.into_iter().enumerate() {
+                    let rtp = Rtp::new(96, seq, i as u32 * 3000, j == last, p);
+                    frames.extend(assembler.push(rtp, t).frames);
+                    seq = seq.wrapping_add(1);
+                }
+            }
+            let keys: Vec<bool> = frames.iter().map(|f| f.keyframe).collect();
+            assert_eq!(keys.len(), 12, "{codec:?}");
+            assert!(keys[0] && !keys[1..].contains(&true), "{codec:?}: {keys:?}");
+            for container in [Container::Mkv, Container::Mp4] {
+                let path = dir.path().join(format!("{codec:?}.{container:?}"));
+                let mut rec = Recorder::create(&path, container, 1).unwrap();
+                for f in &frames {
+                    rec.push(VIDEO, codec, f.clone(), t).unwrap();
+                }
+                rec.finish().unwrap();
+                // Read back by libavformat, decoded by vcall's decoder: every mark, in order.
+                let mut input = ff::format::input(&path).unwrap();
+                let stream = input.streams().best(ff::media::Type::Video).unwrap();
+                let index = stream.index();
+                let params = ff::codec::Context::from_parameters(stream.parameters()).unwrap();
+                let video = params.decoder().video().unwrap();
+                assert_eq!((video.width(), video.height()), (320, 240), "{path:?}");
+                let mut dec = crate::codec::VideoDecoder::new(codec).unwrap();
+                let mut read = Vec::new();
+                for (s, packet) in input.packets() {
+                    if s.index() == index {
+                        let pic = dec.decode(packet.data().unwrap()).unwrap();
+                        read.extend(pic.and_then(|p| read_marks(&p)));
+                    }
+                }
+                let want: Vec<Marks> = sent.iter().map(|(_, m)| *m).collect();
+                assert_eq!(read, want, "{path:?}");
+            }
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use mp4_atom::Encode;
 
 use super::codecs::{OPUS_PRE_SKIP, VideoConfig};
 use super::{RecordError, Sample, TrackSpec};
-use crate::vocab::Codec;
+use crate::vocab::{Codec, vp9};
 
 const FRAGMENT_US: i64 = 1_000_000;
 
@@ -92,22 +92,59 @@ fn sample_entry(spec: &TrackSpec) -> Result<mp4_atom::Codec, RecordError> {
         .into(),
         (_, Some(VideoConfig::Vp8 { width, height })) => mp4_atom::Vp08 {
             visual: visual(*width, *height),
-            vpcc: mp4_atom::VpcC {
-                profile: 0,
-                level: 10,
-                bit_depth: 8,
-                chroma_subsampling: 1,
-                video_full_range_flag: false,
-                color_primaries: 1,
-                transfer_characteristics: 1,
-                matrix_coefficients: 1,
-                codec_initialization_data: Vec::new(),
+            vpcc: vpcc(0, 8, 10),
+            ..Default::default()
+        }
+        .into(),
+        (
+            _,
+            Some(VideoConfig::Vp9 {
+                profile,
+                bit_depth,
+                width,
+                height,
+            }),
+        ) => mp4_atom::Vp09 {
+            visual: visual(*width, *height),
+            vpcc: vpcc(*profile, *bit_depth, vp9::level(width * height)),
+            ..Default::default()
+        }
+        .into(),
+        (_, Some(VideoConfig::Av1(s))) => mp4_atom::Av01 {
+            visual: visual(s.width, s.height),
+            av1c: mp4_atom::Av1c {
+                seq_profile: s.profile,
+                seq_level_idx_0: s.level,
+                seq_tier_0: s.tier == 1,
+                high_bitdepth: s.high_bitdepth,
+                twelve_bit: s.twelve_bit,
+                monochrome: s.monochrome,
+                chroma_subsampling_x: s.subsampling_x,
+                chroma_subsampling_y: s.subsampling_y,
+                chroma_sample_position: s.chroma_sample_position,
+                initial_presentation_delay: None,
+                config_obus: s.obu.clone(),
             },
             ..Default::default()
         }
         .into(),
         (_, None) => return Err(RecordError::NoVideoConfig),
     })
+}
+
+/// A VP8 or VP9 decoder configuration: 4:2:0 colocated with luma, BT.709, studio range.
+fn vpcc(profile: u8, bit_depth: u8, level: u8) -> mp4_atom::VpcC {
+    mp4_atom::VpcC {
+        profile,
+        level,
+        bit_depth: bit_depth.max(8),
+        chroma_subsampling: 1,
+        video_full_range_flag: false,
+        color_primaries: 1,
+        transfer_characteristics: 1,
+        matrix_coefficients: 1,
+        codec_initialization_data: Vec::new(),
+    }
 }
 
 fn trak(id: u32, spec: &TrackSpec) -> Result<mp4_atom::Trak, RecordError> {

@@ -188,8 +188,8 @@ pub(super) fn problem(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-/// The sections of an offer vcall can take: at most one audio (Opus) and one video (H.264 or
-/// VP8) section that carry media; `Err` names what is wrong (answered 406).
+/// The sections of an offer vcall can take: at most one audio (Opus) and one video (H.264,
+/// VP8, VP9 or AV1) section that carry media; `Err` names what is wrong (answered 406).
 pub(crate) fn offered_media(sdp: &str) -> Result<(bool, bool), String> {
     let (mut audio, mut video) = (0, 0);
     let mut sections = sdp.split("\nm=").skip(1).peekable();
@@ -218,9 +218,12 @@ pub(crate) fn offered_media(sdp: &str) -> Result<(bool, bool), String> {
                 audio += 1;
             }
             "video" => {
-                if !rtpmaps.iter().any(|c| c == "H264" || c == "VP8") {
+                if !rtpmaps
+                    .iter()
+                    .any(|c| ["H264", "VP8", "VP9", "AV1"].contains(&c.as_str()))
+                {
                     return Err(format!(
-                        "the video section offers {} and neither H264 nor VP8",
+                        "the video section offers {} and none of H264, VP8, VP9, AV1",
                         rtpmaps.join(", ")
                     ));
                 }
@@ -732,7 +735,10 @@ mod tests {
             Ok((false, true))
         );
         for (bad, says) in [
-            (offer(&[("video", "AV1/90000")]), "neither H264 nor VP8"),
+            (
+                offer(&[("video", "H265/90000")]),
+                "none of H264, VP8, VP9, AV1",
+            ),
             (offer(&[("audio", "PCMU/8000")]), "no Opus"),
             (
                 offer(&[("video", "H264/90000"), ("video", "H264/90000")]),

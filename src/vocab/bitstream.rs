@@ -36,11 +36,14 @@ pub(crate) fn nal_units(data: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// Whether an encoded video frame is a keyframe: an H.264 access unit (Annex B) with an IDR
-/// slice, a VP8 frame whose P bit (first byte, bit 0) is clear.
+/// slice, a VP8 frame whose P bit (first byte, bit 0) is clear, a VP9 frame whose header says
+/// key frame, an AV1 temporal unit with a sequence header and a key frame.
 pub(crate) fn is_keyframe(codec: Codec, frame: &[u8]) -> bool {
     match codec {
         Codec::H264 => nal_units(frame).any(|n| n[0] & 0x1f == 5),
         Codec::Vp8 => frame.first().is_some_and(|b| b & 0x01 == 0),
+        Codec::Vp9 => super::vp9::Header::read(frame).is_some_and(|h| h.keyframe),
+        Codec::Av1 => super::av1::is_keyframe(frame),
         Codec::Opus => true,
     }
 }
@@ -104,20 +107,35 @@ pub(crate) fn annexb_to_avcc(data: &[u8]) -> Vec<u8> {
     out
 }
 
-struct Bits<'a> {
+/// Reads a bitstream's fields, most significant bit first.
+pub(crate) struct Bits<'a> {
     data: &'a [u8],
     pos: usize,
 }
 
 impl Bits<'_> {
-    fn bit(&mut self) -> Option<u32> {
+    pub(crate) fn new(data: &[u8]) -> Bits<'_> {
+        Bits { data, pos: 0 }
+    }
+    pub(crate) fn bit(&mut self) -> Option<u32> {
         let byte = *self.data.get(self.pos / 8)?;
         let b = (byte >> (7 - self.pos % 8)) & 1;
         self.pos += 1;
         Some(b as u32)
     }
-    fn bits(&mut self, n: u32) -> Option<u32> {
+    pub(crate) fn bits(&mut self, n: u32) -> Option<u32> {
         (0..n).try_fold(0, |acc, _| Some((acc << 1) | self.bit()?))
+    }
+    /// AV1's variable-length code (AV1 specification 4.10.3).
+    pub(crate) fn uvlc(&mut self) -> Option<u32> {
+        let mut zeros = 0;
+        while self.bit()? == 0 {
+            zeros += 1;
+            if zeros >= 32 {
+                return Some(u32::MAX);
+            }
+        }
+        Some((1u32 << zeros) - 1 + self.bits(zeros)?)
     }
     fn ue(&mut self) -> Option<u32> {
         let mut zeros = 0;
@@ -152,10 +170,7 @@ pub(crate) fn sps_size(sps: &[u8]) -> Option<(u32, u32)> {
         zeros = if b == 0 { zeros + 1 } else { 0 };
         rbsp.push(b);
     }
-    let mut r = Bits {
-        data: &rbsp,
-        pos: 0,
-    };
+    let mut r = Bits::new(&rbsp);
     let profile = r.bits(8)?;
     r.bits(16)?; // constraints, level
     r.ue()?; // sps id
@@ -224,11 +239,14 @@ pub(crate) fn sps_size(sps: &[u8]) -> Option<(u32, u32)> {
 
 /// Whether `payload` (one RTP packet's) begins a keyframe: for H.264 an IDR slice or a
 /// sequence parameter set, alone, first in a STAP-A, or starting an FU-A; for VP8 the first
-/// packet of a key frame.
+/// packet of a key frame; for VP9 the first of a base-layer intra frame; for AV1 the first of
+/// a new coded video sequence.
 pub(crate) fn starts_keyframe(codec: Codec, payload: &[u8]) -> bool {
     match codec {
         Codec::H264 => h264_starts_keyframe(payload),
         Codec::Vp8 => vp8_starts_keyframe(payload),
+        Codec::Vp9 => super::vp9::Descriptor::read(payload).is_some_and(|d| d.starts_keyframe()),
+        Codec::Av1 => super::av1::starts_keyframe(payload),
         Codec::Opus => false,
     }
 }
@@ -374,6 +392,27 @@ impl LoadMark {
         let mut out = self.to_nal();
         out.extend_from_slice(frame);
         out
+    }
+}
+
+/// Writes fields most significant bit first, for tests that build headers.
+#[cfg(test)]
+#[derive(Default)]
+pub(crate) struct BitWriter(Vec<bool>);
+
+#[cfg(test)]
+impl BitWriter {
+    pub(crate) fn put(&mut self, value: u32, bits: u32) {
+        self.0
+            .extend((0..bits).rev().map(|i| (value >> i) & 1 == 1));
+    }
+    pub(crate) fn bytes(&self) -> Vec<u8> {
+        let byte = |c: &[bool]| {
+            c.iter()
+                .enumerate()
+                .fold(0, |b, (i, &x)| b | ((x as u8) << (7 - i)))
+        };
+        self.0.chunks(8).map(byte).collect()
     }
 }
 

@@ -2,8 +2,10 @@
 //! and what can be read from a bitstream without decoding it (NAL units, keyframes, picture
 //! size). It imports nothing of vcall; everything else may import it.
 
+pub(crate) mod av1;
 pub(crate) mod bitstream;
 pub(crate) mod picture;
+pub(crate) mod vp9;
 
 use bytes::Bytes;
 
@@ -25,26 +27,32 @@ impl Kind {
     }
 }
 
-/// The codecs vcall sends and receives.
+/// The codecs vcall sends and receives (VP9 and AV1 it receives only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Codec {
     H264,
     Vp8,
+    Vp9,
+    Av1,
     Opus,
 }
 
 impl Codec {
+    /// Every codec, in the order vcall prefers them within a kind.
+    pub(crate) const ALL: [Codec; 5] =
+        [Codec::H264, Codec::Vp8, Codec::Vp9, Codec::Av1, Codec::Opus];
+
     pub(crate) fn kind(self) -> Kind {
         match self {
-            Codec::H264 | Codec::Vp8 => Kind::Video,
             Codec::Opus => Kind::Audio,
+            _ => Kind::Video,
         }
     }
 
     pub(crate) fn clock_rate(self) -> u32 {
         match self {
-            Codec::H264 | Codec::Vp8 => 90_000,
             Codec::Opus => 48_000,
+            _ => 90_000,
         }
     }
 
@@ -53,6 +61,8 @@ impl Codec {
         match self {
             Codec::H264 => "H264",
             Codec::Vp8 => "VP8",
+            Codec::Vp9 => "VP9",
+            Codec::Av1 => "AV1",
             Codec::Opus => "opus",
         }
     }
@@ -62,6 +72,8 @@ impl Codec {
         match self {
             Codec::H264 => "video/H264",
             Codec::Vp8 => "video/VP8",
+            Codec::Vp9 => "video/VP9",
+            Codec::Av1 => "video/AV1",
             Codec::Opus => "audio/opus",
         }
     }
@@ -114,7 +126,8 @@ impl Rtp {
 }
 
 /// Turns one RTP payload into codec bitstream: Annex B NAL units for H.264 (FU-A reassembled,
-/// STAP-A split), the VP8 frame data, the Opus packet.
+/// STAP-A split), the VP8 and VP9 frame data, AV1's OBUs with their size fields, the Opus
+/// packet.
 pub(crate) enum Depacketizer {
     /// The stack's, for H.264 and Opus.
     Stack(Box<dyn rtc::rtp::packetizer::Depacketizer + Send>),
@@ -122,6 +135,13 @@ pub(crate) enum Depacketizer {
     /// (the last packet of a frame may be two), and keeps one packet's descriptor flags
     /// for the next.
     Vp8,
+    /// VP9's payload descriptor read here. Only the base spatial layer is kept: the layers
+    /// of a picture would need a superframe index to be stored as one sample, and the base
+    /// layer decodes alone.
+    Vp9,
+    /// AV1's OBU elements joined across packets (the stack's leaves fragments to the caller
+    /// and OBUs without their sizes, which containers need).
+    Av1(av1::Depacketizer),
 }
 
 impl Depacketizer {
@@ -131,16 +151,22 @@ impl Depacketizer {
                 Depacketizer::Stack(Box::new(rtc::rtp::codec::h264::H264Packet::default()))
             }
             Codec::Vp8 => Depacketizer::Vp8,
+            Codec::Vp9 => Depacketizer::Vp9,
+            Codec::Av1 => Depacketizer::Av1(av1::Depacketizer::default()),
             Codec::Opus => Depacketizer::Stack(Box::new(rtc::rtp::codec::opus::OpusPacket)),
         }
     }
 
     /// Whether this payload can begin a frame (not the middle of a fragmented unit; for VP8,
-    /// the start of its first partition).
+    /// the start of its first partition; for VP9, of the base layer's frame).
     pub(crate) fn is_frame_start(&self, payload: &Bytes) -> bool {
         match self {
             Depacketizer::Stack(d) => d.is_partition_head(payload),
             Depacketizer::Vp8 => payload.first().is_some_and(|b| b & 0x17 == 0x10),
+            Depacketizer::Vp9 => {
+                vp9::Descriptor::read(payload).is_some_and(|d| d.begins && d.spatial == 0)
+            }
+            Depacketizer::Av1(_) => av1::starts_obu(payload),
         }
     }
 
@@ -153,6 +179,14 @@ impl Depacketizer {
             Depacketizer::Vp8 => bitstream::vp8_descriptor_len(payload)
                 .map(|n| payload.slice(n..))
                 .ok_or_else(|| BadPayload("a VP8 payload shorter than its descriptor".into())),
+            Depacketizer::Vp9 => match vp9::Descriptor::read(payload) {
+                Some(d) if d.spatial == 0 => Ok(payload.slice(d.len..)),
+                Some(_) => Ok(Bytes::new()),
+                None => Err(BadPayload(
+                    "a VP9 payload shorter than its descriptor".into(),
+                )),
+            },
+            Depacketizer::Av1(d) => d.push(payload).map_err(|e| BadPayload(format!("AV1: {e}"))),
         }
     }
 }
