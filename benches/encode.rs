@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use vcall::codec::{H264Encoder, OPUS_FRAME, OpusEncoder, Vp8Encoder};
+use vcall::codec::{H264Encoder, OPUS_FRAME, OpusEncoder, VpxEncoder};
 use vcall::media::testsrc::{self, Marks};
 use vcall::vocab::I420;
 
@@ -43,12 +43,16 @@ fn thread_cpu() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
-/// 10 s of 640x480 test pattern at 30 fps (`busy`: the noisy one that uses its whole
-/// bitrate) encoded by `encode` at 500 kbit/s: CPU ms per second of video, and the bitrate
-/// it made (kbit/s).
-fn cpu_per_second(busy: bool, mut encode: impl FnMut(&I420) -> usize) -> (f64, f64) {
+/// 10 s of test pattern at 30 fps (`busy`: the noisy one that uses its whole bitrate) of
+/// `size` encoded by `encode` at 500 kbit/s: CPU ms per second of video, and the bitrate it
+/// made (kbit/s).
+fn cpu_per_second(
+    busy: bool,
+    size: (usize, usize),
+    mut encode: impl FnMut(&I420) -> usize,
+) -> (f64, f64) {
     let (fps, seconds) = (30, 10);
-    let mut img = I420::new(640, 480);
+    let mut img = I420::new(size.0, size.1);
     let (mut cpu, mut bytes) = (Duration::ZERO, 0);
     for n in 0..fps * seconds {
         let marks = Marks {
@@ -90,16 +94,27 @@ fn main() {
         );
     }
     for (busy, pattern) in [(false, "test pattern"), (true, "busy test pattern")] {
-        let mut h264 = H264Encoder::new(30.0, 500_000, 60).expect("encoder");
-        let (h_ms, h_kbps) =
-            cpu_per_second(busy, |img| h264.encode(img, false).expect("encode").0.len());
-        let mut vp8 = Vp8Encoder::new(30.0, 500_000, 60);
-        let (v_ms, v_kbps) =
-            cpu_per_second(busy, |img| vp8.encode(img, false).expect("encode").0.len());
-        println!(
-            "| 640x480 30 fps {pattern}, 500 kbit/s: CPU per second of video | H.264 (openh264) {h_ms:.0} ms ({h_kbps:.0} kbit/s made), VP8 (libvpx) {v_ms:.0} ms ({v_kbps:.0} kbit/s made): VP8/H.264 {:.2}x |",
-            v_ms / h_ms
-        );
+        for size in [(640, 480), (640, 360)] {
+            let mut h264 = H264Encoder::new(30.0, 500_000, 60).expect("encoder");
+            let (h_ms, h_kbps) = cpu_per_second(busy, size, |img| {
+                h264.encode(img, false).expect("encode").0.len()
+            });
+            let mut vp8 = VpxEncoder::vp8(30.0, 500_000, 60);
+            let (v8_ms, v8_kbps) = cpu_per_second(busy, size, |img| {
+                vp8.encode(img, false).expect("encode").0.len()
+            });
+            let mut vp9 = VpxEncoder::vp9(30.0, 500_000, 60);
+            let (v9_ms, v9_kbps) = cpu_per_second(busy, size, |img| {
+                vp9.encode(img, false).expect("encode").0.len()
+            });
+            println!(
+                "| {}x{} 30 fps {pattern}, 500 kbit/s: CPU per second of video | H.264 (openh264) {h_ms:.0} ms ({h_kbps:.0} kbit/s made), VP8 (libvpx) {v8_ms:.0} ms ({v8_kbps:.0} kbit/s), VP9 (libvpx) {v9_ms:.0} ms ({v9_kbps:.0} kbit/s): VP8/H.264 {:.2}x, VP9/H.264 {:.2}x |",
+                size.0,
+                size.1,
+                v8_ms / h_ms,
+                v9_ms / h_ms
+            );
+        }
     }
     println!(
         "| Opus encode, 48 kHz mono 20 ms frames | {:.0}x real time |",

@@ -1538,7 +1538,7 @@ _vcall() {
                     return 0
                     ;;
                 --video-codec)
-                    COMPREPLY=($(compgen -W "auto h264 vp8" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "auto h264 vp8 vp9" -- "${cur}"))
                     return 0
                     ;;
                 --video-bitrate)

@@ -197,9 +197,10 @@ complete -c vcall -n "__fish_vcall_using_subcommand publish" -l start -d 'Media 
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l width -d 'Picture width for camera and testsrc' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l height -d 'Picture height for camera and testsrc' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l fps -d 'Frame rate for camera and testsrc' -r
-complete -c vcall -n "__fish_vcall_using_subcommand publish" -l video-codec -d 'The codec video is encoded to: auto offers H.264 then VP8 and encodes to the one the far end chooses (a VP8-only Janus room gets VP8); h264 or vp8 offers that one only. A media file sent as it is goes in its own codec' -r -f -a "auto\t'H.264 or VP8, as the far end chooses'
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l video-codec -d 'The codec video is encoded to: auto offers H.264 then VP8 and encodes to the one the far end chooses (a VP8-only Janus room gets VP8); h264 or vp8 offers that one only. A media file sent as it is goes in its own codec' -r -f -a "auto\t'H.264, VP8 or VP9, as the far end chooses'
 h264\t'H.264 (openh264) only'
-vp8\t'VP8 (libvpx) only'"
+vp8\t'VP8 (libvpx) only'
+vp9\t'VP9 (libvpx, profile 0) only'"
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l video-bitrate -d 'Video bitrate, bits per second (k and M suffixes work)' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l audio-bitrate -d 'Opus bitrate, bits per second' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l degradation -d 'What gives way when the picture needs more bits than the path carries (the encoder\'s QP says so): balanced halves the frame rate, then the size, alternating; maintain-framerate only the size; maintain-resolution only the frame rate' -r -f -a "balanced\t''

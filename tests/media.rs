@@ -494,46 +494,45 @@ fn vp8_is_recorded_as_it_comes_into_mp4_and_mkv() {
 }
 
 #[test]
-fn vcalls_own_vp8_is_recorded_and_measured_through_the_embedded_server() {
-    // `--video-codec vp8`: libvpx encodes the test pattern; the subscriber decodes VP8 for
-    // its marks (--expect), and ffmpeg decodes the recording to every frame, in order.
+fn vcalls_own_vp8_and_vp9_are_recorded_and_measured_through_the_embedded_server() {
+    // `--video-codec vp8` and `vp9`: libvpx encodes the test pattern; the subscriber decodes
+    // it for its marks (--expect), and ffmpeg decodes the recording to every frame, in order.
     let server = Server::start();
-    let session = server.session();
-    let mut p = publisher(
-        &server,
-        &session,
-        "vp8",
-        &["--video-codec", "vp8", "--json"],
-    );
     let dir = temp_dir();
-    let out = dir.path().join("vp8.mkv");
-    let (code, _, err) = run(server.cmd(
-        &session,
-        Role::Subscriber,
-        &[
-            "subscribe",
-            "-o",
-            &path_str(&out),
-            "--frames",
-            "60",
-            "--expect",
-            "frames>=60, frames.lost==0, latency.max<3s, av-skew<80ms",
-        ],
-    ));
-    assert_eq!(code, 0, "{err}");
-    // Decoded to Y4M on stdout too (libavcodec): the pattern's pictures with their marks.
-    let y4m = subscribe_stdout(&server, &session, "y4m", &["--frames", "30"]);
-    let pictures = parse_y4m(&y4m);
-    assert_eq!(pictures.len(), 30);
-    check_pattern(&pictures, MIN_PSNR);
-    p.interrupt();
-    p.wait();
-    assert!(
-        p.output().contains(r#""videoCodec":"VP8""#),
-        "{}",
-        p.output()
-    );
-    assert_whole_vp8_pattern(&out, 60);
+    for codec in ["vp8", "vp9"] {
+        let session = server.session();
+        let mut p = publisher(
+            &server,
+            &session,
+            codec,
+            &["--video-codec", codec, "--json"],
+        );
+        let out = dir.path().join(format!("{codec}.mkv"));
+        let (code, _, err) = run(server.cmd(
+            &session,
+            Role::Subscriber,
+            &[
+                "subscribe",
+                "-o",
+                &path_str(&out),
+                "--frames",
+                "60",
+                "--expect",
+                "frames>=60, frames.lost==0, latency.max<3s, av-skew<80ms",
+            ],
+        ));
+        assert_eq!(code, 0, "{codec}: {err}");
+        // Decoded to Y4M on stdout too (libavcodec): the pattern's pictures with their marks.
+        let y4m = subscribe_stdout(&server, &session, "y4m", &["--frames", "30"]);
+        let pictures = parse_y4m(&y4m);
+        assert_eq!(pictures.len(), 30, "{codec}");
+        check_pattern(&pictures, MIN_PSNR);
+        p.interrupt();
+        p.wait();
+        let said = format!(r#""videoCodec":"{}""#, codec.to_uppercase());
+        assert!(p.output().contains(&said), "{}", p.output());
+        assert_whole_pattern_in(&out, codec, 60);
+    }
 }
 
 #[test]

@@ -324,8 +324,9 @@ fn chromium_publishes_over_whip_and_plays_over_whep_through_vcall_serve() {
 /// Chromium sends VP9 (profile 0) and AV1, each the only video codec it offers; two vcall
 /// subscribers record each at once, one into Matroska and one into MP4, checking the frames
 /// as they go (`--expect` decodes them), and ffmpeg decodes both files at the size they say.
+/// Then Chromium plays vcall's own VP9.
 #[test]
-fn chromium_sends_vp9_and_av1_that_vcall_records_in_matroska_and_mp4() {
+fn chromium_and_vcall_exchange_vp9_and_av1_recorded_in_matroska_and_mp4() {
     let ns = LoopbackOnly::create();
     let (_serve, url) = ns.serve();
     let http = url.replace("ws://", "http://");
@@ -383,4 +384,28 @@ fn chromium_sends_vp9_and_av1_that_vcall_records_in_matroska_and_mp4() {
             );
         }
     }
+
+    // vcall's own VP9 (libvpx; its payload descriptors say which frames are predicted),
+    // played over WHEP and decoded by Chromium.
+    let session = fixed_session("vcall-vp9");
+    let publisher_token = fixed_token(&session, Role::Publisher);
+    let mut args = publish_args("60s");
+    args.extend(["--name", "cam", "--video-codec", "vp9", "--url", &url]);
+    args.extend(["--session", &session, "--token", &publisher_token]);
+    let mut publisher = Proc::spawn(ns.vcall(&args));
+    publisher.wait_for("stream is live");
+    let played = ns.chromium(
+        "whip.html",
+        &format!(
+            "mode=whep&url={http}/whep/{session}/cam&token={}&seconds=4",
+            fixed_token(&session, Role::Subscriber)
+        ),
+        &dir.path().join("profile-whep"),
+    );
+    assert_eq!(played["state"], "connected", "{played}");
+    assert!(played["framesDecoded"].as_u64().unwrap() >= 40, "{played}");
+    assert!(
+        played["codecs"].to_string().contains("video/VP9"),
+        "{played}"
+    );
 }

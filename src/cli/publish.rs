@@ -133,12 +133,14 @@ fn parse_position(s: &str) -> Result<Duration, String> {
 /// `--video-codec`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum VideoCodec {
-    /// H.264 or VP8, as the far end chooses
+    /// H.264, VP8 or VP9, as the far end chooses
     Auto,
     /// H.264 (openh264) only
     H264,
     /// VP8 (libvpx) only
     Vp8,
+    /// VP9 (libvpx, profile 0) only
+    Vp9,
 }
 
 impl VideoCodec {
@@ -148,6 +150,7 @@ impl VideoCodec {
             VideoCodec::Auto => None,
             VideoCodec::H264 => Some(Codec::H264),
             VideoCodec::Vp8 => Some(Codec::Vp8),
+            VideoCodec::Vp9 => Some(Codec::Vp9),
         }
     }
 }

@@ -186,7 +186,7 @@ impl Media {
     fn encoded_codecs(&self) -> Vec<Codec> {
         match self.video_codec {
             Some(codec) => vec![codec],
-            None => vec![Codec::H264, Codec::Vp8],
+            None => vec![Codec::H264, Codec::Vp8, Codec::Vp9],
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Encoders and decoders behind small types: H.264 through openh264, VP8 through libvpx,
-//! Opus through libopus; received VP8, VP9 and AV1 decoded through FFmpeg's libavcodec.
+//! Encoders and decoders behind small types: H.264 through openh264, VP8 and VP9 through
+//! libvpx, Opus through libopus; received VP8, VP9 and AV1 decoded through FFmpeg's libavcodec.
 
 mod av;
 mod vpx;
@@ -7,13 +7,13 @@ mod vpx;
 use crate::vocab::{Codec, I420};
 use std::time::Duration;
 
-pub use vpx::Vp8Encoder;
+pub use vpx::VpxEncoder;
 
-/// A video encoder of either codec vcall sends (`--video-codec`).
+/// A video encoder of a codec vcall sends (`--video-codec`).
 pub enum VideoEncoder {
     /// Boxed: openh264's wrapper holds its parameters inline (7 KB).
     H264(Box<H264Encoder>),
-    Vp8(Vp8Encoder),
+    Vpx(VpxEncoder),
 }
 
 impl VideoEncoder {
@@ -26,7 +26,9 @@ impl VideoEncoder {
         keyframe_interval: u32,
     ) -> Result<VideoEncoder, CodecError> {
         Ok(match codec {
-            Codec::Vp8 => VideoEncoder::Vp8(Vp8Encoder::new(fps, bitrate, keyframe_interval)),
+            Codec::Vp8 | Codec::Vp9 => {
+                VideoEncoder::Vpx(VpxEncoder::new(codec, fps, bitrate, keyframe_interval))
+            }
             Codec::H264 => {
                 VideoEncoder::H264(Box::new(H264Encoder::new(fps, bitrate, keyframe_interval)?))
             }
@@ -37,7 +39,7 @@ impl VideoEncoder {
     pub(crate) fn codec(&self) -> Codec {
         match self {
             VideoEncoder::H264(_) => Codec::H264,
-            VideoEncoder::Vp8(_) => Codec::Vp8,
+            VideoEncoder::Vpx(e) => e.codec(),
         }
     }
 
@@ -48,7 +50,7 @@ impl VideoEncoder {
         }
         let (fps, bitrate, keyframe_interval) = match self {
             VideoEncoder::H264(e) => (e.made_fps, e.hold.bitrate, e.keyframe_interval),
-            VideoEncoder::Vp8(e) => e.settings(),
+            VideoEncoder::Vpx(e) => e.settings(),
         };
         *self = VideoEncoder::new(codec, fps as f32, bitrate as u32, keyframe_interval)?;
         Ok(())
@@ -58,7 +60,7 @@ impl VideoEncoder {
     pub(crate) fn restart(&mut self, fps: f32, bitrate: u32) -> Result<(), CodecError> {
         match self {
             VideoEncoder::H264(e) => e.restart(fps, bitrate),
-            VideoEncoder::Vp8(e) => {
+            VideoEncoder::Vpx(e) => {
                 e.restart(fps, bitrate);
                 Ok(())
             }
@@ -69,7 +71,7 @@ impl VideoEncoder {
     pub(crate) fn set_rate(&mut self, bitrate: u32, fps: f32, hold: bool) -> bool {
         match self {
             VideoEncoder::H264(e) => e.set_rate(bitrate, fps, hold),
-            VideoEncoder::Vp8(e) => e.set_rate(bitrate, fps, hold),
+            VideoEncoder::Vpx(e) => e.set_rate(bitrate, fps, hold),
         }
     }
 
@@ -77,7 +79,7 @@ impl VideoEncoder {
     pub fn qp(&mut self) -> Option<u32> {
         match self {
             VideoEncoder::H264(e) => e.qp(),
-            VideoEncoder::Vp8(e) => e.qp(),
+            VideoEncoder::Vpx(e) => e.qp(),
         }
     }
 
@@ -90,7 +92,7 @@ impl VideoEncoder {
     ) -> Result<(Vec<u8>, bool), CodecError> {
         match self {
             VideoEncoder::H264(e) => e.encode(img, force_keyframe),
-            VideoEncoder::Vp8(e) => e.encode(img, force_keyframe),
+            VideoEncoder::Vpx(e) => e.encode(img, force_keyframe),
         }
     }
 }
@@ -126,8 +128,8 @@ pub enum CodecError {
     H264(String),
     #[error("Opus: {0}")]
     Opus(String),
-    #[error("VP8: {0}")]
-    Vp8(String),
+    #[error("libvpx: {0}")]
+    Vpx(String),
     /// A received picture FFmpeg could not decode (VP8, VP9, AV1).
     #[error("{0}")]
     Decode(String),

@@ -1,8 +1,9 @@
-/* A real-time VP8 encoder over libvpx, behind a few plain functions: libvpx's configuration
- * struct changes with its ABI version, so only C compiled against the installed headers
- * touches it (src/codec/vpx.rs calls these). Settings follow what browsers' VP8 encoders use
- * for a camera: constant bitrate, no lag, no frame dropping (vcall holds the rate itself),
- * speed -6. */
+/* A real-time VP8 or VP9 encoder over libvpx, behind a few plain functions: libvpx's
+ * configuration struct changes with its ABI version, so only C compiled against the installed
+ * headers touches it (src/codec/vpx.rs calls these). Settings follow what browsers' encoders
+ * use for a camera: constant bitrate, no lag, no frame dropping (vcall holds the rate
+ * itself); VP8 at speed -6; VP9 at speed 6 to 8 by picture size, cyclic refresh, row
+ * multithreading. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <vpx/vp8cx.h>
@@ -30,19 +31,19 @@ void vcall_vpx_free(struct vcall_vpx *e) {
     }
 }
 
-/* An encoder for `width`x`height` pictures at `bitrate_kbps`, a keyframe at least every
- * `keyframe_interval` pictures; timestamps are in 1/90000 s. NULL on failure, with `*why`
- * set to a static string. */
-struct vcall_vpx *vcall_vpx_new(unsigned width, unsigned height, unsigned bitrate_kbps,
+/* An encoder (VP9 when `vp9`, else VP8) for `width`x`height` pictures at `bitrate_kbps`, a
+ * keyframe at least every `keyframe_interval` pictures; timestamps are in 1/90000 s. NULL on
+ * failure, with `*why` set to a static string. */
+struct vcall_vpx *vcall_vpx_new(int vp9, unsigned width, unsigned height, unsigned bitrate_kbps,
                                 unsigned keyframe_interval, unsigned threads, const char **why) {
     struct vcall_vpx *e = calloc(1, sizeof *e);
     if (e == NULL) {
         *why = "out of memory";
         return NULL;
     }
-    vpx_codec_iface_t *iface = vpx_codec_vp8_cx();
+    vpx_codec_iface_t *iface = vp9 ? vpx_codec_vp9_cx() : vpx_codec_vp8_cx();
     if (vpx_codec_enc_config_default(iface, &e->cfg, 0) != VPX_CODEC_OK) {
-        *why = "libvpx has no default VP8 configuration";
+        *why = "libvpx has no default encoder configuration";
         free(e);
         return NULL;
     }
@@ -60,7 +61,7 @@ struct vcall_vpx *vcall_vpx_new(unsigned width, unsigned height, unsigned bitrat
     c->rc_dropframe_thresh = 0;
     c->rc_resize_allowed = 0;
     c->rc_min_quantizer = 2;
-    c->rc_max_quantizer = 56;
+    c->rc_max_quantizer = vp9 ? 52 : 56;
     c->rc_undershoot_pct = 100;
     c->rc_overshoot_pct = 15;
     c->rc_buf_initial_sz = 500;
@@ -77,6 +78,21 @@ struct vcall_vpx *vcall_vpx_new(unsigned width, unsigned height, unsigned bitrat
     e->started = 1;
     /* A keyframe may take at most three times an average picture's bits, so it leaves
      * quickly. */
+    if (vp9) {
+        unsigned area = width * height;
+        int speed = area <= 352 * 288 ? 6 : area <= 640 * 480 ? 7 : 8;
+        if (vpx_codec_control(&e->ctx, VP8E_SET_CPUUSED, speed) != VPX_CODEC_OK ||
+            vpx_codec_control(&e->ctx, VP9E_SET_AQ_MODE, 3) != VPX_CODEC_OK ||
+            vpx_codec_control(&e->ctx, VP9E_SET_ROW_MT, threads > 1) != VPX_CODEC_OK ||
+            vpx_codec_control(&e->ctx, VP9E_SET_TILE_COLUMNS, threads > 1) != VPX_CODEC_OK ||
+            vpx_codec_control(&e->ctx, VP9E_SET_NOISE_SENSITIVITY, 0) != VPX_CODEC_OK ||
+            vpx_codec_control(&e->ctx, VP8E_SET_MAX_INTRA_BITRATE_PCT, 300) != VPX_CODEC_OK) {
+            *why = vpx_codec_error(&e->ctx);
+            vcall_vpx_free(e);
+            return NULL;
+        }
+        return e;
+    }
     if (vpx_codec_control(&e->ctx, VP8E_SET_CPUUSED, -6) != VPX_CODEC_OK ||
         vpx_codec_control(&e->ctx, VP8E_SET_NOISE_SENSITIVITY, 0) != VPX_CODEC_OK ||
         vpx_codec_control(&e->ctx, VP8E_SET_STATIC_THRESHOLD, 1) != VPX_CODEC_OK ||
@@ -126,7 +142,8 @@ int vcall_vpx_encode(struct vcall_vpx *e, uint8_t *i420, int64_t pts, unsigned l
     return 0;
 }
 
-/* The quantizer of the last picture (0..127, libvpx's internal scale); -1 when unknown. */
+/* The quantizer of the last picture (libvpx's internal scale: 0..127 for VP8, 0..255 for
+ * VP9); -1 when unknown. */
 int vcall_vpx_last_quantizer(struct vcall_vpx *e) {
     int q = -1;
     if (vpx_codec_control(&e->ctx, VP8E_GET_LAST_QUANTIZER, &q) != VPX_CODEC_OK) {

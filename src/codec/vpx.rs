@@ -1,11 +1,11 @@
-//! VP8 encoding through the system's libvpx, by way of the thin C layer in `vpx.c` (built
+//! VP8 and VP9 encoding through the system's libvpx, by way of the thin C layer in `vpx.c` (built
 //! by build.rs against the installed headers: libvpx's configuration struct follows its ABI
 //! version, so no Rust code mirrors it).
 
 use std::ffi::{CStr, c_char, c_int, c_uint, c_ulong};
 
 use super::{CodecError, Hold};
-use crate::vocab::I420;
+use crate::vocab::{Codec, I420};
 
 /// libvpx's encoder context and configuration, owned by the C layer.
 #[repr(C)]
@@ -15,6 +15,7 @@ struct Raw {
 
 unsafe extern "C" {
     fn vcall_vpx_new(
+        vp9: c_int,
         width: c_uint,
         height: c_uint,
         bitrate_kbps: c_uint,
@@ -59,15 +60,16 @@ impl Context {
     fn error(&self) -> CodecError {
         // SAFETY: `raw` is live; the C layer returns a NUL-terminated string libvpx owns.
         let why = unsafe { CStr::from_ptr(vcall_vpx_error(self.raw)) };
-        CodecError::Vp8(why.to_string_lossy().into_owned())
+        CodecError::Vpx(why.to_string_lossy().into_owned())
     }
 }
 
-/// A real-time VP8 encoder (libvpx: constant bitrate, no lag, speed -6, as browsers encode a
-/// camera). The picture size is the first picture's; a new size makes a new encoder, whose
-/// first picture is a keyframe. The rate is held by skipping pictures here, as for H.264
-/// (libvpx's own frame dropping is off).
-pub struct Vp8Encoder {
+/// A real-time VP8 or VP9 encoder (libvpx: constant bitrate, no lag, as browsers encode a
+/// camera; see `vpx.c`). The picture size is the first picture's; a new size makes a new
+/// encoder, whose first picture is a keyframe. The rate is held by skipping pictures here, as
+/// for H.264 (libvpx's own frame dropping is off).
+pub struct VpxEncoder {
+    codec: Codec,
     ctx: Option<Context>,
     bitrate: u32,
     keyframe_interval: u32,
@@ -78,16 +80,30 @@ pub struct Vp8Encoder {
     started: bool,
 }
 
-/// libwebrtc's quality thresholds for VP8 (libvpx's quantizer, 0..127) and for H.264 (QP):
-/// a VP8 quantizer is reported on H.264's scale by mapping one pair onto the other, so that
-/// one quality scaler judges both.
+/// libwebrtc's quality thresholds for VP8 (libvpx's quantizer, 0..127), VP9 (its quantizer
+/// index, 0..255) and H.264 (QP): a libvpx quantizer is reported on H.264's scale by mapping
+/// one pair onto the other, so that one quality scaler judges all three.
 const VP8_Q: (f64, f64) = (29.0, 95.0);
+const VP9_Q: (f64, f64) = (96.0, 185.0);
 const H264_QP: (f64, f64) = (24.0, 37.0);
 
-impl Vp8Encoder {
-    pub fn new(fps: f32, bitrate: u32, keyframe_interval: u32) -> Vp8Encoder {
+impl VpxEncoder {
+    /// A VP8 encoder at `bitrate` and `fps`, a keyframe at least every `keyframe_interval`
+    /// pictures.
+    pub fn vp8(fps: f32, bitrate: u32, keyframe_interval: u32) -> VpxEncoder {
+        VpxEncoder::new(Codec::Vp8, fps, bitrate, keyframe_interval)
+    }
+
+    /// A VP9 (profile 0) encoder, as [`VpxEncoder::vp8`].
+    pub fn vp9(fps: f32, bitrate: u32, keyframe_interval: u32) -> VpxEncoder {
+        VpxEncoder::new(Codec::Vp9, fps, bitrate, keyframe_interval)
+    }
+
+    /// An encoder of `codec`, VP8 or VP9.
+    pub(crate) fn new(codec: Codec, fps: f32, bitrate: u32, keyframe_interval: u32) -> VpxEncoder {
         let fps = f64::from(fps.max(1.0));
-        Vp8Encoder {
+        VpxEncoder {
+            codec,
             ctx: None,
             bitrate,
             keyframe_interval,
@@ -108,7 +124,11 @@ impl Vp8Encoder {
 
     /// A new encoder for a new picture size, starting at `bitrate` and `fps`.
     pub(crate) fn restart(&mut self, fps: f32, bitrate: u32) {
-        *self = Vp8Encoder::new(fps, bitrate, self.keyframe_interval);
+        *self = VpxEncoder::new(self.codec, fps, bitrate, self.keyframe_interval);
+    }
+
+    pub(crate) fn codec(&self) -> Codec {
+        self.codec
     }
 
     fn context(&mut self, size: (usize, usize)) -> Result<&mut Context, CodecError> {
@@ -124,11 +144,12 @@ impl Vp8Encoder {
                 1
             };
             let dim =
-                |d: usize| c_uint::try_from(d).map_err(|_| CodecError::Vp8("too large".into()));
+                |d: usize| c_uint::try_from(d).map_err(|_| CodecError::Vpx("too large".into()));
             let mut why: *const c_char = std::ptr::null();
             // SAFETY: plain values in; `why` is written on failure with a static string.
             let raw = unsafe {
                 vcall_vpx_new(
+                    c_int::from(self.codec == Codec::Vp9),
                     dim(size.0)?,
                     dim(size.1)?,
                     (self.bitrate / 1000).max(1),
@@ -146,7 +167,7 @@ impl Vp8Encoder {
                         .to_string_lossy()
                         .into_owned()
                 };
-                return Err(CodecError::Vp8(format!("{}x{}: {why}", size.0, size.1)));
+                return Err(CodecError::Vpx(format!("{}x{}: {why}", size.0, size.1)));
             }
             self.ctx = Some(Context { raw, size });
             self.started = false;
@@ -171,8 +192,8 @@ impl Vp8Encoder {
         true
     }
 
-    /// The last picture's quantizer on H.264's QP scale (see `VP8_Q`); `None` before the
-    /// first.
+    /// The last picture's quantizer on H.264's QP scale (see `VP8_Q`, `VP9_Q`); `None`
+    /// before the first.
     pub fn qp(&mut self) -> Option<u32> {
         let ctx = self.ctx.as_mut().filter(|_| self.started)?;
         // SAFETY: `raw` is live.
@@ -180,8 +201,13 @@ impl Vp8Encoder {
         if q < 0 {
             return None;
         }
-        let scale = (H264_QP.1 - H264_QP.0) / (VP8_Q.1 - VP8_Q.0);
-        let qp = H264_QP.0 + (f64::from(q) - VP8_Q.0) * scale;
+        let own = if self.codec == Codec::Vp9 {
+            VP9_Q
+        } else {
+            VP8_Q
+        };
+        let scale = (H264_QP.1 - H264_QP.0) / (own.1 - own.0);
+        let qp = H264_QP.0 + (f64::from(q) - own.0) * scale;
         Some(qp.round().clamp(1.0, 51.0) as u32)
     }
 
@@ -200,13 +226,15 @@ impl Vp8Encoder {
         }
         // libvpx reads an odd side's chroma rounded up: past the end of such a buffer.
         if img.width % 2 == 1 || img.height % 2 == 1 {
-            return Err(CodecError::Vp8(format!(
-                "{}x{}: VP8 pictures here have even sides",
-                img.width, img.height
+            return Err(CodecError::Vpx(format!(
+                "{}x{}: {} pictures here have even sides",
+                img.width,
+                img.height,
+                self.codec.name()
             )));
         }
         if img.data.len() < img.width * img.height * 3 / 2 {
-            return Err(CodecError::Vp8("a picture smaller than its size".into()));
+            return Err(CodecError::Vpx("a picture smaller than its size".into()));
         }
         let ctx = self.context((img.width, img.height))?;
         let (mut out, mut len, mut key) = (std::ptr::null(), 0usize, 0 as c_int);
@@ -226,7 +254,7 @@ impl Vp8Encoder {
             );
             match r {
                 0 => {}
-                -2 => return Err(CodecError::Vp8("the picture could not be wrapped".into())),
+                -2 => return Err(CodecError::Vpx("the picture could not be wrapped".into())),
                 _ => return Err(ctx.error()),
             }
             if out.is_null() || len == 0 {
@@ -249,14 +277,20 @@ mod tests {
     use crate::media::testsrc::{Marks, read_marks, render, render_busy};
 
     #[test]
-    fn vp8_follows_a_new_rate_and_its_pictures_decode_with_their_marks() {
-        let mut enc = Vp8Encoder::new(30.0, 1_500_000, 600);
+    fn vp8_and_vp9_follow_a_new_rate_and_their_pictures_decode_with_their_marks() {
+        for codec in [Codec::Vp8, Codec::Vp9] {
+            follows_a_new_rate_and_decodes_with_marks(codec);
+        }
+    }
+
+    fn follows_a_new_rate_and_decodes_with_marks(codec: Codec) {
+        let mut enc = VpxEncoder::new(codec, 30.0, 1_500_000, 600);
         assert_eq!(enc.qp(), None, "no quantizer before the first picture");
         assert!(
             !enc.set_rate(500_000, 30.0, false),
             "not before the first picture"
         );
-        let mut dec = super::super::VideoDecoder::new(crate::vocab::Codec::Vp8).unwrap();
+        let mut dec = super::super::VideoDecoder::new(codec).unwrap();
         let mut img = I420::new(1280, 720);
         let mut bits = [0usize; 2];
         for frame in 0..120u32 {
@@ -277,20 +311,20 @@ mod tests {
                 bits[1] += data.len() * 8;
             }
             let qp = enc.qp().expect("a quantizer");
-            assert!((1..=51).contains(&qp), "{qp}");
+            assert!((1..=51).contains(&qp), "{codec:?}: {qp}");
             let pic = dec.decode(&data).unwrap().expect("a picture");
             assert_eq!((pic.width, pic.height), (1280, 720));
-            assert_eq!(read_marks(&pic), Some(marks), "frame {frame}");
+            assert_eq!(read_marks(&pic), Some(marks), "{codec:?} frame {frame}");
         }
         let high = bits[0] as f64 / 1.0;
         let low = bits[1] as f64 * 30.0 / 44.0;
         assert!(
             (0.7 * 1.5e6..=1.3 * 1.5e6).contains(&high),
-            "at 1.5 Mbit/s: {high:.0}"
+            "{codec:?} at 1.5 Mbit/s: {high:.0}"
         );
         assert!(
             (0.6 * 3e5..=1.4 * 3e5).contains(&low),
-            "at 300 kbit/s: {low:.0}"
+            "{codec:?} at 300 kbit/s: {low:.0}"
         );
         // A new size: a new encoder, its first picture a keyframe.
         let mut small = I420::new(640, 360);

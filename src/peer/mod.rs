@@ -2021,7 +2021,7 @@ fn payloader(codec: Codec) -> Box<dyn rtc::rtp::packetizer::Payloader> {
     match codec {
         Codec::H264 => Box::new(rtc::rtp::codec::h264::H264Payloader::default()),
         Codec::Vp8 => Box::new(rtc::rtp::codec::vp8::Vp8Payloader::default()),
-        Codec::Vp9 => Box::new(rtc::rtp::codec::vp9::Vp9Payloader::default()),
+        Codec::Vp9 => Box::new(crate::vocab::vp9::Payloader::default()),
         Codec::Av1 => Box::new(rtc::rtp::codec::av1::Av1Payloader {}),
         Codec::Opus => Box::new(rtc::rtp::codec::opus::OpusPayloader),
     }

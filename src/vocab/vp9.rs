@@ -1,6 +1,8 @@
 //! VP9 as RTP carries it (RFC 9628's payload descriptor) and what a container needs of its
 //! bitstream (the uncompressed header of a key frame: profile, bit depth, picture size).
 
+use bytes::Bytes;
+
 use super::bitstream::Bits;
 
 /// What a VP9 payload descriptor says of its packet.
@@ -73,6 +75,59 @@ impl Descriptor {
     /// Whether this packet begins a key frame of the base layer.
     pub(crate) fn starts_keyframe(&self) -> bool {
         self.begins && !self.predicted && self.spatial == 0
+    }
+}
+
+/// Splits VP9 frames into RTP payloads (RFC 9628, flexible mode): a 15-bit picture ID on
+/// every packet; an inter frame says it refers to the picture before it (P, one P_DIFF of 1:
+/// libvpx's real-time references are that picture or older ones on the same chain); a key
+/// frame's first packet carries the scalability structure with its size (V, one layer).
+/// rtc's payloader never sets P, so a receiver would take every frame for a key frame.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Payloader {
+    picture_id: u16,
+}
+
+impl rtc::rtp::packetizer::Payloader for Payloader {
+    fn payload(&mut self, mtu: usize, frame: &Bytes) -> rtc::shared::error::Result<Vec<Bytes>> {
+        let header = Header::read(frame);
+        let key = header.is_some_and(|h| h.keyframe);
+        let id = self.picture_id;
+        self.picture_id = (id + 1) & 0x7fff;
+        let mut out = Vec::new();
+        let mut rest = &frame[..];
+        while !rest.is_empty() {
+            let first = out.is_empty();
+            let mut d = Vec::with_capacity(12);
+            d.push(0x90 | if key { 0 } else { 0x40 }); // I, F, P
+            d.push(0x80 | (id >> 8) as u8);
+            d.push(id as u8);
+            if !key {
+                d.push(0x02); // P_DIFF 1, no more
+            }
+            if first {
+                d[0] |= 0x08; // B
+                if let Some(h) = header.filter(|_| key) {
+                    d[0] |= 0x02; // V: one layer (N_S 0), its size (Y), no group
+                    d.push(0x10);
+                    d.extend_from_slice(&(h.width as u16).to_be_bytes());
+                    d.extend_from_slice(&(h.height as u16).to_be_bytes());
+                }
+            }
+            let room = mtu.saturating_sub(d.len()).max(1);
+            let (part, after) = rest.split_at(room.min(rest.len()));
+            rest = after;
+            if rest.is_empty() {
+                d[0] |= 0x04; // E
+            }
+            d.extend_from_slice(part);
+            out.push(Bytes::from(d));
+        }
+        Ok(out)
+    }
+
+    fn clone_to(&self) -> Box<dyn rtc::rtp::packetizer::Payloader> {
+        Box::new(self.clone())
     }
 }
 
@@ -229,6 +284,46 @@ mod tests {
         assert!(Header::read(&[0x00]).is_none());
         assert_eq!(level(640 * 360), 21);
         assert_eq!(level(1280 * 720), 31);
+    }
+
+    #[test]
+    fn frames_are_split_with_descriptors_a_receiver_reads_back() {
+        use rtc::rtp::packetizer::Payloader as _;
+        let mut w = BitWriter::default();
+        for (v, n) in [
+            (2, 2),
+            (0, 4),
+            (1, 1),
+            (0, 1),
+            (0x49_83_42, 24),
+            (2, 3),
+            (0, 1),
+        ] {
+            w.put(v, n);
+        }
+        w.put(319, 16);
+        w.put(179, 16);
+        let mut key = w.bytes();
+        key.resize(2500, 0x55);
+        let inter = vec![0x86u8; 1900];
+        let mut p = Payloader::default();
+        for (frame, is_key) in [(key, true), (inter, false)] {
+            let payloads = p.payload(1200, &Bytes::from(frame.clone())).unwrap();
+            assert!(payloads.len() > 1 && payloads.iter().all(|b| b.len() <= 1200));
+            let mut joined = Vec::new();
+            for (i, payload) in payloads.iter().enumerate() {
+                let d = Descriptor::read(payload).unwrap();
+                assert_eq!(d.begins, i == 0);
+                assert_eq!(d.predicted, !is_key);
+                assert_eq!(payload[0] & 0x04 != 0, i == payloads.len() - 1, "E");
+                joined.extend_from_slice(&payload[d.len..]);
+            }
+            assert_eq!(joined, frame);
+            assert_eq!(
+                Descriptor::read(&payloads[0]).unwrap().starts_keyframe(),
+                is_key
+            );
+        }
     }
 
     proptest! {

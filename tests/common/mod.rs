@@ -415,9 +415,9 @@ pub fn marks_at_size(path: &Path, size: (u32, u32)) -> Vec<vcall::media::testsrc
 
 /// A recording of vcall's 320x240 test pattern in VP8: `frames` pictures as ffmpeg decodes
 /// them, with no frame missing by their marks.
-pub fn assert_whole_vp8_pattern(out: &Path, frames: usize) {
+pub fn assert_whole_pattern_in(out: &Path, codec: &str, frames: usize) {
     let probe = probe(out);
-    assert_eq!(probe["streams"][0]["codec_name"], "vp8", "{probe}");
+    assert_eq!(probe["streams"][0]["codec_name"], codec, "{probe}");
     let marks = marks_at_size(out, (320, 240));
     assert_eq!(marks.len(), frames);
     assert_no_frame_missing(&marks);
