@@ -244,7 +244,7 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --width 'Picture width for camera and testsrc'
             cand --height 'Picture height for camera and testsrc'
             cand --fps 'Frame rate for camera and testsrc'
-            cand --video-codec 'The codec video is encoded to: auto offers H.264 then VP8 and encodes to the one the far end chooses (a VP8-only Janus room gets VP8); h264 or vp8 offers that one only. A media file sent as it is goes in its own codec'
+            cand --video-codec 'The codec video is encoded to: auto offers H.264, VP8 then VP9 and encodes to the one the far end chooses (a VP8-only Janus room gets VP8); h264, vp8 or vp9 offers that one only. A media file sent as it is goes in its own codec'
             cand --video-bitrate 'Video bitrate, bits per second (k and M suffixes work)'
             cand --audio-bitrate 'Opus bitrate, bits per second'
             cand --degradation 'What gives way when the picture needs more bits than the path carries (the encoder''s QP says so): balanced halves the frame rate, then the size, alternating; maintain-framerate only the size; maintain-resolution only the frame rate'

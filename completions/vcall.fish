@@ -197,7 +197,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand publish" -l start -d 'Media 
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l width -d 'Picture width for camera and testsrc' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l height -d 'Picture height for camera and testsrc' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l fps -d 'Frame rate for camera and testsrc' -r
-complete -c vcall -n "__fish_vcall_using_subcommand publish" -l video-codec -d 'The codec video is encoded to: auto offers H.264 then VP8 and encodes to the one the far end chooses (a VP8-only Janus room gets VP8); h264 or vp8 offers that one only. A media file sent as it is goes in its own codec' -r -f -a "auto\t'H.264, VP8 or VP9, as the far end chooses'
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l video-codec -d 'The codec video is encoded to: auto offers H.264, VP8 then VP9 and encodes to the one the far end chooses (a VP8-only Janus room gets VP8); h264, vp8 or vp9 offers that one only. A media file sent as it is goes in its own codec' -r -f -a "auto\t'H.264, VP8 or VP9, as the far end chooses'
 h264\t'H.264 (openh264) only'
 vp8\t'VP8 (libvpx) only'
 vp9\t'VP9 (libvpx, profile 0) only'"

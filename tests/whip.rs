@@ -566,11 +566,11 @@ fn whip_server_speaks_http_properly() {
     assert_eq!(header(&h, "accept-post"), Some("application/sdp"));
 
     // Refusals: no token, wrong type, offers it cannot take.
-    let av1 = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 45\r\na=rtpmap:45 AV1/90000\r\n";
+    let h265 = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 49\r\na=rtpmap:49 H265/90000\r\n";
     for (headers, body, want, says) in [
         (
             vec![("Content-Type", "application/sdp")],
-            av1,
+            h265,
             401,
             "Bearer",
         ),
@@ -579,7 +579,7 @@ fn whip_server_speaks_http_properly() {
                 ("Content-Type", "text/plain"),
                 ("Authorization", token.as_str()),
             ],
-            av1,
+            h265,
             415,
             "application/sdp",
         ),
@@ -588,9 +588,9 @@ fn whip_server_speaks_http_properly() {
                 ("Content-Type", "application/sdp"),
                 ("Authorization", token.as_str()),
             ],
-            av1,
+            h265,
             406,
-            "neither H264 nor VP8",
+            "none of H264, VP8, VP9, AV1",
         ),
         (
             vec![

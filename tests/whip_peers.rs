@@ -5,7 +5,7 @@
 //! `scripts/test.sh` installs them (Chromium from Debian, the rest from PyPI into
 //! target/test-peers).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use vcall::auth::Role;
@@ -248,6 +248,26 @@ fn vcall_takes_dtls_peers_that_offer_only_ecdsa_or_only_rsa_suites() {
     assert!(err.contains("PRIVATE KEY"), "{err}");
 }
 
+/// A vcall subscriber recording what Chromium publishes into `session` to `out`: 30 frames,
+/// checked as they come.
+fn chromium_recorder(ns: &LoopbackOnly, url: &str, session: &str, out: &Path) -> Proc {
+    Proc::spawn(ns.vcall(&[
+        "subscribe",
+        "-o",
+        &path_str(out),
+        "--frames",
+        "30",
+        "--expect",
+        "frames>=30",
+        "--url",
+        url,
+        "--session",
+        session,
+        "--token",
+        &fixed_token(session, Role::Subscriber),
+    ]))
+}
+
 #[test]
 fn chromium_publishes_over_whip_and_plays_over_whep_through_vcall_serve() {
     let ns = LoopbackOnly::create();
@@ -259,21 +279,7 @@ fn chromium_publishes_over_whip_and_plays_over_whep_through_vcall_serve() {
     // Chromium publishes its fake camera and microphone over WHIP; vcall records it.
     let out = dir.path().join("chromium.mkv");
     let token = |role| fixed_token(&session, role);
-    let mut recorder = Proc::spawn(ns.vcall(&[
-        "subscribe",
-        "-o",
-        &path_str(&out),
-        "--frames",
-        "30",
-        "--expect",
-        "frames>=30",
-        "--url",
-        &url,
-        "--session",
-        &session,
-        "--token",
-        &token(Role::Subscriber),
-    ]));
+    let mut recorder = chromium_recorder(&ns, &url, &session, &out);
     let published = ns.chromium(
         "whip.html",
         &format!(
@@ -338,21 +344,7 @@ fn chromium_and_vcall_exchange_vp9_and_av1_recorded_in_matroska_and_mp4() {
             .into_iter()
             .map(|ext| {
                 let out = dir.path().join(format!("{codec}.{ext}"));
-                let recorder = Proc::spawn(ns.vcall(&[
-                    "subscribe",
-                    "-o",
-                    &path_str(&out),
-                    "--frames",
-                    "30",
-                    "--expect",
-                    "frames>=30",
-                    "--url",
-                    &url,
-                    "--session",
-                    &session,
-                    "--token",
-                    &token(Role::Subscriber),
-                ]));
+                let recorder = chromium_recorder(&ns, &url, &session, &out);
                 (out, recorder)
             })
             .collect();

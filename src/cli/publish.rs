@@ -66,8 +66,9 @@ pub(crate) struct PublishArgs {
     /// Frame rate for camera and testsrc.
     #[arg(long, default_value_t = 30.0, value_parser = parse_fps)]
     pub(crate) fps: f64,
-    /// The codec video is encoded to: auto offers H.264 then VP8 and encodes to the one the
-    /// far end chooses (a VP8-only Janus room gets VP8); h264 or vp8 offers that one only.
+    /// The codec video is encoded to: auto offers H.264, VP8 then VP9 and encodes to the one
+    /// the far end chooses (a VP8-only Janus room gets VP8); h264, vp8 or vp9 offers that one
+    /// only.
     /// A media file sent as it is goes in its own codec.
     #[arg(long, value_enum, default_value_t = VideoCodec::Auto, value_name = "CODEC")]
     pub(crate) video_codec: VideoCodec,

@@ -132,7 +132,7 @@ impl Encoding {
             }
             return Ok(None);
         }
-        // Only H.264 has filler a decoder skips: VP8's rate climbs without probes.
+        // Only H.264 has filler a decoder skips: VP8's and VP9's rate climbs without probes.
         if self.enc.codec() == Codec::H264 && rates.is_some_and(|r| r.take_probe()) {
             pad_h264(&mut data, PROBE_BYTES);
         }

@@ -67,7 +67,7 @@ pub struct Sources {
     pub video: Option<VideoInput>,
     pub audio: Option<AudioInput>,
     /// The codecs the video may go out in, the preferred first: a file's own when it is sent
-    /// as it is, `--video-codec`'s, or H.264 then VP8 for the far end to choose.
+    /// as it is, `--video-codec`'s, or H.264, VP8 then VP9 for the far end to choose.
     pub video_codecs: Vec<Codec>,
 }
 
@@ -308,7 +308,7 @@ fn file_video(file: FileVideo, args: &Media) -> Result<VideoInput, Failure> {
             return Err(Failure::new(
                 Exit::Usage,
                 format!(
-                    "{name}: its {} video cannot be sent as it is (vcall's tracks carry H.264 and VP8): use --transcode auto",
+                    "{name}: its {} video cannot be sent as it is (vcall sends H.264 and VP8 as they are): use --transcode auto",
                     file.codec_name
                 ),
             ));
@@ -335,9 +335,9 @@ fn file_video(file: FileVideo, args: &Media) -> Result<VideoInput, Failure> {
             if !file.sendable() {
                 let why = match file.reorders {
                     true => "it has B-frames, which WebRTC receivers do not reorder",
-                    false => "vcall's tracks carry H.264 and VP8",
+                    false => "vcall sends H.264 and VP8 as they are",
                 };
-                tracing::info!("{name}: {} video encoded to H.264: {why}", file.codec_name);
+                tracing::info!("{name}: {} video encoded again: {why}", file.codec_name);
             }
             policy
         }

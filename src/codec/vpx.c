@@ -76,29 +76,25 @@ struct vcall_vpx *vcall_vpx_new(int vp9, unsigned width, unsigned height, unsign
         return NULL;
     }
     e->started = 1;
+    unsigned area = width * height;
+    int ok;
+    if (vp9) {
+        ok = vpx_codec_control(&e->ctx, VP8E_SET_CPUUSED,
+                               area <= 352 * 288 ? 6 : area <= 640 * 480 ? 7 : 8) == VPX_CODEC_OK &&
+             vpx_codec_control(&e->ctx, VP9E_SET_AQ_MODE, 3) == VPX_CODEC_OK &&
+             vpx_codec_control(&e->ctx, VP9E_SET_ROW_MT, threads > 1) == VPX_CODEC_OK &&
+             vpx_codec_control(&e->ctx, VP9E_SET_TILE_COLUMNS, threads > 1) == VPX_CODEC_OK &&
+             vpx_codec_control(&e->ctx, VP9E_SET_NOISE_SENSITIVITY, 0) == VPX_CODEC_OK;
+    } else {
+        ok = vpx_codec_control(&e->ctx, VP8E_SET_CPUUSED, -6) == VPX_CODEC_OK &&
+             vpx_codec_control(&e->ctx, VP8E_SET_NOISE_SENSITIVITY, 0) == VPX_CODEC_OK &&
+             vpx_codec_control(&e->ctx, VP8E_SET_STATIC_THRESHOLD, 1) == VPX_CODEC_OK &&
+             vpx_codec_control(&e->ctx, VP8E_SET_TOKEN_PARTITIONS, VP8_ONE_TOKENPARTITION) ==
+                 VPX_CODEC_OK;
+    }
     /* A keyframe may take at most three times an average picture's bits, so it leaves
      * quickly. */
-    if (vp9) {
-        unsigned area = width * height;
-        int speed = area <= 352 * 288 ? 6 : area <= 640 * 480 ? 7 : 8;
-        if (vpx_codec_control(&e->ctx, VP8E_SET_CPUUSED, speed) != VPX_CODEC_OK ||
-            vpx_codec_control(&e->ctx, VP9E_SET_AQ_MODE, 3) != VPX_CODEC_OK ||
-            vpx_codec_control(&e->ctx, VP9E_SET_ROW_MT, threads > 1) != VPX_CODEC_OK ||
-            vpx_codec_control(&e->ctx, VP9E_SET_TILE_COLUMNS, threads > 1) != VPX_CODEC_OK ||
-            vpx_codec_control(&e->ctx, VP9E_SET_NOISE_SENSITIVITY, 0) != VPX_CODEC_OK ||
-            vpx_codec_control(&e->ctx, VP8E_SET_MAX_INTRA_BITRATE_PCT, 300) != VPX_CODEC_OK) {
-            *why = vpx_codec_error(&e->ctx);
-            vcall_vpx_free(e);
-            return NULL;
-        }
-        return e;
-    }
-    if (vpx_codec_control(&e->ctx, VP8E_SET_CPUUSED, -6) != VPX_CODEC_OK ||
-        vpx_codec_control(&e->ctx, VP8E_SET_NOISE_SENSITIVITY, 0) != VPX_CODEC_OK ||
-        vpx_codec_control(&e->ctx, VP8E_SET_STATIC_THRESHOLD, 1) != VPX_CODEC_OK ||
-        vpx_codec_control(&e->ctx, VP8E_SET_MAX_INTRA_BITRATE_PCT, 300) != VPX_CODEC_OK ||
-        vpx_codec_control(&e->ctx, VP8E_SET_TOKEN_PARTITIONS, VP8_ONE_TOKENPARTITION) !=
-            VPX_CODEC_OK) {
+    if (!ok || vpx_codec_control(&e->ctx, VP8E_SET_MAX_INTRA_BITRATE_PCT, 300) != VPX_CODEC_OK) {
         *why = vpx_codec_error(&e->ctx);
         vcall_vpx_free(e);
         return NULL;

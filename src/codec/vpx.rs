@@ -80,11 +80,11 @@ pub struct VpxEncoder {
     started: bool,
 }
 
-/// libwebrtc's quality thresholds for VP8 (libvpx's quantizer, 0..127), VP9 (its quantizer
-/// index, 0..255) and H.264 (QP): a libvpx quantizer is reported on H.264's scale by mapping
+/// libwebrtc's quality thresholds for its libvpx VP8 (quantizer, 0..127) and VP9 (quantizer
+/// index, 0..255) encoders and for H.264 (QP): a libvpx quantizer is reported on H.264's scale by mapping
 /// one pair onto the other, so that one quality scaler judges all three.
 const VP8_Q: (f64, f64) = (29.0, 95.0);
-const VP9_Q: (f64, f64) = (96.0, 185.0);
+const VP9_Q: (f64, f64) = (149.0, 205.0);
 const H264_QP: (f64, f64) = (24.0, 37.0);
 
 impl VpxEncoder {

@@ -505,7 +505,7 @@ mod tests {
             let sent = encoded(codec, 12);
             assert_eq!(sent.len(), 12, "{codec:?}: one packet a picture");
             let mut payloader: Box<dyn Payloader> = match codec {
-                Codec::Vp9 => Box::new(rtc::rtp::codec::vp9::Vp9Payloader::default()),
+                Codec::Vp9 => Box::new(crate::vocab::vp9::Payloader::default()),
                 _ => Box::new(rtc::rtp::codec::av1::Av1Payloader {}),
             };
             let mut assembler = assemble::Assembler::new(codec);

@@ -106,7 +106,11 @@ fn sample_entry(spec: &TrackSpec) -> Result<mp4_atom::Codec, RecordError> {
             }),
         ) => mp4_atom::Vp09 {
             visual: visual(*width, *height),
-            vpcc: vpcc(*profile, *bit_depth, vp9::level(width * height)),
+            vpcc: vpcc(
+                *profile,
+                *bit_depth,
+                vp9::level(width.saturating_mul(*height)),
+            ),
             ..Default::default()
         }
         .into(),

@@ -5,7 +5,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::bitstream::Bits;
+use super::bits::Bits;
 
 const OBU_SEQUENCE_HEADER: u8 = 1;
 const OBU_TEMPORAL_DELIMITER: u8 = 2;
@@ -361,7 +361,7 @@ pub(crate) fn is_keyframe(data: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::bitstream::BitWriter;
+    use crate::vocab::bits::BitWriter;
     use proptest::prelude::*;
 
     /// A sequence header OBU payload: profile 0, level 8 (4.0), 640x360, 8-bit 4:2:0.

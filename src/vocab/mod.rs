@@ -3,6 +3,7 @@
 //! size). It imports nothing of vcall; everything else may import it.
 
 pub(crate) mod av1;
+pub(crate) mod bits;
 pub(crate) mod bitstream;
 pub(crate) mod picture;
 pub(crate) mod vp9;
@@ -27,7 +28,7 @@ impl Kind {
     }
 }
 
-/// The codecs vcall sends and receives (VP9 and AV1 it receives only).
+/// The codecs vcall sends and receives (AV1 it receives only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Codec {
     H264,

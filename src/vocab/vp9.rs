@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::bitstream::Bits;
+use super::bits::Bits;
 
 /// What a VP9 payload descriptor says of its packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,7 +212,7 @@ pub(crate) fn level(luma: u32) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::bitstream::BitWriter;
+    use crate::vocab::bits::BitWriter;
     use proptest::prelude::*;
 
     #[test]
@@ -254,7 +254,7 @@ mod tests {
 
     #[test]
     fn a_key_frame_header_gives_profile_depth_and_size() {
-        // Profile 0, key frame, shown, sync code, BT.601, studio range, 640x360.
+        // Profile 0, key frame, shown, sync code, BT.709, studio range, 640x360.
         let mut w = BitWriter::default();
         w.put(2, 2);
         w.put(0, 2); // profile 0
@@ -263,7 +263,7 @@ mod tests {
         w.put(1, 1);
         w.put(0, 1);
         w.put(0x49_83_42, 24);
-        w.put(2, 3); // BT.601
+        w.put(2, 3); // BT.709
         w.put(0, 1);
         w.put(639, 16);
         w.put(359, 16);

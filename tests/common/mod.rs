@@ -413,8 +413,8 @@ pub fn marks_at_size(path: &Path, size: (u32, u32)) -> Vec<vcall::media::testsrc
         .collect()
 }
 
-/// A recording of vcall's 320x240 test pattern in VP8: `frames` pictures as ffmpeg decodes
-/// them, with no frame missing by their marks.
+/// A recording of vcall's 320x240 test pattern in `codec` (ffprobe's name): `frames` pictures
+/// as ffmpeg decodes them, with no frame missing by their marks.
 pub fn assert_whole_pattern_in(out: &Path, codec: &str, frames: usize) {
     let probe = probe(out);
     assert_eq!(probe["streams"][0]["codec_name"], codec, "{probe}");

@@ -229,8 +229,8 @@ impl VideoRoomClient {
             return Err(SignalingError::Refused(format!(
                 "Janus refused the {} of this stream: room {} does not take its codec (rooms take \
                  VP8 and Opus unless configured otherwise; --create-room makes rooms that take \
-                 H.264 and VP8; vcall offers both unless --video-codec names one or a media \
-                 file is sent in its own codec)",
+                 H.264 and VP8; vcall offers H.264, VP8 and VP9 unless --video-codec names one or \
+                 a media file is sent in its own codec)",
                 refused.join(" and "),
                 self.room
             )));
