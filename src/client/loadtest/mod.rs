@@ -996,15 +996,22 @@ async fn check_stream(
                         .get_or_insert_with(|| {
                             VideoCheck::new(check.expected, check.clock, check.asked)
                         });
-                    let mut pictures = check.decode.then(PictureCheck::new).flatten();
+                    // The marks ride in H.264's SEI: other codecs' pictures are not checked.
+                    let h264 = track.codec == Codec::H264;
+                    let mut pictures = (check.decode && h264).then(PictureCheck::new).flatten();
                     if check.decode {
                         let mut s = slot.lock().expect("stream lock");
                         match &pictures {
                             // Sampled: counted among the decoded streams from the start.
                             Some(c) => s.pictures = Some(c.tally.clone()),
-                            None => tracing::warn!(
+                            None if h264 => tracing::warn!(
                                 "{}: no H.264 decoder: its pictures are not checked",
                                 s.name
+                            ),
+                            None => tracing::warn!(
+                                "{}: its video is {}, not H.264: its pictures are not checked",
+                                s.name,
+                                track.codec.name()
                             ),
                         }
                     }
