@@ -385,9 +385,9 @@ fn a_dropped_websocket_is_reconnected_and_the_session_claimed_back() {
 
 #[test]
 fn a_vp8_only_room_gets_vp8_from_a_publisher_that_names_no_codec() {
-    // Room 5556 takes VP8 only (Janus's default): vcall offers H.264 and VP8, Janus answers
-    // VP8, and the test pattern is encoded to VP8; the recording decodes (ffmpeg) with every
-    // frame's marks.
+    // Room 5556 takes VP8 only (Janus's default): vcall offers H.264, VP8 and VP9, Janus
+    // answers VP8, and the test pattern is encoded to VP8; the recording decodes (ffmpeg) with
+    // every frame's marks, and another stack (aiortc) receives and decodes it through Janus.
     let j = janus::shared();
     let dir = temp_dir();
     let out = dir.path().join("vp8-room.mkv");
@@ -415,6 +415,21 @@ fn a_vp8_only_room_gets_vp8_from_a_publisher_that_names_no_codec() {
         ],
     ));
     assert_eq!(sub.wait(), 0, "{}", sub.output());
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/peers/aiortc_janus_subscriber.py");
+    let http = j.http.trim_start_matches("janus+");
+    let aiortc = Command::new(peers_python())
+        .arg(script)
+        .args([http, janus::TOKEN, "5556", "30"])
+        .output()
+        .expect("python runs");
+    let said = String::from_utf8_lossy(&aiortc.stdout);
+    let line = said.lines().find_map(|l| l.strip_prefix("RESULT "));
+    let r: serde_json::Value = serde_json::from_str(line.unwrap_or("null")).unwrap();
+    let stderr = String::from_utf8_lossy(&aiortc.stderr);
+    assert_eq!(r["codec"], "VP8", "{r} {stderr}");
+    assert_eq!(r["frames"], 30, "{r}");
+    assert_eq!((&r["width"], &r["height"]), (&320.into(), &240.into()), "{r}");
     p.interrupt();
     p.wait();
     assert!(
