@@ -429,7 +429,11 @@ fn a_vp8_only_room_gets_vp8_from_a_publisher_that_names_no_codec() {
     let stderr = String::from_utf8_lossy(&aiortc.stderr);
     assert_eq!(r["codec"], "VP8", "{r} {stderr}");
     assert_eq!(r["frames"], 30, "{r}");
-    assert_eq!((&r["width"], &r["height"]), (&320.into(), &240.into()), "{r}");
+    assert_eq!(
+        (&r["width"], &r["height"]),
+        (&320.into(), &240.into()),
+        "{r}"
+    );
     p.interrupt();
     p.wait();
     assert!(

@@ -17,21 +17,18 @@ pub enum VideoConfig {
         width: u32,
         height: u32,
     },
-    Vp9 {
-        profile: u8,
-        bit_depth: u8,
-        width: u32,
-        height: u32,
-    },
+    /// A key frame's header.
+    Vp9(vp9::Header),
     Av1(av1::SequenceHeader),
 }
 
 impl VideoConfig {
     pub fn size(&self) -> (u32, u32) {
         match self {
-            VideoConfig::H264 { width, height, .. }
-            | VideoConfig::Vp8 { width, height }
-            | VideoConfig::Vp9 { width, height, .. } => (*width, *height),
+            VideoConfig::H264 { width, height, .. } | VideoConfig::Vp8 { width, height } => {
+                (*width, *height)
+            }
+            VideoConfig::Vp9(h) => (h.width, h.height),
             VideoConfig::Av1(s) => (s.width, s.height),
         }
     }
@@ -41,16 +38,9 @@ impl VideoConfig {
         match codec {
             Codec::H264 => VideoConfig::from_h264(keyframe),
             Codec::Vp8 => VideoConfig::from_vp8(keyframe),
-            Codec::Vp9 => {
-                vp9::Header::read(keyframe)
-                    .filter(|h| h.keyframe)
-                    .map(|h| VideoConfig::Vp9 {
-                        profile: h.profile,
-                        bit_depth: h.bit_depth,
-                        width: h.width,
-                        height: h.height,
-                    })
-            }
+            Codec::Vp9 => vp9::Header::read(keyframe)
+                .filter(|h| h.keyframe)
+                .map(VideoConfig::Vp9),
             Codec::Av1 => av1::SequenceHeader::find(keyframe).map(VideoConfig::Av1),
             Codec::Opus => None,
         }

@@ -180,7 +180,7 @@ impl<W: Write> MkvWriter<W> {
                             e.push(element(0x63A2, &v.avcc().unwrap_or_default()));
                         }
                         VideoConfig::Vp8 { .. } => e.push(string(0x86, "V_VP8")),
-                        VideoConfig::Vp9 { .. } => e.push(string(0x86, "V_VP9")),
+                        VideoConfig::Vp9(_) => e.push(string(0x86, "V_VP9")),
                         VideoConfig::Av1(s) => {
                             e.push(string(0x86, "V_AV1"));
                             e.push(element(0x63A2, &s.av1c()));

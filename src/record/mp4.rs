@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use mp4_atom::Encode;
+use mp4_atom::{Atom, Encode};
 
 use super::codecs::{OPUS_PRE_SKIP, VideoConfig};
 use super::{RecordError, Sample, TrackSpec};
@@ -96,39 +96,20 @@ fn sample_entry(spec: &TrackSpec) -> Result<mp4_atom::Codec, RecordError> {
             ..Default::default()
         }
         .into(),
-        (
-            _,
-            Some(VideoConfig::Vp9 {
-                profile,
-                bit_depth,
-                width,
-                height,
-            }),
-        ) => mp4_atom::Vp09 {
-            visual: visual(*width, *height),
+        (_, Some(VideoConfig::Vp9(h))) => mp4_atom::Vp09 {
+            visual: visual(h.width, h.height),
             vpcc: vpcc(
-                *profile,
-                *bit_depth,
-                vp9::level(width.saturating_mul(*height)),
+                h.profile,
+                h.bit_depth,
+                vp9::level(h.width.saturating_mul(h.height)),
             ),
             ..Default::default()
         }
         .into(),
         (_, Some(VideoConfig::Av1(s))) => mp4_atom::Av01 {
             visual: visual(s.width, s.height),
-            av1c: mp4_atom::Av1c {
-                seq_profile: s.profile,
-                seq_level_idx_0: s.level,
-                seq_tier_0: s.tier == 1,
-                high_bitdepth: s.high_bitdepth,
-                twelve_bit: s.twelve_bit,
-                monochrome: s.monochrome,
-                chroma_subsampling_x: s.subsampling_x,
-                chroma_subsampling_y: s.subsampling_y,
-                chroma_sample_position: s.chroma_sample_position,
-                initial_presentation_delay: None,
-                config_obus: s.obu.clone(),
-            },
+            // The one record Matroska stores too, read as mp4-atom's box.
+            av1c: mp4_atom::Av1c::decode_body(&mut &s.av1c()[..]).map_err(RecordError::Mp4)?,
             ..Default::default()
         }
         .into(),

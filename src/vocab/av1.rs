@@ -96,19 +96,19 @@ impl Depacketizer {
                 std::mem::take(&mut rest)
             };
             let continues = index == 1 && header & Z_CONTINUES != 0;
-            match (continues, self.partial.as_mut()) {
-                (true, Some(p)) => p.extend_from_slice(element),
-                (true, None) => return Err(Malformed::Fragment),
-                (false, Some(_)) => {
-                    self.partial = None;
-                    return Err(Malformed::Fragment);
+            let completes = !(rest.is_empty() && header & Y_CONTINUED != 0);
+            // A whole OBU goes out from the payload; only fragments are gathered.
+            match (continues, self.partial.take()) {
+                (true, Some(mut p)) => {
+                    p.extend_from_slice(element);
+                    match completes {
+                        true => sized(&p, &mut out)?,
+                        false => self.partial = Some(p),
+                    }
                 }
+                (true, None) | (false, Some(_)) => return Err(Malformed::Fragment),
+                (false, None) if completes => sized(element, &mut out)?,
                 (false, None) => self.partial = Some(BytesMut::from(element)),
-            }
-            let last = rest.is_empty();
-            if !(last && header & Y_CONTINUED != 0) {
-                let obu = self.partial.take().expect("set above");
-                sized(&obu, &mut out)?;
             }
         }
         Ok(out.freeze())
