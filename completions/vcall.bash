@@ -1435,7 +1435,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__publish)
-            opts="-v -q -h -V --url --session --token --data --ice-server --ice-transport --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --impair --name --video --audio --file --transcode --start --no-audio --no-video --width --height --fps --video-codec --video-bitrate --audio-bitrate --degradation --keyframe-interval --loop --duration --stats-interval --json --verbose --quiet --profile --config --help --version"
+            opts="-v -q -h -V --url --session --token --data --ice-server --ice-transport --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --impair --name --video --audio --file --transcode --start --no-audio --no-video --width --height --fps --video-codec --simulcast --video-bitrate --audio-bitrate --degradation --keyframe-interval --loop --duration --stats-interval --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1539,6 +1539,10 @@ _vcall() {
                     ;;
                 --video-codec)
                     COMPREPLY=($(compgen -W "auto h264 vp8 vp9" -- "${cur}"))
+                    return 0
+                    ;;
+                --simulcast)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --video-bitrate)
@@ -1799,7 +1803,7 @@ _vcall() {
             return 0
             ;;
         vcall__subcmd__subscribe)
-            opts="-o -v -q -h -V --url --session --token --data --ice-server --ice-transport --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --impair --stream --no-audio --no-video --output --output-dir --format --duration --frames --expect --stats-interval --report --json --verbose --quiet --profile --config --help --version"
+            opts="-o -v -q -h -V --url --session --token --data --ice-server --ice-transport --dtls-certificate --timeout --api-secret --pin --display --create-room --max-retries --retry-delay --keepalive-interval --impair --stream --no-audio --no-video --output --output-dir --format --layer --duration --frames --expect --stats-interval --report --json --verbose --quiet --profile --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1883,6 +1887,10 @@ _vcall() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "mkv y4m wav h264 ogg" -- "${cur}"))
+                    return 0
+                    ;;
+                --layer)
+                    COMPREPLY=($(compgen -W "auto high mid low" -- "${cur}"))
                     return 0
                     ;;
                 --duration)

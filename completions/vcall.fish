@@ -201,6 +201,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand publish" -l video-codec -d '
 h264\t'H.264 (openh264) only'
 vp8\t'VP8 (libvpx) only'
 vp9\t'VP9 (libvpx, profile 0) only'"
+complete -c vcall -n "__fish_vcall_using_subcommand publish" -l simulcast -d 'Send the video as this many simulcast layers (2 or 3; raw pictures only: the test pattern, a camera, y4m): the full size at --video-bitrate, then half the size at a third of that, then a quarter at a ninth, each its own encoding with its own rid, so that a forwarding server gives each viewer the one its path carries. When the path narrows the largest layer pauses first' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l video-bitrate -d 'Video bitrate, bits per second (k and M suffixes work)' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l audio-bitrate -d 'Opus bitrate, bits per second' -r
 complete -c vcall -n "__fish_vcall_using_subcommand publish" -l degradation -d 'What gives way when the picture needs more bits than the path carries (the encoder\'s QP says so): balanced halves the frame rate, then the size, alternating; maintain-framerate only the size; maintain-resolution only the frame rate' -r -f -a "balanced\t''
@@ -244,6 +245,10 @@ y4m\t'Decoded video, YUV4MPEG2'
 wav\t'Decoded audio, 48 kHz stereo 16-bit WAV'
 h264\t'Encoded H.264, Annex B'
 ogg\t'Encoded Opus in Ogg'"
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l layer -d 'Which layer of a simulcast video stream to receive: auto (the best the path carries, following it), high, mid or low (that layer, whatever the path). Against vcall serve, Janus (its substream) and LiveKit (its quality)' -r -f -a "auto\t''
+high\t''
+mid\t''
+low\t''"
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l duration -d 'Stop after this much recorded media (e.g. 10s)' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l frames -d 'Stop after this many video frames' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l expect -d 'Conditions the received media must meet, checked at the end (exit 11 when one fails or cannot be measured), e.g. \'frames>=300, latency.p95<200ms, freeze.max<500ms, av-skew<40ms, loss<1%\'. Metrics: frames, audio-frames, frames.lost, latency.p50, latency.p95, latency.max, freeze.max, av-skew, loss' -r

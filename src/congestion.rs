@@ -506,6 +506,30 @@ pub struct Allocation {
     pub hold: bool,
 }
 
+/// Simulcast: the video rate `total` spent on layers whose rates are `targets` (the
+/// largest layer first): from the smallest up, each gets up to its target; a layer that would
+/// get less than half of it is paused (0), and so is every one above it, so the largest goes
+/// first as the path narrows, as browsers do. The smallest always sends; what is left over
+/// goes to the largest layer sending, up to half again its target.
+pub fn split_layers(total: u32, targets: &[u32]) -> Vec<u32> {
+    let mut out = vec![0; targets.len()];
+    let mut left = total;
+    let mut top = None;
+    for (i, &target) in targets.iter().enumerate().rev() {
+        let share = left.min(target);
+        if top.is_some() && share < target / 2 {
+            break;
+        }
+        out[i] = share.max(target.min(VIDEO_FLOOR_BPS / 2));
+        left -= share;
+        top = Some(i);
+    }
+    if let Some(i) = top {
+        out[i] += left.min(targets[i] / 2);
+    }
+    out
+}
+
 /// Video's lowest bitrate: below it a picture is not worth sending.
 pub const VIDEO_FLOOR_BPS: u32 = 100_000;
 /// Audio's rate when the estimate cannot carry video's floor beside the configured one.
@@ -810,6 +834,26 @@ impl Scaler {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn simulcast_layers_pause_from_the_largest_as_the_rate_falls() {
+        let targets = [1_500_000, 500_000, 150_000];
+        assert_eq!(
+            split_layers(2_150_000, &targets),
+            vec![1_500_000, 500_000, 150_000]
+        );
+        // Spare rate goes to the largest, up to half again its target.
+        assert_eq!(
+            split_layers(5_000_000, &targets),
+            vec![2_250_000, 500_000, 150_000]
+        );
+        // The largest cannot have half its target: paused, the rest to the middle.
+        assert_eq!(split_layers(1_200_000, &targets), vec![0, 750_000, 150_000]);
+        assert_eq!(split_layers(400_000, &targets), vec![0, 250_000, 150_000]);
+        assert_eq!(split_layers(300_000, &targets), vec![0, 0, 225_000]);
+        // The smallest always sends, even on nothing.
+        assert_eq!(split_layers(0, &targets), vec![0, 0, 50_000]);
+    }
+
     use super::*;
 
     /// A sender at `send_bps` into a bottleneck of `path_bps` with a queue of `queue_ms`,

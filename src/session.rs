@@ -160,6 +160,49 @@ impl MediaPath {
     }
 }
 
+/// Which layer of a simulcast video stream a subscriber receives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Layer {
+    /// The best one its own path carries, following it as it changes.
+    #[default]
+    Auto,
+    /// The largest.
+    High,
+    /// The one below the largest (the smallest when there are two).
+    Mid,
+    /// The smallest.
+    Low,
+}
+
+impl Layer {
+    pub const NAMES: [&'static str; 4] = ["auto", "high", "mid", "low"];
+
+    /// The layer's index among `count` layers ordered from the smallest; `None` for `Auto`.
+    pub fn index(self, count: usize) -> Option<usize> {
+        let top = count.checked_sub(1)?;
+        match self {
+            Layer::Auto => None,
+            Layer::High => Some(top),
+            Layer::Mid => Some(if count >= 3 { top - 1 } else { 0 }),
+            Layer::Low => Some(0),
+        }
+    }
+}
+
+impl std::str::FromStr for Layer {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Layer, String> {
+        Ok(match s {
+            "auto" => Layer::Auto,
+            "high" => Layer::High,
+            "mid" => Layer::Mid,
+            "low" => Layer::Low,
+            _ => return Err(format!("unknown layer {s:?}: one of auto, high, mid, low")),
+        })
+    }
+}
+
 /// What a session reports to its participants, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionEvent {

@@ -535,6 +535,68 @@ fn vcalls_own_vp8_and_vp9_are_recorded_and_measured_through_the_embedded_server(
     }
 }
 
+/// vcall publishes three simulcast layers of 1280x720 pictures (`--simulcast 3`): a
+/// subscriber asking for `low` records the 320x180 layer whole (every picture, marks in
+/// order), one asking for `high` ends on the 1280x720 layer, and one on `auto` behind a
+/// 300 kbit/s path ends on a smaller one; each file's pictures decode at their own size.
+#[test]
+fn vcalls_simulcast_gives_each_subscriber_the_layer_asked_for_or_its_path_carries() {
+    let server = Server::start();
+    let dir = temp_dir();
+    let session = server.session();
+    let mut p = publisher(
+        &server,
+        &session,
+        "cam",
+        &[
+            "--width",
+            "1280",
+            "--height",
+            "720",
+            "--video-bitrate",
+            "1.5M",
+            "--simulcast",
+            "3",
+        ],
+    );
+    let record = |name: &str, frames: &str, extra: &[&str]| {
+        let out = dir.path().join(format!("{name}.mkv"));
+        let mut args = vec!["subscribe", "--no-audio", "-o", &*path_str(&out)]
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        args.extend(
+            ["--frames", frames, "--expect", &format!("frames>={frames}")].map(str::to_owned),
+        );
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        (
+            out,
+            Proc::spawn(server.cmd(&session, Role::Subscriber, &args)),
+        )
+    };
+    let recordings = [
+        record("low", "60", &["--layer", "low"]),
+        record("high", "150", &["--layer", "high"]),
+        record("auto", "150", &["--impair", "rate=300kbit"]),
+    ];
+    let mut last_widths = Vec::new();
+    for (out, mut r) in recordings {
+        assert_eq!(r.wait(), 0, "{}", r.output());
+        let (sizes, errors) = video_frame_entries(&out, "width");
+        assert!(errors.is_empty(), "{out:?}: {errors}");
+        last_widths.push(sizes.last().unwrap().parse::<u32>().unwrap());
+    }
+    // The smallest layer, whole: a quarter of the size, every picture in order.
+    let low = marks_at_size(&dir.path().join("low.mkv"), (320, 180));
+    assert_eq!(low.len(), 60);
+    assert_no_frame_missing(&low);
+    assert_eq!(last_widths[1], 1280, "high, then auto: {last_widths:?}");
+    assert!(last_widths[2] < 1280, "high, then auto: {last_widths:?}");
+    p.interrupt();
+    p.wait();
+}
+
 #[test]
 fn echo_test_through_the_embedded_server() {
     // Published and subscribed back through the SFU; the marks give the round trip.

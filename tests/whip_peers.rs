@@ -401,3 +401,76 @@ fn chromium_and_vcall_exchange_vp9_and_av1_recorded_in_matroska_and_mp4() {
         "{played}"
     );
 }
+
+/// Chromium publishes VP8 simulcast (three encodings of a 640x360 camera, the largest
+/// first) over WHIP; vcall serve forwards each subscriber the layer it asks for, or with
+/// `auto` the best its own path carries: one subscriber asking for `low`, one for `high`, and
+/// one on `auto` behind a 250 kbit/s path record pictures of three sizes that decode.
+#[test]
+fn chromium_simulcast_reaches_each_subscriber_as_the_layer_its_path_or_wish_gives() {
+    let ns = LoopbackOnly::create();
+    let (_serve, url) = ns.serve();
+    let http = url.replace("ws://", "http://");
+    let session = fixed_session("chromium-simulcast");
+    let dir = temp_dir();
+    let token = |role| fixed_token(&session, role);
+    let subscriber = |name: &str, frames: u32, extra: &[&str]| {
+        let out = dir.path().join(format!("{name}.mkv"));
+        let mut args = vec![
+            "subscribe".to_owned(),
+            "-o".to_owned(),
+            path_str(&out),
+            "--no-audio".to_owned(),
+            "--frames".to_owned(),
+            frames.to_string(),
+            "--expect".to_owned(),
+            format!("frames>={frames}"),
+            "--url".to_owned(),
+            url.clone(),
+            "--session".to_owned(),
+            session.clone(),
+            "--token".to_owned(),
+            token(Role::Subscriber),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        (out, Proc::spawn(ns.vcall(&args)))
+    };
+    let recorders = [
+        subscriber("low", 60, &["--layer", "low"]),
+        subscriber("high", 150, &["--layer", "high"]),
+        subscriber("auto", 150, &["--impair", "rate=250kbit"]),
+    ];
+    let published = ns.chromium(
+        "whip.html",
+        &format!(
+            "mode=whip&codec=VP8&simulcast=3&width=1280&height=720&fps=30&url={http}/whip/{session}&token={}&seconds=14",
+            token(Role::Publisher)
+        ),
+        &dir.path().join("profile"),
+    );
+    assert_eq!(published["state"], "connected", "{published}");
+    let layers = published["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 3, "{published}");
+    let mut widths = Vec::new();
+    for (out, mut recorder) in recorders {
+        assert_eq!(recorder.wait(), 0, "{}", recorder.output());
+        // Each picture's own size (decode_video scales them all to the first one's).
+        let (sizes, errors) = video_frame_entries(&out, "width");
+        assert!(
+            sizes.len() >= 60,
+            "{} frames in {out:?}: {errors}",
+            sizes.len()
+        );
+        assert!(errors.is_empty(), "{out:?}: {errors}");
+        widths.push(sizes.last().unwrap().parse::<u32>().unwrap());
+    }
+    assert!(
+        widths[0] < widths[1],
+        "low, high, auto: {widths:?}; {published}"
+    );
+    assert!(
+        widths[2] < widths[1],
+        "low, high, auto: {widths:?}; {published}"
+    );
+}

@@ -72,6 +72,13 @@ pub(crate) struct PublishArgs {
     /// A media file sent as it is goes in its own codec.
     #[arg(long, value_enum, default_value_t = VideoCodec::Auto, value_name = "CODEC")]
     pub(crate) video_codec: VideoCodec,
+    /// Send the video as this many simulcast layers (2 or 3; raw pictures only: the test
+    /// pattern, a camera, y4m): the full size at --video-bitrate, then half the size at a
+    /// third of that, then a quarter at a ninth, each its own encoding with its own rid, so
+    /// that a forwarding server gives each viewer the one its path carries. When the path
+    /// narrows the largest layer pauses first.
+    #[arg(long, value_name = "LAYERS", value_parser = clap::value_parser!(u8).range(2..=3))]
+    pub(crate) simulcast: Option<u8>,
     /// Video bitrate, bits per second (k and M suffixes work).
     #[arg(long, value_parser = parse_bitrate, default_value = "1M")]
     pub(crate) video_bitrate: u32,

@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, ValueEnum};
+
+use crate::session::Layer;
 
 use super::common::{ConnArgs, ImpairArgs, parse_duration, parse_duration_or_zero};
 
@@ -46,6 +49,17 @@ pub(crate) struct SubscribeArgs {
     /// Format on stdout (with -o -) or for --output-dir files (mp4 or mkv by default mp4).
     #[arg(long, value_enum)]
     pub(crate) format: Option<OutFormat>,
+    /// Which layer of a simulcast video stream to receive: auto (the best the path carries,
+    /// following it), high, mid or low (that layer, whatever the path). Against vcall serve,
+    /// Janus (its substream) and LiveKit (its quality).
+    #[arg(
+        long,
+        default_value = "auto",
+        value_name = "LAYER",
+        value_parser = PossibleValuesParser::new(Layer::NAMES)
+            .map(|s| s.parse::<Layer>().unwrap_or_default()),
+    )]
+    pub(crate) layer: Layer,
     /// Stop after this much recorded media (e.g. 10s).
     #[arg(long, value_parser = parse_duration)]
     pub(crate) duration: Option<Duration>,

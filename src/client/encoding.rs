@@ -31,6 +31,8 @@ pub(crate) struct Encoded {
     pub(crate) ticks: u64,
     /// A video keyframe (as the encoder or the file says).
     pub(crate) key: bool,
+    /// The simulcast layer it is of (0: the largest, or the only one).
+    pub(crate) layer: usize,
 }
 
 /// Hands an encoded frame to the network side; `false` once that side is gone.
@@ -39,6 +41,7 @@ pub(crate) fn send(tx: &mpsc::Sender<Encoded>, data: Vec<u8>, ticks: u64, key: b
         data: Bytes::from(data),
         ticks,
         key,
+        layer: 0,
     })
     .is_ok()
 }

@@ -26,7 +26,7 @@ use crate::exit::{Exit, Failure};
 use crate::media::SourceError;
 use crate::peer::DtlsCertificate;
 use crate::peer::{Network, PeerConfig};
-use crate::session::{Reason, SessionEvent, Stream};
+use crate::session::{Layer, Reason, SessionEvent, Stream};
 use crate::signaling::janus::JanusOptions;
 use crate::signaling::janus::videoroom::{RoomOptions, VideoRoomClient};
 use crate::signaling::livekit::{self, LiveKitClient};
@@ -92,6 +92,8 @@ pub struct Conn {
     pub display: Option<String>,
     pub create_room: bool,
     pub keepalive: Option<Duration>,
+    /// Which layer of a simulcast stream subscriptions get (`subscribe --layer`).
+    pub layer: Layer,
 }
 
 impl Conn {
@@ -114,6 +116,7 @@ impl Conn {
             create_room: args.janus.create_room,
             keepalive: (!args.janus.keepalive_interval.is_zero())
                 .then_some(args.janus.keepalive_interval),
+            layer: Layer::Auto,
         }
     }
 
@@ -136,6 +139,7 @@ impl Conn {
             display: None,
             create_room: false,
             keepalive: Some(Duration::from_secs(25)),
+            layer: Layer::Auto,
         }
     }
 
@@ -302,6 +306,7 @@ pub async fn join(conn: &Conn, network: Network, purpose: Purpose) -> Result<Joi
             client_data: conn.data.clone(),
             timeout: conn.request_timeout(),
             retries: rejoin_retries(conn),
+            layer: conn.layer,
         })
         .await?;
         (Client::Native(c), first, events)

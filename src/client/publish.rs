@@ -19,7 +19,7 @@ use crate::client::watch::{MediaWatch, SETUP_ATTEMPT};
 use crate::client::{Conn, Joined, Purpose, disconnected_failure, join};
 use crate::codec::{OPUS_FRAME, OpusEncoder, VideoEncoder};
 use crate::congestion::Degradation;
-use crate::congestion::{Budget, VIDEO_FLOOR_BPS};
+use crate::congestion::{Allocation, Budget, VIDEO_FLOOR_BPS, split_layers};
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::media::file::{FileAudio, FileCodec, FileVideo};
 use crate::media::sources::{
@@ -57,6 +57,9 @@ const CONNECT_LIMIT: Duration = Duration::from_secs(20);
 pub enum VideoInput {
     Raw(Box<dyn VideoSource>, Box<VideoEncoder>),
     File(Box<FileVideo>, Box<VideoEncoder>, Transcode),
+    /// Raw pictures sent as simulcast: an encoder per layer (the largest first, each half
+    /// the size of the one before) with its rate.
+    Simulcast(Box<dyn VideoSource>, Vec<(VideoEncoder, u32)>),
 }
 
 /// Sound to publish and its encoder.
@@ -111,6 +114,7 @@ impl Settings {
                 transcode: args.transcode,
                 whole_file: args.file.is_some(),
                 video_codec: args.video_codec.codec(),
+                simulcast: args.simulcast.unwrap_or(0),
             },
             degradation: args.degradation,
             duration: args.duration,
@@ -160,6 +164,8 @@ pub struct Media {
     pub whole_file: bool,
     /// `--video-codec`: the one video is encoded to; `None`: the far end chooses.
     pub video_codec: Option<Codec>,
+    /// `--simulcast`: how many layers raw pictures go out in (0 or 1: one stream).
+    pub simulcast: u8,
 }
 
 impl Media {
@@ -179,6 +185,7 @@ impl Media {
             transcode: Transcode::Auto,
             whole_file: false,
             video_codec: None,
+            simulcast: 0,
         }
     }
 
@@ -279,6 +286,12 @@ fn open_audio(args: &Media) -> Result<Option<AudioInput>, Failure> {
 /// A file's video with what `--transcode` and its codec allow: sent as it is when it can
 /// be, encoded to H.264 otherwise (logged, with the reason).
 fn file_video(file: FileVideo, args: &Media) -> Result<VideoInput, Failure> {
+    if args.simulcast > 1 {
+        return Err(Failure::new(
+            Exit::Usage,
+            "--simulcast encodes raw pictures (the test pattern, a camera, y4m); a media file goes as one stream",
+        ));
+    }
     let name = file.name().to_string();
     let forced_other = match (args.video_codec, file.codec) {
         (Some(wanted), FileCodec::Sendable(has)) => wanted != has,
@@ -361,7 +374,9 @@ impl Sources {
     /// (its frame rate adapted only for raw pictures), audio at `--audio-bitrate`.
     pub fn budget(&self, args: &Media) -> Budget {
         let (size, fps) = match &self.video {
-            Some(VideoInput::Raw(src, _)) => (src.size(), src.fps()),
+            Some(VideoInput::Raw(src, _)) | Some(VideoInput::Simulcast(src, _)) => {
+                (src.size(), src.fps())
+            }
             Some(VideoInput::File(file, _, _)) => {
                 let (w, h) = file.size;
                 ((w as usize, h as usize), file.fps)
@@ -377,10 +392,10 @@ impl Sources {
         };
         Budget {
             video_floor: VIDEO_FLOOR_BPS,
-            video_ceiling: if self.video.is_some() {
-                args.video_bitrate.max(file_rate)
-            } else {
-                0
+            video_ceiling: match &self.video {
+                Some(VideoInput::Simulcast(_, layers)) => layers.iter().map(|l| l.1).sum(),
+                Some(_) => args.video_bitrate.max(file_rate),
+                None => 0,
             },
             audio: if self.audio.is_some() {
                 args.audio_bitrate
@@ -396,13 +411,125 @@ impl Sources {
 /// A raw source with an encoder for its size and rate (of the preferred codec: the
 /// negotiated one replaces it when another, [`Sending::start`]).
 fn raw_video(src: Box<dyn VideoSource>, args: &Media) -> Result<VideoInput, Failure> {
-    let enc = VideoEncoder::new(
-        args.encoded_codecs()[0],
-        src.fps() as f32,
-        args.video_bitrate,
-        args.keyframe_interval,
-    )?;
-    Ok(VideoInput::Raw(src, Box::new(enc)))
+    let fps = src.fps() as f32;
+    let encoder = |bitrate| {
+        VideoEncoder::new(
+            args.encoded_codecs()[0],
+            fps,
+            bitrate,
+            args.keyframe_interval,
+        )
+    };
+    if args.simulcast < 2 {
+        return Ok(VideoInput::Raw(src, Box::new(encoder(args.video_bitrate)?)));
+    }
+    let (width, height) = src.size();
+    if width >> (args.simulcast - 1) < 16 || height >> (args.simulcast - 1) < 16 {
+        return Err(Failure::new(
+            Exit::Usage,
+            format!(
+                "--simulcast {}: {width}x{height} is too small for its smallest layer (each layer is half the size of the one above)",
+                args.simulcast
+            ),
+        ));
+    }
+    let layers = (0..args.simulcast)
+        .map(|i| {
+            let rate = simulcast_rate(args.video_bitrate, i);
+            encoder(rate).map(|e| (e, rate))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(VideoInput::Simulcast(src, layers))
+}
+
+/// The rate of simulcast layer `i` (0: the largest, at `top`): a third of the one above, as
+/// 1.5 Mbit/s at 720p, 500 kbit/s at 360p and 150 kbit/s at 180p are (browsers' own).
+fn simulcast_rate(top: u32, i: u8) -> u32 {
+    (top / 3u32.pow(u32::from(i))).max(VIDEO_FLOOR_BPS / 2)
+}
+
+/// The rids of simulcast layers, the largest first (as LiveKit names them: full, half,
+/// quarter).
+const RIDS: [&str; 3] = ["f", "h", "q"];
+
+/// Encodes each picture of `src` once per simulcast layer that sends (the largest first,
+/// each half the size of the one above), the total rate `rates` gives split over them
+/// ([`split_layers`]: the largest paused first); a layer sent again after a pause starts
+/// with a keyframe, and each layer makes one when its own far end asks (`keys`).
+fn simulcast_thread(
+    mut src: Box<dyn VideoSource>,
+    layers: Vec<(VideoEncoder, u32)>,
+    t0: (Instant, u64),
+    stop: Arc<AtomicBool>,
+    keys: Vec<Arc<AtomicBool>>,
+    rates: Option<Arc<Rates>>,
+    tx: mpsc::Sender<Encoded>,
+) -> Result<(), Failure> {
+    let fps = src.fps();
+    let targets: Vec<u32> = layers.iter().map(|l| l.1).collect();
+    let mut encoders: Vec<Encoding> = layers.into_iter().map(|l| Encoding::new(l.0)).collect();
+    let mut paused = vec![false; encoders.len()];
+    let scales: Vec<u32> = (0..encoders.len()).map(|i| 1 << i).collect();
+    for n in 0u64.. {
+        let offset = Duration::from_secs_f64(n as f64 / fps);
+        if !sleep_until(t0.0 + offset, &stop) {
+            break;
+        }
+        let capture_ms = t0.1 + offset.as_millis() as u64;
+        let late = src.live() && Instant::now().saturating_duration_since(t0.0 + offset) > MAX_LATE;
+        if late {
+            if !src.skip(capture_ms)? {
+                break;
+            }
+            continue;
+        }
+        let Some(pictures) = src.next_layers(capture_ms, &scales)? else {
+            break;
+        };
+        let total = rates
+            .as_ref()
+            .map_or(targets.iter().sum(), |r| r.get().video_bps);
+        let split = split_layers(total, &targets);
+        let ticks = (n as f64 * 90_000.0 / fps).round() as u64;
+        // The largest layer sending reports its QP and carries the probes (H.264's filler)
+        // that let an estimate the smaller layers leave idle climb to the next.
+        let largest = split.iter().position(|&bps| bps > 0);
+        for (i, enc) in encoders.iter_mut().enumerate() {
+            if split[i] == 0 {
+                paused[i] = true;
+                continue;
+            }
+            let picture = &pictures[i];
+            let allocation = Allocation {
+                video_bps: split[i],
+                fps_divisor: 1,
+                scale: 1,
+                audio_bps: 0,
+                hold: false,
+            };
+            let resumed = std::mem::take(&mut paused[i]);
+            let probing = rates.as_deref().filter(|_| largest == Some(i));
+            let encoded = enc.encode(
+                picture,
+                fps as f32,
+                Some(allocation),
+                &keys[i],
+                probing,
+                resumed,
+            )?;
+            let Some((data, key)) = encoded else { continue };
+            let frame = Encoded {
+                data: bytes::Bytes::from(data),
+                ticks,
+                key,
+                layer: i,
+            };
+            if tx.blocking_send(frame).is_err() {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
 }
 
 fn video_thread(
@@ -497,17 +624,23 @@ async fn pump(
     while let Some(frame) = rx.recv().await {
         let tracks = tracks.borrow().clone();
         let len = frame.data.len();
-        if let Some(f) = &figures {
+        if let Some(f) = figures.as_ref().filter(|_| frame.layer == 0) {
             let mut f = f.lock().expect("figures lock");
             f.frame(codec, &frame.data, frame.key, Instant::now());
         }
         let mut sent = false;
+        let timestamp = base.wrapping_add(frame.ticks as u32);
         for track in &tracks {
+            // A simulcast track takes each layer's frames; any other (a direct connection's)
+            // the largest layer's.
+            let data = frame.data.clone();
+            let out = match (track.layers().is_empty(), frame.layer) {
+                (false, layer) => track.send_layer_frame(layer, data, timestamp).await,
+                (true, 0) => track.send_frame(data, timestamp).await,
+                (true, _) => continue,
+            };
             // A connection that is going away drops what it cannot send.
-            match track
-                .send_frame(frame.data.clone(), base.wrapping_add(frame.ticks as u32))
-                .await
-            {
+            match out {
                 Ok(_) => sent = true,
                 Err(e) => tracing::debug!("a frame not sent: {e}"),
             }
@@ -541,6 +674,9 @@ pub(crate) fn new_msid() -> String {
 pub(crate) struct Ssrcs {
     pub video: u32,
     pub audio: u32,
+    /// Simulcast layers (0: none), the largest's SSRC `video`, the others' `simulcast`'s.
+    pub layers: u8,
+    pub simulcast: [u32; 2],
 }
 
 impl Ssrcs {
@@ -548,7 +684,27 @@ impl Ssrcs {
         Ssrcs {
             video: rand::random(),
             audio: rand::random(),
+            layers: 0,
+            simulcast: rand::random(),
         }
+    }
+
+    /// With `layers` simulcast layers (0 or 1: one stream).
+    pub fn with_layers(self, layers: u8) -> Ssrcs {
+        Ssrcs {
+            layers: if layers > 1 { layers.min(3) } else { 0 },
+            ..self
+        }
+    }
+
+    /// The simulcast layers' rids and SSRCs, the largest first (none without simulcast).
+    fn layers(&self) -> Vec<(String, u32)> {
+        std::iter::once(self.video)
+            .chain(self.simulcast)
+            .zip(RIDS)
+            .take(usize::from(self.layers))
+            .map(|(ssrc, rid)| (rid.to_owned(), ssrc))
+            .collect()
     }
 }
 
@@ -574,9 +730,15 @@ pub(crate) async fn add_tracks(
         let track = peer.add_track(codecs, msid, None, ssrc, section).await?;
         Ok::<_, Failure>(Arc::new(track))
     };
-    let video = match video_codecs.is_empty() {
-        false => Some(add(video_codecs, ssrcs.video).await?),
-        true => None,
+    let video = match (video_codecs.is_empty(), ssrcs.layers) {
+        (true, _) => None,
+        (false, 0) => Some(add(video_codecs, ssrcs.video).await?),
+        (false, _) => {
+            let track = peer
+                .add_simulcast_track(video_codecs, msid, ssrcs.layers())
+                .await?;
+            Some(Arc::new(track))
+        }
     };
     let audio = match has_audio {
         true => Some(add(&[Codec::Opus], ssrcs.audio).await?),
@@ -604,19 +766,24 @@ pub(crate) struct Sending {
     pumps: Vec<tokio::task::JoinHandle<Result<(), Failure>>>,
     /// The tracks the pumps send on (video, audio).
     targets: (Option<Target>, Option<Target>),
-    /// Set to make the video encoder's next frame a keyframe.
-    keyframe: Arc<AtomicBool>,
+    /// Set to make the video encoder's next frame a keyframe (one per simulcast layer, the
+    /// largest's first).
+    keys: Vec<Arc<AtomicBool>>,
 }
 
 /// The tracks a pump sends on.
 type Target = watch::Sender<Vec<Arc<LocalTrack>>>;
 
-/// Makes a keyframe whenever the far end of `track` asks.
-fn keyframes_on_request(track: Arc<LocalTrack>, keyframe: Arc<AtomicBool>) {
+/// Makes a keyframe whenever the far end of `track` asks: of the simulcast layer it asks
+/// of (`keys` has one flag per layer, the largest's first; one without simulcast).
+fn keyframes_on_request(track: Arc<LocalTrack>, keys: Vec<Arc<AtomicBool>>) {
     tokio::spawn(async move {
-        while track.keyframe_request().await.is_some() {
-            tracing::debug!("keyframe requested");
-            keyframe.store(true, Ordering::Relaxed);
+        while let Some(ssrc) = track.keyframe_request().await {
+            let layer = track.layer_of(ssrc).unwrap_or(0);
+            tracing::debug!(layer, "keyframe requested");
+            if let Some(key) = keys.get(layer) {
+                key.store(true, Ordering::Relaxed);
+            }
         }
     });
 }
@@ -639,7 +806,12 @@ impl Sending {
             .map(|t| t.codec())
             .or(sources.video_codecs.first().copied());
         let stop = Arc::new(AtomicBool::new(false));
-        let keyframe = Arc::new(AtomicBool::new(false));
+        let layers = match &sources.video {
+            Some(VideoInput::Simulcast(_, l)) => l.len(),
+            _ => 1,
+        };
+        let keys: Vec<Arc<AtomicBool>> = (0..layers).map(|_| Arc::default()).collect();
+        let keyframe = Arc::clone(&keys[0]);
         let t0 = (Instant::now(), now_ms());
         let (done_tx, done) = mpsc::channel::<Result<(), Failure>>(4);
         let mut threads = Vec::new();
@@ -650,8 +822,14 @@ impl Sending {
             let (stop2, key2) = (Arc::clone(&stop), Arc::clone(&keyframe));
             let done = done_tx.clone();
             let rates2 = rates.clone();
+            let keys2 = keys.clone();
             threads.push(std::thread::spawn(move || {
                 let r = match input {
+                    VideoInput::Simulcast(src, mut layers) => layers
+                        .iter_mut()
+                        .try_for_each(|(enc, _)| enc.switch(codec))
+                        .map_err(Failure::from)
+                        .and_then(|()| simulcast_thread(src, layers, t0, stop2, keys2, rates2, tx)),
                     VideoInput::Raw(src, mut enc) => enc
                         .switch(codec)
                         .map_err(Failure::from)
@@ -674,7 +852,7 @@ impl Sending {
             }));
             let figures = stats.map(|s| s.add(codec, ssrcs.video));
             if let Some(track) = &video_track {
-                keyframes_on_request(Arc::clone(track), Arc::clone(&keyframe));
+                keyframes_on_request(Arc::clone(track), keys.clone());
             }
             let (target, current) = watch::channel(video_track.into_iter().collect());
             targets.0 = Some(target);
@@ -707,16 +885,18 @@ impl Sending {
             threads,
             pumps,
             targets,
-            keyframe,
+            keys,
         }
     }
 
     /// Sends on these tracks (a new connection's) too from now on, starting with a keyframe.
     pub fn attach(&self, (video, audio): TrackPair) {
         if let (Some(target), Some(track)) = (&self.targets.0, video) {
-            keyframes_on_request(Arc::clone(&track), Arc::clone(&self.keyframe));
+            keyframes_on_request(Arc::clone(&track), self.keys.clone());
             target.send_modify(|t| t.push(track));
-            self.keyframe.store(true, Ordering::Relaxed);
+            for key in &self.keys {
+                key.store(true, Ordering::Relaxed);
+            }
         }
         if let (Some(target), Some(track)) = (&self.targets.1, audio) {
             target.send_modify(|t| t.push(track));
@@ -1036,7 +1216,7 @@ impl Publisher {
             client,
             peer_config,
             codecs: (sources.video_codecs.clone(), sources.audio.is_some()),
-            ssrcs: Ssrcs::random(),
+            ssrcs: Ssrcs::random().with_layers(args.media.simulcast),
             name: args.name.clone(),
         };
         let mut outlets = Outlets::default();

@@ -130,6 +130,27 @@ pub(crate) trait VideoSource: Send {
             ),
         }))
     }
+    /// The next picture once per scale of `scales` (simulcast's layers), each with its
+    /// sides divided by that scale.
+    fn next_layers(
+        &mut self,
+        capture_ms: u64,
+        scales: &[u32],
+    ) -> Result<Option<Vec<I420>>, SourceError> {
+        Ok(self.next(capture_ms)?.map(|img| {
+            scales
+                .iter()
+                .map(|&s| match s {
+                    0 | 1 => img.clone(),
+                    s => img.downscaled(
+                        scaled_side(img.width, s),
+                        scaled_side(img.height, s),
+                        s as usize,
+                    ),
+                })
+                .collect()
+        }))
+    }
     /// Passes over the next picture (a lowered frame rate); `false` at the end.
     fn skip(&mut self, capture_ms: u64) -> Result<bool, SourceError> {
         Ok(self.next(capture_ms)?.is_some())
@@ -211,6 +232,28 @@ impl VideoSource for TestSrc {
         testsrc::render_pattern(self.pattern, &mut img, marks);
         self.frame += 1;
         Ok(Some(img))
+    }
+    /// Each drawn at its own size, with the same marks.
+    fn next_layers(
+        &mut self,
+        capture_ms: u64,
+        scales: &[u32],
+    ) -> Result<Option<Vec<I420>>, SourceError> {
+        let pictures = scales
+            .iter()
+            .map(|&s| {
+                let s = s.max(1);
+                let mut img = I420::new(scaled_side(self.width, s), scaled_side(self.height, s));
+                let marks = Marks {
+                    frame: self.frame,
+                    capture_ms,
+                };
+                testsrc::render_pattern(self.pattern, &mut img, marks);
+                img
+            })
+            .collect();
+        self.frame += 1;
+        Ok(Some(pictures))
     }
     fn skip(&mut self, _capture_ms: u64) -> Result<bool, SourceError> {
         Ok(true)

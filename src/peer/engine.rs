@@ -113,7 +113,7 @@ pub(crate) struct Sink {
     remote: HashMap<String, (RTCRtpReceiverId, mpsc::Sender<Rtp>)>,
     /// Keyframe requests for the streams we send, by SSRC (rtc tags a compound RTCP packet
     /// with one track only, so the PLI's and FIR's own media SSRCs say whose it is).
-    pub(crate) keyframes: HashMap<u32, mpsc::Sender<()>>,
+    pub(crate) keyframes: HashMap<u32, mpsc::Sender<u32>>,
     /// The engine, for the remote tracks it makes.
     engine: Engine,
     id: ConnId,
@@ -1091,7 +1091,10 @@ fn on_event(conn: &mut Conn, event: RTCPeerConnectionEvent, mux: &mut Mux, id: C
             }
         }
         RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
+            // A simulcast track opens once per layer; its packets, every layer's, already
+            // go to the track the first one made.
             if conn.sink.remote.contains_key(&init.track_id) {
+                tracing::debug!(rid = ?init.rid, ssrc = init.ssrc, "another layer of a track");
                 return;
             }
             let Some(receiver) = conn.pc.rtp_receiver(init.receiver_id) else {
@@ -1122,8 +1125,7 @@ fn on_event(conn: &mut Conn, event: RTCPeerConnectionEvent, mux: &mut Mux, id: C
                 codec,
                 init.ssrc,
                 mid,
-                stream_id,
-                track_id,
+                (stream_id, track_id, init.rid.clone()),
                 super::EngineRemote {
                     engine: conn.sink.engine.clone(),
                     conn: conn.sink.id,
@@ -1155,7 +1157,7 @@ fn on_message(sink: &mut Sink, message: RTCMessage) {
             // Only packets with keyframe requests are let through to here (`RtcpTap`).
             for ssrc in super::keyframes_asked(&packets) {
                 if let Some(tx) = sink.keyframes.get(&ssrc) {
-                    let _ = tx.try_send(());
+                    let _ = tx.try_send(ssrc);
                 }
             }
         }

@@ -422,6 +422,7 @@ impl PeerConnectionEventHandler for Handler {
             mid: self.mid_of(&track).await,
             stream_id: track.stream_id().await.to_string(),
             track_id: track.track_id().await.to_string(),
+            rid: None,
             inner: Inner::Driver(track),
         };
         tracing::debug!(mid = ?remote.mid, stream = %remote.stream_id, ?codec, "remote track");
@@ -1379,6 +1380,31 @@ impl Peer {
         self.add_section(codec, others.to_vec(), section).await
     }
 
+    /// [`Peer::add_track`] for simulcast video: one send-only section whose encodings are
+    /// `layers` (rid, SSRC), each sent with [`LocalTrack::send_layer_frame`] (the section
+    /// offers `a=rid` and `a=simulcast`, and each packet names its section and rid in
+    /// header extensions, as browsers send it). Only on a media engine's connection.
+    pub(crate) async fn add_simulcast_track(
+        &self,
+        codecs: &[Codec],
+        stream_label: &str,
+        layers: Vec<(String, u32)>,
+    ) -> Result<LocalTrack, PeerError> {
+        if matches!(self.imp, Imp::Driver(_)) {
+            return Err(PeerError::Missing(
+                "simulcast on a connection through TURN (vcall sends simulcast on its own media engine only)",
+            ));
+        }
+        let (&codec, others) = codecs
+            .split_first()
+            .ok_or(PeerError::Missing("codec for a send section"))?;
+        let first = layers.first().map(|l| l.1).unwrap_or_default();
+        let direction = RTCRtpTransceiverDirection::Sendonly;
+        let section = (stream_label, None, first, direction, Place::New);
+        self.add_section_of(codec, others.to_vec(), section, layers)
+            .await
+    }
+
     /// [`Peer::add_track`] for a subscriber's leg (send-only): the section it goes in is
     /// `place`, one an ended track left ([`LocalTrack::release`]) when it can be.
     pub(crate) async fn add_leg(
@@ -1399,13 +1425,19 @@ impl Peer {
         &self,
         codec: Codec,
         others: Vec<Codec>,
-        (stream_label, track_id, ssrc, direction, place): (
-            &str,
-            Option<&str>,
-            u32,
-            RTCRtpTransceiverDirection,
-            Place,
-        ),
+        section: SectionPlan<'_>,
+    ) -> Result<LocalTrack, PeerError> {
+        self.add_section_of(codec, others, section, Vec::new())
+            .await
+    }
+
+    /// [`Peer::add_section`] with simulcast `layers` (rid, SSRC; none: one stream).
+    async fn add_section_of(
+        &self,
+        codec: Codec,
+        others: Vec<Codec>,
+        (stream_label, track_id, ssrc, direction, place): SectionPlan<'_>,
+        layers: Vec<(String, u32)>,
     ) -> Result<LocalTrack, PeerError> {
         let kind = rtp_kind(codec.kind());
         let track_id = track_id.map_or_else(
@@ -1420,20 +1452,29 @@ impl Peer {
             str::to_owned,
         );
         let stream_label = stream_label.to_owned();
+        let encodings = match layers.is_empty() {
+            true => vec![(String::new(), None)],
+            false => layers.iter().map(|(r, s)| (r.clone(), Some(*s))).collect(),
+        };
         let media_track = move |ssrc: u32, codec: Codec| {
+            let encodings = encodings
+                .iter()
+                .map(|(rid, layer)| RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters {
+                        rid: rid.clone(),
+                        ssrc: Some(layer.unwrap_or(ssrc)),
+                        ..Default::default()
+                    },
+                    codec: codec.rtp_codec(),
+                    ..Default::default()
+                })
+                .collect();
             MediaStreamTrack::new(
                 stream_label.clone(),
                 track_id.clone(),
                 stream_label.clone(),
                 kind,
-                vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters {
-                        ssrc: Some(ssrc),
-                        ..Default::default()
-                    },
-                    codec: codec.rtp_codec(),
-                    ..Default::default()
-                }],
+                encodings,
             )
         };
         let track = {
@@ -1449,6 +1490,7 @@ impl Peer {
                 .collect(),
         };
         let init = transceiver_init(direction);
+        let layer_ssrcs: Vec<u32> = layers.iter().map(|l| l.1).collect();
         let (out, ssrc, line) = match &self.imp {
             Imp::Driver(pc) => {
                 // A driver's connection keeps no ended legs' sections.
@@ -1496,7 +1538,9 @@ impl Peer {
                                 (t.into(), ssrc, None)
                             }
                         };
-                        c.sink.keyframes.insert(ssrc, tx);
+                        for s in std::iter::once(ssrc).chain(layer_ssrcs) {
+                            c.sink.keyframes.insert(s, tx.clone());
+                        }
                         Ok::<_, PeerError>((sender, ssrc, line))
                     })
                     .await??;
@@ -1522,6 +1566,19 @@ impl Peer {
             }),
             last_seq: AtomicU32::new(NONE_SENT),
             line: std::sync::Mutex::new(line),
+            layers: layers
+                .into_iter()
+                .map(|(rid, ssrc)| SendLayer {
+                    rid,
+                    ssrc,
+                    packetizer: tokio::sync::Mutex::new(Packetizer {
+                        codec,
+                        payloader: payloader(codec),
+                        seq: rand::random(),
+                    }),
+                })
+                .collect(),
+            stamps: std::sync::OnceLock::new(),
         })
     }
 
@@ -1970,7 +2027,37 @@ pub(crate) struct LocalTrack {
     /// Where a forwarded leg's numbering stood when it ended (at first, the section's, when
     /// the track took an ended leg's): the section's next leg numbers on from it.
     line: std::sync::Mutex<Option<Line>>,
+    /// A simulcast track's encodings (none: one stream, `ssrc`).
+    layers: Vec<SendLayer>,
+    /// What a simulcast packet names: its section's `mid` and the header extension ids of
+    /// mid and rid, learned once negotiated.
+    stamps: std::sync::OnceLock<Stamps>,
 }
+
+/// One encoding of a simulcast track.
+struct SendLayer {
+    rid: String,
+    ssrc: u32,
+    packetizer: tokio::sync::Mutex<Packetizer>,
+}
+
+/// The header extensions every simulcast packet carries: the section's `mid` and the
+/// encoding's rid (RFC 8852), by their negotiated ids.
+#[derive(Debug, Clone)]
+struct Stamps {
+    mid: Bytes,
+    mid_id: u8,
+    rid_id: u8,
+}
+
+/// What a new send section is: its stream label, track id, SSRC, direction and place.
+type SectionPlan<'a> = (
+    &'a str,
+    Option<&'a str>,
+    u32,
+    RTCRtpTransceiverDirection,
+    Place,
+);
 
 const NONE_SENT: u32 = u32::MAX;
 
@@ -1984,7 +2071,7 @@ enum Out {
         engine: Engine,
         conn: mux::ConnId,
         sender: rtc::rtp_transceiver::RTCRtpSenderId,
-        keyframes: tokio::sync::Mutex<mpsc::Receiver<()>>,
+        keyframes: tokio::sync::Mutex<mpsc::Receiver<u32>>,
     },
 }
 
@@ -2203,15 +2290,130 @@ impl LocalTrack {
         Ok(n)
     }
 
-    /// Waits for the next keyframe request (PLI or FIR) from the far end; `None` once closed.
-    pub(crate) async fn keyframe_request(&self) -> Option<()> {
+    /// The index of the simulcast layer sent under `ssrc`, if it is one.
+    pub(crate) fn layer_of(&self, ssrc: u32) -> Option<usize> {
+        self.layers.iter().position(|l| l.ssrc == ssrc)
+    }
+
+    /// The simulcast layers' rids and SSRCs, in the order they were added.
+    pub(crate) fn layers(&self) -> Vec<(String, u32)> {
+        self.layers
+            .iter()
+            .map(|l| (l.rid.clone(), l.ssrc))
+            .collect()
+    }
+
+    /// Packetizes one encoded frame of simulcast layer `layer` (Annex B for H.264) stamped
+    /// `timestamp` and sends it under that layer's SSRC, each packet naming its section and
+    /// rid.
+    pub(crate) async fn send_layer_frame(
+        &self,
+        layer: usize,
+        frame: Bytes,
+        timestamp: u32,
+    ) -> Result<usize, PeerError> {
+        let l = self
+            .layers
+            .get(layer)
+            .ok_or(PeerError::Missing("a simulcast layer of this track"))?;
+        let pt = self.ready().await?;
+        let stamps = self.stamps().await?;
+        let Out::Engine {
+            engine,
+            conn,
+            sender,
+            ..
+        } = &self.out
+        else {
+            return Err(PeerError::Missing("a simulcast track's engine"));
+        };
+        let rid = Bytes::from(l.rid.clone().into_bytes());
+        let mut p = l.packetizer.lock().await;
+        let codec = self.codec();
+        if p.codec != codec {
+            p.payloader = payloader(codec);
+            p.codec = codec;
+        }
+        let payloads = p
+            .payloader
+            .payload(RTP_PAYLOAD_MTU, &frame)
+            .map_err(webrtc_err)?;
+        let n = payloads.len();
+        for (i, payload) in payloads.into_iter().enumerate() {
+            p.seq = p.seq.wrapping_add(1);
+            let mut rtp = Rtp::new(pt, p.seq, timestamp, i + 1 == n, payload).0;
+            rtp.header.ssrc = l.ssrc;
+            let stamped = rtp
+                .header
+                .set_extension(stamps.mid_id, stamps.mid.clone())
+                .and_then(|()| rtp.header.set_extension(stamps.rid_id, rid.clone()));
+            stamped.map_err(webrtc_err)?;
+            engine.send_rtp(*conn, *sender, rtp);
+        }
+        Ok(n)
+    }
+
+    /// The section's `mid` and the mid and rid header extension ids, once negotiated.
+    async fn stamps(&self) -> Result<Stamps, PeerError> {
+        if let Some(s) = self.stamps.get() {
+            return Ok(s.clone());
+        }
+        let Out::Engine {
+            engine,
+            conn,
+            sender,
+            ..
+        } = &self.out
+        else {
+            return Err(PeerError::Missing("a simulcast track's engine"));
+        };
+        let sender = *sender;
+        let stamps = engine
+            .on_pc(*conn, move |pc, _| {
+                let mid = pc
+                    .rtp_transceiver(sender.into())
+                    .and_then(|t| t.mid().clone())
+                    .ok_or(PeerError::Missing("the mid of a simulcast section"))?;
+                let mut s = pc
+                    .rtp_sender(sender)
+                    .ok_or(PeerError::Missing("sender for a send section"))?;
+                let params = s.get_parameters();
+                let id = |uri: &str| {
+                    params
+                        .rtp_parameters
+                        .header_extensions
+                        .iter()
+                        .find(|e| e.uri == uri)
+                        .map(|e| e.id as u8)
+                };
+                match (
+                    id("urn:ietf:params:rtp-hdrext:sdes:mid"),
+                    id("urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"),
+                ) {
+                    (Some(mid_id), Some(rid_id)) => Ok(Stamps {
+                        mid: Bytes::from(mid.into_bytes()),
+                        mid_id,
+                        rid_id,
+                    }),
+                    _ => Err(PeerError::Missing(
+                        "the mid and rid header extensions (the far end did not take simulcast)",
+                    )),
+                }
+            })
+            .await?;
+        Ok(self.stamps.get_or_init(|| stamps).clone())
+    }
+
+    /// Waits for the next keyframe request (PLI or FIR) from the far end: the SSRC it asks
+    /// of (a simulcast track's layer); `None` once closed.
+    pub(crate) async fn keyframe_request(&self) -> Option<u32> {
         let track = match &self.out {
             Out::Driver { track, .. } => track,
             Out::Engine { keyframes, .. } => return keyframes.lock().await.recv().await,
         };
         loop {
             match track.poll().await? {
-                TrackLocalEvent::OnRtcpPacket(_) => return Some(()),
+                TrackLocalEvent::OnRtcpPacket(_) => return Some(self.ssrc),
                 #[allow(unreachable_patterns)]
                 _ => continue,
             }
@@ -2259,6 +2461,10 @@ pub struct RemoteTrack {
     pub(crate) stream_id: String,
     /// The sender's track id (`msid`'s second part): how a LiveKit client names a track.
     pub(crate) track_id: String,
+    /// The RTP stream id of its first stream (RFC 8852), when the sender names its streams:
+    /// a simulcast track, whose every layer's packets come through this one track, each
+    /// layer under its own SSRC.
+    pub(crate) rid: Option<String>,
     inner: Inner,
 }
 
@@ -2282,8 +2488,7 @@ impl RemoteTrack {
         codec: Codec,
         ssrc: u32,
         mid: Option<String>,
-        stream_id: String,
-        track_id: String,
+        (stream_id, track_id, rid): (String, String, Option<String>),
         remote: EngineRemote,
     ) -> RemoteTrack {
         RemoteTrack {
@@ -2292,6 +2497,7 @@ impl RemoteTrack {
             mid,
             stream_id,
             track_id,
+            rid,
             inner: Inner::Engine(Arc::new(remote)),
         }
     }
@@ -2349,6 +2555,19 @@ pub(crate) struct KeyframeRequester {
 }
 
 impl KeyframeRequester {
+    /// The same track's stream `ssrc` (another layer of a simulcast track).
+    pub(crate) fn for_ssrc(&self, ssrc: u32) -> KeyframeRequester {
+        KeyframeRequester {
+            ssrc,
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// The stream it asks.
+    pub(crate) fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
     async fn write_rtcp(&self, packet: Box<dyn rtc::rtcp::Packet + Send>) -> Result<(), PeerError> {
         match &self.inner {
             Inner::Driver(inner) => inner.write_rtcp(vec![packet]).await.map_err(webrtc_err),

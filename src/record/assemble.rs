@@ -199,10 +199,15 @@ impl Assembler {
     }
 
     fn take_frame(&mut self, first: u64, end: u64, out: &mut Output) {
+        // Padding alone (a sender probing the path: an empty payload) carries nothing.
         let packets: Vec<Rtp> = (first..=end)
             .filter_map(|s| self.pending.remove(&s).map(|(p, _)| p))
+            .filter(|p| !p.payload().is_empty())
             .collect();
         self.next = Some(end + 1);
+        if packets.is_empty() {
+            return;
+        }
         // A frame whose first packet is the middle of a fragmented unit lost its start
         // (we joined mid-frame, or gave up on a gap): it cannot be decoded.
         if !self.depack.is_frame_start(packets[0].payload()) {

@@ -6,6 +6,7 @@
 //! dropped for that leg (it recovers through NACK or a keyframe); no subscriber ever slows
 //! the publisher or the other subscribers.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,11 +14,13 @@ use std::time::{Duration, Instant};
 use super::forwarder::{
     AskThrottle, Forwarder, KeyframeGate, LIMIT_INTERVAL, LimitCadence, Verdict,
 };
+use super::layers::{LayerChoice, Layers, Path};
 use super::metrics::{LegCounts, Metrics, SubscriptionCounts};
 use crate::peer::{
     KeyframeRequester, LocalTrack, Peer, PeerError, Place, RemoteTrack, SendEstimates,
 };
-use crate::vocab::bitstream::starts_keyframe;
+use crate::session::Layer;
+use crate::vocab::bitstream::{keyframe_size, starts_keyframe};
 use crate::vocab::{Codec, Kind, Rtp};
 
 /// A subscriber's leg as its hub sees it.
@@ -26,6 +29,8 @@ struct Leg {
     track: Arc<LocalTrack>,
     /// What it does with each packet: starts at a keyframe, numbers continuously.
     forwarder: Forwarder,
+    /// Which layer of a simulcast track it gets.
+    choice: LayerChoice,
     /// Counts every packet forwarded and dropped.
     counts: LegCounts,
     /// What the subscriber's connection can take.
@@ -67,10 +72,13 @@ impl LegFault {
 #[derive(Default)]
 struct Fanout {
     legs: Vec<Leg>,
-    keyframes: KeyframeGate,
-    /// The video frame in progress: a leg that starts at its keyframe takes it from its
-    /// first packet.
-    frame: Vec<Rtp>,
+    /// Keyframe requests by the SSRC asked (a simulcast track's layers are asked apart).
+    keyframes: HashMap<u32, KeyframeGate>,
+    /// The video frame in progress of each SSRC: a leg that starts at its keyframe takes it
+    /// from its first packet.
+    frames: HashMap<u32, Vec<Rtp>>,
+    /// A simulcast track's layers (`None`: a track of one encoding).
+    layers: Option<Layers>,
 }
 
 /// One published track and the legs it feeds, for as long as its stream lives: when the
@@ -92,12 +100,18 @@ pub(crate) struct Hub {
 
 impl Hub {
     /// Starts forwarding `track` until the hub is closed. A video track's publisher is told
-    /// to send at most what its slowest subscriber can take, and at most `cap`.
+    /// to send at most what its slowest subscriber can take, and at most `cap`; one that
+    /// sends simulcast (its track has a rid), at most `cap`, as each leg gets the layer its
+    /// own subscriber's path carries.
     pub(crate) fn start(track: RemoteTrack, cap: Option<f64>, metrics: &Arc<Metrics>) -> Arc<Hub> {
+        let fanout = Fanout {
+            layers: track.rid.is_some().then(Layers::default),
+            ..Fanout::default()
+        };
         let hub = Arc::new(Hub {
             codec: track.codec,
             source: Mutex::new(track.keyframe_requester(track.ssrc)),
-            fanout: Mutex::default(),
+            fanout: Mutex::new(fanout),
             next_leg: AtomicU64::new(1),
             dropped: AtomicU64::new(0),
             closed: AtomicBool::new(false),
@@ -117,7 +131,10 @@ impl Hub {
         *self.source.lock().expect("source lock") = track.keyframe_requester(track.ssrc);
         {
             let mut fanout = self.fanout.lock().expect("fanout lock");
-            fanout.frame.clear();
+            fanout.frames.clear();
+            if fanout.layers.is_some() || track.rid.is_some() {
+                fanout.layers = track.rid.is_some().then(Layers::default);
+            }
             for leg in &mut fanout.legs {
                 leg.forwarder.source_replaced();
             }
@@ -132,7 +149,7 @@ impl Hub {
             while let Some(mut packet) = track.recv().await {
                 packet.strip_extensions();
                 if h.forward(&packet) {
-                    h.request_keyframe().await;
+                    h.request_keyframe(Some(packet.ssrc())).await;
                 }
             }
             let dropped = h.dropped.load(Ordering::Relaxed);
@@ -148,34 +165,51 @@ impl Hub {
     }
 
     /// Hands `packet` to every leg as its forwarder decides; whether a leg waits for a
-    /// keyframe nobody has asked for.
+    /// keyframe of the packet's SSRC nobody has asked for.
     fn forward(&self, packet: &Rtp) -> bool {
         let now = Instant::now();
         let video = self.codec.kind() == Kind::Video;
         let key = video && starts_keyframe(self.codec, packet.payload());
+        let ssrc = packet.ssrc();
+        // Padding alone: a sender probing its own path, nothing for a subscriber.
+        let padding = packet.payload().is_empty();
         let mut fanout = self.fanout.lock().expect("fanout lock");
         let Fanout {
             legs,
             keyframes,
-            frame,
+            frames,
+            layers,
         } = &mut *fanout;
-        if key {
-            keyframes.keyframe_sent();
+        if key && let Some(gate) = keyframes.get_mut(&ssrc) {
+            gate.keyframe_sent();
         }
-        if video {
+        if let Some(layers) = layers
+            && !padding
+        {
+            let size = key
+                .then(|| keyframe_size(self.codec, packet.payload()))
+                .flatten();
+            layers.on_packet(ssrc, packet.payload().len() + 12, size, now);
+        }
+        let frame = (video && !padding).then(|| {
+            let frame = frames.entry(ssrc).or_default();
             if frame
                 .first()
-                .is_some_and(|p| p.timestamp() != packet.timestamp() || p.ssrc() != packet.ssrc())
+                .is_some_and(|p| p.timestamp() != packet.timestamp())
             {
                 frame.clear();
             }
             frame.push(packet.clone());
-        }
+            &*frame
+        });
         let mut ask = false;
         for leg in legs.iter_mut() {
-            let verdict =
-                leg.forwarder
-                    .on_packet(packet.ssrc(), packet.seq(), packet.timestamp(), key, now);
+            if padding && leg.forwarder.skip_padding(ssrc, packet.seq()) {
+                continue;
+            }
+            let verdict = leg
+                .forwarder
+                .on_packet(ssrc, packet.seq(), packet.timestamp(), key, now);
             let Verdict::Send {
                 seq,
                 timestamp,
@@ -185,7 +219,7 @@ impl Hub {
                 ask |= matches!(verdict, Verdict::Drop { ask_keyframe: true });
                 continue;
             };
-            if let Some(from) = replay_from {
+            if let (Some(from), Some(frame)) = (replay_from, frame) {
                 let before =
                     |p: &&Rtp| p.seq().wrapping_sub(from) < packet.seq().wrapping_sub(from);
                 for p in frame.iter().filter(before) {
@@ -223,15 +257,28 @@ impl Hub {
         track: Arc<LocalTrack>,
         counts: LegCounts,
         estimates: SendEstimates,
-        fault: Option<LegFault>,
+        (layer, fault): (Layer, Option<LegFault>),
     ) -> u64 {
         let id = self.next_leg.fetch_add(1, Ordering::Relaxed);
         let video = self.codec.kind() == Kind::Video;
-        let forwarder = Forwarder::new(video, self.codec.clock_rate()).after(track.line());
-        self.fanout.lock().expect("fanout lock").legs.push(Leg {
+        let mut forwarder = Forwarder::new(video, self.codec.clock_rate()).after(track.line());
+        let mut choice = LayerChoice::new(layer);
+        let mut fanout = self.fanout.lock().expect("fanout lock");
+        // A simulcast track's leg starts on the layer it would get now.
+        if let Some(layers) = &mut fanout.layers
+            && let Some(ssrc) = choice.pick(
+                &layers.rungs(Instant::now()),
+                measured(&estimates),
+                Instant::now(),
+            )
+        {
+            forwarder.target(ssrc);
+        }
+        fanout.legs.push(Leg {
             id,
             track,
             forwarder,
+            choice,
             counts,
             estimates,
             sent: 0,
@@ -252,17 +299,39 @@ impl Hub {
     }
 
     /// What the publisher may send: the lowest of its subscribers' measured estimates and
-    /// `cap`; `None` when neither says anything.
+    /// `cap` (only `cap` for a simulcast track: each leg gets the layer its path carries);
+    /// `None` when neither says anything.
     fn limit(&self, cap: Option<f64>) -> Option<f64> {
         let fanout = self.fanout.lock().expect("fanout lock");
-        fanout
-            .legs
-            .iter()
+        let legs = match fanout.layers {
+            Some(_) => &[][..],
+            None => &fanout.legs[..],
+        };
+        legs.iter()
             .map(|leg| leg.estimates.get())
             .filter(|e| e.measured)
             .map(|e| e.bps)
             .chain(cap)
             .reduce(f64::min)
+    }
+
+    /// Each leg of a simulcast track is set to the layer its subscriber's path carries now
+    /// (it moves there at that layer's next keyframe).
+    fn choose_layers(&self) {
+        let now = Instant::now();
+        let mut fanout = self.fanout.lock().expect("fanout lock");
+        let Fanout { legs, layers, .. } = &mut *fanout;
+        let Some(layers) = layers else { return };
+        let rungs = layers.rungs(now);
+        for leg in legs.iter_mut() {
+            let estimate = measured(&leg.estimates);
+            if let Some(ssrc) = leg.choice.pick(&rungs, estimate, now) {
+                if leg.forwarder.wanted() != Some(ssrc) {
+                    tracing::debug!(leg = leg.id, ssrc, ?estimate, "a simulcast leg's layer");
+                }
+                leg.forwarder.target(ssrc);
+            }
+        }
     }
 
     /// Ends every leg (their queues close).
@@ -273,9 +342,10 @@ impl Hub {
         fanout.legs.clear();
     }
 
-    /// A subscriber asked for a keyframe: on to the publisher unless subscribers' requests
-    /// passed within [`AskThrottle`]'s gap (however many subscriptions a flood comes over).
-    async fn subscriber_asked(&self) {
+    /// The subscriber of leg `id` asked for a keyframe: on to the publisher (for the layer
+    /// that leg gets) unless subscribers' requests passed within [`AskThrottle`]'s gap
+    /// (however many subscriptions a flood comes over).
+    async fn subscriber_asked(&self, id: u64) {
         let pass = self
             .subscriber_asks
             .lock()
@@ -284,27 +354,42 @@ impl Hub {
         match pass {
             true => {
                 tracing::debug!("a subscriber asked for a keyframe");
-                self.request_keyframe().await;
+                let ssrc = self.leg_ssrc(id);
+                self.request_keyframe(ssrc).await;
             }
             false => self.metrics.keyframe_throttled(),
         }
     }
 
-    /// Asks the publisher for a keyframe, unless [`KeyframeGate`] merges it with one on its
-    /// way.
-    pub(crate) async fn request_keyframe(&self) {
+    /// The SSRC leg `id` forwards, or is to forward, if it is known.
+    fn leg_ssrc(&self, id: u64) -> Option<u32> {
+        let fanout = self.fanout.lock().expect("fanout lock");
+        let leg = fanout.legs.iter().find(|l| l.id == id)?;
+        leg.forwarder.current().or(leg.forwarder.wanted())
+    }
+
+    /// Asks the publisher for a keyframe of `ssrc` (`None`: of its track's first SSRC),
+    /// unless [`KeyframeGate`] merges it with one on its way.
+    pub(crate) async fn request_keyframe(&self, ssrc: Option<u32>) {
         if self.codec.kind() != Kind::Video {
             return;
         }
+        let requester = self.requester();
+        let requester = match ssrc {
+            Some(ssrc) => requester.for_ssrc(ssrc),
+            None => requester,
+        };
         let ask = self
             .fanout
             .lock()
             .expect("fanout lock")
             .keyframes
+            .entry(requester.ssrc())
+            .or_default()
             .ask(Instant::now());
         self.metrics.keyframe_request(ask);
         if ask {
-            self.requester().request().await;
+            requester.request().await;
         }
     }
 }
@@ -321,11 +406,21 @@ async fn limit_publisher(hub: std::sync::Weak<Hub>, cap: Option<f64>) {
         if hub.closed.load(Ordering::Relaxed) {
             return;
         }
+        hub.choose_layers();
         let Some(bps) = hub.limit(cap) else { continue };
         if cadence.due(bps, Instant::now()) {
             hub.requester().limit(bps).await;
         }
     }
+}
+
+/// What a subscriber's connection carries, once measured.
+fn measured(estimates: &SendEstimates) -> Option<Path> {
+    let e = estimates.get();
+    e.measured.then_some(Path {
+        bps: e.bps,
+        capacity: e.capacity,
+    })
 }
 
 /// A leg attached to a hub, by the id the hub gave it.
@@ -341,8 +436,17 @@ pub(crate) struct Subscription {
     /// The hubs this leg is attached to; `None` once detached, so a leg that connects after
     /// its subscription ended is never attached.
     attached: Mutex<Option<Vec<Attachment>>>,
+    /// The layer its legs get, and a fault's (tests) packets not forwarded.
+    wish: LegWish,
+}
+
+/// What a subscription asks of its legs beyond the stream.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LegWish {
+    /// Which layer of a simulcast track.
+    pub(crate) layer: Layer,
     /// A fault's (tests): which packets are not forwarded.
-    drop_every: Option<LegFault>,
+    pub(crate) fault: Option<LegFault>,
 }
 
 impl Subscription {
@@ -356,7 +460,7 @@ impl Subscription {
         mut hubs: Vec<Arc<Hub>>,
         (offer, mids): (&str, &[String]),
         counts: SubscriptionCounts,
-        drop_every: Option<LegFault>,
+        wish: LegWish,
     ) -> Result<(Subscription, String), PeerError> {
         hubs.sort_by_key(|h| h.codec.kind() != Kind::Audio);
         // The offer's sections, when it names one per hub; else the new ones it added. No
@@ -375,7 +479,7 @@ impl Subscription {
             };
             (h, stream_id.to_owned(), None, place)
         });
-        let subscription = Subscription::with_sections(peer, named, counts, drop_every).await?;
+        let subscription = Subscription::with_sections(peer, named, counts, wish).await?;
         if quiet {
             return Ok((subscription, String::new()));
         }
@@ -389,12 +493,12 @@ impl Subscription {
         peer: Arc<Peer>,
         hubs: Vec<(Arc<Hub>, String, String)>,
         counts: SubscriptionCounts,
-        drop_every: Option<LegFault>,
+        wish: LegWish,
     ) -> Result<(Subscription, String), PeerError> {
         let named = hubs
             .into_iter()
             .map(|(h, s, t)| (h, s, Some(t), Place::AnyFree));
-        let subscription = Subscription::with_sections(peer, named, counts, drop_every).await?;
+        let subscription = Subscription::with_sections(peer, named, counts, wish).await?;
         let sdp = subscription.peer.create_offer().await?;
         Ok((subscription, sdp))
     }
@@ -403,7 +507,7 @@ impl Subscription {
         peer: Arc<Peer>,
         hubs: impl Iterator<Item = (Arc<Hub>, String, Option<String>, Place)>,
         counts: SubscriptionCounts,
-        drop_every: Option<LegFault>,
+        wish: LegWish,
     ) -> Result<Subscription, PeerError> {
         let mut legs: Vec<(Arc<Hub>, Arc<LocalTrack>)> = Vec::new();
         for (hub, stream, track, place) in hubs {
@@ -424,7 +528,7 @@ impl Subscription {
             counts,
             legs,
             attached: Mutex::new(Some(Vec::new())),
-            drop_every,
+            wish,
         })
     }
 
@@ -458,7 +562,7 @@ impl Subscription {
                 Arc::clone(track),
                 self.counts.leg(hub.codec.kind()),
                 self.peer.send_estimates(),
-                self.drop_every,
+                (self.wish.layer, self.wish.fault),
             );
             attached.push((Arc::clone(hub), id));
             // Keyframe requests from the subscriber reach the publisher, a flood's throttled.
@@ -466,16 +570,18 @@ impl Subscription {
                 let (hub2, track2) = (Arc::clone(hub), Arc::clone(track));
                 tokio::spawn(async move {
                     while track2.keyframe_request().await.is_some() {
-                        hub2.subscriber_asked().await;
+                        hub2.subscriber_asked(id).await;
                     }
                 });
             }
         }
-        // A late joiner gets a keyframe as soon as its leg is up, not at the next periodic one.
-        let hubs: Vec<Arc<Hub>> = self.legs.iter().map(|(h, _)| Arc::clone(h)).collect();
+        // A late joiner gets a keyframe as soon as its leg is up, not at the next periodic one
+        // (of the layer it starts on).
+        let legs = attached.clone();
         tokio::spawn(async move {
-            for hub in hubs {
-                hub.request_keyframe().await;
+            for (hub, id) in legs {
+                let ssrc = hub.leg_ssrc(id);
+                hub.request_keyframe(ssrc).await;
             }
         });
     }

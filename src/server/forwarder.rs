@@ -3,6 +3,7 @@
 //! when a publisher is asked for a keyframe ([`KeyframeGate`]) and when it is told the rate
 //! its subscribers can take ([`LimitCadence`]).
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// What a leg does with one packet.
@@ -44,11 +45,24 @@ pub(crate) struct Forwarder {
     left: Option<u32>,
     /// The newest packet sent: its sequence number, timestamp, and when.
     last: Option<(u16, u32, Instant)>,
-    /// A keyframe was asked for while waiting for one.
-    asked: bool,
+    /// The SSRC the leg is to forward (a simulcast track's layer): packets of others but the
+    /// current source are dropped, and the leg moves to it at its next keyframe. `None`: any
+    /// new source (a publisher that came back).
+    target: Option<u32>,
+    /// A keyframe was asked for while waiting for one: when.
+    asked: Option<Instant>,
     /// While waiting: the frame in progress, its timestamp and first sequence number.
     frame: Option<(u32, u16)>,
+    /// Padding of the current source that was not sent (a sender probing its path: of no
+    /// use to a subscriber, and a slow one's path would carry it instead of media), by
+    /// source sequence number, oldest first: the packets after each take its place.
+    skipped: VecDeque<u16>,
+    /// The newest sequence number of the current source sent or skipped.
+    newest: Option<u16>,
 }
+
+/// Skipped padding further back than this is folded into the source's offset.
+const SKIPPED_SPAN: i16 = 4096;
 
 impl Forwarder {
     pub(crate) fn new(video: bool, clock_rate: u32) -> Forwarder {
@@ -57,10 +71,64 @@ impl Forwarder {
             clock_rate,
             source: None,
             left: None,
+            target: None,
             last: None,
-            asked: false,
+            asked: None,
             frame: None,
+            skipped: VecDeque::new(),
+            newest: None,
         }
+    }
+
+    /// A padding packet (no payload) of `ssrc`: whether it is left out. Padding that is
+    /// the newest of the current source is, and the packets after it are numbered as if it
+    /// never came; padding older than something sent goes as any packet ([`Self::on_packet`]),
+    /// as numbers already given cannot move.
+    pub(crate) fn skip_padding(&mut self, ssrc: u32, seq: u16) -> bool {
+        if self.source.is_none_or(|s| s.ssrc != ssrc) {
+            // Not forwarded anyway.
+            return true;
+        }
+        if self.newest.is_some_and(|n| seq.wrapping_sub(n) as i16 <= 0) {
+            return false;
+        }
+        self.skipped.push_back(seq);
+        self.newest_is(seq);
+        true
+    }
+
+    /// `seq` is the current source's newest: skipped padding far behind it is folded into
+    /// the source's offset (no packet that old is numbered again).
+    fn newest_is(&mut self, seq: u16) {
+        self.newest = Some(seq);
+        while let Some(&old) = self.skipped.front()
+            && seq.wrapping_sub(old) as i16 > SKIPPED_SPAN
+        {
+            self.skipped.pop_front();
+            if let Some(source) = &mut self.source {
+                source.seq_offset = source.seq_offset.wrapping_sub(1);
+            }
+        }
+    }
+
+    /// The leg is to forward `ssrc` from now on: it goes on with its current source until
+    /// `ssrc`'s next keyframe, asking for one if none starts soon.
+    pub(crate) fn target(&mut self, ssrc: u32) {
+        if self.target != Some(ssrc) {
+            self.target = Some(ssrc);
+            self.asked = None;
+            self.frame = None;
+        }
+    }
+
+    /// The SSRC the leg is to forward, if it was told one.
+    pub(crate) fn wanted(&self) -> Option<u32> {
+        self.target
+    }
+
+    /// The SSRC the leg forwards now, if it has started.
+    pub(crate) fn current(&self) -> Option<u32> {
+        self.source.map(|s| s.ssrc)
     }
 
     /// The leg goes on from `line`, where its section's last leg stopped (none: the first
@@ -84,17 +152,27 @@ impl Forwarder {
     pub(crate) fn source_replaced(&mut self) {
         self.source = None;
         self.left = None;
-        self.asked = false;
+        self.asked = None;
         self.frame = None;
+        self.skipped.clear();
+        self.newest = None;
     }
 
     /// Numbers a packet of the current source as the leg does.
     pub(crate) fn map(&self, seq: u16, timestamp: u32) -> (u16, u32) {
         match self.source {
-            Some(s) => (
-                seq.wrapping_add(s.seq_offset),
-                timestamp.wrapping_add(s.ts_offset),
-            ),
+            Some(s) => {
+                let before = |k: &u16| seq.wrapping_sub(*k) as i16 > 0;
+                let skipped = match self.skipped.back() {
+                    None => 0,
+                    Some(k) if before(k) => self.skipped.len(),
+                    Some(_) => self.skipped.partition_point(before),
+                } as u16;
+                (
+                    seq.wrapping_add(s.seq_offset).wrapping_sub(skipped),
+                    timestamp.wrapping_add(s.ts_offset),
+                )
+            }
             None => (seq, timestamp),
         }
     }
@@ -109,7 +187,11 @@ impl Forwarder {
         now: Instant,
     ) -> Verdict {
         if self.source.is_none_or(|s| s.ssrc != ssrc) {
-            if self.left == Some(ssrc) {
+            let elsewhere = match self.target {
+                Some(target) => target != ssrc,
+                None => self.left == Some(ssrc),
+            };
+            if elsewhere {
                 return Verdict::Drop {
                     ask_keyframe: false,
                 };
@@ -123,7 +205,14 @@ impl Forwarder {
                     }
                     frame => *frame = Some((timestamp, seq)),
                 }
-                let ask = !std::mem::replace(&mut self.asked, true);
+                // Asked again when the keyframe has not come within a while (the request
+                // or the keyframe lost, or a publisher that ignored it).
+                let ask = self
+                    .asked
+                    .is_none_or(|at| now.saturating_duration_since(at) >= ASK_AGAIN);
+                if ask {
+                    self.asked = Some(now);
+                }
                 return Verdict::Drop { ask_keyframe: ask };
             }
             let replay_from = match self.frame.take() {
@@ -151,7 +240,9 @@ impl Forwarder {
                 seq_offset,
                 ts_offset,
             });
-            self.asked = false;
+            self.skipped.clear();
+            self.newest = None;
+            self.asked = None;
             return self.send(seq, timestamp, replay_from, now);
         }
         self.send(seq, timestamp, None, now)
@@ -164,6 +255,9 @@ impl Forwarder {
         replay_from: Option<u16>,
         now: Instant,
     ) -> Verdict {
+        if self.newest.is_none_or(|n| seq.wrapping_sub(n) as i16 > 0) {
+            self.newest_is(seq);
+        }
         let (seq, timestamp) = self.map(seq, timestamp);
         if self
             .last
@@ -178,6 +272,9 @@ impl Forwarder {
         }
     }
 }
+
+/// A leg waiting for a keyframe asks again after this long.
+const ASK_AGAIN: Duration = Duration::from_secs(1);
 
 /// Keyframe requests to a publisher are merged within this window.
 const KEYFRAME_REQUEST_GAP: Duration = Duration::from_millis(300);
@@ -464,6 +561,31 @@ mod tests {
             .last()
             .expect("a line");
         assert_eq!((seq, ts), (9, 99));
+    }
+
+    #[test]
+    fn padding_is_left_out_and_the_packets_after_it_close_the_gap() {
+        let t = Instant::now();
+        let mut f = Forwarder::new(true, 90_000);
+        assert_eq!(sent(f.on_packet(1, 10, 3000, true, t)), (10, 3000));
+        // Padding before the leg started on a source is not forwarded either.
+        assert!(f.skip_padding(2, 500));
+        // Two probes after 10: left out; 13 goes as 11.
+        assert!(f.skip_padding(1, 11));
+        assert!(f.skip_padding(1, 12));
+        assert_eq!(sent(f.on_packet(1, 13, 6000, false, t)), (11, 6000));
+        // A retransmission of 10, late, keeps its number; one after the probes too.
+        assert_eq!(sent(f.on_packet(1, 10, 3000, true, t)), (10, 3000));
+        assert_eq!(sent(f.on_packet(1, 13, 6000, false, t)), (11, 6000));
+        // Padding older than what was sent cannot be left out: it goes as a packet.
+        assert!(!f.skip_padding(1, 12));
+        // Far past the probes (past the wrap): still one number apart per probe.
+        for seq in 14..=u16::MAX {
+            f.on_packet(1, seq, 9000, false, t);
+        }
+        assert_eq!(sent(f.on_packet(1, 2, 9000, false, t)), (0, 9000));
+        assert!(f.skip_padding(1, 3));
+        assert_eq!(sent(f.on_packet(1, 4, 9000, false, t)), (1, 9000));
     }
 
     #[test]

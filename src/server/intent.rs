@@ -6,7 +6,9 @@
 //! ([`Sending`], [`Exchange`]), so the core runs a LiveKit participant's two connections and a
 //! vcall client's one by the same rules.
 
-use crate::session::{ConnectionId, Reason, SessionEvent, SessionId, StreamId, SubscriptionId};
+use crate::session::{
+    ConnectionId, Layer, Reason, SessionEvent, SessionId, StreamId, SubscriptionId,
+};
 use crate::vocab::Kind;
 
 /// What a connection asks of its session. `req` numbers a request; its reply carries it.
@@ -44,6 +46,8 @@ pub(crate) enum Request {
         video: bool,
         receiving: Receiving,
         fallback: Option<Reason>,
+        /// Which layer of a simulcast stream it gets.
+        layer: Layer,
     },
     /// The publisher of a direct stream answered a subscriber's offer, or says why not.
     DirectAnswer {

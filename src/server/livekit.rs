@@ -907,6 +907,7 @@ impl Participant {
                     video,
                     receiving: Receiving::Routed(Exchange::ServerOffers(names)),
                     fallback: None,
+                    layer: crate::session::Layer::Auto,
                 })
                 .await
                 .ok();

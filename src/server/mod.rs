@@ -10,6 +10,7 @@
 mod forward;
 mod forwarder;
 mod intent;
+mod layers;
 mod livekit;
 mod metrics;
 mod native;
@@ -41,7 +42,7 @@ use crate::peer::{Network, Peer, PeerConfig, PeerError, PeerState, RemoteTrack};
 use crate::session::{SessionId, StreamId, SubscriptionId, now_ms};
 use crate::signaling::native::wire::{WireConnection, WireStream};
 use crate::vocab::Kind;
-use forward::{Hub, LegFault, Subscription};
+use forward::{Hub, LegFault, LegWish, Subscription};
 use intent::{Exchange, Reply, TrackName};
 use room::{AnswerError, Core, Input, Output, SockId};
 use tls::ClientAddr;
@@ -202,8 +203,8 @@ struct Leg {
     stream: StreamId,
     hubs: Vec<Arc<Hub>>,
     counts: metrics::SubscriptionCounts,
-    /// A fault's: which packets are not forwarded.
-    drop_every: Option<LegFault>,
+    /// The layer it gets, and a fault's packets not forwarded.
+    wish: LegWish,
 }
 
 /// Who offers a subscription's sections.
@@ -373,8 +374,9 @@ impl Shared {
                 audio,
                 video,
                 exchange,
+                layer,
             } => {
-                let (fed_by, drop_every) = self.fault_for(&t.core, &session, &stream);
+                let (fed_by, fault) = self.fault_for(&t.core, &session, &stream);
                 let hubs: Vec<Arc<Hub>> = t
                     .published
                     .get(&fed_by)
@@ -399,7 +401,7 @@ impl Shared {
                     stream,
                     hubs,
                     counts,
-                    drop_every,
+                    wish: LegWish { layer, fault },
                 };
                 tokio::spawn(Arc::clone(self).subscribe(sock, leg, by));
             }
@@ -714,7 +716,7 @@ impl Shared {
             stream,
             hubs,
             counts,
-            drop_every,
+            wish,
         } = leg;
         let made = async {
             match by {
@@ -727,7 +729,7 @@ impl Shared {
                         hubs,
                         (&sdp, &mids),
                         counts,
-                        drop_every,
+                        wish,
                     )
                     .await
                 }
@@ -741,7 +743,7 @@ impl Shared {
                             Some((h, n.stream.clone(), n.track.clone()))
                         })
                         .collect();
-                    Subscription::offer(peer, named, counts, drop_every).await
+                    Subscription::offer(peer, named, counts, wish).await
                 }
             }
             .map_err(AnswerError::from)

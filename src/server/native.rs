@@ -179,6 +179,7 @@ pub(super) fn from_wire(msg: ClientMsg) -> Result<Request, OtherVersion> {
             mids,
             direct,
             fallback,
+            layer,
         } => Request::Subscribe {
             req,
             stream: stream_id,
@@ -190,6 +191,7 @@ pub(super) fn from_wire(msg: ClientMsg) -> Result<Request, OtherVersion> {
                 Receiving::Routed(Exchange::ClientOffers { sdp, mids })
             },
             fallback: fallback.map(Reason::from),
+            layer: layer.into(),
         },
         ClientMsg::SubscribeAnswer {
             subscription_id,
@@ -337,6 +339,7 @@ mod tests {
             mids: vec!["3".into()],
             direct: false,
             fallback: Some("directLost".into()),
+            layer: crate::signaling::native::wire::WireLayer::Low,
         };
         assert_eq!(
             from_wire(subscribe).unwrap(),
@@ -350,6 +353,7 @@ mod tests {
                     mids: vec!["3".into()],
                 }),
                 fallback: Some(Reason::DirectLost),
+                layer: crate::session::Layer::Low,
             }
         );
         let refused = ClientMsg::SubscribeAnswer {

@@ -13,7 +13,7 @@ use super::intent::{Exchange, Receiving, Refusal, Reply, Request, Sending};
 use crate::auth::{AuthError, KeyPair, Role};
 use crate::peer::PeerError;
 use crate::session::{
-    Connection, ConnectionId, MediaPath, Reason, SessionEvent, SessionId, Stream, StreamId,
+    Connection, ConnectionId, Layer, MediaPath, Reason, SessionEvent, SessionId, Stream, StreamId,
     SubscriptionId,
 };
 
@@ -122,6 +122,8 @@ pub(crate) enum Output {
         audio: bool,
         video: bool,
         exchange: Exchange,
+        /// Which layer of a simulcast stream it gets.
+        layer: Layer,
     },
     /// Stop forwarding a stream.
     EndStream {
@@ -234,6 +236,8 @@ struct Sub {
     conn: ConnectionId,
     stream: StreamId,
     state: SubState,
+    /// Which layer of a simulcast stream it gets.
+    layer: Layer,
 }
 
 /// The one offer/answer exchange a connection may have under way.
@@ -935,6 +939,7 @@ impl Core {
             video,
             receiving,
             fallback,
+            layer,
         } = msg
         else {
             unreachable!("negotiate passes subscribes")
@@ -987,6 +992,7 @@ impl Core {
                 conn: conn.to_owned(),
                 stream: stream_id.clone(),
                 state: state.clone(),
+                layer,
             },
         );
         self.member_mut(session, conn).expect("member").negotiation =
@@ -1017,6 +1023,7 @@ impl Core {
                 audio,
                 video,
                 exchange,
+                layer,
             });
         } else {
             // A direct stream, to be routed through the server first (once).
@@ -1343,13 +1350,13 @@ impl Core {
                     reason,
                 },
             );
-            let waiting: Vec<(SubscriptionId, SubState)> = self
+            let waiting: Vec<(SubscriptionId, SubState, Layer)> = self
                 .subs
                 .iter()
                 .filter(|(_, s)| s.stream == stream)
-                .map(|(id, s)| (id.clone(), s.state.clone()))
+                .map(|(id, s)| (id.clone(), s.state.clone(), s.layer))
                 .collect();
-            for (sub, state) in waiting {
+            for (sub, state, layer) in waiting {
                 if let SubState::AwaitingRoute {
                     sock,
                     audio,
@@ -1366,6 +1373,7 @@ impl Core {
                         audio,
                         video,
                         exchange,
+                        layer,
                     });
                 }
             }
@@ -1843,6 +1851,7 @@ mod tests {
             video: true,
             sdp: "offer".into(),
             mids: Vec::new(),
+            layer: Default::default(),
         }
     }
 
@@ -2290,6 +2299,7 @@ mod tests {
                 video: true,
                 sdp: "offer".into(),
                 mids: Vec::new(),
+                layer: Default::default(),
             },
         );
         assert_eq!(error_code(&out, SockId(1)), Some(ErrorCode::BadRequest));
@@ -2546,6 +2556,7 @@ mod tests {
                 video: true,
                 receiving: Receiving::Routed(Exchange::ServerOffers(names.clone())),
                 fallback: None,
+                layer: Layer::Auto,
             },
         });
         let [
@@ -3049,6 +3060,7 @@ mod tests {
                                 video: true,
                                 sdp: "offer".into(),
                                 mids: Vec::new(),
+                                layer: Default::default(),
                             }),
                         },
                         Op::PublisherAnswer(n, i, ok) => Input::Message {

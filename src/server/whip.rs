@@ -499,6 +499,7 @@ async fn join_and_offer(
                         mids: Vec::new(),
                     }),
                     fallback: Some(Reason::WhepSubscriber),
+                    layer: crate::session::Layer::Auto,
                 })
                 .await?;
             match reply {

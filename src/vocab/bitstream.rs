@@ -202,6 +202,49 @@ pub(crate) fn starts_keyframe(codec: Codec, payload: &[u8]) -> bool {
     }
 }
 
+/// The picture size a keyframe's first RTP payload says, where it says one without the rest
+/// of the frame: H.264's SPS (alone or in a STAP-A), VP8's key frame header, VP9's frame
+/// header. `None` for AV1 and for a payload that does not carry it.
+pub(crate) fn keyframe_size(codec: Codec, payload: &[u8]) -> Option<(u32, u32)> {
+    match codec {
+        Codec::H264 => {
+            let first = *payload.first()?;
+            match first & 0x1f {
+                7 => sps_size(payload),
+                24 => {
+                    let mut rest = &payload[1..];
+                    while rest.len() > 2 {
+                        let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+                        let nal = rest.get(2..2 + len)?;
+                        if nal.first().is_some_and(|h| h & 0x1f == 7) {
+                            return sps_size(nal);
+                        }
+                        rest = &rest[2 + len..];
+                    }
+                    None
+                }
+                _ => None,
+            }
+        }
+        Codec::Vp8 => {
+            // The frame tag (3 bytes), the start code 9d 01 2a, then 14-bit width and height.
+            let h = payload.get(vp8_descriptor_len(payload)?..)?;
+            if h.len() < 10 || h[0] & 0x01 != 0 || h[3..6] != [0x9d, 0x01, 0x2a] {
+                return None;
+            }
+            let width = u32::from(u16::from_le_bytes([h[6], h[7]]) & 0x3fff);
+            let height = u32::from(u16::from_le_bytes([h[8], h[9]]) & 0x3fff);
+            Some((width, height))
+        }
+        Codec::Vp9 => {
+            let d = super::vp9::Descriptor::read(payload)?;
+            let h = super::vp9::Header::read(payload.get(d.len..)?)?;
+            h.keyframe.then_some((h.width, h.height))
+        }
+        Codec::Av1 | Codec::Opus => None,
+    }
+}
+
 fn is_key_nal(nal_type: u8) -> bool {
     matches!(nal_type, 5 | 7)
 }

@@ -961,6 +961,8 @@ impl LoopbackOnly {
                 "--allow-loopback-in-peer-connection",
                 // Host candidates as addresses, not mDNS names nobody here resolves.
                 "--disable-features=WebRtcHideLocalIpsWithMdns",
+                // Simulcast with as many layers as asked for, whatever the camera's size.
+                "--force-fieldtrials=WebRTC-LegacySimulcastLayerLimit/Disabled/",
                 "--enable-logging=stderr",
                 "--v=0",
                 &format!("--user-data-dir={}", profile.display()),

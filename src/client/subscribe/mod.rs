@@ -110,7 +110,10 @@ impl Settings {
             report: args.report.clone(),
             json: args.json,
             no_media_limit: args.conn.timeout,
-            conn: Conn::from_args(&args.conn),
+            conn: Conn {
+                layer: args.layer,
+                ..Conn::from_args(&args.conn)
+            },
             network: Network::new(args.impair.impair.as_ref()),
         })
     }

@@ -12,7 +12,9 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::session::{ConnectionId, Reason, SessionEvent, SessionId, StreamId, SubscriptionId};
+use crate::session::{
+    ConnectionId, Layer, Reason, SessionEvent, SessionId, StreamId, SubscriptionId,
+};
 use crate::signaling::server_url::ServerUrl;
 use crate::signaling::{AskedToJoinAgain, JoinAgain, Retries, SignalingError, rejoin};
 
@@ -58,6 +60,8 @@ pub struct Login {
     pub timeout: Duration,
     /// Joining again after the connection drops.
     pub retries: Retries,
+    /// Which layer of a simulcast stream subscriptions get.
+    pub layer: Layer,
 }
 
 type Ws =
@@ -77,6 +81,8 @@ pub struct NativeClient {
     /// Wakes the socket's task to leave and join again now (a media connection that never
     /// came up: the server holds one per signaling connection).
     join_again: JoinAgain,
+    /// Which layer of a simulcast stream subscriptions get.
+    layer: Layer,
 }
 
 /// Opens a socket and joins: the socket, and `sessionConnected`.
@@ -244,6 +250,7 @@ impl NativeClient {
         let (written_tx, written_rx) = oneshot::channel::<()>();
         let p = Arc::clone(&pending);
         let timeout = login.timeout;
+        let layer = login.layer;
         let (join_again, mut asked) = JoinAgain::new();
         tokio::spawn(async move {
             let _written = written_tx; // dropped when the task ends: the socket is done
@@ -278,6 +285,7 @@ impl NativeClient {
             written: tokio::sync::Mutex::new(Some(written_rx)),
             direct: Mutex::new(Some(direct_rx)),
             join_again,
+            layer,
         };
         Ok((client, first, events_rx))
     }
@@ -435,6 +443,7 @@ impl NativeClient {
                 mids,
                 direct,
                 fallback,
+                layer: self.layer.into(),
             })
             .await?
         {

@@ -6,7 +6,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::session::{
-    Connection, ConnectionId, MediaPath, SessionEvent, SessionId, Stream, StreamId, SubscriptionId,
+    Connection, ConnectionId, Layer, MediaPath, SessionEvent, SessionId, Stream, StreamId,
+    SubscriptionId,
 };
 
 /// The protocol version this build speaks.
@@ -72,6 +73,10 @@ pub enum ClientMsg {
         /// (`directFailed`, `directLost`), told to everyone in `streamPathChanged`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fallback: Option<String>,
+        /// Of a simulcast stream: which layer (`auto`: the best the subscriber's path
+        /// carries, the default; `high`, `mid`, `low`).
+        #[serde(default, skip_serializing_if = "WireLayer::is_auto")]
+        layer: WireLayer,
     },
     /// The publisher's answer to a `subscribeOffer` (`sdp`), or why it has none (`error`).
     #[serde(rename_all = "camelCase")]
@@ -499,5 +504,44 @@ mod tests {
                 reason: Reason::DirectLost
             }
         );
+    }
+}
+
+/// A subscription's simulcast layer as the wire names it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WireLayer {
+    #[default]
+    Auto,
+    High,
+    Mid,
+    Low,
+}
+
+impl WireLayer {
+    fn is_auto(&self) -> bool {
+        *self == WireLayer::Auto
+    }
+}
+
+impl From<WireLayer> for Layer {
+    fn from(l: WireLayer) -> Layer {
+        match l {
+            WireLayer::Auto => Layer::Auto,
+            WireLayer::High => Layer::High,
+            WireLayer::Mid => Layer::Mid,
+            WireLayer::Low => Layer::Low,
+        }
+    }
+}
+
+impl From<Layer> for WireLayer {
+    fn from(l: Layer) -> WireLayer {
+        match l {
+            Layer::Auto => WireLayer::Auto,
+            Layer::High => WireLayer::High,
+            Layer::Mid => WireLayer::Mid,
+            Layer::Low => WireLayer::Low,
+        }
     }
 }

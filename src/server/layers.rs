@@ -1,0 +1,377 @@
+//! Simulcast, as pure code on the caller's clock (`forward.rs` drives it): what each layer of
+//! a published track is sending ([`Layers`]), and which layer one subscriber's leg gets
+//! ([`LayerChoice`]).
+//!
+//! Layers are told apart by their SSRCs and ordered by the picture size their keyframes say
+//! (not by the order of the rids, which each sender picks), by their rate where no size is
+//! known (AV1). A layer that has sent nothing for a while is paused (browsers pause their
+//! top layer when their path narrows) and is nobody's target.
+
+use std::time::{Duration, Instant};
+
+use crate::session::Layer;
+
+/// A layer silent this long is paused.
+const PAUSED_AFTER: Duration = Duration::from_millis(700);
+/// The rate is counted over two windows of this length (the current and the last whole one).
+const RATE_WINDOW: Duration = Duration::from_millis(500);
+/// A layer fits a path whose estimate is at least its rate over this share.
+const FIT: f64 = 0.85;
+/// A leg goes up only after the layer above fitted this long without a break; after a step
+/// up that failed (down again within `UP_TRIAL`), twice as long, up to `UP_HOLD_MAX`; a step
+/// up that held for `UP_SETTLED` brings the hold back.
+const UP_HOLD: Duration = Duration::from_secs(1);
+const UP_HOLD_MAX: Duration = Duration::from_secs(30);
+const UP_TRIAL: Duration = Duration::from_secs(4);
+const UP_SETTLED: Duration = Duration::from_secs(10);
+
+/// One layer as the hub sees it.
+#[derive(Debug, Clone)]
+struct Seen {
+    ssrc: u32,
+    size: Option<(u32, u32)>,
+    /// Bytes in the current window and in the last whole one.
+    bytes: u64,
+    last_bytes: u64,
+    window: Instant,
+    newest: Instant,
+}
+
+/// A layer sending now, as the rungs of [`Layers::rungs`] list them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Rung {
+    pub(crate) ssrc: u32,
+    /// Bit/s of RTP payload and header over the last half second or so.
+    pub(crate) bps: f64,
+    pub(crate) size: Option<(u32, u32)>,
+}
+
+/// What each layer of one simulcast track sends.
+#[derive(Debug, Default)]
+pub(crate) struct Layers {
+    seen: Vec<Seen>,
+}
+
+impl Layers {
+    /// A packet of `bytes` (payload and header) of layer `ssrc` arrived; `size`: the picture
+    /// size its keyframe says, when it starts one.
+    pub(crate) fn on_packet(
+        &mut self,
+        ssrc: u32,
+        bytes: usize,
+        size: Option<(u32, u32)>,
+        now: Instant,
+    ) {
+        let i = match self.seen.iter().position(|s| s.ssrc == ssrc) {
+            Some(i) => i,
+            None => {
+                self.seen.push(Seen {
+                    ssrc,
+                    size: None,
+                    bytes: 0,
+                    last_bytes: 0,
+                    window: now,
+                    newest: now,
+                });
+                self.seen.len() - 1
+            }
+        };
+        let s = &mut self.seen[i];
+        roll(s, now);
+        s.bytes += bytes as u64;
+        s.newest = now;
+        if size.is_some() {
+            s.size = size;
+        }
+    }
+
+    /// The layers sending now (none paused), from the smallest picture to the largest.
+    pub(crate) fn rungs(&mut self, now: Instant) -> Vec<Rung> {
+        let mut rungs: Vec<Rung> = self
+            .seen
+            .iter_mut()
+            .filter(|s| now.saturating_duration_since(s.newest) < PAUSED_AFTER)
+            .map(|s| {
+                roll(s, now);
+                let span = RATE_WINDOW + now.saturating_duration_since(s.window);
+                Rung {
+                    ssrc: s.ssrc,
+                    bps: (s.bytes + s.last_bytes) as f64 * 8.0 / span.as_secs_f64(),
+                    size: s.size,
+                }
+            })
+            .collect();
+        let area = |r: &Rung| r.size.map_or(0, |(w, h)| u64::from(w) * u64::from(h));
+        rungs.sort_by(|a, b| area(a).cmp(&area(b)).then(a.bps.total_cmp(&b.bps)));
+        rungs
+    }
+}
+
+/// Moves `s`'s windows on to `now`.
+fn roll(s: &mut Seen, now: Instant) {
+    let since = now.saturating_duration_since(s.window);
+    if since >= RATE_WINDOW * 2 {
+        s.last_bytes = 0;
+        s.bytes = 0;
+        s.window = now;
+    } else if since >= RATE_WINDOW {
+        s.last_bytes = s.bytes;
+        s.bytes = 0;
+        s.window += RATE_WINDOW;
+    }
+}
+
+/// What a leg's connection is known to carry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Path {
+    /// Its congestion control's estimate, bit/s.
+    pub(crate) bps: f64,
+    /// What trains of packets showed it carries, when any did lately.
+    pub(crate) capacity: Option<f64>,
+}
+
+/// Which layer one leg is to get: the one asked for (`high`, `mid`, `low`: that layer,
+/// whatever the path), or with `auto` the largest whose rate fits the leg's path — down at
+/// once when the current layer no longer fits, up only once the layer above has fitted for
+/// a hold that doubles after each step up that failed. A server's estimate of a path that
+/// shows no trouble sits at its ceiling (nothing it sends fills the path), so where trains
+/// showed what the path carries, that bounds it; a step up where none did is a trial, and
+/// the larger layer's frames are the trains that tell.
+#[derive(Debug)]
+pub(crate) struct LayerChoice {
+    wish: Layer,
+    target: Option<u32>,
+    /// Since when a larger layer than the target has fitted.
+    up_since: Option<Instant>,
+    /// How long a larger layer must fit before the leg goes up.
+    hold: Duration,
+    /// When the leg last went up.
+    went_up: Option<Instant>,
+}
+
+impl LayerChoice {
+    pub(crate) fn new(wish: Layer) -> LayerChoice {
+        LayerChoice {
+            wish,
+            target: None,
+            up_since: None,
+            hold: UP_HOLD,
+            went_up: None,
+        }
+    }
+
+    /// The layer to forward, from the layers sending now (`rungs`, smallest first) and the
+    /// leg's path (`None` before it has been measured, when `auto` starts on the smallest:
+    /// the quickest first picture, and no burst a narrow path must queue); `None` while no
+    /// layer sends.
+    pub(crate) fn pick(&mut self, rungs: &[Rung], path: Option<Path>, now: Instant) -> Option<u32> {
+        let estimate = path.map_or(0.0, |p| p.capacity.map_or(p.bps, |c| c.min(p.bps)));
+        if rungs.is_empty() {
+            return self.target;
+        }
+        if self
+            .went_up
+            .is_some_and(|at| now.saturating_duration_since(at) >= UP_SETTLED)
+        {
+            self.hold = UP_HOLD;
+            self.went_up = None;
+        }
+        let at = |ssrc| rungs.iter().position(|r: &Rung| r.ssrc == ssrc);
+        let cur = self.target.and_then(at);
+        // Whether a larger layer fits and the hold runs.
+        let mut holding = false;
+        let chosen = match self.wish.index(rungs.len()) {
+            Some(i) => i,
+            None => {
+                let best = rungs
+                    .iter()
+                    .rposition(|r| r.bps <= estimate * FIT)
+                    .unwrap_or(0);
+                match cur {
+                    None => best,
+                    Some(cur) if best > cur => {
+                        let since = *self.up_since.get_or_insert(now);
+                        holding = now.saturating_duration_since(since) < self.hold;
+                        if holding {
+                            cur
+                        } else {
+                            self.went_up = Some(now);
+                            // A trial goes one layer up: a larger layer's first frame, a
+                            // keyframe, is what a narrow path must queue.
+                            match path.is_some_and(|p| p.capacity.is_some()) {
+                                true => best,
+                                false => cur + 1,
+                            }
+                        }
+                    }
+                    // Down once the current layer is over the estimate itself (between the
+                    // two, it stays); soon after a step up, that step failed.
+                    Some(cur) if rungs[cur].bps > estimate => {
+                        if self
+                            .went_up
+                            .is_some_and(|at| now.saturating_duration_since(at) < UP_TRIAL)
+                        {
+                            self.hold = (self.hold * 2).min(UP_HOLD_MAX);
+                        }
+                        self.went_up = None;
+                        best
+                    }
+                    Some(cur) => cur,
+                }
+            }
+        };
+        if !holding {
+            self.up_since = None;
+        }
+        let ssrc = rungs[chosen].ssrc;
+        self.target = Some(ssrc);
+        Some(ssrc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(t: Instant, n: u64) -> Instant {
+        t + Duration::from_millis(n)
+    }
+
+    /// Three layers at 150k, 500k and 1500k bit/s, sent for `secs` from `t` (a packet of 1000
+    /// bytes each 1000*8/rate seconds), the top one only until `top_until` ms.
+    fn three_layers(t: Instant, ms_total: u64, top_until: u64) -> Layers {
+        let mut layers = Layers::default();
+        let sizes = [(320, 180), (640, 360), (1280, 720)];
+        for (i, (ssrc, rate)) in [(3u32, 150_000u64), (2, 500_000), (1, 1_500_000)]
+            .into_iter()
+            .enumerate()
+        {
+            let gap_us = 8_000_000_000 / rate; // µs per 1000-byte packet
+            let mut at = 0u64;
+            while at / 1000 < ms_total {
+                if ssrc != 1 || at / 1000 < top_until {
+                    let size = (at == 0).then_some(sizes[i]);
+                    layers.on_packet(ssrc, 1000, size, t + Duration::from_micros(at));
+                }
+                at += gap_us;
+            }
+        }
+        layers
+    }
+
+    #[test]
+    fn layers_are_ranked_by_picture_size_and_paused_ones_left_out() {
+        let t = Instant::now();
+        let mut layers = three_layers(t, 2000, 2000);
+        let rungs = layers.rungs(ms(t, 2000));
+        let order: Vec<u32> = rungs.iter().map(|r| r.ssrc).collect();
+        assert_eq!(order, vec![3, 2, 1]);
+        for (r, want) in rungs.iter().zip([150_000.0, 500_000.0, 1_500_000.0]) {
+            assert!((r.bps - want).abs() < want * 0.1, "{r:?}");
+        }
+        // The top layer stops: a while later it is paused.
+        let mut layers = three_layers(t, 3000, 2000);
+        let order: Vec<u32> = layers.rungs(ms(t, 3000)).iter().map(|r| r.ssrc).collect();
+        assert_eq!(order, vec![3, 2]);
+    }
+
+    fn rungs() -> Vec<Rung> {
+        [(3, 150_000.0), (2, 500_000.0), (1, 1_500_000.0)]
+            .into_iter()
+            .map(|(ssrc, bps)| Rung {
+                ssrc,
+                bps,
+                size: None,
+            })
+            .collect()
+    }
+
+    fn est(bps: f64) -> Option<Path> {
+        Some(Path {
+            bps,
+            capacity: None,
+        })
+    }
+
+    #[test]
+    fn a_named_layer_is_kept_whatever_the_estimate() {
+        let t = Instant::now();
+        for (wish, want) in [(Layer::High, 1), (Layer::Mid, 2), (Layer::Low, 3)] {
+            let mut c = LayerChoice::new(wish);
+            assert_eq!(c.pick(&rungs(), est(100_000.0), t), Some(want));
+            assert_eq!(c.pick(&rungs(), est(10e6), ms(t, 5000)), Some(want));
+        }
+        // Two layers: mid is the smaller.
+        let two = &rungs()[..2];
+        assert_eq!(LayerChoice::new(Layer::Mid).pick(two, est(1e9), t), Some(3));
+        assert_eq!(
+            LayerChoice::new(Layer::High).pick(two, est(1e9), t),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn auto_starts_at_the_largest_that_fits_goes_down_at_once_and_up_after_a_hold() {
+        let t = Instant::now();
+        let mut c = LayerChoice::new(Layer::Auto);
+        // Before the path is measured: the smallest.
+        assert_eq!(c.pick(&rungs(), None, t), Some(3));
+        let mut c = LayerChoice::new(Layer::Auto);
+        assert_eq!(c.pick(&rungs(), est(2_000_000.0), t), Some(1));
+        // Between the rate and the fit: it stays.
+        assert_eq!(c.pick(&rungs(), est(1_600_000.0), ms(t, 50)), Some(1));
+        // Under the top layer's rate: down at once, to the largest that fits.
+        assert_eq!(c.pick(&rungs(), est(400_000.0), ms(t, 100)), Some(3));
+        // The estimate climbs: up only after the hold, without a break.
+        assert_eq!(c.pick(&rungs(), est(2_000_000.0), ms(t, 200)), Some(3));
+        assert_eq!(c.pick(&rungs(), est(2_000_000.0), ms(t, 900)), Some(3));
+        assert_eq!(c.pick(&rungs(), est(300_000.0), ms(t, 1000)), Some(3));
+        assert_eq!(c.pick(&rungs(), est(2_000_000.0), ms(t, 1100)), Some(3));
+        assert_eq!(c.pick(&rungs(), est(2_000_000.0), ms(t, 2000)), Some(3));
+        // Without trains that showed the path, one layer at a time.
+        assert_eq!(c.pick(&rungs(), est(2_000_000.0), ms(t, 2100)), Some(2));
+        // Nothing fits: the smallest.
+        assert_eq!(c.pick(&rungs(), est(50_000.0), ms(t, 2200)), Some(3));
+        // Its layer pauses: the largest that fits among the others.
+        let mut c = LayerChoice::new(Layer::Auto);
+        assert_eq!(c.pick(&rungs(), est(5e6), t), Some(1));
+        assert_eq!(c.pick(&rungs()[..2], est(5e6), ms(t, 10)), Some(2));
+        // And no layer at all: it keeps what it had.
+        assert_eq!(c.pick(&[], est(5e6), ms(t, 20)), Some(2));
+    }
+
+    #[test]
+    fn what_trains_showed_bounds_the_estimate_and_failed_steps_up_wait_longer() {
+        let t = Instant::now();
+        let mut c = LayerChoice::new(Layer::Auto);
+        let narrow = Some(Path {
+            bps: 50e6,
+            capacity: Some(250_000.0),
+        });
+        assert_eq!(c.pick(&rungs(), narrow, t), Some(3));
+        // No train lately: the ceiling is all it knows; a step up after the hold, a trial.
+        assert_eq!(c.pick(&rungs(), est(50e6), ms(t, 100)), Some(3));
+        assert_eq!(c.pick(&rungs(), est(50e6), ms(t, 1100)), Some(2));
+        // The larger frames' trains show the path: down, and the next trial waits 2 s.
+        assert_eq!(c.pick(&rungs(), narrow, ms(t, 2300)), Some(3));
+        assert_eq!(c.pick(&rungs(), est(50e6), ms(t, 2400)), Some(3));
+        assert_eq!(c.pick(&rungs(), est(50e6), ms(t, 3400)), Some(3));
+        assert_eq!(c.pick(&rungs(), est(50e6), ms(t, 4400)), Some(2));
+        assert_eq!(c.pick(&rungs(), narrow, ms(t, 4500)), Some(3));
+        // 4 s after that; and a step up that holds for 10 s brings the hold back to 1 s.
+        assert_eq!(c.pick(&rungs(), est(50e6), ms(t, 4600)), Some(3));
+        assert_eq!(c.pick(&rungs(), est(50e6), ms(t, 8500)), Some(3));
+        assert_eq!(c.pick(&rungs(), est(50e6), ms(t, 8600)), Some(2));
+        assert_eq!(c.pick(&rungs(), est(50e6), ms(t, 18_600)), Some(2));
+        assert_eq!(c.pick(&rungs(), narrow, ms(t, 18_700)), Some(3));
+        assert_eq!(c.pick(&rungs(), est(50e6), ms(t, 18_800)), Some(3));
+        assert_eq!(c.pick(&rungs(), est(50e6), ms(t, 19_800)), Some(2));
+        // Where trains showed a wide path, straight to the largest that fits.
+        let wide = Some(Path {
+            bps: 50e6,
+            capacity: Some(100e6),
+        });
+        assert_eq!(c.pick(&rungs(), wide, ms(t, 20_900)), Some(2));
+        assert_eq!(c.pick(&rungs(), wide, ms(t, 21_900)), Some(1));
+    }
+}
