@@ -444,6 +444,72 @@ fn a_vp8_only_room_gets_vp8_from_a_publisher_that_names_no_codec() {
     assert_whole_pattern_in(&out, "vp8", 60);
 }
 
+/// vcall publishes three simulcast layers of 1280x720 pictures into a room it creates
+/// (Janus takes RID-based simulcast, the largest layer first as its default order); a
+/// subscriber asking for each substream in turn (`--layer low`, `mid`, `high`: Janus's
+/// `configure` with `substream` 0, 1, 2) records that layer's pictures, at their size.
+#[test]
+fn a_simulcast_publisher_in_janus_is_received_at_each_substream_asked_for() {
+    let j = janus::shared();
+    let room = "1071";
+    let mut p = Proc::spawn(j.cmd(
+        &j.ws,
+        room,
+        &[
+            "publish",
+            "--create-room",
+            "--video",
+            "testsrc",
+            "--audio",
+            "tone",
+            "--width",
+            "1280",
+            "--height",
+            "720",
+            "--video-bitrate",
+            "1.5M",
+            "--simulcast",
+            "3",
+        ],
+    ));
+    p.wait_for("stream is live");
+    let dir = temp_dir();
+    for (layer, frames, width) in [
+        ("low", "60", 320),
+        ("mid", "90", 640),
+        ("high", "150", 1280),
+    ] {
+        let out = dir.path().join(format!("{layer}.mkv"));
+        let (code, _, err) = run(j.cmd(
+            &j.ws,
+            room,
+            &[
+                "subscribe",
+                "--no-audio",
+                "--layer",
+                layer,
+                "-o",
+                &path_str(&out),
+                "--frames",
+                frames,
+                "--expect",
+                &format!("frames>={frames}"),
+            ],
+        ));
+        assert_eq!(code, 0, "{layer}: {err}");
+        let (sizes, errors) = video_frame_entries(&out, "width");
+        assert!(errors.is_empty(), "{layer}: {errors}");
+        // Janus starts the subscription on a substream of its own choosing and moves to the
+        // one asked for at that one's next keyframe: the first pictures may be another size.
+        let width = width.to_string();
+        let at_size = sizes.iter().filter(|w| **w == width).count();
+        assert!(at_size * 10 >= sizes.len() * 9, "{layer}: {sizes:?}");
+        assert_eq!(sizes.last(), Some(&width), "{layer}");
+    }
+    p.interrupt();
+    p.wait();
+}
+
 #[test]
 fn a_room_that_refuses_the_codec_asked_for_is_a_clear_media_error_and_left_cleanly() {
     let j = janus::shared();

@@ -295,6 +295,7 @@ pub async fn join(conn: &Conn, network: Network, purpose: Purpose) -> Result<Joi
             pin: conn.pin.clone(),
             display: conn.display.clone(),
             create: conn.create_room,
+            layer: conn.layer,
         };
         let (c, first, events) = VideoRoomClient::connect(&janus_options(conn), &room).await?;
         (Client::Janus(c), first, events)

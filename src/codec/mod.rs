@@ -537,6 +537,48 @@ mod tests {
     use super::*;
     use crate::media::testsrc::{Marks, read_marks, render_busy};
 
+    /// What a simulcast layer's keyframe says of its size, as a forwarding server reads it from
+    /// the first RTP payload: H.264's SPS alone and in a STAP-A, VP8's key frame header after
+    /// its descriptor, VP9's frame header after vcall's own descriptor.
+    #[test]
+    fn a_keyframes_first_payload_says_the_picture_size() {
+        use crate::vocab::bitstream::{keyframe_size, nal_units};
+        use rtc::rtp::packetizer::Payloader;
+        let img = I420::new(320, 180);
+        for codec in [Codec::H264, Codec::Vp8, Codec::Vp9] {
+            let mut enc = VideoEncoder::new(codec, 30.0, 300_000, 60).unwrap();
+            let (frame, key) = enc.encode(&img, true).unwrap();
+            assert!(key);
+            let first = match codec {
+                Codec::H264 => {
+                    let sps = nal_units(&frame)
+                        .find(|n| n[0] & 0x1f == 7)
+                        .unwrap()
+                        .to_vec();
+                    assert_eq!(keyframe_size(codec, &sps), Some((320, 180)));
+                    let mut stap = vec![24, 0, 2, 0x09, 0x10];
+                    stap.extend_from_slice(&(sps.len() as u16).to_be_bytes());
+                    stap.extend_from_slice(&sps);
+                    stap
+                }
+                Codec::Vp8 => [&[0x10][..], &frame].concat(),
+                _ => crate::vocab::vp9::Payloader::default()
+                    .payload(1200, &bytes::Bytes::from(frame.clone()))
+                    .unwrap()[0]
+                    .to_vec(),
+            };
+            assert_eq!(keyframe_size(codec, &first), Some((320, 180)), "{codec:?}");
+            // An inter frame says nothing.
+            let (inter, key) = enc.encode(&img, false).unwrap();
+            assert!(!key);
+            let p = match codec {
+                Codec::Vp8 => [&[0x10][..], &inter].concat(),
+                _ => inter,
+            };
+            assert_eq!(keyframe_size(codec, &p), None, "{codec:?}");
+        }
+    }
+
     /// The rate (bit/s) an encoder makes of busy 720p pictures at `fps`: `frames` of them,
     /// counted from the `skip`-th on; and how many of those it skipped.
     fn busy_rate(

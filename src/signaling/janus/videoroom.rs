@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use super::videoroom_api::{Create, JanusId, Join, Publisher, Request, RoomData, SubscribeStream};
+use super::videoroom_api::{
+    ConfigureStream, Create, JanusId, Join, Publisher, Request, RoomData, SubscribeStream,
+};
 use super::{Handle, Incoming, JanusOptions, JanusSession, Jsep, sdp_of};
 use crate::session::{Connection, SessionEvent, Stream, StreamId, now_ms};
 use crate::signaling::Answerer;
@@ -27,6 +29,9 @@ pub struct RoomOptions {
     pub display: Option<String>,
     /// Create the room (H.264 and VP8, Opus) when it does not exist.
     pub create: bool,
+    /// Which substream of a simulcast feed subscriptions get (`Auto`: Janus's choice, the
+    /// highest).
+    pub layer: crate::session::Layer,
 }
 
 /// A publisher's feed: the stream others see and the `mid`s of its media.
@@ -96,6 +101,8 @@ pub struct VideoRoomClient {
     published: Arc<AtomicBool>,
     /// The one subscriber handle, once something is subscribed.
     subscriber: tokio::sync::Mutex<Option<Subscriber>>,
+    /// The substream asked of simulcast feeds (0 the lowest, 2 the highest), if any.
+    substream: Option<u8>,
     /// The session's events (`set_up_again` adds its own).
     events: mpsc::UnboundedSender<SessionEvent>,
 }
@@ -188,6 +195,7 @@ impl VideoRoomClient {
             tx.clone(),
         ));
         let client = VideoRoomClient {
+            substream: substream(opts.layer),
             control: control_id,
             session,
             room,
@@ -246,7 +254,10 @@ impl VideoRoomClient {
             .session
             .message(
                 self.control,
-                &Request::Configure { restart: false },
+                &Request::Configure {
+                    restart: false,
+                    streams: Vec::new(),
+                },
                 Some(Jsep::offer(offer)),
             )
             .await?;
@@ -336,6 +347,7 @@ impl VideoRoomClient {
         }
         let sub = subscriber.as_ref().expect("subscriber");
         let (reply, mids) = tokio::sync::oneshot::channel();
+        let substream = self.substream.filter(|_| video);
         sub.commands
             .send(Command::Add(AddFeed {
                 feed: stream_id.to_string(),
@@ -343,15 +355,34 @@ impl VideoRoomClient {
                 reply,
             }))
             .map_err(|_| SignalingError::lost("the subscriber handle is gone"))?;
+        let commands = sub.commands.clone();
         drop(subscriber);
-        tokio::time::timeout(OFFER_WAIT, mids)
+        let mids = tokio::time::timeout(OFFER_WAIT, mids)
             .await
             .map_err(|_| {
                 SignalingError::Timeout(format!(
                     "Janus made no offer for feed {stream_id} within {OFFER_WAIT:?}"
                 ))
             })?
-            .map_err(|_| SignalingError::lost("the subscriber handle is gone"))?
+            .map_err(|_| SignalingError::lost("the subscriber handle is gone"))??;
+        // The substream asked for, of each of the feed's sections (Janus takes it of video
+        // ones, of a feed that sends simulcast).
+        if let Some(substream) = substream {
+            let streams = mids
+                .iter()
+                .map(|mid| ConfigureStream {
+                    mid: mid.clone(),
+                    substream,
+                })
+                .collect();
+            let (reply, done) = tokio::sync::oneshot::channel();
+            commands
+                .send(Command::Configure(streams, reply))
+                .map_err(|_| SignalingError::lost("the subscriber handle is gone"))?;
+            done.await
+                .map_err(|_| SignalingError::lost("the subscriber handle is gone"))??;
+        }
+        Ok(mids)
     }
 
     /// Sets the media connections up anew (one never came up): the publisher's is hung up
@@ -428,6 +459,22 @@ enum Command {
     Add(AddFeed),
     /// Restart ICE: ask Janus for a new offer and answer it; told when answered.
     Restart(tokio::sync::oneshot::Sender<Result<(), SignalingError>>),
+    /// Set what these sections carry (a simulcast feed's substream); told when Janus took it.
+    Configure(
+        Vec<ConfigureStream>,
+        tokio::sync::oneshot::Sender<Result<(), SignalingError>>,
+    ),
+}
+
+/// Janus's substream for `layer` (`None`: leave it Janus's, the highest).
+fn substream(layer: crate::session::Layer) -> Option<u8> {
+    use crate::session::Layer;
+    match layer {
+        Layer::Auto => None,
+        Layer::High => Some(2),
+        Layer::Mid => Some(1),
+        Layer::Low => Some(0),
+    }
 }
 
 /// A feed to add to the subscription; answered with the `mid`s its media comes in.
@@ -477,8 +524,14 @@ async fn run_subscriber(
                         }
                     }
                 }
+                Some(Command::Configure(streams, reply)) => {
+                    let body = Request::Configure { restart: false, streams };
+                    let done = session.message(handle.id, &body, None).await.map(|_| ());
+                    let _ = reply.send(done);
+                    None
+                }
                 Some(Command::Restart(reply)) => {
-                    let body = Request::Configure { restart: true };
+                    let body = Request::Configure { restart: true, streams: Vec::new() };
                     match session.message(handle.id, &body, None).await {
                         // The offer comes with the reply, or after it as an event.
                         Ok((data, jsep)) => {

@@ -69,6 +69,9 @@ pub(super) enum Request {
     Configure {
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         restart: bool,
+        /// On the subscriber handle: what its sections carry.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        streams: Vec<ConfigureStream>,
     },
     Leave,
 }
@@ -112,6 +115,14 @@ pub(super) struct SubscribeStream {
     pub feed: JanusId,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mid: Option<String>,
+}
+
+/// One of the subscriber's sections in a `configure`: which substream of a simulcast feed
+/// it carries (0 the lowest, 2 the highest; Janus falls back to the nearest it has).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(super) struct ConfigureStream {
+    pub mid: String,
+    pub substream: u8,
 }
 
 /// Everything the plugin answers or reports in `plugindata.data`; which fields are there
