@@ -245,7 +245,7 @@ y4m\t'Decoded video, YUV4MPEG2'
 wav\t'Decoded audio, 48 kHz stereo 16-bit WAV'
 h264\t'Encoded H.264, Annex B'
 ogg\t'Encoded Opus in Ogg'"
-complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l layer -d 'Which layer of a simulcast video stream to receive: auto (the best the path carries, following it), high, mid or low (that layer, whatever the path). Against vcall serve, Janus (its substream) and LiveKit (its quality)' -r -f -a "auto\t''
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l layer -d 'Which layer of a simulcast video stream to receive: auto (the best the path carries, following it), high, mid or low (that layer, whatever the path). Against vcall serve and Janus (its substream: low 0, mid 1, high 2)' -r -f -a "auto\t''
 high\t''
 mid\t''
 low\t''"

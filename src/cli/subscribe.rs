@@ -50,8 +50,8 @@ pub(crate) struct SubscribeArgs {
     #[arg(long, value_enum)]
     pub(crate) format: Option<OutFormat>,
     /// Which layer of a simulcast video stream to receive: auto (the best the path carries,
-    /// following it), high, mid or low (that layer, whatever the path). Against vcall serve,
-    /// Janus (its substream) and LiveKit (its quality).
+    /// following it), high, mid or low (that layer, whatever the path). Against vcall serve
+    /// and Janus (its substream: low 0, mid 1, high 2).
     #[arg(
         long,
         default_value = "auto",

@@ -634,10 +634,10 @@ async fn pump(
             // A simulcast track takes each layer's frames; any other (a direct connection's)
             // the largest layer's.
             let data = frame.data.clone();
-            let out = match (track.layers().is_empty(), frame.layer) {
-                (false, layer) => track.send_layer_frame(layer, data, timestamp).await,
-                (true, 0) => track.send_frame(data, timestamp).await,
-                (true, _) => continue,
+            let out = match (track.is_simulcast(), frame.layer) {
+                (true, layer) => track.send_layer_frame(layer, data, timestamp).await,
+                (false, 0) => track.send_frame(data, timestamp).await,
+                (false, _) => continue,
             };
             // A connection that is going away drops what it cannot send.
             match out {
@@ -1208,6 +1208,13 @@ impl Publisher {
             peer_config,
         } = joined;
         let p2p = matches!(first, SessionEvent::SessionConnected { p2p: true, .. });
+        if p2p && args.media.simulcast > 1 {
+            client.disconnect().await;
+            return Err(Failure::new(
+                Exit::Usage,
+                "--simulcast needs a forwarding server to pick a layer per viewer; this session is peer-to-peer",
+            ));
+        }
         let direct_requests = client
             .peer_to_peer()
             .filter(|_| p2p)

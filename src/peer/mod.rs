@@ -2082,6 +2082,35 @@ struct Packetizer {
     seq: u16,
 }
 
+impl Packetizer {
+    /// `frame` of `codec` as RTP packets of payload type `pt` stamped `timestamp`, numbered
+    /// on from the last.
+    fn packets(
+        &mut self,
+        codec: Codec,
+        frame: &Bytes,
+        (pt, timestamp): (u8, u32),
+    ) -> Result<Vec<Rtp>, PeerError> {
+        if self.codec != codec {
+            self.payloader = payloader(codec);
+            self.codec = codec;
+        }
+        let payloads = self
+            .payloader
+            .payload(RTP_PAYLOAD_MTU, frame)
+            .map_err(webrtc_err)?;
+        let n = payloads.len();
+        Ok(payloads
+            .into_iter()
+            .enumerate()
+            .map(|(i, payload)| {
+                self.seq = self.seq.wrapping_add(1);
+                Rtp::new(pt, self.seq, timestamp, i + 1 == n, payload)
+            })
+            .collect())
+    }
+}
+
 /// The error for a section whose far end took none of `offered` (`codec` the one it sends):
 /// it names what it answered with instead.
 fn not_taken(codec: Codec, offered: &[Codec], answered: &[RTCRtpCodecParameters]) -> PeerError {
@@ -2262,27 +2291,11 @@ impl LocalTrack {
         frame: Bytes,
         timestamp: u32,
     ) -> Result<usize, PeerError> {
-        let packets = {
-            let mut p = self.packetizer.lock().await;
-            let codec = self.codec();
-            if p.codec != codec {
-                p.payloader = payloader(codec);
-                p.codec = codec;
-            }
-            let payloads = p
-                .payloader
-                .payload(RTP_PAYLOAD_MTU, &frame)
-                .map_err(webrtc_err)?;
-            let n = payloads.len();
-            payloads
-                .into_iter()
-                .enumerate()
-                .map(|(i, payload)| {
-                    p.seq = p.seq.wrapping_add(1);
-                    Rtp::new(0, p.seq, timestamp, i + 1 == n, payload)
-                })
-                .collect::<Vec<_>>()
-        };
+        let packets = self
+            .packetizer
+            .lock()
+            .await
+            .packets(self.codec(), &frame, (0, timestamp))?;
         let n = packets.len();
         for packet in packets {
             self.write(packet).await?;
@@ -2295,12 +2308,9 @@ impl LocalTrack {
         self.layers.iter().position(|l| l.ssrc == ssrc)
     }
 
-    /// The simulcast layers' rids and SSRCs, in the order they were added.
-    pub(crate) fn layers(&self) -> Vec<(String, u32)> {
-        self.layers
-            .iter()
-            .map(|l| (l.rid.clone(), l.ssrc))
-            .collect()
+    /// Whether it sends simulcast ([`LocalTrack::send_layer_frame`]).
+    pub(crate) fn is_simulcast(&self) -> bool {
+        !self.layers.is_empty()
     }
 
     /// Packetizes one encoded frame of simulcast layer `layer` (Annex B for H.264) stamped
@@ -2328,20 +2338,13 @@ impl LocalTrack {
             return Err(PeerError::Missing("a simulcast track's engine"));
         };
         let rid = Bytes::from(l.rid.clone().into_bytes());
-        let mut p = l.packetizer.lock().await;
-        let codec = self.codec();
-        if p.codec != codec {
-            p.payloader = payloader(codec);
-            p.codec = codec;
-        }
-        let payloads = p
-            .payloader
-            .payload(RTP_PAYLOAD_MTU, &frame)
-            .map_err(webrtc_err)?;
-        let n = payloads.len();
-        for (i, payload) in payloads.into_iter().enumerate() {
-            p.seq = p.seq.wrapping_add(1);
-            let mut rtp = Rtp::new(pt, p.seq, timestamp, i + 1 == n, payload).0;
+        let packets = l
+            .packetizer
+            .lock()
+            .await
+            .packets(self.codec(), &frame, (pt, timestamp))?;
+        let n = packets.len();
+        for Rtp(mut rtp) in packets {
             rtp.header.ssrc = l.ssrc;
             let stamped = rtp
                 .header
@@ -2440,10 +2443,14 @@ impl LocalTrack {
             ssrc: self.ssrc,
             line: self.line(),
         };
+        let layers: Vec<u32> = self.layers.iter().map(|l| l.ssrc).collect();
         // Its direction stays: a subscriber's stack (webrtc-rs's) stops a section an offer
         // calls inactive, for good.
         engine.post(*conn, move |c, _| {
             c.sink.keyframes.remove(&freed.ssrc);
+            for ssrc in layers {
+                c.sink.keyframes.remove(&ssrc);
+            }
             if !c.freed.iter().any(|f| f.sender == freed.sender) {
                 c.freed.push(freed);
             }

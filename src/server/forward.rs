@@ -132,11 +132,11 @@ impl Hub {
         {
             let mut fanout = self.fanout.lock().expect("fanout lock");
             fanout.frames.clear();
-            if fanout.layers.is_some() || track.rid.is_some() {
-                fanout.layers = track.rid.is_some().then(Layers::default);
-            }
+            fanout.keyframes.clear();
+            fanout.layers = track.rid.is_some().then(Layers::default);
             for leg in &mut fanout.legs {
                 leg.forwarder.source_replaced();
+                leg.choice.restart();
             }
         }
         self.feed(track);

@@ -112,7 +112,8 @@ impl Forwarder {
     }
 
     /// The leg is to forward `ssrc` from now on: it goes on with its current source until
-    /// `ssrc`'s next keyframe, asking for one if none starts soon.
+    /// `ssrc`'s next keyframe, asking for one at `ssrc`'s first packet that is not (and again
+    /// each second until one comes).
     pub(crate) fn target(&mut self, ssrc: u32) {
         if self.target != Some(ssrc) {
             self.target = Some(ssrc);
@@ -148,10 +149,11 @@ impl Forwarder {
     /// The track feeding the leg was replaced (its publisher came back): the next packet's
     /// source is a new one even with the same SSRC (a client that joined again keeps its
     /// SSRCs, not its numbering), numbered on from the leg's last packet, a video leg from a
-    /// keyframe; no SSRC is held back as left.
+    /// keyframe; no SSRC is held back as left, and no layer is its target any more.
     pub(crate) fn source_replaced(&mut self) {
         self.source = None;
         self.left = None;
+        self.target = None;
         self.asked = None;
         self.frame = None;
         self.skipped.clear();

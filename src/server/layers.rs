@@ -35,6 +35,7 @@ struct Seen {
     last_bytes: u64,
     window: Instant,
     newest: Instant,
+    first: Instant,
 }
 
 /// A layer sending now, as the rungs of [`Layers::rungs`] list them.
@@ -72,6 +73,7 @@ impl Layers {
                     last_bytes: 0,
                     window: now,
                     newest: now,
+                    first: now,
                 });
                 self.seen.len() - 1
             }
@@ -93,7 +95,10 @@ impl Layers {
             .filter(|s| now.saturating_duration_since(s.newest) < PAUSED_AFTER)
             .map(|s| {
                 roll(s, now);
-                let span = RATE_WINDOW + now.saturating_duration_since(s.window);
+                // A layer seen only lately is counted over the time since.
+                let span = (RATE_WINDOW + now.saturating_duration_since(s.window))
+                    .min(now.saturating_duration_since(s.first))
+                    .max(Duration::from_millis(50));
                 Rung {
                     ssrc: s.ssrc,
                     bps: (s.bytes + s.last_bytes) as f64 * 8.0 / span.as_secs_f64(),
@@ -101,8 +106,15 @@ impl Layers {
                 }
             })
             .collect();
-        let area = |r: &Rung| r.size.map_or(0, |(w, h)| u64::from(w) * u64::from(h));
-        rungs.sort_by(|a, b| area(a).cmp(&area(b)).then(a.bps.total_cmp(&b.bps)));
+        // By size where every layer's is known (a keyframe whose first packet does not say
+        // it leaves a layer without one for a while), else by rate.
+        match rungs.iter().all(|r| r.size.is_some()) {
+            true => {
+                let area = |r: &Rung| r.size.map_or(0, |(w, h)| u64::from(w) * u64::from(h));
+                rungs.sort_by(|a, b| area(a).cmp(&area(b)).then(a.bps.total_cmp(&b.bps)));
+            }
+            false => rungs.sort_by(|a, b| a.bps.total_cmp(&b.bps)),
+        }
         rungs
     }
 }
@@ -160,6 +172,11 @@ impl LayerChoice {
         }
     }
 
+    /// Starts again, as new (a publisher that came back sends new layers).
+    pub(crate) fn restart(&mut self) {
+        *self = LayerChoice::new(self.wish);
+    }
+
     /// The layer to forward, from the layers sending now (`rungs`, smallest first) and the
     /// leg's path (`None` before it has been measured, when `auto` starts on the smallest:
     /// the quickest first picture, and no burst a narrow path must queue); `None` while no
@@ -188,6 +205,9 @@ impl LayerChoice {
                     .rposition(|r| r.bps <= estimate * FIT)
                     .unwrap_or(0);
                 match cur {
+                    // A first pick (or the leg's layer paused): where no train showed the
+                    // path, no higher than the one above the smallest.
+                    None if path.is_some_and(|p| p.capacity.is_none()) => best.min(1),
                     None => best,
                     Some(cur) if best > cur => {
                         let since = *self.up_since.get_or_insert(now);
@@ -293,6 +313,14 @@ mod tests {
         })
     }
 
+    /// A path whose trains showed it carries more than `bps`.
+    fn shown(bps: f64) -> Option<Path> {
+        Some(Path {
+            bps,
+            capacity: Some(1e9),
+        })
+    }
+
     #[test]
     fn a_named_layer_is_kept_whatever_the_estimate() {
         let t = Instant::now();
@@ -317,7 +345,7 @@ mod tests {
         // Before the path is measured: the smallest.
         assert_eq!(c.pick(&rungs(), None, t), Some(3));
         let mut c = LayerChoice::new(Layer::Auto);
-        assert_eq!(c.pick(&rungs(), est(2_000_000.0), t), Some(1));
+        assert_eq!(c.pick(&rungs(), shown(2_000_000.0), t), Some(1));
         // Between the rate and the fit: it stays.
         assert_eq!(c.pick(&rungs(), est(1_600_000.0), ms(t, 50)), Some(1));
         // Under the top layer's rate: down at once, to the largest that fits.
@@ -334,7 +362,12 @@ mod tests {
         assert_eq!(c.pick(&rungs(), est(50_000.0), ms(t, 2200)), Some(3));
         // Its layer pauses: the largest that fits among the others.
         let mut c = LayerChoice::new(Layer::Auto);
-        assert_eq!(c.pick(&rungs(), est(5e6), t), Some(1));
+        assert_eq!(c.pick(&rungs(), shown(5e6), t), Some(1));
+        // Where no train showed the path, a first pick goes no higher than the second.
+        assert_eq!(
+            LayerChoice::new(Layer::Auto).pick(&rungs(), est(5e6), t),
+            Some(2)
+        );
         assert_eq!(c.pick(&rungs()[..2], est(5e6), ms(t, 10)), Some(2));
         // And no layer at all: it keeps what it had.
         assert_eq!(c.pick(&[], est(5e6), ms(t, 20)), Some(2));

@@ -177,15 +177,21 @@ pub(crate) fn sps_size(sps: &[u8]) -> Option<(u32, u32)> {
     if r.bit()? == 1 {
         (cl, cr, ct, cb) = (r.ue()?, r.ue()?, r.ue()?, r.ue()?);
     }
-    let (crop_x, crop_y) = match chroma_format {
+    let (crop_x, crop_y): (u32, u32) = match chroma_format {
         0 => (1, 2 - frame_mbs_only),
         1 => (2, 2 * (2 - frame_mbs_only)),
         2 => (2, 2 - frame_mbs_only),
         _ => (1, 2 - frame_mbs_only),
     };
-    let width = w_mbs * 16 - crop_x * (cl + cr);
-    let height = (2 - frame_mbs_only) * h_units * 16 - crop_y * (ct + cb);
-    Some((width, height))
+    // Checked: the numbers are the sender's, and a crafted SPS must not overflow.
+    let width = w_mbs
+        .checked_mul(16)?
+        .checked_sub(crop_x.checked_mul(cl.checked_add(cr)?)?)?;
+    let height = (2 - frame_mbs_only)
+        .checked_mul(h_units)?
+        .checked_mul(16)?
+        .checked_sub(crop_y.checked_mul(ct.checked_add(cb)?)?)?;
+    (width > 0 && height > 0).then_some((width, height))
 }
 
 /// Whether `payload` (one RTP packet's) begins a keyframe: for H.264 an IDR slice or a
