@@ -1569,7 +1569,7 @@ impl Peer {
             layers: layers
                 .into_iter()
                 .map(|(rid, ssrc)| SendLayer {
-                    rid,
+                    rid: Bytes::from(rid.into_bytes()),
                     ssrc,
                     packetizer: tokio::sync::Mutex::new(Packetizer {
                         codec,
@@ -2036,7 +2036,8 @@ pub(crate) struct LocalTrack {
 
 /// One encoding of a simulcast track.
 struct SendLayer {
-    rid: String,
+    /// Its rid, as its packets' header extension carries it.
+    rid: Bytes,
     ssrc: u32,
     packetizer: tokio::sync::Mutex<Packetizer>,
 }
@@ -2337,7 +2338,6 @@ impl LocalTrack {
         else {
             return Err(PeerError::Missing("a simulcast track's engine"));
         };
-        let rid = Bytes::from(l.rid.clone().into_bytes());
         let packets = l
             .packetizer
             .lock()
@@ -2349,7 +2349,7 @@ impl LocalTrack {
             let stamped = rtp
                 .header
                 .set_extension(stamps.mid_id, stamps.mid.clone())
-                .and_then(|()| rtp.header.set_extension(stamps.rid_id, rid.clone()));
+                .and_then(|()| rtp.header.set_extension(stamps.rid_id, l.rid.clone()));
             stamped.map_err(webrtc_err)?;
             engine.send_rtp(*conn, *sender, rtp);
         }
