@@ -679,6 +679,11 @@ const RETURN_GROWTH: f64 = 1.5;
 /// for its QP is also taken again when the QP now is low enough that it would be under
 /// `QP_LOW` there.
 const QP_PER_DOUBLING: f64 = 6.0;
+/// A step up is taken only when the QP it would land at (`QP_PER_DOUBLING` a doubling) is a
+/// doubling under `QP_HIGH`: a picture with bits to spare at a quarter of the pixels (QP 22
+/// at 426x240) is not yet one with bits enough at four times them (~34 at 852x480, where a
+/// busier second steps it straight back down).
+const STEP_UP_LANDING: f64 = QP_HIGH - QP_PER_DOUBLING;
 const LEFT_FORGOTTEN: Duration = Duration::from_secs(30);
 /// The lowest frame rate the ladder goes to.
 const MIN_FPS: f64 = 5.0;
@@ -789,6 +794,7 @@ impl Scaler {
             && self.step > 0
             && settled
             && self.bpp(self.step - 1, video_bps) >= STEP_UP_BPP
+            && qp + QP_PER_DOUBLING * self.doublings_above(self.step) < STEP_UP_LANDING
             && self.left[self.step - 1].is_none_or(|(bps, at)| {
                 video_bps >= RETURN_GROWTH * bps
                     || now.saturating_duration_since(at) >= LEFT_FORGOTTEN
@@ -1345,8 +1351,9 @@ mod tests {
         // QP 30 (between the thresholds): it stays.
         let held = feed(&mut s, &mut t, 10, Some(30), 300_000.0);
         assert!(held.iter().all(|s| *s == (4, 4)), "{held:?}");
-        // QP 20: back up, a step at most every three seconds.
-        let up = feed(&mut s, &mut t, 14, Some(20), 2_000_000.0);
+        // QP 16: back up, a step at most every three seconds (a step that quadruples the
+        // pixels lands about 12 QP higher: at 28, under the step down's 37 with room).
+        let up = feed(&mut s, &mut t, 14, Some(16), 2_000_000.0);
         let changes: Vec<usize> = (1..up.len()).filter(|&i| up[i] != up[i - 1]).collect();
         assert!(changes.windows(2).all(|w| w[1] - w[0] >= 3), "{up:?}");
         assert_eq!(s.step(), (1, 1), "{up:?}");
@@ -1402,9 +1409,9 @@ mod tests {
         let mut t = Instant::now();
         feed(&mut s, &mut t, 4, Some(45), 250_000.0);
         assert_eq!(s.step(), (2, 2));
-        let held = feed(&mut s, &mut t, 10, Some(20), 300_000.0);
+        let held = feed(&mut s, &mut t, 10, Some(16), 300_000.0);
         assert!(held.iter().all(|s| *s == (2, 2)), "{held:?}");
-        feed(&mut s, &mut t, 3, Some(20), 380_000.0);
+        feed(&mut s, &mut t, 3, Some(16), 380_000.0);
         assert_eq!(s.step(), (2, 1), "720p15 at 380 kbit/s: 0.027 bit a pixel");
         // Left at the ceiling (the rate cannot grow), but QP 12 at 15 fps would be about 18
         // at 30: it goes back.
@@ -1423,6 +1430,21 @@ mod tests {
     }
 
     #[test]
+    fn a_step_up_that_would_land_near_the_step_down_is_not_taken() {
+        // 852x480 left at 100 kbit/s as the path narrowed; at 426x240 15 fps QP 22 with
+        // 155 kbit/s (1.5 times the rate it left at): four times the pixels would be at ~34,
+        // a busier second from stepping down again. It stays; at QP 16 (~28 there) it goes.
+        let mut s = Scaler::new(Degradation::Balanced, (852, 480), 30.0);
+        let mut t = Instant::now();
+        feed(&mut s, &mut t, 4, Some(45), 100_000.0);
+        assert_eq!(s.step(), (2, 2));
+        let held = feed(&mut s, &mut t, 10, Some(22), 155_000.0);
+        assert!(held.iter().all(|s| *s == (2, 2)), "{held:?}");
+        feed(&mut s, &mut t, 2, Some(16), 155_000.0);
+        assert_eq!(s.step(), (2, 1));
+    }
+
+    #[test]
     fn pictures_skipped_to_hold_the_rate_step_down() {
         let mut s = Scaler::new(Degradation::Balanced, (1280, 720), 30.0);
         let mut t = Instant::now();
@@ -1438,7 +1460,7 @@ mod tests {
         let mut t = Instant::now();
         feed(&mut s, &mut t, 6, Some(45), 110_000.0);
         assert_eq!(s.step(), (1, 4));
-        feed(&mut s, &mut t, 20, Some(20), 400_000.0);
+        feed(&mut s, &mut t, 20, Some(16), 400_000.0);
         assert_eq!(s.step(), (1, 2), "960x540 at 400 kbit/s: 0.026 bit a pixel");
     }
 
