@@ -177,6 +177,22 @@ pub enum Layer {
 impl Layer {
     pub const NAMES: [&'static str; 4] = ["auto", "high", "mid", "low"];
 
+    /// The name of the layer at `index` among `count` ordered from the smallest: the
+    /// largest is `High`, the smallest of two or more `Low`, any between `Mid`.
+    pub fn at(index: usize, count: usize) -> Layer {
+        if index + 1 >= count {
+            Layer::High
+        } else if index == 0 {
+            Layer::Low
+        } else {
+            Layer::Mid
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        Layer::NAMES[self as usize]
+    }
+
     /// The layer's index among `count` layers ordered from the smallest; `None` for `Auto`.
     pub fn index(self, count: usize) -> Option<usize> {
         let top = count.checked_sub(1)?;
@@ -247,6 +263,13 @@ pub enum SessionEvent {
     },
     SessionDisconnected {
         reason: Reason,
+    },
+    /// To one subscriber: the layer of a simulcast stream it receives changed (at the new
+    /// layer's keyframe) to `layer`, whose pictures are `size` when its keyframes say.
+    LayerSwitched {
+        stream: StreamId,
+        layer: Layer,
+        size: Option<(u32, u32)>,
     },
     /// The client's own: the signaling connection dropped (`reason`), and the client is
     /// trying to join again (`attempt` of `max_attempts`).

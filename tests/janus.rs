@@ -480,11 +480,12 @@ fn a_simulcast_publisher_in_janus_is_received_at_each_substream_asked_for() {
         ("high", "150", 1280),
     ] {
         let out = dir.path().join(format!("{layer}.mkv"));
-        let (code, _, err) = run(j.cmd(
+        let (code, stdout, err) = run(j.cmd(
             &j.ws,
             room,
             &[
                 "subscribe",
+                "--json",
                 "--no-audio",
                 "--layer",
                 layer,
@@ -505,6 +506,17 @@ fn a_simulcast_publisher_in_janus_is_received_at_each_substream_asked_for() {
         let at_size = sizes.iter().filter(|w| **w == width).count();
         assert!(at_size * 10 >= sizes.len() * 9, "{layer}: {sizes:?}");
         assert_eq!(sizes.last(), Some(&width), "{layer}");
+        // Janus tells each substream switch; the last is the one asked for.
+        let told: Vec<serde_json::Value> = stdout
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["event"] == "layerSwitched")
+            .collect();
+        assert_eq!(
+            told.last().map(|v| v["layer"].clone()),
+            Some(serde_json::json!(layer)),
+            "{layer}: {stdout}"
+        );
     }
     p.interrupt();
     p.wait();

@@ -168,6 +168,67 @@ fn the_python_sdk_publishes_vp8_recorded_as_vp8() {
     publisher.interrupt();
 }
 
+/// The Python SDK publishes 1280x720 VP8 in its simulcast layers (rids q, h, f): vcall
+/// subscribers get the layer each asks for, and an SDK subscriber the quality it sets
+/// (`set_video_quality`, which the SDK allows on a track the server says is simulcast).
+#[test]
+fn the_python_sdk_publishes_simulcast_and_each_subscriber_gets_its_layer() {
+    let dir = temp_dir();
+    let (_serve, url) = serve_process("127.0.0.1:0", &[]);
+    let token = lk_token("sim", "py-sim", &[]);
+    let mut publisher = Proc::spawn(sdk_peer(&[
+        "publish",
+        &url,
+        &token,
+        "--seconds",
+        "60",
+        "--codec",
+        "vp8",
+        "--no-audio",
+        "--size",
+        "1280x720",
+        "--simulcast",
+    ]));
+    publisher.wait_for("\"published\"");
+    for (layer, width) in [("low", 320), ("high", 1280)] {
+        let video = file(dir.path(), &format!("{layer}.mkv"));
+        let mut v = record(
+            &url,
+            "sim",
+            "camera",
+            &path_str(&video),
+            &["--frames", "60", "--layer", layer],
+        );
+        assert_eq!(v.wait(), 0, "{layer}: {}", v.output());
+        let (sizes, errors) = video_frame_entries(&video, "width");
+        assert!(errors.is_empty(), "{layer}: {errors}");
+        assert_eq!(sizes.last(), Some(&width.to_string()), "{layer}: {sizes:?}");
+    }
+    let viewer = lk_token("sim", "py-viewer", &["--can-subscribe"]);
+    let (code, out, err) = run(sdk_peer(&[
+        "subscribe",
+        &url,
+        &viewer,
+        "--frames",
+        "90",
+        "--quality",
+        "low",
+    ]));
+    assert_eq!(code, 0, "{out}{err}");
+    let r: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    let widths: Vec<u64> = r["widths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_u64().unwrap())
+        .collect();
+    // It may start on another layer before its quality is set (the server's first pick);
+    // then on the smallest (without the setting, a loopback path climbs to 1280).
+    assert!(widths.len() >= 90, "{widths:?}");
+    assert!(widths[60..].iter().all(|w| *w == 320), "{widths:?}");
+    publisher.interrupt();
+}
+
 #[test]
 fn the_python_sdk_plays_a_vcall_publisher() {
     let (_serve, url) = serve_process("127.0.0.1:0", &[]);
@@ -480,6 +541,53 @@ fn vcall_publishes_and_records_every_track_over_livekit() {
     assert!(decode_video(video).len() >= 30);
     let (_, samples) = decode_audio(audio);
     assert!(samples.len() >= 48_000, "{} samples", samples.len());
+    publisher.interrupt();
+    assert_eq!(publisher.wait(), 130, "{}", publisher.output());
+}
+
+/// A simulcast publisher (vcall, three layers) and a vcall subscriber over LiveKit's protocol
+/// asking for `--layer low` and `mid` (`UpdateTrackSettings`' quality `LOW`, `MEDIUM`; the
+/// server's front end gives the subscription that layer, also when the setting comes while
+/// the subscription is still being made): the pictures recorded are that layer's size.
+#[test]
+fn over_livekit_a_subscriber_gets_the_simulcast_layer_its_quality_asks_for() {
+    let dir = temp_dir();
+    let (_serve, url) = serve_process("127.0.0.1:0", &[]);
+    let mut args = publish_args("60s");
+    args.extend(["--simulcast", "3", "--video-bitrate", "1.5M"]);
+    for (flag, value) in [("--width", "1280"), ("--height", "720")] {
+        let at = args.iter().position(|a| *a == flag).unwrap();
+        args[at + 1] = value;
+    }
+    let mut publisher = Proc::spawn(over_livekit(&args, &url, &lk_token("sl", "publisher", &[])));
+    publisher.wait_for("stream is live");
+    let viewer = lk_token("sl", "viewer", &["--can-subscribe"]);
+    for (layer, width) in [("low", 320), ("mid", 640)] {
+        let out = file(dir.path(), &format!("{layer}.mkv"));
+        let mut c = over_livekit(&["subscribe", "--stream", "vcall"], &url, &viewer);
+        c.arg("--output").arg(&out).args([
+            "--layer",
+            layer,
+            "--frames",
+            "60",
+            "--expect",
+            "frames>=60",
+        ]);
+        let (code, _, err) = run(c);
+        assert_eq!(code, 0, "{layer}: {err}");
+        let (sizes, errors) = video_frame_entries(&out, "width");
+        assert!(errors.is_empty(), "{layer}: {errors}");
+        // The subscription may start on the smallest layer before its setting is taken; once
+        // on the layer asked for, it stays.
+        let widths: Vec<u32> = sizes.iter().map(|w| w.parse().unwrap()).collect();
+        let from = widths.iter().position(|w| *w == width);
+        assert!(from.is_some(), "{layer}: {widths:?}");
+        assert!(
+            widths[from.unwrap()..].iter().all(|w| *w == width),
+            "{layer}: {widths:?}"
+        );
+        assert!(widths.iter().all(|w| *w <= width), "{layer}: {widths:?}");
+    }
     publisher.interrupt();
     assert_eq!(publisher.wait(), 130, "{}", publisher.output());
 }

@@ -568,6 +568,7 @@ fn vcalls_simulcast_gives_each_subscriber_the_layer_asked_for_or_its_path_carrie
         args.extend(
             ["--frames", frames, "--expect", &format!("frames>={frames}")].map(str::to_owned),
         );
+        args.extend(["--json", "--stats-interval", "1s"].map(str::to_owned));
         args.extend(extra.iter().map(|s| s.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         (
@@ -581,12 +582,58 @@ fn vcalls_simulcast_gives_each_subscriber_the_layer_asked_for_or_its_path_carrie
         record("auto", "150", &["--impair", "rate=300kbit"]),
     ];
     let mut last_widths = Vec::new();
+    let mut switches = Vec::new();
     for (out, mut r) in recordings {
         assert_eq!(r.wait(), 0, "{}", r.output());
         let (sizes, errors) = video_frame_entries(&out, "width");
         assert!(errors.is_empty(), "{out:?}: {errors}");
         last_widths.push(sizes.last().unwrap().parse::<u32>().unwrap());
+        // Each layer switch is told (`layerSwitched`, the layer and its size), and the stats
+        // lines after it name the layer; every line as the schema says.
+        let lines: Vec<String> = r
+            .seen
+            .iter()
+            .filter(|l| l.starts_with('{'))
+            .cloned()
+            .collect();
+        crate::json::validate(&lines);
+        let json: Vec<serde_json::Value> = lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let told: Vec<(String, u64)> = json
+            .iter()
+            .filter(|v| v["event"] == "layerSwitched")
+            .map(|v| {
+                let layer = v["layer"].as_str().unwrap().to_owned();
+                (layer, v["width"].as_u64().unwrap())
+            })
+            .collect();
+        let mut current = serde_json::Value::Null;
+        for v in &json {
+            match v["event"].as_str() {
+                Some("layerSwitched") => current = v["layer"].clone(),
+                Some("stats") => assert_eq!(v["tracks"][0]["layer"], current, "{v}"),
+                _ => {}
+            }
+        }
+        switches.push(told);
     }
+    let widths = |t: &[(String, u64)]| t.iter().map(|t| t.1).collect::<Vec<_>>();
+    assert_eq!(widths(&switches[0]), [320], "low: {switches:?}");
+    assert_eq!(switches[0][0].0, "low");
+    assert_eq!(
+        switches[1].last().map(|t| (t.0.as_str(), t.1)),
+        Some(("high", 1280))
+    );
+    // auto: every switch it was told of is a layer its pictures were at, the last one below
+    // the top.
+    assert!(!switches[2].is_empty(), "{switches:?}");
+    assert_eq!(
+        switches[2].last().unwrap().1 as u32,
+        last_widths[2],
+        "{switches:?}"
+    );
     // The smallest layer, whole: a quarter of the size, every picture in order.
     let low = marks_at_size(&dir.path().join("low.mkv"), (320, 180));
     assert_eq!(low.len(), 60);

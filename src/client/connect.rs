@@ -87,6 +87,17 @@ pub fn human(event: &SessionEvent) -> String {
         SessionEvent::SessionDisconnected { reason } => {
             format!("sessionDisconnected   reason={reason}")
         }
+        SessionEvent::LayerSwitched {
+            stream,
+            layer,
+            size,
+        } => {
+            let size = size.map_or(String::new(), |(w, h)| format!(" size={w}x{h}"));
+            format!(
+                "layerSwitched         stream={stream} layer={}{size}",
+                layer.name()
+            )
+        }
         SessionEvent::Reconnecting {
             reason,
             attempt,
@@ -209,6 +220,13 @@ enum EventOut<'a> {
         reason: &'a str,
     },
     #[serde(rename_all = "camelCase")]
+    LayerSwitched {
+        stream_id: &'a StreamId,
+        layer: &'static str,
+        width: Option<u32>,
+        height: Option<u32>,
+    },
+    #[serde(rename_all = "camelCase")]
     Reconnecting {
         reason: &'a str,
         attempt: u32,
@@ -235,6 +253,7 @@ impl EventOut<'_> {
             EventOut::StreamInterrupted { .. } => "streamInterrupted",
             EventOut::StreamResumed { .. } => "streamResumed",
             EventOut::SessionDisconnected { .. } => "sessionDisconnected",
+            EventOut::LayerSwitched { .. } => "layerSwitched",
             EventOut::Reconnecting { .. } => "reconnecting",
             EventOut::Reconnected { .. } => "reconnected",
         }
@@ -288,6 +307,16 @@ impl<'a> From<&'a SessionEvent> for EventOut<'a> {
             SessionEvent::SessionDisconnected { reason } => EventOut::SessionDisconnected {
                 reason: reason.as_str(),
             },
+            SessionEvent::LayerSwitched {
+                stream,
+                layer,
+                size,
+            } => EventOut::LayerSwitched {
+                stream_id: stream,
+                layer: layer.name(),
+                width: size.map(|s| s.0),
+                height: size.map(|s| s.1),
+            },
             SessionEvent::Reconnecting {
                 reason,
                 attempt,
@@ -317,6 +346,23 @@ pub fn report_path(event: &SessionEvent, json: bool) {
             crate::session::MediaPath::Direct => "directly",
             crate::session::MediaPath::Routed => "through the server",
         });
+        if json {
+            crate::jsonl::out(&json_line(event));
+        }
+    }
+}
+
+/// Tells the user (and a script, with `--json`) that the simulcast layer received of a
+/// stream changed.
+pub fn report_layer(event: &SessionEvent, json: bool) {
+    if let SessionEvent::LayerSwitched {
+        stream,
+        layer,
+        size,
+    } = event
+    {
+        let size = size.map_or(String::new(), |(w, h)| format!(" ({w}x{h})"));
+        tracing::info!(%stream, "receiving the {} layer{size}", layer.name());
         if json {
             crate::jsonl::out(&json_line(event));
         }

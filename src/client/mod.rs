@@ -277,6 +277,7 @@ pub async fn join(conn: &Conn, network: Network, purpose: Purpose) -> Result<Joi
             token: conn.token.clone(),
             timeout: conn.request_timeout(),
             retries: rejoin_retries(conn),
+            layer: conn.layer,
         })
         .await?;
         return Ok(Joined {

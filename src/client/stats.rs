@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::client::progress::Progress;
 use crate::peer::{Peer, PeerStats, RtpCounters};
 use crate::record::codecs::VideoConfig;
-use crate::session::MediaPath;
+use crate::session::{Layer, MediaPath};
 use crate::vocab::{Codec, Kind};
 
 /// What a track's task counts about its frames.
@@ -130,6 +130,8 @@ pub struct Monitor {
     pub tracks: Tracks,
     /// How the stream's media goes now (peer-to-peer sessions: directly, or routed).
     pub path: MediaPath,
+    /// The simulcast layer its video comes in, when the server tells.
+    pub layer: Option<Layer>,
     /// A publisher's congestion control: its `congestion` object and its line for people
     /// (the summary's at the end).
     pub congestion: Option<(Value, String)>,
@@ -174,6 +176,7 @@ impl Monitor {
             progress,
             tracks: Tracks::default(),
             path: MediaPath::Routed,
+            layer: None,
             congestion: None,
             measured: None,
             report_only: false,
@@ -313,6 +316,7 @@ impl Monitor {
             "plis": rtp.plis,
             "freezes": (video && !self.outbound).then_some(f.freezes),
             "freezeMs": (video && !self.outbound).then_some(f.freeze_ms.round()),
+            "layer": self.layer.filter(|_| video).map(Layer::name),
         });
         if let (Value::Object(v), Value::Object(extra)) = (&mut v, extra) {
             v.extend(extra);
@@ -333,6 +337,9 @@ impl Monitor {
         if r.codec.kind() == Kind::Video {
             if let Some((w, h)) = f.size {
                 line += &format!(" {w}x{h}");
+            }
+            if let Some(layer) = self.layer {
+                line += &format!(" ({} layer)", layer.name());
             }
             line += &format!(" {fps:.1} fps");
         }

@@ -1121,7 +1121,11 @@ fn on_event(conn: &mut Conn, event: RTCPeerConnectionEvent, mux: &mut Mux, id: C
             conn.sink
                 .remote
                 .insert(init.track_id.clone(), (init.receiver_id, tx));
-            let remote = RemoteTrack::on_engine(
+            let layers = match (&mid, conn.pc.remote_description()) {
+                (Some(mid), Some(desc)) if init.rid.is_some() => super::send_rids(&desc.sdp, mid),
+                _ => 0,
+            };
+            let mut remote = RemoteTrack::on_engine(
                 codec,
                 init.ssrc,
                 mid,
@@ -1133,7 +1137,8 @@ fn on_event(conn: &mut Conn, event: RTCPeerConnectionEvent, mux: &mut Mux, id: C
                     packets: tokio::sync::Mutex::new(rx),
                 },
             );
-            tracing::debug!(mid = ?remote.mid, stream = %remote.stream_id, ?codec, "remote track");
+            remote.layers = layers;
+            tracing::debug!(mid = ?remote.mid, stream = %remote.stream_id, ?codec, layers, "remote track");
             let _ = conn.sink.tracks.send(remote);
         }
         RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnClose(track_id)) => {

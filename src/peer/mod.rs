@@ -423,6 +423,7 @@ impl PeerConnectionEventHandler for Handler {
             stream_id: track.stream_id().await.to_string(),
             track_id: track.track_id().await.to_string(),
             rid: None,
+            layers: 0,
             inner: Inner::Driver(track),
         };
         tracing::debug!(mid = ?remote.mid, stream = %remote.stream_id, ?codec, "remote track");
@@ -1029,6 +1030,26 @@ async fn add_reflexive(
 fn ice_ufrags(sdp: &str) -> impl Iterator<Item = &str> {
     sdp.lines()
         .filter_map(|l| l.trim_end().strip_prefix("a=ice-ufrag:"))
+}
+
+/// How many encodings the sender of section `mid` of `sdp` declares (`a=rid:… send`): a
+/// simulcast section's layers, paused ones too.
+fn send_rids(sdp: &str, mid: &str) -> usize {
+    // Each section's lines, from its `m=` line to the next.
+    sdp.split("\nm=")
+        .skip(1)
+        .find(|section| {
+            section
+                .lines()
+                .any(|l| l.trim_end().strip_prefix("a=mid:") == Some(mid))
+        })
+        .map_or(0, |section| {
+            section
+                .lines()
+                .filter_map(|l| l.trim_end().strip_prefix("a=rid:"))
+                .filter(|rid| rid.split_whitespace().nth(1) == Some("send"))
+                .count()
+        })
 }
 
 impl Peer {
@@ -2472,6 +2493,8 @@ pub struct RemoteTrack {
     /// a simulcast track, whose every layer's packets come through this one track, each
     /// layer under its own SSRC.
     pub(crate) rid: Option<String>,
+    /// How many layers its sender declares (0: not simulcast, or not known).
+    pub(crate) layers: usize,
     inner: Inner,
 }
 
@@ -2505,6 +2528,7 @@ impl RemoteTrack {
             stream_id,
             track_id,
             rid,
+            layers: 0,
             inner: Inner::Engine(Arc::new(remote)),
         }
     }
@@ -2618,6 +2642,18 @@ impl KeyframeRequester {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sections_declared_layers_are_its_send_rids() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=rid:x send\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rid:f send pt=96;max-width=1280\r\n\
+            a=mid:1\r\na=rid:h send\r\na=rid:q send\r\na=rid:r recv\r\n\
+            a=simulcast:send f;h;q\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:2\r\n";
+        assert_eq!(send_rids(sdp, "1"), 3);
+        assert_eq!(send_rids(sdp, "0"), 1);
+        assert_eq!(send_rids(sdp, "2"), 0);
+        assert_eq!(send_rids(sdp, "9"), 0);
+    }
 
     /// A connection of its own on loopback, as a client's.
     fn loopback_config() -> PeerConfig {

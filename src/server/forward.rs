@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokio::sync::mpsc;
+
 use super::forwarder::{
     AskThrottle, Forwarder, KeyframeGate, LIMIT_INTERVAL, LimitCadence, Verdict,
 };
@@ -40,6 +42,9 @@ struct Leg {
     /// A fault's (tests): which packets are not forwarded.
     fault: Option<LegFault>,
     seen: u64,
+    /// Where each layer switch is told, and the SSRC last told.
+    switches: Option<mpsc::UnboundedSender<Switch>>,
+    told: Option<u32>,
 }
 
 impl Leg {
@@ -105,7 +110,7 @@ impl Hub {
     /// own subscriber's path carries.
     pub(crate) fn start(track: RemoteTrack, cap: Option<f64>, metrics: &Arc<Metrics>) -> Arc<Hub> {
         let fanout = Fanout {
-            layers: track.rid.is_some().then(Layers::default),
+            layers: track.rid.is_some().then(|| Layers::new(track.layers)),
             ..Fanout::default()
         };
         let hub = Arc::new(Hub {
@@ -133,7 +138,7 @@ impl Hub {
             let mut fanout = self.fanout.lock().expect("fanout lock");
             fanout.frames.clear();
             fanout.keyframes.clear();
-            fanout.layers = track.rid.is_some().then(Layers::default);
+            fanout.layers = track.rid.is_some().then(|| Layers::new(track.layers));
             for leg in &mut fanout.legs {
                 leg.forwarder.source_replaced();
                 leg.choice.restart();
@@ -219,6 +224,17 @@ impl Hub {
                 ask |= matches!(verdict, Verdict::Drop { ask_keyframe: true });
                 continue;
             };
+            if key
+                && leg.told != Some(ssrc)
+                && let (Some(layers), Some(tx)) = (layers.as_mut(), &leg.switches)
+                && leg.forwarder.current() == Some(ssrc)
+            {
+                leg.told = Some(ssrc);
+                let rungs = layers.rungs(now);
+                if let Some(i) = rungs.iter().position(|r| r.ssrc == ssrc) {
+                    let _ = tx.send((layers.name(i, rungs.len()), rungs[i].size));
+                }
+            }
             if let (Some(from), Some(frame)) = (replay_from, frame) {
                 let before =
                     |p: &&Rtp| p.seq().wrapping_sub(from) < packet.seq().wrapping_sub(from);
@@ -257,12 +273,12 @@ impl Hub {
         track: Arc<LocalTrack>,
         counts: LegCounts,
         estimates: SendEstimates,
-        (layer, fault): (Layer, Option<LegFault>),
+        wish: &LegWish,
     ) -> u64 {
         let id = self.next_leg.fetch_add(1, Ordering::Relaxed);
         let video = self.codec.kind() == Kind::Video;
         let mut forwarder = Forwarder::new(video, self.codec.clock_rate()).after(track.line());
-        let mut choice = LayerChoice::new(layer);
+        let mut choice = LayerChoice::new(wish.layer);
         let mut fanout = self.fanout.lock().expect("fanout lock");
         // A simulcast track's leg starts on the layer it would get now.
         if let Some(layers) = &mut fanout.layers
@@ -282,8 +298,10 @@ impl Hub {
             counts,
             estimates,
             sent: 0,
-            fault,
+            fault: wish.fault,
             seen: 0,
+            switches: wish.switches.clone().filter(|_| video),
+            told: None,
         });
         id
     }
@@ -323,14 +341,40 @@ impl Hub {
         let Fanout { legs, layers, .. } = &mut *fanout;
         let Some(layers) = layers else { return };
         let rungs = layers.rungs(now);
+        let rank = |ssrc: Option<u32>| rungs.iter().position(|r| Some(r.ssrc) == ssrc);
         for leg in legs.iter_mut() {
             let estimate = measured(&leg.estimates);
-            if let Some(ssrc) = leg.choice.pick(&rungs, estimate, now) {
-                if leg.forwarder.wanted() != Some(ssrc) {
-                    tracing::debug!(leg = leg.id, ssrc, ?estimate, "a simulcast leg's layer");
-                }
-                leg.forwarder.target(ssrc);
+            let Some(ssrc) = leg.choice.pick(&rungs, estimate, now) else {
+                continue;
+            };
+            if leg.forwarder.wanted() == Some(ssrc) {
+                continue;
             }
+            tracing::debug!(leg = leg.id, ssrc, ?estimate, "a simulcast leg's layer");
+            // Down because the path no longer carries the layer it is on: what that layer
+            // would send until the smaller one's keyframe only queues ahead of it.
+            let down = matches!(
+                (rank(Some(ssrc)), rank(leg.forwarder.current())),
+                (Some(to), Some(from)) if to < from
+            );
+            match down && leg.choice.follows_path() {
+                true => leg.forwarder.leave_for(ssrc),
+                false => leg.forwarder.target(ssrc),
+            }
+        }
+    }
+
+    /// Whether its track arrives as simulcast layers.
+    pub(crate) fn is_simulcast(&self) -> bool {
+        self.fanout.lock().expect("fanout lock").layers.is_some()
+    }
+
+    /// Leg `id`'s subscriber asks for another layer (it moves there at that layer's next
+    /// keyframe, asked for at the next choice).
+    fn set_layer(&self, id: u64, layer: Layer) {
+        let mut fanout = self.fanout.lock().expect("fanout lock");
+        if let Some(leg) = fanout.legs.iter_mut().find(|leg| leg.id == id) {
+            leg.choice.set_wish(layer);
         }
     }
 
@@ -436,18 +480,24 @@ pub(crate) struct Subscription {
     /// The hubs this leg is attached to; `None` once detached, so a leg that connects after
     /// its subscription ended is never attached.
     attached: Mutex<Option<Vec<Attachment>>>,
-    /// The layer its legs get, and a fault's (tests) packets not forwarded.
-    wish: LegWish,
+    /// The layer its legs get, and a fault's (tests) packets not forwarded (taken with
+    /// `attached`, so a leg attached as the layer changes has the new one).
+    wish: Mutex<LegWish>,
 }
 
 /// What a subscription asks of its legs beyond the stream.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct LegWish {
     /// Which layer of a simulcast track.
     pub(crate) layer: Layer,
     /// A fault's (tests): which packets are not forwarded.
     pub(crate) fault: Option<LegFault>,
+    /// Where a simulcast leg tells each layer it switched to (at that layer's keyframe).
+    pub(crate) switches: Option<mpsc::UnboundedSender<Switch>>,
 }
+
+/// A simulcast leg now forwards `layer`, whose pictures are `size` when its keyframes said.
+pub(crate) type Switch = (Layer, Option<(u32, u32)>);
 
 impl Subscription {
     /// Adds a send-only section per hub to `peer` and answers the subscriber's `offer`, whose
@@ -528,7 +578,7 @@ impl Subscription {
             counts,
             legs,
             attached: Mutex::new(Some(Vec::new())),
-            wish,
+            wish: Mutex::new(wish),
         })
     }
 
@@ -557,12 +607,13 @@ impl Subscription {
         let Some(attached) = attached.as_mut() else {
             return;
         };
+        let wish = self.wish.lock().expect("wish lock").clone();
         for (hub, track) in &self.legs {
             let id = hub.attach(
                 Arc::clone(track),
                 self.counts.leg(hub.codec.kind()),
                 self.peer.send_estimates(),
-                (self.wish.layer, self.wish.fault),
+                &wish,
             );
             attached.push((Arc::clone(hub), id));
             // Keyframe requests from the subscriber reach the publisher, a flood's throttled.
@@ -584,6 +635,15 @@ impl Subscription {
                 hub.request_keyframe(ssrc).await;
             }
         });
+    }
+
+    /// The subscriber asks for another layer of a simulcast stream.
+    pub(crate) fn set_layer(&self, layer: Layer) {
+        let attached = self.attached.lock().expect("attached lock");
+        self.wish.lock().expect("wish lock").layer = layer;
+        for (hub, id) in attached.iter().flatten() {
+            hub.set_layer(*id, layer);
+        }
     }
 
     /// Stops forwarding to this subscription; its sections are free for the next ones.

@@ -59,6 +59,9 @@ pub(crate) struct Forwarder {
     skipped: VecDeque<u16>,
     /// The newest sequence number of the current source sent or skipped.
     newest: Option<u16>,
+    /// The current source is no longer forwarded while the leg waits for its target's
+    /// keyframe ([`Self::leave_for`]).
+    cut: bool,
 }
 
 /// Skipped padding further back than this is folded into the source's offset.
@@ -77,6 +80,7 @@ impl Forwarder {
             frame: None,
             skipped: VecDeque::new(),
             newest: None,
+            cut: false,
         }
     }
 
@@ -119,7 +123,16 @@ impl Forwarder {
             self.target = Some(ssrc);
             self.asked = None;
             self.frame = None;
+            self.cut = false;
         }
+    }
+
+    /// As [`Self::target`], but the current source is no longer forwarded meanwhile: a path
+    /// too narrow for it would only queue what it sends still, ahead of the target's
+    /// keyframe (the subscriber's picture stops at once, and starts again sooner).
+    pub(crate) fn leave_for(&mut self, ssrc: u32) {
+        self.target(ssrc);
+        self.cut = self.current().is_some_and(|c| c != ssrc);
     }
 
     /// The SSRC the leg is to forward, if it was told one.
@@ -188,6 +201,11 @@ impl Forwarder {
         keyframe_start: bool,
         now: Instant,
     ) -> Verdict {
+        if self.cut && self.current() == Some(ssrc) {
+            return Verdict::Drop {
+                ask_keyframe: false,
+            };
+        }
         if self.source.is_none_or(|s| s.ssrc != ssrc) {
             let elsewhere = match self.target {
                 Some(target) => target != ssrc,
@@ -245,6 +263,7 @@ impl Forwarder {
             self.skipped.clear();
             self.newest = None;
             self.asked = None;
+            self.cut = false;
             return self.send(seq, timestamp, replay_from, now);
         }
         self.send(seq, timestamp, None, now)
@@ -495,6 +514,34 @@ mod tests {
         );
         // Retransmissions of the current source keep its mapping.
         assert_eq!(sent(f.on_packet(2, 41, 7, true, ms(back, 50))), (seq, ts));
+    }
+
+    #[test]
+    fn a_leg_that_leaves_its_layer_at_once_sends_nothing_until_the_targets_keyframe() {
+        let t = Instant::now();
+        let mut f = Forwarder::new(true, 90_000);
+        assert_eq!(sent(f.on_packet(1, 10, 0, true, t)), (10, 0));
+        assert_eq!(sent(f.on_packet(1, 11, 3000, false, ms(t, 33))), (11, 3000));
+        // Told to go to layer 2 and to stop forwarding layer 1 meanwhile.
+        f.leave_for(2);
+        assert_eq!(
+            f.on_packet(1, 12, 6000, false, ms(t, 66)),
+            Verdict::Drop {
+                ask_keyframe: false
+            }
+        );
+        assert_eq!(
+            f.on_packet(2, 500, 6000, false, ms(t, 70)),
+            Verdict::Drop { ask_keyframe: true }
+        );
+        // The target's keyframe goes on right after the last packet sent.
+        let (seq, _) = sent(f.on_packet(2, 501, 9000, true, ms(t, 100)));
+        assert_eq!(seq, 12);
+        assert_eq!(f.current(), Some(2));
+        assert_eq!(sent(f.on_packet(2, 502, 9000, false, ms(t, 101))).0, 13);
+        // Back to a layer it is on: nothing is cut.
+        f.leave_for(2);
+        assert_eq!(sent(f.on_packet(2, 503, 12_000, false, ms(t, 133))).0, 14);
     }
 
     #[test]

@@ -49,6 +49,12 @@ pub(crate) enum Request {
         /// Which layer of a simulcast stream it gets.
         layer: Layer,
     },
+    /// Another layer of a simulcast stream for a subscription of the connection's (no
+    /// reply: LiveKit's track settings have none; any other's is ignored).
+    SetLayer {
+        sub: SubscriptionId,
+        layer: Layer,
+    },
     /// The publisher of a direct stream answered a subscriber's offer, or says why not.
     DirectAnswer {
         sub: SubscriptionId,

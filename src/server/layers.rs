@@ -51,9 +51,26 @@ pub(crate) struct Rung {
 #[derive(Debug, Default)]
 pub(crate) struct Layers {
     seen: Vec<Seen>,
+    /// How many layers its sender declared (0: not known).
+    declared: usize,
 }
 
 impl Layers {
+    /// The layers of a track whose sender declared `declared` of them.
+    pub(crate) fn new(declared: usize) -> Layers {
+        Layers {
+            seen: Vec::new(),
+            declared,
+        }
+    }
+
+    /// The name of rung `index` of the `count` sending now. A sender pauses its largest
+    /// layers first (and starts them last), so the ones sending are the smallest it declared:
+    /// a lone smallest layer is `low`, not `high`.
+    pub(crate) fn name(&self, index: usize, count: usize) -> Layer {
+        Layer::at(index, count.max(self.declared))
+    }
+
     /// A packet of `bytes` (payload and header) of layer `ssrc` arrived; `size`: the picture
     /// size its keyframe says, when it starts one.
     pub(crate) fn on_packet(
@@ -177,6 +194,21 @@ impl LayerChoice {
         *self = LayerChoice::new(self.wish);
     }
 
+    /// Whether the layer follows the leg's path (`auto`), rather than the subscriber's wish.
+    pub(crate) fn follows_path(&self) -> bool {
+        self.wish == Layer::Auto
+    }
+
+    /// The subscriber asks for another layer: chosen anew from the next pick, going on from
+    /// the layer it gets now.
+    pub(crate) fn set_wish(&mut self, wish: Layer) {
+        if wish != self.wish {
+            let target = self.target;
+            *self = LayerChoice::new(wish);
+            self.target = target;
+        }
+    }
+
     /// The layer to forward, from the layers sending now (`rungs`, smallest first) and the
     /// leg's path (`None` before it has been measured, when `auto` starts on the smallest:
     /// the quickest first picture, and no burst a narrow path must queue); `None` while no
@@ -252,6 +284,20 @@ impl LayerChoice {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layers_are_named_among_those_declared() {
+        let three = Layers::new(3);
+        // Only the smallest sends yet: it is the low one of three, not the only one.
+        assert_eq!(three.name(0, 1), Layer::Low);
+        assert_eq!(three.name(1, 2), Layer::Mid);
+        assert_eq!(three.name(2, 3), Layer::High);
+        // Not declared (a sender that did not say): named among those sending.
+        let unknown = Layers::default();
+        assert_eq!(unknown.name(0, 1), Layer::High);
+        assert_eq!(unknown.name(0, 2), Layer::Low);
+        assert_eq!(unknown.name(1, 2), Layer::High);
+    }
 
     fn ms(t: Instant, n: u64) -> Instant {
         t + Duration::from_millis(n)

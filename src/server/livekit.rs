@@ -31,7 +31,9 @@ use super::tls::ClientAddr;
 use super::whip::{CONNECT, Virtual, bearer, end, problem, refusal};
 use super::{AppState, MAX_MESSAGE};
 use crate::auth::{Role, TokenClaims, unix_now};
-use crate::session::{Connection, ConnectionId, Reason, SessionEvent, Stream, StreamId, now_ms};
+use crate::session::{
+    Connection, ConnectionId, Layer, Reason, SessionEvent, Stream, StreamId, SubscriptionId, now_ms,
+};
 use crate::vocab::Kind;
 
 /// The protocol version announced (17: data channels opened in-band, as `/rtc` has them).
@@ -271,6 +273,8 @@ enum Done {
     /// The core's reply to a subscribe: the server's offer of the stream's tracks.
     Subscribed {
         tracks: Vec<String>,
+        /// The layer its video was asked at.
+        layer: Layer,
         reply: Option<Reply>,
     },
 }
@@ -302,6 +306,10 @@ struct Participant {
     to_subscribe: VecDeque<(StreamId, Option<Kind>)>,
     /// The track sids subscribed to.
     subscribed: HashSet<String>,
+    /// The layer each video track sid is asked at (`UpdateTrackSettings`; `auto` unless
+    /// asked), and the subscription it is in once made.
+    layers: HashMap<String, Layer>,
+    subs: HashMap<String, SubscriptionId>,
     /// The subscriber offer the client has to answer (its id), and by when.
     awaiting_answer: Option<(u32, tokio::time::Instant)>,
     subscribing: bool,
@@ -355,6 +363,8 @@ impl Participant {
             done,
             to_subscribe,
             subscribed: HashSet::new(),
+            layers: HashMap::new(),
+            subs: HashMap::new(),
             awaiting_answer: None,
             subscribing: false,
             next_offer_id: 1,
@@ -366,6 +376,9 @@ impl Participant {
         self.version
     }
 
+    // `simulcast` is deprecated in the protocol for `codecs[].video_layer_mode`, but it is
+    // what the SDKs read to let a subscriber choose a quality.
+    #[allow(deprecated)]
     fn track_info(&self, s: &Stream, kind: Kind) -> lk::TrackInfo {
         let (r#type, source, mime) = match kind {
             Kind::Audio => (
@@ -382,6 +395,8 @@ impl Participant {
             source: source as i32,
             mime_type: mime.into(),
             stream: s.name.clone(),
+            // The SDKs let a subscriber choose a quality of simulcast tracks only.
+            simulcast: kind == Kind::Video && self.state.is_simulcast(&s.id),
             ..Default::default()
         }
     }
@@ -629,7 +644,11 @@ impl Participant {
                 }
                 Vec::new()
             }
-            // Muting, layers, track settings, metadata, data tracks, simulation: not taken.
+            Req::TrackSetting(settings) => {
+                self.track_settings(&settings);
+                Vec::new()
+            }
+            // Muting, publisher layers, metadata, data tracks, simulation: not taken.
             other => {
                 tracing::debug!("LiveKit request ignored: {other:?}");
                 Vec::new()
@@ -637,8 +656,31 @@ impl Participant {
         })
     }
 
+    /// `UpdateTrackSettings`: the layer each video track is forwarded at. LiveKit's quality
+    /// is the most the server sends: `high` is `auto` (the best the path carries), `medium`
+    /// and `low` those layers. Disabling a track and the adaptive stream's size are not
+    /// taken.
+    fn track_settings(&mut self, settings: &lk::UpdateTrackSettings) {
+        let layer = match settings.quality() {
+            lk::VideoQuality::Low => Layer::Low,
+            lk::VideoQuality::Medium => Layer::Mid,
+            lk::VideoQuality::High | lk::VideoQuality::Off => Layer::Auto,
+        };
+        for sid in &settings.track_sids {
+            if self.layers.insert(sid.clone(), layer) == Some(layer) {
+                continue;
+            }
+            if let Some(sub) = self.subs.get(sid) {
+                let sub = sub.clone();
+                self.client
+                    .tell(&self.state, Request::SetLayer { sub, layer });
+            }
+        }
+    }
+
     /// `add_track`: a stream of the core's is reserved for the track, its sid answered at once
     /// (the client offers the track once it has it).
+    #[allow(deprecated)]
     fn add_track(&mut self, add: lk::AddTrackRequest) -> Option<lk::signal_response::Message> {
         if !self.claims.video.can_publish() {
             // As LiveKit's server: no answer; the SDK's publish times out.
@@ -669,6 +711,8 @@ impl Participant {
             height: add.height,
             stream: add.stream.clone(),
             encryption: add.encryption,
+            simulcast: add.layers.len() > 1,
+            layers: add.layers.clone(),
             ..Default::default()
         };
         self.announced
@@ -892,6 +936,11 @@ impl Participant {
             })
             .collect();
         let tracks: Vec<String> = names.iter().map(|n| n.track.clone()).collect();
+        let layer = self
+            .layers
+            .get(&track_sid(&s.id, Kind::Video))
+            .copied()
+            .unwrap_or_default();
         self.subscribing = true;
         let (state, client, done) = (
             Arc::clone(&self.state),
@@ -907,11 +956,15 @@ impl Participant {
                     video,
                     receiving: Receiving::Routed(Exchange::ServerOffers(names)),
                     fallback: None,
-                    layer: crate::session::Layer::Auto,
+                    layer,
                 })
                 .await
                 .ok();
-            let _ = done.send(Done::Subscribed { tracks, reply });
+            let _ = done.send(Done::Subscribed {
+                tracks,
+                layer,
+                reply,
+            });
         });
     }
 
@@ -930,8 +983,29 @@ impl Participant {
                     Vec::new()
                 }
             },
-            Done::Subscribed { tracks, reply } => match reply {
-                Some(Reply::Subscribed { sdp, .. }) => {
+            Done::Subscribed {
+                tracks,
+                layer,
+                reply,
+            } => match reply {
+                Some(Reply::Subscribed { sdp, sub, .. }) => {
+                    // A layer asked for while it was being made goes to it now.
+                    for sid in tracks
+                        .iter()
+                        .filter(|t| track_of(t).is_some_and(|(_, k)| k == Kind::Video))
+                    {
+                        self.subs.insert(sid.clone(), sub.clone());
+                        let asked = self.layers.get(sid).copied().unwrap_or_default();
+                        if asked != layer {
+                            self.client.tell(
+                                &self.state,
+                                Request::SetLayer {
+                                    sub: sub.clone(),
+                                    layer: asked,
+                                },
+                            );
+                        }
+                    }
                     self.subscribed.extend(tracks);
                     let id = self.next_offer_id;
                     self.next_offer_id += 1;

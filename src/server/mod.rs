@@ -401,7 +401,11 @@ impl Shared {
                     stream,
                     hubs,
                     counts,
-                    wish: LegWish { layer, fault },
+                    wish: LegWish {
+                        layer,
+                        fault,
+                        switches: None,
+                    },
                 };
                 tokio::spawn(Arc::clone(self).subscribe(sock, leg, by));
             }
@@ -425,6 +429,12 @@ impl Shared {
                 }
                 for m in t.media.values_mut() {
                     m.pending.retain(|_, p| p.stream != stream);
+                }
+            }
+            Output::SetLayer { sub, layer } => {
+                // One still being made takes the core's layer once made.
+                if let Some(s) = t.subscriptions.get(&sub) {
+                    s.set_layer(layer);
                 }
             }
             Output::EndSubscription { sub } => {
@@ -571,6 +581,14 @@ impl Shared {
     }
 
     /// Whether `peer` is one of the socket's peer connections (its own or its subscriber one).
+    /// Whether `stream`'s video arrives as simulcast layers.
+    fn is_simulcast(&self, stream: &StreamId) -> bool {
+        let t = self.tables.lock().expect("tables lock");
+        t.published
+            .get(stream)
+            .is_some_and(|hubs| hubs.iter().any(|h| h.is_simulcast()))
+    }
+
     fn is_media_of(&self, sock: SockId, peer: &Arc<Peer>) -> bool {
         let t = self.tables.lock().expect("tables lock");
         t.media
@@ -716,8 +734,21 @@ impl Shared {
             stream,
             hubs,
             counts,
-            wish,
+            mut wish,
         } = leg;
+        // Its simulcast legs' switches, told to the subscriber (until its legs are gone).
+        let (switches, mut switched) = mpsc::unbounded_channel();
+        wish.switches = Some(switches);
+        let (this, switching) = (Arc::clone(&self), sub.clone());
+        tokio::spawn(async move {
+            while let Some((layer, size)) = switched.recv().await {
+                this.feed(Input::LayerSwitched {
+                    sub: switching.clone(),
+                    layer,
+                    size,
+                });
+            }
+        });
         let made = async {
             match by {
                 SubscribeBy::Answering { sdp, mids } => {
@@ -760,12 +791,14 @@ impl Shared {
                     },
                     |t| {
                         // Its socket may have gone while it was being made: then nothing
-                        // would end it (nor drop its metrics' series).
-                        match t.core.has_subscription(&sub) {
-                            true => {
+                        // would end it (nor drop its metrics' series). A layer asked for
+                        // meanwhile is taken now.
+                        match t.core.subscription_layer(&sub) {
+                            Some(layer) => {
+                                subscription.set_layer(layer);
                                 t.subscriptions.insert(sub, subscription);
                             }
-                            false => subscription.detach(),
+                            None => subscription.detach(),
                         }
                     },
                 )

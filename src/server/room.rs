@@ -82,6 +82,12 @@ pub(crate) enum Input {
     PublishMedia { stream: StreamId },
     /// A connection's peer connection failed or closed.
     MediaFailed { sock: SockId },
+    /// A subscription's leg now forwards another layer of its simulcast stream.
+    LayerSwitched {
+        sub: SubscriptionId,
+        layer: Layer,
+        size: Option<(u32, u32)>,
+    },
     /// Time passed (the driver calls at [`Core::poll_timeout`]).
     Timeout,
     /// The server is stopping.
@@ -123,6 +129,11 @@ pub(crate) enum Output {
         video: bool,
         exchange: Exchange,
         /// Which layer of a simulcast stream it gets.
+        layer: Layer,
+    },
+    /// A subscription's legs get another layer of a simulcast stream.
+    SetLayer {
+        sub: SubscriptionId,
         layer: Layer,
     },
     /// Stop forwarding a stream.
@@ -393,6 +404,24 @@ impl Core {
             Input::Answered { sock, result } => self.answered(sock, result, now),
             Input::PublishMedia { stream } => self.publish_media(stream, now),
             Input::MediaFailed { sock } => self.media_failed(sock),
+            Input::LayerSwitched { sub, layer, size } => {
+                if let Some(s) = self.subs.get(&sub) {
+                    let stream = s.stream.clone();
+                    let sock = self
+                        .rooms
+                        .values()
+                        .find_map(|r| r.members.get(&s.conn))
+                        .map(|m| m.sock);
+                    if let Some(sock) = sock {
+                        let event = SessionEvent::LayerSwitched {
+                            stream,
+                            layer,
+                            size,
+                        };
+                        self.send(sock, Reply::Event(event));
+                    }
+                }
+            }
             Input::Timeout => self.timeout(now),
             Input::Shutdown => self.shutdown(),
         }
@@ -437,9 +466,10 @@ impl Core {
         }
     }
 
-    /// Whether subscription `id` is still made or being made (its socket has not gone).
-    pub(crate) fn has_subscription(&self, id: &SubscriptionId) -> bool {
-        self.subs.contains_key(id)
+    /// The layer subscription `id` asks for now, while it is made or being made (its socket
+    /// has not gone).
+    pub(crate) fn subscription_layer(&self, id: &SubscriptionId) -> Option<Layer> {
+        self.subs.get(id).map(|s| s.layer)
     }
 
     /// The sessions with members or streams.
@@ -564,6 +594,17 @@ impl Core {
             }
             Request::DirectAnswer { sub, answer } => {
                 return self.publisher_answered(&session, &conn, sub, answer);
+            }
+            Request::SetLayer { sub, layer } => {
+                if let Some(s) = self.subs.get_mut(&sub).filter(|s| s.conn == conn) {
+                    s.layer = layer;
+                    // Waiting for its route, it starts with the layer; on its way or
+                    // forwarded, its legs take it.
+                    if s.state == SubState::Server {
+                        self.out.push(Output::SetLayer { sub, layer });
+                    }
+                }
+                return;
             }
             Request::ForceUnpublish {
                 req,
@@ -2579,6 +2620,69 @@ mod tests {
             ),
             "{out:?}"
         );
+    }
+
+    #[test]
+    fn a_subscription_asks_for_another_layer_and_only_its_own_connection_may() {
+        let mut h = harness();
+        h.join(1, Role::Publisher);
+        h.join(2, Role::Subscriber);
+        h.join(3, Role::Subscriber);
+        let live = h.publish_live(1, 1);
+        let out = h.input(Input::Message {
+            sock: SockId(2),
+            msg: Request::Subscribe {
+                req: 1,
+                stream: live,
+                audio: false,
+                video: true,
+                receiving: Receiving::Routed(Exchange::ServerOffers(Vec::new())),
+                fallback: None,
+                layer: Layer::Auto,
+            },
+        });
+        let [Output::StartSubscription { sub, layer, .. }] = out.as_slice() else {
+            panic!("{out:?}");
+        };
+        assert_eq!(*layer, Layer::Auto);
+        let sub = sub.clone();
+        let set = |sock, layer| Input::Message {
+            sock: SockId(sock),
+            msg: Request::SetLayer {
+                sub: sub.clone(),
+                layer,
+            },
+        };
+        // Being made or forwarded: its legs take the layer; nothing is said back.
+        assert_eq!(
+            h.input(set(2, Layer::Low)),
+            [Output::SetLayer {
+                sub: sub.clone(),
+                layer: Layer::Low
+            }]
+        );
+        assert_eq!(h.core.subscription_layer(&sub), Some(Layer::Low));
+        // Another connection's request changes nothing.
+        assert!(h.input(set(3, Layer::High)).is_empty());
+        assert_eq!(h.core.subscription_layer(&sub), Some(Layer::Low));
+        // Its legs' switches are told to it alone.
+        let out = h.input(Input::LayerSwitched {
+            sub,
+            layer: Layer::Low,
+            size: Some((320, 180)),
+        });
+        assert!(
+            matches!(
+                events(&out, SockId(2)).as_slice(),
+                [SessionEvent::LayerSwitched {
+                    layer: Layer::Low,
+                    size: Some((320, 180)),
+                    ..
+                }]
+            ),
+            "{out:?}"
+        );
+        assert_eq!(out.len(), 1, "{out:?}");
     }
 
     #[test]

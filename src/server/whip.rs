@@ -113,6 +113,14 @@ impl Virtual {
         self.ask(state, req, make(req)).await
     }
 
+    /// Sends the core `msg`, which has no reply.
+    pub(super) fn tell(&self, state: &AppState, msg: Request) {
+        state.feed(Input::Message {
+            sock: self.sock,
+            msg,
+        });
+    }
+
     /// Sends the core `msg` and waits for the reply filed under `req`.
     pub(super) async fn ask(
         &self,

@@ -21,7 +21,9 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::server_url::ServerUrl;
 use super::{Answerer, AskedToJoinAgain, JoinAgain, Retries, SignalingError, rejoin};
-use crate::session::{Connection, MediaPath, Reason, SessionEvent, Stream, StreamId, now_ms};
+use crate::session::{
+    Connection, Layer, MediaPath, Reason, SessionEvent, Stream, StreamId, now_ms,
+};
 
 /// How long the server has to answer `add_track` and an offer, and to offer a track asked for.
 const REPLY_LIMIT: Duration = Duration::from_secs(15);
@@ -35,6 +37,9 @@ pub struct Options {
     /// Joining again after the connection drops (a full rejoin: new connections, new
     /// sids).
     pub retries: Retries,
+    /// Which layer of a simulcast track subscriptions ask for (`UpdateTrackSettings`'s
+    /// quality).
+    pub layer: Layer,
 }
 
 /// A joined LiveKit room.
@@ -47,6 +52,18 @@ pub struct LiveKitClient {
     /// Wakes the socket's task to join again now (a subscriber connection whose media
     /// path broke: its restarts are the server's to offer).
     join_again: JoinAgain,
+    /// What `UpdateTrackSettings` asks of each subscribed track.
+    quality: lk::VideoQuality,
+}
+
+/// LiveKit's quality for `--layer`: the most the server may forward (`auto` and `high`
+/// alike: the best the path carries, up to the largest layer).
+fn quality_of(layer: Layer) -> lk::VideoQuality {
+    match layer {
+        Layer::Auto | Layer::High => lk::VideoQuality::High,
+        Layer::Mid => lk::VideoQuality::Medium,
+        Layer::Low => lk::VideoQuality::Low,
+    }
 }
 
 /// A candidate the server trickled: an `a=candidate:` value, its section, and whether it is
@@ -314,6 +331,7 @@ impl LiveKitClient {
             can_publish,
             ended,
             join_again,
+            quality: quality_of(opts.layer),
         };
         Ok((client, first, events_rx))
     }
@@ -448,13 +466,13 @@ impl LiveKitClient {
                 ..Default::default()
             },
         ))?;
-        // The best picture the path carries: from a simulcast publisher, the server forwards
-        // the highest layer this connection's estimate allows.
+        // From a simulcast publisher, the layer asked for: LiveKit's quality is the most the
+        // server forwards, within what this connection's estimate allows.
         self.send(lk::signal_request::Message::TrackSetting(
             lk::UpdateTrackSettings {
                 track_sids: vec![stream.to_string()],
                 disabled: false,
-                quality: lk::VideoQuality::High as i32,
+                quality: self.quality as i32,
                 ..Default::default()
             },
         ))?;

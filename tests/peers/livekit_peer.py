@@ -2,13 +2,17 @@
 libwebrtc), for the tests of `vcall serve`'s LiveKit endpoint.
 
   livekit_peer.py publish URL TOKEN --seconds S [--codec h264|vp8] [--no-audio]
-      publishes a moving 320x240 picture at 30 fps (and a 440 Hz tone) for S seconds;
-      prints {"published": [track sids]} once its tracks are published, {"done": true} at the end.
-  livekit_peer.py subscribe URL TOKEN --frames N [--timeout S]
-      subscribes to every track, counts decoded video frames and audio frames; prints
+          [--size WxH] [--simulcast]
+      publishes a moving picture (320x240 unless --size) at 30 fps (and a 440 Hz tone) for S
+      seconds, with --simulcast in the SDK's layers; prints {"published": [track sids]} once
+      its tracks are published, {"done": true} at the end.
+  livekit_peer.py subscribe URL TOKEN --frames N [--timeout S] [--quality low|medium|high]
+      subscribes to every track (a simulcast video track at that quality), counts decoded
+      video frames and audio frames; prints
       {"frames": n, "audioFrames": m, "firstFrameMs": t, "width": w, "height": h,
-       "participant": identity, "trackSid": sid} once N video frames have been decoded (or
-      the timeout passed), time measured from the start of connect().
+       "widths": [w of each frame], "participant": identity, "trackSid": sid} once N video
+      frames have been decoded (or the timeout passed), time measured from the start of
+      connect().
 
 Exit status: 0 when done (subscribe: N frames decoded), 1 otherwise, with the reason on stderr.
 """
@@ -32,14 +36,14 @@ def say(obj):
 async def publish(args):
     room = rtc.Room()
     await room.connect(args.url, args.token, rtc.RoomOptions(auto_subscribe=False))
-    w, h = 320, 240
+    w, h = (int(x) for x in args.size.split("x"))
     video = rtc.VideoSource(w, h)
     vtrack = rtc.LocalVideoTrack.create_video_track("camera", video)
     codec = {"h264": rtc.VideoCodec.H264, "vp8": rtc.VideoCodec.VP8}[args.codec]
     opts = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA, video_codec=codec)
-    opts.video_encoding.max_bitrate = 500_000
+    opts.video_encoding.max_bitrate = 1_500_000 if args.simulcast else 500_000
     opts.video_encoding.max_framerate = 30
-    opts.simulcast = False
+    opts.simulcast = args.simulcast
     sids = []
     pub = await room.local_participant.publish_track(vtrack, opts)
     sids.append(pub.sid)
@@ -89,7 +93,7 @@ async def subscribe(args):
     room = rtc.Room()
     # "subscribed" lists the kinds of the tracks subscribed to, so a run without video says
     # whether the track never came or came and decoded nothing.
-    result = {"frames": 0, "audioFrames": 0, "firstFrameMs": None, "subscribed": []}
+    result = {"frames": 0, "audioFrames": 0, "firstFrameMs": None, "subscribed": [], "widths": []}
     got_all = asyncio.Event()
     start = time.monotonic()
 
@@ -102,6 +106,7 @@ async def subscribe(args):
                 result["participant"] = participant.identity
                 result["trackSid"] = sid
             result["frames"] += 1
+            result["widths"].append(ev.frame.width)
             if result["frames"] >= args.frames:
                 got_all.set()
                 return
@@ -116,6 +121,13 @@ async def subscribe(args):
     def on_track(track, publication, participant):
         result["subscribed"].append("video" if track.kind == rtc.TrackKind.KIND_VIDEO else "audio")
         if track.kind == rtc.TrackKind.KIND_VIDEO:
+            if args.quality:
+                quality = {
+                    "low": rtc.VideoQuality.VIDEO_QUALITY_LOW,
+                    "medium": rtc.VideoQuality.VIDEO_QUALITY_MEDIUM,
+                    "high": rtc.VideoQuality.VIDEO_QUALITY_HIGH,
+                }[args.quality]
+                publication.set_video_quality(quality)
             tasks.append(asyncio.ensure_future(read_video(track, participant, publication.sid)))
         elif track.kind == rtc.TrackKind.KIND_AUDIO:
             tasks.append(asyncio.ensure_future(read_audio(track)))
@@ -145,6 +157,9 @@ def main():
     ap.add_argument("--no-audio", action="store_true")
     ap.add_argument("--frames", type=int, default=30)
     ap.add_argument("--timeout", type=float, default=20)
+    ap.add_argument("--size", default="320x240")
+    ap.add_argument("--simulcast", action="store_true")
+    ap.add_argument("--quality", choices=["low", "medium", "high"])
     args = ap.parse_args()
     run = publish if args.mode == "publish" else subscribe
     code = asyncio.run(run(args))

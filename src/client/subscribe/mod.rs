@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::cli::{OutFormat, SubscribeArgs};
-use crate::client::connect::{report_interruption, report_path, report_rejoin};
+use crate::client::connect::{report_interruption, report_layer, report_path, report_rejoin};
 use crate::client::measure::Measurements;
 use crate::client::output::Sink;
 use crate::client::progress::Progress;
@@ -596,6 +596,14 @@ impl Subscriber {
                 {
                     report_interruption(&event, json);
                     r.stream = stream.clone();
+                }
+            }
+            SessionEvent::LayerSwitched {
+                ref stream, layer, ..
+            } => {
+                if let Some(r) = self.recordings.iter_mut().find(|r| r.stream.id == *stream) {
+                    report_layer(&event, json);
+                    r.set_layer(layer);
                 }
             }
             ev @ SessionEvent::Reconnecting { .. } => {

@@ -18,7 +18,7 @@ use crate::exit::{Exit, Failure};
 use crate::peer::{Peer, PeerConfig, PeerState};
 use crate::record::assemble::{Assembler, Frame};
 use crate::record::{AUDIO, RecordStats, VIDEO};
-use crate::session::{MediaPath, Reason, Stream};
+use crate::session::{Layer, MediaPath, Reason, Stream};
 use crate::signaling::Client;
 use crate::signaling::native::Via;
 use crate::vocab::{Codec, Kind};
@@ -527,6 +527,13 @@ impl Recording {
     /// Whether its media comes over the shared connection (through the server).
     pub(super) fn routed(&self) -> bool {
         self.direct.is_none()
+    }
+
+    /// The simulcast layer its video comes in now, as the server told.
+    pub(super) fn set_layer(&mut self, layer: Layer) {
+        if let Some(m) = self.monitor.as_mut() {
+            m.layer = Some(layer);
+        }
     }
 
     fn set_path(&mut self, path: MediaPath) {

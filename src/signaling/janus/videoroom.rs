@@ -336,7 +336,7 @@ impl VideoRoomClient {
             tokio::spawn(run_subscriber(
                 Arc::clone(&self.session),
                 handle,
-                answer,
+                (answer, self.events.clone()),
                 join,
                 rx,
             ));
@@ -493,7 +493,7 @@ struct AddFeed {
 async fn run_subscriber(
     session: Arc<JanusSession>,
     mut handle: Handle,
-    answer: Answerer,
+    (answer, events): (Answerer, mpsc::UnboundedSender<SessionEvent>),
     join: Join,
     mut commands: mpsc::UnboundedReceiver<Command>,
 ) {
@@ -547,6 +547,9 @@ async fn run_subscriber(
             },
             ev = handle.events.recv() => {
                 let Some(ev) = ev else { break };
+                if let Some(switched) = layer_switched(&RoomData::read(ev.plugin_data()), &layout) {
+                    let _ = events.send(switched);
+                }
                 ev.jsep.clone().map(|j| (ev.plugin_data().clone(), j))
             }
         };
@@ -585,6 +588,28 @@ async fn run_subscriber(
         }
         waiting = still;
     }
+}
+
+/// A subscriber handle's event saying a simulcast section now carries another substream
+/// (0 the smallest, 2 the largest): the layer received of the feed in that section (of the
+/// only section, when the event names none).
+fn layer_switched(data: &RoomData, layout: &[(String, String)]) -> Option<SessionEvent> {
+    let substream = data.substream?;
+    let feed = match &data.mid {
+        Some(mid) => layout.iter().find(|(m, _)| m == mid)?,
+        None if layout.len() == 1 => &layout[0],
+        None => return None,
+    };
+    let layer = match substream {
+        0 => crate::session::Layer::Low,
+        1 => crate::session::Layer::Mid,
+        _ => crate::session::Layer::High,
+    };
+    Some(SessionEvent::LayerSwitched {
+        stream: feed.1.clone().into(),
+        layer,
+        size: None,
+    })
 }
 
 /// Answers one of Janus's offers on the subscriber's connection and sends the answer.

@@ -153,6 +153,9 @@ pub(super) struct RoomData {
     pub exists: Option<bool>,
     /// A subscriber's `attached`/`updated`: its sections and the feeds they carry.
     pub streams: Vec<SubscriberSection>,
+    /// A subscriber's `event`: the substream a simulcast section (`mid`) now carries.
+    pub substream: Option<u8>,
+    pub mid: Option<String>,
 }
 
 impl RoomData {

@@ -285,6 +285,16 @@ pub enum Event {
     SessionDisconnected {
         reason: String,
     },
+    /// To one subscriber: the simulcast layer it receives of `streamId` changed.
+    #[serde(rename_all = "camelCase")]
+    LayerSwitched {
+        stream_id: StreamId,
+        layer: WireLayer,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        width: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        height: Option<u32>,
+    },
 }
 
 impl Event {
@@ -333,6 +343,16 @@ impl Event {
             SessionEvent::StreamResumed { stream: s } => Event::StreamResumed { stream: stream(s) },
             SessionEvent::SessionDisconnected { reason } => Event::SessionDisconnected {
                 reason: reason.to_string(),
+            },
+            SessionEvent::LayerSwitched {
+                stream,
+                layer,
+                size,
+            } => Event::LayerSwitched {
+                stream_id: stream,
+                layer: layer.into(),
+                width: size.map(|s| s.0),
+                height: size.map(|s| s.1),
             },
             SessionEvent::Reconnecting { .. } | SessionEvent::Reconnected { .. } => return None,
         })
@@ -446,6 +466,16 @@ impl From<Event> for SessionEvent {
             },
             Event::SessionDisconnected { reason } => SessionEvent::SessionDisconnected {
                 reason: reason.into(),
+            },
+            Event::LayerSwitched {
+                stream_id,
+                layer,
+                width,
+                height,
+            } => SessionEvent::LayerSwitched {
+                stream: stream_id,
+                layer: layer.into(),
+                size: width.zip(height),
             },
         }
     }
