@@ -464,6 +464,7 @@ fn measured(estimates: &SendEstimates) -> Option<Path> {
     e.measured.then_some(Path {
         bps: e.bps,
         capacity: e.capacity,
+        queue_ms: e.queue_ms,
     })
 }
 

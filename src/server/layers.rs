@@ -24,6 +24,11 @@ const UP_HOLD: Duration = Duration::from_secs(1);
 const UP_HOLD_MAX: Duration = Duration::from_secs(30);
 const UP_TRIAL: Duration = Duration::from_secs(4);
 const UP_SETTLED: Duration = Duration::from_secs(10);
+/// A leg going down while its path queues this long goes to the smallest layer: the path
+/// has narrowed by more than the estimate (from what arrived over the last half second,
+/// before it narrowed too) can say yet, and a layer between that does not fit would cost
+/// a second switch, each behind its own keyframe.
+const DEEP_QUEUE_MS: f64 = 100.0;
 
 /// One layer as the hub sees it.
 #[derive(Debug, Clone)]
@@ -157,6 +162,8 @@ pub(crate) struct Path {
     pub(crate) bps: f64,
     /// What trains of packets showed it carries, when any did lately.
     pub(crate) capacity: Option<f64>,
+    /// The queueing delay its feedback shows, ms.
+    pub(crate) queue_ms: Option<f64>,
 }
 
 /// Which layer one leg is to get: the one asked for (`high`, `mid`, `low`: that layer,
@@ -236,12 +243,15 @@ impl LayerChoice {
                     .iter()
                     .rposition(|r| r.bps <= estimate * FIT)
                     .unwrap_or(0);
+                let deep = path
+                    .and_then(|p| p.queue_ms)
+                    .is_some_and(|q| q > DEEP_QUEUE_MS);
                 match cur {
                     // A first pick (or the leg's layer paused): where no train showed the
                     // path, no higher than the one above the smallest.
                     None if path.is_some_and(|p| p.capacity.is_none()) => best.min(1),
                     None => best,
-                    Some(cur) if best > cur => {
+                    Some(cur) if best > cur && !deep => {
                         let since = *self.up_since.get_or_insert(now);
                         holding = now.saturating_duration_since(since) < self.hold;
                         if holding {
@@ -257,8 +267,9 @@ impl LayerChoice {
                         }
                     }
                     // Down once the current layer is over the estimate itself (between the
-                    // two, it stays); soon after a step up, that step failed.
-                    Some(cur) if rungs[cur].bps > estimate => {
+                    // two, it stays), or the path queues deep (before the estimate has
+                    // backed off: to the smallest); soon after a step up, that step failed.
+                    Some(cur) if rungs[cur].bps > estimate || deep && cur > 0 => {
                         if self
                             .went_up
                             .is_some_and(|at| now.saturating_duration_since(at) < UP_TRIAL)
@@ -266,7 +277,7 @@ impl LayerChoice {
                             self.hold = (self.hold * 2).min(UP_HOLD_MAX);
                         }
                         self.went_up = None;
-                        best
+                        if deep { 0 } else { best }
                     }
                     Some(cur) => cur,
                 }
@@ -356,6 +367,7 @@ mod tests {
         Some(Path {
             bps,
             capacity: None,
+            queue_ms: None,
         })
     }
 
@@ -364,7 +376,40 @@ mod tests {
         Some(Path {
             bps,
             capacity: Some(1e9),
+            queue_ms: None,
         })
+    }
+
+    #[test]
+    fn a_leg_whose_path_queues_deep_goes_down_to_the_smallest() {
+        let t = Instant::now();
+        let mut c = LayerChoice::new(Layer::Auto);
+        assert_eq!(c.pick(&rungs(), shown(10e6), t), Some(1));
+        // The estimate still says the middle layer fits, but the path queues 250 ms.
+        let queued = Path {
+            bps: 700_000.0,
+            capacity: Some(1e9),
+            queue_ms: Some(250.0),
+        };
+        assert_eq!(c.pick(&rungs(), Some(queued), ms(t, 100)), Some(3));
+        // Before the estimate has backed off at all, too.
+        let mut c = LayerChoice::new(Layer::Auto);
+        c.pick(&rungs(), shown(10e6), t);
+        let ceiling = Some(Path {
+            bps: 10e6,
+            ..queued
+        });
+        assert_eq!(c.pick(&rungs(), ceiling, ms(t, 100)), Some(3));
+        // Nor does it go up while the queue is deep.
+        assert_eq!(c.pick(&rungs(), ceiling, ms(t, 5000)), Some(3));
+        // A shallow queue: down to what fits.
+        let mut c = LayerChoice::new(Layer::Auto);
+        c.pick(&rungs(), shown(10e6), t);
+        let shallow = Some(Path {
+            queue_ms: Some(30.0),
+            ..queued
+        });
+        assert_eq!(c.pick(&rungs(), shallow, ms(t, 100)), Some(2));
     }
 
     #[test]
@@ -426,6 +471,7 @@ mod tests {
         let narrow = Some(Path {
             bps: 50e6,
             capacity: Some(250_000.0),
+            queue_ms: None,
         });
         assert_eq!(c.pick(&rungs(), narrow, t), Some(3));
         // No train lately: the ceiling is all it knows; a step up after the hold, a trial.
@@ -449,6 +495,7 @@ mod tests {
         let wide = Some(Path {
             bps: 50e6,
             capacity: Some(100e6),
+            queue_ms: None,
         });
         assert_eq!(c.pick(&rungs(), wide, ms(t, 20_900)), Some(2));
         assert_eq!(c.pick(&rungs(), wide, ms(t, 21_900)), Some(1));
