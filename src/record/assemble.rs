@@ -18,8 +18,12 @@ const REORDER_WINDOW: u64 = 200;
 /// 20 ms) to bring it back over paths with a few hundred ms of round trip.
 const VIDEO_PATIENCE: Duration = Duration::from_millis(400);
 /// How long packets wait behind a missing audio packet, which nobody retransmits: only for
-/// a reordered one.
-const AUDIO_PATIENCE: Duration = Duration::from_millis(100);
+/// a reordered one. A datagram held back on each of two legs (publisher to server, server to
+/// subscriber) can come well over 100 ms behind the one after it (`--impair reorder` holds
+/// one back by twice the jitter: with 30 ms of jitter, up to 100 ms a leg); given up, it was
+/// lost though it came (at 100 ms, two in a row were, once, under load). Video already waits
+/// longer, so the recording's latency is not what this sets.
+const AUDIO_PATIENCE: Duration = Duration::from_millis(250);
 
 /// One complete encoded frame.
 #[derive(Debug, Clone)]
