@@ -141,7 +141,7 @@ impl Hub {
             fanout.layers = track.rid.is_some().then(|| Layers::new(track.layers));
             for leg in &mut fanout.legs {
                 leg.forwarder.source_replaced();
-                leg.choice.restart();
+                leg.choice.restart(track.layers);
             }
         }
         self.feed(track);
@@ -278,8 +278,9 @@ impl Hub {
         let id = self.next_leg.fetch_add(1, Ordering::Relaxed);
         let video = self.codec.kind() == Kind::Video;
         let mut forwarder = Forwarder::new(video, self.codec.clock_rate()).after(track.line());
-        let mut choice = LayerChoice::new(wish.layer);
         let mut fanout = self.fanout.lock().expect("fanout lock");
+        let declared = fanout.layers.as_ref().map_or(0, Layers::declared);
+        let mut choice = LayerChoice::new(wish.layer, declared);
         // A simulcast track's leg starts on the layer it would get now.
         if let Some(layers) = &mut fanout.layers
             && let Some(ssrc) = choice.pick(
@@ -409,7 +410,12 @@ impl Hub {
     fn leg_ssrc(&self, id: u64) -> Option<u32> {
         let fanout = self.fanout.lock().expect("fanout lock");
         let leg = fanout.legs.iter().find(|l| l.id == id)?;
-        leg.forwarder.current().or(leg.forwarder.wanted())
+        // A leg leaving its layer asks for the one it waits for (the one it left, a larger
+        // picture on a path that no longer carries it, is not forwarded).
+        match leg.forwarder.leaving() {
+            true => leg.forwarder.wanted(),
+            false => leg.forwarder.current().or(leg.forwarder.wanted()),
+        }
     }
 
     /// Asks the publisher for a keyframe of `ssrc` (`None`: of its track's first SSRC),

@@ -135,6 +135,12 @@ impl Forwarder {
         self.cut = self.current().is_some_and(|c| c != ssrc);
     }
 
+    /// Whether the leg has stopped forwarding its current source for its target
+    /// ([`Self::leave_for`]).
+    pub(crate) fn leaving(&self) -> bool {
+        self.cut
+    }
+
     /// The SSRC the leg is to forward, if it was told one.
     pub(crate) fn wanted(&self) -> Option<u32> {
         self.target

@@ -76,6 +76,11 @@ impl Layers {
         Layer::at(index, count.max(self.declared))
     }
 
+    /// How many layers its sender declared (0: not known).
+    pub(crate) fn declared(&self) -> usize {
+        self.declared
+    }
+
     /// A packet of `bytes` (payload and header) of layer `ssrc` arrived; `size`: the picture
     /// size its keyframe says, when it starts one.
     pub(crate) fn on_packet(
@@ -183,12 +188,17 @@ pub(crate) struct LayerChoice {
     hold: Duration,
     /// When the leg last went up.
     went_up: Option<Instant>,
+    /// How many layers the sender declared (0: not known): a named layer is its place among
+    /// them, as `Layers::name` names it.
+    declared: usize,
 }
 
 impl LayerChoice {
-    pub(crate) fn new(wish: Layer) -> LayerChoice {
+    /// A leg's choice of the layers of a sender that declared `declared` of them.
+    pub(crate) fn new(wish: Layer, declared: usize) -> LayerChoice {
         LayerChoice {
             wish,
+            declared,
             target: None,
             up_since: None,
             hold: UP_HOLD,
@@ -197,8 +207,8 @@ impl LayerChoice {
     }
 
     /// Starts again, as new (a publisher that came back sends new layers).
-    pub(crate) fn restart(&mut self) {
-        *self = LayerChoice::new(self.wish);
+    pub(crate) fn restart(&mut self, declared: usize) {
+        *self = LayerChoice::new(self.wish, declared);
     }
 
     /// Whether the layer follows the leg's path (`auto`), rather than the subscriber's wish.
@@ -211,7 +221,7 @@ impl LayerChoice {
     pub(crate) fn set_wish(&mut self, wish: Layer) {
         if wish != self.wish {
             let target = self.target;
-            *self = LayerChoice::new(wish);
+            *self = LayerChoice::new(wish, self.declared);
             self.target = target;
         }
     }
@@ -236,7 +246,13 @@ impl LayerChoice {
         let cur = self.target.and_then(at);
         // Whether a larger layer fits and the hold runs.
         let mut holding = false;
-        let chosen = match self.wish.index(rungs.len()) {
+        // A named layer among those declared; one not sending (a sender pauses its largest
+        // first) gives the largest that is.
+        let named = self
+            .wish
+            .index(rungs.len().max(self.declared))
+            .map(|i| i.min(rungs.len() - 1));
+        let chosen = match named {
             Some(i) => i,
             None => {
                 let best = rungs
@@ -295,6 +311,31 @@ impl LayerChoice {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_named_layer_is_its_place_among_those_declared() {
+        let t = Instant::now();
+        // Three declared, the largest paused: mid is the larger of the two sending, and
+        // high the largest that sends.
+        let two = &rungs()[..2];
+        assert_eq!(
+            LayerChoice::new(Layer::Mid, 3).pick(two, est(1e9), t),
+            Some(2)
+        );
+        assert_eq!(
+            LayerChoice::new(Layer::High, 3).pick(two, est(1e9), t),
+            Some(2)
+        );
+        assert_eq!(
+            LayerChoice::new(Layer::Low, 3).pick(two, est(1e9), t),
+            Some(3)
+        );
+        // Not declared: among those sending, mid of two is the smaller.
+        assert_eq!(
+            LayerChoice::new(Layer::Mid, 0).pick(two, est(1e9), t),
+            Some(3)
+        );
+    }
 
     #[test]
     fn layers_are_named_among_those_declared() {
@@ -383,7 +424,7 @@ mod tests {
     #[test]
     fn a_leg_whose_path_queues_deep_goes_down_to_the_smallest() {
         let t = Instant::now();
-        let mut c = LayerChoice::new(Layer::Auto);
+        let mut c = LayerChoice::new(Layer::Auto, 0);
         assert_eq!(c.pick(&rungs(), shown(10e6), t), Some(1));
         // The estimate still says the middle layer fits, but the path queues 250 ms.
         let queued = Path {
@@ -393,7 +434,7 @@ mod tests {
         };
         assert_eq!(c.pick(&rungs(), Some(queued), ms(t, 100)), Some(3));
         // Before the estimate has backed off at all, too.
-        let mut c = LayerChoice::new(Layer::Auto);
+        let mut c = LayerChoice::new(Layer::Auto, 0);
         c.pick(&rungs(), shown(10e6), t);
         let ceiling = Some(Path {
             bps: 10e6,
@@ -403,7 +444,7 @@ mod tests {
         // Nor does it go up while the queue is deep.
         assert_eq!(c.pick(&rungs(), ceiling, ms(t, 5000)), Some(3));
         // A shallow queue: down to what fits.
-        let mut c = LayerChoice::new(Layer::Auto);
+        let mut c = LayerChoice::new(Layer::Auto, 0);
         c.pick(&rungs(), shown(10e6), t);
         let shallow = Some(Path {
             queue_ms: Some(30.0),
@@ -416,15 +457,18 @@ mod tests {
     fn a_named_layer_is_kept_whatever_the_estimate() {
         let t = Instant::now();
         for (wish, want) in [(Layer::High, 1), (Layer::Mid, 2), (Layer::Low, 3)] {
-            let mut c = LayerChoice::new(wish);
+            let mut c = LayerChoice::new(wish, 0);
             assert_eq!(c.pick(&rungs(), est(100_000.0), t), Some(want));
             assert_eq!(c.pick(&rungs(), est(10e6), ms(t, 5000)), Some(want));
         }
         // Two layers: mid is the smaller.
         let two = &rungs()[..2];
-        assert_eq!(LayerChoice::new(Layer::Mid).pick(two, est(1e9), t), Some(3));
         assert_eq!(
-            LayerChoice::new(Layer::High).pick(two, est(1e9), t),
+            LayerChoice::new(Layer::Mid, 0).pick(two, est(1e9), t),
+            Some(3)
+        );
+        assert_eq!(
+            LayerChoice::new(Layer::High, 0).pick(two, est(1e9), t),
             Some(2)
         );
     }
@@ -432,10 +476,10 @@ mod tests {
     #[test]
     fn auto_starts_at_the_largest_that_fits_goes_down_at_once_and_up_after_a_hold() {
         let t = Instant::now();
-        let mut c = LayerChoice::new(Layer::Auto);
+        let mut c = LayerChoice::new(Layer::Auto, 0);
         // Before the path is measured: the smallest.
         assert_eq!(c.pick(&rungs(), None, t), Some(3));
-        let mut c = LayerChoice::new(Layer::Auto);
+        let mut c = LayerChoice::new(Layer::Auto, 0);
         assert_eq!(c.pick(&rungs(), shown(2_000_000.0), t), Some(1));
         // Between the rate and the fit: it stays.
         assert_eq!(c.pick(&rungs(), est(1_600_000.0), ms(t, 50)), Some(1));
@@ -452,11 +496,11 @@ mod tests {
         // Nothing fits: the smallest.
         assert_eq!(c.pick(&rungs(), est(50_000.0), ms(t, 2200)), Some(3));
         // Its layer pauses: the largest that fits among the others.
-        let mut c = LayerChoice::new(Layer::Auto);
+        let mut c = LayerChoice::new(Layer::Auto, 0);
         assert_eq!(c.pick(&rungs(), shown(5e6), t), Some(1));
         // Where no train showed the path, a first pick goes no higher than the second.
         assert_eq!(
-            LayerChoice::new(Layer::Auto).pick(&rungs(), est(5e6), t),
+            LayerChoice::new(Layer::Auto, 0).pick(&rungs(), est(5e6), t),
             Some(2)
         );
         assert_eq!(c.pick(&rungs()[..2], est(5e6), ms(t, 10)), Some(2));
@@ -467,7 +511,7 @@ mod tests {
     #[test]
     fn what_trains_showed_bounds_the_estimate_and_failed_steps_up_wait_longer() {
         let t = Instant::now();
-        let mut c = LayerChoice::new(Layer::Auto);
+        let mut c = LayerChoice::new(Layer::Auto, 0);
         let narrow = Some(Path {
             bps: 50e6,
             capacity: Some(250_000.0),

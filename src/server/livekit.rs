@@ -664,9 +664,12 @@ impl Participant {
         let layer = match settings.quality() {
             lk::VideoQuality::Low => Layer::Low,
             lk::VideoQuality::Medium => Layer::Mid,
-            lk::VideoQuality::High | lk::VideoQuality::Off => Layer::Auto,
+            lk::VideoQuality::High => Layer::Auto,
+            // A track switched off: not taken (its layer stays as it was).
+            lk::VideoQuality::Off => return,
         };
-        for sid in &settings.track_sids {
+        let video = |sid: &&String| track_of(sid).is_some_and(|(_, kind)| kind == Kind::Video);
+        for sid in settings.track_sids.iter().filter(video) {
             if self.layers.insert(sid.clone(), layer) == Some(layer) {
                 continue;
             }
@@ -868,7 +871,10 @@ impl Participant {
             }
             SessionEvent::StreamDestroyed { stream, .. } => {
                 for kind in [Kind::Audio, Kind::Video] {
-                    self.subscribed.remove(&track_sid(&stream.id, kind));
+                    let sid = track_sid(&stream.id, kind);
+                    self.subscribed.remove(&sid);
+                    self.layers.remove(&sid);
+                    self.subs.remove(&sid);
                 }
                 self.to_subscribe.retain(|(s, _)| *s != stream.id);
                 let Some((c, streams)) = self.others.get_mut(&stream.connection_id) else {

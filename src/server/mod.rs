@@ -580,7 +580,6 @@ impl Shared {
         Ok((peer, tracks))
     }
 
-    /// Whether `peer` is one of the socket's peer connections (its own or its subscriber one).
     /// Whether `stream`'s video arrives as simulcast layers.
     fn is_simulcast(&self, stream: &StreamId) -> bool {
         let t = self.tables.lock().expect("tables lock");
@@ -589,6 +588,7 @@ impl Shared {
             .is_some_and(|hubs| hubs.iter().any(|h| h.is_simulcast()))
     }
 
+    /// Whether `peer` is one of the socket's peer connections (its own or its subscriber one).
     fn is_media_of(&self, sock: SockId, peer: &Arc<Peer>) -> bool {
         let t = self.tables.lock().expect("tables lock");
         t.media

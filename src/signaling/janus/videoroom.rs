@@ -592,7 +592,9 @@ async fn run_subscriber(
 
 /// A subscriber handle's event saying a simulcast section now carries another substream
 /// (0 the smallest, 2 the largest): the layer received of the feed in that section (of the
-/// only section, when the event names none).
+/// only section, when the event names none). Janus does not say how many substreams a feed
+/// has: of a feed with two, the larger is substream 1, told as `mid` (vcall serve, which
+/// knows, tells it as `high`).
 fn layer_switched(data: &RoomData, layout: &[(String, String)]) -> Option<SessionEvent> {
     let substream = data.substream?;
     let feed = match &data.mid {
