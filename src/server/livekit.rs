@@ -69,6 +69,11 @@ fn track_of(track_sid: &str) -> Option<(StreamId, Kind)> {
     Some((StreamId::from(s.to_owned()), kind))
 }
 
+/// Whether a track sid names a video track.
+fn is_video(track_sid: &str) -> bool {
+    track_of(track_sid).is_some_and(|(_, kind)| kind == Kind::Video)
+}
+
 /// The `msid` (stream id, track id) of a forwarded track on a LiveKit subscriber connection:
 /// `PA_…|TR_…` and `TR_…`, how the SDKs find the participant and the track.
 fn msid(owner: &ConnectionId, stream: &StreamId, kind: Kind) -> (String, String) {
@@ -668,8 +673,7 @@ impl Participant {
             // A track switched off: not taken (its layer stays as it was).
             lk::VideoQuality::Off => return,
         };
-        let video = |sid: &&String| track_of(sid).is_some_and(|(_, kind)| kind == Kind::Video);
-        for sid in settings.track_sids.iter().filter(video) {
+        for sid in settings.track_sids.iter().filter(|sid| is_video(sid)) {
             if self.layers.insert(sid.clone(), layer) == Some(layer) {
                 continue;
             }
@@ -996,10 +1000,7 @@ impl Participant {
             } => match reply {
                 Some(Reply::Subscribed { sdp, sub, .. }) => {
                     // A layer asked for while it was being made goes to it now.
-                    for sid in tracks
-                        .iter()
-                        .filter(|t| track_of(t).is_some_and(|(_, k)| k == Kind::Video))
-                    {
+                    for sid in tracks.iter().filter(|t| is_video(t)) {
                         self.subs.insert(sid.clone(), sub.clone());
                         let asked = self.layers.get(sid).copied().unwrap_or_default();
                         if asked != layer {

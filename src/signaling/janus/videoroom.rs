@@ -602,14 +602,9 @@ fn layer_switched(data: &RoomData, layout: &[(String, String)]) -> Option<Sessio
         None if layout.len() == 1 => &layout[0],
         None => return None,
     };
-    let layer = match substream {
-        0 => crate::session::Layer::Low,
-        1 => crate::session::Layer::Mid,
-        _ => crate::session::Layer::High,
-    };
     Some(SessionEvent::LayerSwitched {
         stream: feed.1.clone().into(),
-        layer,
+        layer: crate::session::Layer::at(usize::from(substream), 3),
         size: None,
     })
 }
