@@ -19,8 +19,10 @@
 //! leaves as a train, and the spread of the train's arrivals at the far end is the path's
 //! rate (a probe cluster, as GCC's prober sends, made of the media itself). Where the media
 //! makes no train of its own, a publisher grows a frame into one (`client::adapt` asks,
-//! `vocab::bitstream::pad_h264` pads). The estimate may climb to what the trains showed;
-//! without them, to 1.5x what arrives.
+//! `vocab::bitstream::pad_h264` pads; a forwarding server ends a frame with filler). The
+//! estimate may climb to what the trains showed — at once, when several agree and nothing
+//! queues or is lost (a path that widened again after a back-off) — and without them, to
+//! 1.5x what arrives.
 //!
 //! Random loss is not congestion either: loss under 10 % with no queue growing is repaired
 //! (NACK, Opus FEC) and keeps the rate; only a growing queue, or heavier loss, lowers it.
@@ -116,6 +118,7 @@ const TRAIN_PACKETS: usize = 5;
 const TRAIN_MIN_SPAN: Duration = Duration::from_millis(1);
 const CAPACITY_WINDOW: Duration = Duration::from_secs(10);
 const CAPACITY_SAMPLES: usize = 5;
+const SETTLED_SAMPLES: usize = 3;
 /// Windows: arrivals for the delivered rate, losses (long enough that 5 % random loss does
 /// not read as 10 % by chance), and the smallest one-way delay.
 const RATE_WINDOW: Duration = Duration::from_millis(500);
@@ -228,6 +231,25 @@ impl Capacity {
         }
     }
 
+    /// The newest train's rate, bit/s.
+    fn newest(&self) -> Option<f64> {
+        self.samples.back().map(|(_, r)| *r)
+    }
+
+    /// The median rate of the trains reported after `since`, bit/s, once there are
+    /// `SETTLED_SAMPLES` of them (one train read wrong — a receiver that read a slow path's
+    /// train at once after a stall — does not move it).
+    fn settled(&self, since: Option<Instant>) -> Option<f64> {
+        let mut rates: Vec<f64> = self
+            .samples
+            .iter()
+            .filter(|(at, _)| since.is_none_or(|s| *at > s))
+            .map(|(_, r)| *r)
+            .collect();
+        rates.sort_by(f64::total_cmp);
+        (rates.len() >= SETTLED_SAMPLES).then(|| rates[rates.len() / 2])
+    }
+
     /// The median train rate of the window, bit/s.
     fn bps(&self) -> Option<f64> {
         let mut rates: Vec<f64> = self.samples.iter().map(|(_, r)| *r).collect();
@@ -318,6 +340,12 @@ impl Estimator {
     /// What the path's trains showed it carries, bit/s.
     pub fn capacity(&self) -> Option<f64> {
         self.capacity.bps()
+    }
+
+    /// The rate the newest train showed, bit/s (a probe's answer, before the median of
+    /// [`Self::capacity`] follows it).
+    pub fn newest_train(&self) -> Option<f64> {
+        self.capacity.newest()
     }
 
     /// The smoothed queueing delay the last feedback showed, ms.
@@ -461,6 +489,17 @@ impl Estimator {
             } else {
                 self.target * CLIMB_PER_SEC.powf(dt)
             };
+            // What several trains since the last back-off showed the path carries, it
+            // carries now (a probe's result, as GCC takes one): after a back-off, climbing
+            // back from the limit a path no longer has would take seconds.
+            if let Some(c) = self.capacity.settled(self.last_backoff.map(|(at, _)| at))
+                && loss < LOSS_LOW
+                && queue < QUEUE_LOW_MS
+                && c * CAPACITY_SHARE > next
+            {
+                next = c * CAPACITY_SHARE;
+                self.limit = None;
+            }
             if let Some(r) = received {
                 let shown = self.capacity.bps().map_or(0.0, |c| c * CAPACITY_SHARE);
                 let cap = (r * RECEIVED_MULTIPLE + HEADROOM_BPS).max(shown);
@@ -1127,42 +1166,102 @@ mod tests {
     }
 
     fn run_frames(est: &mut Estimator, f: &Frames, secs: u64) -> Vec<f64> {
-        let t0 = Instant::now();
-        let (mut free_at_ms, mut sent, mut out, mut pending) = (0.0f64, 0u64, vec![], vec![]);
-        let frame_ms = 1000.0 / 30.0;
-        for frame in 0..secs * 30 {
-            let at_ms = frame as f64 * frame_ms;
-            let mut n = ((f.send_bps / 30.0 / 8.0) / PACKET as f64).ceil().max(1.0) as u64;
-            if f.probe_every > 0 && frame % f.probe_every == 0 {
-                n = n.max(6);
-            }
-            for i in 0..n {
-                let dep_ms = at_ms + i as f64 * 0.01;
-                sent += 1;
-                let lost = f.lose_every > 0 && sent % f.lose_every == 0;
-                let start = free_at_ms.max(dep_ms);
-                let arrival = (!lost && start - dep_ms <= 300.0).then(|| {
-                    free_at_ms = start + PACKET as f64 * 8.0 / f.path_bps * 1000.0;
-                    Duration::from_secs_f64((free_at_ms + 20.0) / 1000.0)
-                });
-                pending.push(Ack {
-                    departure: t0 + Duration::from_secs_f64(dep_ms / 1000.0),
-                    arrival,
-                    size: PACKET,
-                });
-            }
-            // Feedback on what left in the last 100 ms (arrivals are near enough).
-            if (frame + 1) % 3 == 0 {
-                let batch = (frame + 1) / 3;
-                let now = t0 + Duration::from_secs_f64((at_ms + frame_ms) / 1000.0);
-                let acks = std::mem::take(&mut pending);
-                if f.feedback_lost_every == 0 || batch % f.feedback_lost_every != 0 {
-                    est.on_acks(now, &acks);
-                }
-                out.push(est.target());
+        Sim::new().run(est, f, secs)
+    }
+
+    /// Where a run of [`Frames`] is: the next run goes on from it (its clock, its queue).
+    struct Sim {
+        t0: Instant,
+        frame: u64,
+        free_at_ms: f64,
+        sent: u64,
+        pending: Vec<Ack>,
+    }
+
+    impl Sim {
+        fn new() -> Sim {
+            Sim {
+                t0: Instant::now(),
+                frame: 0,
+                free_at_ms: 0.0,
+                sent: 0,
+                pending: vec![],
             }
         }
-        out
+
+        fn run(&mut self, est: &mut Estimator, f: &Frames, secs: u64) -> Vec<f64> {
+            let t0 = self.t0;
+            let mut out = vec![];
+            let frame_ms = 1000.0 / 30.0;
+            for frame in self.frame..self.frame + secs * 30 {
+                let at_ms = frame as f64 * frame_ms;
+                let mut n = ((f.send_bps / 30.0 / 8.0) / PACKET as f64).ceil().max(1.0) as u64;
+                if f.probe_every > 0 && frame % f.probe_every == 0 {
+                    n = n.max(6);
+                }
+                for i in 0..n {
+                    let dep_ms = at_ms + i as f64 * 0.01;
+                    self.sent += 1;
+                    let lost = f.lose_every > 0 && self.sent % f.lose_every == 0;
+                    let start = self.free_at_ms.max(dep_ms);
+                    let arrival = (!lost && start - dep_ms <= 300.0).then(|| {
+                        self.free_at_ms = start + PACKET as f64 * 8.0 / f.path_bps * 1000.0;
+                        Duration::from_secs_f64((self.free_at_ms + 20.0) / 1000.0)
+                    });
+                    self.pending.push(Ack {
+                        departure: t0 + Duration::from_secs_f64(dep_ms / 1000.0),
+                        arrival,
+                        size: PACKET,
+                    });
+                }
+                // Feedback on what left in the last 100 ms (arrivals are near enough).
+                if (frame + 1) % 3 == 0 {
+                    let batch = (frame + 1) / 3;
+                    let now = t0 + Duration::from_secs_f64((at_ms + frame_ms) / 1000.0);
+                    let acks = std::mem::take(&mut self.pending);
+                    if f.feedback_lost_every == 0 || batch % f.feedback_lost_every != 0 {
+                        est.on_acks(now, &acks);
+                    }
+                    out.push(est.target());
+                }
+            }
+            self.frame += secs * 30;
+            out
+        }
+    }
+
+    #[test]
+    fn after_a_back_off_trains_that_show_a_wider_path_lift_the_estimate_at_once() {
+        // 600 kbit/s into 300 kbit/s: backed off. Then 150 kbit/s (a smaller layer) with a
+        // probe a second: held near what arrives. The path widens, and probes come every
+        // 200 ms: the ceiling within 1.5 s, as soon as three trains since the back-off agree,
+        // not minutes of climbing.
+        let mut est = Estimator::new(1_000_000.0, 100_000.0, 2_000_000.0);
+        let mut sim = Sim::new();
+        let narrow = Frames {
+            send_bps: 600_000.0,
+            path_bps: 300_000.0,
+            probe_every: 0,
+            lose_every: 0,
+            feedback_lost_every: 0,
+        };
+        sim.run(&mut est, &narrow, 3);
+        assert!(est.target() < 400_000.0, "{}", est.target());
+        let small = Frames {
+            send_bps: 150_000.0,
+            probe_every: 30,
+            ..narrow
+        };
+        let rates = sim.run(&mut est, &small, 3);
+        assert!(rates.iter().all(|r| *r < 500_000.0), "{rates:?}");
+        let widened = Frames {
+            path_bps: 100_000_000.0,
+            probe_every: 6,
+            ..small
+        };
+        let rates = sim.run(&mut est, &widened, 2);
+        // (Near the limit it knew, it would climb 5 kbit/s per feedback.)
+        assert_eq!(rates[14], 2_000_000.0, "{rates:?}");
     }
 
     #[test]

@@ -538,7 +538,9 @@ fn vcalls_own_vp8_and_vp9_are_recorded_and_measured_through_the_embedded_server(
 /// vcall publishes three simulcast layers of 1280x720 pictures (`--simulcast 3`): a
 /// subscriber asking for `low` records the 320x180 layer whole (every picture, marks in
 /// order), one asking for `high` ends on the 1280x720 layer, and one on `auto` behind a
-/// 300 kbit/s path ends on a smaller one; each file's pictures decode at their own size.
+/// 300 kbit/s path ends on a smaller one, and one whose path widens after 4 s is back on
+/// the 1280x720 layer (the server probed its path); each file's pictures decode at their own
+/// size.
 #[test]
 fn vcalls_simulcast_gives_each_subscriber_the_layer_asked_for_or_its_path_carries() {
     let server = Server::start();
@@ -580,6 +582,11 @@ fn vcalls_simulcast_gives_each_subscriber_the_layer_asked_for_or_its_path_carrie
         record("low", "60", &["--layer", "low"]),
         record("high", "150", &["--layer", "high"]),
         record("auto", "150", &["--impair", "rate=300kbit"]),
+        record(
+            "widened",
+            "450",
+            &["--impair", "rate=300kbit,rate=1000mbit@4s"],
+        ),
     ];
     let mut last_widths = Vec::new();
     let mut switches = Vec::new();
@@ -640,6 +647,15 @@ fn vcalls_simulcast_gives_each_subscriber_the_layer_asked_for_or_its_path_carrie
     assert_no_frame_missing(&low);
     assert_eq!(last_widths[1], 1280, "high, then auto: {last_widths:?}");
     assert!(last_widths[2] < 1280, "high, then auto: {last_widths:?}");
+    // A path that widens: the smallest layer's frames make no trains of packets to show it,
+    // the server's probes do, and the leg is back on the top layer.
+    assert_eq!(switches[3].first().map(|t| t.1), Some(320), "{switches:?}");
+    assert_eq!(
+        switches[3].last().map(|t| (t.0.as_str(), t.1)),
+        Some(("high", 1280)),
+        "{switches:?}"
+    );
+    assert_eq!(last_widths[3], 1280, "{last_widths:?}");
     p.interrupt();
     p.wait();
 }

@@ -352,6 +352,7 @@ mod tests {
             queue_ms: None,
             loss: 0.0,
             capacity: None,
+            newest_train: None,
             delivered: Some(delivered),
             measured: true,
         }

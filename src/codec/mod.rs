@@ -701,7 +701,7 @@ mod tests {
     #[test]
     fn a_frame_padded_to_probe_decodes_as_it_was_and_reports_its_qp() {
         use crate::media::testsrc::render;
-        use crate::vocab::bitstream::{annexb_to_avcc, pad_h264};
+        use crate::vocab::bitstream::{annexb_to_avcc, h264_filler, pad_h264};
         let mut enc = H264Encoder::new(30.0, 1_000_000, 600).unwrap();
         assert_eq!(enc.qp(), None, "no QP before the first picture");
         let mut dec = H264Decoder::new().unwrap();
@@ -719,6 +719,12 @@ mod tests {
             pad_h264(&mut data, 6960);
             assert!((6950..=6970).contains(&data.len()), "{}", data.len());
             // Recordings leave the padding out.
+            assert_eq!(annexb_to_avcc(&data), plain);
+            // A forwarding server's probe: filler data after the picture's slices.
+            for _ in 0..4 {
+                data.extend_from_slice(&[0, 0, 0, 1]);
+                data.extend_from_slice(&h264_filler(1000));
+            }
             assert_eq!(annexb_to_avcc(&data), plain);
             let pic = dec.decode(&data).unwrap().expect("a picture");
             assert_eq!(read_marks(&pic), Some(marks), "frame {frame}");

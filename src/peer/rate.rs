@@ -71,6 +71,9 @@ pub(crate) struct SendEstimate {
     pub(crate) loss: f64,
     /// What the path's packet trains showed it carries, bit/s.
     pub(crate) capacity: Option<f64>,
+    /// What the newest train showed, bit/s.
+    pub(crate) newest_train: Option<f64>,
+
     /// What arrived lately, bit/s.
     pub(crate) delivered: Option<f64>,
     /// Whether any feedback has arrived (before it, the figure is the configured start).
@@ -162,6 +165,7 @@ impl SendEstimates {
                 queue_ms: None,
                 loss: 0.0,
                 capacity: None,
+                newest_train: None,
                 delivered: None,
                 measured: false,
             }),
@@ -237,6 +241,7 @@ impl BandwidthEstimator for Tracked {
             s.queue_ms = self.estimator.queue_ms();
             s.loss = self.estimator.loss();
             s.capacity = self.estimator.capacity();
+            s.newest_train = self.estimator.newest_train();
             s.delivered = self.estimator.received();
             s.measured = true;
         }

@@ -22,7 +22,7 @@ use crate::peer::{
     KeyframeRequester, LocalTrack, Peer, PeerError, Place, RemoteTrack, SendEstimates,
 };
 use crate::session::Layer;
-use crate::vocab::bitstream::{keyframe_size, starts_keyframe};
+use crate::vocab::bitstream::{h264_filler, keyframe_size, starts_keyframe};
 use crate::vocab::{Codec, Kind, Rtp};
 
 /// A subscriber's leg as its hub sees it.
@@ -45,7 +45,15 @@ struct Leg {
     /// Where each layer switch is told, and the SSRC last told.
     switches: Option<mpsc::UnboundedSender<Switch>>,
     told: Option<u32>,
+    /// Its path is to be probed at the end of the next frame.
+    probe_due: bool,
 }
+
+/// A probe of a leg's path: packets of H.264 filler data (which decoders skip) at the end of
+/// a frame, numbered on the leg's line after the frame's last packet, so that the frame
+/// leaves as a train (`congestion`'s) of at least this many packets of this size.
+const PROBE_PACKETS: u16 = 4;
+const PROBE_BYTES: usize = 1000;
 
 impl Leg {
     /// Its track is fed no more: its section's next leg numbers on from this one's newest.
@@ -243,9 +251,34 @@ impl Hub {
                     self.send(leg, p, seq, timestamp);
                 }
             }
-            self.send(leg, packet, seq, timestamp);
+            if leg.probe_due && packet.marker() {
+                self.probe(leg, packet, seq, timestamp, now);
+            } else {
+                self.send(leg, packet, seq, timestamp);
+            }
         }
         ask
+    }
+
+    /// Sends a frame's last packet (`packet`, numbered `seq` and timed `timestamp`) on
+    /// `leg` followed by a probe of its path: filler data in the same frame, the last of it
+    /// marking the frame's end.
+    fn probe(&self, leg: &mut Leg, packet: &Rtp, seq: u16, timestamp: u32, now: Instant) {
+        leg.probe_due = false;
+        let Some((first, ts)) = leg.forwarder.insert(PROBE_PACKETS, now) else {
+            self.send(leg, packet, seq, timestamp);
+            return;
+        };
+        tracing::trace!(leg = leg.id, "a leg's path probed");
+        let mut last = packet.clone();
+        last.0.header.marker = false;
+        self.send(leg, &last, seq, timestamp);
+        let mut filler = packet.clone();
+        filler.0.payload = h264_filler(PROBE_BYTES);
+        for i in 0..PROBE_PACKETS {
+            filler.0.header.marker = i + 1 == PROBE_PACKETS;
+            self.send(leg, &filler, first.wrapping_add(i), ts);
+        }
     }
 
     /// Sends a copy of `packet` on `leg`, numbered `seq` and timed `timestamp`.
@@ -303,6 +336,7 @@ impl Hub {
             seen: 0,
             switches: wish.switches.clone().filter(|_| video),
             told: None,
+            probe_due: false,
         });
         id
     }
@@ -348,6 +382,9 @@ impl Hub {
             let Some(ssrc) = leg.choice.pick(&rungs, estimate, now) else {
                 continue;
             };
+            if self.codec == Codec::H264 && leg.choice.probe(&rungs, estimate, now) {
+                leg.probe_due = true;
+            }
             if leg.forwarder.wanted() == Some(ssrc) {
                 continue;
             }
@@ -471,6 +508,7 @@ fn measured(estimates: &SendEstimates) -> Option<Path> {
         bps: e.bps,
         capacity: e.capacity,
         queue_ms: e.queue_ms,
+        newest_train: e.newest_train,
     })
 }
 

@@ -53,10 +53,14 @@ pub(crate) struct Forwarder {
     asked: Option<Instant>,
     /// While waiting: the frame in progress, its timestamp and first sequence number.
     frame: Option<(u32, u16)>,
-    /// Padding of the current source that was not sent (a sender probing its path: of no
-    /// use to a subscriber, and a slow one's path would carry it instead of media), by
-    /// source sequence number, oldest first: the packets after each take its place.
-    skipped: VecDeque<u16>,
+    /// Where the leg's numbering moves against the current source's, oldest first: after
+    /// each source sequence number, the packets are numbered on by the shift. Padding that
+    /// was not sent (a sender probing its path: of no use to a subscriber, and a slow one's
+    /// path would carry it instead of media) shifts them by -1, the leg's own packets sent
+    /// after one ([`Self::insert`]) by their count.
+    shifts: VecDeque<(u16, i16)>,
+    /// The sum of `shifts`.
+    shifted: i16,
     /// The newest sequence number of the current source sent or skipped.
     newest: Option<u16>,
     /// The current source is no longer forwarded while the leg waits for its target's
@@ -64,8 +68,8 @@ pub(crate) struct Forwarder {
     cut: bool,
 }
 
-/// Skipped padding further back than this is folded into the source's offset.
-const SKIPPED_SPAN: i16 = 4096;
+/// Shifts further back than this are folded into the source's offset.
+const SHIFT_SPAN: i16 = 4096;
 
 impl Forwarder {
     pub(crate) fn new(video: bool, clock_rate: u32) -> Forwarder {
@@ -78,7 +82,8 @@ impl Forwarder {
             last: None,
             asked: None,
             frame: None,
-            skipped: VecDeque::new(),
+            shifts: VecDeque::new(),
+            shifted: 0,
             newest: None,
             cut: false,
         }
@@ -96,21 +101,43 @@ impl Forwarder {
         if self.newest.is_some_and(|n| seq.wrapping_sub(n) as i16 <= 0) {
             return false;
         }
-        self.skipped.push_back(seq);
+        self.shift(seq, -1);
         self.newest_is(seq);
         true
     }
 
-    /// `seq` is the current source's newest: skipped padding far behind it is folded into
-    /// the source's offset (no packet that old is numbered again).
+    /// `count` packets of the leg's own go right after the newest it sent, which is its
+    /// current source's newest (a probe of its path): their sequence numbers and timestamp
+    /// (the newest's: the same frame), or `None` when the leg has not started or its newest
+    /// was not its source's newest.
+    pub(crate) fn insert(&mut self, count: u16, now: Instant) -> Option<(u16, u32)> {
+        let newest = self.newest?;
+        let (last_seq, last_ts, _) = self.last?;
+        if self.map(newest, 0).0 != last_seq || count == 0 {
+            return None;
+        }
+        self.shift(newest, count as i16);
+        let first = last_seq.wrapping_add(1);
+        self.last = Some((last_seq.wrapping_add(count), last_ts, now));
+        Some((first, last_ts))
+    }
+
+    fn shift(&mut self, after: u16, by: i16) {
+        self.shifts.push_back((after, by));
+        self.shifted = self.shifted.wrapping_add(by);
+    }
+
+    /// `seq` is the current source's newest: shifts far behind it are folded into the
+    /// source's offset (no packet that old is numbered again).
     fn newest_is(&mut self, seq: u16) {
         self.newest = Some(seq);
-        while let Some(&old) = self.skipped.front()
-            && seq.wrapping_sub(old) as i16 > SKIPPED_SPAN
+        while let Some(&(old, by)) = self.shifts.front()
+            && seq.wrapping_sub(old) as i16 > SHIFT_SPAN
         {
-            self.skipped.pop_front();
+            self.shifts.pop_front();
+            self.shifted = self.shifted.wrapping_sub(by);
             if let Some(source) = &mut self.source {
-                source.seq_offset = source.seq_offset.wrapping_sub(1);
+                source.seq_offset = source.seq_offset.wrapping_add(by as u16);
             }
         }
     }
@@ -127,9 +154,10 @@ impl Forwarder {
         }
     }
 
-    /// As [`Self::target`], but the current source is no longer forwarded meanwhile: a path
-    /// too narrow for it would only queue what it sends still, ahead of the target's
-    /// keyframe (the subscriber's picture stops at once, and starts again sooner).
+    /// As [`Self::target`], but the current source is no longer forwarded meanwhile (after
+    /// the frame in progress): a path too narrow for it would only queue what it sends
+    /// still, ahead of the target's keyframe (the subscriber's picture stops at once, and
+    /// starts again sooner).
     pub(crate) fn leave_for(&mut self, ssrc: u32) {
         self.target(ssrc);
         self.cut = self.current().is_some_and(|c| c != ssrc);
@@ -175,7 +203,8 @@ impl Forwarder {
         self.target = None;
         self.asked = None;
         self.frame = None;
-        self.skipped.clear();
+        self.shifts.clear();
+        self.shifted = 0;
         self.newest = None;
     }
 
@@ -183,14 +212,18 @@ impl Forwarder {
     pub(crate) fn map(&self, seq: u16, timestamp: u32) -> (u16, u32) {
         match self.source {
             Some(s) => {
-                let before = |k: &u16| seq.wrapping_sub(*k) as i16 > 0;
-                let skipped = match self.skipped.back() {
+                let before = |(k, _): &(u16, i16)| seq.wrapping_sub(*k) as i16 > 0;
+                let shifted = match self.shifts.back() {
                     None => 0,
-                    Some(k) if before(k) => self.skipped.len(),
-                    Some(_) => self.skipped.partition_point(before),
-                } as u16;
+                    Some(k) if before(k) => self.shifted,
+                    Some(_) => self
+                        .shifts
+                        .iter()
+                        .take_while(|k| before(k))
+                        .fold(0i16, |sum, (_, by)| sum.wrapping_add(*by)),
+                };
                 (
-                    seq.wrapping_add(s.seq_offset).wrapping_sub(skipped),
+                    seq.wrapping_add(s.seq_offset).wrapping_add(shifted as u16),
                     timestamp.wrapping_add(s.ts_offset),
                 )
             }
@@ -208,6 +241,12 @@ impl Forwarder {
         now: Instant,
     ) -> Verdict {
         if self.cut && self.current() == Some(ssrc) {
+            // The frame in progress is finished (its first packets are on their way, and of
+            // no use without the rest); nothing after it goes.
+            let (_, mapped) = self.map(seq, timestamp);
+            if self.last.is_some_and(|(_, ts, _)| ts == mapped) {
+                return self.send(seq, timestamp, None, now);
+            }
             return Verdict::Drop {
                 ask_keyframe: false,
             };
@@ -266,7 +305,8 @@ impl Forwarder {
                 seq_offset,
                 ts_offset,
             });
-            self.skipped.clear();
+            self.shifts.clear();
+            self.shifted = 0;
             self.newest = None;
             self.asked = None;
             self.cut = false;
@@ -528,10 +568,12 @@ mod tests {
         let mut f = Forwarder::new(true, 90_000);
         assert_eq!(sent(f.on_packet(1, 10, 0, true, t)), (10, 0));
         assert_eq!(sent(f.on_packet(1, 11, 3000, false, ms(t, 33))), (11, 3000));
-        // Told to go to layer 2 and to stop forwarding layer 1 meanwhile.
+        // Told to go to layer 2 and to stop forwarding layer 1 meanwhile: the frame in
+        // progress is finished, nothing after it goes.
         f.leave_for(2);
+        assert_eq!(sent(f.on_packet(1, 12, 3000, false, ms(t, 40))), (12, 3000));
         assert_eq!(
-            f.on_packet(1, 12, 6000, false, ms(t, 66)),
+            f.on_packet(1, 13, 6000, false, ms(t, 66)),
             Verdict::Drop {
                 ask_keyframe: false
             }
@@ -542,12 +584,12 @@ mod tests {
         );
         // The target's keyframe goes on right after the last packet sent.
         let (seq, _) = sent(f.on_packet(2, 501, 9000, true, ms(t, 100)));
-        assert_eq!(seq, 12);
+        assert_eq!(seq, 13);
         assert_eq!(f.current(), Some(2));
-        assert_eq!(sent(f.on_packet(2, 502, 9000, false, ms(t, 101))).0, 13);
+        assert_eq!(sent(f.on_packet(2, 502, 9000, false, ms(t, 101))).0, 14);
         // Back to a layer it is on: nothing is cut.
         f.leave_for(2);
-        assert_eq!(sent(f.on_packet(2, 503, 12_000, false, ms(t, 133))).0, 14);
+        assert_eq!(sent(f.on_packet(2, 503, 12_000, false, ms(t, 133))).0, 15);
     }
 
     #[test]
@@ -641,6 +683,34 @@ mod tests {
         assert_eq!(sent(f.on_packet(1, 2, 9000, false, t)), (0, 9000));
         assert!(f.skip_padding(1, 3));
         assert_eq!(sent(f.on_packet(1, 4, 9000, false, t)), (1, 9000));
+    }
+
+    #[test]
+    fn packets_of_the_legs_own_go_after_its_newest_and_the_source_numbers_on_after_them() {
+        let t = Instant::now();
+        let mut f = Forwarder::new(true, 90_000);
+        // Nothing sent yet: nothing to go after.
+        assert_eq!(f.insert(3, t), None);
+        assert_eq!(sent(f.on_packet(1, 10, 3000, true, t)), (10, 3000));
+        assert_eq!(sent(f.on_packet(1, 11, 3000, false, t)), (11, 3000));
+        // Three after 11, in its frame; 12 goes as 15.
+        assert_eq!(f.insert(3, t), Some((12, 3000)));
+        assert_eq!(sent(f.on_packet(1, 12, 6000, true, t)), (15, 6000));
+        // A late retransmission of 11 keeps its number.
+        assert_eq!(sent(f.on_packet(1, 11, 3000, false, t)), (11, 3000));
+        // With skipped padding between: both count.
+        assert!(f.skip_padding(1, 13));
+        assert_eq!(sent(f.on_packet(1, 14, 9000, false, t)), (16, 9000));
+        assert_eq!(f.insert(2, t), Some((17, 9000)));
+        assert_eq!(sent(f.on_packet(1, 15, 12_000, false, t)), (19, 12_000));
+        // Newest skipped padding: its place is not the leg's newest.
+        assert!(f.skip_padding(1, 16));
+        assert_eq!(f.insert(2, t), None);
+        // Far past (past the wrap): the shifts are folded into the offset.
+        for seq in 17..=u16::MAX {
+            f.on_packet(1, seq, 15_000, false, t);
+        }
+        assert_eq!(sent(f.on_packet(1, 2, 15_000, false, t)), (5, 15_000));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::congestion::CAPACITY_SHARE;
 use crate::session::Layer;
 
 /// A layer silent this long is paused.
@@ -29,6 +30,14 @@ const UP_SETTLED: Duration = Duration::from_secs(10);
 /// before it narrowed too) can say yet, and a layer between that does not fit would cost
 /// a second switch, each behind its own keyframe.
 const DEEP_QUEUE_MS: f64 = 100.0;
+/// A leg that follows its path and gets less than the largest layer has its path probed this
+/// often: what a path that widened again carries shows only in trains of packets, and a
+/// small layer's frames make none. When the newest train showed room for the layer above,
+/// again after `PROBE_AGAIN`, so that the median of the trains follows within a second.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+const PROBE_AGAIN: Duration = Duration::from_millis(250);
+/// No probe while the path queues more than this: a probe would only queue behind it.
+const PROBE_QUEUE_MS: f64 = 15.0;
 
 /// One layer as the hub sees it.
 #[derive(Debug, Clone)]
@@ -169,6 +178,8 @@ pub(crate) struct Path {
     pub(crate) capacity: Option<f64>,
     /// The queueing delay its feedback shows, ms.
     pub(crate) queue_ms: Option<f64>,
+    /// What the newest train showed, bit/s.
+    pub(crate) newest_train: Option<f64>,
 }
 
 /// Which layer one leg is to get: the one asked for (`high`, `mid`, `low`: that layer,
@@ -191,6 +202,8 @@ pub(crate) struct LayerChoice {
     /// How many layers the sender declared (0: not known): a named layer is its place among
     /// them, as `Layers::name` names it.
     declared: usize,
+    /// No probe before this.
+    next_probe: Option<Instant>,
 }
 
 impl LayerChoice {
@@ -203,6 +216,7 @@ impl LayerChoice {
             up_since: None,
             hold: UP_HOLD,
             went_up: None,
+            next_probe: None,
         }
     }
 
@@ -224,6 +238,32 @@ impl LayerChoice {
             *self = LayerChoice::new(wish, self.declared);
             self.target = target;
         }
+    }
+
+    /// Whether to probe the leg's path now (a train of packets it got, sent again): it
+    /// follows its path, gets less than the largest layer sending, no larger one fits yet
+    /// as far as it knows, and the path does not queue.
+    pub(crate) fn probe(&mut self, rungs: &[Rung], path: Option<Path>, now: Instant) -> bool {
+        let Some(path) = path else { return false };
+        let Some(above) = self
+            .target
+            .and_then(|t| rungs.iter().position(|r| r.ssrc == t))
+            .and_then(|cur| rungs.get(cur + 1))
+        else {
+            return false;
+        };
+        if !self.follows_path()
+            || self.up_since.is_some()
+            || path.queue_ms.is_some_and(|q| q > PROBE_QUEUE_MS)
+            || self.next_probe.is_some_and(|at| now < at)
+        {
+            return false;
+        }
+        let room = path
+            .newest_train
+            .is_some_and(|t| t * CAPACITY_SHARE * FIT >= above.bps);
+        self.next_probe = Some(now + if room { PROBE_AGAIN } else { PROBE_EVERY });
+        true
     }
 
     /// The layer to forward, from the layers sending now (`rungs`, smallest first) and the
@@ -409,6 +449,7 @@ mod tests {
             bps,
             capacity: None,
             queue_ms: None,
+            newest_train: None,
         })
     }
 
@@ -418,6 +459,7 @@ mod tests {
             bps,
             capacity: Some(1e9),
             queue_ms: None,
+            newest_train: None,
         })
     }
 
@@ -431,6 +473,7 @@ mod tests {
             bps: 700_000.0,
             capacity: Some(1e9),
             queue_ms: Some(250.0),
+            newest_train: None,
         };
         assert_eq!(c.pick(&rungs(), Some(queued), ms(t, 100)), Some(3));
         // Before the estimate has backed off at all, too.
@@ -451,6 +494,40 @@ mod tests {
             ..queued
         });
         assert_eq!(c.pick(&rungs(), shallow, ms(t, 100)), Some(2));
+    }
+
+    #[test]
+    fn a_leg_below_the_largest_layer_probes_its_path_while_it_does_not_queue() {
+        let t = Instant::now();
+        let path = |queue: f64, newest_train: Option<f64>| {
+            Some(Path {
+                bps: 400_000.0,
+                capacity: Some(400_000.0),
+                queue_ms: Some(queue),
+                newest_train,
+            })
+        };
+        let mut c = LayerChoice::new(Layer::Auto, 0);
+        assert_eq!(c.pick(&rungs(), path(0.0, None), t), Some(3));
+        // Unmeasured: no probe.
+        assert!(!c.probe(&rungs(), None, t));
+        assert!(c.probe(&rungs(), path(0.0, None), t));
+        // Once a second.
+        assert!(!c.probe(&rungs(), path(0.0, None), ms(t, 500)));
+        // Not while the path queues.
+        assert!(!c.probe(&rungs(), path(40.0, None), ms(t, 1000)));
+        assert!(c.probe(&rungs(), path(0.0, Some(400_000.0)), ms(t, 1100)));
+        // The newest train showed room for the middle layer: again soon, to confirm it.
+        assert!(!c.probe(&rungs(), path(0.0, Some(5e6)), ms(t, 2000)));
+        assert!(c.probe(&rungs(), path(0.0, Some(5e6)), ms(t, 2100)));
+        assert!(c.probe(&rungs(), path(0.0, Some(5e6)), ms(t, 2350)));
+        // On the largest layer, or with a layer asked for by name: none.
+        let mut top = LayerChoice::new(Layer::Auto, 0);
+        assert_eq!(top.pick(&rungs(), shown(10e6), t), Some(1));
+        assert!(!top.probe(&rungs(), shown(10e6), t));
+        let mut low = LayerChoice::new(Layer::Low, 0);
+        low.pick(&rungs(), path(0.0, None), t);
+        assert!(!low.probe(&rungs(), path(0.0, None), t));
     }
 
     #[test]
@@ -516,6 +593,7 @@ mod tests {
             bps: 50e6,
             capacity: Some(250_000.0),
             queue_ms: None,
+            newest_train: None,
         });
         assert_eq!(c.pick(&rungs(), narrow, t), Some(3));
         // No train lately: the ceiling is all it knows; a step up after the hold, a trial.
@@ -540,6 +618,7 @@ mod tests {
             bps: 50e6,
             capacity: Some(100e6),
             queue_ms: None,
+            newest_train: None,
         });
         assert_eq!(c.pick(&rungs(), wide, ms(t, 20_900)), Some(2));
         assert_eq!(c.pick(&rungs(), wide, ms(t, 21_900)), Some(1));

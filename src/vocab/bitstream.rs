@@ -2,6 +2,8 @@
 //! the start of an RTP packet's payload, so the forwarder knows when a keyframe it asked for
 //! has gone out), an SPS's picture size.
 
+use bytes::Bytes;
+
 use super::Codec;
 use super::bits::Bits;
 
@@ -85,20 +87,35 @@ pub(crate) fn pad_h264(frame: &mut Vec<u8>, len: usize) {
     frame.splice(at..at, sei);
 }
 
-/// Whether a NAL unit is [`pad_h264`]'s padding.
-fn is_probe_padding(nal: &[u8]) -> bool {
-    nal.len() > 2
-        && nal[0] & 0x1f == SEI_NAL
-        && nal[1] == SEI_USER_DATA_UNREGISTERED
-        && nal[2..]
-            .iter()
-            .position(|&b| b != 0xFF)
-            .and_then(|i| nal.get(2 + i + 1..2 + i + 1 + PROBE_UUID.len()))
-            == Some(&PROBE_UUID[..])
+/// H.264's filler data NAL unit type.
+const FILLER_NAL: u8 = 12;
+
+/// A filler data NAL unit of `len` bytes (at least two), as one RTP packet's payload: what a
+/// forwarding server adds at the end of a frame to probe its subscriber's path (filler may
+/// follow a picture's slices in its access unit; decoders skip it).
+pub(crate) fn h264_filler(len: usize) -> Bytes {
+    let mut nal = vec![0xFF; len.max(2)];
+    nal[0] = FILLER_NAL;
+    // The RBSP's stop bit.
+    *nal.last_mut().expect("two bytes") = 0x80;
+    Bytes::from(nal)
 }
 
-/// Annex B to length-prefixed (4-byte) NAL units, as MP4 and Matroska store H.264. A vcall
-/// sender's probe padding is left out.
+/// Whether a NAL unit is padding a vcall sent to probe a path: [`pad_h264`]'s, or filler data.
+fn is_probe_padding(nal: &[u8]) -> bool {
+    nal.first().is_some_and(|h| h & 0x1f == FILLER_NAL)
+        || nal.len() > 2
+            && nal[0] & 0x1f == SEI_NAL
+            && nal[1] == SEI_USER_DATA_UNREGISTERED
+            && nal[2..]
+                .iter()
+                .position(|&b| b != 0xFF)
+                .and_then(|i| nal.get(2 + i + 1..2 + i + 1 + PROBE_UUID.len()))
+                == Some(&PROBE_UUID[..])
+}
+
+/// Annex B to length-prefixed (4-byte) NAL units, as MP4 and Matroska store H.264. Probe
+/// padding (a vcall sender's, a forwarding server's filler) is left out.
 pub(crate) fn annexb_to_avcc(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + 16);
     for nal in nal_units(data).filter(|n| !is_probe_padding(n)) {
