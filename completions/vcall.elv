@@ -290,6 +290,7 @@ set edit:completion:arg-completer[vcall] = {|@words|
             cand --output-dir 'Record every stream to its own file in this folder, named from its name and id'
             cand --format 'Format on stdout (with -o -) or for --output-dir files (mp4 or mkv by default mp4)'
             cand --layer 'Which layer of a simulcast video stream to receive: auto (the best the path carries, following it), high, mid or low (that layer, whatever the path). Against vcall serve and Janus (its substream: low 0, mid 1, high 2)'
+            cand --max-size 'Of a simulcast video stream, no larger layer than a picture of this size needs (e.g. 640x360): the smallest whose sides are both at least 90 % of it, the largest when none is; `auto` stays at or under it. Against vcall serve and LiveKit (the track''s display size, which its server prefers to --layer)'
             cand --duration 'Stop after this much recorded media (e.g. 10s)'
             cand --frames 'Stop after this many video frames'
             cand --expect 'Conditions the received media must meet, checked at the end (exit 11 when one fails or cannot be measured), e.g. ''frames>=300, latency.p95<200ms, freeze.max<500ms, av-skew<40ms, loss<1%''. Metrics: frames, audio-frames, frames.lost, latency.p50, latency.p95, latency.max, freeze.max, av-skew, loss'

@@ -249,6 +249,7 @@ complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l layer -d 'Whic
 high\t''
 mid\t''
 low\t''"
+complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l max-size -d 'Of a simulcast video stream, no larger layer than a picture of this size needs (e.g. 640x360): the smallest whose sides are both at least 90 % of it, the largest when none is; `auto` stays at or under it. Against vcall serve and LiveKit (the track\'s display size, which its server prefers to --layer)' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l duration -d 'Stop after this much recorded media (e.g. 10s)' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l frames -d 'Stop after this many video frames' -r
 complete -c vcall -n "__fish_vcall_using_subcommand subscribe" -l expect -d 'Conditions the received media must meet, checked at the end (exit 11 when one fails or cannot be measured), e.g. \'frames>=300, latency.p95<200ms, freeze.max<500ms, av-skew<40ms, loss<1%\'. Metrics: frames, audio-frames, frames.lost, latency.p50, latency.p95, latency.max, freeze.max, av-skew, loss' -r

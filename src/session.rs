@@ -205,6 +205,25 @@ impl Layer {
     }
 }
 
+/// What a subscriber asks of a simulcast video stream: a layer, and with `max_size` no
+/// larger one than a picture of that size needs — the smallest layer whose sides are both at
+/// least 90 % of it (LiveKit's rule for a subscriber's display size), the largest when none
+/// is. `auto` stays at or under that one; a named layer larger than it gives it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LayerWish {
+    pub layer: Layer,
+    pub max_size: Option<(u32, u32)>,
+}
+
+impl From<Layer> for LayerWish {
+    fn from(layer: Layer) -> LayerWish {
+        LayerWish {
+            layer,
+            max_size: None,
+        }
+    }
+}
+
 impl std::str::FromStr for Layer {
     type Err = String;
 

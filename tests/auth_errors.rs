@@ -202,6 +202,20 @@ fn usage_errors_exit_2() {
             "--duration",
             "soon",
         ],
+        vec!["subscribe", "-o", "x.mkv", "--max-size", "640"],
+        vec!["subscribe", "-o", "x.mkv", "--max-size", "0x360"],
+        // Janus's substreams have no sizes to choose by (refused before connecting).
+        vec![
+            "subscribe",
+            "-o",
+            "x.mkv",
+            "--url",
+            "janus+ws://127.0.0.1:9",
+            "--session",
+            "1",
+            "--max-size",
+            "640x360",
+        ],
     ] {
         let mut c = vcall();
         c.args(&args);

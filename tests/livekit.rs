@@ -562,16 +562,21 @@ fn over_livekit_a_subscriber_gets_the_simulcast_layer_its_quality_asks_for() {
     let mut publisher = Proc::spawn(over_livekit(&args, &url, &lk_token("sl", "publisher", &[])));
     publisher.wait_for("stream is live");
     let viewer = lk_token("sl", "viewer", &["--can-subscribe"]);
-    for (layer, width) in [("low", 320), ("mid", 640)] {
+    // A maximum size goes as the track's width and height (an SDK's adaptive stream), which
+    // the server takes before the quality: 600x340 is within 10 % of the 640x360 layer.
+    for (layer, ask, width, frames) in [
+        ("low", ["--layer", "low"], 320, "60"),
+        ("mid", ["--layer", "mid"], 640, "60"),
+        // `auto` under it: up from the smallest once its path is measured.
+        ("sized", ["--max-size", "600x340"], 640, "150"),
+    ] {
         let out = file(dir.path(), &format!("{layer}.mkv"));
         let mut c = over_livekit(&["subscribe", "--stream", "vcall"], &url, &viewer);
-        c.arg("--output").arg(&out).args([
-            "--layer",
-            layer,
+        c.arg("--output").arg(&out).args(ask).args([
             "--frames",
-            "60",
+            frames,
             "--expect",
-            "frames>=60",
+            &format!("frames>={frames}"),
         ]);
         let (code, _, err) = run(c);
         assert_eq!(code, 0, "{layer}: {err}");

@@ -539,8 +539,8 @@ fn vcalls_own_vp8_and_vp9_are_recorded_and_measured_through_the_embedded_server(
 /// subscriber asking for `low` records the 320x180 layer whole (every picture, marks in
 /// order), one asking for `high` ends on the 1280x720 layer, and one on `auto` behind a
 /// 300 kbit/s path ends on a smaller one, and one whose path widens after 4 s is back on
-/// the 1280x720 layer (the server probed its path); each file's pictures decode at their own
-/// size.
+/// the 1280x720 layer (the server probed its path), and one with `--max-size 600x340` ends
+/// on the 640x360 layer; each file's pictures decode at their own size.
 #[test]
 fn vcalls_simulcast_gives_each_subscriber_the_layer_asked_for_or_its_path_carries() {
     let server = Server::start();
@@ -587,6 +587,7 @@ fn vcalls_simulcast_gives_each_subscriber_the_layer_asked_for_or_its_path_carrie
             "450",
             &["--impair", "rate=300kbit,rate=1000mbit@4s"],
         ),
+        record("sized", "150", &["--max-size", "600x340"]),
     ];
     let mut last_widths = Vec::new();
     let mut switches = Vec::new();
@@ -656,6 +657,13 @@ fn vcalls_simulcast_gives_each_subscriber_the_layer_asked_for_or_its_path_carrie
         "{switches:?}"
     );
     assert_eq!(last_widths[3], 1280, "{last_widths:?}");
+    // At most the layer a 600x340 picture needs (640x360), however wide the path.
+    assert!(
+        widths(&switches[4]).iter().all(|w| *w <= 640),
+        "{switches:?}"
+    );
+    assert_eq!(switches[4].last().map(|t| t.1), Some(640), "{switches:?}");
+    assert_eq!(last_widths[4], 640, "{last_widths:?}");
     p.interrupt();
     p.wait();
 }

@@ -218,6 +218,17 @@ pub(crate) fn parse_bitrate(s: &str) -> Result<u32, String> {
     Ok(bps as u32)
 }
 
+/// Parses a picture size, `640x360`.
+pub(crate) fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("{s:?} is not a picture size (try 640x360)");
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(bad)?;
+    let (w, h): (u32, u32) = (w.parse().map_err(|_| bad())?, h.parse().map_err(|_| bad())?);
+    if !(1..=16_384).contains(&w) || !(1..=16_384).contains(&h) {
+        return Err(format!("{s:?}: each side must be between 1 and 16384"));
+    }
+    Ok((w, h))
+}
+
 pub(super) fn parse_dtls_certificate(path: &str) -> Result<crate::peer::DtlsCertificate, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
     crate::peer::DtlsCertificate::from_pem(&text).map_err(|e| format!("{path}: {e}"))

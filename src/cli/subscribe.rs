@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 
 use crate::session::Layer;
 
-use super::common::{ConnArgs, ImpairArgs, parse_duration, parse_duration_or_zero};
+use super::common::{ConnArgs, ImpairArgs, parse_duration, parse_duration_or_zero, parse_size};
 
 /// Formats for `-o -`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -60,6 +60,12 @@ pub(crate) struct SubscribeArgs {
             .map(|s| s.parse::<Layer>().unwrap_or_default()),
     )]
     pub(crate) layer: Layer,
+    /// Of a simulcast video stream, no larger layer than a picture of this size needs
+    /// (e.g. 640x360): the smallest whose sides are both at least 90 % of it, the largest
+    /// when none is; `auto` stays at or under it. Against vcall serve and LiveKit (the
+    /// track's display size, which its server prefers to --layer).
+    #[arg(long, value_name = "WxH", value_parser = parse_size)]
+    pub(crate) max_size: Option<(u32, u32)>,
     /// Stop after this much recorded media (e.g. 10s).
     #[arg(long, value_parser = parse_duration)]
     pub(crate) duration: Option<Duration>,

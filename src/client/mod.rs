@@ -26,7 +26,7 @@ use crate::exit::{Exit, Failure};
 use crate::media::SourceError;
 use crate::peer::DtlsCertificate;
 use crate::peer::{Network, PeerConfig};
-use crate::session::{Layer, Reason, SessionEvent, Stream};
+use crate::session::{LayerWish, Reason, SessionEvent, Stream};
 use crate::signaling::janus::JanusOptions;
 use crate::signaling::janus::videoroom::{RoomOptions, VideoRoomClient};
 use crate::signaling::livekit::{self, LiveKitClient};
@@ -92,8 +92,9 @@ pub struct Conn {
     pub display: Option<String>,
     pub create_room: bool,
     pub keepalive: Option<Duration>,
-    /// Which layer of a simulcast stream subscriptions get (`subscribe --layer`).
-    pub layer: Layer,
+    /// Which layer of a simulcast stream subscriptions get (`subscribe --layer`,
+    /// `--max-size`).
+    pub layer: LayerWish,
 }
 
 impl Conn {
@@ -116,7 +117,7 @@ impl Conn {
             create_room: args.janus.create_room,
             keepalive: (!args.janus.keepalive_interval.is_zero())
                 .then_some(args.janus.keepalive_interval),
-            layer: Layer::Auto,
+            layer: LayerWish::default(),
         }
     }
 
@@ -139,7 +140,7 @@ impl Conn {
             display: None,
             create_room: false,
             keepalive: Some(Duration::from_secs(25)),
-            layer: Layer::Auto,
+            layer: LayerWish::default(),
         }
     }
 
@@ -291,12 +292,18 @@ pub async fn join(conn: &Conn, network: Network, purpose: Purpose) -> Result<Joi
         return Err(Failure::new(Exit::Usage, "--session is empty"));
     }
     let (client, first, events) = if let ServerUrl::Janus(_) = &conn.url {
+        if conn.layer.max_size.is_some() {
+            return Err(Failure::new(
+                Exit::Usage,
+                "--max-size: Janus VideoRoom's substreams have no sizes to choose by; use --layer",
+            ));
+        }
         let room = RoomOptions {
             room: conn.session.clone(),
             pin: conn.pin.clone(),
             display: conn.display.clone(),
             create: conn.create_room,
-            layer: conn.layer,
+            layer: conn.layer.layer,
         };
         let (c, first, events) = VideoRoomClient::connect(&janus_options(conn), &room).await?;
         (Client::Janus(c), first, events)

@@ -21,7 +21,7 @@ use super::metrics::{LegCounts, Metrics, SubscriptionCounts};
 use crate::peer::{
     KeyframeRequester, LocalTrack, Peer, PeerError, Place, RemoteTrack, SendEstimates,
 };
-use crate::session::Layer;
+use crate::session::{Layer, LayerWish};
 use crate::vocab::bitstream::{h264_filler, keyframe_size, starts_keyframe};
 use crate::vocab::{Codec, Kind, Rtp};
 
@@ -409,7 +409,7 @@ impl Hub {
 
     /// Leg `id`'s subscriber asks for another layer (it moves there at that layer's next
     /// keyframe, asked for at the next choice).
-    fn set_layer(&self, id: u64, layer: Layer) {
+    fn set_layer(&self, id: u64, layer: LayerWish) {
         let mut fanout = self.fanout.lock().expect("fanout lock");
         if let Some(leg) = fanout.legs.iter_mut().find(|leg| leg.id == id) {
             leg.choice.set_wish(layer);
@@ -534,7 +534,7 @@ pub(crate) struct Subscription {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LegWish {
     /// Which layer of a simulcast track.
-    pub(crate) layer: Layer,
+    pub(crate) layer: LayerWish,
     /// A fault's (tests): which packets are not forwarded.
     pub(crate) fault: Option<LegFault>,
     /// Where a simulcast leg tells each layer it switched to (at that layer's keyframe).
@@ -683,7 +683,7 @@ impl Subscription {
     }
 
     /// The subscriber asks for another layer of a simulcast stream.
-    pub(crate) fn set_layer(&self, layer: Layer) {
+    pub(crate) fn set_layer(&self, layer: LayerWish) {
         let attached = self.attached.lock().expect("attached lock");
         self.wish.lock().expect("wish lock").layer = layer;
         for (hub, id) in attached.iter().flatten() {

@@ -7,7 +7,7 @@
 //! vcall client's one by the same rules.
 
 use crate::session::{
-    ConnectionId, Layer, Reason, SessionEvent, SessionId, StreamId, SubscriptionId,
+    ConnectionId, LayerWish, Reason, SessionEvent, SessionId, StreamId, SubscriptionId,
 };
 use crate::vocab::Kind;
 
@@ -47,13 +47,13 @@ pub(crate) enum Request {
         receiving: Receiving,
         fallback: Option<Reason>,
         /// Which layer of a simulcast stream it gets.
-        layer: Layer,
+        layer: LayerWish,
     },
     /// Another layer of a simulcast stream for a subscription of the connection's (no
     /// reply: LiveKit's track settings have none; any other's is ignored).
     SetLayer {
         sub: SubscriptionId,
-        layer: Layer,
+        layer: LayerWish,
     },
     /// The publisher of a direct stream answered a subscriber's offer, or says why not.
     DirectAnswer {

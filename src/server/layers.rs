@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use crate::congestion::CAPACITY_SHARE;
-use crate::session::Layer;
+use crate::session::{Layer, LayerWish};
 
 /// A layer silent this long is paused.
 const PAUSED_AFTER: Duration = Duration::from_millis(700);
@@ -191,7 +191,7 @@ pub(crate) struct Path {
 /// the larger layer's frames are the trains that tell.
 #[derive(Debug)]
 pub(crate) struct LayerChoice {
-    wish: Layer,
+    wish: LayerWish,
     target: Option<u32>,
     /// Since when a larger layer than the target has fitted.
     up_since: Option<Instant>,
@@ -208,9 +208,9 @@ pub(crate) struct LayerChoice {
 
 impl LayerChoice {
     /// A leg's choice of the layers of a sender that declared `declared` of them.
-    pub(crate) fn new(wish: Layer, declared: usize) -> LayerChoice {
+    pub(crate) fn new(wish: impl Into<LayerWish>, declared: usize) -> LayerChoice {
         LayerChoice {
-            wish,
+            wish: wish.into(),
             declared,
             target: None,
             up_since: None,
@@ -227,12 +227,12 @@ impl LayerChoice {
 
     /// Whether the layer follows the leg's path (`auto`), rather than the subscriber's wish.
     pub(crate) fn follows_path(&self) -> bool {
-        self.wish == Layer::Auto
+        self.wish.layer == Layer::Auto
     }
 
     /// The subscriber asks for another layer: chosen anew from the next pick, going on from
     /// the layer it gets now.
-    pub(crate) fn set_wish(&mut self, wish: Layer) {
+    pub(crate) fn set_wish(&mut self, wish: LayerWish) {
         if wish != self.wish {
             let target = self.target;
             *self = LayerChoice::new(wish, self.declared);
@@ -248,6 +248,7 @@ impl LayerChoice {
         let Some(above) = self
             .target
             .and_then(|t| rungs.iter().position(|r| r.ssrc == t))
+            .filter(|&cur| cur < self.ceiling(rungs))
             .and_then(|cur| rungs.get(cur + 1))
         else {
             return false;
@@ -264,6 +265,25 @@ impl LayerChoice {
             .is_some_and(|t| t * CAPACITY_SHARE * FIT >= above.bps);
         self.next_probe = Some(now + if room { PROBE_AGAIN } else { PROBE_EVERY });
         true
+    }
+
+    /// The largest layer the wish allows of `rungs` (not empty): with a maximum size, the
+    /// smallest whose picture is at least 90 % of it each way, or the largest when none is
+    /// or a layer's size is not known (AV1's).
+    fn ceiling(&self, rungs: &[Rung]) -> usize {
+        let top = rungs.len() - 1;
+        let Some((w, h)) = self.wish.max_size else {
+            return top;
+        };
+        let covers = |(rw, rh): (u32, u32)| {
+            f64::from(rw) >= 0.9 * f64::from(w) && f64::from(rh) >= 0.9 * f64::from(h)
+        };
+        rungs
+            .iter()
+            .map(|r| r.size.map(covers))
+            .collect::<Option<Vec<bool>>>()
+            .and_then(|c| c.iter().position(|&c| c))
+            .unwrap_or(top)
     }
 
     /// The layer to forward, from the layers sending now (`rungs`, smallest first) and the
@@ -288,14 +308,16 @@ impl LayerChoice {
         let mut holding = false;
         // A named layer among those declared; one not sending (a sender pauses its largest
         // first) gives the largest that is.
+        let ceiling = self.ceiling(rungs);
         let named = self
             .wish
+            .layer
             .index(rungs.len().max(self.declared))
-            .map(|i| i.min(rungs.len() - 1));
+            .map(|i| i.min(ceiling));
         let chosen = match named {
             Some(i) => i,
             None => {
-                let best = rungs
+                let best = rungs[..=ceiling]
                     .iter()
                     .rposition(|r| r.bps <= estimate * FIT)
                     .unwrap_or(0);
@@ -324,8 +346,9 @@ impl LayerChoice {
                     }
                     // Down once the current layer is over the estimate itself (between the
                     // two, it stays), or the path queues deep (before the estimate has
-                    // backed off: to the smallest); soon after a step up, that step failed.
-                    Some(cur) if rungs[cur].bps > estimate || deep && cur > 0 => {
+                    // backed off: to the smallest), or it is over the ceiling; soon after a
+                    // step up, that step failed.
+                    Some(cur) if rungs[cur].bps > estimate || deep && cur > 0 || cur > ceiling => {
                         if self
                             .went_up
                             .is_some_and(|at| now.saturating_duration_since(at) < UP_TRIAL)
@@ -528,6 +551,50 @@ mod tests {
         let mut low = LayerChoice::new(Layer::Low, 0);
         low.pick(&rungs(), path(0.0, None), t);
         assert!(!low.probe(&rungs(), path(0.0, None), t));
+    }
+
+    #[test]
+    fn a_maximum_size_caps_the_layer_at_the_smallest_that_covers_it() {
+        let t = Instant::now();
+        let sized: Vec<Rung> = rungs()
+            .into_iter()
+            .zip([(320, 180), (640, 360), (1280, 720)])
+            .map(|(r, size)| Rung {
+                size: Some(size),
+                ..r
+            })
+            .collect();
+        let wish = |layer, w, h| LayerWish {
+            layer,
+            max_size: Some((w, h)),
+        };
+        // 600x340 is within 10 % of 640x360: the middle layer, however wide the path.
+        let mut c = LayerChoice::new(wish(Layer::Auto, 600, 340), 0);
+        assert_eq!(c.pick(&sized, shown(10e6), t), Some(2));
+        assert_eq!(c.pick(&sized, shown(10e6), ms(t, 5000)), Some(2));
+        // Under it, the path still decides; and no probe for a layer it may not get.
+        assert_eq!(c.pick(&sized, est(200_000.0), ms(t, 5100)), Some(3));
+        let mut top = LayerChoice::new(wish(Layer::Auto, 600, 340), 0);
+        top.pick(&sized, shown(10e6), t);
+        assert!(!top.probe(&sized, shown(10e6), ms(t, 2000)));
+        // A named layer above it gives it; below it, that layer.
+        let mut c = LayerChoice::new(wish(Layer::High, 600, 340), 0);
+        assert_eq!(c.pick(&sized, est(1e9), t), Some(2));
+        let mut c = LayerChoice::new(wish(Layer::Low, 600, 340), 0);
+        assert_eq!(c.pick(&sized, est(1e9), t), Some(3));
+        // Larger than every layer: the largest. 100x100: the smallest.
+        let mut c = LayerChoice::new(wish(Layer::Auto, 1920, 1080), 0);
+        assert_eq!(c.pick(&sized, shown(10e6), t), Some(1));
+        let mut c = LayerChoice::new(wish(Layer::Auto, 100, 100), 0);
+        assert_eq!(c.pick(&sized, shown(10e6), t), Some(3));
+        // Sizes not known: not applied.
+        let mut c = LayerChoice::new(wish(Layer::Auto, 100, 100), 0);
+        assert_eq!(c.pick(&rungs(), shown(10e6), t), Some(1));
+        // Asked for while on the top layer: down to it.
+        let mut c = LayerChoice::new(Layer::Auto, 0);
+        assert_eq!(c.pick(&sized, shown(10e6), t), Some(1));
+        c.set_wish(wish(Layer::Auto, 320, 180));
+        assert_eq!(c.pick(&sized, shown(10e6), ms(t, 100)), Some(3));
     }
 
     #[test]

@@ -32,7 +32,8 @@ use super::whip::{CONNECT, Virtual, bearer, end, problem, refusal};
 use super::{AppState, MAX_MESSAGE};
 use crate::auth::{Role, TokenClaims, unix_now};
 use crate::session::{
-    Connection, ConnectionId, Layer, Reason, SessionEvent, Stream, StreamId, SubscriptionId, now_ms,
+    Connection, ConnectionId, Layer, LayerWish, Reason, SessionEvent, Stream, StreamId,
+    SubscriptionId, now_ms,
 };
 use crate::vocab::Kind;
 
@@ -279,7 +280,7 @@ enum Done {
     Subscribed {
         tracks: Vec<String>,
         /// The layer its video was asked at.
-        layer: Layer,
+        layer: LayerWish,
         reply: Option<Reply>,
     },
 }
@@ -313,7 +314,7 @@ struct Participant {
     subscribed: HashSet<String>,
     /// The layer each video track sid is asked at (`UpdateTrackSettings`; `auto` unless
     /// asked), and the subscription it is in once made.
-    layers: HashMap<String, Layer>,
+    layers: HashMap<String, LayerWish>,
     subs: HashMap<String, SubscriptionId>,
     /// The subscriber offer the client has to answer (its id), and by when.
     awaiting_answer: Option<(u32, tokio::time::Instant)>,
@@ -661,15 +662,20 @@ impl Participant {
         })
     }
 
-    /// `UpdateTrackSettings`: the layer each video track is forwarded at. LiveKit's quality
-    /// is the most the server sends: `high` is `auto` (the best the path carries), `medium`
-    /// and `low` those layers. Disabling a track and the adaptive stream's size are not
-    /// taken.
+    /// `UpdateTrackSettings`: the layer each video track is forwarded at, the most the
+    /// server sends: with a width (the adaptive stream's display size, which LiveKit's
+    /// server prefers to the quality) the best the path carries up to the smallest layer
+    /// that covers the size; else by the quality, `high` is `auto` (the best the path
+    /// carries), `medium` and `low` those layers. Disabling a track is not taken.
     fn track_settings(&mut self, settings: &lk::UpdateTrackSettings) {
         let layer = match settings.quality() {
-            lk::VideoQuality::Low => Layer::Low,
-            lk::VideoQuality::Medium => Layer::Mid,
-            lk::VideoQuality::High => Layer::Auto,
+            _ if settings.width > 0 => LayerWish {
+                layer: Layer::Auto,
+                max_size: Some((settings.width, settings.height)),
+            },
+            lk::VideoQuality::Low => Layer::Low.into(),
+            lk::VideoQuality::Medium => Layer::Mid.into(),
+            lk::VideoQuality::High => Layer::Auto.into(),
             // A track switched off: not taken (its layer stays as it was).
             lk::VideoQuality::Off => return,
         };

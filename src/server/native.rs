@@ -12,7 +12,7 @@ use super::intent::{Exchange, Receiving, Refusal, Reply, Request, Sending};
 use super::room::Input;
 use super::tls::ClientAddr;
 use super::{AppState, SockCmd};
-use crate::session::Reason;
+use crate::session::{LayerWish, Reason};
 use crate::signaling::native::wire::Event;
 use crate::signaling::native::{ClientMsg, ErrorCode, PROTOCOL_VERSION, ServerMsg};
 
@@ -180,6 +180,7 @@ pub(super) fn from_wire(msg: ClientMsg) -> Result<Request, OtherVersion> {
             direct,
             fallback,
             layer,
+            max_size,
         } => Request::Subscribe {
             req,
             stream: stream_id,
@@ -191,7 +192,10 @@ pub(super) fn from_wire(msg: ClientMsg) -> Result<Request, OtherVersion> {
                 Receiving::Routed(Exchange::ClientOffers { sdp, mids })
             },
             fallback: fallback.map(Reason::from),
-            layer: layer.into(),
+            layer: LayerWish {
+                layer: layer.into(),
+                max_size: max_size.map(|s| (s.width, s.height)),
+            },
         },
         ClientMsg::SubscribeAnswer {
             subscription_id,
@@ -340,6 +344,10 @@ mod tests {
             direct: false,
             fallback: Some("directLost".into()),
             layer: crate::signaling::native::wire::WireLayer::Low,
+            max_size: Some(crate::signaling::native::wire::WireSize {
+                width: 640,
+                height: 360,
+            }),
         };
         assert_eq!(
             from_wire(subscribe).unwrap(),
@@ -353,7 +361,10 @@ mod tests {
                     mids: vec!["3".into()],
                 }),
                 fallback: Some(Reason::DirectLost),
-                layer: crate::session::Layer::Low,
+                layer: LayerWish {
+                    layer: crate::session::Layer::Low,
+                    max_size: Some((640, 360)),
+                },
             }
         );
         let refused = ClientMsg::SubscribeAnswer {

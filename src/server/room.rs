@@ -13,8 +13,8 @@ use super::intent::{Exchange, Receiving, Refusal, Reply, Request, Sending};
 use crate::auth::{AuthError, KeyPair, Role};
 use crate::peer::PeerError;
 use crate::session::{
-    Connection, ConnectionId, Layer, MediaPath, Reason, SessionEvent, SessionId, Stream, StreamId,
-    SubscriptionId,
+    Connection, ConnectionId, Layer, LayerWish, MediaPath, Reason, SessionEvent, SessionId, Stream,
+    StreamId, SubscriptionId,
 };
 
 /// How long a publisher has to get its tracks flowing before the publish is abandoned, ms.
@@ -129,12 +129,12 @@ pub(crate) enum Output {
         video: bool,
         exchange: Exchange,
         /// Which layer of a simulcast stream it gets.
-        layer: Layer,
+        layer: LayerWish,
     },
     /// A subscription's legs get another layer of a simulcast stream.
     SetLayer {
         sub: SubscriptionId,
-        layer: Layer,
+        layer: LayerWish,
     },
     /// Stop forwarding a stream.
     EndStream {
@@ -248,7 +248,7 @@ struct Sub {
     stream: StreamId,
     state: SubState,
     /// Which layer of a simulcast stream it gets.
-    layer: Layer,
+    layer: LayerWish,
 }
 
 /// The one offer/answer exchange a connection may have under way.
@@ -468,7 +468,7 @@ impl Core {
 
     /// The layer subscription `id` asks for now, while it is made or being made (its socket
     /// has not gone).
-    pub(crate) fn subscription_layer(&self, id: &SubscriptionId) -> Option<Layer> {
+    pub(crate) fn subscription_layer(&self, id: &SubscriptionId) -> Option<LayerWish> {
         self.subs.get(id).map(|s| s.layer)
     }
 
@@ -1391,7 +1391,7 @@ impl Core {
                     reason,
                 },
             );
-            let waiting: Vec<(SubscriptionId, SubState, Layer)> = self
+            let waiting: Vec<(SubscriptionId, SubState, LayerWish)> = self
                 .subs
                 .iter()
                 .filter(|(_, s)| s.stream == stream)
@@ -1893,6 +1893,7 @@ mod tests {
             sdp: "offer".into(),
             mids: Vec::new(),
             layer: Default::default(),
+            max_size: None,
         }
     }
 
@@ -2341,6 +2342,7 @@ mod tests {
                 sdp: "offer".into(),
                 mids: Vec::new(),
                 layer: Default::default(),
+                max_size: None,
             },
         );
         assert_eq!(error_code(&out, SockId(1)), Some(ErrorCode::BadRequest));
@@ -2597,7 +2599,7 @@ mod tests {
                 video: true,
                 receiving: Receiving::Routed(Exchange::ServerOffers(names.clone())),
                 fallback: None,
-                layer: Layer::Auto,
+                layer: Layer::Auto.into(),
             },
         });
         let [
@@ -2638,19 +2640,19 @@ mod tests {
                 video: true,
                 receiving: Receiving::Routed(Exchange::ServerOffers(Vec::new())),
                 fallback: None,
-                layer: Layer::Auto,
+                layer: Layer::Auto.into(),
             },
         });
         let [Output::StartSubscription { sub, layer, .. }] = out.as_slice() else {
             panic!("{out:?}");
         };
-        assert_eq!(*layer, Layer::Auto);
+        assert_eq!(*layer, Layer::Auto.into());
         let sub = sub.clone();
-        let set = |sock, layer| Input::Message {
+        let set = |sock, layer: Layer| Input::Message {
             sock: SockId(sock),
             msg: Request::SetLayer {
                 sub: sub.clone(),
-                layer,
+                layer: layer.into(),
             },
         };
         // Being made or forwarded: its legs take the layer; nothing is said back.
@@ -2658,13 +2660,13 @@ mod tests {
             h.input(set(2, Layer::Low)),
             [Output::SetLayer {
                 sub: sub.clone(),
-                layer: Layer::Low
+                layer: Layer::Low.into()
             }]
         );
-        assert_eq!(h.core.subscription_layer(&sub), Some(Layer::Low));
+        assert_eq!(h.core.subscription_layer(&sub), Some(Layer::Low.into()));
         // Another connection's request changes nothing.
         assert!(h.input(set(3, Layer::High)).is_empty());
-        assert_eq!(h.core.subscription_layer(&sub), Some(Layer::Low));
+        assert_eq!(h.core.subscription_layer(&sub), Some(Layer::Low.into()));
         // Its legs' switches are told to it alone.
         let out = h.input(Input::LayerSwitched {
             sub,
@@ -3165,6 +3167,7 @@ mod tests {
                                 sdp: "offer".into(),
                                 mids: Vec::new(),
                                 layer: Default::default(),
+            max_size: None,
                             }),
                         },
                         Op::PublisherAnswer(n, i, ok) => Input::Message {

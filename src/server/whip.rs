@@ -507,7 +507,7 @@ async fn join_and_offer(
                         mids: Vec::new(),
                     }),
                     fallback: Some(Reason::WhepSubscriber),
-                    layer: crate::session::Layer::Auto,
+                    layer: crate::session::LayerWish::default(),
                 })
                 .await?;
             match reply {

@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use super::server_url::ServerUrl;
 use super::{Answerer, AskedToJoinAgain, JoinAgain, Retries, SignalingError, rejoin};
 use crate::session::{
-    Connection, Layer, MediaPath, Reason, SessionEvent, Stream, StreamId, now_ms,
+    Connection, Layer, LayerWish, MediaPath, Reason, SessionEvent, Stream, StreamId, now_ms,
 };
 
 /// How long the server has to answer `add_track` and an offer, and to offer a track asked for.
@@ -38,8 +38,8 @@ pub struct Options {
     /// sids).
     pub retries: Retries,
     /// Which layer of a simulcast track subscriptions ask for (`UpdateTrackSettings`'s
-    /// quality).
-    pub layer: Layer,
+    /// quality, or with a maximum size its width and height, which the server prefers).
+    pub layer: LayerWish,
 }
 
 /// A joined LiveKit room.
@@ -53,7 +53,7 @@ pub struct LiveKitClient {
     /// path broke: its restarts are the server's to offer).
     join_again: JoinAgain,
     /// What `UpdateTrackSettings` asks of each subscribed track.
-    quality: lk::VideoQuality,
+    layer: LayerWish,
 }
 
 /// LiveKit's quality for `--layer`: the most the server may forward (`auto` and `high`
@@ -331,7 +331,7 @@ impl LiveKitClient {
             can_publish,
             ended,
             join_again,
-            quality: quality_of(opts.layer),
+            layer: opts.layer,
         };
         Ok((client, first, events_rx))
     }
@@ -472,7 +472,9 @@ impl LiveKitClient {
             lk::UpdateTrackSettings {
                 track_sids: vec![stream.to_string()],
                 disabled: false,
-                quality: self.quality as i32,
+                quality: quality_of(self.layer.layer) as i32,
+                width: self.layer.max_size.map_or(0, |s| s.0),
+                height: self.layer.max_size.map_or(0, |s| s.1),
                 ..Default::default()
             },
         ))?;

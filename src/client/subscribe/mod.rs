@@ -26,7 +26,7 @@ use crate::conditions::Condition;
 use crate::exit::{CmdResult, Exit, Failure};
 use crate::peer::{Network, PeerConfig, PeerState};
 use crate::record::{AUDIO, Container, RecordStats, Recorder, VIDEO};
-use crate::session::{Reason, SessionEvent, Stream, StreamId};
+use crate::session::{LayerWish, Reason, SessionEvent, Stream, StreamId};
 use crate::signaling::Client;
 use crate::signaling::negotiate::Side;
 
@@ -111,7 +111,10 @@ impl Settings {
             json: args.json,
             no_media_limit: args.conn.timeout,
             conn: Conn {
-                layer: args.layer,
+                layer: LayerWish {
+                    layer: args.layer,
+                    max_size: args.max_size,
+                },
                 ..Conn::from_args(&args.conn)
             },
             network: Network::new(args.impair.impair.as_ref()),

@@ -13,13 +13,14 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::session::{
-    ConnectionId, Layer, Reason, SessionEvent, SessionId, StreamId, SubscriptionId,
+    ConnectionId, LayerWish, Reason, SessionEvent, SessionId, StreamId, SubscriptionId,
 };
 use crate::signaling::server_url::ServerUrl;
 use crate::signaling::{AskedToJoinAgain, JoinAgain, Retries, SignalingError, rejoin};
 
 pub(crate) mod wire;
 
+use wire::WireSize;
 pub use wire::{ClientMsg, ErrorCode, PROTOCOL_VERSION, ServerMsg};
 
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<ServerMsg>>>>;
@@ -61,7 +62,7 @@ pub struct Login {
     /// Joining again after the connection drops.
     pub retries: Retries,
     /// Which layer of a simulcast stream subscriptions get.
-    pub layer: Layer,
+    pub layer: LayerWish,
 }
 
 type Ws =
@@ -82,7 +83,7 @@ pub struct NativeClient {
     /// came up: the server holds one per signaling connection).
     join_again: JoinAgain,
     /// Which layer of a simulcast stream subscriptions get.
-    layer: Layer,
+    layer: LayerWish,
 }
 
 /// Opens a socket and joins: the socket, and `sessionConnected`.
@@ -443,7 +444,11 @@ impl NativeClient {
                 mids,
                 direct,
                 fallback,
-                layer: self.layer.into(),
+                layer: self.layer.layer.into(),
+                max_size: self
+                    .layer
+                    .max_size
+                    .map(|(width, height)| WireSize { width, height }),
             })
             .await?
         {

@@ -77,6 +77,9 @@ pub enum ClientMsg {
         /// carries, the default; `high`, `mid`, `low`).
         #[serde(default, skip_serializing_if = "WireLayer::is_auto")]
         layer: WireLayer,
+        /// Of a simulcast stream: no larger layer than a picture of this size needs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_size: Option<WireSize>,
     },
     /// The publisher's answer to a `subscribeOffer` (`sdp`), or why it has none (`error`).
     #[serde(rename_all = "camelCase")]
@@ -535,6 +538,13 @@ mod tests {
             }
         );
     }
+}
+
+/// A picture's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireSize {
+    pub width: u32,
+    pub height: u32,
 }
 
 /// A subscription's simulcast layer as the wire names it.
