@@ -20,9 +20,9 @@
 //! rate (a probe cluster, as GCC's prober sends, made of the media itself). Where the media
 //! makes no train of its own, a publisher grows a frame into one (`client::adapt` asks,
 //! `vocab::bitstream::pad_h264` pads; a forwarding server ends a frame with filler). The
-//! estimate may climb to what the trains showed — at once, when several agree and nothing
-//! queues or is lost (a path that widened again after a back-off) — and without them, to
-//! 1.5x what arrives.
+//! estimate may climb to what the trains showed — for a forwarding server at once, when
+//! several since a back-off agree and nothing queues or is lost (a path that widened again)
+//! — and without them, to 1.5x what arrives.
 //!
 //! Random loss is not congestion either: loss under 10 % with no queue growing is repaired
 //! (NACK, Opus FEC) and keeps the rate; only a growing queue, or heavier loss, lowers it.
@@ -303,6 +303,8 @@ pub struct Estimator {
     queued: u32,
     /// What the path's trains showed it carries.
     capacity: Capacity,
+    /// Whether trains since a back-off lift the estimate at once.
+    take_probes: bool,
 }
 
 impl Estimator {
@@ -325,7 +327,16 @@ impl Estimator {
             last_backoff: None,
             queued: 0,
             capacity: Capacity::default(),
+            take_probes: false,
         }
+    }
+
+    /// After a back-off, when three trains since agree that the path carries more, nothing
+    /// queues and little is lost, the estimate goes to 85 % of their median at once (as GCC
+    /// takes a probe's result), instead of climbing from the limit the path no longer has.
+    pub fn taking_probes(mut self, yes: bool) -> Estimator {
+        self.take_probes = yes;
+        self
     }
 
     /// The estimate, bit/s.
@@ -492,7 +503,9 @@ impl Estimator {
             // What several trains since the last back-off showed the path carries, it
             // carries now (a probe's result, as GCC takes one): after a back-off, climbing
             // back from the limit a path no longer has would take seconds.
-            if let Some(c) = self.capacity.settled(self.last_backoff.map(|(at, _)| at))
+            if self.take_probes
+                && let Some((backoff, _)) = self.last_backoff
+                && let Some(c) = self.capacity.settled(Some(backoff))
                 && loss < LOSS_LOW
                 && queue < QUEUE_LOW_MS
                 && c * CAPACITY_SHARE > next
@@ -1236,7 +1249,7 @@ mod tests {
         // probe a second: held near what arrives. The path widens, and probes come every
         // 200 ms: the ceiling within 1.5 s, as soon as three trains since the back-off agree,
         // not minutes of climbing.
-        let mut est = Estimator::new(1_000_000.0, 100_000.0, 2_000_000.0);
+        let mut est = Estimator::new(1_000_000.0, 100_000.0, 2_000_000.0).taking_probes(true);
         let mut sim = Sim::new();
         let narrow = Frames {
             send_bps: 600_000.0,
@@ -1262,6 +1275,13 @@ mod tests {
         let rates = sim.run(&mut est, &widened, 2);
         // (Near the limit it knew, it would climb 5 kbit/s per feedback.)
         assert_eq!(rates[14], 2_000_000.0, "{rates:?}");
+        // Not taking probes (a publisher): it climbs from the limit.
+        let mut est = Estimator::new(1_000_000.0, 100_000.0, 2_000_000.0);
+        let mut sim = Sim::new();
+        sim.run(&mut est, &narrow, 3);
+        sim.run(&mut est, &small, 3);
+        let rates = sim.run(&mut est, &widened, 2);
+        assert!(rates[14] < 500_000.0, "{rates:?}");
     }
 
     #[test]

@@ -1158,6 +1158,7 @@ pub async fn publish(
         min,
         max,
         start: SendRate::PUBLISHER_START,
+        take_probes: false,
     };
     let mut publisher = Publisher::start(&settings, sources, budget, joined, progress).await?;
     let outcome = publisher.run(stop).await;

@@ -38,6 +38,13 @@ pub struct SendRate {
     /// subscriber's path at 600 kbit/s put the publisher under the far end's limit on every
     /// join, and its encoder skipped pictures of streams that needed less).
     pub(crate) start: f64,
+    /// Whether, after a back-off, what several probe trains show lifts the estimate at once
+    /// ([`Estimator::taking_probes`]): a forwarding server's, which probes a simulcast leg to
+    /// go back up a layer (a failed step up makes the next wait longer). A publisher climbs
+    /// carefully instead: trains measure a bottleneck's line rate, not the share other
+    /// traffic leaves it, and a jump there would be followed by the queue that caused the
+    /// back-off.
+    pub(crate) take_probes: bool,
 }
 
 impl SendRate {
@@ -53,6 +60,7 @@ impl Default for SendRate {
             min: 100_000.0,
             max: 50_000_000.0,
             start: 50_000_000.0,
+            take_probes: true,
         }
     }
 }
@@ -272,7 +280,7 @@ pub(super) fn with_congestion_control(
     let start = rate.start.clamp(rate.min, rate.max);
     let shared = SendEstimates::new(start);
     let tracked = Tracked {
-        estimator: Estimator::new(start, rate.min, rate.max),
+        estimator: Estimator::new(start, rate.min, rate.max).taking_probes(rate.take_probes),
         shared: shared.clone(),
     };
     let registry = registry

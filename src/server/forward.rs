@@ -251,7 +251,13 @@ impl Hub {
                     self.send(leg, p, seq, timestamp);
                 }
             }
-            if leg.probe_due && packet.marker() {
+            // A probe goes after the leg's newest packet only (a frame's last packet that
+            // came late, retransmitted, goes as it is).
+            if leg.probe_due
+                && packet.marker()
+                && !leg.forwarder.leaving()
+                && leg.forwarder.last().map(|l| l.0) == Some(seq)
+            {
                 self.probe(leg, packet, seq, timestamp, now);
             } else {
                 self.send(leg, packet, seq, timestamp);
@@ -382,18 +388,24 @@ impl Hub {
             let Some(ssrc) = leg.choice.pick(&rungs, estimate, now) else {
                 continue;
             };
-            if self.codec == Codec::H264 && leg.choice.probe(&rungs, estimate, now) {
+            // Probed only on the layer it gets and keeps (not while it goes down).
+            if self.codec == Codec::H264
+                && leg.forwarder.current() == Some(ssrc)
+                && !leg.forwarder.leaving()
+                && leg.choice.probe(&rungs, estimate, now)
+            {
                 leg.probe_due = true;
             }
             if leg.forwarder.wanted() == Some(ssrc) {
                 continue;
             }
             tracing::debug!(leg = leg.id, ssrc, ?estimate, "a simulcast leg's layer");
-            // Down because the path no longer carries the layer it is on: what that layer
-            // would send until the smaller one's keyframe only queues ahead of it.
+            // Down because the path no longer carries the layer it is on (not because its
+            // subscriber asked for a smaller size): what that layer would send until the
+            // smaller one's keyframe only queues ahead of it.
             let down = matches!(
                 (rank(Some(ssrc)), rank(leg.forwarder.current())),
-                (Some(to), Some(from)) if to < from
+                (Some(to), Some(from)) if to < from && from <= leg.choice.ceiling(&rungs)
             );
             match down && leg.choice.follows_path() {
                 true => leg.forwarder.leave_for(ssrc),

@@ -231,12 +231,11 @@ impl LayerChoice {
     }
 
     /// The subscriber asks for another layer: chosen anew from the next pick, going on from
-    /// the layer it gets now.
+    /// the layer it gets now (what failed steps up and probes taught stays).
     pub(crate) fn set_wish(&mut self, wish: LayerWish) {
         if wish != self.wish {
-            let target = self.target;
-            *self = LayerChoice::new(wish, self.declared);
-            self.target = target;
+            self.wish = wish;
+            self.up_since = None;
         }
     }
 
@@ -270,8 +269,8 @@ impl LayerChoice {
     /// The largest layer the wish allows of `rungs` (not empty): with a maximum size, the
     /// smallest whose picture is at least 90 % of it each way, or the largest when none is
     /// or a layer's size is not known (AV1's).
-    fn ceiling(&self, rungs: &[Rung]) -> usize {
-        let top = rungs.len() - 1;
+    pub(crate) fn ceiling(&self, rungs: &[Rung]) -> usize {
+        let top = rungs.len().saturating_sub(1);
         let Some((w, h)) = self.wish.max_size else {
             return top;
         };

@@ -194,7 +194,9 @@ pub(super) fn from_wire(msg: ClientMsg) -> Result<Request, OtherVersion> {
             fallback: fallback.map(Reason::from),
             layer: LayerWish {
                 layer: layer.into(),
-                max_size: max_size.map(|s| (s.width, s.height)),
+                max_size: max_size
+                    .filter(|s| s.width > 0 && s.height > 0)
+                    .map(|s| (s.width, s.height)),
             },
         },
         ClientMsg::SubscribeAnswer {
