@@ -239,7 +239,19 @@ impl Capacity {
     /// The median rate of the trains reported after `since`, bit/s, once there are
     /// `SETTLED_SAMPLES` of them (one train read wrong — a receiver that read a slow path's
     /// train at once after a stall — does not move it).
-    fn settled(&self, since: Option<Instant>) -> Option<f64> {
+    fn settled(&self, since: Instant) -> Option<f64> {
+        let rates = self.sorted(Some(since));
+        (rates.len() >= SETTLED_SAMPLES).then(|| rates[rates.len() / 2])
+    }
+
+    /// The median train rate of the window, bit/s.
+    fn bps(&self) -> Option<f64> {
+        let rates = self.sorted(None);
+        rates.get(rates.len() / 2).copied()
+    }
+
+    /// The rates of the window's trains reported after `since` (all: `None`), slowest first.
+    fn sorted(&self, since: Option<Instant>) -> Vec<f64> {
         let mut rates: Vec<f64> = self
             .samples
             .iter()
@@ -247,14 +259,7 @@ impl Capacity {
             .map(|(_, r)| *r)
             .collect();
         rates.sort_by(f64::total_cmp);
-        (rates.len() >= SETTLED_SAMPLES).then(|| rates[rates.len() / 2])
-    }
-
-    /// The median train rate of the window, bit/s.
-    fn bps(&self) -> Option<f64> {
-        let mut rates: Vec<f64> = self.samples.iter().map(|(_, r)| *r).collect();
-        rates.sort_by(f64::total_cmp);
-        rates.get(rates.len() / 2).copied()
+        rates
     }
 }
 
@@ -505,7 +510,7 @@ impl Estimator {
             // back from the limit a path no longer has would take seconds.
             if self.take_probes
                 && let Some((backoff, _)) = self.last_backoff
-                && let Some(c) = self.capacity.settled(Some(backoff))
+                && let Some(c) = self.capacity.settled(backoff)
                 && loss < LOSS_LOW
                 && queue < QUEUE_LOW_MS
                 && c * CAPACITY_SHARE > next

@@ -251,13 +251,7 @@ impl Hub {
                     self.send(leg, p, seq, timestamp);
                 }
             }
-            // A probe goes after the leg's newest packet only (a frame's last packet that
-            // came late, retransmitted, goes as it is).
-            if leg.probe_due
-                && packet.marker()
-                && !leg.forwarder.leaving()
-                && leg.forwarder.last().map(|l| l.0) == Some(seq)
-            {
+            if leg.probe_due && packet.marker() && !leg.forwarder.leaving() {
                 self.probe(leg, packet, seq, timestamp, now);
             } else {
                 self.send(leg, packet, seq, timestamp);
@@ -271,7 +265,7 @@ impl Hub {
     /// marking the frame's end.
     fn probe(&self, leg: &mut Leg, packet: &Rtp, seq: u16, timestamp: u32, now: Instant) {
         leg.probe_due = false;
-        let Some((first, ts)) = leg.forwarder.insert(PROBE_PACKETS, now) else {
+        let Some((first, ts)) = leg.forwarder.insert(seq, PROBE_PACKETS, now) else {
             self.send(leg, packet, seq, timestamp);
             return;
         };

@@ -106,14 +106,14 @@ impl Forwarder {
         true
     }
 
-    /// `count` packets of the leg's own go right after the newest it sent, which is its
-    /// current source's newest (a probe of its path): their sequence numbers and timestamp
-    /// (the newest's: the same frame), or `None` when the leg has not started or its newest
-    /// was not its source's newest.
-    pub(crate) fn insert(&mut self, count: u16, now: Instant) -> Option<(u16, u32)> {
+    /// `count` packets of the leg's own go right after its packet numbered `after` (a probe
+    /// of its path), when that is the newest it sent and its current source's newest: their
+    /// sequence numbers and timestamp (the newest's: the same frame); else `None` (a
+    /// retransmission that came late, skipped padding after it, a leg not started).
+    pub(crate) fn insert(&mut self, after: u16, count: u16, now: Instant) -> Option<(u16, u32)> {
         let newest = self.newest?;
         let (last_seq, last_ts, _) = self.last?;
-        if self.map(newest, 0).0 != last_seq || count == 0 {
+        if last_seq != after || self.map(newest, 0).0 != last_seq || count == 0 {
             return None;
         }
         self.shift(newest, count as i16);
@@ -690,22 +690,23 @@ mod tests {
         let t = Instant::now();
         let mut f = Forwarder::new(true, 90_000);
         // Nothing sent yet: nothing to go after.
-        assert_eq!(f.insert(3, t), None);
+        assert_eq!(f.insert(0, 3, t), None);
         assert_eq!(sent(f.on_packet(1, 10, 3000, true, t)), (10, 3000));
         assert_eq!(sent(f.on_packet(1, 11, 3000, false, t)), (11, 3000));
         // Three after 11, in its frame; 12 goes as 15.
-        assert_eq!(f.insert(3, t), Some((12, 3000)));
+        assert_eq!(f.insert(11, 3, t), Some((12, 3000)));
         assert_eq!(sent(f.on_packet(1, 12, 6000, true, t)), (15, 6000));
-        // A late retransmission of 11 keeps its number.
+        // A late retransmission of 11 keeps its number, and nothing goes after it.
         assert_eq!(sent(f.on_packet(1, 11, 3000, false, t)), (11, 3000));
+        assert_eq!(f.insert(11, 3, t), None);
         // With skipped padding between: both count.
         assert!(f.skip_padding(1, 13));
         assert_eq!(sent(f.on_packet(1, 14, 9000, false, t)), (16, 9000));
-        assert_eq!(f.insert(2, t), Some((17, 9000)));
+        assert_eq!(f.insert(16, 2, t), Some((17, 9000)));
         assert_eq!(sent(f.on_packet(1, 15, 12_000, false, t)), (19, 12_000));
         // Newest skipped padding: its place is not the leg's newest.
         assert!(f.skip_padding(1, 16));
-        assert_eq!(f.insert(2, t), None);
+        assert_eq!(f.insert(19, 2, t), None);
         // Far past (past the wrap): the shifts are folded into the offset.
         for seq in 17..=u16::MAX {
             f.on_packet(1, seq, 15_000, false, t);
