@@ -488,6 +488,10 @@ fn five_thousand_streams_through_one_subscriber_leave_nothing_behind() {
         "RUST_LOG",
         "warn,vcall::client::subscribe=info,vcall::signaling::negotiate=debug",
     );
+    // One malloc arena: freed memory is reused by every thread rather than kept in the
+    // arena of the thread that freed it, so its size follows what is live (with glibc's
+    // default of up to 8 per core, a busy machine's thread mix decides what it keeps).
+    cmd.env("MALLOC_ARENA_MAX", "1");
     let mut sub = Proc::spawn(cmd);
     let streams = STREAMS.to_string();
     let mut publishers = Proc::spawn({
