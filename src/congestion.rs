@@ -113,6 +113,12 @@ pub(crate) const CAPACITY_SHARE: f64 = 0.85;
 /// arrival spans, and at most over `TRAIN_MIN_SPAN` (feedback times arrivals in 250 µs
 /// steps). The capacity is the median of the last `CAPACITY_SAMPLES` trains within
 /// `CAPACITY_WINDOW` (a path that widens shows it within three probes).
+/// A bottleneck shows in this many packets of one frame ([`bottleneck`]), the newest queued
+/// at least this long.
+const NARROW_PACKETS: usize = 3;
+const NARROW_QUEUE_MS: f64 = 40.0;
+/// The pairs' rates are within this factor of each other.
+const NARROW_SPREAD: f64 = 1.5;
 const TRAIN_GAP: Duration = Duration::from_millis(2);
 const TRAIN_PACKETS: usize = 5;
 const TRAIN_MIN_SPAN: Duration = Duration::from_millis(1);
@@ -263,6 +269,36 @@ impl Capacity {
     }
 }
 
+/// The rate of a bottleneck the newest packets show, bit/s: the last three that arrived left
+/// together (one frame's) and came out of the path spaced by their sizes at one rate (each
+/// pair's within `NARROW_SPREAD`; the fastest is taken), while the newest waited at least
+/// `NARROW_QUEUE_MS`: a queue in
+/// front of a narrower link, draining at its rate. Feedback a frame or two after a path
+/// narrows says it, before the queue's growth moves the smoothed figures. A receiver that
+/// stalled reads what piled up at once (one long gap, then short ones: a high rate), which
+/// is not a bottleneck. `newest` is (departure, arrival, bytes), oldest first.
+fn bottleneck(newest: &VecDeque<(Instant, Duration, usize)>, queue_ms: f64) -> Option<f64> {
+    if newest.len() < NARROW_PACKETS || queue_ms < NARROW_QUEUE_MS {
+        return None;
+    }
+    let (first, last) = (newest.front()?, newest.back()?);
+    if last.0.saturating_duration_since(first.0) > TRAIN_GAP {
+        return None;
+    }
+    let rates: Vec<f64> = newest
+        .iter()
+        .zip(newest.iter().skip(1))
+        .map(|(a, b)| {
+            let gap = b.1.saturating_sub(a.1).max(TRAIN_MIN_SPAN);
+            b.2 as f64 * 8.0 / gap.as_secs_f64()
+        })
+        .collect();
+    let fastest = rates.iter().copied().reduce(f64::max)?;
+    let slowest = rates.iter().copied().reduce(f64::min)?;
+    // Spaced alike, as a link spaces them (two stalls of a busy machine seldom are).
+    (fastest <= slowest * NARROW_SPREAD).then_some(fastest)
+}
+
 /// The rate a train of packets went through at, or `None` when it is no train (too short,
 /// or a packet of it lost).
 fn train_rate(train: &[Ack]) -> Option<f64> {
@@ -310,6 +346,11 @@ pub struct Estimator {
     capacity: Capacity,
     /// Whether trains since a back-off lift the estimate at once.
     take_probes: bool,
+    /// The bottleneck the last feedback showed, bit/s.
+    bottleneck: Option<f64>,
+    /// The newest packets that arrived one after the other (none lost between), oldest
+    /// first: (departure, arrival, bytes).
+    newest: VecDeque<(Instant, Duration, usize)>,
 }
 
 impl Estimator {
@@ -333,6 +374,8 @@ impl Estimator {
             queued: 0,
             capacity: Capacity::default(),
             take_probes: false,
+            bottleneck: None,
+            newest: VecDeque::new(),
         }
     }
 
@@ -364,6 +407,12 @@ impl Estimator {
         self.capacity.newest()
     }
 
+    /// The rate of the bottleneck the last feedback showed a queue in front of, bit/s: the
+    /// path narrowed below what is sent (see [`bottleneck`]).
+    pub fn bottleneck(&self) -> Option<f64> {
+        self.bottleneck
+    }
+
     /// The smoothed queueing delay the last feedback showed, ms.
     pub fn queue_ms(&self) -> Option<f64> {
         self.queue_ms
@@ -375,7 +424,7 @@ impl Estimator {
             return;
         }
         let epoch = *self.epoch.get_or_insert(acks[0].departure);
-        let mut queue_sum = 0.0;
+        let mut queues = Vec::with_capacity(acks.len());
         let mut arrived = 0usize;
         let mut lost = 0usize;
         let after_outage = self
@@ -384,14 +433,19 @@ impl Estimator {
         for ack in acks {
             let Some(arrival) = ack.arrival else {
                 lost += usize::from(!after_outage);
+                self.newest.clear();
                 continue;
             };
+            if self.newest.len() == NARROW_PACKETS {
+                self.newest.pop_front();
+            }
+            self.newest.push_back((ack.departure, arrival, ack.size));
             let sent = ack.departure.saturating_duration_since(epoch);
             let owd_ms = (arrival.as_secs_f64() - sent.as_secs_f64()) * 1000.0;
             self.base.note(sent.as_secs(), owd_ms);
             self.trend.note(sent.as_secs_f64() * 1000.0, owd_ms);
             let base = self.base.min().unwrap_or(owd_ms);
-            queue_sum += (owd_ms - base).max(0.0);
+            queues.push((owd_ms - base).max(0.0));
             arrived += 1;
             self.arrivals.push_back((arrival, ack.size));
         }
@@ -404,8 +458,9 @@ impl Estimator {
                 self.arrivals.pop_front();
             }
         }
+        self.bottleneck = queues.last().and_then(|&q| bottleneck(&self.newest, q));
         if arrived > 0 {
-            let q = queue_sum / arrived as f64;
+            let q = queues.iter().sum::<f64>() / arrived as f64;
             self.queue_ms = Some(self.queue_ms.map_or(q, |s| 0.5 * s + 0.5 * q));
         }
         self.capacity.note(now, acks);
@@ -918,6 +973,54 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn a_queue_that_drains_evenly_shows_its_bottleneck_and_a_stall_does_not() {
+        let t = Instant::now();
+        let ms = |n: f64| Duration::from_secs_f64(n / 1000.0);
+        // Three packets of one frame: they left together at `sent` ms and arrived at `at`
+        // (each 1180 bytes: 23.6 ms apart at 400 kbit/s), after a clean second's base.
+        let frame = |sent: f64, at: [f64; 3]| -> Vec<Ack> {
+            at.iter()
+                .map(|&a| Ack {
+                    departure: t + ms(sent),
+                    arrival: Some(ms(a)),
+                    size: 1180,
+                })
+                .collect()
+        };
+        let reading = |last: Vec<Ack>| {
+            let mut e = Estimator::new(1e6, 1e5, 5e7);
+            for i in 0..30 {
+                let sent = f64::from(i) * 33.0;
+                e.on_acks(t + ms(sent + 30.0), &frame(sent, [sent + 20.0; 3]));
+            }
+            e.on_acks(t + ms(1100.0), &last);
+            e.bottleneck()
+        };
+        let narrowed = reading(frame(1000.0, [1043.6, 1067.2, 1090.8])).expect("a bottleneck");
+        assert!((narrowed - 400_000.0).abs() < 10_000.0, "{narrowed}");
+        // A receiver that stalled, then read what piled up: one long gap, then short ones.
+        assert_eq!(reading(frame(1000.0, [1021.0, 1080.0, 1080.5])), None);
+        // Two stalls unlike each other.
+        assert_eq!(reading(frame(1000.0, [1030.0, 1040.0, 1090.0])), None);
+        // Spaced alike but hardly queued: the path carries the frame.
+        assert_eq!(reading(frame(1000.0, [1021.0, 1022.0, 1023.0])), None);
+        // Packets of two frames: what is between them is the sender's own spacing.
+        let mut two = frame(1000.0, [1043.6, 1067.2, 1090.8]);
+        two[2].departure = t + ms(1033.0);
+        assert_eq!(reading(two), None);
+        // A packet lost among them: no reading until three arrive one after the other.
+        let mut lost = frame(1000.0, [1043.6, 1067.2, 1090.8]);
+        lost.insert(
+            1,
+            Ack {
+                arrival: None,
+                ..lost[0]
+            },
+        );
+        assert_eq!(reading(lost), None);
+    }
 
     /// A sender at `send_bps` into a bottleneck of `path_bps` with a queue of `queue_ms`,
     /// reported every 100 ms; the estimate drives the sender when `follow` is set.

@@ -353,6 +353,7 @@ mod tests {
             loss: 0.0,
             capacity: None,
             newest_train: None,
+            bottleneck: None,
             delivered: Some(delivered),
             measured: true,
         }

@@ -31,11 +31,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
-use rtc::interceptor::{NackResponderBuilder, ReceiverReportBuilder, SenderReportBuilder};
+use rtc::interceptor::{
+    NackResponderBuilder, ReceiverReportBuilder, SenderReportBuilder, TwccReceiverBuilder,
+};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::{
-    Registry, configure_simulcast_extension_headers, configure_twcc_receiver_only,
+    Registry, configure_simulcast_extension_headers,
 };
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_H264, MIME_TYPE_OPUS, MediaEngine,
@@ -48,7 +50,8 @@ use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEs
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
-    RTCRtpEncodingParameters, RtpCodecKind,
+    RTCRtpEncodingParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
+    TYPE_RTCP_FB_TRANSPORT_CC,
 };
 use rtc::rtp_transceiver::{RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use rtc::sansio::Protocol;
@@ -575,6 +578,37 @@ const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(20);
 /// more than the 1.4 s webrtc-rs gives by default, so slow paths are not given up sooner.
 const ICE_MAX_CHECKS: u16 = 100;
 
+/// How often a connection reports what arrived (transport-wide feedback): libwebrtc's
+/// interval at high rates. A sender learns that a path narrowed no sooner than this; webrtc-rs's
+/// default, 100 ms, let a narrowed path's queue overflow before a simulcast leg could leave
+/// its layer.
+const FEEDBACK_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Transport-wide feedback negotiated for audio and video and sent every
+/// `FEEDBACK_INTERVAL`.
+fn twcc_receiver(registry: Registry, media: &mut MediaEngine) -> Result<Registry, PeerError> {
+    for kind in [RtpCodecKind::Video, RtpCodecKind::Audio] {
+        media.register_feedback(
+            RTCPFeedback {
+                typ: TYPE_RTCP_FB_TRANSPORT_CC.to_owned(),
+                ..Default::default()
+            },
+            kind,
+        );
+        media
+            .register_header_extension(
+                RTCRtpHeaderExtensionCapability {
+                    uri: rtc::sdp::extmap::TRANSPORT_CC_URI.to_owned(),
+                },
+                kind,
+                None,
+            )
+            .map_err(webrtc_err)?;
+    }
+    let twcc = TwccReceiverBuilder::new().with_interval(FEEDBACK_INTERVAL);
+    Ok(registry.with(Slot::TwccReceiver, twcc.build()))
+}
+
 /// webrtc-rs's default interceptors (NACK both ways, transport-wide feedback, RTCP reports)
 /// with NACKs sent at once and kept up ([`nack`]), and send-side congestion control within
 /// `rate`. Receiver reports and NACKs let received streams that fall silent go
@@ -608,7 +642,7 @@ fn interceptors(
             silence::Forgetful::new(nack::NackRequester::new()),
         );
     configure_simulcast_extension_headers(media).map_err(webrtc_err)?;
-    let registry = configure_twcc_receiver_only(registry, media).map_err(webrtc_err)?;
+    let registry = twcc_receiver(registry, media)?;
     let (registry, estimates) = rate::with_congestion_control(registry, rate);
     // Below the NACK responder: reads run from the wire up.
     let registry = registry.with(

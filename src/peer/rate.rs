@@ -82,6 +82,8 @@ pub(crate) struct SendEstimate {
     /// What the newest train showed, bit/s.
     pub(crate) newest_train: Option<f64>,
 
+    /// The bottleneck the last feedback showed a queue in front of, bit/s.
+    pub(crate) bottleneck: Option<f64>,
     /// What arrived lately, bit/s.
     pub(crate) delivered: Option<f64>,
     /// Whether any feedback has arrived (before it, the figure is the configured start).
@@ -174,6 +176,7 @@ impl SendEstimates {
                 loss: 0.0,
                 capacity: None,
                 newest_train: None,
+                bottleneck: None,
                 delivered: None,
                 measured: false,
             }),
@@ -250,6 +253,7 @@ impl BandwidthEstimator for Tracked {
             s.loss = self.estimator.loss();
             s.capacity = self.estimator.capacity();
             s.newest_train = self.estimator.newest_train();
+            s.bottleneck = self.estimator.bottleneck();
             s.delivered = self.estimator.received();
             s.measured = true;
         }

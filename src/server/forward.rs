@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::forwarder::{
-    AskThrottle, Forwarder, KeyframeGate, LIMIT_INTERVAL, LimitCadence, Verdict,
+    AskThrottle, Forwarder, KeyframeGate, LAYER_INTERVAL, LIMIT_INTERVAL, LimitCadence, Verdict,
 };
 use super::layers::{LayerChoice, Layers, Path};
 use super::metrics::{LegCounts, Metrics, SubscriptionCounts};
@@ -491,7 +491,13 @@ impl Hub {
 /// its subscribers can take (REMB) when [`LimitCadence`] says so. Nothing is decoded: the
 /// subscribers' own connections' estimates say it.
 async fn limit_publisher(hub: std::sync::Weak<Hub>, cap: Option<f64>) {
-    let mut tick = tokio::time::interval(LIMIT_INTERVAL);
+    // A simulcast leg's layer is chosen more often: a path that narrows fills its queue
+    // within a frame or two, and the sooner the leg leaves the layer, the less of it queues.
+    let simulcast = hub.upgrade().is_some_and(|h| h.is_simulcast());
+    let mut tick = tokio::time::interval(match simulcast {
+        true => LAYER_INTERVAL,
+        false => LIMIT_INTERVAL,
+    });
     let mut cadence = LimitCadence::default();
     loop {
         tick.tick().await;
@@ -515,6 +521,7 @@ fn measured(estimates: &SendEstimates) -> Option<Path> {
         capacity: e.capacity,
         queue_ms: e.queue_ms,
         newest_train: e.newest_train,
+        bottleneck: e.bottleneck,
     })
 }
 

@@ -406,6 +406,9 @@ impl AskThrottle {
 
 /// How often the rate a publisher's subscribers can take is looked at.
 pub(crate) const LIMIT_INTERVAL: Duration = Duration::from_millis(50);
+/// How often a simulcast track's legs' layers are looked at (each leg's subscriber reports
+/// what arrived every 50 ms).
+pub(crate) const LAYER_INTERVAL: Duration = Duration::from_millis(10);
 /// A publisher is told (REMB) when that rate moved by more than this share, and at least
 /// every LIMIT_REPEAT (as Janus does).
 const LIMIT_CHANGE: f64 = 0.1;

@@ -180,6 +180,9 @@ pub(crate) struct Path {
     pub(crate) queue_ms: Option<f64>,
     /// What the newest train showed, bit/s.
     pub(crate) newest_train: Option<f64>,
+    /// The bottleneck the newest feedback showed a queue in front of, bit/s: the path has
+    /// narrowed to this.
+    pub(crate) bottleneck: Option<f64>,
 }
 
 /// Which layer one leg is to get: the one asked for (`high`, `mid`, `low`: that layer,
@@ -324,12 +327,19 @@ impl LayerChoice {
                 let deep = path
                     .and_then(|p| p.queue_ms)
                     .is_some_and(|q| q > DEEP_QUEUE_MS);
+                // A path that narrowed below the current layer: down to what fits the
+                // bottleneck at once, before its queue overflows.
+                let narrowed = path.and_then(|p| p.bottleneck).and_then(|b| {
+                    let fits = rungs[..=ceiling].iter().rposition(|r| r.bps <= b * FIT);
+                    cur.filter(|&c| rungs[c].bps > b * FIT)
+                        .map(|_| fits.unwrap_or(0))
+                });
                 match cur {
                     // A first pick (or the leg's layer paused): where no train showed the
                     // path, no higher than the one above the smallest.
                     None if path.is_some_and(|p| p.capacity.is_none()) => best.min(1),
                     None => best,
-                    Some(cur) if best > cur && !deep => {
+                    Some(cur) if best > cur && !deep && narrowed.is_none() => {
                         let since = *self.up_since.get_or_insert(now);
                         holding = now.saturating_duration_since(since) < self.hold;
                         if holding {
@@ -348,7 +358,12 @@ impl LayerChoice {
                     // two, it stays), or the path queues deep (before the estimate has
                     // backed off: to the smallest), or it is over the ceiling; soon after a
                     // step up, that step failed.
-                    Some(cur) if rungs[cur].bps > estimate || deep && cur > 0 || cur > ceiling => {
+                    Some(cur)
+                        if rungs[cur].bps > estimate
+                            || deep && cur > 0
+                            || narrowed.is_some()
+                            || cur > ceiling =>
+                    {
                         if self
                             .went_up
                             .is_some_and(|at| now.saturating_duration_since(at) < UP_TRIAL)
@@ -356,7 +371,11 @@ impl LayerChoice {
                             self.hold = (self.hold * 2).min(UP_HOLD_MAX);
                         }
                         self.went_up = None;
-                        if deep { 0 } else { best }
+                        match narrowed {
+                            Some(fits) if !deep => fits.min(best),
+                            _ if deep => 0,
+                            _ => best,
+                        }
                     }
                     Some(cur) => cur,
                 }
@@ -473,6 +492,7 @@ mod tests {
             capacity: None,
             queue_ms: None,
             newest_train: None,
+            bottleneck: None,
         })
     }
 
@@ -483,6 +503,7 @@ mod tests {
             capacity: Some(1e9),
             queue_ms: None,
             newest_train: None,
+            bottleneck: None,
         })
     }
 
@@ -497,6 +518,7 @@ mod tests {
             capacity: Some(1e9),
             queue_ms: Some(250.0),
             newest_train: None,
+            bottleneck: None,
         };
         assert_eq!(c.pick(&rungs(), Some(queued), ms(t, 100)), Some(3));
         // Before the estimate has backed off at all, too.
@@ -520,6 +542,33 @@ mod tests {
     }
 
     #[test]
+    fn a_leg_whose_path_narrowed_goes_at_once_to_the_layer_its_bottleneck_carries() {
+        let t = Instant::now();
+        let mut c = LayerChoice::new(Layer::Auto, 0);
+        assert_eq!(c.pick(&rungs(), shown(10e6), t), Some(1));
+        // The estimate has not moved yet, but the newest packets drained at 700 kbit/s.
+        let narrowed = |bottleneck: f64| {
+            Some(Path {
+                bottleneck: Some(bottleneck),
+                ..shown(10e6).expect("a path")
+            })
+        };
+        assert_eq!(c.pick(&rungs(), narrowed(700_000.0), ms(t, 50)), Some(2));
+        // Nor does it go up while the bottleneck shows.
+        assert_eq!(c.pick(&rungs(), narrowed(700_000.0), ms(t, 5000)), Some(2));
+        // Narrower than the smallest layer: the smallest.
+        assert_eq!(c.pick(&rungs(), narrowed(100_000.0), ms(t, 5050)), Some(3));
+        // A bottleneck the layer fits moves nothing.
+        let mut c = LayerChoice::new(Layer::Auto, 0);
+        c.pick(&rungs(), shown(10e6), t);
+        assert_eq!(c.pick(&rungs(), narrowed(5e6), ms(t, 50)), Some(1));
+        // Nor does it move a named layer.
+        let mut c = LayerChoice::new(Layer::High, 0);
+        c.pick(&rungs(), shown(10e6), t);
+        assert_eq!(c.pick(&rungs(), narrowed(100_000.0), ms(t, 50)), Some(1));
+    }
+
+    #[test]
     fn a_leg_below_the_largest_layer_probes_its_path_while_it_does_not_queue() {
         let t = Instant::now();
         let path = |queue: f64, newest_train: Option<f64>| {
@@ -528,6 +577,7 @@ mod tests {
                 capacity: Some(400_000.0),
                 queue_ms: Some(queue),
                 newest_train,
+                bottleneck: None,
             })
         };
         let mut c = LayerChoice::new(Layer::Auto, 0);
@@ -661,6 +711,7 @@ mod tests {
             capacity: Some(250_000.0),
             queue_ms: None,
             newest_train: None,
+            bottleneck: None,
         });
         assert_eq!(c.pick(&rungs(), narrow, t), Some(3));
         // No train lately: the ceiling is all it knows; a step up after the hold, a trial.
@@ -686,6 +737,7 @@ mod tests {
             capacity: Some(100e6),
             queue_ms: None,
             newest_train: None,
+            bottleneck: None,
         });
         assert_eq!(c.pick(&rungs(), wide, ms(t, 20_900)), Some(2));
         assert_eq!(c.pick(&rungs(), wide, ms(t, 21_900)), Some(1));
