@@ -108,17 +108,19 @@ const LIMIT_FORGOTTEN: f64 = 1.15;
 const RECEIVED_MULTIPLE: f64 = 1.5;
 const HEADROOM_BPS: f64 = 50_000.0;
 pub(crate) const CAPACITY_SHARE: f64 = 0.85;
+/// A bottleneck shows in this many packets of one frame ([`bottleneck`]), each at least
+/// `NARROW_MIN_BYTES` (a video packet's size: small packets a busy receiver read apart say
+/// little), the newest queued at least `NARROW_QUEUE_MS`, the pairs' rates within
+/// `NARROW_SPREAD` of each other.
+const NARROW_PACKETS: usize = 3;
+const NARROW_MIN_BYTES: usize = 500;
+const NARROW_QUEUE_MS: f64 = 40.0;
+const NARROW_SPREAD: f64 = 1.5;
 /// A train: packets that left within `TRAIN_GAP` of the one before, at least
 /// `TRAIN_PACKETS` of them, none lost. Its rate is its bytes over the longer of its send and
 /// arrival spans, and at most over `TRAIN_MIN_SPAN` (feedback times arrivals in 250 µs
 /// steps). The capacity is the median of the last `CAPACITY_SAMPLES` trains within
 /// `CAPACITY_WINDOW` (a path that widens shows it within three probes).
-/// A bottleneck shows in this many packets of one frame ([`bottleneck`]), the newest queued
-/// at least this long.
-const NARROW_PACKETS: usize = 3;
-const NARROW_QUEUE_MS: f64 = 40.0;
-/// The pairs' rates are within this factor of each other.
-const NARROW_SPREAD: f64 = 1.5;
 const TRAIN_GAP: Duration = Duration::from_millis(2);
 const TRAIN_PACKETS: usize = 5;
 const TRAIN_MIN_SPAN: Duration = Duration::from_millis(1);
@@ -275,24 +277,24 @@ impl Capacity {
 /// `NARROW_QUEUE_MS`: a queue in
 /// front of a narrower link, draining at its rate. Feedback a frame or two after a path
 /// narrows says it, before the queue's growth moves the smoothed figures. A receiver that
-/// stalled reads what piled up at once (one long gap, then short ones: a high rate), which
-/// is not a bottleneck. `newest` is (departure, arrival, bytes), oldest first.
+/// stalled reads what piled up at once (one long gap, then none), which is not a bottleneck.
+/// `newest` is (departure, arrival, bytes), oldest first.
 fn bottleneck(newest: &VecDeque<(Instant, Duration, usize)>, queue_ms: f64) -> Option<f64> {
     if newest.len() < NARROW_PACKETS || queue_ms < NARROW_QUEUE_MS {
         return None;
     }
     let (first, last) = (newest.front()?, newest.back()?);
-    if last.0.saturating_duration_since(first.0) > TRAIN_GAP {
+    if last.0.saturating_duration_since(first.0) > TRAIN_GAP
+        || newest.iter().any(|p| p.2 < NARROW_MIN_BYTES)
+    {
         return None;
     }
-    let rates: Vec<f64> = newest
-        .iter()
-        .zip(newest.iter().skip(1))
-        .map(|(a, b)| {
-            let gap = b.1.saturating_sub(a.1).max(TRAIN_MIN_SPAN);
-            b.2 as f64 * 8.0 / gap.as_secs_f64()
-        })
-        .collect();
+    let mut rates = Vec::with_capacity(NARROW_PACKETS - 1);
+    for (a, b) in newest.iter().zip(newest.iter().skip(1)) {
+        // Read together (a receiver stamps what it reads at once alike): no spacing seen.
+        let gap = b.1.checked_sub(a.1).filter(|g| *g >= TRAIN_MIN_SPAN)?;
+        rates.push(b.2 as f64 * 8.0 / gap.as_secs_f64());
+    }
     let fastest = rates.iter().copied().reduce(f64::max)?;
     let slowest = rates.iter().copied().reduce(f64::min)?;
     // Spaced alike, as a link spaces them (two stalls of a busy machine seldom are).
@@ -421,6 +423,7 @@ impl Estimator {
     /// Takes one feedback's packets (in send order), received at `now`.
     pub fn on_acks(&mut self, now: Instant, acks: &[Ack]) {
         if acks.is_empty() {
+            self.bottleneck = None;
             return;
         }
         let epoch = *self.epoch.get_or_insert(acks[0].departure);
@@ -1002,6 +1005,12 @@ mod tests {
         assert!((narrowed - 400_000.0).abs() < 10_000.0, "{narrowed}");
         // A receiver that stalled, then read what piled up: one long gap, then short ones.
         assert_eq!(reading(frame(1000.0, [1021.0, 1080.0, 1080.5])), None);
+        // ... all of them at once, after a stall.
+        assert_eq!(reading(frame(1000.0, [1080.0, 1080.0, 1080.0])), None);
+        // Small packets (audio) a busy receiver read a few ms apart.
+        let mut small = frame(1000.0, [1060.0, 1063.0, 1066.0]);
+        small.iter_mut().for_each(|a| a.size = 120);
+        assert_eq!(reading(small), None);
         // Two stalls unlike each other.
         assert_eq!(reading(frame(1000.0, [1030.0, 1040.0, 1090.0])), None);
         // Spaced alike but hardly queued: the path carries the frame.

@@ -609,7 +609,8 @@ fn twcc_receiver(registry: Registry, media: &mut MediaEngine) -> Result<Registry
     Ok(registry.with(Slot::TwccReceiver, twcc.build()))
 }
 
-/// webrtc-rs's default interceptors (NACK both ways, transport-wide feedback, RTCP reports)
+/// webrtc-rs's default interceptors (NACK both ways, transport-wide feedback — every
+/// `FEEDBACK_INTERVAL` —, RTCP reports)
 /// with NACKs sent at once and kept up ([`nack`]), and send-side congestion control within
 /// `rate`. Receiver reports and NACKs let received streams that fall silent go
 /// ([`silence`]): a connection whose sections carry one stream after another reports only on

@@ -82,8 +82,8 @@ pub(crate) struct SendEstimate {
     /// What the newest train showed, bit/s.
     pub(crate) newest_train: Option<f64>,
 
-    /// The bottleneck the last feedback showed a queue in front of, bit/s.
-    pub(crate) bottleneck: Option<f64>,
+    /// The bottleneck the last feedback showed a queue in front of (when it came, bit/s).
+    pub(crate) bottleneck: Option<(Instant, f64)>,
     /// What arrived lately, bit/s.
     pub(crate) delivered: Option<f64>,
     /// Whether any feedback has arrived (before it, the figure is the configured start).
@@ -243,6 +243,12 @@ impl BandwidthEstimator for Tracked {
             .acks(reports);
         self.estimator.on_acks(now, &acks);
         if acks.is_empty() {
+            self.shared
+                .0
+                .estimate
+                .lock()
+                .expect("estimate lock")
+                .bottleneck = None;
             return;
         }
         {
@@ -253,7 +259,7 @@ impl BandwidthEstimator for Tracked {
             s.loss = self.estimator.loss();
             s.capacity = self.estimator.capacity();
             s.newest_train = self.estimator.newest_train();
-            s.bottleneck = self.estimator.bottleneck();
+            s.bottleneck = self.estimator.bottleneck().map(|bps| (now, bps));
             s.delivered = self.estimator.received();
             s.measured = true;
         }
@@ -276,7 +282,7 @@ impl BandwidthEstimator for Tracked {
 }
 
 /// Adds send-side congestion control to `registry` (the media engine already asks the far
-/// end for transport-wide feedback: see `configure_twcc_receiver_only`).
+/// end for transport-wide feedback: see `twcc_receiver`).
 pub(super) fn with_congestion_control(
     registry: Registry,
     rate: SendRate,

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::forwarder::{
-    AskThrottle, Forwarder, KeyframeGate, LAYER_INTERVAL, LIMIT_INTERVAL, LimitCadence, Verdict,
+    AskThrottle, BOTTLENECK_NEWS, Forwarder, KeyframeGate, LAYER_INTERVAL, LIMIT_INTERVAL,
+    LimitCadence, Verdict,
 };
 use super::layers::{LayerChoice, Layers, Path};
 use super::metrics::{LegCounts, Metrics, SubscriptionCounts};
@@ -488,19 +489,19 @@ impl Hub {
 }
 
 /// Tells the publisher of `hub`'s track, every `LIMIT_INTERVAL` while the hub lives, the rate
-/// its subscribers can take (REMB) when [`LimitCadence`] says so. Nothing is decoded: the
-/// subscribers' own connections' estimates say it.
+/// its subscribers can take (REMB) when [`LimitCadence`] says so, and sets a simulcast
+/// track's legs' layers every `LAYER_INTERVAL` (a path that narrows fills its queue within a
+/// frame or two: the sooner a leg leaves its layer, the less of it queues). Nothing is
+/// decoded: the subscribers' own connections' estimates say it.
 async fn limit_publisher(hub: std::sync::Weak<Hub>, cap: Option<f64>) {
-    // A simulcast leg's layer is chosen more often: a path that narrows fills its queue
-    // within a frame or two, and the sooner the leg leaves the layer, the less of it queues.
-    let simulcast = hub.upgrade().is_some_and(|h| h.is_simulcast());
-    let mut tick = tokio::time::interval(match simulcast {
-        true => LAYER_INTERVAL,
-        false => LIMIT_INTERVAL,
-    });
     let mut cadence = LimitCadence::default();
     loop {
-        tick.tick().await;
+        let simulcast = hub.upgrade().is_some_and(|h| h.is_simulcast());
+        tokio::time::sleep(match simulcast {
+            true => LAYER_INTERVAL,
+            false => LIMIT_INTERVAL,
+        })
+        .await;
         let Some(hub) = hub.upgrade() else { return };
         if hub.closed.load(Ordering::Relaxed) {
             return;
@@ -521,7 +522,11 @@ fn measured(estimates: &SendEstimates) -> Option<Path> {
         capacity: e.capacity,
         queue_ms: e.queue_ms,
         newest_train: e.newest_train,
-        bottleneck: e.bottleneck,
+        // A reading stays news for a few feedbacks.
+        bottleneck: e
+            .bottleneck
+            .filter(|(at, _)| at.elapsed() <= BOTTLENECK_NEWS)
+            .map(|(_, bps)| bps),
     })
 }
 

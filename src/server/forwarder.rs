@@ -409,6 +409,8 @@ pub(crate) const LIMIT_INTERVAL: Duration = Duration::from_millis(50);
 /// How often a simulcast track's legs' layers are looked at (each leg's subscriber reports
 /// what arrived every 50 ms).
 pub(crate) const LAYER_INTERVAL: Duration = Duration::from_millis(10);
+/// How long a bottleneck a subscriber's feedback showed stays news to its legs' layers.
+pub(crate) const BOTTLENECK_NEWS: Duration = Duration::from_millis(150);
 /// A publisher is told (REMB) when that rate moved by more than this share, and at least
 /// every LIMIT_REPEAT (as Janus does).
 const LIMIT_CHANGE: f64 = 0.1;

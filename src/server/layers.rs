@@ -327,19 +327,22 @@ impl LayerChoice {
                 let deep = path
                     .and_then(|p| p.queue_ms)
                     .is_some_and(|q| q > DEEP_QUEUE_MS);
-                // A path that narrowed below the current layer: down to what fits the
-                // bottleneck at once, before its queue overflows.
-                let narrowed = path.and_then(|p| p.bottleneck).and_then(|b| {
-                    let fits = rungs[..=ceiling].iter().rposition(|r| r.bps <= b * FIT);
-                    cur.filter(|&c| rungs[c].bps > b * FIT)
-                        .map(|_| fits.unwrap_or(0))
+                // A path that narrowed: nothing above what its bottleneck carries, and from
+                // a layer over it, down at once, before its queue overflows.
+                let carried = path.and_then(|p| p.bottleneck).map(|b| {
+                    rungs[..=ceiling]
+                        .iter()
+                        .rposition(|r| r.bps <= b * FIT)
+                        .unwrap_or(0)
                 });
+                let best = carried.map_or(best, |c| best.min(c));
+                let narrowed = carried.filter(|&c| cur.is_some_and(|cur| cur > c));
                 match cur {
                     // A first pick (or the leg's layer paused): where no train showed the
                     // path, no higher than the one above the smallest.
                     None if path.is_some_and(|p| p.capacity.is_none()) => best.min(1),
                     None => best,
-                    Some(cur) if best > cur && !deep && narrowed.is_none() => {
+                    Some(cur) if best > cur && !deep => {
                         let since = *self.up_since.get_or_insert(now);
                         holding = now.saturating_duration_since(since) < self.hold;
                         if holding {
@@ -371,11 +374,7 @@ impl LayerChoice {
                             self.hold = (self.hold * 2).min(UP_HOLD_MAX);
                         }
                         self.went_up = None;
-                        match narrowed {
-                            Some(fits) if !deep => fits.min(best),
-                            _ if deep => 0,
-                            _ => best,
-                        }
+                        if deep { 0 } else { best }
                     }
                     Some(cur) => cur,
                 }
@@ -554,8 +553,11 @@ mod tests {
             })
         };
         assert_eq!(c.pick(&rungs(), narrowed(700_000.0), ms(t, 50)), Some(2));
-        // Nor does it go up while the bottleneck shows.
-        assert_eq!(c.pick(&rungs(), narrowed(700_000.0), ms(t, 5000)), Some(2));
+        // Nor does it go up while the bottleneck shows, however long.
+        for n in 1..100 {
+            let at = ms(t, 50 + 100 * n);
+            assert_eq!(c.pick(&rungs(), narrowed(700_000.0), at), Some(2));
+        }
         // Narrower than the smallest layer: the smallest.
         assert_eq!(c.pick(&rungs(), narrowed(100_000.0), ms(t, 5050)), Some(3));
         // A bottleneck the layer fits moves nothing.
