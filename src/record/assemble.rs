@@ -17,6 +17,12 @@ const REORDER_WINDOW: u64 = 200;
 /// How long packets wait behind a missing video packet: long enough for NACKs (sent every
 /// 20 ms) to bring it back over paths with a few hundred ms of round trip.
 const VIDEO_PATIENCE: Duration = Duration::from_millis(400);
+/// How long packets wait behind a missing video packet once a whole keyframe waits behind
+/// it too: what the hole held only leads up to that keyframe, which a live receiver would
+/// show at once. Long enough for a retransmission on a short path (a NACK goes at once); a
+/// path that narrowed, whose retransmissions come back behind its queue, does not hold the
+/// picture (a simulcast switch's keyframe waited 300 ms behind one lost packet).
+const KEYFRAME_PATIENCE: Duration = Duration::from_millis(40);
 /// How long packets wait behind a missing audio packet, which nobody retransmits: only for
 /// a reordered one. A datagram held back on each of two legs (publisher to server, server to
 /// subscriber) can come well over 100 ms behind the one after it (`--impair reorder` holds
@@ -112,7 +118,7 @@ impl Assembler {
     /// When a gap will have waited long enough ([`poll`](Self::poll) then gives it up).
     pub fn deadline(&self) -> Option<Instant> {
         let (_, resume) = self.first_hole(self.next?)?;
-        Some(self.pending[&resume].1 + self.patience)
+        Some(self.pending[&resume].1 + self.patience_before(resume))
     }
 
     /// Gives up the gaps that have waited long enough by `now`.
@@ -139,7 +145,7 @@ impl Assembler {
             };
             let newest = *self.pending.keys().next_back().expect("non-empty");
             let waited = now.saturating_duration_since(self.pending[&resume].1);
-            if !flush && newest - hole < REORDER_WINDOW && waited < self.patience {
+            if !flush && newest - hole < REORDER_WINDOW && waited < self.patience_before(resume) {
                 break; // wait for the gap to fill (NACK or a late packet may bring it)
             }
             // Given up: the part of a frame before the hole goes too; resume after it.
@@ -166,8 +172,28 @@ impl Assembler {
         }
         let mut o = self.output(false);
         o.frames = out.frames;
-        o.request_keyframe |= out.request_keyframe;
+        // A request that a keyframe taken after it has answered is not made.
+        o.request_keyframe |= out.request_keyframe && self.waiting_for_keyframe;
         o
+    }
+
+    /// How long a hole that packet `resume` came after may wait: `patience`, or
+    /// `KEYFRAME_PATIENCE` once a whole keyframe waits behind it.
+    fn patience_before(&self, resume: u64) -> Duration {
+        match self.whole_keyframe_after(resume) {
+            true => self.patience.min(KEYFRAME_PATIENCE),
+            false => self.patience,
+        }
+    }
+
+    /// Whether a whole keyframe waits at or after `from`, with nothing missing from its first
+    /// packet to its last: a live receiver would show it now, and what the hole before it
+    /// held can only lead up to it.
+    fn whole_keyframe_after(&self, from: u64) -> bool {
+        self.codec.kind() == crate::vocab::Kind::Video
+            && self.pending.range(from..).any(|(&s, (p, _))| {
+                bitstream::starts_keyframe(self.codec, p.payload()) && self.frame_end(s).is_some()
+            })
     }
 
     /// The first missing sequence number from `expected` that a later packet has passed, and
@@ -458,6 +484,36 @@ mod tests {
         // The next keyframe resumes the recording.
         let o = a.push(pkt(7, 9000, true, &[0x65, 7, 7]), at(500));
         assert_eq!(o.frames.len(), 1);
+    }
+
+    #[test]
+    fn a_hole_with_a_whole_keyframe_behind_it_waits_only_a_little() {
+        let mut a = Assembler::new(Codec::H264);
+        a.push(pkt(1, 0, false, PARAMS), at(0));
+        assert_eq!(
+            a.push(pkt(2, 0, true, &[0x65, 7, 7]), at(0)).frames.len(),
+            1
+        );
+        // A P frame loses its first packet; a keyframe (parameter sets first) follows, its
+        // last packet not yet here: the hole waits as long as ever.
+        a.push(pkt(4, 3000, true, &[0x7c, 0x41, 3]), at(33));
+        a.push(pkt(5, 6000, false, PARAMS), at(66));
+        assert_eq!(a.deadline(), Some(at(33) + VIDEO_PATIENCE));
+        // The keyframe is whole: the hole waits KEYFRAME_PATIENCE from the packet after it.
+        let o = a.push(pkt(6, 6000, true, &[0x65, 8, 8]), at(70));
+        assert!(o.frames.is_empty());
+        assert_eq!(a.deadline(), Some(at(33) + KEYFRAME_PATIENCE));
+        let o = a.poll(at(33) + KEYFRAME_PATIENCE);
+        assert_eq!(o.frames.len(), 1);
+        assert!(o.frames[0].keyframe && !o.request_keyframe);
+        // A retransmission within that wait still fills the hole.
+        let mut a = Assembler::new(Codec::H264);
+        a.push(pkt(1, 0, false, PARAMS), at(0));
+        a.push(pkt(2, 0, true, &[0x65, 7, 7]), at(0));
+        a.push(pkt(4, 6000, false, PARAMS), at(33));
+        a.push(pkt(5, 6000, true, &[0x65, 8, 8]), at(34));
+        let o = a.push(pkt(3, 3000, true, &[0x41, 9, 9]), at(50));
+        assert_eq!(o.frames.len(), 2);
     }
 
     #[test]
