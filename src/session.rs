@@ -208,11 +208,14 @@ impl Layer {
 /// What a subscriber asks of a simulcast video stream: a layer, and with `max_size` no
 /// larger one than a picture of that size needs — the smallest layer whose sides are both at
 /// least 90 % of it (LiveKit's rule for a subscriber's display size), the largest when none
-/// is. `auto` stays at or under that one; a named layer larger than it gives it.
+/// is. `auto` stays at or under that one; a named layer larger than it gives it. `off`: no
+/// video at all for now (LiveKit's disabled track; any stream, simulcast or not), on again
+/// from a keyframe.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LayerWish {
     pub layer: Layer,
     pub max_size: Option<(u32, u32)>,
+    pub off: bool,
 }
 
 impl From<Layer> for LayerWish {
@@ -220,6 +223,7 @@ impl From<Layer> for LayerWish {
         LayerWish {
             layer,
             max_size: None,
+            off: false,
         }
     }
 }

@@ -838,7 +838,9 @@ fn the_browser_sdk_publishes_into_and_plays_from_vcall_serve() {
     assert_eq!(probe(&out)["streams"][0]["codec_name"], "vp8");
     assert!(decode_video(&out).len() >= 30);
 
-    // vcall publishes over LiveKit's protocol; Chromium plays it and decodes it.
+    // vcall publishes over LiveKit's protocol; Chromium plays it and decodes it, switches
+    // the video off (`UpdateTrackSettings` disabled: the server forwards none of it) and on
+    // again (it goes on from a keyframe).
     let mut args = publish_args("60s");
     let publisher = lk_token("browser", "vcall-cam", &[]);
     args.extend(["--url", &lk_url, "--token", &publisher]);
@@ -847,12 +849,18 @@ fn the_browser_sdk_publishes_into_and_plays_from_vcall_serve() {
     let played = ns.chromium(
         "livekit.html",
         &format!(
-            "mode=play&url={url}&token={}&seconds=4",
+            "mode=play&pause=1&url={url}&token={}&seconds=4",
             lk_token("browser", "chromium-viewer", &["--can-subscribe"])
         ),
         &dir.path().join("profile-play"),
     );
     assert!(played.get("error").is_none(), "{played}");
+    assert_eq!(played["pause"]["stopped"], true, "{played}");
+    assert_eq!(played["pause"]["paused"], 0, "{played}");
+    assert!(
+        played["pause"]["resumed"].as_u64().unwrap() >= 30,
+        "{played}"
+    );
     assert!(played["framesDecoded"].as_u64().unwrap() >= 40, "{played}");
     assert!(played["audioPackets"].as_u64().unwrap() >= 50, "{played}");
     let identities: Vec<&str> = played["tracks"]

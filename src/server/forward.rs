@@ -312,6 +312,7 @@ impl Hub {
         let id = self.next_leg.fetch_add(1, Ordering::Relaxed);
         let video = self.codec.kind() == Kind::Video;
         let mut forwarder = Forwarder::new(video, self.codec.clock_rate()).after(track.line());
+        forwarder.set_paused(video && wish.layer.off);
         let mut fanout = self.fanout.lock().expect("fanout lock");
         let declared = fanout.layers.as_ref().map_or(0, Layers::declared);
         let mut choice = LayerChoice::new(wish.layer, declared);
@@ -415,11 +416,13 @@ impl Hub {
     }
 
     /// Leg `id`'s subscriber asks for another layer (it moves there at that layer's next
-    /// keyframe, asked for at the next choice).
+    /// keyframe, asked for at the next choice), or switches its video off or on.
     fn set_layer(&self, id: u64, layer: LayerWish) {
+        let video = self.codec.kind() == Kind::Video;
         let mut fanout = self.fanout.lock().expect("fanout lock");
         if let Some(leg) = fanout.legs.iter_mut().find(|leg| leg.id == id) {
             leg.choice.set_wish(layer);
+            leg.forwarder.set_paused(video && layer.off);
         }
     }
 

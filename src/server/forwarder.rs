@@ -66,6 +66,9 @@ pub(crate) struct Forwarder {
     /// The current source is no longer forwarded while the leg waits for its target's
     /// keyframe ([`Self::leave_for`]).
     cut: bool,
+    /// Nothing is forwarded (the subscriber switched the track off) after the frame in
+    /// progress; switched on again, the leg goes on from a keyframe, numbered on.
+    paused: bool,
 }
 
 /// Shifts further back than this are folded into the source's offset.
@@ -86,7 +89,20 @@ impl Forwarder {
             shifted: 0,
             newest: None,
             cut: false,
+            paused: false,
         }
+    }
+
+    /// Switches the leg off (nothing more is forwarded once the frame in progress is
+    /// finished) or on again: its next source, whichever it is, starts at a keyframe and is
+    /// numbered on from the last packet sent, timed on by the time that passed.
+    pub(crate) fn set_paused(&mut self, paused: bool) {
+        if self.paused && !paused {
+            let target = self.target;
+            self.source_replaced();
+            self.target = target;
+        }
+        self.paused = paused;
     }
 
     /// A padding packet (no payload) of `ssrc`: whether it is left out. Padding that is
@@ -240,13 +256,18 @@ impl Forwarder {
         keyframe_start: bool,
         now: Instant,
     ) -> Verdict {
-        if self.cut && self.current() == Some(ssrc) {
+        if (self.cut || self.paused) && self.current() == Some(ssrc) {
             // The frame in progress is finished (its first packets are on their way, and of
             // no use without the rest); nothing after it goes.
             let (_, mapped) = self.map(seq, timestamp);
             if self.last.is_some_and(|(_, ts, _)| ts == mapped) {
                 return self.send(seq, timestamp, None, now);
             }
+            return Verdict::Drop {
+                ask_keyframe: false,
+            };
+        }
+        if self.paused {
             return Verdict::Drop {
                 ask_keyframe: false,
             };
@@ -595,6 +616,50 @@ mod tests {
         // Back to a layer it is on: nothing is cut.
         f.leave_for(2);
         assert_eq!(sent(f.on_packet(2, 503, 12_000, false, ms(t, 133))).0, 15);
+    }
+
+    #[test]
+    fn a_leg_switched_off_finishes_its_frame_and_goes_on_from_a_keyframe_when_on_again() {
+        let t = Instant::now();
+        let mut f = Forwarder::new(true, 90_000);
+        f.target(1);
+        assert_eq!(sent(f.on_packet(1, 10, 0, true, t)), (10, 0));
+        assert_eq!(sent(f.on_packet(1, 11, 3000, false, ms(t, 33))), (11, 3000));
+        f.set_paused(true);
+        // The frame in progress is finished; nothing after it goes, and no keyframe is
+        // asked for.
+        assert_eq!(sent(f.on_packet(1, 12, 3000, false, ms(t, 40))), (12, 3000));
+        for (i, seq) in (13..40).enumerate() {
+            let ts = 6000 + 3000 * i as u32;
+            assert_eq!(
+                f.on_packet(1, seq, ts, seq == 20, ms(t, 66 + 33 * i as u64)),
+                Verdict::Drop {
+                    ask_keyframe: false
+                }
+            );
+        }
+        // Switched on a second later: a keyframe is asked for, and the target's goes on
+        // right after the last packet sent, its time moved on by the time that passed.
+        f.set_paused(false);
+        let on = ms(t, 1040);
+        assert_eq!(
+            f.on_packet(1, 40, 90_000, false, on),
+            Verdict::Drop { ask_keyframe: true }
+        );
+        assert_eq!(
+            f.on_packet(2, 900, 5, true, on),
+            Verdict::Drop {
+                ask_keyframe: false
+            }
+        );
+        assert_eq!(
+            sent(f.on_packet(1, 41, 93_000, true, ms(on, 10))),
+            (13, 3000 + 1010 * 90)
+        );
+        assert_eq!(sent(f.on_packet(1, 42, 93_000, false, ms(on, 11))).0, 14);
+        // Switching on a leg that is on changes nothing.
+        f.set_paused(false);
+        assert_eq!(sent(f.on_packet(1, 43, 96_000, false, ms(on, 43))).0, 15);
     }
 
     #[test]

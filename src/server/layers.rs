@@ -619,6 +619,7 @@ mod tests {
         let wish = |layer, w, h| LayerWish {
             layer,
             max_size: Some((w, h)),
+            off: false,
         };
         // 600x340 is within 10 % of 640x360: the middle layer, however wide the path.
         let mut c = LayerChoice::new(wish(Layer::Auto, 600, 340), 0);

@@ -666,20 +666,25 @@ impl Participant {
     /// server sends: with a width (the adaptive stream's display size, which LiveKit's
     /// server prefers to the quality) the best the path carries up to the smallest layer
     /// that covers the size; else by the quality, `high` is `auto` (the best the path
-    /// carries), `medium` and `low` those layers. Disabling a track is not taken.
+    /// carries), `medium` and `low` those layers. A video track disabled (or at quality
+    /// `off`: what an adaptive stream sends for a video no longer on screen) is not
+    /// forwarded until enabled again; an audio track disabled is not taken.
     fn track_settings(&mut self, settings: &lk::UpdateTrackSettings) {
-        let layer = match settings.quality() {
-            _ if settings.width > 0 => LayerWish {
-                layer: Layer::Auto,
-                max_size: Some((settings.width, settings.height)),
-            },
-            lk::VideoQuality::Low => Layer::Low.into(),
-            lk::VideoQuality::Medium => Layer::Mid.into(),
-            lk::VideoQuality::High => Layer::Auto.into(),
-            // A track switched off: not taken (its layer stays as it was).
-            lk::VideoQuality::Off => return,
-        };
+        let off = settings.disabled || settings.quality() == lk::VideoQuality::Off;
         for sid in settings.track_sids.iter().filter(|sid| is_video(sid)) {
+            let layer = match settings.quality() {
+                _ if settings.width > 0 => LayerWish {
+                    layer: Layer::Auto,
+                    max_size: Some((settings.width, settings.height)),
+                    off,
+                },
+                lk::VideoQuality::Low => Layer::Low.into(),
+                lk::VideoQuality::Medium => Layer::Mid.into(),
+                lk::VideoQuality::High => Layer::Auto.into(),
+                // Off: the layer asked before, for when it is on again.
+                lk::VideoQuality::Off => self.layers.get(sid).copied().unwrap_or_default(),
+            };
+            let layer = LayerWish { off, ..layer };
             if self.layers.insert(sid.clone(), layer) == Some(layer) {
                 continue;
             }

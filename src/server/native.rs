@@ -197,6 +197,7 @@ pub(super) fn from_wire(msg: ClientMsg) -> Result<Request, OtherVersion> {
                 max_size: max_size
                     .filter(|s| s.width > 0 && s.height > 0)
                     .map(|s| (s.width, s.height)),
+                off: false,
             },
         },
         ClientMsg::SubscribeAnswer {
@@ -366,6 +367,7 @@ mod tests {
                 layer: LayerWish {
                     layer: crate::session::Layer::Low,
                     max_size: Some((640, 360)),
+                    off: false,
                 },
             }
         );

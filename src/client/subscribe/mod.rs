@@ -114,6 +114,7 @@ impl Settings {
                 layer: LayerWish {
                     layer: args.layer,
                     max_size: args.max_size,
+                    off: false,
                 },
                 ..Conn::from_args(&args.conn)
             },
