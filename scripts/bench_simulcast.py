@@ -3,6 +3,7 @@
 different paths get through `vcall serve`.
 
 Usage: scripts/bench_simulcast.py [--seconds 30] [--runs 3] [--only cpu|slow|narrow]
+       [--video-codec h264|vp8]
 (builds nothing: run `cargo build --release` first).
 
 Drills, on loopback through one `vcall serve`, the publisher a 1280x720 busy test pattern at
@@ -165,7 +166,9 @@ def main():
     ap.add_argument("--seconds", type=int, default=30)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--only", choices=["cpu", "slow", "narrow"])
+    ap.add_argument("--video-codec", choices=["h264", "vp8"], default="h264")
     a = ap.parse_args()
+    PUBLISH.extend(["--video-codec", a.video_codec])
     serve = Serve()
     try:
         if a.only in (None, "cpu"):

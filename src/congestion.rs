@@ -19,7 +19,8 @@
 //! leaves as a train, and the spread of the train's arrivals at the far end is the path's
 //! rate (a probe cluster, as GCC's prober sends, made of the media itself). Where the media
 //! makes no train of its own, a publisher grows a frame into one (`client::adapt` asks,
-//! `vocab::bitstream::pad_h264` pads; a forwarding server ends a frame with filler). The
+//! `vocab::bitstream::pad_h264` pads; a forwarding server ends a frame with filler, or
+//! follows it with padding packets). The
 //! estimate may climb to what the trains showed — for a forwarding server at once, when
 //! several since a back-off agree and nothing queues or is lost (a path that widened again)
 //! — and without them, to 1.5x what arrives.

@@ -668,6 +668,66 @@ fn vcalls_simulcast_gives_each_subscriber_the_layer_asked_for_or_its_path_carrie
     p.wait();
 }
 
+/// The same widening with VP8 layers (Chromium's default simulcast): VP8 has no filler a
+/// decoder skips, so the server probes the leg's path with padding packets after a frame
+/// (`Rtp::padding`); the leg is back on the top layer and the recording decodes.
+#[test]
+fn a_vp8_simulcast_leg_is_probed_back_to_the_top_layer_when_its_path_widens() {
+    let server = Server::start();
+    let dir = temp_dir();
+    let session = server.session();
+    let mut p = publisher(
+        &server,
+        &session,
+        "cam",
+        &[
+            "--width",
+            "1280",
+            "--height",
+            "720",
+            "--video-bitrate",
+            "1.5M",
+            "--simulcast",
+            "3",
+            "--video-codec",
+            "vp8",
+        ],
+    );
+    let out = dir.path().join("widened.mkv");
+    let mut r = Proc::spawn(server.cmd(
+        &session,
+        Role::Subscriber,
+        &[
+            "subscribe",
+            "--no-audio",
+            "-o",
+            &path_str(&out),
+            "--frames",
+            "450",
+            "--expect",
+            "frames>=450",
+            "--json",
+            "--impair",
+            "rate=300kbit,rate=1000mbit@4s",
+        ],
+    ));
+    assert_eq!(r.wait(), 0, "{}", r.output());
+    let widths: Vec<u64> = r
+        .seen
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "layerSwitched")
+        .map(|v| v["width"].as_u64().unwrap())
+        .collect();
+    assert_eq!(widths.first(), Some(&320), "{widths:?}");
+    assert_eq!(widths.last(), Some(&1280), "{widths:?}");
+    let (sizes, errors) = video_frame_entries(&out, "width");
+    assert!(errors.is_empty(), "{errors}");
+    assert_eq!(sizes.last().map(String::as_str), Some("1280"));
+    p.interrupt();
+    p.wait();
+}
+
 #[test]
 fn echo_test_through_the_embedded_server() {
     // Published and subscribed back through the SFU; the marks give the round trip.

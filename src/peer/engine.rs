@@ -658,9 +658,20 @@ impl Task {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
-        if let Some(mut s) = conn.pc.rtp_sender(sender)
-            && let Err(e) = s.write_rtp(now, packet)
-        {
+        let Some(mut s) = conn.pc.rtp_sender(sender) else {
+            return;
+        };
+        let written = match packet.header.padding && packet.payload.is_empty() {
+            // A padding packet (`Rtp::padding`): its extensions are of ids nobody
+            // negotiated, which the sender's own write refuses; it goes in below it.
+            true => {
+                let track = s.track().track_id().to_owned();
+                let message = RTCMessage::RtpPacket(track, packet);
+                conn.pc.handle_write(TaggedRTCMessage { now, message })
+            }
+            false => s.write_rtp(now, packet),
+        };
+        if let Err(e) = written {
             tracing::trace!("RTP not sent: {e}");
         }
         self.dirty.push(id);

@@ -2273,6 +2273,29 @@ impl LocalTrack {
         sent
     }
 
+    /// Sends a padding packet of about `bytes` ([`Rtp::padding`]), numbered `seq` and timed
+    /// `timestamp`, as [`LocalTrack::try_write`] sends a packet.
+    pub(crate) fn try_write_padding(&self, seq: u16, timestamp: u32, bytes: usize) -> bool {
+        let pt = self.payload_type.load(Ordering::Relaxed);
+        let Out::Engine {
+            engine,
+            conn,
+            sender,
+            ..
+        } = &self.out
+        else {
+            return false;
+        };
+        if pt == 0 {
+            return false;
+        }
+        let mut rtp = Rtp::padding(pt, seq, timestamp, bytes);
+        rtp.0.header.ssrc = self.ssrc;
+        let sent = engine.send_rtp(*conn, *sender, rtp.0);
+        self.last_seq.store(u32::from(seq), Ordering::Relaxed);
+        sent
+    }
+
     fn rewrite(&self, mut rtp: Rtp, pt: u8) -> Rtp {
         rtp.0.header.ssrc = self.ssrc;
         rtp.0.header.payload_type = pt;

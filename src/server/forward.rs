@@ -50,9 +50,10 @@ struct Leg {
     probe_due: bool,
 }
 
-/// A probe of a leg's path: packets of H.264 filler data (which decoders skip) at the end of
-/// a frame, numbered on the leg's line after the frame's last packet, so that the frame
-/// leaves as a train (`congestion`'s) of at least this many packets of this size.
+/// A probe of a leg's path: packets numbered on the leg's line after a frame's last packet,
+/// of this size, so that the frame leaves as a train (`congestion`'s) of at least this many
+/// packets: H.264 filler data in the frame (decoders skip it), padding packets after the
+/// frame for other codecs (receivers skip them: [`Rtp::padding`]).
 const PROBE_PACKETS: u16 = 4;
 const PROBE_BYTES: usize = 1000;
 
@@ -262,8 +263,8 @@ impl Hub {
     }
 
     /// Sends a frame's last packet (`packet`, numbered `seq` and timed `timestamp`) on
-    /// `leg` followed by a probe of its path: filler data in the same frame, the last of it
-    /// marking the frame's end.
+    /// `leg` followed by a probe of its path: H.264's filler data in the same frame, the last
+    /// of it marking the frame's end; other codecs' padding packets after it.
     fn probe(&self, leg: &mut Leg, packet: &Rtp, seq: u16, timestamp: u32, now: Instant) {
         leg.probe_due = false;
         let Some((first, ts)) = leg.forwarder.insert(seq, PROBE_PACKETS, now) else {
@@ -271,6 +272,15 @@ impl Hub {
             return;
         };
         tracing::trace!(leg = leg.id, "a leg's path probed");
+        if self.codec != Codec::H264 {
+            self.send(leg, packet, seq, timestamp);
+            for i in 0..PROBE_PACKETS {
+                self.send_with(leg, PROBE_BYTES, |track| {
+                    track.try_write_padding(first.wrapping_add(i), ts, PROBE_BYTES)
+                });
+            }
+            return;
+        }
         let mut last = packet.clone();
         last.0.header.marker = false;
         self.send(leg, &last, seq, timestamp);
@@ -284,15 +294,21 @@ impl Hub {
 
     /// Sends a copy of `packet` on `leg`, numbered `seq` and timed `timestamp`.
     fn send(&self, leg: &mut Leg, packet: &Rtp, seq: u16, timestamp: u32) {
-        leg.seen += 1;
-        if leg.fault.is_some_and(|f| f.drops(leg.seen)) {
-            return;
-        }
         let mut out = packet.clone();
         out.0.header.sequence_number = seq;
         out.0.header.timestamp = timestamp;
         let bytes = out.payload().len();
-        if leg.track.try_write(out) {
+        self.send_with(leg, bytes, |track| track.try_write(out));
+    }
+
+    /// Sends a packet of `bytes` on `leg` with `write` (whether its track took it), unless
+    /// the leg's fault drops it; counted.
+    fn send_with(&self, leg: &mut Leg, bytes: usize, write: impl FnOnce(&LocalTrack) -> bool) {
+        leg.seen += 1;
+        if leg.fault.is_some_and(|f| f.drops(leg.seen)) {
+            return;
+        }
+        if write(&leg.track) {
             leg.sent += 1;
             leg.counts.forwarded(bytes);
         } else {
@@ -385,8 +401,7 @@ impl Hub {
                 continue;
             };
             // Probed only on the layer it gets and keeps (not while it goes down).
-            if self.codec == Codec::H264
-                && leg.forwarder.current() == Some(ssrc)
+            if leg.forwarder.current() == Some(ssrc)
                 && !leg.forwarder.leaving()
                 && leg.choice.probe(&rungs, estimate, now)
             {

@@ -243,7 +243,7 @@ impl LayerChoice {
     }
 
     /// Whether to probe the leg's path now (a train of packets: `forward.rs` ends a frame
-    /// with filler data): it
+    /// with filler data, or follows it with padding packets): it
     /// follows its path, gets less than the largest layer sending, no larger one fits yet
     /// as far as it knows, and the path does not queue.
     pub(crate) fn probe(&mut self, rungs: &[Rung], path: Option<Path>, now: Instant) -> bool {

@@ -80,6 +80,10 @@ impl Codec {
     }
 }
 
+/// The lowest of the header extension ids [`Rtp::padding`] fills (up to 255): far above
+/// the ones SDP offers number (from 1).
+const PADDING_EXTENSION_IDS: u8 = 240;
+
 /// One RTP packet, as received or to be sent. Cloning shares the payload.
 #[derive(Debug, Clone)]
 pub(crate) struct Rtp(pub(crate) rtc::rtp::Packet);
@@ -100,6 +104,34 @@ impl Rtp {
         p.header.marker = marker;
         p.payload = payload;
         Rtp(p)
+    }
+    /// A padding packet, as a sender probing its path sends one: no payload (receivers
+    /// skip it; libwebrtc counts it as padding, its sequence number no gap) and about
+    /// `bytes` in header extensions of ids nobody negotiated, which receivers ignore
+    /// (RFC 8285). The stack pads a payload only to a multiple of four bytes, and an RTP
+    /// padding count is one byte: the size goes in two-byte extension elements instead.
+    pub(crate) fn padding(payload_type: u8, seq: u16, timestamp: u32, bytes: usize) -> Rtp {
+        let mut rtp = Rtp::new(payload_type, seq, timestamp, false, Bytes::new());
+        let h = &mut rtp.0.header;
+        h.padding = true;
+        h.extension = true;
+        h.extension_profile = rtc::rtp::header::EXTENSION_PROFILE_TWO_BYTE;
+        let mut left = bytes;
+        for id in (PADDING_EXTENSION_IDS..=255).rev() {
+            if left < 3 {
+                break;
+            }
+            let len = (left - 2).min(255);
+            h.extensions.push(rtc::rtp::header::Extension {
+                id,
+                payload: Bytes::from(vec![0; len]),
+            });
+            left -= len + 2;
+        }
+        // The zeros that end the extensions on a four-byte boundary, as the stack counts them
+        // (an extension the stack adds later keeps the count right).
+        h.extensions_padding = (4 - h.get_extension_payload_len() % 4) % 4;
+        rtp
     }
     pub(crate) fn seq(&self) -> u16 {
         self.0.header.sequence_number
@@ -201,6 +233,34 @@ pub(crate) struct BadPayload(String);
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use rtc::shared::marshal::{Marshal, MarshalSize, Unmarshal};
+
+    #[test]
+    fn a_padding_packet_has_no_payload_and_the_size_asked_for() {
+        for bytes in [0, 3, 100, 1000, 1001, 1002, 1003] {
+            let mut rtp = Rtp::padding(96, 7, 9000, bytes);
+            // The stack adds its transport-wide sequence number.
+            let _ = rtp.0.header.set_extension(3, Bytes::from_static(&[0, 1]));
+            let wire = rtp.0.marshal().unwrap();
+            assert_eq!(wire.len(), rtp.0.marshal_size(), "{bytes}");
+            // Header, extension header, the padding's extensions, the stack's 4-byte padding.
+            assert!(wire.len() >= 12 + 4 + bytes + 4, "{bytes}: {}", wire.len());
+            assert!(
+                wire.len() <= 12 + 4 + bytes + 4 + 8,
+                "{bytes}: {}",
+                wire.len()
+            );
+            let back = rtc::rtp::Packet::unmarshal(&mut &wire[..]).unwrap();
+            assert!(back.payload.is_empty());
+            assert!(back.header.padding);
+            assert_eq!(back.header.sequence_number, 7);
+            assert_eq!(back.header.timestamp, 9000);
+            assert_eq!(
+                back.header.get_extension(3),
+                Some(Bytes::from_static(&[0, 1]))
+            );
+        }
+    }
 
     #[test]
     fn vp8_payloads_are_read_past_their_descriptor_whatever_their_length() {
