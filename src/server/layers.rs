@@ -36,6 +36,9 @@ const DEEP_QUEUE_MS: f64 = 100.0;
 /// again after `PROBE_AGAIN`, so that the median of the trains follows within a second.
 const PROBE_EVERY: Duration = Duration::from_secs(1);
 const PROBE_AGAIN: Duration = Duration::from_millis(250);
+/// A leg sent down probes no sooner than this after: what its path queued drains first (a
+/// probe sent into that queue overflows it, and is lost with the frame it ends).
+const PROBE_AFTER_DOWN: Duration = Duration::from_secs(2);
 /// No probe while the path queues more than this: a probe would only queue behind it.
 const PROBE_QUEUE_MS: f64 = 15.0;
 
@@ -374,6 +377,7 @@ impl LayerChoice {
                             self.hold = (self.hold * 2).min(UP_HOLD_MAX);
                         }
                         self.went_up = None;
+                        self.next_probe = Some(now + PROBE_AFTER_DOWN);
                         if deep { 0 } else { best }
                     }
                     Some(cur) => cur,
@@ -596,6 +600,17 @@ mod tests {
         assert!(!c.probe(&rungs(), path(0.0, Some(5e6)), ms(t, 2000)));
         assert!(c.probe(&rungs(), path(0.0, Some(5e6)), ms(t, 2100)));
         assert!(c.probe(&rungs(), path(0.0, Some(5e6)), ms(t, 2350)));
+        // Sent down (its path narrowed): none until what it queued has drained.
+        let mut down = LayerChoice::new(Layer::Auto, 0);
+        assert_eq!(down.pick(&rungs(), shown(10e6), t), Some(1));
+        let narrowed = Some(Path {
+            bottleneck: Some(400_000.0),
+            ..shown(10e6).expect("a path")
+        });
+        assert_eq!(down.pick(&rungs(), narrowed, ms(t, 100)), Some(3));
+        assert!(!down.probe(&rungs(), path(0.0, Some(5e6)), ms(t, 200)));
+        assert!(!down.probe(&rungs(), path(0.0, Some(5e6)), ms(t, 2000)));
+        assert!(down.probe(&rungs(), path(0.0, Some(5e6)), ms(t, 2100)));
         // On the largest layer, or with a layer asked for by name: none.
         let mut top = LayerChoice::new(Layer::Auto, 0);
         assert_eq!(top.pick(&rungs(), shown(10e6), t), Some(1));
