@@ -872,3 +872,122 @@ fn the_browser_sdk_publishes_into_and_plays_from_vcall_serve() {
     assert!(identities.contains(&"vcall-cam"), "{played}");
     publisher.interrupt();
 }
+
+/// A browser subscriber of a vcall VP8 simulcast publisher gets the layer its own path
+/// carries. Its path is the server's media port's traffic class (`tc`: 400 kbit/s, a 15 KB
+/// queue; the publisher's path is not in it): the smallest layer. Once the class widens, the
+/// server's probes of the leg (RTP padding packets after a frame, which libwebrtc takes as
+/// padding) show the wider path, and Chromium is back on the 1280x720 layer.
+#[test]
+fn a_browser_subscriber_gets_the_layer_its_path_carries_and_climbs_back_when_it_widens() {
+    let ns = LoopbackOnly::create();
+    let tc = |args: &[&str]| {
+        let ok = ns.cmd("tc", args).status().is_ok_and(|s| s.success());
+        assert!(ok, "tc {args:?} failed (this test needs the htb qdisc)");
+    };
+    tc(&[
+        "qdisc", "add", "dev", "lo", "root", "handle", "1:", "htb", "default", "10",
+    ]);
+    tc(&[
+        "class", "add", "dev", "lo", "parent", "1:", "classid", "1:10", "htb", "rate", "10gbit",
+    ]);
+    let narrow = ["rate", "400kbit", "ceil", "400kbit"];
+    let mut class = vec![
+        "class", "add", "dev", "lo", "parent", "1:", "classid", "1:20", "htb",
+    ];
+    class.extend(narrow);
+    tc(&class);
+    tc(&[
+        "qdisc", "add", "dev", "lo", "parent", "1:20", "bfifo", "limit", "15000",
+    ]);
+    tc(&[
+        "filter", "add", "dev", "lo", "parent", "1:", "protocol", "ip", "prio", "1", "u32",
+        "match", "ip", "sport", "7882", "0xffff", "flowid", "1:20",
+    ]);
+    let mut serve = ns.vcall(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--udp-port",
+        "7882",
+        "--api-key",
+        "k",
+        "--api-secret",
+        "s",
+    ]);
+    // Each probe of a leg's path is logged.
+    serve.env("RUST_LOG", "info,vcall::server::forward=trace");
+    let mut serve = Proc::spawn(serve);
+    let url = serve_url(&mut serve);
+    let lk_url = url.replace("ws://", "livekit+ws://");
+    let token = lk_token("layers", "vcall-cam", &[]);
+    let mut publisher = Proc::spawn(ns.vcall(&[
+        "publish",
+        "--video",
+        "testsrc",
+        "--audio",
+        "tone",
+        "--width",
+        "1280",
+        "--height",
+        "720",
+        "--video-bitrate",
+        "1.5M",
+        "--simulcast",
+        "3",
+        "--video-codec",
+        "vp8",
+        "--duration",
+        "120s",
+        "--url",
+        &lk_url,
+        "--token",
+        &token,
+    ]));
+    publisher.wait_for("stream is live");
+    let dir = temp_dir();
+    let mut browser = ns.chromium_proc(
+        "livekit.html",
+        &format!(
+            "mode=play&layers=1&url={url}&token={}&seconds=60",
+            lk_token("layers", "chromium-viewer", &["--can-subscribe"])
+        ),
+        &dir.path().join("profile"),
+    );
+    browser.wait_for("NARROW 320");
+    tc(&[
+        "class", "change", "dev", "lo", "parent", "1:", "classid", "1:20", "htb", "rate", "10gbit",
+    ]);
+    let played = chromium_result(&mut browser);
+    assert!(played.get("error").is_none(), "{played}");
+    let widths: Vec<u64> = played["widths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_u64().unwrap())
+        .collect();
+    assert!(widths.contains(&320), "{played}");
+    assert_eq!(widths.last(), Some(&1280), "{played}");
+    // The server's media went through the class.
+    let out = ns
+        .cmd(
+            "tc",
+            &["-s", "class", "show", "dev", "lo", "classid", "1:20"],
+        )
+        .output()
+        .unwrap();
+    let stats = String::from_utf8_lossy(&out.stdout);
+    let sent: u64 = stats
+        .split_whitespace()
+        .skip_while(|w| *w != "Sent")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(sent > 500_000, "{stats}");
+    publisher.interrupt();
+    publisher.wait();
+    // Chromium's leg was probed (padding packets: VP8 has no filler) and it decoded on.
+    serve.interrupt();
+    serve.wait();
+    assert!(serve.output().contains("a leg's path probed"));
+}

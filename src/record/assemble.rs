@@ -17,11 +17,15 @@ const REORDER_WINDOW: u64 = 200;
 /// How long packets wait behind a missing video packet: long enough for NACKs (sent every
 /// 20 ms) to bring it back over paths with a few hundred ms of round trip.
 const VIDEO_PATIENCE: Duration = Duration::from_millis(400);
-/// How long packets wait behind a missing video packet once a whole keyframe waits behind
-/// it too: what the hole held only leads up to that keyframe, which a live receiver would
-/// show at once. Long enough for a retransmission on a short path (a NACK goes at once); a
-/// path that narrowed, whose retransmissions come back behind its queue, does not hold the
-/// picture (a simulcast switch's keyframe waited 300 ms behind one lost packet).
+/// How long packets wait behind a missing video packet once a whole keyframe of another
+/// picture size waits behind it too (a simulcast layer switch, a sender's new size): what
+/// the hole held only leads up to that keyframe, pictures of the size left, and a live
+/// receiver would show the keyframe at once. Long enough for a retransmission on a short
+/// path (a NACK goes at once); a path that narrowed, whose retransmissions come back behind
+/// its queue, does not hold the picture (a simulcast switch's keyframe waited 300 ms behind
+/// one lost packet). A keyframe of the same size waits the whole patience: under random
+/// loss a retransmission may take a NACK or two more, and the frames before it are the
+/// recording's.
 const KEYFRAME_PATIENCE: Duration = Duration::from_millis(40);
 /// How long packets wait behind a missing audio packet, which nobody retransmits: only for
 /// a reordered one. A datagram held back on each of two legs (publisher to server, server to
@@ -68,6 +72,8 @@ pub struct Assembler {
     /// H.264 parameter sets (SPS and PPS) have been seen: a keyframe without them can only
     /// be decoded after one with them.
     have_params: bool,
+    /// The picture size the newest keyframe taken said, where its first packet says one.
+    size: Option<(u32, u32)>,
 }
 
 fn extend(last: Option<u64>, value: u32, bits: u32) -> u64 {
@@ -100,6 +106,7 @@ impl Assembler {
             last_ts: None,
             waiting_for_keyframe: codec != Codec::Opus,
             have_params: codec != Codec::H264,
+            size: None,
         }
     }
 
@@ -178,7 +185,7 @@ impl Assembler {
     }
 
     /// How long a hole that packet `resume` came after may wait: `patience`, or
-    /// `KEYFRAME_PATIENCE` once a whole keyframe waits behind it.
+    /// `KEYFRAME_PATIENCE` once a whole keyframe of another size waits behind it.
     fn patience_before(&self, resume: u64) -> Duration {
         match self.whole_keyframe_after(resume) {
             true => self.patience.min(KEYFRAME_PATIENCE),
@@ -186,13 +193,18 @@ impl Assembler {
         }
     }
 
-    /// Whether a whole keyframe waits at or after `from`, with nothing missing from its first
-    /// packet to its last: a live receiver would show it now, and what the hole before it
-    /// held can only lead up to it.
+    /// Whether a whole keyframe of a picture size other than the newest one taken waits at
+    /// or after `from`, with nothing missing from its first packet to its last: a live
+    /// receiver would show it now, and what the hole before it held can only lead up to it.
     fn whole_keyframe_after(&self, from: u64) -> bool {
+        let Some(size) = self.size else {
+            return false;
+        };
         self.codec.kind() == crate::vocab::Kind::Video
             && self.pending.range(from..).any(|(&s, (p, _))| {
-                bitstream::starts_keyframe(self.codec, p.payload()) && self.frame_end(s).is_some()
+                bitstream::starts_keyframe(self.codec, p.payload())
+                    && bitstream::keyframe_size(self.codec, p.payload()).is_some_and(|k| k != size)
+                    && self.frame_end(s).is_some()
             })
     }
 
@@ -263,6 +275,11 @@ impl Assembler {
                 return;
             }
             self.waiting_for_keyframe = false;
+            if frame.keyframe
+                && let Some(size) = bitstream::keyframe_size(self.codec, packets[0].payload())
+            {
+                self.size = Some(size);
+            }
             out.frames.push(frame);
         }
     }
@@ -486,33 +503,51 @@ mod tests {
         assert_eq!(o.frames.len(), 1);
     }
 
+    /// A VP8 keyframe's first payload: the descriptor (S), the frame tag (a key frame), the
+    /// start code, the size.
+    fn vp8_key(w: u16, h: u16) -> &'static [u8] {
+        let [w0, w1] = w.to_le_bytes();
+        let [h0, h1] = h.to_le_bytes();
+        vec![0x10, 0x00, 0, 0, 0x9d, 0x01, 0x2a, w0, w1, h0, h1, 7].leak()
+    }
+
     #[test]
-    fn a_hole_with_a_whole_keyframe_behind_it_waits_only_a_little() {
-        let mut a = Assembler::new(Codec::H264);
-        a.push(pkt(1, 0, false, PARAMS), at(0));
+    fn a_hole_with_a_whole_keyframe_of_another_size_behind_it_waits_only_a_little() {
+        let inter: &'static [u8] = &[0x10, 0x01, 0, 0, 9];
+        let mut a = Assembler::new(Codec::Vp8);
         assert_eq!(
-            a.push(pkt(2, 0, true, &[0x65, 7, 7]), at(0)).frames.len(),
+            a.push(pkt(1, 0, true, vp8_key(1280, 720)), at(0))
+                .frames
+                .len(),
             1
         );
-        // A P frame loses its first packet; a keyframe (parameter sets first) follows, its
-        // last packet not yet here: the hole waits as long as ever.
-        a.push(pkt(4, 3000, true, &[0x7c, 0x41, 3]), at(33));
-        a.push(pkt(5, 6000, false, PARAMS), at(66));
+        // A frame loses its first packet; a keyframe of another size (a smaller layer)
+        // follows, its last packet not yet here: the hole waits as long as ever.
+        a.push(pkt(3, 3000, true, &[0x00, 9]), at(33));
+        a.push(pkt(4, 6000, false, vp8_key(320, 180)), at(66));
         assert_eq!(a.deadline(), Some(at(33) + VIDEO_PATIENCE));
         // The keyframe is whole: the hole waits KEYFRAME_PATIENCE from the packet after it.
-        let o = a.push(pkt(6, 6000, true, &[0x65, 8, 8]), at(70));
+        let o = a.push(pkt(5, 6000, true, &[0x00, 8]), at(70));
         assert!(o.frames.is_empty());
         assert_eq!(a.deadline(), Some(at(33) + KEYFRAME_PATIENCE));
         let o = a.poll(at(33) + KEYFRAME_PATIENCE);
         assert_eq!(o.frames.len(), 1);
         assert!(o.frames[0].keyframe && !o.request_keyframe);
-        // A retransmission within that wait still fills the hole.
-        let mut a = Assembler::new(Codec::H264);
-        a.push(pkt(1, 0, false, PARAMS), at(0));
-        a.push(pkt(2, 0, true, &[0x65, 7, 7]), at(0));
-        a.push(pkt(4, 6000, false, PARAMS), at(33));
-        a.push(pkt(5, 6000, true, &[0x65, 8, 8]), at(34));
-        let o = a.push(pkt(3, 3000, true, &[0x41, 9, 9]), at(50));
+        // A keyframe of the size it has (a periodic one, one asked for): the hole waits its
+        // whole patience (a retransmission may take a NACK or two more under loss), and what
+        // it brings is kept.
+        let mut a = Assembler::new(Codec::Vp8);
+        a.push(pkt(1, 0, true, vp8_key(640, 360)), at(0));
+        a.push(pkt(3, 6000, true, vp8_key(640, 360)), at(33));
+        assert_eq!(a.deadline(), Some(at(33) + VIDEO_PATIENCE));
+        let o = a.push(pkt(2, 3000, true, inter), at(300));
+        assert_eq!(o.frames.len(), 2);
+        assert!(!o.request_keyframe);
+        // A retransmission within the short wait still fills the hole.
+        let mut a = Assembler::new(Codec::Vp8);
+        a.push(pkt(1, 0, true, vp8_key(1280, 720)), at(0));
+        a.push(pkt(3, 6000, true, vp8_key(320, 180)), at(33));
+        let o = a.push(pkt(2, 3000, true, inter), at(50));
         assert_eq!(o.frames.len(), 2);
     }
 

@@ -253,7 +253,11 @@ impl Hub {
                     self.send(leg, p, seq, timestamp);
                 }
             }
-            if leg.probe_due && packet.marker() && !leg.forwarder.leaving() {
+            if leg.probe_due
+                && packet.marker()
+                && !leg.forwarder.leaving()
+                && !leg.forwarder.paused()
+            {
                 self.probe(leg, packet, seq, timestamp, now);
             } else {
                 self.send(leg, packet, seq, timestamp);
@@ -396,6 +400,10 @@ impl Hub {
         let rungs = layers.rungs(now);
         let rank = |ssrc: Option<u32>| rungs.iter().position(|r| Some(r.ssrc) == ssrc);
         for leg in legs.iter_mut() {
+            // Switched off: nothing to choose (what it knew of its path goes stale meanwhile).
+            if leg.forwarder.paused() {
+                continue;
+            }
             let estimate = measured(&leg.estimates);
             let Some(ssrc) = leg.choice.pick(&rungs, estimate, now) else {
                 continue;
@@ -461,23 +469,29 @@ impl Hub {
         match pass {
             true => {
                 tracing::debug!("a subscriber asked for a keyframe");
-                let ssrc = self.leg_ssrc(id);
-                self.request_keyframe(ssrc).await;
+                if let Some(ssrc) = self.leg_ssrc(id) {
+                    self.request_keyframe(ssrc).await;
+                }
             }
             false => self.metrics.keyframe_throttled(),
         }
     }
 
-    /// The SSRC leg `id` forwards, or is to forward, if it is known.
-    fn leg_ssrc(&self, id: u64) -> Option<u32> {
+    /// What a keyframe for leg `id` is asked of: the SSRC it forwards, or is to forward, if
+    /// known (`Some(None)`: the track's first); `None` for a leg that takes none (gone, or
+    /// switched off: [`Forwarder::set_paused`]).
+    fn leg_ssrc(&self, id: u64) -> Option<Option<u32>> {
         let fanout = self.fanout.lock().expect("fanout lock");
         let leg = fanout.legs.iter().find(|l| l.id == id)?;
+        if leg.forwarder.paused() {
+            return None;
+        }
         // A leg leaving its layer asks for the one it waits for (the one it left, a larger
         // picture on a path that no longer carries it, is not forwarded).
-        match leg.forwarder.leaving() {
+        Some(match leg.forwarder.leaving() {
             true => leg.forwarder.wanted(),
             false => leg.forwarder.current().or(leg.forwarder.wanted()),
-        }
+        })
     }
 
     /// Asks the publisher for a keyframe of `ssrc` (`None`: of its track's first SSRC),
@@ -712,8 +726,9 @@ impl Subscription {
         let legs = attached.clone();
         tokio::spawn(async move {
             for (hub, id) in legs {
-                let ssrc = hub.leg_ssrc(id);
-                hub.request_keyframe(ssrc).await;
+                if let Some(ssrc) = hub.leg_ssrc(id) {
+                    hub.request_keyframe(ssrc).await;
+                }
             }
         });
     }

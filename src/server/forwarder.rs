@@ -66,6 +66,10 @@ pub(crate) struct Forwarder {
     /// The current source is no longer forwarded while the leg waits for its target's
     /// keyframe ([`Self::leave_for`]).
     cut: bool,
+    /// The current source's first sequence number sent, while its newest is near it: a
+    /// packet older (a late retransmission of a frame before the leg started on it) would
+    /// be numbered where the leg's packets before that start already were.
+    start: Option<u16>,
     /// Nothing is forwarded (the subscriber switched the track off) after the frame in
     /// progress; switched on again, the leg goes on from a keyframe, numbered on.
     paused: bool,
@@ -89,6 +93,7 @@ impl Forwarder {
             shifted: 0,
             newest: None,
             cut: false,
+            start: None,
             paused: false,
         }
     }
@@ -101,8 +106,14 @@ impl Forwarder {
             let target = self.target;
             self.source_replaced();
             self.target = target;
+            self.cut = false;
         }
         self.paused = paused;
+    }
+
+    /// Whether the leg is switched off ([`Self::set_paused`]).
+    pub(crate) fn paused(&self) -> bool {
+        self.paused
     }
 
     /// A padding packet (no payload) of `ssrc`: whether it is left out. Padding that is
@@ -147,6 +158,12 @@ impl Forwarder {
     /// source's offset (no packet that old is numbered again).
     fn newest_is(&mut self, seq: u16) {
         self.newest = Some(seq);
+        if self
+            .start
+            .is_some_and(|start| seq.wrapping_sub(start) as i16 > SHIFT_SPAN)
+        {
+            self.start = None;
+        }
         while let Some(&(old, by)) = self.shifts.front()
             && seq.wrapping_sub(old) as i16 > SHIFT_SPAN
         {
@@ -222,6 +239,7 @@ impl Forwarder {
         self.shifts.clear();
         self.shifted = 0;
         self.newest = None;
+        self.start = None;
     }
 
     /// Numbers a packet of the current source as the leg does.
@@ -331,7 +349,16 @@ impl Forwarder {
             self.newest = None;
             self.asked = None;
             self.cut = false;
+            self.start = Some(start);
             return self.send(seq, timestamp, replay_from, now);
+        }
+        if self
+            .start
+            .is_some_and(|start| (seq.wrapping_sub(start) as i16) < 0)
+        {
+            return Verdict::Drop {
+                ask_keyframe: false,
+            };
         }
         self.send(seq, timestamp, None, now)
     }
@@ -657,6 +684,13 @@ mod tests {
             (13, 3000 + 1010 * 90)
         );
         assert_eq!(sent(f.on_packet(1, 42, 93_000, false, ms(on, 11))).0, 14);
+        // A late retransmission of a frame from before it was on again: not numbered again.
+        assert_eq!(
+            f.on_packet(1, 30, 57_000, false, ms(on, 12)),
+            Verdict::Drop {
+                ask_keyframe: false
+            }
+        );
         // Switching on a leg that is on changes nothing.
         f.set_paused(false);
         assert_eq!(sent(f.on_packet(1, 43, 96_000, false, ms(on, 43))).0, 15);

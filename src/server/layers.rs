@@ -246,7 +246,8 @@ impl LayerChoice {
     }
 
     /// Whether to probe the leg's path now (a train of packets: `forward.rs` ends a frame
-    /// with filler data, or follows it with padding packets): it
+    /// with filler data, or follows it with padding packets): not within
+    /// `PROBE_AFTER_DOWN` of its path sending it down, and it
     /// follows its path, gets less than the largest layer sending, no larger one fits yet
     /// as far as it knows, and the path does not queue.
     pub(crate) fn probe(&mut self, rungs: &[Rung], path: Option<Path>, now: Instant) -> bool {
@@ -377,8 +378,12 @@ impl LayerChoice {
                             self.hold = (self.hold * 2).min(UP_HOLD_MAX);
                         }
                         self.went_up = None;
-                        self.next_probe = Some(now + PROBE_AFTER_DOWN);
-                        if deep { 0 } else { best }
+                        let to = if deep { 0 } else { best };
+                        // Sent down by its path (not by a smaller size asked for).
+                        if to < cur && cur <= ceiling {
+                            self.next_probe = Some(now + PROBE_AFTER_DOWN);
+                        }
+                        to
                     }
                     Some(cur) => cur,
                 }
@@ -611,6 +616,19 @@ mod tests {
         assert!(!down.probe(&rungs(), path(0.0, Some(5e6)), ms(t, 200)));
         assert!(!down.probe(&rungs(), path(0.0, Some(5e6)), ms(t, 2000)));
         assert!(down.probe(&rungs(), path(0.0, Some(5e6)), ms(t, 2100)));
+        // On the smallest with an estimate under even that one: nowhere to go down, so no
+        // hold on its probes.
+        let mut low = LayerChoice::new(Layer::Auto, 0);
+        assert_eq!(low.pick(&rungs(), path(0.0, None), t), Some(3));
+        let under = Some(Path {
+            bps: 100_000.0,
+            capacity: None,
+            ..path(0.0, None).expect("a path")
+        });
+        for n in 0..10 {
+            assert_eq!(low.pick(&rungs(), under, ms(t, 100 * n)), Some(3));
+        }
+        assert!(low.probe(&rungs(), under, ms(t, 1000)));
         // On the largest layer, or with a layer asked for by name: none.
         let mut top = LayerChoice::new(Layer::Auto, 0);
         assert_eq!(top.pick(&rungs(), shown(10e6), t), Some(1));

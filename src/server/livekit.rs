@@ -666,9 +666,10 @@ impl Participant {
     /// server sends: with a width (the adaptive stream's display size, which LiveKit's
     /// server prefers to the quality) the best the path carries up to the smallest layer
     /// that covers the size; else by the quality, `high` is `auto` (the best the path
-    /// carries), `medium` and `low` those layers. A video track disabled (or at quality
-    /// `off`: what an adaptive stream sends for a video no longer on screen) is not
-    /// forwarded until enabled again; an audio track disabled is not taken.
+    /// carries), `medium` and `low` those layers. A video track disabled (`setEnabled(false)`,
+    /// or an adaptive stream's video off screen), or at quality `OFF` (the protocol's; the
+    /// SDKs do not send it), is not forwarded until enabled again; an audio track disabled
+    /// is not taken.
     fn track_settings(&mut self, settings: &lk::UpdateTrackSettings) {
         let off = settings.disabled || settings.quality() == lk::VideoQuality::Off;
         for sid in settings.track_sids.iter().filter(|sid| is_video(sid)) {

@@ -947,11 +947,17 @@ impl LoopbackOnly {
     /// Chromium, headless, on the test page `tests/peers/{page}` with `query`; the page's one
     /// RESULT line.
     pub fn chromium(&self, page: &str, query: &str, profile: &Path) -> serde_json::Value {
+        chromium_result(&mut self.chromium_proc(page, query, profile))
+    }
+
+    /// Chromium, headless, on the test page `tests/peers/{page}` with `query`, running (its
+    /// console on stderr; [`chromium_result`] waits for the page's RESULT line).
+    pub fn chromium_proc(&self, page: &str, query: &str, profile: &Path) -> Proc {
         let page = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("tests/peers")
             .join(page);
         let url = format!("file://{}?{query}", page.display());
-        let mut chromium = Proc::spawn(self.cmd(
+        Proc::spawn(self.cmd(
             "chromium",
             &[
                 "--headless=new",
@@ -968,12 +974,16 @@ impl LoopbackOnly {
                 &format!("--user-data-dir={}", profile.display()),
                 &url,
             ],
-        ));
-        let line = chromium.wait_for("\"RESULT ");
-        let json = line.split("\"RESULT ").nth(1).unwrap();
-        let json = &json[..json.rfind("\", source:").unwrap()];
-        serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {line}"))
+        ))
     }
+}
+
+/// The RESULT line of a Chromium test page ([`LoopbackOnly::chromium_proc`]).
+pub fn chromium_result(chromium: &mut Proc) -> serde_json::Value {
+    let line = chromium.wait_for("\"RESULT ");
+    let json = line.split("\"RESULT ").nth(1).unwrap();
+    let json = &json[..json.rfind("\", source:").unwrap()];
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {line}"))
 }
 
 impl Drop for LoopbackOnly {
