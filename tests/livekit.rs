@@ -921,29 +921,11 @@ fn a_browser_subscriber_gets_the_layer_its_path_carries_and_climbs_back_when_it_
     let url = serve_url(&mut serve);
     let lk_url = url.replace("ws://", "livekit+ws://");
     let token = lk_token("layers", "vcall-cam", &[]);
-    let mut publisher = Proc::spawn(ns.vcall(&[
-        "publish",
-        "--video",
-        "testsrc",
-        "--audio",
-        "tone",
-        "--width",
-        "1280",
-        "--height",
-        "720",
-        "--video-bitrate",
-        "1.5M",
-        "--simulcast",
-        "3",
-        "--video-codec",
-        "vp8",
-        "--duration",
-        "120s",
-        "--url",
-        &lk_url,
-        "--token",
-        &token,
-    ]));
+    let mut args = vec!["publish", "--video", "testsrc", "--audio", "tone"];
+    args.extend(SIMULCAST_720P);
+    args.extend(["--duration", "120s"]);
+    args.extend(["--video-codec", "vp8", "--url", &lk_url, "--token", &token]);
+    let mut publisher = Proc::spawn(ns.vcall(&args));
     publisher.wait_for("stream is live");
     let dir = temp_dir();
     let mut browser = ns.chromium_proc(

@@ -546,21 +546,7 @@ fn vcalls_simulcast_gives_each_subscriber_the_layer_asked_for_or_its_path_carrie
     let server = Server::start();
     let dir = temp_dir();
     let session = server.session();
-    let mut p = publisher(
-        &server,
-        &session,
-        "cam",
-        &[
-            "--width",
-            "1280",
-            "--height",
-            "720",
-            "--video-bitrate",
-            "1.5M",
-            "--simulcast",
-            "3",
-        ],
-    );
+    let mut p = publisher(&server, &session, "cam", &SIMULCAST_720P);
     let record = |name: &str, frames: &str, extra: &[&str]| {
         let out = dir.path().join(format!("{name}.mkv"));
         let mut args = vec!["subscribe", "--no-audio", "-o", &*path_str(&out)]
@@ -676,23 +662,8 @@ fn a_vp8_simulcast_leg_is_probed_back_to_the_top_layer_when_its_path_widens() {
     let server = Server::start();
     let dir = temp_dir();
     let session = server.session();
-    let mut p = publisher(
-        &server,
-        &session,
-        "cam",
-        &[
-            "--width",
-            "1280",
-            "--height",
-            "720",
-            "--video-bitrate",
-            "1.5M",
-            "--simulcast",
-            "3",
-            "--video-codec",
-            "vp8",
-        ],
-    );
+    let vp8 = [&SIMULCAST_720P[..], &["--video-codec", "vp8"]].concat();
+    let mut p = publisher(&server, &session, "cam", &vp8);
     let out = dir.path().join("widened.mkv");
     let mut r = Proc::spawn(server.cmd(
         &session,

@@ -2253,29 +2253,21 @@ impl LocalTrack {
     /// whose [`LocalTrack::ready`] has returned; whether it was queued (a full queue drops
     /// it, as a full socket buffer would; a driver's track takes nothing this way).
     pub(crate) fn try_write(&self, rtp: Rtp) -> bool {
-        let pt = self.payload_type.load(Ordering::Relaxed);
-        let Out::Engine {
-            engine,
-            conn,
-            sender,
-            ..
-        } = &self.out
-        else {
-            return false;
-        };
-        if pt == 0 {
-            return false;
-        }
-        let rtp = self.rewrite(rtp, pt);
-        let seq = rtp.0.header.sequence_number;
-        let sent = engine.send_rtp(*conn, *sender, rtp.0);
-        self.last_seq.store(u32::from(seq), Ordering::Relaxed);
-        sent
+        self.try_send(|pt| self.rewrite(rtp, pt))
     }
 
     /// Sends a padding packet of about `bytes` ([`Rtp::padding`]), numbered `seq` and timed
     /// `timestamp`, as [`LocalTrack::try_write`] sends a packet.
     pub(crate) fn try_write_padding(&self, seq: u16, timestamp: u32, bytes: usize) -> bool {
+        self.try_send(|pt| {
+            let mut rtp = Rtp::padding(pt, seq, timestamp, bytes);
+            rtp.0.header.ssrc = self.ssrc;
+            rtp
+        })
+    }
+
+    /// Queues the packet `make` makes for the negotiated payload type on the engine.
+    fn try_send(&self, make: impl FnOnce(u8) -> Rtp) -> bool {
         let pt = self.payload_type.load(Ordering::Relaxed);
         let Out::Engine {
             engine,
@@ -2289,8 +2281,8 @@ impl LocalTrack {
         if pt == 0 {
             return false;
         }
-        let mut rtp = Rtp::padding(pt, seq, timestamp, bytes);
-        rtp.0.header.ssrc = self.ssrc;
+        let rtp = make(pt);
+        let seq = rtp.0.header.sequence_number;
         let sent = engine.send_rtp(*conn, *sender, rtp.0);
         self.last_seq.store(u32::from(seq), Ordering::Relaxed);
         sent

@@ -801,6 +801,18 @@ pub fn publish_args(duration: &str) -> Vec<&str> {
     ]
 }
 
+/// `vcall publish`'s options for three simulcast layers of a 1280x720 1.5 Mbit/s picture.
+pub const SIMULCAST_720P: [&str; 8] = [
+    "--width",
+    "1280",
+    "--height",
+    "720",
+    "--video-bitrate",
+    "1.5M",
+    "--simulcast",
+    "3",
+];
+
 /// Asks `probe` until it gives a value or [`LIMIT`] has passed (then fails, saying `what`).
 pub fn poll_until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     let deadline = std::time::Instant::now() + LIMIT;
