@@ -452,26 +452,24 @@ fn a_vp8_only_room_gets_vp8_from_a_publisher_that_names_no_codec() {
 fn a_simulcast_publisher_in_janus_is_received_at_each_substream_asked_for() {
     let j = janus::shared();
     let room = "1071";
-    let mut p = Proc::spawn(j.cmd(
-        &j.ws,
-        room,
-        &[
-            "publish",
-            "--create-room",
-            "--video",
-            "testsrc",
-            "--audio",
-            "tone",
-            "--width",
-            "1280",
-            "--height",
-            "720",
-            "--video-bitrate",
-            "1.5M",
-            "--simulcast",
-            "3",
-        ],
-    ));
+    let mut p = Proc::spawn(
+        j.cmd(
+            &j.ws,
+            room,
+            &[
+                &[
+                    "publish",
+                    "--create-room",
+                    "--video",
+                    "testsrc",
+                    "--audio",
+                    "tone",
+                ][..],
+                &SIMULCAST_720P,
+            ]
+            .concat(),
+        ),
+    );
     p.wait_for("stream is live");
     let dir = temp_dir();
     for (layer, frames, width) in [
