@@ -950,7 +950,7 @@ fn a_browser_subscriber_gets_the_layer_its_path_carries_and_climbs_back_when_it_
         .collect();
     assert!(widths.contains(&320), "{played}");
     assert_eq!(widths.last(), Some(&1280), "{played}");
-    // The server's media went through the class.
+    // The server's media went through the class, which held it back at its rate.
     let out = ns
         .cmd(
             "tc",
@@ -959,13 +959,13 @@ fn a_browser_subscriber_gets_the_layer_its_path_carries_and_climbs_back_when_it_
         .output()
         .unwrap();
     let stats = String::from_utf8_lossy(&out.stdout);
-    let sent: u64 = stats
-        .split_whitespace()
-        .skip_while(|w| *w != "Sent")
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    assert!(sent > 500_000, "{stats}");
+    let after = |word: &str| -> u64 {
+        let mut words = stats.split_whitespace().skip_while(|w| *w != word);
+        let n = words.nth(1).unwrap_or("0");
+        n.trim_end_matches(')').parse().unwrap_or(0)
+    };
+    assert!(after("Sent") > 100_000, "{stats}");
+    assert!(after("overlimits") > 0, "{stats}");
     publisher.interrupt();
     publisher.wait();
     // Chromium's leg was probed (padding packets: VP8 has no filler) and it decoded on.
