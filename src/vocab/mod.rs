@@ -83,6 +83,8 @@ impl Codec {
 /// The lowest of the header extension ids [`Rtp::padding`] fills (up to 255): far above
 /// the ones SDP offers number (from 1).
 const PADDING_EXTENSION_IDS: u8 = 240;
+/// What a padding packet's extension elements carry (shared, not allocated per packet).
+static ZEROS: [u8; 255] = [0; 255];
 
 /// One RTP packet, as received or to be sent. Cloning shares the payload.
 #[derive(Debug, Clone)]
@@ -124,7 +126,7 @@ impl Rtp {
             let len = (left - 2).min(255);
             h.extensions.push(rtc::rtp::header::Extension {
                 id,
-                payload: Bytes::from(vec![0; len]),
+                payload: Bytes::from_static(&ZEROS[..len]),
             });
             left -= len + 2;
         }
