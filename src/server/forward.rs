@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use super::forwarder::{
     AskThrottle, BOTTLENECK_NEWS, Forwarder, KeyframeGate, LAYER_INTERVAL, LIMIT_INTERVAL,
-    LimitCadence, Verdict,
+    LimitCadence, PictureIds, Verdict,
 };
 use super::layers::{LayerChoice, Layers, Path};
 use super::metrics::{LegCounts, Metrics, SubscriptionCounts};
@@ -32,6 +32,8 @@ struct Leg {
     track: Arc<LocalTrack>,
     /// What it does with each packet: starts at a keyframe, numbers continuously.
     forwarder: Forwarder,
+    /// A VP8 leg's picture ids, on one line as its sequence numbers are.
+    pictures: PictureIds,
     /// Which layer of a simulcast track it gets.
     choice: LayerChoice,
     /// Counts every packet forwarded and dropped.
@@ -301,6 +303,13 @@ impl Hub {
         let mut out = packet.clone();
         out.0.header.sequence_number = seq;
         out.0.header.timestamp = timestamp;
+        if self.codec == Codec::Vp8
+            && let Some(payload) = leg
+                .pictures
+                .rewrite(leg.forwarder.source_number(), packet.payload())
+        {
+            out.0.payload = payload;
+        }
         let bytes = out.payload().len();
         self.send_with(leg, bytes, |track| track.try_write(out));
     }
@@ -350,6 +359,7 @@ impl Hub {
             id,
             track,
             forwarder,
+            pictures: PictureIds::default(),
             choice,
             counts,
             estimates,

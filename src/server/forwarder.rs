@@ -4,6 +4,10 @@
 //! its subscribers can take ([`LimitCadence`]).
 
 use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::vocab::bitstream::Vp8Ids;
 use std::time::{Duration, Instant};
 
 /// What a leg does with one packet.
@@ -73,6 +77,8 @@ pub(crate) struct Forwarder {
     /// Nothing is forwarded (the subscriber switched the track off) after the frame in
     /// progress; switched on again, the leg goes on from a keyframe, numbered on.
     paused: bool,
+    /// How many sources the leg has started on (the current one's number).
+    sources: u32,
 }
 
 /// Shifts further back than this are folded into the source's offset.
@@ -95,6 +101,7 @@ impl Forwarder {
             cut: false,
             start: None,
             paused: false,
+            sources: 0,
         }
     }
 
@@ -210,6 +217,12 @@ impl Forwarder {
     /// The SSRC the leg forwards now, if it has started.
     pub(crate) fn current(&self) -> Option<u32> {
         self.source.map(|s| s.ssrc)
+    }
+
+    /// The current source's number: one more for each source the leg starts on (another
+    /// SSRC, or the same one replaced).
+    pub(crate) fn source_number(&self) -> u32 {
+        self.sources
     }
 
     /// The leg goes on from `line`, where its section's last leg stopped (none: the first
@@ -339,6 +352,7 @@ impl Forwarder {
                 }
             };
             self.left = self.source.map(|s| s.ssrc);
+            self.sources = self.sources.wrapping_add(1);
             self.source = Some(Source {
                 ssrc,
                 seq_offset,
@@ -385,6 +399,77 @@ impl Forwarder {
             timestamp,
             replay_from,
         }
+    }
+}
+
+/// A VP8 leg's picture numbering (RFC 7741's PictureID and TL0PICIDX) on one line across
+/// its sources, as [`Forwarder`] keeps its sequence numbers: a new source's ids are moved on
+/// from the newest the leg sent, so a receiver that follows them (libwebrtc's reference
+/// finder) sees the next picture after the last, not a jump to another layer's own count.
+/// The first source keeps its own ids.
+#[derive(Debug, Default)]
+pub(crate) struct PictureIds {
+    /// The source (its [`Forwarder::source_number`]) the lines are moved for.
+    source: Option<u32>,
+    picture: IdLine,
+    tl0: IdLine,
+}
+
+/// One id's line: what is added to the source's ids (mod their range), set at the
+/// source's first id, and the newest id sent.
+#[derive(Debug, Default)]
+struct IdLine {
+    offset: Option<u16>,
+    newest: Option<u16>,
+}
+
+impl IdLine {
+    /// `id` (of `range` values) on the leg's line.
+    fn map(&mut self, id: u16, range: u16) -> u16 {
+        let offset = *self.offset.get_or_insert_with(|| match self.newest {
+            Some(newest) => newest.wrapping_add(1).wrapping_sub(id) % range,
+            None => 0,
+        });
+        // Ranges divide 2^16: wrapping arithmetic is arithmetic modulo each.
+        let out = id.wrapping_add(offset) % range;
+        let ahead = |n: u16| out.wrapping_sub(n) % range;
+        if self
+            .newest
+            .is_none_or(|n| (1..range / 2).contains(&ahead(n)))
+        {
+            self.newest = Some(out);
+        }
+        out
+    }
+}
+
+impl PictureIds {
+    /// `payload` (a VP8 packet the leg sends of its source numbered `source`) with its ids
+    /// on the leg's line; `None` when it goes as it is (the same ids, or no descriptor).
+    pub(crate) fn rewrite(&mut self, source: u32, payload: &Bytes) -> Option<Bytes> {
+        let ids = Vp8Ids::find(payload)?;
+        if self.source != Some(source) {
+            self.source = Some(source);
+            self.picture.offset = None;
+            self.tl0.offset = None;
+        }
+        let picture = ids
+            .picture(payload)
+            .map(|(id, range)| (id, self.picture.map(id, range)));
+        let tl0 = ids
+            .tl0
+            .map(|at| (payload[at], self.tl0.map(payload[at].into(), 256) as u8));
+        if picture.is_none_or(|(a, b)| a == b) && tl0.is_none_or(|(a, b)| a == b) {
+            return None;
+        }
+        let mut out = BytesMut::from(&payload[..]);
+        if let Some((_, id)) = picture {
+            ids.set_picture(&mut out, id);
+        }
+        if let (Some(at), Some((_, id))) = (ids.tl0, tl0) {
+            out[at] = id;
+        }
+        Some(out.freeze())
     }
 }
 
@@ -841,5 +926,76 @@ mod tests {
         assert!(c.due(880_000.0, ms(t, 100)), "a 12 % drop is");
         assert!(!c.due(880_000.0, ms(t, 1050)));
         assert!(c.due(880_000.0, ms(t, 1100)), "repeated every second");
+    }
+
+    /// A VP8 payload: a 15-bit PictureID, a TL0PICIDX, one byte of frame.
+    fn vp8(picture: u16, tl0: u8) -> Bytes {
+        let [hi, lo] = (picture | 0x8000).to_be_bytes();
+        Bytes::from(vec![0x90, 0xc0, hi, lo, tl0, 0x9d])
+    }
+
+    fn ids(payload: &Bytes) -> (u16, u8) {
+        (
+            u16::from_be_bytes([payload[2], payload[3]]) & 0x7fff,
+            payload[4],
+        )
+    }
+
+    #[test]
+    fn a_vp8_legs_picture_ids_go_on_from_the_last_sent_when_its_source_changes() {
+        let mut p = PictureIds::default();
+        // The first source keeps its own ids.
+        assert_eq!(p.rewrite(1, &vp8(32_766, 9)), None);
+        assert_eq!(p.rewrite(1, &vp8(32_767, 10)), None);
+        // Another layer, far from them: the next ids, and its own later on that line.
+        let moved = |p: &mut PictureIds, source, picture, tl0| {
+            ids(&p.rewrite(source, &vp8(picture, tl0)).expect("moved"))
+        };
+        assert_eq!(moved(&mut p, 2, 500, 200), (0, 11));
+        assert_eq!(moved(&mut p, 2, 501, 201), (1, 12));
+        // An older packet of it (a retransmission) is moved as much, and is not the newest.
+        assert_eq!(moved(&mut p, 2, 499, 199), (32_767, 10));
+        // Back to the first layer (a new source number): after the newest, 1 and 12.
+        assert_eq!(moved(&mut p, 3, 40, 250), (2, 13));
+        // The rest of the payload is untouched; no descriptor, nothing to do.
+        assert_eq!(p.rewrite(3, &vp8(41, 251)).unwrap()[5], 0x9d);
+        assert_eq!(p.rewrite(3, &Bytes::from_static(&[0x10, 0x9d])), None);
+        assert_eq!(p.rewrite(3, &Bytes::new()), None);
+    }
+
+    #[test]
+    fn seven_bit_picture_ids_wrap_in_their_width() {
+        let mut p = PictureIds::default();
+        assert_eq!(
+            p.rewrite(1, &Bytes::from_static(&[0x90, 0x80, 0x7e, 0])),
+            None
+        );
+        let out = p.rewrite(2, &Bytes::from_static(&[0x90, 0x80, 0x10, 0]));
+        assert_eq!(out.as_deref(), Some(&[0x90, 0x80, 0x7f, 0][..]));
+        let out = p.rewrite(2, &Bytes::from_static(&[0x90, 0x80, 0x11, 0]));
+        assert_eq!(out.as_deref(), Some(&[0x90, 0x80, 0x00, 0][..]));
+    }
+
+    proptest::proptest! {
+        /// Payloads from any sender: rewritten or left, never a panic; a rewrite changes
+        /// nothing but the ids.
+        #[test]
+        fn prop_picture_ids_take_any_payload(
+            payloads in proptest::collection::vec(
+                (0u32..3, proptest::collection::vec(proptest::prelude::any::<u8>(), 0..8)),
+                0..20,
+            ),
+        ) {
+            let mut p = PictureIds::default();
+            for (source, payload) in payloads {
+                let payload = Bytes::from(payload);
+                if let Some(out) = p.rewrite(source, &payload) {
+                    proptest::prop_assert_eq!(out.len(), payload.len());
+                    let len = crate::vocab::bitstream::vp8_descriptor_len(&payload).unwrap();
+                    proptest::prop_assert_eq!(&out[len..], &payload[len..]);
+                    proptest::prop_assert_eq!(out[0], payload[0]);
+                }
+            }
+        }
     }
 }

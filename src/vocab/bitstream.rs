@@ -320,6 +320,60 @@ pub(crate) fn vp8_descriptor_len(payload: &[u8]) -> Option<usize> {
     (len <= payload.len()).then_some(len)
 }
 
+/// Where a VP8 payload descriptor (RFC 7741 section 4.2) keeps its picture numbering: the
+/// PictureID (at its offset, 15 bits wide or 7) and the TL0PICIDX (at its offset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Vp8Ids {
+    pub(crate) picture: Option<(usize, bool)>,
+    pub(crate) tl0: Option<usize>,
+}
+
+impl Vp8Ids {
+    /// The fields of `payload`'s descriptor, when it is all there.
+    pub(crate) fn find(payload: &[u8]) -> Option<Vp8Ids> {
+        let mut ids = Vp8Ids {
+            picture: None,
+            tl0: None,
+        };
+        vp8_descriptor_len(payload)?;
+        if payload[0] & 0x80 == 0 {
+            return Some(ids);
+        }
+        let ext = payload[1];
+        let mut at = 2;
+        if ext & 0x80 != 0 {
+            let wide = payload[at] & 0x80 != 0;
+            ids.picture = Some((at, wide));
+            at += if wide { 2 } else { 1 };
+        }
+        if ext & 0x40 != 0 {
+            ids.tl0 = Some(at);
+        }
+        Some(ids)
+    }
+
+    /// The PictureID and how many values it has (2^15 or 2^7).
+    pub(crate) fn picture(&self, payload: &[u8]) -> Option<(u16, u16)> {
+        self.picture.map(|(at, wide)| match wide {
+            true => (
+                u16::from_be_bytes([payload[at], payload[at + 1]]) & 0x7fff,
+                1 << 15,
+            ),
+            false => (u16::from(payload[at]), 1 << 7),
+        })
+    }
+
+    /// Writes `id` (below the PictureID's range) as the PictureID, in its width.
+    pub(crate) fn set_picture(&self, payload: &mut [u8], id: u16) {
+        if let Some((at, wide)) = self.picture {
+            match wide {
+                true => payload[at..at + 2].copy_from_slice(&(id | 0x8000).to_be_bytes()),
+                false => payload[at] = id as u8 & 0x7f,
+            }
+        }
+    }
+}
+
 /// The user data's UUID that marks a load test's frame identity (no zero byte).
 const LOAD_MARK_UUID: &[u8; 16] = b"vcall:load:mark!";
 
@@ -447,6 +501,27 @@ mod tests {
         // Not the start of the partition.
         assert!(!starts_keyframe(Codec::Vp8, &[0x00, 0x50]));
         assert!(!starts_keyframe(Codec::Opus, &[0x00]));
+    }
+
+    #[test]
+    fn vp8_picture_ids_are_found_and_written_in_their_width() {
+        // X; I with a 15-bit PictureID 0x0123, L with TL0PICIDX 5, T/K.
+        let mut p = [0x90, 0xe0, 0x81, 0x23, 0x05, 0x40, 0x9d];
+        let ids = Vp8Ids::find(&p).unwrap();
+        assert_eq!(ids.picture(&p), Some((0x0123, 1 << 15)));
+        assert_eq!(ids.tl0, Some(4));
+        ids.set_picture(&mut p, 0x7ffe);
+        assert_eq!(p, [0x90, 0xe0, 0xff, 0xfe, 0x05, 0x40, 0x9d]);
+        // A 7-bit PictureID, no TL0PICIDX.
+        let mut p = [0x90, 0x80, 0x12, 0x9d];
+        let ids = Vp8Ids::find(&p).unwrap();
+        assert_eq!((ids.picture(&p), ids.tl0), (Some((0x12, 1 << 7)), None));
+        ids.set_picture(&mut p, 0x7f);
+        assert_eq!(p, [0x90, 0x80, 0x7f, 0x9d]);
+        // No extension; a descriptor cut short.
+        let ids = Vp8Ids::find(&[0x10, 0x9d]).unwrap();
+        assert_eq!((ids.picture, ids.tl0), (None, None));
+        assert_eq!(Vp8Ids::find(&[0x90, 0x80, 0x81]), None);
     }
 
     #[test]
