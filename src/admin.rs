@@ -86,11 +86,20 @@ pub async fn serve(args: ServeArgs) -> CmdResult {
         .iter()
         .map(ToString::to_string)
         .collect();
+    let media_tcp: Vec<String> = engine
+        .tcp_candidates()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     config.engine = Some(engine);
     // Listening for Ctrl-C before saying "serving": a Ctrl-C right after it stops cleanly.
     let stop = crate::client::interrupted();
+    let tcp = match media_tcp.is_empty() {
+        true => String::new(),
+        false => format!("; ICE-TCP {}", media_tcp.join(", ")),
+    };
     eprintln!(
-        "vcall: serving on {scheme}://{addr} (media on UDP {}; Ctrl-C stops)",
+        "vcall: serving on {scheme}://{addr} (media on UDP {}{tcp}; Ctrl-C stops)",
         media.join(", ")
     );
     if args.json {
@@ -98,6 +107,7 @@ pub async fn serve(args: ServeArgs) -> CmdResult {
             "serving",
             serde_json::json!({
                 "url": format!("{scheme}://{addr}"), "listen": addr.to_string(), "media": media,
+                "mediaTcp": media_tcp,
                 "generatedKeys": generated.then(|| serde_json::json!({
                     "apiKey": keys.key, "apiSecret": keys.secret,
                 })),

@@ -74,6 +74,31 @@ fn every_client_shares_the_one_media_port_and_strangers_on_it_change_nothing() {
         .set_read_timeout(Some(std::time::Duration::from_millis(300)))
         .unwrap();
     assert!(stranger.recv_from(&mut [0u8; 1500]).is_err());
+    // Strangers over TCP on the same port (ICE-TCP's passive candidate): a stream whose
+    // first frame is not STUN, or names no connection, is closed unanswered; one cut off
+    // mid-frame, or oversized, is closed when it ends.
+    let frame = |d: &[u8]| [&(d.len() as u16).to_be_bytes()[..], d].concat();
+    let strangers: Vec<Vec<u8>> = vec![
+        frame(&[0x80; 40]),
+        frame(&binding_request("nobody", 1)),
+        [frame(&binding_request("nobody", 2)), frame(&[7; 1200])].concat(),
+        vec![0xff, 0xff, 0, 1, 2],
+        vec![0x00],
+    ];
+    for bytes in strangers {
+        use std::io::{Read, Write};
+        let mut tcp = std::net::TcpStream::connect(media).expect("ICE-TCP on the media port");
+        tcp.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        tcp.write_all(&bytes).unwrap();
+        let _ = tcp.shutdown(std::net::Shutdown::Write);
+        let mut answer = Vec::new();
+        let read = tcp.read_to_end(&mut answer);
+        assert!(
+            read.is_ok() && answer.is_empty(),
+            "{bytes:02x?}: {read:?} {answer:02x?}"
+        );
+    }
     // Each was dropped and counted (most of them: the kernel may drop some before the
     // engine reads them).
     let metrics = format!("{}/metrics", url.replacen("ws://", "http://", 1));

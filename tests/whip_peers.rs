@@ -327,6 +327,59 @@ fn chromium_publishes_over_whip_and_plays_over_whep_through_vcall_serve() {
     assert_eq!(played["deleted"], 200, "{played}");
 }
 
+/// A browser behind a firewall that drops UDP reaches `vcall serve` over TCP (ICE-TCP: the
+/// server's passive TCP candidate on its media port): Chromium, whose UDP the namespace's
+/// firewall drops, publishes over WHIP (vcall records it) and plays vcall over WHEP, its
+/// media over TCP both times.
+#[test]
+fn chromium_behind_a_firewall_that_drops_udp_publishes_and_plays_over_ice_tcp() {
+    let ns = LoopbackOnly::create();
+    let (_serve, url) = ns.serve();
+    let http = url.replace("ws://", "http://");
+    let session = fixed_session("tcp");
+    let dir = temp_dir();
+    let token = |role| fixed_token(&session, role);
+
+    let out = dir.path().join("chromium.mkv");
+    let mut recorder = chromium_recorder(&ns, &url, &session, &out);
+    let (published, dropped) = ns.chromium_without_udp(
+        "whip.html",
+        &format!(
+            "mode=whip&url={http}/whip/{session}&token={}&seconds=4",
+            token(Role::Publisher)
+        ),
+        &dir.path().join("profile-whip"),
+    );
+    assert_eq!(published["state"], "connected", "{published}");
+    assert_eq!(published["protocol"], "tcp", "{published}");
+    assert!(dropped > 0, "the firewall dropped none of Chromium's UDP");
+    assert!(
+        published["framesSent"].as_u64().unwrap() >= 30,
+        "{published}"
+    );
+    assert_eq!(recorder.wait(), 0, "{}", recorder.output());
+    assert!(decode_video(&out).len() >= 30);
+
+    let mut args = publish_args("60s");
+    let publisher_token = token(Role::Publisher);
+    args.extend(["--name", "cam", "--url", &url, "--session", &session]);
+    args.extend(["--token", &publisher_token]);
+    let mut publisher = Proc::spawn(ns.vcall(&args));
+    publisher.wait_for("stream is live");
+    let (played, _) = ns.chromium_without_udp(
+        "whip.html",
+        &format!(
+            "mode=whep&url={http}/whep/{session}/cam&token={}&seconds=4",
+            token(Role::Subscriber)
+        ),
+        &dir.path().join("profile-whep"),
+    );
+    assert_eq!(played["state"], "connected", "{played}");
+    assert_eq!(played["protocol"], "tcp", "{played}");
+    assert!(played["framesDecoded"].as_u64().unwrap() >= 40, "{played}");
+    assert!(played["audioPackets"].as_u64().unwrap() >= 50, "{played}");
+}
+
 /// Chromium sends VP9 (profile 0) and AV1, each the only video codec it offers; two vcall
 /// subscribers record each at once, one into Matroska and one into MP4, checking the frames
 /// as they go (`--expect` decodes them), and ffmpeg decodes both files at the size they say.

@@ -28,6 +28,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::flight::Flights;
 use super::mux::{ConnId, Mux};
 use super::path::Path;
+use super::tcp::{StreamKey, TcpEvent};
 use super::{CodecExt, PeerError, PeerState, RemoteTrack};
 use crate::impair::Link;
 use crate::vocab::{Codec, Rtp};
@@ -48,6 +49,8 @@ pub struct Engine {
     rtp: mpsc::Sender<(ConnId, RTCRtpSenderId, rtc::rtp::Packet)>,
     /// The address each socket's host candidate advertises.
     candidates: Arc<Vec<SocketAddr>>,
+    /// The addresses whose passive TCP candidates a listener stands behind (a server's).
+    tcp_candidates: Arc<Vec<SocketAddr>>,
     next: Arc<AtomicU64>,
 }
 
@@ -102,6 +105,17 @@ pub(crate) struct Conn {
     checked: bool,
     /// Packets of RTP it was not granted, dropped.
     ungranted: u64,
+}
+
+impl Conn {
+    /// RTP under an SSRC its far end did not declare came from `from`: dropped, counted.
+    fn refused(&mut self, from: SocketAddr) {
+        self.ungranted += 1;
+        super::counts::add(&super::counts::UNGRANTED, 1);
+        if self.ungranted.is_power_of_two() {
+            tracing::info!(%from, dropped = self.ungranted, "RTP under an SSRC its far end did not declare: dropped");
+        }
+    }
 }
 
 /// Where a connection's events and media go.
@@ -177,10 +191,11 @@ impl Engine {
                     })?
             }
         };
-        let (mut socks, mut links) = (Vec::new(), Vec::new());
+        let (mut socks, mut links, mut addrs) = (Vec::new(), Vec::new(), Vec::new());
         for socket in sockets {
             let bound = socket.local_addr().map_err(PeerError::Io)?;
             let advertised = SocketAddr::new(public_ip.unwrap_or(bound.ip()), bound.port());
+            addrs.push((bound, advertised));
             links.push(network.0.as_ref().map(|n| n.links()));
             socks.push(Sock {
                 io: tokio::net::UdpSocket::from_std(socket).map_err(PeerError::Io)?,
@@ -201,8 +216,17 @@ impl Engine {
                 "--impair rebind= moves a client's media sockets; a server's cannot move",
             ));
         }
+        // A server's clients may reach it over TCP too (ICE-TCP), on the same port; a
+        // client's engine opens nothing it would listen on.
+        let (tcp_tx, tcp_rx) = mpsc::channel(TCP_EVENTS);
+        let tcp_candidates = match for_one {
+            true => Vec::new(),
+            false => super::tcp::listen(&addrs, &tcp_tx),
+        };
+        drop(tcp_tx);
         let out = socks.iter().map(|_| Vec::new()).collect();
         let task = Task {
+            tcp: HashMap::new(),
             out,
             socks,
             links,
@@ -220,11 +244,12 @@ impl Engine {
             rebinds,
             asks: HashMap::new(),
         };
-        tokio::spawn(task.run(ctl_rx, rtp_rx));
+        tokio::spawn(task.run(ctl_rx, rtp_rx, tcp_rx));
         Ok(Engine {
             ctl,
             rtp,
             candidates,
+            tcp_candidates: Arc::new(tcp_candidates),
             next: Arc::new(AtomicU64::new(1)),
         })
     }
@@ -232,6 +257,11 @@ impl Engine {
     /// The addresses its sockets' candidates advertise.
     pub(crate) fn candidates(&self) -> &[SocketAddr] {
         &self.candidates
+    }
+
+    /// The addresses of its passive TCP candidates (ICE-TCP; a server's engine only).
+    pub(crate) fn tcp_candidates(&self) -> &[SocketAddr] {
+        &self.tcp_candidates
     }
 
     /// Hands `pc` to the engine; its events go to `sink`'s watches and channel.
@@ -434,8 +464,20 @@ struct Held {
     data: Vec<u8>,
 }
 
+/// An ICE-TCP stream the engine holds: where its packets go, and once its first STUN
+/// request named one, its connection.
+struct TcpStream {
+    out: mpsc::Sender<BytesMut>,
+    conn: Option<ConnId>,
+}
+
+/// Events from ICE-TCP streams waiting for the engine.
+const TCP_EVENTS: usize = 4096;
+
 struct Task {
     socks: Vec<Sock>,
+    /// ICE-TCP streams, by their candidate's address and far end.
+    tcp: HashMap<StreamKey, TcpStream>,
     links: Vec<Links>,
     conns: HashMap<ConnId, Box<Conn>>,
     mux: Mux,
@@ -469,6 +511,7 @@ impl Task {
         mut self,
         mut ctl: mpsc::UnboundedReceiver<Command>,
         mut rtp: mpsc::Receiver<(ConnId, RTCRtpSenderId, rtc::rtp::Packet)>,
+        mut tcp: mpsc::Receiver<TcpEvent>,
     ) {
         let mut buf = vec![0u8; 65_536];
         let sleep = tokio::time::sleep(Duration::from_secs(3600));
@@ -502,6 +545,14 @@ impl Task {
                     for _ in 1..RECV_BURST {
                         let Ok((n, from)) = self.socks[i].io.try_recv_from(&mut buf) else { break };
                         self.datagram(i, from, &buf[..n], now);
+                    }
+                }
+                Some(event) = tcp.recv() => {
+                    let now = Instant::now();
+                    self.tcp_event(event, now);
+                    for _ in 1..RECV_BURST {
+                        let Ok(event) = tcp.try_recv() else { break };
+                        self.tcp_event(event, now);
                     }
                 }
                 () = &mut sleep, if next.is_some() => self.due(Instant::now()),
@@ -604,6 +655,7 @@ impl Task {
                         &mut Sending {
                             now,
                             epoch: self.epoch,
+                            tcp: &self.tcp,
                             links: &mut self.links,
                             held: &mut self.held,
                             count: &mut self.held_count,
@@ -619,6 +671,7 @@ impl Task {
                     }
                 }
                 self.mux.remove(id);
+                self.tcp.retain(|_, s| s.conn != Some(id));
                 self.closed.extend(done);
             }
             Command::Reflexive(server, answers) => {
@@ -646,6 +699,7 @@ impl Task {
             let _ = conn.sink.state.send(PeerState::Failed);
         }
         self.mux.remove(id);
+        self.tcp.retain(|_, s| s.conn != Some(id));
     }
 
     fn write_rtp(
@@ -738,27 +792,32 @@ impl Task {
             }
         }
         if !conn.granted.admits(data) {
-            conn.ungranted += 1;
-            super::counts::add(&super::counts::UNGRANTED, 1);
-            if conn.ungranted.is_power_of_two() {
-                tracing::info!(%from, dropped = conn.ungranted, "RTP under an SSRC its far end did not declare: dropped");
-            }
+            conn.refused(from);
             return;
         }
         let (peer_addr, moved) = conn.path.inbound(from, is_stun(data), now);
         if let Some(to) = moved {
             tracing::info!(%to, "a far end's address changed (a NAT's new mapping?): its media follows it");
         }
+        let transport = TransportContext {
+            local_addr,
+            peer_addr,
+            ecn: None,
+            transport_protocol: TransportProtocol::UDP,
+        };
+        self.read(id, transport, BytesMut::from(data), now);
+    }
+
+    /// Hands `message` to connection `id`'s stack.
+    fn read(&mut self, id: ConnId, transport: TransportContext, message: BytesMut, now: Instant) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
         let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             conn.pc.handle_read(TransportMessage {
                 now,
-                transport: TransportContext {
-                    local_addr,
-                    peer_addr,
-                    ecn: None,
-                    transport_protocol: TransportProtocol::UDP,
-                },
-                message: BytesMut::from(data),
+                transport,
+                message,
             })
         }));
         if read.is_err() {
@@ -766,6 +825,48 @@ impl Task {
             return;
         }
         self.dirty.push(id);
+    }
+
+    /// What an ICE-TCP stream tells: a new stream is held until its first frame, a STUN
+    /// request, names a connection (else it is let go: closed); its frames go to that
+    /// connection as datagrams do, past the impairment (`--impair` is UDP's) and the
+    /// address and flight followers (a stream neither moves nor loses).
+    fn tcp_event(&mut self, event: TcpEvent, now: Instant) {
+        let (key, data) = match event {
+            TcpEvent::Opened(key, out) => {
+                self.tcp.insert(key, TcpStream { out, conn: None });
+                return;
+            }
+            TcpEvent::Closed(key) => {
+                self.tcp.remove(&key);
+                return;
+            }
+            TcpEvent::Frame(key, data) => (key, data),
+        };
+        let Some(stream) = self.tcp.get_mut(&key) else {
+            return;
+        };
+        let named = stream.conn.or_else(|| self.mux.named(&data));
+        let Some(id) = named.filter(|id| self.conns.contains_key(id)) else {
+            tracing::debug!(peer = %key.peer, "ICE-TCP stream for no connection closed");
+            self.tcp.remove(&key);
+            return;
+        };
+        if stream.conn.replace(id).is_none() {
+            tracing::debug!(peer = %key.peer, "a connection's far end came over TCP (ICE-TCP)");
+        }
+        let conn = self.conns.get_mut(&id).expect("checked");
+        if !conn.granted.admits(&data) {
+            conn.refused(key.peer);
+            return;
+        }
+        let transport = TransportContext {
+            local_addr: key.local,
+            peer_addr: key.peer,
+            ecn: None,
+            transport_protocol: TransportProtocol::TCP,
+        };
+        self.read(id, transport, data, now);
     }
 
     /// Runs what is due: connections' timeouts and held datagrams.
@@ -816,6 +917,7 @@ impl Task {
             let mut sending = Sending {
                 now,
                 epoch: self.epoch,
+                tcp: &self.tcp,
                 links: &mut self.links,
                 held: &mut self.held,
                 count: &mut self.held_count,
@@ -876,6 +978,7 @@ async fn recv_any(socks: &[Sock], buf: &mut [u8], turn: &mut usize) -> (usize, S
 struct Sending<'a> {
     now: Instant,
     epoch: Instant,
+    tcp: &'a HashMap<StreamKey, TcpStream>,
     links: &'a mut [Links],
     held: &'a mut BinaryHeap<Reverse<Held>>,
     count: &'a mut u64,
@@ -897,6 +1000,20 @@ fn drain_conn(
     }
     loop {
         while let Some(out) = conn.pc.poll_write() {
+            if out.transport.transport_protocol == TransportProtocol::TCP {
+                let key = StreamKey {
+                    local: out.transport.local_addr,
+                    peer: out.transport.peer_addr,
+                };
+                let taken = sending
+                    .tcp
+                    .get(&key)
+                    .is_some_and(|s| s.out.try_send(out.message).is_ok());
+                if !taken {
+                    super::counts::add(&super::counts::SOCKET_DROPS, 1);
+                }
+                continue;
+            }
             if let Some(flights) = conn.flights.as_mut() {
                 flights.on_sent(&out.message);
             }

@@ -18,6 +18,7 @@ mod path;
 mod rate;
 mod resend;
 mod silence;
+mod tcp;
 pub(crate) mod turn;
 
 pub use engine::Engine;
@@ -1165,10 +1166,20 @@ impl Peer {
             .build(Instant::now())
             .map_err(webrtc_err)?;
         let mut locals = Vec::new();
-        for addr in engine.candidates() {
+        // UDP's first: a peer that reads only the first candidate (FFmpeg's WHIP) gets it.
+        let udp = engine
+            .candidates()
+            .iter()
+            .map(|a| (udp_candidate(*a), None));
+        let tcp = engine.tcp_candidates().iter().map(|a| {
+            let mut config = udp_candidate(*a);
+            config.network = "tcp".to_owned();
+            (config, Some(rtc::ice::tcp_type::TcpType::Passive))
+        });
+        for (base_config, tcp_type) in udp.chain(tcp) {
             let candidate = CandidateHostConfig {
-                base_config: udp_candidate(*addr),
-                ..Default::default()
+                base_config,
+                tcp_type: tcp_type.unwrap_or_default(),
             }
             .new_candidate_host()
             .map_err(webrtc_err)?;

@@ -55,6 +55,12 @@ impl Mux {
         self.checks.retain(|_, c| *c != id);
     }
 
+    /// The connection a STUN Binding request names by its username fragment, if any
+    /// (what a new ICE-TCP stream must start with).
+    pub(crate) fn named(&self, datagram: &[u8]) -> Option<ConnId> {
+        self.ufrags.get(binding_request_ufrag(datagram)?).copied()
+    }
+
     /// The connection `datagram` from `from` is for, if any.
     pub(crate) fn route(&mut self, datagram: &[u8], from: SocketAddr) -> Option<ConnId> {
         if let Some(ufrag) = binding_request_ufrag(datagram) {

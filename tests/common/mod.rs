@@ -965,30 +965,89 @@ impl LoopbackOnly {
     /// Chromium, headless, on the test page `tests/peers/{page}` with `query`, running (its
     /// console on stderr; [`chromium_result`] waits for the page's RESULT line).
     pub fn chromium_proc(&self, page: &str, query: &str, profile: &Path) -> Proc {
+        self.chromium_as(&["chromium"], page, query, profile)
+    }
+
+    /// [`Self::chromium`] in its own group, [`NO_UDP_GROUP`], whose UDP the namespace's
+    /// firewall drops from now on: a browser behind a firewall that lets only TCP through.
+    /// The number of UDP packets the firewall has dropped so far comes with its result.
+    pub fn chromium_without_udp(
+        &self,
+        page: &str,
+        query: &str,
+        profile: &Path,
+    ) -> (serde_json::Value, u64) {
+        let group = NO_UDP_GROUP.to_string();
+        let rule = [
+            "-p",
+            "udp",
+            "-m",
+            "owner",
+            "--gid-owner",
+            &group,
+            "-j",
+            "DROP",
+        ];
+        for tables in ["iptables", "ip6tables"] {
+            let listed = self.cmd(tables, &["-C", "OUTPUT"]).args(rule).status();
+            if listed.is_ok_and(|s| s.success()) {
+                continue;
+            }
+            let added = self.cmd(tables, &["-A", "OUTPUT"]).args(rule).status();
+            assert!(
+                added.is_ok_and(|s| s.success()),
+                "{tables} -A OUTPUT {rule:?}"
+            );
+        }
+        let regid = format!("--regid={NO_UDP_GROUP}");
+        let wrap = ["setpriv", &regid, "--clear-groups", "chromium"];
+        let result = chromium_result(&mut self.chromium_as(&wrap, page, query, profile));
+        let dropped = ["iptables", "ip6tables"]
+            .into_iter()
+            .map(|tables| {
+                let out = self
+                    .cmd(tables, &["-nvx", "-L", "OUTPUT"])
+                    .output()
+                    .expect("iptables runs");
+                let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+                listing
+                    .lines()
+                    .filter(|l| l.contains(&format!("owner GID match {NO_UDP_GROUP}")))
+                    .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())
+                    .sum::<u64>()
+            })
+            .sum();
+        (result, dropped)
+    }
+
+    /// Chromium as `program` (its first word; the rest its arguments before Chromium's).
+    fn chromium_as(&self, program: &[&str], page: &str, query: &str, profile: &Path) -> Proc {
         let page = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("tests/peers")
             .join(page);
         let url = format!("file://{}?{query}", page.display());
-        Proc::spawn(self.cmd(
-            "chromium",
-            &[
-                "--headless=new",
-                "--no-sandbox",
-                "--use-fake-device-for-media-stream",
-                "--use-fake-ui-for-media-stream",
-                "--allow-loopback-in-peer-connection",
-                // Host candidates as addresses, not mDNS names nobody here resolves.
-                "--disable-features=WebRtcHideLocalIpsWithMdns",
-                // Simulcast with as many layers as asked for, whatever the camera's size.
-                "--force-fieldtrials=WebRTC-LegacySimulcastLayerLimit/Disabled/",
-                "--enable-logging=stderr",
-                "--v=0",
-                &format!("--user-data-dir={}", profile.display()),
-                &url,
-            ],
-        ))
+        let mut args = program[1..].to_vec();
+        args.extend([
+            "--headless=new",
+            "--no-sandbox",
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            "--allow-loopback-in-peer-connection",
+            // Host candidates as addresses, not mDNS names nobody here resolves.
+            "--disable-features=WebRtcHideLocalIpsWithMdns",
+            // Simulcast with as many layers as asked for, whatever the camera's size.
+            "--force-fieldtrials=WebRTC-LegacySimulcastLayerLimit/Disabled/",
+            "--enable-logging=stderr",
+            "--v=0",
+        ]);
+        let profile = format!("--user-data-dir={}", profile.display());
+        args.extend([profile.as_str(), &url]);
+        Proc::spawn(self.cmd(program[0], &args))
     }
 }
+
+/// The group [`LoopbackOnly::chromium_without_udp`] runs Chromium in.
+pub const NO_UDP_GROUP: u32 = 4711;
 
 /// The RESULT line of a Chromium test page ([`LoopbackOnly::chromium_proc`]).
 pub fn chromium_result(chromium: &mut Proc) -> serde_json::Value {
