@@ -74,29 +74,45 @@ fn every_client_shares_the_one_media_port_and_strangers_on_it_change_nothing() {
         .set_read_timeout(Some(std::time::Duration::from_millis(300)))
         .unwrap();
     assert!(stranger.recv_from(&mut [0u8; 1500]).is_err());
-    // Strangers over TCP on the same port (ICE-TCP's passive candidate): a stream whose
-    // first frame is not STUN, or names no connection, is closed unanswered; one cut off
-    // mid-frame, or oversized, is closed when it ends.
+    // Strangers over TCP on the same port (ICE-TCP's passive candidate), each keeping its
+    // end open: the server closes, unanswered, a stream whose first frame is not STUN,
+    // names no connection, is longer than a STUN request, or does not come whole in time.
     let frame = |d: &[u8]| [&(d.len() as u16).to_be_bytes()[..], d].concat();
     let strangers: Vec<Vec<u8>> = vec![
         frame(&[0x80; 40]),
         frame(&binding_request("nobody", 1)),
         [frame(&binding_request("nobody", 2)), frame(&[7; 1200])].concat(),
         vec![0xff, 0xff, 0, 1, 2],
-        vec![0x00],
+        frame(&[0x00; 40])[..20].to_vec(),
+        vec![],
     ];
-    for bytes in strangers {
-        use std::io::{Read, Write};
-        let mut tcp = std::net::TcpStream::connect(media).expect("ICE-TCP on the media port");
-        tcp.set_read_timeout(Some(std::time::Duration::from_secs(20)))
-            .unwrap();
-        tcp.write_all(&bytes).unwrap();
-        let _ = tcp.shutdown(std::net::Shutdown::Write);
-        let mut answer = Vec::new();
-        let read = tcp.read_to_end(&mut answer);
+    let closed: Vec<_> = strangers
+        .into_iter()
+        .map(|bytes| {
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut tcp = std::net::TcpStream::connect(media).expect("ICE-TCP on the port");
+                tcp.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+                    .unwrap();
+                tcp.write_all(&bytes).unwrap();
+                let mut answer = Vec::new();
+                let read = tcp.read_to_end(&mut answer);
+                let closed = match &read {
+                    Ok(_) => true,
+                    Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+                };
+                (
+                    closed && answer.is_empty(),
+                    format!("{bytes:02x?}: {read:?} {answer:02x?}"),
+                )
+            })
+        })
+        .collect();
+    for stranger in closed {
+        let (closed, what) = stranger.join().unwrap();
         assert!(
-            read.is_ok() && answer.is_empty(),
-            "{bytes:02x?}: {read:?} {answer:02x?}"
+            closed,
+            "a stranger's TCP stream not closed unanswered: {what}"
         );
     }
     // Each was dropped and counted (most of them: the kernel may drop some before the

@@ -345,7 +345,7 @@ fn chromium_behind_a_firewall_that_drops_udp_publishes_and_plays_over_ice_tcp() 
     let (published, dropped) = ns.chromium_without_udp(
         "whip.html",
         &format!(
-            "mode=whip&url={http}/whip/{session}&token={}&seconds=4",
+            "mode=whip&url={http}/whip/{session}&token={}&seconds=6",
             token(Role::Publisher)
         ),
         &dir.path().join("profile-whip"),

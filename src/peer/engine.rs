@@ -464,12 +464,18 @@ struct Held {
     data: Vec<u8>,
 }
 
-/// An ICE-TCP stream the engine holds: where its packets go, and once its first STUN
-/// request named one, its connection.
+/// An ICE-TCP stream the engine took: where its packets go, the connection its first STUN
+/// request named, and whether that connection's ICE agent has answered a check on it
+/// (before that, only STUN from it reaches the connection, as over UDP only STUN from an
+/// address not yet proven does).
 struct TcpStream {
     out: mpsc::Sender<BytesMut>,
-    conn: Option<ConnId>,
+    conn: ConnId,
+    proven: bool,
 }
+
+/// ICE-TCP streams one connection may have.
+const TCP_STREAMS_PER_CONN: usize = 8;
 
 /// Events from ICE-TCP streams waiting for the engine.
 const TCP_EVENTS: usize = 4096;
@@ -655,7 +661,7 @@ impl Task {
                         &mut Sending {
                             now,
                             epoch: self.epoch,
-                            tcp: &self.tcp,
+                            tcp: &mut self.tcp,
                             links: &mut self.links,
                             held: &mut self.held,
                             count: &mut self.held_count,
@@ -671,7 +677,7 @@ impl Task {
                     }
                 }
                 self.mux.remove(id);
-                self.tcp.retain(|_, s| s.conn != Some(id));
+                self.tcp.retain(|_, s| s.conn != id);
                 self.closed.extend(done);
             }
             Command::Reflexive(server, answers) => {
@@ -699,7 +705,7 @@ impl Task {
             let _ = conn.sink.state.send(PeerState::Failed);
         }
         self.mux.remove(id);
-        self.tcp.retain(|_, s| s.conn != Some(id));
+        self.tcp.retain(|_, s| s.conn != id);
     }
 
     fn write_rtp(
@@ -827,15 +833,35 @@ impl Task {
         self.dirty.push(id);
     }
 
-    /// What an ICE-TCP stream tells: a new stream is held until its first frame, a STUN
-    /// request, names a connection (else it is let go: closed); its frames go to that
-    /// connection as datagrams do, past the impairment (`--impair` is UDP's) and the
-    /// address and flight followers (a stream neither moves nor loses).
+    /// What an ICE-TCP stream tells: a new stream is taken when its first frame, a STUN
+    /// request, names a connection that has room for it (else it is let go: closed); its
+    /// frames go to that connection as datagrams do, past the impairment (`--impair` is
+    /// UDP's) and the address and flight followers (a stream neither moves nor loses).
     fn tcp_event(&mut self, event: TcpEvent, now: Instant) {
         let (key, data) = match event {
-            TcpEvent::Opened(key, out) => {
-                self.tcp.insert(key, TcpStream { out, conn: None });
-                return;
+            TcpEvent::Opened {
+                key,
+                first,
+                out,
+                taken,
+            } => {
+                let named = self.mux.named(&first);
+                let Some(id) = named.filter(|id| self.conns.contains_key(id)) else {
+                    tracing::debug!(peer = %key.peer, "ICE-TCP stream for no connection closed");
+                    return;
+                };
+                let streams = self.tcp.values().filter(|s| s.conn == id).count();
+                if streams >= TCP_STREAMS_PER_CONN || taken.send(()).is_err() {
+                    return;
+                }
+                tracing::debug!(peer = %key.peer, "a connection's far end came over TCP (ICE-TCP)");
+                let stream = TcpStream {
+                    out,
+                    conn: id,
+                    proven: false,
+                };
+                self.tcp.insert(key, stream);
+                (key, first)
             }
             TcpEvent::Closed(key) => {
                 self.tcp.remove(&key);
@@ -843,19 +869,16 @@ impl Task {
             }
             TcpEvent::Frame(key, data) => (key, data),
         };
-        let Some(stream) = self.tcp.get_mut(&key) else {
+        let Some(stream) = self.tcp.get(&key) else {
             return;
         };
-        let named = stream.conn.or_else(|| self.mux.named(&data));
-        let Some(id) = named.filter(|id| self.conns.contains_key(id)) else {
-            tracing::debug!(peer = %key.peer, "ICE-TCP stream for no connection closed");
-            self.tcp.remove(&key);
+        if !stream.proven && !is_stun(&data) {
             return;
-        };
-        if stream.conn.replace(id).is_none() {
-            tracing::debug!(peer = %key.peer, "a connection's far end came over TCP (ICE-TCP)");
         }
-        let conn = self.conns.get_mut(&id).expect("checked");
+        let id = stream.conn;
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
         if !conn.granted.admits(&data) {
             conn.refused(key.peer);
             return;
@@ -917,7 +940,7 @@ impl Task {
             let mut sending = Sending {
                 now,
                 epoch: self.epoch,
-                tcp: &self.tcp,
+                tcp: &mut self.tcp,
                 links: &mut self.links,
                 held: &mut self.held,
                 count: &mut self.held_count,
@@ -978,7 +1001,7 @@ async fn recv_any(socks: &[Sock], buf: &mut [u8], turn: &mut usize) -> (usize, S
 struct Sending<'a> {
     now: Instant,
     epoch: Instant,
-    tcp: &'a HashMap<StreamKey, TcpStream>,
+    tcp: &'a mut HashMap<StreamKey, TcpStream>,
     links: &'a mut [Links],
     held: &'a mut BinaryHeap<Reverse<Held>>,
     count: &'a mut u64,
@@ -1005,10 +1028,11 @@ fn drain_conn(
                     local: out.transport.local_addr,
                     peer: out.transport.peer_addr,
                 };
-                let taken = sending
-                    .tcp
-                    .get(&key)
-                    .is_some_and(|s| s.out.try_send(out.message).is_ok());
+                let proves = proves_address(&out.message);
+                let taken = sending.tcp.get_mut(&key).is_some_and(|s| {
+                    s.proven |= proves;
+                    s.out.try_send(out.message).is_ok()
+                });
                 if !taken {
                     super::counts::add(&super::counts::SOCKET_DROPS, 1);
                 }
