@@ -268,32 +268,57 @@ fn chromium_recorder(ns: &LoopbackOnly, url: &str, session: &str, out: &Path) ->
     ]))
 }
 
-#[test]
-fn chromium_publishes_over_whip_and_plays_over_whep_through_vcall_serve() {
+/// Chromium publishes its fake camera and microphone over WHIP into `vcall serve` (a vcall
+/// subscriber records 30 frames of it, checked), then plays a vcall publisher over WHEP;
+/// `no_udp`: Chromium's UDP is dropped by a firewall (ICE-TCP). Each page's result, and how
+/// many of Chromium's UDP packets the firewall dropped.
+fn chromium_whip_then_whep(no_udp: bool) -> (serde_json::Value, serde_json::Value, u64) {
     let ns = LoopbackOnly::create();
     let (_serve, url) = ns.serve();
     let http = url.replace("ws://", "http://");
     let session = fixed_session("chromium");
     let dir = temp_dir();
-
-    // Chromium publishes its fake camera and microphone over WHIP; vcall records it.
-    let out = dir.path().join("chromium.mkv");
-    let token = |role| fixed_token(&session, role);
-    let mut recorder = chromium_recorder(&ns, &url, &session, &out);
-    let published = ns.chromium(
-        "whip.html",
-        &format!(
-            "mode=whip&url={http}/whip/{session}&token={}&seconds=6",
-            token(Role::Publisher)
+    let chromium = |query: &str, profile: &str| match no_udp {
+        true => ns.chromium_without_udp("whip.html", query, &dir.path().join(profile)),
+        false => (
+            ns.chromium("whip.html", query, &dir.path().join(profile)),
+            0,
         ),
-        &dir.path().join("profile-whip"),
-    );
+    };
+    let token = |role| fixed_token(&session, role);
+    let out = dir.path().join("chromium.mkv");
+    let mut recorder = chromium_recorder(&ns, &url, &session, &out);
+    let publisher_token = token(Role::Publisher);
+    let query = format!("mode=whip&url={http}/whip/{session}&token={publisher_token}&seconds=6");
+    let (published, dropped) = chromium(&query, "profile-whip");
     assert_eq!(published["state"], "connected", "{published}");
     assert!(
         published["framesSent"].as_u64().unwrap() >= 30,
         "{published}"
     );
     assert_eq!(published["deleted"], 200, "{published}");
+    assert_eq!(recorder.wait(), 0, "{}", recorder.output());
+    assert!(decode_video(&out).len() >= 30);
+
+    let mut args = publish_args("60s");
+    args.extend(["--name", "cam", "--url", &url, "--session", &session]);
+    args.extend(["--token", &publisher_token]);
+    let mut publisher = Proc::spawn(ns.vcall(&args));
+    publisher.wait_for("stream is live");
+    let subscriber_token = token(Role::Subscriber);
+    let query =
+        format!("mode=whep&url={http}/whep/{session}/cam&token={subscriber_token}&seconds=4");
+    let (played, _) = chromium(&query, "profile-whep");
+    assert_eq!(played["state"], "connected", "{played}");
+    assert!(played["framesDecoded"].as_u64().unwrap() >= 40, "{played}");
+    assert!(played["audioPackets"].as_u64().unwrap() >= 50, "{played}");
+    assert_eq!(played["deleted"], 200, "{played}");
+    (published, played, dropped)
+}
+
+#[test]
+fn chromium_publishes_over_whip_and_plays_over_whep_through_vcall_serve() {
+    let (published, played, _) = chromium_whip_then_whep(false);
     // Chromium lists AES-CM first and keeps to it in either DTLS role (rtc-dtls's server
     // takes the client's order; as the server Chromium chose it too): the profile both take.
     assert_eq!(
@@ -303,28 +328,7 @@ fn chromium_publishes_over_whip_and_plays_over_whep_through_vcall_serve() {
     if published["trickled"].as_u64().unwrap() > 0 {
         assert_eq!(published["patchStatus"], 204, "trickle PATCH: {published}");
     }
-    assert_eq!(recorder.wait(), 0, "{}", recorder.output());
-    assert!(decode_video(&out).len() >= 30);
-
-    // vcall publishes; Chromium plays it over WHEP and decodes it.
-    let mut args = publish_args("60s");
-    let publisher_token = token(Role::Publisher);
-    args.extend(["--name", "cam", "--url", &url, "--session", &session]);
-    args.extend(["--token", &publisher_token]);
-    let mut publisher = Proc::spawn(ns.vcall(&args));
-    publisher.wait_for("stream is live");
-    let played = ns.chromium(
-        "whip.html",
-        &format!(
-            "mode=whep&url={http}/whep/{session}/cam&token={}&seconds=4",
-            token(Role::Subscriber)
-        ),
-        &dir.path().join("profile-whep"),
-    );
-    assert_eq!(played["state"], "connected", "{played}");
-    assert!(played["framesDecoded"].as_u64().unwrap() >= 40, "{played}");
-    assert!(played["audioPackets"].as_u64().unwrap() >= 50, "{played}");
-    assert_eq!(played["deleted"], 200, "{played}");
+    assert_eq!(played["protocol"], "udp", "{played}");
 }
 
 /// A browser behind a firewall that drops UDP reaches `vcall serve` over TCP (ICE-TCP: the
@@ -333,51 +337,10 @@ fn chromium_publishes_over_whip_and_plays_over_whep_through_vcall_serve() {
 /// media over TCP both times.
 #[test]
 fn chromium_behind_a_firewall_that_drops_udp_publishes_and_plays_over_ice_tcp() {
-    let ns = LoopbackOnly::create();
-    let (_serve, url) = ns.serve();
-    let http = url.replace("ws://", "http://");
-    let session = fixed_session("tcp");
-    let dir = temp_dir();
-    let token = |role| fixed_token(&session, role);
-
-    let out = dir.path().join("chromium.mkv");
-    let mut recorder = chromium_recorder(&ns, &url, &session, &out);
-    let (published, dropped) = ns.chromium_without_udp(
-        "whip.html",
-        &format!(
-            "mode=whip&url={http}/whip/{session}&token={}&seconds=6",
-            token(Role::Publisher)
-        ),
-        &dir.path().join("profile-whip"),
-    );
-    assert_eq!(published["state"], "connected", "{published}");
+    let (published, played, dropped) = chromium_whip_then_whep(true);
     assert_eq!(published["protocol"], "tcp", "{published}");
-    assert!(dropped > 0, "the firewall dropped none of Chromium's UDP");
-    assert!(
-        published["framesSent"].as_u64().unwrap() >= 30,
-        "{published}"
-    );
-    assert_eq!(recorder.wait(), 0, "{}", recorder.output());
-    assert!(decode_video(&out).len() >= 30);
-
-    let mut args = publish_args("60s");
-    let publisher_token = token(Role::Publisher);
-    args.extend(["--name", "cam", "--url", &url, "--session", &session]);
-    args.extend(["--token", &publisher_token]);
-    let mut publisher = Proc::spawn(ns.vcall(&args));
-    publisher.wait_for("stream is live");
-    let (played, _) = ns.chromium_without_udp(
-        "whip.html",
-        &format!(
-            "mode=whep&url={http}/whep/{session}/cam&token={}&seconds=4",
-            token(Role::Subscriber)
-        ),
-        &dir.path().join("profile-whep"),
-    );
-    assert_eq!(played["state"], "connected", "{played}");
     assert_eq!(played["protocol"], "tcp", "{played}");
-    assert!(played["framesDecoded"].as_u64().unwrap() >= 40, "{played}");
-    assert!(played["audioPackets"].as_u64().unwrap() >= 50, "{played}");
+    assert!(dropped > 0, "the firewall dropped none of Chromium's UDP");
 }
 
 /// Chromium sends VP9 (profile 0) and AV1, each the only video codec it offers; two vcall
