@@ -1167,19 +1167,20 @@ impl Peer {
             .map_err(webrtc_err)?;
         let mut locals = Vec::new();
         // UDP's first: a peer that reads only the first candidate (FFmpeg's WHIP) gets it.
+        use rtc::ice::tcp_type::TcpType;
         let udp = engine
             .candidates()
             .iter()
-            .map(|a| (udp_candidate(*a), None));
+            .map(|a| (udp_candidate(*a), TcpType::Unspecified));
         let tcp = engine.tcp_candidates().iter().map(|a| {
             let mut config = udp_candidate(*a);
             config.network = "tcp".to_owned();
-            (config, Some(rtc::ice::tcp_type::TcpType::Passive))
+            (config, TcpType::Passive)
         });
         for (base_config, tcp_type) in udp.chain(tcp) {
             let candidate = CandidateHostConfig {
                 base_config,
-                tcp_type: tcp_type.unwrap_or_default(),
+                tcp_type,
             }
             .new_candidate_host()
             .map_err(webrtc_err)?;

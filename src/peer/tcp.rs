@@ -4,10 +4,9 @@
 //! length before each packet) into [`TcpEvent`]s for the engine and back. The engine's
 //! task stays the only one that touches a connection; a stream only carries bytes.
 //!
-//! A stream must prove itself: its first frame is a STUN message of at most
-//! [`FIRST_FRAME_MAX`] bytes within [`FIRST_FRAME`], and nothing more is read from it until
-//! the engine has taken it, which it does only for a Binding request naming a connection's
-//! username fragment (and only after that connection's ICE agent has answered a check on it
+//! A stream must prove itself: its first frame, of at most [`FIRST_FRAME_MAX`] bytes, comes
+//! within [`FIRST_FRAME`], and nothing more is read from it until the engine has taken it,
+//! which it does only for a STUN Binding request naming a connection's username fragment (and only after that connection's ICE agent has answered a check on it
 //! does anything but STUN reach the connection: the engine's rule). Streams not yet taken
 //! are capped per address ([`PENDING_PER_IP`]) and in all ([`MAX_STREAMS`]). A stream whose
 //! far end stops reading loses what the engine sends it (the queue is bounded, the engine
@@ -34,7 +33,7 @@ pub(crate) struct StreamKey {
 /// What the streams tell the engine.
 #[derive(Debug)]
 pub(crate) enum TcpEvent {
-    /// A new stream and its first frame (STUN): what the engine sends it goes to `out`; the
+    /// A new stream and its first frame: what the engine sends it goes to `out`; the
     /// engine takes the stream by answering on `taken`, or lets it go (it closes) by
     /// dropping both.
     Opened {
@@ -200,10 +199,6 @@ async fn serve(
         tracing::debug!(peer = %key.peer, "ICE-TCP stream closed: no first frame in time");
         return;
     };
-    if !matches!(first.first(), Some(0..=3)) {
-        tracing::debug!(peer = %key.peer, "ICE-TCP stream closed: its first frame is not STUN");
-        return;
-    }
     let (out, rx) = mpsc::channel(STREAM_QUEUE);
     let (taken, answer) = oneshot::channel();
     let opened = TcpEvent::Opened {
@@ -216,11 +211,13 @@ async fn serve(
         return;
     }
     slot.taken();
-    let reader = tokio::spawn(read_frames(read, key, events.clone()));
-    // Ends when the engine lets the stream go (its connection closed, or the stream ended
-    // and was told) or the far end stopped reading; the reader goes with it.
-    write_frames(write, rx).await;
-    reader.abort();
+    // Whichever half ends first (the far end closed or stopped reading, the engine let the
+    // stream go) ends the stream; the engine hears once.
+    let mut reader = tokio::spawn(read_frames(read, key, events.clone()));
+    tokio::select! {
+        () = write_frames(write, rx) => reader.abort(),
+        _ = &mut reader => {}
+    }
     let _ = events.send(TcpEvent::Closed(key)).await;
 }
 
@@ -230,7 +227,6 @@ async fn read_frames(mut read: OwnedReadHalf, key: StreamKey, events: mpsc::Send
             return;
         }
     }
-    let _ = events.send(TcpEvent::Closed(key)).await;
 }
 
 /// One RFC 4571 frame: a two-byte length, then that many bytes (at most `max`).
@@ -275,7 +271,7 @@ async fn write_all(write: &mut OwnedWriteHalf, mut buf: &[u8]) -> bool {
 
 /// Appends `packet` to `out` with RFC 4571's length before it (a packet too long for it,
 /// which no connection sends, is left out).
-pub(crate) fn frame(packet: &[u8], out: &mut Vec<u8>) {
+fn frame(packet: &[u8], out: &mut Vec<u8>) {
     if let Ok(len) = u16::try_from(packet.len()) {
         out.extend_from_slice(&len.to_be_bytes());
         out.extend_from_slice(packet);

@@ -4,11 +4,11 @@
 //! its subscribers can take ([`LimitCadence`]).
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
 use crate::vocab::bitstream::Vp8Ids;
-use std::time::{Duration, Instant};
 
 /// What a leg does with one packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
