@@ -5,10 +5,13 @@ on vcall's media engine, without ICE servers and with a STUN server given (a res
 loopback: the engine asks it from its socket; a TURN server would put the connection on
 webrtc-rs's own driver instead).
 
-Usage: scripts/bench_client.py [--runs 3] [--window 10]
+Usage: scripts/bench_client.py [--runs 3] [--window 10] [--against OTHER_VCALL]
 (builds the release binary first). Prints a Markdown table: the median over --runs of each
 process's CPU (user + system, from /proc) per second of a --window-second window, the
 variants alternating run by run; at 640x480 500 kbit/s and 1280x720 1.5 Mbit/s, with audio.
+--against runs every variant with a second binary too (an earlier build, say), alternating
+with this one run by run, for a ratio the machine's noise does not move: both clients and
+the server are that binary's.
 """
 import argparse, os, socket, statistics, struct, subprocess, sys, tempfile, threading, time
 
@@ -42,23 +45,23 @@ def stun_responder():
     return f"stun:127.0.0.1:{sock.getsockname()[1]}"
 
 
-def one_run(url, size, bitrate, extra, window, tmp):
+def one_run(vcall, url, size, bitrate, extra, window, tmp):
     env = dict(os.environ, VCALL_URL=url, VCALL_API_KEY="bench", VCALL_API_SECRET="bench-secret")
-    session = subprocess.run([VCALL, "session", "create"], env=env, capture_output=True, text=True,
+    session = subprocess.run([vcall, "session", "create"], env=env, capture_output=True, text=True,
                              check=True).stdout.strip()
 
     def token(role):
-        return subprocess.run([VCALL, "token", "create", "--session", session, "--role", role],
+        return subprocess.run([vcall, "token", "create", "--session", session, "--role", role],
                               env=env, capture_output=True, text=True, check=True).stdout.strip()
 
     w, h = size
     seconds = window + 12
-    pub = subprocess.Popen([VCALL, "-q", "publish", "--session", session, "--token", token("publisher"),
+    pub = subprocess.Popen([vcall, "-q", "publish", "--session", session, "--token", token("publisher"),
                             "--video", "testsrc", "--audio", "tone", "--width", str(w), "--height", str(h),
                             "--video-bitrate", bitrate, "--duration", f"{seconds + 5}s", *extra],
                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(2)
-    sub = subprocess.Popen([VCALL, "-q", "subscribe", "--session", session, "--token", token("subscriber"),
+    sub = subprocess.Popen([vcall, "-q", "subscribe", "--session", session, "--token", token("subscriber"),
                             "-o", os.path.join(tmp, "rec.mkv"), "--duration", f"{seconds}s", *extra],
                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(6)
@@ -75,32 +78,42 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--window", type=int, default=10)
+    ap.add_argument("--against", help="a second vcall binary, run alternately with this build")
     a = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)
-    port = socket.socket()
-    port.bind(("127.0.0.1", 0))
-    listen = f"127.0.0.1:{port.getsockname()[1]}"
-    port.close()
-    serve = subprocess.Popen([VCALL, "serve", "--listen", listen, "--udp-port", "0", *KEYS],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1)
+    builds = {"": VCALL}
+    if a.against:
+        builds = {" (this build)": VCALL, f" ({a.against})": os.path.abspath(a.against)}
+    servers, rows = {}, []
     stun = stun_responder()
-    variants = {"media engine": [], "media engine, a STUN server given": ["--ice-server", stun]}
-    rows = []
     try:
+        for label, vcall in builds.items():
+            port = socket.socket()
+            port.bind(("127.0.0.1", 0))
+            listen = f"127.0.0.1:{port.getsockname()[1]}"
+            port.close()
+            servers[label] = (f"ws://{listen}", subprocess.Popen(
+                [vcall, "serve", "--listen", listen, "--udp-port", "0", *KEYS],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(1)
+        variants = {"media engine": [], "media engine, a STUN server given": ["--ice-server", stun]}
         with tempfile.TemporaryDirectory() as tmp:
             for size, bitrate in [((640, 480), "500k"), ((1280, 720), "1500k")]:
-                got = {name: [] for name in variants}
+                got = {(name, label): [] for name in variants for label in builds}
                 for _ in range(a.runs):
                     for name, extra in variants.items():
-                        got[name].append(one_run(f"ws://{listen}", size, bitrate, extra, a.window, tmp))
-                for name in variants:
-                    sub = statistics.median(r[0] for r in got[name])
-                    pub = statistics.median(r[1] for r in got[name])
-                    rows.append((f"{size[0]}x{size[1]} {bitrate}bit/s", name, sub, pub))
+                        for label, vcall in builds.items():
+                            url = servers[label][0]
+                            got[name, label].append(
+                                one_run(vcall, url, size, bitrate, extra, a.window, tmp))
+                for name, label in got:
+                    sub = statistics.median(r[0] for r in got[name, label])
+                    pub = statistics.median(r[1] for r in got[name, label])
+                    rows.append((f"{size[0]}x{size[1]} {bitrate}bit/s", name + label, sub, pub))
     finally:
-        serve.terminate()
-        serve.wait(timeout=10)
+        for _, serve in servers.values():
+            serve.terminate()
+            serve.wait(timeout=10)
     print("| stream | client connection | `subscribe` recording, CPU ms/s | `publish`, CPU ms/s |")
     print("|---|---|---|---|")
     for stream, name, sub, pub in rows:

@@ -144,6 +144,14 @@ fn every_stdout_format_decodes() {
         pictures.len()
     );
     check_pattern(&pictures, MIN_PSNR);
+    // `--frames N` is exactly N pictures, gap fillers counted; one picture goes out without
+    // waiting for a second to tell the rate (the header names 30 fps).
+    for n in [1, 5] {
+        let y4m = subscribe_stdout(&server, &session, "y4m", &["--frames", &n.to_string()]);
+        let pictures = parse_y4m(&y4m);
+        assert_eq!(pictures.len(), n, "--frames {n}");
+        check_pattern(&pictures, MIN_PSNR);
+    }
 
     let wav = subscribe_stdout(&server, &session, "wav", &["--duration", "2s"]);
     let path = dir.path().join("a.wav");

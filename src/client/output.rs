@@ -58,8 +58,10 @@ impl Sink {
 
     /// Ends the output after `duration` of media or `frames` video frames.
     pub fn set_limits(&mut self, duration: Option<std::time::Duration>, frames: Option<u64>) {
-        if let SinkKind::Container(r) = &mut self.kind {
-            r.set_limits(duration, frames);
+        match &mut self.kind {
+            SinkKind::Container(r) => r.set_limits(duration, frames),
+            SinkKind::Y4m(y) => y.limit = frames,
+            _ => {}
         }
         self.limit_us = duration.map(|d| d.as_micros() as i64);
         self.limit_frames = frames;
@@ -86,6 +88,12 @@ impl Sink {
             OutFormat::Y4m => SinkKind::Y4m(Y4mWriter::new(out)?),
             OutFormat::Wav => SinkKind::Wav(WavWriter::new(out)?),
         }))
+    }
+
+    /// Whether a write may wait on a reader (a pipe, a terminal): such a sink is written from
+    /// a thread of its own, a regular file's on the runtime.
+    pub fn may_block(&self) -> bool {
+        !matches!(&self.kind, SinkKind::Container(r) if r.writes_a_file())
     }
 
     /// Which slots this sink takes.
@@ -248,6 +256,9 @@ pub fn opus_samples(packet: &[u8]) -> u64 {
 
 /// Decoded video as YUV4MPEG2 at a constant rate: gaps repeat the last picture, so the
 /// stream's clock is kept.
+/// The rate a one-picture Y4M's header names (`--frames 1`): it has none of its own.
+const ONE_PICTURE_FPS: f64 = 30.0;
+
 pub struct Y4mWriter {
     out: Output,
     /// The decoder of the stream's codec, made at its first frame.
@@ -255,6 +266,8 @@ pub struct Y4mWriter {
     /// Held until the second frame tells the frame rate.
     first: Option<(u64, crate::vocab::I420)>,
     fps: f64,
+    /// At most this many pictures (`--frames`), gap fillers included.
+    limit: Option<u64>,
     ts0: u64,
     written: u64,
     last: Option<crate::vocab::I420>,
@@ -268,6 +281,7 @@ impl Y4mWriter {
             decoder: None,
             first: None,
             fps: 0.0,
+            limit: None,
             ts0: 0,
             written: 0,
             last: None,
@@ -284,47 +298,59 @@ impl Y4mWriter {
             return Ok(());
         };
         if self.fps == 0.0 {
-            match self.first.take() {
-                None => {
-                    self.first = Some((frame.timestamp, img));
-                    return Ok(());
-                }
-                Some((ts, first)) => {
-                    let dt = (frame.timestamp.saturating_sub(ts)).max(1) as f64 / 90_000.0;
-                    // Snap to a common rate: 1/dt within 5%, else the nearest integer.
-                    self.fps = [5.0, 10.0, 12.0, 15.0, 24.0, 25.0, 30.0, 50.0, 60.0]
-                        .into_iter()
-                        .find(|r: &f64| ((1.0 / dt) - r).abs() / r < 0.05)
-                        .unwrap_or((1.0 / dt).round().clamp(1.0, 120.0));
-                    self.ts0 = ts;
-                    let (n, d) = if self.fps.fract() == 0.0 {
-                        (self.fps as u64, 1)
-                    } else {
-                        ((self.fps * 1000.0) as u64, 1000)
-                    };
-                    writeln!(
-                        self.out,
-                        "YUV4MPEG2 W{} H{} F{n}:{d} Ip A1:1 C420jpeg",
-                        first.width, first.height
-                    )?;
-                    self.emit(ts, first)?;
+            if self.limit == Some(1) {
+                // One picture has no rate to wait for: it goes out at once.
+                self.header(ONE_PICTURE_FPS, frame.timestamp, &img)?;
+            } else {
+                match self.first.take() {
+                    None => {
+                        self.first = Some((frame.timestamp, img));
+                        return Ok(());
+                    }
+                    Some((ts, first)) => {
+                        let dt = (frame.timestamp.saturating_sub(ts)).max(1) as f64 / 90_000.0;
+                        // Snap to a common rate: 1/dt within 5%, else the nearest integer.
+                        let fps = [5.0, 10.0, 12.0, 15.0, 24.0, 25.0, 30.0, 50.0, 60.0]
+                            .into_iter()
+                            .find(|r: &f64| ((1.0 / dt) - r).abs() / r < 0.05)
+                            .unwrap_or((1.0 / dt).round().clamp(1.0, 120.0));
+                        self.header(fps, ts, &first)?;
+                        self.emit(ts, first)?;
+                    }
                 }
             }
         }
         self.emit(frame.timestamp, img)
     }
 
+    /// The stream header, at `fps`, the stream's time starting at `ts`.
+    fn header(&mut self, fps: f64, ts: u64, first: &crate::vocab::I420) -> io::Result<()> {
+        self.fps = fps;
+        self.ts0 = ts;
+        let (n, d) = if fps.fract() == 0.0 {
+            (fps as u64, 1)
+        } else {
+            ((fps * 1000.0) as u64, 1000)
+        };
+        writeln!(
+            self.out,
+            "YUV4MPEG2 W{} H{} F{n}:{d} Ip A1:1 C420jpeg",
+            first.width, first.height
+        )
+    }
+
     fn emit(&mut self, ts: u64, img: crate::vocab::I420) -> Result<(), RecordError> {
         let index = ((ts.saturating_sub(self.ts0) as f64 / 90_000.0) * self.fps).round() as u64;
+        let full = |written: u64| self.limit.is_some_and(|l| written >= l);
         // Fill a gap with the previous picture.
-        while self.written < index {
+        while self.written < index && !full(self.written) {
             let Some(prev) = &self.last else { break };
             self.out.write_all(b"FRAME\n")?;
             self.out.write_all(&prev.data)?;
             self.written += 1;
         }
-        if index < self.written {
-            return Ok(()); // a frame for a slot already written
+        if index < self.written || full(self.written) {
+            return Ok(()); // a frame for a slot already written, or one past the limit
         }
         self.out.write_all(b"FRAME\n")?;
         self.out.write_all(&img.data)?;

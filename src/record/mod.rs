@@ -208,6 +208,11 @@ impl Recorder {
         self.stats
     }
 
+    /// Whether the output is a regular file, whose writes never wait for a reader.
+    pub fn writes_a_file(&self) -> bool {
+        self.in_place.is_some()
+    }
+
     /// Takes one frame of the track in `slot` (VIDEO or AUDIO) that arrived at `arrival`.
     pub fn push(
         &mut self,

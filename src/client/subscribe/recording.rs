@@ -305,9 +305,16 @@ pub(crate) fn record_peer(
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<Duration>();
     let (stats_tx, stats_rx) = tokio::sync::watch::channel(RecordStats::default());
     let stream_id = stream.id.to_string();
-    let done = tokio::task::spawn_blocking(move || {
-        write_frames(sink, rx, stop_rx, stats_tx, first.map(|f| (f, stream_id)))
-    });
+    let blocking = sink.may_block();
+    let write = write_frames(sink, rx, stop_rx, stats_tx, first.map(|f| (f, stream_id)));
+    // A file's writes go to the page cache at once: written on the runtime, a frame costs
+    // no thread's wakeup. An output that may wait on its reader gets a thread of its own.
+    let done = if blocking {
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || handle.block_on(write))
+    } else {
+        tokio::spawn(write)
+    };
     Recording {
         stream: stream.clone(),
         peer,
@@ -409,35 +416,32 @@ async fn assemble_track(
     }
 }
 
-/// The writer (a blocking task, the only one touching the output): frames into `sink`
-/// until the tracks end, a limit is reached, or `stop` says for how long frames still on
-/// their way are taken. Its figures go to `stats` after every frame. `None`: the reader of
-/// the output went away (a closed pipe ends an output without failing).
-fn write_frames(
+/// The writer (the only one touching the output): frames into `sink` until the tracks end,
+/// a limit is reached, or `stop` says for how long frames still on their way are taken. Its
+/// figures go to `stats` after every frame. `None`: the reader of the output went away (a
+/// closed pipe ends an output without failing).
+async fn write_frames(
     mut sink: Sink,
     mut rx: mpsc::Receiver<Delivery>,
     mut stop: tokio::sync::oneshot::Receiver<Duration>,
     stats: tokio::sync::watch::Sender<RecordStats>,
     mut first: Option<(FirstFrame, String)>,
 ) -> Result<Option<RecordStats>, Failure> {
-    let handle = tokio::runtime::Handle::current();
     // Once told to stop: until when frames still on their way are taken.
     let mut until: Option<tokio::time::Instant> = None;
     loop {
-        let d = handle.block_on(async {
-            match until {
-                Some(u) => next_lingering(&mut rx, u).await,
-                None => tokio::select! {
-                    biased;
-                    d = rx.recv() => d,
-                    linger = &mut stop => {
-                        let u = tokio::time::Instant::now() + linger.unwrap_or_default();
-                        until = Some(u);
-                        next_lingering(&mut rx, u).await
-                    }
-                },
-            }
-        });
+        let d = match until {
+            Some(u) => next_lingering(&mut rx, u).await,
+            None => tokio::select! {
+                biased;
+                d = rx.recv() => d,
+                linger = &mut stop => {
+                    let u = tokio::time::Instant::now() + linger.unwrap_or_default();
+                    until = Some(u);
+                    next_lingering(&mut rx, u).await
+                }
+            },
+        };
         let Some(d) = d else { break };
         if let Some((f, stream)) = &first
             && (d.slot == VIDEO || !f.video)
