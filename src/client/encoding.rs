@@ -59,6 +59,90 @@ pub(crate) fn sleep_until(t: Instant, stop: &AtomicBool) -> bool {
     }
 }
 
+/// How a wait for a picture's time ended.
+pub(crate) enum Wake {
+    /// The picture's time came.
+    Due,
+    /// A keyframe was asked for first (`wait_for`'s `asked`).
+    Asked,
+    /// The source is told to stop.
+    Stop,
+}
+
+/// Waits until `t`, unless told to stop or, sooner, `asked` says a keyframe is wanted; the
+/// thread is woken for that by its `unpark` (a request's `keyframes_on_request`).
+pub(crate) fn wait_for(t: Instant, stop: &AtomicBool, asked: impl Fn() -> bool) -> Wake {
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Wake::Stop;
+        }
+        let now = Instant::now();
+        if now >= t {
+            return Wake::Due;
+        }
+        if asked() {
+            return Wake::Asked;
+        }
+        std::thread::park_timeout((t - now).min(Duration::from_millis(50)));
+    }
+}
+
+/// When a live source's pictures are taken, from the capture clock's start: every 1/fps,
+/// except that a keyframe asked for is made at once — that picture taken when asked, the
+/// ones after it 1/fps apart from there — so a new subscriber's first picture does not wait
+/// up to a frame's time for the next, and the rate stays. Once a request: one the encoder
+/// holds back (its keyframes spaced) moves no picture again until no keyframe is asked for.
+#[derive(Debug)]
+pub(crate) struct Schedule {
+    fps: f64,
+    /// A picture's number and time: the later ones follow it at the rate.
+    base: (u64, Duration),
+    /// Whether a request may take the next picture early.
+    armed: bool,
+}
+
+impl Schedule {
+    pub(crate) fn new(fps: f64) -> Schedule {
+        Schedule {
+            fps,
+            base: (0, Duration::ZERO),
+            armed: true,
+        }
+    }
+
+    /// Picture `n`'s time.
+    pub(crate) fn at(&self, n: u64) -> Duration {
+        self.base.1 + Duration::from_secs_f64(n.saturating_sub(self.base.0) as f64 / self.fps)
+    }
+
+    /// Whether a keyframe asked for now may take the next picture early.
+    pub(crate) fn may_move(&self) -> bool {
+        self.armed
+    }
+
+    /// Picture `n` is taken `now`, before its time, for a keyframe asked for: the ones after
+    /// it follow from here. Its time, returned, is never before the previous picture's.
+    pub(crate) fn take_early(&mut self, n: u64, now: Duration) -> Duration {
+        let now = now.clamp(self.at(n.saturating_sub(1)), self.at(n));
+        self.base = (n, now);
+        self.armed = false;
+        now
+    }
+
+    /// After a picture: whether a keyframe is still asked for. Once none is, the next request
+    /// may move the pictures again.
+    pub(crate) fn asked(&mut self, still: bool) {
+        if !still {
+            self.armed = true;
+        }
+    }
+}
+
+/// RTP ticks (90 kHz) of a picture taken `at` from the capture clock's start.
+pub(crate) fn ticks(at: Duration) -> u64 {
+    (at.as_secs_f64() * 90_000.0).round() as u64
+}
+
 /// A video encoder that follows congestion control's rates and the far end's keyframe
 /// requests.
 pub(crate) struct Encoding {
@@ -140,5 +224,54 @@ impl Encoding {
             pad_h264(&mut data, PROBE_BYTES);
         }
         Ok(Some((data, key)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: fn(u64) -> Duration = Duration::from_millis;
+
+    #[test]
+    fn pictures_keep_the_rate_and_a_request_takes_the_next_at_once() {
+        let mut s = Schedule::new(25.0);
+        assert_eq!(s.at(0), Duration::ZERO);
+        assert_eq!(s.at(10), MS(400));
+        assert_eq!(ticks(s.at(10)), 36_000);
+        // Asked 15 ms after picture 10: picture 11 is taken then, the rest 40 ms apart.
+        assert!(s.may_move());
+        assert_eq!(s.take_early(11, MS(415)), MS(415));
+        assert_eq!(s.at(12), MS(455));
+        assert_eq!(s.at(20), MS(775));
+        // The request is held back (a keyframe spaced): nothing moves again until it clears.
+        s.asked(true);
+        assert!(!s.may_move());
+        s.asked(false);
+        assert!(s.may_move());
+    }
+
+    #[test]
+    fn an_early_picture_is_never_before_the_last_nor_after_its_own_time() {
+        let mut s = Schedule::new(30.0);
+        let last = s.at(5);
+        assert_eq!(s.take_early(6, last - MS(1)), last);
+        let mut s = Schedule::new(30.0);
+        let own = s.at(6);
+        assert_eq!(s.take_early(6, own + MS(5)), own);
+        // Picture times never go back, whatever the requests.
+        let mut s = Schedule::new(30.0);
+        let mut prev = Duration::ZERO;
+        for n in 1..200u64 {
+            let t = if n % 7 == 0 {
+                let asked_at = s.at(n - 1) + MS(n % 33);
+                s.asked(false);
+                s.take_early(n, asked_at)
+            } else {
+                s.at(n)
+            };
+            assert!(t >= prev, "picture {n} at {t:?} before {prev:?}");
+            prev = t;
+        }
     }
 }
