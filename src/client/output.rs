@@ -146,10 +146,16 @@ impl Sink {
             SinkKind::Y4m(y) => y.push(codec, &frame),
             SinkKind::Wav(w) => w.push(&frame),
         };
-        // The last frame asked for: done now, not when the next one shows up.
-        if self
-            .limit_frames
-            .is_some_and(|l| self.stats().video_frames >= l)
+        // The last frame asked for: done now, not when the next one shows up (a Y4M's
+        // pictures count its repeats).
+        let full = match &self.kind {
+            SinkKind::Y4m(y) => y.full(),
+            _ => false,
+        };
+        if full
+            || self
+                .limit_frames
+                .is_some_and(|l| self.stats().video_frames >= l)
         {
             self.complete = true;
         }
@@ -337,6 +343,11 @@ impl Y4mWriter {
             "YUV4MPEG2 W{} H{} F{n}:{d} Ip A1:1 C420jpeg",
             first.width, first.height
         )
+    }
+
+    /// Whether `--frames` pictures, repeats counted, are written.
+    fn full(&self) -> bool {
+        self.limit.is_some_and(|l| self.written >= l)
     }
 
     fn emit(&mut self, ts: u64, img: crate::vocab::I420) -> Result<(), RecordError> {
