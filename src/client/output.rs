@@ -148,15 +148,11 @@ impl Sink {
         };
         // The last frame asked for: done now, not when the next one shows up (a Y4M's
         // pictures count its repeats).
-        let full = match &self.kind {
-            SinkKind::Y4m(y) => y.full(),
-            _ => false,
+        let frames = match &self.kind {
+            SinkKind::Y4m(y) => y.written,
+            _ => self.stats().video_frames,
         };
-        if full
-            || self
-                .limit_frames
-                .is_some_and(|l| self.stats().video_frames >= l)
-        {
+        if self.limit_frames.is_some_and(|l| frames >= l) {
             self.complete = true;
         }
         written
@@ -260,11 +256,11 @@ pub fn opus_samples(packet: &[u8]) -> u64 {
     frame * count
 }
 
-/// Decoded video as YUV4MPEG2 at a constant rate: gaps repeat the last picture, so the
-/// stream's clock is kept.
 /// The rate a one-picture Y4M's header names (`--frames 1`): it has none of its own.
 const ONE_PICTURE_FPS: f64 = 30.0;
 
+/// Decoded video as YUV4MPEG2 at a constant rate: gaps repeat the last picture, so the
+/// stream's clock is kept.
 pub struct Y4mWriter {
     out: Output,
     /// The decoder of the stream's codec, made at its first frame.
@@ -352,15 +348,14 @@ impl Y4mWriter {
 
     fn emit(&mut self, ts: u64, img: crate::vocab::I420) -> Result<(), RecordError> {
         let index = ((ts.saturating_sub(self.ts0) as f64 / 90_000.0) * self.fps).round() as u64;
-        let full = |written: u64| self.limit.is_some_and(|l| written >= l);
         // Fill a gap with the previous picture.
-        while self.written < index && !full(self.written) {
+        while self.written < index && !self.full() {
             let Some(prev) = &self.last else { break };
             self.out.write_all(b"FRAME\n")?;
             self.out.write_all(&prev.data)?;
             self.written += 1;
         }
-        if index < self.written || full(self.written) {
+        if index < self.written || self.full() {
             return Ok(()); // a frame for a slot already written, or one past the limit
         }
         self.out.write_all(b"FRAME\n")?;

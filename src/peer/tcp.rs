@@ -6,8 +6,9 @@
 //!
 //! A stream must prove itself: its first frame, of at most [`FIRST_FRAME_MAX`] bytes, comes
 //! within [`FIRST_FRAME`], and nothing more is read from it until the engine has taken it,
-//! which it does only for a STUN Binding request naming a connection's username fragment (and only after that connection's ICE agent has answered a check on it
-//! does anything but STUN reach the connection: the engine's rule). Streams not yet taken
+//! which it does only for a STUN Binding request naming a connection's username fragment
+//! (and only after that connection's ICE agent has answered a check on it does anything but
+//! STUN reach the connection: the engine's rule). Streams not yet taken
 //! are capped per address ([`PENDING_PER_IP`]) and in all ([`MAX_STREAMS`]). A stream whose
 //! far end stops reading loses what the engine sends it (the queue is bounded, the engine
 //! never waits) and is closed when a write makes no progress for [`WRITE_STALL`].
