@@ -272,7 +272,8 @@ impl Capacity {
     }
 }
 
-/// The rate of a bottleneck the newest packets show, bit/s: the last three that arrived left
+/// The rate of a bottleneck the newest packets show, bit/s (a feedback's reading is the last
+/// of its frames that shows one): the last three that arrived left
 /// together (one frame's) and came out of the path spaced by their sizes at one rate (each
 /// pair's within `NARROW_SPREAD`; the fastest is taken), while the newest waited at least
 /// `NARROW_QUEUE_MS`: a queue in
@@ -431,6 +432,7 @@ impl Estimator {
         let mut queues = Vec::with_capacity(acks.len());
         let mut arrived = 0usize;
         let mut lost = 0usize;
+        let mut narrowed = None;
         let after_outage = self
             .last_update
             .is_some_and(|t| now.saturating_duration_since(t) > OUTAGE);
@@ -449,7 +451,11 @@ impl Estimator {
             self.base.note(sent.as_secs(), owd_ms);
             self.trend.note(sent.as_secs_f64() * 1000.0, owd_ms);
             let base = self.base.min().unwrap_or(owd_ms);
-            queues.push((owd_ms - base).max(0.0));
+            let queue = (owd_ms - base).max(0.0);
+            queues.push(queue);
+            // The newest frame in this feedback that shows a bottleneck: packets after it
+            // (audio, a new frame's first) need not.
+            narrowed = bottleneck(&self.newest, queue).or(narrowed);
             arrived += 1;
             self.arrivals.push_back((arrival, ack.size));
         }
@@ -462,7 +468,7 @@ impl Estimator {
                 self.arrivals.pop_front();
             }
         }
-        self.bottleneck = queues.last().and_then(|&q| bottleneck(&self.newest, q));
+        self.bottleneck = narrowed;
         if arrived > 0 {
             let q = queues.iter().sum::<f64>() / arrived as f64;
             self.queue_ms = Some(self.queue_ms.map_or(q, |s| 0.5 * s + 0.5 * q));
@@ -1016,6 +1022,21 @@ mod tests {
         assert_eq!(reading(frame(1000.0, [1030.0, 1040.0, 1090.0])), None);
         // Spaced alike but hardly queued: the path carries the frame.
         assert_eq!(reading(frame(1000.0, [1021.0, 1022.0, 1023.0])), None);
+        // The queued frame followed, in the same feedback, by an audio packet and the next
+        // frame's first: the frame's reading stands.
+        let mut then = frame(1000.0, [1043.6, 1067.2, 1090.8]);
+        then.push(Ack {
+            departure: t + ms(1010.0),
+            arrival: Some(ms(1092.0)),
+            size: 120,
+        });
+        then.push(Ack {
+            departure: t + ms(1033.0),
+            arrival: Some(ms(1115.6)),
+            size: 1180,
+        });
+        let after = reading(then).expect("the frame's bottleneck");
+        assert!((after - narrowed).abs() < 1.0, "{after} against {narrowed}");
         // Packets of two frames: what is between them is the sender's own spacing.
         let mut two = frame(1000.0, [1043.6, 1067.2, 1090.8]);
         two[2].departure = t + ms(1033.0);

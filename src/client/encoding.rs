@@ -59,6 +59,78 @@ pub(crate) fn sleep_until(t: Instant, stop: &AtomicBool) -> bool {
     }
 }
 
+/// How a wait for a picture's time ended.
+pub(crate) enum Wake {
+    /// The picture's time came.
+    Due,
+    /// A keyframe was asked for first (`wait_for`'s `asked`).
+    Asked,
+    /// The source is told to stop.
+    Stop,
+}
+
+/// Waits until `t`, unless told to stop or, sooner, `asked` says a keyframe is wanted; the
+/// thread is woken for that by its `unpark` (a request's `keyframes_on_request`).
+pub(crate) fn wait_for(t: Instant, stop: &AtomicBool, asked: impl Fn() -> bool) -> Wake {
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Wake::Stop;
+        }
+        let now = Instant::now();
+        if now >= t {
+            return Wake::Due;
+        }
+        if asked() {
+            return Wake::Asked;
+        }
+        std::thread::park_timeout((t - now).min(Duration::from_millis(50)));
+    }
+}
+
+/// When a live source's pictures are taken: picture `n` is stamped `n`/fps from the capture
+/// clock's start, and is taken then — except that a keyframe asked for takes the next picture
+/// at once, ahead of its time (by less than a frame's), so that a new subscriber's first
+/// picture does not wait for the next tick. The stamps stay regular whatever the requests
+/// (a recording's rate, a window's frame count), the early picture's only up to a frame's
+/// time later than its capture, as a camera sampled at the ticks already is. Never two early
+/// pictures in a row: requests a few ms apart (the server's when a leg comes up, the
+/// subscriber's own) are answered by one early picture and the next on time; and a request
+/// the encoder holds back (its keyframes spaced) moves no picture until none is left over.
+#[derive(Debug)]
+pub(crate) struct Schedule {
+    fps: f64,
+    /// Whether a request may take the next picture early.
+    armed: bool,
+}
+
+impl Schedule {
+    pub(crate) fn new(fps: f64) -> Schedule {
+        Schedule { fps, armed: true }
+    }
+
+    /// Picture `n`'s time, from the capture clock's start.
+    pub(crate) fn at(&self, n: u64) -> Duration {
+        Duration::from_secs_f64(n as f64 / self.fps)
+    }
+
+    /// Whether a keyframe asked for now may take the next picture early.
+    pub(crate) fn may_move(&self) -> bool {
+        self.armed
+    }
+
+    /// After a picture (`early` if it was taken for a request): whether a keyframe is still
+    /// asked for. The picture after an early one is taken on time; after one on time, a
+    /// request may move the next once none is left over.
+    pub(crate) fn taken(&mut self, early: bool, still_asked: bool) {
+        self.armed = !early && (self.armed || !still_asked);
+    }
+}
+
+/// RTP ticks (90 kHz) of a picture taken `at` from the capture clock's start.
+pub(crate) fn ticks(at: Duration) -> u64 {
+    (at.as_secs_f64() * 90_000.0).round() as u64
+}
+
 /// A video encoder that follows congestion control's rates and the far end's keyframe
 /// requests.
 pub(crate) struct Encoding {
@@ -140,5 +212,62 @@ impl Encoding {
             pad_h264(&mut data, PROBE_BYTES);
         }
         Ok(Some((data, key)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: fn(u64) -> Duration = Duration::from_millis;
+
+    #[test]
+    fn pictures_keep_their_times_whatever_the_requests() {
+        let s = Schedule::new(25.0);
+        assert_eq!(s.at(0), Duration::ZERO);
+        assert_eq!(s.at(10), MS(400));
+        assert_eq!(ticks(s.at(10)), 36_000);
+        assert_eq!(ticks(Schedule::new(30.0).at(30)), 90_000);
+    }
+
+    #[test]
+    fn requests_a_few_ms_apart_move_one_picture_not_two() {
+        let mut s = Schedule::new(30.0);
+        assert!(s.may_move());
+        // The server's request: the next picture is taken at once. The subscriber's, a few
+        // ms later: the picture after that is on time (a keyframe then).
+        s.taken(true, true);
+        assert!(!s.may_move());
+        s.taken(false, false);
+        assert!(s.may_move());
+        // An early picture's request answered, another arrives at once: still on time.
+        s.taken(true, false);
+        assert!(!s.may_move());
+        // The encoder holds a request back (a keyframe spaced): nothing moves until it clears.
+        s.taken(false, true);
+        assert!(!s.may_move());
+        s.taken(false, true);
+        assert!(!s.may_move());
+        s.taken(false, false);
+        assert!(s.may_move());
+        // Asked just after a picture on time, while armed: the next may be early.
+        s.taken(false, true);
+        assert!(s.may_move());
+    }
+
+    #[test]
+    fn never_two_early_pictures_in_a_row() {
+        // Any pattern of requests: an early picture is always followed by one on time.
+        for pattern in 0u32..1 << 12 {
+            let mut s = Schedule::new(30.0);
+            let mut last_early = false;
+            for n in 0..12 {
+                let asked = pattern & (1 << n) != 0;
+                let early = asked && s.may_move();
+                assert!(!(early && last_early), "pattern {pattern:#b}, picture {n}");
+                s.taken(early, asked && n % 3 == 0);
+                last_early = early;
+            }
+        }
     }
 }

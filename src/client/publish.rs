@@ -11,7 +11,9 @@ use tokio::sync::{mpsc, watch};
 use crate::cli::PublishArgs;
 use crate::client::adapt::{Adapter, Rates};
 use crate::client::connect::{report_path, report_rejoin};
-use crate::client::encoding::{Encoded, Encoding, send, sleep_until};
+use crate::client::encoding::{
+    Encoded, Encoding, Schedule, Wake, send, sleep_until, ticks, wait_for,
+};
 use crate::client::file_video::{Transcode, file_video_thread};
 use crate::client::progress::Progress;
 use crate::client::stats::{Figures, Monitor, Tracks, stats_ticker};
@@ -470,13 +472,19 @@ fn simulcast_thread(
     let mut encoders: Vec<Encoding> = layers.into_iter().map(|l| Encoding::new(l.0)).collect();
     let mut paused = vec![false; encoders.len()];
     let scales: Vec<u32> = (0..encoders.len()).map(|i| 1 << i).collect();
+    let live = src.live();
+    let mut schedule = Schedule::new(fps);
+    let any_asked = || keys.iter().any(|k| k.load(Ordering::Relaxed));
     for n in 0u64.. {
-        let offset = Duration::from_secs_f64(n as f64 / fps);
-        if !sleep_until(t0.0 + offset, &stop) {
-            break;
-        }
+        let offset = schedule.at(n);
+        let asked = || live && schedule.may_move() && any_asked();
+        let early = match wait_for(t0.0 + offset, &stop, asked) {
+            Wake::Stop => break,
+            Wake::Due => false,
+            Wake::Asked => true,
+        };
         let capture_ms = t0.1 + offset.as_millis() as u64;
-        let late = src.live() && Instant::now().saturating_duration_since(t0.0 + offset) > MAX_LATE;
+        let late = live && Instant::now().saturating_duration_since(t0.0 + offset) > MAX_LATE;
         if late {
             if !src.skip(capture_ms)? {
                 break;
@@ -490,7 +498,7 @@ fn simulcast_thread(
             .as_ref()
             .map_or(targets.iter().sum(), |r| r.get().video_bps);
         let split = split_layers(total, &targets);
-        let ticks = (n as f64 * 90_000.0 / fps).round() as u64;
+        let ticks = ticks(offset);
         // The largest layer sending reports its QP and carries the probes (H.264's filler)
         // that let an estimate the smaller layers leave idle climb to the next.
         let largest = split.iter().position(|&bps| bps > 0);
@@ -528,6 +536,7 @@ fn simulcast_thread(
                 return Ok(());
             }
         }
+        schedule.taken(early, any_asked());
     }
     Ok(())
 }
@@ -542,20 +551,25 @@ fn video_thread(
     tx: mpsc::Sender<Encoded>,
 ) -> Result<(), Failure> {
     let fps = src.fps();
+    let live = src.live();
     let mut encoding = Encoding::new(enc);
+    let mut schedule = Schedule::new(fps);
     for n in 0u64.. {
-        let offset = Duration::from_secs_f64(n as f64 / fps);
-        if !sleep_until(t0.0 + offset, &stop) {
-            break;
-        }
+        let offset = schedule.at(n);
+        let asked = || live && schedule.may_move() && keyframe.load(Ordering::Relaxed);
+        let early = match wait_for(t0.0 + offset, &stop, asked) {
+            Wake::Stop => break,
+            Wake::Due => false,
+            Wake::Asked => true,
+        };
         let capture_ms = t0.1 + offset.as_millis() as u64;
         let want = rates.as_ref().map(|r| r.get());
         // A lowered frame rate: every `fps_divisor`-th picture is encoded. A picture whose
         // time is long past (a machine too busy to keep up) is passed over, as a camera drops
         // frames, so that the delay does not grow without end.
         let divisor = want.map_or(1, |w| u64::from(w.fps_divisor));
-        let late = src.live() && Instant::now().saturating_duration_since(t0.0 + offset) > MAX_LATE;
-        if n % divisor != 0 || late {
+        let late = live && Instant::now().saturating_duration_since(t0.0 + offset) > MAX_LATE;
+        if (n % divisor != 0 && !early) || late {
             if !src.skip(capture_ms)? {
                 break;
             }
@@ -565,14 +579,13 @@ fn video_thread(
             break;
         };
         let rate = (fps / divisor as f64) as f32;
-        let Some((data, key)) =
-            encoding.encode(&img, rate, want, &keyframe, rates.as_deref(), false)?
-        else {
+        let encoded = encoding.encode(&img, rate, want, &keyframe, rates.as_deref(), false)?;
+        schedule.taken(early, keyframe.load(Ordering::Relaxed));
+        let Some((data, key)) = encoded else {
             src.unsent();
             continue;
         };
-        let ticks = (n as f64 * 90_000.0 / fps).round() as u64;
-        if !send(&tx, data, ticks, key) {
+        if !send(&tx, data, ticks(offset), key) {
             break;
         }
     }
@@ -769,20 +782,31 @@ pub(crate) struct Sending {
     /// Set to make the video encoder's next frame a keyframe (one per simulcast layer, the
     /// largest's first).
     keys: Vec<Arc<AtomicBool>>,
+    /// The video's thread, woken when a keyframe is asked for (a live source's is made at
+    /// once: `encoding::Schedule`).
+    wake: Option<std::thread::Thread>,
 }
 
 /// The tracks a pump sends on.
 type Target = watch::Sender<Vec<Arc<LocalTrack>>>;
 
 /// Makes a keyframe whenever the far end of `track` asks: of the simulcast layer it asks
-/// of (`keys` has one flag per layer, the largest's first; one without simulcast).
-fn keyframes_on_request(track: Arc<LocalTrack>, keys: Vec<Arc<AtomicBool>>) {
+/// of (`keys` has one flag per layer, the largest's first; one without simulcast), the
+/// video's thread (`wake`) woken to make it at once.
+fn keyframes_on_request(
+    track: Arc<LocalTrack>,
+    keys: Vec<Arc<AtomicBool>>,
+    wake: Option<std::thread::Thread>,
+) {
     tokio::spawn(async move {
         while let Some(ssrc) = track.keyframe_request().await {
             let layer = track.layer_of(ssrc).unwrap_or(0);
             tracing::debug!(layer, "keyframe requested");
             if let Some(key) = keys.get(layer) {
                 key.store(true, Ordering::Relaxed);
+                if let Some(t) = &wake {
+                    t.unpark();
+                }
             }
         }
     });
@@ -817,13 +841,14 @@ impl Sending {
         let mut threads = Vec::new();
         let mut pumps = Vec::new();
         let mut targets = (None, None);
+        let mut wake = None;
         if let (Some(input), Some(codec)) = (sources.video, video_codec) {
             let (tx, rx) = mpsc::channel(8);
             let (stop2, key2) = (Arc::clone(&stop), Arc::clone(&keyframe));
             let done = done_tx.clone();
             let rates2 = rates.clone();
             let keys2 = keys.clone();
-            threads.push(std::thread::spawn(move || {
+            let thread = std::thread::spawn(move || {
                 let r = match input {
                     VideoInput::Simulcast(src, mut layers) => layers
                         .iter_mut()
@@ -849,10 +874,12 @@ impl Sending {
                     },
                 };
                 let _ = done.blocking_send(r);
-            }));
+            });
+            wake = Some(thread.thread().clone());
+            threads.push(thread);
             let figures = stats.map(|s| s.add(codec, ssrcs.video));
             if let Some(track) = &video_track {
-                keyframes_on_request(Arc::clone(track), keys.clone());
+                keyframes_on_request(Arc::clone(track), keys.clone(), wake.clone());
             }
             let (target, current) = watch::channel(video_track.into_iter().collect());
             targets.0 = Some(target);
@@ -886,16 +913,20 @@ impl Sending {
             pumps,
             targets,
             keys,
+            wake,
         }
     }
 
     /// Sends on these tracks (a new connection's) too from now on, starting with a keyframe.
     pub fn attach(&self, (video, audio): TrackPair) {
         if let (Some(target), Some(track)) = (&self.targets.0, video) {
-            keyframes_on_request(Arc::clone(&track), self.keys.clone());
+            keyframes_on_request(Arc::clone(&track), self.keys.clone(), self.wake.clone());
             target.send_modify(|t| t.push(track));
             for key in &self.keys {
                 key.store(true, Ordering::Relaxed);
+            }
+            if let Some(t) = &self.wake {
+                t.unpark();
             }
         }
         if let (Some(target), Some(track)) = (&self.targets.1, audio) {
