@@ -134,6 +134,7 @@ impl From<SourceError> for Failure {
     fn from(e: SourceError) -> Failure {
         let code = match &e {
             SourceError::Invalid(_) => Exit::Usage,
+            SourceError::Library(_) => Exit::Failure,
             SourceError::Device(_) => Exit::Device,
         };
         Failure::caused_by(code, e)

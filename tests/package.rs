@@ -74,7 +74,22 @@ fn the_debian_package_installs_and_runs() {
         );
     }
 
+    // FFmpeg's libraries are loaded at their first use (src/codec/ffmpeg.c): the binary
+    // needs none of them to start, and the package names them itself.
     let vcall = root.join("usr/bin/vcall");
+    let mut needed = Command::new("readelf");
+    needed.arg("--dynamic").arg(&vcall);
+    let needed = ok(needed);
+    assert!(
+        needed.contains("(NEEDED)") && !needed.contains("libav") && !needed.contains("libsw"),
+        "FFmpeg linked at start: a function vcall calls is missing from src/codec/ffmpeg.c\n{needed}"
+    );
+    let mut depends = Command::new("dpkg-deb");
+    depends.args(["--field"]).arg(&deb).arg("Depends");
+    let depends = ok(depends);
+    for lib in ["libavformat", "libavcodec", "libswscale", "libswresample"] {
+        assert!(depends.contains(lib), "{lib} not in Depends: {depends}");
+    }
     let mut version = Command::new(&vcall);
     version.arg("--version");
     assert!(ok(version).starts_with("vcall "));

@@ -23,7 +23,7 @@ fn err(e: ff::Error) -> CodecError {
 
 impl Decoder {
     pub(crate) fn new(codec: Codec) -> Result<Decoder, CodecError> {
-        crate::media::file::init();
+        super::ffmpeg::init().map_err(CodecError::Decode)?;
         let id = match codec {
             Codec::Vp8 => ff::codec::Id::VP8,
             Codec::Vp9 => ff::codec::Id::VP9,

@@ -2,6 +2,7 @@
 //! libvpx, Opus through libopus; received VP8, VP9 and AV1 decoded through FFmpeg's libavcodec.
 
 mod av;
+pub(crate) mod ffmpeg;
 mod vpx;
 
 use crate::vocab::{Codec, I420};

@@ -9,7 +9,6 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::Once;
 
 use ff::codec::Id;
 use ff::codec::packet::{Mut as _, Ref as _};
@@ -28,14 +27,6 @@ const RATE: u32 = 48_000;
 
 /// The largest picture side taken from a file (H.264's largest levels stop at 8192).
 const MAX_SIDE: u32 = 8192;
-
-pub(crate) fn init() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // FFmpeg's own log lines are not vcall's: what matters comes back as errors.
-        ff::util::log::set_level(ff::util::log::Level::Fatal);
-    });
-}
 
 fn seconds(ts: i64, tb: Rational) -> f64 {
     ts as f64 * f64::from(tb.numerator()) / f64::from(tb.denominator().max(1))
@@ -124,7 +115,7 @@ fn open(
     looping: bool,
     required: bool,
 ) -> Result<Option<Demuxer>, SourceError> {
-    init();
+    crate::codec::ffmpeg::init().map_err(SourceError::Library)?;
     let shown = path.display();
     if !path.is_file() {
         return Err(SourceError::invalid(format!("{shown}: no such file")));

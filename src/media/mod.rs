@@ -15,6 +15,9 @@ pub(crate) enum SourceError {
     /// be, a file that cannot be read.
     #[error("{0}")]
     Invalid(String),
+    /// FFmpeg's libraries, which read media files, could not be loaded.
+    #[error("{0}")]
+    Library(String),
     /// A camera or microphone is missing, busy or stopped.
     #[error(transparent)]
     Device(#[from] devices::DeviceError),

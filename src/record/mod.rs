@@ -437,7 +437,7 @@ mod tests {
     /// libaom-av1 in real-time mode, as a browser would send them; each with its marks.
     fn encoded(codec: Codec, n: u32) -> Vec<(Bytes, Marks)> {
         use ffmpeg_next as ff;
-        crate::media::file::init();
+        crate::codec::ffmpeg::init().unwrap();
         let (name, speed) = match codec {
             Codec::Vp9 => ("libvpx-vp9", "8"),
             _ => ("libaom-av1", "8"),
