@@ -25,13 +25,17 @@ fn main() {
 
 /// src/codec/ffmpeg.c, told each FFmpeg library's file name (its major version), linked
 /// whole: its definitions are the ones vcall's calls bind to, so the linker (`--as-needed`)
-/// leaves FFmpeg's libraries out of the binary's needs.
+/// leaves FFmpeg's libraries out of the binary's needs (cfg `ffmpeg_lazy`). Its prototypes
+/// are FFmpeg 5's and 6's: another FFmpeg is linked as usual, with a warning.
 fn ffmpeg_trampolines() {
     println!("cargo:rerun-if-changed=src/codec/ffmpeg.c");
+    println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");
+    println!("cargo::rustc-check-cfg=cfg(ffmpeg_lazy)");
     let mut build = cc::Build::new();
     build
         .file("src/codec/ffmpeg.c")
         .warnings(true)
+        .flag("-fvisibility=hidden")
         .cargo_metadata(false);
     for (lib, define) in [
         ("libavutil", "VCALL_AVUTIL"),
@@ -47,6 +51,12 @@ fn ffmpeg_trampolines() {
             ),
         };
         let major = found.version.split('.').next().unwrap_or_default();
+        if lib == "libavcodec" && !["59", "60"].contains(&major) {
+            println!(
+                "cargo:warning=FFmpeg's libavcodec {major} is linked as usual: vcall loads FFmpeg at first use with FFmpeg 5 and 6 (libavcodec 59, 60)"
+            );
+            return;
+        }
         build.define(define, format!("\"{lib}.so.{major}\"").as_str());
         for dir in &found.include_paths {
             build.include(dir);
@@ -57,4 +67,5 @@ fn ffmpeg_trampolines() {
     println!("cargo:rustc-link-search=native={out}");
     println!("cargo:rustc-link-lib=static:+whole-archive=vcall_ffmpeg");
     println!("cargo:rustc-link-lib=dl");
+    println!("cargo:rustc-cfg=ffmpeg_lazy");
 }

@@ -272,8 +272,8 @@ impl Capacity {
     }
 }
 
-/// The rate of a bottleneck the newest packets show, bit/s (a feedback's reading is the last
-/// of its frames that shows one): the last three that arrived left
+/// The rate of a bottleneck the newest packets show, bit/s (a feedback's reading is that of
+/// the last of its frames that can be read): the last three that arrived left
 /// together (one frame's) and came out of the path spaced by their sizes at one rate (each
 /// pair's within `NARROW_SPREAD`; the fastest is taken), while the newest waited at least
 /// `NARROW_QUEUE_MS`: a queue in
@@ -281,26 +281,44 @@ impl Capacity {
 /// narrows says it, before the queue's growth moves the smoothed figures. A receiver that
 /// stalled reads what piled up at once (one long gap, then none), which is not a bottleneck.
 /// `newest` is (departure, arrival, bytes), oldest first.
-fn bottleneck(newest: &VecDeque<(Instant, Duration, usize)>, queue_ms: f64) -> Option<f64> {
-    if newest.len() < NARROW_PACKETS || queue_ms < NARROW_QUEUE_MS {
-        return None;
-    }
-    let (first, last) = (newest.front()?, newest.back()?);
-    if last.0.saturating_duration_since(first.0) > TRAIN_GAP
+fn bottleneck(newest: &VecDeque<(Instant, Duration, usize)>, queue_ms: f64) -> Reading {
+    let (Some(first), Some(last)) = (newest.front(), newest.back()) else {
+        return Reading::Unread;
+    };
+    if newest.len() < NARROW_PACKETS
+        || last.0.saturating_duration_since(first.0) > TRAIN_GAP
         || newest.iter().any(|p| p.2 < NARROW_MIN_BYTES)
     {
-        return None;
+        return Reading::Unread;
     }
-    let mut rates = Vec::with_capacity(NARROW_PACKETS - 1);
+    if queue_ms < NARROW_QUEUE_MS {
+        return Reading::Clear;
+    }
+    let (mut fastest, mut slowest) = (0.0f64, f64::INFINITY);
     for (a, b) in newest.iter().zip(newest.iter().skip(1)) {
         // Read together (a receiver stamps what it reads at once alike): no spacing seen.
-        let gap = b.1.checked_sub(a.1).filter(|g| *g >= TRAIN_MIN_SPAN)?;
-        rates.push(b.2 as f64 * 8.0 / gap.as_secs_f64());
+        let Some(gap) = b.1.checked_sub(a.1).filter(|g| *g >= TRAIN_MIN_SPAN) else {
+            return Reading::Unread;
+        };
+        let rate = b.2 as f64 * 8.0 / gap.as_secs_f64();
+        (fastest, slowest) = (fastest.max(rate), slowest.min(rate));
     }
-    let fastest = rates.iter().copied().reduce(f64::max)?;
-    let slowest = rates.iter().copied().reduce(f64::min)?;
     // Spaced alike, as a link spaces them (two stalls of a busy machine seldom are).
-    (fastest <= slowest * NARROW_SPREAD).then_some(fastest)
+    match fastest <= slowest * NARROW_SPREAD {
+        true => Reading::Narrow(fastest),
+        false => Reading::Unread,
+    }
+}
+
+/// What three packets of one frame say of a bottleneck ([`bottleneck`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Reading {
+    /// Nothing: not three large packets of one frame, or not spaced by a link.
+    Unread,
+    /// A frame the path carried without queueing it: no bottleneck.
+    Clear,
+    /// A frame that drained from a queue at this rate, bit/s.
+    Narrow(f64),
 }
 
 /// The rate a train of packets went through at, or `None` when it is no train (too short,
@@ -453,9 +471,13 @@ impl Estimator {
             let base = self.base.min().unwrap_or(owd_ms);
             let queue = (owd_ms - base).max(0.0);
             queues.push(queue);
-            // The newest frame in this feedback that shows a bottleneck: packets after it
-            // (audio, a new frame's first) need not.
-            narrowed = bottleneck(&self.newest, queue).or(narrowed);
+            // The newest frame in this feedback that says anything: packets after it
+            // (audio, a new frame's first) say nothing of the path.
+            match bottleneck(&self.newest, queue) {
+                Reading::Unread => {}
+                Reading::Clear => narrowed = None,
+                Reading::Narrow(bps) => narrowed = Some(bps),
+            }
             arrived += 1;
             self.arrivals.push_back((arrival, ack.size));
         }
@@ -1035,8 +1057,12 @@ mod tests {
             arrival: Some(ms(1115.6)),
             size: 1180,
         });
-        let after = reading(then).expect("the frame's bottleneck");
+        let after = reading(then.clone()).expect("the frame's bottleneck");
         assert!((after - narrowed).abs() < 1.0, "{after} against {narrowed}");
+        // ... and by a whole frame the path carried at once: the queue is gone.
+        let mut cleared = then;
+        cleared.extend(frame(1033.0, [1053.0, 1054.0, 1055.0]));
+        assert_eq!(reading(cleared), None);
         // Packets of two frames: what is between them is the sender's own spacing.
         let mut two = frame(1000.0, [1043.6, 1067.2, 1090.8]);
         two[2].departure = t + ms(1033.0);

@@ -91,8 +91,11 @@ pub(crate) fn wait_for(t: Instant, stop: &AtomicBool, asked: impl Fn() -> bool) 
 /// clock's start, and is taken then — except that a keyframe asked for takes the next picture
 /// at once, ahead of its time (by less than a frame's), so that a new subscriber's first
 /// picture does not wait for the next tick. The stamps stay regular whatever the requests
-/// (a recording's rate, a window's frame count), the early picture's only up to a frame's
-/// time later than its capture, as a camera sampled at the ticks already is. Never two early
+/// (a recording's rate, a window's frame count, the audio's offset); the early picture's
+/// RTP time and burned-in capture time are its tick's, up to a frame's time after it was
+/// taken (so a receiver reads that one picture's latency up to that much lower), as a
+/// camera sampled at the ticks already is. Only a keyframe the encoder will make at once
+/// (not one it spaces) on a picture the frame rate keeps moves a picture. Never two early
 /// pictures in a row: requests a few ms apart (the server's when a leg comes up, the
 /// subscriber's own) are answered by one early picture and the next on time; and a request
 /// the encoder holds back (its keyframes spaced) moves no picture until none is left over.
@@ -153,6 +156,20 @@ impl Encoding {
         }
     }
 
+    /// Whether a keyframe asked for `now` is made with the next picture. While the path
+    /// limits the rate, it waits until the last one has had time to get through: there, a
+    /// keyframe every request feeds the losses that make the requests. Otherwise it comes at
+    /// once (a new subscriber's first picture).
+    pub(crate) fn key_due(&self, want: Option<Allocation>, now: Instant) -> bool {
+        !want.is_some_and(|w| w.hold)
+            || self.last_key.is_none_or(|(at, bits)| {
+                let rate = want.map_or(1e6, |w| f64::from(w.video_bps.max(1)));
+                let gap = Duration::from_secs_f64(bits as f64 / rate * KEYFRAME_SPACING)
+                    .max(KEYFRAME_MIN_GAP);
+                now.saturating_duration_since(at) >= gap
+            })
+    }
+
     /// Encodes a picture (already at the allocation's scale) at `rate` pictures a second: a
     /// keyframe when `key_now`, or when one was asked for (`keyframe`) and is due. `None`:
     /// the rate control skipped it (a keyframe asked for comes with the next).
@@ -181,18 +198,8 @@ impl Encoding {
         {
             self.applied = Some(w);
         }
-        // While the path limits the rate, a keyframe asked for waits until the last one has
-        // had time to get through: there, a keyframe every request feeds the losses that make
-        // the requests. Otherwise it comes at once (a new subscriber's first picture).
         let now = Instant::now();
-        let key_due = !want.is_some_and(|w| w.hold)
-            || self.last_key.is_none_or(|(at, bits)| {
-                let rate = want.map_or(1e6, |w| f64::from(w.video_bps.max(1)));
-                let gap = Duration::from_secs_f64(bits as f64 / rate * KEYFRAME_SPACING)
-                    .max(KEYFRAME_MIN_GAP);
-                now.saturating_duration_since(at) >= gap
-            });
-        let asked = key_due && keyframe.swap(false, Ordering::Relaxed);
+        let asked = self.key_due(want, now) && keyframe.swap(false, Ordering::Relaxed);
         let force = asked || key_now;
         let (mut data, key) = self.enc.encode(img, force)?;
         if key && !data.is_empty() {

@@ -437,7 +437,11 @@ impl TrackProbe {
             clock_ms: codec.clock_rate() as f64 / 1000.0,
             start,
             video: (codec.kind() == Kind::Video)
-                .then(|| VideoDecoder::new(codec).ok())
+                .then(|| {
+                    VideoDecoder::new(codec)
+                        .inspect_err(|e| tracing::warn!("{codec:?} pictures not measured: {e}"))
+                        .ok()
+                })
                 .flatten(),
             audio: (codec == Codec::Opus)
                 .then(|| OpusDecoder::new().ok())

@@ -504,7 +504,9 @@ fn simulcast_thread(
         let largest = split.iter().position(|&bps| bps > 0);
         for (i, enc) in encoders.iter_mut().enumerate() {
             if split[i] == 0 {
+                // Its keyframe comes when it resumes: a request meanwhile moves no picture.
                 paused[i] = true;
+                keys[i].store(false, Ordering::Relaxed);
                 continue;
             }
             let picture = &pictures[i];
@@ -556,7 +558,15 @@ fn video_thread(
     let mut schedule = Schedule::new(fps);
     for n in 0u64.. {
         let offset = schedule.at(n);
-        let asked = || live && schedule.may_move() && keyframe.load(Ordering::Relaxed);
+        // Early only for a keyframe the encoder will make now, on a picture the frame rate
+        // keeps.
+        let asked = || {
+            let want = rates.as_ref().map(|r| r.get());
+            live && schedule.may_move()
+                && keyframe.load(Ordering::Relaxed)
+                && want.is_none_or(|w| w.fps_divisor == 1)
+                && encoding.key_due(want, Instant::now())
+        };
         let early = match wait_for(t0.0 + offset, &stop, asked) {
             Wake::Stop => break,
             Wake::Due => false,
@@ -569,7 +579,7 @@ fn video_thread(
         // frames, so that the delay does not grow without end.
         let divisor = want.map_or(1, |w| u64::from(w.fps_divisor));
         let late = live && Instant::now().saturating_duration_since(t0.0 + offset) > MAX_LATE;
-        if (n % divisor != 0 && !early) || late {
+        if n % divisor != 0 || late {
             if !src.skip(capture_ms)? {
                 break;
             }

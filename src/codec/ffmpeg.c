@@ -7,10 +7,13 @@
  * function it calls is defined here, in the binary itself, as a trampoline: its first call
  * loads the libraries (dlopen, once) and every call goes on to the library's own function.
  * The linker then finds no use for the libraries themselves and, as rustc links
- * --as-needed, leaves them out (tests/package.rs checks the binary names none).
+ * --as-needed, leaves them out (tests/package.rs checks the binary names none). The
+ * trampolines are hidden (build.rs), so FFmpeg's own calls between its libraries, which are
+ * loaded locally, never come through them.
  *
  * A function vcall starts calling must be added here, with its prototype from FFmpeg's
- * headers; otherwise the libraries are linked again and that test fails. */
+ * headers; otherwise the libraries are linked again and that test fails. The prototypes are
+ * FFmpeg 5's and 6's (libavcodec 59 and 60); build.rs links other versions as usual. */
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -43,7 +46,7 @@ static char failure[512];
 
 static void load_all(void) {
     for (size_t i = 0; i < LIBRARY_COUNT; i++) {
-        handles[i] = dlopen(LIBRARIES[i], RTLD_NOW | RTLD_GLOBAL);
+        handles[i] = dlopen(LIBRARIES[i], RTLD_LAZY | RTLD_LOCAL);
         if (!handles[i]) {
             const char *why = dlerror();
             snprintf(failure, sizeof failure, "%s", why ? why : LIBRARIES[i]);
@@ -84,29 +87,40 @@ static void *resolve(const char *name) {
     abort();
 }
 
-/* A trampoline: `ret name params` calls the library's `name` with `args`, found once. */
+/* The library's `name`, found once. */
+#define FOUND(name)                                                                    \
+    static void *found_;                                                               \
+    void *p_ = __atomic_load_n(&found_, __ATOMIC_ACQUIRE);                             \
+    if (!p_) {                                                                         \
+        p_ = resolve(#name);                                                           \
+        __atomic_store_n(&found_, p_, __ATOMIC_RELEASE);                               \
+    }
+
+/* A trampoline: `ret name params` calls the library's `name` with `args`. */
 #define LAZY(ret, name, params, args)                                                  \
     ret name params {                                                                  \
-        static void *found_;                                                           \
-        void *p_ = __atomic_load_n(&found_, __ATOMIC_ACQUIRE);                         \
-        if (!p_) {                                                                     \
-            p_ = resolve(#name);                                                       \
-            __atomic_store_n(&found_, p_, __ATOMIC_RELEASE);                           \
-        }                                                                              \
+        FOUND(name)                                                                    \
         return ((__typeof__(&name))p_) args;                                           \
+    }
+
+/* The same for a function that returns nothing. */
+#define LAZY_VOID(name, params, args)                                                  \
+    void name params {                                                                 \
+        FOUND(name)                                                                    \
+        ((__typeof__(&name))p_) args;                                                  \
     }
 
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
 /* libavutil */
-LAZY(void, av_dict_free, (AVDictionary **m), (m))
+LAZY_VOID(av_dict_free, (AVDictionary **m), (m))
 LAZY(AVFrame *, av_frame_alloc, (void), ())
-LAZY(void, av_frame_free, (AVFrame **frame), (frame))
+LAZY_VOID(av_frame_free, (AVFrame **frame), (frame))
 LAZY(int, av_frame_get_buffer, (AVFrame *frame, int align), (frame, align))
-LAZY(void, av_freep, (void *ptr), (ptr))
+LAZY_VOID(av_freep, (void *ptr), (ptr))
 LAZY(int, av_get_bytes_per_sample, (enum AVSampleFormat f), (f))
 LAZY(int64_t, av_get_default_channel_layout, (int nb_channels), (nb_channels))
-LAZY(void, av_log_set_level, (int level), (level))
+LAZY_VOID(av_log_set_level, (int level), (level))
 LAZY(int, av_opt_set_dict, (void *obj, struct AVDictionary **options), (obj, options))
 LAZY(const AVPixFmtDescriptor *, av_pix_fmt_desc_get, (enum AVPixelFormat f), (f))
 LAZY(int, av_sample_fmt_is_planar, (enum AVSampleFormat f), (f))
@@ -114,28 +128,28 @@ LAZY(int, av_strerror, (int errnum, char *errbuf, size_t errbuf_size), (errnum, 
 
 /* libavcodec */
 LAZY(int, av_bsf_alloc, (const AVBitStreamFilter *filter, AVBSFContext **ctx), (filter, ctx))
-LAZY(void, av_bsf_free, (AVBSFContext **ctx), (ctx))
+LAZY_VOID(av_bsf_free, (AVBSFContext **ctx), (ctx))
 LAZY(const AVBitStreamFilter *, av_bsf_get_by_name, (const char *name), (name))
 LAZY(int, av_bsf_init, (AVBSFContext *ctx), (ctx))
 LAZY(int, av_bsf_receive_packet, (AVBSFContext *ctx, AVPacket *pkt), (ctx, pkt))
 LAZY(int, av_bsf_send_packet, (AVBSFContext *ctx, AVPacket *pkt), (ctx, pkt))
 LAZY(int, av_codec_is_decoder, (const AVCodec *codec), (codec))
-LAZY(void, av_init_packet, (AVPacket *pkt), (pkt))
+LAZY_VOID(av_init_packet, (AVPacket *pkt), (pkt))
 LAZY(int, av_new_packet, (AVPacket *pkt, int size), (pkt, size))
 LAZY(int, av_packet_ref, (AVPacket *dst, const AVPacket *src), (dst, src))
-LAZY(void, av_packet_unref, (AVPacket *pkt), (pkt))
+LAZY_VOID(av_packet_unref, (AVPacket *pkt), (pkt))
 LAZY(AVCodecContext *, avcodec_alloc_context3, (const AVCodec *codec), (codec))
 LAZY(int, avcodec_close, (AVCodecContext *avctx), (avctx))
 LAZY(const AVCodec *, avcodec_find_decoder, (enum AVCodecID id), (id))
 LAZY(const AVCodec *, avcodec_find_decoder_by_name, (const char *name), (name))
-LAZY(void, avcodec_flush_buffers, (AVCodecContext *avctx), (avctx))
-LAZY(void, avcodec_free_context, (AVCodecContext **avctx), (avctx))
+LAZY_VOID(avcodec_flush_buffers, (AVCodecContext *avctx), (avctx))
+LAZY_VOID(avcodec_free_context, (AVCodecContext **avctx), (avctx))
 LAZY(const char *, avcodec_get_name, (enum AVCodecID id), (id))
 LAZY(int, avcodec_open2, (AVCodecContext *avctx, const AVCodec *codec, AVDictionary **options),
      (avctx, codec, options))
 LAZY(int, avcodec_parameters_copy, (AVCodecParameters *dst, const AVCodecParameters *src),
      (dst, src))
-LAZY(void, avcodec_parameters_free, (AVCodecParameters **par), (par))
+LAZY_VOID(avcodec_parameters_free, (AVCodecParameters **par), (par))
 LAZY(int, avcodec_parameters_to_context, (AVCodecContext *codec, const AVCodecParameters *par),
      (codec, par))
 LAZY(int, avcodec_receive_frame, (AVCodecContext *avctx, AVFrame *frame), (avctx, frame))
@@ -147,9 +161,9 @@ LAZY(int, av_find_best_stream,
       const AVCodec **decoder_ret, int flags),
      (ic, type, wanted_stream_nb, related_stream, decoder_ret, flags))
 LAZY(int, av_read_frame, (AVFormatContext *s, AVPacket *pkt), (s, pkt))
-LAZY(void, avformat_close_input, (AVFormatContext **s), (s))
+LAZY_VOID(avformat_close_input, (AVFormatContext **s), (s))
 LAZY(int, avformat_find_stream_info, (AVFormatContext *ic, AVDictionary **options), (ic, options))
-LAZY(void, avformat_free_context, (AVFormatContext *s), (s))
+LAZY_VOID(avformat_free_context, (AVFormatContext *s), (s))
 LAZY(int, avformat_open_input,
      (AVFormatContext **ps, const char *url, const AVInputFormat *fmt, AVDictionary **options),
      (ps, url, fmt, options))
@@ -157,8 +171,8 @@ LAZY(int, avformat_seek_file,
      (AVFormatContext *s, int stream_index, int64_t min_ts, int64_t ts, int64_t max_ts, int flags),
      (s, stream_index, min_ts, ts, max_ts, flags))
 LAZY(int, avio_close, (AVIOContext *s), (s))
-LAZY(void, avio_context_free, (AVIOContext **s), (s))
-LAZY(void, avio_flush, (AVIOContext *s), (s))
+LAZY_VOID(avio_context_free, (AVIOContext **s), (s))
+LAZY_VOID(avio_flush, (AVIOContext *s), (s))
 
 /* libswresample */
 LAZY(struct SwrContext *, swr_alloc_set_opts,
@@ -169,12 +183,12 @@ LAZY(struct SwrContext *, swr_alloc_set_opts,
       in_sample_rate, log_offset, log_ctx))
 LAZY(int, swr_convert_frame, (SwrContext *swr, AVFrame *output, const AVFrame *input),
      (swr, output, input))
-LAZY(void, swr_free, (struct SwrContext **s), (s))
+LAZY_VOID(swr_free, (struct SwrContext **s), (s))
 LAZY(int64_t, swr_get_delay, (struct SwrContext *s, int64_t base), (s, base))
 LAZY(int, swr_init, (struct SwrContext *s), (s))
 
 /* libswscale */
-LAZY(void, sws_freeContext, (struct SwsContext *c), (c))
+LAZY_VOID(sws_freeContext, (struct SwsContext *c), (c))
 LAZY(struct SwsContext *, sws_getContext,
      (int srcW, int srcH, enum AVPixelFormat srcFormat, int dstW, int dstH,
       enum AVPixelFormat dstFormat, int flags, SwsFilter *srcFilter, SwsFilter *dstFilter,

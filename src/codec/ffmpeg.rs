@@ -4,8 +4,15 @@
 
 use std::sync::OnceLock;
 
+#[cfg(ffmpeg_lazy)]
 unsafe extern "C" {
     fn vcall_ffmpeg_load(error: *mut std::ffi::c_char, len: usize) -> std::ffi::c_int;
+}
+
+/// Another FFmpeg than 5 or 6 is linked as usual (build.rs): loaded already.
+#[cfg(not(ffmpeg_lazy))]
+unsafe fn vcall_ffmpeg_load(_error: *mut std::ffi::c_char, _len: usize) -> std::ffi::c_int {
+    0
 }
 
 /// Loads FFmpeg's libraries (once) and quiets their log: what matters comes back as

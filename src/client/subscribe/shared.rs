@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
+use std::collections::VecDeque;
+
+use tokio::sync::{mpsc, oneshot};
 
 use crate::exit::Failure;
 use crate::peer::{KeyframeRequester, Peer, PeerConfig, RemoteTrack};
@@ -14,17 +16,59 @@ use crate::signaling::Client;
 use crate::signaling::native::Via;
 use crate::vocab::{Codec, Kind, Rtp};
 
-/// One stream of packets as a recording takes it: one SSRC in one section.
+/// One stream of packets as a recording takes it: one SSRC in one section. It reads the
+/// section's track itself (no task between them), lent by the section's router
+/// ([`section`]) until another SSRC comes or the recording lets go, when the track goes back.
 pub(crate) struct Incoming {
     pub(crate) codec: Codec,
     pub(super) ssrc: u32,
-    packets: mpsc::Receiver<Rtp>,
+    /// Packets that came before the recording took the stream, oldest first.
+    held: VecDeque<Rtp>,
+    /// `None` once the stream has ended here (its track given back).
+    track: Option<RemoteTrack>,
+    /// Where the track goes back to, with the first packet of another SSRC if one came
+    /// (`None`: the track is the recording's alone).
+    back: Option<oneshot::Sender<Returned>>,
     pub(crate) keyframes: KeyframeRequester,
 }
 
+/// A section's track given back to its router, with the packet that ended the stream.
+struct Returned {
+    track: RemoteTrack,
+    next: Option<Rtp>,
+}
+
 impl Incoming {
+    fn new(track: RemoteTrack, ssrc: u32, codec: Codec, held: VecDeque<Rtp>) -> Incoming {
+        Incoming {
+            codec,
+            ssrc,
+            held,
+            keyframes: track.keyframe_requester(ssrc),
+            track: Some(track),
+            back: None,
+        }
+    }
+
+    /// The stream's next packet; `None` once it has ended: its track ended, or another SSRC
+    /// came in its section (that packet goes back to the router with the track).
+    /// Cancel-safe, as the channels under it are.
     pub(crate) async fn recv(&mut self) -> Option<Rtp> {
-        self.packets.recv().await
+        if let Some(p) = self.held.pop_front() {
+            return Some(p);
+        }
+        let p = self.track.as_ref()?.recv().await?;
+        if p.ssrc() == self.ssrc {
+            return Some(p);
+        }
+        self.give_back(Some(p));
+        None
+    }
+
+    fn give_back(&mut self, next: Option<Rtp>) {
+        if let (Some(track), Some(back)) = (self.track.take(), self.back.take()) {
+            let _ = back.send(Returned { track, next });
+        }
     }
 
     /// Every track of a connection whole, as it comes (for a connection of one recording).
@@ -34,31 +78,25 @@ impl Incoming {
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             while let Some(track) = tracks.recv().await {
-                let (ptx, packets) = mpsc::channel(INCOMING_QUEUE);
-                let incoming = Incoming {
-                    codec: track.codec,
-                    ssrc: track.ssrc,
-                    packets,
-                    keyframes: track.keyframe_requester(track.ssrc),
-                };
-                if tx.send(incoming).is_err() {
+                let (ssrc, codec) = (track.ssrc, track.codec);
+                if tx
+                    .send(Incoming::new(track, ssrc, codec, VecDeque::new()))
+                    .is_err()
+                {
                     break;
                 }
-                tokio::spawn(async move {
-                    while let Some(p) = track.recv().await {
-                        if ptx.send(p).await.is_err() {
-                            break;
-                        }
-                    }
-                });
             }
         });
         rx
     }
 }
 
-/// Packets a recording's track may have waiting.
-const INCOMING_QUEUE: usize = 512;
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        self.give_back(None);
+    }
+}
+
 /// Packets a section keeps while no recording has claimed it yet.
 const UNCLAIMED_QUEUE: usize = 512;
 
@@ -148,50 +186,45 @@ impl SharedPeer {
     }
 }
 
-/// Reads one section of a shared connection for as long as it lasts and hands its packets to
-/// the recording that owns the section now: a new SSRC, or the owner having finished, makes
-/// a new [`Incoming`] for whoever owns it then (a far end may reuse a section with its SSRC
-/// and `msid`: Janus does, and rtc then opens no new track). Packets wait (a few) until the
-/// section has an owner, so a stream's first keyframe is not lost to a subscription still
-/// being answered.
+/// Routes one section of a shared connection for as long as it lasts: its track is lent to
+/// the recording that owns the section (an [`Incoming`], which reads it directly) until a new
+/// SSRC comes or that recording lets go; then whoever owns the section has it (a far end may
+/// reuse a section with its SSRC and `msid`: Janus does, and rtc then opens no new track).
+/// Packets wait (a few) until the section has an owner, so a stream's first keyframe is not
+/// lost to a subscription still being answered.
 async fn section(track: RemoteTrack, routes: Routes) {
     let mid = track.mid.clone().unwrap_or_default();
-    let mut current: Option<(u32, mpsc::Sender<Rtp>)> = None;
-    let mut waiting: std::collections::VecDeque<Rtp> = Default::default();
-    while let Some(packet) = track.recv().await {
+    let mut track = Some(track);
+    let mut next: Option<Rtp> = None;
+    let mut waiting: VecDeque<Rtp> = VecDeque::new();
+    while let Some(t) = track.take() {
+        let packet = match next.take() {
+            Some(p) => p,
+            None => match t.recv().await {
+                Some(p) => p,
+                None => return,
+            },
+        };
         let ssrc = packet.ssrc();
-        if current
-            .as_ref()
-            .is_some_and(|(s, tx)| *s != ssrc || tx.is_closed())
-        {
-            current = None;
+        // Nobody owns the section (yet): keep the newest packets for whoever will.
+        if waiting.len() == UNCLAIMED_QUEUE {
+            waiting.pop_front();
         }
-        if current.is_none() {
-            let owner = routes.lock().expect("routes lock").get(&mid).cloned();
-            if let Some(owner) = owner.filter(|o| !o.is_closed()) {
-                let (tx, packets) = mpsc::channel(INCOMING_QUEUE);
-                let incoming = Incoming {
-                    codec: track.codec_of(ssrc).await,
-                    ssrc,
-                    packets,
-                    keyframes: track.keyframe_requester(ssrc),
-                };
-                if owner.send(incoming).is_ok() {
-                    current = Some((ssrc, tx));
-                }
-            }
-        }
-        let Some((_, tx)) = &current else {
-            // Nobody owns the section (yet): keep the newest packets for whoever will.
-            if waiting.len() == UNCLAIMED_QUEUE {
-                waiting.pop_front();
-            }
-            waiting.push_back(packet);
+        waiting.push_back(packet);
+        let owner = routes.lock().expect("routes lock").get(&mid).cloned();
+        let Some(owner) = owner.filter(|o| !o.is_closed()) else {
+            track = Some(t);
             continue;
         };
-        for p in waiting.drain(..).filter(|p| p.ssrc() == ssrc) {
-            let _ = tx.send(p).await;
-        }
-        let _ = tx.send(packet).await;
+        let held = waiting.drain(..).filter(|p| p.ssrc() == ssrc).collect();
+        let codec = t.codec_of(ssrc).await;
+        let (back, returned) = oneshot::channel();
+        let mut incoming = Incoming::new(t, ssrc, codec, held);
+        incoming.back = Some(back);
+        // A recording that finished meanwhile gives the track back as it is dropped.
+        let _ = owner.send(incoming);
+        let Ok(r) = returned.await else { return };
+        track = Some(r.track);
+        next = r.next;
     }
 }
