@@ -69,9 +69,14 @@ pub(crate) enum Wake {
     Stop,
 }
 
-/// Waits until `t`, unless told to stop or, sooner, `asked` says a keyframe is wanted; the
-/// thread is woken for that by its `unpark` (a request's `keyframes_on_request`).
-pub(crate) fn wait_for(t: Instant, stop: &AtomicBool, asked: impl Fn() -> bool) -> Wake {
+/// Waits until `t` (a picture's tick), unless told to stop or, sooner, `asked` says a
+/// keyframe is wanted — answered no sooner than `earliest`; the thread is woken for that by
+/// its `unpark` (a request's `keyframes_on_request`).
+pub(crate) fn wait_for(
+    (t, earliest): (Instant, Instant),
+    stop: &AtomicBool,
+    asked: impl Fn() -> bool,
+) -> Wake {
     loop {
         if stop.load(Ordering::Relaxed) {
             return Wake::Stop;
@@ -80,17 +85,21 @@ pub(crate) fn wait_for(t: Instant, stop: &AtomicBool, asked: impl Fn() -> bool) 
         if now >= t {
             return Wake::Due;
         }
-        if asked() {
-            return Wake::Asked;
-        }
-        std::thread::park_timeout((t - now).min(Duration::from_millis(50)));
+        let until = match asked() {
+            true if now >= earliest => return Wake::Asked,
+            true => earliest,
+            false => t,
+        };
+        std::thread::park_timeout((until - now).min(Duration::from_millis(50)));
     }
 }
 
 /// When a live source's pictures are taken: picture `n` is stamped `n`/fps from the capture
 /// clock's start, and is taken then — except that a keyframe asked for takes the next picture
-/// at once, ahead of its time (by less than a frame's), so that a new subscriber's first
-/// picture does not wait for the next tick. The stamps stay regular whatever the requests
+/// at once, ahead of its time, so that a new subscriber's first picture does not wait for
+/// the next tick — but no sooner than half a frame's time after the picture before it
+/// ([`Schedule::earliest`]), so that the gap after it is at most one and a half frames'
+/// (viewers already watching see a picture at most half a frame early). The stamps stay regular whatever the requests
 /// (a recording's rate, a window's frame count, the audio's offset); the early picture's
 /// RTP time and burned-in capture time are its tick's, up to a frame's time after it was
 /// taken (so a receiver reads that one picture's latency up to that much lower), as a
@@ -114,6 +123,15 @@ impl Schedule {
     /// Picture `n`'s time, from the capture clock's start.
     pub(crate) fn at(&self, n: u64) -> Duration {
         Duration::from_secs_f64(n as f64 / self.fps)
+    }
+
+    /// The soonest picture `n` may be taken early: half a frame's time after picture
+    /// `n - 1`'s tick.
+    pub(crate) fn earliest(&self, n: u64) -> Duration {
+        match n {
+            0 => Duration::ZERO,
+            n => Duration::from_secs_f64((n as f64 - 0.5) / self.fps),
+        }
     }
 
     /// Whether a keyframe asked for now may take the next picture early.
@@ -235,6 +253,10 @@ mod tests {
         assert_eq!(s.at(10), MS(400));
         assert_eq!(ticks(s.at(10)), 36_000);
         assert_eq!(ticks(Schedule::new(30.0).at(30)), 90_000);
+        // An early picture is half a frame after the one before at the soonest.
+        assert_eq!(s.earliest(0), Duration::ZERO);
+        assert_eq!(s.earliest(10), MS(380));
+        assert!(s.earliest(10) > s.at(9) && s.earliest(10) < s.at(10));
     }
 
     #[test]

@@ -478,7 +478,8 @@ fn simulcast_thread(
     for n in 0u64.. {
         let offset = schedule.at(n);
         let asked = || live && schedule.may_move() && any_asked();
-        let early = match wait_for(t0.0 + offset, &stop, asked) {
+        let times = (t0.0 + offset, t0.0 + schedule.earliest(n));
+        let early = match wait_for(times, &stop, asked) {
             Wake::Stop => break,
             Wake::Due => false,
             Wake::Asked => true,
@@ -567,7 +568,8 @@ fn video_thread(
                 && want.is_none_or(|w| w.fps_divisor == 1)
                 && encoding.key_due(want, Instant::now())
         };
-        let early = match wait_for(t0.0 + offset, &stop, asked) {
+        let times = (t0.0 + offset, t0.0 + schedule.earliest(n));
+        let early = match wait_for(times, &stop, asked) {
             Wake::Stop => break,
             Wake::Due => false,
             Wake::Asked => true,
