@@ -562,11 +562,11 @@ fn video_thread(
         // Early only for a keyframe the encoder will make now, on a picture the frame rate
         // keeps.
         let asked = || {
+            if !(live && schedule.may_move() && keyframe.load(Ordering::Relaxed)) {
+                return false;
+            }
             let want = rates.as_ref().map(|r| r.get());
-            live && schedule.may_move()
-                && keyframe.load(Ordering::Relaxed)
-                && want.is_none_or(|w| w.fps_divisor == 1)
-                && encoding.key_due(want, Instant::now())
+            want.is_none_or(|w| w.fps_divisor == 1) && encoding.key_due(want, Instant::now())
         };
         let times = (t0.0 + offset, t0.0 + schedule.earliest(n));
         let early = match wait_for(times, &stop, asked) {
