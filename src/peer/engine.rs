@@ -198,7 +198,7 @@ impl Engine {
             addrs.push((bound, advertised));
             links.push(network.0.as_ref().map(|n| n.links()));
             socks.push(Sock {
-                io: tokio::net::UdpSocket::from_std(socket).map_err(PeerError::Io)?,
+                io: super::udp::Udp::new(socket).map_err(PeerError::Io)?,
                 advertised,
             });
         }
@@ -445,7 +445,7 @@ fn bind_all(ips: &[IpAddr], mut port: u16) -> std::io::Result<Vec<std::net::UdpS
 }
 
 struct Sock {
-    io: tokio::net::UdpSocket,
+    io: super::udp::Udp,
     advertised: SocketAddr,
 }
 
@@ -596,7 +596,13 @@ impl Task {
         }
     }
 
-    fn next_deadline(&self) -> Option<Instant> {
+    fn next_deadline(&mut self) -> Option<Instant> {
+        // Entries a connection's later deadline left behind would wake the task for nothing.
+        while let Some(Reverse((at, id))) = self.timers.peek()
+            && self.conns.get(id).is_none_or(|c| c.deadline != Some(*at))
+        {
+            self.timers.pop();
+        }
         let timer = self.timers.peek().map(|Reverse((at, _))| *at);
         let held = self.held.peek().map(|Reverse(h)| h.at);
         [timer, held, self.rebinds.front().copied()]
@@ -614,7 +620,7 @@ impl Task {
             };
             let moved = bind_all(&[old.ip()], 0)
                 .and_then(|mut s| s.pop().ok_or(std::io::ErrorKind::AddrNotAvailable.into()))
-                .and_then(tokio::net::UdpSocket::from_std);
+                .and_then(super::udp::Udp::new);
             match moved {
                 Ok(io) => {
                     let to = io.local_addr().map(|a| a.port()).unwrap_or_default();
@@ -979,10 +985,9 @@ async fn recv_any(socks: &[Sock], buf: &mut [u8], turn: &mut usize) -> (usize, S
         for k in 0..socks.len() {
             let i = (first + k) % socks.len();
             let s = &socks[i];
-            let mut read = tokio::io::ReadBuf::new(buf);
-            match s.io.poll_recv_from(cx, &mut read) {
-                std::task::Poll::Ready(Ok(from)) => {
-                    return std::task::Poll::Ready((i, from, read.filled().len()));
+            match s.io.poll_recv_from(cx, buf) {
+                std::task::Poll::Ready(Ok((n, from))) => {
+                    return std::task::Poll::Ready((i, from, n));
                 }
                 // ICMP errors (a peer's port closed) surface here on Linux: nothing to do.
                 std::task::Poll::Ready(Err(_)) => {
@@ -1139,10 +1144,9 @@ fn send(i: usize, peer: SocketAddr, data: BytesMut, sending: &mut Sending<'_>) {
 /// Sends `batch` on `io`: with one `sendmmsg` per 64 datagrams on Linux. A datagram the
 /// socket refuses is dropped (NACK and keyframes repair media), as is the rest of the batch
 /// when the socket's buffer is full.
-fn send_batch(io: &tokio::net::UdpSocket, batch: &[(SocketAddr, BytesMut)]) {
+fn send_batch(io: &super::udp::Udp, batch: &[(SocketAddr, BytesMut)]) {
     #[cfg(target_os = "linux")]
     {
-        use std::os::fd::AsRawFd;
         const CHUNK: usize = 64;
         let mut rest = batch;
         while !rest.is_empty() {
@@ -1172,18 +1176,13 @@ fn send_batch(io: &tokio::net::UdpSocket, batch: &[(SocketAddr, BytesMut)]) {
                     }
                 })
                 .collect();
-            let sent = io.try_io(tokio::io::Interest::WRITABLE, || {
-                // SAFETY: `msgs` holds `msgs.len()` valid headers whose buffers and addresses
-                // live until this returns; the kernel only reads them (and sets msg_len).
-                let n = unsafe {
-                    libc::sendmmsg(io.as_raw_fd(), msgs.as_mut_ptr(), msgs.len() as _, 0)
-                };
-                if n < 0 {
-                    Err(std::io::Error::last_os_error())
-                } else {
-                    Ok(n as usize)
-                }
-            });
+            // SAFETY: `msgs` holds `msgs.len()` valid headers whose buffers and addresses
+            // live until this returns; the kernel only reads them (and sets msg_len).
+            let n = unsafe { libc::sendmmsg(io.raw_fd(), msgs.as_mut_ptr(), msgs.len() as _, 0) };
+            let sent = match n {
+                n if n < 0 => Err(std::io::Error::last_os_error()),
+                n => Ok(n as usize),
+            };
             match sent {
                 Ok(n) if n > 0 => rest = &rest[n..],
                 Ok(_) => return,

@@ -20,6 +20,7 @@ mod resend;
 mod silence;
 mod tcp;
 pub(crate) mod turn;
+mod udp;
 
 pub use engine::Engine;
 pub use rate::SendRate;
