@@ -575,9 +575,12 @@ fn five_thousand_streams_through_one_subscriber_leave_nothing_behind() {
     );
     assert!(finished > SAMPLED_AT, "{finished} recordings finished");
     let kept = subscribed_in_kept_sections(&sub);
+    // Each recording started was subscribed with an offer or in kept sections, but those
+    // whose stream had ended by then: the server may refuse those before any exchange (a
+    // loaded machine reaches more streams late: 13 in one stressed run, 7 of them so).
     assert!(
-        started <= STREAMS && sections.len() + kept >= started,
-        "{started} started, {} offers, {kept} in kept sections",
+        started <= STREAMS && sections.len() + kept + skipped >= started,
+        "{started} started, {} offers, {kept} in kept sections, {skipped} skipped",
         sections.len()
     );
     // A stream reached after it ended leaves no file: one for each recording finished.
