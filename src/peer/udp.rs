@@ -8,7 +8,6 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
 use std::task::{Context, Poll};
 
 use tokio::io::{Interest, unix::AsyncFd};
@@ -53,8 +52,10 @@ impl Udp {
         self.0.get_ref().send_to(data, to)
     }
 
-    pub(crate) fn raw_fd(&self) -> RawFd {
-        self.0.as_raw_fd()
+    /// For `sendmmsg`, which the standard library has no call for.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.0)
     }
 }
 
