@@ -92,6 +92,10 @@ enum Writer {
 
 /// How long samples wait so that both tracks' samples go out in time order.
 const INTERLEAVE: Duration = Duration::from_millis(500);
+/// Once one track's frames reach `--duration`, how long the other's may still come: a frame
+/// held behind a lost packet leaves the assembler late (audio waits up to 250 ms, video up to
+/// 400), and what it held is the recording's. The same lag the interleaving allows.
+const LIMIT_GRACE: Duration = INTERLEAVE;
 /// How long after the first track's first frame to wait for every expected track before
 /// writing the header without the missing (from the first frame, not the recorder's start: a
 /// stream whose media comes late, after a setup made anew or a publisher's grace, still has
@@ -112,6 +116,8 @@ struct RecTrack {
     config: Option<VideoConfig>,
     /// Index in the written file, once the header is out.
     index: Option<usize>,
+    /// A sample of this track reached `--duration`: nothing more of it is written.
+    at_limit: bool,
 }
 
 /// Counters for progress and summaries.
@@ -153,6 +159,9 @@ pub struct Recorder {
     /// Stop after this much media (microseconds) or this many video frames.
     limit_us: Option<i64>,
     limit_frames: Option<u64>,
+    /// When (arrival, microseconds since `origin`) the first track's samples reached
+    /// `--duration`: the others get [`LIMIT_GRACE`] to reach it too.
+    closing_since: Option<i64>,
 }
 
 impl Recorder {
@@ -173,6 +182,7 @@ impl Recorder {
             stats: RecordStats::default(),
             limit_us: None,
             limit_frames: None,
+            closing_since: None,
         }
     }
 
@@ -231,6 +241,7 @@ impl Recorder {
             last_pts: i64::MIN,
             config: None,
             index: None,
+            at_limit: false,
         });
         if t.config.is_none() && t.codec != Codec::Opus {
             t.config = VideoConfig::from_keyframe(t.codec, &frame.data);
@@ -265,29 +276,43 @@ impl Recorder {
                 },
             ),
         );
-        // Once what is queued reaches a limit, nothing that comes later belongs in the file:
-        // write it all now instead of waiting out the interleave window.
-        // (Only once the header can be written: every track's first sample is in.)
-        let at_limit =
-            (self.writer.is_some() || self.ready_for_header()) && self.queued_reaches_limit();
-        self.drain(at_limit)
+        // Once what is queued reaches a limit, what comes later belongs in the file only
+        // while the other track catches up to `--duration`: write it all now instead of
+        // waiting out the interleave window. (Only once the header can be written: every
+        // track's first sample is in.)
+        let header = self.writer.is_some() || self.ready_for_header();
+        let frames = header && self.queued_reaches_frames();
+        if header && self.closing_since.is_none() && self.queued_reaches_duration() {
+            self.closing_since = Some(arrival_us);
+        }
+        self.drain(frames || self.closing_since.is_some())?;
+        if let Some(since) = self.closing_since {
+            let tracks = || self.tracks.iter().flatten().filter(|t| t.index.is_some());
+            let caught_up = tracks().next().is_some() && tracks().all(|t| t.at_limit);
+            self.stats.complete |=
+                caught_up || arrival_us - since >= LIMIT_GRACE.as_micros() as i64;
+        }
+        Ok(())
     }
 
-    /// Whether the samples written and queued reach `--duration` or `--frames`.
-    fn queued_reaches_limit(&self) -> bool {
-        let frames = self.limit_frames.is_some_and(|l| {
+    /// Whether the video frames written and queued reach `--frames`.
+    fn queued_reaches_frames(&self) -> bool {
+        self.limit_frames.is_some_and(|l| {
             let queued = self.queue.values().filter(|(_, s)| s.video).count() as u64;
             self.stats.video_frames + queued >= l
-        });
+        })
+    }
+
+    /// Whether a queued sample reaches `--duration`.
+    fn queued_reaches_duration(&self) -> bool {
         let base = self.base_us.unwrap_or(0);
-        let duration = self.limit_us.is_some_and(|l| {
+        self.limit_us.is_some_and(|l| {
             self.queue.values().any(|(slot, s)| {
                 self.tracks[*slot]
                     .as_ref()
                     .is_some_and(|t| s.pts_us + t.offset_us - base >= l)
             })
-        });
-        frames || duration
+        })
     }
 
     fn ready_for_header(&self) -> bool {
@@ -348,15 +373,18 @@ impl Recorder {
             sample.pts_us = (sample.pts_us + t.offset_us - base)
                 .max(t.last_pts + 1)
                 .max(0);
-            if self.stats.complete {
+            if self.stats.complete || t.at_limit {
                 continue;
             }
             t.last_pts = sample.pts_us;
-            if self.limit_us.is_some_and(|l| sample.pts_us >= l)
-                || (sample.video
-                    && self
-                        .limit_frames
-                        .is_some_and(|l| self.stats.video_frames >= l))
+            if self.limit_us.is_some_and(|l| sample.pts_us >= l) {
+                t.at_limit = true;
+                continue;
+            }
+            if sample.video
+                && self
+                    .limit_frames
+                    .is_some_and(|l| self.stats.video_frames >= l)
             {
                 self.stats.complete = true;
                 continue;
@@ -431,6 +459,93 @@ mod tests {
         let stats = rec.stats();
         assert!(stats.complete, "{stats:?}");
         assert_eq!((stats.video_frames, stats.audio_frames), (1, 1));
+    }
+
+    /// An H.264 keyframe with its parameter sets, or a frame that follows one.
+    fn h264(key: bool) -> Vec<u8> {
+        let mut data = Vec::new();
+        if key {
+            for nal in [&fixture::SPS[..], &fixture::PPS[..]] {
+                data.extend_from_slice(&[0, 0, 0, 1]);
+                data.extend_from_slice(nal);
+            }
+            data.extend_from_slice(&[0, 0, 0, 1, 0x65, 0x88, 0x84, 0x00]);
+        } else {
+            data.extend_from_slice(&[0, 0, 0, 1, 0x41, 0x9a, 0x00]);
+        }
+        data
+    }
+
+    /// A 1 s recording of 30 fps video and 20 ms audio frames, each pushed when its media
+    /// time has passed, except the audio of 0.8 s to 1.0 s: held behind a lost packet, it
+    /// comes at `late` (after the video reached the limit). Then one more audio frame (at the
+    /// limit) or video frame comes at `last`, when given. Returns the recording's figures.
+    fn a_second_with_late_audio(late: Duration, last: Option<(usize, Duration)>) -> RecordStats {
+        let mut rec = Recorder::new(Box::new(io::sink()), Container::Mkv, 2);
+        rec.set_limits(Some(Duration::from_secs(1)), None);
+        let t0 = Instant::now();
+        let mut pushes = Vec::new();
+        for i in 0..=30u64 {
+            let at = Duration::from_micros(i * 1_000_000 / 30);
+            pushes.push((
+                at,
+                VIDEO,
+                Codec::H264,
+                frame(i * 3000, h264(i == 0), i == 0),
+            ));
+        }
+        for j in 0..50u64 {
+            let at = Duration::from_millis(j * 20);
+            let at = if j >= 40 { late } else { at };
+            pushes.push((
+                at,
+                AUDIO,
+                Codec::Opus,
+                frame(j * 960, vec![0x78, 1, 2], false),
+            ));
+        }
+        match last {
+            Some((AUDIO, at)) => {
+                pushes.push((at, AUDIO, Codec::Opus, frame(48_000, vec![0x78], false)))
+            }
+            Some((_, at)) => {
+                pushes.push((at, VIDEO, Codec::H264, frame(93_000, h264(false), false)))
+            }
+            None => {}
+        }
+        pushes.sort_by_key(|p| p.0);
+        for (at, slot, codec, f) in pushes {
+            let complete = rec.stats().complete;
+            rec.push(slot, codec, f, t0 + at).unwrap();
+            // Nothing ends the recording before the last push.
+            assert!(!complete, "complete before the push at {at:?}");
+        }
+        let stats = rec.stats();
+        rec.finish().unwrap();
+        stats
+    }
+
+    #[test]
+    fn a_duration_limit_takes_the_other_tracks_frames_up_to_it() {
+        // The video reaches 1 s first; the audio held behind a gap until 1.25 s is still
+        // written, and the audio frame at 1 s completes the recording.
+        let stats = a_second_with_late_audio(
+            Duration::from_millis(1250),
+            Some((AUDIO, Duration::from_millis(1260))),
+        );
+        assert!(stats.complete, "{stats:?}");
+        assert_eq!((stats.video_frames, stats.audio_frames), (30, 50));
+        // A track that never gets there is waited for no longer than the grace: a video
+        // frame 0.5 s after the limit was reached completes it.
+        let stats = a_second_with_late_audio(
+            Duration::from_millis(1250),
+            Some((VIDEO, Duration::from_millis(1000) + LIMIT_GRACE)),
+        );
+        assert!(stats.complete, "{stats:?}");
+        assert_eq!((stats.video_frames, stats.audio_frames), (30, 50));
+        // Without it, the recording is not complete (the track's end finishes it).
+        let stats = a_second_with_late_audio(Duration::from_millis(1250), None);
+        assert!(!stats.complete, "{stats:?}");
     }
 
     /// `n` test pictures (320x240) encoded to `codec` by libavcodec's libvpx-vp9 or
