@@ -3,8 +3,9 @@
 //! still on its way when the next requests arrive, and answering each sent every lost packet
 //! up to eight times — on a congested path, more traffic into the queue that lost them (a
 //! 150 kbit/s path carried 300–500 kbit/s of repeats and stayed at 70 % loss). [`Resends`]
-//! lets a packet go again only once the last copy has had a round trip (and the queue ahead
-//! of it, which the congestion estimate measures) to arrive; [`NackGate`] applies it to the
+//! lets a packet go again only once the last copy has had a round trip (the path's: the
+//! smallest measured lately) and the queue ahead of it (which the congestion estimate
+//! measures) to arrive; [`NackGate`] applies it to the
 //! NACKs on their way to webrtc-rs's responder.
 
 use std::collections::{HashMap, VecDeque};
@@ -26,6 +27,11 @@ use super::{ReadFilter, SendEstimates};
 const MIN_GAP: Duration = Duration::from_millis(15);
 /// How long a packet's last resend is remembered (longer than any round trip worth repairing).
 const MEMORY: Duration = Duration::from_secs(2);
+/// The round trip taken is the smallest measured in this long: a queue or a busy machine
+/// (a report read late) only ever adds to one, and the queue is added apart. The last
+/// sample alone held a stall's gap until the next report, a second later: a copy lost
+/// meanwhile waited that long to go again, and a recording waits 400 ms.
+const RTT_WINDOW: Duration = Duration::from_secs(10);
 
 /// Which requested packets to send again, pure: times are handed in.
 #[derive(Debug, Default)]
@@ -33,13 +39,30 @@ pub(crate) struct Resends {
     /// When each (SSRC, sequence number) was last let through, oldest first.
     last: HashMap<(u32, u16), Instant>,
     order: VecDeque<(Instant, (u32, u16))>,
-    /// The last round trip measured from a receiver report.
-    rtt: Option<Duration>,
+    /// Round trips measured from receiver reports within [`RTT_WINDOW`], each smaller than
+    /// every later one: the first is the smallest.
+    rtts: VecDeque<(Instant, Duration)>,
 }
 
 impl Resends {
-    pub(crate) fn note_rtt(&mut self, rtt: Duration) {
-        self.rtt = Some(rtt);
+    pub(crate) fn note_rtt(&mut self, now: Instant, rtt: Duration) {
+        while self
+            .rtts
+            .front()
+            .is_some_and(|(at, _)| now.saturating_duration_since(*at) > RTT_WINDOW)
+        {
+            self.rtts.pop_front();
+        }
+        // One no smaller than this newer one will never be the smallest again.
+        while self.rtts.back().is_some_and(|(_, r)| *r >= rtt) {
+            self.rtts.pop_back();
+        }
+        self.rtts.push_back((now, rtt));
+    }
+
+    /// The path's round trip: the smallest measured lately.
+    fn rtt(&self) -> Duration {
+        self.rtts.front().map_or(Duration::ZERO, |(_, r)| *r)
     }
 
     /// Of `seqs` asked for on `ssrc` at `now`, those to send again: not sent again within a
@@ -59,7 +82,7 @@ impl Resends {
                 self.last.remove(&key);
             }
         }
-        let gap = (self.rtt.unwrap_or_default() + queue).max(MIN_GAP);
+        let gap = (self.rtt() + queue).max(MIN_GAP);
         let mut out = Vec::new();
         for &seq in seqs {
             let key = (ssrc, seq);
@@ -140,7 +163,7 @@ impl NackGate {
         for p in packets {
             for r in report_blocks(p.as_ref()) {
                 if let Some(rtt) = rtt(now_compact, r.last_sender_report, r.delay) {
-                    self.resends.note_rtt(rtt);
+                    self.resends.note_rtt(now, rtt);
                 }
             }
             if let Some(nack) = p.as_any().downcast_ref::<TransportLayerNack>() {
@@ -191,15 +214,23 @@ mod tests {
         // Another stream's numbers are its own.
         assert_eq!(r.admit(ms(18), 2, &[10], none), [10]);
         // A 100 ms round trip and 200 ms of queue: 300 ms between copies.
-        r.note_rtt(Duration::from_millis(100));
+        r.note_rtt(ms(50), Duration::from_millis(100));
         let queue = Duration::from_millis(200);
         assert_eq!(r.admit(ms(100), 1, &[20], queue), [20]);
         for t in (120..400).step_by(20) {
             assert!(r.admit(ms(t), 1, &[20], queue).is_empty(), "at {t} ms");
         }
         assert_eq!(r.admit(ms(400), 1, &[20], queue), [20]);
+        // A report read late (a busy machine) measures a longer round trip: the path's stays
+        // the smallest lately measured.
+        r.note_rtt(ms(450), Duration::from_millis(400));
+        assert_eq!(r.admit(ms(500), 1, &[21], none), [21]);
+        assert_eq!(r.admit(ms(600), 1, &[21], none), [21]);
+        // Ten seconds on, only the longer ones are left.
+        r.note_rtt(ms(10_100), Duration::from_millis(300));
+        assert_eq!(r.rtt(), Duration::from_millis(300));
         // Forgotten after a while: memory stays bounded.
-        r.admit(ms(5_000), 1, &[30], none);
+        r.admit(ms(15_000), 1, &[30], none);
         assert_eq!(r.last.len(), 1);
     }
 

@@ -6,7 +6,7 @@
 //! dropped for that leg (it recovers through NACK or a keyframe); no subscriber ever slows
 //! the publisher or the other subscribers.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -57,6 +57,10 @@ struct Leg {
 /// packets: H.264 filler data in the frame (decoders skip it), padding packets after the
 /// frame for other codecs (receivers skip them: [`Rtp::padding`]).
 const PROBE_PACKETS: u16 = 4;
+/// How many of each video SSRC's newest packets are kept for legs that start at a keyframe
+/// (the keyframe's frame, and what overtook a packet of it that came again after a loss:
+/// a few hundred milliseconds of the largest layer).
+const RECENT: usize = 128;
 const PROBE_BYTES: usize = 1000;
 
 impl Leg {
@@ -91,9 +95,9 @@ struct Fanout {
     legs: Vec<Leg>,
     /// Keyframe requests by the SSRC asked (a simulcast track's layers are asked apart).
     keyframes: HashMap<u32, KeyframeGate>,
-    /// The video frame in progress of each SSRC: a leg that starts at its keyframe takes it
-    /// from its first packet.
-    frames: HashMap<u32, Vec<Rtp>>,
+    /// The newest [`RECENT`] packets of each video SSRC, in arrival order: a leg that starts
+    /// at a keyframe takes those it dropped while it waited (`Verdict::Send`'s `replay_from`).
+    recent: HashMap<u32, VecDeque<Rtp>>,
     /// A simulcast track's layers (`None`: a track of one encoding).
     layers: Option<Layers>,
 }
@@ -148,7 +152,7 @@ impl Hub {
         *self.source.lock().expect("source lock") = track.keyframe_requester(track.ssrc);
         {
             let mut fanout = self.fanout.lock().expect("fanout lock");
-            fanout.frames.clear();
+            fanout.recent.clear();
             fanout.keyframes.clear();
             fanout.layers = track.rid.is_some().then(|| Layers::new(track.layers));
             for leg in &mut fanout.legs {
@@ -194,7 +198,7 @@ impl Hub {
         let Fanout {
             legs,
             keyframes,
-            frames,
+            recent,
             layers,
         } = &mut *fanout;
         if key && let Some(gate) = keyframes.get_mut(&ssrc) {
@@ -208,16 +212,13 @@ impl Hub {
                 .flatten();
             layers.on_packet(ssrc, packet.payload().len() + 12, size, now);
         }
-        let frame = (video && !padding).then(|| {
-            let frame = frames.entry(ssrc).or_default();
-            if frame
-                .first()
-                .is_some_and(|p| p.timestamp() != packet.timestamp())
-            {
-                frame.clear();
+        let recent = video.then(|| {
+            let recent = recent.entry(ssrc).or_default();
+            if recent.len() == RECENT {
+                recent.pop_front();
             }
-            frame.push(packet.clone());
-            &*frame
+            recent.push_back(packet.clone());
+            &*recent
         });
         let mut ask = false;
         for leg in legs.iter_mut() {
@@ -247,13 +248,15 @@ impl Hub {
                     let _ = tx.send((layers.name(i, rungs.len()), rungs[i].size));
                 }
             }
-            if let (Some(from), Some(frame)) = (replay_from, frame) {
-                let before =
-                    |p: &&Rtp| p.seq().wrapping_sub(from) < packet.seq().wrapping_sub(from);
-                for p in frame.iter().filter(before) {
-                    let (seq, timestamp) = leg.forwarder.map(p.seq(), p.timestamp());
-                    self.send(leg, p, seq, timestamp);
-                }
+            // The leg starts here: what it dropped while it waited, from `replay_from` on,
+            // goes too, in order around this packet.
+            let (before, after) = match (replay_from, recent) {
+                (Some(from), Some(recent)) => dropped_while_waiting(recent, from, packet.seq()),
+                _ => Default::default(),
+            };
+            for p in before {
+                let (seq, timestamp) = leg.forwarder.map(p.seq(), p.timestamp());
+                self.send(leg, p, seq, timestamp);
             }
             if leg.probe_due
                 && packet.marker()
@@ -263,6 +266,13 @@ impl Hub {
                 self.probe(leg, packet, seq, timestamp, now);
             } else {
                 self.send(leg, packet, seq, timestamp);
+            }
+            for p in after {
+                if p.payload().is_empty() && leg.forwarder.skip_padding(ssrc, p.seq()) {
+                    continue;
+                }
+                let (seq, timestamp) = leg.forwarder.replayed(p.seq(), p.timestamp(), now);
+                self.send(leg, p, seq, timestamp);
             }
         }
         ask
@@ -601,6 +611,28 @@ pub(crate) struct LegWish {
     pub(crate) switches: Option<mpsc::UnboundedSender<Switch>>,
 }
 
+/// Of `recent` (one SSRC's newest packets), those numbered from `from` on but `current`,
+/// each once, in order: those before `current` and those after it. A leg that starts at
+/// `current` (from `from`, its frame's first) dropped them while it waited: the frame's
+/// first packets, and any that overtook a packet from `from` on that came again after a
+/// loss (the frame's own, the next frame's).
+fn dropped_while_waiting(
+    recent: &VecDeque<Rtp>,
+    from: u16,
+    current: u16,
+) -> (Vec<&Rtp>, Vec<&Rtp>) {
+    let ahead = |seq: u16| seq.wrapping_sub(from);
+    let mut dropped: Vec<&Rtp> = recent
+        .iter()
+        .filter(|p| p.seq() != current && usize::from(ahead(p.seq())) < 2 * RECENT)
+        .collect();
+    dropped.sort_by_key(|p| ahead(p.seq()));
+    dropped.dedup_by_key(|p| p.seq());
+    let split = dropped.partition_point(|p| ahead(p.seq()) < ahead(current));
+    let after = dropped.split_off(split);
+    (dropped, after)
+}
+
 /// A simulcast leg now forwards `layer`, whose pictures are `size` when its keyframes said.
 pub(crate) type Switch = (Layer, Option<(u32, u32)>);
 
@@ -761,5 +793,39 @@ impl Subscription {
         for (_, track) in &self.legs {
             track.release();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packets(seqs: &[u16]) -> VecDeque<Rtp> {
+        seqs.iter()
+            .map(|&s| Rtp::new(96, s, 9000, false, bytes::Bytes::from_static(&[1])))
+            .collect()
+    }
+
+    fn seqs(v: &[&Rtp]) -> Vec<u16> {
+        v.iter().map(|p| p.seq()).collect()
+    }
+
+    #[test]
+    fn a_leg_starting_at_a_keyframe_takes_what_it_dropped_around_it() {
+        // The keyframe's first packet (18589) came again after a loss, once 18591 and a
+        // copy of it had overtaken it; older packets (another frame) stay out.
+        let recent = packets(&[18_580, 18_591, 18_591, 18_589]);
+        let (before, after) = dropped_while_waiting(&recent, 18_589, 18_589);
+        assert_eq!((seqs(&before), seqs(&after)), (vec![], vec![18_591]));
+        // Its frame's first packets came before the one that shows it is a keyframe, and
+        // one after it overtook that one; the numbers wrap.
+        let recent = packets(&[65_534, 0, 65_535, 1]);
+        let (before, after) = dropped_while_waiting(&recent, 65_534, 1);
+        assert_eq!(
+            (seqs(&before), seqs(&after)),
+            (vec![65_534, 65_535, 0], vec![])
+        );
+        let (before, after) = dropped_while_waiting(&recent, 65_534, 65_535);
+        assert_eq!((seqs(&before), seqs(&after)), (vec![65_534], vec![0, 1]));
     }
 }

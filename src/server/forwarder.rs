@@ -13,9 +13,13 @@ use crate::vocab::bitstream::Vp8Ids;
 /// What a leg does with one packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verdict {
-    /// Send it, numbered and timed on the leg's own continuous line. `replay_from`: the leg
-    /// starts here, at a keyframe whose frame began with packets already dropped (its
-    /// first, from this sequence number on, must go first; [`Forwarder::map`] numbers them).
+    /// Send it, numbered and timed on the leg's own continuous line. `replay_from`: a video
+    /// leg starts on this packet's source here, at a keyframe; every packet of the source
+    /// from this sequence number on that came before this one was dropped while the leg
+    /// waited and must go too, those numbered before it first ([`Forwarder::map`] numbers
+    /// them, [`Forwarder::replayed`] takes them as sent). They are the keyframe's frame's
+    /// first packets when the packet that shows it is a keyframe is not its first, and any
+    /// after it that overtook it (it came again after a loss).
     Send {
         seq: u16,
         timestamp: u32,
@@ -332,13 +336,13 @@ impl Forwarder {
                 }
                 return Verdict::Drop { ask_keyframe: ask };
             }
-            let replay_from = match self.frame.take() {
+            let start = match self.frame.take() {
                 Some((ts, first)) if ts == timestamp && (seq.wrapping_sub(first) as i16) > 0 => {
-                    Some(first)
+                    first
                 }
-                _ => None,
+                _ => seq,
             };
-            let start = replay_from.unwrap_or(seq);
+            let replay_from = self.video.then_some(start);
             let (seq_offset, ts_offset) = match self.last {
                 // The first source keeps its own numbering.
                 None => (0, 0),
@@ -377,13 +381,9 @@ impl Forwarder {
         self.send(seq, timestamp, None, now)
     }
 
-    fn send(
-        &mut self,
-        seq: u16,
-        timestamp: u32,
-        replay_from: Option<u16>,
-        now: Instant,
-    ) -> Verdict {
+    /// A packet of the current source replayed as [`Verdict::Send`]'s `replay_from` said,
+    /// sent now: its sequence number and timestamp on the leg's line.
+    pub(crate) fn replayed(&mut self, seq: u16, timestamp: u32, now: Instant) -> (u16, u32) {
         if self.newest.is_none_or(|n| seq.wrapping_sub(n) as i16 > 0) {
             self.newest_is(seq);
         }
@@ -394,6 +394,17 @@ impl Forwarder {
         {
             self.last = Some((seq, timestamp, now));
         }
+        (seq, timestamp)
+    }
+
+    fn send(
+        &mut self,
+        seq: u16,
+        timestamp: u32,
+        replay_from: Option<u16>,
+        now: Instant,
+    ) -> Verdict {
+        let (seq, timestamp) = self.replayed(seq, timestamp, now);
         Verdict::Send {
             seq,
             timestamp,
@@ -588,14 +599,12 @@ mod tests {
         t + Duration::from_millis(n)
     }
 
+    /// A packet sent: its number and time on the leg's line (a video leg's start says
+    /// where its replay begins: tested apart).
     fn sent(v: Verdict) -> (u16, u32) {
         match v {
-            Verdict::Send {
-                seq,
-                timestamp,
-                replay_from: None,
-            } => (seq, timestamp),
-            other => panic!("not sent alone: {other:?}"),
+            Verdict::Send { seq, timestamp, .. } => (seq, timestamp),
+            other => panic!("not sent: {other:?}"),
         }
     }
 
@@ -651,6 +660,29 @@ mod tests {
             "the frame's first packet follows the last sent"
         );
         assert_eq!(seq, 15);
+    }
+
+    #[test]
+    fn a_video_leg_replays_what_overtook_its_keyframe_and_numbers_on_after_it() {
+        // The keyframe's first packet (20) was lost on the way in: 21 and 22 overtook its
+        // copy while the leg waited.
+        let t = Instant::now();
+        let mut f = Forwarder::new(true, 90_000);
+        f.on_packet(1, 21, 6000, false, t);
+        f.on_packet(1, 22, 6000, false, t);
+        assert_eq!(
+            f.on_packet(1, 20, 6000, true, t),
+            Verdict::Send {
+                seq: 20,
+                timestamp: 6000,
+                replay_from: Some(20)
+            }
+        );
+        assert_eq!(f.replayed(21, 6000, t), (21, 6000));
+        assert_eq!(f.replayed(22, 6000, t), (22, 6000));
+        // The leg's line is past them: its own packets go after the newest replayed.
+        assert_eq!(f.insert(22, 2, t), Some((23, 6000)));
+        assert_eq!(sent(f.on_packet(1, 23, 9000, false, t)), (25, 9000));
     }
 
     #[test]
