@@ -281,11 +281,8 @@ impl Recorder {
         // waiting out the interleave window. (Only once the header can be written: every
         // track's first sample is in.)
         let header = self.writer.is_some() || self.ready_for_header();
-        let frames = header && self.queued_reaches_frames();
-        if header && self.closing_since.is_none() && self.queued_reaches_duration() {
-            self.closing_since = Some(arrival_us);
-        }
-        self.drain(frames || self.closing_since.is_some())?;
+        let limit = header && (self.queued_reaches_frames() || self.queued_reaches_duration());
+        self.drain(limit || self.closing_since.is_some())?;
         if let Some(since) = self.closing_since {
             let tracks = || self.tracks.iter().flatten().filter(|t| t.index.is_some());
             let caught_up = tracks().next().is_some() && tracks().all(|t| t.at_limit);
@@ -303,7 +300,8 @@ impl Recorder {
         })
     }
 
-    /// Whether a queued sample reaches `--duration`.
+    /// Whether a queued sample may reach `--duration` (before the header, its time is not
+    /// yet the file's: [`Self::drain`] decides).
     fn queued_reaches_duration(&self) -> bool {
         let base = self.base_us.unwrap_or(0);
         self.limit_us.is_some_and(|l| {
@@ -379,6 +377,7 @@ impl Recorder {
             t.last_pts = sample.pts_us;
             if self.limit_us.is_some_and(|l| sample.pts_us >= l) {
                 t.at_limit = true;
+                self.closing_since.get_or_insert(pts);
                 continue;
             }
             if sample.video
@@ -483,7 +482,9 @@ mod tests {
     fn a_second_with_late_audio(late: Duration, last: Option<(usize, Duration)>) -> RecordStats {
         let mut rec = Recorder::new(Box::new(io::sink()), Container::Mkv, 2);
         rec.set_limits(Some(Duration::from_secs(1)), None);
-        let t0 = Instant::now();
+        // The media comes 5 s after the recorder was made (a call set up slowly): the
+        // limit counts from the file's start, not the recorder's.
+        let t0 = Instant::now() + Duration::from_secs(5);
         let mut pushes = Vec::new();
         for i in 0..=30u64 {
             let at = Duration::from_micros(i * 1_000_000 / 30);
