@@ -284,8 +284,10 @@ impl Recorder {
         let limit = header && (self.queued_reaches_frames() || self.queued_reaches_duration());
         self.drain(limit || self.closing_since.is_some())?;
         if let Some(since) = self.closing_since {
-            let tracks = || self.tracks.iter().flatten().filter(|t| t.index.is_some());
-            let caught_up = tracks().next().is_some() && tracks().all(|t| t.at_limit);
+            // Set only once the header is written: the file has a track.
+            let caught_up = (self.tracks.iter().flatten())
+                .filter(|t| t.index.is_some())
+                .all(|t| t.at_limit);
             self.stats.complete |=
                 caught_up || arrival_us - since >= LIMIT_GRACE.as_micros() as i64;
         }

@@ -255,8 +255,7 @@ impl Hub {
                 _ => Default::default(),
             };
             for p in before {
-                let (seq, timestamp) = leg.forwarder.map(p.seq(), p.timestamp());
-                self.send(leg, p, seq, timestamp);
+                self.replay(leg, p, now);
             }
             if leg.probe_due
                 && packet.marker()
@@ -268,14 +267,22 @@ impl Hub {
                 self.send(leg, packet, seq, timestamp);
             }
             for p in after {
-                if p.payload().is_empty() && leg.forwarder.skip_padding(ssrc, p.seq()) {
-                    continue;
-                }
-                let (seq, timestamp) = leg.forwarder.replayed(p.seq(), p.timestamp(), now);
-                self.send(leg, p, seq, timestamp);
+                self.replay(leg, p, now);
             }
         }
         ask
+    }
+
+    /// Sends `packet`, which `leg` dropped while it waited for the keyframe it starts at
+    /// (padding is left out as it would have been then).
+    fn replay(&self, leg: &mut Leg, packet: &Rtp, now: Instant) {
+        if packet.payload().is_empty() && leg.forwarder.skip_padding(packet.ssrc(), packet.seq()) {
+            return;
+        }
+        let (seq, timestamp) = leg
+            .forwarder
+            .mark_sent(packet.seq(), packet.timestamp(), now);
+        self.send(leg, packet, seq, timestamp);
     }
 
     /// Sends a frame's last packet (`packet`, numbered `seq` and timed `timestamp`) on

@@ -16,10 +16,10 @@ pub(crate) enum Verdict {
     /// Send it, numbered and timed on the leg's own continuous line. `replay_from`: a video
     /// leg starts on this packet's source here, at a keyframe; every packet of the source
     /// from this sequence number on that came before this one was dropped while the leg
-    /// waited and must go too, those numbered before it first ([`Forwarder::map`] numbers
-    /// them, [`Forwarder::replayed`] takes them as sent). They are the keyframe's frame's
-    /// first packets when the packet that shows it is a keyframe is not its first, and any
-    /// after it that overtook it (it came again after a loss).
+    /// waited and must go too, those numbered before it first ([`Forwarder::mark_sent`]
+    /// numbers them). They are the keyframe's frame's first packets when the packet that
+    /// shows it is a keyframe is not its first, and any after it that overtook it (it came
+    /// again after a loss).
     Send {
         seq: u16,
         timestamp: u32,
@@ -381,9 +381,10 @@ impl Forwarder {
         self.send(seq, timestamp, None, now)
     }
 
-    /// A packet of the current source replayed as [`Verdict::Send`]'s `replay_from` said,
-    /// sent now: its sequence number and timestamp on the leg's line.
-    pub(crate) fn replayed(&mut self, seq: u16, timestamp: u32, now: Instant) -> (u16, u32) {
+    /// A packet of the current source sent now (one replayed as [`Verdict::Send`]'s
+    /// `replay_from` said, or the one decided on): its sequence number and timestamp on the
+    /// leg's line, which moves past it when it is the newest.
+    pub(crate) fn mark_sent(&mut self, seq: u16, timestamp: u32, now: Instant) -> (u16, u32) {
         if self.newest.is_none_or(|n| seq.wrapping_sub(n) as i16 > 0) {
             self.newest_is(seq);
         }
@@ -404,7 +405,7 @@ impl Forwarder {
         replay_from: Option<u16>,
         now: Instant,
     ) -> Verdict {
-        let (seq, timestamp) = self.replayed(seq, timestamp, now);
+        let (seq, timestamp) = self.mark_sent(seq, timestamp, now);
         Verdict::Send {
             seq,
             timestamp,
@@ -678,8 +679,8 @@ mod tests {
                 replay_from: Some(20)
             }
         );
-        assert_eq!(f.replayed(21, 6000, t), (21, 6000));
-        assert_eq!(f.replayed(22, 6000, t), (22, 6000));
+        assert_eq!(f.mark_sent(21, 6000, t), (21, 6000));
+        assert_eq!(f.mark_sent(22, 6000, t), (22, 6000));
         // The leg's line is past them: its own packets go after the newest replayed.
         assert_eq!(f.insert(22, 2, t), Some((23, 6000)));
         assert_eq!(sent(f.on_packet(1, 23, 9000, false, t)), (25, 9000));
