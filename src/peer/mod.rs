@@ -8,6 +8,7 @@
 
 mod choice;
 pub mod counts;
+mod eager;
 mod engine;
 mod flight;
 mod granted;
@@ -587,7 +588,7 @@ const ICE_MAX_CHECKS: u16 = 100;
 const FEEDBACK_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Transport-wide feedback negotiated for audio and video and sent every
-/// `FEEDBACK_INTERVAL`.
+/// `FEEDBACK_INTERVAL`, and at once when a frame's packets spread out ([`eager`]).
 fn twcc_receiver(registry: Registry, media: &mut MediaEngine) -> Result<Registry, PeerError> {
     for kind in [RtpCodecKind::Video, RtpCodecKind::Audio] {
         media.register_feedback(
@@ -608,7 +609,7 @@ fn twcc_receiver(registry: Registry, media: &mut MediaEngine) -> Result<Registry
             .map_err(webrtc_err)?;
     }
     let twcc = TwccReceiverBuilder::new().with_interval(FEEDBACK_INTERVAL);
-    Ok(registry.with(Slot::TwccReceiver, twcc.build()))
+    Ok(registry.with(Slot::TwccReceiver, eager::Eager::new(twcc.build())))
 }
 
 /// webrtc-rs's default interceptors (NACK both ways, transport-wide feedback — every

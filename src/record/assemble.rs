@@ -184,26 +184,33 @@ impl Assembler {
         o
     }
 
-    /// How long a hole that packet `resume` came after may wait: `patience`, or
-    /// `KEYFRAME_PATIENCE` once a whole keyframe of another size waits behind it.
+    /// How long a hole that packet `resume` came after may wait: `patience`;
+    /// `KEYFRAME_PATIENCE` once a whole keyframe of another size waits behind it; nothing
+    /// while the track waits for a keyframe anyway and a whole one waits behind it (what
+    /// the hole held could only be dropped: a second hole before a layer switch's keyframe
+    /// waited its own 40 ms after the first's).
     fn patience_before(&self, resume: u64) -> Duration {
-        match self.whole_keyframe_after(resume) {
+        if self.waiting_for_keyframe && self.whole_keyframe_after(resume, |_| true) {
+            return Duration::ZERO;
+        }
+        let Some(size) = self.size else {
+            return self.patience;
+        };
+        match self.whole_keyframe_after(resume, |k| k.is_some_and(|k| k != size)) {
             true => self.patience.min(KEYFRAME_PATIENCE),
             false => self.patience,
         }
     }
 
-    /// Whether a whole keyframe of a picture size other than the newest one taken waits at
-    /// or after `from`, with nothing missing from its first packet to its last: a live
-    /// receiver would show it now, and what the hole before it held can only lead up to it.
-    fn whole_keyframe_after(&self, from: u64) -> bool {
-        let Some(size) = self.size else {
-            return false;
-        };
+    /// Whether a whole keyframe whose picture size (where its first packet says one) is
+    /// `wanted` waits at or after `from`, with nothing missing from its first packet to its
+    /// last: a live receiver would show it now, and what the hole before it held can only
+    /// lead up to it.
+    fn whole_keyframe_after(&self, from: u64, wanted: impl Fn(Option<(u32, u32)>) -> bool) -> bool {
         self.codec.kind() == crate::vocab::Kind::Video
             && self.pending.range(from..).any(|(&s, (p, _))| {
                 bitstream::starts_keyframe(self.codec, p.payload())
-                    && bitstream::keyframe_size(self.codec, p.payload()).is_some_and(|k| k != size)
+                    && wanted(bitstream::keyframe_size(self.codec, p.payload()))
                     && self.frame_end(s).is_some()
             })
     }
@@ -549,6 +556,35 @@ mod tests {
         a.push(pkt(3, 6000, true, vp8_key(320, 180)), at(33));
         let o = a.push(pkt(2, 3000, true, inter), at(50));
         assert_eq!(o.frames.len(), 2);
+    }
+
+    #[test]
+    fn holes_before_a_whole_keyframe_are_not_waited_for_while_a_keyframe_is_wanted() {
+        let inter: &'static [u8] = &[0x10, 0x01, 0, 0, 9];
+        let mut a = Assembler::new(Codec::Vp8);
+        a.push(pkt(1, 0, true, vp8_key(1280, 720)), at(0));
+        // Two holes (2 and 4) before a whole keyframe of another size (a layer switch).
+        a.push(pkt(3, 3000, true, inter), at(33));
+        a.push(pkt(5, 6000, true, inter), at(50));
+        a.push(pkt(6, 9000, false, vp8_key(320, 180)), at(60));
+        assert!(
+            a.push(pkt(7, 9000, true, &[0x00, 8]), at(61))
+                .frames
+                .is_empty()
+        );
+        // The first waits KEYFRAME_PATIENCE; once given up, a keyframe is wanted and the
+        // second (whose frames could only be dropped) is given up with it.
+        assert_eq!(a.deadline(), Some(at(33) + KEYFRAME_PATIENCE));
+        let o = a.poll(at(33) + KEYFRAME_PATIENCE);
+        assert_eq!(o.frames.len(), 1);
+        assert!(o.frames[0].keyframe && !o.request_keyframe);
+        assert_eq!(a.deadline(), None);
+        // Joining mid-stream: a hole before the first whole keyframe is not waited for.
+        let mut a = Assembler::new(Codec::Vp8);
+        a.push(pkt(10, 0, true, inter), at(0));
+        let o = a.push(pkt(12, 3000, true, vp8_key(640, 360)), at(5));
+        assert_eq!(o.frames.len(), 1);
+        assert!(o.frames[0].keyframe);
     }
 
     #[test]
