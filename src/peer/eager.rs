@@ -8,28 +8,47 @@
 //!
 //! The evidence is plain at the receiver: the packets of one frame leave a sender (or a
 //! forwarding server) together, so consecutive packets of one frame that arrive
-//! [`SPREAD`] or more apart crossed something slower than they were sent at. [`Spread`] is
+//! [`SPREAD`] or more apart crossed something slower than they were sent at. Reports go at
+//! once only while that is news (the first [`ONSET_WINDOW`] of it after [`QUIET`] without
+//! it): enough for the sender to see the bottleneck, not so many that a path that stays
+//! narrow splits every probe's train. [`Spread`] is
 //! the pure part, on the caller's clock; [`Eager`] puts it around rtc's transport-wide
-//! feedback generator, whose report then goes with the packet that showed it (rtc's
-//! generator has no "now": it is given its own next due time, so its next regular report
-//! comes one interval after that).
+//! feedback generator and keeps that generator's clock: a report goes one interval after the
+//! last one, early or regular. (The generator reports only when handed a time at or past its
+//! own due time, and then schedules its next one an interval after the time it was handed:
+//! it is always handed its own due time, so its schedule runs ahead of the real one and is
+//! never used, and what it writes is stamped with the newest real time instead.)
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use rtc::interceptor::{Interceptor, Packet, StreamInfo, TaggedPacket};
 use rtc::sansio::Protocol;
 
 /// Consecutive packets of one frame at least this far apart are a queue filling: one
-/// 1200-byte packet every 15 ms is a path under 650 kbit/s. Paced senders spread a frame
-/// far less (libwebrtc's pacer sends at 2.5x the target rate), and packets read together
-/// after a stall arrive together.
+/// 1200-byte packet every 15 ms is a path under 650 kbit/s. Packets read together after a
+/// stall arrive together. What else spreads a frame (libwebrtc's pacer, at 2.5x a target
+/// under ~250 kbit/s; jitter; a retransmission of the newest frame's packet) costs an early
+/// report, a small RTCP packet, at most every [`EAGER_GAP`].
 pub(crate) const SPREAD: Duration = Duration::from_millis(15);
 /// At most one early report per this: one per packet of a narrowed path at most.
 pub(crate) const EAGER_GAP: Duration = Duration::from_millis(10);
+/// Early reports go only this long after a queue starts to show (the first spread frame
+/// after [`QUIET`] without one): enough for the three packets of one frame that show a
+/// bottleneck (`congestion::bottleneck`) on a path down to ~200 kbit/s. On a path that stays
+/// narrow the reports keep their interval: a sender reads a probe's train from one report
+/// (`congestion::Capacity`), and a report with each of its packets left it no train to read
+/// (a leg stepped up into the narrow path again and again, and came back to the top layer
+/// only after its hold had grown past 10 s).
+const ONSET_WINDOW: Duration = Duration::from_millis(100);
+/// How long without a spread frame before one is news again.
+const QUIET: Duration = Duration::from_secs(2);
 /// A report due this soon anyway is not sent early.
 const DUE_SOON: Duration = Duration::from_millis(5);
 /// Streams remembered (the newest heard): a connection's video streams at once.
 const STREAMS: usize = 16;
+/// Reports remembered until written (the chain writes each before the next input).
+const MADE: usize = 8;
 
 /// Which arrivals show a frame spreading out.
 #[derive(Debug, Default)]
@@ -38,6 +57,8 @@ pub(crate) struct Spread {
     last: Vec<(u32, u32, Instant)>,
     /// The last early report.
     sent: Option<Instant>,
+    /// The last spread frame's packet, and when the spreading began.
+    spread: Option<(Instant, Instant)>,
 }
 
 impl Spread {
@@ -60,7 +81,15 @@ impl Spread {
                 false
             }
         };
-        let due = spread
+        if !spread {
+            return false;
+        }
+        let onset = match self.spread {
+            Some((last, onset)) if now.saturating_duration_since(last) < QUIET => onset,
+            _ => now,
+        };
+        self.spread = Some((now, onset));
+        let due = now.saturating_duration_since(onset) <= ONSET_WINDOW
             && self
                 .sent
                 .is_none_or(|t| now.saturating_duration_since(t) >= EAGER_GAP);
@@ -71,18 +100,46 @@ impl Spread {
     }
 }
 
-/// rtc's transport-wide feedback generator, reporting at once when [`Spread`] says so.
+/// rtc's transport-wide feedback generator, reporting every `interval` and at once when
+/// [`Spread`] says so.
 pub(crate) struct Eager<I> {
     inner: I,
     spread: Spread,
+    interval: Duration,
+    /// When the next regular report is due: an interval after the last report (`None` until
+    /// the generator has heard a packet it reports on).
+    next: Option<Instant>,
+    /// The newest time the chain gave.
+    now: Option<Instant>,
+    /// The reports not yet written: the time the generator was handed (which it stamps
+    /// them with) and when each was made.
+    made: VecDeque<(Instant, Instant)>,
 }
 
 impl<I: Interceptor> Eager<I> {
-    pub(crate) fn new(inner: I) -> Eager<I> {
+    pub(crate) fn new(inner: I, interval: Duration) -> Eager<I> {
         Eager {
             inner,
             spread: Spread::default(),
+            interval,
+            next: None,
+            now: None,
+            made: VecDeque::new(),
         }
+    }
+
+    /// The generator reports now (what it has heard since its last report, if anything).
+    fn report(&mut self, now: Instant) -> Result<(), rtc::shared::error::Error> {
+        if let Some(due) = self.inner.poll_timeout() {
+            let handed = due.max(now);
+            self.inner.handle_timeout(handed)?;
+            if self.made.len() == MADE {
+                self.made.pop_front();
+            }
+            self.made.push_back((handed, now));
+        }
+        self.next = Some(now + self.interval);
+        Ok(())
     }
 }
 
@@ -95,6 +152,7 @@ impl<I: Interceptor> Protocol<TaggedPacket, TaggedPacket, ()> for Eager<I> {
 
     fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
         let now = msg.now;
+        self.now = Some(now);
         let spread = match &msg.message.packet {
             Packet::Rtp(rtp) => self
                 .spread
@@ -103,11 +161,11 @@ impl<I: Interceptor> Protocol<TaggedPacket, TaggedPacket, ()> for Eager<I> {
         };
         // Recorded first: the report includes this packet.
         self.inner.handle_read(msg)?;
-        if spread
-            && let Some(due) = self.inner.poll_timeout()
-            && due > now + DUE_SOON
-        {
-            self.inner.handle_timeout(due)?;
+        if self.next.is_none() && self.inner.poll_timeout().is_some() {
+            self.next = Some(now + self.interval);
+        }
+        if spread && self.next.is_some_and(|next| next > now + DUE_SOON) {
+            self.report(now)?;
         }
         Ok(())
     }
@@ -115,10 +173,23 @@ impl<I: Interceptor> Protocol<TaggedPacket, TaggedPacket, ()> for Eager<I> {
         self.inner.poll_read()
     }
     fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
+        self.now = Some(msg.now);
         self.inner.handle_write(msg)
     }
     fn poll_write(&mut self) -> Option<TaggedPacket> {
-        self.inner.poll_write()
+        let mut msg = self.inner.poll_write()?;
+        // A report comes stamped with the time the generator was handed, later than any the
+        // chain gave (what passes through keeps its own): it is stamped when it was made.
+        if self.now.is_some_and(|now| msg.now > now) {
+            while let Some(&(handed, made)) = self.made.front() {
+                if handed >= msg.now {
+                    msg.now = made;
+                    break;
+                }
+                self.made.pop_front();
+            }
+        }
+        Some(msg)
     }
     fn handle_event(&mut self, evt: ()) -> Result<(), Self::Error> {
         self.inner.handle_event(evt)
@@ -127,10 +198,14 @@ impl<I: Interceptor> Protocol<TaggedPacket, TaggedPacket, ()> for Eager<I> {
         self.inner.poll_event()
     }
     fn handle_timeout(&mut self, now: Instant) -> Result<(), Self::Error> {
-        self.inner.handle_timeout(now)
+        self.now = Some(now);
+        match self.next {
+            Some(next) if now >= next => self.report(now),
+            _ => Ok(()),
+        }
     }
     fn poll_timeout(&mut self) -> Option<Instant> {
-        self.inner.poll_timeout()
+        self.next
     }
     fn close(&mut self) -> Result<(), Self::Error> {
         self.inner.close()
@@ -174,6 +249,115 @@ mod tests {
         assert!(!s.arrived(2, 7, ms(87)));
         // Just under the spread: nothing.
         assert!(!s.arrived(1, 200, ms(96)));
+        // A path that stays narrow: reports keep their interval after the onset's window.
+        assert!(s.arrived(1, 200, ms(120)));
+        assert!(!s.arrived(1, 200, ms(180)));
+        assert!(!s.arrived(1, 200, ms(1500)));
+        // Quiet for QUIET: the next spread frame is news again.
+        assert!(!s.arrived(1, 300, ms(3500)));
+        assert!(s.arrived(1, 300, ms(3520)));
+    }
+
+    /// An RTP packet of `ssrc` carrying transport-wide sequence number `twcc`.
+    fn rtp(ssrc: u32, timestamp: u32, twcc: u16, now: Instant) -> TaggedPacket {
+        let mut packet = rtc::rtp::Packet::default();
+        packet.header.ssrc = ssrc;
+        packet.header.timestamp = timestamp;
+        packet.header.extension = true;
+        packet.header.extension_profile = 0xBEDE;
+        packet
+            .header
+            .set_extension(EXT, bytes::Bytes::copy_from_slice(&twcc.to_be_bytes()))
+            .expect("a one-byte extension");
+        TaggedPacket {
+            now,
+            transport: rtc::shared::TransportContext::default(),
+            message: rtc::interceptor::AttributedPacket::new(Packet::Rtp(packet)),
+        }
+    }
+
+    const EXT: u8 = 5;
+
+    /// The reports written, with their stamps.
+    fn reports(e: &mut Eager<impl Interceptor>) -> Vec<Instant> {
+        std::iter::from_fn(|| e.poll_write())
+            .filter(|m| matches!(m.message.packet, Packet::Rtcp(_)))
+            .map(|m| m.now)
+            .collect()
+    }
+
+    #[test]
+    fn reports_come_an_interval_apart_and_at_once_when_a_frame_spreads() {
+        let interval = Duration::from_millis(50);
+        let generator = rtc::interceptor::TwccReceiverBuilder::new()
+            .with_interval(interval)
+            .build();
+        let mut e = Eager::new(generator, interval);
+        e.bind_remote_stream(&StreamInfo {
+            ssrc: 1,
+            rtp_header_extensions: vec![rtc::interceptor::RTPHeaderExtension {
+                uri: rtc::sdp::extmap::TRANSPORT_CC_URI.to_owned(),
+                id: u16::from(EXT),
+            }],
+            ..Default::default()
+        });
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut twcc = 0u16;
+        let mut read = |e: &mut Eager<_>, ts: u32, at: Instant| {
+            twcc += 1;
+            e.handle_read(rtp(1, ts, twcc, at)).expect("read");
+            while e.poll_read().is_some() {}
+        };
+        // A clean path: frames of two packets together, reports every 50 ms.
+        assert_eq!(e.poll_timeout(), None);
+        read(&mut e, 0, ms(0));
+        read(&mut e, 0, ms(1));
+        assert_eq!(e.poll_timeout(), Some(ms(50)));
+        read(&mut e, 3000, ms(33));
+        read(&mut e, 3000, ms(34));
+        e.handle_timeout(ms(50)).expect("timeout");
+        assert_eq!(reports(&mut e), [ms(50)]);
+        assert_eq!(e.poll_timeout(), Some(ms(100)));
+        // The path narrows: each frame's packets 24 ms apart. A report goes with each packet
+        // that shows it, and the regular one stays an interval after the last: however long
+        // it lasts, no report is stamped later than the time it was made, and none is more
+        // than an interval after the one before.
+        let mut last = ms(50);
+        let mut early = Vec::new();
+        for (i, at) in (66..1000).step_by(24).enumerate() {
+            let mut regular = Vec::new();
+            while let Some(next) = e.poll_timeout()
+                && next <= ms(at)
+            {
+                e.handle_timeout(next).expect("timeout");
+                regular.extend(reports(&mut e));
+            }
+            read(&mut e, 6000 + 3000 * (i as u32 / 6), ms(at));
+            let now = reports(&mut e);
+            early.extend(now.iter().copied());
+            for stamp in regular.into_iter().chain(now) {
+                assert!(stamp <= ms(at), "stamped {stamp:?} at {at} ms");
+                assert!(stamp.duration_since(last) <= interval);
+                last = stamp;
+            }
+            assert!(e.poll_timeout().expect("due") <= ms(at) + interval);
+        }
+        assert_eq!(e.poll_timeout(), Some(last + interval));
+        // A report with each packet that came spread out in the first 100 ms (but where the
+        // regular one was due within DUE_SOON), then the regular ones alone.
+        assert!(early.len() >= 3, "{early:?}");
+        assert!(
+            early
+                .iter()
+                .all(|t| t.duration_since(early[0]) <= ONSET_WINDOW)
+        );
+        // Single-packet frames again: regular reports an interval apart.
+        let due = e.poll_timeout().expect("due");
+        read(&mut e, 90_000, due - Duration::from_millis(10));
+        e.handle_timeout(due).expect("timeout");
+        assert_eq!(reports(&mut e), [due]);
+        assert_eq!(e.poll_timeout(), Some(due + interval));
     }
 
     #[test]

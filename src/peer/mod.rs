@@ -609,7 +609,10 @@ fn twcc_receiver(registry: Registry, media: &mut MediaEngine) -> Result<Registry
             .map_err(webrtc_err)?;
     }
     let twcc = TwccReceiverBuilder::new().with_interval(FEEDBACK_INTERVAL);
-    Ok(registry.with(Slot::TwccReceiver, eager::Eager::new(twcc.build())))
+    Ok(registry.with(
+        Slot::TwccReceiver,
+        eager::Eager::new(twcc.build(), FEEDBACK_INTERVAL),
+    ))
 }
 
 /// webrtc-rs's default interceptors (NACK both ways, transport-wide feedback — every

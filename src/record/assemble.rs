@@ -184,33 +184,31 @@ impl Assembler {
         o
     }
 
-    /// How long a hole that packet `resume` came after may wait: `patience`;
-    /// `KEYFRAME_PATIENCE` once a whole keyframe of another size waits behind it; nothing
-    /// while the track waits for a keyframe anyway and a whole one waits behind it (what
-    /// the hole held could only be dropped: a second hole before a layer switch's keyframe
-    /// waited its own 40 ms after the first's).
+    /// How long a hole that packet `resume` came after may wait: `patience`, or
+    /// `KEYFRAME_PATIENCE` once a whole keyframe of another size waits behind it, and then
+    /// nothing if the track already waits for a keyframe (a hole before it was given up):
+    /// what this hole held leads up to that keyframe, from the size left, and could only
+    /// be dropped (a second hole before a layer switch's keyframe waited its own 40 ms after
+    /// the first's).
     fn patience_before(&self, resume: u64) -> Duration {
-        if self.waiting_for_keyframe && self.whole_keyframe_after(resume, |_| true) {
-            return Duration::ZERO;
-        }
-        let Some(size) = self.size else {
-            return self.patience;
-        };
-        match self.whole_keyframe_after(resume, |k| k.is_some_and(|k| k != size)) {
+        match self.whole_keyframe_after(resume) {
+            true if self.waiting_for_keyframe => Duration::ZERO,
             true => self.patience.min(KEYFRAME_PATIENCE),
             false => self.patience,
         }
     }
 
-    /// Whether a whole keyframe whose picture size (where its first packet says one) is
-    /// `wanted` waits at or after `from`, with nothing missing from its first packet to its
-    /// last: a live receiver would show it now, and what the hole before it held can only
-    /// lead up to it.
-    fn whole_keyframe_after(&self, from: u64, wanted: impl Fn(Option<(u32, u32)>) -> bool) -> bool {
+    /// Whether a whole keyframe of a picture size other than the newest one taken waits at
+    /// or after `from`, with nothing missing from its first packet to its last: a live
+    /// receiver would show it now, and what the hole before it held can only lead up to it.
+    fn whole_keyframe_after(&self, from: u64) -> bool {
+        let Some(size) = self.size else {
+            return false;
+        };
         self.codec.kind() == crate::vocab::Kind::Video
             && self.pending.range(from..).any(|(&s, (p, _))| {
                 bitstream::starts_keyframe(self.codec, p.payload())
-                    && wanted(bitstream::keyframe_size(self.codec, p.payload()))
+                    && bitstream::keyframe_size(self.codec, p.payload()).is_some_and(|k| k != size)
                     && self.frame_end(s).is_some()
             })
     }
@@ -579,12 +577,20 @@ mod tests {
         assert_eq!(o.frames.len(), 1);
         assert!(o.frames[0].keyframe && !o.request_keyframe);
         assert_eq!(a.deadline(), None);
-        // Joining mid-stream: a hole before the first whole keyframe is not waited for.
+        // A keyframe of the size the track had, while it waits for one: the hole before it
+        // waits its whole patience (it may hold an earlier keyframe a retransmission
+        // repairs, and the frames after that one).
+        let mut a = Assembler::new(Codec::Vp8);
+        a.push(pkt(1, 0, true, vp8_key(640, 360)), at(0));
+        a.push(pkt(3, 3000, true, inter), at(33));
+        a.poll(at(33) + VIDEO_PATIENCE);
+        a.push(pkt(5, 6000, true, vp8_key(640, 360)), at(500));
+        assert_eq!(a.deadline(), Some(at(500) + VIDEO_PATIENCE));
+        // Joining mid-stream (no size yet): the hole before the first keyframe waits too.
         let mut a = Assembler::new(Codec::Vp8);
         a.push(pkt(10, 0, true, inter), at(0));
-        let o = a.push(pkt(12, 3000, true, vp8_key(640, 360)), at(5));
-        assert_eq!(o.frames.len(), 1);
-        assert!(o.frames[0].keyframe);
+        a.push(pkt(12, 3000, true, vp8_key(640, 360)), at(5));
+        assert_eq!(a.deadline(), Some(at(5) + VIDEO_PATIENCE));
     }
 
     #[test]
