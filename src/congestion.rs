@@ -125,6 +125,9 @@ const NARROW_SPREAD: f64 = 1.5;
 const TRAIN_GAP: Duration = Duration::from_millis(2);
 const TRAIN_PACKETS: usize = 5;
 const TRAIN_MIN_SPAN: Duration = Duration::from_millis(1);
+/// A train longer than this is not carried into the next feedback (a stream whose packets
+/// never leave `TRAIN_GAP` apart is no train).
+const OPEN_TRAIN_MAX: usize = 64;
 const CAPACITY_WINDOW: Duration = Duration::from_secs(10);
 const CAPACITY_SAMPLES: usize = 5;
 const SETTLED_SAMPLES: usize = 3;
@@ -211,11 +214,30 @@ impl Trend {
 struct Capacity {
     /// (when reported, bit/s), oldest first.
     samples: VecDeque<(Instant, f64)>,
+    /// The last feedback's last packets, when they left together: a train the next feedback
+    /// may go on with (a receiver that reports at once when a path starts to queue,
+    /// `peer::eager`, cuts trains in two), and whether they were a train of their own (its
+    /// rate is the newest sample, replaced by the whole train's).
+    open: Vec<Ack>,
+    open_taken: bool,
 }
 
 impl Capacity {
     /// Takes the trains of one feedback's packets (in send order).
     fn note(&mut self, now: Instant, acks: &[Ack]) {
+        let mut open = std::mem::take(&mut self.open);
+        let goes_on = match (open.last(), acks.first()) {
+            (Some(last), Some(first)) => {
+                first.departure > last.departure
+                    && first.departure.duration_since(last.departure) <= TRAIN_GAP
+            }
+            _ => false,
+        };
+        if !goes_on {
+            open.clear();
+        } else if self.open_taken {
+            self.samples.pop_back();
+        }
         let mut start = 0;
         for i in 1..=acks.len() {
             let ends = i == acks.len()
@@ -223,12 +245,24 @@ impl Capacity {
                     .departure
                     .saturating_duration_since(acks[i - 1].departure)
                     > TRAIN_GAP;
-            if ends {
-                if let Some(bps) = train_rate(&acks[start..i]) {
-                    self.samples.push_back((now, bps));
-                }
-                start = i;
+            if !ends {
+                continue;
             }
+            let run: &[Ack] = if start == 0 && !open.is_empty() {
+                open.extend_from_slice(&acks[..i]);
+                &open
+            } else {
+                &acks[start..i]
+            };
+            let rate = train_rate(run);
+            if let Some(bps) = rate {
+                self.samples.push_back((now, bps));
+            }
+            if i == acks.len() && run.len() <= OPEN_TRAIN_MAX {
+                self.open_taken = rate.is_some();
+                self.open = run.to_vec();
+            }
+            start = i;
         }
         while self.samples.len() > CAPACITY_SAMPLES
             || self
@@ -238,6 +272,18 @@ impl Capacity {
         {
             self.samples.pop_front();
         }
+    }
+
+    /// A queue drained at `bps` ([`bottleneck`]): the path no longer carries what faster
+    /// trains showed (a leg would step up into a narrowed path on what it carried before,
+    /// again and again, while no probe's train crossed it), and the drain is a train of its own.
+    fn narrowed(&mut self, now: Instant, bps: f64) {
+        self.samples.retain(|(_, r)| *r <= bps);
+        self.samples.push_back((now, bps));
+        if self.samples.len() > CAPACITY_SAMPLES {
+            self.samples.pop_front();
+        }
+        self.open.clear();
     }
 
     /// The newest train's rate, bit/s.
@@ -496,6 +542,9 @@ impl Estimator {
             self.queue_ms = Some(self.queue_ms.map_or(q, |s| 0.5 * s + 0.5 * q));
         }
         self.capacity.note(now, acks);
+        if let Some(bps) = narrowed {
+            self.capacity.narrowed(now, bps);
+        }
         self.losses.push_back((now, lost, arrived + lost));
         while self
             .losses
@@ -1406,6 +1455,84 @@ mod tests {
             self.frame += secs * 30;
             out
         }
+    }
+
+    #[test]
+    fn a_train_cut_by_a_feedback_is_read_whole_and_once() {
+        // Eight 1200-byte packets leave together and cross a 1 Mbit/s link (9.6 ms apart);
+        // feedback goes whole, cut in two or in three (early reports as a queue starts to
+        // show): the train's rate is read once, from all eight packets, however the reports
+        // cut it (none of the pieces is a train by itself).
+        let t0 = Instant::now();
+        let train = |first: u64| -> Vec<Ack> {
+            (0..8)
+                .map(|i| Ack {
+                    departure: t0 + Duration::from_micros(first + i * 100),
+                    arrival: Some(Duration::from_micros(first + i * 9_600)),
+                    size: 1200,
+                })
+                .collect()
+        };
+        let whole = 7.0 * 1200.0 * 8.0 / 0.0672;
+        for cuts in [vec![], vec![4], vec![3, 6], vec![5]] {
+            let mut c = Capacity::default();
+            let acks = train(0);
+            let mut from = 0;
+            for (n, &to) in cuts.iter().chain([8].iter()).enumerate() {
+                c.note(t0 + Duration::from_millis(10 * n as u64), &acks[from..to]);
+                from = to;
+            }
+            let rates = c.sorted(None);
+            assert_eq!(rates.len(), 1, "cut at {cuts:?}: {rates:?}");
+            assert!((rates[0] - whole).abs() < 1.0, "cut at {cuts:?}: {rates:?}");
+        }
+        // The next frame's train, 33 ms later, is a train of its own.
+        let mut c = Capacity::default();
+        c.note(t0, &train(0)[..5]);
+        c.note(t0 + Duration::from_millis(50), &train(33_000));
+        assert_eq!(c.sorted(None).len(), 2);
+        // A stream that never leaves a gap is not carried on without bound.
+        let mut c = Capacity::default();
+        let steady: Vec<Ack> = (0..1000)
+            .map(|i| Ack {
+                departure: t0 + Duration::from_micros(i * 500),
+                arrival: Some(Duration::from_micros(i * 500)),
+                size: 1200,
+            })
+            .collect();
+        for chunk in steady.chunks(100) {
+            c.note(t0, chunk);
+        }
+        assert!(c.open.len() <= OPEN_TRAIN_MAX);
+    }
+
+    #[test]
+    fn a_path_that_narrows_no_longer_shows_what_it_carried() {
+        // Probes showed a 30 Mbit/s path; it narrows to 400 kbit/s under 1.5 Mbit/s: once a
+        // queue drains at the new rate, what the path carries is that rate, not the old
+        // trains' (a simulcast leg would step up on them into the narrow path).
+        let mut est = Estimator::new(1_500_000.0, 50_000.0, 50e6).taking_probes(true);
+        let mut sim = Sim::new();
+        let wide = Frames {
+            send_bps: 1_500_000.0,
+            path_bps: 30e6,
+            probe_every: 3,
+            lose_every: 0,
+            feedback_lost_every: 0,
+        };
+        sim.run(&mut est, &wide, 3);
+        assert!(
+            est.capacity().is_some_and(|c| c > 10e6),
+            "{:?}",
+            est.capacity()
+        );
+        let narrow = Frames {
+            path_bps: 400_000.0,
+            ..wide
+        };
+        sim.run(&mut est, &narrow, 1);
+        let c = est.capacity();
+        assert!(c.is_some_and(|c| c < 450_000.0), "{c:?}");
     }
 
     #[test]

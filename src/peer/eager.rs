@@ -10,9 +10,8 @@
 //! forwarding server) together, so consecutive packets of one frame that arrive
 //! [`SPREAD`] or more apart crossed something slower than they were sent at. Reports go at
 //! once only while that is news (the first [`ONSET_WINDOW`] of it after [`QUIET`] without
-//! it): enough for the sender to see the bottleneck, not so many that a path that stays
-//! narrow splits every probe's train. [`Spread`] is
-//! the pure part, on the caller's clock; [`Eager`] puts it around rtc's transport-wide
+//! it): enough for the sender to see the bottleneck, not a report with every packet of a
+//! path that stays narrow. [`Spread`] is the pure part, on the caller's clock; [`Eager`] puts it around rtc's transport-wide
 //! feedback generator and keeps that generator's clock: a report goes one interval after the
 //! last one, early or regular. (The generator reports only when handed a time at or past its
 //! own due time, and then schedules its next one an interval after the time it was handed:
@@ -34,15 +33,17 @@ pub(crate) const SPREAD: Duration = Duration::from_millis(15);
 /// At most one early report per this: one per packet of a narrowed path at most.
 pub(crate) const EAGER_GAP: Duration = Duration::from_millis(10);
 /// Early reports go only this long after a queue starts to show (the first spread frame
-/// after [`QUIET`] without one): enough for the three packets of one frame that show a
-/// bottleneck (`congestion::bottleneck`) on a path down to ~200 kbit/s. On a path that stays
-/// narrow the reports keep their interval: a sender reads a probe's train from one report
-/// (`congestion::Capacity`), and a report with each of its packets left it no train to read
-/// (a leg stepped up into the narrow path again and again, and came back to the top layer
-/// only after its hold had grown past 10 s).
-const ONSET_WINDOW: Duration = Duration::from_millis(100);
-/// How long without a spread frame before one is news again.
-const QUIET: Duration = Duration::from_secs(2);
+/// after [`QUIET`] without one): until the queue is deep enough (40 ms) for the three packets
+/// of one frame to show a bottleneck (`congestion::bottleneck`) on a path down to
+/// ~200 kbit/s (a 100 ms window often ended before: a VP8 leg froze in one narrowing of
+/// five). On a path that stays narrow the reports keep their interval: an early report with
+/// every spread packet would send five times as many. (A train cut by early reports is read whole by the sender,
+/// `congestion::Capacity`.)
+const ONSET_WINDOW: Duration = Duration::from_millis(400);
+/// How long without a spread frame before one is news again: longer than a frame interval
+/// (a narrow path spreads every frame of several packets), short enough that a stray spread
+/// frame (jitter) shortly before a path narrows does not use up the onset's window.
+const QUIET: Duration = Duration::from_millis(250);
 /// A report due this soon anyway is not sent early.
 const DUE_SOON: Duration = Duration::from_millis(5);
 /// Streams remembered (the newest heard): a connection's video streams at once.
@@ -251,8 +252,13 @@ mod tests {
         assert!(!s.arrived(1, 200, ms(96)));
         // A path that stays narrow: reports keep their interval after the onset's window.
         assert!(s.arrived(1, 200, ms(120)));
-        assert!(!s.arrived(1, 200, ms(180)));
-        assert!(!s.arrived(1, 200, ms(1500)));
+        assert!(s.arrived(1, 200, ms(330)));
+        assert!(!s.arrived(1, 200, ms(500)));
+        assert!(!s.arrived(1, 200, ms(720)));
+        // A spread frame a while after the last (a stray one before a path narrows): news.
+        assert!(s.arrived(1, 200, ms(1000)));
+        assert!(s.arrived(1, 200, ms(1200)));
+        assert!(!s.arrived(1, 200, ms(1420)));
         // Quiet for QUIET: the next spread frame is news again.
         assert!(!s.arrived(1, 300, ms(3500)));
         assert!(s.arrived(1, 300, ms(3520)));
@@ -344,7 +350,7 @@ mod tests {
             assert!(e.poll_timeout().expect("due") <= ms(at) + interval);
         }
         assert_eq!(e.poll_timeout(), Some(last + interval));
-        // A report with each packet that came spread out in the first 100 ms (but where the
+        // A report with each packet that came spread out in the onset window (but where the
         // regular one was due within DUE_SOON), then the regular ones alone.
         assert!(early.len() >= 3, "{early:?}");
         assert!(
