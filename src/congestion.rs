@@ -121,7 +121,9 @@ const NARROW_SPREAD: f64 = 1.5;
 /// `TRAIN_PACKETS` of them, none lost. Its rate is its bytes over the longer of its send and
 /// arrival spans, and at most over `TRAIN_MIN_SPAN` (feedback times arrivals in 250 µs
 /// steps). The capacity is the median of the last `CAPACITY_SAMPLES` trains within
-/// `CAPACITY_WINDOW` (a path that widens shows it within three probes).
+/// `CAPACITY_WINDOW` (a path that widens shows it within three probes); for a forwarding
+/// server's estimate a queue's drain ([`bottleneck`]) counts as a train and drops the faster
+/// ones ([`Capacity::narrowed`]).
 const TRAIN_GAP: Duration = Duration::from_millis(2);
 const TRAIN_PACKETS: usize = 5;
 const TRAIN_MIN_SPAN: Duration = Duration::from_millis(1);
@@ -228,7 +230,7 @@ impl Capacity {
         let mut open = std::mem::take(&mut self.open);
         let goes_on = match (open.last(), acks.first()) {
             (Some(last), Some(first)) => {
-                first.departure > last.departure
+                first.departure >= last.departure
                     && first.departure.duration_since(last.departure) <= TRAIN_GAP
             }
             _ => false,
@@ -276,13 +278,21 @@ impl Capacity {
 
     /// A queue drained at `bps` ([`bottleneck`]): the path no longer carries what faster
     /// trains showed (a leg would step up into a narrowed path on what it carried before,
-    /// again and again, while no probe's train crossed it), and the drain is a train of its own.
+    /// again and again, while no probe's train crossed it), and the drain is a train of its
+    /// own. One reading wrong (a busy receiver reading a queue out evenly) holds the capacity
+    /// down until probes show the path again: three of them, 2–3 s for a server's leg.
     fn narrowed(&mut self, now: Instant, bps: f64) {
         self.samples.retain(|(_, r)| *r <= bps);
         self.samples.push_back((now, bps));
         if self.samples.len() > CAPACITY_SAMPLES {
             self.samples.pop_front();
         }
+        self.open.clear();
+    }
+
+    /// Packets were left out before the next feedback's (their feedback was lost): a train
+    /// does not go on across them.
+    fn gap(&mut self) {
         self.open.clear();
     }
 
@@ -450,6 +460,9 @@ impl Estimator {
     /// After a back-off, when three trains since agree that the path carries more, nothing
     /// queues and little is lost, the estimate goes to 85 % of their median at once (as GCC
     /// takes a probe's result), instead of climbing from the limit the path no longer has.
+    /// And a bottleneck's reading replaces faster trains ([`Capacity::narrowed`]): a sender
+    /// that probes (a forwarding server, every second) shows the path again within seconds
+    /// when it widens.
     pub fn taking_probes(mut self, yes: bool) -> Estimator {
         self.take_probes = yes;
         self
@@ -470,7 +483,7 @@ impl Estimator {
     }
 
     /// The rate the newest train showed, bit/s (a probe's answer, before the median of
-    /// [`Self::capacity`] follows it).
+    /// [`Self::capacity`] follows it; or a bottleneck's, see [`Self::taking_probes`]).
     pub fn newest_train(&self) -> Option<f64> {
         self.capacity.newest()
     }
@@ -484,6 +497,13 @@ impl Estimator {
     /// The smoothed queueing delay the last feedback showed, ms.
     pub fn queue_ms(&self) -> Option<f64> {
         self.queue_ms
+    }
+
+    /// Packets sent before the next feedback's were left out of it (their own feedback never
+    /// arrived): nothing read across them.
+    pub fn feedback_lost(&mut self) {
+        self.capacity.gap();
+        self.newest.clear();
     }
 
     /// Takes one feedback's packets (in send order), received at `now`.
@@ -542,7 +562,7 @@ impl Estimator {
             self.queue_ms = Some(self.queue_ms.map_or(q, |s| 0.5 * s + 0.5 * q));
         }
         self.capacity.note(now, acks);
-        if let Some(bps) = narrowed {
+        if let Some(bps) = narrowed.filter(|_| self.take_probes) {
             self.capacity.narrowed(now, bps);
         }
         self.losses.push_back((now, lost, arrived + lost));
@@ -1500,10 +1520,16 @@ mod tests {
                 size: 1200,
             })
             .collect();
-        for chunk in steady.chunks(100) {
+        for chunk in steady.chunks(30) {
             c.note(t0, chunk);
+            assert!(c.open.len() <= OPEN_TRAIN_MAX);
         }
-        assert!(c.open.len() <= OPEN_TRAIN_MAX);
+        // Nor across packets whose feedback was lost.
+        let mut c = Capacity::default();
+        c.note(t0, &train(0)[..4]);
+        c.gap();
+        c.note(t0 + Duration::from_millis(10), &train(0)[6..]);
+        assert!(c.sorted(None).is_empty());
     }
 
     #[test]

@@ -36,8 +36,11 @@ pub(crate) const EAGER_GAP: Duration = Duration::from_millis(10);
 /// after [`QUIET`] without one): until the queue is deep enough (40 ms) for the three packets
 /// of one frame to show a bottleneck (`congestion::bottleneck`) on a path down to
 /// ~200 kbit/s (a 100 ms window often ended before: a VP8 leg froze in one narrowing of
-/// five). On a path that stays narrow the reports keep their interval: an early report with
-/// every spread packet would send five times as many. (A train cut by early reports is read whole by the sender,
+/// five). On a path that stays narrow the reports keep their interval after it: an early
+/// report with every spread packet would be up to one per `EAGER_GAP`, five times the
+/// regular rate (a path whose spread frames come more than `QUIET` apart, such as a leg sent
+/// down to single-packet frames that spreads only its keyframes and probes, gets an early
+/// report for each of those). (A train cut by early reports is read whole by the sender,
 /// `congestion::Capacity`.)
 const ONSET_WINDOW: Duration = Duration::from_millis(400);
 /// How long without a spread frame before one is news again: longer than a frame interval
@@ -255,7 +258,9 @@ mod tests {
         assert!(s.arrived(1, 200, ms(330)));
         assert!(!s.arrived(1, 200, ms(500)));
         assert!(!s.arrived(1, 200, ms(720)));
-        // A spread frame a while after the last (a stray one before a path narrows): news.
+        // A spread frame QUIET after the last (a narrow path whose spread frames come far
+        // apart; a stray spread frame of jitter before a path narrows leaves it only what is
+        // left of its window): news.
         assert!(s.arrived(1, 200, ms(1000)));
         assert!(s.arrived(1, 200, ms(1200)));
         assert!(!s.arrived(1, 200, ms(1420)));

@@ -133,17 +133,25 @@ impl Coverage {
 
     /// What congestion control reads of one feedback's reports: the packets with
     /// transport-wide numbers (a stream sent without them is never reported, and would read
-    /// as lost), and of those not arrived only the ones some feedback said were lost.
-    fn acks(&self, reports: &[PacketReport]) -> Vec<Ack> {
-        reports
+    /// as lost), and of those not arrived only the ones some feedback said were lost; and
+    /// whether any were left out because no feedback spoke of them.
+    fn acks(&self, reports: &[PacketReport]) -> (Vec<Ack>, bool) {
+        let mut left_out = false;
+        let acks = reports
             .iter()
-            .filter(|r| r.is_twcc && (r.arrived || self.covers(r.twcc_sequence_number)))
+            .filter(|r| r.is_twcc)
+            .filter(|r| {
+                let spoken = r.arrived || self.covers(r.twcc_sequence_number);
+                left_out |= !spoken;
+                spoken
+            })
             .map(|r| Ack {
                 departure: r.departure,
                 arrival: r.arrival.filter(|_| r.arrived),
                 size: r.size,
             })
-            .collect()
+            .collect();
+        (acks, left_out)
     }
 }
 
@@ -234,13 +242,16 @@ struct Tracked {
 
 impl BandwidthEstimator for Tracked {
     fn on_reports(&mut self, now: Instant, reports: &[PacketReport]) {
-        let acks = self
+        let (acks, left_out) = self
             .shared
             .0
             .coverage
             .lock()
             .expect("coverage lock")
             .acks(reports);
+        if left_out {
+            self.estimator.feedback_lost();
+        }
         self.estimator.on_acks(now, &acks);
         if acks.is_empty() {
             self.shared
@@ -351,8 +362,9 @@ mod tests {
             is_twcc: false,
             ..report(20, false)
         });
-        let acks = c.acks(&reports);
+        let (acks, left_out) = c.acks(&reports);
         assert_eq!(acks.len(), 10, "{acks:?}");
+        assert!(left_out);
         assert_eq!(acks.iter().filter(|a| a.arrival.is_none()).count(), 1);
         assert!(c.covers(65_535) && c.covers(10) && !c.covers(0) && !c.covers(20));
     }
