@@ -218,10 +218,9 @@ struct Capacity {
     samples: VecDeque<(Instant, f64)>,
     /// The last feedback's last packets, when they left together: a train the next feedback
     /// may go on with (a receiver that reports at once when a path starts to queue,
-    /// `peer::eager`, cuts trains in two), and whether they were a train of their own (its
-    /// rate is the newest sample, replaced by the whole train's).
+    /// `peer::eager`, cuts trains in two). When they were a train of their own, its rate is
+    /// the newest sample, replaced by the whole train's.
     open: Vec<Ack>,
-    open_taken: bool,
 }
 
 impl Capacity {
@@ -237,7 +236,7 @@ impl Capacity {
         };
         if !goes_on {
             open.clear();
-        } else if self.open_taken {
+        } else if train_rate(&open).is_some() {
             self.samples.pop_back();
         }
         let mut start = 0;
@@ -256,12 +255,10 @@ impl Capacity {
             } else {
                 &acks[start..i]
             };
-            let rate = train_rate(run);
-            if let Some(bps) = rate {
+            if let Some(bps) = train_rate(run) {
                 self.samples.push_back((now, bps));
             }
             if i == acks.len() && run.len() <= OPEN_TRAIN_MAX {
-                self.open_taken = rate.is_some();
                 self.open = run.to_vec();
             }
             start = i;
