@@ -2,7 +2,7 @@
 """One stream to many subscribers: the forwarding server's CPU per subscriber and its memory,
 `vcall serve` beside Janus, at several room sizes, in one run.
 
-Usage: scripts/bench_fanout.py [--subscribers 30,100,300] [--window 10] [--servers vcall,janus]
+Usage: scripts/bench_fanout.py [--subscribers 30,100,300] [--window 10] [--servers vcall,janus,floor]
 (builds the release binary first; Janus needs Debian's `janus` package and a C compiler, as
 the tests do: scripts/setup.sh janus).
 
@@ -13,6 +13,10 @@ of it, joined at 100/s and held. Once all have joined (and 3 s more), the server
 Also the server's peak RSS (VmHWM) and the run's frames lost (every frame of every stream
 is checked by the generator). The generator shares the machine's two cores with the server,
 so read the ratio in each row; absolute figures move with the machine's load.
+"floor" is no server but `cargo bench --bench floor` (benches/floor.rs): one thread that
+receives the same stream's 107 datagrams a second and does only what no forwarding server can
+leave out, an SRTP encryption per subscriber and a share of one `sendmmsg`; its CPU per
+subscriber is the machine's floor, and its "lost" cell counts datagrams, not frames.
 Prints a Markdown table; BENCHMARKS.md records one run.
 """
 import argparse, json, os, subprocess, sys, threading, time
@@ -56,6 +60,16 @@ def fanout(server, n, window):
     return per_sub, bench_load.rss_peak_kb(pid) / 1024, summary
 
 
+def floor(n, window):
+    """The floor forwarder at n subscribers: (CPU ms/s per subscriber, peak RSS MB, summary)."""
+    out = subprocess.run(["cargo", "bench", "-q", "--locked", "--bench", "floor", "--",
+                          "--subscribers", str(n), "--seconds", str(window)],
+                         cwd=bench_call.ROOT, capture_output=True, text=True, check=True).stdout
+    r = json.loads(out.strip().splitlines()[-1])
+    lost = r["expected"] - r["received"]
+    return r["cpuMsPerSPerSubscriber"], None, {"streams": n, "framesLost": f"{lost} datagrams"}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--subscribers", default="30,100,300")
@@ -65,24 +79,37 @@ def main():
     subprocess.run(["cargo", "build", "--release", "--locked", "-q"], cwd=bench_call.ROOT, check=True)
     kinds = {"vcall": bench_load.Vcall, "janus": bench_call.Janus}
     names = a.servers.split(",")
+    label = {k: kinds[k].name if k in kinds else k for k in names}
+    if "floor" in names:
+        subprocess.run(["cargo", "bench", "--locked", "--bench", "floor", "--no-run", "-q"],
+                       cwd=bench_call.ROOT, check=True)
+    # With two or more columns, each one's CPU against the second's (Janus by default).
+    ratios = len(names) >= 2
     print("| subscribers | " + " | ".join(
-        f"{kinds[k].name}: CPU per subscriber, ms/s | {kinds[k].name}: peak RSS, MB | "
-        f"{kinds[k].name}: streams, frames lost" for k in names)
-        + (" | ratio |" if len(names) == 2 else " |"))
-    print("|---|" + "---|---|---|" * len(names) + ("---|" if len(names) == 2 else ""))
+        f"{label[k]}: CPU per subscriber, ms/s | {label[k]}: peak RSS, MB | "
+        f"{label[k]}: streams, lost" for k in names)
+        + "".join(f" | {label[k]} / {label[names[1]]}" for k in names if k != names[1] and ratios)
+        + " |")
+    print("|---|" + "---|---|---|" * len(names) + "---|" * ((len(names) - 1) if ratios else 0))
     for n in [int(x) for x in a.subscribers.split(",")]:
-        cells, cpus = [], []
+        cells, cpus = [], {}
         for k in names:
-            # A fresh server for each size: its peak RSS is that size's.
-            server = kinds[k]()
-            try:
-                cpu, rss, s = fanout(server, n, a.window)
-            finally:
-                server.stop()
-            cpus.append(cpu)
-            cells += [f"{cpu:.2f}", f"{rss:.0f}", f"{s['streams']}/{n}, {s['framesLost']}"]
-        ratio = f" | {cpus[0] / cpus[1]:.2f}x |" if len(names) == 2 and cpus[1] > 0 else " |"
-        print(f"| {n} | " + " | ".join(cells) + ratio, flush=True)
+            if k == "floor":
+                cpu, rss, s = floor(n, a.window)
+            else:
+                # A fresh server for each size: its peak RSS is that size's.
+                server = kinds[k]()
+                try:
+                    cpu, rss, s = fanout(server, n, a.window)
+                finally:
+                    server.stop()
+            cpus[k] = cpu
+            cells += [f"{cpu:.2f}", "-" if rss is None else f"{rss:.0f}",
+                      f"{s['streams']}/{n}, {s['framesLost']}"]
+        base = cpus[names[1]] if ratios else 0
+        ratio = "".join(f" | {cpus[k] / base:.2f}x" for k in names
+                        if ratios and k != names[1] and base > 0)
+        print(f"| {n} | " + " | ".join(cells) + ratio + " |", flush=True)
 
 
 if __name__ == "__main__":
