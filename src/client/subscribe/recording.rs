@@ -6,7 +6,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use futures_util::FutureExt;
+use tokio::sync::{mpsc, watch};
 
 use super::shared::{Incoming, SharedPeer};
 use crate::client::measure::{Measurements, TrackProbe};
@@ -16,7 +17,7 @@ use crate::client::stats::{Figures, Monitor};
 use crate::codec::OpusRecovery;
 use crate::exit::{Exit, Failure};
 use crate::peer::{Peer, PeerConfig, PeerState};
-use crate::record::assemble::{Assembler, Frame};
+use crate::record::assemble::{Assembler, Frame, Output};
 use crate::record::{AUDIO, RecordStats, VIDEO};
 use crate::session::{Layer, MediaPath, Reason, Stream};
 use crate::signaling::Client;
@@ -274,11 +275,15 @@ pub(crate) fn record_peer(
     let figures = monitor.as_ref().map(|m| m.tracks.clone());
     let timelines: Arc<Mutex<[Timeline; 2]>> = Arc::default();
     let (tx, rx) = mpsc::channel::<Delivery>(256);
+    // Set by the writer once it has stopped taking what is on its way: every track task
+    // hands over the frames it holds and ends (see `write_frames`).
+    let (flush_tx, flush_rx) = watch::channel(false);
     let started = Instant::now();
     let measure_out = measure.clone();
-    // A task per track. When the recording has finished (its writer is gone), they stop
-    // taking packets and tracks at once, so a shared connection hands its sections to
-    // whoever subscribes to them next.
+    // A task per track. When the recording is finishing (its writer asks for what they
+    // hold) or has finished (its writer is gone), they stop taking packets and tracks, so a
+    // shared connection hands its sections to whoever subscribes to them next.
+    let mut flushing = flush_rx.clone();
     tokio::spawn(async move {
         loop {
             let track = tokio::select! {
@@ -287,6 +292,7 @@ pub(crate) fn record_peer(
                     None => break,
                 },
                 _ = tx.closed() => break,
+                _ = flushing.wait_for(|&f| f) => break,
             };
             let track_figures = figures.as_ref().map(|t| t.add(track.codec, track.ssrc));
             let probe = measure
@@ -298,7 +304,7 @@ pub(crate) fn record_peer(
                 probe,
                 track_figures,
                 timelines,
-                tx.clone(),
+                (tx.clone(), flush_rx.clone()),
             ));
         }
     });
@@ -306,7 +312,13 @@ pub(crate) fn record_peer(
     let (stats_tx, stats_rx) = tokio::sync::watch::channel(RecordStats::default());
     let stream_id = stream.id.to_string();
     let blocking = sink.may_block();
-    let write = write_frames(sink, rx, stop_rx, stats_tx, first.map(|f| (f, stream_id)));
+    let write = write_frames(
+        sink,
+        (rx, flush_tx),
+        stop_rx,
+        stats_tx,
+        first.map(|f| (f, stream_id)),
+    );
     // A file's writes go to the page cache at once: written on the runtime, a frame costs
     // no thread's wakeup. An output that may wait on its reader gets a thread of its own.
     let done = if blocking {
@@ -335,13 +347,14 @@ pub(crate) fn record_peer(
 
 /// One track's task: its packets assembled into frames (lost audio recovered from the next
 /// packet's FEC where it can be), each put on the recording's timeline, measured and
-/// counted, and handed to the writer, until the track ends or the writer is gone.
+/// counted, and handed to the writer, until the track ends, the writer asks for what it
+/// holds (`flushing`), or the writer is gone.
 async fn assemble_track(
     mut track: Incoming,
     mut probe: Option<TrackProbe>,
     figures: Option<Figures>,
     timelines: Arc<Mutex<[Timeline; 2]>>,
-    tx: mpsc::Sender<Delivery>,
+    (tx, mut flushing): (mpsc::Sender<Delivery>, watch::Receiver<bool>),
 ) {
     let slot = match track.codec.kind() {
         Kind::Video => VIDEO,
@@ -373,6 +386,21 @@ async fn assemble_track(
             },
             () = sleep_until(deadline) => asm.poll(Instant::now()),
             _ = tx.closed() => return,
+            _ = flushing.wait_for(|&f| f) => {
+                // The recording is finishing: the packets already here, then every frame
+                // held behind a gap, go to the writer, and the task ends.
+                ended = true;
+                let now = Instant::now();
+                let mut frames = Vec::new();
+                while let Some(Some(p)) = track.recv().now_or_never() {
+                    if let Some(probe) = probe.as_mut() {
+                        probe.packet(p.seq());
+                    }
+                    frames.extend(asm.push(p, now).frames);
+                }
+                frames.extend(asm.flush(now).frames);
+                Output { frames, request_keyframe: false }
+            }
         };
         let arrival = Instant::now();
         if out.request_keyframe {
@@ -416,31 +444,59 @@ async fn assemble_track(
     }
 }
 
+/// Where a writer is in stopping.
+#[derive(Clone, Copy)]
+enum Stopping {
+    /// Not told to stop.
+    No,
+    /// Told to stop: frames still on their way are taken until then (see [`next_lingering`]).
+    Lingering(tokio::time::Instant),
+    /// The track tasks were asked for the frames they hold behind a gap: taken until every
+    /// task has handed them over and ended (the channel closes), or until then.
+    Flushing(tokio::time::Instant),
+}
+
+/// How long a finishing recording waits for its track tasks' last frames. They only take
+/// what is already queued, so they answer at once; this bounds a task that cannot.
+const FLUSH_LIMIT: Duration = Duration::from_millis(500);
+
 /// The writer (the only one touching the output): frames into `sink` until the tracks end,
-/// a limit is reached, or `stop` says for how long frames still on their way are taken. Its
-/// figures go to `stats` after every frame. `None`: the reader of the output went away (a
-/// closed pipe ends an output without failing).
+/// a limit is reached, or `stop` says for how long frames still on their way are taken;
+/// after that, the track tasks are asked (`flush`) for what they still hold, so that a
+/// stop loses no frame that had arrived. Its figures go to `stats` after every frame.
+/// `None`: the reader of the output went away (a closed pipe ends an output without
+/// failing).
 async fn write_frames(
     mut sink: Sink,
-    mut rx: mpsc::Receiver<Delivery>,
+    (mut rx, flush): (mpsc::Receiver<Delivery>, watch::Sender<bool>),
     mut stop: tokio::sync::oneshot::Receiver<Duration>,
-    stats: tokio::sync::watch::Sender<RecordStats>,
+    stats: watch::Sender<RecordStats>,
     mut first: Option<(FirstFrame, String)>,
 ) -> Result<Option<RecordStats>, Failure> {
-    // Once told to stop: until when frames still on their way are taken.
-    let mut until: Option<tokio::time::Instant> = None;
+    let mut stopping = Stopping::No;
     loop {
-        let d = match until {
-            Some(u) => next_lingering(&mut rx, u).await,
-            None => tokio::select! {
+        let d = match stopping {
+            Stopping::No => tokio::select! {
                 biased;
                 d = rx.recv() => d,
                 linger = &mut stop => {
-                    let u = tokio::time::Instant::now() + linger.unwrap_or_default();
-                    until = Some(u);
-                    next_lingering(&mut rx, u).await
+                    let until = tokio::time::Instant::now() + linger.unwrap_or_default();
+                    stopping = Stopping::Lingering(until);
+                    continue;
                 }
             },
+            Stopping::Lingering(until) => match next_lingering(&mut rx, until).await {
+                Some(d) => Some(d),
+                None => {
+                    flush.send_replace(true);
+                    stopping = Stopping::Flushing(tokio::time::Instant::now() + FLUSH_LIMIT);
+                    continue;
+                }
+            },
+            Stopping::Flushing(limit) => tokio::time::timeout_at(limit, rx.recv())
+                .await
+                .ok()
+                .flatten(),
         };
         let Some(d) = d else { break };
         if let Some((f, stream)) = &first
@@ -678,5 +734,58 @@ impl Recording {
             Ok(None) => Ok(RecordStats::default()), // broken pipe: the reader is gone
             Err(f) => Err(f),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::OutFormat;
+
+    fn opus(n: u64) -> Delivery {
+        Delivery {
+            slot: AUDIO,
+            codec: Codec::Opus,
+            // A 20 ms CELT frame of silence.
+            frame: Frame {
+                timestamp: n * 960,
+                data: bytes::Bytes::from_static(&[0xf8, 0xff, 0xfe]),
+                keyframe: false,
+                fec: false,
+            },
+            arrival: Instant::now(),
+        }
+    }
+
+    /// A stop (Ctrl-C, `--duration`) loses none of the frames a track still holds: the
+    /// writer asks for them once nothing more is on its way, and takes them before finishing.
+    #[tokio::test]
+    async fn a_stopped_recording_takes_the_frames_its_tracks_still_hold() {
+        let sink = Sink::for_format(OutFormat::Ogg, Box::new(std::io::sink()), 1).unwrap();
+        let (tx, rx) = mpsc::channel(16);
+        let (flush_tx, mut flushing) = watch::channel(false);
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+        let (stats_tx, _stats) = watch::channel(RecordStats::default());
+        // A track that has handed over frames 0-2 and holds 4-5 behind a gap (3 lost).
+        for n in 0..3 {
+            tx.send(opus(n)).await.unwrap();
+        }
+        let track = tokio::spawn(async move {
+            if flushing.wait_for(|&f| f).await.is_ok() {
+                for n in 4..6 {
+                    let _ = tx.send(opus(n)).await;
+                }
+            }
+        });
+        stop_tx.send(Duration::ZERO).unwrap();
+        let stats = write_frames(sink, (rx, flush_tx), stop_rx, stats_tx, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stats.audio_frames, 5,
+            "frames 0-2, then the two the track held"
+        );
+        track.await.unwrap();
     }
 }
