@@ -1,7 +1,7 @@
 //! The floor under a forwarding server on this machine.
 //!
 //! One thread receives a 640x480 30 fps 500 kbit/s stream with 50 audio packets a second
-//! (107 datagrams a second, as the test pattern and the tone send it) on a loopback UDP
+//! (110 datagrams a second; the test pattern and the tone send 107) on a loopback UDP
 //! socket. For each of N subscribers it encrypts every packet with that subscriber's own SRTP
 //! context (AES-128-GCM, rtc's `srtp`, the code a WebRTC connection here encrypts with) and
 //! sends every subscriber's copy of one packet in one `sendmmsg` (64 at a time), as

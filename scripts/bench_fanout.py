@@ -14,7 +14,7 @@ Also the server's peak RSS (VmHWM) and the run's frames lost (every frame of eve
 is checked by the generator). The generator shares the machine's two cores with the server,
 so read the ratio in each row; absolute figures move with the machine's load.
 "floor" is no server but `cargo bench --bench floor` (benches/floor.rs): one thread that
-receives the same stream's 107 datagrams a second and does only what no forwarding server can
+receives a stream like it (110 datagrams a second) and does only what no forwarding server can
 leave out, an SRTP encryption per subscriber and a share of one `sendmmsg`; its CPU per
 subscriber is the machine's floor, and its "lost" cell counts datagrams, not frames.
 Prints a Markdown table; BENCHMARKS.md records one run.
@@ -62,10 +62,12 @@ def fanout(server, n, window):
 
 def floor(n, window):
     """The floor forwarder at n subscribers: (CPU ms/s per subscriber, peak RSS MB, summary)."""
-    out = subprocess.run(["cargo", "bench", "-q", "--locked", "--bench", "floor", "--",
+    run = subprocess.run(["cargo", "bench", "-q", "--locked", "--bench", "floor", "--",
                           "--subscribers", str(n), "--seconds", str(window)],
-                         cwd=bench_call.ROOT, capture_output=True, text=True, check=True).stdout
-    r = json.loads(out.strip().splitlines()[-1])
+                         cwd=bench_call.ROOT, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise RuntimeError(f"the floor bench failed (exit {run.returncode}): {run.stderr[-2000:]}")
+    r = json.loads(run.stdout.strip().splitlines()[-1])
     lost = r["expected"] - r["received"]
     return r["cpuMsPerSPerSubscriber"], None, {"streams": n, "framesLost": f"{lost} datagrams"}
 
@@ -79,6 +81,9 @@ def main():
     subprocess.run(["cargo", "build", "--release", "--locked", "-q"], cwd=bench_call.ROOT, check=True)
     kinds = {"vcall": bench_load.Vcall, "janus": bench_call.Janus}
     names = a.servers.split(",")
+    unknown = [k for k in names if k not in kinds and k != "floor"]
+    if unknown:
+        sys.exit(f"bench_fanout: unknown --servers {','.join(unknown)} (vcall, janus, floor)")
     label = {k: kinds[k].name if k in kinds else k for k in names}
     if "floor" in names:
         subprocess.run(["cargo", "bench", "--locked", "--bench", "floor", "--no-run", "-q"],
@@ -107,8 +112,8 @@ def main():
             cells += [f"{cpu:.2f}", "-" if rss is None else f"{rss:.0f}",
                       f"{s['streams']}/{n}, {s['framesLost']}"]
         base = cpus[names[1]] if ratios else 0
-        ratio = "".join(f" | {cpus[k] / base:.2f}x" for k in names
-                        if ratios and k != names[1] and base > 0)
+        ratio = "".join(f" | {cpus[k] / base:.2f}x" if base > 0 else " | -" for k in names
+                        if ratios and k != names[1])
         print(f"| {n} | " + " | ".join(cells) + ratio + " |", flush=True)
 
 

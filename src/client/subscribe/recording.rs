@@ -758,9 +758,12 @@ mod tests {
     }
 
     /// A stop (Ctrl-C, `--duration`) loses none of the frames a track still holds: the
-    /// writer asks for them once nothing more is on its way, and takes them before finishing.
-    #[tokio::test]
+    /// writer asks for them once nothing more is on its way, and takes them before finishing,
+    /// which it does as soon as the track has ended (the clock is virtual: a writer that
+    /// waited out its limit would show it).
+    #[tokio::test(start_paused = true)]
     async fn a_stopped_recording_takes_the_frames_its_tracks_still_hold() {
+        let start = tokio::time::Instant::now();
         let sink = Sink::for_format(OutFormat::Ogg, Box::new(std::io::sink()), 1).unwrap();
         let (tx, rx) = mpsc::channel(16);
         let (flush_tx, mut flushing) = watch::channel(false);
@@ -785,6 +788,10 @@ mod tests {
         assert_eq!(
             stats.audio_frames, 5,
             "frames 0-2, then the two the track held"
+        );
+        assert!(
+            start.elapsed() < FLUSH_LIMIT,
+            "finished when the track ended"
         );
         track.await.unwrap();
     }
