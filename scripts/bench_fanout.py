@@ -93,7 +93,7 @@ def main():
     print("| subscribers | " + " | ".join(
         f"{label[k]}: CPU per subscriber, ms/s | {label[k]}: peak RSS, MB | "
         f"{label[k]}: streams, lost" for k in names)
-        + "".join(f" | {label[k]} / {label[names[1]]}" for k in names if k != names[1] and ratios)
+        + "".join(f" | {label[k]} / {label[names[1]]}" for k in names if ratios and k != names[1])
         + " |")
     print("|---|" + "---|---|---|" * len(names) + "---|" * ((len(names) - 1) if ratios else 0))
     for n in [int(x) for x in a.subscribers.split(",")]:
