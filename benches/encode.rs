@@ -2,7 +2,11 @@
 //! (openh264) at 640x480 30 fps in CPU per second of video; Opus encode speed.
 //! `cargo bench --bench encode` prints a table; BENCHMARKS.md records it.
 
+mod common;
+
 use std::time::{Duration, Instant};
+
+use common::thread_cpu;
 
 use vcall::codec::{H264Encoder, OPUS_FRAME, OpusEncoder, VpxEncoder};
 use vcall::media::testsrc::{self, Marks};
@@ -30,17 +34,6 @@ fn h264_fps(width: usize, height: usize, frames: u32) -> f64 {
         enc.encode(p, false).expect("encode");
     }
     (frames - 1) as f64 / start.elapsed().as_secs_f64()
-}
-
-/// This thread's CPU time so far.
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: writes the timespec it is given, which lives through the call.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// 10 s of test pattern at 30 fps (`busy`: the noisy one that uses its whole bitrate) of

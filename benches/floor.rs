@@ -16,6 +16,8 @@
 //! delivery into their sockets is charged to the sender, as it is to a server).
 //! `scripts/bench_fanout.py --servers vcall,janus,floor` runs it beside the two servers.
 
+mod common;
+
 #[cfg(target_os = "linux")]
 mod floor {
     use std::net::{SocketAddr, UdpSocket};
@@ -23,6 +25,8 @@ mod floor {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::time::{Duration, Instant};
 
+    use super::common::thread_cpu;
+    use bytes::BytesMut;
     use rtc::srtp::context::Context;
     use rtc::srtp::protection_profile::ProtectionProfile;
 
@@ -30,16 +34,6 @@ mod floor {
     const VIDEO_BPS: u32 = 500_000;
     const MTU_PAYLOAD: usize = 1100;
     const AUDIO_PAYLOAD: usize = 100;
-
-    fn thread_cpu() -> Duration {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `ts` is a valid timespec the call writes into.
-        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-    }
 
     fn rtp(ssrc: u32, seq: u16, ts: u32, pt: u8, payload: usize) -> Vec<u8> {
         let mut p = vec![0u8; 12 + payload];
@@ -88,46 +82,14 @@ mod floor {
         sent
     }
 
-    /// Every subscriber's copy of one packet, `sendmmsg` 64 at a time.
-    fn send_all(fd: i32, out: &[(socket2::SockAddr, bytes::BytesMut)]) {
-        for chunk in out.chunks(64) {
-            let mut iovs: Vec<libc::iovec> = chunk
-                .iter()
-                .map(|(_, d)| libc::iovec {
-                    iov_base: d.as_ptr() as *mut libc::c_void,
-                    iov_len: d.len(),
-                })
-                .collect();
-            let mut msgs: Vec<libc::mmsghdr> = chunk
-                .iter()
-                .zip(iovs.iter_mut())
-                .map(|((addr, _), iov)| {
-                    // SAFETY: an all-zero msghdr is a valid empty one; the fields set point
-                    // into `chunk` and `iovs`, which outlive the call below.
-                    let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
-                    hdr.msg_name = addr.as_ptr() as *mut libc::c_void;
-                    hdr.msg_namelen = addr.len();
-                    hdr.msg_iov = iov;
-                    hdr.msg_iovlen = 1;
-                    libc::mmsghdr {
-                        msg_hdr: hdr,
-                        msg_len: 0,
-                    }
-                })
-                .collect();
-            let mut done = 0;
-            while done < msgs.len() {
-                // SAFETY: `msgs[done..]` are valid headers whose buffers and addresses live
-                // until this returns; the kernel only reads them (and sets msg_len).
-                let n = unsafe {
-                    libc::sendmmsg(fd, msgs[done..].as_mut_ptr(), (msgs.len() - done) as _, 0)
-                };
-                if n <= 0 {
-                    let e = std::io::Error::last_os_error();
-                    assert_eq!(e.kind(), std::io::ErrorKind::Interrupted, "sendmmsg: {e}");
-                    continue;
-                }
-                done += n as usize;
+    /// Every subscriber's copy of one packet, `sendmmsg` 64 at a time, as the engine sends.
+    fn send_all(fd: i32, out: &[(SocketAddr, BytesMut)]) {
+        let mut rest = out;
+        while !rest.is_empty() {
+            match vcall::peer::send_many(fd, rest) {
+                Ok(n) if n > 0 => rest = &rest[n..],
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => panic!("sendmmsg: {other:?}"),
             }
         }
     }
@@ -135,14 +97,14 @@ mod floor {
     /// One packet to every subscriber: a copy sealed with each one's keys, then sent.
     fn forward(
         contexts: &mut [Context],
-        addrs: &[socket2::SockAddr],
-        out: &mut Vec<(socket2::SockAddr, bytes::BytesMut)>,
+        addrs: &[SocketAddr],
+        out: &mut Vec<(SocketAddr, BytesMut)>,
         fd: i32,
         packet: &[u8],
     ) {
         out.clear();
         for (ctx, addr) in contexts.iter_mut().zip(addrs) {
-            out.push((addr.clone(), ctx.encrypt_rtp(packet).expect("encrypt")));
+            out.push((*addr, ctx.encrypt_rtp(packet).expect("encrypt")));
         }
         send_all(fd, out);
     }
@@ -157,9 +119,9 @@ mod floor {
                 s
             })
             .collect();
-        let addrs: Vec<socket2::SockAddr> = sinks
+        let addrs: Vec<SocketAddr> = sinks
             .iter()
-            .map(|s| s.local_addr().expect("addr").into())
+            .map(|s| s.local_addr().expect("addr"))
             .collect();
         let received = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
@@ -211,7 +173,7 @@ mod floor {
         let window = Duration::from_secs(seconds);
         let start = Instant::now();
         let mut buf = [0u8; 2048];
-        let mut out: Vec<(socket2::SockAddr, bytes::BytesMut)> = Vec::with_capacity(subscribers);
+        let mut out: Vec<(SocketAddr, BytesMut)> = Vec::with_capacity(subscribers);
         let (mut measured_from, mut cpu_from) = (None, Duration::ZERO);
         let (mut forwarded, mut forwarded_at_window) = (0u64, 0u64);
         loop {

@@ -1147,43 +1147,9 @@ fn send(i: usize, peer: SocketAddr, data: BytesMut, sending: &mut Sending<'_>) {
 fn send_batch(io: &super::udp::Udp, batch: &[(SocketAddr, BytesMut)]) {
     #[cfg(target_os = "linux")]
     {
-        const CHUNK: usize = 64;
         let mut rest = batch;
         while !rest.is_empty() {
-            let chunk = &rest[..rest.len().min(CHUNK)];
-            let addrs: Vec<socket2::SockAddr> = chunk.iter().map(|(a, _)| (*a).into()).collect();
-            let mut iovs: Vec<libc::iovec> = chunk
-                .iter()
-                .map(|(_, d)| libc::iovec {
-                    iov_base: d.as_ptr() as *mut libc::c_void,
-                    iov_len: d.len(),
-                })
-                .collect();
-            let mut msgs: Vec<libc::mmsghdr> = addrs
-                .iter()
-                .zip(iovs.iter_mut())
-                .map(|(addr, iov)| {
-                    // SAFETY: an all-zero msghdr is a valid empty one; the fields set point
-                    // into `addrs` and `iovs`, which outlive the call below.
-                    let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
-                    hdr.msg_name = addr.as_ptr() as *mut libc::c_void;
-                    hdr.msg_namelen = addr.len();
-                    hdr.msg_iov = iov;
-                    hdr.msg_iovlen = 1;
-                    libc::mmsghdr {
-                        msg_hdr: hdr,
-                        msg_len: 0,
-                    }
-                })
-                .collect();
-            // SAFETY: `msgs` holds `msgs.len()` valid headers whose buffers and addresses
-            // live until this returns; the kernel only reads them (and sets msg_len).
-            let n = unsafe { libc::sendmmsg(io.raw_fd(), msgs.as_mut_ptr(), msgs.len() as _, 0) };
-            let sent = match n {
-                n if n < 0 => Err(std::io::Error::last_os_error()),
-                n => Ok(n as usize),
-            };
-            match sent {
+            match super::udp::send_many(io.raw_fd(), rest) {
                 Ok(n) if n > 0 => rest = &rest[n..],
                 Ok(_) => return,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,

@@ -26,6 +26,8 @@ mod udp;
 pub use engine::Engine;
 pub use rate::SendRate;
 pub(crate) use rate::{SendEstimate, SendEstimates};
+#[cfg(target_os = "linux")]
+pub use udp::{SEND_MANY_MAX, send_many};
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

@@ -59,6 +59,54 @@ impl Udp {
     }
 }
 
+/// The most datagrams one [`send_many`] call takes.
+#[cfg(target_os = "linux")]
+pub const SEND_MANY_MAX: usize = 64;
+
+/// Sends the first [`SEND_MANY_MAX`] datagrams of `batch` (each to its address) on the UDP
+/// socket `fd` with one `sendmmsg`, without waiting: how many went, from the first (the
+/// kernel stops at the first it refuses, whose error comes back when it was the first).
+/// The media engine's one way out; `benches/floor.rs` measures the machine with it.
+#[cfg(target_os = "linux")]
+pub fn send_many(
+    fd: std::os::fd::RawFd,
+    batch: &[(SocketAddr, bytes::BytesMut)],
+) -> io::Result<usize> {
+    let chunk = &batch[..batch.len().min(SEND_MANY_MAX)];
+    let addrs: Vec<socket2::SockAddr> = chunk.iter().map(|(a, _)| (*a).into()).collect();
+    let mut iovs: Vec<libc::iovec> = chunk
+        .iter()
+        .map(|(_, d)| libc::iovec {
+            iov_base: d.as_ptr() as *mut libc::c_void,
+            iov_len: d.len(),
+        })
+        .collect();
+    let mut msgs: Vec<libc::mmsghdr> = addrs
+        .iter()
+        .zip(iovs.iter_mut())
+        .map(|(addr, iov)| {
+            // SAFETY: an all-zero msghdr is a valid empty one; the fields set point into
+            // `addrs` and `iovs`, which outlive the call below.
+            let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
+            hdr.msg_name = addr.as_ptr() as *mut libc::c_void;
+            hdr.msg_namelen = addr.len();
+            hdr.msg_iov = iov;
+            hdr.msg_iovlen = 1;
+            libc::mmsghdr {
+                msg_hdr: hdr,
+                msg_len: 0,
+            }
+        })
+        .collect();
+    // SAFETY: `msgs` holds `msgs.len()` valid headers whose buffers and addresses live until
+    // this returns; the kernel only reads them (and sets msg_len).
+    let n = unsafe { libc::sendmmsg(fd, msgs.as_mut_ptr(), msgs.len() as _, 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
