@@ -127,11 +127,11 @@ mod floor {
         let stop = Arc::new(AtomicBool::new(false));
         let drained = Arc::new(AtomicBool::new(false));
         let drain = {
-            let (received, stop) = (received.clone(), drained.clone());
+            let (received, drained) = (received.clone(), drained.clone());
             std::thread::spawn(move || {
                 let mut buf = [0u8; 2048];
                 loop {
-                    let done = stop.load(Ordering::Relaxed);
+                    let done = drained.load(Ordering::Relaxed);
                     for s in &sinks {
                         while s.recv(&mut buf).is_ok() {
                             received.fetch_add(1, Ordering::Relaxed);
@@ -174,13 +174,13 @@ mod floor {
         let start = Instant::now();
         let mut buf = [0u8; 2048];
         let mut out: Vec<(SocketAddr, BytesMut)> = Vec::with_capacity(subscribers);
-        let (mut measured_from, mut cpu_from) = (None, Duration::ZERO);
-        let (mut forwarded, mut forwarded_at_window) = (0u64, 0u64);
+        let mut forwarded = 0u64;
+        // Where the window began: (when, this thread's CPU, packets forwarded).
+        let mut window_start: Option<(Instant, Duration, u64)> = None;
         loop {
             let elapsed = start.elapsed();
-            if measured_from.is_none() && elapsed >= warmup {
-                (measured_from, cpu_from) = (Some(Instant::now()), thread_cpu());
-                forwarded_at_window = forwarded;
+            if window_start.is_none() && elapsed >= warmup {
+                window_start = Some((Instant::now(), thread_cpu(), forwarded));
             }
             if elapsed >= warmup + window {
                 break;
@@ -200,8 +200,9 @@ mod floor {
             forward(&mut contexts, &addrs, &mut out, fd, &buf[..n]);
             forwarded += 1;
         }
-        let cpu = thread_cpu() - cpu_from;
-        let wall = measured_from.expect("a window").elapsed();
+        let (began, cpu_from, forwarded_before) = window_start.expect("a window");
+        let (cpu, wall) = (thread_cpu() - cpu_from, began.elapsed());
+        let forwarded_in_window = forwarded - forwarded_before;
         stop.store(true, Ordering::Relaxed);
         let published = publisher.join().expect("publisher");
         // The rest of what was published, then the sinks' last datagrams.
@@ -220,7 +221,7 @@ mod floor {
              \"forwarded\":{forwarded},\"received\":{},\"expected\":{}}}",
             wall.as_secs_f64(),
             ms_per_s / subscribers as f64,
-            (forwarded - forwarded_at_window) as f64 / wall.as_secs_f64(),
+            forwarded_in_window as f64 / wall.as_secs_f64(),
             received.load(Ordering::Relaxed),
             forwarded * subscribers as u64,
         );
