@@ -213,3 +213,69 @@ fn a_subscriber_whose_address_changes_mid_call_keeps_its_media() {
 fn a_publisher_whose_address_changes_mid_call_keeps_its_media() {
     rebinding_keeps_the_media("rebind=4s,loss=3%,seed=7", "");
 }
+
+/// The key log lines in `path`: (client random, master secret), each in hex of its length.
+fn key_log(path: &std::path::Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(path).expect("the key log file");
+    text.lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            assert_eq!(f.len(), 3, "{l:?}");
+            assert_eq!(f[0], "CLIENT_RANDOM", "{l:?}");
+            let hex = |s: &str, bytes: usize| {
+                assert!(
+                    s.len() == bytes * 2 && s.bytes().all(|b| b.is_ascii_hexdigit()),
+                    "{l:?}"
+                );
+                s.to_owned()
+            };
+            (hex(f[1], 32), hex(f[2], 48))
+        })
+        .collect()
+}
+
+/// `SSLKEYLOGFILE`: each end of a connection writes its DTLS handshake's master secret there,
+/// in the NSS key log format Wireshark reads. The two ends of one handshake came to it each
+/// on its own (ECDHE), so the subscriber's line is one of the server's two (its connection and
+/// the publisher's, which was given no file). From those secrets the server derived each
+/// connection's SRTP keys itself, and they opened its packets both ways.
+#[test]
+fn both_ends_of_a_connection_log_the_same_dtls_secret() {
+    let dir = temp_dir();
+    let (serve_keys, sub_keys) = (dir.path().join("serve.keys"), dir.path().join("sub.keys"));
+    let mut serve = Proc::spawn({
+        let mut c = vcall();
+        c.args(["serve", "--listen", "127.0.0.1:0", "--udp-port", "0", "-v"])
+            .args(["--api-key", "k", "--api-secret", "s"])
+            .env("SSLKEYLOGFILE", &serve_keys);
+        c
+    });
+    let url = serve_url(&mut serve);
+    let session = fixed_session("keylog");
+    let on = |role: Role, args: &[&str]| client(&url, &session, role, args);
+    let mut publisher = Proc::spawn(on(Role::Publisher, &publish_args("60s")));
+    publisher.wait_for("stream is live");
+    let out = dir.path().join("sub.mkv");
+    let mut sub = on(
+        Role::Subscriber,
+        &["subscribe", "-o", &path_str(&out), "--frames", "10"],
+    );
+    sub.env("SSLKEYLOGFILE", &sub_keys);
+    let (code, _, err) = run(sub);
+    assert_eq!(code, 0, "{err}");
+    let (served, subscribed) = (key_log(&serve_keys), key_log(&sub_keys));
+    assert_eq!(
+        (served.len(), subscribed.len()),
+        (2, 1),
+        "{served:?} {subscribed:?}"
+    );
+    assert!(served.contains(&subscribed[0]), "{served:?} {subscribed:?}");
+    assert_ne!(served[0], served[1]);
+    for _ in 0..2 {
+        serve.wait_for(
+            "SRTP keys derived by vcall (SRTP_AEAD_AES_128_GCM) opened a packet each way",
+        );
+    }
+    publisher.interrupt();
+    assert_eq!(publisher.wait(), 130, "{}", publisher.output());
+}

@@ -317,3 +317,48 @@ fn media_a_subscriber_was_not_granted_is_dropped_whatever_its_ssrc() {
     publisher.interrupt();
     assert_eq!(publisher.wait(), 130, "{}", publisher.output());
 }
+
+/// A subscriber on another stack (aiortc, over WHEP, AES-CM alone) has SRTCP sent from its
+/// address that it did not seal: 200 NACKs (3,400 packets asked for) that say they are not
+/// encrypted and carry no real tag. rtc-srtp would take them unchecked (`peer/keys.rs`), and
+/// the server would send again what they ask for; it drops and counts them before the WebRTC
+/// stack instead, and the subscriber's own SRTCP and video go on. The server found that
+/// connection's AES-CM keys itself (its log says so), as it does the publisher's AEAD ones.
+#[test]
+fn srtcp_a_far_end_did_not_seal_is_dropped() {
+    let (mut serve, url) = serve_process("127.0.0.1:0", &["-v"]);
+    let session = fixed_session("srtcp-forge");
+    let mut publisher = Proc::spawn(client(
+        &url,
+        &session,
+        Role::Publisher,
+        &publish_args("60s"),
+    ));
+    publisher.wait_for("stream is live");
+    serve.wait_for("SRTP keys derived by vcall (SRTP_AEAD_AES_128_GCM) opened a packet each way");
+    let http = url.replacen("ws://", "http://", 1);
+    let mut forge = std::process::Command::new(peers_python());
+    forge.arg(peer_script("srtcp_forge.py")).args([
+        &format!("{http}/whep/{session}"),
+        &fixed_token(&session, Role::Subscriber),
+        "200",
+    ]);
+    let (code, said, err) = run(forge);
+    assert_eq!(code, 0, "{err}");
+    let said: serde_json::Value = serde_json::from_str(said.trim()).expect(&said);
+    assert_eq!(said["sent"], 200, "{said}");
+    assert!(said["framesAfter"].as_u64().unwrap() > 0, "{said}");
+    serve.wait_for(
+        "SRTP keys derived by vcall (SRTP_AES128_CM_HMAC_SHA1_80) opened a packet each way",
+    );
+    // Paced, on loopback: all of them arrive but under a load that drops some datagrams;
+    // none of the subscriber's own (it sends reports all along) is among them.
+    let metrics = crate::metrics::scrape(&url, None);
+    let dropped = metrics.get("vcall_dropped_packets_total{reason=unauthenticated}");
+    assert!((100.0..=200.0).contains(&dropped), "{dropped} counted");
+    // What the real NACKs of a clean loopback path ask for, not the forged ones' 17 each.
+    let asked = metrics.get("vcall_nack_requested_packets_total{}");
+    assert!(asked < 1000.0, "{asked} packets asked for again");
+    publisher.interrupt();
+    assert_eq!(publisher.wait(), 130, "{}", publisher.output());
+}

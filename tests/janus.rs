@@ -57,6 +57,7 @@ fn a_stream_published_into_a_room_is_recorded_intact() {
             "--json",
             "--stats-interval",
             "1s",
+            "-v",
         ],
     ));
     assert_eq!(code, 0, "{err}");
@@ -79,6 +80,11 @@ fn a_stream_published_into_a_room_is_recorded_intact() {
     // 256-bit one).
     let srtp = lines.iter().rev().find_map(|l| l["srtp"].as_str());
     assert_eq!(srtp, Some("SRTP_AEAD_AES_256_GCM"), "{stdout}");
+    // vcall found the keys itself too.
+    assert!(
+        err.contains("SRTP keys derived by vcall (SRTP_AEAD_AES_256_GCM) opened a packet each way"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -115,6 +115,12 @@ fn ffmpeg_whip_muxer_publishes_into_vcall_serve() {
     // is AEAD: both ends are vcall's).
     serve.wait_for("SRTP SRTP_AES128_CM_HMAC_SHA1_80");
     serve.wait_for("SRTP SRTP_AEAD_AES_128_GCM");
+    // It found both connections' keys itself.
+    for profile in ["SRTP_AES128_CM_HMAC_SHA1_80", "SRTP_AEAD_AES_128_GCM"] {
+        serve.said(&format!(
+            "SRTP keys derived by vcall ({profile}) opened a packet each way"
+        ));
+    }
 }
 
 #[test]
@@ -274,7 +280,7 @@ fn chromium_recorder(ns: &LoopbackOnly, url: &str, session: &str, out: &Path) ->
 /// many of Chromium's UDP packets the firewall dropped.
 fn chromium_whip_then_whep(no_udp: bool) -> (serde_json::Value, serde_json::Value, u64) {
     let ns = LoopbackOnly::create();
-    let (_serve, url) = ns.serve();
+    let (mut serve, url) = ns.serve();
     let http = url.replace("ws://", "http://");
     let session = fixed_session("chromium");
     let dir = temp_dir();
@@ -313,6 +319,17 @@ fn chromium_whip_then_whep(no_udp: bool) -> (serde_json::Value, serde_json::Valu
     assert!(played["framesDecoded"].as_u64().unwrap() >= 40, "{played}");
     assert!(played["audioPackets"].as_u64().unwrap() >= 50, "{played}");
     assert_eq!(played["deleted"], 200, "{played}");
+    // The server found Chromium's SRTP keys itself (AES-CM, over UDP or TCP) and let all of
+    // its SRTCP through.
+    serve.said("SRTP keys derived by vcall (SRTP_AES128_CM_HMAC_SHA1_80) opened a packet each way");
+    assert!(
+        !serve
+            .seen
+            .iter()
+            .any(|l| l.contains("SRTCP its keys do not open")),
+        "{}",
+        serve.seen.join("\n")
+    );
     (published, played, dropped)
 }
 

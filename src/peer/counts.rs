@@ -14,6 +14,8 @@ pub(crate) static SOCKET_DROPS: AtomicU64 = AtomicU64::new(0);
 /// RTP packets under an SSRC their connection's far end did not declare (a subscriber
 /// sending media, a peer using another's SSRC), dropped before the WebRTC stack.
 pub(crate) static UNGRANTED: AtomicU64 = AtomicU64::new(0);
+/// SRTCP packets their connection's keys did not open (`keys.rs`): not the far end's.
+pub(crate) static UNAUTHENTICATED: AtomicU64 = AtomicU64::new(0);
 /// Packets the far ends asked for again (NACK).
 pub(crate) static NACKED: AtomicU64 = AtomicU64::new(0);
 /// Of those, the ones let through to be sent again (`NackGate`: not already on their way).
@@ -30,6 +32,7 @@ pub struct Counts {
     pub reader_drops: u64,
     pub socket_drops: u64,
     pub ungranted: u64,
+    pub unauthenticated: u64,
     pub nacked: u64,
     pub nack_admitted: u64,
 }
@@ -41,6 +44,7 @@ pub fn counts() -> Counts {
         reader_drops: get(&READER_DROPS),
         socket_drops: get(&SOCKET_DROPS),
         ungranted: get(&UNGRANTED),
+        unauthenticated: get(&UNAUTHENTICATED),
         nacked: get(&NACKED),
         nack_admitted: get(&NACK_ADMITTED),
     }

@@ -105,15 +105,60 @@ pub(crate) struct Conn {
     checked: bool,
     /// Packets of RTP it was not granted, dropped.
     ungranted: u64,
+    /// Its SRTP keys, as vcall derives them and checks them on its packets.
+    keys: super::keys::Check,
+    /// Received SRTCP its keys did not open, dropped.
+    unauthenticated: u64,
 }
 
 impl Conn {
+    /// An SRTP or SRTCP datagram it sent, for its key check while that runs.
+    fn keys_sent(&mut self, datagram: &[u8]) {
+        if self.keys.wants() && super::keys::is_srtp(datagram) {
+            let outcome = self.keys.sent(datagram);
+            keys_told(outcome);
+        }
+    }
+
+    /// Whether an SRTP or SRTCP datagram it received goes on to the stack
+    /// ([`super::keys::Check::received`]); dropped and counted when not.
+    fn keys_admit(&mut self, datagram: &[u8], from: SocketAddr) -> bool {
+        if !self.keys.guards() || !super::keys::is_srtp(datagram) {
+            return true;
+        }
+        let (admitted, outcome) = self.keys.received(datagram);
+        keys_told(outcome);
+        if !admitted {
+            self.unauthenticated += 1;
+            super::counts::add(&super::counts::UNAUTHENTICATED, 1);
+            if self.unauthenticated.is_power_of_two() {
+                tracing::info!(%from, dropped = self.unauthenticated, "SRTCP its keys do not open: dropped");
+            }
+        }
+        admitted
+    }
+
     /// RTP under an SSRC its far end did not declare came from `from`: dropped, counted.
     fn refused(&mut self, from: SocketAddr) {
         self.ungranted += 1;
         super::counts::add(&super::counts::UNGRANTED, 1);
         if self.ungranted.is_power_of_two() {
             tracing::info!(%from, dropped = self.ungranted, "RTP under an SSRC its far end did not declare: dropped");
+        }
+    }
+}
+
+/// What a connection's key check came to, in its log.
+fn keys_told(outcome: super::keys::Outcome) {
+    match outcome {
+        super::keys::Outcome::Pending => {}
+        super::keys::Outcome::Checked(profile) => {
+            tracing::debug!("SRTP keys derived by vcall ({profile}) opened a packet each way");
+        }
+        super::keys::Outcome::Failed => {
+            tracing::info!(
+                "SRTP keys derived by vcall opened none of the connection's packets: its received SRTCP is not checked"
+            );
         }
     }
 }
@@ -274,6 +319,7 @@ impl Engine {
             mpsc::UnboundedSender<RemoteTrack>,
         ),
         checked: bool,
+        exported: super::keys::Exported,
     ) -> Result<ConnId, PeerError> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let conn = Conn {
@@ -297,6 +343,8 @@ impl Engine {
             granted: super::granted::Granted::Any,
             checked,
             ungranted: 0,
+            keys: super::keys::Check::new(exported),
+            unauthenticated: 0,
         };
         self.ctl
             .send(Command::Open(id, Box::new(conn)))
@@ -807,6 +855,9 @@ impl Task {
             conn.refused(from);
             return;
         }
+        if !conn.keys_admit(data, from) {
+            return;
+        }
         let (peer_addr, moved) = conn.path.inbound(from, is_stun(data), now);
         if let Some(to) = moved {
             tracing::info!(%to, "a far end's address changed (a NAT's new mapping?): its media follows it");
@@ -887,6 +938,9 @@ impl Task {
         };
         if !conn.granted.admits(&data) {
             conn.refused(key.peer);
+            return;
+        }
+        if !conn.keys_admit(&data, key.peer) {
             return;
         }
         let transport = TransportContext {
@@ -1028,6 +1082,7 @@ fn drain_conn(
     }
     loop {
         while let Some(out) = conn.pc.poll_write() {
+            conn.keys_sent(&out.message);
             if out.transport.transport_protocol == TransportProtocol::TCP {
                 let key = StreamKey {
                     local: out.transport.local_addr,

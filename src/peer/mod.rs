@@ -13,6 +13,7 @@ mod engine;
 mod flight;
 mod granted;
 mod impaired;
+mod keys;
 mod mux;
 mod nack;
 mod path;
@@ -719,6 +720,8 @@ struct Parts {
     settings: rtc::peer_connection::configuration::setting_engine::SettingEngine,
     feedback: FeedbackLog,
     estimates: SendEstimates,
+    /// Its DTLS exporter's inputs, for the keys vcall derives itself ([`keys`]).
+    exported: keys::Exported,
 }
 
 impl Parts {
@@ -759,10 +762,13 @@ impl Parts {
         if let Some(cert) = &config.certificate {
             rtc_config = rtc_config.with_certificates(vec![cert.0.clone()]);
         }
+        let (crypto, exported) =
+            keys::Recorder::new().map_err(|_| PeerError::Missing("crypto provider"))?;
         // No mDNS: host candidates carry IPs, and no multicast socket is needed (binding one
         // fails with ENODEV on hosts without a multicast route, such as minimal containers).
         let settings =
             rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder::new()
+                .with_crypto_provider(crypto)
                 .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
                 .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), Some(ICE_MAX_CHECKS))
                 .with_lite(config.ice_lite)
@@ -783,6 +789,7 @@ impl Parts {
             settings,
             feedback,
             estimates,
+            exported,
         })
     }
 }
@@ -1213,7 +1220,12 @@ impl Peer {
         // A server's connections (ICE-lite) take only the RTP their far end declared; a
         // client's take a new stream's first packets even before the answer naming it.
         let checked = config.ice_lite;
-        let id = engine.open(pc, (state_tx, gathered_tx, tracks_tx), checked)?;
+        let id = engine.open(
+            pc,
+            (state_tx, gathered_tx, tracks_tx),
+            checked,
+            parts.exported,
+        )?;
         if !stun.is_empty() {
             tokio::spawn(add_reflexive(engine.clone(), id, stun.to_vec(), local_tx));
         }

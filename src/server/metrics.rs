@@ -125,7 +125,7 @@ impl Metrics {
             dropped: counter_vec(
                 &r,
                 "vcall_dropped_packets_total",
-                "Packets dropped, by reason: subscriber_queue (a subscriber's send queue was full), reader_queue (a received track's reader, the forwarder, had its queue full), socket_buffer (the UDP socket's buffer was full), unrouted (a datagram on the media port for no connection), ungranted (RTP under an SSRC its connection's far end did not declare: a subscriber sending media, a peer using another's SSRC)",
+                "Packets dropped, by reason: subscriber_queue (a subscriber's send queue was full), reader_queue (a received track's reader, the forwarder, had its queue full), socket_buffer (the UDP socket's buffer was full), unrouted (a datagram on the media port for no connection), ungranted (RTP under an SSRC its connection's far end did not declare: a subscriber sending media, a peer using another's SSRC), unauthenticated (SRTCP its connection's keys do not open: not from its far end)",
                 &["reason"],
             ),
             subscriber_drops: counter_vec(
@@ -205,6 +205,11 @@ impl Metrics {
                 ("reader_queue", counts.reader_drops, carried.reader_drops),
                 ("socket_buffer", counts.socket_drops, carried.socket_drops),
                 ("ungranted", counts.ungranted, carried.ungranted),
+                (
+                    "unauthenticated",
+                    counts.unauthenticated,
+                    carried.unauthenticated,
+                ),
             ] {
                 self.dropped
                     .with_label_values(&[reason])
@@ -229,6 +234,7 @@ impl Metrics {
             "reader_queue",
             "socket_buffer",
             "ungranted",
+            "unauthenticated",
         ] {
             self.dropped.with_label_values(&[reason]);
         }

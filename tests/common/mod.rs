@@ -180,6 +180,22 @@ impl Proc {
         self.wait_for_within(needle, LIMIT)
     }
 
+    /// A line containing `needle` that came already or comes within `LIMIT`.
+    pub fn said(&mut self, needle: &str) -> String {
+        self.drain();
+        match self.seen.iter().find(|l| l.contains(needle)) {
+            Some(line) => line.clone(),
+            None => self.wait_for(needle),
+        }
+    }
+
+    /// The lines that came so far, kept in `seen` without waiting for more.
+    pub fn drain(&mut self) {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+    }
+
     /// `wait_for` with a bound of its own, for what the far end does only after a while.
     pub fn wait_for_within(&mut self, needle: &str, limit: Duration) -> String {
         let deadline = std::time::Instant::now() + limit;
@@ -951,6 +967,7 @@ impl LoopbackOnly {
             "k",
             "--api-secret",
             "s",
+            "-v",
         ]));
         let url = serve_url(&mut serve);
         (serve, url)
