@@ -322,6 +322,7 @@ fn chromium_whip_then_whep(no_udp: bool) -> (serde_json::Value, serde_json::Valu
     // The server found Chromium's SRTP keys itself (AES-CM, over UDP or TCP) and let all of
     // its SRTCP through.
     serve.said("SRTP keys derived by vcall (SRTP_AES128_CM_HMAC_SHA1_80) opened a packet each way");
+    serve.drain();
     assert!(
         !serve
             .seen

@@ -14,7 +14,8 @@ pub(crate) static SOCKET_DROPS: AtomicU64 = AtomicU64::new(0);
 /// RTP packets under an SSRC their connection's far end did not declare (a subscriber
 /// sending media, a peer using another's SSRC), dropped before the WebRTC stack.
 pub(crate) static UNGRANTED: AtomicU64 = AtomicU64::new(0);
-/// SRTCP packets their connection's keys did not open (`keys.rs`): not the far end's.
+/// SRTCP packets no key of their connection's handshake opens, or that say they are not
+/// encrypted under AES-CM (`keys.rs`): not the far end's.
 pub(crate) static UNAUTHENTICATED: AtomicU64 = AtomicU64::new(0);
 /// Packets the far ends asked for again (NACK).
 pub(crate) static NACKED: AtomicU64 = AtomicU64::new(0);

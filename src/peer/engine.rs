@@ -107,7 +107,8 @@ pub(crate) struct Conn {
     ungranted: u64,
     /// Its SRTP keys, as vcall derives them and checks them on its packets.
     keys: super::keys::Check,
-    /// Received SRTCP its keys did not open, dropped.
+    /// Received SRTCP dropped by its key check (no key of its handshake opens it, or it
+    /// says it is not encrypted under AES-CM).
     unauthenticated: u64,
 }
 
@@ -123,7 +124,7 @@ impl Conn {
     /// Whether an SRTP or SRTCP datagram it received goes on to the stack
     /// ([`super::keys::Check::received`]); dropped and counted when not.
     fn keys_admit(&mut self, datagram: &[u8], from: SocketAddr) -> bool {
-        if !self.keys.guards() || !super::keys::is_srtp(datagram) {
+        if !(self.keys.guards() || self.keys.wants()) || !super::keys::is_srtp(datagram) {
             return true;
         }
         let (admitted, outcome) = self.keys.received(datagram);
@@ -132,7 +133,7 @@ impl Conn {
             self.unauthenticated += 1;
             super::counts::add(&super::counts::UNAUTHENTICATED, 1);
             if self.unauthenticated.is_power_of_two() {
-                tracing::info!(%from, dropped = self.unauthenticated, "SRTCP its keys do not open: dropped");
+                tracing::info!(%from, dropped = self.unauthenticated, "SRTCP its keys do not open, or unencrypted under AES-CM: dropped");
             }
         }
         admitted
@@ -152,12 +153,12 @@ impl Conn {
 fn keys_told(outcome: super::keys::Outcome) {
     match outcome {
         super::keys::Outcome::Pending => {}
-        super::keys::Outcome::Checked(profile) => {
+        super::keys::Outcome::Confirmed(profile) => {
             tracing::debug!("SRTP keys derived by vcall ({profile}) opened a packet each way");
         }
-        super::keys::Outcome::Failed => {
+        super::keys::Outcome::Failed(why) => {
             tracing::info!(
-                "SRTP keys derived by vcall opened none of the connection's packets: its received SRTCP is not checked"
+                "SRTP keys not derived by vcall ({why}): its received SRTCP is left to rtc"
             );
         }
     }

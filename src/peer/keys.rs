@@ -17,6 +17,7 @@
 //! curl do, so a capture of vcall's DTLS can be read.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rtc::crypto::{
@@ -41,7 +42,7 @@ const PROFILES: [ProtectionProfile; 4] = [
     ProtectionProfile::Aes128CmHmacSha1_32,
 ];
 /// Packets sent tried before a connection's keys are given up on (the first opens when the
-/// keys are right), and RTP received tried while they are not known.
+/// keys are right), and packets received tried for the record.
 const TRIES: u8 = 4;
 
 /// What one handshake's exporter was keyed with and read over.
@@ -54,13 +55,38 @@ struct Secret {
 #[derive(Clone)]
 pub(crate) struct Exported {
     secret: Arc<Mutex<Option<Secret>>>,
+    /// Set with `secret`: a handshake ran since it was last taken (read per packet, so
+    /// without the lock).
+    fresh: Arc<AtomicBool>,
     provider: Arc<dyn RTCCryptoProvider>,
 }
 
 impl Exported {
-    /// The inputs seen so far, taken.
+    fn new(provider: Arc<dyn RTCCryptoProvider>) -> Exported {
+        Exported {
+            secret: Arc::default(),
+            fresh: Arc::default(),
+            provider,
+        }
+    }
+
+    /// The inputs of a handshake run since they were last taken.
     fn take(&self) -> Option<Secret> {
+        if !self.fresh.swap(false, Ordering::Acquire) {
+            return None;
+        }
         self.secret.lock().ok()?.take()
+    }
+
+    fn is_fresh(&self) -> bool {
+        self.fresh.load(Ordering::Relaxed)
+    }
+
+    fn put(&self, secret: Secret) {
+        if let Ok(mut slot) = self.secret.lock() {
+            *slot = Some(secret);
+            self.fresh.store(true, Ordering::Release);
+        }
     }
 
     /// `len` bytes of the exporter's output: TLS 1.2's P_SHA256 (RFC 5246 5).
@@ -92,10 +118,7 @@ pub(crate) struct Recorder {
 impl Recorder {
     /// The default provider with a tap, and the handle its exporter's inputs are read from.
     pub(crate) fn new() -> Result<(Arc<Recorder>, Exported), CryptoError> {
-        let exported = Exported {
-            secret: Arc::default(),
-            provider: rtc::crypto::default_provider()?,
-        };
+        let exported = Exported::new(rtc::crypto::default_provider()?);
         let log = std::env::var_os("SSLKEYLOGFILE").filter(|p| !p.is_empty());
         let tap = Tap {
             exported: exported.clone(),
@@ -158,7 +181,7 @@ impl RTCCrypto for Tap {
         Ok(Box::new(Watched {
             inner,
             key: SecretVec::new(key.to_vec()),
-            exported: self.exported.secret.clone(),
+            exported: self.exported.clone(),
             log: self.log.clone(),
         }))
     }
@@ -225,7 +248,7 @@ impl RTCCrypto for Tap {
 struct Watched {
     inner: Box<dyn Mac>,
     key: SecretVec,
-    exported: Arc<Mutex<Option<Secret>>>,
+    exported: Exported,
     log: Option<std::path::PathBuf>,
 }
 
@@ -246,12 +269,10 @@ impl Mac for Watched {
                     self.key.as_ref(),
                 );
             }
-            if let Ok(mut secret) = self.exported.lock() {
-                *secret = Some(Secret {
-                    master: self.key.clone(),
-                    seed: seed.to_vec(),
-                });
-            }
+            self.exported.put(Secret {
+                master: self.key.clone(),
+                seed: seed.to_vec(),
+            });
         }
         self.inner.sign(input, output)
     }
@@ -267,11 +288,15 @@ fn key_log_line(client_random: &[u8], master: &[u8]) -> String {
     format!("CLIENT_RANDOM {} {}\n", hex(client_random), hex(master))
 }
 
+/// Appended at once, inside the handshake (a blocking write on the engine's task, once per
+/// handshake, and only with `SSLKEYLOGFILE` set); a file it creates is its owner's alone.
 fn write_key_log(path: &std::path::Path, client_random: &[u8], master: &[u8]) {
+    use std::os::unix::fs::OpenOptionsExt;
     let line = key_log_line(client_random, master);
     let written = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(path)
         .and_then(|mut f| f.write_all(line.as_bytes()));
     if let Err(e) = written {
@@ -279,13 +304,21 @@ fn write_key_log(path: &std::path::Path, client_random: &[u8], master: &[u8]) {
     }
 }
 
-/// The keys of one profile and DTLS role, and whether they have opened a packet each way.
+/// The keys of one profile and DTLS role, their contexts once used, and whether they have
+/// opened a packet each way.
 pub(crate) struct Candidate {
     profile: ProtectionProfile,
     material: Vec<u8>,
     is_client: bool,
+    /// For what the connection sends, then for what it receives (no replay window: a
+    /// datagram repeated on its way is still opened).
+    contexts: [Option<Context>; 2],
     opened_sent: bool,
     opened_received: bool,
+    /// Opened a received RTP packet: what tells AES-CM's two profiles apart when the
+    /// connection sends only RTCP (their RTP tags differ). What opens is the far end's:
+    /// nobody else has its keys.
+    opened_received_rtp: bool,
 }
 
 impl Candidate {
@@ -294,12 +327,22 @@ impl Candidate {
             profile,
             material,
             is_client,
+            contexts: [None, None],
             opened_sent: false,
             opened_received: false,
+            opened_received_rtp: false,
         }
     }
 
-    /// Its context for what the connection sends (`local`) or receives.
+    /// Tries a received datagram: whether it opened.
+    fn received(&mut self, datagram: &[u8], crypto: &dyn RTCCrypto) -> bool {
+        let opened = self.opens(datagram, false, crypto);
+        self.opened_received |= opened;
+        self.opened_received_rtp |= opened && !is_rtcp(datagram);
+        opened
+    }
+
+    /// A new context for what the connection sends (`local`) or receives.
     fn context(
         &self,
         local: bool,
@@ -319,35 +362,57 @@ impl Candidate {
         Context::new(key, salt, self.profile, None, None, crypto)
     }
 
-    /// Whether its keys for that way open `datagram` (authenticated: a wrong key fails).
-    fn opens(&self, datagram: &[u8], sent: bool, crypto: &dyn RTCCrypto) -> bool {
-        let Ok(mut context) = self.context(sent, crypto) else {
+    /// Whether its keys for that way open `datagram` (authenticated: a wrong key fails). A
+    /// panic in rtc-srtp over a stranger's datagram is taken as "does not open": it must not
+    /// end the engine's task.
+    fn opens(&mut self, datagram: &[u8], sent: bool, crypto: &dyn RTCCrypto) -> bool {
+        if is_rtcp(datagram) && unauthenticated(self.profile, datagram) {
+            return false;
+        }
+        let way = usize::from(!sent);
+        if self.contexts[way].is_none() {
+            self.contexts[way] = self.context(sent, crypto).ok();
+        }
+        let Some(context) = self.contexts[way].as_mut() else {
             return false;
         };
-        if is_rtcp(datagram) {
-            !unauthenticated(self.profile, datagram) && context.decrypt_rtcp(datagram).is_ok()
-        } else {
-            context.decrypt_rtp(datagram).is_ok()
-        }
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if is_rtcp(datagram) {
+                context.decrypt_rtcp(datagram).is_ok()
+            } else {
+                context.decrypt_rtp(datagram).is_ok()
+            }
+        }))
+        .unwrap_or(false)
     }
 }
 
-/// Where a connection is in finding its keys.
+/// Where a connection is in finding its keys. Only what rtc itself sent decides them
+/// (nothing else can send it); what is received can neither decide nor end the check, since
+/// a far end's address can be forged.
 pub(crate) enum Check {
     /// Its handshake has not run yet (nor has rtc's: it has no SRTP keys either).
     Waiting(Exported),
-    /// Derived; packets are tried.
+    /// Derived; the connection's own packets are tried.
     Trying {
         exported: Exported,
         candidates: Vec<Candidate>,
         sent: u8,
         received: u8,
     },
-    /// Found: each way, a packet was opened with them. What will take the keys themselves,
-    /// a media path of vcall's own, is not built yet; the profile guards what is received.
-    Checked(ProtectionProfile),
-    /// Nothing opened what it sent or received (or nothing could be derived).
-    Failed,
+    /// Its own packets opened with these candidates (one profile, or AES-CM's two, whose
+    /// SRTCP is the same, until an RTP packet sent or received tells them apart); what it
+    /// receives is tried until one opens a packet each way.
+    Known {
+        exported: Exported,
+        candidates: Vec<Candidate>,
+        sent: u8,
+        received: u8,
+        confirmed: bool,
+    },
+    /// Nothing derived opened its own packets, or the tap never saw the exporter: nothing
+    /// is guarded.
+    Failed(Exported),
 }
 
 /// What a packet tried told.
@@ -355,10 +420,10 @@ pub(crate) enum Check {
 pub(crate) enum Outcome {
     /// Nothing new.
     Pending,
-    /// The keys opened a packet each way: their profile's name (RFC 5764, RFC 7714).
-    Checked(&'static str),
+    /// A candidate opened a packet each way: its profile's name (RFC 5764, RFC 7714).
+    Confirmed(&'static str),
     /// Given up: nothing is guarded.
-    Failed,
+    Failed(&'static str),
 }
 
 impl Check {
@@ -366,49 +431,92 @@ impl Check {
         Check::Waiting(exported)
     }
 
-    /// An SRTP or SRTCP datagram the connection sent, tried while the check runs. rtc's own
-    /// packets decide the keys: nothing else can send them. Once one opens with a
-    /// candidate, the others go.
-    pub(crate) fn sent(&mut self, datagram: &[u8]) -> Outcome {
-        if !self.derived() {
-            return Outcome::Pending;
+    fn exported(&self) -> &Exported {
+        match self {
+            Check::Waiting(e) | Check::Failed(e) => e,
+            Check::Trying { exported, .. } | Check::Known { exported, .. } => exported,
         }
-        let Check::Trying {
-            exported,
-            candidates,
-            sent,
-            ..
-        } = self
-        else {
-            return Outcome::Pending;
+    }
+
+    /// Whether packets are still wanted: the check has not settled and has tries left, or
+    /// the handshake ran again (its keys are new).
+    pub(crate) fn wants(&self) -> bool {
+        match self {
+            Check::Waiting(_) | Check::Trying { .. } => true,
+            Check::Known {
+                exported,
+                candidates,
+                sent,
+                received,
+                confirmed,
+            } => {
+                (!confirmed && *received < TRIES)
+                    || (ambiguous(candidates) && *sent < TRIES)
+                    || exported.is_fresh()
+            }
+            Check::Failed(e) => e.is_fresh(),
+        }
+    }
+
+    /// Whether received SRTCP is looked at: until the profile is known, and after under
+    /// AES-CM (under AEAD rtc checks every tag).
+    pub(crate) fn guards(&self) -> bool {
+        match self {
+            Check::Waiting(_) | Check::Trying { .. } => true,
+            Check::Known { candidates, .. } => {
+                !candidates.iter().all(|c| is_aead(c.profile)) || self.exported().is_fresh()
+            }
+            Check::Failed(e) => e.is_fresh(),
+        }
+    }
+
+    /// An SRTP or SRTCP datagram the connection sent.
+    pub(crate) fn sent(&mut self, datagram: &[u8]) -> Outcome {
+        if let Some(outcome) = self.renew(true) {
+            return outcome;
+        }
+        let (exported, candidates, sent) = match self {
+            Check::Trying {
+                exported,
+                candidates,
+                sent,
+                ..
+            } => (exported, candidates, sent),
+            Check::Known {
+                exported,
+                candidates,
+                sent,
+                ..
+            } if ambiguous(candidates) => (exported, candidates, sent),
+            _ => return Outcome::Pending,
         };
         if *sent >= TRIES {
             return Outcome::Pending;
         }
         *sent += 1;
         let crypto = exported.provider.crypto();
-        for c in candidates.iter_mut().filter(|c| !c.opened_sent) {
+        let mut opened = false;
+        for c in candidates.iter_mut() {
             c.opened_sent = c.opens(datagram, true, crypto);
+            opened |= c.opened_sent;
         }
-        if candidates.iter().any(|c| c.opened_sent) {
+        if opened {
             candidates.retain(|c| c.opened_sent);
         }
-        self.settle()
+        self.settle(opened)
     }
 
     /// An SRTP or SRTCP datagram received: whether it goes on to rtc, and what trying it
     /// told. rtc-srtp 0.21 takes an AES-CM SRTCP packet whose E flag is clear without
     /// checking its tag, so anyone who can send from a far end's address could put RTCP in
     /// its name (NACKs, PLIs, REMB, BYE). Here received SRTCP goes on only when keys of this
-    /// handshake open it (while the check runs) or its E flag is set (after, under AES-CM).
-    /// Every WebRTC stack encrypts its SRTCP. What is received never ends the check (a far
-    /// end's address can be forged); RTP is rtc's to check, and tried only while the keys
-    /// are not known.
+    /// handshake open it (until the profile is known) or its E flag is set (after, under
+    /// AES-CM). Every WebRTC stack encrypts its SRTCP.
     pub(crate) fn received(&mut self, datagram: &[u8]) -> (bool, Outcome) {
-        let rtcp = is_rtcp(datagram);
-        if !self.derived() {
-            return (true, Outcome::Pending);
+        if let Some(outcome) = self.renew(false) {
+            return (true, outcome);
         }
+        let rtcp = is_rtcp(datagram);
         match self {
             Check::Trying {
                 exported,
@@ -416,92 +524,131 @@ impl Check {
                 received,
                 ..
             } => {
+                // RTP is rtc's to check; a few packets are tried, for the record.
+                if !rtcp && *received >= TRIES {
+                    return (true, Outcome::Pending);
+                }
                 if !rtcp {
-                    let known = candidates.iter().any(|c| c.opened_sent);
-                    if known || *received >= TRIES {
-                        return (true, Outcome::Pending);
-                    }
                     *received += 1;
                 }
                 let crypto = exported.provider.crypto();
                 let mut opened = false;
                 for c in candidates.iter_mut() {
-                    if c.opens(datagram, false, crypto) {
-                        c.opened_received = true;
-                        opened = true;
-                    }
+                    opened |= c.received(datagram, crypto);
                 }
-                (!rtcp || opened, self.settle())
+                (!rtcp || opened, Outcome::Pending)
             }
-            Check::Checked(profile) => (
-                !rtcp || !unauthenticated(*profile, datagram),
-                Outcome::Pending,
-            ),
-            Check::Waiting(_) | Check::Failed => (true, Outcome::Pending),
-        }
-    }
-
-    /// Whether packets are still wanted.
-    pub(crate) fn wants(&self) -> bool {
-        matches!(self, Check::Waiting(_) | Check::Trying { .. })
-    }
-
-    /// Whether received SRTCP is still looked at: while the check runs, and after it under
-    /// AES-CM.
-    pub(crate) fn guards(&self) -> bool {
-        match self {
-            Check::Waiting(_) | Check::Trying { .. } => true,
-            Check::Checked(profile) => !is_aead(*profile),
-            Check::Failed => false,
-        }
-    }
-
-    /// Derives the candidates once the handshake has run (and again if it runs again):
-    /// whether there are any to try.
-    fn derived(&mut self) -> bool {
-        let exported = match self {
-            Check::Waiting(e) | Check::Trying { exported: e, .. } => e,
-            Check::Checked(_) | Check::Failed => return true,
-        };
-        let Some(secret) = exported.take() else {
-            return !matches!(self, Check::Waiting(_));
-        };
-        let exported = exported.clone();
-        *self = match derive(&exported, &secret) {
-            Some(candidates) => Check::Trying {
+            Check::Known {
                 exported,
                 candidates,
-                sent: 0,
-                received: 0,
-            },
-            None => Check::Failed,
-        };
-        true
+                received,
+                confirmed,
+                ..
+            } => {
+                let cm = !candidates.iter().all(|c| is_aead(c.profile));
+                // AES-CM's two profiles put the E flag in the same place in SRTCP.
+                if rtcp && cm && unauthenticated(candidates[0].profile, datagram) {
+                    return (false, Outcome::Pending);
+                }
+                if *confirmed || *received >= TRIES {
+                    return (true, Outcome::Pending);
+                }
+                *received += 1;
+                let crypto = exported.provider.crypto();
+                for c in candidates.iter_mut() {
+                    c.received(datagram, crypto);
+                }
+                (true, self.settle(false))
+            }
+            Check::Waiting(_) | Check::Failed(_) => (true, Outcome::Pending),
+        }
     }
 
-    /// After a packet was tried: checked when one candidate opened a packet each way,
-    /// failed when the tries of what was sent are spent and nothing opened it.
-    fn settle(&mut self) -> Outcome {
-        let Check::Trying {
-            candidates, sent, ..
+    /// Takes a handshake's new exporter inputs: the candidates derived from them are tried
+    /// from the start. `Some` when that or its absence decides the packet's outcome.
+    fn renew(&mut self, sent: bool) -> Option<Outcome> {
+        let exported = self.exported().clone();
+        match exported.take() {
+            Some(secret) => {
+                *self = match derive(&exported, &secret) {
+                    Some(candidates) => Check::Trying {
+                        exported,
+                        candidates,
+                        sent: 0,
+                        received: 0,
+                    },
+                    None => Check::Failed(exported),
+                };
+                matches!(self, Check::Failed(_)).then_some(Outcome::Failed("none could be derived"))
+            }
+            // rtc protects nothing before its exporter has run: a tap that missed it is
+            // given up on at the first packet sent.
+            None if sent && matches!(self, Check::Waiting(_)) => {
+                *self = Check::Failed(exported);
+                Some(Outcome::Failed("the DTLS exporter was not seen"))
+            }
+            None if matches!(self, Check::Waiting(_)) => Some(Outcome::Pending),
+            None => None,
+        }
+    }
+
+    /// After a packet was tried (`opened`: one the connection sent opened): known once its
+    /// own packets opened, confirmed once a candidate opened a packet each way and only one
+    /// profile is left; failed when its own packets' tries are spent and nothing opened them.
+    fn settle(&mut self, opened: bool) -> Outcome {
+        let exported = self.exported().clone();
+        let state = std::mem::replace(self, Check::Failed(exported));
+        *self = match state {
+            Check::Trying {
+                exported,
+                candidates,
+                sent,
+                received,
+            } if opened => Check::Known {
+                exported,
+                candidates,
+                sent,
+                received,
+                confirmed: false,
+            },
+            Check::Trying { exported, sent, .. } if sent >= TRIES => {
+                *self = Check::Failed(exported);
+                return Outcome::Failed("nothing derived opened the packets it sent");
+            }
+            other => other,
+        };
+        let Check::Known {
+            candidates,
+            confirmed,
+            ..
         } = self
         else {
             return Outcome::Pending;
         };
-        if let Some(c) = candidates
+        if ambiguous(candidates) && candidates.iter().any(|c| c.opened_received_rtp) {
+            candidates.retain(|c| c.opened_received_rtp);
+        }
+        if *confirmed || ambiguous(candidates) {
+            return Outcome::Pending;
+        }
+        match candidates
             .iter()
             .find(|c| c.opened_sent && c.opened_received)
         {
-            let profile = c.profile;
-            *self = Check::Checked(profile);
-            return Outcome::Checked(name(profile));
+            Some(c) => {
+                *confirmed = true;
+                Outcome::Confirmed(name(c.profile))
+            }
+            None => Outcome::Pending,
         }
-        if *sent >= TRIES && !candidates.iter().any(|c| c.opened_sent) {
-            *self = Check::Failed;
-            return Outcome::Failed;
-        }
-        Outcome::Pending
     }
+}
+
+/// Whether candidates of more than one profile are left (AES-CM's two open the same SRTCP).
+fn ambiguous(candidates: &[Candidate]) -> bool {
+    candidates
+        .windows(2)
+        .any(|w| name(w[0].profile) != name(w[1].profile))
 }
 
 fn is_aead(profile: ProtectionProfile) -> bool {
@@ -574,10 +721,7 @@ mod tests {
     /// An exported secret and the keys rtc would derive from it for `profile` and `is_client`,
     /// by rtc's own exporter split.
     fn fixture() -> (Exported, Secret) {
-        let exported = Exported {
-            secret: Arc::default(),
-            provider: rtc::crypto::default_provider().unwrap(),
-        };
+        let exported = Exported::new(rtc::crypto::default_provider().unwrap());
         let mut seed = LABEL.to_vec();
         seed.extend((0..64u8).map(|i| i.wrapping_mul(7)));
         let secret = Secret {
@@ -657,15 +801,17 @@ mod tests {
                 assert!(is_srtp(&sent) && !is_rtcp(&sent));
                 assert!(is_srtp(&received) && is_rtcp(&received));
 
-                *exported.secret.lock().unwrap() = Some(secret);
+                exported.put(secret);
                 let mut check = Check::new(exported);
                 assert_eq!(check.sent(&sent), Outcome::Pending);
                 assert_eq!(
                     check.received(&received),
-                    (true, Outcome::Checked(name(profile))),
+                    (true, Outcome::Confirmed(name(profile))),
                     "{profile:?} client={is_client}"
                 );
-                assert!(matches!(check, Check::Checked(p) if name(p) == name(profile)));
+                assert!(
+                    matches!(&check, Check::Known { candidates, confirmed: true, .. } if candidates.len() == 1 && name(candidates[0].profile) == name(profile))
+                );
                 assert!(!check.wants());
             }
         }
@@ -681,7 +827,7 @@ mod tests {
         let crypto = exported.provider.crypto();
         let stranger = Candidate::new(ProtectionProfile::AeadAes128Gcm, vec![0x5a; 56], true);
         let mut sealer = stranger.context(true, crypto).unwrap();
-        *exported.secret.lock().unwrap() = Some(secret);
+        exported.put(secret);
         let mut check = Check::new(exported);
         for _ in 0..100 {
             let rtcp = sealer.encrypt_rtcp(&receiver_report()).unwrap();
@@ -693,9 +839,9 @@ mod tests {
             outcomes.push(check.sent(&sealer.encrypt_rtcp(&receiver_report()).unwrap()));
         }
         let (last, first) = outcomes.split_last().unwrap();
-        assert_eq!(*last, Outcome::Failed, "{outcomes:?}");
+        assert!(matches!(last, Outcome::Failed(_)), "{outcomes:?}");
         assert!(first.iter().all(|o| *o == Outcome::Pending), "{outcomes:?}");
-        assert!(matches!(check, Check::Failed) && !check.guards());
+        assert!(matches!(check, Check::Failed(_)) && !check.guards());
         let next = sealer.encrypt_rtcp(&receiver_report()).unwrap();
         assert_eq!(check.received(&next), (true, Outcome::Pending));
     }
@@ -725,7 +871,7 @@ mod tests {
                 "rtc-srtp checks the tag of an unencrypted SRTCP packet now: the guard \
                  in `Check::received` may go"
             );
-            *exported.secret.lock().unwrap() = Some(secret);
+            exported.put(secret);
             let mut check = Check::new(exported);
             // A flood before anything was sent (the keys not known yet), then after.
             for _ in 0..100 {
@@ -745,7 +891,7 @@ mod tests {
             let genuine = their_rtcp.encrypt_rtcp(&receiver_report()).unwrap();
             assert_eq!(
                 check.received(&genuine),
-                (true, Outcome::Checked(name(profile)))
+                (true, Outcome::Confirmed(name(profile)))
             );
             assert!(check.guards());
             assert!(!check.received(&forged).0, "{profile:?}");
@@ -757,14 +903,86 @@ mod tests {
     }
 
     /// Before the handshake nothing is tried and everything goes on (rtc has no keys yet
-    /// either).
+    /// either); SRTP sent with no exporter seen means the tap missed it: given up, said.
     #[test]
-    fn before_the_handshake_packets_are_not_tried() {
+    fn before_the_handshake_nothing_is_tried_and_a_missed_exporter_is_given_up() {
         let (exported, _) = fixture();
         let mut check = Check::new(exported);
-        assert_eq!(check.sent(&[0x80; 40]), Outcome::Pending);
         assert_eq!(check.received(&[0x80; 40]), (true, Outcome::Pending));
         assert!(check.wants() && check.guards());
+        assert!(matches!(check.sent(&[0x80; 40]), Outcome::Failed(_)));
+        assert!(!check.wants() && !check.guards());
+    }
+
+    /// AES-CM's two profiles share their keys and their SRTCP: an SRTCP packet sent opens
+    /// with both, and the profile is named only once an RTP packet, sent or received, tells
+    /// them apart (their RTP tags differ). Meanwhile the E flag is guarded as for either.
+    #[test]
+    fn aes_cm_80_and_32_are_told_apart_by_rtp() {
+        for told_by_received in [false, true] {
+            let (exported, secret) = fixture();
+            let profile = ProtectionProfile::Aes128CmHmacSha1_32;
+            let material = exported.material(&secret, material_len(profile)).unwrap();
+            let provider = exported.provider.clone();
+            let crypto = provider.crypto();
+            let ours = Candidate::new(profile, material.clone(), false);
+            let theirs = Candidate::new(profile, material, true);
+            let (mut our_rtcp, mut their_rtcp) = (
+                ours.context(true, crypto).unwrap(),
+                theirs.context(true, crypto).unwrap(),
+            );
+            exported.put(secret);
+            let mut check = Check::new(exported);
+            let sent = our_rtcp.encrypt_rtcp(&receiver_report()).unwrap();
+            assert_eq!(check.sent(&sent), Outcome::Pending);
+            assert!(matches!(&check, Check::Known { candidates, .. } if candidates.len() == 2));
+            let genuine = their_rtcp.encrypt_rtcp(&receiver_report()).unwrap();
+            assert_eq!(check.received(&genuine), (true, Outcome::Pending));
+            let mut forged = receiver_report().to_vec();
+            forged.extend([0, 0, 0, 9]);
+            forged.extend([0xee; 10]);
+            assert!(!check.received(&forged).0);
+            let outcome = if told_by_received {
+                check.received(&sealed_rtp(&theirs, crypto)).1
+            } else {
+                check.sent(&sealed_rtp(&ours, crypto))
+            };
+            assert_eq!(outcome, Outcome::Confirmed("SRTP_AES128_CM_HMAC_SHA1_32"));
+            assert!(!check.wants() && check.guards());
+            assert!(!check.received(&forged).0);
+        }
+    }
+
+    /// A handshake run again (new keys) is checked again: until its own packets open,
+    /// received SRTCP needs the new keys, even after an AEAD check that guarded nothing.
+    #[test]
+    fn a_handshake_run_again_is_checked_again() {
+        let (exported, secret) = fixture();
+        let profile = ProtectionProfile::AeadAes128Gcm;
+        let material = exported.material(&secret, material_len(profile)).unwrap();
+        let provider = exported.provider.clone();
+        let crypto = provider.crypto();
+        let ours = Candidate::new(profile, material.clone(), true);
+        let theirs = Candidate::new(profile, material, false);
+        let mut their_rtcp = theirs.context(true, crypto).unwrap();
+        exported.put(secret);
+        let mut check = Check::new(exported.clone());
+        check.sent(&sealed_rtp(&ours, crypto));
+        let genuine = their_rtcp.encrypt_rtcp(&receiver_report()).unwrap();
+        assert_eq!(
+            check.received(&genuine),
+            (true, Outcome::Confirmed(name(profile)))
+        );
+        assert!(!check.wants() && !check.guards());
+        let mut again = LABEL.to_vec();
+        again.extend([0x33; 64]);
+        exported.put(Secret {
+            master: SecretVec::new(vec![0x44; 48]),
+            seed: again,
+        });
+        assert!(check.wants() && check.guards());
+        let old_keys = their_rtcp.encrypt_rtcp(&receiver_report()).unwrap();
+        assert_eq!(check.received(&old_keys), (false, Outcome::Pending));
     }
 
     #[test]

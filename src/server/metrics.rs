@@ -125,7 +125,7 @@ impl Metrics {
             dropped: counter_vec(
                 &r,
                 "vcall_dropped_packets_total",
-                "Packets dropped, by reason: subscriber_queue (a subscriber's send queue was full), reader_queue (a received track's reader, the forwarder, had its queue full), socket_buffer (the UDP socket's buffer was full), unrouted (a datagram on the media port for no connection), ungranted (RTP under an SSRC its connection's far end did not declare: a subscriber sending media, a peer using another's SSRC), unauthenticated (SRTCP its connection's keys do not open: not from its far end)",
+                "Packets dropped, by reason: subscriber_queue (a subscriber's send queue was full), reader_queue (a received track's reader, the forwarder, had its queue full), socket_buffer (the UDP socket's buffer was full), unrouted (a datagram on the media port for no connection), ungranted (RTP under an SSRC its connection's far end did not declare: a subscriber sending media, a peer using another's SSRC), unauthenticated (SRTCP no key of its connection's handshake opens, or unencrypted under AES-CM: not from its far end)",
                 &["reason"],
             ),
             subscriber_drops: counter_vec(

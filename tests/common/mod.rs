@@ -128,11 +128,11 @@ impl Drop for Server {
     }
 }
 
-/// The real executable, with no VCALL_* or RUST_LOG from the outside.
+/// The real executable, with no VCALL_*, RUST_LOG or SSLKEYLOGFILE from the outside.
 pub fn vcall() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vcall"));
     for (k, _) in std::env::vars() {
-        if k.starts_with("VCALL_") || k == "RUST_LOG" {
+        if k.starts_with("VCALL_") || k == "RUST_LOG" || k == "SSLKEYLOGFILE" {
             c.env_remove(k);
         }
     }
