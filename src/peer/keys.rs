@@ -72,7 +72,7 @@ impl Exported {
 
     /// The inputs of a handshake run since they were last taken.
     fn take(&self) -> Option<Secret> {
-        if !self.fresh.swap(false, Ordering::Acquire) {
+        if !self.is_fresh() || !self.fresh.swap(false, Ordering::Acquire) {
             return None;
         }
         self.secret.lock().ok()?.take()
@@ -567,28 +567,29 @@ impl Check {
     /// Takes a handshake's new exporter inputs: the candidates derived from them are tried
     /// from the start. `Some` when that or its absence decides the packet's outcome.
     fn renew(&mut self, sent: bool) -> Option<Outcome> {
-        let exported = self.exported().clone();
-        match exported.take() {
-            Some(secret) => {
-                *self = match derive(&exported, &secret) {
-                    Some(candidates) => Check::Trying {
-                        exported,
-                        candidates,
-                        sent: 0,
-                        received: 0,
-                    },
-                    None => Check::Failed(exported),
-                };
-                matches!(self, Check::Failed(_)).then_some(Outcome::Failed("none could be derived"))
-            }
+        if let Some(secret) = self.exported().take() {
+            let exported = self.exported().clone();
+            *self = match derive(&exported, &secret) {
+                Some(candidates) => Check::Trying {
+                    exported,
+                    candidates,
+                    sent: 0,
+                    received: 0,
+                },
+                None => Check::Failed(exported),
+            };
+            return matches!(self, Check::Failed(_))
+                .then_some(Outcome::Failed("none could be derived"));
+        }
+        match self {
             // rtc protects nothing before its exporter has run: a tap that missed it is
             // given up on at the first packet sent.
-            None if sent && matches!(self, Check::Waiting(_)) => {
-                *self = Check::Failed(exported);
+            Check::Waiting(exported) if sent => {
+                *self = Check::Failed(exported.clone());
                 Some(Outcome::Failed("the DTLS exporter was not seen"))
             }
-            None if matches!(self, Check::Waiting(_)) => Some(Outcome::Pending),
-            None => None,
+            Check::Waiting(_) => Some(Outcome::Pending),
+            _ => None,
         }
     }
 
