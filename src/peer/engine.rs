@@ -110,6 +110,25 @@ pub(crate) struct Conn {
     /// Received SRTCP dropped by its key check (no key of its handshake opens it, or it
     /// says it is not encrypted under AES-CM).
     unauthenticated: u64,
+    /// What it sends, in one ledger with its chain ([`super::outgoing`]).
+    pub(crate) ledger: super::outgoing::Ledger,
+    /// How its RTP leaves.
+    way: Way,
+    /// Where rtc last sent DTLS or SRTP: where what the engine seals goes.
+    media_to: Option<TransportContext>,
+    /// RTP the engine sealed, to go out when the connection is drained.
+    sealed: Vec<BytesMut>,
+}
+
+/// How a connection's RTP leaves.
+enum Way {
+    /// Through rtc's chain, sealed by rtc: until vcall's own keys are known and checked.
+    Rtc,
+    /// Numbered in the ledger and sealed by the engine (no chain, no copy before sealing).
+    Beneath(super::seal::Sealer),
+    /// Through rtc for good: its handshake ran again after the engine had sealed, so rtc's
+    /// new contexts and the far end's start afresh together.
+    RtcAgain,
 }
 
 impl Conn {
@@ -137,6 +156,57 @@ impl Conn {
             }
         }
         admitted
+    }
+
+    /// Seals `packet` itself and keeps the datagram for the drain, once its keys allow
+    /// ([`Way`]); the packet back when it goes through rtc instead.
+    fn seal(
+        &mut self,
+        mut packet: rtc::rtp::Packet,
+        now: Instant,
+        again: bool,
+    ) -> Result<(), rtc::rtp::Packet> {
+        use rtc::shared::marshal::{Marshal, MarshalSize};
+        if matches!(self.way, Way::Rtc)
+            && self.media_to.is_some()
+            && let Some(sealer) = self.keys.sealer()
+        {
+            tracing::debug!(?sealer, "RTP sealed by the engine from here on");
+            self.way = Way::Beneath(sealer);
+        }
+        if matches!(self.way, Way::Beneath(_)) && self.keys.is_fresh() {
+            tracing::info!("DTLS ran again: RTP goes through rtc from here on");
+            self.way = Way::RtcAgain;
+        }
+        let Way::Beneath(sealer) = &mut self.way else {
+            return Err(packet);
+        };
+        let Some(roc) = self.ledger.lock().sent(&mut packet, now, true, again) else {
+            return Err(packet);
+        };
+        let size = packet.marshal_size();
+        let mut datagram = BytesMut::zeroed(size);
+        datagram.reserve(sealer.overhead());
+        let header = packet.header.marshal_size();
+        let sealed = packet.marshal_to(&mut datagram[..]).ok().and_then(|_| {
+            let h = &packet.header;
+            sealer
+                .seal(&mut datagram, header, h.ssrc, h.sequence_number, roc)
+                .ok()
+        });
+        match sealed {
+            Some(()) => self.sealed.push(datagram),
+            None => tracing::trace!("RTP not sealed"),
+        }
+        Ok(())
+    }
+
+    /// Retransmissions its ledger was asked for of packets the engine sealed.
+    fn seal_resends(&mut self, now: Instant) {
+        let resends = self.ledger.lock().take_resends();
+        for p in resends {
+            let _ = self.seal(p, now, true);
+        }
     }
 
     /// RTP under an SSRC its far end did not declare came from `from`: dropped, counted.
@@ -320,7 +390,7 @@ impl Engine {
             mpsc::UnboundedSender<RemoteTrack>,
         ),
         checked: bool,
-        exported: super::keys::Exported,
+        (exported, ledger): (super::keys::Exported, super::outgoing::Ledger),
     ) -> Result<ConnId, PeerError> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let conn = Conn {
@@ -346,6 +416,10 @@ impl Engine {
             ungranted: 0,
             keys: super::keys::Check::new(exported),
             unauthenticated: 0,
+            ledger,
+            way: Way::Rtc,
+            media_to: None,
+            sealed: Vec::new(),
         };
         self.ctl
             .send(Command::Open(id, Box::new(conn)))
@@ -773,6 +847,13 @@ impl Task {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
+        self.dirty.push(id);
+        // Padding too: it shares its stream's sequence numbers, so the keys' rollover
+        // counter, with the media.
+        let packet = match conn.seal(packet, now, false) {
+            Ok(()) => return,
+            Err(packet) => packet,
+        };
         let Some(mut s) = conn.pc.rtp_sender(sender) else {
             return;
         };
@@ -789,7 +870,6 @@ impl Task {
         if let Err(e) = written {
             tracing::trace!("RTP not sent: {e}");
         }
-        self.dirty.push(id);
     }
 
     /// A datagram from the wire: through the inbound impairment, to its connection.
@@ -1081,41 +1161,24 @@ fn drain_conn(
     for (i, peer, data) in conn.resend.drain(..) {
         send(i, peer, BytesMut::from(&data[..]), sending);
     }
+    conn.seal_resends(sending.now);
+    if let Some(to) = conn.media_to {
+        for datagram in std::mem::take(&mut conn.sealed) {
+            route(conn, id, to, datagram, mux, socks, sending);
+        }
+    }
     loop {
         while let Some(out) = conn.pc.poll_write() {
             conn.keys_sent(&out.message);
-            if out.transport.transport_protocol == TransportProtocol::TCP {
-                let key = StreamKey {
-                    local: out.transport.local_addr,
-                    peer: out.transport.peer_addr,
-                };
-                let proves = proves_address(&out.message);
-                let taken = sending.tcp.get_mut(&key).is_some_and(|s| {
-                    s.proven |= proves;
-                    s.out.try_send(out.message).is_ok()
-                });
-                if !taken {
-                    super::counts::add(&super::counts::SOCKET_DROPS, 1);
-                }
-                continue;
+            if !is_stun(&out.message) {
+                conn.media_to = Some(out.transport);
             }
-            if let Some(flights) = conn.flights.as_mut() {
+            if out.transport.transport_protocol == TransportProtocol::UDP
+                && let Some(flights) = conn.flights.as_mut()
+            {
                 flights.on_sent(&out.message);
             }
-            let stun = is_stun(&out.message);
-            let peer = conn
-                .path
-                .outbound(out.transport.peer_addr, stun, sending.now);
-            if proves_address(&out.message) {
-                mux.learn(peer, id);
-            } else {
-                mux.sent(&out.message, id);
-            }
-            let i = socks
-                .iter()
-                .position(|s| s.advertised == out.transport.local_addr)
-                .unwrap_or(0);
-            send(i, peer, out.message, sending);
+            route(conn, id, out.transport, out.message, mux, socks, sending);
         }
         let mut events = false;
         while let Some(event) = conn.pc.poll_event() {
@@ -1132,6 +1195,46 @@ fn drain_conn(
         // flight, when ICE selects a pair, would wait for the next ICE check (20 ms).
         let _ = conn.pc.handle_timeout(Instant::now());
     }
+}
+
+/// One datagram of `conn`'s on its way: over TCP to its stream, or over UDP to the far end
+/// where it is now ([`Path`]), from the socket of the local address it names.
+fn route(
+    conn: &mut Conn,
+    id: ConnId,
+    transport: TransportContext,
+    message: BytesMut,
+    mux: &mut Mux,
+    socks: &[Sock],
+    sending: &mut Sending<'_>,
+) {
+    if transport.transport_protocol == TransportProtocol::TCP {
+        let key = StreamKey {
+            local: transport.local_addr,
+            peer: transport.peer_addr,
+        };
+        let proves = proves_address(&message);
+        let taken = sending.tcp.get_mut(&key).is_some_and(|s| {
+            s.proven |= proves;
+            s.out.try_send(message).is_ok()
+        });
+        if !taken {
+            super::counts::add(&super::counts::SOCKET_DROPS, 1);
+        }
+        return;
+    }
+    let stun = is_stun(&message);
+    let peer = conn.path.outbound(transport.peer_addr, stun, sending.now);
+    if proves_address(&message) {
+        mux.learn(peer, id);
+    } else {
+        mux.sent(&message, id);
+    }
+    let i = socks
+        .iter()
+        .position(|s| s.advertised == transport.local_addr)
+        .unwrap_or(0);
+    send(i, peer, message, sending);
 }
 
 /// Whether sending `datagram` shows its destination is this connection's far end: an answer
@@ -1242,6 +1345,14 @@ fn on_event(conn: &mut Conn, event: RTCPeerConnectionEvent, mux: &mut Mux, id: C
             if let Some(s) = PeerState::told(state) {
                 let _ = conn.sink.state.send(s);
             }
+        }
+        RTCPeerConnectionEvent::OnIceConnectionStateChangeEvent(
+            rtc::peer_connection::state::RTCIceConnectionState::Connected,
+        ) => {
+            // A pair selected anew (an ICE restart) is learned from what rtc sends on it
+            // (`media_to`): its sender reports go now, so what the engine seals follows
+            // at once.
+            conn.ledger.lock().report_soon(Instant::now());
         }
         RTCPeerConnectionEvent::OnIceGatheringStateChangeEvent(state) => {
             let _ = conn

@@ -470,6 +470,46 @@ impl Check {
         }
     }
 
+    /// Whether a handshake ran again since the keys were taken (they are then no more).
+    pub(crate) fn is_fresh(&self) -> bool {
+        self.exported().is_fresh()
+    }
+
+    /// A sealer for what the connection sends ([`super::seal`]), once its own packets
+    /// left one candidate (one profile, one DTLS role) and no newer handshake waits.
+    pub(crate) fn sealer(&self) -> Option<super::seal::Sealer> {
+        let Check::Known {
+            exported,
+            candidates,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let [c] = &candidates[..] else {
+            return None;
+        };
+        if exported.is_fresh() {
+            return None;
+        }
+        let mut config = Config {
+            profile: c.profile,
+            ..Default::default()
+        };
+        config
+            .set_session_keys_from_keying_material(&c.material, c.is_client)
+            .ok()?;
+        let k = &config.keys;
+        super::seal::Sealer::new(
+            c.profile,
+            &k.local_master_key,
+            &k.local_master_salt,
+            exported.provider.crypto(),
+        )
+        .ok()
+        .flatten()
+    }
+
     /// An SRTP or SRTCP datagram the connection sent.
     pub(crate) fn sent(&mut self, datagram: &[u8]) -> Outcome {
         if let Some(outcome) = self.renew(true) {

@@ -16,9 +16,11 @@ mod impaired;
 mod keys;
 mod mux;
 mod nack;
+mod outgoing;
 mod path;
 mod rate;
 mod resend;
+mod seal;
 mod silence;
 mod tcp;
 pub(crate) mod turn;
@@ -37,9 +39,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
-use rtc::interceptor::{
-    NackResponderBuilder, ReceiverReportBuilder, SenderReportBuilder, TwccReceiverBuilder,
-};
+use rtc::interceptor::{ReceiverReportBuilder, TwccReceiverBuilder};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::{
@@ -618,16 +618,16 @@ fn twcc_receiver(registry: Registry, media: &mut MediaEngine) -> Result<Registry
     ))
 }
 
-/// webrtc-rs's default interceptors (NACK both ways, transport-wide feedback — every
-/// `FEEDBACK_INTERVAL` —, RTCP reports)
-/// with NACKs sent at once and kept up ([`nack`]), and send-side congestion control within
-/// `rate`. Receiver reports and NACKs let received streams that fall silent go
+/// The interceptors: NACKs sent at once and kept up ([`nack`]), transport-wide feedback
+/// every `FEEDBACK_INTERVAL`, receiver reports, and what is sent in one ledger
+/// ([`outgoing`]: transport-wide numbers, congestion control within `rate`, NACKs answered,
+/// sender reports) that the engine's own sealing shares. Receiver reports and NACKs let received streams that fall silent go
 /// ([`silence`]): a connection whose sections carry one stream after another reports only on
 /// those still sending.
 fn interceptors(
     media: &mut MediaEngine,
     rate: SendRate,
-) -> Result<(Registry, SendEstimates), PeerError> {
+) -> Result<(Registry, SendEstimates, outgoing::Ledger), PeerError> {
     // REMB: what Janus (and vcall serve) use to cap a publisher.
     media.register_feedback(
         RTCPFeedback {
@@ -645,27 +645,29 @@ fn interceptors(
             RtpCodecKind::Video,
         );
     }
-    let registry = Registry::new()
-        .with(Slot::NackResponder, NackResponderBuilder::new().build())
-        .with(
-            Slot::NackGenerator,
-            silence::Forgetful::new(nack::NackRequester::new()),
-        );
+    let registry = Registry::new().with(
+        Slot::NackGenerator,
+        silence::Forgetful::new(nack::NackRequester::new()),
+    );
     configure_simulcast_extension_headers(media).map_err(webrtc_err)?;
     let registry = twcc_receiver(registry, media)?;
-    let (registry, estimates) = rate::with_congestion_control(registry, rate);
-    // Below the NACK responder: reads run from the wire up.
-    let registry = registry.with(
-        Slot::from(Slot::NackResponder.slot() - 500),
-        ReadOnly::new(resend::NackGate::new(estimates.clone())),
-    );
+    let (registry, estimates, estimator) = rate::congestion_control(registry, rate);
+    let ledger = outgoing::Ledger::new(estimator);
     let registry = registry
+        .with(
+            Slot::CongestionControl,
+            outgoing::Stage::new(ledger.clone()),
+        )
+        // Below the ledger, which answers NACKs: reads run from the wire up.
+        .with(
+            Slot::from(Slot::CongestionControl.slot() * 3 / 4),
+            ReadOnly::new(resend::NackGate::new(estimates.clone())),
+        )
         .with(
             Slot::ReceiverReport,
             silence::Forgetful::new(ReceiverReportBuilder::new().build()),
-        )
-        .with(Slot::SenderReport, SenderReportBuilder::new().build());
-    Ok((registry, estimates))
+        );
+    Ok((registry, estimates, ledger))
 }
 
 /// One WebRTC peer connection: everything one client sends and receives goes over one, with
@@ -722,6 +724,8 @@ struct Parts {
     estimates: SendEstimates,
     /// Its DTLS exporter's inputs, for the keys vcall derives itself ([`keys`]).
     exported: keys::Exported,
+    /// What it sends, which its engine shares with its chain ([`outgoing`]).
+    ledger: outgoing::Ledger,
 }
 
 impl Parts {
@@ -739,7 +743,7 @@ impl Parts {
                 )
                 .map_err(webrtc_err)?;
         }
-        let (registry, estimates) = interceptors(&mut media, config.send_rate)?;
+        let (registry, estimates, ledger) = interceptors(&mut media, config.send_rate)?;
         let feedback = FeedbackLog::default();
         let registry = registry.with(
             Slot::from(14_000),
@@ -790,6 +794,7 @@ impl Parts {
             feedback,
             estimates,
             exported,
+            ledger,
         })
     }
 }
@@ -1224,7 +1229,7 @@ impl Peer {
             pc,
             (state_tx, gathered_tx, tracks_tx),
             checked,
-            parts.exported,
+            (parts.exported, parts.ledger),
         )?;
         if !stun.is_empty() {
             tokio::spawn(add_reflexive(engine.clone(), id, stun.to_vec(), local_tx));
@@ -1909,15 +1914,23 @@ impl Peer {
                     .await
             }
             Imp::Engine { engine, id } => {
-                let report = engine
-                    .on_pc(*id, |pc, now| {
-                        Ok(pc.get_stats(now, rtc::statistics::StatsSelector::None))
+                // What the engine sealed itself rtc did not count.
+                let feedback = Arc::clone(&self.feedback);
+                let stats = engine
+                    .call(*id, move |conn, now| {
+                        let report = conn.pc.get_stats(now, rtc::statistics::StatsSelector::None);
+                        let feedback = feedback.lock().expect("feedback lock").clone();
+                        let mut stats = peer_stats(&report, &feedback);
+                        let books = conn.ledger.lock();
+                        for s in stats.streams.iter_mut().filter(|s| s.outbound) {
+                            let (packets, bytes) = books.beneath(s.ssrc);
+                            s.packets += packets;
+                            s.bytes += bytes;
+                        }
+                        stats
                     })
                     .await;
-                match report {
-                    Ok(report) => report,
-                    Err(_) => return PeerStats::default(),
-                }
+                return stats.unwrap_or_default();
             }
         };
         let feedback = self.feedback.lock().expect("feedback lock").clone();

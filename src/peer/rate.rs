@@ -1,6 +1,6 @@
-//! Congestion control on a connection: webrtc-rs's interceptors number what leaves
-//! (transport-wide sequence numbers), keep its history and join it with the far end's
-//! feedback; vcall's own estimator ([`crate::congestion::Estimator`])
+//! Congestion control on a connection: its sending ledger ([`super::outgoing`]) numbers what
+//! leaves (transport-wide sequence numbers), keeps its history and joins it with the far
+//! end's feedback; vcall's own estimator ([`crate::congestion::Estimator`])
 //! turns the feedback into a rate. The far end's REMB (a Janus room's cap, vcall serve's
 //! slowest subscriber) is noted beside it. The application reads both through
 //! [`SendEstimates`].
@@ -16,10 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use rtc::interceptor::{
-    BandwidthEstimator, CongestionControlBuilder, Packet, PacketReport, Registry, Slot,
-    TaggedPacket, TwccSenderBuilder,
-};
+use rtc::interceptor::{BandwidthEstimator, Packet, PacketReport, Registry, Slot, TaggedPacket};
 use rtc::rtcp::transport_feedbacks::transport_layer_cc::TransportLayerCc;
 
 use super::{ReadFilter, ReadOnly};
@@ -234,8 +231,8 @@ impl SendEstimates {
     }
 }
 
-/// The estimator as webrtc-rs's congestion-control interceptor drives it.
-struct Tracked {
+/// The estimator as the sending ledger drives it.
+pub(super) struct Tracked {
     estimator: Estimator,
     shared: SendEstimates,
 }
@@ -292,29 +289,25 @@ impl BandwidthEstimator for Tracked {
     }
 }
 
-/// Adds send-side congestion control to `registry` (the media engine already asks the far
-/// end for transport-wide feedback: see `twcc_receiver`).
-pub(super) fn with_congestion_control(
+/// Send-side congestion control: the estimator the connection's sending ledger drives
+/// ([`super::outgoing`]), and the tap that notes what each feedback covered, added to
+/// `registry` (the media engine already asks the far end for transport-wide feedback: see
+/// `twcc_receiver`).
+pub(super) fn congestion_control(
     registry: Registry,
     rate: SendRate,
-) -> (Registry, SendEstimates) {
+) -> (Registry, SendEstimates, Tracked) {
     let start = rate.start.clamp(rate.min, rate.max);
     let shared = SendEstimates::new(start);
     let tracked = Tracked {
         estimator: Estimator::new(start, rate.min, rate.max).taking_probes(rate.take_probes),
         shared: shared.clone(),
     };
-    let registry = registry
-        .with(
-            Slot::CongestionControl,
-            CongestionControlBuilder::new(tracked).build(),
-        )
-        .with(Slot::TwccSender, TwccSenderBuilder::new().build())
-        .with(
-            Slot::from(Slot::CongestionControl.slot() / 2),
-            ReadOnly::new(CoverageTap(shared.clone())),
-        );
-    (registry, shared)
+    let registry = registry.with(
+        Slot::from(Slot::CongestionControl.slot() / 2),
+        ReadOnly::new(CoverageTap(shared.clone())),
+    );
+    (registry, shared, tracked)
 }
 
 /// Whether RTP sequence number `a` comes after `b` (within half the number space).
