@@ -159,13 +159,14 @@ impl Conn {
     }
 
     /// Seals `packet` itself and keeps the datagram for the drain, once its keys allow
-    /// ([`Way`]); the packet back when it goes through rtc instead.
+    /// ([`Way`]): whether rtc has something new to say (its first packet set the sender
+    /// reports' timer); the packet back when it goes through rtc instead.
     fn seal(
         &mut self,
         mut packet: rtc::rtp::Packet,
         now: Instant,
         again: bool,
-    ) -> Result<(), rtc::rtp::Packet> {
+    ) -> Result<bool, rtc::rtp::Packet> {
         use rtc::shared::marshal::{Marshal, MarshalSize};
         if matches!(self.way, Way::Rtc)
             && self.media_to.is_some()
@@ -181,8 +182,13 @@ impl Conn {
         let Way::Beneath(sealer) = &mut self.way else {
             return Err(packet);
         };
-        let Some(roc) = self.ledger.lock().sent(&mut packet, now, true, again) else {
-            return Err(packet);
+        let (roc, timer) = {
+            let mut books = self.ledger.lock();
+            let timer = !books.reports_due();
+            let Some(roc) = books.sent(&mut packet, now, true, again) else {
+                return Err(packet);
+            };
+            (roc, timer)
         };
         let size = packet.marshal_size();
         let mut datagram = BytesMut::zeroed(size);
@@ -198,7 +204,7 @@ impl Conn {
             Some(()) => self.sealed.push(datagram),
             None => tracing::trace!("RTP not sealed"),
         }
-        Ok(())
+        Ok(timer)
     }
 
     /// Retransmissions its ledger was asked for of packets the engine sealed.
@@ -354,6 +360,7 @@ impl Engine {
             epoch,
             unrouted: 0,
             dirty: Vec::new(),
+            sealed: Vec::new(),
             turn: 0,
             for_one,
             closed: Vec::new(),
@@ -619,6 +626,9 @@ struct Task {
     unrouted: u64,
     /// Connections touched since their last drain.
     dirty: Vec<ConnId>,
+    /// Connections with datagrams the engine sealed and nothing else new: what they have
+    /// to send is sent, and rtc is not asked (nothing reached it).
+    sealed: Vec<ConnId>,
     /// Which socket `recv_any` looks at first.
     turn: usize,
     /// The engine ends when its connection closes.
@@ -847,13 +857,14 @@ impl Task {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
-        self.dirty.push(id);
         // Padding too: it shares its stream's sequence numbers, so the keys' rollover
         // counter, with the media.
         let packet = match conn.seal(packet, now, false) {
-            Ok(()) => return,
+            Ok(false) => return self.sealed.push(id),
+            Ok(true) => return self.dirty.push(id),
             Err(packet) => packet,
         };
+        self.dirty.push(id);
         let Some(mut s) = conn.pc.rtp_sender(sender) else {
             return;
         };
@@ -1067,7 +1078,7 @@ impl Task {
 
     /// Drains every connection touched since the last time.
     fn drain(&mut self) {
-        if self.dirty.is_empty() {
+        if self.dirty.is_empty() && self.sealed.is_empty() {
             return;
         }
         let now = Instant::now();
@@ -1107,6 +1118,25 @@ impl Task {
             }
         }
         self.dirty = dirty;
+        let mut sealed = std::mem::take(&mut self.sealed);
+        sealed.sort_unstable();
+        sealed.dedup();
+        for id in sealed.drain(..) {
+            let Some(conn) = self.conns.get_mut(&id) else {
+                continue;
+            };
+            let mut sending = Sending {
+                now,
+                epoch: self.epoch,
+                tcp: &mut self.tcp,
+                links: &mut self.links,
+                held: &mut self.held,
+                count: &mut self.held_count,
+                out: &mut self.out,
+            };
+            send_sealed(conn, id, &mut self.mux, &self.socks, &mut sending);
+        }
+        self.sealed = sealed;
     }
 }
 
@@ -1162,11 +1192,7 @@ fn drain_conn(
         send(i, peer, BytesMut::from(&data[..]), sending);
     }
     conn.seal_resends(sending.now);
-    if let Some(to) = conn.media_to {
-        for datagram in std::mem::take(&mut conn.sealed) {
-            route(conn, id, to, datagram, mux, socks, sending);
-        }
-    }
+    send_sealed(conn, id, mux, socks, sending);
     loop {
         while let Some(out) = conn.pc.poll_write() {
             conn.keys_sent(&out.message);
@@ -1194,6 +1220,21 @@ fn drain_conn(
         // What a protocol queued in answer to an event leaves only at a timeout: DTLS's first
         // flight, when ICE selects a pair, would wait for the next ICE check (20 ms).
         let _ = conn.pc.handle_timeout(Instant::now());
+    }
+}
+
+/// What the engine sealed for `conn`, on its way to where rtc sends.
+fn send_sealed(
+    conn: &mut Conn,
+    id: ConnId,
+    mux: &mut Mux,
+    socks: &[Sock],
+    sending: &mut Sending<'_>,
+) {
+    if let Some(to) = conn.media_to {
+        for datagram in std::mem::take(&mut conn.sealed) {
+            route(conn, id, to, datagram, mux, socks, sending);
+        }
     }
 }
 

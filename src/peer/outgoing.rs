@@ -1,5 +1,5 @@
 //! What a connection sends, in one ledger: every RTP packet that leaves, whether rtc seals it
-//! or the engine does beneath rtc ([`super::seal`]), is numbered here (transport-wide
+//! or the engine does beneath rtc (`seal.rs`), is numbered here (transport-wide
 //! sequence numbers), recorded for congestion control (the send history the far end's
 //! feedback is joined with, driving vcall's estimator), kept for retransmission (NACKs) and
 //! counted for sender reports. In rtc's chain it is one interceptor, [`Stage`], where
@@ -245,6 +245,11 @@ impl Books {
         }
         let reports = self.history.take_reports();
         self.estimator.on_reports(now, &reports);
+    }
+
+    /// Whether sender reports have their timer (set by the first packet sent).
+    pub(crate) fn reports_due(&self) -> bool {
+        self.next_report.is_some()
     }
 
     /// Sender reports at `now` rather than at their interval (when any stream has sent).

@@ -1,4 +1,4 @@
-//! Congestion control on a connection: its sending ledger ([`super::outgoing`]) numbers what
+//! Congestion control on a connection: its sending ledger (`outgoing.rs`) numbers what
 //! leaves (transport-wide sequence numbers), keeps its history and joins it with the far
 //! end's feedback; vcall's own estimator ([`crate::congestion::Estimator`])
 //! turns the feedback into a rate. The far end's REMB (a Janus room's cap, vcall serve's
@@ -290,7 +290,7 @@ impl BandwidthEstimator for Tracked {
 }
 
 /// Send-side congestion control: the estimator the connection's sending ledger drives
-/// ([`super::outgoing`]), and the tap that notes what each feedback covered, added to
+/// (`outgoing.rs`), and the tap that notes what each feedback covered, added to
 /// `registry` (the media engine already asks the far end for transport-wide feedback: see
 /// `twcc_receiver`).
 pub(super) fn congestion_control(

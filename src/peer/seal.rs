@@ -1,6 +1,6 @@
 //! SRTP encryption of outgoing RTP in place (RFC 3711, RFC 7714), for the packets the engine
-//! sends beneath rtc ([`super::outgoing`]): the datagram is the buffer, sealed where it lies,
-//! its tag appended. Keys are a connection's own, as [`super::keys`] derived and checked
+//! sends beneath rtc (the ledger, `outgoing.rs`): the datagram is the buffer, sealed where it lies,
+//! its tag appended. Keys are a connection's own, as `keys.rs` derived and checked
 //! them; the rollover counter is handed in, so a stream rtc started goes on with rtc's.
 //! The ciphers are the connection's crypto provider's (rtc's own), the construction the one
 //! rtc-srtp's contexts use — its unit tests open what this seals with them.
@@ -74,7 +74,7 @@ fn derive(
 
 impl Sealer {
     /// A sealer for `profile`'s packets under these master keys; `None` for a profile it
-    /// does not know (rtc may agree on no other: [`super::keys`]).
+    /// does not know (rtc may agree on no other: `keys.rs`).
     pub(crate) fn new(
         profile: ProtectionProfile,
         master_key: &[u8],
