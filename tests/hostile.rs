@@ -351,6 +351,8 @@ fn srtcp_a_far_end_did_not_seal_is_dropped() {
     serve.wait_for(
         "SRTP keys derived by vcall (SRTP_AES128_CM_HMAC_SHA1_80) opened a packet each way",
     );
+    // What it forwarded to aiortc it sealed itself (aiortc decoded frames after the forging).
+    serve.said("RTP sealed by the engine from here on sealer=Sealer(CM, 10-byte tag)");
     // Paced, on loopback: all of them arrive but under a load that drops some datagrams;
     // none of the subscriber's own (it sends reports all along) is among them.
     let metrics = crate::metrics::scrape(&url, None);

@@ -26,6 +26,8 @@ pub(crate) fn publisher(j: &Janus, url: &str, room: &str, name: &str) -> Proc {
             "240",
             "--video-bitrate",
             "600k",
+            // Debug lines too (the key check's, the sealing's).
+            "-v",
         ],
     ));
     p.wait_for("stream is live");
@@ -42,7 +44,7 @@ fn json_lines(text: &str) -> Vec<serde_json::Value> {
 fn a_stream_published_into_a_room_is_recorded_intact() {
     // Published over the WebSocket transport, recorded over HTTP long poll.
     let j = janus::shared();
-    let _p = publisher(j, &j.ws, "1001", "cam");
+    let mut p = publisher(j, &j.ws, "1001", "cam");
     let dir = temp_dir();
     let out = dir.path().join("room.mp4");
     let (code, stdout, err) = run(j.cmd(
@@ -85,6 +87,10 @@ fn a_stream_published_into_a_room_is_recorded_intact() {
         err.contains("SRTP keys derived by vcall (SRTP_AEAD_AES_256_GCM) opened a packet each way"),
         "{err}"
     );
+    // The publisher sealed what it sent itself, which Janus's libsrtp opened (the
+    // recording above is of what Janus forwarded).
+    p.said("SRTP keys derived by vcall (SRTP_AEAD_AES_256_GCM) opened a packet each way");
+    p.said("RTP sealed by the engine from here on sealer=Sealer(GCM)");
 }
 
 #[test]

@@ -121,6 +121,8 @@ fn ffmpeg_whip_muxer_publishes_into_vcall_serve() {
             "SRTP keys derived by vcall ({profile}) opened a packet each way"
         ));
     }
+    // And sealed what it forwarded to the subscriber itself (the recording above decoded).
+    serve.said("RTP sealed by the engine from here on sealer=Sealer(GCM)");
 }
 
 #[test]
@@ -322,6 +324,8 @@ fn chromium_whip_then_whep(no_udp: bool) -> (serde_json::Value, serde_json::Valu
     // The server found Chromium's SRTP keys itself (AES-CM, over UDP or TCP) and let all of
     // its SRTCP through.
     serve.said("SRTP keys derived by vcall (SRTP_AES128_CM_HMAC_SHA1_80) opened a packet each way");
+    // What it forwarded to Chromium it sealed itself, and Chromium decoded it (above).
+    serve.said("RTP sealed by the engine from here on sealer=Sealer(CM, 10-byte tag)");
     serve.drain();
     assert!(
         !serve
