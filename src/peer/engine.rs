@@ -134,6 +134,7 @@ enum Way {
 impl Conn {
     /// An SRTP or SRTCP datagram it sent, for its key check while that runs.
     fn keys_sent(&mut self, datagram: &[u8]) {
+        self.rekeyed();
         if self.keys.wants() && super::keys::is_srtp(datagram) {
             let outcome = self.keys.sent(datagram);
             keys_told(outcome);
@@ -143,6 +144,7 @@ impl Conn {
     /// Whether an SRTP or SRTCP datagram it received goes on to the stack
     /// ([`super::keys::Check::received`]); dropped and counted when not.
     fn keys_admit(&mut self, datagram: &[u8], from: SocketAddr) -> bool {
+        self.rekeyed();
         if !(self.keys.guards() || self.keys.wants()) || !super::keys::is_srtp(datagram) {
             return true;
         }
@@ -156,6 +158,17 @@ impl Conn {
             }
         }
         admitted
+    }
+
+    /// A handshake that ran again after the engine sealed sends RTP back through rtc for
+    /// good: looked at before the key check takes the new handshake's keys (the first packet
+    /// either way after it), so none is sealed under the old ones.
+    fn rekeyed(&mut self) {
+        if matches!(self.way, Way::Beneath(_)) && self.keys.is_fresh() {
+            tracing::info!("DTLS ran again: RTP goes through rtc from here on");
+            self.way = Way::RtcAgain;
+            self.sealed.clear();
+        }
     }
 
     /// Seals `packet` itself and keeps the datagram for the drain, once its keys allow
@@ -175,13 +188,14 @@ impl Conn {
             tracing::debug!(?sealer, "RTP sealed by the engine from here on");
             self.way = Way::Beneath(sealer);
         }
-        if matches!(self.way, Way::Beneath(_)) && self.keys.is_fresh() {
-            tracing::info!("DTLS ran again: RTP goes through rtc from here on");
-            self.way = Way::RtcAgain;
-        }
+        self.rekeyed();
         let Way::Beneath(sealer) = &mut self.way else {
             return Err(packet);
         };
+        if self.media_to.is_none() {
+            // No pair selected (ICE failed, or restarts): rtc would drop it too.
+            return Ok(false);
+        }
         let (roc, timer) = {
             let mut books = self.ledger.lock();
             let timer = !books.reports_due();
@@ -1082,21 +1096,21 @@ impl Task {
             return;
         }
         let now = Instant::now();
+        let mut sending = Sending {
+            now,
+            epoch: self.epoch,
+            tcp: &mut self.tcp,
+            links: &mut self.links,
+            held: &mut self.held,
+            count: &mut self.held_count,
+            out: &mut self.out,
+        };
         let mut dirty = std::mem::take(&mut self.dirty);
         dirty.sort_unstable();
         dirty.dedup();
         for id in dirty.drain(..) {
             let Some(conn) = self.conns.get_mut(&id) else {
                 continue;
-            };
-            let mut sending = Sending {
-                now,
-                epoch: self.epoch,
-                tcp: &mut self.tcp,
-                links: &mut self.links,
-                held: &mut self.held,
-                count: &mut self.held_count,
-                out: &mut self.out,
             };
             drain_conn(conn, id, &mut self.mux, &self.socks, &mut sending);
             // A deadline that has passed is run now (a connection drained often, by a
@@ -1118,23 +1132,15 @@ impl Task {
             }
         }
         self.dirty = dirty;
+        // Those that only had sealed datagrams (a connection also drained above has none
+        // left): rtc is not asked, nothing reached it.
         let mut sealed = std::mem::take(&mut self.sealed);
         sealed.sort_unstable();
         sealed.dedup();
         for id in sealed.drain(..) {
-            let Some(conn) = self.conns.get_mut(&id) else {
-                continue;
-            };
-            let mut sending = Sending {
-                now,
-                epoch: self.epoch,
-                tcp: &mut self.tcp,
-                links: &mut self.links,
-                held: &mut self.held,
-                count: &mut self.held_count,
-                out: &mut self.out,
-            };
-            send_sealed(conn, id, &mut self.mux, &self.socks, &mut sending);
+            if let Some(conn) = self.conns.get_mut(&id) {
+                send_sealed(conn, id, &mut self.mux, &self.socks, &mut sending);
+            }
         }
         self.sealed = sealed;
     }
@@ -1387,13 +1393,21 @@ fn on_event(conn: &mut Conn, event: RTCPeerConnectionEvent, mux: &mut Mux, id: C
                 let _ = conn.sink.state.send(s);
             }
         }
-        RTCPeerConnectionEvent::OnIceConnectionStateChangeEvent(
-            rtc::peer_connection::state::RTCIceConnectionState::Connected,
-        ) => {
-            // A pair selected anew (an ICE restart) is learned from what rtc sends on it
-            // (`media_to`): its sender reports go now, so what the engine seals follows
-            // at once.
-            conn.ledger.lock().report_soon(Instant::now());
+        RTCPeerConnectionEvent::OnIceConnectionStateChangeEvent(state) => {
+            use rtc::peer_connection::state::RTCIceConnectionState as Ice;
+            match state {
+                // A pair selected anew (an ICE restart) is learned from what rtc sends on
+                // it (`media_to`): its sender reports go now, so what the engine seals
+                // follows at once.
+                Ice::Connected => conn.ledger.lock().report_soon(Instant::now()),
+                // No pair to send on (rtc drops what it would send): nor does the engine,
+                // until rtc sends on a pair again.
+                Ice::Checking | Ice::Failed | Ice::Closed => {
+                    conn.media_to = None;
+                    conn.sealed.clear();
+                }
+                _ => {}
+            }
         }
         RTCPeerConnectionEvent::OnIceGatheringStateChangeEvent(state) => {
             let _ = conn

@@ -33,16 +33,20 @@ const HISTORY: Duration = Duration::from_secs(2);
 /// Sender reports' interval (webrtc-rs's).
 const REPORT_INTERVAL: Duration = Duration::from_secs(1);
 
-/// One sending stream's books.
+/// One sending stream's books. Kept when rtc unbinds the stream (a section made inactive,
+/// then negotiated again): its SSRC's rollover counter lives on in the far end's SRTP and
+/// in rtc's, so it must here too.
 struct Stream {
+    /// Whether rtc has it bound (only a bound stream is sent on).
+    bound: bool,
     /// The transport-wide sequence number's header extension id, when negotiated.
     twcc: Option<u8>,
     /// Whether the far end may ask for packets again.
     nack: bool,
     clock_rate: f64,
     /// The last `KEPT` packets by sequence number (without their transport-wide number),
-    /// and whether the engine sealed each.
-    kept: Vec<Option<(rtc::rtp::Packet, bool)>>,
+    /// with their extended sequence number and whether the engine sealed each.
+    kept: Vec<Option<Kept>>,
     /// The newest sequence number sent, extended by its rollovers (RFC 3711 3.3.1).
     index: Option<u64>,
     /// For sender reports: packets and payload bytes sent (RFC 3550 wraps them), the newest
@@ -54,9 +58,17 @@ struct Stream {
     beneath: (u64, u64),
 }
 
+/// A packet kept for NACKs.
+struct Kept {
+    packet: rtc::rtp::Packet,
+    index: u64,
+    beneath: bool,
+}
+
 impl Stream {
     fn new(info: &StreamInfo) -> Stream {
         Stream {
+            bound: true,
             twcc: info
                 .rtp_header_extensions
                 .iter()
@@ -76,16 +88,28 @@ impl Stream {
         }
     }
 
+    /// Binds it again (rtc's stream info may have changed), keeping what its SSRC's SRTP
+    /// state and its reports carry on from.
+    fn rebind(&mut self, info: &StreamInfo) {
+        let fresh = Stream::new(info);
+        (self.bound, self.twcc, self.nack, self.clock_rate) =
+            (true, fresh.twcc, fresh.nack, fresh.clock_rate);
+    }
+
     /// `seq` extended by the rollovers its stream has seen (the newest within half the
-    /// number space of it), and the stream's newest index updated.
-    fn extend(&mut self, seq: u16) -> u64 {
+    /// number space of it).
+    fn extended(&self, seq: u16) -> u64 {
         let Some(newest) = self.index else {
-            self.index = Some(u64::from(seq));
             return u64::from(seq);
         };
         let delta = i64::from(seq.wrapping_sub(newest as u16) as i16);
-        let index = (newest as i64 + delta).max(0) as u64;
-        if index > newest {
+        (newest as i64 + delta).max(0) as u64
+    }
+
+    /// [`Stream::extended`], and the stream's newest index updated.
+    fn extend(&mut self, seq: u16) -> u64 {
+        let index = self.extended(seq);
+        if self.index.is_none_or(|newest| index > newest) {
             self.index = Some(index);
         }
         index
@@ -156,13 +180,18 @@ impl Books {
         again: bool,
     ) -> Option<u32> {
         let ssrc = packet.header.ssrc;
-        let stream = self.streams.get_mut(&ssrc)?;
+        let stream = self.streams.get_mut(&ssrc).filter(|s| s.bound)?;
         let seq = packet.header.sequence_number;
+        let index = stream.extend(seq);
         if stream.nack && !again {
             if stream.kept.is_empty() {
                 stream.kept.resize_with(KEPT, || None);
             }
-            stream.kept[usize::from(seq) % KEPT] = Some((packet.clone(), beneath));
+            stream.kept[usize::from(seq) % KEPT] = Some(Kept {
+                packet: packet.clone(),
+                index,
+                beneath,
+            });
         }
         let twcc = stream.twcc.map(|id| {
             let n = self.next_twcc;
@@ -181,7 +210,6 @@ impl Books {
             packet.marshal_size(),
             now,
         );
-        let index = stream.extend(seq);
         stream.packets = stream.packets.wrapping_add(1);
         stream.octets = stream.octets.wrapping_add(packet.payload.len() as u32);
         let newest = stream.index == Some(index);
@@ -210,18 +238,23 @@ impl Books {
         now: Instant,
         chain: &mut VecDeque<TaggedPacket>,
     ) {
-        let Some(stream) = self.streams.get(&nack.media_ssrc) else {
+        let Some(stream) = self.streams.get(&nack.media_ssrc).filter(|s| s.bound) else {
             return;
         };
         if stream.kept.is_empty() {
             return;
         }
+        let newest = stream.index.unwrap_or_default();
         let mut again = Vec::new();
         for seq in nack.nacks.iter().flat_map(|n| n.packet_list()) {
-            if let Some((p, beneath)) = &stream.kept[usize::from(seq) % KEPT]
-                && p.header.sequence_number == seq
+            // Only the packet sent under that number in this rollover, and no older than
+            // what is kept: another would go under a number (a nonce) already used.
+            let index = stream.extended(seq);
+            if let Some(k) = &stream.kept[usize::from(seq) % KEPT]
+                && k.index == index
+                && newest.checked_sub(index).is_some_and(|d| d < KEPT as u64)
             {
-                again.push((p.clone(), *beneath));
+                again.push((k.packet.clone(), k.beneath));
             }
         }
         for (mut p, beneath) in again {
@@ -335,7 +368,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for Stage {
         books.estimator.handle_timeout(now);
         if books.next_report.is_some_and(|at| now >= at) {
             books.next_report = Some(now + REPORT_INTERVAL);
-            for (&ssrc, stream) in &books.streams {
+            for (&ssrc, stream) in books.streams.iter().filter(|(_, s)| s.bound) {
                 if let Some(sr) = stream.report(ssrc, now) {
                     self.write.push_back(TaggedPacket {
                         now,
@@ -359,13 +392,19 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for Stage {
 
 impl Interceptor for Stage {
     fn bind_local_stream(&mut self, info: &StreamInfo) {
-        self.ledger
-            .lock()
-            .streams
-            .insert(info.ssrc, Stream::new(info));
+        let mut books = self.ledger.lock();
+        match books.streams.get_mut(&info.ssrc) {
+            Some(stream) => stream.rebind(info),
+            None => {
+                books.streams.insert(info.ssrc, Stream::new(info));
+            }
+        }
     }
     fn unbind_local_stream(&mut self, info: &StreamInfo) {
-        self.ledger.lock().streams.remove(&info.ssrc);
+        if let Some(stream) = self.ledger.lock().streams.get_mut(&info.ssrc) {
+            stream.bound = false;
+            stream.kept = Vec::new();
+        }
     }
     fn bind_remote_stream(&mut self, _: &StreamInfo) {}
     fn unbind_remote_stream(&mut self, _: &StreamInfo) {}
@@ -389,6 +428,10 @@ mod tests {
         );
         assert_eq!(s.extend(1), 65_537);
         assert_eq!(s.index, Some(65_537));
+        // A stream unbound and bound again goes on in its rollover.
+        s.bound = false;
+        s.rebind(&info);
+        assert_eq!(s.extend(2), 65_538);
         // Far behind the start: never below zero.
         let mut s = Stream::new(&info);
         assert_eq!(s.extend(10), 10);
