@@ -12,7 +12,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rtc::interceptor::{
     Attribute, AttributedPacket, BandwidthEstimator, History, Interceptor, Packet, StreamInfo,
@@ -23,6 +23,7 @@ use rtc::rtcp::transport_feedbacks::transport_layer_cc::TransportLayerCc;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::sansio::Protocol;
 use rtc::shared::marshal::MarshalSize;
+use rtc::shared::time::SystemInstant;
 
 use super::rate::Tracked;
 
@@ -50,10 +51,11 @@ struct Stream {
     /// The newest sequence number sent, extended by its rollovers (RFC 3711 3.3.1).
     index: Option<u64>,
     /// For sender reports: packets and payload bytes sent (RFC 3550 wraps them), the newest
-    /// RTP timestamp and when it was sent (wall clock too).
+    /// RTP timestamp and when it was sent (with the wall clock then: what rtc's reports
+    /// take NTP time from).
     packets: u32,
     octets: u32,
-    last: Option<(u32, Instant, SystemTime)>,
+    last: Option<(u32, Instant, SystemInstant)>,
     /// Sent by the engine beneath rtc, which rtc's statistics do not count.
     beneath: (u64, u64),
 }
@@ -120,21 +122,13 @@ impl Stream {
         let since = now.saturating_duration_since(at);
         Some(SenderReport {
             ssrc,
-            ntp_time: ntp(wall + since),
+            ntp_time: wall.ntp(now),
             rtp_time: timestamp.wrapping_add((since.as_secs_f64() * self.clock_rate) as u32),
             packet_count: self.packets,
             octet_count: self.octets,
             ..Default::default()
         })
     }
-}
-
-/// A wall-clock time as NTP's 32.32 fixed point.
-fn ntp(t: SystemTime) -> u64 {
-    let unix = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = unix.as_secs() + 0x83AA_7E80;
-    let frac = (u64::from(unix.subsec_nanos()) << 32) / 1_000_000_000;
-    (secs << 32) | frac
 }
 
 /// The books of one connection's sending.
@@ -218,7 +212,7 @@ impl Books {
                 .last
                 .is_none_or(|(ts, _, _)| ts != packet.header.timestamp)
         {
-            stream.last = Some((packet.header.timestamp, now, SystemTime::now()));
+            stream.last = Some((packet.header.timestamp, now, SystemInstant::now(now)));
         }
         if beneath {
             stream.beneath.0 += 1;
